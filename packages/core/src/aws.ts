@@ -1,0 +1,69 @@
+/**
+ * The one AWS client factory. Every module gets its clients here, so local mode and tests
+ * change *endpoints* (or attach the simulated cloud as middleware), never implementations.
+ *
+ * Endpoints come from the environment (`REFLEX_ENDPOINT_<SERVICE>`, e.g.
+ * `REFLEX_ENDPOINT_DYNAMODB=http://127.0.0.1:4567`) or from {@link configure}. Clients are
+ * built once per (service, region) and cached; `configure` drops the cache.
+ *
+ * Callers pass the client class so a Lambda bundle only contains the clients it uses.
+ *
+ * @example
+ * import { EC2Client } from "@aws-sdk/client-ec2";
+ * const ec2 = Aws.client(EC2Client, "ec2", "eu-west-1");
+ */
+import { region as defaultRegion } from "./env.ts";
+
+export type ServiceName = "dynamodb" | "s3" | "sfn" | "ec2" | "autoscaling" | "eventbridge" | "ssm" | "scheduler";
+
+/** The slice of an SDK v3 client the factory relies on. */
+export interface SdkClient {
+  middlewareStack: { add: (...args: any[]) => void; addRelativeTo: (...args: any[]) => void };
+  destroy(): void;
+}
+
+export interface AwsOptions {
+  /** Per-service endpoint overrides (local mode: dynalite, s3rver, the local Step Functions API). */
+  endpoints?: Partial<Record<ServiceName, string>>;
+  /** Called on every new client: local mode attaches the simulated cloud here. */
+  decorate?: (service: ServiceName, client: SdkClient, region: string) => void;
+}
+
+let options: AwsOptions = {};
+const cache = new Map<string, SdkClient>();
+
+/** Replaces the factory's options and forgets every cached client. */
+export function configure(next: AwsOptions): void {
+  for (const c of cache.values()) c.destroy();
+  cache.clear();
+  options = next;
+}
+
+/** The endpoint for a service: configured, else `REFLEX_ENDPOINT_<SERVICE>`, else AWS's own. */
+export function endpointFor(service: ServiceName): string | undefined {
+  return options.endpoints?.[service] ?? process.env[`REFLEX_ENDPOINT_${service.toUpperCase()}`] ?? undefined;
+}
+
+/** Returns the cached client for a service and region, building it on first use. */
+export function client<C extends SdkClient>(
+  Ctor: new (config: any) => C,
+  service: ServiceName,
+  region: string = defaultRegion(),
+): C {
+  const key = `${service}:${region}`;
+  const hit = cache.get(key);
+  if (hit) return hit as C;
+  const endpoint = endpointFor(service);
+  const config: Record<string, unknown> = { region, maxAttempts: 4 };
+  if (endpoint) config.endpoint = endpoint;
+  if (service === "s3") {
+    // s3rver needs path-style URLs, and streamed bodies would otherwise be stored with chunk framing.
+    config.forcePathStyle = Boolean(endpoint);
+    config.requestChecksumCalculation = "WHEN_REQUIRED";
+    config.responseChecksumValidation = "WHEN_REQUIRED";
+  }
+  const built = new Ctor(config);
+  options.decorate?.(service, built, region);
+  cache.set(key, built);
+  return built;
+}

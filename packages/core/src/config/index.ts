@@ -1,0 +1,14 @@
+export { isTimeZone, parseSchedule, type ScheduleExpression } from "./cron.ts";
+export { duration, parseDuration } from "./duration.ts";
+export {
+  currentConfig,
+  DEFAULT_CONFIG_FILE,
+  defineConfig,
+  formatPath,
+  isEventPath,
+  loadConfig,
+  toIssues,
+  useConfig,
+  validateConfig,
+} from "./load.ts";
+export { type Config, type ConfigInput, configSchema } from "./schema.ts";

@@ -1,0 +1,144 @@
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { z } from "zod";
+import { ConfigError, type Issue } from "../errors.ts";
+import { validatePattern } from "../patterns/index.ts";
+import * as Runbooks from "../runbooks/index.ts";
+import { type Config, type ConfigInput, configSchema } from "./schema.ts";
+
+/**
+ * Declares the automation config with types. Validation happens when it is loaded, so that
+ * `reflex config check` can list every problem instead of stopping at the first.
+ *
+ * @example
+ * export default defineConfig({ schedules: [{ name: "nightly", cron: "cron(0 2 * * ? *)", run: "backup-snapshot",
+ *   with: { selector: { tag: { Backup: "daily" } } } }] });
+ */
+export function defineConfig(config: ConfigInput): ConfigInput {
+  return config;
+}
+
+/** Formats a zod path as `rules[0].with.selector`. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = "";
+  for (const p of path) out += typeof p === "number" ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out || "(root)";
+}
+
+/** zod issues as Reflex issues, each with its path. */
+export function toIssues(error: z.ZodError, prefix: ReadonlyArray<PropertyKey> = []): Issue[] {
+  return error.issues.map((i) => ({ path: formatPath([...prefix, ...i.path]), message: i.message }));
+}
+
+/** True for a param value taken from the triggering event, e.g. `$.detail.alarmName`. */
+export function isEventPath(value: unknown): value is string {
+  return typeof value === "string" && /^\$(\.|\[)/.test(value);
+}
+
+/**
+ * Checks a runbook's params the way a run would. Values taken from the event (`$.…`) cannot be
+ * known yet, so those keys are left out of the check.
+ */
+function checkParams(runbookName: string, params: Record<string, unknown>, at: PropertyKey[], allowEventPaths: boolean): Issue[] {
+  if (!Runbooks.has(runbookName)) {
+    return [{ path: formatPath([...at.slice(0, -1), "run"]), message: `unknown runbook '${runbookName}'; known: ${Runbooks.list().map((r) => r.name).join(", ")}` }];
+  }
+  const schema = Runbooks.get(runbookName).params;
+  const templated = allowEventPaths ? Object.keys(params).filter((k) => isEventPath(params[k])) : [];
+  const concrete = Object.fromEntries(Object.entries(params).filter(([k]) => !templated.includes(k)));
+  const result = schema.safeParse(concrete);
+  if (result.success) return [];
+  return toIssues(result.error, at).filter((i) => !templated.some((k) => i.path === formatPath([...at, k])));
+}
+
+/**
+ * Validates a config, structure and meaning. Throws ConfigError listing every problem.
+ *
+ * @example
+ * const config = validateConfig(raw); // Config, durations in ms
+ */
+export function validateConfig(raw: unknown): Config {
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(`config has ${parsed.error.issues.length} problem(s)`, toIssues(parsed.error));
+  }
+  const config = parsed.data;
+  const issues: Issue[] = [];
+  const seen = new Map<string, string>();
+  const unique = (kind: string, name: string, path: string) => {
+    const key = `${kind}:${name}`;
+    if (seen.has(key)) issues.push({ path, message: `${kind} name '${name}' is also used at ${seen.get(key)}` });
+    else seen.set(key, path);
+  };
+  config.rules.forEach((rule, i) => {
+    unique("rule", rule.name, `rules[${i}].name`);
+    try {
+      validatePattern(rule.on);
+    } catch (err) {
+      const inner = (err as { path?: string }).path;
+      issues.push({ path: `rules[${i}].on${inner ? `.${inner}` : ""}`, message: (err as Error).message });
+    }
+    issues.push(...checkParams(rule.run, rule.with, ["rules", i, "with"], true));
+  });
+  config.schedules.forEach((s, i) => {
+    unique("schedule", s.name, `schedules[${i}].name`);
+    issues.push(...checkParams(s.run, s.with, ["schedules", i, "with"], false));
+  });
+  config.windows.forEach((w, i) => {
+    unique("window", w.name, `windows[${i}].name`);
+    if (w.cutoff >= w.duration) issues.push({ path: `windows[${i}].cutoff`, message: "cutoff must be shorter than duration" });
+    issues.push(...checkParams(w.run, w.with, ["windows", i, "with"], false));
+  });
+  config.freezes.forEach((f, i) => {
+    unique("freeze", f.name, `freezes[${i}].name`);
+    f.runbooks?.forEach((r, j) => {
+      if (!Runbooks.has(r)) issues.push({ path: `freezes[${i}].runbooks[${j}]`, message: `unknown runbook '${r}'` });
+    });
+  });
+  config.access.allow.forEach((a, i) => {
+    if (!config.access.roles[a.role]) issues.push({ path: `access.allow[${i}].role`, message: `role '${a.role}' is not defined in access.roles` });
+    a.runbooks.forEach((r, j) => {
+      if (r !== "*" && !Runbooks.has(r)) issues.push({ path: `access.allow[${i}].runbooks[${j}]`, message: `unknown runbook '${r}'` });
+    });
+  });
+  if (issues.length > 0) throw new ConfigError(`config has ${issues.length} problem(s)`, issues);
+  return config;
+}
+
+/** The config file's default location. */
+export const DEFAULT_CONFIG_FILE = "reflex.config.ts";
+
+/**
+ * Loads and validates a config module (its default export). A missing file or a module that
+ * fails to load is a ConfigError too, with the file as its path.
+ */
+export async function loadConfig(file: string = DEFAULT_CONFIG_FILE): Promise<Config> {
+  const full = resolve(file);
+  if (!existsSync(full)) throw new ConfigError(`config file ${file} does not exist`, [{ path: file, message: "file not found" }]);
+  let mod: { default?: unknown };
+  try {
+    mod = await import(pathToFileURL(full).href);
+  } catch (err) {
+    throw new ConfigError(`config file ${file} could not be loaded: ${(err as Error).message}`, [
+      { path: file, message: (err as Error).message },
+    ], { cause: err });
+  }
+  if (mod.default === undefined) {
+    throw new ConfigError(`config file ${file} has no default export`, [{ path: file, message: "add `export default defineConfig({...})`" }]);
+  }
+  return validateConfig(mod.default);
+}
+
+let current: Config | undefined;
+
+/** The config in force (set by local mode or the Lambda bootstrap); defaults when none was set. */
+export function currentConfig(): Config {
+  current ??= validateConfig({});
+  return current;
+}
+
+/** Sets the config in force. */
+export function useConfig(config: Config): void {
+  current = config;
+}

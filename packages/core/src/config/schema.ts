@@ -1,0 +1,123 @@
+/**
+ * The schema of `reflex.config.ts`. Structure is checked by zod; meaning (a rule names a
+ * runbook that exists, its params fit that runbook, a cron parses, a zone exists) is checked
+ * in `load.ts`, so every problem is reported with its path.
+ */
+import { z } from "zod";
+import { isTimeZone, parseSchedule } from "./cron.ts";
+import { duration } from "./duration.ts";
+
+const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be kebab-case (a-z, 0-9, -), at most 63 characters");
+const params = z.record(z.string(), z.unknown()).default({});
+const schedule = z.string().superRefine((s, ctx) => {
+  try {
+    parseSchedule(s);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message });
+  }
+});
+const timezone = z
+  .string()
+  .default("UTC")
+  .refine(isTimeZone, { message: "must be an IANA time zone such as Europe/Berlin" });
+const instant = z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time such as 2026-11-26T00:00:00Z" });
+
+export const ruleSchema = z
+  .object({
+    name,
+    description: z.string().optional(),
+    /** An EventBridge event pattern. */
+    on: z.record(z.string(), z.unknown()),
+    run: z.string(),
+    /** Params; string values starting with `$.` are taken from the event (JSONPath). */
+    with: params,
+    cooldown: duration.prefault("10m"),
+    /** The lock/cooldown target, e.g. `$.detail.alarmName`; default: the runbook's own lock key. */
+    target: z.string().optional(),
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+
+export const scheduleSchema = z
+  .object({
+    name,
+    cron: schedule,
+    timezone,
+    run: z.string(),
+    with: params,
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+
+export const windowSchema = z
+  .object({
+    name,
+    cron: schedule,
+    timezone,
+    duration,
+    /** No new work starts this long before the window closes. */
+    cutoff: duration.prefault("0s"),
+    run: z.string(),
+    with: params,
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+
+export const freezeSchema = z
+  .object({
+    name,
+    from: instant,
+    to: instant,
+    /** Runbooks the freeze applies to; default all. */
+    runbooks: z.array(z.string()).optional(),
+    reason: z.string().optional(),
+  })
+  .strict()
+  .refine((f) => Date.parse(f.from) < Date.parse(f.to), { message: "from must be before to", path: ["to"] });
+
+export const configSchema = z
+  .object({
+    environment: z.string().min(1).default("dev"),
+    /** The tag that marks what Reflex may change; IAM conditions use it too. */
+    automationTag: z
+      .object({ key: z.string().min(1), value: z.string().min(1) })
+      .strict()
+      .default({ key: "reflex:managed", value: "true" }),
+    rules: z.array(ruleSchema).default([]),
+    schedules: z.array(scheduleSchema).default([]),
+    windows: z.array(windowSchema).default([]),
+    freezes: z.array(freezeSchema).default([]),
+    guardrails: z
+      .object({
+        /** The global pause switch: no automatic run starts while true. */
+        paused: z.boolean().default(false),
+        maxTargetsPerRun: z.number().int().min(1).max(10_000).default(50),
+        breaker: z
+          .object({ failures: z.number().int().min(1).default(3), within: duration.prefault("30m") })
+          .strict()
+          .prefault({}),
+        rateLimit: z
+          .object({ runs: z.number().int().min(1).default(20), per: duration.prefault("1h") })
+          .strict()
+          .prefault({}),
+        /** How long a target lock is held before it can be reclaimed from a dead holder. */
+        lockLease: duration.prefault("2h"),
+      })
+      .strict()
+      .prefault({}),
+    access: z
+      .object({
+        roles: z.record(z.string(), z.array(z.string())).default({}),
+        allow: z
+          .array(z.object({ role: z.string(), runbooks: z.array(z.string()).min(1) }).strict())
+          .default([]),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+/** The config as written (durations as text, defaults optional). */
+export type ConfigInput = z.input<typeof configSchema>;
+/** The config after validation (durations in ms, defaults filled). */
+export type Config = z.output<typeof configSchema>;

@@ -1,0 +1,90 @@
+/**
+ * Reflex errors. Definition errors (bad config, bad runbook, bad input) are kept apart from
+ * run-time errors (a cloud call failed), after Cloud Custodian's PolicySyntaxError vs
+ * PolicyExecutionError: the first is the caller's to fix, the second may be retried.
+ */
+export class ReflexError extends Error {
+  /** A stable machine-readable code, e.g. `invalid_params`. */
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ReflexError";
+    this.code = code;
+  }
+}
+
+/** One problem found while validating input, with the path to the offending value. */
+export interface Issue {
+  path: string;
+  message: string;
+}
+
+/** Bad input from a caller: an event, a command, params, a pattern. Maps to HTTP 400 / exit 2. */
+export class ValidationError extends ReflexError {
+  readonly issues: Issue[];
+  constructor(code: string, message: string, issues: Issue[] = [], options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = "ValidationError";
+    this.issues = issues;
+  }
+  /** The path of the first problem, when there is one. */
+  get path(): string | undefined {
+    return this.issues[0]?.path;
+  }
+}
+
+/** A config file that does not validate. Every problem is listed with its path. */
+export class ConfigError extends ValidationError {
+  constructor(message: string, issues: Issue[], options?: { cause?: unknown }) {
+    super("invalid_config", message, issues, options);
+    this.name = "ConfigError";
+  }
+}
+
+/** A runbook whose definition is wrong (a programming error, caught at registration). */
+export class RunbookDefinitionError extends ReflexError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("invalid_runbook", message, options);
+    this.name = "RunbookDefinitionError";
+  }
+}
+
+/** An EventBridge pattern that is not valid in the pattern language. */
+export class PatternError extends ValidationError {
+  constructor(message: string, path = "", options?: { cause?: unknown }) {
+    super("invalid_pattern", message, path ? [{ path, message }] : [], options);
+    this.name = "PatternError";
+  }
+}
+
+/** Something asked for does not exist (unknown runbook, unknown execution). Maps to HTTP 404. */
+export class NotFoundError extends ReflexError {
+  constructor(what: string, id: string) {
+    super("not_found", `${what} '${id}' does not exist`);
+    this.name = "NotFoundError";
+  }
+}
+
+/** A conditional write lost: a lock held, a record already there. */
+export class ConflictError extends ReflexError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = "ConflictError";
+  }
+}
+
+/** A step failed while acting on the cloud (a run-time error, not the caller's input). */
+export class StepExecutionError extends ReflexError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = "StepExecutionError";
+  }
+}
+
+/** A required environment variable is missing or malformed. */
+export class EnvironmentError extends ReflexError {
+  constructor(message: string) {
+    super("bad_environment", message);
+    this.name = "EnvironmentError";
+  }
+}

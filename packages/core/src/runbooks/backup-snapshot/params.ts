@@ -1,0 +1,32 @@
+import { z } from "zod";
+
+const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region such as us-east-1");
+
+export const selectorSchema = z
+  .object({
+    tag: z.record(z.string().min(1), z.string()).optional(),
+    instanceIds: z.array(z.string().regex(/^i-[0-9a-f]{8,17}$/, "must be an instance id (i-…)")).min(1).optional(),
+  })
+  .strict()
+  .refine((s) => (s.tag && Object.keys(s.tag).length > 0) || s.instanceIds, {
+    message: "give tag (e.g. { Backup: 'daily' }) or instanceIds",
+  });
+
+export const backupParams = z
+  .object({
+    selector: selectorSchema,
+    region: region.optional().describe("Region of the instances; default: Reflex's region"),
+    retainDays: z.number().int().min(1).max(3650).default(7).describe("Snapshots older than this are pruned"),
+    keepLast: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(2)
+      .describe("Always keep this many newest completed snapshots per volume, whatever their age"),
+    copyToRegion: region.optional().describe("Also copy each snapshot to this (DR) region"),
+    timeoutMinutes: z.number().int().min(1).max(1440).default(120).describe("Give up waiting for snapshots after this"),
+  })
+  .strict();
+
+export type BackupParams = z.output<typeof backupParams>;

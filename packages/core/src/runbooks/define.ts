@@ -1,0 +1,122 @@
+/**
+ * `defineRunbook`: the one shape every runbook has. A runbook declares its params schema,
+ * risk, blast-radius cap, IAM permissions (the stacks read them, so IAM never drifts from
+ * code), its steps (one async function per Task state), its rollback steps, what it does in
+ * dry-run, and its state machine as ASL data. Definitions are checked when they are defined:
+ * a runbook whose ASL names a step it does not have, or that has no rollback, is refused.
+ */
+import { z } from "zod";
+import { RunbookDefinitionError } from "../errors.ts";
+import type { AslDefinition, AslState } from "./asl.ts";
+
+export type Risk = "low" | "medium" | "high";
+
+export interface Permission {
+  /** IAM actions, never `*`. */
+  actions: string[];
+  /**
+   * True for actions that change the cloud. The stacks scope these to resources carrying the
+   * automation tag (`aws:ResourceTag/<key>`), where the service supports the condition.
+   */
+  mutating: boolean;
+  /** Resource ARNs (patterns); default `*` for read-only describes, which have no resource-level scoping. */
+  resources?: string[];
+  /** Condition keys AWS supports for this action, when not `aws:ResourceTag`. */
+  tagCondition?: "resource" | "request" | "none";
+}
+
+/** What every step gets besides its input. */
+export interface StepContext {
+  executionId: string;
+  runbook: string;
+  dryRun: boolean;
+  /** The Task state that invoked the step. */
+  state: string;
+  now(): Date;
+  /** The tag that marks resources Reflex may act on (and that Reflex puts on what it creates). */
+  automationTag: { key: string; value: string };
+}
+
+/** The input every Task receives: the execution, the validated params, and what earlier steps added. */
+export interface RunInput<P = Record<string, unknown>> {
+  execution: { id: string; runbook: string; dryRun: boolean; startedAt: string };
+  params: P;
+  [key: string]: unknown;
+}
+
+export type StepFn = (input: any, ctx: StepContext) => Promise<unknown>;
+
+export interface RunbookSpec<S extends z.ZodType> {
+  name: string;
+  summary: string;
+  risk: Risk;
+  params: S;
+  /** A valid params object, shown by `GET /api/runbooks` and used in docs and tests. */
+  example: z.input<S>;
+  /** The most targets one run may touch, before any config lowers it. */
+  cap: { maxTargets: number };
+  permissions: Permission[];
+  steps: Record<string, StepFn>;
+  /** Names of the steps that compensate a failed run. */
+  rollback: string[];
+  /** What a dry-run does, in one sentence (it must make no mutating call). */
+  dryRun: string;
+  /** The state machine. Task states call `${StepHandlerArn}` with `{ runbook, step, input }`. */
+  stateMachine: AslDefinition;
+  /**
+   * The lock key a run takes, from its validated params (e.g. `asg:web`), so two runs never act
+   * on the same target at once. Undefined: the runbook's name.
+   */
+  lockKey?: (params: z.output<S>) => string;
+}
+
+export type Runbook<S extends z.ZodType = z.ZodType> = RunbookSpec<S> & {
+  /** Params as JSON Schema, for the API and the docs. */
+  jsonSchema: Record<string, unknown>;
+};
+
+const NAME = /^[a-z][a-z0-9-]{1,40}$/;
+
+/** Every Task state in a definition, Map iterators included, with its name. */
+export function taskStates(def: AslDefinition): Array<[string, AslState]> {
+  const out: Array<[string, AslState]> = [];
+  for (const [name, state] of Object.entries(def.States)) {
+    if (state.Type === "Task") out.push([name, state]);
+    const inner = state.ItemProcessor ?? state.Iterator;
+    if (state.Type === "Map" && inner) out.push(...taskStates(inner));
+    if (state.Type === "Parallel") for (const b of state.Branches ?? []) out.push(...taskStates(b));
+  }
+  return out;
+}
+
+/**
+ * Defines a runbook and checks it.
+ *
+ * @example
+ * export const hello = defineRunbook({ name: "hello", summary: "Says hello", risk: "low", params: z.object({}),
+ *   example: {}, cap: { maxTargets: 1 }, permissions: [], steps: { greet: async () => "hi" }, rollback: [],
+ *   dryRun: "Reports the greeting.", stateMachine: { StartAt: "Greet", States: { Greet: { Type: "Task", Resource: "${StepHandlerArn}", Parameters: { runbook: "hello", step: "greet", "input.$": "$" }, End: true } } } });
+ */
+export function defineRunbook<S extends z.ZodType>(spec: RunbookSpec<S>): Runbook<S> {
+  const problems: string[] = [];
+  if (!NAME.test(spec.name)) problems.push(`name '${spec.name}' must be kebab-case`);
+  if (spec.rollback.length === 0) problems.push("it declares no rollback step");
+  if (!spec.dryRun.trim()) problems.push("it does not say what its dry-run does");
+  for (const r of spec.rollback) if (!spec.steps[r]) problems.push(`rollback step '${r}' is not one of its steps`);
+  for (const p of spec.permissions) {
+    for (const a of p.actions) if (a.includes("*")) problems.push(`permission '${a}' uses a wildcard`);
+  }
+  for (const [state, task] of taskStates(spec.stateMachine)) {
+    const params = task.Parameters as Record<string, unknown> | undefined;
+    const step = params?.step;
+    if (task.Resource !== "${StepHandlerArn}") problems.push(`Task '${state}' must call \${StepHandlerArn}`);
+    if (typeof step !== "string" || !spec.steps[step]) problems.push(`Task '${state}' calls unknown step '${String(step)}'`);
+    if (params?.runbook !== spec.name) problems.push(`Task '${state}' must pass runbook '${spec.name}'`);
+  }
+  const example = spec.params.safeParse(spec.example);
+  if (!example.success) problems.push(`its example does not validate: ${example.error.message}`);
+  if (problems.length > 0) {
+    throw new RunbookDefinitionError(`runbook '${spec.name}' is not valid: ${problems.join("; ")}`);
+  }
+  return { ...spec, jsonSchema: z.toJSONSchema(spec.params, { io: "input", unrepresentable: "any" }) as Record<string, unknown> };
+}

@@ -1,0 +1,204 @@
+/**
+ * Starting runs, running their steps, and closing them. The same functions serve every entry
+ * point (API, CLI, schedules, the event gate) and both modes: in AWS they call Step Functions,
+ * locally the local Step Functions API, through the same SDK client.
+ */
+import { randomBytes } from "node:crypto";
+import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { client } from "./aws.ts";
+import { currentConfig, toIssues } from "./config/index.ts";
+import { optionalEnv, region } from "./env.ts";
+import { ConflictError, ValidationError } from "./errors.ts";
+import * as Runbooks from "./runbooks/index.ts";
+import type { StepContext } from "./runbooks/index.ts";
+import * as Audit from "./state/audit.ts";
+import * as Executions from "./state/executions.ts";
+import * as Locks from "./state/locks.ts";
+
+export interface StartRequest {
+  runbook: string;
+  params: unknown;
+  dryRun?: boolean;
+  trigger: Executions.Trigger;
+  /** The execution name; the gate passes its dedup key so a retried start is the same run. */
+  executionId?: string;
+}
+
+/** The ARN of a runbook's state machine: `REFLEX_STATE_MACHINE_ARN_PREFIX` + name. */
+export function stateMachineArn(runbook: string): string {
+  const prefix = optionalEnv(
+    "REFLEX_STATE_MACHINE_ARN_PREFIX",
+    `arn:aws:states:${region()}:000000000000:stateMachine:reflex-local-`,
+  );
+  return `${prefix}${runbook}`;
+}
+
+/** A fresh execution id: `<runbook>-<utc time>-<random>`, valid as a Step Functions name. */
+export function newExecutionId(runbook: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `${runbook}-${stamp}-${randomBytes(3).toString("hex")}`;
+}
+
+/** Validates params against the runbook's schema; ValidationError naming each bad path. */
+export function parseParams(runbook: Runbooks.Runbook, params: unknown): Record<string, unknown> {
+  const result = runbook.params.safeParse(params ?? {});
+  if (!result.success) {
+    const issues = toIssues(result.error, ["params"]);
+    throw new ValidationError(
+      "invalid_params",
+      `invalid params for ${runbook.name}: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
+      issues,
+    );
+  }
+  return result.data as Record<string, unknown>;
+}
+
+/**
+ * Validates, takes the target lock, records and starts a run. Nothing is written for invalid
+ * input; a lock held by another run is a ConflictError (`target_locked`).
+ *
+ * @example
+ * const run = await Runs.start({ runbook: "backup-snapshot", params: { selector: { tag: { Backup: "daily" } } },
+ *   trigger: { kind: "manual", actor: "cli" } });
+ */
+export async function start(req: StartRequest, now = new Date()): Promise<Executions.Execution> {
+  const runbook = Runbooks.get(req.runbook);
+  const params = parseParams(runbook, req.params);
+  const dryRun = req.dryRun ?? false;
+  const id = req.executionId ?? newExecutionId(runbook.name, now);
+  if (!/^[A-Za-z0-9_-]{1,80}$/.test(id)) {
+    throw new ValidationError("invalid_execution_id", `execution id '${id}' must be 1-80 of A-Z a-z 0-9 _ -`);
+  }
+  // A dry-run changes nothing, so it takes no lock and can run beside a real run.
+  const lockKey = dryRun ? undefined : (runbook.lockKey?.(params as never) ?? runbook.name);
+  if (lockKey) {
+    const lease = currentConfig().guardrails.lockLease;
+    if (!(await Locks.acquire(lockKey, id, lease, now.getTime()))) {
+      const holder = await Locks.holder(lockKey, now.getTime());
+      throw new ConflictError(
+        "target_locked",
+        `target '${lockKey}' is locked by execution ${holder?.owner ?? "(released just now)"}`,
+      );
+    }
+  }
+  let execution: Executions.Execution;
+  try {
+    execution = await Executions.create(
+      { id, runbook: runbook.name, dryRun, params, trigger: req.trigger, locks: lockKey ? [lockKey] : [] },
+      now,
+    );
+  } catch (err) {
+    if (lockKey && !(err instanceof ConflictError)) await Locks.release(lockKey, id);
+    throw err;
+  }
+  await Audit.record(
+    {
+      kind: "execution.started",
+      actor: req.trigger.actor,
+      reason: `${dryRun ? "dry-run of " : ""}${runbook.name} started by ${req.trigger.kind}${req.trigger.name ? ` '${req.trigger.name}'` : ""}`,
+      executionId: id,
+      runbook: runbook.name,
+      eventId: req.trigger.eventId,
+      data: { params, dryRun, lock: lockKey },
+    },
+    now,
+  );
+  try {
+    await client(SFNClient, "sfn").send(
+      new StartExecutionCommand({
+        stateMachineArn: stateMachineArn(runbook.name),
+        name: id,
+        input: JSON.stringify({
+          execution: { id, runbook: runbook.name, dryRun, startedAt: execution.startedAt },
+          params,
+        }),
+      }),
+    );
+  } catch (err) {
+    await finish(id, { status: "FAILED", error: "StartFailed", cause: (err as Error).message });
+    throw err;
+  }
+  return execution;
+}
+
+/** The Lambda payload of every Task state. */
+export interface StepEvent {
+  runbook: string;
+  step: string;
+  input: Runbooks.RunInput & Record<string, unknown>;
+}
+
+/**
+ * Runs one step of a runbook and records it (a step record, and an audit entry).
+ * Errors are rethrown with their name, so the state machine's Retry/Catch can match them.
+ */
+export async function runStep(event: StepEvent, now: () => Date = () => new Date()): Promise<unknown> {
+  const runbook = Runbooks.get(event.runbook);
+  const fn = runbook.steps[event.step];
+  if (!fn) throw new ValidationError("unknown_step", `runbook ${runbook.name} has no step '${event.step}'`);
+  const execution = event.input.execution;
+  const config = currentConfig();
+  const ctx: StepContext & { maxTargets: number } = {
+    executionId: execution.id,
+    runbook: runbook.name,
+    dryRun: execution.dryRun,
+    state: event.step,
+    now,
+    automationTag: config.automationTag,
+    maxTargets: Math.min(runbook.cap.maxTargets, config.guardrails.maxTargetsPerRun),
+  };
+  const target = (event.input.target as { instanceId?: string } | undefined)?.instanceId;
+  const startedAt = now();
+  const sk = await Executions.startStep(execution.id, { state: event.step, step: event.step, target }, startedAt);
+  try {
+    const output = await fn(event.input, ctx);
+    await Executions.endStep(execution.id, sk, { status: "SUCCEEDED", output, startedAt }, now());
+    return output;
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    await Executions.endStep(execution.id, sk, { status: "FAILED", error: e.name, cause: e.message, startedAt }, now());
+    await Audit.record({
+      kind: "step.failed",
+      actor: `runbook:${runbook.name}`,
+      reason: `step ${event.step}${target ? ` on ${target}` : ""} failed: ${e.name}: ${e.message}`,
+      executionId: execution.id,
+      runbook: runbook.name,
+    });
+    // Step Functions matches Retry/Catch on the error's name: use the code when there is one.
+    if (e.code && e.name !== e.code && /Error$/.test(e.name)) e.name = e.code;
+    throw err;
+  }
+}
+
+/** The terminal statuses Step Functions reports, as Reflex records them. */
+export type FinalStatus = Exclude<Executions.ExecutionStatus, "RUNNING">;
+
+/**
+ * Closes a run: marks the record, releases its locks, audits. Safe to call twice (a
+ * redelivered status event); only the first call does anything. Returns the closed record.
+ */
+export async function finish(
+  id: string,
+  outcome: { status: FinalStatus; error?: string; cause?: string },
+  now = new Date(),
+): Promise<Executions.Execution | undefined> {
+  const closed = await Executions.complete(id, outcome, now);
+  if (!closed) return undefined;
+  for (const lock of closed.locks ?? []) await Locks.release(lock, id);
+  const kind =
+    outcome.status === "SUCCEEDED" ? "execution.succeeded" : outcome.status === "ABORTED" ? "execution.aborted" : "execution.failed";
+  await Audit.record(
+    {
+      kind,
+      actor: `runbook:${closed.runbook}`,
+      reason:
+        outcome.status === "SUCCEEDED"
+          ? `${closed.runbook} succeeded`
+          : `${closed.runbook} ${outcome.status.toLowerCase()}: ${outcome.error ?? ""}${outcome.cause ? ` — ${outcome.cause}` : ""}`,
+      executionId: id,
+      runbook: closed.runbook,
+    },
+    now,
+  );
+  return closed;
+}

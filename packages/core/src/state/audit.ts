@@ -1,0 +1,165 @@
+/**
+ * The append-only audit trail. Every decision (started, deduplicated, suppressed, denied)
+ * and every step writes one entry with its reason. Entries are never updated: each write is
+ * conditional on the key being new.
+ *
+ * Layout: pk `AUDIT#<yyyy-mm-dd>` (a partition per day, so an event storm spreads over time
+ * instead of heating one key forever), sk `<iso time>#<id>`. Entries about an execution are
+ * also indexed on gsi1 under `EXEC#<id>`, so `reflex show` reads them in one query.
+ */
+import { randomUUID } from "node:crypto";
+import { PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { db, decodeCursor, encodeCursor } from "./db.ts";
+import { TABLE_KEYS, tableName } from "./table.ts";
+
+export type AuditKind =
+  | "execution.started"
+  | "execution.succeeded"
+  | "execution.failed"
+  | "execution.aborted"
+  | "execution.rejected"
+  | "step.succeeded"
+  | "step.failed"
+  | "event.started"
+  | "event.duplicate"
+  | "event.suppressed"
+  | "event.no-match"
+  | "event.rejected"
+  | "lock.acquired"
+  | "lock.released"
+  | "guardrail.changed"
+  | "schedule.fired"
+  | (string & {});
+
+export interface AuditInput {
+  kind: AuditKind;
+  /** Who or what caused it: `schedule:nightly-backup`, `cli`, `rule:web-cpu-high`, `slack:U123`. */
+  actor: string;
+  /** Why, in words an on-call engineer can act on. */
+  reason: string;
+  executionId?: string;
+  runbook?: string;
+  eventId?: string;
+  /** The guardrail that decided, when one did. */
+  guardrail?: string;
+  data?: Record<string, unknown>;
+}
+
+export interface AuditEntry extends AuditInput {
+  id: string;
+  at: string;
+}
+
+/** How long audit entries are kept before TTL removes them (days). */
+const RETENTION_DAYS = 400;
+
+/**
+ * Appends one entry to the audit trail.
+ *
+ * @example
+ * await Audit.record({ kind: "event.suppressed", actor: "rule:web-cpu-high", reason: "cooldown until 10:42Z", guardrail: "cooldown" });
+ */
+export async function record(input: AuditInput, now = new Date()): Promise<AuditEntry> {
+  const at = now.toISOString();
+  const id = randomUUID();
+  const entry: AuditEntry = { ...input, id, at };
+  const { partitionKey, sortKey, gsi1, ttlAttribute } = TABLE_KEYS;
+  await db().send(
+    new PutCommand({
+      TableName: tableName(),
+      Item: {
+        [partitionKey]: `AUDIT#${at.slice(0, 10)}`,
+        [sortKey]: `${at}#${id}`,
+        ...(input.executionId
+          ? { [gsi1.partitionKey]: `EXEC#${input.executionId}`, [gsi1.sortKey]: `AUDIT#${at}#${id}` }
+          : {}),
+        [ttlAttribute]: Math.floor(now.getTime() / 1000) + RETENTION_DAYS * 86_400,
+        type: "audit",
+        ...entry,
+      },
+      ConditionExpression: `attribute_not_exists(${partitionKey})`,
+    }),
+  );
+  return entry;
+}
+
+function strip(item: Record<string, unknown>): AuditEntry {
+  const { pk, sk, gsi1pk, gsi1sk, expiresAt, type, ...entry } = item;
+  return entry as unknown as AuditEntry;
+}
+
+/** The audit entries about one execution, oldest first. */
+export async function forExecution(executionId: string): Promise<AuditEntry[]> {
+  const out: AuditEntry[] = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await db().send(
+      new QueryCommand({
+        TableName: tableName(),
+        IndexName: TABLE_KEYS.gsi1.indexName,
+        KeyConditionExpression: "gsi1pk = :pk AND begins_with(gsi1sk, :audit)",
+        ExpressionAttributeValues: { ":pk": `EXEC#${executionId}`, ":audit": "AUDIT#" },
+        ExclusiveStartKey,
+      }),
+    );
+    for (const item of page.Items ?? []) out.push(strip(item));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return out;
+}
+
+interface AuditCursor {
+  day: string;
+  key?: Record<string, unknown>;
+}
+
+/** Days with no entries that a page walks back over before it concludes the trail has ended. */
+const EMPTY_DAYS_BEFORE_END = 31;
+
+/**
+ * The audit trail newest first, a page at a time. `cursor` is the `next` of the previous page.
+ *
+ * @example
+ * const { entries, next } = await Audit.list({ limit: 50 });
+ */
+export async function list(
+  opts: { limit?: number; cursor?: string; now?: Date } = {},
+): Promise<{ entries: AuditEntry[]; next?: string }> {
+  const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
+  const start = decodeCursor<AuditCursor>(opts.cursor);
+  let day = start?.day ?? (opts.now ?? new Date()).toISOString().slice(0, 10);
+  let key = start?.key;
+  const entries: AuditEntry[] = [];
+  let emptyDays = 0;
+  while (entries.length < limit && emptyDays < EMPTY_DAYS_BEFORE_END) {
+    const page = await db().send(
+      new QueryCommand({
+        TableName: tableName(),
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": `AUDIT#${day}` },
+        ScanIndexForward: false,
+        Limit: limit - entries.length,
+        ExclusiveStartKey: key,
+      }),
+    );
+    for (const item of page.Items ?? []) entries.push(strip(item));
+    if (page.LastEvaluatedKey) {
+      key = page.LastEvaluatedKey;
+      if (entries.length >= limit) return { entries, next: encodeCursor({ day, key } satisfies AuditCursor) };
+      continue;
+    }
+    emptyDays = (page.Items?.length ?? 0) > 0 ? 0 : emptyDays + 1;
+    key = undefined;
+    day = previousDay(day);
+  }
+  return {
+    entries,
+    next: entries.length >= limit ? encodeCursor({ day } satisfies AuditCursor) : undefined,
+  };
+}
+
+function previousDay(day: string): string {
+  const d = new Date(`${day}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() - 1);
+  return d.toISOString().slice(0, 10);
+}

@@ -1,0 +1,248 @@
+/**
+ * Execution records: one item per run (pk `EXEC#<id>`, sk `META`), one item per step
+ * invocation (sk `STEP#<started>#<state>#<n>`), listed newest first through gsi1
+ * (`EXECUTIONS`, `<started>#<id>`). A record is created before the state machine starts and
+ * closed exactly once when it ends (conditional on still being RUNNING), so redelivered
+ * status events cannot rewrite history.
+ */
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { ConflictError, NotFoundError } from "../errors.ts";
+import * as Audit from "./audit.ts";
+import { db, decodeCursor, encodeCursor, isConditionFailure } from "./db.ts";
+import { TABLE_KEYS, tableName } from "./table.ts";
+
+export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED" | "TIMED_OUT";
+export const TERMINAL: readonly ExecutionStatus[] = ["SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"];
+
+export interface Trigger {
+  kind: "manual" | "schedule" | "window" | "rule" | "chatops";
+  /** The schedule, rule or user that started it. */
+  name?: string;
+  actor: string;
+  eventId?: string;
+}
+
+export interface Execution {
+  id: string;
+  runbook: string;
+  status: ExecutionStatus;
+  dryRun: boolean;
+  params: Record<string, unknown>;
+  trigger: Trigger;
+  startedAt: string;
+  endedAt?: string;
+  /** What the run reports (per-target results, the plan in a dry-run), written by its steps. */
+  result?: Record<string, unknown>;
+  error?: string;
+  cause?: string;
+  /** Lock keys held for this run, released when it ends. */
+  locks?: string[];
+}
+
+export interface StepRecord {
+  state: string;
+  step: string;
+  status: "RUNNING" | "SUCCEEDED" | "FAILED";
+  target?: string;
+  startedAt: string;
+  endedAt?: string;
+  durationMs?: number;
+  output?: unknown;
+  error?: string;
+  cause?: string;
+}
+
+const key = (id: string) => ({ pk: `EXEC#${id}`, sk: "META" });
+
+/** Creates the record of a run about to start. Fails with ConflictError if the id is taken. */
+export async function create(input: Omit<Execution, "status" | "startedAt">, now = new Date()): Promise<Execution> {
+  const execution: Execution = { result: {}, ...input, status: "RUNNING", startedAt: now.toISOString() };
+  try {
+    await db().send(
+      new PutCommand({
+        TableName: tableName(),
+        Item: {
+          ...key(input.id),
+          [TABLE_KEYS.gsi1.partitionKey]: "EXECUTIONS",
+          [TABLE_KEYS.gsi1.sortKey]: `${execution.startedAt}#${input.id}`,
+          type: "execution",
+          ...execution,
+        },
+        ConditionExpression: "attribute_not_exists(pk)",
+      }),
+    );
+  } catch (err) {
+    if (isConditionFailure(err)) throw new ConflictError("execution_exists", `execution '${input.id}' already exists`);
+    throw err;
+  }
+  return execution;
+}
+
+function strip<T>(item: Record<string, unknown>): T {
+  const { pk, sk, gsi1pk, gsi1sk, type, expiresAt, ...rest } = item;
+  return rest as T;
+}
+
+/** One execution's record, or undefined. */
+export async function find(id: string): Promise<Execution | undefined> {
+  const out = await db().send(new GetCommand({ TableName: tableName(), Key: key(id), ConsistentRead: true }));
+  return out.Item ? strip<Execution>(out.Item) : undefined;
+}
+
+/** One execution's record; NotFoundError when there is none. */
+export async function get(id: string): Promise<Execution> {
+  const found = await find(id);
+  if (!found) throw new NotFoundError("execution", id);
+  return found;
+}
+
+/** An execution with its steps (in order) and its audit entries. */
+export async function describe(
+  id: string,
+): Promise<Execution & { steps: StepRecord[]; audit: Audit.AuditEntry[] }> {
+  const items: Record<string, unknown>[] = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await db().send(
+      new QueryCommand({
+        TableName: tableName(),
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": `EXEC#${id}` },
+        ConsistentRead: true,
+        ExclusiveStartKey,
+      }),
+    );
+    items.push(...(page.Items ?? []));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  const meta = items.find((i) => i.sk === "META");
+  if (!meta) throw new NotFoundError("execution", id);
+  const steps = items.filter((i) => String(i.sk).startsWith("STEP#")).map((i) => strip<StepRecord>(i));
+  return { ...strip<Execution>(meta), steps, audit: await Audit.forExecution(id) };
+}
+
+/** Executions newest first, a page at a time. */
+export async function list(
+  opts: { limit?: number; cursor?: string; runbook?: string } = {},
+): Promise<{ executions: Execution[]; next?: string }> {
+  const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
+  const page = await db().send(
+    new QueryCommand({
+      TableName: tableName(),
+      IndexName: TABLE_KEYS.gsi1.indexName,
+      KeyConditionExpression: "gsi1pk = :pk",
+      ExpressionAttributeValues: {
+        ":pk": "EXECUTIONS",
+        ...(opts.runbook ? { ":runbook": opts.runbook } : {}),
+      },
+      ...(opts.runbook ? { FilterExpression: "runbook = :runbook" } : {}),
+      ScanIndexForward: false,
+      Limit: limit,
+      ExclusiveStartKey: decodeCursor(opts.cursor),
+    }),
+  );
+  return {
+    executions: (page.Items ?? []).map((i) => strip<Execution>(i)),
+    next: page.LastEvaluatedKey ? encodeCursor(page.LastEvaluatedKey) : undefined,
+  };
+}
+
+/** Records that a step began; returns the sort key to close it with. */
+export async function startStep(
+  id: string,
+  step: Pick<StepRecord, "state" | "step" | "target">,
+  now = new Date(),
+): Promise<string> {
+  const startedAt = now.toISOString();
+  const sk = `STEP#${startedAt}#${step.state}#${step.target ?? ""}#${Math.random().toString(36).slice(2, 8)}`;
+  await db().send(
+    new PutCommand({
+      TableName: tableName(),
+      Item: { pk: `EXEC#${id}`, sk, type: "step", ...step, status: "RUNNING", startedAt },
+    }),
+  );
+  return sk;
+}
+
+/** Closes a step record with its outcome. */
+export async function endStep(
+  id: string,
+  sk: string,
+  outcome: { status: "SUCCEEDED" | "FAILED"; output?: unknown; error?: string; cause?: string; startedAt: Date },
+  now = new Date(),
+): Promise<void> {
+  await db().send(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: { pk: `EXEC#${id}`, sk },
+      UpdateExpression:
+        "SET #status = :status, endedAt = :endedAt, durationMs = :ms, #output = :output, #error = :error, #cause = :cause",
+      ExpressionAttributeNames: { "#status": "status", "#output": "output", "#error": "error", "#cause": "cause" },
+      ExpressionAttributeValues: {
+        ":status": outcome.status,
+        ":endedAt": now.toISOString(),
+        ":ms": now.getTime() - outcome.startedAt.getTime(),
+        ":output": outcome.output ?? null,
+        ":error": outcome.error ?? null,
+        ":cause": outcome.cause ?? null,
+      },
+    }),
+  );
+}
+
+/** Merges fields into the run's reported result (per-target results, plan, manifest location). */
+export async function setResult(id: string, result: Record<string, unknown>): Promise<void> {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const sets = Object.entries(result).map(([k, v], i) => {
+    names[`#k${i}`] = k;
+    values[`:v${i}`] = v;
+    return `#result.#k${i} = :v${i}`;
+  });
+  if (sets.length === 0) return;
+  // `result` exists from creation (an empty map) so nested SETs always have a parent.
+  await db().send(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: key(id),
+      UpdateExpression: `SET ${sets.join(", ")}`,
+      ConditionExpression: "attribute_exists(pk)",
+      ExpressionAttributeNames: { "#result": "result", ...names },
+      ExpressionAttributeValues: values,
+    }),
+  );
+}
+
+/**
+ * Closes a run exactly once. Returns the closed record, or undefined when it was already
+ * closed (a redelivered status event), so callers release locks and notify only once.
+ */
+export async function complete(
+  id: string,
+  outcome: { status: Exclude<ExecutionStatus, "RUNNING">; error?: string; cause?: string },
+  now = new Date(),
+): Promise<Execution | undefined> {
+  try {
+    const out = await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: key(id),
+        UpdateExpression: "SET #status = :status, endedAt = :endedAt, #error = :error, #cause = :cause",
+        ConditionExpression: "#status = :running",
+        ExpressionAttributeNames: { "#status": "status", "#error": "error", "#cause": "cause" },
+        ExpressionAttributeValues: {
+          ":status": outcome.status,
+          ":running": "RUNNING",
+          ":endedAt": now.toISOString(),
+          ":error": outcome.error ?? null,
+          ":cause": outcome.cause ?? null,
+        },
+        ReturnValues: "ALL_NEW",
+      }),
+    );
+    return strip<Execution>(out.Attributes ?? {});
+  } catch (err) {
+    if (isConditionFailure(err)) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,4 @@
+export * as Audit from "./audit.ts";
+export * as Executions from "./executions.ts";
+export * as Locks from "./locks.ts";
+export { createTableInput, TABLE_KEYS, tableName } from "./table.ts";

@@ -1,0 +1,196 @@
+/**
+ * The `reflex` CLI. Exit codes: 0 ok, 1 the operation failed (e.g. the runbook failed),
+ * 2 bad usage or bad input. `--json` prints machine-readable output only.
+ */
+import { parseArgs } from "node:util";
+import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig } from "@reflex/core";
+import { ApiClient, ApiError } from "./client.ts";
+import { parseParamPairs } from "./params.ts";
+import { formatExecution, formatExecutionList } from "./format.ts";
+
+export const USAGE = `reflex — event-driven runbook automation for AWS
+
+Usage:
+  reflex start [--port 8787] [--config reflex.config.ts] [--data .reflex]
+  reflex run <runbook> [--param key=value]… [--dry-run] [--wait] [--json] [--url URL]
+  reflex executions [--json]
+  reflex show <execution-id> [--json]
+  reflex config check [--config reflex.config.ts]
+
+Exit codes: 0 ok, 1 the operation failed, 2 bad usage or bad input.`;
+
+class UsageError extends Error {}
+
+const out = (s: string) => process.stdout.write(`${s}\n`);
+const err = (s: string) => process.stderr.write(`${s}\n`);
+
+function defaultUrl(): string {
+  return process.env.REFLEX_URL ?? `http://127.0.0.1:${process.env.REFLEX_PORT ?? 8787}`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "start":
+        return await cmdStart(rest);
+      case "run":
+        return await cmdRun(rest);
+      case "executions":
+        return await cmdExecutions(rest);
+      case "show":
+        return await cmdShow(rest);
+      case "config":
+        return await cmdConfig(rest);
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        out(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command '${command}'`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`reflex: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (e instanceof ConfigError) {
+      err(`reflex: ${e.message}`);
+      for (const i of e.issues) err(`  ${i.path}: ${i.message}`);
+      return 2;
+    }
+    if (e instanceof ApiError) {
+      err(`reflex: ${e.message}`);
+      return e.status >= 400 && e.status < 500 && e.status !== 409 ? 2 : 1;
+    }
+    if ((e as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      err(`reflex: ${(e as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    err(`reflex: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+type Options = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options"]>;
+
+function parse(args: string[], options: Options) {
+  return parseArgs({ args, options, allowPositionals: true, strict: true });
+}
+
+async function cmdStart(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    port: { type: "string" },
+    config: { type: "string" },
+    data: { type: "string" },
+  });
+  const began = performance.now();
+  const port = Number(values.port ?? process.env.REFLEX_PORT ?? 8787);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port '${values.port}' is not a port`);
+  const config = await loadConfig((values.config as string | undefined) ?? DEFAULT_CONFIG_FILE);
+  const { startLocal } = await import("../local-mode.ts");
+  const local = await startLocal({
+    config,
+    port,
+    dataDir: (values.data as string | undefined) ?? process.env.REFLEX_DATA_DIR ?? ".reflex",
+  });
+  const readyMs = Math.round(performance.now() - began);
+  const instances = local.cloud.instances();
+  out(`Reflex local mode is ready in ${readyMs} ms — ${local.url}
+  dashboard   ${local.url}/
+  API         ${local.url}/api/runbooks
+  DynamoDB    ${local.storage.dynamoEndpoint} (dynalite, data in ${(values.data as string | undefined) ?? ".reflex"}/)
+  S3          ${local.storage.s3Endpoint} (s3rver, bucket reflex-local-reports)
+  cloud       simulated account: ${instances.length} instances, ${local.cloud.snapshots().length} snapshots${process.env.REFLEX_CLOUD === "aws" ? " (REFLEX_CLOUD=aws: using your real account!)" : ""}
+  runbooks    ${((await (await fetch(`${local.url}/api/runbooks`)).json()) as { runbooks: Array<{ name: string }> }).runbooks.map((r) => r.name).join(", ")}
+  schedules   ${local.jobs.map((j) => `${j.name} (${j.expression} ${j.timezone}, next ${j.nextRun()?.toISOString() ?? "never"})`).join("; ") || "none"}
+
+Try, in another terminal:
+  npx reflex run backup-snapshot --param selector.tag.Backup=daily --dry-run --wait
+  npx reflex run backup-snapshot --param selector.tag.Backup=daily --wait
+  npx reflex executions
+Press Ctrl-C to stop.`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  err("\nstopping…");
+  await local.stop();
+  return 0;
+}
+
+async function cmdRun(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    param: { type: "string", multiple: true },
+    "dry-run": { type: "boolean" },
+    wait: { type: "boolean" },
+    json: { type: "boolean" },
+    url: { type: "string" },
+  });
+  const [runbook, extra] = positionals;
+  if (!runbook) throw new UsageError("run needs a runbook name, e.g. reflex run backup-snapshot");
+  if (extra) throw new UsageError(`unexpected argument '${extra}'`);
+  const api = new ApiClient((values.url as string | undefined) ?? defaultUrl());
+  const schema = await api.runbookSchema(runbook);
+  let params: Record<string, unknown>;
+  try {
+    params = parseParamPairs((values.param as string[] | undefined) ?? [], schema);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const started = await api.startExecution(runbook, params, Boolean(values["dry-run"]));
+  if (!values.wait) {
+    if (values.json) out(JSON.stringify(started));
+    else out(`started ${started.executionId}${values["dry-run"] ? " (dry-run)" : ""}\n  follow it: npx reflex show ${started.executionId}`);
+    return 0;
+  }
+  if (!values.json) err(`started ${started.executionId}${values["dry-run"] ? " (dry-run)" : ""}; waiting…`);
+  const done = await api.waitForExecution(started.executionId);
+  if (values.json) out(JSON.stringify(done));
+  else out(formatExecution(done));
+  return done.status === "SUCCEEDED" ? 0 : 1;
+}
+
+async function cmdExecutions(args: string[]): Promise<number> {
+  const { values } = parse(args, { json: { type: "boolean" }, url: { type: "string" }, limit: { type: "string" } });
+  const api = new ApiClient((values.url as string | undefined) ?? defaultUrl());
+  const page = await api.listExecutions(values.limit ? Number(values.limit) : 25);
+  out(values.json ? JSON.stringify(page) : formatExecutionList(page.executions));
+  return 0;
+}
+
+async function cmdShow(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { json: { type: "boolean" }, url: { type: "string" } });
+  if (!positionals[0]) throw new UsageError("show needs an execution id");
+  const api = new ApiClient((values.url as string | undefined) ?? defaultUrl());
+  const execution = await api.getExecution(positionals[0]);
+  out(values.json ? JSON.stringify(execution) : formatExecution(execution));
+  return 0;
+}
+
+async function cmdConfig(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== "check") throw new UsageError(`unknown config command '${sub ?? ""}'; try: reflex config check`);
+  const { values } = parse(rest, { config: { type: "string" }, json: { type: "boolean" } });
+  const file = (values.config as string | undefined) ?? DEFAULT_CONFIG_FILE;
+  try {
+    const config = await loadConfig(file);
+    if (values.json) out(JSON.stringify({ ok: true, file }));
+    else
+      out(
+        `${file}: ok — ${config.rules.length} rule(s), ${config.schedules.length} schedule(s), ${config.windows.length} window(s), ${config.freezes.length} freeze(s)`,
+      );
+    return 0;
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    if (values.json) out(JSON.stringify({ ok: false, file, issues: e.issues }));
+    else {
+      err(`${file}: ${e.issues.length} problem(s)`);
+      for (const i of e.issues) err(`  ${i.path}: ${i.message}`);
+    }
+    return 2;
+  }
+}

@@ -1,0 +1,309 @@
+/**
+ * The simulated Auto Scaling API. Groups own EC2 instances in the same region: when the
+ * desired capacity changes, instances are launched (tagged like Auto Scaling tags them) or
+ * terminated at once, so DescribeInstances reflects the change on the next call.
+ *
+ * Scale-in picks, like the Default termination policy's first rule, the Availability Zone
+ * with the most instances, then (to stay deterministic) the most recently launched
+ * instance there. Scale-out fills the zone with the fewest instances.
+ */
+import type {
+  Activity,
+  AutoScalingGroup,
+  AutoScalingInstanceDetails,
+  DescribeAutoScalingGroupsCommandInput,
+  DescribeAutoScalingGroupsCommandOutput,
+  DescribeAutoScalingInstancesCommandInput,
+  DescribeAutoScalingInstancesCommandOutput,
+  Instance as GroupInstance,
+  SetDesiredCapacityCommandInput,
+  TerminateInstanceInAutoScalingGroupCommandInput,
+  TerminateInstanceInAutoScalingGroupCommandOutput,
+  UpdateAutoScalingGroupCommandInput,
+} from "@aws-sdk/client-auto-scaling";
+import { CloudApiError } from "./api-error.ts";
+import { beginTransition, launchInstance, type OpContext } from "./fleet.ts";
+import { type GroupRecord, type InstanceRecord, newUuid, type TagRecord } from "./model.ts";
+import { applyFilters, paginate } from "./query.ts";
+
+type Output<T> = Omit<T, "$metadata">;
+export type AutoScalingOperation = (ctx: OpContext, input: any) => object;
+
+// ---------------------------------------------------------------------------------------
+// Shapes
+
+function lifecycleState(i: InstanceRecord): GroupInstance["LifecycleState"] {
+  if (i.state === "pending") return "Pending";
+  if (i.state === "shutting-down" || i.state === "terminated") return "Terminating";
+  return "InService";
+}
+
+function healthStatus(i: InstanceRecord): string {
+  // A stopped member fails the EC2 health check. (The simulation does not replace it.)
+  return i.state === "running" || i.state === "pending" ? "Healthy" : "Unhealthy";
+}
+
+function members(ctx: OpContext, g: GroupRecord): InstanceRecord[] {
+  return g.instanceIds.map((id) => ctx.rs.instances.find((i) => i.id === id)).filter((i) => i !== undefined);
+}
+
+function groupArn(region: string, accountId: string, g: GroupRecord): string {
+  return `arn:aws:autoscaling:${region}:${accountId}:autoScalingGroup:${g.arnId}:autoScalingGroupName/${g.name}`;
+}
+
+function launchTemplate(g: GroupRecord) {
+  return { LaunchTemplateId: g.launchTemplateId, LaunchTemplateName: `${g.name}-template`, Version: "$Default" };
+}
+
+export function shapeGroup(ctx: OpContext, g: GroupRecord): AutoScalingGroup {
+  return {
+    AutoScalingGroupName: g.name,
+    AutoScalingGroupARN: groupArn(ctx.region, ctx.state.accountId, g),
+    LaunchTemplate: launchTemplate(g),
+    MinSize: g.minSize,
+    MaxSize: g.maxSize,
+    DesiredCapacity: g.desiredCapacity,
+    DefaultCooldown: 300,
+    AvailabilityZones: [...g.availabilityZones],
+    LoadBalancerNames: [],
+    TargetGroupARNs: [],
+    HealthCheckType: "EC2",
+    HealthCheckGracePeriod: 300,
+    Instances: members(ctx, g).map((i) => ({
+      InstanceId: i.id,
+      InstanceType: i.instanceType,
+      AvailabilityZone: i.az,
+      LifecycleState: lifecycleState(i),
+      HealthStatus: healthStatus(i),
+      LaunchTemplate: launchTemplate(g),
+      ProtectedFromScaleIn: false,
+    })),
+    CreatedTime: new Date(g.createdTime),
+    SuspendedProcesses: [],
+    EnabledMetrics: [],
+    Tags: g.tags.map((t) => ({
+      ResourceId: g.name,
+      ResourceType: "auto-scaling-group",
+      Key: t.Key,
+      Value: t.Value,
+      PropagateAtLaunch: t.PropagateAtLaunch,
+    })),
+    TerminationPolicies: ["Default"],
+    NewInstancesProtectedFromScaleIn: false,
+    ServiceLinkedRoleARN: `arn:aws:iam::${ctx.state.accountId}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Capacity
+
+/** The tags a new member gets: the group's propagated tags, Auto Scaling's own, and a Name. */
+function launchTags(g: GroupRecord, index: number): TagRecord[] {
+  const tags: TagRecord[] = [{ Key: "Name", Value: `${g.name}-${index}` }];
+  for (const t of g.tags) {
+    if (!t.PropagateAtLaunch) continue;
+    const existing = tags.find((x) => x.Key === t.Key);
+    if (existing) existing.Value = t.Value;
+    else tags.push({ Key: t.Key, Value: t.Value });
+  }
+  tags.push({ Key: "aws:autoscaling:groupName", Value: g.name });
+  return tags;
+}
+
+function countByZone(g: GroupRecord, live: InstanceRecord[]): Map<string, InstanceRecord[]> {
+  const byZone = new Map<string, InstanceRecord[]>(g.availabilityZones.map((z) => [z, []]));
+  for (const i of live) {
+    if (!byZone.has(i.az)) byZone.set(i.az, []);
+    byZone.get(i.az)!.push(i);
+  }
+  return byZone;
+}
+
+/**
+ * Launches or terminates members until the group has `desiredCapacity` of them.
+ * `state` is the state new members start in (`pending`, or `running` for seeded groups).
+ */
+export function reconcileGroup(ctx: OpContext, g: GroupRecord, state: "pending" | "running" = "pending"): void {
+  let live = members(ctx, g);
+  while (live.length < g.desiredCapacity) {
+    const byZone = countByZone(g, live);
+    const az = g.availabilityZones.reduce((best, z) =>
+      (byZone.get(z)?.length ?? 0) < (byZone.get(best)?.length ?? 0) ? z : best,
+    );
+    g.launched += 1;
+    const instance = launchInstance(ctx, {
+      instanceType: g.instanceType,
+      imageId: g.imageId,
+      az,
+      tags: launchTags(g, g.launched),
+      volumeSizes: [g.rootVolumeSize],
+      state,
+      group: g.name,
+    });
+    g.instanceIds.push(instance.id);
+    live = members(ctx, g);
+  }
+  while (live.length > g.desiredCapacity) {
+    const byZone = countByZone(g, live);
+    let zone: InstanceRecord[] = [];
+    for (const list of byZone.values()) if (list.length > zone.length) zone = list;
+    const victim = zone.reduce((newest, i) => (i.launchTime >= newest.launchTime ? i : newest));
+    terminateMember(ctx, g, victim);
+    live = members(ctx, g);
+  }
+}
+
+function terminateMember(ctx: OpContext, g: GroupRecord, instance: InstanceRecord): void {
+  g.instanceIds = g.instanceIds.filter((id) => id !== instance.id);
+  instance.group = undefined;
+  if (instance.state !== "terminated" && instance.state !== "shutting-down") {
+    beginTransition(ctx, instance, "shutting-down", "terminated");
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Operations
+
+function validation(message: string): CloudApiError {
+  return new CloudApiError("ValidationError", message);
+}
+
+function required<T>(input: Record<string, unknown>, name: string): T {
+  const v = input[name];
+  if (v === undefined || v === null || v === "") {
+    throw validation(`1 validation error detected: Value null at '${name.charAt(0).toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must not be null`);
+  }
+  return v as T;
+}
+
+function findGroup(ctx: OpContext, name: string): GroupRecord {
+  const g = ctx.rs.groups.find((x) => x.name === name);
+  if (!g) throw validation(`AutoScalingGroup name not found - AutoScalingGroup ${name} not found`);
+  return g;
+}
+
+function describeAutoScalingGroups(
+  ctx: OpContext,
+  input: DescribeAutoScalingGroupsCommandInput,
+): Output<DescribeAutoScalingGroupsCommandOutput> {
+  // Unknown names are left out, not an error, as in AWS.
+  let groups = input.AutoScalingGroupNames?.length
+    ? ctx.rs.groups.filter((g) => input.AutoScalingGroupNames!.includes(g.name))
+    : ctx.rs.groups;
+  groups = applyFilters(groups, input.Filters, {}, (g) => g.tags, { wildcards: false, errorCode: "ValidationError" });
+  const { page, nextToken } = paginate(groups, {
+    operation: "DescribeAutoScalingGroups",
+    maxResults: input.MaxRecords,
+    nextToken: input.NextToken,
+    defaultPageSize: 50,
+    min: 1,
+    max: 100,
+    parameter: "MaxRecords",
+    badTokenCode: "InvalidNextToken",
+    badValueCode: "ValidationError",
+  });
+  return { AutoScalingGroups: page.map((g) => shapeGroup(ctx, g)), NextToken: nextToken };
+}
+
+function describeAutoScalingInstances(
+  ctx: OpContext,
+  input: DescribeAutoScalingInstancesCommandInput,
+): Output<DescribeAutoScalingInstancesCommandOutput> {
+  const all: AutoScalingInstanceDetails[] = [];
+  for (const g of ctx.rs.groups) {
+    for (const i of members(ctx, g)) {
+      if (input.InstanceIds?.length && !input.InstanceIds.includes(i.id)) continue;
+      all.push({
+        InstanceId: i.id,
+        InstanceType: i.instanceType,
+        AutoScalingGroupName: g.name,
+        AvailabilityZone: i.az,
+        LifecycleState: lifecycleState(i),
+        HealthStatus: healthStatus(i).toUpperCase(),
+        LaunchTemplate: launchTemplate(g),
+        ProtectedFromScaleIn: false,
+      });
+    }
+  }
+  const { page, nextToken } = paginate(all, {
+    operation: "DescribeAutoScalingInstances",
+    maxResults: input.MaxRecords,
+    nextToken: input.NextToken,
+    defaultPageSize: 50,
+    min: 1,
+    max: 50,
+    parameter: "MaxRecords",
+    badTokenCode: "InvalidNextToken",
+    badValueCode: "ValidationError",
+  });
+  return { AutoScalingInstances: page, NextToken: nextToken };
+}
+
+function setDesiredCapacity(ctx: OpContext, input: SetDesiredCapacityCommandInput): object {
+  const g = findGroup(ctx, required<string>(input, "AutoScalingGroupName"));
+  const desired = required<number>(input, "DesiredCapacity");
+  if (desired > g.maxSize) {
+    throw validation(`New SetDesiredCapacity value ${desired} is above max value ${g.maxSize} for the AutoScalingGroup.`);
+  }
+  if (desired < g.minSize) {
+    throw validation(`New SetDesiredCapacity value ${desired} is below min value ${g.minSize} for the AutoScalingGroup.`);
+  }
+  g.desiredCapacity = desired;
+  reconcileGroup(ctx, g);
+  return {};
+}
+
+function updateAutoScalingGroup(ctx: OpContext, input: UpdateAutoScalingGroupCommandInput): object {
+  const g = findGroup(ctx, required<string>(input, "AutoScalingGroupName"));
+  const min = input.MinSize ?? g.minSize;
+  const max = input.MaxSize ?? g.maxSize;
+  if (min < 0 || max < 0) throw validation("MinSize and MaxSize must be zero or greater");
+  if (max < min) throw validation(`Max bound, ${max}, must be greater than or equal to min bound, ${min}`);
+  // Without an explicit desired capacity AWS pulls the current one into the new bounds.
+  const desired = input.DesiredCapacity ?? Math.min(max, Math.max(min, g.desiredCapacity));
+  if (desired < min || desired > max) {
+    throw validation(`Desired capacity:${desired} must be between the specified min size:${min} and max size:${max}`);
+  }
+  g.minSize = min;
+  g.maxSize = max;
+  g.desiredCapacity = desired;
+  reconcileGroup(ctx, g);
+  return {};
+}
+
+function terminateInstanceInAutoScalingGroup(
+  ctx: OpContext,
+  input: TerminateInstanceInAutoScalingGroupCommandInput,
+): Output<TerminateInstanceInAutoScalingGroupCommandOutput> {
+  const instanceId = required<string>(input, "InstanceId");
+  const decrement = required<boolean>(input, "ShouldDecrementDesiredCapacity");
+  const g = ctx.rs.groups.find((x) => x.instanceIds.includes(instanceId));
+  const instance = ctx.rs.instances.find((i) => i.id === instanceId);
+  if (!g || !instance) throw validation(`Instance Id not found - No managed instance found for instance ID: ${instanceId}`);
+  if (decrement && g.desiredCapacity - 1 < g.minSize) {
+    throw validation(
+      `Currently, desiredSize equals minSize (${g.minSize}). Terminating instance without replacement will violate group's min size constraint. Either set shouldDecrementDesiredCapacity flag to false or lower group's min size.`,
+    );
+  }
+  terminateMember(ctx, g, instance);
+  if (decrement) g.desiredCapacity -= 1;
+  reconcileGroup(ctx, g);
+  const activity: Activity = {
+    ActivityId: newUuid(ctx.state),
+    AutoScalingGroupName: g.name,
+    Description: `Terminating EC2 instance: ${instanceId}`,
+    Cause: `At ${new Date(ctx.now).toISOString()} instance ${instanceId} was taken out of service in response to a user request${decrement ? ", shrinking the capacity" : ""}.`,
+    StartTime: new Date(ctx.now),
+    StatusCode: "InProgress",
+    Progress: 0,
+  };
+  return { Activity: activity };
+}
+
+export const autoScalingOperations: Record<string, AutoScalingOperation> = {
+  DescribeAutoScalingGroups: describeAutoScalingGroups,
+  DescribeAutoScalingInstances: describeAutoScalingInstances,
+  SetDesiredCapacity: setDesiredCapacity,
+  UpdateAutoScalingGroup: updateAutoScalingGroup,
+  TerminateInstanceInAutoScalingGroup: terminateInstanceInAutoScalingGroup,
+};

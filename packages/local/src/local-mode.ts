@@ -1,0 +1,156 @@
+/**
+ * Local mode: the whole backend in one process on 127.0.0.1, with no AWS account. It swaps
+ * endpoints, not implementations: dynalite for DynamoDB, s3rver for S3, the local engine for
+ * Step Functions (running the same ASL and the same step handler), and the simulated AWS
+ * account attached to the real EC2 / Auto Scaling clients as middleware.
+ */
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Server } from "node:http";
+import { Aws, type Config, Executions, Runbooks, Runs, tableName, useConfig } from "@reflex/core";
+import { route as apiRoute } from "@reflex/functions/api";
+import { handler as statusHandler } from "@reflex/functions/execution-status";
+import { handler as scheduleHandler } from "@reflex/functions/schedule";
+import { handler as stepHandler } from "@reflex/functions/step";
+import { SimulatedCloud } from "./cloud/index.ts";
+import { LocalStepFunctions } from "./engine/local-sfn.ts";
+import { invoke } from "./lambda.ts";
+import { type ScheduledJob, startScheduler } from "./scheduler.ts";
+import { startServer, type ServerDeps } from "./server.ts";
+import { ensureBucket, ensureTable, startStorage, type Storage } from "./storage.ts";
+
+export const LOCAL_ACCOUNT = "000000000000";
+export const LOCAL_BUCKET = "reflex-local-reports";
+export const STATE_MACHINE_PREFIX = "reflex-local-";
+
+export interface LocalOptions {
+  config: Config;
+  /** 0 picks a free port. Default 8787. */
+  port?: number;
+  /** Where DynamoDB, S3 and the simulated cloud keep their data; null keeps it in memory/tmp (tests). */
+  dataDir?: string | null;
+  /** A simulated cloud to use; default a seeded one (persisted under dataDir). */
+  cloud?: SimulatedCloud;
+  /** Real wait of each ASL Wait state, ms (default 1000). */
+  waitMs?: number;
+  /** How long simulated snapshots take to complete, ms (default 3000). */
+  snapshotDurationMs?: number;
+  /** Fire the config's schedules (default true). */
+  scheduler?: boolean;
+  /** Extra HTTP routes by prefix (later capabilities plug in here). */
+  routes?: ServerDeps["routes"];
+}
+
+export interface LocalMode {
+  url: string;
+  config: Config;
+  cloud: SimulatedCloud;
+  engine: LocalStepFunctions;
+  storage: Storage;
+  jobs: ScheduledJob[];
+  /** Waits until every run started so far has ended and been closed. */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function defaultEnv(name: string, value: string): void {
+  if (!process.env[name]) process.env[name] = value;
+}
+
+export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
+  // Dummy credentials: no SDK client may ever look for real ones or probe a metadata endpoint.
+  defaultEnv("AWS_ACCESS_KEY_ID", "local");
+  defaultEnv("AWS_SECRET_ACCESS_KEY", "local");
+  defaultEnv("AWS_REGION", "us-east-1");
+  defaultEnv("AWS_EC2_METADATA_DISABLED", "true");
+  defaultEnv("POWERTOOLS_LOG_LEVEL", "WARN");
+  const region = process.env.AWS_REGION!;
+  const dataDir = opts.dataDir === null ? undefined : resolve(opts.dataDir ?? ".reflex");
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+
+  const storage = await startStorage({ dataDir, region });
+  process.env.REFLEX_TABLE = process.env.REFLEX_TABLE || "reflex-local-state";
+  process.env.REFLEX_BUCKET = LOCAL_BUCKET;
+  process.env.REFLEX_STATE_MACHINE_ARN_PREFIX = `arn:aws:states:${region}:${LOCAL_ACCOUNT}:stateMachine:${STATE_MACHINE_PREFIX}`;
+  await ensureTable(storage.dynamoEndpoint, region, tableName());
+  await ensureBucket(storage.s3Endpoint, region, LOCAL_BUCKET);
+
+  const cloud =
+    opts.cloud ??
+    SimulatedCloud.seeded({
+      snapshotDurationMs: opts.snapshotDurationMs ?? 3000,
+      persistPath: dataDir ? join(dataDir, "cloud.json") : undefined,
+    });
+  useConfig(opts.config);
+
+  const engine = new LocalStepFunctions({
+    region,
+    account: LOCAL_ACCOUNT,
+    waitMs: opts.waitMs ?? 1000,
+    retryMs: 100,
+    stepHandler: (payload) => invoke(stepHandler, "reflex-local-step", payload as Runs.StepEvent),
+    onStatusChange: (event) => invoke(statusHandler, "reflex-local-execution-status", event as never),
+  });
+  for (const runbook of Runbooks.list()) engine.registerRunbook(runbook, STATE_MACHINE_PREFIX);
+
+  const { server, url } = await startServer({ engine, api: apiRoute, routes: opts.routes }, opts.port ?? 8787);
+  const useRealCloud = process.env.REFLEX_CLOUD === "aws";
+  Aws.configure({
+    endpoints: { dynamodb: storage.dynamoEndpoint, s3: storage.s3Endpoint, sfn: url },
+    decorate: useRealCloud
+      ? undefined
+      : (service, client, clientRegion) => {
+          if (service === "ec2" || service === "autoscaling" || service === "ssm") cloud.attach(client, service, clientRegion);
+        },
+  });
+
+  await abandonInterruptedRuns();
+
+  const jobs =
+    opts.scheduler === false
+      ? []
+      : startScheduler(opts.config, async (payload) => {
+          await invoke(scheduleHandler, "reflex-local-schedule", payload);
+        });
+
+  return {
+    url,
+    config: opts.config,
+    cloud,
+    engine,
+    storage,
+    jobs,
+    idle: () => engine.idle(),
+    async stop() {
+      for (const j of jobs) j.stop();
+      await engine.close();
+      await closeServer(server);
+      await storage.close();
+      Aws.configure({});
+    },
+  };
+}
+
+/**
+ * Runs that were in flight when local mode last stopped cannot resume (the local engine keeps
+ * executions in memory). Close them as ABORTED, with the reason, and free their locks.
+ */
+async function abandonInterruptedRuns(): Promise<void> {
+  let cursor: string | undefined;
+  do {
+    const page = await Executions.list({ limit: 100, cursor });
+    for (const e of page.executions) {
+      if (e.status === "RUNNING") {
+        await Runs.finish(e.id, { status: "ABORTED", error: "LocalRestart", cause: "local mode stopped while this run was in flight" });
+      }
+    }
+    cursor = page.next;
+  } while (cursor);
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.closeAllConnections?.();
+    server.close(() => resolve());
+  });
+}

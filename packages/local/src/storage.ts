@@ -1,0 +1,81 @@
+/**
+ * Local storage services, in-process on 127.0.0.1: dynalite (DynamoDB, data under the data
+ * dir so history survives a restart) and s3rver (S3, for reports and manifests).
+ */
+import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { CreateBucketCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { createTableInput } from "@reflex/core";
+
+const require = createRequire(import.meta.url);
+// Both are CommonJS without types.
+const dynalite = require("dynalite") as (opts: Record<string, unknown>) => import("node:http").Server;
+const S3rver = require("s3rver") as new (opts: Record<string, unknown>) => {
+  run(): Promise<AddressInfo>;
+  close(): Promise<void>;
+};
+
+export interface Storage {
+  dynamoEndpoint: string;
+  s3Endpoint: string;
+  close(): Promise<void>;
+}
+
+const credentials = { accessKeyId: "local", secretAccessKey: "local" };
+
+/** Starts dynalite and s3rver; `dataDir` undefined keeps DynamoDB in memory (tests). */
+export async function startStorage(opts: { dataDir?: string; region: string }): Promise<Storage> {
+  const dynamo = dynalite({
+    ...(opts.dataDir ? { path: join(opts.dataDir, "dynamodb") } : {}),
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+  });
+  await new Promise<void>((resolve, reject) => {
+    dynamo.once("error", reject);
+    dynamo.listen(0, "127.0.0.1", () => resolve());
+  });
+  const dynamoEndpoint = `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`;
+  const s3 = new S3rver({
+    address: "127.0.0.1",
+    port: 0,
+    silent: true,
+    directory: join(opts.dataDir ?? join(process.env.TMPDIR ?? "/tmp", `reflex-s3-${process.pid}-${Date.now()}`), "s3"),
+  });
+  const s3Address = await s3.run();
+  return {
+    dynamoEndpoint,
+    s3Endpoint: `http://127.0.0.1:${s3Address.port}`,
+    async close() {
+      await s3.close();
+      await new Promise<void>((resolve) => dynamo.close(() => resolve()));
+    },
+  };
+}
+
+/** Creates the state table if it is not there yet (idempotent). */
+export async function ensureTable(endpoint: string, region: string, tableName: string): Promise<void> {
+  const ddb = new DynamoDBClient({ endpoint, region, credentials });
+  try {
+    await ddb.send(new DescribeTableCommand({ TableName: tableName }));
+  } catch (err) {
+    if ((err as Error).name !== "ResourceNotFoundException") throw err;
+    await ddb.send(new CreateTableCommand(createTableInput(tableName)));
+  } finally {
+    ddb.destroy();
+  }
+}
+
+/** Creates the reports bucket if it is not there yet (idempotent). */
+export async function ensureBucket(endpoint: string, region: string, bucket: string): Promise<void> {
+  const s3 = new S3Client({ endpoint, region, credentials, forcePathStyle: true });
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+  } catch {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  } finally {
+    s3.destroy();
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * The embedded DynamoDB for tests: dynalite in memory on 127.0.0.1, with the state table,
+ * wired into the client factory. Each call gets a fresh server (and a fresh table).
+ */
+import { Aws, tableName } from "@reflex/core";
+import { ensureTable, startStorage, type Storage } from "../../packages/local/src/storage.ts";
+
+export async function startTestDynamo(): Promise<Storage> {
+  const storage = await startStorage({ region: "us-east-1" });
+  await ensureTable(storage.dynamoEndpoint, "us-east-1", tableName());
+  Aws.configure({ endpoints: { dynamodb: storage.dynamoEndpoint, s3: storage.s3Endpoint } });
+  return storage;
+}
