@@ -3,11 +3,14 @@
  * wired into the client factory. Each call gets a fresh server (and a fresh table).
  */
 import { Aws, tableName } from "@reflex/core";
-import { ensureTable, startStorage, type Storage } from "../../packages/local/src/storage.ts";
+import { ensureTable, S3RVER_CREDENTIALS, startStorage, type Storage } from "../../packages/local/src/storage.ts";
 
 export async function startTestDynamo(): Promise<Storage> {
   const storage = await startStorage({ region: "us-east-1" });
   await ensureTable(storage.dynamoEndpoint, "us-east-1", tableName());
-  Aws.configure({ endpoints: { dynamodb: storage.dynamoEndpoint, s3: storage.s3Endpoint } });
+  Aws.configure({
+    endpoints: { dynamodb: storage.dynamoEndpoint, s3: storage.s3Endpoint },
+    credentials: { s3: S3RVER_CREDENTIALS },
+  });
   return storage;
 }

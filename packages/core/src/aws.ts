@@ -25,6 +25,8 @@ export interface SdkClient {
 export interface AwsOptions {
   /** Per-service endpoint overrides (local mode: dynalite, s3rver, the local Step Functions API). */
   endpoints?: Partial<Record<ServiceName, string>>;
+  /** Per-service credentials (local mode: s3rver only accepts its own fixed key). */
+  credentials?: Partial<Record<ServiceName, { accessKeyId: string; secretAccessKey: string }>>;
   /** Called on every new client: local mode attaches the simulated cloud here. */
   decorate?: (service: ServiceName, client: SdkClient, region: string) => void;
 }
@@ -56,6 +58,8 @@ export function client<C extends SdkClient>(
   const endpoint = endpointFor(service);
   const config: Record<string, unknown> = { region, maxAttempts: 4 };
   if (endpoint) config.endpoint = endpoint;
+  const credentials = options.credentials?.[service];
+  if (credentials) config.credentials = credentials;
   if (service === "s3") {
     // s3rver needs path-style URLs, and streamed bodies would otherwise be stored with chunk framing.
     config.forcePathStyle = Boolean(endpoint);

@@ -17,7 +17,7 @@ import { LocalStepFunctions } from "./engine/local-sfn.ts";
 import { invoke } from "./lambda.ts";
 import { type ScheduledJob, startScheduler } from "./scheduler.ts";
 import { startServer, type ServerDeps } from "./server.ts";
-import { ensureBucket, ensureTable, startStorage, type Storage } from "./storage.ts";
+import { ensureBucket, ensureTable, S3RVER_CREDENTIALS, startStorage, type Storage } from "./storage.ts";
 
 export const LOCAL_ACCOUNT = "000000000000";
 export const LOCAL_BUCKET = "reflex-local-reports";
@@ -97,6 +97,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   const useRealCloud = process.env.REFLEX_CLOUD === "aws";
   Aws.configure({
     endpoints: { dynamodb: storage.dynamoEndpoint, s3: storage.s3Endpoint, sfn: url },
+    credentials: { s3: S3RVER_CREDENTIALS },
     decorate: useRealCloud
       ? undefined
       : (service, client, clientRegion) => {

@@ -24,6 +24,8 @@ export interface Storage {
 }
 
 const credentials = { accessKeyId: "local", secretAccessKey: "local" };
+/** s3rver accepts only its own fixed key pair. */
+export const S3RVER_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 
 /** Starts dynalite and s3rver; `dataDir` undefined keeps DynamoDB in memory (tests). */
 export async function startStorage(opts: { dataDir?: string; region: string }): Promise<Storage> {
@@ -70,7 +72,7 @@ export async function ensureTable(endpoint: string, region: string, tableName: s
 
 /** Creates the reports bucket if it is not there yet (idempotent). */
 export async function ensureBucket(endpoint: string, region: string, bucket: string): Promise<void> {
-  const s3 = new S3Client({ endpoint, region, credentials, forcePathStyle: true });
+  const s3 = new S3Client({ endpoint, region, credentials: S3RVER_CREDENTIALS, forcePathStyle: true });
   try {
     await s3.send(new HeadBucketCommand({ Bucket: bucket }));
   } catch {

@@ -26,8 +26,9 @@ export async function findInstances(
   const Filters: Filter[] = [{ Name: "instance-state-name", Values: states }];
   for (const [k, v] of Object.entries(selector.tag ?? {})) Filters.push({ Name: `tag:${k}`, Values: [v] });
   const out: Instance[] = [];
+  // AWS refuses MaxResults together with InstanceIds, so page only a filter-based search.
   for await (const page of paginateDescribeInstances(
-    { client: ec2(region), pageSize: 100 },
+    { client: ec2(region), pageSize: selector.instanceIds ? undefined : 100 },
     { Filters, InstanceIds: selector.instanceIds },
   )) {
     for (const r of page.Reservations ?? []) out.push(...(r.Instances ?? []));

@@ -34,9 +34,9 @@ const OPERATORS = [
 ] as const;
 
 /**
- * Names that cannot be field names inside `$or`. EventBridge refuses them there because
- * `"$or": [{"prefix": "a"}, {"suffix": "b"}]` is almost always a value-level OR written in the
- * wrong place; refusing it turns a silent never-match into an error.
+ * Names that cannot be field names inside `$or`: Event Ruler reserves them there. Refusing them also
+ * catches a likely mistake, `"$or": [{"prefix": "a"}, {"suffix": "b"}]`, a value-level OR written
+ * in the wrong place, which would otherwise compile into a pattern that silently never matches.
  */
 const RESERVED_IN_OR = new Set<string>([...OPERATORS, "=", "<", "<=", ">", ">="]);
 
@@ -493,6 +493,12 @@ function compileAnythingBut(operand: unknown, path: string): (value: Leaf) => bo
       );
     }
     const kind = keys[0];
+    if (!ANYTHING_BUT_FORMS.has(kind)) {
+      throw new PatternError(
+        `"anything-but" cannot be combined with "${kind}"; use prefix, suffix, equals-ignore-case or wildcard`,
+        path,
+      );
+    }
     const values = anythingButStrings(operand[kind], kind, path);
     const excluded = anythingButTest(kind, values, path);
     return (v) => typeof v !== "string" || !excluded(v);
@@ -514,6 +520,9 @@ function anythingButStrings(operand: unknown, kind: string, path: string): strin
   return values;
 }
 
+/** The forms `anything-but` can take as an object. */
+const ANYTHING_BUT_FORMS = new Set(["prefix", "suffix", "equals-ignore-case", "wildcard"]);
+
 /** The test for a string the anything-but form excludes. */
 function anythingButTest(kind: string, values: string[], path: string): (value: string) => boolean {
   switch (kind) {
@@ -529,15 +538,11 @@ function anythingButTest(kind: string, values: string[], path: string): (value: 
       const lower = new Set(values.map((v) => v.toLowerCase()));
       return (s) => lower.has(s.toLowerCase());
     }
-    case "wildcard": {
+    default: {
+      // "wildcard", the one form left after the check in compileAnythingBut.
       const matchers = values.map((v) => compileWildcard(v, path));
       return (s) => matchers.some((m) => m(s));
     }
-    default:
-      throw new PatternError(
-        `"anything-but" cannot be combined with "${kind}"; use prefix, suffix, equals-ignore-case or wildcard`,
-        path,
-      );
   }
 }
 

@@ -17,7 +17,12 @@ export class CloudApiError extends Error {
   readonly httpStatusCode: number;
   /** Marks throttling errors, which the SDK's retry strategy retries with backoff. */
   readonly throttling: boolean;
-  constructor(code: string, message: string, httpStatusCode = 400, opts: { throttling?: boolean; cause?: unknown } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    httpStatusCode = 400,
+    opts: { throttling?: boolean; cause?: unknown } = {},
+  ) {
     super(message, { cause: opts.cause });
     this.name = "CloudApiError";
     this.code = code;
@@ -39,7 +44,8 @@ type ExceptionCtor = new (opts: any) => ServiceException;
 function modelledException(service: string, code: string): ExceptionCtor | undefined {
   if (service !== "autoscaling") return undefined; // EC2 models no errors: every EC2 error is the base exception.
   const candidate = (AutoScaling as Record<string, unknown>)[code];
-  return typeof candidate === "function" && candidate.prototype instanceof AutoScaling.AutoScalingServiceException
+  return typeof candidate === "function" &&
+    candidate.prototype instanceof AutoScaling.AutoScalingServiceException
     ? (candidate as ExceptionCtor)
     : undefined;
 }
@@ -55,7 +61,11 @@ function baseException(service: string): ExceptionCtor {
  * deserializer sets: `name`, `message`, `$fault`, `$metadata`, `Code`, `Error`, and the
  * raw `$response` (non-enumerable, as the SDK does).
  */
-export function toServiceException(service: string, error: CloudApiError, requestId: string): ServiceException {
+export function toServiceException(
+  service: string,
+  error: CloudApiError,
+  requestId: string,
+): ServiceException {
   const $fault = error.httpStatusCode >= 500 ? "server" : "client";
   const $metadata = { httpStatusCode: error.httpStatusCode, requestId, attempts: 1, totalRetryDelay: 0 };
   const Modelled = modelledException(service, error.code);

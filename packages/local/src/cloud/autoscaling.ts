@@ -52,7 +52,11 @@ function groupArn(region: string, accountId: string, g: GroupRecord): string {
 }
 
 function launchTemplate(g: GroupRecord) {
-  return { LaunchTemplateId: g.launchTemplateId, LaunchTemplateName: `${g.name}-template`, Version: "$Default" };
+  return {
+    LaunchTemplateId: g.launchTemplateId,
+    LaunchTemplateName: `${g.name}-template`,
+    Version: "$Default",
+  };
 }
 
 export function shapeGroup(ctx: OpContext, g: GroupRecord): AutoScalingGroup {
@@ -123,7 +127,11 @@ function countByZone(g: GroupRecord, live: InstanceRecord[]): Map<string, Instan
  * Launches or terminates members until the group has `desiredCapacity` of them.
  * `state` is the state new members start in (`pending`, or `running` for seeded groups).
  */
-export function reconcileGroup(ctx: OpContext, g: GroupRecord, state: "pending" | "running" = "pending"): void {
+export function reconcileGroup(
+  ctx: OpContext,
+  g: GroupRecord,
+  state: "pending" | "running" = "pending",
+): void {
   let live = members(ctx, g);
   while (live.length < g.desiredCapacity) {
     const byZone = countByZone(g, live);
@@ -168,12 +176,14 @@ function validation(message: string): CloudApiError {
   return new CloudApiError("ValidationError", message);
 }
 
-function required<T>(input: Record<string, unknown>, name: string): T {
+function required<I extends object, K extends keyof I & string>(input: I, name: K): NonNullable<I[K]> {
   const v = input[name];
   if (v === undefined || v === null || v === "") {
-    throw validation(`1 validation error detected: Value null at '${name.charAt(0).toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must not be null`);
+    throw validation(
+      `1 validation error detected: Value null at '${name.charAt(0).toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must not be null`,
+    );
   }
-  return v as T;
+  return v as NonNullable<I[K]>;
 }
 
 function findGroup(ctx: OpContext, name: string): GroupRecord {
@@ -190,7 +200,10 @@ function describeAutoScalingGroups(
   let groups = input.AutoScalingGroupNames?.length
     ? ctx.rs.groups.filter((g) => input.AutoScalingGroupNames!.includes(g.name))
     : ctx.rs.groups;
-  groups = applyFilters(groups, input.Filters, {}, (g) => g.tags, { wildcards: false, errorCode: "ValidationError" });
+  groups = applyFilters(groups, input.Filters, {}, (g) => g.tags, {
+    wildcards: false,
+    errorCode: "ValidationError",
+  });
   const { page, nextToken } = paginate(groups, {
     operation: "DescribeAutoScalingGroups",
     maxResults: input.MaxRecords,
@@ -240,13 +253,17 @@ function describeAutoScalingInstances(
 }
 
 function setDesiredCapacity(ctx: OpContext, input: SetDesiredCapacityCommandInput): object {
-  const g = findGroup(ctx, required<string>(input, "AutoScalingGroupName"));
-  const desired = required<number>(input, "DesiredCapacity");
+  const g = findGroup(ctx, required(input, "AutoScalingGroupName"));
+  const desired = required(input, "DesiredCapacity");
   if (desired > g.maxSize) {
-    throw validation(`New SetDesiredCapacity value ${desired} is above max value ${g.maxSize} for the AutoScalingGroup.`);
+    throw validation(
+      `New SetDesiredCapacity value ${desired} is above max value ${g.maxSize} for the AutoScalingGroup.`,
+    );
   }
   if (desired < g.minSize) {
-    throw validation(`New SetDesiredCapacity value ${desired} is below min value ${g.minSize} for the AutoScalingGroup.`);
+    throw validation(
+      `New SetDesiredCapacity value ${desired} is below min value ${g.minSize} for the AutoScalingGroup.`,
+    );
   }
   g.desiredCapacity = desired;
   reconcileGroup(ctx, g);
@@ -254,7 +271,7 @@ function setDesiredCapacity(ctx: OpContext, input: SetDesiredCapacityCommandInpu
 }
 
 function updateAutoScalingGroup(ctx: OpContext, input: UpdateAutoScalingGroupCommandInput): object {
-  const g = findGroup(ctx, required<string>(input, "AutoScalingGroupName"));
+  const g = findGroup(ctx, required(input, "AutoScalingGroupName"));
   const min = input.MinSize ?? g.minSize;
   const max = input.MaxSize ?? g.maxSize;
   if (min < 0 || max < 0) throw validation("MinSize and MaxSize must be zero or greater");
@@ -262,7 +279,9 @@ function updateAutoScalingGroup(ctx: OpContext, input: UpdateAutoScalingGroupCom
   // Without an explicit desired capacity AWS pulls the current one into the new bounds.
   const desired = input.DesiredCapacity ?? Math.min(max, Math.max(min, g.desiredCapacity));
   if (desired < min || desired > max) {
-    throw validation(`Desired capacity:${desired} must be between the specified min size:${min} and max size:${max}`);
+    throw validation(
+      `Desired capacity:${desired} must be between the specified min size:${min} and max size:${max}`,
+    );
   }
   g.minSize = min;
   g.maxSize = max;
@@ -275,11 +294,12 @@ function terminateInstanceInAutoScalingGroup(
   ctx: OpContext,
   input: TerminateInstanceInAutoScalingGroupCommandInput,
 ): Output<TerminateInstanceInAutoScalingGroupCommandOutput> {
-  const instanceId = required<string>(input, "InstanceId");
-  const decrement = required<boolean>(input, "ShouldDecrementDesiredCapacity");
+  const instanceId = required(input, "InstanceId");
+  const decrement = required(input, "ShouldDecrementDesiredCapacity");
   const g = ctx.rs.groups.find((x) => x.instanceIds.includes(instanceId));
   const instance = ctx.rs.instances.find((i) => i.id === instanceId);
-  if (!g || !instance) throw validation(`Instance Id not found - No managed instance found for instance ID: ${instanceId}`);
+  if (!g || !instance)
+    throw validation(`Instance Id not found - No managed instance found for instance ID: ${instanceId}`);
   if (decrement && g.desiredCapacity - 1 < g.minSize) {
     throw validation(
       `Currently, desiredSize equals minSize (${g.minSize}). Terminating instance without replacement will violate group's min size constraint. Either set shouldDecrementDesiredCapacity flag to false or lower group's min size.`,

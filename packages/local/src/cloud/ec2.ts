@@ -147,12 +147,12 @@ export function shapeSnapshot(s: SnapshotRecord, now: number, durationMs: number
 // ---------------------------------------------------------------------------------------
 // Validation helpers
 
-function required<T>(input: Record<string, unknown>, name: string): T {
+function required<I extends object, K extends keyof I & string>(input: I, name: K): NonNullable<I[K]> {
   const v = input[name];
   if (v === undefined || v === null || v === "" || (Array.isArray(v) && v.length === 0)) {
     throw new CloudApiError("MissingParameter", `The request must contain the parameter ${name}`);
   }
-  return v as T;
+  return v as NonNullable<I[K]>;
 }
 
 const ID_PATTERN: Record<string, RegExp> = {
@@ -183,8 +183,13 @@ function lookup<T extends { id: string }>(kind: "i" | "vol" | "snap", items: T[]
   return ids.map((id) => items.find((x) => x.id === id)!);
 }
 
-const PAGE = { badTokenCode: "InvalidParameterValue", badValueCode: "InvalidParameterValue", parameter: "maxResults" };
+const PAGE = {
+  badTokenCode: "InvalidParameterValue",
+  badValueCode: "InvalidParameterValue",
+  parameter: "maxResults",
+};
 
+/** DescribeInstances (and DescribeInstanceTypes) refuse ids together with MaxResults, as documented. */
 function noIdsWithMaxResults(ids: unknown[] | undefined, maxResults: number | undefined, what: string): void {
   if (ids?.length && maxResults !== undefined) {
     throw new CloudApiError(
@@ -199,7 +204,10 @@ function validateTags(tags: Tag[] | undefined): TagRecord[] {
     const Key = t.Key ?? "";
     if (!Key) throw new CloudApiError("InvalidParameterValue", "Tag keys must not be empty");
     if (Key.toLowerCase().startsWith("aws:")) {
-      throw new CloudApiError("InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for internal use");
+      throw new CloudApiError(
+        "InvalidParameterValue",
+        "Tag keys starting with 'aws:' are reserved for internal use",
+      );
     }
     return { Key, Value: t.Value ?? "" };
   });
@@ -224,7 +232,10 @@ const TAG_LIMIT = 50;
 // ---------------------------------------------------------------------------------------
 // Instances
 
-function describeInstances(ctx: OpContext, input: DescribeInstancesCommandInput): Output<DescribeInstancesCommandOutput> {
+function describeInstances(
+  ctx: OpContext,
+  input: DescribeInstancesCommandInput,
+): Output<DescribeInstancesCommandOutput> {
   noIdsWithMaxResults(input.InstanceIds, input.MaxResults, "instancesSet");
   let items = input.InstanceIds?.length ? lookup("i", ctx.rs.instances, input.InstanceIds) : ctx.rs.instances;
   items = applyFilters(
@@ -282,7 +293,7 @@ function incorrectState(i: InstanceRecord, verb: string): CloudApiError {
 }
 
 function stopInstances(ctx: OpContext, input: StopInstancesCommandInput): Output<StopInstancesCommandOutput> {
-  const instances = lookup("i", ctx.rs.instances, required<string[]>(input, "InstanceIds"));
+  const instances = lookup("i", ctx.rs.instances, required(input, "InstanceIds"));
   for (const i of instances) {
     if (!["running", "stopping", "stopped"].includes(i.state)) throw incorrectState(i, "stopped");
   }
@@ -295,8 +306,11 @@ function stopInstances(ctx: OpContext, input: StopInstancesCommandInput): Output
   };
 }
 
-function startInstances(ctx: OpContext, input: StartInstancesCommandInput): Output<StartInstancesCommandOutput> {
-  const instances = lookup("i", ctx.rs.instances, required<string[]>(input, "InstanceIds"));
+function startInstances(
+  ctx: OpContext,
+  input: StartInstancesCommandInput,
+): Output<StartInstancesCommandOutput> {
+  const instances = lookup("i", ctx.rs.instances, required(input, "InstanceIds"));
   for (const i of instances) {
     if (!["stopped", "pending", "running"].includes(i.state)) throw incorrectState(i, "started");
   }
@@ -310,7 +324,7 @@ function startInstances(ctx: OpContext, input: StartInstancesCommandInput): Outp
 }
 
 function rebootInstances(ctx: OpContext, input: RebootInstancesCommandInput): object {
-  const instances = lookup("i", ctx.rs.instances, required<string[]>(input, "InstanceIds"));
+  const instances = lookup("i", ctx.rs.instances, required(input, "InstanceIds"));
   for (const i of instances) {
     if (i.state !== "running") throw incorrectState(i, "rebooted");
   }
@@ -321,7 +335,7 @@ function terminateInstances(
   ctx: OpContext,
   input: TerminateInstancesCommandInput,
 ): Output<TerminateInstancesCommandOutput> {
-  const instances = lookup("i", ctx.rs.instances, required<string[]>(input, "InstanceIds"));
+  const instances = lookup("i", ctx.rs.instances, required(input, "InstanceIds"));
   const changes = instances.map((i) => {
     const previous = i.state;
     if (previous !== "terminated" && previous !== "shutting-down") {
@@ -360,9 +374,10 @@ export const INSTANCE_TYPES: Record<string, { vcpus: number; memoryMiB: number }
 };
 
 function modifyInstanceAttribute(ctx: OpContext, input: ModifyInstanceAttributeCommandInput): object {
-  const [instance] = lookup("i", ctx.rs.instances, [required<string>(input, "InstanceId")]);
+  const [instance] = lookup("i", ctx.rs.instances, [required(input, "InstanceId")]);
   const newType =
-    input.InstanceType?.Value ?? (input.Attribute === "instanceType" && input.Value ? input.Value : undefined);
+    input.InstanceType?.Value ??
+    (input.Attribute === "instanceType" && input.Value ? input.Value : undefined);
   const others = Object.keys(input).filter(
     (k) => !["InstanceId", "InstanceType", "Attribute", "Value", "DryRun"].includes(k),
   );
@@ -376,20 +391,26 @@ function modifyInstanceAttribute(ctx: OpContext, input: ModifyInstanceAttributeC
     throw new CloudApiError("InvalidInstanceAttributeValue", `Invalid value '${newType}' for instanceType.`);
   }
   if (instance.state !== "stopped") {
-    throw new CloudApiError("IncorrectInstanceState", `The instance '${instance.id}' is not in the 'stopped' state.`);
+    throw new CloudApiError(
+      "IncorrectInstanceState",
+      `The instance '${instance.id}' is not in the 'stopped' state.`,
+    );
   }
   instance.instanceType = newType;
   return {};
 }
 
 function describeInstanceTypes(
-  ctx: OpContext,
+  _ctx: OpContext,
   input: DescribeInstanceTypesCommandInput,
 ): Output<DescribeInstanceTypesCommandOutput> {
   const requested = input.InstanceTypes ?? [];
   const unknown = requested.filter((t) => !INSTANCE_TYPES[t]);
   if (unknown.length) {
-    throw new CloudApiError("InvalidInstanceType", `The following supplied instance types do not exist: [${unknown.join(", ")}]`);
+    throw new CloudApiError(
+      "InvalidInstanceType",
+      `The following supplied instance types do not exist: [${unknown.join(", ")}]`,
+    );
   }
   noIdsWithMaxResults(input.InstanceTypes, input.MaxResults, "instanceTypeSet");
   const names = requested.length ? requested : Object.keys(INSTANCE_TYPES);
@@ -430,8 +451,10 @@ function describeInstanceTypes(
 // ---------------------------------------------------------------------------------------
 // Volumes and snapshots
 
-function describeVolumes(ctx: OpContext, input: DescribeVolumesCommandInput): Output<DescribeVolumesCommandOutput> {
-  noIdsWithMaxResults(input.VolumeIds, input.MaxResults, "volumeSet");
+function describeVolumes(
+  ctx: OpContext,
+  input: DescribeVolumesCommandInput,
+): Output<DescribeVolumesCommandOutput> {
   let items = input.VolumeIds?.length ? lookup("vol", ctx.rs.volumes, input.VolumeIds) : ctx.rs.volumes;
   items = applyFilters(
     items,
@@ -451,17 +474,19 @@ function describeVolumes(ctx: OpContext, input: DescribeVolumesCommandInput): Ou
     },
     (v) => v.tags,
   );
-  const { page, nextToken } = input.VolumeIds?.length
-    ? { page: items, nextToken: undefined }
-    : paginate(items, {
-        ...PAGE,
-        operation: "DescribeVolumes",
-        maxResults: input.MaxResults,
-        nextToken: input.NextToken,
-        defaultPageSize: ctx.settings.pageSize,
-        min: 5,
-        max: 500,
-      });
+  // Unlike DescribeInstances, ids and MaxResults may be combined here.
+  const { page, nextToken } =
+    input.VolumeIds?.length && input.MaxResults === undefined
+      ? { page: items, nextToken: undefined }
+      : paginate(items, {
+          ...PAGE,
+          operation: "DescribeVolumes",
+          maxResults: input.MaxResults,
+          nextToken: input.NextToken,
+          defaultPageSize: ctx.settings.pageSize,
+          min: 5,
+          max: 500,
+        });
   return { Volumes: page.map(shapeVolume), NextToken: nextToken };
 }
 
@@ -469,8 +494,9 @@ function describeSnapshots(
   ctx: OpContext,
   input: DescribeSnapshotsCommandInput,
 ): Output<DescribeSnapshotsCommandOutput> {
-  noIdsWithMaxResults(input.SnapshotIds, input.MaxResults, "snapshotSet");
-  let items = input.SnapshotIds?.length ? lookup("snap", ctx.rs.snapshots, input.SnapshotIds) : ctx.rs.snapshots;
+  let items = input.SnapshotIds?.length
+    ? lookup("snap", ctx.rs.snapshots, input.SnapshotIds)
+    : ctx.rs.snapshots;
   if (input.OwnerIds?.length) {
     const owners = input.OwnerIds.map((o) => (o === "self" ? ctx.state.accountId : o));
     items = items.filter((s) => owners.includes(s.ownerId));
@@ -494,22 +520,26 @@ function describeSnapshots(
     },
     (s) => s.tags,
   );
-  const { page, nextToken } = input.SnapshotIds?.length
-    ? { page: items, nextToken: undefined }
-    : paginate(items, {
-        ...PAGE,
-        operation: "DescribeSnapshots",
-        maxResults: input.MaxResults,
-        nextToken: input.NextToken,
-        defaultPageSize: ctx.settings.pageSize,
-        min: 5,
-        max: 1000,
-      });
+  const { page, nextToken } =
+    input.SnapshotIds?.length && input.MaxResults === undefined
+      ? { page: items, nextToken: undefined }
+      : paginate(items, {
+          ...PAGE,
+          operation: "DescribeSnapshots",
+          maxResults: input.MaxResults,
+          nextToken: input.NextToken,
+          defaultPageSize: ctx.settings.pageSize,
+          min: 5,
+          max: 1000,
+        });
   return { Snapshots: page.map((s) => shapeSnapshot(s, now, duration)), NextToken: nextToken };
 }
 
-function createSnapshot(ctx: OpContext, input: CreateSnapshotCommandInput): Output<CreateSnapshotCommandOutput> {
-  const [volume] = lookup("vol", ctx.rs.volumes, [required<string>(input, "VolumeId")]);
+function createSnapshot(
+  ctx: OpContext,
+  input: CreateSnapshotCommandInput,
+): Output<CreateSnapshotCommandOutput> {
+  const [volume] = lookup("vol", ctx.rs.volumes, [required(input, "VolumeId")]);
   const tags = tagsFromSpecifications(input.TagSpecifications, "snapshot");
   const snapshot: SnapshotRecord = {
     id: newId(ctx.state, "snap"),
@@ -526,7 +556,7 @@ function createSnapshot(ctx: OpContext, input: CreateSnapshotCommandInput): Outp
 }
 
 function deleteSnapshot(ctx: OpContext, input: DeleteSnapshotCommandInput): object {
-  const [snapshot] = lookup("snap", ctx.rs.snapshots, [required<string>(input, "SnapshotId")]);
+  const [snapshot] = lookup("snap", ctx.rs.snapshots, [required(input, "SnapshotId")]);
   ctx.rs.snapshots = ctx.rs.snapshots.filter((s) => s !== snapshot);
   return {};
 }
@@ -537,12 +567,15 @@ function deleteSnapshot(ctx: OpContext, input: DeleteSnapshotCommandInput): obje
  * copy can be traced back to the volume it protects without reading tags.
  */
 function copySnapshot(ctx: OpContext, input: CopySnapshotCommandInput): Output<CopySnapshotCommandOutput> {
-  const sourceRegion = required<string>(input, "SourceRegion");
-  const sourceId = required<string>(input, "SourceSnapshotId");
+  const sourceRegion = required(input, "SourceRegion");
+  const sourceId = required(input, "SourceSnapshotId");
   const [source] = lookup("snap", regionState(ctx.state, sourceRegion).snapshots, [sourceId]);
   const status = snapshotStatus(source, ctx.now, ctx.settings.snapshotDurationMs).state;
   if (status !== "completed") {
-    throw new CloudApiError("IncorrectState", `Snapshot '${sourceId}' is not in the 'completed' state (it is ${status}).`);
+    throw new CloudApiError(
+      "IncorrectState",
+      `Snapshot '${sourceId}' is not in the 'completed' state (it is ${status}).`,
+    );
   }
   const tags = tagsFromSpecifications(input.TagSpecifications, "snapshot");
   const copy: SnapshotRecord = {
@@ -565,7 +598,13 @@ function copySnapshot(ctx: OpContext, input: CopySnapshotCommandInput): Output<C
 
 function taggable(ctx: OpContext, ids: string[]): Array<{ tags: TagRecord[] }> {
   return ids.map((id) => {
-    const kind = id.startsWith("i-") ? "i" : id.startsWith("vol-") ? "vol" : id.startsWith("snap-") ? "snap" : undefined;
+    const kind = id.startsWith("i-")
+      ? "i"
+      : id.startsWith("vol-")
+        ? "vol"
+        : id.startsWith("snap-")
+          ? "snap"
+          : undefined;
     if (!kind) throw new CloudApiError("InvalidID", `The ID '${id}' is not valid`);
     const items = kind === "i" ? ctx.rs.instances : kind === "vol" ? ctx.rs.volumes : ctx.rs.snapshots;
     return lookup(kind, items as Array<{ id: string; tags: TagRecord[] }>, [id])[0];
@@ -573,13 +612,16 @@ function taggable(ctx: OpContext, ids: string[]): Array<{ tags: TagRecord[] }> {
 }
 
 function createTags(ctx: OpContext, input: CreateTagsCommandInput): object {
-  const resources = taggable(ctx, required<string[]>(input, "Resources"));
-  const tags = validateTags(required<Tag[]>(input, "Tags"));
+  const resources = taggable(ctx, required(input, "Resources"));
+  const tags = validateTags(required(input, "Tags"));
   for (const r of resources) {
     const merged = r.tags.map((t) => ({ ...t }));
     upsertTags(merged, tags);
     if (merged.length > TAG_LIMIT) {
-      throw new CloudApiError("TagLimitExceeded", `The maximum number of tags per resource (${TAG_LIMIT}) was exceeded`);
+      throw new CloudApiError(
+        "TagLimitExceeded",
+        `The maximum number of tags per resource (${TAG_LIMIT}) was exceeded`,
+      );
     }
   }
   for (const r of resources) upsertTags(r.tags, tags);
@@ -588,7 +630,7 @@ function createTags(ctx: OpContext, input: CreateTagsCommandInput): object {
 
 /** Removes tags by key; a tag given with a Value is removed only when the value matches, as in EC2. */
 function deleteTags(ctx: OpContext, input: DeleteTagsCommandInput): object {
-  const resources = taggable(ctx, required<string[]>(input, "Resources"));
+  const resources = taggable(ctx, required(input, "Resources"));
   for (const r of resources) {
     if (!input.Tags) {
       r.tags.splice(0, r.tags.length, ...r.tags.filter((t) => t.Key.startsWith("aws:")));

@@ -36,7 +36,12 @@ export interface OpContext {
   settings: CloudSettings;
 }
 
-export function opContext(state: CloudState, region: string, now: number, settings: CloudSettings): OpContext {
+export function opContext(
+  state: CloudState,
+  region: string,
+  now: number,
+  settings: CloudSettings,
+): OpContext {
   return { state, region, rs: regionState(state, region), now, settings };
 }
 
@@ -81,7 +86,8 @@ export function launchInstance(ctx: OpContext, spec: LaunchSpec): InstanceRecord
     instanceType: spec.instanceType,
     imageId: spec.imageId ?? "ami-0c02fb55956c7d316",
     state: spec.state === "pending" ? "pending" : spec.state,
-    transition: spec.state === "pending" ? { to: "running", at: ctx.now + ctx.settings.stateTransitionMs } : undefined,
+    transition:
+      spec.state === "pending" ? { to: "running", at: ctx.now + ctx.settings.stateTransitionMs } : undefined,
     stateChangedAt: launchTime,
     stateReason: spec.state === "stopped" ? userInitiated(launchTime) : "",
     az: spec.az,
@@ -138,7 +144,8 @@ function completeTransition(rs: RegionState, instance: InstanceRecord, at: numbe
 export function settle(state: CloudState, now: number): void {
   for (const rs of Object.values(state.regions)) {
     for (const instance of rs.instances) {
-      if (instance.transition && instance.transition.at <= now) completeTransition(rs, instance, instance.transition.at);
+      if (instance.transition && instance.transition.at <= now)
+        completeTransition(rs, instance, instance.transition.at);
     }
     rs.instances = rs.instances.filter(
       (i) => !(i.state === "terminated" && i.stateChangedAt + TERMINATED_VISIBLE_MS <= now),

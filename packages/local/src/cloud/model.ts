@@ -4,7 +4,13 @@
  * shapes callers see are built from these records in `ec2.ts` and `autoscaling.ts`.
  */
 
-export type InstanceStateName = "pending" | "running" | "shutting-down" | "terminated" | "stopping" | "stopped";
+export type InstanceStateName =
+  | "pending"
+  | "running"
+  | "shutting-down"
+  | "terminated"
+  | "stopping"
+  | "stopped";
 
 /** EC2's numeric state codes (the low byte of `State.Code`). */
 export const INSTANCE_STATE_CODES: Record<InstanceStateName, number> = {
@@ -115,7 +121,13 @@ export interface CloudState {
 }
 
 export function emptyState(accountId: string, seed: number, regions: string[]): CloudState {
-  const state: CloudState = { format: STATE_FORMAT, version: STATE_VERSION, accountId, rng: seed | 0, regions: {} };
+  const state: CloudState = {
+    format: STATE_FORMAT,
+    version: STATE_VERSION,
+    accountId,
+    rng: seed | 0,
+    regions: {},
+  };
   for (const r of regions) regionState(state, r);
   return state;
 }

@@ -13,7 +13,10 @@ export interface FilterInput {
 export type Extractor<T> = (item: T) => Array<string | undefined>;
 
 function wildcard(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const escaped = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${escaped}$`, "s");
 }
 
@@ -35,13 +38,17 @@ export function applyFilters<T>(
     let extract: Extractor<T> | undefined;
     if (name?.startsWith("tag:")) {
       const key = name.slice(4);
-      extract = (item) => tags(item).filter((t) => t.Key === key).map((t) => t.Value);
+      extract = (item) =>
+        tags(item)
+          .filter((t) => t.Key === key)
+          .map((t) => t.Value);
     } else if (name === "tag-key") extract = (item) => tags(item).map((t) => t.Key);
     else if (name === "tag-value") extract = (item) => tags(item).map((t) => t.Value);
     else if (name !== undefined && Object.hasOwn(extractors, name)) extract = extractors[name];
     if (!extract) throw new CloudApiError(errorCode, `The filter '${name ?? "null"}' is invalid`);
     const values = filter.Values ?? [];
-    if (values.length === 0) throw new CloudApiError(errorCode, `The filter '${name}' requires at least one value`);
+    if (values.length === 0)
+      throw new CloudApiError(errorCode, `The filter '${name}' requires at least one value`);
     const matchers =
       opts.wildcards === false
         ? values.map((v) => (s: string) => s === v)

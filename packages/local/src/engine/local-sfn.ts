@@ -198,10 +198,12 @@ export class LocalStepFunctions {
           execution.output = JSON.stringify(output ?? null);
         }
       } catch (err) {
-        const e = err as Error & { cause?: unknown };
+        // The engine wraps what failed the run in an ExecutionError; AWS reports the inner error.
+        const outer = err as Error & { cause?: unknown };
+        const e = outer.name === "ExecutionError" && outer.cause instanceof Error ? outer.cause : outer;
         execution.status = e.name === "ExecutionTimeoutError" ? "TIMED_OUT" : "FAILED";
-        execution.error = e.name;
-        execution.cause = typeof e.cause === "string" ? e.cause : e.message;
+        execution.error = e.name === "ExecutionTimeoutError" ? "States.Timeout" : e.name;
+        execution.cause = e.message;
       }
       execution.stopDate = Date.now();
       await history.catch(() => undefined);

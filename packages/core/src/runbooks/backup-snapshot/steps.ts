@@ -105,7 +105,7 @@ export async function plan(input: Input, ctx: StepContext & { maxTargets?: numbe
   const volumeIds = targets.flatMap((t) => t.volumes.map((v) => v.volumeId));
   const regions = params.copyToRegion ? [region, params.copyToRegion] : [region];
   const prune = (
-    await Promise.all(regions.map((r) => planPrune(r, volumeIds, params, ctx, input.execution.id)))
+    await Promise.all(regions.map((r) => planPrune(r, volumeIds, params, ctx, true)))
   ).flat();
   const result: Plan = {
     region,
@@ -121,14 +121,17 @@ export async function plan(input: Input, ctx: StepContext & { maxTargets?: numbe
 
 /**
  * The snapshots past retention that Reflex made of these volumes: never one without Reflex's
- * tags, never one of this run, never one of the newest `keepLast` completed per volume.
+ * tags, never one of the newest `keepLast` completed per volume (this run's new snapshots are
+ * the newest, so they are always kept; retention is not even reached for them). A dry-run
+ * plans before the new snapshots exist: `anticipateNew` counts each volume's coming snapshot
+ * as one of those kept, so the plan lists what the real run would delete.
  */
 export async function planPrune(
   region: string,
   volumeIds: string[],
   params: BackupParams,
   ctx: StepContext,
-  currentExecution: string,
+  anticipateNew: boolean,
 ): Promise<PruneCandidate[]> {
   if (volumeIds.length === 0) return [];
   const snapshots = await findSnapshots(region, [
@@ -141,14 +144,13 @@ export async function planPrune(
     // Copies in the DR region carry their source volume in a tag (their VolumeId is a placeholder in AWS).
     const volume = tagValue(s.Tags, TAGS.volume) ?? s.VolumeId ?? "";
     if (!wanted.has(volume) || s.State !== "completed") continue;
-    if (tagValue(s.Tags, TAGS.execution) === currentExecution) continue;
     byVolume.set(volume, [...(byVolume.get(volume) ?? []), s]);
   }
   const now = ctx.now().getTime();
   const out: PruneCandidate[] = [];
   for (const [volumeId, list] of byVolume) {
     list.sort((a, b) => (b.StartTime?.getTime() ?? 0) - (a.StartTime?.getTime() ?? 0));
-    for (const s of list.slice(params.keepLast)) {
+    for (const s of list.slice(anticipateNew ? params.keepLast - 1 : params.keepLast)) {
       const retainUntil = tagValue(s.Tags, TAGS.retainUntil);
       if (!retainUntil || Number.isNaN(Date.parse(retainUntil)) || Date.parse(retainUntil) > now) continue;
       out.push({
@@ -294,7 +296,7 @@ export async function prune(input: Input, ctx: StepContext): Promise<PruneResult
   const volumeIds = (input.plan?.targets ?? []).flatMap((t) => t.volumes.map((v) => v.volumeId));
   const regions = input.params.copyToRegion ? [region, input.params.copyToRegion] : [region];
   const candidates = (
-    await Promise.all(regions.map((r) => planPrune(r, volumeIds, input.params, ctx, ctx.executionId)))
+    await Promise.all(regions.map((r) => planPrune(r, volumeIds, input.params, ctx, false)))
   ).flat();
   const result: PruneResult = { deleted: [], failed: [] };
   for (const c of candidates) {

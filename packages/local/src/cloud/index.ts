@@ -1,0 +1,442 @@
+/**
+ * The simulated AWS account local mode runs against: EC2 instances, volumes and snapshots,
+ * and Auto Scaling groups, answered from an in-memory model through middleware on the real
+ * SDK v3 clients, so the adapter code that runs locally is the code that runs in AWS.
+ *
+ * Local mode attaches it through the client factory:
+ *
+ * @example
+ * import * as Aws from "@reflex/core/aws";
+ * const cloud = SimulatedCloud.seeded({ persistPath: ".reflex/cloud.json" });
+ * Aws.configure({ decorate: (service, client, region) => cloud.attach(client, service, region) });
+ *
+ * Calls are answered without touching the network; every call (failed ones too) is recorded
+ * in `calls`. Faults (throttling, errors, latency) can be injected per operation.
+ *
+ * Time: snapshot completion and instance state transitions are derived from `clock`, so
+ * tests drive them with an injected clock. Transitions (`stopping` -> `stopped`, `pending`
+ * -> `running`, `shutting-down` -> `terminated`) take `stateTransitionMs`, 0 by default: the
+ * Stop/Start response reports `stopping`/`pending`, and the next call sees the final state.
+ */
+
+import type { AutoScalingGroup } from "@aws-sdk/client-auto-scaling";
+import type {
+  Instance as Ec2Instance,
+  Snapshot as Ec2Snapshot,
+  Volume as Ec2Volume,
+} from "@aws-sdk/client-ec2";
+import type { SdkClient } from "@reflex/core/aws";
+import { ValidationError } from "@reflex/core/errors";
+import { CloudApiError } from "./api-error.ts";
+import { autoScalingOperations, reconcileGroup, shapeGroup } from "./autoscaling.ts";
+import { ec2Operations, shapeInstance, shapeSnapshot, shapeVolume } from "./ec2.ts";
+import { FaultPlan, type FaultSpec, operationName } from "./faults.ts";
+import { type CloudSettings, launchInstance, type OpContext, opContext, settle } from "./fleet.ts";
+import { attachAnswerer } from "./middleware.ts";
+import {
+  availabilityZones,
+  type CloudState,
+  emptyState,
+  type GroupRecord,
+  newId,
+  newUuid,
+  tagsFromRecord,
+  tagValue,
+} from "./model.ts";
+import { loadState, saveState } from "./persist.ts";
+import { seedFleet } from "./seed.ts";
+
+export { CloudApiError } from "./api-error.ts";
+export type { FaultSpec } from "./faults.ts";
+export { DR_REGION, SEED_REGION } from "./seed.ts";
+
+/** One API call the simulated cloud answered (or refused). */
+export interface CallRecord {
+  service: string;
+  operation: string;
+  region: string;
+  input: unknown;
+  /** Clock reading when the call arrived. */
+  at: number;
+  /** Could change state: not Describe*, List* or Get*, and not an EC2 `DryRun`. */
+  mutating: boolean;
+  /** The AWS error code the call failed with. */
+  error?: string;
+}
+
+export interface SimulatedCloudOptions {
+  /** Milliseconds since the epoch; defaults to `Date.now`. */
+  clock?: () => number;
+  /** For a fresh cloud; a restored cloud keeps its saved account. Default `123456789012`. */
+  accountId?: string;
+  /** Regions that exist from the start (others appear, empty, when first used). Default us-east-1, us-west-2. */
+  regions?: string[];
+  /** How long a snapshot or a copy stays pending. Default 10 s. */
+  snapshotDurationMs?: number;
+  /** How long instance transitions take. Default 0: settled by the next call. */
+  stateTransitionMs?: number;
+  /** EC2 Describe* page size when the caller sets no MaxResults (AWS would return all). Default 5, so paginators page. */
+  pageSize?: number;
+  /** PRNG seed for ids. Default 1: a fresh cloud's ids are the same on every run. */
+  seed?: number;
+  /** JSON file the model is loaded from (when it exists) and saved to after every mutating call. */
+  persistPath?: string;
+}
+
+/** An EC2 instance as DescribeInstances returns it, plus its region. */
+export type Instance = Ec2Instance & { Region: string };
+export type Volume = Ec2Volume & { Region: string };
+export type Snapshot = Ec2Snapshot & { Region: string };
+export type Group = AutoScalingGroup & { Region: string };
+
+export interface NewInstance {
+  region?: string;
+  /** The Name tag. */
+  name?: string;
+  instanceType?: string;
+  tags?: Record<string, string>;
+  state?: "running" | "stopped";
+  availabilityZone?: string;
+  /** GiB per volume, root first. Default one 8 GiB root volume. */
+  volumeSizes?: number[];
+  launchTime?: Date | number;
+  imageId?: string;
+}
+
+export interface NewSnapshot {
+  region?: string;
+  /** Default `vol-ffffffff` (what AWS shows for a volume it cannot name). */
+  volumeId?: string;
+  /** Default the volume's size, else 8. */
+  volumeSize?: number;
+  /** Default now. */
+  startTime?: Date | number | string;
+  description?: string;
+  tags?: Record<string, string>;
+  /** Default `pending`, which the clock turns into `completed`; `completed` and `error` are fixed. */
+  state?: "pending" | "completed" | "error";
+  /** Default this account. */
+  ownerId?: string;
+}
+
+export interface NewGroup {
+  region?: string;
+  name: string;
+  minSize: number;
+  maxSize: number;
+  desiredCapacity: number;
+  instanceType?: string;
+  availabilityZones?: string[];
+  /** Propagated to the instances the group launches. */
+  tags?: Record<string, string>;
+  rootVolumeSize?: number;
+}
+
+/** Services the cloud answers for. Clients of other services (DynamoDB, S3, ...) are left alone. */
+export const SIMULATED_SERVICES = ["ec2", "autoscaling", "ssm"] as const;
+
+const OPERATIONS: Record<string, Record<string, (ctx: OpContext, input: any) => object>> = {
+  ec2: ec2Operations,
+  autoscaling: autoScalingOperations,
+  ssm: {},
+};
+
+const READ_ONLY = /^(Describe|List|Get)/;
+
+function copyInput(input: unknown): unknown {
+  try {
+    return structuredClone(input);
+  } catch {
+    return input;
+  }
+}
+
+function toMillis(value: Date | number | string, what: string): number {
+  const ms = value instanceof Date ? value.getTime() : typeof value === "number" ? value : Date.parse(value);
+  if (!Number.isFinite(ms))
+    throw new ValidationError("invalid_time", `${what} is not a valid time`, [
+      { path: what, message: "not a valid time" },
+    ]);
+  return ms;
+}
+
+export class SimulatedCloud {
+  /** Every call answered or refused, oldest first. */
+  readonly calls: CallRecord[] = [];
+  /** True when the model was loaded from `persistPath`. */
+  readonly restored: boolean;
+  readonly persistPath?: string;
+  readonly #state: CloudState;
+  readonly #clock: () => number;
+  readonly #settings: CloudSettings;
+  readonly #defaultRegion: string;
+  readonly #faults = new FaultPlan();
+
+  constructor(opts: SimulatedCloudOptions = {}) {
+    this.#clock = opts.clock ?? Date.now;
+    this.#settings = {
+      snapshotDurationMs: opts.snapshotDurationMs ?? 10_000,
+      stateTransitionMs: opts.stateTransitionMs ?? 0,
+      pageSize: opts.pageSize ?? 5,
+    };
+    const regions = opts.regions ?? ["us-east-1", "us-west-2"];
+    this.#defaultRegion = regions[0] ?? "us-east-1";
+    this.persistPath = opts.persistPath;
+    const loaded = opts.persistPath ? loadState(opts.persistPath) : undefined;
+    this.restored = loaded !== undefined;
+    this.#state = loaded ?? emptyState(opts.accountId ?? "123456789012", opts.seed ?? 1, regions);
+    for (const r of regions) opContext(this.#state, r, 0, this.#settings);
+  }
+
+  /**
+   * A cloud with the seeded fleet (see `seed.ts`): in us-east-1, Auto Scaling group `web`
+   * (min 2, max 12, desired 6) with web-1..web-6, db-1..db-3, batch-1..batch-3 (batch-3
+   * stopped), and six snapshots; us-west-2 empty. When `persistPath` holds a saved cloud,
+   * that cloud is restored instead.
+   */
+  static seeded(opts: SimulatedCloudOptions = {}): SimulatedCloud {
+    const cloud = new SimulatedCloud(opts);
+    if (!cloud.restored) {
+      seedFleet(cloud.#state, cloud.#clock(), cloud.#settings);
+      cloud.#autoSave();
+    }
+    return cloud;
+  }
+
+  get accountId(): string {
+    return this.#state.accountId;
+  }
+
+  regions(): string[] {
+    return Object.keys(this.#state.regions);
+  }
+
+  /**
+   * Answers the client's EC2 / Auto Scaling / SSM calls from this cloud (SSM: every
+   * operation is refused as unsupported, so nothing reaches AWS). Clients of other services
+   * are left untouched. Attaching again replaces the earlier attachment.
+   */
+  attach(client: SdkClient, service: string, region: string): void {
+    if (!(SIMULATED_SERVICES as readonly string[]).includes(service)) return;
+    attachAnswerer(client, service, region, (call) =>
+      this.invoke(call.service, call.region, call.operation, call.input),
+    );
+  }
+
+  /**
+   * Answers one call as the middleware does: records it, applies faults, runs it against
+   * the model. Resolves to the output (without `$metadata`); rejects with a {@link CloudApiError}.
+   */
+  async invoke(service: string, region: string, operation: string, input: unknown): Promise<object> {
+    const op = operationName(operation);
+    const args = (input ?? {}) as Record<string, unknown>;
+    const record: CallRecord = {
+      service,
+      operation: op,
+      region,
+      input: copyInput(input),
+      at: this.#clock(),
+      mutating: !READ_ONLY.test(op) && !(service === "ec2" && args.DryRun === true),
+    };
+    this.calls.push(record);
+    try {
+      await this.#faults.apply(service, op, input);
+      const output = this.#dispatch(service, region, op, args);
+      if (record.mutating) this.#autoSave();
+      return output;
+    } catch (e) {
+      const error =
+        e instanceof CloudApiError
+          ? e
+          : new CloudApiError("InternalError", `simulated cloud failed: ${(e as Error)?.message ?? e}`, 500, {
+              cause: e,
+            });
+      record.error = error.code;
+      throw error;
+    }
+  }
+
+  #dispatch(service: string, region: string, operation: string, input: Record<string, unknown>): object {
+    const run = OPERATIONS[service]?.[operation];
+    if (!run) {
+      const supported = Object.keys(OPERATIONS[service] ?? {});
+      throw new CloudApiError(
+        "UnsupportedOperation",
+        `The simulated cloud does not implement ${service}:${operation}` +
+          (supported.length ? ` (it implements ${supported.join(", ")})` : ""),
+      );
+    }
+    const now = this.#clock();
+    settle(this.#state, now);
+    if (service === "ec2" && input.DryRun === true) {
+      // EC2 checks the request, changes nothing, and answers DryRunOperation when it would have worked.
+      run(opContext(structuredClone(this.#state), region, now, this.#settings), input);
+      throw new CloudApiError(
+        "DryRunOperation",
+        "Request would have succeeded, but DryRun flag is set.",
+        412,
+      );
+    }
+    return run(opContext(this.#state, region, now, this.#settings), input);
+  }
+
+  /** The calls that could have changed state. */
+  mutatingCalls(): CallRecord[] {
+    return this.calls.filter((c) => c.mutating);
+  }
+
+  clearCalls(): void {
+    this.calls.length = 0;
+  }
+
+  injectFault(fault: FaultSpec): void {
+    this.#faults.inject(fault);
+  }
+
+  clearFaults(): void {
+    this.#faults.clear();
+  }
+
+  /** The faults still armed, with the calls each has left. */
+  faults(): Array<FaultSpec & { remaining: number }> {
+    return this.#faults.list();
+  }
+
+  // ---- views (fresh copies, in the SDK's shapes) ---------------------------------------
+
+  #viewContexts(region?: string): OpContext[] {
+    const now = this.#clock();
+    settle(this.#state, now);
+    const names = region ? (this.#state.regions[region] ? [region] : []) : this.regions();
+    return names.map((r) => opContext(this.#state, r, now, this.#settings));
+  }
+
+  instances(region?: string): Instance[] {
+    return this.#viewContexts(region).flatMap((ctx) =>
+      ctx.rs.instances.map((i) => ({ ...shapeInstance(ctx.region, i), Region: ctx.region })),
+    );
+  }
+
+  /** One instance by id or Name tag (the first match). */
+  instance(idOrName: string, region?: string): Instance | undefined {
+    return this.instances(region).find(
+      (i) => i.InstanceId === idOrName || i.Tags?.some((t) => t.Key === "Name" && t.Value === idOrName),
+    );
+  }
+
+  volumes(region?: string): Volume[] {
+    return this.#viewContexts(region).flatMap((ctx) =>
+      ctx.rs.volumes.map((v) => ({ ...shapeVolume(v), Region: ctx.region })),
+    );
+  }
+
+  snapshots(region?: string): Snapshot[] {
+    return this.#viewContexts(region).flatMap((ctx) =>
+      ctx.rs.snapshots.map((s) => ({
+        ...shapeSnapshot(s, ctx.now, ctx.settings.snapshotDurationMs),
+        Region: ctx.region,
+      })),
+    );
+  }
+
+  autoScalingGroups(region?: string): Group[] {
+    return this.#viewContexts(region).flatMap((ctx) =>
+      ctx.rs.groups.map((g) => ({ ...shapeGroup(ctx, g), Region: ctx.region })),
+    );
+  }
+
+  // ---- helpers for tests and demos (saved like API mutations) --------------------------
+
+  #context(region: string | undefined): OpContext {
+    const now = this.#clock();
+    settle(this.#state, now);
+    return opContext(this.#state, region ?? this.#defaultRegion, now, this.#settings);
+  }
+
+  addInstance(spec: NewInstance = {}): Instance {
+    const ctx = this.#context(spec.region);
+    const tags = tagsFromRecord({ ...(spec.name ? { Name: spec.name } : {}), ...spec.tags });
+    const record = launchInstance(ctx, {
+      instanceType: spec.instanceType ?? "t3.micro",
+      imageId: spec.imageId,
+      az: spec.availabilityZone ?? availabilityZones(ctx.region)[0],
+      tags,
+      volumeSizes: spec.volumeSizes ?? [8],
+      state: spec.state ?? "running",
+      launchTime: spec.launchTime === undefined ? undefined : toMillis(spec.launchTime, "launchTime"),
+    });
+    this.#autoSave();
+    return { ...shapeInstance(ctx.region, record), Region: ctx.region };
+  }
+
+  /** Adds a snapshot as if made earlier, e.g. an old Reflex backup past its retain-until. */
+  addSnapshot(spec: NewSnapshot = {}): Snapshot {
+    const ctx = this.#context(spec.region);
+    const volume = spec.volumeId ? ctx.rs.volumes.find((v) => v.id === spec.volumeId) : undefined;
+    const record = {
+      id: newId(ctx.state, "snap"),
+      volumeId: spec.volumeId ?? "vol-ffffffff",
+      volumeSize: spec.volumeSize ?? volume?.size ?? 8,
+      state: spec.state ?? "pending",
+      startTime: spec.startTime === undefined ? ctx.now : toMillis(spec.startTime, "startTime"),
+      description: spec.description ?? "",
+      ownerId: spec.ownerId ?? ctx.state.accountId,
+      tags: tagsFromRecord(spec.tags),
+    };
+    ctx.rs.snapshots.push(record);
+    this.#autoSave();
+    return { ...shapeSnapshot(record, ctx.now, ctx.settings.snapshotDurationMs), Region: ctx.region };
+  }
+
+  /** Adds an Auto Scaling group and launches its desired capacity (running at once). */
+  addAutoScalingGroup(spec: NewGroup): Group {
+    const ctx = this.#context(spec.region);
+    const issues: { path: string; message: string }[] = [];
+    if (ctx.rs.groups.some((g) => g.name === spec.name))
+      issues.push({ path: "name", message: `group ${spec.name} exists` });
+    if (!(spec.minSize <= spec.desiredCapacity && spec.desiredCapacity <= spec.maxSize)) {
+      issues.push({ path: "desiredCapacity", message: "must be between minSize and maxSize" });
+    }
+    if (issues.length)
+      throw new ValidationError("invalid_group", `invalid Auto Scaling group ${spec.name}`, issues);
+    const group: GroupRecord = {
+      name: spec.name,
+      arnId: newUuid(ctx.state),
+      launchTemplateId: newId(ctx.state, "lt"),
+      minSize: spec.minSize,
+      maxSize: spec.maxSize,
+      desiredCapacity: spec.desiredCapacity,
+      availabilityZones: spec.availabilityZones ?? availabilityZones(ctx.region),
+      instanceType: spec.instanceType ?? "t3.micro",
+      imageId: "ami-0c02fb55956c7d316",
+      rootVolumeSize: spec.rootVolumeSize ?? 8,
+      tags: Object.entries(spec.tags ?? {}).map(([Key, Value]) => ({ Key, Value, PropagateAtLaunch: true })),
+      instanceIds: [],
+      createdTime: ctx.now,
+      launched: 0,
+    };
+    ctx.rs.groups.push(group);
+    reconcileGroup(ctx, group, "running");
+    this.#autoSave();
+    return { ...shapeGroup(ctx, group), Region: ctx.region };
+  }
+
+  /** The value of a resource's tag, from its SDK-shaped `Tags` (a convenience for tests). */
+  static tag(resource: { Tags?: Array<{ Key?: string; Value?: string }> }, key: string): string | undefined {
+    return tagValue(
+      (resource.Tags ?? []).map((t) => ({ Key: t.Key ?? "", Value: t.Value ?? "" })),
+      key,
+    );
+  }
+
+  // ---- persistence ----------------------------------------------------------------------
+
+  /** Writes the whole model to `persistPath` (atomically); does nothing without one. */
+  save(): void {
+    if (this.persistPath) saveState(this.persistPath, this.#state);
+  }
+
+  #autoSave(): void {
+    this.save();
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Attaches the simulated cloud to a real SDK v3 client as two middlewares:
+ *
+ * - `reflexCloudCapture` (initialize step, high priority) stashes the caller's input and the
+ *   command name in the handler context before any SDK middleware rewrites the input (EC2's
+ *   CopySnapshot middleware adds a presigned URL, for instance).
+ * - `reflexCloudAnswer`, placed right after the SDK's `retryMiddleware` (finalizeRequest
+ *   step, see `@smithy/core/retry`), answers from the model and never calls `next`, so no
+ *   request is signed or sent. Being inside the retry loop, each attempt reaches the model,
+ *   and a thrown throttling error is retried by the client's real retry strategy.
+ *
+ * Serialization, endpoint resolution and credential resolution still run: pass dummy
+ * credentials, as local mode does.
+ */
+import { randomUUID } from "node:crypto";
+import type { SdkClient } from "@reflex/core/aws";
+import { HttpResponse } from "@smithy/core/protocols";
+import { CloudApiError, toServiceException } from "./api-error.ts";
+import { operationName } from "./faults.ts";
+
+export const CAPTURE_MIDDLEWARE = "reflexCloudCapture";
+export const ANSWER_MIDDLEWARE = "reflexCloudAnswer";
+/** The SDK's retry middleware name (`retryMiddlewareOptions.name` in `@smithy/core/retry`). */
+export const RETRY_MIDDLEWARE = "retryMiddleware";
+
+const STASH = "reflexCloudCall";
+
+export interface SimulatedCall {
+  service: string;
+  region: string;
+  operation: string;
+  input: unknown;
+}
+
+/** Answers one call: resolves to the output without `$metadata`, or throws a {@link CloudApiError}. */
+export type CallAnswerer = (call: SimulatedCall) => Promise<object>;
+
+export function attachAnswerer(
+  client: SdkClient,
+  service: string,
+  region: string,
+  answer: CallAnswerer,
+): void {
+  client.middlewareStack.add(
+    (next: (args: any) => Promise<unknown>, context: Record<string, any>) =>
+      async (args: { input: unknown }) => {
+        context[STASH] = { input: args.input, commandName: context.commandName };
+        return next(args);
+      },
+    { step: "initialize", name: CAPTURE_MIDDLEWARE, priority: "high", override: true },
+  );
+  client.middlewareStack.addRelativeTo(
+    (_next: unknown, context: Record<string, any>) => async (args: { input: unknown }) => {
+      const stash = context[STASH] ?? { input: args.input, commandName: context.commandName };
+      const operation = operationName(String(stash.commandName ?? "Unknown"));
+      const requestId = randomUUID();
+      let output: object;
+      try {
+        output = await answer({ service, region, operation, input: stash.input });
+      } catch (e) {
+        const error =
+          e instanceof CloudApiError
+            ? e
+            : new CloudApiError(
+                "InternalError",
+                `simulated cloud failed: ${(e as Error)?.message ?? e}`,
+                500,
+                { cause: e },
+              );
+        throw toServiceException(service, error, requestId);
+      }
+      return {
+        output: { ...output, $metadata: { httpStatusCode: 200, requestId, attempts: 1, totalRetryDelay: 0 } },
+        response: new HttpResponse({
+          statusCode: 200,
+          headers: { "x-amzn-requestid": requestId, "content-type": "text/xml;charset=UTF-8" },
+          body: "",
+        }),
+      };
+    },
+    { relation: "after", toMiddleware: RETRY_MIDDLEWARE, name: ANSWER_MIDDLEWARE, override: true },
+  );
+}

@@ -1,0 +1,110 @@
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import type { AslDefinition } from "@reflex/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startServer } from "../server.ts";
+import { LocalStepFunctions, type StatusChangeEvent } from "./local-sfn.ts";
+
+const events: StatusChangeEvent[] = [];
+const calls: unknown[] = [];
+let inFlight = 0;
+let maxInFlight = 0;
+const engine = new LocalStepFunctions({
+  region: "us-east-1",
+  account: "000000000000",
+  waitMs: 5,
+  retryMs: 1,
+  stepHandler: async (payload) => {
+    calls.push(payload);
+    const p = payload as { step: string; input: { item?: number; fail?: boolean } };
+    if (p.step === "boom") throw Object.assign(new Error("it broke"), { name: "Boom" });
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    await new Promise((r) => setTimeout(r, 10));
+    inFlight--;
+    return { doubled: (p.input.item ?? 0) * 2 };
+  },
+  onStatusChange: (e) => {
+    events.push(e);
+  },
+});
+const task = (step: string, rest: object = {}) => ({
+  Type: "Task" as const,
+  Resource: engine.stepHandlerArn,
+  Parameters: { runbook: "t", step, "input.$": "$" },
+  ...rest,
+});
+const mapDef: AslDefinition = {
+  StartAt: "Each",
+  States: {
+    Each: {
+      Type: "Map",
+      ItemsPath: "$.items",
+      MaxConcurrency: 2,
+      ItemSelector: { "item.$": "$$.Map.Item.Value" },
+      ItemProcessor: { StartAt: "Double", States: { Double: task("double", { End: true }) } },
+      ResultPath: "$.out",
+      Next: "Pause",
+    },
+    Pause: { Type: "Wait", Seconds: 3600, Next: "Done" },
+    Done: { Type: "Succeed" },
+  },
+};
+const failDef: AslDefinition = { StartAt: "Boom", States: { Boom: task("boom", { End: true }) } };
+
+let url: string;
+let close: () => void;
+let sfn: SFNClient;
+beforeAll(async () => {
+  engine.register("map", mapDef);
+  engine.register("fail", failDef);
+  const started = await startServer({ engine, api: async () => ({ statusCode: 404, body: "{}" }) }, 0);
+  url = started.url;
+  close = () => started.server.close();
+  sfn = new SFNClient({ endpoint: url, region: "us-east-1", credentials: { accessKeyId: "local", secretAccessKey: "local" } });
+});
+afterAll(() => close());
+
+async function waitFor(arn: string) {
+  for (;;) {
+    const d = await sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
+    if (d.status !== "RUNNING") return d;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe("the local Step Functions engine, through the real SFN client", () => {
+  it("runs a Map with its MaxConcurrency and the Wait override, then reports SUCCEEDED", async () => {
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn("map"), name: "m1", input: JSON.stringify({ items: [1, 2, 3, 4, 5] }) }),
+    );
+    const done = await waitFor(executionArn!);
+    expect(done.status).toBe("SUCCEEDED");
+    expect(JSON.parse(done.output!).out).toEqual([2, 4, 6, 8, 10].map((doubled) => ({ doubled })));
+    expect(maxInFlight).toBe(2);
+    expect(calls[0]).toMatchObject({ runbook: "t", step: "double", input: { item: expect.any(Number) } });
+  });
+
+  it("treats a repeated start with the same name and input as the same execution", async () => {
+    const input = JSON.stringify({ items: [] });
+    const a = await sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn("map"), name: "same", input }));
+    const b = await sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn("map"), name: "same", input }));
+    expect(b.executionArn).toBe(a.executionArn);
+    await expect(
+      sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn("map"), name: "same", input: '{"items":[9]}' })),
+    ).rejects.toMatchObject({ name: "ExecutionAlreadyExists" });
+  });
+
+  it("fails with the step's error name and publishes the status change", async () => {
+    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn("fail"), name: "f1" }));
+    const done = await waitFor(executionArn!);
+    expect(done).toMatchObject({ status: "FAILED", error: "Boom" });
+    await engine.idle();
+    expect(events.find((e) => e.detail.name === "f1")?.detail).toMatchObject({ status: "FAILED", error: "Boom" });
+  });
+
+  it("answers an unknown state machine as AWS does", async () => {
+    await expect(
+      sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn("nope"), name: "x" })),
+    ).rejects.toMatchObject({ name: "StateMachineDoesNotExist" });
+  });
+});

@@ -1,0 +1,32 @@
+/** Starts local mode in-process for a test: in-memory data, a free port, short waits. */
+import { type ConfigInput, validateConfig } from "@reflex/core";
+import { SimulatedCloud } from "../../packages/local/src/cloud/index.ts";
+import { type LocalMode, startLocal } from "../../packages/local/src/local-mode.ts";
+
+export async function startTestLocal(config: ConfigInput = {}, opts: { cloud?: SimulatedCloud } = {}): Promise<LocalMode> {
+  return startLocal({
+    config: validateConfig(config),
+    port: 0,
+    dataDir: null,
+    waitMs: 20,
+    scheduler: true,
+    cloud: opts.cloud ?? SimulatedCloud.seeded({ snapshotDurationMs: 150 }),
+  });
+}
+
+export async function api<T = any>(local: LocalMode, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${local.url}${path}`, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+/** Starts a run through the HTTP API and waits until it has ended and been closed. */
+export async function runAndWait(local: LocalMode, runbook: string, params: unknown, dryRun = false) {
+  const started = await api<{ executionId: string }>(local, "POST", `/api/runbooks/${runbook}/executions`, { params, dryRun });
+  if (started.status !== 202) throw new Error(`start failed: ${JSON.stringify(started.body)}`);
+  await local.idle();
+  return (await api(local, "GET", `/api/executions/${started.body.executionId}`)).body;
+}
