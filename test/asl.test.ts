@@ -8,13 +8,16 @@ const validate = require("asl-validator") as (def: unknown) => { isValid: boolea
 const ARN = "arn:aws:lambda:us-east-1:123456789012:function:reflex-test-step";
 
 describe("every runbook's state machine", () => {
-  it.each(Runbooks.list().map((r) => [r.name, r] as const))("%s is valid Amazon States Language", (_name, runbook) => {
-    // The validator annotates what it is given; hand it a copy.
-    const definition = structuredClone(substitute(runbook.stateMachine, { StepHandlerArn: ARN }));
-    const result = validate(definition);
-    expect(result.errors).toEqual([]);
-    expect(result.isValid).toBe(true);
-  });
+  it.each(Runbooks.list().map((r) => [r.name, r] as const))(
+    "%s is valid Amazon States Language",
+    (_name, runbook) => {
+      // The validator annotates what it is given; hand it a copy.
+      const definition = structuredClone(substitute(runbook.stateMachine, { StepHandlerArn: ARN }));
+      const result = validate(definition);
+      expect(result.errors).toEqual([]);
+      expect(result.isValid).toBe(true);
+    },
+  );
 
   it("is rejected by the validator when a transition points nowhere (the check can fail)", () => {
     const [runbook] = Runbooks.list();
@@ -23,8 +26,11 @@ describe("every runbook's state machine", () => {
     expect(validate(broken).isValid).toBe(false);
   });
 
-  it.each(Runbooks.list().map((r) => [r.name, r] as const))("%s leaves no placeholder but the step handler", (_name, runbook) => {
-    const placeholders = JSON.stringify(runbook.stateMachine).match(/\$\{[A-Za-z0-9_]+\}/g) ?? [];
-    expect(new Set(placeholders)).toEqual(new Set(["${StepHandlerArn}"]));
-  });
+  it.each(Runbooks.list().map((r) => [r.name, r] as const))(
+    "%s leaves no placeholder but the step handler",
+    (_name, runbook) => {
+      const placeholders = JSON.stringify(runbook.stateMachine).match(/\$\{[A-Za-z0-9_]+\}/g) ?? [];
+      expect(new Set(placeholders)).toEqual(new Set(["${StepHandlerArn}"]));
+    },
+  );
 });

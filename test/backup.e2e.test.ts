@@ -13,14 +13,20 @@ let local: LocalMode;
 beforeAll(async () => {
   local = await startTestLocal({
     schedules: [
-      { name: "nightly-backup", cron: "cron(0 2 * * ? *)", run: "backup-snapshot", with: { selector: { tag: { Backup: "daily" } } } },
+      {
+        name: "nightly-backup",
+        cron: "cron(0 2 * * ? *)",
+        run: "backup-snapshot",
+        with: { selector: { tag: { Backup: "daily" } } },
+      },
     ],
   });
 });
 afterAll(async () => local?.stop());
 
 const tag = (s: Snapshot, key: string) => s.Tags?.find((t) => t.Key === key)?.Value;
-const daily = () => local.cloud.instances().filter((i) => i.Tags?.some((t) => t.Key === "Backup" && t.Value === "daily"));
+const daily = () =>
+  local.cloud.instances().filter((i) => i.Tags?.some((t) => t.Key === "Backup" && t.Value === "daily"));
 const volumesOf = (instances: ReturnType<typeof daily>) =>
   instances.flatMap((i) => (i.BlockDeviceMappings ?? []).map((m) => m.Ebs!.VolumeId!));
 
@@ -28,7 +34,12 @@ describe("backup-snapshot in local mode", () => {
   it("dry-run reports the plan and makes no mutating call", async () => {
     const before = local.cloud.calls.length;
 
-    const run = await runAndWait(local, "backup-snapshot", { selector: { tag: { Backup: "daily" } }, keepLast: 1 }, true);
+    const run = await runAndWait(
+      local,
+      "backup-snapshot",
+      { selector: { tag: { Backup: "daily" } }, keepLast: 1 },
+      true,
+    );
 
     expect(run.status).toBe("SUCCEEDED");
     const calls = local.cloud.calls.slice(before);
@@ -42,13 +53,20 @@ describe("backup-snapshot in local mode", () => {
     const volumes = volumesOf(daily());
     const seeded = local.cloud.snapshots("us-east-1");
     const expiredOfSelected = seeded.filter(
-      (s) => tag(s, "reflex:runbook") && volumes.includes(tag(s, "reflex:source-volume")!) && Date.parse(tag(s, "reflex:retain-until")!) < Date.now(),
+      (s) =>
+        tag(s, "reflex:runbook") &&
+        volumes.includes(tag(s, "reflex:source-volume")!) &&
+        Date.parse(tag(s, "reflex:retain-until")!) < Date.now(),
     );
     const untouchable = seeded.filter((s) => !expiredOfSelected.includes(s));
     expect(expiredOfSelected.length).toBeGreaterThan(0);
     expect(untouchable.some((s) => !tag(s, "reflex:managed"))).toBe(true); // the manual snapshot
 
-    const run = await runAndWait(local, "backup-snapshot", { selector: { tag: { Backup: "daily" } }, keepLast: 1, retainDays: 14 });
+    const run = await runAndWait(local, "backup-snapshot", {
+      selector: { tag: { Backup: "daily" } },
+      keepLast: 1,
+      retainDays: 14,
+    });
 
     expect(run.status).toBe("SUCCEEDED");
     const after = local.cloud.snapshots("us-east-1");
@@ -74,14 +92,23 @@ describe("backup-snapshot in local mode", () => {
     const object = await Aws.client(S3Client, "s3").send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const manifest = JSON.parse(await object.Body!.transformToString());
     expect(manifest).toMatchObject({ runbook: "backup-snapshot", executionId: run.id });
-    expect(manifest.targets.flatMap((t: { snapshots: Array<{ snapshotId: string }> }) => t.snapshots.map((s) => s.snapshotId)).sort()).toEqual(
-      made.map((s) => s.SnapshotId).sort(),
-    );
+    expect(
+      manifest.targets
+        .flatMap((t: { snapshots: Array<{ snapshotId: string }> }) => t.snapshots.map((s) => s.snapshotId))
+        .sort(),
+    ).toEqual(made.map((s) => s.SnapshotId).sort());
 
     // the DynamoDB records: every step, and the audit trail of the run
-    expect(run.steps.map((s: { step: string }) => s.step)).toEqual(expect.arrayContaining(["plan", "snapshotInstance", "checkSnapshots", "prune", "report"]));
-    expect(run.steps.filter((s: { step: string }) => s.step === "snapshotInstance")).toHaveLength(daily().length);
-    expect(run.audit.map((a: { kind: string }) => a.kind)).toEqual(["execution.started", "execution.succeeded"]);
+    expect(run.steps.map((s: { step: string }) => s.step)).toEqual(
+      expect.arrayContaining(["plan", "snapshotInstance", "checkSnapshots", "prune", "report"]),
+    );
+    expect(run.steps.filter((s: { step: string }) => s.step === "snapshotInstance")).toHaveLength(
+      daily().length,
+    );
+    expect(run.audit.map((a: { kind: string }) => a.kind)).toEqual([
+      "execution.started",
+      "execution.succeeded",
+    ]);
   });
 
   it("reports a target that failed, fails the run, and still backs up the others", async () => {
@@ -100,8 +127,15 @@ describe("backup-snapshot in local mode", () => {
       expect(run.status).toBe("FAILED");
       expect(run.error).toBe("PartialFailure");
       const failed = run.result.targets.filter((t: { status: string }) => t.status === "failed");
-      expect(failed).toEqual([expect.objectContaining({ instanceId: victim.InstanceId, error: expect.stringContaining("volume is in a bad state") })]);
-      expect(run.result.targets.filter((t: { status: string }) => t.status === "succeeded")).toHaveLength(daily().length - 1);
+      expect(failed).toEqual([
+        expect.objectContaining({
+          instanceId: victim.InstanceId,
+          error: expect.stringContaining("volume is in a bad state"),
+        }),
+      ]);
+      expect(run.result.targets.filter((t: { status: string }) => t.status === "succeeded")).toHaveLength(
+        daily().length - 1,
+      );
     } finally {
       local.cloud.clearFaults();
     }
@@ -110,16 +144,29 @@ describe("backup-snapshot in local mode", () => {
   it("rides out throttling through the SDK's retries", async () => {
     local.cloud.injectFault({ operation: "CreateSnapshot", kind: "throttle", times: 2 });
     try {
-      const run = await runAndWait(local, "backup-snapshot", { selector: { instanceIds: [daily()[1].InstanceId] } });
-      expect({ status: run.status, error: run.error, cause: run.cause }).toEqual({ status: "SUCCEEDED", error: null, cause: null });
-      expect(local.cloud.calls.filter((c) => c.operation === "CreateSnapshot" && c.error === "RequestLimitExceeded")).toHaveLength(2);
+      const run = await runAndWait(local, "backup-snapshot", {
+        selector: { instanceIds: [daily()[1].InstanceId] },
+      });
+      expect({ status: run.status, error: run.error, cause: run.cause }).toEqual({
+        status: "SUCCEEDED",
+        error: null,
+        cause: null,
+      });
+      expect(
+        local.cloud.calls.filter(
+          (c) => c.operation === "CreateSnapshot" && c.error === "RequestLimitExceeded",
+        ),
+      ).toHaveLength(2);
     } finally {
       local.cloud.clearFaults();
     }
   });
 
   it("copies to the DR region when asked", async () => {
-    const run = await runAndWait(local, "backup-snapshot", { selector: { instanceIds: [daily()[2].InstanceId] }, copyToRegion: "us-west-2" });
+    const run = await runAndWait(local, "backup-snapshot", {
+      selector: { instanceIds: [daily()[2].InstanceId] },
+      copyToRegion: "us-west-2",
+    });
     expect(run.status).toBe("SUCCEEDED");
     const copies = local.cloud.snapshots("us-west-2").filter((s) => tag(s, "reflex:execution-id") === run.id);
     expect(copies).toHaveLength(run.result.targets[0].snapshots.length);
@@ -135,7 +182,9 @@ describe("backup-snapshot in local mode", () => {
     await job.fire(at); // a redelivered invocation
     await local.idle();
     const { body } = await api(local, "GET", "/api/executions?limit=50");
-    const scheduled = body.executions.filter((e: { trigger: { kind: string } }) => e.trigger.kind === "schedule");
+    const scheduled = body.executions.filter(
+      (e: { trigger: { kind: string } }) => e.trigger.kind === "schedule",
+    );
     expect(scheduled).toHaveLength(1);
     expect(scheduled[0]).toMatchObject({ status: "SUCCEEDED", trigger: { name: "nightly-backup" } });
   });
@@ -147,10 +196,15 @@ describe("bad input", () => {
     const auditBefore = (await api(local, "GET", "/api/audit?limit=500")).body.entries.length;
 
     const unknown = await api(local, "POST", "/api/runbooks/no-such/executions", { params: {} });
-    const invalid = await api(local, "POST", "/api/runbooks/backup-snapshot/executions", { params: { selector: { tag: { Backup: "daily" } }, retainDays: "soon" } });
+    const invalid = await api(local, "POST", "/api/runbooks/backup-snapshot/executions", {
+      params: { selector: { tag: { Backup: "daily" } }, retainDays: "soon" },
+    });
     const garbage = await api(local, "POST", "/api/runbooks/backup-snapshot/executions", "{not json");
 
-    expect(unknown).toEqual({ status: 404, body: { error: { code: "not_found", message: "runbook 'no-such' does not exist" } } });
+    expect(unknown).toEqual({
+      status: 404,
+      body: { error: { code: "not_found", message: "runbook 'no-such' does not exist" } },
+    });
     expect(invalid.status).toBe(400);
     expect(invalid.body.error).toMatchObject({ code: "invalid_params", path: "params.retainDays" });
     expect(garbage).toMatchObject({ status: 400, body: { error: { code: "invalid_json" } } });
@@ -161,7 +215,11 @@ describe("bad input", () => {
   it("lists each runbook with its params schema and an example that validates", async () => {
     const { body } = await api(local, "GET", "/api/runbooks");
     const backup = body.runbooks.find((r: { name: string }) => r.name === "backup-snapshot");
-    expect(backup).toMatchObject({ risk: "low", params: { type: "object" }, example: { selector: { tag: { Backup: "daily" } } } });
+    expect(backup).toMatchObject({
+      risk: "low",
+      params: { type: "object" },
+      example: { selector: { tag: { Backup: "daily" } } },
+    });
     const run = await runAndWait(local, "backup-snapshot", backup.example, true);
     expect(run.status).toBe("SUCCEEDED");
   });

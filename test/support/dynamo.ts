@@ -3,7 +3,12 @@
  * wired into the client factory. Each call gets a fresh server (and a fresh table).
  */
 import { Aws, tableName } from "@reflex/core";
-import { ensureTable, S3RVER_CREDENTIALS, startStorage, type Storage } from "../../packages/local/src/storage.ts";
+import {
+  ensureTable,
+  S3RVER_CREDENTIALS,
+  type Storage,
+  startStorage,
+} from "../../packages/local/src/storage.ts";
 
 export async function startTestDynamo(): Promise<Storage> {
   const storage = await startStorage({ region: "us-east-1" });

@@ -3,7 +3,10 @@ import { type ConfigInput, validateConfig } from "@reflex/core";
 import { SimulatedCloud } from "../../packages/local/src/cloud/index.ts";
 import { type LocalMode, startLocal } from "../../packages/local/src/local-mode.ts";
 
-export async function startTestLocal(config: ConfigInput = {}, opts: { cloud?: SimulatedCloud } = {}): Promise<LocalMode> {
+export async function startTestLocal(
+  config: ConfigInput = {},
+  opts: { cloud?: SimulatedCloud } = {},
+): Promise<LocalMode> {
   return startLocal({
     config: validateConfig(config),
     port: 0,
@@ -14,7 +17,12 @@ export async function startTestLocal(config: ConfigInput = {}, opts: { cloud?: S
   });
 }
 
-export async function api<T = any>(local: LocalMode, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+export async function api<T = any>(
+  local: LocalMode,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
   const res = await fetch(`${local.url}${path}`, {
     method,
     headers: { "content-type": "application/json" },
@@ -25,7 +33,10 @@ export async function api<T = any>(local: LocalMode, method: string, path: strin
 
 /** Starts a run through the HTTP API and waits until it has ended and been closed. */
 export async function runAndWait(local: LocalMode, runbook: string, params: unknown, dryRun = false) {
-  const started = await api<{ executionId: string }>(local, "POST", `/api/runbooks/${runbook}/executions`, { params, dryRun });
+  const started = await api<{ executionId: string }>(local, "POST", `/api/runbooks/${runbook}/executions`, {
+    params,
+    dryRun,
+  });
   if (started.status !== 202) throw new Error(`start failed: ${JSON.stringify(started.body)}`);
   await local.idle();
   return (await api(local, "GET", `/api/executions/${started.body.executionId}`)).body;

@@ -14,7 +14,15 @@
  */
 import { region as defaultRegion } from "./env.ts";
 
-export type ServiceName = "dynamodb" | "s3" | "sfn" | "ec2" | "autoscaling" | "eventbridge" | "ssm" | "scheduler";
+export type ServiceName =
+  | "dynamodb"
+  | "s3"
+  | "sfn"
+  | "ec2"
+  | "autoscaling"
+  | "eventbridge"
+  | "ssm"
+  | "scheduler";
 
 /** The slice of an SDK v3 client the factory relies on. */
 export interface SdkClient {

@@ -1,7 +1,10 @@
 export * as Aws from "./aws.ts";
 export * from "./config/index.ts";
 export * from "./errors.ts";
+export * as Gate from "./gate/index.ts";
+export * as Lifecycle from "./lifecycle.ts";
+export * as Patterns from "./patterns/index.ts";
+export * from "./runbooks/asl.ts";
 export * as Runbooks from "./runbooks/index.ts";
 export * as Runs from "./runs.ts";
 export * from "./state/index.ts";
-export * from "./runbooks/asl.ts";

@@ -9,8 +9,10 @@ import { client } from "./aws.ts";
 import { currentConfig, toIssues } from "./config/index.ts";
 import { optionalEnv, region } from "./env.ts";
 import { ConflictError, ValidationError } from "./errors.ts";
-import * as Runbooks from "./runbooks/index.ts";
+import * as Guardrails from "./gate/guardrails.ts";
+import * as Lifecycle from "./lifecycle.ts";
 import type { StepContext } from "./runbooks/index.ts";
+import * as Runbooks from "./runbooks/index.ts";
 import * as Audit from "./state/audit.ts";
 import * as Executions from "./state/executions.ts";
 import * as Locks from "./state/locks.ts";
@@ -35,7 +37,10 @@ export function stateMachineArn(runbook: string): string {
 
 /** A fresh execution id: `<runbook>-<utc time>-<random>`, valid as a Step Functions name. */
 export function newExecutionId(runbook: string, now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   return `${runbook}-${stamp}-${randomBytes(3).toString("hex")}`;
 }
 
@@ -118,8 +123,16 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
     await finish(id, { status: "FAILED", error: "StartFailed", cause: (err as Error).message });
     throw err;
   }
+  await Lifecycle.publish(
+    "Execution Started",
+    { executionId: id, runbook: runbook.name, dryRun, trigger: req.trigger, params },
+    now,
+  );
   return execution;
 }
+
+/** Runs started by rules and schedules (not by a person) count toward the circuit breaker. */
+const AUTOMATIC: ReadonlyArray<Executions.Trigger["kind"]> = ["rule", "schedule", "window"];
 
 /** The Lambda payload of every Task state. */
 export interface StepEvent {
@@ -149,14 +162,23 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
   };
   const target = (event.input.target as { instanceId?: string } | undefined)?.instanceId;
   const startedAt = now();
-  const sk = await Executions.startStep(execution.id, { state: event.step, step: event.step, target }, startedAt);
+  const sk = await Executions.startStep(
+    execution.id,
+    { state: event.step, step: event.step, target },
+    startedAt,
+  );
   try {
     const output = await fn(event.input, ctx);
     await Executions.endStep(execution.id, sk, { status: "SUCCEEDED", output, startedAt }, now());
     return output;
   } catch (err) {
     const e = err as Error & { code?: string };
-    await Executions.endStep(execution.id, sk, { status: "FAILED", error: e.name, cause: e.message, startedAt }, now());
+    await Executions.endStep(
+      execution.id,
+      sk,
+      { status: "FAILED", error: e.name, cause: e.message, startedAt },
+      now(),
+    );
     await Audit.record({
       kind: "step.failed",
       actor: `runbook:${runbook.name}`,
@@ -186,7 +208,11 @@ export async function finish(
   if (!closed) return undefined;
   for (const lock of closed.locks ?? []) await Locks.release(lock, id);
   const kind =
-    outcome.status === "SUCCEEDED" ? "execution.succeeded" : outcome.status === "ABORTED" ? "execution.aborted" : "execution.failed";
+    outcome.status === "SUCCEEDED"
+      ? "execution.succeeded"
+      : outcome.status === "ABORTED"
+        ? "execution.aborted"
+        : "execution.failed";
   await Audit.record(
     {
       kind,
@@ -200,5 +226,29 @@ export async function finish(
     },
     now,
   );
+  await Lifecycle.publish(
+    outcome.status === "SUCCEEDED"
+      ? "Execution Succeeded"
+      : outcome.status === "ABORTED"
+        ? "Execution Aborted"
+        : "Execution Failed",
+    {
+      executionId: id,
+      runbook: closed.runbook,
+      status: outcome.status,
+      error: outcome.error,
+      cause: outcome.cause,
+      trigger: closed.trigger,
+      result: closed.result,
+    },
+    now,
+  );
+  if (
+    (outcome.status === "FAILED" || outcome.status === "TIMED_OUT") &&
+    AUTOMATIC.includes(closed.trigger.kind) &&
+    !closed.dryRun
+  ) {
+    await Guardrails.recordFailure(currentConfig(), id, now.getTime());
+  }
   return closed;
 }

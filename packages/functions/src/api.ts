@@ -4,7 +4,7 @@
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { Audit, Executions, Runbooks, Runs, ValidationError } from "@reflex/core";
+import { Audit, currentConfig, Executions, Gate, Runbooks, Runs, ValidationError } from "@reflex/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { z } from "zod";
 import { errorResponse, json, parseBody, type Response } from "./lib/http.ts";
@@ -12,13 +12,16 @@ import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
 loadConfigFromEnv();
 
-const StartBody = z.object({ params: z.record(z.string(), z.unknown()).default({}), dryRun: z.boolean().default(false) }).strict();
+const StartBody = z
+  .object({ params: z.record(z.string(), z.unknown()).default({}), dryRun: z.boolean().default(false) })
+  .strict();
 
 type Route = (m: RegExpMatchArray, event: APIGatewayProxyEventV2) => Promise<Response>;
 
 /** Who is asking: the IAM principal in AWS, the `x-reflex-actor` header locally. */
 function actor(event: APIGatewayProxyEventV2): string {
-  const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam?.userArn;
+  const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam
+    ?.userArn;
   return iam ?? event.headers?.["x-reflex-actor"] ?? "api";
 }
 
@@ -27,7 +30,9 @@ function limitOf(event: APIGatewayProxyEventV2): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 500) {
-    throw new ValidationError("invalid_query", "limit must be an integer from 1 to 500", [{ path: "limit", message: "out of range" }]);
+    throw new ValidationError("invalid_query", "limit must be an integer from 1 to 500", [
+      { path: "limit", message: "out of range" },
+    ]);
   }
   return n;
 }
@@ -57,9 +62,11 @@ const routes: Array<[string, RegExp, Route]> = [
       const body = StartBody.safeParse(parseBody(event));
       if (!body.success) {
         const issue = body.error.issues[0];
-        throw new ValidationError("invalid_body", `request body: ${issue.path.join(".") || "(root)"}: ${issue.message}`, [
-          { path: issue.path.join(".") || "body", message: issue.message },
-        ]);
+        throw new ValidationError(
+          "invalid_body",
+          `request body: ${issue.path.join(".") || "(root)"}: ${issue.message}`,
+          [{ path: issue.path.join(".") || "body", message: issue.message }],
+        );
       }
       const execution = await Runs.start({
         runbook: runbook.name,
@@ -83,11 +90,61 @@ const routes: Array<[string, RegExp, Route]> = [
         }),
       ),
   ],
-  ["GET", /^\/api\/executions\/([^/]+)$/, async (m) => json(200, await Executions.describe(decodeURIComponent(m[1])))],
+  [
+    "GET",
+    /^\/api\/executions\/([^/]+)$/,
+    async (m) => json(200, await Executions.describe(decodeURIComponent(m[1]))),
+  ],
+  [
+    "GET",
+    /^\/api\/guardrails$/,
+    async () => {
+      const config = currentConfig();
+      const automation = await Gate.Guardrails.automationState();
+      const now = new Date();
+      return json(200, {
+        paused: config.guardrails.paused || automation.paused,
+        pausedBy: config.guardrails.paused ? "config" : automation.pausedBy,
+        reason: config.guardrails.paused ? "guardrails.paused is true in the config" : automation.reason,
+        breaker: {
+          ...config.guardrails.breaker,
+          recentFailures: automation.failures.filter(
+            (t) => t > now.getTime() - config.guardrails.breaker.within,
+          ).length,
+        },
+        freezes: config.freezes.map((f) => ({
+          ...f,
+          active: Date.parse(f.from) <= now.getTime() && now.getTime() < Date.parse(f.to),
+        })),
+        maxTargetsPerRun: config.guardrails.maxTargetsPerRun,
+        rateLimit: config.guardrails.rateLimit,
+      });
+    },
+  ],
+  [
+    "POST",
+    /^\/api\/guardrails\/pause$/,
+    async (_m, event) => {
+      const body = parseBody(event) as { reason?: unknown };
+      const reason =
+        typeof body?.reason === "string" && body.reason.trim() ? body.reason.trim() : "paused by hand";
+      await Gate.Guardrails.pause(actor(event), reason);
+      return json(200, { paused: true, reason });
+    },
+  ],
+  [
+    "POST",
+    /^\/api\/guardrails\/resume$/,
+    async (_m, event) => {
+      await Gate.Guardrails.resume(actor(event));
+      return json(200, { paused: false });
+    },
+  ],
   [
     "GET",
     /^\/api\/audit$/,
-    async (_m, event) => json(200, await Audit.list({ limit: limitOf(event), cursor: event.queryStringParameters?.cursor })),
+    async (_m, event) =>
+      json(200, await Audit.list({ limit: limitOf(event), cursor: event.queryStringParameters?.cursor })),
   ],
 ];
 

@@ -5,19 +5,22 @@
  * account attached to the real EC2 / Auto Scaling clients as middleware.
  */
 import { mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
 import type { Server } from "node:http";
+import { join, resolve } from "node:path";
 import { Aws, type Config, Executions, Runbooks, Runs, tableName, useConfig } from "@reflex/core";
 import { route as apiRoute } from "@reflex/functions/api";
+import { route as eventsRoute } from "@reflex/functions/events-api";
 import { handler as statusHandler } from "@reflex/functions/execution-status";
 import { handler as scheduleHandler } from "@reflex/functions/schedule";
 import { handler as stepHandler } from "@reflex/functions/step";
+import { handler as triggerHandler } from "@reflex/functions/trigger";
+import { LocalBus } from "./bus.ts";
 import { SimulatedCloud } from "./cloud/index.ts";
 import { LocalStepFunctions } from "./engine/local-sfn.ts";
 import { invoke } from "./lambda.ts";
 import { type ScheduledJob, startScheduler } from "./scheduler.ts";
-import { startServer, type ServerDeps } from "./server.ts";
-import { ensureBucket, ensureTable, S3RVER_CREDENTIALS, startStorage, type Storage } from "./storage.ts";
+import { type ServerDeps, startServer } from "./server.ts";
+import { ensureBucket, ensureTable, S3RVER_CREDENTIALS, type Storage, startStorage } from "./storage.ts";
 
 export const LOCAL_ACCOUNT = "000000000000";
 export const LOCAL_BUCKET = "reflex-local-reports";
@@ -43,6 +46,7 @@ export interface LocalOptions {
 
 export interface LocalMode {
   url: string;
+  bus: LocalBus;
   config: Config;
   cloud: SimulatedCloud;
   engine: LocalStepFunctions;
@@ -93,15 +97,32 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   });
   for (const runbook of Runbooks.list()) engine.registerRunbook(runbook, STATE_MACHINE_PREFIX);
 
-  const { server, url } = await startServer({ engine, api: apiRoute, routes: opts.routes }, opts.port ?? 8787);
+  process.env.REFLEX_EVENT_BUS = process.env.REFLEX_EVENT_BUS || "reflex-local";
+  const bus = new LocalBus(process.env.REFLEX_EVENT_BUS, async (event) => {
+    await invoke(triggerHandler, "reflex-local-trigger", event);
+  });
+  const routes: NonNullable<ServerDeps["routes"]> = [
+    { prefix: "/events", handle: eventsRoute },
+    {
+      prefix: "/api/lifecycle",
+      handle: async (event) => ({
+        statusCode: 200,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ events: bus.list(Number(event.queryStringParameters?.limit ?? 100)) }),
+      }),
+    },
+    ...(opts.routes ?? []),
+  ];
+  const { server, url } = await startServer({ engine, bus, api: apiRoute, routes }, opts.port ?? 8787);
   const useRealCloud = process.env.REFLEX_CLOUD === "aws";
   Aws.configure({
-    endpoints: { dynamodb: storage.dynamoEndpoint, s3: storage.s3Endpoint, sfn: url },
+    endpoints: { dynamodb: storage.dynamoEndpoint, s3: storage.s3Endpoint, sfn: url, eventbridge: url },
     credentials: { s3: S3RVER_CREDENTIALS },
     decorate: useRealCloud
       ? undefined
       : (service, client, clientRegion) => {
-          if (service === "ec2" || service === "autoscaling" || service === "ssm") cloud.attach(client, service, clientRegion);
+          if (service === "ec2" || service === "autoscaling" || service === "ssm")
+            cloud.attach(client, service, clientRegion);
         },
   });
 
@@ -116,6 +137,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
 
   return {
     url,
+    bus,
     config: opts.config,
     cloud,
     engine,
@@ -142,7 +164,11 @@ async function abandonInterruptedRuns(): Promise<void> {
     const page = await Executions.list({ limit: 100, cursor });
     for (const e of page.executions) {
       if (e.status === "RUNNING") {
-        await Runs.finish(e.id, { status: "ABORTED", error: "LocalRestart", cause: "local mode stopped while this run was in flight" });
+        await Runs.finish(e.id, {
+          status: "ABORTED",
+          error: "LocalRestart",
+          cause: "local mode stopped while this run was in flight",
+        });
       }
     }
     cursor = page.next;

@@ -28,13 +28,20 @@ export interface ScheduledJob {
 export function startScheduler(
   config: Config,
   deliver: (payload: SchedulePayload) => Promise<void>,
-  onError: (name: string, err: unknown) => void = (name, err) => console.error(`reflex: schedule ${name} failed:`, err),
+  onError: (name: string, err: unknown) => void = (name, err) =>
+    console.error(`reflex: schedule ${name} failed:`, err),
 ): ScheduledJob[] {
   const entries = [
-    ...config.schedules.filter((s) => s.enabled).map((s) => ({ kind: "schedule" as const, ...s, window: undefined })),
+    ...config.schedules
+      .filter((s) => s.enabled)
+      .map((s) => ({ kind: "schedule" as const, ...s, window: undefined })),
     ...config.windows
       .filter((w) => w.enabled)
-      .map((w) => ({ kind: "window" as const, ...w, window: { durationMs: w.duration, cutoffMs: w.cutoff } })),
+      .map((w) => ({
+        kind: "window" as const,
+        ...w,
+        window: { durationMs: w.duration, cutoffMs: w.cutoff },
+      })),
   ];
   return entries.map((entry) => {
     const expr = parseSchedule(entry.cron);
@@ -56,11 +63,15 @@ export function startScheduler(
     let cron: Cron | undefined;
     let timer: NodeJS.Timeout | undefined;
     if (expr.kind === "cron") {
-      cron = new Cron(expr.croner, { timezone: entry.timezone, name: `reflex-${entry.kind}-${entry.name}` }, () => {
-        const now = new Date();
-        if (expr.years && !yearMatches(expr.years, now.getUTCFullYear())) return;
-        void fire(now);
-      });
+      cron = new Cron(
+        expr.croner,
+        { timezone: entry.timezone, name: `reflex-${entry.kind}-${entry.name}` },
+        () => {
+          const now = new Date();
+          if (expr.years && !yearMatches(expr.years, now.getUTCFullYear())) return;
+          void fire(now);
+        },
+      );
     } else if (expr.kind === "rate") {
       timer = setInterval(() => void fire(), expr.everyMs);
       timer.unref();

@@ -6,16 +6,20 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import type { LocalBus } from "./bus.ts";
 import { dashboardHtml } from "./dashboard.ts";
-import { handleSfn } from "./engine/sfn-api.ts";
 import type { LocalStepFunctions } from "./engine/local-sfn.ts";
+import { handleSfn } from "./engine/sfn-api.ts";
 
 const MAX_BODY = 1024 * 1024;
 
-export type ApiRoute = (event: APIGatewayProxyEventV2) => Promise<{ statusCode: number; body: string; headers?: Record<string, unknown> }>;
+export type ApiRoute = (
+  event: APIGatewayProxyEventV2,
+) => Promise<{ statusCode: number; body: string; headers?: Record<string, unknown> }>;
 
 export interface ServerDeps {
   engine: LocalStepFunctions;
+  bus?: LocalBus;
   /** `/api/*` (and anything else in the JSON API). */
   api: ApiRoute;
   /** Extra routes by path prefix, e.g. `/events`, `/slack/` (added by later capabilities). */
@@ -37,7 +41,8 @@ async function readBody(req: IncomingMessage): Promise<string> {
 export function toApiEvent(req: IncomingMessage, body: string): APIGatewayProxyEventV2 {
   const url = new URL(req.url ?? "/", "http://127.0.0.1");
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(",") : v;
+  for (const [k, v] of Object.entries(req.headers))
+    if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(",") : v;
   const query = Object.fromEntries(url.searchParams.entries());
   const now = Date.now();
   return {
@@ -52,7 +57,13 @@ export function toApiEvent(req: IncomingMessage, body: string): APIGatewayProxyE
       apiId: "local",
       domainName: "127.0.0.1",
       domainPrefix: "local",
-      http: { method: req.method ?? "GET", path: url.pathname, protocol: "HTTP/1.1", sourceIp: "127.0.0.1", userAgent: headers["user-agent"] ?? "" },
+      http: {
+        method: req.method ?? "GET",
+        path: url.pathname,
+        protocol: "HTTP/1.1",
+        sourceIp: "127.0.0.1",
+        userAgent: headers["user-agent"] ?? "",
+      },
       requestId: randomUUID(),
       routeKey: "$default",
       stage: "$default",
@@ -64,7 +75,12 @@ export function toApiEvent(req: IncomingMessage, body: string): APIGatewayProxyE
   };
 }
 
-function send(res: ServerResponse, status: number, body: string, headers: Record<string, unknown> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  headers: Record<string, unknown> = {},
+): void {
   res.writeHead(status, { "content-type": "application/json", ...headers } as Record<string, string>);
   res.end(body);
 }
@@ -79,12 +95,35 @@ export async function startServer(deps: ServerDeps, port: number): Promise<{ ser
         try {
           input = body ? JSON.parse(body) : {};
         } catch {
-          return send(res, 400, JSON.stringify({ __type: "SerializationException", message: "body is not JSON" }), {
-            "content-type": "application/x-amz-json-1.0",
-          });
+          return send(
+            res,
+            400,
+            JSON.stringify({ __type: "SerializationException", message: "body is not JSON" }),
+            {
+              "content-type": "application/x-amz-json-1.0",
+            },
+          );
         }
         const out = handleSfn(deps.engine, target, input);
-        return send(res, out.status, JSON.stringify(out.body), { "content-type": "application/x-amz-json-1.0" });
+        return send(res, out.status, JSON.stringify(out.body), {
+          "content-type": "application/x-amz-json-1.0",
+        });
+      }
+      if (req.method === "POST" && target === "AWSEvents.PutEvents" && deps.bus) {
+        let input: { Entries?: Array<Record<string, unknown>> } = {};
+        try {
+          input = body ? JSON.parse(body) : {};
+        } catch {
+          return send(
+            res,
+            400,
+            JSON.stringify({ __type: "SerializationException", message: "body is not JSON" }),
+          );
+        }
+        const out = await deps.bus.putEvents(input);
+        return send(res, out.status, JSON.stringify(out.body), {
+          "content-type": "application/x-amz-json-1.1",
+        });
       }
       const path = (req.url ?? "/").split("?")[0];
       if (req.method === "GET" && (path === "/" || path === "/index.html")) {
@@ -95,7 +134,13 @@ export async function startServer(deps: ServerDeps, port: number): Promise<{ ser
       return send(res, out.statusCode, out.body, out.headers ?? {});
     } catch (err) {
       const status = (err as { status?: number }).status ?? 500;
-      return send(res, status, JSON.stringify({ error: { code: status === 413 ? "too_large" : "internal", message: (err as Error).message } }));
+      return send(
+        res,
+        status,
+        JSON.stringify({
+          error: { code: status === 413 ? "too_large" : "internal", message: (err as Error).message },
+        }),
+      );
     }
   });
   await new Promise<void>((resolve, reject) => {

@@ -5,14 +5,16 @@
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { CreateBucketCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateBucketCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { createTableInput } from "@reflex/core";
 
 const require = createRequire(import.meta.url);
 // Both are CommonJS without types.
 const dynalite = require("dynalite") as (opts: Record<string, unknown>) => import("node:http").Server;
-const S3rver = require("s3rver") as new (opts: Record<string, unknown>) => {
+const S3rver = require("s3rver") as new (
+  opts: Record<string, unknown>,
+) => {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
 };
@@ -44,7 +46,10 @@ export async function startStorage(opts: { dataDir?: string; region: string }): 
     address: "127.0.0.1",
     port: 0,
     silent: true,
-    directory: join(opts.dataDir ?? join(process.env.TMPDIR ?? "/tmp", `reflex-s3-${process.pid}-${Date.now()}`), "s3"),
+    directory: join(
+      opts.dataDir ?? join(process.env.TMPDIR ?? "/tmp", `reflex-s3-${process.pid}-${Date.now()}`),
+      "s3",
+    ),
   });
   const s3Address = await s3.run();
   return {

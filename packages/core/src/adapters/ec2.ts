@@ -3,8 +3,8 @@
  * (so in local mode they reach the simulated cloud, in AWS the real one).
  */
 import {
-  type Filter,
   EC2Client,
+  type Filter,
   type Instance,
   paginateDescribeInstances,
   paginateDescribeSnapshots,
@@ -37,7 +37,11 @@ export async function findInstances(
 }
 
 /** Snapshots owned by this account matching filters (all pages). */
-export async function findSnapshots(region: string, Filters: Filter[], SnapshotIds?: string[]): Promise<Snapshot[]> {
+export async function findSnapshots(
+  region: string,
+  Filters: Filter[],
+  SnapshotIds?: string[],
+): Promise<Snapshot[]> {
   const out: Snapshot[] = [];
   for await (const page of paginateDescribeSnapshots(
     { client: ec2(region), pageSize: 500 },

@@ -34,7 +34,9 @@ describe("validateConfig", () => {
 
   it("reports every structural problem with its path", () => {
     const issues = problems({
-      schedules: [{ name: "Bad Name", cron: "cron(0 2 * * *)", timezone: "Mars/Olympus", run: "backup-snapshot" }],
+      schedules: [
+        { name: "Bad Name", cron: "cron(0 2 * * *)", timezone: "Mars/Olympus", run: "backup-snapshot" },
+      ],
       guardrails: { maxTargetsPerRun: 0 },
     });
     expect(issues.map((i) => i.path).sort()).toEqual([
@@ -63,9 +65,9 @@ describe("validateConfig", () => {
   });
 
   it("rejects a freeze that ends before it begins", () => {
-    expect(problems({ freezes: [{ name: "f", from: "2026-12-02T00:00:00Z", to: "2026-12-01T00:00:00Z" }] })).toEqual([
-      { path: "freezes[0].to", message: "from must be before to" },
-    ]);
+    expect(
+      problems({ freezes: [{ name: "f", from: "2026-12-02T00:00:00Z", to: "2026-12-01T00:00:00Z" }] }),
+    ).toEqual([{ path: "freezes[0].to", message: "from must be before to" }]);
   });
 
   it("refuses a missing config file with its name", async () => {

@@ -21,7 +21,8 @@ export function parseSchedule(source: string): ScheduleExpression {
     const unit = rate[2].replace(/s$/, "");
     if (n < 1) throw new Error("rate must be at least 1");
     if (n === 1 && rate[2].endsWith("s")) throw new Error(`write rate(1 ${unit}), singular, as AWS requires`);
-    if (n > 1 && !rate[2].endsWith("s")) throw new Error(`write rate(${n} ${unit}s), plural, as AWS requires`);
+    if (n > 1 && !rate[2].endsWith("s"))
+      throw new Error(`write rate(${n} ${unit}s), plural, as AWS requires`);
     return { kind: "rate", everyMs: n * RATE_UNITS[unit], source };
   }
   const at = text.match(/^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$/);
@@ -29,11 +30,18 @@ export function parseSchedule(source: string): ScheduleExpression {
   const cron = text.match(/^cron\((.*)\)$/);
   if (!cron) throw new Error("must be cron(...), rate(...) or at(...)");
   const fields = cron[1].trim().split(/\s+/);
-  if (fields.length !== 6) throw new Error(`cron needs 6 fields (minutes hours day-of-month month day-of-week year), got ${fields.length}`);
+  if (fields.length !== 6)
+    throw new Error(
+      `cron needs 6 fields (minutes hours day-of-month month day-of-week year), got ${fields.length}`,
+    );
   const [min, hour, dom, month, dow, year] = fields;
-  if ((dom === "?") === (dow === "?")) throw new Error("exactly one of day-of-month and day-of-week must be '?'");
+  if ((dom === "?") === (dow === "?"))
+    throw new Error("exactly one of day-of-month and day-of-week must be '?'");
   // AWS numbers days of the week 1-7 from Sunday; croner 0-6 from Sunday.
-  const cronerDow = dow === "?" ? "*" : dow.replace(/\d+/g, (d) => (Number(d) >= 1 && Number(d) <= 7 ? String(Number(d) - 1) : d));
+  const cronerDow =
+    dow === "?"
+      ? "*"
+      : dow.replace(/\d+/g, (d) => (Number(d) >= 1 && Number(d) <= 7 ? String(Number(d) - 1) : d));
   const croner = `0 ${min} ${hour} ${dom === "?" ? "*" : dom} ${month} ${cronerDow}`;
   try {
     // Validate now, so a bad field is reported at config check, not at fire time.
@@ -41,7 +49,8 @@ export function parseSchedule(source: string): ScheduleExpression {
   } catch (err) {
     throw new Error(`cron is not valid: ${(err as Error).message}`);
   }
-  if (year !== "*" && !/^\d{4}([-,]\d{4})*$/.test(year)) throw new Error(`year field '${year}' is not supported`);
+  if (year !== "*" && !/^\d{4}([-,]\d{4})*$/.test(year))
+    throw new Error(`year field '${year}' is not supported`);
   return { kind: "cron", croner, years: year === "*" ? undefined : year, source };
 }
 
@@ -54,4 +63,3 @@ export function isTimeZone(zone: string): boolean {
     return false;
   }
 }
-

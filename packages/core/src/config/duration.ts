@@ -13,7 +13,8 @@ export function parseDuration(text: string): number | undefined {
   const parts = text.trim().match(/^(\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/);
   if (!parts) return undefined;
   let total = 0;
-  for (const [, n, unit] of text.trim().matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) total += Number(n) * UNITS[unit];
+  for (const [, n, unit] of text.trim().matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g))
+    total += Number(n) * UNITS[unit];
   return total;
 }
 

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { z } from "zod";
+import type { z } from "zod";
 import { ConfigError, type Issue } from "../errors.ts";
 import { validatePattern } from "../patterns/index.ts";
 import * as Runbooks from "../runbooks/index.ts";
@@ -40,9 +40,21 @@ export function isEventPath(value: unknown): value is string {
  * Checks a runbook's params the way a run would. Values taken from the event (`$.…`) cannot be
  * known yet, so those keys are left out of the check.
  */
-function checkParams(runbookName: string, params: Record<string, unknown>, at: PropertyKey[], allowEventPaths: boolean): Issue[] {
+function checkParams(
+  runbookName: string,
+  params: Record<string, unknown>,
+  at: PropertyKey[],
+  allowEventPaths: boolean,
+): Issue[] {
   if (!Runbooks.has(runbookName)) {
-    return [{ path: formatPath([...at.slice(0, -1), "run"]), message: `unknown runbook '${runbookName}'; known: ${Runbooks.list().map((r) => r.name).join(", ")}` }];
+    return [
+      {
+        path: formatPath([...at.slice(0, -1), "run"]),
+        message: `unknown runbook '${runbookName}'; known: ${Runbooks.list()
+          .map((r) => r.name)
+          .join(", ")}`,
+      },
+    ];
   }
   const schema = Runbooks.get(runbookName).params;
   const templated = allowEventPaths ? Object.keys(params).filter((k) => isEventPath(params[k])) : [];
@@ -68,7 +80,8 @@ export function validateConfig(raw: unknown): Config {
   const seen = new Map<string, string>();
   const unique = (kind: string, name: string, path: string) => {
     const key = `${kind}:${name}`;
-    if (seen.has(key)) issues.push({ path, message: `${kind} name '${name}' is also used at ${seen.get(key)}` });
+    if (seen.has(key))
+      issues.push({ path, message: `${kind} name '${name}' is also used at ${seen.get(key)}` });
     else seen.set(key, path);
   };
   config.rules.forEach((rule, i) => {
@@ -87,19 +100,26 @@ export function validateConfig(raw: unknown): Config {
   });
   config.windows.forEach((w, i) => {
     unique("window", w.name, `windows[${i}].name`);
-    if (w.cutoff >= w.duration) issues.push({ path: `windows[${i}].cutoff`, message: "cutoff must be shorter than duration" });
+    if (w.cutoff >= w.duration)
+      issues.push({ path: `windows[${i}].cutoff`, message: "cutoff must be shorter than duration" });
     issues.push(...checkParams(w.run, w.with, ["windows", i, "with"], false));
   });
   config.freezes.forEach((f, i) => {
     unique("freeze", f.name, `freezes[${i}].name`);
     f.runbooks?.forEach((r, j) => {
-      if (!Runbooks.has(r)) issues.push({ path: `freezes[${i}].runbooks[${j}]`, message: `unknown runbook '${r}'` });
+      if (!Runbooks.has(r))
+        issues.push({ path: `freezes[${i}].runbooks[${j}]`, message: `unknown runbook '${r}'` });
     });
   });
   config.access.allow.forEach((a, i) => {
-    if (!config.access.roles[a.role]) issues.push({ path: `access.allow[${i}].role`, message: `role '${a.role}' is not defined in access.roles` });
+    if (!config.access.roles[a.role])
+      issues.push({
+        path: `access.allow[${i}].role`,
+        message: `role '${a.role}' is not defined in access.roles`,
+      });
     a.runbooks.forEach((r, j) => {
-      if (r !== "*" && !Runbooks.has(r)) issues.push({ path: `access.allow[${i}].runbooks[${j}]`, message: `unknown runbook '${r}'` });
+      if (r !== "*" && !Runbooks.has(r))
+        issues.push({ path: `access.allow[${i}].runbooks[${j}]`, message: `unknown runbook '${r}'` });
     });
   });
   if (issues.length > 0) throw new ConfigError(`config has ${issues.length} problem(s)`, issues);
@@ -115,17 +135,22 @@ export const DEFAULT_CONFIG_FILE = "reflex.config.ts";
  */
 export async function loadConfig(file: string = DEFAULT_CONFIG_FILE): Promise<Config> {
   const full = resolve(file);
-  if (!existsSync(full)) throw new ConfigError(`config file ${file} does not exist`, [{ path: file, message: "file not found" }]);
+  if (!existsSync(full))
+    throw new ConfigError(`config file ${file} does not exist`, [{ path: file, message: "file not found" }]);
   let mod: { default?: unknown };
   try {
     mod = await import(pathToFileURL(full).href);
   } catch (err) {
-    throw new ConfigError(`config file ${file} could not be loaded: ${(err as Error).message}`, [
-      { path: file, message: (err as Error).message },
-    ], { cause: err });
+    throw new ConfigError(
+      `config file ${file} could not be loaded: ${(err as Error).message}`,
+      [{ path: file, message: (err as Error).message }],
+      { cause: err },
+    );
   }
   if (mod.default === undefined) {
-    throw new ConfigError(`config file ${file} has no default export`, [{ path: file, message: "add `export default defineConfig({...})`" }]);
+    throw new ConfigError(`config file ${file} has no default export`, [
+      { path: file, message: "add `export default defineConfig({...})`" },
+    ]);
   }
   return validateConfig(mod.default);
 }

@@ -7,7 +7,9 @@ import { z } from "zod";
 import { isTimeZone, parseSchedule } from "./cron.ts";
 import { duration } from "./duration.ts";
 
-const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be kebab-case (a-z, 0-9, -), at most 63 characters");
+const name = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be kebab-case (a-z, 0-9, -), at most 63 characters");
 const params = z.record(z.string(), z.unknown()).default({});
 const schedule = z.string().superRefine((s, ctx) => {
   try {
@@ -20,7 +22,10 @@ const timezone = z
   .string()
   .default("UTC")
   .refine(isTimeZone, { message: "must be an IANA time zone such as Europe/Berlin" });
-const instant = z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time such as 2026-11-26T00:00:00Z" });
+const instant = z.iso.datetime({
+  offset: true,
+  message: "must be an ISO 8601 date-time such as 2026-11-26T00:00:00Z",
+});
 
 export const ruleSchema = z
   .object({
@@ -35,6 +40,8 @@ export const ruleSchema = z
     /** The lock/cooldown target, e.g. `$.detail.alarmName`; default: the runbook's own lock key. */
     target: z.string().optional(),
     enabled: z.boolean().default(true),
+    /** Shadow mode: the rule's runs are dry-runs (plan only), to try a new rule safely. */
+    dryRun: z.boolean().default(false),
   })
   .strict();
 

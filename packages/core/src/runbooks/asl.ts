@@ -78,7 +78,12 @@ export const RETRY_THROTTLING: AslRetrier = {
 
 /** Retries for Lambda's own transient failures, as AWS recommends for every Lambda task. */
 export const RETRY_LAMBDA: AslRetrier = {
-  ErrorEquals: ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"],
+  ErrorEquals: [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+  ],
   IntervalSeconds: 1,
   MaxAttempts: 3,
   BackoffRate: 2,
@@ -86,6 +91,9 @@ export const RETRY_LAMBDA: AslRetrier = {
 
 /** Replaces `${Name}` placeholders, as Step Functions' definitionSubstitutions does. */
 export function substitute(def: AslDefinition, values: Record<string, string>): AslDefinition {
-  const text = JSON.stringify(def).replace(/\$\{([A-Za-z0-9_]+)\}/g, (whole, name: string) => values[name] ?? whole);
+  const text = JSON.stringify(def).replace(
+    /\$\{([A-Za-z0-9_]+)\}/g,
+    (whole, name: string) => values[name] ?? whole,
+  );
   return JSON.parse(text) as AslDefinition;
 }

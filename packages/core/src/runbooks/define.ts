@@ -68,6 +68,12 @@ export interface RunbookSpec<S extends z.ZodType> {
    * on the same target at once. Undefined: the runbook's name.
    */
   lockKey?: (params: z.output<S>) => string;
+  /**
+   * How many targets a run with these params may touch, when the params alone tell (instances
+   * named, instances added by a scale-out). The event gate checks it against the cap before it
+   * starts anything; steps enforce the cap again once they have looked at the cloud.
+   */
+  blastRadius?: (params: z.output<S>) => number | undefined;
 }
 
 export type Runbook<S extends z.ZodType = z.ZodType> = RunbookSpec<S> & {
@@ -102,7 +108,8 @@ export function defineRunbook<S extends z.ZodType>(spec: RunbookSpec<S>): Runboo
   if (!NAME.test(spec.name)) problems.push(`name '${spec.name}' must be kebab-case`);
   if (spec.rollback.length === 0) problems.push("it declares no rollback step");
   if (!spec.dryRun.trim()) problems.push("it does not say what its dry-run does");
-  for (const r of spec.rollback) if (!spec.steps[r]) problems.push(`rollback step '${r}' is not one of its steps`);
+  for (const r of spec.rollback)
+    if (!spec.steps[r]) problems.push(`rollback step '${r}' is not one of its steps`);
   for (const p of spec.permissions) {
     for (const a of p.actions) if (a.includes("*")) problems.push(`permission '${a}' uses a wildcard`);
   }
@@ -110,7 +117,8 @@ export function defineRunbook<S extends z.ZodType>(spec: RunbookSpec<S>): Runboo
     const params = task.Parameters as Record<string, unknown> | undefined;
     const step = params?.step;
     if (task.Resource !== "${StepHandlerArn}") problems.push(`Task '${state}' must call \${StepHandlerArn}`);
-    if (typeof step !== "string" || !spec.steps[step]) problems.push(`Task '${state}' calls unknown step '${String(step)}'`);
+    if (typeof step !== "string" || !spec.steps[step])
+      problems.push(`Task '${state}' calls unknown step '${String(step)}'`);
     if (params?.runbook !== spec.name) problems.push(`Task '${state}' must pass runbook '${spec.name}'`);
   }
   const example = spec.params.safeParse(spec.example);
@@ -118,5 +126,11 @@ export function defineRunbook<S extends z.ZodType>(spec: RunbookSpec<S>): Runboo
   if (problems.length > 0) {
     throw new RunbookDefinitionError(`runbook '${spec.name}' is not valid: ${problems.join("; ")}`);
   }
-  return { ...spec, jsonSchema: z.toJSONSchema(spec.params, { io: "input", unrepresentable: "any" }) as Record<string, unknown> };
+  return {
+    ...spec,
+    jsonSchema: z.toJSONSchema(spec.params, { io: "input", unrepresentable: "any" }) as Record<
+      string,
+      unknown
+    >,
+  };
 }

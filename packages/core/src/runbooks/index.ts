@@ -7,8 +7,8 @@ import { NotFoundError } from "../errors.ts";
 import { backupSnapshot } from "./backup-snapshot/index.ts";
 import type { Runbook } from "./define.ts";
 
-export { defineRunbook, taskStates } from "./define.ts";
 export type { Permission, Risk, Runbook, RunInput, StepContext } from "./define.ts";
+export { defineRunbook, taskStates } from "./define.ts";
 
 const registry = new Map<string, Runbook>();
 

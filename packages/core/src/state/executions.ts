@@ -55,7 +55,10 @@ export interface StepRecord {
 const key = (id: string) => ({ pk: `EXEC#${id}`, sk: "META" });
 
 /** Creates the record of a run about to start. Fails with ConflictError if the id is taken. */
-export async function create(input: Omit<Execution, "status" | "startedAt">, now = new Date()): Promise<Execution> {
+export async function create(
+  input: Omit<Execution, "status" | "startedAt">,
+  now = new Date(),
+): Promise<Execution> {
   const execution: Execution = { result: {}, ...input, status: "RUNNING", startedAt: now.toISOString() };
   try {
     await db().send(
@@ -72,7 +75,8 @@ export async function create(input: Omit<Execution, "status" | "startedAt">, now
       }),
     );
   } catch (err) {
-    if (isConditionFailure(err)) throw new ConflictError("execution_exists", `execution '${input.id}' already exists`);
+    if (isConditionFailure(err))
+      throw new ConflictError("execution_exists", `execution '${input.id}' already exists`);
     throw err;
   }
   return execution;
@@ -168,7 +172,13 @@ export async function startStep(
 export async function endStep(
   id: string,
   sk: string,
-  outcome: { status: "SUCCEEDED" | "FAILED"; output?: unknown; error?: string; cause?: string; startedAt: Date },
+  outcome: {
+    status: "SUCCEEDED" | "FAILED";
+    output?: unknown;
+    error?: string;
+    cause?: string;
+    startedAt: Date;
+  },
   now = new Date(),
 ): Promise<void> {
   await db().send(
@@ -177,7 +187,12 @@ export async function endStep(
       Key: { pk: `EXEC#${id}`, sk },
       UpdateExpression:
         "SET #status = :status, endedAt = :endedAt, durationMs = :ms, #output = :output, #error = :error, #cause = :cause",
-      ExpressionAttributeNames: { "#status": "status", "#output": "output", "#error": "error", "#cause": "cause" },
+      ExpressionAttributeNames: {
+        "#status": "status",
+        "#output": "output",
+        "#error": "error",
+        "#cause": "cause",
+      },
       ExpressionAttributeValues: {
         ":status": outcome.status,
         ":endedAt": now.toISOString(),

@@ -1,3 +1,4 @@
+export * as Alarms from "./alarms.ts";
 export * as Audit from "./audit.ts";
 export * as Executions from "./executions.ts";
 export * as Locks from "./locks.ts";

@@ -23,7 +23,12 @@ const key = (target: string) => ({ pk: `LOCK#${target}`, sk: "LOCK" });
  * @example
  * if (!(await Locks.acquire("asg:web", executionId, 3_600_000))) return suppress("locked");
  */
-export async function acquire(target: string, owner: string, leaseMs: number, now = Date.now()): Promise<boolean> {
+export async function acquire(
+  target: string,
+  owner: string,
+  leaseMs: number,
+  now = Date.now(),
+): Promise<boolean> {
   try {
     await db().send(
       new PutCommand({
@@ -71,7 +76,9 @@ export async function release(target: string, owner: string): Promise<boolean> {
 
 /** The current holder of a lock, or undefined when it is free or its lease has run out. */
 export async function holder(target: string, now = Date.now()): Promise<Lock | undefined> {
-  const out = await db().send(new GetCommand({ TableName: tableName(), Key: key(target), ConsistentRead: true }));
+  const out = await db().send(
+    new GetCommand({ TableName: tableName(), Key: key(target), ConsistentRead: true }),
+  );
   const item = out.Item as (Lock & Record<string, unknown>) | undefined;
   if (!item || item.leaseUntil < now) return undefined;
   return { target: item.target, owner: item.owner, acquiredAt: item.acquiredAt, leaseUntil: item.leaseUntil };

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Storage } from "../../../local/src/storage.ts";
 import { startTestDynamo } from "../../../../test/support/dynamo.ts";
+import type { Storage } from "../../../local/src/storage.ts";
 import { ConflictError } from "../errors.ts";
 import * as Audit from "./audit.ts";
 import * as Executions from "./executions.ts";
@@ -32,7 +32,13 @@ describe("executions", () => {
   });
 
   it("records steps and merges results into the run", async () => {
-    await Executions.create({ id: "run-3", runbook: "backup-snapshot", dryRun: true, params: { a: 1 }, trigger });
+    await Executions.create({
+      id: "run-3",
+      runbook: "backup-snapshot",
+      dryRun: true,
+      params: { a: 1 },
+      trigger,
+    });
     const startedAt = new Date();
     const sk = await Executions.startStep("run-3", { state: "plan", step: "plan" }, startedAt);
     await Executions.endStep("run-3", sk, { status: "SUCCEEDED", output: { n: 2 }, startedAt });
@@ -44,8 +50,14 @@ describe("executions", () => {
   });
 
   it("lists runs newest first", async () => {
-    await Executions.create({ id: "old", runbook: "x", dryRun: false, params: {}, trigger }, new Date("2020-01-01T00:00:00Z"));
-    await Executions.create({ id: "new", runbook: "x", dryRun: false, params: {}, trigger }, new Date("2030-01-01T00:00:00Z"));
+    await Executions.create(
+      { id: "old", runbook: "x", dryRun: false, params: {}, trigger },
+      new Date("2020-01-01T00:00:00Z"),
+    );
+    await Executions.create(
+      { id: "new", runbook: "x", dryRun: false, params: {}, trigger },
+      new Date("2030-01-01T00:00:00Z"),
+    );
     const { executions } = await Executions.list({ runbook: "x" });
     expect(executions.map((e) => e.id)).toEqual(["new", "old"]);
   });
@@ -71,7 +83,10 @@ describe("audit", () => {
   it("pages the trail newest first across days", async () => {
     for (let d = 1; d <= 3; d++) {
       for (let i = 0; i < 2; i++) {
-        await Audit.record({ kind: "test", actor: "t", reason: `d${d}-${i}` }, new Date(`2026-03-0${d}T10:0${i}:00Z`));
+        await Audit.record(
+          { kind: "test", actor: "t", reason: `d${d}-${i}` },
+          new Date(`2026-03-0${d}T10:0${i}:00Z`),
+        );
       }
     }
     const now = new Date("2026-03-03T23:00:00Z");

@@ -8,14 +8,23 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "
 export type Response = APIGatewayProxyStructuredResultV2 & { statusCode: number; body: string };
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return { statusCode, headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) };
+  return {
+    statusCode,
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  };
 }
 
 /** Maps an error to its HTTP answer. Unexpected errors are 500 without internals. */
 export function errorResponse(err: unknown): Response {
   if (err instanceof ValidationError) {
     return json(err.code === "bad_signature" ? 401 : 400, {
-      error: { code: err.code, message: err.message, path: err.path, issues: err.issues.length ? err.issues : undefined },
+      error: {
+        code: err.code,
+        message: err.message,
+        path: err.path,
+        issues: err.issues.length ? err.issues : undefined,
+      },
     });
   }
   if (err instanceof NotFoundError) return json(404, { error: { code: err.code, message: err.message } });

@@ -4,12 +4,13 @@
  * server sets it directly with `useConfig` before any handler runs.
  */
 import { Logger } from "@aws-lambda-powertools/logger";
-import { validateConfig, useConfig } from "@reflex/core";
+import { useConfig, validateConfig } from "@reflex/core";
 
 // In Lambda, INFO; in local mode and tests, only warnings (the CLI and API say what happened).
 export const logger = new Logger({
   serviceName: "reflex",
-  logLevel: (process.env.POWERTOOLS_LOG_LEVEL ?? (process.env.AWS_LAMBDA_FUNCTION_NAME ? "INFO" : "WARN")) as "INFO",
+  logLevel: (process.env.POWERTOOLS_LOG_LEVEL ??
+    (process.env.AWS_LAMBDA_FUNCTION_NAME ? "INFO" : "WARN")) as "INFO",
 });
 
 let loaded = false;

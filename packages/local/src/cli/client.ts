@@ -21,7 +21,14 @@ export interface ExecutionView {
   cause?: string | null;
   trigger: { kind: string; name?: string; actor: string };
   result?: Record<string, any>;
-  steps?: Array<{ step: string; status: string; target?: string; durationMs?: number; error?: string | null; cause?: string | null }>;
+  steps?: Array<{
+    step: string;
+    status: string;
+    target?: string;
+    durationMs?: number;
+    error?: string | null;
+    cause?: string | null;
+  }>;
   audit?: Array<{ at: string; kind: string; actor: string; reason: string }>;
 }
 
@@ -35,31 +42,53 @@ export class ApiClient {
     try {
       res = await fetch(`${this.baseUrl}${path}`, {
         method,
-        headers: { "content-type": "application/json", "x-reflex-actor": `cli:${process.env.USER ?? "unknown"}` },
+        headers: {
+          "content-type": "application/json",
+          "x-reflex-actor": `cli:${process.env.USER ?? "unknown"}`,
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (e) {
-      throw new ApiError(0, "unreachable", `cannot reach Reflex at ${this.baseUrl} (${(e as Error).message}); start it with: npm start`);
+      throw new ApiError(
+        0,
+        "unreachable",
+        `cannot reach Reflex at ${this.baseUrl} (${(e as Error).message}); start it with: npm start`,
+      );
     }
     const text = await res.text();
     const json = text ? JSON.parse(text) : {};
     if (!res.ok) {
       const e = json.error ?? {};
-      throw new ApiError(res.status, e.code ?? "error", `${e.message ?? res.statusText}${e.path ? ` (at ${e.path})` : ""}`);
+      throw new ApiError(
+        res.status,
+        e.code ?? "error",
+        `${e.message ?? res.statusText}${e.path ? ` (at ${e.path})` : ""}`,
+      );
     }
     return json as T;
   }
 
   /** The params JSON Schema of a runbook; ApiError 404 for an unknown one. */
   async runbookSchema(name: string): Promise<Record<string, unknown>> {
-    const { runbooks } = await this.request<{ runbooks: Array<{ name: string; params: Record<string, unknown> }> }>("GET", "/api/runbooks");
+    const { runbooks } = await this.request<{
+      runbooks: Array<{ name: string; params: Record<string, unknown> }>;
+    }>("GET", "/api/runbooks");
     const found = runbooks.find((r) => r.name === name);
-    if (!found) throw new ApiError(404, "not_found", `runbook '${name}' does not exist; known: ${runbooks.map((r) => r.name).join(", ")}`);
+    if (!found)
+      throw new ApiError(
+        404,
+        "not_found",
+        `runbook '${name}' does not exist; known: ${runbooks.map((r) => r.name).join(", ")}`,
+      );
     return found.params;
   }
 
   startExecution(runbook: string, params: Record<string, unknown>, dryRun: boolean) {
-    return this.request<{ executionId: string }>("POST", `/api/runbooks/${encodeURIComponent(runbook)}/executions`, { params, dryRun });
+    return this.request<{ executionId: string }>(
+      "POST",
+      `/api/runbooks/${encodeURIComponent(runbook)}/executions`,
+      { params, dryRun },
+    );
   }
 
   getExecution(id: string) {
@@ -67,7 +96,10 @@ export class ApiClient {
   }
 
   listExecutions(limit = 25) {
-    return this.request<{ executions: ExecutionView[]; next?: string }>("GET", `/api/executions?limit=${limit}`);
+    return this.request<{ executions: ExecutionView[]; next?: string }>(
+      "GET",
+      `/api/executions?limit=${limit}`,
+    );
   }
 
   async waitForExecution(id: string, timeoutMs = 30 * 60_000): Promise<ExecutionView> {
@@ -75,7 +107,8 @@ export class ApiClient {
     for (;;) {
       const e = await this.getExecution(id);
       if (TERMINAL.has(e.status)) return e;
-      if (Date.now() > deadline) throw new ApiError(0, "timeout", `execution ${id} still ${e.status} after ${timeoutMs / 1000}s`);
+      if (Date.now() > deadline)
+        throw new ApiError(0, "timeout", `execution ${id} still ${e.status} after ${timeoutMs / 1000}s`);
       await new Promise((r) => setTimeout(r, 500));
     }
   }

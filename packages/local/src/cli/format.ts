@@ -15,32 +15,53 @@ export function formatExecutionList(list: ExecutionView[]): string {
   ]);
   const header = ["ID", "RUNBOOK", "STATUS", "TRIGGER", "STARTED"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [header, ...rows].map((r) => r.map((c, i) => pad(c, widths[i])).join("  ").trimEnd()).join("\n");
+  return [header, ...rows]
+    .map((r) =>
+      r
+        .map((c, i) => pad(c, widths[i]))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 /** An execution for people: status, what it did to each target, and why it failed if it did. */
 export function formatExecution(e: ExecutionView): string {
   const lines = [`${e.id}  ${e.runbook}${e.dryRun ? " (dry-run)" : ""}  ${e.status}`];
-  lines.push(`  trigger  ${e.trigger.kind}${e.trigger.name ? `:${e.trigger.name}` : ""} by ${e.trigger.actor}`);
+  lines.push(
+    `  trigger  ${e.trigger.kind}${e.trigger.name ? `:${e.trigger.name}` : ""} by ${e.trigger.actor}`,
+  );
   lines.push(`  started  ${e.startedAt}${e.endedAt ? `   ended ${e.endedAt}` : ""}`);
   if (e.error) lines.push(`  error    ${e.error}${e.cause ? `: ${e.cause}` : ""}`);
   const r = e.result ?? {};
   if (e.dryRun && r.plan) {
     lines.push(`  plan (nothing was changed):`);
     for (const c of r.plan.create ?? []) lines.push(`    would snapshot ${c.volumeId} of ${c.instanceId}`);
-    for (const d of r.plan.prune ?? []) lines.push(`    would delete   ${d.snapshotId} (${d.region}, ${d.volumeId}, retained until ${d.retainUntil})`);
-    if ((r.plan.prune ?? []).length === 0) lines.push("    would delete   nothing (no expired Reflex snapshots)");
+    for (const d of r.plan.prune ?? [])
+      lines.push(
+        `    would delete   ${d.snapshotId} (${d.region}, ${d.volumeId}, retained until ${d.retainUntil})`,
+      );
+    if ((r.plan.prune ?? []).length === 0)
+      lines.push("    would delete   nothing (no expired Reflex snapshots)");
   }
   if (r.summary) lines.push(`  summary  ${r.summary}`);
   for (const t of r.targets ?? []) {
-    lines.push(`  ${t.status === "succeeded" ? "ok  " : "FAIL"} ${t.instanceId}${t.name ? ` (${t.name})` : ""}${t.error ? ` — ${t.error}` : ""}`);
+    lines.push(
+      `  ${t.status === "succeeded" ? "ok  " : "FAIL"} ${t.instanceId}${t.name ? ` (${t.name})` : ""}${t.error ? ` — ${t.error}` : ""}`,
+    );
     for (const s of t.snapshots ?? []) lines.push(`         ${s.snapshotId}  ${s.volumeId}  ${s.state}`);
-    for (const c of t.copies ?? []) lines.push(`         copy ${c.snapshotId ?? "-"} in ${c.region}${c.error ? ` — ${c.error}` : ""}`);
+    for (const c of t.copies ?? [])
+      lines.push(`         copy ${c.snapshotId ?? "-"} in ${c.region}${c.error ? ` — ${c.error}` : ""}`);
   }
-  for (const p of r.pruned?.deleted ?? []) lines.push(`  pruned  ${p.snapshotId} (${p.region}, ${p.volumeId})`);
+  for (const p of r.pruned?.deleted ?? [])
+    lines.push(`  pruned  ${p.snapshotId} (${p.region}, ${p.volumeId})`);
   if (r.manifest) lines.push(`  manifest ${r.manifest}`);
-  if (r.rollback) lines.push(`  rollback deleted ${r.rollback.deleted.length}, kept ${r.rollback.kept.length} completed snapshot(s)`);
+  if (r.rollback)
+    lines.push(
+      `  rollback deleted ${r.rollback.deleted.length}, kept ${r.rollback.kept.length} completed snapshot(s)`,
+    );
   const failedSteps = (e.steps ?? []).filter((s) => s.status === "FAILED");
-  for (const s of failedSteps) lines.push(`  step ${s.step}${s.target ? ` (${s.target})` : ""} failed: ${s.error}: ${s.cause}`);
+  for (const s of failedSteps)
+    lines.push(`  step ${s.step}${s.target ? ` (${s.target})` : ""} failed: ${s.error}: ${s.cause}`);
   return lines.join("\n");
 }

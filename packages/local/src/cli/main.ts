@@ -5,8 +5,8 @@
 import { parseArgs } from "node:util";
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig } from "@reflex/core";
 import { ApiClient, ApiError } from "./client.ts";
-import { parseParamPairs } from "./params.ts";
 import { formatExecution, formatExecutionList } from "./format.ts";
+import { parseParamPairs } from "./params.ts";
 
 export const USAGE = `reflex — event-driven runbook automation for AWS
 
@@ -65,7 +65,10 @@ export async function main(argv: string[]): Promise<number> {
       err(`reflex: ${e.message}`);
       return e.status >= 400 && e.status < 500 && e.status !== 409 ? 2 : 1;
     }
-    if ((e as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+    if (
+      (e as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ||
+      (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+    ) {
       err(`reflex: ${(e as Error).message}\n\n${USAGE}`);
       return 2;
     }
@@ -88,7 +91,8 @@ async function cmdStart(args: string[]): Promise<number> {
   });
   const began = performance.now();
   const port = Number(values.port ?? process.env.REFLEX_PORT ?? 8787);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port '${values.port}' is not a port`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port '${values.port}' is not a port`);
   const config = await loadConfig((values.config as string | undefined) ?? DEFAULT_CONFIG_FILE);
   const { startLocal } = await import("../local-mode.ts");
   const local = await startLocal({
@@ -144,7 +148,10 @@ async function cmdRun(args: string[]): Promise<number> {
   const started = await api.startExecution(runbook, params, Boolean(values["dry-run"]));
   if (!values.wait) {
     if (values.json) out(JSON.stringify(started));
-    else out(`started ${started.executionId}${values["dry-run"] ? " (dry-run)" : ""}\n  follow it: npx reflex show ${started.executionId}`);
+    else
+      out(
+        `started ${started.executionId}${values["dry-run"] ? " (dry-run)" : ""}\n  follow it: npx reflex show ${started.executionId}`,
+      );
     return 0;
   }
   if (!values.json) err(`started ${started.executionId}${values["dry-run"] ? " (dry-run)" : ""}; waiting…`);
@@ -155,7 +162,11 @@ async function cmdRun(args: string[]): Promise<number> {
 }
 
 async function cmdExecutions(args: string[]): Promise<number> {
-  const { values } = parse(args, { json: { type: "boolean" }, url: { type: "string" }, limit: { type: "string" } });
+  const { values } = parse(args, {
+    json: { type: "boolean" },
+    url: { type: "string" },
+    limit: { type: "string" },
+  });
   const api = new ApiClient((values.url as string | undefined) ?? defaultUrl());
   const page = await api.listExecutions(values.limit ? Number(values.limit) : 25);
   out(values.json ? JSON.stringify(page) : formatExecutionList(page.executions));
@@ -173,7 +184,8 @@ async function cmdShow(args: string[]): Promise<number> {
 
 async function cmdConfig(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== "check") throw new UsageError(`unknown config command '${sub ?? ""}'; try: reflex config check`);
+  if (sub !== "check")
+    throw new UsageError(`unknown config command '${sub ?? ""}'; try: reflex config check`);
   const { values } = parse(rest, { config: { type: "string" }, json: { type: "boolean" } });
   const file = (values.config as string | undefined) ?? DEFAULT_CONFIG_FILE;
   try {

@@ -3,13 +3,21 @@
  * Schema (numbers, booleans, arrays as comma lists), so `--param retainDays=14` is a number
  * and `--param selector.tag.Env=123` stays a string. `k:=<json>` passes raw JSON.
  */
-type Schema = { type?: string | string[]; properties?: Record<string, Schema>; items?: Schema; additionalProperties?: Schema | boolean; anyOf?: Schema[] };
+type Schema = {
+  type?: string | string[];
+  properties?: Record<string, Schema>;
+  items?: Schema;
+  additionalProperties?: Schema | boolean;
+  anyOf?: Schema[];
+};
 
 function childSchema(schema: Schema | undefined, key: string): Schema | undefined {
   if (!schema) return undefined;
   const options = schema.anyOf ?? [schema];
   for (const s of options) {
-    const hit = s.properties?.[key] ?? (typeof s.additionalProperties === "object" ? s.additionalProperties : undefined);
+    const hit =
+      s.properties?.[key] ??
+      (typeof s.additionalProperties === "object" ? s.additionalProperties : undefined);
     if (hit) return hit;
   }
   return undefined;

@@ -60,7 +60,11 @@ beforeAll(async () => {
   const started = await startServer({ engine, api: async () => ({ statusCode: 404, body: "{}" }) }, 0);
   url = started.url;
   close = () => started.server.close();
-  sfn = new SFNClient({ endpoint: url, region: "us-east-1", credentials: { accessKeyId: "local", secretAccessKey: "local" } });
+  sfn = new SFNClient({
+    endpoint: url,
+    region: "us-east-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
 });
 afterAll(() => close());
 
@@ -75,7 +79,11 @@ async function waitFor(arn: string) {
 describe("the local Step Functions engine, through the real SFN client", () => {
   it("runs a Map with its MaxConcurrency and the Wait override, then reports SUCCEEDED", async () => {
     const { executionArn } = await sfn.send(
-      new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn("map"), name: "m1", input: JSON.stringify({ items: [1, 2, 3, 4, 5] }) }),
+      new StartExecutionCommand({
+        stateMachineArn: engine.stateMachineArn("map"),
+        name: "m1",
+        input: JSON.stringify({ items: [1, 2, 3, 4, 5] }),
+      }),
     );
     const done = await waitFor(executionArn!);
     expect(done.status).toBe("SUCCEEDED");
@@ -86,20 +94,35 @@ describe("the local Step Functions engine, through the real SFN client", () => {
 
   it("treats a repeated start with the same name and input as the same execution", async () => {
     const input = JSON.stringify({ items: [] });
-    const a = await sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn("map"), name: "same", input }));
-    const b = await sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn("map"), name: "same", input }));
+    const a = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn("map"), name: "same", input }),
+    );
+    const b = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn("map"), name: "same", input }),
+    );
     expect(b.executionArn).toBe(a.executionArn);
     await expect(
-      sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn("map"), name: "same", input: '{"items":[9]}' })),
+      sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: engine.stateMachineArn("map"),
+          name: "same",
+          input: '{"items":[9]}',
+        }),
+      ),
     ).rejects.toMatchObject({ name: "ExecutionAlreadyExists" });
   });
 
   it("fails with the step's error name and publishes the status change", async () => {
-    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn("fail"), name: "f1" }));
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn("fail"), name: "f1" }),
+    );
     const done = await waitFor(executionArn!);
     expect(done).toMatchObject({ status: "FAILED", error: "Boom" });
     await engine.idle();
-    expect(events.find((e) => e.detail.name === "f1")?.detail).toMatchObject({ status: "FAILED", error: "Boom" });
+    expect(events.find((e) => e.detail.name === "f1")?.detail).toMatchObject({
+      status: "FAILED",
+      error: "Boom",
+    });
   });
 
   it("answers an unknown state machine as AWS does", async () => {

@@ -9,7 +9,7 @@
  * ExecutionAlreadyExists.
  */
 import { randomUUID } from "node:crypto";
-import { type AslDefinition, Runbooks, substitute } from "@reflex/core";
+import { type AslDefinition, type Runbooks, substitute } from "@reflex/core";
 import { StateMachine } from "aws-local-stepfunctions";
 
 /** One entry of the local engine's execution history (its own event shape). */
@@ -93,7 +93,10 @@ interface Machine {
   tasks: Record<string, TaskHandler>;
 }
 
-function collect(def: AslDefinition, visit: (name: string, state: AslDefinition["States"][string]) => void): void {
+function collect(
+  def: AslDefinition,
+  visit: (name: string, state: AslDefinition["States"][string]) => void,
+): void {
   for (const [name, state] of Object.entries(def.States)) {
     visit(name, state);
     const inner = state.ItemProcessor ?? state.Iterator;
@@ -132,12 +135,17 @@ export class LocalStepFunctions {
       if (state.Retry) retries[stateName] = this.options.retryMs ?? 50;
       if (state.Type === "Task") {
         if (state.Resource !== this.stepHandlerArn) {
-          throw new AwsError("InvalidDefinition", `state ${stateName} calls ${state.Resource}, which local mode does not run`);
+          throw new AwsError(
+            "InvalidDefinition",
+            `state ${stateName} calls ${state.Resource}, which local mode does not run`,
+          );
         }
         tasks[stateName] = this.options.stepHandler;
       }
     });
-    const machine = new StateMachine(definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
+    const machine = new StateMachine(definition as never, {
+      validationOptions: { checkPaths: true, checkArn: true },
+    });
     const m: Machine = { arn: this.stateMachineArn(name), name, definition, machine, waits, retries, tasks };
     this.machines.set(m.arn, m);
     return m;
@@ -152,7 +160,11 @@ export class LocalStepFunctions {
     startDate: number;
   } {
     const m = this.machines.get(req.stateMachineArn);
-    if (!m) throw new AwsError("StateMachineDoesNotExist", `State Machine Does Not Exist: '${req.stateMachineArn}'`);
+    if (!m)
+      throw new AwsError(
+        "StateMachineDoesNotExist",
+        `State Machine Does Not Exist: '${req.stateMachineArn}'`,
+      );
     const name = req.name ?? randomUUID();
     const executionArn = `arn:aws:states:${this.options.region}:${this.options.account}:execution:${m.name}:${name}`;
     const input = req.input ?? "{}";
@@ -171,9 +183,20 @@ export class LocalStepFunctions {
     }
     const startDate = Date.now();
     const run = m.machine.run(parsed as never, {
-      overrides: { taskResourceLocalHandlers: m.tasks as never, waitTimeOverrides: m.waits, retryIntervalOverrides: m.retries },
+      overrides: {
+        taskResourceLocalHandlers: m.tasks as never,
+        waitTimeOverrides: m.waits,
+        retryIntervalOverrides: m.retries,
+      },
       noThrowOnAbort: true,
-      context: { Execution: { Id: executionArn, Name: name, Input: parsed as never, StartTime: new Date(startDate).toISOString() } },
+      context: {
+        Execution: {
+          Id: executionArn,
+          Name: name,
+          Input: parsed as never,
+          StartTime: new Date(startDate).toISOString(),
+        },
+      },
     });
     const execution: LocalExecution = {
       executionArn,
@@ -262,7 +285,9 @@ export class LocalStepFunctions {
   }
 
   list(stateMachineArn?: string): LocalExecution[] {
-    return [...this.executions.values()].filter((e) => !stateMachineArn || e.stateMachineArn === stateMachineArn);
+    return [...this.executions.values()].filter(
+      (e) => !stateMachineArn || e.stateMachineArn === stateMachineArn,
+    );
   }
 
   /** Resolves when every execution started so far has ended (tests, shutdown). */
@@ -272,7 +297,8 @@ export class LocalStepFunctions {
 
   /** Aborts everything still running. */
   async close(): Promise<void> {
-    for (const e of this.executions.values()) if (e.status === "RUNNING") this.stopExecution(e.executionArn, "Shutdown", "local mode stopped");
+    for (const e of this.executions.values())
+      if (e.status === "RUNNING") this.stopExecution(e.executionArn, "Shutdown", "local mode stopped");
     await this.idle();
   }
 }

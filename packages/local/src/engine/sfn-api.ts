@@ -31,13 +31,22 @@ export function handleSfn(
   try {
     switch (op) {
       case "StartExecution": {
-        const out = engine.startExecution({ stateMachineArn: body.stateMachineArn, name: body.name, input: body.input });
+        const out = engine.startExecution({
+          stateMachineArn: body.stateMachineArn,
+          name: body.name,
+          input: body.input,
+        });
         return { status: 200, body: { executionArn: out.executionArn, startDate: seconds(out.startDate) } };
       }
       case "DescribeExecution":
         return { status: 200, body: describe(engine.describeExecution(body.executionArn)) };
       case "StopExecution":
-        return { status: 200, body: { stopDate: seconds(engine.stopExecution(body.executionArn, body.error, body.cause).stopDate) } };
+        return {
+          status: 200,
+          body: {
+            stopDate: seconds(engine.stopExecution(body.executionArn, body.error, body.cause).stopDate),
+          },
+        };
       case "ListExecutions":
         return {
           status: 200,
@@ -70,7 +79,8 @@ export function handleSfn(
         throw new AwsError("UnknownOperationException", `local Step Functions does not implement ${op}`);
     }
   } catch (err) {
-    if (err instanceof AwsError) return { status: err.status, body: { __type: err.type, message: err.message } };
+    if (err instanceof AwsError)
+      return { status: err.status, body: { __type: err.type, message: err.message } };
     return { status: 500, body: { __type: "InternalFailure", message: (err as Error).message } };
   }
 }

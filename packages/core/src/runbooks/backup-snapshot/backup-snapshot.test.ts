@@ -28,7 +28,12 @@ const ctx = (executionId: string, maxTargets = 50): StepContext & { maxTargets: 
   maxTargets,
 });
 const params = backupParams.parse({ selector: { tag: { Backup: "daily" } }, retainDays: 7, keepLast: 1 });
-const execution = (id: string) => ({ id, runbook: "backup-snapshot", dryRun: false, startedAt: NOW.toISOString() });
+const execution = (id: string) => ({
+  id,
+  runbook: "backup-snapshot",
+  dryRun: false,
+  startedAt: NOW.toISOString(),
+});
 
 const instance = (id: string, volumes: string[]) => ({
   InstanceId: id,
@@ -36,7 +41,13 @@ const instance = (id: string, volumes: string[]) => ({
   Tags: [{ Key: "Name", Value: `name-${id}` }],
   BlockDeviceMappings: volumes.map((v, i) => ({ DeviceName: `/dev/xvd${"abc"[i]}`, Ebs: { VolumeId: v } })),
 });
-const reflexSnapshot = (id: string, volume: string, start: string, retainUntil: string, extra: object[] = []) => ({
+const reflexSnapshot = (
+  id: string,
+  volume: string,
+  start: string,
+  retainUntil: string,
+  extra: object[] = [],
+) => ({
   SnapshotId: id,
   VolumeId: volume,
   State: "completed",
@@ -57,7 +68,13 @@ afterAll(async () => storage.close());
 beforeEach(() => ec2.reset());
 
 async function newRun(id: string) {
-  await Executions.create({ id, runbook: "backup-snapshot", dryRun: false, params: {}, trigger: { kind: "manual", actor: "test" } });
+  await Executions.create({
+    id,
+    runbook: "backup-snapshot",
+    dryRun: false,
+    params: {},
+    trigger: { kind: "manual", actor: "test" },
+  });
 }
 
 describe("plan", () => {
@@ -65,8 +82,13 @@ describe("plan", () => {
     await newRun("plan-1");
     ec2
       .on(DescribeInstancesCommand)
-      .resolvesOnce({ Reservations: [{ Instances: [instance("i-0000000000000000a", ["vol-a"])] }], NextToken: "p2" })
-      .resolvesOnce({ Reservations: [{ Instances: [instance("i-0000000000000000b", ["vol-b1", "vol-b2"])] }] });
+      .resolvesOnce({
+        Reservations: [{ Instances: [instance("i-0000000000000000a", ["vol-a"])] }],
+        NextToken: "p2",
+      })
+      .resolvesOnce({
+        Reservations: [{ Instances: [instance("i-0000000000000000b", ["vol-b1", "vol-b2"])] }],
+      });
     ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [] });
 
     const result = await plan({ execution: execution("plan-1"), params }, ctx("plan-1"));
@@ -90,7 +112,9 @@ describe("plan", () => {
 
   it("plans to prune only expired Reflex snapshots beyond the newest kept per volume, counting the one it will make", async () => {
     await newRun("plan-2");
-    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [instance("i-0000000000000000a", ["vol-a"])] }] });
+    ec2
+      .on(DescribeInstancesCommand)
+      .resolves({ Reservations: [{ Instances: [instance("i-0000000000000000a", ["vol-a"])] }] });
     ec2.on(DescribeSnapshotsCommand).resolves({
       Snapshots: [
         reflexSnapshot("snap-newest", "vol-a", "2026-01-03T00:00:00Z", "2026-01-10T00:00:00Z"),
@@ -101,7 +125,10 @@ describe("plan", () => {
     });
 
     // keepLast 2: the snapshot this run makes, and snap-newest.
-    const result = await plan({ execution: execution("plan-2"), params: { ...params, keepLast: 2 } }, ctx("plan-2"));
+    const result = await plan(
+      { execution: execution("plan-2"), params: { ...params, keepLast: 2 } },
+      ctx("plan-2"),
+    );
 
     expect(result.prune.map((p) => p.snapshotId)).toEqual(["snap-expired"]);
     expect(ec2.commandCalls(DescribeSnapshotsCommand)[0].args[0].input).toMatchObject({
@@ -116,7 +143,9 @@ describe("plan", () => {
   it("refuses a selection over the blast-radius cap before changing anything", async () => {
     await newRun("plan-3");
     ec2.on(DescribeInstancesCommand).resolves({
-      Reservations: [{ Instances: [instance("i-0000000000000000a", ["v1"]), instance("i-0000000000000000b", ["v2"])] }],
+      Reservations: [
+        { Instances: [instance("i-0000000000000000a", ["v1"]), instance("i-0000000000000000b", ["v2"])] },
+      ],
     });
     await expect(plan({ execution: execution("plan-3"), params }, ctx("plan-3", 1))).rejects.toMatchObject({
       code: "BlastRadiusExceeded",
@@ -127,18 +156,30 @@ describe("plan", () => {
   it("fails when the selector matches nothing", async () => {
     await newRun("plan-4");
     ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
-    await expect(plan({ execution: execution("plan-4"), params }, ctx("plan-4"))).rejects.toMatchObject({ code: "NoTargets" });
+    await expect(plan({ execution: execution("plan-4"), params }, ctx("plan-4"))).rejects.toMatchObject({
+      code: "NoTargets",
+    });
   });
 });
 
 describe("snapshotInstance", () => {
-  const target = { instanceId: "i-0000000000000000a", name: "web-1", volumes: [{ volumeId: "vol-a" }, { volumeId: "vol-b" }] };
+  const target = {
+    instanceId: "i-0000000000000000a",
+    name: "web-1",
+    volumes: [{ volumeId: "vol-a" }, { volumeId: "vol-b" }],
+  };
 
   it("snapshots each volume with the execution, source and retention tags", async () => {
     ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [] });
-    ec2.on(CreateSnapshotCommand).resolvesOnce({ SnapshotId: "snap-1" }).resolvesOnce({ SnapshotId: "snap-2" });
+    ec2
+      .on(CreateSnapshotCommand)
+      .resolvesOnce({ SnapshotId: "snap-1" })
+      .resolvesOnce({ SnapshotId: "snap-2" });
 
-    const out = await snapshotInstance({ execution: execution("snap-run"), params, target, region: "us-east-1" }, ctx("snap-run"));
+    const out = await snapshotInstance(
+      { execution: execution("snap-run"), params, target, region: "us-east-1" },
+      ctx("snap-run"),
+    );
 
     expect(out).toEqual({
       instanceId: target.instanceId,
@@ -167,10 +208,15 @@ describe("snapshotInstance", () => {
   });
 
   it("makes no second snapshot when retried after a partial success", async () => {
-    ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: "snap-earlier", VolumeId: "vol-a", State: "pending" }] });
+    ec2
+      .on(DescribeSnapshotsCommand)
+      .resolves({ Snapshots: [{ SnapshotId: "snap-earlier", VolumeId: "vol-a", State: "pending" }] });
     ec2.on(CreateSnapshotCommand).resolves({ SnapshotId: "snap-new" });
 
-    const out = await snapshotInstance({ execution: execution("retry-run"), params, target, region: "us-east-1" }, ctx("retry-run"));
+    const out = await snapshotInstance(
+      { execution: execution("retry-run"), params, target, region: "us-east-1" },
+      ctx("retry-run"),
+    );
 
     expect(ec2.commandCalls(CreateSnapshotCommand).map((c) => c.args[0].input.VolumeId)).toEqual(["vol-b"]);
     expect(out.snapshots).toEqual([
@@ -181,18 +227,33 @@ describe("snapshotInstance", () => {
 });
 
 describe("checkSnapshots", () => {
-  const snapshots = [{ instanceId: "i-1", status: "started" as const, snapshots: [{ snapshotId: "snap-1", volumeId: "vol-a" }] }];
+  const snapshots = [
+    {
+      instanceId: "i-1",
+      status: "started" as const,
+      snapshots: [{ snapshotId: "snap-1", volumeId: "vol-a" }],
+    },
+  ];
 
   it("keeps waiting while a snapshot is pending", async () => {
-    ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: "snap-1", State: "pending", Progress: "40%" }] });
+    ec2
+      .on(DescribeSnapshotsCommand)
+      .resolves({ Snapshots: [{ SnapshotId: "snap-1", State: "pending", Progress: "40%" }] });
     const p = await checkSnapshots({ execution: execution("c1"), params, snapshots }, ctx("c1"));
-    expect(p).toMatchObject({ done: false, timedOut: false, snapshots: [{ snapshotId: "snap-1", state: "pending", progress: "40%" }] });
+    expect(p).toMatchObject({
+      done: false,
+      timedOut: false,
+      snapshots: [{ snapshotId: "snap-1", state: "pending", progress: "40%" }],
+    });
   });
 
   it("stops waiting at the timeout and says so", async () => {
     ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: "snap-1", State: "pending" }] });
     const longAgo = { ...execution("c2"), startedAt: new Date(NOW.getTime() - 121 * 60_000).toISOString() };
-    const p = await checkSnapshots({ execution: longAgo, params: { ...params, timeoutMinutes: 120 }, snapshots }, ctx("c2"));
+    const p = await checkSnapshots(
+      { execution: longAgo, params: { ...params, timeoutMinutes: 120 }, snapshots },
+      ctx("c2"),
+    );
     expect(p).toMatchObject({ done: true, timedOut: true });
   });
 });
@@ -210,11 +271,20 @@ describe("prune", () => {
       .on(DeleteSnapshotCommand, { SnapshotId: "snap-old-2" })
       .rejects(Object.assign(new Error("gone"), { name: "InvalidSnapshot.NotFound" }));
     ec2.on(DeleteSnapshotCommand, { SnapshotId: "snap-old-1" }).resolves({});
-    const planned = { region: "us-east-1", targets: [{ instanceId: "i-1", volumes: [{ volumeId: "vol-a" }] }], create: [], prune: [], cap: 50 };
+    const planned = {
+      region: "us-east-1",
+      targets: [{ instanceId: "i-1", volumes: [{ volumeId: "vol-a" }] }],
+      create: [],
+      prune: [],
+      cap: 50,
+    };
 
     const out = await prune({ execution: execution("p1"), params, plan: planned }, ctx("p1"));
 
-    expect(ec2.commandCalls(DeleteSnapshotCommand).map((c) => c.args[0].input.SnapshotId)).toEqual(["snap-old-1", "snap-old-2"]);
+    expect(ec2.commandCalls(DeleteSnapshotCommand).map((c) => c.args[0].input.SnapshotId)).toEqual([
+      "snap-old-1",
+      "snap-old-2",
+    ]);
     expect(out.deleted.map((d) => d.snapshotId)).toEqual(["snap-old-1", "snap-old-2"]);
     expect(out.failed).toEqual([]);
   });
@@ -236,7 +306,9 @@ describe("rollback", () => {
     expect(ec2.commandCalls(DescribeSnapshotsCommand)[0].args[0].input.Filters).toEqual([
       { Name: "tag:reflex:execution-id", Values: ["rb-1"] },
     ]);
-    expect(ec2.commandCalls(DeleteSnapshotCommand).map((c) => c.args[0].input.SnapshotId)).toEqual(["snap-half"]);
+    expect(ec2.commandCalls(DeleteSnapshotCommand).map((c) => c.args[0].input.SnapshotId)).toEqual([
+      "snap-half",
+    ]);
     expect(out).toEqual({ deleted: ["snap-half"], kept: ["snap-done"], failed: [] });
   });
 });

@@ -11,7 +11,8 @@ import { checkSnapshots, copyToRegion, plan, prune, report, snapshotInstance } f
  */
 export const backupSnapshot = defineRunbook({
   name: "backup-snapshot",
-  summary: "Snapshot the EBS volumes of selected instances, copy to a DR region, prune expired Reflex snapshots",
+  summary:
+    "Snapshot the EBS volumes of selected instances, copy to a DR region, prune expired Reflex snapshots",
   risk: "low",
   params: backupParams,
   example: { selector: { tag: { Backup: "daily" } }, retainDays: 14, keepLast: 2 },
@@ -23,11 +24,17 @@ export const backupSnapshot = defineRunbook({
     { actions: ["ec2:CreateTags"], mutating: true, tagCondition: "request" },
     // Deletes only ever touch snapshots carrying the automation tag.
     { actions: ["ec2:DeleteSnapshot"], mutating: true, tagCondition: "resource" },
-    { actions: ["s3:PutObject"], mutating: true, resources: ["${ReportsBucketArn}/manifests/*"], tagCondition: "none" },
+    {
+      actions: ["s3:PutObject"],
+      mutating: true,
+      resources: ["${ReportsBucketArn}/manifests/*"],
+      tagCondition: "none",
+    },
   ],
   steps: { plan, snapshotInstance, checkSnapshots, copyToRegion, prune, report, rollback },
   rollback: ["rollback"],
-  dryRun: "Selects the instances and lists the snapshots it would create and the expired ones it would delete; no mutating call.",
+  dryRun:
+    "Selects the instances and lists the snapshots it would create and the expired ones it would delete; no mutating call.",
   stateMachine: backupStateMachine,
   lockKey: (p) => `backup:${JSON.stringify(p.selector)}`,
 });

@@ -5,7 +5,10 @@ const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS regio
 export const selectorSchema = z
   .object({
     tag: z.record(z.string().min(1), z.string()).optional(),
-    instanceIds: z.array(z.string().regex(/^i-[0-9a-f]{8,17}$/, "must be an instance id (i-…)")).min(1).optional(),
+    instanceIds: z
+      .array(z.string().regex(/^i-[0-9a-f]{8,17}$/, "must be an instance id (i-…)"))
+      .min(1)
+      .optional(),
   })
   .strict()
   .refine((s) => (s.tag && Object.keys(s.tag).length > 0) || s.instanceIds, {
@@ -25,7 +28,13 @@ export const backupParams = z
       .default(2)
       .describe("Always keep this many newest completed snapshots per volume, whatever their age"),
     copyToRegion: region.optional().describe("Also copy each snapshot to this (DR) region"),
-    timeoutMinutes: z.number().int().min(1).max(1440).default(120).describe("Give up waiting for snapshots after this"),
+    timeoutMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(1440)
+      .default(120)
+      .describe("Give up waiting for snapshots after this"),
   })
   .strict();
 

@@ -2,7 +2,12 @@
  * The backup-snapshot steps, one per Task state. Every mutating step checks what already
  * exists first (by the execution-id tag), so a retried step never makes a second snapshot.
  */
-import { CopySnapshotCommand, CreateSnapshotCommand, DeleteSnapshotCommand, type Tag } from "@aws-sdk/client-ec2";
+import {
+  CopySnapshotCommand,
+  CreateSnapshotCommand,
+  DeleteSnapshotCommand,
+  type Tag,
+} from "@aws-sdk/client-ec2";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { ec2, findInstances, findSnapshots, isNotFound, tagMap, tagValue } from "../../adapters/ec2.ts";
 import { client } from "../../aws.ts";
@@ -86,7 +91,10 @@ export async function plan(input: Input, ctx: StepContext & { maxTargets?: numbe
   const instances = await findInstances(region, params.selector);
   const cap = ctx.maxTargets ?? 50;
   if (instances.length === 0) {
-    throw new StepExecutionError("NoTargets", `selector ${JSON.stringify(params.selector)} matched no instances in ${region}`);
+    throw new StepExecutionError(
+      "NoTargets",
+      `selector ${JSON.stringify(params.selector)} matched no instances in ${region}`,
+    );
   }
   if (instances.length > cap) {
     throw new StepExecutionError(
@@ -104,13 +112,13 @@ export async function plan(input: Input, ctx: StepContext & { maxTargets?: numbe
   }));
   const volumeIds = targets.flatMap((t) => t.volumes.map((v) => v.volumeId));
   const regions = params.copyToRegion ? [region, params.copyToRegion] : [region];
-  const prune = (
-    await Promise.all(regions.map((r) => planPrune(r, volumeIds, params, ctx, true)))
-  ).flat();
+  const prune = (await Promise.all(regions.map((r) => planPrune(r, volumeIds, params, ctx, true)))).flat();
   const result: Plan = {
     region,
     targets,
-    create: targets.flatMap((t) => t.volumes.map((v) => ({ instanceId: t.instanceId, volumeId: v.volumeId }))),
+    create: targets.flatMap((t) =>
+      t.volumes.map((v) => ({ instanceId: t.instanceId, volumeId: v.volumeId })),
+    ),
     copyTo: params.copyToRegion,
     prune,
     cap,
@@ -205,9 +213,13 @@ export async function snapshotInstance(
     const made = await ec2(region).send(
       new CreateSnapshotCommand({
         VolumeId: v.volumeId,
-        Description: `Reflex backup of ${target.instanceId} ${v.device ?? ""} (execution ${ctx.executionId})`.trim(),
+        Description:
+          `Reflex backup of ${target.instanceId} ${v.device ?? ""} (execution ${ctx.executionId})`.trim(),
         TagSpecifications: [
-          { ResourceType: "snapshot", Tags: snapshotTags(ctx, params, target.instanceId, target.name, v.volumeId) },
+          {
+            ResourceType: "snapshot",
+            Tags: snapshotTags(ctx, params, target.instanceId, target.name, v.volumeId),
+          },
         ],
       }),
     );
@@ -340,13 +352,22 @@ export async function report(input: Input, ctx: StepContext): Promise<Report> {
     const snaps = progress.filter((p) => p.instanceId === t.instanceId);
     const targetCopies = copies.filter((c) => snaps.some((s) => s.snapshotId === c.sourceSnapshotId));
     let error: string | undefined;
-    if (!started || started.status === "failed") error = started?.cause ?? started?.error ?? "snapshot was not started";
+    if (!started || started.status === "failed")
+      error = started?.cause ?? started?.error ?? "snapshot was not started";
     else if (snaps.some((s) => s.state === "pending"))
       error = `timed out after ${input.params.timeoutMinutes} min with snapshots still pending`;
     else if (snaps.some((s) => s.state !== "completed"))
       error = `snapshot ended in state ${snaps.find((s) => s.state !== "completed")?.state}`;
-    else if (targetCopies.some((c) => c.error)) error = `DR copy failed: ${targetCopies.find((c) => c.error)?.error}`;
-    return { instanceId: t.instanceId, name: t.name, status: error ? "failed" : "succeeded", snapshots: snaps, copies: targetCopies, error };
+    else if (targetCopies.some((c) => c.error))
+      error = `DR copy failed: ${targetCopies.find((c) => c.error)?.error}`;
+    return {
+      instanceId: t.instanceId,
+      name: t.name,
+      status: error ? "failed" : "succeeded",
+      snapshots: snaps,
+      copies: targetCopies,
+      error,
+    };
   });
   const failed = targets.filter((t) => t.status === "failed").length;
   const body = {
@@ -361,7 +382,12 @@ export async function report(input: Input, ctx: StepContext): Promise<Report> {
   const bucket = requireEnv("REFLEX_BUCKET");
   const key = `manifests/${RUNBOOK}/${body.finishedAt.slice(0, 10)}/${ctx.executionId}.json`;
   await client(S3Client, "s3").send(
-    new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(body, null, 2), ContentType: "application/json" }),
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: JSON.stringify(body, null, 2),
+      ContentType: "application/json",
+    }),
   );
   const out: Report = {
     targets,

@@ -1,0 +1,80 @@
+/**
+ * Dedup records: EventBridge delivers at least once (and retries for up to 24 h), so the
+ * gate claims each event id (and each alarm transition) with one conditional write before it
+ * does anything. The claim carries a short lease: if the claimant dies mid-way, a redelivery
+ * after the lease may claim it again; anything after the claim is idempotent too (the execution
+ * name is the dedup key), so a second pass cannot start a second run.
+ */
+import { DeleteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { db, isConditionFailure } from "../state/db.ts";
+import { tableName } from "../state/table.ts";
+
+/** How long dedup records are kept: EventBridge's retry horizon (24 h) plus margin. */
+const KEEP_SECONDS = 3 * 86_400;
+/** How long a claim stays exclusive while its holder works. */
+const CLAIM_LEASE_MS = 60_000;
+
+const key = (k: string) => ({ pk: `DEDUP#${k}`, sk: "DEDUP" });
+
+/** Claims `k`. False when it was claimed before (a duplicate), or is being worked on now. */
+export async function claim(k: string, owner: string, now = Date.now()): Promise<boolean> {
+  try {
+    await db().send(
+      new PutCommand({
+        TableName: tableName(),
+        Item: {
+          ...key(k),
+          type: "dedup",
+          owner,
+          status: "IN_PROGRESS",
+          leaseUntil: now + CLAIM_LEASE_MS,
+          expiresAt: Math.floor(now / 1000) + KEEP_SECONDS,
+        },
+        // Expiry is checked here, not left to TTL (which deletes late).
+        ConditionExpression:
+          "attribute_not_exists(pk) OR expiresAt < :nowS OR (#status = :inProgress AND leaseUntil < :now)",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: {
+          ":now": now,
+          ":nowS": Math.floor(now / 1000),
+          ":inProgress": "IN_PROGRESS",
+        },
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
+}
+
+/** Marks a claim done, with what was decided. */
+export async function complete(k: string, owner: string, outcome: Record<string, unknown>): Promise<void> {
+  await db().send(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: key(k),
+      UpdateExpression: "SET #status = :done, outcome = :outcome",
+      ConditionExpression: "#owner = :owner",
+      ExpressionAttributeNames: { "#status": "status", "#owner": "owner" },
+      ExpressionAttributeValues: { ":done": "DONE", ":outcome": outcome, ":owner": owner },
+    }),
+  );
+}
+
+/** Gives a claim back (processing failed before anything happened), so a redelivery can retry. */
+export async function release(k: string, owner: string): Promise<void> {
+  try {
+    await db().send(
+      new DeleteCommand({
+        TableName: tableName(),
+        Key: key(k),
+        ConditionExpression: "#owner = :owner AND #status = :inProgress",
+        ExpressionAttributeNames: { "#owner": "owner", "#status": "status" },
+        ExpressionAttributeValues: { ":owner": owner, ":inProgress": "IN_PROGRESS" },
+      }),
+    );
+  } catch (err) {
+    if (!isConditionFailure(err)) throw err;
+  }
+}

@@ -1,0 +1,285 @@
+/**
+ * The event gate: one code path from "an event arrived" to "a run started, or why not".
+ *
+ *   parse → dedup (event id, then alarm transition) → route (config rules) → guardrails → start
+ *
+ * Guardrails, in this order (the read-only checks first, then those that consume something;
+ * anything consumed is given back if a later guardrail says no):
+ *   1. pause     — the global pause switch (config `guardrails.paused`, or `reflex pause`)
+ *   2. breaker   — N failed automatic runs within a window paused automation until a person resumes
+ *   3. freeze    — a change freeze covers this runbook now
+ *   4. blast-radius — the params name more targets than the cap
+ *   5. cooldown  — this rule acted on this target less than `cooldown` ago
+ *   6. rate-limit — the runbook's runs-per-window budget is spent
+ *   7. lock      — another run holds the target (taken by Runs.start)
+ * Then StartExecution with the dedup key as the execution name, so a retried start is the same
+ * run. Every decision is audited with its reason and guardrail.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import type { Config } from "../config/schema.ts";
+import { ConflictError, ValidationError } from "../errors.ts";
+import * as Lifecycle from "../lifecycle.ts";
+import { compilePattern } from "../patterns/index.ts";
+import * as Runbooks from "../runbooks/index.ts";
+import * as Runs from "../runs.ts";
+import * as Alarms from "../state/alarms.ts";
+import * as Audit from "../state/audit.ts";
+import * as Dedup from "./dedup.ts";
+import { type EventEnvelope, happeningKey, parseEvent, readPath } from "./events.ts";
+import * as Guardrails from "./guardrails.ts";
+
+export type DecisionKind = "started" | "duplicate" | "suppressed" | "no-match" | "rejected";
+
+export interface Decision {
+  eventId: string;
+  decision: DecisionKind;
+  rule?: string;
+  runbook?: string;
+  executionId?: string;
+  guardrail?: "pause" | "breaker" | "freeze" | "blast-radius" | "cooldown" | "rate-limit" | "lock";
+  reason: string;
+}
+
+type Rule = Config["rules"][number];
+const compiled = new WeakMap<Config, Array<{ rule: Rule; matches: (e: unknown) => boolean }>>();
+
+function rulesOf(config: Config) {
+  let rules = compiled.get(config);
+  if (!rules) {
+    rules = config.rules.filter((r) => r.enabled).map((rule) => ({ rule, matches: compilePattern(rule.on) }));
+    compiled.set(config, rules);
+  }
+  return rules;
+}
+
+/** Replaces `$.…` strings in a rule's params with values from the event. */
+export function resolveParams(value: unknown, event: unknown, at = "with"): unknown {
+  if (typeof value === "string" && /^\$(\.|\[)/.test(value)) {
+    const found = readPath(event, value);
+    if (found === undefined)
+      throw new ValidationError(
+        "missing_event_field",
+        `${at} takes ${value}, which the event does not have`,
+        [{ path: at, message: `${value} not in event` }],
+      );
+    return found;
+  }
+  if (Array.isArray(value)) return value.map((v, i) => resolveParams(v, event, `${at}[${i}]`));
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, resolveParams(v, event, `${at}.${k}`)]),
+    );
+  }
+  return value;
+}
+
+/** A Step Functions execution name from a rule and a dedup key: stable, ≤ 80 chars. */
+export function executionName(rule: string, dedupKey: string): string {
+  return `${rule.slice(0, 56)}-${createHash("sha256").update(`${rule}\n${dedupKey}`).digest("hex").slice(0, 20)}`;
+}
+
+async function audited(d: Decision, actor: string, now: Date): Promise<Decision> {
+  await Audit.record(
+    {
+      kind: `event.${d.decision}`,
+      actor,
+      reason: d.reason,
+      eventId: d.eventId,
+      runbook: d.runbook,
+      executionId: d.executionId,
+      guardrail: d.guardrail,
+      data: d.rule ? { rule: d.rule } : undefined,
+    },
+    now,
+  );
+  if (d.decision === "suppressed") {
+    await Lifecycle.publish(
+      "Event Suppressed",
+      { eventId: d.eventId, rule: d.rule, runbook: d.runbook, guardrail: d.guardrail, reason: d.reason },
+      now,
+    );
+  }
+  return d;
+}
+
+/**
+ * Decides what one event does. Never throws for bad input (that is a `rejected` decision);
+ * throws only when the state store fails, after giving its dedup claims back so a
+ * redelivery can try again.
+ *
+ * @example
+ * const decisions = await Gate.handleEvent(event, { config });
+ */
+export async function handleEvent(raw: unknown, opts: { config: Config; now?: Date }): Promise<Decision[]> {
+  const now = opts.now ?? new Date();
+  const parsed = parseEvent(raw);
+  if (!parsed.ok) {
+    return [
+      await audited({ eventId: parsed.eventId, decision: "rejected", reason: parsed.reason }, "gate", now),
+    ];
+  }
+  const event = parsed.event;
+  const source = `event:${event.source}`;
+  const owner = randomUUID();
+  const eventKey = `event:${event.id}`;
+  if (!(await Dedup.claim(eventKey, owner, now.getTime()))) {
+    return [
+      await audited(
+        { eventId: event.id, decision: "duplicate", reason: `event ${event.id} was delivered before` },
+        source,
+        now,
+      ),
+    ];
+  }
+  const claimed = [eventKey];
+  try {
+    const happening = happeningKey(parsed);
+    if (happening) {
+      if (!(await Dedup.claim(happening, owner, now.getTime()))) {
+        const d = await audited(
+          { eventId: event.id, decision: "duplicate", reason: `same ${happening} as an earlier event` },
+          source,
+          now,
+        );
+        await Dedup.complete(eventKey, owner, { decisions: [d] });
+        return [d];
+      }
+      claimed.push(happening);
+      const detail = event.detail as {
+        alarmName: string;
+        state: { value: string; timestamp: string; reason?: string };
+      };
+      await Alarms.record({
+        alarmName: detail.alarmName,
+        state: detail.state.value,
+        since: detail.state.timestamp,
+        reason: detail.state.reason,
+      });
+    }
+    const matched = rulesOf(opts.config).filter((r) => r.matches(event));
+    let decisions: Decision[];
+    if (matched.length === 0) {
+      decisions = [
+        await audited(
+          {
+            eventId: event.id,
+            decision: "no-match",
+            reason: `no rule matches ${event.source} / ${event["detail-type"]}`,
+          },
+          source,
+          now,
+        ),
+      ];
+    } else {
+      const dedupKey = happening ?? eventKey;
+      decisions = await Promise.all(
+        matched.map(({ rule }) => decide(rule, event, dedupKey, opts.config, now)),
+      );
+    }
+    for (const k of claimed) await Dedup.complete(k, owner, { decisions });
+    return decisions;
+  } catch (err) {
+    for (const k of claimed) await Dedup.release(k, owner);
+    throw err;
+  }
+}
+
+async function decide(
+  rule: Rule,
+  event: EventEnvelope,
+  dedupKey: string,
+  config: Config,
+  now: Date,
+): Promise<Decision> {
+  const actor = `rule:${rule.name}`;
+  const base = { eventId: event.id, rule: rule.name, runbook: rule.run };
+  const suppress = (guardrail: NonNullable<Decision["guardrail"]>, reason: string) =>
+    audited({ ...base, decision: "suppressed", guardrail, reason }, actor, now);
+
+  let params: Record<string, unknown>;
+  let runbook: Runbooks.Runbook;
+  try {
+    runbook = Runbooks.get(rule.run);
+    params = Runs.parseParams(runbook, resolveParams(rule.with, event));
+  } catch (err) {
+    return audited(
+      { ...base, decision: "rejected", reason: `rule ${rule.name}: ${(err as Error).message}` },
+      actor,
+      now,
+    );
+  }
+  const executionId = executionName(rule.name, dedupKey);
+
+  if (config.guardrails.paused)
+    return suppress("pause", "automatic runs are paused in the config (guardrails.paused)");
+  const automation = await Guardrails.automationState();
+  if (automation.paused) {
+    return automation.pausedBy === "breaker"
+      ? suppress("breaker", `circuit breaker is open: ${automation.reason ?? ""}`)
+      : suppress("pause", `automatic runs paused by ${automation.pausedBy}: ${automation.reason ?? ""}`);
+  }
+  const freeze = Guardrails.activeFreeze(config, runbook.name, now);
+  if (freeze)
+    return suppress(
+      "freeze",
+      `change freeze '${freeze.name}' until ${freeze.to}${freeze.reason ? ` (${freeze.reason})` : ""}`,
+    );
+  const cap = Math.min(runbook.cap.maxTargets, config.guardrails.maxTargetsPerRun);
+  const radius = runbook.blastRadius?.(params as never);
+  if (radius !== undefined && radius > cap)
+    return suppress("blast-radius", `the run would touch ${radius} targets; the cap is ${cap}`);
+
+  const targetValue = rule.target ? readPath(event, rule.target) : undefined;
+  const target =
+    targetValue !== undefined ? String(targetValue) : (runbook.lockKey?.(params as never) ?? runbook.name);
+  const coolingUntil = await Guardrails.takeCooldown(
+    rule.name,
+    target,
+    rule.cooldown,
+    executionId,
+    now.getTime(),
+  );
+  if (coolingUntil)
+    return suppress(
+      "cooldown",
+      `rule ${rule.name} acted on ${target} recently; cooldown until ${coolingUntil}`,
+    );
+  const { runs, per } = config.guardrails.rateLimit;
+  if (!(await Guardrails.takeRateSlot(runbook.name, runs, per, now.getTime()))) {
+    await Guardrails.returnCooldown(rule.name, target, executionId);
+    return suppress(
+      "rate-limit",
+      `${runbook.name} already ran ${runs} times in this ${Math.round(per / 60_000)}-minute window`,
+    );
+  }
+  try {
+    await Runs.start(
+      {
+        runbook: runbook.name,
+        params,
+        dryRun: rule.dryRun,
+        executionId,
+        trigger: { kind: "rule", name: rule.name, actor, eventId: event.id },
+      },
+      now,
+    );
+  } catch (err) {
+    if (err instanceof ConflictError && err.code === "execution_exists") {
+      return audited(
+        {
+          ...base,
+          decision: "duplicate",
+          executionId,
+          reason: `run ${executionId} was already started for this event`,
+        },
+        actor,
+        now,
+      );
+    }
+    await Guardrails.returnCooldown(rule.name, target, executionId);
+    await Guardrails.returnRateSlot(runbook.name, per, now.getTime());
+    if (err instanceof ConflictError && err.code === "target_locked") return suppress("lock", err.message);
+    throw err;
+  }
+  return { ...base, decision: "started", executionId, reason: `rule ${rule.name} started ${runbook.name}` };
+}

@@ -1,0 +1,241 @@
+/**
+ * Guardrails' state in DynamoDB: the pause switch and the circuit breaker (one item,
+ * `GUARD#automation`), per-rule cooldowns and per-runbook rate windows. Each check that
+ * consumes something (a cooldown, a slot in the rate window) is one conditional write, so two
+ * concurrent events cannot both pass.
+ */
+import { randomUUID } from "node:crypto";
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { Config } from "../config/schema.ts";
+import * as Audit from "../state/audit.ts";
+import { db, isConditionFailure } from "../state/db.ts";
+import { tableName } from "../state/table.ts";
+
+export interface AutomationState {
+  /** Revision of the failure list, for optimistic concurrency. */
+  rev?: string;
+  paused: boolean;
+  /** `breaker` when the circuit breaker tripped, else who paused. */
+  pausedBy?: string;
+  reason?: string;
+  pausedAt?: string;
+  /** Times (ms) of recent failed automatic runs, newest last. */
+  failures: number[];
+}
+
+const AUTOMATION = { pk: "GUARD#automation", sk: "STATE" };
+
+/** The pause switch and breaker state (not paused, no failures, when never written). */
+export async function automationState(): Promise<AutomationState> {
+  const out = await db().send(
+    new GetCommand({ TableName: tableName(), Key: AUTOMATION, ConsistentRead: true }),
+  );
+  const item = out.Item as Partial<AutomationState> | undefined;
+  return {
+    paused: item?.paused ?? false,
+    pausedBy: item?.pausedBy,
+    reason: item?.reason,
+    pausedAt: item?.pausedAt,
+    failures: item?.failures ?? [],
+    rev: item?.rev,
+  };
+}
+
+/** Pauses automatic runs (a person, or the breaker). */
+export async function pause(by: string, reason: string, now = new Date()): Promise<void> {
+  await db().send(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: AUTOMATION,
+      UpdateExpression: "SET paused = :t, pausedBy = :by, reason = :reason, pausedAt = :at",
+      ExpressionAttributeValues: { ":t": true, ":by": by, ":reason": reason, ":at": now.toISOString() },
+    }),
+  );
+  await Audit.record(
+    {
+      kind: "guardrail.changed",
+      actor: by,
+      reason: `automatic runs paused: ${reason}`,
+      guardrail: by === "breaker" ? "breaker" : "pause",
+    },
+    now,
+  );
+}
+
+/** Resumes automatic runs and resets the breaker's failure count. Only a person does this. */
+export async function resume(by: string, now = new Date()): Promise<void> {
+  await db().send(
+    new PutCommand({
+      TableName: tableName(),
+      Item: { ...AUTOMATION, type: "guard", paused: false, failures: [], rev: randomUUID() },
+    }),
+  );
+  await Audit.record(
+    {
+      kind: "guardrail.changed",
+      actor: by,
+      reason: "automatic runs resumed; breaker reset",
+      guardrail: "pause",
+    },
+    now,
+  );
+}
+
+/**
+ * Counts a failed automatic run; trips the breaker (pauses automation) when `failures` of them
+ * fall within `within`. Read-modify-write guarded by the revision it read, so concurrent
+ * failures are all counted.
+ */
+export async function recordFailure(config: Config, executionId: string, now = Date.now()): Promise<boolean> {
+  const { failures: limit, within } = config.guardrails.breaker;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const state = await automationState();
+    const recent = [...state.failures.filter((t) => t > now - within), now].slice(-limit * 2);
+    const trips = !state.paused && recent.filter((t) => t > now - within).length >= limit;
+    try {
+      await db().send(
+        new UpdateCommand({
+          TableName: tableName(),
+          Key: AUTOMATION,
+          UpdateExpression: "SET failures = :recent, rev = :next",
+          ConditionExpression: state.rev ? "rev = :seen" : "attribute_not_exists(rev)",
+          ExpressionAttributeValues: {
+            ":recent": recent,
+            ":next": randomUUID(),
+            ...(state.rev ? { ":seen": state.rev } : {}),
+          },
+        }),
+      );
+    } catch (err) {
+      if (isConditionFailure(err)) continue;
+      throw err;
+    }
+    if (trips) {
+      await pause(
+        "breaker",
+        `${recent.length} automatic runs failed within ${Math.round(within / 60_000)} min (last: ${executionId}); resume with: reflex resume`,
+        new Date(now),
+      );
+    }
+    return trips;
+  }
+  return false;
+}
+
+/** The freeze in force for a runbook at `now`, if any. */
+export function activeFreeze(config: Config, runbook: string, now: Date) {
+  return config.freezes.find(
+    (f) =>
+      Date.parse(f.from) <= now.getTime() &&
+      now.getTime() < Date.parse(f.to) &&
+      (!f.runbooks || f.runbooks.includes(runbook)),
+  );
+}
+
+const cooldownKey = (rule: string, target: string) => ({ pk: `COOLDOWN#${rule}#${target}`, sk: "COOLDOWN" });
+
+/**
+ * Takes the cooldown of (rule, target) until now + `ms`. Returns undefined when taken, or the
+ * time the current cooldown ends.
+ */
+export async function takeCooldown(
+  rule: string,
+  target: string,
+  ms: number,
+  owner: string,
+  now = Date.now(),
+): Promise<string | undefined> {
+  if (ms <= 0) return undefined;
+  try {
+    await db().send(
+      new PutCommand({
+        TableName: tableName(),
+        Item: {
+          ...cooldownKey(rule, target),
+          type: "cooldown",
+          until: now + ms,
+          owner,
+          expiresAt: Math.ceil((now + ms) / 1000) + 3600,
+        },
+        ConditionExpression: "attribute_not_exists(pk) OR #until <= :now",
+        ExpressionAttributeNames: { "#until": "until" },
+        ExpressionAttributeValues: { ":now": now },
+      }),
+    );
+    return undefined;
+  } catch (err) {
+    if (!isConditionFailure(err)) throw err;
+    const held = await db().send(
+      new GetCommand({ TableName: tableName(), Key: cooldownKey(rule, target), ConsistentRead: true }),
+    );
+    return new Date((held.Item?.until as number | undefined) ?? now).toISOString();
+  }
+}
+
+/** Gives a cooldown back when the run it was taken for did not start. */
+export async function returnCooldown(rule: string, target: string, owner: string): Promise<void> {
+  try {
+    await db().send(
+      new DeleteCommand({
+        TableName: tableName(),
+        Key: cooldownKey(rule, target),
+        ConditionExpression: "#owner = :owner",
+        ExpressionAttributeNames: { "#owner": "owner" },
+        ExpressionAttributeValues: { ":owner": owner },
+      }),
+    );
+  } catch (err) {
+    if (!isConditionFailure(err)) throw err;
+  }
+}
+
+/**
+ * Takes one slot in the runbook's fixed rate window (`runs` per `per`). False when the window
+ * is full.
+ */
+export async function takeRateSlot(
+  runbook: string,
+  runs: number,
+  per: number,
+  now = Date.now(),
+): Promise<boolean> {
+  const window = Math.floor(now / per);
+  try {
+    await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: { pk: `RATE#${runbook}#${window}`, sk: "RATE" },
+        UpdateExpression: "ADD #n :one SET expiresAt = :exp",
+        ConditionExpression: "attribute_not_exists(#n) OR #n < :limit",
+        ExpressionAttributeNames: { "#n": "count" },
+        ExpressionAttributeValues: {
+          ":one": 1,
+          ":limit": runs,
+          ":exp": Math.ceil(((window + 1) * per) / 1000) + 3600,
+        },
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
+}
+
+/** Gives a rate slot back when the run did not start after all. */
+export async function returnRateSlot(runbook: string, per: number, now = Date.now()): Promise<void> {
+  await db()
+    .send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: { pk: `RATE#${runbook}#${Math.floor(now / per)}`, sk: "RATE" },
+        UpdateExpression: "ADD #n :minus",
+        ConditionExpression: "attribute_exists(#n) AND #n > :zero",
+        ExpressionAttributeNames: { "#n": "count" },
+        ExpressionAttributeValues: { ":minus": -1, ":zero": 0 },
+      }),
+    )
+    .catch((err) => {
+      if (!isConditionFailure(err)) throw err;
+    });
+}

@@ -1,0 +1,57 @@
+/**
+ * `POST /events`: one EventBridge event, or `{ "Entries": [...] }` in either envelope form or
+ * PutEvents form (`Source`, `DetailType`, `Detail` as a JSON string). Answers the gate's
+ * decision for each: `{ results: [{ eventId, decision, executionId?, reason? }] }`.
+ */
+import { randomUUID } from "node:crypto";
+import { currentConfig, Gate, ValidationError } from "@reflex/core";
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { errorResponse, json, parseBody, type Response } from "./lib/http.ts";
+
+const MAX_ENTRIES = 100;
+
+/** A PutEvents entry as the envelope EventBridge would deliver; other shapes pass through for the gate to judge. */
+export function toEnvelope(entry: unknown, now = new Date()): unknown {
+  const e = entry as Record<string, unknown>;
+  if (!e || typeof e !== "object" || !("DetailType" in e || "Source" in e)) return entry;
+  let detail: unknown = e.Detail;
+  if (typeof detail === "string") {
+    try {
+      detail = JSON.parse(detail);
+    } catch {
+      detail = `(not JSON) ${detail}`;
+    }
+  }
+  return {
+    version: "0",
+    id: randomUUID(),
+    "detail-type": e.DetailType,
+    source: e.Source,
+    account: process.env.REFLEX_ACCOUNT ?? "000000000000",
+    time: (e.Time instanceof Date ? e.Time : now).toISOString().replace(/\.\d{3}Z$/, "Z"),
+    region: process.env.AWS_REGION ?? "us-east-1",
+    resources: e.Resources ?? [],
+    detail,
+  };
+}
+
+export async function route(event: APIGatewayProxyEventV2): Promise<Response> {
+  try {
+    if (event.requestContext.http.method !== "POST") {
+      return json(405, { error: { code: "method_not_allowed", message: "use POST /events" } });
+    }
+    const body = parseBody(event) as { Entries?: unknown };
+    const entries = body && typeof body === "object" && "Entries" in body ? body.Entries : [body];
+    if (!Array.isArray(entries) || entries.length === 0 || entries.length > MAX_ENTRIES) {
+      throw new ValidationError("invalid_entries", `Entries must be an array of 1 to ${MAX_ENTRIES} events`, [
+        { path: "Entries", message: "bad length" },
+      ]);
+    }
+    const config = currentConfig();
+    const results: Gate.Decision[] = [];
+    for (const entry of entries) results.push(...(await Gate.handleEvent(toEnvelope(entry), { config })));
+    return json(200, { results });
+  } catch (err) {
+    return errorResponse(err);
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The local EventBridge: answers PutEvents (AWS JSON 1.1, `X-Amz-Target: AWSEvents.PutEvents`)
+ * so core's EventBridge client works unchanged. Events put on Reflex's bus (lifecycle events)
+ * are kept, newest last, for `GET /api/lifecycle` and subscribers; events put on any other bus
+ * go to the trigger handler, as the deployed rules would send them.
+ */
+import { randomUUID } from "node:crypto";
+
+export interface BusEvent {
+  id: string;
+  bus: string;
+  source: string;
+  "detail-type": string;
+  time: string;
+  detail: unknown;
+}
+
+export class LocalBus {
+  private readonly events: BusEvent[] = [];
+  private readonly subscribers: Array<(e: BusEvent) => void> = [];
+
+  constructor(
+    private readonly reflexBus: string,
+    private readonly forward: (event: unknown) => Promise<void>,
+    private readonly keep = 1000,
+  ) {}
+
+  /** Lifecycle events, newest first. */
+  list(limit = 100): BusEvent[] {
+    return this.events.slice(-limit).reverse();
+  }
+
+  subscribe(fn: (e: BusEvent) => void): () => void {
+    this.subscribers.push(fn);
+    return () => this.subscribers.splice(this.subscribers.indexOf(fn), 1);
+  }
+
+  async putEvents(body: {
+    Entries?: Array<Record<string, any>>;
+  }): Promise<{ status: number; body: unknown }> {
+    const entries = body.Entries ?? [];
+    if (!Array.isArray(entries) || entries.length === 0 || entries.length > 10) {
+      return {
+        status: 400,
+        body: { __type: "ValidationException", message: "Entries must hold 1 to 10 entries" },
+      };
+    }
+    const results: Array<Record<string, string>> = [];
+    for (const entry of entries) {
+      let detail: unknown;
+      try {
+        detail = JSON.parse(entry.Detail ?? "{}");
+      } catch {
+        results.push({ ErrorCode: "MalformedDetail", ErrorMessage: "Detail is not valid JSON" });
+        continue;
+      }
+      const event: BusEvent = {
+        id: randomUUID(),
+        bus: entry.EventBusName ?? "default",
+        source: entry.Source,
+        "detail-type": entry.DetailType,
+        time: new Date(typeof entry.Time === "number" ? entry.Time * 1000 : Date.now()).toISOString(),
+        detail,
+      };
+      if (event.bus === this.reflexBus) {
+        this.events.push(event);
+        if (this.events.length > this.keep) this.events.shift();
+        for (const s of this.subscribers) s(event);
+      } else {
+        const { bus, ...rest } = event;
+        await this.forward({
+          version: "0",
+          account: "000000000000",
+          region: process.env.AWS_REGION ?? "us-east-1",
+          resources: entry.Resources ?? [],
+          ...rest,
+          time: rest.time.replace(/\.\d{3}Z$/, "Z"),
+        });
+      }
+      results.push({ EventId: event.id });
+    }
+    const failed = results.filter((r) => r.ErrorCode).length;
+    return { status: 200, body: { FailedEntryCount: failed, Entries: results } };
+  }
+}
