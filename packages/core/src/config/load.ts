@@ -5,7 +5,15 @@ import type { z } from "zod";
 import { ConfigError, type Issue } from "../errors.ts";
 import { validatePattern } from "../patterns/index.ts";
 import * as Runbooks from "../runbooks/index.ts";
-import { type Config, type ConfigInput, configSchema } from "./schema.ts";
+import {
+  type Config,
+  type ConfigInput,
+  configSchema,
+  freezeSchema,
+  ruleSchema,
+  scheduleSchema,
+  windowSchema,
+} from "./schema.ts";
 
 /**
  * Declares the automation config with types. Validation happens when it is loaded, so that
@@ -72,11 +80,10 @@ function checkParams(
  */
 export function validateConfig(raw: unknown): Config {
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ConfigError(`config has ${parsed.error.issues.length} problem(s)`, toIssues(parsed.error));
-  }
-  const config = parsed.data;
-  const issues: Issue[] = [];
+  // When the structure is wrong somewhere, still check the meaning of every part that parses,
+  // so one run of `reflex config check` lists every problem.
+  const issues: Issue[] = parsed.success ? [] : toIssues(parsed.error);
+  const config = parsed.success ? parsed.data : salvage(raw);
   const seen = new Map<string, string>();
   const unique = (kind: string, name: string, path: string) => {
     const key = `${kind}:${name}`;
@@ -85,6 +92,7 @@ export function validateConfig(raw: unknown): Config {
     else seen.set(key, path);
   };
   config.rules.forEach((rule, i) => {
+    if (!rule) return;
     unique("rule", rule.name, `rules[${i}].name`);
     try {
       validatePattern(rule.on);
@@ -95,16 +103,19 @@ export function validateConfig(raw: unknown): Config {
     issues.push(...checkParams(rule.run, rule.with, ["rules", i, "with"], true));
   });
   config.schedules.forEach((s, i) => {
+    if (!s) return;
     unique("schedule", s.name, `schedules[${i}].name`);
     issues.push(...checkParams(s.run, s.with, ["schedules", i, "with"], false));
   });
   config.windows.forEach((w, i) => {
+    if (!w) return;
     unique("window", w.name, `windows[${i}].name`);
     if (w.cutoff >= w.duration)
       issues.push({ path: `windows[${i}].cutoff`, message: "cutoff must be shorter than duration" });
     issues.push(...checkParams(w.run, w.with, ["windows", i, "with"], false));
   });
   config.freezes.forEach((f, i) => {
+    if (!f) return;
     unique("freeze", f.name, `freezes[${i}].name`);
     f.runbooks?.forEach((r, j) => {
       if (!Runbooks.has(r))
@@ -124,6 +135,24 @@ export function validateConfig(raw: unknown): Config {
   });
   if (issues.length > 0) throw new ConfigError(`config has ${issues.length} problem(s)`, issues);
   return config;
+}
+
+/** The parts of an invalid config that parse on their own (each list element separately). */
+function salvage(raw: unknown): Config {
+  const input = (raw && typeof raw === "object" ? raw : {}) as Record<string, unknown>;
+  const access = configSchema.shape.access.safeParse(input.access);
+  const base = configSchema.parse({});
+  // Keep list positions: a salvaged element must report under its own index.
+  const positional = <T>(key: string, schema: z.ZodType<T>): T[] =>
+    Array.isArray(input[key]) ? (input[key] as unknown[]).map((v) => schema.safeParse(v).data as T) : [];
+  return {
+    ...base,
+    rules: positional("rules", ruleSchema),
+    schedules: positional("schedules", scheduleSchema),
+    windows: positional("windows", windowSchema),
+    freezes: positional("freezes", freezeSchema),
+    access: access.success ? access.data : base.access,
+  };
 }
 
 /** The config file's default location. */

@@ -102,6 +102,37 @@ export class ApiClient {
     );
   }
 
+  putEvents(body: unknown) {
+    return this.request<{
+      results: Array<{
+        eventId: string;
+        decision: string;
+        rule?: string;
+        executionId?: string;
+        guardrail?: string;
+        reason: string;
+      }>;
+    }>("POST", "/events", body);
+  }
+
+  guardrails() {
+    return this.request<{
+      paused: boolean;
+      pausedBy?: string;
+      reason?: string;
+      breaker: { failures: number; within: number; recentFailures: number };
+      freezes: Array<{ name: string; from: string; to: string; active: boolean }>;
+    }>("GET", "/api/guardrails");
+  }
+
+  pause(reason: string) {
+    return this.request("POST", "/api/guardrails/pause", { reason });
+  }
+
+  resume() {
+    return this.request("POST", "/api/guardrails/resume", {});
+  }
+
   async waitForExecution(id: string, timeoutMs = 30 * 60_000): Promise<ExecutionView> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {

@@ -2,8 +2,10 @@
  * The `reflex` CLI. Exit codes: 0 ok, 1 the operation failed (e.g. the runbook failed),
  * 2 bad usage or bad input. `--json` prints machine-readable output only.
  */
+
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig } from "@reflex/core";
+import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, Patterns, ValidationError } from "@reflex/core";
 import { ApiClient, ApiError } from "./client.ts";
 import { formatExecution, formatExecutionList } from "./format.ts";
 import { parseParamPairs } from "./params.ts";
@@ -16,6 +18,9 @@ Usage:
   reflex executions [--json]
   reflex show <execution-id> [--json]
   reflex config check [--config reflex.config.ts]
+  reflex events put <file.json> [--json] [--url URL]
+  reflex events test --pattern <pattern.json> --event <event.json>
+  reflex pause [--reason …] · reflex resume · reflex guardrails [--json]
 
 Exit codes: 0 ok, 1 the operation failed, 2 bad usage or bad input.`;
 
@@ -42,6 +47,12 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdShow(rest);
       case "config":
         return await cmdConfig(rest);
+      case "events":
+        return await cmdEvents(rest);
+      case "pause":
+      case "resume":
+      case "guardrails":
+        return await cmdGuardrails(command, rest);
       case undefined:
       case "help":
       case "--help":
@@ -205,4 +216,85 @@ async function cmdConfig(args: string[]): Promise<number> {
     }
     return 2;
   }
+}
+
+function readFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read ${what} file '${path}': ${(e as Error).message}`);
+  }
+}
+
+async function cmdEvents(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === "test") {
+    const { values } = parse(rest, { pattern: { type: "string" }, event: { type: "string" } });
+    if (!values.pattern || !values.event)
+      throw new UsageError("events test needs --pattern <file.json> and --event <file.json>");
+    try {
+      out(
+        String(
+          Patterns.testEventPattern(
+            readFile(values.pattern as string, "pattern"),
+            readFile(values.event as string, "event"),
+          ),
+        ),
+      );
+      return 0;
+    } catch (e) {
+      if (!(e instanceof ValidationError)) throw e;
+      err(`reflex: ${e.message}${e.path ? ` (at ${e.path})` : ""}`);
+      return 2;
+    }
+  }
+  if (sub === "put") {
+    const { values, positionals } = parse(rest, { json: { type: "boolean" }, url: { type: "string" } });
+    if (!positionals[0])
+      throw new UsageError("events put needs a file: reflex events put examples/alarm-cpu-high.json");
+    let body: unknown;
+    try {
+      body = JSON.parse(readFile(positionals[0], "event"));
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      throw new UsageError(`'${positionals[0]}' is not JSON: ${(e as Error).message}`);
+    }
+    const api = new ApiClient((values.url as string | undefined) ?? defaultUrl());
+    const { results } = await api.putEvents(body);
+    if (values.json) out(JSON.stringify({ results }));
+    else
+      for (const r of results) {
+        out(
+          `${r.eventId}  ${r.decision}${r.rule ? `  rule ${r.rule}` : ""}${r.executionId ? `  → ${r.executionId}` : ""}${r.guardrail ? `  [${r.guardrail}]` : ""}\n  ${r.reason}`,
+        );
+      }
+    return results.some((r) => r.decision === "rejected") ? 2 : 0;
+  }
+  throw new UsageError(
+    `unknown events command '${sub ?? ""}'; try: reflex events put <file> or reflex events test`,
+  );
+}
+
+async function cmdGuardrails(command: string, args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    reason: { type: "string" },
+    json: { type: "boolean" },
+    url: { type: "string" },
+  });
+  const api = new ApiClient((values.url as string | undefined) ?? defaultUrl());
+  if (command === "pause") await api.pause((values.reason as string | undefined) ?? "paused from the CLI");
+  if (command === "resume") await api.resume();
+  const state = await api.guardrails();
+  if (values.json) out(JSON.stringify(state));
+  else {
+    out(
+      state.paused ? `automatic runs PAUSED by ${state.pausedBy}: ${state.reason}` : "automatic runs enabled",
+    );
+    out(
+      `breaker: ${state.breaker.recentFailures}/${state.breaker.failures} failures within ${Math.round(state.breaker.within / 60_000)} min`,
+    );
+    for (const f of state.freezes)
+      out(`freeze ${f.name}: ${f.from} → ${f.to}${f.active ? "  (ACTIVE)" : ""}`);
+  }
+  return 0;
 }

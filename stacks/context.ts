@@ -1,0 +1,128 @@
+/**
+ * What every stack shares: the user's Reflex config (loaded and validated once, before any stack
+ * is built), the names Reflex gives its resources, and the environment every handler reads.
+ *
+ * Names are deterministic (`<app>-<stage>-…`) wherever another part of the system computes
+ * them: the handlers turn `REFLEX_STATE_MACHINE_ARN_PREFIX` + runbook name into a state machine
+ * ARN, and the Observability stack refers to functions, queues and state machines by name, so
+ * it needs no cross-stack exports (which would pin those resources in place).
+ */
+import { createHash } from "node:crypto";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { type Config, DEFAULT_CONFIG_FILE, loadConfig } from "@reflex/core";
+import { RemovalPolicy } from "aws-cdk-lib";
+import { RegionInfo } from "aws-cdk-lib/region-info";
+import type { App, Stack } from "sst/constructs";
+
+/** The config as deployed: validated, and the raw module export the handlers re-validate. */
+export interface DeployedConfig {
+  file: string;
+  config: Config;
+  /** `JSON.stringify` of the config module's default export: `REFLEX_CONFIG`. */
+  json: string;
+}
+
+/**
+ * Lambda allows 4 KB for all of a function's environment variables together; the config gets
+ * most of it, the table/bucket/bus names and Powertools settings the rest.
+ */
+export const MAX_CONFIG_BYTES = 3_072;
+
+let loaded: DeployedConfig | undefined;
+
+/**
+ * Loads and validates the Reflex config the stacks deploy: `REFLEX_CONFIG_FILE`, else
+ * `reflex.config.ts`. A config with problems stops the deploy with every problem listed.
+ */
+export async function loadReflexConfig(
+  file = process.env.REFLEX_CONFIG_FILE || DEFAULT_CONFIG_FILE,
+): Promise<DeployedConfig> {
+  const config = await loadConfig(file);
+  const mod = (await import(pathToFileURL(resolve(file)).href)) as { default: unknown };
+  const json = JSON.stringify(mod.default);
+  const bytes = Buffer.byteLength(json);
+  if (bytes > MAX_CONFIG_BYTES) {
+    throw new Error(
+      `${file} is ${bytes} bytes as JSON; Reflex passes it to Lambda as REFLEX_CONFIG, which must stay under ${MAX_CONFIG_BYTES} bytes (Lambda's 4 KB environment limit)`,
+    );
+  }
+  loaded = { file, config, json };
+  return loaded;
+}
+
+/** The config loaded by {@link loadReflexConfig}; stacks are synchronous, so it is loaded first. */
+export function reflexConfig(): DeployedConfig {
+  if (!loaded)
+    throw new Error(
+      "the Reflex config is not loaded: sst.config.ts must await loadReflexConfig() before app.stack(...)",
+    );
+  return loaded;
+}
+
+/** Stages whose data outlives `sst remove`: `prod`, `production`, or starting with `prod-`. */
+export function isProdStage(stage: string): boolean {
+  return /^prod(uction)?($|-)/.test(stage);
+}
+
+/** RETAIN for stateful resources in prod stages; DESTROY elsewhere, so dev stages clean up. */
+export function removalPolicyFor(stack: Stack): RemovalPolicy {
+  return isProdStage(stack.stage) ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+}
+
+/** `<app>-<stage>`, the prefix of every name Reflex gives a resource. */
+export function namePrefix(stack: Stack): string {
+  const app = stack.node.root as App;
+  return `${app.name}-${stack.stage}`;
+}
+
+/**
+ * `<app>-<stage>-<suffix>`, cut to `max` characters when needed, with a short hash of the whole
+ * so two long names never collide.
+ */
+export function resourceName(stack: Stack, suffix: string, max = 64): string {
+  const full = `${namePrefix(stack)}-${suffix}`;
+  if (full.length <= max) return full;
+  const hash = createHash("sha256").update(full).digest("hex").slice(0, 6);
+  return `${full.slice(0, max - 7)}-${hash}`;
+}
+
+/** The partition of the stack's region, as a literal (`aws`, `aws-cn`, `aws-us-gov`). */
+export function partitionOf(stack: Stack): string {
+  return RegionInfo.get(stack.region).partition ?? "aws";
+}
+
+/** The name of a runbook's state machine. Handlers compute it as prefix + runbook, so it is never shortened. */
+export function stateMachineName(stack: Stack, runbook: string): string {
+  const name = `${namePrefix(stack)}-${runbook}`;
+  if (name.length > 80) {
+    throw new Error(
+      `state machine name '${name}' is longer than Step Functions' 80 characters; use a shorter stage name`,
+    );
+  }
+  return name;
+}
+
+/** `REFLEX_STATE_MACHINE_ARN_PREFIX`: prefix + runbook name = the runbook's state machine ARN. */
+export function stateMachineArnPrefix(stack: Stack): string {
+  return `arn:${partitionOf(stack)}:states:${stack.region}:${stack.account}:stateMachine:${namePrefix(stack)}-`;
+}
+
+/** The ARN of a runbook's state machine, as a literal (no cross-stack reference). */
+export function stateMachineArn(stack: Stack, runbook: string): string {
+  return `${stateMachineArnPrefix(stack)}${runbook}`;
+}
+
+/** The custom EventBridge bus lifecycle events go to. */
+export function eventBusName(stack: Stack): string {
+  return namePrefix(stack);
+}
+
+/** PascalCase of a kebab-case name, for construct ids (`backup-snapshot` → `BackupSnapshot`). */
+export function pascal(name: string): string {
+  return name
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((w) => w[0].toUpperCase() + w.slice(1))
+    .join("");
+}

@@ -1,0 +1,121 @@
+/**
+ * Storage: the state table (executions, locks, approvals, cooldowns, audit) and the reports
+ * bucket (run manifests), plus the bucket their access logs go to.
+ *
+ * The table is built from core's `createTableInput()` / `TABLE_KEYS`, the same definition local
+ * mode creates in dynalite, so the deployed table and the local one cannot drift.
+ */
+import { createTableInput, TABLE_KEYS } from "@reflex/core";
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import {
+  type Attribute,
+  AttributeType,
+  BillingMode,
+  ProjectionType,
+  Table,
+  TableEncryption,
+} from "aws-cdk-lib/aws-dynamodb";
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  ObjectOwnership,
+  StorageClass,
+} from "aws-cdk-lib/aws-s3";
+import type { StackContext } from "sst/constructs";
+import { isProdStage, removalPolicyFor } from "./context.ts";
+import { suppress } from "./nag.ts";
+
+const ATTRIBUTE_TYPES = {
+  S: AttributeType.STRING,
+  N: AttributeType.NUMBER,
+  B: AttributeType.BINARY,
+} as const;
+
+/** Days before manifests move to Infrequent Access, and before old object versions expire. */
+export const LIFECYCLE = { manifestsToIaDays: 30, noncurrentVersionDays: 90, accessLogDays: 365 } as const;
+
+export function Storage({ stack }: StackContext) {
+  const input = createTableInput("unused");
+  const attribute = (name: string): Attribute => {
+    const def = input.AttributeDefinitions.find((a) => a.AttributeName === name);
+    if (!def) throw new Error(`createTableInput() does not define attribute '${name}'`);
+    return { name, type: ATTRIBUTE_TYPES[def.AttributeType] };
+  };
+  const key = (
+    schema: ReadonlyArray<{ AttributeName: string; KeyType: "HASH" | "RANGE" }>,
+    type: "HASH" | "RANGE",
+  ) => {
+    const found = schema.find((k) => k.KeyType === type);
+    return found ? attribute(found.AttributeName) : undefined;
+  };
+
+  const table = new Table(stack, "State", {
+    partitionKey: key(input.KeySchema, "HASH")!,
+    sortKey: key(input.KeySchema, "RANGE"),
+    billingMode:
+      input.BillingMode === "PAY_PER_REQUEST" ? BillingMode.PAY_PER_REQUEST : BillingMode.PROVISIONED,
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    timeToLiveAttribute: TABLE_KEYS.ttlAttribute,
+    encryption: TableEncryption.AWS_MANAGED,
+    deletionProtection: isProdStage(stack.stage),
+    removalPolicy: removalPolicyFor(stack),
+  });
+  for (const gsi of input.GlobalSecondaryIndexes) {
+    table.addGlobalSecondaryIndex({
+      indexName: gsi.IndexName,
+      partitionKey: key(gsi.KeySchema, "HASH")!,
+      sortKey: key(gsi.KeySchema, "RANGE"),
+      projectionType: ProjectionType[gsi.Projection.ProjectionType],
+    });
+  }
+
+  // Server access logs need SSE-S3 on the target bucket; they are kept a year, then expire.
+  const accessLogs = new Bucket(stack, "AccessLogs", {
+    encryption: BucketEncryption.S3_MANAGED,
+    blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+    objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    enforceSSL: true,
+    lifecycleRules: [{ id: "expire-access-logs", expiration: Duration.days(LIFECYCLE.accessLogDays) }],
+    // Buckets are kept in every stage: they hold evidence, and CloudFormation cannot delete a non-empty bucket.
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  suppress(accessLogs, [
+    {
+      id: "AwsSolutions-S1",
+      reason:
+        "This bucket is the server-access-log target of the reports bucket; logging it into itself would loop.",
+    },
+  ]);
+
+  const reports = new Bucket(stack, "Reports", {
+    encryption: BucketEncryption.S3_MANAGED,
+    versioned: true,
+    blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+    objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    enforceSSL: true,
+    serverAccessLogsBucket: accessLogs,
+    serverAccessLogsPrefix: "reports/",
+    lifecycleRules: [
+      {
+        id: "manifests-to-infrequent-access",
+        prefix: "manifests/",
+        transitions: [
+          {
+            storageClass: StorageClass.INFREQUENT_ACCESS,
+            transitionAfter: Duration.days(LIFECYCLE.manifestsToIaDays),
+          },
+        ],
+      },
+      {
+        id: "expire-noncurrent-versions",
+        noncurrentVersionExpiration: Duration.days(LIFECYCLE.noncurrentVersionDays),
+        abortIncompleteMultipartUploadAfter: Duration.days(7),
+      },
+    ],
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+
+  stack.addOutputs({ StateTable: table.tableName, ReportsBucket: reports.bucketName });
+  return { table, reports };
+}

@@ -1,0 +1,171 @@
+/** The `reflex` CLI as a user runs it: a child process, its output and its exit code. */
+import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { startTestLocal } from "./support/local.ts";
+
+const run = promisify(execFile);
+const BIN = join(import.meta.dirname, "../packages/local/bin/reflex.mjs");
+
+async function reflex(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe("reflex events test", () => {
+  it("prints true or false and exits 0", async () => {
+    expect(
+      await reflex(
+        "events",
+        "test",
+        "--pattern",
+        "test/fixtures/pattern.json",
+        "--event",
+        "examples/alarm-cpu-high.json",
+      ),
+    ).toMatchObject({ code: 0, stdout: "true\n" });
+    const other = join(import.meta.dirname, "../.tmp/ok-event.json");
+    writeFileSync(
+      other,
+      JSON.stringify({
+        source: "aws.cloudwatch",
+        detail: { state: { value: "OK" }, alarmName: "web-cpu-high" },
+      }),
+    );
+    expect(
+      await reflex("events", "test", "--pattern", "test/fixtures/pattern.json", "--event", other),
+    ).toMatchObject({ code: 0, stdout: "false\n" });
+  });
+
+  it("exits 2 with the reason for bad JSON or an invalid pattern", async () => {
+    const bad = join(import.meta.dirname, "../.tmp/bad-pattern.json");
+    writeFileSync(bad, JSON.stringify({ detail: { state: "ALARM" } }));
+    const invalid = await reflex(
+      "events",
+      "test",
+      "--pattern",
+      bad,
+      "--event",
+      "examples/alarm-cpu-high.json",
+    );
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toMatch(/detail\.state/);
+    const notJson = await reflex(
+      "events",
+      "test",
+      "--pattern",
+      "README.md",
+      "--event",
+      "examples/alarm-cpu-high.json",
+    );
+    expect(notJson.code).toBe(2);
+    expect(notJson.stderr).toMatch(/pattern/);
+  });
+});
+
+describe("reflex config check", () => {
+  it("passes the shipped config", async () => {
+    expect(await reflex("config", "check")).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining("reflex.config.ts: ok"),
+    });
+  });
+
+  it("lists every problem with its path and exits 2", async () => {
+    const out = await reflex("config", "check", "--config", "test/fixtures/bad.config.ts");
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain("schedules[0].cron: cron needs 6 fields");
+    expect(out.stderr).toContain("rules[0].on.source");
+    expect(out.stderr).toContain("rules[0].run: unknown runbook 'no-such-runbook'");
+  });
+
+  it("refuses to start local mode with the same problems", async () => {
+    const out = await reflex("start", "--config", "test/fixtures/bad.config.ts", "--port", "0");
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain("rules[0].run: unknown runbook 'no-such-runbook'");
+  });
+});
+
+describe("against a running local mode", () => {
+  let local: LocalMode;
+  beforeAll(async () => {
+    local = await startTestLocal({
+      rules: [
+        {
+          name: "cpu-high",
+          on: { source: ["aws.cloudwatch"] },
+          run: "backup-snapshot",
+          with: { selector: { tag: { Backup: "daily" } } },
+          dryRun: true,
+        },
+      ],
+    });
+  });
+  afterAll(async () => local?.stop());
+
+  it("runs a runbook, waits, and prints the snapshots it made", async () => {
+    const out = await reflex(
+      "run",
+      "backup-snapshot",
+      "--param",
+      "selector.tag.Role=db",
+      "--wait",
+      "--url",
+      local.url,
+    );
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/SUCCEEDED/);
+    expect(out.stdout.match(/snap-[0-9a-f]+\s+vol-[0-9a-f]+\s+completed/g)).toHaveLength(6); // 3 db instances × 2 volumes
+  });
+
+  it("prints machine-readable JSON only with --json, and lists executions", async () => {
+    const out = await reflex(
+      "run",
+      "backup-snapshot",
+      "--param",
+      "selector.tag.Role=web",
+      "--dry-run",
+      "--wait",
+      "--json",
+      "--url",
+      local.url,
+    );
+    expect(out.code).toBe(0);
+    const parsed = JSON.parse(out.stdout);
+    expect(parsed).toMatchObject({ status: "SUCCEEDED", dryRun: true });
+    const list = await reflex("executions", "--json", "--url", local.url);
+    expect(JSON.parse(list.stdout).executions.map((e: { id: string }) => e.id)).toContain(parsed.id);
+  });
+
+  it("exits 2 for an unknown runbook or a bad param", async () => {
+    expect((await reflex("run", "nope", "--url", local.url)).code).toBe(2);
+    const bad = await reflex(
+      "run",
+      "backup-snapshot",
+      "--param",
+      "retainDays=0",
+      "--param",
+      "selector.tag.Role=web",
+      "--url",
+      local.url,
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("params.retainDays");
+  });
+
+  it("puts an event on the bus and prints the gate's decision", async () => {
+    const out = await reflex("events", "put", "examples/alarm-cpu-high.json", "--json", "--url", local.url);
+    expect(out.code).toBe(0);
+    expect(JSON.parse(out.stdout).results).toMatchObject([{ decision: "started", rule: "cpu-high" }]);
+  });
+});
