@@ -81,10 +81,14 @@ export function namePrefix(stack: Stack): string {
  * so two long names never collide.
  */
 export function resourceName(stack: Stack, suffix: string, max = 64): string {
-  const full = `${namePrefix(stack)}-${suffix}`;
-  if (full.length <= max) return full;
-  const hash = createHash("sha256").update(full).digest("hex").slice(0, 6);
-  return `${full.slice(0, max - 7)}-${hash}`;
+  return boundedName(`${namePrefix(stack)}-${suffix}`, max);
+}
+
+/** `name`, or when longer than `max`, its start and a short hash of the whole. */
+export function boundedName(name: string, max: number): string {
+  if (name.length <= max) return name;
+  const hash = createHash("sha256").update(name).digest("hex").slice(0, 6);
+  return `${name.slice(0, max - 7)}-${hash}`;
 }
 
 /** The partition of the stack's region, as a literal (`aws`, `aws-cn`, `aws-us-gov`). */

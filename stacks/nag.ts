@@ -10,7 +10,7 @@ export interface Suppression {
   id: string;
   reason: string;
   /** The finding's exact subjects (e.g. `Resource::*`); leave out only when the rule has none. */
-  appliesTo?: string[];
+  appliesTo?: Array<string | { regex: string }>;
 }
 
 /** Suppresses findings on a construct and the CloudFormation resources under it. */
@@ -44,14 +44,5 @@ export const STATE_MACHINE_ROLE: Suppression[] = [
     reason:
       "Logging level ALL needs the logs:*LogDelivery / Describe* actions and tracing needs xray:PutTraceSegments etc.; none of them support resource-level permissions, so AWS requires Resource '*'. Lambda invocation is scoped to the runbook's own step function.",
     appliesTo: ["Resource::*"],
-  },
-];
-
-/** A queue that is itself a dead-letter queue. */
-export const DEAD_LETTER_QUEUE: Suppression[] = [
-  {
-    id: "AwsSolutions-SQS3",
-    reason:
-      "This queue is a dead-letter queue (for EventBridge/Scheduler deliveries and async Lambda failures); nothing comes after it, an alarm watches its depth.",
   },
 ];

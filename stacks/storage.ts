@@ -22,6 +22,8 @@ import {
   ObjectOwnership,
   StorageClass,
 } from "aws-cdk-lib/aws-s3";
+import { S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY } from "aws-cdk-lib/cx-api";
+import { Construct } from "constructs";
 import type { StackContext } from "sst/constructs";
 import { isProdStage, removalPolicyFor } from "./context.ts";
 import { suppress } from "./nag.ts";
@@ -70,8 +72,13 @@ export function Storage({ stack }: StackContext) {
     });
   }
 
+  // Server access logs are delivered under a bucket policy, not ACLs (objects stay owner-enforced).
+  // The flag is CDK's; SST creates the App, so it is set on the scope of the two buckets.
+  const buckets = new Construct(stack, "Buckets");
+  buckets.node.setContext(S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
+
   // Server access logs need SSE-S3 on the target bucket; they are kept a year, then expire.
-  const accessLogs = new Bucket(stack, "AccessLogs", {
+  const accessLogs = new Bucket(buckets, "AccessLogs", {
     encryption: BucketEncryption.S3_MANAGED,
     blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
     objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
@@ -88,7 +95,7 @@ export function Storage({ stack }: StackContext) {
     },
   ]);
 
-  const reports = new Bucket(stack, "Reports", {
+  const reports = new Bucket(buckets, "Reports", {
     encryption: BucketEncryption.S3_MANAGED,
     versioned: true,
     blockPublicAccess: BlockPublicAccess.BLOCK_ALL,

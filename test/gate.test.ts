@@ -74,7 +74,12 @@ describe("dedup", () => {
     const again = await Gate.handleEvent(alarmEvent("web-cpu-high", "ALARM", at), { config });
     await l.idle();
     expect(first.map((d) => d.decision)).toEqual(["started"]);
-    expect(again).toMatchObject([{ decision: "duplicate", reason: expect.stringContaining("same alarm:") }]);
+    expect(again).toMatchObject([
+      {
+        decision: "duplicate",
+        reason: expect.stringContaining("already handled this alarm transition (alarm:arn:aws:cloudwatch"),
+      },
+    ]);
   });
 });
 

@@ -24,38 +24,71 @@ export function busName(): string {
   return optionalEnv("REFLEX_EVENT_BUS", "reflex");
 }
 
-/** Publishes one lifecycle event. Resolves false (and logs) when the bus refused it. */
-export async function publish(
+/**
+ * Publishes one lifecycle event. Resolves false (and logs) when the bus refused it. Events
+ * published in the same tick go out together (PutEvents takes 10), as audit entries do.
+ */
+export function publish(
   type: LifecycleType,
   detail: Record<string, unknown>,
   now = new Date(),
 ): Promise<boolean> {
+  return new Promise((resolve) => {
+    queue.push({
+      entry: {
+        EventBusName: busName(),
+        Source: LIFECYCLE_SOURCE,
+        DetailType: `Reflex ${type}`,
+        Detail: JSON.stringify(detail),
+        Time: now,
+      },
+      resolve,
+    });
+    if (queue.length >= BATCH) void flush();
+    else if (!scheduled) {
+      scheduled = true;
+      setImmediate(() => void flush());
+    }
+  });
+}
+
+interface Pending {
+  entry: { EventBusName: string; Source: string; DetailType: string; Detail: string; Time: Date };
+  resolve: (ok: boolean) => void;
+}
+const BATCH = 10;
+let queue: Pending[] = [];
+let scheduled = false;
+
+async function flush(): Promise<void> {
+  scheduled = queue.length > BATCH;
+  const batch = queue.slice(0, BATCH);
+  queue = queue.slice(BATCH);
+  if (scheduled) setImmediate(() => void flush());
+  if (batch.length === 0) return;
   try {
     const out = await client(EventBridgeClient, "eventbridge").send(
-      new PutEventsCommand({
-        Entries: [
-          {
-            EventBusName: busName(),
-            Source: LIFECYCLE_SOURCE,
-            DetailType: `Reflex ${type}`,
-            Detail: JSON.stringify(detail),
-            Time: now,
-          },
-        ],
-      }),
+      new PutEventsCommand({ Entries: batch.map((p) => p.entry) }),
     );
-    if ((out.FailedEntryCount ?? 0) > 0) throw new Error(out.Entries?.[0]?.ErrorMessage ?? "entry refused");
-    return true;
+    batch.forEach((p, i) => {
+      const failed = out.Entries?.[i]?.ErrorCode;
+      if (failed) lost(p, out.Entries?.[i]?.ErrorMessage ?? failed);
+      else p.resolve(true);
+    });
   } catch (err) {
-    console.warn(
-      JSON.stringify({
-        level: "WARN",
-        message: "lifecycle event not published",
-        type,
-        detail,
-        error: (err as Error).message,
-      }),
-    );
-    return false;
+    for (const p of batch) lost(p, (err as Error).message);
   }
+}
+
+function lost(p: Pending, error: string): void {
+  console.warn(
+    JSON.stringify({
+      level: "WARN",
+      message: "lifecycle event not published",
+      type: p.entry.DetailType,
+      detail: p.entry.Detail,
+      error,
+    }),
+  );
+  p.resolve(false);
 }

@@ -96,7 +96,8 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
     if (lockKey && !(err instanceof ConflictError)) await Locks.release(lockKey, id);
     throw err;
   }
-  await Audit.record(
+  // The audit entry and StartExecution go together: both only need the record to exist.
+  const audit = Audit.record(
     {
       kind: "execution.started",
       actor: req.trigger.actor,
@@ -120,14 +121,18 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
       }),
     );
   } catch (err) {
+    await audit;
     await finish(id, { status: "FAILED", error: "StartFailed", cause: (err as Error).message });
     throw err;
   }
-  await Lifecycle.publish(
-    "Execution Started",
-    { executionId: id, runbook: runbook.name, dryRun, trigger: req.trigger, params },
-    now,
-  );
+  await Promise.all([
+    audit,
+    Lifecycle.publish(
+      "Execution Started",
+      { executionId: id, runbook: runbook.name, dryRun, trigger: req.trigger, params },
+      now,
+    ),
+  ]);
   return execution;
 }
 

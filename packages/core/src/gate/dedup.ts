@@ -30,15 +30,11 @@ export async function claim(k: string, owner: string, now = Date.now()): Promise
           leaseUntil: now + CLAIM_LEASE_MS,
           expiresAt: Math.floor(now / 1000) + KEEP_SECONDS,
         },
-        // Expiry is checked here, not left to TTL (which deletes late).
-        ConditionExpression:
-          "attribute_not_exists(pk) OR expiresAt < :nowS OR (#status = :inProgress AND leaseUntil < :now)",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: {
-          ":now": now,
-          ":nowS": Math.floor(now / 1000),
-          ":inProgress": "IN_PROGRESS",
-        },
+        // A finished claim's lease never ends (complete sets it to the far future). Dedup keys
+        // are unique per happening (event ids are UUIDs, alarm transitions carry their time),
+        // so a record past its TTL is never asked for again; TTL only tidies up.
+        ConditionExpression: "attribute_not_exists(pk) OR leaseUntil < :now",
+        ExpressionAttributeValues: { ":now": now },
       }),
     );
     return true;
@@ -54,10 +50,15 @@ export async function complete(k: string, owner: string, outcome: Record<string,
     new UpdateCommand({
       TableName: tableName(),
       Key: key(k),
-      UpdateExpression: "SET #status = :done, outcome = :outcome",
+      UpdateExpression: "SET #status = :done, outcome = :outcome, leaseUntil = :never",
       ConditionExpression: "#owner = :owner",
       ExpressionAttributeNames: { "#status": "status", "#owner": "owner" },
-      ExpressionAttributeValues: { ":done": "DONE", ":outcome": outcome, ":owner": owner },
+      ExpressionAttributeValues: {
+        ":done": "DONE",
+        ":outcome": outcome,
+        ":owner": owner,
+        ":never": Number.MAX_SAFE_INTEGER,
+      },
     }),
   );
 }

@@ -121,65 +121,56 @@ export async function handleEvent(raw: unknown, opts: { config: Config; now?: Da
   const event = parsed.event;
   const source = `event:${event.source}`;
   const owner = randomUUID();
-  const eventKey = `event:${event.id}`;
-  if (!(await Dedup.claim(eventKey, owner, now.getTime()))) {
-    return [
-      await audited(
-        { eventId: event.id, decision: "duplicate", reason: `event ${event.id} was delivered before` },
-        source,
-        now,
-      ),
-    ];
+  // One claim per happening: an alarm transition (whatever event id carries it — the same id
+  // always carries the same transition), else the event id.
+  const happening = happeningKey(parsed);
+  const dedupKey = happening ?? `event:${event.id}`;
+  if (!(await Dedup.claim(dedupKey, owner, now.getTime()))) {
+    const reason = happening
+      ? `already handled this alarm transition (${happening})`
+      : `event ${event.id} was delivered before`;
+    return [await audited({ eventId: event.id, decision: "duplicate", reason }, source, now)];
   }
-  const claimed = [eventKey];
   try {
-    const happening = happeningKey(parsed);
-    if (happening) {
-      if (!(await Dedup.claim(happening, owner, now.getTime()))) {
-        const d = await audited(
-          { eventId: event.id, decision: "duplicate", reason: `same ${happening} as an earlier event` },
-          source,
-          now,
-        );
-        await Dedup.complete(eventKey, owner, { decisions: [d] });
-        return [d];
-      }
-      claimed.push(happening);
-      const detail = event.detail as {
-        alarmName: string;
-        state: { value: string; timestamp: string; reason?: string };
-      };
-      await Alarms.record({
-        alarmName: detail.alarmName,
-        state: detail.state.value,
-        since: detail.state.timestamp,
-        reason: detail.state.reason,
-      });
-    }
+    // The alarm's state is recorded beside the routing, not before it: nothing below reads it.
+    const recording =
+      parsed.kind === "alarm"
+        ? (() => {
+            const detail = event.detail as {
+              alarmName: string;
+              state: { value: string; timestamp: string; reason?: string };
+            };
+            return Alarms.record({
+              alarmName: detail.alarmName,
+              state: detail.state.value,
+              since: detail.state.timestamp,
+              reason: detail.state.reason,
+            });
+          })()
+        : Promise.resolve(true);
     const matched = rulesOf(opts.config).filter((r) => r.matches(event));
-    let decisions: Decision[];
     if (matched.length === 0) {
-      decisions = [
-        await audited(
-          {
-            eventId: event.id,
-            decision: "no-match",
-            reason: `no rule matches ${event.source} / ${event["detail-type"]}`,
-          },
-          source,
-          now,
-        ),
-      ];
-    } else {
-      const dedupKey = happening ?? eventKey;
-      decisions = await Promise.all(
-        matched.map(({ rule }) => decide(rule, event, dedupKey, opts.config, now)),
-      );
+      // Matching is pure, so the decision is known now: audit it and close the claim together.
+      const d: Decision = {
+        eventId: event.id,
+        decision: "no-match",
+        reason: `no rule matches ${event.source} / ${event["detail-type"]}`,
+      };
+      await Promise.all([
+        recording,
+        audited(d, source, now),
+        Dedup.complete(dedupKey, owner, { decisions: [d] }),
+      ]);
+      return [d];
     }
-    for (const k of claimed) await Dedup.complete(k, owner, { decisions });
+    const [, decisions] = await Promise.all([
+      recording,
+      Promise.all(matched.map(({ rule }) => decide(rule, event, dedupKey, opts.config, now))),
+    ]);
+    await Dedup.complete(dedupKey, owner, { decisions });
     return decisions;
   } catch (err) {
-    for (const k of claimed) await Dedup.release(k, owner);
+    await Dedup.release(dedupKey, owner);
     throw err;
   }
 }
@@ -212,7 +203,7 @@ async function decide(
 
   if (config.guardrails.paused)
     return suppress("pause", "automatic runs are paused in the config (guardrails.paused)");
-  const automation = await Guardrails.automationState();
+  const automation = await Guardrails.automationStateForGate(now.getTime());
   if (automation.paused) {
     return automation.pausedBy === "breaker"
       ? suppress("breaker", `circuit breaker is open: ${automation.reason ?? ""}`)

@@ -25,6 +25,23 @@ export interface AutomationState {
 
 const AUTOMATION = { pk: "GUARD#automation", sk: "STATE" };
 
+/*
+ * The gate reads the pause/breaker state for every run it would start. In a storm that is
+ * thousands of reads of one item, so a process keeps it for up to a second; pause, resume and
+ * breaker trips in this process drop the copy at once, and another process (another Lambda)
+ * sees a change within a second.
+ */
+const CACHE_MS = 1000;
+let cached: { at: number; state: AutomationState } | undefined;
+
+/** The pause switch and breaker state, as the gate sees it (cached up to a second). */
+export async function automationStateForGate(now = Date.now()): Promise<AutomationState> {
+  if (cached && now - cached.at >= 0 && now - cached.at < CACHE_MS) return cached.state;
+  const state = await automationState();
+  cached = { at: now, state };
+  return state;
+}
+
 /** The pause switch and breaker state (not paused, no failures, when never written). */
 export async function automationState(): Promise<AutomationState> {
   const out = await db().send(
@@ -43,6 +60,7 @@ export async function automationState(): Promise<AutomationState> {
 
 /** Pauses automatic runs (a person, or the breaker). */
 export async function pause(by: string, reason: string, now = new Date()): Promise<void> {
+  cached = undefined;
   await db().send(
     new UpdateCommand({
       TableName: tableName(),
@@ -64,6 +82,7 @@ export async function pause(by: string, reason: string, now = new Date()): Promi
 
 /** Resumes automatic runs and resets the breaker's failure count. Only a person does this. */
 export async function resume(by: string, now = new Date()): Promise<void> {
+  cached = undefined;
   await db().send(
     new PutCommand({
       TableName: tableName(),

@@ -6,6 +6,7 @@
 import { NotFoundError } from "../errors.ts";
 import { backupSnapshot } from "./backup-snapshot/index.ts";
 import type { Runbook } from "./define.ts";
+import { scale } from "./scale/index.ts";
 
 export type { Permission, Risk, Runbook, RunInput, StepContext } from "./define.ts";
 export { defineRunbook, taskStates } from "./define.ts";
@@ -35,3 +36,4 @@ export function has(name: string): boolean {
 }
 
 register(backupSnapshot);
+register(scale);

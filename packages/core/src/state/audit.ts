@@ -1,14 +1,14 @@
 /**
  * The append-only audit trail. Every decision (started, deduplicated, suppressed, denied)
- * and every step writes one entry with its reason. Entries are never updated: each write is
- * conditional on the key being new.
+ * and every step writes one entry with its reason. Entries are never updated or overwritten:
+ * each key is new (time + UUID).
  *
  * Layout: pk `AUDIT#<yyyy-mm-dd>` (a partition per day, so an event storm spreads over time
  * instead of heating one key forever), sk `<iso time>#<id>`. Entries about an execution are
  * also indexed on gsi1 under `EXEC#<id>`, so `reflex show` reads them in one query.
  */
 import { randomUUID } from "node:crypto";
-import { PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { BatchWriteCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { db, decodeCursor, encodeCursor } from "./db.ts";
 import { TABLE_KEYS, tableName } from "./table.ts";
 
@@ -64,23 +64,64 @@ export async function record(input: AuditInput, now = new Date()): Promise<Audit
   const id = randomUUID();
   const entry: AuditEntry = { ...input, id, at };
   const { partitionKey, sortKey, gsi1, ttlAttribute } = TABLE_KEYS;
-  await db().send(
-    new PutCommand({
-      TableName: tableName(),
-      Item: {
-        [partitionKey]: `AUDIT#${at.slice(0, 10)}`,
-        [sortKey]: `${at}#${id}`,
-        ...(input.executionId
-          ? { [gsi1.partitionKey]: `EXEC#${input.executionId}`, [gsi1.sortKey]: `AUDIT#${at}#${id}` }
-          : {}),
-        [ttlAttribute]: Math.floor(now.getTime() / 1000) + RETENTION_DAYS * 86_400,
-        type: "audit",
-        ...entry,
-      },
-      ConditionExpression: `attribute_not_exists(${partitionKey})`,
-    }),
-  );
+  await write({
+    [partitionKey]: `AUDIT#${at.slice(0, 10)}`,
+    [sortKey]: `${at}#${id}`,
+    ...(input.executionId
+      ? { [gsi1.partitionKey]: `EXEC#${input.executionId}`, [gsi1.sortKey]: `AUDIT#${at}#${id}` }
+      : {}),
+    [ttlAttribute]: Math.floor(now.getTime() / 1000) + RETENTION_DAYS * 86_400,
+    type: "audit",
+    ...entry,
+  });
   return entry;
+}
+
+/*
+ * Writes are grouped: entries recorded in the same tick go out in one BatchWriteItem (up to 25),
+ * and each caller's promise settles only when its entry is stored, so "audited" still means
+ * "written" before anyone answers. In an event storm this turns thousands of audit writes into
+ * a few hundred requests. Keys are new (time + UUID), so the batch (which takes no conditions)
+ * can never overwrite an entry: the trail stays append-only.
+ */
+interface Pending {
+  item: Record<string, unknown>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+const BATCH = 25;
+let queue: Pending[] = [];
+let scheduled = false;
+
+function write(item: Record<string, unknown>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    queue.push({ item, resolve, reject });
+    if (queue.length >= BATCH) void flush();
+    else if (!scheduled) {
+      scheduled = true;
+      setImmediate(() => void flush());
+    }
+  });
+}
+
+async function flush(): Promise<void> {
+  scheduled = queue.length > BATCH;
+  const batch = queue.slice(0, BATCH);
+  queue = queue.slice(BATCH);
+  if (scheduled) setImmediate(() => void flush());
+  if (batch.length === 0) return;
+  try {
+    let requests = batch.map((p) => ({ PutRequest: { Item: p.item } }));
+    for (let attempt = 0; requests.length > 0; attempt++) {
+      if (attempt > 8) throw new Error(`audit: ${requests.length} entries still unprocessed after retries`);
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 2 ** attempt * 10));
+      const out = await db().send(new BatchWriteCommand({ RequestItems: { [tableName()]: requests } }));
+      requests = (out.UnprocessedItems?.[tableName()] ?? []) as typeof requests;
+    }
+    for (const p of batch) p.resolve();
+  } catch (err) {
+    for (const p of batch) p.reject(err);
+  }
 }
 
 function strip(item: Record<string, unknown>): AuditEntry {

@@ -1,0 +1,160 @@
+/**
+ * bench/alarm-storm: 10,000 CloudWatch alarm events — 2,000 distinct transitions across 500
+ * alarms, each delivered 5 times, shuffled, 50 in flight — through the event gate on the
+ * embedded DynamoDB (dynalite), with local mode's engine starting the runs. Then, on the same
+ * store in the same run, raw conditional PutItem ops/s at the same concurrency, for the ratio.
+ *
+ * The rule matches ALARM transitions and runs `bench-noop`, a one-Task runbook this bench
+ * registers, so the figure is the gate's (plus the local engine running each started run
+ * through the real step handler and closing it), not a runbook's cloud calls. Cooldown is off
+ * and the rate limit out of reach, so the expected result is exact: one run per distinct ALARM
+ * transition (1,000), every redelivery a duplicate (8,000), every OK transition no-match (1,000).
+ */
+import { randomUUID } from "node:crypto";
+import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { Gate, Runbooks, stepTask, tableName, validateConfig } from "@reflex/core";
+import { z } from "zod";
+import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
+import { startLocal } from "../packages/local/src/local-mode.ts";
+import { alarmEvent } from "../test/support/events.ts";
+
+const ALARMS = 500;
+const TRANSITIONS_PER_ALARM = 4;
+const DELIVERIES = 5;
+const IN_FLIGHT = 50;
+
+/** Runs `work` over `items` with at most `limit` in flight; returns elapsed ms. */
+async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await work(items[next++]);
+    }),
+  );
+  return performance.now() - started;
+}
+
+function shuffle<T>(items: T[], seed = 42): T[] {
+  let s = seed;
+  const rand = () => (s = (s * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
+}
+
+const noop = Runbooks.defineRunbook({
+  name: "bench-noop",
+  summary: "Does nothing, for measuring the gate",
+  risk: "low",
+  params: z.object({ alarm: z.string(), at: z.string() }).strict(),
+  example: { alarm: "x", at: "2026-11-28T00:00:00.000+0000" },
+  cap: { maxTargets: 1 },
+  permissions: [],
+  steps: { record: async () => ({ ok: true }), undo: async () => ({}) },
+  rollback: ["undo"],
+  dryRun: "Does nothing.",
+  stateMachine: { StartAt: "Record", States: { Record: stepTask("bench-noop", "record", { End: true }) } },
+  // Each transition its own target, so no run is suppressed by another's lock.
+  lockKey: (p) => `bench:${p.alarm}@${p.at}`,
+});
+
+export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {
+  Runbooks.register(noop);
+  const config = validateConfig({
+    rules: [
+      {
+        name: "storm",
+        on: {
+          source: ["aws.cloudwatch"],
+          "detail-type": ["CloudWatch Alarm State Change"],
+          detail: { state: { value: ["ALARM"] } },
+        },
+        run: "bench-noop",
+        with: { alarm: "$.detail.alarmName", at: "$.detail.state.timestamp" },
+        cooldown: "0s",
+      },
+    ],
+    guardrails: { rateLimit: { runs: 1_000_000, per: "1h" } },
+  });
+  const local = await startLocal({
+    config,
+    port: 0,
+    dataDir: null,
+    scheduler: false,
+    waitMs: 10,
+    cloud: SimulatedCloud.seeded({ snapshotDurationMs: 10 }),
+  });
+  try {
+    const t0 = Date.parse("2026-11-28T00:00:00Z");
+    const events = [];
+    for (let a = 0; a < ALARMS; a++) {
+      for (let t = 0; t < TRANSITIONS_PER_ALARM; t++) {
+        const at = new Date(t0 + a * 1000 + t * 60_000);
+        const state = t % 2 === 0 ? "ALARM" : "OK";
+        // Each delivery of a transition is the same event (same id), as EventBridge retries are.
+        const event = alarmEvent(`alarm-${a}`, state, at, { id: randomUUID() });
+        for (let d = 0; d < DELIVERIES; d++) events.push(event);
+      }
+    }
+    shuffle(events);
+    const counts: Record<string, number> = {};
+    const gateMs = await pool(events, IN_FLIGHT, async (event) => {
+      for (const d of await Gate.handleEvent(event, { config }))
+        counts[d.decision] = (counts[d.decision] ?? 0) + 1;
+    });
+    await local.idle();
+    let executions = 0;
+    for (const e of local.engine.list()) if (e.status === "SUCCEEDED") executions++;
+
+    // The same store, the same concurrency: raw conditional writes of fresh keys.
+    const ddb = new DynamoDBClient({
+      endpoint: local.storage.dynamoEndpoint,
+      region: "us-east-1",
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    });
+    const writes = Array.from({ length: events.length }, (_, i) => i);
+    const putMs = await pool(writes, IN_FLIGHT, (i) =>
+      ddb.send(
+        new PutItemCommand({
+          TableName: tableName(),
+          Item: { pk: { S: `BENCH#${i}` }, sk: { S: "B" }, n: { N: String(i) } },
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      ),
+    );
+    ddb.destroy();
+    const eventsPerSecond = events.length / (gateMs / 1000);
+    const putsPerSecond = writes.length / (putMs / 1000);
+    const expected = {
+      started: ALARMS * (TRANSITIONS_PER_ALARM / 2),
+      duplicate: ALARMS * TRANSITIONS_PER_ALARM * (DELIVERIES - 1),
+      "no-match": ALARMS * (TRANSITIONS_PER_ALARM / 2),
+    };
+    return [
+      {
+        figure: "alarm-storm",
+        events: events.length,
+        distinctTransitions: ALARMS * TRANSITIONS_PER_ALARM,
+        inFlight: IN_FLIGHT,
+        decisions: counts,
+        expected,
+        exact:
+          counts.started === expected.started &&
+          counts.duplicate === expected.duplicate &&
+          counts["no-match"] === expected["no-match"] &&
+          executions === expected.started,
+        executionsSucceeded: executions,
+        gateSeconds: +(gateMs / 1000).toFixed(2),
+        eventsPerSecond: Math.round(eventsPerSecond),
+        rawConditionalPutItemPerSecond: Math.round(putsPerSecond),
+        ratio: +(eventsPerSecond / putsPerSecond).toFixed(3),
+        target: 0.4,
+      },
+    ];
+  } finally {
+    await local.stop();
+  }
+}

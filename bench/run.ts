@@ -1,0 +1,20 @@
+/**
+ * `npm run bench`: every benchmark, one JSON object per figure on stdout. Pass names to run
+ * some: `npm run bench -- alarm-storm`.
+ */
+import { alarmStorm } from "./alarm-storm.ts";
+
+process.env.AWS_ACCESS_KEY_ID ??= "local";
+process.env.AWS_SECRET_ACCESS_KEY ??= "local";
+process.env.AWS_REGION ??= "us-east-1";
+process.env.AWS_EC2_METADATA_DISABLED = "true";
+
+const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
+  "alarm-storm": alarmStorm,
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+for (const [name, bench] of Object.entries(benches)) {
+  if (wanted.length && !wanted.includes(name)) continue;
+  for (const figure of await bench()) process.stdout.write(`${JSON.stringify(figure)}\n`);
+}

@@ -1,0 +1,84 @@
+import { defineRunbook } from "../define.ts";
+import { parseChange, type ScaleParams, scaleParams } from "./params.ts";
+import { restoreCapacity, restoreInstanceType } from "./rollback.ts";
+import { scaleStateMachine } from "./state-machine.ts";
+import {
+  checkCapacity,
+  modifyType,
+  planCapacity,
+  planResize,
+  SCALE_CAP,
+  setCapacity,
+  snapshotVolumes,
+  startInstance,
+  stopInstance,
+  verifyResize,
+} from "./steps.ts";
+
+/**
+ * How many instances a run with these params may add, remove or touch, when the params
+ * alone tell: `+N`/`-N` → N (at most `maxStep`, which the plan clamps to); a resize → 1.
+ * `=N` and `±N%` depend on the group's current capacity, so they are undefined here and the
+ * plan step enforces the cap once it has read the group.
+ *
+ * @example
+ * blastRadius(scaleParams.parse({ autoScalingGroup: "web", change: "+2" })) // 2
+ */
+export function blastRadius(params: ScaleParams): number | undefined {
+  if (params.mode === "vertical") return 1;
+  const change = parseChange(params.change);
+  if (!change || change.op === "=" || change.percent) return undefined;
+  return Math.min(change.amount, params.maxStep);
+}
+
+/**
+ * scale: horizontal (an Auto Scaling group's desired capacity, by +N/-N/=N/±N%, clamped to
+ * the group's bounds, maxStep and the cap; scale-in held back until an alarm has been OK long
+ * enough) or vertical (one instance's type: snapshot, stop, modify, start, verify).
+ * See docs/runbooks/scale.md.
+ */
+export const scale = defineRunbook({
+  name: "scale",
+  summary: "Scale an Auto Scaling group's desired capacity, or resize one instance's type",
+  // One value per runbook: horizontal changes are bounded and reversible (medium); a resize
+  // stops the instance, but only one, tagged, with a snapshot first and a rollback.
+  risk: "medium",
+  params: scaleParams,
+  example: { mode: "horizontal", autoScalingGroup: "web", change: "+2" },
+  cap: { maxTargets: SCALE_CAP },
+  permissions: [
+    { actions: ["autoscaling:DescribeAutoScalingGroups"], mutating: false },
+    {
+      actions: ["ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeSnapshots"],
+      mutating: false,
+    },
+    // Only groups carrying the automation tag (aws:ResourceTag) can be scaled.
+    { actions: ["autoscaling:SetDesiredCapacity"], mutating: true, tagCondition: "resource" },
+    {
+      actions: ["ec2:StopInstances", "ec2:StartInstances", "ec2:ModifyInstanceAttribute"],
+      mutating: true,
+      tagCondition: "resource",
+    },
+    // Snapshots are scoped by the tags they must carry when created (aws:RequestTag).
+    { actions: ["ec2:CreateSnapshot", "ec2:CreateTags"], mutating: true, tagCondition: "request" },
+  ],
+  steps: {
+    planCapacity,
+    setCapacity,
+    checkCapacity,
+    restoreCapacity,
+    planResize,
+    snapshotVolumes,
+    stopInstance,
+    modifyType,
+    startInstance,
+    verifyResize,
+    restoreInstanceType,
+  },
+  rollback: ["restoreCapacity", "restoreInstanceType"],
+  dryRun:
+    "Reads the group (or the instance and instance types) and reports the plan: the capacity it would set and every limit that clamped it, or the resize it would do; no mutating call.",
+  stateMachine: scaleStateMachine,
+  lockKey: (p) => (p.mode === "vertical" ? `instance:${p.instanceId}` : `asg:${p.autoScalingGroup}`),
+  blastRadius,
+});

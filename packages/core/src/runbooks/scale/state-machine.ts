@@ -1,0 +1,147 @@
+import {
+  type AslCatcher,
+  type AslDefinition,
+  type AslState,
+  RETRY_LAMBDA,
+  RETRY_THROTTLING,
+  stepTask,
+} from "../asl.ts";
+
+const R = "scale";
+const RETRY = [RETRY_LAMBDA, RETRY_THROTTLING];
+const onFailure = (next: string): AslCatcher[] => [
+  { ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: next },
+];
+const step = (name: string, rest: Partial<AslState>) => stepTask(R, name, { Retry: RETRY, ...rest });
+
+/**
+ * Mode → plan → (dry-run, or nothing to change: done) → act → verify, in two branches.
+ *
+ * horizontal: PlanCapacity → SetCapacity → (Wait → CheckCapacity)* until InService.
+ * vertical:   PlanResize → [SnapshotVolumes] → (StopInstance → Wait)* → ModifyType →
+ *             (StartInstance → Wait)* → VerifyResize.
+ *
+ * A failed plan fails the run (nothing was changed). Any later failure, a wait timeout
+ * included, runs the branch's rollback and then fails with the original error.
+ */
+export const scaleStateMachine: AslDefinition = {
+  Comment: "Reflex scale: change an Auto Scaling group's desired capacity, or resize one instance",
+  StartAt: "Mode",
+  TimeoutSeconds: 4 * 3600,
+  States: {
+    Mode: {
+      Type: "Choice",
+      Choices: [{ Variable: "$.params.mode", StringEquals: "vertical", Next: "PlanResize" }],
+      Default: "PlanCapacity",
+    },
+    PlanFailed: { Type: "Fail", ErrorPath: "$.failure.Error", CausePath: "$.failure.Cause" },
+    DryRunPlanned: { Type: "Succeed", Comment: "The plan is the result; nothing was changed." },
+    Skipped: {
+      Type: "Succeed",
+      Comment: "Nothing to change, or a scale-in the alarm rule holds back; the result says why.",
+    },
+
+    // ---- horizontal ----
+    PlanCapacity: step("planCapacity", {
+      ResultPath: "$.plan",
+      Catch: onFailure("PlanFailed"),
+      Next: "CapacityDecision",
+    }),
+    CapacityDecision: {
+      Type: "Choice",
+      Choices: [
+        { Variable: "$.execution.dryRun", BooleanEquals: true, Next: "DryRunPlanned" },
+        { Variable: "$.plan.skipped", IsPresent: true, Next: "Skipped" },
+      ],
+      Default: "SetCapacity",
+    },
+    SetCapacity: step("setCapacity", {
+      ResultPath: "$.applied",
+      Catch: onFailure("RestoreCapacity"),
+      Next: "WaitForCapacity",
+    }),
+    WaitForCapacity: { Type: "Wait", Seconds: 15, Next: "CheckCapacity" },
+    CheckCapacity: step("checkCapacity", {
+      ResultPath: "$.progress",
+      Catch: onFailure("RestoreCapacity"),
+      Next: "CapacityReached",
+    }),
+    CapacityReached: {
+      Type: "Choice",
+      Choices: [{ Variable: "$.progress.done", BooleanEquals: true, Next: "Scaled" }],
+      Default: "WaitForCapacity",
+    },
+    Scaled: { Type: "Succeed" },
+    RestoreCapacity: step("restoreCapacity", {
+      ResultPath: "$.rollback",
+      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.rollbackFailure", Next: "RolledBack" }],
+      Next: "RolledBack",
+    }),
+
+    // ---- vertical ----
+    PlanResize: step("planResize", {
+      ResultPath: "$.plan",
+      Catch: onFailure("PlanFailed"),
+      Next: "ResizeDecision",
+    }),
+    ResizeDecision: {
+      Type: "Choice",
+      Choices: [
+        { Variable: "$.execution.dryRun", BooleanEquals: true, Next: "DryRunPlanned" },
+        { Variable: "$.params.snapshotFirst", BooleanEquals: true, Next: "SnapshotVolumes" },
+      ],
+      Default: "StopInstance",
+    },
+    SnapshotVolumes: step("snapshotVolumes", {
+      ResultPath: "$.snapshots",
+      Catch: onFailure("RestoreInstanceType"),
+      Next: "StopInstance",
+    }),
+    StopInstance: step("stopInstance", {
+      ResultPath: "$.stop",
+      Catch: onFailure("RestoreInstanceType"),
+      Next: "Stopped",
+    }),
+    Stopped: {
+      Type: "Choice",
+      Choices: [{ Variable: "$.stop.done", BooleanEquals: true, Next: "ModifyType" }],
+      Default: "WaitForStop",
+    },
+    WaitForStop: { Type: "Wait", Seconds: 10, Next: "StopInstance" },
+    ModifyType: step("modifyType", {
+      ResultPath: "$.modified",
+      Catch: onFailure("RestoreInstanceType"),
+      Next: "StartInstance",
+    }),
+    StartInstance: step("startInstance", {
+      ResultPath: "$.start",
+      Catch: onFailure("RestoreInstanceType"),
+      Next: "Started",
+    }),
+    Started: {
+      Type: "Choice",
+      Choices: [{ Variable: "$.start.done", BooleanEquals: true, Next: "VerifyResize" }],
+      Default: "WaitForStart",
+    },
+    WaitForStart: { Type: "Wait", Seconds: 10, Next: "StartInstance" },
+    VerifyResize: step("verifyResize", {
+      ResultPath: "$.verified",
+      Catch: onFailure("RestoreInstanceType"),
+      Next: "Resized",
+    }),
+    Resized: { Type: "Succeed" },
+    RestoreInstanceType: step("restoreInstanceType", {
+      ResultPath: "$.rollback",
+      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.rollbackFailure", Next: "RolledBack" }],
+      Next: "InstanceRestored",
+    }),
+    InstanceRestored: {
+      Type: "Choice",
+      Choices: [{ Variable: "$.rollback.done", BooleanEquals: true, Next: "RolledBack" }],
+      Default: "WaitForRestore",
+    },
+    WaitForRestore: { Type: "Wait", Seconds: 10, Next: "RestoreInstanceType" },
+
+    RolledBack: { Type: "Fail", ErrorPath: "$.failure.Error", CausePath: "$.failure.Cause" },
+  },
+};

@@ -1,0 +1,61 @@
+/**
+ * Api: the HTTP API (API Gateway v2). `/api/*` is the JSON API (packages/functions/src/api.ts)
+ * behind IAM auth (SigV4-signed requests from the CLI or an operator's role); access logs go to
+ * CloudWatch. Slack's routes come with the chatops handler (a later issue): they plug in
+ * through {@link slackRoutes}, signed by Slack instead of IAM.
+ */
+import { Api as HttpApi, type ApiRouteProps, Config, type StackContext, use } from "sst/constructs";
+import { Bus } from "./bus.ts";
+import { resourceName } from "./context.ts";
+import { reflexFunction } from "./function.ts";
+import { putEventsStatement, startExecutionStatement, tableStatement } from "./iam.ts";
+import { Runbooks } from "./runbooks.ts";
+import { Storage } from "./storage.ts";
+
+export const API_HANDLER = "packages/functions/src/api.handler";
+
+/** Per-API throttling, so a runaway client cannot start runs faster than guardrails can look at them. */
+export const API_THROTTLE = { rate: 20, burst: 40 } as const;
+
+/**
+ * The hook for Slack ChatOps: `POST /slack/commands` and `POST /slack/interactions`, with
+ * `authorizer: "none"` (the handler verifies Slack's v0 signature) and the signing secret bound.
+ * Empty until `packages/functions/src/chatops.ts` exists; add its routes here, e.g.
+ * `{ "POST /slack/commands": { authorizer: "none", function: { handler: "packages/functions/src/chatops.handler", bind: [signingSecret] } } }`.
+ */
+export function slackRoutes(_signingSecret: Config.Secret): Record<string, ApiRouteProps<never>> {
+  return {};
+}
+
+export function Api({ stack }: StackContext) {
+  const { table } = use(Storage);
+  const { bus } = use(Bus);
+  const { runbooks } = use(Runbooks);
+
+  // Set with `npx sst secrets set SLACK_SIGNING_SECRET <secret> --stage <stage>`; read by the Slack routes.
+  const slackSigningSecret = new Config.Secret(stack, "SLACK_SIGNING_SECRET");
+
+  const handler = reflexFunction(stack, "ApiHandler", {
+    name: "api",
+    handler: API_HANDLER,
+    description: "Reflex JSON API: runbooks, executions, audit",
+  });
+  handler.attachPermissions([
+    tableStatement(table.tableArn),
+    startExecutionStatement(runbooks.map((r) => r.stateMachineArn)),
+    putEventsStatement(bus.eventBusArn),
+  ]);
+
+  const api = new HttpApi(stack, "Api", {
+    cors: false,
+    accessLog: { retention: "one_month" },
+    defaults: { authorizer: "iam", throttle: API_THROTTLE },
+    routes: {
+      "ANY /api/{proxy+}": { function: handler, authorizer: "iam" },
+      ...slackRoutes(slackSigningSecret),
+    },
+  });
+
+  stack.addOutputs({ ApiUrl: api.url });
+  return { api, handler, slackSigningSecret, monitored: { functions: [resourceName(stack, "api")] } };
+}

@@ -1,0 +1,73 @@
+/**
+ * The one way the stacks make a Lambda function and a dead-letter queue, so every function
+ * has a name the dashboard can use, its own log group with a retention, the handler
+ * environment, and the same nag-reviewed role.
+ */
+import { Duration } from "aws-cdk-lib";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { type IQueue, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import { Function, type Stack, use } from "sst/constructs";
+import { eventBusName, reflexConfig, removalPolicyFor, resourceName, stateMachineArnPrefix } from "./context.ts";
+import { LAMBDA_ROLE, suppress } from "./nag.ts";
+import { Storage } from "./storage.ts";
+
+/** The environment every handler reads (see packages/functions/src/lib/runtime.ts and core's env). */
+export function handlerEnvironment(stack: Stack): Record<string, string> {
+  const { table, reports } = use(Storage);
+  return {
+    REFLEX_TABLE: table.tableName,
+    REFLEX_BUCKET: reports.bucketName,
+    REFLEX_STATE_MACHINE_ARN_PREFIX: stateMachineArnPrefix(stack),
+    REFLEX_EVENT_BUS: eventBusName(stack),
+    REFLEX_CONFIG: reflexConfig().json,
+  };
+}
+
+export interface ReflexFunctionProps {
+  /** The function is named `<app>-<stage>-<name>`. */
+  name: string;
+  /** `path/to/file.export`, from the project root. */
+  handler: string;
+  description: string;
+  /** Added to the handler environment. */
+  environment?: Record<string, string>;
+  timeoutSeconds?: number;
+  memoryMb?: number;
+  /** Where asynchronous invocations go when they still fail after Lambda's own retries. */
+  deadLetterQueue?: IQueue;
+}
+
+/** A Reflex Lambda function: app defaults (runtime, arm64, esbuild, tracing), a named log group, the handler environment. */
+export function reflexFunction(stack: Stack, id: string, props: ReflexFunctionProps): Function {
+  const functionName = resourceName(stack, props.name);
+  const logGroup = new LogGroup(stack, `${id}Logs`, {
+    logGroupName: `/aws/lambda/${functionName}`,
+    retention: RetentionDays.ONE_MONTH,
+    removalPolicy: removalPolicyFor(stack),
+  });
+  const fn = new Function(stack, id, {
+    functionName,
+    handler: props.handler,
+    description: props.description,
+    logGroup,
+    timeout: props.timeoutSeconds ?? 30,
+    memorySize: props.memoryMb ?? 512,
+    environment: { ...handlerEnvironment(stack), ...props.environment },
+    ...(props.deadLetterQueue
+      ? { deadLetterQueue: props.deadLetterQueue, retryAttempts: 2, maxEventAge: Duration.hours(1) }
+      : {}),
+  });
+  suppress(fn.role!, LAMBDA_ROLE);
+  return fn;
+}
+
+/** An encrypted, TLS-only standard queue that keeps failed deliveries for 14 days. */
+export function deadLetterQueue(stack: Stack, id: string, name: string): Queue {
+  const queue = new Queue(stack, id, {
+    queueName: resourceName(stack, name, 80),
+    encryption: QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+  });
+  return queue;
+}

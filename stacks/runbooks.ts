@@ -1,0 +1,158 @@
+/**
+ * Runbooks: for every runbook in core's registry, a step-worker function whose IAM is exactly
+ * what the runbook declares, and a Standard state machine (approvals need task tokens) running
+ * the runbook's own ASL. Registering a runbook in core is the whole of deploying it: nothing
+ * here names a runbook.
+ *
+ * Also: the execution-status function, which closes runs when Step Functions reports that one
+ * of Reflex's executions ended (an EventBridge rule on the default bus).
+ */
+import { Runbooks as Registry } from "@reflex/core";
+import { Duration } from "aws-cdk-lib";
+import { Rule } from "aws-cdk-lib/aws-events";
+import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
+import { Policy, PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cdk-lib/aws-stepfunctions";
+import { type Function, type StackContext, use } from "sst/constructs";
+import { Bus } from "./bus.ts";
+import {
+  pascal,
+  reflexConfig,
+  removalPolicyFor,
+  resourceName,
+  stateMachineArn,
+  stateMachineArnPrefix,
+  stateMachineName,
+} from "./context.ts";
+import { deadLetterQueue, reflexFunction } from "./function.ts";
+import { putEventsStatement, runbookStatements, tableStatement } from "./iam.ts";
+import { STATE_MACHINE_ROLE, suppress } from "./nag.ts";
+import { Storage } from "./storage.ts";
+
+export const STEP_HANDLER = "packages/functions/src/step.handler";
+export const EXECUTION_STATUS_HANDLER = "packages/functions/src/execution-status.handler";
+
+/** Task states time out after 120 s (core's stepTask); the worker stops first, so its own error is what the run sees. */
+const STEP_TIMEOUT_SECONDS = 100;
+
+export interface DeployedRunbook {
+  runbook: string;
+  stepFunction: Function;
+  stateMachine: StateMachine;
+  /** Literal name and ARN, for references that must not become cross-stack exports. */
+  stateMachineName: string;
+  stateMachineArn: string;
+}
+
+export function Runbooks({ stack }: StackContext) {
+  const { table, reports } = use(Storage);
+  const { bus } = use(Bus);
+  const { config } = reflexConfig();
+
+  const deployed: DeployedRunbook[] = Registry.list().map((runbook) => {
+    const id = pascal(runbook.name);
+    const stepFunction = reflexFunction(stack, `Step${id}`, {
+      name: `step-${runbook.name}`,
+      handler: STEP_HANDLER,
+      description: `Reflex step worker for runbook ${runbook.name}`,
+      environment: { REFLEX_RUNBOOK: runbook.name },
+      timeoutSeconds: STEP_TIMEOUT_SECONDS,
+    });
+    stepFunction.attachPermissions([tableStatement(table.tableArn)]);
+
+    const statements = runbookStatements(runbook, {
+      automationTag: config.automationTag,
+      substitutions: { ReportsBucketArn: reports.bucketArn },
+    });
+    if (statements.length > 0) {
+      const permissions = new Policy(stack, `Step${id}Permissions`, { statements, roles: [stepFunction.role!] });
+      const declared = runbook.permissions.flatMap((p) => p.resources ?? (p.mutating && p.tagCondition === "none" ? [] : ["*"]));
+      suppress(permissions, [
+        {
+          id: "AwsSolutions-IAM5",
+          reason: `The permissions runbook '${runbook.name}' declares in core: read-only describes have no resource-level scoping (Resource '*'); mutating actions on '*' carry an aws:ResourceTag/aws:RequestTag condition on the automation tag; other wildcards are the object prefixes it writes.`,
+          appliesTo: [...new Set(declared)].map((r) => nagResource(r)),
+        },
+      ]);
+    }
+
+    const name = stateMachineName(stack, runbook.name);
+    const logs = new LogGroup(stack, `Machine${id}Logs`, {
+      logGroupName: `/aws/vendedlogs/states/${name}`,
+      retention: RetentionDays.ONE_MONTH,
+      removalPolicy: removalPolicyFor(stack),
+    });
+    const stateMachine = new StateMachine(stack, `Machine${id}`, {
+      stateMachineName: name,
+      stateMachineType: StateMachineType.STANDARD,
+      comment: runbook.summary,
+      definitionBody: DefinitionBody.fromString(JSON.stringify(runbook.stateMachine)),
+      definitionSubstitutions: { StepHandlerArn: stepFunction.functionArn },
+      logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
+      tracingEnabled: true,
+    });
+    // The definition comes as a string, so CDK cannot see which function its Tasks call: grant that one, unqualified.
+    stateMachine.addToRolePolicy(
+      new PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: [stepFunction.functionArn] }),
+    );
+    suppress(stateMachine.role, STATE_MACHINE_ROLE);
+
+    return {
+      runbook: runbook.name,
+      stepFunction,
+      stateMachine,
+      stateMachineName: name,
+      stateMachineArn: stateMachineArn(stack, runbook.name),
+    };
+  });
+
+  // Closing runs releases their locks, so status events are retried for a day and kept in a DLQ after that.
+  const statusDlq = deadLetterQueue(stack, "ExecutionStatusDlq", "execution-status-dlq");
+  const executionStatus = reflexFunction(stack, "ExecutionStatus", {
+    name: "execution-status",
+    handler: EXECUTION_STATUS_HANDLER,
+    description: "Reflex: closes a run when its Step Functions execution ends",
+    deadLetterQueue: statusDlq,
+  });
+  executionStatus.attachPermissions([tableStatement(table.tableArn), putEventsStatement(bus.eventBusArn)]);
+  const executionStatusRule = new Rule(stack, "ExecutionStatusRule", {
+    description: "Step Functions status changes of Reflex's state machines",
+    eventPattern: {
+      source: ["aws.states"],
+      detailType: ["Step Functions Execution Status Change"],
+      detail: { stateMachineArn: [{ prefix: stateMachineArnPrefix(stack) }] },
+    },
+    targets: [
+      new LambdaFunction(executionStatus, {
+        deadLetterQueue: statusDlq,
+        retryAttempts: 185,
+        maxEventAge: Duration.hours(24),
+      }),
+    ],
+  });
+
+  return {
+    runbooks: deployed,
+    executionStatus,
+    executionStatusRule,
+    monitored: {
+      functions: [...deployed.map((d) => resourceName(stack, `step-${d.runbook}`)), resourceName(stack, "execution-status")],
+      queues: [resourceName(stack, "execution-status-dlq", 80)],
+      stateMachines: deployed.map((d) => ({ runbook: d.runbook, name: d.stateMachineName, arn: d.stateMachineArn })),
+    },
+  };
+}
+
+/**
+ * How cdk-nag names a wildcard resource in its findings: `Resource::*`, or for a resource
+ * built from a token (a bucket ARN), `Resource::<LogicalId.Arn>/path/*`, matched here by regex.
+ */
+function nagResource(resource: string): string | { regex: string } {
+  if (!resource.includes("${")) return `Resource::${resource}`;
+  const pattern = resource
+    .split(/\$\{[A-Za-z0-9_]+\}/)
+    .map((part) => part.replace(/[.*+?^$()|[\]\\/]/g, "\\$&"))
+    .join("<[^>]+>");
+  return { regex: `/^Resource::${pattern}$/g` };
+}

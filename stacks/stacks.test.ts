@@ -1,0 +1,465 @@
+/**
+ * The whole SST app, synthesized once offline (with the fixture config: rules, schedules,
+ * windows) and checked stack by stack, then against cdk-nag's AwsSolutions pack.
+ */
+import { readFileSync } from "node:fs";
+import { createTableInput, Runbooks, substitute } from "@reflex/core";
+import type { CloudAssembly } from "aws-cdk-lib/cx-api";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import { getStack } from "sst/constructs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Api } from "./api.ts";
+import { Bus } from "./bus.ts";
+import { isProdStage } from "./context.ts";
+import { Observability } from "./observability.ts";
+import { Runbooks as RunbooksStack } from "./runbooks.ts";
+import { Storage } from "./storage.ts";
+import { FIXTURE_CONFIG, synthApp, TEST_ENV } from "./support/synth.ts";
+import { Triggers } from "./triggers.ts";
+
+type Resources = Record<string, { Type: string; Properties?: any; Metadata?: any }>;
+interface Statement {
+  Effect: "Allow" | "Deny";
+  Action: string | string[];
+  Resource?: unknown;
+  Condition?: Record<string, Record<string, string>>;
+}
+
+const STACKS = { Storage, Bus, Runbooks: RunbooksStack, Triggers, Api, Observability };
+const PREFIX = `reflex-${TEST_ENV.stage}`;
+const SM_ARN_PREFIX = `arn:aws:states:${TEST_ENV.region}:${TEST_ENV.account}:stateMachine:${PREFIX}-`;
+
+let assembly: CloudAssembly;
+let cleanup = () => {};
+const templates = {} as Record<keyof typeof STACKS, Template>;
+let fixture: { rules: any[]; schedules: any[]; windows: any[] };
+
+beforeAll(async () => {
+  const synth = await synthApp({ nag: true });
+  cleanup = synth.cleanup;
+  assembly = synth.app.synth();
+  for (const [name, fn] of Object.entries(STACKS)) templates[name as keyof typeof STACKS] = Template.fromStack(getStack(fn));
+  fixture = (await import(FIXTURE_CONFIG)).default;
+}, 180_000);
+
+afterAll(() => cleanup());
+
+const resources = (t: Template, type: string): Resources => t.findResources(type) as Resources;
+const allTemplates = () => Object.values(templates).map((t) => t.toJSON() as { Resources: Resources });
+const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+/** Every policy statement in a template: IAM policies, role inline policies, resource policies. */
+function statements(template: { Resources: Resources }): Array<{ resource: string; statement: Statement }> {
+  const out: Array<{ resource: string; statement: Statement }> = [];
+  for (const [id, r] of Object.entries(template.Resources)) {
+    const docs = [r.Properties?.PolicyDocument, ...(r.Properties?.Policies ?? []).map((p: any) => p.PolicyDocument)];
+    for (const doc of docs) for (const statement of doc?.Statement ?? []) out.push({ resource: id, statement });
+  }
+  return out;
+}
+
+/** The logical id of the step worker of `runbook`. */
+function stepFunctionId(runbook: string): string {
+  const fns = resources(templates.Runbooks, "AWS::Lambda::Function");
+  const found = Object.entries(fns).find(([, f]) => f.Properties.Environment?.Variables?.REFLEX_RUNBOOK === runbook);
+  if (!found) throw new Error(`no step function for ${runbook}`);
+  return found[0];
+}
+
+/** Statements of every policy attached to the role of function `fnId` in the Runbooks stack. */
+function roleStatements(fnId: string): Statement[] {
+  const role = resources(templates.Runbooks, "AWS::Lambda::Function")[fnId].Properties.Role["Fn::GetAtt"][0];
+  return Object.values(resources(templates.Runbooks, "AWS::IAM::Policy"))
+    .filter((p) => p.Properties.Roles.some((r: any) => r.Ref === role))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement);
+}
+
+describe("Storage", () => {
+  it("builds the state table from core's createTableInput: keys, attributes, GSI, on-demand", () => {
+    const input = createTableInput("unused");
+    const table = Object.values(resources(templates.Storage, "AWS::DynamoDB::Table"))[0].Properties;
+    expect(table.BillingMode).toBe(input.BillingMode);
+    expect(table.KeySchema).toEqual(input.KeySchema);
+    expect(new Set(table.AttributeDefinitions.map(JSON.stringify))).toEqual(
+      new Set(input.AttributeDefinitions.map((a) => JSON.stringify(a))),
+    );
+    expect(table.GlobalSecondaryIndexes).toEqual(
+      input.GlobalSecondaryIndexes.map((g) => ({ IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection })),
+    );
+  });
+
+  it("keeps point-in-time recovery on, expires items by expiresAt, encrypts at rest", () => {
+    templates.Storage.hasResourceProperties("AWS::DynamoDB::Table", {
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
+  });
+
+  it("deletes the table with a dev stage, and retains it in prod stages", () => {
+    templates.Storage.hasResource("AWS::DynamoDB::Table", { DeletionPolicy: "Delete" });
+    expect([isProdStage("prod"), isProdStage("production"), isProdStage("prod-eu"), isProdStage("test")]).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
+  });
+
+  it("encrypts, versions and hides the reports bucket, logs access to it, and ages manifests out", () => {
+    templates.Storage.hasResourceProperties("AWS::S3::Bucket", {
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }] },
+      VersioningConfiguration: { Status: "Enabled" },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      LoggingConfiguration: { DestinationBucketName: Match.anyValue(), LogFilePrefix: "reports/" },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({
+            Prefix: "manifests/",
+            Transitions: [{ StorageClass: "STANDARD_IA", TransitionInDays: 30 }],
+          }),
+          Match.objectLike({ NoncurrentVersionExpiration: { NoncurrentDays: 90 } }),
+        ]),
+      },
+    });
+  });
+
+  it("refuses plain-HTTP requests to both buckets", () => {
+    const policies = resources(templates.Storage, "AWS::S3::BucketPolicy");
+    expect(Object.keys(policies)).toHaveLength(2);
+    for (const p of Object.values(policies)) {
+      expect(p.Properties.PolicyDocument.Statement).toContainEqual(
+        expect.objectContaining({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+      );
+    }
+  });
+});
+
+describe("Bus", () => {
+  it("creates the lifecycle bus and archives what it carries", () => {
+    templates.Bus.hasResourceProperties("AWS::Events::EventBus", { Name: PREFIX });
+    templates.Bus.hasResourceProperties("AWS::Events::Archive", {
+      SourceArn: { "Fn::GetAtt": [Match.anyValue(), "Arn"] },
+      RetentionDays: 7,
+      EventPattern: { account: [TEST_ENV.account] },
+    });
+  });
+});
+
+describe("Runbooks", () => {
+  it("deploys one STANDARD state machine per registered runbook, logging ALL and traced", () => {
+    const machines = Object.values(resources(templates.Runbooks, "AWS::StepFunctions::StateMachine"));
+    expect(machines.map((m) => m.Properties.StateMachineName).sort()).toEqual(
+      Runbooks.list().map((r) => `${PREFIX}-${r.name}`),
+    );
+    for (const m of machines) {
+      expect(m.Properties).toMatchObject({
+        StateMachineType: "STANDARD",
+        TracingConfiguration: { Enabled: true },
+        LoggingConfiguration: { Level: "ALL", IncludeExecutionData: true },
+      });
+    }
+  });
+
+  it("deploys each runbook's own ASL, calling its own step worker for ${StepHandlerArn}", () => {
+    const machines = Object.values(resources(templates.Runbooks, "AWS::StepFunctions::StateMachine"));
+    for (const runbook of Runbooks.list()) {
+      const machine = machines.find((m) => m.Properties.StateMachineName === `${PREFIX}-${runbook.name}`)!.Properties;
+      const step = stepFunctionId(runbook.name);
+      expect(machine.DefinitionSubstitutions).toEqual({ StepHandlerArn: { "Fn::GetAtt": [step, "Arn"] } });
+      const arn = `arn:aws:lambda:${TEST_ENV.region}:${TEST_ENV.account}:function:${step}`;
+      expect(substitute(JSON.parse(machine.DefinitionString), { StepHandlerArn: arn })).toEqual(
+        substitute(runbook.stateMachine, { StepHandlerArn: arn }),
+      );
+    }
+  });
+
+  it("lets each state machine invoke only its own step worker", () => {
+    for (const runbook of Runbooks.list()) {
+      const role = Object.values(resources(templates.Runbooks, "AWS::StepFunctions::StateMachine")).find(
+        (m) => m.Properties.StateMachineName === `${PREFIX}-${runbook.name}`,
+      )!.Properties.RoleArn["Fn::GetAtt"][0];
+      const invokes = Object.values(resources(templates.Runbooks, "AWS::IAM::Policy"))
+        .filter((p) => p.Properties.Roles.some((r: any) => r.Ref === role))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
+        .filter((s) => actionsOf(s).includes("lambda:InvokeFunction"));
+      expect(invokes).toEqual([
+        { Effect: "Allow", Action: "lambda:InvokeFunction", Resource: { "Fn::GetAtt": [stepFunctionId(runbook.name), "Arn"] } },
+      ]);
+    }
+  });
+
+  it("allows backup-snapshot's ec2:DeleteSnapshot only on snapshots tagged reflex:managed", () => {
+    const deletes = roleStatements(stepFunctionId("backup-snapshot")).filter((s) =>
+      actionsOf(s).includes("ec2:DeleteSnapshot"),
+    );
+    expect(deletes.length).toBeGreaterThan(0);
+    for (const s of deletes) {
+      expect(s).toMatchObject({ Effect: "Allow", Condition: { StringEquals: { "aws:ResourceTag/reflex:managed": "true" } } });
+      expect(Object.keys(s.Condition!)).toEqual(["StringEquals"]);
+    }
+  });
+
+  it("conditions every mutating EC2, Auto Scaling, SSM and Route 53 action on the automation tag", () => {
+    for (const runbook of Runbooks.list()) {
+      const mutating = new Set(
+        runbook.permissions
+          .filter((p) => p.mutating)
+          .flatMap((p) => p.actions)
+          .filter((a) => /^(ec2|autoscaling|ssm|route53):/.test(a)),
+      );
+      for (const s of roleStatements(stepFunctionId(runbook.name))) {
+        if (!actionsOf(s).some((a) => mutating.has(a))) continue;
+        const keys = Object.keys(s.Condition?.StringEquals ?? {});
+        expect(keys, `${runbook.name}: ${actionsOf(s).join(", ")}`).toHaveLength(1);
+        expect(keys[0]).toMatch(/^aws:(Resource|Request)Tag\/reflex:managed$/);
+      }
+    }
+  });
+
+  it("lets backup-snapshot write manifests only under the reports bucket's manifests/ prefix", () => {
+    const puts = roleStatements(stepFunctionId("backup-snapshot")).filter((s) => actionsOf(s).includes("s3:PutObject"));
+    expect(puts).toEqual([
+      {
+        Effect: "Allow",
+        Action: "s3:PutObject",
+        Resource: { "Fn::Join": ["", [{ "Fn::ImportValue": expect.stringMatching(/Reports/) }, "/manifests/*"]] },
+      },
+    ]);
+  });
+
+  it("closes runs from the status events of Reflex's own state machines, with retries and a DLQ", () => {
+    templates.Runbooks.hasResourceProperties("AWS::Events::Rule", {
+      EventPattern: {
+        source: ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        detail: { stateMachineArn: [{ prefix: SM_ARN_PREFIX }] },
+      },
+      Targets: [
+        Match.objectLike({
+          RetryPolicy: { MaximumEventAgeInSeconds: 86_400, MaximumRetryAttempts: 185 },
+          DeadLetterConfig: { Arn: { "Fn::GetAtt": [Match.stringLikeRegexp("ExecutionStatusDlq"), "Arn"] } },
+        }),
+      ],
+    });
+  });
+});
+
+describe("Triggers", () => {
+  it("deploys one rule per config rule on the default bus, with the rule's own pattern", () => {
+    const rules = Object.values(resources(templates.Triggers, "AWS::Events::Rule")).map((r) => r.Properties);
+    expect(rules).toHaveLength(fixture.rules.length);
+    for (const rule of fixture.rules) {
+      const deployed = rules.find((r) => r.Name === `${PREFIX}-rule-${rule.name}`);
+      expect(deployed).toBeDefined();
+      expect(deployed.EventPattern).toEqual(rule.on);
+      expect(deployed.EventBusName).toBeUndefined();
+      expect(deployed.State).toBe(rule.enabled === false ? "DISABLED" : "ENABLED");
+    }
+  });
+
+  it("retries rule deliveries to the trigger, then dead-letters them to an encrypted, TLS-only queue", () => {
+    for (const rule of Object.values(resources(templates.Triggers, "AWS::Events::Rule"))) {
+      expect(rule.Properties.Targets).toEqual([
+        expect.objectContaining({
+          Arn: { "Fn::GetAtt": [expect.stringMatching(/^Trigger/), "Arn"] },
+          RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 24 },
+          DeadLetterConfig: { Arn: { "Fn::GetAtt": [expect.stringMatching(/^TriggerDlq/), "Arn"] } },
+        }),
+      ]);
+    }
+    templates.Triggers.hasResourceProperties("AWS::SQS::Queue", { QueueName: `${PREFIX}-trigger-dlq`, SqsManagedSseEnabled: true });
+    templates.Triggers.hasResourceProperties("AWS::SQS::QueuePolicy", {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+        ]),
+      },
+    });
+  });
+
+  it("schedules every config schedule and window in its time zone, with retries and a DLQ", () => {
+    const schedules = Object.values(resources(templates.Triggers, "AWS::Scheduler::Schedule")).map((s) => s.Properties);
+    const expected = [
+      ...fixture.schedules.map((s) => ({ kind: "schedule", ...s })),
+      ...fixture.windows.map((w) => ({ kind: "window", ...w })),
+    ];
+    expect(schedules).toHaveLength(expected.length);
+    for (const entry of expected) {
+      const s = schedules.find((x) => x.Name === `${entry.kind}-${entry.name}`);
+      expect(s).toMatchObject({
+        GroupName: PREFIX,
+        ScheduleExpression: entry.cron,
+        ScheduleExpressionTimezone: entry.timezone ?? "UTC",
+        FlexibleTimeWindow: { Mode: "OFF" },
+        State: "ENABLED",
+        Target: {
+          Arn: { "Fn::GetAtt": [expect.stringMatching(/^Schedule[0-9A-F]{8}$/), "Arn"] },
+          RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 10 },
+          DeadLetterConfig: { Arn: { "Fn::GetAtt": [expect.stringMatching(/^ScheduleDlq/), "Arn"] } },
+        },
+      });
+      expect(JSON.parse(s.Target.Input)).toEqual({
+        kind: entry.kind,
+        name: entry.name,
+        run: entry.run,
+        with: entry.with,
+        scheduledTime: "<aws.scheduler.scheduled-time>",
+      });
+    }
+  });
+
+  it("lets the scheduler's role invoke the schedule function and dead-letter to its queue, nothing else", () => {
+    const roles = resources(templates.Triggers, "AWS::IAM::Role");
+    const [roleId, role] = Object.entries(roles).find(([id]) => id.startsWith("SchedulerRole"))!;
+    expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      {
+        Action: "sts:AssumeRole",
+        Effect: "Allow",
+        Principal: { Service: "scheduler.amazonaws.com" },
+        Condition: { StringEquals: { "aws:SourceAccount": TEST_ENV.account } },
+      },
+    ]);
+    const granted = Object.values(resources(templates.Triggers, "AWS::IAM::Policy"))
+      .filter((p) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+    expect(granted).toEqual([
+      { Effect: "Allow", Action: "lambda:InvokeFunction", Resource: { "Fn::GetAtt": [expect.stringMatching(/^Schedule[0-9A-F]{8}$/), "Arn"] } },
+      { Effect: "Allow", Action: "sqs:SendMessage", Resource: { "Fn::GetAtt": [expect.stringMatching(/^ScheduleDlq/), "Arn"] } },
+    ]);
+  });
+
+  it("lets the trigger start only Reflex's own state machines", () => {
+    const starts = statements(templates.Triggers.toJSON() as { Resources: Resources })
+      .map((s) => s.statement)
+      .filter((s) => actionsOf(s).includes("states:StartExecution"));
+    expect(starts.length).toBeGreaterThan(0);
+    for (const s of starts) {
+      const arns = Array.isArray(s.Resource) ? s.Resource : [s.Resource];
+      expect(arns.sort()).toEqual(Runbooks.list().map((r) => `${SM_ARN_PREFIX}${r.name}`));
+    }
+  });
+});
+
+describe("Api", () => {
+  it("serves /api/* from the API handler, every route behind IAM auth", () => {
+    const routes = Object.values(resources(templates.Api, "AWS::ApiGatewayV2::Route")).map((r) => r.Properties);
+    expect(routes.map((r) => r.RouteKey)).toContain("ANY /api/{proxy+}");
+    for (const r of routes) expect(r.AuthorizationType).toBe("AWS_IAM");
+    templates.Api.hasResourceProperties("AWS::Lambda::Function", { Handler: "packages/functions/src/api.handler" });
+  });
+
+  it("writes access logs and throttles the stage", () => {
+    templates.Api.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      AccessLogSettings: { DestinationArn: { "Fn::GetAtt": [Match.anyValue(), "Arn"] }, Format: Match.anyValue() },
+      DefaultRouteSettings: { ThrottlingBurstLimit: 40, ThrottlingRateLimit: 20 },
+    });
+  });
+});
+
+describe("Observability", () => {
+  it("alarms on failed runs, non-empty dead-letter queues, and function errors and throttles", () => {
+    const alarms = Object.values(resources(templates.Observability, "AWS::CloudWatch::Alarm")).map((a) => a.Properties);
+    const named = (metric: string) => alarms.filter((a) => a.MetricName === metric);
+    expect(named("ExecutionsFailed").map((a) => a.Dimensions[0].Value).sort()).toEqual(
+      Runbooks.list().map((r) => `${SM_ARN_PREFIX}${r.name}`),
+    );
+    expect(named("ApproximateNumberOfMessagesVisible").map((a) => a.Dimensions[0].Value).sort()).toEqual(
+      ["execution-status-dlq", "schedule-dlq", "trigger-dlq"].map((q) => `${PREFIX}-${q}`),
+    );
+    const functions = [
+      ...Runbooks.list().map((r) => `step-${r.name}`),
+      "execution-status",
+      "trigger",
+      "schedule",
+      "api",
+    ].map((f) => `${PREFIX}-${f}`);
+    expect(named("Errors").map((a) => a.Dimensions[0].Value).sort()).toEqual([...functions].sort());
+    expect(named("Throttles").map((a) => a.Dimensions[0].Value).sort()).toEqual([...functions].sort());
+    for (const a of alarms) {
+      expect(a).toMatchObject({ Threshold: 1, ComparisonOperator: "GreaterThanOrEqualToThreshold", TreatMissingData: "notBreaching" });
+      expect(a.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^Alarms/) }]);
+    }
+  });
+
+  it("has a dashboard", () => {
+    templates.Observability.hasResourceProperties("AWS::CloudWatch::Dashboard", { DashboardName: PREFIX });
+  });
+});
+
+describe("every stack", () => {
+  it("runs Reflex's functions on nodejs24.x arm64 with active tracing and the handler environment", () => {
+    const config = JSON.stringify(fixture);
+    let count = 0;
+    for (const t of allTemplates()) {
+      for (const fn of Object.values(t.Resources).filter((r) => r.Type === "AWS::Lambda::Function")) {
+        if (!String(fn.Properties.Handler).startsWith("packages/functions/src/")) continue; // SST's own handler
+        count++;
+        expect(fn.Properties).toMatchObject({
+          Runtime: "nodejs24.x",
+          Architectures: ["arm64"],
+          TracingConfig: { Mode: "Active" },
+          LoggingConfig: { LogGroup: { Ref: expect.any(String) } },
+        });
+        const env = fn.Properties.Environment.Variables;
+        expect(Object.keys(env)).toEqual(
+          expect.arrayContaining([
+            "REFLEX_TABLE",
+            "REFLEX_BUCKET",
+            "REFLEX_STATE_MACHINE_ARN_PREFIX",
+            "REFLEX_CONFIG",
+            "REFLEX_EVENT_BUS",
+            "POWERTOOLS_SERVICE_NAME",
+            "POWERTOOLS_LOG_LEVEL",
+          ]),
+        );
+        expect(env).toMatchObject({
+          REFLEX_STATE_MACHINE_ARN_PREFIX: SM_ARN_PREFIX,
+          REFLEX_EVENT_BUS: PREFIX,
+          REFLEX_CONFIG: config,
+          POWERTOOLS_SERVICE_NAME: "reflex",
+        });
+      }
+    }
+    expect(count).toBe(Runbooks.list().length + 4);
+  });
+
+  it("grants no '*' action: no statement names '*', and no Allow uses a wildcard action", () => {
+    for (const t of allTemplates()) {
+      for (const { resource, statement } of statements(t)) {
+        for (const action of actionsOf(statement)) {
+          expect(action, resource).not.toBe("*");
+          // TLS-only bucket/queue policies Deny `s3:*`/`sqs:*` over plain HTTP: a wildcard that only takes away.
+          if (statement.Effect === "Allow") expect(action, resource).not.toContain("*");
+        }
+      }
+    }
+  });
+
+  it("passes cdk-nag's AwsSolutions checks with no unsuppressed error or warning", () => {
+    const findings = assembly.stacks.flatMap((s) =>
+      s.messages
+        .filter((m) => (m.level === "error" || m.level === "warning") && /AwsSolutions-/.test(String(m.entry.data)))
+        .map((m) => `${m.id}: ${String(m.entry.data).split("\n")[0]}`),
+    );
+    expect(findings).toEqual([]);
+    // The checks did run: each stack has a report, with suppressed findings in it.
+    const reports = assembly.stacks.map((s) =>
+      readFileSync(`${assembly.directory}/AwsSolutions-${s.stackName}-NagReport.csv`, "utf8"),
+    );
+    expect(reports.join("\n")).toContain('"Suppressed"');
+  });
+
+  it("gives every cdk-nag suppression a written reason", () => {
+    const suppressions = allTemplates().flatMap((t) =>
+      Object.values(t.Resources).flatMap((r) => r.Metadata?.cdk_nag?.rules_to_suppress ?? []),
+    ) as Array<{ id: string; reason: string }>;
+    expect(suppressions.length).toBeGreaterThan(0);
+    for (const s of suppressions) expect(s.reason.length, s.id).toBeGreaterThanOrEqual(40);
+  });
+});

@@ -1,0 +1,53 @@
+/**
+ * The Reflex config the stack tests deploy: every kind of trigger, one of each disabled, a
+ * non-default automation tag would change the IAM conditions so the default is kept.
+ */
+import { defineConfig } from "@reflex/core";
+
+export default defineConfig({
+  environment: "test",
+  rules: [
+    {
+      name: "instance-stopped",
+      on: {
+        source: ["aws.ec2"],
+        "detail-type": ["EC2 Instance State-change Notification"],
+        detail: { state: ["stopped"] },
+      },
+      run: "backup-snapshot",
+      with: { selector: { tag: { Backup: "on-stop" } } },
+      cooldown: "30m",
+    },
+    {
+      name: "web-cpu-high",
+      on: {
+        source: ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        detail: { alarmName: [{ prefix: "web-cpu-" }], state: { value: ["ALARM"] } },
+      },
+      run: "backup-snapshot",
+      with: { selector: { tag: { Role: "web" } } },
+      enabled: false,
+    },
+  ],
+  schedules: [
+    {
+      name: "nightly-backup",
+      cron: "cron(0 2 * * ? *)",
+      timezone: "Europe/Berlin",
+      run: "backup-snapshot",
+      with: { selector: { tag: { Backup: "daily" } }, retainDays: 14 },
+    },
+  ],
+  windows: [
+    {
+      name: "sunday-backup",
+      cron: "cron(0 3 ? * SUN *)",
+      timezone: "UTC",
+      duration: "4h",
+      cutoff: "1h",
+      run: "backup-snapshot",
+      with: { selector: { tag: { PatchGroup: "web" } } },
+    },
+  ],
+});
