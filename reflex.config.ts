@@ -4,8 +4,32 @@
  */
 import { defineConfig } from "@reflex/core";
 
+const alarm = (name: string) => ({
+  source: ["aws.cloudwatch"],
+  "detail-type": ["CloudWatch Alarm State Change"],
+  detail: { alarmName: [name], state: { value: ["ALARM"] } },
+});
+
 export default defineConfig({
   environment: "local",
+  rules: [
+    {
+      name: "web-cpu-high",
+      description: "Web tier hot: add two instances.",
+      on: alarm("web-cpu-high"),
+      run: "scale",
+      with: { autoScalingGroup: "web", change: "+2" },
+      cooldown: "10m",
+    },
+    {
+      name: "web-cpu-low",
+      description: "Web tier idle: remove one instance, but only once CPU-high has been OK for 10 minutes.",
+      on: alarm("web-cpu-low"),
+      run: "scale",
+      with: { autoScalingGroup: "web", change: "-1", alarmName: "web-cpu-high", requireOkFor: "10m" },
+      cooldown: "15m",
+    },
+  ],
   schedules: [
     {
       name: "nightly-backup",
@@ -16,18 +40,13 @@ export default defineConfig({
     },
   ],
   freezes: [
-    {
-      name: "year-end",
-      from: "2026-12-24T00:00:00Z",
-      to: "2027-01-02T00:00:00Z",
-      reason: "year-end change freeze",
-    },
+    { name: "year-end", from: "2026-12-24T00:00:00Z", to: "2027-01-02T00:00:00Z", reason: "year-end change freeze" },
   ],
   guardrails: { maxTargetsPerRun: 50, breaker: { failures: 3, within: "30m" } },
   access: {
     roles: { oncall: ["U123", "U456"], sre: ["U789"] },
     allow: [
-      { role: "oncall", runbooks: ["backup-snapshot"] },
+      { role: "oncall", runbooks: ["scale", "backup-snapshot"] },
       { role: "sre", runbooks: ["*"] },
     ],
   },

@@ -4,7 +4,7 @@
  * CloudWatch. Slack's routes come with the chatops handler (a later issue): they plug in
  * through {@link slackRoutes}, signed by Slack instead of IAM.
  */
-import { Api as HttpApi, type ApiRouteProps, Config, type StackContext, use } from "sst/constructs";
+import { type ApiRouteProps, Config, Api as HttpApi, type StackContext, use } from "sst/constructs";
 import { Bus } from "./bus.ts";
 import { resourceName } from "./context.ts";
 import { reflexFunction } from "./function.ts";

@@ -63,7 +63,10 @@ describe("a runbook registered in core", () => {
     const machine = Object.values(runbooks.findResources("AWS::StepFunctions::StateMachine")).find(
       (m) => m.Properties.StateMachineName === `${PREFIX}-${NAME}`,
     );
-    expect(machine?.Properties).toMatchObject({ StateMachineType: "STANDARD", TracingConfiguration: { Enabled: true } });
+    expect(machine?.Properties).toMatchObject({
+      StateMachineType: "STANDARD",
+      TracingConfiguration: { Enabled: true },
+    });
     expect(JSON.parse(machine?.Properties.DefinitionString)).toEqual(restartGroup.stateMachine);
   });
 

@@ -6,8 +6,14 @@
 import { Duration } from "aws-cdk-lib";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { type IQueue, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
-import { Function, type Stack, use } from "sst/constructs";
-import { eventBusName, reflexConfig, removalPolicyFor, resourceName, stateMachineArnPrefix } from "./context.ts";
+import { Function as SstFunction, type Stack, use } from "sst/constructs";
+import {
+  eventBusName,
+  reflexConfig,
+  removalPolicyFor,
+  resourceName,
+  stateMachineArnPrefix,
+} from "./context.ts";
 import { LAMBDA_ROLE, suppress } from "./nag.ts";
 import { Storage } from "./storage.ts";
 
@@ -38,14 +44,14 @@ export interface ReflexFunctionProps {
 }
 
 /** A Reflex Lambda function: app defaults (runtime, arm64, esbuild, tracing), a named log group, the handler environment. */
-export function reflexFunction(stack: Stack, id: string, props: ReflexFunctionProps): Function {
+export function reflexFunction(stack: Stack, id: string, props: ReflexFunctionProps): SstFunction {
   const functionName = resourceName(stack, props.name);
   const logGroup = new LogGroup(stack, `${id}Logs`, {
     logGroupName: `/aws/lambda/${functionName}`,
     retention: RetentionDays.ONE_MONTH,
     removalPolicy: removalPolicyFor(stack),
   });
-  const fn = new Function(stack, id, {
+  const fn = new SstFunction(stack, id, {
     functionName,
     handler: props.handler,
     description: props.description,

@@ -40,30 +40,46 @@ describe("runbookStatements", () => {
   });
 
   it("scopes creating actions by the tag the request must carry", () => {
-    expect(rendered([{ actions: ["ec2:CreateSnapshot"], mutating: true, tagCondition: "request" }])[0].Condition).toEqual({
+    expect(
+      rendered([{ actions: ["ec2:CreateSnapshot"], mutating: true, tagCondition: "request" }])[0].Condition,
+    ).toEqual({
       StringEquals: { "aws:RequestTag/team:automation": "yes" },
     });
   });
 
   it("substitutes ${ReportsBucketArn} in declared resources", () => {
     expect(
-      rendered([{ actions: ["s3:PutObject"], mutating: true, resources: ["${ReportsBucketArn}/manifests/*"], tagCondition: "none" }]),
+      rendered([
+        {
+          actions: ["s3:PutObject"],
+          mutating: true,
+          resources: ["${ReportsBucketArn}/manifests/*"],
+          tagCondition: "none",
+        },
+      ]),
     ).toEqual([{ Effect: "Allow", Action: "s3:PutObject", Resource: "arn:aws:s3:::reports/manifests/*" }]);
   });
 
   it("refuses a mutating EC2, Auto Scaling, SSM or Route 53 action without a tag condition", () => {
-    for (const action of ["ec2:TerminateInstances", "autoscaling:SetDesiredCapacity", "ssm:SendCommand", "route53:ChangeResourceRecordSets"]) {
-      expect(() => rendered([{ actions: [action], mutating: true, resources: ["arn:aws:x"], tagCondition: "none" }])).toThrow(
-        RunbookDefinitionError,
-      );
+    for (const action of [
+      "ec2:TerminateInstances",
+      "autoscaling:SetDesiredCapacity",
+      "ssm:SendCommand",
+      "route53:ChangeResourceRecordSets",
+    ]) {
+      expect(() =>
+        rendered([{ actions: [action], mutating: true, resources: ["arn:aws:x"], tagCondition: "none" }]),
+      ).toThrow(RunbookDefinitionError);
     }
   });
 
   it("refuses an unconditioned mutating permission on '*' or without resources", () => {
-    expect(() => rendered([{ actions: ["s3:PutObject"], mutating: true, tagCondition: "none" }])).toThrow(/must name its resources/);
-    expect(() => rendered([{ actions: ["s3:PutObject"], mutating: true, resources: ["*"], tagCondition: "none" }])).toThrow(
+    expect(() => rendered([{ actions: ["s3:PutObject"], mutating: true, tagCondition: "none" }])).toThrow(
       /must name its resources/,
     );
+    expect(() =>
+      rendered([{ actions: ["s3:PutObject"], mutating: true, resources: ["*"], tagCondition: "none" }]),
+    ).toThrow(/must name its resources/);
   });
 
   it("refuses wildcard actions and placeholders the stacks do not provide", () => {

@@ -49,7 +49,8 @@ export function runbookStatements(runbook: Runbooks.Runbook, ctx: RunbookPolicyC
   return runbook.permissions.map((p, i) => {
     const where = `runbook '${runbook.name}' permissions[${i}]`;
     for (const action of p.actions) {
-      if (action.includes("*")) throw new RunbookDefinitionError(`${where}: action '${action}' uses a wildcard`);
+      if (action.includes("*"))
+        throw new RunbookDefinitionError(`${where}: action '${action}' uses a wildcard`);
     }
     const resources = p.resources?.map((r) => substitute(r, runbook.name, ctx.substitutions));
     if (!p.mutating) return new PolicyStatement({ actions: p.actions, resources: resources ?? ["*"] });
@@ -63,7 +64,9 @@ export function runbookStatements(runbook: Runbooks.Runbook, ctx: RunbookPolicyC
         );
       }
       if (!resources?.length || resources.includes("*")) {
-        throw new RunbookDefinitionError(`${where}: a mutating permission without a tag condition must name its resources`);
+        throw new RunbookDefinitionError(
+          `${where}: a mutating permission without a tag condition must name its resources`,
+        );
       }
       return new PolicyStatement({ actions: p.actions, resources });
     }

@@ -21,7 +21,8 @@ export function suppressSstInternals(app: App): void {
       },
       {
         id: "AwsSolutions-L1",
-        reason: "SST 2.49.8 pins its custom-resource handler to nodejs22.x (supported until 2027); Reflex's own functions run nodejs24.x.",
+        reason:
+          "SST 2.49.8 pins its custom-resource handler to nodejs22.x (supported until 2027); Reflex's own functions run nodejs24.x.",
       },
     ]);
   }

@@ -59,7 +59,13 @@ export function Observability({ stack }: StackContext) {
   // metric would turn the alarm into a metric-math alarm).
   const short = (name: string) => name.slice(prefix.length + 1);
   const runMetric = (arn: string, metricName: string) =>
-    new Metric({ namespace: "AWS/States", metricName, dimensionsMap: { StateMachineArn: arn }, statistic: "Sum", period: PERIOD });
+    new Metric({
+      namespace: "AWS/States",
+      metricName,
+      dimensionsMap: { StateMachineArn: arn },
+      statistic: "Sum",
+      period: PERIOD,
+    });
   const queueMetric = (queue: string) =>
     new Metric({
       namespace: "AWS/SQS",
@@ -69,10 +75,22 @@ export function Observability({ stack }: StackContext) {
       period: PERIOD,
     });
   const lambdaMetric = (fn: string, metricName: string, statistic = "Sum") =>
-    new Metric({ namespace: "AWS/Lambda", metricName, dimensionsMap: { FunctionName: fn }, statistic, period: PERIOD });
+    new Metric({
+      namespace: "AWS/Lambda",
+      metricName,
+      dimensionsMap: { FunctionName: fn },
+      statistic,
+      period: PERIOD,
+    });
 
   for (const sm of runbooks.stateMachines) {
-    alarm(`Failed${pascal(sm.runbook)}`, `${sm.runbook}-failed`, `A ${sm.runbook} run failed`, runMetric(sm.arn, "ExecutionsFailed"), 1);
+    alarm(
+      `Failed${pascal(sm.runbook)}`,
+      `${sm.runbook}-failed`,
+      `A ${sm.runbook} run failed`,
+      runMetric(sm.arn, "ExecutionsFailed"),
+      1,
+    );
   }
   for (const queue of queues) {
     alarm(
@@ -84,8 +102,20 @@ export function Observability({ stack }: StackContext) {
     );
   }
   for (const fn of functions) {
-    alarm(`Errors${pascal(short(fn))}`, `${short(fn)}-errors`, `${fn} returned errors`, lambdaMetric(fn, "Errors"), 1);
-    alarm(`Throttles${pascal(short(fn))}`, `${short(fn)}-throttles`, `${fn} was throttled`, lambdaMetric(fn, "Throttles"), 1);
+    alarm(
+      `Errors${pascal(short(fn))}`,
+      `${short(fn)}-errors`,
+      `${fn} returned errors`,
+      lambdaMetric(fn, "Errors"),
+      1,
+    );
+    alarm(
+      `Throttles${pascal(short(fn))}`,
+      `${short(fn)}-throttles`,
+      `${fn} was throttled`,
+      lambdaMetric(fn, "Throttles"),
+      1,
+    );
   }
 
   const dashboard = new Dashboard(stack, "Dashboard", {
@@ -114,7 +144,9 @@ export function Observability({ stack }: StackContext) {
         new GraphWidget({
           title: "Runs failed",
           width: 6,
-          left: runbooks.stateMachines.map((sm) => runMetric(sm.arn, "ExecutionsFailed").with({ label: sm.runbook })),
+          left: runbooks.stateMachines.map((sm) =>
+            runMetric(sm.arn, "ExecutionsFailed").with({ label: sm.runbook }),
+          ),
         }),
         new GraphWidget({
           title: "Dead letters",

@@ -14,7 +14,7 @@ import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import { Policy, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cdk-lib/aws-stepfunctions";
-import { type Function, type StackContext, use } from "sst/constructs";
+import { type Function as SstFunction, type StackContext, use } from "sst/constructs";
 import { Bus } from "./bus.ts";
 import {
   pascal,
@@ -38,7 +38,7 @@ const STEP_TIMEOUT_SECONDS = 100;
 
 export interface DeployedRunbook {
   runbook: string;
-  stepFunction: Function;
+  stepFunction: SstFunction;
   stateMachine: StateMachine;
   /** Literal name and ARN, for references that must not become cross-stack exports. */
   stateMachineName: string;
@@ -66,8 +66,13 @@ export function Runbooks({ stack }: StackContext) {
       substitutions: { ReportsBucketArn: reports.bucketArn },
     });
     if (statements.length > 0) {
-      const permissions = new Policy(stack, `Step${id}Permissions`, { statements, roles: [stepFunction.role!] });
-      const declared = runbook.permissions.flatMap((p) => p.resources ?? (p.mutating && p.tagCondition === "none" ? [] : ["*"]));
+      const permissions = new Policy(stack, `Step${id}Permissions`, {
+        statements,
+        roles: [stepFunction.role!],
+      });
+      const declared = runbook.permissions.flatMap(
+        (p) => p.resources ?? (p.mutating && p.tagCondition === "none" ? [] : ["*"]),
+      );
       suppress(permissions, [
         {
           id: "AwsSolutions-IAM5",
@@ -137,9 +142,16 @@ export function Runbooks({ stack }: StackContext) {
     executionStatus,
     executionStatusRule,
     monitored: {
-      functions: [...deployed.map((d) => resourceName(stack, `step-${d.runbook}`)), resourceName(stack, "execution-status")],
+      functions: [
+        ...deployed.map((d) => resourceName(stack, `step-${d.runbook}`)),
+        resourceName(stack, "execution-status"),
+      ],
       queues: [resourceName(stack, "execution-status-dlq", 80)],
-      stateMachines: deployed.map((d) => ({ runbook: d.runbook, name: d.stateMachineName, arn: d.stateMachineArn })),
+      stateMachines: deployed.map((d) => ({
+        runbook: d.runbook,
+        name: d.stateMachineName,
+        arn: d.stateMachineArn,
+      })),
     },
   };
 }

@@ -4,8 +4,8 @@
  */
 import { readFileSync } from "node:fs";
 import { createTableInput, Runbooks, substitute } from "@reflex/core";
-import type { CloudAssembly } from "aws-cdk-lib/cx-api";
 import { Match, Template } from "aws-cdk-lib/assertions";
+import type { CloudAssembly } from "aws-cdk-lib/cx-api";
 import { getStack } from "sst/constructs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Api } from "./api.ts";
@@ -38,7 +38,8 @@ beforeAll(async () => {
   const synth = await synthApp({ nag: true });
   cleanup = synth.cleanup;
   assembly = synth.app.synth();
-  for (const [name, fn] of Object.entries(STACKS)) templates[name as keyof typeof STACKS] = Template.fromStack(getStack(fn));
+  for (const [name, fn] of Object.entries(STACKS))
+    templates[name as keyof typeof STACKS] = Template.fromStack(getStack(fn));
   fixture = (await import(FIXTURE_CONFIG)).default;
 }, 180_000);
 
@@ -52,8 +53,12 @@ const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Act
 function statements(template: { Resources: Resources }): Array<{ resource: string; statement: Statement }> {
   const out: Array<{ resource: string; statement: Statement }> = [];
   for (const [id, r] of Object.entries(template.Resources)) {
-    const docs = [r.Properties?.PolicyDocument, ...(r.Properties?.Policies ?? []).map((p: any) => p.PolicyDocument)];
-    for (const doc of docs) for (const statement of doc?.Statement ?? []) out.push({ resource: id, statement });
+    const docs = [
+      r.Properties?.PolicyDocument,
+      ...(r.Properties?.Policies ?? []).map((p: any) => p.PolicyDocument),
+    ];
+    for (const doc of docs)
+      for (const statement of doc?.Statement ?? []) out.push({ resource: id, statement });
   }
   return out;
 }
@@ -61,7 +66,9 @@ function statements(template: { Resources: Resources }): Array<{ resource: strin
 /** The logical id of the step worker of `runbook`. */
 function stepFunctionId(runbook: string): string {
   const fns = resources(templates.Runbooks, "AWS::Lambda::Function");
-  const found = Object.entries(fns).find(([, f]) => f.Properties.Environment?.Variables?.REFLEX_RUNBOOK === runbook);
+  const found = Object.entries(fns).find(
+    ([, f]) => f.Properties.Environment?.Variables?.REFLEX_RUNBOOK === runbook,
+  );
   if (!found) throw new Error(`no step function for ${runbook}`);
   return found[0];
 }
@@ -84,7 +91,11 @@ describe("Storage", () => {
       new Set(input.AttributeDefinitions.map((a) => JSON.stringify(a))),
     );
     expect(table.GlobalSecondaryIndexes).toEqual(
-      input.GlobalSecondaryIndexes.map((g) => ({ IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection })),
+      input.GlobalSecondaryIndexes.map((g) => ({
+        IndexName: g.IndexName,
+        KeySchema: g.KeySchema,
+        Projection: g.Projection,
+      })),
     );
   });
 
@@ -98,17 +109,19 @@ describe("Storage", () => {
 
   it("deletes the table with a dev stage, and retains it in prod stages", () => {
     templates.Storage.hasResource("AWS::DynamoDB::Table", { DeletionPolicy: "Delete" });
-    expect([isProdStage("prod"), isProdStage("production"), isProdStage("prod-eu"), isProdStage("test")]).toEqual([
-      true,
-      true,
-      true,
-      false,
-    ]);
+    expect([
+      isProdStage("prod"),
+      isProdStage("production"),
+      isProdStage("prod-eu"),
+      isProdStage("test"),
+    ]).toEqual([true, true, true, false]);
   });
 
   it("encrypts, versions and hides the reports bucket, logs access to it, and ages manifests out", () => {
     templates.Storage.hasResourceProperties("AWS::S3::Bucket", {
-      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }] },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }],
+      },
       VersioningConfiguration: { Status: "Enabled" },
       PublicAccessBlockConfiguration: {
         BlockPublicAcls: true,
@@ -169,7 +182,9 @@ describe("Runbooks", () => {
   it("deploys each runbook's own ASL, calling its own step worker for ${StepHandlerArn}", () => {
     const machines = Object.values(resources(templates.Runbooks, "AWS::StepFunctions::StateMachine"));
     for (const runbook of Runbooks.list()) {
-      const machine = machines.find((m) => m.Properties.StateMachineName === `${PREFIX}-${runbook.name}`)!.Properties;
+      const machine = machines.find(
+        (m) => m.Properties.StateMachineName === `${PREFIX}-${runbook.name}`,
+      )!.Properties;
       const step = stepFunctionId(runbook.name);
       expect(machine.DefinitionSubstitutions).toEqual({ StepHandlerArn: { "Fn::GetAtt": [step, "Arn"] } });
       const arn = `arn:aws:lambda:${TEST_ENV.region}:${TEST_ENV.account}:function:${step}`;
@@ -189,7 +204,11 @@ describe("Runbooks", () => {
         .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
         .filter((s) => actionsOf(s).includes("lambda:InvokeFunction"));
       expect(invokes).toEqual([
-        { Effect: "Allow", Action: "lambda:InvokeFunction", Resource: { "Fn::GetAtt": [stepFunctionId(runbook.name), "Arn"] } },
+        {
+          Effect: "Allow",
+          Action: "lambda:InvokeFunction",
+          Resource: { "Fn::GetAtt": [stepFunctionId(runbook.name), "Arn"] },
+        },
       ]);
     }
   });
@@ -200,7 +219,10 @@ describe("Runbooks", () => {
     );
     expect(deletes.length).toBeGreaterThan(0);
     for (const s of deletes) {
-      expect(s).toMatchObject({ Effect: "Allow", Condition: { StringEquals: { "aws:ResourceTag/reflex:managed": "true" } } });
+      expect(s).toMatchObject({
+        Effect: "Allow",
+        Condition: { StringEquals: { "aws:ResourceTag/reflex:managed": "true" } },
+      });
       expect(Object.keys(s.Condition!)).toEqual(["StringEquals"]);
     }
   });
@@ -223,12 +245,16 @@ describe("Runbooks", () => {
   });
 
   it("lets backup-snapshot write manifests only under the reports bucket's manifests/ prefix", () => {
-    const puts = roleStatements(stepFunctionId("backup-snapshot")).filter((s) => actionsOf(s).includes("s3:PutObject"));
+    const puts = roleStatements(stepFunctionId("backup-snapshot")).filter((s) =>
+      actionsOf(s).includes("s3:PutObject"),
+    );
     expect(puts).toEqual([
       {
         Effect: "Allow",
         Action: "s3:PutObject",
-        Resource: { "Fn::Join": ["", [{ "Fn::ImportValue": expect.stringMatching(/Reports/) }, "/manifests/*"]] },
+        Resource: {
+          "Fn::Join": ["", [{ "Fn::ImportValue": expect.stringMatching(/Reports/) }, "/manifests/*"]],
+        },
       },
     ]);
   });
@@ -273,7 +299,10 @@ describe("Triggers", () => {
         }),
       ]);
     }
-    templates.Triggers.hasResourceProperties("AWS::SQS::Queue", { QueueName: `${PREFIX}-trigger-dlq`, SqsManagedSseEnabled: true });
+    templates.Triggers.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: `${PREFIX}-trigger-dlq`,
+      SqsManagedSseEnabled: true,
+    });
     templates.Triggers.hasResourceProperties("AWS::SQS::QueuePolicy", {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -284,7 +313,9 @@ describe("Triggers", () => {
   });
 
   it("schedules every config schedule and window in its time zone, with retries and a DLQ", () => {
-    const schedules = Object.values(resources(templates.Triggers, "AWS::Scheduler::Schedule")).map((s) => s.Properties);
+    const schedules = Object.values(resources(templates.Triggers, "AWS::Scheduler::Schedule")).map(
+      (s) => s.Properties,
+    );
     const expected = [
       ...fixture.schedules.map((s) => ({ kind: "schedule", ...s })),
       ...fixture.windows.map((w) => ({ kind: "window", ...w })),
@@ -329,8 +360,16 @@ describe("Triggers", () => {
       .filter((p) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
       .flatMap((p) => p.Properties.PolicyDocument.Statement);
     expect(granted).toEqual([
-      { Effect: "Allow", Action: "lambda:InvokeFunction", Resource: { "Fn::GetAtt": [expect.stringMatching(/^Schedule[0-9A-F]{8}$/), "Arn"] } },
-      { Effect: "Allow", Action: "sqs:SendMessage", Resource: { "Fn::GetAtt": [expect.stringMatching(/^ScheduleDlq/), "Arn"] } },
+      {
+        Effect: "Allow",
+        Action: "lambda:InvokeFunction",
+        Resource: { "Fn::GetAtt": [expect.stringMatching(/^Schedule[0-9A-F]{8}$/), "Arn"] },
+      },
+      {
+        Effect: "Allow",
+        Action: "sqs:SendMessage",
+        Resource: { "Fn::GetAtt": [expect.stringMatching(/^ScheduleDlq/), "Arn"] },
+      },
     ]);
   });
 
@@ -348,15 +387,22 @@ describe("Triggers", () => {
 
 describe("Api", () => {
   it("serves /api/* from the API handler, every route behind IAM auth", () => {
-    const routes = Object.values(resources(templates.Api, "AWS::ApiGatewayV2::Route")).map((r) => r.Properties);
+    const routes = Object.values(resources(templates.Api, "AWS::ApiGatewayV2::Route")).map(
+      (r) => r.Properties,
+    );
     expect(routes.map((r) => r.RouteKey)).toContain("ANY /api/{proxy+}");
     for (const r of routes) expect(r.AuthorizationType).toBe("AWS_IAM");
-    templates.Api.hasResourceProperties("AWS::Lambda::Function", { Handler: "packages/functions/src/api.handler" });
+    templates.Api.hasResourceProperties("AWS::Lambda::Function", {
+      Handler: "packages/functions/src/api.handler",
+    });
   });
 
   it("writes access logs and throttles the stage", () => {
     templates.Api.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
-      AccessLogSettings: { DestinationArn: { "Fn::GetAtt": [Match.anyValue(), "Arn"] }, Format: Match.anyValue() },
+      AccessLogSettings: {
+        DestinationArn: { "Fn::GetAtt": [Match.anyValue(), "Arn"] },
+        Format: Match.anyValue(),
+      },
       DefaultRouteSettings: { ThrottlingBurstLimit: 40, ThrottlingRateLimit: 20 },
     });
   });
@@ -364,14 +410,20 @@ describe("Api", () => {
 
 describe("Observability", () => {
   it("alarms on failed runs, non-empty dead-letter queues, and function errors and throttles", () => {
-    const alarms = Object.values(resources(templates.Observability, "AWS::CloudWatch::Alarm")).map((a) => a.Properties);
+    const alarms = Object.values(resources(templates.Observability, "AWS::CloudWatch::Alarm")).map(
+      (a) => a.Properties,
+    );
     const named = (metric: string) => alarms.filter((a) => a.MetricName === metric);
-    expect(named("ExecutionsFailed").map((a) => a.Dimensions[0].Value).sort()).toEqual(
-      Runbooks.list().map((r) => `${SM_ARN_PREFIX}${r.name}`),
-    );
-    expect(named("ApproximateNumberOfMessagesVisible").map((a) => a.Dimensions[0].Value).sort()).toEqual(
-      ["execution-status-dlq", "schedule-dlq", "trigger-dlq"].map((q) => `${PREFIX}-${q}`),
-    );
+    expect(
+      named("ExecutionsFailed")
+        .map((a) => a.Dimensions[0].Value)
+        .sort(),
+    ).toEqual(Runbooks.list().map((r) => `${SM_ARN_PREFIX}${r.name}`));
+    expect(
+      named("ApproximateNumberOfMessagesVisible")
+        .map((a) => a.Dimensions[0].Value)
+        .sort(),
+    ).toEqual(["execution-status-dlq", "schedule-dlq", "trigger-dlq"].map((q) => `${PREFIX}-${q}`));
     const functions = [
       ...Runbooks.list().map((r) => `step-${r.name}`),
       "execution-status",
@@ -379,10 +431,22 @@ describe("Observability", () => {
       "schedule",
       "api",
     ].map((f) => `${PREFIX}-${f}`);
-    expect(named("Errors").map((a) => a.Dimensions[0].Value).sort()).toEqual([...functions].sort());
-    expect(named("Throttles").map((a) => a.Dimensions[0].Value).sort()).toEqual([...functions].sort());
+    expect(
+      named("Errors")
+        .map((a) => a.Dimensions[0].Value)
+        .sort(),
+    ).toEqual([...functions].sort());
+    expect(
+      named("Throttles")
+        .map((a) => a.Dimensions[0].Value)
+        .sort(),
+    ).toEqual([...functions].sort());
     for (const a of alarms) {
-      expect(a).toMatchObject({ Threshold: 1, ComparisonOperator: "GreaterThanOrEqualToThreshold", TreatMissingData: "notBreaching" });
+      expect(a).toMatchObject({
+        Threshold: 1,
+        ComparisonOperator: "GreaterThanOrEqualToThreshold",
+        TreatMissingData: "notBreaching",
+      });
       expect(a.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^Alarms/) }]);
     }
   });
@@ -444,7 +508,9 @@ describe("every stack", () => {
   it("passes cdk-nag's AwsSolutions checks with no unsuppressed error or warning", () => {
     const findings = assembly.stacks.flatMap((s) =>
       s.messages
-        .filter((m) => (m.level === "error" || m.level === "warning") && /AwsSolutions-/.test(String(m.entry.data)))
+        .filter(
+          (m) => (m.level === "error" || m.level === "warning") && /AwsSolutions-/.test(String(m.entry.data)),
+        )
         .map((m) => `${m.id}: ${String(m.entry.data).split("\n")[0]}`),
     );
     expect(findings).toEqual([]);

@@ -76,7 +76,8 @@ export function Triggers({ stack }: StackContext) {
 
   const group = new CfnScheduleGroup(stack, "ScheduleGroup", { name: namePrefix(stack) });
   const schedulerRole = new Role(stack, "SchedulerRole", {
-    description: "EventBridge Scheduler: invoke Reflex's schedule function, dead-letter what it cannot deliver",
+    description:
+      "EventBridge Scheduler: invoke Reflex's schedule function, dead-letter what it cannot deliver",
     assumedBy: new ServicePrincipal("scheduler.amazonaws.com", {
       conditions: { StringEquals: { "aws:SourceAccount": stack.account } },
     }),
@@ -85,7 +86,9 @@ export function Triggers({ stack }: StackContext) {
     new PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: [scheduleFunction.functionArn] }),
   );
   // Scheduler sends dead letters with the schedule's execution role (Scheduler user guide, "Configuring a DLQ").
-  schedulerRole.addToPolicy(new PolicyStatement({ actions: ["sqs:SendMessage"], resources: [scheduleDlq.queueArn] }));
+  schedulerRole.addToPolicy(
+    new PolicyStatement({ actions: ["sqs:SendMessage"], resources: [scheduleDlq.queueArn] }),
+  );
 
   const entries = [
     ...config.schedules.map((s) => ({ kind: "schedule" as const, ...s })),

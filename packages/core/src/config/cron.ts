@@ -42,7 +42,10 @@ export function parseSchedule(source: string): ScheduleExpression {
     dow === "?"
       ? "*"
       : dow.replace(/\d+/g, (d) => (Number(d) >= 1 && Number(d) <= 7 ? String(Number(d) - 1) : d));
-  const croner = `0 ${min} ${hour} ${dom === "?" ? "*" : dom} ${month} ${cronerDow}`;
+  // AWS allows `start/step` (e.g. 0/15); croner wants `start-max/step`.
+  const stepped = (field: string, max: number) =>
+    field.replace(/(^|,)(\d+)\/(\d+)/g, (_m, sep, start, step) => `${sep}${start}-${max}/${step}`);
+  const croner = `0 ${stepped(min, 59)} ${stepped(hour, 23)} ${dom === "?" ? "*" : stepped(dom, 31)} ${stepped(month, 12)} ${stepped(cronerDow, 6)}`;
   try {
     // Validate now, so a bad field is reported at config check, not at fire time.
     new Cron(croner, { paused: true });

@@ -34,7 +34,7 @@ export function formatExecution(e: ExecutionView): string {
   lines.push(`  started  ${e.startedAt}${e.endedAt ? `   ended ${e.endedAt}` : ""}`);
   if (e.error) lines.push(`  error    ${e.error}${e.cause ? `: ${e.cause}` : ""}`);
   const r = e.result ?? {};
-  if (e.dryRun && r.plan) {
+  if (e.dryRun && r.plan?.create) {
     lines.push(`  plan (nothing was changed):`);
     for (const c of r.plan.create ?? []) lines.push(`    would snapshot ${c.volumeId} of ${c.instanceId}`);
     for (const d of r.plan.prune ?? [])

@@ -9,11 +9,12 @@ type Schema = {
   items?: Schema;
   additionalProperties?: Schema | boolean;
   anyOf?: Schema[];
+  oneOf?: Schema[];
 };
 
 function childSchema(schema: Schema | undefined, key: string): Schema | undefined {
   if (!schema) return undefined;
-  const options = schema.anyOf ?? [schema];
+  const options = schema.anyOf ?? schema.oneOf ?? [schema];
   for (const s of options) {
     const hit =
       s.properties?.[key] ??
@@ -26,7 +27,7 @@ function childSchema(schema: Schema | undefined, key: string): Schema | undefine
 function typesOf(schema: Schema | undefined): string[] {
   if (!schema) return [];
   const own = Array.isArray(schema.type) ? schema.type : schema.type ? [schema.type] : [];
-  return [...own, ...(schema.anyOf ?? []).flatMap(typesOf)];
+  return [...own, ...[...(schema.anyOf ?? []), ...(schema.oneOf ?? [])].flatMap(typesOf)];
 }
 
 function coerce(raw: string, schema: Schema | undefined, where: string): unknown {

@@ -4,6 +4,8 @@ import {
   DescribeInstancesCommand,
   DescribeSnapshotsCommand,
   EC2Client,
+  type Instance,
+  type Snapshot,
 } from "@aws-sdk/client-ec2";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -35,9 +37,9 @@ const execution = (id: string) => ({
   startedAt: NOW.toISOString(),
 });
 
-const instance = (id: string, volumes: string[]) => ({
+const instance = (id: string, volumes: string[]): Instance => ({
   InstanceId: id,
-  State: { Name: "running" },
+  State: { Name: "running" as const },
   Tags: [{ Key: "Name", Value: `name-${id}` }],
   BlockDeviceMappings: volumes.map((v, i) => ({ DeviceName: `/dev/xvd${"abc"[i]}`, Ebs: { VolumeId: v } })),
 });
@@ -50,14 +52,13 @@ const reflexSnapshot = (
 ) => ({
   SnapshotId: id,
   VolumeId: volume,
-  State: "completed",
+  State: "completed" as const,
   StartTime: new Date(start),
   Tags: [
     { Key: "reflex:managed", Value: "true" },
     { Key: "reflex:runbook", Value: "backup-snapshot" },
     { Key: "reflex:source-volume", Value: volume },
     { Key: "reflex:retain-until", Value: retainUntil },
-    ...extra,
   ],
 });
 
