@@ -14,6 +14,7 @@ import { type Config, DEFAULT_CONFIG_FILE, loadConfig } from "@reflex/core";
 import { RemovalPolicy } from "aws-cdk-lib";
 import { RegionInfo } from "aws-cdk-lib/region-info";
 import type { App, Stack } from "sst/constructs";
+import { useProject } from "sst/project.js";
 
 /** The config as deployed: validated, and the raw module export the handlers re-validate. */
 export interface DeployedConfig {
@@ -33,13 +34,15 @@ let loaded: DeployedConfig | undefined;
 
 /**
  * Loads and validates the Reflex config the stacks deploy: `REFLEX_CONFIG_FILE`, else
- * `reflex.config.ts`. A config with problems stops the deploy with every problem listed.
+ * `reflex.config.ts`, relative to the project root (where sst.config.ts is), whatever the
+ * working directory. A config with problems stops the deploy with every problem listed.
  */
 export async function loadReflexConfig(
   file = process.env.REFLEX_CONFIG_FILE || DEFAULT_CONFIG_FILE,
 ): Promise<DeployedConfig> {
-  const config = await loadConfig(file);
-  const mod = (await import(pathToFileURL(resolve(file)).href)) as { default: unknown };
+  const path = resolve(useProject().paths.root, file);
+  const config = await loadConfig(path);
+  const mod = (await import(pathToFileURL(path).href)) as { default: unknown };
   const json = JSON.stringify(mod.default);
   const bytes = Buffer.byteLength(json);
   if (bytes > MAX_CONFIG_BYTES) {
@@ -47,7 +50,7 @@ export async function loadReflexConfig(
       `${file} is ${bytes} bytes as JSON; Reflex passes it to Lambda as REFLEX_CONFIG, which must stay under ${MAX_CONFIG_BYTES} bytes (Lambda's 4 KB environment limit)`,
     );
   }
-  loaded = { file, config, json };
+  loaded = { file: path, config, json };
   return loaded;
 }
 

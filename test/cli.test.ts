@@ -169,3 +169,14 @@ describe("against a running local mode", () => {
     expect(JSON.parse(out.stdout).results).toMatchObject([{ decision: "started", rule: "cpu-high" }]);
   });
 });
+
+describe("reflex demo", () => {
+  it("walks through each runbook and guardrail and exits 0", async () => {
+    const out = await reflex("demo");
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain("mutating calls made: 0");
+    expect(out.stdout).toMatch(/suppressed by cooldown/);
+    expect(out.stdout).toMatch(/suppressed by breaker/);
+    expect(out.stdout).toMatch(/after `reflex resume` by a person: started/);
+  });
+});

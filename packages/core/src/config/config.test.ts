@@ -84,7 +84,10 @@ describe("parseSchedule", () => {
   });
 
   it("accepts AWS's start/step form such as 0/15", () => {
-    expect(parseSchedule("cron(0/15 * * * ? *)")).toMatchObject({ kind: "cron", croner: "0 0-59/15 * * * *" });
+    expect(parseSchedule("cron(0/15 * * * ? *)")).toMatchObject({
+      kind: "cron",
+      croner: "0 0-59/15 * * * *",
+    });
   });
 
   it("demands exactly one '?' between day-of-month and day-of-week, as AWS does", () => {

@@ -21,6 +21,7 @@ Usage:
   reflex events put <file.json> [--json] [--url URL]
   reflex events test --pattern <pattern.json> --event <event.json>
   reflex pause [--reason …] · reflex resume · reflex guardrails [--json]
+  reflex demo
 
 Exit codes: 0 ok, 1 the operation failed, 2 bad usage or bad input.`;
 
@@ -49,6 +50,10 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdConfig(rest);
       case "events":
         return await cmdEvents(rest);
+      case "demo": {
+        const { demo } = await import("./demo.ts");
+        return await demo();
+      }
       case "pause":
       case "resume":
       case "guardrails":
