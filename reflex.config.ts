@@ -40,7 +40,12 @@ export default defineConfig({
     },
   ],
   freezes: [
-    { name: "year-end", from: "2026-12-24T00:00:00Z", to: "2027-01-02T00:00:00Z", reason: "year-end change freeze" },
+    {
+      name: "year-end",
+      from: "2026-12-24T00:00:00Z",
+      to: "2027-01-02T00:00:00Z",
+      reason: "year-end change freeze",
+    },
   ],
   guardrails: { maxTargetsPerRun: 50, breaker: { failures: 3, within: "30m" } },
   access: {

@@ -2,10 +2,14 @@
  * How a runbook's declared permissions become IAM statements, and which declarations the stacks
  * refuse (no synthesis needed).
  */
+
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { RunbookDefinitionError, Runbooks } from "@reflex/core";
 import { Stack } from "aws-cdk-lib";
 import { describe, expect, it } from "vitest";
-import { runbookStatements } from "./iam.ts";
+import { runbookStatements, TABLE_ACTIONS } from "./iam.ts";
+import { ROOT } from "./support/synth.ts";
 
 const ctx = {
   automationTag: { key: "team:automation", value: "yes" },
@@ -87,5 +91,78 @@ describe("runbookStatements", () => {
     expect(() =>
       rendered([{ actions: ["s3:GetObject"], mutating: false, resources: ["${SomethingElseArn}/x"] }]),
     ).toThrow(/SomethingElseArn/);
+  });
+});
+
+/** The IAM actions a DynamoDB SDK command needs (lib-dynamodb and client-dynamodb names). */
+const DYNAMODB_ACTIONS: Record<string, string[]> = {
+  Get: ["dynamodb:GetItem"],
+  Put: ["dynamodb:PutItem"],
+  Update: ["dynamodb:UpdateItem"],
+  Delete: ["dynamodb:DeleteItem"],
+  Query: ["dynamodb:Query"],
+  Scan: ["dynamodb:Scan"],
+  BatchGet: ["dynamodb:BatchGetItem"],
+  BatchWrite: ["dynamodb:BatchWriteItem"],
+  TransactGet: ["dynamodb:GetItem"],
+  TransactWrite: [
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+  ],
+};
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) return sources(path);
+    return e.name.endsWith(".ts") && !e.name.endsWith(".test.ts") ? [path] : [];
+  });
+}
+
+describe("TABLE_ACTIONS", () => {
+  it("covers every DynamoDB command that core and the handlers import", () => {
+    const needed = new Set<string>();
+    for (const file of [
+      ...sources(join(ROOT, "packages/core/src")),
+      ...sources(join(ROOT, "packages/functions/src")),
+    ]) {
+      const text = readFileSync(file, "utf8");
+      for (const [, names] of text.matchAll(
+        /import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*"@aws-sdk\/(?:lib|client)-dynamodb"/g,
+      )) {
+        for (const raw of names.split(",")) {
+          const name = raw.trim().replace(/^type\s+/, "");
+          const command = name.match(/^(\w+?)(?:Item)?Command$/)?.[1];
+          if (!command) continue;
+          const actions = DYNAMODB_ACTIONS[command];
+          if (!actions) throw new Error(`${file}: unknown DynamoDB command ${name}; map it in this test`);
+          for (const a of actions) needed.add(a);
+        }
+      }
+    }
+    expect(needed.size).toBeGreaterThan(0);
+    expect(TABLE_ACTIONS).toEqual(expect.arrayContaining([...needed]));
+  });
+});
+
+describe("the control-plane grants", () => {
+  it("cover every Step Functions and EventBridge command core and the handlers import", () => {
+    // The stacks grant states:StartExecution (trigger, schedule, api) and events:PutEvents (the same, plus execution-status).
+    const granted = new Set(["StartExecutionCommand", "PutEventsCommand"]);
+    for (const file of [
+      ...sources(join(ROOT, "packages/core/src")),
+      ...sources(join(ROOT, "packages/functions/src")),
+    ]) {
+      const text = readFileSync(file, "utf8");
+      for (const [, names] of text.matchAll(
+        /import\s*\{([^}]*)\}\s*from\s*"@aws-sdk\/client-(?:sfn|eventbridge)"/g,
+      )) {
+        for (const name of names.split(",").map((n) => n.trim())) {
+          if (name.endsWith("Command")) expect(granted, `${file} calls ${name}`).toContain(name);
+        }
+      }
+    }
   });
 });

@@ -14,13 +14,18 @@
 import { RunbookDefinitionError, type Runbooks, TABLE_KEYS } from "@reflex/core";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 
-/** What core's state code calls on the table (state/, gate/): single-item reads/writes and queries. */
+/**
+ * What core calls on the table: single-item reads and writes, queries, batched audit writes.
+ * No Scan, no table management. stacks/iam.test.ts checks this against the DynamoDB commands
+ * core imports, so a new call fails the tests, not the deployed function.
+ */
 export const TABLE_ACTIONS = [
   "dynamodb:GetItem",
   "dynamodb:PutItem",
   "dynamodb:UpdateItem",
   "dynamodb:DeleteItem",
   "dynamodb:Query",
+  "dynamodb:BatchWriteItem",
 ];
 
 /** Services whose mutating actions must always be scoped by the automation tag. */

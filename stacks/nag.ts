@@ -26,7 +26,7 @@ export const LAMBDA_ROLE: Suppression[] = [
   {
     id: "AwsSolutions-IAM4",
     reason:
-      "AWSLambdaBasicExecutionRole only allows writing the function's own CloudWatch Logs (logs:CreateLogStream/PutLogEvents); it is AWS's documented minimum for Lambda.",
+      "AWSLambdaBasicExecutionRole grants only logs:CreateLogGroup/CreateLogStream/PutLogEvents, AWS's standard minimum for a function to write its logs; each function writes to its own named log group.",
     appliesTo: ["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
   },
   {

@@ -91,7 +91,6 @@ export function Runbooks({ stack }: StackContext) {
     const stateMachine = new StateMachine(stack, `Machine${id}`, {
       stateMachineName: name,
       stateMachineType: StateMachineType.STANDARD,
-      comment: runbook.summary,
       definitionBody: DefinitionBody.fromString(JSON.stringify(runbook.stateMachine)),
       definitionSubstitutions: { StepHandlerArn: stepFunction.functionArn },
       logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },

@@ -3,7 +3,7 @@
  * engine, the real step handler, dynalite, s3rver and the simulated cloud.
  */
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { Aws } from "@reflex/core";
+import { Aws, Locks } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Snapshot } from "../packages/local/src/cloud/index.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
@@ -187,6 +187,10 @@ describe("backup-snapshot in local mode", () => {
     );
     expect(scheduled).toHaveLength(1);
     expect(scheduled[0]).toMatchObject({ status: "SUCCEEDED", trigger: { name: "nightly-backup" } });
+    // A redelivery after the run ended must not leave the target locked.
+    await job.fire(at);
+    await local.idle();
+    expect(await Locks.holder(`backup:${JSON.stringify({ tag: { Backup: "daily" } })}`)).toBeUndefined();
   });
 });
 

@@ -185,6 +185,27 @@ describe("guardrails", () => {
     expect(resumed).toMatchObject([{ decision: "started" }]);
   });
 
+  it("stops at the runbook's rate limit and gives the cooldown back", async () => {
+    const { local: l, config } = await start({
+      rules: [backupRule("cpu-high", { dryRun: true, target: "$.detail.alarmName" })],
+      guardrails: { rateLimit: { runs: 1, per: "1h" } },
+    });
+    const first = await Gate.handleEvent(alarmEvent("alarm-a", "ALARM", new Date()), { config });
+    const second = await Gate.handleEvent(alarmEvent("alarm-b", "ALARM", new Date()), { config });
+    await l.idle();
+    expect(first).toMatchObject([{ decision: "started" }]);
+    expect(second).toMatchObject([
+      {
+        decision: "suppressed",
+        guardrail: "rate-limit",
+        reason: expect.stringContaining("already ran 1 times"),
+      },
+    ]);
+    // alarm-b's cooldown was given back, so only the rate limit stands in its way
+    await api(l, "GET", "/api/guardrails");
+    expect(await Gate.Guardrails.takeCooldown("cpu-high", "alarm-b", 60_000, "probe")).toBeUndefined();
+  });
+
   it("suppresses during a change freeze, naming it", async () => {
     const { local: l, config } = await start({
       rules: [backupRule("cpu-high", { dryRun: true })],

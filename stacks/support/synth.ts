@@ -3,6 +3,10 @@
  * `stacks(app)`, same default function props, every function bundled by esbuild), with no AWS
  * credentials and no network. Used by the stack tests and by bench/bundles.ts.
  *
+ * Synthesize the returned App once (`app.synth()`, which `Template.fromStack` reuses): SST's
+ * unique-id aspect keeps state between runs, so a second, forced synthesis of the same App
+ * fails (`Annotations.fromStack` forces one; read cdk-nag's findings from the assembly instead).
+ *
  * Each synth gets its own work directory under `.tmp/` (CDK's `cdk.out`, SST's build
  * artifacts), so two synths running at once (parallel test files, the bench) never delete
  * each other's bundles.
@@ -62,13 +66,4 @@ export async function synthApp(options: SynthOptions = {}): Promise<Synth> {
   options.extend?.(app);
   await app.finish();
   return { app, workDir, outdir, cleanup: () => rmSync(workDir, { recursive: true, force: true }) };
-}
-
-/**
- * The cloud assembly, synthesized once. SST's unique-id aspect keeps state between runs, so
- * a second synthesis of the same App fails: read templates and cdk-nag findings from this one
- * (`Template.fromStack` reuses it; `Annotations.fromStack` would synthesize again).
- */
-export function assemblyOf(app: App) {
-  return app.synth();
 }

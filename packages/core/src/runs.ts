@@ -24,6 +24,12 @@ export interface StartRequest {
   trigger: Executions.Trigger;
   /** The execution name; the gate passes its dedup key so a retried start is the same run. */
   executionId?: string;
+  /**
+   * Something the caller reserves in parallel with the target lock (the gate's rate-limit
+   * slot): resolves to undefined when granted, or the reason it was refused — then the run does
+   * not start (ConflictError `reservation_refused`) and the lock is given back.
+   */
+  reservation?: Promise<string | undefined>;
 }
 
 /** The ARN of a runbook's state machine: `REFLEX_STATE_MACHINE_ARN_PREFIX` + name. */
@@ -76,15 +82,22 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
   }
   // A dry-run changes nothing, so it takes no lock and can run beside a real run.
   const lockKey = dryRun ? undefined : (runbook.lockKey?.(params as never) ?? runbook.name);
-  if (lockKey) {
-    const lease = currentConfig().guardrails.lockLease;
-    if (!(await Locks.acquire(lockKey, id, lease, now.getTime()))) {
-      const holder = await Locks.holder(lockKey, now.getTime());
-      throw new ConflictError(
-        "target_locked",
-        `target '${lockKey}' is locked by execution ${holder?.owner ?? "(released just now)"}`,
-      );
-    }
+  const lease = currentConfig().guardrails.lockLease;
+  // The caller's reservation (the gate's rate-limit slot) is taken alongside the lock.
+  const [locked, refusal] = await Promise.all([
+    lockKey ? Locks.acquire(lockKey, id, lease, now.getTime()) : true,
+    req.reservation,
+  ]);
+  if (refusal) {
+    if (lockKey && locked) await Locks.release(lockKey, id);
+    throw new ConflictError("reservation_refused", refusal);
+  }
+  if (lockKey && !locked) {
+    const holder = await Locks.holder(lockKey, now.getTime());
+    throw new ConflictError(
+      "target_locked",
+      `target '${lockKey}' is locked by execution ${holder?.owner ?? "(released just now)"}`,
+    );
   }
   let execution: Executions.Execution;
   try {
@@ -93,10 +106,16 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
       now,
     );
   } catch (err) {
-    if (lockKey && !(err instanceof ConflictError)) await Locks.release(lockKey, id);
+    // The lock is ours to give back unless a run of this very id still holds it: the lock's
+    // owner is the execution id, so a retried start (same id) re-enters it.
+    if (lockKey) {
+      const same = err instanceof ConflictError ? await Executions.find(id) : undefined;
+      if (same?.status !== "RUNNING") await Locks.release(lockKey, id);
+    }
     throw err;
   }
-  // The audit entry and StartExecution go together: both only need the record to exist.
+  // The audit entry, the lifecycle event and StartExecution go together: each only needs the
+  // record to exist. If the start fails, the run is closed as FAILED (audited and published).
   const audit = Audit.record(
     {
       kind: "execution.started",
@@ -107,6 +126,11 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
       eventId: req.trigger.eventId,
       data: { params, dryRun, lock: lockKey },
     },
+    now,
+  );
+  const published = Lifecycle.publish(
+    "Execution Started",
+    { executionId: id, runbook: runbook.name, dryRun, trigger: req.trigger, params },
     now,
   );
   try {
@@ -121,18 +145,11 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
       }),
     );
   } catch (err) {
-    await audit;
+    await Promise.all([audit, published]);
     await finish(id, { status: "FAILED", error: "StartFailed", cause: (err as Error).message });
     throw err;
   }
-  await Promise.all([
-    audit,
-    Lifecycle.publish(
-      "Execution Started",
-      { executionId: id, runbook: runbook.name, dryRun, trigger: req.trigger, params },
-      now,
-    ),
-  ]);
+  await Promise.all([audit, published]);
   return execution;
 }
 

@@ -7,7 +7,7 @@
 import { mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import { join, resolve } from "node:path";
-import { Aws, type Config, Executions, Runbooks, Runs, tableName, useConfig } from "@reflex/core";
+import { Aws, type Config, Executions, Gate, Runbooks, Runs, tableName, useConfig } from "@reflex/core";
 import { route as apiRoute } from "@reflex/functions/api";
 import { route as eventsRoute } from "@reflex/functions/events-api";
 import { handler as statusHandler } from "@reflex/functions/execution-status";
@@ -86,6 +86,8 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
       persistPath: dataDir ? join(dataDir, "cloud.json") : undefined,
     });
   useConfig(opts.config);
+  // A fresh store: nothing this process remembers about dedup claims applies to it.
+  Gate.Dedup.forgetLocal();
 
   const engine = new LocalStepFunctions({
     region,

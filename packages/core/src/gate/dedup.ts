@@ -16,8 +16,31 @@ const CLAIM_LEASE_MS = 60_000;
 
 const key = (k: string) => ({ pk: `DEDUP#${k}`, sk: "DEDUP" });
 
+/*
+ * What this process itself claimed or finished recently. Such a key's claim in DynamoDB is
+ * certain to fail (finished claims never expire; our own claim holds its lease), so a
+ * redelivery to the same process is known to be a duplicate without asking the table — as
+ * Powertools Idempotency's local cache does. Only facts this process wrote are cached.
+ */
+const LOCAL_MS = 10 * 60_000;
+const LOCAL_MAX = 50_000;
+const known = new Map<string, number>();
+
+function remember(k: string, until: number): void {
+  known.delete(k);
+  known.set(k, until);
+  if (known.size > LOCAL_MAX) known.delete(known.keys().next().value as string);
+}
+
+/** Forgets the local cache (a new store was configured: local mode start, tests). */
+export function forgetLocal(): void {
+  known.clear();
+}
+
 /** Claims `k`. False when it was claimed before (a duplicate), or is being worked on now. */
 export async function claim(k: string, owner: string, now = Date.now()): Promise<boolean> {
+  const until = known.get(k);
+  if (until !== undefined && until > now) return false;
   try {
     await db().send(
       new PutCommand({
@@ -37,6 +60,7 @@ export async function claim(k: string, owner: string, now = Date.now()): Promise
         ExpressionAttributeValues: { ":now": now },
       }),
     );
+    remember(k, now + CLAIM_LEASE_MS);
     return true;
   } catch (err) {
     if (isConditionFailure(err)) return false;
@@ -61,10 +85,12 @@ export async function complete(k: string, owner: string, outcome: Record<string,
       },
     }),
   );
+  remember(k, Date.now() + LOCAL_MS);
 }
 
 /** Gives a claim back (processing failed before anything happened), so a redelivery can retry. */
 export async function release(k: string, owner: string): Promise<void> {
+  known.delete(k);
   try {
     await db().send(
       new DeleteCommand({

@@ -236,13 +236,8 @@ async function decide(
       `rule ${rule.name} acted on ${target} recently; cooldown until ${coolingUntil}`,
     );
   const { runs, per } = config.guardrails.rateLimit;
-  if (!(await Guardrails.takeRateSlot(runbook.name, runs, per, now.getTime()))) {
-    await Guardrails.returnCooldown(rule.name, target, executionId);
-    return suppress(
-      "rate-limit",
-      `${runbook.name} already ran ${runs} times in this ${Math.round(per / 60_000)}-minute window`,
-    );
-  }
+  const rateSlot = Guardrails.takeRateSlot(runbook.name, runs, per, now.getTime());
+  const rateRefusal = `${runbook.name} already ran ${runs} times in this ${Math.round(per / 60_000)}-minute window`;
   try {
     await Runs.start(
       {
@@ -251,6 +246,8 @@ async function decide(
         dryRun: rule.dryRun,
         executionId,
         trigger: { kind: "rule", name: rule.name, actor, eventId: event.id },
+        // The rate slot is taken alongside the target lock (guardrails 6 and 7).
+        reservation: rateSlot.then((ok) => (ok ? undefined : rateRefusal)),
       },
       now,
     );
@@ -268,7 +265,9 @@ async function decide(
       );
     }
     await Guardrails.returnCooldown(rule.name, target, executionId);
-    await Guardrails.returnRateSlot(runbook.name, per, now.getTime());
+    if (await rateSlot.catch(() => false)) await Guardrails.returnRateSlot(runbook.name, per, now.getTime());
+    if (err instanceof ConflictError && err.code === "reservation_refused")
+      return suppress("rate-limit", rateRefusal);
     if (err instanceof ConflictError && err.code === "target_locked") return suppress("lock", err.message);
     throw err;
   }
