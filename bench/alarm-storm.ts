@@ -12,7 +12,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { Gate, Runbooks, stepTask, tableName, validateConfig } from "@reflex/core";
+import { Gate, Runbooks, registerSteps, stepTask, tableName, validateConfig } from "@reflex/core";
 import { z } from "zod";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { startLocal } from "../packages/local/src/local-mode.ts";
@@ -53,16 +53,28 @@ const noop = Runbooks.defineRunbook({
   example: { alarm: "x", at: "2026-11-28T00:00:00.000+0000" },
   cap: { maxTargets: 1 },
   permissions: [],
-  steps: { record: async () => ({ ok: true }), undo: async () => ({}) },
   rollback: ["undo"],
   dryRun: "Does nothing.",
-  stateMachine: { StartAt: "Record", States: { Record: stepTask("bench-noop", "record", { End: true }) } },
+  stateMachine: {
+    StartAt: "Record",
+    States: {
+      Record: stepTask("bench-noop", "record", {
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Undo" }],
+        End: true,
+      }),
+      Undo: stepTask("bench-noop", "undo", { Next: "Failed" }),
+      Failed: { Type: "Fail", Error: "NoopFailed" },
+    },
+  },
   // Each transition its own target, so no run is suppressed by another's lock.
   lockKey: (p) => `bench:${p.alarm}@${p.at}`,
 });
 
 export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {
   Runbooks.register(noop);
+  registerSteps(
+    Runbooks.implementSteps(noop, { record: async () => ({ ok: true }), undo: async () => ({}) }),
+  );
   const config = validateConfig({
     rules: [
       {

@@ -27,7 +27,6 @@ const restartGroup = Runbooks.defineRunbook({
     { actions: ["autoscaling:DescribeAutoScalingGroups"], mutating: false },
     { actions: ["autoscaling:StartInstanceRefresh", "autoscaling:CancelInstanceRefresh"], mutating: true },
   ],
-  steps: { refresh: async () => ({ started: true }), cancel: async () => ({ cancelled: true }) },
   rollback: ["cancel"],
   dryRun: "Reports the group it would refresh; no mutating call.",
   stateMachine: {
@@ -37,8 +36,16 @@ const restartGroup = Runbooks.defineRunbook({
         Type: "Task",
         Resource: "${StepHandlerArn}",
         Parameters: { runbook: NAME, step: "refresh", "input.$": "$" },
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Cancel" }],
         End: true,
       },
+      Cancel: {
+        Type: "Task",
+        Resource: "${StepHandlerArn}",
+        Parameters: { runbook: NAME, step: "cancel", "input.$": "$" },
+        Next: "Failed",
+      },
+      Failed: { Type: "Fail", Error: "RefreshFailed" },
     },
   },
 });

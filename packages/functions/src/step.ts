@@ -4,14 +4,14 @@
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { Runs } from "@reflex/core";
+import { Steps } from "@reflex/core";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
 loadConfigFromEnv();
 
-export const handler = middy<Runs.StepEvent, unknown>()
+export const handler = middy<Steps.StepEvent, unknown>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .handler(async (event) => {
     logger.appendKeys({ executionId: event.input?.execution?.id, runbook: event.runbook, step: event.step });
-    return Runs.runStep(event);
+    return Steps.runStep(event);
   });

@@ -7,7 +7,17 @@
 import { mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import { join, resolve } from "node:path";
-import { Aws, type Config, Executions, Gate, Runbooks, Runs, tableName, useConfig } from "@reflex/core";
+import {
+  Aws,
+  type Config,
+  Executions,
+  Gate,
+  Runbooks,
+  Runs,
+  type Steps,
+  tableName,
+  useConfig,
+} from "@reflex/core";
 import { route as apiRoute } from "@reflex/functions/api";
 import { route as eventsRoute } from "@reflex/functions/events-api";
 import { handler as statusHandler } from "@reflex/functions/execution-status";
@@ -94,7 +104,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     account: LOCAL_ACCOUNT,
     waitMs: opts.waitMs ?? 1000,
     retryMs: 100,
-    stepHandler: (payload) => invoke(stepHandler, "reflex-local-step", payload as Runs.StepEvent),
+    stepHandler: (payload) => invoke(stepHandler, "reflex-local-step", payload as Steps.StepEvent),
     onStatusChange: (event) => invoke(statusHandler, "reflex-local-execution-status", event as never),
   });
   for (const runbook of Runbooks.list()) engine.registerRunbook(runbook, STATE_MACHINE_PREFIX);

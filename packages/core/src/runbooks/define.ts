@@ -3,7 +3,8 @@
  * risk, blast-radius cap, IAM permissions (the stacks read them, so IAM never drifts from
  * code), its steps (one async function per Task state), its rollback steps, what it does in
  * dry-run, and its state machine as ASL data. Definitions are checked when they are defined:
- * a runbook whose ASL names a step it does not have, or that has no rollback, is refused.
+ * a runbook with no rollback, or whose ASL breaks the Task conventions, is refused. The step
+ * implementations live apart (`implementSteps`), so what only starts runs stays light.
  */
 import { z } from "zod";
 import { RunbookDefinitionError } from "../errors.ts";
@@ -56,7 +57,6 @@ export interface RunbookSpec<S extends z.ZodType> {
   /** The most targets one run may touch, before any config lowers it. */
   cap: { maxTargets: number };
   permissions: Permission[];
-  steps: Record<string, StepFn>;
   /** Names of the steps that compensate a failed run. */
   rollback: string[];
   /** What a dry-run does, in one sentence (it must make no mutating call). */
@@ -79,7 +79,12 @@ export interface RunbookSpec<S extends z.ZodType> {
 export type Runbook<S extends z.ZodType = z.ZodType> = RunbookSpec<S> & {
   /** Params as JSON Schema, for the API and the docs. */
   jsonSchema: Record<string, unknown>;
+  /** The steps its Task states call, in the order they appear. */
+  steps: string[];
 };
+
+/** A runbook's step implementations: one async function per step its state machine calls. */
+export type StepMap = Record<string, StepFn>;
 
 const NAME = /^[a-z][a-z0-9-]{1,40}$/;
 
@@ -100,7 +105,7 @@ export function taskStates(def: AslDefinition): Array<[string, AslState]> {
  *
  * @example
  * export const hello = defineRunbook({ name: "hello", summary: "Says hello", risk: "low", params: z.object({}),
- *   example: {}, cap: { maxTargets: 1 }, permissions: [], steps: { greet: async () => "hi" }, rollback: [],
+ *   example: {}, cap: { maxTargets: 1 }, permissions: [], rollback: ["greet"],
  *   dryRun: "Reports the greeting.", stateMachine: { StartAt: "Greet", States: { Greet: { Type: "Task", Resource: "${StepHandlerArn}", Parameters: { runbook: "hello", step: "greet", "input.$": "$" }, End: true } } } });
  */
 export function defineRunbook<S extends z.ZodType>(spec: RunbookSpec<S>): Runbook<S> {
@@ -108,18 +113,21 @@ export function defineRunbook<S extends z.ZodType>(spec: RunbookSpec<S>): Runboo
   if (!NAME.test(spec.name)) problems.push(`name '${spec.name}' must be kebab-case`);
   if (spec.rollback.length === 0) problems.push("it declares no rollback step");
   if (!spec.dryRun.trim()) problems.push("it does not say what its dry-run does");
-  for (const r of spec.rollback)
-    if (!spec.steps[r]) problems.push(`rollback step '${r}' is not one of its steps`);
   for (const p of spec.permissions) {
     for (const a of p.actions) if (a.includes("*")) problems.push(`permission '${a}' uses a wildcard`);
   }
+  const steps: string[] = [];
   for (const [state, task] of taskStates(spec.stateMachine)) {
     const params = task.Parameters as Record<string, unknown> | undefined;
     const step = params?.step;
     if (task.Resource !== "${StepHandlerArn}") problems.push(`Task '${state}' must call \${StepHandlerArn}`);
-    if (typeof step !== "string" || !spec.steps[step])
-      problems.push(`Task '${state}' calls unknown step '${String(step)}'`);
+    if (typeof step !== "string" || !/^[a-z][A-Za-z0-9]*$/.test(step)) {
+      problems.push(`Task '${state}' calls a step with a bad name '${String(step)}'`);
+    } else if (!steps.includes(step)) steps.push(step);
     if (params?.runbook !== spec.name) problems.push(`Task '${state}' must pass runbook '${spec.name}'`);
+  }
+  for (const r of spec.rollback) {
+    if (!steps.includes(r)) problems.push(`rollback step '${r}' is not called by its state machine`);
   }
   const example = spec.params.safeParse(spec.example);
   if (!example.success) problems.push(`its example does not validate: ${example.error.message}`);
@@ -128,9 +136,32 @@ export function defineRunbook<S extends z.ZodType>(spec: RunbookSpec<S>): Runboo
   }
   return {
     ...spec,
+    steps,
     jsonSchema: z.toJSONSchema(spec.params, { io: "input", unrepresentable: "any" }) as Record<
       string,
       unknown
     >,
   };
+}
+
+/**
+ * Pairs a runbook with its step implementations, checking that every step its state machine
+ * calls is implemented and nothing else is. Kept apart from `defineRunbook` so that code which
+ * only starts runs (the event gate) never loads the steps' cloud clients.
+ *
+ * @example
+ * export const backupSteps = implementSteps(backupSnapshot, { plan, snapshotInstance, ... });
+ */
+export function implementSteps(
+  runbook: Pick<Runbook, "name" | "steps">,
+  steps: StepMap,
+): { runbook: string; steps: StepMap } {
+  const missing = runbook.steps.filter((s) => !steps[s]);
+  const extra = Object.keys(steps).filter((s) => !runbook.steps.includes(s));
+  if (missing.length || extra.length) {
+    throw new RunbookDefinitionError(
+      `runbook '${runbook.name}' steps do not match its state machine:${missing.length ? ` not implemented: ${missing.join(", ")};` : ""}${extra.length ? ` not called: ${extra.join(", ")}` : ""}`,
+    );
+  }
+  return { runbook: runbook.name, steps };
 }

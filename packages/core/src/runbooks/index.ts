@@ -8,8 +8,8 @@ import { backupSnapshot } from "./backup-snapshot/index.ts";
 import type { Runbook } from "./define.ts";
 import { scale } from "./scale/index.ts";
 
-export type { Permission, Risk, Runbook, RunInput, StepContext } from "./define.ts";
-export { defineRunbook, taskStates } from "./define.ts";
+export type { Permission, Risk, Runbook, RunInput, StepContext, StepMap } from "./define.ts";
+export { defineRunbook, implementSteps, taskStates } from "./define.ts";
 
 const registry = new Map<string, Runbook>();
 

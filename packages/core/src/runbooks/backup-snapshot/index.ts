@@ -1,8 +1,6 @@
 import { defineRunbook } from "../define.ts";
 import { backupParams } from "./params.ts";
-import { rollback } from "./rollback.ts";
 import { backupStateMachine } from "./state-machine.ts";
-import { checkSnapshots, copyToRegion, plan, prune, report, snapshotInstance } from "./steps.ts";
 
 /**
  * backup-snapshot: EBS snapshots of every volume of the selected instances, tagged with the
@@ -31,7 +29,6 @@ export const backupSnapshot = defineRunbook({
       tagCondition: "none",
     },
   ],
-  steps: { plan, snapshotInstance, checkSnapshots, copyToRegion, prune, report, rollback },
   rollback: ["rollback"],
   dryRun:
     "Selects the instances and lists the snapshots it would create and the expired ones it would delete; no mutating call.",

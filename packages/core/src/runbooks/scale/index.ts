@@ -1,19 +1,6 @@
 import { defineRunbook } from "../define.ts";
-import { parseChange, type ScaleParams, scaleParams } from "./params.ts";
-import { restoreCapacity, restoreInstanceType } from "./rollback.ts";
+import { parseChange, SCALE_CAP, type ScaleParams, scaleParams } from "./params.ts";
 import { scaleStateMachine } from "./state-machine.ts";
-import {
-  checkCapacity,
-  modifyType,
-  planCapacity,
-  planResize,
-  SCALE_CAP,
-  setCapacity,
-  snapshotVolumes,
-  startInstance,
-  stopInstance,
-  verifyResize,
-} from "./steps.ts";
 
 /**
  * How many instances a run with these params may add, remove or touch, when the params
@@ -62,19 +49,6 @@ export const scale = defineRunbook({
     // Snapshots are scoped by the tags they must carry when created (aws:RequestTag).
     { actions: ["ec2:CreateSnapshot", "ec2:CreateTags"], mutating: true, tagCondition: "request" },
   ],
-  steps: {
-    planCapacity,
-    setCapacity,
-    checkCapacity,
-    restoreCapacity,
-    planResize,
-    snapshotVolumes,
-    stopInstance,
-    modifyType,
-    startInstance,
-    verifyResize,
-    restoreInstanceType,
-  },
   rollback: ["restoreCapacity", "restoreInstanceType"],
   dryRun:
     "Reads the group (or the instance and instance types) and reports the plan: the capacity it would set and every limit that clamped it, or the resize it would do; no mutating call.",

@@ -125,3 +125,6 @@ export const scaleParams = z.discriminatedUnion("mode", [horizontalParams, verti
 export type HorizontalParams = z.output<typeof horizontalParams>;
 export type VerticalParams = z.output<typeof verticalParams>;
 export type ScaleParams = z.output<typeof scaleParams>;
+
+/** The most instances one run may add or remove, before `guardrails.maxTargetsPerRun` lowers it. */
+export const SCALE_CAP = 20;

@@ -41,8 +41,10 @@ import {
 } from "./params.ts";
 
 export const RUNBOOK = "scale";
-/** The most instances one run may add or remove, before `guardrails.maxTargetsPerRun` lowers it. */
-export const SCALE_CAP = 20;
+
+import { SCALE_CAP } from "./params.ts";
+
+export { SCALE_CAP };
 /** The tag keys backup-snapshot puts on its snapshots; the pre-resize snapshots carry the same. */
 export const TAGS = {
   runbook: "reflex:runbook",

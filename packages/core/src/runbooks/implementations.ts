@@ -1,0 +1,26 @@
+/**
+ * Step implementations by runbook: what the step worker runs. Apart from the registry of
+ * definitions (`./index.ts`) so that the event gate, the API and the schedule handler never load
+ * the steps' cloud clients.
+ */
+import { NotFoundError } from "../errors.ts";
+import { backupSteps } from "./backup-snapshot/handlers.ts";
+import type { StepMap } from "./define.ts";
+import { scaleSteps } from "./scale/handlers.ts";
+
+const implementations = new Map<string, StepMap>([
+  [backupSteps.runbook, backupSteps.steps],
+  [scaleSteps.runbook, scaleSteps.steps],
+]);
+
+/** Adds a runbook's steps (the built-ins are there already). */
+export function registerSteps(implemented: { runbook: string; steps: StepMap }): void {
+  implementations.set(implemented.runbook, implemented.steps);
+}
+
+/** A runbook's steps; NotFoundError when none are registered for it. */
+export function stepsOf(runbook: string): StepMap {
+  const found = implementations.get(runbook);
+  if (!found) throw new NotFoundError("step implementations of runbook", runbook);
+  return found;
+}
