@@ -3,6 +3,7 @@
  * some: `npm run bench -- alarm-storm`.
  */
 import { alarmStorm } from "./alarm-storm.ts";
+import { bundles } from "./bundles.ts";
 
 process.env.AWS_ACCESS_KEY_ID ??= "local";
 process.env.AWS_SECRET_ACCESS_KEY ??= "local";
@@ -11,6 +12,7 @@ process.env.AWS_EC2_METADATA_DISABLED = "true";
 
 const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
   "alarm-storm": alarmStorm,
+  bundles: () => bundles(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -54,6 +54,8 @@ export function Api({ stack }: StackContext) {
     defaults: { authorizer: "iam", throttle: API_THROTTLE },
     routes: {
       "ANY /api/{proxy+}": { function: handler, authorizer: "iam" },
+      // The event gate over HTTP (what `reflex events put` calls locally), behind IAM like the rest.
+      "POST /events": { function: handler, authorizer: "iam" },
       ...slackRoutes(slackSigningSecret),
     },
   });

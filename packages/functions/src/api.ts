@@ -7,6 +7,7 @@ import middy from "@middy/core";
 import { Audit, currentConfig, Executions, Gate, Runbooks, Runs, ValidationError } from "@reflex/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { z } from "zod";
+import { route as routeEvents } from "./events-api.ts";
 import { errorResponse, json, parseBody, type Response } from "./lib/http.ts";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
@@ -152,6 +153,7 @@ const routes: Array<[string, RegExp, Route]> = [
 export async function route(event: APIGatewayProxyEventV2): Promise<Response> {
   const method = event.requestContext.http.method.toUpperCase();
   const path = event.rawPath;
+  if (path === "/events") return routeEvents(event);
   try {
     let pathMatched = false;
     for (const [verb, pattern, fn] of routes) {

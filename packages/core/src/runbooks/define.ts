@@ -134,13 +134,18 @@ export function defineRunbook<S extends z.ZodType>(spec: RunbookSpec<S>): Runboo
   if (problems.length > 0) {
     throw new RunbookDefinitionError(`runbook '${spec.name}' is not valid: ${problems.join("; ")}`);
   }
+  let jsonSchema: Record<string, unknown> | undefined;
   return {
     ...spec,
     steps,
-    jsonSchema: z.toJSONSchema(spec.params, { io: "input", unrepresentable: "any" }) as Record<
-      string,
-      unknown
-    >,
+    // Computed on first use (the API), not at every cold start of every handler.
+    get jsonSchema() {
+      jsonSchema ??= z.toJSONSchema(spec.params, { io: "input", unrepresentable: "any" }) as Record<
+        string,
+        unknown
+      >;
+      return jsonSchema;
+    },
   };
 }
 
