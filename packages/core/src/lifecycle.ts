@@ -8,6 +8,7 @@
  */
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { client } from "./aws.ts";
+import { batcher } from "./batch.ts";
 import { optionalEnv } from "./env.ts";
 
 export type LifecycleType =
@@ -33,62 +34,46 @@ export function publish(
   detail: Record<string, unknown>,
   now = new Date(),
 ): Promise<boolean> {
-  return new Promise((resolve) => {
-    queue.push({
-      entry: {
-        EventBusName: busName(),
-        Source: LIFECYCLE_SOURCE,
-        DetailType: `Reflex ${type}`,
-        Detail: JSON.stringify(detail),
-        Time: now,
-      },
-      resolve,
-    });
-    if (queue.length >= BATCH) void flush();
-    else if (!scheduled) {
-      scheduled = true;
-      setImmediate(() => void flush());
-    }
+  return put({
+    EventBusName: busName(),
+    Source: LIFECYCLE_SOURCE,
+    DetailType: `Reflex ${type}`,
+    Detail: JSON.stringify(detail),
+    Time: now,
   });
 }
 
-interface Pending {
-  entry: { EventBusName: string; Source: string; DetailType: string; Detail: string; Time: Date };
-  resolve: (ok: boolean) => void;
+interface Entry {
+  EventBusName: string;
+  Source: string;
+  DetailType: string;
+  Detail: string;
+  Time: Date;
 }
-const BATCH = 10;
-let queue: Pending[] = [];
-let scheduled = false;
 
-async function flush(): Promise<void> {
-  scheduled = queue.length > BATCH;
-  const batch = queue.slice(0, BATCH);
-  queue = queue.slice(BATCH);
-  if (scheduled) setImmediate(() => void flush());
-  if (batch.length === 0) return;
+const put = batcher<Entry, boolean>(10, async (entries) => {
   try {
     const out = await client(EventBridgeClient, "eventbridge").send(
-      new PutEventsCommand({ Entries: batch.map((p) => p.entry) }),
+      new PutEventsCommand({ Entries: entries }),
     );
-    batch.forEach((p, i) => {
+    return entries.map((e, i) => {
       const failed = out.Entries?.[i]?.ErrorCode;
-      if (failed) lost(p, out.Entries?.[i]?.ErrorMessage ?? failed);
-      else p.resolve(true);
+      return failed ? lost(e, out.Entries?.[i]?.ErrorMessage ?? failed) : true;
     });
   } catch (err) {
-    for (const p of batch) lost(p, (err as Error).message);
+    return entries.map((e) => lost(e, (err as Error).message));
   }
-}
+});
 
-function lost(p: Pending, error: string): void {
+function lost(e: Entry, error: string): false {
   console.warn(
     JSON.stringify({
       level: "WARN",
       message: "lifecycle event not published",
-      type: p.entry.DetailType,
-      detail: p.entry.Detail,
+      type: e.DetailType,
+      detail: e.Detail,
       error,
     }),
   );
-  p.resolve(false);
+  return false;
 }

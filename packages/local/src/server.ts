@@ -90,40 +90,31 @@ export async function startServer(deps: ServerDeps, port: number): Promise<{ ser
     try {
       const body = await readBody(req);
       const target = req.headers["x-amz-target"];
-      if (req.method === "POST" && typeof target === "string" && target.startsWith("AWSStepFunctions.")) {
-        let input: Record<string, unknown> = {};
+      // The AWS JSON protocols of the local Step Functions and EventBridge.
+      const aws =
+        req.method === "POST" && typeof target === "string"
+          ? target.startsWith("AWSStepFunctions.")
+            ? {
+                contentType: "application/x-amz-json-1.0",
+                answer: (input: any) => handleSfn(deps.engine, target, input),
+              }
+            : target === "AWSEvents.PutEvents" && deps.bus
+              ? {
+                  contentType: "application/x-amz-json-1.1",
+                  answer: (input: any) => deps.bus!.putEvents(input),
+                }
+              : undefined
+          : undefined;
+      if (aws) {
+        let input: Record<string, unknown>;
         try {
           input = body ? JSON.parse(body) : {};
         } catch {
-          return send(
-            res,
-            400,
-            JSON.stringify({ __type: "SerializationException", message: "body is not JSON" }),
-            {
-              "content-type": "application/x-amz-json-1.0",
-            },
-          );
+          const error = { __type: "SerializationException", message: "body is not JSON" };
+          return send(res, 400, JSON.stringify(error), { "content-type": aws.contentType });
         }
-        const out = handleSfn(deps.engine, target, input);
-        return send(res, out.status, JSON.stringify(out.body), {
-          "content-type": "application/x-amz-json-1.0",
-        });
-      }
-      if (req.method === "POST" && target === "AWSEvents.PutEvents" && deps.bus) {
-        let input: { Entries?: Array<Record<string, unknown>> } = {};
-        try {
-          input = body ? JSON.parse(body) : {};
-        } catch {
-          return send(
-            res,
-            400,
-            JSON.stringify({ __type: "SerializationException", message: "body is not JSON" }),
-          );
-        }
-        const out = await deps.bus.putEvents(input);
-        return send(res, out.status, JSON.stringify(out.body), {
-          "content-type": "application/x-amz-json-1.1",
-        });
+        const out = await aws.answer(input);
+        return send(res, out.status, JSON.stringify(out.body), { "content-type": aws.contentType });
       }
       const path = (req.url ?? "/").split("?")[0];
       if (req.method === "GET" && (path === "/" || path === "/index.html")) {

@@ -9,6 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { BatchWriteCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { batcher } from "../batch.ts";
 import { db, decodeCursor, encodeCursor } from "./db.ts";
 import { TABLE_KEYS, tableName } from "./table.ts";
 
@@ -84,45 +85,16 @@ export async function record(input: AuditInput, now = new Date()): Promise<Audit
  * a few hundred requests. Keys are new (time + UUID), so the batch (which takes no conditions)
  * can never overwrite an entry: the trail stays append-only.
  */
-interface Pending {
-  item: Record<string, unknown>;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-const BATCH = 25;
-let queue: Pending[] = [];
-let scheduled = false;
-
-function write(item: Record<string, unknown>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    queue.push({ item, resolve, reject });
-    if (queue.length >= BATCH) void flush();
-    else if (!scheduled) {
-      scheduled = true;
-      setImmediate(() => void flush());
-    }
-  });
-}
-
-async function flush(): Promise<void> {
-  scheduled = queue.length > BATCH;
-  const batch = queue.slice(0, BATCH);
-  queue = queue.slice(BATCH);
-  if (scheduled) setImmediate(() => void flush());
-  if (batch.length === 0) return;
-  try {
-    let requests = batch.map((p) => ({ PutRequest: { Item: p.item } }));
-    for (let attempt = 0; requests.length > 0; attempt++) {
-      if (attempt > 8) throw new Error(`audit: ${requests.length} entries still unprocessed after retries`);
-      if (attempt > 0) await new Promise((r) => setTimeout(r, 2 ** attempt * 10));
-      const out = await db().send(new BatchWriteCommand({ RequestItems: { [tableName()]: requests } }));
-      requests = (out.UnprocessedItems?.[tableName()] ?? []) as typeof requests;
-    }
-    for (const p of batch) p.resolve();
-  } catch (err) {
-    for (const p of batch) p.reject(err);
+const write = batcher<Record<string, unknown>, void>(25, async (items) => {
+  let requests = items.map((Item) => ({ PutRequest: { Item } }));
+  for (let attempt = 0; requests.length > 0; attempt++) {
+    if (attempt > 8) throw new Error(`audit: ${requests.length} entries still unprocessed after retries`);
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 2 ** attempt * 10));
+    const out = await db().send(new BatchWriteCommand({ RequestItems: { [tableName()]: requests } }));
+    requests = (out.UnprocessedItems?.[tableName()] ?? []) as typeof requests;
   }
-}
+  return items.map(() => undefined);
+});
 
 function strip(item: Record<string, unknown>): AuditEntry {
   const { pk, sk, gsi1pk, gsi1sk, expiresAt, type, ...entry } = item;

@@ -5,22 +5,12 @@
 import { Gate, validateConfig } from "@reflex/core";
 import { SimulatedCloud } from "../cloud/index.ts";
 import { type LocalMode, startLocal } from "../local-mode.ts";
+import { alarmEvent } from "../sample-events.ts";
 
 const say = (s = "") => process.stdout.write(`${s}\n`);
 
-function alarm(name: string, state: "ALARM" | "OK", at: Date, id = `${name}-${state}-${at.getTime()}`) {
-  return {
-    version: "0",
-    id,
-    "detail-type": "CloudWatch Alarm State Change",
-    source: "aws.cloudwatch",
-    account: "123456789012",
-    time: at.toISOString().replace(/\.\d{3}Z$/, "Z"),
-    region: "us-east-1",
-    resources: [`arn:aws:cloudwatch:us-east-1:123456789012:alarm:${name}`],
-    detail: { alarmName: name, state: { value: state, reason: "demo", timestamp: at.toISOString() } },
-  };
-}
+const alarm = (name: string, state: "ALARM" | "OK", at: Date) =>
+  alarmEvent(name, state, at, { id: `${name}-${state}-${at.getTime()}` });
 
 async function get(local: LocalMode, path: string) {
   return (await fetch(`${local.url}${path}`)).json() as Promise<any>;
