@@ -170,49 +170,41 @@ export async function finish(
 ): Promise<Executions.Execution | undefined> {
   const closed = await Executions.complete(id, outcome, now);
   if (!closed) return undefined;
-  for (const lock of closed.locks ?? []) await Locks.release(lock, id);
-  const kind =
-    outcome.status === "SUCCEEDED"
-      ? "execution.succeeded"
-      : outcome.status === "ABORTED"
-        ? "execution.aborted"
-        : "execution.failed";
-  await Audit.record(
-    {
-      kind,
-      actor: `runbook:${closed.runbook}`,
-      reason:
-        outcome.status === "SUCCEEDED"
-          ? `${closed.runbook} succeeded`
-          : `${closed.runbook} ${outcome.status.toLowerCase()}: ${outcome.error ?? ""}${outcome.cause ? ` — ${outcome.cause}` : ""}`,
-      executionId: id,
-      runbook: closed.runbook,
-    },
-    now,
-  );
-  await Lifecycle.publish(
-    outcome.status === "SUCCEEDED"
-      ? "Execution Succeeded"
-      : outcome.status === "ABORTED"
-        ? "Execution Aborted"
-        : "Execution Failed",
-    {
-      executionId: id,
-      runbook: closed.runbook,
-      status: outcome.status,
-      error: outcome.error,
-      cause: outcome.cause,
-      trigger: closed.trigger,
-      result: closed.result,
-    },
-    now,
-  );
-  if (
+  const succeeded = outcome.status === "SUCCEEDED";
+  const aborted = outcome.status === "ABORTED";
+  const failedAutomatically =
     (outcome.status === "FAILED" || outcome.status === "TIMED_OUT") &&
     AUTOMATIC.includes(closed.trigger.kind) &&
-    !closed.dryRun
-  ) {
-    await Guardrails.recordFailure(currentConfig(), id, now.getTime());
-  }
+    !closed.dryRun;
+  // Once the record is closed, the rest are independent of each other.
+  await Promise.all([
+    ...(closed.locks ?? []).map((lock) => Locks.release(lock, id)),
+    Audit.record(
+      {
+        kind: succeeded ? "execution.succeeded" : aborted ? "execution.aborted" : "execution.failed",
+        actor: `runbook:${closed.runbook}`,
+        reason: succeeded
+          ? `${closed.runbook} succeeded`
+          : `${closed.runbook} ${outcome.status.toLowerCase()}: ${outcome.error ?? ""}${outcome.cause ? ` — ${outcome.cause}` : ""}`,
+        executionId: id,
+        runbook: closed.runbook,
+      },
+      now,
+    ),
+    Lifecycle.publish(
+      succeeded ? "Execution Succeeded" : aborted ? "Execution Aborted" : "Execution Failed",
+      {
+        executionId: id,
+        runbook: closed.runbook,
+        status: outcome.status,
+        error: outcome.error,
+        cause: outcome.cause,
+        trigger: closed.trigger,
+        result: closed.result,
+      },
+      now,
+    ),
+    failedAutomatically ? Guardrails.recordFailure(currentConfig(), id, now.getTime()) : undefined,
+  ]);
   return closed;
 }

@@ -11,6 +11,9 @@ import * as Runbooks from "./runbooks/index.ts";
 import * as Audit from "./state/audit.ts";
 import * as Executions from "./state/executions.ts";
 
+/** After this long a step gets a RUNNING record of its own. */
+const SLOW_STEP_MS = 2000;
+
 /** The Lambda payload of every Task state. */
 export interface StepEvent {
   runbook: string;
@@ -38,21 +41,31 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
     maxTargets: Math.min(runbook.cap.maxTargets, config.guardrails.maxTargetsPerRun),
   };
   const target = (event.input.target as { instanceId?: string } | undefined)?.instanceId;
+  const step = { state: event.step, step: event.step, target };
   const startedAt = now();
-  const sk = await Executions.startStep(
-    execution.id,
-    { state: event.step, step: event.step, target },
-    startedAt,
-  );
+  const sk = Executions.stepKey(step, startedAt);
+  // Most steps take milliseconds: one write records them. A step still running after a while
+  // gets a RUNNING record, so `reflex show` can say what a run is doing right now.
+  let started: Promise<void> | undefined;
+  const watch = setTimeout(() => {
+    started = Executions.startStep(execution.id, sk, step, startedAt).catch(() => undefined);
+  }, SLOW_STEP_MS);
+  const settle = async () => {
+    clearTimeout(watch);
+    await started; // the RUNNING record must land before the outcome, never after it
+  };
   try {
     const output = await fn(event.input, ctx);
-    await Executions.endStep(execution.id, sk, { status: "SUCCEEDED", output, startedAt }, now());
+    await settle();
+    await Executions.endStep(execution.id, sk, step, { status: "SUCCEEDED", output, startedAt }, now());
     return output;
   } catch (err) {
     const e = err as Error & { code?: string };
+    await settle();
     await Executions.endStep(
       execution.id,
       sk,
+      step,
       { status: "FAILED", error: e.name, cause: e.message, startedAt },
       now(),
     );

@@ -151,27 +151,38 @@ export async function list(
   };
 }
 
-/** Records that a step began; returns the sort key to close it with. */
+/** The sort key of a step record. */
+export function stepKey(step: Pick<StepRecord, "state" | "target">, startedAt: Date): string {
+  return `STEP#${startedAt.toISOString()}#${step.state}#${step.target ?? ""}#${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Records that a step began (for steps that run long enough to be watched). */
 export async function startStep(
   id: string,
+  sk: string,
   step: Pick<StepRecord, "state" | "step" | "target">,
-  now = new Date(),
-): Promise<string> {
-  const startedAt = now.toISOString();
-  const sk = `STEP#${startedAt}#${step.state}#${step.target ?? ""}#${Math.random().toString(36).slice(2, 8)}`;
+  startedAt: Date,
+): Promise<void> {
   await db().send(
     new PutCommand({
       TableName: tableName(),
-      Item: { pk: `EXEC#${id}`, sk, type: "step", ...step, status: "RUNNING", startedAt },
+      Item: {
+        pk: `EXEC#${id}`,
+        sk,
+        type: "step",
+        ...step,
+        status: "RUNNING",
+        startedAt: startedAt.toISOString(),
+      },
     }),
   );
-  return sk;
 }
 
-/** Closes a step record with its outcome. */
+/** Writes a step's outcome: closes its RUNNING record, or writes the whole record if there was none. */
 export async function endStep(
   id: string,
   sk: string,
+  step: Pick<StepRecord, "state" | "step" | "target">,
   outcome: {
     status: "SUCCEEDED" | "FAILED";
     output?: unknown;
@@ -186,14 +197,21 @@ export async function endStep(
       TableName: tableName(),
       Key: { pk: `EXEC#${id}`, sk },
       UpdateExpression:
-        "SET #status = :status, endedAt = :endedAt, durationMs = :ms, #output = :output, #error = :error, #cause = :cause",
+        "SET #type = :type, #state = :state, step = :step, target = :target, startedAt = :startedAt, #status = :status, endedAt = :endedAt, durationMs = :ms, #output = :output, #error = :error, #cause = :cause",
       ExpressionAttributeNames: {
+        "#type": "type",
+        "#state": "state",
         "#status": "status",
         "#output": "output",
         "#error": "error",
         "#cause": "cause",
       },
       ExpressionAttributeValues: {
+        ":type": "step",
+        ":state": step.state,
+        ":step": step.step,
+        ":target": step.target ?? null,
+        ":startedAt": outcome.startedAt.toISOString(),
         ":status": outcome.status,
         ":endedAt": now.toISOString(),
         ":ms": now.getTime() - outcome.startedAt.getTime(),

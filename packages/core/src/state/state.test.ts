@@ -40,12 +40,23 @@ describe("executions", () => {
       trigger,
     });
     const startedAt = new Date();
-    const sk = await Executions.startStep("run-3", { state: "plan", step: "plan" }, startedAt);
-    await Executions.endStep("run-3", sk, { status: "SUCCEEDED", output: { n: 2 }, startedAt });
+    const step = { state: "plan", step: "plan" };
+    const sk = Executions.stepKey(step, startedAt);
+    await Executions.startStep("run-3", sk, step, startedAt);
+    expect((await Executions.describe("run-3")).steps).toMatchObject([{ step: "plan", status: "RUNNING" }]);
+    await Executions.endStep("run-3", sk, step, { status: "SUCCEEDED", output: { n: 2 }, startedAt });
+    const quick = { state: "report", step: "report" };
+    await Executions.endStep("run-3", Executions.stepKey(quick, new Date()), quick, {
+      status: "SUCCEEDED",
+      startedAt: new Date(),
+    });
     await Executions.setResult("run-3", { plan: { n: 2 } });
     await Executions.setResult("run-3", { summary: "ok" });
     const run = await Executions.describe("run-3");
-    expect(run.steps).toMatchObject([{ step: "plan", status: "SUCCEEDED", output: { n: 2 } }]);
+    expect(run.steps).toMatchObject([
+      { step: "plan", status: "SUCCEEDED", output: { n: 2 } },
+      { step: "report", status: "SUCCEEDED", state: "report" },
+    ]);
     expect(run.result).toEqual({ plan: { n: 2 }, summary: "ok" });
   });
 
