@@ -37,7 +37,10 @@ async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<unk
 
 function shuffle<T>(items: T[], seed = 42): T[] {
   let s = seed;
-  const rand = () => (s = (s * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+  const rand = () => {
+    s = (s * 1_103_515_245 + 12_345) % 2 ** 31;
+    return s / 2 ** 31;
+  };
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [items[i], items[j]] = [items[j], items[i]];

@@ -20,7 +20,7 @@ export function batcher<T, R>(max: number, send: (items: T[]) => Promise<R[]>): 
     if (batch.length === 0) return;
     try {
       const results = await send(batch.map((p) => p.item));
-      batch.forEach((p, i) => p.resolve(results[i]));
+      for (const [i, p] of batch.entries()) p.resolve(results[i]);
     } catch (err) {
       for (const p of batch) p.reject(err);
     }

@@ -11,7 +11,6 @@ import { optionalEnv, region } from "./env.ts";
 import { ConflictError, ValidationError } from "./errors.ts";
 import * as Guardrails from "./gate/guardrails.ts";
 import * as Lifecycle from "./lifecycle.ts";
-import type { StepContext } from "./runbooks/index.ts";
 import * as Runbooks from "./runbooks/index.ts";
 import * as Audit from "./state/audit.ts";
 import * as Executions from "./state/executions.ts";

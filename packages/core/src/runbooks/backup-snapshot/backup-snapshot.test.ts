@@ -43,13 +43,7 @@ const instance = (id: string, volumes: string[]): Instance => ({
   Tags: [{ Key: "Name", Value: `name-${id}` }],
   BlockDeviceMappings: volumes.map((v, i) => ({ DeviceName: `/dev/xvd${"abc"[i]}`, Ebs: { VolumeId: v } })),
 });
-const reflexSnapshot = (
-  id: string,
-  volume: string,
-  start: string,
-  retainUntil: string,
-  extra: object[] = [],
-) => ({
+const reflexSnapshot = (id: string, volume: string, start: string, retainUntil: string): Snapshot => ({
   SnapshotId: id,
   VolumeId: volume,
   State: "completed" as const,
