@@ -390,7 +390,9 @@ describe("Api", () => {
     const routes = Object.values(resources(templates.Api, "AWS::ApiGatewayV2::Route")).map(
       (r) => r.Properties,
     );
-    expect(routes.map((r) => r.RouteKey)).toContain("ANY /api/{proxy+}");
+    expect(routes.map((r) => r.RouteKey)).toEqual(
+      expect.arrayContaining(["ANY /api/{proxy+}", "POST /events"]),
+    );
     for (const r of routes) expect(r.AuthorizationType).toBe("AWS_IAM");
     templates.Api.hasResourceProperties("AWS::Lambda::Function", {
       Handler: "packages/functions/src/api.handler",

@@ -2,6 +2,7 @@
  * The event gate end to end in local mode: dedup under concurrency, flapping alarms, locks,
  * lease reclaim, the circuit breaker, and bad input — each decision read back from the audit.
  */
+import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { type ConfigInput, Gate, Locks, validateConfig } from "@reflex/core";
 import { afterEach, describe, expect, it } from "vitest";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
@@ -252,6 +253,38 @@ describe("POST /events", () => {
     expect(res.body.results[0].executionId).toMatch(/^cpu-high-[0-9a-f]{20}$/);
     const garbage = await api(l, "POST", "/events", "{not json");
     expect(garbage).toMatchObject({ status: 400, body: { error: { code: "invalid_json" } } });
+  });
+
+  it("accepts PutEvents-shaped entries, as `aws events put-events` sends them", async () => {
+    const { local: l } = await start({
+      rules: [{ ...backupRule("orders"), on: { source: ["my.shop"] }, dryRun: true }],
+    });
+    const res = await api(l, "POST", "/events", {
+      Entries: [{ Source: "my.shop", DetailType: "Order Placed", Detail: JSON.stringify({ orderId: 7 }) }],
+    });
+    await l.idle();
+    expect(res.body.results).toMatchObject([{ decision: "started", rule: "orders" }]);
+  });
+
+  it("routes events put on the default bus through the trigger handler, as deployed rules do", async () => {
+    const { local: l } = await start({ rules: [backupRule("cpu-high", { dryRun: true })] });
+    const bus = new EventBridgeClient({ endpoint: l.url, region: "us-east-1" });
+    const event = alarmEvent("web-cpu-high", "ALARM", new Date());
+    const out = await bus.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            Source: event.source,
+            DetailType: event["detail-type"],
+            Detail: JSON.stringify(event.detail),
+            Resources: event.resources,
+          },
+        ],
+      }),
+    );
+    await l.idle();
+    expect(out.FailedEntryCount).toBe(0);
+    expect((await executions(l)).map((e) => e.trigger)).toMatchObject([{ kind: "rule", name: "cpu-high" }]);
   });
 
   it("publishes lifecycle events to Reflex's bus, visible through the API", async () => {
