@@ -180,3 +180,20 @@ describe("reflex demo", () => {
     expect(out.stdout).toMatch(/after `reflex resume` by a person: started/);
   });
 });
+
+describe("--param typing", () => {
+  it("types params of a runbook whose schema has two shapes (scale: horizontal | vertical)", async () => {
+    const { parseParamPairs } = await import("../packages/local/src/cli/params.ts");
+    const { Runbooks } = await import("@reflex/core");
+    const schema = Runbooks.get("scale").jsonSchema;
+    expect(parseParamPairs(["autoScalingGroup=web", "change=+2", "maxStep=4"], schema)).toEqual({
+      autoScalingGroup: "web",
+      change: "+2",
+      maxStep: 4,
+    });
+    expect(parseParamPairs(["mode=vertical", "snapshotFirst=false"], schema)).toEqual({
+      mode: "vertical",
+      snapshotFirst: false,
+    });
+  });
+});
