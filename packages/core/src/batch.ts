@@ -8,7 +8,12 @@
  * const put = batcher(25, async (items) => { await writeAll(items); return items.map(() => undefined); });
  * await put(item);
  */
-export function batcher<T, R>(max: number, send: (items: T[]) => Promise<R[]>): (item: T) => Promise<R> {
+export function batcher<T, R>(
+  max: number,
+  send: (items: T[]) => Promise<R[]>,
+  /** How long the first item of a batch waits for company; 0 sends on the next turn of the event loop. */
+  waitMs = 0,
+): (item: T) => Promise<R> {
   let queue: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
   let scheduled = false;
 
@@ -32,7 +37,8 @@ export function batcher<T, R>(max: number, send: (items: T[]) => Promise<R[]>): 
       if (queue.length >= max) void flush();
       else if (!scheduled) {
         scheduled = true;
-        setImmediate(() => void flush());
+        if (waitMs > 0) setTimeout(() => void flush(), waitMs);
+        else setImmediate(() => void flush());
       }
     });
 }

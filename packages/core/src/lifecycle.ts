@@ -51,19 +51,23 @@ interface Entry {
   Time: Date;
 }
 
-const put = batcher<Entry, boolean>(10, async (entries) => {
-  try {
-    const out = await client(EventBridgeClient, "eventbridge").send(
-      new PutEventsCommand({ Entries: entries }),
-    );
-    return entries.map((e, i) => {
-      const failed = out.Entries?.[i]?.ErrorCode;
-      return failed ? lost(e, out.Entries?.[i]?.ErrorMessage ?? failed) : true;
-    });
-  } catch (err) {
-    return entries.map((e) => lost(e, (err as Error).message));
-  }
-});
+const put = batcher<Entry, boolean>(
+  10,
+  async (entries) => {
+    try {
+      const out = await client(EventBridgeClient, "eventbridge").send(
+        new PutEventsCommand({ Entries: entries }),
+      );
+      return entries.map((e, i) => {
+        const failed = out.Entries?.[i]?.ErrorCode;
+        return failed ? lost(e, out.Entries?.[i]?.ErrorMessage ?? failed) : true;
+      });
+    } catch (err) {
+      return entries.map((e) => lost(e, (err as Error).message));
+    }
+  },
+  5,
+);
 
 function lost(e: Entry, error: string): false {
   console.warn(

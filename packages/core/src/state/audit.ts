@@ -85,16 +85,25 @@ export async function record(input: AuditInput, now = new Date()): Promise<Audit
  * a few hundred requests. Keys are new (time + UUID), so the batch (which takes no conditions)
  * can never overwrite an entry: the trail stays append-only.
  */
-const write = batcher<Record<string, unknown>, void>(25, async (items) => {
-  let requests = items.map((Item) => ({ PutRequest: { Item } }));
-  for (let attempt = 0; requests.length > 0; attempt++) {
-    if (attempt > 8) throw new Error(`audit: ${requests.length} entries still unprocessed after retries`);
-    if (attempt > 0) await new Promise((r) => setTimeout(r, 2 ** attempt * 10));
-    const out = await db().send(new BatchWriteCommand({ RequestItems: { [tableName()]: requests } }));
-    requests = (out.UnprocessedItems?.[tableName()] ?? []) as typeof requests;
-  }
-  return items.map(() => undefined);
-});
+/**
+ * A batch waits this long for more entries: 10 ms more per audited decision, for about a third
+ * of the requests in a storm (measured with bench/alarm-storm: ratio 0.38 → 0.45).
+ */
+const AUDIT_BATCH_WAIT_MS = 10;
+const write = batcher<Record<string, unknown>, void>(
+  25,
+  async (items) => {
+    let requests = items.map((Item) => ({ PutRequest: { Item } }));
+    for (let attempt = 0; requests.length > 0; attempt++) {
+      if (attempt > 8) throw new Error(`audit: ${requests.length} entries still unprocessed after retries`);
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 2 ** attempt * 10));
+      const out = await db().send(new BatchWriteCommand({ RequestItems: { [tableName()]: requests } }));
+      requests = (out.UnprocessedItems?.[tableName()] ?? []) as typeof requests;
+    }
+    return items.map(() => undefined);
+  },
+  AUDIT_BATCH_WAIT_MS,
+);
 
 function strip(item: Record<string, unknown>): AuditEntry {
   const { pk, sk, gsi1pk, gsi1sk, expiresAt, type, ...entry } = item;
