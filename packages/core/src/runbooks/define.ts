@@ -165,7 +165,7 @@ export function implementSteps(
   const extra = Object.keys(steps).filter((s) => !runbook.steps.includes(s));
   if (missing.length || extra.length) {
     throw new RunbookDefinitionError(
-      `runbook '${runbook.name}' steps do not match its state machine:${missing.length ? ` not implemented: ${missing.join(", ")};` : ""}${extra.length ? ` not called: ${extra.join(", ")}` : ""}`,
+      `runbook '${runbook.name}' steps do not match its state machine:${missing.length ? ` no implementation for: ${missing.join(", ")};` : ""}${extra.length ? ` not called: ${extra.join(", ")}` : ""}`,
     );
   }
   return { runbook: runbook.name, steps };

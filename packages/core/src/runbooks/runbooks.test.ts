@@ -52,7 +52,7 @@ describe("the runbook registry", () => {
 
   it("refuses step implementations that do not match the state machine", () => {
     const probe = defineRunbook(spec);
-    expect(() => implementSteps(probe, { doIt: async () => 1 })).toThrow(/not implemented: undo/);
+    expect(() => implementSteps(probe, { doIt: async () => 1 })).toThrow(/no implementation for: undo/);
     expect(() =>
       implementSteps(probe, { doIt: async () => 1, undo: async () => 2, extra: async () => 3 }),
     ).toThrow(/not called: extra/);
