@@ -150,7 +150,8 @@ describe("TABLE_ACTIONS", () => {
 describe("the control-plane grants", () => {
   it("cover every Step Functions and EventBridge command core and the handlers import", () => {
     // The stacks grant states:StartExecution (trigger, schedule, api) and events:PutEvents (the same, plus execution-status).
-    const granted = new Set(["StartExecutionCommand", "PutEventsCommand"]);
+    // ...and states:DescribeExecution (the reconciler).
+    const granted = new Set(["StartExecutionCommand", "PutEventsCommand", "DescribeExecutionCommand"]);
     for (const file of [
       ...sources(join(ROOT, "packages/core/src")),
       ...sources(join(ROOT, "packages/functions/src")),

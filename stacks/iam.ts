@@ -97,6 +97,14 @@ export function startExecutionStatement(stateMachineArns: string[]): PolicyState
   return new PolicyStatement({ actions: ["states:StartExecution"], resources: stateMachineArns });
 }
 
+/** Reading Reflex's own executions (the reconciler). */
+export function describeExecutionStatement(executionArnPrefix: string): PolicyStatement {
+  return new PolicyStatement({
+    actions: ["states:DescribeExecution"],
+    resources: [`${executionArnPrefix}*`],
+  });
+}
+
 /** Publishing lifecycle events to Reflex's bus only. */
 export function putEventsStatement(eventBusArn: string): PolicyStatement {
   return new PolicyStatement({ actions: ["events:PutEvents"], resources: [eventBusArn] });

@@ -9,7 +9,7 @@
  */
 import { Runbooks as Registry } from "@reflex/core";
 import { Duration } from "aws-cdk-lib";
-import { Rule } from "aws-cdk-lib/aws-events";
+import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import { Policy, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
@@ -26,12 +26,13 @@ import {
   stateMachineName,
 } from "./context.ts";
 import { deadLetterQueue, reflexFunction } from "./function.ts";
-import { putEventsStatement, runbookStatements, tableStatement } from "./iam.ts";
+import { describeExecutionStatement, putEventsStatement, runbookStatements, tableStatement } from "./iam.ts";
 import { STATE_MACHINE_ROLE, suppress } from "./nag.ts";
 import { Storage } from "./storage.ts";
 
 export const STEP_HANDLER = "packages/functions/src/step.handler";
 export const EXECUTION_STATUS_HANDLER = "packages/functions/src/execution-status.handler";
+export const RECONCILE_HANDLER = "packages/functions/src/reconcile.handler";
 
 /** Task states time out after 120 s (core's stepTask); the worker stops first, so its own error is what the run sees. */
 const STEP_TIMEOUT_SECONDS = 100;
@@ -136,14 +137,43 @@ export function Runbooks({ stack }: StackContext) {
     ],
   });
 
+  // The reconciler closes runs whose end was never heard of (a lost status event, a start that
+  // never reached Step Functions), so their locks do not wait out the lease.
+  const reconcile = reflexFunction(stack, "Reconcile", {
+    name: "reconcile",
+    handler: RECONCILE_HANDLER,
+    description: "Reflex: closes runs whose Step Functions execution ended unheard or never started",
+  });
+  reconcile.attachPermissions([
+    tableStatement(table.tableArn),
+    putEventsStatement(bus.eventBusArn),
+    describeExecutionStatement(stateMachineArnPrefix(stack).replace(":stateMachine:", ":execution:")),
+  ]);
+  suppress(reconcile.role!, [
+    {
+      id: "AwsSolutions-IAM5",
+      reason:
+        "Execution names are run ids chosen at start time, so the reconciler's states:DescribeExecution is scoped to the ARN prefix of Reflex's own state machines' executions, not to listed ARNs.",
+      appliesTo: [`Resource::${stateMachineArnPrefix(stack).replace(":stateMachine:", ":execution:")}*`],
+    },
+  ]);
+  const reconcileRule = new Rule(stack, "ReconcileSchedule", {
+    description: "Every 15 minutes: close Reflex runs that were lost track of",
+    schedule: Schedule.rate(Duration.minutes(15)),
+    targets: [new LambdaFunction(reconcile, { retryAttempts: 2 })],
+  });
+
   return {
     runbooks: deployed,
     executionStatus,
     executionStatusRule,
+    reconcile,
+    reconcileRule,
     monitored: {
       functions: [
         ...deployed.map((d) => resourceName(stack, `step-${d.runbook}`)),
         resourceName(stack, "execution-status"),
+        resourceName(stack, "reconcile"),
       ],
       queues: [resourceName(stack, "execution-status-dlq", 80)],
       stateMachines: deployed.map((d) => ({

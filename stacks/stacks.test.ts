@@ -274,6 +274,23 @@ describe("Runbooks", () => {
       ],
     });
   });
+
+  it("runs the reconciler every 15 minutes, allowed to describe only Reflex's executions", () => {
+    templates.Runbooks.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(15 minutes)" });
+    templates.Runbooks.hasResourceProperties("AWS::Lambda::Function", {
+      Handler: Match.stringLikeRegexp("reconcile"),
+    });
+    templates.Runbooks.hasResourceProperties("AWS::IAM::Policy", {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: "states:DescribeExecution",
+            Resource: `${SM_ARN_PREFIX.replace(":stateMachine:", ":execution:")}*`,
+          }),
+        ]),
+      },
+    });
+  });
 });
 
 describe("Triggers", () => {
@@ -429,6 +446,7 @@ describe("Observability", () => {
     const functions = [
       ...Runbooks.list().map((r) => `step-${r.name}`),
       "execution-status",
+      "reconcile",
       "trigger",
       "schedule",
       "api",
@@ -492,7 +510,7 @@ describe("every stack", () => {
         });
       }
     }
-    expect(count).toBe(Runbooks.list().length + 4);
+    expect(count).toBe(Runbooks.list().length + 5);
   });
 
   it("grants no '*' action: no statement names '*', and no Allow uses a wildcard action", () => {

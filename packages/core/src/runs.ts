@@ -4,7 +4,7 @@
  * locally the local Step Functions API, through the same SDK client.
  */
 import { randomBytes } from "node:crypto";
-import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { client } from "./aws.ts";
 import { currentConfig, toIssues } from "./config/index.ts";
 import { optionalEnv, region } from "./env.ts";
@@ -205,5 +205,59 @@ export async function finish(
     ),
     failedAutomatically ? Guardrails.recordFailure(currentConfig(), id, now.getTime()) : undefined,
   ]);
+  return closed;
+}
+
+/** The ARN of a run's Step Functions execution (its name is the execution id). */
+export function executionArn(runbook: string, id: string): string {
+  return `${stateMachineArn(runbook).replace(":stateMachine:", ":execution:")}:${id}`;
+}
+
+/**
+ * Closes runs whose end Reflex never heard of: the status event was lost, or the run never
+ * reached Step Functions (the process died between recording it and StartExecution, or local
+ * mode restarted). For each RUNNING run older than `olderThanMs`, asks Step Functions; an
+ * ended execution closes the run with its real status, a missing one closes it ABORTED
+ * (`ExecutionLost`). Closing releases locks and is audited like any other end. Runs on a
+ * schedule in AWS, and when local mode starts.
+ *
+ * @example
+ * const closed = await Runs.reconcile({ olderThanMs: 10 * 60_000 });
+ */
+export async function reconcile(
+  opts: { olderThanMs?: number; now?: Date; scanLimit?: number } = {},
+): Promise<Array<{ executionId: string; status: FinalStatus; reason: string }>> {
+  const now = opts.now ?? new Date();
+  const cutoff = now.getTime() - (opts.olderThanMs ?? 10 * 60_000);
+  const closed: Array<{ executionId: string; status: FinalStatus; reason: string }> = [];
+  let scanned = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await Executions.list({ limit: 100, cursor });
+    for (const e of page.executions) {
+      if (e.status !== "RUNNING" || Date.parse(e.startedAt) > cutoff) continue;
+      let outcome: { status: FinalStatus; error?: string; cause?: string };
+      try {
+        const found = await client(SFNClient, "sfn").send(
+          new DescribeExecutionCommand({ executionArn: executionArn(e.runbook, e.id) }),
+        );
+        if (found.status === "RUNNING" || found.status === "PENDING_REDRIVE" || !found.status) continue;
+        outcome = { status: found.status as FinalStatus, error: found.error, cause: found.cause };
+      } catch (err) {
+        if ((err as Error).name !== "ExecutionDoesNotExist") throw err;
+        outcome = {
+          status: "ABORTED",
+          error: "ExecutionLost",
+          cause:
+            "Step Functions has no execution for this run: it never started, or local mode restarted while it ran",
+        };
+      }
+      if (await finish(e.id, outcome, now)) {
+        closed.push({ executionId: e.id, status: outcome.status, reason: outcome.error ?? outcome.status });
+      }
+    }
+    scanned += page.executions.length;
+    cursor = page.next;
+  } while (cursor && scanned < (opts.scanLimit ?? 2000));
   return closed;
 }

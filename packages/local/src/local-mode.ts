@@ -138,7 +138,9 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
         },
   });
 
-  await abandonInterruptedRuns();
+  // Runs in flight when local mode last stopped cannot resume (the local engine keeps
+  // executions in memory): the reconciler closes them, as it closes lost runs in AWS.
+  await Runs.reconcile({ olderThanMs: 0 });
 
   const jobs =
     opts.scheduler === false
@@ -164,27 +166,6 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
       Aws.configure({});
     },
   };
-}
-
-/**
- * Runs that were in flight when local mode last stopped cannot resume (the local engine keeps
- * executions in memory). Close them as ABORTED, with the reason, and free their locks.
- */
-async function abandonInterruptedRuns(): Promise<void> {
-  let cursor: string | undefined;
-  do {
-    const page = await Executions.list({ limit: 100, cursor });
-    for (const e of page.executions) {
-      if (e.status === "RUNNING") {
-        await Runs.finish(e.id, {
-          status: "ABORTED",
-          error: "LocalRestart",
-          cause: "local mode stopped while this run was in flight",
-        });
-      }
-    }
-    cursor = page.next;
-  } while (cursor);
 }
 
 function closeServer(server: Server): Promise<void> {
