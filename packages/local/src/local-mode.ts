@@ -7,17 +7,7 @@
 import { mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import { join, resolve } from "node:path";
-import {
-  Aws,
-  type Config,
-  Executions,
-  Gate,
-  Runbooks,
-  Runs,
-  type Steps,
-  tableName,
-  useConfig,
-} from "@reflex/core";
+import { Aws, type Config, Gate, Runbooks, Runs, type Steps, tableName, useConfig } from "@reflex/core";
 import { route as apiRoute } from "@reflex/functions/api";
 import { route as eventsRoute } from "@reflex/functions/events-api";
 import { handler as statusHandler } from "@reflex/functions/execution-status";
