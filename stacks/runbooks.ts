@@ -144,17 +144,18 @@ export function Runbooks({ stack }: StackContext) {
     handler: RECONCILE_HANDLER,
     description: "Reflex: closes runs whose Step Functions execution ended unheard or never started",
   });
+  const executionArnPrefix = stateMachineArnPrefix(stack).replace(":stateMachine:", ":execution:");
   reconcile.attachPermissions([
     tableStatement(table.tableArn),
     putEventsStatement(bus.eventBusArn),
-    describeExecutionStatement(stateMachineArnPrefix(stack).replace(":stateMachine:", ":execution:")),
+    describeExecutionStatement(executionArnPrefix),
   ]);
   suppress(reconcile.role!, [
     {
       id: "AwsSolutions-IAM5",
       reason:
         "Execution names are run ids chosen at start time, so the reconciler's states:DescribeExecution is scoped to the ARN prefix of Reflex's own state machines' executions, not to listed ARNs.",
-      appliesTo: [`Resource::${stateMachineArnPrefix(stack).replace(":stateMachine:", ":execution:")}*`],
+      appliesTo: [`Resource::${executionArnPrefix}*`],
     },
   ]);
   const reconcileRule = new Rule(stack, "ReconcileSchedule", {

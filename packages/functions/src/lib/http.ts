@@ -18,7 +18,7 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
 /** Maps an error to its HTTP answer. Unexpected errors are 500 without internals. */
 export function errorResponse(err: unknown): Response {
   if (err instanceof ValidationError) {
-    return json(err.code === "bad_signature" ? 401 : 400, {
+    return json(400, {
       error: {
         code: err.code,
         message: err.message,

@@ -1,3 +1,5 @@
+import { Executions } from "@reflex/core";
+
 /** The CLI's client for the local server's JSON API. */
 export class ApiError extends Error {
   constructor(
@@ -32,7 +34,7 @@ export interface ExecutionView {
   audit?: Array<{ at: string; kind: string; actor: string; reason: string }>;
 }
 
-const TERMINAL = new Set(["SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"]);
+const TERMINAL = new Set<string>(Executions.TERMINAL);
 
 export class ApiClient {
   constructor(readonly baseUrl: string) {}
