@@ -4,7 +4,7 @@
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { Audit, currentConfig, Executions, Gate, Runbooks, Runs, ValidationError } from "@reflex/core";
+import { Audit, currentConfig, Executions, Gate, Locks, Runbooks, Runs, ValidationError } from "@reflex/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { z } from "zod";
 import { route as routeEvents } from "./events-api.ts";
@@ -141,6 +141,7 @@ const routes: Array<[string, RegExp, Route]> = [
       return json(200, { paused: false });
     },
   ],
+  ["GET", /^\/api\/locks$/, async () => json(200, { locks: await Locks.list() })],
   [
     "GET",
     /^\/api\/audit$/,

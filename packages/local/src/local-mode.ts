@@ -7,7 +7,7 @@
 import { mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import { join, resolve } from "node:path";
-import { Aws, type Config, Gate, Runbooks, Runs, type Steps, tableName, useConfig } from "@reflex/core";
+import { Aws, type Config, Gate, Runbooks, Runs, Steps, tableName, useConfig } from "@reflex/core";
 import { route as apiRoute } from "@reflex/functions/api";
 import { route as eventsRoute } from "@reflex/functions/events-api";
 import { handler as statusHandler } from "@reflex/functions/execution-status";
@@ -130,7 +130,9 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
 
   // Runs in flight when local mode last stopped cannot resume (the local engine keeps
   // executions in memory): the reconciler closes them, as it closes lost runs in AWS.
-  await Runs.reconcile({ olderThanMs: 0 });
+  // No other process shares this data dir, so every start still STARTING died with the last one.
+  const reconciled = await Runs.reconcile({ olderThanMs: 0, inspectLost: Steps.inspectLost });
+  for (const r of reconciled) console.error(`reflex: reconciled ${r.executionId}: ${r.status} (${r.reason})`);
 
   const jobs =
     opts.scheduler === false
