@@ -62,7 +62,11 @@ export class ApiClient {
     try {
       json = text ? JSON.parse(text) : {};
     } catch {
-      throw new ApiError(res.status, "bad_response", `Reflex answered ${res.status} with a body that is not JSON`);
+      throw new ApiError(
+        res.status,
+        "bad_response",
+        `Reflex answered ${res.status} with a body that is not JSON`,
+      );
     }
     // POST /events answers 503 when an entry is still being handled elsewhere; the body still
     // holds every entry's decision, which the caller reports.
