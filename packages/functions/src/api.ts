@@ -4,7 +4,16 @@
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { Audit, currentConfig, Executions, Gate, Runbooks, Runs, ValidationError } from "@reflex/core";
+import {
+  Audit,
+  currentConfig,
+  Executions,
+  Gate,
+  Runbooks,
+  Runs,
+  Validate,
+  ValidationError,
+} from "@reflex/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { z } from "zod";
 import { route as routeEvents } from "./events-api.ts";
@@ -17,13 +26,45 @@ const StartBody = z
   .object({ params: z.record(z.string(), z.unknown()).default({}), dryRun: z.boolean().default(false) })
   .strict();
 
+/**
+ * Bounds on what a caller puts into params: any one string may end up in a key (a lock, a
+ * cooldown), and the whole is stored in the execution record and its audit entry (one item
+ * each, 400 KB at most).
+ */
+const PARAMS_LIMITS = { maxStringBytes: Validate.MAX_KEY_PART_BYTES, maxTotalBytes: 64 * 1024 };
+/** An actor or a reason is written into audit entries; a paragraph is plenty. */
+const MAX_ACTOR_BYTES = 256;
+const MAX_REASON_BYTES = 1024;
+
 type Route = (m: RegExpMatchArray, event: APIGatewayProxyEventV2) => Promise<Response>;
 
 /** Who is asking: the IAM principal in AWS, the `x-reflex-actor` header locally. */
 function actor(event: APIGatewayProxyEventV2): string {
   const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam
     ?.userArn;
-  return iam ?? event.headers?.["x-reflex-actor"] ?? "api";
+  const who = iam ?? event.headers?.["x-reflex-actor"] ?? "api";
+  Validate.checkLength(who, MAX_ACTOR_BYTES, "x-reflex-actor", "the actor");
+  return who;
+}
+
+/** An execution id from the path: decoded, and of the form Reflex gives ids (so it can be a key). */
+function executionIdOf(segment: string): string {
+  const id = Validate.decodePathSegment(segment, "execution id");
+  if (!Validate.EXECUTION_ID.test(id)) {
+    throw new ValidationError(
+      "invalid_execution_id",
+      `'${id.slice(0, 100)}${id.length > 100 ? "…" : ""}' is not an execution id: ids are 1-80 of A-Z a-z 0-9 _ -`,
+      [{ path: "path", message: "not an execution id" }],
+    );
+  }
+  return id;
+}
+
+/** A runbook name from the path, decoded; longer than any name is a 400, an unknown one a 404. */
+function runbookNameOf(segment: string): string {
+  const name = Validate.decodePathSegment(segment, "runbook name");
+  Validate.checkLength(name, 128, "path", "the runbook name");
+  return name;
 }
 
 function limitOf(event: APIGatewayProxyEventV2): number | undefined {
@@ -36,6 +77,12 @@ function limitOf(event: APIGatewayProxyEventV2): number | undefined {
     ]);
   }
   return n;
+}
+
+function runbookFilterOf(event: APIGatewayProxyEventV2): string | undefined {
+  const name = event.queryStringParameters?.runbook;
+  if (name !== undefined) Validate.checkLength(name, 128, "runbook", "the runbook filter");
+  return name;
 }
 
 const routes: Array<[string, RegExp, Route]> = [
@@ -59,7 +106,7 @@ const routes: Array<[string, RegExp, Route]> = [
     "POST",
     /^\/api\/runbooks\/([^/]+)\/executions$/,
     async (m, event) => {
-      const runbook = Runbooks.get(decodeURIComponent(m[1]));
+      const runbook = Runbooks.get(runbookNameOf(m[1]));
       const body = StartBody.safeParse(parseBody(event));
       if (!body.success) {
         const issue = body.error.issues[0];
@@ -69,6 +116,7 @@ const routes: Array<[string, RegExp, Route]> = [
           [{ path: issue.path.join(".") || "body", message: issue.message }],
         );
       }
+      Validate.checkSizes(body.data.params, "params", PARAMS_LIMITS);
       const execution = await Runs.start({
         runbook: runbook.name,
         params: body.data.params,
@@ -87,14 +135,14 @@ const routes: Array<[string, RegExp, Route]> = [
         await Executions.list({
           limit: limitOf(event),
           cursor: event.queryStringParameters?.cursor,
-          runbook: event.queryStringParameters?.runbook,
+          runbook: runbookFilterOf(event),
         }),
       ),
   ],
   [
     "GET",
     /^\/api\/executions\/([^/]+)$/,
-    async (m) => json(200, await Executions.describe(decodeURIComponent(m[1]))),
+    async (m) => json(200, await Executions.describe(executionIdOf(m[1]))),
   ],
   [
     "GET",
@@ -129,6 +177,7 @@ const routes: Array<[string, RegExp, Route]> = [
       const body = parseBody(event) as { reason?: unknown };
       const reason =
         typeof body?.reason === "string" && body.reason.trim() ? body.reason.trim() : "paused by hand";
+      Validate.checkLength(reason, MAX_REASON_BYTES, "reason", "the reason");
       await Gate.Guardrails.pause(actor(event), reason);
       return json(200, { paused: true, reason });
     },
