@@ -162,8 +162,11 @@ export function checkSizes(
   while (stack.length > 0) {
     const { value: node, at } = stack.pop()!;
     if (typeof node === "string") checkLength(node, limits.maxStringBytes, at);
-    else if (Array.isArray(node)) node.forEach((v, i) => stack.push({ value: v, at: `${at}[${i}]` }));
-    else if (node && typeof node === "object") {
+    else if (Array.isArray(node)) {
+      node.forEach((v, i) => {
+        stack.push({ value: v, at: `${at}[${i}]` });
+      });
+    } else if (node && typeof node === "object") {
       for (const [k, v] of Object.entries(node)) {
         checkLength(k, limits.maxStringBytes, `${at}.${k.slice(0, 40)}`, `a key in ${at}`);
         stack.push({ value: v, at: `${at}.${k}` });

@@ -204,6 +204,22 @@ export async function startServer(deps: ServerDeps, port: number): Promise<{ ser
       return send(res, 500, errorBody("internal", "internal error; see the server log"));
     }
   });
+  // Requests Node's parser refuses before any handler runs (headers or URL over 16 KB,
+  // malformed HTTP) get the same JSON error as the rest, not an empty body.
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
+    const status = tooLarge ? "431 Request Header Fields Too Large" : "400 Bad Request";
+    const body = errorBody(
+      tooLarge ? "headers_too_large" : "bad_request",
+      tooLarge
+        ? "the request line and headers are over 16 KB"
+        : `malformed HTTP request (${err.code ?? "parse error"})`,
+    );
+    socket.end(
+      `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, "127.0.0.1", () => resolve());
