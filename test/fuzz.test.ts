@@ -17,8 +17,8 @@ import { type RawResponse, rawRequest } from "./support/http.ts";
 import { api, startTestLocal } from "./support/local.ts";
 
 /** Requests per generated batch (sent at once), and batches: 5,000+ requests in all. */
-const BATCH = 25;
-const RUNS = 205;
+const BATCH = 50;
+const RUNS = 103;
 const REQUEST_TIMEOUT_MS = 15_000;
 
 let local: LocalMode;

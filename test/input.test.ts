@@ -83,6 +83,27 @@ describe("cursors", () => {
     await expectClientError({ method: "GET", path: `/api/executions?cursor=${cursorOf([1, 2])}` }, 400);
   });
 
+  it.each([
+    ["the table's key without the index's", { pk: "EXEC#x", sk: "META" }],
+    ["another index partition", { pk: "EXEC#x", sk: "META", gsi1pk: "OTHER", gsi1sk: "2026#x" }],
+    ["a key over DynamoDB's size", { pk: "p".repeat(3000), sk: "META", gsi1pk: "EXECUTIONS", gsi1sk: "x" }],
+  ])("answers 4xx, never 5xx, for an executions cursor holding %s", async (_what, key) => {
+    const res = await rawRequest(local.url, {
+      method: "GET",
+      path: `/api/executions?cursor=${cursorOf(key)}`,
+    });
+    expect(res.status).toBe(400);
+  });
+
+  it.each([
+    ["index keys", { day: "2026-03-01", key: { pk: "AUDIT#2026-03-01", sk: "x", gsi1pk: "a", gsi1sk: "b" } }],
+    ["a key from another day", { day: "2026-03-01", key: { pk: "AUDIT#2026-02-01", sk: "x" } }],
+    ["a day that does not exist", { day: "2026-02-30" }],
+  ])("answers 400 for an audit cursor with %s", async (_what, cursor) => {
+    const res = await rawRequest(local.url, { method: "GET", path: `/api/audit?cursor=${cursorOf(cursor)}` });
+    expect(res.status).toBe(400);
+  });
+
   it("answers 400 for an audit cursor that is not base64 JSON", async () => {
     await expectClientError({ method: "GET", path: "/api/audit?cursor=garbage" }, 400);
   });

@@ -7,8 +7,10 @@ import middy from "@middy/core";
 import {
   Audit,
   currentConfig,
+  decodeCursor,
   Executions,
   Gate,
+  indexPageKey,
   Locks,
   ReflexError,
   Runbooks,
@@ -81,6 +83,16 @@ function limitOf(event: APIGatewayProxyEventV2): number | undefined {
   return n;
 }
 
+/**
+ * The executions cursor, checked to be a page key of the executions listing (gsi1 partition
+ * `EXECUTIONS`) before it reaches DynamoDB, which refuses any other start key with a 500.
+ */
+function executionsCursorOf(event: APIGatewayProxyEventV2): string | undefined {
+  const cursor = event.queryStringParameters?.cursor;
+  decodeCursor(cursor, indexPageKey("EXECUTIONS"));
+  return cursor;
+}
+
 function runbookFilterOf(event: APIGatewayProxyEventV2): string | undefined {
   const name = event.queryStringParameters?.runbook;
   if (name !== undefined) Validate.checkLength(name, 128, "runbook", "the runbook filter");
@@ -136,7 +148,7 @@ const routes: Array<[string, RegExp, Route]> = [
         200,
         await Executions.list({
           limit: limitOf(event),
-          cursor: event.queryStringParameters?.cursor,
+          cursor: executionsCursorOf(event),
           runbook: runbookFilterOf(event),
         }),
       ),

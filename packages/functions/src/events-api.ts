@@ -75,11 +75,8 @@ export async function route(event: APIGatewayProxyEventV2): Promise<Response> {
       );
     }
     const config = currentConfig();
-    // Entries are decided side by side, as EventBridge delivers them (the gate is safe under
-    // concurrency: claims, conditional writes); the answer keeps the entries' order.
-    const results: Gate.Decision[] = (
-      await Promise.all(entries.map((entry) => Gate.handleEvent(toEnvelope(entry), { config })))
-    ).flat();
+    const results: Gate.Decision[] = [];
+    for (const entry of entries) results.push(...(await Gate.handleEvent(toEnvelope(entry), { config })));
     // An entry still being handled by another delivery: 503 with Retry-After, so a caller
     // that retries on 503 sends the batch again (every entry is idempotent; the others answer
     // `duplicate`). The body still lists each entry's decision.

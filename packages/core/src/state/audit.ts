@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import { BatchWriteCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { batcher } from "../batch.ts";
-import { db, decodeCursor, encodeCursor, PageKey } from "./db.ts";
+import { db, decodeCursor, encodeCursor, TableKey } from "./db.ts";
 import { TABLE_KEYS, tableName } from "./table.ts";
 
 export type AuditKind =
@@ -145,7 +145,7 @@ const Day = z
 
 /** Where the next page starts: the day, and the key within it when the day was not finished. */
 const AuditCursor = z
-  .object({ day: Day, key: PageKey.optional() })
+  .object({ day: Day, key: TableKey.optional() })
   .strict()
   .refine((c) => !c.key || c.key.pk === `AUDIT#${c.day}`, { message: "key is not in that day" });
 type AuditCursor = z.infer<typeof AuditCursor>;

@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { client } from "../aws.ts";
 import { ValidationError } from "../errors.ts";
+import { byteLength } from "../validate.ts";
 
 const docs = new WeakMap<DynamoDBClient, DynamoDBDocumentClient>();
 
@@ -27,6 +28,16 @@ export function encodeCursor(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString("base64url");
 }
 
+/** One attribute of a key, as DynamoDB takes it: a non-empty string of at most `maxBytes` bytes. */
+const keyPart = (maxBytes: number) =>
+  z
+    .string()
+    .min(1)
+    .refine((s) => byteLength(s) <= maxBytes, { message: `at most ${maxBytes} bytes` });
+
+/** The table's key (pk ≤ 2048 bytes, sk ≤ 1024): where a query on the table stopped. */
+export const TableKey = z.object({ pk: keyPart(2048), sk: keyPart(1024) }).strict();
+
 /**
  * A DynamoDB key as a cursor carries it: the table's key attributes (and the index's), each a
  * string that fits a key. Anything else in `ExclusiveStartKey` is refused by DynamoDB with an
@@ -34,15 +45,24 @@ export function encodeCursor(value: unknown): string {
  */
 export const PageKey = z
   .object({
-    pk: z.string().min(1).max(2048),
-    sk: z.string().min(1).max(1024),
-    gsi1pk: z.string().min(1).max(2048).optional(),
-    gsi1sk: z.string().min(1).max(1024).optional(),
+    pk: keyPart(2048),
+    sk: keyPart(1024),
+    gsi1pk: keyPart(2048).optional(),
+    gsi1sk: keyPart(1024).optional(),
   })
   .strict()
   .refine((k) => (k.gsi1pk === undefined) === (k.gsi1sk === undefined), {
     message: "gsi1pk and gsi1sk go together",
   });
+
+/**
+ * Where a query on gsi1 within one partition stopped: the table's key and the index's, in that
+ * partition (DynamoDB refuses a start key from another partition or without the index's key).
+ */
+export const indexPageKey = (partition: string) =>
+  z
+    .object({ pk: keyPart(2048), sk: keyPart(1024), gsi1pk: z.literal(partition), gsi1sk: keyPart(1024) })
+    .strict();
 
 /**
  * Decodes a cursor made by {@link encodeCursor}; undefined for none. A cursor that is not
