@@ -2,7 +2,7 @@
  * Bad input never gets a 5xx and never writes anything (issue 7, items 4–6): each class of
  * malformed request the hostile-SRE fuzzing found, sent to a real local server.
  */
-import { Alarms, Gate, validateConfig } from "@reflex/core";
+import { Alarms, Gate, tableName, validateConfig } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { alarmEvent } from "./support/events.ts";
@@ -294,5 +294,29 @@ describe("alarm timestamps", () => {
     await Gate.handleEvent(alarm, { config });
     await Gate.handleEvent(ok, { config });
     expect((await Alarms.get("offsets"))?.state).toBe("OK");
+  });
+
+  it("lets a valid state replace one recorded with a garbage timestamp before timestamps were checked", async () => {
+    // What main accepted: an ALARM whose `since` sorts after every real timestamp as text.
+    const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
+    const { DynamoDBDocumentClient, PutCommand } = await import("@aws-sdk/lib-dynamodb");
+    const doc = DynamoDBDocumentClient.from(
+      new DynamoDBClient({ endpoint: local.storage.dynamoEndpoint, region: "us-east-1" }),
+    );
+    await doc.send(
+      new PutCommand({
+        TableName: tableName(),
+        Item: {
+          pk: "ALARM#pinned-before",
+          sk: "STATE",
+          type: "alarm",
+          alarmName: "pinned-before",
+          state: "ALARM",
+          since: "not-a-timestamp",
+        },
+      }),
+    );
+    await Gate.handleEvent(alarmEvent("pinned-before", "OK", new Date()), { config: validateConfig({}) });
+    expect((await Alarms.get("pinned-before"))?.state).toBe("OK");
   });
 });
