@@ -1,5 +1,5 @@
 /**
- * The local HTTP server on 127.0.0.1: the JSON API and the dashboard (through the same
+ * The local HTTP server on 127.0.0.1: the JSON API and the console (through the same
  * handlers the deployed API runs), and the Step Functions API of the local engine.
  */
 import { randomUUID } from "node:crypto";
@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import type { LocalBus } from "./bus.ts";
-import { dashboardHtml } from "./dashboard.ts";
+import { consoleAsset } from "./dashboard.ts";
 import type { LocalStepFunctions } from "./engine/local-sfn.ts";
 import { handleSfn } from "./engine/sfn-api.ts";
 
@@ -117,9 +117,8 @@ export async function startServer(deps: ServerDeps, port: number): Promise<{ ser
         return send(res, out.status, JSON.stringify(out.body), { "content-type": aws.contentType });
       }
       const path = (req.url ?? "/").split("?")[0];
-      if (req.method === "GET" && (path === "/" || path === "/index.html")) {
-        return send(res, 200, dashboardHtml(), { "content-type": "text/html; charset=utf-8" });
-      }
+      const asset = req.method === "GET" ? consoleAsset(path) : undefined;
+      if (asset) return send(res, 200, asset.body, { "content-type": asset.contentType });
       const extra = deps.routes?.find((r) => path.startsWith(r.prefix));
       const out = await (extra ? extra.handle : deps.api)(toApiEvent(req, body));
       return send(res, out.statusCode, out.body, out.headers ?? {});
