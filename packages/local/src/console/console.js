@@ -451,7 +451,9 @@ function matches(run) {
 }
 
 function runRow(run) {
-  const summary = run.result?.summary ?? run.result?.skipped ?? run.cause ?? run.error ?? "";
+  const plan = run.result?.plan;
+  const planned = Array.isArray(plan?.targets) ? `plan: ${plan.targets.length} target(s)` : undefined;
+  const summary = run.result?.summary ?? run.result?.skipped ?? run.cause ?? run.error ?? planned ?? "";
   return h(
     "tr",
     { "data-execution": run.id, "data-status": run.status },
