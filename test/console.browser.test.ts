@@ -175,7 +175,11 @@ describe("the console", () => {
     for (const s of made) expect(table).toContain(s.SnapshotId!);
     expect(await page.locator("#params").textContent()).toContain("14");
 
-    if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, "console-run.png"), fullPage: true });
+    if (SCREENSHOTS) {
+      await page.setViewportSize({ width: 1280, height: 1500 });
+      await page.screenshot({ path: join(SCREENSHOTS, "console-run.png") });
+      await page.setViewportSize({ width: 1280, height: 860 });
+    }
   });
 
   it("shows the plan of a dry-run, and the dry-run's graph ends in DryRunPlanned", async () => {

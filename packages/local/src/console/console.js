@@ -217,7 +217,7 @@ async function refreshGuardrails() {
       { class: "pill" },
       breakerOpen ? h("strong", { class: "alert" }, "⚠ Breaker open") : "Breaker closed",
       b.failures !== undefined
-        ? ` (${b.recentFailures ?? 0} of ${b.failures} failures in ${duration(b.within)})`
+        ? ` · ${b.recentFailures ?? 0}/${b.failures} failures in ${duration(b.within)}`
         : "",
     ),
   );
@@ -475,6 +475,8 @@ function runRow(run) {
 views.runs = {
   title: "Runs",
   async render(main, first) {
+    // The list and the runbook names (for the filter) are fetched together.
+    const listing = api("GET", `/api/executions?limit=${filters.limit}`);
     if (first) {
       const rbs = await runbooks().catch(() => []);
       const select = (name, label, options) =>
@@ -526,7 +528,7 @@ views.runs = {
       );
       main.dataset.key = "";
     }
-    const res = await api("GET", `/api/executions?limit=${filters.limit}`);
+    const res = await listing;
     main._runs = res;
     draw();
   },
@@ -638,16 +640,24 @@ function planView(plan, run) {
   );
 }
 
+/** What was done to one target, one line per thing made or changed. */
 function targetDetails(t) {
-  const parts = [];
+  const lines = [];
   for (const s of t.snapshots ?? [])
-    parts.push(`${s.snapshotId} (${s.volumeId}${s.state ? `, ${s.state}` : ""})`);
+    lines.push([
+      h("code", {}, s.snapshotId),
+      h("span", { class: "muted" }, ` of ${s.volumeId}${s.state ? `, ${s.state}` : ""}`),
+    ]);
   for (const c of t.copies ?? [])
-    parts.push(`copy ${c.snapshotId ?? textOf(c)}${c.region ? ` in ${c.region}` : ""}`);
-  if (t.before !== undefined || t.after !== undefined) parts.push(`${textOf(t.before)} → ${textOf(t.after)}`);
-  if (t.outcome) parts.push(textOf(t.outcome));
-  if (t.error) parts.push(`${t.error}${t.cause ? `: ${t.cause}` : ""}`);
-  return parts.length ? parts.join("; ") : JSON.stringify(t);
+    lines.push([
+      h("code", {}, c.snapshotId ?? textOf(c)),
+      h("span", { class: "muted" }, ` copy${c.region ? ` in ${c.region}` : ""}`),
+    ]);
+  if (t.before !== undefined || t.after !== undefined) lines.push(`${textOf(t.before)} → ${textOf(t.after)}`);
+  if (t.outcome) lines.push(textOf(t.outcome));
+  if (t.error) lines.push(h("strong", {}, `${t.error}${t.cause ? `: ${t.cause}` : ""}`));
+  if (!lines.length) lines.push(JSON.stringify(t));
+  return lines.map((l) => h("div", {}, l));
 }
 
 function resultsView(run) {
@@ -689,7 +699,12 @@ function resultsView(run) {
             h(
               "tr",
               { "data-target": t.instanceId ?? t.id ?? t.name },
-              h("td", {}, t.name ?? "", t.name ? " " : "", h("code", {}, t.instanceId ?? t.id ?? "")),
+              h(
+                "td",
+                {},
+                t.name ?? "",
+                h("div", { class: "small" }, h("code", {}, t.instanceId ?? t.id ?? "")),
+              ),
               h(
                 "td",
                 {},
@@ -795,7 +810,11 @@ function stepsTable(graph, statuses) {
     rows.push(
       h(
         "details",
-        { id: `state-${n.name}`, "data-key": `state-${n.name}`, open: n.iterates ? undefined : true },
+        {
+          id: `state-${n.name}`,
+          "data-key": `state-${n.name}`,
+          open: n.iterates || st.records.length > 5 ? undefined : true,
+        },
         h(
           "summary",
           {},
@@ -1031,51 +1050,59 @@ views.run = {
           : "",
       ),
       h(
-        "h3",
-        {},
-        "State machine",
-        live ? h("span", { class: "muted small" }, ` · live, every ${POLL_MS / 1000} s`) : "",
-      ),
-      graph
-        ? [
-            h(
-              "div",
-              { class: "legend", "aria-hidden": "true" },
-              ["SUCCEEDED", "PASSED", "RUNNING", "FAILED", "NOT_RUN"].map((s) => badge(s)),
-            ),
-            h(
-              "div",
-              { class: "graph-wrap", id: "graph", "data-ready": "true" },
-              renderGraph(graph, statuses, select),
-            ),
-            h(
-              "p",
-              { class: "small muted" },
-              "States without a step record (choices, waits, ends) are marked passed when they lie between states that ran. Click a state for its records.",
-            ),
-          ]
-        : empty(`The graph is not available: ${def.missing}.`),
-      h(
         "div",
-        { class: "grid2" },
+        { class: "run-body" },
         h(
           "section",
-          { "aria-labelledby": "h-results" },
-          h("h3", { id: "h-results" }, "Results per target"),
-          resultsView(run),
+          { class: "run-graph", "aria-label": "State machine" },
+          h(
+            "h3",
+            {},
+            "State machine",
+            live ? h("span", { class: "muted small" }, ` · live, every ${POLL_MS / 1000} s`) : "",
+          ),
+          graph
+            ? [
+                h(
+                  "div",
+                  { class: "legend", "aria-hidden": "true" },
+                  ["SUCCEEDED", "PASSED", "RUNNING", "FAILED", "NOT_RUN"].map((s) => badge(s)),
+                ),
+                h(
+                  "div",
+                  { class: "graph-wrap", id: "graph", "data-ready": "true" },
+                  renderGraph(graph, statuses, select),
+                ),
+                h(
+                  "p",
+                  { class: "small muted" },
+                  "States without a step record (choices, waits, ends) are marked passed when they lie between states that ran. Click a state for its records.",
+                ),
+              ]
+            : empty(`The graph is not available: ${def.missing}.`),
         ),
         h(
-          "section",
-          { "aria-labelledby": "h-params" },
-          h("h3", { id: "h-params" }, "Params"),
+          "div",
+          { class: "run-side" },
           h(
-            "table",
-            { id: "params" },
+            "section",
+            { "aria-labelledby": "h-results" },
+            h("h3", { id: "h-results" }, "Results per target"),
+            resultsView(run),
+          ),
+          h(
+            "section",
+            { "aria-labelledby": "h-params" },
+            h("h3", { id: "h-params" }, "Params"),
             h(
-              "tbody",
-              {},
-              Object.entries(run.params ?? {}).map(([k, v]) =>
-                h("tr", {}, h("th", { scope: "row" }, k), h("td", {}, h("code", {}, JSON.stringify(v)))),
+              "table",
+              { id: "params" },
+              h(
+                "tbody",
+                {},
+                Object.entries(run.params ?? {}).map(([k, v]) =>
+                  h("tr", {}, h("th", { scope: "row" }, k), h("td", {}, h("code", {}, JSON.stringify(v)))),
+                ),
               ),
             ),
           ),
