@@ -13,6 +13,7 @@ export const STATUS_TEXT = {
   SUCCEEDED: ["✓", "succeeded"],
   PASSED: ["✓", "passed (inferred)"],
   FAILED: ["✗", "failed"],
+  STARTING: ["…", "starting"],
   RUNNING: ["▶", "running"],
   WAITING_FOR_APPROVAL: ["❚❚", "waiting for approval"],
   NOT_RUN: ["○", "not run"],
