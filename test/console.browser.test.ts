@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { launchChromium } from "./support/browser.ts";
-import { api, startTestLocal } from "./support/local.ts";
+import { api, runAndWait, startTestLocal } from "./support/local.ts";
 
 const SCREENSHOTS = process.env.REFLEX_SCREENSHOTS;
 const alarm = JSON.parse(readFileSync(new URL("../examples/alarm-cpu-high.json", import.meta.url), "utf8"));
@@ -195,6 +195,69 @@ describe("the console", () => {
     expect(await node("SnapshotTargets").getAttribute("data-status")).toBe("NOT_RUN");
     expect(await page.locator(".run-head").textContent()).toContain("dry-run");
     expect(await page.locator(".plan").textContent()).toMatch(/\d+ target\(s\): web-1/);
+  });
+
+  it("shows a failed scale's rollback: the catch path in the graph, and what it restored", async () => {
+    const mark = local.cloud.calls.length;
+    const applied = () =>
+      local.cloud.calls.slice(mark).some((c) => c.operation === "SetDesiredCapacity" && !c.error);
+    local.cloud.injectFault({
+      operation: "DescribeAutoScalingGroups",
+      kind: "error",
+      code: "AccessDenied",
+      message: "not authorized to perform autoscaling:DescribeAutoScalingGroups",
+      times: 1,
+      match: applied,
+    });
+    let run: { id: string; status: string };
+    try {
+      run = await runAndWait(local, "scale", { autoScalingGroup: "web", change: "+2" });
+    } finally {
+      local.cloud.clearFaults();
+    }
+    expect(run.status).toBe("FAILED");
+
+    await page.goto(`${local.url}/#/runs/${run.id}`);
+    await node("RestoreCapacity").waitFor({ timeout: 10_000 });
+
+    expect(await node("CheckCapacity").getAttribute("data-status")).toBe("FAILED");
+    expect(await node("RestoreCapacity").getAttribute("data-status")).toBe("SUCCEEDED");
+    expect(await node("RolledBack").getAttribute("data-status")).toBe("FAILED");
+    expect(await node("Scaled").getAttribute("data-status")).toBe("NOT_RUN");
+    expect(await page.locator("dl.facts").textContent()).toContain("AccessDenied");
+    expect(await page.locator("[data-result=rollback]").textContent()).toMatch(/found: 10\b.*desired: 8\b/);
+  });
+
+  it("is usable from the keyboard: a graph state opens its step records, and every control has a label", async () => {
+    const { body } = await api(local, "GET", "/api/executions");
+    const backup = body.executions.find(
+      (e: { runbook: string; dryRun: boolean }) => e.runbook === "backup-snapshot" && !e.dryRun,
+    );
+    await page.goto(`${local.url}/#/runs/${backup.id}`);
+    await node("SnapshotTargets").waitFor({ timeout: 10_000 });
+    expect(await page.locator("#state-SnapshotTargets").getAttribute("open")).toBeNull();
+
+    await node("SnapshotTargets").focus();
+    await page.keyboard.press("Enter");
+
+    await expect.poll(() => page.locator("#state-SnapshotTargets").getAttribute("open")).toBe("");
+    expect(await page.locator("#state-SnapshotTargets tbody tr").count()).toBe(
+      await page.locator("#targets tbody tr").count(),
+    );
+    for (const hash of ["#/runs", "#/start/scale", "#/start/backup-snapshot"]) {
+      await page.goto(`${local.url}/${hash}`);
+      await page.locator("main input, main select").first().waitFor();
+      const unlabelled = await page
+        .locator("input, select, textarea, button")
+        .evaluateAll((els) =>
+          els
+            .filter(
+              (el: any) => !(el.labels?.length || el.getAttribute("aria-label") || el.textContent?.trim()),
+            )
+            .map((el) => el.outerHTML.slice(0, 80)),
+        );
+      expect(unlabelled, hash).toEqual([]);
+    }
   });
 
   it("shows the Pause banner with who paused and why, and Resume clears it", async () => {

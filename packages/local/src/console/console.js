@@ -758,6 +758,18 @@ function rollbackView(run) {
   const facts = [];
   if (rb.restored !== undefined)
     facts.push(h("p", {}, rb.restored ? "✓ Restored" : "✗ Not restored", rb.reason ? ` — ${rb.reason}` : ""));
+  // What it found and set back (e.g. found 8, desired 6; instanceType r5.xlarge), as it reports it.
+  const scalars = Object.entries(rb).filter(
+    ([k, v]) => !["restored", "reason", "actions"].includes(k) && v !== null && typeof v !== "object",
+  );
+  if (scalars.length)
+    facts.push(
+      h(
+        "p",
+        { "data-result": "rollback" },
+        scalars.map(([k, v], i) => `${i ? ", " : ""}${k}: ${v}`),
+      ),
+    );
   if (Array.isArray(rb.actions) && rb.actions.length)
     facts.push(
       h("p", {}, "It undid: "),

@@ -200,8 +200,9 @@ export function statusOf(graph, run, now = Date.now()) {
     }
   }
   if (run.status === "WAITING_FOR_APPROVAL") {
+    // The approval state the run stands in: the last state that ran, or one right after it.
     const waiting = graph.nodes.find(
-      (n) => n.approval && (lastTask ? leaving(lastTask).some((e) => e.to === n.name) : true),
+      (n) => n.approval && (!lastTask || n === lastTask || leaving(lastTask).some((e) => e.to === n.name)),
     );
     if (waiting) out.get(waiting.name).status = "WAITING_FOR_APPROVAL";
   }
