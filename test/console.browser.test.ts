@@ -226,6 +226,12 @@ describe("the console", () => {
     expect(await node("Scaled").getAttribute("data-status")).toBe("NOT_RUN");
     expect(await page.locator("dl.facts").textContent()).toContain("AccessDenied");
     expect(await page.locator("[data-result=rollback]").textContent()).toMatch(/found: 10\b.*desired: 8\b/);
+
+    await page.goto(`${local.url}/#/runs`);
+    const row = page.locator(`#runs tr[data-execution="${run.id}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.locator("td").nth(5).textContent()).toMatch(/^AccessDenied: /);
+    expect(await row.locator("td").first().textContent()).toContain("failed");
   });
 
   it("is usable from the keyboard: a graph state opens its step records, and every control has a label", async () => {

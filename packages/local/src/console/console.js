@@ -453,7 +453,11 @@ function matches(run) {
 function runRow(run) {
   const plan = run.result?.plan;
   const planned = Array.isArray(plan?.targets) ? `plan: ${plan.targets.length} target(s)` : undefined;
-  const summary = run.result?.summary ?? run.result?.skipped ?? run.cause ?? run.error ?? planned ?? "";
+  const failure =
+    ["FAILED", "TIMED_OUT", "ABORTED"].includes(run.status) && (run.error || run.cause)
+      ? [run.error, run.cause].filter(Boolean).join(": ")
+      : undefined;
+  const summary = failure ?? run.result?.summary ?? run.result?.skipped ?? planned ?? "";
   return h(
     "tr",
     { "data-execution": run.id, "data-status": run.status },
@@ -606,6 +610,7 @@ function draw() {
 /** The plan of a run (or of an approval): the summary, the reasons for clamps and skips, the rest raw. */
 function planView(plan, run) {
   if (!plan && !run?.result?.skipped) return h("p", { class: "muted" }, "No plan recorded.");
+  if (typeof plan === "string") return h("div", { class: "plan" }, h("p", {}, plan));
   const reasons = [];
   const p = plan ?? {};
   for (const l of p.limits ?? []) reasons.push(["Clamped", textOf(l)]);
