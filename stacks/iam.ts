@@ -1,17 +1,22 @@
 /**
  * Least-privilege IAM for Reflex's functions. A runbook's step worker gets exactly the
- * permissions the runbook declares (`permissions` in core), so IAM never drifts from code:
+ * permissions the runbook declares (`permissions` in core), one statement each, so IAM never
+ * drifts from code:
  *
- * - read-only actions: on the declared resources, else `*` (EC2/ASG/SSM describes have no
+ * - read-only actions: on the declared resources, else `*` (EC2/ASG describes have no
  *   resource-level scoping);
  * - mutating actions, `tagCondition: "resource"` (the default): only on resources that carry the
  *   automation tag (`aws:ResourceTag/<key>`);
  * - mutating actions, `"request"`: only when the request puts the automation tag on what it
  *   creates (`aws:RequestTag/<key>`);
- * - mutating actions, `"none"`: only on the declared resources, which must be given. EC2, Auto
- *   Scaling, SSM and Route 53 support tag conditions, so their mutating actions may not use it.
+ * - tagging actions additionally only inside the creating calls they name (`ec2:CreateAction`),
+ *   so nothing that exists can be tagged into the fence;
+ * - mutating actions, `"none"`: only on the declared resources, which must be given (and, for
+ *   EC2, Auto Scaling, SSM and Route 53, justified: core's `permissionProblems`);
+ * - the declared service conditions (`ec2:Attribute/InstanceType`, `kms:GrantIsForAWSResource`,
+ *   Route 53's record keys) are added to all of the above.
  */
-import { RunbookDefinitionError, type Runbooks, TABLE_KEYS } from "@reflex/core";
+import { RunbookDefinitionError, Runbooks, TABLE_KEYS } from "@reflex/core";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 
 /**
@@ -29,11 +34,14 @@ export const TABLE_ACTIONS = [
 ];
 
 /** Services whose mutating actions must always be scoped by the automation tag. */
-export const TAG_SCOPED_SERVICES = ["ec2", "autoscaling", "ssm", "route53"];
+export const TAG_SCOPED_SERVICES = Runbooks.TAG_SCOPED_SERVICES;
 
 export interface RunbookPolicyContext {
   automationTag: { key: string; value: string };
-  /** Values for `${...}` placeholders in declared resources, e.g. `ReportsBucketArn`. */
+  /**
+   * Values for `${...}` placeholders in declared resources: `Partition`, `Account`, `Region`
+   * and e.g. `ReportsBucketArn`.
+   */
   substitutions: Record<string, string>;
 }
 
@@ -53,17 +61,30 @@ function substitute(resource: string, runbook: string, values: Record<string, st
 export function runbookStatements(runbook: Runbooks.Runbook, ctx: RunbookPolicyContext): PolicyStatement[] {
   return runbook.permissions.map((p, i) => {
     const where = `runbook '${runbook.name}' permissions[${i}]`;
-    for (const action of p.actions) {
-      if (action.includes("*"))
-        throw new RunbookDefinitionError(`${where}: action '${action}' uses a wildcard`);
-    }
+    // defineRunbook checks these too; the stacks check again for runbooks built by hand.
+    const problems = Runbooks.permissionProblems(p);
+    if (problems.length > 0) throw new RunbookDefinitionError(`${where}: ${problems.join("; ")}`);
     const resources = p.resources?.map((r) => substitute(r, runbook.name, ctx.substitutions));
-    if (!p.mutating) return new PolicyStatement({ actions: p.actions, resources: resources ?? ["*"] });
+    const conditions: Record<string, Record<string, string | string[]>> = {};
+    const add = (operator: string, key: string, value: string | string[]) => {
+      conditions[operator] = { ...conditions[operator], [key]: value };
+    };
+    for (const [operator, keys] of Object.entries(p.conditions ?? {})) {
+      for (const [key, value] of Object.entries(keys)) add(operator, key, value);
+    }
+    if (p.onCreate?.length) add("StringEquals", "ec2:CreateAction", p.onCreate);
+    const statement = (resourceList: string[]) =>
+      new PolicyStatement({
+        actions: p.actions,
+        resources: resourceList,
+        ...(Object.keys(conditions).length ? { conditions } : {}),
+      });
+    if (!p.mutating) return statement(resources ?? ["*"]);
 
     const condition = p.tagCondition ?? "resource";
     if (condition === "none") {
       const unscoped = p.actions.filter((a) => TAG_SCOPED_SERVICES.includes(a.split(":")[0].toLowerCase()));
-      if (unscoped.length > 0) {
+      if (unscoped.length > 0 && !p.why) {
         throw new RunbookDefinitionError(
           `${where}: mutating ${unscoped.join(", ")} must be scoped by the automation tag (tagCondition "resource" or "request")`,
         );
@@ -73,14 +94,11 @@ export function runbookStatements(runbook: Runbooks.Runbook, ctx: RunbookPolicyC
           `${where}: a mutating permission without a tag condition must name its resources`,
         );
       }
-      return new PolicyStatement({ actions: p.actions, resources });
+      return statement(resources);
     }
     const key = condition === "resource" ? "aws:ResourceTag" : "aws:RequestTag";
-    return new PolicyStatement({
-      actions: p.actions,
-      resources: resources ?? ["*"],
-      conditions: { StringEquals: { [`${key}/${ctx.automationTag.key}`]: ctx.automationTag.value } },
-    });
+    add("StringEquals", `${key}/${ctx.automationTag.key}`, ctx.automationTag.value);
+    return statement(resources ?? ["*"]);
   });
 }
 
@@ -97,12 +115,9 @@ export function startExecutionStatement(stateMachineArns: string[]): PolicyState
   return new PolicyStatement({ actions: ["states:StartExecution"], resources: stateMachineArns });
 }
 
-/** Reading Reflex's own executions (the reconciler). */
-export function describeExecutionStatement(executionArnPrefix: string): PolicyStatement {
-  return new PolicyStatement({
-    actions: ["states:DescribeExecution"],
-    resources: [`${executionArnPrefix}*`],
-  });
+/** Reading the executions of this stage's own state machines (the reconciler), each machine named. */
+export function describeExecutionStatement(executionArns: string[]): PolicyStatement {
+  return new PolicyStatement({ actions: ["states:DescribeExecution"], resources: executionArns });
 }
 
 /** Publishing lifecycle events to Reflex's bus only. */

@@ -17,12 +17,13 @@ import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cd
 import { type Function as SstFunction, type StackContext, use } from "sst/constructs";
 import { Bus } from "./bus.ts";
 import {
+  deploymentUnique,
+  partitionOf,
   pascal,
   reflexConfig,
   removalPolicyFor,
   resourceName,
   stateMachineArn,
-  stateMachineArnPrefix,
   stateMachineName,
 } from "./context.ts";
 import { deadLetterQueue, reflexFunction } from "./function.ts";
@@ -62,22 +63,26 @@ export function Runbooks({ stack }: StackContext) {
     });
     stepFunction.attachPermissions([tableStatement(table.tableArn)]);
 
+    const literals = { Partition: partitionOf(stack), Account: stack.account, Region: stack.region };
     const statements = runbookStatements(runbook, {
       automationTag: config.automationTag,
-      substitutions: { ReportsBucketArn: reports.bucketArn },
+      substitutions: { ...literals, ReportsBucketArn: reports.bucketArn },
     });
     if (statements.length > 0) {
       const permissions = new Policy(stack, `Step${id}Permissions`, {
         statements,
         roles: [stepFunction.role!],
       });
-      const declared = runbook.permissions.flatMap(
-        (p) => p.resources ?? (p.mutating && p.tagCondition === "none" ? [] : ["*"]),
+      const declared = runbook.permissions.flatMap((p) =>
+        (p.resources ?? ["*"]).map((r) =>
+          r.replace(/\$\{(Partition|Account|Region)\}/g, (_w, k: keyof typeof literals) => literals[k]),
+        ),
       );
+      const whys = runbook.permissions.flatMap((p) => (p.why ? [`${p.actions.join("/")}: ${p.why}`] : []));
       suppress(permissions, [
         {
           id: "AwsSolutions-IAM5",
-          reason: `The permissions runbook '${runbook.name}' declares in core: read-only describes have no resource-level scoping (Resource '*'); mutating actions on '*' carry an aws:ResourceTag/aws:RequestTag condition on the automation tag; other wildcards are the object prefixes it writes.`,
+          reason: `The permissions runbook '${runbook.name}' declares in core, one statement per resource type: read-only describes have no resource-level scoping (Resource '*'); mutating actions on a resource type's '*' carry an aws:ResourceTag/aws:RequestTag condition on the automation tag, tagging is further limited to the creating call (ec2:CreateAction), kms:CreateGrant to grants for AWS resources; the manifest wildcard is the object prefix it writes. ${whys.join(" ")}`,
           appliesTo: [...new Set(declared)].map((r) => nagResource(r)),
         },
       ]);
@@ -85,7 +90,9 @@ export function Runbooks({ stack }: StackContext) {
 
     const name = stateMachineName(stack, runbook.name);
     const logs = new LogGroup(stack, `Machine${id}Logs`, {
-      logGroupName: `/aws/vendedlogs/states/${name}`,
+      // Unique per deployment of the stack: a prod log group outlives `sst remove`, and a
+      // redeploy must not collide with it ("already exists").
+      logGroupName: deploymentUnique(stack, `/aws/vendedlogs/states/${name}`),
       retention: RetentionDays.ONE_MONTH,
       removalPolicy: removalPolicyFor(stack),
     });
@@ -126,7 +133,8 @@ export function Runbooks({ stack }: StackContext) {
     eventPattern: {
       source: ["aws.states"],
       detailType: ["Step Functions Execution Status Change"],
-      detail: { stateMachineArn: [{ prefix: stateMachineArnPrefix(stack) }] },
+      // Exact ARNs: a prefix (`reflex-dev-`) would also match another stage (`reflex-dev-alice-`).
+      detail: { stateMachineArn: deployed.map((d) => d.stateMachineArn) },
     },
     targets: [
       new LambdaFunction(executionStatus, {
@@ -144,18 +152,18 @@ export function Runbooks({ stack }: StackContext) {
     handler: RECONCILE_HANDLER,
     description: "Reflex: closes runs whose Step Functions execution ended unheard or never started",
   });
-  const executionArnPrefix = stateMachineArnPrefix(stack).replace(":stateMachine:", ":execution:");
+  const executionArns = deployed.map((d) => `${executionArnPrefix(d.stateMachineArn)}*`);
   reconcile.attachPermissions([
     tableStatement(table.tableArn),
     putEventsStatement(bus.eventBusArn),
-    describeExecutionStatement(executionArnPrefix),
+    describeExecutionStatement(executionArns),
   ]);
   suppress(reconcile.role!, [
     {
       id: "AwsSolutions-IAM5",
       reason:
-        "Execution names are run ids chosen at start time, so the reconciler's states:DescribeExecution is scoped to the ARN prefix of Reflex's own state machines' executions, not to listed ARNs.",
-      appliesTo: [`Resource::${executionArnPrefix}*`],
+        "Execution names are run ids chosen at start time, so the reconciler's states:DescribeExecution names each of this stage's state machines exactly and leaves only the execution name open (`...:execution:<machine>:*`).",
+      appliesTo: executionArns.map((a) => `Resource::${a}`),
     },
   ]);
   const reconcileRule = new Rule(stack, "ReconcileSchedule", {
@@ -197,4 +205,9 @@ function nagResource(resource: string): string | { regex: string } {
     .map((part) => part.replace(/[.*+?^$()|[\]\\/]/g, "\\$&"))
     .join("<[^>]+>");
   return { regex: `/^Resource::${pattern}$/g` };
+}
+
+/** `arn:…:execution:<machine>:`, the prefix of every execution ARN of one state machine. */
+export function executionArnPrefix(stateMachineArn: string): string {
+  return `${stateMachineArn.replace(":stateMachine:", ":execution:")}:`;
 }
