@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Api } from "./api.ts";
 import { Bus } from "./bus.ts";
 import { isProdStage } from "./context.ts";
-import { Observability } from "./observability.ts";
+import { LOST_RUNS_METRIC as RECONCILER_METRIC } from "../packages/functions/src/reconcile.ts";
+import { LOST_RUNS_METRIC, Observability } from "./observability.ts";
 import { Runbooks as RunbooksStack } from "./runbooks.ts";
 import { Storage } from "./storage.ts";
 import { FIXTURE_CONFIG, synthApp, TEST_ENV } from "./support/synth.ts";
@@ -227,20 +228,35 @@ describe("Runbooks", () => {
     }
   });
 
-  it("conditions every mutating EC2, Auto Scaling, SSM and Route 53 action on the automation tag", () => {
+  it("conditions every mutating EC2, Auto Scaling, SSM and Route 53 action on the automation tag, or names why not", () => {
     for (const runbook of Runbooks.list()) {
-      const mutating = new Set(
-        runbook.permissions
-          .filter((p) => p.mutating)
-          .flatMap((p) => p.actions)
-          .filter((a) => /^(ec2|autoscaling|ssm|route53):/.test(a)),
-      );
-      for (const s of roleStatements(stepFunctionId(runbook.name))) {
-        if (!actionsOf(s).some((a) => mutating.has(a))) continue;
+      const statements = roleStatements(stepFunctionId(runbook.name));
+      runbook.permissions.forEach((p, i) => {
+        const fenced = p.mutating && p.actions.some((a) => /^(ec2|autoscaling|ssm|route53):/.test(a));
+        if (!fenced) return;
+        const s = statements[i + 1]; // the table statement comes first
+        expect(actionsOf(s).sort(), `${runbook.name} permissions[${i}]`).toEqual([...p.actions].sort());
         const keys = Object.keys(s.Condition?.StringEquals ?? {});
-        expect(keys, `${runbook.name}: ${actionsOf(s).join(", ")}`).toHaveLength(1);
-        expect(keys[0]).toMatch(/^aws:(Resource|Request)Tag\/reflex:managed$/);
-      }
+        if (p.tagCondition === "none") {
+          expect(p.why, `${runbook.name}: ${p.actions.join(", ")}`).toBeTruthy();
+          expect(s.Resource).not.toBe("*");
+        } else {
+          expect(keys, `${runbook.name}: ${actionsOf(s).join(", ")}`).toContainEqual(
+            expect.stringMatching(/^aws:(Resource|Request)Tag\/reflex:managed$/),
+          );
+        }
+      });
+    }
+  });
+
+  it("lets tagging happen only inside the creating calls, on the resource types they create", () => {
+    const tagging = Runbooks.list().flatMap((r) =>
+      roleStatements(stepFunctionId(r.name)).filter((s) => actionsOf(s).includes("ec2:CreateTags")),
+    );
+    expect(tagging.length).toBeGreaterThan(0);
+    for (const s of tagging) {
+      expect(s.Condition?.StringEquals?.["ec2:CreateAction"]).toBeDefined();
+      expect(s.Resource).toBe("arn:aws:ec2:*::snapshot/*");
     }
   });
 
@@ -264,7 +280,7 @@ describe("Runbooks", () => {
       EventPattern: {
         source: ["aws.states"],
         "detail-type": ["Step Functions Execution Status Change"],
-        detail: { stateMachineArn: [{ prefix: SM_ARN_PREFIX }] },
+        detail: { stateMachineArn: Runbooks.list().map((r) => `${SM_ARN_PREFIX}${r.name}`) },
       },
       Targets: [
         Match.objectLike({
@@ -275,7 +291,7 @@ describe("Runbooks", () => {
     });
   });
 
-  it("runs the reconciler every 15 minutes, allowed to describe only Reflex's executions", () => {
+  it("runs the reconciler every 15 minutes, allowed to describe only the executions of this stage's machines", () => {
     templates.Runbooks.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(15 minutes)" });
     templates.Runbooks.hasResourceProperties("AWS::Lambda::Function", {
       Handler: Match.stringLikeRegexp("reconcile"),
@@ -285,7 +301,9 @@ describe("Runbooks", () => {
         Statement: Match.arrayWith([
           Match.objectLike({
             Action: "states:DescribeExecution",
-            Resource: `${SM_ARN_PREFIX.replace(":stateMachine:", ":execution:")}*`,
+            Resource: Runbooks.list().map(
+              (r) => `${SM_ARN_PREFIX.replace(":stateMachine:", ":execution:")}${r.name}:*`,
+            ),
           }),
         ]),
       },
@@ -428,39 +446,33 @@ describe("Api", () => {
 });
 
 describe("Observability", () => {
-  it("alarms on failed runs, non-empty dead-letter queues, and function errors and throttles", () => {
+  it("pages on failed, timed-out, aborted and lost runs and non-empty dead-letter queues, not on Lambda errors", () => {
     const alarms = Object.values(resources(templates.Observability, "AWS::CloudWatch::Alarm")).map(
       (a) => a.Properties,
     );
     const named = (metric: string) => alarms.filter((a) => a.MetricName === metric);
-    expect(
-      named("ExecutionsFailed")
-        .map((a) => a.Dimensions[0].Value)
-        .sort(),
-    ).toEqual(Runbooks.list().map((r) => `${SM_ARN_PREFIX}${r.name}`));
+    for (const metric of ["ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"]) {
+      expect(
+        named(metric)
+          .map((a) => a.Dimensions[0].Value)
+          .sort(),
+        metric,
+      ).toEqual(Runbooks.list().map((r) => `${SM_ARN_PREFIX}${r.name}`));
+    }
     expect(
       named("ApproximateNumberOfMessagesVisible")
         .map((a) => a.Dimensions[0].Value)
         .sort(),
     ).toEqual(["execution-status-dlq", "schedule-dlq", "trigger-dlq"].map((q) => `${PREFIX}-${q}`));
-    const functions = [
-      ...Runbooks.list().map((r) => `step-${r.name}`),
-      "execution-status",
-      "reconcile",
-      "trigger",
-      "schedule",
-      "api",
-    ].map((f) => `${PREFIX}-${f}`);
-    expect(
-      named("Errors")
-        .map((a) => a.Dimensions[0].Value)
-        .sort(),
-    ).toEqual([...functions].sort());
-    expect(
-      named("Throttles")
-        .map((a) => a.Dimensions[0].Value)
-        .sort(),
-    ).toEqual([...functions].sort());
+    expect(named(LOST_RUNS_METRIC.name)).toEqual([
+      expect.objectContaining({
+        Namespace: LOST_RUNS_METRIC.namespace,
+        Dimensions: [{ Name: LOST_RUNS_METRIC.dimension, Value: PREFIX }],
+      }),
+    ]);
+    expect(LOST_RUNS_METRIC).toEqual(RECONCILER_METRIC);
+    expect(named("Errors")).toEqual([]);
+    expect(named("Throttles")).toEqual([]);
     for (const a of alarms) {
       expect(a).toMatchObject({
         Threshold: 1,
@@ -471,6 +483,29 @@ describe("Observability", () => {
     }
   });
 
+  it("lets CloudWatch publish to the alarm topic only for this stage's alarms, by exact ARN, in this account", () => {
+    const alarmArns = Object.values(resources(templates.Observability, "AWS::CloudWatch::Alarm"))
+      .map((a) => `arn:aws:cloudwatch:${TEST_ENV.region}:${TEST_ENV.account}:alarm:${a.Properties.AlarmName}`)
+      .sort();
+    const policy = Object.values(resources(templates.Observability, "AWS::SNS::TopicPolicy"))[0].Properties;
+    const allow = (policy.PolicyDocument.Statement as Statement[]).filter((s) => s.Effect === "Allow");
+    expect(allow).toHaveLength(1);
+    expect(allow[0]).toMatchObject({
+      Principal: { Service: "cloudwatch.amazonaws.com" },
+      Action: "sns:Publish",
+      Condition: { StringEquals: { "aws:SourceAccount": TEST_ENV.account } },
+    });
+    expect([...(allow[0].Condition!.ArnEquals["aws:SourceArn"] as unknown as string[])].sort()).toEqual(alarmArns);
+  });
+
+  it("keeps Lambda errors and throttles on the dashboard", () => {
+    const body = JSON.stringify(
+      Object.values(resources(templates.Observability, "AWS::CloudWatch::Dashboard"))[0].Properties.DashboardBody,
+    );
+    expect(body).toContain('\\"Errors\\"');
+    expect(body).toContain('\\"Throttles\\"');
+  });
+
   it("has a dashboard", () => {
     templates.Observability.hasResourceProperties("AWS::CloudWatch::Dashboard", { DashboardName: PREFIX });
   });
@@ -478,7 +513,6 @@ describe("Observability", () => {
 
 describe("every stack", () => {
   it("runs Reflex's functions on nodejs24.x arm64 with active tracing and the handler environment", () => {
-    const config = JSON.stringify(fixture);
     let count = 0;
     for (const t of allTemplates()) {
       for (const fn of Object.values(t.Resources).filter((r) => r.Type === "AWS::Lambda::Function")) {
@@ -496,7 +530,7 @@ describe("every stack", () => {
             "REFLEX_TABLE",
             "REFLEX_BUCKET",
             "REFLEX_STATE_MACHINE_ARN_PREFIX",
-            "REFLEX_CONFIG",
+            "REFLEX_CONFIG_PARAMETER",
             "REFLEX_EVENT_BUS",
             "POWERTOOLS_SERVICE_NAME",
             "POWERTOOLS_LOG_LEVEL",
@@ -505,7 +539,7 @@ describe("every stack", () => {
         expect(env).toMatchObject({
           REFLEX_STATE_MACHINE_ARN_PREFIX: SM_ARN_PREFIX,
           REFLEX_EVENT_BUS: PREFIX,
-          REFLEX_CONFIG: config,
+          REFLEX_CONFIG_PARAMETER: `/reflex/${TEST_ENV.stage}/config`,
           POWERTOOLS_SERVICE_NAME: "reflex",
         });
       }
