@@ -310,7 +310,7 @@ describe("the alarm topic's policy", () => {
 
   it("lets CloudWatch publish every alarm of this stage", async () => {
     expect(alarmNames.length).toBeGreaterThan(0);
-    for (const name of alarmNames) expect(await publish(name), name).toBe("Allowed");
+    for (const name of alarmNames) expect(await publish(name), `${name} ${JSON.stringify(topicPolicy)}`).toBe("Allowed");
   });
 
   it("refuses another stage's alarm with a longer name, and another account's", async () => {

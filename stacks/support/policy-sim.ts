@@ -72,7 +72,7 @@ export async function evaluate(
       identityPolicies: identityPolicies.map((policy, i) => ({ name: `policy${i}`, policy })),
       serviceControlPolicies: [],
       resourceControlPolicies: [],
-      resourcePolicy: options.resourcePolicy,
+      resourcePolicy: options.resourcePolicy ?? (request.action.startsWith("kms:") ? defaultKeyPolicy(account) : undefined),
       request: {
         action: request.action,
         principal: options.principal ?? `arn:aws:iam::${account}:role/probe`,
@@ -86,6 +86,26 @@ export async function evaluate(
     throw new Error(`the evaluator refused ${request.action} on ${request.resource}: ${JSON.stringify(response.errors)}`);
   }
   return response.overallResult as Decision;
+}
+
+/**
+ * KMS authorizes every call against the key policy too. AWS's default key policy lets the
+ * account's IAM policies decide ("Enable IAM User Permissions"); a key whose policy does not
+ * must itself allow Reflex's role.
+ */
+function defaultKeyPolicy(account: string): PolicyDocument {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "Enable IAM User Permissions",
+        Effect: "Allow",
+        Principal: { AWS: `arn:aws:iam::${account}:root` },
+        Action: "kms:*",
+        Resource: "*",
+      },
+    ],
+  };
 }
 
 /** CloudFormation values in a synthesized policy, made concrete for evaluation. */
