@@ -8,7 +8,7 @@ import { type ApiRouteProps, Config, Api as HttpApi, type StackContext, use } fr
 import { Bus } from "./bus.ts";
 import { resourceName } from "./context.ts";
 import { reflexFunction } from "./function.ts";
-import { putEventsStatement, startExecutionStatement, tableStatement } from "./iam.ts";
+import { putEventsStatement, startExecutionStatement, tableStatements } from "./iam.ts";
 import { Runbooks } from "./runbooks.ts";
 import { Storage } from "./storage.ts";
 
@@ -43,7 +43,7 @@ export function Api({ stack }: StackContext) {
     description: "Reflex JSON API: runbooks, executions, audit",
   });
   handler.attachPermissions([
-    tableStatement(table.tableArn),
+    ...tableStatements(table.tableArn),
     startExecutionStatement(runbooks.map((r) => r.stateMachineArn)),
     putEventsStatement(bus.eventBusArn),
   ]);

@@ -122,6 +122,8 @@ describe("a runbook registered in core", () => {
     const sources = topicPolicy.Properties.PolicyDocument.Statement.find(
       (s: { Sid?: string }) => s.Sid === "CloudWatchAlarmsOfThisStage",
     ).Condition.ArnEquals["aws:SourceArn"];
-    expect(sources).toContain(`arn:aws:cloudwatch:${TEST_ENV.region}:${TEST_ENV.account}:alarm:${PREFIX}-${NAME}-timed-out`);
+    expect(sources).toContain(
+      `arn:aws:cloudwatch:${TEST_ENV.region}:${TEST_ENV.account}:alarm:${PREFIX}-${NAME}-timed-out`,
+    );
   });
 });

@@ -32,6 +32,10 @@ export function handlerEnvironment(stack: Stack): Record<string, string> {
     REFLEX_EVENT_BUS: eventBusName(stack),
     // The config itself is in SSM (it would not fit Lambda's 4 KB of environment); read at cold start.
     REFLEX_CONFIG_PARAMETER: configParameterName(stack),
+    // The account events from POST /events are stamped with (never the caller's word).
+    REFLEX_ACCOUNT: stack.account,
+    // Alarm states Reflex has not seen change (or not lately) are read from CloudWatch.
+    REFLEX_ALARM_STATE_SOURCE: "cloudwatch",
     // Changes with the config, so a deploy of a new config replaces warm containers holding the old one.
     REFLEX_CONFIG_SHA256: createHash("sha256").update(reflexConfig().json).digest("hex").slice(0, 16),
   };

@@ -200,7 +200,11 @@ function stepModules(runbook: string): string[] {
     }
   };
   for (const f of readdirSync(dir)) {
-    if (f.endsWith(".ts") && !f.endsWith(".test.ts") && !["index.ts", "params.ts", "state-machine.ts"].includes(f))
+    if (
+      f.endsWith(".ts") &&
+      !f.endsWith(".test.ts") &&
+      !["index.ts", "params.ts", "state-machine.ts"].includes(f)
+    )
       visit(join(dir, f));
   }
   return [...seen];
@@ -211,14 +215,17 @@ function sdkActions(files: string[]): Map<string, string> {
   const needed = new Map<string, string>();
   for (const file of files) {
     const text = readFileSync(file, "utf8");
-    for (const [, names, pkg] of text.matchAll(/import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*"@aws-sdk\/([a-z0-9-]+)"/g)) {
+    for (const [, names, pkg] of text.matchAll(
+      /import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*"@aws-sdk\/([a-z0-9-]+)"/g,
+    )) {
       if (NOT_DECLARED.includes(pkg)) continue;
       const service = CLIENT_SERVICE[pkg];
       for (const raw of names.split(",")) {
         const name = raw.trim().replace(/^type\s+/, "");
         const operation = name.match(/^(\w+)Command$/)?.[1] ?? name.match(/^paginate(\w+)$/)?.[1];
         if (!operation) continue;
-        if (!service) throw new Error(`${file} imports ${name} from @aws-sdk/${pkg}; map that client in this test`);
+        if (!service)
+          throw new Error(`${file} imports ${name} from @aws-sdk/${pkg}; map that client in this test`);
         needed.set(`${service}:${operation}`, `${file.slice(ROOT.length + 1)} imports ${name}`);
       }
     }
@@ -232,7 +239,9 @@ describe("a runbook's declared permissions", () => {
     const declared = new Set(runbook.permissions.flatMap((p) => p.actions));
     const needed = sdkActions(stepModules(name));
     expect(needed.size).toBeGreaterThan(0);
-    const missing = [...needed].filter(([action]) => !declared.has(action)).map(([a, why]) => `${a} (${why})`);
+    const missing = [...needed]
+      .filter(([action]) => !declared.has(action))
+      .map(([a, why]) => `${a} (${why})`);
     expect(missing).toEqual([]);
   });
 
@@ -278,12 +287,24 @@ describe("Permission checks", () => {
 
   it("refuse a tagging action on '*'", () => {
     expect(() =>
-      rendered([{ actions: ["ec2:CreateTags"], mutating: true, tagCondition: "request", onCreate: ["CreateSnapshot"] }]),
+      rendered([
+        {
+          actions: ["ec2:CreateTags"],
+          mutating: true,
+          tagCondition: "request",
+          onCreate: ["CreateSnapshot"],
+        },
+      ]),
     ).toThrow(/resource types/);
   });
 
   it("refuse an unconditioned mutating EC2 action without a reason, and accept it with one", () => {
-    const volume = { actions: ["ec2:CreateSnapshot"], mutating: true, tagCondition: "none" as const, resources: ["arn:${Partition}:ec2:*:${Account}:volume/*"] };
+    const volume = {
+      actions: ["ec2:CreateSnapshot"],
+      mutating: true,
+      tagCondition: "none" as const,
+      resources: ["arn:${Partition}:ec2:*:${Account}:volume/*"],
+    };
     expect(() => rendered([volume])).toThrow(/why/);
     expect(rendered([{ ...volume, why: "a snapshot only reads its source volume" }])).toEqual([
       { Effect: "Allow", Action: "ec2:CreateSnapshot", Resource: "arn:aws:ec2:*:123456789012:volume/*" },

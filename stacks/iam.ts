@@ -17,7 +17,7 @@
  *   Route 53's record keys) are added to all of the above.
  */
 import { RunbookDefinitionError, Runbooks, TABLE_KEYS } from "@reflex/core";
-import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { Effect, PolicyStatement } from "aws-cdk-lib/aws-iam";
 
 /**
  * What core calls on the table: single-item reads and writes, queries, batched audit writes.
@@ -102,12 +102,34 @@ export function runbookStatements(runbook: Runbooks.Runbook, ctx: RunbookPolicyC
   });
 }
 
-/** Read/write on the state table and its index, nothing else (no Scan, no table management). */
-export function tableStatement(tableArn: string): PolicyStatement {
-  return new PolicyStatement({
-    actions: TABLE_ACTIONS,
-    resources: [tableArn, `${tableArn}/index/${TABLE_KEYS.gsi1.indexName}`],
-  });
+/** Audit rows' partition keys (`AUDIT#<day>`, core's state/audit.ts). */
+export const AUDIT_KEYS = "AUDIT#*";
+
+/**
+ * Read/write on the state table and its index, nothing else (no Scan, no table management),
+ * with the audit trail append-only: no function may delete or update an audit row (only the
+ * TTL removes them), and BatchWriteItem, which core uses only for audit rows, reaches no other
+ * row. IAM cannot tell a BatchWriteItem put from a delete (docs/security.md says what is left).
+ */
+export function tableStatements(tableArn: string): PolicyStatement[] {
+  const resources = [tableArn, `${tableArn}/index/${TABLE_KEYS.gsi1.indexName}`];
+  return [
+    new PolicyStatement({
+      actions: TABLE_ACTIONS.filter((a) => a !== "dynamodb:BatchWriteItem"),
+      resources,
+    }),
+    new PolicyStatement({
+      actions: ["dynamodb:BatchWriteItem"],
+      resources: [tableArn],
+      conditions: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [AUDIT_KEYS] } },
+    }),
+    new PolicyStatement({
+      effect: Effect.DENY,
+      actions: ["dynamodb:DeleteItem", "dynamodb:UpdateItem"],
+      resources: [tableArn],
+      conditions: { "ForAnyValue:StringLike": { "dynamodb:LeadingKeys": [AUDIT_KEYS] } },
+    }),
+  ];
 }
 
 /** Starting runs: StartExecution on Reflex's own state machines, each named. */

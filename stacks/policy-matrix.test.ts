@@ -31,7 +31,17 @@ const ARN = {
   group: `arn:aws:autoscaling:${region}:${account}:autoScalingGroup:0b7a1c7e-1111-2222-3333-444455556666:autoScalingGroupName/web`,
   key: `arn:aws:kms:${region}:${account}:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
   alarm: `arn:aws:cloudwatch:${region}:${account}:alarm:web-cpu-high`,
+  table: `arn:aws:dynamodb:${region}:${account}:table/state`,
 };
+const ALL_ROLES = [
+  "api",
+  "execution-status",
+  "reconcile",
+  "schedule",
+  "trigger",
+  ...Runbooks.list().map((r) => `step-${r.name}`),
+];
+const AUDIT_ROW = { "dynamodb:LeadingKeys": ["AUDIT#2026-03-01"] };
 
 interface Case extends SimRequest {
   what: string;
@@ -58,7 +68,12 @@ const ATTACKS: Case[] = [
     allowedFor: [],
   })),
   ...["ec2:StopInstances", "ec2:StartInstances", "ec2:TerminateInstances", "ec2:RebootInstances"].map(
-    (action) => ({ what: `${action} on an untagged instance`, action, resource: ARN.instance, allowedFor: [] }),
+    (action) => ({
+      what: `${action} on an untagged instance`,
+      action,
+      resource: ARN.instance,
+      allowedFor: [],
+    }),
   ),
   {
     what: "change the instance type of an untagged instance",
@@ -74,19 +89,72 @@ const ATTACKS: Case[] = [
     context: tagged({ "ec2:Attribute/UserData": "IyEvYmluL3NoCg==" }),
     allowedFor: [],
   },
-  { what: "terminate a tagged instance", action: "ec2:TerminateInstances", resource: ARN.instance, context: tagged(), allowedFor: [] },
-  { what: "delete an untagged snapshot", action: "ec2:DeleteSnapshot", resource: ARN.snapshot, allowedFor: [] },
+  {
+    what: "terminate a tagged instance",
+    action: "ec2:TerminateInstances",
+    resource: ARN.instance,
+    context: tagged(),
+    allowedFor: [],
+  },
+  {
+    what: "delete an untagged snapshot",
+    action: "ec2:DeleteSnapshot",
+    resource: ARN.snapshot,
+    allowedFor: [],
+  },
   ...["ec2:DeleteVolume", "ec2:DetachVolume", "ec2:ModifyVolume"].map((action) => ({
     what: `${action} on an untagged volume`,
     action,
     resource: ARN.volume,
     allowedFor: [],
   })),
-  { what: "delete a tagged volume", action: "ec2:DeleteVolume", resource: ARN.volume, context: tagged(), allowedFor: [] },
-  { what: "remove tags from a tagged snapshot", action: "ec2:DeleteTags", resource: ARN.snapshot, context: tagged(), allowedFor: [] },
-  { what: "create a snapshot that does not carry the automation tag", action: "ec2:CreateSnapshot", resource: ARN.snapshot, allowedFor: [] },
-  { what: "copy a snapshot without the automation tag on the copy", action: "ec2:CopySnapshot", resource: ARN.drSnapshot, allowedFor: [] },
-  { what: "set the capacity of an untagged group", action: "autoscaling:SetDesiredCapacity", resource: ARN.group, allowedFor: [] },
+  {
+    what: "delete a tagged volume",
+    action: "ec2:DeleteVolume",
+    resource: ARN.volume,
+    context: tagged(),
+    allowedFor: [],
+  },
+  {
+    what: "remove tags from a tagged snapshot",
+    action: "ec2:DeleteTags",
+    resource: ARN.snapshot,
+    context: tagged(),
+    allowedFor: [],
+  },
+  {
+    what: "create a snapshot that does not carry the automation tag",
+    action: "ec2:CreateSnapshot",
+    resource: ARN.snapshot,
+    allowedFor: [],
+  },
+  {
+    what: "copy a snapshot without the automation tag on the copy",
+    action: "ec2:CopySnapshot",
+    resource: ARN.drSnapshot,
+    allowedFor: [],
+  },
+  {
+    what: "set the capacity of an untagged group",
+    action: "autoscaling:SetDesiredCapacity",
+    resource: ARN.group,
+    allowedFor: [],
+  },
+  ...["dynamodb:DeleteItem", "dynamodb:UpdateItem"].map((action) => ({
+    what: `${action} on an audit row`,
+    action,
+    resource: ARN.table,
+    context: AUDIT_ROW,
+    allowedFor: [],
+  })),
+  {
+    what: "BatchWriteItem on rows other than the audit trail's",
+    action: "dynamodb:BatchWriteItem",
+    resource: ARN.table,
+    context: { "dynamodb:LeadingKeys": ["LOCK#asg:web"] },
+    allowedFor: [],
+  },
+  { what: "scan the state table", action: "dynamodb:Scan", resource: ARN.table, allowedFor: [] },
   {
     what: "create a KMS grant for itself (not for an AWS resource)",
     action: "kms:CreateGrant",
@@ -132,14 +200,25 @@ const WORK: Case[] = [
     context: { ...REQUEST_TAG, "ec2:CreateAction": "CopySnapshot" },
     allowedFor: ["step-backup-snapshot"],
   },
-  { what: "delete a tagged snapshot", action: "ec2:DeleteSnapshot", resource: ARN.snapshot, context: tagged(), allowedFor: ["step-backup-snapshot"] },
+  {
+    what: "delete a tagged snapshot",
+    action: "ec2:DeleteSnapshot",
+    resource: ARN.snapshot,
+    context: tagged(),
+    allowedFor: ["step-backup-snapshot"],
+  },
   {
     what: "write a run manifest",
     action: "s3:PutObject",
     resource: "arn:aws:s3:::reports-bucket/manifests/backup-snapshot/2026-01-01/run.json",
     allowedFor: ["step-backup-snapshot"],
   },
-  { what: "write outside the manifests prefix", action: "s3:PutObject", resource: "arn:aws:s3:::reports-bucket/other.json", allowedFor: [] },
+  {
+    what: "write outside the manifests prefix",
+    action: "s3:PutObject",
+    resource: "arn:aws:s3:::reports-bucket/other.json",
+    allowedFor: [],
+  },
   ...["ec2:StopInstances", "ec2:StartInstances"].map((action) => ({
     what: `${action} on a tagged instance`,
     action,
@@ -168,7 +247,33 @@ const WORK: Case[] = [
     context: { "kms:GrantIsForAWSResource": "true" },
     allowedFor: ["step-scale"],
   },
-  { what: "read an alarm's current state", action: "cloudwatch:DescribeAlarms", resource: ARN.alarm, allowedFor: ["step-scale"] },
+  {
+    what: "read an alarm's current state",
+    action: "cloudwatch:DescribeAlarms",
+    resource: ARN.alarm,
+    allowedFor: ["step-scale"],
+  },
+  {
+    what: "append an audit row",
+    action: "dynamodb:PutItem",
+    resource: ARN.table,
+    context: AUDIT_ROW,
+    allowedFor: ALL_ROLES,
+  },
+  {
+    what: "append audit rows in a batch",
+    action: "dynamodb:BatchWriteItem",
+    resource: ARN.table,
+    context: AUDIT_ROW,
+    allowedFor: ALL_ROLES,
+  },
+  {
+    what: "release a lock",
+    action: "dynamodb:DeleteItem",
+    resource: ARN.table,
+    context: { "dynamodb:LeadingKeys": ["LOCK#asg:web"] },
+    allowedFor: ALL_ROLES,
+  },
 ];
 
 const roles = new Map<string, PolicyDocument[]>();
@@ -185,7 +290,9 @@ beforeAll(async () => {
   for (const stackFn of [RunbooksStack, Triggers, Api]) {
     const template = Template.fromStack(getStack(stackFn)).toJSON() as { Resources: Resources };
     const policies = Object.values(template.Resources).filter((r) => r.Type === "AWS::IAM::Policy");
-    for (const [, fn] of Object.entries(template.Resources).filter(([, r]) => r.Type === "AWS::Lambda::Function")) {
+    for (const [, fn] of Object.entries(template.Resources).filter(
+      ([, r]) => r.Type === "AWS::Lambda::Function",
+    )) {
       const name = String(fn.Properties.FunctionName ?? "");
       if (!name.startsWith(`reflex-${TEST_ENV.stage}-`)) continue; // SST's own handler
       const role = fn.Properties.Role["Fn::GetAtt"][0];
@@ -214,16 +321,7 @@ afterAll(() => cleanup());
 
 describe("the IAM fence, evaluated per role", () => {
   it("covers every Reflex function's role, each runbook's step worker among them", () => {
-    expect([...roles.keys()].sort()).toEqual(
-      [
-        "api",
-        "execution-status",
-        "reconcile",
-        "schedule",
-        "trigger",
-        ...Runbooks.list().map((r) => `step-${r.name}`),
-      ].sort(),
-    );
+    expect([...roles.keys()].sort()).toEqual([...ALL_ROLES].sort());
   });
 
   it("lets no role tag, stop, modify or delete what it did not create or the automation tag does not mark", async () => {
@@ -259,7 +357,9 @@ describe("the IAM fence, evaluated per role", () => {
     }
     console.log(`IAM matrix (${ATTACKS.length + WORK.length} requests per role):`);
     console.table(rows);
-    expect(rows["step-backup-snapshot"].allowed).toBe(WORK.filter((c) => c.allowedFor.includes("step-backup-snapshot")).length);
+    expect(rows["step-backup-snapshot"].allowed).toBe(
+      WORK.filter((c) => c.allowedFor.includes("step-backup-snapshot")).length,
+    );
   });
 });
 
@@ -277,24 +377,34 @@ describe("CreateSnapshot in the form AWS documents", () => {
         },
       ],
     };
-    expect(await evaluate({ action: "ec2:CreateSnapshot", resource: ARN.volume, context: { ...REQUEST_TAG } }, [old])).toBe(
-      "ImplicitlyDenied",
-    );
     expect(
-      await evaluate({ action: "ec2:CreateSnapshot", resource: ARN.snapshot, context: { ...REQUEST_TAG } }, [old]),
+      await evaluate({ action: "ec2:CreateSnapshot", resource: ARN.volume, context: { ...REQUEST_TAG } }, [
+        old,
+      ]),
+    ).toBe("ImplicitlyDenied");
+    expect(
+      await evaluate({ action: "ec2:CreateSnapshot", resource: ARN.snapshot, context: { ...REQUEST_TAG } }, [
+        old,
+      ]),
     ).toBe("Allowed");
   });
 
   it("is allowed on both of its resources for backup-snapshot's deployed role", async () => {
     const policies = roles.get("step-backup-snapshot")!;
-    const volume = await evaluate({ action: "ec2:CreateSnapshot", resource: ARN.volume, context: { ...REQUEST_TAG } }, policies);
-    const snapshot = await evaluate({ action: "ec2:CreateSnapshot", resource: ARN.snapshot, context: { ...REQUEST_TAG } }, policies);
+    const volume = await evaluate(
+      { action: "ec2:CreateSnapshot", resource: ARN.volume, context: { ...REQUEST_TAG } },
+      policies,
+    );
+    const snapshot = await evaluate(
+      { action: "ec2:CreateSnapshot", resource: ARN.snapshot, context: { ...REQUEST_TAG } },
+      policies,
+    );
     expect([volume, snapshot]).toEqual(["Allowed", "Allowed"]);
   });
 });
 
 describe("the alarm topic's policy", () => {
-  const publish = (alarm: string, sourceAccount = account) =>
+  const publish = (alarm: string, sourceAccount: string = account) =>
     evaluate(
       {
         action: "sns:Publish",
@@ -310,7 +420,8 @@ describe("the alarm topic's policy", () => {
 
   it("lets CloudWatch publish every alarm of this stage", async () => {
     expect(alarmNames.length).toBeGreaterThan(0);
-    for (const name of alarmNames) expect(await publish(name), `${name} ${JSON.stringify(topicPolicy)}`).toBe("Allowed");
+    for (const name of alarmNames)
+      expect(await publish(name), `${name} ${JSON.stringify(topicPolicy)}`).toBe("Allowed");
   });
 
   it("refuses another stage's alarm with a longer name, and another account's", async () => {

@@ -27,7 +27,7 @@ import {
   stateMachineName,
 } from "./context.ts";
 import { deadLetterQueue, reflexFunction } from "./function.ts";
-import { describeExecutionStatement, putEventsStatement, runbookStatements, tableStatement } from "./iam.ts";
+import { describeExecutionStatement, putEventsStatement, runbookStatements, tableStatements } from "./iam.ts";
 import { STATE_MACHINE_ROLE, suppress } from "./nag.ts";
 import { Storage } from "./storage.ts";
 
@@ -61,7 +61,7 @@ export function Runbooks({ stack }: StackContext) {
       environment: { REFLEX_RUNBOOK: runbook.name },
       timeoutSeconds: STEP_TIMEOUT_SECONDS,
     });
-    stepFunction.attachPermissions([tableStatement(table.tableArn)]);
+    stepFunction.attachPermissions([...tableStatements(table.tableArn)]);
 
     const literals = { Partition: partitionOf(stack), Account: stack.account, Region: stack.region };
     const statements = runbookStatements(runbook, {
@@ -127,7 +127,10 @@ export function Runbooks({ stack }: StackContext) {
     description: "Reflex: closes a run when its Step Functions execution ends",
     deadLetterQueue: statusDlq,
   });
-  executionStatus.attachPermissions([tableStatement(table.tableArn), putEventsStatement(bus.eventBusArn)]);
+  executionStatus.attachPermissions([
+    ...tableStatements(table.tableArn),
+    putEventsStatement(bus.eventBusArn),
+  ]);
   const executionStatusRule = new Rule(stack, "ExecutionStatusRule", {
     description: "Step Functions status changes of Reflex's state machines",
     eventPattern: {
@@ -154,7 +157,7 @@ export function Runbooks({ stack }: StackContext) {
   });
   const executionArns = deployed.map((d) => `${executionArnPrefix(d.stateMachineArn)}*`);
   reconcile.attachPermissions([
-    tableStatement(table.tableArn),
+    ...tableStatements(table.tableArn),
     putEventsStatement(bus.eventBusArn),
     describeExecutionStatement(executionArns),
   ]);

@@ -8,10 +8,10 @@ import { Match, Template } from "aws-cdk-lib/assertions";
 import type { CloudAssembly } from "aws-cdk-lib/cx-api";
 import { getStack } from "sst/constructs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LOST_RUNS_METRIC as RECONCILER_METRIC } from "../packages/functions/src/reconcile.ts";
 import { Api } from "./api.ts";
 import { Bus } from "./bus.ts";
 import { isProdStage } from "./context.ts";
-import { LOST_RUNS_METRIC as RECONCILER_METRIC } from "../packages/functions/src/reconcile.ts";
 import { LOST_RUNS_METRIC, Observability } from "./observability.ts";
 import { Runbooks as RunbooksStack } from "./runbooks.ts";
 import { Storage } from "./storage.ts";
@@ -108,6 +108,25 @@ describe("Storage", () => {
     });
   });
 
+  it("names the table per stage, so a retained prod table stays findable", () => {
+    templates.Storage.hasResourceProperties("AWS::DynamoDB::Table", { TableName: `${PREFIX}-state` });
+  });
+
+  it("deploys the config as an SSM parameter every function may read, and only that one", () => {
+    templates.Storage.hasResourceProperties("AWS::SSM::Parameter", {
+      Name: `/reflex/${TEST_ENV.stage}/config`,
+      Type: "String",
+      Tier: "Standard",
+      Value: JSON.stringify(fixture),
+    });
+    const arn = `arn:aws:ssm:${TEST_ENV.region}:${TEST_ENV.account}:parameter/reflex/${TEST_ENV.stage}/config`;
+    const reads = allTemplates()
+      .flatMap((t) => statements(t).map((s) => s.statement))
+      .filter((s) => actionsOf(s).some((a) => a.startsWith("ssm:")));
+    expect(reads.length).toBe(Runbooks.list().length + 5);
+    for (const s of reads) expect(s).toEqual({ Effect: "Allow", Action: "ssm:GetParameter", Resource: arn });
+  });
+
   it("deletes the table with a dev stage, and retains it in prod stages", () => {
     templates.Storage.hasResource("AWS::DynamoDB::Table", { DeletionPolicy: "Delete" });
     expect([
@@ -166,6 +185,12 @@ describe("Bus", () => {
 });
 
 describe("Runbooks", () => {
+  it("names the state machines' log groups per deployment of the stack, so a redeploy after removal works", () => {
+    for (const g of Object.values(resources(templates.Runbooks, "AWS::Logs::LogGroup"))) {
+      expect(JSON.stringify(g.Properties.LogGroupName)).toContain("AWS::StackId");
+    }
+  });
+
   it("deploys one STANDARD state machine per registered runbook, logging ALL and traced", () => {
     const machines = Object.values(resources(templates.Runbooks, "AWS::StepFunctions::StateMachine"));
     expect(machines.map((m) => m.Properties.StateMachineName).sort()).toEqual(
@@ -234,14 +259,22 @@ describe("Runbooks", () => {
       runbook.permissions.forEach((p, i) => {
         const fenced = p.mutating && p.actions.some((a) => /^(ec2|autoscaling|ssm|route53):/.test(a));
         if (!fenced) return;
-        const s = statements[i + 1]; // the table statement comes first
-        expect(actionsOf(s).sort(), `${runbook.name} permissions[${i}]`).toEqual([...p.actions].sort());
-        const keys = Object.keys(s.Condition?.StringEquals ?? {});
+        const resources = (p.resources ?? ["*"]).map((r) =>
+          r.replace("${Partition}", "aws").replace("${Account}", TEST_ENV.account),
+        );
+        // Each declared permission is one statement: the one with its actions and its resources.
+        const s = statements.find(
+          (x) =>
+            JSON.stringify([...actionsOf(x)].sort()) === JSON.stringify([...p.actions].sort()) &&
+            JSON.stringify(x.Resource) === JSON.stringify(resources.length === 1 ? resources[0] : resources),
+        );
+        expect(s, `${runbook.name} permissions[${i}]`).toBeDefined();
+        const keys = Object.keys(s!.Condition?.StringEquals ?? {});
         if (p.tagCondition === "none") {
           expect(p.why, `${runbook.name}: ${p.actions.join(", ")}`).toBeTruthy();
-          expect(s.Resource).not.toBe("*");
+          expect(s!.Resource).not.toBe("*");
         } else {
-          expect(keys, `${runbook.name}: ${actionsOf(s).join(", ")}`).toContainEqual(
+          expect(keys, `${runbook.name}: ${actionsOf(s!).join(", ")}`).toContainEqual(
             expect.stringMatching(/^aws:(Resource|Request)Tag\/reflex:managed$/),
           );
         }
@@ -313,7 +346,9 @@ describe("Runbooks", () => {
 
 describe("Triggers", () => {
   it("deploys one rule per config rule on the default bus, with the rule's own pattern", () => {
-    const rules = Object.values(resources(templates.Triggers, "AWS::Events::Rule")).map((r) => r.Properties);
+    const rules = Object.values(resources(templates.Triggers, "AWS::Events::Rule"))
+      .map((r) => r.Properties)
+      .filter((r) => r.Name.startsWith(`${PREFIX}-rule-`));
     expect(rules).toHaveLength(fixture.rules.length);
     for (const rule of fixture.rules) {
       const deployed = rules.find((r) => r.Name === `${PREFIX}-rule-${rule.name}`);
@@ -322,6 +357,18 @@ describe("Triggers", () => {
       expect(deployed.EventBusName).toBeUndefined();
       expect(deployed.State).toBe(rule.enabled === false ? "DISABLED" : "ENABLED");
     }
+  });
+
+  it("sends the gate every state change of every alarm a rule or a runbook param refers to", () => {
+    const rule = Object.values(resources(templates.Triggers, "AWS::Events::Rule")).find(
+      (r) => r.Properties.Name === `${PREFIX}-alarm-states`,
+    );
+    expect(rule?.Properties.EventPattern).toEqual({
+      source: ["aws.cloudwatch"],
+      "detail-type": ["CloudWatch Alarm State Change"],
+      detail: { alarmName: [{ prefix: "web-cpu-" }] },
+    });
+    expect(rule?.Properties.State).toBe("ENABLED");
   });
 
   it("retries rule deliveries to the trigger, then dead-letters them to an encrypted, TLS-only queue", () => {
@@ -495,12 +542,15 @@ describe("Observability", () => {
       Action: "sns:Publish",
       Condition: { StringEquals: { "aws:SourceAccount": TEST_ENV.account } },
     });
-    expect([...(allow[0].Condition!.ArnEquals["aws:SourceArn"] as unknown as string[])].sort()).toEqual(alarmArns);
+    expect([...(allow[0].Condition!.ArnEquals["aws:SourceArn"] as unknown as string[])].sort()).toEqual(
+      alarmArns,
+    );
   });
 
   it("keeps Lambda errors and throttles on the dashboard", () => {
     const body = JSON.stringify(
-      Object.values(resources(templates.Observability, "AWS::CloudWatch::Dashboard"))[0].Properties.DashboardBody,
+      Object.values(resources(templates.Observability, "AWS::CloudWatch::Dashboard"))[0].Properties
+        .DashboardBody,
     );
     expect(body).toContain('\\"Errors\\"');
     expect(body).toContain('\\"Throttles\\"');
@@ -518,6 +568,11 @@ describe("every stack", () => {
       for (const fn of Object.values(t.Resources).filter((r) => r.Type === "AWS::Lambda::Function")) {
         if (!String(fn.Properties.Handler).startsWith("packages/functions/src/")) continue; // SST's own handler
         count++;
+        // A retained log group must not block a redeploy: its name ends in this stack's own id.
+        const group = Object.entries(t.Resources).find(
+          ([id]) => id === fn.Properties.LoggingConfig.LogGroup.Ref,
+        )![1];
+        expect(JSON.stringify(group.Properties.LogGroupName)).toContain("AWS::StackId");
         expect(fn.Properties).toMatchObject({
           Runtime: "nodejs24.x",
           Architectures: ["arm64"],
@@ -540,6 +595,8 @@ describe("every stack", () => {
           REFLEX_STATE_MACHINE_ARN_PREFIX: SM_ARN_PREFIX,
           REFLEX_EVENT_BUS: PREFIX,
           REFLEX_CONFIG_PARAMETER: `/reflex/${TEST_ENV.stage}/config`,
+          REFLEX_ACCOUNT: TEST_ENV.account,
+          REFLEX_ALARM_STATE_SOURCE: "cloudwatch",
           POWERTOOLS_SERVICE_NAME: "reflex",
         });
       }

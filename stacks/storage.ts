@@ -154,8 +154,18 @@ export function Storage({ stack }: StackContext) {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    // The deployed config, read by every function at cold start (packages/functions/src/lib/runtime.ts).
+    const { json } = reflexConfig();
+    const config = new StringParameter(stack, "Config", {
+      parameterName: configParameterName(stack),
+      description: "Reflex: the deployed reflex.config.ts, validated, as JSON",
+      stringValue: json,
+      tier:
+        Buffer.byteLength(json) > STANDARD_PARAMETER_BYTES ? ParameterTier.ADVANCED : ParameterTier.STANDARD,
+    });
+
     stack.addOutputs({ StateTable: table.tableName, ReportsBucket: reports.bucketName });
-    return { table, reports };
+    return { table, reports, config };
   }
 }
 

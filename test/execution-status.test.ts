@@ -40,7 +40,13 @@ function statusEvent(stateMachineArn: string, name: string) {
 
 describe("execution-status handler", () => {
   it("ignores the status of another stage's state machine even when the run id is the same", async () => {
-    await Executions.create({ id: "nightly-2026-01-01", runbook: "backup-snapshot", dryRun: false, params: {}, trigger });
+    await Executions.create({
+      id: "nightly-2026-01-01",
+      runbook: "backup-snapshot",
+      dryRun: false,
+      params: {},
+      trigger,
+    });
     const prefix = process.env.REFLEX_STATE_MACHINE_ARN_PREFIX!;
     const otherStage = `${prefix}alice-backup-snapshot`;
 
@@ -50,7 +56,13 @@ describe("execution-status handler", () => {
   });
 
   it("closes the run when the event is from this stage's machine for its runbook", async () => {
-    await Executions.create({ id: "nightly-2026-01-02", runbook: "backup-snapshot", dryRun: false, params: {}, trigger });
+    await Executions.create({
+      id: "nightly-2026-01-02",
+      runbook: "backup-snapshot",
+      dryRun: false,
+      params: {},
+      trigger,
+    });
     const prefix = process.env.REFLEX_STATE_MACHINE_ARN_PREFIX!;
 
     await handler(statusEvent(`${prefix}backup-snapshot`, "nightly-2026-01-02") as never, {} as never);

@@ -50,7 +50,12 @@ async function supportedContext(
   const type = RESOURCE_TYPE_OF.find(([re]) => re.test(resource))?.[1];
   const forType = details.resourceTypes.find((t) => t.name === type)?.conditionKeys ?? [];
   const supported = [...forType, ...details.conditionKeys];
+  // Global keys (aws:SourceArn, aws:SecureTransport...) are in every request; the tag keys are
+  // global in name but present only where the resource type lists them.
+  const global = (key: string) =>
+    key.startsWith("aws:") && !/^aws:(RequestTag\/|ResourceTag\/|TagKeys$)/.test(key);
   const matches = (key: string) =>
+    global(key) ||
     supported.some((k) => k === key || (k.includes("${") && key.startsWith(k.slice(0, k.indexOf("${")))));
   return Object.fromEntries(Object.entries(context).filter(([key]) => matches(key)));
 }
@@ -72,7 +77,8 @@ export async function evaluate(
       identityPolicies: identityPolicies.map((policy, i) => ({ name: `policy${i}`, policy })),
       serviceControlPolicies: [],
       resourceControlPolicies: [],
-      resourcePolicy: options.resourcePolicy ?? (request.action.startsWith("kms:") ? defaultKeyPolicy(account) : undefined),
+      resourcePolicy:
+        options.resourcePolicy ?? (request.action.startsWith("kms:") ? defaultKeyPolicy(account) : undefined),
       request: {
         action: request.action,
         principal: options.principal ?? `arn:aws:iam::${account}:role/probe`,
@@ -83,7 +89,9 @@ export async function evaluate(
     {},
   );
   if (response.resultType === "error") {
-    throw new Error(`the evaluator refused ${request.action} on ${request.resource}: ${JSON.stringify(response.errors)}`);
+    throw new Error(
+      `the evaluator refused ${request.action} on ${request.resource}: ${JSON.stringify(response.errors)}`,
+    );
   }
   return response.overallResult as Decision;
 }

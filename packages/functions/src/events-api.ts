@@ -4,8 +4,9 @@
  * decision for each: `{ results: [{ eventId, decision, executionId?, reason? }] }`.
  */
 import { randomUUID } from "node:crypto";
-import { currentConfig, Gate, ValidationError } from "@reflex/core";
+import { Audit, currentConfig, Gate, ValidationError } from "@reflex/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { callerOf, refusedSource, stampAccount } from "./lib/event-source.ts";
 import { errorResponse, json, parseBody, type Response } from "./lib/http.ts";
 
 const MAX_ENTRIES = 100;
@@ -48,8 +49,21 @@ export async function route(event: APIGatewayProxyEventV2): Promise<Response> {
       ]);
     }
     const config = currentConfig();
+    const caller = callerOf(event);
     const results: Gate.Decision[] = [];
-    for (const entry of entries) results.push(...(await Gate.handleEvent(toEnvelope(entry), { config })));
+    for (const entry of entries) {
+      const envelope = stampAccount(toEnvelope(entry)) as { id?: string; source?: unknown };
+      const refused = refusedSource(envelope?.source, config);
+      await Audit.record({
+        kind: "api.event",
+        actor: caller,
+        eventId: envelope?.id === undefined ? undefined : String(envelope.id),
+        reason: refused ?? `received from ${caller}`,
+      });
+      if (refused)
+        results.push({ eventId: String(envelope?.id ?? ""), decision: "rejected", reason: refused });
+      else results.push(...(await Gate.handleEvent(envelope, { config })));
+    }
     return json(200, { results });
   } catch (err) {
     return errorResponse(err);

@@ -5,7 +5,7 @@
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { requireEnv, Runbooks, Runs } from "@reflex/core";
+import { Runbooks, Runs, requireEnv } from "@reflex/core";
 import type { EventBridgeEvent } from "aws-lambda";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
@@ -28,7 +28,10 @@ export const handler = middy<EventBridgeEvent<"Step Functions Execution Status C
     // Runs are closed by execution name, and names repeat across stages (schedule run ids are
     // deterministic): only this stage's own machines may close this stage's runs.
     if (!ownMachines().has(stateMachineArn)) {
-      logger.warn("ignored the status of a state machine that is not this stage's", { stateMachineArn, name });
+      logger.warn("ignored the status of a state machine that is not this stage's", {
+        stateMachineArn,
+        name,
+      });
       return;
     }
     const closed = await Runs.finish(name, { status, error: error ?? undefined, cause: cause ?? undefined });

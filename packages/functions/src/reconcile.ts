@@ -8,7 +8,7 @@
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { requireEnv, Runs } from "@reflex/core";
+import { Runs, requireEnv } from "@reflex/core";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
 loadConfigFromEnv();

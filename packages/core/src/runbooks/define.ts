@@ -71,7 +71,8 @@ export interface Permission {
 export const TAG_SCOPED_SERVICES = ["ec2", "autoscaling", "ssm", "route53"];
 
 /** Actions that put tags on a resource: never allowed except on what the same call creates. */
-export const TAGGING_ACTIONS = /^(ec2:CreateTags|[a-z0-9-]+:TagResource|elasticloadbalancing:AddTags|ssm:AddTagsToResource)$/;
+export const TAGGING_ACTIONS =
+  /^(ec2:CreateTags|[a-z0-9-]+:TagResource|elasticloadbalancing:AddTags|ssm:AddTagsToResource)$/;
 
 /** Problems with one declared permission (empty when it is sound). */
 export function permissionProblems(p: Permission): string[] {

@@ -17,8 +17,10 @@ afterEach(() => {
 });
 
 const now = new Date("2026-03-01T12:00:00Z");
-const described = (name: string, state: string, updated: string) => ({
-  MetricAlarms: [{ AlarmName: name, StateValue: state, StateUpdatedTimestamp: new Date(updated), StateReason: "r" }],
+const described = (name: string, state: "OK" | "ALARM" | "INSUFFICIENT_DATA", updated: string) => ({
+  MetricAlarms: [
+    { AlarmName: name, StateValue: state, StateUpdatedTimestamp: new Date(updated), StateReason: "r" },
+  ],
 });
 
 describe("Alarms.current", () => {
@@ -28,7 +30,11 @@ describe("Alarms.current", () => {
 
     const state = await Alarms.current("cpu-never-seen", now);
 
-    expect(state).toMatchObject({ alarmName: "cpu-never-seen", state: "OK", since: "2026-03-01T10:00:00.000Z" });
+    expect(state).toMatchObject({
+      alarmName: "cpu-never-seen",
+      state: "OK",
+      since: "2026-03-01T10:00:00.000Z",
+    });
     expect(cloudwatch.commandCalls(DescribeAlarmsCommand)[0].args[0].input).toEqual({
       AlarmNames: ["cpu-never-seen"],
       AlarmTypes: ["MetricAlarm", "CompositeAlarm"],

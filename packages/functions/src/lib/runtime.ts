@@ -5,8 +5,9 @@
  * `REFLEX_CONFIG` JSON variable, when set, wins (tests). In local mode the server sets the
  * config directly with `useConfig` before any handler runs.
  */
-import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+
 import { Logger } from "@aws-lambda-powertools/logger";
+import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { Aws, useConfig, validateConfig } from "@reflex/core";
 
 // In Lambda, INFO; in local mode and tests, only warnings (the CLI and API say what happened).
