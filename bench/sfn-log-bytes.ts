@@ -37,7 +37,8 @@ const data = (v: unknown) => JSON.stringify(v ?? {});
 function awsEvents(h: EventLog, executionArn: string, next: () => number): string[] {
   const state = h.state as { name: string; type: string; input?: unknown; output?: unknown } | undefined;
   const out: string[] = [];
-  const e = (type: string, details: Record<string, unknown>) => out.push(event(next(), type, details, executionArn));
+  const e = (type: string, details: Record<string, unknown>) =>
+    out.push(event(next(), type, details, executionArn));
   switch (h.type) {
     case "ExecutionStarted":
       e("ExecutionStarted", {
@@ -52,7 +53,11 @@ function awsEvents(h: EventLog, executionArn: string, next: () => number): strin
       break;
     case "StateEntered": {
       const kind = state?.type ?? "Pass";
-      e(`${kind}StateEntered`, { name: state?.name, input: data(state?.input), inputDetails: { truncated: false } });
+      e(`${kind}StateEntered`, {
+        name: state?.name,
+        input: data(state?.input),
+        inputDetails: { truncated: false },
+      });
       if (kind === "Task") {
         const payload = { runbook: "backup-snapshot", step: state?.name, input: state?.input };
         e("LambdaFunctionScheduled", {
@@ -68,9 +73,14 @@ function awsEvents(h: EventLog, executionArn: string, next: () => number): strin
     }
     case "StateExited": {
       const kind = state?.type ?? "Pass";
-      if (kind === "Task") e("LambdaFunctionSucceeded", { output: data(state?.output), outputDetails: { truncated: false } });
+      if (kind === "Task")
+        e("LambdaFunctionSucceeded", { output: data(state?.output), outputDetails: { truncated: false } });
       if (kind === "Map") e("MapStateSucceeded", {});
-      e(`${kind}StateExited`, { name: state?.name, output: data(state?.output), outputDetails: { truncated: false } });
+      e(`${kind}StateExited`, {
+        name: state?.name,
+        output: data(state?.output),
+        outputDetails: { truncated: false },
+      });
       break;
     }
     case "MapIterationStarted":
@@ -108,9 +118,11 @@ async function measure(snapshotDurationMs: number): Promise<Array<Record<string,
     const { executionId } = (await started.json()) as { executionId: string };
     await local.idle();
     const execution = local.engine.list().find((x) => x.name === executionId);
-    if (!execution || execution.status !== "SUCCEEDED") throw new Error(`run ${executionId} did not succeed`);
+    if (execution?.status !== "SUCCEEDED") throw new Error(`run ${executionId} did not succeed`);
     let id = 0;
-    const events = execution.history.flatMap((h) => awsEvents(h, `${EXECUTION_ARN}${executionId}`, () => ++id));
+    const events = execution.history.flatMap((h) =>
+      awsEvents(h, `${EXECUTION_ARN}${executionId}`, () => ++id),
+    );
     const bytes = events.reduce((n, e) => n + Buffer.byteLength(e), 0);
     const polls = execution.history.filter(
       (h) => h.type === "StateEntered" && (h.state as { name: string }).name === "CheckSnapshots",
