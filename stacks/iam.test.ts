@@ -9,6 +9,7 @@ import { RunbookDefinitionError, Runbooks } from "@reflex/core";
 import { Stack } from "aws-cdk-lib";
 import { describe, expect, it } from "vitest";
 import { runbookStatements, TABLE_ACTIONS } from "./iam.ts";
+import { evaluate, type SimRequest } from "./support/policy-sim.ts";
 import { ROOT } from "./support/synth.ts";
 
 const ctx = {
@@ -351,5 +352,84 @@ describe("Permission checks", () => {
       StringLike: { "ec2:Attribute/InstanceType": "*" },
       StringEquals: { "aws:ResourceTag/team:automation": "yes" },
     });
+  });
+});
+
+describe("Permission, per resource type, for the coming patch and failover runbooks", () => {
+  const account = "123456789012";
+  const evaluated = async (permissions: Runbooks.Permission[], request: SimRequest) =>
+    evaluate(request, [{ Version: "2012-10-17", Statement: rendered(permissions) as unknown[] }], {
+      account,
+    });
+
+  it("says SSM SendCommand: one named document, on instances carrying the automation tag", async () => {
+    const permissions: Runbooks.Permission[] = [
+      {
+        actions: ["ssm:SendCommand"],
+        mutating: true,
+        tagCondition: "none",
+        resources: ["arn:${Partition}:ssm:*:${Account}:document/reflex-patch"],
+        why: "The document half of SendCommand: Reflex's own patch document, named exactly.",
+      },
+      {
+        actions: ["ssm:SendCommand"],
+        mutating: true,
+        resources: ["arn:${Partition}:ec2:*:${Account}:instance/*"],
+      },
+    ];
+    const instance = `arn:aws:ec2:us-east-1:${account}:instance/i-0123456789abcdef0`;
+    const decisions = await Promise.all([
+      evaluated(permissions, {
+        action: "ssm:SendCommand",
+        resource: `arn:aws:ssm:us-east-1:${account}:document/reflex-patch`,
+      }),
+      evaluated(permissions, {
+        action: "ssm:SendCommand",
+        resource: `arn:aws:ssm:us-east-1:${account}:document/run-anything`,
+      }),
+      evaluated(permissions, {
+        action: "ssm:SendCommand",
+        resource: instance,
+        context: { "aws:ResourceTag/team:automation": "yes" },
+      }),
+      evaluated(permissions, { action: "ssm:SendCommand", resource: instance }),
+    ]);
+    expect(decisions).toEqual(["Allowed", "ImplicitlyDenied", "Allowed", "ImplicitlyDenied"]);
+  });
+
+  it("says Route 53: one record name, type and change action in one zone, by Route 53's own condition keys", async () => {
+    const permissions: Runbooks.Permission[] = [
+      {
+        actions: ["route53:ChangeResourceRecordSets"],
+        mutating: true,
+        tagCondition: "none",
+        resources: ["arn:${Partition}:route53:::hostedzone/Z0123456789ABCDEFGHIJ"],
+        conditions: {
+          "ForAllValues:StringEquals": {
+            "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["db.example.com"],
+            "route53:ChangeResourceRecordSetsRecordTypes": ["CNAME"],
+            "route53:ChangeResourceRecordSetsActions": ["UPSERT"],
+          },
+        },
+        why: "Route 53 record sets carry no tags; the record-set condition keys fence the change instead.",
+      },
+    ];
+    const change = (name: string, action: string) =>
+      evaluated(permissions, {
+        action: "route53:ChangeResourceRecordSets",
+        resource: "arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ",
+        context: {
+          "route53:ChangeResourceRecordSetsNormalizedRecordNames": [name],
+          "route53:ChangeResourceRecordSetsRecordTypes": ["CNAME"],
+          "route53:ChangeResourceRecordSetsActions": [action],
+        },
+      });
+    expect(
+      await Promise.all([
+        change("db.example.com", "UPSERT"),
+        change("www.example.com", "UPSERT"),
+        change("db.example.com", "DELETE"),
+      ]),
+    ).toEqual(["Allowed", "ImplicitlyDenied", "ImplicitlyDenied"]);
   });
 });

@@ -34,6 +34,8 @@ const RESOURCE_TYPE_OF: Array<[RegExp, string]> = [
   [/^arn:[^:]+:cloudwatch:.*:alarm:/, "alarm"],
   [/^arn:[^:]+:s3:::[^/]+\//, "object"],
   [/^arn:[^:]+:sns:/, "topic"],
+  [/^arn:[^:]+:ssm:[^:]*:[^:]*:document\//, "document"],
+  [/^arn:[^:]+:route53:::hostedzone\//, "hostedzone"],
 ];
 
 /** Which of `context`'s keys AWS would put into the check of `action` on `resource`. */
