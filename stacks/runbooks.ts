@@ -82,7 +82,21 @@ export function Runbooks({ stack }: StackContext) {
       suppress(permissions, [
         {
           id: "AwsSolutions-IAM5",
-          reason: `The permissions runbook '${runbook.name}' declares in core, one statement per resource type: read-only describes have no resource-level scoping (Resource '*'); mutating actions on a resource type's '*' carry an aws:ResourceTag/aws:RequestTag condition on the automation tag, tagging is further limited to the creating call (ec2:CreateAction), kms:CreateGrant to grants for AWS resources; the manifest wildcard is the object prefix it writes. ${whys.join(" ")}`,
+          reason: [
+            `The permissions runbook '${runbook.name}' declares in core, one statement per resource type.`,
+            "Read-only describes have no resource-level scoping (Resource '*').",
+            "Mutating actions on a resource type's '*' carry an aws:ResourceTag/aws:RequestTag condition on the automation tag.",
+            ...(runbook.permissions.some((p) => p.onCreate?.length)
+              ? ["Tagging is further limited to the creating call (ec2:CreateAction)."]
+              : []),
+            ...(runbook.permissions.some((p) => p.actions.includes("kms:CreateGrant"))
+              ? ["kms:CreateGrant only for grants EC2 makes for an AWS resource (kms:GrantIsForAWSResource)."]
+              : []),
+            ...(runbook.permissions.some((p) => p.resources?.some((r) => r.includes("${ReportsBucketArn}")))
+              ? ["The bucket wildcard is the object prefix it writes."]
+              : []),
+            ...whys,
+          ].join(" "),
           appliesTo: [...new Set(declared)].map((r) => nagResource(r)),
         },
       ]);
