@@ -8,8 +8,9 @@ import { type ApiRouteProps, Config, Api as HttpApi, type StackContext, use } fr
 import { Bus } from "./bus.ts";
 import { resourceName } from "./context.ts";
 import { reflexFunction } from "./function.ts";
-import { putEventsStatement, startExecutionStatement, tableStatements } from "./iam.ts";
-import { Runbooks } from "./runbooks.ts";
+import { putEventsStatement, runControlStatements, startExecutionStatement, tableStatements } from "./iam.ts";
+import { suppress } from "./nag.ts";
+import { executionArnPrefix, Runbooks } from "./runbooks.ts";
 import { Storage } from "./storage.ts";
 
 export const API_HANDLER = "packages/functions/src/api.handler";
@@ -42,10 +43,20 @@ export function Api({ stack }: StackContext) {
     handler: API_HANDLER,
     description: "Reflex JSON API: runbooks, executions, audit",
   });
+  const executionArns = runbooks.map((r) => `${executionArnPrefix(r.stateMachineArn)}*`);
   handler.attachPermissions([
     ...tableStatements(table.tableArn),
     startExecutionStatement(runbooks.map((r) => r.stateMachineArn)),
     putEventsStatement(bus.eventBusArn),
+    ...runControlStatements(executionArns),
+  ]);
+  suppress(handler.role!, [
+    {
+      id: "AwsSolutions-IAM5",
+      reason:
+        "states:SendTaskSuccess/SendTaskFailure/SendTaskHeartbeat take a task token and have no resource type to scope them to (the token is the capability, readable only from the state table); states:StopExecution names each of this stage's state machines exactly and leaves only the execution name open (chosen at start time).",
+      appliesTo: ["Resource::*", ...executionArns.map((a) => `Resource::${a}`)],
+    },
   ]);
 
   const api = new HttpApi(stack, "Api", {

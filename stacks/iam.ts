@@ -146,3 +146,20 @@ export function describeExecutionStatement(executionArns: string[]): PolicyState
 export function putEventsStatement(eventBusArn: string): PolicyStatement {
   return new PolicyStatement({ actions: ["events:PutEvents"], resources: [eventBusArn] });
 }
+
+/**
+ * Answering approvals and aborting runs (the API): SendTaskSuccess / SendTaskFailure take a task
+ * token, not an ARN — the service authorization reference lists no resource type for them, so
+ * they can only be granted on `*`; the token itself is the capability, and only this function
+ * reads tokens (from the state table). StopExecution is scoped to this stage's executions.
+ */
+export function runControlStatements(executionArns: string[]): PolicyStatement[] {
+  return [
+    new PolicyStatement({
+      actions: ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+      resources: ["*"],
+    }),
+    // Each of this stage's machines named: a prefix (`reflex-dev-`) would reach another stage's runs.
+    new PolicyStatement({ actions: ["states:StopExecution"], resources: executionArns }),
+  ];
+}

@@ -481,6 +481,17 @@ describe("Api", () => {
     });
   });
 
+  it("lets the API stop only executions of this stage's machines, each named", () => {
+    const stops = statements(templates.Api.toJSON() as { Resources: Resources })
+      .map((s) => s.statement)
+      .filter((s) => actionsOf(s).includes("states:StopExecution"));
+    expect(stops).toHaveLength(1);
+    const arns = Array.isArray(stops[0].Resource) ? stops[0].Resource : [stops[0].Resource];
+    expect([...arns].sort()).toEqual(
+      Runbooks.list().map((r) => `${SM_ARN_PREFIX.replace(":stateMachine:", ":execution:")}${r.name}:*`),
+    );
+  });
+
   it("writes access logs and throttles the stage", () => {
     templates.Api.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
       AccessLogSettings: {

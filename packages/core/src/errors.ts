@@ -65,6 +65,14 @@ export class NotFoundError extends ReflexError {
   }
 }
 
+/** A person may not do what they asked: their roles do not allow it. Maps to HTTP 403. */
+export class AccessDeniedError extends ReflexError {
+  constructor(message: string) {
+    super("access_denied", message);
+    this.name = "AccessDeniedError";
+  }
+}
+
 /** A conditional write lost: a lock held, a record already there. */
 export class ConflictError extends ReflexError {
   constructor(code: string, message: string, options?: { cause?: unknown }) {

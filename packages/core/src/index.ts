@@ -1,3 +1,5 @@
+export * as Admission from "./admission/index.ts";
+export * as Approvals from "./approvals.ts";
 export * as Aws from "./aws.ts";
 export * from "./config/index.ts";
 export { optionalEnv, requireEnv } from "./env.ts";

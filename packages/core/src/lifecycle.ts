@@ -16,7 +16,12 @@ export type LifecycleType =
   | "Execution Succeeded"
   | "Execution Failed"
   | "Execution Aborted"
-  | "Event Suppressed";
+  | "Execution Lost"
+  | "Event Suppressed"
+  | "Start Refused"
+  | "Approval Requested"
+  | "Approval Answered"
+  | "Abort Requested";
 
 export const LIFECYCLE_SOURCE = "reflex";
 

@@ -3,16 +3,42 @@
  * because it loads every runbook's step implementations and their cloud clients, which the
  * code that only starts runs must not carry.
  */
+
+import * as Approvals from "./approvals.ts";
 import { currentConfig } from "./config/index.ts";
-import { ValidationError } from "./errors.ts";
-import { stepsOf } from "./runbooks/implementations.ts";
+import { StepExecutionError, ValidationError } from "./errors.ts";
+import { APPROVAL_STEP, RUN_ABORTED } from "./runbooks/asl.ts";
+import { inspectorOf, stepsOf } from "./runbooks/implementations.ts";
 import type { StepContext } from "./runbooks/index.ts";
 import * as Runbooks from "./runbooks/index.ts";
 import * as Audit from "./state/audit.ts";
 import * as Executions from "./state/executions.ts";
+import * as Locks from "./state/locks.ts";
 
 /** After this long a step gets a RUNNING record of its own. */
 const SLOW_STEP_MS = 2000;
+
+/**
+ * One lock per target, in sorted order, each named on the run's record before it is taken (so
+ * closing the run releases it, and a crash in between leaves nothing the reconciler cannot
+ * find). Not all-or-nothing: a target held by another run is reported, the rest are kept.
+ */
+export async function lockTargets(
+  executionId: string,
+  targets: string[],
+  leaseMs: number,
+  now: Date,
+): Promise<{ held: string[]; locked: Array<{ target: string; holder?: string }> }> {
+  const ordered = Locks.order(targets);
+  await Executions.addLocks(executionId, ordered);
+  const held: string[] = [];
+  const locked: Array<{ target: string; holder?: string }> = [];
+  for (const target of ordered) {
+    if (await Locks.acquire(target, executionId, leaseMs, now.getTime())) held.push(target);
+    else locked.push({ target, holder: (await Locks.holder(target, now.getTime()))?.owner });
+  }
+  return { held, locked };
+}
 
 /** The Lambda payload of every Task state. */
 export interface StepEvent {
@@ -27,6 +53,24 @@ export interface StepEvent {
  */
 export async function runStep(event: StepEvent, now: () => Date = () => new Date()): Promise<unknown> {
   const runbook = Runbooks.get(event.runbook);
+  // The approval state's built-in step: record the request; the run then waits for its token.
+  if (event.step === APPROVAL_STEP) {
+    await Approvals.request(event as unknown as Approvals.ApprovalTaskEvent, now());
+    return { requested: true };
+  }
+  // Graceful abort: a person asked the run to stop. No new step starts, except the runbook's
+  // rollback steps, which undo what was done; steps in flight have finished by now.
+  if (!runbook.rollback.includes(event.step)) {
+    const record = await Executions.find(event.input.execution.id);
+    if (record?.cancel) {
+      const e = new StepExecutionError(
+        RUN_ABORTED,
+        `aborted by ${record.cancel.by}: ${record.cancel.reason}`,
+      );
+      e.name = RUN_ABORTED;
+      throw e;
+    }
+  }
   const fn = stepsOf(runbook.name)[event.step];
   if (!fn) throw new ValidationError("unknown_step", `runbook ${runbook.name} has no step '${event.step}'`);
   const execution = event.input.execution;
@@ -39,6 +83,7 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
     now,
     automationTag: config.automationTag,
     maxTargets: Math.min(runbook.cap.maxTargets, config.guardrails.maxTargetsPerRun),
+    lockTargets: (targets) => lockTargets(execution.id, targets, config.guardrails.lockLease, now()),
   };
   const target = (event.input.target as { instanceId?: string } | undefined)?.instanceId;
   const step = { state: event.step, step: event.step, target };
@@ -80,4 +125,12 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
     if (e.code && e.name !== e.code && /Error$/.test(e.name)) e.name = e.code;
     throw err;
   }
+}
+
+/**
+ * The reconciler's hook for lost runs: asks the run's runbook what the run left behind. Lives
+ * here, with the step implementations, because answering needs their cloud clients.
+ */
+export async function inspectLost(e: Executions.Execution): Promise<unknown> {
+  return inspectorOf(e.runbook)?.(e);
 }

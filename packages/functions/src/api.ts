@@ -4,7 +4,19 @@
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { Audit, currentConfig, Executions, Gate, Runbooks, Runs, ValidationError } from "@reflex/core";
+import {
+  Admission,
+  Approvals,
+  Audit,
+  currentConfig,
+  Executions,
+  Gate,
+  Locks,
+  ReflexError,
+  Runbooks,
+  Runs,
+  ValidationError,
+} from "@reflex/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { z } from "zod";
 import { route as routeEvents } from "./events-api.ts";
@@ -13,18 +25,62 @@ import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
 loadConfigFromEnv();
 
+const reasonText = z.string().trim().min(1).max(1000);
 const StartBody = z
-  .object({ params: z.record(z.string(), z.unknown()).default({}), dryRun: z.boolean().default(false) })
+  .object({
+    params: z.record(z.string(), z.unknown()).default({}),
+    dryRun: z.boolean().default(false),
+    /** Start during a change freeze: the reason (needs the override-freeze action; always approved by a person). */
+    overrideFreeze: reasonText.optional(),
+    /** Start while Reflex is paused: the reason (needs the override-pause action). */
+    overridePause: reasonText.optional(),
+  })
   .strict();
+const AnswerBody = z
+  .object({ comment: z.string().max(1000).optional(), reason: z.string().max(1000).optional() })
+  .strict();
+const AbortBody = z.object({ reason: reasonText, now: z.boolean().default(false) }).strict();
+const RerunBody = z
+  .object({
+    dryRun: z.boolean().optional(),
+    overrideFreeze: reasonText.optional(),
+    overridePause: reasonText.optional(),
+  })
+  .strict();
+
+/** Parses a JSON body against a schema; ValidationError naming the first bad field. */
+function bodyOf<T>(schema: z.ZodType<T>, event: APIGatewayProxyEventV2): T {
+  const body = schema.safeParse(parseBody(event));
+  if (!body.success) {
+    const issue = body.error.issues[0];
+    throw new ValidationError(
+      "invalid_body",
+      `request body: ${issue.path.join(".") || "(root)"}: ${issue.message}`,
+      [{ path: issue.path.join(".") || "body", message: issue.message }],
+    );
+  }
+  return body.data;
+}
 
 type Route = (m: RegExpMatchArray, event: APIGatewayProxyEventV2) => Promise<Response>;
 
-/** Who is asking: the IAM principal in AWS, the `x-reflex-actor` header locally. */
+/**
+ * Who is asking: the IAM principal in AWS (the API is behind IAM auth, so nobody can claim to
+ * be someone else); in local mode the `x-reflex-actor` header (the CLI sends `cli:<user>`, or
+ * `--as`), else the local user.
+ */
 function actor(event: APIGatewayProxyEventV2): string {
   const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam
     ?.userArn;
-  return iam ?? event.headers?.["x-reflex-actor"] ?? "api";
+  if (iam) return iam;
+  if (process.env.REFLEX_LOCAL_MODE === "1") {
+    const claimed = event.headers?.["x-reflex-actor"];
+    return claimed && /^[A-Za-z0-9:._@/*+=,-]{1,200}$/.test(claimed) ? claimed : "cli:local";
+  }
+  return "anonymous";
 }
+
+const executionIdOf = (m: RegExpMatchArray) => decodeURIComponent(m[1]);
 
 function limitOf(event: APIGatewayProxyEventV2): number | undefined {
   const raw = event.queryStringParameters?.limit;
@@ -60,23 +116,98 @@ const routes: Array<[string, RegExp, Route]> = [
     /^\/api\/runbooks\/([^/]+)\/executions$/,
     async (m, event) => {
       const runbook = Runbooks.get(decodeURIComponent(m[1]));
-      const body = StartBody.safeParse(parseBody(event));
-      if (!body.success) {
-        const issue = body.error.issues[0];
-        throw new ValidationError(
-          "invalid_body",
-          `request body: ${issue.path.join(".") || "(root)"}: ${issue.message}`,
-          [{ path: issue.path.join(".") || "body", message: issue.message }],
-        );
-      }
-      const execution = await Runs.start({
+      const body = bodyOf(StartBody, event);
+      const admission = await Admission.admit({
         runbook: runbook.name,
-        params: body.data.params,
-        dryRun: body.data.dryRun,
-        trigger: { kind: "manual", actor: actor(event) },
+        params: body.params,
+        dryRun: body.dryRun,
+        trigger: { kind: "manual" },
+        actor: { id: actor(event) },
+        overrideFreeze: body.overrideFreeze,
+        overridePause: body.overridePause,
       });
-      return json(202, { executionId: execution.id, status: execution.status, dryRun: execution.dryRun });
+      if (!admission.admitted) throw Admission.refusalError(admission);
+      const e = admission.execution;
+      return json(202, {
+        executionId: e.id,
+        status: e.status,
+        dryRun: e.dryRun,
+        approval: admission.approval.required
+          ? { required: true, reasons: admission.approval.reasons, approvers: admission.approval.approvers }
+          : { required: false },
+      });
     },
+  ],
+  [
+    "GET",
+    /^\/api\/approvals$/,
+    async (_m, event) =>
+      json(200, {
+        approvals: await Approvals.pending(
+          event.queryStringParameters?.mine ? { actor: { id: actor(event) } } : {},
+        ),
+      }),
+  ],
+  [
+    "POST",
+    /^\/api\/executions\/([^/]+)\/(approve|reject)$/,
+    async (m, event) => {
+      const body = bodyOf(AnswerBody, event);
+      const out = await Approvals.answer({
+        executionId: executionIdOf(m),
+        actor: { id: actor(event) },
+        answer: m[2] === "approve" ? "approve" : "reject",
+        comment: body.comment ?? body.reason,
+      });
+      return json(200, { executionId: executionIdOf(m), ...out });
+    },
+  ],
+  [
+    "POST",
+    /^\/api\/executions\/([^/]+)\/abort$/,
+    async (m, event) => {
+      const body = bodyOf(AbortBody, event);
+      return json(
+        202,
+        await Runs.abort({
+          executionId: executionIdOf(m),
+          actor: { id: actor(event) },
+          reason: body.reason,
+          now: body.now,
+        }),
+      );
+    },
+  ],
+  [
+    "POST",
+    /^\/api\/executions\/([^/]+)\/rerun$/,
+    async (m, event) => {
+      const body = bodyOf(RerunBody, event);
+      const admission = await Admission.rerun({
+        executionId: executionIdOf(m),
+        actor: { id: actor(event) },
+        ...body,
+      });
+      if (!admission.admitted) throw Admission.refusalError(admission);
+      return json(202, {
+        executionId: admission.execution.id,
+        rerunOf: executionIdOf(m),
+        status: admission.execution.status,
+      });
+    },
+  ],
+  [
+    "GET",
+    /^\/api\/whoami$/,
+    async (_m, event) =>
+      json(
+        200,
+        Admission.Access.describeActor(
+          currentConfig(),
+          { id: actor(event) },
+          Runbooks.list().map((r) => r.name),
+        ),
+      ),
   ],
   [
     "GET",
@@ -141,6 +272,7 @@ const routes: Array<[string, RegExp, Route]> = [
       return json(200, { paused: false });
     },
   ],
+  ["GET", /^\/api\/locks$/, async () => json(200, { locks: await Locks.list() })],
   [
     "GET",
     /^\/api\/audit$/,
@@ -166,7 +298,11 @@ export async function route(event: APIGatewayProxyEventV2): Promise<Response> {
       ? json(405, { error: { code: "method_not_allowed", message: `${method} is not allowed on ${path}` } })
       : json(404, { error: { code: "not_found", message: `no route ${method} ${path}` } });
   } catch (err) {
-    if (!(err instanceof ValidationError)) logger.error("request failed", { path, error: err as Error });
+    // The caller's mistakes (bad input, unknown ids, conflicts) are answered, and logged at
+    // INFO without a stack; only what Reflex did not expect is an error with its stack.
+    if (err instanceof ReflexError && !(err.name === "ReflexError" || err.name === "StepExecutionError"))
+      logger.info("request refused", { route: `${method} ${path}`, code: err.code, message: err.message });
+    else logger.error("request failed", { route: `${method} ${path}`, error: err as Error });
     return errorResponse(err);
   }
 }

@@ -8,7 +8,7 @@
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { Runs, requireEnv } from "@reflex/core";
+import { Runs, requireEnv, Steps } from "@reflex/core";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
 loadConfigFromEnv();
@@ -37,7 +37,7 @@ export function lostRunsEmf(count: number, deployment: string, now = Date.now())
 export const handler = middy<unknown, { closed: number }>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .handler(async () => {
-    const closed = await Runs.reconcile({ olderThanMs: 10 * 60_000 });
+    const closed = await Runs.reconcile({ olderThanMs: 10 * 60_000, inspectLost: Steps.inspectLost });
     for (const c of closed) logger.warn("closed a run Reflex had lost track of", { ...c });
     // Written even when zero, so the alarm sees data and a quiet stage reads as OK, not missing.
     process.stdout.write(`${lostRunsEmf(closed.length, requireEnv("REFLEX_EVENT_BUS"))}\n`);

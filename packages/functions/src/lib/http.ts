@@ -2,7 +2,7 @@
  * HTTP plumbing shared by the API handlers: JSON responses, and the one mapping from Reflex
  * errors to status codes (`{ "error": { code, message, path? } }`).
  */
-import { ConflictError, NotFoundError, ReflexError, ValidationError } from "@reflex/core";
+import { AccessDeniedError, ConflictError, NotFoundError, ReflexError, ValidationError } from "@reflex/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 
 export type Response = APIGatewayProxyStructuredResultV2 & { statusCode: number; body: string };
@@ -28,6 +28,7 @@ export function errorResponse(err: unknown): Response {
     });
   }
   if (err instanceof NotFoundError) return json(404, { error: { code: err.code, message: err.message } });
+  if (err instanceof AccessDeniedError) return json(403, { error: { code: err.code, message: err.message } });
   if (err instanceof ConflictError) return json(409, { error: { code: err.code, message: err.message } });
   if (err instanceof ReflexError) return json(500, { error: { code: err.code, message: err.message } });
   return json(500, { error: { code: "internal", message: "internal error; see the logs" } });
