@@ -174,6 +174,8 @@ export function Runbooks({ stack }: StackContext) {
     ...tableStatements(table.tableArn),
     putEventsStatement(bus.eventBusArn),
     describeExecutionStatement(executionArns),
+    // A lost run's inspector (core's Steps.inspectLost) lists the snapshots it left behind: read only.
+    new PolicyStatement({ actions: ["ec2:DescribeSnapshots"], resources: ["*"] }),
   ]);
   suppress(reconcile.role!, [
     {
@@ -181,6 +183,12 @@ export function Runbooks({ stack }: StackContext) {
       reason:
         "Execution names are run ids chosen at start time, so the reconciler's states:DescribeExecution names each of this stage's state machines exactly and leaves only the execution name open (`...:execution:<machine>:*`).",
       appliesTo: executionArns.map((a) => `Resource::${a}`),
+    },
+    {
+      id: "AwsSolutions-IAM5",
+      reason:
+        "ec2:DescribeSnapshots, read only, for the lost-run report's orphaned snapshots: EC2 describe actions do not support resource-level permissions, so AWS requires Resource '*'.",
+      appliesTo: ["Resource::*"],
     },
   ]);
   const reconcileRule = new Rule(stack, "ReconcileSchedule", {

@@ -324,6 +324,14 @@ describe("Runbooks", () => {
     });
   });
 
+  it("lets the reconciler read snapshots for a lost run's report, and change nothing in EC2", () => {
+    const fnId = Object.entries(resources(templates.Runbooks, "AWS::Lambda::Function")).find(([, f]) =>
+      String(f.Properties.FunctionName).endsWith("-reconcile"),
+    )![0];
+    const ec2 = roleStatements(fnId).filter((s) => actionsOf(s).some((a) => a.startsWith("ec2:")));
+    expect(ec2).toEqual([{ Effect: "Allow", Action: "ec2:DescribeSnapshots", Resource: "*" }]);
+  });
+
   it("runs the reconciler every 15 minutes, allowed to describe only the executions of this stage's machines", () => {
     templates.Runbooks.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(15 minutes)" });
     templates.Runbooks.hasResourceProperties("AWS::Lambda::Function", {
