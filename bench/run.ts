@@ -4,6 +4,7 @@
  */
 import { alarmStorm } from "./alarm-storm.ts";
 import { bundles } from "./bundles.ts";
+import { consoleBench } from "./console.ts";
 import { sfnLogBytes } from "./sfn-log-bytes.ts";
 
 process.env.AWS_ACCESS_KEY_ID ??= "local";
@@ -15,6 +16,7 @@ const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
   "alarm-storm": alarmStorm,
   bundles: () => bundles(),
   "sfn-log-bytes": sfnLogBytes,
+  console: consoleBench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -13,3 +13,4 @@ export * as Runbooks from "./runbooks/index.ts";
 export * as Runs from "./runs.ts";
 export * from "./state/index.ts";
 export * as Steps from "./steps.ts";
+export * as Validate from "./validate.ts";

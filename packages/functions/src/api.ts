@@ -9,12 +9,15 @@ import {
   Approvals,
   Audit,
   currentConfig,
+  decodeCursor,
   Executions,
   Gate,
+  indexPageKey,
   Locks,
   ReflexError,
   Runbooks,
   Runs,
+  Validate,
   ValidationError,
 } from "@reflex/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
@@ -62,6 +65,16 @@ function bodyOf<T>(schema: z.ZodType<T>, event: APIGatewayProxyEventV2): T {
   return body.data;
 }
 
+/**
+ * Bounds on what a caller puts into params: any one string may end up in a key (a lock, a
+ * cooldown), and the whole is stored in the execution record and its audit entry (one item
+ * each, 400 KB at most).
+ */
+const PARAMS_LIMITS = { maxStringBytes: Validate.MAX_KEY_PART_BYTES, maxTotalBytes: 64 * 1024 };
+/** An actor or a reason is written into audit entries; a paragraph is plenty. */
+const MAX_ACTOR_BYTES = 256;
+const MAX_REASON_BYTES = 1024;
+
 type Route = (m: RegExpMatchArray, event: APIGatewayProxyEventV2) => Promise<Response>;
 
 /**
@@ -72,15 +85,34 @@ type Route = (m: RegExpMatchArray, event: APIGatewayProxyEventV2) => Promise<Res
 function actor(event: APIGatewayProxyEventV2): string {
   const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam
     ?.userArn;
-  if (iam) return iam;
-  if (process.env.REFLEX_LOCAL_MODE === "1") {
+  let who = iam;
+  if (!who) {
     const claimed = event.headers?.["x-reflex-actor"];
-    return claimed && /^[A-Za-z0-9:._@/*+=,-]{1,200}$/.test(claimed) ? claimed : "cli:local";
+    who = process.env.REFLEX_LOCAL_MODE === "1" ? (claimed ?? "cli:local") : "anonymous";
   }
-  return "anonymous";
+  Validate.checkLength(who, MAX_ACTOR_BYTES, "x-reflex-actor", "the actor");
+  return who;
 }
 
-const executionIdOf = (m: RegExpMatchArray) => decodeURIComponent(m[1]);
+/** An execution id from the path: decoded, and of the form Reflex gives ids (so it can be a key). */
+function executionIdOf(segment: string): string {
+  const id = Validate.decodePathSegment(segment, "execution id");
+  if (!Validate.EXECUTION_ID.test(id)) {
+    throw new ValidationError(
+      "invalid_execution_id",
+      `'${id.slice(0, 100)}${id.length > 100 ? "…" : ""}' is not an execution id: ids are 1-80 of A-Z a-z 0-9 _ -`,
+      [{ path: "path", message: "not an execution id" }],
+    );
+  }
+  return id;
+}
+
+/** A runbook name from the path, decoded; longer than any name is a 400, an unknown one a 404. */
+function runbookNameOf(segment: string): string {
+  const name = Validate.decodePathSegment(segment, "runbook name");
+  Validate.checkLength(name, 128, "path", "the runbook name");
+  return name;
+}
 
 function limitOf(event: APIGatewayProxyEventV2): number | undefined {
   const raw = event.queryStringParameters?.limit;
@@ -92,6 +124,22 @@ function limitOf(event: APIGatewayProxyEventV2): number | undefined {
     ]);
   }
   return n;
+}
+
+/**
+ * The executions cursor, checked to be a page key of the executions listing (gsi1 partition
+ * `EXECUTIONS`) before it reaches DynamoDB, which refuses any other start key with a 500.
+ */
+function executionsCursorOf(event: APIGatewayProxyEventV2): string | undefined {
+  const cursor = event.queryStringParameters?.cursor;
+  decodeCursor(cursor, indexPageKey("EXECUTIONS"));
+  return cursor;
+}
+
+function runbookFilterOf(event: APIGatewayProxyEventV2): string | undefined {
+  const name = event.queryStringParameters?.runbook;
+  if (name !== undefined) Validate.checkLength(name, 128, "runbook", "the runbook filter");
+  return name;
 }
 
 const routes: Array<[string, RegExp, Route]> = [
@@ -112,11 +160,22 @@ const routes: Array<[string, RegExp, Route]> = [
       }),
   ],
   [
+    // One runbook with its state machine (ASL), for the console's run graph.
+    "GET",
+    /^\/api\/runbooks\/([^/]+)$/,
+    async (m) => {
+      const r = Runbooks.get(decodeURIComponent(m[1]));
+      const { name, summary, risk, cap, dryRun, jsonSchema: params, example, stateMachine } = r;
+      return json(200, { name, summary, risk, cap, dryRun, params, example, stateMachine });
+    },
+  ],
+  [
     "POST",
     /^\/api\/runbooks\/([^/]+)\/executions$/,
     async (m, event) => {
-      const runbook = Runbooks.get(decodeURIComponent(m[1]));
+      const runbook = Runbooks.get(runbookNameOf(m[1]));
       const body = bodyOf(StartBody, event);
+      Validate.checkSizes(body.params, "params", PARAMS_LIMITS);
       const admission = await Admission.admit({
         runbook: runbook.name,
         params: body.params,
@@ -154,12 +213,12 @@ const routes: Array<[string, RegExp, Route]> = [
     async (m, event) => {
       const body = bodyOf(AnswerBody, event);
       const out = await Approvals.answer({
-        executionId: executionIdOf(m),
+        executionId: executionIdOf(m[1]),
         actor: { id: actor(event) },
         answer: m[2] === "approve" ? "approve" : "reject",
         comment: body.comment ?? body.reason,
       });
-      return json(200, { executionId: executionIdOf(m), ...out });
+      return json(200, { executionId: executionIdOf(m[1]), ...out });
     },
   ],
   [
@@ -170,7 +229,7 @@ const routes: Array<[string, RegExp, Route]> = [
       return json(
         202,
         await Runs.abort({
-          executionId: executionIdOf(m),
+          executionId: executionIdOf(m[1]),
           actor: { id: actor(event) },
           reason: body.reason,
           now: body.now,
@@ -184,14 +243,14 @@ const routes: Array<[string, RegExp, Route]> = [
     async (m, event) => {
       const body = bodyOf(RerunBody, event);
       const admission = await Admission.rerun({
-        executionId: executionIdOf(m),
+        executionId: executionIdOf(m[1]),
         actor: { id: actor(event) },
         ...body,
       });
       if (!admission.admitted) throw Admission.refusalError(admission);
       return json(202, {
         executionId: admission.execution.id,
-        rerunOf: executionIdOf(m),
+        rerunOf: executionIdOf(m[1]),
         status: admission.execution.status,
       });
     },
@@ -217,15 +276,15 @@ const routes: Array<[string, RegExp, Route]> = [
         200,
         await Executions.list({
           limit: limitOf(event),
-          cursor: event.queryStringParameters?.cursor,
-          runbook: event.queryStringParameters?.runbook,
+          cursor: executionsCursorOf(event),
+          runbook: runbookFilterOf(event),
         }),
       ),
   ],
   [
     "GET",
     /^\/api\/executions\/([^/]+)$/,
-    async (m) => json(200, await Executions.describe(decodeURIComponent(m[1]))),
+    async (m) => json(200, await Executions.describe(executionIdOf(m[1]))),
   ],
   [
     "GET",
@@ -260,6 +319,7 @@ const routes: Array<[string, RegExp, Route]> = [
       const body = parseBody(event) as { reason?: unknown };
       const reason =
         typeof body?.reason === "string" && body.reason.trim() ? body.reason.trim() : "paused by hand";
+      Validate.checkLength(reason, MAX_REASON_BYTES, "reason", "the reason");
       await Gate.Guardrails.pause(actor(event), reason);
       return json(200, { paused: true, reason });
     },
