@@ -5,6 +5,7 @@
 import { alarmStorm } from "./alarm-storm.ts";
 import { bundles } from "./bundles.ts";
 import { consoleBench } from "./console.ts";
+import { sfnLogBytes } from "./sfn-log-bytes.ts";
 
 process.env.AWS_ACCESS_KEY_ID ??= "local";
 process.env.AWS_SECRET_ACCESS_KEY ??= "local";
@@ -14,6 +15,7 @@ process.env.AWS_EC2_METADATA_DISABLED = "true";
 const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
   "alarm-storm": alarmStorm,
   bundles: () => bundles(),
+  "sfn-log-bytes": sfnLogBytes,
   console: consoleBench,
 };
 

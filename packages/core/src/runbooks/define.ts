@@ -12,6 +12,22 @@ import { APPROVAL_RESOURCE, APPROVAL_STEP, type AslDefinition, type AslState, ST
 
 export type Risk = "low" | "medium" | "high";
 
+/**
+ * One IAM statement a runbook's step worker needs. The stacks turn each into exactly one
+ * statement (stacks/iam.ts); tests evaluate the synthesized policies (stacks/policy-matrix.test.ts).
+ *
+ * Declare per resource type when AWS authorizes a call against more than one resource: EC2
+ * `CreateSnapshot` is checked against the source volume *and* the new snapshot, and only the
+ * snapshot carries request tags, so it takes two permissions (volume/*, and snapshot/* with
+ * `tagCondition: "request"`). Resource ARNs may use `${Partition}`, `${Account}`, `${Region}`
+ * and the stacks' own placeholders (`${ReportsBucketArn}`). EC2 snapshot ARNs have no account
+ * (`arn:${Partition}:ec2:*::snapshot/*`).
+ *
+ * @example
+ * // tag only what this runbook creates, in the same call
+ * { actions: ["ec2:CreateTags"], mutating: true, tagCondition: "request",
+ *   resources: ["arn:${Partition}:ec2:*::snapshot/*"], onCreate: ["CreateSnapshot"] }
+ */
 export interface Permission {
   /** IAM actions, never `*`. */
   actions: string[];
@@ -22,8 +38,70 @@ export interface Permission {
   mutating: boolean;
   /** Resource ARNs (patterns); default `*` for read-only describes, which have no resource-level scoping. */
   resources?: string[];
-  /** Condition keys AWS supports for this action, when not `aws:ResourceTag`. */
+  /**
+   * Which automation-tag condition scopes a mutating action: on the resource (`aws:ResourceTag`,
+   * the default), on the request (`aws:RequestTag`, for what the call creates), or none.
+   * `"none"` on EC2, Auto Scaling, SSM or Route 53 needs named resources and a `why`.
+   */
   tagCondition?: "resource" | "request" | "none";
+  /**
+   * Tagging actions (`ec2:CreateTags`): allowed only as part of these creating calls
+   * (`ec2:CreateAction`), so tags can never be put on something that already exists. Required
+   * for every tagging action.
+   */
+  onCreate?: string[];
+  /**
+   * Further conditions the service supports, added to the tag condition: e.g.
+   * `{ StringLike: { "ec2:Attribute/InstanceType": "*" } }` (only the instance type may change),
+   * `{ Bool: { "kms:GrantIsForAWSResource": "true" } }`, Route 53's
+   * `route53:ChangeResourceRecordSetsNormalizedRecordNames`.
+   */
+  conditions?: Record<string, Record<string, string | string[]>>;
+  /**
+   * Actions AWS authorizes on the caller *during* these calls, which the code never sends
+   * itself (`kms:CreateGrant` while `ec2:StartInstances` attaches an encrypted volume). The
+   * SDK-import check in stacks/iam.test.ts counts them as used when those calls are.
+   */
+  during?: string[];
+  /** Why an unusual permission is safe; required for `tagCondition: "none"` on a tag-scoped service. Shown in the cdk-nag suppression. */
+  why?: string;
+}
+
+/** Services whose mutating actions must be fenced by the automation tag (or, for Route 53, by record conditions). */
+export const TAG_SCOPED_SERVICES = ["ec2", "autoscaling", "ssm", "route53"];
+
+/** Actions that put tags on a resource: never allowed except on what the same call creates. */
+export const TAGGING_ACTIONS =
+  /^(ec2:CreateTags|[a-z0-9-]+:TagResource|elasticloadbalancing:AddTags|ssm:AddTagsToResource)$/;
+
+/** Problems with one declared permission (empty when it is sound). */
+export function permissionProblems(p: Permission): string[] {
+  const problems: string[] = [];
+  for (const a of p.actions) {
+    if (a.includes("*")) problems.push(`permission '${a}' uses a wildcard`);
+    if (!/^[a-z0-9-]+:[A-Za-z0-9]+$/.test(a)) problems.push(`permission '${a}' is not service:Action`);
+  }
+  const tagging = p.actions.filter((a) => TAGGING_ACTIONS.test(a));
+  if (tagging.length > 0) {
+    if (!p.onCreate?.length) {
+      problems.push(
+        `${tagging.join(", ")} must say which creating calls it tags (onCreate), so existing resources can never be tagged`,
+      );
+    }
+    if (!p.resources?.length || p.resources.includes("*")) {
+      problems.push(`${tagging.join(", ")} must name the resource types it tags, not '*'`);
+    }
+  } else if (p.onCreate?.length) {
+    problems.push(`onCreate is only for tagging actions, not ${p.actions.join(", ")}`);
+  }
+  const fenced = p.actions.filter((a) => TAG_SCOPED_SERVICES.includes(a.split(":")[0]));
+  if (p.mutating && p.tagCondition === "none" && fenced.length > 0) {
+    if (!p.why?.trim()) problems.push(`${fenced.join(", ")} without a tag condition must say why (why)`);
+    if (!p.resources?.length || p.resources.includes("*")) {
+      problems.push(`${fenced.join(", ")} without a tag condition must name its resource types, not '*'`);
+    }
+  }
+  return problems;
 }
 
 /** What every step gets besides its input. */
@@ -124,9 +202,7 @@ export function defineRunbook<S extends z.ZodType>(spec: RunbookSpec<S>): Runboo
   if (!NAME.test(spec.name)) problems.push(`name '${spec.name}' must be kebab-case`);
   if (spec.rollback.length === 0) problems.push("it declares no rollback step");
   if (!spec.dryRun.trim()) problems.push("it does not say what its dry-run does");
-  for (const p of spec.permissions) {
-    for (const a of p.actions) if (a.includes("*")) problems.push(`permission '${a}' uses a wildcard`);
-  }
+  for (const p of spec.permissions) problems.push(...permissionProblems(p));
   const steps: string[] = [];
   for (const [state, task] of taskStates(spec.stateMachine)) {
     // Two kinds of Task, and only these: the step worker, and a human approval (the step
