@@ -2,6 +2,7 @@
  * `npm run bench`: every benchmark, one JSON object per figure on stdout. Pass names to run
  * some: `npm run bench -- alarm-storm`.
  */
+import { admissionBench } from "./admission.ts";
 import { alarmStorm } from "./alarm-storm.ts";
 import { bundles } from "./bundles.ts";
 import { consoleBench } from "./console.ts";
@@ -17,6 +18,7 @@ const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
   bundles: () => bundles(),
   "sfn-log-bytes": sfnLogBytes,
   console: consoleBench,
+  admission: admissionBench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

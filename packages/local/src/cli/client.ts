@@ -13,6 +13,7 @@ export class ApiError extends Error {
 }
 
 export interface ExecutionView {
+  attention?: { reason: string; completedSteps: string[]; inFlightSteps: string[]; report?: unknown };
   id: string;
   runbook: string;
   status: string;
