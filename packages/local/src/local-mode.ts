@@ -15,7 +15,8 @@ import { handler as scheduleHandler } from "@reflex/functions/schedule";
 import { handler as stepHandler } from "@reflex/functions/step";
 import { handler as triggerHandler } from "@reflex/functions/trigger";
 import { LocalBus } from "./bus.ts";
-import { SimulatedCloud } from "./cloud/index.ts";
+import { cloudRoute } from "./cloud/http.ts";
+import { SimulatedCloud, withExecution } from "./cloud/index.ts";
 import { LocalStepFunctions } from "./engine/local-sfn.ts";
 import { invoke } from "./lambda.ts";
 import { type ScheduledJob, startScheduler } from "./scheduler.ts";
@@ -94,7 +95,11 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     account: LOCAL_ACCOUNT,
     waitMs: opts.waitMs ?? 1000,
     retryMs: 100,
-    stepHandler: (payload) => invoke(stepHandler, "reflex-local-step", payload as Steps.StepEvent),
+    // Calls a step makes are attributed to its execution in the simulated cloud's call log.
+    stepHandler: (payload) =>
+      withExecution((payload as Steps.StepEvent).input?.execution?.id, () =>
+        invoke(stepHandler, "reflex-local-step", payload as Steps.StepEvent),
+      ),
     onStatusChange: (event) => invoke(statusHandler, "reflex-local-execution-status", event as never),
   });
   for (const runbook of Runbooks.list()) engine.registerRunbook(runbook, STATE_MACHINE_PREFIX);
@@ -113,6 +118,8 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
         body: JSON.stringify({ events: bus.list(Number(event.queryStringParameters?.limit ?? 100)) }),
       }),
     },
+    // The simulated account, its call log and fault injection (local mode only).
+    { prefix: "/api/cloud", handle: cloudRoute(cloud) },
     ...(opts.routes ?? []),
   ];
   const { server, url } = await startServer({ engine, bus, api: apiRoute, routes }, opts.port ?? 8787);

@@ -8,6 +8,11 @@ const events: StatusChangeEvent[] = [];
 const calls: unknown[] = [];
 let inFlight = 0;
 let maxInFlight = 0;
+// Holds the "hold" step until released, so an execution is certainly still RUNNING.
+let release: () => void = () => undefined;
+const held = new Promise<void>((resolve) => {
+  release = resolve;
+});
 const engine = new LocalStepFunctions({
   region: "us-east-1",
   account: "000000000000",
@@ -17,6 +22,7 @@ const engine = new LocalStepFunctions({
     calls.push(payload);
     const p = payload as { step: string; input: { item?: number; fail?: boolean } };
     if (p.step === "boom") throw Object.assign(new Error("it broke"), { name: "Boom" });
+    if (p.step === "hold") await held;
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     await new Promise((r) => setTimeout(r, 10));
@@ -50,6 +56,7 @@ const mapDef: AslDefinition = {
   },
 };
 const failDef: AslDefinition = { StartAt: "Boom", States: { Boom: task("boom", { End: true }) } };
+const holdDef: AslDefinition = { StartAt: "Hold", States: { Hold: task("hold", { End: true }) } };
 
 let url: string;
 let close: () => void;
@@ -57,6 +64,7 @@ let sfn: SFNClient;
 beforeAll(async () => {
   engine.register("map", mapDef);
   engine.register("fail", failDef);
+  engine.register("hold", holdDef);
   const started = await startServer({ engine, api: async () => ({ statusCode: 404, body: "{}" }) }, 0);
   url = started.url;
   close = () => started.server.close();
@@ -95,21 +103,22 @@ describe("the local Step Functions engine, through the real SFN client", () => {
   it("treats a repeated start with the same name and input as the same execution", async () => {
     const input = JSON.stringify({ items: [] });
     const a = await sfn.send(
-      new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn("map"), name: "same", input }),
+      new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn("hold"), name: "same", input }),
     );
     const b = await sfn.send(
-      new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn("map"), name: "same", input }),
+      new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn("hold"), name: "same", input }),
     );
     expect(b.executionArn).toBe(a.executionArn);
     await expect(
       sfn.send(
         new StartExecutionCommand({
-          stateMachineArn: engine.stateMachineArn("map"),
+          stateMachineArn: engine.stateMachineArn("hold"),
           name: "same",
           input: '{"items":[9]}',
         }),
       ),
     ).rejects.toMatchObject({ name: "ExecutionAlreadyExists" });
+    release();
   });
 
   it("fails with the step's error name and publishes the status change", async () => {
