@@ -41,6 +41,8 @@ export interface LocalOptions {
   snapshotDurationMs?: number;
   /** Fire the config's schedules (default true). */
   scheduler?: boolean;
+  /** How long a closed execution stays whole in the engine, and how many summaries it keeps (see local-sfn.ts). */
+  retention?: { keepWholeMs?: number; keepFinished?: number };
   /** Extra HTTP routes by prefix (later capabilities plug in here). */
   routes?: ServerDeps["routes"];
 }
@@ -95,6 +97,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     account: LOCAL_ACCOUNT,
     waitMs: opts.waitMs ?? 1000,
     retryMs: 100,
+    ...opts.retention,
     // Calls a step makes are attributed to its execution in the simulated cloud's call log.
     stepHandler: (payload) =>
       withExecution((payload as Steps.StepEvent).input?.execution?.id, () =>

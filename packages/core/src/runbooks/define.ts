@@ -25,7 +25,7 @@
  * So a step needs no retry loop of its own: it must only be safe to repeat (read current
  * state first). A step that catches errors per target (to report one target failed and go
  * on) must rethrow transient ones (`isTransient` from `aws-errors.ts`), or a blip becomes a
- * failed target. `steps.test.ts` pins this behaviour.
+ * failed target. `aws-errors.test.ts` and `test/chaos.test.ts` pin this behaviour.
  */
 import { z } from "zod";
 import { RunbookDefinitionError } from "../errors.ts";
