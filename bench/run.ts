@@ -4,6 +4,7 @@
  */
 import { alarmStorm } from "./alarm-storm.ts";
 import { bundles } from "./bundles.ts";
+import { soak } from "./soak.ts";
 
 process.env.AWS_ACCESS_KEY_ID ??= "local";
 process.env.AWS_SECRET_ACCESS_KEY ??= "local";
@@ -13,6 +14,7 @@ process.env.AWS_EC2_METADATA_DISABLED = "true";
 const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
   "alarm-storm": alarmStorm,
   bundles: () => bundles(),
+  soak,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

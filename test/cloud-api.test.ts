@@ -7,6 +7,7 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { api, runAndWait, startTestLocal } from "./support/local.ts";
 
@@ -144,5 +145,27 @@ describe("reflex cloud and reflex chaos", () => {
     );
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/rate/);
+  });
+});
+
+describe("the README's and runbook docs' examples", () => {
+  it("name only instance, volume and snapshot ids that exist in the seeded cloud", async () => {
+    const { readFileSync, readdirSync } = await import("node:fs");
+    const root = join(import.meta.dirname, "..");
+    const files = ["README.md", ...readdirSync(join(root, "docs/runbooks")).map((f) => `docs/runbooks/${f}`)];
+    const seeded = SimulatedCloud.seeded();
+    const known = new Set([
+      ...seeded.instances().map((i) => i.InstanceId),
+      ...seeded.volumes().map((v) => v.VolumeId),
+      ...seeded.snapshots().map((s) => s.SnapshotId),
+    ]);
+    const named = files.flatMap((f) =>
+      [...readFileSync(join(root, f), "utf8").matchAll(/\b(?:i|vol|snap)-[0-9a-f]{8,17}\b/g)].map(
+        (m) => `${f}: ${m[0]}`,
+      ),
+    );
+
+    expect(named.length).toBeGreaterThan(0);
+    expect(named.filter((n) => !known.has(n.split(": ")[1]))).toEqual([]);
   });
 });
