@@ -70,7 +70,7 @@ const noop = Runbooks.defineRunbook({
     },
   },
   // Each transition its own target, so no run is suppressed by another's lock.
-  lockKey: (p) => `bench:${p.alarm}@${p.at}`,
+  locks: (p) => [`bench:${p.alarm}@${p.at}`],
 });
 
 export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {

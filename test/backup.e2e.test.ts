@@ -190,7 +190,53 @@ describe("backup-snapshot in local mode", () => {
     // A redelivery after the run ended must not leave the target locked.
     await job.fire(at);
     await local.idle();
-    expect(await Locks.holder(`backup:${JSON.stringify({ tag: { Backup: "daily" } })}`)).toBeUndefined();
+    expect(await Locks.list()).toEqual([]);
+  });
+});
+
+describe("locks per target", () => {
+  const instanceId = (name: string) =>
+    local.cloud.instances().find((i) => i.Tags?.some((t) => t.Key === "Name" && t.Value === name))!
+      .InstanceId!;
+  const start = async (params: unknown) => {
+    const res = await api(local, "POST", "/api/runbooks/backup-snapshot/executions", { params });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    return res.body.executionId as string;
+  };
+  const show = async (id: string) => (await api(local, "GET", `/api/executions/${id}`)).body;
+
+  it("never lets two backups snapshot one instance at once, whatever selector named it", async () => {
+    const db1 = instanceId("db-1");
+    // Four selectors that all name db-1: tag order swapped, and by instance id.
+    const ids = [
+      await start({ selector: { tag: { Backup: "daily", Role: "db" } } }),
+      await start({ selector: { tag: { Role: "db", Backup: "daily" } } }),
+      await start({ selector: { instanceIds: [db1] } }),
+      await start({ selector: { tag: { Name: "db-1" } } }),
+    ];
+    await local.idle();
+    const runs = await Promise.all(ids.map(show));
+
+    // db-1's volumes were snapshotted by exactly one run; the others skipped it, saying who held it.
+    const db1Volumes = local.cloud.instances().find((i) => i.InstanceId === db1)!.BlockDeviceMappings!.length;
+    const made = local.cloud
+      .snapshots()
+      .filter(
+        (s) => ids.includes(tag(s, "reflex:execution-id") ?? "") && tag(s, "reflex:source-instance") === db1,
+      );
+    expect(made).toHaveLength(db1Volumes);
+    const owners = runs.filter((r) =>
+      (r.result.targets ?? []).some((t: any) => t.instanceId === db1 && t.status === "succeeded"),
+    );
+    expect(owners).toHaveLength(1);
+    for (const r of runs.filter((r) => r !== owners[0])) {
+      const skippedDb1 =
+        (r.result.targets ?? []).find((t: any) => t.instanceId === db1)?.error ??
+        (r.result.plan?.skipped ?? []).find((t: any) => t.instanceId === db1)?.reason ??
+        r.cause;
+      expect(skippedDb1, `run ${r.id} must report db-1 as locked`).toMatch(/locked by/);
+    }
+    expect(await Locks.list()).toEqual([]);
   });
 });
 

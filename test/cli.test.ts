@@ -1,6 +1,6 @@
 /** The `reflex` CLI as a user runs it: a child process, its output and its exit code. */
 import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -167,6 +167,23 @@ describe("against a running local mode", () => {
     const out = await reflex("events", "put", "examples/alarm-cpu-high.json", "--json", "--url", local.url);
     expect(out.code).toBe(0);
     expect(JSON.parse(out.stdout).results).toMatchObject([{ decision: "started", rule: "cpu-high" }]);
+  });
+
+  it("exits 1 when some entries were accepted and others rejected, 2 only when none was", async () => {
+    const valid = JSON.parse(readFileSync("examples/alarm-cpu-high.json", "utf8"));
+    valid.detail.state.timestamp = "2026-11-28T11:00:00.000+0000"; // a new transition
+    const mixed = join(import.meta.dirname, "../.tmp/mixed-events.json");
+    writeFileSync(mixed, JSON.stringify({ Entries: [valid, { garbage: true }] }));
+    const allBad = join(import.meta.dirname, "../.tmp/bad-events.json");
+    writeFileSync(allBad, JSON.stringify({ Entries: [{ garbage: true }, { nope: 1 }] }));
+
+    const some = await reflex("events", "put", mixed, "--url", local.url);
+    const none = await reflex("events", "put", allBad, "--url", local.url);
+
+    expect(some.code).toBe(1);
+    expect(some.stdout).toMatch(/started/);
+    expect(some.stdout).toMatch(/rejected/);
+    expect(none.code).toBe(2);
   });
 });
 

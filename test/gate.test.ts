@@ -15,6 +15,18 @@ afterEach(async () => {
   local = undefined;
 });
 
+const scaleRule = (name: string, extra: object = {}) => ({
+  name,
+  on: {
+    source: ["aws.cloudwatch"],
+    "detail-type": ["CloudWatch Alarm State Change"],
+    detail: { state: { value: ["ALARM"] } },
+  },
+  run: "scale",
+  with: { autoScalingGroup: "web", change: "+1" },
+  ...extra,
+});
+
 const backupRule = (name: string, extra: object = {}) => ({
   name,
   on: {
@@ -52,7 +64,7 @@ async function executions(l: LocalMode) {
 }
 
 describe("dedup", () => {
-  it("turns 1,000 concurrent deliveries of one alarm event into exactly one run and 999 audited duplicates", async () => {
+  it("turns 1,000 concurrent deliveries of one alarm event into exactly one run; the rest are told to retry, then are audited duplicates", async () => {
     const { local: l, config } = await start({ rules: [backupRule("cpu-high", { dryRun: true })] });
     const event = alarmEvent("web-cpu-high", "ALARM", new Date());
 
@@ -60,12 +72,35 @@ describe("dedup", () => {
       await Promise.all(Array.from({ length: 1000 }, () => Gate.handleEvent(event, { config })))
     ).flat();
     await l.idle();
+    // Deliveries that met the claim while it was being worked on were not told "duplicate"
+    // (nothing was known to have happened yet): they retry, and are duplicates now.
+    const retried = decisions.filter((d) => d.decision === "in-progress");
+    const again = (await Promise.all(retried.map(() => Gate.handleEvent(event, { config })))).flat();
 
     expect(decisions.filter((d) => d.decision === "started")).toHaveLength(1);
-    expect(decisions.filter((d) => d.decision === "duplicate")).toHaveLength(999);
+    expect(decisions.filter((d) => d.decision === "duplicate").length + retried.length).toBe(999);
+    expect(again.every((d) => d.decision === "duplicate")).toBe(true);
     expect(await executions(l)).toHaveLength(1);
     const audit = await auditKinds(l);
     expect(audit.filter((a) => a.kind === "event.duplicate")).toHaveLength(999);
+  });
+
+  it("answers a delivery that meets another's unfinished claim with in-progress, never duplicate, and starts the run once that claim's lease runs out", async () => {
+    const { local: l, config } = await start({ rules: [backupRule("cpu-high", { dryRun: true })] });
+    const t0 = Date.parse("2026-11-28T10:00:00Z");
+    const event = alarmEvent("web-cpu-high", "ALARM", new Date(t0));
+    // A delivery that claimed the happening and died before deciding anything.
+    const happening = Gate.happeningKey(Gate.parseEvent(event) as never) as string;
+    expect((await Gate.Dedup.claim(happening, "dead-process", t0)).status).toBe("claimed");
+    Gate.Dedup.forgetLocal();
+
+    const during = await Gate.handleEvent(event, { config, now: new Date(t0 + 5_000) });
+    const after = await Gate.handleEvent(event, { config, now: new Date(t0 + 61_000) });
+    await l.idle();
+
+    expect(during).toMatchObject([{ decision: "in-progress", retryAfterSeconds: 55 }]);
+    expect(after).toMatchObject([{ decision: "started" }]);
+    expect(await executions(l)).toHaveLength(1);
   });
 
   it("treats one alarm transition re-emitted under a new event id as the same happening", async () => {
@@ -112,7 +147,7 @@ describe("guardrails", () => {
   });
 
   it("runs one of two rules that hit the same target at once; the lock suppresses the other", async () => {
-    const { local: l, config } = await start({ rules: [backupRule("rule-a"), backupRule("rule-b")] });
+    const { local: l, config } = await start({ rules: [scaleRule("rule-a"), scaleRule("rule-b")] });
 
     const decisions = await Gate.handleEvent(alarmEvent("web-cpu-high", "ALARM", new Date()), { config });
     await l.idle();
@@ -126,10 +161,10 @@ describe("guardrails", () => {
 
   it("reclaims a lock whose holder died once its lease has run out", async () => {
     const { local: l, config } = await start({
-      rules: [backupRule("cpu-high", { cooldown: "0s" })],
+      rules: [scaleRule("cpu-high", { cooldown: "0s" })],
       guardrails: { lockLease: "30m" },
     });
-    const lockKey = `backup:${JSON.stringify({ tag: { Backup: "daily" } })}`;
+    const lockKey = "asg:web";
     const t0 = Date.parse("2026-11-28T10:00:00Z");
     expect(await Locks.acquire(lockKey, "crashed-run", 30 * 60_000, t0)).toBe(true);
 

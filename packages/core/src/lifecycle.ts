@@ -16,6 +16,7 @@ export type LifecycleType =
   | "Execution Succeeded"
   | "Execution Failed"
   | "Execution Aborted"
+  | "Execution Lost"
   | "Event Suppressed";
 
 export const LIFECYCLE_SOURCE = "reflex";

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { client } from "./aws.ts";
 import { currentConfig, toIssues } from "./config/index.ts";
+import { crashPoint } from "./crash.ts";
 import { optionalEnv, region } from "./env.ts";
 import { ConflictError, ValidationError } from "./errors.ts";
 import * as Guardrails from "./gate/guardrails.ts";
@@ -63,12 +64,41 @@ export function parseParams(runbook: Runbooks.Runbook, params: unknown): Record<
   return result.data as Record<string, unknown>;
 }
 
+/** JSON with object keys sorted: the same run always gets the same Step Functions input. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.keys(v as object)
+            .sort()
+            .map((k) => [k, (v as Record<string, unknown>)[k]]),
+        )
+      : v,
+  );
+}
+
+function executionInput(e: Executions.Execution): string {
+  return canonicalJson({
+    execution: { id: e.id, runbook: e.runbook, dryRun: e.dryRun, startedAt: e.startedAt },
+    params: e.params,
+  });
+}
+
 /**
- * Validates, takes the target lock, records and starts a run. Nothing is written for invalid
- * input; a lock held by another run is a ConflictError (`target_locked`).
+ * Validates, records, locks and starts a run. Nothing is written for invalid input.
+ *
+ * Write order (crash-safe): the record first, STARTING and unlisted, naming the locks it will
+ * take; then the locks (sorted, all or none), each naming the execution as its holder; then
+ * the record is promoted to RUNNING and listed; then StartExecution. Dying anywhere leaves
+ * either nothing listed and no lock, or locks whose holder record the reconciler finds. A start
+ * retried with the same id (an event redelivered, a schedule fired twice) finishes what a dead
+ * predecessor began; a run of that id that already got further is `execution_exists`.
+ *
+ * A lock held by another run is a ConflictError (`target_locked`); the caller's reservation
+ * refused is `reservation_refused`. Either way the record is removed again.
  *
  * @example
- * const run = await Runs.start({ runbook: "backup-snapshot", params: { selector: { tag: { Backup: "daily" } } },
+ * const run = await Runs.start({ runbook: "scale", params: { autoScalingGroup: "web", change: "+1" },
  *   trigger: { kind: "manual", actor: "cli" } });
  */
 export async function start(req: StartRequest, now = new Date()): Promise<Executions.Execution> {
@@ -80,39 +110,46 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
     throw new ValidationError("invalid_execution_id", `execution id '${id}' must be 1-80 of A-Z a-z 0-9 _ -`);
   }
   // A dry-run changes nothing, so it takes no lock and can run beside a real run.
-  const lockKey = dryRun ? undefined : (runbook.lockKey?.(params as never) ?? runbook.name);
+  const locks = dryRun ? [] : Locks.order(runbook.locks?.(params as never) ?? []);
   const lease = currentConfig().guardrails.lockLease;
-  // The caller's reservation (the gate's rate-limit slot) is taken alongside the lock.
-  const [locked, refusal] = await Promise.all([
-    lockKey ? Locks.acquire(lockKey, id, lease, now.getTime()) : true,
-    req.reservation,
-  ]);
-  if (refusal) {
-    if (lockKey && locked) await Locks.release(lockKey, id);
-    throw new ConflictError("reservation_refused", refusal);
-  }
-  if (lockKey && !locked) {
-    const holder = await Locks.holder(lockKey, now.getTime());
-    throw new ConflictError(
-      "target_locked",
-      `target '${lockKey}' is locked by execution ${holder?.owner ?? "(released just now)"}`,
-    );
-  }
-  let execution: Executions.Execution;
+
+  let record: Executions.Execution;
   try {
-    execution = await Executions.create(
-      { id, runbook: runbook.name, dryRun, params, trigger: req.trigger, locks: lockKey ? [lockKey] : [] },
+    record = await Executions.createStarting(
+      { id, runbook: runbook.name, dryRun, params, trigger: req.trigger, locks },
       now,
     );
   } catch (err) {
-    // The lock is ours to give back unless a run of this very id still holds it: the lock's
-    // owner is the execution id, so a retried start (same id) re-enters it.
-    if (lockKey) {
-      const same = err instanceof ConflictError ? await Executions.find(id) : undefined;
-      if (same?.status !== "RUNNING") await Locks.release(lockKey, id);
-    }
-    throw err;
+    if (!(err instanceof ConflictError && err.code === "execution_exists")) throw err;
+    const existing = await Executions.find(id);
+    if (existing?.status === "RUNNING") await ensureStarted(existing);
+    if (existing?.status !== "STARTING") throw err;
+    // A start of this very id died before it promoted its record: finish it. Locks are
+    // re-entrant for their holder, the promotion is conditional, StartExecution is idempotent.
+    record = existing;
   }
+  crashPoint("start:after-record");
+
+  const [got, refusal] = await Promise.all([
+    Locks.acquireAll(record.locks ?? [], id, lease, now.getTime()),
+    req.reservation,
+  ]);
+  if (refusal || !got.ok) {
+    // Locks first, then the record: a lock must never outlive its holder's record.
+    if (got.ok) await Promise.all((record.locks ?? []).map((l) => Locks.release(l, id)));
+    await Executions.discard(id);
+    if (refusal) throw new ConflictError("reservation_refused", refusal);
+    if (!got.ok)
+      throw new ConflictError(
+        "target_locked",
+        `target '${got.target}' is locked by execution ${got.holder ?? "(released just now)"}`,
+      );
+  }
+  crashPoint("start:after-locks");
+  const execution = await Executions.promote(id, now);
+  if (!execution) throw new ConflictError("execution_exists", `execution '${id}' already exists`);
+  crashPoint("start:after-promote");
+
   // The audit entry, the lifecycle event and StartExecution go together: each only needs the
   // record to exist. If the start fails, the run is closed as FAILED (audited and published).
   const audit = Audit.record(
@@ -123,7 +160,7 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
       executionId: id,
       runbook: runbook.name,
       eventId: req.trigger.eventId,
-      data: { params, dryRun, lock: lockKey },
+      data: { params, dryRun, locks },
     },
     now,
   );
@@ -137,12 +174,10 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
       new StartExecutionCommand({
         stateMachineArn: stateMachineArn(runbook.name),
         name: id,
-        input: JSON.stringify({
-          execution: { id, runbook: runbook.name, dryRun, startedAt: execution.startedAt },
-          params,
-        }),
+        input: executionInput(execution),
       }),
     );
+    crashPoint("start:after-start-execution");
   } catch (err) {
     await Promise.all([audit, published]);
     await finish(id, { status: "FAILED", error: "StartFailed", cause: (err as Error).message });
@@ -152,11 +187,31 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
   return execution;
 }
 
+/**
+ * Makes sure a RUNNING run's execution exists in Step Functions: a start that died between
+ * listing the record and StartExecution is completed by its retry, instead of waiting for the
+ * reconciler to report it lost. StartExecution with the same name and input is idempotent;
+ * an execution that already ended is ExecutionAlreadyExists, which is fine.
+ */
+async function ensureStarted(e: Executions.Execution): Promise<void> {
+  try {
+    await client(SFNClient, "sfn").send(
+      new StartExecutionCommand({
+        stateMachineArn: stateMachineArn(e.runbook),
+        name: e.id,
+        input: executionInput(e),
+      }),
+    );
+  } catch (err) {
+    if ((err as Error).name !== "ExecutionAlreadyExists") throw err;
+  }
+}
+
 /** Runs started by rules and schedules (not by a person) count toward the circuit breaker. */
 const AUTOMATIC: ReadonlyArray<Executions.Trigger["kind"]> = ["rule", "schedule", "window"];
 
 /** The terminal statuses Step Functions reports, as Reflex records them. */
-export type FinalStatus = Exclude<Executions.ExecutionStatus, "RUNNING">;
+export type FinalStatus = Exclude<Executions.ExecutionStatus, "RUNNING" | "STARTING">;
 
 /**
  * Closes a run: marks the record, releases its locks, audits. Safe to call twice (a
@@ -164,13 +219,19 @@ export type FinalStatus = Exclude<Executions.ExecutionStatus, "RUNNING">;
  */
 export async function finish(
   id: string,
-  outcome: { status: FinalStatus; error?: string; cause?: string },
+  outcome: {
+    status: FinalStatus;
+    error?: string;
+    cause?: string;
+    attention?: Executions.Execution["attention"];
+  },
   now = new Date(),
 ): Promise<Executions.Execution | undefined> {
   const closed = await Executions.complete(id, outcome, now);
   if (!closed) return undefined;
   const succeeded = outcome.status === "SUCCEEDED";
   const aborted = outcome.status === "ABORTED";
+  const lost = outcome.error === LOST;
   const failedAutomatically =
     (outcome.status === "FAILED" || outcome.status === "TIMED_OUT") &&
     AUTOMATIC.includes(closed.trigger.kind) &&
@@ -180,7 +241,13 @@ export async function finish(
     ...(closed.locks ?? []).map((lock) => Locks.release(lock, id)),
     Audit.record(
       {
-        kind: succeeded ? "execution.succeeded" : aborted ? "execution.aborted" : "execution.failed",
+        kind: succeeded
+          ? "execution.succeeded"
+          : lost
+            ? "execution.lost"
+            : aborted
+              ? "execution.aborted"
+              : "execution.failed",
         actor: `runbook:${closed.runbook}`,
         reason: succeeded
           ? `${closed.runbook} succeeded`
@@ -191,7 +258,13 @@ export async function finish(
       now,
     ),
     Lifecycle.publish(
-      succeeded ? "Execution Succeeded" : aborted ? "Execution Aborted" : "Execution Failed",
+      succeeded
+        ? "Execution Succeeded"
+        : lost
+          ? "Execution Lost"
+          : aborted
+            ? "Execution Aborted"
+            : "Execution Failed",
       {
         executionId: id,
         runbook: closed.runbook,
@@ -200,6 +273,7 @@ export async function finish(
         cause: outcome.cause,
         trigger: closed.trigger,
         result: closed.result,
+        attention: closed.attention,
       },
       now,
     ),
@@ -213,51 +287,150 @@ export function executionArn(runbook: string, id: string): string {
   return `${stateMachineArn(runbook).replace(":stateMachine:", ":execution:")}:${id}`;
 }
 
+/** The error a run closed by the reconciler carries: Step Functions has no execution for it. */
+export const LOST = "ExecutionLost";
+
 /**
- * Closes runs whose end Reflex never heard of: the status event was lost, or the run never
- * reached Step Functions (the process died between recording it and StartExecution, or local
- * mode restarted). For each RUNNING run older than `olderThanMs`, asks Step Functions; an
- * ended execution closes the run with its real status, a missing one closes it ABORTED
- * (`ExecutionLost`). Closing releases locks and is audited like any other end. Runs on a
- * schedule in AWS, and when local mode starts.
+ * What a runbook can tell about a lost run of its own (the snapshots a lost backup left behind):
+ * given by the caller, because finding out needs the steps' cloud clients, which this module
+ * must not load.
+ */
+export type InspectLost = (e: Executions.Execution) => Promise<unknown>;
+
+export interface Reconciled {
+  executionId: string;
+  status: FinalStatus | "DISCARDED";
+  reason: string;
+}
+
+/**
+ * Puts right what a crash, a lost status event or a local restart left behind. Runs on a
+ * schedule in AWS (every 15 minutes) and when local mode starts.
+ *
+ * - Executions: each RUNNING run older than `olderThanMs` is asked of Step Functions; an ended
+ *   execution closes the run with its real status; a missing one closes it ABORTED
+ *   (`ExecutionLost`) with `attention` — the steps it completed, the ones in flight, and what
+ *   its runbook finds it left behind — and publishes `Execution Lost`, because a half-done
+ *   change needs a person to look at it.
+ * - Locks: every lock is walked; one whose holder has no record, ended, or is a start that died
+ *   before it was promoted (STARTING for longer than `olderThanMs`) is released, and such a
+ *   dead start's record is removed.
+ * - Listings: an index entry whose record is gone (dynalite writes the index before the item, so
+ *   a crash between them leaves one) is cleared, so no half-written execution is listed.
  *
  * @example
  * const closed = await Runs.reconcile({ olderThanMs: 10 * 60_000 });
  */
 export async function reconcile(
-  opts: { olderThanMs?: number; now?: Date; scanLimit?: number } = {},
-): Promise<Array<{ executionId: string; status: FinalStatus; reason: string }>> {
+  opts: { olderThanMs?: number; now?: Date; scanLimit?: number; inspectLost?: InspectLost } = {},
+): Promise<Reconciled[]> {
   const now = opts.now ?? new Date();
   const cutoff = now.getTime() - (opts.olderThanMs ?? 10 * 60_000);
-  const closed: Array<{ executionId: string; status: FinalStatus; reason: string }> = [];
+  const closed: Reconciled[] = [];
   let scanned = 0;
   let cursor: string | undefined;
   do {
     const page = await Executions.list({ limit: 100, cursor });
-    for (const e of page.executions) {
-      if (e.status !== "RUNNING" || Date.parse(e.startedAt) > cutoff) continue;
-      let outcome: { status: FinalStatus; error?: string; cause?: string };
-      try {
-        const found = await client(SFNClient, "sfn").send(
-          new DescribeExecutionCommand({ executionArn: executionArn(e.runbook, e.id) }),
-        );
-        if (found.status === "RUNNING" || found.status === "PENDING_REDRIVE" || !found.status) continue;
-        outcome = { status: found.status as FinalStatus, error: found.error, cause: found.cause };
-      } catch (err) {
-        if ((err as Error).name !== "ExecutionDoesNotExist") throw err;
-        outcome = {
-          status: "ABORTED",
-          error: "ExecutionLost",
-          cause:
-            "Step Functions has no execution for this run: it never started, or local mode restarted while it ran",
-        };
+    for (const listed of page.executions) {
+      if (listed.status !== "RUNNING" || Date.parse(listed.startedAt) > cutoff) continue;
+      const e = await Executions.find(listed.id);
+      if (!e || e.status === "STARTING") {
+        // Listed, but the record is missing or was never promoted: a start that died mid-write.
+        if (e) await discardStart(e);
+        await Executions.forgetListing(listed.id, `${listed.startedAt}#${listed.id}`);
+        closed.push({ executionId: listed.id, status: "DISCARDED", reason: "HalfWrittenStart" });
+        continue;
       }
-      if (await finish(e.id, outcome, now)) {
+      if (e.status !== "RUNNING") continue;
+      const outcome = await askStepFunctions(e, opts.inspectLost);
+      if (outcome && (await finish(e.id, outcome, now))) {
         closed.push({ executionId: e.id, status: outcome.status, reason: outcome.error ?? outcome.status });
       }
     }
     scanned += page.executions.length;
     cursor = page.next;
   } while (cursor && scanned < (opts.scanLimit ?? 2000));
+  closed.push(...(await reconcileLocks(cutoff, now)));
   return closed;
+}
+
+async function askStepFunctions(
+  e: Executions.Execution,
+  inspectLost?: InspectLost,
+): Promise<
+  | { status: FinalStatus; error?: string; cause?: string; attention?: Executions.Execution["attention"] }
+  | undefined
+> {
+  try {
+    const found = await client(SFNClient, "sfn").send(
+      new DescribeExecutionCommand({ executionArn: executionArn(e.runbook, e.id) }),
+    );
+    if (found.status === "RUNNING" || found.status === "PENDING_REDRIVE" || !found.status) return undefined;
+    return { status: found.status as FinalStatus, error: found.error, cause: found.cause };
+  } catch (err) {
+    if ((err as Error).name !== "ExecutionDoesNotExist") throw err;
+  }
+  const described = await Executions.describe(e.id);
+  const completedSteps = described.steps
+    .filter((s) => s.status === "SUCCEEDED")
+    .map((s) => (s.target ? `${s.state} (${s.target})` : s.state));
+  const inFlightSteps = described.steps
+    .filter((s) => s.status === "RUNNING")
+    .map((s) => (s.target ? `${s.state} (${s.target})` : s.state));
+  let report: unknown;
+  if (inspectLost && !e.dryRun) {
+    try {
+      report = await inspectLost(e);
+    } catch (err) {
+      report = { error: `could not inspect what the run left behind: ${(err as Error).message}` };
+    }
+  }
+  const did = completedSteps.length
+    ? `it had completed ${completedSteps.join(", ")}${inFlightSteps.length ? `; in flight: ${inFlightSteps.join(", ")}` : ""}`
+    : "it had completed no step";
+  return {
+    status: "ABORTED",
+    error: LOST,
+    cause: `Step Functions has no execution for this run (it never started, or local mode restarted while it ran); ${did}. Check the targets: a change may be half-done.`,
+    attention: {
+      reason: "lost: the run's end was never observed; check whether its change was half-done",
+      completedSteps,
+      inFlightSteps,
+      ...(report !== undefined ? { report } : {}),
+    },
+  };
+}
+
+/** Releases a dead start's locks (if it still holds them), then removes its record. */
+async function discardStart(e: Executions.Execution): Promise<void> {
+  await Promise.all((e.locks ?? []).map((l) => Locks.release(l, e.id)));
+  await Executions.discard(e.id);
+}
+
+async function reconcileLocks(cutoff: number, now: Date): Promise<Reconciled[]> {
+  const out: Reconciled[] = [];
+  for (const target of await Locks.listed()) {
+    const lock = await Locks.holder(target, now.getTime());
+    if (!lock) {
+      await Locks.forget(target); // the index outlived the item, or the lease ran out
+      continue;
+    }
+    const holder = await Executions.find(lock.owner);
+    if (holder?.status === "RUNNING") continue;
+    if (holder?.status === "STARTING") {
+      if (Date.parse(holder.startedAt) > cutoff) continue; // a start under way right now
+      await discardStart(holder);
+      out.push({ executionId: holder.id, status: "DISCARDED", reason: "StartDiedHoldingLocks" });
+      continue;
+    }
+    // No such run, or it ended without releasing (a crash between closing and releasing).
+    if (await Locks.release(target, lock.owner)) {
+      out.push({
+        executionId: lock.owner,
+        status: "DISCARDED",
+        reason: holder ? `LockOfEndedRun:${target}` : `LockWithoutRun:${target}`,
+      });
+    }
+  }
+  return out;
 }

@@ -6,14 +6,37 @@
 import { classify, TRANSIENT_ERROR } from "./aws-errors.ts";
 import { currentConfig } from "./config/index.ts";
 import { ValidationError } from "./errors.ts";
-import { stepsOf } from "./runbooks/implementations.ts";
+import { inspectorOf, stepsOf } from "./runbooks/implementations.ts";
 import type { StepContext } from "./runbooks/index.ts";
 import * as Runbooks from "./runbooks/index.ts";
 import * as Audit from "./state/audit.ts";
 import * as Executions from "./state/executions.ts";
+import * as Locks from "./state/locks.ts";
 
 /** After this long a step gets a RUNNING record of its own. */
 const SLOW_STEP_MS = 2000;
+
+/**
+ * One lock per target, in sorted order, each named on the run's record before it is taken (so
+ * closing the run releases it, and a crash in between leaves nothing the reconciler cannot
+ * find). Not all-or-nothing: a target held by another run is reported, the rest are kept.
+ */
+export async function lockTargets(
+  executionId: string,
+  targets: string[],
+  leaseMs: number,
+  now: Date,
+): Promise<{ held: string[]; locked: Array<{ target: string; holder?: string }> }> {
+  const ordered = Locks.order(targets);
+  await Executions.addLocks(executionId, ordered);
+  const held: string[] = [];
+  const locked: Array<{ target: string; holder?: string }> = [];
+  for (const target of ordered) {
+    if (await Locks.acquire(target, executionId, leaseMs, now.getTime())) held.push(target);
+    else locked.push({ target, holder: (await Locks.holder(target, now.getTime()))?.owner });
+  }
+  return { held, locked };
+}
 
 /** The Lambda payload of every Task state. */
 export interface StepEvent {
@@ -42,6 +65,7 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
     now,
     automationTag: config.automationTag,
     maxTargets: Math.min(runbook.cap.maxTargets, config.guardrails.maxTargetsPerRun),
+    lockTargets: (targets) => lockTargets(execution.id, targets, config.guardrails.lockLease, now()),
   };
   const target = (event.input.target as { instanceId?: string } | undefined)?.instanceId;
   const step = { state: event.step, step: event.step, target };
@@ -89,4 +113,12 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
     }
     throw err;
   }
+}
+
+/**
+ * The reconciler's hook for lost runs: asks the run's runbook what the run left behind. Lives
+ * here, with the step implementations, because answering needs their cloud clients.
+ */
+export async function inspectLost(e: Executions.Execution): Promise<unknown> {
+  return inspectorOf(e.runbook)?.(e);
 }

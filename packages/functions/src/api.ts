@@ -4,7 +4,17 @@
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { Audit, currentConfig, Executions, Gate, Runbooks, Runs, ValidationError } from "@reflex/core";
+import {
+  Audit,
+  currentConfig,
+  Executions,
+  Gate,
+  Locks,
+  ReflexError,
+  Runbooks,
+  Runs,
+  ValidationError,
+} from "@reflex/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { z } from "zod";
 import { route as routeEvents } from "./events-api.ts";
@@ -141,6 +151,7 @@ const routes: Array<[string, RegExp, Route]> = [
       return json(200, { paused: false });
     },
   ],
+  ["GET", /^\/api\/locks$/, async () => json(200, { locks: await Locks.list() })],
   [
     "GET",
     /^\/api\/audit$/,
@@ -166,7 +177,11 @@ export async function route(event: APIGatewayProxyEventV2): Promise<Response> {
       ? json(405, { error: { code: "method_not_allowed", message: `${method} is not allowed on ${path}` } })
       : json(404, { error: { code: "not_found", message: `no route ${method} ${path}` } });
   } catch (err) {
-    if (!(err instanceof ValidationError)) logger.error("request failed", { path, error: err as Error });
+    // The caller's mistakes (bad input, unknown ids, conflicts) are answered, and logged at
+    // INFO without a stack; only what Reflex did not expect is an error with its stack.
+    if (err instanceof ReflexError && !(err.name === "ReflexError" || err.name === "StepExecutionError"))
+      logger.info("request refused", { route: `${method} ${path}`, code: err.code, message: err.message });
+    else logger.error("request failed", { route: `${method} ${path}`, error: err as Error });
     return errorResponse(err);
   }
 }

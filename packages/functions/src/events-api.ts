@@ -50,6 +50,14 @@ export async function route(event: APIGatewayProxyEventV2): Promise<Response> {
     const config = currentConfig();
     const results: Gate.Decision[] = [];
     for (const entry of entries) results.push(...(await Gate.handleEvent(toEnvelope(entry), { config })));
+    // An entry still being handled by another delivery: 503 with Retry-After, so a caller
+    // that retries on 503 sends the batch again (every entry is idempotent; the others answer
+    // `duplicate`). The body still lists each entry's decision.
+    const pending = results.filter((r) => r.decision === "in-progress");
+    if (pending.length > 0) {
+      const after = Math.max(...pending.map((r) => r.retryAfterSeconds ?? 1));
+      return json(503, { results }, { "retry-after": String(after) });
+    }
     return json(200, { results });
   } catch (err) {
     return errorResponse(err);

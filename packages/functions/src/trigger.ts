@@ -12,10 +12,22 @@ import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
 loadConfigFromEnv();
 
+/** Thrown so EventBridge redelivers an event whose handling is still in progress elsewhere. */
+export class InProgressError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InProgressError";
+  }
+}
+
 export const handler = middy<unknown, Gate.Decision[]>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .handler(async (event) => {
     const decisions = await Gate.handleEvent(event, { config: currentConfig() });
     for (const d of decisions) logger.info("gate decision", { ...d });
+    // Another delivery holds the claim and has not finished (maybe it died): throw, so
+    // EventBridge retries this one later instead of counting it delivered.
+    const pending = decisions.find((d) => d.decision === "in-progress");
+    if (pending) throw new InProgressError(pending.reason);
     return decisions;
   });

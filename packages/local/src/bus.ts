@@ -23,7 +23,27 @@ export class LocalBus {
     private readonly reflexBus: string,
     private readonly forward: (event: unknown) => Promise<void>,
     private readonly keep = 1000,
+    private readonly retries = 8,
+    private readonly retryBaseMs = 1000,
   ) {}
+
+  /**
+   * Delivers to the target as EventBridge does: PutEvents has accepted the event whatever the
+   * target does; a target that throws (a store failure, a claim still in progress elsewhere)
+   * gets it again later, with backoff, up to `retries` times.
+   */
+  private async deliver(event: unknown, attempt = 0): Promise<void> {
+    try {
+      await this.forward(event);
+    } catch (err) {
+      if (attempt >= this.retries) {
+        console.error(`reflex: local bus gave up delivering event ${(event as { id?: string }).id}:`, err);
+        return;
+      }
+      const delay = Math.min(this.retryBaseMs * 2 ** attempt, 60_000);
+      setTimeout(() => void this.deliver(event, attempt + 1), delay).unref?.();
+    }
+  }
 
   /** Lifecycle events, newest first. */
   list(limit = 100): BusEvent[] {
@@ -68,7 +88,7 @@ export class LocalBus {
         for (const s of this.subscribers) s(event);
       } else {
         const { bus, ...rest } = event;
-        await this.forward({
+        await this.deliver({
           version: "0",
           account: "000000000000",
           region: process.env.AWS_REGION ?? "us-east-1",

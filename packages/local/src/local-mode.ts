@@ -7,8 +7,8 @@
 import { mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import { join, resolve } from "node:path";
-import { Aws, type Config, Gate, Runbooks, Runs, type Steps, tableName, useConfig } from "@reflex/core";
-import { route as apiRoute } from "@reflex/functions/api";
+import { Aws, type Config, Gate, Runbooks, Runs, Steps, tableName, useConfig } from "@reflex/core";
+import { handler as apiHandler } from "@reflex/functions/api";
 import { route as eventsRoute } from "@reflex/functions/events-api";
 import { handler as statusHandler } from "@reflex/functions/execution-status";
 import { handler as scheduleHandler } from "@reflex/functions/schedule";
@@ -125,7 +125,10 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     { prefix: "/api/cloud", handle: cloudRoute(cloud) },
     ...(opts.routes ?? []),
   ];
-  const { server, url } = await startServer({ engine, bus, api: apiRoute, routes }, opts.port ?? 8787);
+  // Through the middy handler, as the Lambda runs it: its logs name the API, not the last
+  // function that happened to run in this process.
+  const api: ServerDeps["api"] = (event) => invoke(apiHandler, "reflex-local-api", event);
+  const { server, url } = await startServer({ engine, bus, api, routes }, opts.port ?? 8787);
   const useRealCloud = process.env.REFLEX_CLOUD === "aws";
   Aws.configure({
     endpoints: { dynamodb: storage.dynamoEndpoint, s3: storage.s3Endpoint, sfn: url, eventbridge: url },
@@ -140,7 +143,9 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
 
   // Runs in flight when local mode last stopped cannot resume (the local engine keeps
   // executions in memory): the reconciler closes them, as it closes lost runs in AWS.
-  await Runs.reconcile({ olderThanMs: 0 });
+  // No other process shares this data dir, so every start still STARTING died with the last one.
+  const reconciled = await Runs.reconcile({ olderThanMs: 0, inspectLost: Steps.inspectLost });
+  for (const r of reconciled) console.error(`reflex: reconciled ${r.executionId}: ${r.status} (${r.reason})`);
 
   const jobs =
     opts.scheduler === false

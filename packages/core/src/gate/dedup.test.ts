@@ -15,35 +15,40 @@ describe("dedup claims", () => {
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) => claim("k-concurrent", `owner-${i}`)),
     );
-    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(results.filter((r) => r.status === "claimed")).toHaveLength(1);
+    // The others are told to come back, not that it was a duplicate: nothing is done yet.
+    expect(results.filter((r) => r.status === "in-progress")).toHaveLength(49);
   });
 
   it("lets a redelivery reclaim after the claimant died, once the lease ran out", async () => {
     const t0 = 1_000_000;
-    expect(await claim("k-dead", "dead", t0)).toBe(true);
+    expect(await claim("k-dead", "dead", t0)).toEqual({ status: "claimed" });
     forgetLocal(); // another process: it does not know what "dead" claimed
-    expect(await claim("k-dead", "next", t0 + 30_000)).toBe(false);
-    expect(await claim("k-dead", "next", t0 + 61_000)).toBe(true);
+    expect(await claim("k-dead", "next", t0 + 30_000)).toEqual({
+      status: "in-progress",
+      retryAfterMs: 30_000,
+    });
+    expect(await claim("k-dead", "next", t0 + 61_000)).toEqual({ status: "claimed" });
   });
 
   it("never lets a finished claim be taken again, however late", async () => {
-    expect(await claim("k-done", "a", 1_000)).toBe(true);
+    expect(await claim("k-done", "a", 1_000)).toEqual({ status: "claimed" });
     await complete("k-done", "a", { decisions: [] });
     forgetLocal();
-    expect(await claim("k-done", "b", 10 ** 13)).toBe(false);
+    expect(await claim("k-done", "b", 10 ** 13)).toEqual({ status: "done" });
   });
 
   it("gives a claim back so a redelivery can retry after a failure", async () => {
-    expect(await claim("k-retry", "a")).toBe(true);
+    expect(await claim("k-retry", "a")).toEqual({ status: "claimed" });
     await release("k-retry", "a");
-    expect(await claim("k-retry", "b")).toBe(true);
+    expect(await claim("k-retry", "b")).toEqual({ status: "claimed" });
   });
 
   it("answers a duplicate of what this process handled without asking the table", async () => {
-    expect(await claim("k-local", "a")).toBe(true);
+    expect(await claim("k-local", "a")).toEqual({ status: "claimed" });
     await complete("k-local", "a", {});
     await storage.close(); // the table is gone: only the local knowledge can answer
-    expect(await claim("k-local", "b")).toBe(false);
+    expect(await claim("k-local", "b")).toEqual({ status: "done" });
     storage = await startTestDynamo();
   });
 });

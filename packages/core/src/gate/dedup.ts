@@ -5,7 +5,7 @@
  * after the lease may claim it again; anything after the claim is idempotent too (the execution
  * name is the dedup key), so a second pass cannot start a second run.
  */
-import { DeleteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { db, isConditionFailure } from "../state/db.ts";
 import { tableName } from "../state/table.ts";
 
@@ -17,10 +17,11 @@ const CLAIM_LEASE_MS = 60_000;
 const key = (k: string) => ({ pk: `DEDUP#${k}`, sk: "DEDUP" });
 
 /*
- * What this process itself claimed or finished recently. Such a key's claim in DynamoDB is
- * certain to fail (finished claims never expire; our own claim holds its lease), so a
- * redelivery to the same process is known to be a duplicate without asking the table — as
- * Powertools Idempotency's local cache does. Only facts this process wrote are cached.
+ * What this process itself finished recently. Such a key's claim in DynamoDB is certain to
+ * fail (finished claims never expire), so a redelivery to the same process is known to be a
+ * duplicate without asking the table — as Powertools Idempotency's local cache does. Only
+ * facts this process wrote are cached, and only finished ones: a claim still in progress is
+ * not a duplicate (see {@link ClaimResult}).
  */
 const LOCAL_MS = 10 * 60_000;
 const LOCAL_MAX = 50_000;
@@ -37,10 +38,23 @@ export function forgetLocal(): void {
   known.clear();
 }
 
-/** Claims `k`. False when it was claimed before (a duplicate), or is being worked on now. */
-export async function claim(k: string, owner: string, now = Date.now()): Promise<boolean> {
+/**
+ * The answer to a claim:
+ * - `claimed`: it is ours; do the work, then {@link complete} or {@link release} it.
+ * - `done`: handled before — a duplicate.
+ * - `in-progress`: someone holds it and has not finished (perhaps a process that died mid-way,
+ *   whose lease has not run out yet). NOT a duplicate: nothing may have happened yet, so the
+ *   sender must retry later (EventBridge retries when the trigger throws), never drop it.
+ */
+export type ClaimResult =
+  | { status: "claimed" }
+  | { status: "done" }
+  | { status: "in-progress"; retryAfterMs: number };
+
+/** Claims `k` for `owner`. */
+export async function claim(k: string, owner: string, now = Date.now()): Promise<ClaimResult> {
   const until = known.get(k);
-  if (until !== undefined && until > now) return false;
+  if (until !== undefined && until > now) return { status: "done" };
   try {
     await db().send(
       new PutCommand({
@@ -60,12 +74,16 @@ export async function claim(k: string, owner: string, now = Date.now()): Promise
         ExpressionAttributeValues: { ":now": now },
       }),
     );
-    remember(k, now + CLAIM_LEASE_MS);
-    return true;
+    return { status: "claimed" };
   } catch (err) {
-    if (isConditionFailure(err)) return false;
-    throw err;
+    if (!isConditionFailure(err)) throw err;
   }
+  const held = await db().send(new GetCommand({ TableName: tableName(), Key: key(k), ConsistentRead: true }));
+  if (!held.Item || held.Item.status === "DONE") {
+    if (held.Item) remember(k, now + LOCAL_MS);
+    return { status: "done" };
+  }
+  return { status: "in-progress", retryAfterMs: Math.max(1000, (held.Item.leaseUntil as number) - now) };
 }
 
 /** Marks a claim done, with what was decided. */

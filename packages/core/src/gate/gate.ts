@@ -17,6 +17,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { Config } from "../config/schema.ts";
+import { crashPoint } from "../crash.ts";
 import { ConflictError, ValidationError } from "../errors.ts";
 import * as Lifecycle from "../lifecycle.ts";
 import { compilePattern } from "../patterns/index.ts";
@@ -28,7 +29,13 @@ import * as Dedup from "./dedup.ts";
 import { type EventEnvelope, happeningKey, parseEvent, readPath } from "./events.ts";
 import * as Guardrails from "./guardrails.ts";
 
-export type DecisionKind = "started" | "duplicate" | "suppressed" | "no-match" | "rejected";
+/**
+ * What the gate did with an event. `in-progress` means another delivery of the same happening
+ * holds the dedup claim and has not finished (it may have died mid-way): nothing is known to
+ * have happened, so the sender must retry after `retryAfterSeconds` — the trigger Lambda
+ * throws (EventBridge retries), `POST /events` answers 503 with `Retry-After`.
+ */
+export type DecisionKind = "started" | "duplicate" | "suppressed" | "no-match" | "rejected" | "in-progress";
 
 export interface Decision {
   eventId: string;
@@ -36,6 +43,8 @@ export interface Decision {
   rule?: string;
   runbook?: string;
   executionId?: string;
+  /** For `in-progress`: when to send it again. */
+  retryAfterSeconds?: number;
   guardrail?: "pause" | "breaker" | "freeze" | "blast-radius" | "cooldown" | "rate-limit" | "lock";
   reason: string;
 }
@@ -125,11 +134,26 @@ export async function handleEvent(raw: unknown, opts: { config: Config; now?: Da
   // always carries the same transition), else the event id.
   const happening = happeningKey(parsed);
   const dedupKey = happening ?? `event:${event.id}`;
-  if (!(await Dedup.claim(dedupKey, owner, now.getTime()))) {
+  const claim = await Dedup.claim(dedupKey, owner, now.getTime());
+  if (claim.status === "claimed") crashPoint("gate:after-claim");
+  if (claim.status === "done") {
     const reason = happening
       ? `already handled this alarm transition (${happening})`
       : `event ${event.id} was delivered before`;
     return [await audited({ eventId: event.id, decision: "duplicate", reason }, source, now)];
+  }
+  if (claim.status === "in-progress") {
+    // Not audited: the delivery that holds the claim audits what it decides, and a retry
+    // storm must not multiply audit writes. Nothing is known to have happened yet.
+    const retryAfterSeconds = Math.ceil(claim.retryAfterMs / 1000);
+    return [
+      {
+        eventId: event.id,
+        decision: "in-progress",
+        retryAfterSeconds,
+        reason: `another delivery of ${happening ?? `event ${event.id}`} is being handled and has not finished; send it again in ${retryAfterSeconds} s`,
+      },
+    ];
   }
   try {
     // The alarm's state is recorded beside the routing, not before it: nothing below reads it.
@@ -222,7 +246,7 @@ async function decide(
 
   const targetValue = rule.target ? readPath(event, rule.target) : undefined;
   const target =
-    targetValue !== undefined ? String(targetValue) : (runbook.lockKey?.(params as never) ?? runbook.name);
+    targetValue !== undefined ? String(targetValue) : (runbook.locks?.(params as never)[0] ?? runbook.name);
   const coolingUntil = await Guardrails.takeCooldown(
     rule.name,
     target,

@@ -57,6 +57,14 @@ export interface StepContext {
   now(): Date;
   /** The tag that marks resources Reflex may act on (and that Reflex puts on what it creates). */
   automationTag: { key: string; value: string };
+  /**
+   * Locks targets this run resolved itself (a selector's instances), one lock per target, in
+   * sorted order. Each is named on the run's record before it is taken, so closing the run
+   * releases it. Returns the targets now held by this run and those another run holds.
+   */
+  lockTargets(
+    targets: string[],
+  ): Promise<{ held: string[]; locked: Array<{ target: string; holder?: string }> }>;
 }
 
 /** The input every Task receives: the execution, the validated params, and what earlier steps added. */
@@ -85,10 +93,13 @@ export interface RunbookSpec<S extends z.ZodType> {
   /** The state machine. Task states call `${StepHandlerArn}` with `{ runbook, step, input }`. */
   stateMachine: AslDefinition;
   /**
-   * The lock key a run takes, from its validated params (e.g. `asg:web`), so two runs never act
-   * on the same target at once. Undefined: the runbook's name.
+   * The targets a run locks before it starts, when its params name them (`asg:web`,
+   * `instance:i-…`): all or none, or the start is refused (`target_locked`). Runbooks whose
+   * targets are only known after a cloud lookup (a tag selector) lock them in a step with
+   * `ctx.lockTargets` instead. Targets, never params: two selectors naming one instance must
+   * meet at one lock.
    */
-  lockKey?: (params: z.output<S>) => string;
+  locks?: (params: z.output<S>) => string[];
   /**
    * How many targets a run with these params may touch, when the params alone tell (instances
    * named, instances added by a scale-out). The event gate checks it against the cap before it
@@ -181,7 +192,8 @@ export function defineRunbook<S extends z.ZodType>(spec: RunbookSpec<S>): Runboo
 export function implementSteps(
   runbook: Pick<Runbook, "name" | "steps">,
   steps: StepMap,
-): { runbook: string; steps: StepMap } {
+  extras: { inspectLost?: InspectLost } = {},
+): { runbook: string; steps: StepMap; inspectLost?: InspectLost } {
   const missing = runbook.steps.filter((s) => !steps[s]);
   const extra = Object.keys(steps).filter((s) => !runbook.steps.includes(s));
   if (missing.length || extra.length) {
@@ -189,5 +201,15 @@ export function implementSteps(
       `runbook '${runbook.name}' steps do not match its state machine:${missing.length ? ` no implementation for: ${missing.join(", ")};` : ""}${extra.length ? ` not called: ${extra.join(", ")}` : ""}`,
     );
   }
-  return { runbook: runbook.name, steps };
+  return { runbook: runbook.name, steps, ...extras };
 }
+
+/**
+ * What a runbook finds a lost run of its own left behind (the snapshots of a backup whose end
+ * was never observed), for the reconciler's report to a person. Read-only.
+ */
+export type InspectLost = (execution: {
+  id: string;
+  params: Record<string, unknown>;
+  startedAt: string;
+}) => Promise<unknown>;

@@ -5,17 +5,27 @@
  */
 import { NotFoundError } from "../errors.ts";
 import { backupSteps } from "./backup-snapshot/handlers.ts";
-import type { StepMap } from "./define.ts";
+import type { InspectLost, StepMap } from "./define.ts";
 import { scaleSteps } from "./scale/handlers.ts";
 
-const implementations = new Map<string, StepMap>([
-  [backupSteps.runbook, backupSteps.steps],
-  [scaleSteps.runbook, scaleSteps.steps],
-]);
+const implementations = new Map<string, StepMap>();
+const inspectors = new Map<string, InspectLost>();
 
 /** Adds a runbook's steps (the built-ins are there already). */
-export function registerSteps(implemented: { runbook: string; steps: StepMap }): void {
+export function registerSteps(implemented: {
+  runbook: string;
+  steps: StepMap;
+  inspectLost?: InspectLost;
+}): void {
   implementations.set(implemented.runbook, implemented.steps);
+  if (implemented.inspectLost) inspectors.set(implemented.runbook, implemented.inspectLost);
+}
+registerSteps(backupSteps);
+registerSteps(scaleSteps);
+
+/** A runbook's report on a lost run of its own, or undefined when it has none. */
+export function inspectorOf(runbook: string): InspectLost | undefined {
+  return inspectors.get(runbook);
 }
 
 /** A runbook's steps; NotFoundError when none are registered for it. */

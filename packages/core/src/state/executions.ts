@@ -1,17 +1,22 @@
 /**
  * Execution records: one item per run (pk `EXEC#<id>`, sk `META`), one item per step
  * invocation (sk `STEP#<started>#<state>#<n>`), listed newest first through gsi1
- * (`EXECUTIONS`, `<started>#<id>`). A record is created before the state machine starts and
- * closed exactly once when it ends (conditional on still being RUNNING), so redelivered
- * status events cannot rewrite history.
+ * (`EXECUTIONS`, `<started>#<id>`). A record is closed exactly once when its run ends
+ * (conditional on still being RUNNING), so redelivered status events cannot rewrite history.
+ *
+ * Crash safety: a start writes the record first, as `STARTING` and unlisted (no gsi1 keys),
+ * naming the locks it is about to take; only then takes them; then promotes the record to
+ * `RUNNING` and lists it, in one conditional update. So a lock's holder always has a record
+ * (the reconciler frees locks whose holder is missing, STARTING for too long, or ended), and
+ * a process that dies before the promotion leaves nothing listed.
  */
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import * as Audit from "./audit.ts";
 import { db, decodeCursor, encodeCursor, isConditionFailure } from "./db.ts";
 import { TABLE_KEYS, tableName } from "./table.ts";
 
-export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED" | "TIMED_OUT";
+export type ExecutionStatus = "STARTING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED" | "TIMED_OUT";
 export const TERMINAL: readonly ExecutionStatus[] = ["SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"];
 
 export interface Trigger {
@@ -35,8 +40,13 @@ export interface Execution {
   result?: Record<string, unknown>;
   error?: string;
   cause?: string;
-  /** Lock keys held for this run, released when it ends. */
+  /** Lock keys held for this run (or about to be taken), released when it ends. */
   locks?: string[];
+  /**
+   * Set when the run ended in a way a person must look at: it was lost (Step Functions never
+   * heard of it, or local mode restarted under it), with the steps it had completed.
+   */
+  attention?: { reason: string; completedSteps: string[]; inFlightSteps: string[]; report?: unknown };
 }
 
 export interface StepRecord {
@@ -54,7 +64,109 @@ export interface StepRecord {
 
 const key = (id: string) => ({ pk: `EXEC#${id}`, sk: "META" });
 
-/** Creates the record of a run about to start. Fails with ConflictError if the id is taken. */
+/**
+ * Writes the record of a run about to start, as STARTING and unlisted, naming the locks it
+ * will take. ConflictError `execution_exists` (with the record) when the id is taken.
+ */
+export async function createStarting(
+  input: Omit<Execution, "status" | "startedAt">,
+  now = new Date(),
+): Promise<Execution> {
+  const execution: Execution = { result: {}, ...input, status: "STARTING", startedAt: now.toISOString() };
+  try {
+    await db().send(
+      new PutCommand({
+        TableName: tableName(),
+        Item: {
+          ...key(input.id),
+          type: "execution",
+          ...execution,
+          // A start that died before its promotion leaves this behind, unlisted; TTL tidies it.
+          expiresAt: Math.floor(now.getTime() / 1000) + 7 * 86_400,
+        },
+        ConditionExpression: "attribute_not_exists(pk)",
+      }),
+    );
+  } catch (err) {
+    if (isConditionFailure(err))
+      throw new ConflictError("execution_exists", `execution '${input.id}' already exists`);
+    throw err;
+  }
+  return execution;
+}
+
+/**
+ * Promotes a STARTING record to RUNNING and lists it (one conditional update). Returns the
+ * record, or undefined when it is no longer STARTING (another delivery promoted it first).
+ */
+export async function promote(id: string, now = new Date()): Promise<Execution | undefined> {
+  try {
+    const out = await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: key(id),
+        UpdateExpression:
+          "SET #status = :running, startedAt = :at, gsi1pk = :list, gsi1sk = :sort REMOVE expiresAt",
+        ConditionExpression: "#status = :starting",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: {
+          ":running": "RUNNING",
+          ":starting": "STARTING",
+          ":at": now.toISOString(),
+          ":list": "EXECUTIONS",
+          ":sort": `${now.toISOString()}#${id}`,
+        },
+        ReturnValues: "ALL_NEW",
+      }),
+    );
+    return strip<Execution>(out.Attributes ?? {});
+  } catch (err) {
+    if (isConditionFailure(err)) return undefined;
+    throw err;
+  }
+}
+
+/** Deletes a record that never got past STARTING (its start was refused or abandoned). */
+export async function discard(id: string): Promise<boolean> {
+  try {
+    await db().send(
+      new DeleteCommand({
+        TableName: tableName(),
+        Key: key(id),
+        ConditionExpression: "#status = :starting",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: { ":starting": "STARTING" },
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
+}
+
+/**
+ * Names more locks on a running run's record — before they are taken, so that a lock's
+ * holder always lists it and closing the run releases it.
+ */
+export async function addLocks(id: string, locks: string[]): Promise<void> {
+  if (locks.length === 0) return;
+  await db().send(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: key(id),
+      UpdateExpression: "SET #locks = list_append(if_not_exists(#locks, :empty), :locks)",
+      ConditionExpression: "#status = :running",
+      ExpressionAttributeNames: { "#status": "status", "#locks": "locks" },
+      ExpressionAttributeValues: { ":empty": [], ":locks": locks, ":running": "RUNNING" },
+    }),
+  );
+}
+
+/**
+ * Creates a RUNNING, listed record in one write (for callers that take no locks before the
+ * record exists, e.g. tests). Fails with ConflictError if the id is taken.
+ */
 export async function create(
   input: Omit<Execution, "status" | "startedAt">,
   now = new Date(),
@@ -252,7 +364,12 @@ export async function setResult(id: string, result: Record<string, unknown>): Pr
  */
 export async function complete(
   id: string,
-  outcome: { status: Exclude<ExecutionStatus, "RUNNING">; error?: string; cause?: string },
+  outcome: {
+    status: Exclude<ExecutionStatus, "RUNNING" | "STARTING">;
+    error?: string;
+    cause?: string;
+    attention?: Execution["attention"];
+  },
   now = new Date(),
 ): Promise<Execution | undefined> {
   try {
@@ -260,7 +377,7 @@ export async function complete(
       new UpdateCommand({
         TableName: tableName(),
         Key: key(id),
-        UpdateExpression: "SET #status = :status, endedAt = :endedAt, #error = :error, #cause = :cause",
+        UpdateExpression: `SET #status = :status, endedAt = :endedAt, #error = :error, #cause = :cause${outcome.attention ? ", attention = :attention" : ""}`,
         ConditionExpression: "#status = :running",
         ExpressionAttributeNames: { "#status": "status", "#error": "error", "#cause": "cause" },
         ExpressionAttributeValues: {
@@ -269,6 +386,7 @@ export async function complete(
           ":endedAt": now.toISOString(),
           ":error": outcome.error ?? null,
           ":cause": outcome.cause ?? null,
+          ...(outcome.attention ? { ":attention": outcome.attention } : {}),
         },
         ReturnValues: "ALL_NEW",
       }),
@@ -278,4 +396,44 @@ export async function complete(
     if (isConditionFailure(err)) return undefined;
     throw err;
   }
+}
+
+/**
+ * Clears a listing whose record is gone or was never promoted (dynalite writes the index
+ * before the item, so a crash between them leaves an index entry behind): writes a record
+ * with the same index keys over whatever is there, then deletes it. Only for ids the caller
+ * found missing or STARTING.
+ */
+export async function forgetListing(id: string, sort: string): Promise<void> {
+  await db()
+    .send(
+      new PutCommand({
+        TableName: tableName(),
+        Item: {
+          ...key(id),
+          [TABLE_KEYS.gsi1.partitionKey]: "EXECUTIONS",
+          [TABLE_KEYS.gsi1.sortKey]: sort,
+          type: "tombstone",
+        },
+        ConditionExpression: "attribute_not_exists(pk) OR #status = :starting",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: { ":starting": "STARTING" },
+      }),
+    )
+    .catch((err) => {
+      if (!isConditionFailure(err)) throw err;
+    });
+  await db()
+    .send(
+      new DeleteCommand({
+        TableName: tableName(),
+        Key: key(id),
+        ConditionExpression: "#type = :tombstone",
+        ExpressionAttributeNames: { "#type": "type" },
+        ExpressionAttributeValues: { ":tombstone": "tombstone" },
+      }),
+    )
+    .catch((err) => {
+      if (!isConditionFailure(err)) throw err;
+    });
 }

@@ -1,12 +1,18 @@
 /**
  * Per-target locks with leases. A lock is one item (pk `LOCK#<target>`, sk `LOCK`) written
- * with a condition: it is free, or its lease has run out, or we already hold it. A holder
- * that dies without releasing loses the lock when its lease ends; nobody has to clean up.
- * Expiry is checked on read (the condition), not left to TTL, which deletes late.
+ * with a condition: it is free, or its lease has run out, or we already hold it. A lock names
+ * its holder (the execution id), and every lock is listed in gsi1 (`LOCKS`), so the
+ * reconciler can walk locks as well as executions and free those whose holder has ended or
+ * never existed. Expiry is checked on read (the condition), not left to TTL, which deletes
+ * late.
+ *
+ * Targets are what a run acts on — `instance:i-…`, `asg:web`, `pair:db` — never a selector:
+ * two selectors naming the same instance must meet at the same lock. A run that needs several
+ * takes them in sorted order ({@link acquireAll}), so two runs cannot deadlock.
  */
-import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { db, isConditionFailure } from "./db.ts";
-import { tableName } from "./table.ts";
+import { TABLE_KEYS, tableName } from "./table.ts";
 
 export interface Lock {
   target: string;
@@ -35,6 +41,8 @@ export async function acquire(
         TableName: tableName(),
         Item: {
           ...key(target),
+          [TABLE_KEYS.gsi1.partitionKey]: "LOCKS",
+          [TABLE_KEYS.gsi1.sortKey]: target,
           type: "lock",
           target,
           owner,
@@ -53,6 +61,39 @@ export async function acquire(
     if (isConditionFailure(err)) return false;
     throw err;
   }
+}
+
+/**
+ * Takes every lock in `targets` (sorted, one at a time, so two runs wanting overlapping sets
+ * cannot deadlock), or none: on the first refusal, gives back what it took and names the
+ * target and its holder.
+ *
+ * @example
+ * const got = await Locks.acquireAll(["asg:web"], executionId, lease);
+ * if (!got.ok) throw new ConflictError("target_locked", `${got.target} is held by ${got.holder}`);
+ */
+export async function acquireAll(
+  targets: string[],
+  owner: string,
+  leaseMs: number,
+  now = Date.now(),
+): Promise<{ ok: true } | { ok: false; target: string; holder?: string }> {
+  const taken: string[] = [];
+  for (const target of order(targets)) {
+    if (await acquire(target, owner, leaseMs, now)) {
+      taken.push(target);
+      continue;
+    }
+    const held = await holder(target, now);
+    await Promise.all(taken.map((t) => release(t, owner)));
+    return { ok: false, target, holder: held?.owner };
+  }
+  return { ok: true };
+}
+
+/** The deterministic order locks are taken in: sorted, without duplicates. */
+export function order(targets: string[]): string[] {
+  return [...new Set(targets)].sort();
 }
 
 /** Releases the lock if `owner` still holds it. Returns false when someone else does (or nobody). */
@@ -82,4 +123,64 @@ export async function holder(target: string, now = Date.now()): Promise<Lock | u
   const item = out.Item as (Lock & Record<string, unknown>) | undefined;
   if (!item || item.leaseUntil < now) return undefined;
   return { target: item.target, owner: item.owner, acquiredAt: item.acquiredAt, leaseUntil: item.leaseUntil };
+}
+
+/**
+ * Every lock held now, by target. The index lists them; each is confirmed with a consistent
+ * read of the lock itself, because an index entry can outlive its item (DynamoDB's indexes are
+ * eventually consistent, and dynalite writes the index before the item, so a crash between
+ * the two leaves one behind — {@link forget} clears such an entry).
+ */
+export async function list(now = Date.now()): Promise<Lock[]> {
+  const held = await Promise.all((await listed()).map((t) => holder(t, now)));
+  return held.filter((l): l is Lock => l !== undefined);
+}
+
+/** Targets the index lists as locked, whether or not the lock item still exists. */
+export async function listed(): Promise<string[]> {
+  const out: string[] = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await db().send(
+      new QueryCommand({
+        TableName: tableName(),
+        IndexName: TABLE_KEYS.gsi1.indexName,
+        KeyConditionExpression: "gsi1pk = :pk",
+        ExpressionAttributeValues: { ":pk": "LOCKS" },
+        ExclusiveStartKey,
+      }),
+    );
+    for (const i of page.Items ?? []) out.push(i.target as string);
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return out;
+}
+
+/**
+ * Clears a stale index entry of a lock whose item is gone, by writing the item again and
+ * deleting it (only when no lock item exists, so a live lock is never touched).
+ */
+export async function forget(target: string): Promise<void> {
+  const owner = `forget:${target}`;
+  try {
+    await db().send(
+      new PutCommand({
+        TableName: tableName(),
+        Item: {
+          ...key(target),
+          [TABLE_KEYS.gsi1.partitionKey]: "LOCKS",
+          [TABLE_KEYS.gsi1.sortKey]: target,
+          type: "lock",
+          target,
+          owner,
+          leaseUntil: 0,
+        },
+        ConditionExpression: "attribute_not_exists(pk)",
+      }),
+    );
+  } catch (err) {
+    if (isConditionFailure(err)) return;
+    throw err;
+  }
+  await release(target, owner);
 }

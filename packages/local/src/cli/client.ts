@@ -58,7 +58,19 @@ export class ApiClient {
       );
     }
     const text = await res.text();
-    const json = text ? JSON.parse(text) : {};
+    let json: any;
+    try {
+      json = text ? JSON.parse(text) : {};
+    } catch {
+      throw new ApiError(
+        res.status,
+        "bad_response",
+        `Reflex answered ${res.status} with a body that is not JSON`,
+      );
+    }
+    // POST /events answers 503 when an entry is still being handled elsewhere; the body still
+    // holds every entry's decision, which the caller reports.
+    if (res.status === 503 && Array.isArray(json.results)) return json as T;
     if (!res.ok) {
       const e = json.error ?? {};
       throw new ApiError(

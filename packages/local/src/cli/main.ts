@@ -282,7 +282,14 @@ async function cmdEvents(args: string[]): Promise<number> {
           `${r.eventId}  ${r.decision}${r.rule ? `  rule ${r.rule}` : ""}${r.executionId ? `  → ${r.executionId}` : ""}${r.guardrail ? `  [${r.guardrail}]` : ""}\n  ${r.reason}`,
         );
       }
-    return results.some((r) => r.decision === "rejected") ? 2 : 0;
+    // 2 only when nothing was accepted (all bad input); 1 when some entries were taken and
+    // others rejected or must be sent again (in-progress); 0 when every entry was handled.
+    const refused = results.filter((r) => r.decision === "rejected" || r.decision === "in-progress");
+    if (refused.length === 0) return 0;
+    if (results.every((r) => r.decision === "rejected")) return 2;
+    if (results.some((r) => r.decision === "in-progress"))
+      err("some events are still being handled by an earlier delivery; send the file again in a minute");
+    return 1;
   }
   throw new UsageError(
     `unknown events command '${sub ?? ""}'; try: reflex events put <file> or reflex events test`,

@@ -33,5 +33,4 @@ export const backupSnapshot = defineRunbook({
   dryRun:
     "Selects the instances and lists the snapshots it would create and the expired ones it would delete; no mutating call.",
   stateMachine: backupStateMachine,
-  lockKey: (p) => `backup:${JSON.stringify(p.selector)}`,
 });

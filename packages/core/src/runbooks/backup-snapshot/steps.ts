@@ -46,6 +46,8 @@ export interface PruneCandidate {
 export interface Plan {
   region: string;
   targets: Target[];
+  /** Selected instances this run leaves alone: another run holds their lock. */
+  skipped?: Array<{ instanceId: string; name?: string; reason: string }>;
   create: Array<{ instanceId: string; volumeId: string }>;
   copyTo?: string;
   prune: PruneCandidate[];
@@ -103,7 +105,7 @@ export async function plan(input: Input, ctx: StepContext & { maxTargets?: numbe
       `selector matched ${instances.length} instances, more than the cap of ${cap}; narrow the selector or raise guardrails.maxTargetsPerRun`,
     );
   }
-  const targets: Target[] = instances.map((i) => ({
+  const selected: Target[] = instances.map((i) => ({
     instanceId: i.InstanceId!,
     name: tagValue(i.Tags, "Name"),
     state: i.State?.Name,
@@ -111,6 +113,30 @@ export async function plan(input: Input, ctx: StepContext & { maxTargets?: numbe
       .filter((m) => m.Ebs?.VolumeId)
       .map((m) => ({ volumeId: m.Ebs!.VolumeId!, device: m.DeviceName })),
   }));
+  // One lock per instance, whatever selector named it: two backups never snapshot one
+  // instance at once. An instance another run holds is skipped and reported. A dry-run
+  // changes nothing and locks nothing.
+  const skipped: NonNullable<Plan["skipped"]> = [];
+  let targets = selected;
+  if (!ctx.dryRun) {
+    const { locked } = await ctx.lockTargets(selected.map((t) => `instance:${t.instanceId}`));
+    const lockedBy = new Map(locked.map((l) => [l.target.slice("instance:".length), l.holder]));
+    targets = selected.filter((t) => !lockedBy.has(t.instanceId));
+    for (const t of selected.filter((t) => lockedBy.has(t.instanceId))) {
+      skipped.push({
+        instanceId: t.instanceId,
+        name: t.name,
+        reason: `skipped: locked by run ${lockedBy.get(t.instanceId) ?? "(another run)"}`,
+      });
+    }
+    if (targets.length === 0) {
+      await Executions.setResult(ctx.executionId, { plan: { region, targets: [], skipped } });
+      throw new StepExecutionError(
+        "TargetsLocked",
+        `every selected instance is being acted on by another run: ${skipped.map((s) => `${s.instanceId} (${s.reason})`).join(", ")}`,
+      );
+    }
+  }
   const volumeIds = targets.flatMap((t) => t.volumes.map((v) => v.volumeId));
   const regions = params.copyToRegion ? [region, params.copyToRegion] : [region];
   const prune = (await Promise.all(regions.map((r) => planPrune(r, volumeIds, params, ctx, true)))).flat();
@@ -123,6 +149,7 @@ export async function plan(input: Input, ctx: StepContext & { maxTargets?: numbe
     copyTo: params.copyToRegion,
     prune,
     cap,
+    ...(skipped.length ? { skipped } : {}),
   };
   await Executions.setResult(ctx.executionId, { plan: result });
   return result;
@@ -334,7 +361,7 @@ export interface Report {
   targets: Array<{
     instanceId: string;
     name?: string;
-    status: "succeeded" | "failed";
+    status: "succeeded" | "failed" | "skipped";
     snapshots: SnapshotProgress[];
     copies: CopyResult[];
     error?: string;
@@ -371,7 +398,18 @@ export async function report(input: Input, ctx: StepContext): Promise<Report> {
       error,
     };
   });
+  for (const s of input.plan?.skipped ?? []) {
+    targets.push({
+      instanceId: s.instanceId,
+      name: s.name,
+      status: "skipped",
+      snapshots: [],
+      copies: [],
+      error: s.reason,
+    });
+  }
   const failed = targets.filter((t) => t.status === "failed").length;
+  const skippedCount = targets.filter((t) => t.status === "skipped").length;
   const body = {
     runbook: RUNBOOK,
     executionId: ctx.executionId,
@@ -393,7 +431,7 @@ export async function report(input: Input, ctx: StepContext): Promise<Report> {
   );
   const out: Report = {
     targets,
-    succeeded: targets.length - failed,
+    succeeded: targets.length - failed - skippedCount,
     failed,
     pruned: body.pruned.deleted.length,
     manifest: `s3://${bucket}/${key}`,
@@ -402,7 +440,7 @@ export async function report(input: Input, ctx: StepContext): Promise<Report> {
     targets,
     pruned: body.pruned,
     manifest: out.manifest,
-    summary: `${out.succeeded} of ${targets.length} instance(s) backed up, ${out.pruned} expired snapshot(s) pruned`,
+    summary: `${out.succeeded} of ${targets.length} instance(s) backed up${skippedCount ? `, ${skippedCount} skipped (locked by another run)` : ""}, ${out.pruned} expired snapshot(s) pruned`,
   });
   return out;
 }

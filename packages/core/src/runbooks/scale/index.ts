@@ -53,6 +53,6 @@ export const scale = defineRunbook({
   dryRun:
     "Reads the group (or the instance and instance types) and reports the plan: the capacity it would set and every limit that clamped it, or the resize it would do; no mutating call.",
   stateMachine: scaleStateMachine,
-  lockKey: (p) => (p.mode === "vertical" ? `instance:${p.instanceId}` : `asg:${p.autoScalingGroup}`),
+  locks: (p) => [p.mode === "vertical" ? `instance:${p.instanceId}` : `asg:${p.autoScalingGroup}`],
   blastRadius,
 });

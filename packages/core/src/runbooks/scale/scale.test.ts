@@ -52,6 +52,7 @@ const ctx = (executionId: string, maxTargets = 20, now = NOW): ScaleContext => (
   state: "test",
   now: () => now,
   automationTag: { key: "reflex:managed", value: "true" },
+  lockTargets: async (targets: string[]) => ({ held: targets, locked: [] }),
   maxTargets,
 });
 const execution = (id: string) => ({ id, runbook: "scale", dryRun: false, startedAt: NOW.toISOString() });
@@ -168,8 +169,8 @@ describe("params", () => {
   });
 
   it("locks the group or the instance it acts on", () => {
-    expect(scale.lockKey?.(horizontal({ autoScalingGroup: "web", change: "+1" }))).toBe("asg:web");
-    expect(scale.lockKey?.(vertical({}))).toBe(`instance:${DB}`);
+    expect(scale.locks?.(horizontal({ autoScalingGroup: "web", change: "+1" }))).toEqual(["asg:web"]);
+    expect(scale.locks?.(vertical({}))).toEqual([`instance:${DB}`]);
   });
 });
 

@@ -1,0 +1,22 @@
+/**
+ * Crash points: named moments between two writes where a test can make the process die, as
+ * `kill -9` would, to prove that every write order is crash-safe. `REFLEX_CRASH_AT=<name>`
+ * (read once) makes the process SIGKILL itself the first time it reaches that point; unset —
+ * always, outside tests — this is a no-op. The points are listed here so tests and readers
+ * see every boundary the start path has.
+ */
+export const CRASH_POINTS = [
+  "start:after-record", // STARTING record written, no lock yet
+  "start:after-locks", // locks taken, record not yet promoted
+  "start:after-promote", // record RUNNING and listed, StartExecution not yet called
+  "start:after-start-execution", // the execution exists, audit may not have landed
+  "gate:after-claim", // the dedup claim is held, nothing decided
+] as const;
+export type CrashPoint = (typeof CRASH_POINTS)[number];
+
+const armed = process.env.REFLEX_CRASH_AT;
+
+/** Dies here if this point is armed (tests only). */
+export function crashPoint(name: CrashPoint): void {
+  if (armed === name) process.kill(process.pid, "SIGKILL");
+}
