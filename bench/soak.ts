@@ -64,7 +64,7 @@ const probe = Runbooks.defineRunbook({
     },
   },
   // Each transition its own target, so no run is suppressed by another's lock.
-  lockKey: (p) => `soak:${p.alarm}@${p.at}`,
+  locks: (p) => [`soak:${p.alarm}@${p.at}`],
 });
 
 /** Runs `work` over `items` with at most `limit` in flight; returns elapsed ms. */
