@@ -6,9 +6,10 @@
  */
 import { type ApiRouteProps, Config, Api as HttpApi, type StackContext, use } from "sst/constructs";
 import { Bus } from "./bus.ts";
-import { resourceName } from "./context.ts";
+import { resourceName, stateMachineArnPrefix } from "./context.ts";
 import { reflexFunction } from "./function.ts";
-import { putEventsStatement, startExecutionStatement, tableStatement } from "./iam.ts";
+import { putEventsStatement, runControlStatements, startExecutionStatement, tableStatement } from "./iam.ts";
+import { suppress } from "./nag.ts";
 import { Runbooks } from "./runbooks.ts";
 import { Storage } from "./storage.ts";
 
@@ -42,10 +43,20 @@ export function Api({ stack }: StackContext) {
     handler: API_HANDLER,
     description: "Reflex JSON API: runbooks, executions, audit",
   });
+  const executionArnPrefix = stateMachineArnPrefix(stack).replace(":stateMachine:", ":execution:");
   handler.attachPermissions([
     tableStatement(table.tableArn),
     startExecutionStatement(runbooks.map((r) => r.stateMachineArn)),
     putEventsStatement(bus.eventBusArn),
+    ...runControlStatements(executionArnPrefix),
+  ]);
+  suppress(handler.role!, [
+    {
+      id: "AwsSolutions-IAM5",
+      reason:
+        "states:SendTaskSuccess/SendTaskFailure/SendTaskHeartbeat take a task token and have no resource type to scope them to (the token is the capability, readable only from the state table); states:StopExecution is scoped to the ARN prefix of this stage's executions, whose names are chosen at start time.",
+      appliesTo: ["Resource::*", `Resource::${executionArnPrefix}*`],
+    },
   ]);
 
   const api = new HttpApi(stack, "Api", {

@@ -151,7 +151,15 @@ describe("the control-plane grants", () => {
   it("cover every Step Functions and EventBridge command core and the handlers import", () => {
     // The stacks grant states:StartExecution (trigger, schedule, api) and events:PutEvents (the same, plus execution-status).
     // ...and states:DescribeExecution (the reconciler).
-    const granted = new Set(["StartExecutionCommand", "PutEventsCommand", "DescribeExecutionCommand"]);
+    // ...and the API's approvals and aborts (SendTaskSuccess/Failure, StopExecution).
+    const granted = new Set([
+      "StartExecutionCommand",
+      "PutEventsCommand",
+      "DescribeExecutionCommand",
+      "SendTaskSuccessCommand",
+      "SendTaskFailureCommand",
+      "StopExecutionCommand",
+    ]);
     for (const file of [
       ...sources(join(ROOT, "packages/core/src")),
       ...sources(join(ROOT, "packages/functions/src")),

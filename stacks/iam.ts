@@ -109,3 +109,19 @@ export function describeExecutionStatement(executionArnPrefix: string): PolicySt
 export function putEventsStatement(eventBusArn: string): PolicyStatement {
   return new PolicyStatement({ actions: ["events:PutEvents"], resources: [eventBusArn] });
 }
+
+/**
+ * Answering approvals and aborting runs (the API): SendTaskSuccess / SendTaskFailure take a task
+ * token, not an ARN — the service authorization reference lists no resource type for them, so
+ * they can only be granted on `*`; the token itself is the capability, and only this function
+ * reads tokens (from the state table). StopExecution is scoped to this stage's executions.
+ */
+export function runControlStatements(executionArnPrefix: string): PolicyStatement[] {
+  return [
+    new PolicyStatement({
+      actions: ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+      resources: ["*"],
+    }),
+    new PolicyStatement({ actions: ["states:StopExecution"], resources: [`${executionArnPrefix}*`] }),
+  ];
+}

@@ -241,7 +241,7 @@ describe("locks per target", () => {
 });
 
 describe("bad input", () => {
-  it("answers 404 for an unknown runbook and 400 naming the bad param, writing nothing", async () => {
+  it("answers 404 for an unknown runbook and 400 naming the bad param, starting nothing; the refused start is audited with its actor", async () => {
     const before = (await api(local, "GET", "/api/executions?limit=500")).body.executions.length;
     const auditBefore = (await api(local, "GET", "/api/audit?limit=500")).body.entries.length;
 
@@ -259,7 +259,10 @@ describe("bad input", () => {
     expect(invalid.body.error).toMatchObject({ code: "invalid_params", path: "params.retainDays" });
     expect(garbage).toMatchObject({ status: 400, body: { error: { code: "invalid_json" } } });
     expect((await api(local, "GET", "/api/executions?limit=500")).body.executions).toHaveLength(before);
-    expect((await api(local, "GET", "/api/audit?limit=500")).body.entries).toHaveLength(auditBefore);
+    const audit = (await api(local, "GET", "/api/audit?limit=500")).body.entries;
+    // One line, for the start refused for its params (bad JSON and unknown runbooks start nothing to refuse).
+    expect(audit).toHaveLength(auditBefore + 1);
+    expect(audit[0]).toMatchObject({ kind: "start.refused", guardrail: "params", actor: expect.any(String) });
   });
 
   it("lists each runbook with its params schema and an example that validates", async () => {

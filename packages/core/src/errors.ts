@@ -33,6 +33,28 @@ export class ValidationError extends ReflexError {
   }
 }
 
+/** A request body larger than the API reads. Maps to HTTP 413. */
+export class PayloadTooLargeError extends ValidationError {
+  constructor(limitBytes: number) {
+    super("too_large", `request body is over ${limitBytes} bytes`, [
+      { path: "body", message: `larger than ${limitBytes} bytes` },
+    ]);
+    this.name = "PayloadTooLargeError";
+  }
+}
+
+/** A request body in a media type the route does not take (JSON routes take JSON). Maps to HTTP 415. */
+export class UnsupportedMediaTypeError extends ValidationError {
+  constructor(contentType: string | undefined) {
+    super(
+      "unsupported_media_type",
+      `request body must be application/json, not ${contentType ? `'${contentType.slice(0, 100)}'` : "an unlabelled body"}`,
+      [{ path: "content-type", message: "must be application/json" }],
+    );
+    this.name = "UnsupportedMediaTypeError";
+  }
+}
+
 /** A config file that does not validate. Every problem is listed with its path. */
 export class ConfigError extends ValidationError {
   constructor(message: string, issues: Issue[], options?: { cause?: unknown }) {
@@ -62,6 +84,14 @@ export class NotFoundError extends ReflexError {
   constructor(what: string, id: string) {
     super("not_found", `${what} '${id}' does not exist`);
     this.name = "NotFoundError";
+  }
+}
+
+/** A person may not do what they asked: their roles do not allow it. Maps to HTTP 403. */
+export class AccessDeniedError extends ReflexError {
+  constructor(message: string) {
+    super("access_denied", message);
+    this.name = "AccessDeniedError";
   }
 }
 

@@ -1,3 +1,5 @@
+export * as Admission from "./admission/index.ts";
+export * as Approvals from "./approvals.ts";
 export * as Aws from "./aws.ts";
 export * from "./config/index.ts";
 export * from "./errors.ts";
@@ -10,3 +12,4 @@ export * as Runbooks from "./runbooks/index.ts";
 export * as Runs from "./runs.ts";
 export * from "./state/index.ts";
 export * as Steps from "./steps.ts";
+export * as Validate from "./validate.ts";

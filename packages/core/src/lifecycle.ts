@@ -17,7 +17,11 @@ export type LifecycleType =
   | "Execution Failed"
   | "Execution Aborted"
   | "Execution Lost"
-  | "Event Suppressed";
+  | "Event Suppressed"
+  | "Start Refused"
+  | "Approval Requested"
+  | "Approval Answered"
+  | "Abort Requested";
 
 export const LIFECYCLE_SOURCE = "reflex";
 

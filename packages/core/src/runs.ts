@@ -4,15 +4,24 @@
  * locally the local Step Functions API, through the same SDK client.
  */
 import { randomBytes } from "node:crypto";
-import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import {
+  DescribeExecutionCommand,
+  SendTaskFailureCommand,
+  SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from "@aws-sdk/client-sfn";
+import * as Access from "./admission/access.ts";
 import { client } from "./aws.ts";
 import { currentConfig, toIssues } from "./config/index.ts";
 import { crashPoint } from "./crash.ts";
 import { optionalEnv, region } from "./env.ts";
-import { ConflictError, ValidationError } from "./errors.ts";
+import { AccessDeniedError, ConflictError, NotFoundError, ValidationError } from "./errors.ts";
 import * as Guardrails from "./gate/guardrails.ts";
 import * as Lifecycle from "./lifecycle.ts";
+import { APPROVAL_ERRORS, RUN_ABORTED } from "./runbooks/asl.ts";
 import * as Runbooks from "./runbooks/index.ts";
+import * as Approvals from "./state/approvals.ts";
 import * as Audit from "./state/audit.ts";
 import * as Executions from "./state/executions.ts";
 import * as Locks from "./state/locks.ts";
@@ -30,6 +39,10 @@ export interface StartRequest {
    * not start (ConflictError `reservation_refused`) and the lock is given back.
    */
   reservation?: Promise<string | undefined>;
+  /** Whether the run waits for a person, decided by admission; part of the execution input. */
+  approval?: Executions.ApprovalPlan;
+  /** The maintenance window a run was started in. */
+  window?: Executions.Execution["window"];
 }
 
 /** The ARN of a runbook's state machine: `REFLEX_STATE_MACHINE_ARN_PREFIX` + name. */
@@ -77,10 +90,18 @@ export function canonicalJson(value: unknown): string {
   );
 }
 
-function executionInput(e: Executions.Execution): string {
+/** The Step Functions input of a run (canonical JSON, so a retried start sends the same). */
+export function executionInput(e: Executions.Execution): string {
   return canonicalJson({
-    execution: { id: e.id, runbook: e.runbook, dryRun: e.dryRun, startedAt: e.startedAt },
+    execution: {
+      id: e.id,
+      runbook: e.runbook,
+      dryRun: e.dryRun,
+      startedAt: e.startedAt,
+      ...(e.window ? { window: e.window } : {}),
+    },
     params: e.params,
+    ...(e.approval ? { approval: e.approval } : {}),
   });
 }
 
@@ -116,7 +137,16 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
   let record: Executions.Execution;
   try {
     record = await Executions.createStarting(
-      { id, runbook: runbook.name, dryRun, params, trigger: req.trigger, locks },
+      {
+        id,
+        runbook: runbook.name,
+        dryRun,
+        params,
+        trigger: req.trigger,
+        locks,
+        ...(req.approval ? { approval: req.approval } : {}),
+        ...(req.window ? { window: req.window } : {}),
+      },
       now,
     );
   } catch (err) {
@@ -211,7 +241,16 @@ async function ensureStarted(e: Executions.Execution): Promise<void> {
 const AUTOMATIC: ReadonlyArray<Executions.Trigger["kind"]> = ["rule", "schedule", "window"];
 
 /** The terminal statuses Step Functions reports, as Reflex records them. */
-export type FinalStatus = Exclude<Executions.ExecutionStatus, "RUNNING" | "STARTING">;
+export type FinalStatus = Exclude<
+  Executions.ExecutionStatus,
+  "RUNNING" | "STARTING" | "WAITING_FOR_APPROVAL"
+>;
+
+/**
+ * Errors that end a run that a person (or the lack of one) stopped, not one that broke: it is
+ * recorded ABORTED, and it does not count toward the circuit breaker.
+ */
+const STOPPED_BY_PEOPLE = new Set<string>([APPROVAL_ERRORS.rejected, APPROVAL_ERRORS.timedOut, RUN_ABORTED]);
 
 /**
  * Closes a run: marks the record, releases its locks, audits. Safe to call twice (a
@@ -227,6 +266,8 @@ export async function finish(
   },
   now = new Date(),
 ): Promise<Executions.Execution | undefined> {
+  if (outcome.status === "FAILED" && outcome.error && STOPPED_BY_PEOPLE.has(outcome.error))
+    outcome = { ...outcome, status: "ABORTED" };
   const closed = await Executions.complete(id, outcome, now);
   if (!closed) return undefined;
   const succeeded = outcome.status === "SUCCEEDED";
@@ -278,6 +319,10 @@ export async function finish(
       now,
     ),
     failedAutomatically ? Guardrails.recordFailure(currentConfig(), id, now.getTime()) : undefined,
+    // A request nobody answered before the run ended is closed with it.
+    closed.approval?.required
+      ? Approvals.close(id, outcome.error === APPROVAL_ERRORS.timedOut ? "TIMED_OUT" : "CLOSED")
+      : undefined,
   ]);
   return closed;
 }
@@ -332,7 +377,7 @@ export async function reconcile(
   do {
     const page = await Executions.list({ limit: 100, cursor });
     for (const listed of page.executions) {
-      if (listed.status !== "RUNNING" || Date.parse(listed.startedAt) > cutoff) continue;
+      if (!Executions.ACTIVE.includes(listed.status) || Date.parse(listed.startedAt) > cutoff) continue;
       const e = await Executions.find(listed.id);
       if (!e || e.status === "STARTING") {
         // Listed, but the record is missing or was never promoted: a start that died mid-write.
@@ -341,7 +386,7 @@ export async function reconcile(
         closed.push({ executionId: listed.id, status: "DISCARDED", reason: "HalfWrittenStart" });
         continue;
       }
-      if (e.status !== "RUNNING") continue;
+      if (!Executions.ACTIVE.includes(e.status)) continue;
       const outcome = await askStepFunctions(e, opts.inspectLost);
       if (outcome && (await finish(e.id, outcome, now))) {
         closed.push({ executionId: e.id, status: outcome.status, reason: outcome.error ?? outcome.status });
@@ -416,7 +461,7 @@ async function reconcileLocks(cutoff: number, now: Date): Promise<Reconciled[]> 
       continue;
     }
     const holder = await Executions.find(lock.owner);
-    if (holder?.status === "RUNNING") continue;
+    if (holder && Executions.ACTIVE.includes(holder.status)) continue;
     if (holder?.status === "STARTING") {
       if (Date.parse(holder.startedAt) > cutoff) continue; // a start under way right now
       await discardStart(holder);
@@ -433,4 +478,103 @@ async function reconcileLocks(cutoff: number, now: Date): Promise<Reconciled[]> 
     }
   }
   return out;
+}
+
+/**
+ * Stops a run a person no longer wants. Graceful (the default, like SSM's cancel): the run
+ * starts no new target, steps in flight finish, its rollback steps undo what was done, and it
+ * ends ABORTED with the reason; a run waiting for approval ends at once (nothing was changed).
+ * `now`: StopExecution at once — no rollback; whatever was half-done stays so (said in the
+ * answer). Both audited with the actor. 404 unknown run, 409 a run that is not active, 403 a
+ * person who may not abort it.
+ *
+ * @example
+ * await Runs.abort({ executionId, actor: { id: "cli:alice" }, reason: "wrong group" });
+ */
+export async function abort(input: {
+  executionId: string;
+  actor: Access.Actor;
+  reason: string;
+  now?: boolean;
+  at?: Date;
+}): Promise<{
+  executionId: string;
+  mode: "graceful" | "now";
+  rollback: "will run" | "skipped" | "nothing to undo";
+}> {
+  const at = input.at ?? new Date();
+  const reason = input.reason?.trim();
+  if (!reason)
+    throw new ValidationError("missing_reason", "an abort needs a reason", [
+      { path: "reason", message: "required" },
+    ]);
+  const e = await Executions.find(input.executionId);
+  if (!e || e.status === "STARTING") throw new NotFoundError("execution", input.executionId);
+  if (!Executions.ACTIVE.includes(e.status))
+    throw new ConflictError(
+      "not_running",
+      `execution ${e.id} is ${e.status}; only a running run can be aborted`,
+    );
+  const config = currentConfig();
+  if (!Access.may(config, input.actor, "abort", e.runbook) && input.actor.id !== e.trigger.actor) {
+    const why = `${input.actor.id} may not abort ${e.runbook} runs`;
+    await Audit.record(
+      { kind: "abort.refused", actor: input.actor.id, reason: why, executionId: e.id, runbook: e.runbook },
+      at,
+    );
+    throw new AccessDeniedError(why);
+  }
+  const flagged = await Executions.requestCancel(e.id, { by: input.actor.id, reason, at: at.toISOString() });
+  if (!flagged && !input.now)
+    throw new ConflictError("already_aborting", `execution ${e.id} is already being aborted`);
+  const sfn = client(SFNClient, "sfn");
+  let rollback: "will run" | "skipped" | "nothing to undo" = "will run";
+  if (input.now) {
+    rollback = "skipped";
+    await sfn.send(
+      new StopExecutionCommand({
+        executionArn: executionArn(e.runbook, e.id),
+        error: RUN_ABORTED,
+        cause: `aborted now by ${input.actor.id}: ${reason} (rollback skipped)`,
+      }),
+    );
+  } else if (e.status === "WAITING_FOR_APPROVAL") {
+    // Nothing was changed yet: end the wait now.
+    rollback = "nothing to undo";
+    const req = await Approvals.find(e.id);
+    if (req && (await Approvals.close(e.id, "CLOSED"))) {
+      await sfn.send(
+        new SendTaskFailureCommand({
+          taskToken: req.token,
+          error: RUN_ABORTED,
+          cause: `aborted by ${input.actor.id}: ${reason}`,
+        }),
+      );
+    }
+  }
+  await Promise.all([
+    Audit.record(
+      {
+        kind: "execution.abort-requested",
+        actor: input.actor.id,
+        reason: `${input.now ? "abort now (no rollback)" : "graceful abort"} of ${e.runbook} ${e.id}: ${reason}`,
+        executionId: e.id,
+        runbook: e.runbook,
+      },
+      at,
+    ),
+    Lifecycle.publish(
+      "Abort Requested",
+      {
+        executionId: e.id,
+        runbook: e.runbook,
+        by: input.actor.id,
+        reason,
+        mode: input.now ? "now" : "graceful",
+        rollback,
+      },
+      at,
+    ),
+  ]);
+  return { executionId: e.id, mode: input.now ? "now" : "graceful", rollback };
 }

@@ -3,9 +3,12 @@
  * because it loads every runbook's step implementations and their cloud clients, which the
  * code that only starts runs must not carry.
  */
+
+import * as Approvals from "./approvals.ts";
 import { classify, TRANSIENT_ERROR } from "./aws-errors.ts";
 import { currentConfig } from "./config/index.ts";
-import { ValidationError } from "./errors.ts";
+import { StepExecutionError, ValidationError } from "./errors.ts";
+import { APPROVAL_STEP, RUN_ABORTED } from "./runbooks/asl.ts";
 import { inspectorOf, stepsOf } from "./runbooks/implementations.ts";
 import type { StepContext } from "./runbooks/index.ts";
 import * as Runbooks from "./runbooks/index.ts";
@@ -53,6 +56,24 @@ export interface StepEvent {
  */
 export async function runStep(event: StepEvent, now: () => Date = () => new Date()): Promise<unknown> {
   const runbook = Runbooks.get(event.runbook);
+  // The approval state's built-in step: record the request; the run then waits for its token.
+  if (event.step === APPROVAL_STEP) {
+    await Approvals.request(event as unknown as Approvals.ApprovalTaskEvent, now());
+    return { requested: true };
+  }
+  // Graceful abort: a person asked the run to stop. No new step starts, except the runbook's
+  // rollback steps, which undo what was done; steps in flight have finished by now.
+  if (!runbook.rollback.includes(event.step)) {
+    const record = await Executions.find(event.input.execution.id);
+    if (record?.cancel) {
+      const e = new StepExecutionError(
+        RUN_ABORTED,
+        `aborted by ${record.cancel.by}: ${record.cancel.reason}`,
+      );
+      e.name = RUN_ABORTED;
+      throw e;
+    }
+  }
   const fn = stepsOf(runbook.name)[event.step];
   if (!fn) throw new ValidationError("unknown_step", `runbook ${runbook.name} has no step '${event.step}'`);
   const execution = event.input.execution;

@@ -5,14 +5,19 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import {
+  Admission,
+  Approvals,
   Audit,
   currentConfig,
+  decodeCursor,
   Executions,
   Gate,
+  indexPageKey,
   Locks,
   ReflexError,
   Runbooks,
   Runs,
+  Validate,
   ValidationError,
 } from "@reflex/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
@@ -23,17 +28,90 @@ import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
 loadConfigFromEnv();
 
+const reasonText = z.string().trim().min(1).max(1000);
 const StartBody = z
-  .object({ params: z.record(z.string(), z.unknown()).default({}), dryRun: z.boolean().default(false) })
+  .object({
+    params: z.record(z.string(), z.unknown()).default({}),
+    dryRun: z.boolean().default(false),
+    /** Start during a change freeze: the reason (needs the override-freeze action; always approved by a person). */
+    overrideFreeze: reasonText.optional(),
+    /** Start while Reflex is paused: the reason (needs the override-pause action). */
+    overridePause: reasonText.optional(),
+  })
   .strict();
+const AnswerBody = z
+  .object({ comment: z.string().max(1000).optional(), reason: z.string().max(1000).optional() })
+  .strict();
+const AbortBody = z.object({ reason: reasonText, now: z.boolean().default(false) }).strict();
+const RerunBody = z
+  .object({
+    dryRun: z.boolean().optional(),
+    overrideFreeze: reasonText.optional(),
+    overridePause: reasonText.optional(),
+  })
+  .strict();
+
+/** Parses a JSON body against a schema; ValidationError naming the first bad field. */
+function bodyOf<T>(schema: z.ZodType<T>, event: APIGatewayProxyEventV2): T {
+  const body = schema.safeParse(parseBody(event));
+  if (!body.success) {
+    const issue = body.error.issues[0];
+    throw new ValidationError(
+      "invalid_body",
+      `request body: ${issue.path.join(".") || "(root)"}: ${issue.message}`,
+      [{ path: issue.path.join(".") || "body", message: issue.message }],
+    );
+  }
+  return body.data;
+}
+
+/**
+ * Bounds on what a caller puts into params: any one string may end up in a key (a lock, a
+ * cooldown), and the whole is stored in the execution record and its audit entry (one item
+ * each, 400 KB at most).
+ */
+const PARAMS_LIMITS = { maxStringBytes: Validate.MAX_KEY_PART_BYTES, maxTotalBytes: 64 * 1024 };
+/** An actor or a reason is written into audit entries; a paragraph is plenty. */
+const MAX_ACTOR_BYTES = 256;
+const MAX_REASON_BYTES = 1024;
 
 type Route = (m: RegExpMatchArray, event: APIGatewayProxyEventV2) => Promise<Response>;
 
-/** Who is asking: the IAM principal in AWS, the `x-reflex-actor` header locally. */
+/**
+ * Who is asking: the IAM principal in AWS (the API is behind IAM auth, so nobody can claim to
+ * be someone else); in local mode the `x-reflex-actor` header (the CLI sends `cli:<user>`, or
+ * `--as`), else the local user.
+ */
 function actor(event: APIGatewayProxyEventV2): string {
   const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam
     ?.userArn;
-  return iam ?? event.headers?.["x-reflex-actor"] ?? "api";
+  let who = iam;
+  if (!who) {
+    const claimed = event.headers?.["x-reflex-actor"];
+    who = process.env.REFLEX_LOCAL_MODE === "1" ? (claimed ?? "cli:local") : "anonymous";
+  }
+  Validate.checkLength(who, MAX_ACTOR_BYTES, "x-reflex-actor", "the actor");
+  return who;
+}
+
+/** An execution id from the path: decoded, and of the form Reflex gives ids (so it can be a key). */
+function executionIdOf(segment: string): string {
+  const id = Validate.decodePathSegment(segment, "execution id");
+  if (!Validate.EXECUTION_ID.test(id)) {
+    throw new ValidationError(
+      "invalid_execution_id",
+      `'${id.slice(0, 100)}${id.length > 100 ? "…" : ""}' is not an execution id: ids are 1-80 of A-Z a-z 0-9 _ -`,
+      [{ path: "path", message: "not an execution id" }],
+    );
+  }
+  return id;
+}
+
+/** A runbook name from the path, decoded; longer than any name is a 400, an unknown one a 404. */
+function runbookNameOf(segment: string): string {
+  const name = Validate.decodePathSegment(segment, "runbook name");
+  Validate.checkLength(name, 128, "path", "the runbook name");
+  return name;
 }
 
 function limitOf(event: APIGatewayProxyEventV2): number | undefined {
@@ -46,6 +124,22 @@ function limitOf(event: APIGatewayProxyEventV2): number | undefined {
     ]);
   }
   return n;
+}
+
+/**
+ * The executions cursor, checked to be a page key of the executions listing (gsi1 partition
+ * `EXECUTIONS`) before it reaches DynamoDB, which refuses any other start key with a 500.
+ */
+function executionsCursorOf(event: APIGatewayProxyEventV2): string | undefined {
+  const cursor = event.queryStringParameters?.cursor;
+  decodeCursor(cursor, indexPageKey("EXECUTIONS"));
+  return cursor;
+}
+
+function runbookFilterOf(event: APIGatewayProxyEventV2): string | undefined {
+  const name = event.queryStringParameters?.runbook;
+  if (name !== undefined) Validate.checkLength(name, 128, "runbook", "the runbook filter");
+  return name;
 }
 
 const routes: Array<[string, RegExp, Route]> = [
@@ -69,24 +163,100 @@ const routes: Array<[string, RegExp, Route]> = [
     "POST",
     /^\/api\/runbooks\/([^/]+)\/executions$/,
     async (m, event) => {
-      const runbook = Runbooks.get(decodeURIComponent(m[1]));
-      const body = StartBody.safeParse(parseBody(event));
-      if (!body.success) {
-        const issue = body.error.issues[0];
-        throw new ValidationError(
-          "invalid_body",
-          `request body: ${issue.path.join(".") || "(root)"}: ${issue.message}`,
-          [{ path: issue.path.join(".") || "body", message: issue.message }],
-        );
-      }
-      const execution = await Runs.start({
+      const runbook = Runbooks.get(runbookNameOf(m[1]));
+      const body = bodyOf(StartBody, event);
+      Validate.checkSizes(body.params, "params", PARAMS_LIMITS);
+      const admission = await Admission.admit({
         runbook: runbook.name,
-        params: body.data.params,
-        dryRun: body.data.dryRun,
-        trigger: { kind: "manual", actor: actor(event) },
+        params: body.params,
+        dryRun: body.dryRun,
+        trigger: { kind: "manual" },
+        actor: { id: actor(event) },
+        overrideFreeze: body.overrideFreeze,
+        overridePause: body.overridePause,
       });
-      return json(202, { executionId: execution.id, status: execution.status, dryRun: execution.dryRun });
+      if (!admission.admitted) throw Admission.refusalError(admission);
+      const e = admission.execution;
+      return json(202, {
+        executionId: e.id,
+        status: e.status,
+        dryRun: e.dryRun,
+        approval: admission.approval.required
+          ? { required: true, reasons: admission.approval.reasons, approvers: admission.approval.approvers }
+          : { required: false },
+      });
     },
+  ],
+  [
+    "GET",
+    /^\/api\/approvals$/,
+    async (_m, event) =>
+      json(200, {
+        approvals: await Approvals.pending(
+          event.queryStringParameters?.mine ? { actor: { id: actor(event) } } : {},
+        ),
+      }),
+  ],
+  [
+    "POST",
+    /^\/api\/executions\/([^/]+)\/(approve|reject)$/,
+    async (m, event) => {
+      const body = bodyOf(AnswerBody, event);
+      const out = await Approvals.answer({
+        executionId: executionIdOf(m[1]),
+        actor: { id: actor(event) },
+        answer: m[2] === "approve" ? "approve" : "reject",
+        comment: body.comment ?? body.reason,
+      });
+      return json(200, { executionId: executionIdOf(m[1]), ...out });
+    },
+  ],
+  [
+    "POST",
+    /^\/api\/executions\/([^/]+)\/abort$/,
+    async (m, event) => {
+      const body = bodyOf(AbortBody, event);
+      return json(
+        202,
+        await Runs.abort({
+          executionId: executionIdOf(m[1]),
+          actor: { id: actor(event) },
+          reason: body.reason,
+          now: body.now,
+        }),
+      );
+    },
+  ],
+  [
+    "POST",
+    /^\/api\/executions\/([^/]+)\/rerun$/,
+    async (m, event) => {
+      const body = bodyOf(RerunBody, event);
+      const admission = await Admission.rerun({
+        executionId: executionIdOf(m[1]),
+        actor: { id: actor(event) },
+        ...body,
+      });
+      if (!admission.admitted) throw Admission.refusalError(admission);
+      return json(202, {
+        executionId: admission.execution.id,
+        rerunOf: executionIdOf(m[1]),
+        status: admission.execution.status,
+      });
+    },
+  ],
+  [
+    "GET",
+    /^\/api\/whoami$/,
+    async (_m, event) =>
+      json(
+        200,
+        Admission.Access.describeActor(
+          currentConfig(),
+          { id: actor(event) },
+          Runbooks.list().map((r) => r.name),
+        ),
+      ),
   ],
   [
     "GET",
@@ -96,15 +266,15 @@ const routes: Array<[string, RegExp, Route]> = [
         200,
         await Executions.list({
           limit: limitOf(event),
-          cursor: event.queryStringParameters?.cursor,
-          runbook: event.queryStringParameters?.runbook,
+          cursor: executionsCursorOf(event),
+          runbook: runbookFilterOf(event),
         }),
       ),
   ],
   [
     "GET",
     /^\/api\/executions\/([^/]+)$/,
-    async (m) => json(200, await Executions.describe(decodeURIComponent(m[1]))),
+    async (m) => json(200, await Executions.describe(executionIdOf(m[1]))),
   ],
   [
     "GET",
@@ -139,6 +309,7 @@ const routes: Array<[string, RegExp, Route]> = [
       const body = parseBody(event) as { reason?: unknown };
       const reason =
         typeof body?.reason === "string" && body.reason.trim() ? body.reason.trim() : "paused by hand";
+      Validate.checkLength(reason, MAX_REASON_BYTES, "reason", "the reason");
       await Gate.Guardrails.pause(actor(event), reason);
       return json(200, { paused: true, reason });
     },

@@ -4,11 +4,15 @@
  * decision for each: `{ results: [{ eventId, decision, executionId?, reason? }] }`.
  */
 import { randomUUID } from "node:crypto";
-import { currentConfig, Gate, ValidationError } from "@reflex/core";
+import { currentConfig, Gate, Validate, ValidationError } from "@reflex/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { errorResponse, json, parseBody, type Response } from "./lib/http.ts";
 
-const MAX_ENTRIES = 100;
+/**
+ * EventBridge's PutEvents takes at most 10 entries a call, and this endpoint stands in for it:
+ * more is refused whole (400, as PutEvents answers ValidationException), never cut silently.
+ */
+const MAX_ENTRIES = Validate.EVENTBRIDGE_LIMITS.entriesPerCall;
 
 /** A PutEvents entry as the envelope EventBridge would deliver; other shapes pass through for the gate to judge. */
 export function toEnvelope(entry: unknown, now = new Date()): unknown {
@@ -17,9 +21,11 @@ export function toEnvelope(entry: unknown, now = new Date()): unknown {
   let detail: unknown = e.Detail;
   if (typeof detail === "string") {
     try {
-      detail = JSON.parse(detail);
-    } catch {
-      detail = `(not JSON) ${detail}`;
+      // The same parse as a body's, so a `__proto__` key cannot hide in Detail either.
+      detail = Validate.parseJson(detail, "Detail");
+    } catch (err) {
+      // Not an object, so the gate rejects the entry (a `rejected` decision, audited).
+      detail = `(Detail refused: ${(err as Error).message.slice(0, 200)})`;
     }
   }
   return {
@@ -28,11 +34,29 @@ export function toEnvelope(entry: unknown, now = new Date()): unknown {
     "detail-type": e.DetailType,
     source: e.Source,
     account: process.env.REFLEX_ACCOUNT ?? "000000000000",
-    time: (e.Time instanceof Date ? e.Time : now).toISOString().replace(/\.\d{3}Z$/, "Z"),
+    time: timeOf(e.Time, now),
     region: process.env.AWS_REGION ?? "us-east-1",
     resources: e.Resources ?? [],
     detail,
   };
+}
+
+/**
+ * An entry's `Time` as the envelope's `time`: epoch seconds (as the SDK sends it) or an RFC
+ * 3339 instant; absent means now. Anything else is passed on as it is, for the gate to reject.
+ */
+function timeOf(time: unknown, now: Date): unknown {
+  const ms =
+    time === undefined || time === null
+      ? now.getTime()
+      : typeof time === "number"
+        ? time * 1000
+        : typeof time === "string"
+          ? Validate.parseInstant(time)
+          : undefined;
+  const date = ms === undefined ? undefined : new Date(ms);
+  if (!date || Number.isNaN(date.getTime())) return time;
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 export async function route(event: APIGatewayProxyEventV2): Promise<Response> {
@@ -43,9 +67,12 @@ export async function route(event: APIGatewayProxyEventV2): Promise<Response> {
     const body = parseBody(event) as { Entries?: unknown };
     const entries = body && typeof body === "object" && "Entries" in body ? body.Entries : [body];
     if (!Array.isArray(entries) || entries.length === 0 || entries.length > MAX_ENTRIES) {
-      throw new ValidationError("invalid_entries", `Entries must be an array of 1 to ${MAX_ENTRIES} events`, [
-        { path: "Entries", message: "bad length" },
-      ]);
+      const got = Array.isArray(entries) ? `${entries.length} entries` : "not an array";
+      throw new ValidationError(
+        "invalid_entries",
+        `Entries must be an array of 1 to ${MAX_ENTRIES} events (EventBridge's PutEvents limit); got ${got}`,
+        [{ path: "Entries", message: `must hold 1 to ${MAX_ENTRIES} entries` }],
+      );
     }
     const config = currentConfig();
     const results: Gate.Decision[] = [];

@@ -5,7 +5,7 @@
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { ConflictError, Runs, ValidationError } from "@reflex/core";
+import { Admission, currentConfig, ValidationError } from "@reflex/core";
 import { z } from "zod";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
@@ -20,7 +20,7 @@ const ScheduleEvent = z.object({
   scheduledTime: z.string().min(1),
 });
 
-export const handler = middy<unknown, { executionId: string }>()
+export const handler = middy<unknown, { executionId: string; decision: string; reason?: string }>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .handler(async (raw) => {
     const parsed = ScheduleEvent.safeParse(raw);
@@ -28,17 +28,37 @@ export const handler = middy<unknown, { executionId: string }>()
     const e = parsed.data;
     const stamp = e.scheduledTime.replace(/[^0-9TZ]/g, "").slice(0, 16);
     const executionId = `${e.name}-${stamp}`.slice(0, 80);
-    try {
-      await Runs.start({
-        runbook: e.run,
-        params: e.with,
-        trigger: { kind: e.kind, name: e.name, actor: `${e.kind}:${e.name}` },
-        executionId,
-      });
-    } catch (err) {
+    const config = currentConfig();
+    // A window's run carries its bounds: no new target starts after the cutoff.
+    const window = e.kind === "window" ? config.windows.find((w) => w.name === e.name) : undefined;
+    const at = Date.parse(e.scheduledTime);
+    const admission = await Admission.admit({
+      runbook: e.run,
+      params: e.with,
+      trigger: { kind: e.kind, name: e.name },
+      actor: { id: `${e.kind}:${e.name}` },
+      executionId,
+      window:
+        window && Number.isFinite(at)
+          ? {
+              name: window.name,
+              endsAt: new Date(at + window.duration).toISOString(),
+              cutoffAt: new Date(at + window.duration - window.cutoff).toISOString(),
+            }
+          : undefined,
+      config,
+    });
+    if (admission.admitted) return { executionId, decision: "started" };
+    if (admission.duplicate) {
       // The same fire time delivered again: that run exists already.
-      if (!(err instanceof ConflictError && err.code === "execution_exists")) throw err;
       logger.info("schedule redelivered; run already started", { executionId });
+      return { executionId, decision: "duplicate" };
     }
-    return { executionId };
+    // Refused (freeze, pause, breaker, lock…): audited by admission; not an error to retry.
+    logger.info("scheduled run suppressed", {
+      executionId,
+      check: admission.check,
+      reason: admission.reason,
+    });
+    return { executionId, decision: "suppressed", reason: admission.reason };
   });

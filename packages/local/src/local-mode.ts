@@ -7,7 +7,18 @@
 import { mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import { join, resolve } from "node:path";
-import { Aws, type Config, Gate, Runbooks, Runs, Steps, tableName, useConfig } from "@reflex/core";
+import {
+  Approvals,
+  Aws,
+  type Config,
+  Executions,
+  Gate,
+  Runbooks,
+  Runs,
+  Steps,
+  tableName,
+  useConfig,
+} from "@reflex/core";
 import { handler as apiHandler } from "@reflex/functions/api";
 import { route as eventsRoute } from "@reflex/functions/events-api";
 import { handler as statusHandler } from "@reflex/functions/execution-status";
@@ -76,6 +87,8 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
 
   const storage = await startStorage({ dataDir, region });
+  // Access with no `access` section: the local user may do everything (deployed: nobody).
+  process.env.REFLEX_LOCAL_MODE = "1";
   process.env.REFLEX_TABLE = process.env.REFLEX_TABLE || "reflex-local-state";
   process.env.REFLEX_BUCKET = LOCAL_BUCKET;
   process.env.REFLEX_STATE_MACHINE_ARN_PREFIX = `arn:aws:states:${region}:${LOCAL_ACCOUNT}:stateMachine:${STATE_MACHINE_PREFIX}`;
@@ -143,6 +156,10 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
 
   // Runs in flight when local mode last stopped cannot resume (the local engine keeps
   // executions in memory): the reconciler closes them, as it closes lost runs in AWS.
+  // Runs that were waiting for a person when local mode stopped wait again, at the same state,
+  // with what is left of their deadline (AWS keeps waiting executions; the local engine keeps
+  // them in memory, so it resumes them from the request DynamoDB holds).
+  await resumeWaitingRuns(engine);
   // No other process shares this data dir, so every start still STARTING died with the last one.
   const reconciled = await Runs.reconcile({ olderThanMs: 0, inspectLost: Steps.inspectLost });
   for (const r of reconciled) console.error(`reflex: reconciled ${r.executionId}: ${r.status} (${r.reason})`);
@@ -171,6 +188,30 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
       Aws.configure({});
     },
   };
+}
+
+async function resumeWaitingRuns(engine: LocalStepFunctions): Promise<void> {
+  let cursor: string | undefined;
+  do {
+    const page = await Executions.list({ limit: 100, cursor });
+    for (const listed of page.executions) {
+      if (listed.status !== "WAITING_FOR_APPROVAL") continue;
+      const e = await Executions.find(listed.id);
+      const req = e ? await Approvals.find(e.id) : undefined;
+      if (e?.status !== "WAITING_FOR_APPROVAL" || req?.status !== "PENDING" || !req.stateInput) continue;
+      const remaining = Math.max(1, Math.ceil((Date.parse(req.deadline) - Date.now()) / 1000));
+      const stateInput = req.stateInput as { approval?: Record<string, unknown> };
+      engine.resumeExecution({
+        stateMachineArn: engine.stateMachineArn(`${STATE_MACHINE_PREFIX}${e.runbook}`),
+        name: e.id,
+        input: Runs.executionInput(e),
+        startDate: Date.parse(e.startedAt),
+        fromState: req.state,
+        stateInput: { ...stateInput, approval: { ...stateInput.approval, deadlineSeconds: remaining } },
+      });
+    }
+    cursor = page.next;
+  } while (cursor);
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -5,13 +5,19 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Validate } from "@reflex/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import type { LocalBus } from "./bus.ts";
 import { dashboardHtml } from "./dashboard.ts";
 import type { LocalStepFunctions } from "./engine/local-sfn.ts";
 import { handleSfn } from "./engine/sfn-api.ts";
 
-const MAX_BODY = 1024 * 1024;
+/**
+ * How much of an over-long body is read (and dropped) before the answer: reading it lets the
+ * client see the 413 instead of a reset (a socket closed while the client is still sending
+ * resets, and the reset can discard the answer). Past this the connection is closed.
+ */
+const MAX_DRAIN = 32 * 1024 * 1024;
 
 export type ApiRoute = (
   event: APIGatewayProxyEventV2,
@@ -26,20 +32,32 @@ export interface ServerDeps {
   routes?: Array<{ prefix: string; handle: ApiRoute }>;
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+/** The whole body, or `tooLarge` once it passes the limit (the rest is read and dropped). */
+async function readBody(
+  req: IncomingMessage,
+): Promise<{ bytes: Buffer; tooLarge: boolean; drained: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw Object.assign(new Error("request body over 1 MiB"), { status: 413 });
-    chunks.push(chunk as Buffer);
+    if (size > MAX_DRAIN) return { bytes: Buffer.alloc(0), tooLarge: true, drained: false };
+    if (size <= Validate.MAX_BODY_BYTES) chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return { bytes: Buffer.concat(chunks), tooLarge: size > Validate.MAX_BODY_BYTES, drained: true };
+}
+
+/** A route prefix matches itself and what lies under it: `/events`, not `/eventsx` or `/events/x`… unless it ends in `/`. */
+function underPrefix(path: string, prefix: string): boolean {
+  return prefix.endsWith("/") ? path.startsWith(prefix) : path === prefix;
 }
 
 /** A Node request as the API Gateway HTTP API (payload v2) event the Lambda would get. */
-export function toApiEvent(req: IncomingMessage, body: string): APIGatewayProxyEventV2 {
-  const url = new URL(req.url ?? "/", "http://127.0.0.1");
+export function toApiEvent(
+  req: IncomingMessage,
+  body: string,
+  opts: { isBase64Encoded?: boolean; url?: URL } = {},
+): APIGatewayProxyEventV2 {
+  const url = opts.url ?? new URL(req.url ?? "/", "http://127.0.0.1");
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers))
     if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(",") : v;
@@ -71,8 +89,24 @@ export function toApiEvent(req: IncomingMessage, body: string): APIGatewayProxyE
       timeEpoch: now,
     },
     body: body || undefined,
-    isBase64Encoded: false,
+    isBase64Encoded: opts.isBase64Encoded ?? false,
   };
+}
+
+/**
+ * Why an AWS JSON protocol body cannot be handed on, or undefined when it can: it must be an
+ * object whose top-level fields are strings, numbers, booleans, or (Entries) a list of objects.
+ */
+function checkAwsInput(input: unknown): string | undefined {
+  if (input === null || typeof input !== "object" || Array.isArray(input))
+    return "the body must be a JSON object";
+  for (const [k, v] of Object.entries(input)) {
+    if (k === "Entries") {
+      if (!Array.isArray(v) || v.some((e) => e === null || typeof e !== "object" || Array.isArray(e)))
+        return "Entries must be a list of objects";
+    } else if (v !== null && typeof v === "object") return `${k} must be a string, number or boolean`;
+  }
+  return undefined;
 }
 
 function send(
@@ -85,10 +119,30 @@ function send(
   res.end(body);
 }
 
+function errorBody(code: string, message: string, path?: string): string {
+  return JSON.stringify({ error: { code, message, path } });
+}
+
 export async function startServer(deps: ServerDeps, port: number): Promise<{ server: Server; url: string }> {
   const server = createServer(async (req, res) => {
     try {
-      const body = await readBody(req);
+      const { bytes, tooLarge, drained } = await readBody(req);
+      if (tooLarge) {
+        const message = `request body is over ${Validate.MAX_BODY_BYTES} bytes`;
+        if (!drained) res.once("finish", () => req.socket.destroy());
+        return send(
+          res,
+          413,
+          errorBody("too_large", message, "body"),
+          drained ? {} : { connection: "close" },
+        );
+      }
+      let url: URL;
+      try {
+        url = new URL(req.url ?? "/", "http://127.0.0.1");
+      } catch {
+        return send(res, 400, errorBody("invalid_path", "the request target is not a valid path", "path"));
+      }
       const target = req.headers["x-amz-target"];
       // The AWS JSON protocols of the local Step Functions and EventBridge.
       const aws =
@@ -106,33 +160,65 @@ export async function startServer(deps: ServerDeps, port: number): Promise<{ ser
               : undefined
           : undefined;
       if (aws) {
-        let input: Record<string, unknown>;
+        let input: unknown;
         try {
-          input = body ? JSON.parse(body) : {};
-        } catch {
-          const error = { __type: "SerializationException", message: "body is not JSON" };
+          input = bytes.length ? Validate.parseJson(Validate.decodeUtf8(bytes)) : {};
+        } catch (err) {
+          const error = { __type: "SerializationException", message: (err as Error).message };
+          return send(res, 400, JSON.stringify(error), { "content-type": aws.contentType });
+        }
+        // The AWS JSON protocols take an object; the engine and the bus read fields off it.
+        const fields = checkAwsInput(input);
+        if (fields) {
+          const error = { __type: "ValidationException", message: fields };
           return send(res, 400, JSON.stringify(error), { "content-type": aws.contentType });
         }
         const out = await aws.answer(input);
         return send(res, out.status, JSON.stringify(out.body), { "content-type": aws.contentType });
       }
-      const path = (req.url ?? "/").split("?")[0];
-      if (req.method === "GET" && (path === "/" || path === "/index.html")) {
-        return send(res, 200, dashboardHtml(), { "content-type": "text/html; charset=utf-8" });
+      const path = url.pathname;
+      if (path === "/" || path === "/index.html") {
+        if (req.method === "GET" || req.method === "HEAD")
+          return send(res, 200, dashboardHtml(), { "content-type": "text/html; charset=utf-8" });
+        return send(res, 405, errorBody("method_not_allowed", `${req.method} is not allowed on ${path}`), {
+          allow: "GET, HEAD",
+        });
       }
-      const extra = deps.routes?.find((r) => path.startsWith(r.prefix));
-      const out = await (extra ? extra.handle : deps.api)(toApiEvent(req, body));
+      // Bytes that are not UTF-8 go on base64-encoded, as API Gateway passes binary bodies: the
+      // handler's body parser refuses them (400) instead of reading them with U+FFFD.
+      let body: string;
+      let isBase64Encoded = false;
+      try {
+        body = Validate.decodeUtf8(bytes);
+      } catch {
+        body = bytes.toString("base64");
+        isBase64Encoded = true;
+      }
+      const extra = deps.routes?.find((r) => underPrefix(path, r.prefix));
+      const out = await (extra ? extra.handle : deps.api)(toApiEvent(req, body, { isBase64Encoded, url }));
       return send(res, out.statusCode, out.body, out.headers ?? {});
     } catch (err) {
-      const status = (err as { status?: number }).status ?? 500;
-      return send(
-        res,
-        status,
-        JSON.stringify({
-          error: { code: status === 413 ? "too_large" : "internal", message: (err as Error).message },
-        }),
-      );
+      // Only a defect gets here: bad input is answered above or by the handlers with a 4xx.
+      console.error("local server: request failed", req.method, req.url?.slice(0, 200), err);
+      if (res.headersSent) return res.destroy();
+      return send(res, 500, errorBody("internal", "internal error; see the server log"));
     }
+  });
+  // Requests Node's parser refuses before any handler runs (headers or URL over 16 KB,
+  // malformed HTTP) get the same JSON error as the rest, not an empty body.
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
+    const status = tooLarge ? "431 Request Header Fields Too Large" : "400 Bad Request";
+    const body = errorBody(
+      tooLarge ? "headers_too_large" : "bad_request",
+      tooLarge
+        ? "the request line and headers are over 16 KB"
+        : `malformed HTTP request (${err.code ?? "parse error"})`,
+    );
+    socket.end(
+      `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -133,6 +133,32 @@ export function validateConfig(raw: unknown): Config {
         issues.push({ path: `access.allow[${i}].runbooks[${j}]`, message: `unknown runbook '${r}'` });
     });
   });
+  for (const [role, members] of Object.entries(config.access.roles)) {
+    members.forEach((m, j) => {
+      if (
+        !/^(arn:aws[a-z-]*:(iam|sts)::[0-9*]{0,12}:[A-Za-z0-9+=,.@_/*:-]+|(cli|local|slack|group|api):[A-Za-z0-9._@*-]+|[UW][A-Z0-9]{2,}|[A-Za-z0-9._@*-]+)$/.test(
+          m,
+        )
+      )
+        issues.push({
+          path: `access.roles.${role}[${j}]`,
+          message: `'${m}' is not an actor: give an IAM principal ARN (patterns with *), a user name, a Slack user id (U…) or a group (group:S…)`,
+        });
+    });
+  }
+  config.approvals.approvers?.forEach((r, i) => {
+    if (!config.access.roles[r])
+      issues.push({
+        path: `approvals.approvers[${i}]`,
+        message: `role '${r}' is not defined in access.roles`,
+      });
+  });
+  config.approvals.policies.forEach((p, i) => {
+    p.runbooks?.forEach((r, j) => {
+      if (r !== "*" && !Runbooks.has(r))
+        issues.push({ path: `approvals.policies[${i}].runbooks[${j}]`, message: `unknown runbook '${r}'` });
+    });
+  });
   if (issues.length > 0) throw new ConfigError(`config has ${issues.length} problem(s)`, issues);
   return config;
 }
@@ -141,6 +167,7 @@ export function validateConfig(raw: unknown): Config {
 function salvage(raw: unknown): Config {
   const input = (raw && typeof raw === "object" ? raw : {}) as Record<string, unknown>;
   const access = configSchema.shape.access.safeParse(input.access);
+  const approvals = configSchema.shape.approvals.safeParse(input.approvals);
   const base = configSchema.parse({});
   // Keep list positions: a salvaged element must report under its own index.
   const positional = <T>(key: string, schema: z.ZodType<T>): T[] =>
@@ -152,6 +179,7 @@ function salvage(raw: unknown): Config {
     windows: positional("windows", windowSchema),
     freezes: positional("freezes", freezeSchema),
     access: access.success ? access.data : base.access,
+    approvals: approvals.success ? approvals.data : base.approvals,
   };
 }
 

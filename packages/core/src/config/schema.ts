@@ -7,6 +7,10 @@ import { z } from "zod";
 import { isTimeZone, parseSchedule } from "./cron.ts";
 import { duration } from "./duration.ts";
 
+/** What a person may do with a runbook, by role. */
+export const ACTIONS = ["run", "dry-run", "approve", "abort", "override-freeze", "override-pause"] as const;
+export type Action = (typeof ACTIONS)[number];
+
 const name = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be kebab-case (a-z, 0-9, -), at most 63 characters");
@@ -42,6 +46,8 @@ export const ruleSchema = z
     enabled: z.boolean().default(true),
     /** Shadow mode: the rule's runs are dry-runs (plan only), to try a new rule safely. */
     dryRun: z.boolean().default(false),
+    /** `required`: every run this rule starts waits for a person; `policy`: as `approvals` says. */
+    approval: z.enum(["required", "policy"]).default("policy"),
   })
   .strict();
 
@@ -114,10 +120,57 @@ export const configSchema = z
       .prefault({}),
     access: z
       .object({
-        roles: z.record(z.string(), z.array(z.string())).default({}),
+        /**
+         * Role → who holds it: IAM principal ARNs or patterns (`arn:aws:iam::*:role/OnCall*`),
+         * local user names (`cli:alice` or `alice`), Slack user ids (`U123` or `slack:U123`),
+         * Slack user groups (`group:S0123`).
+         */
+        roles: z.record(z.string(), z.array(z.string().min(1))).default({}),
         allow: z
-          .array(z.object({ role: z.string(), runbooks: z.array(z.string()).min(1) }).strict())
+          .array(
+            z
+              .object({
+                role: z.string(),
+                /** Runbook names, or `*`. */
+                runbooks: z.array(z.string()).min(1),
+                /** What the role may do with them; default run and dry-run. */
+                actions: z.array(z.enum(ACTIONS)).min(1).default(["run", "dry-run"]),
+                /** Environments (config `environment`) where this applies; default all. */
+                environments: z.array(z.string().min(1)).optional(),
+              })
+              .strict(),
+          )
           .default([]),
+        /** May the person who asked for a run also approve it? Default no. */
+        selfApproval: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    approvals: z
+      .object({
+        /**
+         * Which runs wait for a person, first match wins, before the defaults: `high` risk
+         * always, `medium` in an environment named prod/production; a freeze override always.
+         */
+        policies: z
+          .array(
+            z
+              .object({
+                runbooks: z.array(z.string()).optional(),
+                risks: z.array(z.enum(["low", "medium", "high"])).optional(),
+                environments: z.array(z.string().min(1)).optional(),
+                require: z.boolean(),
+              })
+              .strict(),
+          )
+          .default([]),
+        /** Roles that may approve; default every role allowed the `approve` action on the runbook. */
+        approvers: z.array(z.string()).optional(),
+        minApprovers: z.number().int().min(1).max(5).default(1),
+        /** How long a request waits before its deadline. */
+        deadline: duration.prefault("30m"),
+        /** What the deadline does: reject (nothing was changed yet, so nothing rolls back). */
+        onTimeout: z.enum(["reject"]).default("reject"),
       })
       .strict()
       .prefault({}),

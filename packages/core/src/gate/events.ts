@@ -7,16 +7,19 @@ import { EventBridgeSchema } from "@aws-lambda-powertools/parser/schemas/eventbr
 import { z } from "zod";
 import { formatPath } from "../config/load.ts";
 import type { Issue } from "../errors.ts";
+import { byteLength, EVENTBRIDGE_LIMITS, instant, MAX_KEY_PART_BYTES, parseInstant } from "../validate.ts";
 
 export const AlarmStateChangeDetail = z
   .object({
-    alarmName: z.string().min(1),
+    // CloudWatch's own limits: alarm names of 1-255 characters, state reasons of at most 1023.
+    alarmName: z.string().min(1).max(255),
     state: z.object({
       value: z.enum(["OK", "ALARM", "INSUFFICIENT_DATA"]),
-      reason: z.string().optional(),
-      timestamp: z.string().min(1),
+      reason: z.string().max(1023).optional(),
+      // Compared as an instant when the alarm's state is recorded, so it must be one.
+      timestamp: instant(),
     }),
-    previousState: z.object({ value: z.string(), timestamp: z.string().optional() }).loose().optional(),
+    previousState: z.object({ value: z.string(), timestamp: instant().optional() }).loose().optional(),
   })
   .loose();
 
@@ -62,7 +65,7 @@ const KINDS = ["alarm", "instance", "health"] as const;
  * const parsed = parseEvent(JSON.parse(body)); if (!parsed.ok) return reject(parsed.reason);
  */
 export function parseEvent(raw: unknown): ParsedEvent {
-  const eventId = typeof (raw as { id?: unknown })?.id === "string" ? (raw as { id: string }).id : "(none)";
+  const eventId = eventIdOf(raw);
   const envelope = EventBridgeSchema.safeParse(raw);
   if (!envelope.success) {
     const issues = envelope.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
@@ -74,6 +77,8 @@ export function parseEvent(raw: unknown): ParsedEvent {
     };
   }
   const event = envelope.data as EventEnvelope;
+  const tooBig = checkSizes(event);
+  if (tooBig) return { ok: false, eventId, reason: `${tooBig.path}: ${tooBig.message}`, issues: [tooBig] };
   if (typeof event.detail !== "object" || event.detail === null || Array.isArray(event.detail)) {
     return {
       ok: false,
@@ -100,6 +105,50 @@ export function parseEvent(raw: unknown): ParsedEvent {
   return { ok: true, event, kind: KINDS[index] };
 }
 
+/** An event id, as far as it can be reported: ids too long to store are cut (the event is rejected anyway). */
+function eventIdOf(raw: unknown): string {
+  const id = (raw as { id?: unknown } | null)?.id;
+  if (typeof id !== "string") return "(none)";
+  return byteLength(id) <= MAX_ID_BYTES ? id : `${id.slice(0, 64)}… (${byteLength(id)} bytes)`;
+}
+
+/** Event ids are UUIDs from EventBridge; the dedup key is made of one, so it must fit a key. */
+const MAX_ID_BYTES = 256;
+
+/**
+ * The size of an event as EventBridge counts a PutEvents entry (Time 14 bytes, then the UTF-8
+ * bytes of Source, DetailType, Detail and each Resource), which must stay under 256 KB; and
+ * the fields Reflex turns into keys (id, source, resources), which must fit DynamoDB's.
+ * An event EventBridge itself would never carry is rejected here rather than by the store.
+ */
+function checkSizes(event: EventEnvelope): Issue | undefined {
+  const entryBytes =
+    14 +
+    byteLength(event.source) +
+    byteLength(event["detail-type"]) +
+    byteLength(JSON.stringify(event.detail) ?? "") +
+    event.resources.reduce((n, r) => n + byteLength(r), 0);
+  if (entryBytes > EVENTBRIDGE_LIMITS.entryBytes) {
+    return {
+      path: "(event)",
+      message: `the event is ${entryBytes} bytes as a PutEvents entry; EventBridge's limit is 256 KB (${EVENTBRIDGE_LIMITS.entryBytes} bytes)`,
+    };
+  }
+  const fields: Array<[string, string, number]> = [
+    ["id", event.id, MAX_ID_BYTES],
+    ["source", event.source, 256],
+    ["detail-type", event["detail-type"], 256],
+    ["account", event.account, 64],
+    ["region", event.region, 64],
+    ...event.resources.map((r, i): [string, string, number] => [`resources[${i}]`, r, MAX_KEY_PART_BYTES]),
+  ];
+  for (const [path, value, max] of fields) {
+    if (byteLength(value) > max)
+      return { path, message: `${byteLength(value)} bytes; at most ${max} are allowed` };
+  }
+  return undefined;
+}
+
 /**
  * The key of the thing that happened, beyond the event id: one alarm transition (alarm ARN +
  * new state + the state's timestamp) is one happening, even when CloudWatch emits it twice
@@ -110,7 +159,9 @@ export function happeningKey(parsed: Extract<ParsedEvent, { ok: true }>): string
   const detail = parsed.event.detail as z.infer<typeof AlarmStateChangeDetail>;
   const alarm =
     parsed.event.resources[0] ?? `${parsed.event.account}:${parsed.event.region}:${detail.alarmName}`;
-  return `alarm:${alarm}:${detail.state.value}:${detail.state.timestamp}`;
+  // The instant, not its text: "…T09:00:00.000+0000" and "…T09:00:00Z" are one transition.
+  const at = new Date(parseInstant(detail.state.timestamp) ?? Number.NaN);
+  return `alarm:${alarm}:${detail.state.value}:${Number.isNaN(at.getTime()) ? detail.state.timestamp : at.toISOString()}`;
 }
 
 /**

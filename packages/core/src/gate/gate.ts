@@ -16,18 +16,15 @@
  * run. Every decision is audited with its reason and guardrail.
  */
 import { createHash, randomUUID } from "node:crypto";
+import * as Admission from "../admission/index.ts";
 import type { Config } from "../config/schema.ts";
 import { crashPoint } from "../crash.ts";
-import { ConflictError, ValidationError } from "../errors.ts";
-import * as Lifecycle from "../lifecycle.ts";
+import { ValidationError } from "../errors.ts";
 import { compilePattern } from "../patterns/index.ts";
-import * as Runbooks from "../runbooks/index.ts";
-import * as Runs from "../runs.ts";
 import * as Alarms from "../state/alarms.ts";
 import * as Audit from "../state/audit.ts";
 import * as Dedup from "./dedup.ts";
 import { type EventEnvelope, happeningKey, parseEvent, readPath } from "./events.ts";
-import * as Guardrails from "./guardrails.ts";
 
 /**
  * What the gate did with an event. `in-progress` means another delivery of the same happening
@@ -101,13 +98,6 @@ async function audited(d: Decision, actor: string, now: Date): Promise<Decision>
     },
     now,
   );
-  if (d.decision === "suppressed") {
-    await Lifecycle.publish(
-      "Event Suppressed",
-      { eventId: d.eventId, rule: d.rule, runbook: d.runbook, guardrail: d.guardrail, reason: d.reason },
-      now,
-    );
-  }
   return d;
 }
 
@@ -208,14 +198,9 @@ async function decide(
 ): Promise<Decision> {
   const actor = `rule:${rule.name}`;
   const base = { eventId: event.id, rule: rule.name, runbook: rule.run };
-  const suppress = (guardrail: NonNullable<Decision["guardrail"]>, reason: string) =>
-    audited({ ...base, decision: "suppressed", guardrail, reason }, actor, now);
-
-  let params: Record<string, unknown>;
-  let runbook: Runbooks.Runbook;
+  let params: unknown;
   try {
-    runbook = Runbooks.get(rule.run);
-    params = Runs.parseParams(runbook, resolveParams(rule.with, event));
+    params = resolveParams(rule.with, event);
   } catch (err) {
     return audited(
       { ...base, decision: "rejected", reason: `rule ${rule.name}: ${(err as Error).message}` },
@@ -223,77 +208,52 @@ async function decide(
       now,
     );
   }
-  const executionId = executionName(rule.name, dedupKey);
-
-  if (config.guardrails.paused)
-    return suppress("pause", "automatic runs are paused in the config (guardrails.paused)");
-  const automation = await Guardrails.automationStateForGate(now.getTime());
-  if (automation.paused) {
-    return automation.pausedBy === "breaker"
-      ? suppress("breaker", `circuit breaker is open: ${automation.reason ?? ""}`)
-      : suppress("pause", `automatic runs paused by ${automation.pausedBy}: ${automation.reason ?? ""}`);
-  }
-  const freeze = Guardrails.activeFreeze(config, runbook.name, now);
-  if (freeze)
-    return suppress(
-      "freeze",
-      `change freeze '${freeze.name}' until ${freeze.to}${freeze.reason ? ` (${freeze.reason})` : ""}`,
-    );
-  const cap = Math.min(runbook.cap.maxTargets, config.guardrails.maxTargetsPerRun);
-  const radius = runbook.blastRadius?.(params as never);
-  if (radius !== undefined && radius > cap)
-    return suppress("blast-radius", `the run would touch ${radius} targets; the cap is ${cap}`);
-
   const targetValue = rule.target ? readPath(event, rule.target) : undefined;
-  const target =
-    targetValue !== undefined ? String(targetValue) : (runbook.locks?.(params as never)[0] ?? runbook.name);
-  const coolingUntil = await Guardrails.takeCooldown(
-    rule.name,
-    target,
-    rule.cooldown,
-    executionId,
-    now.getTime(),
-  );
-  if (coolingUntil)
-    return suppress(
-      "cooldown",
-      `rule ${rule.name} acted on ${target} recently; cooldown until ${coolingUntil}`,
-    );
-  const { runs, per } = config.guardrails.rateLimit;
-  const rateSlot = Guardrails.takeRateSlot(runbook.name, runs, per, now.getTime());
-  const rateRefusal = `${runbook.name} already ran ${runs} times in this ${Math.round(per / 60_000)}-minute window`;
-  try {
-    await Runs.start(
+  // Every check (pause, breaker, freeze, blast radius, cooldown, rate limit, approval, lock)
+  // is admission's: the gate only turns its answer into a decision.
+  const admission = await Admission.admit({
+    runbook: rule.run,
+    params,
+    dryRun: rule.dryRun,
+    executionId: executionName(rule.name, dedupKey),
+    trigger: { kind: "rule", name: rule.name, eventId: event.id },
+    actor: { id: actor },
+    cooldown: {
+      rule: rule.name,
+      target: targetValue !== undefined ? String(targetValue) : undefined,
+      ms: rule.cooldown,
+    },
+    approval: rule.approval,
+    config,
+    now,
+  });
+  if (admission.admitted) {
+    return {
+      ...base,
+      decision: "started",
+      executionId: admission.execution.id,
+      reason: `rule ${rule.name} started ${rule.run}${admission.approval.required ? " (waiting for approval)" : ""}`,
+    };
+  }
+  if (admission.duplicate) {
+    return audited(
       {
-        runbook: runbook.name,
-        params,
-        dryRun: rule.dryRun,
-        executionId,
-        trigger: { kind: "rule", name: rule.name, actor, eventId: event.id },
-        // The rate slot is taken alongside the target lock (guardrails 6 and 7).
-        reservation: rateSlot.then((ok) => (ok ? undefined : rateRefusal)),
+        ...base,
+        decision: "duplicate",
+        executionId: admission.executionId,
+        reason: `run ${admission.executionId} was already started for this event`,
       },
+      actor,
       now,
     );
-  } catch (err) {
-    if (err instanceof ConflictError && err.code === "execution_exists") {
-      return audited(
-        {
-          ...base,
-          decision: "duplicate",
-          executionId,
-          reason: `run ${executionId} was already started for this event`,
-        },
-        actor,
-        now,
-      );
-    }
-    await Guardrails.returnCooldown(rule.name, target, executionId);
-    if (await rateSlot.catch(() => false)) await Guardrails.returnRateSlot(runbook.name, per, now.getTime());
-    if (err instanceof ConflictError && err.code === "reservation_refused")
-      return suppress("rate-limit", rateRefusal);
-    if (err instanceof ConflictError && err.code === "target_locked") return suppress("lock", err.message);
-    throw err;
   }
-  return { ...base, decision: "started", executionId, reason: `rule ${rule.name} started ${runbook.name}` };
+  // Admission audited the refusal and published it; params that do not fit are bad input.
+  if (admission.check === "params")
+    return { ...base, decision: "rejected", reason: `rule ${rule.name}: ${admission.reason}` };
+  return {
+    ...base,
+    decision: "suppressed",
+    guardrail: admission.check as Decision["guardrail"],
+    reason: admission.reason,
+  };
 }

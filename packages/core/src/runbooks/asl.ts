@@ -31,6 +31,7 @@ export interface AslState {
   InputPath?: string | null;
   OutputPath?: string | null;
   TimeoutSeconds?: number;
+  TimeoutSecondsPath?: string;
   Retry?: AslRetrier[];
   Catch?: AslCatcher[];
   ItemsPath?: string;
@@ -131,4 +132,65 @@ export function substitute(def: AslDefinition, values: Record<string, string>): 
     (whole, name: string) => values[name] ?? whole,
   );
   return JSON.parse(text) as AslDefinition;
+}
+
+/** The Resource of an approval: Step Functions waits until the task token is answered. */
+export const APPROVAL_RESOURCE = "arn:aws:states:::lambda:invoke.waitForTaskToken";
+/** The built-in step an approval state calls: records the request, then the run waits. */
+export const APPROVAL_STEP = "requestApproval";
+/** Errors an approval ends with when it is not given; the run ends ABORTED, not FAILED. */
+export const APPROVAL_ERRORS = { rejected: "ApprovalRejected", timedOut: "ApprovalTimedOut" } as const;
+/** The error a step throws when a person aborted the run (graceful abort, between targets). */
+export const RUN_ABORTED = "RunAborted";
+
+/**
+ * The states of a human approval, placed after a runbook's plan step so the approver sees the
+ * plan: a Choice (`$.approval.required`, set at admission from the config's policy) → a
+ * `lambda:invoke.waitForTaskToken` Task that calls the step worker's built-in
+ * `requestApproval` with `$$.Task.Token` (it stores the request and publishes `Approval
+ * Requested`; the run then waits until the token is answered or the deadline,
+ * `$.approval.deadlineSeconds`, passes) → `next`. Rejected or timed out: the run fails with
+ * `ApprovalRejected` / `ApprovalTimedOut` before any change, and is recorded ABORTED.
+ *
+ * @example
+ * States: { Plan: stepTask(R, "plan", { Next: "ApprovalNeeded" }), ...approvalStates(R, "Apply"), Apply: ... }
+ */
+export function approvalStates(runbook: string, next: string, prefix = "Approval"): Record<string, AslState> {
+  return {
+    [`${prefix}Needed`]: {
+      Type: "Choice",
+      Choices: [
+        {
+          And: [
+            { Variable: "$.approval.required", IsPresent: true },
+            { Variable: "$.approval.required", BooleanEquals: true },
+          ],
+          Next: `${prefix}Wait`,
+        },
+      ],
+      Default: next,
+    },
+    [`${prefix}Wait`]: {
+      Type: "Task",
+      Resource: APPROVAL_RESOURCE,
+      Parameters: {
+        FunctionName: STEP_HANDLER,
+        Payload: { runbook, step: APPROVAL_STEP, "input.$": "$", "taskToken.$": "$$.Task.Token" },
+      },
+      TimeoutSecondsPath: "$.approval.deadlineSeconds",
+      ResultPath: "$.approval.answer",
+      Retry: [RETRY_LAMBDA],
+      Catch: [
+        { ErrorEquals: [APPROVAL_ERRORS.rejected], ResultPath: "$.failure", Next: `${prefix}Rejected` },
+        { ErrorEquals: ["States.Timeout"], ResultPath: "$.failure", Next: `${prefix}TimedOut` },
+      ],
+      Next: next,
+    },
+    [`${prefix}Rejected`]: { Type: "Fail", Error: APPROVAL_ERRORS.rejected, CausePath: "$.failure.Cause" },
+    [`${prefix}TimedOut`]: {
+      Type: "Fail",
+      Error: APPROVAL_ERRORS.timedOut,
+      Cause: "nobody answered the approval request before its deadline; nothing was changed",
+    },
+  };
 }

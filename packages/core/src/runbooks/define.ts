@@ -29,7 +29,7 @@
  */
 import { z } from "zod";
 import { RunbookDefinitionError } from "../errors.ts";
-import type { AslDefinition, AslState } from "./asl.ts";
+import { APPROVAL_RESOURCE, APPROVAL_STEP, type AslDefinition, type AslState, STEP_HANDLER } from "./asl.ts";
 
 export type Risk = "low" | "medium" | "high";
 
@@ -150,6 +150,21 @@ export function defineRunbook<S extends z.ZodType>(spec: RunbookSpec<S>): Runboo
   }
   const steps: string[] = [];
   for (const [state, task] of taskStates(spec.stateMachine)) {
+    // Two kinds of Task, and only these: the step worker, and a human approval (the step
+    // worker's built-in `requestApproval`, through `lambda:invoke.waitForTaskToken`; see
+    // `approvalStates` in asl.ts).
+    if (task.Resource === APPROVAL_RESOURCE) {
+      const p = task.Parameters as { FunctionName?: unknown; Payload?: Record<string, unknown> } | undefined;
+      if (
+        p?.FunctionName !== STEP_HANDLER ||
+        p.Payload?.step !== APPROVAL_STEP ||
+        p.Payload?.runbook !== spec.name
+      )
+        problems.push(`approval Task '${state}' must be built with approvalStates('${spec.name}', …)`);
+      if (!task.TimeoutSeconds && !task.TimeoutSecondsPath)
+        problems.push(`approval Task '${state}' needs a deadline (TimeoutSeconds or TimeoutSecondsPath)`);
+      continue;
+    }
     const params = task.Parameters as Record<string, unknown> | undefined;
     const step = params?.step;
     if (task.Resource !== "${StepHandlerArn}") problems.push(`Task '${state}' must call \${StepHandlerArn}`);

@@ -6,6 +6,8 @@
  * the state backwards.
  */
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { ValidationError } from "../errors.ts";
+import { parseInstant } from "../validate.ts";
 import { db, isConditionFailure } from "./db.ts";
 import { tableName } from "./table.ts";
 
@@ -21,13 +23,24 @@ const key = (alarmName: string) => ({ pk: `ALARM#${alarmName}`, sk: "STATE" });
 
 /** Records an alarm's state if it is newer than what is stored. Returns true when applied. */
 export async function record(s: AlarmState): Promise<boolean> {
+  // Newer means a later instant, not later text: `since` comes in more than one format
+  // (`…+0000`, `…Z`, other offsets), so the comparison is on `sinceMs`. A record from before
+  // `sinceMs` existed (or with a `since` that was no timestamp) is replaced by any valid state.
+  const sinceMs = parseInstant(s.since);
+  if (sinceMs === undefined)
+    throw new ValidationError(
+      "invalid_timestamp",
+      `alarm ${s.alarmName}: since '${s.since}' is not a timestamp`,
+      [{ path: "since", message: "not an RFC 3339 timestamp" }],
+    );
   try {
     await db().send(
       new PutCommand({
         TableName: tableName(),
-        Item: { ...key(s.alarmName), type: "alarm", ...s },
-        ConditionExpression: "attribute_not_exists(pk) OR since < :since",
-        ExpressionAttributeValues: { ":since": s.since },
+        Item: { ...key(s.alarmName), type: "alarm", ...s, sinceMs },
+        ConditionExpression:
+          "attribute_not_exists(pk) OR attribute_not_exists(sinceMs) OR sinceMs < :sinceMs",
+        ExpressionAttributeValues: { ":sinceMs": sinceMs },
       }),
     );
     return true;

@@ -9,8 +9,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { BatchWriteCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { z } from "zod";
 import { batcher } from "../batch.ts";
-import { db, decodeCursor, encodeCursor } from "./db.ts";
+import { db, decodeCursor, encodeCursor, TableKey } from "./db.ts";
 import { TABLE_KEYS, tableName } from "./table.ts";
 
 export type AuditKind =
@@ -130,10 +131,24 @@ export async function forExecution(executionId: string): Promise<AuditEntry[]> {
   return out;
 }
 
-interface AuditCursor {
-  day: string;
-  key?: Record<string, unknown>;
-}
+/** A day of the trail (a partition), `yyyy-mm-dd`, that is a real date. */
+const Day = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, "must be a day as yyyy-mm-dd")
+  .refine(
+    (d) => {
+      const t = new Date(`${d}T00:00:00Z`);
+      return !Number.isNaN(t.getTime()) && t.toISOString().startsWith(d);
+    },
+    { message: "must be a real date" },
+  );
+
+/** Where the next page starts: the day, and the key within it when the day was not finished. */
+const AuditCursor = z
+  .object({ day: Day, key: TableKey.optional() })
+  .strict()
+  .refine((c) => !c.key || c.key.pk === `AUDIT#${c.day}`, { message: "key is not in that day" });
+type AuditCursor = z.infer<typeof AuditCursor>;
 
 /** Days with no entries that a page walks back over before it concludes the trail has ended. */
 const EMPTY_DAYS_BEFORE_END = 31;
@@ -148,9 +163,9 @@ export async function list(
   opts: { limit?: number; cursor?: string; now?: Date } = {},
 ): Promise<{ entries: AuditEntry[]; next?: string }> {
   const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
-  const start = decodeCursor<AuditCursor>(opts.cursor);
+  const start = decodeCursor(opts.cursor, AuditCursor);
   let day = start?.day ?? (opts.now ?? new Date()).toISOString().slice(0, 10);
-  let key = start?.key;
+  let key: Record<string, unknown> | undefined = start?.key;
   const entries: AuditEntry[] = [];
   let emptyDays = 0;
   while (entries.length < limit && emptyDays < EMPTY_DAYS_BEFORE_END) {
@@ -167,7 +182,7 @@ export async function list(
     for (const item of page.Items ?? []) entries.push(strip(item));
     if (page.LastEvaluatedKey) {
       key = page.LastEvaluatedKey;
-      if (entries.length >= limit) return { entries, next: encodeCursor({ day, key } satisfies AuditCursor) };
+      if (entries.length >= limit) return { entries, next: encodeCursor({ day, key }) };
       continue;
     }
     emptyDays = (page.Items?.length ?? 0) > 0 ? 0 : emptyDays + 1;

@@ -1,6 +1,9 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { z } from "zod";
 import { client } from "../aws.ts";
+import { ValidationError } from "../errors.ts";
+import { byteLength } from "../validate.ts";
 
 const docs = new WeakMap<DynamoDBClient, DynamoDBDocumentClient>();
 
@@ -25,8 +28,67 @@ export function encodeCursor(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString("base64url");
 }
 
-/** Decodes a cursor made by {@link encodeCursor}; undefined for none, throws for garbage. */
-export function decodeCursor<T>(cursor: string | undefined): T | undefined {
+/** One attribute of a key, as DynamoDB takes it: a non-empty string of at most `maxBytes` bytes. */
+const keyPart = (maxBytes: number) =>
+  z
+    .string()
+    .min(1)
+    .refine((s) => byteLength(s) <= maxBytes, { message: `at most ${maxBytes} bytes` });
+
+/** The table's key (pk ≤ 2048 bytes, sk ≤ 1024): where a query on the table stopped. */
+export const TableKey = z.object({ pk: keyPart(2048), sk: keyPart(1024) }).strict();
+
+/**
+ * A DynamoDB key as a cursor carries it: the table's key attributes (and the index's), each a
+ * string that fits a key. Anything else in `ExclusiveStartKey` is refused by DynamoDB with an
+ * error that would surface as a 500.
+ */
+export const PageKey = z
+  .object({
+    pk: keyPart(2048),
+    sk: keyPart(1024),
+    gsi1pk: keyPart(2048).optional(),
+    gsi1sk: keyPart(1024).optional(),
+  })
+  .strict()
+  .refine((k) => (k.gsi1pk === undefined) === (k.gsi1sk === undefined), {
+    message: "gsi1pk and gsi1sk go together",
+  });
+
+/**
+ * Where a query on gsi1 within one partition stopped: the table's key and the index's, in that
+ * partition (DynamoDB refuses a start key from another partition or without the index's key).
+ */
+export const indexPageKey = (partition: string) =>
+  z
+    .object({ pk: keyPart(2048), sk: keyPart(1024), gsi1pk: z.literal(partition), gsi1sk: keyPart(1024) })
+    .strict();
+
+/**
+ * Decodes a cursor made by {@link encodeCursor}; undefined for none. A cursor that is not
+ * base64url JSON, or whose value does not have the shape `schema` describes (by default a
+ * {@link PageKey}), is a ValidationError at `cursor` — it came from a caller, not from us.
+ */
+export function decodeCursor<T = z.output<typeof PageKey>>(
+  cursor: string | undefined,
+  schema: z.ZodType<T> = PageKey as unknown as z.ZodType<T>,
+): T | undefined {
   if (!cursor) return undefined;
-  return JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as T;
+  const invalid = (why: string) =>
+    new ValidationError("invalid_cursor", `cursor is not one this API gave out: ${why}`, [
+      { path: "cursor", message: why },
+    ]);
+  if (!/^[A-Za-z0-9_-]+={0,2}$/.test(cursor)) throw invalid("not base64url");
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    throw invalid("not base64url-encoded JSON");
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw invalid(`${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  }
+  return parsed.data;
 }

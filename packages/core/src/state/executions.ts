@@ -16,15 +16,29 @@ import * as Audit from "./audit.ts";
 import { db, decodeCursor, encodeCursor, isConditionFailure } from "./db.ts";
 import { TABLE_KEYS, tableName } from "./table.ts";
 
-export type ExecutionStatus = "STARTING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED" | "TIMED_OUT";
+export type ExecutionStatus =
+  | "STARTING"
+  | "RUNNING"
+  | "WAITING_FOR_APPROVAL"
+  | "SUCCEEDED"
+  | "FAILED"
+  | "ABORTED"
+  | "TIMED_OUT";
+/** A run that has started and not ended (it may be waiting for a person). */
+export const ACTIVE: readonly ExecutionStatus[] = ["RUNNING", "WAITING_FOR_APPROVAL"];
 export const TERMINAL: readonly ExecutionStatus[] = ["SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"];
 
 export interface Trigger {
-  kind: "manual" | "schedule" | "window" | "rule" | "chatops";
+  kind: "manual" | "schedule" | "window" | "rule" | "chatops" | "rerun";
   /** The schedule, rule or user that started it. */
   name?: string;
   actor: string;
   eventId?: string;
+  /** A re-run: the run it repeats. */
+  rerunOf?: string;
+  /** A person started it during a freeze / while paused, with this reason (audited). */
+  overrideFreeze?: string;
+  overridePause?: string;
 }
 
 export interface Execution {
@@ -40,6 +54,12 @@ export interface Execution {
   result?: Record<string, unknown>;
   error?: string;
   cause?: string;
+  /** What admission decided about approval (the approval state reads it from the input). */
+  approval?: ApprovalPlan;
+  /** Set when a person asked the run to stop (graceful abort): steps check it between targets. */
+  cancel?: { by: string; reason: string; at: string };
+  /** Window bounds, when a maintenance window started the run. */
+  window?: { name: string; endsAt: string; cutoffAt: string };
   /** Lock keys held for this run (or about to be taken), released when it ends. */
   locks?: string[];
   /**
@@ -47,6 +67,17 @@ export interface Execution {
    * heard of it, or local mode restarted under it), with the steps it had completed.
    */
   attention?: { reason: string; completedSteps: string[]; inFlightSteps: string[]; report?: unknown };
+}
+
+/** Whether a run must wait for a person, and on what terms (decided at admission). */
+export interface ApprovalPlan {
+  required: boolean;
+  reasons: string[];
+  approvers: string[];
+  minApprovers: number;
+  deadlineSeconds: number;
+  selfApproval: boolean;
+  requestedBy: string;
 }
 
 export interface StepRecord {
@@ -365,7 +396,7 @@ export async function setResult(id: string, result: Record<string, unknown>): Pr
 export async function complete(
   id: string,
   outcome: {
-    status: Exclude<ExecutionStatus, "RUNNING" | "STARTING">;
+    status: Exclude<ExecutionStatus, "RUNNING" | "STARTING" | "WAITING_FOR_APPROVAL">;
     error?: string;
     cause?: string;
     attention?: Execution["attention"];
@@ -378,11 +409,12 @@ export async function complete(
         TableName: tableName(),
         Key: key(id),
         UpdateExpression: `SET #status = :status, endedAt = :endedAt, #error = :error, #cause = :cause${outcome.attention ? ", attention = :attention" : ""}`,
-        ConditionExpression: "#status = :running",
+        ConditionExpression: "#status IN (:running, :waiting)",
         ExpressionAttributeNames: { "#status": "status", "#error": "error", "#cause": "cause" },
         ExpressionAttributeValues: {
           ":status": outcome.status,
           ":running": "RUNNING",
+          ":waiting": "WAITING_FOR_APPROVAL",
           ":endedAt": now.toISOString(),
           ":error": outcome.error ?? null,
           ":cause": outcome.cause ?? null,
@@ -436,4 +468,59 @@ export async function forgetListing(id: string, sort: string): Promise<void> {
     .catch((err) => {
       if (!isConditionFailure(err)) throw err;
     });
+}
+
+/** Moves a run between RUNNING and WAITING_FOR_APPROVAL. False when it is in neither. */
+export async function setWaiting(id: string, waiting: boolean): Promise<boolean> {
+  try {
+    await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: key(id),
+        UpdateExpression: "SET #status = :to",
+        ConditionExpression: "#status IN (:running, :waiting)",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: {
+          ":to": waiting ? "WAITING_FOR_APPROVAL" : "RUNNING",
+          ":running": "RUNNING",
+          ":waiting": "WAITING_FOR_APPROVAL",
+        },
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
+}
+
+/**
+ * Asks a running run to stop (graceful abort): its steps see the flag before their next
+ * target. Returns the record, or undefined when it is not running (or already asked).
+ */
+export async function requestCancel(
+  id: string,
+  cancel: { by: string; reason: string; at: string },
+): Promise<Execution | undefined> {
+  try {
+    const out = await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: key(id),
+        UpdateExpression: "SET #cancel = :cancel",
+        ConditionExpression: "#status IN (:running, :waiting) AND attribute_not_exists(#cancel)",
+        ExpressionAttributeNames: { "#status": "status", "#cancel": "cancel" },
+        ExpressionAttributeValues: {
+          ":cancel": cancel,
+          ":running": "RUNNING",
+          ":waiting": "WAITING_FOR_APPROVAL",
+        },
+        ReturnValues: "ALL_NEW",
+      }),
+    );
+    return strip<Execution>(out.Attributes ?? {});
+  } catch (err) {
+    if (isConditionFailure(err)) return undefined;
+    throw err;
+  }
 }

@@ -7,12 +7,12 @@ import { LocalStepFunctions, type StatusChangeEvent } from "./local-sfn.ts";
 const events: StatusChangeEvent[] = [];
 const calls: unknown[] = [];
 let inFlight = 0;
-let maxInFlight = 0;
-// Holds the "hold" step until released, so an execution is certainly still RUNNING.
+// The `hold` step waits until a test lets it go: an execution that is certainly still running.
 let release: () => void = () => undefined;
-const held = new Promise<void>((resolve) => {
-  release = resolve;
+const held = new Promise<void>((r) => {
+  release = r;
 });
+let maxInFlight = 0;
 const engine = new LocalStepFunctions({
   region: "us-east-1",
   account: "000000000000",
@@ -22,7 +22,10 @@ const engine = new LocalStepFunctions({
     calls.push(payload);
     const p = payload as { step: string; input: { item?: number; fail?: boolean } };
     if (p.step === "boom") throw Object.assign(new Error("it broke"), { name: "Boom" });
-    if (p.step === "hold") await held;
+    if (p.step === "hold") {
+      await held;
+      return {};
+    }
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     await new Promise((r) => setTimeout(r, 10));
@@ -56,7 +59,6 @@ const mapDef: AslDefinition = {
   },
 };
 const failDef: AslDefinition = { StartAt: "Boom", States: { Boom: task("boom", { End: true }) } };
-const holdDef: AslDefinition = { StartAt: "Hold", States: { Hold: task("hold", { End: true }) } };
 
 let url: string;
 let close: () => void;
@@ -64,7 +66,7 @@ let sfn: SFNClient;
 beforeAll(async () => {
   engine.register("map", mapDef);
   engine.register("fail", failDef);
-  engine.register("hold", holdDef);
+  engine.register("held", { StartAt: "Hold", States: { Hold: task("hold", { End: true }) } });
   const started = await startServer({ engine, api: async () => ({ statusCode: 404, body: "{}" }) }, 0);
   url = started.url;
   close = () => started.server.close();
@@ -102,23 +104,22 @@ describe("the local Step Functions engine, through the real SFN client", () => {
 
   it("treats a repeated start with the same name and input as the same execution", async () => {
     const input = JSON.stringify({ items: [] });
-    const a = await sfn.send(
-      new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn("hold"), name: "same", input }),
-    );
-    const b = await sfn.send(
-      new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn("hold"), name: "same", input }),
-    );
-    expect(b.executionArn).toBe(a.executionArn);
-    await expect(
+    const start = (body: string) =>
       sfn.send(
         new StartExecutionCommand({
-          stateMachineArn: engine.stateMachineArn("hold"),
+          stateMachineArn: engine.stateMachineArn("held"),
           name: "same",
-          input: '{"items":[9]}',
+          input: body,
         }),
-      ),
-    ).rejects.toMatchObject({ name: "ExecutionAlreadyExists" });
+      );
+    const a = await start(input);
+    const b = await start(input);
+    expect(b.executionArn).toBe(a.executionArn);
+    await expect(start('{"items":[9]}')).rejects.toMatchObject({ name: "ExecutionAlreadyExists" });
     release();
+    await waitFor(a.executionArn!);
+    // Closed: even the same input is ExecutionAlreadyExists now, as in AWS.
+    await expect(start(input)).rejects.toMatchObject({ name: "ExecutionAlreadyExists" });
   });
 
   it("fails with the step's error name and publishes the status change", async () => {

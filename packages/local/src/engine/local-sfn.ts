@@ -18,8 +18,9 @@
  * when Step Functions says ExecutionDoesNotExist) finds it ended, never lost.
  */
 import { randomUUID } from "node:crypto";
-import { type AslDefinition, type Runbooks, substitute } from "@reflex/core";
+import { APPROVAL_RESOURCE, type AslDefinition, type Runbooks, substitute } from "@reflex/core";
 import { StateMachine } from "aws-local-stepfunctions";
+import { TaskTokens } from "./task-tokens.ts";
 
 /** One entry of the local engine's execution history (its own event shape). */
 export type EventLog = { type: string; timestamp: number } & Record<string, unknown>;
@@ -124,8 +125,28 @@ export class LocalStepFunctions {
   private readonly executions = new Map<string, LocalExecution>();
   /** Ended and closed: compact summaries, oldest first (a Map keeps insertion order). */
   private readonly finished = new Map<string, LocalExecution>();
+  /** `.waitForTaskToken`: tokens of Tasks waiting for SendTaskSuccess / SendTaskFailure. */
+  readonly tokens = new TaskTokens();
 
   constructor(private readonly options: EngineOptions) {}
+
+  /**
+   * The local stand-in for `lambda:invoke.waitForTaskToken`: issues a token, invokes the step
+   * worker with it in the payload (as `$$.Task.Token` would be), then waits until the token
+   * is answered. The Task's own TimeoutSecondsPath (enforced by the engine) is its deadline.
+   */
+  private waitForTaskToken(stateName: string): TaskHandler {
+    return async (effective) => {
+      const payload = (effective as { Payload?: Record<string, any> }).Payload ?? {};
+      const deadlineSeconds = Number(payload.input?.approval?.deadlineSeconds ?? 60);
+      const { token, answer } = this.tokens.issue(
+        String(payload.input?.execution?.id ?? ""),
+        deadlineSeconds * 1000,
+      );
+      await this.options.stepHandler({ ...payload, taskToken: token, state: stateName });
+      return answer;
+    };
+  }
 
   /** The ARN local mode gives the step worker (substituted for `${StepHandlerArn}`). */
   get stepHandlerArn(): string {
@@ -149,6 +170,16 @@ export class LocalStepFunctions {
     collect(definition, (stateName, state) => {
       if (state.Type === "Wait") waits[stateName] = this.options.waitMs ?? 1000;
       if (state.Retry) retries[stateName] = this.options.retryMs ?? 50;
+      if (state.Type === "Task" && state.Resource === APPROVAL_RESOURCE) {
+        const fn = (state.Parameters as { FunctionName?: string } | undefined)?.FunctionName;
+        if (fn !== this.stepHandlerArn)
+          throw new AwsError(
+            "InvalidDefinition",
+            `state ${stateName} waits on ${fn}, which local mode does not run`,
+          );
+        tasks[stateName] = this.waitForTaskToken(stateName);
+        return;
+      }
       if (state.Type === "Task") {
         if (state.Resource !== this.stepHandlerArn) {
           throw new AwsError(
@@ -198,7 +229,53 @@ export class LocalStepFunctions {
       throw new AwsError("InvalidExecutionInput", "Invalid State Machine Execution Input: not JSON");
     }
     const startDate = Date.now();
-    const run = m.machine.run(parsed as never, {
+    this.launch(m, m.machine, { executionArn, name, input, startDate }, parsed);
+    return { executionArn, startDate };
+  }
+
+  /**
+   * Resumes an execution that local mode lost in a restart while it waited in `fromState` (an
+   * approval): the same ASL, entered at that state with the input it had there. Its history
+   * before the restart is gone; its name, ARN, input and start date are kept, so the
+   * reconciler and the API see the same run.
+   */
+  resumeExecution(req: {
+    stateMachineArn: string;
+    name: string;
+    input: string;
+    startDate: number;
+    fromState: string;
+    stateInput: unknown;
+  }): void {
+    const m = this.machines.get(req.stateMachineArn);
+    if (!m)
+      throw new AwsError(
+        "StateMachineDoesNotExist",
+        `State Machine Does Not Exist: '${req.stateMachineArn}'`,
+      );
+    if (!m.definition.States[req.fromState])
+      throw new AwsError("InvalidDefinition", `state machine ${m.name} has no state ${req.fromState}`);
+    const executionArn = `arn:aws:states:${this.options.region}:${this.options.account}:execution:${m.name}:${req.name}`;
+    if (this.executions.get(executionArn)?.status === "RUNNING") return;
+    const machine = new StateMachine({ ...m.definition, StartAt: req.fromState } as never, {
+      validationOptions: { checkPaths: true, checkArn: true },
+    });
+    this.launch(
+      m,
+      machine,
+      { executionArn, name: req.name, input: req.input, startDate: req.startDate },
+      req.stateInput,
+    );
+  }
+
+  private launch(
+    m: Machine,
+    machine: StateMachine,
+    ids: { executionArn: string; name: string; input: string; startDate: number },
+    parsed: unknown,
+  ): void {
+    const { executionArn, name, input, startDate } = ids;
+    const run = machine.run(parsed as never, {
       overrides: {
         taskResourceLocalHandlers: m.tasks as never,
         waitTimeOverrides: m.waits,
@@ -245,6 +322,7 @@ export class LocalStepFunctions {
         execution.cause = e.message;
       }
       execution.stopDate = Date.now();
+      this.tokens.forgetExecution(name);
       await history.catch(() => undefined);
       if (await this.notify(execution)) {
         // Whole for a short while (a caller polling DescribeExecution sees the output), then a summary.
@@ -253,7 +331,6 @@ export class LocalStepFunctions {
         else setTimeout(() => this.retire(execution), grace).unref();
       }
     })();
-    return { executionArn, startDate };
   }
 
   /** Replaces an ended, closed execution by its summary in the bounded cache. */
@@ -336,6 +413,7 @@ export class LocalStepFunctions {
       e.status = "ABORTED";
       e.error = error;
       e.cause = cause;
+      this.tokens.forgetExecution(e.name);
       e.abort();
     }
     return { stopDate: e.stopDate ?? Date.now() };

@@ -75,6 +75,16 @@ export function handleSfn(
           },
         };
       }
+      // `.waitForTaskToken`: answers to a waiting Task (human approvals).
+      case "SendTaskSuccess":
+        engine.tokens.succeed(body.taskToken, body.output);
+        return { status: 200, body: {} };
+      case "SendTaskFailure":
+        engine.tokens.fail(body.taskToken, body.error, body.cause);
+        return { status: 200, body: {} };
+      case "SendTaskHeartbeat":
+        engine.tokens.heartbeat(body.taskToken);
+        return { status: 200, body: {} };
       default:
         throw new AwsError("UnknownOperationException", `local Step Functions does not implement ${op}`);
     }

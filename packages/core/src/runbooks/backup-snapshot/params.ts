@@ -2,17 +2,28 @@ import { z } from "zod";
 
 const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region such as us-east-1");
 
+/** The selector as JSON names the run's lock, and a lock's key must fit a DynamoDB key (2 KB). */
+const MAX_SELECTOR_BYTES = 1024;
+
 export const selectorSchema = z
   .object({
-    tag: z.record(z.string().min(1), z.string()).optional(),
+    // AWS's own tag limits: keys of 1-128 characters, values of at most 256, 50 tags per resource.
+    tag: z
+      .record(z.string().min(1).max(128), z.string().max(256))
+      .refine((t) => Object.keys(t).length <= 50, { message: "at most 50 tags (AWS's limit per resource)" })
+      .optional(),
     instanceIds: z
       .array(z.string().regex(/^i-[0-9a-f]{8,17}$/, "must be an instance id (i-…)"))
       .min(1)
+      .max(50)
       .optional(),
   })
   .strict()
   .refine((s) => (s.tag && Object.keys(s.tag).length > 0) || s.instanceIds, {
     message: "give tag (e.g. { Backup: 'daily' }) or instanceIds",
+  })
+  .refine((s) => Buffer.byteLength(JSON.stringify(s)) <= MAX_SELECTOR_BYTES, {
+    message: `the selector must be at most ${MAX_SELECTOR_BYTES} bytes as JSON`,
   });
 
 export const backupParams = z

@@ -1,4 +1,4 @@
-import { type AslDefinition, RETRY_ROLLBACK, RETRY_STEP, stepTask } from "../asl.ts";
+import { type AslDefinition, RETRY_ROLLBACK, RETRY_STEP, RUN_ABORTED, stepTask } from "../asl.ts";
 
 const R = "backup-snapshot";
 const ON_FAILURE = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Rollback" }];
@@ -42,9 +42,19 @@ export const backupStateMachine: AslDefinition = {
         States: {
           SnapshotInstance: stepTask(R, "snapshotInstance", {
             Retry: RETRY_STEP,
-            Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "TargetFailed" }],
+            Catch: [
+              // Aborted by a person: this target is not started; the Map lets the ones in
+              // flight finish, and the next step sees the abort and rolls back.
+              { ErrorEquals: [RUN_ABORTED], ResultPath: "$.error", Next: "TargetNotStarted" },
+              { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "TargetFailed" },
+            ],
             End: true,
           }),
+          TargetNotStarted: {
+            Type: "Pass",
+            Parameters: { "instanceId.$": "$.target.instanceId", status: "aborted" },
+            End: true,
+          },
           TargetFailed: {
             Type: "Pass",
             Parameters: {

@@ -55,7 +55,8 @@ export interface Plan {
 }
 export interface TargetResult {
   instanceId: string;
-  status: "started" | "failed";
+  /** `aborted`: a person aborted the run before this target started. */
+  status: "started" | "failed" | "aborted";
   snapshots?: Array<{ snapshotId: string; volumeId: string }>;
   error?: string;
   cause?: string;

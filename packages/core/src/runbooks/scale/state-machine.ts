@@ -2,6 +2,7 @@ import {
   type AslCatcher,
   type AslDefinition,
   type AslState,
+  approvalStates,
   RETRY_ROLLBACK,
   RETRY_STEP,
   stepTask,
@@ -19,8 +20,8 @@ const rollbackStep = (name: string, rest: Partial<AslState>) =>
 /**
  * Mode → plan → (dry-run, or nothing to change: done) → act → verify, in two branches.
  *
- * horizontal: PlanCapacity → SetCapacity → (Wait → CheckCapacity)* until InService.
- * vertical:   PlanResize → [SnapshotVolumes] → (StopInstance → Wait)* → ModifyType →
+ * horizontal: PlanCapacity → [approval] → SetCapacity → (Wait → CheckCapacity)* until InService.
+ * vertical:   PlanResize → [approval] → [SnapshotVolumes] → (StopInstance → Wait)* → ModifyType →
  *             (StartInstance → Wait)* → VerifyResize.
  *
  * A failed plan fails the run (nothing was changed). Any later failure, a wait timeout
@@ -55,8 +56,10 @@ export const scaleStateMachine: AslDefinition = {
         { Variable: "$.execution.dryRun", BooleanEquals: true, Next: "DryRunPlanned" },
         { Variable: "$.plan.skipped", IsPresent: true, Next: "Skipped" },
       ],
-      Default: "SetCapacity",
+      Default: "CapacityApprovalNeeded",
     },
+    // A person approves the plan first when policy says so (risk, environment, the rule).
+    ...approvalStates(R, "SetCapacity", "CapacityApproval"),
     SetCapacity: step("setCapacity", {
       ResultPath: "$.applied",
       Catch: onFailure("RestoreCapacity"),
@@ -88,10 +91,13 @@ export const scaleStateMachine: AslDefinition = {
     }),
     ResizeDecision: {
       Type: "Choice",
-      Choices: [
-        { Variable: "$.execution.dryRun", BooleanEquals: true, Next: "DryRunPlanned" },
-        { Variable: "$.params.snapshotFirst", BooleanEquals: true, Next: "SnapshotVolumes" },
-      ],
+      Choices: [{ Variable: "$.execution.dryRun", BooleanEquals: true, Next: "DryRunPlanned" }],
+      Default: "ResizeApprovalNeeded",
+    },
+    ...approvalStates(R, "SnapshotFirst", "ResizeApproval"),
+    SnapshotFirst: {
+      Type: "Choice",
+      Choices: [{ Variable: "$.params.snapshotFirst", BooleanEquals: true, Next: "SnapshotVolumes" }],
       Default: "StopInstance",
     },
     SnapshotVolumes: step("snapshotVolumes", {

@@ -1,0 +1,105 @@
+/**
+ * Who may do what: the config's roles map actors to the runbooks they may run, dry-run,
+ * approve, abort and override guardrails for, per environment.
+ *
+ * Actors are strings: an IAM principal ARN (deployed API, CLI with SigV4), `cli:<user>` (the
+ * local CLI, or `--as`), `slack:<user id>` (ChatOps), `rule:<name>` / `schedule:<name>` /
+ * `window:<name>` (automation the config itself set up). A role member matches an actor when it
+ * equals it, equals it without its `kind:` prefix (`U123` matches `slack:U123`), or matches it
+ * as a pattern with `*`; `group:<id>` matches an actor who is in that (Slack user) group.
+ *
+ * When the config has no `access` section: local mode lets the local user do everything; a
+ * deployed Reflex lets nobody start anything by hand (fail closed) until the config lists who.
+ */
+import type { Action, Config } from "../config/schema.ts";
+
+export interface Actor {
+  id: string;
+  /** Groups the actor is in (Slack user groups), for `group:` members. */
+  groups?: string[];
+}
+
+/** True in local mode (set by `reflex start`), where an unconfigured access section means "the local user may do all". */
+export function isLocalMode(): boolean {
+  return process.env.REFLEX_LOCAL_MODE === "1";
+}
+
+function pattern(p: string): RegExp {
+  return new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
+}
+
+/** Does a role member name this actor? */
+export function memberMatches(member: string, actor: Actor): boolean {
+  if (member.startsWith("group:")) return (actor.groups ?? []).includes(member.slice("group:".length));
+  const bare =
+    actor.id.includes(":") && !actor.id.startsWith("arn:")
+      ? actor.id.slice(actor.id.indexOf(":") + 1)
+      : undefined;
+  const candidates = bare ? [actor.id, bare] : [actor.id];
+  if (member.includes("*")) {
+    const re = pattern(member);
+    return candidates.some((c) => re.test(c));
+  }
+  return candidates.includes(member);
+}
+
+/** The roles an actor holds. */
+export function rolesOf(config: Config, actor: Actor): string[] {
+  return Object.entries(config.access.roles)
+    .filter(([, members]) => members.some((m) => memberMatches(m, actor)))
+    .map(([role]) => role);
+}
+
+/** Whether the config says anything about access at all. */
+export function accessConfigured(config: Config): boolean {
+  return Object.keys(config.access.roles).length > 0 || config.access.allow.length > 0;
+}
+
+/** May `actor` do `action` with `runbook` in this config's environment? */
+export function may(config: Config, actor: Actor, action: Action, runbook: string): boolean {
+  if (!accessConfigured(config)) return isLocalMode();
+  const roles = new Set(rolesOf(config, actor));
+  return config.access.allow.some(
+    (a) =>
+      roles.has(a.role) &&
+      a.actions.includes(action) &&
+      (a.runbooks.includes("*") || a.runbooks.includes(runbook)) &&
+      (!a.environments || a.environments.includes(config.environment)),
+  );
+}
+
+/** Roles allowed `action` on `runbook` here (for "who can approve this?"). */
+export function rolesAllowed(config: Config, action: Action, runbook: string): string[] {
+  return [
+    ...new Set(
+      config.access.allow
+        .filter(
+          (a) =>
+            a.actions.includes(action) &&
+            (a.runbooks.includes("*") || a.runbooks.includes(runbook)) &&
+            (!a.environments || a.environments.includes(config.environment)),
+        )
+        .map((a) => a.role),
+    ),
+  ];
+}
+
+/** What an actor may do, per runbook (for `reflex whoami`). */
+export function describeActor(
+  config: Config,
+  actor: Actor,
+  runbooks: string[],
+): { actor: string; roles: string[]; environment: string; may: Record<string, Action[]>; note?: string } {
+  const actions: Action[] = ["run", "dry-run", "approve", "abort", "override-freeze", "override-pause"];
+  return {
+    actor: actor.id,
+    roles: rolesOf(config, actor),
+    environment: config.environment,
+    may: Object.fromEntries(runbooks.map((r) => [r, actions.filter((a) => may(config, actor, a, r))])),
+    note: accessConfigured(config)
+      ? undefined
+      : isLocalMode()
+        ? "the config has no access section: in local mode the local user may do everything"
+        : "the config has no access section: deployed, nobody may start runs by hand until it lists who",
+  };
+}

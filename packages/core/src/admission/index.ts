@@ -1,0 +1,384 @@
+/**
+ * Admission: the one function every start goes through — event rules (the gate), schedules,
+ * maintenance windows, people (API, CLI, console, ChatOps) and re-runs. It validates the
+ * params, then applies, in this order, the checks that fit the trigger, and either starts the
+ * run or says which check refused it and why. Every refusal is audited with the actor and the
+ * check (one line), and published on the bus.
+ *
+ *   1. params        — the runbook's schema                                    (400)
+ *   2. access        — people only: the actor's roles allow this action        (403)
+ *   3. pause         — automatic: suppressed; people: only with overridePause  (409)
+ *   4. breaker       — automatic only: N failed automatic runs paused them     (409)
+ *   5. freeze        — every non-dry-run; people may override with a reason    (409)
+ *   6. blast-radius  — the params name more targets than the cap               (409)
+ *   7. cooldown      — rules: this rule acted on this target too recently      (409)
+ *   8. rate-limit    — automatic: the runbook's runs per window are spent      (409)
+ *   9. approval      — not a refusal: decides whether the run waits for a person
+ *  10. lock          — another run holds the target (taken with the record)    (409)
+ *
+ * docs/guardrails.md has the matrix (which check applies to which trigger, and why).
+ */
+
+import { currentConfig } from "../config/index.ts";
+import type { Config } from "../config/schema.ts";
+import { AccessDeniedError, ConflictError, NotFoundError, ValidationError } from "../errors.ts";
+import * as Guardrails from "../gate/guardrails.ts";
+import * as Lifecycle from "../lifecycle.ts";
+import * as Runbooks from "../runbooks/index.ts";
+import * as Runs from "../runs.ts";
+import * as Audit from "../state/audit.ts";
+import * as Executions from "../state/executions.ts";
+import * as Access from "./access.ts";
+
+export * as Access from "./access.ts";
+
+export type TriggerKind = Executions.Trigger["kind"];
+export type Check =
+  | "params"
+  | "access"
+  | "pause"
+  | "breaker"
+  | "freeze"
+  | "blast-radius"
+  | "cooldown"
+  | "rate-limit"
+  | "lock";
+
+/** Starts no person asked for: the config set them up, so its rules are the authority. */
+export const AUTOMATIC: readonly TriggerKind[] = ["rule", "schedule", "window"];
+
+export interface AdmitRequest {
+  runbook: string;
+  params: unknown;
+  dryRun?: boolean;
+  trigger: { kind: TriggerKind; name?: string; eventId?: string; rerunOf?: string };
+  /** Who: an IAM principal ARN, `cli:<user>`, `slack:<user id>`, or `rule:<name>` etc. */
+  actor: Access.Actor;
+  /** The execution name; retried starts pass the same one (the gate's dedup key). */
+  executionId?: string;
+  /** A person starting during a freeze, with the reason (audited; always needs approval). */
+  overrideFreeze?: string;
+  /** A person starting while automation is paused, with the reason (audited). */
+  overridePause?: string;
+  /** Rules: the cooldown of (rule, target). */
+  cooldown?: { rule: string; target?: string; ms: number };
+  /** Rules: `required` makes the run wait for a person whatever the policy says. */
+  approval?: "required" | "policy";
+  /** Maintenance windows: when the window ends and when new work must stop. */
+  window?: Executions.Execution["window"];
+  config?: Config;
+  now?: Date;
+}
+
+export type Admission =
+  | { admitted: true; execution: Executions.Execution; approval: Executions.ApprovalPlan }
+  | {
+      admitted: false;
+      /** A run of this id already exists (a redelivery): not a refusal, and not audited here. */
+      duplicate?: true;
+      check?: Check;
+      reason: string;
+      /** The HTTP status a person's request gets for it. */
+      status: 400 | 403 | 409;
+      executionId?: string;
+      issues?: ValidationError["issues"];
+    };
+
+/** The HTTP status of each refusal. */
+const STATUS: Record<Check, 400 | 403 | 409> = {
+  params: 400,
+  access: 403,
+  pause: 409,
+  breaker: 409,
+  freeze: 409,
+  "blast-radius": 409,
+  cooldown: 409,
+  "rate-limit": 409,
+  lock: 409,
+};
+
+/**
+ * Decides whether a run may start, and starts it. Never throws for a refusal (that is the
+ * answer); throws NotFoundError for an unknown runbook and whatever the state store throws.
+ *
+ * @example
+ * const a = await admit({ runbook: "scale", params: { autoScalingGroup: "web", change: "+1" },
+ *   trigger: { kind: "manual" }, actor: { id: "cli:alice" } });
+ * if (!a.admitted) console.log(`refused by ${a.check}: ${a.reason}`);
+ */
+export async function admit(req: AdmitRequest): Promise<Admission> {
+  const config = req.config ?? currentConfig();
+  const now = req.now ?? new Date();
+  const runbook = Runbooks.get(req.runbook);
+  const dryRun = req.dryRun ?? false;
+  const automatic = AUTOMATIC.includes(req.trigger.kind);
+  // A person's dry-run changes nothing, so pause and freeze let it through. A rule in shadow
+  // mode (dry-run) meets every guardrail a real run would, so its record shows what the rule
+  // would really have done — suppressed by a cooldown or a freeze included.
+  const guarded = automatic || !dryRun;
+  const refuse = (check: Check, reason: string, issues?: ValidationError["issues"]) =>
+    refused(req, runbook.name, check, reason, automatic, now, issues);
+
+  // 1. params
+  let params: Record<string, unknown>;
+  try {
+    params = Runs.parseParams(runbook, req.params);
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    return refuse("params", err.message, err.issues);
+  }
+
+  // 2. access: the config's own automation is not a person; its authority is the config.
+  if (!automatic) {
+    const action = dryRun ? "dry-run" : "run";
+    if (!Access.may(config, req.actor, action, runbook.name))
+      return refuse(
+        "access",
+        `${req.actor.id} may not ${action === "run" ? "run" : "dry-run"} ${runbook.name} in ${config.environment}${Access.accessConfigured(config) ? "" : " (the config lists nobody under access)"}`,
+      );
+  }
+  const reasonsForApproval: string[] = [];
+
+  // 3-4. pause and breaker
+  if (guarded) {
+    const automation = await Guardrails.automationStateForGate(now.getTime());
+    const pausedByConfig = config.guardrails.paused;
+    const pausedBy = pausedByConfig ? "config" : automation.paused ? automation.pausedBy : undefined;
+    if (pausedBy) {
+      const why = pausedByConfig
+        ? "guardrails.paused is true in the config"
+        : `${automation.pausedBy}: ${automation.reason ?? ""}`;
+      if (automatic) {
+        return pausedBy === "breaker"
+          ? refuse("breaker", `circuit breaker is open: ${automation.reason ?? ""}`)
+          : refuse("pause", `automatic runs are paused (${why})`);
+      }
+      if (pausedBy !== "breaker") {
+        if (!req.overridePause?.trim())
+          return refuse(
+            "pause",
+            `Reflex is paused (${why}); start anyway with an explicit override and a reason`,
+          );
+        if (!Access.may(config, req.actor, "override-pause", runbook.name))
+          return refuse("access", `${req.actor.id} may not start runs while Reflex is paused`);
+      }
+    }
+  }
+
+  // 5. freeze
+  if (guarded) {
+    const freeze = Guardrails.activeFreeze(config, runbook.name, now);
+    if (freeze) {
+      const what = `change freeze '${freeze.name}' until ${freeze.to}${freeze.reason ? ` (${freeze.reason})` : ""}`;
+      if (automatic || !req.overrideFreeze?.trim()) return refuse("freeze", what);
+      if (!Access.may(config, req.actor, "override-freeze", runbook.name))
+        return refuse("access", `${req.actor.id} may not override ${what}`);
+      reasonsForApproval.push(`freeze override of '${freeze.name}': ${req.overrideFreeze.trim()}`);
+    }
+  }
+
+  // 6. blast radius, when the params alone tell
+  const cap = Math.min(runbook.cap.maxTargets, config.guardrails.maxTargetsPerRun);
+  const radius = runbook.blastRadius?.(params as never);
+  if (radius !== undefined && radius > cap)
+    return refuse("blast-radius", `the run would touch ${radius} targets; the cap is ${cap}`);
+
+  const executionId = req.executionId ?? Runs.newExecutionId(runbook.name, now);
+
+  // 7. cooldown (rules), taken now and given back if a later check refuses
+  const cooldown = req.cooldown;
+  const target = cooldown
+    ? (cooldown.target ?? runbook.locks?.(params as never)[0] ?? runbook.name)
+    : undefined;
+  if (cooldown && target) {
+    const until = await Guardrails.takeCooldown(
+      cooldown.rule,
+      target,
+      cooldown.ms,
+      executionId,
+      now.getTime(),
+    );
+    if (until)
+      return refuse("cooldown", `rule ${cooldown.rule} acted on ${target} recently; cooldown until ${until}`);
+  }
+  const giveBack = async (rateTaken: boolean) => {
+    if (cooldown && target) await Guardrails.returnCooldown(cooldown.rule, target, executionId);
+    if (rateTaken)
+      await Guardrails.returnRateSlot(runbook.name, config.guardrails.rateLimit.per, now.getTime());
+  };
+
+  // 8. rate limit (automatic), taken alongside the lock
+  const { runs, per } = config.guardrails.rateLimit;
+  const rateSlot = automatic ? Guardrails.takeRateSlot(runbook.name, runs, per, now.getTime()) : undefined;
+  const rateRefusal = `${runbook.name} already ran ${runs} times in this ${Math.round(per / 60_000)}-minute window`;
+
+  // 9. approval policy
+  const approval = approvalPlan(config, runbook, req, dryRun, reasonsForApproval);
+
+  // 10. lock, with the record (Runs.start), and the run
+  try {
+    const execution = await Runs.start(
+      {
+        runbook: runbook.name,
+        params,
+        dryRun,
+        executionId,
+        trigger: {
+          kind: req.trigger.kind,
+          name: req.trigger.name,
+          actor: req.actor.id,
+          eventId: req.trigger.eventId,
+          ...(req.trigger.rerunOf ? { rerunOf: req.trigger.rerunOf } : {}),
+          ...(req.overrideFreeze ? { overrideFreeze: req.overrideFreeze } : {}),
+          ...(req.overridePause ? { overridePause: req.overridePause } : {}),
+        },
+        reservation: rateSlot?.then((ok) => (ok ? undefined : rateRefusal)),
+        approval,
+        window: req.window,
+      },
+      now,
+    );
+    if (req.overrideFreeze || req.overridePause) {
+      await Audit.record(
+        {
+          kind: "guardrail.overridden",
+          actor: req.actor.id,
+          reason: [
+            req.overrideFreeze ? `freeze overridden: ${req.overrideFreeze}` : undefined,
+            req.overridePause ? `pause overridden: ${req.overridePause}` : undefined,
+          ]
+            .filter(Boolean)
+            .join("; "),
+          executionId,
+          runbook: runbook.name,
+          guardrail: req.overrideFreeze ? "freeze" : "pause",
+        },
+        now,
+      );
+    }
+    return { admitted: true, execution, approval };
+  } catch (err) {
+    if (err instanceof ConflictError && err.code === "execution_exists") {
+      return {
+        admitted: false,
+        duplicate: true,
+        status: 409,
+        executionId,
+        reason: `run ${executionId} was already started`,
+      };
+    }
+    await giveBack(Boolean(await rateSlot?.catch(() => false)));
+    if (err instanceof ConflictError && err.code === "reservation_refused")
+      return refuse("rate-limit", rateRefusal);
+    if (err instanceof ConflictError && err.code === "target_locked") return refuse("lock", err.message);
+    throw err;
+  }
+}
+
+/**
+ * Whether the run waits for a person. First the rule (`approval: required`) and a freeze
+ * override (always); then the config's policies, first match; then the defaults: `high` risk
+ * always, `medium` in an environment named prod or production. Dry-runs never wait.
+ */
+export function approvalPlan(
+  config: Config,
+  runbook: Runbooks.Runbook,
+  req: Pick<AdmitRequest, "approval" | "actor">,
+  dryRun: boolean,
+  reasons: string[] = [],
+): Executions.ApprovalPlan {
+  const why = [...reasons];
+  if (req.approval === "required") why.push("the rule requires approval");
+  const policy = [
+    ...config.approvals.policies,
+    { risks: ["high" as const], require: true },
+    { risks: ["medium" as const], environments: ["prod", "production"], require: true },
+  ].find(
+    (p) =>
+      (!("runbooks" in p) || !p.runbooks || p.runbooks.includes(runbook.name) || p.runbooks.includes("*")) &&
+      (!p.risks || p.risks.includes(runbook.risk)) &&
+      (!p.environments || p.environments.includes(config.environment)),
+  );
+  if (policy?.require) why.push(`policy: ${runbook.risk} risk in ${config.environment}`);
+  const approvers = config.approvals.approvers ?? Access.rolesAllowed(config, "approve", runbook.name);
+  return {
+    required: !dryRun && why.length > 0,
+    reasons: dryRun ? [] : why,
+    approvers,
+    minApprovers: config.approvals.minApprovers,
+    deadlineSeconds: Math.max(1, Math.round(config.approvals.deadline / 1000)),
+    selfApproval: config.access.selfApproval,
+    requestedBy: req.actor.id,
+  };
+}
+
+async function refused(
+  req: AdmitRequest,
+  runbook: string,
+  check: Check,
+  reason: string,
+  automatic: boolean,
+  now: Date,
+  issues?: ValidationError["issues"],
+): Promise<Admission> {
+  const trigger = `${req.trigger.kind}${req.trigger.name ? ` '${req.trigger.name}'` : ""}`;
+  await Promise.all([
+    Audit.record(
+      {
+        kind: automatic ? "start.suppressed" : "start.refused",
+        actor: req.actor.id,
+        reason: `${runbook} ${automatic ? "suppressed" : "refused"} (${check}) for ${trigger}: ${reason}`,
+        runbook,
+        eventId: req.trigger.eventId,
+        guardrail: check,
+        data: { trigger: req.trigger, dryRun: req.dryRun ?? false },
+      },
+      now,
+    ),
+    Lifecycle.publish(
+      automatic ? "Event Suppressed" : "Start Refused",
+      { runbook, check, reason, actor: req.actor.id, trigger: req.trigger, guardrail: check },
+      now,
+    ),
+  ]);
+  return { admitted: false, check, reason, status: STATUS[check], issues };
+}
+
+/** Turns a refusal into the error an HTTP caller gets (403 access, 409 guardrails, 400 params). */
+export function refusalError(a: Extract<Admission, { admitted: false }>): Error {
+  if (a.status === 400) return new ValidationError("invalid_params", a.reason, a.issues ?? []);
+  if (a.status === 403) return new AccessDeniedError(a.reason);
+  const code = a.duplicate ? "execution_exists" : a.check === "lock" ? "target_locked" : `refused_${a.check}`;
+  return new ConflictError(code, a.reason);
+}
+
+/**
+ * Starts a new run with the same runbook and params as an earlier one, through admission
+ * again (access, freeze, locks… as of now). The new run's trigger names the one it repeats.
+ *
+ * @example
+ * const again = await Admission.rerun({ executionId: "scale-20261128T100000Z-ab12cd", actor: { id: "cli:alice" } });
+ */
+export async function rerun(input: {
+  executionId: string;
+  actor: Access.Actor;
+  dryRun?: boolean;
+  overrideFreeze?: string;
+  overridePause?: string;
+  config?: Config;
+  now?: Date;
+}): Promise<Admission> {
+  const original = await Executions.find(input.executionId);
+  if (!original || original.status === "STARTING") throw new NotFoundError("execution", input.executionId);
+  return admit({
+    runbook: original.runbook,
+    params: original.params,
+    dryRun: input.dryRun ?? original.dryRun,
+    trigger: { kind: "rerun", name: original.id, rerunOf: original.id },
+    actor: input.actor,
+    overrideFreeze: input.overrideFreeze,
+    overridePause: input.overridePause,
+    config: input.config,
+    now: input.now,
+  });
+}
