@@ -135,7 +135,13 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
       }),
     },
     // The simulated account, its call log and fault injection (local mode only).
-    { prefix: "/api/cloud", handle: cloudRoute(cloud) },
+    ...(() => {
+      const handle = cloudRoute(cloud);
+      return [
+        { prefix: "/api/cloud", handle },
+        { prefix: "/api/cloud/", handle },
+      ];
+    })(),
     ...(opts.routes ?? []),
   ];
   // Through the middy handler, as the Lambda runs it: its logs name the API, not the last
