@@ -160,6 +160,16 @@ const routes: Array<[string, RegExp, Route]> = [
       }),
   ],
   [
+    // One runbook with its state machine (ASL), for the console's run graph.
+    "GET",
+    /^\/api\/runbooks\/([^/]+)$/,
+    async (m) => {
+      const r = Runbooks.get(decodeURIComponent(m[1]));
+      const { name, summary, risk, cap, dryRun, jsonSchema: params, example, stateMachine } = r;
+      return json(200, { name, summary, risk, cap, dryRun, params, example, stateMachine });
+    },
+  ],
+  [
     "POST",
     /^\/api\/runbooks\/([^/]+)\/executions$/,
     async (m, event) => {

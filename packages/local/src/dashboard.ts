@@ -1,31 +1,67 @@
-/** The local dashboard: one self-contained page over the JSON API. */
-export function dashboardHtml(): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Reflex — local</title>
-<style>
- body{font:14px system-ui,sans-serif;margin:2rem;color:#1b1f24;background:#fafafa}
- h1{font-size:1.3rem} h2{font-size:1.05rem;margin-top:2rem}
- table{border-collapse:collapse;width:100%;background:#fff} td,th{border-bottom:1px solid #e3e3e3;padding:.35rem .5rem;text-align:left;vertical-align:top}
- .SUCCEEDED{color:#1a7f37}.FAILED,.TIMED_OUT,.ABORTED{color:#cf222e}.RUNNING{color:#9a6700}
- code{font-size:12px} .muted{color:#666}
-</style></head>
-<body>
-<h1>Reflex <span class="muted">local mode</span></h1>
-<h2>Runbooks</h2><table id="runbooks"><tr><th>name</th><th>risk</th><th>summary</th><th>example</th></tr></table>
-<h2>Executions</h2><table id="executions"><tr><th>id</th><th>runbook</th><th>status</th><th>trigger</th><th>started</th><th>summary</th></tr></table>
-<h2>Audit</h2><table id="audit"><tr><th>at</th><th>kind</th><th>actor</th><th>reason</th></tr></table>
-<script>
-const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
-function fill(id, rows) { const t = document.getElementById(id); t.querySelectorAll("tr:not(:first-child)").forEach((r) => r.remove());
-  for (const cells of rows) { const tr = t.insertRow(); for (const c of cells) tr.insertCell().innerHTML = c; } }
-async function refresh() {
-  const [rb, ex, au] = await Promise.all(["/api/runbooks", "/api/executions?limit=25", "/api/audit?limit=40"].map((u) => fetch(u).then((r) => r.json())));
-  fill("runbooks", rb.runbooks.map((r) => [esc(r.name), esc(r.risk), esc(r.summary), "<code>" + esc(JSON.stringify(r.example)) + "</code>"]));
-  fill("executions", ex.executions.map((e) => [ "<code>" + esc(e.id) + "</code>", esc(e.runbook) + (e.dryRun ? " (dry-run)" : ""),
-    '<span class="' + esc(e.status) + '">' + esc(e.status) + "</span>", esc(e.trigger.kind + (e.trigger.name ? ":" + e.trigger.name : "")),
-    esc(e.startedAt), esc(e.result?.summary ?? e.cause ?? "") ]));
-  fill("audit", au.entries.map((a) => [esc(a.at), esc(a.kind), esc(a.actor), esc(a.reason)]));
+/**
+ * The on-call console: static HTML, CSS and browser JavaScript under `./console/`, read once
+ * when this module loads and served as they are — no build step, no network at run time. The
+ * page only talks to the JSON API (base URL configurable in the page), so the same files can
+ * later be hosted as a static site in front of the deployed API.
+ *
+ * The run graph is laid out by dagre's prebuilt browser bundle, served from node_modules. It is
+ * a dev dependency: when it is absent the console still works and shows the states as a list.
+ */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export interface ConsoleAsset {
+  body: string;
+  contentType: string;
 }
-refresh(); setInterval(refresh, 3000);
-</script></body></html>`;
+
+const here = dirname(fileURLToPath(import.meta.url));
+const TYPES: Record<string, string> = {
+  html: "text/html; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+};
+
+function dagreBundle(): string {
+  try {
+    const entry = createRequire(import.meta.url).resolve("@dagrejs/dagre");
+    return readFileSync(join(dirname(entry), "dagre.min.js"), "utf8").replace(
+      /\n\/\/# sourceMappingURL=.*$/m,
+      "",
+    );
+  } catch {
+    return "/* @dagrejs/dagre is not installed: the console lists the states instead of drawing them. */\n";
+  }
+}
+
+function load(): Map<string, ConsoleAsset> {
+  const file = (name: string): ConsoleAsset => ({
+    body: readFileSync(join(here, "console", name), "utf8"),
+    contentType: TYPES[name.split(".").pop()!],
+  });
+  const index = file("index.html");
+  return new Map([
+    ["/", index],
+    ["/index.html", index],
+    ["/console/console.css", file("console.css")],
+    ["/console/console.js", file("console.js")],
+    ["/console/graph.js", file("graph.js")],
+    ["/console/dagre.min.js", { body: dagreBundle(), contentType: TYPES.js }],
+  ]);
+}
+
+let assets: Map<string, ConsoleAsset> | undefined;
+
+/** The console file served at `path` (`/`, `/index.html`, `/console/*`), or undefined. */
+export function consoleAsset(path: string): ConsoleAsset | undefined {
+  assets ??= load();
+  return assets.get(path);
+}
+
+/** Every console file by path (for the page-weight figure). */
+export function consoleAssets(): ReadonlyMap<string, ConsoleAsset> {
+  assets ??= load();
+  return assets;
 }

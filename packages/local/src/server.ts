@@ -1,5 +1,5 @@
 /**
- * The local HTTP server on 127.0.0.1: the JSON API and the dashboard (through the same
+ * The local HTTP server on 127.0.0.1: the JSON API and the console (through the same
  * handlers the deployed API runs), and the Step Functions API of the local engine.
  */
 import { randomUUID } from "node:crypto";
@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { Validate } from "@reflex/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import type { LocalBus } from "./bus.ts";
-import { dashboardHtml } from "./dashboard.ts";
+import { consoleAsset } from "./dashboard.ts";
 import type { LocalStepFunctions } from "./engine/local-sfn.ts";
 import { handleSfn } from "./engine/sfn-api.ts";
 
@@ -177,9 +177,14 @@ export async function startServer(deps: ServerDeps, port: number): Promise<{ ser
         return send(res, out.status, JSON.stringify(out.body), { "content-type": aws.contentType });
       }
       const path = url.pathname;
+      // The console's own files (scripts, styles), served as they are.
+      const asset = req.method === "GET" ? consoleAsset(path) : undefined;
+      if (asset) return send(res, 200, asset.body, { "content-type": asset.contentType });
       if (path === "/" || path === "/index.html") {
         if (req.method === "GET" || req.method === "HEAD")
-          return send(res, 200, dashboardHtml(), { "content-type": "text/html; charset=utf-8" });
+          return send(res, 200, consoleAsset("/")?.body ?? "", {
+            "content-type": "text/html; charset=utf-8",
+          });
         return send(res, 405, errorBody("method_not_allowed", `${req.method} is not allowed on ${path}`), {
           allow: "GET, HEAD",
         });

@@ -101,6 +101,8 @@ interface Machine {
   arn: string;
   name: string;
   definition: AslDefinition;
+  /** The definition as the local engine runs it (see localRunnable). */
+  runnable: AslDefinition;
   machine: StateMachine;
   waits: Record<string, number>;
   retries: Record<string, number>;
@@ -117,6 +119,25 @@ function collect(
     if (inner) collect(inner, visit);
     for (const b of state.Branches ?? []) collect(b, visit);
   }
+}
+
+/**
+ * The definition with one local difference: aws-local-stepfunctions reads a Task's
+ * `TimeoutSecondsPath` from the Task's *effective* input (after Parameters), where AWS reads it
+ * from the state input, so an approval's `$.approval.deadlineSeconds` is not found. Approval
+ * Tasks therefore get no timeout of their own here; their token enforces the same deadline and
+ * fails the Task with `States.Timeout`, as AWS does (see waitForTaskToken).
+ */
+function localRunnable(def: AslDefinition): AslDefinition {
+  const copy = JSON.parse(JSON.stringify(def)) as AslDefinition;
+  collect(copy, (_name, state) => {
+    if (state.Type === "Task" && state.Resource === APPROVAL_RESOURCE && state.TimeoutSecondsPath) {
+      delete state.TimeoutSecondsPath;
+      // Longer than any deadline, and under setTimeout's 24.8-day ceiling (past it, it fires at once).
+      state.TimeoutSeconds = 20 * 86_400;
+    }
+  });
+  return copy;
 }
 
 export class LocalStepFunctions {
@@ -190,10 +211,20 @@ export class LocalStepFunctions {
         tasks[stateName] = this.options.stepHandler;
       }
     });
-    const machine = new StateMachine(definition as never, {
+    const runnable = localRunnable(definition);
+    const machine = new StateMachine(runnable as never, {
       validationOptions: { checkPaths: true, checkArn: true },
     });
-    const m: Machine = { arn: this.stateMachineArn(name), name, definition, machine, waits, retries, tasks };
+    const m: Machine = {
+      arn: this.stateMachineArn(name),
+      name,
+      definition,
+      runnable,
+      machine,
+      waits,
+      retries,
+      tasks,
+    };
     this.machines.set(m.arn, m);
     return m;
   }
@@ -257,8 +288,10 @@ export class LocalStepFunctions {
       throw new AwsError("InvalidDefinition", `state machine ${m.name} has no state ${req.fromState}`);
     const executionArn = `arn:aws:states:${this.options.region}:${this.options.account}:execution:${m.name}:${req.name}`;
     if (this.executions.get(executionArn)?.status === "RUNNING") return;
-    const machine = new StateMachine({ ...m.definition, StartAt: req.fromState } as never, {
-      validationOptions: { checkPaths: true, checkArn: true },
+    // The same (already validated) definition entered elsewhere: the states before `fromState`
+    // are unreachable from it, which the validator would refuse.
+    const machine = new StateMachine({ ...m.runnable, StartAt: req.fromState } as never, {
+      validationOptions: { noValidate: true },
     });
     this.launch(
       m,
@@ -289,7 +322,10 @@ export class LocalStepFunctions {
           Input: parsed as never,
           StartTime: new Date(startDate).toISOString(),
         },
-      },
+        // `$$.Task.Token` must resolve; the waiting Task's handler replaces it with the token
+        // it issues (see waitForTaskToken).
+        Task: { Token: "issued-by-the-local-engine" },
+      } as never,
     });
     const execution: LocalExecution = {
       executionArn,
@@ -368,6 +404,8 @@ export class LocalStepFunctions {
   /** Delivers the status event; true when it was delivered (or there is no listener). */
   private async notify(e: LocalExecution): Promise<boolean> {
     if (!this.options.onStatusChange) return true;
+    // Shutting down: the run is left RUNNING for the reconciler (or an approval's resume).
+    if (this.closing) return false;
     const event: StatusChangeEvent = {
       version: "0",
       id: randomUUID(),
@@ -431,9 +469,18 @@ export class LocalStepFunctions {
   }
 
   /** Aborts everything still running. */
+  /**
+   * Stops the engine. What is still running is dropped without a status change: in AWS a run
+   * goes on when a client goes away, so local mode does not record it as ended. At the next
+   * start, a run that was waiting for a person waits again, and one that was working is closed
+   * by the reconciler as lost (needing attention), as its change may be half-done.
+   */
   async close(): Promise<void> {
+    this.closing = true;
     for (const e of this.executions.values())
       if (e.status === "RUNNING") this.stopExecution(e.executionArn, "Shutdown", "local mode stopped");
     await this.idle();
   }
+
+  private closing = false;
 }

@@ -1,0 +1,391 @@
+/**
+ * The run graph: a runbook's state machine (ASL) with each state's status from the run's step
+ * records. Only Task states write step records; the states between them (Choice, Wait, Pass,
+ * Succeed, Fail) are inferred as "passed" when they lie on a path between states that ran, with
+ * Choice rules on `$.execution.*` and `$.params.*` evaluated against the run (the only parts of
+ * the state input the console knows). Laid out by dagre when it is loaded, else listed.
+ */
+
+const SVG = "http://www.w3.org/2000/svg";
+
+/** Status words, each with an icon, so colour is never the only signal. */
+export const STATUS_TEXT = {
+  SUCCEEDED: ["✓", "succeeded"],
+  PASSED: ["✓", "passed (inferred)"],
+  FAILED: ["✗", "failed"],
+  STARTING: ["…", "starting"],
+  RUNNING: ["▶", "running"],
+  WAITING_FOR_APPROVAL: ["❚❚", "waiting for approval"],
+  NOT_RUN: ["○", "not run"],
+  ABORTED: ["■", "aborted"],
+  TIMED_OUT: ["◷", "timed out"],
+};
+
+/** The step names of the Task states in a state list (recursing into Map and Parallel). */
+function taskSteps(states) {
+  const out = [];
+  for (const s of Object.values(states ?? {})) {
+    if (s.Type === "Task" && s.Parameters?.step) out.push(s.Parameters.step);
+    const inner = s.ItemProcessor ?? s.Iterator;
+    if (inner) out.push(...taskSteps(inner.States));
+    for (const b of s.Branches ?? []) out.push(...taskSteps(b.States));
+  }
+  return out;
+}
+
+/** Nodes and edges of a state machine's top level; Map/Parallel states carry their inner steps. */
+export function aslGraph(asl) {
+  const nodes = [];
+  const edges = [];
+  for (const [name, s] of Object.entries(asl.States ?? {})) {
+    const inner = s.ItemProcessor ?? s.Iterator;
+    const steps =
+      s.Type === "Task"
+        ? [s.Parameters?.step ?? name]
+        : inner
+          ? taskSteps(inner.States)
+          : s.Branches
+            ? s.Branches.flatMap((b) => taskSteps(b.States))
+            : [];
+    nodes.push({
+      name,
+      type: s.Type,
+      steps,
+      iterates: Boolean(inner),
+      approval: s.Type === "Task" && String(s.Resource ?? "").includes("waitForTaskToken"),
+      end: s.Type === "Succeed" || s.Type === "Fail" || s.End === true,
+      state: s,
+    });
+    const to = (target, kind, label) => edges.push({ from: name, to: target, kind, label });
+    if (s.Next) to(s.Next, "next");
+    for (const [i, c] of (s.Choices ?? []).entries()) to(c.Next, "choice", `rule ${i + 1}`);
+    if (s.Default) to(s.Default, "default", "default");
+    for (const c of s.Catch ?? []) to(c.Next, "catch", "on error");
+  }
+  return { start: asl.StartAt, nodes, edges };
+}
+
+/** A JSONPath like `$.params.mode` read from what the console knows of the state input. */
+function read(path, known) {
+  if (typeof path !== "string" || !/^\$\.(execution|params)(\.|$)/.test(path)) return { known: false };
+  let v = known;
+  for (const part of path.slice(2).split(".")) {
+    if (v === null || typeof v !== "object" || !(part in v)) return { known: true, present: false };
+    v = v[part];
+  }
+  return { known: true, present: true, value: v };
+}
+
+/** true / false, or undefined when the rule reads something the console cannot know. */
+export function evaluateChoice(rule, known) {
+  if (rule.And) {
+    const r = rule.And.map((x) => evaluateChoice(x, known));
+    return r.includes(false) ? false : r.includes(undefined) ? undefined : true;
+  }
+  if (rule.Or) {
+    const r = rule.Or.map((x) => evaluateChoice(x, known));
+    return r.includes(true) ? true : r.includes(undefined) ? undefined : false;
+  }
+  if (rule.Not) {
+    const r = evaluateChoice(rule.Not, known);
+    return r === undefined ? undefined : !r;
+  }
+  const v = read(rule.Variable, known);
+  if (!v.known) return undefined;
+  if ("IsPresent" in rule) return v.present === rule.IsPresent;
+  if (!v.present) return false;
+  const ops = {
+    BooleanEquals: (a, b) => a === b,
+    StringEquals: (a, b) => a === b,
+    NumericEquals: (a, b) => a === b,
+    NumericGreaterThan: (a, b) => a > b,
+    NumericGreaterThanEquals: (a, b) => a >= b,
+    NumericLessThan: (a, b) => a < b,
+    NumericLessThanEquals: (a, b) => a <= b,
+  };
+  for (const [op, fn] of Object.entries(ops)) if (op in rule) return fn(v.value, rule[op]);
+  return undefined;
+}
+
+const byStart = (a, b) => String(a.startedAt).localeCompare(String(b.startedAt));
+
+/**
+ * Each node's status and timing for one run.
+ * @returns {Map<string, {status: string, records: object[], inferred: boolean}>}
+ */
+export function statusOf(graph, run, now = Date.now()) {
+  const steps = [...(run.steps ?? [])].sort(byStart);
+  const out = new Map();
+  const isTask = (n) => n.steps.length > 0;
+  const byName = new Map(graph.nodes.map((n) => [n.name, n]));
+  for (const n of graph.nodes) {
+    const records = steps.filter((r) => n.steps.includes(r.step) || r.state === n.name);
+    let status = "NOT_RUN";
+    if (records.length) {
+      const last = records[records.length - 1];
+      status = records.some((r) => r.status === "RUNNING")
+        ? "RUNNING"
+        : n.iterates
+          ? records.some((r) => r.status === "FAILED")
+            ? "FAILED"
+            : "SUCCEEDED"
+          : last.status;
+    }
+    out.set(n.name, { status, records, inferred: false, timing: timing(records, now) });
+  }
+  const ran = (name) => out.get(name)?.records.length > 0;
+  const known = {
+    execution: { id: run.id, dryRun: run.dryRun, runbook: run.runbook },
+    params: run.params ?? {},
+  };
+
+  // Edges a state can leave by, given what we know of it.
+  const leaving = (n) =>
+    graph.edges.filter((e) => {
+      if (e.from !== n.name) return false;
+      if (e.kind === "catch") return out.get(n.name).status === "FAILED";
+      if (n.type === "Choice") {
+        const results = (n.state.Choices ?? []).map((c) => evaluateChoice(c, known));
+        const decided = results.indexOf(true);
+        const open = results.some((r) => r === undefined);
+        if (e.kind === "choice") {
+          const i = n.state.Choices.findIndex((c) => c.Next === e.to);
+          return decided >= 0 ? i === decided : results[i] !== false;
+        }
+        return decided < 0 && (open || results.every((r) => r === false));
+      }
+      return true;
+    });
+  // Non-task states reachable from `from` without crossing a task state.
+  const reach = (from) => {
+    const seen = new Set();
+    const queue = [...from];
+    while (queue.length) {
+      const n = byName.get(queue.shift());
+      if (!n) continue;
+      for (const e of leaving(n)) {
+        const t = byName.get(e.to);
+        if (!t || seen.has(t.name) || isTask(t)) continue;
+        seen.add(t.name);
+        queue.push(t.name);
+      }
+    }
+    return seen;
+  };
+  const tasksRan = graph.nodes.filter((n) => isTask(n) && ran(n.name)).map((n) => n.name);
+  const startNode = byName.get(graph.start);
+  const seeds = [...tasksRan];
+  const forward = reach(seeds);
+  if (startNode && !isTask(startNode)) {
+    forward.add(startNode.name);
+    for (const x of reach([startNode.name])) forward.add(x);
+  }
+  // Where the run is, or ended: the states after the last task that ran.
+  const lastTask = steps.length
+    ? graph.nodes.find((n) => n.steps.includes(steps[steps.length - 1].step))
+    : undefined;
+  const after = lastTask ? reach([lastTask.name]) : startNode && !isTask(startNode) ? forward : new Set();
+  const targets = new Set(tasksRan);
+  const ended = ["SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"].includes(run.status);
+  if (ended) {
+    const wanted = run.status === "SUCCEEDED" ? "Succeed" : "Fail";
+    const ends = [...after].filter((name) => {
+      const n = byName.get(name);
+      return n.type === wanted || (run.status === "SUCCEEDED" && n.end && n.type !== "Fail");
+    });
+    if (ends.length === 1) {
+      targets.add(ends[0]);
+      out.get(ends[0]).status = run.status === "SUCCEEDED" ? "PASSED" : "FAILED";
+      out.get(ends[0]).inferred = true;
+    }
+  }
+  if (run.status === "WAITING_FOR_APPROVAL") {
+    // The approval state the run stands in: the last state that ran, or one right after it.
+    const waiting = graph.nodes.find(
+      (n) => n.approval && (!lastTask || n === lastTask || leaving(lastTask).some((e) => e.to === n.name)),
+    );
+    if (waiting) out.get(waiting.name).status = "WAITING_FOR_APPROVAL";
+  }
+  // A non-task state passed: reached from what ran, and leading to something that ran.
+  for (const name of forward) {
+    if (targets.has(name)) continue;
+    const via = [name, ...reach([name])];
+    const leadsOn = via.some((v) => leaving(byName.get(v)).some((e) => targets.has(e.to)));
+    if (leadsOn) {
+      out.get(name).status = "PASSED";
+      out.get(name).inferred = true;
+    }
+  }
+  return out;
+}
+
+/** Human timing of a state's records: one duration, a count and total, or items for a Map. */
+function timing(records, now) {
+  if (!records.length) return "";
+  const ms = (r) =>
+    r.durationMs ??
+    (r.endedAt ? Date.parse(r.endedAt) - Date.parse(r.startedAt) : now - Date.parse(r.startedAt));
+  if (records.length === 1) return duration(ms(records[0]));
+  const total = records.reduce((s, r) => s + ms(r), 0);
+  return `×${records.length}, ${duration(total)} total`;
+}
+
+export function duration(ms) {
+  if (!Number.isFinite(ms) || ms < 0) return "";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+  const m = Math.floor(s / 60);
+  const rest = (n, unit) => (n ? ` ${n} ${unit}` : "");
+  if (m < 60) return `${m} min${rest(Math.round(s % 60), "s")}`;
+  return `${Math.floor(m / 60)} h${rest(m % 60, "min")}`;
+}
+
+function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) if (v !== undefined) el.setAttribute(k, String(v));
+  for (const c of children) el.append(c);
+  return el;
+}
+
+/** A node's second line: status word and timing, or the Map's item counts. */
+function subLine(node, st) {
+  const [icon, word] = STATUS_TEXT[st.status] ?? ["", st.status];
+  if (node.iterates && st.records.length) {
+    const targets = new Set(st.records.map((r) => r.target ?? r.startedAt));
+    const failed = st.records.filter((r) => r.status === "FAILED").length;
+    const running = st.records.filter((r) => r.status === "RUNNING").length;
+    return `${icon} ${targets.size} item(s): ${st.records.length - failed - running} ✓${failed ? ` ${failed} ✗` : ""}${running ? ` ${running} ▶` : ""}`;
+  }
+  return `${icon} ${word}${st.timing ? ` · ${st.timing}` : ""}`;
+}
+
+/**
+ * Draws the graph. `onSelect(name)` is called when a state is clicked or chosen with Enter.
+ * @returns {Element}
+ */
+export function renderGraph(graph, statuses, onSelect) {
+  const dagre = globalThis.dagre;
+  if (!dagre?.layout) return renderList(graph, statuses, onSelect);
+  const g = new dagre.graphlib.Graph({ multigraph: true });
+  g.setGraph({ rankdir: "TB", nodesep: 26, ranksep: 34, edgesep: 12, marginx: 14, marginy: 14 });
+  g.setDefaultEdgeLabel(() => ({}));
+  for (const n of graph.nodes) {
+    const st = statuses.get(n.name);
+    const typeLabel = (n.iterates ? "map" : n.type).length * 6.5;
+    const text = Math.max(n.name.length * 7.6 + typeLabel + 16, subLine(n, st).length * 6.6, 80);
+    g.setNode(n.name, { width: Math.round(text + 22), height: 50 });
+  }
+  for (const e of graph.edges)
+    if (g.hasNode(e.to)) g.setEdge(e.from, e.to, { kind: e.kind }, `${e.kind}:${e.label ?? ""}`);
+  dagre.layout(g);
+  // The drawing's bounds: dagre's size does not always include edges routed around nodes.
+  let width = g.graph().width;
+  let height = g.graph().height;
+  for (const key of g.edges())
+    for (const p of g.edge(key).points) {
+      width = Math.max(width, p.x + 14);
+      height = Math.max(height, p.y + 14);
+    }
+  const root = svg("svg", {
+    class: "graph",
+    width: Math.ceil(width),
+    height: Math.ceil(height),
+    viewBox: `0 0 ${Math.ceil(width)} ${Math.ceil(height)}`,
+    role: "group",
+    "aria-label": "State machine of this run; each state shows its status",
+  });
+  root.append(
+    svg(
+      "defs",
+      {},
+      svg(
+        "marker",
+        {
+          id: "arrow",
+          viewBox: "0 0 10 10",
+          refX: 9,
+          refY: 5,
+          markerWidth: 9,
+          markerHeight: 9,
+          markerUnits: "userSpaceOnUse",
+          orient: "auto",
+        },
+        svg("path", { d: "M0,0 L10,5 L0,10 z", fill: "#8c959f" }),
+      ),
+    ),
+  );
+  const lit = (name) =>
+    ["SUCCEEDED", "PASSED", "FAILED", "RUNNING", "WAITING_FOR_APPROVAL"].includes(statuses.get(name)?.status);
+  for (const key of g.edges()) {
+    const e = g.edge(key);
+    const pts = e.points;
+    let d = `M${pts[0].x},${pts[0].y}`;
+    for (let i = 1; i < pts.length; i++) d += ` L${pts[i].x},${pts[i].y}`;
+    const fromStatus = statuses.get(key.v)?.status;
+    const taken = lit(key.v) && lit(key.w) && (e.kind !== "catch" || fromStatus === "FAILED");
+    root.append(
+      svg("path", { d, class: `edge ${e.kind}${taken ? " taken" : ""}`, "marker-end": "url(#arrow)" }),
+    );
+  }
+  for (const n of graph.nodes) {
+    const pos = g.node(n.name);
+    const st = statuses.get(n.name);
+    const [, word] = STATUS_TEXT[st.status] ?? ["", st.status];
+    const x = pos.x - pos.width / 2;
+    const y = pos.y - pos.height / 2;
+    const sub = subLine(n, st);
+    const node = svg(
+      "g",
+      {
+        class: `node n-${st.status}`,
+        "data-state": n.name,
+        "data-status": st.status,
+        tabindex: 0,
+        role: "button",
+        "aria-label": `${n.name}, ${n.type} state: ${word}${st.timing ? `, ${st.timing}` : ""}`,
+      },
+      svg(
+        "title",
+        {},
+        `${n.name} (${n.type}): ${word}${st.inferred ? " — inferred, this state writes no step record" : ""}`,
+      ),
+      svg("rect", { x, y, width: pos.width, height: pos.height }),
+      svg("text", { x: x + 10, y: y + 18 }, n.name),
+      svg(
+        "text",
+        { class: "type", x: x + pos.width - 8, y: y + 13, "text-anchor": "end" },
+        n.iterates ? "map" : n.type,
+      ),
+      svg("text", { class: "sub", x: x + 10, y: y + 38 }, sub),
+    );
+    node.addEventListener("click", () => onSelect?.(n.name));
+    node.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" || ev.key === " ") {
+        ev.preventDefault();
+        onSelect?.(n.name);
+      }
+    });
+    root.append(node);
+  }
+  return root;
+}
+
+/** Without dagre: the states in definition order, each with its status. */
+function renderList(graph, statuses, onSelect) {
+  const ol = document.createElement("ol");
+  ol.className = "graph-list";
+  for (const n of graph.nodes) {
+    const st = statuses.get(n.name);
+    const li = document.createElement("li");
+    li.dataset.state = n.name;
+    li.dataset.status = st.status;
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = `${n.name} (${n.type}) — ${subLine(n, st)}`;
+    b.addEventListener("click", () => onSelect?.(n.name));
+    li.append(b);
+    ol.append(li);
+  }
+  return ol;
+}

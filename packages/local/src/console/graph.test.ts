@@ -1,0 +1,205 @@
+/**
+ * The run graph's status inference (graph.js runs in the browser; its logic is plain functions
+ * tested here against the real runbooks' ASL).
+ */
+import { Runbooks } from "@reflex/core";
+import { describe, expect, it } from "vitest";
+import { aslGraph, evaluateChoice, type RunForGraph, statusOf } from "./graph.js";
+
+const scale = aslGraph(Runbooks.get("scale").stateMachine);
+const backup = aslGraph(Runbooks.get("backup-snapshot").stateMachine);
+
+let clock = Date.parse("2026-11-30T10:00:00Z");
+const step = (name: string, status = "SUCCEEDED", target?: string) => {
+  clock += 1000;
+  const startedAt = new Date(clock).toISOString();
+  return status === "RUNNING"
+    ? { state: name, step: name, status, target, startedAt }
+    : { state: name, step: name, status, target, startedAt, durationMs: 20 };
+};
+const statuses = (graph: ReturnType<typeof aslGraph>, run: RunForGraph) =>
+  Object.fromEntries([...statusOf(graph, run, clock + 5000)].map(([name, s]) => [name, s.status]));
+
+describe("aslGraph", () => {
+  it("has one node per top-level state, and choice, default and catch edges", () => {
+    expect(scale.start).toBe("Mode");
+    expect(scale.nodes.map((n) => n.name)).toContain("CapacityDecision");
+    expect(scale.edges).toEqual(
+      expect.arrayContaining([
+        { from: "Mode", to: "PlanResize", kind: "choice", label: "rule 1" },
+        { from: "Mode", to: "PlanCapacity", kind: "default", label: "default" },
+        { from: "SetCapacity", to: "RestoreCapacity", kind: "catch", label: "on error" },
+        { from: "PlanCapacity", to: "CapacityDecision", kind: "next", label: undefined },
+      ]),
+    );
+  });
+
+  it("gives a Map state the steps of its iterations", () => {
+    const map = backup.nodes.find((n) => n.name === "SnapshotTargets")!;
+    expect(map).toMatchObject({ iterates: true, steps: ["snapshotInstance"] });
+  });
+});
+
+describe("evaluateChoice", () => {
+  const known = { execution: { dryRun: true }, params: { mode: "vertical", region: "eu-west-1" } };
+
+  it("decides rules on the run's params and execution", () => {
+    expect(evaluateChoice({ Variable: "$.execution.dryRun", BooleanEquals: true }, known)).toBe(true);
+    expect(evaluateChoice({ Variable: "$.params.mode", StringEquals: "horizontal" }, known)).toBe(false);
+    expect(evaluateChoice({ Variable: "$.params.copyToRegion", IsPresent: true }, known)).toBe(false);
+  });
+
+  it("leaves rules on a step's output unknown", () => {
+    expect(evaluateChoice({ Variable: "$.progress.done", BooleanEquals: true }, known)).toBeUndefined();
+    const mixed = {
+      And: [
+        { Variable: "$.params.mode", StringEquals: "vertical" },
+        { Variable: "$.plan.x", IsPresent: true },
+      ],
+    };
+    expect(evaluateChoice(mixed, known)).toBeUndefined();
+    expect(
+      evaluateChoice({ Or: [mixed, { Variable: "$.execution.dryRun", BooleanEquals: true }] }, known),
+    ).toBe(true);
+    expect(evaluateChoice({ Not: { Variable: "$.execution.dryRun", BooleanEquals: true } }, known)).toBe(
+      false,
+    );
+  });
+});
+
+describe("statusOf", () => {
+  it("marks a horizontal scale's path passed, its end reached, and the vertical branch not run", () => {
+    const run = {
+      status: "SUCCEEDED",
+      params: { mode: "horizontal" },
+      steps: [step("planCapacity"), step("setCapacity"), step("checkCapacity"), step("checkCapacity")],
+    };
+
+    expect(statuses(scale, run)).toMatchObject({
+      Mode: "PASSED",
+      PlanCapacity: "SUCCEEDED",
+      CapacityDecision: "PASSED",
+      SetCapacity: "SUCCEEDED",
+      WaitForCapacity: "PASSED",
+      CheckCapacity: "SUCCEEDED",
+      CapacityReached: "PASSED",
+      Scaled: "PASSED",
+      PlanResize: "NOT_RUN",
+      DryRunPlanned: "NOT_RUN",
+      Skipped: "NOT_RUN",
+      RestoreCapacity: "NOT_RUN",
+    });
+    expect(statusOf(scale, run).get("CheckCapacity")!.timing).toBe("×2, 40 ms total");
+  });
+
+  it("ends a dry-run in DryRunPlanned, deciding the choice from execution.dryRun", () => {
+    const run = {
+      status: "SUCCEEDED",
+      dryRun: true,
+      params: { mode: "horizontal" },
+      steps: [step("planCapacity")],
+    };
+
+    expect(statuses(scale, run)).toMatchObject({ DryRunPlanned: "PASSED", Skipped: "NOT_RUN" });
+  });
+
+  it("ends a run that planned nothing to do in Skipped", () => {
+    const run = {
+      status: "SUCCEEDED",
+      dryRun: false,
+      params: { mode: "horizontal" },
+      steps: [step("planCapacity")],
+    };
+
+    expect(statuses(scale, run)).toMatchObject({
+      CapacityDecision: "PASSED",
+      Skipped: "PASSED",
+      DryRunPlanned: "NOT_RUN",
+    });
+  });
+
+  it("follows a failure through the catch to the rollback and its Fail state", () => {
+    const run = {
+      status: "FAILED",
+      params: { mode: "horizontal" },
+      steps: [
+        step("planCapacity"),
+        step("setCapacity"),
+        step("checkCapacity", "FAILED"),
+        step("restoreCapacity"),
+      ],
+    };
+
+    expect(statuses(scale, run)).toMatchObject({
+      CheckCapacity: "FAILED",
+      RestoreCapacity: "SUCCEEDED",
+      RolledBack: "FAILED",
+      Scaled: "NOT_RUN",
+      PlanFailed: "NOT_RUN",
+    });
+  });
+
+  it("shows a running step and no end while the run runs", () => {
+    const run = {
+      status: "RUNNING",
+      params: { mode: "vertical" },
+      steps: [step("planResize"), step("stopInstance", "RUNNING")],
+    };
+
+    const s = statuses(scale, run);
+    expect(s).toMatchObject({
+      Mode: "PASSED",
+      PlanResize: "SUCCEEDED",
+      StopInstance: "RUNNING",
+      PlanCapacity: "NOT_RUN",
+    });
+    expect(s.Resized).toBe("NOT_RUN");
+    expect(s.RolledBack).toBe("NOT_RUN");
+  });
+
+  it("counts a Map's iterations and fails it when one target failed", () => {
+    const run = {
+      status: "RUNNING",
+      steps: [
+        step("plan"),
+        step("snapshotInstance", "SUCCEEDED", "i-1"),
+        step("snapshotInstance", "FAILED", "i-2"),
+      ],
+    };
+
+    const s = statusOf(backup, run);
+    expect(s.get("SnapshotTargets")).toMatchObject({
+      status: "FAILED",
+      records: [{ target: "i-1" }, { target: "i-2" }],
+    });
+  });
+
+  it("marks the approval state a waiting run stands in", () => {
+    const asl = {
+      StartAt: "Plan",
+      States: {
+        Plan: { Type: "Task", Parameters: { step: "plan" }, Next: "Approve" },
+        Approve: {
+          Type: "Task",
+          Resource: "arn:aws:states:::lambda:invoke.waitForTaskToken",
+          Parameters: { step: "approve" },
+          Next: "Act",
+        },
+        Act: { Type: "Task", Parameters: { step: "act" }, End: true },
+      },
+    };
+
+    expect(statuses(aslGraph(asl), { status: "WAITING_FOR_APPROVAL", steps: [step("plan")] })).toEqual({
+      Plan: "SUCCEEDED",
+      Approve: "WAITING_FOR_APPROVAL",
+      Act: "NOT_RUN",
+    });
+    // Also when the approval state writes a step record of its own while it waits.
+    expect(
+      statuses(aslGraph(asl), {
+        status: "WAITING_FOR_APPROVAL",
+        steps: [step("plan"), step("approve", "RUNNING")],
+      }),
+    ).toMatchObject({ Approve: "WAITING_FOR_APPROVAL", Act: "NOT_RUN" });
+  });
+});

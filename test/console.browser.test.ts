@@ -1,0 +1,304 @@
+/**
+ * The console in a real headless Chromium, against local mode in-process: an alarm starts a
+ * scale and the open runs page shows it without a reload; the run page draws the state machine
+ * with each state's status; a backup started from the form is followed live to its per-target
+ * results; Pause and Resume drive the guardrails banner.
+ *
+ * `REFLEX_SCREENSHOTS=docs/img npx vitest run test/console.browser.test.ts` also writes the
+ * README's screenshots.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
+import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { launchChromium } from "./support/browser.ts";
+import { api, runAndWait, startTestLocal } from "./support/local.ts";
+
+const SCREENSHOTS = process.env.REFLEX_SCREENSHOTS;
+const alarm = JSON.parse(readFileSync(new URL("../examples/alarm-cpu-high.json", import.meta.url), "utf8"));
+
+let local: LocalMode;
+let browser: Browser;
+let page: Page;
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  local = await startTestLocal(
+    {
+      rules: [
+        {
+          name: "web-cpu-high",
+          on: {
+            source: ["aws.cloudwatch"],
+            "detail-type": ["CloudWatch Alarm State Change"],
+            detail: { alarmName: ["web-cpu-high"], state: { value: ["ALARM"] } },
+          },
+          run: "scale",
+          with: { autoScalingGroup: "web", change: "+2" },
+        },
+      ],
+      freezes: [{ name: "year-end", from: "2099-12-24T00:00:00Z", to: "2100-01-02T00:00:00Z" }],
+    },
+    // Snapshots take long enough for the page to see the backup running.
+    { cloud: SimulatedCloud.seeded({ snapshotDurationMs: 2500 }) },
+  );
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1280, height: 860 }, timezoneId: "Europe/Berlin" });
+  page.on("pageerror", (err) => pageErrors.push(err.message));
+  page.on("dialog", (d) => d.accept());
+});
+afterAll(async () => {
+  await browser?.close();
+  await local?.stop();
+});
+
+const node = (state: string) => page.locator(`#graph [data-state="${state}"]`);
+
+describe("the console", () => {
+  it("says what to do when there are no runs yet", async () => {
+    await page.goto(`${local.url}/`);
+
+    await expect
+      .poll(() => page.locator("#runs-body .empty").textContent(), { timeout: 10_000 })
+      .toContain("No runs yet");
+    expect(await page.locator("#runs-body .empty a").getAttribute("href")).toBe("#/start");
+  });
+
+  it("shows a run started by an alarm appear on the open runs page, with its rule and event", async () => {
+    await page.goto(`${local.url}/#/runs`);
+    await page.locator("#runs-body .empty").waitFor();
+
+    const sent = await api(local, "POST", "/events", { ...alarm, time: new Date().toISOString() });
+    const executionId = sent.body.results[0].executionId as string;
+    expect(sent.body.results[0].decision).toBe("started");
+
+    const row = page.locator(`#runs tr[data-execution="${executionId}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    await local.idle();
+    await expect.poll(() => row.getAttribute("data-status"), { timeout: 10_000 }).toBe("SUCCEEDED");
+    const cells = await row.locator("td").allTextContents();
+    expect(cells[0]).toContain("succeeded");
+    expect(cells[1]).toContain("scale");
+    expect(cells[2]).toContain("rule web-cpu-high");
+    expect(cells[2]).toContain(`event ${alarm.id}`);
+    expect(cells[5]).toContain("web: desired capacity 6 → 8");
+    const started = row.locator("td time");
+    expect(await started.getAttribute("title")).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+  });
+
+  it("filters runs by status and by text", async () => {
+    await page.selectOption('select[name="status"]', "FAILED");
+    await expect.poll(() => page.locator("#runs-body").textContent()).toContain("No run matches");
+
+    await page.selectOption('select[name="status"]', "");
+    await page.fill('input[name="text"]', "web-cpu-high");
+    await expect.poll(() => page.locator("#runs tbody tr").count()).toBe(1);
+    await page.fill('input[name="text"]', "no-such-thing");
+    await expect.poll(() => page.locator("#runs-body").textContent()).toContain("No run matches");
+    await page.fill('input[name="text"]', "");
+  });
+
+  it("draws the scale run's state machine with each state's status", async () => {
+    const { body } = await api(local, "GET", "/api/executions");
+    const scale = body.executions.find((e: { runbook: string }) => e.runbook === "scale");
+
+    await page.goto(`${local.url}/#/runs/${scale.id}`);
+    await node("PlanCapacity").waitFor({ timeout: 10_000 });
+
+    const statuses = Object.fromEntries(
+      await page
+        .locator("#graph [data-state]")
+        .evaluateAll((els) => els.map((e) => [e.getAttribute("data-state"), e.getAttribute("data-status")])),
+    );
+    expect(statuses).toMatchObject({
+      Mode: "PASSED",
+      PlanCapacity: "SUCCEEDED",
+      CapacityDecision: "PASSED",
+      SetCapacity: "SUCCEEDED",
+      CheckCapacity: "SUCCEEDED",
+      Scaled: "PASSED",
+      PlanResize: "NOT_RUN",
+      DryRunPlanned: "NOT_RUN",
+      RestoreCapacity: "NOT_RUN",
+      PlanFailed: "NOT_RUN",
+    });
+    // Colour is not the only signal: each state says its status in words.
+    expect(await node("SetCapacity").textContent()).toContain("succeeded");
+    expect(await node("PlanResize").textContent()).toContain("not run");
+    expect(await page.locator("[data-result=capacity]").textContent()).toBe(
+      "Capacity before → after: 6 → 8 (8 InService)",
+    );
+    expect(await page.locator("#params").textContent()).toContain('"+2"');
+    expect(await page.locator("#audit").textContent()).toContain("scale started by rule 'web-cpu-high'");
+  });
+
+  it("starts a backup from the form (dry-run checked by default) and follows it live to its per-target results", async () => {
+    await page.goto(`${local.url}/#/start/backup-snapshot`);
+    await page.locator("form.start").waitFor();
+    expect(await page.isChecked("#dry-run")).toBe(true);
+
+    await page.fill('textarea[name="selector.tag"]', "Backup=daily");
+    await page.fill('input[name="retainDays"]', "14");
+    await page.uncheck("#dry-run");
+    await page.click('form.start button[type="submit"]');
+
+    await page.waitForURL(/#\/runs\/backup-snapshot-/);
+    const executionId = decodeURIComponent(page.url().split("#/runs/")[1]);
+    // Live: the page shows it running, and the snapshot Map done, before it ends …
+    await expect
+      .poll(() => page.locator("#run-status [data-status]").getAttribute("data-status"))
+      .toBe("RUNNING");
+    await expect
+      .poll(() => node("SnapshotTargets").getAttribute("data-status"), { timeout: 10_000 })
+      .toBe("SUCCEEDED");
+    expect(await node("Report").getAttribute("data-status")).toBe("NOT_RUN");
+    // … then ends, without a reload.
+    await expect
+      .poll(() => page.locator("#run-status [data-status]").getAttribute("data-status"), { timeout: 20_000 })
+      .toBe("SUCCEEDED");
+    await expect.poll(() => node("Report").getAttribute("data-status")).toBe("SUCCEEDED");
+    expect(await node("Done").getAttribute("data-status")).toBe("PASSED");
+    expect(await node("DryRunPlanned").getAttribute("data-status")).toBe("NOT_RUN");
+
+    const made = local.cloud
+      .snapshots("us-east-1")
+      .filter((s) => s.Tags?.some((t) => t.Key === "reflex:execution-id" && t.Value === executionId));
+    expect(made.length).toBeGreaterThan(0);
+    const rows = page.locator("#targets tbody tr");
+    const instances = new Set(
+      made.map((s) => s.Tags!.find((t) => t.Key === "reflex:source-instance")!.Value),
+    );
+    expect(await rows.count()).toBe(instances.size);
+    const table = await page.locator("#targets").textContent();
+    for (const s of made) expect(table).toContain(s.SnapshotId!);
+    expect(await page.locator("#params").textContent()).toContain("14");
+
+    if (SCREENSHOTS) {
+      await page.setViewportSize({ width: 1280, height: 1500 });
+      await page.screenshot({ path: join(SCREENSHOTS, "console-run.png") });
+      await page.setViewportSize({ width: 1280, height: 860 });
+    }
+  });
+
+  it("shows the plan of a dry-run, and the dry-run's graph ends in DryRunPlanned", async () => {
+    await page.goto(`${local.url}/#/start/backup-snapshot`);
+    await page.fill('textarea[name="selector.tag"]', "Backup=daily");
+    await page.click('form.start button[type="submit"]');
+    await page.waitForURL(/#\/runs\/backup-snapshot-/);
+    await local.idle();
+
+    await expect
+      .poll(() => node("DryRunPlanned").getAttribute("data-status"), { timeout: 10_000 })
+      .toBe("PASSED");
+    expect(await node("SnapshotTargets").getAttribute("data-status")).toBe("NOT_RUN");
+    expect(await page.locator(".run-head").textContent()).toContain("dry-run");
+    expect(await page.locator(".plan").textContent()).toMatch(/\d+ target\(s\): web-1/);
+  });
+
+  it("shows a failed scale's rollback: the catch path in the graph, and what it restored", async () => {
+    const mark = local.cloud.calls.length;
+    const applied = () =>
+      local.cloud.calls.slice(mark).some((c) => c.operation === "SetDesiredCapacity" && !c.error);
+    local.cloud.injectFault({
+      operation: "DescribeAutoScalingGroups",
+      kind: "error",
+      code: "AccessDenied",
+      message: "not authorized to perform autoscaling:DescribeAutoScalingGroups",
+      times: 1,
+      match: applied,
+    });
+    let run: { id: string; status: string };
+    try {
+      run = await runAndWait(local, "scale", { autoScalingGroup: "web", change: "+2" });
+    } finally {
+      local.cloud.clearFaults();
+    }
+    expect(run.status).toBe("FAILED");
+
+    await page.goto(`${local.url}/#/runs/${run.id}`);
+    await node("RestoreCapacity").waitFor({ timeout: 10_000 });
+
+    expect(await node("CheckCapacity").getAttribute("data-status")).toBe("FAILED");
+    expect(await node("RestoreCapacity").getAttribute("data-status")).toBe("SUCCEEDED");
+    expect(await node("RolledBack").getAttribute("data-status")).toBe("FAILED");
+    expect(await node("Scaled").getAttribute("data-status")).toBe("NOT_RUN");
+    expect(await page.locator("dl.facts").textContent()).toContain("AccessDenied");
+    expect(await page.locator("[data-result=rollback]").textContent()).toMatch(/found: 10\b.*desired: 8\b/);
+
+    await page.goto(`${local.url}/#/runs`);
+    const row = page.locator(`#runs tr[data-execution="${run.id}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.locator("td").nth(5).textContent()).toMatch(/^AccessDenied: /);
+    expect(await row.locator("td").first().textContent()).toContain("failed");
+  });
+
+  it("is usable from the keyboard: a graph state opens its step records, and every control has a label", async () => {
+    const { body } = await api(local, "GET", "/api/executions");
+    const backup = body.executions.find(
+      (e: { runbook: string; dryRun: boolean }) => e.runbook === "backup-snapshot" && !e.dryRun,
+    );
+    await page.goto(`${local.url}/#/runs/${backup.id}`);
+    await node("SnapshotTargets").waitFor({ timeout: 10_000 });
+    expect(await page.locator("#state-SnapshotTargets").getAttribute("open")).toBeNull();
+
+    await node("SnapshotTargets").focus();
+    await page.keyboard.press("Enter");
+
+    await expect.poll(() => page.locator("#state-SnapshotTargets").getAttribute("open")).toBe("");
+    expect(await page.locator("#state-SnapshotTargets tbody tr").count()).toBe(
+      await page.locator("#targets tbody tr").count(),
+    );
+    for (const hash of ["#/runs", "#/start/scale", "#/start/backup-snapshot"]) {
+      await page.goto(`${local.url}/${hash}`);
+      await page.locator("main input, main select").first().waitFor();
+      const unlabelled = await page
+        .locator("input, select, textarea, button")
+        .evaluateAll((els) =>
+          els
+            .filter(
+              (el: any) => !(el.labels?.length || el.getAttribute("aria-label") || el.textContent?.trim()),
+            )
+            .map((el) => el.outerHTML.slice(0, 80)),
+        );
+      expect(unlabelled, hash).toEqual([]);
+    }
+  });
+
+  it("shows the Pause banner with who paused and why, and Resume clears it", async () => {
+    await page.goto(`${local.url}/#/runs`);
+    await page.fill("#actor", "U789");
+    await page.dispatchEvent("#actor", "change");
+    await page.fill('#guardrails input[name="reason"]', "database migration");
+    await page.click("#guardrails button.danger");
+
+    const banner = page.locator("#paused-banner");
+    await banner.waitFor({ timeout: 10_000 });
+    expect(await banner.textContent()).toContain("Automatic runs paused by U789: database migration");
+    expect((await api(local, "GET", "/api/guardrails")).body).toMatchObject({
+      paused: true,
+      pausedBy: "U789",
+    });
+    if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, "console-runs.png") });
+
+    await page.click("#guardrails button.primary");
+    await banner.waitFor({ state: "detached", timeout: 10_000 });
+    expect((await api(local, "GET", "/api/guardrails")).body.paused).toBe(false);
+  });
+
+  it("lists what waits on you, or says why it cannot", async () => {
+    const approvals = await api(local, "GET", "/api/approvals");
+
+    await page.goto(`${local.url}/#/approvals`);
+
+    const text = () => page.locator("main").textContent();
+    await expect
+      .poll(text, { timeout: 10_000 })
+      .toContain(approvals.status === 404 ? "no approvals API yet" : "Nothing is waiting on you");
+  });
+
+  it("ran without a script error", () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
