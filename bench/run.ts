@@ -7,6 +7,7 @@ import { alarmStorm } from "./alarm-storm.ts";
 import { bundles } from "./bundles.ts";
 import { consoleBench } from "./console.ts";
 import { sfnLogBytes } from "./sfn-log-bytes.ts";
+import { soak } from "./soak.ts";
 
 process.env.AWS_ACCESS_KEY_ID ??= "local";
 process.env.AWS_SECRET_ACCESS_KEY ??= "local";
@@ -19,6 +20,7 @@ const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
   "sfn-log-bytes": sfnLogBytes,
   console: consoleBench,
   admission: admissionBench,
+  soak,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -5,6 +5,27 @@
  * dry-run, and its state machine as ASL data. Definitions are checked when they are defined:
  * a runbook with no rollback, or whose ASL breaks the Task conventions, is refused. The step
  * implementations live apart (`implementSteps`), so what only starts runs stays light.
+ *
+ * ## Errors: what a step throws, and what Step Functions sees
+ *
+ * The step runner (`steps.ts`) renames what a step throws before Step Functions sees it,
+ * because Retry and Catch match on the error's *name* only:
+ *
+ * - A **transient** AWS error — throttling (`RequestLimitExceeded`, `Throttling`, …), a 5xx
+ *   (`InternalError`, `ServiceUnavailable`, …), a timeout, a dropped connection — keeps its
+ *   AWS code as its name when it is in `TRANSIENT_ERRORS` (asl.ts), and is renamed
+ *   `Reflex.TransientError` otherwise (its message then starts with the original code).
+ *   `RETRY_STEP` retries these for about 8 minutes, `RETRY_ROLLBACK` for about 26, with
+ *   exponential backoff and jitter. Use `RETRY_ROLLBACK` on every compensation step.
+ * - A **permanent** error — AccessDenied, a validation error, `*.NotFound`, or a Reflex
+ *   `StepExecutionError` — is named by its code (`StepExecutionError("NoTargets", …)` reaches
+ *   Step Functions as `NoTargets`), matches no retrier, and fails the step at once: the run's
+ *   Catch sees it and the run fails with that name and the message as its cause.
+ *
+ * So a step needs no retry loop of its own: it must only be safe to repeat (read current
+ * state first). A step that catches errors per target (to report one target failed and go
+ * on) must rethrow transient ones (`isTransient` from `aws-errors.ts`), or a blip becomes a
+ * failed target. `aws-errors.test.ts` and `test/chaos.test.ts` pin this behaviour.
  */
 import { z } from "zod";
 import { RunbookDefinitionError } from "../errors.ts";

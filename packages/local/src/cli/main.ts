@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, Patterns, ValidationError } from "@reflex/core";
 import { ApiClient, ApiError } from "./client.ts";
+import { formatFault } from "./cloud.ts";
 import { formatExecution, formatExecutionList } from "./format.ts";
 import { parseParamPairs } from "./params.ts";
 import * as People from "./people.ts";
@@ -25,6 +26,9 @@ Usage:
   reflex events put <file.json> [--json] [--url URL]
   reflex events test --pattern <pattern.json> --event <event.json>
   reflex pause [--reason …] · reflex resume · reflex guardrails [--json]
+  reflex cloud [--json] · reflex cloud calls [--mutating] [--since 10m|ISO|#] [--execution id] [--json]
+  reflex chaos add --op ec2:CreateSnapshot --error RequestLimitExceeded [--rate 0.3] [--count N] [--burst N] [--latency 500ms]
+  reflex chaos list [--json] · reflex chaos clear [id]
   reflex demo
 
 Exit codes: 0 ok, 1 the operation failed, 2 bad usage or bad input.`;
@@ -54,6 +58,10 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdConfig(rest);
       case "events":
         return await cmdEvents(rest);
+      case "cloud":
+        return await (await import("./cloud.ts")).cmdCloud(rest);
+      case "chaos":
+        return await (await import("./cloud.ts")).cmdChaos(rest);
       case "demo": {
         const { demo } = await import("./demo.ts");
         return await demo();
@@ -138,6 +146,7 @@ async function cmdStart(args: string[]): Promise<number> {
   S3          ${local.storage.s3Endpoint} (s3rver, bucket reflex-local-reports)
   cloud       simulated account: ${instances.length} instances, ${local.cloud.snapshots().length} snapshots${process.env.REFLEX_CLOUD === "aws" ? " (REFLEX_CLOUD=aws: using your real account!)" : ""}
   runbooks    ${((await (await fetch(`${local.url}/api/runbooks`)).json()) as { runbooks: Array<{ name: string }> }).runbooks.map((r) => r.name).join(", ")}
+  faults      ${local.cloud.faults().length ? local.cloud.faults().map(formatFault).join("; ") : "none armed (reflex chaos add --op ec2:CreateSnapshot --error RequestLimitExceeded --rate 0.3)"}
   schedules   ${local.jobs.map((j) => `${j.name} (${j.expression} ${j.timezone}, next ${j.nextRun()?.toISOString() ?? "never"})`).join("; ") || "none"}
 
 Try, in another terminal:

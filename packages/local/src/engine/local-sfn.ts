@@ -7,6 +7,15 @@
  * Like AWS (Standard workflows), StartExecution is idempotent by name: the same name and
  * input returns the running execution; the same name with other input is
  * ExecutionAlreadyExists.
+ *
+ * Memory: once an execution has ended *and* its status event has been delivered (so the run
+ * record in DynamoDB is closed), after a short grace (`keepWholeMs`, so a caller polling
+ * DescribeExecution still sees the output) its input, output, history and engine state leave memory. A
+ * compact summary (name, status, dates, error, cause) stays in a bounded cache of the last
+ * `keepFinished` executions, so DescribeExecution and ListExecutions still answer for them
+ * and a repeated StartExecution is still ExecutionAlreadyExists. An execution whose status
+ * event could not be delivered is kept whole, so the reconciler (which closes a run as lost
+ * when Step Functions says ExecutionDoesNotExist) finds it ended, never lost.
  */
 import { randomUUID } from "node:crypto";
 import { APPROVAL_RESOURCE, type AslDefinition, type Runbooks, substitute } from "@reflex/core";
@@ -71,6 +80,10 @@ export interface EngineOptions {
   retryMs?: number;
   /** Called when an execution ends, with the event AWS would publish. */
   onStatusChange?: (event: StatusChangeEvent) => Promise<void> | void;
+  /** How many finished executions DescribeExecution still answers for, as compact summaries. Default 2,000. */
+  keepFinished?: number;
+  /** How long an ended, closed execution stays whole (output, history) before it becomes a summary. Default 10 s. */
+  keepWholeMs?: number;
 }
 
 export class AwsError extends Error {
@@ -129,7 +142,10 @@ function localRunnable(def: AslDefinition): AslDefinition {
 
 export class LocalStepFunctions {
   private readonly machines = new Map<string, Machine>();
+  /** Executions running, or ended with their status event not yet delivered: kept whole. */
   private readonly executions = new Map<string, LocalExecution>();
+  /** Ended and closed: compact summaries, oldest first (a Map keeps insertion order). */
+  private readonly finished = new Map<string, LocalExecution>();
   /** `.waitForTaskToken`: tokens of Tasks waiting for SendTaskSuccess / SendTaskFailure. */
   readonly tokens = new TaskTokens();
 
@@ -230,7 +246,7 @@ export class LocalStepFunctions {
     const name = req.name ?? randomUUID();
     const executionArn = `arn:aws:states:${this.options.region}:${this.options.account}:execution:${m.name}:${name}`;
     const input = req.input ?? "{}";
-    const existing = this.executions.get(executionArn);
+    const existing = this.executions.get(executionArn) ?? this.finished.get(executionArn);
     if (existing) {
       if (existing.input === input && existing.status === "RUNNING") {
         return { executionArn, startDate: existing.startDate };
@@ -344,12 +360,52 @@ export class LocalStepFunctions {
       execution.stopDate = Date.now();
       this.tokens.forgetExecution(name);
       await history.catch(() => undefined);
-      await this.notify(execution);
+      if (await this.notify(execution)) {
+        // Whole for a short while (a caller polling DescribeExecution sees the output), then a summary.
+        const grace = this.options.keepWholeMs ?? 10_000;
+        if (grace <= 0) this.retire(execution);
+        else setTimeout(() => this.retire(execution), grace).unref();
+      }
     })();
   }
 
-  private async notify(e: LocalExecution): Promise<void> {
-    if (!this.options.onStatusChange || this.closing) return;
+  /** Replaces an ended, closed execution by its summary in the bounded cache. */
+  private retire(e: LocalExecution): void {
+    if (this.executions.get(e.executionArn) !== e) return;
+    this.executions.delete(e.executionArn);
+    const summary: LocalExecution = {
+      executionArn: e.executionArn,
+      stateMachineArn: e.stateMachineArn,
+      name: e.name,
+      status: e.status,
+      // Input and output are not kept: the run record (DynamoDB) has what a person needs.
+      input: "{}",
+      error: e.error,
+      cause: e.cause,
+      startDate: e.startDate,
+      stopDate: e.stopDate,
+      history: [],
+      abort: () => undefined,
+      done: Promise.resolve(),
+    };
+    this.finished.set(e.executionArn, summary);
+    const keep = this.options.keepFinished ?? 2000;
+    for (const arn of this.finished.keys()) {
+      if (this.finished.size <= keep) break;
+      this.finished.delete(arn);
+    }
+  }
+
+  /** How many executions are held whole, and how many as summaries (tests, the soak bench). */
+  retained(): { whole: number; summaries: number } {
+    return { whole: this.executions.size, summaries: this.finished.size };
+  }
+
+  /** Delivers the status event; true when it was delivered (or there is no listener). */
+  private async notify(e: LocalExecution): Promise<boolean> {
+    if (!this.options.onStatusChange) return true;
+    // Shutting down: the run is left RUNNING for the reconciler (or an approval's resume).
+    if (this.closing) return false;
     const event: StatusChangeEvent = {
       version: "0",
       id: randomUUID(),
@@ -374,14 +430,17 @@ export class LocalStepFunctions {
     };
     try {
       await this.options.onStatusChange(event);
+      return true;
     } catch (err) {
-      // EventBridge would retry; locally we report it loudly instead of losing it.
+      // EventBridge would retry; locally we report it loudly instead of losing it, and keep
+      // the execution whole so the reconciler finds it ended.
       console.error(`reflex: closing execution ${e.name} failed:`, err);
+      return false;
     }
   }
 
   describeExecution(executionArn: string): LocalExecution {
-    const e = this.executions.get(executionArn);
+    const e = this.executions.get(executionArn) ?? this.finished.get(executionArn);
     if (!e) throw new AwsError("ExecutionDoesNotExist", `Execution Does Not Exist: '${executionArn}'`);
     return e;
   }
@@ -399,7 +458,7 @@ export class LocalStepFunctions {
   }
 
   list(stateMachineArn?: string): LocalExecution[] {
-    return [...this.executions.values()].filter(
+    return [...this.finished.values(), ...this.executions.values()].filter(
       (e) => !stateMachineArn || e.stateMachineArn === stateMachineArn,
     );
   }
