@@ -22,7 +22,8 @@ export type ServiceName =
   | "autoscaling"
   | "eventbridge"
   | "ssm"
-  | "scheduler";
+  | "scheduler"
+  | "lambda";
 
 /** The slice of an SDK v3 client the factory relies on. */
 export interface SdkClient {

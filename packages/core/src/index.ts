@@ -1,5 +1,6 @@
 export * as Admission from "./admission/index.ts";
 export * as Approvals from "./approvals.ts";
+export * as ChatOps from "./chatops/index.ts";
 export * as Aws from "./aws.ts";
 export * from "./config/index.ts";
 export * from "./errors.ts";

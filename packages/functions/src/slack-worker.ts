@@ -1,0 +1,16 @@
+/**
+ * The ChatOps worker: the work behind a Slack command or button click, invoked asynchronously
+ * by the acknowledgement handler (`slack.ts`). Answers through the request's response_url.
+ */
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import middy from "@middy/core";
+import { ChatOps } from "@reflex/core";
+import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
+
+loadConfigFromEnv();
+
+export const handler = middy<ChatOps.Ack.Work, void>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .handler(async (work) => {
+    await ChatOps.Worker.handle(work);
+  });
