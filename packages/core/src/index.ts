@@ -1,7 +1,7 @@
 export * as Admission from "./admission/index.ts";
 export * as Approvals from "./approvals.ts";
-export * as ChatOps from "./chatops/index.ts";
 export * as Aws from "./aws.ts";
+export * as ChatOps from "./chatops/index.ts";
 export * from "./config/index.ts";
 export * from "./errors.ts";
 export * as Gate from "./gate/index.ts";

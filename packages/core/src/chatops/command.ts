@@ -60,18 +60,17 @@ function unescapeSlack(text: string): string {
     .replace(/&lt;/g, "<")
     .replace(/&gt;/g, ">")
     .replace(/&amp;/g, "&")
-    .replace(/[\u201c\u201d]/g, '"')
-    .replace(/[\u2018\u2019]/g, "'");
+    .replace(/[\u201c\u201d]/g, '"');
 }
 
-/** Words, with "double quoted" or 'single quoted' runs kept together (quotes removed). */
+/** Words, with "double quoted" runs kept together (quotes removed; apostrophes are text). */
 export function tokenize(text: string): string[] {
   const out: string[] = [];
-  const re = /"([^"]*)"?|'([^']*)'?|(\S+)/g;
+  const re = /"([^"]*)"?|([^\s"]+)/g;
   let current: string | undefined;
   let lastEnd = -1;
   for (const m of unescapeSlack(text).matchAll(re)) {
-    const piece = m[1] ?? m[2] ?? m[3] ?? "";
+    const piece = m[1] ?? m[2] ?? "";
     // `key="a b"` is one word: a quoted run glued to the word before it joins it.
     if (current !== undefined && m.index === lastEnd) current += piece;
     else {

@@ -289,7 +289,9 @@ function admitted(a: Admission.Admission, actor: Actor, example: string): Messag
   }
   if (a.duplicate) return reply(`:information_source: ${a.reason}.`);
   if (a.status === 400) {
-    const issues = (a.issues ?? []).map((i) => `• param \`${i.path}\`: ${i.message}`).join("\n");
+    const issues = (a.issues ?? [])
+      .map((i) => `• param \`${i.path.replace(/^params\./, "")}\`: ${i.message}`)
+      .join("\n");
     return reply(`:warning: Those params do not fit: ${issues ? `\n${issues}` : a.reason}\n${example}`);
   }
   if (a.status === 403) return reply(politeError(new AccessDeniedError(a.reason), actor));

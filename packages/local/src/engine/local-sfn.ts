@@ -162,6 +162,10 @@ export class LocalStepFunctions {
             `state ${stateName} waits on ${fn}, which local mode does not run`,
           );
         tasks[stateName] = this.waitForTaskToken(stateName);
+        // aws-local-stepfunctions resolves TimeoutSecondsPath against the Task's Parameters
+        // output, where Step Functions uses the state input: point it at the same value there.
+        if (typeof state.TimeoutSecondsPath === "string" && state.TimeoutSecondsPath.startsWith("$."))
+          state.TimeoutSecondsPath = `$.Payload.input.${state.TimeoutSecondsPath.slice(2)}`;
         return;
       }
       if (state.Type === "Task") {
@@ -273,6 +277,9 @@ export class LocalStepFunctions {
           Input: parsed as never,
           StartTime: new Date(startDate).toISOString(),
         },
+        // `$$.Task.Token` must resolve for the approval Task's Parameters to be evaluated at all;
+        // the local `.waitForTaskToken` handler then replaces it with the token it issues.
+        Task: { Token: "issued-by-the-local-engine" },
       },
     });
     const execution: LocalExecution = {
