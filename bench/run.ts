@@ -4,6 +4,7 @@
  */
 import { alarmStorm } from "./alarm-storm.ts";
 import { bundles } from "./bundles.ts";
+import { chatopsBench } from "./chatops.ts";
 import { consoleBench } from "./console.ts";
 
 process.env.AWS_ACCESS_KEY_ID ??= "local";
@@ -14,6 +15,7 @@ process.env.AWS_EC2_METADATA_DISABLED = "true";
 const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
   "alarm-storm": alarmStorm,
   bundles: () => bundles(),
+  chatops: chatopsBench,
   console: consoleBench,
 };
 
