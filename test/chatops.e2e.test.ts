@@ -6,7 +6,7 @@
 import { ChatOps } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
-import type { OutboxEntry } from "../packages/local/src/outbox.ts";
+import { type OutboxEntry, outboxCommand } from "../packages/local/src/outbox.ts";
 import { api, startTestLocal } from "./support/local.ts";
 
 const SECRET = "e2e-signing-secret";
@@ -149,6 +149,67 @@ describe("ChatOps in local mode", () => {
     expect(updated.edits).toHaveLength(1);
     expect(JSON.stringify(updated.blocks)).toMatch(/Approved by <@U789> at \d{4}-/);
     expect(JSON.stringify(updated.blocks)).not.toMatch(/reflex\.approve/);
+  });
+
+  it("posts a dry-run's plan with a Run it button that starts the real run through admission", async () => {
+    await command(local, "U789", "run scale autoScalingGroup=web change=+1 --dry-run");
+    const started = await until("the dry-run start", () =>
+      responsesTo(local, "U789").find((r) => /Started \*scale\* \(dry-run\)/.test(r.text)),
+    );
+    const dryId = started.text.match(/`(scale-[^`]+)`/)![1];
+    const plan = await until("the plan", () =>
+      local.outbox.list().find((e) => e.kind === "message" && e.text.startsWith(`dry-run of scale ${dryId}`)),
+    );
+    const runIt = (
+      plan.blocks?.find((b) => b.type === "actions") as {
+        elements: Array<{ action_id: string; value: string }>;
+      }
+    ).elements[0];
+    expect([runIt.action_id, runIt.value]).toEqual(["reflex.run-it", dryId]);
+
+    await slack(local, "interactions", {
+      payload: JSON.stringify({
+        type: "block_actions",
+        user: { id: "U789" },
+        channel: { id: "C0NCALL" },
+        response_url: `${RESPONSE_URL}/U789/run-it`,
+        actions: [{ action_id: "reflex.run-it", value: dryId }],
+      }),
+    });
+    const real = await until("the real run's start", () =>
+      responsesTo(local, "U789").find(
+        (r) => r.responseUrl?.endsWith("/run-it") && /Started \*scale\* `/.test(r.text),
+      ),
+    );
+    const realId = real.text.match(/`(scale-[^`]+)`/)![1];
+    const e = (await api(local, "GET", `/api/executions/${realId}`)).body;
+    expect(e).toMatchObject({
+      dryRun: false,
+      params: { autoScalingGroup: "web", change: "+1" },
+      trigger: { kind: "chatops", actor: "slack:U789", rerunOf: dryId },
+    });
+    // It waits for approval like any real scale here; U789 may not approve a run they asked for.
+    await until("the approval request", () =>
+      local.outbox.list().find((m) => m.text.includes(`${realId} waits for approval`)),
+    );
+    await command(local, "U789", `reject ${realId} only testing the button`);
+    await until("the run to end", async () =>
+      ["ABORTED", "FAILED"].includes((await api(local, "GET", `/api/executions/${realId}`)).body.status)
+        ? true
+        : undefined,
+    );
+  });
+
+  it("shows the outbox to `reflex outbox`, a run's thread oldest first", async () => {
+    const root = local.outbox
+      .list({ limit: 1000 })
+      .reverse()
+      .find((m) => m.kind === "message" && !m.thread_ts)!;
+    const lines: string[] = [];
+    const code = await outboxCommand({ thread: root.ts }, local.url, (s) => lines.push(s));
+    expect(code).toBe(0);
+    expect(lines[0].split("\n")[1]).toBe(`  ${root.text}`);
+    expect(lines[0]).toMatch(/ \(edited\)\n {2}scale scale-\S+: approved by slack:U789\n/);
   });
 
   it("refuses a user without the role politely, and audits the command and the refusal", async () => {

@@ -21,6 +21,7 @@ Usage:
   reflex events put <file.json> [--json] [--url URL]
   reflex events test --pattern <pattern.json> --event <event.json>
   reflex pause [--reason …] · reflex resume · reflex guardrails [--json]
+  reflex outbox [--thread TS] [--channel ID] [--json]   what local mode would have posted to Slack
   reflex demo
 
 Exit codes: 0 ok, 1 the operation failed, 2 bad usage or bad input.`;
@@ -58,6 +59,17 @@ export async function main(argv: string[]): Promise<number> {
       case "resume":
       case "guardrails":
         return await cmdGuardrails(command, rest);
+      case "outbox": {
+        const { values } = parse(rest, {
+          thread: { type: "string" },
+          channel: { type: "string" },
+          limit: { type: "string" },
+          json: { type: "boolean" },
+          url: { type: "string" },
+        });
+        const { outboxCommand } = await import("../outbox.ts");
+        return await outboxCommand(values, (values.url as string | undefined) ?? defaultUrl(), out);
+      }
       case undefined:
       case "help":
       case "--help":
