@@ -13,7 +13,7 @@
  *   requests, in-process against dynalite (`handler`), and through the local server over HTTP on
  *   127.0.0.1 with the worker doing the work behind each (`http`).
  */
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -85,20 +85,29 @@ if (process.env.BENCH_ACK === "1") {
 process.stdout.write(JSON.stringify({ imported, acked }));
 `;
 
-function spawnOnce(file: string, env: Record<string, string>, ack: boolean): { wallMs: number } {
+/** One fresh node process (async: dynalite and the Lambda stub answer it from this process). */
+function spawnOnce(file: string, env: Record<string, string>, ack: boolean): Promise<{ wallMs: number }> {
   const started = performance.now();
-  const child = spawnSync(process.execPath, ["--input-type=module", "-e", CHILD], {
+  const child = spawn(process.execPath, ["--input-type=module", "-e", CHILD], {
     env: {
       PATH: process.env.PATH ?? "",
       ...env,
       BENCH_BUNDLE_URL: pathToFileURL(file).href,
       BENCH_ACK: ack ? "1" : "0",
     },
-    encoding: "utf8",
   });
-  const wallMs = performance.now() - started;
-  if (child.status !== 0) throw new Error(`bench child failed (${child.status}): ${child.stderr}`);
-  return { wallMs };
+  let stderr = "";
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  child.stdout.resume();
+  return new Promise((resolve, reject) =>
+    child.on("close", (code) =>
+      code === 0
+        ? resolve({ wallMs: performance.now() - started })
+        : reject(new Error(`bench child failed (${code}): ${stderr}`)),
+    ),
+  );
 }
 
 function signedEvent(text: string): Record<string, unknown> {
@@ -168,18 +177,17 @@ export async function chatopsBench(): Promise<Array<Record<string, unknown>>> {
       SST_STAGE: "bench",
       SST_Secret_value_SLACK_SIGNING_SECRET: SECRET,
     };
-    spawnOnce(ack.file, env, false); // file cache warm-up, not counted
+    await spawnOnce(ack.file, env, false); // file cache warm-up, not counted
     const init: number[] = [];
     const helloInit: number[] = [];
     const firstAck: number[] = [];
     const helloFirst: number[] = [];
     for (let i = 0; i < COLD_RUNS; i++) {
-      helloInit.push(spawnOnce(hello.file, env, false).wallMs);
-      init.push(spawnOnce(ack.file, env, false).wallMs);
-      helloFirst.push(spawnOnce(hello.file, { ...env, BENCH_EVENT: "{}" }, true).wallMs);
-      firstAck.push(
-        spawnOnce(ack.file, { ...env, BENCH_EVENT: JSON.stringify(signedEvent(`help ${i}`)) }, true).wallMs,
-      );
+      helloInit.push((await spawnOnce(hello.file, env, false)).wallMs);
+      init.push((await spawnOnce(ack.file, env, false)).wallMs);
+      helloFirst.push((await spawnOnce(hello.file, { ...env, BENCH_EVENT: "{}" }, true)).wallMs);
+      const event = JSON.stringify(signedEvent(`help ${i}`));
+      firstAck.push((await spawnOnce(ack.file, { ...env, BENCH_EVENT: event }, true)).wallMs);
     }
     figures.push({
       figure: "chatops-cold",
@@ -233,7 +241,7 @@ export async function chatopsBench(): Promise<Array<Record<string, unknown>>> {
   try {
     const httpMs: number[] = [];
     for (let i = 0; i < REQUESTS; i++) {
-      const e = signedEvent(i % 2 ? "whoami" : "list");
+      const e = signedEvent(`${i % 2 ? "whoami" : "list"} ${i}`);
       const t0 = performance.now();
       const res = await fetch(`${local.url}/slack/commands`, {
         method: "POST",
