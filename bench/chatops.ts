@@ -7,8 +7,9 @@
  * - `{ figure: "chatops-cold" }`: fresh `node` processes, each paired with a hello-world one:
  *   `initMs` = spawn → bundle imported → exit; `firstAckMs` = spawn → bundle imported → one
  *   signed `/reflex help` acknowledged (signature, replay guard write to a local dynalite, the
- *   async Lambda Invoke answered by a local stub) → exit. Deployed, init also reads the signing
- *   secret from SSM once (SST's Config binding); here the secret is given in the environment.
+ *   async Lambda Invoke answered by a local stub) → exit. The signing secret is read through SST's
+ *   binding on the first request; deployed that is one SSM GetParameters call, here the value is
+ *   in the environment (the binding's own shortcut), so the call itself is not in the figure.
  * - `{ figure: "chatops-ack" }`: warm handler time to acknowledge, p50/p99 over 1,000 signed
  *   requests, in-process against dynalite (`handler`), and through the local server over HTTP on
  *   127.0.0.1 with the worker doing the work behind each (`http`).
@@ -198,7 +199,7 @@ export async function chatopsBench(): Promise<Array<Record<string, unknown>>> {
       firstAckMedianMs: round(median(firstAck)),
       helloWorldFirstResponseMedianMs: round(median(helloFirst)),
       slackLimitMs: 3000,
-      note: "fresh node process, spawn to exit; deployed init adds one SSM GetParameters for the signing secret",
+      note: "fresh node process, spawn to exit; deployed, the first ack adds one SSM GetParameters for the signing secret",
     });
 
     // Warm, in-process: the handler's own time to acknowledge.

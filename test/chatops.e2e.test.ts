@@ -161,7 +161,7 @@ describe("ChatOps in local mode", () => {
       local.outbox.list().find((e) => e.kind === "message" && e.text.startsWith(`dry-run of scale ${dryId}`)),
     );
     const runIt = (
-      plan.blocks?.find((b) => b.type === "actions") as {
+      (plan.blocks ?? []).find((b) => b.type === "actions") as {
         elements: Array<{ action_id: string; value: string }>;
       }
     ).elements[0];

@@ -12,13 +12,7 @@ import { acknowledge, type Work } from "@reflex/core/chatops/ack";
 import { dynamoReplayGuard } from "@reflex/core/chatops/replay";
 import { requireEnv } from "@reflex/core/env";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { Config } from "sst/node/config";
-
-declare module "sst/node/config" {
-  export interface SecretResources {
-    SLACK_SIGNING_SECRET: { value: string };
-  }
-}
+import { secret } from "./slack/secrets.ts";
 
 const WORKER = requireEnv("REFLEX_SLACK_WORKER");
 
@@ -28,12 +22,12 @@ async function dispatch(work: Work): Promise<void> {
   );
 }
 
-export const handler = middy<APIGatewayProxyEventV2>().handler((event) =>
+export const handler = middy<APIGatewayProxyEventV2>().handler(async (event) =>
   acknowledge({
     route: event.rawPath.endsWith("/interactions") ? "interactions" : "commands",
     rawBody: Buffer.from(event.body ?? "", event.isBase64Encoded ? "base64" : "utf8").toString("utf8"),
     headers: event.headers ?? {},
-    secret: Config.SLACK_SIGNING_SECRET,
+    secret: await secret("SLACK_SIGNING_SECRET"),
     replay: dynamoReplayGuard,
     dispatch,
   }),
