@@ -247,3 +247,39 @@ describe("the /reflex command parser", () => {
     );
   });
 });
+
+describe("the acknowledgement path's weight", () => {
+  it("bundles no runbook, no admission, no state module but the table name, and no cloud client", async () => {
+    const { default: esbuild } = await import("esbuild");
+    const result = await esbuild.build({
+      entryPoints: ["packages/functions/src/slack.ts"],
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      metafile: true,
+      write: false,
+      outdir: "out",
+      logLevel: "silent",
+    });
+    const inputs = Object.keys(result.metafile.inputs);
+    const ours = inputs.filter((i) => i.startsWith("packages/")).sort();
+    expect(ours).toEqual([
+      "packages/core/src/aws.ts",
+      "packages/core/src/chatops/ack.ts",
+      "packages/core/src/chatops/command.ts",
+      "packages/core/src/chatops/replay.ts",
+      "packages/core/src/chatops/signature.ts",
+      "packages/core/src/env.ts",
+      "packages/core/src/errors.ts",
+      "packages/core/src/state/table.ts",
+      "packages/functions/src/slack.ts",
+      "packages/functions/src/slack/secrets.ts",
+    ]);
+    const clients = inputs
+      .filter((i) => !i.includes("node_modules/sst/")) // SST's own SSM client reads the bound secret
+      .map((i) => i.match(/node_modules\/@aws-sdk\/(client-[a-z0-9-]+)\//)?.[1])
+      .filter((c): c is string => Boolean(c) && !/^client-(sso|sso-oidc|sts)$/.test(c as string));
+    expect([...new Set(clients)].sort()).toEqual(["client-dynamodb", "client-lambda"]);
+    expect(inputs.some((i) => /node_modules\/zod\//.test(i))).toBe(false);
+  });
+});
