@@ -5,6 +5,7 @@
 import { admissionBench } from "./admission.ts";
 import { alarmStorm } from "./alarm-storm.ts";
 import { bundles } from "./bundles.ts";
+import { chatopsBench } from "./chatops.ts";
 import { consoleBench } from "./console.ts";
 import { sfnLogBytes } from "./sfn-log-bytes.ts";
 import { soak } from "./soak.ts";
@@ -18,6 +19,7 @@ const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
   "alarm-storm": alarmStorm,
   bundles: () => bundles(),
   "sfn-log-bytes": sfnLogBytes,
+  chatops: chatopsBench,
   console: consoleBench,
   admission: admissionBench,
   soak,

@@ -29,6 +29,7 @@ Usage:
   reflex cloud [--json] · reflex cloud calls [--mutating] [--since 10m|ISO|#] [--execution id] [--json]
   reflex chaos add --op ec2:CreateSnapshot --error RequestLimitExceeded [--rate 0.3] [--count N] [--burst N] [--latency 500ms]
   reflex chaos list [--json] · reflex chaos clear [id]
+  reflex outbox [--thread TS] [--channel ID] [--json]   what local mode would have posted to Slack
   reflex demo
 
 Exit codes: 0 ok, 1 the operation failed, 2 bad usage or bad input.`;
@@ -79,6 +80,17 @@ export async function main(argv: string[]): Promise<number> {
       case "rerun":
       case "whoami":
         return await cmdPeople(command, rest);
+      case "outbox": {
+        const { values } = parse(rest, {
+          thread: { type: "string" },
+          channel: { type: "string" },
+          limit: { type: "string" },
+          json: { type: "boolean" },
+          url: { type: "string" },
+        });
+        const { outboxCommand } = await import("../outbox.ts");
+        return await outboxCommand(values, (values.url as string | undefined) ?? defaultUrl(), out);
+      }
       case undefined:
       case "help":
       case "--help":
