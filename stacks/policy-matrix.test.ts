@@ -35,6 +35,10 @@ const ARN = {
 };
 const ALL_ROLES = [
   "api",
+  // Slack: the acknowledgement, its worker, and the notifier; the same table statements.
+  "chatops",
+  "chatops-worker",
+  "chatops-notifier",
   "execution-status",
   "reconcile",
   "schedule",
