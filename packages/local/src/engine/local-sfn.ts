@@ -106,6 +106,23 @@ function collect(
   }
 }
 
+/**
+ * The definition the library runs. Step Functions resolves a Task's `TimeoutSecondsPath`
+ * against the state input; aws-local-stepfunctions resolves it against the effective input
+ * (after Parameters), where an approval state's input sits under `Payload.input`
+ * (`"input.$": "$"`). Approval deadlines (`$.approval.deadlineSeconds`) are translated so the
+ * library finds the same value; nothing else changes.
+ */
+function localDefinition(definition: AslDefinition): AslDefinition {
+  const copy = structuredClone(definition);
+  collect(copy, (_name, state) => {
+    const path = state.TimeoutSecondsPath;
+    if (state.Type === "Task" && state.Resource === APPROVAL_RESOURCE && path?.startsWith("$."))
+      state.TimeoutSecondsPath = `$.Payload.input.${path.slice(2)}`;
+  });
+  return copy;
+}
+
 export class LocalStepFunctions {
   private readonly machines = new Map<string, Machine>();
   private readonly executions = new Map<string, LocalExecution>();
@@ -174,7 +191,7 @@ export class LocalStepFunctions {
         tasks[stateName] = this.options.stepHandler;
       }
     });
-    const machine = new StateMachine(definition as never, {
+    const machine = new StateMachine(localDefinition(definition) as never, {
       validationOptions: { checkPaths: true, checkArn: true },
     });
     const m: Machine = { arn: this.stateMachineArn(name), name, definition, machine, waits, retries, tasks };
@@ -273,6 +290,10 @@ export class LocalStepFunctions {
           Input: parsed as never,
           StartTime: new Date(startDate).toISOString(),
         },
+        // aws-local-stepfunctions has no `$$.Task.Token`, so approval Parameters
+        // (`"taskToken.$": "$$.Task.Token"`) failed with States.Runtime; waitForTaskToken (above)
+        // replaces this placeholder with the token it issues.
+        Task: { Token: "issued-by-the-local-engine" },
       },
     });
     const execution: LocalExecution = {
