@@ -22,7 +22,9 @@ export type ServiceName =
   | "autoscaling"
   | "eventbridge"
   | "ssm"
-  | "scheduler";
+  | "scheduler"
+  | "route53"
+  | "cloudwatch";
 
 /** The slice of an SDK v3 client the factory relies on. */
 export interface SdkClient {
