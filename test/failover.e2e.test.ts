@@ -7,6 +7,9 @@
  * The tests share one local mode and run in order; each starts from the layout the previous
  * one left, which it asserts first.
  */
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { type ConfigInput, Pairs } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_PAIR as D, SimulatedCloud } from "../packages/local/src/cloud/index.ts";
@@ -237,6 +240,14 @@ describe("failover in local mode", () => {
     local.cloud.failover.setInsyncDelay(0);
   });
 
+  it("shows who is primary with `reflex pairs`", async () => {
+    const bin = join(import.meta.dirname, "../packages/local/bin/reflex.mjs");
+
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, "pairs", "--url", local.url]);
+
+    expect(stdout).toMatch(new RegExp(`^app: primary ${B}, standby ${A} \\(since .*, failover-`));
+  });
+
   it("fails back with the same runbook: the roles as they now stand, back to the original layout", async () => {
     const id = await startWaiting(local);
     expect((await execution(local, id)).result.plan).toMatchObject({
@@ -323,14 +334,65 @@ describe("failover in local mode", () => {
   });
 });
 
-describe("failover approval deadline", () => {
+describe("failover with health alarms and a short approval deadline", () => {
   let local: LocalMode;
   beforeAll(async () => {
     const cloud = SimulatedCloud.seeded({ snapshotDurationMs: 150 });
     cloud.failover.seedDemoPair();
-    local = await startTestLocal(failoverConfig({ approvals: { deadline: "1s" } }), { cloud });
+    const config = failoverConfig({ approvals: { deadline: "1s" } });
+    const [pair] = config.pairs as Array<Record<string, any>>;
+    pair.primary.health = { alarm: "app-a-health" };
+    pair.standby.health = { alarm: "app-b-health" };
+    config.rules = [
+      {
+        name: "app-primary-unhealthy",
+        on: {
+          source: ["aws.cloudwatch"],
+          "detail-type": ["CloudWatch Alarm State Change"],
+          detail: { alarmName: ["app-a-health", "app-b-health"], state: { value: ["ALARM"] } },
+        },
+        run: "failover",
+        with: { pair: "app", ifPrimary: "$.detail.alarmName" },
+      },
+    ];
+    local = await startTestLocal(config, { cloud });
   });
   afterAll(async () => local?.stop());
+
+  it("starts a failover that waits for approval when the primary's health alarm goes to ALARM", async () => {
+    local.cloud.failover.setAlarm("app-a-health", "ALARM", "probe failing");
+    const event = {
+      id: "evt-app-a-health",
+      version: "0",
+      source: "aws.cloudwatch",
+      account: "123456789012",
+      time: new Date().toISOString(),
+      region: "us-east-1",
+      resources: ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:app-a-health"],
+      "detail-type": "CloudWatch Alarm State Change",
+      detail: {
+        alarmName: "app-a-health",
+        state: { value: "ALARM", reason: "probe failing", timestamp: new Date().toISOString() },
+        previousState: { value: "OK", timestamp: new Date(Date.now() - 60_000).toISOString() },
+      },
+    };
+
+    const res = await call(local, "POST", "/events", event);
+    const started = res.body.results[0];
+    expect(started.decision).toBe("started");
+    const waiting = await until("the approval request", async () => {
+      const e = await execution(local, started.executionId);
+      return e.status === "WAITING_FOR_APPROVAL" ? e : undefined;
+    });
+
+    expect(waiting.result.plan).toMatchObject({ from: { instance: A }, to: { instance: B } });
+    expect(waiting.result.readiness.checks).toContainEqual(
+      expect.objectContaining({ check: "health", ok: true, detail: "alarm app-b-health is OK (seeded)" }),
+    );
+    await call(local, "POST", `/api/executions/${started.executionId}/reject`, { reason: "test" }, "cli:bob");
+    await local.idle();
+    local.cloud.failover.setAlarm("app-a-health", "OK");
+  });
 
   it("switches nothing when nobody answers before the deadline", async () => {
     const id = await startWaiting(local);
