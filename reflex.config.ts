@@ -109,6 +109,8 @@ export default defineConfig({
     allow: [
       { role: "oncall", runbooks: ["scale", "backup-snapshot"] },
       { role: "sre", runbooks: ["*"] },
+      // A failover waits for a person (high risk): on-call approves it.
+      { role: "oncall", runbooks: ["failover"], actions: ["approve"] },
     ],
   },
 });
