@@ -50,6 +50,8 @@ export default defineConfig({
       run: "failover",
       // Either instance may be primary now; the run skips when the event is about the standby.
       with: { pair: "app", ifPrimary: "$.detail.instance-id" },
+      // Cooldown per instance: a skipped run about the standby must not hold back the primary's.
+      target: "$.detail.instance-id",
       approval: "required",
       cooldown: "15m",
     },
@@ -59,6 +61,7 @@ export default defineConfig({
       on: alarmAny(["app-a-health", "app-b-health"]),
       run: "failover",
       with: { pair: "app", ifPrimary: "$.detail.alarmName" },
+      target: "$.detail.alarmName",
       approval: "required",
       cooldown: "15m",
     },
