@@ -7,6 +7,15 @@
  * Like AWS (Standard workflows), StartExecution is idempotent by name: the same name and
  * input returns the running execution; the same name with other input is
  * ExecutionAlreadyExists.
+ *
+ * Memory: once an execution has ended *and* its status event has been delivered (so the run
+ * record in DynamoDB is closed), after a short grace (`keepWholeMs`, so a caller polling
+ * DescribeExecution still sees the output) its input, output, history and engine state leave memory. A
+ * compact summary (name, status, dates, error, cause) stays in a bounded cache of the last
+ * `keepFinished` executions, so DescribeExecution and ListExecutions still answer for them
+ * and a repeated StartExecution is still ExecutionAlreadyExists. An execution whose status
+ * event could not be delivered is kept whole, so the reconciler (which closes a run as lost
+ * when Step Functions says ExecutionDoesNotExist) finds it ended, never lost.
  */
 import { randomUUID } from "node:crypto";
 import { APPROVAL_RESOURCE, type AslDefinition, type Runbooks, substitute } from "@reflex/core";
@@ -71,6 +80,10 @@ export interface EngineOptions {
   retryMs?: number;
   /** Called when an execution ends, with the event AWS would publish. */
   onStatusChange?: (event: StatusChangeEvent) => Promise<void> | void;
+  /** How many finished executions DescribeExecution still answers for, as compact summaries. Default 2,000. */
+  keepFinished?: number;
+  /** How long an ended, closed execution stays whole (output, history) before it becomes a summary. Default 10 s. */
+  keepWholeMs?: number;
 }
 
 export class AwsError extends Error {
@@ -88,6 +101,8 @@ interface Machine {
   arn: string;
   name: string;
   definition: AslDefinition;
+  /** The definition as the local engine runs it (see localRunnable). */
+  runnable: AslDefinition;
   machine: StateMachine;
   waits: Record<string, number>;
   retries: Record<string, number>;
@@ -107,25 +122,30 @@ function collect(
 }
 
 /**
- * The definition the library runs. Step Functions resolves a Task's `TimeoutSecondsPath`
- * against the state input; aws-local-stepfunctions resolves it against the effective input
- * (after Parameters), where an approval state's input sits under `Payload.input`
- * (`"input.$": "$"`). Approval deadlines (`$.approval.deadlineSeconds`) are translated so the
- * library finds the same value; nothing else changes.
+ * The definition with one local difference: aws-local-stepfunctions reads a Task's
+ * `TimeoutSecondsPath` from the Task's *effective* input (after Parameters), where AWS reads it
+ * from the state input, so an approval's `$.approval.deadlineSeconds` is not found. Approval
+ * Tasks therefore get no timeout of their own here; their token enforces the same deadline and
+ * fails the Task with `States.Timeout`, as AWS does (see waitForTaskToken).
  */
-function localDefinition(definition: AslDefinition): AslDefinition {
-  const copy = structuredClone(definition);
+function localRunnable(def: AslDefinition): AslDefinition {
+  const copy = JSON.parse(JSON.stringify(def)) as AslDefinition;
   collect(copy, (_name, state) => {
-    const path = state.TimeoutSecondsPath;
-    if (state.Type === "Task" && state.Resource === APPROVAL_RESOURCE && path?.startsWith("$."))
-      state.TimeoutSecondsPath = `$.Payload.input.${path.slice(2)}`;
+    if (state.Type === "Task" && state.Resource === APPROVAL_RESOURCE && state.TimeoutSecondsPath) {
+      delete state.TimeoutSecondsPath;
+      // Longer than any deadline, and under setTimeout's 24.8-day ceiling (past it, it fires at once).
+      state.TimeoutSeconds = 20 * 86_400;
+    }
   });
   return copy;
 }
 
 export class LocalStepFunctions {
   private readonly machines = new Map<string, Machine>();
+  /** Executions running, or ended with their status event not yet delivered: kept whole. */
   private readonly executions = new Map<string, LocalExecution>();
+  /** Ended and closed: compact summaries, oldest first (a Map keeps insertion order). */
+  private readonly finished = new Map<string, LocalExecution>();
   /** `.waitForTaskToken`: tokens of Tasks waiting for SendTaskSuccess / SendTaskFailure. */
   readonly tokens = new TaskTokens();
 
@@ -191,10 +211,20 @@ export class LocalStepFunctions {
         tasks[stateName] = this.options.stepHandler;
       }
     });
-    const machine = new StateMachine(localDefinition(definition) as never, {
+    const runnable = localRunnable(definition);
+    const machine = new StateMachine(runnable as never, {
       validationOptions: { checkPaths: true, checkArn: true },
     });
-    const m: Machine = { arn: this.stateMachineArn(name), name, definition, machine, waits, retries, tasks };
+    const m: Machine = {
+      arn: this.stateMachineArn(name),
+      name,
+      definition,
+      runnable,
+      machine,
+      waits,
+      retries,
+      tasks,
+    };
     this.machines.set(m.arn, m);
     return m;
   }
@@ -216,7 +246,7 @@ export class LocalStepFunctions {
     const name = req.name ?? randomUUID();
     const executionArn = `arn:aws:states:${this.options.region}:${this.options.account}:execution:${m.name}:${name}`;
     const input = req.input ?? "{}";
-    const existing = this.executions.get(executionArn);
+    const existing = this.executions.get(executionArn) ?? this.finished.get(executionArn);
     if (existing) {
       if (existing.input === input && existing.status === "RUNNING") {
         return { executionArn, startDate: existing.startDate };
@@ -258,8 +288,10 @@ export class LocalStepFunctions {
       throw new AwsError("InvalidDefinition", `state machine ${m.name} has no state ${req.fromState}`);
     const executionArn = `arn:aws:states:${this.options.region}:${this.options.account}:execution:${m.name}:${req.name}`;
     if (this.executions.get(executionArn)?.status === "RUNNING") return;
-    const machine = new StateMachine({ ...m.definition, StartAt: req.fromState } as never, {
-      validationOptions: { checkPaths: true, checkArn: true },
+    // The same (already validated) definition entered elsewhere: the states before `fromState`
+    // are unreachable from it, which the validator would refuse.
+    const machine = new StateMachine({ ...m.runnable, StartAt: req.fromState } as never, {
+      validationOptions: { noValidate: true },
     });
     this.launch(
       m,
@@ -290,11 +322,10 @@ export class LocalStepFunctions {
           Input: parsed as never,
           StartTime: new Date(startDate).toISOString(),
         },
-        // aws-local-stepfunctions has no `$$.Task.Token`, so approval Parameters
-        // (`"taskToken.$": "$$.Task.Token"`) failed with States.Runtime; waitForTaskToken (above)
-        // replaces this placeholder with the token it issues.
+        // `$$.Task.Token` must resolve; the waiting Task's handler replaces it with the token
+        // it issues (see waitForTaskToken).
         Task: { Token: "issued-by-the-local-engine" },
-      },
+      } as never,
     });
     const execution: LocalExecution = {
       executionArn,
@@ -329,12 +360,52 @@ export class LocalStepFunctions {
       execution.stopDate = Date.now();
       this.tokens.forgetExecution(name);
       await history.catch(() => undefined);
-      await this.notify(execution);
+      if (await this.notify(execution)) {
+        // Whole for a short while (a caller polling DescribeExecution sees the output), then a summary.
+        const grace = this.options.keepWholeMs ?? 10_000;
+        if (grace <= 0) this.retire(execution);
+        else setTimeout(() => this.retire(execution), grace).unref();
+      }
     })();
   }
 
-  private async notify(e: LocalExecution): Promise<void> {
-    if (!this.options.onStatusChange) return;
+  /** Replaces an ended, closed execution by its summary in the bounded cache. */
+  private retire(e: LocalExecution): void {
+    if (this.executions.get(e.executionArn) !== e) return;
+    this.executions.delete(e.executionArn);
+    const summary: LocalExecution = {
+      executionArn: e.executionArn,
+      stateMachineArn: e.stateMachineArn,
+      name: e.name,
+      status: e.status,
+      // Input and output are not kept: the run record (DynamoDB) has what a person needs.
+      input: "{}",
+      error: e.error,
+      cause: e.cause,
+      startDate: e.startDate,
+      stopDate: e.stopDate,
+      history: [],
+      abort: () => undefined,
+      done: Promise.resolve(),
+    };
+    this.finished.set(e.executionArn, summary);
+    const keep = this.options.keepFinished ?? 2000;
+    for (const arn of this.finished.keys()) {
+      if (this.finished.size <= keep) break;
+      this.finished.delete(arn);
+    }
+  }
+
+  /** How many executions are held whole, and how many as summaries (tests, the soak bench). */
+  retained(): { whole: number; summaries: number } {
+    return { whole: this.executions.size, summaries: this.finished.size };
+  }
+
+  /** Delivers the status event; true when it was delivered (or there is no listener). */
+  private async notify(e: LocalExecution): Promise<boolean> {
+    if (!this.options.onStatusChange) return true;
+    // Shutting down: the run is left RUNNING for the reconciler (or an approval's resume).
+    if (this.closing) return false;
     const event: StatusChangeEvent = {
       version: "0",
       id: randomUUID(),
@@ -359,14 +430,17 @@ export class LocalStepFunctions {
     };
     try {
       await this.options.onStatusChange(event);
+      return true;
     } catch (err) {
-      // EventBridge would retry; locally we report it loudly instead of losing it.
+      // EventBridge would retry; locally we report it loudly instead of losing it, and keep
+      // the execution whole so the reconciler finds it ended.
       console.error(`reflex: closing execution ${e.name} failed:`, err);
+      return false;
     }
   }
 
   describeExecution(executionArn: string): LocalExecution {
-    const e = this.executions.get(executionArn);
+    const e = this.executions.get(executionArn) ?? this.finished.get(executionArn);
     if (!e) throw new AwsError("ExecutionDoesNotExist", `Execution Does Not Exist: '${executionArn}'`);
     return e;
   }
@@ -384,7 +458,7 @@ export class LocalStepFunctions {
   }
 
   list(stateMachineArn?: string): LocalExecution[] {
-    return [...this.executions.values()].filter(
+    return [...this.finished.values(), ...this.executions.values()].filter(
       (e) => !stateMachineArn || e.stateMachineArn === stateMachineArn,
     );
   }
@@ -395,9 +469,18 @@ export class LocalStepFunctions {
   }
 
   /** Aborts everything still running. */
+  /**
+   * Stops the engine. What is still running is dropped without a status change: in AWS a run
+   * goes on when a client goes away, so local mode does not record it as ended. At the next
+   * start, a run that was waiting for a person waits again, and one that was working is closed
+   * by the reconciler as lost (needing attention), as its change may be half-done.
+   */
   async close(): Promise<void> {
+    this.closing = true;
     for (const e of this.executions.values())
       if (e.status === "RUNNING") this.stopExecution(e.executionArn, "Shutdown", "local mode stopped");
     await this.idle();
   }
+
+  private closing = false;
 }

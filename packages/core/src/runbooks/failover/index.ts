@@ -19,7 +19,7 @@ export const failover = defineRunbook({
   cap: { maxTargets: 1 },
   permissions: [
     {
-      actions: ["ec2:DescribeInstanceStatus", "ec2:DescribeAddresses", "ec2:DescribeInstances"],
+      actions: ["ec2:DescribeInstanceStatus", "ec2:DescribeAddresses"],
       mutating: false,
     },
     { actions: ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"], mutating: false },
@@ -31,14 +31,21 @@ export const failover = defineRunbook({
     { actions: ["route53:GetChange"], mutating: false, resources: ["arn:aws:route53:::change/*"] },
     // The Elastic IP and both instances must carry the automation tag (aws:ResourceTag).
     { actions: ["ec2:AssociateAddress"], mutating: true, tagCondition: "resource" },
-    // Hosted zones carrying the automation tag. Route 53 can also fence the records themselves
-    // (route53:ChangeResourceRecordSetsNormalizedRecordNames / RecordTypes / Actions = UPSERT);
-    // `Permission` cannot express those condition keys yet, so the record names are not fenced.
+    // Route 53 record sets carry no tags, and the pairs' record names live in the config, not
+    // here: the change is fenced by Route 53's own condition keys to UPSERTs of address and
+    // alias record types. (Fencing the names too needs the config's pairs at synth time.)
     {
       actions: ["route53:ChangeResourceRecordSets"],
       mutating: true,
-      tagCondition: "resource",
-      resources: ["arn:aws:route53:::hostedzone/*"],
+      tagCondition: "none",
+      resources: ["arn:${Partition}:route53:::hostedzone/*"],
+      conditions: {
+        "ForAllValues:StringEquals": {
+          "route53:ChangeResourceRecordSetsActions": ["UPSERT"],
+          "route53:ChangeResourceRecordSetsRecordTypes": ["A", "AAAA", "CNAME"],
+        },
+      },
+      why: "Route 53 record sets carry no tags; the record-set condition keys fence the change to UPSERTs of A/AAAA/CNAME records instead.",
     },
   ],
   rollback: ["switchBack", "awaitSwitchBack", "verifySwitchBack"],

@@ -10,6 +10,7 @@ import {
   AssociateAddressCommand,
   DescribeAddressesCommand,
   DescribeInstanceStatusCommand,
+  EC2Client,
 } from "@aws-sdk/client-ec2";
 import {
   ChangeResourceRecordSetsCommand,
@@ -17,7 +18,6 @@ import {
   ListResourceRecordSetsCommand,
   Route53Client,
 } from "@aws-sdk/client-route-53";
-import { ec2 } from "../../adapters/ec2.ts";
 import { client } from "../../aws.ts";
 import { currentConfig } from "../../config/index.ts";
 import type { Pair } from "../../config/schema.ts";
@@ -112,6 +112,8 @@ const view = (s: Side): SideView => ({
 const sideOf = (pair: Pair, instance: string): Side =>
   pair.primary.instance === instance ? pair.primary : pair.standby;
 const route53 = () => client(Route53Client, "route53", "us-east-1");
+// Not adapters/ec2.ts: it carries the snapshot paginators, which failover neither calls nor is granted.
+const ec2 = (region: string) => client(EC2Client, "ec2", region);
 const fqdn = (name: string) => `${name.toLowerCase().replace(/\.$/, "")}.`;
 const zoneId = (id: string) => id.replace(/^\/hostedzone\//, "");
 
