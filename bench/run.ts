@@ -6,9 +6,9 @@ import { admissionBench } from "./admission.ts";
 import { alarmStorm } from "./alarm-storm.ts";
 import { bundles } from "./bundles.ts";
 import { consoleBench } from "./console.ts";
+import { failoverBench } from "./failover.ts";
 import { sfnLogBytes } from "./sfn-log-bytes.ts";
 import { soak } from "./soak.ts";
-import { failoverBench } from "./failover.ts";
 
 process.env.AWS_ACCESS_KEY_ID ??= "local";
 process.env.AWS_SECRET_ACCESS_KEY ??= "local";
