@@ -47,9 +47,11 @@ export async function admissionBench(): Promise<Array<Record<string, unknown>>> 
     const approveToChange: number[] = [];
     for (let i = 0; i < 20; i++) {
       const change = i % 2 === 0 ? "+1" : "-1";
-      const { executionId } = await call("cli:alice", "POST", "/api/runbooks/scale/executions", {
-        params: { autoScalingGroup: "web", change, requireOkFor: "0s" },
+      const started = await call("cli:alice", "POST", "/api/runbooks/scale/executions", {
+        params: { autoScalingGroup: "web", change },
       });
+      const executionId = started.executionId as string;
+      if (!executionId) throw new Error(`start refused: ${JSON.stringify(started)}`);
       for (;;) {
         const e = await call("cli:alice", "GET", `/api/executions/${executionId}`);
         if (e.status === "WAITING_FOR_APPROVAL") break;

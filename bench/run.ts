@@ -5,6 +5,7 @@
 import { admissionBench } from "./admission.ts";
 import { alarmStorm } from "./alarm-storm.ts";
 import { bundles } from "./bundles.ts";
+import { chatopsBench } from "./chatops.ts";
 import { consoleBench } from "./console.ts";
 import { failoverBench } from "./failover.ts";
 import { sfnLogBytes } from "./sfn-log-bytes.ts";
@@ -19,6 +20,7 @@ const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
   "alarm-storm": alarmStorm,
   bundles: () => bundles(),
   "sfn-log-bytes": sfnLogBytes,
+  chatops: chatopsBench,
   console: consoleBench,
   failover: failoverBench,
   admission: admissionBench,

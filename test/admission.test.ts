@@ -3,7 +3,16 @@
  * and the actor recorded. Every start goes through `Admission.admit`; these call it the way
  * each entry point does (the gate, the schedule handler, the API), and read the audit back.
  */
-import { Admission, Audit, type ConfigInput, Gate, Runs, validateConfig } from "@reflex/core";
+import {
+  Admission,
+  Audit,
+  type ConfigInput,
+  Executions,
+  Gate,
+  Locks,
+  Runs,
+  validateConfig,
+} from "@reflex/core";
 import { handler as scheduleHandler } from "@reflex/functions/schedule";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { lambdaContext } from "../packages/local/src/lambda.ts";
@@ -286,11 +295,16 @@ describe("admission: trigger kind × check", () => {
 
   it("a lock held by another run refuses the start (409) and leaves no record behind", async () => {
     const runs = (await api(local, "GET", "/api/executions?limit=500")).body.executions.length;
-    const held = await Runs.start({
+    // A run that holds the group (recorded and locked the way a start leaves them).
+    const held = await Executions.create({
+      id: `held-${Date.now()}`,
       runbook: "scale",
-      params: { autoScalingGroup: "web", change: "=6" },
+      dryRun: false,
+      params: {},
       trigger: { kind: "manual", actor: "test" },
+      locks: ["asg:web"],
     });
+    await Locks.acquire("asg:web", held.id, 60_000);
     const a = await Admission.admit({
       runbook: "scale",
       params: { autoScalingGroup: "web", change: "=6" },
@@ -306,5 +320,7 @@ describe("admission: trigger kind × check", () => {
       reason: expect.stringContaining(held.id),
     });
     expect((await api(local, "GET", "/api/executions?limit=500")).body.executions).toHaveLength(runs + 1);
+    await Runs.finish(held.id, { status: "SUCCEEDED" });
+    expect(await Locks.holder("asg:web")).toBeUndefined();
   });
 });

@@ -268,6 +268,39 @@ describe("people commands: approvals, approve, abort, rerun, whoami", () => {
     expect(JSON.parse(again.stdout).executionId).not.toBe(id);
   });
 
+  it("status shows what runs, waits, and holds; show latest prints the newest run's steps", async () => {
+    const url = ["--url", local.url];
+    const run = await reflex(
+      "run",
+      "scale",
+      "--param",
+      "autoScalingGroup=web",
+      "--param",
+      "change=+1",
+      "--json",
+      "--as",
+      "cli:alice",
+      ...url,
+    );
+    const id = JSON.parse(run.stdout).executionId as string;
+    let status = {
+      running: [] as Array<{ id: string; status: string }>,
+      approvals: [] as Array<{ executionId: string }>,
+    };
+    for (let i = 0; i < 50 && !status.approvals.some((a) => a.executionId === id); i++)
+      status = JSON.parse((await reflex("status", "--json", ...url)).stdout);
+    const human = await reflex("status", ...url);
+    const latest = await reflex("show", "latest", ...url);
+    await reflex("reject", id, "--reason", "just a test", "--as", "cli:alice", ...url);
+
+    expect(status.running.map((e) => e.id)).toContain(id);
+    expect(status.approvals.map((a) => a.executionId)).toContain(id);
+    expect(human.stdout).toMatch(/waiting for approval: 1/);
+    expect(human.stdout).toMatch(/locks held: 1\n\s+asg:web/);
+    expect(latest.code).toBe(0);
+    expect(latest.stdout).toContain(id);
+  });
+
   it("needs a reason to abort or reject (exit 2), and says 409 for a run that has ended (exit 1)", async () => {
     const url = ["--url", local.url];
     const run = await reflex(

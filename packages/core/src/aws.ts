@@ -24,7 +24,8 @@ export type ServiceName =
   | "ssm"
   | "scheduler"
   | "route53"
-  | "cloudwatch";
+  | "cloudwatch"
+  | "lambda";
 
 /** The slice of an SDK v3 client the factory relies on. */
 export interface SdkClient {

@@ -1,6 +1,7 @@
 export * as Admission from "./admission/index.ts";
 export * as Approvals from "./approvals.ts";
 export * as Aws from "./aws.ts";
+export * as ChatOps from "./chatops/index.ts";
 export * from "./config/index.ts";
 export { optionalEnv, requireEnv } from "./env.ts";
 export * from "./errors.ts";

@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import {
   Approvals,
   Aws,
+  ChatOps,
   type Config,
   Executions,
   Gate,
@@ -31,6 +32,7 @@ import { cloudRoute } from "./cloud/http.ts";
 import { SimulatedCloud, withExecution } from "./cloud/index.ts";
 import { LocalStepFunctions } from "./engine/local-sfn.ts";
 import { invoke } from "./lambda.ts";
+import { Outbox } from "./outbox.ts";
 import { type ScheduledJob, startScheduler } from "./scheduler.ts";
 import { type ServerDeps, startServer } from "./server.ts";
 import { ensureBucket, ensureTable, S3RVER_CREDENTIALS, type Storage, startStorage } from "./storage.ts";
@@ -62,6 +64,8 @@ export interface LocalOptions {
 export interface LocalMode {
   url: string;
   bus: LocalBus;
+  /** What ChatOps would have posted to Slack. */
+  outbox: Outbox;
   config: Config;
   cloud: SimulatedCloud;
   engine: LocalStepFunctions;
@@ -127,6 +131,8 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   const bus = new LocalBus(process.env.REFLEX_EVENT_BUS, async (event) => {
     await invoke(triggerHandler, "reflex-local-trigger", event);
   });
+  const outbox = new Outbox();
+  ChatOps.Transport.useTransport(outbox);
   const routes: NonNullable<ServerDeps["routes"]> = [
     { prefix: "/events", handle: eventsRoute },
     {
@@ -145,6 +151,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
         { prefix: "/api/cloud/", handle },
       ];
     })(),
+    ...slackRoutes(bus, outbox, opts.config),
     ...(opts.routes ?? []),
   ];
   // Through the middy handler, as the Lambda runs it: its logs name the API, not the last
@@ -185,6 +192,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   return {
     url,
     bus,
+    outbox,
     config: opts.config,
     cloud,
     engine,
@@ -198,8 +206,78 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
       await storage.close();
       Aws.configure({});
       useProbeTransport();
+      ChatOps.Transport.useTransport(undefined);
     },
   };
+}
+
+/**
+ * Slack locally: the signed routes (the same acknowledgement code as the Lambda; the work runs
+ * in this process after the answer, as the worker Lambda would), `GET /api/outbox`, and the
+ * notifier subscribed to the bus, one event at a time so a run's thread is made once. With no
+ * channel in the config, notifications go to `#reflex-local`.
+ */
+function slackRoutes(bus: LocalBus, outbox: Outbox, config: Config): NonNullable<ServerDeps["routes"]> {
+  const notifyConfig = ChatOps.Notifier.channelFor(config)
+    ? config
+    : { ...config, chatops: { ...config.chatops, channel: "reflex-local" } };
+  let notifications = Promise.resolve();
+  bus.subscribe((e) => {
+    notifications = notifications
+      .then(() =>
+        ChatOps.Notifier.notify(e["detail-type"], e.detail as Record<string, unknown>, {
+          config: notifyConfig,
+          time: e.time,
+        }),
+      )
+      .catch((err) => console.error("reflex: slack notification failed:", err));
+  });
+  const slack =
+    (route: "commands" | "interactions"): NonNullable<ServerDeps["routes"]>[number]["handle"] =>
+    async (event) => {
+      const secret = process.env.SLACK_SIGNING_SECRET;
+      if (!secret)
+        return {
+          statusCode: 503,
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            error: { code: "not_configured", message: "SLACK_SIGNING_SECRET is not set" },
+          }),
+        };
+      return ChatOps.Ack.acknowledge({
+        route,
+        rawBody: Buffer.from(event.body ?? "", event.isBase64Encoded ? "base64" : "utf8").toString("utf8"),
+        headers: event.headers ?? {},
+        secret,
+        replay: ChatOps.Replay.dynamoReplayGuard,
+        dispatch: async (work) => {
+          setImmediate(
+            () =>
+              void ChatOps.Worker.handle(work).catch((err) =>
+                console.error("reflex: slack work failed:", err),
+              ),
+          );
+        },
+      });
+    };
+  return [
+    { prefix: "/slack/commands", handle: slack("commands") },
+    { prefix: "/slack/interactions", handle: slack("interactions") },
+    {
+      prefix: "/api/outbox",
+      handle: async (event) => ({
+        statusCode: 200,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          messages: outbox.list({
+            channel: event.queryStringParameters?.channel,
+            thread: event.queryStringParameters?.thread,
+            limit: Number(event.queryStringParameters?.limit ?? 100) || 100,
+          }),
+        }),
+      }),
+    },
+  ];
 }
 
 async function resumeWaitingRuns(engine: LocalStepFunctions): Promise<void> {

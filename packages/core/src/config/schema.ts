@@ -261,6 +261,19 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * ChatOps notifications: the Slack channel (id or name) lifecycle events go to, threaded per
+     * run. The most specific wins: the runbook's, then the environment's, then `channel`.
+     * Without any, nothing is posted.
+     */
+    chatops: z
+      .object({
+        channel: z.string().min(1).optional(),
+        runbooks: z.record(z.string(), z.string().min(1)).default({}),
+        environments: z.record(z.string(), z.string().min(1)).default({}),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

@@ -5,7 +5,7 @@
  * clicking at once, or one clicking twice, cannot both count.
  */
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { db, isConditionFailure } from "./db.ts";
+import { conditionalWrite, db, isConditionFailure } from "./db.ts";
 import { TABLE_KEYS, tableName } from "./table.ts";
 
 export type ApprovalStatus = "PENDING" | "APPROVED" | "REJECTED" | "TIMED_OUT" | "CLOSED";
@@ -54,28 +54,24 @@ function strip(item: Record<string, unknown>): ApprovalRequest {
  * replaces the old one while the request is still pending).
  */
 export async function put(req: Omit<ApprovalRequest, "status" | "answers">): Promise<void> {
-  try {
-    await db().send(
-      new PutCommand({
-        TableName: tableName(),
-        Item: {
-          ...key(req.executionId),
-          [TABLE_KEYS.gsi1.partitionKey]: PENDING,
-          [TABLE_KEYS.gsi1.sortKey]: `${req.deadline}#${req.executionId}`,
-          type: "approval",
-          ...req,
-          status: "PENDING",
-          answers: [],
-          expiresAt: Math.floor(Date.parse(req.deadline) / 1000) + 90 * 86_400,
-        },
-        ConditionExpression: "attribute_not_exists(pk) OR #status = :pending",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: { ":pending": "PENDING" },
-      }),
-    );
-  } catch (err) {
-    if (!isConditionFailure(err)) throw err;
-  }
+  await conditionalWrite(
+    new PutCommand({
+      TableName: tableName(),
+      Item: {
+        ...key(req.executionId),
+        [TABLE_KEYS.gsi1.partitionKey]: PENDING,
+        [TABLE_KEYS.gsi1.sortKey]: `${req.deadline}#${req.executionId}`,
+        type: "approval",
+        ...req,
+        status: "PENDING",
+        answers: [],
+        expiresAt: Math.floor(Date.parse(req.deadline) / 1000) + 90 * 86_400,
+      },
+      ConditionExpression: "attribute_not_exists(pk) OR #status = :pending",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: { ":pending": "PENDING" },
+    }),
+  );
 }
 
 export async function find(executionId: string): Promise<ApprovalRequest | undefined> {
@@ -137,24 +133,18 @@ export async function close(
   executionId: string,
   status: Exclude<ApprovalStatus, "PENDING">,
 ): Promise<boolean> {
-  try {
-    await db().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: key(executionId),
-        UpdateExpression: "SET #status = :status, closedAt = :at REMOVE gsi1pk, gsi1sk, stateInput",
-        ConditionExpression: "#status = :pending",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: {
-          ":status": status,
-          ":pending": "PENDING",
-          ":at": new Date().toISOString(),
-        },
-      }),
-    );
-    return true;
-  } catch (err) {
-    if (isConditionFailure(err)) return false;
-    throw err;
-  }
+  return conditionalWrite(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: key(executionId),
+      UpdateExpression: "SET #status = :status, closedAt = :at REMOVE gsi1pk, gsi1sk, stateInput",
+      ConditionExpression: "#status = :pending",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: {
+        ":status": status,
+        ":pending": "PENDING",
+        ":at": new Date().toISOString(),
+      },
+    }),
+  );
 }

@@ -1,5 +1,10 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import {
+  type DeleteCommand,
+  DynamoDBDocumentClient,
+  type PutCommand,
+  type UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { client } from "../aws.ts";
 import { ValidationError } from "../errors.ts";
@@ -21,6 +26,26 @@ export function db(): DynamoDBDocumentClient {
 /** True when a write lost its condition. */
 export function isConditionFailure(err: unknown): boolean {
   return (err as { name?: string })?.name === "ConditionalCheckFailedException";
+}
+
+/**
+ * Sends one conditional write. True when it was made; false when its condition did not hold
+ * (someone else got there first, or the item is not in the expected state). Any other error
+ * is thrown. The one place the "lost the condition" answer is told apart from a failure.
+ *
+ * @example
+ * const released = await conditionalWrite(new DeleteCommand({ ..., ConditionExpression: "#owner = :me" }));
+ */
+export async function conditionalWrite(
+  command: PutCommand | UpdateCommand | DeleteCommand,
+): Promise<boolean> {
+  try {
+    await db().send(command as never);
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
 }
 
 /** Encodes a DynamoDB LastEvaluatedKey as an opaque cursor for HTTP paging. */

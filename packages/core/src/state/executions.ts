@@ -13,7 +13,7 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import * as Audit from "./audit.ts";
-import { db, decodeCursor, encodeCursor, isConditionFailure } from "./db.ts";
+import { conditionalWrite, db, decodeCursor, encodeCursor, isConditionFailure } from "./db.ts";
 import { TABLE_KEYS, tableName } from "./table.ts";
 
 export type ExecutionStatus =
@@ -97,32 +97,41 @@ const key = (id: string) => ({ pk: `EXEC#${id}`, sk: "META" });
 
 /**
  * Writes the record of a run about to start, as STARTING and unlisted, naming the locks it
- * will take. ConflictError `execution_exists` (with the record) when the id is taken.
+ * will take. ConflictError `execution_exists` when the id is taken.
  */
 export async function createStarting(
   input: Omit<Execution, "status" | "startedAt">,
   now = new Date(),
 ): Promise<Execution> {
-  const execution: Execution = { result: {}, ...input, status: "STARTING", startedAt: now.toISOString() };
-  try {
-    await db().send(
-      new PutCommand({
-        TableName: tableName(),
-        Item: {
-          ...key(input.id),
-          type: "execution",
-          ...execution,
-          // A start that died before its promotion leaves this behind, unlisted; TTL tidies it.
-          expiresAt: Math.floor(now.getTime() / 1000) + 7 * 86_400,
-        },
-        ConditionExpression: "attribute_not_exists(pk)",
-      }),
-    );
-  } catch (err) {
-    if (isConditionFailure(err))
-      throw new ConflictError("execution_exists", `execution '${input.id}' already exists`);
-    throw err;
-  }
+  return putNew(input, "STARTING", now);
+}
+
+/** Writes a new record; STARTING ones are unlisted and expire, RUNNING ones are listed. */
+async function putNew(
+  input: Omit<Execution, "status" | "startedAt">,
+  status: "STARTING" | "RUNNING",
+  now: Date,
+): Promise<Execution> {
+  const execution: Execution = { result: {}, ...input, status, startedAt: now.toISOString() };
+  const made = await conditionalWrite(
+    new PutCommand({
+      TableName: tableName(),
+      Item: {
+        ...key(input.id),
+        type: "execution",
+        ...execution,
+        ...(status === "RUNNING"
+          ? {
+              [TABLE_KEYS.gsi1.partitionKey]: "EXECUTIONS",
+              [TABLE_KEYS.gsi1.sortKey]: `${execution.startedAt}#${input.id}`,
+            }
+          : // A start that died before its promotion leaves this behind, unlisted; TTL tidies it.
+            { expiresAt: Math.floor(now.getTime() / 1000) + 7 * 86_400 }),
+      },
+      ConditionExpression: "attribute_not_exists(pk)",
+    }),
+  );
+  if (!made) throw new ConflictError("execution_exists", `execution '${input.id}' already exists`);
   return execution;
 }
 
@@ -159,21 +168,15 @@ export async function promote(id: string, now = new Date()): Promise<Execution |
 
 /** Deletes a record that never got past STARTING (its start was refused or abandoned). */
 export async function discard(id: string): Promise<boolean> {
-  try {
-    await db().send(
-      new DeleteCommand({
-        TableName: tableName(),
-        Key: key(id),
-        ConditionExpression: "#status = :starting",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: { ":starting": "STARTING" },
-      }),
-    );
-    return true;
-  } catch (err) {
-    if (isConditionFailure(err)) return false;
-    throw err;
-  }
+  return conditionalWrite(
+    new DeleteCommand({
+      TableName: tableName(),
+      Key: key(id),
+      ConditionExpression: "#status = :starting",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: { ":starting": "STARTING" },
+    }),
+  );
 }
 
 /**
@@ -202,27 +205,7 @@ export async function create(
   input: Omit<Execution, "status" | "startedAt">,
   now = new Date(),
 ): Promise<Execution> {
-  const execution: Execution = { result: {}, ...input, status: "RUNNING", startedAt: now.toISOString() };
-  try {
-    await db().send(
-      new PutCommand({
-        TableName: tableName(),
-        Item: {
-          ...key(input.id),
-          [TABLE_KEYS.gsi1.partitionKey]: "EXECUTIONS",
-          [TABLE_KEYS.gsi1.sortKey]: `${execution.startedAt}#${input.id}`,
-          type: "execution",
-          ...execution,
-        },
-        ConditionExpression: "attribute_not_exists(pk)",
-      }),
-    );
-  } catch (err) {
-    if (isConditionFailure(err))
-      throw new ConflictError("execution_exists", `execution '${input.id}' already exists`);
-    throw err;
-  }
-  return execution;
+  return putNew(input, "RUNNING", now);
 }
 
 function strip<T>(item: Record<string, unknown>): T {
@@ -437,61 +420,47 @@ export async function complete(
  * found missing or STARTING.
  */
 export async function forgetListing(id: string, sort: string): Promise<void> {
-  await db()
-    .send(
-      new PutCommand({
-        TableName: tableName(),
-        Item: {
-          ...key(id),
-          [TABLE_KEYS.gsi1.partitionKey]: "EXECUTIONS",
-          [TABLE_KEYS.gsi1.sortKey]: sort,
-          type: "tombstone",
-        },
-        ConditionExpression: "attribute_not_exists(pk) OR #status = :starting",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: { ":starting": "STARTING" },
-      }),
-    )
-    .catch((err) => {
-      if (!isConditionFailure(err)) throw err;
-    });
-  await db()
-    .send(
-      new DeleteCommand({
-        TableName: tableName(),
-        Key: key(id),
-        ConditionExpression: "#type = :tombstone",
-        ExpressionAttributeNames: { "#type": "type" },
-        ExpressionAttributeValues: { ":tombstone": "tombstone" },
-      }),
-    )
-    .catch((err) => {
-      if (!isConditionFailure(err)) throw err;
-    });
+  await conditionalWrite(
+    new PutCommand({
+      TableName: tableName(),
+      Item: {
+        ...key(id),
+        [TABLE_KEYS.gsi1.partitionKey]: "EXECUTIONS",
+        [TABLE_KEYS.gsi1.sortKey]: sort,
+        type: "tombstone",
+      },
+      ConditionExpression: "attribute_not_exists(pk) OR #status = :starting",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: { ":starting": "STARTING" },
+    }),
+  );
+  await conditionalWrite(
+    new DeleteCommand({
+      TableName: tableName(),
+      Key: key(id),
+      ConditionExpression: "#type = :tombstone",
+      ExpressionAttributeNames: { "#type": "type" },
+      ExpressionAttributeValues: { ":tombstone": "tombstone" },
+    }),
+  );
 }
 
 /** Moves a run between RUNNING and WAITING_FOR_APPROVAL. False when it is in neither. */
 export async function setWaiting(id: string, waiting: boolean): Promise<boolean> {
-  try {
-    await db().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: key(id),
-        UpdateExpression: "SET #status = :to",
-        ConditionExpression: "#status IN (:running, :waiting)",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: {
-          ":to": waiting ? "WAITING_FOR_APPROVAL" : "RUNNING",
-          ":running": "RUNNING",
-          ":waiting": "WAITING_FOR_APPROVAL",
-        },
-      }),
-    );
-    return true;
-  } catch (err) {
-    if (isConditionFailure(err)) return false;
-    throw err;
-  }
+  return conditionalWrite(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: key(id),
+      UpdateExpression: "SET #status = :to",
+      ConditionExpression: "#status IN (:running, :waiting)",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: {
+        ":to": waiting ? "WAITING_FOR_APPROVAL" : "RUNNING",
+        ":running": "RUNNING",
+        ":waiting": "WAITING_FOR_APPROVAL",
+      },
+    }),
+  );
 }
 
 /**

@@ -11,7 +11,7 @@
  * takes them in sorted order ({@link acquireAll}), so two runs cannot deadlock.
  */
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { db, isConditionFailure } from "./db.ts";
+import { conditionalWrite, db } from "./db.ts";
 import { TABLE_KEYS, tableName } from "./table.ts";
 
 export interface Lock {
@@ -35,32 +35,33 @@ export async function acquire(
   leaseMs: number,
   now = Date.now(),
 ): Promise<boolean> {
-  try {
-    await db().send(
-      new PutCommand({
-        TableName: tableName(),
-        Item: {
-          ...key(target),
-          [TABLE_KEYS.gsi1.partitionKey]: "LOCKS",
-          [TABLE_KEYS.gsi1.sortKey]: target,
-          type: "lock",
-          target,
-          owner,
-          acquiredAt: new Date(now).toISOString(),
-          leaseUntil: now + leaseMs,
-          // TTL only tidies up; correctness comes from the condition below.
-          expiresAt: Math.ceil((now + leaseMs) / 1000) + 86_400,
-        },
-        ConditionExpression: "attribute_not_exists(pk) OR leaseUntil < :now OR #owner = :owner",
-        ExpressionAttributeNames: { "#owner": "owner" },
-        ExpressionAttributeValues: { ":now": now, ":owner": owner },
-      }),
-    );
-    return true;
-  } catch (err) {
-    if (isConditionFailure(err)) return false;
-    throw err;
-  }
+  return conditionalWrite(
+    new PutCommand({
+      TableName: tableName(),
+      Item: {
+        ...lockItem(target, owner),
+        acquiredAt: new Date(now).toISOString(),
+        leaseUntil: now + leaseMs,
+        // TTL only tidies up; correctness comes from the condition below.
+        expiresAt: Math.ceil((now + leaseMs) / 1000) + 86_400,
+      },
+      ConditionExpression: "attribute_not_exists(pk) OR leaseUntil < :now OR #owner = :owner",
+      ExpressionAttributeNames: { "#owner": "owner" },
+      ExpressionAttributeValues: { ":now": now, ":owner": owner },
+    }),
+  );
+}
+
+/** A lock item, listed under `LOCKS` so the reconciler can walk every lock. */
+function lockItem(target: string, owner: string) {
+  return {
+    ...key(target),
+    [TABLE_KEYS.gsi1.partitionKey]: "LOCKS",
+    [TABLE_KEYS.gsi1.sortKey]: target,
+    type: "lock",
+    target,
+    owner,
+  };
 }
 
 /**
@@ -98,21 +99,15 @@ export function order(targets: string[]): string[] {
 
 /** Releases the lock if `owner` still holds it. Returns false when someone else does (or nobody). */
 export async function release(target: string, owner: string): Promise<boolean> {
-  try {
-    await db().send(
-      new DeleteCommand({
-        TableName: tableName(),
-        Key: key(target),
-        ConditionExpression: "#owner = :owner",
-        ExpressionAttributeNames: { "#owner": "owner" },
-        ExpressionAttributeValues: { ":owner": owner },
-      }),
-    );
-    return true;
-  } catch (err) {
-    if (isConditionFailure(err)) return false;
-    throw err;
-  }
+  return conditionalWrite(
+    new DeleteCommand({
+      TableName: tableName(),
+      Key: key(target),
+      ConditionExpression: "#owner = :owner",
+      ExpressionAttributeNames: { "#owner": "owner" },
+      ExpressionAttributeValues: { ":owner": owner },
+    }),
+  );
 }
 
 /** The current holder of a lock, or undefined when it is free or its lease has run out. */
@@ -162,25 +157,12 @@ export async function listed(): Promise<string[]> {
  */
 export async function forget(target: string): Promise<void> {
   const owner = `forget:${target}`;
-  try {
-    await db().send(
-      new PutCommand({
-        TableName: tableName(),
-        Item: {
-          ...key(target),
-          [TABLE_KEYS.gsi1.partitionKey]: "LOCKS",
-          [TABLE_KEYS.gsi1.sortKey]: target,
-          type: "lock",
-          target,
-          owner,
-          leaseUntil: 0,
-        },
-        ConditionExpression: "attribute_not_exists(pk)",
-      }),
-    );
-  } catch (err) {
-    if (isConditionFailure(err)) return;
-    throw err;
-  }
-  await release(target, owner);
+  const written = await conditionalWrite(
+    new PutCommand({
+      TableName: tableName(),
+      Item: { ...lockItem(target, owner), leaseUntil: 0 },
+      ConditionExpression: "attribute_not_exists(pk)",
+    }),
+  );
+  if (written) await release(target, owner);
 }

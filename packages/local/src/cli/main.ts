@@ -20,8 +20,8 @@ Usage:
              [--override-freeze "<reason>"] [--override-pause "<reason>"] [--as <actor>]
   reflex approvals [--all] [--json] · reflex approve <id> [--comment …] · reflex reject <id> --reason …
   reflex abort <id> --reason … [--now] · reflex rerun <id> [--dry-run] · reflex whoami [--json]
-  reflex executions [--json]
-  reflex show <execution-id> [--json]
+  reflex executions [--json] · reflex status [--json]
+  reflex show <execution-id|prefix|latest> [--json]
   reflex config check [--config reflex.config.ts]
   reflex events put <file.json> [--json] [--url URL]
   reflex events test --pattern <pattern.json> --event <event.json>
@@ -30,6 +30,7 @@ Usage:
   reflex cloud [--json] · reflex cloud calls [--mutating] [--since 10m|ISO|#] [--execution id] [--json]
   reflex chaos add --op ec2:CreateSnapshot --error RequestLimitExceeded [--rate 0.3] [--count N] [--burst N] [--latency 500ms]
   reflex chaos list [--json] · reflex chaos clear [id]
+  reflex outbox [--thread TS] [--channel ID] [--json]   what local mode would have posted to Slack
   reflex demo
 
 Exit codes: 0 ok, 1 the operation failed, 2 bad usage or bad input.`;
@@ -73,6 +74,8 @@ export async function main(argv: string[]): Promise<number> {
       case "resume":
       case "guardrails":
         return await cmdGuardrails(command, rest);
+      case "status":
+        return await cmdStatus(rest);
       case "approvals":
       case "approve":
       case "reject":
@@ -80,6 +83,17 @@ export async function main(argv: string[]): Promise<number> {
       case "rerun":
       case "whoami":
         return await cmdPeople(command, rest);
+      case "outbox": {
+        const { values } = parse(rest, {
+          thread: { type: "string" },
+          channel: { type: "string" },
+          limit: { type: "string" },
+          json: { type: "boolean" },
+          url: { type: "string" },
+        });
+        const { outboxCommand } = await import("../outbox.ts");
+        return await outboxCommand(values, (values.url as string | undefined) ?? defaultUrl(), out);
+      }
       case undefined:
       case "help":
       case "--help":
@@ -226,9 +240,9 @@ async function cmdExecutions(args: string[]): Promise<number> {
 
 async function cmdShow(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { json: { type: "boolean" }, url: { type: "string" } });
-  if (!positionals[0]) throw new UsageError("show needs an execution id");
+  if (!positionals[0]) throw new UsageError("show needs an execution id, a prefix of one, or latest");
   const api = new ApiClient((values.url as string | undefined) ?? defaultUrl());
-  const execution = await api.getExecution(positionals[0]);
+  const execution = await api.getExecution(await resolveId(api, positionals[0]));
   out(values.json ? JSON.stringify(execution) : formatExecution(execution));
   return 0;
 }
@@ -405,4 +419,91 @@ async function cmdPeople(command: string, args: string[]): Promise<number> {
     default:
       return People.whoami(api, { json });
   }
+}
+
+/** `latest`, a unique prefix of a recent run's id, or the id itself. */
+async function resolveId(api: ApiClient, wanted: string): Promise<string> {
+  if (wanted !== "latest" && /-\d{8}T\d{6}Z-[0-9a-f]{6}$/.test(wanted)) return wanted;
+  const { executions } = await api.listExecutions(200);
+  if (wanted === "latest") {
+    if (!executions[0]) throw new UsageError("there are no executions yet");
+    return executions[0].id;
+  }
+  const matches = executions.filter((e) => e.id.startsWith(wanted));
+  if (matches.length === 1) return matches[0].id;
+  if (matches.length > 1)
+    throw new UsageError(
+      `'${wanted}' matches ${matches.length} runs: ${matches
+        .slice(0, 5)
+        .map((e) => e.id)
+        .join(", ")}…`,
+    );
+  return wanted; // not among the recent ones: let the server say whether it exists
+}
+
+async function cmdStatus(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    json: { type: "boolean" },
+    url: { type: "string" },
+    as: { type: "string" },
+  });
+  const api = client(values);
+  const [page, approvals, guardrails, locks] = await Promise.all([
+    api.listExecutions(200),
+    api.call<{
+      approvals: Array<{ executionId: string; runbook: string; requestedBy: string; deadline: string }>;
+    }>("GET", "/api/approvals"),
+    api.call<{
+      paused: boolean;
+      pausedBy?: string;
+      reason?: string;
+      breaker: { recentFailures: number; failures: number };
+      freezes: Array<{ name: string; from: string; to: string; active: boolean }>;
+    }>("GET", "/api/guardrails"),
+    api.call<{ locks: Array<{ target: string; owner: string; leaseUntil: number }> }>("GET", "/api/locks"),
+  ]);
+  const running = page.executions.filter(
+    (e) => e.status === "RUNNING" || e.status === "WAITING_FOR_APPROVAL",
+  );
+  const lost = page.executions.filter((e) => e.attention);
+  const now = Date.now();
+  const freezes = guardrails.freezes.filter((f) => f.active || Date.parse(f.from) > now);
+  if (values.json) {
+    out(
+      JSON.stringify({
+        running,
+        approvals: approvals.approvals,
+        guardrails,
+        freezes,
+        locks: locks.locks,
+        needsAttention: lost,
+      }),
+    );
+    return 0;
+  }
+  out(
+    guardrails.paused
+      ? `PAUSED by ${guardrails.pausedBy}: ${guardrails.reason ?? ""} (reflex resume)`
+      : "automation: on",
+  );
+  out(
+    `breaker: ${guardrails.breaker.recentFailures} of ${guardrails.breaker.failures} failures in its window`,
+  );
+  for (const f of freezes)
+    out(`freeze ${f.name}: ${f.active ? "ACTIVE until" : `from ${f.from} to`} ${f.to}`);
+  out(`running: ${running.length}`);
+  for (const e of running)
+    out(
+      `  ${e.id}  ${e.runbook}  ${e.status}  ${e.trigger.kind}${e.trigger.name ? `:${e.trigger.name}` : ""}`,
+    );
+  out(`waiting for approval: ${approvals.approvals.length}`);
+  for (const a of approvals.approvals)
+    out(`  ${a.executionId}  ${a.runbook}  asked by ${a.requestedBy}  deadline ${a.deadline}`);
+  out(`locks held: ${locks.locks.length}`);
+  for (const l of locks.locks) out(`  ${l.target}  by ${l.owner}`);
+  if (lost.length) {
+    out(`needs attention (lost runs): ${lost.length}`);
+    for (const e of lost) out(`  ${e.id}  ${e.runbook}  — reflex show ${e.id}`);
+  }
+  return 0;
 }

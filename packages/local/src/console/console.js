@@ -943,13 +943,19 @@ views.run = {
             type: "button",
             class: "danger",
             onclick: (ev) => {
-              if (confirm(`Abort ${run.id}? Steps already done are not undone by the abort itself.`))
+              // Graceful abort: no new target starts, steps in flight finish, then the
+              // runbook's rollback undoes what was done. The reason is audited.
+              const reason = prompt(
+                `Abort ${run.id}? No new target starts; steps in flight finish, then its rollback undoes what was done. Why?`,
+                "aborted from the console",
+              );
+              if (reason?.trim())
                 act(
                   ev,
                   "POST",
                   `/api/executions/${encodeURIComponent(run.id)}/abort`,
-                  {},
-                  "Abort requested.",
+                  { reason: reason.trim() },
+                  "Abort requested: the run stops after the steps in flight and rolls back.",
                 );
             },
           },

@@ -154,7 +154,8 @@ export class LocalStepFunctions {
   /**
    * The local stand-in for `lambda:invoke.waitForTaskToken`: issues a token, invokes the step
    * worker with it in the payload (as `$$.Task.Token` would be), then waits until the token
-   * is answered. The Task's own TimeoutSecondsPath (enforced by the engine) is its deadline.
+   * is answered, or its deadline (`approval.deadlineSeconds`, enforced by the token; see
+   * localRunnable) passes.
    */
   private waitForTaskToken(stateName: string): TaskHandler {
     return async (effective) => {

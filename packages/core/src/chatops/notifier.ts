@@ -1,0 +1,251 @@
+/**
+ * Lifecycle events to Slack: each run gets one thread in the channel configured for its
+ * runbook (or environment); started, waiting for approval (with the buttons), answered (the
+ * approval message is updated with who and when), succeeded (a dry-run's plan with "Run it"),
+ * failed (the failing step and why), rolled back, aborted, lost — each with what to do next.
+ * Suppressed starts go to the channel unthreaded. The thread's `ts` is kept in the state table
+ * (pk `CHATOPS#<execution id>`), so any container can reply in it.
+ */
+import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { currentConfig } from "../config/index.ts";
+import type { Config } from "../config/schema.ts";
+import { db } from "../state/db.ts";
+import * as Executions from "../state/executions.ts";
+import { tableName } from "../state/table.ts";
+import {
+  approvalAnswered,
+  approvalRequest,
+  context,
+  dryRunPlan,
+  type Message,
+  mention,
+  section,
+} from "./blocks.ts";
+import { type Transport, transport } from "./transport.ts";
+
+const THREAD_DAYS = 30;
+
+interface Thread {
+  channel: string;
+  ts: string;
+  approvalTs?: string;
+}
+
+/** The channel for a runbook's notifications, or undefined when none is configured. */
+export function channelFor(config: Config, runbook?: string): string | undefined {
+  const c = config.chatops;
+  return (runbook ? c.runbooks[runbook] : undefined) ?? c.environments[config.environment] ?? c.channel;
+}
+
+const key = (id: string) => ({ pk: `CHATOPS#${id}`, sk: "THREAD" });
+
+async function findThread(id: string): Promise<Thread | undefined> {
+  const out = await db().send(new GetCommand({ TableName: tableName(), Key: key(id), ConsistentRead: true }));
+  return out.Item as Thread | undefined;
+}
+
+async function saveThread(id: string, thread: Thread): Promise<void> {
+  await db().send(
+    new PutCommand({
+      TableName: tableName(),
+      Item: {
+        ...key(id),
+        type: "chatops-thread",
+        ...thread,
+        expiresAt: Math.floor(Date.now() / 1000) + THREAD_DAYS * 86_400,
+      },
+    }),
+  );
+}
+
+async function setApprovalTs(id: string, ts: string): Promise<void> {
+  await db().send(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: key(id),
+      UpdateExpression: "SET approvalTs = :ts",
+      ExpressionAttributeValues: { ":ts": ts },
+    }),
+  );
+}
+
+export interface NotifyOptions {
+  config?: Config;
+  transport?: Transport;
+  /** When the event happened (the answer's time on an updated approval message). */
+  time?: string;
+}
+
+type Detail = Record<string, any>;
+
+/** The run's root message (the thread starts here). */
+function rootMessage(d: Detail): Message {
+  const by = d.trigger?.actor ? ` by ${mention(String(d.trigger.actor))}` : "";
+  const text = `:arrow_forward: *${d.runbook}*${d.dryRun ? " (dry-run)" : ""} \`${d.executionId}\` started${by}${d.trigger?.kind ? ` (${d.trigger.kind}${d.trigger.name ? ` ${d.trigger.name}` : ""})` : ""}`;
+  return {
+    text: `${d.runbook} ${d.executionId} started`,
+    blocks: [
+      section(text),
+      context(
+        `Next: follow this thread · \`/reflex status ${d.executionId}\` · \`/reflex abort ${d.executionId} <reason>\``,
+      ),
+    ],
+  };
+}
+
+async function failure(d: Detail): Promise<Message> {
+  const run = await Executions.describe(String(d.executionId)).catch(() => undefined);
+  const steps = run?.steps ?? [];
+  const failed = steps.filter((s) => s.status === "FAILED").at(-1);
+  const rolledBack = steps.filter((s) => /rollback|compensat|restore|revert/i.test(`${s.state} ${s.step}`));
+  const lines = [
+    `:x: *${d.runbook}* \`${d.executionId}\` ${String(d.status ?? "FAILED").toLowerCase()}${failed ? ` at step *${failed.step}*${failed.target ? ` (${failed.target})` : ""}` : ""}: ${d.error ?? failed?.error ?? "unknown error"}${d.cause || failed?.cause ? ` — ${String(d.cause ?? failed?.cause).slice(0, 1500)}` : ""}`,
+    rolledBack.length
+      ? `Rolled back: ${rolledBack.map((s) => `${s.step} ${s.status}`).join(", ")}`
+      : "No rollback step ran (nothing had changed, or the runbook stopped before changing anything).",
+  ];
+  return {
+    text: `${d.runbook} ${d.executionId} failed: ${d.error ?? ""}`,
+    blocks: [
+      section(lines.join("\n")),
+      context(
+        `Next: check the targets, \`/reflex status ${d.executionId}\` for every step; fix the cause, then run again`,
+      ),
+    ],
+  };
+}
+
+/** The message for one lifecycle event (in the run's thread), or undefined for none. */
+async function messageFor(type: string, d: Detail): Promise<Message | undefined> {
+  const id = `\`${d.executionId}\``;
+  switch (type) {
+    case "Approval Requested":
+      return approvalRequest({
+        executionId: d.executionId,
+        runbook: d.runbook,
+        requestedBy: d.requestedBy,
+        deadline: d.deadline,
+        reasons: d.reasons ?? [],
+        approvers: d.approvers ?? [],
+        plan: d.plan,
+      });
+    case "Approval Answered":
+      return {
+        text: `${d.answer === "approve" ? "approved" : "rejected"} by ${d.by}`,
+        blocks: [
+          section(
+            `${d.answer === "approve" ? ":white_check_mark: Approved" : ":x: Rejected"} by ${mention(d.by)}${d.comment ? `: ${d.comment}` : ""}${d.status === "PENDING" ? " — more approvals needed" : ""}`,
+          ),
+        ],
+      };
+    case "Execution Succeeded": {
+      const run = await Executions.find(String(d.executionId));
+      if (run?.dryRun)
+        return dryRunPlan({
+          executionId: d.executionId,
+          runbook: d.runbook,
+          summary: typeof d.result?.summary === "string" ? d.result.summary : undefined,
+          plan: d.result?.plan ?? d.result ?? {},
+        });
+      return {
+        text: `${d.runbook} ${d.executionId} succeeded`,
+        blocks: [
+          section(
+            `:white_check_mark: *${d.runbook}* ${id} succeeded${d.result?.summary ? `: ${d.result.summary}` : ""}`,
+          ),
+          context("Next: nothing — check the service is healthy."),
+        ],
+      };
+    }
+    case "Execution Failed":
+      return failure(d);
+    case "Execution Aborted":
+      return {
+        text: `${d.runbook} ${d.executionId} aborted`,
+        blocks: [section(`:octagonal_sign: *${d.runbook}* ${id} aborted${d.cause ? `: ${d.cause}` : ""}`)],
+      };
+    case "Execution Lost":
+      return {
+        text: `${d.runbook} ${d.executionId} lost`,
+        blocks: [
+          section(
+            `:warning: *${d.runbook}* ${id} was lost: ${d.attention?.reason ?? d.cause ?? ""}\nCompleted steps: ${(d.attention?.completedSteps ?? []).join(", ") || "none"}; in flight: ${(d.attention?.inFlightSteps ?? []).join(", ") || "none"}`,
+          ),
+          context(
+            "Next: check the targets by hand — a step may have half-finished; then run again if needed.",
+          ),
+        ],
+      };
+    case "Abort Requested":
+      return {
+        text: `abort requested by ${d.by}`,
+        blocks: [
+          section(
+            `:octagonal_sign: Abort (${d.mode}) requested by ${mention(d.by)}: ${d.reason}; rollback ${d.rollback}`,
+          ),
+        ],
+      };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Posts one lifecycle event. `type` is the event's detail-type without the `Reflex ` prefix.
+ * Resolves without posting when no channel is configured for the run.
+ *
+ * @example
+ * await Notifier.notify("Execution Started", { executionId, runbook: "scale", trigger });
+ */
+export async function notify(type: string, detail: Detail, opts: NotifyOptions = {}): Promise<void> {
+  const config = opts.config ?? currentConfig();
+  const t = opts.transport ?? transport();
+  const kind = type.replace(/^Reflex /, "");
+  const channel = channelFor(config, detail.runbook);
+  if (!channel) return;
+  if (kind === "Event Suppressed") {
+    await t.postMessage({
+      channel,
+      text: `${detail.runbook} suppressed by ${detail.check}: ${detail.reason}`,
+      blocks: [
+        section(
+          `:no_entry_sign: *${detail.runbook}* not started for ${detail.trigger?.kind ?? "?"} ${detail.trigger?.name ?? ""} — suppressed by *${detail.check}*: ${detail.reason}`,
+        ),
+        context(
+          "Next: nothing if this is the guardrail working; `/reflex resume` if automation should run again.",
+        ),
+      ],
+    });
+    return;
+  }
+  if (!detail.executionId) return;
+  const id = String(detail.executionId);
+  let thread = await findThread(id);
+  if (kind === "Execution Started" || !thread) {
+    if (thread) return; // a redelivered Started
+    const root = await t.postMessage({ channel, ...rootMessage(detail) });
+    thread = { channel: root.channel, ts: root.ts };
+    await saveThread(id, thread);
+    if (kind === "Execution Started") return;
+  }
+  const message = await messageFor(kind, detail);
+  if (!message) return;
+  if (kind === "Approval Answered" && thread.approvalTs) {
+    await t.updateMessage({
+      channel: thread.channel,
+      ts: thread.approvalTs,
+      ...approvalAnswered(
+        { executionId: id, runbook: detail.runbook },
+        {
+          by: detail.by,
+          answer: detail.answer,
+          status: detail.status,
+          comment: detail.comment,
+          at: opts.time ?? new Date().toISOString(),
+        },
+      ),
+    });
+  }
+  const posted = await t.postMessage({ channel: thread.channel, thread_ts: thread.ts, ...message });
+  if (kind === "Approval Requested") await setApprovalTs(id, posted.ts);
+}

@@ -1,0 +1,347 @@
+/**
+ * The work behind a Slack request, after the acknowledgement: every command and button click
+ * is audited (user id, channel, command text), then runs through the same core functions as
+ * the API — `admit()` for starts, `Approvals.answer`, `Runs.abort`, the guardrails — and the
+ * answer goes back through the request's `response_url`. Refusals are answered politely; the
+ * core functions audit them.
+ */
+import * as Admission from "../admission/index.ts";
+import * as Approvals from "../approvals.ts";
+import { currentConfig } from "../config/index.ts";
+import type { Config } from "../config/schema.ts";
+import { AccessDeniedError, ConflictError, NotFoundError, ReflexError, ValidationError } from "../errors.ts";
+import * as Guardrails from "../gate/guardrails.ts";
+import { parseParamPairs } from "../param-pairs.ts";
+import * as Runbooks from "../runbooks/index.ts";
+import * as Runs from "../runs.ts";
+import * as Audit from "../state/audit.ts";
+import * as Executions from "../state/executions.ts";
+import type { Work } from "./ack.ts";
+import { ACTIONS, code, type Message, mention, REASON_BLOCK, reply } from "./blocks.ts";
+import type { Command } from "./command.ts";
+import { USAGE } from "./command.ts";
+import { responder, type Transport, transport } from "./transport.ts";
+
+type Actor = Admission.Access.Actor;
+
+export interface WorkOptions {
+  config?: Config;
+  transport?: Transport;
+  now?: Date;
+}
+
+/** Handles one piece of work from the acknowledgement path. Never throws for a person's mistake. */
+export async function handle(work: Work, opts: WorkOptions = {}): Promise<Message | undefined> {
+  const config = opts.config ?? currentConfig();
+  const t = opts.transport ?? transport();
+  const respond = responder(
+    work.kind === "command" ? work.responseUrl : work.payload.response_url,
+    work.receivedAt,
+    t,
+  );
+  const userId = work.kind === "command" ? work.user.id : String(work.payload.user?.id ?? "");
+  if (!userId) return undefined;
+  const actor: Actor = {
+    id: `slack:${userId}`,
+    groups: await t.userGroups(userId).catch(() => []),
+  };
+  const channel = work.kind === "command" ? work.channel : String(work.payload.channel?.id ?? "");
+  const text = work.kind === "command" ? `/reflex ${work.text}`.trim() : describeClick(work.payload);
+  await Audit.record(
+    {
+      kind: "chatops.command",
+      actor: actor.id,
+      reason: `${text.slice(0, 500)} (in ${channel || "a direct message"})`,
+      data: { channel, user: userId, text: text.slice(0, 2000), groups: actor.groups },
+    },
+    opts.now,
+  );
+  let message: Message;
+  try {
+    message =
+      work.kind === "command"
+        ? await runCommand(work.command, actor, config, opts.now)
+        : await click(work.payload, actor, config, opts.now);
+  } catch (err) {
+    message = reply(politeError(err, actor));
+  }
+  if (work.kind === "command" && work.answered) return message;
+  await respond.send({ response_type: "ephemeral", replace_original: false, ...message });
+  return message;
+}
+
+function describeClick(payload: Record<string, any>): string {
+  const action = payload.actions?.[0];
+  return `button ${String(action?.action_id ?? payload.type ?? "?")} ${String(action?.value ?? "")}`.trim();
+}
+
+/** Turns an error from core into a sentence for the person who asked. */
+export function politeError(err: unknown, actor: Actor): string {
+  if (err instanceof AccessDeniedError)
+    return `:no_entry: Sorry ${mention(actor.id)}, you may not do that: ${err.message}. Ask someone with the right role, or an admin to add you to \`access\` in the config.`;
+  if (err instanceof NotFoundError) return `:grey_question: ${err.message}.`;
+  if (err instanceof ConflictError) return `:warning: ${err.message}.`;
+  if (err instanceof ValidationError) return `:warning: ${err.message}.`;
+  if (err instanceof ReflexError) return `:x: ${err.message}.`;
+  console.error("chatops: command failed", err);
+  return ":x: Something went wrong on Reflex's side; the logs have the details.";
+}
+
+/** A runbook's example as `/reflex run` text: `k=v` pairs, nested keys dotted, lists comma-joined. */
+export function exampleCommand(runbook: Runbooks.Runbook): string {
+  const pairs: string[] = [];
+  const walk = (value: unknown, path: string) => {
+    if (value && typeof value === "object" && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k);
+    } else if (Array.isArray(value)) pairs.push(`${path}=${value.join(",")}`);
+    else pairs.push(`${path}=${String(value)}`);
+  };
+  walk(runbook.example, "");
+  return `/reflex run ${runbook.name} ${pairs.join(" ")}`.trim();
+}
+
+const ACTIVE_STATUSES: readonly string[] = Executions.ACTIVE;
+
+function runLine(
+  e: Pick<Executions.Execution, "id" | "runbook" | "status" | "dryRun" | "startedAt" | "trigger">,
+) {
+  return `• \`${e.id}\` *${e.runbook}*${e.dryRun ? " (dry-run)" : ""} — ${e.status} · started ${e.startedAt} by ${mention(e.trigger.actor)}`;
+}
+
+function nextSteps(e: Pick<Executions.Execution, "id" | "status">): string {
+  switch (e.status) {
+    case "WAITING_FOR_APPROVAL":
+      return `Next: \`/reflex approve ${e.id}\` or \`/reflex reject ${e.id} <reason>\``;
+    case "RUNNING":
+      return `Next: watch the thread, or \`/reflex abort ${e.id} <reason>\``;
+    case "FAILED":
+    case "TIMED_OUT":
+      return "Next: read the failing step's error below, check the targets, then fix and run again";
+    default:
+      return "";
+  }
+}
+
+async function runCommand(cmd: Command, actor: Actor, config: Config, now?: Date): Promise<Message> {
+  switch (cmd.kind) {
+    case "help":
+    case "invalid":
+      return reply(cmd.kind === "invalid" ? cmd.message : "help");
+    case "run":
+      return start(cmd, actor, config, now);
+    case "status": {
+      if (!cmd.executionId) {
+        const running = (await Executions.list({ limit: 100 })).executions.filter((e) =>
+          ACTIVE_STATUSES.includes(e.status),
+        );
+        return reply(
+          running.length ? `*Running*\n${running.map(runLine).join("\n")}` : "Nothing is running.",
+        );
+      }
+      const e = await Executions.describe(cmd.executionId);
+      const failed = e.steps.filter((s) => s.status === "FAILED").at(-1);
+      return reply(
+        [
+          runLine(e),
+          e.steps.length
+            ? `*Steps:* ${e.steps.map((s) => `${s.step}${s.target ? `(${s.target})` : ""} ${s.status}`).join(", ")}`
+            : "",
+          failed ? `*Failed at* ${failed.step}: ${failed.error ?? ""} ${failed.cause ?? ""}` : "",
+          e.error ? `*Error:* ${e.error}${e.cause ? ` — ${e.cause}` : ""}` : "",
+          e.result?.summary ? `*Result:* ${String(e.result.summary)}` : "",
+          nextSteps(e),
+        ]
+          .filter(Boolean)
+          .join("\n"),
+      );
+    }
+    case "list": {
+      const page = await Executions.list({ limit: 50 });
+      const running = page.executions.filter((e) => ACTIVE_STATUSES.includes(e.status));
+      const recent = page.executions.filter((e) => !ACTIVE_STATUSES.includes(e.status)).slice(0, 10);
+      return reply(
+        `*Running (${running.length})*\n${running.map(runLine).join("\n") || "none"}\n*Recent*\n${recent.map(runLine).join("\n") || "none"}`,
+      );
+    }
+    case "runbooks": {
+      const mine = Runbooks.list().filter(
+        (r) =>
+          Admission.Access.may(config, actor, "run", r.name) ||
+          Admission.Access.may(config, actor, "dry-run", r.name),
+      );
+      if (!mine.length)
+        return reply(
+          `You (${mention(actor.id)}) may not run any runbook in ${config.environment}. \`/reflex whoami\` says why.`,
+        );
+      return reply(
+        mine
+          .map((r) => {
+            const props = Object.keys((r.jsonSchema.properties as Record<string, unknown>) ?? {});
+            return `*${r.name}* (${r.risk} risk) — ${r.summary}\n  params: ${props.join(", ") || "none"}\n  example: \`${exampleCommand(r)}\``;
+          })
+          .join("\n"),
+      );
+    }
+    case "approvals": {
+      const pending = await Approvals.pending({ actor, config });
+      return reply(
+        pending.length
+          ? `*Waiting for you*\n${pending.map((p) => `• \`${p.executionId}\` *${p.runbook}* by ${mention(p.requestedBy)} — deadline ${p.deadline} — \`/reflex approve ${p.executionId}\``).join("\n")}`
+          : "Nothing is waiting for your approval.",
+      );
+    }
+    case "approve":
+    case "reject": {
+      const out = await Approvals.answer({
+        executionId: cmd.executionId,
+        actor,
+        answer: cmd.kind,
+        comment: cmd.kind === "reject" ? cmd.reason : cmd.comment,
+        config,
+        now,
+      });
+      return reply(
+        `${cmd.kind === "approve" ? ":white_check_mark: Approved" : ":x: Rejected"} \`${cmd.executionId}\` (${out.status}${out.status === "PENDING" ? `, ${out.approvals} of ${out.needed} approvals` : ""}).`,
+      );
+    }
+    case "abort": {
+      const out = await Runs.abort({
+        executionId: cmd.executionId,
+        actor,
+        reason: cmd.reason,
+        at: now,
+      });
+      return reply(
+        `:octagonal_sign: Aborting \`${out.executionId}\` (${out.mode}); rollback ${out.rollback}.`,
+      );
+    }
+    case "pause":
+    case "resume": {
+      if (!Runbooks.list().some((r) => Admission.Access.may(config, actor, "override-pause", r.name))) {
+        const why = `${actor.id} may not ${cmd.kind} automation (it takes the override-pause action)`;
+        await Audit.record(
+          { kind: "chatops.refused", actor: actor.id, reason: why, guardrail: "pause" },
+          now,
+        );
+        throw new AccessDeniedError(why);
+      }
+      if (cmd.kind === "pause") {
+        await Guardrails.pause(actor.id, cmd.reason, now);
+        return reply(
+          `:double_vertical_bar: Automatic runs are paused: ${cmd.reason}. \`/reflex resume\` resumes them.`,
+        );
+      }
+      await Guardrails.resume(actor.id, now);
+      return reply(":arrow_forward: Automatic runs resumed; the circuit breaker is reset.");
+    }
+    case "whoami": {
+      const me = Admission.Access.describeActor(
+        config,
+        actor,
+        Runbooks.list().map((r) => r.name),
+      );
+      const may = Object.entries(me.may)
+        .filter(([, a]) => a.length)
+        .map(([r, a]) => `• *${r}*: ${a.join(", ")}`);
+      return reply(
+        `You are ${mention(actor.id)} (\`${me.actor}\`) in *${me.environment}*; roles: ${me.roles.join(", ") || "none"}${actor.groups?.length ? `; groups: ${actor.groups.join(", ")}` : ""}\n${may.join("\n") || "You may not do anything with any runbook."}${me.note ? `\n_${me.note}_` : ""}`,
+      );
+    }
+  }
+}
+
+async function start(
+  cmd: Extract<Command, { kind: "run" }>,
+  actor: Actor,
+  config: Config,
+  now?: Date,
+): Promise<Message> {
+  if (!Runbooks.has(cmd.runbook))
+    return reply(
+      `:grey_question: There is no runbook \`${cmd.runbook}\`. \`/reflex runbooks\` lists the ones you may run.`,
+    );
+  const runbook = Runbooks.get(cmd.runbook);
+  const example = `Example: \`${exampleCommand(runbook)}\``;
+  let params: Record<string, unknown>;
+  try {
+    params = parseParamPairs(cmd.pairs, runbook.jsonSchema as never);
+  } catch (err) {
+    return reply(`:warning: ${(err as Error).message.replace(/^--param /, "param ")}\n${example}`);
+  }
+  const a = await Admission.admit({
+    runbook: runbook.name,
+    params,
+    dryRun: cmd.dryRun,
+    trigger: { kind: "chatops", name: actor.id },
+    actor,
+    config,
+    now,
+  });
+  return admitted(a, actor, example);
+}
+
+function admitted(a: Admission.Admission, actor: Actor, example: string): Message {
+  if (a.admitted) {
+    const e = a.execution;
+    return reply(
+      `:rocket: Started *${e.runbook}*${e.dryRun ? " (dry-run)" : ""} \`${e.id}\`.${a.approval.required ? ` It waits for approval (${a.approval.reasons.join("; ")}).` : ""} Follow it in the run's thread, or \`/reflex status ${e.id}\`.`,
+    );
+  }
+  if (a.duplicate) return reply(`:information_source: ${a.reason}.`);
+  if (a.status === 400) {
+    const issues = (a.issues ?? [])
+      .map((i) => `• param \`${i.path.replace(/^params\./, "")}\`: ${i.message}`)
+      .join("\n");
+    return reply(`:warning: Those params do not fit: ${issues ? `\n${issues}` : a.reason}\n${example}`);
+  }
+  if (a.status === 403) return reply(politeError(new AccessDeniedError(a.reason), actor));
+  return reply(`:no_entry_sign: Not started — refused by *${a.check}*: ${a.reason}.`);
+}
+
+/** A button click. */
+async function click(
+  payload: Record<string, any>,
+  actor: Actor,
+  config: Config,
+  now?: Date,
+): Promise<Message> {
+  const action = payload.actions?.[0];
+  const id = String(action?.value ?? "");
+  switch (action?.action_id) {
+    case ACTIONS.approve:
+    case ACTIONS.reject: {
+      const answer = action.action_id === ACTIONS.approve ? "approve" : "reject";
+      const reason = payload.state?.values?.[REASON_BLOCK]?.[ACTIONS.rejectReason]?.value;
+      if (answer === "reject" && !String(reason ?? "").trim())
+        return reply(
+          `:warning: A rejection needs a reason: type it in the box above the buttons, then press Reject. (Or \`${USAGE.reject.replace("/reflex reject <execution-id>", `/reflex reject ${id}`)}\`.)`,
+        );
+      const out = await Approvals.answer({ executionId: id, actor, answer, comment: reason, config, now });
+      return reply(
+        `${answer === "approve" ? "Approved" : "Rejected"} \`${id}\`${out.status === "PENDING" ? ` (${out.approvals} of ${out.needed} approvals)` : ""}.`,
+      );
+    }
+    case ACTIONS.runIt: {
+      const dry = await Executions.find(id);
+      if (!dry || dry.status === "STARTING") throw new NotFoundError("execution", id);
+      if (!dry.dryRun) return reply(`:information_source: \`${id}\` was a real run already.`);
+      const a = await Admission.admit({
+        runbook: dry.runbook,
+        params: dry.params,
+        dryRun: false,
+        trigger: { kind: "chatops", name: actor.id, rerunOf: dry.id },
+        actor,
+        config,
+        now,
+      });
+      return admitted(a, actor, `\`${code(dry.params)}\``);
+    }
+    case ACTIONS.rejectReason:
+      // Enter in the reason box: nothing to do until Reject is pressed.
+      return reply("Reason noted; press Reject to send it.");
+    default:
+      return reply(
+        `:grey_question: I don't know that button (${String(action?.action_id ?? "none").slice(0, 60)}).`,
+      );
+  }
+}

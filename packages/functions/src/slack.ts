@@ -1,0 +1,34 @@
+/**
+ * Slack's two routes, `POST /slack/commands` and `POST /slack/interactions` (no IAM: the v0
+ * signature is the authentication). This is the acknowledgement path and only that: it
+ * verifies, parses, hands the work to the ChatOps worker (an asynchronous invocation) and
+ * answers within Slack's 3 seconds. It must not load runbooks, admission or cloud clients:
+ * it imports core's chatops/ack, the replay guard (the state table) and the Lambda client.
+ */
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import middy from "@middy/core";
+import { client } from "@reflex/core/aws";
+import { acknowledge, type Work } from "@reflex/core/chatops/ack";
+import { dynamoReplayGuard } from "@reflex/core/chatops/replay";
+import { requireEnv } from "@reflex/core/env";
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { secret } from "./slack/secrets.ts";
+
+const WORKER = requireEnv("REFLEX_SLACK_WORKER");
+
+async function dispatch(work: Work): Promise<void> {
+  await client(LambdaClient, "lambda").send(
+    new InvokeCommand({ FunctionName: WORKER, InvocationType: "Event", Payload: JSON.stringify(work) }),
+  );
+}
+
+export const handler = middy<APIGatewayProxyEventV2>().handler(async (event) =>
+  acknowledge({
+    route: event.rawPath.endsWith("/interactions") ? "interactions" : "commands",
+    rawBody: Buffer.from(event.body ?? "", event.isBase64Encoded ? "base64" : "utf8").toString("utf8"),
+    headers: event.headers ?? {},
+    secret: await secret("SLACK_SIGNING_SECRET"),
+    replay: dynamoReplayGuard,
+    dispatch,
+  }),
+);

@@ -1,0 +1,126 @@
+/**
+ * The console's approval, abort and re-run buttons in headless Chromium, against local mode.
+ * Scale (medium risk) in `prod` waits for one approval from the `sre` role.
+ */
+import type { ConfigInput } from "@reflex/core";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
+import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { launchChromium } from "./support/browser.ts";
+import { api, startTestLocal } from "./support/local.ts";
+
+const APPROVAL_CONFIG = {
+  environment: "prod",
+  access: {
+    roles: { oncall: ["U123"], sre: ["U789"] },
+    allow: [
+      { role: "oncall", runbooks: ["scale", "backup-snapshot"], actions: ["run", "dry-run", "abort"] },
+      { role: "sre", runbooks: ["*"], actions: ["run", "dry-run", "approve", "abort"] },
+    ],
+  },
+  approvals: { approvers: ["sre"] },
+};
+
+let local: LocalMode;
+let browser: Browser;
+let page: Page;
+
+async function startAs(actor: string, runbook: string, params: unknown, dryRun = false): Promise<string> {
+  const res = await fetch(`${local.url}/api/runbooks/${runbook}/executions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-reflex-actor": actor },
+    body: JSON.stringify({ params, dryRun }),
+  });
+  const body = (await res.json()) as { executionId?: string };
+  if (!body.executionId) throw new Error(`start failed: ${res.status} ${JSON.stringify(body)}`);
+  return body.executionId;
+}
+
+const runStatus = async (id: string) => (await api(local, "GET", `/api/executions/${id}`)).body.status;
+const desired = () =>
+  local.cloud.autoScalingGroups("us-east-1").find((g) => g.AutoScalingGroupName === "web")!.DesiredCapacity;
+
+beforeAll(async () => {
+  local = await startTestLocal(APPROVAL_CONFIG as ConfigInput, {
+    cloud: SimulatedCloud.seeded({ snapshotDurationMs: 30_000 }),
+  });
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on("dialog", (d) =>
+    d.type() === "prompt" ? d.accept(d.defaultValue() || "from the test") : d.accept(),
+  );
+  await page.goto(`${local.url}/#/approvals`);
+  await page.fill("#actor", "U789");
+  await page.dispatchEvent("#actor", "change");
+});
+afterAll(async () => {
+  await browser?.close();
+  await local?.stop();
+});
+
+describe("the console's approval, abort and re-run buttons", () => {
+  it("lists a waiting scale with its plan and requester, and Approve lets it change the group", async () => {
+    const before = desired();
+    const id = await startAs("U123", "scale", { autoScalingGroup: "web", change: "+2" });
+    await expect.poll(() => runStatus(id), { timeout: 10_000 }).toBe("WAITING_FOR_APPROVAL");
+
+    const card = page.locator(`.approval[data-execution="${id}"]`);
+    await card.waitFor({ timeout: 10_000 });
+    expect(await card.textContent()).toContain("U123");
+    expect(await page.locator("#approval-count").textContent()).toBe("1");
+    expect(desired()).toBe(before);
+
+    await card.locator("button.primary").click();
+
+    await expect.poll(() => runStatus(id), { timeout: 20_000 }).toBe("SUCCEEDED");
+    expect(desired()).toBe(before! + 2);
+    await card.waitFor({ state: "detached", timeout: 10_000 });
+  });
+
+  it("Reject ends the waiting run with nothing changed", async () => {
+    const before = desired();
+    const id = await startAs("U123", "scale", { autoScalingGroup: "web", change: "+1" });
+    await expect.poll(() => runStatus(id), { timeout: 10_000 }).toBe("WAITING_FOR_APPROVAL");
+    const card = page.locator(`.approval[data-execution="${id}"]`);
+    await card.waitFor({ timeout: 10_000 });
+
+    await card.locator('input[name="reason"]').fill("not during the migration");
+    await card.locator("button.danger").click();
+
+    await expect.poll(() => runStatus(id), { timeout: 20_000 }).not.toBe("WAITING_FOR_APPROVAL");
+    expect(desired()).toBe(before);
+  });
+
+  it("Abort on a running backup's page ends it ABORTED", async () => {
+    const id = await startAs("U789", "backup-snapshot", { selector: { tag: { Backup: "daily" } } });
+    await page.goto(`${local.url}/#/runs/${id}`);
+    await expect
+      .poll(() => page.locator("#run-status [data-status]").getAttribute("data-status"), { timeout: 10_000 })
+      .toBe("RUNNING");
+
+    await page.getByRole("button", { name: /Abort/ }).click();
+
+    await expect
+      .poll(() => page.locator("#run-status [data-status]").getAttribute("data-status"), { timeout: 30_000 })
+      .toBe("ABORTED");
+    expect(await runStatus(id)).toBe("ABORTED");
+  });
+
+  it("Re-run on an ended run starts a new run with the same params and opens it", async () => {
+    const id = await startAs("U789", "backup-snapshot", { selector: { tag: { Backup: "daily" } } }, true);
+    await local.idle();
+    await page.goto(`${local.url}/#/runs/${id}`);
+    await page.getByRole("button", { name: /Re-run/ }).click();
+
+    await page.waitForURL((url) => url.hash.startsWith("#/runs/") && !url.hash.endsWith(id), {
+      timeout: 10_000,
+    });
+    const rerun = decodeURIComponent(page.url().split("#/runs/")[1]);
+    const [a, b] = await Promise.all([
+      api(local, "GET", `/api/executions/${id}`),
+      api(local, "GET", `/api/executions/${rerun}`),
+    ]);
+    expect(b.body.params).toEqual(a.body.params);
+  });
+});
