@@ -10,6 +10,12 @@ const alarm = (name: string) => ({
   detail: { alarmName: [name], state: { value: ["ALARM"] } },
 });
 
+const alarmAny = (names: string[]) => ({
+  source: ["aws.cloudwatch"],
+  "detail-type": ["CloudWatch Alarm State Change"],
+  detail: { alarmName: names, state: { value: ["ALARM"] } },
+});
+
 export default defineConfig({
   environment: "local",
   rules: [
@@ -28,6 +34,59 @@ export default defineConfig({
       run: "scale",
       with: { autoScalingGroup: "web", change: "-1", alarmName: "web-cpu-high", requireOkFor: "10m" },
       cooldown: "15m",
+    },
+    {
+      name: "app-primary-down",
+      description:
+        "The app pair's primary is stopping or gone: fail over to the standby, once a person approves.",
+      on: {
+        source: ["aws.ec2"],
+        "detail-type": ["EC2 Instance State-change Notification"],
+        detail: {
+          state: ["stopping", "stopped", "terminated"],
+          "instance-id": ["i-0a0a0a0a0a0a0a0a1", "i-0b0b0b0b0b0b0b0b2"],
+        },
+      },
+      run: "failover",
+      // Either instance may be primary now; the run skips when the event is about the standby.
+      with: { pair: "app", ifPrimary: "$.detail.instance-id" },
+      // Cooldown per instance: a skipped run about the standby must not hold back the primary's.
+      target: "$.detail.instance-id",
+      approval: "required",
+      cooldown: "15m",
+    },
+    {
+      name: "app-primary-unhealthy",
+      description: "The app pair's primary fails its health alarm: fail over, once a person approves.",
+      on: alarmAny(["app-a-health", "app-b-health"]),
+      run: "failover",
+      with: { pair: "app", ifPrimary: "$.detail.alarmName" },
+      target: "$.detail.alarmName",
+      approval: "required",
+      cooldown: "15m",
+    },
+  ],
+  pairs: [
+    {
+      name: "app",
+      description: "The app server: app-a and app-b behind Elastic IP 203.0.113.10 and app.example.internal.",
+      primary: {
+        instance: "i-0a0a0a0a0a0a0a0a1",
+        recordValue: "10.0.200.11",
+        health: { alarm: "app-a-health" },
+      },
+      standby: {
+        instance: "i-0b0b0b0b0b0b0b0b2",
+        recordValue: "10.0.200.12",
+        health: { alarm: "app-b-health" },
+      },
+      elasticIp: { allocationId: "eipalloc-0e1e1e1e1e1e1e1e1" },
+      record: {
+        hostedZoneId: "Z0REFLEXDEMO01",
+        zone: "example.internal",
+        name: "app.example.internal",
+        ttl: 60,
+      },
     },
   ],
   schedules: [
@@ -53,6 +112,8 @@ export default defineConfig({
     allow: [
       { role: "oncall", runbooks: ["scale", "backup-snapshot"] },
       { role: "sre", runbooks: ["*"] },
+      // A failover waits for a person (high risk): on-call approves it.
+      { role: "oncall", runbooks: ["failover"], actions: ["approve"] },
     ],
   },
 });

@@ -7,6 +7,7 @@ import { alarmStorm } from "./alarm-storm.ts";
 import { bundles } from "./bundles.ts";
 import { chatopsBench } from "./chatops.ts";
 import { consoleBench } from "./console.ts";
+import { failoverBench } from "./failover.ts";
 import { sfnLogBytes } from "./sfn-log-bytes.ts";
 import { soak } from "./soak.ts";
 
@@ -21,6 +22,7 @@ const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
   "sfn-log-bytes": sfnLogBytes,
   chatops: chatopsBench,
   console: consoleBench,
+  failover: failoverBench,
   admission: admissionBench,
   soak,
 };

@@ -255,7 +255,7 @@ const WORK: Case[] = [
     what: "read an alarm's current state",
     action: "cloudwatch:DescribeAlarms",
     resource: ARN.alarm,
-    allowedFor: ["step-scale"],
+    allowedFor: ["step-scale", "step-failover"],
   },
   {
     what: "append an audit row",

@@ -154,6 +154,7 @@ describe("the README's and runbook docs' examples", () => {
     const root = join(import.meta.dirname, "..");
     const files = ["README.md", ...readdirSync(join(root, "docs/runbooks")).map((f) => `docs/runbooks/${f}`)];
     const seeded = SimulatedCloud.seeded();
+    seeded.failover.seedDemoPair(); // as local mode seeds it (docs/runbooks/failover.md names it)
     const known = new Set([
       ...seeded.instances().map((i) => i.InstanceId),
       ...seeded.volumes().map((v) => v.VolumeId),

@@ -23,6 +23,7 @@ export type ServiceName =
   | "eventbridge"
   | "ssm"
   | "scheduler"
+  | "route53"
   | "cloudwatch"
   | "lambda";
 

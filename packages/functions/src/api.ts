@@ -14,6 +14,7 @@ import {
   Gate,
   indexPageKey,
   Locks,
+  Pairs,
   ReflexError,
   Runbooks,
   Runs,
@@ -143,6 +144,8 @@ function runbookFilterOf(event: APIGatewayProxyEventV2): string | undefined {
 }
 
 const routes: Array<[string, RegExp, Route]> = [
+  // Failover pairs, with who is primary now (the roles the last failover recorded).
+  ["GET", /^\/api\/pairs$/, async () => json(200, { pairs: await Pairs.list(currentConfig().pairs) })],
   [
     "GET",
     /^\/api\/runbooks$/,

@@ -20,6 +20,7 @@ import {
   tableName,
   useConfig,
 } from "@reflex/core";
+import { useProbeTransport } from "@reflex/core/runbooks/failover/probe";
 import { handler as apiHandler } from "@reflex/functions/api";
 import { route as eventsRoute } from "@reflex/functions/events-api";
 import { handler as statusHandler } from "@reflex/functions/execution-status";
@@ -105,6 +106,8 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
       snapshotDurationMs: opts.snapshotDurationMs ?? 3000,
       persistPath: dataDir ? join(dataDir, "cloud.json") : undefined,
     });
+  // The demo pair the shipped reflex.config.ts names (a cloud passed in brings its own).
+  if (!opts.cloud) cloud.failover.seedDemoPair();
   useConfig(opts.config);
   // A fresh store: nothing this process remembers about dedup claims applies to it.
   Gate.Dedup.forgetLocal();
@@ -162,10 +165,12 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     decorate: useRealCloud
       ? undefined
       : (service, client, clientRegion) => {
-          if (service === "ec2" || service === "autoscaling" || service === "ssm")
+          if (["ec2", "autoscaling", "ssm", "route53", "cloudwatch"].includes(service))
             cloud.attach(client, service, clientRegion);
         },
   });
+  // Health probes of failover pairs reach the simulated account's instances, not the network.
+  if (!useRealCloud) useProbeTransport(cloud.failover.probe);
 
   // Runs in flight when local mode last stopped cannot resume (the local engine keeps
   // executions in memory): the reconciler closes them, as it closes lost runs in AWS.
@@ -200,6 +205,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
       await closeServer(server);
       await storage.close();
       Aws.configure({});
+      useProbeTransport();
       ChatOps.Transport.useTransport(undefined);
     },
   };

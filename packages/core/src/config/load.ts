@@ -10,10 +10,13 @@ import {
   type ConfigInput,
   configSchema,
   freezeSchema,
+  type Pair,
+  pairSchema,
   ruleSchema,
   scheduleSchema,
   windowSchema,
 } from "./schema.ts";
+import { setConfigInForce, whileValidating } from "./scope.ts";
 
 /**
  * Declares the automation config with types. Validation happens when it is loaded, so that
@@ -84,6 +87,51 @@ export function validateConfig(raw: unknown): Config {
   // so one run of `reflex config check` lists every problem.
   const issues: Issue[] = parsed.success ? [] : toIssues(parsed.error);
   const config = parsed.success ? parsed.data : salvage(raw);
+  // Params that name something the config defines (a pair) are checked against the config
+  // being validated, not the one in force.
+  return whileValidating(config, () => checkMeaning(config, issues));
+}
+
+/** The problems with a pair that its schema cannot see: standby vs primary, record vs zone. */
+function pairIssues(p: Pair, i: number): Issue[] {
+  const out: Issue[] = [];
+  const at = `pairs[${i}]`;
+  if (p.primary.instance === p.standby.instance)
+    out.push({
+      path: `${at}.standby.instance`,
+      message: `the standby must be another instance than the primary (${p.primary.instance})`,
+    });
+  if (!p.elasticIp && !p.record)
+    out.push({ path: at, message: "a pair needs an elasticIp, a record, or both: failover moves them" });
+  if (p.record) {
+    const fqdn = (s: string) => s.toLowerCase().replace(/\.$/, "");
+    const zone = fqdn(p.record.zone);
+    const name = fqdn(p.record.name);
+    if (name !== zone && !name.endsWith(`.${zone}`))
+      out.push({
+        path: `${at}.record.name`,
+        message: `record ${p.record.name} is not in zone ${p.record.zone}`,
+      });
+    for (const side of ["primary", "standby"] as const) {
+      const value = p[side].recordValue;
+      if (value === undefined)
+        out.push({
+          path: `${at}.${side}.recordValue`,
+          message: `the value of ${p.record.name} when ${side === "primary" ? "the primary" : "the standby"} is primary is required with a record`,
+        });
+      else if (p.record.type === "A" && !/^(\d{1,3}\.){3}\d{1,3}$/.test(value))
+        out.push({
+          path: `${at}.${side}.recordValue`,
+          message: `'${value}' is not an IPv4 address (record type A)`,
+        });
+    }
+    if (p.primary.recordValue !== undefined && p.primary.recordValue === p.standby.recordValue)
+      out.push({ path: `${at}.standby.recordValue`, message: "the two sides have the same record value" });
+  }
+  return out;
+}
+
+function checkMeaning(config: Config, issues: Issue[]): Config {
   const seen = new Map<string, string>();
   const unique = (kind: string, name: string, path: string) => {
     const key = `${kind}:${name}`;
@@ -121,6 +169,11 @@ export function validateConfig(raw: unknown): Config {
       if (!Runbooks.has(r))
         issues.push({ path: `freezes[${i}].runbooks[${j}]`, message: `unknown runbook '${r}'` });
     });
+  });
+  config.pairs.forEach((p, i) => {
+    if (!p) return;
+    unique("pair", p.name, `pairs[${i}].name`);
+    issues.push(...pairIssues(p, i));
   });
   config.access.allow.forEach((a, i) => {
     if (!config.access.roles[a.role])
@@ -178,6 +231,7 @@ function salvage(raw: unknown): Config {
     schedules: positional("schedules", scheduleSchema),
     windows: positional("windows", windowSchema),
     freezes: positional("freezes", freezeSchema),
+    pairs: positional("pairs", pairSchema),
     access: access.success ? access.data : base.access,
     approvals: approvals.success ? approvals.data : base.approvals,
   };
@@ -223,4 +277,5 @@ export function currentConfig(): Config {
 /** Sets the config in force. */
 export function useConfig(config: Config): void {
   current = config;
+  setConfigInForce(config);
 }

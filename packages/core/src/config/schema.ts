@@ -88,6 +88,79 @@ export const freezeSchema = z
   .strict()
   .refine((f) => Date.parse(f.from) < Date.parse(f.to), { message: "from must be before to", path: ["to"] });
 
+const instanceId = z.string().regex(/^i-[0-9a-f]{8,17}$/, "must be an instance id (i-…)");
+
+/** How Reflex tells that one side of a pair is healthy: an HTTP URL answering 2xx, or a CloudWatch alarm in OK. */
+const healthProbe = z.union(
+  [
+    z.object({ url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }) }).strict(),
+    z.object({ alarm: z.string().min(1).max(255) }).strict(),
+  ],
+  { error: "must be { url: 'http(s)://…' } or { alarm: '<CloudWatch alarm name>' }" },
+);
+
+const pairSide = z
+  .object({
+    instance: instanceId,
+    /** The value the pair's DNS record has when this side is primary (an IP address or a host name). */
+    recordValue: z.string().min(1).max(4000).optional(),
+    health: healthProbe.optional(),
+  })
+  .strict();
+
+/**
+ * A primary/standby pair of instances the `failover` runbook switches between, by moving an
+ * Elastic IP and/or a Route 53 record. The roles written here are the starting roles; after a
+ * failover, the pair's current primary is the one recorded in DynamoDB (`reflex pairs`).
+ */
+export const pairSchema = z
+  .object({
+    name,
+    description: z.string().optional(),
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region such as us-east-1")
+      .optional(),
+    primary: pairSide,
+    standby: pairSide,
+    elasticIp: z
+      .object({
+        allocationId: z.string().regex(/^eipalloc-[0-9a-f]{8,17}$/, "must be an allocation id (eipalloc-…)"),
+      })
+      .strict()
+      .optional(),
+    record: z
+      .object({
+        hostedZoneId: z.string().regex(/^(\/hostedzone\/)?Z[A-Z0-9]{1,31}$/, "must be a hosted zone id (Z…)"),
+        /** The zone's domain name, e.g. `example.com`: the record must be in it. */
+        zone: z.string().min(1).max(255),
+        name: z.string().min(1).max(255),
+        type: z.enum(["A", "AAAA", "CNAME"]).default("A"),
+        ttl: z.number().int().min(0).max(172_800).default(60),
+      })
+      .strict()
+      .optional(),
+    /** The standby is ready only while this metric is within bounds (e.g. replication lag). */
+    readiness: z
+      .object({
+        namespace: z.string().min(1),
+        metricName: z.string().min(1),
+        /** Dimensions; `$instance` stands for the standby's instance id. */
+        dimensions: z.record(z.string(), z.string()).default({}),
+        statistic: z.enum(["Average", "Maximum", "Minimum", "Sum", "SampleCount"]).default("Maximum"),
+        /** The latest datapoint must be below (or at most / above / at least) this. */
+        comparison: z.enum(["<", "<=", ">", ">="]),
+        threshold: z.number(),
+        /** How far back to look for a datapoint; no datapoint in it means not ready. */
+        within: duration.prefault("5m"),
+      })
+      .strict()
+      .optional(),
+    /** How long the switch may take to verify (association/record in place, standby healthy). */
+    verifyTimeout: duration.prefault("2m"),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     environment: z.string().min(1).default("dev"),
@@ -100,6 +173,8 @@ export const configSchema = z
     schedules: z.array(scheduleSchema).default([]),
     windows: z.array(windowSchema).default([]),
     freezes: z.array(freezeSchema).default([]),
+    /** Primary/standby pairs the `failover` runbook switches (see docs/runbooks/failover.md). */
+    pairs: z.array(pairSchema).default([]),
     guardrails: z
       .object({
         /** The global pause switch: no automatic run starts while true. */
@@ -206,3 +281,5 @@ export const configSchema = z
 export type ConfigInput = z.input<typeof configSchema>;
 /** The config after validation (durations in ms, defaults filled). */
 export type Config = z.output<typeof configSchema>;
+/** One pair after validation. */
+export type Pair = z.output<typeof pairSchema>;

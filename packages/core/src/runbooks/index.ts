@@ -6,6 +6,7 @@
 import { NotFoundError } from "../errors.ts";
 import { backupSnapshot } from "./backup-snapshot/index.ts";
 import type { Runbook } from "./define.ts";
+import { failover } from "./failover/index.ts";
 import { scale } from "./scale/index.ts";
 
 export type { Permission, Risk, Runbook, RunInput, StepContext, StepMap } from "./define.ts";
@@ -44,3 +45,4 @@ export function has(name: string): boolean {
 
 register(backupSnapshot);
 register(scale);
+register(failover);

@@ -3,4 +3,5 @@ export * as Audit from "./audit.ts";
 export { decodeCursor, encodeCursor, indexPageKey } from "./db.ts";
 export * as Executions from "./executions.ts";
 export * as Locks from "./locks.ts";
+export * as Pairs from "./pairs.ts";
 export { createTableInput, TABLE_KEYS, tableName } from "./table.ts";

@@ -164,6 +164,13 @@ export class ApiClient {
     return this.request("POST", "/api/guardrails/resume", {});
   }
 
+  /** Failover pairs with who is primary now (`reflex pairs`). */
+  pairs() {
+    return this.request<{
+      pairs: Array<{ name: string; primary: string; standby: string; since?: string; executionId?: string }>;
+    }>("GET", "/api/pairs");
+  }
+
   async waitForExecution(id: string, timeoutMs = 30 * 60_000): Promise<ExecutionView> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {

@@ -26,6 +26,7 @@ Usage:
   reflex events put <file.json> [--json] [--url URL]
   reflex events test --pattern <pattern.json> --event <event.json>
   reflex pause [--reason …] · reflex resume · reflex guardrails [--json]
+  reflex pairs [--json]                  failover pairs and who is primary now
   reflex cloud [--json] · reflex cloud calls [--mutating] [--since 10m|ISO|#] [--execution id] [--json]
   reflex chaos add --op ec2:CreateSnapshot --error RequestLimitExceeded [--rate 0.3] [--count N] [--burst N] [--latency 500ms]
   reflex chaos list [--json] · reflex chaos clear [id]
@@ -67,6 +68,8 @@ export async function main(argv: string[]): Promise<number> {
         const { demo } = await import("./demo.ts");
         return await demo();
       }
+      case "pairs":
+        return await cmdPairs(rest);
       case "pause":
       case "resume":
       case "guardrails":
@@ -331,6 +334,18 @@ async function cmdEvents(args: string[]): Promise<number> {
   throw new UsageError(
     `unknown events command '${sub ?? ""}'; try: reflex events put <file> or reflex events test`,
   );
+}
+
+async function cmdPairs(args: string[]): Promise<number> {
+  const { values } = parse(args, { json: { type: "boolean" }, url: { type: "string" } });
+  const { pairs } = await new ApiClient((values.url as string | undefined) ?? defaultUrl()).pairs();
+  if (values.json) out(JSON.stringify({ pairs }));
+  else if (pairs.length === 0) out("no pairs in the config");
+  for (const p of values.json ? [] : pairs)
+    out(
+      `${p.name}: primary ${p.primary}, standby ${p.standby}${p.executionId ? ` (since ${p.since}, ${p.executionId})` : " (as configured)"}`,
+    );
+  return 0;
 }
 
 async function cmdGuardrails(command: string, args: string[]): Promise<number> {

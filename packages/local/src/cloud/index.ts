@@ -34,7 +34,10 @@ import type { SdkClient } from "@reflex/core/aws";
 import { ValidationError } from "@reflex/core/errors";
 import { CloudApiError } from "./api-error.ts";
 import { autoScalingOperations, reconcileGroup, shapeGroup } from "./autoscaling.ts";
+import { cloudWatchOperations } from "./cloudwatch.ts";
 import { ec2Operations, shapeInstance, shapeSnapshot, shapeVolume } from "./ec2.ts";
+import { eipOperations } from "./eip.ts";
+import { FailoverControls } from "./failover-controls.ts";
 import { type ArmedFault, FaultPlan, type FaultSpec, operationName } from "./faults.ts";
 import { type CloudSettings, launchInstance, type OpContext, opContext, settle } from "./fleet.ts";
 import { attachAnswerer } from "./middleware.ts";
@@ -49,9 +52,11 @@ import {
   tagValue,
 } from "./model.ts";
 import { loadState, saveState } from "./persist.ts";
+import { route53Operations } from "./route53.ts";
 import { seedFleet } from "./seed.ts";
 
 export { CloudApiError } from "./api-error.ts";
+export { DEMO_PAIR, FailoverControls } from "./failover-controls.ts";
 export type { ArmedFault, FaultSpec } from "./faults.ts";
 export { DR_REGION, SEED_REGION } from "./seed.ts";
 
@@ -199,12 +204,14 @@ export interface NewGroup {
 }
 
 /** Services the cloud answers for. Clients of other services (DynamoDB, S3, ...) are left alone. */
-export const SIMULATED_SERVICES = ["ec2", "autoscaling", "ssm"] as const;
+export const SIMULATED_SERVICES = ["ec2", "autoscaling", "ssm", "route53", "cloudwatch"] as const;
 
 const OPERATIONS: Record<string, Record<string, (ctx: OpContext, input: any) => object>> = {
-  ec2: ec2Operations,
+  ec2: { ...ec2Operations, ...eipOperations },
   autoscaling: autoScalingOperations,
   ssm: {},
+  route53: route53Operations,
+  cloudwatch: cloudWatchOperations,
 };
 
 const READ_ONLY = /^(Describe|List|Get)/;
@@ -236,6 +243,11 @@ export class SimulatedCloud {
   readonly #defaultRegion: string;
   readonly #faults: FaultPlan;
   readonly #log: CallLog;
+  /** Elastic IPs, Route 53, status checks, CloudWatch and HTTP probes, for failover (failover-controls.ts). */
+  readonly failover = new FailoverControls(
+    (region) => this.#context(region),
+    () => this.#autoSave(),
+  );
 
   constructor(opts: SimulatedCloudOptions = {}) {
     this.#clock = opts.clock ?? Date.now;

@@ -3,6 +3,10 @@
  * milliseconds), so the whole model can be saved and restored as one document. The SDK
  * shapes callers see are built from these records in `ec2.ts` and `autoscaling.ts`.
  */
+import type { CloudWatchState } from "./cloudwatch.ts";
+import type { AddressRecord, StatusCheckRecord } from "./eip.ts";
+import type { ProbeRule } from "./failover-controls.ts";
+import type { Route53State } from "./route53.ts";
 
 export type InstanceStateName =
   | "pending"
@@ -106,6 +110,10 @@ export interface RegionState {
   groups: GroupRecord[];
   /** Next private address, so addresses never repeat within a region. */
   nextIp: number;
+  /** Elastic IPs, status checks set by tests, CloudWatch (see eip.ts, cloudwatch.ts); made on first use. */
+  addresses?: AddressRecord[];
+  statusChecks?: Record<string, StatusCheckRecord>;
+  cloudwatch?: CloudWatchState;
 }
 
 export const STATE_FORMAT = "reflex-simulated-cloud";
@@ -118,6 +126,9 @@ export interface CloudState {
   /** The PRNG's state: ids stay deterministic, and unique across restarts. */
   rng: number;
   regions: Record<string, RegionState>;
+  /** Route 53 (global) and the HTTP health probes tests can fail (see route53.ts, failover-controls.ts). */
+  route53?: Route53State;
+  probes?: ProbeRule[];
 }
 
 export function emptyState(accountId: string, seed: number, regions: string[]): CloudState {

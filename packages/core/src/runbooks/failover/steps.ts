@@ -1,0 +1,487 @@
+/**
+ * The failover steps, one per Task state: readiness of the standby → the plan → (approval) →
+ * the switch (Elastic IP and/or Route 53 record) → wait for the record change to be INSYNC →
+ * verify → record the new roles. Every mutating step reads the current state first and does
+ * only what is still missing, so a retried step never acts twice.
+ */
+import { CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import {
+  type Address,
+  AssociateAddressCommand,
+  DescribeAddressesCommand,
+  DescribeInstanceStatusCommand,
+  EC2Client,
+} from "@aws-sdk/client-ec2";
+import {
+  ChangeResourceRecordSetsCommand,
+  GetChangeCommand,
+  ListResourceRecordSetsCommand,
+  Route53Client,
+} from "@aws-sdk/client-route-53";
+import { client } from "../../aws.ts";
+import { currentConfig } from "../../config/index.ts";
+import type { Pair } from "../../config/schema.ts";
+import { region as defaultRegion } from "../../env.ts";
+import { StepExecutionError } from "../../errors.ts";
+import * as Executions from "../../state/executions.ts";
+import * as Pairs from "../../state/pairs.ts";
+import type { RunInput, StepContext } from "../define.ts";
+import type { FailoverParams } from "./params.ts";
+import { probeHealth } from "./probe.ts";
+
+export const RUNBOOK = "failover";
+
+type Side = Pair["primary"];
+
+/** One side of the pair as a run sees it. */
+export interface SideView {
+  instance: string;
+  recordValue?: string;
+}
+
+/** One check of the standby, with what it found. */
+export interface Check {
+  check: "instance" | "status-checks" | "health" | "readiness-metric";
+  ok: boolean;
+  detail: string;
+}
+
+export interface Readiness {
+  pair: string;
+  region: string;
+  /** The current primary (the run moves away from it) and the standby (it moves to). */
+  from: SideView;
+  to: SideView;
+  /** Set when the run has nothing to do (the event was not about the current primary). */
+  skipped?: string;
+  checks: Check[];
+}
+
+export interface SwitchPlan {
+  pair: string;
+  region: string;
+  from: SideView;
+  to: SideView;
+  elasticIp?: { allocationId: string; publicIp?: string; from?: string; to: string };
+  record?: { hostedZoneId: string; name: string; type: string; ttl: number; from: string[]; to: string };
+  actions: string[];
+}
+
+/** Progress of a switch (or a switch back): what it did, and whether the record change is INSYNC. */
+export interface SwitchProgress {
+  towards: string;
+  actions: string[];
+  changeId?: string;
+  inSync: boolean;
+  since: string;
+}
+
+export interface VerifyProgress {
+  done: boolean;
+  checks: Check[];
+  since: string;
+}
+
+export type FailoverInput = RunInput<FailoverParams> & {
+  readiness?: Readiness;
+  plan?: SwitchPlan;
+  switch?: SwitchProgress;
+  verify?: VerifyProgress;
+  switchBack?: SwitchProgress;
+  switchBackVerify?: VerifyProgress;
+  failure?: { Error?: string; Cause?: string };
+};
+
+/** The pair from the config in force; a run of a pair the config no longer has fails clearly. */
+export function pairOf(name: string): Pair {
+  const pairs = currentConfig().pairs;
+  const pair = pairs.find((p) => p.name === name);
+  if (!pair)
+    throw new StepExecutionError(
+      "UnknownPair",
+      `unknown pair '${name}'; ${pairs.length ? `known pairs: ${pairs.map((p) => p.name).join(", ")}` : "the config defines no pairs"}`,
+    );
+  return pair;
+}
+
+export const regionOf = (pair: Pair) => pair.region ?? defaultRegion();
+const view = (s: Side): SideView => ({
+  instance: s.instance,
+  ...(s.recordValue ? { recordValue: s.recordValue } : {}),
+});
+const sideOf = (pair: Pair, instance: string): Side =>
+  pair.primary.instance === instance ? pair.primary : pair.standby;
+const route53 = () => client(Route53Client, "route53", "us-east-1");
+// Not adapters/ec2.ts: it carries the snapshot paginators, which failover neither calls nor is granted.
+const ec2 = (region: string) => client(EC2Client, "ec2", region);
+const fqdn = (name: string) => `${name.toLowerCase().replace(/\.$/, "")}.`;
+const zoneId = (id: string) => id.replace(/^\/hostedzone\//, "");
+
+/** Who is primary now: the roles a completed failover recorded, else the config's. */
+export async function currentRoles(pair: Pair): Promise<{ from: Side; to: Side }> {
+  const recorded = await Pairs.get(pair.name);
+  const primary = recorded?.primary ?? pair.primary.instance;
+  if (primary !== pair.primary.instance && primary !== pair.standby.instance)
+    throw new StepExecutionError(
+      "PairChanged",
+      `pair ${pair.name}: the recorded primary ${primary} is neither of the config's instances (${pair.primary.instance}, ${pair.standby.instance}); fix the config or the record`,
+    );
+  const from = sideOf(pair, primary);
+  return { from, to: from === pair.primary ? pair.standby : pair.primary };
+}
+
+async function instanceChecks(instance: string, region: string): Promise<Check[]> {
+  const out = await ec2(region).send(
+    new DescribeInstanceStatusCommand({ InstanceIds: [instance], IncludeAllInstances: true }),
+  );
+  const status = out.InstanceStatuses?.[0];
+  const state = status?.InstanceState?.Name ?? "not found";
+  const system = status?.SystemStatus?.Status ?? "unknown";
+  const own = status?.InstanceStatus?.Status ?? "unknown";
+  return [
+    { check: "instance", ok: state === "running", detail: `instance ${instance} is ${state}` },
+    {
+      check: "status-checks",
+      ok: system === "ok" && own === "ok",
+      detail: `system status ${system}, instance status ${own}`,
+    },
+  ];
+}
+
+async function metricCheck(
+  pair: Pair,
+  standby: string,
+  region: string,
+  now: Date,
+): Promise<Check | undefined> {
+  const r = pair.readiness;
+  if (!r) return undefined;
+  const dimensions = Object.entries(r.dimensions).map(([Name, Value]) => ({
+    Name,
+    Value: Value === "$instance" ? standby : Value,
+  }));
+  const out = await client(CloudWatchClient, "cloudwatch", region).send(
+    new GetMetricDataCommand({
+      StartTime: new Date(now.getTime() - r.within),
+      EndTime: now,
+      ScanBy: "TimestampDescending",
+      MetricDataQueries: [
+        {
+          Id: "readiness",
+          MetricStat: {
+            Metric: { Namespace: r.namespace, MetricName: r.metricName, Dimensions: dimensions },
+            Period: 60,
+            Stat: r.statistic,
+          },
+        },
+      ],
+    }),
+  );
+  const result = out.MetricDataResults?.find((m) => m.Id === "readiness");
+  const value = result?.Values?.[0];
+  const what = `${r.namespace}/${r.metricName} (${r.statistic})`;
+  if (value === undefined)
+    return {
+      check: "readiness-metric",
+      ok: false,
+      detail: `${what}: no datapoint in the last ${r.within / 1000}s`,
+    };
+  const ok =
+    r.comparison === "<"
+      ? value < r.threshold
+      : r.comparison === "<="
+        ? value <= r.threshold
+        : r.comparison === ">"
+          ? value > r.threshold
+          : value >= r.threshold;
+  return {
+    check: "readiness-metric",
+    ok,
+    detail: `${what} is ${value}; must be ${r.comparison} ${r.threshold}`,
+  };
+}
+
+/**
+ * Is the standby ready to take over? Running, both status checks OK, its health probe OK, the
+ * readiness metric within bounds. Not ready: fails with `StandbyNotReady` and every reason,
+ * before anything changed. An event about an instance that is not the current primary ends
+ * the run, skipped.
+ */
+export async function checkReadiness(input: FailoverInput, ctx: StepContext): Promise<Readiness> {
+  const pair = pairOf(input.params.pair);
+  const region = regionOf(pair);
+  const { from, to } = await currentRoles(pair);
+  const base = { pair: pair.name, region, from: view(from), to: view(to) };
+  const about = input.params.ifPrimary;
+  if (
+    about &&
+    about !== from.instance &&
+    !(from.health && "alarm" in from.health && from.health.alarm === about)
+  ) {
+    const skipped = `${about} is not the current primary of pair ${pair.name} (${from.instance}): nothing to fail over`;
+    await Executions.setResult(ctx.executionId, { summary: `skipped: ${skipped}` });
+    return { ...base, skipped, checks: [] };
+  }
+  const health = await probeHealth(to.health, region);
+  const checks: Check[] = [
+    ...(await instanceChecks(to.instance, region)),
+    { check: "health", ok: health.ok, detail: health.detail },
+  ];
+  const metric = await metricCheck(pair, to.instance, region, ctx.now());
+  if (metric) checks.push(metric);
+  await Executions.setResult(ctx.executionId, { readiness: { standby: to.instance, checks } });
+  const failed = checks.filter((c) => !c.ok);
+  if (failed.length)
+    throw new StepExecutionError(
+      "StandbyNotReady",
+      `standby ${to.instance} of pair ${pair.name} is not ready: ${failed.map((c) => c.detail).join("; ")}`,
+    );
+  return { ...base, checks };
+}
+
+async function describeAddress(region: string, allocationId: string): Promise<Address> {
+  const out = await ec2(region).send(new DescribeAddressesCommand({ AllocationIds: [allocationId] }));
+  const address = out.Addresses?.[0];
+  if (!address)
+    throw new StepExecutionError("AddressNotFound", `Elastic IP ${allocationId} does not exist in ${region}`);
+  return address;
+}
+
+/** The values the pair's record has now (empty when it does not exist). */
+async function recordValues(pair: Pair): Promise<{ values: string[]; ttl?: number }> {
+  const r = pair.record!;
+  const out = await route53().send(
+    new ListResourceRecordSetsCommand({
+      HostedZoneId: zoneId(r.hostedZoneId),
+      StartRecordName: r.name,
+      StartRecordType: r.type,
+      MaxItems: 1,
+    }),
+  );
+  const set = out.ResourceRecordSets?.find((s) => fqdn(s.Name ?? "") === fqdn(r.name) && s.Type === r.type);
+  return { values: (set?.ResourceRecords ?? []).map((v) => v.Value ?? ""), ttl: set?.TTL };
+}
+
+/** What will move where: the Elastic IP's association, the record's value and TTL. Read-only. */
+export async function planSwitch(input: FailoverInput, ctx: StepContext): Promise<SwitchPlan> {
+  const readiness = input.readiness!;
+  const pair = pairOf(readiness.pair);
+  const { region, from, to } = readiness;
+  const actions: string[] = [];
+  const plan: SwitchPlan = { pair: pair.name, region, from, to, actions };
+  if (pair.elasticIp) {
+    const address = await describeAddress(region, pair.elasticIp.allocationId);
+    plan.elasticIp = {
+      allocationId: pair.elasticIp.allocationId,
+      publicIp: address.PublicIp,
+      from: address.InstanceId,
+      to: to.instance,
+    };
+    actions.push(
+      address.InstanceId === to.instance
+        ? `Elastic IP ${address.PublicIp} is already on ${to.instance}`
+        : `move Elastic IP ${address.PublicIp} (${pair.elasticIp.allocationId}) from ${address.InstanceId ?? "nothing"} to ${to.instance} (AssociateAddress, AllowReassociation)`,
+    );
+  }
+  if (pair.record) {
+    const now = await recordValues(pair);
+    plan.record = {
+      hostedZoneId: zoneId(pair.record.hostedZoneId),
+      name: fqdn(pair.record.name),
+      type: pair.record.type,
+      ttl: pair.record.ttl,
+      from: now.values,
+      to: to.recordValue!,
+    };
+    actions.push(
+      `set ${pair.record.type} ${fqdn(pair.record.name)} from ${now.values.join(", ") || "(none)"} to ${to.recordValue} (UPSERT, TTL ${pair.record.ttl}s; clients may keep the old value up to ${now.ttl ?? pair.record.ttl}s) and wait for INSYNC`,
+    );
+  }
+  actions.push(`verify, then record ${to.instance} as primary of ${pair.name}`);
+  await Executions.setResult(ctx.executionId, {
+    plan,
+    summary: `${ctx.dryRun ? "dry-run: would fail over" : "planned: fail over"} ${pair.name} from ${from.instance} to ${to.instance}`,
+  });
+  return plan;
+}
+
+/**
+ * Points the Elastic IP and/or the record at `target`, doing only what is not already so, and
+ * reports whether the record change is INSYNC yet. Used for the switch and the switch back.
+ */
+export async function pointAt(
+  pair: Pair,
+  target: SideView,
+  ctx: StepContext,
+  previous?: SwitchProgress,
+): Promise<SwitchProgress> {
+  const region = regionOf(pair);
+  const actions = [...(previous?.actions ?? [])];
+  let changeId = previous?.changeId;
+  if (pair.elasticIp) {
+    const address = await describeAddress(region, pair.elasticIp.allocationId);
+    if (address.InstanceId !== target.instance) {
+      await ec2(region).send(
+        new AssociateAddressCommand({
+          AllocationId: pair.elasticIp.allocationId,
+          InstanceId: target.instance,
+          AllowReassociation: true,
+        }),
+      );
+      actions.push(`AssociateAddress ${address.PublicIp} → ${target.instance}`);
+    }
+  }
+  if (pair.record) {
+    const { values } = await recordValues(pair);
+    if (values.length !== 1 || values[0] !== target.recordValue) {
+      const out = await route53().send(
+        new ChangeResourceRecordSetsCommand({
+          HostedZoneId: zoneId(pair.record.hostedZoneId),
+          ChangeBatch: {
+            Comment: `Reflex ${RUNBOOK} ${ctx.executionId}: ${pair.name} → ${target.instance}`,
+            Changes: [
+              {
+                Action: "UPSERT",
+                ResourceRecordSet: {
+                  Name: fqdn(pair.record.name),
+                  Type: pair.record.type,
+                  TTL: pair.record.ttl,
+                  ResourceRecords: [{ Value: target.recordValue }],
+                },
+              },
+            ],
+          },
+        }),
+      );
+      changeId = out.ChangeInfo?.Id;
+      actions.push(`UPSERT ${pair.record.type} ${fqdn(pair.record.name)} → ${target.recordValue}`);
+    }
+  }
+  const progress: SwitchProgress = {
+    towards: target.instance,
+    actions,
+    ...(changeId ? { changeId } : {}),
+    inSync: false,
+    since: previous?.since ?? ctx.now().toISOString(),
+  };
+  return { ...progress, inSync: await changeInSync(progress) };
+}
+
+async function changeInSync(progress: SwitchProgress): Promise<boolean> {
+  if (!progress.changeId) return true;
+  const out = await route53().send(new GetChangeCommand({ Id: progress.changeId }));
+  return out.ChangeInfo?.Status === "INSYNC";
+}
+
+/** How long a switch may take to be INSYNC and verified, from the time it began. */
+function checkDeadline(pair: Pair, since: string, ctx: StepContext, error: string, what: () => string): void {
+  const waited = ctx.now().getTime() - Date.parse(since);
+  if (waited > pair.verifyTimeout)
+    throw new StepExecutionError(
+      error,
+      `${what()} after ${Math.round(waited / 1000)}s (verifyTimeout ${pair.verifyTimeout / 1000}s)`,
+    );
+}
+
+/** The switch: the Elastic IP to the standby (AllowReassociation) and/or the record UPSERT. */
+export async function switchOver(input: FailoverInput, ctx: StepContext): Promise<SwitchProgress> {
+  const pair = pairOf(input.params.pair);
+  const progress = await pointAt(pair, input.plan!.to, ctx);
+  await Executions.setResult(ctx.executionId, { switched: { ...progress, at: ctx.now().toISOString() } });
+  return progress;
+}
+
+/** One poll of the record change (GetChange), until INSYNC or the pair's verifyTimeout. */
+export async function awaitChange(input: FailoverInput, ctx: StepContext): Promise<SwitchProgress> {
+  return pollChange(input, input.switch!, ctx);
+}
+
+export async function pollChange(
+  input: FailoverInput,
+  progress: SwitchProgress,
+  ctx: StepContext,
+): Promise<SwitchProgress> {
+  const pair = pairOf(input.params.pair);
+  const inSync = await changeInSync(progress);
+  if (!inSync)
+    checkDeadline(
+      pair,
+      progress.since,
+      ctx,
+      "ChangeNotInSync",
+      () => `Route 53 change ${progress.changeId} is still PENDING`,
+    );
+  return { ...progress, inSync };
+}
+
+/** Checks, once, that the Elastic IP and the record point at `target` and that it is healthy. */
+export async function checkPointsAt(pair: Pair, target: SideView): Promise<Check[]> {
+  const region = regionOf(pair);
+  const side = sideOf(pair, target.instance);
+  const checks: Check[] = [];
+  if (pair.elasticIp) {
+    const address = await describeAddress(region, pair.elasticIp.allocationId);
+    checks.push({
+      check: "instance",
+      ok: address.InstanceId === target.instance,
+      detail: `Elastic IP ${address.PublicIp} is on ${address.InstanceId ?? "nothing"}`,
+    });
+  }
+  if (pair.record) {
+    const { values } = await recordValues(pair);
+    checks.push({
+      check: "instance",
+      ok: values.length === 1 && values[0] === target.recordValue,
+      detail: `${fqdn(pair.record.name)} is ${values.join(", ") || "(none)"}`,
+    });
+  }
+  const health = await probeHealth(side.health, region);
+  checks.push({ check: "health", ok: health.ok, detail: `${target.instance}: ${health.detail}` });
+  return checks;
+}
+
+/** One round of verify: done when everything points at the standby and it is healthy. */
+export async function verifySwitch(input: FailoverInput, ctx: StepContext): Promise<VerifyProgress> {
+  return verifyRound(input, input.plan!.to, input.verify, "VerifyFailed", ctx);
+}
+
+export async function verifyRound(
+  input: FailoverInput,
+  target: SideView,
+  previous: VerifyProgress | undefined,
+  error: string,
+  ctx: StepContext,
+): Promise<VerifyProgress> {
+  const pair = pairOf(input.params.pair);
+  const since = previous?.since ?? ctx.now().toISOString();
+  const checks = await checkPointsAt(pair, target);
+  const failed = checks.filter((c) => !c.ok);
+  if (failed.length)
+    checkDeadline(
+      pair,
+      since,
+      ctx,
+      error,
+      () => `${target.instance} is not verified: ${failed.map((c) => c.detail).join("; ")}`,
+    );
+  return { done: failed.length === 0, checks, since };
+}
+
+/** Records the new roles, so the next failover of the pair goes the other way. */
+export async function recordRoles(input: FailoverInput, ctx: StepContext): Promise<Pairs.PairRoles> {
+  const plan = input.plan!;
+  const roles: Pairs.PairRoles = {
+    pair: plan.pair,
+    primary: plan.to.instance,
+    standby: plan.from.instance,
+    since: ctx.now().toISOString(),
+    executionId: ctx.executionId,
+  };
+  await Pairs.recordRoles(roles, plan.from.instance);
+  await Executions.setResult(ctx.executionId, {
+    roles,
+    verified: input.verify?.checks,
+    summary: `failed over ${plan.pair}: ${plan.to.instance} is primary, ${plan.from.instance} standby`,
+  });
+  return roles;
+}
