@@ -22,6 +22,7 @@ export type ServiceName =
   | "autoscaling"
   | "eventbridge"
   | "ssm"
+  | "elbv2"
   | "scheduler";
 
 /** The slice of an SDK v3 client the factory relies on. */

@@ -139,7 +139,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     decorate: useRealCloud
       ? undefined
       : (service, client, clientRegion) => {
-          if (service === "ec2" || service === "autoscaling" || service === "ssm")
+          if (service === "ec2" || service === "autoscaling" || service === "ssm" || service === "elbv2")
             cloud.attach(client, service, clientRegion);
         },
   });

@@ -30,6 +30,8 @@ import { ValidationError } from "@reflex/core/errors";
 import { CloudApiError } from "./api-error.ts";
 import { autoScalingOperations, reconcileGroup, shapeGroup } from "./autoscaling.ts";
 import { ec2Operations, shapeInstance, shapeSnapshot, shapeVolume } from "./ec2.ts";
+import { ec2PatchingOperations } from "./ec2-patching.ts";
+import { elbv2Operations } from "./elbv2.ts";
 import { FaultPlan, type FaultSpec, operationName } from "./faults.ts";
 import { type CloudSettings, launchInstance, type OpContext, opContext, settle } from "./fleet.ts";
 import { attachAnswerer } from "./middleware.ts";
@@ -45,6 +47,7 @@ import {
 } from "./model.ts";
 import { loadState, saveState } from "./persist.ts";
 import { seedFleet } from "./seed.ts";
+import { ssmOperations } from "./ssm.ts";
 
 export { CloudApiError } from "./api-error.ts";
 export type { FaultSpec } from "./faults.ts";
@@ -133,12 +136,13 @@ export interface NewGroup {
 }
 
 /** Services the cloud answers for. Clients of other services (DynamoDB, S3, ...) are left alone. */
-export const SIMULATED_SERVICES = ["ec2", "autoscaling", "ssm"] as const;
+export const SIMULATED_SERVICES = ["ec2", "autoscaling", "ssm", "elbv2"] as const;
 
 const OPERATIONS: Record<string, Record<string, (ctx: OpContext, input: any) => object>> = {
-  ec2: ec2Operations,
+  ec2: { ...ec2Operations, ...ec2PatchingOperations },
   autoscaling: autoScalingOperations,
-  ssm: {},
+  ssm: ssmOperations,
+  elbv2: elbv2Operations,
 };
 
 const READ_ONLY = /^(Describe|List|Get)/;
@@ -212,8 +216,8 @@ export class SimulatedCloud {
   }
 
   /**
-   * Answers the client's EC2 / Auto Scaling / SSM calls from this cloud (SSM: every
-   * operation is refused as unsupported, so nothing reaches AWS). Clients of other services
+   * Answers the client's EC2 / Auto Scaling / SSM / ELBv2 calls from this cloud (operations
+   * it does not simulate are refused, so nothing reaches AWS). Clients of other services
    * are left untouched. Attaching again replaces the earlier attachment.
    */
   attach(client: SdkClient, service: string, region: string): void {
@@ -427,6 +431,16 @@ export class SimulatedCloud {
       (resource.Tags ?? []).map((t) => ({ Key: t.Key ?? "", Value: t.Value ?? "" })),
       key,
     );
+  }
+
+  /**
+   * Runs `fn` against one region's model (patching helpers: SSM nodes, outcomes, target
+   * groups; see cloud/patching-helpers.ts), then saves like an API mutation.
+   */
+  withRegion<T>(region: string | undefined, fn: (ctx: OpContext) => T): T {
+    const out = fn(this.#context(region));
+    this.#autoSave();
+    return out;
   }
 
   // ---- persistence ----------------------------------------------------------------------

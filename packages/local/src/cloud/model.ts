@@ -4,6 +4,8 @@
  * shapes callers see are built from these records in `ec2.ts` and `autoscaling.ts`.
  */
 
+import type { PatchingState } from "./patching.ts";
+
 export type InstanceStateName =
   | "pending"
   | "running"
@@ -51,6 +53,8 @@ export interface InstanceRecord {
   devices: DeviceRecord[];
   /** The Auto Scaling group this instance belongs to. */
   group?: string;
+  /** When the instance was last rebooted (status checks and the SSM agent come back after it). */
+  rebootedAt?: number;
 }
 
 export interface VolumeRecord {
@@ -60,6 +64,8 @@ export interface VolumeRecord {
   createTime: number;
   tags: TagRecord[];
   attachment?: { instanceId: string; device: string; attachTime: number; deleteOnTermination: boolean };
+  /** The snapshot the volume was created from (a replaced root volume). */
+  snapshotId?: string;
 }
 
 export type SnapshotStateName = "pending" | "completed" | "error";
@@ -106,6 +112,8 @@ export interface RegionState {
   groups: GroupRecord[];
   /** Next private address, so addresses never repeat within a region. */
   nextIp: number;
+  /** SSM-managed nodes and commands, target groups, root-volume replacements (see patching.ts). */
+  patching?: PatchingState;
 }
 
 export const STATE_FORMAT = "reflex-simulated-cloud";

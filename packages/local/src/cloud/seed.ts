@@ -9,6 +9,7 @@
 import { reconcileGroup } from "./autoscaling.ts";
 import type { CloudSettings } from "./fleet.ts";
 import { launchInstance, type OpContext, opContext } from "./fleet.ts";
+import { seedPatching } from "./patching.ts";
 import {
   availabilityZones,
   type CloudState,
@@ -152,4 +153,5 @@ export function seedFleet(state: CloudState, now: number, settings: CloudSetting
     ownerId: state.accountId,
     tags: tagsFromRecord({ Name: "db-3-pre-upgrade" }),
   });
+  seedPatching(ctx);
 }
