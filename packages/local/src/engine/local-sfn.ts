@@ -11,6 +11,8 @@
 import { randomUUID } from "node:crypto";
 import { APPROVAL_RESOURCE, type AslDefinition, type Runbooks, substitute } from "@reflex/core";
 import { StateMachine } from "aws-local-stepfunctions";
+import { DistributedMaps } from "./distributed-map.ts";
+import { awsHistoryEvents } from "./history.ts";
 import { TaskTokens } from "./task-tokens.ts";
 
 /** One entry of the local engine's execution history (its own event shape). */
@@ -111,6 +113,16 @@ export class LocalStepFunctions {
   private readonly executions = new Map<string, LocalExecution>();
   /** `.waitForTaskToken`: tokens of Tasks waiting for SendTaskSuccess / SendTaskFailure. */
   readonly tokens = new TaskTokens();
+  /** Distributed Map states run as child executions (see distributed-map.ts). */
+  readonly distributed = new DistributedMaps({
+    register: (name, definition) => this.register(name, definition).arn,
+    run: async (req) => {
+      const { executionArn } = this.startExecution({ ...req, input: JSON.stringify(req.input) });
+      const child = this.describeExecution(executionArn);
+      await child.done;
+      return child;
+    },
+  });
 
   constructor(private readonly options: EngineOptions) {}
 
@@ -147,11 +159,17 @@ export class LocalStepFunctions {
     return this.register(`${prefix}${runbook.name}`, definition);
   }
 
-  register(name: string, definition: AslDefinition): Machine {
+  register(name: string, original: AslDefinition): Machine {
+    const definition = this.distributed.emulate(name, original);
     const waits: Record<string, number> = {};
     const retries: Record<string, number> = {};
     const tasks: Record<string, TaskHandler> = {};
     collect(definition, (stateName, state) => {
+      const child = this.distributed.handlers.get(stateName);
+      if (child) {
+        tasks[stateName] = child;
+        return;
+      }
       if (state.Type === "Wait") waits[stateName] = this.options.waitMs ?? 1000;
       if (state.Retry) retries[stateName] = this.options.retryMs ?? 50;
       if (state.Type === "Task" && state.Resource === APPROVAL_RESOURCE) {
@@ -313,7 +331,8 @@ export class LocalStepFunctions {
   }
 
   private async notify(e: LocalExecution): Promise<void> {
-    if (!this.options.onStatusChange) return;
+    // A Distributed Map's child executions are the parent's business, not Reflex's runs.
+    if (!this.options.onStatusChange || this.distributed.childMachines.has(e.stateMachineArn)) return;
     const event: StatusChangeEvent = {
       version: "0",
       id: randomUUID(),
@@ -358,8 +377,20 @@ export class LocalStepFunctions {
       e.cause = cause;
       this.tokens.forgetExecution(e.name);
       e.abort();
+      for (const c of this.executions.values())
+        if (c.status === "RUNNING" && c.name.startsWith(`${e.name}-`) && this.distributed.childMachines.has(c.stateMachineArn))
+          this.stopExecution(c.executionArn, error, cause);
     }
     return { stopDate: e.stopDate ?? Date.now() };
+  }
+
+  /** History events of an execution as Step Functions would count them (limit: 25,000). */
+  historyEvents(executionArn: string): number {
+    const e = this.describeExecution(executionArn);
+    return awsHistoryEvents(e.history, {
+      distributedMaps: this.distributed.mapStates,
+      wrapperStates: this.distributed.wrapperStates,
+    });
   }
 
   list(stateMachineArn?: string): LocalExecution[] {
