@@ -28,7 +28,12 @@ export interface FaultSpec {
 
 const SERVER_CODES = new Set(["InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable"]);
 
+/** Operations whose own name ends in "Command" (SSM's): their SDK class is `SendCommandCommand`. */
+const ENDS_IN_COMMAND = new Set(["SendCommand", "CancelCommand"]);
+
+/** `DescribeInstancesCommand` -> `DescribeInstances`; idempotent (`SendCommand` stays). */
 export function operationName(name: string): string {
+  if (ENDS_IN_COMMAND.has(name)) return name;
   return name.endsWith("Command") ? name.slice(0, -"Command".length) : name;
 }
 

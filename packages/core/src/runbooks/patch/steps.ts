@@ -55,6 +55,8 @@ export interface Plan {
 }
 
 export interface Begin {
+  /** Names the target on step records (the step runner reads `target.instanceId`). */
+  instanceId: string;
   start: boolean;
   outcome?: { status: Results.TargetStatus; reason: string };
   name?: string;
@@ -227,20 +229,21 @@ export async function beginTarget(input: TargetInput, ctx: StepContext): Promise
   const ping = (await pingStatuses(region, [instanceId])).get(instanceId);
   const cutoffAt = input.execution.window?.cutoffAt;
   if (cutoffAt && ctx.now().getTime() >= Date.parse(cutoffAt))
-    return { start: false, outcome: { status: "not-started", reason: "cutoff" } };
+    return { instanceId, start: false, outcome: { status: "not-started", reason: "cutoff" } };
   const failed = await Results.failures(ctx.executionId);
   if (failed > input.limits.maxErrors)
-    return { start: false, outcome: { status: "not-started", reason: "maxErrors" } };
+    return { instanceId, start: false, outcome: { status: "not-started", reason: "maxErrors" } };
   if (ping !== "Online")
-    return { start: false, outcome: { status: "skipped", reason: ping ? `SSM agent ${ping}` : "not SSM-managed" } };
+    return { instanceId, start: false, outcome: { status: "skipped", reason: ping ? `SSM agent ${ping}` : "not SSM-managed" } };
   const found = await ec2(region).send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
   const instance = found.Reservations?.[0]?.Instances?.[0];
   if (instance?.State?.Name !== "running")
-    return { start: false, outcome: { status: "skipped", reason: `instance is ${instance?.State?.Name ?? "gone"}` } };
+    return { instanceId, start: false, outcome: { status: "skipped", reason: `instance is ${instance?.State?.Name ?? "gone"}` } };
   const root = instance.BlockDeviceMappings?.find((m) => m.DeviceName === instance.RootDeviceName) ?? instance.BlockDeviceMappings?.[0];
   if (!root?.Ebs?.VolumeId)
-    return { start: false, outcome: { status: "skipped", reason: "no EBS root volume to snapshot" } };
+    return { instanceId, start: false, outcome: { status: "skipped", reason: "no EBS root volume to snapshot" } };
   return {
+    instanceId,
     start: true,
     name: tagValue(instance.Tags, "Name"),
     rootVolumeId: root.Ebs.VolumeId,
