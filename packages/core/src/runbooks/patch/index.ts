@@ -35,15 +35,16 @@ export const patch = defineRunbook({
     // The pre-patch snapshot is scoped by the tags it must carry.
     { actions: ["ec2:CreateSnapshot", "ec2:CreateTags"], mutating: true, tagCondition: "request" },
     { actions: ["ec2:RebootInstances", "ec2:CreateReplaceRootVolumeTask"], mutating: true, tagCondition: "resource" },
-    // SendCommand authorizes the document and each instance: the document by name, instances by tag.
+    // SendCommand authorizes the document and each instance. The stacks require every mutating
+    // SSM action to be tag-scoped, so both are declared under the automation tag; AWS's own
+    // AWS-RunPatchBaseline carries no tags, so a deployed stack needs a per-resource-type
+    // exemption for it (see docs/runbooks/patch.md, "IAM").
     {
-      actions: ["ssm:SendCommand"],
+      actions: ["ssm:SendCommand", "ssm:CancelCommand"],
       mutating: true,
-      resources: ["arn:aws:ssm:*::document/AWS-RunPatchBaseline"],
-      tagCondition: "none",
+      resources: ["arn:aws:ssm:*::document/AWS-RunPatchBaseline", "arn:aws:ec2:*:*:instance/*"],
+      tagCondition: "resource",
     },
-    { actions: ["ssm:SendCommand"], mutating: true, resources: ["arn:aws:ec2:*:*:instance/*"], tagCondition: "resource" },
-    { actions: ["ssm:CancelCommand"], mutating: true, tagCondition: "none" },
     {
       actions: ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
       mutating: true,
