@@ -71,7 +71,12 @@ describe("patch in local mode", () => {
   it("dry-run lists the targets in batches with zero mutating calls", async () => {
     const before = local.cloud.calls.length;
 
-    const run = await runAndWait(local, "patch", { selector: { tag: { PatchGroup: "twenty" } }, maxConcurrency: "25%" }, true);
+    const run = await runAndWait(
+      local,
+      "patch",
+      { selector: { tag: { PatchGroup: "twenty" } }, maxConcurrency: "25%" },
+      true,
+    );
 
     expect(run.status).toBe("SUCCEEDED");
     const calls = local.cloud.calls.slice(before);
@@ -79,7 +84,9 @@ describe("patch in local mode", () => {
     expect(calls.filter((c) => c.mutating)).toEqual([]);
     expect(run.result.plan.maxConcurrency).toBe(5);
     expect(run.result.plan.batches).toHaveLength(4);
-    expect(run.result.plan.batches.flatMap((b: { instanceIds: string[] }) => b.instanceIds).sort()).toEqual([...fleet].sort());
+    expect(run.result.plan.batches.flatMap((b: { instanceIds: string[] }) => b.instanceIds).sort()).toEqual(
+      [...fleet].sort(),
+    );
   });
 
   it("rejects a malformed maxConcurrency with a 400 that names the field", async () => {
@@ -107,7 +114,8 @@ describe("patch in local mode", () => {
     // Concurrency: each instance is in flight from its first call to its last.
     const intervals = [...byInstance.values()].map((ns) => [ns[0], ns[ns.length - 1]]);
     let peak = 0;
-    for (const [start] of intervals) peak = Math.max(peak, intervals.filter(([s, e]) => s <= start && start <= e).length);
+    for (const [start] of intervals)
+      peak = Math.max(peak, intervals.filter(([s, e]) => s <= start && start <= e).length);
     expect(peak).toBeLessThanOrEqual(5);
     expect(peak).toBeGreaterThan(1);
     // maxErrors 10% of 20 = 2: once a 3rd target failed (its rollback began), no target starts.
@@ -118,7 +126,9 @@ describe("patch in local mode", () => {
       (byInstance.get(id) ?? []).some((n) => calls[n].operation === "CreateSnapshot"),
     );
     for (const id of started) {
-      const considered = (byInstance.get(id) ?? []).find((n) => calls[n].operation === "DescribeInstanceInformation")!;
+      const considered = (byInstance.get(id) ?? []).find(
+        (n) => calls[n].operation === "DescribeInstanceInformation",
+      )!;
       expect(considered).toBeLessThan(third);
     }
     expect(run.status).toBe("FAILED");
@@ -165,7 +175,9 @@ describe("patch in local mode", () => {
     expect(run.result.compliance).toMatchObject({ patched: 1, compliancePercent: 100 });
     const [, bucket, key] = run.result.report.match(/^s3:\/\/([^/]+)\/(.+)$/);
     const s3 = Aws.client(S3Client, "s3");
-    const body = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString());
+    const body = JSON.parse(
+      await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString(),
+    );
     expect(body.targets[0].instanceId).toBe(single);
     const histories = local.engine.list().map((e) => local.engine.historyEvents(e.executionArn));
     expect(Math.max(...histories)).toBeLessThan(HISTORY_LIMIT);

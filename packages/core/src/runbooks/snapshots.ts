@@ -34,7 +34,9 @@ export interface SnapshotRequest {
  * const made = await snapshotVolumes({ region, executionId, instanceId, volumes: [{ volumeId }],
  *   description: () => "pre-patch root volume", tags: (v) => [...] });
  */
-export async function snapshotVolumes(req: SnapshotRequest): Promise<Array<{ snapshotId: string; volumeId: string }>> {
+export async function snapshotVolumes(
+  req: SnapshotRequest,
+): Promise<Array<{ snapshotId: string; volumeId: string }>> {
   const existing = await findSnapshots(req.region, [
     { Name: `tag:${SNAPSHOT_TAGS.execution}`, Values: [req.executionId] },
     { Name: `tag:${SNAPSHOT_TAGS.instance}`, Values: [req.instanceId] },

@@ -21,6 +21,8 @@ Usage:
   reflex events put <file.json> [--json] [--url URL]
   reflex events test --pattern <pattern.json> --event <event.json>
   reflex pause [--reason …] · reflex resume · reflex guardrails [--json]
+  reflex windows [--config …] [--from ISO] [--count N] [--json]
+  reflex cloud seed --instances N [--patch-group fleet] [--data .reflex] [--json]
   reflex demo
 
 Exit codes: 0 ok, 1 the operation failed, 2 bad usage or bad input.`;
@@ -53,6 +55,18 @@ export async function main(argv: string[]): Promise<number> {
       case "demo": {
         const { demo } = await import("./demo.ts");
         return await demo();
+      }
+      case "windows":
+      case "cloud": {
+        const run =
+          command === "windows"
+            ? (await import("./windows.ts")).cmdWindows
+            : (await import("./cloud.ts")).cmdCloud;
+        try {
+          return await run(rest, out);
+        } catch (e) {
+          throw e instanceof RangeError ? new UsageError(e.message) : e;
+        }
       }
       case "pause":
       case "resume":

@@ -28,13 +28,26 @@ const describeInstanceStatus: Op = (ctx, input) => {
   return {
     InstanceStatuses: list.map((i) => {
       const ok = healthy(ctx, i);
-      const status = i.state !== "running" ? "not-applicable" : ok ? "ok" : patching(ctx).patchStates[i.id]?.broken ? "impaired" : "initializing";
+      const status =
+        i.state !== "running"
+          ? "not-applicable"
+          : ok
+            ? "ok"
+            : patching(ctx).patchStates[i.id]?.broken
+              ? "impaired"
+              : "initializing";
       return {
         InstanceId: i.id,
         AvailabilityZone: i.az,
         InstanceState: { Code: INSTANCE_STATE_CODES[i.state], Name: i.state },
-        InstanceStatus: { Status: status, Details: [{ Name: "reachability", Status: ok ? "passed" : "initializing" }] },
-        SystemStatus: { Status: i.state === "running" ? "ok" : "not-applicable", Details: [{ Name: "reachability", Status: "passed" }] },
+        InstanceStatus: {
+          Status: status,
+          Details: [{ Name: "reachability", Status: ok ? "passed" : "initializing" }],
+        },
+        SystemStatus: {
+          Status: i.state === "running" ? "ok" : "not-applicable",
+          Details: [{ Name: "reachability", Status: "passed" }],
+        },
       };
     }),
   };
@@ -64,9 +77,16 @@ function shapeTask(ctx: OpContext, t: RootVolumeTaskRecord) {
 
 const createReplaceRootVolumeTask: Op = (ctx, input) => {
   const i = instanceRecord(ctx, input.InstanceId);
-  if (!i) throw new CloudApiError("InvalidInstanceID.NotFound", `The instance ID '${input.InstanceId}' does not exist`);
+  if (!i)
+    throw new CloudApiError(
+      "InvalidInstanceID.NotFound",
+      `The instance ID '${input.InstanceId}' does not exist`,
+    );
   if (i.state !== "running")
-    throw new CloudApiError("IncorrectInstanceState", `The instance '${i.id}' is not in the 'running' state.`);
+    throw new CloudApiError(
+      "IncorrectInstanceState",
+      `The instance '${i.id}' is not in the 'running' state.`,
+    );
   const snapshot = ctx.rs.snapshots.find((s) => s.id === input.SnapshotId);
   if (input.SnapshotId && !snapshot)
     throw new CloudApiError("InvalidSnapshot.NotFound", `The snapshot '${input.SnapshotId}' does not exist.`);
@@ -87,7 +107,8 @@ const createReplaceRootVolumeTask: Op = (ctx, input) => {
   ctx.rs.volumes.push(volume);
   if (old) {
     old.attachment = undefined;
-    if (input.DeleteReplacedRootVolume === true) ctx.rs.volumes = ctx.rs.volumes.filter((v) => v.id !== old.id);
+    if (input.DeleteReplacedRootVolume === true)
+      ctx.rs.volumes = ctx.rs.volumes.filter((v) => v.id !== old.id);
   }
   root.volumeId = volume.id;
   root.attachTime = ctx.now;
@@ -103,7 +124,9 @@ const createReplaceRootVolumeTask: Op = (ctx, input) => {
     newVolumeId: volume.id,
     replacedVolumeId: old?.id ?? "",
     deleteReplacedRootVolume: input.DeleteReplacedRootVolume === true,
-    tags: (input.TagSpecifications ?? []).flatMap((s: { Tags?: Array<{ Key: string; Value: string }> }) => s.Tags ?? []),
+    tags: (input.TagSpecifications ?? []).flatMap(
+      (s: { Tags?: Array<{ Key: string; Value: string }> }) => s.Tags ?? [],
+    ),
   };
   p.rootVolumeTasks.push(task);
   return { ReplaceRootVolumeTask: shapeTask(ctx, task) };
@@ -116,7 +139,9 @@ const describeReplaceRootVolumeTasks: Op = (ctx, input) => {
     | undefined;
   return {
     ReplaceRootVolumeTasks: patching(ctx)
-      .rootVolumeTasks.filter((t) => (!ids || ids.includes(t.id)) && (!byInstance || byInstance.includes(t.instanceId)))
+      .rootVolumeTasks.filter(
+        (t) => (!ids || ids.includes(t.id)) && (!byInstance || byInstance.includes(t.instanceId)),
+      )
       .map((t) => shapeTask(ctx, t)),
   };
 };

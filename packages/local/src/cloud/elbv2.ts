@@ -31,12 +31,25 @@ function sweep(ctx: OpContext, g: TargetGroupRecord): void {
 }
 
 function health(ctx: OpContext, g: TargetGroupRecord, t: TargetRecord | undefined) {
-  if (!t) return { State: "unused", Reason: "Target.NotRegistered", Description: "Target is not registered to the target group" };
+  if (!t)
+    return {
+      State: "unused",
+      Reason: "Target.NotRegistered",
+      Description: "Target is not registered to the target group",
+    };
   if (t.deregisteredAt !== undefined)
-    return { State: "draining", Reason: "Target.DeregistrationInProgress", Description: "Target deregistration is in progress" };
+    return {
+      State: "draining",
+      Reason: "Target.DeregistrationInProgress",
+      Description: "Target deregistration is in progress",
+    };
   const i = instanceRecord(ctx, t.id);
   if (ctx.now < t.registeredAt + patching(ctx).settings.healthCheckMs)
-    return { State: "initial", Reason: "Elb.RegistrationInProgress", Description: "Target registration is in progress" };
+    return {
+      State: "initial",
+      Reason: "Elb.RegistrationInProgress",
+      Description: "Target registration is in progress",
+    };
   if (!i || !healthy(ctx, i))
     return { State: "unhealthy", Reason: "Target.FailedHealthChecks", Description: "Health checks failed" };
   return { State: "healthy" };
@@ -83,7 +96,10 @@ const registerTargets: Op = (ctx, input) => {
   for (const target of (input.Targets ?? []) as Array<{ Id: string; Port?: number }>) {
     const i = instanceRecord(ctx, target.Id);
     if (!i || i.state !== "running")
-      throw new CloudApiError("InvalidTarget", `The following targets are not in a running state and cannot be registered: '${target.Id}'`);
+      throw new CloudApiError(
+        "InvalidTarget",
+        `The following targets are not in a running state and cannot be registered: '${target.Id}'`,
+      );
     const existing = g.targets.find((t) => t.id === target.Id);
     // Registering a registered target changes nothing; a draining one is registered afresh.
     if (existing && existing.deregisteredAt === undefined) continue;
@@ -99,7 +115,10 @@ const deregisterTargets: Op = (ctx, input) => {
   for (const target of (input.Targets ?? []) as Array<{ Id: string }>) {
     const t = g.targets.find((x) => x.id === target.Id);
     if (!t)
-      throw new CloudApiError("InvalidTarget", `The following targets are not registered in target group: '${target.Id}'`);
+      throw new CloudApiError(
+        "InvalidTarget",
+        `The following targets are not registered in target group: '${target.Id}'`,
+      );
     t.deregisteredAt ??= ctx.now;
   }
   return {};

@@ -450,7 +450,20 @@ export class SimulatedCloud {
     if (this.persistPath) saveState(this.persistPath, this.#state);
   }
 
+  #batching = 0;
+
+  /** Runs `fn` (many helper calls, e.g. seeding a fleet) and saves once at the end instead of after each. */
+  batch<T>(fn: () => T): T {
+    this.#batching++;
+    try {
+      return fn();
+    } finally {
+      this.#batching--;
+      this.#autoSave();
+    }
+  }
+
   #autoSave(): void {
-    this.save();
+    if (this.#batching === 0) this.save();
   }
 }

@@ -15,18 +15,28 @@ import { type PatchingSettings, type PatchOutcome, patching } from "./patching.t
 export function manageWithSsm(cloud: SimulatedCloud, instanceIds: string[], region?: string): void {
   cloud.withRegion(region, (ctx) => {
     const p = patching(ctx);
-    for (const id of instanceIds) p.nodes[id] ??= { instanceId: id, registeredAt: ctx.now, agentVersion: "3.3.1142.0" };
+    for (const id of instanceIds)
+      p.nodes[id] ??= { instanceId: id, registeredAt: ctx.now, agentVersion: "3.3.1142.0" };
   });
 }
 
 /** How the patch command ends on this instance (default: the cloud's default outcome, success). */
-export function setPatchOutcome(cloud: SimulatedCloud, instanceId: string, outcome: PatchOutcome, region?: string): void {
+export function setPatchOutcome(
+  cloud: SimulatedCloud,
+  instanceId: string,
+  outcome: PatchOutcome,
+  region?: string,
+): void {
   cloud.withRegion(region, (ctx) => {
     patching(ctx).outcomes[instanceId] = outcome;
   });
 }
 
-export function setPatchingSettings(cloud: SimulatedCloud, settings: Partial<PatchingSettings>, region?: string): void {
+export function setPatchingSettings(
+  cloud: SimulatedCloud,
+  settings: Partial<PatchingSettings>,
+  region?: string,
+): void {
   cloud.withRegion(region, (ctx) => {
     Object.assign(patching(ctx).settings, settings);
   });
@@ -35,7 +45,13 @@ export function setPatchingSettings(cloud: SimulatedCloud, settings: Partial<Pat
 /** Adds a target group with these instances registered (and healthy at once). Returns its ARN. */
 export function addTargetGroup(
   cloud: SimulatedCloud,
-  spec: { name: string; port?: number; instanceIds: string[]; deregistrationDelayMs?: number; region?: string },
+  spec: {
+    name: string;
+    port?: number;
+    instanceIds: string[];
+    deregistrationDelayMs?: number;
+    region?: string;
+  },
 ): string {
   return cloud.withRegion(spec.region, (ctx) => {
     const p = patching(ctx);
@@ -71,6 +87,13 @@ export function seedPatchFleet(
   cloud: SimulatedCloud,
   opts: { count: number; patchGroup?: string; region?: string; targetGroups?: boolean },
 ): string[] {
+  return cloud.batch(() => seedFleetNow(cloud, opts));
+}
+
+function seedFleetNow(
+  cloud: SimulatedCloud,
+  opts: { count: number; patchGroup?: string; region?: string; targetGroups?: boolean },
+): string[] {
   const group = opts.patchGroup ?? "fleet";
   const ids: string[] = [];
   for (let n = 1; n <= opts.count; n++) {
@@ -85,7 +108,11 @@ export function seedPatchFleet(
   manageWithSsm(cloud, ids, opts.region);
   if (opts.targetGroups !== false) {
     for (let k = 0; k * 100 < ids.length; k++) {
-      addTargetGroup(cloud, { name: `${group}-tg-${k + 1}`, instanceIds: ids.slice(k * 100, k * 100 + 100), region: opts.region });
+      addTargetGroup(cloud, {
+        name: `${group}-tg-${k + 1}`,
+        instanceIds: ids.slice(k * 100, k * 100 + 100),
+        region: opts.region,
+      });
     }
   }
   return ids;

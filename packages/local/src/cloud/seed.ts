@@ -9,7 +9,6 @@
 import { reconcileGroup } from "./autoscaling.ts";
 import type { CloudSettings } from "./fleet.ts";
 import { launchInstance, type OpContext, opContext } from "./fleet.ts";
-import { seedPatching } from "./patching.ts";
 import {
   availabilityZones,
   type CloudState,
@@ -22,6 +21,7 @@ import {
   tagsFromRecord,
   tagValue,
 } from "./model.ts";
+import { seedPatching } from "./patching.ts";
 
 export const SEED_REGION = "us-east-1";
 export const DR_REGION = "us-west-2";

@@ -14,8 +14,8 @@ import type { OpContext } from "./fleet.ts";
 import { newUuid } from "./model.ts";
 import {
   type CommandRecord,
-  type InvocationRecord,
   healthy,
+  type InvocationRecord,
   instanceRecord,
   patching,
   rebooting,
@@ -81,7 +81,8 @@ const sendCommand: Op = (ctx, input) => {
   if (ids.length === 0) throw new CloudApiError("ValidationException", "InstanceIds or Targets is required");
   for (const id of ids) {
     // AWS refuses a target that is not a managed node at all.
-    if (!p.nodes[id]) throw new CloudApiError("InvalidInstanceId", `Instances [[${id}]] not in a valid state for account`);
+    if (!p.nodes[id])
+      throw new CloudApiError("InvalidInstanceId", `Instances [[${id}]] not in a valid state for account`);
   }
   const parameters = (input.Parameters ?? {}) as Record<string, string[]>;
   const timeout = Number(parameters.executionTimeout?.[0] ?? 7200);
@@ -197,7 +198,8 @@ const cancelCommand: Op = (ctx, input) => {
   settleAll(ctx);
   const c = patching(ctx).commands.find((x) => x.id === input.CommandId);
   if (!c) throw new CloudApiError("InvalidCommandId", `command ${input.CommandId} does not exist`);
-  if (c.invocations.some((inv) => invocationStatus(ctx, c, inv).endedAt === undefined)) c.cancelledAt = ctx.now;
+  if (c.invocations.some((inv) => invocationStatus(ctx, c, inv).endedAt === undefined))
+    c.cancelledAt = ctx.now;
   return {};
 };
 

@@ -378,7 +378,11 @@ export class LocalStepFunctions {
       this.tokens.forgetExecution(e.name);
       e.abort();
       for (const c of this.executions.values())
-        if (c.status === "RUNNING" && c.name.startsWith(`${e.name}-`) && this.distributed.childMachines.has(c.stateMachineArn))
+        if (
+          c.status === "RUNNING" &&
+          c.name.startsWith(`${e.name}-`) &&
+          this.distributed.childMachines.has(c.stateMachineArn)
+        )
           this.stopExecution(c.executionArn, error, cause);
     }
     return { stopDate: e.stopDate ?? Date.now() };

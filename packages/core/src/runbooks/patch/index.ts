@@ -34,7 +34,11 @@ export const patch = defineRunbook({
     },
     // The pre-patch snapshot is scoped by the tags it must carry.
     { actions: ["ec2:CreateSnapshot", "ec2:CreateTags"], mutating: true, tagCondition: "request" },
-    { actions: ["ec2:RebootInstances", "ec2:CreateReplaceRootVolumeTask"], mutating: true, tagCondition: "resource" },
+    {
+      actions: ["ec2:RebootInstances", "ec2:CreateReplaceRootVolumeTask"],
+      mutating: true,
+      tagCondition: "resource",
+    },
     // SendCommand authorizes the document and each instance. The stacks require every mutating
     // SSM action to be tag-scoped, so both are declared under the automation tag; AWS's own
     // AWS-RunPatchBaseline carries no tags, so a deployed stack needs a per-resource-type
@@ -51,7 +55,12 @@ export const patch = defineRunbook({
       resources: ["arn:aws:elasticloadbalancing:*:*:targetgroup/*/*"],
       tagCondition: "resource",
     },
-    { actions: ["s3:PutObject"], mutating: true, resources: ["${ReportsBucketArn}/reports/*"], tagCondition: "none" },
+    {
+      actions: ["s3:PutObject"],
+      mutating: true,
+      resources: ["${ReportsBucketArn}/reports/*"],
+      tagCondition: "none",
+    },
   ],
   // Steps that finish or undo what was started; they also run after a person aborts the run.
   rollback: ["rollbackTarget", "checkRollback", "finishTarget", "report"],

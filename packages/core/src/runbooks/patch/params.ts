@@ -66,7 +66,13 @@ export const patchParams = z
     commandTimeoutSeconds: z.number().int().min(1).max(172_800).default(3600),
     drainTimeoutSeconds: z.number().int().min(1).max(3600).default(600),
     healthTimeoutSeconds: z.number().int().min(1).max(3600).default(600),
-    pollSeconds: z.number().int().min(1).max(300).default(15).describe("How often a waiting target is checked"),
+    pollSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(300)
+      .default(15)
+      .describe("How often a waiting target is checked"),
     rollbackOnFailure: z
       .boolean()
       .default(true)

@@ -33,7 +33,12 @@ export interface Report {
 }
 
 export async function report(
-  input: { execution: { id: string }; params: PatchParams; plan?: Plan; failure?: { Error?: string; Cause?: string } },
+  input: {
+    execution: { id: string };
+    params: PatchParams;
+    plan?: Plan;
+    failure?: { Error?: string; Cause?: string };
+  },
   ctx: StepContext,
 ): Promise<Report> {
   const results = await Results.list(ctx.executionId);
@@ -63,7 +68,9 @@ export async function report(
       cutoff: notStarted("cutoff"),
       maxErrors: notStarted("maxErrors"),
       aborted: notStarted("aborted"),
-      other: count((r) => r.status === "not-started" && !["cutoff", "maxErrors", "aborted"].includes(r.reason ?? "")),
+      other: count(
+        (r) => r.status === "not-started" && !["cutoff", "maxErrors", "aborted"].includes(r.reason ?? ""),
+      ),
     },
     compliancePercent:
       results.length - skipped ? Math.round((patched / (results.length - skipped)) * 1000) / 10 : 100,
@@ -74,7 +81,18 @@ export async function report(
     new PutObjectCommand({
       Bucket: bucket,
       Key: key,
-      Body: JSON.stringify({ runbook: RUNBOOK, executionId: ctx.executionId, params: input.params, endedAt, compliance, targets: results }, null, 2),
+      Body: JSON.stringify(
+        {
+          runbook: RUNBOOK,
+          executionId: ctx.executionId,
+          params: input.params,
+          endedAt,
+          compliance,
+          targets: results,
+        },
+        null,
+        2,
+      ),
       ContentType: "application/json",
     }),
   );
@@ -89,5 +107,10 @@ export async function report(
       `${patched} of ${results.length} patched, ${compliance.rolledBack} rolled back, ${compliance.failed} failed, ${skipped} skipped` +
       `, not started: ${n.cutoff} (cutoff), ${n.maxErrors} (maxErrors), ${n.aborted} (aborted)${n.other ? `, ${n.other} (other)` : ""}`,
   });
-  return { compliance, failed: compliance.failed + compliance.rolledBack, aborted: Boolean(record?.cancel), report: location };
+  return {
+    compliance,
+    failed: compliance.failed + compliance.rolledBack,
+    aborted: Boolean(record?.cancel),
+    report: location,
+  };
 }

@@ -22,7 +22,10 @@ import { elbv2, type TargetInput } from "./steps.ts";
 const ROLLBACK_TIMEOUT_S = 1800;
 
 /** Starts the root-volume replacement (once per execution and instance). */
-export async function rollbackTarget(input: TargetInput, ctx: StepContext): Promise<NonNullable<TargetInput["rollback"]>> {
+export async function rollbackTarget(
+  input: TargetInput,
+  ctx: StepContext,
+): Promise<NonNullable<TargetInput["rollback"]>> {
   const { region, instanceId } = input;
   if (input.error?.Error !== RUN_ABORTED) await Results.countFailure(ctx.executionId, instanceId);
   if (!input.command) return { skipped: "the patch command was never sent; nothing on the instance changed" };
@@ -37,7 +40,12 @@ export async function rollbackTarget(input: TargetInput, ctx: StepContext): Prom
   const mine = existing.ReplaceRootVolumeTasks?.find((t) =>
     t.Tags?.some((tag) => tag.Key === SNAPSHOT_TAGS.execution && tag.Value === ctx.executionId),
   );
-  if (mine) return { taskId: mine.ReplaceRootVolumeTaskId!, at: mine.StartTime ?? ctx.now().toISOString(), ready: false };
+  if (mine)
+    return {
+      taskId: mine.ReplaceRootVolumeTaskId!,
+      at: mine.StartTime ?? ctx.now().toISOString(),
+      ready: false,
+    };
   const made = await ec2(region).send(
     new CreateReplaceRootVolumeTaskCommand({
       InstanceId: instanceId,
@@ -55,11 +63,18 @@ export async function rollbackTarget(input: TargetInput, ctx: StepContext): Prom
       ],
     }),
   );
-  return { taskId: made.ReplaceRootVolumeTask!.ReplaceRootVolumeTaskId!, at: ctx.now().toISOString(), ready: false };
+  return {
+    taskId: made.ReplaceRootVolumeTask!.ReplaceRootVolumeTaskId!,
+    at: ctx.now().toISOString(),
+    ready: false,
+  };
 }
 
 /** Polls the replacement: `succeeded` ends it; a failed state or the timeout is an error. */
-export async function checkRollback(input: TargetInput, ctx: StepContext): Promise<NonNullable<TargetInput["rollback"]>> {
+export async function checkRollback(
+  input: TargetInput,
+  ctx: StepContext,
+): Promise<NonNullable<TargetInput["rollback"]>> {
   const r = input.rollback!;
   const out = await ec2(input.region).send(
     new DescribeReplaceRootVolumeTasksCommand({ ReplaceRootVolumeTaskIds: [r.taskId!] }),
@@ -92,7 +107,10 @@ function outcomeOf(input: TargetInput): { status: Results.TargetStatus; reason?:
  * The last step of every target: back into the target groups it was taken out of (unless it
  * was patched, when `reregister` already did it), and its result recorded.
  */
-export async function finishTarget(input: TargetInput, ctx: StepContext): Promise<{ status: Results.TargetStatus }> {
+export async function finishTarget(
+  input: TargetInput,
+  ctx: StepContext,
+): Promise<{ status: Results.TargetStatus }> {
   const outcome = outcomeOf(input);
   let reason = outcome.reason;
   if (outcome.status !== "patched") {

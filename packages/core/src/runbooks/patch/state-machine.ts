@@ -157,7 +157,10 @@ export const patchStateMachine: AslDefinition = {
       Choices: [{ Variable: "$.execution.dryRun", BooleanEquals: true, Next: "DryRunPlanned" }],
       Default: "ApprovalNeeded",
     },
-    DryRunPlanned: { Type: "Succeed", Comment: "The plan (targets and batches) is the result; nothing was changed." },
+    DryRunPlanned: {
+      Type: "Succeed",
+      Comment: "The plan (targets and batches) is the result; nothing was changed.",
+    },
     ...approvalStates(R, "PatchTargets"),
     PatchTargets: {
       Type: "Map",

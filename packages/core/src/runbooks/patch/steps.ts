@@ -5,10 +5,10 @@
  * registration) so a retried step does it once; SendCommand Install is idempotent on the
  * instance (it installs what is still missing).
  */
-import { DescribeAutoScalingGroupsCommand, AutoScalingClient } from "@aws-sdk/client-auto-scaling";
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
 import {
-  DescribeInstancesCommand,
   DescribeInstanceStatusCommand,
+  DescribeInstancesCommand,
   RebootInstancesCommand,
 } from "@aws-sdk/client-ec2";
 import {
@@ -117,14 +117,18 @@ async function selectInstances(region: string, selector: PatchParams["selector"]
     );
     const ids = (groups.AutoScalingGroups?.[0]?.Instances ?? []).map((i) => i.InstanceId!);
     if (!groups.AutoScalingGroups?.length)
-      throw new StepExecutionError("NoTargets", `Auto Scaling group '${selector.autoScalingGroup}' does not exist in ${region}`);
+      throw new StepExecutionError(
+        "NoTargets",
+        `Auto Scaling group '${selector.autoScalingGroup}' does not exist in ${region}`,
+      );
     const out = [];
     for (const batch of chunks(ids, 100)) out.push(...(await findInstances(region, { instanceIds: batch })));
     return out;
   }
   if (selector.instanceIds) {
     const out = [];
-    for (const batch of chunks(selector.instanceIds, 100)) out.push(...(await findInstances(region, { instanceIds: batch })));
+    for (const batch of chunks(selector.instanceIds, 100))
+      out.push(...(await findInstances(region, { instanceIds: batch })));
     return out;
   }
   return findInstances(region, { tag: selector.tag });
@@ -135,13 +139,19 @@ async function selectInstances(region: string, selector: PatchParams["selector"]
  * cannot be patched (not running, not SSM-managed, locked by another run) and plans the
  * batches. Read-only: this is all a dry-run does.
  */
-export async function plan(input: RunInput<PatchParams>, ctx: StepContext & { maxTargets?: number }): Promise<Plan> {
+export async function plan(
+  input: RunInput<PatchParams>,
+  ctx: StepContext & { maxTargets?: number },
+): Promise<Plan> {
   const { params } = input;
   const region = regionOf(params);
   const instances = await selectInstances(region, params.selector);
   const cap = ctx.maxTargets ?? 50;
   if (instances.length === 0)
-    throw new StepExecutionError("NoTargets", `selector ${JSON.stringify(params.selector)} matched no instances in ${region}`);
+    throw new StepExecutionError(
+      "NoTargets",
+      `selector ${JSON.stringify(params.selector)} matched no instances in ${region}`,
+    );
   if (instances.length > cap)
     throw new StepExecutionError(
       "BlastRadiusExceeded",
@@ -150,10 +160,17 @@ export async function plan(input: RunInput<PatchParams>, ctx: StepContext & { ma
   const skipped: Array<{ instanceId: string; name?: string; reason: string }> = [];
   const running = instances.filter((i) => {
     if (i.State?.Name === "running") return true;
-    skipped.push({ instanceId: i.InstanceId!, name: tagValue(i.Tags, "Name"), reason: `instance is ${i.State?.Name}` });
+    skipped.push({
+      instanceId: i.InstanceId!,
+      name: tagValue(i.Tags, "Name"),
+      reason: `instance is ${i.State?.Name}`,
+    });
     return false;
   });
-  const pings = await pingStatuses(region, running.map((i) => i.InstanceId!));
+  const pings = await pingStatuses(
+    region,
+    running.map((i) => i.InstanceId!),
+  );
   let candidates = running.filter((i) => {
     const ping = pings.get(i.InstanceId!);
     if (ping === "Online") return true;
@@ -193,7 +210,7 @@ export async function plan(input: RunInput<PatchParams>, ctx: StepContext & { ma
       maxErrors,
       batches: small ? batches.map((ids, n) => ({ batch: n + 1, instanceIds: ids })) : batches.length,
       skipped: small ? skipped : skipped.length,
-      ...(input.execution as Execution).window ? { window: (input.execution as Execution).window } : {},
+      ...((input.execution as Execution).window ? { window: (input.execution as Execution).window } : {}),
     },
     summary: `${ctx.dryRun ? "would patch" : "patching"} ${total} instance(s) in ${batches.length} batch(es) of up to ${maxConcurrency}, stopping after more than ${maxErrors} error(s)${skipped.length ? `; ${skipped.length} skipped` : ""}`,
   });
@@ -206,7 +223,8 @@ async function memberships(region: string, instanceId: string): Promise<string[]
   let Marker: string | undefined;
   do {
     const page = await elbv2(region).send(new DescribeTargetGroupsCommand({ Marker, PageSize: 400 }));
-    for (const g of page.TargetGroups ?? []) if (g.TargetType === "instance" || !g.TargetType) arns.push(g.TargetGroupArn!);
+    for (const g of page.TargetGroups ?? [])
+      if (g.TargetType === "instance" || !g.TargetType) arns.push(g.TargetGroupArn!);
     Marker = page.NextMarker;
   } while (Marker);
   const out: string[] = [];
@@ -234,14 +252,28 @@ export async function beginTarget(input: TargetInput, ctx: StepContext): Promise
   if (failed > input.limits.maxErrors)
     return { instanceId, start: false, outcome: { status: "not-started", reason: "maxErrors" } };
   if (ping !== "Online")
-    return { instanceId, start: false, outcome: { status: "skipped", reason: ping ? `SSM agent ${ping}` : "not SSM-managed" } };
+    return {
+      instanceId,
+      start: false,
+      outcome: { status: "skipped", reason: ping ? `SSM agent ${ping}` : "not SSM-managed" },
+    };
   const found = await ec2(region).send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
   const instance = found.Reservations?.[0]?.Instances?.[0];
   if (instance?.State?.Name !== "running")
-    return { instanceId, start: false, outcome: { status: "skipped", reason: `instance is ${instance?.State?.Name ?? "gone"}` } };
-  const root = instance.BlockDeviceMappings?.find((m) => m.DeviceName === instance.RootDeviceName) ?? instance.BlockDeviceMappings?.[0];
+    return {
+      instanceId,
+      start: false,
+      outcome: { status: "skipped", reason: `instance is ${instance?.State?.Name ?? "gone"}` },
+    };
+  const root =
+    instance.BlockDeviceMappings?.find((m) => m.DeviceName === instance.RootDeviceName) ??
+    instance.BlockDeviceMappings?.[0];
   if (!root?.Ebs?.VolumeId)
-    return { instanceId, start: false, outcome: { status: "skipped", reason: "no EBS root volume to snapshot" } };
+    return {
+      instanceId,
+      start: false,
+      outcome: { status: "skipped", reason: "no EBS root volume to snapshot" },
+    };
   return {
     instanceId,
     start: true,
@@ -255,7 +287,9 @@ export async function beginTarget(input: TargetInput, ctx: StepContext): Promise
 /** Snapshots the root volume (the rollback point), then takes the instance out of its target groups. */
 export async function prepareTarget(input: TargetInput, ctx: StepContext): Promise<TargetInput["prep"]> {
   const { region, instanceId, target } = input;
-  const retainUntil = new Date(ctx.now().getTime() + input.params.retainSnapshotDays * 86_400_000).toISOString();
+  const retainUntil = new Date(
+    ctx.now().getTime() + input.params.retainSnapshotDays * 86_400_000,
+  ).toISOString();
   const [made] = await snapshotVolumes({
     region,
     executionId: ctx.executionId,
@@ -274,12 +308,18 @@ export async function prepareTarget(input: TargetInput, ctx: StepContext): Promi
   });
   for (const arn of target?.targetGroups ?? []) {
     try {
-      await elbv2(region).send(new DeregisterTargetsCommand({ TargetGroupArn: arn, Targets: [{ Id: instanceId }] }));
+      await elbv2(region).send(
+        new DeregisterTargetsCommand({ TargetGroupArn: arn, Targets: [{ Id: instanceId }] }),
+      );
     } catch (err) {
       if ((err as Error).name !== "InvalidTarget") throw err; // already out: what we wanted
     }
   }
-  return { snapshotId: made.snapshotId, deregistered: target?.targetGroups ?? [], at: ctx.now().toISOString() };
+  return {
+    snapshotId: made.snapshotId,
+    deregistered: target?.targetGroups ?? [],
+    at: ctx.now().toISOString(),
+  };
 }
 
 /** Ready when the snapshot is complete and no target group still drains the instance. */
@@ -321,7 +361,10 @@ export async function installPatches(input: TargetInput, ctx: StepContext): Prom
 const WAITING = new Set(["Pending", "InProgress", "Delayed"]);
 
 /** Polls the invocation; a failed, timed-out or cancelled command fails the target. */
-export async function checkCommand(input: TargetInput, ctx: StepContext): Promise<{ ready: boolean; status: string }> {
+export async function checkCommand(
+  input: TargetInput,
+  ctx: StepContext,
+): Promise<{ ready: boolean; status: string }> {
   const { region, instanceId, command } = input;
   let status = "Pending";
   let detail = "";
@@ -337,9 +380,14 @@ export async function checkCommand(input: TargetInput, ctx: StepContext): Promis
   }
   if (status === "Success") return { ready: true, status };
   if (!WAITING.has(status))
-    throw new StepExecutionError("PatchCommandFailed", `AWS-RunPatchBaseline ${status} on ${instanceId}: ${detail}`);
+    throw new StepExecutionError(
+      "PatchCommandFailed",
+      `AWS-RunPatchBaseline ${status} on ${instanceId}: ${detail}`,
+    );
   if (elapsedSeconds(ctx, command!.sentAt) > input.params.commandTimeoutSeconds) {
-    await ssm(region).send(new CancelCommandCommand({ CommandId: command!.commandId, InstanceIds: [instanceId] }));
+    await ssm(region).send(
+      new CancelCommandCommand({ CommandId: command!.commandId, InstanceIds: [instanceId] }),
+    );
     throw new StepExecutionError(
       "PatchCommandTimedOut",
       `AWS-RunPatchBaseline still ${status} on ${instanceId} after ${input.params.commandTimeoutSeconds}s; cancelled`,
@@ -350,7 +398,9 @@ export async function checkCommand(input: TargetInput, ctx: StepContext): Promis
 
 /** Reboots when Patch Manager reports patches InstalledPendingReboot (and the params allow it). */
 export async function rebootIfNeeded(input: TargetInput, ctx: StepContext): Promise<TargetInput["reboot"]> {
-  const out = await ssm(input.region).send(new DescribeInstancePatchStatesCommand({ InstanceIds: [input.instanceId] }));
+  const out = await ssm(input.region).send(
+    new DescribeInstancePatchStatesCommand({ InstanceIds: [input.instanceId] }),
+  );
   const state = out.InstancePatchStates?.[0];
   const pendingReboot = state?.InstalledPendingRebootCount ?? 0;
   const installed = (state?.InstalledCount ?? 0) + pendingReboot;
@@ -368,7 +418,10 @@ async function instanceHealth(region: string, instanceId: string): Promise<{ ok:
   const inst = st?.InstanceStatus?.Status;
   const sys = st?.SystemStatus?.Status;
   if (inst === "impaired" || sys === "impaired")
-    throw new StepExecutionError("InstanceImpaired", `${instanceId} status checks: instance ${inst}, system ${sys}`);
+    throw new StepExecutionError(
+      "InstanceImpaired",
+      `${instanceId} status checks: instance ${inst}, system ${sys}`,
+    );
   const ping = (await pingStatuses(region, [instanceId])).get(instanceId);
   return {
     ok: inst === "ok" && sys === "ok" && ping === "Online",
@@ -380,13 +433,18 @@ async function instanceHealth(region: string, instanceId: string): Promise<{ ok:
 export async function checkHealth(input: TargetInput, ctx: StepContext): Promise<{ ready: boolean }> {
   const h = await instanceHealth(input.region, input.instanceId);
   if (!h.ok && elapsedSeconds(ctx, input.reboot?.at) > input.params.healthTimeoutSeconds)
-    throw new StepExecutionError("InstanceUnhealthy", `${input.instanceId} after ${input.params.healthTimeoutSeconds}s: ${h.why}`);
+    throw new StepExecutionError(
+      "InstanceUnhealthy",
+      `${input.instanceId} after ${input.params.healthTimeoutSeconds}s: ${h.why}`,
+    );
   return { ready: h.ok };
 }
 
 async function registerAll(region: string, instanceId: string, arns: string[]): Promise<void> {
   for (const arn of arns)
-    await elbv2(region).send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: [{ Id: instanceId }] }));
+    await elbv2(region).send(
+      new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: [{ Id: instanceId }] }),
+    );
 }
 
 /** Puts the instance back into the target groups it was taken out of. */
