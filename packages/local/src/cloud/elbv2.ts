@@ -30,7 +30,7 @@ function sweep(ctx: OpContext, g: TargetGroupRecord): void {
   );
 }
 
-function health(ctx: OpContext, g: TargetGroupRecord, t: TargetRecord | undefined) {
+function health(ctx: OpContext, t: TargetRecord | undefined) {
   if (!t)
     return {
       State: "unused",
@@ -85,7 +85,7 @@ const describeTargetHealth: Op = (ctx, input) => {
     TargetHealthDescriptions: list.map(({ a, t }) => ({
       Target: { Id: a.Id, Port: t?.port ?? a.Port ?? g.port },
       HealthCheckPort: String(t?.port ?? g.port),
-      TargetHealth: health(ctx, g, t),
+      TargetHealth: health(ctx, t),
     })),
   };
 };
@@ -95,7 +95,7 @@ const registerTargets: Op = (ctx, input) => {
   sweep(ctx, g);
   for (const target of (input.Targets ?? []) as Array<{ Id: string; Port?: number }>) {
     const i = instanceRecord(ctx, target.Id);
-    if (!i || i.state !== "running")
+    if (i?.state !== "running")
       throw new CloudApiError(
         "InvalidTarget",
         `The following targets are not in a running state and cannot be registered: '${target.Id}'`,
