@@ -5,6 +5,7 @@
 import { alarmStorm } from "./alarm-storm.ts";
 import { bundles } from "./bundles.ts";
 import { consoleBench } from "./console.ts";
+import { patchFleetBench } from "./patch-fleet.ts";
 
 process.env.AWS_ACCESS_KEY_ID ??= "local";
 process.env.AWS_SECRET_ACCESS_KEY ??= "local";
@@ -15,6 +16,7 @@ const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
   "alarm-storm": alarmStorm,
   bundles: () => bundles(),
   console: consoleBench,
+  "patch-fleet": patchFleetBench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

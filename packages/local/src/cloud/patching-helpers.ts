@@ -81,19 +81,20 @@ export function rootVolumeTasks(cloud: SimulatedCloud, region?: string) {
 
 /**
  * Adds `count` running, SSM-managed instances tagged `PatchGroup=<patchGroup>`, behind one
- * target group per 100 instances (`<patchGroup>-tg-<n>`). Returns their ids.
+ * target group per `targetGroupSize` (default 100) instances (`<patchGroup>-tg-<n>`). Returns their ids.
  */
 export function seedPatchFleet(
   cloud: SimulatedCloud,
-  opts: { count: number; patchGroup?: string; region?: string; targetGroups?: boolean },
+  opts: { count: number; patchGroup?: string; region?: string; targetGroups?: boolean; targetGroupSize?: number },
 ): string[] {
   return cloud.batch(() => seedFleetNow(cloud, opts));
 }
 
 function seedFleetNow(
   cloud: SimulatedCloud,
-  opts: { count: number; patchGroup?: string; region?: string; targetGroups?: boolean },
+  opts: { count: number; patchGroup?: string; region?: string; targetGroups?: boolean; targetGroupSize?: number },
 ): string[] {
+  const size = opts.targetGroupSize ?? 100;
   const group = opts.patchGroup ?? "fleet";
   const ids: string[] = [];
   for (let n = 1; n <= opts.count; n++) {
