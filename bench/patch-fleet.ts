@@ -84,7 +84,8 @@ async function patchFleet(size: number): Promise<Figure> {
     const writes = steps + size /* target results */ + 2 * size /* locks */ + 10;
     const cost = {
       stepFunctions: transitions * PRICE.transition,
-      lambda: steps * PRICE.lambdaRequest + steps * PRICE.lambdaSeconds * PRICE.lambdaGb * PRICE.lambdaGbSecond,
+      lambda:
+        steps * PRICE.lambdaRequest + steps * PRICE.lambdaSeconds * PRICE.lambdaGb * PRICE.lambdaGbSecond,
       dynamodb: writes * PRICE.dynamoWrite,
     };
     const total = cost.stepFunctions + cost.lambda + cost.dynamodb;
@@ -129,6 +130,10 @@ export async function patchFleetBench(): Promise<Figure[]> {
   const w100 = wall(100);
   const w1000 = wall(1000);
   if (w100 && w1000)
-    figures.push({ bench: "patch-fleet", ratio1000to100: Math.round((w1000 / w100) * 100) / 100, target: 12 });
+    figures.push({
+      bench: "patch-fleet",
+      ratio1000to100: Math.round((w1000 / w100) * 100) / 100,
+      target: 12,
+    });
   return figures;
 }

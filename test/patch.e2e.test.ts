@@ -183,4 +183,39 @@ describe("patch in local mode", () => {
     expect(Math.max(...histories)).toBeLessThan(HISTORY_LIMIT);
     expect(Math.min(...histories)).toBeGreaterThan(0);
   });
+
+  it("a graceful abort starts no new target, rolls back the ones in flight, re-registers them and ends ABORTED", async () => {
+    setPatchingSettings(cloud, { commandDurationMs: 400 });
+    const before = local.cloud.calls.length;
+    const started = await api<{ executionId: string }>(local, "POST", "/api/runbooks/patch/executions", {
+      params: { selector: { tag: { PatchGroup: "twenty" } }, maxConcurrency: "2", ...QUICK },
+    });
+    const deadline = Date.now() + 10_000;
+    while (
+      !local.cloud.calls.slice(before).some((c) => c.operation === "SendCommand") &&
+      Date.now() < deadline
+    )
+      await new Promise((r) => setTimeout(r, 10));
+
+    const aborted = await api(local, "POST", `/api/executions/${started.body.executionId}/abort`, {
+      reason: "wrong patch baseline",
+    });
+    await local.idle();
+    setPatchingSettings(cloud, FAST);
+
+    expect(aborted.status).toBe(202);
+    const run = (await api(local, "GET", `/api/executions/${started.body.executionId}`)).body;
+    expect(run.status).toBe("ABORTED");
+    const c = run.result.compliance;
+    expect(c.notStarted.aborted).toBeGreaterThan(0);
+    expect(c.rolledBack).toBeGreaterThan(0);
+    expect(c.patched + c.rolledBack + c.notStarted.aborted).toBe(20);
+    for (const t of run.result.targets.filter((x: { status: string }) => x.status === "rolled-back")) {
+      expect(rootVolume(t.instanceId).SnapshotId).toBe(t.snapshotId);
+      const group = t.targetGroups[0].split("/")[1];
+      expect(
+        targetGroupMembers(cloud, group).find((m) => m.id === t.instanceId)?.deregisteredAt,
+      ).toBeUndefined();
+    }
+  });
 });

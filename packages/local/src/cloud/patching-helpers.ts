@@ -85,14 +85,26 @@ export function rootVolumeTasks(cloud: SimulatedCloud, region?: string) {
  */
 export function seedPatchFleet(
   cloud: SimulatedCloud,
-  opts: { count: number; patchGroup?: string; region?: string; targetGroups?: boolean; targetGroupSize?: number },
+  opts: {
+    count: number;
+    patchGroup?: string;
+    region?: string;
+    targetGroups?: boolean;
+    targetGroupSize?: number;
+  },
 ): string[] {
   return cloud.batch(() => seedFleetNow(cloud, opts));
 }
 
 function seedFleetNow(
   cloud: SimulatedCloud,
-  opts: { count: number; patchGroup?: string; region?: string; targetGroups?: boolean; targetGroupSize?: number },
+  opts: {
+    count: number;
+    patchGroup?: string;
+    region?: string;
+    targetGroups?: boolean;
+    targetGroupSize?: number;
+  },
 ): string[] {
   const size = opts.targetGroupSize ?? 100;
   const group = opts.patchGroup ?? "fleet";
