@@ -120,10 +120,10 @@ function seedFleetNow(
   }
   manageWithSsm(cloud, ids, opts.region);
   if (opts.targetGroups !== false) {
-    for (let k = 0; k * 100 < ids.length; k++) {
+    for (let k = 0; k * size < ids.length; k++) {
       addTargetGroup(cloud, {
         name: `${group}-tg-${k + 1}`,
-        instanceIds: ids.slice(k * 100, k * 100 + 100),
+        instanceIds: ids.slice(k * size, k * size + size),
         region: opts.region,
       });
     }
