@@ -5,6 +5,7 @@
  */
 import { Admission, ConfigError, useConfig, validateConfig } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../packages/local/src/cli/main.ts";
 import { nextWindows } from "../packages/local/src/cli/windows.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { seedPatchFleet, setPatchingSettings } from "../packages/local/src/cloud/patching-helpers.ts";
@@ -58,6 +59,36 @@ describe("window firing across DST", () => {
     expect(before.blockedBy).toBeUndefined();
     expect(during).toMatchObject({ local: "2026-03-29 03:00 UTC+2", startsAt: "2026-03-29T01:00:00.000Z" });
     expect(during.blockedBy?.freeze).toBe("spring-freeze");
+  });
+
+  it("reflex windows prints each occurrence as JSON, with the freeze that blocks one", async () => {
+    const printed: string[] = [];
+    const write = process.stdout.write;
+    process.stdout.write = ((s: string) => printed.push(s) > 0) as typeof process.stdout.write;
+    let code: number;
+    try {
+      code = await main([
+        "windows",
+        "--config",
+        "test/fixtures/windows.config.ts",
+        "--from",
+        "2026-12-20T00:00:00Z",
+        "--count",
+        "2",
+        "--json",
+      ]);
+    } finally {
+      process.stdout.write = write;
+    }
+
+    expect(code).toBe(0);
+    const { windows } = JSON.parse(printed.join(""));
+    expect(windows.map((w: { startsAt: string }) => w.startsAt)).toEqual([
+      "2026-12-20T02:00:00.000Z",
+      "2026-12-27T02:00:00.000Z",
+    ]);
+    expect(windows[0].blockedBy).toBeUndefined();
+    expect(windows[1].blockedBy.freeze).toBe("year-end");
   });
 
   it("config check names the path of a bad window", () => {
