@@ -60,6 +60,9 @@ async function patchFleet(size: number): Promise<Figure> {
           maxConcurrency: String(CONCURRENCY),
           maxErrors: "1%",
           pollSeconds: 1,
+          commandTimeoutSeconds: 600,
+          drainTimeoutSeconds: 300,
+          healthTimeoutSeconds: 300,
         },
       }),
     });

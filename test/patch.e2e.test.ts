@@ -98,6 +98,15 @@ describe("patch in local mode", () => {
     expect(JSON.stringify(res.body)).toContain("maxConcurrency");
   });
 
+  it("rejects polling so fine that one target's execution could pass the 25,000-event history limit", async () => {
+    const res = await api(local, "POST", "/api/runbooks/patch/executions", {
+      params: { selector: { tag: { PatchGroup: "twenty" } }, pollSeconds: 1, commandTimeoutSeconds: 172_800 },
+    });
+
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.body)).toContain("pollSeconds");
+  });
+
   it("with 25% concurrency and 10% maxErrors, never runs more than 5 at once and starts none after errors pass 2", async () => {
     for (const id of fleet.slice(0, 4)) setPatchOutcome(cloud, id, { result: "failure" });
     const before = local.cloud.calls.length;

@@ -29,6 +29,9 @@ function rate(min: number, what: string) {
   });
 }
 
+/** Polls one target may make at most, so its child execution stays under 25,000 history events. */
+export const MAX_POLLS_PER_TARGET = 2500;
+
 export const patchSelector = z
   .object({
     tag: z
@@ -79,7 +82,18 @@ export const patchParams = z
       .describe("Put a failed target back on its pre-patch root volume (CreateReplaceRootVolumeTask)"),
     retainSnapshotDays: z.number().int().min(1).max(365).default(7),
   })
-  .strict();
+  .strict()
+  // Each poll is about 9 history events (Wait, Task, Choice) in the target's child execution;
+  // the waits must not be able to reach Step Functions' 25,000-event limit of one execution.
+  .refine(
+    (p) =>
+      (p.commandTimeoutSeconds + p.drainTimeoutSeconds + 2 * p.healthTimeoutSeconds) / p.pollSeconds <=
+      MAX_POLLS_PER_TARGET,
+    {
+      path: ["pollSeconds"],
+      message: `too small for these timeouts: a target could poll more than ${MAX_POLLS_PER_TARGET} times (the history limit of its execution); raise pollSeconds or lower the timeouts`,
+    },
+  );
 
 export type PatchParams = z.output<typeof patchParams>;
 
