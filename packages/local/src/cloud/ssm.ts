@@ -44,9 +44,10 @@ const describeInstanceInformation: Op = (ctx, input) => {
   const max = input.MaxResults ?? 10;
   if (max < 5 || max > 50)
     throw new CloudApiError("ValidationException", "MaxResults must be between 5 and 50");
-  const all = Object.values(p.nodes)
-    .filter((n) => !ids || ids.includes(n.instanceId))
-    .sort((a, b) => a.instanceId.localeCompare(b.instanceId));
+  // By id when filtered (a fleet of thousands is asked about one node at a time).
+  const all = (
+    ids ? [...new Set(ids)].flatMap((id) => (p.nodes[id] ? [p.nodes[id]] : [])) : Object.values(p.nodes)
+  ).sort((a, b) => a.instanceId.localeCompare(b.instanceId));
   const start = input.NextToken ? Number(Buffer.from(input.NextToken, "base64url").toString()) : 0;
   const page = all.slice(start, start + max);
   const next = start + max < all.length ? Buffer.from(String(start + max)).toString("base64url") : undefined;
