@@ -74,16 +74,18 @@ async function patchFleet(size: number): Promise<Figure> {
       result: { compliance: Record<string, unknown> };
     };
     const executions = local.engine.list();
-    const histories = executions.map((e) => local.engine.historyEvents(e.executionArn));
-    let transitions = 0;
-    let tasks = 0;
-    for (const e of executions)
-      for (const ev of e.history as Array<{ type: string; state?: { type: string; name: string } }>) {
-        if (ev.type !== "StateEntered" || ev.state?.name.endsWith("ChildExecution")) continue;
-        transitions++;
-        if (ev.state?.type === "Task") tasks++;
-      }
-    const steps = tasks; // every Task is one step-worker invocation (approvals aside)
+    // The engine keeps a bounded number of ended executions: figure the children from those it
+    // still has (all of them up to a few thousand), scaled to the fleet.
+    const parentExecution = executions.find((e) => e.name === executionId)!;
+    const parent = local.engine.historyStats(parentExecution.executionArn);
+    const children = executions
+      .filter((e) => e !== parentExecution)
+      .map((e) => local.engine.historyStats(e.executionArn));
+    const perChild = (f: (h: typeof parent) => number) =>
+      children.reduce((n, h) => n + f(h), 0) / children.length;
+    const histories = [parent.events, ...children.map((h) => h.events)];
+    const transitions = parent.transitions + perChild((h) => h.transitions) * size;
+    const steps = parent.tasks + perChild((h) => h.tasks) * size; // one step-worker invocation per Task
     const writes = steps + size /* target results */ + 2 * size /* locks */ + 10;
     const cost = {
       stepFunctions: transitions * PRICE.transition,
@@ -100,9 +102,9 @@ async function patchFleet(size: number): Promise<Figure> {
       status: run.status,
       compliance: run.result.compliance,
       wallMs: Math.round(wallMs),
-      executions: executions.length,
+      executions: size + 1,
       maxHistoryEvents: Math.max(...histories),
-      parentHistoryEvents: histories[executions.findIndex((e) => e.name === executionId)],
+      parentHistoryEvents: parent.events,
       historyLimit: 25_000,
       stateTransitionsPerInstance: Math.round((transitions / size) * 10) / 10,
       stepInvocationsPerInstance: Math.round(stepsPerTarget * 10) / 10,

@@ -2,10 +2,13 @@
  * `npm run bench`: every benchmark, one JSON object per figure on stdout. Pass names to run
  * some: `npm run bench -- alarm-storm`.
  */
+import { admissionBench } from "./admission.ts";
 import { alarmStorm } from "./alarm-storm.ts";
 import { bundles } from "./bundles.ts";
 import { consoleBench } from "./console.ts";
 import { patchFleetBench } from "./patch-fleet.ts";
+import { sfnLogBytes } from "./sfn-log-bytes.ts";
+import { soak } from "./soak.ts";
 
 process.env.AWS_ACCESS_KEY_ID ??= "local";
 process.env.AWS_SECRET_ACCESS_KEY ??= "local";
@@ -15,8 +18,11 @@ process.env.AWS_EC2_METADATA_DISABLED = "true";
 const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
   "alarm-storm": alarmStorm,
   bundles: () => bundles(),
+  "sfn-log-bytes": sfnLogBytes,
   console: consoleBench,
   "patch-fleet": patchFleetBench,
+  admission: admissionBench,
+  soak,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

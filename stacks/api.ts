@@ -6,11 +6,11 @@
  */
 import { type ApiRouteProps, Config, Api as HttpApi, type StackContext, use } from "sst/constructs";
 import { Bus } from "./bus.ts";
-import { resourceName, stateMachineArnPrefix } from "./context.ts";
+import { resourceName } from "./context.ts";
 import { reflexFunction } from "./function.ts";
-import { putEventsStatement, runControlStatements, startExecutionStatement, tableStatement } from "./iam.ts";
+import { putEventsStatement, runControlStatements, startExecutionStatement, tableStatements } from "./iam.ts";
 import { suppress } from "./nag.ts";
-import { Runbooks } from "./runbooks.ts";
+import { executionArnPrefix, Runbooks } from "./runbooks.ts";
 import { Storage } from "./storage.ts";
 
 export const API_HANDLER = "packages/functions/src/api.handler";
@@ -43,19 +43,19 @@ export function Api({ stack }: StackContext) {
     handler: API_HANDLER,
     description: "Reflex JSON API: runbooks, executions, audit",
   });
-  const executionArnPrefix = stateMachineArnPrefix(stack).replace(":stateMachine:", ":execution:");
+  const executionArns = runbooks.map((r) => `${executionArnPrefix(r.stateMachineArn)}*`);
   handler.attachPermissions([
-    tableStatement(table.tableArn),
+    ...tableStatements(table.tableArn),
     startExecutionStatement(runbooks.map((r) => r.stateMachineArn)),
     putEventsStatement(bus.eventBusArn),
-    ...runControlStatements(executionArnPrefix),
+    ...runControlStatements(executionArns),
   ]);
   suppress(handler.role!, [
     {
       id: "AwsSolutions-IAM5",
       reason:
-        "states:SendTaskSuccess/SendTaskFailure/SendTaskHeartbeat take a task token and have no resource type to scope them to (the token is the capability, readable only from the state table); states:StopExecution is scoped to the ARN prefix of this stage's executions, whose names are chosen at start time.",
-      appliesTo: ["Resource::*", `Resource::${executionArnPrefix}*`],
+        "states:SendTaskSuccess/SendTaskFailure/SendTaskHeartbeat take a task token and have no resource type to scope them to (the token is the capability, readable only from the state table); states:StopExecution names each of this stage's state machines exactly and leaves only the execution name open (chosen at start time).",
+      appliesTo: ["Resource::*", ...executionArns.map((a) => `Resource::${a}`)],
     },
   ]);
 

@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Config, DEFAULT_CONFIG_FILE, loadConfig } from "@reflex/core";
-import { RemovalPolicy } from "aws-cdk-lib";
+import { Stack as CdkStack, Fn, RemovalPolicy } from "aws-cdk-lib";
 import { RegionInfo } from "aws-cdk-lib/region-info";
 import type { App, Stack } from "sst/constructs";
 import { useProject } from "sst/project.js";
@@ -20,15 +20,16 @@ import { useProject } from "sst/project.js";
 export interface DeployedConfig {
   file: string;
   config: Config;
-  /** `JSON.stringify` of the config module's default export: `REFLEX_CONFIG`. */
+  /** `JSON.stringify` of the config module's default export: the SSM parameter's value. */
   json: string;
 }
 
 /**
- * Lambda allows 4 KB for all of a function's environment variables together; the config gets
- * most of it, the table/bucket/bus names and Powertools settings the rest.
+ * The deployed config lives in an SSM parameter (`/<app>/<stage>/config`), read by each function
+ * at cold start: Standard tier (free) up to 4 KB, Advanced tier ($0.05 a month) up to 8 KB.
  */
-export const MAX_CONFIG_BYTES = 3_072;
+export const MAX_CONFIG_BYTES = 8_192;
+export const STANDARD_PARAMETER_BYTES = 4_096;
 
 let loaded: DeployedConfig | undefined;
 
@@ -47,7 +48,7 @@ export async function loadReflexConfig(
   const bytes = Buffer.byteLength(json);
   if (bytes > MAX_CONFIG_BYTES) {
     throw new Error(
-      `${file} is ${bytes} bytes as JSON; Reflex passes it to Lambda as REFLEX_CONFIG, which must stay under ${MAX_CONFIG_BYTES} bytes (Lambda's 4 KB environment limit)`,
+      `${file} is ${bytes} bytes as JSON; Reflex deploys it as an SSM parameter, which holds at most ${MAX_CONFIG_BYTES} bytes (Advanced tier)`,
     );
   }
   loaded = { file: path, config, json };
@@ -120,9 +121,30 @@ export function stateMachineArn(stack: Stack, runbook: string): string {
   return `${stateMachineArnPrefix(stack)}${runbook}`;
 }
 
+/** The SSM parameter holding the deployed config: `/<app>/<stage>/config`. */
+export function configParameterName(stack: Stack): string {
+  return `/${(stack.node.root as App).name}/${stack.stage}/config`;
+}
+
+/** The ARN of {@link configParameterName}, as a literal. */
+export function configParameterArn(stack: Stack): string {
+  return `arn:${partitionOf(stack)}:ssm:${stack.region}:${stack.account}:parameter${configParameterName(stack)}`;
+}
+
 /** The custom EventBridge bus lifecycle events go to. */
 export function eventBusName(stack: Stack): string {
   return namePrefix(stack);
+}
+
+/**
+ * `<name>-<id>`, where `<id>` is the last part of this stack's CloudFormation stack id: the same
+ * for every update of the stack, new when the stack is created again after `sst remove`. For
+ * names of resources that are retained (prod log groups), so a redeploy never collides with
+ * what the removed stack left behind.
+ */
+export function deploymentUnique(stack: Stack, name: string): string {
+  const id = Fn.select(4, Fn.split("-", Fn.select(2, Fn.split("/", CdkStack.of(stack).stackId))));
+  return Fn.join("-", [name, id]);
 }
 
 /** PascalCase of a kebab-case name, for construct ids (`backup-snapshot` → `BackupSnapshot`). */

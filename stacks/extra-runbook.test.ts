@@ -107,16 +107,23 @@ describe("a runbook registered in core", () => {
     for (const s of starts) expect(s.Resource).toContain(arn);
   });
 
-  it("is watched: failed runs and its worker's errors and throttles alarm", () => {
-    const watched = Object.values(observability.findResources("AWS::CloudWatch::Alarm")).map(
-      (a) => `${a.Properties.MetricName} ${a.Properties.Dimensions[0].Value}`,
-    );
+  it("is watched: its failed, timed-out and aborted runs alarm, and the alarm topic accepts them", () => {
+    const machine = `arn:aws:states:${TEST_ENV.region}:${TEST_ENV.account}:stateMachine:${PREFIX}-${NAME}`;
+    const alarms = Object.values(observability.findResources("AWS::CloudWatch::Alarm"));
+    const watched = alarms.map((a) => `${a.Properties.MetricName} ${a.Properties.Dimensions[0].Value}`);
     expect(watched).toEqual(
       expect.arrayContaining([
-        `ExecutionsFailed arn:aws:states:${TEST_ENV.region}:${TEST_ENV.account}:stateMachine:${PREFIX}-${NAME}`,
-        `Errors ${PREFIX}-step-${NAME}`,
-        `Throttles ${PREFIX}-step-${NAME}`,
+        `ExecutionsFailed ${machine}`,
+        `ExecutionsTimedOut ${machine}`,
+        `ExecutionsAborted ${machine}`,
       ]),
+    );
+    const topicPolicy = Object.values(observability.findResources("AWS::SNS::TopicPolicy"))[0];
+    const sources = topicPolicy.Properties.PolicyDocument.Statement.find(
+      (s: { Sid?: string }) => s.Sid === "CloudWatchAlarmsOfThisStage",
+    ).Condition.ArnEquals["aws:SourceArn"];
+    expect(sources).toContain(
+      `arn:aws:cloudwatch:${TEST_ENV.region}:${TEST_ENV.account}:alarm:${PREFIX}-${NAME}-timed-out`,
     );
   });
 });

@@ -3,11 +3,16 @@
  * has a name the dashboard can use, its own log group with a retention, the handler
  * environment, and the same nag-reviewed role.
  */
+import { createHash } from "node:crypto";
 import { Duration } from "aws-cdk-lib";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { type IQueue, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Function as SstFunction, type Stack, use } from "sst/constructs";
 import {
+  configParameterArn,
+  configParameterName,
+  deploymentUnique,
   eventBusName,
   reflexConfig,
   removalPolicyFor,
@@ -25,7 +30,14 @@ export function handlerEnvironment(stack: Stack): Record<string, string> {
     REFLEX_BUCKET: reports.bucketName,
     REFLEX_STATE_MACHINE_ARN_PREFIX: stateMachineArnPrefix(stack),
     REFLEX_EVENT_BUS: eventBusName(stack),
-    REFLEX_CONFIG: reflexConfig().json,
+    // The config itself is in SSM (it would not fit Lambda's 4 KB of environment); read at cold start.
+    REFLEX_CONFIG_PARAMETER: configParameterName(stack),
+    // The account events from POST /events are stamped with (never the caller's word).
+    REFLEX_ACCOUNT: stack.account,
+    // Alarm states Reflex has not seen change (or not lately) are read from CloudWatch.
+    REFLEX_ALARM_STATE_SOURCE: "cloudwatch",
+    // Changes with the config, so a deploy of a new config replaces warm containers holding the old one.
+    REFLEX_CONFIG_SHA256: createHash("sha256").update(reflexConfig().json).digest("hex").slice(0, 16),
   };
 }
 
@@ -47,7 +59,9 @@ export interface ReflexFunctionProps {
 export function reflexFunction(stack: Stack, id: string, props: ReflexFunctionProps): SstFunction {
   const functionName = resourceName(stack, props.name);
   const logGroup = new LogGroup(stack, `${id}Logs`, {
-    logGroupName: `/aws/lambda/${functionName}`,
+    // Unique per deployment of the stack: a prod log group outlives `sst remove`, and a redeploy
+    // must not collide with it ("already exists"). The function logs here, not to /aws/lambda/<name>.
+    logGroupName: deploymentUnique(stack, `/aws/lambda/${functionName}`),
     retention: RetentionDays.ONE_MONTH,
     removalPolicy: removalPolicyFor(stack),
   });
@@ -63,6 +77,9 @@ export function reflexFunction(stack: Stack, id: string, props: ReflexFunctionPr
       ? { deadLetterQueue: props.deadLetterQueue, retryAttempts: 2, maxEventAge: Duration.hours(1) }
       : {}),
   });
+  fn.attachPermissions([
+    new PolicyStatement({ actions: ["ssm:GetParameter"], resources: [configParameterArn(stack)] }),
+  ]);
   suppress(fn.role!, LAMBDA_ROLE);
   return fn;
 }

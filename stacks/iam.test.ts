@@ -9,11 +9,17 @@ import { RunbookDefinitionError, Runbooks } from "@reflex/core";
 import { Stack } from "aws-cdk-lib";
 import { describe, expect, it } from "vitest";
 import { runbookStatements, TABLE_ACTIONS } from "./iam.ts";
+import { evaluate, type SimRequest } from "./support/policy-sim.ts";
 import { ROOT } from "./support/synth.ts";
 
 const ctx = {
   automationTag: { key: "team:automation", value: "yes" },
-  substitutions: { ReportsBucketArn: "arn:aws:s3:::reports" },
+  substitutions: {
+    Partition: "aws",
+    Account: "123456789012",
+    Region: "us-east-1",
+    ReportsBucketArn: "arn:aws:s3:::reports",
+  },
 };
 
 function withPermissions(permissions: Runbooks.Permission[]): Runbooks.Runbook {
@@ -173,5 +179,265 @@ describe("the control-plane grants", () => {
         }
       }
     }
+  });
+});
+
+/** IAM service prefix of each SDK v3 client package a step may use. */
+const CLIENT_SERVICE: Record<string, string> = {
+  "client-ec2": "ec2",
+  "client-auto-scaling": "autoscaling",
+  "client-s3": "s3",
+  "client-ssm": "ssm",
+  "client-route-53": "route53",
+  "client-cloudwatch": "cloudwatch",
+  "client-elastic-load-balancing-v2": "elasticloadbalancing",
+  "client-kms": "kms",
+};
+/** Clients whose grants are not the runbook's to declare: the state table, and the control plane (checked above). */
+const NOT_DECLARED = ["client-dynamodb", "lib-dynamodb", "client-sfn", "client-eventbridge"];
+
+/** Every core source file a runbook's steps load: its folder's step modules and what they import, transitively. */
+function stepModules(runbook: string): string[] {
+  const dir = join(ROOT, "packages/core/src/runbooks", runbook);
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = readFileSync(file, "utf8");
+    for (const [, spec] of text.matchAll(/from\s+"(\.{1,2}\/[^"]+\.ts)"/g)) {
+      visit(join(file, "..", spec));
+    }
+  };
+  for (const f of readdirSync(dir)) {
+    if (
+      f.endsWith(".ts") &&
+      !f.endsWith(".test.ts") &&
+      !["index.ts", "params.ts", "state-machine.ts"].includes(f)
+    )
+      visit(join(dir, f));
+  }
+  return [...seen];
+}
+
+/** The IAM actions the SDK commands (and paginators) imported by `files` need. */
+function sdkActions(files: string[]): Map<string, string> {
+  const needed = new Map<string, string>();
+  for (const file of files) {
+    const text = readFileSync(file, "utf8");
+    for (const [, names, pkg] of text.matchAll(
+      /import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*"@aws-sdk\/([a-z0-9-]+)"/g,
+    )) {
+      if (NOT_DECLARED.includes(pkg)) continue;
+      const service = CLIENT_SERVICE[pkg];
+      for (const raw of names.split(",")) {
+        const name = raw.trim().replace(/^type\s+/, "");
+        const operation = name.match(/^(\w+)Command$/)?.[1] ?? name.match(/^paginate(\w+)$/)?.[1];
+        if (!operation) continue;
+        if (!service)
+          throw new Error(`${file} imports ${name} from @aws-sdk/${pkg}; map that client in this test`);
+        needed.set(`${service}:${operation}`, `${file.slice(ROOT.length + 1)} imports ${name}`);
+      }
+    }
+  }
+  return needed;
+}
+
+describe("a runbook's declared permissions", () => {
+  it.each(Runbooks.list().map((r) => [r.name]))("cover every SDK command %s's steps import", (name) => {
+    const runbook = Runbooks.get(name);
+    const declared = new Set(runbook.permissions.flatMap((p) => p.actions));
+    const needed = sdkActions(stepModules(name));
+    expect(needed.size).toBeGreaterThan(0);
+    const missing = [...needed]
+      .filter(([action]) => !declared.has(action))
+      .map(([a, why]) => `${a} (${why})`);
+    expect(missing).toEqual([]);
+  });
+
+  it.each(Runbooks.list().map((r) => [r.name]))("declare nothing %s's steps never call", (name) => {
+    const runbook = Runbooks.get(name);
+    const needed = sdkActions(stepModules(name));
+    const service = (a: string) => a.split(":")[0];
+    const unused = runbook.permissions.flatMap((p) =>
+      p.actions.filter((a) => {
+        if (needed.has(a)) return false;
+        // Tag-on-create: authorized during the creating call, which must itself be called.
+        if (p.onCreate?.some((c) => needed.has(`${service(a)}:${c}`))) return false;
+        // Authorized on the caller during another call (kms:CreateGrant during ec2:StartInstances).
+        if (p.during?.some((d) => needed.has(d))) return false;
+        return true;
+      }),
+    );
+    expect(unused).toEqual([]);
+  });
+
+  it("fails the check when a step imports a command its runbook does not declare", () => {
+    const needed = sdkActions([join(ROOT, "packages/core/src/runbooks/backup-snapshot/steps.ts")]);
+    expect(needed.has("ec2:CreateSnapshot")).toBe(true);
+    expect(needed.has("ec2:DescribeInstances")).toBe(false); // paginators live in the adapter
+    const adapter = sdkActions(stepModules("backup-snapshot"));
+    expect(adapter.has("ec2:DescribeInstances")).toBe(true);
+  });
+});
+
+describe("Permission checks", () => {
+  it("refuse a tagging action that does not say which creating calls it tags", () => {
+    expect(() =>
+      rendered([
+        {
+          actions: ["ec2:CreateTags"],
+          mutating: true,
+          tagCondition: "request",
+          resources: ["arn:aws:ec2:*::snapshot/*"],
+        },
+      ]),
+    ).toThrow(/onCreate/);
+  });
+
+  it("refuse a tagging action on '*'", () => {
+    expect(() =>
+      rendered([
+        {
+          actions: ["ec2:CreateTags"],
+          mutating: true,
+          tagCondition: "request",
+          onCreate: ["CreateSnapshot"],
+        },
+      ]),
+    ).toThrow(/resource types/);
+  });
+
+  it("refuse an unconditioned mutating EC2 action without a reason, and accept it with one", () => {
+    const volume = {
+      actions: ["ec2:CreateSnapshot"],
+      mutating: true,
+      tagCondition: "none" as const,
+      resources: ["arn:${Partition}:ec2:*:${Account}:volume/*"],
+    };
+    expect(() => rendered([volume])).toThrow(/why/);
+    expect(rendered([{ ...volume, why: "a snapshot only reads its source volume" }])).toEqual([
+      { Effect: "Allow", Action: "ec2:CreateSnapshot", Resource: "arn:aws:ec2:*:123456789012:volume/*" },
+    ]);
+  });
+
+  it("put tagging under ec2:CreateAction and the request tag together", () => {
+    expect(
+      rendered([
+        {
+          actions: ["ec2:CreateTags"],
+          mutating: true,
+          tagCondition: "request",
+          resources: ["arn:${Partition}:ec2:*::snapshot/*"],
+          onCreate: ["CreateSnapshot", "CopySnapshot"],
+        },
+      ]),
+    ).toEqual([
+      {
+        Effect: "Allow",
+        Action: "ec2:CreateTags",
+        Resource: "arn:aws:ec2:*::snapshot/*",
+        Condition: {
+          StringEquals: {
+            "ec2:CreateAction": ["CreateSnapshot", "CopySnapshot"],
+            "aws:RequestTag/team:automation": "yes",
+          },
+        },
+      },
+    ]);
+  });
+
+  it("add a permission's service conditions to its tag condition", () => {
+    expect(
+      rendered([
+        {
+          actions: ["ec2:ModifyInstanceAttribute"],
+          mutating: true,
+          resources: ["arn:${Partition}:ec2:*:${Account}:instance/*"],
+          conditions: { StringLike: { "ec2:Attribute/InstanceType": "*" } },
+        },
+      ])[0].Condition,
+    ).toEqual({
+      StringLike: { "ec2:Attribute/InstanceType": "*" },
+      StringEquals: { "aws:ResourceTag/team:automation": "yes" },
+    });
+  });
+});
+
+describe("Permission, per resource type, for the coming patch and failover runbooks", () => {
+  const account = "123456789012";
+  const evaluated = async (permissions: Runbooks.Permission[], request: SimRequest) =>
+    evaluate(request, [{ Version: "2012-10-17", Statement: rendered(permissions) as unknown[] }], {
+      account,
+    });
+
+  it("says SSM SendCommand: one named document, on instances carrying the automation tag", async () => {
+    const permissions: Runbooks.Permission[] = [
+      {
+        actions: ["ssm:SendCommand"],
+        mutating: true,
+        tagCondition: "none",
+        resources: ["arn:${Partition}:ssm:*:${Account}:document/reflex-patch"],
+        why: "The document half of SendCommand: Reflex's own patch document, named exactly.",
+      },
+      {
+        actions: ["ssm:SendCommand"],
+        mutating: true,
+        resources: ["arn:${Partition}:ec2:*:${Account}:instance/*"],
+      },
+    ];
+    const instance = `arn:aws:ec2:us-east-1:${account}:instance/i-0123456789abcdef0`;
+    const decisions = await Promise.all([
+      evaluated(permissions, {
+        action: "ssm:SendCommand",
+        resource: `arn:aws:ssm:us-east-1:${account}:document/reflex-patch`,
+      }),
+      evaluated(permissions, {
+        action: "ssm:SendCommand",
+        resource: `arn:aws:ssm:us-east-1:${account}:document/run-anything`,
+      }),
+      evaluated(permissions, {
+        action: "ssm:SendCommand",
+        resource: instance,
+        context: { "aws:ResourceTag/team:automation": "yes" },
+      }),
+      evaluated(permissions, { action: "ssm:SendCommand", resource: instance }),
+    ]);
+    expect(decisions).toEqual(["Allowed", "ImplicitlyDenied", "Allowed", "ImplicitlyDenied"]);
+  });
+
+  it("says Route 53: one record name, type and change action in one zone, by Route 53's own condition keys", async () => {
+    const permissions: Runbooks.Permission[] = [
+      {
+        actions: ["route53:ChangeResourceRecordSets"],
+        mutating: true,
+        tagCondition: "none",
+        resources: ["arn:${Partition}:route53:::hostedzone/Z0123456789ABCDEFGHIJ"],
+        conditions: {
+          "ForAllValues:StringEquals": {
+            "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["db.example.com"],
+            "route53:ChangeResourceRecordSetsRecordTypes": ["CNAME"],
+            "route53:ChangeResourceRecordSetsActions": ["UPSERT"],
+          },
+        },
+        why: "Route 53 record sets carry no tags; the record-set condition keys fence the change instead.",
+      },
+    ];
+    const change = (name: string, action: string) =>
+      evaluated(permissions, {
+        action: "route53:ChangeResourceRecordSets",
+        resource: "arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ",
+        context: {
+          "route53:ChangeResourceRecordSetsNormalizedRecordNames": [name],
+          "route53:ChangeResourceRecordSetsRecordTypes": ["CNAME"],
+          "route53:ChangeResourceRecordSetsActions": [action],
+        },
+      });
+    expect(
+      await Promise.all([
+        change("db.example.com", "UPSERT"),
+        change("www.example.com", "UPSERT"),
+        change("db.example.com", "DELETE"),
+      ]),
+    ).toEqual(["Allowed", "ImplicitlyDenied", "ImplicitlyDenied"]);
   });
 });

@@ -1,18 +1,23 @@
 /**
  * Least-privilege IAM for Reflex's functions. A runbook's step worker gets exactly the
- * permissions the runbook declares (`permissions` in core), so IAM never drifts from code:
+ * permissions the runbook declares (`permissions` in core), one statement each, so IAM never
+ * drifts from code:
  *
- * - read-only actions: on the declared resources, else `*` (EC2/ASG/SSM describes have no
+ * - read-only actions: on the declared resources, else `*` (EC2/ASG describes have no
  *   resource-level scoping);
  * - mutating actions, `tagCondition: "resource"` (the default): only on resources that carry the
  *   automation tag (`aws:ResourceTag/<key>`);
  * - mutating actions, `"request"`: only when the request puts the automation tag on what it
  *   creates (`aws:RequestTag/<key>`);
- * - mutating actions, `"none"`: only on the declared resources, which must be given. EC2, Auto
- *   Scaling, SSM and Route 53 support tag conditions, so their mutating actions may not use it.
+ * - tagging actions additionally only inside the creating calls they name (`ec2:CreateAction`),
+ *   so nothing that exists can be tagged into the fence;
+ * - mutating actions, `"none"`: only on the declared resources, which must be given (and, for
+ *   EC2, Auto Scaling, SSM and Route 53, justified: core's `permissionProblems`);
+ * - the declared service conditions (`ec2:Attribute/InstanceType`, `kms:GrantIsForAWSResource`,
+ *   Route 53's record keys) are added to all of the above.
  */
-import { RunbookDefinitionError, type Runbooks, TABLE_KEYS } from "@reflex/core";
-import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { RunbookDefinitionError, Runbooks, TABLE_KEYS } from "@reflex/core";
+import { Effect, PolicyStatement } from "aws-cdk-lib/aws-iam";
 
 /**
  * What core calls on the table: single-item reads and writes, queries, batched audit writes.
@@ -29,11 +34,14 @@ export const TABLE_ACTIONS = [
 ];
 
 /** Services whose mutating actions must always be scoped by the automation tag. */
-export const TAG_SCOPED_SERVICES = ["ec2", "autoscaling", "ssm", "route53"];
+export const TAG_SCOPED_SERVICES = Runbooks.TAG_SCOPED_SERVICES;
 
 export interface RunbookPolicyContext {
   automationTag: { key: string; value: string };
-  /** Values for `${...}` placeholders in declared resources, e.g. `ReportsBucketArn`. */
+  /**
+   * Values for `${...}` placeholders in declared resources: `Partition`, `Account`, `Region`
+   * and e.g. `ReportsBucketArn`.
+   */
   substitutions: Record<string, string>;
 }
 
@@ -53,17 +61,30 @@ function substitute(resource: string, runbook: string, values: Record<string, st
 export function runbookStatements(runbook: Runbooks.Runbook, ctx: RunbookPolicyContext): PolicyStatement[] {
   return runbook.permissions.map((p, i) => {
     const where = `runbook '${runbook.name}' permissions[${i}]`;
-    for (const action of p.actions) {
-      if (action.includes("*"))
-        throw new RunbookDefinitionError(`${where}: action '${action}' uses a wildcard`);
-    }
+    // defineRunbook checks these too; the stacks check again for runbooks built by hand.
+    const problems = Runbooks.permissionProblems(p);
+    if (problems.length > 0) throw new RunbookDefinitionError(`${where}: ${problems.join("; ")}`);
     const resources = p.resources?.map((r) => substitute(r, runbook.name, ctx.substitutions));
-    if (!p.mutating) return new PolicyStatement({ actions: p.actions, resources: resources ?? ["*"] });
+    const conditions: Record<string, Record<string, string | string[]>> = {};
+    const add = (operator: string, key: string, value: string | string[]) => {
+      conditions[operator] = { ...conditions[operator], [key]: value };
+    };
+    for (const [operator, keys] of Object.entries(p.conditions ?? {})) {
+      for (const [key, value] of Object.entries(keys)) add(operator, key, value);
+    }
+    if (p.onCreate?.length) add("StringEquals", "ec2:CreateAction", p.onCreate);
+    const statement = (resourceList: string[]) =>
+      new PolicyStatement({
+        actions: p.actions,
+        resources: resourceList,
+        ...(Object.keys(conditions).length ? { conditions } : {}),
+      });
+    if (!p.mutating) return statement(resources ?? ["*"]);
 
     const condition = p.tagCondition ?? "resource";
     if (condition === "none") {
       const unscoped = p.actions.filter((a) => TAG_SCOPED_SERVICES.includes(a.split(":")[0].toLowerCase()));
-      if (unscoped.length > 0) {
+      if (unscoped.length > 0 && !p.why) {
         throw new RunbookDefinitionError(
           `${where}: mutating ${unscoped.join(", ")} must be scoped by the automation tag (tagCondition "resource" or "request")`,
         );
@@ -73,23 +94,42 @@ export function runbookStatements(runbook: Runbooks.Runbook, ctx: RunbookPolicyC
           `${where}: a mutating permission without a tag condition must name its resources`,
         );
       }
-      return new PolicyStatement({ actions: p.actions, resources });
+      return statement(resources);
     }
     const key = condition === "resource" ? "aws:ResourceTag" : "aws:RequestTag";
-    return new PolicyStatement({
-      actions: p.actions,
-      resources: resources ?? ["*"],
-      conditions: { StringEquals: { [`${key}/${ctx.automationTag.key}`]: ctx.automationTag.value } },
-    });
+    add("StringEquals", `${key}/${ctx.automationTag.key}`, ctx.automationTag.value);
+    return statement(resources ?? ["*"]);
   });
 }
 
-/** Read/write on the state table and its index, nothing else (no Scan, no table management). */
-export function tableStatement(tableArn: string): PolicyStatement {
-  return new PolicyStatement({
-    actions: TABLE_ACTIONS,
-    resources: [tableArn, `${tableArn}/index/${TABLE_KEYS.gsi1.indexName}`],
-  });
+/** Audit rows' partition keys (`AUDIT#<day>`, core's state/audit.ts). */
+export const AUDIT_KEYS = "AUDIT#*";
+
+/**
+ * Read/write on the state table and its index, nothing else (no Scan, no table management),
+ * with the audit trail append-only: no function may delete or update an audit row (only the
+ * TTL removes them), and BatchWriteItem, which core uses only for audit rows, reaches no other
+ * row. IAM cannot tell a BatchWriteItem put from a delete (docs/security.md says what is left).
+ */
+export function tableStatements(tableArn: string): PolicyStatement[] {
+  const resources = [tableArn, `${tableArn}/index/${TABLE_KEYS.gsi1.indexName}`];
+  return [
+    new PolicyStatement({
+      actions: TABLE_ACTIONS.filter((a) => a !== "dynamodb:BatchWriteItem"),
+      resources,
+    }),
+    new PolicyStatement({
+      actions: ["dynamodb:BatchWriteItem"],
+      resources: [tableArn],
+      conditions: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [AUDIT_KEYS] } },
+    }),
+    new PolicyStatement({
+      effect: Effect.DENY,
+      actions: ["dynamodb:DeleteItem", "dynamodb:UpdateItem"],
+      resources: [tableArn],
+      conditions: { "ForAnyValue:StringLike": { "dynamodb:LeadingKeys": [AUDIT_KEYS] } },
+    }),
+  ];
 }
 
 /** Starting runs: StartExecution on Reflex's own state machines, each named. */
@@ -97,12 +137,9 @@ export function startExecutionStatement(stateMachineArns: string[]): PolicyState
   return new PolicyStatement({ actions: ["states:StartExecution"], resources: stateMachineArns });
 }
 
-/** Reading Reflex's own executions (the reconciler). */
-export function describeExecutionStatement(executionArnPrefix: string): PolicyStatement {
-  return new PolicyStatement({
-    actions: ["states:DescribeExecution"],
-    resources: [`${executionArnPrefix}*`],
-  });
+/** Reading the executions of this stage's own state machines (the reconciler), each machine named. */
+export function describeExecutionStatement(executionArns: string[]): PolicyStatement {
+  return new PolicyStatement({ actions: ["states:DescribeExecution"], resources: executionArns });
 }
 
 /** Publishing lifecycle events to Reflex's bus only. */
@@ -116,12 +153,13 @@ export function putEventsStatement(eventBusArn: string): PolicyStatement {
  * they can only be granted on `*`; the token itself is the capability, and only this function
  * reads tokens (from the state table). StopExecution is scoped to this stage's executions.
  */
-export function runControlStatements(executionArnPrefix: string): PolicyStatement[] {
+export function runControlStatements(executionArns: string[]): PolicyStatement[] {
   return [
     new PolicyStatement({
       actions: ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
       resources: ["*"],
     }),
-    new PolicyStatement({ actions: ["states:StopExecution"], resources: [`${executionArnPrefix}*`] }),
+    // Each of this stage's machines named: a prefix (`reflex-dev-`) would reach another stage's runs.
+    new PolicyStatement({ actions: ["states:StopExecution"], resources: executionArns }),
   ];
 }

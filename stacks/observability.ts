@@ -1,7 +1,11 @@
 /**
- * Observability: alarms on what must never happen quietly (a run failed, a delivery ended up in
- * a dead-letter queue, a function errored or was throttled), sent to an SNS topic operators
- * subscribe to, and one dashboard.
+ * Observability: alarms that page on what must never happen quietly (a run failed, timed out,
+ * was aborted or was lost; a delivery ended up in a dead-letter queue), sent to an SNS topic
+ * operators subscribe to, and one dashboard.
+ *
+ * Lambda errors and throttles are on the dashboard but do not page: step workers throw on
+ * purpose for every business failure (and are retried), so a failed run would page twice and a
+ * retried throttle that succeeded would page for nothing. What matters to a person is the run.
  *
  * Everything is referenced by its deterministic name (see context.ts), so this stack imports
  * nothing from the others: adding or removing a runbook never gets stuck on a CloudFormation export.
@@ -19,14 +23,18 @@ import {
   TreatMissingData,
 } from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import { type StackContext, use } from "sst/constructs";
 import { Api } from "./api.ts";
-import { namePrefix, pascal, resourceName } from "./context.ts";
+import { namePrefix, partitionOf, pascal, resourceName } from "./context.ts";
 import { Runbooks } from "./runbooks.ts";
 import { Triggers } from "./triggers.ts";
 
 const PERIOD = Duration.minutes(5);
+
+/** The EMF metric the reconciler writes for each run it had to close (one per stage, by its name prefix). */
+export const LOST_RUNS_METRIC = { namespace: "Reflex", name: "RunsLost", dimension: "Deployment" } as const;
 
 export function Observability({ stack }: StackContext) {
   const runbooks = use(Runbooks).monitored;
@@ -40,7 +48,9 @@ export function Observability({ stack }: StackContext) {
   const action = new SnsAction(topic);
 
   const alarms: Alarm[] = [];
+  const alarmNames: string[] = [];
   const alarm = (id: string, name: string, description: string, metric: IMetric, threshold: number) => {
+    alarmNames.push(`${prefix}-${name}`);
     const created = new Alarm(stack, id, {
       alarmName: `${prefix}-${name}`,
       alarmDescription: description,
@@ -83,15 +93,38 @@ export function Observability({ stack }: StackContext) {
       period: PERIOD,
     });
 
+  // A run that ends in any way but success pages: failed (its Catch and rollback ran), timed
+  // out or aborted (they did not).
+  const runEnds = [
+    ["ExecutionsFailed", "failed", "failed"],
+    ["ExecutionsTimedOut", "timed-out", "timed out (its rollback did not run)"],
+    ["ExecutionsAborted", "aborted", "was aborted (its rollback did not run)"],
+  ] as const;
   for (const sm of runbooks.stateMachines) {
-    alarm(
-      `Failed${pascal(sm.runbook)}`,
-      `${sm.runbook}-failed`,
-      `A ${sm.runbook} run failed`,
-      runMetric(sm.arn, "ExecutionsFailed"),
-      1,
-    );
+    for (const [metricName, suffix, what] of runEnds) {
+      alarm(
+        `${pascal(suffix)}${pascal(sm.runbook)}`,
+        `${sm.runbook}-${suffix}`,
+        `A ${sm.runbook} run ${what}`,
+        runMetric(sm.arn, metricName),
+        1,
+      );
+    }
   }
+  // Runs the reconciler closed because their end was never heard of (packages/functions/src/reconcile.ts emits it).
+  alarm(
+    "RunsLost",
+    "runs-lost",
+    "The reconciler closed runs whose end Reflex never heard of: check the execution-status rule and its DLQ",
+    new Metric({
+      namespace: LOST_RUNS_METRIC.namespace,
+      metricName: LOST_RUNS_METRIC.name,
+      dimensionsMap: { [LOST_RUNS_METRIC.dimension]: prefix },
+      statistic: "Sum",
+      period: PERIOD,
+    }),
+    1,
+  );
   for (const queue of queues) {
     alarm(
       `DeadLetters${pascal(short(queue))}`,
@@ -101,22 +134,24 @@ export function Observability({ stack }: StackContext) {
       1,
     );
   }
-  for (const fn of functions) {
-    alarm(
-      `Errors${pascal(short(fn))}`,
-      `${short(fn)}-errors`,
-      `${fn} returned errors`,
-      lambdaMetric(fn, "Errors"),
-      1,
-    );
-    alarm(
-      `Throttles${pascal(short(fn))}`,
-      `${short(fn)}-throttles`,
-      `${fn} was throttled`,
-      lambdaMetric(fn, "Throttles"),
-      1,
-    );
-  }
+
+  // The topic's policy replaces SNS's default one, so CloudWatch may publish only because of
+  // this statement, and only for this stage's alarms in this account (by exact ARN: a name
+  // prefix would also let `reflex-dev-alice-*` alarms through to `reflex-dev`'s pager).
+  const alarmArn = (name: string) =>
+    `arn:${partitionOf(stack)}:cloudwatch:${stack.region}:${stack.account}:alarm:${name}`;
+  topic.addToResourcePolicy(
+    new PolicyStatement({
+      sid: "CloudWatchAlarmsOfThisStage",
+      principals: [new ServicePrincipal("cloudwatch.amazonaws.com")],
+      actions: ["sns:Publish"],
+      resources: [topic.topicArn],
+      conditions: {
+        StringEquals: { "aws:SourceAccount": stack.account },
+        ArnEquals: { "aws:SourceArn": alarmNames.map(alarmArn) },
+      },
+    }),
+  );
 
   const dashboard = new Dashboard(stack, "Dashboard", {
     dashboardName: prefix,
@@ -142,10 +177,12 @@ export function Observability({ stack }: StackContext) {
           ),
         }),
         new GraphWidget({
-          title: "Runs failed",
+          title: "Runs failed / timed out / aborted",
           width: 6,
-          left: runbooks.stateMachines.map((sm) =>
-            runMetric(sm.arn, "ExecutionsFailed").with({ label: sm.runbook }),
+          left: runbooks.stateMachines.flatMap((sm) =>
+            runEnds.map(([metricName, suffix]) =>
+              runMetric(sm.arn, metricName).with({ label: `${sm.runbook} ${suffix}` }),
+            ),
           ),
         }),
         new GraphWidget({
@@ -175,5 +212,5 @@ export function Observability({ stack }: StackContext) {
   });
 
   stack.addOutputs({ AlarmTopic: topic.topicArn, Dashboard: dashboard.dashboardName });
-  return { topic, alarms, dashboard };
+  return { topic, alarms, alarmNames, dashboard };
 }

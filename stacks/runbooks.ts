@@ -17,16 +17,17 @@ import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cd
 import { type Function as SstFunction, type StackContext, use } from "sst/constructs";
 import { Bus } from "./bus.ts";
 import {
+  deploymentUnique,
+  partitionOf,
   pascal,
   reflexConfig,
   removalPolicyFor,
   resourceName,
   stateMachineArn,
-  stateMachineArnPrefix,
   stateMachineName,
 } from "./context.ts";
 import { deadLetterQueue, reflexFunction } from "./function.ts";
-import { describeExecutionStatement, putEventsStatement, runbookStatements, tableStatement } from "./iam.ts";
+import { describeExecutionStatement, putEventsStatement, runbookStatements, tableStatements } from "./iam.ts";
 import { STATE_MACHINE_ROLE, suppress } from "./nag.ts";
 import { Storage } from "./storage.ts";
 
@@ -60,24 +61,42 @@ export function Runbooks({ stack }: StackContext) {
       environment: { REFLEX_RUNBOOK: runbook.name },
       timeoutSeconds: STEP_TIMEOUT_SECONDS,
     });
-    stepFunction.attachPermissions([tableStatement(table.tableArn)]);
+    stepFunction.attachPermissions([...tableStatements(table.tableArn)]);
 
+    const literals = { Partition: partitionOf(stack), Account: stack.account, Region: stack.region };
     const statements = runbookStatements(runbook, {
       automationTag: config.automationTag,
-      substitutions: { ReportsBucketArn: reports.bucketArn },
+      substitutions: { ...literals, ReportsBucketArn: reports.bucketArn },
     });
     if (statements.length > 0) {
       const permissions = new Policy(stack, `Step${id}Permissions`, {
         statements,
         roles: [stepFunction.role!],
       });
-      const declared = runbook.permissions.flatMap(
-        (p) => p.resources ?? (p.mutating && p.tagCondition === "none" ? [] : ["*"]),
+      const declared = runbook.permissions.flatMap((p) =>
+        (p.resources ?? ["*"]).map((r) =>
+          r.replace(/\$\{(Partition|Account|Region)\}/g, (_w, k: keyof typeof literals) => literals[k]),
+        ),
       );
+      const whys = runbook.permissions.flatMap((p) => (p.why ? [`${p.actions.join("/")}: ${p.why}`] : []));
       suppress(permissions, [
         {
           id: "AwsSolutions-IAM5",
-          reason: `The permissions runbook '${runbook.name}' declares in core: read-only describes have no resource-level scoping (Resource '*'); mutating actions on '*' carry an aws:ResourceTag/aws:RequestTag condition on the automation tag; other wildcards are the object prefixes it writes.`,
+          reason: [
+            `The permissions runbook '${runbook.name}' declares in core, one statement per resource type.`,
+            "Read-only describes have no resource-level scoping (Resource '*').",
+            "Mutating actions on a resource type's '*' carry an aws:ResourceTag/aws:RequestTag condition on the automation tag.",
+            ...(runbook.permissions.some((p) => p.onCreate?.length)
+              ? ["Tagging is further limited to the creating call (ec2:CreateAction)."]
+              : []),
+            ...(runbook.permissions.some((p) => p.actions.includes("kms:CreateGrant"))
+              ? ["kms:CreateGrant only for grants EC2 makes for an AWS resource (kms:GrantIsForAWSResource)."]
+              : []),
+            ...(runbook.permissions.some((p) => p.resources?.some((r) => r.includes("${ReportsBucketArn}")))
+              ? ["The bucket wildcard is the object prefix it writes."]
+              : []),
+            ...whys,
+          ].join(" "),
           appliesTo: [...new Set(declared)].map((r) => nagResource(r)),
         },
       ]);
@@ -85,7 +104,9 @@ export function Runbooks({ stack }: StackContext) {
 
     const name = stateMachineName(stack, runbook.name);
     const logs = new LogGroup(stack, `Machine${id}Logs`, {
-      logGroupName: `/aws/vendedlogs/states/${name}`,
+      // Unique per deployment of the stack: a prod log group outlives `sst remove`, and a
+      // redeploy must not collide with it ("already exists").
+      logGroupName: deploymentUnique(stack, `/aws/vendedlogs/states/${name}`),
       retention: RetentionDays.ONE_MONTH,
       removalPolicy: removalPolicyFor(stack),
     });
@@ -120,13 +141,17 @@ export function Runbooks({ stack }: StackContext) {
     description: "Reflex: closes a run when its Step Functions execution ends",
     deadLetterQueue: statusDlq,
   });
-  executionStatus.attachPermissions([tableStatement(table.tableArn), putEventsStatement(bus.eventBusArn)]);
+  executionStatus.attachPermissions([
+    ...tableStatements(table.tableArn),
+    putEventsStatement(bus.eventBusArn),
+  ]);
   const executionStatusRule = new Rule(stack, "ExecutionStatusRule", {
     description: "Step Functions status changes of Reflex's state machines",
     eventPattern: {
       source: ["aws.states"],
       detailType: ["Step Functions Execution Status Change"],
-      detail: { stateMachineArn: [{ prefix: stateMachineArnPrefix(stack) }] },
+      // Exact ARNs: a prefix (`reflex-dev-`) would also match another stage (`reflex-dev-alice-`).
+      detail: { stateMachineArn: deployed.map((d) => d.stateMachineArn) },
     },
     targets: [
       new LambdaFunction(executionStatus, {
@@ -144,18 +169,26 @@ export function Runbooks({ stack }: StackContext) {
     handler: RECONCILE_HANDLER,
     description: "Reflex: closes runs whose Step Functions execution ended unheard or never started",
   });
-  const executionArnPrefix = stateMachineArnPrefix(stack).replace(":stateMachine:", ":execution:");
+  const executionArns = deployed.map((d) => `${executionArnPrefix(d.stateMachineArn)}*`);
   reconcile.attachPermissions([
-    tableStatement(table.tableArn),
+    ...tableStatements(table.tableArn),
     putEventsStatement(bus.eventBusArn),
-    describeExecutionStatement(executionArnPrefix),
+    describeExecutionStatement(executionArns),
+    // A lost run's inspector (core's Steps.inspectLost) lists the snapshots it left behind: read only.
+    new PolicyStatement({ actions: ["ec2:DescribeSnapshots"], resources: ["*"] }),
   ]);
   suppress(reconcile.role!, [
     {
       id: "AwsSolutions-IAM5",
       reason:
-        "Execution names are run ids chosen at start time, so the reconciler's states:DescribeExecution is scoped to the ARN prefix of Reflex's own state machines' executions, not to listed ARNs.",
-      appliesTo: [`Resource::${executionArnPrefix}*`],
+        "Execution names are run ids chosen at start time, so the reconciler's states:DescribeExecution names each of this stage's state machines exactly and leaves only the execution name open (`...:execution:<machine>:*`).",
+      appliesTo: executionArns.map((a) => `Resource::${a}`),
+    },
+    {
+      id: "AwsSolutions-IAM5",
+      reason:
+        "ec2:DescribeSnapshots, read only, for the lost-run report's orphaned snapshots: EC2 describe actions do not support resource-level permissions, so AWS requires Resource '*'.",
+      appliesTo: ["Resource::*"],
     },
   ]);
   const reconcileRule = new Rule(stack, "ReconcileSchedule", {
@@ -197,4 +230,9 @@ function nagResource(resource: string): string | { regex: string } {
     .map((part) => part.replace(/[.*+?^$()|[\]\\/]/g, "\\$&"))
     .join("<[^>]+>");
   return { regex: `/^Resource::${pattern}$/g` };
+}
+
+/** `arn:…:execution:<machine>:`, the prefix of every execution ARN of one state machine. */
+export function executionArnPrefix(stateMachineArn: string): string {
+  return `${stateMachineArn.replace(":stateMachine:", ":execution:")}:`;
 }

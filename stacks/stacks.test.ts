@@ -8,10 +8,11 @@ import { Match, Template } from "aws-cdk-lib/assertions";
 import type { CloudAssembly } from "aws-cdk-lib/cx-api";
 import { getStack } from "sst/constructs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LOST_RUNS_METRIC as RECONCILER_METRIC } from "../packages/functions/src/reconcile.ts";
 import { Api } from "./api.ts";
 import { Bus } from "./bus.ts";
 import { isProdStage } from "./context.ts";
-import { Observability } from "./observability.ts";
+import { LOST_RUNS_METRIC, Observability } from "./observability.ts";
 import { Runbooks as RunbooksStack } from "./runbooks.ts";
 import { Storage } from "./storage.ts";
 import { FIXTURE_CONFIG, synthApp, TEST_ENV } from "./support/synth.ts";
@@ -107,6 +108,25 @@ describe("Storage", () => {
     });
   });
 
+  it("names the table per stage, so a retained prod table stays findable", () => {
+    templates.Storage.hasResourceProperties("AWS::DynamoDB::Table", { TableName: `${PREFIX}-state` });
+  });
+
+  it("deploys the config as an SSM parameter every function may read, and only that one", () => {
+    templates.Storage.hasResourceProperties("AWS::SSM::Parameter", {
+      Name: `/reflex/${TEST_ENV.stage}/config`,
+      Type: "String",
+      Tier: "Standard",
+      Value: JSON.stringify(fixture),
+    });
+    const arn = `arn:aws:ssm:${TEST_ENV.region}:${TEST_ENV.account}:parameter/reflex/${TEST_ENV.stage}/config`;
+    const reads = allTemplates()
+      .flatMap((t) => statements(t).map((s) => s.statement))
+      .filter((s) => actionsOf(s).some((a) => a.startsWith("ssm:")));
+    expect(reads.length).toBe(Runbooks.list().length + 5);
+    for (const s of reads) expect(s).toEqual({ Effect: "Allow", Action: "ssm:GetParameter", Resource: arn });
+  });
+
   it("deletes the table with a dev stage, and retains it in prod stages", () => {
     templates.Storage.hasResource("AWS::DynamoDB::Table", { DeletionPolicy: "Delete" });
     expect([
@@ -165,6 +185,12 @@ describe("Bus", () => {
 });
 
 describe("Runbooks", () => {
+  it("names the state machines' log groups per deployment of the stack, so a redeploy after removal works", () => {
+    for (const g of Object.values(resources(templates.Runbooks, "AWS::Logs::LogGroup"))) {
+      expect(JSON.stringify(g.Properties.LogGroupName)).toContain("AWS::StackId");
+    }
+  });
+
   it("deploys one STANDARD state machine per registered runbook, logging ALL and traced", () => {
     const machines = Object.values(resources(templates.Runbooks, "AWS::StepFunctions::StateMachine"));
     expect(machines.map((m) => m.Properties.StateMachineName).sort()).toEqual(
@@ -227,20 +253,43 @@ describe("Runbooks", () => {
     }
   });
 
-  it("conditions every mutating EC2, Auto Scaling, SSM and Route 53 action on the automation tag", () => {
+  it("conditions every mutating EC2, Auto Scaling, SSM and Route 53 action on the automation tag, or names why not", () => {
     for (const runbook of Runbooks.list()) {
-      const mutating = new Set(
-        runbook.permissions
-          .filter((p) => p.mutating)
-          .flatMap((p) => p.actions)
-          .filter((a) => /^(ec2|autoscaling|ssm|route53):/.test(a)),
-      );
-      for (const s of roleStatements(stepFunctionId(runbook.name))) {
-        if (!actionsOf(s).some((a) => mutating.has(a))) continue;
-        const keys = Object.keys(s.Condition?.StringEquals ?? {});
-        expect(keys, `${runbook.name}: ${actionsOf(s).join(", ")}`).toHaveLength(1);
-        expect(keys[0]).toMatch(/^aws:(Resource|Request)Tag\/reflex:managed$/);
-      }
+      const statements = roleStatements(stepFunctionId(runbook.name));
+      runbook.permissions.forEach((p, i) => {
+        const fenced = p.mutating && p.actions.some((a) => /^(ec2|autoscaling|ssm|route53):/.test(a));
+        if (!fenced) return;
+        const resources = (p.resources ?? ["*"]).map((r) =>
+          r.replace("${Partition}", "aws").replace("${Account}", TEST_ENV.account),
+        );
+        // Each declared permission is one statement: the one with its actions and its resources.
+        const s = statements.find(
+          (x) =>
+            JSON.stringify([...actionsOf(x)].sort()) === JSON.stringify([...p.actions].sort()) &&
+            JSON.stringify(x.Resource) === JSON.stringify(resources.length === 1 ? resources[0] : resources),
+        );
+        expect(s, `${runbook.name} permissions[${i}]`).toBeDefined();
+        const keys = Object.keys(s!.Condition?.StringEquals ?? {});
+        if (p.tagCondition === "none") {
+          expect(p.why, `${runbook.name}: ${p.actions.join(", ")}`).toBeTruthy();
+          expect(s!.Resource).not.toBe("*");
+        } else {
+          expect(keys, `${runbook.name}: ${actionsOf(s!).join(", ")}`).toContainEqual(
+            expect.stringMatching(/^aws:(Resource|Request)Tag\/reflex:managed$/),
+          );
+        }
+      });
+    }
+  });
+
+  it("lets tagging happen only inside the creating calls, on the resource types they create", () => {
+    const tagging = Runbooks.list().flatMap((r) =>
+      roleStatements(stepFunctionId(r.name)).filter((s) => actionsOf(s).includes("ec2:CreateTags")),
+    );
+    expect(tagging.length).toBeGreaterThan(0);
+    for (const s of tagging) {
+      expect(s.Condition?.StringEquals?.["ec2:CreateAction"]).toBeDefined();
+      expect(s.Resource).toBe("arn:aws:ec2:*::snapshot/*");
     }
   });
 
@@ -264,7 +313,7 @@ describe("Runbooks", () => {
       EventPattern: {
         source: ["aws.states"],
         "detail-type": ["Step Functions Execution Status Change"],
-        detail: { stateMachineArn: [{ prefix: SM_ARN_PREFIX }] },
+        detail: { stateMachineArn: Runbooks.list().map((r) => `${SM_ARN_PREFIX}${r.name}`) },
       },
       Targets: [
         Match.objectLike({
@@ -275,7 +324,15 @@ describe("Runbooks", () => {
     });
   });
 
-  it("runs the reconciler every 15 minutes, allowed to describe only Reflex's executions", () => {
+  it("lets the reconciler read snapshots for a lost run's report, and change nothing in EC2", () => {
+    const fnId = Object.entries(resources(templates.Runbooks, "AWS::Lambda::Function")).find(([, f]) =>
+      String(f.Properties.FunctionName).endsWith("-reconcile"),
+    )![0];
+    const ec2 = roleStatements(fnId).filter((s) => actionsOf(s).some((a) => a.startsWith("ec2:")));
+    expect(ec2).toEqual([{ Effect: "Allow", Action: "ec2:DescribeSnapshots", Resource: "*" }]);
+  });
+
+  it("runs the reconciler every 15 minutes, allowed to describe only the executions of this stage's machines", () => {
     templates.Runbooks.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(15 minutes)" });
     templates.Runbooks.hasResourceProperties("AWS::Lambda::Function", {
       Handler: Match.stringLikeRegexp("reconcile"),
@@ -285,7 +342,9 @@ describe("Runbooks", () => {
         Statement: Match.arrayWith([
           Match.objectLike({
             Action: "states:DescribeExecution",
-            Resource: `${SM_ARN_PREFIX.replace(":stateMachine:", ":execution:")}*`,
+            Resource: Runbooks.list().map(
+              (r) => `${SM_ARN_PREFIX.replace(":stateMachine:", ":execution:")}${r.name}:*`,
+            ),
           }),
         ]),
       },
@@ -295,7 +354,9 @@ describe("Runbooks", () => {
 
 describe("Triggers", () => {
   it("deploys one rule per config rule on the default bus, with the rule's own pattern", () => {
-    const rules = Object.values(resources(templates.Triggers, "AWS::Events::Rule")).map((r) => r.Properties);
+    const rules = Object.values(resources(templates.Triggers, "AWS::Events::Rule"))
+      .map((r) => r.Properties)
+      .filter((r) => r.Name.startsWith(`${PREFIX}-rule-`));
     expect(rules).toHaveLength(fixture.rules.length);
     for (const rule of fixture.rules) {
       const deployed = rules.find((r) => r.Name === `${PREFIX}-rule-${rule.name}`);
@@ -304,6 +365,18 @@ describe("Triggers", () => {
       expect(deployed.EventBusName).toBeUndefined();
       expect(deployed.State).toBe(rule.enabled === false ? "DISABLED" : "ENABLED");
     }
+  });
+
+  it("sends the gate every state change of every alarm a rule or a runbook param refers to", () => {
+    const rule = Object.values(resources(templates.Triggers, "AWS::Events::Rule")).find(
+      (r) => r.Properties.Name === `${PREFIX}-alarm-states`,
+    );
+    expect(rule?.Properties.EventPattern).toEqual({
+      source: ["aws.cloudwatch"],
+      "detail-type": ["CloudWatch Alarm State Change"],
+      detail: { alarmName: [{ prefix: "web-cpu-" }] },
+    });
+    expect(rule?.Properties.State).toBe("ENABLED");
   });
 
   it("retries rule deliveries to the trigger, then dead-letters them to an encrypted, TLS-only queue", () => {
@@ -416,6 +489,17 @@ describe("Api", () => {
     });
   });
 
+  it("lets the API stop only executions of this stage's machines, each named", () => {
+    const stops = statements(templates.Api.toJSON() as { Resources: Resources })
+      .map((s) => s.statement)
+      .filter((s) => actionsOf(s).includes("states:StopExecution"));
+    expect(stops).toHaveLength(1);
+    const arns = Array.isArray(stops[0].Resource) ? stops[0].Resource : [stops[0].Resource];
+    expect([...arns].sort()).toEqual(
+      Runbooks.list().map((r) => `${SM_ARN_PREFIX.replace(":stateMachine:", ":execution:")}${r.name}:*`),
+    );
+  });
+
   it("writes access logs and throttles the stage", () => {
     templates.Api.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
       AccessLogSettings: {
@@ -428,39 +512,33 @@ describe("Api", () => {
 });
 
 describe("Observability", () => {
-  it("alarms on failed runs, non-empty dead-letter queues, and function errors and throttles", () => {
+  it("pages on failed, timed-out, aborted and lost runs and non-empty dead-letter queues, not on Lambda errors", () => {
     const alarms = Object.values(resources(templates.Observability, "AWS::CloudWatch::Alarm")).map(
       (a) => a.Properties,
     );
     const named = (metric: string) => alarms.filter((a) => a.MetricName === metric);
-    expect(
-      named("ExecutionsFailed")
-        .map((a) => a.Dimensions[0].Value)
-        .sort(),
-    ).toEqual(Runbooks.list().map((r) => `${SM_ARN_PREFIX}${r.name}`));
+    for (const metric of ["ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"]) {
+      expect(
+        named(metric)
+          .map((a) => a.Dimensions[0].Value)
+          .sort(),
+        metric,
+      ).toEqual(Runbooks.list().map((r) => `${SM_ARN_PREFIX}${r.name}`));
+    }
     expect(
       named("ApproximateNumberOfMessagesVisible")
         .map((a) => a.Dimensions[0].Value)
         .sort(),
     ).toEqual(["execution-status-dlq", "schedule-dlq", "trigger-dlq"].map((q) => `${PREFIX}-${q}`));
-    const functions = [
-      ...Runbooks.list().map((r) => `step-${r.name}`),
-      "execution-status",
-      "reconcile",
-      "trigger",
-      "schedule",
-      "api",
-    ].map((f) => `${PREFIX}-${f}`);
-    expect(
-      named("Errors")
-        .map((a) => a.Dimensions[0].Value)
-        .sort(),
-    ).toEqual([...functions].sort());
-    expect(
-      named("Throttles")
-        .map((a) => a.Dimensions[0].Value)
-        .sort(),
-    ).toEqual([...functions].sort());
+    expect(named(LOST_RUNS_METRIC.name)).toEqual([
+      expect.objectContaining({
+        Namespace: LOST_RUNS_METRIC.namespace,
+        Dimensions: [{ Name: LOST_RUNS_METRIC.dimension, Value: PREFIX }],
+      }),
+    ]);
+    expect(LOST_RUNS_METRIC).toEqual(RECONCILER_METRIC);
+    expect(named("Errors")).toEqual([]);
+    expect(named("Throttles")).toEqual([]);
     for (const a of alarms) {
       expect(a).toMatchObject({
         Threshold: 1,
@@ -471,6 +549,32 @@ describe("Observability", () => {
     }
   });
 
+  it("lets CloudWatch publish to the alarm topic only for this stage's alarms, by exact ARN, in this account", () => {
+    const alarmArns = Object.values(resources(templates.Observability, "AWS::CloudWatch::Alarm"))
+      .map((a) => `arn:aws:cloudwatch:${TEST_ENV.region}:${TEST_ENV.account}:alarm:${a.Properties.AlarmName}`)
+      .sort();
+    const policy = Object.values(resources(templates.Observability, "AWS::SNS::TopicPolicy"))[0].Properties;
+    const allow = (policy.PolicyDocument.Statement as Statement[]).filter((s) => s.Effect === "Allow");
+    expect(allow).toHaveLength(1);
+    expect(allow[0]).toMatchObject({
+      Principal: { Service: "cloudwatch.amazonaws.com" },
+      Action: "sns:Publish",
+      Condition: { StringEquals: { "aws:SourceAccount": TEST_ENV.account } },
+    });
+    expect([...(allow[0].Condition!.ArnEquals["aws:SourceArn"] as unknown as string[])].sort()).toEqual(
+      alarmArns,
+    );
+  });
+
+  it("keeps Lambda errors and throttles on the dashboard", () => {
+    const body = JSON.stringify(
+      Object.values(resources(templates.Observability, "AWS::CloudWatch::Dashboard"))[0].Properties
+        .DashboardBody,
+    );
+    expect(body).toContain('\\"Errors\\"');
+    expect(body).toContain('\\"Throttles\\"');
+  });
+
   it("has a dashboard", () => {
     templates.Observability.hasResourceProperties("AWS::CloudWatch::Dashboard", { DashboardName: PREFIX });
   });
@@ -478,12 +582,16 @@ describe("Observability", () => {
 
 describe("every stack", () => {
   it("runs Reflex's functions on nodejs24.x arm64 with active tracing and the handler environment", () => {
-    const config = JSON.stringify(fixture);
     let count = 0;
     for (const t of allTemplates()) {
       for (const fn of Object.values(t.Resources).filter((r) => r.Type === "AWS::Lambda::Function")) {
         if (!String(fn.Properties.Handler).startsWith("packages/functions/src/")) continue; // SST's own handler
         count++;
+        // A retained log group must not block a redeploy: its name ends in this stack's own id.
+        const group = Object.entries(t.Resources).find(
+          ([id]) => id === fn.Properties.LoggingConfig.LogGroup.Ref,
+        )![1];
+        expect(JSON.stringify(group.Properties.LogGroupName)).toContain("AWS::StackId");
         expect(fn.Properties).toMatchObject({
           Runtime: "nodejs24.x",
           Architectures: ["arm64"],
@@ -496,7 +604,7 @@ describe("every stack", () => {
             "REFLEX_TABLE",
             "REFLEX_BUCKET",
             "REFLEX_STATE_MACHINE_ARN_PREFIX",
-            "REFLEX_CONFIG",
+            "REFLEX_CONFIG_PARAMETER",
             "REFLEX_EVENT_BUS",
             "POWERTOOLS_SERVICE_NAME",
             "POWERTOOLS_LOG_LEVEL",
@@ -505,7 +613,9 @@ describe("every stack", () => {
         expect(env).toMatchObject({
           REFLEX_STATE_MACHINE_ARN_PREFIX: SM_ARN_PREFIX,
           REFLEX_EVENT_BUS: PREFIX,
-          REFLEX_CONFIG: config,
+          REFLEX_CONFIG_PARAMETER: `/reflex/${TEST_ENV.stage}/config`,
+          REFLEX_ACCOUNT: TEST_ENV.account,
+          REFLEX_ALARM_STATE_SOURCE: "cloudwatch",
           POWERTOOLS_SERVICE_NAME: "reflex",
         });
       }

@@ -8,6 +8,8 @@
  *   time zone, invoking the schedule function with `{ kind, name, run, with, scheduledTime }`.
  *   The scheduler's role may invoke that function and write to its DLQ, nothing else.
  */
+
+import type { Config } from "@reflex/core";
 import { Duration } from "aws-cdk-lib";
 import { type EventPattern, Rule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
@@ -17,7 +19,7 @@ import { type StackContext, use } from "sst/constructs";
 import { Bus } from "./bus.ts";
 import { boundedName, namePrefix, pascal, reflexConfig, resourceName } from "./context.ts";
 import { deadLetterQueue, reflexFunction } from "./function.ts";
-import { putEventsStatement, startExecutionStatement, tableStatement } from "./iam.ts";
+import { putEventsStatement, startExecutionStatement, tableStatements } from "./iam.ts";
 import { Runbooks } from "./runbooks.ts";
 import { Storage } from "./storage.ts";
 
@@ -38,7 +40,7 @@ export function Triggers({ stack }: StackContext) {
   const { runbooks } = use(Runbooks);
   const { config } = reflexConfig();
   const startRuns = [
-    tableStatement(table.tableArn),
+    ...tableStatements(table.tableArn),
     startExecutionStatement(runbooks.map((r) => r.stateMachineArn)),
     putEventsStatement(bus.eventBusArn),
   ];
@@ -63,6 +65,24 @@ export function Triggers({ stack }: StackContext) {
         targets: [new LambdaFunction(trigger, { deadLetterQueue: triggerDlq, ...RULE_RETRY })],
       }),
   );
+
+  // Every state change of every alarm a rule or a runbook param refers to → the gate, which
+  // records it (Alarms.record). Config rules usually ask for ALARM only; without this rule a
+  // scale-in waiting for `web-cpu-high` to be OK would never hear that it is.
+  const watched = watchedAlarms(config);
+  const alarmStateRule =
+    watched.length === 0
+      ? undefined
+      : new Rule(stack, "AlarmStates", {
+          ruleName: resourceName(stack, "alarm-states"),
+          description: "Reflex: every state change of the alarms its rules and runbooks refer to",
+          eventPattern: {
+            source: ["aws.cloudwatch"],
+            detailType: ["CloudWatch Alarm State Change"],
+            detail: { alarmName: watched },
+          },
+          targets: [new LambdaFunction(trigger, { deadLetterQueue: triggerDlq, ...RULE_RETRY })],
+        });
 
   // Schedules and windows → the schedule function.
   const scheduleDlq = deadLetterQueue(stack, "ScheduleDlq", "schedule-dlq");
@@ -126,10 +146,34 @@ export function Triggers({ stack }: StackContext) {
     trigger,
     scheduleFunction,
     rules,
+    alarmStateRule,
     schedules,
     monitored: {
       functions: [resourceName(stack, "trigger"), resourceName(stack, "schedule")],
       queues: [resourceName(stack, "trigger-dlq", 80), resourceName(stack, "schedule-dlq", 80)],
     },
   };
+}
+
+/**
+ * The alarm names (exact, or `{ prefix }`) that config rules match on `detail.alarmName`, and
+ * every `alarmName` param a rule, schedule or window passes to a runbook (scale-in's gate).
+ */
+export function watchedAlarms(config: Config): Array<string | { prefix: string }> {
+  const out = new Map<string, string | { prefix: string }>();
+  const add = (v: unknown) => {
+    if (typeof v === "string" && !v.startsWith("$.")) out.set(`=${v}`, v);
+    else if (v && typeof v === "object" && typeof (v as { prefix?: unknown }).prefix === "string") {
+      const prefix = (v as { prefix: string }).prefix;
+      out.set(`^${prefix}`, { prefix });
+    }
+  };
+  for (const rule of config.rules) {
+    const detail = (rule.on as { detail?: { alarmName?: unknown } }).detail;
+    const names = detail?.alarmName;
+    if (Array.isArray(names)) names.forEach(add);
+    add(rule.with.alarmName);
+  }
+  for (const entry of [...config.schedules, ...config.windows]) add(entry.with.alarmName);
+  return [...out.values()];
 }

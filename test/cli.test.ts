@@ -216,3 +216,77 @@ describe("--param typing", () => {
     });
   });
 });
+
+describe("people commands: approvals, approve, abort, rerun, whoami", () => {
+  let local: LocalMode;
+  beforeAll(async () => {
+    local = await startTestLocal({
+      environment: "prod",
+      access: {
+        roles: { oncall: ["cli:alice"], sre: ["cli:carol"] },
+        allow: [
+          { role: "oncall", runbooks: ["*"], actions: ["run", "dry-run", "abort"] },
+          { role: "sre", runbooks: ["*"], actions: ["run", "dry-run", "approve", "abort"] },
+        ],
+      },
+    });
+  });
+  afterAll(async () => local?.stop());
+
+  it("starts a run that waits, lists it for the approver, approves it, and says who you are", async () => {
+    const url = ["--url", local.url];
+    const run = await reflex(
+      "run",
+      "scale",
+      "--param",
+      "autoScalingGroup=web",
+      "--param",
+      "change=+1",
+      "--json",
+      "--as",
+      "cli:alice",
+      ...url,
+    );
+    const id = JSON.parse(run.stdout).executionId as string;
+    let listed: { approvals: Array<{ executionId: string }> } = { approvals: [] };
+    for (let i = 0; i < 50 && !listed.approvals.some((a) => a.executionId === id); i++) {
+      listed = JSON.parse((await reflex("approvals", "--json", "--as", "cli:carol", ...url)).stdout);
+    }
+    const refused = await reflex("approve", id, "--as", "cli:alice", ...url);
+    const approved = await reflex("approve", id, "--comment", "ok", "--as", "cli:carol", ...url);
+    const me = await reflex("whoami", "--json", "--as", "cli:carol", ...url);
+    await local.idle();
+    const again = await reflex("rerun", id, "--dry-run", "--json", "--as", "cli:alice", ...url);
+
+    expect(run.code).toBe(0);
+    expect(listed.approvals.map((a) => a.executionId)).toContain(id);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/not an approver|may not/);
+    expect(approved).toMatchObject({ code: 0, stdout: expect.stringContaining("approved") });
+    expect(JSON.parse(me.stdout)).toMatchObject({ actor: "cli:carol", roles: ["sre"] });
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout).executionId).not.toBe(id);
+  });
+
+  it("needs a reason to abort or reject (exit 2), and says 409 for a run that has ended (exit 1)", async () => {
+    const url = ["--url", local.url];
+    const run = await reflex(
+      "run",
+      "backup-snapshot",
+      "--param",
+      "selector.tag.Role=db",
+      "--dry-run",
+      "--wait",
+      "--json",
+      "--as",
+      "cli:alice",
+      ...url,
+    );
+    const id = JSON.parse(run.stdout).id as string;
+    expect((await reflex("abort", id, ...url)).code).toBe(2);
+    expect((await reflex("reject", id, ...url)).code).toBe(2);
+    const ended = await reflex("abort", id, "--reason", "too late", "--as", "cli:alice", ...url);
+    expect(ended.code).toBe(1);
+    expect(ended.stderr).toMatch(/SUCCEEDED/);
+  });
+});

@@ -34,7 +34,7 @@ const FAST = {
 const QUICK = { pollSeconds: 1, healthTimeoutSeconds: 5, drainTimeoutSeconds: 5, commandTimeoutSeconds: 5 };
 
 beforeAll(async () => {
-  cloud = SimulatedCloud.seeded({ snapshotDurationMs: 30 });
+  cloud = SimulatedCloud.seeded({ snapshotDurationMs: 30, callLogSize: 100_000 });
   setPatchingSettings(cloud, FAST);
   fleet = seedPatchFleet(cloud, { count: 20, patchGroup: "twenty" });
   [single] = seedPatchFleet(cloud, { count: 1, patchGroup: "single", targetGroups: false });
@@ -69,7 +69,7 @@ describe("patch in local mode", () => {
   });
 
   it("dry-run lists the targets in batches with zero mutating calls", async () => {
-    const before = local.cloud.calls.length;
+    const before = local.cloud.lastCallSeq;
 
     const run = await runAndWait(
       local,
@@ -79,7 +79,7 @@ describe("patch in local mode", () => {
     );
 
     expect(run.status).toBe("SUCCEEDED");
-    const calls = local.cloud.calls.slice(before);
+    const calls = local.cloud.callsSince(before);
     expect(calls.some((c) => c.operation === "DescribeInstanceInformation")).toBe(true);
     expect(calls.filter((c) => c.mutating)).toEqual([]);
     expect(run.result.plan.maxConcurrency).toBe(5);
@@ -109,7 +109,7 @@ describe("patch in local mode", () => {
 
   it("with 25% concurrency and 10% maxErrors, never runs more than 5 at once and starts none after errors pass 2", async () => {
     for (const id of fleet.slice(0, 4)) setPatchOutcome(cloud, id, { result: "failure" });
-    const before = local.cloud.calls.length;
+    const before = local.cloud.lastCallSeq;
 
     const run = await runAndWait(local, "patch", {
       selector: { tag: { PatchGroup: "twenty" } },
@@ -118,7 +118,7 @@ describe("patch in local mode", () => {
       ...QUICK,
     });
 
-    const calls = local.cloud.calls.slice(before);
+    const calls = local.cloud.callsSince(before);
     const byInstance = perInstanceCalls(calls, fleet);
     // Concurrency: each instance is in flight from its first call to its last.
     const intervals = [...byInstance.values()].map((ns) => [ns[0], ns[ns.length - 1]]);
@@ -195,13 +195,13 @@ describe("patch in local mode", () => {
 
   it("a graceful abort starts no new target, rolls back the ones in flight, re-registers them and ends ABORTED", async () => {
     setPatchingSettings(cloud, { commandDurationMs: 400 });
-    const before = local.cloud.calls.length;
+    const before = local.cloud.lastCallSeq;
     const started = await api<{ executionId: string }>(local, "POST", "/api/runbooks/patch/executions", {
       params: { selector: { tag: { PatchGroup: "twenty" } }, maxConcurrency: "2", ...QUICK },
     });
     const deadline = Date.now() + 10_000;
     while (
-      !local.cloud.calls.slice(before).some((c) => c.operation === "SendCommand") &&
+      !local.cloud.callsSince(before).some((c) => c.operation === "SendCommand") &&
       Date.now() < deadline
     )
       await new Promise((r) => setTimeout(r, 10));

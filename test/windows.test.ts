@@ -120,7 +120,7 @@ describe("windows in local mode", () => {
   let cloud: SimulatedCloud;
   let fleet: string[];
   beforeAll(async () => {
-    cloud = SimulatedCloud.seeded({ snapshotDurationMs: 30 });
+    cloud = SimulatedCloud.seeded({ snapshotDurationMs: 30, callLogSize: 100_000 });
     setPatchingSettings(cloud, {
       // Long enough that the first targets are still patching when the cutoff passes.
       commandDurationMs: 3000,
@@ -147,7 +147,7 @@ describe("windows in local mode", () => {
 
   it("a run crossing the cutoff starts no target after it; targets in flight finish", async () => {
     const cutoffAt = new Date(Date.now() + 2500);
-    const before = local.cloud.calls.length;
+    const before = local.cloud.lastCallSeq;
 
     const admission = await Admission.admit({
       runbook: "patch",
@@ -164,7 +164,7 @@ describe("windows in local mode", () => {
     await local.idle();
 
     const run = await execution(admission.admitted ? admission.execution.id : "");
-    const calls = local.cloud.calls.slice(before);
+    const calls = local.cloud.callsSince(before);
     for (const id of fleet) {
       const considered = calls.find(
         (c) =>
@@ -191,7 +191,7 @@ describe("windows in local mode", () => {
 
   it("a window fired after its cutoff reports every target not-started (cutoff) and changes nothing", async () => {
     const job = local.jobs.find((j) => j.name === "late-window")!;
-    const before = local.cloud.calls.length;
+    const before = local.cloud.lastCallSeq;
     const at = new Date(Date.now() - 90_000); // cutoffAt = scheduled minute + 1m: already past
 
     await job.fire(at);
@@ -204,7 +204,7 @@ describe("windows in local mode", () => {
     const run = await execution(`late-window-${stamp}`);
     expect(run.window).toMatchObject({ name: "late-window" });
     expect(run.result.compliance.notStarted.cutoff).toBe(8);
-    expect(local.cloud.calls.slice(before).filter((c) => c.mutating)).toEqual([]);
+    expect(local.cloud.callsSince(before).filter((c) => c.mutating)).toEqual([]);
   });
 
   it("a window during a freeze is suppressed, and audited with the freeze", async () => {

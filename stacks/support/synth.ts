@@ -32,6 +32,8 @@ export interface SynthOptions {
   nag?: boolean;
   /** Called after sst.config's stacks, before the build: add stacks the app itself does not have (the bench's hello world). */
   extend?: (app: App) => void;
+  /** Stage, region and account to synthesize for; default {@link TEST_ENV}. */
+  env?: { stage: string; region: string; account: string };
 }
 
 export interface Synth {
@@ -52,14 +54,15 @@ export async function synthApp(options: SynthOptions = {}): Promise<Synth> {
   // CDK and esbuild put temporary files under TMPDIR; keep them in the project.
   process.env.TMPDIR = workDir;
 
-  await initProject({ stage: TEST_ENV.stage, root: ROOT });
+  const env = options.env ?? TEST_ENV;
+  await initProject({ stage: env.stage, root: ROOT });
   const project = useProject();
   project.paths.out = join(workDir, ".sst");
   project.paths.artifacts = join(workDir, ".sst", "artifacts");
   mkdirSync(project.paths.artifacts, { recursive: true });
 
   const outdir = join(workDir, "cdk.out");
-  const app = new App({ mode: "deploy", name: project.config.name, ...TEST_ENV }, { outdir });
+  const app = new App({ mode: "deploy", name: project.config.name, ...env }, { outdir });
   if (options.nag) Aspects.of(app).add(new AwsSolutionsChecks());
   const { default: config } = await import("../../sst.config.ts");
   await config.stacks(app);

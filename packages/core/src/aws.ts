@@ -23,7 +23,8 @@ export type ServiceName =
   | "eventbridge"
   | "ssm"
   | "elbv2"
-  | "scheduler";
+  | "scheduler"
+  | "cloudwatch";
 
 /** The slice of an SDK v3 client the factory relies on. */
 export interface SdkClient {

@@ -2,6 +2,7 @@ export * as Admission from "./admission/index.ts";
 export * as Approvals from "./approvals.ts";
 export * as Aws from "./aws.ts";
 export * from "./config/index.ts";
+export { optionalEnv, requireEnv } from "./env.ts";
 export * from "./errors.ts";
 export * as Gate from "./gate/index.ts";
 export * as Lifecycle from "./lifecycle.ts";

@@ -5,6 +5,7 @@
  */
 
 import * as Approvals from "./approvals.ts";
+import { classify, TRANSIENT_ERROR } from "./aws-errors.ts";
 import { currentConfig } from "./config/index.ts";
 import { StepExecutionError, ValidationError } from "./errors.ts";
 import { APPROVAL_STEP, RUN_ABORTED } from "./runbooks/asl.ts";
@@ -49,7 +50,9 @@ export interface StepEvent {
 
 /**
  * Runs one step of a runbook and records it (a step record, and an audit entry).
- * Errors are rethrown with their name, so the state machine's Retry/Catch can match them.
+ * Errors are rethrown renamed for the state machine's Retry/Catch (see "Errors" in
+ * `runbooks/define.ts`): a transient AWS error by its code (or `Reflex.TransientError`), which
+ * the retriers retry for minutes; a permanent one by its own code, which fails the step at once.
  */
 export async function runStep(event: StepEvent, now: () => Date = () => new Date()): Promise<unknown> {
   const runbook = Runbooks.get(event.runbook);
@@ -106,23 +109,29 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
     return output;
   } catch (err) {
     const e = err as Error & { code?: string };
+    const { kind, name } = classify(e);
     await settle();
     await Executions.endStep(
       execution.id,
       sk,
       step,
-      { status: "FAILED", error: e.name, cause: e.message, startedAt },
+      { status: "FAILED", error: name, cause: e.message, startedAt },
       now(),
     );
     await Audit.record({
       kind: "step.failed",
       actor: `runbook:${runbook.name}`,
-      reason: `step ${event.step}${target ? ` on ${target}` : ""} failed: ${e.name}: ${e.message}`,
+      reason: `step ${event.step}${target ? ` on ${target}` : ""} failed: ${name}: ${e.message} (${kind === "transient" ? "transient: retried with backoff" : "permanent: not retried"})`,
       executionId: execution.id,
       runbook: runbook.name,
     });
-    // Step Functions matches Retry/Catch on the error's name: use the code when there is one.
-    if (e.code && e.name !== e.code && /Error$/.test(e.name)) e.name = e.code;
+    // Step Functions matches Retry/Catch on the error's name.
+    if (name !== e.name) {
+      // A renamed error keeps what it was in its message, so the run's cause still says it.
+      if (name === TRANSIENT_ERROR && !e.message.startsWith(e.name))
+        e.message = `${e.code ?? e.name}: ${e.message}`;
+      e.name = name;
+    }
     throw err;
   }
 }

@@ -4,8 +4,9 @@
  * decision for each: `{ results: [{ eventId, decision, executionId?, reason? }] }`.
  */
 import { randomUUID } from "node:crypto";
-import { currentConfig, Gate, Validate, ValidationError } from "@reflex/core";
+import { Audit, currentConfig, Gate, Validate, ValidationError } from "@reflex/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { callerOf, refusedSource, stampAccount } from "./lib/event-source.ts";
 import { errorResponse, json, parseBody, type Response } from "./lib/http.ts";
 
 /**
@@ -75,8 +76,21 @@ export async function route(event: APIGatewayProxyEventV2): Promise<Response> {
       );
     }
     const config = currentConfig();
+    const caller = callerOf(event);
     const results: Gate.Decision[] = [];
-    for (const entry of entries) results.push(...(await Gate.handleEvent(toEnvelope(entry), { config })));
+    for (const entry of entries) {
+      const envelope = stampAccount(toEnvelope(entry)) as { id?: string; source?: unknown };
+      const refused = refusedSource(envelope?.source, config);
+      await Audit.record({
+        kind: "api.event",
+        actor: caller,
+        eventId: envelope?.id === undefined ? undefined : String(envelope.id),
+        reason: refused ?? `received from ${caller}`,
+      });
+      if (refused)
+        results.push({ eventId: String(envelope?.id ?? ""), decision: "rejected", reason: refused });
+      else results.push(...(await Gate.handleEvent(envelope, { config })));
+    }
     // An entry still being handled by another delivery: 503 with Retry-After, so a caller
     // that retries on 503 sends the batch again (every entry is idempotent; the others answer
     // `duplicate`). The body still lists each entry's decision.

@@ -1,18 +1,45 @@
 /**
  * The reconciler, on a schedule (every 15 minutes): closes runs whose end Reflex never heard of
  * (a lost status event, a start that never reached Step Functions), releasing their locks.
+ *
+ * Each closed run is a lost run, which pages: the count goes out as an EMF metric
+ * (`Reflex/RunsLost`, dimension `Deployment` = `<app>-<stage>`, the bus name), which the
+ * Observability stack alarms on.
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { Runs, Steps } from "@reflex/core";
+import { Runs, requireEnv, Steps } from "@reflex/core";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
 loadConfigFromEnv();
+
+/** Must match stacks/observability.ts's LOST_RUNS_METRIC (stacks.test.ts checks it). */
+export const LOST_RUNS_METRIC = { namespace: "Reflex", name: "RunsLost", dimension: "Deployment" } as const;
+
+/** One CloudWatch embedded-metric-format line: Lambda's stdout is read as EMF when a line is this JSON. */
+export function lostRunsEmf(count: number, deployment: string, now = Date.now()): string {
+  return JSON.stringify({
+    _aws: {
+      Timestamp: now,
+      CloudWatchMetrics: [
+        {
+          Namespace: LOST_RUNS_METRIC.namespace,
+          Dimensions: [[LOST_RUNS_METRIC.dimension]],
+          Metrics: [{ Name: LOST_RUNS_METRIC.name, Unit: "Count" }],
+        },
+      ],
+    },
+    [LOST_RUNS_METRIC.dimension]: deployment,
+    [LOST_RUNS_METRIC.name]: count,
+  });
+}
 
 export const handler = middy<unknown, { closed: number }>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .handler(async () => {
     const closed = await Runs.reconcile({ olderThanMs: 10 * 60_000, inspectLost: Steps.inspectLost });
     for (const c of closed) logger.warn("closed a run Reflex had lost track of", { ...c });
+    // Written even when zero, so the alarm sees data and a quiet stage reads as OK, not missing.
+    process.stdout.write(`${lostRunsEmf(closed.length, requireEnv("REFLEX_EVENT_BUS"))}\n`);
     return { closed: closed.length };
   });

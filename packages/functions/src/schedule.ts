@@ -47,6 +47,9 @@ export const handler = middy<unknown, { executionId: string; decision: string; r
             }
           : undefined,
       config,
+      // Freezes are judged at the fire time: a redelivery decides the same (a freeze that
+      // began since does not turn a started run into a refused one, nor the reverse).
+      decisionTime: Number.isFinite(at) ? new Date(at) : undefined,
     });
     if (admission.admitted) return { executionId, decision: "started" };
     if (admission.duplicate) {

@@ -26,7 +26,8 @@ import { handler as scheduleHandler } from "@reflex/functions/schedule";
 import { handler as stepHandler } from "@reflex/functions/step";
 import { handler as triggerHandler } from "@reflex/functions/trigger";
 import { LocalBus } from "./bus.ts";
-import { SimulatedCloud } from "./cloud/index.ts";
+import { cloudRoute } from "./cloud/http.ts";
+import { SimulatedCloud, withExecution } from "./cloud/index.ts";
 import { LocalStepFunctions } from "./engine/local-sfn.ts";
 import { invoke } from "./lambda.ts";
 import { type ScheduledJob, startScheduler } from "./scheduler.ts";
@@ -51,6 +52,8 @@ export interface LocalOptions {
   snapshotDurationMs?: number;
   /** Fire the config's schedules (default true). */
   scheduler?: boolean;
+  /** How long a closed execution stays whole in the engine, and how many summaries it keeps (see local-sfn.ts). */
+  retention?: { keepWholeMs?: number; keepFinished?: number };
   /** Extra HTTP routes by prefix (later capabilities plug in here). */
   routes?: ServerDeps["routes"];
 }
@@ -107,7 +110,12 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     account: LOCAL_ACCOUNT,
     waitMs: opts.waitMs ?? 1000,
     retryMs: 100,
-    stepHandler: (payload) => invoke(stepHandler, "reflex-local-step", payload as Steps.StepEvent),
+    ...opts.retention,
+    // Calls a step makes are attributed to its execution in the simulated cloud's call log.
+    stepHandler: (payload) =>
+      withExecution((payload as Steps.StepEvent).input?.execution?.id, () =>
+        invoke(stepHandler, "reflex-local-step", payload as Steps.StepEvent),
+      ),
     onStatusChange: (event) => invoke(statusHandler, "reflex-local-execution-status", event as never),
   });
   for (const runbook of Runbooks.list()) engine.registerRunbook(runbook, STATE_MACHINE_PREFIX);
@@ -126,6 +134,14 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
         body: JSON.stringify({ events: bus.list(Number(event.queryStringParameters?.limit ?? 100)) }),
       }),
     },
+    // The simulated account, its call log and fault injection (local mode only).
+    ...(() => {
+      const handle = cloudRoute(cloud);
+      return [
+        { prefix: "/api/cloud", handle },
+        { prefix: "/api/cloud/", handle },
+      ];
+    })(),
     ...(opts.routes ?? []),
   ];
   // Through the middy handler, as the Lambda runs it: its logs name the API, not the last

@@ -68,6 +68,11 @@ export interface AdmitRequest {
   window?: Executions.Execution["window"];
   config?: Config;
   now?: Date;
+  /**
+   * The instant a freeze is judged at, when not now: a schedule's fire time, so a redelivered
+   * invocation gets the same answer. The run itself starts now.
+   */
+  decisionTime?: Date;
 }
 
 export type Admission =
@@ -167,7 +172,7 @@ export async function admit(req: AdmitRequest): Promise<Admission> {
 
   // 5. freeze
   if (guarded) {
-    const freeze = Guardrails.activeFreeze(config, runbook.name, now);
+    const freeze = Guardrails.activeFreeze(config, runbook.name, req.decisionTime ?? now);
     if (freeze) {
       const what = `change freeze '${freeze.name}' until ${freeze.to}${freeze.reason ? ` (${freeze.reason})` : ""}`;
       if (automatic || !req.overrideFreeze?.trim()) return refuse("freeze", what);

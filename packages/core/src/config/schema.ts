@@ -118,6 +118,18 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The deployed HTTP API. */
+    api: z
+      .object({
+        /**
+         * Event sources `POST /events` accepts from IAM callers. Default: every source except
+         * AWS's own (`aws.*`), which only EventBridge may deliver: a caller able to invoke the
+         * API must not be able to forge a CloudWatch alarm. Local mode accepts every source.
+         */
+        eventSources: z.array(z.string().min(1)).optional(),
+      })
+      .strict()
+      .prefault({}),
     access: z
       .object({
         /**

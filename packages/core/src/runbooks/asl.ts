@@ -3,6 +3,8 @@
  * the stacks deploy them with `DefinitionBody.fromString` + `definitionSubstitutions`, and the
  * local engine runs the same JSON with `${StepHandlerArn}` substituted.
  */
+import { SERVER_CODES, THROTTLING_CODES, TRANSIENT_ERROR } from "../aws-errors.ts";
+
 export interface AslRetrier {
   ErrorEquals: string[];
   IntervalSeconds?: number;
@@ -74,27 +76,60 @@ export function stepTask(runbook: string, step: string, rest: Partial<AslState> 
   };
 }
 
-/** Retries for AWS throttling, as every cloud-calling step wants them. */
-export const RETRY_THROTTLING: AslRetrier = {
-  ErrorEquals: ["RequestLimitExceeded", "ThrottlingException", "Throttling", "TooManyRequestsException"],
+/**
+ * Transient AWS errors, as the step runner names them (see `aws-errors.ts`): throttling, 5xx,
+ * timeouts, and `Reflex.TransientError` for any other error it judged transient (a dropped
+ * connection, a 503 with an unusual code). Permanent errors (AccessDenied, validation, not
+ * found) are in no retrier: the step fails at once and the run's Catch takes over.
+ */
+export const TRANSIENT_ERRORS: string[] = [...THROTTLING_CODES, ...SERVER_CODES, TRANSIENT_ERROR];
+
+/**
+ * Retries for transient AWS errors in a forward step: backoff from 2 s doubling to a 60 s
+ * ceiling, with full jitter, 12 retries — about 8 minutes before the step gives up (the SDK
+ * has already retried each call a few times by then).
+ */
+export const RETRY_TRANSIENT: AslRetrier = {
+  ErrorEquals: TRANSIENT_ERRORS,
   IntervalSeconds: 2,
-  MaxAttempts: 4,
+  MaxAttempts: 12,
   BackoffRate: 2,
+  MaxDelaySeconds: 60,
   JitterStrategy: "FULL",
 };
 
-/** Retries for Lambda's own transient failures, as AWS recommends for every Lambda task. */
+/**
+ * Retries for transient AWS errors in a rollback step, which must not give up on a blip: the
+ * same backoff as {@link RETRY_TRANSIENT}, 30 retries — about 26 minutes.
+ */
+export const RETRY_TRANSIENT_ROLLBACK: AslRetrier = { ...RETRY_TRANSIENT, MaxAttempts: 30 };
+
+/** @deprecated Kept for runbooks written before {@link RETRY_TRANSIENT}: it is the same retrier. */
+export const RETRY_THROTTLING: AslRetrier = RETRY_TRANSIENT;
+
+/**
+ * Retries for Lambda's own transient failures, as AWS recommends for every Lambda task
+ * (`Lambda.ClientExecutionTimeoutException`: the invoke timed out before the function ran).
+ */
 export const RETRY_LAMBDA: AslRetrier = {
   ErrorEquals: [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
   ],
   IntervalSeconds: 1,
-  MaxAttempts: 3,
+  MaxAttempts: 6,
   BackoffRate: 2,
+  MaxDelaySeconds: 30,
+  JitterStrategy: "FULL",
 };
+
+/** What a cloud-calling forward step retries: Lambda's failures and transient AWS errors. */
+export const RETRY_STEP: AslRetrier[] = [RETRY_LAMBDA, RETRY_TRANSIENT];
+/** What a rollback step retries: the same, for longer. */
+export const RETRY_ROLLBACK: AslRetrier[] = [RETRY_LAMBDA, RETRY_TRANSIENT_ROLLBACK];
 
 /** Replaces `${Name}` placeholders, as Step Functions' definitionSubstitutions does. */
 export function substitute(def: AslDefinition, values: Record<string, string>): AslDefinition {

@@ -5,6 +5,27 @@
  * dry-run, and its state machine as ASL data. Definitions are checked when they are defined:
  * a runbook with no rollback, or whose ASL breaks the Task conventions, is refused. The step
  * implementations live apart (`implementSteps`), so what only starts runs stays light.
+ *
+ * ## Errors: what a step throws, and what Step Functions sees
+ *
+ * The step runner (`steps.ts`) renames what a step throws before Step Functions sees it,
+ * because Retry and Catch match on the error's *name* only:
+ *
+ * - A **transient** AWS error — throttling (`RequestLimitExceeded`, `Throttling`, …), a 5xx
+ *   (`InternalError`, `ServiceUnavailable`, …), a timeout, a dropped connection — keeps its
+ *   AWS code as its name when it is in `TRANSIENT_ERRORS` (asl.ts), and is renamed
+ *   `Reflex.TransientError` otherwise (its message then starts with the original code).
+ *   `RETRY_STEP` retries these for about 8 minutes, `RETRY_ROLLBACK` for about 26, with
+ *   exponential backoff and jitter. Use `RETRY_ROLLBACK` on every compensation step.
+ * - A **permanent** error — AccessDenied, a validation error, `*.NotFound`, or a Reflex
+ *   `StepExecutionError` — is named by its code (`StepExecutionError("NoTargets", …)` reaches
+ *   Step Functions as `NoTargets`), matches no retrier, and fails the step at once: the run's
+ *   Catch sees it and the run fails with that name and the message as its cause.
+ *
+ * So a step needs no retry loop of its own: it must only be safe to repeat (read current
+ * state first). A step that catches errors per target (to report one target failed and go
+ * on) must rethrow transient ones (`isTransient` from `aws-errors.ts`), or a blip becomes a
+ * failed target. `aws-errors.test.ts` and `test/chaos.test.ts` pin this behaviour.
  */
 import { z } from "zod";
 import { RunbookDefinitionError } from "../errors.ts";
@@ -12,6 +33,22 @@ import { APPROVAL_RESOURCE, APPROVAL_STEP, type AslDefinition, type AslState, ST
 
 export type Risk = "low" | "medium" | "high";
 
+/**
+ * One IAM statement a runbook's step worker needs. The stacks turn each into exactly one
+ * statement (stacks/iam.ts); tests evaluate the synthesized policies (stacks/policy-matrix.test.ts).
+ *
+ * Declare per resource type when AWS authorizes a call against more than one resource: EC2
+ * `CreateSnapshot` is checked against the source volume *and* the new snapshot, and only the
+ * snapshot carries request tags, so it takes two permissions (volume/*, and snapshot/* with
+ * `tagCondition: "request"`). Resource ARNs may use `${Partition}`, `${Account}`, `${Region}`
+ * and the stacks' own placeholders (`${ReportsBucketArn}`). EC2 snapshot ARNs have no account
+ * (`arn:${Partition}:ec2:*::snapshot/*`).
+ *
+ * @example
+ * // tag only what this runbook creates, in the same call
+ * { actions: ["ec2:CreateTags"], mutating: true, tagCondition: "request",
+ *   resources: ["arn:${Partition}:ec2:*::snapshot/*"], onCreate: ["CreateSnapshot"] }
+ */
 export interface Permission {
   /** IAM actions, never `*`. */
   actions: string[];
@@ -22,8 +59,70 @@ export interface Permission {
   mutating: boolean;
   /** Resource ARNs (patterns); default `*` for read-only describes, which have no resource-level scoping. */
   resources?: string[];
-  /** Condition keys AWS supports for this action, when not `aws:ResourceTag`. */
+  /**
+   * Which automation-tag condition scopes a mutating action: on the resource (`aws:ResourceTag`,
+   * the default), on the request (`aws:RequestTag`, for what the call creates), or none.
+   * `"none"` on EC2, Auto Scaling, SSM or Route 53 needs named resources and a `why`.
+   */
   tagCondition?: "resource" | "request" | "none";
+  /**
+   * Tagging actions (`ec2:CreateTags`): allowed only as part of these creating calls
+   * (`ec2:CreateAction`), so tags can never be put on something that already exists. Required
+   * for every tagging action.
+   */
+  onCreate?: string[];
+  /**
+   * Further conditions the service supports, added to the tag condition: e.g.
+   * `{ StringLike: { "ec2:Attribute/InstanceType": "*" } }` (only the instance type may change),
+   * `{ Bool: { "kms:GrantIsForAWSResource": "true" } }`, Route 53's
+   * `route53:ChangeResourceRecordSetsNormalizedRecordNames`.
+   */
+  conditions?: Record<string, Record<string, string | string[]>>;
+  /**
+   * Actions AWS authorizes on the caller *during* these calls, which the code never sends
+   * itself (`kms:CreateGrant` while `ec2:StartInstances` attaches an encrypted volume). The
+   * SDK-import check in stacks/iam.test.ts counts them as used when those calls are.
+   */
+  during?: string[];
+  /** Why an unusual permission is safe; required for `tagCondition: "none"` on a tag-scoped service. Shown in the cdk-nag suppression. */
+  why?: string;
+}
+
+/** Services whose mutating actions must be fenced by the automation tag (or, for Route 53, by record conditions). */
+export const TAG_SCOPED_SERVICES = ["ec2", "autoscaling", "ssm", "route53"];
+
+/** Actions that put tags on a resource: never allowed except on what the same call creates. */
+export const TAGGING_ACTIONS =
+  /^(ec2:CreateTags|[a-z0-9-]+:TagResource|elasticloadbalancing:AddTags|ssm:AddTagsToResource)$/;
+
+/** Problems with one declared permission (empty when it is sound). */
+export function permissionProblems(p: Permission): string[] {
+  const problems: string[] = [];
+  for (const a of p.actions) {
+    if (a.includes("*")) problems.push(`permission '${a}' uses a wildcard`);
+    if (!/^[a-z0-9-]+:[A-Za-z0-9]+$/.test(a)) problems.push(`permission '${a}' is not service:Action`);
+  }
+  const tagging = p.actions.filter((a) => TAGGING_ACTIONS.test(a));
+  if (tagging.length > 0) {
+    if (!p.onCreate?.length) {
+      problems.push(
+        `${tagging.join(", ")} must say which creating calls it tags (onCreate), so existing resources can never be tagged`,
+      );
+    }
+    if (!p.resources?.length || p.resources.includes("*")) {
+      problems.push(`${tagging.join(", ")} must name the resource types it tags, not '*'`);
+    }
+  } else if (p.onCreate?.length) {
+    problems.push(`onCreate is only for tagging actions, not ${p.actions.join(", ")}`);
+  }
+  const fenced = p.actions.filter((a) => TAG_SCOPED_SERVICES.includes(a.split(":")[0]));
+  if (p.mutating && p.tagCondition === "none" && fenced.length > 0) {
+    if (!p.why?.trim()) problems.push(`${fenced.join(", ")} without a tag condition must say why (why)`);
+    if (!p.resources?.length || p.resources.includes("*")) {
+      problems.push(`${fenced.join(", ")} without a tag condition must name its resource types, not '*'`);
+    }
+  }
+  return problems;
 }
 
 /** What every step gets besides its input. */
@@ -124,9 +223,7 @@ export function defineRunbook<S extends z.ZodType>(spec: RunbookSpec<S>): Runboo
   if (!NAME.test(spec.name)) problems.push(`name '${spec.name}' must be kebab-case`);
   if (spec.rollback.length === 0) problems.push("it declares no rollback step");
   if (!spec.dryRun.trim()) problems.push("it does not say what its dry-run does");
-  for (const p of spec.permissions) {
-    for (const a of p.actions) if (a.includes("*")) problems.push(`permission '${a}' uses a wildcard`);
-  }
+  for (const p of spec.permissions) problems.push(...permissionProblems(p));
   const steps: string[] = [];
   for (const [state, task] of taskStates(spec.stateMachine)) {
     // Two kinds of Task, and only these: the step worker, and a human approval (the step

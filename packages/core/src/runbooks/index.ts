@@ -10,7 +10,14 @@ import { patch } from "./patch/index.ts";
 import { scale } from "./scale/index.ts";
 
 export type { Permission, Risk, Runbook, RunInput, StepContext, StepMap } from "./define.ts";
-export { defineRunbook, implementSteps, taskStates } from "./define.ts";
+export {
+  defineRunbook,
+  implementSteps,
+  permissionProblems,
+  TAG_SCOPED_SERVICES,
+  TAGGING_ACTIONS,
+  taskStates,
+} from "./define.ts";
 
 const registry = new Map<string, Runbook>();
 

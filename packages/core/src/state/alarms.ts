@@ -4,8 +4,16 @@
  * scaling runbook scales in only after the alarm has been OK for a while. A state change is
  * applied only if it is newer than the one stored, so late or redelivered events cannot move
  * the state backwards.
+ *
+ * Events can be missed (an alarm created before Reflex, a rule added later, a lost delivery),
+ * so {@link current} asks CloudWatch itself (`DescribeAlarms`) when the stored state is missing
+ * or old, in AWS: the stacks set `REFLEX_ALARM_STATE_SOURCE=cloudwatch`. Local mode has no
+ * CloudWatch; its bus forwards every alarm event, so the stored state is the whole truth there.
  */
+import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { client } from "../aws.ts";
+import { optionalEnv } from "../env.ts";
 import { ValidationError } from "../errors.ts";
 import { parseInstant } from "../validate.ts";
 import { db, isConditionFailure } from "./db.ts";
@@ -58,4 +66,39 @@ export async function get(alarmName: string): Promise<AlarmState | undefined> {
   if (!out.Item) return undefined;
   const { alarmName: name, state, since, reason } = out.Item as AlarmState;
   return { alarmName: name, state, since, reason };
+}
+
+/** A stored state older than this is checked against CloudWatch before a runbook relies on it. */
+export const MAX_STORED_AGE_MS = 3_600_000;
+
+/**
+ * The alarm's state for a decision: the stored one when it is recent, else CloudWatch's (when
+ * deployed to read it), which is also stored. Undefined when neither knows the alarm.
+ *
+ * @example
+ * const alarm = await Alarms.current("web-cpu-high", new Date());
+ * if (alarm?.state === "OK") { ... }
+ */
+export async function current(
+  alarmName: string,
+  now: Date,
+  maxAgeMs = MAX_STORED_AGE_MS,
+): Promise<AlarmState | undefined> {
+  const stored = await get(alarmName);
+  const fresh = stored && now.getTime() - Date.parse(stored.since) < maxAgeMs;
+  if (fresh || optionalEnv("REFLEX_ALARM_STATE_SOURCE") !== "cloudwatch") return stored;
+  const out = await client(CloudWatchClient, "cloudwatch").send(
+    new DescribeAlarmsCommand({ AlarmNames: [alarmName], AlarmTypes: ["MetricAlarm", "CompositeAlarm"] }),
+  );
+  const alarm = out.MetricAlarms?.[0] ?? out.CompositeAlarms?.[0];
+  if (!alarm?.StateValue || !alarm.StateUpdatedTimestamp) return stored;
+  const seen: AlarmState = {
+    alarmName,
+    state: alarm.StateValue,
+    since: alarm.StateUpdatedTimestamp.toISOString(),
+    reason: alarm.StateReason,
+  };
+  if (stored && Date.parse(stored.since) > Date.parse(seen.since)) return stored;
+  await record(seen);
+  return seen;
 }

@@ -1,10 +1,14 @@
 /**
  * What every handler shares: the logger, and the config in force. In AWS the config comes
- * from `REFLEX_CONFIG` (the validated config as JSON, set by the stacks); in local mode the
- * server sets it directly with `useConfig` before any handler runs.
+ * from the SSM parameter the stacks write (`REFLEX_CONFIG_PARAMETER`, read once per container
+ * at cold start: an environment variable would cap the config at Lambda's 4 KB); a
+ * `REFLEX_CONFIG` JSON variable, when set, wins (tests). In local mode the server sets the
+ * config directly with `useConfig` before any handler runs.
  */
+
 import { Logger } from "@aws-lambda-powertools/logger";
-import { useConfig, validateConfig } from "@reflex/core";
+import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { Aws, useConfig, validateConfig } from "@reflex/core";
 
 // In Lambda, INFO; in local mode and tests, only warnings (the CLI and API say what happened).
 export const logger = new Logger({
@@ -13,12 +17,25 @@ export const logger = new Logger({
     (process.env.AWS_LAMBDA_FUNCTION_NAME ? "INFO" : "WARN")) as "INFO",
 });
 
+/** The config JSON from SSM Parameter Store, fetched once when this module loads (top-level await). */
+const fromParameter =
+  !process.env.REFLEX_CONFIG && process.env.REFLEX_CONFIG_PARAMETER
+    ? await readParameter(process.env.REFLEX_CONFIG_PARAMETER)
+    : undefined;
+
+async function readParameter(name: string): Promise<string> {
+  const out = await Aws.client(SSMClient, "ssm").send(new GetParameterCommand({ Name: name }));
+  const value = out.Parameter?.Value;
+  if (!value) throw new Error(`SSM parameter ${name} (REFLEX_CONFIG_PARAMETER) holds no config`);
+  return value;
+}
+
 let loaded = false;
 
-/** Loads `REFLEX_CONFIG` once per container, when it is set. */
+/** Loads the deployed config once per container: `REFLEX_CONFIG`, else the SSM parameter's value. */
 export function loadConfigFromEnv(): void {
   if (loaded) return;
   loaded = true;
-  const raw = process.env.REFLEX_CONFIG;
+  const raw = process.env.REFLEX_CONFIG || fromParameter;
   if (raw) useConfig(validateConfig(JSON.parse(raw)));
 }

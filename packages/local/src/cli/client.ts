@@ -13,6 +13,7 @@ export class ApiError extends Error {
 }
 
 export interface ExecutionView {
+  attention?: { reason: string; completedSteps: string[]; inFlightSteps: string[]; report?: unknown };
   id: string;
   runbook: string;
   status: string;
@@ -37,7 +38,19 @@ export interface ExecutionView {
 const TERMINAL = new Set<string>(Executions.TERMINAL);
 
 export class ApiClient {
-  constructor(readonly baseUrl: string) {}
+  /**
+   * @param actor who the local server records as the actor (`--as`; default `cli:$USER`). A
+   *   deployed API ignores it: there the caller is the IAM principal that signed the request.
+   */
+  constructor(
+    readonly baseUrl: string,
+    readonly actor = `cli:${process.env.USER ?? "unknown"}`,
+  ) {}
+
+  /** Any JSON API call (the people commands: approve, abort, re-run…). */
+  call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.request<T>(method, path, body);
+  }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
@@ -46,7 +59,7 @@ export class ApiClient {
         method,
         headers: {
           "content-type": "application/json",
-          "x-reflex-actor": `cli:${process.env.USER ?? "unknown"}`,
+          "x-reflex-actor": this.actor,
         },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
@@ -97,12 +110,16 @@ export class ApiClient {
     return found.params;
   }
 
-  startExecution(runbook: string, params: Record<string, unknown>, dryRun: boolean) {
-    return this.request<{ executionId: string }>(
-      "POST",
-      `/api/runbooks/${encodeURIComponent(runbook)}/executions`,
-      { params, dryRun },
-    );
+  startExecution(
+    runbook: string,
+    params: Record<string, unknown>,
+    dryRun: boolean,
+    overrides: { overrideFreeze?: string; overridePause?: string } = {},
+  ) {
+    return this.request<{
+      executionId: string;
+      approval?: { required: boolean; reasons?: string[]; approvers?: string[] };
+    }>("POST", `/api/runbooks/${encodeURIComponent(runbook)}/executions`, { params, dryRun, ...overrides });
   }
 
   getExecution(id: string) {

@@ -9,7 +9,8 @@ export function formatExecutionList(list: ExecutionView[]): string {
   const rows = list.map((e) => [
     e.id,
     e.runbook + (e.dryRun ? " (dry-run)" : ""),
-    e.status,
+    // A lost run may have left a change half-done: say so where the eye lands.
+    e.attention ? `${e.status} ⚠ LOST — check targets` : e.status,
     `${e.trigger.kind}${e.trigger.name ? `:${e.trigger.name}` : ""}`,
     e.startedAt,
   ]);
@@ -28,6 +29,13 @@ export function formatExecutionList(list: ExecutionView[]): string {
 /** An execution for people: status, what it did to each target, and why it failed if it did. */
 export function formatExecution(e: ExecutionView): string {
   const lines = [`${e.id}  ${e.runbook}${e.dryRun ? " (dry-run)" : ""}  ${e.status}`];
+  if (e.attention) {
+    lines.push(`  ⚠ NEEDS ATTENTION: ${e.attention.reason}`);
+    lines.push(`    completed: ${e.attention.completedSteps.join(", ") || "no step"}`);
+    if (e.attention.inFlightSteps.length)
+      lines.push(`    in flight: ${e.attention.inFlightSteps.join(", ")}`);
+    if (e.attention.report) lines.push(`    left behind: ${JSON.stringify(e.attention.report)}`);
+  }
   lines.push(
     `  trigger  ${e.trigger.kind}${e.trigger.name ? `:${e.trigger.name}` : ""} by ${e.trigger.actor}`,
   );

@@ -7,20 +7,28 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, Patterns, ValidationError } from "@reflex/core";
 import { ApiClient, ApiError } from "./client.ts";
+import { formatFault } from "./cloud.ts";
 import { formatExecution, formatExecutionList } from "./format.ts";
 import { parseParamPairs } from "./params.ts";
+import * as People from "./people.ts";
 
 export const USAGE = `reflex — event-driven runbook automation for AWS
 
 Usage:
   reflex start [--port 8787] [--config reflex.config.ts] [--data .reflex]
   reflex run <runbook> [--param key=value]… [--dry-run] [--wait] [--json] [--url URL]
+             [--override-freeze "<reason>"] [--override-pause "<reason>"] [--as <actor>]
+  reflex approvals [--all] [--json] · reflex approve <id> [--comment …] · reflex reject <id> --reason …
+  reflex abort <id> --reason … [--now] · reflex rerun <id> [--dry-run] · reflex whoami [--json]
   reflex executions [--json]
   reflex show <execution-id> [--json]
   reflex config check [--config reflex.config.ts]
   reflex events put <file.json> [--json] [--url URL]
   reflex events test --pattern <pattern.json> --event <event.json>
   reflex pause [--reason …] · reflex resume · reflex guardrails [--json]
+  reflex cloud [--json] · reflex cloud calls [--mutating] [--since 10m|ISO|#] [--execution id] [--json]
+  reflex chaos add --op ec2:CreateSnapshot --error RequestLimitExceeded [--rate 0.3] [--count N] [--burst N] [--latency 500ms]
+  reflex chaos list [--json] · reflex chaos clear [id]
   reflex windows [--config …] [--from ISO] [--count N] [--json]
   reflex cloud seed --instances N [--patch-group fleet] [--data .reflex] [--json]
   reflex demo
@@ -52,26 +60,28 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdConfig(rest);
       case "events":
         return await cmdEvents(rest);
+      case "cloud":
+        if (rest[0] === "seed") return await cmdLocalTool("cloud seed", rest);
+        return await (await import("./cloud.ts")).cmdCloud(rest);
+      case "chaos":
+        return await (await import("./cloud.ts")).cmdChaos(rest);
       case "demo": {
         const { demo } = await import("./demo.ts");
         return await demo();
       }
       case "windows":
-      case "cloud": {
-        const run =
-          command === "windows"
-            ? (await import("./windows.ts")).cmdWindows
-            : (await import("./cloud.ts")).cmdCloud;
-        try {
-          return await run(rest, out);
-        } catch (e) {
-          throw e instanceof RangeError ? new UsageError(e.message) : e;
-        }
-      }
+        return await cmdLocalTool("windows", rest);
       case "pause":
       case "resume":
       case "guardrails":
         return await cmdGuardrails(command, rest);
+      case "approvals":
+      case "approve":
+      case "reject":
+      case "abort":
+      case "rerun":
+      case "whoami":
+        return await cmdPeople(command, rest);
       case undefined:
       case "help":
       case "--help":
@@ -82,7 +92,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command '${command}'`);
     }
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof People.PeopleUsageError) {
       err(`reflex: ${e.message}\n\n${USAGE}`);
       return 2;
     }
@@ -93,7 +103,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof ApiError) {
       err(`reflex: ${e.message}`);
-      return e.status >= 400 && e.status < 500 && e.status !== 409 ? 2 : 1;
+      // Bad input (400, 404, 413, 415) is a usage problem; a refusal (403 access, 409 a
+      // guardrail or a run in the wrong state) means the operation failed.
+      return e.status >= 400 && e.status < 500 && e.status !== 409 && e.status !== 403 ? 2 : 1;
     }
     if (
       (e as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ||
@@ -111,6 +123,19 @@ type Options = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options
 
 function parse(args: string[], options: Options) {
   return parseArgs({ args, options, allowPositionals: true, strict: true });
+}
+
+/** `reflex windows` and `reflex cloud seed`: local tools; a RangeError is bad usage (exit 2). */
+async function cmdLocalTool(tool: "windows" | "cloud seed", args: string[]): Promise<number> {
+  const run =
+    tool === "windows"
+      ? (await import("./windows.ts")).cmdWindows
+      : (await import("./cloud-seed.ts")).cmdCloudSeed;
+  try {
+    return await run(args, out);
+  } catch (e) {
+    throw e instanceof RangeError ? new UsageError(e.message) : e;
+  }
 }
 
 async function cmdStart(args: string[]): Promise<number> {
@@ -139,6 +164,7 @@ async function cmdStart(args: string[]): Promise<number> {
   S3          ${local.storage.s3Endpoint} (s3rver, bucket reflex-local-reports)
   cloud       simulated account: ${instances.length} instances, ${local.cloud.snapshots().length} snapshots${process.env.REFLEX_CLOUD === "aws" ? " (REFLEX_CLOUD=aws: using your real account!)" : ""}
   runbooks    ${((await (await fetch(`${local.url}/api/runbooks`)).json()) as { runbooks: Array<{ name: string }> }).runbooks.map((r) => r.name).join(", ")}
+  faults      ${local.cloud.faults().length ? local.cloud.faults().map(formatFault).join("; ") : "none armed (reflex chaos add --op ec2:CreateSnapshot --error RequestLimitExceeded --rate 0.3)"}
   schedules   ${local.jobs.map((j) => `${j.name} (${j.expression} ${j.timezone}, next ${j.nextRun()?.toISOString() ?? "never"})`).join("; ") || "none"}
 
 Try, in another terminal:
@@ -163,11 +189,14 @@ async function cmdRun(args: string[]): Promise<number> {
     wait: { type: "boolean" },
     json: { type: "boolean" },
     url: { type: "string" },
+    as: { type: "string" },
+    "override-freeze": { type: "string" },
+    "override-pause": { type: "string" },
   });
   const [runbook, extra] = positionals;
   if (!runbook) throw new UsageError("run needs a runbook name, e.g. reflex run backup-snapshot");
   if (extra) throw new UsageError(`unexpected argument '${extra}'`);
-  const api = new ApiClient((values.url as string | undefined) ?? defaultUrl());
+  const api = client(values);
   const schema = await api.runbookSchema(runbook);
   let params: Record<string, unknown>;
   try {
@@ -175,7 +204,14 @@ async function cmdRun(args: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const started = await api.startExecution(runbook, params, Boolean(values["dry-run"]));
+  const started = await api.startExecution(runbook, params, Boolean(values["dry-run"]), {
+    overrideFreeze: values["override-freeze"] as string | undefined,
+    overridePause: values["override-pause"] as string | undefined,
+  });
+  if (started.approval?.required && !values.json)
+    err(
+      `${started.executionId} waits for approval (${started.approval.reasons?.join("; ")}); approvers: ${started.approval.approvers?.join(", ") || "anyone allowed to approve"} — reflex approve ${started.executionId}`,
+    );
   if (!values.wait) {
     if (values.json) out(JSON.stringify(started));
     else
@@ -323,4 +359,53 @@ async function cmdGuardrails(command: string, args: string[]): Promise<number> {
       out(`freeze ${f.name}: ${f.from} → ${f.to}${f.active ? "  (ACTIVE)" : ""}`);
   }
   return 0;
+}
+
+function client(values: Record<string, unknown>): ApiClient {
+  const url = (values.url as string | undefined) ?? defaultUrl();
+  return values.as ? new ApiClient(url, values.as as string) : new ApiClient(url);
+}
+
+async function cmdPeople(command: string, args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    json: { type: "boolean" },
+    url: { type: "string" },
+    as: { type: "string" },
+    all: { type: "boolean" },
+    comment: { type: "string" },
+    reason: { type: "string" },
+    now: { type: "boolean" },
+    "dry-run": { type: "boolean" },
+    "override-freeze": { type: "string" },
+    "override-pause": { type: "string" },
+  });
+  const api = client(values);
+  const json = Boolean(values.json);
+  const id = positionals[0];
+  switch (command) {
+    case "approvals":
+      return People.approvals(api, { json, all: Boolean(values.all) });
+    case "approve":
+    case "reject":
+      return People.answer(api, command, id, {
+        comment: values.comment as string | undefined,
+        reason: (values.reason as string | undefined) ?? (values.comment as string | undefined),
+        json,
+      });
+    case "abort":
+      return People.abort(api, id, {
+        reason: values.reason as string | undefined,
+        now: Boolean(values.now),
+        json,
+      });
+    case "rerun":
+      return People.rerun(api, id, {
+        dryRun: values["dry-run"] as boolean | undefined,
+        overrideFreeze: values["override-freeze"] as string | undefined,
+        overridePause: values["override-pause"] as string | undefined,
+        json,
+      });
+    default:
+      return People.whoami(api, { json });
+  }
 }

@@ -30,6 +30,7 @@ import {
 import * as Aws from "@reflex/core/aws";
 import { ConfiguredRetryStrategy } from "@smithy/core/retry";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { CloudApiError } from "./api-error.ts";
 import { SimulatedCloud } from "./index.ts";
 
 const credentials = { accessKeyId: "local", secretAccessKey: "local" };
@@ -346,6 +347,40 @@ describe("call log", () => {
 });
 
 describe("faults", () => {
+  it("fires at its rate, keeps firing for its burst, and stops after its count", async () => {
+    // The fault's dice: 0.9 (miss), 0.1 (hit: a burst of 3), then 0.9 (miss), 0.2 (hit, the last of 4).
+    const rolls = [0.9, 0.1, 0.9, 0.2, 0.1];
+    const diced = new SimulatedCloud({ random: () => rolls.shift() ?? 0.9 });
+    diced.injectFault({
+      operation: "DescribeVolumes",
+      kind: "error",
+      code: "InternalError",
+      rate: 0.5,
+      burst: 3,
+      times: 4,
+    });
+    const outcomes: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      outcomes.push(
+        await diced.invoke("ec2", "us-east-1", "DescribeVolumes", {}).then(
+          () => "ok",
+          (e: CloudApiError) => e.code,
+        ),
+      );
+    }
+    expect(outcomes).toEqual([
+      "ok",
+      "InternalError",
+      "InternalError",
+      "InternalError",
+      "ok",
+      "InternalError",
+      "ok",
+      "ok",
+    ]);
+    expect(diced.faults()).toEqual([]);
+  });
+
   it("throttles twice; the SDK's retry strategy retries and the third attempt succeeds", async () => {
     cloud.injectFault({ operation: "DescribeInstances", kind: "throttle", times: 2 });
     const out = await ec2().send(new DescribeInstancesCommand({}));

@@ -11,7 +11,10 @@
  * Aws.configure({ decorate: (service, client, region) => cloud.attach(client, service, region) });
  *
  * Calls are answered without touching the network; every call (failed ones too) is recorded
- * in `calls`. Faults (throttling, errors, latency) can be injected per operation.
+ * in the call log, a bounded ring (`callLogSize`, default 5,000: a long-running `reflex start`
+ * stays flat), each with a sequence number, a digest of its params and the execution that
+ * made it when known ({@link withExecution}). Faults (throttling, errors, latency, with a
+ * probability and bursts) can be injected per operation.
  *
  * Time: snapshot completion and instance state transitions are derived from `clock`, so
  * tests drive them with an injected clock. Transitions (`stopping` -> `stopped`, `pending`
@@ -19,6 +22,8 @@
  * Stop/Start response reports `stopping`/`pending`, and the next call sees the final state.
  */
 
+import { AsyncLocalStorage } from "node:async_hooks";
+import { createHash } from "node:crypto";
 import type { AutoScalingGroup } from "@aws-sdk/client-auto-scaling";
 import type {
   Instance as Ec2Instance,
@@ -32,7 +37,7 @@ import { autoScalingOperations, reconcileGroup, shapeGroup } from "./autoscaling
 import { ec2Operations, shapeInstance, shapeSnapshot, shapeVolume } from "./ec2.ts";
 import { ec2PatchingOperations } from "./ec2-patching.ts";
 import { elbv2Operations } from "./elbv2.ts";
-import { FaultPlan, type FaultSpec, operationName } from "./faults.ts";
+import { type ArmedFault, FaultPlan, type FaultSpec, operationName } from "./faults.ts";
 import { type CloudSettings, launchInstance, type OpContext, opContext, settle } from "./fleet.ts";
 import { attachAnswerer } from "./middleware.ts";
 import {
@@ -50,11 +55,13 @@ import { seedFleet } from "./seed.ts";
 import { ssmOperations } from "./ssm.ts";
 
 export { CloudApiError } from "./api-error.ts";
-export type { FaultSpec } from "./faults.ts";
+export type { ArmedFault, FaultSpec } from "./faults.ts";
 export { DR_REGION, SEED_REGION } from "./seed.ts";
 
 /** One API call the simulated cloud answered (or refused). */
 export interface CallRecord {
+  /** 1 for the first call this cloud answered, counting on; never reused, even once the ring drops the record. */
+  seq: number;
   service: string;
   operation: string;
   region: string;
@@ -65,6 +72,61 @@ export interface CallRecord {
   mutating: boolean;
   /** The AWS error code the call failed with. */
   error?: string;
+  /** A short digest of the params (sha256 of their JSON, 12 hex digits): equal params, equal digest. */
+  digest: string;
+  /** The Reflex execution whose step made the call, when known. */
+  executionId?: string;
+}
+
+const callContext = new AsyncLocalStorage<{ executionId?: string }>();
+
+/**
+ * Runs `fn` with calls it makes attributed to an execution in the call log. Local mode wraps
+ * every step invocation in it.
+ *
+ * @example
+ * await withExecution(event.input.execution.id, () => invoke(stepHandler, "step", event));
+ */
+export function withExecution<T>(executionId: string | undefined, fn: () => T): T {
+  return callContext.run({ executionId }, fn);
+}
+
+function digestOf(input: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(input) ?? "";
+  } catch {
+    text = String(input);
+  }
+  return createHash("sha256").update(text).digest("hex").slice(0, 12);
+}
+
+/** A ring of the last `capacity` calls, oldest first. */
+class CallLog {
+  readonly #ring: CallRecord[] = [];
+  #head = 0;
+  total = 0;
+  constructor(readonly capacity: number) {}
+
+  push(record: CallRecord): void {
+    this.total = record.seq;
+    if (this.#ring.length < this.capacity) this.#ring.push(record);
+    else {
+      this.#ring[this.#head] = record;
+      this.#head = (this.#head + 1) % this.capacity;
+    }
+  }
+
+  all(): CallRecord[] {
+    return this.#head === 0
+      ? [...this.#ring]
+      : [...this.#ring.slice(this.#head), ...this.#ring.slice(0, this.#head)];
+  }
+
+  clear(): void {
+    this.#ring.length = 0;
+    this.#head = 0;
+  }
 }
 
 export interface SimulatedCloudOptions {
@@ -84,6 +146,10 @@ export interface SimulatedCloudOptions {
   seed?: number;
   /** JSON file the model is loaded from (when it exists) and saved to after every mutating call. */
   persistPath?: string;
+  /** How many calls the call log keeps (the oldest drop out). Default 5,000. */
+  callLogSize?: number;
+  /** Decides faults with a `rate`; default `Math.random` (tests pass a seeded one). */
+  random?: () => number;
 }
 
 /** An EC2 instance as DescribeInstances returns it, plus its region. */
@@ -165,8 +231,6 @@ function toMillis(value: Date | number | string, what: string): number {
 }
 
 export class SimulatedCloud {
-  /** Every call answered or refused, oldest first. */
-  readonly calls: CallRecord[] = [];
   /** True when the model was loaded from `persistPath`. */
   readonly restored: boolean;
   readonly persistPath?: string;
@@ -174,10 +238,13 @@ export class SimulatedCloud {
   readonly #clock: () => number;
   readonly #settings: CloudSettings;
   readonly #defaultRegion: string;
-  readonly #faults = new FaultPlan();
+  readonly #faults: FaultPlan;
+  readonly #log: CallLog;
 
   constructor(opts: SimulatedCloudOptions = {}) {
     this.#clock = opts.clock ?? Date.now;
+    this.#faults = new FaultPlan(opts.random);
+    this.#log = new CallLog(Math.max(1, opts.callLogSize ?? 5000));
     this.#settings = {
       snapshotDurationMs: opts.snapshotDurationMs ?? 10_000,
       stateTransitionMs: opts.stateTransitionMs ?? 0,
@@ -235,14 +302,18 @@ export class SimulatedCloud {
     const op = operationName(operation);
     const args = (input ?? {}) as Record<string, unknown>;
     const record: CallRecord = {
+      seq: this.#log.total + 1,
       service,
       operation: op,
       region,
       input: copyInput(input),
       at: this.#clock(),
       mutating: !READ_ONLY.test(op) && !(service === "ec2" && args.DryRun === true),
+      digest: digestOf(input),
     };
-    this.calls.push(record);
+    const executionId = callContext.getStore()?.executionId;
+    if (executionId) record.executionId = executionId;
+    this.#log.push(record);
     try {
       await this.#faults.apply(service, op, input);
       const output = this.#dispatch(service, region, op, args);
@@ -284,25 +355,52 @@ export class SimulatedCloud {
     return run(opContext(this.#state, region, now, this.#settings), input);
   }
 
+  /** The calls the log still holds (the last `callLogSize`), oldest first. A fresh array. */
+  get calls(): CallRecord[] {
+    return this.#log.all();
+  }
+
+  /** The sequence number of the last call answered (0 before any): a mark for {@link callsSince}. */
+  get lastCallSeq(): number {
+    return this.#log.total;
+  }
+
+  /** How many calls the log keeps. */
+  get callLogSize(): number {
+    return this.#log.capacity;
+  }
+
+  /** The calls after the one numbered `seq` that the log still holds. */
+  callsSince(seq: number): CallRecord[] {
+    return this.#log.all().filter((c) => c.seq > seq);
+  }
+
   /** The calls that could have changed state. */
   mutatingCalls(): CallRecord[] {
     return this.calls.filter((c) => c.mutating);
   }
 
   clearCalls(): void {
-    this.calls.length = 0;
+    this.#log.clear();
   }
 
-  injectFault(fault: FaultSpec): void {
-    this.#faults.inject(fault);
+  /** Arms a fault; returns its id (for {@link removeFault}). */
+  injectFault(fault: FaultSpec): string {
+    return this.#faults.inject(fault);
   }
 
-  clearFaults(): void {
-    this.#faults.clear();
+  /** Disarms every fault; returns how many there were. */
+  clearFaults(): number {
+    return this.#faults.clear();
   }
 
-  /** The faults still armed, with the calls each has left. */
-  faults(): Array<FaultSpec & { remaining: number }> {
+  /** Disarms one fault by id; false when there is none. */
+  removeFault(id: string): boolean {
+    return this.#faults.remove(id);
+  }
+
+  /** The faults still armed, with the calls each has left and has fired on. */
+  faults(): ArmedFault[] {
     return this.#faults.list();
   }
 

@@ -61,3 +61,27 @@ export function awsHistoryEvents(
   }
   return n;
 }
+
+export interface HistoryStats {
+  /** Events as Step Functions would record them. */
+  events: number;
+  /** State transitions (states entered), what Standard workflows are billed by. */
+  transitions: number;
+  /** Task states entered (step-worker invocations). */
+  tasks: number;
+}
+
+/** The figures of one execution's history, kept after the engine lets the history itself go. */
+export function historyStats(
+  events: EventLog[],
+  opts: Parameters<typeof awsHistoryEvents>[1] = {},
+): HistoryStats {
+  let transitions = 0;
+  let tasks = 0;
+  for (const e of events as StateEvent[]) {
+    if (e.type !== "StateEntered" || opts.wrapperStates?.has(e.state?.name ?? "")) continue;
+    transitions++;
+    if (e.state?.type === "Task") tasks++;
+  }
+  return { events: awsHistoryEvents(events, opts), transitions, tasks };
+}

@@ -7,12 +7,21 @@
  * Like AWS (Standard workflows), StartExecution is idempotent by name: the same name and
  * input returns the running execution; the same name with other input is
  * ExecutionAlreadyExists.
+ *
+ * Memory: once an execution has ended *and* its status event has been delivered (so the run
+ * record in DynamoDB is closed), after a short grace (`keepWholeMs`, so a caller polling
+ * DescribeExecution still sees the output) its input, output, history and engine state leave memory. A
+ * compact summary (name, status, dates, error, cause) stays in a bounded cache of the last
+ * `keepFinished` executions, so DescribeExecution and ListExecutions still answer for them
+ * and a repeated StartExecution is still ExecutionAlreadyExists. An execution whose status
+ * event could not be delivered is kept whole, so the reconciler (which closes a run as lost
+ * when Step Functions says ExecutionDoesNotExist) finds it ended, never lost.
  */
 import { randomUUID } from "node:crypto";
 import { APPROVAL_RESOURCE, type AslDefinition, type Runbooks, substitute } from "@reflex/core";
 import { StateMachine } from "aws-local-stepfunctions";
 import { DistributedMaps } from "./distributed-map.ts";
-import { awsHistoryEvents } from "./history.ts";
+import { type HistoryStats, historyStats } from "./history.ts";
 import { TaskTokens } from "./task-tokens.ts";
 
 /** One entry of the local engine's execution history (its own event shape). */
@@ -73,6 +82,10 @@ export interface EngineOptions {
   retryMs?: number;
   /** Called when an execution ends, with the event AWS would publish. */
   onStatusChange?: (event: StatusChangeEvent) => Promise<void> | void;
+  /** How many finished executions DescribeExecution still answers for, as compact summaries. Default 2,000. */
+  keepFinished?: number;
+  /** How long an ended, closed execution stays whole (output, history) before it becomes a summary. Default 10 s. */
+  keepWholeMs?: number;
 }
 
 export class AwsError extends Error {
@@ -90,6 +103,8 @@ interface Machine {
   arn: string;
   name: string;
   definition: AslDefinition;
+  /** The definition as the local engine runs it (see localRunnable). */
+  runnable: AslDefinition;
   machine: StateMachine;
   waits: Record<string, number>;
   retries: Record<string, number>;
@@ -108,9 +123,31 @@ function collect(
   }
 }
 
+/**
+ * The definition with one local difference: aws-local-stepfunctions reads a Task's
+ * `TimeoutSecondsPath` from the Task's *effective* input (after Parameters), where AWS reads it
+ * from the state input, so an approval's `$.approval.deadlineSeconds` is not found. Approval
+ * Tasks therefore get no timeout of their own here; their token enforces the same deadline and
+ * fails the Task with `States.Timeout`, as AWS does (see waitForTaskToken).
+ */
+function localRunnable(def: AslDefinition): AslDefinition {
+  const copy = JSON.parse(JSON.stringify(def)) as AslDefinition;
+  collect(copy, (_name, state) => {
+    if (state.Type === "Task" && state.Resource === APPROVAL_RESOURCE && state.TimeoutSecondsPath) {
+      delete state.TimeoutSecondsPath;
+      // Longer than any deadline, and under setTimeout's 24.8-day ceiling (past it, it fires at once).
+      state.TimeoutSeconds = 20 * 86_400;
+    }
+  });
+  return copy;
+}
+
 export class LocalStepFunctions {
   private readonly machines = new Map<string, Machine>();
+  /** Executions running, or ended with their status event not yet delivered: kept whole. */
   private readonly executions = new Map<string, LocalExecution>();
+  /** Ended and closed: compact summaries, oldest first (a Map keeps insertion order). */
+  private readonly finished = new Map<string, LocalExecution>();
   /** `.waitForTaskToken`: tokens of Tasks waiting for SendTaskSuccess / SendTaskFailure. */
   readonly tokens = new TaskTokens();
   /** Distributed Map states run as child executions (see distributed-map.ts). */
@@ -192,10 +229,20 @@ export class LocalStepFunctions {
         tasks[stateName] = this.options.stepHandler;
       }
     });
-    const machine = new StateMachine(definition as never, {
+    const runnable = localRunnable(definition);
+    const machine = new StateMachine(runnable as never, {
       validationOptions: { checkPaths: true, checkArn: true },
     });
-    const m: Machine = { arn: this.stateMachineArn(name), name, definition, machine, waits, retries, tasks };
+    const m: Machine = {
+      arn: this.stateMachineArn(name),
+      name,
+      definition,
+      runnable,
+      machine,
+      waits,
+      retries,
+      tasks,
+    };
     this.machines.set(m.arn, m);
     return m;
   }
@@ -217,7 +264,7 @@ export class LocalStepFunctions {
     const name = req.name ?? randomUUID();
     const executionArn = `arn:aws:states:${this.options.region}:${this.options.account}:execution:${m.name}:${name}`;
     const input = req.input ?? "{}";
-    const existing = this.executions.get(executionArn);
+    const existing = this.executions.get(executionArn) ?? this.finished.get(executionArn);
     if (existing) {
       if (existing.input === input && existing.status === "RUNNING") {
         return { executionArn, startDate: existing.startDate };
@@ -259,8 +306,10 @@ export class LocalStepFunctions {
       throw new AwsError("InvalidDefinition", `state machine ${m.name} has no state ${req.fromState}`);
     const executionArn = `arn:aws:states:${this.options.region}:${this.options.account}:execution:${m.name}:${req.name}`;
     if (this.executions.get(executionArn)?.status === "RUNNING") return;
-    const machine = new StateMachine({ ...m.definition, StartAt: req.fromState } as never, {
-      validationOptions: { checkPaths: true, checkArn: true },
+    // The same (already validated) definition entered elsewhere: the states before `fromState`
+    // are unreachable from it, which the validator would refuse.
+    const machine = new StateMachine({ ...m.runnable, StartAt: req.fromState } as never, {
+      validationOptions: { noValidate: true },
     });
     this.launch(
       m,
@@ -291,7 +340,10 @@ export class LocalStepFunctions {
           Input: parsed as never,
           StartTime: new Date(startDate).toISOString(),
         },
-      },
+        // `$$.Task.Token` must resolve; the waiting Task's handler replaces it with the token
+        // it issues (see waitForTaskToken).
+        Task: { Token: "issued-by-the-local-engine" },
+      } as never,
     });
     const execution: LocalExecution = {
       executionArn,
@@ -326,13 +378,54 @@ export class LocalStepFunctions {
       execution.stopDate = Date.now();
       this.tokens.forgetExecution(name);
       await history.catch(() => undefined);
-      await this.notify(execution);
+      this.keepHistoryStats(execution);
+      if (await this.notify(execution)) {
+        // Whole for a short while (a caller polling DescribeExecution sees the output), then a summary.
+        const grace = this.options.keepWholeMs ?? 10_000;
+        if (grace <= 0) this.retire(execution);
+        else setTimeout(() => this.retire(execution), grace).unref();
+      }
     })();
   }
 
-  private async notify(e: LocalExecution): Promise<void> {
+  /** Replaces an ended, closed execution by its summary in the bounded cache. */
+  private retire(e: LocalExecution): void {
+    if (this.executions.get(e.executionArn) !== e) return;
+    this.executions.delete(e.executionArn);
+    const summary: LocalExecution = {
+      executionArn: e.executionArn,
+      stateMachineArn: e.stateMachineArn,
+      name: e.name,
+      status: e.status,
+      // Input and output are not kept: the run record (DynamoDB) has what a person needs.
+      input: "{}",
+      error: e.error,
+      cause: e.cause,
+      startDate: e.startDate,
+      stopDate: e.stopDate,
+      history: [],
+      abort: () => undefined,
+      done: Promise.resolve(),
+    };
+    this.finished.set(e.executionArn, summary);
+    const keep = this.options.keepFinished ?? 2000;
+    for (const arn of this.finished.keys()) {
+      if (this.finished.size <= keep) break;
+      this.finished.delete(arn);
+    }
+  }
+
+  /** How many executions are held whole, and how many as summaries (tests, the soak bench). */
+  retained(): { whole: number; summaries: number } {
+    return { whole: this.executions.size, summaries: this.finished.size };
+  }
+
+  /** Delivers the status event; true when it was delivered (or there is no listener). */
+  private async notify(e: LocalExecution): Promise<boolean> {
     // A Distributed Map's child executions are the parent's business, not Reflex's runs.
-    if (!this.options.onStatusChange || this.distributed.childMachines.has(e.stateMachineArn)) return;
+    if (!this.options.onStatusChange || this.distributed.childMachines.has(e.stateMachineArn)) return true;
+    // Shutting down: the run is left RUNNING for the reconciler (or an approval's resume).
+    if (this.closing) return false;
     const event: StatusChangeEvent = {
       version: "0",
       id: randomUUID(),
@@ -357,14 +450,17 @@ export class LocalStepFunctions {
     };
     try {
       await this.options.onStatusChange(event);
+      return true;
     } catch (err) {
-      // EventBridge would retry; locally we report it loudly instead of losing it.
+      // EventBridge would retry; locally we report it loudly instead of losing it, and keep
+      // the execution whole so the reconciler finds it ended.
       console.error(`reflex: closing execution ${e.name} failed:`, err);
+      return false;
     }
   }
 
   describeExecution(executionArn: string): LocalExecution {
-    const e = this.executions.get(executionArn);
+    const e = this.executions.get(executionArn) ?? this.finished.get(executionArn);
     if (!e) throw new AwsError("ExecutionDoesNotExist", `Execution Does Not Exist: '${executionArn}'`);
     return e;
   }
@@ -388,17 +484,44 @@ export class LocalStepFunctions {
     return { stopDate: e.stopDate ?? Date.now() };
   }
 
-  /** History events of an execution as Step Functions would count them (limit: 25,000). */
-  historyEvents(executionArn: string): number {
-    const e = this.describeExecution(executionArn);
-    return awsHistoryEvents(e.history, {
+  /** History figures of ended executions, which outlive their (retired) histories; bounded like them. */
+  private readonly historyFigures = new Map<string, HistoryStats>();
+
+  private keepHistoryStats(e: LocalExecution): void {
+    this.historyFigures.set(e.executionArn, this.statsOf(e));
+    const keep = Math.max(this.options.keepFinished ?? 2000, 10_000);
+    for (const arn of this.historyFigures.keys()) {
+      if (this.historyFigures.size <= keep) break;
+      this.historyFigures.delete(arn);
+    }
+  }
+
+  private statsOf(e: LocalExecution): HistoryStats {
+    return historyStats(e.history, {
       distributedMaps: this.distributed.mapStates,
       wrapperStates: this.distributed.wrapperStates,
     });
   }
 
+  /**
+   * An execution's history as Step Functions would record it: events (limit 25,000 per
+   * execution), state transitions and Task states. Kept for ended executions after their
+   * history itself is let go.
+   */
+  historyStats(executionArn: string): HistoryStats {
+    const e = this.describeExecution(executionArn);
+    return e.status === "RUNNING"
+      ? this.statsOf(e)
+      : (this.historyFigures.get(executionArn) ?? this.statsOf(e));
+  }
+
+  /** History events of an execution as Step Functions would count them (limit: 25,000). */
+  historyEvents(executionArn: string): number {
+    return this.historyStats(executionArn).events;
+  }
+
   list(stateMachineArn?: string): LocalExecution[] {
-    return [...this.executions.values()].filter(
+    return [...this.finished.values(), ...this.executions.values()].filter(
       (e) => !stateMachineArn || e.stateMachineArn === stateMachineArn,
     );
   }
@@ -409,9 +532,18 @@ export class LocalStepFunctions {
   }
 
   /** Aborts everything still running. */
+  /**
+   * Stops the engine. What is still running is dropped without a status change: in AWS a run
+   * goes on when a client goes away, so local mode does not record it as ended. At the next
+   * start, a run that was waiting for a person waits again, and one that was working is closed
+   * by the reconciler as lost (needing attention), as its change may be half-done.
+   */
   async close(): Promise<void> {
+    this.closing = true;
     for (const e of this.executions.values())
       if (e.status === "RUNNING") this.stopExecution(e.executionArn, "Shutdown", "local mode stopped");
     await this.idle();
   }
+
+  private closing = false;
 }

@@ -33,6 +33,20 @@ export class TaskTokens {
       reject = rej;
     });
     this.#waiting.set(token, { executionId, deadline: Date.now() + deadlineMs, resolve, reject });
+    // The deadline: the Task fails with States.Timeout, as Step Functions fails a Task whose
+    // TimeoutSeconds passed, and a later answer is TaskTimedOut.
+    const timer = setTimeout(() => {
+      if (!this.#waiting.has(token)) return;
+      this.#end(token, "timed-out");
+      const e = new Error("the task's deadline passed before its token was answered");
+      e.name = "States.Timeout";
+      reject(e);
+    }, deadlineMs);
+    timer.unref?.();
+    void answer.then(
+      () => clearTimeout(timer),
+      () => clearTimeout(timer),
+    );
     return { token, answer };
   }
 

@@ -16,12 +16,38 @@ export const backupSnapshot = defineRunbook({
   example: { selector: { tag: { Backup: "daily" } }, retainDays: 14, keepLast: 2 },
   cap: { maxTargets: 50 },
   permissions: [
-    { actions: ["ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeSnapshots"], mutating: false },
-    // CreateSnapshot is scoped by the tags it must carry (aws:RequestTag), not by the volume's.
-    { actions: ["ec2:CreateSnapshot", "ec2:CopySnapshot"], mutating: true, tagCondition: "request" },
-    { actions: ["ec2:CreateTags"], mutating: true, tagCondition: "request" },
+    { actions: ["ec2:DescribeInstances", "ec2:DescribeSnapshots"], mutating: false },
+    // CreateSnapshot is authorized against the source volume and the new snapshot. The volume
+    // carries no request tags, so it gets its own statement (AWS's documented form); the snapshot
+    // must be created carrying the automation tag.
+    {
+      actions: ["ec2:CreateSnapshot"],
+      mutating: true,
+      tagCondition: "none",
+      resources: ["arn:${Partition}:ec2:*:${Account}:volume/*"],
+      why: "A snapshot reads its source volume and changes nothing on it; backups select volumes by the user's own tags, so the source cannot be fenced by the automation tag.",
+    },
+    {
+      actions: ["ec2:CreateSnapshot", "ec2:CopySnapshot"],
+      mutating: true,
+      tagCondition: "request",
+      resources: ["arn:${Partition}:ec2:*::snapshot/*"],
+    },
+    // Tags go only on the snapshots this runbook creates, in the same call.
+    {
+      actions: ["ec2:CreateTags"],
+      mutating: true,
+      tagCondition: "request",
+      resources: ["arn:${Partition}:ec2:*::snapshot/*"],
+      onCreate: ["CreateSnapshot", "CopySnapshot"],
+    },
     // Deletes only ever touch snapshots carrying the automation tag.
-    { actions: ["ec2:DeleteSnapshot"], mutating: true, tagCondition: "resource" },
+    {
+      actions: ["ec2:DeleteSnapshot"],
+      mutating: true,
+      tagCondition: "resource",
+      resources: ["arn:${Partition}:ec2:*::snapshot/*"],
+    },
     {
       actions: ["s3:PutObject"],
       mutating: true,

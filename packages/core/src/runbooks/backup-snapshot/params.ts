@@ -43,7 +43,9 @@ export const backupParams = z
       .number()
       .int()
       .min(1)
-      .max(1440)
+      // 20 h: the state machine times out at 24 h, and a TIMED_OUT run skips its rollback, so
+      // copy, prune, report and rollback keep 4 h after the longest wait (stacks/timeouts.test.ts).
+      .max(1200)
       .default(120)
       .describe("Give up waiting for snapshots after this"),
   })

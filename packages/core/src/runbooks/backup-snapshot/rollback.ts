@@ -5,6 +5,7 @@
  */
 import { DeleteSnapshotCommand } from "@aws-sdk/client-ec2";
 import { ec2, isNotFound } from "../../adapters/ec2.ts";
+import { isTransient } from "../../aws-errors.ts";
 import { region as defaultRegion } from "../../env.ts";
 import * as Executions from "../../state/executions.ts";
 import type { RunInput, StepContext } from "../define.ts";
@@ -35,6 +36,8 @@ export async function rollback(
         out.deleted.push(s.snapshotId);
       } catch (err) {
         if (isNotFound(err)) out.deleted.push(s.snapshotId);
+        else if (isTransient(err))
+          throw err; // retried by the state machine (RETRY_ROLLBACK)
         else out.failed.push({ snapshotId: s.snapshotId, error: (err as Error).message });
       }
     }

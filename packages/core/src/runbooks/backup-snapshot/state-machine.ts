@@ -1,4 +1,4 @@
-import { type AslDefinition, RETRY_LAMBDA, RETRY_THROTTLING, RUN_ABORTED, stepTask } from "../asl.ts";
+import { type AslDefinition, RETRY_ROLLBACK, RETRY_STEP, RUN_ABORTED, stepTask } from "../asl.ts";
 
 const R = "backup-snapshot";
 const ON_FAILURE = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Rollback" }];
@@ -15,7 +15,7 @@ export const backupStateMachine: AslDefinition = {
   States: {
     Plan: stepTask(R, "plan", {
       ResultPath: "$.plan",
-      Retry: [RETRY_LAMBDA, RETRY_THROTTLING],
+      Retry: RETRY_STEP,
       Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "PlanFailed" }],
       Next: "IsDryRun",
     }),
@@ -41,7 +41,7 @@ export const backupStateMachine: AslDefinition = {
         StartAt: "SnapshotInstance",
         States: {
           SnapshotInstance: stepTask(R, "snapshotInstance", {
-            Retry: [RETRY_LAMBDA, RETRY_THROTTLING],
+            Retry: RETRY_STEP,
             Catch: [
               // Aborted by a person: this target is not started; the Map lets the ones in
               // flight finish, and the next step sees the abort and rolls back.
@@ -74,7 +74,7 @@ export const backupStateMachine: AslDefinition = {
     WaitForSnapshots: { Type: "Wait", Seconds: 30, Next: "CheckSnapshots" },
     CheckSnapshots: stepTask(R, "checkSnapshots", {
       ResultPath: "$.progress",
-      Retry: [RETRY_LAMBDA, RETRY_THROTTLING],
+      Retry: RETRY_STEP,
       Catch: ON_FAILURE,
       Next: "SnapshotsDone",
     }),
@@ -90,19 +90,19 @@ export const backupStateMachine: AslDefinition = {
     },
     CopyToRegion: stepTask(R, "copyToRegion", {
       ResultPath: "$.copies",
-      Retry: [RETRY_LAMBDA, RETRY_THROTTLING],
+      Retry: RETRY_STEP,
       Catch: ON_FAILURE,
       Next: "Prune",
     }),
     Prune: stepTask(R, "prune", {
       ResultPath: "$.pruned",
-      Retry: [RETRY_LAMBDA, RETRY_THROTTLING],
+      Retry: RETRY_STEP,
       Catch: ON_FAILURE,
       Next: "Report",
     }),
     Report: stepTask(R, "report", {
       ResultPath: "$.report",
-      Retry: [RETRY_LAMBDA, RETRY_THROTTLING],
+      Retry: RETRY_STEP,
       Catch: ON_FAILURE,
       Next: "AnyTargetFailed",
     }),
@@ -119,7 +119,7 @@ export const backupStateMachine: AslDefinition = {
     Done: { Type: "Succeed" },
     Rollback: stepTask(R, "rollback", {
       ResultPath: "$.rollback",
-      Retry: [RETRY_LAMBDA, RETRY_THROTTLING],
+      Retry: RETRY_ROLLBACK,
       Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.rollbackFailure", Next: "RolledBack" }],
       Next: "RolledBack",
     }),

@@ -6,6 +6,7 @@ import { CopySnapshotCommand, DeleteSnapshotCommand, type Tag } from "@aws-sdk/c
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { ec2, findInstances, findSnapshots, isNotFound, tagMap, tagValue } from "../../adapters/ec2.ts";
 import { client } from "../../aws.ts";
+import { isTransient } from "../../aws-errors.ts";
 import { region as defaultRegion, requireEnv } from "../../env.ts";
 import { StepExecutionError } from "../../errors.ts";
 import * as Executions from "../../state/executions.ts";
@@ -292,8 +293,9 @@ export async function copyToRegion(input: Input, ctx: StepContext): Promise<Copy
       );
       out.push({ sourceSnapshotId: s.snapshotId, snapshotId: copy.SnapshotId, region: dest });
     } catch (err) {
-      // One failed copy is reported against its snapshot; the others still go.
-      if (isThrottle(err)) throw err;
+      // One failed copy is reported against its snapshot; the others still go. A transient
+      // error is the state machine's to retry, never one copy's failure.
+      if (isTransient(err)) throw err;
       out.push({ sourceSnapshotId: s.snapshotId, region: dest, error: describeError(err) });
     }
   }
@@ -321,7 +323,7 @@ export async function prune(input: Input, ctx: StepContext): Promise<PruneResult
     } catch (err) {
       if (isNotFound(err)) {
         result.deleted.push(c); // already gone: the effect we wanted
-      } else if (isThrottle(err)) {
+      } else if (isTransient(err)) {
         throw err;
       } else {
         result.failed.push({ ...c, error: describeError(err) });
@@ -417,10 +419,6 @@ export async function report(input: Input, ctx: StepContext): Promise<Report> {
     summary: `${out.succeeded} of ${targets.length} instance(s) backed up${skippedCount ? `, ${skippedCount} skipped (locked by another run)` : ""}, ${out.pruned} expired snapshot(s) pruned`,
   });
   return out;
-}
-
-function isThrottle(err: unknown): boolean {
-  return ["RequestLimitExceeded", "ThrottlingException", "Throttling"].includes((err as Error)?.name);
 }
 
 function describeError(err: unknown): string {

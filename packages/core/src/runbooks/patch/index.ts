@@ -32,28 +32,71 @@ export const patch = defineRunbook({
       ],
       mutating: false,
     },
-    // The pre-patch snapshot is scoped by the tags it must carry.
-    { actions: ["ec2:CreateSnapshot", "ec2:CreateTags"], mutating: true, tagCondition: "request" },
+    // CreateSnapshot is authorized against the root volume (the user's, untagged by Reflex)
+    // and the new snapshot, which must carry the automation tag.
+    {
+      actions: ["ec2:CreateSnapshot"],
+      mutating: true,
+      tagCondition: "none",
+      resources: ["arn:${Partition}:ec2:*:${Account}:volume/*"],
+      why: "The pre-patch snapshot reads the root volume and changes nothing on it.",
+    },
+    {
+      actions: ["ec2:CreateSnapshot"],
+      mutating: true,
+      tagCondition: "request",
+      resources: ["arn:${Partition}:ec2:*::snapshot/*"],
+    },
+    {
+      actions: ["ec2:CreateTags"],
+      mutating: true,
+      tagCondition: "request",
+      resources: [
+        "arn:${Partition}:ec2:*::snapshot/*",
+        "arn:${Partition}:ec2:*:${Account}:replace-root-volume-task/*",
+      ],
+      onCreate: ["CreateSnapshot", "CreateReplaceRootVolumeTask"],
+    },
+    // Reboots and root-volume replacements only on instances carrying the automation tag, from
+    // snapshots carrying it (Reflex's pre-patch snapshots); the task is created tagged.
     {
       actions: ["ec2:RebootInstances", "ec2:CreateReplaceRootVolumeTask"],
       mutating: true,
       tagCondition: "resource",
+      resources: ["arn:${Partition}:ec2:*:${Account}:instance/*"],
     },
-    // SendCommand authorizes the document and each instance. The stacks require every mutating
-    // SSM action to be tag-scoped, so both are declared under the automation tag; AWS's own
-    // AWS-RunPatchBaseline carries no tags, so a deployed stack needs a per-resource-type
-    // exemption for it (see docs/runbooks/patch.md, "IAM").
+    {
+      actions: ["ec2:CreateReplaceRootVolumeTask"],
+      mutating: true,
+      tagCondition: "resource",
+      resources: ["arn:${Partition}:ec2:*::snapshot/*"],
+    },
+    {
+      actions: ["ec2:CreateReplaceRootVolumeTask"],
+      mutating: true,
+      tagCondition: "request",
+      resources: ["arn:${Partition}:ec2:*:${Account}:replace-root-volume-task/*"],
+    },
+    // SendCommand is authorized against the document and each instance: the document is AWS's
+    // own (untagged) patch baseline document, named exactly; instances must carry the tag.
+    {
+      actions: ["ssm:SendCommand"],
+      mutating: true,
+      tagCondition: "none",
+      resources: ["arn:${Partition}:ssm:*::document/AWS-RunPatchBaseline"],
+      why: "The document half of SendCommand: AWS-RunPatchBaseline, named exactly, is the only document it may run.",
+    },
     {
       actions: ["ssm:SendCommand", "ssm:CancelCommand"],
       mutating: true,
-      resources: ["arn:aws:ssm:*::document/AWS-RunPatchBaseline", "arn:aws:ec2:*:*:instance/*"],
       tagCondition: "resource",
+      resources: ["arn:${Partition}:ec2:*:${Account}:instance/*"],
     },
     {
       actions: ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
       mutating: true,
-      resources: ["arn:aws:elasticloadbalancing:*:*:targetgroup/*/*"],
       tagCondition: "resource",
+      resources: ["arn:${Partition}:elasticloadbalancing:*:${Account}:targetgroup/*/*"],
     },
     {
       actions: ["s3:PutObject"],

@@ -39,15 +39,64 @@ export const scale = defineRunbook({
       actions: ["ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeSnapshots"],
       mutating: false,
     },
-    // Only groups carrying the automation tag (aws:ResourceTag) can be scaled.
-    { actions: ["autoscaling:SetDesiredCapacity"], mutating: true, tagCondition: "resource" },
+    // Scale-in waits for an alarm to be OK; its state is read from CloudWatch when Reflex has not seen it change.
     {
-      actions: ["ec2:StopInstances", "ec2:StartInstances", "ec2:ModifyInstanceAttribute"],
+      actions: ["cloudwatch:DescribeAlarms"],
+      mutating: false,
+      resources: ["arn:${Partition}:cloudwatch:*:${Account}:alarm:*"],
+    },
+    // Only groups carrying the automation tag (aws:ResourceTag) can be scaled.
+    {
+      actions: ["autoscaling:SetDesiredCapacity"],
       mutating: true,
       tagCondition: "resource",
+      resources: ["arn:${Partition}:autoscaling:*:${Account}:autoScalingGroup:*:autoScalingGroupName/*"],
     },
-    // Snapshots are scoped by the tags they must carry when created (aws:RequestTag).
-    { actions: ["ec2:CreateSnapshot", "ec2:CreateTags"], mutating: true, tagCondition: "request" },
+    {
+      actions: ["ec2:StopInstances", "ec2:StartInstances"],
+      mutating: true,
+      tagCondition: "resource",
+      resources: ["arn:${Partition}:ec2:*:${Account}:instance/*"],
+    },
+    // A resize changes the instance type and nothing else (not user data, not the security groups).
+    {
+      actions: ["ec2:ModifyInstanceAttribute"],
+      mutating: true,
+      tagCondition: "resource",
+      resources: ["arn:${Partition}:ec2:*:${Account}:instance/*"],
+      conditions: { StringLike: { "ec2:Attribute/InstanceType": "*" } },
+    },
+    // The pre-resize snapshot: the volume is read, the new snapshot must carry the automation tag.
+    {
+      actions: ["ec2:CreateSnapshot"],
+      mutating: true,
+      tagCondition: "none",
+      resources: ["arn:${Partition}:ec2:*:${Account}:volume/*"],
+      why: "A snapshot reads its source volume and changes nothing on it; the instance it belongs to is fenced by the automation tag before any resize step acts on it.",
+    },
+    {
+      actions: ["ec2:CreateSnapshot"],
+      mutating: true,
+      tagCondition: "request",
+      resources: ["arn:${Partition}:ec2:*::snapshot/*"],
+    },
+    {
+      actions: ["ec2:CreateTags"],
+      mutating: true,
+      tagCondition: "request",
+      resources: ["arn:${Partition}:ec2:*::snapshot/*"],
+      onCreate: ["CreateSnapshot"],
+    },
+    // Starting an instance whose volumes use a customer-managed KMS key: EC2 creates a grant on
+    // the caller's behalf, and only then (kms:GrantIsForAWSResource).
+    {
+      actions: ["kms:CreateGrant"],
+      mutating: true,
+      tagCondition: "none",
+      resources: ["arn:${Partition}:kms:*:${Account}:key/*"],
+      conditions: { Bool: { "kms:GrantIsForAWSResource": "true" } },
+      during: ["ec2:StartInstances"],
+    },
   ],
   rollback: ["restoreCapacity", "restoreInstanceType"],
   dryRun:

@@ -3,17 +3,19 @@ import {
   type AslDefinition,
   type AslState,
   approvalStates,
-  RETRY_LAMBDA,
-  RETRY_THROTTLING,
+  RETRY_ROLLBACK,
+  RETRY_STEP,
   stepTask,
 } from "../asl.ts";
 
 const R = "scale";
-const RETRY = [RETRY_LAMBDA, RETRY_THROTTLING];
 const onFailure = (next: string): AslCatcher[] => [
   { ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: next },
 ];
-const step = (name: string, rest: Partial<AslState>) => stepTask(R, name, { Retry: RETRY, ...rest });
+/** Every step retries transient AWS errors for minutes; rollback steps for longer (see asl.ts). */
+const step = (name: string, rest: Partial<AslState>) => stepTask(R, name, { Retry: RETRY_STEP, ...rest });
+const rollbackStep = (name: string, rest: Partial<AslState>) =>
+  stepTask(R, name, { Retry: RETRY_ROLLBACK, ...rest });
 
 /**
  * Mode → plan → (dry-run, or nothing to change: done) → act → verify, in two branches.
@@ -75,7 +77,7 @@ export const scaleStateMachine: AslDefinition = {
       Default: "WaitForCapacity",
     },
     Scaled: { Type: "Succeed" },
-    RestoreCapacity: step("restoreCapacity", {
+    RestoreCapacity: rollbackStep("restoreCapacity", {
       ResultPath: "$.rollback",
       Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.rollbackFailure", Next: "RolledBack" }],
       Next: "RolledBack",
@@ -136,7 +138,7 @@ export const scaleStateMachine: AslDefinition = {
       Next: "Resized",
     }),
     Resized: { Type: "Succeed" },
-    RestoreInstanceType: step("restoreInstanceType", {
+    RestoreInstanceType: rollbackStep("restoreInstanceType", {
       ResultPath: "$.rollback",
       Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.rollbackFailure", Next: "RolledBack" }],
       Next: "InstanceRestored",

@@ -221,7 +221,7 @@ export async function scaleInBlocked(
 ): Promise<{ blocked?: string; note: string }> {
   if (!params.alarmName) return { note: "no alarmName given: scale-in is not gated by an alarm" };
   const need = parseDuration(params.requireOkFor)!;
-  const alarm = await Alarms.get(params.alarmName);
+  const alarm = await Alarms.current(params.alarmName, now);
   const rule = `scale-in needs alarm '${params.alarmName}' OK for ${params.requireOkFor}`;
   if (!alarm) return { blocked: `${rule}, and Reflex has never seen that alarm change state`, note: rule };
   if (alarm.state !== "OK") {

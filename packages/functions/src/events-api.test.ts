@@ -1,0 +1,74 @@
+/**
+ * `POST /events` deployed (in Lambda, behind IAM): a caller can send its own events, never
+ * forge AWS's; the audit trail names the IAM caller; events carry the real account.
+ */
+import { Audit, useConfig, validateConfig } from "@reflex/core";
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { startTestDynamo } from "../../../test/support/dynamo.ts";
+import type { Storage } from "../../local/src/storage.ts";
+import { route } from "./events-api.ts";
+import { stampAccount } from "./lib/event-source.ts";
+
+const CALLER = "arn:aws:sts::123456789012:assumed-role/ops/alice";
+
+let storage: Storage;
+beforeAll(async () => {
+  storage = await startTestDynamo();
+});
+afterAll(async () => storage.close());
+beforeEach(() => {
+  process.env.AWS_LAMBDA_FUNCTION_NAME = "reflex-test-api";
+  process.env.REFLEX_ACCOUNT = "123456789012";
+  useConfig(validateConfig({ environment: "test" }));
+});
+afterEach(() => {
+  delete process.env.AWS_LAMBDA_FUNCTION_NAME;
+  delete process.env.REFLEX_ACCOUNT;
+});
+
+function request(body: unknown): APIGatewayProxyEventV2 {
+  return {
+    body: JSON.stringify(body),
+    isBase64Encoded: false,
+    headers: { "content-type": "application/json" },
+    requestContext: { http: { method: "POST" }, authorizer: { iam: { userArn: CALLER } } },
+  } as unknown as APIGatewayProxyEventV2;
+}
+
+const alarm = {
+  version: "0",
+  id: "forged-1",
+  "detail-type": "CloudWatch Alarm State Change",
+  source: "aws.cloudwatch",
+  account: "000000000000",
+  time: "2026-03-01T12:00:00Z",
+  region: "us-east-1",
+  resources: [],
+  detail: { alarmName: "web-cpu-high", state: { value: "ALARM", timestamp: "2026-03-01T12:00:00Z" } },
+};
+
+describe("POST /events in Lambda", () => {
+  it("rejects an aws.* event from an API caller and audits the caller's ARN", async () => {
+    const res = await route(request(alarm));
+
+    const body = JSON.parse(res.body);
+    expect(body.results).toEqual([
+      { eventId: "forged-1", decision: "rejected", reason: expect.stringMatching(/AWS's own/) },
+    ]);
+    const trail = await Audit.list({ limit: 20 });
+    expect(trail.entries).toContainEqual(
+      expect.objectContaining({ kind: "api.event", actor: CALLER, eventId: "forged-1" }),
+    );
+  });
+
+  it("accepts a source the config allows on the route", async () => {
+    useConfig(validateConfig({ environment: "test", api: { eventSources: ["aws.cloudwatch"] } }));
+    const res = await route(request({ ...alarm, id: "allowed-1" }));
+    expect(JSON.parse(res.body).results[0].decision).not.toBe("rejected");
+  });
+
+  it("stamps events with the deployment's account, whatever the body says", () => {
+    expect(stampAccount(alarm)).toMatchObject({ account: "123456789012" });
+  });
+});

@@ -1,0 +1,36 @@
+/**
+ * What `POST /events` may accept from whom. Deployed, the route is behind IAM auth: the actor is
+ * the IAM caller's ARN, the account is the real one (never the caller's word), and a source is
+ * accepted only if the config allows it on this route (default: not `aws.*`, which only
+ * EventBridge itself may deliver). Local mode (not in Lambda) is the local bus: every source.
+ */
+import type { Config } from "@reflex/core";
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+
+/** The IAM principal that signed the request, or `local` outside Lambda. */
+export function callerOf(event: APIGatewayProxyEventV2): string {
+  const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam;
+  return iam?.userArn ?? (inLambda() ? "iam:unknown" : "local");
+}
+
+function inLambda(): boolean {
+  return Boolean(process.env.AWS_LAMBDA_FUNCTION_NAME);
+}
+
+/** Why `source` is refused on `POST /events`, or undefined when it is accepted. */
+export function refusedSource(source: unknown, config: Config): string | undefined {
+  if (!inLambda()) return undefined;
+  const allowed = config.api.eventSources;
+  if (typeof source !== "string") return "the event has no source";
+  if (allowed ? allowed.includes(source) : !source.startsWith("aws.")) return undefined;
+  return allowed
+    ? `source '${source}' is not in api.eventSources (${allowed.join(", ")})`
+    : `source '${source}' is AWS's own: only EventBridge delivers it; POST /events accepts custom sources (set api.eventSources to change this)`;
+}
+
+/** The account events are stamped with: the deployment's own (`REFLEX_ACCOUNT`), whatever the body says. */
+export function stampAccount(envelope: unknown): unknown {
+  const account = process.env.REFLEX_ACCOUNT;
+  if (!account || !envelope || typeof envelope !== "object") return envelope;
+  return { ...(envelope as Record<string, unknown>), account };
+}

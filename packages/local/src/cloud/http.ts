@@ -1,0 +1,230 @@
+/**
+ * The simulated cloud over HTTP (local mode only): what the account holds, the call log, and
+ * fault injection, for `reflex cloud` / `reflex chaos`, the tests and the benchmarks.
+ *
+ * | route | does |
+ * |---|---|
+ * | `GET /api/cloud` | instances (name, tags, state, type), groups, volumes, snapshots |
+ * | `GET /api/cloud/calls[?mutating=true][&since=…][&limit=…]` | the call log, oldest first; `since` is an ISO time, a duration back from now (`10m`) or a call number (`seq`) |
+ * | `GET /api/cloud/faults` | armed faults |
+ * | `POST /api/cloud/faults` | `{ operation: "ec2:CreateSnapshot", error?, rate?, count?, burst?, latency? }` arms a fault |
+ * | `DELETE /api/cloud/faults[/:id]` | disarms every fault, or one |
+ *
+ * Bad input is a 400 with `{ error: { code, message, path } }`.
+ */
+import { parseDuration, ValidationError } from "@reflex/core";
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { Hono } from "hono";
+import { THROTTLE_CODES } from "./faults.ts";
+import { type CallRecord, type FaultSpec, SimulatedCloud } from "./index.ts";
+
+type Route = (
+  event: APIGatewayProxyEventV2,
+) => Promise<{ statusCode: number; body: string; headers?: Record<string, unknown> }>;
+
+const SERVICES = ["ec2", "autoscaling", "ssm"];
+
+/** A call as the API shows it: the params as a digest, the outcome, the time as ISO. */
+export function callView(c: CallRecord) {
+  return {
+    seq: c.seq,
+    at: new Date(c.at).toISOString(),
+    service: c.service,
+    operation: c.operation,
+    region: c.region,
+    mutating: c.mutating,
+    outcome: c.error ?? "ok",
+    digest: c.digest,
+    executionId: c.executionId ?? null,
+  };
+}
+
+/** The account as `reflex cloud` lists it. */
+export function accountView(cloud: SimulatedCloud) {
+  const tags = (r: { Tags?: Array<{ Key?: string; Value?: string }> }) =>
+    Object.fromEntries((r.Tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
+  return {
+    accountId: cloud.accountId,
+    instances: cloud.instances().map((i) => ({
+      instanceId: i.InstanceId,
+      name: SimulatedCloud.tag(i, "Name") ?? null,
+      region: i.Region,
+      state: i.State?.Name,
+      instanceType: i.InstanceType,
+      group: SimulatedCloud.tag(i, "aws:autoscaling:groupName") ?? null,
+      tags: tags(i),
+    })),
+    groups: cloud.autoScalingGroups().map((g) => ({
+      name: g.AutoScalingGroupName,
+      region: g.Region,
+      min: g.MinSize,
+      max: g.MaxSize,
+      desired: g.DesiredCapacity,
+      instances: (g.Instances ?? []).map((i) => i.InstanceId),
+    })),
+    volumes: cloud.volumes().map((v) => ({
+      volumeId: v.VolumeId,
+      region: v.Region,
+      size: v.Size,
+      state: v.State,
+      instanceId: v.Attachments?.[0]?.InstanceId ?? null,
+    })),
+    snapshots: cloud.snapshots().map((s) => ({
+      snapshotId: s.SnapshotId,
+      region: s.Region,
+      volumeId: s.VolumeId,
+      state: s.State,
+      startTime: s.StartTime?.toISOString(),
+      tags: tags(s),
+    })),
+  };
+}
+
+function bad(path: string, message: string): never {
+  throw new ValidationError("invalid_request", `${path}: ${message}`, [{ path, message }]);
+}
+
+/** `since`: an ISO time, a duration back from now, or a call number; returns a filter. */
+function sinceFilter(since: string, now: number): (c: CallRecord) => boolean {
+  if (/^\d+$/.test(since)) {
+    const seq = Number(since);
+    return (c) => c.seq > seq;
+  }
+  const back = parseDuration(since);
+  if (back !== undefined) return (c) => c.at >= now - back;
+  const at = Date.parse(since);
+  if (!Number.isFinite(at) || !/^\d{4}-\d{2}-\d{2}/.test(since))
+    bad("since", "must be an ISO time, a duration such as 10m, or a call number");
+  return (c) => c.at >= at;
+}
+
+/**
+ * The fault the API body asks for. `operation` is `service:Operation`, `Operation`, `*` or
+ * `service:*`; `error` a code (a throttling code makes a throttle fault); no `error` and a
+ * `latency` is a latency fault.
+ */
+export function faultFromRequest(body: unknown): FaultSpec {
+  if (!body || typeof body !== "object" || Array.isArray(body)) bad("", "the body must be a JSON object");
+  const b = body as Record<string, unknown>;
+  const known = ["operation", "error", "rate", "count", "burst", "latency", "latencyMs", "message"];
+  for (const k of Object.keys(b)) if (!known.includes(k)) bad(k, `unknown field; known: ${known.join(", ")}`);
+  if (typeof b.operation !== "string" || !/^([a-z0-9-]+:)?([A-Z][A-Za-z0-9]{0,99}|\*)$/.test(b.operation))
+    bad("operation", "must be like ec2:CreateSnapshot, autoscaling:*, CreateSnapshot or *");
+  const [service, operation] = b.operation.includes(":") ? b.operation.split(":") : [undefined, b.operation];
+  if (service !== undefined && !SERVICES.includes(service))
+    bad("operation", `service '${service}' is not simulated; use ${SERVICES.join(", ")}`);
+  const num = (k: string) => {
+    if (b[k] === undefined) return undefined;
+    if (typeof b[k] !== "number" || !Number.isFinite(b[k])) bad(k, "must be a number");
+    return b[k] as number;
+  };
+  let latencyMs = num("latencyMs");
+  if (b.latency !== undefined) {
+    const ms = typeof b.latency === "string" ? parseDuration(b.latency) : undefined;
+    if (ms === undefined) bad("latency", "must be a duration such as 500ms or 2s");
+    latencyMs = ms;
+  }
+  if (b.error !== undefined && typeof b.error !== "string") bad("error", "must be an AWS error code");
+  if (b.message !== undefined && (typeof b.message !== "string" || b.message.length > 500))
+    bad("message", "must be a string of at most 500 characters");
+  const code = b.error as string | undefined;
+  const kind: FaultSpec["kind"] = code ? (THROTTLE_CODES.has(code) ? "throttle" : "error") : "latency";
+  if (kind === "latency" && latencyMs === undefined) bad("error", "give an error code, a latency, or both");
+  const spec: FaultSpec = { operation, kind };
+  if (service) spec.service = service;
+  if (code) spec.code = code;
+  if (b.message !== undefined) spec.message = b.message as string;
+  const rate = num("rate");
+  const count = num("count");
+  const burst = num("burst");
+  if (rate !== undefined) spec.rate = rate;
+  if (count !== undefined) spec.times = count;
+  if (burst !== undefined) spec.burst = burst;
+  if (latencyMs !== undefined) spec.latencyMs = latencyMs;
+  return spec;
+}
+
+/** The `/api/cloud` routes over one simulated cloud. */
+export function cloudRoute(cloud: SimulatedCloud): Route {
+  const app = new Hono();
+  app.get("/api/cloud", (c) => c.json(accountView(cloud)));
+  app.get("/api/cloud/calls", (c) => {
+    const q = c.req.query();
+    let calls = cloud.calls;
+    if (q.mutating !== undefined) {
+      if (!["true", "false", ""].includes(q.mutating)) bad("mutating", "must be true or false");
+      if (q.mutating !== "false") calls = calls.filter((x) => x.mutating);
+    }
+    if (q.since) calls = calls.filter(sinceFilter(q.since, Date.now()));
+    if (q.execution) calls = calls.filter((x) => x.executionId === q.execution);
+    let limit = 1000;
+    if (q.limit !== undefined) {
+      limit = Number(q.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+        bad("limit", "must be an integer from 1 to 10000");
+    }
+    return c.json({
+      calls: calls.slice(-limit).map(callView),
+      lastSeq: cloud.lastCallSeq,
+      kept: cloud.callLogSize,
+    });
+  });
+  app.get("/api/cloud/faults", (c) => c.json({ faults: cloud.faults() }));
+  app.post("/api/cloud/faults", async (c) => {
+    const type = c.req.header("content-type") ?? "";
+    if (!type.startsWith("application/json")) bad("content-type", "must be application/json");
+    let body: unknown;
+    try {
+      body = JSON.parse(await c.req.text());
+    } catch {
+      bad("", "the body is not JSON");
+    }
+    const id = cloud.injectFault(faultFromRequest(body));
+    const fault = cloud.faults().find((f) => f.id === id);
+    // The server's own output says when the cloud it simulates starts failing on purpose.
+    console.error(`reflex: fault armed: ${JSON.stringify(fault)}`);
+    return c.json({ fault }, 201);
+  });
+  app.delete("/api/cloud/faults", (c) => {
+    const cleared = cloud.clearFaults();
+    if (cleared) console.error(`reflex: ${cleared} fault(s) disarmed`);
+    return c.json({ cleared });
+  });
+  app.delete("/api/cloud/faults/:id", (c) => {
+    const id = c.req.param("id");
+    if (!cloud.removeFault(id))
+      return c.json({ error: { code: "not_found", message: `fault '${id}' does not exist` } }, 404);
+    return c.json({ removed: id });
+  });
+  app.notFound((c) =>
+    c.json({ error: { code: "not_found", message: `no route ${c.req.method} ${c.req.path}` } }, 404),
+  );
+  app.onError((err, c) => {
+    if (err instanceof ValidationError)
+      return c.json({ error: { code: err.code, message: err.message, path: err.path ?? "" } }, 400);
+    if (err instanceof URIError)
+      return c.json(
+        { error: { code: "invalid_request", message: "malformed percent-encoding in the path" } },
+        400,
+      );
+    return c.json({ error: { code: "internal", message: err.message } }, 500);
+  });
+
+  return async (event) => {
+    const query = event.rawQueryString ? `?${event.rawQueryString}` : "";
+    const method = event.requestContext.http.method;
+    const headers = { ...(event.headers as Record<string, string>) };
+    for (const h of ["content-length", "transfer-encoding", "host", "connection"]) delete headers[h];
+    const request = new Request(`http://127.0.0.1${event.rawPath}${query}`, {
+      method,
+      headers,
+      body: method === "GET" || method === "HEAD" ? undefined : (event.body ?? ""),
+    });
+    const res = await app.fetch(request);
+    return {
+      statusCode: res.status,
+      headers: { "content-type": res.headers.get("content-type") ?? "application/json" },
+      body: await res.text(),
+    };
+  };
+}

@@ -1,0 +1,432 @@
+/**
+ * The IAM fence, evaluated: every Lambda role of the synthesized app, and the alarm topic's
+ * policy, run through an IAM policy evaluator (stacks/support/policy-sim.ts) on requests an
+ * attacker controlling that function would try, and on the work each runbook declares.
+ *
+ * The expectations are the security rules, not observed results: nothing Reflex did not
+ * create in the same call can be tagged; nothing untagged can be stopped, modified or deleted;
+ * each step worker can do its declared work on tagged resources, and nothing else can.
+ */
+import { Runbooks } from "@reflex/core";
+import { Template } from "aws-cdk-lib/assertions";
+import { getStack } from "sst/constructs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Api } from "./api.ts";
+import { Observability } from "./observability.ts";
+import { Runbooks as RunbooksStack } from "./runbooks.ts";
+import { evaluate, type PolicyDocument, resolveTokens, type SimRequest } from "./support/policy-sim.ts";
+import { synthApp, TEST_ENV } from "./support/synth.ts";
+import { Triggers } from "./triggers.ts";
+
+type Resources = Record<string, { Type: string; Properties?: any }>;
+
+const { region, account } = TEST_ENV;
+const TAG = "aws:ResourceTag/reflex:managed";
+const REQUEST_TAG = { "aws:RequestTag/reflex:managed": "true", "aws:TagKeys": ["reflex:managed"] };
+const ARN = {
+  instance: `arn:aws:ec2:${region}:${account}:instance/i-0123456789abcdef0`,
+  volume: `arn:aws:ec2:${region}:${account}:volume/vol-0123456789abcdef0`,
+  snapshot: `arn:aws:ec2:${region}::snapshot/snap-0123456789abcdef0`,
+  drSnapshot: "arn:aws:ec2:eu-west-1::snapshot/snap-0fedcba9876543210",
+  group: `arn:aws:autoscaling:${region}:${account}:autoScalingGroup:0b7a1c7e-1111-2222-3333-444455556666:autoScalingGroupName/web`,
+  key: `arn:aws:kms:${region}:${account}:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
+  alarm: `arn:aws:cloudwatch:${region}:${account}:alarm:web-cpu-high`,
+  table: `arn:aws:dynamodb:${region}:${account}:table/state`,
+};
+const ALL_ROLES = [
+  "api",
+  "execution-status",
+  "reconcile",
+  "schedule",
+  "trigger",
+  ...Runbooks.list().map((r) => `step-${r.name}`),
+];
+const AUDIT_ROW = { "dynamodb:LeadingKeys": ["AUDIT#2026-03-01"] };
+
+interface Case extends SimRequest {
+  what: string;
+  /** The roles (by function name suffix) this request must be allowed for; every other role is denied. */
+  allowedFor: string[];
+}
+
+const tagged = (extra: Record<string, string | string[]> = {}) => ({ [TAG]: "true", ...extra });
+
+/** What an attacker holding any one role would try: each must be denied to every role. */
+const ATTACKS: Case[] = [
+  ...(["instance", "volume", "snapshot"] as const).map((type) => ({
+    what: `tag an existing untagged ${type} into the fence`,
+    action: "ec2:CreateTags",
+    resource: ARN[type],
+    context: { ...REQUEST_TAG },
+    allowedFor: [],
+  })),
+  ...(["instance", "volume"] as const).map((type) => ({
+    what: `tag a ${type}, claiming to be a CreateSnapshot`,
+    action: "ec2:CreateTags",
+    resource: ARN[type],
+    context: { ...REQUEST_TAG, "ec2:CreateAction": "CreateSnapshot" },
+    allowedFor: [],
+  })),
+  ...["ec2:StopInstances", "ec2:StartInstances", "ec2:TerminateInstances", "ec2:RebootInstances"].map(
+    (action) => ({
+      what: `${action} on an untagged instance`,
+      action,
+      resource: ARN.instance,
+      allowedFor: [],
+    }),
+  ),
+  {
+    what: "change the instance type of an untagged instance",
+    action: "ec2:ModifyInstanceAttribute",
+    resource: ARN.instance,
+    context: { "ec2:Attribute/InstanceType": "m5.large" },
+    allowedFor: [],
+  },
+  {
+    what: "change the user data of a tagged instance",
+    action: "ec2:ModifyInstanceAttribute",
+    resource: ARN.instance,
+    context: tagged({ "ec2:Attribute/UserData": "IyEvYmluL3NoCg==" }),
+    allowedFor: [],
+  },
+  {
+    what: "terminate a tagged instance",
+    action: "ec2:TerminateInstances",
+    resource: ARN.instance,
+    context: tagged(),
+    allowedFor: [],
+  },
+  {
+    what: "delete an untagged snapshot",
+    action: "ec2:DeleteSnapshot",
+    resource: ARN.snapshot,
+    allowedFor: [],
+  },
+  ...["ec2:DeleteVolume", "ec2:DetachVolume", "ec2:ModifyVolume"].map((action) => ({
+    what: `${action} on an untagged volume`,
+    action,
+    resource: ARN.volume,
+    allowedFor: [],
+  })),
+  {
+    what: "delete a tagged volume",
+    action: "ec2:DeleteVolume",
+    resource: ARN.volume,
+    context: tagged(),
+    allowedFor: [],
+  },
+  {
+    what: "remove tags from a tagged snapshot",
+    action: "ec2:DeleteTags",
+    resource: ARN.snapshot,
+    context: tagged(),
+    allowedFor: [],
+  },
+  {
+    what: "create a snapshot that does not carry the automation tag",
+    action: "ec2:CreateSnapshot",
+    resource: ARN.snapshot,
+    allowedFor: [],
+  },
+  {
+    what: "copy a snapshot without the automation tag on the copy",
+    action: "ec2:CopySnapshot",
+    resource: ARN.drSnapshot,
+    allowedFor: [],
+  },
+  {
+    what: "set the capacity of an untagged group",
+    action: "autoscaling:SetDesiredCapacity",
+    resource: ARN.group,
+    allowedFor: [],
+  },
+  ...["dynamodb:DeleteItem", "dynamodb:UpdateItem"].map((action) => ({
+    what: `${action} on an audit row`,
+    action,
+    resource: ARN.table,
+    context: AUDIT_ROW,
+    allowedFor: [],
+  })),
+  {
+    what: "BatchWriteItem on rows other than the audit trail's",
+    action: "dynamodb:BatchWriteItem",
+    resource: ARN.table,
+    context: { "dynamodb:LeadingKeys": ["LOCK#asg:web"] },
+    allowedFor: [],
+  },
+  { what: "scan the state table", action: "dynamodb:Scan", resource: ARN.table, allowedFor: [] },
+  {
+    what: "create a KMS grant for itself (not for an AWS resource)",
+    action: "kms:CreateGrant",
+    resource: ARN.key,
+    context: { "kms:GrantIsForAWSResource": "false" },
+    allowedFor: [],
+  },
+];
+
+/** The declared work: allowed exactly for the roles of the runbooks that declare it. */
+const WORK: Case[] = [
+  {
+    what: "snapshot an untagged source volume (the volume half of CreateSnapshot, as AWS documents it)",
+    action: "ec2:CreateSnapshot",
+    resource: ARN.volume,
+    allowedFor: ["step-backup-snapshot", "step-scale"],
+  },
+  {
+    what: "create a snapshot carrying the automation tag (the snapshot half of CreateSnapshot)",
+    action: "ec2:CreateSnapshot",
+    resource: ARN.snapshot,
+    context: { ...REQUEST_TAG },
+    allowedFor: ["step-backup-snapshot", "step-scale"],
+  },
+  {
+    what: "tag the snapshot CreateSnapshot is creating",
+    action: "ec2:CreateTags",
+    resource: ARN.snapshot,
+    context: { ...REQUEST_TAG, "ec2:CreateAction": "CreateSnapshot" },
+    allowedFor: ["step-backup-snapshot", "step-scale"],
+  },
+  {
+    what: "copy a snapshot to the DR region, the copy carrying the automation tag",
+    action: "ec2:CopySnapshot",
+    resource: ARN.drSnapshot,
+    context: { ...REQUEST_TAG },
+    allowedFor: ["step-backup-snapshot"],
+  },
+  {
+    what: "tag the copy CopySnapshot is creating",
+    action: "ec2:CreateTags",
+    resource: ARN.drSnapshot,
+    context: { ...REQUEST_TAG, "ec2:CreateAction": "CopySnapshot" },
+    allowedFor: ["step-backup-snapshot"],
+  },
+  {
+    what: "delete a tagged snapshot",
+    action: "ec2:DeleteSnapshot",
+    resource: ARN.snapshot,
+    context: tagged(),
+    allowedFor: ["step-backup-snapshot"],
+  },
+  {
+    what: "write a run manifest",
+    action: "s3:PutObject",
+    resource: "arn:aws:s3:::reports-bucket/manifests/backup-snapshot/2026-01-01/run.json",
+    allowedFor: ["step-backup-snapshot"],
+  },
+  {
+    what: "write outside the manifests prefix",
+    action: "s3:PutObject",
+    resource: "arn:aws:s3:::reports-bucket/other.json",
+    allowedFor: [],
+  },
+  ...["ec2:StopInstances", "ec2:StartInstances"].map((action) => ({
+    what: `${action} on a tagged instance`,
+    action,
+    resource: ARN.instance,
+    context: tagged(),
+    allowedFor: ["step-scale"],
+  })),
+  {
+    what: "change the instance type of a tagged instance",
+    action: "ec2:ModifyInstanceAttribute",
+    resource: ARN.instance,
+    context: tagged({ "ec2:Attribute/InstanceType": "m5.large" }),
+    allowedFor: ["step-scale"],
+  },
+  {
+    what: "set the capacity of a tagged group",
+    action: "autoscaling:SetDesiredCapacity",
+    resource: ARN.group,
+    context: tagged(),
+    allowedFor: ["step-scale"],
+  },
+  {
+    what: "let EC2 create a grant to start an instance with a KMS-encrypted volume",
+    action: "kms:CreateGrant",
+    resource: ARN.key,
+    context: { "kms:GrantIsForAWSResource": "true" },
+    allowedFor: ["step-scale"],
+  },
+  {
+    what: "read an alarm's current state",
+    action: "cloudwatch:DescribeAlarms",
+    resource: ARN.alarm,
+    allowedFor: ["step-scale"],
+  },
+  {
+    what: "append an audit row",
+    action: "dynamodb:PutItem",
+    resource: ARN.table,
+    context: AUDIT_ROW,
+    allowedFor: ALL_ROLES,
+  },
+  {
+    what: "append audit rows in a batch",
+    action: "dynamodb:BatchWriteItem",
+    resource: ARN.table,
+    context: AUDIT_ROW,
+    allowedFor: ALL_ROLES,
+  },
+  {
+    what: "release a lock",
+    action: "dynamodb:DeleteItem",
+    resource: ARN.table,
+    context: { "dynamodb:LeadingKeys": ["LOCK#asg:web"] },
+    allowedFor: ALL_ROLES,
+  },
+];
+
+const roles = new Map<string, PolicyDocument[]>();
+let topicPolicy: PolicyDocument;
+let topicArn: string;
+let alarmNames: string[];
+let cleanup = () => {};
+
+beforeAll(async () => {
+  const synth = await synthApp();
+  cleanup = synth.cleanup;
+  synth.app.synth();
+  const env = { region, account };
+  for (const stackFn of [RunbooksStack, Triggers, Api]) {
+    const template = Template.fromStack(getStack(stackFn)).toJSON() as { Resources: Resources };
+    const policies = Object.values(template.Resources).filter((r) => r.Type === "AWS::IAM::Policy");
+    for (const [, fn] of Object.entries(template.Resources).filter(
+      ([, r]) => r.Type === "AWS::Lambda::Function",
+    )) {
+      const name = String(fn.Properties.FunctionName ?? "");
+      if (!name.startsWith(`reflex-${TEST_ENV.stage}-`)) continue; // SST's own handler
+      const role = fn.Properties.Role["Fn::GetAtt"][0];
+      const docs = policies
+        .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))
+        .map((p) => resolveTokens(p.Properties.PolicyDocument, env) as PolicyDocument);
+      roles.set(name.slice(`reflex-${TEST_ENV.stage}-`.length), docs);
+    }
+  }
+  const observability = Template.fromStack(getStack(Observability)).toJSON() as { Resources: Resources };
+  const [topicId] = Object.entries(observability.Resources).find(([, r]) => r.Type === "AWS::SNS::Topic")!;
+  topicArn = `arn:aws:sns:${region}:${account}:reflex-${TEST_ENV.stage}-alarms`;
+  const policy = Object.values(observability.Resources).find((r) => r.Type === "AWS::SNS::TopicPolicy")!;
+  topicPolicy = JSON.parse(
+    JSON.stringify(resolveTokens(policy.Properties.PolicyDocument, { region, account })).replaceAll(
+      `arn:aws:sns:${region}:${account}:${topicId}`,
+      topicArn,
+    ),
+  );
+  alarmNames = Object.values(observability.Resources)
+    .filter((r) => r.Type === "AWS::CloudWatch::Alarm")
+    .map((r) => r.Properties.AlarmName);
+}, 300_000);
+
+afterAll(() => cleanup());
+
+describe("the IAM fence, evaluated per role", () => {
+  it("covers every Reflex function's role, each runbook's step worker among them", () => {
+    expect([...roles.keys()].sort()).toEqual([...ALL_ROLES].sort());
+  });
+
+  it("lets no role tag, stop, modify or delete what it did not create or the automation tag does not mark", async () => {
+    const allowed: string[] = [];
+    for (const [role, policies] of roles) {
+      for (const c of ATTACKS) {
+        if ((await evaluate(c, policies)) === "Allowed") allowed.push(`${role}: ${c.what}`);
+      }
+    }
+    expect(allowed).toEqual([]);
+  });
+
+  it("lets each step worker do its declared work on tagged resources, and no other role do it", async () => {
+    const wrong: string[] = [];
+    for (const [role, policies] of roles) {
+      for (const c of WORK) {
+        const decision = await evaluate(c, policies);
+        const expected = c.allowedFor.includes(role) ? "Allowed" : "ImplicitlyDenied";
+        if (decision !== expected) wrong.push(`${role}: ${c.what}: ${decision}, expected ${expected}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it("prints the allowed/denied matrix per role", async () => {
+    const rows: Record<string, { allowed: number; denied: number }> = {};
+    for (const [role, policies] of roles) {
+      rows[role] = { allowed: 0, denied: 0 };
+      for (const c of [...ATTACKS, ...WORK]) {
+        if ((await evaluate(c, policies)) === "Allowed") rows[role].allowed++;
+        else rows[role].denied++;
+      }
+    }
+    console.log(`IAM matrix (${ATTACKS.length + WORK.length} requests per role):`);
+    console.table(rows);
+    expect(rows["step-backup-snapshot"].allowed).toBe(
+      WORK.filter((c) => c.allowedFor.includes("step-backup-snapshot")).length,
+    );
+  });
+});
+
+describe("CreateSnapshot in the form AWS documents", () => {
+  it("is refused on the source volume when the only statement is Resource '*' with a request-tag condition", async () => {
+    // The shape Reflex used to deploy: the volume check carries no aws:RequestTag, so it had no Allow.
+    const old: PolicyDocument = {
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Effect: "Allow",
+          Action: ["ec2:CreateSnapshot"],
+          Resource: "*",
+          Condition: { StringEquals: { "aws:RequestTag/reflex:managed": "true" } },
+        },
+      ],
+    };
+    expect(
+      await evaluate({ action: "ec2:CreateSnapshot", resource: ARN.volume, context: { ...REQUEST_TAG } }, [
+        old,
+      ]),
+    ).toBe("ImplicitlyDenied");
+    expect(
+      await evaluate({ action: "ec2:CreateSnapshot", resource: ARN.snapshot, context: { ...REQUEST_TAG } }, [
+        old,
+      ]),
+    ).toBe("Allowed");
+  });
+
+  it("is allowed on both of its resources for backup-snapshot's deployed role", async () => {
+    const policies = roles.get("step-backup-snapshot")!;
+    const volume = await evaluate(
+      { action: "ec2:CreateSnapshot", resource: ARN.volume, context: { ...REQUEST_TAG } },
+      policies,
+    );
+    const snapshot = await evaluate(
+      { action: "ec2:CreateSnapshot", resource: ARN.snapshot, context: { ...REQUEST_TAG } },
+      policies,
+    );
+    expect([volume, snapshot]).toEqual(["Allowed", "Allowed"]);
+  });
+});
+
+describe("the alarm topic's policy", () => {
+  const publish = (alarm: string, sourceAccount: string = account) =>
+    evaluate(
+      {
+        action: "sns:Publish",
+        resource: topicArn,
+        context: {
+          "aws:SourceArn": `arn:aws:cloudwatch:${region}:${sourceAccount}:alarm:${alarm}`,
+          "aws:SourceAccount": sourceAccount,
+        },
+      },
+      [],
+      { principal: "cloudwatch.amazonaws.com", resourcePolicy: topicPolicy },
+    );
+
+  it("lets CloudWatch publish every alarm of this stage", async () => {
+    expect(alarmNames.length).toBeGreaterThan(0);
+    for (const name of alarmNames)
+      expect(await publish(name), `${name} ${JSON.stringify(topicPolicy)}`).toBe("Allowed");
+  });
+
+  it("refuses another stage's alarm with a longer name, and another account's", async () => {
+    const other = alarmNames[0].replace(`reflex-${TEST_ENV.stage}-`, `reflex-${TEST_ENV.stage}-alice-`);
+    expect(await publish(other)).not.toBe("Allowed");
+    expect(await publish(alarmNames[0], "210987654321")).not.toBe("Allowed");
+  });
+});

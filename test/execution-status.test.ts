@@ -1,0 +1,72 @@
+/**
+ * The execution-status handler closes only runs of this stage's own state machines: a status
+ * event of another stage's machine (same account, a longer stage name, the same run id) is
+ * ignored, not used to close the run of the same name here.
+ */
+import { Executions } from "@reflex/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { handler } from "../packages/functions/src/execution-status.ts";
+import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { startTestLocal } from "./support/local.ts";
+
+let local: LocalMode;
+beforeAll(async () => {
+  local = await startTestLocal();
+});
+afterAll(async () => local?.stop());
+
+const trigger = { kind: "schedule" as const, name: "nightly", actor: "schedule:nightly" };
+
+function statusEvent(stateMachineArn: string, name: string) {
+  return {
+    version: "0",
+    id: `evt-${name}`,
+    "detail-type": "Step Functions Execution Status Change" as const,
+    source: "aws.states",
+    account: "000000000000",
+    time: new Date().toISOString(),
+    region: "us-east-1",
+    resources: [],
+    detail: {
+      executionArn: `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`,
+      stateMachineArn,
+      name,
+      status: "FAILED" as const,
+      error: "Boom",
+      cause: "another stage's run failed",
+    },
+  };
+}
+
+describe("execution-status handler", () => {
+  it("ignores the status of another stage's state machine even when the run id is the same", async () => {
+    await Executions.create({
+      id: "nightly-2026-01-01",
+      runbook: "backup-snapshot",
+      dryRun: false,
+      params: {},
+      trigger,
+    });
+    const prefix = process.env.REFLEX_STATE_MACHINE_ARN_PREFIX!;
+    const otherStage = `${prefix}alice-backup-snapshot`;
+
+    await handler(statusEvent(otherStage, "nightly-2026-01-01") as never, {} as never);
+
+    expect((await Executions.get("nightly-2026-01-01")).status).toBe("RUNNING");
+  });
+
+  it("closes the run when the event is from this stage's machine for its runbook", async () => {
+    await Executions.create({
+      id: "nightly-2026-01-02",
+      runbook: "backup-snapshot",
+      dryRun: false,
+      params: {},
+      trigger,
+    });
+    const prefix = process.env.REFLEX_STATE_MACHINE_ARN_PREFIX!;
+
+    await handler(statusEvent(`${prefix}backup-snapshot`, "nightly-2026-01-02") as never, {} as never);
+
+    expect((await Executions.get("nightly-2026-01-02")).status).toBe("FAILED");
+  });
+});
