@@ -8,6 +8,7 @@ import { bundles } from "./bundles.ts";
 import { chatopsBench } from "./chatops.ts";
 import { consoleBench } from "./console.ts";
 import { failoverBench } from "./failover.ts";
+import { patchFleetBench } from "./patch-fleet.ts";
 import { sfnLogBytes } from "./sfn-log-bytes.ts";
 import { soak } from "./soak.ts";
 
@@ -23,6 +24,7 @@ const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
   chatops: chatopsBench,
   console: consoleBench,
   failover: failoverBench,
+  "patch-fleet": patchFleetBench,
   admission: admissionBench,
   soak,
 };

@@ -272,7 +272,7 @@ describe("a runbook's declared permissions", () => {
   });
 
   it("fails the check when a step imports a command its runbook does not declare", () => {
-    const needed = sdkActions([join(ROOT, "packages/core/src/runbooks/backup-snapshot/steps.ts")]);
+    const needed = sdkActions([join(ROOT, "packages/core/src/runbooks/snapshots.ts")]);
     expect(needed.has("ec2:CreateSnapshot")).toBe(true);
     expect(needed.has("ec2:DescribeInstances")).toBe(false); // paginators live in the adapter
     const adapter = sdkActions(stepModules("backup-snapshot"));

@@ -122,7 +122,8 @@ describe("Storage", () => {
     const arn = `arn:aws:ssm:${TEST_ENV.region}:${TEST_ENV.account}:parameter/reflex/${TEST_ENV.stage}/config`;
     const reads = allTemplates()
       .flatMap((t) => statements(t).map((s) => s.statement))
-      .filter((s) => actionsOf(s).some((a) => a.startsWith("ssm:")));
+      // Parameter reads (patch's step worker also runs commands: SendCommand, not parameters).
+      .filter((s) => actionsOf(s).some((a) => a.startsWith("ssm:") && a.includes("Parameter")));
     // Every function reads the config (step workers, api, trigger, schedule, execution-status,
     // reconcile, and the three ChatOps functions)…
     const config = reads.filter((s) => s.Resource === arn);
@@ -300,7 +301,9 @@ describe("Runbooks", () => {
     expect(tagging.length).toBeGreaterThan(0);
     for (const s of tagging) {
       expect(s.Condition?.StringEquals?.["ec2:CreateAction"]).toBeDefined();
-      expect(s.Resource).toBe("arn:aws:ec2:*::snapshot/*");
+      // Snapshots, and (patch) the replace-root-volume task it creates tagged.
+      for (const r of [s.Resource].flat())
+        expect(r).toMatch(/^arn:aws:ec2:\*::snapshot\/\*$|^arn:aws:ec2:\*:\d+:replace-root-volume-task\/\*$/);
     }
   });
 

@@ -22,6 +22,7 @@ export type ServiceName =
   | "autoscaling"
   | "eventbridge"
   | "ssm"
+  | "elbv2"
   | "scheduler"
   | "route53"
   | "cloudwatch"

@@ -165,7 +165,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     decorate: useRealCloud
       ? undefined
       : (service, client, clientRegion) => {
-          if (["ec2", "autoscaling", "ssm", "route53", "cloudwatch"].includes(service))
+          if (["ec2", "autoscaling", "ssm", "route53", "cloudwatch", "elbv2"].includes(service))
             cloud.attach(client, service, clientRegion);
         },
   });

@@ -19,7 +19,8 @@ export interface ScheduledJob {
   kind: "schedule" | "window";
   expression: string;
   timezone: string;
-  nextRun(): Date | null;
+  /** The next fire time after `from` (default now), in UTC. */
+  nextRun(from?: Date): Date | null;
   /** Fires now, as if the time had come (for `reflex demo` and tests). */
   fire(at?: Date): Promise<void>;
   stop(): void;
@@ -83,7 +84,9 @@ export function startScheduler(
       kind: entry.kind,
       expression: entry.cron,
       timezone: entry.timezone,
-      nextRun: () => cron?.nextRun() ?? (expr.kind === "rate" ? new Date(Date.now() + expr.everyMs) : null),
+      nextRun: (from?: Date) =>
+        cron?.nextRun(from) ??
+        (expr.kind === "rate" ? new Date((from?.getTime() ?? Date.now()) + expr.everyMs) : null),
       fire,
       stop: () => {
         cron?.stop();

@@ -36,7 +36,13 @@ export interface AslState {
   Catch?: AslCatcher[];
   ItemsPath?: string;
   MaxConcurrency?: number;
-  ItemProcessor?: AslDefinition & { ProcessorConfig?: { Mode: "INLINE" } };
+  MaxConcurrencyPath?: string;
+  /** Distributed Map: how many child executions may fail before the Map Run fails. */
+  ToleratedFailurePercentage?: number;
+  ToleratedFailureCount?: number;
+  ItemProcessor?: AslDefinition & {
+    ProcessorConfig?: { Mode: "INLINE" } | { Mode: "DISTRIBUTED"; ExecutionType: "STANDARD" | "EXPRESS" };
+  };
   Iterator?: AslDefinition;
   Branches?: AslDefinition[];
   Seconds?: number;

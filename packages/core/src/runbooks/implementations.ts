@@ -7,6 +7,7 @@ import { NotFoundError } from "../errors.ts";
 import { backupSteps } from "./backup-snapshot/handlers.ts";
 import type { InspectLost, StepMap } from "./define.ts";
 import { failoverSteps } from "./failover/handlers.ts";
+import { patchSteps } from "./patch/handlers.ts";
 import { scaleSteps } from "./scale/handlers.ts";
 
 const implementations = new Map<string, StepMap>();
@@ -24,6 +25,7 @@ export function registerSteps(implemented: {
 registerSteps(backupSteps);
 registerSteps(scaleSteps);
 registerSteps(failoverSteps);
+registerSteps(patchSteps);
 
 /** A runbook's report on a lost run of its own, or undefined when it has none. */
 export function inspectorOf(runbook: string): InspectLost | undefined {

@@ -7,6 +7,7 @@ import { NotFoundError } from "../errors.ts";
 import { backupSnapshot } from "./backup-snapshot/index.ts";
 import type { Runbook } from "./define.ts";
 import { failover } from "./failover/index.ts";
+import { patch } from "./patch/index.ts";
 import { scale } from "./scale/index.ts";
 
 export type { Permission, Risk, Runbook, RunInput, StepContext, StepMap } from "./define.ts";
@@ -46,3 +47,4 @@ export function has(name: string): boolean {
 register(backupSnapshot);
 register(scale);
 register(failover);
+register(patch);

@@ -31,6 +31,8 @@ Usage:
   reflex chaos add --op ec2:CreateSnapshot --error RequestLimitExceeded [--rate 0.3] [--count N] [--burst N] [--latency 500ms]
   reflex chaos list [--json] · reflex chaos clear [id]
   reflex outbox [--thread TS] [--channel ID] [--json]   what local mode would have posted to Slack
+  reflex windows [--config …] [--from ISO] [--count N] [--json]
+  reflex cloud seed --instances N [--patch-group fleet] [--data .reflex] [--json]
   reflex demo
 
 Exit codes: 0 ok, 1 the operation failed, 2 bad usage or bad input.`;
@@ -61,6 +63,7 @@ export async function main(argv: string[]): Promise<number> {
       case "events":
         return await cmdEvents(rest);
       case "cloud":
+        if (rest[0] === "seed") return await cmdLocalTool("cloud seed", rest);
         return await (await import("./cloud.ts")).cmdCloud(rest);
       case "chaos":
         return await (await import("./cloud.ts")).cmdChaos(rest);
@@ -70,6 +73,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       case "pairs":
         return await cmdPairs(rest);
+      case "windows":
+        return await cmdLocalTool("windows", rest);
       case "pause":
       case "resume":
       case "guardrails":
@@ -135,6 +140,19 @@ type Options = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options
 
 function parse(args: string[], options: Options) {
   return parseArgs({ args, options, allowPositionals: true, strict: true });
+}
+
+/** `reflex windows` and `reflex cloud seed`: local tools; a RangeError is bad usage (exit 2). */
+async function cmdLocalTool(tool: "windows" | "cloud seed", args: string[]): Promise<number> {
+  const run =
+    tool === "windows"
+      ? (await import("./windows.ts")).cmdWindows
+      : (await import("./cloud-seed.ts")).cmdCloudSeed;
+  try {
+    return await run(args, out);
+  } catch (e) {
+    throw e instanceof RangeError ? new UsageError(e.message) : e;
+  }
 }
 
 async function cmdStart(args: string[]): Promise<number> {

@@ -110,7 +110,7 @@ export function shapeVolume(v: VolumeRecord): Volume {
     Throughput: 125,
     Encrypted: false,
     MultiAttachEnabled: false,
-    SnapshotId: "",
+    SnapshotId: v.snapshotId ?? "",
     Attachments: v.attachment
       ? [
           {
@@ -328,6 +328,7 @@ function rebootInstances(ctx: OpContext, input: RebootInstancesCommandInput): ob
   for (const i of instances) {
     if (i.state !== "running") throw incorrectState(i, "rebooted");
   }
+  for (const i of instances) i.rebootedAt = ctx.now;
   return {};
 }
 

@@ -4,10 +4,10 @@
  * associated elsewhere needs `AllowReassociation`) and DisassociateAddress. Also
  * DescribeInstanceStatus, whose status checks tests can set (`impairStatusChecks`).
  */
-import type { Address, InstanceStatus } from "@aws-sdk/client-ec2";
+import type { Address } from "@aws-sdk/client-ec2";
 import { CloudApiError } from "./api-error.ts";
 import type { OpContext } from "./fleet.ts";
-import { INSTANCE_STATE_CODES, type InstanceRecord, newId, type TagRecord } from "./model.ts";
+import { type InstanceRecord, newId, type TagRecord } from "./model.ts";
 
 export interface AddressRecord {
   allocationId: string;
@@ -149,47 +149,10 @@ function allocate(ctx: OpContext, input: { Domain?: string }) {
   return { AllocationId: a.allocationId, PublicIp: a.publicIp, Domain: input.Domain ?? "vpc" };
 }
 
-/**
- * Status checks as DescribeInstanceStatus reports them: running instances are `ok` unless a
- * test impaired them; other states `not-applicable`. Without `IncludeAllInstances`, only
- * running instances are listed, as in EC2.
- */
-function describeInstanceStatus(
-  ctx: OpContext,
-  input: { InstanceIds?: string[]; IncludeAllInstances?: boolean },
-) {
-  const ids = input.InstanceIds ?? [];
-  const chosen = ids.length ? ids.map((id) => instanceOf(ctx, id)) : ctx.rs.instances;
-  const statuses: InstanceStatus[] = chosen
-    .filter((i) => input.IncludeAllInstances || i.state === "running")
-    .map((i) => {
-      const set = ctx.rs.statusChecks?.[i.id];
-      const running = i.state === "running";
-      const status = (s: CheckStatus | undefined) => (running ? (s ?? "ok") : "not-applicable");
-      const details = (s: string) => ({
-        Details: [
-          {
-            Name: "reachability" as const,
-            Status: (s === "ok" ? "passed" : s === "impaired" ? "failed" : s) as never,
-          },
-        ],
-        Status: s as never,
-      });
-      return {
-        InstanceId: i.id,
-        AvailabilityZone: i.az,
-        InstanceState: { Code: INSTANCE_STATE_CODES[i.state], Name: i.state },
-        SystemStatus: details(status(set?.system)),
-        InstanceStatus: details(status(set?.instance)),
-      };
-    });
-  return { InstanceStatuses: statuses };
-}
-
 export const eipOperations: Record<string, (ctx: OpContext, input: any) => object> = {
   DescribeAddresses: describeAddresses,
   AllocateAddress: allocate,
   AssociateAddress: associateAddress,
   DisassociateAddress: disassociateAddress,
-  DescribeInstanceStatus: describeInstanceStatus,
 };
+// DescribeInstanceStatus is answered by ec2-patching.ts, which honours the checks set here.

@@ -53,7 +53,12 @@ export const THROTTLE_CODES = new Set([
   "TooManyRequestsException",
 ]);
 
+/** Operations whose own name ends in "Command" (SSM's): their SDK class is `SendCommandCommand`. */
+const ENDS_IN_COMMAND = new Set(["SendCommand", "CancelCommand"]);
+
+/** `DescribeInstancesCommand` -> `DescribeInstances`; idempotent (`SendCommand` stays). */
 export function operationName(name: string): string {
+  if (ENDS_IN_COMMAND.has(name)) return name;
   return name.endsWith("Command") ? name.slice(0, -"Command".length) : name;
 }
 

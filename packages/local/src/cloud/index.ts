@@ -36,7 +36,9 @@ import { CloudApiError } from "./api-error.ts";
 import { autoScalingOperations, reconcileGroup, shapeGroup } from "./autoscaling.ts";
 import { cloudWatchOperations } from "./cloudwatch.ts";
 import { ec2Operations, shapeInstance, shapeSnapshot, shapeVolume } from "./ec2.ts";
+import { ec2PatchingOperations } from "./ec2-patching.ts";
 import { eipOperations } from "./eip.ts";
+import { elbv2Operations } from "./elbv2.ts";
 import { FailoverControls } from "./failover-controls.ts";
 import { type ArmedFault, FaultPlan, type FaultSpec, operationName } from "./faults.ts";
 import { type CloudSettings, launchInstance, type OpContext, opContext, settle } from "./fleet.ts";
@@ -54,6 +56,7 @@ import {
 import { loadState, saveState } from "./persist.ts";
 import { route53Operations } from "./route53.ts";
 import { seedFleet } from "./seed.ts";
+import { ssmOperations } from "./ssm.ts";
 
 export { CloudApiError } from "./api-error.ts";
 export { DEMO_PAIR, FailoverControls } from "./failover-controls.ts";
@@ -204,14 +207,15 @@ export interface NewGroup {
 }
 
 /** Services the cloud answers for. Clients of other services (DynamoDB, S3, ...) are left alone. */
-export const SIMULATED_SERVICES = ["ec2", "autoscaling", "ssm", "route53", "cloudwatch"] as const;
+export const SIMULATED_SERVICES = ["ec2", "autoscaling", "ssm", "route53", "cloudwatch", "elbv2"] as const;
 
 const OPERATIONS: Record<string, Record<string, (ctx: OpContext, input: any) => object>> = {
-  ec2: { ...ec2Operations, ...eipOperations },
+  ec2: { ...ec2Operations, ...ec2PatchingOperations, ...eipOperations },
   autoscaling: autoScalingOperations,
-  ssm: {},
+  ssm: ssmOperations,
   route53: route53Operations,
   cloudwatch: cloudWatchOperations,
+  elbv2: elbv2Operations,
 };
 
 const READ_ONLY = /^(Describe|List|Get)/;
@@ -291,8 +295,8 @@ export class SimulatedCloud {
   }
 
   /**
-   * Answers the client's EC2 / Auto Scaling / SSM calls from this cloud (SSM: every
-   * operation is refused as unsupported, so nothing reaches AWS). Clients of other services
+   * Answers the client's EC2 / Auto Scaling / SSM / ELBv2 calls from this cloud (operations
+   * it does not simulate are refused, so nothing reaches AWS). Clients of other services
    * are left untouched. Attaching again replaces the earlier attachment.
    */
   attach(client: SdkClient, service: string, region: string): void {
@@ -539,6 +543,16 @@ export class SimulatedCloud {
     );
   }
 
+  /**
+   * Runs `fn` against one region's model (patching helpers: SSM nodes, outcomes, target
+   * groups; see cloud/patching-helpers.ts), then saves like an API mutation.
+   */
+  withRegion<T>(region: string | undefined, fn: (ctx: OpContext) => T): T {
+    const out = fn(this.#context(region));
+    this.#autoSave();
+    return out;
+  }
+
   // ---- persistence ----------------------------------------------------------------------
 
   /** Writes the whole model to `persistPath` (atomically); does nothing without one. */
@@ -546,7 +560,20 @@ export class SimulatedCloud {
     if (this.persistPath) saveState(this.persistPath, this.#state);
   }
 
+  #batching = 0;
+
+  /** Runs `fn` (many helper calls, e.g. seeding a fleet) and saves once at the end instead of after each. */
+  batch<T>(fn: () => T): T {
+    this.#batching++;
+    try {
+      return fn();
+    } finally {
+      this.#batching--;
+      this.#autoSave();
+    }
+  }
+
   #autoSave(): void {
-    this.save();
+    if (this.#batching === 0) this.save();
   }
 }

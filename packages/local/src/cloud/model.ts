@@ -6,6 +6,7 @@
 import type { CloudWatchState } from "./cloudwatch.ts";
 import type { AddressRecord, StatusCheckRecord } from "./eip.ts";
 import type { ProbeRule } from "./failover-controls.ts";
+import type { PatchingState } from "./patching.ts";
 import type { Route53State } from "./route53.ts";
 
 export type InstanceStateName =
@@ -55,6 +56,8 @@ export interface InstanceRecord {
   devices: DeviceRecord[];
   /** The Auto Scaling group this instance belongs to. */
   group?: string;
+  /** When the instance was last rebooted (status checks and the SSM agent come back after it). */
+  rebootedAt?: number;
 }
 
 export interface VolumeRecord {
@@ -64,6 +67,8 @@ export interface VolumeRecord {
   createTime: number;
   tags: TagRecord[];
   attachment?: { instanceId: string; device: string; attachTime: number; deleteOnTermination: boolean };
+  /** The snapshot the volume was created from (a replaced root volume). */
+  snapshotId?: string;
 }
 
 export type SnapshotStateName = "pending" | "completed" | "error";
@@ -114,6 +119,8 @@ export interface RegionState {
   addresses?: AddressRecord[];
   statusChecks?: Record<string, StatusCheckRecord>;
   cloudwatch?: CloudWatchState;
+  /** SSM-managed nodes and commands, target groups, root-volume replacements (see patching.ts). */
+  patching?: PatchingState;
 }
 
 export const STATE_FORMAT = "reflex-simulated-cloud";

@@ -21,6 +21,7 @@ import {
   tagsFromRecord,
   tagValue,
 } from "./model.ts";
+import { seedPatching } from "./patching.ts";
 
 export const SEED_REGION = "us-east-1";
 export const DR_REGION = "us-west-2";
@@ -152,4 +153,5 @@ export function seedFleet(state: CloudState, now: number, settings: CloudSetting
     ownerId: state.accountId,
     tags: tagsFromRecord({ Name: "db-3-pre-upgrade" }),
   });
+  seedPatching(ctx);
 }

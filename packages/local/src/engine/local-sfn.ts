@@ -20,6 +20,8 @@
 import { randomUUID } from "node:crypto";
 import { APPROVAL_RESOURCE, type AslDefinition, type Runbooks, substitute } from "@reflex/core";
 import { StateMachine } from "aws-local-stepfunctions";
+import { DistributedMaps } from "./distributed-map.ts";
+import { type HistoryStats, historyStats } from "./history.ts";
 import { TaskTokens } from "./task-tokens.ts";
 
 /** One entry of the local engine's execution history (its own event shape). */
@@ -148,6 +150,16 @@ export class LocalStepFunctions {
   private readonly finished = new Map<string, LocalExecution>();
   /** `.waitForTaskToken`: tokens of Tasks waiting for SendTaskSuccess / SendTaskFailure. */
   readonly tokens = new TaskTokens();
+  /** Distributed Map states run as child executions (see distributed-map.ts). */
+  readonly distributed = new DistributedMaps({
+    register: (name, definition) => this.register(name, definition).arn,
+    run: async (req) => {
+      const { executionArn } = this.startExecution({ ...req, input: JSON.stringify(req.input) });
+      const child = this.describeExecution(executionArn);
+      await child.done;
+      return child;
+    },
+  });
 
   constructor(private readonly options: EngineOptions) {}
 
@@ -185,11 +197,17 @@ export class LocalStepFunctions {
     return this.register(`${prefix}${runbook.name}`, definition);
   }
 
-  register(name: string, definition: AslDefinition): Machine {
+  register(name: string, original: AslDefinition): Machine {
+    const definition = this.distributed.emulate(name, original);
     const waits: Record<string, number> = {};
     const retries: Record<string, number> = {};
     const tasks: Record<string, TaskHandler> = {};
     collect(definition, (stateName, state) => {
+      const child = this.distributed.handlers.get(stateName);
+      if (child) {
+        tasks[stateName] = child;
+        return;
+      }
       if (state.Type === "Wait") waits[stateName] = this.options.waitMs ?? 1000;
       if (state.Retry) retries[stateName] = this.options.retryMs ?? 50;
       if (state.Type === "Task" && state.Resource === APPROVAL_RESOURCE) {
@@ -361,6 +379,7 @@ export class LocalStepFunctions {
       execution.stopDate = Date.now();
       this.tokens.forgetExecution(name);
       await history.catch(() => undefined);
+      this.keepHistoryStats(execution);
       if (await this.notify(execution)) {
         // Whole for a short while (a caller polling DescribeExecution sees the output), then a summary.
         const grace = this.options.keepWholeMs ?? 10_000;
@@ -404,7 +423,8 @@ export class LocalStepFunctions {
 
   /** Delivers the status event; true when it was delivered (or there is no listener). */
   private async notify(e: LocalExecution): Promise<boolean> {
-    if (!this.options.onStatusChange) return true;
+    // A Distributed Map's child executions are the parent's business, not Reflex's runs.
+    if (!this.options.onStatusChange || this.distributed.childMachines.has(e.stateMachineArn)) return true;
     // Shutting down: the run is left RUNNING for the reconciler (or an approval's resume).
     if (this.closing) return false;
     const event: StatusChangeEvent = {
@@ -454,8 +474,51 @@ export class LocalStepFunctions {
       e.cause = cause;
       this.tokens.forgetExecution(e.name);
       e.abort();
+      for (const c of this.executions.values())
+        if (
+          c.status === "RUNNING" &&
+          c.name.startsWith(`${e.name}-`) &&
+          this.distributed.childMachines.has(c.stateMachineArn)
+        )
+          this.stopExecution(c.executionArn, error, cause);
     }
     return { stopDate: e.stopDate ?? Date.now() };
+  }
+
+  /** History figures of ended executions, which outlive their (retired) histories; bounded like them. */
+  private readonly historyFigures = new Map<string, HistoryStats>();
+
+  private keepHistoryStats(e: LocalExecution): void {
+    this.historyFigures.set(e.executionArn, this.statsOf(e));
+    const keep = Math.max(this.options.keepFinished ?? 2000, 10_000);
+    for (const arn of this.historyFigures.keys()) {
+      if (this.historyFigures.size <= keep) break;
+      this.historyFigures.delete(arn);
+    }
+  }
+
+  private statsOf(e: LocalExecution): HistoryStats {
+    return historyStats(e.history, {
+      distributedMaps: this.distributed.mapStates,
+      wrapperStates: this.distributed.wrapperStates,
+    });
+  }
+
+  /**
+   * An execution's history as Step Functions would record it: events (limit 25,000 per
+   * execution), state transitions and Task states. Kept for ended executions after their
+   * history itself is let go.
+   */
+  historyStats(executionArn: string): HistoryStats {
+    const e = this.describeExecution(executionArn);
+    return e.status === "RUNNING"
+      ? this.statsOf(e)
+      : (this.historyFigures.get(executionArn) ?? this.statsOf(e));
+  }
+
+  /** History events of an execution as Step Functions would count them (limit: 25,000). */
+  historyEvents(executionArn: string): number {
+    return this.historyStats(executionArn).events;
   }
 
   list(stateMachineArn?: string): LocalExecution[] {

@@ -2,12 +2,7 @@
  * The backup-snapshot steps, one per Task state. Every mutating step checks what already
  * exists first (by the execution-id tag), so a retried step never makes a second snapshot.
  */
-import {
-  CopySnapshotCommand,
-  CreateSnapshotCommand,
-  DeleteSnapshotCommand,
-  type Tag,
-} from "@aws-sdk/client-ec2";
+import { CopySnapshotCommand, DeleteSnapshotCommand, type Tag } from "@aws-sdk/client-ec2";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { ec2, findInstances, findSnapshots, isNotFound, tagMap, tagValue } from "../../adapters/ec2.ts";
 import { client } from "../../aws.ts";
@@ -16,15 +11,12 @@ import { region as defaultRegion, requireEnv } from "../../env.ts";
 import { StepExecutionError } from "../../errors.ts";
 import * as Executions from "../../state/executions.ts";
 import type { RunInput, StepContext } from "../define.ts";
+import { SNAPSHOT_TAGS, snapshotVolumes } from "../snapshots.ts";
 import type { BackupParams } from "./params.ts";
 
 export const RUNBOOK = "backup-snapshot";
 export const TAGS = {
-  runbook: "reflex:runbook",
-  execution: "reflex:execution-id",
-  instance: "reflex:source-instance",
-  volume: "reflex:source-volume",
-  retainUntil: "reflex:retain-until",
+  ...SNAPSHOT_TAGS,
   sourceSnapshot: "reflex:source-snapshot",
   sourceRegion: "reflex:source-region",
 } as const;
@@ -228,32 +220,15 @@ export async function snapshotInstance(
   ctx: StepContext,
 ): Promise<TargetResult> {
   const { target, region, params } = input;
-  const existing = await findSnapshots(region, [
-    { Name: `tag:${TAGS.execution}`, Values: [ctx.executionId] },
-    { Name: `tag:${TAGS.instance}`, Values: [target.instanceId] },
-  ]);
-  const snapshots: Array<{ snapshotId: string; volumeId: string }> = [];
-  for (const v of target.volumes) {
-    const already = existing.find((s) => s.VolumeId === v.volumeId);
-    if (already) {
-      snapshots.push({ snapshotId: already.SnapshotId!, volumeId: v.volumeId });
-      continue;
-    }
-    const made = await ec2(region).send(
-      new CreateSnapshotCommand({
-        VolumeId: v.volumeId,
-        Description:
-          `Reflex backup of ${target.instanceId} ${v.device ?? ""} (execution ${ctx.executionId})`.trim(),
-        TagSpecifications: [
-          {
-            ResourceType: "snapshot",
-            Tags: snapshotTags(ctx, params, target.instanceId, target.name, v.volumeId),
-          },
-        ],
-      }),
-    );
-    snapshots.push({ snapshotId: made.SnapshotId!, volumeId: v.volumeId });
-  }
+  const snapshots = await snapshotVolumes({
+    region,
+    executionId: ctx.executionId,
+    instanceId: target.instanceId,
+    volumes: target.volumes,
+    description: (v) =>
+      `Reflex backup of ${target.instanceId} ${v.device ?? ""} (execution ${ctx.executionId})`.trim(),
+    tags: (v) => snapshotTags(ctx, params, target.instanceId, target.name, v.volumeId),
+  });
   return { instanceId: target.instanceId, status: "started", snapshots };
 }
 

@@ -1,0 +1,141 @@
+/**
+ * Compensation for one failed target: count the failure (so maxErrors can stop new targets),
+ * put the instance back on its pre-patch root volume (CreateReplaceRootVolumeTask from the
+ * snapshot taken before anything changed), and put it back in its target groups. A target that
+ * failed before the patch command was sent changed nothing on the instance: it is only
+ * re-registered. These steps also run after a person aborted the run (see `rollback` in
+ * index.ts): what was started is finished or undone, never left half-done.
+ */
+import {
+  CreateReplaceRootVolumeTaskCommand,
+  DescribeReplaceRootVolumeTasksCommand,
+} from "@aws-sdk/client-ec2";
+import { RegisterTargetsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { ec2 } from "../../adapters/ec2.ts";
+import { StepExecutionError } from "../../errors.ts";
+import { RUN_ABORTED } from "../asl.ts";
+import type { StepContext } from "../define.ts";
+import { SNAPSHOT_TAGS, snapshotStates } from "../snapshots.ts";
+import * as Results from "./results.ts";
+import { elbv2, type TargetInput } from "./steps.ts";
+
+const ROLLBACK_TIMEOUT_S = 1800;
+
+/** Starts the root-volume replacement (once per execution and instance). */
+export async function rollbackTarget(
+  input: TargetInput,
+  ctx: StepContext,
+): Promise<NonNullable<TargetInput["rollback"]>> {
+  const { region, instanceId } = input;
+  if (input.error?.Error !== RUN_ABORTED) await Results.countFailure(ctx.executionId, instanceId);
+  if (!input.command) return { skipped: "the patch command was never sent; nothing on the instance changed" };
+  if (!input.params.rollbackOnFailure) return { skipped: "rollbackOnFailure is false" };
+  const snapshotId = input.prep?.snapshotId;
+  if (!snapshotId) return { skipped: "no pre-patch snapshot" };
+  const state = (await snapshotStates(region, [snapshotId]))[snapshotId];
+  if (state !== "completed") return { skipped: `pre-patch snapshot ${snapshotId} is ${state}` };
+  const existing = await ec2(region).send(
+    new DescribeReplaceRootVolumeTasksCommand({ Filters: [{ Name: "instance-id", Values: [instanceId] }] }),
+  );
+  const mine = existing.ReplaceRootVolumeTasks?.find((t) =>
+    t.Tags?.some((tag) => tag.Key === SNAPSHOT_TAGS.execution && tag.Value === ctx.executionId),
+  );
+  if (mine)
+    return {
+      taskId: mine.ReplaceRootVolumeTaskId!,
+      at: mine.StartTime ?? ctx.now().toISOString(),
+      ready: false,
+    };
+  const made = await ec2(region).send(
+    new CreateReplaceRootVolumeTaskCommand({
+      InstanceId: instanceId,
+      SnapshotId: snapshotId,
+      DeleteReplacedRootVolume: false, // keep the patched volume for a post-mortem
+      TagSpecifications: [
+        {
+          ResourceType: "replace-root-volume-task",
+          Tags: [
+            { Key: ctx.automationTag.key, Value: ctx.automationTag.value },
+            { Key: SNAPSHOT_TAGS.runbook, Value: "patch" },
+            { Key: SNAPSHOT_TAGS.execution, Value: ctx.executionId },
+          ],
+        },
+      ],
+    }),
+  );
+  return {
+    taskId: made.ReplaceRootVolumeTask!.ReplaceRootVolumeTaskId!,
+    at: ctx.now().toISOString(),
+    ready: false,
+  };
+}
+
+/** Polls the replacement: `succeeded` ends it; a failed state or the timeout is an error. */
+export async function checkRollback(
+  input: TargetInput,
+  ctx: StepContext,
+): Promise<NonNullable<TargetInput["rollback"]>> {
+  const r = input.rollback!;
+  const out = await ec2(input.region).send(
+    new DescribeReplaceRootVolumeTasksCommand({ ReplaceRootVolumeTaskIds: [r.taskId!] }),
+  );
+  const state = out.ReplaceRootVolumeTasks?.[0]?.TaskState ?? "missing";
+  if (state === "succeeded") return { ...r, ready: true };
+  if (state.startsWith("fail") || state === "missing")
+    throw new StepExecutionError("RollbackFailed", `replace-root-volume task ${r.taskId} is ${state}`);
+  if ((ctx.now().getTime() - Date.parse(r.at!)) / 1000 > ROLLBACK_TIMEOUT_S)
+    throw new StepExecutionError("RollbackTimedOut", `replace-root-volume task ${r.taskId} still ${state}`);
+  return { ...r, ready: false };
+}
+
+/** What happened to the target, from what the child execution carries. */
+function outcomeOf(input: TargetInput): { status: Results.TargetStatus; reason?: string } {
+  if (input.outcome) return input.outcome;
+  if (input.target && !input.target.start && input.target.outcome) return input.target.outcome;
+  const cause = input.error ? `${input.error.Error}: ${input.error.Cause ?? ""}`.trim() : "unknown error";
+  if (!input.target) return { status: "failed", reason: cause };
+  if (input.rollback?.ready) return { status: "rolled-back", reason: cause };
+  const why = input.rollbackError
+    ? `rollback failed: ${input.rollbackError.Error}: ${input.rollbackError.Cause ?? ""}`
+    : input.rollback?.skipped
+      ? `not rolled back: ${input.rollback.skipped}`
+      : "";
+  return { status: "failed", reason: why ? `${cause}; ${why}` : cause };
+}
+
+/**
+ * The last step of every target: back into the target groups it was taken out of (unless it
+ * was patched, when `reregister` already did it), and its result recorded.
+ */
+export async function finishTarget(
+  input: TargetInput,
+  ctx: StepContext,
+): Promise<{ status: Results.TargetStatus }> {
+  const outcome = outcomeOf(input);
+  let reason = outcome.reason;
+  if (outcome.status !== "patched") {
+    for (const arn of input.prep?.deregistered ?? []) {
+      try {
+        await elbv2(input.region).send(
+          new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: [{ Id: input.instanceId }] }),
+        );
+      } catch (err) {
+        reason = `${reason ?? ""}; could not re-register in ${arn}: ${(err as Error).message}`;
+      }
+    }
+  }
+  await Results.put(ctx.executionId, {
+    instanceId: input.instanceId,
+    name: input.target?.name,
+    status: outcome.status,
+    reason,
+    snapshotId: input.prep?.snapshotId,
+    rebooted: input.reboot?.rebooted,
+    installed: input.reboot?.installed,
+    targetGroups: input.prep?.deregistered,
+    rollbackTaskId: input.rollback?.taskId,
+    startedAt: input.target?.startedAt,
+    endedAt: ctx.now().toISOString(),
+  });
+  return { status: outcome.status };
+}
