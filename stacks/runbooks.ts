@@ -122,6 +122,28 @@ export function Runbooks({ stack }: StackContext) {
     stateMachine.addToRolePolicy(
       new PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: [stepFunction.functionArn] }),
     );
+    // A Distributed Map runs each item as a child execution of this same machine: it must be
+    // able to start them, and read and stop them (named `<machine>/<map run>:<item>`).
+    if (JSON.stringify(runbook.stateMachine).includes('"Mode":"DISTRIBUTED"')) {
+      const arn = stateMachineArn(stack, runbook.name);
+      stateMachine.addToRolePolicy(
+        new PolicyStatement({ actions: ["states:StartExecution"], resources: [arn] }),
+      );
+      stateMachine.addToRolePolicy(
+        new PolicyStatement({
+          actions: ["states:DescribeExecution", "states:StopExecution"],
+          resources: [`${arn.replace(":stateMachine:", ":execution:")}/*`],
+        }),
+      );
+      suppress(stateMachine.role, [
+        {
+          id: "AwsSolutions-IAM5",
+          reason:
+            "A Distributed Map's child executions are named by Step Functions at run time (<machine>/<map run>:<item>); DescribeExecution/StopExecution are scoped to this one machine's child executions.",
+          appliesTo: [`Resource::${arn.replace(":stateMachine:", ":execution:")}/*`],
+        },
+      ]);
+    }
     suppress(stateMachine.role, STATE_MACHINE_ROLE);
 
     return {

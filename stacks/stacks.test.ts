@@ -197,6 +197,16 @@ describe("Bus", () => {
 });
 
 describe("Runbooks", () => {
+  it("lets the patch machine start, read and stop only its own Distributed Map child executions", () => {
+    const all = statements(templates.Runbooks.toJSON() as { Resources: Resources }).map((s) => s.statement);
+    const starts = all.filter((s) => actionsOf(s).includes("states:StartExecution"));
+    const children = all.filter((s) => actionsOf(s).includes("states:StopExecution"));
+    expect(starts.map((s) => s.Resource)).toEqual([`${SM_ARN_PREFIX}patch`]);
+    expect(children.map((s) => s.Resource)).toEqual([
+      `${SM_ARN_PREFIX.replace(":stateMachine:", ":execution:")}patch/*`,
+    ]);
+  });
+
   it("names the state machines' log groups per deployment of the stack, so a redeploy after removal works", () => {
     for (const g of Object.values(resources(templates.Runbooks, "AWS::Logs::LogGroup"))) {
       expect(JSON.stringify(g.Properties.LogGroupName)).toContain("AWS::StackId");
