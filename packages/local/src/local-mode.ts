@@ -133,6 +133,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   });
   const outbox = new Outbox();
   ChatOps.Transport.useTransport(outbox);
+  const life = { stopped: false };
   const routes: NonNullable<ServerDeps["routes"]> = [
     { prefix: "/events", handle: eventsRoute },
     {
@@ -151,7 +152,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
         { prefix: "/api/cloud/", handle },
       ];
     })(),
-    ...slackRoutes(bus, outbox, opts.config),
+    ...slackRoutes(bus, outbox, opts.config, life),
     ...(opts.routes ?? []),
   ];
   // Through the middy handler, as the Lambda runs it: its logs name the API, not the last
@@ -200,6 +201,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     jobs,
     idle: () => engine.idle(),
     async stop() {
+      life.stopped = true;
       for (const j of jobs) j.stop();
       await engine.close();
       await closeServer(server);
@@ -217,7 +219,12 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
  * notifier subscribed to the bus, one event at a time so a run's thread is made once. With no
  * channel in the config, notifications go to `#reflex-local`.
  */
-function slackRoutes(bus: LocalBus, outbox: Outbox, config: Config): NonNullable<ServerDeps["routes"]> {
+function slackRoutes(
+  bus: LocalBus,
+  outbox: Outbox,
+  config: Config,
+  life: { stopped: boolean },
+): NonNullable<ServerDeps["routes"]> {
   const notifyConfig = ChatOps.Notifier.channelFor(config)
     ? config
     : { ...config, chatops: { ...config.chatops, channel: "reflex-local" } };
@@ -225,10 +232,14 @@ function slackRoutes(bus: LocalBus, outbox: Outbox, config: Config): NonNullable
   bus.subscribe((e) => {
     notifications = notifications
       .then(() =>
-        ChatOps.Notifier.notify(e["detail-type"], e.detail as Record<string, unknown>, {
-          config: notifyConfig,
-          time: e.time,
-        }),
+        // Once local mode stops, its outbox is gone: what is still queued is dropped, not
+        // sent to the real Slack.
+        life.stopped
+          ? undefined
+          : ChatOps.Notifier.notify(e["detail-type"], e.detail as Record<string, unknown>, {
+              config: notifyConfig,
+              time: e.time,
+            }),
       )
       .catch((err) => console.error("reflex: slack notification failed:", err));
   });
