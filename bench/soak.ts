@@ -30,6 +30,7 @@ import { z } from "zod";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { startLocal } from "../packages/local/src/local-mode.ts";
 import { alarmEvent } from "../test/support/events.ts";
+import { pool, shuffle } from "./support/pool.ts";
 
 const ROUNDS = 10;
 /** `REFLEX_SOAK_RUNS` scales the bench down for a quick look; the figure is for 2,000. */
@@ -66,31 +67,6 @@ const probe = Runbooks.defineRunbook({
   // Each transition its own target, so no run is suppressed by another's lock.
   locks: (p) => [`soak:${p.alarm}@${p.at}`],
 });
-
-/** Runs `work` over `items` with at most `limit` in flight; returns elapsed ms. */
-async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) await work(items[next++]);
-    }),
-  );
-  return performance.now() - started;
-}
-
-function shuffle<T>(items: T[], seed = 7): T[] {
-  let s = seed;
-  const rand = () => {
-    s = (s * 1_103_515_245 + 12_345) % 2 ** 31;
-    return s / 2 ** 31;
-  };
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [items[i], items[j]] = [items[j], items[i]];
-  }
-  return items;
-}
 
 /**
  * Idle keep-alive sockets are dropped after 2 s, before the server's own 5 s keep-alive
