@@ -5,8 +5,9 @@
  */
 import { ChatOps } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../packages/local/src/cli/main.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
-import { type OutboxEntry, outboxCommand } from "../packages/local/src/outbox.ts";
+import type { OutboxEntry } from "../packages/local/src/outbox.ts";
 import { api, startTestLocal } from "./support/local.ts";
 
 const SECRET = "e2e-signing-secret";
@@ -206,7 +207,12 @@ describe("ChatOps in local mode", () => {
       .reverse()
       .find((m) => m.kind === "message" && !m.thread_ts)!;
     const lines: string[] = [];
-    const code = await outboxCommand({ thread: root.ts }, local.url, (s) => lines.push(s));
+    const code = await main(["outbox", "--thread", root.ts!, "--url", local.url], {
+      out: (s) => lines.push(s),
+      err: (s) => lines.push(s),
+      colour: false,
+      tty: false,
+    });
     expect(code).toBe(0);
     expect(lines[0].split("\n")[1]).toBe(`  ${root.text}`);
     expect(lines[0]).toMatch(/ \(edited\)\n {2}scale scale-\S+: approved by slack:U789\n/);

@@ -79,25 +79,3 @@ export function formatEntry(e: OutboxEntry): string {
     .join(" ");
   return `${e.at}  ${where}${e.edits?.length ? " (edited)" : ""}\n  ${e.text}${buttons ? `\n  ${buttons}` : ""}`;
 }
-
-/**
- * `reflex outbox [--thread <ts>] [--channel <id>] [--limit N] [--json] [--url URL]`: what local
- * mode would have posted to Slack, oldest first. Exit 0, or 1 when the server cannot be reached.
- */
-export async function outboxCommand(
-  values: { thread?: string; channel?: string; limit?: string; json?: boolean },
-  url: string,
-  out: (s: string) => void,
-): Promise<number> {
-  const query = new URLSearchParams();
-  for (const k of ["thread", "channel", "limit"] as const) if (values[k]) query.set(k, String(values[k]));
-  const res = await fetch(`${url}/api/outbox${query.size ? `?${query}` : ""}`);
-  const body = (await res.json()) as { messages: OutboxEntry[] };
-  if (!res.ok) {
-    out(JSON.stringify(body));
-    return 1;
-  }
-  const oldestFirst = [...body.messages].reverse();
-  out(values.json ? JSON.stringify(body) : oldestFirst.map(formatEntry).join("\n") || "the outbox is empty");
-  return 0;
-}

@@ -1,6 +1,7 @@
 import { Executions } from "@reflex/core";
+import type { Transport } from "./transport.ts";
 
-/** The CLI's client for the local server's JSON API. */
+/** An error the API answered with (or could not be reached: status 0). */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -22,30 +23,121 @@ export interface ExecutionView {
   endedAt?: string;
   error?: string | null;
   cause?: string | null;
-  trigger: { kind: string; name?: string; actor: string };
+  params?: Record<string, unknown>;
+  trigger: {
+    kind: string;
+    name?: string;
+    actor: string;
+    eventId?: string;
+    rerunOf?: string;
+    overrideFreeze?: string;
+    overridePause?: string;
+  };
   result?: Record<string, any>;
-  steps?: Array<{
-    step: string;
-    status: string;
-    target?: string;
-    durationMs?: number;
-    error?: string | null;
-    cause?: string | null;
-  }>;
-  audit?: Array<{ at: string; kind: string; actor: string; reason: string }>;
+  approval?: { required: boolean; reasons: string[]; approvers: string[]; requestedBy: string };
+  cancel?: { by: string; reason: string; at: string };
+  window?: { name: string; endsAt: string; cutoffAt: string };
+  locks?: string[];
+  steps?: StepView[];
+  audit?: AuditEntryView[];
+}
+
+export interface StepView {
+  state?: string;
+  step: string;
+  status: string;
+  target?: string | null;
+  startedAt?: string;
+  endedAt?: string;
+  durationMs?: number;
+  error?: string | null;
+  cause?: string | null;
+}
+
+export interface AuditEntryView {
+  id?: string;
+  at: string;
+  kind: string;
+  actor: string;
+  reason: string;
+  executionId?: string;
+  runbook?: string;
+  eventId?: string;
+  guardrail?: string;
+  data?: Record<string, unknown>;
+}
+
+export interface RunbookView {
+  name: string;
+  summary: string;
+  risk: string;
+  cap?: number;
+  dryRun?: string;
+  params: Record<string, unknown>;
+  example?: Record<string, unknown>;
+}
+
+export interface GuardrailsView {
+  paused: boolean;
+  pausedBy?: string;
+  reason?: string;
+  breaker: { failures: number; within: number; recentFailures: number; open?: boolean };
+  freezes: Array<{ name: string; from: string; to: string; active: boolean; reason?: string }>;
+  locks?: LockView[];
+  cooldowns?: Array<{ key?: string; rule?: string; target?: string; until: string }>;
+}
+
+export interface LockView {
+  target: string;
+  owner: string;
+  leaseUntil?: number | string;
+}
+
+/** A page of a list; the server names the next page's cursor `cursor` (older servers: `next`). */
+export interface Page {
+  cursor?: string;
+  next?: string;
+}
+
+export interface ExecutionFilter {
+  status?: string;
+  runbook?: string;
+  since?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface AuditFilter {
+  execution?: string;
+  actor?: string;
+  kind?: string;
+  since?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+function query(filter: object): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(filter)) if (v !== undefined && v !== "") q.set(k, String(v));
+  return q.size ? `?${q}` : "";
 }
 
 const TERMINAL = new Set<string>(Executions.TERMINAL);
 
+/** The CLI's client for Reflex's JSON API; every request goes through the transport. */
 export class ApiClient {
   /**
    * @param actor who the local server records as the actor (`--as`; default `cli:$USER`). A
    *   deployed API ignores it: there the caller is the IAM principal that signed the request.
    */
   constructor(
-    readonly baseUrl: string,
+    readonly transport: Transport,
     readonly actor = `cli:${process.env.USER ?? "unknown"}`,
   ) {}
+
+  get baseUrl(): string {
+    return this.transport.baseUrl;
+  }
 
   /** Any JSON API call (the people commands: approve, abort, re-run…). */
   call<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -55,11 +147,11 @@ export class ApiClient {
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
-      res = await fetch(`${this.baseUrl}${path}`, {
+      res = await this.transport.fetch(path, {
         method,
         headers: {
           "content-type": "application/json",
-          "x-reflex-actor": this.actor,
+          ...(this.transport.remote ? {} : { "x-reflex-actor": this.actor }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
@@ -67,7 +159,7 @@ export class ApiClient {
       throw new ApiError(
         0,
         "unreachable",
-        `cannot reach Reflex at ${this.baseUrl} (${(e as Error).message}); start it with: npm start`,
+        `cannot reach Reflex at ${this.baseUrl} (${(e as Error).message})${this.transport.remote ? "" : "; start it with: npm start"}`,
       );
     }
     const text = await res.text();
@@ -95,11 +187,13 @@ export class ApiClient {
     return json as T;
   }
 
-  /** The params JSON Schema of a runbook; ApiError 404 for an unknown one. */
-  async runbookSchema(name: string): Promise<Record<string, unknown>> {
-    const { runbooks } = await this.request<{
-      runbooks: Array<{ name: string; params: Record<string, unknown> }>;
-    }>("GET", "/api/runbooks");
+  runbooks() {
+    return this.request<{ runbooks: RunbookView[] }>("GET", "/api/runbooks");
+  }
+
+  /** One runbook; ApiError 404 naming the known ones for an unknown name. */
+  async runbook(name: string): Promise<RunbookView> {
+    const { runbooks } = await this.runbooks();
     const found = runbooks.find((r) => r.name === name);
     if (!found)
       throw new ApiError(
@@ -107,7 +201,12 @@ export class ApiClient {
         "not_found",
         `runbook '${name}' does not exist; known: ${runbooks.map((r) => r.name).join(", ")}`,
       );
-    return found.params;
+    return found;
+  }
+
+  /** The params JSON Schema of a runbook; ApiError 404 for an unknown one. */
+  async runbookSchema(name: string): Promise<Record<string, unknown>> {
+    return (await this.runbook(name)).params;
   }
 
   startExecution(
@@ -126,11 +225,18 @@ export class ApiClient {
     return this.request<ExecutionView>("GET", `/api/executions/${encodeURIComponent(id)}`);
   }
 
-  listExecutions(limit = 25) {
-    return this.request<{ executions: ExecutionView[]; next?: string }>(
-      "GET",
-      `/api/executions?limit=${limit}`,
-    );
+  /** A page of executions, newest first, filtered by the server. */
+  listExecutions(filter: ExecutionFilter = {}) {
+    return this.request<{ executions: ExecutionView[] } & Page>("GET", `/api/executions${query(filter)}`);
+  }
+
+  /** A page of the audit trail, newest first, filtered by the server. */
+  audit(filter: AuditFilter = {}) {
+    return this.request<{ entries: AuditEntryView[] } & Page>("GET", `/api/audit${query(filter)}`);
+  }
+
+  locks() {
+    return this.request<{ locks: LockView[] }>("GET", "/api/locks");
   }
 
   putEvents(body: unknown) {
@@ -147,13 +253,7 @@ export class ApiClient {
   }
 
   guardrails() {
-    return this.request<{
-      paused: boolean;
-      pausedBy?: string;
-      reason?: string;
-      breaker: { failures: number; within: number; recentFailures: number };
-      freezes: Array<{ name: string; from: string; to: string; active: boolean }>;
-    }>("GET", "/api/guardrails");
+    return this.request<GuardrailsView>("GET", "/api/guardrails");
   }
 
   pause(reason: string) {
@@ -170,15 +270,13 @@ export class ApiClient {
       pairs: Array<{ name: string; primary: string; standby: string; since?: string; executionId?: string }>;
     }>("GET", "/api/pairs");
   }
+}
 
-  async waitForExecution(id: string, timeoutMs = 30 * 60_000): Promise<ExecutionView> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const e = await this.getExecution(id);
-      if (TERMINAL.has(e.status)) return e;
-      if (Date.now() > deadline)
-        throw new ApiError(0, "timeout", `execution ${id} still ${e.status} after ${timeoutMs / 1000}s`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
+/** The cursor of the next page, whichever name the server gives it. */
+export function nextCursor(page: Page): string | undefined {
+  return page.cursor ?? page.next;
+}
+
+export function isTerminal(status: string): boolean {
+  return TERMINAL.has(status);
 }

@@ -5,28 +5,22 @@
  * (local mode owns the file while it runs).
  */
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { SimulatedCloud } from "../cloud/index.ts";
 import { seedPatchFleet } from "../cloud/patching-helpers.ts";
 
-export async function cmdCloudSeed(args: string[], out: (s: string) => void): Promise<number> {
-  const [sub, ...rest] = args;
-  if (sub !== "seed")
-    throw new RangeError(`unknown cloud command '${sub ?? ""}'; try: reflex cloud seed --instances 100`);
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      instances: { type: "string" },
-      "patch-group": { type: "string" },
-      data: { type: "string" },
-      json: { type: "boolean" },
-    },
-    strict: true,
-  });
+export interface SeedOptions {
+  instances?: string;
+  patchGroup?: string;
+  data?: string;
+  json?: boolean;
+}
+
+/** Throws RangeError for bad usage (the CLI exits 2). */
+export async function cmdCloudSeed(values: SeedOptions, out: (s: string) => void): Promise<number> {
   const count = Number(values.instances);
   if (!Number.isInteger(count) || count < 1 || count > 10_000)
     throw new RangeError("--instances must be a whole number from 1 to 10000");
-  const group = values["patch-group"] ?? "fleet";
+  const group = values.patchGroup ?? "fleet";
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(group))
     throw new RangeError("--patch-group must be 1-64 of A-Z a-z 0-9 _ -");
   const persistPath = join(resolve(values.data ?? process.env.REFLEX_DATA_DIR ?? ".reflex"), "cloud.json");

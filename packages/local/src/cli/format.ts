@@ -1,75 +1,423 @@
-import type { ExecutionView } from "./client.ts";
+/**
+ * What the CLI prints for people: executions, steps, targets, plans, rollbacks, audit entries,
+ * runbooks. Every function takes the colours to use (none under `NO_COLOR`, a pipe or `--json`);
+ * colour only repeats what a word or a mark already says.
+ */
 
-function pad(s: string, n: number): string {
-  return s.length >= n ? s : s + " ".repeat(n - s.length);
+import type { AuditEntryView, ExecutionView, RunbookView, StepView } from "./client.ts";
+import { type Colours, colours, mark, status } from "./colour.ts";
+
+const PLAIN = colours(false);
+
+/** Visible width, ignoring colour escapes. */
+function width(s: string): number {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping SGR escapes is the point
+  return s.replace(/\u001b\[[0-9;]*m/g, "").length;
 }
 
-export function formatExecutionList(list: ExecutionView[]): string {
-  if (list.length === 0) return "no executions yet";
-  const rows = list.map((e) => [
-    e.id,
-    e.runbook + (e.dryRun ? " (dry-run)" : ""),
-    // A lost run may have left a change half-done: say so where the eye lands.
-    e.attention ? `${e.status} ⚠ LOST — check targets` : e.status,
-    `${e.trigger.kind}${e.trigger.name ? `:${e.trigger.name}` : ""}`,
-    e.startedAt,
-  ]);
-  const header = ["ID", "RUNBOOK", "STATUS", "TRIGGER", "STARTED"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [header, ...rows]
+function pad(s: string, n: number): string {
+  const w = width(s);
+  return w >= n ? s : s + " ".repeat(n - w);
+}
+
+/** Columns padded to the widest cell; trailing spaces trimmed. */
+export function table(header: string[], rows: string[][], c: Colours = PLAIN): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => width(r[i] ?? ""))));
+  return [header.map((h) => c.bold(h)), ...rows]
     .map((r) =>
       r
-        .map((c, i) => pad(c, widths[i]))
+        .map((cell, i) => pad(cell ?? "", widths[i]))
         .join("  ")
         .trimEnd(),
     )
     .join("\n");
 }
 
-/** An execution for people: status, what it did to each target, and why it failed if it did. */
-export function formatExecution(e: ExecutionView): string {
-  const lines = [`${e.id}  ${e.runbook}${e.dryRun ? " (dry-run)" : ""}  ${e.status}`];
+/** `26 ms`, `1.4 s`, `2m 05s`, `1h 02m`. */
+export function formatMs(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return "";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.round(ms / 1000);
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+function trigger(e: ExecutionView): string {
+  const t = e.trigger;
+  return `${t.kind}${t.name ? `:${t.name}` : ""}`;
+}
+
+function elapsed(e: ExecutionView): number | undefined {
+  const start = Date.parse(e.startedAt);
+  const end = e.endedAt ? Date.parse(e.endedAt) : Date.now();
+  return Number.isFinite(start) && Number.isFinite(end) ? end - start : undefined;
+}
+
+/** The status word with its mark, e.g. `✓ SUCCEEDED`. */
+export function statusWord(c: Colours, word: string): string {
+  return `${mark(c, word === "WAITING_FOR_APPROVAL" ? "pending" : word)} ${status(c, word)}`;
+}
+
+export function formatExecutionList(list: ExecutionView[], c: Colours = PLAIN): string {
+  if (list.length === 0) return "no executions match";
+  const rows = list.map((e) => [
+    e.id,
+    e.runbook + (e.dryRun ? " (dry-run)" : ""),
+    // A lost run may have left a change half-done: say so where the eye lands.
+    e.attention ? `${statusWord(c, e.status)} ${c.red("⚠ LOST — check targets")}` : statusWord(c, e.status),
+    trigger(e),
+    e.startedAt,
+    formatMs(elapsed(e)),
+  ]);
+  return table(["ID", "RUNBOOK", "STATUS", "TRIGGER", "STARTED", "TOOK"], rows, c);
+}
+
+/** One step as a line: mark, name, target, status, duration and the error if it failed. */
+export function formatStep(s: StepView, c: Colours = PLAIN): string {
+  const ended = s.status !== "RUNNING";
+  return [
+    mark(c, s.status),
+    pad(s.step, 22),
+    pad(s.target ?? "", 21),
+    pad(ended ? status(c, s.status) : status(c, "RUNNING"), 9),
+    ended ? formatMs(s.durationMs) : "",
+    s.status === "FAILED" ? c.red(`${s.error ?? "error"}${s.cause ? `: ${s.cause}` : ""}`) : "",
+  ]
+    .join(" ")
+    .trimEnd();
+}
+
+/** Many steps (a patch run has hundreds) are summed up per state, failures listed one by one. */
+export function formatSteps(steps: StepView[], c: Colours = PLAIN, limit = 40): string[] {
+  if (steps.length === 0) return ["  (no step has run yet)"];
+  if (steps.length <= limit) return steps.map((s) => `  ${formatStep(s, c)}`);
+  const byState = new Map<string, StepView[]>();
+  for (const s of steps) byState.set(s.step, [...(byState.get(s.step) ?? []), s]);
+  const lines = [`  ${steps.length} steps, by state (first seen first):`];
+  for (const [name, group] of byState) {
+    const count = (st: string) => group.filter((s) => s.status === st).length;
+    const total = group.reduce((n, s) => n + (s.durationMs ?? 0), 0);
+    const worst = count("FAILED") ? "FAILED" : count("RUNNING") ? "RUNNING" : "SUCCEEDED";
+    lines.push(
+      `  ${mark(c, worst)} ${pad(name, 22)} ×${pad(String(group.length), 4)} ${[
+        count("SUCCEEDED") && `${count("SUCCEEDED")} succeeded`,
+        count("FAILED") && c.red(`${count("FAILED")} failed`),
+        count("RUNNING") && `${count("RUNNING")} running`,
+      ]
+        .filter(Boolean)
+        .join(", ")}  ${formatMs(total)} in all`,
+    );
+  }
+  const failed = steps.filter((s) => s.status === "FAILED");
+  for (const s of failed.slice(0, limit)) lines.push(`    ${formatStep(s, c)}`);
+  if (failed.length > limit) lines.push(`    … and ${failed.length - limit} more failed steps (reflex logs)`);
+  return lines;
+}
+
+/** One audit entry as a line. */
+export function formatAuditEntry(a: AuditEntryView, c: Colours = PLAIN, withExecution = false): string {
+  return [
+    a.at,
+    pad(a.kind, 20),
+    pad(a.actor, 18),
+    withExecution && a.executionId ? a.executionId : "",
+    a.guardrail ? c.yellow(`[${a.guardrail}]`) : "",
+    a.reason,
+  ]
+    .filter(Boolean)
+    .join("  ");
+}
+
+function paramPairs(params: Record<string, unknown> | undefined, prefix = ""): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(params ?? {})) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (v && typeof v === "object" && !Array.isArray(v))
+      out.push(...paramPairs(v as Record<string, unknown>, key));
+    else if (Array.isArray(v))
+      out.push(
+        v.every((x) => typeof x !== "object") ? `${key}=${v.join(",")}` : `${key}:=${JSON.stringify(v)}`,
+      );
+    else out.push(`${key}=${String(v)}`);
+  }
+  return out;
+}
+
+/** A shell word: quoted when the shell would otherwise split or expand it. */
+export function shellWord(s: string): string {
+  return /^[\w.,:/@%+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** `reflex run <runbook> --param …` for these params, as a person would type it. */
+export function runCommand(runbook: string, params: Record<string, unknown> | undefined): string {
+  return ["reflex run", runbook, ...paramPairs(params).map((p) => `--param ${shellWord(p)}`)].join(" ");
+}
+
+function section(lines: string[], title: string, body: string[], c: Colours): void {
+  if (body.length === 0) return;
+  lines.push("", c.bold(title), ...body);
+}
+
+/** Per-target results: instance → snapshots, capacity before → after, patch outcome, failover. */
+function targetLines(e: ExecutionView, c: Colours): string[] {
+  const r = e.result ?? {};
+  const lines: string[] = [];
+  for (const t of Array.isArray(r.targets) ? r.targets : []) {
+    const outcome = String(t.status ?? "");
+    const detail = [
+      t.reason,
+      t.snapshotId && `pre-patch snapshot ${t.snapshotId}`,
+      t.installed !== undefined && `${t.installed} update(s) installed`,
+      t.rebooted && "rebooted",
+      t.error && c.red(t.error),
+    ].filter(Boolean);
+    lines.push(
+      `  ${mark(c, outcome === "succeeded" ? "ok" : outcome)} ${t.instanceId}${t.name ? ` (${t.name})` : ""}  ${outcome}${detail.length ? ` — ${detail.join("; ")}` : ""}`,
+    );
+    for (const s of t.snapshots ?? [])
+      lines.push(`      ${s.snapshotId}  ${s.volumeId}  ${s.state}`);
+    for (const cp of t.copies ?? [])
+      lines.push(
+        `      copy ${cp.snapshotId ?? "-"} in ${cp.region}${cp.error ? ` — ${c.red(cp.error)}` : ""}`,
+      );
+  }
+  const plan = r.plan ?? {};
+  if (plan.autoScalingGroup !== undefined) {
+    const before = r.applied?.from ?? plan.previous?.desired ?? r.previousCapacity;
+    const after = r.applied?.to ?? plan.target;
+    lines.push(
+      `  ${plan.autoScalingGroup}: desired capacity ${before} → ${after}${e.dryRun ? " (planned)" : ""}${r.verified ? `, ${r.verified.inService} InService` : ""}`,
+    );
+  } else if (plan.instanceId && plan.to) {
+    lines.push(
+      `  ${plan.instanceId}: ${plan.from?.instanceType ?? plan.from ?? "?"} → ${plan.to?.instanceType ?? plan.to}`,
+    );
+  }
+  if (plan.pair && plan.from?.instance && plan.to?.instance)
+    lines.push(
+      `  pair ${plan.pair}: primary ${plan.from.instance} → ${plan.to.instance}${r.roles ? ` (now primary ${r.roles.primary})` : e.dryRun ? " (planned)" : ""}`,
+    );
+  for (const p of r.pruned?.deleted ?? [])
+    lines.push(`  pruned ${p.snapshotId} (${p.region}, ${p.volumeId})`);
+  if (r.compliance)
+    lines.push(
+      `  compliance ${r.compliance.compliancePercent}%: ${r.compliance.patched} patched, ${r.compliance.failed} failed, ${r.compliance.rolledBack} rolled back, ${r.compliance.skipped} skipped`,
+    );
+  if (r.manifest) lines.push(`  manifest ${r.manifest}`);
+  if (r.report) lines.push(`  report   ${r.report}`);
+  return lines;
+}
+
+/** The plan and the reasons for its clamps and skips. */
+function planLines(e: ExecutionView): string[] {
+  const plan = e.result?.plan;
+  if (!plan) return [];
+  const lines: string[] = [];
+  for (const x of plan.create ?? []) lines.push(`  would snapshot ${x.volumeId} of ${x.instanceId}`);
+  if (plan.create) {
+    for (const d of plan.prune ?? [])
+      lines.push(
+        `  would delete   ${d.snapshotId} (${d.region}, ${d.volumeId}) — ${d.reason ?? `retained until ${d.retainUntil}`}`,
+      );
+    if ((plan.prune ?? []).length === 0) lines.push("  would delete   nothing (no expired Reflex snapshots)");
+  }
+  for (const b of plan.batches ?? []) lines.push(`  batch ${b.batch}: ${b.instanceIds.join(", ")}`);
+  if (plan.autoScalingGroup !== undefined)
+    lines.push(
+      `  ${plan.autoScalingGroup}: change ${plan.change} asks for ${plan.requested}, plan sets ${plan.target} (from ${plan.previous?.desired})`,
+    );
+  for (const a of plan.actions ?? []) lines.push(`  ${a}`);
+  return lines;
+}
+
+function reasonLines(e: ExecutionView, c: Colours): string[] {
+  const plan = e.result?.plan ?? {};
+  return [
+    ...(plan.limits ?? []).map((l: string) => `  ${c.yellow("clamped")} ${l}`),
+    ...(plan.skipped ?? []).map(
+      (s: { instanceId: string; name?: string; reason: string }) =>
+        `  ${c.yellow("skipped")} ${s.instanceId}${s.name ? ` (${s.name})` : ""}: ${s.reason}`,
+    ),
+  ];
+}
+
+function rollbackLines(e: ExecutionView, c: Colours): string[] {
+  const r = e.result ?? {};
+  const lines: string[] = [];
+  const rb = r.rollback;
+  if (rb) {
+    const failure = rb.failure ?? rb.reason;
+    if (failure && typeof failure === "object" && (failure.Error || failure.Cause))
+      lines.push(`  because  ${failure.Error ?? ""}${failure.Cause ? `: ${failure.Cause}` : ""}`);
+    if (typeof rb.reason === "string") lines.push(`  ${rb.restored ? mark(c, "ok") : "·"} ${rb.reason}`);
+    if (Array.isArray(rb.deleted))
+      lines.push(
+        `  deleted ${rb.deleted.length} unfinished snapshot(s)${rb.deleted.length ? `: ${rb.deleted.join(", ")}` : ""}`,
+      );
+    if (Array.isArray(rb.kept))
+      lines.push(
+        `  kept ${rb.kept.length} completed snapshot(s)${rb.kept.length ? `: ${rb.kept.join(", ")}` : ""}`,
+      );
+    for (const f of rb.failed ?? []) lines.push(`  ${mark(c, "failed")} ${f.snapshotId}: ${f.error}`);
+    for (const a of rb.actions ?? []) lines.push(`  ${typeof a === "string" ? a : JSON.stringify(a)}`);
+  }
+  if (r.switchBack) {
+    const f = r.switchBack.failure;
+    lines.push(`  switched back to the original primary${f ? ` after ${f.Error ?? "an error"}` : ""}`);
+    if (r.switchBack.verified) lines.push(`  ${mark(c, "ok")} verified`);
+  }
+  for (const t of Array.isArray(r.targets) ? r.targets : [])
+    if (t.status === "rolled-back")
+      lines.push(
+        `  ${mark(c, "rolled-back")} ${t.instanceId}${t.name ? ` (${t.name})` : ""} put back on its pre-patch volume`,
+      );
+  return lines;
+}
+
+/** The human view of `reflex show`: everything the API knows about one run. */
+export function formatExecution(
+  e: ExecutionView,
+  c: Colours = PLAIN,
+  links: { reruns?: string[] } = {},
+): string {
+  const lines = [
+    `${c.bold(e.id)}  ${e.runbook}${e.dryRun ? " (dry-run: nothing was changed)" : ""}  ${statusWord(c, e.status)}`,
+  ];
   if (e.attention) {
-    lines.push(`  ⚠ NEEDS ATTENTION: ${e.attention.reason}`);
+    lines.push(`  ${c.red("⚠ NEEDS ATTENTION")}: ${e.attention.reason}`);
     lines.push(`    completed: ${e.attention.completedSteps.join(", ") || "no step"}`);
     if (e.attention.inFlightSteps.length)
       lines.push(`    in flight: ${e.attention.inFlightSteps.join(", ")}`);
     if (e.attention.report) lines.push(`    left behind: ${JSON.stringify(e.attention.report)}`);
   }
+  const started = (e.audit ?? []).find((a) => a.kind === "execution.started");
   lines.push(
-    `  trigger  ${e.trigger.kind}${e.trigger.name ? `:${e.trigger.name}` : ""} by ${e.trigger.actor}`,
+    `  trigger   ${trigger(e)} by ${e.trigger.actor}${e.trigger.eventId ? ` (event ${e.trigger.eventId})` : ""}`,
   );
-  lines.push(`  started  ${e.startedAt}${e.endedAt ? `   ended ${e.endedAt}` : ""}`);
-  if (e.error) lines.push(`  error    ${e.error}${e.cause ? `: ${e.cause}` : ""}`);
-  const r = e.result ?? {};
-  if (e.dryRun && r.plan?.create) {
-    lines.push(`  plan (nothing was changed):`);
-    for (const c of r.plan.create ?? []) lines.push(`    would snapshot ${c.volumeId} of ${c.instanceId}`);
-    for (const d of r.plan.prune ?? [])
-      lines.push(
-        `    would delete   ${d.snapshotId} (${d.region}, ${d.volumeId}, retained until ${d.retainUntil})`,
-      );
-    if ((r.plan.prune ?? []).length === 0)
-      lines.push("    would delete   nothing (no expired Reflex snapshots)");
-  }
-  if (r.summary) lines.push(`  summary  ${r.summary}`);
-  for (const t of r.targets ?? []) {
+  if (started) lines.push(`  why       ${started.reason}`);
+  if (e.trigger.overrideFreeze) lines.push(`  override  freeze: ${e.trigger.overrideFreeze}`);
+  if (e.trigger.overridePause) lines.push(`  override  pause: ${e.trigger.overridePause}`);
+  if (e.window)
+    lines.push(`  window    ${e.window.name} (cutoff ${e.window.cutoffAt}, ends ${e.window.endsAt})`);
+  lines.push(
+    `  started   ${e.startedAt}${e.endedAt ? `   ended ${e.endedAt}` : ""}   (${formatMs(elapsed(e))}${e.endedAt ? "" : " so far"})`,
+  );
+  if (e.params && Object.keys(e.params).length) lines.push(`  params    ${paramPairs(e.params).join(" ")}`);
+  if (e.approval?.required)
     lines.push(
-      `  ${t.status === "succeeded" ? "ok  " : "FAIL"} ${t.instanceId}${t.name ? ` (${t.name})` : ""}${t.error ? ` — ${t.error}` : ""}`,
+      `  approval  required: ${e.approval.reasons.join("; ")}; approvers: ${e.approval.approvers.join(", ") || "anyone allowed"}`,
     );
-    for (const s of t.snapshots ?? []) lines.push(`         ${s.snapshotId}  ${s.volumeId}  ${s.state}`);
-    for (const c of t.copies ?? [])
-      lines.push(`         copy ${c.snapshotId ?? "-"} in ${c.region}${c.error ? ` — ${c.error}` : ""}`);
-  }
-  for (const p of r.pruned?.deleted ?? [])
-    lines.push(`  pruned  ${p.snapshotId} (${p.region}, ${p.volumeId})`);
-  if (r.manifest) lines.push(`  manifest ${r.manifest}`);
-  if (r.rollback)
-    lines.push(
-      `  rollback deleted ${r.rollback.deleted.length}, kept ${r.rollback.kept.length} completed snapshot(s)`,
-    );
-  const failedSteps = (e.steps ?? []).filter((s) => s.status === "FAILED");
-  for (const s of failedSteps)
-    lines.push(`  step ${s.step}${s.target ? ` (${s.target})` : ""} failed: ${s.error}: ${s.cause}`);
+  if (e.cancel)
+    lines.push(`  ${c.yellow("abort")}     asked by ${e.cancel.by} at ${e.cancel.at}: ${e.cancel.reason}`);
+  if (e.locks?.length) lines.push(`  locks     ${e.locks.join(", ")}`);
+  if (e.error) lines.push(`  ${c.red("error")}     ${e.error}${e.cause ? `: ${e.cause}` : ""}`);
+  if (e.result?.summary) lines.push(`  summary   ${e.result.summary}`);
+  if (e.trigger.rerunOf) lines.push(`  rerun of  ${e.trigger.rerunOf}`);
+  if (links.reruns?.length) lines.push(`  re-runs   ${links.reruns.join(", ")}`);
+
+  section(lines, `Steps (${(e.steps ?? []).length})`, formatSteps(e.steps ?? [], c), c);
+  section(lines, "Targets", targetLines(e, c), c);
+  section(lines, e.dryRun ? "Plan (dry-run: nothing was changed)" : "Plan", e.dryRun ? planLines(e) : [], c);
+  section(lines, "Clamps and skips", reasonLines(e, c), c);
+  section(lines, "Rollback", rollbackLines(e, c), c);
+  section(
+    lines,
+    `Audit (${(e.audit ?? []).length})`,
+    (e.audit ?? []).map((a) => `  ${formatAuditEntry(a, c)}`),
+    c,
+  );
   return lines.join("\n");
+}
+
+/** The runbooks as a table: name, risk, summary. */
+export function formatRunbookList(list: RunbookView[], c: Colours = PLAIN): string {
+  return table(
+    ["NAME", "RISK", "SUMMARY"],
+    list.map((r) => [r.name, r.risk === "high" ? c.red(r.risk) : r.risk, r.summary]),
+    c,
+  );
+}
+
+type Schema = {
+  type?: string | string[];
+  properties?: Record<string, Schema>;
+  required?: string[];
+  default?: unknown;
+  description?: string;
+  enum?: unknown[];
+  const?: unknown;
+  oneOf?: Schema[];
+  anyOf?: Schema[];
+  items?: Schema;
+  additionalProperties?: Schema | boolean;
+  minimum?: number;
+  maximum?: number;
+  pattern?: string;
+};
+
+function typeOf(s: Schema): string {
+  if (s.const !== undefined) return JSON.stringify(s.const);
+  if (s.enum) return s.enum.map((v) => JSON.stringify(v)).join(" | ");
+  const types = Array.isArray(s.type) ? s.type : s.type ? [s.type] : [];
+  let t = types.join(" | ") || "any";
+  if (types.includes("array") && s.items) t = `${typeOf(s.items)}[]`;
+  if (types.includes("object") && !s.properties && typeof s.additionalProperties === "object")
+    t = `map of ${typeOf(s.additionalProperties)}`;
+  const range =
+    s.minimum !== undefined || s.maximum !== undefined ? ` ${s.minimum ?? ""}..${s.maximum ?? ""}` : "";
+  return t + range;
+}
+
+/** The rows of a params schema, nested objects flattened to dotted keys as `--param` takes them. */
+function paramRows(s: Schema, prefix = "", required = true): string[][] {
+  const rows: string[][] = [];
+  for (const [k, p] of Object.entries(s.properties ?? {})) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    const req = required && (s.required ?? []).includes(k);
+    if (p.properties) {
+      rows.push([key, "object", "", req ? "yes" : "", p.description ?? ""]);
+      rows.push(...paramRows(p, key, req));
+      continue;
+    }
+    rows.push([
+      key,
+      typeOf(p),
+      p.default === undefined ? "" : JSON.stringify(p.default),
+      req ? "yes" : "",
+      p.description ?? "",
+    ]);
+  }
+  return rows;
+}
+
+/** `reflex runbooks <name>`: what it does, its params with types and defaults, an example. */
+export function formatRunbook(r: RunbookView, c: Colours = PLAIN): string {
+  const lines = [
+    `${c.bold(r.name)}  risk ${r.risk}${r.cap !== undefined ? `, at most ${r.cap} targets per run` : ""}`,
+  ];
+  lines.push(`  ${r.summary}`);
+  if (r.dryRun) lines.push(`  dry-run: ${r.dryRun}`);
+  const schema = r.params as Schema;
+  const variants = schema.oneOf ?? schema.anyOf;
+  const header = ["PARAM", "TYPE", "DEFAULT", "REQUIRED", "DESCRIPTION"];
+  if (variants) {
+    variants.forEach((v, i) => {
+      const mode = v.properties?.mode;
+      const label = mode?.const ?? mode?.default ?? `variant ${i + 1}`;
+      lines.push("", c.bold(`Params (${String(label)})`), indent(table(header, paramRows(v), c)));
+    });
+  } else lines.push("", c.bold("Params"), indent(table(header, paramRows(schema), c)));
+  if (r.example) {
+    lines.push("", c.bold("Example"), `  ${runCommand(r.name, r.example)} --dry-run`);
+    lines.push(`  params as JSON: ${JSON.stringify(r.example)}`);
+  }
+  return lines.join("\n");
+}
+
+function indent(s: string): string {
+  return s
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n");
 }

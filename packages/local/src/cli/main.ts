@@ -1,183 +1,479 @@
 /**
- * The `reflex` CLI. Exit codes: 0 ok, 1 the operation failed (e.g. the runbook failed),
- * 2 bad usage or bad input. `--json` prints machine-readable output only.
+ * The `reflex` CLI, on commander: every command has `--help` with examples, unknown commands
+ * and flags are answered with "did you mean". Exit codes: 0 ok, 1 the operation failed (e.g.
+ * the runbook failed), 2 bad usage or bad input, 130 detached with Ctrl-C. `--json` prints
+ * machine-readable output only, never coloured.
  */
 
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, Patterns, ValidationError } from "@reflex/core";
-import { ApiClient, ApiError } from "./client.ts";
-import { formatFault } from "./cloud.ts";
-import { formatExecution, formatExecutionList } from "./format.ts";
-import { parseParamPairs } from "./params.ts";
+import { Command, CommanderError, Option } from "commander";
+import { ApiError } from "./client.ts";
+import { clientFor, type Io, processIo, type ServerOptions, UsageError } from "./io.ts";
 import * as People from "./people.ts";
+import * as Runs from "./runs.ts";
 
-export const USAGE = `reflex — event-driven runbook automation for AWS
+type Action = (...args: any[]) => Promise<number | undefined>;
 
-Usage:
-  reflex start [--port 8787] [--config reflex.config.ts] [--data .reflex]
-  reflex run <runbook> [--param key=value]… [--dry-run] [--wait] [--json] [--url URL]
-             [--override-freeze "<reason>"] [--override-pause "<reason>"] [--as <actor>]
-  reflex approvals [--all] [--json] · reflex approve <id> [--comment …] · reflex reject <id> --reason …
-  reflex abort <id> --reason … [--now] · reflex rerun <id> [--dry-run] · reflex whoami [--json]
-  reflex executions [--json] · reflex status [--json]
-  reflex show <execution-id|prefix|latest> [--json]
-  reflex config check [--config reflex.config.ts]
-  reflex events put <file.json> [--json] [--url URL]
-  reflex events test --pattern <pattern.json> --event <event.json>
-  reflex pause [--reason …] · reflex resume · reflex guardrails [--json]
-  reflex pairs [--json]                  failover pairs and who is primary now
-  reflex cloud [--json] · reflex cloud calls [--mutating] [--since 10m|ISO|#] [--execution id] [--json]
-  reflex chaos add --op ec2:CreateSnapshot --error RequestLimitExceeded [--rate 0.3] [--count N] [--burst N] [--latency 500ms]
-  reflex chaos list [--json] · reflex chaos clear [id]
-  reflex outbox [--thread TS] [--channel ID] [--json]   what local mode would have posted to Slack
-  reflex windows [--config …] [--from ISO] [--count N] [--json]
-  reflex cloud seed --instances N [--patch-group fleet] [--data .reflex] [--json]
-  reflex demo
+const URL_HELP =
+  "the Reflex server: local mode or a deployed API (https, SigV4-signed); default REFLEX_URL, then the port `reflex start` wrote to .reflex/, then http://127.0.0.1:8787";
 
-Exit codes: 0 ok, 1 the operation failed, 2 bad usage or bad input.`;
-
-class UsageError extends Error {}
-
-const out = (s: string) => process.stdout.write(`${s}\n`);
-const err = (s: string) => process.stderr.write(`${s}\n`);
-
-function defaultUrl(): string {
-  return process.env.REFLEX_URL ?? `http://127.0.0.1:${process.env.REFLEX_PORT ?? 8787}`;
+function examples(cmd: Command, lines: string[]): Command {
+  return cmd.addHelpText("after", `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`);
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+/** `--url`, and `--as` where the server records who acted. */
+function server(cmd: Command, opts: { as?: boolean } = { as: true }): Command {
+  cmd.option("--url <url>", URL_HELP);
+  if (opts.as !== false)
+    cmd.option("--as <actor>", "act as this person, e.g. cli:alice (local mode only; default cli:$USER)");
+  return cmd;
+}
+
+function json(cmd: Command): Command {
+  return cmd.option("--json", "machine-readable output only (JSON, no colour)");
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/**
+ * The whole command tree. Actions store their exit code in `state`; nothing here exits the
+ * process, so tests run the CLI in-process and walk this tree.
+ */
+export function buildProgram(io: Io, state: { code: number } = { code: 0 }): Command {
+  const act =
+    (fn: Action) =>
+    async (...args: unknown[]) => {
+      state.code = (await fn(...args)) ?? 0;
+    };
+  const program = new Command("reflex")
+    .description("reflex — event-driven runbook automation for AWS")
+    .usage("<command> [options]")
+    .configureOutput({
+      writeOut: (s) => io.out(s.replace(/\n$/, "")),
+      writeErr: (s) => io.err(s.replace(/\n$/, "")),
+    })
+    .showSuggestionAfterError(true)
+    .showHelpAfterError("(add --help for usage and examples)")
+    .exitOverride();
+  program.addHelpText(
+    "after",
+    `
+Exit codes: 0 ok, 1 the operation failed, 2 bad usage or bad input, 130 detached (Ctrl-C).
+
+Examples:
+  $ reflex start
+  $ reflex runbooks backup-snapshot
+  $ reflex run backup-snapshot --param selector.tag.Backup=daily --dry-run --wait
+  $ reflex status
+  $ reflex show latest
+  $ reflex <command> --help
+`,
+  );
+
+  examples(
+    program
+      .command("start")
+      .description("local mode: the whole backend on 127.0.0.1 with a seeded simulated cloud")
+      .option("--port <port>", "port to listen on (0 picks a free one)", process.env.REFLEX_PORT ?? "8787")
+      .option("--config <file>", "the automation config", DEFAULT_CONFIG_FILE)
+      .option("--data <dir>", "where local data is kept", process.env.REFLEX_DATA_DIR ?? ".reflex")
+      .option("--quiet", "do not print a line per event decision and run transition")
+      .action(act((o) => cmdStart(io, o))),
+    ["reflex start", "reflex start --port 8788 --data .reflex-2 --quiet"],
+  );
+
+  examples(
+    server(json(program.command("run")))
+      .description("start a runbook; with --wait, follow its steps until it ends")
+      .argument("<runbook>", "a runbook name (reflex runbooks lists them)")
+      .option(
+        "--param <key=value>",
+        "a param; repeat it; dotted keys nest, key:=<json> passes JSON",
+        collect,
+        [],
+      )
+      .option("--dry-run", "plan only: no mutating call, the plan is the result")
+      .option("--wait", "print each step as it happens and wait for the end (Ctrl-C detaches)")
+      .option("--override-freeze <reason>", "start during a change freeze (audited; your role must allow it)")
+      .option("--override-pause <reason>", "start while automation is paused (audited)")
+      .action(act((runbook, o) => Runs.run(io, runbook, o))),
+    [
+      "reflex run backup-snapshot --param selector.tag.Backup=daily --dry-run --wait",
+      "reflex run scale --param autoScalingGroup=web --param change=+2 --wait",
+      "reflex run backup-snapshot --param selector.tag.Role=db --json",
+    ],
+  );
+
+  examples(
+    server(json(program.command("runbooks")), { as: false })
+      .description("the runbooks: name, risk and summary; with a name, its params and an example")
+      .argument("[name]", "a runbook name")
+      .action(act((name, o) => Runs.runbooks(io, name, o))),
+    ["reflex runbooks", "reflex runbooks scale", "reflex runbooks patch --json"],
+  );
+
+  examples(
+    server(json(program.command("executions")), { as: false })
+      .description("executions, newest first, filtered and paged by the server")
+      .option("--status <s[,s]>", "only these statuses, e.g. RUNNING,FAILED")
+      .option("--runbook <name>", "only runs of this runbook")
+      .option(
+        "--since <when>",
+        "only runs started since: a duration back from now (2h, 7d) or an RFC 3339 time",
+      )
+      .option("--limit <n>", "at most this many per page (1-500, default 25)")
+      .option("--cursor <cursor>", "the page after this cursor (printed under a page that has more)")
+      .option("--all", "follow every page to the end")
+      .action(act((o) => Runs.executions(io, o))),
+    [
+      "reflex executions",
+      "reflex executions --status RUNNING,FAILED --since 2h",
+      "reflex executions --runbook backup-snapshot --limit 10",
+      "reflex executions --all --json",
+    ],
+  );
+
+  examples(
+    server(json(program.command("show")), { as: false })
+      .description(
+        "one execution: steps with status and timing, per-target results, plan reasons, rollback, audit, links",
+      )
+      .argument("<id>", "an execution id, a unique prefix of one, or latest")
+      .option("--follow", "keep showing new steps until the run ends (Ctrl-C stops following, not the run)")
+      .action(act((id, o) => Runs.show(io, id, o))),
+    ["reflex show latest", "reflex show backup-snapshot --json", "reflex show latest --follow"],
+  );
+
+  examples(
+    server(json(program.command("logs")), { as: false })
+      .description(
+        "a run as chronological lines: steps started and ended (target, duration, error), audit entries",
+      )
+      .argument("<id>", "an execution id, a unique prefix of one, or latest")
+      .option("--follow", "keep printing new lines until the run ends (Ctrl-C stops following, not the run)")
+      .addHelpText("after", "\n--json prints one JSON object per line.")
+      .action(act((id, o) => Runs.logs(io, id, o))),
+    ["reflex logs latest", "reflex logs latest --follow", "reflex logs latest --json"],
+  );
+
+  examples(
+    server(json(program.command("audit")), { as: false })
+      .description("the audit trail, newest first: every decision with its actor and reason")
+      .option("--execution <id>", "only entries about this execution")
+      .option("--actor <actor>", "only entries by this actor, e.g. cli:alice or rule:web-cpu-high")
+      .option("--kind <kind>", "only entries of this kind, e.g. event.suppressed or execution.failed")
+      .option("--since <when>", "only entries since: a duration back from now (2h) or an RFC 3339 time")
+      .option("--limit <n>", "at most this many (1-500, default 50)")
+      .option("--cursor <cursor>", "the page after this cursor")
+      .action(act((o) => Runs.audit(io, o))),
+    [
+      "reflex audit",
+      "reflex audit --kind event.suppressed --since 1h",
+      "reflex audit --actor cli:alice --json",
+    ],
+  );
+
+  examples(
+    server(json(program.command("status")))
+      .description("what runs, what waits for approval, pause and breaker, freezes, locks, cooldowns")
+      .action(act((o) => Runs.status(io, o))),
+    ["reflex status", "reflex status --json"],
+  );
+
+  const config = program.command("config").description("the automation config");
+  examples(
+    json(config.command("check"))
+      .description("validate the config; print each problem with its path (exit 2 when there is one)")
+      .option("--config <file>", "the config file", DEFAULT_CONFIG_FILE)
+      .action(act((o) => cmdConfigCheck(io, o))),
+    ["reflex config check", "reflex config check --config reflex.config.ts --json"],
+  );
+  examples(config, ["reflex config check"]);
+
+  const events = program.command("events").description("EventBridge events: send them, test patterns");
+  examples(
+    server(json(events.command("put")), { as: false })
+      .description(
+        "send one EventBridge event (or { Entries: [...] }) to the bus; exit 1 when some were refused, 2 when all were",
+      )
+      .argument("<file>", "a JSON file")
+      .action(act((file, o) => cmdEventsPut(io, file, o))),
+    [
+      "reflex events put examples/alarm-cpu-high.json",
+      "reflex events put examples/alarm-cpu-high.json --json",
+    ],
+  );
+  examples(
+    events
+      .command("test")
+      .description("print true or false, like aws events test-event-pattern; bad JSON or pattern: exit 2")
+      .requiredOption("--pattern <file>", "an EventBridge pattern (JSON file)")
+      .requiredOption("--event <file>", "an event (JSON file)")
+      .action(act((o) => cmdEventsTest(io, o))),
+    ["reflex events test --pattern test/fixtures/pattern.json --event examples/alarm-cpu-high.json"],
+  );
+  examples(events, ["reflex events put examples/alarm-cpu-high.json"]);
+
+  const cloud = examples(
+    server(json(program.command("cloud")), { as: false })
+      .description("the simulated AWS account of a running local server")
+      .action(act(async (o) => (await import("./cloud.ts")).account(io, o))),
+    ["reflex cloud", "reflex cloud calls --mutating --since 10m", "reflex cloud --json"],
+  );
+  examples(
+    server(json(cloud.command("calls")), { as: false })
+      .description("the call log: service, operation, params digest, outcome, time, execution")
+      .option("--mutating", "only calls that could change state")
+      .option("--since <when>", "an ISO time, a duration back from now (10m), or a call number")
+      .option("--execution <id>", "only calls made by this execution's steps")
+      .option("--limit <n>", "at most this many, the newest", "100")
+      .action(act(async (o) => (await import("./cloud.ts")).calls(io, o))),
+    ["reflex cloud calls", "reflex cloud calls --mutating --since 10m --json"],
+  );
+  examples(
+    json(cloud.command("seed"))
+      .description("add SSM-managed instances to the saved simulated cloud (run it before reflex start)")
+      .requiredOption("--instances <n>", "how many, 1 to 10000")
+      .option("--patch-group <name>", "their PatchGroup tag", "fleet")
+      .option("--data <dir>", "the local data folder", process.env.REFLEX_DATA_DIR ?? ".reflex")
+      .action(
+        act(async (o) => {
+          try {
+            return await (await import("./cloud-seed.ts")).cmdCloudSeed(o, io.out);
+          } catch (e) {
+            throw e instanceof RangeError ? new UsageError(e.message) : e;
+          }
+        }),
+      ),
+    ["reflex cloud seed --instances 100 --patch-group fleet"],
+  );
+
+  const chaos = program
+    .command("chaos")
+    .description("inject faults into the simulated cloud of a running local server");
+  examples(
+    server(json(chaos.command("add")), { as: false })
+      .description("arm a fault on an operation")
+      .requiredOption("--op <service:Operation>", "e.g. ec2:CreateSnapshot, autoscaling:*, *")
+      .option("--error <code>", "the AWS error code, e.g. RequestLimitExceeded, InternalError, AccessDenied")
+      .option("--rate <p>", "probability per call, 0 < p <= 1 (default every call)")
+      .option("--count <n>", "fire on this many calls, then disarm")
+      .option("--burst <n>", "once fired, also fail the next n-1 calls")
+      .option("--latency <duration>", "delay each affected call, e.g. 500ms")
+      .action(act(async (o) => (await import("./cloud.ts")).addFault(io, o))),
+    [
+      "reflex chaos add --op ec2:CreateSnapshot --error RequestLimitExceeded --rate 0.3",
+      "reflex chaos add --op autoscaling:* --latency 500ms --count 5",
+    ],
+  );
+  examples(
+    server(json(chaos.command("list")), { as: false })
+      .description("the armed faults")
+      .action(act(async (o) => (await import("./cloud.ts")).listFaults(io, o))),
+    ["reflex chaos list", "reflex chaos list --json"],
+  );
+  examples(
+    server(json(chaos.command("clear")), { as: false })
+      .description("disarm every fault, or the one named")
+      .argument("[id]", "a fault id from reflex chaos list")
+      .action(act(async (id, o) => (await import("./cloud.ts")).clearFaults(io, id, o))),
+    ["reflex chaos clear", "reflex chaos clear fault-1"],
+  );
+  examples(chaos, ["reflex chaos add --op ec2:CreateSnapshot --error InternalError", "reflex chaos list"]);
+
+  examples(
+    program
+      .command("demo")
+      .description("a scripted scenario, in memory: each runbook, its trigger and its guardrails")
+      .action(act(async () => (await import("./demo.ts")).demo())),
+    ["reflex demo"],
+  );
+
+  examples(
+    server(json(program.command("pairs")), { as: false })
+      .description("failover pairs and who is primary now")
+      .action(act((o) => cmdPairs(io, o))),
+    ["reflex pairs", "reflex pairs --json"],
+  );
+
+  examples(
+    json(program.command("windows"))
+      .description("the next occurrences of each maintenance window, and the freeze that would block one")
+      .option("--config <file>", "the config file", DEFAULT_CONFIG_FILE)
+      .option("--from <time>", "list occurrences after this ISO time (default now)")
+      .option("--count <n>", "occurrences per window, 1 to 100", "1")
+      .action(
+        act(async (o) => {
+          try {
+            return await (await import("./windows.ts")).cmdWindows(o, io.out);
+          } catch (e) {
+            throw e instanceof RangeError ? new UsageError(e.message) : e;
+          }
+        }),
+      ),
+    ["reflex windows", "reflex windows --count 3 --json"],
+  );
+
+  examples(
+    server(json(program.command("pause")))
+      .description("pause automatic runs (rules, schedules, windows); people can still start runs")
+      .option("--reason <text>", "why, for the audit trail and the banner", "paused from the CLI")
+      .action(act((o) => cmdGuardrails(io, "pause", o))),
+    ['reflex pause --reason "incident 42: hands off"'],
+  );
+  examples(
+    server(json(program.command("resume")))
+      .description("resume automatic runs (and reset the breaker)")
+      .action(act((o) => cmdGuardrails(io, "resume", o))),
+    ["reflex resume"],
+  );
+  examples(
+    server(json(program.command("guardrails")), { as: false })
+      .description("pause, breaker, freezes, limits")
+      .action(act((o) => cmdGuardrails(io, "show", o))),
+    ["reflex guardrails", "reflex guardrails --json"],
+  );
+
+  examples(
+    server(json(program.command("approvals")))
+      .description("runs waiting for your approval")
+      .option("--all", "every pending request, not only those you may answer")
+      .action(act(async (o) => People.approvals(io, await clientFor(o), o))),
+    ["reflex approvals", "reflex approvals --all --json"],
+  );
+  examples(
+    server(json(program.command("approve")))
+      .description("approve a run that waits for approval")
+      .argument("<id>", "the execution id")
+      .option("--comment <text>", "recorded with your answer")
+      .action(act(async (id, o) => People.answer(io, await clientFor(o), "approve", id, o))),
+    ['reflex approve scale-20261128T100000Z-ab12cd --comment "looks right"'],
+  );
+  examples(
+    server(json(program.command("reject")))
+      .description("reject a run that waits for approval; it ends having changed nothing")
+      .argument("<id>", "the execution id")
+      .option("--reason <text>", "why (required)")
+      .addOption(new Option("--comment <text>", "same as --reason").hideHelp())
+      .action(
+        act(async (id, o) =>
+          People.answer(io, await clientFor(o), "reject", id, { ...o, reason: o.reason ?? o.comment }),
+        ),
+      ),
+    ['reflex reject scale-20261128T100000Z-ab12cd --reason "not during the sale"'],
+  );
+  examples(
+    server(json(program.command("abort")))
+      .description("stop a run: no new target starts, steps in flight finish, then rollback runs")
+      .argument("<id>", "the execution id")
+      .option("--reason <text>", "why (required)")
+      .option("--now", "stop at once, skipping rollback (check the targets afterwards)")
+      .action(act(async (id, o) => People.abort(io, await clientFor(o), id, o))),
+    ['reflex abort scale-20261128T100000Z-ab12cd --reason "wrong group"'],
+  );
+  examples(
+    server(json(program.command("rerun")))
+      .description("start a run again with the same params, through every check a new run passes")
+      .argument("<id>", "the execution id to repeat")
+      .option("--dry-run", "repeat it as a dry-run")
+      .option("--override-freeze <reason>", "start during a change freeze (audited)")
+      .option("--override-pause <reason>", "start while automation is paused (audited)")
+      .action(act(async (id, o) => People.rerun(io, await clientFor(o), id, o))),
+    ["reflex rerun scale-20261128T100000Z-ab12cd --dry-run"],
+  );
+  examples(
+    server(json(program.command("whoami")))
+      .description("who the server thinks you are, your roles, and what you may do")
+      .action(act(async (o) => People.whoami(io, await clientFor(o), o))),
+    ["reflex whoami", "reflex whoami --as cli:alice --json"],
+  );
+
+  examples(
+    server(json(program.command("outbox")), { as: false })
+      .description("what local mode would have posted to Slack, oldest first")
+      .option("--thread <ts>", "one run's thread")
+      .option("--channel <id>", "one channel")
+      .option("--limit <n>", "at most this many")
+      .action(act((o) => cmdOutbox(io, o))),
+    ["reflex outbox", "reflex outbox --limit 5 --json"],
+  );
+
+  // Subcommands created with .command() inherit the output and suggestion settings; exit
+  // handling is set on each so that no command ever calls process.exit.
+  for (const c of walk(program)) c.exitOverride().showSuggestionAfterError(true);
+  return program;
+}
+
+/** Every command under (and including) `root`. */
+export function walk(root: Command): Command[] {
+  return [root, ...root.commands.flatMap((c) => walk(c as Command))];
+}
+
+/**
+ * Runs the CLI. Returns the exit code; `io` defaults to the process's stdout and stderr.
+ *
+ * @example
+ * process.exitCode = await main(process.argv.slice(2));
+ */
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  const state = { code: 0 };
+  const program = buildProgram(io, state);
+  if (argv.length === 0) {
+    io.err(program.helpInformation().trimEnd());
+    return 2;
+  }
   try {
-    switch (command) {
-      case "start":
-        return await cmdStart(rest);
-      case "run":
-        return await cmdRun(rest);
-      case "executions":
-        return await cmdExecutions(rest);
-      case "show":
-        return await cmdShow(rest);
-      case "config":
-        return await cmdConfig(rest);
-      case "events":
-        return await cmdEvents(rest);
-      case "cloud":
-        if (rest[0] === "seed") return await cmdLocalTool("cloud seed", rest);
-        return await (await import("./cloud.ts")).cmdCloud(rest);
-      case "chaos":
-        return await (await import("./cloud.ts")).cmdChaos(rest);
-      case "demo": {
-        const { demo } = await import("./demo.ts");
-        return await demo();
-      }
-      case "pairs":
-        return await cmdPairs(rest);
-      case "windows":
-        return await cmdLocalTool("windows", rest);
-      case "pause":
-      case "resume":
-      case "guardrails":
-        return await cmdGuardrails(command, rest);
-      case "status":
-        return await cmdStatus(rest);
-      case "approvals":
-      case "approve":
-      case "reject":
-      case "abort":
-      case "rerun":
-      case "whoami":
-        return await cmdPeople(command, rest);
-      case "outbox": {
-        const { values } = parse(rest, {
-          thread: { type: "string" },
-          channel: { type: "string" },
-          limit: { type: "string" },
-          json: { type: "boolean" },
-          url: { type: "string" },
-        });
-        const { outboxCommand } = await import("../outbox.ts");
-        return await outboxCommand(values, (values.url as string | undefined) ?? defaultUrl(), out);
-      }
-      case undefined:
-      case "help":
-      case "--help":
-      case "-h":
-        out(USAGE);
-        return command === undefined ? 2 : 0;
-      default:
-        throw new UsageError(`unknown command '${command}'`);
-    }
+    await program.parseAsync(argv, { from: "user" });
+    return state.code;
   } catch (e) {
-    if (e instanceof UsageError || e instanceof People.PeopleUsageError) {
-      err(`reflex: ${e.message}\n\n${USAGE}`);
-      return 2;
-    }
-    if (e instanceof ConfigError) {
-      err(`reflex: ${e.message}`);
-      for (const i of e.issues) err(`  ${i.path}: ${i.message}`);
-      return 2;
-    }
-    if (e instanceof ApiError) {
-      err(`reflex: ${e.message}`);
-      // Bad input (400, 404, 413, 415) is a usage problem; a refusal (403 access, 409 a
-      // guardrail or a run in the wrong state) means the operation failed.
-      return e.status >= 400 && e.status < 500 && e.status !== 409 && e.status !== 403 ? 2 : 1;
-    }
-    if (
-      (e as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ||
-      (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
-    ) {
-      err(`reflex: ${(e as Error).message}\n\n${USAGE}`);
-      return 2;
-    }
-    err(`reflex: ${(e as Error).message}`);
-    return 1;
+    return failure(io, e);
   }
 }
 
-type Options = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options"]>;
-
-function parse(args: string[], options: Options) {
-  return parseArgs({ args, options, allowPositionals: true, strict: true });
-}
-
-/** `reflex windows` and `reflex cloud seed`: local tools; a RangeError is bad usage (exit 2). */
-async function cmdLocalTool(tool: "windows" | "cloud seed", args: string[]): Promise<number> {
-  const run =
-    tool === "windows"
-      ? (await import("./windows.ts")).cmdWindows
-      : (await import("./cloud-seed.ts")).cmdCloudSeed;
-  try {
-    return await run(args, out);
-  } catch (e) {
-    throw e instanceof RangeError ? new UsageError(e.message) : e;
+function failure(io: Io, e: unknown): number {
+  if (e instanceof CommanderError)
+    // Help asked for is success; help shown because a command was missing is bad usage.
+    return e.code === "commander.helpDisplayed" || e.code === "commander.version" ? 0 : 2;
+  if (e instanceof UsageError) {
+    io.err(`reflex: ${e.message}\n(add --help for usage and examples)`);
+    return 2;
   }
+  if (e instanceof ConfigError) {
+    io.err(`reflex: ${e.message}`);
+    for (const i of e.issues) io.err(`  ${i.path}: ${i.message}`);
+    return 2;
+  }
+  if (e instanceof ApiError) {
+    io.err(`reflex: ${e.message}`);
+    // Bad input (400, 404, 413, 415) is a usage problem; a refusal (403 access, 409 a
+    // guardrail or a run in the wrong state) means the operation failed.
+    return e.status >= 400 && e.status < 500 && e.status !== 409 && e.status !== 403 ? 2 : 1;
+  }
+  io.err(`reflex: ${(e as Error).message}`);
+  return 1;
 }
 
-async function cmdStart(args: string[]): Promise<number> {
-  const { values } = parse(args, {
-    port: { type: "string" },
-    config: { type: "string" },
-    data: { type: "string" },
-  });
+async function cmdStart(
+  io: Io,
+  values: { port: string; config: string; data: string; quiet?: boolean },
+): Promise<number> {
   const began = performance.now();
-  const port = Number(values.port ?? process.env.REFLEX_PORT ?? 8787);
+  const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port '${values.port}' is not a port`);
-  const config = await loadConfig((values.config as string | undefined) ?? DEFAULT_CONFIG_FILE);
+  const config = await loadConfig(values.config);
   const { startLocal } = await import("../local-mode.ts");
-  const local = await startLocal({
-    config,
-    port,
-    dataDir: (values.data as string | undefined) ?? process.env.REFLEX_DATA_DIR ?? ".reflex",
-  });
+  const { formatFault } = await import("./cloud.ts");
+  // `quiet` silences the per-decision and per-transition lines local mode prints.
+  const options = { config, port, dataDir: values.data, quiet: Boolean(values.quiet) };
+  const local = await startLocal(options);
   const readyMs = Math.round(performance.now() - began);
   const instances = local.cloud.instances();
-  out(`Reflex local mode is ready in ${readyMs} ms — ${local.url}
+  io.out(`Reflex local mode is ready in ${readyMs} ms — ${local.url}
   dashboard   ${local.url}/
   API         ${local.url}/api/runbooks
-  DynamoDB    ${local.storage.dynamoEndpoint} (dynalite, data in ${(values.data as string | undefined) ?? ".reflex"}/)
+  DynamoDB    ${local.storage.dynamoEndpoint} (dynalite, data in ${values.data}/)
   S3          ${local.storage.s3Endpoint} (s3rver, bucket reflex-local-reports)
   cloud       simulated account: ${instances.length} instances, ${local.cloud.snapshots().length} snapshots${process.env.REFLEX_CLOUD === "aws" ? " (REFLEX_CLOUD=aws: using your real account!)" : ""}
   runbooks    ${((await (await fetch(`${local.url}/api/runbooks`)).json()) as { runbooks: Array<{ name: string }> }).runbooks.map((r) => r.name).join(", ")}
@@ -194,97 +490,27 @@ Press Ctrl-C to stop.`);
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
-  err("\nstopping…");
+  io.err("\nstopping…");
   await local.stop();
   return 0;
 }
 
-async function cmdRun(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    param: { type: "string", multiple: true },
-    "dry-run": { type: "boolean" },
-    wait: { type: "boolean" },
-    json: { type: "boolean" },
-    url: { type: "string" },
-    as: { type: "string" },
-    "override-freeze": { type: "string" },
-    "override-pause": { type: "string" },
-  });
-  const [runbook, extra] = positionals;
-  if (!runbook) throw new UsageError("run needs a runbook name, e.g. reflex run backup-snapshot");
-  if (extra) throw new UsageError(`unexpected argument '${extra}'`);
-  const api = client(values);
-  const schema = await api.runbookSchema(runbook);
-  let params: Record<string, unknown>;
-  try {
-    params = parseParamPairs((values.param as string[] | undefined) ?? [], schema);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const started = await api.startExecution(runbook, params, Boolean(values["dry-run"]), {
-    overrideFreeze: values["override-freeze"] as string | undefined,
-    overridePause: values["override-pause"] as string | undefined,
-  });
-  if (started.approval?.required && !values.json)
-    err(
-      `${started.executionId} waits for approval (${started.approval.reasons?.join("; ")}); approvers: ${started.approval.approvers?.join(", ") || "anyone allowed to approve"} — reflex approve ${started.executionId}`,
-    );
-  if (!values.wait) {
-    if (values.json) out(JSON.stringify(started));
-    else
-      out(
-        `started ${started.executionId}${values["dry-run"] ? " (dry-run)" : ""}\n  follow it: npx reflex show ${started.executionId}`,
-      );
-    return 0;
-  }
-  if (!values.json) err(`started ${started.executionId}${values["dry-run"] ? " (dry-run)" : ""}; waiting…`);
-  const done = await api.waitForExecution(started.executionId);
-  if (values.json) out(JSON.stringify(done));
-  else out(formatExecution(done));
-  return done.status === "SUCCEEDED" ? 0 : 1;
-}
-
-async function cmdExecutions(args: string[]): Promise<number> {
-  const { values } = parse(args, {
-    json: { type: "boolean" },
-    url: { type: "string" },
-    limit: { type: "string" },
-  });
-  const api = new ApiClient((values.url as string | undefined) ?? defaultUrl());
-  const page = await api.listExecutions(values.limit ? Number(values.limit) : 25);
-  out(values.json ? JSON.stringify(page) : formatExecutionList(page.executions));
-  return 0;
-}
-
-async function cmdShow(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { json: { type: "boolean" }, url: { type: "string" } });
-  if (!positionals[0]) throw new UsageError("show needs an execution id, a prefix of one, or latest");
-  const api = new ApiClient((values.url as string | undefined) ?? defaultUrl());
-  const execution = await api.getExecution(await resolveId(api, positionals[0]));
-  out(values.json ? JSON.stringify(execution) : formatExecution(execution));
-  return 0;
-}
-
-async function cmdConfig(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  if (sub !== "check")
-    throw new UsageError(`unknown config command '${sub ?? ""}'; try: reflex config check`);
-  const { values } = parse(rest, { config: { type: "string" }, json: { type: "boolean" } });
-  const file = (values.config as string | undefined) ?? DEFAULT_CONFIG_FILE;
+async function cmdConfigCheck(io: Io, values: { config: string; json?: boolean }): Promise<number> {
+  const file = values.config;
   try {
     const config = await loadConfig(file);
-    if (values.json) out(JSON.stringify({ ok: true, file }));
+    if (values.json) io.out(JSON.stringify({ ok: true, file }));
     else
-      out(
+      io.out(
         `${file}: ok — ${config.rules.length} rule(s), ${config.schedules.length} schedule(s), ${config.windows.length} window(s), ${config.freezes.length} freeze(s)`,
       );
     return 0;
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    if (values.json) out(JSON.stringify({ ok: false, file, issues: e.issues }));
+    if (values.json) io.out(JSON.stringify({ ok: false, file, issues: e.issues }));
     else {
-      err(`${file}: ${e.issues.length} problem(s)`);
-      for (const i of e.issues) err(`  ${i.path}: ${i.message}`);
+      io.err(`${file}: ${e.issues.length} problem(s)`);
+      for (const i of e.issues) io.err(`  ${i.path}: ${i.message}`);
     }
     return 2;
   }
@@ -298,230 +524,97 @@ function readFile(path: string, what: string): string {
   }
 }
 
-async function cmdEvents(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  if (sub === "test") {
-    const { values } = parse(rest, { pattern: { type: "string" }, event: { type: "string" } });
-    if (!values.pattern || !values.event)
-      throw new UsageError("events test needs --pattern <file.json> and --event <file.json>");
-    try {
-      out(
-        String(
-          Patterns.testEventPattern(
-            readFile(values.pattern as string, "pattern"),
-            readFile(values.event as string, "event"),
-          ),
-        ),
-      );
-      return 0;
-    } catch (e) {
-      if (!(e instanceof ValidationError)) throw e;
-      err(`reflex: ${e.message}${e.path ? ` (at ${e.path})` : ""}`);
-      return 2;
-    }
+async function cmdEventsTest(io: Io, values: { pattern: string; event: string }): Promise<number> {
+  try {
+    io.out(
+      String(Patterns.testEventPattern(readFile(values.pattern, "pattern"), readFile(values.event, "event"))),
+    );
+    return 0;
+  } catch (e) {
+    if (!(e instanceof ValidationError)) throw e;
+    io.err(`reflex: ${e.message}${e.path ? ` (at ${e.path})` : ""}`);
+    return 2;
   }
-  if (sub === "put") {
-    const { values, positionals } = parse(rest, { json: { type: "boolean" }, url: { type: "string" } });
-    if (!positionals[0])
-      throw new UsageError("events put needs a file: reflex events put examples/alarm-cpu-high.json");
-    let body: unknown;
-    try {
-      body = JSON.parse(readFile(positionals[0], "event"));
-    } catch (e) {
-      if (e instanceof UsageError) throw e;
-      throw new UsageError(`'${positionals[0]}' is not JSON: ${(e as Error).message}`);
-    }
-    const api = new ApiClient((values.url as string | undefined) ?? defaultUrl());
-    const { results } = await api.putEvents(body);
-    if (values.json) out(JSON.stringify({ results }));
-    else
-      for (const r of results) {
-        out(
-          `${r.eventId}  ${r.decision}${r.rule ? `  rule ${r.rule}` : ""}${r.executionId ? `  → ${r.executionId}` : ""}${r.guardrail ? `  [${r.guardrail}]` : ""}\n  ${r.reason}`,
-        );
-      }
-    // 2 only when nothing was accepted (all bad input); 1 when some entries were taken and
-    // others rejected or must be sent again (in-progress); 0 when every entry was handled.
-    const refused = results.filter((r) => r.decision === "rejected" || r.decision === "in-progress");
-    if (refused.length === 0) return 0;
-    if (results.every((r) => r.decision === "rejected")) return 2;
-    if (results.some((r) => r.decision === "in-progress"))
-      err("some events are still being handled by an earlier delivery; send the file again in a minute");
-    return 1;
-  }
-  throw new UsageError(
-    `unknown events command '${sub ?? ""}'; try: reflex events put <file> or reflex events test`,
-  );
 }
 
-async function cmdPairs(args: string[]): Promise<number> {
-  const { values } = parse(args, { json: { type: "boolean" }, url: { type: "string" } });
-  const { pairs } = await new ApiClient((values.url as string | undefined) ?? defaultUrl()).pairs();
-  if (values.json) out(JSON.stringify({ pairs }));
-  else if (pairs.length === 0) out("no pairs in the config");
+async function cmdEventsPut(
+  io: Io,
+  file: string,
+  values: ServerOptions & { json?: boolean },
+): Promise<number> {
+  let body: unknown;
+  try {
+    body = JSON.parse(readFile(file, "event"));
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`'${file}' is not JSON: ${(e as Error).message}`);
+  }
+  const { results } = await (await clientFor(values)).putEvents(body);
+  if (values.json) io.out(JSON.stringify({ results }));
+  else
+    for (const r of results) {
+      io.out(
+        `${r.eventId}  ${r.decision}${r.rule ? `  rule ${r.rule}` : ""}${r.executionId ? `  → ${r.executionId}` : ""}${r.guardrail ? `  [${r.guardrail}]` : ""}\n  ${r.reason}`,
+      );
+    }
+  // 2 only when nothing was accepted (all bad input); 1 when some entries were taken and
+  // others rejected or must be sent again (in-progress); 0 when every entry was handled.
+  const refused = results.filter((r) => r.decision === "rejected" || r.decision === "in-progress");
+  if (refused.length === 0) return 0;
+  if (results.every((r) => r.decision === "rejected")) return 2;
+  if (results.some((r) => r.decision === "in-progress"))
+    io.err("some events are still being handled by an earlier delivery; send the file again in a minute");
+  return 1;
+}
+
+async function cmdPairs(io: Io, values: ServerOptions & { json?: boolean }): Promise<number> {
+  const { pairs } = await (await clientFor(values)).pairs();
+  if (values.json) io.out(JSON.stringify({ pairs }));
+  else if (pairs.length === 0) io.out("no pairs in the config");
   for (const p of values.json ? [] : pairs)
-    out(
+    io.out(
       `${p.name}: primary ${p.primary}, standby ${p.standby}${p.executionId ? ` (since ${p.since}, ${p.executionId})` : " (as configured)"}`,
     );
   return 0;
 }
 
-async function cmdGuardrails(command: string, args: string[]): Promise<number> {
-  const { values } = parse(args, {
-    reason: { type: "string" },
-    json: { type: "boolean" },
-    url: { type: "string" },
-  });
-  const api = new ApiClient((values.url as string | undefined) ?? defaultUrl());
-  if (command === "pause") await api.pause((values.reason as string | undefined) ?? "paused from the CLI");
+async function cmdGuardrails(
+  io: Io,
+  command: "pause" | "resume" | "show",
+  values: ServerOptions & { reason?: string; json?: boolean },
+): Promise<number> {
+  const api = await clientFor(values);
+  if (command === "pause") await api.pause(values.reason ?? "paused from the CLI");
   if (command === "resume") await api.resume();
   const state = await api.guardrails();
-  if (values.json) out(JSON.stringify(state));
+  if (values.json) io.out(JSON.stringify(state));
   else {
-    out(
+    io.out(
       state.paused ? `automatic runs PAUSED by ${state.pausedBy}: ${state.reason}` : "automatic runs enabled",
     );
-    out(
+    io.out(
       `breaker: ${state.breaker.recentFailures}/${state.breaker.failures} failures within ${Math.round(state.breaker.within / 60_000)} min`,
     );
     for (const f of state.freezes)
-      out(`freeze ${f.name}: ${f.from} → ${f.to}${f.active ? "  (ACTIVE)" : ""}`);
+      io.out(`freeze ${f.name}: ${f.from} → ${f.to}${f.active ? "  (ACTIVE)" : ""}`);
   }
   return 0;
 }
 
-function client(values: Record<string, unknown>): ApiClient {
-  const url = (values.url as string | undefined) ?? defaultUrl();
-  return values.as ? new ApiClient(url, values.as as string) : new ApiClient(url);
-}
-
-async function cmdPeople(command: string, args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    json: { type: "boolean" },
-    url: { type: "string" },
-    as: { type: "string" },
-    all: { type: "boolean" },
-    comment: { type: "string" },
-    reason: { type: "string" },
-    now: { type: "boolean" },
-    "dry-run": { type: "boolean" },
-    "override-freeze": { type: "string" },
-    "override-pause": { type: "string" },
-  });
-  const api = client(values);
-  const json = Boolean(values.json);
-  const id = positionals[0];
-  switch (command) {
-    case "approvals":
-      return People.approvals(api, { json, all: Boolean(values.all) });
-    case "approve":
-    case "reject":
-      return People.answer(api, command, id, {
-        comment: values.comment as string | undefined,
-        reason: (values.reason as string | undefined) ?? (values.comment as string | undefined),
-        json,
-      });
-    case "abort":
-      return People.abort(api, id, {
-        reason: values.reason as string | undefined,
-        now: Boolean(values.now),
-        json,
-      });
-    case "rerun":
-      return People.rerun(api, id, {
-        dryRun: values["dry-run"] as boolean | undefined,
-        overrideFreeze: values["override-freeze"] as string | undefined,
-        overridePause: values["override-pause"] as string | undefined,
-        json,
-      });
-    default:
-      return People.whoami(api, { json });
-  }
-}
-
-/** `latest`, a unique prefix of a recent run's id, or the id itself. */
-async function resolveId(api: ApiClient, wanted: string): Promise<string> {
-  if (wanted !== "latest" && /-\d{8}T\d{6}Z-[0-9a-f]{6}$/.test(wanted)) return wanted;
-  const { executions } = await api.listExecutions(200);
-  if (wanted === "latest") {
-    if (!executions[0]) throw new UsageError("there are no executions yet");
-    return executions[0].id;
-  }
-  const matches = executions.filter((e) => e.id.startsWith(wanted));
-  if (matches.length === 1) return matches[0].id;
-  if (matches.length > 1)
-    throw new UsageError(
-      `'${wanted}' matches ${matches.length} runs: ${matches
-        .slice(0, 5)
-        .map((e) => e.id)
-        .join(", ")}…`,
-    );
-  return wanted; // not among the recent ones: let the server say whether it exists
-}
-
-async function cmdStatus(args: string[]): Promise<number> {
-  const { values } = parse(args, {
-    json: { type: "boolean" },
-    url: { type: "string" },
-    as: { type: "string" },
-  });
-  const api = client(values);
-  const [page, approvals, guardrails, locks] = await Promise.all([
-    api.listExecutions(200),
-    api.call<{
-      approvals: Array<{ executionId: string; runbook: string; requestedBy: string; deadline: string }>;
-    }>("GET", "/api/approvals"),
-    api.call<{
-      paused: boolean;
-      pausedBy?: string;
-      reason?: string;
-      breaker: { recentFailures: number; failures: number };
-      freezes: Array<{ name: string; from: string; to: string; active: boolean }>;
-    }>("GET", "/api/guardrails"),
-    api.call<{ locks: Array<{ target: string; owner: string; leaseUntil: number }> }>("GET", "/api/locks"),
-  ]);
-  const running = page.executions.filter(
-    (e) => e.status === "RUNNING" || e.status === "WAITING_FOR_APPROVAL",
+async function cmdOutbox(
+  io: Io,
+  values: ServerOptions & { thread?: string; channel?: string; limit?: string; json?: boolean },
+): Promise<number> {
+  const { formatEntry } = await import("../outbox.ts");
+  const query = new URLSearchParams();
+  for (const k of ["thread", "channel", "limit"] as const) if (values[k]) query.set(k, String(values[k]));
+  const body = await (await clientFor(values)).call<{ messages: Parameters<typeof formatEntry>[0][] }>(
+    "GET",
+    `/api/outbox${query.size ? `?${query}` : ""}`,
   );
-  const lost = page.executions.filter((e) => e.attention);
-  const now = Date.now();
-  const freezes = guardrails.freezes.filter((f) => f.active || Date.parse(f.from) > now);
-  if (values.json) {
-    out(
-      JSON.stringify({
-        running,
-        approvals: approvals.approvals,
-        guardrails,
-        freezes,
-        locks: locks.locks,
-        needsAttention: lost,
-      }),
-    );
-    return 0;
-  }
-  out(
-    guardrails.paused
-      ? `PAUSED by ${guardrails.pausedBy}: ${guardrails.reason ?? ""} (reflex resume)`
-      : "automation: on",
+  const oldestFirst = [...body.messages].reverse();
+  io.out(
+    values.json ? JSON.stringify(body) : oldestFirst.map(formatEntry).join("\n") || "the outbox is empty",
   );
-  out(
-    `breaker: ${guardrails.breaker.recentFailures} of ${guardrails.breaker.failures} failures in its window`,
-  );
-  for (const f of freezes)
-    out(`freeze ${f.name}: ${f.active ? "ACTIVE until" : `from ${f.from} to`} ${f.to}`);
-  out(`running: ${running.length}`);
-  for (const e of running)
-    out(
-      `  ${e.id}  ${e.runbook}  ${e.status}  ${e.trigger.kind}${e.trigger.name ? `:${e.trigger.name}` : ""}`,
-    );
-  out(`waiting for approval: ${approvals.approvals.length}`);
-  for (const a of approvals.approvals)
-    out(`  ${a.executionId}  ${a.runbook}  asked by ${a.requestedBy}  deadline ${a.deadline}`);
-  out(`locks held: ${locks.locks.length}`);
-  for (const l of locks.locks) out(`  ${l.target}  by ${l.owner}`);
-  if (lost.length) {
-    out(`needs attention (lost runs): ${lost.length}`);
-    for (const e of lost) out(`  ${e.id}  ${e.runbook}  — reflex show ${e.id}`);
-  }
   return 0;
 }

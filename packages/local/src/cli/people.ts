@@ -5,10 +5,7 @@
  * principal against a deployed API.
  */
 import type { ApiClient } from "./client.ts";
-
-const out = (s: string) => process.stdout.write(`${s}\n`);
-
-export class PeopleUsageError extends Error {}
+import { type Io, UsageError } from "./io.ts";
 
 interface Approval {
   executionId: string;
@@ -23,17 +20,21 @@ interface Approval {
   plan?: { summary?: string } & Record<string, unknown>;
 }
 
-export async function approvals(api: ApiClient, opts: { json?: boolean; all?: boolean }): Promise<number> {
+export async function approvals(
+  io: Io,
+  api: ApiClient,
+  opts: { json?: boolean; all?: boolean },
+): Promise<number> {
   const { approvals } = await api.call<{ approvals: Approval[] }>(
     "GET",
     `/api/approvals${opts.all ? "" : "?mine=1"}`,
   );
   if (opts.json) {
-    out(JSON.stringify({ approvals }));
+    io.out(JSON.stringify({ approvals }));
     return 0;
   }
   if (approvals.length === 0) {
-    out(
+    io.out(
       opts.all
         ? "nothing is waiting for approval"
         : "nothing is waiting on you (reflex approvals --all lists every request)",
@@ -41,13 +42,13 @@ export async function approvals(api: ApiClient, opts: { json?: boolean; all?: bo
     return 0;
   }
   for (const a of approvals) {
-    out(`${a.executionId}  ${a.runbook}  asked by ${a.requestedBy}  deadline ${a.deadline}`);
-    out(`  why: ${a.reasons.join("; ")}`);
-    if (a.plan) out(`  plan: ${JSON.stringify(a.plan).slice(0, 300)}`);
-    out(
+    io.out(`${a.executionId}  ${a.runbook}  asked by ${a.requestedBy}  deadline ${a.deadline}`);
+    io.out(`  why: ${a.reasons.join("; ")}`);
+    if (a.plan) io.out(`  plan: ${JSON.stringify(a.plan).slice(0, 300)}`);
+    io.out(
       `  approvers: ${a.approvers.join(", ") || "anyone allowed to approve"} (${a.answers.filter((x) => x.answer === "approve").length} of ${a.minApprovers})`,
     );
-    out(
+    io.out(
       `  answer: reflex approve ${a.executionId} [--comment …] · reflex reject ${a.executionId} --reason …`,
     );
   }
@@ -55,34 +56,35 @@ export async function approvals(api: ApiClient, opts: { json?: boolean; all?: bo
 }
 
 export async function answer(
+  io: Io,
   api: ApiClient,
   verb: "approve" | "reject",
   id: string | undefined,
   opts: { comment?: string; reason?: string; json?: boolean },
 ): Promise<number> {
-  if (!id) throw new PeopleUsageError(`${verb} needs an execution id: reflex ${verb} <id>`);
+  if (!id) throw new UsageError(`${verb} needs an execution id: reflex ${verb} <id>`);
   if (verb === "reject" && !opts.reason?.trim())
-    throw new PeopleUsageError('reject needs a reason: reflex reject <id> --reason "…"');
+    throw new UsageError('reject needs a reason: reflex reject <id> --reason "…"');
   const res = await api.call<{ status: string; approvals: number; needed: number }>(
     "POST",
     `/api/executions/${encodeURIComponent(id)}/${verb}`,
     verb === "approve" ? { comment: opts.comment } : { reason: opts.reason },
   );
-  if (opts.json) out(JSON.stringify({ executionId: id, ...res }));
-  else if (res.status === "APPROVED") out(`approved ${id}: the run goes on`);
-  else if (res.status === "REJECTED") out(`rejected ${id}: the run ends; nothing was changed`);
-  else out(`approval recorded for ${id}: ${res.approvals} of ${res.needed} needed`);
+  if (opts.json) io.out(JSON.stringify({ executionId: id, ...res }));
+  else if (res.status === "APPROVED") io.out(`approved ${id}: the run goes on`);
+  else if (res.status === "REJECTED") io.out(`rejected ${id}: the run ends; nothing was changed`);
+  else io.out(`approval recorded for ${id}: ${res.approvals} of ${res.needed} needed`);
   return 0;
 }
 
 export async function abort(
+  io: Io,
   api: ApiClient,
   id: string | undefined,
   opts: { reason?: string; now?: boolean; json?: boolean },
 ): Promise<number> {
-  if (!id) throw new PeopleUsageError('abort needs an execution id: reflex abort <id> --reason "…"');
-  if (!opts.reason?.trim())
-    throw new PeopleUsageError('abort needs a reason: reflex abort <id> --reason "…"');
+  if (!id) throw new UsageError('abort needs an execution id: reflex abort <id> --reason "…"');
+  if (!opts.reason?.trim()) throw new UsageError('abort needs a reason: reflex abort <id> --reason "…"');
   const res = await api.call<{ mode: string; rollback: string }>(
     "POST",
     `/api/executions/${encodeURIComponent(id)}/abort`,
@@ -91,22 +93,23 @@ export async function abort(
       now: Boolean(opts.now),
     },
   );
-  if (opts.json) out(JSON.stringify({ executionId: id, ...res }));
+  if (opts.json) io.out(JSON.stringify({ executionId: id, ...res }));
   else if (res.mode === "now")
-    out(`stopped ${id} now; rollback was SKIPPED — check its targets (reflex show ${id})`);
+    io.out(`stopped ${id} now; rollback was SKIPPED — check its targets (reflex show ${id})`);
   else
-    out(
+    io.out(
       `aborting ${id}: no new target starts, steps in flight finish, then ${res.rollback === "will run" ? "its rollback undoes what was done" : "it ends (nothing was changed)"}; follow it: reflex show ${id}`,
     );
   return 0;
 }
 
 export async function rerun(
+  io: Io,
   api: ApiClient,
   id: string | undefined,
   opts: { dryRun?: boolean; overrideFreeze?: string; overridePause?: string; json?: boolean },
 ): Promise<number> {
-  if (!id) throw new PeopleUsageError("rerun needs an execution id: reflex rerun <id>");
+  if (!id) throw new UsageError("rerun needs an execution id: reflex rerun <id>");
   const res = await api.call<{ executionId: string }>(
     "POST",
     `/api/executions/${encodeURIComponent(id)}/rerun`,
@@ -116,7 +119,7 @@ export async function rerun(
       ...(opts.overridePause ? { overridePause: opts.overridePause } : {}),
     },
   );
-  out(
+  io.out(
     opts.json
       ? JSON.stringify(res)
       : `started ${res.executionId} (a re-run of ${id})\n  follow it: npx reflex show ${res.executionId}`,
@@ -124,7 +127,7 @@ export async function rerun(
   return 0;
 }
 
-export async function whoami(api: ApiClient, opts: { json?: boolean }): Promise<number> {
+export async function whoami(io: Io, api: ApiClient, opts: { json?: boolean }): Promise<number> {
   const me = await api.call<{
     actor: string;
     roles: string[];
@@ -133,12 +136,12 @@ export async function whoami(api: ApiClient, opts: { json?: boolean }): Promise<
     note?: string;
   }>("GET", "/api/whoami");
   if (opts.json) {
-    out(JSON.stringify(me));
+    io.out(JSON.stringify(me));
     return 0;
   }
-  out(`you are ${me.actor} in ${me.environment}; roles: ${me.roles.join(", ") || "none"}`);
+  io.out(`you are ${me.actor} in ${me.environment}; roles: ${me.roles.join(", ") || "none"}`);
   for (const [runbook, actions] of Object.entries(me.may))
-    out(`  ${runbook}: ${actions.join(", ") || "nothing"}`);
-  if (me.note) out(`  (${me.note})`);
+    io.out(`  ${runbook}: ${actions.join(", ") || "nothing"}`);
+  if (me.note) io.out(`  (${me.note})`);
   return 0;
 }

@@ -4,7 +4,6 @@
  * scheduler's own jobs (croner, with the window's IANA zone), so what is listed is what fires,
  * across DST changes included.
  */
-import { parseArgs } from "node:util";
 import { type Config, DEFAULT_CONFIG_FILE, loadConfig } from "@reflex/core";
 import { startScheduler } from "../scheduler.ts";
 
@@ -72,17 +71,11 @@ export function nextWindows(config: Config, from = new Date(), count = 1): Windo
   }
 }
 
-export async function cmdWindows(args: string[], out: (s: string) => void): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      config: { type: "string" },
-      json: { type: "boolean" },
-      from: { type: "string" },
-      count: { type: "string" },
-    },
-    strict: true,
-  });
+/** Throws RangeError for bad usage (the CLI exits 2). */
+export async function cmdWindows(
+  values: { config?: string; json?: boolean; from?: string; count?: string },
+  out: (s: string) => void,
+): Promise<number> {
   const from = values.from ? new Date(values.from) : new Date();
   const count = values.count ? Number(values.count) : 1;
   if (Number.isNaN(from.getTime()) || !Number.isInteger(count) || count < 1 || count > 100)

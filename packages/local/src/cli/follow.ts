@@ -1,0 +1,131 @@
+/**
+ * Following a run as it goes: `run --wait`, `show --follow` and `logs --follow` poll the
+ * execution and print what changed since the last look, until the run ends or the person
+ * detaches (Ctrl-C), which never aborts the run.
+ */
+import type { ApiClient, ExecutionView, StepView } from "./client.ts";
+import { isTerminal } from "./client.ts";
+import type { Colours } from "./colour.ts";
+import { formatAuditEntry, formatMs, formatStep } from "./format.ts";
+
+const stepKey = (s: StepView) => `${s.state ?? s.step}|${s.target ?? ""}|${s.startedAt ?? ""}`;
+
+/**
+ * Polls the run until it ends (returns it) or `signal` aborts (returns undefined: detached).
+ * `onUpdate` sees every poll's view, the first one included.
+ */
+export async function follow(
+  api: ApiClient,
+  id: string,
+  onUpdate: (e: ExecutionView) => void,
+  opts: { signal?: AbortSignal; intervalMs?: number; timeoutMs?: number } = {},
+): Promise<ExecutionView | undefined> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 24 * 3600_000);
+  const interval = opts.intervalMs ?? 400;
+  for (;;) {
+    if (opts.signal?.aborted) return undefined;
+    const e = await api.getExecution(id);
+    if (opts.signal?.aborted) return undefined;
+    onUpdate(e);
+    if (isTerminal(e.status)) return e;
+    if (Date.now() > deadline) throw new Error(`execution ${id} still ${e.status}; stopped following it`);
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, interval);
+      opts.signal?.addEventListener(
+        "abort",
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+        { once: true },
+      );
+    });
+  }
+}
+
+/** One line per step transition (started, then ended) and per change of the run's status. */
+export class StepProgress {
+  private readonly seen = new Map<string, string>();
+  private status?: string;
+
+  constructor(private readonly c: Colours) {}
+
+  lines(e: ExecutionView): string[] {
+    const out: string[] = [];
+    if (e.status !== this.status) {
+      if (this.status !== undefined || e.status !== "RUNNING")
+        out.push(
+          `  ${this.c.dim("run")} ${e.status === "WAITING_FOR_APPROVAL" ? `waits for approval: reflex approve ${e.id}` : e.status}`,
+        );
+      this.status = e.status;
+    }
+    for (const s of e.steps ?? []) {
+      const key = stepKey(s);
+      if (this.seen.get(key) === s.status) continue;
+      this.seen.set(key, s.status);
+      out.push(`  ${formatStep(s, this.c)}`);
+    }
+    return out;
+  }
+}
+
+export interface LogLine {
+  at: string;
+  kind: "step" | "audit";
+  text: string;
+  /** The same line as data, for `--json`. */
+  data: Record<string, unknown>;
+}
+
+/** A run as chronological lines: steps started and ended, audit entries; each printed once. */
+export class RunLog {
+  private readonly printed = new Set<string>();
+
+  constructor(private readonly c: Colours) {}
+
+  /** The lines not printed before, oldest first. */
+  next(e: ExecutionView): LogLine[] {
+    const lines: Array<LogLine & { key: string }> = [];
+    for (const s of e.steps ?? []) {
+      const key = stepKey(s);
+      const target = s.target ? ` ${s.target}` : "";
+      if (s.startedAt)
+        lines.push({
+          key: `S|${key}`,
+          at: s.startedAt,
+          kind: "step",
+          text: `${this.c.cyan("…")} ${s.step}${target} started`,
+          data: { event: "started", step: s.step, target: s.target ?? undefined },
+        });
+      if (s.status !== "RUNNING")
+        lines.push({
+          key: `E|${key}`,
+          at: s.endedAt ?? s.startedAt ?? e.startedAt,
+          kind: "step",
+          text:
+            s.status === "FAILED"
+              ? `${this.c.red("✗")} ${s.step}${target} ${this.c.red("failed")} after ${formatMs(s.durationMs)}: ${s.error ?? "error"}${s.cause ? `: ${s.cause}` : ""}`
+              : `${this.c.green("✓")} ${s.step}${target} succeeded in ${formatMs(s.durationMs)}`,
+          data: {
+            event: s.status === "FAILED" ? "failed" : "succeeded",
+            step: s.step,
+            target: s.target ?? undefined,
+            durationMs: s.durationMs,
+            error: s.error ?? undefined,
+            cause: s.cause ?? undefined,
+          },
+        });
+    }
+    for (const a of e.audit ?? [])
+      lines.push({
+        key: `A|${a.id ?? `${a.at}|${a.kind}|${a.reason}`}`,
+        at: a.at,
+        kind: "audit",
+        text: formatAuditEntry(a, this.c).slice(a.at.length + 2),
+        data: { ...a },
+      });
+    const fresh = lines.filter((l) => !this.printed.has(l.key));
+    for (const l of fresh) this.printed.add(l.key);
+    return fresh.sort((a, b) => a.at.localeCompare(b.at)).map(({ key: _key, ...l }) => l);
+  }
+}
