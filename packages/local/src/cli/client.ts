@@ -71,7 +71,7 @@ export interface RunbookView {
   name: string;
   summary: string;
   risk: string;
-  cap?: number;
+  cap?: { maxTargets: number };
   dryRun?: string;
   params: Record<string, unknown>;
   example?: Record<string, unknown>;

@@ -1,7 +1,9 @@
 /**
  * Colour for people, never for machines: on when stdout is a terminal, off with `NO_COLOR`
- * (https://no-color.org), forced either way by `FORCE_COLOR` (as Node and most CLIs read it),
- * and never in `--json` output. Colour only ever repeats what a word or mark already says.
+ * (https://no-color.org), on in a pipe with `FORCE_COLOR` (`FORCE_COLOR=0` turns it off), and
+ * never in `--json` output. `NO_COLOR` wins over `FORCE_COLOR`: it is a person's own choice,
+ * where `FORCE_COLOR` is often set for a whole CI job. Colour only ever repeats what a word or
+ * a mark already says.
  */
 
 export interface Colours {
@@ -16,9 +18,9 @@ export interface Colours {
 
 /** Whether to colour a stream, from its TTY-ness and the environment. */
 export function colourWanted(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
   const force = env.FORCE_COLOR;
   if (force !== undefined && force !== "") return force !== "0" && force !== "false";
-  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
   return Boolean(stream.isTTY) && env.TERM !== "dumb";
 }
 

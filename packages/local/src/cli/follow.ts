@@ -5,7 +5,7 @@
  */
 import type { ApiClient, ExecutionView, StepView } from "./client.ts";
 import { isTerminal } from "./client.ts";
-import type { Colours } from "./colour.ts";
+import { type Colours, status } from "./colour.ts";
 import { formatAuditEntry, formatMs, formatStep } from "./format.ts";
 
 const stepKey = (s: StepView) => `${s.state ?? s.step}|${s.target ?? ""}|${s.startedAt ?? ""}`;
@@ -52,18 +52,19 @@ export class StepProgress {
 
   lines(e: ExecutionView): string[] {
     const out: string[] = [];
-    if (e.status !== this.status) {
-      if (this.status !== undefined || e.status !== "RUNNING")
-        out.push(
-          `  ${this.c.dim("run")} ${e.status === "WAITING_FOR_APPROVAL" ? `waits for approval: reflex approve ${e.id}` : e.status}`,
-        );
-      this.status = e.status;
-    }
     for (const s of e.steps ?? []) {
       const key = stepKey(s);
       if (this.seen.get(key) === s.status) continue;
       this.seen.set(key, s.status);
       out.push(`  ${formatStep(s, this.c)}`);
+    }
+    // The run's own status, after the steps that led to it.
+    if (e.status !== this.status) {
+      if (this.status !== undefined || e.status !== "RUNNING")
+        out.push(
+          `  ${this.c.dim("run")} ${e.status === "WAITING_FOR_APPROVAL" ? `waits for approval: reflex approve ${e.id}` : status(this.c, e.status)}`,
+        );
+      this.status = e.status;
     }
     return out;
   }

@@ -88,10 +88,33 @@ export function formatStep(s: StepView, c: Colours = PLAIN): string {
     .trimEnd();
 }
 
-/** Many steps (a patch run has hundreds) are summed up per state, failures listed one by one. */
+/**
+ * The steps of a run. A state that polls (checkSnapshots) repeats: consecutive repeats of a
+ * step on the same target with the same outcome fold into one line (×N, total time). Many
+ * steps still (a patch run has hundreds) are summed up per state, failures listed one by one.
+ */
 export function formatSteps(steps: StepView[], c: Colours = PLAIN, limit = 40): string[] {
   if (steps.length === 0) return ["  (no step has run yet)"];
-  if (steps.length <= limit) return steps.map((s) => `  ${formatStep(s, c)}`);
+  const folded: Array<{ step: StepView; times: number; total: number }> = [];
+  for (const s of steps) {
+    const last = folded.at(-1);
+    if (
+      last &&
+      last.step.step === s.step &&
+      last.step.target === s.target &&
+      last.step.status === s.status &&
+      s.status !== "FAILED"
+    ) {
+      last.times++;
+      last.total += s.durationMs ?? 0;
+    } else folded.push({ step: s, times: 1, total: s.durationMs ?? 0 });
+  }
+  if (folded.length <= limit)
+    return folded.map(({ step, times, total }) =>
+      times === 1
+        ? `  ${formatStep(step, c)}`
+        : `  ${formatStep({ ...step, step: `${step.step} ×${times}`, durationMs: total }, c)} in all`,
+    );
   const byState = new Map<string, StepView[]>();
   for (const s of steps) byState.set(s.step, [...(byState.get(s.step) ?? []), s]);
   const lines = [`  ${steps.length} steps, by state (first seen first):`];
@@ -175,8 +198,7 @@ function targetLines(e: ExecutionView, c: Colours): string[] {
     lines.push(
       `  ${mark(c, outcome === "succeeded" ? "ok" : outcome)} ${t.instanceId}${t.name ? ` (${t.name})` : ""}  ${outcome}${detail.length ? ` — ${detail.join("; ")}` : ""}`,
     );
-    for (const s of t.snapshots ?? [])
-      lines.push(`      ${s.snapshotId}  ${s.volumeId}  ${s.state}`);
+    for (const s of t.snapshots ?? []) lines.push(`      ${s.snapshotId}  ${s.volumeId}  ${s.state}`);
     for (const cp of t.copies ?? [])
       lines.push(
         `      copy ${cp.snapshotId ?? "-"} in ${cp.region}${cp.error ? ` — ${c.red(cp.error)}` : ""}`,
@@ -234,10 +256,10 @@ function planLines(e: ExecutionView): string[] {
 function reasonLines(e: ExecutionView, c: Colours): string[] {
   const plan = e.result?.plan ?? {};
   return [
-    ...(plan.limits ?? []).map((l: string) => `  ${c.yellow("clamped")} ${l}`),
+    ...(plan.limits ?? []).map((l: string) => `  ${mark(c, "skipped")} ${l}`),
     ...(plan.skipped ?? []).map(
       (s: { instanceId: string; name?: string; reason: string }) =>
-        `  ${c.yellow("skipped")} ${s.instanceId}${s.name ? ` (${s.name})` : ""}: ${s.reason}`,
+        `  ${mark(c, "skipped")} skipped ${s.instanceId}${s.name ? ` (${s.name})` : ""}: ${s.reason}`,
     ),
   ];
 }
@@ -394,7 +416,7 @@ function paramRows(s: Schema, prefix = "", required = true): string[][] {
 /** `reflex runbooks <name>`: what it does, its params with types and defaults, an example. */
 export function formatRunbook(r: RunbookView, c: Colours = PLAIN): string {
   const lines = [
-    `${c.bold(r.name)}  risk ${r.risk}${r.cap !== undefined ? `, at most ${r.cap} targets per run` : ""}`,
+    `${c.bold(r.name)}  risk ${r.risk}${r.cap ? `, at most ${r.cap.maxTargets} targets per run` : ""}`,
   ];
   lines.push(`  ${r.summary}`);
   if (r.dryRun) lines.push(`  dry-run: ${r.dryRun}`);

@@ -18,20 +18,21 @@ type Action = (...args: any[]) => Promise<number | undefined>;
 const URL_HELP =
   "the Reflex server: local mode or a deployed API (https, SigV4-signed); default REFLEX_URL, then the port `reflex start` wrote to .reflex/, then http://127.0.0.1:8787";
 
-function examples(cmd: Command, lines: string[]): Command {
-  return cmd.addHelpText("after", `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`);
-}
-
-/** `--url`, and `--as` where the server records who acted. */
-function server(cmd: Command, opts: { as?: boolean } = { as: true }): Command {
-  cmd.option("--url <url>", URL_HELP);
-  if (opts.as !== false)
+/**
+ * Finishes a command: the shared options after its own (`--json` where it prints data,
+ * `--url` where it talks to the server, `--as` where the server records who acted), and the
+ * examples its help ends with.
+ */
+function examples(
+  cmd: Command,
+  lines: string[],
+  shared: { json?: boolean; server?: boolean; as?: boolean } = {},
+): Command {
+  if (shared.json) cmd.option("--json", "machine-readable output only (JSON, no colour)");
+  if (shared.server) cmd.option("--url <url>", URL_HELP);
+  if (shared.server && shared.as)
     cmd.option("--as <actor>", "act as this person, e.g. cli:alice (local mode only; default cli:$USER)");
-  return cmd;
-}
-
-function json(cmd: Command): Command {
-  return cmd.option("--json", "machine-readable output only (JSON, no colour)");
+  return cmd.addHelpText("after", `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`);
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -84,7 +85,8 @@ Examples:
   );
 
   examples(
-    server(json(program.command("run")))
+    program
+      .command("run")
       .description("start a runbook; with --wait, follow its steps until it ends")
       .argument("<runbook>", "a runbook name (reflex runbooks lists them)")
       .option(
@@ -103,18 +105,22 @@ Examples:
       "reflex run scale --param autoScalingGroup=web --param change=+2 --wait",
       "reflex run backup-snapshot --param selector.tag.Role=db --json",
     ],
+    { json: true, server: true, as: true },
   );
 
   examples(
-    server(json(program.command("runbooks")), { as: false })
+    program
+      .command("runbooks")
       .description("the runbooks: name, risk and summary; with a name, its params and an example")
       .argument("[name]", "a runbook name")
       .action(act((name, o) => Runs.runbooks(io, name, o))),
     ["reflex runbooks", "reflex runbooks scale", "reflex runbooks patch --json"],
+    { json: true, server: true, as: false },
   );
 
   examples(
-    server(json(program.command("executions")), { as: false })
+    program
+      .command("executions")
       .description("executions, newest first, filtered and paged by the server")
       .option("--status <s[,s]>", "only these statuses, e.g. RUNNING,FAILED")
       .option("--runbook <name>", "only runs of this runbook")
@@ -132,10 +138,12 @@ Examples:
       "reflex executions --runbook backup-snapshot --limit 10",
       "reflex executions --all --json",
     ],
+    { json: true, server: true, as: false },
   );
 
   examples(
-    server(json(program.command("show")), { as: false })
+    program
+      .command("show")
       .description(
         "one execution: steps with status and timing, per-target results, plan reasons, rollback, audit, links",
       )
@@ -143,10 +151,12 @@ Examples:
       .option("--follow", "keep showing new steps until the run ends (Ctrl-C stops following, not the run)")
       .action(act((id, o) => Runs.show(io, id, o))),
     ["reflex show latest", "reflex show backup-snapshot --json", "reflex show latest --follow"],
+    { json: true, server: true, as: false },
   );
 
   examples(
-    server(json(program.command("logs")), { as: false })
+    program
+      .command("logs")
       .description(
         "a run as chronological lines: steps started and ended (target, duration, error), audit entries",
       )
@@ -155,10 +165,12 @@ Examples:
       .addHelpText("after", "\n--json prints one JSON object per line.")
       .action(act((id, o) => Runs.logs(io, id, o))),
     ["reflex logs latest", "reflex logs latest --follow", "reflex logs latest --json"],
+    { json: true, server: true, as: false },
   );
 
   examples(
-    server(json(program.command("audit")), { as: false })
+    program
+      .command("audit")
       .description("the audit trail, newest first: every decision with its actor and reason")
       .option("--execution <id>", "only entries about this execution")
       .option("--actor <actor>", "only entries by this actor, e.g. cli:alice or rule:web-cpu-high")
@@ -172,28 +184,34 @@ Examples:
       "reflex audit --kind event.suppressed --since 1h",
       "reflex audit --actor cli:alice --json",
     ],
+    { json: true, server: true, as: false },
   );
 
   examples(
-    server(json(program.command("status")))
+    program
+      .command("status")
       .description("what runs, what waits for approval, pause and breaker, freezes, locks, cooldowns")
       .action(act((o) => Runs.status(io, o))),
     ["reflex status", "reflex status --json"],
+    { json: true, server: true, as: true },
   );
 
   const config = program.command("config").description("the automation config");
   examples(
-    json(config.command("check"))
+    config
+      .command("check")
       .description("validate the config; print each problem with its path (exit 2 when there is one)")
       .option("--config <file>", "the config file", DEFAULT_CONFIG_FILE)
       .action(act((o) => cmdConfigCheck(io, o))),
     ["reflex config check", "reflex config check --config reflex.config.ts --json"],
+    { json: true },
   );
   examples(config, ["reflex config check"]);
 
   const events = program.command("events").description("EventBridge events: send them, test patterns");
   examples(
-    server(json(events.command("put")), { as: false })
+    events
+      .command("put")
       .description(
         "send one EventBridge event (or { Entries: [...] }) to the bus; exit 1 when some were refused, 2 when all were",
       )
@@ -203,6 +221,7 @@ Examples:
       "reflex events put examples/alarm-cpu-high.json",
       "reflex events put examples/alarm-cpu-high.json --json",
     ],
+    { json: true, server: true, as: false },
   );
   examples(
     events
@@ -216,13 +235,16 @@ Examples:
   examples(events, ["reflex events put examples/alarm-cpu-high.json"]);
 
   const cloud = examples(
-    server(json(program.command("cloud")), { as: false })
+    program
+      .command("cloud")
       .description("the simulated AWS account of a running local server")
       .action(act(async (o) => (await import("./cloud.ts")).account(io, o))),
     ["reflex cloud", "reflex cloud calls --mutating --since 10m", "reflex cloud --json"],
+    { json: true, server: true, as: false },
   );
   examples(
-    server(json(cloud.command("calls")), { as: false })
+    cloud
+      .command("calls")
       .description("the call log: service, operation, params digest, outcome, time, execution")
       .option("--mutating", "only calls that could change state")
       .option("--since <when>", "an ISO time, a duration back from now (10m), or a call number")
@@ -230,9 +252,11 @@ Examples:
       .option("--limit <n>", "at most this many, the newest", "100")
       .action(act(async (o) => (await import("./cloud.ts")).calls(io, o))),
     ["reflex cloud calls", "reflex cloud calls --mutating --since 10m --json"],
+    { json: true, server: true, as: false },
   );
   examples(
-    json(cloud.command("seed"))
+    cloud
+      .command("seed")
       .description("add SSM-managed instances to the saved simulated cloud (run it before reflex start)")
       .requiredOption("--instances <n>", "how many, 1 to 10000")
       .option("--patch-group <name>", "their PatchGroup tag", "fleet")
@@ -247,13 +271,15 @@ Examples:
         }),
       ),
     ["reflex cloud seed --instances 100 --patch-group fleet"],
+    { json: true },
   );
 
   const chaos = program
     .command("chaos")
     .description("inject faults into the simulated cloud of a running local server");
   examples(
-    server(json(chaos.command("add")), { as: false })
+    chaos
+      .command("add")
       .description("arm a fault on an operation")
       .requiredOption("--op <service:Operation>", "e.g. ec2:CreateSnapshot, autoscaling:*, *")
       .option("--error <code>", "the AWS error code, e.g. RequestLimitExceeded, InternalError, AccessDenied")
@@ -266,19 +292,24 @@ Examples:
       "reflex chaos add --op ec2:CreateSnapshot --error RequestLimitExceeded --rate 0.3",
       "reflex chaos add --op autoscaling:* --latency 500ms --count 5",
     ],
+    { json: true, server: true, as: false },
   );
   examples(
-    server(json(chaos.command("list")), { as: false })
+    chaos
+      .command("list")
       .description("the armed faults")
       .action(act(async (o) => (await import("./cloud.ts")).listFaults(io, o))),
     ["reflex chaos list", "reflex chaos list --json"],
+    { json: true, server: true, as: false },
   );
   examples(
-    server(json(chaos.command("clear")), { as: false })
+    chaos
+      .command("clear")
       .description("disarm every fault, or the one named")
       .argument("[id]", "a fault id from reflex chaos list")
       .action(act(async (id, o) => (await import("./cloud.ts")).clearFaults(io, id, o))),
     ["reflex chaos clear", "reflex chaos clear fault-1"],
+    { json: true, server: true, as: false },
   );
   examples(chaos, ["reflex chaos add --op ec2:CreateSnapshot --error InternalError", "reflex chaos list"]);
 
@@ -291,14 +322,17 @@ Examples:
   );
 
   examples(
-    server(json(program.command("pairs")), { as: false })
+    program
+      .command("pairs")
       .description("failover pairs and who is primary now")
       .action(act((o) => cmdPairs(io, o))),
     ["reflex pairs", "reflex pairs --json"],
+    { json: true, server: true, as: false },
   );
 
   examples(
-    json(program.command("windows"))
+    program
+      .command("windows")
       .description("the next occurrences of each maintenance window, and the freeze that would block one")
       .option("--config <file>", "the config file", DEFAULT_CONFIG_FILE)
       .option("--from <time>", "list occurrences after this ISO time (default now)")
@@ -313,45 +347,57 @@ Examples:
         }),
       ),
     ["reflex windows", "reflex windows --count 3 --json"],
+    { json: true },
   );
 
   examples(
-    server(json(program.command("pause")))
+    program
+      .command("pause")
       .description("pause automatic runs (rules, schedules, windows); people can still start runs")
       .option("--reason <text>", "why, for the audit trail and the banner", "paused from the CLI")
       .action(act((o) => cmdGuardrails(io, "pause", o))),
     ['reflex pause --reason "incident 42: hands off"'],
+    { json: true, server: true, as: true },
   );
   examples(
-    server(json(program.command("resume")))
+    program
+      .command("resume")
       .description("resume automatic runs (and reset the breaker)")
       .action(act((o) => cmdGuardrails(io, "resume", o))),
     ["reflex resume"],
+    { json: true, server: true, as: true },
   );
   examples(
-    server(json(program.command("guardrails")), { as: false })
+    program
+      .command("guardrails")
       .description("pause, breaker, freezes, limits")
       .action(act((o) => cmdGuardrails(io, "show", o))),
     ["reflex guardrails", "reflex guardrails --json"],
+    { json: true, server: true, as: false },
   );
 
   examples(
-    server(json(program.command("approvals")))
+    program
+      .command("approvals")
       .description("runs waiting for your approval")
       .option("--all", "every pending request, not only those you may answer")
       .action(act(async (o) => People.approvals(io, await clientFor(o), o))),
     ["reflex approvals", "reflex approvals --all --json"],
+    { json: true, server: true, as: true },
   );
   examples(
-    server(json(program.command("approve")))
+    program
+      .command("approve")
       .description("approve a run that waits for approval")
       .argument("<id>", "the execution id")
       .option("--comment <text>", "recorded with your answer")
       .action(act(async (id, o) => People.answer(io, await clientFor(o), "approve", id, o))),
     ['reflex approve scale-20261128T100000Z-ab12cd --comment "looks right"'],
+    { json: true, server: true, as: true },
   );
   examples(
-    server(json(program.command("reject")))
+    program
+      .command("reject")
       .description("reject a run that waits for approval; it ends having changed nothing")
       .argument("<id>", "the execution id")
       .option("--reason <text>", "why (required)")
@@ -362,18 +408,22 @@ Examples:
         ),
       ),
     ['reflex reject scale-20261128T100000Z-ab12cd --reason "not during the sale"'],
+    { json: true, server: true, as: true },
   );
   examples(
-    server(json(program.command("abort")))
+    program
+      .command("abort")
       .description("stop a run: no new target starts, steps in flight finish, then rollback runs")
       .argument("<id>", "the execution id")
       .option("--reason <text>", "why (required)")
       .option("--now", "stop at once, skipping rollback (check the targets afterwards)")
       .action(act(async (id, o) => People.abort(io, await clientFor(o), id, o))),
     ['reflex abort scale-20261128T100000Z-ab12cd --reason "wrong group"'],
+    { json: true, server: true, as: true },
   );
   examples(
-    server(json(program.command("rerun")))
+    program
+      .command("rerun")
       .description("start a run again with the same params, through every check a new run passes")
       .argument("<id>", "the execution id to repeat")
       .option("--dry-run", "repeat it as a dry-run")
@@ -381,22 +431,27 @@ Examples:
       .option("--override-pause <reason>", "start while automation is paused (audited)")
       .action(act(async (id, o) => People.rerun(io, await clientFor(o), id, o))),
     ["reflex rerun scale-20261128T100000Z-ab12cd --dry-run"],
+    { json: true, server: true, as: true },
   );
   examples(
-    server(json(program.command("whoami")))
+    program
+      .command("whoami")
       .description("who the server thinks you are, your roles, and what you may do")
       .action(act(async (o) => People.whoami(io, await clientFor(o), o))),
     ["reflex whoami", "reflex whoami --as cli:alice --json"],
+    { json: true, server: true, as: true },
   );
 
   examples(
-    server(json(program.command("outbox")), { as: false })
+    program
+      .command("outbox")
       .description("what local mode would have posted to Slack, oldest first")
       .option("--thread <ts>", "one run's thread")
       .option("--channel <id>", "one channel")
       .option("--limit <n>", "at most this many")
       .action(act((o) => cmdOutbox(io, o))),
     ["reflex outbox", "reflex outbox --limit 5 --json"],
+    { json: true, server: true, as: false },
   );
 
   // Subcommands created with .command() inherit the output and suggestion settings; exit
