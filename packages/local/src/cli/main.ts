@@ -55,6 +55,8 @@ export function buildProgram(io: Io, state: { code: number } = { code: 0 }): Com
       writeErr: (s) => io.err(s.replace(/\n$/, "")),
     })
     .showSuggestionAfterError(true)
+    // A command's options stop at its subcommand: `cloud calls --url …` is calls' --url.
+    .enablePositionalOptions()
     .showHelpAfterError("(add --help for usage and examples)")
     .exitOverride();
   program.addHelpText(

@@ -1,0 +1,426 @@
+/**
+ * The `reflex` command tree: help and suggestions for every command, `--json` for every
+ * command that takes it, the human views of a run (show, logs, run --wait), paging and
+ * filters, colour. Most run the CLI in-process (`main(argv, io)`); Ctrl-C and NO_COLOR run the
+ * real bin in a child process.
+ */
+import { execFile, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import type { Command } from "commander";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { colourWanted } from "../packages/local/src/cli/colour.ts";
+import type { Io } from "../packages/local/src/cli/io.ts";
+import { buildProgram, main, walk } from "../packages/local/src/cli/main.ts";
+import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
+import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { startTestLocal } from "./support/local.ts";
+
+const BIN = join(import.meta.dirname, "../packages/local/bin/reflex.mjs");
+const ANSI = "\u001b[";
+
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI in-process and captures what it prints. */
+async function reflex(argv: string[], opts: { colour?: boolean } = {}): Promise<Ran> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: Io = {
+    out: (s) => out.push(`${s}\n`),
+    err: (s) => err.push(`${s}\n`),
+    colour: opts.colour ?? false,
+    tty: false,
+  };
+  const code = await main(argv, io);
+  return { code, stdout: out.join(""), stderr: err.join("") };
+}
+
+/** The words that name a command under `reflex`, e.g. ["chaos", "add"]. */
+function pathOf(cmd: Command): string[] {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names;
+}
+
+const tree = walk(buildProgram({ out: () => {}, err: () => {}, colour: false, tty: false }));
+
+describe("help and usage errors", () => {
+  it.each(tree.map((c) => [pathOf(c).join(" ") || "(reflex)", pathOf(c)] as const))(
+    "`reflex %s --help` exits 0 and shows examples",
+    async (_name, path) => {
+      const ran = await reflex([...path, "--help"]);
+
+      expect(ran.code).toBe(0);
+      expect(ran.stdout).toContain("Usage: reflex");
+      expect(ran.stdout).toContain("Example");
+    },
+  );
+
+  it("answers an unknown flag with 'did you mean' and exit 2", async () => {
+    const ran = await reflex(["executions", "--jsn"]);
+
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toContain("unknown option '--jsn'");
+    expect(ran.stderr).toContain("Did you mean --json?");
+  });
+
+  it("answers an unknown command with 'did you mean' and exit 2", async () => {
+    const ran = await reflex(["exections"]);
+
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toContain("Did you mean executions?");
+  });
+
+  it("exits 2 with the usage for no command, a missing argument, or a bad --since", async () => {
+    expect((await reflex([])).code).toBe(2);
+    expect((await reflex(["show"])).code).toBe(2);
+    const since = await reflex(["executions", "--since", "yesterday"]);
+    expect(since.code).toBe(2);
+    expect(since.stderr).toContain("--since 'yesterday'");
+  });
+});
+
+describe("colour", () => {
+  it("is on for a terminal, off with NO_COLOR (which wins), forced in a pipe by FORCE_COLOR", () => {
+    expect(colourWanted({ isTTY: true }, {})).toBe(true);
+    expect(colourWanted({ isTTY: false }, {})).toBe(false);
+    expect(colourWanted({ isTTY: true }, { NO_COLOR: "1" })).toBe(false);
+    expect(colourWanted({ isTTY: true }, { NO_COLOR: "1", FORCE_COLOR: "1" })).toBe(false);
+    expect(colourWanted({ isTTY: false }, { FORCE_COLOR: "1" })).toBe(true);
+    expect(colourWanted({ isTTY: true }, { FORCE_COLOR: "0" })).toBe(false);
+  });
+});
+
+describe("against a running local mode", () => {
+  let local: LocalMode;
+  let url: string[];
+  let data: string;
+  beforeAll(async () => {
+    data = mkdtempSync(join(tmpdir(), "reflex-cli-"));
+    local = await startTestLocal({
+      // medium risk in prod waits for approval: the people commands have runs to answer.
+      environment: "prod",
+      rules: [
+        {
+          name: "cpu-high",
+          on: { source: ["aws.cloudwatch"] },
+          run: "backup-snapshot",
+          with: { selector: { tag: { Backup: "daily" } } },
+          dryRun: true,
+        },
+      ],
+    });
+    url = ["--url", local.url];
+  });
+  afterAll(async () => {
+    await local?.stop();
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  it("run --wait prints a line per step as it goes, then the run; show latest prints its steps and targets", async () => {
+    const ran = await reflex(["run", "backup-snapshot", "--param", "selector.tag.Role=db", "--wait", ...url]);
+    const shown = await reflex(["show", "latest", ...url]);
+
+    expect(ran.code).toBe(0);
+    expect(ran.stdout).toMatch(/✓ plan\s+SUCCEEDED \d+ ms/);
+    expect(ran.stdout).toMatch(/✓ snapshotInstance\s+i-[0-9a-f]+\s+SUCCEEDED/);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^backup-snapshot-\S+ {2}backup-snapshot {2}✓ SUCCEEDED/);
+    expect(shown.stdout).toMatch(/\nSteps \(\d+\)\n {2}✓ plan/);
+    expect(shown.stdout).toMatch(/✓ checkSnapshots ×\d+/); // polling steps fold into one line
+    expect(shown.stdout).toMatch(
+      /\nTargets\n {2}✓ i-[0-9a-f]+ \(db-1\) {2}succeeded\n {6}snap-[0-9a-f]+ {2}vol-/,
+    );
+    expect(shown.stdout).toMatch(/\nAudit \(\d+\)\n.*execution\.started/);
+  });
+
+  it("show prints a dry-run's plan with the reason for each clamp", async () => {
+    await reflex([
+      "run",
+      "scale",
+      "--param",
+      "autoScalingGroup=web",
+      "--param",
+      "change=+20",
+      "--dry-run",
+      "--wait",
+      ...url,
+    ]);
+
+    const shown = await reflex(["show", "latest", ...url]);
+
+    expect(shown.stdout).toContain("web: desired capacity 6 → 12 (planned)");
+    expect(shown.stdout).toContain("Plan (dry-run: nothing was changed)");
+    expect(shown.stdout).toMatch(/Clamps and skips\n.*clamped to maxStep/);
+  });
+
+  it("logs prints the run's steps and audit entries in time order", async () => {
+    const ran = await reflex(["logs", "latest", ...url]);
+    const times = ran.stdout
+      .trim()
+      .split("\n")
+      .map((l) => l.slice(0, 24));
+
+    expect(ran.code).toBe(0);
+    expect(ran.stdout).toMatch(/execution\.started/);
+    expect(ran.stdout).toMatch(/… planCapacity started\n.*✓ planCapacity succeeded in \d+ ms/);
+    expect([...times].sort()).toEqual(times);
+  });
+
+  it("runbooks lists each runbook, and with a name its params, defaults and an example that runs", async () => {
+    const list = await reflex(["runbooks", ...url]);
+    const one = await reflex(["runbooks", "backup-snapshot", ...url]);
+    const example = one.stdout.match(/\n {2}(reflex run backup-snapshot .*--dry-run)\n/)?.[1];
+    const ran = await reflex([...example!.replace(/^reflex /, "").split(" "), ...url]);
+
+    expect(list.stdout).toMatch(/backup-snapshot\s+low\s+Snapshot/);
+    expect(one.stdout).toMatch(/retainDays\s+integer 1\.\.3650\s+7\s+Snapshots older/);
+    expect(one.stdout).toMatch(/selector\s+object\s+yes/);
+    expect(ran.code).toBe(0);
+  });
+
+  it("executions pages: a page with more prints the command for the next one", async () => {
+    const first = await reflex(["executions", "--limit", "1", ...url]);
+    const next = first.stdout.match(/more: (reflex executions .*)\n/)?.[1];
+    const second = await reflex([...next!.replace(/^reflex /, "").split(" ")]);
+
+    expect(next).toContain(`--url ${local.url}`);
+    expect(second.code).toBe(0);
+    expect(second.stdout.split("\n")[1].split(" ")[0]).not.toBe(first.stdout.split("\n")[1].split(" ")[0]);
+  });
+
+  it("executions --status, --runbook and --since are filtered by the server", async () => {
+    const before = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 5));
+    const dry = JSON.parse(
+      (
+        await reflex([
+          "run",
+          "backup-snapshot",
+          "--param",
+          "selector.tag.Role=web",
+          "--dry-run",
+          "--wait",
+          "--json",
+          ...url,
+        ])
+      ).stdout,
+    );
+
+    const succeeded = JSON.parse(
+      (await reflex(["executions", "--status", "SUCCEEDED", "--json", ...url])).stdout,
+    );
+    const waiting = JSON.parse(
+      (await reflex(["executions", "--status", "WAITING_FOR_APPROVAL,RUNNING", "--json", ...url])).stdout,
+    );
+    const since = JSON.parse((await reflex(["executions", "--since", before, "--json", ...url])).stdout);
+    const recent = JSON.parse(
+      (await reflex(["executions", "--since", "1h", "--runbook", "scale", "--json", ...url])).stdout,
+    );
+
+    expect(succeeded.executions.length).toBeGreaterThan(0);
+    expect(new Set(succeeded.executions.map((e: { status: string }) => e.status))).toEqual(
+      new Set(["SUCCEEDED"]),
+    );
+    for (const e of waiting.executions) expect(["WAITING_FOR_APPROVAL", "RUNNING"]).toContain(e.status);
+    expect(since.executions.map((e: { id: string }) => e.id)).toEqual([dry.id]);
+    expect(recent.executions.length).toBeGreaterThan(0);
+    expect(new Set(recent.executions.map((e: { runbook: string }) => e.runbook))).toEqual(new Set(["scale"]));
+  });
+
+  it("show --follow and logs --follow print until the run ends, then the whole run", async () => {
+    const started = await reflex([
+      "run",
+      "backup-snapshot",
+      "--param",
+      "selector.tag.Role=db",
+      "--json",
+      ...url,
+    ]);
+    const id = JSON.parse(started.stdout).executionId as string;
+
+    const [shown, logged] = await Promise.all([
+      reflex(["show", id, "--follow", ...url]),
+      reflex(["logs", id, "--follow", ...url]),
+    ]);
+
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/\nSteps \(\d+\)\n/);
+    expect(shown.stdout).toMatch(/\nTargets\n/);
+    expect(logged.code).toBe(0);
+    expect(logged.stdout).toMatch(/✓ report succeeded in \d+/);
+    expect(logged.stdout.trim().split("\n").at(-1)).toBe(`${id} ended: ✓ SUCCEEDED`);
+  });
+
+  it("audit --execution and --kind are filtered by the server", async () => {
+    const id = JSON.parse((await reflex(["show", "latest", "--json", ...url])).stdout).id as string;
+
+    const mine = JSON.parse((await reflex(["audit", "--execution", id, "--json", ...url])).stdout);
+    const started = JSON.parse(
+      (await reflex(["audit", "--kind", "execution.started", "--json", ...url])).stdout,
+    );
+
+    expect(mine.entries.length).toBeGreaterThan(0);
+    expect(new Set(mine.entries.map((a: { executionId: string }) => a.executionId))).toEqual(new Set([id]));
+    expect(new Set(started.entries.map((a: { kind: string }) => a.kind))).toEqual(
+      new Set(["execution.started"]),
+    );
+  });
+
+  it("every command that takes --json prints JSON only, with no colour even on a colour terminal", async () => {
+    // Three runs waiting for approval, on three instances (a run locks its targets).
+    const db = local.cloud
+      .instances()
+      .filter((i) => i.Tags?.some((t) => t.Key === "Name" && /^db-[123]$/.test(t.Value ?? "")));
+    const waiting: string[] = [];
+    for (const instance of db) {
+      const started = await reflex([
+        "run",
+        "scale",
+        "--param",
+        "mode=vertical",
+        "--param",
+        `instanceId=${instance.InstanceId}`,
+        "--param",
+        "instanceType=t3.large",
+        "--json",
+        "--as",
+        "cli:alice",
+        ...url,
+      ]);
+      waiting.push(JSON.parse(started.stdout).executionId);
+    }
+    expect(waiting).toHaveLength(3);
+    await waitFor(async () => {
+      const { approvals } = JSON.parse((await reflex(["approvals", "--all", "--json", ...url])).stdout);
+      return waiting.every((id) => approvals.some((a: { executionId: string }) => a.executionId === id));
+    });
+    const args: Record<string, string[]> = {
+      run: ["backup-snapshot", "--param", "selector.tag.Role=web", "--dry-run", "--wait"],
+      runbooks: ["scale"],
+      executions: ["--limit", "5"],
+      show: ["latest"],
+      logs: ["latest"],
+      audit: ["--limit", "5"],
+      status: [],
+      "config check": [],
+      "events put": ["examples/alarm-cpu-high.json"],
+      cloud: [],
+      "cloud calls": ["--limit", "5"],
+      "cloud seed": ["--instances", "2", "--data", data],
+      "chaos add": ["--op", "ec2:DescribeRegions", "--error", "InternalError", "--count", "1"],
+      "chaos list": [],
+      "chaos clear": [],
+      pairs: [],
+      windows: [],
+      pause: ["--reason", "a test"],
+      resume: [],
+      guardrails: [],
+      approvals: ["--all"],
+      approve: [waiting[0], "--as", "cli:bob"],
+      reject: [waiting[1], "--reason", "a test", "--as", "cli:bob"],
+      abort: [waiting[2], "--reason", "a test", "--as", "cli:bob"],
+      rerun: [waiting[1], "--dry-run", "--as", "cli:bob"],
+      whoami: ["--as", "cli:bob"],
+      outbox: [],
+    };
+    const withJson = tree
+      .filter((c) => c.options.some((o) => o.long === "--json"))
+      .map((c) => pathOf(c).join(" "));
+
+    expect(withJson.filter((name) => !(name in args))).toEqual([]); // a new command needs its line above
+    for (const name of withJson) {
+      const takesUrl = tree
+        .find((c) => pathOf(c).join(" ") === name)!
+        .options.some((o) => o.long === "--url");
+      const ran = await reflex([...name.split(" "), ...args[name], "--json", ...(takesUrl ? url : [])], {
+        colour: true,
+      });
+      const parsed = () =>
+        name === "logs"
+          ? ran.stdout
+              .trim()
+              .split("\n")
+              .map((l) => JSON.parse(l)) // one object per line
+          : JSON.parse(ran.stdout);
+      expect({ name, code: ran.code, stderr: ran.stderr }).toEqual({
+        name,
+        code: 0,
+        stderr: expect.any(String),
+      });
+      expect(parsed, name).not.toThrow();
+      expect(ran.stdout.includes(ANSI), name).toBe(false);
+    }
+  });
+
+  it("status shows pause, breaker, runs, approvals, locks", async () => {
+    const ran = await reflex(["status", ...url], { colour: true });
+
+    expect(ran.stdout).toMatch(/automation: on/);
+    expect(ran.stdout).toMatch(/breaker: .*0 of 3 failures/);
+    expect(ran.stdout).toMatch(/\nrunning: \d+\n/);
+    expect(ran.stdout).toMatch(/\nwaiting for approval: \d+\n/);
+    expect(ran.stdout).toMatch(/locks held: \d+/);
+    expect(ran.stdout).toContain(ANSI); // the colour terminal gets colour…
+  });
+
+  it("prints no colour under NO_COLOR, and keeps the words and marks", async () => {
+    const env = { ...process.env, NO_COLOR: "1", FORCE_COLOR: "1" };
+    const { stdout } = await promisify(execFile)(process.execPath, [BIN, "executions", ...url], { env });
+
+    expect(stdout).toMatch(/✓ SUCCEEDED/);
+    expect(stdout.includes(ANSI)).toBe(false);
+  });
+});
+
+describe("Ctrl-C during run --wait", () => {
+  let local: LocalMode;
+  beforeAll(async () => {
+    // Snapshots that take a while: the run is still going when Ctrl-C comes.
+    local = await startTestLocal({}, { cloud: SimulatedCloud.seeded({ snapshotDurationMs: 2500 }) });
+  });
+  afterAll(async () => local?.stop());
+
+  it("detaches with exit 130, says how to follow the run, and the run goes on", async () => {
+    const child = spawn(
+      process.execPath,
+      [BIN, "run", "backup-snapshot", "--param", "selector.tag.Role=db", "--wait", "--url", local.url],
+      { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (b) => {
+      stdout += b;
+    });
+    child.stderr.on("data", (b) => {
+      stderr += b;
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    await waitFor(async () => /snapshotInstance/.test(stdout), 30_000);
+
+    child.kill("SIGINT");
+    const code = await exited;
+    const id = stderr.match(/started (backup-snapshot-\S+);/)?.[1];
+    await local.idle();
+    const after = JSON.parse((await reflex(["show", id!, "--json", "--url", local.url])).stdout);
+
+    expect(code).toBe(130);
+    expect(stderr).toContain(`reflex show ${id} --follow`);
+    expect(stderr).toContain(`reflex logs ${id} --follow`);
+    expect(after.status).toBe("SUCCEEDED");
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
