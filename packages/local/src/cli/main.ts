@@ -410,7 +410,11 @@ async function cmdPeople(command: string, args: string[]): Promise<number> {
   });
   const api = client(values);
   const json = Boolean(values.json);
-  const id = positionals[0];
+  // approve / reject / abort / rerun take an id, a unique prefix of one, or `latest`, like show.
+  const id =
+    positionals[0] && command !== "approvals" && command !== "whoami"
+      ? await resolveId(api, positionals[0])
+      : positionals[0];
   switch (command) {
     case "approvals":
       return People.approvals(api, { json, all: Boolean(values.all) });
