@@ -12,7 +12,6 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join, resolve } from "node:path";
 import { Sha256 } from "@aws-crypto/sha256-js";
-import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
 
@@ -95,7 +94,7 @@ export async function openTransport(opts: TransportOptions = {}): Promise<Transp
       const target = `${baseUrl}${path.startsWith("/") ? path : `/${path}`}`;
       if (!signing) return send(target, init);
       signer ??= requestSigner({
-        credentials: opts.credentials ?? fromNodeProviderChain(),
+        credentials: opts.credentials ?? (await defaultCredentials()),
         region: signingRegion(url, env),
       });
       const wire = new URL(target);
@@ -114,15 +113,34 @@ export async function openTransport(opts: TransportOptions = {}): Promise<Transp
   };
 }
 
+/**
+ * The server's URL as {@link openTransport} finds it, without opening anything (for a
+ * command's `--url` default).
+ */
+export function serverUrl(opts: Pick<TransportOptions, "cwd" | "env"> = {}): string {
+  return discover(opts, opts.env ?? process.env).url;
+}
+
+/** The standard AWS credential chain, loaded only when a request is signed. */
+async function defaultCredentials(): Promise<AwsCredentialIdentityProvider> {
+  const { fromNodeProviderChain } = await import("@aws-sdk/credential-providers");
+  return fromNodeProviderChain();
+}
+
 function discover(
-  opts: TransportOptions,
+  opts: Pick<TransportOptions, "url" | "cwd">,
   env: NodeJS.ProcessEnv,
 ): { url: string; source: Transport["source"] } {
   if (opts.url !== undefined) return { url: opts.url, source: "flag" };
   if (env.REFLEX_URL) return { url: env.REFLEX_URL, source: "env" };
   const file = readPortFile(portFilePath(opts.cwd, env));
   if (file) return { url: file.url, source: "port-file" };
-  return { url: `http://127.0.0.1:${env.REFLEX_PORT || DEFAULT_PORT}`, source: "default" };
+  return { url: defaultServerUrl(env), source: "default" };
+}
+
+/** Where local mode listens unless told otherwise: `http://127.0.0.1:$REFLEX_PORT` (8787). */
+export function defaultServerUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return `http://127.0.0.1:${env.REFLEX_PORT || DEFAULT_PORT}`;
 }
 
 /** `<dataDir>/server.json`, the data dir being `$REFLEX_DATA_DIR` or `.reflex` under `cwd`. */
