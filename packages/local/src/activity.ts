@@ -149,9 +149,10 @@ function describeLifecycle(
       // A rule's refusal is already on its event's line.
       if (d.trigger?.kind === "rule") return undefined;
       const verb = e["detail-type"] === "Reflex Event Suppressed" ? "suppressed" : "refused";
+      const trigger = { ...d.trigger, actor: d.trigger?.actor ?? d.actor };
       return {
         kind: "start",
-        text: `${d.runbook} (${triggerOf(d.trigger)}) → ${verb}: ${d.check} — ${d.reason}`,
+        text: `${d.runbook} (${triggerOf(trigger)}) → ${verb}: ${d.check} — ${d.reason}`,
       };
     }
     default: {
