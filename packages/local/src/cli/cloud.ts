@@ -5,12 +5,13 @@
  */
 import { Command, CommanderError } from "commander";
 import { ApiError } from "./client.ts";
+import { serverUrl } from "./transport.ts";
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const err = (s: string) => process.stderr.write(`${s}\n`);
 
 function defaultUrl(): string {
-  return process.env.REFLEX_URL ?? `http://127.0.0.1:${process.env.REFLEX_PORT ?? 8787}`;
+  return serverUrl();
 }
 
 async function request<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {

@@ -7,15 +7,16 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, Patterns, ValidationError } from "@reflex/core";
 import { ApiClient, ApiError } from "./client.ts";
-import { formatFault } from "./cloud.ts";
 import { formatExecution, formatExecutionList } from "./format.ts";
 import { parseParamPairs } from "./params.ts";
 import * as People from "./people.ts";
+import { readyBanner } from "./start-banner.ts";
+import { serverUrl } from "./transport.ts";
 
 export const USAGE = `reflex — event-driven runbook automation for AWS
 
 Usage:
-  reflex start [--port 8787] [--config reflex.config.ts] [--data .reflex]
+  reflex start [--port 8787] [--config reflex.config.ts] [--data .reflex] [--quiet]
   reflex run <runbook> [--param key=value]… [--dry-run] [--wait] [--json] [--url URL]
              [--override-freeze "<reason>"] [--override-pause "<reason>"] [--as <actor>]
   reflex approvals [--all] [--json] · reflex approve <id> [--comment …] · reflex reject <id> --reason …
@@ -43,7 +44,7 @@ const out = (s: string) => process.stdout.write(`${s}\n`);
 const err = (s: string) => process.stderr.write(`${s}\n`);
 
 function defaultUrl(): string {
-  return process.env.REFLEX_URL ?? `http://127.0.0.1:${process.env.REFLEX_PORT ?? 8787}`;
+  return serverUrl();
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -160,6 +161,7 @@ async function cmdStart(args: string[]): Promise<number> {
     port: { type: "string" },
     config: { type: "string" },
     data: { type: "string" },
+    quiet: { type: "boolean" },
   });
   const began = performance.now();
   const port = Number(values.port ?? process.env.REFLEX_PORT ?? 8787);
@@ -167,28 +169,10 @@ async function cmdStart(args: string[]): Promise<number> {
     throw new UsageError(`--port '${values.port}' is not a port`);
   const config = await loadConfig((values.config as string | undefined) ?? DEFAULT_CONFIG_FILE);
   const { startLocal } = await import("../local-mode.ts");
-  const local = await startLocal({
-    config,
-    port,
-    dataDir: (values.data as string | undefined) ?? process.env.REFLEX_DATA_DIR ?? ".reflex",
-  });
+  const dataDir = (values.data as string | undefined) ?? process.env.REFLEX_DATA_DIR ?? ".reflex";
+  const local = await startLocal({ config, port, dataDir, quiet: Boolean(values.quiet) });
   const readyMs = Math.round(performance.now() - began);
-  const instances = local.cloud.instances();
-  out(`Reflex local mode is ready in ${readyMs} ms — ${local.url}
-  dashboard   ${local.url}/
-  API         ${local.url}/api/runbooks
-  DynamoDB    ${local.storage.dynamoEndpoint} (dynalite, data in ${(values.data as string | undefined) ?? ".reflex"}/)
-  S3          ${local.storage.s3Endpoint} (s3rver, bucket reflex-local-reports)
-  cloud       simulated account: ${instances.length} instances, ${local.cloud.snapshots().length} snapshots${process.env.REFLEX_CLOUD === "aws" ? " (REFLEX_CLOUD=aws: using your real account!)" : ""}
-  runbooks    ${((await (await fetch(`${local.url}/api/runbooks`)).json()) as { runbooks: Array<{ name: string }> }).runbooks.map((r) => r.name).join(", ")}
-  faults      ${local.cloud.faults().length ? local.cloud.faults().map(formatFault).join("; ") : "none armed (reflex chaos add --op ec2:CreateSnapshot --error RequestLimitExceeded --rate 0.3)"}
-  schedules   ${local.jobs.map((j) => `${j.name} (${j.expression} ${j.timezone}, next ${j.nextRun()?.toISOString() ?? "never"})`).join("; ") || "none"}
-
-Try, in another terminal:
-  npx reflex run backup-snapshot --param selector.tag.Backup=daily --dry-run --wait
-  npx reflex run backup-snapshot --param selector.tag.Backup=daily --wait
-  npx reflex executions
-Press Ctrl-C to stop.`);
+  out(await readyBanner(local, { readyMs, dataDir }));
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);
