@@ -1101,6 +1101,12 @@ function stepsTable(graph, statuses, run) {
   return rows.length ? rows : [h("p", { class: "muted" }, "No step has started yet.")];
 }
 
+/** The run a run repeats (a re-run from the console, the CLI or Slack), if any. */
+const repeats = (run) =>
+  run.trigger?.rerunOf ??
+  run.rerunOf ??
+  (run.trigger?.kind === "rerun" ? run.trigger.executionId : undefined);
+
 const openState = new Map();
 
 views.run = {
@@ -1144,10 +1150,8 @@ views.run = {
       } else flash(`${name} has no step records: it writes none, or it has not run.`);
     };
     const startedAudit = (run.audit ?? []).find((a) => a.kind === "execution.started");
-    const rerunOf = run.rerunOf ?? (run.trigger?.kind === "rerun" ? run.trigger.executionId : undefined);
-    const reruns = (list ?? []).filter(
-      (e) => (e.rerunOf ?? (e.trigger?.kind === "rerun" ? e.trigger.executionId : undefined)) === run.id,
-    );
+    const rerunOf = repeats(run);
+    const reruns = (list ?? []).filter((e) => repeats(e) === run.id);
     const live = !TERMINAL.includes(run.status);
 
     const actions = h("div", { class: "actions" });
