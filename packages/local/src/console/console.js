@@ -686,7 +686,7 @@ function draw() {
         "No runs yet. Start one from ",
         h("a", { href: "#/start" }, "Start a runbook"),
         " (dry-run first), or send an alarm event: ",
-        h("code", {}, "npx reflex events put examples/alarm-cpu-high.json"),
+        h("code", {}, `npx reflex events put examples/alarm-cpu-high.json --url ${API || location.origin}`),
         ".",
       ),
     );
