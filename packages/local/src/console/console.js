@@ -260,10 +260,13 @@ function cooldownsView(cooldowns, now) {
     `⏳ ${running.length} cooldown${running.length === 1 ? "" : "s"} running`,
     running.map((c) => {
       const until = isoOf(c.until);
+      const key = c.key ?? [c.rule, c.target].filter(Boolean).join(" / ");
       return h(
         "li",
-        { "data-cooldown": c.key ?? c.rule },
-        h("code", {}, c.key ?? [c.rule, c.target].filter(Boolean).join(" / ")),
+        { "data-cooldown": key },
+        h("code", {}, key),
+        // The rule that started it, when the key does not already say.
+        c.rule && !String(key).includes(c.rule) ? ` rule ${c.rule}` : "",
         c.runbook ? ` (${c.runbook})` : "",
         until ? [" until ", time(until), " — ", h("strong", { "data-until": until }, leftText(until))] : "",
       );
