@@ -108,8 +108,17 @@ export default defineConfig({
   ],
   guardrails: { maxTargetsPerRun: 50, breaker: { failures: 3, within: "30m" } },
   access: {
-    roles: { oncall: ["U123", "U456"], sre: ["U789"] },
+    // `you` is whoever runs the CLI on this laptop (`cli:<user>`, or `--as cli:<name>`): may do
+    // everything (approving still needs another person: self-approval is off), but only while
+    // the environment is `local`; a deployed stage names its IAM principals instead.
+    roles: { oncall: ["U123", "U456"], sre: ["U789"], you: ["cli:*"] },
     allow: [
+      {
+        role: "you",
+        runbooks: ["*"],
+        actions: ["run", "dry-run", "approve", "abort", "override-freeze", "override-pause"],
+        environments: ["local"],
+      },
       { role: "oncall", runbooks: ["scale", "backup-snapshot"] },
       { role: "sre", runbooks: ["*"] },
       // A failover waits for a person (high risk): on-call approves it.

@@ -30,6 +30,7 @@ export async function admissionBench(): Promise<Array<Record<string, unknown>>> 
   const local = await startLocal({
     config,
     port: 0,
+    quiet: true,
     dataDir: null,
     waitMs: 5,
     scheduler: false,

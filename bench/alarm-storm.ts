@@ -73,6 +73,7 @@ export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {
   const local = await startLocal({
     config,
     port: 0,
+    quiet: true,
     dataDir: null,
     scheduler: false,
     waitMs: 10,

@@ -50,6 +50,7 @@ export async function failoverBench(): Promise<Array<Record<string, unknown>>> {
   const local = await startLocal({
     config,
     port: 0,
+    quiet: true,
     dataDir: null,
     waitMs: WAIT_MS,
     scheduler: false,

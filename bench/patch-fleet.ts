@@ -44,6 +44,7 @@ async function patchFleet(size: number): Promise<Figure> {
   const local = await startLocal({
     config: validateConfig({ guardrails: { maxTargetsPerRun: 10_000 } }),
     port: 0,
+    quiet: true,
     dataDir: null,
     waitMs: 5,
     scheduler: false,

@@ -104,6 +104,7 @@ async function measure(snapshotDurationMs: number): Promise<Array<Record<string,
   const local = await startLocal({
     config: validateConfig({}),
     port: 0,
+    quiet: true,
     dataDir: null,
     waitMs: 200,
     scheduler: false,

@@ -151,6 +151,7 @@ export async function soak(): Promise<Array<Record<string, unknown>>> {
   const local = await startLocal({
     config,
     port: 0,
+    quiet: true,
     dataDir,
     scheduler: false,
     waitMs: 10,

@@ -180,7 +180,15 @@ describe("a run waiting for approval across a restart", () => {
     dirs.push(dir);
     const config = validateConfig({ ...CONFIG, approvals: { deadline: "5m" } });
     const open = () =>
-      startLocal({ config, port: 0, dataDir: dir, waitMs: 20, scheduler: false, snapshotDurationMs: 150 });
+      startLocal({
+        config,
+        port: 0,
+        dataDir: dir,
+        quiet: true,
+        waitMs: 20,
+        scheduler: false,
+        snapshotDurationMs: 150,
+      });
     local = await open();
     const id = await startScale(local);
     await waiting(local, id);
@@ -205,6 +213,7 @@ describe("abort", () => {
     local = await startLocal({
       config: validateConfig(CONFIG),
       port: 0,
+      quiet: true,
       dataDir: null,
       waitMs: 20,
       scheduler: false,

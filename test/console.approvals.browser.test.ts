@@ -70,6 +70,14 @@ describe("the console's approval, abort and re-run buttons", () => {
     expect(await card.textContent()).toContain("U123");
     expect(await page.locator("#approval-count").textContent()).toBe("1");
     expect(desired()).toBe(before);
+    // The waiting run holds its group's lock: the banner counts it and names the holder.
+    const locks = page.locator("#guardrails #locks");
+    await expect
+      .poll(() => locks.locator("summary").textContent(), { timeout: 10_000 })
+      .toBe("🔒 1 lock held");
+    await locks.locator("summary").click();
+    const held = locks.locator('li[data-lock="asg:web"]');
+    expect(await held.locator(`a[href="#/runs/${id}"]`).count()).toBe(1);
 
     await card.locator("button.primary").click();
 
@@ -122,5 +130,9 @@ describe("the console's approval, abort and re-run buttons", () => {
       api(local, "GET", `/api/executions/${rerun}`),
     ]);
     expect(b.body.params).toEqual(a.body.params);
+    // The two runs link to each other.
+    await page.locator(`dl.facts a[href="#/runs/${id}"]`).waitFor({ timeout: 10_000 });
+    await page.goto(`${local.url}/#/runs/${id}`);
+    await page.locator(`dl.facts a[href="#/runs/${rerun}"]`).waitFor({ timeout: 10_000 });
   });
 });

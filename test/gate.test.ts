@@ -256,6 +256,40 @@ describe("guardrails", () => {
   });
 });
 
+describe("the run's trigger", () => {
+  it("keeps the alarm's name, state and reason on the run record, as the executions API returns it", async () => {
+    const { local: l, config } = await start({ rules: [backupRule("cpu-high", { dryRun: true })] });
+    const event = alarmEvent("web-cpu-high", "ALARM", new Date());
+    event.detail.state.reason = "Threshold Crossed: 3 datapoints were greater than the threshold (80.0).";
+
+    const [d] = await Gate.handleEvent(event, { config });
+    await l.idle();
+
+    const expected = {
+      kind: "rule",
+      name: "cpu-high",
+      eventId: event.id,
+      alarm: { name: "web-cpu-high", state: "ALARM", reason: event.detail.state.reason },
+    };
+    expect((await api(l, "GET", `/api/executions/${d.executionId}`)).body.trigger).toMatchObject(expected);
+    const listed = (await executions(l)).find((e) => e.id === d.executionId);
+    expect(listed?.trigger).toMatchObject(expected);
+  });
+
+  it("cuts an alarm reason longer than 500 characters, whole characters and an ellipsis", async () => {
+    const { local: l, config } = await start({ rules: [backupRule("cpu-high", { dryRun: true })] });
+    const event = alarmEvent("web-cpu-high", "ALARM", new Date());
+    event.detail.state.reason = "🔥".repeat(1000);
+
+    const [d] = await Gate.handleEvent(event, { config });
+    await l.idle();
+
+    const reason = (await api(l, "GET", `/api/executions/${d.executionId}`)).body.trigger.alarm.reason;
+    expect(Array.from(reason)).toHaveLength(500);
+    expect(reason).toBe(`${"🔥".repeat(499)}…`);
+  });
+});
+
 describe("POST /events", () => {
   it("answers each event's decision, rejects malformed ones with the reason and never errors", async () => {
     const { local: l } = await start({ rules: [backupRule("cpu-high", { dryRun: true })] });

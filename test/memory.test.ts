@@ -89,6 +89,7 @@ describe("local mode over many runs", () => {
     local = await startLocal({
       config: validateConfig({}),
       port: 0,
+      quiet: true,
       dataDir: null,
       waitMs: 20,
       scheduler: false,

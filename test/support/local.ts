@@ -10,6 +10,7 @@ export async function startTestLocal(
   return startLocal({
     config: validateConfig(config),
     port: 0,
+    quiet: true,
     dataDir: null,
     waitMs: 20,
     scheduler: true,

@@ -32,14 +32,24 @@ function typesOf(schema: Schema | undefined): string[] {
 
 function coerce(raw: string, schema: Schema | undefined, where: string): unknown {
   const types = typesOf(schema);
+  const numeric = raw.trim() !== "" && !Number.isNaN(Number(raw));
   if (types.includes("integer") || types.includes("number")) {
-    const n = Number(raw);
-    if (raw.trim() === "" || Number.isNaN(n)) throw new Error(`--param ${where}: '${raw}' is not a number`);
-    return n;
+    if (numeric) return Number(raw);
+    // `maxConcurrency=50%`: a number or a string; what isn't a number is the string.
+    if (!types.includes("string")) throw new Error(`--param ${where}: '${raw}' is not a number`);
+    return raw;
   }
   if (types.includes("boolean")) {
     if (raw !== "true" && raw !== "false") throw new Error(`--param ${where}: '${raw}' is not true or false`);
     return raw === "true";
+  }
+  // An object written whole (`selector={"tag":{"PatchGroup":"batch"}}`) is JSON.
+  if (types.includes("object") && !types.includes("string") && /^\s*\{/.test(raw)) {
+    try {
+      return JSON.parse(raw);
+    } catch {
+      throw new Error(`--param ${where}: '${raw}' is not a JSON object`);
+    }
   }
   if (types.includes("array")) return raw.split(",").map((v) => coerce(v.trim(), schema?.items, where));
   return raw;

@@ -4,7 +4,7 @@
  * Step Functions (running the same ASL and the same step handler), and the simulated AWS
  * account attached to the real EC2 / Auto Scaling clients as middleware.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { join, resolve } from "node:path";
 import {
@@ -22,12 +22,14 @@ import {
 } from "@reflex/core";
 import { useProbeTransport } from "@reflex/core/runbooks/failover/probe";
 import { handler as apiHandler } from "@reflex/functions/api";
-import { route as eventsRoute } from "@reflex/functions/events-api";
+import { route as eventsRoute, toEnvelope } from "@reflex/functions/events-api";
 import { handler as statusHandler } from "@reflex/functions/execution-status";
 import { handler as scheduleHandler } from "@reflex/functions/schedule";
 import { handler as stepHandler } from "@reflex/functions/step";
 import { handler as triggerHandler } from "@reflex/functions/trigger";
+import { followActivity, type Writer } from "./activity.ts";
 import { LocalBus } from "./bus.ts";
+import { PORT_FILE, type PortFile } from "./cli/transport.ts";
 import { cloudRoute } from "./cloud/http.ts";
 import { SimulatedCloud, withExecution } from "./cloud/index.ts";
 import { LocalStepFunctions } from "./engine/local-sfn.ts";
@@ -59,6 +61,10 @@ export interface LocalOptions {
   retention?: { keepWholeMs?: number; keepFinished?: number };
   /** Extra HTTP routes by prefix (later capabilities plug in here). */
   routes?: ServerDeps["routes"];
+  /** No line per event decision and run transition (`reflex start --quiet`). */
+  quiet?: boolean;
+  /** Where those lines go (default stdout). */
+  activity?: Writer;
 }
 
 export interface LocalMode {
@@ -128,14 +134,25 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   for (const runbook of Runbooks.list()) engine.registerRunbook(runbook, STATE_MACHINE_PREFIX);
 
   process.env.REFLEX_EVENT_BUS = process.env.REFLEX_EVENT_BUS || "reflex-local";
+  let activity: ReturnType<typeof followActivity> | undefined;
   const bus = new LocalBus(process.env.REFLEX_EVENT_BUS, async (event) => {
-    await invoke(triggerHandler, "reflex-local-trigger", event);
+    const decisions = await invoke(triggerHandler, "reflex-local-trigger", event);
+    activity?.decided(event, decisions);
   });
+  if (!opts.quiet)
+    activity = followActivity(bus, opts.activity ?? ((line) => process.stdout.write(`${line}\n`)));
   const outbox = new Outbox();
   ChatOps.Transport.useTransport(outbox);
   const life = { stopped: false };
   const routes: NonNullable<ServerDeps["routes"]> = [
-    { prefix: "/events", handle: eventsRoute },
+    {
+      prefix: "/events",
+      handle: async (event) => {
+        const res = await eventsRoute(event);
+        if (activity) reportDecisions(activity, event, res);
+        return res;
+      },
+    },
     {
       prefix: "/api/lifecycle",
       handle: async (event) => ({
@@ -159,6 +176,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   // function that happened to run in this process.
   const api: ServerDeps["api"] = (event) => invoke(apiHandler, "reflex-local-api", event);
   const { server, url } = await startServer({ engine, bus, api, routes }, opts.port ?? 8787);
+  const portFile = dataDir ? writePortFile(dataDir, url) : undefined;
   const useRealCloud = process.env.REFLEX_CLOUD === "aws";
   Aws.configure({
     endpoints: { dynamodb: storage.dynamoEndpoint, s3: storage.s3Endpoint, sfn: url, eventbridge: url },
@@ -202,6 +220,8 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     idle: () => engine.idle(),
     async stop() {
       life.stopped = true;
+      activity?.stop();
+      if (portFile) removePortFile(portFile);
       for (const j of jobs) j.stop();
       await engine.close();
       await closeServer(server);
@@ -320,4 +340,61 @@ function closeServer(server: Server): Promise<void> {
     server.closeAllConnections?.();
     server.close(() => resolve());
   });
+}
+
+/**
+ * `<dataDir>/server.json`, so the CLI finds this server whatever port it took (see
+ * cli/transport.ts). Written whole (a rename), so a reader never sees half a file.
+ */
+function writePortFile(dataDir: string, url: string): { path: string; file: PortFile } {
+  const path = join(dataDir, PORT_FILE);
+  const file: PortFile = {
+    url,
+    port: Number(new URL(url).port),
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+  };
+  writeFileSync(`${path}.${process.pid}.tmp`, `${JSON.stringify(file, null, 2)}\n`);
+  renameSync(`${path}.${process.pid}.tmp`, path);
+  return { path, file };
+}
+
+/** Removes the port file if it is still this server's (another start may have replaced it). */
+function removePortFile({ path, file }: { path: string; file: PortFile }): void {
+  try {
+    const now = JSON.parse(readFileSync(path, "utf8")) as Partial<PortFile>;
+    if (now.pid === file.pid && now.startedAt === file.startedAt) rmSync(path, { force: true });
+  } catch {
+    // Gone or unreadable: nothing of ours to remove.
+  }
+}
+
+/**
+ * Prints `POST /events`' decisions, each with the event it is about: the route answers them in
+ * the order of the entries, one or more per entry, all with that entry's event id.
+ */
+function reportDecisions(
+  activity: ReturnType<typeof followActivity>,
+  request: Parameters<typeof eventsRoute>[0],
+  res: Awaited<ReturnType<typeof eventsRoute>>,
+): void {
+  let results: Gate.Decision[];
+  let entries: unknown[] = [];
+  try {
+    results = (JSON.parse(String(res.body)) as { results?: Gate.Decision[] }).results ?? [];
+    const raw = Buffer.from(request.body ?? "", request.isBase64Encoded ? "base64" : "utf8").toString("utf8");
+    const body = JSON.parse(raw) as { Entries?: unknown[] };
+    entries = Array.isArray(body?.Entries) ? body.Entries : [body];
+  } catch {
+    return; // refused whole (bad JSON): nothing was decided
+  }
+  const groups: Gate.Decision[][] = [];
+  for (const d of results) {
+    const last = groups.at(-1);
+    if (last && last[0].eventId === d.eventId) last.push(d);
+    else groups.push([d]);
+  }
+  const known = groups.length === entries.length;
+  for (const [i, group] of groups.entries())
+    activity.decided(known ? toEnvelope(entries[i]) : undefined, group);
 }

@@ -51,7 +51,14 @@ export interface AdmitRequest {
   runbook: string;
   params: unknown;
   dryRun?: boolean;
-  trigger: { kind: TriggerKind; name?: string; eventId?: string; rerunOf?: string };
+  trigger: {
+    kind: TriggerKind;
+    name?: string;
+    eventId?: string;
+    rerunOf?: string;
+    /** The alarm transition that started it, kept on the run record (see `Executions.Trigger`). */
+    alarm?: Executions.TriggerAlarm;
+  };
   /** Who: an IAM principal ARN, `cli:<user>`, `slack:<user id>`, or `rule:<name>` etc. */
   actor: Access.Actor;
   /** The execution name; retried starts pass the same one (the gate's dedup key). */
@@ -233,6 +240,7 @@ export async function admit(req: AdmitRequest): Promise<Admission> {
           name: req.trigger.name,
           actor: req.actor.id,
           eventId: req.trigger.eventId,
+          ...(req.trigger.alarm ? { alarm: req.trigger.alarm } : {}),
           ...(req.trigger.rerunOf ? { rerunOf: req.trigger.rerunOf } : {}),
           ...(req.overrideFreeze ? { overrideFreeze: req.overrideFreeze } : {}),
           ...(req.overridePause ? { overridePause: req.overridePause } : {}),

@@ -23,6 +23,7 @@ import { ValidationError } from "../errors.ts";
 import { compilePattern } from "../patterns/index.ts";
 import * as Alarms from "../state/alarms.ts";
 import * as Audit from "../state/audit.ts";
+import * as Executions from "../state/executions.ts";
 import * as Dedup from "./dedup.ts";
 import { type EventEnvelope, happeningKey, parseEvent, readPath } from "./events.ts";
 
@@ -146,22 +147,16 @@ export async function handleEvent(raw: unknown, opts: { config: Config; now?: Da
     ];
   }
   try {
+    const alarm = parsed.kind === "alarm" ? alarmOf(event) : undefined;
     // The alarm's state is recorded beside the routing, not before it: nothing below reads it.
-    const recording =
-      parsed.kind === "alarm"
-        ? (() => {
-            const detail = event.detail as {
-              alarmName: string;
-              state: { value: string; timestamp: string; reason?: string };
-            };
-            return Alarms.record({
-              alarmName: detail.alarmName,
-              state: detail.state.value,
-              since: detail.state.timestamp,
-              reason: detail.state.reason,
-            });
-          })()
-        : Promise.resolve(true);
+    const recording = alarm
+      ? Alarms.record({
+          alarmName: alarm.name,
+          state: alarm.state,
+          since: (event.detail as { state: { timestamp: string } }).state.timestamp,
+          reason: (event.detail as { state: { reason?: string } }).state.reason,
+        })
+      : Promise.resolve(true);
     const matched = rulesOf(opts.config).filter((r) => r.matches(event));
     if (matched.length === 0) {
       // Matching is pure, so the decision is known now: audit it and close the claim together.
@@ -179,7 +174,7 @@ export async function handleEvent(raw: unknown, opts: { config: Config; now?: Da
     }
     const [, decisions] = await Promise.all([
       recording,
-      Promise.all(matched.map(({ rule }) => decide(rule, event, dedupKey, opts.config, now))),
+      Promise.all(matched.map(({ rule }) => decide(rule, event, alarm, dedupKey, opts.config, now))),
     ]);
     await Dedup.complete(dedupKey, owner, { decisions });
     return decisions;
@@ -189,9 +184,27 @@ export async function handleEvent(raw: unknown, opts: { config: Config; now?: Da
   }
 }
 
+/**
+ * The alarm transition an alarm event reports, as a run's trigger keeps it: the reason cut to
+ * `MAX_ALARM_REASON_CHARS` (whole characters, an ellipsis marking the cut) so a record stays small.
+ */
+export function alarmOf(event: EventEnvelope): Executions.TriggerAlarm {
+  const detail = event.detail as { alarmName: string; state: { value: string; reason?: string } };
+  const chars = detail.state.reason === undefined ? undefined : Array.from(detail.state.reason);
+  const max = Executions.MAX_ALARM_REASON_CHARS;
+  return {
+    name: detail.alarmName,
+    state: detail.state.value,
+    ...(chars
+      ? { reason: chars.length > max ? `${chars.slice(0, max - 1).join("")}…` : chars.join("") }
+      : {}),
+  };
+}
+
 async function decide(
   rule: Rule,
   event: EventEnvelope,
+  alarm: Executions.TriggerAlarm | undefined,
   dedupKey: string,
   config: Config,
   now: Date,
@@ -216,7 +229,7 @@ async function decide(
     params,
     dryRun: rule.dryRun,
     executionId: executionName(rule.name, dedupKey),
-    trigger: { kind: "rule", name: rule.name, eventId: event.id },
+    trigger: { kind: "rule", name: rule.name, eventId: event.id, ...(alarm ? { alarm } : {}) },
     actor: { id: actor },
     cooldown: {
       rule: rule.name,

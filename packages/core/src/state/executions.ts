@@ -28,12 +28,27 @@ export type ExecutionStatus =
 export const ACTIVE: readonly ExecutionStatus[] = ["RUNNING", "WAITING_FOR_APPROVAL"];
 export const TERMINAL: readonly ExecutionStatus[] = ["SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"];
 
+/** How much of an alarm's reason a run record keeps (CloudWatch allows 1,023 characters). */
+export const MAX_ALARM_REASON_CHARS = 500;
+
+export interface TriggerAlarm {
+  name: string;
+  state: string;
+  reason?: string;
+}
+
 export interface Trigger {
   kind: "manual" | "schedule" | "window" | "rule" | "chatops" | "rerun";
   /** The schedule, rule or user that started it. */
   name?: string;
   actor: string;
   eventId?: string;
+  /**
+   * An alarm's transition started it (through a rule): the alarm, the state it entered and
+   * CloudWatch's reason text (`detail.state.reason`, cut to {@link MAX_ALARM_REASON_CHARS}), so
+   * the console and the CLI can say why without fetching the event.
+   */
+  alarm?: TriggerAlarm;
   /** A re-run: the run it repeats. */
   rerunOf?: string;
   /** A person started it during a freeze / while paused, with this reason (audited). */

@@ -1,5 +1,5 @@
 import { Executions } from "@reflex/core";
-import type { Transport } from "./transport.ts";
+import { openTransport, type Transport, TransportError } from "./transport.ts";
 
 /** An error the API answered with (or could not be reached: status 0). */
 export class ApiError extends Error {
@@ -126,17 +126,28 @@ const TERMINAL = new Set<string>(Executions.TERMINAL);
 
 /** The CLI's client for Reflex's JSON API; every request goes through the transport. */
 export class ApiClient {
+  private opened?: Promise<Transport>;
+
   /**
+   * @param server the server: a transport, a URL (signed when it is a deployed API), or
+   *   undefined to find it as {@link openTransport} does (`REFLEX_URL`, the port file…).
    * @param actor who the local server records as the actor (`--as`; default `cli:$USER`). A
    *   deployed API ignores it: there the caller is the IAM principal that signed the request.
    */
   constructor(
-    readonly transport: Transport,
+    private readonly server?: string | Transport,
     readonly actor = `cli:${process.env.USER ?? "unknown"}`,
   ) {}
 
-  get baseUrl(): string {
-    return this.transport.baseUrl;
+  /** The transport, opened on first use; a bad URL is bad input (400, exit 2). */
+  transport(): Promise<Transport> {
+    this.opened ??=
+      typeof this.server === "object"
+        ? Promise.resolve(this.server)
+        : openTransport({ url: this.server }).catch((e) => {
+            throw e instanceof TransportError ? new ApiError(400, "bad_url", e.message) : e;
+          });
+    return this.opened;
   }
 
   /** Any JSON API call (the people commands: approve, abort, re-run…). */
@@ -145,21 +156,26 @@ export class ApiClient {
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const transport = await this.transport();
     let res: Response;
     try {
-      res = await this.transport.fetch(path, {
+      res = await transport.fetch(path, {
         method,
         headers: {
           "content-type": "application/json",
-          ...(this.transport.remote ? {} : { "x-reflex-actor": this.actor }),
+          "x-reflex-actor": this.actor,
         },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (e) {
+      if (e instanceof TransportError) throw new ApiError(400, "bad_url", e.message);
+      const cause = (e as Error & { cause?: Error }).cause?.message ?? (e as Error).message;
       throw new ApiError(
         0,
         "unreachable",
-        `cannot reach Reflex at ${this.baseUrl} (${(e as Error).message})${this.transport.remote ? "" : "; start it with: npm start"}`,
+        transport.remote
+          ? `cannot reach Reflex at ${transport.baseUrl} (${cause})`
+          : `cannot reach Reflex at ${transport.baseUrl} (${cause}); start it with: npm start`,
       );
     }
     const text = await res.text();
@@ -177,11 +193,16 @@ export class ApiClient {
     // holds every entry's decision, which the caller reports.
     if (res.status === 503 && Array.isArray(json.results)) return json as T;
     if (!res.ok) {
-      const e = json.error ?? {};
+      // API Gateway answers its own refusals (IAM auth, throttling) as `{ "message": … }`.
+      const e = json.error ?? { code: "error", message: json.message };
+      const hint =
+        transport.remote && (res.status === 401 || res.status === 403) && !json.error
+          ? " — the request was signed with your AWS credentials (the standard chain: AWS_PROFILE, SSO, env…); they need execute-api:Invoke on this API"
+          : "";
       throw new ApiError(
         res.status,
         e.code ?? "error",
-        `${e.message ?? res.statusText}${e.path ? ` (at ${e.path})` : ""}`,
+        `${e.message ?? res.statusText}${e.path ? ` (at ${e.path})` : ""}${hint}`,
       );
     }
     return json as T;

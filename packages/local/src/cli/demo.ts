@@ -64,6 +64,7 @@ export async function demo(): Promise<number> {
   const local = await startLocal({
     config,
     port: 0,
+    quiet: true,
     dataDir: null,
     scheduler: false,
     waitMs: 50,

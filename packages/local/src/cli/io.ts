@@ -4,7 +4,7 @@
  */
 import { ApiClient } from "./client.ts";
 import { type Colours, colours, colourWanted } from "./colour.ts";
-import { openTransport } from "./transport.ts";
+import { openTransport, TransportError } from "./transport.ts";
 
 export interface Io {
   out(s: string): void;
@@ -47,7 +47,9 @@ export interface ServerOptions {
 
 /** A client for the server the options (or REFLEX_URL, or the local port file) name. */
 export async function clientFor(opts: ServerOptions): Promise<ApiClient> {
-  const transport = await openTransport({ url: opts.url });
+  const transport = await openTransport({ url: opts.url }).catch((e) => {
+    throw e instanceof TransportError ? new UsageError(e.message) : e;
+  });
   if (opts.as && transport.remote)
     throw new UsageError(
       "--as works only against local mode; a deployed API knows you by your AWS credentials",

@@ -12,6 +12,7 @@ import { ApiError } from "./client.ts";
 import { clientFor, type Io, processIo, type ServerOptions, UsageError } from "./io.ts";
 import * as People from "./people.ts";
 import * as Runs from "./runs.ts";
+import { readyBanner } from "./start-banner.ts";
 
 type Action = (...args: any[]) => Promise<number | undefined>;
 
@@ -391,9 +392,14 @@ Examples:
     program
       .command("approve")
       .description("approve a run that waits for approval")
-      .argument("<id>", "the execution id")
+      .argument("<id>", "an execution id, a unique prefix of one, or latest")
       .option("--comment <text>", "recorded with your answer")
-      .action(act(async (id, o) => People.answer(io, await clientFor(o), "approve", id, o))),
+      .action(
+        act(async (id, o) => {
+          const api = await clientFor(o);
+          return People.answer(io, api, "approve", await Runs.resolveId(api, id), o);
+        }),
+      ),
     ['reflex approve scale-20261128T100000Z-ab12cd --comment "looks right"'],
     { json: true, server: true, as: true },
   );
@@ -401,13 +407,17 @@ Examples:
     program
       .command("reject")
       .description("reject a run that waits for approval; it ends having changed nothing")
-      .argument("<id>", "the execution id")
+      .argument("<id>", "an execution id, a unique prefix of one, or latest")
       .option("--reason <text>", "why (required)")
       .addOption(new Option("--comment <text>", "same as --reason").hideHelp())
       .action(
-        act(async (id, o) =>
-          People.answer(io, await clientFor(o), "reject", id, { ...o, reason: o.reason ?? o.comment }),
-        ),
+        act(async (id, o) => {
+          const api = await clientFor(o);
+          return People.answer(io, api, "reject", await Runs.resolveId(api, id), {
+            ...o,
+            reason: o.reason ?? o.comment,
+          });
+        }),
       ),
     ['reflex reject scale-20261128T100000Z-ab12cd --reason "not during the sale"'],
     { json: true, server: true, as: true },
@@ -416,10 +426,15 @@ Examples:
     program
       .command("abort")
       .description("stop a run: no new target starts, steps in flight finish, then rollback runs")
-      .argument("<id>", "the execution id")
+      .argument("<id>", "an execution id, a unique prefix of one, or latest")
       .option("--reason <text>", "why (required)")
       .option("--now", "stop at once, skipping rollback (check the targets afterwards)")
-      .action(act(async (id, o) => People.abort(io, await clientFor(o), id, o))),
+      .action(
+        act(async (id, o) => {
+          const api = await clientFor(o);
+          return People.abort(io, api, await Runs.resolveId(api, id), o);
+        }),
+      ),
     ['reflex abort scale-20261128T100000Z-ab12cd --reason "wrong group"'],
     { json: true, server: true, as: true },
   );
@@ -427,11 +442,16 @@ Examples:
     program
       .command("rerun")
       .description("start a run again with the same params, through every check a new run passes")
-      .argument("<id>", "the execution id to repeat")
+      .argument("<id>", "the execution to repeat: an id, a unique prefix of one, or latest")
       .option("--dry-run", "repeat it as a dry-run")
       .option("--override-freeze <reason>", "start during a change freeze (audited)")
       .option("--override-pause <reason>", "start while automation is paused (audited)")
-      .action(act(async (id, o) => People.rerun(io, await clientFor(o), id, o))),
+      .action(
+        act(async (id, o) => {
+          const api = await clientFor(o);
+          return People.rerun(io, api, await Runs.resolveId(api, id), o);
+        }),
+      ),
     ["reflex rerun scale-20261128T100000Z-ab12cd --dry-run"],
     { json: true, server: true, as: true },
   );
@@ -521,27 +541,10 @@ async function cmdStart(
     throw new UsageError(`--port '${values.port}' is not a port`);
   const config = await loadConfig(values.config);
   const { startLocal } = await import("../local-mode.ts");
-  const { formatFault } = await import("./cloud.ts");
-  // `quiet` silences the per-decision and per-transition lines local mode prints.
-  const options = { config, port, dataDir: values.data, quiet: Boolean(values.quiet) };
-  const local = await startLocal(options);
+  const dataDir = values.data;
+  const local = await startLocal({ config, port, dataDir, quiet: Boolean(values.quiet) });
   const readyMs = Math.round(performance.now() - began);
-  const instances = local.cloud.instances();
-  io.out(`Reflex local mode is ready in ${readyMs} ms — ${local.url}
-  dashboard   ${local.url}/
-  API         ${local.url}/api/runbooks
-  DynamoDB    ${local.storage.dynamoEndpoint} (dynalite, data in ${values.data}/)
-  S3          ${local.storage.s3Endpoint} (s3rver, bucket reflex-local-reports)
-  cloud       simulated account: ${instances.length} instances, ${local.cloud.snapshots().length} snapshots${process.env.REFLEX_CLOUD === "aws" ? " (REFLEX_CLOUD=aws: using your real account!)" : ""}
-  runbooks    ${((await (await fetch(`${local.url}/api/runbooks`)).json()) as { runbooks: Array<{ name: string }> }).runbooks.map((r) => r.name).join(", ")}
-  faults      ${local.cloud.faults().length ? local.cloud.faults().map(formatFault).join("; ") : "none armed (reflex chaos add --op ec2:CreateSnapshot --error RequestLimitExceeded --rate 0.3)"}
-  schedules   ${local.jobs.map((j) => `${j.name} (${j.expression} ${j.timezone}, next ${j.nextRun()?.toISOString() ?? "never"})`).join("; ") || "none"}
-
-Try, in another terminal:
-  npx reflex run backup-snapshot --param selector.tag.Backup=daily --dry-run --wait
-  npx reflex run backup-snapshot --param selector.tag.Backup=daily --wait
-  npx reflex executions
-Press Ctrl-C to stop.`);
+  io.out(await readyBanner(local, { readyMs, dataDir }));
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);

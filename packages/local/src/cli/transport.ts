@@ -1,26 +1,306 @@
 /**
- * Placeholder until the real transport lands (server discovery from `.reflex/`, SigV4 for
- * https URLs): resolves `--url` > `REFLEX_URL` > the local default, and sends plain fetch.
- * The real module keeps this signature, so the CLI does not change when it replaces this one.
+ * How the CLI reaches Reflex: which server (`--url`, `REFLEX_URL`, the port file `reflex start`
+ * wrote, or the default port), and how each request is sent — plain for local mode, SigV4-signed
+ * for a deployed stack, whose API Gateway routes sit behind IAM auth (stacks/api.ts).
+ *
+ * The deployed API is an HTTP API on its `$default` stage, so its URL (the stack output
+ * `ApiUrl`, `https://<id>.execute-api.<region>.amazonaws.com`) has no stage path: `baseUrl`
+ * plus `/api/…` is the route, as it is locally. A URL with a path (a custom domain's base
+ * path) keeps it: routes are appended to it.
  */
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { join, resolve } from "node:path";
+import { Sha256 } from "@aws-crypto/sha256-js";
+import { SignatureV4 } from "@smithy/signature-v4";
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
+
+export const DEFAULT_PORT = 8787;
+export const DEFAULT_DATA_DIR = ".reflex";
+/** The file `reflex start` writes in its data dir once it listens. */
+export const PORT_FILE = "server.json";
 
 export interface Transport {
-  /** The server's origin, e.g. `http://127.0.0.1:8787`. */
+  /** The server's URL, without a trailing slash. */
   baseUrl: string;
-  /** True for a deployed API (requests are signed; `--as` does not apply). */
+  /** True when the server is not on this machine (not loopback). */
   remote: boolean;
+  /** Where `baseUrl` came from. */
+  source: "flag" | "env" | "port-file" | "default";
+  /** Sends a request to `baseUrl + path`, signed when the server needs it. */
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }
 
-export async function openTransport(opts: { url?: string }): Promise<Transport> {
-  const baseUrl = (
-    opts.url ??
-    process.env.REFLEX_URL ??
-    `http://127.0.0.1:${process.env.REFLEX_PORT ?? 8787}`
-  ).replace(/\/+$/, "");
+/** What `reflex start` writes to `<dataDir>/server.json`. */
+export interface PortFile {
+  url: string;
+  port: number;
+  pid: number;
+  startedAt: string;
+}
+
+/** A URL the CLI cannot use (bad usage: exit 2). */
+export class TransportError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "TransportError";
+  }
+}
+
+export interface TransportOptions {
+  /** `--url`. */
+  url?: string;
+  /** Where a relative data dir is resolved (default `process.cwd()`). */
+  cwd?: string;
+  /** Default `process.env`: `REFLEX_URL`, `REFLEX_DATA_DIR`, `REFLEX_PORT`, `AWS_REGION`… */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * `auto` (default) signs https requests to a host that is not loopback; `always` and
+   * `never` are for tests and for proxies in front of the API.
+   */
+  sign?: "auto" | "always" | "never";
+  /** Default: the standard AWS credential chain, resolved on the first signed request. */
+  credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /** The fetch to send with (tests). */
+  fetch?: typeof globalThis.fetch;
+  /** The signing clock (tests). */
+  now?: () => Date;
+}
+
+/**
+ * Finds the server and opens a transport to it: `opts.url` (`--url`) > `REFLEX_URL` > the
+ * port file in the data dir (`$REFLEX_DATA_DIR` or `.reflex`), unless the process that wrote
+ * it is gone > `http://127.0.0.1:$REFLEX_PORT` (8787).
+ *
+ * @example
+ * const t = await openTransport({ url: values.url });
+ * const res = await t.fetch("/api/executions");
+ */
+export async function openTransport(opts: TransportOptions = {}): Promise<Transport> {
+  const env = opts.env ?? process.env;
+  const found = discover(opts, env);
+  const url = parseServerUrl(found.url, found.source);
+  const remote = !isLoopback(url.hostname);
+  const sign = opts.sign ?? "auto";
+  const signing = sign === "always" || (sign === "auto" && url.protocol === "https:" && remote);
+  const baseUrl = url.href.replace(/\/+$/, "");
+  const send = opts.fetch ?? globalThis.fetch;
+  let signer: SignatureV4 | undefined;
   return {
     baseUrl,
-    remote: baseUrl.startsWith("https:"),
-    fetch: (path, init) => fetch(`${baseUrl}${path}`, init),
+    remote,
+    source: found.source,
+    async fetch(path, init = {}) {
+      const target = `${baseUrl}${path.startsWith("/") ? path : `/${path}`}`;
+      if (!signing) return send(target, init);
+      signer ??= requestSigner({
+        credentials: opts.credentials ?? (await defaultCredentials()),
+        region: signingRegion(url, env),
+      });
+      const wire = new URL(target);
+      const headers = await signRequest(signer, {
+        method: init.method ?? "GET",
+        host: wire.host,
+        target: `${wire.pathname}${wire.search}`,
+        headers: [...new Headers(init.headers).entries()],
+        body: bodyOf(init.body),
+        now: opts.now?.(),
+      });
+      // fetch sets Host from the URL, the same value that was signed.
+      delete headers.host;
+      return send(target, { ...init, headers });
+    },
   };
+}
+
+/**
+ * The server's URL as {@link openTransport} finds it, without opening anything (for a
+ * command's `--url` default).
+ */
+export function serverUrl(opts: Pick<TransportOptions, "cwd" | "env"> = {}): string {
+  return discover(opts, opts.env ?? process.env).url;
+}
+
+/** The standard AWS credential chain, loaded only when a request is signed. */
+async function defaultCredentials(): Promise<AwsCredentialIdentityProvider> {
+  const { fromNodeProviderChain } = await import("@aws-sdk/credential-providers");
+  return fromNodeProviderChain();
+}
+
+function discover(
+  opts: Pick<TransportOptions, "url" | "cwd">,
+  env: NodeJS.ProcessEnv,
+): { url: string; source: Transport["source"] } {
+  if (opts.url !== undefined) return { url: opts.url, source: "flag" };
+  if (env.REFLEX_URL) return { url: env.REFLEX_URL, source: "env" };
+  const file = readPortFile(portFilePath(opts.cwd, env));
+  if (file) return { url: file.url, source: "port-file" };
+  return { url: defaultServerUrl(env), source: "default" };
+}
+
+/** Where local mode listens unless told otherwise: `http://127.0.0.1:$REFLEX_PORT` (8787). */
+export function defaultServerUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return `http://127.0.0.1:${env.REFLEX_PORT || DEFAULT_PORT}`;
+}
+
+/** `<dataDir>/server.json`, the data dir being `$REFLEX_DATA_DIR` or `.reflex` under `cwd`. */
+export function portFilePath(cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): string {
+  return join(resolve(cwd, env.REFLEX_DATA_DIR || DEFAULT_DATA_DIR), PORT_FILE);
+}
+
+/**
+ * The port file, or undefined when there is none, it is not one, or the process that wrote it
+ * has died (a `reflex start` killed with SIGKILL leaves its file behind).
+ */
+export function readPortFile(path: string): PortFile | undefined {
+  let file: Partial<PortFile>;
+  try {
+    file = JSON.parse(readFileSync(path, "utf8"));
+  } catch {
+    return undefined;
+  }
+  if (typeof file?.url !== "string" || !Number.isInteger(file.pid)) return undefined;
+  return isAlive(file.pid as number) ? (file as PortFile) : undefined;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: the process exists, it is just not ours to signal.
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+const WHERE: Record<Transport["source"], string> = {
+  flag: "--url",
+  env: "REFLEX_URL",
+  "port-file": "the port file",
+  default: "REFLEX_PORT",
+};
+
+function parseServerUrl(raw: string, source: Transport["source"]): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new TransportError(
+      `${WHERE[source]} '${raw}' is not a URL; expected e.g. http://127.0.0.1:8787 or https://<id>.execute-api.<region>.amazonaws.com`,
+    );
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new TransportError(`${WHERE[source]} '${raw}' must be an http:// or https:// URL`);
+  if (url.search || url.hash || url.username || url.password)
+    throw new TransportError(
+      `${WHERE[source]} '${raw}' must be a server's base URL, without a query, fragment or credentials`,
+    );
+  return url;
+}
+
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "");
+  if (host === "localhost" || host.endsWith(".localhost")) return true;
+  if (isIP(host) === 4) return host.startsWith("127.");
+  if (isIP(host) === 6) return host === "::1" || /^::ffff:127\./i.test(host);
+  return false;
+}
+
+/**
+ * The region to sign for: the one in an `execute-api.<region>.amazonaws.com` host (signing for
+ * any other is refused by AWS), else `AWS_REGION` / `AWS_DEFAULT_REGION` (a custom domain).
+ */
+export function signingRegion(url: URL, env: NodeJS.ProcessEnv = process.env): string {
+  const fromHost = /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(url.hostname)?.[1];
+  const region = fromHost ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  if (!region)
+    throw new TransportError(
+      `cannot tell which AWS region ${url.host} is in, to sign requests for it; set AWS_REGION`,
+    );
+  return region;
+}
+
+/** The signer the transport uses: SigV4 for API Gateway (`execute-api`), SHA-256. */
+export function requestSigner(opts: {
+  credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  region: string;
+  /** `execute-api` unless a test signs for AWS's test-suite service. */
+  service?: string;
+}): SignatureV4 {
+  return new SignatureV4({
+    service: opts.service ?? "execute-api",
+    region: opts.region,
+    credentials: opts.credentials,
+    sha256: Sha256,
+    // Every service but S3 takes the path URI-encoded once more in the canonical request.
+    uriEscapePath: true,
+    // The body hash header is added by signRequest, so a test can sign without it as the suite does.
+    applyChecksum: false,
+  });
+}
+
+/**
+ * Signs one request; answers the headers to send (lower-case names): the caller's, plus
+ * `host`, `x-amz-date`, `x-amz-content-sha256` (the body's hash, signed), the session token
+ * when the credentials have one, and `authorization`. Repeated headers are joined with `,`,
+ * as SigV4's canonical form does.
+ */
+export async function signRequest(
+  signer: SignatureV4,
+  req: {
+    method: string;
+    /** The Host header: hostname, and the port when it is not the scheme's default. */
+    host: string;
+    /** The request-target as sent on the wire: the path (percent-encoded) and the query. */
+    target: string;
+    headers?: Array<[string, string]>;
+    body?: string | Uint8Array;
+    now?: Date;
+    /** Send and sign `x-amz-content-sha256` (default true). */
+    bodyHashHeader?: boolean;
+  },
+): Promise<Record<string, string>> {
+  const q = req.target.indexOf("?");
+  const path = q < 0 ? req.target : req.target.slice(0, q);
+  const search = new URLSearchParams(q < 0 ? "" : req.target.slice(q + 1));
+  const headers: Record<string, string> = {};
+  for (const [name, value] of req.headers ?? []) {
+    const key = name.toLowerCase();
+    headers[key] = key in headers ? `${headers[key]},${value}` : value;
+  }
+  headers.host = req.host;
+  const body = req.body ?? "";
+  if (req.bodyHashHeader ?? true) {
+    const hash = new Sha256();
+    hash.update(body);
+    headers["x-amz-content-sha256"] = Buffer.from(await hash.digest()).toString("hex");
+  }
+  const query: Record<string, string | string[]> = {};
+  for (const [k, v] of search) {
+    const had = query[k];
+    query[k] = had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v];
+  }
+  const signed = await signer.sign(
+    {
+      method: req.method.toUpperCase(),
+      protocol: "https:",
+      hostname: req.host,
+      // As it goes on the wire (percent-encoded once); the signer encodes it again, as every
+      // service but S3 wants.
+      path,
+      query,
+      headers,
+      body,
+    },
+    { signingDate: req.now },
+  );
+  return signed.headers;
+}
+
+function bodyOf(body: RequestInit["body"]): string | Uint8Array | undefined {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === "string" || body instanceof Uint8Array) return body;
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  if (body instanceof URLSearchParams) return body.toString();
+  throw new TransportError("a signed request's body must be a string or bytes (a stream cannot be hashed)");
 }

@@ -3,7 +3,7 @@
  * you, the guardrails banner, and the actions (start, approve, reject, abort, re-run, pause).
  * Plain browser JavaScript over the JSON API; no framework, no build step.
  */
-import { aslGraph, duration, renderGraph, STATUS_TEXT, statusOf } from "./graph.js";
+import { aslGraph, duration, iterations, renderGraph, STATUS_TEXT, statusOf } from "./graph.js";
 
 const POLL_MS = 1500;
 const API = (
@@ -134,13 +134,27 @@ function triggerText(t = {}) {
   }
 }
 
-/** Why the run started, in one line: the trigger's own reason, else what triggered it. */
+/** The alarm transition that started a run, in words: `alarm web-cpu-high → ALARM`. */
+const alarmText = (a) => `alarm ${a.name}${a.state ? ` → ${a.state}` : ""}`;
+
+/** Why the run started, in one line: the alarm and its reason, else what triggered it. */
 function triggerReason(run) {
   const t = run.trigger ?? {};
+  if (t.alarm) return `${alarmText(t.alarm)}${t.alarm.reason ? `: ${t.alarm.reason}` : ""}`;
   if (t.reason) return t.reason;
-  if (t.kind === "rule" && t.eventId) return `event ${t.eventId}`;
   if (t.kind === "schedule" || t.kind === "window") return "on its schedule";
   return "";
+}
+
+/** The runs list's trigger cell: who or what, the alarm and its reason, the event. */
+function triggerCell(run) {
+  const t = run.trigger ?? {};
+  const reason = triggerReason(run);
+  return [
+    triggerText(t),
+    reason ? h("div", { class: "small why", title: reason }, reason) : "",
+    t.eventId ? h("div", { class: "small muted" }, `event ${t.eventId}`) : "",
+  ];
 }
 
 function json(value) {
@@ -181,13 +195,132 @@ async function runbookDef(name) {
 
 const banner = document.getElementById("guardrails");
 let bannerKey = "";
+
+/** An instant given as ISO text or epoch milliseconds, as ISO text. */
+const isoOf = (v) =>
+  typeof v === "number" ? new Date(v).toISOString() : typeof v === "string" ? v : undefined;
+
+/**
+ * A lock as `GET /api/guardrails` lists it (`key`, `executionId`, `runbook`, `since`,
+ * `expiresAt`), or as `GET /api/locks` does (`target`, `owner`, `acquiredAt`, `leaseUntil`).
+ */
+const lockOf = (l) => ({
+  key: l.key ?? l.target ?? textOf(l),
+  holder: l.executionId ?? l.holder ?? l.owner,
+  runbook: l.runbook,
+  since: isoOf(l.since ?? l.acquiredAt),
+  expires: isoOf(l.expiresAt ?? l.expiry ?? l.until ?? l.leaseUntil),
+});
+
+const runLink = (id) => h("a", { href: `#/runs/${encodeURIComponent(id)}` }, id);
+
+/**
+ * A count that opens into its list: a `<details>` (keyboard-usable, announced as expandable),
+ * with an icon and words, so neither colour nor the icon alone says what it is.
+ */
+function bannerList(id, summary, rows) {
+  return h(
+    "details",
+    { class: "pill drop", id, "data-key": id },
+    h("summary", {}, summary),
+    h("ul", { "aria-label": summary }, rows),
+  );
+}
+
+function locksView(locks) {
+  if (!locks) return "";
+  if (locks.status) return h("span", { class: "pill muted", id: "locks" }, `Locks: ${locks.status}`);
+  if (!locks.length) return h("span", { class: "pill muted", id: "locks" }, "No locks held");
+  return bannerList(
+    "locks",
+    `🔒 ${locks.length} lock${locks.length === 1 ? "" : "s"} held`,
+    locks
+      .map(lockOf)
+      .map((l) =>
+        h(
+          "li",
+          { "data-lock": l.key },
+          h("code", {}, l.key),
+          " held by ",
+          l.runbook ? [l.runbook, " "] : "",
+          l.holder ? runLink(l.holder) : "?",
+          l.since ? [" since ", time(l.since)] : "",
+          l.expires ? [" · lease until ", time(l.expires)] : "",
+        ),
+      ),
+  );
+}
+
+function cooldownsView(cooldowns, now) {
+  if (!Array.isArray(cooldowns)) return "";
+  const running = cooldowns.filter((c) => !c.until || Date.parse(isoOf(c.until)) > now);
+  if (!running.length) return h("span", { class: "pill muted", id: "cooldowns" }, "No cooldowns running");
+  return bannerList(
+    "cooldowns",
+    `⏳ ${running.length} cooldown${running.length === 1 ? "" : "s"} running`,
+    running.map((c) => {
+      const until = isoOf(c.until);
+      const key = c.key ?? [c.rule, c.target].filter(Boolean).join(" / ");
+      return h(
+        "li",
+        { "data-cooldown": key },
+        h("code", {}, key),
+        // The rule that started it, when the key does not already say.
+        c.rule && !String(key).includes(c.rule) ? ` rule ${c.rule}` : "",
+        c.runbook ? ` (${c.runbook})` : "",
+        until ? [" until ", time(until), " — ", h("strong", { "data-until": until }, leftText(until))] : "",
+      );
+    }),
+  );
+}
+
+const leftText = (until) => {
+  const left = Date.parse(until) - Date.now();
+  return left > 0 ? `${duration(left)} left` : "ended";
+};
+
 async function refreshGuardrails() {
   const res = await api("GET", "/api/guardrails");
-  const key = JSON.stringify(res);
-  if (key === bannerKey) return;
-  bannerKey = key;
+  // Held locks come with the guardrails; from a server that does not list them there, from
+  // GET /api/locks (which names the holder, not its runbook).
+  let locks = res.body?.locks;
+  if (res.status === 200 && !Array.isArray(locks)) {
+    const l = await api("GET", "/api/locks");
+    locks = l.status === 200 ? (l.body.locks ?? []) : { status: `unavailable (${errorText(l)})` };
+  }
+  // Redrawn only when something changed (what the reader opened stays open); the time left
+  // of each cooldown is counted down in place, so focus and typed text are never lost.
+  const key = JSON.stringify([res, locks]);
+  if (key !== bannerKey) {
+    bannerKey = key;
+    const open = new Set([...banner.querySelectorAll("details[open]")].map((d) => d.id));
+    drawBanner(res, locks);
+    for (const id of open) {
+      const d = document.getElementById(id);
+      if (d) d.open = true;
+    }
+  }
+  for (const el of banner.querySelectorAll("[data-until]")) {
+    const text = leftText(el.dataset.until);
+    if (el.textContent !== text) el.textContent = text;
+  }
+}
+
+// Escape closes an open list of locks or cooldowns and gives focus back to its summary.
+banner.addEventListener("keydown", (ev) => {
+  const open = ev.key === "Escape" ? ev.target.closest?.("details[open]") : null;
+  if (!open) return;
+  open.open = false;
+  open.querySelector("summary")?.focus();
+});
+
+const bannerItems = h("div", { class: "items" });
+let bannerPaused;
+
+function drawBanner(res, locks) {
   if (res.status !== 200) {
     banner.className = "guardrails";
+    bannerPaused = undefined;
     fill(banner, h("span", { class: "muted" }, `Guardrails unavailable: ${errorText(res)}`));
     return;
   }
@@ -238,29 +371,24 @@ async function refreshGuardrails() {
     );
   if (next) items.push(h("span", { class: "pill" }, `Next freeze: ${next.name} from `, time(next.from)));
   if (!active.length && !next) items.push(h("span", { class: "pill muted" }, "No freeze ahead"));
-  if (Array.isArray(g.locks))
-    items.push(
-      h(
-        "span",
-        { class: "pill", title: g.locks.map((l) => l.key ?? textOf(l)).join("\n") },
-        `${g.locks.length} lock(s) held`,
-      ),
-    );
-  if (Array.isArray(g.cooldowns))
-    items.push(
-      h(
-        "span",
-        { class: "pill", title: g.cooldowns.map((c) => c.key ?? textOf(c)).join("\n") },
-        `${g.cooldowns.length} cooldown(s) running`,
-      ),
-    );
+  items.push(locksView(locks), cooldownsView(g.cooldowns, now));
+  fill(bannerItems, ...items);
+  // The Pause form is built again only when the state flips, so a reason being typed survives
+  // every other change of the banner.
+  if (bannerPaused !== Boolean(g.paused) || !banner.contains(bannerItems)) {
+    bannerPaused = Boolean(g.paused);
+    fill(banner, bannerItems, pauseForm(g.paused));
+  }
+}
+
+function pauseForm(paused) {
   const reason = h("input", {
     name: "reason",
     "aria-label": "Reason for pausing",
     placeholder: "reason",
     size: 18,
   });
-  const form = g.paused
+  return paused
     ? h(
         "form",
         { onsubmit: (ev) => act(ev, "POST", "/api/guardrails/resume", {}, "Automation resumed.") },
@@ -281,7 +409,6 @@ async function refreshGuardrails() {
         reason,
         h("button", { type: "submit", class: "danger" }, "❚❚ Pause automation"),
       );
-  fill(banner, ...items, form);
 }
 
 /** Runs one action from a form or button; reports it; refreshes. Returns the response. */
@@ -439,6 +566,7 @@ function matches(run) {
       run.runbook,
       triggerText(run.trigger),
       triggerReason(run),
+      run.trigger?.eventId,
       run.result?.summary,
       run.cause,
       run.error,
@@ -469,7 +597,7 @@ function runRow(run) {
       run.dryRun ? h("span", { class: "badge dry" }, "dry-run") : "",
       h("div", { class: "small muted" }, h("code", {}, run.id)),
     ),
-    h("td", {}, triggerText(run.trigger), h("div", { class: "small muted" }, triggerReason(run))),
+    h("td", { class: "trigger" }, triggerCell(run)),
     h("td", {}, time(run.startedAt)),
     h("td", {}, runDuration(run), run.endedAt ? "" : h("span", { class: "muted" }, " so far")),
     h("td", { class: "small" }, textOf(summary)),
@@ -478,7 +606,9 @@ function runRow(run) {
 
 views.runs = {
   title: "Runs",
-  async render(main, first) {
+  async render(main, first, _arg, query) {
+    // `#/runs?text=…` (a run page's event link) opens the list filtered.
+    if (first && query?.has("text")) filters.text = query.get("text");
     // The list and the runbook names (for the filter) are fetched together.
     const listing = api("GET", `/api/executions?limit=${filters.limit}`);
     if (first) {
@@ -559,7 +689,7 @@ function draw() {
         "No runs yet. Start one from ",
         h("a", { href: "#/start" }, "Start a runbook"),
         " (dry-run first), or send an alarm event: ",
-        h("code", {}, "npx reflex events put examples/alarm-cpu-high.json"),
+        h("code", {}, `npx reflex events put examples/alarm-cpu-high.json --url ${API || location.origin}`),
         ".",
       ),
     );
@@ -614,10 +744,12 @@ function planView(plan, run) {
   const reasons = [];
   const p = plan ?? {};
   for (const l of p.limits ?? []) reasons.push(["Clamped", textOf(l)]);
-  if (p.skipped) reasons.push(["Skipped", textOf(p.skipped)]);
+  const skipped = (x) =>
+    x.name || x.instanceId ? `${[x.name, x.instanceId].filter(Boolean).join(" ")}: ${textOf(x)}` : textOf(x);
+  for (const x of [p.skipped ?? []].flat()) reasons.push(["Skipped", skipped(x)]);
   if (run?.result?.skipped) reasons.push(["Skipped", textOf(run.result.skipped)]);
   if (p.scaleIn) reasons.push(["Scale-in", textOf(p.scaleIn)]);
-  for (const s of p.skip ?? p.skippedTargets ?? []) reasons.push(["Skipped", textOf(s)]);
+  for (const x of p.skip ?? p.skippedTargets ?? []) reasons.push(["Skipped", skipped(x)]);
   for (const d of p.prune ?? []) reasons.push(["Would prune", `${d.snapshotId ?? ""}: ${textOf(d)}`]);
   const lines = [];
   if (p.previous?.desired !== undefined && p.target !== undefined)
@@ -628,6 +760,10 @@ function planView(plan, run) {
   if (Array.isArray(p.targets))
     lines.push(
       `${p.targets.length} target(s): ${p.targets.map((t) => t.name ?? t.instanceId ?? textOf(t)).join(", ")}`,
+    );
+  if (typeof p.targets === "number")
+    lines.push(
+      `${p.targets} target(s)${Array.isArray(p.batches) ? ` in ${p.batches.length} batch(es)` : ""}${p.maxConcurrency !== undefined ? `, ${p.maxConcurrency} at a time` : ""}${p.maxErrors !== undefined ? `, stop after ${p.maxErrors} error(s)` : ""}`,
     );
   if (Array.isArray(p.create)) lines.push(`${p.create.length} snapshot(s) to create`);
   return h(
@@ -660,9 +796,46 @@ function targetDetails(t) {
     ]);
   if (t.before !== undefined || t.after !== undefined) lines.push(`${textOf(t.before)} → ${textOf(t.after)}`);
   if (t.outcome) lines.push(textOf(t.outcome));
+  // Patch: what was installed, whether it rebooted, the snapshot taken first.
+  if (t.installed !== undefined)
+    lines.push(
+      `${t.installed} update(s) installed${t.rebooted !== undefined ? `, ${t.rebooted ? "rebooted" : "no reboot"}` : ""}`,
+    );
+  if (typeof t.snapshotId === "string")
+    lines.push([h("code", {}, t.snapshotId), h("span", { class: "muted" }, " snapshot taken first")]);
+  if (t.rollback) lines.push(["Rolled back: ", textOf(t.rollback)]);
+  if (t.reason && !t.error) lines.push(textOf(t.reason));
+  if (t.startedAt && t.endedAt)
+    lines.push(
+      h("span", { class: "muted" }, `took ${duration(Date.parse(t.endedAt) - Date.parse(t.startedAt))}`),
+    );
   if (t.error) lines.push(h("strong", {}, `${t.error}${t.cause ? `: ${t.cause}` : ""}`));
   if (!lines.length) lines.push(JSON.stringify(t));
   return lines.map((l) => h("div", {}, l));
+}
+
+/** A target's status as a badge: the runbooks' own words, each with an icon. */
+const TARGET_STATUS = {
+  succeeded: "SUCCEEDED",
+  patched: "SUCCEEDED",
+  failed: "FAILED",
+  "rolled-back": "FAILED",
+  rolledBack: "FAILED",
+  skipped: "NOT_RUN",
+};
+function targetBadge(status) {
+  if (!status) return "";
+  const as = TARGET_STATUS[status];
+  if (!as) return status;
+  const [icon] = STATUS_TEXT[as];
+  return h(
+    "span",
+    { class: `status s-${as}`, "data-status": as },
+    h("span", { "aria-hidden": "true" }, icon),
+    String(status)
+      .replace(/-|(?=[A-Z])/g, " ")
+      .toLowerCase(),
+  );
 }
 
 function resultsView(run) {
@@ -710,15 +883,7 @@ function resultsView(run) {
                 t.name ?? "",
                 h("div", { class: "small" }, h("code", {}, t.instanceId ?? t.id ?? "")),
               ),
-              h(
-                "td",
-                {},
-                t.status === "failed"
-                  ? badge("FAILED")
-                  : t.status === "succeeded"
-                    ? badge("SUCCEEDED")
-                    : (t.status ?? ""),
-              ),
+              h("td", {}, targetBadge(t.status)),
               h("td", { class: "small" }, targetDetails(t)),
             ),
           ),
@@ -792,38 +957,129 @@ function rollbackView(run) {
   );
 }
 
-function stepsTable(graph, statuses) {
+/** A table of step records: target, status, start, time taken, error or output. */
+function recordsTable(records) {
+  const rec = (r) =>
+    h(
+      "tr",
+      { "data-step": r.step },
+      h("td", {}, r.target ? h("code", {}, r.target) : h("span", { class: "muted" }, "—")),
+      h("td", {}, r.state && r.state !== r.step ? `${r.state} ` : "", badge(r.status)),
+      h("td", {}, time(r.startedAt)),
+      h(
+        "td",
+        {},
+        duration(
+          r.durationMs ??
+            (r.endedAt
+              ? Date.parse(r.endedAt) - Date.parse(r.startedAt)
+              : Date.now() - Date.parse(r.startedAt)),
+        ),
+      ),
+      h(
+        "td",
+        { class: "small" },
+        r.error ? h("strong", {}, `${r.error}: `) : "",
+        r.cause ?? "",
+        r.output !== undefined && r.output !== null
+          ? h("details", {}, h("summary", {}, "output"), json(r.output))
+          : "",
+      ),
+    );
+  return h(
+    "table",
+    {},
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        ["Target", "Status", "Started", "Took", "Error / output"].map((c) => h("th", { scope: "col" }, c)),
+      ),
+    ),
+    h("tbody", {}, records.map(rec)),
+  );
+}
+
+/**
+ * A Map state's iterations, one `<details>` per item: opened, it draws the item's own state
+ * machine (the Map's ItemProcessor) with each inner state's status, and its records. Drawn
+ * when opened, so a run over hundreds of targets stays quick to show.
+ */
+function iterationsView(node, st, run, names) {
+  const inner = node.state.ItemProcessor ?? node.state.Iterator;
+  const { items, untargeted } = iterations(st.records);
+  const took = (recs) =>
+    duration(
+      Date.parse(recs[recs.length - 1].endedAt ?? new Date().toISOString()) - Date.parse(recs[0].startedAt),
+    );
+  return h(
+    "ol",
+    { class: "iterations" },
+    items.map((it) => {
+      const key = `iter-${node.name}-${it.target}`;
+      const d = h(
+        "details",
+        { "data-key": key, "data-iteration": it.target },
+        h(
+          "summary",
+          {},
+          h("code", {}, it.target),
+          names.get(it.target) ? ` ${names.get(it.target)}` : "",
+          " ",
+          badge(it.status),
+          h("span", { class: "muted small" }, ` ${it.records.length} record(s), ${took(it.records)}`),
+        ),
+      );
+      let drawn = false;
+      const draw = () => {
+        if (drawn || !d.open) return;
+        drawn = true;
+        const parts = [];
+        if (inner?.States) {
+          const g = aslGraph(inner);
+          const sts = statusOf(g, { ...run, status: it.status, steps: it.records });
+          parts.push(
+            h(
+              "div",
+              { class: "graph-wrap", "data-iteration-graph": it.target },
+              renderGraph(g, sts, () => {}),
+            ),
+          );
+        }
+        parts.push(recordsTable(it.records));
+        d.append(...parts);
+      };
+      d.addEventListener("toggle", draw);
+      // Restored open across refreshes: draw once it is in the page.
+      queueMicrotask(draw);
+      return h("li", {}, d);
+    }),
+    untargeted.length
+      ? h(
+          "li",
+          {},
+          h(
+            "details",
+            { "data-key": `iter-${node.name}-untargeted` },
+            h("summary", {}, `${untargeted.length} record(s) of no single target`),
+            recordsTable(untargeted),
+          ),
+        )
+      : "",
+  );
+}
+
+function stepsTable(graph, statuses, run) {
+  const names = new Map(
+    (run.result?.targets ?? []).filter((t) => t?.instanceId && t.name).map((t) => [t.instanceId, t.name]),
+  );
   const rows = [];
   for (const n of graph.nodes) {
     const st = statuses.get(n.name);
     if (!st.records.length) continue;
-    const rec = (r) =>
-      h(
-        "tr",
-        { "data-step": r.step },
-        h("td", {}, r.target ? h("code", {}, r.target) : h("span", { class: "muted" }, "—")),
-        h("td", {}, badge(r.status)),
-        h("td", {}, time(r.startedAt)),
-        h(
-          "td",
-          {},
-          duration(
-            r.durationMs ??
-              (r.endedAt
-                ? Date.parse(r.endedAt) - Date.parse(r.startedAt)
-                : Date.now() - Date.parse(r.startedAt)),
-          ),
-        ),
-        h(
-          "td",
-          { class: "small" },
-          r.error ? h("strong", {}, `${r.error}: `) : "",
-          r.cause ?? "",
-          r.output !== undefined && r.output !== null
-            ? h("details", {}, h("summary", {}, "output"), json(r.output))
-            : "",
-        ),
-      );
+    const count = n.iterates ? iterations(st.records).items.length : 0;
     rows.push(
       h(
         "details",
@@ -836,30 +1092,23 @@ function stepsTable(graph, statuses) {
           "summary",
           {},
           h("strong", {}, n.name),
-          ` — ${n.iterates ? "Map iterations: " : ""}${st.records.length} record(s) `,
+          n.iterates
+            ? ` — Map: ${count} iteration(s), ${st.records.length} record(s) `
+            : ` — ${st.records.length} record(s) `,
           badge(st.status),
         ),
-        h(
-          "table",
-          {},
-          h(
-            "thead",
-            {},
-            h(
-              "tr",
-              {},
-              ["Target", "Status", "Started", "Took", "Error / output"].map((c) =>
-                h("th", { scope: "col" }, c),
-              ),
-            ),
-          ),
-          h("tbody", {}, st.records.map(rec)),
-        ),
+        n.iterates ? iterationsView(n, st, run, names) : recordsTable(st.records),
       ),
     );
   }
   return rows.length ? rows : [h("p", { class: "muted" }, "No step has started yet.")];
 }
+
+/** The run a run repeats (a re-run from the console, the CLI or Slack), if any. */
+const repeats = (run) =>
+  run.trigger?.rerunOf ??
+  run.rerunOf ??
+  (run.trigger?.kind === "rerun" ? run.trigger.executionId : undefined);
 
 const openState = new Map();
 
@@ -904,10 +1153,8 @@ views.run = {
       } else flash(`${name} has no step records: it writes none, or it has not run.`);
     };
     const startedAudit = (run.audit ?? []).find((a) => a.kind === "execution.started");
-    const rerunOf = run.rerunOf ?? (run.trigger?.kind === "rerun" ? run.trigger.executionId : undefined);
-    const reruns = (list ?? []).filter(
-      (e) => (e.rerunOf ?? (e.trigger?.kind === "rerun" ? e.trigger.executionId : undefined)) === run.id,
-    );
+    const rerunOf = repeats(run);
+    const reruns = (list ?? []).filter((e) => repeats(e) === run.id);
     const live = !TERMINAL.includes(run.status);
 
     const actions = h("div", { class: "actions" });
@@ -1028,11 +1275,29 @@ views.run = {
           {},
           triggerText(run.trigger),
           run.trigger?.eventId
-            ? [" · event ", h("code", { "data-event": run.trigger.eventId }, run.trigger.eventId)]
+            ? [
+                " · event ",
+                h(
+                  "a",
+                  {
+                    href: `#/runs?text=${encodeURIComponent(run.trigger.eventId)}`,
+                    title: "Every run this event started",
+                    "data-event": run.trigger.eventId,
+                  },
+                  h("code", {}, run.trigger.eventId),
+                ),
+              ]
             : "",
         ),
+        run.trigger?.alarm
+          ? [h("dt", {}, "Alarm"), h("dd", { id: "run-alarm" }, alarmText(run.trigger.alarm))]
+          : "",
         h("dt", {}, "Why"),
-        h("dd", {}, run.trigger?.reason ?? startedAudit?.reason ?? "—"),
+        h(
+          "dd",
+          { id: "run-why" },
+          run.trigger?.alarm?.reason ?? run.trigger?.reason ?? startedAudit?.reason ?? "—",
+        ),
         h("dt", {}, "Started"),
         h("dd", {}, time(run.startedAt)),
         h("dt", {}, "Ended"),
@@ -1047,7 +1312,7 @@ views.run = {
           : "",
         run.locks?.length
           ? [
-              h("dt", {}, "Locks"),
+              h("dt", {}, live ? "Locks held" : "Locks taken"),
               h(
                 "dd",
                 {},
@@ -1135,7 +1400,7 @@ views.run = {
       planView(run.result?.plan, run),
       run.result?.rollback || run.status === "FAILED" ? [h("h3", {}, "Rollback"), rollbackView(run)] : "",
       h("h3", {}, "Steps"),
-      graph ? stepsTable(graph, statuses) : json(run.steps),
+      graph ? stepsTable(graph, statuses, run) : json(run.steps),
       h("h3", {}, "Audit"),
       (run.audit ?? []).length
         ? h(

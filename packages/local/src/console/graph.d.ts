@@ -59,6 +59,9 @@ export function statusOf(
   now?: number,
 ): Map<string, { status: NodeStatus | string; records: unknown[]; inferred: boolean; timing: string }>;
 export function duration(ms: number): string;
+export function iterations<R extends { target?: string | null; status: string; startedAt: string }>(
+  records: R[],
+): { items: Array<{ target: string; records: R[]; status: string }>; untargeted: R[] };
 export function renderGraph(
   graph: Graph,
   statuses: ReturnType<typeof statusOf>,

@@ -248,14 +248,36 @@ function svg(tag, attrs = {}, ...children) {
   return el;
 }
 
+/**
+ * A Map state's iterations: its records grouped by target (one item each), in the order they
+ * started, each with its status — running while any record runs, else its last record's (a
+ * retried step that failed and then succeeded is a success). Records that name no target
+ * (steps that run before an item is known) are returned apart, as `untargeted`.
+ * @returns {{ items: Array<{ target: string, records: object[], status: string }>, untargeted: object[] }}
+ */
+export function iterations(records) {
+  const byTarget = new Map();
+  const untargeted = [];
+  for (const r of [...records].sort(byStart)) {
+    if (r.target === undefined || r.target === null || r.target === "") untargeted.push(r);
+    else byTarget.set(r.target, [...(byTarget.get(r.target) ?? []), r]);
+  }
+  const items = [...byTarget].map(([target, recs]) => ({
+    target,
+    records: recs,
+    status: recs.some((r) => r.status === "RUNNING") ? "RUNNING" : recs[recs.length - 1].status,
+  }));
+  return { items, untargeted };
+}
+
 /** A node's second line: status word and timing, or the Map's item counts. */
 function subLine(node, st) {
   const [icon, word] = STATUS_TEXT[st.status] ?? ["", st.status];
   if (node.iterates && st.records.length) {
-    const targets = new Set(st.records.map((r) => r.target ?? r.startedAt));
-    const failed = st.records.filter((r) => r.status === "FAILED").length;
-    const running = st.records.filter((r) => r.status === "RUNNING").length;
-    return `${icon} ${targets.size} item(s): ${st.records.length - failed - running} ✓${failed ? ` ${failed} ✗` : ""}${running ? ` ${running} ▶` : ""}`;
+    const { items } = iterations(st.records);
+    const count = (status) => items.filter((i) => i.status === status).length;
+    const [ok, failed, running] = [count("SUCCEEDED"), count("FAILED"), count("RUNNING")];
+    return `${icon} ${items.length} item(s): ${ok} ✓${failed ? ` ${failed} ✗` : ""}${running ? ` ${running} ▶` : ""}`;
   }
   return `${icon} ${word}${st.timing ? ` · ${st.timing}` : ""}`;
 }

@@ -4,7 +4,7 @@
  */
 import { Runbooks } from "@reflex/core";
 import { describe, expect, it } from "vitest";
-import { aslGraph, evaluateChoice, type RunForGraph, statusOf } from "./graph.js";
+import { aslGraph, evaluateChoice, iterations, type RunForGraph, statusOf } from "./graph.js";
 
 const scale = aslGraph(Runbooks.get("scale").stateMachine);
 const backup = aslGraph(Runbooks.get("backup-snapshot").stateMachine);
@@ -201,5 +201,28 @@ describe("statusOf", () => {
         steps: [step("plan"), step("approve", "RUNNING")],
       }),
     ).toMatchObject({ Approve: "WAITING_FOR_APPROVAL", Act: "NOT_RUN" });
+  });
+});
+
+describe("iterations", () => {
+  it("groups a Map's records by target, each item's status its last record's, untargeted records apart", () => {
+    const records = [
+      step("beginTarget"),
+      step("prepareTarget", "SUCCEEDED", "i-1"),
+      step("installPatches", "FAILED", "i-1"),
+      step("installPatches", "SUCCEEDED", "i-1"),
+      step("prepareTarget", "SUCCEEDED", "i-2"),
+      step("installPatches", "FAILED", "i-2"),
+      step("prepareTarget", "RUNNING", "i-3"),
+    ];
+
+    const { items, untargeted } = iterations(records);
+
+    expect(items.map((i) => [i.target, i.status, i.records.length])).toEqual([
+      ["i-1", "SUCCEEDED", 3],
+      ["i-2", "FAILED", 2],
+      ["i-3", "RUNNING", 1],
+    ]);
+    expect(untargeted.map((r) => r.step)).toEqual(["beginTarget"]);
   });
 });

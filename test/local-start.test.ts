@@ -1,0 +1,196 @@
+/**
+ * What `reflex start` gives a person beyond the server: the port file the CLI finds it by, a
+ * ready banner whose commands reach it, and one line per event decision and run transition.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { validateConfig } from "@reflex/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readyBanner, tryPrefix } from "../packages/local/src/cli/start-banner.ts";
+import { openTransport } from "../packages/local/src/cli/transport.ts";
+import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
+import { type LocalMode, type LocalOptions, startLocal } from "../packages/local/src/local-mode.ts";
+import { api, runAndWait } from "./support/local.ts";
+
+const CONFIG = validateConfig({
+  rules: [
+    {
+      name: "scale-web-on-cpu",
+      on: {
+        source: ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        detail: { alarmName: [{ prefix: "web-cpu-" }], state: { value: ["ALARM"] } },
+      },
+      run: "scale",
+      with: { autoScalingGroup: "web", change: "+1" },
+      cooldown: "10m",
+    },
+  ],
+});
+
+function alarm(timestamp: string, id: string) {
+  return {
+    version: "0",
+    id,
+    "detail-type": "CloudWatch Alarm State Change",
+    source: "aws.cloudwatch",
+    account: "123456789012",
+    time: timestamp.replace(/\.000\+0000$/, "Z"),
+    region: "us-east-1",
+    resources: [],
+    detail: {
+      alarmName: "web-cpu-high",
+      state: { value: "ALARM", reason: "Threshold Crossed", timestamp },
+      previousState: { value: "OK", reason: "Threshold Crossed", timestamp },
+      configuration: { metrics: [] },
+    },
+  };
+}
+
+function start(opts: Partial<LocalOptions> = {}): Promise<LocalMode> {
+  return startLocal({
+    config: CONFIG,
+    port: 0,
+    dataDir: null,
+    waitMs: 20,
+    scheduler: false,
+    cloud: SimulatedCloud.seeded({ snapshotDurationMs: 150 }),
+    ...opts,
+  });
+}
+
+const TIME = String.raw`\d\d:\d\d:\d\d`;
+const ID = String.raw`\S+`;
+
+describe("reflex start prints one line per event decision and run transition", () => {
+  let local: LocalMode;
+  const lines: string[] = [];
+  beforeAll(async () => {
+    local = await start({ activity: (line) => lines.push(line) });
+  });
+  afterAll(async () => local?.stop());
+
+  it("says what the gate did with an alarm: started, then duplicate, then held by the cooldown", async () => {
+    const first = alarm("2026-11-30T14:02:00.000+0000", "e-1");
+
+    await api(local, "POST", "/events", first);
+    await api(local, "POST", "/events", first);
+    await api(local, "POST", "/events", alarm("2026-11-30T14:05:00.000+0000", "e-2"));
+
+    // The run may end between the events: its line is the next test's.
+    expect(lines.filter((l) => / event {2}/.test(l))).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^${TIME} event  aws.cloudwatch alarm web-cpu-high ALARM → started scale ${ID} \\(rule scale-web-on-cpu\\)$`,
+        ),
+      ),
+      expect.stringMatching(
+        new RegExp(`^${TIME} event  aws.cloudwatch alarm web-cpu-high ALARM → duplicate`),
+      ),
+      expect.stringMatching(
+        new RegExp(
+          `^${TIME} event  aws.cloudwatch alarm web-cpu-high ALARM → suppressed: cooldown — .+ \\(rule scale-web-on-cpu\\)$`,
+        ),
+      ),
+    ]);
+  });
+
+  it("says when the alarm's run ends, with how long it took", async () => {
+    const id = /started scale (\S+)/.exec(lines[0])?.[1];
+
+    await local.idle();
+
+    await expect
+      .poll(() => lines.find((l) => l.includes(` run    scale ${id} `)))
+      .toMatch(new RegExp(`^${TIME} run    scale ${id} RUNNING → SUCCEEDED \\(\\d+\\.\\d s\\)$`));
+  });
+
+  it("says when a person's backup starts and ends", async () => {
+    const run = await runAndWait(local, "backup-snapshot", { selector: { tag: { Backup: "daily" } } });
+
+    await expect
+      .poll(() => lines.filter((l) => l.includes(` ${run.id} `)))
+      .toEqual([
+        expect.stringMatching(
+          new RegExp(`^${TIME} run    backup-snapshot ${run.id} → RUNNING \\(manual by \\S+\\)$`),
+        ),
+        expect.stringMatching(
+          new RegExp(`^${TIME} run    backup-snapshot ${run.id} RUNNING → SUCCEEDED \\(\\d+\\.\\d s\\)$`),
+        ),
+      ]);
+  });
+});
+
+describe("reflex start --quiet", () => {
+  it("prints nothing for decisions and transitions", async () => {
+    const lines: string[] = [];
+    const local = await start({ quiet: true, activity: (line) => lines.push(line) });
+    try {
+      await api(local, "POST", "/events", alarm("2026-11-30T15:00:00.000+0000", "q-1"));
+      await runAndWait(local, "backup-snapshot", { selector: { tag: { Backup: "daily" } } });
+    } finally {
+      await local.stop();
+    }
+    expect(lines).toEqual([]);
+  });
+});
+
+describe("the port file", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "reflex-start-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("is written once local mode listens, found by the CLI, and removed on stop", async () => {
+    const dataDir = join(dir, ".reflex");
+    const local = await start({ dataDir, quiet: true });
+    let found: Awaited<ReturnType<typeof openTransport>>;
+    try {
+      const file = JSON.parse(readFileSync(join(dataDir, "server.json"), "utf8"));
+      expect(file).toMatchObject({ url: local.url, port: Number(new URL(local.url).port), pid: process.pid });
+      found = await openTransport({ cwd: dir, env: {} });
+      expect([found.baseUrl, found.source, found.remote]).toEqual([local.url, "port-file", false]);
+      expect((await found.fetch("/api/runbooks")).status).toBe(200);
+    } finally {
+      await local.stop();
+    }
+    expect(existsSync(join(dataDir, "server.json"))).toBe(false);
+  });
+});
+
+describe("the ready banner's Try commands", () => {
+  const url = "http://127.0.0.1:8790";
+
+  it("stay plain `npx reflex` when the CLI finds the server through the default data dir's port file", () => {
+    expect(tryPrefix(url, { dataDir: ".reflex", cwd: "/w", env: {} })).toBe("");
+    expect(tryPrefix(url, { dataDir: "/d", cwd: "/w", env: { REFLEX_DATA_DIR: "/d" } })).toBe("");
+  });
+
+  it("name REFLEX_URL when the data dir is not the one the CLI reads", () => {
+    expect(tryPrefix(url, { dataDir: "/elsewhere", cwd: "/w", env: {} })).toBe(`REFLEX_URL=${url} `);
+  });
+
+  it("stay plain on the default port whatever the data dir", () => {
+    expect(tryPrefix("http://127.0.0.1:8787", { dataDir: "/elsewhere", cwd: "/w", env: {} })).toBe("");
+  });
+
+  it("name REFLEX_URL when REFLEX_URL points at another server", () => {
+    expect(tryPrefix(url, { dataDir: ".reflex", cwd: "/w", env: { REFLEX_URL: "http://127.0.0.1:9" } })).toBe(
+      `REFLEX_URL=${url} `,
+    );
+  });
+
+  it("print the commands for the port in use", async () => {
+    const local = await start({ quiet: true });
+    try {
+      const banner = await readyBanner(local, { readyMs: 5, dataDir: "/tmp/other", cwd: "/w", env: {} });
+      expect(banner).toContain(`Reflex local mode is ready in 5 ms — ${local.url}`);
+      expect(banner).toContain(`  REFLEX_URL=${local.url} npx reflex executions`);
+      expect(banner).toContain("runbooks    ");
+    } finally {
+      await local.stop();
+    }
+  });
+});
