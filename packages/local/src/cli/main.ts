@@ -175,7 +175,10 @@ Examples:
     program
       .command("audit")
       .description("the audit trail, newest first: every decision with its actor and reason")
-      .option("--execution <id>", "only entries about this execution")
+      .option(
+        "--execution <id>",
+        "only entries about this execution: an id, a unique prefix of one, or latest",
+      )
       .option("--actor <actor>", "only entries by this actor, e.g. cli:alice or rule:web-cpu-high")
       .option("--kind <kind>", "only entries of this kind, e.g. event.suppressed or execution.failed")
       .option("--since <when>", "only entries since: a duration back from now (2h) or an RFC 3339 time")

@@ -122,7 +122,7 @@ export async function rerun(
   io.out(
     opts.json
       ? JSON.stringify(res)
-      : `started ${res.executionId} (a re-run of ${id})\n  follow it: npx reflex show ${res.executionId}`,
+      : `started ${res.executionId} (a re-run of ${id})\n  follow it: reflex show ${res.executionId} --follow`,
   );
   return 0;
 }

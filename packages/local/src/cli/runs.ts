@@ -289,7 +289,7 @@ export interface AuditOptions extends ServerOptions {
 export async function audit(io: Io, o: AuditOptions): Promise<number> {
   const api = await clientFor(o);
   const page = await api.audit({
-    execution: o.execution,
+    execution: o.execution === undefined ? undefined : await resolveId(api, o.execution),
     actor: o.actor,
     kind: o.kind,
     since: o.since === undefined ? undefined : parseSince(o.since),
