@@ -84,13 +84,25 @@ export interface GuardrailsView {
   breaker: { failures: number; within: number; recentFailures: number; open?: boolean };
   freezes: Array<{ name: string; from: string; to: string; active: boolean; reason?: string }>;
   locks?: LockView[];
-  cooldowns?: Array<{ key?: string; rule?: string; target?: string; until: string }>;
+  cooldowns?: Array<{
+    key?: string;
+    rule?: string;
+    target?: string;
+    runbook?: string;
+    executionId?: string;
+    until: string;
+  }>;
 }
 
+/** A held lock: `/api/locks` names its holder `owner`; `/api/guardrails` says `executionId`. */
 export interface LockView {
   target: string;
-  owner: string;
+  owner?: string;
+  executionId?: string;
+  runbook?: string;
+  since?: string;
   leaseUntil?: number | string;
+  expiresAt?: string;
 }
 
 /** A page of a list; the server names the next page's cursor `cursor` (older servers: `next`). */

@@ -401,11 +401,14 @@ export async function status(io: Io, o: ServerOptions & { json?: boolean }): Pro
   for (const a of approvals.approvals)
     io.out(`  ${a.executionId}  ${a.runbook}  asked by ${a.requestedBy}  deadline ${a.deadline}`);
   io.out(`locks held: ${locks.length}`);
-  for (const l of locks) io.out(`  ${l.target}  by ${l.owner}`);
+  for (const l of locks)
+    io.out(`  ${l.target}  by ${l.executionId ?? l.owner}${l.runbook ? ` (${l.runbook})` : ""}`);
   if (guardrails.cooldowns) {
     io.out(`cooldowns running: ${cooldowns.length}`);
     for (const k of cooldowns)
-      io.out(`  ${k.rule ?? k.key ?? ""}${k.target ? ` (${k.target})` : ""}  until ${k.until}`);
+      io.out(
+        `  ${k.rule ?? k.key ?? ""}${k.target ? ` on ${k.target}` : ""}${k.runbook ? ` (${k.runbook})` : ""}  until ${k.until}`,
+      );
   }
   if (lost.length) {
     io.out(c.red(`needs attention (lost runs): ${lost.length}`));
