@@ -234,6 +234,19 @@ describe("against a running local mode", () => {
     expect(new Set(recent.executions.map((e: { runbook: string }) => e.runbook))).toEqual(new Set(["scale"]));
   });
 
+  it("show says which alarm started a run, in what state, and CloudWatch's reason", async () => {
+    const put = JSON.parse(
+      (await reflex(["events", "put", "examples/alarm-cpu-high.json", "--json", ...url])).stdout,
+    );
+    const id = put.results[0].executionId as string;
+    await local.idle();
+
+    const shown = await reflex(["show", id, ...url]);
+
+    expect(shown.stdout).toMatch(/trigger {3}rule:cpu-high/);
+    expect(shown.stdout).toMatch(/alarm {5}web-cpu-high → ALARM: Threshold Crossed/);
+  });
+
   it("show --follow and logs --follow print until the run ends, then the whole run", async () => {
     const started = await reflex([
       "run",

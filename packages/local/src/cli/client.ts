@@ -29,6 +29,8 @@ export interface ExecutionView {
     name?: string;
     actor: string;
     eventId?: string;
+    /** The alarm whose transition started it (through a rule), with CloudWatch's reason. */
+    alarm?: { name: string; state: string; reason?: string };
     rerunOf?: string;
     overrideFreeze?: string;
     overridePause?: string;

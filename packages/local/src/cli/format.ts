@@ -45,7 +45,7 @@ export function formatMs(ms: number | undefined): string {
 
 function trigger(e: ExecutionView): string {
   const t = e.trigger;
-  return `${t.kind}${t.name ? `:${t.name}` : ""}`;
+  return `${t.kind}${t.name ? `:${t.name}` : ""}${t.alarm ? ` (${t.alarm.name} ${t.alarm.state})` : ""}`;
 }
 
 function elapsed(e: ExecutionView): number | undefined {
@@ -317,6 +317,9 @@ export function formatExecution(
   lines.push(
     `  trigger   ${trigger(e)} by ${e.trigger.actor}${e.trigger.eventId ? ` (event ${e.trigger.eventId})` : ""}`,
   );
+  const alarm = e.trigger.alarm;
+  if (alarm)
+    lines.push(`  alarm     ${alarm.name} → ${alarm.state}${alarm.reason ? `: ${alarm.reason}` : ""}`);
   if (started) lines.push(`  why       ${started.reason}`);
   if (e.trigger.overrideFreeze) lines.push(`  override  freeze: ${e.trigger.overrideFreeze}`);
   if (e.trigger.overridePause) lines.push(`  override  pause: ${e.trigger.overridePause}`);
