@@ -30,15 +30,13 @@ export async function follow(
     if (isTerminal(e.status)) return e;
     if (Date.now() > deadline) throw new Error(`execution ${id} still ${e.status}; stopped following it`);
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, interval);
-      opts.signal?.addEventListener(
-        "abort",
-        () => {
-          clearTimeout(t);
-          resolve();
-        },
-        { once: true },
-      );
+      const done = () => {
+        clearTimeout(t);
+        opts.signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const t = setTimeout(done, interval);
+      opts.signal?.addEventListener("abort", done, { once: true });
     });
   }
 }

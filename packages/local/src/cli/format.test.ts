@@ -1,0 +1,113 @@
+import { describe, expect, it } from "vitest";
+import type { ExecutionView } from "./client.ts";
+import { colours } from "./colour.ts";
+import { formatExecution, formatSteps, runCommand } from "./format.ts";
+
+const base: ExecutionView = {
+  id: "scale-20261128T100000Z-ab12cd",
+  runbook: "scale",
+  status: "FAILED",
+  dryRun: false,
+  startedAt: "2026-11-28T10:00:00.000Z",
+  endedAt: "2026-11-28T10:00:42.000Z",
+  trigger: {
+    kind: "rerun",
+    name: "scale-20261128T090000Z-000000",
+    actor: "cli:alice",
+    rerunOf: "scale-20261128T090000Z-000000",
+  },
+};
+
+describe("formatExecution", () => {
+  it("says what a scale's rollback undid, and why it ran", () => {
+    const text = formatExecution(
+      {
+        ...base,
+        error: "CapacityNotReached",
+        result: {
+          plan: { autoScalingGroup: "web", previous: { desired: 6 }, target: 8, limits: [] },
+          applied: { from: 6, to: 8 },
+          rollback: {
+            restored: true,
+            found: 8,
+            desired: 6,
+            reason: "set the desired capacity back from 8 to 6",
+            failure: { Error: "CapacityNotReached", Cause: "2 of 8 InService after 10m" },
+          },
+        },
+      },
+      colours(false),
+      { reruns: ["scale-20261128T110000Z-ffffff"] },
+    );
+
+    expect(text).toContain("web: desired capacity 6 → 8");
+    expect(text).toMatch(
+      /\nRollback\n {2}because {2}CapacityNotReached: 2 of 8 InService after 10m\n {2}✓ set the desired capacity back from 8 to 6/,
+    );
+    expect(text).toContain("rerun of  scale-20261128T090000Z-000000");
+    expect(text).toContain("re-runs   scale-20261128T110000Z-ffffff");
+  });
+
+  it("says which snapshots a backup's rollback deleted and which it kept", () => {
+    const text = formatExecution({
+      ...base,
+      runbook: "backup-snapshot",
+      result: { rollback: { deleted: ["snap-1"], kept: ["snap-2", "snap-3"], failed: [], reason: null } },
+    });
+
+    expect(text).toContain("deleted 1 unfinished snapshot(s): snap-1");
+    expect(text).toContain("kept 2 completed snapshot(s): snap-2, snap-3");
+  });
+
+  it("shows a failover's primary before and after, and its switch back", () => {
+    const text = formatExecution({
+      ...base,
+      runbook: "failover",
+      result: {
+        plan: {
+          pair: "app",
+          from: { instance: "i-a" },
+          to: { instance: "i-b" },
+          actions: ["move Elastic IP"],
+        },
+        switchBack: { failure: { Error: "VerifyFailed" }, verified: [{ ok: true }] },
+      },
+    });
+
+    expect(text).toContain("pair app: primary i-a → i-b");
+    expect(text).toContain("switched back to the original primary after VerifyFailed");
+  });
+
+  it("has no colour escapes when colour is off, and marks words either way", () => {
+    const plain = formatExecution({ ...base, status: "SUCCEEDED" }, colours(false));
+    const coloured = formatExecution({ ...base, status: "SUCCEEDED" }, colours(true));
+
+    expect(plain).not.toContain("\u001b[");
+    expect(plain).toContain("✓ SUCCEEDED");
+    expect(coloured).toContain("\u001b[32mSUCCEEDED\u001b[39m");
+  });
+});
+
+describe("formatSteps", () => {
+  it("folds a polling step's repeats into one line with its count and total time", () => {
+    const poll = { step: "checkSnapshots", status: "SUCCEEDED", durationMs: 2 };
+
+    const lines = formatSteps([{ step: "plan", status: "SUCCEEDED", durationMs: 5 }, poll, poll, poll]);
+
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(/✓ checkSnapshots ×3\s+SUCCEEDED 6 ms in all/);
+  });
+});
+
+describe("runCommand", () => {
+  it("writes params as --param pairs a shell takes as they are", () => {
+    expect(
+      runCommand("patch", {
+        selector: { tag: { PatchGroup: "web" } },
+        maxConcurrency: "50%",
+        ids: ["a", "b"],
+      }),
+    ).toBe("reflex run patch --param selector.tag.PatchGroup=web --param maxConcurrency=50% --param ids=a,b");
+    expect(runCommand("x", { note: "two words" })).toBe("reflex run x --param 'note=two words'");
+  });
+});
