@@ -62,6 +62,13 @@ describe("help and usage errors", () => {
     },
   );
 
+  it("`reflex help <command>` is help too: exit 0", async () => {
+    const ran = await reflex(["help", "run"]);
+
+    expect(ran.code).toBe(0);
+    expect(ran.stdout).toContain("Usage: reflex run");
+  });
+
   it("answers an unknown flag with 'did you mean' and exit 2", async () => {
     const ran = await reflex(["executions", "--jsn"]);
 

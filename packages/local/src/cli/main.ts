@@ -513,8 +513,9 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
 
 function failure(io: Io, e: unknown): number {
   if (e instanceof CommanderError)
-    // Help asked for is success; help shown because a command was missing is bad usage.
-    return e.code === "commander.helpDisplayed" || e.code === "commander.version" ? 0 : 2;
+    // Help asked for (`--help`, `reflex help run`) is success; help shown because a command
+    // was missing, and every parse error, is bad usage.
+    return e.exitCode === 0 ? 0 : 2;
   if (e instanceof UsageError) {
     io.err(`reflex: ${e.message}\n(add --help for usage and examples)`);
     return 2;
