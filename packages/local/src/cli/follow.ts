@@ -41,12 +41,20 @@ export async function follow(
   }
 }
 
-/** One line per step transition (started, then ended) and per change of the run's status. */
+/**
+ * One line per step transition (started, then ended) and per change of the run's status. On a
+ * terminal (`fold`), a polling state's repeats (checkSnapshots, checkReady…) rewrite the line
+ * above with a count instead of adding hundreds of lines; in a pipe every transition is a line.
+ */
 export class StepProgress {
   private readonly seen = new Map<string, string>();
   private status?: string;
+  private last?: { step: string; target: string; status: string; times: number; totalMs: number };
 
-  constructor(private readonly c: Colours) {}
+  constructor(
+    private readonly c: Colours,
+    private readonly fold = false,
+  ) {}
 
   lines(e: ExecutionView): string[] {
     const out: string[] = [];
@@ -54,14 +62,40 @@ export class StepProgress {
       const key = stepKey(s);
       if (this.seen.get(key) === s.status) continue;
       this.seen.set(key, s.status);
+      const l = this.last;
+      if (
+        this.fold &&
+        l &&
+        l.step === s.step &&
+        l.target === (s.target ?? "") &&
+        l.status === s.status &&
+        s.status === "SUCCEEDED"
+      ) {
+        l.times++;
+        l.totalMs += s.durationMs ?? 0;
+        // Up one line, clear it, and write the folded line in its place.
+        out.push(
+          `\u001b[1A\u001b[2K  ${formatStep({ ...s, step: `${s.step} ×${l.times}`, durationMs: l.totalMs }, this.c)} in all`,
+        );
+        continue;
+      }
+      this.last = {
+        step: s.step,
+        target: s.target ?? "",
+        status: s.status,
+        times: 1,
+        totalMs: s.durationMs ?? 0,
+      };
       out.push(`  ${formatStep(s, this.c)}`);
     }
     // The run's own status, after the steps that led to it.
     if (e.status !== this.status) {
-      if (this.status !== undefined || e.status !== "RUNNING")
+      if (this.status !== undefined || e.status !== "RUNNING") {
+        this.last = undefined;
         out.push(
           `  ${this.c.dim("run")} ${e.status === "WAITING_FOR_APPROVAL" ? `waits for approval: reflex approve ${e.id}` : status(this.c, e.status)}`,
         );
+      }
       this.status = e.status;
     }
     return out;

@@ -80,7 +80,7 @@ export async function run(io: Io, runbook: string, o: RunOptions): Promise<numbe
   }
   if (!o.json)
     io.err(`started ${id}${o.dryRun ? " (dry-run)" : ""}; waiting… (Ctrl-C detaches; the run goes on)`);
-  const progress = new StepProgress(c);
+  const progress = new StepProgress(c, io.tty);
   const done = await detachable((signal) =>
     follow(
       api,
