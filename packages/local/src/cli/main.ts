@@ -24,7 +24,7 @@ const URL_HELP =
  * `--url` where it talks to the server, `--as` where the server records who acted), and the
  * examples its help ends with.
  */
-function examples(
+function finish(
   cmd: Command,
   lines: string[],
   shared: { json?: boolean; server?: boolean; as?: boolean } = {},
@@ -75,7 +75,7 @@ Examples:
 `,
   );
 
-  examples(
+  finish(
     program
       .command("start")
       .description("local mode: the whole backend on 127.0.0.1 with a seeded simulated cloud")
@@ -87,7 +87,7 @@ Examples:
     ["reflex start", "reflex start --port 8788 --data .reflex-2 --quiet"],
   );
 
-  examples(
+  finish(
     program
       .command("run")
       .description("start a runbook; with --wait, follow its steps until it ends")
@@ -111,7 +111,7 @@ Examples:
     { json: true, server: true, as: true },
   );
 
-  examples(
+  finish(
     program
       .command("runbooks")
       .description("the runbooks: name, risk and summary; with a name, its params and an example")
@@ -121,7 +121,7 @@ Examples:
     { json: true, server: true, as: false },
   );
 
-  examples(
+  finish(
     program
       .command("executions")
       .description("executions, newest first, filtered and paged by the server")
@@ -144,7 +144,7 @@ Examples:
     { json: true, server: true, as: false },
   );
 
-  examples(
+  finish(
     program
       .command("show")
       .description(
@@ -157,7 +157,7 @@ Examples:
     { json: true, server: true, as: false },
   );
 
-  examples(
+  finish(
     program
       .command("logs")
       .description(
@@ -171,7 +171,7 @@ Examples:
     { json: true, server: true, as: false },
   );
 
-  examples(
+  finish(
     program
       .command("audit")
       .description("the audit trail, newest first: every decision with its actor and reason")
@@ -193,7 +193,7 @@ Examples:
     { json: true, server: true, as: false },
   );
 
-  examples(
+  finish(
     program
       .command("status")
       .description("what runs, what waits for approval, pause and breaker, freezes, locks, cooldowns")
@@ -203,7 +203,7 @@ Examples:
   );
 
   const config = program.command("config").description("the automation config");
-  examples(
+  finish(
     config
       .command("check")
       .description("validate the config; print each problem with its path (exit 2 when there is one)")
@@ -212,10 +212,10 @@ Examples:
     ["reflex config check", "reflex config check --config reflex.config.ts --json"],
     { json: true },
   );
-  examples(config, ["reflex config check"]);
+  finish(config, ["reflex config check"]);
 
   const events = program.command("events").description("EventBridge events: send them, test patterns");
-  examples(
+  finish(
     events
       .command("put")
       .description(
@@ -229,7 +229,7 @@ Examples:
     ],
     { json: true, server: true, as: false },
   );
-  examples(
+  finish(
     events
       .command("test")
       .description("print true or false, like aws events test-event-pattern; bad JSON or pattern: exit 2")
@@ -238,9 +238,9 @@ Examples:
       .action(act((o) => cmdEventsTest(io, o))),
     ["reflex events test --pattern test/fixtures/pattern.json --event examples/alarm-cpu-high.json"],
   );
-  examples(events, ["reflex events put examples/alarm-cpu-high.json"]);
+  finish(events, ["reflex events put examples/alarm-cpu-high.json"]);
 
-  const cloud = examples(
+  const cloud = finish(
     program
       .command("cloud")
       .description("the simulated AWS account of a running local server")
@@ -248,7 +248,7 @@ Examples:
     ["reflex cloud", "reflex cloud calls --mutating --since 10m", "reflex cloud --json"],
     { json: true, server: true, as: false },
   );
-  examples(
+  finish(
     cloud
       .command("calls")
       .description("the call log: service, operation, params digest, outcome, time, execution")
@@ -260,7 +260,7 @@ Examples:
     ["reflex cloud calls", "reflex cloud calls --mutating --since 10m --json"],
     { json: true, server: true, as: false },
   );
-  examples(
+  finish(
     cloud
       .command("seed")
       .description("add SSM-managed instances to the saved simulated cloud (run it before reflex start)")
@@ -283,7 +283,7 @@ Examples:
   const chaos = program
     .command("chaos")
     .description("inject faults into the simulated cloud of a running local server");
-  examples(
+  finish(
     chaos
       .command("add")
       .description("arm a fault on an operation")
@@ -300,7 +300,7 @@ Examples:
     ],
     { json: true, server: true, as: false },
   );
-  examples(
+  finish(
     chaos
       .command("list")
       .description("the armed faults")
@@ -308,7 +308,7 @@ Examples:
     ["reflex chaos list", "reflex chaos list --json"],
     { json: true, server: true, as: false },
   );
-  examples(
+  finish(
     chaos
       .command("clear")
       .description("disarm every fault, or the one named")
@@ -317,9 +317,9 @@ Examples:
     ["reflex chaos clear", "reflex chaos clear fault-1"],
     { json: true, server: true, as: false },
   );
-  examples(chaos, ["reflex chaos add --op ec2:CreateSnapshot --error InternalError", "reflex chaos list"]);
+  finish(chaos, ["reflex chaos add --op ec2:CreateSnapshot --error InternalError", "reflex chaos list"]);
 
-  examples(
+  finish(
     program
       .command("demo")
       .description("a scripted scenario, in memory: each runbook, its trigger and its guardrails")
@@ -327,7 +327,7 @@ Examples:
     ["reflex demo"],
   );
 
-  examples(
+  finish(
     program
       .command("pairs")
       .description("failover pairs and who is primary now")
@@ -336,7 +336,7 @@ Examples:
     { json: true, server: true, as: false },
   );
 
-  examples(
+  finish(
     program
       .command("windows")
       .description("the next occurrences of each maintenance window, and the freeze that would block one")
@@ -356,7 +356,7 @@ Examples:
     { json: true },
   );
 
-  examples(
+  finish(
     program
       .command("pause")
       .description("pause automatic runs (rules, schedules, windows); people can still start runs")
@@ -365,7 +365,7 @@ Examples:
     ['reflex pause --reason "incident 42: hands off"'],
     { json: true, server: true, as: true },
   );
-  examples(
+  finish(
     program
       .command("resume")
       .description("resume automatic runs (and reset the breaker)")
@@ -373,7 +373,7 @@ Examples:
     ["reflex resume"],
     { json: true, server: true, as: true },
   );
-  examples(
+  finish(
     program
       .command("guardrails")
       .description("pause, breaker, freezes, limits")
@@ -382,7 +382,7 @@ Examples:
     { json: true, server: true, as: false },
   );
 
-  examples(
+  finish(
     program
       .command("approvals")
       .description("runs waiting for your approval")
@@ -391,7 +391,7 @@ Examples:
     ["reflex approvals", "reflex approvals --all --json"],
     { json: true, server: true, as: true },
   );
-  examples(
+  finish(
     program
       .command("approve")
       .description("approve a run that waits for approval")
@@ -406,7 +406,7 @@ Examples:
     ['reflex approve scale-20261128T100000Z-ab12cd --comment "looks right"'],
     { json: true, server: true, as: true },
   );
-  examples(
+  finish(
     program
       .command("reject")
       .description("reject a run that waits for approval; it ends having changed nothing")
@@ -425,7 +425,7 @@ Examples:
     ['reflex reject scale-20261128T100000Z-ab12cd --reason "not during the sale"'],
     { json: true, server: true, as: true },
   );
-  examples(
+  finish(
     program
       .command("abort")
       .description("stop a run: no new target starts, steps in flight finish, then rollback runs")
@@ -441,7 +441,7 @@ Examples:
     ['reflex abort scale-20261128T100000Z-ab12cd --reason "wrong group"'],
     { json: true, server: true, as: true },
   );
-  examples(
+  finish(
     program
       .command("rerun")
       .description("start a run again with the same params, through every check a new run passes")
@@ -458,7 +458,7 @@ Examples:
     ["reflex rerun scale-20261128T100000Z-ab12cd --dry-run"],
     { json: true, server: true, as: true },
   );
-  examples(
+  finish(
     program
       .command("whoami")
       .description("who the server thinks you are, your roles, and what you may do")
@@ -467,7 +467,7 @@ Examples:
     { json: true, server: true, as: true },
   );
 
-  examples(
+  finish(
     program
       .command("outbox")
       .description("what local mode would have posted to Slack, oldest first")
