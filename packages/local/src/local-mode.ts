@@ -22,7 +22,6 @@ import {
 } from "@reflex/core";
 import { useProbeTransport } from "@reflex/core/runbooks/failover/probe";
 import { handler as apiHandler } from "@reflex/functions/api";
-import { route as eventsRoute } from "@reflex/functions/events-api";
 import { handler as statusHandler } from "@reflex/functions/execution-status";
 import { handler as scheduleHandler } from "@reflex/functions/schedule";
 import { handler as stepHandler } from "@reflex/functions/step";
@@ -135,7 +134,6 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   ChatOps.Transport.useTransport(outbox);
   const life = { stopped: false };
   const routes: NonNullable<ServerDeps["routes"]> = [
-    { prefix: "/events", handle: eventsRoute },
     {
       prefix: "/api/lifecycle",
       handle: async (event) => ({
@@ -155,8 +153,9 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     ...slackRoutes(bus, outbox, opts.config, life),
     ...(opts.routes ?? []),
   ];
-  // Through the middy handler, as the Lambda runs it: its logs name the API, not the last
-  // function that happened to run in this process.
+  // Through the middy handler, as the Lambda runs it (middy, Hono's Lambda adapter, the app;
+  // `POST /events` too, as API Gateway routes it to the same function): its logs name the API,
+  // not the last function that happened to run in this process.
   const api: ServerDeps["api"] = (event) => invoke(apiHandler, "reflex-local-api", event);
   const { server, url } = await startServer({ engine, bus, api, routes }, opts.port ?? 8787);
   const useRealCloud = process.env.REFLEX_CLOUD === "aws";
