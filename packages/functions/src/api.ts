@@ -23,11 +23,11 @@ import {
   Validate,
   ValidationError,
 } from "@reflex/core";
-import type { APIGatewayProxyEventV2, Context as LambdaContext } from "aws-lambda";
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { type Context, Hono } from "hono";
-import { handle } from "hono/aws-lambda";
 import { z } from "zod";
 import { route as routeEvents } from "./events-api.ts";
+import { type LambdaBindings, lambdaHandler } from "./lib/hono.ts";
 import { errorResponse, json, parseJsonBody, type Response, toFetchResponse } from "./lib/http.ts";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
@@ -56,9 +56,7 @@ const RerunBody = z
   })
   .strict();
 
-/** What Hono's AWS Lambda adapter passes each route as `c.env`: the event it was invoked with. */
-type Env = { Bindings: { event?: APIGatewayProxyEventV2; lambdaContext?: LambdaContext } };
-type C = Context<Env>;
+type C = Context<LambdaBindings>;
 
 /** The request body as JSON, with every check of {@link parseJsonBody} (415, 413, 400). */
 async function jsonBody(c: C): Promise<unknown> {
@@ -447,7 +445,7 @@ function eventOf(c: C): APIGatewayProxyEventV2 {
   return event;
 }
 
-export const app = new Hono<Env>();
+export const app = new Hono<LambdaBindings>();
 // The event gate over HTTP answers every method itself (405 with how to call it).
 app.all("/events", async (c) => toFetchResponse(await routeEvents(eventOf(c))));
 for (const [method, path, fn] of routes) app.on(method, path, fn);
@@ -475,27 +473,6 @@ app.onError((err, c) => {
   return toFetchResponse(errorResponse(err));
 });
 
-const lambdaApp = handle(app);
-
-/**
- * One request through Hono's adapter. A GET or HEAD body is dropped first (as the old router
- * ignored it: a Fetch Request may not carry one, and the adapter would answer a plain-text 400);
- * a request the adapter cannot build at all is answered in the API's own error shape.
- */
-async function serve(event: APIGatewayProxyEventV2, context: LambdaContext): Promise<Response> {
-  const method = event.requestContext.http.method.toUpperCase();
-  const request = method === "GET" || method === "HEAD" ? { ...event, body: undefined } : event;
-  const out = (await lambdaApp(request as never, context)) as Response & { isBase64Encoded?: boolean };
-  if (!String(out.headers?.["content-type"] ?? "").startsWith("application/json") && out.statusCode >= 400)
-    return json(out.statusCode === 400 ? 400 : 500, {
-      error:
-        out.statusCode === 400
-          ? { code: "bad_request", message: "the request could not be read" }
-          : { code: "internal", message: "internal error; see the logs" },
-    });
-  return out;
-}
-
 export const handler = middy<APIGatewayProxyEventV2, Response>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
-  .handler(serve);
+  .handler(lambdaHandler(app));
