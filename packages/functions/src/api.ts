@@ -231,6 +231,7 @@ async function guardrails() {
     maxTargetsPerRun: config.guardrails.maxTargetsPerRun,
     rateLimit: config.guardrails.rateLimit,
     locks: locks.map((l) => ({
+      key: l.target,
       target: l.target,
       executionId: l.owner,
       runbook: holders.get(l.owner)?.runbook,
