@@ -200,55 +200,6 @@ function sinceOf(c: C): number | undefined {
   return raw === undefined ? undefined : Validate.parseSince(raw);
 }
 
-/** What Reflex holds back now: pause, breaker, freezes, held locks and running cooldowns. */
-async function guardrails() {
-  const config = currentConfig();
-  const now = new Date();
-  const [automation, locks, cooldowns] = await Promise.all([
-    Gate.Guardrails.automationState(),
-    Locks.list(now.getTime()),
-    Gate.Guardrails.listCooldowns(now.getTime()),
-  ]);
-  // A lock's holder is an execution: its record says which runbook holds the target.
-  const holders = new Map(
-    await Promise.all(
-      [...new Set(locks.map((l) => l.owner))].map(async (id) => [id, await Executions.find(id)] as const),
-    ),
-  );
-  return {
-    paused: config.guardrails.paused || automation.paused,
-    pausedBy: config.guardrails.paused ? "config" : automation.pausedBy,
-    reason: config.guardrails.paused ? "guardrails.paused is true in the config" : automation.reason,
-    breaker: {
-      ...config.guardrails.breaker,
-      recentFailures: automation.failures.filter((t) => t > now.getTime() - config.guardrails.breaker.within)
-        .length,
-    },
-    freezes: config.freezes.map((f) => ({
-      ...f,
-      active: Date.parse(f.from) <= now.getTime() && now.getTime() < Date.parse(f.to),
-    })),
-    maxTargetsPerRun: config.guardrails.maxTargetsPerRun,
-    rateLimit: config.guardrails.rateLimit,
-    locks: locks.map((l) => ({
-      key: l.target,
-      target: l.target,
-      executionId: l.owner,
-      runbook: holders.get(l.owner)?.runbook,
-      since: l.acquiredAt,
-      expiresAt: new Date(l.leaseUntil).toISOString(),
-    })),
-    cooldowns: cooldowns.map((cd) => ({
-      key: cd.key,
-      rule: cd.rule,
-      target: cd.target,
-      runbook: cd.runbook ?? config.rules.find((r) => r.name === cd.rule)?.run,
-      executionId: cd.owner,
-      until: cd.until,
-    })),
-  };
-}
-
 type Handler = (c: C) => Promise<globalThis.Response>;
 
 const ok = (c: C, body: unknown, status: 200 | 202 = 200) => c.json(body as object, status);
@@ -397,7 +348,7 @@ const routes: Array<[string, string, Handler]> = [
     "/api/executions/:id",
     async (c) => ok(c, await Executions.describe(executionIdOf(rawSegment(c, 3)))),
   ],
-  ["GET", "/api/guardrails", async (c) => ok(c, await guardrails())],
+  ["GET", "/api/guardrails", async (c) => ok(c, await Gate.Guardrails.describe(currentConfig()))],
   [
     "POST",
     "/api/guardrails/pause",

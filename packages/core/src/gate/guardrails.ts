@@ -9,6 +9,8 @@ import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } fr
 import type { Config } from "../config/schema.ts";
 import * as Audit from "../state/audit.ts";
 import { db, isConditionFailure } from "../state/db.ts";
+import * as Executions from "../state/executions.ts";
+import * as Locks from "../state/locks.ts";
 import { TABLE_KEYS, tableName } from "../state/table.ts";
 
 export interface AutomationState {
@@ -320,4 +322,59 @@ export async function returnRateSlot(runbook: string, per: number, now = Date.no
     .catch((err) => {
       if (!isConditionFailure(err)) throw err;
     });
+}
+
+/**
+ * What Reflex holds back at `now`, as the API and the console's banner show it: the pause
+ * switch (the config's or a person's, or the breaker's), the breaker's recent failures,
+ * freezes (active or not), caps, the locks held (with the runbook of the run holding each) and
+ * the cooldowns running.
+ *
+ * @example
+ * const { paused, locks, cooldowns } = await Guardrails.describe(currentConfig());
+ */
+export async function describe(config: Config, now = new Date()) {
+  const [automation, locks, cooldowns] = await Promise.all([
+    automationState(),
+    Locks.list(now.getTime()),
+    listCooldowns(now.getTime()),
+  ]);
+  // A lock's holder is an execution: its record says which runbook holds the target.
+  const holders = new Map(
+    await Promise.all(
+      [...new Set(locks.map((l) => l.owner))].map(async (id) => [id, await Executions.find(id)] as const),
+    ),
+  );
+  return {
+    paused: config.guardrails.paused || automation.paused,
+    pausedBy: config.guardrails.paused ? "config" : automation.pausedBy,
+    reason: config.guardrails.paused ? "guardrails.paused is true in the config" : automation.reason,
+    breaker: {
+      ...config.guardrails.breaker,
+      recentFailures: automation.failures.filter((t) => t > now.getTime() - config.guardrails.breaker.within)
+        .length,
+    },
+    freezes: config.freezes.map((f) => ({
+      ...f,
+      active: Date.parse(f.from) <= now.getTime() && now.getTime() < Date.parse(f.to),
+    })),
+    maxTargetsPerRun: config.guardrails.maxTargetsPerRun,
+    rateLimit: config.guardrails.rateLimit,
+    locks: locks.map((l) => ({
+      key: l.target,
+      target: l.target,
+      executionId: l.owner,
+      runbook: holders.get(l.owner)?.runbook,
+      since: l.acquiredAt,
+      expiresAt: new Date(l.leaseUntil).toISOString(),
+    })),
+    cooldowns: cooldowns.map((cd) => ({
+      key: cd.key,
+      rule: cd.rule,
+      target: cd.target,
+      runbook: cd.runbook ?? config.rules.find((r) => r.name === cd.rule)?.run,
+      executionId: cd.owner,
+      until: cd.until,
+    })),
+  };
 }
