@@ -2,7 +2,7 @@
  * The commands about runs: `run`, `show`, `logs`, `executions`, `audit`, `runbooks`, `status`.
  * Each asks the API and prints; filtering and paging are the server's.
  */
-import { parseDuration } from "@reflex/core";
+import { Executions, parseDuration } from "@reflex/core";
 import { type ApiClient, type ExecutionView, isTerminal, nextCursor } from "./client.ts";
 import { follow, RunLog, StepProgress } from "./follow.ts";
 import {
@@ -340,6 +340,22 @@ export async function runbooks(
   return 0;
 }
 
+/**
+ * Every running run. A filtered page may be short (the server stops reading after a while) and
+ * still have a next page, so this follows the pages, a bounded number of them.
+ */
+async function activeRuns(api: ApiClient): Promise<ExecutionView[]> {
+  const runs: ExecutionView[] = [];
+  let cursor: string | undefined;
+  for (let pages = 0; pages < 20; pages++) {
+    const page = await api.listExecutions({ status: "RUNNING,WAITING_FOR_APPROVAL", limit: 200, cursor });
+    runs.push(...page.executions);
+    cursor = nextCursor(page);
+    if (!cursor) break;
+  }
+  return runs;
+}
+
 interface Approval {
   executionId: string;
   runbook: string;
@@ -350,8 +366,8 @@ interface Approval {
 export async function status(io: Io, o: ServerOptions & { json?: boolean }): Promise<number> {
   const api = await clientFor(o);
   const c = coloursFor(io, o);
-  const [page, recent, approvals, guardrails] = await Promise.all([
-    api.listExecutions({ status: "STARTING,RUNNING,WAITING_FOR_APPROVAL", limit: 200 }),
+  const [running, recent, approvals, guardrails] = await Promise.all([
+    activeRuns(api),
     // Lost runs have ended (they are marked, not running): look for them among the recent ones.
     api.listExecutions({ limit: 200 }),
     api.call<{ approvals: Approval[] }>("GET", "/api/approvals"),
@@ -359,8 +375,6 @@ export async function status(io: Io, o: ServerOptions & { json?: boolean }): Pro
   ]);
   // Servers that return `locks` with the guardrails save a request.
   const locks = guardrails.locks ?? (await api.locks()).locks;
-  // The status filter is the server's; a run that ended between the two reads is still left out.
-  const running = page.executions.filter((e) => !isTerminal(e.status));
   const lost = recent.executions.filter((e) => e.attention);
   const now = Date.now();
   const freezes = guardrails.freezes.filter((f) => f.active || Date.parse(f.from) > now);
