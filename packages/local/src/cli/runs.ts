@@ -192,15 +192,8 @@ export async function logs(
   return 0;
 }
 
-const STATUSES = [
-  "STARTING",
-  "RUNNING",
-  "WAITING_FOR_APPROVAL",
-  "SUCCEEDED",
-  "FAILED",
-  "ABORTED",
-  "TIMED_OUT",
-];
+/** The statuses the API filters by. */
+const STATUSES: readonly string[] = Executions.STATUSES;
 
 /** `2h`, `30m`, `1d` back from now, or an RFC 3339 time; sent to the server as RFC 3339. */
 export function parseSince(text: string, now = Date.now()): string {
