@@ -78,6 +78,27 @@ describe("formatExecution", () => {
     expect(text).toContain("switched back to the original primary after VerifyFailed");
   });
 
+  it("shows a scale-in that was skipped, with the sentence that says why", () => {
+    const text = formatExecution({
+      ...base,
+      status: "SUCCEEDED",
+      result: {
+        plan: {
+          autoScalingGroup: "web",
+          change: "-2",
+          previous: { desired: 6 },
+          target: 6,
+          limits: [],
+          skipped: "scale-in skipped: web-cpu-high has not been OK for 15m",
+        },
+        summary: "scale-in skipped: web-cpu-high has not been OK for 15m",
+      },
+    });
+
+    expect(text).toContain("summary   scale-in skipped: web-cpu-high has not been OK for 15m");
+    expect(text).toMatch(/\nClamps and skips\n {2}– scale-in skipped: web-cpu-high/);
+  });
+
   it("has no colour escapes when colour is off, and marks words either way", () => {
     const plain = formatExecution({ ...base, status: "SUCCEEDED" }, colours(false));
     const coloured = formatExecution({ ...base, status: "SUCCEEDED" }, colours(true));

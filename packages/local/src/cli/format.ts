@@ -9,6 +9,14 @@ import { type Colours, colours, mark, status } from "./colour.ts";
 
 const PLAIN = colours(false);
 
+/**
+ * A result field as a list. Results are each runbook's own shapes (a scale plan's `skipped` is
+ * a sentence, a patch plan's a list of targets), so the views never assume one.
+ */
+function list(x: unknown): any[] {
+  return Array.isArray(x) ? x : [];
+}
+
 /** Visible width, ignoring colour escapes. */
 function width(s: string): number {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping SGR escapes is the point
@@ -186,7 +194,7 @@ function section(lines: string[], title: string, body: string[], c: Colours): vo
 function targetLines(e: ExecutionView, c: Colours): string[] {
   const r = e.result ?? {};
   const lines: string[] = [];
-  for (const t of Array.isArray(r.targets) ? r.targets : []) {
+  for (const t of list(r.targets)) {
     const outcome = String(t.status ?? "");
     const detail = [
       t.reason,
@@ -198,8 +206,8 @@ function targetLines(e: ExecutionView, c: Colours): string[] {
     lines.push(
       `  ${mark(c, outcome === "succeeded" ? "ok" : outcome)} ${t.instanceId}${t.name ? ` (${t.name})` : ""}  ${outcome}${detail.length ? ` — ${detail.join("; ")}` : ""}`,
     );
-    for (const s of t.snapshots ?? []) lines.push(`      ${s.snapshotId}  ${s.volumeId}  ${s.state}`);
-    for (const cp of t.copies ?? [])
+    for (const s of list(t.snapshots)) lines.push(`      ${s.snapshotId}  ${s.volumeId}  ${s.state}`);
+    for (const cp of list(t.copies))
       lines.push(
         `      copy ${cp.snapshotId ?? "-"} in ${cp.region}${cp.error ? ` — ${c.red(cp.error)}` : ""}`,
       );
@@ -220,7 +228,7 @@ function targetLines(e: ExecutionView, c: Colours): string[] {
     lines.push(
       `  pair ${plan.pair}: primary ${plan.from.instance} → ${plan.to.instance}${r.roles ? ` (now primary ${r.roles.primary})` : e.dryRun ? " (planned)" : ""}`,
     );
-  for (const p of r.pruned?.deleted ?? [])
+  for (const p of list(r.pruned?.deleted))
     lines.push(`  pruned ${p.snapshotId} (${p.region}, ${p.volumeId})`);
   if (r.compliance)
     lines.push(
@@ -236,28 +244,29 @@ function planLines(e: ExecutionView): string[] {
   const plan = e.result?.plan;
   if (!plan) return [];
   const lines: string[] = [];
-  for (const x of plan.create ?? []) lines.push(`  would snapshot ${x.volumeId} of ${x.instanceId}`);
-  if (plan.create) {
-    for (const d of plan.prune ?? [])
+  for (const x of list(plan.create)) lines.push(`  would snapshot ${x.volumeId} of ${x.instanceId}`);
+  if (Array.isArray(plan.create)) {
+    for (const d of list(plan.prune))
       lines.push(
         `  would delete   ${d.snapshotId} (${d.region}, ${d.volumeId}) — ${d.reason ?? `retained until ${d.retainUntil}`}`,
       );
-    if ((plan.prune ?? []).length === 0) lines.push("  would delete   nothing (no expired Reflex snapshots)");
+    if (list(plan.prune).length === 0) lines.push("  would delete   nothing (no expired Reflex snapshots)");
   }
-  for (const b of plan.batches ?? []) lines.push(`  batch ${b.batch}: ${b.instanceIds.join(", ")}`);
+  for (const b of list(plan.batches)) lines.push(`  batch ${b.batch}: ${list(b.instanceIds).join(", ")}`);
   if (plan.autoScalingGroup !== undefined)
     lines.push(
       `  ${plan.autoScalingGroup}: change ${plan.change} asks for ${plan.requested}, plan sets ${plan.target} (from ${plan.previous?.desired})`,
     );
-  for (const a of plan.actions ?? []) lines.push(`  ${a}`);
+  for (const a of list(plan.actions)) lines.push(`  ${a}`);
   return lines;
 }
 
 function reasonLines(e: ExecutionView, c: Colours): string[] {
   const plan = e.result?.plan ?? {};
   return [
-    ...(plan.limits ?? []).map((l: string) => `  ${mark(c, "skipped")} ${l}`),
-    ...(plan.skipped ?? []).map(
+    ...list(plan.limits).map((l: string) => `  ${mark(c, "skipped")} ${l}`),
+    ...(typeof plan.skipped === "string" ? [`  ${mark(c, "skipped")} ${plan.skipped}`] : []),
+    ...list(plan.skipped).map(
       (s: { instanceId: string; name?: string; reason: string }) =>
         `  ${mark(c, "skipped")} skipped ${s.instanceId}${s.name ? ` (${s.name})` : ""}: ${s.reason}`,
     ),
@@ -281,15 +290,15 @@ function rollbackLines(e: ExecutionView, c: Colours): string[] {
       lines.push(
         `  kept ${rb.kept.length} completed snapshot(s)${rb.kept.length ? `: ${rb.kept.join(", ")}` : ""}`,
       );
-    for (const f of rb.failed ?? []) lines.push(`  ${mark(c, "failed")} ${f.snapshotId}: ${f.error}`);
-    for (const a of rb.actions ?? []) lines.push(`  ${typeof a === "string" ? a : JSON.stringify(a)}`);
+    for (const f of list(rb.failed)) lines.push(`  ${mark(c, "failed")} ${f.snapshotId}: ${f.error}`);
+    for (const a of list(rb.actions)) lines.push(`  ${typeof a === "string" ? a : JSON.stringify(a)}`);
   }
   if (r.switchBack) {
     const f = r.switchBack.failure;
     lines.push(`  switched back to the original primary${f ? ` after ${f.Error ?? "an error"}` : ""}`);
     if (r.switchBack.verified) lines.push(`  ${mark(c, "ok")} verified`);
   }
-  for (const t of Array.isArray(r.targets) ? r.targets : [])
+  for (const t of list(r.targets))
     if (t.status === "rolled-back")
       lines.push(
         `  ${mark(c, "rolled-back")} ${t.instanceId}${t.name ? ` (${t.name})` : ""} put back on its pre-patch volume`,
