@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
@@ -112,6 +113,61 @@ describe("server discovery", () => {
     expect([t.baseUrl, t.source]).toEqual(["http://127.0.0.1:8787", "default"]);
   });
 
+  it("never lets a port file send the CLI to another host: only http on loopback, without a path", async () => {
+    for (const url of [
+      "https://abc123.execute-api.us-east-1.amazonaws.com",
+      "http://evil.example.com:8787",
+      "http://10.0.0.5:8787",
+      "http://127.0.0.1:8787/stage",
+      "http://user:pw@127.0.0.1:8787",
+      "https://127.0.0.1:8787",
+    ]) {
+      writeFileSync(
+        join(dir, "server.json"),
+        JSON.stringify({ url, port: 8787, pid: process.pid, startedAt: new Date().toISOString() }),
+      );
+      const t = await openTransport({ cwd: dir, env: { REFLEX_DATA_DIR: "." } });
+      expect([url, t.baseUrl, t.source]).toEqual([url, "http://127.0.0.1:8787", "default"]);
+    }
+  });
+
+  it("ignores a port file that is not one: not JSON, not an object, a pid of 0 or -1, no start time", async () => {
+    const url = "http://127.0.0.1:9933";
+    for (const body of [
+      "{ not json",
+      "null",
+      "[]",
+      JSON.stringify({ url, port: 9933, pid: 0, startedAt: new Date().toISOString() }),
+      JSON.stringify({ url, port: 9933, pid: -1, startedAt: new Date().toISOString() }),
+      JSON.stringify({ url, port: 9933, pid: process.pid }),
+    ]) {
+      writeFileSync(join(dir, "server.json"), body);
+      const t = await openTransport({ cwd: dir, env: { REFLEX_DATA_DIR: "." } });
+      expect([body, t.source]).toEqual([body, "default"]);
+    }
+  });
+
+  it("ignores a port file whose pid now belongs to a process that started after it was written", async () => {
+    // A `reflex start` killed with SIGKILL, its pid since reused: only /proc (Linux) can tell.
+    if (process.platform !== "linux") return;
+    const other = spawn("sleep", ["30"], { stdio: "ignore" });
+    try {
+      writeFileSync(
+        join(dir, "server.json"),
+        JSON.stringify({
+          url: "http://127.0.0.1:9944",
+          port: 9944,
+          pid: other.pid,
+          startedAt: new Date(Date.now() - 3_600_000).toISOString(),
+        }),
+      );
+      const t = await openTransport({ cwd: dir, env: { REFLEX_DATA_DIR: "." } });
+      expect([t.baseUrl, t.source]).toEqual(["http://127.0.0.1:8787", "default"]);
+    } finally {
+      other.kill();
+    }
+  });
+
   it("falls back to REFLEX_PORT on loopback", async () => {
     const t = await openTransport({ cwd: dir, env: { REFLEX_DATA_DIR: "missing", REFLEX_PORT: "9000" } });
     expect([t.baseUrl, t.source]).toEqual(["http://127.0.0.1:9000", "default"]);
@@ -217,6 +273,30 @@ describe("the transport on the wire", () => {
       target: req.url!,
       headers: signedNames.filter((n) => n !== "host").map((n) => [n, h[n]] as [string, string]),
       body: received,
+      now: new Date("2026-11-30T14:02:11Z"),
+    });
+    expect(again.authorization).toBe(h.authorization);
+  });
+  it("sends the query in the form it signed: a space as %20, a plus as %2B, repeated keys kept in order", async () => {
+    const t = await openTransport({
+      url: base,
+      sign: "always",
+      credentials,
+      env: { AWS_REGION: "eu-central-1" },
+      now: () => new Date("2026-11-30T14:02:11Z"),
+    });
+
+    await t.fetch("/api/cloud/calls?q=a+b&tag=x%2By&tag=a&e=caf%C3%A9*&flag");
+
+    const { req } = seen.at(-1)!;
+    const h = req.headers as Record<string, string>;
+    // No `+` on the wire: whether API Gateway reads it as a space or a plus, it computes this.
+    expect(req.url).toBe("/api/cloud/calls?q=a%20b&tag=x%2By&tag=a&e=caf%C3%A9%2A&flag=");
+    const again = await signRequest(requestSigner({ credentials, region: "eu-central-1" }), {
+      method: "GET",
+      host: h.host,
+      target: req.url!,
+      headers: [],
       now: new Date("2026-11-30T14:02:11Z"),
     });
     expect(again.authorization).toBe(h.authorization);

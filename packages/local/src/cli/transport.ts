@@ -98,6 +98,10 @@ export async function openTransport(opts: TransportOptions = {}): Promise<Transp
         region: signingRegion(url, env),
       });
       const wire = new URL(target);
+      // The query goes out in the form it is signed in (RFC 3986, a space as %20, a `+` as
+      // %2B): `a+b` is a space to URLSearchParams but a plus to a strict canonicaliser, and a
+      // request whose signature depends on which one API Gateway is would fail as 403.
+      wire.search = canonicalQuery(wire.searchParams);
       const headers = await signRequest(signer, {
         method: init.method ?? "GET",
         host: wire.host,
@@ -108,7 +112,7 @@ export async function openTransport(opts: TransportOptions = {}): Promise<Transp
       });
       // fetch sets Host from the URL, the same value that was signed.
       delete headers.host;
-      return send(target, { ...init, headers });
+      return send(wire.href, { ...init, headers });
     },
   };
 }
@@ -150,17 +154,68 @@ export function portFilePath(cwd = process.cwd(), env: NodeJS.ProcessEnv = proce
 
 /**
  * The port file, or undefined when there is none, it is not one, or the process that wrote it
- * has died (a `reflex start` killed with SIGKILL leaves its file behind).
+ * has died (a `reflex start` killed with SIGKILL leaves its file behind; on Linux, a live
+ * process that started after the file was written only reuses the dead server's pid).
+ *
+ * Only a local server's address is taken from it (`http://` on loopback, no path): the file is
+ * in the working tree, so a repository that ships one, or anyone who can write the data dir,
+ * must not be able to send the CLI's requests — params, approvals, signed with the caller's AWS
+ * credentials — to another host. A remote server is named with `--url` or `REFLEX_URL`.
  */
 export function readPortFile(path: string): PortFile | undefined {
-  let file: Partial<PortFile>;
+  let file: Partial<PortFile> | null;
   try {
     file = JSON.parse(readFileSync(path, "utf8"));
   } catch {
     return undefined;
   }
-  if (typeof file?.url !== "string" || !Number.isInteger(file.pid)) return undefined;
-  return isAlive(file.pid as number) ? (file as PortFile) : undefined;
+  if (typeof file !== "object" || file === null) return undefined;
+  const { url, pid, startedAt } = file;
+  // pid 0 and -1 are process groups to kill(2): "alive" whatever wrote the file.
+  if (typeof url !== "string" || !Number.isInteger(pid) || (pid as number) <= 0) return undefined;
+  if (typeof startedAt !== "string" || Number.isNaN(Date.parse(startedAt))) return undefined;
+  if (!isLocalServerUrl(url)) return undefined;
+  if (!isAlive(pid as number) || startedLater(pid as number, Date.parse(startedAt))) return undefined;
+  return file as PortFile;
+}
+
+/** `http://<loopback>:<port>` and nothing more: what `reflex start` writes. */
+function isLocalServerUrl(raw: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return false;
+  }
+  return (
+    url.protocol === "http:" &&
+    isLoopback(url.hostname) &&
+    url.port !== "" &&
+    url.pathname === "/" &&
+    !url.search &&
+    !url.hash &&
+    !url.username &&
+    !url.password
+  );
+}
+
+/**
+ * True when the process `pid` started after `writtenAt` (more than a second after, for clock
+ * granularity): it cannot be the server that wrote the file, which was running by then. Linux
+ * only (`/proc`); elsewhere, and when `/proc` cannot be read, false.
+ */
+function startedLater(pid: number, writtenAt: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces and parentheses): state is field 3,
+    // starttime (clock ticks after boot; USER_HZ is 100 on Linux) is field 22.
+    const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1]);
+    if (!Number.isFinite(ticks) || !Number.isFinite(bootSeconds)) return false;
+    return bootSeconds * 1000 + ticks * 10 > writtenAt + 1000;
+  } catch {
+    return false;
+  }
 }
 
 function isAlive(pid: number): boolean {
@@ -295,6 +350,13 @@ export async function signRequest(
     { signingDate: req.now },
   );
   return signed.headers;
+}
+
+/** Query pairs in their order, each name and value percent-encoded as SigV4 encodes them. */
+function canonicalQuery(params: URLSearchParams): string {
+  const encode = (v: string) =>
+    encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return [...params].map(([k, v]) => `${encode(k)}=${encode(v)}`).join("&");
 }
 
 function bodyOf(body: RequestInit["body"]): string | Uint8Array | undefined {
