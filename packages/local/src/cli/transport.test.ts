@@ -118,6 +118,7 @@ describe("server discovery", () => {
       "https://abc123.execute-api.us-east-1.amazonaws.com",
       "http://evil.example.com:8787",
       "http://10.0.0.5:8787",
+      "http://evil.localhost:8787",
       "http://127.0.0.1:8787/stage",
       "http://user:pw@127.0.0.1:8787",
       "https://127.0.0.1:8787",
@@ -196,6 +197,11 @@ describe("signing region", () => {
     expect(signingRegion(url, { AWS_REGION: "us-east-1" })).toBe("eu-west-1");
   });
 
+  it("comes from a private API's VPC endpoint host too", () => {
+    const url = new URL("https://abc123-vpce-0a1b2c3d.execute-api.ap-southeast-2.vpce.amazonaws.com");
+    expect(signingRegion(url, { AWS_REGION: "us-east-1" })).toBe("ap-southeast-2");
+  });
+
   it("comes from AWS_REGION, then AWS_DEFAULT_REGION, for a custom domain", () => {
     const url = new URL("https://ops.example.com");
     expect(signingRegion(url, { AWS_REGION: "ap-south-1", AWS_DEFAULT_REGION: "us-west-2" })).toBe(
@@ -232,6 +238,11 @@ describe("the transport on the wire", () => {
     secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
     sessionToken: "session-token-example",
   };
+
+  it("counts an IPv4-mapped loopback address as loopback, as the URL parser writes it", async () => {
+    const t = await openTransport({ url: "https://[::ffff:127.0.0.1]:8787", credentials });
+    expect(t.remote).toBe(false);
+  });
 
   it("never signs loopback http (local mode)", async () => {
     const t = await openTransport({ url: base, credentials });

@@ -189,6 +189,8 @@ function isLocalServerUrl(raw: string): boolean {
   }
   return (
     url.protocol === "http:" &&
+    // Not `*.localhost`: outside systemd-resolved, a resolver may send such a name anywhere.
+    (isIP(url.hostname.replace(/^\[|\]$/g, "")) !== 0 || url.hostname === "localhost") &&
     isLoopback(url.hostname) &&
     url.port !== "" &&
     url.pathname === "/" &&
@@ -257,7 +259,8 @@ function isLoopback(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, "");
   if (host === "localhost" || host.endsWith(".localhost")) return true;
   if (isIP(host) === 4) return host.startsWith("127.");
-  if (isIP(host) === 6) return host === "::1" || /^::ffff:127\./i.test(host);
+  // WHATWG URLs write an IPv4-mapped address in hex: [::ffff:127.0.0.1] is [::ffff:7f00:1].
+  if (isIP(host) === 6) return host === "::1" || /^::ffff:(127\.|7f[0-9a-f]{2}:)/i.test(host);
   return false;
 }
 
@@ -266,7 +269,8 @@ function isLoopback(hostname: string): boolean {
  * any other is refused by AWS), else `AWS_REGION` / `AWS_DEFAULT_REGION` (a custom domain).
  */
 export function signingRegion(url: URL, env: NodeJS.ProcessEnv = process.env): string {
-  const fromHost = /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(url.hostname)?.[1];
+  // `<id>.execute-api.<region>.amazonaws.com`, or a private API's `<id>-<vpce>.execute-api.<region>.vpce.amazonaws.com`.
+  const fromHost = /\.execute-api\.([a-z0-9-]+)\.(vpce\.)?amazonaws\.com(\.cn)?$/.exec(url.hostname)?.[1];
   const region = fromHost ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   if (!region)
     throw new TransportError(
