@@ -148,6 +148,26 @@ describe("server discovery", () => {
     }
   });
 
+  it("ignores a port file whose server was killed but not yet reaped by its parent (a zombie)", async () => {
+    if (process.platform !== "linux") return;
+    // A shell that execs into sleep after forking a child it never waits for: the child, once
+    // killed, stays a zombie while the parent lives.
+    const parent = spawn("sh", ["-c", "sleep 30 & echo $!; exec sleep 30"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    try {
+      const pid = Number((await new Promise<Buffer>((r) => parent.stdout.once("data", r))).toString());
+      process.kill(pid, "SIGKILL");
+      await new Promise((r) => setTimeout(r, 100));
+      expect(readFileSync(`/proc/${pid}/stat`, "utf8")).toMatch(/\) Z /);
+      portFile(dir, pid, "http://127.0.0.1:9945");
+      const t = await openTransport({ cwd: dir, env: { REFLEX_DATA_DIR: "." } });
+      expect([t.baseUrl, t.source]).toEqual(["http://127.0.0.1:8787", "default"]);
+    } finally {
+      parent.kill();
+    }
+  });
+
   it("ignores a port file whose pid now belongs to a process that started after it was written", async () => {
     // A `reflex start` killed with SIGKILL, its pid since reused: only /proc (Linux) can tell.
     if (process.platform !== "linux") return;

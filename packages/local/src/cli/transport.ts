@@ -202,16 +202,19 @@ function isLocalServerUrl(raw: string): boolean {
 }
 
 /**
- * True when the process `pid` started after `writtenAt` (more than a second after, for clock
- * granularity): it cannot be the server that wrote the file, which was running by then. Linux
- * only (`/proc`); elsewhere, and when `/proc` cannot be read, false.
+ * True when the process `pid` cannot be the server that wrote the file: it is a zombie (killed,
+ * not yet reaped by its parent; kill(pid, 0) still succeeds), or it started after `writtenAt`
+ * (more than a second after, for clock granularity). Linux only (`/proc`); elsewhere, and when
+ * `/proc` cannot be read, false.
  */
 function startedLater(pid: number, writtenAt: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after the command name (which may hold spaces and parentheses): state is field 3,
     // starttime (clock ticks after boot; USER_HZ is 100 on Linux) is field 22.
-    const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] === "Z" || fields[0] === "X") return true;
+    const ticks = Number(fields[19]);
     const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1]);
     if (!Number.isFinite(ticks) || !Number.isFinite(bootSeconds)) return false;
     return bootSeconds * 1000 + ticks * 10 > writtenAt + 1000;
