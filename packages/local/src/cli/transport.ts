@@ -204,8 +204,8 @@ function isLocalServerUrl(raw: string): boolean {
 /**
  * True when the process `pid` cannot be the server that wrote the file: it is a zombie (killed,
  * not yet reaped by its parent; kill(pid, 0) still succeeds), or it started after `writtenAt`
- * (more than a second after, for clock granularity). Linux only (`/proc`); elsewhere, and when
- * `/proc` cannot be read, false.
+ * (by more than 10 s: btime is in whole seconds and moves with wall-clock corrections). Linux
+ * only (`/proc`); elsewhere, and when `/proc` cannot be read, false.
  */
 function startedLater(pid: number, writtenAt: number): boolean {
   try {
@@ -217,7 +217,7 @@ function startedLater(pid: number, writtenAt: number): boolean {
     const ticks = Number(fields[19]);
     const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1]);
     if (!Number.isFinite(ticks) || !Number.isFinite(bootSeconds)) return false;
-    return bootSeconds * 1000 + ticks * 10 > writtenAt + 1000;
+    return bootSeconds * 1000 + ticks * 10 > writtenAt + 10_000;
   } catch {
     return false;
   }
