@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -157,6 +157,8 @@ describe("server discovery", () => {
     });
     try {
       const pid = Number((await new Promise<Buffer>((r) => parent.stdout.once("data", r))).toString());
+      // Once the shell has become sleep, nothing reaps the child.
+      await expect.poll(() => readFileSync(`/proc/${parent.pid}/comm`, "utf8")).toBe("sleep\n");
       process.kill(pid, "SIGKILL");
       await new Promise((r) => setTimeout(r, 100));
       expect(readFileSync(`/proc/${pid}/stat`, "utf8")).toMatch(/\) Z /);
@@ -331,5 +333,62 @@ describe("the transport on the wire", () => {
       now: new Date("2026-11-30T14:02:11Z"),
     });
     expect(again.authorization).toBe(h.authorization);
+  });
+
+  it("signs what an independent SigV4 verifier computes from the received request: the path encoded once more", async () => {
+    const t = await openTransport({
+      url: base,
+      sign: "always",
+      credentials,
+      env: { AWS_REGION: "eu-central-1" },
+      now: () => new Date("2026-11-30T14:02:11Z"),
+    });
+    // An id with a slash, a space, a colon and a non-ASCII letter, encoded as the CLI encodes it.
+    const id = encodeURIComponent("a/b c:ü");
+
+    await t.fetch(`/api/executions/${id}/reject?z=1&a=x y&a=%2B`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"reason":"no"}',
+    });
+
+    const { req, body } = seen.at(-1)!;
+    const h = req.headers as Record<string, string>;
+    // The verifier, written from AWS's documentation rather than with the signer under test:
+    // every service but S3 URI-encodes the (already encoded) path once more; the query is sorted
+    // by name then value, RFC 3986-encoded.
+    const rfc3986 = (v: string) =>
+      encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    const [rawPath, rawQuery = ""] = req.url!.split("?");
+    const canonicalPath = rawPath.split("/").map(rfc3986).join("/");
+    expect(canonicalPath).toBe("/api/executions/a%252Fb%2520c%253A%25C3%25BC/reject");
+    const canonicalQuery = [...new URLSearchParams(rawQuery)]
+      .map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`)
+      .sort()
+      .join("&");
+    expect(canonicalQuery).toBe("a=%2B&a=x%20y&z=1");
+    const signed = /SignedHeaders=([^,]+)/.exec(h.authorization)![1].split(";");
+    const canonicalRequest = [
+      "POST",
+      canonicalPath,
+      canonicalQuery,
+      ...signed.map((n) => `${n}:${h[n].trim()}`),
+      "",
+      signed.join(";"),
+      createHash("sha256").update(body).digest("hex"),
+    ].join("\n");
+    const scope = "20261130/eu-central-1/execute-api/aws4_request";
+    const stringToSign = [
+      "AWS4-HMAC-SHA256",
+      "20261130T140211Z",
+      scope,
+      createHash("sha256").update(canonicalRequest).digest("hex"),
+    ].join("\n");
+    let key: Buffer = Buffer.from(`AWS4${credentials.secretAccessKey}`);
+    for (const part of scope.split("/")) key = createHmac("sha256", key).update(part).digest();
+    const signature = createHmac("sha256", key).update(stringToSign).digest("hex");
+    expect(h.authorization).toBe(
+      `AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/${scope}, SignedHeaders=${signed.join(";")}, Signature=${signature}`,
+    );
   });
 });
