@@ -572,10 +572,11 @@ const classes: Array<{ weight: number; arbitrary: fc.Arbitrary<FuzzRequest> }> =
           "/api/executions",
           "/api/audit",
           "/api/guardrails",
+          "/api/locks",
           "/api/lifecycle",
           "/",
         ),
-        fc.constantFrom("limit", "runbook", "cursor", "x"),
+        fc.constantFrom("limit", "runbook", "cursor", "status", "since", "execution", "actor", "kind", "x"),
         fc.oneof(text, fc.integer().map(String), longText(100, 3000)),
       )
       .map(

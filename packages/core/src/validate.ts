@@ -5,6 +5,7 @@
  * value, so a caller gets a 4xx that says what to fix, never a 5xx from a store that refused.
  */
 import { z } from "zod";
+import { parseDuration } from "./config/duration.ts";
 import { ValidationError } from "./errors.ts";
 
 /**
@@ -193,6 +194,26 @@ export function parseInstant(text: string): number | undefined {
   const offset = m[8].replace(/^([+-]\d{2})(\d{2})$/, "$1:$2").toUpperCase();
   const ms = Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${m[7] ?? ""}${offset}`);
   return Number.isNaN(ms) ? undefined : ms;
+}
+
+/**
+ * A `since` filter: an RFC 3339 instant, or a duration back from `now` (`30m`, `2h`, `7d`).
+ * Returns the instant as milliseconds; ValidationError at `path` for anything else.
+ *
+ * @example
+ * parseSince("2h", Date.parse("2026-03-01T12:00:00Z")) // Date.parse("2026-03-01T10:00:00Z")
+ */
+export function parseSince(text: string, now = Date.now(), path = "since"): number {
+  const back = /^\d/.test(text.trim()) && !text.includes("-") ? parseDuration(text) : undefined;
+  const at = back !== undefined ? now - back : parseInstant(text);
+  if (at === undefined || !Number.isFinite(at) || at < 0) {
+    throw new ValidationError(
+      "invalid_query",
+      `${path} must be an RFC 3339 instant such as 2026-03-01T09:00:00Z or a duration back from now such as 30m, 2h or 7d`,
+      [{ path, message: "not an instant or a duration" }],
+    );
+  }
+  return at;
 }
 
 /** A zod string that must be an RFC 3339 instant (see {@link parseInstant}). */

@@ -1,6 +1,8 @@
 /**
- * The JSON API (API Gateway HTTP API, payload v2; behind IAM auth in AWS). The local server
- * turns each request into the same event and calls this handler.
+ * The JSON API (API Gateway HTTP API, payload v2; behind IAM auth in AWS), routed by Hono.
+ * `app` holds every route; `handler` is the Lambda entry: middy (Powertools logger) around
+ * Hono's AWS Lambda adapter. The local server turns each Node request into the same v2 event
+ * and calls `handler`, so local mode runs the adapter and the app exactly as Lambda does.
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
@@ -22,9 +24,11 @@ import {
   ValidationError,
 } from "@reflex/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { route as routeEvents } from "./events-api.ts";
-import { errorResponse, json, parseBody, type Response } from "./lib/http.ts";
+import { type LambdaBindings, lambdaHandler } from "./lib/hono.ts";
+import { errorResponse, json, parseJsonBody, type Response, toFetchResponse } from "./lib/http.ts";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
 loadConfigFromEnv();
@@ -52,9 +56,16 @@ const RerunBody = z
   })
   .strict();
 
+type C = Context<LambdaBindings>;
+
+/** The request body as JSON, with every check of {@link parseJsonBody} (415, 413, 400). */
+async function jsonBody(c: C): Promise<unknown> {
+  return parseJsonBody(c.req.header("content-type"), new Uint8Array(await c.req.arrayBuffer()));
+}
+
 /** Parses a JSON body against a schema; ValidationError naming the first bad field. */
-function bodyOf<T>(schema: z.ZodType<T>, event: APIGatewayProxyEventV2): T {
-  const body = schema.safeParse(parseBody(event));
+async function bodyOf<T>(schema: z.ZodType<T>, c: C): Promise<T> {
+  const body = schema.safeParse(await jsonBody(c));
   if (!body.success) {
     const issue = body.error.issues[0];
     throw new ValidationError(
@@ -76,23 +87,34 @@ const PARAMS_LIMITS = { maxStringBytes: Validate.MAX_KEY_PART_BYTES, maxTotalByt
 const MAX_ACTOR_BYTES = 256;
 const MAX_REASON_BYTES = 1024;
 
-type Route = (m: RegExpMatchArray, event: APIGatewayProxyEventV2) => Promise<Response>;
-
 /**
  * Who is asking: the IAM principal in AWS (the API is behind IAM auth, so nobody can claim to
- * be someone else); in local mode the `x-reflex-actor` header (the CLI sends `cli:<user>`, or
- * `--as`), else the local user.
+ * be someone else; Hono's Lambda adapter passes the invoking event as `c.env.event`); in local
+ * mode the `x-reflex-actor` header (the CLI sends `cli:<user>`, or `--as`), else the local user.
  */
-function actor(event: APIGatewayProxyEventV2): string {
-  const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam
-    ?.userArn;
-  let who = iam;
+function actor(c: C): string {
+  const context = c.env?.event?.requestContext as { authorizer?: { iam?: { userArn?: string } } } | undefined;
+  let who = context?.authorizer?.iam?.userArn;
   if (!who) {
-    const claimed = event.headers?.["x-reflex-actor"];
+    const claimed = c.req.header("x-reflex-actor");
     who = process.env.REFLEX_LOCAL_MODE === "1" ? (claimed ?? "cli:local") : "anonymous";
   }
   Validate.checkLength(who, MAX_ACTOR_BYTES, "x-reflex-actor", "the actor");
   return who;
+}
+
+/**
+ * Segment `index` of the path as the client sent it (still percent-encoded). Hono matches on a
+ * decoded path and decodes parameters leniently (a bad escape passes through as it is); ids
+ * are decoded here exactly once, and a bad escape is a 400.
+ */
+function rawSegment(c: C, index: number): string {
+  return new URL(c.req.url).pathname.split("/")[index] ?? "";
+}
+
+/** The path as sent, for logs and messages. */
+function rawPath(c: C): string {
+  return new URL(c.req.url).pathname;
 }
 
 /** An execution id from the path: decoded, and of the form Reflex gives ids (so it can be a key). */
@@ -108,6 +130,15 @@ function executionIdOf(segment: string): string {
   return id;
 }
 
+/** `execution=<id>`: of the form Reflex gives ids; 400 naming `execution` otherwise. */
+function executionFilterOf(id: string): string {
+  if (!Validate.EXECUTION_ID.test(id))
+    throw new ValidationError("invalid_query", "execution must be an execution id: 1-80 of A-Z a-z 0-9 _ -", [
+      { path: "execution", message: "not an execution id" },
+    ]);
+  return id;
+}
+
 /** A runbook name from the path, decoded; longer than any name is a 400, an unknown one a 404. */
 function runbookNameOf(segment: string): string {
   const name = Validate.decodePathSegment(segment, "runbook name");
@@ -115,8 +146,8 @@ function runbookNameOf(segment: string): string {
   return name;
 }
 
-function limitOf(event: APIGatewayProxyEventV2): number | undefined {
-  const raw = event.queryStringParameters?.limit;
+function limitOf(c: C): number | undefined {
+  const raw = c.req.query("limit");
   if (raw === undefined) return undefined;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 500) {
@@ -131,26 +162,57 @@ function limitOf(event: APIGatewayProxyEventV2): number | undefined {
  * The executions cursor, checked to be a page key of the executions listing (gsi1 partition
  * `EXECUTIONS`) before it reaches DynamoDB, which refuses any other start key with a 500.
  */
-function executionsCursorOf(event: APIGatewayProxyEventV2): string | undefined {
-  const cursor = event.queryStringParameters?.cursor;
+function executionsCursorOf(c: C): string | undefined {
+  const cursor = c.req.query("cursor");
   decodeCursor(cursor, indexPageKey("EXECUTIONS"));
   return cursor;
 }
 
-function runbookFilterOf(event: APIGatewayProxyEventV2): string | undefined {
-  const name = event.queryStringParameters?.runbook;
-  if (name !== undefined) Validate.checkLength(name, 128, "runbook", "the runbook filter");
-  return name;
+/** A filter that is compared with stored values: bounded, so it can never be a 5xx from the store. */
+function textFilterOf(c: C, name: string, maxBytes = 256): string | undefined {
+  const value = c.req.query(name);
+  if (value !== undefined) Validate.checkLength(value, maxBytes, name, `the ${name} filter`);
+  return value;
 }
 
-const routes: Array<[string, RegExp, Route]> = [
+/** `status=RUNNING,FAILED`: execution statuses, any case; an unknown one is a 400 naming `status`. */
+function statusFilterOf(c: C): Executions.ExecutionStatus[] | undefined {
+  const raw = c.req.query("status");
+  if (raw === undefined) return undefined;
+  const wanted = raw
+    .split(",")
+    .map((s) => s.trim().toUpperCase())
+    .filter(Boolean);
+  const unknown = wanted.filter((s) => !Executions.STATUSES.includes(s as Executions.ExecutionStatus));
+  if (wanted.length === 0 || unknown.length > 0) {
+    throw new ValidationError(
+      "invalid_query",
+      `status must be one or more of ${Executions.STATUSES.join(", ")} (comma-separated); got '${(unknown[0] ?? raw).slice(0, 60)}'`,
+      [{ path: "status", message: "not an execution status" }],
+    );
+  }
+  return [...new Set(wanted)] as Executions.ExecutionStatus[];
+}
+
+/** `since=<RFC 3339 instant | duration back from now>`; 400 naming `since` otherwise. */
+function sinceOf(c: C): number | undefined {
+  const raw = c.req.query("since");
+  return raw === undefined ? undefined : Validate.parseSince(raw);
+}
+
+type Handler = (c: C) => Promise<globalThis.Response>;
+
+const ok = (c: C, body: unknown, status: 200 | 202 = 200) => c.json(body as object, status);
+
+/** Every route of the JSON API: [method, Hono path, handler]. */
+const routes: Array<[string, string, Handler]> = [
   // Failover pairs, with who is primary now (the roles the last failover recorded).
-  ["GET", /^\/api\/pairs$/, async () => json(200, { pairs: await Pairs.list(currentConfig().pairs) })],
+  ["GET", "/api/pairs", async (c) => ok(c, { pairs: await Pairs.list(currentConfig().pairs) })],
   [
     "GET",
-    /^\/api\/runbooks$/,
-    async () =>
-      json(200, {
+    "/api/runbooks",
+    async (c) =>
+      ok(c, {
         runbooks: Runbooks.list().map((r) => ({
           name: r.name,
           summary: r.summary,
@@ -165,211 +227,204 @@ const routes: Array<[string, RegExp, Route]> = [
   [
     // One runbook with its state machine (ASL), for the console's run graph.
     "GET",
-    /^\/api\/runbooks\/([^/]+)$/,
-    async (m) => {
-      const r = Runbooks.get(decodeURIComponent(m[1]));
+    "/api/runbooks/:name",
+    async (c) => {
+      const r = Runbooks.get(runbookNameOf(rawSegment(c, 3)));
       const { name, summary, risk, cap, dryRun, jsonSchema: params, example, stateMachine } = r;
-      return json(200, { name, summary, risk, cap, dryRun, params, example, stateMachine });
+      return ok(c, { name, summary, risk, cap, dryRun, params, example, stateMachine });
     },
   ],
   [
     "POST",
-    /^\/api\/runbooks\/([^/]+)\/executions$/,
-    async (m, event) => {
-      const runbook = Runbooks.get(runbookNameOf(m[1]));
-      const body = bodyOf(StartBody, event);
+    "/api/runbooks/:name/executions",
+    async (c) => {
+      const runbook = Runbooks.get(runbookNameOf(rawSegment(c, 3)));
+      const body = await bodyOf(StartBody, c);
       Validate.checkSizes(body.params, "params", PARAMS_LIMITS);
       const admission = await Admission.admit({
         runbook: runbook.name,
         params: body.params,
         dryRun: body.dryRun,
         trigger: { kind: "manual" },
-        actor: { id: actor(event) },
+        actor: { id: actor(c) },
         overrideFreeze: body.overrideFreeze,
         overridePause: body.overridePause,
       });
       if (!admission.admitted) throw Admission.refusalError(admission);
       const e = admission.execution;
-      return json(202, {
-        executionId: e.id,
-        status: e.status,
-        dryRun: e.dryRun,
-        approval: admission.approval.required
-          ? { required: true, reasons: admission.approval.reasons, approvers: admission.approval.approvers }
-          : { required: false },
-      });
+      return ok(
+        c,
+        {
+          executionId: e.id,
+          status: e.status,
+          dryRun: e.dryRun,
+          approval: admission.approval.required
+            ? { required: true, reasons: admission.approval.reasons, approvers: admission.approval.approvers }
+            : { required: false },
+        },
+        202,
+      );
     },
   ],
   [
     "GET",
-    /^\/api\/approvals$/,
-    async (_m, event) =>
-      json(200, {
-        approvals: await Approvals.pending(
-          event.queryStringParameters?.mine ? { actor: { id: actor(event) } } : {},
-        ),
-      }),
+    "/api/approvals",
+    async (c) =>
+      ok(c, { approvals: await Approvals.pending(c.req.query("mine") ? { actor: { id: actor(c) } } : {}) }),
   ],
-  [
+  ...(["approve", "reject"] as const).map((answer): [string, string, Handler] => [
     "POST",
-    /^\/api\/executions\/([^/]+)\/(approve|reject)$/,
-    async (m, event) => {
-      const body = bodyOf(AnswerBody, event);
+    `/api/executions/:id/${answer}`,
+    async (c) => {
+      const executionId = executionIdOf(rawSegment(c, 3));
+      const body = await bodyOf(AnswerBody, c);
       const out = await Approvals.answer({
-        executionId: executionIdOf(m[1]),
-        actor: { id: actor(event) },
-        answer: m[2] === "approve" ? "approve" : "reject",
+        executionId,
+        actor: { id: actor(c) },
+        answer,
         comment: body.comment ?? body.reason,
       });
-      return json(200, { executionId: executionIdOf(m[1]), ...out });
+      return ok(c, { executionId, ...out });
     },
-  ],
+  ]),
   [
     "POST",
-    /^\/api\/executions\/([^/]+)\/abort$/,
-    async (m, event) => {
-      const body = bodyOf(AbortBody, event);
-      return json(
+    "/api/executions/:id/abort",
+    async (c) => {
+      const executionId = executionIdOf(rawSegment(c, 3));
+      const body = await bodyOf(AbortBody, c);
+      return ok(
+        c,
+        await Runs.abort({ executionId, actor: { id: actor(c) }, reason: body.reason, now: body.now }),
         202,
-        await Runs.abort({
-          executionId: executionIdOf(m[1]),
-          actor: { id: actor(event) },
-          reason: body.reason,
-          now: body.now,
-        }),
       );
     },
   ],
   [
     "POST",
-    /^\/api\/executions\/([^/]+)\/rerun$/,
-    async (m, event) => {
-      const body = bodyOf(RerunBody, event);
-      const admission = await Admission.rerun({
-        executionId: executionIdOf(m[1]),
-        actor: { id: actor(event) },
-        ...body,
-      });
+    "/api/executions/:id/rerun",
+    async (c) => {
+      const executionId = executionIdOf(rawSegment(c, 3));
+      const body = await bodyOf(RerunBody, c);
+      const admission = await Admission.rerun({ executionId, actor: { id: actor(c) }, ...body });
       if (!admission.admitted) throw Admission.refusalError(admission);
-      return json(202, {
-        executionId: admission.execution.id,
-        rerunOf: executionIdOf(m[1]),
-        status: admission.execution.status,
-      });
+      return ok(
+        c,
+        { executionId: admission.execution.id, rerunOf: executionId, status: admission.execution.status },
+        202,
+      );
     },
   ],
   [
     "GET",
-    /^\/api\/whoami$/,
-    async (_m, event) =>
-      json(
-        200,
+    "/api/whoami",
+    async (c) =>
+      ok(
+        c,
         Admission.Access.describeActor(
           currentConfig(),
-          { id: actor(event) },
+          { id: actor(c) },
           Runbooks.list().map((r) => r.name),
         ),
       ),
   ],
   [
     "GET",
-    /^\/api\/executions$/,
-    async (_m, event) =>
-      json(
-        200,
+    "/api/executions",
+    async (c) =>
+      ok(
+        c,
         await Executions.list({
-          limit: limitOf(event),
-          cursor: executionsCursorOf(event),
-          runbook: runbookFilterOf(event),
+          limit: limitOf(c),
+          cursor: executionsCursorOf(c),
+          runbook: textFilterOf(c, "runbook", 128),
+          status: statusFilterOf(c),
+          since: sinceOf(c),
         }),
       ),
   ],
   [
     "GET",
-    /^\/api\/executions\/([^/]+)$/,
-    async (m) => json(200, await Executions.describe(executionIdOf(m[1]))),
+    "/api/executions/:id",
+    async (c) => ok(c, await Executions.describe(executionIdOf(rawSegment(c, 3)))),
   ],
-  [
-    "GET",
-    /^\/api\/guardrails$/,
-    async () => {
-      const config = currentConfig();
-      const automation = await Gate.Guardrails.automationState();
-      const now = new Date();
-      return json(200, {
-        paused: config.guardrails.paused || automation.paused,
-        pausedBy: config.guardrails.paused ? "config" : automation.pausedBy,
-        reason: config.guardrails.paused ? "guardrails.paused is true in the config" : automation.reason,
-        breaker: {
-          ...config.guardrails.breaker,
-          recentFailures: automation.failures.filter(
-            (t) => t > now.getTime() - config.guardrails.breaker.within,
-          ).length,
-        },
-        freezes: config.freezes.map((f) => ({
-          ...f,
-          active: Date.parse(f.from) <= now.getTime() && now.getTime() < Date.parse(f.to),
-        })),
-        maxTargetsPerRun: config.guardrails.maxTargetsPerRun,
-        rateLimit: config.guardrails.rateLimit,
-      });
-    },
-  ],
+  ["GET", "/api/guardrails", async (c) => ok(c, await Gate.Guardrails.describe(currentConfig()))],
   [
     "POST",
-    /^\/api\/guardrails\/pause$/,
-    async (_m, event) => {
-      const body = parseBody(event) as { reason?: unknown };
+    "/api/guardrails/pause",
+    async (c) => {
+      const body = (await jsonBody(c)) as { reason?: unknown };
       const reason =
         typeof body?.reason === "string" && body.reason.trim() ? body.reason.trim() : "paused by hand";
       Validate.checkLength(reason, MAX_REASON_BYTES, "reason", "the reason");
-      await Gate.Guardrails.pause(actor(event), reason);
-      return json(200, { paused: true, reason });
+      await Gate.Guardrails.pause(actor(c), reason);
+      return ok(c, { paused: true, reason });
     },
   ],
   [
     "POST",
-    /^\/api\/guardrails\/resume$/,
-    async (_m, event) => {
-      await Gate.Guardrails.resume(actor(event));
-      return json(200, { paused: false });
+    "/api/guardrails/resume",
+    async (c) => {
+      await Gate.Guardrails.resume(actor(c));
+      return ok(c, { paused: false });
     },
   ],
-  ["GET", /^\/api\/locks$/, async () => json(200, { locks: await Locks.list() })],
+  ["GET", "/api/locks", async (c) => ok(c, { locks: await Locks.list() })],
   [
     "GET",
-    /^\/api\/audit$/,
-    async (_m, event) =>
-      json(200, await Audit.list({ limit: limitOf(event), cursor: event.queryStringParameters?.cursor })),
+    "/api/audit",
+    async (c) => {
+      const execution = c.req.query("execution");
+      return ok(
+        c,
+        await Audit.list({
+          limit: limitOf(c),
+          cursor: c.req.query("cursor"),
+          execution: execution === undefined ? undefined : executionFilterOf(execution),
+          actor: textFilterOf(c, "actor"),
+          kind: textFilterOf(c, "kind", 128),
+          since: sinceOf(c),
+        }),
+      );
+    },
   ],
 ];
 
-/** Routes one request; exported without middleware for the local server. */
-export async function route(event: APIGatewayProxyEventV2): Promise<Response> {
-  const method = event.requestContext.http.method.toUpperCase();
-  const path = event.rawPath;
-  if (path === "/events") return routeEvents(event);
-  try {
-    let pathMatched = false;
-    for (const [verb, pattern, fn] of routes) {
-      const m = path.match(pattern);
-      if (!m) continue;
-      pathMatched = true;
-      if (verb === method) return await fn(m, event);
-    }
-    return pathMatched
-      ? json(405, { error: { code: "method_not_allowed", message: `${method} is not allowed on ${path}` } })
-      : json(404, { error: { code: "not_found", message: `no route ${method} ${path}` } });
-  } catch (err) {
-    // The caller's mistakes (bad input, unknown ids, conflicts) are answered, and logged at
-    // INFO without a stack; only what Reflex did not expect is an error with its stack.
-    if (err instanceof ReflexError && !(err.name === "ReflexError" || err.name === "StepExecutionError"))
-      logger.info("request refused", { route: `${method} ${path}`, code: err.code, message: err.message });
-    else logger.error("request failed", { route: `${method} ${path}`, error: err as Error });
-    return errorResponse(err);
-  }
+/** The Lambda event behind this request (Hono's AWS Lambda adapter passes it as `c.env.event`). */
+function eventOf(c: C): APIGatewayProxyEventV2 {
+  const event = c.env?.event;
+  if (!event) throw new Error("POST /events needs the API Gateway event: call the app through `handler`");
+  return event;
 }
+
+export const app = new Hono<LambdaBindings>();
+// The event gate over HTTP answers every method itself (405 with how to call it).
+app.all("/events", async (c) => toFetchResponse(await routeEvents(eventOf(c))));
+for (const [method, path, fn] of routes) app.on(method, path, fn);
+// A known path asked with another method: 405 (Hono runs routes in the order they were added).
+for (const path of new Set(routes.map(([, p]) => p)))
+  app.all(path, (c) =>
+    toFetchResponse(
+      json(405, {
+        error: { code: "method_not_allowed", message: `${c.req.method} is not allowed on ${rawPath(c)}` },
+      }),
+    ),
+  );
+app.notFound((c) =>
+  toFetchResponse(
+    json(404, { error: { code: "not_found", message: `no route ${c.req.method} ${rawPath(c)}` } }),
+  ),
+);
+app.onError((err, c) => {
+  const route = `${c.req.method} ${rawPath(c)}`;
+  // The caller's mistakes (bad input, unknown ids, conflicts) are answered, and logged at
+  // INFO without a stack; only what Reflex did not expect is an error with its stack.
+  if (err instanceof ReflexError && !(err.name === "ReflexError" || err.name === "StepExecutionError"))
+    logger.info("request refused", { route, code: err.code, message: err.message });
+  else logger.error("request failed", { route, error: err as Error });
+  return toFetchResponse(errorResponse(err));
+});
 
 export const handler = middy<APIGatewayProxyEventV2, Response>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
-  .handler(route);
+  .handler(lambdaHandler(app));

@@ -22,7 +22,7 @@ import {
 } from "@reflex/core";
 import { useProbeTransport } from "@reflex/core/runbooks/failover/probe";
 import { handler as apiHandler } from "@reflex/functions/api";
-import { route as eventsRoute, toEnvelope } from "@reflex/functions/events-api";
+import { toEnvelope } from "@reflex/functions/events-api";
 import { handler as statusHandler } from "@reflex/functions/execution-status";
 import { handler as scheduleHandler } from "@reflex/functions/schedule";
 import { handler as stepHandler } from "@reflex/functions/step";
@@ -30,10 +30,10 @@ import { handler as triggerHandler } from "@reflex/functions/trigger";
 import { followActivity, type Writer } from "./activity.ts";
 import { LocalBus } from "./bus.ts";
 import { PORT_FILE, type PortFile, readPortFile } from "./cli/transport.ts";
-import { cloudRoute } from "./cloud/http.ts";
 import { SimulatedCloud, withExecution } from "./cloud/index.ts";
 import { LocalStepFunctions } from "./engine/local-sfn.ts";
 import { invoke } from "./lambda.ts";
+import { LOCAL_PREFIXES, localRoute } from "./local-api.ts";
 import { Outbox } from "./outbox.ts";
 import { type ScheduledJob, startScheduler } from "./scheduler.ts";
 import { type ServerDeps, startServer } from "./server.ts";
@@ -147,37 +147,27 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   const outbox = new Outbox();
   ChatOps.Transport.useTransport(outbox);
   const life = { stopped: false };
+  subscribeSlackNotifier(bus, opts.config, life);
+  // The routes only local mode has (the simulated account, lifecycle, outbox, Slack), one Hono app.
+  const local = localRoute({ cloud, bus, outbox });
+  // Through the middy handler, as the Lambda runs it (middy, Hono's Lambda adapter, the app;
+  // `POST /events` too, as API Gateway routes it to the same function): its logs name the API,
+  // not the last function that happened to run in this process.
+  const api: ServerDeps["api"] = (event) => invoke(apiHandler, "reflex-local-api", event);
   const routes: NonNullable<ServerDeps["routes"]> = [
+    // `POST /events` is the API's (as API Gateway routes it); here it is also reported on the
+    // activity lines, one per decision.
     {
       prefix: "/events",
       handle: async (event) => {
-        const res = await eventsRoute(event);
+        const res = await api(event);
         if (activity) reportDecisions(activity, event, res);
         return res;
       },
     },
-    {
-      prefix: "/api/lifecycle",
-      handle: async (event) => ({
-        statusCode: 200,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ events: bus.list(Number(event.queryStringParameters?.limit ?? 100)) }),
-      }),
-    },
-    // The simulated account, its call log and fault injection (local mode only).
-    ...(() => {
-      const handle = cloudRoute(cloud);
-      return [
-        { prefix: "/api/cloud", handle },
-        { prefix: "/api/cloud/", handle },
-      ];
-    })(),
-    ...slackRoutes(bus, outbox, opts.config, life),
+    ...LOCAL_PREFIXES.map((prefix) => ({ prefix, handle: local })),
     ...(opts.routes ?? []),
   ];
-  // Through the middy handler, as the Lambda runs it: its logs name the API, not the last
-  // function that happened to run in this process.
-  const api: ServerDeps["api"] = (event) => invoke(apiHandler, "reflex-local-api", event);
   const { server, url } = await startServer({ engine, bus, api, routes }, opts.port ?? 8787);
   const portFile = dataDir ? writePortFile(dataDir, url) : undefined;
   const useRealCloud = process.env.REFLEX_CLOUD === "aws";
@@ -237,17 +227,11 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
 }
 
 /**
- * Slack locally: the signed routes (the same acknowledgement code as the Lambda; the work runs
- * in this process after the answer, as the worker Lambda would), `GET /api/outbox`, and the
- * notifier subscribed to the bus, one event at a time so a run's thread is made once. With no
- * channel in the config, notifications go to `#reflex-local`.
+ * Slack locally: the notifier subscribed to the bus, one event at a time so a run's thread is
+ * made once (the signed routes and `GET /api/outbox` are in local-api.ts). With no channel in
+ * the config, notifications go to `#reflex-local`.
  */
-function slackRoutes(
-  bus: LocalBus,
-  outbox: Outbox,
-  config: Config,
-  life: { stopped: boolean },
-): NonNullable<ServerDeps["routes"]> {
+function subscribeSlackNotifier(bus: LocalBus, config: Config, life: { stopped: boolean }): void {
   const notifyConfig = ChatOps.Notifier.channelFor(config)
     ? config
     : { ...config, chatops: { ...config.chatops, channel: "reflex-local" } };
@@ -266,52 +250,6 @@ function slackRoutes(
       )
       .catch((err) => console.error("reflex: slack notification failed:", err));
   });
-  const slack =
-    (route: "commands" | "interactions"): NonNullable<ServerDeps["routes"]>[number]["handle"] =>
-    async (event) => {
-      const secret = process.env.SLACK_SIGNING_SECRET;
-      if (!secret)
-        return {
-          statusCode: 503,
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({
-            error: { code: "not_configured", message: "SLACK_SIGNING_SECRET is not set" },
-          }),
-        };
-      return ChatOps.Ack.acknowledge({
-        route,
-        rawBody: Buffer.from(event.body ?? "", event.isBase64Encoded ? "base64" : "utf8").toString("utf8"),
-        headers: event.headers ?? {},
-        secret,
-        replay: ChatOps.Replay.dynamoReplayGuard,
-        dispatch: async (work) => {
-          setImmediate(
-            () =>
-              void ChatOps.Worker.handle(work).catch((err) =>
-                console.error("reflex: slack work failed:", err),
-              ),
-          );
-        },
-      });
-    };
-  return [
-    { prefix: "/slack/commands", handle: slack("commands") },
-    { prefix: "/slack/interactions", handle: slack("interactions") },
-    {
-      prefix: "/api/outbox",
-      handle: async (event) => ({
-        statusCode: 200,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          messages: outbox.list({
-            channel: event.queryStringParameters?.channel,
-            thread: event.queryStringParameters?.thread,
-            limit: Number(event.queryStringParameters?.limit ?? 100) || 100,
-          }),
-        }),
-      }),
-    },
-  ];
 }
 
 async function resumeWaitingRuns(engine: LocalStepFunctions): Promise<void> {
@@ -393,8 +331,8 @@ function removePortFile({ path, file }: { path: string; file: PortFile }): void 
  */
 function reportDecisions(
   activity: ReturnType<typeof followActivity>,
-  request: Parameters<typeof eventsRoute>[0],
-  res: Awaited<ReturnType<typeof eventsRoute>>,
+  request: Parameters<ServerDeps["api"]>[0],
+  res: Awaited<ReturnType<ServerDeps["api"]>>,
 ): void {
   let results: Gate.Decision[];
   let entries: unknown[] = [];

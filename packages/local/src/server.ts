@@ -1,6 +1,15 @@
 /**
  * The local HTTP server on 127.0.0.1: the JSON API and the console (through the same
  * handlers the deployed API runs), and the Step Functions API of the local engine.
+ *
+ * Why the API is reached through an API Gateway v2 event and not by serving the Hono app with
+ * @hono/node-server: the deployed API is middy + Hono's AWS Lambda adapter + the app, invoked
+ * with the event API Gateway makes. Turning each request into that event and calling the same
+ * exported `handler` runs every layer Lambda runs (the adapter's request building and body
+ * decoding, base64 bodies, the IAM caller read from the event, middy's logger context), so a
+ * difference between local mode and AWS can only come from the event, which is built here as
+ * API Gateway documents it. `app.fetch` would skip the adapter and need the actor passed some
+ * other way than the Lambda does.
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -26,9 +35,9 @@ export type ApiRoute = (
 export interface ServerDeps {
   engine: LocalStepFunctions;
   bus?: LocalBus;
-  /** `/api/*` (and anything else in the JSON API). */
+  /** The JSON API (`/api/*`, `POST /events`): the deployed API's Lambda handler. */
   api: ApiRoute;
-  /** Extra routes by path prefix, e.g. `/events`, `/slack/` (added by later capabilities). */
+  /** Routes only local mode has, by path prefix (`/api/cloud`, `/slack/commands`…; local-api.ts). */
   routes?: Array<{ prefix: string; handle: ApiRoute }>;
 }
 

@@ -209,6 +209,7 @@ export async function admit(req: AdmitRequest): Promise<Admission> {
       cooldown.ms,
       executionId,
       now.getTime(),
+      runbook.name,
     );
     if (until)
       return refuse("cooldown", `rule ${cooldown.rule} acted on ${target} recently; cooldown until ${until}`);

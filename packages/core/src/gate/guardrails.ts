@@ -5,11 +5,13 @@
  * concurrent events cannot both pass.
  */
 import { randomUUID } from "node:crypto";
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Config } from "../config/schema.ts";
 import * as Audit from "../state/audit.ts";
 import { db, isConditionFailure } from "../state/db.ts";
-import { tableName } from "../state/table.ts";
+import * as Executions from "../state/executions.ts";
+import * as Locks from "../state/locks.ts";
+import { TABLE_KEYS, tableName } from "../state/table.ts";
 
 export interface AutomationState {
   /** Revision of the failure list, for optimistic concurrency. */
@@ -155,7 +157,7 @@ const cooldownKey = (rule: string, target: string) => ({ pk: `COOLDOWN#${rule}#$
 
 /**
  * Takes the cooldown of (rule, target) until now + `ms`. Returns undefined when taken, or the
- * time the current cooldown ends.
+ * time the current cooldown ends. `runbook` (what the rule runs) is kept for {@link listCooldowns}.
  */
 export async function takeCooldown(
   rule: string,
@@ -163,6 +165,7 @@ export async function takeCooldown(
   ms: number,
   owner: string,
   now = Date.now(),
+  runbook?: string,
 ): Promise<string | undefined> {
   if (ms <= 0) return undefined;
   try {
@@ -171,7 +174,13 @@ export async function takeCooldown(
         TableName: tableName(),
         Item: {
           ...cooldownKey(rule, target),
+          // Listed under `COOLDOWNS`, so the console can show the ones running without a scan.
+          [TABLE_KEYS.gsi1.partitionKey]: "COOLDOWNS",
+          [TABLE_KEYS.gsi1.sortKey]: `${rule}#${target}`,
           type: "cooldown",
+          rule,
+          target,
+          ...(runbook ? { runbook } : {}),
           until: now + ms,
           owner,
           expiresAt: Math.ceil((now + ms) / 1000) + 3600,
@@ -189,6 +198,62 @@ export async function takeCooldown(
     );
     return new Date((held.Item?.until as number | undefined) ?? now).toISOString();
   }
+}
+
+export interface Cooldown {
+  /** `<rule>#<target>`: the cooldown's key. */
+  key: string;
+  rule: string;
+  target: string;
+  /** The runbook the rule runs, when it was recorded. */
+  runbook?: string;
+  /** The execution that took it. */
+  owner: string;
+  /** When it ends (ISO). */
+  until: string;
+}
+
+/**
+ * The cooldowns running at `now`, by key. The index lists them; each is confirmed with a
+ * consistent read, and expiry is checked on read (TTL deletes late, and dynalite never).
+ */
+export async function listCooldowns(now = Date.now()): Promise<Cooldown[]> {
+  const listed: Array<{ rule: string; target: string }> = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await db().send(
+      new QueryCommand({
+        TableName: tableName(),
+        IndexName: TABLE_KEYS.gsi1.indexName,
+        KeyConditionExpression: "gsi1pk = :pk",
+        FilterExpression: "#until > :now",
+        ExpressionAttributeNames: { "#until": "until" },
+        ExpressionAttributeValues: { ":pk": "COOLDOWNS", ":now": now },
+        ExclusiveStartKey,
+      }),
+    );
+    for (const i of page.Items ?? []) listed.push({ rule: String(i.rule), target: String(i.target) });
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  const confirmed = await Promise.all(
+    listed.map(async ({ rule, target }) => {
+      const out = await db().send(
+        new GetCommand({ TableName: tableName(), Key: cooldownKey(rule, target), ConsistentRead: true }),
+      );
+      const item = out.Item;
+      if (!item || typeof item.until !== "number" || item.until <= now) return undefined;
+      const cooldown: Cooldown = {
+        key: `${rule}#${target}`,
+        rule,
+        target,
+        owner: String(item.owner),
+        until: new Date(item.until).toISOString(),
+      };
+      if (typeof item.runbook === "string") cooldown.runbook = item.runbook;
+      return cooldown;
+    }),
+  );
+  return confirmed.filter((c): c is Cooldown => c !== undefined);
 }
 
 /** Gives a cooldown back when the run it was taken for did not start. */
@@ -257,4 +322,59 @@ export async function returnRateSlot(runbook: string, per: number, now = Date.no
     .catch((err) => {
       if (!isConditionFailure(err)) throw err;
     });
+}
+
+/**
+ * What Reflex holds back at `now`, as the API and the console's banner show it: the pause
+ * switch (the config's or a person's, or the breaker's), the breaker's recent failures,
+ * freezes (active or not), caps, the locks held (with the runbook of the run holding each) and
+ * the cooldowns running.
+ *
+ * @example
+ * const { paused, locks, cooldowns } = await Guardrails.describe(currentConfig());
+ */
+export async function describe(config: Config, now = new Date()) {
+  const [automation, locks, cooldowns] = await Promise.all([
+    automationState(),
+    Locks.list(now.getTime()),
+    listCooldowns(now.getTime()),
+  ]);
+  // A lock's holder is an execution: its record says which runbook holds the target.
+  const holders = new Map(
+    await Promise.all(
+      [...new Set(locks.map((l) => l.owner))].map(async (id) => [id, await Executions.find(id)] as const),
+    ),
+  );
+  return {
+    paused: config.guardrails.paused || automation.paused,
+    pausedBy: config.guardrails.paused ? "config" : automation.pausedBy,
+    reason: config.guardrails.paused ? "guardrails.paused is true in the config" : automation.reason,
+    breaker: {
+      ...config.guardrails.breaker,
+      recentFailures: automation.failures.filter((t) => t > now.getTime() - config.guardrails.breaker.within)
+        .length,
+    },
+    freezes: config.freezes.map((f) => ({
+      ...f,
+      active: Date.parse(f.from) <= now.getTime() && now.getTime() < Date.parse(f.to),
+    })),
+    maxTargetsPerRun: config.guardrails.maxTargetsPerRun,
+    rateLimit: config.guardrails.rateLimit,
+    locks: locks.map((l) => ({
+      key: l.target,
+      target: l.target,
+      executionId: l.owner,
+      runbook: holders.get(l.owner)?.runbook,
+      since: l.acquiredAt,
+      expiresAt: new Date(l.leaseUntil).toISOString(),
+    })),
+    cooldowns: cooldowns.map((cd) => ({
+      key: cd.key,
+      rule: cd.rule,
+      target: cd.target,
+      runbook: cd.runbook ?? config.rules.find((r) => r.name === cd.rule)?.run,
+      executionId: cd.owner,
+      until: cd.until,
+    })),
+  };
 }

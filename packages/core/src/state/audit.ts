@@ -153,45 +153,108 @@ type AuditCursor = z.infer<typeof AuditCursor>;
 /** Days with no entries that a page walks back over before it concludes the trail has ended. */
 const EMPTY_DAYS_BEFORE_END = 31;
 
+export interface ListOptions {
+  /** Most entries in a page, 1-500 (default 50). */
+  limit?: number;
+  /** The `next` of the previous page (same filters). */
+  cursor?: string;
+  /** Only entries about this execution. */
+  execution?: string;
+  /** Only entries by this actor (exactly, e.g. `cli:alice`, `rule:web-cpu-high`). */
+  actor?: string;
+  /** Only entries of this kind (exactly, e.g. `execution.started`). */
+  kind?: string;
+  /** Only entries at or after this instant (ms since the epoch): the walk stops there. */
+  since?: number;
+  now?: Date;
+}
+
+/** Entries a filtered page reads at most before it answers with what it has. */
+export const LIST_READ_BUDGET = 2000;
+
 /**
  * The audit trail newest first, a page at a time. `cursor` is the `next` of the previous page.
+ * Filters are applied in the query (`since` bounds the days walked and the sort key; the others
+ * filter what is read). A filtered page reads on until it holds `limit` entries, the trail
+ * ends, or {@link LIST_READ_BUDGET} entries were read, so a page may be short (even empty) and
+ * still have a `next`; the trail has ended only when there is no `next`.
  *
  * @example
- * const { entries, next } = await Audit.list({ limit: 50 });
+ * const { entries, next } = await Audit.list({ limit: 50, kind: "execution.started" });
  */
-export async function list(
-  opts: { limit?: number; cursor?: string; now?: Date } = {},
-): Promise<{ entries: AuditEntry[]; next?: string }> {
+export async function list(opts: ListOptions = {}): Promise<{ entries: AuditEntry[]; next?: string }> {
   const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
   const start = decodeCursor(opts.cursor, AuditCursor);
+  const since = opts.since === undefined ? undefined : new Date(opts.since).toISOString();
+  const sinceDay = since?.slice(0, 10);
+  const filters: string[] = [];
+  const values: Record<string, unknown> = {};
+  const names: Record<string, string> = {};
+  for (const [field, value] of [
+    ["executionId", opts.execution],
+    ["actor", opts.actor],
+    ["kind", opts.kind],
+  ] as const) {
+    if (value === undefined) continue;
+    names[`#${field}`] = field;
+    values[`:${field}`] = value;
+    filters.push(`#${field} = :${field}`);
+  }
+  const filtered = filters.length > 0;
   let day = start?.day ?? (opts.now ?? new Date()).toISOString().slice(0, 10);
   let key: Record<string, unknown> | undefined = start?.key;
+  // A cursor from before `since` (a listing with other filters) is past the end.
+  if (since && (day < sinceDay! || (key && String(key.sk) < since))) return { entries: [] };
   const entries: AuditEntry[] = [];
   let emptyDays = 0;
-  while (entries.length < limit && emptyDays < EMPTY_DAYS_BEFORE_END) {
+  let read = 0;
+  while (entries.length < limit && emptyDays < EMPTY_DAYS_BEFORE_END && read < LIST_READ_BUDGET) {
+    if (sinceDay && day < sinceDay) return { entries };
+    const bounded = since !== undefined && day === sinceDay;
     const page = await db().send(
       new QueryCommand({
         TableName: tableName(),
-        KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: { ":pk": `AUDIT#${day}` },
+        KeyConditionExpression: bounded ? "pk = :pk AND sk >= :since" : "pk = :pk",
+        ExpressionAttributeValues: {
+          ":pk": `AUDIT#${day}`,
+          ...(bounded ? { ":since": since } : {}),
+          ...values,
+        },
+        ...(filtered ? { FilterExpression: filters.join(" AND "), ExpressionAttributeNames: names } : {}),
         ScanIndexForward: false,
-        Limit: limit - entries.length,
+        Limit: filtered
+          ? Math.min(Math.max(limit - entries.length, 100), LIST_READ_BUDGET - read)
+          : limit - entries.length,
         ExclusiveStartKey: key,
       }),
     );
-    for (const item of page.Items ?? []) entries.push(strip(item));
+    read += page.ScannedCount ?? 0;
+    const items = page.Items ?? [];
+    const room = limit - entries.length;
+    if (items.length > room) {
+      // More matched than the page holds: it ends at the last one it returns.
+      const last = items[room - 1];
+      for (const item of items.slice(0, room)) entries.push(strip(item));
+      return {
+        entries,
+        next: encodeCursor({ day, key: { pk: last.pk, sk: last.sk } } satisfies AuditCursor),
+      };
+    }
+    for (const item of items) entries.push(strip(item));
     if (page.LastEvaluatedKey) {
       key = page.LastEvaluatedKey;
-      if (entries.length >= limit) return { entries, next: encodeCursor({ day, key }) };
+      if (entries.length >= limit || read >= LIST_READ_BUDGET)
+        return { entries, next: encodeCursor({ day, key: { pk: key.pk, sk: key.sk } } as AuditCursor) };
       continue;
     }
-    emptyDays = (page.Items?.length ?? 0) > 0 ? 0 : emptyDays + 1;
+    emptyDays = (page.ScannedCount ?? 0) > 0 ? 0 : emptyDays + 1;
     key = undefined;
     day = previousDay(day);
   }
+  const more = entries.length >= limit || read >= LIST_READ_BUDGET;
   return {
     entries,
-    next: entries.length >= limit ? encodeCursor({ day } satisfies AuditCursor) : undefined,
+    next: more && !(sinceDay && day < sinceDay) ? encodeCursor({ day } satisfies AuditCursor) : undefined,
   };
 }
 

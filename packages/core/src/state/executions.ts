@@ -266,29 +266,119 @@ export async function describe(
   return { ...strip<Execution>(meta), steps, audit: await Audit.forExecution(id) };
 }
 
-/** Executions newest first, a page at a time. */
-export async function list(
-  opts: { limit?: number; cursor?: string; runbook?: string } = {},
-): Promise<{ executions: Execution[]; next?: string }> {
+/** Every status a listed execution can have (STARTING records are unlisted). */
+export const STATUSES: readonly ExecutionStatus[] = [
+  "STARTING",
+  "RUNNING",
+  "WAITING_FOR_APPROVAL",
+  ...TERMINAL,
+];
+
+export interface ListOptions {
+  /** Most executions in a page, 1-500 (default 50). */
+  limit?: number;
+  /** The `next` of the previous page (same filters). */
+  cursor?: string;
+  /** Only this runbook's executions. */
+  runbook?: string;
+  /** Only executions in one of these statuses. */
+  status?: readonly ExecutionStatus[];
+  /** Only executions started at or after this instant (ms since the epoch). */
+  since?: number;
+}
+
+/**
+ * Index items a filtered page reads at most before it answers with what it has: a filter that
+ * matches little must not turn one request into a walk of the whole history.
+ */
+export const LIST_READ_BUDGET = 2000;
+
+/**
+ * Executions newest first, a page at a time. Filters are applied in the query: `since` bounds
+ * the index's sort key (`<startedAt>#<id>`), so the walk stops at it; `runbook` and `status`
+ * filter what is read. A filtered page reads further index pages until it holds `limit`
+ * executions, the listing ends, or {@link LIST_READ_BUDGET} items were read; so a page may be
+ * short (even empty) and still have a `next`. The listing has ended only when there is no
+ * `next`. `next` is the index key of the last item the page covered: following it with the same
+ * filters continues exactly after it, never skipping or repeating an execution.
+ *
+ * @example
+ * const { executions, next } = await Executions.list({ status: ["FAILED"], since: Date.now() - 86_400_000 });
+ */
+export async function list(opts: ListOptions = {}): Promise<{ executions: Execution[]; next?: string }> {
   const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
-  const page = await db().send(
-    new QueryCommand({
-      TableName: tableName(),
-      IndexName: TABLE_KEYS.gsi1.indexName,
-      KeyConditionExpression: "gsi1pk = :pk",
-      ExpressionAttributeValues: {
-        ":pk": "EXECUTIONS",
-        ...(opts.runbook ? { ":runbook": opts.runbook } : {}),
-      },
-      ...(opts.runbook ? { FilterExpression: "runbook = :runbook" } : {}),
-      ScanIndexForward: false,
-      Limit: limit,
-      ExclusiveStartKey: decodeCursor(opts.cursor),
-    }),
-  );
+  const filters: string[] = [];
+  const values: Record<string, unknown> = { ":pk": "EXECUTIONS" };
+  const names: Record<string, string> = {};
+  if (opts.runbook !== undefined) {
+    filters.push("runbook = :runbook");
+    values[":runbook"] = opts.runbook;
+  }
+  if (opts.status?.length) {
+    names["#status"] = "status";
+    const keys = opts.status.map((st, i) => {
+      values[`:status${i}`] = st;
+      return `:status${i}`;
+    });
+    filters.push(`#status IN (${keys.join(", ")})`);
+  }
+  let keyCondition = "gsi1pk = :pk";
+  if (opts.since !== undefined) {
+    keyCondition += " AND gsi1sk >= :since";
+    values[":since"] = new Date(opts.since).toISOString();
+  }
+  const filtered = filters.length > 0;
+  const executions: Execution[] = [];
+  let start: Record<string, unknown> | undefined = decodeCursor(opts.cursor);
+  // A cursor older than `since` (from a listing with other filters) is past the end: DynamoDB
+  // would refuse a start key outside the key condition.
+  if (
+    start?.gsi1sk !== undefined &&
+    values[":since"] !== undefined &&
+    String(start.gsi1sk) < String(values[":since"])
+  )
+    return { executions: [] };
+  let read = 0;
+  do {
+    const page = await db().send(
+      new QueryCommand({
+        TableName: tableName(),
+        IndexName: TABLE_KEYS.gsi1.indexName,
+        KeyConditionExpression: keyCondition,
+        ExpressionAttributeValues: values,
+        ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
+        ...(filtered ? { FilterExpression: filters.join(" AND ") } : {}),
+        ScanIndexForward: false,
+        // Unfiltered, exactly what is left of the page; filtered, more, since some is dropped.
+        Limit: filtered
+          ? Math.min(Math.max(limit - executions.length, 100), LIST_READ_BUDGET - read)
+          : limit - executions.length,
+        ExclusiveStartKey: start,
+      }),
+    );
+    read += page.ScannedCount ?? 0;
+    const items = page.Items ?? [];
+    const room = limit - executions.length;
+    if (items.length > room) {
+      // More matched than the page holds: it ends at the last one it returns.
+      const last = items[room - 1];
+      executions.push(...items.slice(0, room).map((i) => strip<Execution>(i)));
+      return { executions, next: encodeCursor(indexKeyOf(last)) };
+    }
+    executions.push(...items.map((i) => strip<Execution>(i)));
+    start = page.LastEvaluatedKey;
+  } while (start && executions.length < limit && read < LIST_READ_BUDGET);
+  return { executions, next: start ? encodeCursor(start) : undefined };
+}
+
+/** The index key of a listed execution, as DynamoDB's LastEvaluatedKey would give it. */
+function indexKeyOf(item: Record<string, unknown>): Record<string, unknown> {
+  const { partitionKey, sortKey, gsi1 } = TABLE_KEYS;
   return {
-    executions: (page.Items ?? []).map((i) => strip<Execution>(i)),
-    next: page.LastEvaluatedKey ? encodeCursor(page.LastEvaluatedKey) : undefined,
+    [partitionKey]: item[partitionKey],
+    [sortKey]: item[sortKey],
+    [gsi1.partitionKey]: item[gsi1.partitionKey],
+    [gsi1.sortKey]: item[gsi1.sortKey],
   };
 }
 

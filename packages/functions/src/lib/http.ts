@@ -62,8 +62,20 @@ export function isJsonContentType(contentType: string | undefined): boolean {
 export function parseBody(event: APIGatewayProxyEventV2): unknown {
   if (!event.body) return {};
   const contentType = event.headers?.["content-type"] ?? event.headers?.["Content-Type"];
+  return parseJsonBody(contentType, Buffer.from(event.body, event.isBase64Encoded ? "base64" : "utf8"));
+}
+
+/** The checks of {@link parseBody} on a body already read as bytes (an empty body is `{}`). */
+export function parseJsonBody(contentType: string | undefined, bytes: Uint8Array): unknown {
+  if (bytes.length === 0) return {};
   if (!isJsonContentType(contentType)) throw new UnsupportedMediaTypeError(contentType);
-  const bytes = Buffer.from(event.body, event.isBase64Encoded ? "base64" : "utf8");
   if (bytes.length > Validate.MAX_BODY_BYTES) throw new PayloadTooLargeError(Validate.MAX_BODY_BYTES);
   return Validate.parseJson(Validate.decodeUtf8(bytes));
+}
+
+/** An API Gateway result as a Fetch Response (what a Hono handler returns). */
+export function toFetchResponse(r: Response): globalThis.Response {
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(r.headers ?? {})) headers.set(k, String(v));
+  return new globalThis.Response(r.body, { status: r.statusCode, headers });
 }

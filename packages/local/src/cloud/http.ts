@@ -13,14 +13,9 @@
  * Bad input is a 400 with `{ error: { code, message, path } }`.
  */
 import { parseDuration, ValidationError } from "@reflex/core";
-import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { Hono } from "hono";
 import { THROTTLE_CODES } from "./faults.ts";
 import { type CallRecord, type FaultSpec, SimulatedCloud } from "./index.ts";
-
-type Route = (
-  event: APIGatewayProxyEventV2,
-) => Promise<{ statusCode: number; body: string; headers?: Record<string, unknown> }>;
 
 const SERVICES = ["ec2", "autoscaling", "ssm"];
 
@@ -144,8 +139,8 @@ export function faultFromRequest(body: unknown): FaultSpec {
   return spec;
 }
 
-/** The `/api/cloud` routes over one simulated cloud. */
-export function cloudRoute(cloud: SimulatedCloud): Route {
+/** The `/api/cloud` routes over one simulated cloud (mounted in local-api.ts). */
+export function cloudApp(cloud: SimulatedCloud): Hono {
   const app = new Hono();
   app.get("/api/cloud", (c) => c.json(accountView(cloud)));
   app.get("/api/cloud/calls", (c) => {
@@ -196,9 +191,6 @@ export function cloudRoute(cloud: SimulatedCloud): Route {
       return c.json({ error: { code: "not_found", message: `fault '${id}' does not exist` } }, 404);
     return c.json({ removed: id });
   });
-  app.notFound((c) =>
-    c.json({ error: { code: "not_found", message: `no route ${c.req.method} ${c.req.path}` } }, 404),
-  );
   app.onError((err, c) => {
     if (err instanceof ValidationError)
       return c.json({ error: { code: err.code, message: err.message, path: err.path ?? "" } }, 400);
@@ -210,21 +202,5 @@ export function cloudRoute(cloud: SimulatedCloud): Route {
     return c.json({ error: { code: "internal", message: err.message } }, 500);
   });
 
-  return async (event) => {
-    const query = event.rawQueryString ? `?${event.rawQueryString}` : "";
-    const method = event.requestContext.http.method;
-    const headers = { ...(event.headers as Record<string, string>) };
-    for (const h of ["content-length", "transfer-encoding", "host", "connection"]) delete headers[h];
-    const request = new Request(`http://127.0.0.1${event.rawPath}${query}`, {
-      method,
-      headers,
-      body: method === "GET" || method === "HEAD" ? undefined : (event.body ?? ""),
-    });
-    const res = await app.fetch(request);
-    return {
-      statusCode: res.status,
-      headers: { "content-type": res.headers.get("content-type") ?? "application/json" },
-      body: await res.text(),
-    };
-  };
+  return app;
 }

@@ -306,6 +306,11 @@ async function refreshGuardrails() {
   }
 }
 
+// A click outside an open list of locks or cooldowns closes it, as a menu would.
+document.addEventListener("click", (ev) => {
+  for (const d of banner.querySelectorAll("details.drop[open]")) if (!d.contains(ev.target)) d.open = false;
+});
+
 // Escape closes an open list of locks or cooldowns and gives focus back to its summary.
 banner.addEventListener("keydown", (ev) => {
   const open = ev.key === "Escape" ? ev.target.closest?.("details[open]") : null;
