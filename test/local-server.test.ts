@@ -68,11 +68,12 @@ describe("the local server refuses requests that are not its own", () => {
 
   it("serves its own console's origin, localhost, and clients that send no Origin", async () => {
     const port = new URL(local.url).port;
-    for (const headers of [
+    const cases: Array<Record<string, string>> = [
       { host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}` },
       { host: `localhost:${port}`, origin: `http://localhost:${port}` },
       { host: `127.0.0.1:${port}` },
-    ]) {
+    ];
+    for (const headers of cases) {
       const res = await raw("GET", "/api/guardrails", headers);
       expect(res.status, JSON.stringify(headers)).toBe(200);
     }
