@@ -90,4 +90,14 @@ describe("the console, given hostile strings", () => {
     expect(await page.locator("main").textContent()).toContain(JSON.stringify(TAG).slice(1, -1));
     expect(await injected(page)).toEqual({ xss: undefined, elements: 0 });
   });
+
+  it("ignores ?api= naming another server: a crafted link cannot send actions elsewhere", async () => {
+    const asked: string[] = [];
+    page.on("request", (r) => {
+      if (r.url().startsWith("https://evil.example")) asked.push(r.url());
+    });
+    await page.goto(`${local.url}/?api=https://evil.example/#/runs`);
+    await expect.poll(() => page.locator("main").textContent(), { timeout: 10_000 }).toContain("web-any");
+    expect(asked).toEqual([]);
+  });
 });
