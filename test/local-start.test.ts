@@ -2,7 +2,8 @@
  * What `reflex start` gives a person beyond the server: the port file the CLI finds it by, a
  * ready banner whose commands reach it, and one line per event decision and run transition.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { validateConfig } from "@reflex/core";
@@ -157,6 +158,58 @@ describe("the port file", () => {
       await local.stop();
     }
     expect(existsSync(join(dataDir, "server.json"))).toBe(false);
+  });
+});
+
+describe("a second reflex start on the same data dir", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "reflex-start-two-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("is refused with the first one's pid and URL, its port file left alone, before touching the store", async () => {
+    // The first server: another live process whose port file is in the data dir.
+    const first = spawn("sleep", ["30"], { stdio: "ignore" });
+    const dataDir = join(dir, "busy");
+    mkdirSync(dataDir);
+    const file = JSON.stringify({
+      url: "http://127.0.0.1:9955",
+      port: 9955,
+      pid: first.pid,
+      startedAt: new Date(Date.now() + 1000).toISOString(),
+    });
+    writeFileSync(join(dataDir, "server.json"), file);
+    try {
+      await expect(start({ dataDir, quiet: true })).rejects.toThrow(
+        `data dir ${dataDir} is in use by another reflex start (pid ${first.pid}, http://127.0.0.1:9955)`,
+      );
+      expect(readFileSync(join(dataDir, "server.json"), "utf8")).toBe(file);
+      expect(existsSync(join(dataDir, "dynamodb"))).toBe(false);
+    } finally {
+      first.kill();
+    }
+  });
+
+  it("takes over a port file left by a start that was killed", async () => {
+    const dataDir = join(dir, "stale");
+    mkdirSync(dataDir);
+    writeFileSync(
+      join(dataDir, "server.json"),
+      JSON.stringify({
+        url: "http://127.0.0.1:9956",
+        port: 9956,
+        pid: 2 ** 22 + 12345,
+        startedAt: new Date().toISOString(),
+      }),
+    );
+    const local = await start({ dataDir, quiet: true });
+    try {
+      const now = JSON.parse(readFileSync(join(dataDir, "server.json"), "utf8"));
+      expect([now.url, now.pid]).toEqual([local.url, process.pid]);
+    } finally {
+      await local.stop();
+    }
   });
 });
 

@@ -37,4 +37,36 @@ describe("parseParamPairs", () => {
     });
     expect(() => parseParamPairs(["selector={tag"], schema)).toThrow(/selector: .* is not a JSON object/);
   });
+
+  it("refuses __proto__, constructor and prototype as keys, so a Slack user cannot pollute every object", () => {
+    try {
+      for (const pair of [
+        "__proto__.polluted=yes",
+        "constructor.prototype.polluted=yes",
+        "a.__proto__.polluted=yes",
+      ])
+        expect(() => parseParamPairs([pair], schema)).toThrow(/not allowed as a key/);
+      expect(() => parseParamPairs(['__proto__:={"polluted":"yes"}'], schema)).toThrow(
+        /not allowed as a key/,
+      );
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).polluted;
+    }
+  });
+
+  it("treats inherited names as ordinary keys: toString.a=1 is an object, not 'already set'", () => {
+    expect(parseParamPairs(["toString.a=1", "valueOf=2"])).toEqual({ toString: { a: "1" }, valueOf: "2" });
+  });
+
+  it("refuses an empty key segment instead of making a '' property", () => {
+    expect(() => parseParamPairs(["selector..Env=1"], schema)).toThrow(/selector\.\.Env.*empty/);
+    expect(() => parseParamPairs([".a=1"], schema)).toThrow(/empty/);
+  });
+
+  it("reads only plain decimal numbers as numbers: not Infinity, hex or blanks around", () => {
+    for (const raw of ["Infinity", "-Infinity", "0x10", "1_000", " 14"])
+      expect(() => parseParamPairs([`retainDays=${raw}`], schema)).toThrow(/is not a number/);
+    expect(parseParamPairs(["retainDays=-1.5e2"], schema)).toEqual({ retainDays: -150 });
+  });
 });

@@ -30,9 +30,18 @@ function typesOf(schema: Schema | undefined): string[] {
   return [...own, ...[...(schema.anyOf ?? []), ...(schema.oneOf ?? [])].flatMap(typesOf)];
 }
 
+const DECIMAL = /^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/**
+ * Keys that reach an object's prototype when assigned: `__proto__.isAdmin=true` would set
+ * `isAdmin` on every object in the process (the ChatOps worker parses a Slack user's pairs).
+ */
+const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
 function coerce(raw: string, schema: Schema | undefined, where: string): unknown {
   const types = typesOf(schema);
-  const numeric = raw.trim() !== "" && !Number.isNaN(Number(raw));
+  // Plain decimals only: `Number()` would also take `Infinity` (sent as null), `0x10` and blanks.
+  const numeric = DECIMAL.test(raw);
   if (types.includes("integer") || types.includes("number")) {
     if (numeric) return Number(raw);
     // `maxConcurrency=50%`: a number or a string; what isn't a number is the string.
@@ -63,6 +72,9 @@ export function parseParamPairs(pairs: string[], schema?: Schema): Record<string
     if (!m) throw new Error(`--param '${pair}' must look like key=value or key:=<json>`);
     const [, path, op, raw] = m;
     const keys = path.split(".");
+    if (keys.includes("")) throw new Error(`--param '${pair}': a key has an empty part (${path})`);
+    const bad = keys.find((k) => FORBIDDEN_KEYS.has(k));
+    if (bad) throw new Error(`--param ${path}: '${bad}' is not allowed as a key`);
     let node = out;
     let s: Schema | undefined = schema;
     keys.forEach((k, i) => {
@@ -77,7 +89,7 @@ export function parseParamPairs(pairs: string[], schema?: Schema): Record<string
         } else node[k] = coerce(raw, s, path);
         return;
       }
-      const next = node[k];
+      const next = Object.hasOwn(node, k) ? node[k] : undefined;
       if (next !== undefined && (typeof next !== "object" || next === null || Array.isArray(next))) {
         throw new Error(`--param ${path}: '${keys.slice(0, i + 1).join(".")}' is already set to a value`);
       }

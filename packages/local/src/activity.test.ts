@@ -120,4 +120,47 @@ describe("the activity lines of reflex start", () => {
       "acme.deploy Deploy Finished",
     );
   });
+
+  it("never write a control character an event carried to the terminal, showing it escaped instead", () => {
+    const lines: string[] = [];
+    const log = followActivity(new LocalBus("reflex-local", async () => undefined), (l) => lines.push(l));
+    // Anyone who can name an alarm (or send an event) chooses these bytes.
+    const alarmName =
+      "web-cpu\u001b[2J\u001b]0;pwned\u0007\r\n14:00:00 run    scale x RUNNING → SUCCEEDED\u009b31m\u202e";
+
+    log.decided({ source: "aws.cloudwatch", detail: { alarmName, state: { value: "ALARM" } } }, [
+      { eventId: "e-1", decision: "no-match", reason: "" } as never,
+    ]);
+
+    expect(lines).toHaveLength(1);
+    expect(
+      [...lines[0]].filter((c) => c < " " || (c >= "\u007f" && c <= "\u009f") || c === "\u202e"),
+    ).toEqual([]);
+    expect(lines[0]).toContain(
+      "alarm web-cpu\\x1b[2J\\x1b]0;pwned\\x07\\r\\n14:00:00 run    scale x RUNNING → SUCCEEDED\\x9b31m\\u202e ALARM → no rule matches",
+    );
+  });
+
+  it("escape control characters in run lines too: an error's cause, a rejection's comment", async () => {
+    const { lines, publish } = watch();
+
+    await publish("Approval Answered", {
+      executionId: ID,
+      runbook: "scale",
+      by: "cli:eve\u001b[8m",
+      status: "REJECTED",
+      comment: "no\nway",
+    });
+    await publish("Execution Failed", {
+      executionId: "scale-2",
+      runbook: "scale",
+      error: "States.TaskFailed",
+      cause: "boom\u001b[1A",
+    });
+
+    expect(lines).toEqual([
+      `run    scale ${ID} rejected by cli:eve\\x1b[8m: no\\nway`,
+      "run    scale scale-2 RUNNING → FAILED: States.TaskFailed — boom\\x1b[1A",
+    ]);
+  });
 });

@@ -32,7 +32,8 @@ export function followActivity(
   clock: () => Date = () => new Date(),
 ): ActivityLog {
   const runs = new Map<string, Tracked>();
-  const line = (at: Date, kind: string, text: string) => write(`${hms(at)} ${kind.padEnd(6)} ${text}`);
+  const line = (at: Date, kind: string, text: string) =>
+    write(`${hms(at)} ${kind.padEnd(6)} ${terminalSafe(text)}`);
   const track = (id: string, runbook: string, status: string, at?: number): Tracked => {
     const t = runs.get(id) ?? { runbook, status, startedAt: at };
     runs.set(id, t);
@@ -56,6 +57,28 @@ export function followActivity(
     stop: unsubscribe,
   };
 }
+
+/**
+ * Text from events (alarm names, sources, causes, comments, actors) made safe for a terminal:
+ * whoever names an alarm or sends an event chooses these characters, and an escape sequence
+ * written as is could clear the operator's screen, retitle it, forge or hide lines. Control
+ * characters (C0, DEL, C1), line and paragraph separators and bidirectional overrides are
+ * shown escaped (`\x1b`, `\n`, `\u202e`), so one decision stays one line and reads as it is.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(UNSAFE, (c) => {
+    const named = NAMED[c];
+    if (named) return named;
+    const code = c.charCodeAt(0);
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 
 function hms(d: Date): string {
   return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":");

@@ -29,7 +29,7 @@ import { handler as stepHandler } from "@reflex/functions/step";
 import { handler as triggerHandler } from "@reflex/functions/trigger";
 import { followActivity, type Writer } from "./activity.ts";
 import { LocalBus } from "./bus.ts";
-import { PORT_FILE, type PortFile } from "./cli/transport.ts";
+import { PORT_FILE, type PortFile, readPortFile } from "./cli/transport.ts";
 import { SimulatedCloud, withExecution } from "./cloud/index.ts";
 import { LocalStepFunctions } from "./engine/local-sfn.ts";
 import { invoke } from "./lambda.ts";
@@ -95,7 +95,10 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   defaultEnv("POWERTOOLS_LOG_LEVEL", "WARN");
   const region = process.env.AWS_REGION!;
   const dataDir = opts.dataDir === null ? undefined : resolve(opts.dataDir ?? ".reflex");
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  if (dataDir) {
+    refuseBusyDataDir(dataDir);
+    mkdirSync(dataDir, { recursive: true });
+  }
 
   const storage = await startStorage({ dataDir, region });
   // Access with no `access` section: the local user may do everything (deployed: nobody).
@@ -295,6 +298,21 @@ function writePortFile(dataDir: string, url: string): { path: string; file: Port
   writeFileSync(`${path}.${process.pid}.tmp`, `${JSON.stringify(file, null, 2)}\n`);
   renameSync(`${path}.${process.pid}.tmp`, path);
   return { path, file };
+}
+
+/**
+ * Refuses a data dir another live `reflex start` serves (its port file says so): the two would
+ * share one DynamoDB store — the second dies on the store's lock with "Database is closed", or
+ * worse, reconciles the first one's runs in flight as lost. A port file left by a killed start
+ * is not in the way (readPortFile checks its process).
+ */
+function refuseBusyDataDir(dataDir: string): void {
+  const path = join(dataDir, PORT_FILE);
+  const other = readPortFile(path);
+  if (other && other.pid !== process.pid)
+    throw new Error(
+      `data dir ${dataDir} is in use by another reflex start (pid ${other.pid}, ${other.url}); stop it or pick another --data. If no such server runs, remove ${path}`,
+    );
 }
 
 /** Removes the port file if it is still this server's (another start may have replaced it). */

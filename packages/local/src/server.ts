@@ -132,9 +132,40 @@ function errorBody(code: string, message: string, path?: string): string {
   return JSON.stringify({ error: { code, message, path } });
 }
 
+/**
+ * Is this request for us, from us? The server listens on loopback only, but a web page can
+ * still reach it: through DNS rebinding (its own name resolving to 127.0.0.1: the `Host`
+ * header names the page's domain) or by posting across origins (the browser sends `Origin`).
+ * Only a loopback `Host` with our port is served, and only a same-server `Origin`; the CLI,
+ * the SDKs and curl send no `Origin`.
+ */
+export function refuseForeign(req: IncomingMessage, port: number): string | undefined {
+  const loopback = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
+  const host = req.headers.host?.toLowerCase();
+  if (host !== undefined && !loopback.has(host))
+    return `Host '${host.slice(0, 100)}' is not this server: local mode answers only 127.0.0.1:${port} or localhost:${port}`;
+  const origin = req.headers.origin?.toLowerCase();
+  if (origin !== undefined) {
+    let ok = false;
+    try {
+      const o = new URL(origin);
+      ok = o.protocol === "http:" && loopback.has(o.host);
+    } catch {
+      ok = false;
+    }
+    if (!ok) return `Origin '${origin.slice(0, 100)}' may not call this server: only its own console may`;
+  }
+  return undefined;
+}
+
 export async function startServer(deps: ServerDeps, port: number): Promise<{ server: Server; url: string }> {
   const server = createServer(async (req, res) => {
     try {
+      const foreign = refuseForeign(req, (server.address() as AddressInfo).port);
+      if (foreign) {
+        req.resume();
+        return send(res, 403, errorBody("foreign_request", foreign), { connection: "close" });
+      }
       const { bytes, tooLarge, drained } = await readBody(req);
       if (tooLarge) {
         const message = `request body is over ${Validate.MAX_BODY_BYTES} bytes`;

@@ -1,4 +1,5 @@
-import { createHash } from "node:crypto";
+import { spawn } from "node:child_process";
+import { createHash, createHmac } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -112,6 +113,84 @@ describe("server discovery", () => {
     expect([t.baseUrl, t.source]).toEqual(["http://127.0.0.1:8787", "default"]);
   });
 
+  it("never lets a port file send the CLI to another host: only http on loopback, without a path", async () => {
+    for (const url of [
+      "https://abc123.execute-api.us-east-1.amazonaws.com",
+      "http://evil.example.com:8787",
+      "http://10.0.0.5:8787",
+      "http://evil.localhost:8787",
+      "http://127.0.0.1:8787/stage",
+      "http://user:pw@127.0.0.1:8787",
+      "https://127.0.0.1:8787",
+    ]) {
+      writeFileSync(
+        join(dir, "server.json"),
+        JSON.stringify({ url, port: 8787, pid: process.pid, startedAt: new Date().toISOString() }),
+      );
+      const t = await openTransport({ cwd: dir, env: { REFLEX_DATA_DIR: "." } });
+      expect([url, t.baseUrl, t.source]).toEqual([url, "http://127.0.0.1:8787", "default"]);
+    }
+  });
+
+  it("ignores a port file that is not one: not JSON, not an object, a pid of 0 or -1, no start time", async () => {
+    const url = "http://127.0.0.1:9933";
+    for (const body of [
+      "{ not json",
+      "null",
+      "[]",
+      JSON.stringify({ url, port: 9933, pid: 0, startedAt: new Date().toISOString() }),
+      JSON.stringify({ url, port: 9933, pid: -1, startedAt: new Date().toISOString() }),
+      JSON.stringify({ url, port: 9933, pid: process.pid }),
+    ]) {
+      writeFileSync(join(dir, "server.json"), body);
+      const t = await openTransport({ cwd: dir, env: { REFLEX_DATA_DIR: "." } });
+      expect([body, t.source]).toEqual([body, "default"]);
+    }
+  });
+
+  it("ignores a port file whose server was killed but not yet reaped by its parent (a zombie)", async () => {
+    if (process.platform !== "linux") return;
+    // A shell that execs into sleep after forking a child it never waits for: the child, once
+    // killed, stays a zombie while the parent lives.
+    const parent = spawn("sh", ["-c", "sleep 30 & echo $!; exec sleep 30"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    try {
+      const pid = Number((await new Promise<Buffer>((r) => parent.stdout.once("data", r))).toString());
+      // Once the shell has become sleep, nothing reaps the child.
+      await expect.poll(() => readFileSync(`/proc/${parent.pid}/comm`, "utf8")).toBe("sleep\n");
+      process.kill(pid, "SIGKILL");
+      await new Promise((r) => setTimeout(r, 100));
+      expect(readFileSync(`/proc/${pid}/stat`, "utf8")).toMatch(/\) Z /);
+      portFile(dir, pid, "http://127.0.0.1:9945");
+      const t = await openTransport({ cwd: dir, env: { REFLEX_DATA_DIR: "." } });
+      expect([t.baseUrl, t.source]).toEqual(["http://127.0.0.1:8787", "default"]);
+    } finally {
+      parent.kill();
+    }
+  });
+
+  it("ignores a port file whose pid now belongs to a process that started after it was written", async () => {
+    // A `reflex start` killed with SIGKILL, its pid since reused: only /proc (Linux) can tell.
+    if (process.platform !== "linux") return;
+    const other = spawn("sleep", ["30"], { stdio: "ignore" });
+    try {
+      writeFileSync(
+        join(dir, "server.json"),
+        JSON.stringify({
+          url: "http://127.0.0.1:9944",
+          port: 9944,
+          pid: other.pid,
+          startedAt: new Date(Date.now() - 3_600_000).toISOString(),
+        }),
+      );
+      const t = await openTransport({ cwd: dir, env: { REFLEX_DATA_DIR: "." } });
+      expect([t.baseUrl, t.source]).toEqual(["http://127.0.0.1:8787", "default"]);
+    } finally {
+      other.kill();
+    }
+  });
+
   it("falls back to REFLEX_PORT on loopback", async () => {
     const t = await openTransport({ cwd: dir, env: { REFLEX_DATA_DIR: "missing", REFLEX_PORT: "9000" } });
     expect([t.baseUrl, t.source]).toEqual(["http://127.0.0.1:9000", "default"]);
@@ -138,6 +217,11 @@ describe("signing region", () => {
   it("comes from an execute-api host before the environment", () => {
     const url = new URL("https://abc123.execute-api.eu-west-1.amazonaws.com");
     expect(signingRegion(url, { AWS_REGION: "us-east-1" })).toBe("eu-west-1");
+  });
+
+  it("comes from a private API's VPC endpoint host too", () => {
+    const url = new URL("https://abc123-vpce-0a1b2c3d.execute-api.ap-southeast-2.vpce.amazonaws.com");
+    expect(signingRegion(url, { AWS_REGION: "us-east-1" })).toBe("ap-southeast-2");
   });
 
   it("comes from AWS_REGION, then AWS_DEFAULT_REGION, for a custom domain", () => {
@@ -176,6 +260,11 @@ describe("the transport on the wire", () => {
     secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
     sessionToken: "session-token-example",
   };
+
+  it("counts an IPv4-mapped loopback address as loopback, as the URL parser writes it", async () => {
+    const t = await openTransport({ url: "https://[::ffff:127.0.0.1]:8787", credentials });
+    expect(t.remote).toBe(false);
+  });
 
   it("never signs loopback http (local mode)", async () => {
     const t = await openTransport({ url: base, credentials });
@@ -220,5 +309,86 @@ describe("the transport on the wire", () => {
       now: new Date("2026-11-30T14:02:11Z"),
     });
     expect(again.authorization).toBe(h.authorization);
+  });
+  it("sends the query in the form it signed: a space as %20, a plus as %2B, repeated keys kept in order", async () => {
+    const t = await openTransport({
+      url: base,
+      sign: "always",
+      credentials,
+      env: { AWS_REGION: "eu-central-1" },
+      now: () => new Date("2026-11-30T14:02:11Z"),
+    });
+
+    await t.fetch("/api/cloud/calls?q=a+b&tag=x%2By&tag=a&e=caf%C3%A9*&flag");
+
+    const { req } = seen.at(-1)!;
+    const h = req.headers as Record<string, string>;
+    // No `+` on the wire: whether API Gateway reads it as a space or a plus, it computes this.
+    expect(req.url).toBe("/api/cloud/calls?q=a%20b&tag=x%2By&tag=a&e=caf%C3%A9%2A&flag=");
+    const again = await signRequest(requestSigner({ credentials, region: "eu-central-1" }), {
+      method: "GET",
+      host: h.host,
+      target: req.url!,
+      headers: [],
+      now: new Date("2026-11-30T14:02:11Z"),
+    });
+    expect(again.authorization).toBe(h.authorization);
+  });
+
+  it("signs what an independent SigV4 verifier computes from the received request: the path encoded once more", async () => {
+    const t = await openTransport({
+      url: base,
+      sign: "always",
+      credentials,
+      env: { AWS_REGION: "eu-central-1" },
+      now: () => new Date("2026-11-30T14:02:11Z"),
+    });
+    // An id with a slash, a space, a colon and a non-ASCII letter, encoded as the CLI encodes it.
+    const id = encodeURIComponent("a/b c:ü");
+
+    await t.fetch(`/api/executions/${id}/reject?z=1&a=x y&a=%2B`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"reason":"no"}',
+    });
+
+    const { req, body } = seen.at(-1)!;
+    const h = req.headers as Record<string, string>;
+    // The verifier, written from AWS's documentation rather than with the signer under test:
+    // every service but S3 URI-encodes the (already encoded) path once more; the query is sorted
+    // by name then value, RFC 3986-encoded.
+    const rfc3986 = (v: string) =>
+      encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    const [rawPath, rawQuery = ""] = req.url!.split("?");
+    const canonicalPath = rawPath.split("/").map(rfc3986).join("/");
+    expect(canonicalPath).toBe("/api/executions/a%252Fb%2520c%253A%25C3%25BC/reject");
+    const canonicalQuery = [...new URLSearchParams(rawQuery)]
+      .map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`)
+      .sort()
+      .join("&");
+    expect(canonicalQuery).toBe("a=%2B&a=x%20y&z=1");
+    const signed = /SignedHeaders=([^,]+)/.exec(h.authorization)![1].split(";");
+    const canonicalRequest = [
+      "POST",
+      canonicalPath,
+      canonicalQuery,
+      ...signed.map((n) => `${n}:${h[n].trim()}`),
+      "",
+      signed.join(";"),
+      createHash("sha256").update(body).digest("hex"),
+    ].join("\n");
+    const scope = "20261130/eu-central-1/execute-api/aws4_request";
+    const stringToSign = [
+      "AWS4-HMAC-SHA256",
+      "20261130T140211Z",
+      scope,
+      createHash("sha256").update(canonicalRequest).digest("hex"),
+    ].join("\n");
+    let key: Buffer = Buffer.from(`AWS4${credentials.secretAccessKey}`);
+    for (const part of scope.split("/")) key = createHmac("sha256", key).update(part).digest();
+    const signature = createHmac("sha256", key).update(stringToSign).digest("hex");
+    expect(h.authorization).toBe(
+      `AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/${scope}, SignedHeaders=${signed.join(";")}, Signature=${signature}`,
+    );
   });
 });

@@ -98,6 +98,10 @@ export async function openTransport(opts: TransportOptions = {}): Promise<Transp
         region: signingRegion(url, env),
       });
       const wire = new URL(target);
+      // The query goes out in the form it is signed in (RFC 3986, a space as %20, a `+` as
+      // %2B): `a+b` is a space to URLSearchParams but a plus to a strict canonicaliser, and a
+      // request whose signature depends on which one API Gateway is would fail as 403.
+      wire.search = canonicalQuery(wire.searchParams);
       const headers = await signRequest(signer, {
         method: init.method ?? "GET",
         host: wire.host,
@@ -108,7 +112,7 @@ export async function openTransport(opts: TransportOptions = {}): Promise<Transp
       });
       // fetch sets Host from the URL, the same value that was signed.
       delete headers.host;
-      return send(target, { ...init, headers });
+      return send(wire.href, { ...init, headers });
     },
   };
 }
@@ -150,17 +154,73 @@ export function portFilePath(cwd = process.cwd(), env: NodeJS.ProcessEnv = proce
 
 /**
  * The port file, or undefined when there is none, it is not one, or the process that wrote it
- * has died (a `reflex start` killed with SIGKILL leaves its file behind).
+ * has died (a `reflex start` killed with SIGKILL leaves its file behind; on Linux, a live
+ * process that started after the file was written only reuses the dead server's pid).
+ *
+ * Only a local server's address is taken from it (`http://` on loopback, no path): the file is
+ * in the working tree, so a repository that ships one, or anyone who can write the data dir,
+ * must not be able to send the CLI's requests — params, approvals, signed with the caller's AWS
+ * credentials — to another host. A remote server is named with `--url` or `REFLEX_URL`.
  */
 export function readPortFile(path: string): PortFile | undefined {
-  let file: Partial<PortFile>;
+  let file: Partial<PortFile> | null;
   try {
     file = JSON.parse(readFileSync(path, "utf8"));
   } catch {
     return undefined;
   }
-  if (typeof file?.url !== "string" || !Number.isInteger(file.pid)) return undefined;
-  return isAlive(file.pid as number) ? (file as PortFile) : undefined;
+  if (typeof file !== "object" || file === null) return undefined;
+  const { url, pid, startedAt } = file;
+  // pid 0 and -1 are process groups to kill(2): "alive" whatever wrote the file.
+  if (typeof url !== "string" || !Number.isInteger(pid) || (pid as number) <= 0) return undefined;
+  if (typeof startedAt !== "string" || Number.isNaN(Date.parse(startedAt))) return undefined;
+  if (!isLocalServerUrl(url)) return undefined;
+  if (!isAlive(pid as number) || startedLater(pid as number, Date.parse(startedAt))) return undefined;
+  return file as PortFile;
+}
+
+/** `http://<loopback>:<port>` and nothing more: what `reflex start` writes. */
+function isLocalServerUrl(raw: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return false;
+  }
+  return (
+    url.protocol === "http:" &&
+    // Not `*.localhost`: outside systemd-resolved, a resolver may send such a name anywhere.
+    (isIP(url.hostname.replace(/^\[|\]$/g, "")) !== 0 || url.hostname === "localhost") &&
+    isLoopback(url.hostname) &&
+    url.port !== "" &&
+    url.pathname === "/" &&
+    !url.search &&
+    !url.hash &&
+    !url.username &&
+    !url.password
+  );
+}
+
+/**
+ * True when the process `pid` cannot be the server that wrote the file: it is a zombie (killed,
+ * not yet reaped by its parent; kill(pid, 0) still succeeds), or it started after `writtenAt`
+ * (by more than 10 s: btime is in whole seconds and moves with wall-clock corrections). Linux
+ * only (`/proc`); elsewhere, and when `/proc` cannot be read, false.
+ */
+function startedLater(pid: number, writtenAt: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces and parentheses): state is field 3,
+    // starttime (clock ticks after boot; USER_HZ is 100 on Linux) is field 22.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] === "Z" || fields[0] === "X") return true;
+    const ticks = Number(fields[19]);
+    const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1]);
+    if (!Number.isFinite(ticks) || !Number.isFinite(bootSeconds)) return false;
+    return bootSeconds * 1000 + ticks * 10 > writtenAt + 10_000;
+  } catch {
+    return false;
+  }
 }
 
 function isAlive(pid: number): boolean {
@@ -202,7 +262,8 @@ function isLoopback(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, "");
   if (host === "localhost" || host.endsWith(".localhost")) return true;
   if (isIP(host) === 4) return host.startsWith("127.");
-  if (isIP(host) === 6) return host === "::1" || /^::ffff:127\./i.test(host);
+  // WHATWG URLs write an IPv4-mapped address in hex: [::ffff:127.0.0.1] is [::ffff:7f00:1].
+  if (isIP(host) === 6) return host === "::1" || /^::ffff:(127\.|7f[0-9a-f]{2}:)/i.test(host);
   return false;
 }
 
@@ -211,7 +272,8 @@ function isLoopback(hostname: string): boolean {
  * any other is refused by AWS), else `AWS_REGION` / `AWS_DEFAULT_REGION` (a custom domain).
  */
 export function signingRegion(url: URL, env: NodeJS.ProcessEnv = process.env): string {
-  const fromHost = /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(url.hostname)?.[1];
+  // `<id>.execute-api.<region>.amazonaws.com`, or a private API's `<id>-<vpce>.execute-api.<region>.vpce.amazonaws.com`.
+  const fromHost = /\.execute-api\.([a-z0-9-]+)\.(vpce\.)?amazonaws\.com(\.cn)?$/.exec(url.hostname)?.[1];
   const region = fromHost ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   if (!region)
     throw new TransportError(
@@ -295,6 +357,13 @@ export async function signRequest(
     { signingDate: req.now },
   );
   return signed.headers;
+}
+
+/** Query pairs in their order, each name and value percent-encoded as SigV4 encodes them. */
+function canonicalQuery(params: URLSearchParams): string {
+  const encode = (v: string) =>
+    encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return [...params].map(([k, v]) => `${encode(k)}=${encode(v)}`).join("&");
 }
 
 function bodyOf(body: RequestInit["body"]): string | Uint8Array | undefined {

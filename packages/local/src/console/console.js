@@ -6,11 +6,27 @@
 import { aslGraph, duration, iterations, renderGraph, STATUS_TEXT, statusOf } from "./graph.js";
 
 const POLL_MS = 1500;
-const API = (
-  new URLSearchParams(location.search).get("api") ??
-  document.querySelector('meta[name="reflex-api"]')?.content ??
-  ""
-).replace(/\/$/, "");
+/**
+ * The API's base URL: the page's `<meta name="reflex-api">` (set by whoever hosts it), else
+ * `?api=` in the address (only this origin or a loopback one: a link must not be able to send
+ * the person's actions and typed params to another server), else the page's own origin.
+ */
+function apiBase() {
+  const meta = document.querySelector('meta[name="reflex-api"]')?.content;
+  if (meta) return meta;
+  const asked = new URLSearchParams(location.search).get("api");
+  if (!asked) return "";
+  try {
+    const u = new URL(asked, location.href);
+    if (u.origin === location.origin || ["127.0.0.1", "localhost", "[::1]"].includes(u.hostname))
+      return u.href;
+  } catch {
+    // not a URL: ignored like a foreign one
+  }
+  console.warn(`reflex: ignoring ?api=${asked}: only this origin or a loopback address`);
+  return "";
+}
+const API = apiBase().replace(/\/$/, "");
 const TERMINAL = ["SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"];
 const STATUSES = ["RUNNING", "WAITING_FOR_APPROVAL", ...TERMINAL];
 const TRIGGERS = ["rule", "schedule", "window", "manual", "chatops", "rerun"];
