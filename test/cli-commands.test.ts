@@ -5,7 +5,7 @@
  * real bin in a child process.
  */
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -241,17 +241,25 @@ describe("against a running local mode", () => {
     expect(new Set(recent.executions.map((e: { runbook: string }) => e.runbook))).toEqual(new Set(["scale"]));
   });
 
-  it("show says which alarm started a run, in what state, and CloudWatch's reason", async () => {
-    const put = JSON.parse(
-      (await reflex(["events", "put", "examples/alarm-cpu-high.json", "--json", ...url])).stdout,
-    );
+  it("show says which alarm started a run and why, with escape sequences in the reason made harmless", async () => {
+    // Whoever names an alarm or writes its reason chooses these characters.
+    const event = JSON.parse(readFileSync("examples/alarm-cpu-high.json", "utf8"));
+    event.detail.state.reason = "Threshold Crossed\u001b]0;pwned\u0007\u001b[2J: 3 datapoints";
+    const file = join(data, "alarm-with-escapes.json");
+    writeFileSync(file, JSON.stringify(event));
+    const put = JSON.parse((await reflex(["events", "put", file, "--json", ...url])).stdout);
     const id = put.results[0].executionId as string;
     await local.idle();
 
     const shown = await reflex(["show", id, ...url]);
+    const json = JSON.parse((await reflex(["show", id, "--json", ...url])).stdout);
 
     expect(shown.stdout).toMatch(/trigger {3}rule:cpu-high/);
-    expect(shown.stdout).toMatch(/alarm {5}web-cpu-high → ALARM: Threshold Crossed/);
+    expect(shown.stdout).toContain(
+      "alarm     web-cpu-high → ALARM: Threshold Crossed\\x1b]0;pwned\\x07\\x1b[2J: 3",
+    );
+    expect(shown.stdout).not.toContain("\u001b");
+    expect(json.trigger.alarm.reason).toBe(event.detail.state.reason); // --json passes it on as it is
   });
 
   it("show --follow and logs --follow print until the run ends, then the whole run", async () => {

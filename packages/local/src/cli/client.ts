@@ -1,4 +1,5 @@
 import { Executions } from "@reflex/core";
+import { terminalSafe } from "../activity.ts";
 import { openTransport, type Transport, TransportError } from "./transport.ts";
 
 /** An error the API answered with (or could not be reached: status 0). */
@@ -147,10 +148,15 @@ export class ApiClient {
    *   undefined to find it as {@link openTransport} does (`REFLEX_URL`, the port file…).
    * @param actor who the local server records as the actor (`--as`; default `cli:$USER`). A
    *   deployed API ignores it: there the caller is the IAM principal that signed the request.
+   * @param options `forTerminal`: every string in an answer is made {@link terminalSafe}, for
+   *   commands that print for people (alarm reasons, causes, comments are chosen by whoever
+   *   sends an event, and an escape sequence printed as is could rewrite the screen); `--json`
+   *   output keeps the answer as it is.
    */
   constructor(
     private readonly server?: string | Transport,
     readonly actor = `cli:${process.env.USER ?? "unknown"}`,
+    private readonly options: { forTerminal?: boolean } = {},
   ) {}
 
   /** The transport, opened on first use; a bad URL is bad input (400, exit 2). */
@@ -205,6 +211,7 @@ export class ApiClient {
     }
     // POST /events answers 503 when an entry is still being handled elsewhere; the body still
     // holds every entry's decision, which the caller reports.
+    if (this.options.forTerminal) json = safeStrings(json);
     if (res.status === 503 && Array.isArray(json.results)) return json as T;
     if (!res.ok) {
       // API Gateway answers its own refusals (IAM auth, throttling) as `{ "message": … }`.
@@ -305,6 +312,15 @@ export class ApiClient {
       pairs: Array<{ name: string; primary: string; standby: string; since?: string; executionId?: string }>;
     }>("GET", "/api/pairs");
   }
+}
+
+/** Every string in a JSON value (keys too) through {@link terminalSafe}. */
+function safeStrings(v: unknown): any {
+  if (typeof v === "string") return terminalSafe(v);
+  if (Array.isArray(v)) return v.map(safeStrings);
+  if (v && typeof v === "object")
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [terminalSafe(k), safeStrings(x)]));
+  return v;
 }
 
 /** The cursor of the next page, whichever name the server gives it. */

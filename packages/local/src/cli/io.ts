@@ -43,9 +43,14 @@ export class UsageError extends Error {
 export interface ServerOptions {
   url?: string;
   as?: string;
+  /** Output for machines: answers are passed on as they are (not made terminal-safe). */
+  json?: boolean;
 }
 
-/** A client for the server the options (or REFLEX_URL, or the local port file) name. */
+/**
+ * A client for the server the options (or REFLEX_URL, or the local port file) name. Unless the
+ * command prints `--json`, every string it gets back is made safe to print on a terminal.
+ */
 export async function clientFor(opts: ServerOptions): Promise<ApiClient> {
   const transport = await openTransport({ url: opts.url }).catch((e) => {
     throw e instanceof TransportError ? new UsageError(e.message) : e;
@@ -54,5 +59,5 @@ export async function clientFor(opts: ServerOptions): Promise<ApiClient> {
     throw new UsageError(
       "--as works only against local mode; a deployed API knows you by your AWS credentials",
     );
-  return opts.as ? new ApiClient(transport, opts.as) : new ApiClient(transport);
+  return new ApiClient(transport, opts.as ?? undefined, { forTerminal: !opts.json });
 }
