@@ -191,6 +191,42 @@ describe("a second reflex start on the same data dir", () => {
     }
   });
 
+  it("is refused while the first is still starting (its claim is there, its port file not yet)", async () => {
+    // A first start between claiming the data dir and listening: a live process, its claim,
+    // no port file. (Reaching the store's lock used to kill the second with a stack trace.)
+    const first = spawn("sleep", ["30"], { stdio: "ignore" });
+    const dataDir = join(dir, "starting");
+    mkdirSync(dataDir);
+    writeFileSync(
+      join(dataDir, "reflex.pid"),
+      JSON.stringify({ pid: first.pid, startedAt: new Date(Date.now() + 1000).toISOString() }),
+    );
+    try {
+      await expect(start({ dataDir, quiet: true })).rejects.toThrow(
+        `data dir ${dataDir} is in use by another reflex start (pid ${first.pid})`,
+      );
+      expect(existsSync(join(dataDir, "dynamodb"))).toBe(false);
+    } finally {
+      first.kill();
+    }
+  });
+
+  it("takes over a claim left by a start that was killed", async () => {
+    const dataDir = join(dir, "claimed");
+    mkdirSync(dataDir);
+    writeFileSync(
+      join(dataDir, "reflex.pid"),
+      JSON.stringify({ pid: 2 ** 22 + 12346, startedAt: new Date().toISOString() }),
+    );
+    const local = await start({ dataDir, quiet: true });
+    try {
+      expect(JSON.parse(readFileSync(join(dataDir, "reflex.pid"), "utf8")).pid).toBe(process.pid);
+    } finally {
+      await local.stop();
+    }
+    expect(existsSync(join(dataDir, "reflex.pid"))).toBe(false);
+  });
+
   it("takes over a port file left by a start that was killed", async () => {
     const dataDir = join(dir, "stale");
     mkdirSync(dataDir);

@@ -29,7 +29,7 @@ import { handler as stepHandler } from "@reflex/functions/step";
 import { handler as triggerHandler } from "@reflex/functions/trigger";
 import { followActivity, type Writer } from "./activity.ts";
 import { LocalBus } from "./bus.ts";
-import { PORT_FILE, type PortFile, readPortFile } from "./cli/transport.ts";
+import { PORT_FILE, type PortFile, readPortFile, writerAlive } from "./cli/transport.ts";
 import { SimulatedCloud, withExecution } from "./cloud/index.ts";
 import { LocalStepFunctions } from "./engine/local-sfn.ts";
 import { invoke } from "./lambda.ts";
@@ -95,9 +95,11 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   defaultEnv("POWERTOOLS_LOG_LEVEL", "WARN");
   const region = process.env.AWS_REGION!;
   const dataDir = opts.dataDir === null ? undefined : resolve(opts.dataDir ?? ".reflex");
+  let releaseDataDir = () => {};
   if (dataDir) {
     refuseBusyDataDir(dataDir);
     mkdirSync(dataDir, { recursive: true });
+    releaseDataDir = claimDataDir(dataDir);
   }
 
   const storage = await startStorage({ dataDir, region });
@@ -215,6 +217,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
       life.stopped = true;
       activity?.stop();
       if (portFile) removePortFile(portFile);
+      releaseDataDir();
       for (const j of jobs) j.stop();
       await engine.close();
       await closeServer(server);
@@ -313,6 +316,44 @@ function refuseBusyDataDir(dataDir: string): void {
     throw new Error(
       `data dir ${dataDir} is in use by another reflex start (pid ${other.pid}, ${other.url}); stop it or pick another --data. If no such server runs, remove ${path}`,
     );
+}
+
+/**
+ * Claims the data dir for this process before anything opens its store: `<dataDir>/reflex.pid`,
+ * created exclusively. The port file is written only once the server listens, so without this
+ * a second start during the first one's startup would reach the store's lock and die on it.
+ * A claim whose process is gone is taken over. Returns the release.
+ */
+function claimDataDir(dataDir: string): () => void {
+  const path = join(dataDir, "reflex.pid");
+  const mine = JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString() });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(path, mine, { flag: "wx" });
+      return () => {
+        try {
+          if (readFileSync(path, "utf8") === mine) rmSync(path, { force: true });
+        } catch {
+          // gone already
+        }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    let held: { pid?: number; startedAt?: string } = {};
+    try {
+      held = JSON.parse(readFileSync(path, "utf8"));
+    } catch {
+      // half-written or unreadable: a start that died writing it
+    }
+    const pid = Number(held.pid);
+    if (pid !== process.pid && writerAlive(pid, Date.parse(held.startedAt ?? "")))
+      throw new Error(
+        `data dir ${dataDir} is in use by another reflex start (pid ${pid}); stop it or pick another --data. If no such server runs, remove ${path}`,
+      );
+    rmSync(path, { force: true });
+  }
+  throw new Error(`could not claim data dir ${dataDir}: ${path} keeps coming back`);
 }
 
 /** Removes the port file if it is still this server's (another start may have replaced it). */

@@ -223,6 +223,11 @@ function startedLater(pid: number, writtenAt: number): boolean {
   }
 }
 
+/** Is the process that wrote a file at `writtenAt` (ms) still running as `pid`? */
+export function writerAlive(pid: number, writtenAt: number): boolean {
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) && !startedLater(pid, writtenAt);
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
