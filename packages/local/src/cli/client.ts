@@ -1,3 +1,4 @@
+import { userInfo } from "node:os";
 import { Executions } from "@reflex/core";
 import { terminalSafe } from "../activity.ts";
 import { openTransport, type Transport, TransportError } from "./transport.ts";
@@ -155,7 +156,7 @@ export class ApiClient {
    */
   constructor(
     private readonly server?: string | Transport,
-    readonly actor = `cli:${process.env.USER ?? "unknown"}`,
+    readonly actor = `cli:${localUser()}`,
     private readonly options: { forTerminal?: boolean } = {},
   ) {}
 
@@ -330,4 +331,14 @@ export function nextCursor(page: Page): string | undefined {
 
 export function isTerminal(status: string): boolean {
   return TERMINAL.has(status);
+}
+
+/** The person at this terminal: `$USER`, else the OS account's name (containers often leave USER unset). */
+function localUser(): string {
+  if (process.env.USER) return process.env.USER;
+  try {
+    return userInfo().username || "unknown";
+  } catch {
+    return "unknown";
+  }
 }
