@@ -15,5 +15,9 @@ export default defineConfig({
       POWERTOOLS_LOG_LEVEL: "SILENT",
     },
     pool: "forks",
+    // Vitest's default is one worker fewer than the cores: on the 2-core CI machine, one file
+    // at a time (11 minutes). Most time is spent waiting on child servers and simulated AWS,
+    // so two files at once take half the time (measured: 660 s → 342 s, 807 tests green).
+    maxWorkers: 2,
   },
 });
