@@ -301,6 +301,43 @@ describe("against a running local mode", () => {
     );
   });
 
+  it("audit --execution with an id that does not exist exits 2 and says so, as show does", async () => {
+    const ran = await reflex(["audit", "--execution", "scale-20200101T000000Z-000000", ...url]);
+
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toContain("does not exist");
+  });
+
+  it("run --wait --json on a run that waits for approval says so on stderr, with how to approve", async () => {
+    const web1 = local.cloud
+      .instances()
+      .find((i) => i.Tags?.some((t) => t.Key === "Name" && t.Value === "web-1"));
+    const err: string[] = [];
+    const io: Io = { out: () => {}, err: (s) => err.push(s), colour: false, tty: false };
+    const waiting = main(
+      [
+        "run",
+        "scale",
+        "--param",
+        "mode=vertical",
+        "--param",
+        `instanceId=${web1?.InstanceId}`,
+        "--param",
+        "instanceType=t3.large",
+        "--wait",
+        "--json",
+        ...url,
+      ],
+      io,
+    );
+
+    await waitFor(async () => err.join("\n").includes("waits for approval"));
+    const id = err.join("\n").match(/reflex approve (\S+)/)?.[1];
+    await reflex(["abort", id!, "--reason", "test over", "--now", ...url]);
+
+    expect(await waiting).toBe(1);
+  });
+
   it("every command that takes --json prints JSON only, with no colour even on a colour terminal", async () => {
     // Three runs waiting for approval, on three instances (a run locks its targets).
     const db = local.cloud

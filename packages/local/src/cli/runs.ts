@@ -69,7 +69,9 @@ export async function run(io: Io, runbook: string, o: RunOptions): Promise<numbe
     overridePause: o.overridePause,
   });
   const id = started.executionId;
-  if (started.approval?.required && !o.json)
+  // On stderr even with --json when waiting: otherwise `run --wait --json` sits silent until
+  // someone happens to approve.
+  if (started.approval?.required && (!o.json || o.wait))
     io.err(
       `${id} waits for approval (${started.approval.reasons?.join("; ")}); approvers: ${started.approval.approvers?.join(", ") || "anyone allowed to approve"} — reflex approve ${id}`,
     );
@@ -98,6 +100,9 @@ export async function run(io: Io, runbook: string, o: RunOptions): Promise<numbe
 
 /** `latest`, a unique prefix of a recent run's id, or the id itself. */
 export async function resolveId(api: ApiClient, wanted: string): Promise<string> {
+  // An empty prefix would match every run: with one run, `reflex abort ""` would abort it.
+  if (wanted.trim() === "")
+    throw new UsageError("an execution id is empty; give an id, a prefix of one, or latest");
   if (wanted !== "latest" && /-\d{8}T\d{6}Z-[0-9a-f]{6}$/.test(wanted)) return wanted;
   if (wanted === "latest") {
     const { executions } = await api.listExecutions({ limit: 1 });
@@ -281,8 +286,12 @@ export interface AuditOptions extends ServerOptions {
 
 export async function audit(io: Io, o: AuditOptions): Promise<number> {
   const api = await clientFor(o);
+  const execution = o.execution === undefined ? undefined : await resolveId(api, o.execution);
+  // A mistyped id must not read as "this run has no audit entries": ask for the run, so an
+  // unknown one is answered as `show` answers it (404, exit 2).
+  if (execution !== undefined) await api.getExecution(execution);
   const page = await api.audit({
-    execution: o.execution === undefined ? undefined : await resolveId(api, o.execution),
+    execution,
     actor: o.actor,
     kind: o.kind,
     since: o.since === undefined ? undefined : parseSince(o.since),
