@@ -308,6 +308,16 @@ describe("against a running local mode", () => {
     expect(ran.stderr).toContain("does not exist");
   });
 
+  it("an error under --json is a JSON object on stdout, with the exit code", async () => {
+    const unknown = await reflex(["show", "scale-20200101T000000Z-000000", "--json", ...url]);
+    const down = await reflex(["executions", "--json", "--url", "http://127.0.0.1:1"]);
+    const usage = await reflex(["executions", "--limit", "0", "--json", ...url]);
+
+    expect(JSON.parse(unknown.stdout).error).toMatchObject({ exitCode: 2 });
+    expect(JSON.parse(down.stdout).error).toMatchObject({ exitCode: 1 });
+    expect(JSON.parse(usage.stdout).error.message).toContain("--limit");
+  });
+
   it("run --wait --json on a run that waits for approval says so on stderr, with how to approve", async () => {
     const web1 = local.cloud
       .instances()

@@ -507,8 +507,19 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     await program.parseAsync(argv, { from: "user" });
     return state.code;
   } catch (e) {
-    return failure(io, e);
+    const code = failure(io, e);
+    // A script that asked for --json reads stdout as JSON: an error is JSON there too (the
+    // message for people stays on stderr).
+    if (code !== 0 && wantsJson(argv))
+      io.out(JSON.stringify({ error: { message: (e as Error).message, exitCode: code } }));
+    return code;
   }
+}
+
+/** `--json` among the options (not after `--`, where it would be an argument). */
+function wantsJson(argv: string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end === -1 ? argv : argv.slice(0, end)).includes("--json");
 }
 
 function failure(io: Io, e: unknown): number {
