@@ -308,6 +308,40 @@ describe("against a running local mode", () => {
     expect(ran.stderr).toContain("does not exist");
   });
 
+  it("cloud calls --execution takes latest or a prefix, and an unknown id exits 2 rather than 'no calls'", async () => {
+    await reflex([
+      "run",
+      "backup-snapshot",
+      "--param",
+      "selector.tag.Backup=daily",
+      "--dry-run",
+      "--wait",
+      ...url,
+    ]);
+
+    const latest = await reflex(["cloud", "calls", "--execution", "latest", "--json", ...url]);
+    const unknown = await reflex(["cloud", "calls", "--execution", "scale-20200101T000000Z-000000", ...url]);
+
+    expect(JSON.parse(latest.stdout).length).toBeGreaterThan(0);
+    expect(unknown.code).toBe(2);
+  });
+
+  it("outbox --limit that is not 1 to 500 exits 2 rather than printing everything", async () => {
+    for (const limit of ["0", "abc", "-5"]) {
+      const ran = await reflex(["outbox", "--limit", limit, ...url]);
+
+      expect(ran.code).toBe(2);
+      expect(ran.stderr).toContain("--limit");
+    }
+  });
+
+  it("an empty --as exits 2 rather than acting as the server's default actor", async () => {
+    const ran = await reflex(["whoami", "--as", "", ...url]);
+
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toContain("--as");
+  });
+
   it("an error under --json is a JSON object on stdout, with the exit code", async () => {
     const unknown = await reflex(["show", "scale-20200101T000000Z-000000", "--json", ...url]);
     const down = await reflex(["executions", "--json", "--url", "http://127.0.0.1:1"]);

@@ -5,6 +5,7 @@
  */
 import { table } from "./format.ts";
 import { clientFor, type Io, type ServerOptions, UsageError } from "./io.ts";
+import { resolveExisting } from "./runs.ts";
 
 interface Account {
   accountId: string;
@@ -151,11 +152,13 @@ export interface CallsOptions extends ServerOptions {
 }
 
 export async function calls(io: Io, o: CallsOptions): Promise<number> {
+  const api = await clientFor(o);
   const q = new URLSearchParams({ limit: o.limit });
   if (o.mutating) q.set("mutating", "true");
   if (o.since) q.set("since", o.since);
-  if (o.execution) q.set("execution", o.execution);
-  const { calls } = await (await clientFor(o)).call<{ calls: Call[] }>("GET", `/api/cloud/calls?${q}`);
+  // An id, a prefix or latest, as every other --execution; an unknown one is exit 2, not "no calls".
+  if (o.execution !== undefined) q.set("execution", await resolveExisting(api, o.execution));
+  const { calls } = await api.call<{ calls: Call[] }>("GET", `/api/cloud/calls?${q}`);
   if (o.json) io.out(JSON.stringify(calls));
   else if (calls.length === 0) io.out("no calls");
   else

@@ -55,6 +55,9 @@ export async function clientFor(opts: ServerOptions): Promise<ApiClient> {
   const transport = await openTransport({ url: opts.url }).catch((e) => {
     throw e instanceof TransportError ? new UsageError(e.message) : e;
   });
+  // An empty --as would otherwise act as the server's default actor, not as you.
+  if (opts.as !== undefined && opts.as.trim() === "")
+    throw new UsageError("--as is empty; give an actor, e.g. cli:alice");
   if (opts.as && transport.remote)
     throw new UsageError(
       "--as works only against local mode; a deployed API knows you by your AWS credentials",

@@ -254,7 +254,10 @@ Examples:
       .description("the call log: service, operation, params digest, outcome, time, execution")
       .option("--mutating", "only calls that could change state")
       .option("--since <when>", "an ISO time, a duration back from now (10m), or a call number")
-      .option("--execution <id>", "only calls made by this execution's steps")
+      .option(
+        "--execution <id>",
+        "only calls made by this execution's steps: an id, a unique prefix of one, or latest",
+      )
       .option("--limit <n>", "at most this many, the newest", "100")
       .action(act(async (o) => (await import("./cloud.ts")).calls(io, o))),
     ["reflex cloud calls", "reflex cloud calls --mutating --since 10m --json"],
@@ -682,7 +685,10 @@ async function cmdOutbox(
 ): Promise<number> {
   const { formatEntry } = await import("../outbox.ts");
   const query = new URLSearchParams();
-  for (const k of ["thread", "channel", "limit"] as const) if (values[k]) query.set(k, String(values[k]));
+  for (const k of ["thread", "channel"] as const) if (values[k]) query.set(k, String(values[k]));
+  // Checked here: the server takes `abc` or `0` as "the default" and `-5` as "all but the first 5".
+  const limit = Runs.parseLimit(values.limit);
+  if (limit !== undefined) query.set("limit", String(limit));
   const body = await (await clientFor(values)).call<{ messages: Parameters<typeof formatEntry>[0][] }>(
     "GET",
     `/api/outbox${query.size ? `?${query}` : ""}`,

@@ -122,6 +122,16 @@ export async function resolveId(api: ApiClient, wanted: string): Promise<string>
   return wanted; // not among the recent ones: let the server say whether it exists
 }
 
+/**
+ * Like resolveId, for a filter (`--execution`): a mistyped id must not read as "this run has
+ * nothing", so the run is asked for and an unknown one is answered as `show` answers it (exit 2).
+ */
+export async function resolveExisting(api: ApiClient, wanted: string): Promise<string> {
+  const id = await resolveId(api, wanted);
+  await api.getExecution(id);
+  return id;
+}
+
 /** Re-runs of a run: the newest runs of its runbook that name it as `rerunOf`. */
 async function rerunsOf(api: ApiClient, e: ExecutionView): Promise<string[]> {
   const given = (e as { reruns?: string[] }).reruns;
@@ -286,10 +296,7 @@ export interface AuditOptions extends ServerOptions {
 
 export async function audit(io: Io, o: AuditOptions): Promise<number> {
   const api = await clientFor(o);
-  const execution = o.execution === undefined ? undefined : await resolveId(api, o.execution);
-  // A mistyped id must not read as "this run has no audit entries": ask for the run, so an
-  // unknown one is answered as `show` answers it (404, exit 2).
-  if (execution !== undefined) await api.getExecution(execution);
+  const execution = o.execution === undefined ? undefined : await resolveExisting(api, o.execution);
   const page = await api.audit({
     execution,
     actor: o.actor,
