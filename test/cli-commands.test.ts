@@ -69,6 +69,14 @@ describe("help and usage errors", () => {
     expect(ran.stdout).toContain("Usage: reflex run");
   });
 
+  it("answers `reflex help <unknown command>` with 'did you mean' and exit 2", async () => {
+    const ran = await reflex(["help", "exections"]);
+
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toContain("unknown command 'exections'");
+    expect(ran.stderr).toContain("Did you mean executions?");
+  });
+
   it("answers an unknown flag with 'did you mean' and exit 2", async () => {
     const ran = await reflex(["executions", "--jsn"]);
 

@@ -506,6 +506,11 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     io.err(program.helpInformation().trimEnd());
     return 2;
   }
+  // `reflex help exections` would print the whole help as an error, with no word about the
+  // typo: parse the command name alone, which answers "unknown command … did you mean".
+  const [first, named] = argv;
+  if (first === "help" && named !== undefined && !program.commands.some((c) => c.name() === named))
+    argv = [named];
   try {
     await program.parseAsync(argv, { from: "user" });
     return state.code;
