@@ -496,6 +496,39 @@ describe("against a running local mode", () => {
   });
 });
 
+describe("the server going away during --follow", () => {
+  it("exits 1 and says the run may go on and how to follow it again", async () => {
+    const local = await startTestLocal({ environment: "prod" });
+    const url = ["--url", local.url];
+    const db1 = local.cloud
+      .instances()
+      .find((i) => i.Tags?.some((t) => t.Key === "Name" && t.Value === "db-1"));
+    const started = await reflex([
+      "run",
+      "scale",
+      "--param",
+      "mode=vertical",
+      "--param",
+      `instanceId=${db1?.InstanceId}`,
+      "--param",
+      "instanceType=t3.large",
+      "--json",
+      ...url,
+    ]);
+    const id = JSON.parse(started.stdout).executionId as string;
+    const err: string[] = [];
+    const io: Io = { out: () => {}, err: (s) => err.push(s), colour: false, tty: false };
+    const following = main(["logs", id, "--follow", ...url], io);
+    await new Promise((r) => setTimeout(r, 500));
+
+    await local.stop();
+    const code = await following;
+
+    expect(code).toBe(1);
+    expect(err.join("\n")).toContain(`reflex show ${id} --follow`);
+  });
+});
+
 describe("Ctrl-C during run --wait", () => {
   let local: LocalMode;
   beforeAll(async () => {

@@ -37,12 +37,18 @@ function followHint(id: string): string {
  * Runs `fn` with a signal that Ctrl-C aborts. Ctrl-C detaches the CLI from the run; it never
  * aborts the run itself (that is `reflex abort`).
  */
-async function detachable<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+async function detachable<T>(io: Io, id: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const detach = new AbortController();
   const onSigint = () => detach.abort();
   process.once("SIGINT", onSigint);
   try {
     return await fn(detach.signal);
+  } catch (e) {
+    // The server went away (or answered an error) while following: the run itself may well go
+    // on, so say so and how to pick it up again, before the error is reported.
+    io.err(`\nstopped following ${id}; the run may still be going`);
+    io.err(followHint(id));
+    throw e;
   } finally {
     process.off("SIGINT", onSigint);
   }
@@ -83,7 +89,7 @@ export async function run(io: Io, runbook: string, o: RunOptions): Promise<numbe
   if (!o.json)
     io.err(`started ${id}${o.dryRun ? " (dry-run)" : ""}; waiting… (Ctrl-C detaches; the run goes on)`);
   const progress = new StepProgress(c, io.tty);
-  const done = await detachable((signal) =>
+  const done = await detachable(io, id, (signal) =>
     follow(
       api,
       id,
@@ -159,7 +165,7 @@ export async function show(
   const progress = new StepProgress(c);
   let first = true;
   let last = "";
-  const done = await detachable((signal) =>
+  const done = await detachable(io, id, (signal) =>
     follow(
       api,
       id,
@@ -201,7 +207,7 @@ export async function logs(
     print(await api.getExecution(id));
     return 0;
   }
-  const done = await detachable((signal) => follow(api, id, print, { signal }));
+  const done = await detachable(io, id, (signal) => follow(api, id, print, { signal }));
   if (!done) return detached(io, id);
   if (!o.json) io.out(`${id} ended: ${statusWord(c, done.status)}`);
   return 0;
