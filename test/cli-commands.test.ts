@@ -6,6 +6,7 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -527,6 +528,44 @@ describe("the server going away during --follow", () => {
     expect(code).toBe(1);
     expect(err.join("\n")).toContain(`reflex show ${id} --follow`);
   });
+});
+
+describe("reflex start on a port in use", () => {
+  it("exits 1 with a message naming the port, rather than hanging with the store still open", async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, "127.0.0.1", r));
+    const port = (busy.address() as AddressInfo).port;
+    const dir = mkdtempSync(join(tmpdir(), "reflex-busy-"));
+    try {
+      const child = spawn(
+        process.execPath,
+        [BIN, "start", "--port", String(port), "--data", dir, "--quiet"],
+        {
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
+      let stderr = "";
+      child.stderr.on("data", (b) => {
+        stderr += b;
+      });
+      const code = await new Promise<number | null>((resolve) => {
+        const t = setTimeout(() => {
+          child.kill("SIGKILL");
+          resolve(null);
+        }, 30_000);
+        child.once("exit", (c) => {
+          clearTimeout(t);
+          resolve(c);
+        });
+      });
+
+      expect(code).toBe(1);
+      expect(stderr).toContain(String(port));
+    } finally {
+      busy.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 40_000);
 });
 
 describe("Ctrl-C during run --wait", () => {

@@ -170,7 +170,25 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     ...LOCAL_PREFIXES.map((prefix) => ({ prefix, handle: local })),
     ...(opts.routes ?? []),
   ];
-  const { server, url } = await startServer({ engine, bus, api, routes }, opts.port ?? 8787);
+  let started: Awaited<ReturnType<typeof startServer>>;
+  try {
+    started = await startServer({ engine, bus, api, routes }, opts.port ?? 8787);
+  } catch (e) {
+    // Close what is open (the store, the engine, the data dir's claim): left open, they keep
+    // `reflex start` alive after it has said it failed, and hold the data dir.
+    activity?.stop();
+    await engine.close();
+    await storage.close();
+    releaseDataDir();
+    ChatOps.Transport.useTransport(undefined);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE")
+      throw new Error(`port ${opts.port} is in use; stop what listens there or pick another --port`, {
+        cause: e,
+      });
+    throw e;
+  }
+  const { server, url } = started;
   const portFile = dataDir ? writePortFile(dataDir, url) : undefined;
   const useRealCloud = process.env.REFLEX_CLOUD === "aws";
   Aws.configure({
