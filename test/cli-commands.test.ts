@@ -335,6 +335,13 @@ describe("against a running local mode", () => {
     expect(unknown.code).toBe(2);
   });
 
+  it("executions --runbook with a name that is no runbook exits 2 and names the known ones", async () => {
+    const ran = await reflex(["executions", "--runbook", "backup", ...url]);
+
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toContain("known: backup-snapshot");
+  });
+
   it("outbox --limit that is not 1 to 500 exits 2 rather than printing everything", async () => {
     for (const limit of ["0", "abc", "-5"]) {
       const ran = await reflex(["outbox", "--limit", limit, ...url]);

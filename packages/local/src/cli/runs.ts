@@ -273,6 +273,9 @@ export async function executions(io: Io, o: ExecutionsOptions): Promise<number> 
     page = await api.listExecutions({ ...filter, cursor: nextCursor(page) });
     list.push(...page.executions);
   }
+  // A mistyped --runbook (`backup` for backup-snapshot) must not read as "no runs": when
+  // nothing matched, an unknown name is answered as `reflex runbooks <name>` answers it.
+  if (list.length === 0 && o.runbook !== undefined) await api.runbook(o.runbook);
   const cursor = nextCursor(page);
   if (o.json) {
     io.out(JSON.stringify({ executions: list, ...(cursor && !o.all ? { cursor } : {}) }));
