@@ -123,7 +123,7 @@ export async function resolveId(api: ApiClient, wanted: string): Promise<string>
       `'${wanted}' matches ${matches.length} runs: ${matches
         .slice(0, 5)
         .map((e) => e.id)
-        .join(", ")}…`,
+        .join(", ")}${matches.length > 5 ? ", …" : ""}; give more of the id`,
     );
   return wanted; // not among the recent ones: let the server say whether it exists
 }
