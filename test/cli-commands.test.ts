@@ -5,7 +5,7 @@
  * real bin in a child process.
  */
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -534,6 +534,25 @@ describe("the server going away during --follow", () => {
 
     expect(code).toBe(1);
     expect(err.join("\n")).toContain(`reflex show ${id} --follow`);
+  });
+});
+
+describe("reflex cloud seed", () => {
+  it("refuses a data dir a running reflex start owns, exit 1, and leaves its cloud alone", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "reflex-seed-"));
+    writeFileSync(
+      join(dir, "server.json"),
+      JSON.stringify({ url: "http://127.0.0.1:8787", pid: process.pid, startedAt: new Date().toISOString() }),
+    );
+    try {
+      const ran = await reflex(["cloud", "seed", "--instances", "2", "--data", dir]);
+
+      expect(ran.code).toBe(1);
+      expect(ran.stderr).toContain("in use by reflex start");
+      expect(existsSync(join(dir, "cloud.json"))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

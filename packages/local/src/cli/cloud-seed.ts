@@ -7,6 +7,7 @@
 import { join, resolve } from "node:path";
 import { SimulatedCloud } from "../cloud/index.ts";
 import { seedPatchFleet } from "../cloud/patching-helpers.ts";
+import { PORT_FILE, readPortFile } from "./transport.ts";
 
 export interface SeedOptions {
   instances?: string;
@@ -23,7 +24,15 @@ export async function cmdCloudSeed(values: SeedOptions, out: (s: string) => void
   const group = values.patchGroup ?? "fleet";
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(group))
     throw new RangeError("--patch-group must be 1-64 of A-Z a-z 0-9 _ -");
-  const persistPath = join(resolve(values.data ?? process.env.REFLEX_DATA_DIR ?? ".reflex"), "cloud.json");
+  const dataDir = resolve(values.data ?? process.env.REFLEX_DATA_DIR ?? ".reflex");
+  // A running server owns cloud.json and writes it back as it goes: what is seeded now would
+  // be said to be added, then lost.
+  const running = readPortFile(join(dataDir, PORT_FILE));
+  if (running)
+    throw new Error(
+      `${dataDir} is in use by reflex start (pid ${running.pid}, ${running.url}); stop it, seed, then start it again`,
+    );
+  const persistPath = join(dataDir, "cloud.json");
   const cloud = SimulatedCloud.seeded({ persistPath });
   const ids = seedPatchFleet(cloud, { count, patchGroup: group });
   if (values.json) out(JSON.stringify({ added: ids.length, patchGroup: group, file: persistPath }));
