@@ -227,6 +227,53 @@ describe("a second reflex start on the same data dir", () => {
     expect(existsSync(join(dataDir, "reflex.pid"))).toBe(false);
   });
 
+  it("stops on Ctrl-C while a run waits for approval, and exits 0", async () => {
+    const dataDir = join(dir, "ctrl-c");
+    const bin = join(import.meta.dirname, "../packages/local/bin/reflex.mjs");
+    const child = spawn(process.execPath, [bin, "start", "--port", "0", "--data", dataDir, "--quiet"], {
+      env: { ...process.env, NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout?.on("data", (b) => {
+      output += b;
+    });
+    child.stderr?.on("data", (b) => {
+      output += b;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    try {
+      let url: string | undefined;
+      for (let i = 0; i < 300 && !url; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        url = /ready in \d+ ms — (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+      }
+      expect(url, output).toBeDefined();
+      const started = await fetch(`${url}/api/runbooks/failover/executions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ params: { pair: "app" } }),
+      });
+      const { executionId } = (await started.json()) as { executionId: string };
+      let status = "";
+      for (let i = 0; i < 100 && status !== "WAITING_FOR_APPROVAL"; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        status = ((await (await fetch(`${url}/api/executions/${executionId}`)).json()) as { status: string })
+          .status;
+      }
+      expect(status).toBe("WAITING_FOR_APPROVAL");
+      child.kill("SIGINT");
+      const code = await Promise.race([
+        exited,
+        new Promise((r) => setTimeout(() => r("still running"), 15_000)),
+      ]);
+      expect(code, output).toBe(0);
+      expect(output).toContain("stopped.");
+    } finally {
+      child.kill("SIGKILL");
+    }
+  }, 60_000);
+
   it("takes over a port file left by a start that was killed", async () => {
     const dataDir = join(dir, "stale");
     mkdirSync(dataDir);

@@ -573,8 +573,10 @@ async function cmdStart(
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
-  io.err("\nstopping…");
+  io.err("\nstopping… (Ctrl-C again to quit at once)");
+  process.once("SIGINT", () => process.exit(130));
   await local.stop();
+  io.err("stopped.");
   return 0;
 }
 
