@@ -17,7 +17,7 @@ import type { Io } from "../packages/local/src/cli/io.ts";
 import { buildProgram, main, walk } from "../packages/local/src/cli/main.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
-import { startTestLocal } from "./support/local.ts";
+import { api, startTestLocal } from "./support/local.ts";
 
 const BIN = join(import.meta.dirname, "../packages/local/bin/reflex.mjs");
 const ANSI = "\u001b[";
@@ -293,6 +293,40 @@ describe("against a running local mode", () => {
     expect(logged.code).toBe(0);
     expect(logged.stdout).toMatch(/✓ report succeeded in \d+/);
     expect(logged.stdout.trim().split("\n").at(-1)).toBe(`${id} ended: ✓ SUCCEEDED`);
+  });
+
+  it("show --follow and logs --follow exit 1 for a run that failed, as run --wait does", async () => {
+    // Every DescribeInstances refused: the plan fails, and so does the run.
+    const armed = await api(local, "POST", "/api/cloud/faults", {
+      operation: "ec2:DescribeInstances",
+      error: "UnauthorizedOperation",
+    });
+    expect(armed.status).toBe(201);
+    try {
+      const started = await reflex([
+        "run",
+        "backup-snapshot",
+        "--param",
+        "selector.tag.Role=db",
+        "--json",
+        ...url,
+      ]);
+      const id = JSON.parse(started.stdout).executionId as string;
+      const [shown, logged, waited] = await Promise.all([
+        reflex(["show", id, "--follow", ...url]),
+        reflex(["logs", id, "--follow", ...url]),
+        reflex(["show", id, ...url]),
+      ]);
+      const final = JSON.parse((await reflex(["show", id, "--json", ...url])).stdout);
+      expect(final.status).toBe("FAILED");
+      expect(shown.code).toBe(1);
+      expect(logged.code).toBe(1);
+      expect(logged.stdout.trim().split("\n").at(-1)).toBe(`${id} ended: ✗ FAILED`);
+      // Without --follow, show reports what it found: exit 0.
+      expect(waited.code).toBe(0);
+    } finally {
+      await api(local, "DELETE", "/api/cloud/faults");
+    }
   });
 
   it("audit --execution and --kind are filtered by the server", async () => {

@@ -187,7 +187,8 @@ export async function show(
   );
   if (!done) return detached(io, id);
   io.out(o.json ? JSON.stringify(done) : `${io.tty ? "\u001b[H\u001b[2J" : "\n"}${await view(done)}`);
-  return 0;
+  // Followed to its end, the run's outcome is the exit code, as with run --wait.
+  return exitOf(done);
 }
 
 export async function logs(
@@ -210,7 +211,7 @@ export async function logs(
   const done = await detachable(io, id, (signal) => follow(api, id, print, { signal }));
   if (!done) return detached(io, id);
   if (!o.json) io.out(`${id} ended: ${statusWord(c, done.status)}`);
-  return 0;
+  return exitOf(done);
 }
 
 /** The statuses the API filters by. */
