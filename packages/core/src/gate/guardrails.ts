@@ -5,10 +5,10 @@
  * concurrent events cannot both pass.
  */
 import { randomUUID } from "node:crypto";
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Config } from "../config/schema.ts";
 import * as Audit from "../state/audit.ts";
-import { db, isConditionFailure } from "../state/db.ts";
+import { db, isConditionFailure, queryAll } from "../state/db.ts";
 import * as Executions from "../state/executions.ts";
 import * as Locks from "../state/locks.ts";
 import { TABLE_KEYS, tableName } from "../state/table.ts";
@@ -218,23 +218,16 @@ export interface Cooldown {
  * consistent read, and expiry is checked on read (TTL deletes late, and dynalite never).
  */
 export async function listCooldowns(now = Date.now()): Promise<Cooldown[]> {
-  const listed: Array<{ rule: string; target: string }> = [];
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await db().send(
-      new QueryCommand({
-        TableName: tableName(),
-        IndexName: TABLE_KEYS.gsi1.indexName,
-        KeyConditionExpression: "gsi1pk = :pk",
-        FilterExpression: "#until > :now",
-        ExpressionAttributeNames: { "#until": "until" },
-        ExpressionAttributeValues: { ":pk": "COOLDOWNS", ":now": now },
-        ExclusiveStartKey,
-      }),
-    );
-    for (const i of page.Items ?? []) listed.push({ rule: String(i.rule), target: String(i.target) });
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
+  const listed = (
+    await queryAll({
+      TableName: tableName(),
+      IndexName: TABLE_KEYS.gsi1.indexName,
+      KeyConditionExpression: "gsi1pk = :pk",
+      FilterExpression: "#until > :now",
+      ExpressionAttributeNames: { "#until": "until" },
+      ExpressionAttributeValues: { ":pk": "COOLDOWNS", ":now": now },
+    })
+  ).map((i) => ({ rule: String(i.rule), target: String(i.target) }));
   const confirmed = await Promise.all(
     listed.map(async ({ rule, target }) => {
       const out = await db().send(

@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import { BatchWriteCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { batcher } from "../batch.ts";
-import { db, decodeCursor, encodeCursor, TableKey } from "./db.ts";
+import { db, decodeCursor, encodeCursor, queryAll, TableKey } from "./db.ts";
 import { TABLE_KEYS, tableName } from "./table.ts";
 
 export type AuditKind =
@@ -113,21 +113,14 @@ function strip(item: Record<string, unknown>): AuditEntry {
 
 /** The audit entries about one execution, oldest first. */
 export async function forExecution(executionId: string): Promise<AuditEntry[]> {
-  const out: AuditEntry[] = [];
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await db().send(
-      new QueryCommand({
-        TableName: tableName(),
-        IndexName: TABLE_KEYS.gsi1.indexName,
-        KeyConditionExpression: "gsi1pk = :pk AND begins_with(gsi1sk, :audit)",
-        ExpressionAttributeValues: { ":pk": `EXEC#${executionId}`, ":audit": "AUDIT#" },
-        ExclusiveStartKey,
-      }),
-    );
-    for (const item of page.Items ?? []) out.push(strip(item));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
+  const out = (
+    await queryAll({
+      TableName: tableName(),
+      IndexName: TABLE_KEYS.gsi1.indexName,
+      KeyConditionExpression: "gsi1pk = :pk AND begins_with(gsi1sk, :audit)",
+      ExpressionAttributeValues: { ":pk": `EXEC#${executionId}`, ":audit": "AUDIT#" },
+    })
+  ).map(strip);
   return out;
 }
 

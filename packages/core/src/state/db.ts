@@ -3,6 +3,8 @@ import {
   type DeleteCommand,
   DynamoDBDocumentClient,
   type PutCommand,
+  paginateQuery,
+  type QueryCommandInput,
   type UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
@@ -21,6 +23,17 @@ export function db(): DynamoDBDocumentClient {
     docs.set(raw, doc);
   }
   return doc;
+}
+
+/**
+ * Every item a query matches, every page read (the SDK's paginator): for what Reflex keeps
+ * small and reads whole — one run's records, the held locks, the running cooldowns. Listings a
+ * person pages through use a cursor instead.
+ */
+export async function queryAll(input: QueryCommandInput): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  for await (const page of paginateQuery({ client: db() }, input)) items.push(...(page.Items ?? []));
+  return items;
 }
 
 /** True when a write lost its condition. */

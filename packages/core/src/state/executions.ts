@@ -13,7 +13,7 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import * as Audit from "./audit.ts";
-import { conditionalWrite, db, decodeCursor, encodeCursor, isConditionFailure } from "./db.ts";
+import { conditionalWrite, db, decodeCursor, encodeCursor, isConditionFailure, queryAll } from "./db.ts";
 import { TABLE_KEYS, tableName } from "./table.ts";
 
 export type ExecutionStatus =
@@ -245,21 +245,12 @@ export async function get(id: string): Promise<Execution> {
 export async function describe(
   id: string,
 ): Promise<Execution & { steps: StepRecord[]; audit: Audit.AuditEntry[] }> {
-  const items: Record<string, unknown>[] = [];
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await db().send(
-      new QueryCommand({
-        TableName: tableName(),
-        KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: { ":pk": `EXEC#${id}` },
-        ConsistentRead: true,
-        ExclusiveStartKey,
-      }),
-    );
-    items.push(...(page.Items ?? []));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
+  const items = await queryAll({
+    TableName: tableName(),
+    KeyConditionExpression: "pk = :pk",
+    ExpressionAttributeValues: { ":pk": `EXEC#${id}` },
+    ConsistentRead: true,
+  });
   const meta = items.find((i) => i.sk === "META");
   if (!meta) throw new NotFoundError("execution", id);
   const steps = items.filter((i) => String(i.sk).startsWith("STEP#")).map((i) => strip<StepRecord>(i));

@@ -10,8 +10,8 @@
  * two selectors naming the same instance must meet at the same lock. A run that needs several
  * takes them in sorted order ({@link acquireAll}), so two runs cannot deadlock.
  */
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { conditionalWrite, db } from "./db.ts";
+import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { conditionalWrite, db, queryAll } from "./db.ts";
 import { TABLE_KEYS, tableName } from "./table.ts";
 
 export interface Lock {
@@ -133,21 +133,14 @@ export async function list(now = Date.now()): Promise<Lock[]> {
 
 /** Targets the index lists as locked, whether or not the lock item still exists. */
 export async function listed(): Promise<string[]> {
-  const out: string[] = [];
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await db().send(
-      new QueryCommand({
-        TableName: tableName(),
-        IndexName: TABLE_KEYS.gsi1.indexName,
-        KeyConditionExpression: "gsi1pk = :pk",
-        ExpressionAttributeValues: { ":pk": "LOCKS" },
-        ExclusiveStartKey,
-      }),
-    );
-    for (const i of page.Items ?? []) out.push(i.target as string);
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
+  const out = (
+    await queryAll({
+      TableName: tableName(),
+      IndexName: TABLE_KEYS.gsi1.indexName,
+      KeyConditionExpression: "gsi1pk = :pk",
+      ExpressionAttributeValues: { ":pk": "LOCKS" },
+    })
+  ).map((i) => i.target as string);
   return out;
 }
 

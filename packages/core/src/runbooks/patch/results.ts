@@ -4,8 +4,8 @@
  * execution record so a 5,000-instance run never nears DynamoDB's 400 KB item limit, and so
  * every target's begin step reads the error count with one consistent read.
  */
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { db } from "../../state/db.ts";
+import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { db, queryAll } from "../../state/db.ts";
 import { tableName } from "../../state/table.ts";
 
 export type TargetStatus = "patched" | "rolled-back" | "failed" | "skipped" | "not-started";
@@ -41,22 +41,13 @@ export async function put(executionId: string, result: TargetResult): Promise<vo
 
 /** Every target result of a run. */
 export async function list(executionId: string): Promise<TargetResult[]> {
-  const out: TargetResult[] = [];
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await db().send(
-      new QueryCommand({
-        TableName: tableName(),
-        KeyConditionExpression: "pk = :pk AND begins_with(sk, :sk)",
-        ExpressionAttributeValues: { ":pk": pk(executionId), ":sk": SK_PREFIX },
-        ConsistentRead: true,
-        ExclusiveStartKey,
-      }),
-    );
-    for (const { pk: _p, sk: _s, ...rest } of page.Items ?? []) out.push(rest as TargetResult);
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  return out;
+  const items = await queryAll({
+    TableName: tableName(),
+    KeyConditionExpression: "pk = :pk AND begins_with(sk, :sk)",
+    ExpressionAttributeValues: { ":pk": pk(executionId), ":sk": SK_PREFIX },
+    ConsistentRead: true,
+  });
+  return items.map(({ pk: _p, sk: _s, ...rest }) => rest as unknown as TargetResult);
 }
 
 /**
