@@ -1,5 +1,5 @@
 import { userInfo } from "node:os";
-import { Executions } from "@reflex/core";
+import { type Audit, Executions } from "@reflex/core";
 import { terminalSafe } from "../activity.ts";
 import { openTransport, type Transport, TransportError } from "./transport.ts";
 
@@ -58,18 +58,8 @@ export interface StepView {
   cause?: string | null;
 }
 
-export interface AuditEntryView {
-  id?: string;
-  at: string;
-  kind: string;
-  actor: string;
-  reason: string;
-  executionId?: string;
-  runbook?: string;
-  eventId?: string;
-  guardrail?: string;
-  data?: Record<string, unknown>;
-}
+/** An audit entry as the API returns it: the stored entry itself. */
+export type AuditEntryView = Audit.AuditEntry;
 
 export interface RunbookView {
   name: string;
