@@ -20,6 +20,3 @@ process.stdout.on("error", (e) => {
 register();
 const { main } = await import("../src/cli/main.ts");
 process.exitCode = await main(process.argv.slice(2));
-// A stopped `reflex start` is done: sockets its SDK clients and stores still hold (a run was
-// waiting for approval, say) must not keep the process alive after "stopped.".
-if (process.argv[2] === "start") setTimeout(() => process.exit(), 500).unref();

@@ -99,9 +99,19 @@ export class TaskTokens {
     this.#take(token);
   }
 
-  /** Forgets the tokens of an execution that ended or was stopped. */
+  /**
+   * Forgets the tokens of an execution that ended or was stopped. A Task still waiting on one
+   * (the run was stopped) is settled, as failed: otherwise it would wait for ever, and with it
+   * the engine's timer for that Task, which keeps a stopped `reflex start` alive.
+   */
   forgetExecution(executionId: string): void {
-    for (const [token, w] of this.#waiting) if (w.executionId === executionId) this.#end(token, "answered");
+    for (const [token, w] of this.#waiting) {
+      if (w.executionId !== executionId) continue;
+      this.#end(token, "answered");
+      const e = new Error("the execution was stopped while this task waited for its token");
+      e.name = "States.Aborted";
+      w.reject(e);
+    }
   }
 
   get size(): number {
