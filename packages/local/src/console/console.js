@@ -216,16 +216,13 @@ let bannerKey = "";
 const isoOf = (v) =>
   typeof v === "number" ? new Date(v).toISOString() : typeof v === "string" ? v : undefined;
 
-/**
- * A lock as `GET /api/guardrails` lists it (`key`, `executionId`, `runbook`, `since`,
- * `expiresAt`), or as `GET /api/locks` does (`target`, `owner`, `acquiredAt`, `leaseUntil`).
- */
+/** A lock as `GET /api/guardrails` lists it (`key`, `executionId`, `runbook`, `since`, `expiresAt`). */
 const lockOf = (l) => ({
-  key: l.key ?? l.target ?? textOf(l),
-  holder: l.executionId ?? l.holder ?? l.owner,
+  key: l.key,
+  holder: l.executionId,
   runbook: l.runbook,
-  since: isoOf(l.since ?? l.acquiredAt),
-  expires: isoOf(l.expiresAt ?? l.expiry ?? l.until ?? l.leaseUntil),
+  since: isoOf(l.since),
+  expires: isoOf(l.expiresAt),
 });
 
 const runLink = (id) => h("a", { href: `#/runs/${encodeURIComponent(id)}` }, id);
@@ -244,8 +241,7 @@ function bannerList(id, summary, rows) {
 }
 
 function locksView(locks) {
-  if (!locks) return "";
-  if (locks.status) return h("span", { class: "pill muted", id: "locks" }, `Locks: ${locks.status}`);
+  if (!Array.isArray(locks)) return "";
   if (!locks.length) return h("span", { class: "pill muted", id: "locks" }, "No locks held");
   return bannerList(
     "locks",
@@ -297,20 +293,13 @@ const leftText = (until) => {
 
 async function refreshGuardrails() {
   const res = await api("GET", "/api/guardrails");
-  // Held locks come with the guardrails; from a server that does not list them there, from
-  // GET /api/locks (which names the holder, not its runbook).
-  let locks = res.body?.locks;
-  if (res.status === 200 && !Array.isArray(locks)) {
-    const l = await api("GET", "/api/locks");
-    locks = l.status === 200 ? (l.body.locks ?? []) : { status: `unavailable (${errorText(l)})` };
-  }
   // Redrawn only when something changed (what the reader opened stays open); the time left
   // of each cooldown is counted down in place, so focus and typed text are never lost.
-  const key = JSON.stringify([res, locks]);
+  const key = JSON.stringify(res);
   if (key !== bannerKey) {
     bannerKey = key;
     const open = new Set([...banner.querySelectorAll("details[open]")].map((d) => d.id));
-    drawBanner(res, locks);
+    drawBanner(res);
     for (const id of open) {
       const d = document.getElementById(id);
       if (d) d.open = true;
@@ -338,7 +327,7 @@ banner.addEventListener("keydown", (ev) => {
 const bannerItems = h("div", { class: "items" });
 let bannerPaused;
 
-function drawBanner(res, locks) {
+function drawBanner(res) {
   if (res.status !== 200) {
     banner.className = "guardrails";
     bannerPaused = undefined;
@@ -392,7 +381,7 @@ function drawBanner(res, locks) {
     );
   if (next) items.push(h("span", { class: "pill" }, `Next freeze: ${next.name} from `, time(next.from)));
   if (!active.length && !next) items.push(h("span", { class: "pill muted" }, "No freeze ahead"));
-  items.push(locksView(locks), cooldownsView(g.cooldowns, now));
+  items.push(locksView(g.locks), cooldownsView(g.cooldowns, now));
   fill(bannerItems, ...items);
   // The Pause form is built again only when the state flips, so a reason being typed survives
   // every other change of the banner.
