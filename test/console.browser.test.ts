@@ -290,11 +290,76 @@ describe("the console", () => {
       .poll(() => cooldowns.locator("summary").textContent(), { timeout: 10_000 })
       .toBe("⏳ 1 cooldown running");
     await cooldowns.locator("summary").press("Enter");
+    await expect.poll(() => cooldowns.getAttribute("open")).toBe("");
     const item = cooldowns.locator("li").first();
     expect(await item.textContent()).toContain("web-cpu-high");
     expect(await item.textContent()).toMatch(/\d+ min( \d+ s)? left$/);
     await page.keyboard.press("Escape");
-    expect(await cooldowns.getAttribute("open")).toBeNull();
+    await expect.poll(() => cooldowns.getAttribute("open")).toBeNull();
+    // Focus is back on the list's summary, where the person was.
+    expect(await page.evaluate("document.activeElement?.closest('#cooldowns') !== null")).toBe(true);
+  });
+
+  it("leaves the focus in a list opened while the page was still being drawn, so Escape closes it", async () => {
+    await page.goto(`${local.url}/#/start/scale`);
+    await page.locator("main:not([aria-busy]) input").first().waitFor();
+    // The runs list's answer is held until the list is open: the page is drawn after the person moved focus.
+    let held!: () => void;
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await page.route(/\/api\/executions(\?|$)/, async (route) => {
+      held();
+      await released;
+      await route.continue();
+    });
+    try {
+      await page.goto(`${local.url}/#/runs`);
+      await holding;
+      const cooldowns = page.locator("#guardrails #cooldowns");
+      await cooldowns.locator("summary").press("Enter");
+      await expect.poll(() => cooldowns.getAttribute("open")).toBe("");
+
+      release();
+      await page.locator("main:not([aria-busy])").waitFor();
+      await page.keyboard.press("Escape");
+
+      await expect.poll(() => cooldowns.getAttribute("open")).toBeNull();
+    } finally {
+      release();
+      await page.unroute(/\/api\/executions(\?|$)/);
+    }
+  });
+
+  it("keeps the focus in an open list when the banner is drawn again, so Escape closes it", async () => {
+    await page.goto(`${local.url}/#/runs`);
+    await page.locator("main:not([aria-busy])").waitFor();
+    const cooldowns = page.locator("#guardrails #cooldowns");
+    await cooldowns.locator("summary").press("Enter");
+    await expect.poll(() => cooldowns.getAttribute("open")).toBe("");
+
+    // A change the page did not make (someone else pauses): the banner is drawn again.
+    const paused = await fetch(`${local.url}/api/guardrails/pause`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-reflex-actor": "U789" },
+      body: JSON.stringify({ reason: "someone else" }),
+    });
+    expect(paused.status).toBe(200);
+    try {
+      await page.locator("#paused-banner").waitFor();
+      expect(await cooldowns.getAttribute("open")).toBe("");
+      await page.keyboard.press("Escape");
+
+      await expect.poll(() => cooldowns.getAttribute("open")).toBeNull();
+    } finally {
+      const resumed = await fetch(`${local.url}/api/guardrails/resume`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-reflex-actor": "U789" },
+        body: "{}",
+      });
+      expect(resumed.status).toBe(200);
+      await page.locator("#paused-banner").waitFor({ state: "detached" });
+    }
   });
 
   it("lists locks and cooldowns from GET /api/guardrails, each lock linked to its holder run", async () => {

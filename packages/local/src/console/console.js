@@ -299,10 +299,23 @@ async function refreshGuardrails() {
   if (key !== bannerKey) {
     bannerKey = key;
     const open = new Set([...banner.querySelectorAll("details[open]")].map((d) => d.id));
+    // Focus in a list is given back to the same list once it is drawn again (or Escape would
+    // find nothing to close and a keyboard user would start again from the top of the page).
+    const focused = document.activeElement;
+    const focusedList = banner.contains(focused) ? focused.closest("details[id]")?.id : undefined;
+    const focusedLink = focused?.getAttribute?.("href");
     drawBanner(res);
     for (const id of open) {
       const d = document.getElementById(id);
       if (d) d.open = true;
+    }
+    const list =
+      focusedList && !banner.contains(document.activeElement) && document.getElementById(focusedList);
+    if (list) {
+      const link =
+        focusedLink &&
+        [...list.querySelectorAll("a[href]")].find((a) => a.getAttribute("href") === focusedLink);
+      (link || list.querySelector("summary"))?.focus({ preventScroll: true });
     }
   }
   for (const el of banner.querySelectorAll("[data-until]")) {
@@ -1851,9 +1864,22 @@ async function refresh(first) {
   }
 }
 
+let navigations = 0;
 window.addEventListener("hashchange", () => {
   flash("");
-  tick(true).then(() => document.getElementById("main").focus({ preventScroll: true }));
+  const main = document.getElementById("main");
+  const navigation = ++navigations;
+  // Busy until the new page is drawn: screen readers wait for it, and so can a test.
+  main.setAttribute("aria-busy", "true");
+  const focused = document.activeElement;
+  tick(true).then(() => {
+    if (navigation !== navigations) return;
+    // The new page takes the focus, unless the person moved it while the page was drawn (opened
+    // a list in the banner, say): taking it then would leave Escape and typing nowhere.
+    const now = document.activeElement;
+    if (!now || now === focused || now === document.body) main.focus({ preventScroll: true });
+    main.removeAttribute("aria-busy");
+  });
 });
 setInterval(() => {
   if (!document.hidden) tick();
