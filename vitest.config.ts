@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["packages/*/src/**/*.test.ts", "test/**/*.test.ts", "stacks/**/*.test.ts"],
+    // A directory per run where the first stack test to need it synthesizes the app for all of them.
+    globalSetup: ["stacks/support/global-setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Dummy credentials so no SDK client ever probes an instance metadata endpoint.

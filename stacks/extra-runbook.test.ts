@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { Observability } from "./observability.ts";
 import { Runbooks as RunbooksStack } from "./runbooks.ts";
+import { SHARED_SYNTH_TIMEOUT, sharedSynth } from "./support/shared-synth.ts";
 import { synthApp, TEST_ENV } from "./support/synth.ts";
 import { Triggers } from "./triggers.ts";
 
@@ -54,18 +55,27 @@ let runbooks: Template;
 let triggers: Template;
 let observability: Template;
 let cleanup = () => {};
+let bundling: { built: number; copied: number };
 
 beforeAll(async () => {
+  // Another app than the shared one, from the same sources: its bundles are the shared synthesis's.
+  const shared = await sharedSynth();
   Runbooks.register(restartGroup);
-  ({ cleanup } = await synthApp());
+  const synth = await synthApp({ bundlesFrom: shared.bundles });
+  cleanup = synth.cleanup;
+  bundling = synth.bundling();
   runbooks = Template.fromStack(getStack(RunbooksStack));
   triggers = Template.fromStack(getStack(Triggers));
   observability = Template.fromStack(getStack(Observability));
-}, 180_000);
+}, SHARED_SYNTH_TIMEOUT + 120_000);
 
 afterAll(() => cleanup());
 
 describe("a runbook registered in core", () => {
+  it("is deployed from the same bundles: every function's bundle is a copy of the shared synthesis's", () => {
+    expect(bundling).toEqual({ built: 0, copied: Runbooks.list().length + 8 });
+  });
+
   it("gets its own STANDARD state machine running its ASL", () => {
     const machine = Object.values(runbooks.findResources("AWS::StepFunctions::StateMachine")).find(
       (m) => m.Properties.StateMachineName === `${PREFIX}-${NAME}`,

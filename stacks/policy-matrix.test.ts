@@ -8,14 +8,13 @@
  * each step worker can do its declared work on tagged resources, and nothing else can.
  */
 import { Runbooks } from "@reflex/core";
-import { Template } from "aws-cdk-lib/assertions";
-import { getStack } from "sst/constructs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Api } from "./api.ts";
 import { Observability } from "./observability.ts";
 import { Runbooks as RunbooksStack } from "./runbooks.ts";
 import { evaluate, type PolicyDocument, resolveTokens, type SimRequest } from "./support/policy-sim.ts";
-import { synthApp, TEST_ENV } from "./support/synth.ts";
+import { SHARED_SYNTH_TIMEOUT, sharedSynth } from "./support/shared-synth.ts";
+import { TEST_ENV } from "./support/synth.ts";
 import { Triggers } from "./triggers.ts";
 
 type Resources = Record<string, { Type: string; Properties?: any }>;
@@ -284,15 +283,12 @@ const roles = new Map<string, PolicyDocument[]>();
 let topicPolicy: PolicyDocument;
 let topicArn: string;
 let alarmNames: string[];
-let cleanup = () => {};
 
 beforeAll(async () => {
-  const synth = await synthApp();
-  cleanup = synth.cleanup;
-  synth.app.synth();
+  const synth = await sharedSynth();
   const env = { region, account };
   for (const stackFn of [RunbooksStack, Triggers, Api]) {
-    const template = Template.fromStack(getStack(stackFn)).toJSON() as { Resources: Resources };
+    const template = synth.template(stackFn).toJSON() as { Resources: Resources };
     const policies = Object.values(template.Resources).filter((r) => r.Type === "AWS::IAM::Policy");
     for (const [, fn] of Object.entries(template.Resources).filter(
       ([, r]) => r.Type === "AWS::Lambda::Function",
@@ -306,7 +302,7 @@ beforeAll(async () => {
       roles.set(name.slice(`reflex-${TEST_ENV.stage}-`.length), docs);
     }
   }
-  const observability = Template.fromStack(getStack(Observability)).toJSON() as { Resources: Resources };
+  const observability = synth.template(Observability).toJSON() as { Resources: Resources };
   const [topicId] = Object.entries(observability.Resources).find(([, r]) => r.Type === "AWS::SNS::Topic")!;
   topicArn = `arn:aws:sns:${region}:${account}:reflex-${TEST_ENV.stage}-alarms`;
   const policy = Object.values(observability.Resources).find((r) => r.Type === "AWS::SNS::TopicPolicy")!;
@@ -319,9 +315,7 @@ beforeAll(async () => {
   alarmNames = Object.values(observability.Resources)
     .filter((r) => r.Type === "AWS::CloudWatch::Alarm")
     .map((r) => r.Properties.AlarmName);
-}, 300_000);
-
-afterAll(() => cleanup());
+}, SHARED_SYNTH_TIMEOUT);
 
 describe("the IAM fence, evaluated per role", () => {
   it("covers every Reflex function's role, each runbook's step worker among them", () => {

@@ -4,10 +4,9 @@
  */
 import { readFileSync } from "node:fs";
 import { createTableInput, Runbooks, substitute } from "@reflex/core";
-import { Match, Template } from "aws-cdk-lib/assertions";
+import { Match, type Template } from "aws-cdk-lib/assertions";
 import type { CloudAssembly } from "aws-cdk-lib/cx-api";
-import { getStack } from "sst/constructs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { LOST_RUNS_METRIC as RECONCILER_METRIC } from "../packages/functions/src/reconcile.ts";
 import { Api } from "./api.ts";
 import { Bus } from "./bus.ts";
@@ -15,7 +14,8 @@ import { isProdStage } from "./context.ts";
 import { LOST_RUNS_METRIC, Observability } from "./observability.ts";
 import { Runbooks as RunbooksStack } from "./runbooks.ts";
 import { Storage } from "./storage.ts";
-import { FIXTURE_CONFIG, synthApp, TEST_ENV } from "./support/synth.ts";
+import { SHARED_SYNTH_TIMEOUT, sharedSynth } from "./support/shared-synth.ts";
+import { FIXTURE_CONFIG, TEST_ENV } from "./support/synth.ts";
 import { Triggers } from "./triggers.ts";
 
 type Resources = Record<string, { Type: string; Properties?: any; Metadata?: any }>;
@@ -31,20 +31,16 @@ const PREFIX = `reflex-${TEST_ENV.stage}`;
 const SM_ARN_PREFIX = `arn:aws:states:${TEST_ENV.region}:${TEST_ENV.account}:stateMachine:${PREFIX}-`;
 
 let assembly: CloudAssembly;
-let cleanup = () => {};
 const templates = {} as Record<keyof typeof STACKS, Template>;
 let fixture: { rules: any[]; schedules: any[]; windows: any[] };
 
 beforeAll(async () => {
-  const synth = await synthApp({ nag: true });
-  cleanup = synth.cleanup;
-  assembly = synth.app.synth();
+  const synth = await sharedSynth();
+  assembly = synth.assembly;
   for (const [name, fn] of Object.entries(STACKS))
-    templates[name as keyof typeof STACKS] = Template.fromStack(getStack(fn));
+    templates[name as keyof typeof STACKS] = synth.template(fn);
   fixture = (await import(FIXTURE_CONFIG)).default;
-}, 180_000);
-
-afterAll(() => cleanup());
+}, SHARED_SYNTH_TIMEOUT);
 
 const resources = (t: Template, type: string): Resources => t.findResources(type) as Resources;
 const allTemplates = () => Object.values(templates).map((t) => t.toJSON() as { Resources: Resources });
