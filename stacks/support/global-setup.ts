@@ -23,14 +23,26 @@ export default function setup(project: TestProject): () => void {
       rmSync(join(tmp, name), { recursive: true, force: true });
     }
   }
+  let dir = fresh(tmp, project);
+  // In watch mode the sources may have changed: each rerun synthesizes again, in a new directory.
+  project.onTestsRerun(() => {
+    remove(dir);
+    dir = fresh(tmp, project);
+  });
+  return () => remove(dir);
+}
+
+function fresh(tmp: string, project: TestProject): string {
   const dir = mkdtempSync(join(tmp, `${PREFIX}${process.pid}-`));
   project.provide("reflexSharedSynthDir", dir);
-  return () => {
-    // A synthesis still running (its test file was cancelled) is stopped before its directory goes.
-    const child = Number.parseInt(readIfThere(join(dir, "child")), 10);
-    if (Number.isInteger(child) && alive(child)) process.kill(child);
-    rmSync(dir, { recursive: true, force: true });
-  };
+  return dir;
+}
+
+function remove(dir: string): void {
+  // A synthesis still running (its test file was cancelled) is stopped before its directory goes.
+  const child = Number.parseInt(readIfThere(join(dir, "child")), 10);
+  if (Number.isInteger(child) && alive(child)) process.kill(child);
+  rmSync(dir, { recursive: true, force: true });
 }
 
 function readIfThere(file: string): string {
