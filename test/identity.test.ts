@@ -5,6 +5,9 @@
  * The API is driven as Lambda runs it (an API Gateway v2 event with the IAM authorizer's userArn),
  * over the local engine, so runs really wait for approval.
  */
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { Admission, Approvals, Audit, type ConfigInput, useConfig, validateConfig } from "@reflex/core";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -253,5 +256,21 @@ describe("identities and members, without a server", () => {
         ],
       }),
     ).toThrow(/config has 1 problem/);
+  });
+});
+
+describe("reflex config check", () => {
+  it("warns on members that can never match, naming each with its path, and still exits 0", async () => {
+    const bin = join(import.meta.dirname, "../packages/local/bin/reflex.mjs");
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      [bin, "config", "check", "--config", "test/fixtures/members.config.ts"],
+      { env: { ...process.env, NO_COLOR: "1" } },
+    );
+
+    expect(stdout).toContain("ok");
+    expect(stderr).toContain("2 warning(s)");
+    expect(stderr).toMatch(/warning access\.roles\.oncall\[0\]: .* can never match/);
+    expect(stderr).toMatch(/warning access\.roles\.oncall\[1\]: .*groups never call/);
   });
 });

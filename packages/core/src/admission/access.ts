@@ -104,10 +104,23 @@ export function describeActor(
   config: Config,
   actor: Actor,
   runbooks: string[],
-): { actor: string; roles: string[]; environment: string; may: Record<string, Action[]>; note?: string } {
+): {
+  actor: string;
+  /** The ARN the caller arrived with, when the identity is not that (a role session). */
+  arrivedAs?: string;
+  /** The configured person this identity belongs to (`people:`). */
+  person?: string;
+  roles: string[];
+  environment: string;
+  may: Record<string, Action[]>;
+  note?: string;
+} {
   const actions: Action[] = ["run", "dry-run", "approve", "abort", "override-freeze", "override-pause"];
+  const person = People.personOf(config, actor.id);
   return {
     actor: actor.id,
+    ...(actor.raw && actor.raw !== actor.id ? { arrivedAs: actor.raw } : {}),
+    ...(person.linked ? { person: person.name } : {}),
     roles: rolesOf(config, actor),
     environment: config.environment,
     may: Object.fromEntries(runbooks.map((r) => [r, actions.filter((a) => may(config, actor, a, r))])),
