@@ -1,40 +1,54 @@
 /**
  * Schedules and maintenance windows: EventBridge Scheduler (or the local scheduler) invokes
- * this with the schedule's target input. The schedule's fire time makes the execution name,
- * so a redelivered invocation is the same run.
+ * this with `{ kind, name, scheduledTime }`. What runs, and with which params, is the config's
+ * schedule or window of that name — never the payload: anyone able to invoke this function
+ * directly could otherwise start any runbook with any params as trusted automation. A `run` or
+ * `with` in the payload (older deployments send them) is ignored; an unknown or disabled name is
+ * rejected and audited. The fire time makes the execution name, so a redelivered invocation is
+ * the same run.
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { Admission, currentConfig, ValidationError } from "@reflex/core";
+import { Admission, Audit, currentConfig, ValidationError } from "@reflex/core";
 import { z } from "zod";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
 loadConfigFromEnv();
 
-const ScheduleEvent = z.object({
-  kind: z.enum(["schedule", "window"]),
-  name: z.string().min(1),
-  run: z.string().min(1),
-  with: z.record(z.string(), z.unknown()).default({}),
-  /** The scheduled time (Scheduler's `<aws.scheduler.scheduled-time>`). */
-  scheduledTime: z.string().min(1),
-});
+const ScheduleEvent = z
+  .object({
+    kind: z.enum(["schedule", "window"]),
+    name: z.string().min(1).max(128),
+    /** The scheduled time (Scheduler's `<aws.scheduler.scheduled-time>`). */
+    scheduledTime: z.string().min(1).max(64),
+  })
+  // `run` / `with` may be present (older payloads); they are not read.
+  .loose();
 
-export const handler = middy<unknown, { executionId: string; decision: string; reason?: string }>()
+type Outcome = { executionId?: string; decision: string; reason?: string };
+
+export const handler = middy<unknown, Outcome>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .handler(async (raw) => {
     const parsed = ScheduleEvent.safeParse(raw);
     if (!parsed.success) throw new ValidationError("invalid_schedule_event", parsed.error.message);
     const e = parsed.data;
+    const config = currentConfig();
+    const entry = (e.kind === "window" ? config.windows : config.schedules).find((s) => s.name === e.name);
+    if (!entry?.enabled) {
+      const reason = `no ${entry ? "enabled " : ""}${e.kind} named '${e.name.slice(0, 63)}' in the config: nothing started (a schedule's runbook and params come from the config, never from the invocation)`;
+      await Audit.record({ kind: "schedule.rejected", actor: `${e.kind}:${e.name.slice(0, 63)}`, reason });
+      logger.warn("schedule invocation rejected", { kind: e.kind, name: e.name, reason });
+      return { decision: "rejected", reason };
+    }
     const stamp = e.scheduledTime.replace(/[^0-9TZ]/g, "").slice(0, 16);
     const executionId = `${e.name}-${stamp}`.slice(0, 80);
-    const config = currentConfig();
     // A window's run carries its bounds: no new target starts after the cutoff.
     const window = e.kind === "window" ? config.windows.find((w) => w.name === e.name) : undefined;
     const at = Date.parse(e.scheduledTime);
     const admission = await Admission.admit({
-      runbook: e.run,
-      params: e.with,
+      runbook: entry.run,
+      params: entry.with,
       trigger: { kind: e.kind, name: e.name },
       actor: { id: `${e.kind}:${e.name}` },
       executionId,
