@@ -11,6 +11,7 @@ import {
   Gate,
   Locks,
   Runs,
+  useConfig,
   validateConfig,
 } from "@reflex/core";
 import { handler as scheduleHandler } from "@reflex/functions/schedule";
@@ -68,6 +69,9 @@ const BACKUP = { selector: { tag: { Role: "db" } } };
 let local: LocalMode;
 beforeAll(async () => {
   local = await startTestLocal({ ...CONFIG, schedules: [] });
+  // The schedule function runs the schedule of the config in force (never the payload's): the
+  // one the tests invoke it for. (Local mode started without it, so its scheduler fires nothing.)
+  useConfig(config);
 });
 afterAll(async () => local?.stop());
 beforeEach(async () => {

@@ -79,7 +79,10 @@ describe("the schedule function", () => {
       lambdaContext("reflex-test-schedule"),
     );
 
-    expect(out).toMatchObject({ decision: "rejected", reason: expect.stringContaining("no schedule named 'forged'") });
+    expect(out).toMatchObject({
+      decision: "rejected",
+      reason: expect.stringContaining("no schedule named 'forged'"),
+    });
     expect((await Executions.list({ limit: 500 })).executions).toHaveLength(before);
     expect((await Audit.list({ kind: "schedule.rejected" })).entries).toContainEqual(
       expect.objectContaining({ actor: "schedule:forged", reason: out.reason }),
