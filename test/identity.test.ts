@@ -211,6 +211,21 @@ describe("identities and members, without a server", () => {
     );
   });
 
+  it("knows every federated user of an account as one identity: GetFederationToken's caller picks the name", () => {
+    const { identityOf, samePerson } = Admission.People;
+    const a = identityOf(`arn:aws:sts::${ACCOUNT}:federated-user/alice`, config);
+    const b = identityOf(`arn:aws:sts::${ACCOUNT}:federated-user/not-alice`, config);
+
+    expect(a).toBe(`arn:aws:sts::${ACCOUNT}:federated-user`);
+    expect(samePerson(config, a, b)).toBe(true);
+  });
+
+  it("matches a bare name only to a local or Slack user, never to an Identity Center user of that name", () => {
+    expect(Admission.Access.memberMatches("bob", { id: "cli:bob" }, config)).toBe(true);
+    expect(Admission.Access.memberMatches("bob", { id: "sso:bob" }, config)).toBe(false);
+    expect(Admission.Access.memberMatches("sso:bob", { id: "sso:bob" }, config)).toBe(true);
+  });
+
   it("matches a role pattern to every session of the role, and a session-name pattern to none", () => {
     const actor = { id: `arn:aws:iam::${ACCOUNT}:role/OnCallPrimary`, raw: session("OnCallPrimary", "x") };
     expect(Admission.Access.memberMatches(`arn:aws:iam::*:role/OnCall*`, actor, config)).toBe(true);
@@ -231,6 +246,8 @@ describe("identities and members, without a server", () => {
               `arn:aws:iam::${ACCOUNT}:role/team/Deploy`,
               `arn:aws:iam::${ACCOUNT}:role/OnCall`,
               "sso:bob",
+              "arn:aws:iam::*:role/OnCall*",
+              `arn:aws:sts::${ACCOUNT}:federated-user/alice`,
             ],
           },
         },
@@ -242,7 +259,11 @@ describe("identities and members, without a server", () => {
       "access.roles.a[1]",
       "access.roles.a[2]",
       "access.roles.a[3]",
+      "access.roles.a[6]",
+      "access.roles.a[7]",
     ]);
+    expect(warnings[4].message).toMatch(/any account/);
+    expect(warnings[5].message).toMatch(/GetFederationToken/);
     expect(warnings[0].message).toMatch(/can never match.*role arn:aws:iam::111122223333:role\/OnCall/);
     expect(warnings[1].message).toMatch(/sso:bob/);
   });

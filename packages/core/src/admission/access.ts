@@ -40,9 +40,9 @@ function candidatesOf(actor: Actor, config?: Config): string[] {
   const ids = config ? People.identitiesOf(config, actor.id) : [actor.id];
   const role = People.roleOfSession(actor.raw ?? actor.id);
   const all = role ? [...ids, role] : ids;
-  const bare = all
-    .filter((id) => id.includes(":") && !id.startsWith("arn:"))
-    .map((id) => id.slice(id.indexOf(":") + 1));
+  // `alice` names the local user `cli:alice`, `U123` the Slack user `slack:U123`; other kinds
+  // (an Identity Center user, an OIDC subject, a person) are matched only in full.
+  const bare = all.filter((id) => /^(cli|local|slack):/.test(id)).map((id) => id.slice(id.indexOf(":") + 1));
   return [...new Set([...all, ...bare])];
 }
 

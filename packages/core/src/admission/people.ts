@@ -9,7 +9,8 @@
  *     roles): Identity Center names the session after the signed-in user, who cannot change it;
  *   - the session ARN itself for a role listed in `access.namedSessions`, whose trust policy forces
  *     the session name (`sts:RoleSessionName` and `sts:SourceIdentity` equal to `${aws:username}`);
- *   - otherwise the role's ARN without the session: every session of that role is one person.
+ *   - otherwise the role's ARN without the session: every session of that role is one person;
+ *   - every federated user (GetFederationToken) of an account as one, `…:federated-user`.
  * The HTTP API's IAM authorizer does not pass `aws:SourceIdentity` on (its context carries
  * accessKey, accountId, callerId, cognitoIdentity, principalOrgId, userArn and userId), which is
  * why a forced session name, not the source identity itself, is what reaches Reflex.
@@ -31,6 +32,7 @@ export interface Person {
 }
 
 const ASSUMED_ROLE = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([\w+=,.@-]+)\/([\w+=,.@-]+)$/;
+const FEDERATED_USER = /^arn:(aws[a-z-]*):sts::(\d{12}):federated-user\/.+$/;
 /** IAM Identity Center's roles in member accounts: `AWSReservedSSO_<permission set>_<16 hex>`. */
 const SSO_ROLE = /^AWSReservedSSO_/;
 const ROLE_ARN = /^(arn:aws[a-z-]*:iam::[^:]*:role\/)(.*\/)?([^/]*)$/;
@@ -62,6 +64,10 @@ function namedSession(config: Config, roleArn: string): boolean {
  * identityOf("arn:aws:sts::123456789012:assumed-role/OnCall/anything", config) // "arn:aws:iam::123456789012:role/OnCall"
  */
 export function identityOf(arn: string, config: Config): string {
+  // GetFederationToken: the IAM user who calls it names the federated user freely, and the ARN
+  // does not say who that was, so every federated user of an account is one identity.
+  const federated = FEDERATED_USER.exec(arn);
+  if (federated) return `arn:${federated[1]}:sts::${federated[2]}:federated-user`;
   const m = ASSUMED_ROLE.exec(arn);
   if (!m) return arn;
   const [, , , role, session] = m;
@@ -134,6 +140,8 @@ function neverMatches(config: Config, member: string): string | undefined {
     return "assumed-role ARNs are in the sts service (arn:aws:sts::…:assumed-role/…); a role itself is arn:aws:iam::…:role/…";
   if (/^arn:[^:]*:sts::[^:]*:role\//.test(member))
     return "roles are in the iam service: arn:aws:iam::<account>:role/<name>";
+  if (/^arn:[^:]*:sts::[^:]*:federated-user\/./.test(member))
+    return "a federated user's name is chosen by whoever calls GetFederationToken: Reflex knows every federated user of an account as arn:aws:sts::<account>:federated-user";
   if (/^arn:[^:]*:iam::[^:]*:group\//.test(member))
     return "IAM groups never call: a caller is a user or a role session; list the users or the role";
   const account = /^arn:[^:]*:(?:iam|sts)::([^:]*):/.exec(member)?.[1];
@@ -155,6 +163,11 @@ export function accessWarnings(config: Config): Issue[] {
       const path = `access.roles.${role}[${j}]`;
       const why = neverMatches(config, m);
       if (why) out.push({ path, message: `'${m}' can never match a caller: ${why}` });
+      else if (/^arn:[^:]*:(iam|sts)::[^:]*\*[^:]*:/.test(m))
+        out.push({
+          path,
+          message: `'${m}' matches principals of any account its pattern allows: write the account id`,
+        });
       else {
         const r = ROLE_ARN.exec(m);
         if (r?.[2] && !/^aws-reserved\/sso\.amazonaws\.com\//.test(r[2]))

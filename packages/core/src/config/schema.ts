@@ -230,7 +230,7 @@ export const configSchema = z
     access: z
       .object({
         /**
-         * Role → who holds it: IAM principal ARNs or patterns (`arn:aws:iam::*:role/OnCall*`
+         * Role → who holds it: IAM principal ARNs or patterns (`arn:aws:iam::111122223333:role/OnCall*`
          * matches every session of those roles; `arn:aws:iam::…:user/…`), Identity Center users
          * (`sso:alice`), local user names (`cli:alice` or `alice`), Slack user ids (`U123` or
          * `slack:U123`), Slack user groups (`group:S0123`), people (`person:alice`).
