@@ -19,6 +19,15 @@ beforeAll(async () => {
   local = await startTestLocal({
     environment: "prod", // scale waits for a person
     schedules: [{ name: "nightly", cron: "cron(0 2 * * ? *)", run: "backup-snapshot", with: BACKUP }],
+    windows: [
+      {
+        name: "sunday",
+        cron: "cron(0 3 ? * SUN *)",
+        duration: "4h",
+        run: "backup-snapshot",
+        with: BACKUP,
+      },
+    ],
     rules: [
       {
         name: "web-cpu-high",
@@ -86,6 +95,30 @@ describe("the schedule function", () => {
     expect((await Executions.list({ limit: 500 })).executions).toHaveLength(before);
     expect((await Audit.list({ kind: "schedule.rejected" })).entries).toContainEqual(
       expect.objectContaining({ actor: "schedule:forged", reason: out.reason }),
+    );
+  });
+
+  it("refuses a fire time ahead of the clock, which would open a maintenance window now", async () => {
+    const nextSunday = new Date(Date.now() + 3 * 86_400_000).toISOString();
+    const out = await scheduleHandler(
+      { kind: "window", name: "sunday", scheduledTime: nextSunday },
+      lambdaContext("reflex-test-schedule"),
+    );
+    const garbled = await scheduleHandler(
+      { kind: "window", name: "sunday", scheduledTime: "next sunday" },
+      lambdaContext("reflex-test-schedule"),
+    );
+
+    expect(out).toMatchObject({
+      decision: "rejected",
+      reason: expect.stringContaining("ahead of the clock"),
+    });
+    expect(garbled).toMatchObject({
+      decision: "rejected",
+      reason: expect.stringContaining("not an instant"),
+    });
+    expect((await Executions.list({ limit: 500 })).executions.map((e) => e.trigger.name)).not.toContain(
+      "sunday",
     );
   });
 });
