@@ -11,11 +11,11 @@ import {
   Gate,
   Locks,
   Runs,
+  useConfig,
   validateConfig,
 } from "@reflex/core";
-import { handler as scheduleHandler } from "@reflex/functions/schedule";
+import { fire as fireSchedule } from "@reflex/functions/schedule";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { lambdaContext } from "../packages/local/src/lambda.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { alarmEvent } from "./support/events.ts";
 import { api, startTestLocal } from "./support/local.ts";
@@ -68,6 +68,9 @@ const BACKUP = { selector: { tag: { Role: "db" } } };
 let local: LocalMode;
 beforeAll(async () => {
   local = await startTestLocal({ ...CONFIG, schedules: [] });
+  // The schedule function runs the schedule of the config in force (never the payload's): the
+  // one the tests invoke it for. (Local mode started without it, so its scheduler fires nothing.)
+  useConfig(config);
 });
 afterAll(async () => local?.stop());
 beforeEach(async () => {
@@ -107,15 +110,11 @@ async function startAs(
     check = d.guardrail;
     executionId = d.executionId;
   } else if (kind === "schedule") {
-    const out = await scheduleHandler(
-      {
-        kind: "schedule",
-        name: "nightly",
-        run: "backup-snapshot",
-        with: BACKUP,
-        scheduledTime: new Date(at.getTime() + seq * 60_000).toISOString(),
-      },
-      lambdaContext("schedule"),
+    // Fired when it is due: the schedule function refuses a fire time ahead of its clock.
+    const scheduledAt = new Date(at.getTime() + seq * 60_000);
+    const out = await fireSchedule(
+      { kind: "schedule", name: "nightly", scheduledTime: scheduledAt.toISOString() },
+      scheduledAt,
     );
     admitted = out.decision === "started";
     executionId = out.executionId;

@@ -60,6 +60,7 @@ describe("the console, given hostile strings", () => {
       ...alarm,
       id: "xss-1",
       time: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+      resources: [`arn:aws:cloudwatch:${alarm.region}:${alarm.account}:alarm:${NAME}`],
       detail: { ...alarm.detail, alarmName: NAME, state: { ...alarm.detail.state, reason: REASON } },
     });
     expect(sent.body.results[0].decision).toBe("started");

@@ -1,9 +1,11 @@
 /**
  * The execution-status handler closes only runs of this stage's own state machines: a status
  * event of another stage's machine (same account, a longer stage name, the same run id) is
- * ignored, not used to close the run of the same name here.
+ * ignored, not used to close the run of the same name here; a run is closed only when
+ * DescribeExecution confirms its execution ended (test/provenance.test.ts has the forged ones).
  */
-import { Executions } from "@reflex/core";
+import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { Aws, Executions } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handler } from "../packages/functions/src/execution-status.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
@@ -55,7 +57,7 @@ describe("execution-status handler", () => {
     expect((await Executions.get("nightly-2026-01-01")).status).toBe("RUNNING");
   });
 
-  it("closes the run when the event is from this stage's machine for its runbook", async () => {
+  it("closes the run when Step Functions confirms this stage's execution ended, with the status it reports", async () => {
     await Executions.create({
       id: "nightly-2026-01-02",
       runbook: "backup-snapshot",
@@ -65,7 +67,16 @@ describe("execution-status handler", () => {
     });
     const prefix = process.env.REFLEX_STATE_MACHINE_ARN_PREFIX!;
 
-    await handler(statusEvent(`${prefix}backup-snapshot`, "nightly-2026-01-02") as never, {} as never);
+    // A real execution of that name (input the machine cannot run, so it fails): the engine
+    // sends its status event to the handler, which reads the execution back before closing.
+    await Aws.client(SFNClient, "sfn").send(
+      new StartExecutionCommand({
+        stateMachineArn: `${prefix}backup-snapshot`,
+        name: "nightly-2026-01-02",
+        input: "{}",
+      }),
+    );
+    await local.idle();
 
     expect((await Executions.get("nightly-2026-01-02")).status).toBe("FAILED");
   });

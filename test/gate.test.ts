@@ -346,7 +346,8 @@ describe("POST /events", () => {
             Source: event.source,
             DetailType: event["detail-type"],
             Detail: JSON.stringify(event.detail),
-            Resources: event.resources,
+            // The local bus stamps its own account (as EventBridge does): the alarm's ARN names it.
+            Resources: ["arn:aws:cloudwatch:us-east-1:000000000000:alarm:web-cpu-high"],
           },
         ],
       }),

@@ -39,7 +39,7 @@ function alarm(timestamp: string, id: string) {
     account: "123456789012",
     time: timestamp.replace(/\.000\+0000$/, "Z"),
     region: "us-east-1",
-    resources: [],
+    resources: ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-cpu-high"],
     detail: {
       alarmName: "web-cpu-high",
       state: { value: "ALARM", reason: "Threshold Crossed", timestamp },

@@ -6,6 +6,7 @@
  */
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from "@aws-sdk/client-sfn";
 import * as Access from "./admission/access.ts";
+import * as People from "./admission/people.ts";
 import { client } from "./aws.ts";
 import { currentConfig } from "./config/index.ts";
 import type { Config } from "./config/schema.ts";
@@ -104,12 +105,15 @@ export function whyNot(
     req.approvers.length > 0
       ? Access.rolesOf(config, actor).some((r) => req.approvers.includes(r))
       : Access.may(config, actor, "approve", req.runbook);
+  // People, not strings: the requester through another channel or role session is still the requester.
+  const requester = People.samePerson(config, actor.id, req.requestedBy);
+  const who = People.personOf(config, actor.id).name;
   // The requester may always withdraw (reject) their own request.
-  if (answer === "reject" && actor.id === req.requestedBy) return undefined;
+  if (answer === "reject" && requester) return undefined;
   if (!approver)
-    return `${actor.id} is not an approver of ${req.runbook}${req.approvers.length ? ` (roles: ${req.approvers.join(", ")})` : ""}`;
-  if (answer === "approve" && actor.id === req.requestedBy && !req.selfApproval)
-    return `${actor.id} asked for this run and may not approve it (access.selfApproval is off)`;
+    return `${who} is not an approver of ${req.runbook}${req.approvers.length ? ` (roles: ${req.approvers.join(", ")})` : ""}`;
+  if (answer === "approve" && requester && !req.selfApproval)
+    return `${who} asked for this run and may not approve it (access.selfApproval is off)`;
   return undefined;
 }
 
@@ -140,12 +144,15 @@ export async function answer(input: {
       `execution ${input.executionId} is ${execution.status}${req && req.status !== "PENDING" ? ` (its approval is ${req.status})` : ""}, not waiting for approval`,
     );
   }
+  const person = People.personOf(config, input.actor.id);
+  const identity = person.linked ? { identity: input.actor.id } : {};
   const denied = whyNot(config, req, input.actor, input.answer);
   if (denied) {
     await Audit.record(
       {
         kind: "approval.refused",
-        actor: input.actor.id,
+        actor: person.name,
+        ...identity,
         reason: denied,
         executionId: input.executionId,
         runbook: req.runbook,
@@ -158,8 +165,11 @@ export async function answer(input: {
     throw new ValidationError("missing_reason", "a rejection needs a reason", [
       { path: "reason", message: "required" },
     ]);
+  // One answer per person: the answer is recorded under the person, so a second identity of
+  // theirs (Slack after IAM, another role session) is "already answered", not a second approver.
   const updated = await ApprovalRecords.addAnswer(input.executionId, {
-    actor: input.actor.id,
+    actor: person.key,
+    ...(person.key !== input.actor.id ? { identity: input.actor.id } : {}),
     answer: input.answer,
     comment: input.comment?.trim() || undefined,
     at: now.toISOString(),
@@ -167,9 +177,16 @@ export async function answer(input: {
   if (!updated)
     throw new ConflictError(
       "already_answered",
-      `${input.actor.id} already answered, or the request was just closed`,
+      `${person.name} already answered, or the request was just closed`,
     );
-  const approvals = updated.answers.filter((a) => a.answer === "approve").length;
+  const approvers = [
+    ...new Set(
+      updated.answers
+        .filter((a) => a.answer === "approve")
+        .map((a) => People.personOf(config, a.identity ?? a.actor).key),
+    ),
+  ];
+  const approvals = approvers.length;
   const sfn = client(SFNClient, "sfn");
   let status: ApprovalRecords.ApprovalStatus = "PENDING";
   if (input.answer === "reject") {
@@ -179,7 +196,7 @@ export async function answer(input: {
         new SendTaskFailureCommand({
           taskToken: req.token,
           error: APPROVAL_ERRORS.rejected,
-          cause: `rejected by ${input.actor.id}: ${input.comment}`,
+          cause: `rejected by ${person.name}: ${input.comment}`,
         }),
       );
     }
@@ -191,7 +208,7 @@ export async function answer(input: {
         new SendTaskSuccessCommand({
           taskToken: req.token,
           output: JSON.stringify({
-            approvedBy: updated.answers.filter((a) => a.answer === "approve").map((a) => a.actor),
+            approvedBy: approvers.map((key) => People.personOf(config, key).name),
             at: now.toISOString(),
           }),
         }),
@@ -202,7 +219,8 @@ export async function answer(input: {
     Audit.record(
       {
         kind: input.answer === "approve" ? "approval.approved" : "approval.rejected",
-        actor: input.actor.id,
+        actor: person.name,
+        ...identity,
         reason: `${input.answer === "approve" ? "approved" : "rejected"} ${req.runbook} ${input.executionId}${input.comment ? `: ${input.comment}` : ""}${status === "PENDING" ? ` (${approvals} of ${req.minApprovers} approvals)` : ""}`,
         executionId: input.executionId,
         runbook: req.runbook,
@@ -215,7 +233,7 @@ export async function answer(input: {
         executionId: input.executionId,
         runbook: req.runbook,
         answer: input.answer,
-        by: input.actor.id,
+        by: person.linked ? person.name : input.actor.id,
         comment: input.comment,
         status,
       },

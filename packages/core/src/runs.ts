@@ -12,6 +12,7 @@ import {
   StopExecutionCommand,
 } from "@aws-sdk/client-sfn";
 import * as Access from "./admission/access.ts";
+import * as People from "./admission/people.ts";
 import { client } from "./aws.ts";
 import { currentConfig, toIssues } from "./config/index.ts";
 import { crashPoint } from "./crash.ts";
@@ -517,7 +518,10 @@ export async function abort(input: {
       `execution ${e.id} is ${e.status}; only a running run can be aborted`,
     );
   const config = currentConfig();
-  if (!Access.may(config, input.actor, "abort", e.runbook) && input.actor.id !== e.trigger.actor) {
+  if (
+    !Access.may(config, input.actor, "abort", e.runbook) &&
+    !People.samePerson(config, input.actor.id, e.trigger.actor)
+  ) {
     const why = `${input.actor.id} may not abort ${e.runbook} runs`;
     await Audit.record(
       { kind: "abort.refused", actor: input.actor.id, reason: why, executionId: e.id, runbook: e.runbook },

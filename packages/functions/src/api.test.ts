@@ -42,13 +42,13 @@ afterEach(() => {
 });
 
 describe("the API handler in Lambda", () => {
-  it("takes the caller from the IAM authorizer, not from x-reflex-actor", async () => {
+  it("takes the caller from the IAM authorizer, not from x-reflex-actor, as the role and not its session name", async () => {
     const res = await call(
       event("GET", "/api/whoami", { iam: CALLER, headers: { "x-reflex-actor": "cli:mallory" } }),
     );
 
     expect(res.statusCode).toBe(200);
-    expect(JSON.parse(res.body).actor).toBe(CALLER);
+    expect(JSON.parse(res.body).actor).toBe("arn:aws:iam::123456789012:role/oncall");
   });
 
   it("treats an unsigned caller as anonymous outside local mode, whatever the header says", async () => {
@@ -77,7 +77,7 @@ describe("the API handler in Lambda", () => {
 
   it("answers a body that is not JSON 415 and a malformed id 400, in the error shape", async () => {
     const media = await call(
-      event("POST", "/api/guardrails/pause", {
+      event("POST", "/api/executions/some-run/abort", {
         iam: CALLER,
         body: "x",
         headers: { "content-type": "text/plain" },

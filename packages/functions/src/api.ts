@@ -7,6 +7,8 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import {
+  AccessDeniedError,
+  type Action,
   Admission,
   Approvals,
   Audit,
@@ -88,19 +90,65 @@ const MAX_ACTOR_BYTES = 256;
 const MAX_REASON_BYTES = 1024;
 
 /**
- * Who is asking: the IAM principal in AWS (the API is behind IAM auth, so nobody can claim to
- * be someone else; Hono's Lambda adapter passes the invoking event as `c.env.event`); in local
- * mode the `x-reflex-actor` header (the CLI sends `cli:<user>`, or `--as`), else the local user.
+ * Who is asking, as an identity the caller cannot choose. In AWS the API is behind IAM auth and
+ * Hono's Lambda adapter passes the invoking event as `c.env.event`: the authorizer's `userArn`
+ * is resolved by `People.identityOf` (an Identity Center user, an IAM user, a role — never a
+ * role-session name the caller picked); the ARN as it arrived is kept as `raw`. In local mode the
+ * `x-reflex-actor` header (the CLI sends `cli:<user>`, or `--as`), else the local user.
  */
-function actor(c: C): string {
+function actor(c: C): Admission.Access.Actor {
   const context = c.env?.event?.requestContext as { authorizer?: { iam?: { userArn?: string } } } | undefined;
-  let who = context?.authorizer?.iam?.userArn;
-  if (!who) {
-    const claimed = c.req.header("x-reflex-actor");
-    who = process.env.REFLEX_LOCAL_MODE === "1" ? (claimed ?? "cli:local") : "anonymous";
+  const arn = context?.authorizer?.iam?.userArn;
+  if (arn) {
+    Validate.checkLength(arn, MAX_ACTOR_BYTES, "x-reflex-actor", "the actor");
+    const id = Admission.People.identityOf(arn, currentConfig());
+    return id === arn ? { id } : { id, raw: arn };
   }
+  const claimed = c.req.header("x-reflex-actor");
+  const who = process.env.REFLEX_LOCAL_MODE === "1" ? (claimed ?? "cli:local") : "anonymous";
   Validate.checkLength(who, MAX_ACTOR_BYTES, "x-reflex-actor", "the actor");
-  return who;
+  return { id: who };
+}
+
+/**
+ * What each route that changes state takes, and where that is checked. `routes.test` (test/
+ * route-access.test.ts) walks `app.routes`: a state-changing route missing here fails it, and
+ * each one here is called as a person without the action (403, audited) and with it (2xx).
+ */
+export const ROUTE_ACCESS: Record<string, { action: Action | "gate"; checkedBy: string }> = {
+  "ALL /events": {
+    action: "gate",
+    checkedBy:
+      "IAM auth; aws.* sources refused unless api.eventSources lists them (events-api.ts); every start is admitted as its rule",
+  },
+  "POST /api/runbooks/:name/executions": { action: "run", checkedBy: "Admission.admit (run or dry-run)" },
+  "POST /api/executions/:id/approve": { action: "approve", checkedBy: "Approvals.answer" },
+  "POST /api/executions/:id/reject": { action: "approve", checkedBy: "Approvals.answer (or the requester)" },
+  "POST /api/executions/:id/abort": { action: "abort", checkedBy: "Runs.abort (or whoever started it)" },
+  "POST /api/executions/:id/rerun": { action: "run", checkedBy: "Admission.rerun" },
+  "POST /api/guardrails/pause": { action: "override-pause", checkedBy: "mayPause, this file" },
+  "POST /api/guardrails/resume": { action: "override-pause", checkedBy: "mayPause, this file" },
+};
+
+/**
+ * Pausing and resuming take `override-pause` on some runbook, as in Slack (`/reflex pause`):
+ * resuming also resets the circuit breaker, so it is no less than starting while paused.
+ * A refusal is a 403 and an audit entry with the actor and the reason.
+ */
+async function mayPause(c: C, what: "pause" | "resume"): Promise<Admission.Access.Actor> {
+  const who = actor(c);
+  const config = currentConfig();
+  if (Runbooks.list().some((r) => Admission.Access.may(config, who, "override-pause", r.name))) return who;
+  const person = Admission.People.personOf(config, who.id);
+  const why = `${person.name} may not ${what} automation (it takes the override-pause action)`;
+  await Audit.record({
+    kind: "guardrail.refused",
+    actor: person.name,
+    ...(person.linked ? { identity: who.id } : {}),
+    reason: why,
+    guardrail: "pause",
+  });
+  throw new AccessDeniedError(why);
 }
 
 /**
@@ -246,7 +294,7 @@ const routes: Array<[string, string, Handler]> = [
         params: body.params,
         dryRun: body.dryRun,
         trigger: { kind: "manual" },
-        actor: { id: actor(c) },
+        actor: actor(c),
         overrideFreeze: body.overrideFreeze,
         overridePause: body.overridePause,
       });
@@ -270,7 +318,7 @@ const routes: Array<[string, string, Handler]> = [
     "GET",
     "/api/approvals",
     async (c) =>
-      ok(c, { approvals: await Approvals.pending(c.req.query("mine") ? { actor: { id: actor(c) } } : {}) }),
+      ok(c, { approvals: await Approvals.pending(c.req.query("mine") ? { actor: actor(c) } : {}) }),
   ],
   ...(["approve", "reject"] as const).map((answer): [string, string, Handler] => [
     "POST",
@@ -280,7 +328,7 @@ const routes: Array<[string, string, Handler]> = [
       const body = await bodyOf(AnswerBody, c);
       const out = await Approvals.answer({
         executionId,
-        actor: { id: actor(c) },
+        actor: actor(c),
         answer,
         comment: body.comment ?? body.reason,
       });
@@ -295,7 +343,7 @@ const routes: Array<[string, string, Handler]> = [
       const body = await bodyOf(AbortBody, c);
       return ok(
         c,
-        await Runs.abort({ executionId, actor: { id: actor(c) }, reason: body.reason, now: body.now }),
+        await Runs.abort({ executionId, actor: actor(c), reason: body.reason, now: body.now }),
         202,
       );
     },
@@ -306,7 +354,7 @@ const routes: Array<[string, string, Handler]> = [
     async (c) => {
       const executionId = executionIdOf(rawSegment(c, 3));
       const body = await bodyOf(RerunBody, c);
-      const admission = await Admission.rerun({ executionId, actor: { id: actor(c) }, ...body });
+      const admission = await Admission.rerun({ executionId, actor: actor(c), ...body });
       if (!admission.admitted) throw Admission.refusalError(admission);
       return ok(
         c,
@@ -323,7 +371,7 @@ const routes: Array<[string, string, Handler]> = [
         c,
         Admission.Access.describeActor(
           currentConfig(),
-          { id: actor(c) },
+          actor(c),
           Runbooks.list().map((r) => r.name),
         ),
       ),
@@ -353,11 +401,12 @@ const routes: Array<[string, string, Handler]> = [
     "POST",
     "/api/guardrails/pause",
     async (c) => {
+      const who = await mayPause(c, "pause");
       const body = (await jsonBody(c)) as { reason?: unknown };
       const reason =
         typeof body?.reason === "string" && body.reason.trim() ? body.reason.trim() : "paused by hand";
       Validate.checkLength(reason, MAX_REASON_BYTES, "reason", "the reason");
-      await Gate.Guardrails.pause(actor(c), reason);
+      await Gate.Guardrails.pause(who.id, reason);
       return ok(c, { paused: true, reason });
     },
   ],
@@ -365,7 +414,7 @@ const routes: Array<[string, string, Handler]> = [
     "POST",
     "/api/guardrails/resume",
     async (c) => {
-      await Gate.Guardrails.resume(actor(c));
+      await Gate.Guardrails.resume((await mayPause(c, "resume")).id);
       return ok(c, { paused: false });
     },
   ],

@@ -44,7 +44,8 @@ const alarm = {
   account: "000000000000",
   time: "2026-03-01T12:00:00Z",
   region: "us-east-1",
-  resources: [],
+  // The deployment's account (REFLEX_ACCOUNT): events on this route are stamped with it.
+  resources: ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-cpu-high"],
   detail: { alarmName: "web-cpu-high", state: { value: "ALARM", timestamp: "2026-03-01T12:00:00Z" } },
 };
 

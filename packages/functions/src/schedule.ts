@@ -1,67 +1,99 @@
 /**
  * Schedules and maintenance windows: EventBridge Scheduler (or the local scheduler) invokes
- * this with the schedule's target input. The schedule's fire time makes the execution name,
- * so a redelivered invocation is the same run.
+ * this with `{ kind, name, scheduledTime }`. What runs, and with which params, is the config's
+ * schedule or window of that name — never the payload: anyone able to invoke this function
+ * directly could otherwise start any runbook with any params as trusted automation. A `run` or
+ * `with` in the payload (older deployments send them) is ignored; an unknown or disabled name is
+ * rejected and audited. The fire time makes the execution name, so a redelivered invocation is
+ * the same run.
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { Admission, currentConfig, ValidationError } from "@reflex/core";
+import { Admission, Audit, currentConfig, ValidationError } from "@reflex/core";
 import { z } from "zod";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
 loadConfigFromEnv();
 
-const ScheduleEvent = z.object({
-  kind: z.enum(["schedule", "window"]),
-  name: z.string().min(1),
-  run: z.string().min(1),
-  with: z.record(z.string(), z.unknown()).default({}),
-  /** The scheduled time (Scheduler's `<aws.scheduler.scheduled-time>`). */
-  scheduledTime: z.string().min(1),
-});
+const ScheduleEvent = z
+  .object({
+    kind: z.enum(["schedule", "window"]),
+    name: z.string().min(1).max(128),
+    /** The scheduled time (Scheduler's `<aws.scheduler.scheduled-time>`). */
+    scheduledTime: z.string().min(1).max(64),
+  })
+  // `run` / `with` may be present (older payloads); they are not read.
+  .loose();
 
-export const handler = middy<unknown, { executionId: string; decision: string; reason?: string }>()
+type Outcome = { executionId?: string; decision: string; reason?: string };
+
+/** How far ahead of the clock a fire time may be (clock skew): a later one would move a window. */
+const MAX_FIRE_AHEAD_MS = 5 * 60_000;
+
+export const handler = middy<unknown, Outcome>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
-  .handler(async (raw) => {
-    const parsed = ScheduleEvent.safeParse(raw);
-    if (!parsed.success) throw new ValidationError("invalid_schedule_event", parsed.error.message);
-    const e = parsed.data;
-    const stamp = e.scheduledTime.replace(/[^0-9TZ]/g, "").slice(0, 16);
-    const executionId = `${e.name}-${stamp}`.slice(0, 80);
-    const config = currentConfig();
-    // A window's run carries its bounds: no new target starts after the cutoff.
-    const window = e.kind === "window" ? config.windows.find((w) => w.name === e.name) : undefined;
-    const at = Date.parse(e.scheduledTime);
-    const admission = await Admission.admit({
-      runbook: e.run,
-      params: e.with,
-      trigger: { kind: e.kind, name: e.name },
-      actor: { id: `${e.kind}:${e.name}` },
-      executionId,
-      window:
-        window && Number.isFinite(at)
-          ? {
-              name: window.name,
-              endsAt: new Date(at + window.duration).toISOString(),
-              cutoffAt: new Date(at + window.duration - window.cutoff).toISOString(),
-            }
-          : undefined,
-      config,
-      // Freezes are judged at the fire time: a redelivery decides the same (a freeze that
-      // began since does not turn a started run into a refused one, nor the reverse).
-      decisionTime: Number.isFinite(at) ? new Date(at) : undefined,
-    });
-    if (admission.admitted) return { executionId, decision: "started" };
-    if (admission.duplicate) {
-      // The same fire time delivered again: that run exists already.
-      logger.info("schedule redelivered; run already started", { executionId });
-      return { executionId, decision: "duplicate" };
-    }
-    // Refused (freeze, pause, breaker, lock…): audited by admission; not an error to retry.
-    logger.info("scheduled run suppressed", {
-      executionId,
-      check: admission.check,
-      reason: admission.reason,
-    });
-    return { executionId, decision: "suppressed", reason: admission.reason };
+  .handler((raw) => fire(raw));
+
+/**
+ * One invocation, decided at `now`. Refused (audited, not thrown: a retry would not change it):
+ * a name the config has no enabled schedule or window for; a fire time that is not an instant,
+ * or lies ahead of the clock — a window's bounds come from it, so a forged future time would
+ * open a maintenance window now.
+ */
+export async function fire(raw: unknown, now = new Date()): Promise<Outcome> {
+  const parsed = ScheduleEvent.safeParse(raw);
+  if (!parsed.success) throw new ValidationError("invalid_schedule_event", parsed.error.message);
+  const e = parsed.data;
+  const config = currentConfig();
+  const entry = (e.kind === "window" ? config.windows : config.schedules).find((s) => s.name === e.name);
+  const at = Date.parse(e.scheduledTime);
+  const refusal = !entry?.enabled
+    ? `no ${entry ? "enabled " : ""}${e.kind} named '${e.name.slice(0, 63)}' in the config: nothing started (a schedule's runbook and params come from the config, never from the invocation)`
+    : !Number.isFinite(at)
+      ? `scheduledTime '${e.scheduledTime}' is not an instant: nothing started`
+      : at > now.getTime() + MAX_FIRE_AHEAD_MS
+        ? `scheduledTime ${e.scheduledTime} is ahead of the clock (${now.toISOString()}): a ${e.kind} fires when it is due, nothing started`
+        : undefined;
+  if (refusal || !entry) {
+    const reason = refusal ?? "";
+    await Audit.record({ kind: "schedule.rejected", actor: `${e.kind}:${e.name.slice(0, 63)}`, reason }, now);
+    logger.warn("schedule invocation rejected", { kind: e.kind, name: e.name, reason });
+    return { decision: "rejected", reason };
+  }
+  const stamp = e.scheduledTime.replace(/[^0-9TZ]/g, "").slice(0, 16);
+  const executionId = `${e.name}-${stamp}`.slice(0, 80);
+  // A window's run carries its bounds: no new target starts after the cutoff.
+  const window = e.kind === "window" ? config.windows.find((w) => w.name === e.name) : undefined;
+  const admission = await Admission.admit({
+    runbook: entry.run,
+    params: entry.with,
+    trigger: { kind: e.kind, name: e.name },
+    actor: { id: `${e.kind}:${e.name}` },
+    executionId,
+    window:
+      window && Number.isFinite(at)
+        ? {
+            name: window.name,
+            endsAt: new Date(at + window.duration).toISOString(),
+            cutoffAt: new Date(at + window.duration - window.cutoff).toISOString(),
+          }
+        : undefined,
+    config,
+    // Freezes are judged at the fire time: a redelivery decides the same (a freeze that
+    // began since does not turn a started run into a refused one, nor the reverse).
+    decisionTime: Number.isFinite(at) ? new Date(at) : undefined,
   });
+  if (admission.admitted) return { executionId, decision: "started" };
+  if (admission.duplicate) {
+    // The same fire time delivered again: that run exists already.
+    logger.info("schedule redelivered; run already started", { executionId });
+    return { executionId, decision: "duplicate" };
+  }
+  // Refused (freeze, pause, breaker, lock…): audited by admission; not an error to retry.
+  logger.info("scheduled run suppressed", {
+    executionId,
+    check: admission.check,
+    reason: admission.reason,
+  });
+  return { executionId, decision: "suppressed", reason: admission.reason };
+}

@@ -2,19 +2,26 @@
  * Who may do what: the config's roles map actors to the runbooks they may run, dry-run,
  * approve, abort and override guardrails for, per environment.
  *
- * Actors are strings: an IAM principal ARN (deployed API, CLI with SigV4), `cli:<user>` (the
- * local CLI, or `--as`), `slack:<user id>` (ChatOps), `rule:<name>` / `schedule:<name>` /
- * `window:<name>` (automation the config itself set up). A role member matches an actor when it
- * equals it, equals it without its `kind:` prefix (`U123` matches `slack:U123`), or matches it
- * as a pattern with `*`; `group:<id>` matches an actor who is in that (Slack user) group.
+ * Actors are identities the caller cannot choose (see `people.ts`): an IAM user or role ARN, or
+ * `sso:<user>` (deployed API, CLI with SigV4), `cli:<user>` (the local CLI, or `--as`),
+ * `slack:<user id>` (ChatOps), `rule:<name>` / `schedule:<name>` / `window:<name>` (automation
+ * the config itself set up). A role member matches an actor when it equals one of the actor's
+ * identities (those `people:` links to it, and for a role session the role's ARN), equals one
+ * without its `kind:` prefix (`U123` matches `slack:U123`), or matches one as a pattern with
+ * `*`; a role ARN member is compared without its path (a session's ARN has none); `group:<id>`
+ * matches an actor who is in that (Slack user) group.
  *
  * When the config has no `access` section: local mode lets the local user do everything; a
  * deployed Reflex lets nobody start anything by hand (fail closed) until the config lists who.
  */
 import type { Action, Config } from "../config/schema.ts";
+import * as People from "./people.ts";
 
 export interface Actor {
+  /** The identity (see `People.identityOf`): never a name the caller picked. */
   id: string;
+  /** What the caller arrived as, when that differs from `id` (a role session's full ARN). */
+  raw?: string;
   /** Groups the actor is in (Slack user groups), for `group:` members. */
   groups?: string[];
 }
@@ -28,25 +35,33 @@ function pattern(p: string): RegExp {
   return new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
 }
 
-/** Does a role member name this actor? */
-export function memberMatches(member: string, actor: Actor): boolean {
+/** The forms of an actor a role member may name: its identities, its session's role, and each without its `kind:` prefix. */
+function candidatesOf(actor: Actor, config?: Config): string[] {
+  const ids = config ? People.identitiesOf(config, actor.id) : [actor.id];
+  const role = People.roleOfSession(actor.raw ?? actor.id);
+  const all = role ? [...ids, role] : ids;
+  // `alice` names the local user `cli:alice`, `U123` the Slack user `slack:U123`; other kinds
+  // (an Identity Center user, an OIDC subject, a person) are matched only in full.
+  const bare = all.filter((id) => /^(cli|local|slack):/.test(id)).map((id) => id.slice(id.indexOf(":") + 1));
+  return [...new Set([...all, ...bare])];
+}
+
+/** Does a role member name this actor? With the config, people's linked identities count too. */
+export function memberMatches(member: string, actor: Actor, config?: Config): boolean {
   if (member.startsWith("group:")) return (actor.groups ?? []).includes(member.slice("group:".length));
-  const bare =
-    actor.id.includes(":") && !actor.id.startsWith("arn:")
-      ? actor.id.slice(actor.id.indexOf(":") + 1)
-      : undefined;
-  const candidates = bare ? [actor.id, bare] : [actor.id];
-  if (member.includes("*")) {
-    const re = pattern(member);
+  const candidates = candidatesOf(actor, config);
+  const m = member.startsWith("arn:") ? People.withoutPath(member) : member;
+  if (m.includes("*")) {
+    const re = pattern(m);
     return candidates.some((c) => re.test(c));
   }
-  return candidates.includes(member);
+  return candidates.includes(m);
 }
 
 /** The roles an actor holds. */
 export function rolesOf(config: Config, actor: Actor): string[] {
   return Object.entries(config.access.roles)
-    .filter(([, members]) => members.some((m) => memberMatches(m, actor)))
+    .filter(([, members]) => members.some((m) => memberMatches(m, actor, config)))
     .map(([role]) => role);
 }
 
@@ -89,10 +104,23 @@ export function describeActor(
   config: Config,
   actor: Actor,
   runbooks: string[],
-): { actor: string; roles: string[]; environment: string; may: Record<string, Action[]>; note?: string } {
+): {
+  actor: string;
+  /** The ARN the caller arrived with, when the identity is not that (a role session). */
+  arrivedAs?: string;
+  /** The configured person this identity belongs to (`people:`). */
+  person?: string;
+  roles: string[];
+  environment: string;
+  may: Record<string, Action[]>;
+  note?: string;
+} {
   const actions: Action[] = ["run", "dry-run", "approve", "abort", "override-freeze", "override-pause"];
+  const person = People.personOf(config, actor.id);
   return {
     actor: actor.id,
+    ...(actor.raw && actor.raw !== actor.id ? { arrivedAs: actor.raw } : {}),
+    ...(person.linked ? { person: person.name } : {}),
     roles: rolesOf(config, actor),
     environment: config.environment,
     may: Object.fromEntries(runbooks.map((r) => [r, actions.filter((a) => may(config, actor, a, r))])),

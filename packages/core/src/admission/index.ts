@@ -31,6 +31,7 @@ import * as Executions from "../state/executions.ts";
 import * as Access from "./access.ts";
 
 export * as Access from "./access.ts";
+export * as People from "./people.ts";
 
 export type TriggerKind = Executions.Trigger["kind"];
 export type Check =

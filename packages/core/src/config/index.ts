@@ -11,5 +11,5 @@ export {
   useConfig,
   validateConfig,
 } from "./load.ts";
-export { type Config, type ConfigInput, configSchema, type Pair } from "./schema.ts";
+export { type Action, type Config, type ConfigInput, configSchema, type Pair } from "./schema.ts";
 export { configForParams } from "./scope.ts";

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { z } from "zod";
+import { peopleIssues } from "../admission/people.ts";
 import { ConfigError, type Issue } from "../errors.ts";
 import { validatePattern } from "../patterns/index.ts";
 import * as Runbooks from "../runbooks/index.ts";
@@ -189,7 +190,7 @@ function checkMeaning(config: Config, issues: Issue[]): Config {
   for (const [role, members] of Object.entries(config.access.roles)) {
     members.forEach((m, j) => {
       if (
-        !/^(arn:aws[a-z-]*:(iam|sts)::[0-9*]{0,12}:[A-Za-z0-9+=,.@_/*:-]+|(cli|local|slack|group|api):[A-Za-z0-9._@*-]+|[UW][A-Z0-9]{2,}|[A-Za-z0-9._@*-]+)$/.test(
+        !/^(arn:aws[a-z-]*:(iam|sts)::[0-9*]{0,12}:[A-Za-z0-9+=,.@_/*:-]+|(cli|local|slack|group|api|sso|person|oidc):[A-Za-z0-9._@*-]+|[UW][A-Z0-9]{2,}|[A-Za-z0-9._@*-]+)$/.test(
           m,
         )
       )
@@ -199,6 +200,7 @@ function checkMeaning(config: Config, issues: Issue[]): Config {
         });
     });
   }
+  issues.push(...peopleIssues(config));
   config.approvals.approvers?.forEach((r, i) => {
     if (!config.access.roles[r])
       issues.push({
@@ -221,6 +223,7 @@ function salvage(raw: unknown): Config {
   const input = (raw && typeof raw === "object" ? raw : {}) as Record<string, unknown>;
   const access = configSchema.shape.access.safeParse(input.access);
   const approvals = configSchema.shape.approvals.safeParse(input.approvals);
+  const people = configSchema.shape.people.safeParse(input.people);
   const base = configSchema.parse({});
   // Keep list positions: a salvaged element must report under its own index.
   const positional = <T>(key: string, schema: z.ZodType<T>): T[] =>
@@ -234,6 +237,7 @@ function salvage(raw: unknown): Config {
     pairs: positional("pairs", pairSchema),
     access: access.success ? access.data : base.access,
     approvals: approvals.success ? approvals.data : base.approvals,
+    people: people.success ? people.data : base.people,
   };
 }
 

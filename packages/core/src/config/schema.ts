@@ -205,14 +205,53 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * People: one person's identities across channels, so that self-approval, `minApprovers`
+     * and the audit count and name people, not strings. `iam`: IAM user ARNs, role ARNs (every
+     * session of such a role is this one person), `sso:<Identity Center user name>`, or the
+     * session ARNs of a role listed in `access.namedSessions`; `slack`: the Slack user id;
+     * `oidc`: the OIDC subjects (`sub`) of the console's sign-in. See docs/guardrails.md.
+     */
+    people: z
+      .array(
+        z
+          .object({
+            name,
+            iam: z.array(z.string().min(1).max(2048)).default([]),
+            slack: z
+              .string()
+              .regex(/^[UW][A-Z0-9]{2,}$/, "must be a Slack user id (U…)")
+              .optional(),
+            oidc: z.array(z.string().min(1).max(255)).default([]),
+          })
+          .strict(),
+      )
+      .default([]),
     access: z
       .object({
         /**
-         * Role → who holds it: IAM principal ARNs or patterns (`arn:aws:iam::*:role/OnCall*`),
-         * local user names (`cli:alice` or `alice`), Slack user ids (`U123` or `slack:U123`),
-         * Slack user groups (`group:S0123`).
+         * Role → who holds it: IAM principal ARNs or patterns (`arn:aws:iam::111122223333:role/OnCall*`
+         * matches every session of those roles; `arn:aws:iam::…:user/…`), Identity Center users
+         * (`sso:alice`), local user names (`cli:alice` or `alice`), Slack user ids (`U123` or
+         * `slack:U123`), Slack user groups (`group:S0123`), people (`person:alice`).
          */
         roles: z.record(z.string(), z.array(z.string().min(1))).default({}),
+        /**
+         * Roles (`arn:aws:iam::<account>:role/<name>`) whose trust policy forces the session
+         * name (`sts:RoleSessionName` = `${aws:username}`, `sts:SourceIdentity` likewise): only
+         * for these is a session (`…:assumed-role/<name>/<session>`) a person of its own.
+         * Every other role's sessions are one person, the role.
+         */
+        namedSessions: z
+          .array(
+            z
+              .string()
+              .regex(
+                /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/,
+                "must be a role ARN (arn:aws:iam::<account>:role/<name>)",
+              ),
+          )
+          .default([]),
         allow: z
           .array(
             z

@@ -102,7 +102,48 @@ export function parseEvent(raw: unknown): ParsedEvent {
       issues,
     };
   }
-  return { ok: true, event, kind: KINDS[index] };
+  const kind = KINDS[index];
+  if (kind === "alarm") {
+    const issue = alarmProvenance(event);
+    if (issue) return { ok: false, eventId, reason: `${issue.path}: ${issue.message}`, issues: [issue] };
+  }
+  return { ok: true, event, kind };
+}
+
+/**
+ * Whether an alarm event names its alarm as CloudWatch does: its ARN
+ * (`arn:aws:cloudwatch:<region>:<account>:alarm:<name>`) in `resources`, for the event's own
+ * account, Region and `detail.alarmName`, and — deployed — that account and Region are the
+ * deployment's (`REFLEX_ACCOUNT`, and `REFLEX_REGION` or, in Lambda, `AWS_REGION`). An envelope
+ * forged by someone who can invoke the trigger, or one from another account's alarm of the same
+ * name, is rejected instead of matching a rule on `detail.alarmName` alone.
+ */
+function alarmProvenance(event: EventEnvelope): Issue | undefined {
+  const name = (event.detail as { alarmName: string }).alarmName;
+  const account = process.env.REFLEX_ACCOUNT;
+  const region =
+    process.env.REFLEX_REGION ?? (process.env.AWS_LAMBDA_FUNCTION_NAME ? process.env.AWS_REGION : undefined);
+  if (account && event.account !== account)
+    return {
+      path: "account",
+      message: `an alarm of account ${event.account}, not this deployment's (${account})`,
+    };
+  if (region && event.region !== region)
+    return {
+      path: "region",
+      message: `an alarm in Region ${event.region}, not this deployment's (${region})`,
+    };
+  const arn = `:cloudwatch:${event.region}:${event.account}:alarm:${name}`;
+  const named = event.resources.some((r) => {
+    const at = r.indexOf(":cloudwatch:");
+    return at > 0 && /^arn:aws[a-z-]*$/.test(r.slice(0, at)) && r.slice(at) === arn;
+  });
+  if (!named)
+    return {
+      path: "resources",
+      message: `an alarm event must name its alarm's ARN (arn:aws:cloudwatch:${event.region}:${event.account}:alarm:${name}) in resources`,
+    };
+  return undefined;
 }
 
 /** An event id, as far as it can be reported: ids too long to store are cut (the event is rejected anyway). */

@@ -11,7 +11,10 @@ import { TABLE_KEYS, tableName } from "./table.ts";
 export type ApprovalStatus = "PENDING" | "APPROVED" | "REJECTED" | "TIMED_OUT" | "CLOSED";
 
 export interface Answer {
+  /** The person who answered (`People.personOf(...).key`): one answer per person. */
   actor: string;
+  /** The identity they answered as, when it differs from `actor` (a linked Slack id, IAM role…). */
+  identity?: string;
   answer: "approve" | "reject";
   comment?: string;
   at: string;

@@ -37,6 +37,8 @@ export interface AuditInput {
   kind: AuditKind;
   /** Who or what caused it: `schedule:nightly-backup`, `cli`, `rule:web-cpu-high`, `slack:U123`. */
   actor: string;
+  /** The identity a person acted as, when `actor` names the person (`people:` in the config). */
+  identity?: string;
   /** Why, in words an on-call engineer can act on. */
   reason: string;
   executionId?: string;
@@ -153,7 +155,7 @@ export interface ListOptions {
   cursor?: string;
   /** Only entries about this execution. */
   execution?: string;
-  /** Only entries by this actor (exactly, e.g. `cli:alice`, `rule:web-cpu-high`). */
+  /** Only entries by this actor (exactly, e.g. `cli:alice`, `rule:web-cpu-high`), or by a person acting as this identity. */
   actor?: string;
   /** Only entries of this kind (exactly, e.g. `execution.started`). */
   kind?: string;
@@ -191,7 +193,11 @@ export async function list(opts: ListOptions = {}): Promise<{ entries: AuditEntr
     if (value === undefined) continue;
     names[`#${field}`] = field;
     values[`:${field}`] = value;
-    filters.push(`#${field} = :${field}`);
+    // An actor is a person's name or the identity they acted as: either finds the entry.
+    if (field === "actor") {
+      names["#identity"] = "identity";
+      filters.push("(#actor = :actor OR #identity = :actor)");
+    } else filters.push(`#${field} = :${field}`);
   }
   const filtered = filters.length > 0;
   let day = start?.day ?? (opts.now ?? new Date()).toISOString().slice(0, 10);

@@ -6,7 +6,14 @@
  */
 
 import { readFileSync } from "node:fs";
-import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, Patterns, ValidationError } from "@reflex/core";
+import {
+  Admission,
+  ConfigError,
+  DEFAULT_CONFIG_FILE,
+  loadConfig,
+  Patterns,
+  ValidationError,
+} from "@reflex/core";
 import { Command, CommanderError, Option } from "commander";
 import { ApiError } from "./client.ts";
 import { clientFor, type Io, processIo, type ServerOptions, UsageError } from "./io.ts";
@@ -584,11 +591,16 @@ async function cmdConfigCheck(io: Io, values: { config: string; json?: boolean }
   const file = values.config;
   try {
     const config = await loadConfig(file);
-    if (values.json) io.out(JSON.stringify({ ok: true, file }));
-    else
+    // Valid, but not what the author meant: role members no caller can ever match.
+    const warnings = Admission.People.accessWarnings(config);
+    if (values.json) io.out(JSON.stringify({ ok: true, file, ...(warnings.length ? { warnings } : {}) }));
+    else {
       io.out(
         `${file}: ok — ${config.rules.length} rule(s), ${config.schedules.length} schedule(s), ${config.windows.length} window(s), ${config.freezes.length} freeze(s)`,
       );
+      if (warnings.length) io.err(`${file}: ${warnings.length} warning(s)`);
+      for (const w of warnings) io.err(`  warning ${w.path}: ${w.message}`);
+    }
     return 0;
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;

@@ -130,6 +130,8 @@ export async function rerun(
 export async function whoami(io: Io, api: ApiClient, opts: { json?: boolean }): Promise<number> {
   const me = await api.call<{
     actor: string;
+    arrivedAs?: string;
+    person?: string;
     roles: string[];
     environment: string;
     may: Record<string, string[]>;
@@ -139,7 +141,9 @@ export async function whoami(io: Io, api: ApiClient, opts: { json?: boolean }): 
     io.out(JSON.stringify(me));
     return 0;
   }
-  io.out(`you are ${me.actor} in ${me.environment}; roles: ${me.roles.join(", ") || "none"}`);
+  io.out(
+    `you are ${me.person ? `${me.person} (${me.actor})` : me.actor}${me.arrivedAs ? `, signed as ${me.arrivedAs}` : ""} in ${me.environment}; roles: ${me.roles.join(", ") || "none"}`,
+  );
   for (const [runbook, actions] of Object.entries(me.may))
     io.out(`  ${runbook}: ${actions.join(", ") || "nothing"}`);
   if (me.note) io.out(`  (${me.note})`);

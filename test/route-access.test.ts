@@ -1,0 +1,234 @@
+/**
+ * Every door that changes state checks who is acting (issue 17, item 2). The routes come from
+ * the app itself (Hono's `app.routes`): a state-changing route that `ROUTE_ACCESS` does not list,
+ * or that this file has no scenario for, fails here. Each scenario calls its route as a person
+ * without the action (403, and an audit entry with the actor and the reason) and as one with it
+ * (2xx), over local mode. The local-only app's routes are listed with their rule.
+ */
+import { Audit, type ConfigInput } from "@reflex/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { app, ROUTE_ACCESS } from "../packages/functions/src/api.ts";
+import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
+import { localApp } from "../packages/local/src/local-api.ts";
+import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { startTestLocal } from "./support/local.ts";
+
+const CONFIG: ConfigInput = {
+  environment: "prod", // scale waits for a person
+  access: {
+    roles: { ops: ["cli:ops"], approver: ["cli:approver"], nobody: ["cli:nobody"] },
+    allow: [
+      {
+        role: "ops",
+        runbooks: ["*"],
+        actions: ["run", "dry-run", "abort", "override-pause", "override-freeze"],
+      },
+      { role: "approver", runbooks: ["*"], actions: ["approve", "abort"] },
+      // A role that exists and may do nothing that changes state.
+      { role: "nobody", runbooks: ["scale"], actions: ["dry-run"], environments: ["nowhere"] },
+    ],
+  },
+  approvals: { deadline: "1h" },
+};
+
+let local: LocalMode;
+beforeAll(async () => {
+  local = await startTestLocal(CONFIG);
+});
+afterAll(async () => local?.stop());
+
+async function call(as: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${local.url}${path}`, {
+    method,
+    headers: { "content-type": "application/json", "x-reflex-actor": as },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+async function until<T>(what: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await what();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting; last: ${JSON.stringify(v).slice(0, 400)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const status = (id: string) => call("cli:ops", "GET", `/api/executions/${id}`);
+
+/** A scale run waiting for approval; ended (withdrawn) by `cleanup`. */
+async function waitingRun(): Promise<string> {
+  const res = await call("cli:ops", "POST", "/api/runbooks/scale/executions", {
+    params: { autoScalingGroup: "web", change: "+1" },
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(202);
+  await until(
+    () => status(res.body.executionId),
+    (e) => e.body.status === "WAITING_FOR_APPROVAL",
+  );
+  return res.body.executionId;
+}
+
+async function ended(id: string): Promise<void> {
+  const now = await status(id);
+  if (now.body.status === "WAITING_FOR_APPROVAL")
+    await call("cli:ops", "POST", `/api/executions/${id}/reject`, { reason: "test done" });
+  await until(
+    () => status(id),
+    (e) => !["RUNNING", "WAITING_FOR_APPROVAL"].includes(e.body.status),
+  );
+  await local.idle();
+}
+
+async function finishedDryRun(): Promise<string> {
+  const res = await call("cli:ops", "POST", "/api/runbooks/backup-snapshot/executions", {
+    params: { selector: { tag: { Backup: "daily" } } },
+    dryRun: true,
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(202);
+  await ended(res.body.executionId);
+  return res.body.executionId;
+}
+
+interface Scenario {
+  /** Makes what the route acts on; returns the path and body to send. */
+  setup: () => Promise<{ path: string; body: unknown; cleanup?: () => Promise<void> }>;
+  /** Holds the action the route takes. */
+  allowed: string;
+  /** Holds no role that allows it. */
+  denied: string;
+}
+
+const SCENARIOS: Record<string, Scenario> = {
+  "POST /api/runbooks/:name/executions": {
+    setup: async () => ({
+      path: "/api/runbooks/backup-snapshot/executions",
+      body: { params: { selector: { tag: { Backup: "daily" } } }, dryRun: true },
+    }),
+    allowed: "cli:ops",
+    denied: "cli:nobody",
+  },
+  "POST /api/executions/:id/approve": {
+    setup: async () => {
+      const id = await waitingRun();
+      return { path: `/api/executions/${id}/approve`, body: {}, cleanup: () => ended(id) };
+    },
+    allowed: "cli:approver",
+    denied: "cli:nobody",
+  },
+  "POST /api/executions/:id/reject": {
+    setup: async () => {
+      const id = await waitingRun();
+      return { path: `/api/executions/${id}/reject`, body: { reason: "no" }, cleanup: () => ended(id) };
+    },
+    allowed: "cli:approver",
+    denied: "cli:nobody",
+  },
+  "POST /api/executions/:id/abort": {
+    setup: async () => {
+      const id = await waitingRun();
+      return { path: `/api/executions/${id}/abort`, body: { reason: "stop" }, cleanup: () => ended(id) };
+    },
+    allowed: "cli:approver",
+    denied: "cli:nobody",
+  },
+  "POST /api/executions/:id/rerun": {
+    setup: async () => {
+      const id = await finishedDryRun();
+      return {
+        path: `/api/executions/${id}/rerun`,
+        body: { dryRun: true },
+        cleanup: async () => local.idle(),
+      };
+    },
+    allowed: "cli:ops",
+    denied: "cli:nobody",
+  },
+  "POST /api/guardrails/pause": {
+    setup: async () => ({ path: "/api/guardrails/pause", body: { reason: "drill" } }),
+    allowed: "cli:ops",
+    denied: "cli:nobody",
+  },
+  "POST /api/guardrails/resume": {
+    setup: async () => ({ path: "/api/guardrails/resume", body: {} }),
+    allowed: "cli:ops",
+    denied: "cli:approver",
+  },
+};
+
+/** Routes that change state without a role check, and what stands in for one. */
+const NO_ROLE: Record<string, RegExp> = {
+  // Deployed: IAM auth; AWS's own sources refused; each start admitted (and audited) as its rule.
+  "ALL /events": /aws\.\* sources refused/,
+};
+
+/** The state-changing routes an app has: all but GET, and but the 405 answers on known paths. */
+function stateChanging(routes: Array<{ method: string; path: string }>): string[] {
+  const explicit = new Set(routes.filter((r) => r.method !== "ALL").map((r) => r.path));
+  return [
+    ...new Set(
+      routes
+        .filter((r) => r.method !== "GET" && r.method !== "HEAD")
+        .filter((r) => !(r.method === "ALL" && explicit.has(r.path)))
+        .map((r) => `${r.method} ${r.path}`),
+    ),
+  ];
+}
+
+describe("the route table", () => {
+  it("gives every state-changing route of the API an access rule, and this file a scenario for each", () => {
+    const routes = stateChanging(app.routes);
+
+    expect(routes.length).toBeGreaterThanOrEqual(8);
+    for (const r of routes) {
+      expect(ROUTE_ACCESS, `${r} has no access rule in api.ts ROUTE_ACCESS`).toHaveProperty([r]);
+      if (ROUTE_ACCESS[r].action === "gate") expect(ROUTE_ACCESS[r].checkedBy).toMatch(NO_ROLE[r]);
+      else expect(SCENARIOS, `${r} has no route × role scenario here`).toHaveProperty([r]);
+    }
+  });
+
+  it("lists the local-only app's state-changing routes with their rule (no person owns the simulated account)", () => {
+    const routes = stateChanging(
+      localApp({ cloud: SimulatedCloud.seeded(), bus: {} as never, outbox: {} as never }).routes,
+    );
+    // Local mode only, on 127.0.0.1: the laptop's user is the operator of the simulated cloud.
+    const LOCAL_ONLY: Record<string, string> = {
+      "POST /api/cloud/faults": "chaos: arm a fault in the simulated account (local only)",
+      "DELETE /api/cloud/faults": "chaos: disarm all (local only)",
+      "DELETE /api/cloud/faults/:id": "chaos: disarm one (local only)",
+      "ALL /api/lifecycle": "read-only: the local bus's events, whatever the method",
+      "ALL /api/outbox": "read-only: what would have been posted to Slack",
+      "ALL /slack/commands": "Slack's signature; the command's own access check (ChatOps worker)",
+      "ALL /slack/interactions": "Slack's signature; the answer's own access check (Approvals.answer)",
+    };
+
+    expect(routes.sort()).toEqual(Object.keys(LOCAL_ONLY).sort());
+  });
+});
+
+describe("route × role", () => {
+  for (const [route, s] of Object.entries(SCENARIOS)) {
+    const method = route.split(" ")[0];
+    it(`${route}: 403 and audited for ${s.denied}, 2xx for ${s.allowed}`, async () => {
+      const { path, body, cleanup } = await s.setup();
+      try {
+        const since = Date.now();
+        const refused = await call(s.denied, method, path, body);
+        const trail = await Audit.list({ actor: s.denied, since });
+        const allowed = await call(s.allowed, method, path, body);
+
+        expect(refused.status, JSON.stringify(refused.body)).toBe(403);
+        expect(refused.body.error.message).toContain(s.denied);
+        expect(trail.entries).toContainEqual(
+          expect.objectContaining({ actor: s.denied, reason: expect.stringContaining(s.denied) }),
+        );
+        expect(allowed.status, JSON.stringify(allowed.body)).toBeGreaterThanOrEqual(200);
+        expect(allowed.status, JSON.stringify(allowed.body)).toBeLessThan(300);
+      } finally {
+        await cleanup?.();
+      }
+    });
+  }
+});
