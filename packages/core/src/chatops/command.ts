@@ -69,6 +69,22 @@ export function unescapeSlack(text: string): string {
   return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
 }
 
+/**
+ * Text for a Slack message: `&`, `<` and `>` as Slack's escaping rules ask
+ * (api.slack.com/reference/surfaces/formatting#escaping), so text a person or the world
+ * supplied (a param, a reason, an error, a tag) shows as typed and never becomes a mention
+ * (`<!channel>`), a link or a date. Only these three: other entities are shown as written.
+ *
+ * @example
+ * esc("<!channel> & co") // "&lt;!channel&gt; &amp; co"
+ */
+export function esc(text: unknown): string {
+  return String(text ?? "")
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;");
+}
+
 /** Typographic quotes as the straight ones they stand for. */
 function straighten(text: string): string {
   return text.replace(/[\u201c\u201d\u201e\u201f]/g, '"').replace(/[\u2018\u2019\u201a\u201b]/g, "'");
@@ -152,12 +168,12 @@ function restOf(text: string, skipWords: number): string {
 }
 
 function invalid(command: string, message: string): Command {
-  return { kind: "invalid", command, message: `${message}. Usage: \`${USAGE[command]}\`` };
+  return { kind: "invalid", command, message: `${message}. Usage: \`${esc(USAGE[command])}\`` };
 }
 
 function idArg(command: string, id: string | undefined): string | Command {
   if (!id) return invalid(command, "which run? give its execution id");
-  if (!ID.test(id)) return invalid(command, `'${id.slice(0, 80)}' is not an execution id`);
+  if (!ID.test(id)) return invalid(command, `'${esc(id.slice(0, 80))}' is not an execution id`);
   return id;
 }
 
@@ -185,10 +201,11 @@ export function parse(text: string): Command {
     case "run": {
       const [runbook, ...args] = rest;
       if (!runbook) return invalid("run", "which runbook? `/reflex runbooks` lists them");
-      if (!RUNBOOK.test(runbook)) return invalid("run", `'${runbook.slice(0, 80)}' is not a runbook name`);
+      if (!RUNBOOK.test(runbook))
+        return invalid("run", `'${esc(runbook.slice(0, 80))}' is not a runbook name`);
       const flags = args.filter((a) => a.startsWith("--"));
       const unknown = flags.find((f) => f !== "--dry-run" && f !== "--dryrun");
-      if (unknown) return invalid("run", `unknown option ${unknown.slice(0, 40)}`);
+      if (unknown) return invalid("run", `unknown option ${esc(unknown.slice(0, 40))}`);
       return {
         kind: "run",
         runbook,
@@ -239,8 +256,8 @@ export function parse(text: string): Command {
 
 /** The help text (mrkdwn). */
 export function helpText(unknown?: string): string {
-  const head = unknown ? `I don't know \`${unknown}\`. Here is what I can do:\n` : "Reflex commands:\n";
+  const head = unknown ? `I don't know \`${esc(unknown)}\`. Here is what I can do:\n` : "Reflex commands:\n";
   return `${head}${Object.keys(USAGE)
-    .map((k) => `• \`${USAGE[k]}\` — ${SUMMARY[k]}`)
+    .map((k) => `• \`${esc(USAGE[k])}\` — ${SUMMARY[k]}`)
     .join("\n")}`;
 }
