@@ -60,12 +60,24 @@ function slack(route: "commands" | "interactions") {
   };
 }
 
-/** The local-only routes as a Hono app; any method is answered on each, as before the move to Hono. */
+/** Every local route's path with the methods it answers; another method is a 405, as on the JSON API. */
+const METHODS: Record<string, string[]> = {
+  "/api/cloud": ["GET"],
+  "/api/cloud/calls": ["GET"],
+  "/api/cloud/faults": ["GET", "POST", "DELETE"],
+  "/api/cloud/faults/:id": ["DELETE"],
+  "/api/lifecycle": ["GET"],
+  "/api/outbox": ["GET"],
+  "/slack/commands": ["POST"],
+  "/slack/interactions": ["POST"],
+};
+
+/** The local-only routes as a Hono app. */
 export function localApp(deps: LocalApiDeps): Hono<LambdaBindings> {
   const app = new Hono<LambdaBindings>();
   app.route("/", cloudApp(deps.cloud));
-  app.all("/api/lifecycle", (c) => c.json({ events: deps.bus.list(Number(c.req.query("limit") ?? 100)) }));
-  app.all("/api/outbox", (c) =>
+  app.get("/api/lifecycle", (c) => c.json({ events: deps.bus.list(Number(c.req.query("limit") ?? 100)) }));
+  app.get("/api/outbox", (c) =>
     c.json({
       messages: deps.outbox.list({
         channel: c.req.query("channel"),
@@ -74,8 +86,22 @@ export function localApp(deps: LocalApiDeps): Hono<LambdaBindings> {
       }),
     }),
   );
-  app.all("/slack/commands", slack("commands"));
-  app.all("/slack/interactions", slack("interactions"));
+  app.post("/slack/commands", slack("commands"));
+  app.post("/slack/interactions", slack("interactions"));
+  // A known path asked with another method (Hono runs routes in the order they were added).
+  for (const [path, methods] of Object.entries(METHODS))
+    app.all(path, (c) =>
+      c.json(
+        {
+          error: {
+            code: "method_not_allowed",
+            message: `${c.req.method} is not allowed on ${new URL(c.req.url).pathname}; use ${methods.join(" or ")}`,
+          },
+        },
+        405,
+        { allow: methods.join(", ") },
+      ),
+    );
   app.notFound((c) =>
     c.json(
       { error: { code: "not_found", message: `no route ${c.req.method} ${new URL(c.req.url).pathname}` } },
