@@ -15,6 +15,7 @@ import type { SimulatedCloud } from "./cloud/index.ts";
 import { invoke } from "./lambda.ts";
 import type { Outbox } from "./outbox.ts";
 import type { ApiRoute } from "./server.ts";
+import { SlackWork } from "./slack-work.ts";
 
 /** The path prefixes the local app answers (the server sends everything else to the JSON API). */
 export const LOCAL_PREFIXES = [
@@ -30,15 +31,24 @@ export interface LocalApiDeps {
   cloud: SimulatedCloud;
   bus: LocalBus;
   outbox: Outbox;
+  /** Where Slack's work runs after the acknowledgement (local-mode.ts drains it on stop). */
+  slackWork?: SlackWork<ChatOps.Ack.Work>;
 }
 
 /** Slack's signed routes: answered (503) only when `SLACK_SIGNING_SECRET` is set. */
-function slack(route: "commands" | "interactions") {
+function slack(route: "commands" | "interactions", work: SlackWork<ChatOps.Ack.Work>) {
   return async (c: { req: { text(): Promise<string>; header(): Record<string, string> } }) => {
     const secret = process.env.SLACK_SIGNING_SECRET;
     if (!secret)
       return toFetchResponse(
         json(503, { error: { code: "not_configured", message: "SLACK_SIGNING_SECRET is not set" } }),
+      );
+    // Stopping: acknowledging now would promise work that will not run.
+    if (work.stopped)
+      return toFetchResponse(
+        json(503, {
+          error: { code: "stopping", message: "local mode is stopping; send it again once it runs" },
+        }),
       );
     return toFetchResponse(
       await ChatOps.Ack.acknowledge({
@@ -47,13 +57,8 @@ function slack(route: "commands" | "interactions") {
         headers: c.req.header(),
         secret,
         replay: ChatOps.Replay.dynamoReplayGuard,
-        dispatch: async (work) => {
-          setImmediate(
-            () =>
-              void ChatOps.Worker.handle(work).catch((err) =>
-                console.error("reflex: slack work failed:", err),
-              ),
-          );
+        dispatch: async (w) => {
+          work.add(w);
         },
       }),
     );
@@ -75,6 +80,7 @@ const METHODS: Record<string, string[]> = {
 /** The local-only routes as a Hono app. */
 export function localApp(deps: LocalApiDeps): Hono<LambdaBindings> {
   const app = new Hono<LambdaBindings>();
+  const work = deps.slackWork ?? new SlackWork((w: ChatOps.Ack.Work) => ChatOps.Worker.handle(w));
   app.route("/", cloudApp(deps.cloud));
   app.get("/api/lifecycle", (c) => c.json({ events: deps.bus.list(Number(c.req.query("limit") ?? 100)) }));
   app.get("/api/outbox", (c) =>
@@ -86,8 +92,8 @@ export function localApp(deps: LocalApiDeps): Hono<LambdaBindings> {
       }),
     }),
   );
-  app.post("/slack/commands", slack("commands"));
-  app.post("/slack/interactions", slack("interactions"));
+  app.post("/slack/commands", slack("commands", work));
+  app.post("/slack/interactions", slack("interactions", work));
   // A known path asked with another method (Hono runs routes in the order they were added).
   for (const [path, methods] of Object.entries(METHODS))
     app.all(path, (c) =>
