@@ -291,6 +291,29 @@ describe("ChatOps with hostile text and payloads", () => {
       expect(local.outbox.list({ limit: 1000 }).length).toBe(before);
     });
 
+    it("answers a command whose user_id is no Slack id politely, audits it, and runs nothing", async () => {
+      const url = `${RESPONSE_URL}/cmd/${++n}`;
+      const ack = await slack(local, "commands", {
+        text: "pause now",
+        user_id: `U1${"9".repeat(3000)}`,
+        channel_id: "C0NCALL",
+        response_url: url,
+      });
+      expect(ack.status).toBe(200);
+      const answer = await responseAt(local, url);
+      expect(answer.text).toMatch(
+        /could not read that command: user_id is not a Slack id\. Nothing was done\.$/,
+      );
+      const entry = await until("the audit entry", async () =>
+        (await audit(local)).find(
+          (e) => e.kind === "chatops.refused" && /user_id is not a Slack id/.test(e.reason),
+        ),
+      );
+      expect(entry.actor).toBe("slack:unknown");
+      const guardrails = (await api(local, "GET", "/api/guardrails")).body;
+      expect(JSON.stringify(guardrails)).toMatch(/"paused":false/);
+    });
+
     it("still answers a well-formed click for an unknown run as not found", async () => {
       const url = `${RESPONSE_URL}/click/${++n}`;
       await click(

@@ -61,6 +61,12 @@ describe("JSON params and quotes through Slack", () => {
     expect(parse("run x note=\u201cnot now\u201d")).toMatchObject({ pairs: ["note=not now"] });
   });
 
+  it('keeps an object written whole after k= as JSON, and still unquotes k="a b"', () => {
+    expect(parse('run backup-snapshot selector={"tag": {"Backup": "daily"}} note="a b"')).toMatchObject({
+      pairs: ['selector={"tag": {"Backup": "daily"}}', "note=a b"],
+    });
+  });
+
   it("reads JSON Slack escaped (&amp; &lt; &gt;) as typed", () => {
     expect(parse('run x a:={"q":"a &amp; b &lt;c&gt;"}')).toMatchObject({ pairs: ['a:={"q":"a & b <c>"}'] });
   });

@@ -117,7 +117,8 @@ function jsonEnd(text: string, start: number): number {
  * separates; "double" and 'single' quotes keep a run together and are removed; a quote with no
  * closing one is text (an apostrophe). A `key:=` word takes a JSON value as written, its
  * quotes and spaces kept — `selector:={"tag": {"Backup": "daily"}}` — unless the value is
- * itself quoted (`selector:='{…}'`, as in the shell).
+ * itself quoted (`selector:='{…}'`, as in the shell); so does `key=` followed by `{` or `[`
+ * (an object written whole, which the param parser reads as JSON).
  */
 export function tokenize(text: string): string[] {
   const s = straighten(unescapeSlack(text));
@@ -132,7 +133,11 @@ export function tokenize(text: string): string[] {
       i++;
       continue;
     }
-    if (word !== undefined && /^[A-Za-z0-9_.-]+:=$/.test(word) && /[{["]/.test(ch)) {
+    // `k:={…}`, `k:=[…]`, `k:="…"` and an object or list written whole (`k={…}`): JSON as written.
+    if (
+      word !== undefined &&
+      (/^[A-Za-z0-9_.-]+:=$/.test(word) ? /[{["]/ : /^[A-Za-z0-9_.-]+=$/.test(word) ? /[{[]/ : /$^/).test(ch)
+    ) {
       const end = jsonEnd(s, i);
       word += s.slice(i, end);
       i = end;
