@@ -213,6 +213,21 @@ describe("ChatOps with hostile text and payloads", () => {
     });
   });
 
+  it("refuses a command over 4,000 characters with the limit named, and starts nothing", async () => {
+    const before = (await api(local, "GET", "/api/executions?limit=500")).body.executions.length;
+    const sent = await command(
+      local,
+      "U123",
+      `run backup-snapshot selector.tag.Backup=${"x".repeat(4000)} --dry-run`,
+    );
+    expect(sent.status).toBe(200);
+    expect(JSON.parse(sent.text).text).toMatch(/over 4,000 characters; nothing was run/);
+    await until("the audited command", async () =>
+      (await audit(local)).find((e) => e.kind === "chatops.command" && e.data?.text?.length >= 2000),
+    );
+    expect((await api(local, "GET", "/api/executions?limit=500")).body.executions).toHaveLength(before);
+  });
+
   describe("interaction payloads", () => {
     const base = (over: Record<string, unknown>) => ({
       type: "block_actions",
