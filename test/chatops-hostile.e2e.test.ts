@@ -228,6 +228,19 @@ describe("ChatOps with hostile text and payloads", () => {
     expect((await api(local, "GET", "/api/executions?limit=500")).body.executions).toHaveLength(before);
   });
 
+  it.each([1500, 3900])(
+    "answers a run whose param is %i characters politely, never with a store error",
+    async (size) => {
+      const sent = await command(
+        local,
+        "U123",
+        `run backup-snapshot selector.tag.Backup=${"y".repeat(size)} --dry-run`,
+      );
+      const answer = await responseAt(local, sent.url);
+      expect(answer.text).not.toMatch(/went wrong|Dynamo|hashkey|ValidationException/i);
+    },
+  );
+
   describe("interaction payloads", () => {
     const base = (over: Record<string, unknown>) => ({
       type: "block_actions",

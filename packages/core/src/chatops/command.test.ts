@@ -67,6 +67,15 @@ describe("JSON params and quotes through Slack", () => {
     });
   });
 
+  it("reads --dry-run typed as \u2014dry-run (smart dashes) as the flag, never as a real run", () => {
+    expect(parse("run scale autoScalingGroup=web change=+1 \u2014dry-run")).toMatchObject({
+      dryRun: true,
+      pairs: ["autoScalingGroup=web", "change=+1"],
+    });
+    expect(parse("run scale autoScalingGroup=web \u2013dry-run")).toMatchObject({ dryRun: true });
+    expect(parse("reject scale-1 a \u2014 b")).toMatchObject({ reason: "a \u2014 b" });
+  });
+
   it("reads JSON Slack escaped (&amp; &lt; &gt;) as typed", () => {
     expect(parse('run x a:={"q":"a &amp; b &lt;c&gt;"}')).toMatchObject({ pairs: ['a:={"q":"a & b <c>"}'] });
   });

@@ -121,7 +121,8 @@ function jsonEnd(text: string, start: number): number {
  * (an object written whole, which the param parser reads as JSON).
  */
 export function tokenize(text: string): string[] {
-  const s = straighten(unescapeSlack(text));
+  // Smart punctuation also turns `--dry-run` into `—dry-run` (an em or en dash): read it as the flag.
+  const s = straighten(unescapeSlack(text)).replace(/(^|\s)[\u2013\u2014](?=[a-z])/g, "$1--");
   const out: string[] = [];
   let word: string | undefined;
   let i = 0;
