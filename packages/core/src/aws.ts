@@ -14,19 +14,26 @@
  */
 import { region as defaultRegion } from "./env.ts";
 
-export type ServiceName =
-  | "dynamodb"
-  | "s3"
-  | "sfn"
-  | "ec2"
-  | "autoscaling"
-  | "eventbridge"
-  | "ssm"
-  | "elbv2"
-  | "scheduler"
-  | "route53"
-  | "cloudwatch"
-  | "lambda";
+/** Every service the factory builds clients for. */
+export const SERVICES = [
+  "dynamodb",
+  "s3",
+  "sfn",
+  "ec2",
+  "autoscaling",
+  "eventbridge",
+  "ssm",
+  "elbv2",
+  "scheduler",
+  "route53",
+  "cloudwatch",
+  "lambda",
+] as const;
+
+export type ServiceName = (typeof SERVICES)[number];
+
+/** The middleware that checks where a request goes, right before it is sent. */
+export const GUARD_MIDDLEWARE = "reflexEndpointGuard";
 
 /** The slice of an SDK v3 client the factory relies on. */
 export interface SdkClient {
@@ -41,6 +48,26 @@ export interface AwsOptions {
   credentials?: Partial<Record<ServiceName, { accessKeyId: string; secretAccessKey: string }>>;
   /** Called on every new client: local mode attaches the simulated cloud here. */
   decorate?: (service: ServiceName, client: SdkClient, region: string) => void;
+  /**
+   * Checked on every request a client is about to send (the last step before the wire, so a
+   * call the simulated cloud answers in-process never reaches it): returns why the request may
+   * not go to that host, or undefined to let it go. Local mode allows only 127.0.0.1 (and AWS
+   * for the cloud services with `REFLEX_CLOUD=aws`), and once stopped, nothing.
+   */
+  guard?: (service: ServiceName, hostname: string) => string | undefined;
+}
+
+/** The error a refused request fails with: not retryable, and says where it would have gone. */
+export class EndpointRefusedError extends Error {
+  readonly $fault = "client";
+  constructor(
+    readonly service: ServiceName,
+    readonly hostname: string,
+    reason: string,
+  ) {
+    super(`refused to send ${service} request to ${hostname}: ${reason}`);
+    this.name = "EndpointRefusedError";
+  }
 }
 
 let options: AwsOptions = {};
@@ -79,6 +106,18 @@ export function client<C extends SdkClient>(
     config.responseChecksumValidation = "WHEN_REQUIRED";
   }
   const built = new Ctor(config);
+  const guard = options.guard;
+  if (guard)
+    // Innermost (deserialize step, low priority): it sees the request exactly as it would be sent.
+    built.middlewareStack.add(
+      (next: (args: any) => Promise<unknown>) => async (args: { request?: { hostname?: string } }) => {
+        const hostname = String(args.request?.hostname ?? "");
+        const refused = guard(service, hostname);
+        if (refused) throw new EndpointRefusedError(service, hostname, refused);
+        return next(args);
+      },
+      { step: "deserialize", priority: "low", name: GUARD_MIDDLEWARE, override: true },
+    );
   options.decorate?.(service, built, region);
   cache.set(key, built);
   return built;

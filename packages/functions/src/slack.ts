@@ -22,13 +22,26 @@ async function dispatch(work: Work): Promise<void> {
   );
 }
 
-export const handler = middy<APIGatewayProxyEventV2>().handler(async (event) =>
-  acknowledge({
+export const handler = middy<APIGatewayProxyEventV2>().handler(async (event) => {
+  // Slack only POSTs; another method is a 405, as on every other route (before any secret is read).
+  const method = event.requestContext?.http?.method ?? "POST";
+  if (method !== "POST")
+    return {
+      statusCode: 405,
+      headers: { "content-type": "application/json", allow: "POST" },
+      body: JSON.stringify({
+        error: {
+          code: "method_not_allowed",
+          message: `${method} is not allowed on ${event.rawPath}; use POST`,
+        },
+      }),
+    };
+  return acknowledge({
     route: event.rawPath.endsWith("/interactions") ? "interactions" : "commands",
     rawBody: Buffer.from(event.body ?? "", event.isBase64Encoded ? "base64" : "utf8").toString("utf8"),
     headers: event.headers ?? {},
     secret: await secret("SLACK_SIGNING_SECRET"),
     replay: dynamoReplayGuard,
     dispatch,
-  }),
-);
+  });
+});

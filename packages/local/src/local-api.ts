@@ -15,6 +15,7 @@ import type { SimulatedCloud } from "./cloud/index.ts";
 import { invoke } from "./lambda.ts";
 import type { Outbox } from "./outbox.ts";
 import type { ApiRoute } from "./server.ts";
+import { SlackWork } from "./slack-work.ts";
 
 /** The path prefixes the local app answers (the server sends everything else to the JSON API). */
 export const LOCAL_PREFIXES = [
@@ -30,15 +31,24 @@ export interface LocalApiDeps {
   cloud: SimulatedCloud;
   bus: LocalBus;
   outbox: Outbox;
+  /** Where Slack's work runs after the acknowledgement (local-mode.ts drains it on stop). */
+  slackWork?: SlackWork<ChatOps.Ack.Work>;
 }
 
 /** Slack's signed routes: answered (503) only when `SLACK_SIGNING_SECRET` is set. */
-function slack(route: "commands" | "interactions") {
+function slack(route: "commands" | "interactions", work: SlackWork<ChatOps.Ack.Work>) {
   return async (c: { req: { text(): Promise<string>; header(): Record<string, string> } }) => {
     const secret = process.env.SLACK_SIGNING_SECRET;
     if (!secret)
       return toFetchResponse(
         json(503, { error: { code: "not_configured", message: "SLACK_SIGNING_SECRET is not set" } }),
+      );
+    // Stopping: acknowledging now would promise work that will not run.
+    if (work.stopped)
+      return toFetchResponse(
+        json(503, {
+          error: { code: "stopping", message: "local mode is stopping; send it again once it runs" },
+        }),
       );
     return toFetchResponse(
       await ChatOps.Ack.acknowledge({
@@ -47,25 +57,33 @@ function slack(route: "commands" | "interactions") {
         headers: c.req.header(),
         secret,
         replay: ChatOps.Replay.dynamoReplayGuard,
-        dispatch: async (work) => {
-          setImmediate(
-            () =>
-              void ChatOps.Worker.handle(work).catch((err) =>
-                console.error("reflex: slack work failed:", err),
-              ),
-          );
+        dispatch: async (w) => {
+          work.add(w);
         },
       }),
     );
   };
 }
 
-/** The local-only routes as a Hono app; any method is answered on each, as before the move to Hono. */
+/** Every local route's path with the methods it answers; another method is a 405, as on the JSON API. */
+const METHODS: Record<string, string[]> = {
+  "/api/cloud": ["GET"],
+  "/api/cloud/calls": ["GET"],
+  "/api/cloud/faults": ["GET", "POST", "DELETE"],
+  "/api/cloud/faults/:id": ["DELETE"],
+  "/api/lifecycle": ["GET"],
+  "/api/outbox": ["GET"],
+  "/slack/commands": ["POST"],
+  "/slack/interactions": ["POST"],
+};
+
+/** The local-only routes as a Hono app. */
 export function localApp(deps: LocalApiDeps): Hono<LambdaBindings> {
   const app = new Hono<LambdaBindings>();
+  const work = deps.slackWork ?? new SlackWork((w: ChatOps.Ack.Work) => ChatOps.Worker.handle(w));
   app.route("/", cloudApp(deps.cloud));
-  app.all("/api/lifecycle", (c) => c.json({ events: deps.bus.list(Number(c.req.query("limit") ?? 100)) }));
-  app.all("/api/outbox", (c) =>
+  app.get("/api/lifecycle", (c) => c.json({ events: deps.bus.list(Number(c.req.query("limit") ?? 100)) }));
+  app.get("/api/outbox", (c) =>
     c.json({
       messages: deps.outbox.list({
         channel: c.req.query("channel"),
@@ -74,8 +92,22 @@ export function localApp(deps: LocalApiDeps): Hono<LambdaBindings> {
       }),
     }),
   );
-  app.all("/slack/commands", slack("commands"));
-  app.all("/slack/interactions", slack("interactions"));
+  app.post("/slack/commands", slack("commands", work));
+  app.post("/slack/interactions", slack("interactions", work));
+  // A known path asked with another method (Hono runs routes in the order they were added).
+  for (const [path, methods] of Object.entries(METHODS))
+    app.all(path, (c) =>
+      c.json(
+        {
+          error: {
+            code: "method_not_allowed",
+            message: `${c.req.method} is not allowed on ${new URL(c.req.url).pathname}; use ${methods.join(" or ")}`,
+          },
+        },
+        405,
+        { allow: methods.join(", ") },
+      ),
+    );
   app.notFound((c) =>
     c.json(
       { error: { code: "not_found", message: `no route ${c.req.method} ${new URL(c.req.url).pathname}` } },

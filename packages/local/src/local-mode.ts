@@ -30,13 +30,14 @@ import { handler as triggerHandler } from "@reflex/functions/trigger";
 import { followActivity, type Writer } from "./activity.ts";
 import { LocalBus } from "./bus.ts";
 import { PORT_FILE, type PortFile, readPortFile, writerAlive } from "./cli/transport.ts";
-import { SimulatedCloud, withExecution } from "./cloud/index.ts";
+import { SIMULATED_SERVICES, SimulatedCloud, withExecution } from "./cloud/index.ts";
 import { LocalStepFunctions } from "./engine/local-sfn.ts";
 import { invoke } from "./lambda.ts";
 import { LOCAL_PREFIXES, localRoute } from "./local-api.ts";
 import { Outbox } from "./outbox.ts";
 import { type ScheduledJob, startScheduler } from "./scheduler.ts";
 import { type ServerDeps, startServer } from "./server.ts";
+import { SlackWork } from "./slack-work.ts";
 import { ensureBucket, ensureTable, S3RVER_CREDENTIALS, type Storage, startStorage } from "./storage.ts";
 
 export const LOCAL_ACCOUNT = "000000000000";
@@ -86,6 +87,27 @@ function defaultEnv(name: string, value: string): void {
   if (!process.env[name]) process.env[name] = value;
 }
 
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+
+/**
+ * Where local mode's clients may send a request: 127.0.0.1 (dynalite, s3rver, this server's
+ * Step Functions and EventBridge), and AWS only for the cloud services when `REFLEX_CLOUD=aws`.
+ * The simulated cloud answers its services in-process, before this check; a service with no
+ * local endpoint (Lambda, Scheduler) is refused rather than sent to AWS.
+ */
+export function localGuard(realCloud: boolean): NonNullable<Aws.AwsOptions["guard"]> {
+  return (service, hostname) => {
+    if (LOOPBACK.has(hostname)) return undefined;
+    if (realCloud && (SIMULATED_SERVICES as readonly string[]).includes(service)) return undefined;
+    return realCloud
+      ? "local mode reaches AWS only for the cloud services (REFLEX_CLOUD=aws)"
+      : "local mode reaches nothing but 127.0.0.1 (set REFLEX_CLOUD=aws to use a real account's cloud services)";
+  };
+}
+
+/** Once local mode has stopped, nothing may be sent anywhere: its endpoints are gone. */
+const stoppedGuard: NonNullable<Aws.AwsOptions["guard"]> = () => "local mode has stopped";
+
 export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   // Dummy credentials: no SDK client may ever look for real ones or probe a metadata endpoint.
   defaultEnv("AWS_ACCESS_KEY_ID", "local");
@@ -94,6 +116,9 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   defaultEnv("AWS_EC2_METADATA_DISABLED", "true");
   defaultEnv("POWERTOOLS_LOG_LEVEL", "WARN");
   const region = process.env.AWS_REGION!;
+  const useRealCloud = process.env.REFLEX_CLOUD === "aws";
+  // From here on, no client reaches AWS unless REFLEX_CLOUD=aws says so (endpoints come below).
+  Aws.configure({ guard: localGuard(useRealCloud) });
   const dataDir = opts.dataDir === null ? undefined : resolve(opts.dataDir ?? ".reflex");
   let releaseDataDir = () => {};
   if (dataDir) {
@@ -149,9 +174,10 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   const outbox = new Outbox();
   ChatOps.Transport.useTransport(outbox);
   const life = { stopped: false };
-  subscribeSlackNotifier(bus, opts.config, life);
+  const notifications = subscribeSlackNotifier(bus, opts.config, life);
+  const slackWork = new SlackWork((work: ChatOps.Ack.Work) => ChatOps.Worker.handle(work));
   // The routes only local mode has (the simulated account, lifecycle, outbox, Slack), one Hono app.
-  const local = localRoute({ cloud, bus, outbox });
+  const local = localRoute({ cloud, bus, outbox, slackWork });
   // Through the middy handler, as the Lambda runs it (middy, Hono's Lambda adapter, the app;
   // `POST /events` too, as API Gateway routes it to the same function): its logs name the API,
   // not the last function that happened to run in this process.
@@ -181,6 +207,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     await storage.close();
     releaseDataDir();
     ChatOps.Transport.useTransport(undefined);
+    Aws.configure({ guard: stoppedGuard });
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "EADDRINUSE")
       throw new Error(`port ${opts.port} is in use; stop what listens there or pick another --port`, {
@@ -190,16 +217,16 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   }
   const { server, url } = started;
   const portFile = dataDir ? writePortFile(dataDir, url) : undefined;
-  const useRealCloud = process.env.REFLEX_CLOUD === "aws";
   Aws.configure({
     endpoints: { dynamodb: storage.dynamoEndpoint, s3: storage.s3Endpoint, sfn: url, eventbridge: url },
     credentials: { s3: S3RVER_CREDENTIALS },
     decorate: useRealCloud
       ? undefined
       : (service, client, clientRegion) => {
-          if (["ec2", "autoscaling", "ssm", "route53", "cloudwatch", "elbv2"].includes(service))
+          if ((SIMULATED_SERVICES as readonly string[]).includes(service))
             cloud.attach(client, service, clientRegion);
         },
+    guard: localGuard(useRealCloud),
   });
   // Health probes of failover pairs reach the simulated account's instances, not the network.
   if (!useRealCloud) useProbeTransport(cloud.failover.probe);
@@ -233,6 +260,10 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     idle: () => engine.idle(),
     async stop() {
       life.stopped = true;
+      // Slack work first, while the store and the engine are still up: what has not started is
+      // dropped, what has is finished; then the notification in flight, if any.
+      await slackWork.stop();
+      await notifications.drain();
       activity?.stop();
       if (portFile) removePortFile(portFile);
       releaseDataDir();
@@ -240,7 +271,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
       await engine.close();
       await closeServer(server);
       await storage.close();
-      Aws.configure({});
+      Aws.configure({ guard: stoppedGuard });
       useProbeTransport();
       ChatOps.Transport.useTransport(undefined);
     },
@@ -252,7 +283,11 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
  * made once (the signed routes and `GET /api/outbox` are in local-api.ts). With no channel in
  * the config, notifications go to `#reflex-local`.
  */
-function subscribeSlackNotifier(bus: LocalBus, config: Config, life: { stopped: boolean }): void {
+function subscribeSlackNotifier(
+  bus: LocalBus,
+  config: Config,
+  life: { stopped: boolean },
+): { drain: () => Promise<void> } {
   const notifyConfig = ChatOps.Notifier.channelFor(config)
     ? config
     : { ...config, chatops: { ...config.chatops, channel: "reflex-local" } };
@@ -271,6 +306,7 @@ function subscribeSlackNotifier(bus: LocalBus, config: Config, life: { stopped: 
       )
       .catch((err) => console.error("reflex: slack notification failed:", err));
   });
+  return { drain: () => notifications };
 }
 
 async function resumeWaitingRuns(engine: LocalStepFunctions): Promise<void> {

@@ -4,7 +4,7 @@
  * the command parser, and a hand-off of the real work (which loads runbooks, admission and the
  * state store) to the worker. It imports no runbook, no admission and no cloud client.
  */
-import { type Command, helpText, parse } from "./command.ts";
+import { type Command, esc, helpText, parse, unescapeSlack } from "./command.ts";
 import { type ReplayGuard, verifyOnce } from "./signature.ts";
 
 /**
@@ -118,6 +118,6 @@ export async function acknowledge(req: AckRequest): Promise<AckResponse> {
       ? helpText(command.unknown)
       : command.kind === "invalid"
         ? `:warning: ${command.message}`
-        : `:hourglass_flowing_sand: \`/reflex ${text.slice(0, 200)}\` — on it.`;
+        : `:hourglass_flowing_sand: \`/reflex ${esc(unescapeSlack(text).slice(0, 200))}\` — on it.`;
   return json(200, { response_type: "ephemeral", text: reply });
 }

@@ -2,9 +2,14 @@
  * Block Kit messages: approval requests with Approve / Reject buttons, a dry-run's plan with
  * "Run it", run notifications, and plain replies. Types come from `@slack/types`; text is cut to
  * Slack's limits (3,000 characters in a section, 50 blocks a message) so a long plan or error
- * never gets the whole message refused.
+ * never gets the whole message refused. Every value a person or the world supplied (params,
+ * reasons, comments, errors, names, tags) goes in through {@link esc}; only the markup Reflex
+ * writes itself (a mention of a Slack user id, a date) is left as markup.
  */
 import type { ActionsBlock, ContextBlock, InputBlock, KnownBlock, SectionBlock } from "@slack/types";
+import { esc } from "./command.ts";
+
+export { esc };
 
 /** Slack refuses a section whose text is over 3,000 characters, and a message over 50 blocks. */
 export const SECTION_LIMIT = 3000;
@@ -43,13 +48,20 @@ export function reply(text: string): Message {
   return { text: clip(text, 40_000), blocks };
 }
 
-/** JSON in a code block, cut to fit a section. */
+/** JSON in a code block, escaped, cut to fit a section. */
 export function code(value: unknown): string {
-  const json = JSON.stringify(value, null, 1) ?? "";
+  const json = esc(JSON.stringify(value, null, 1) ?? "");
   return `\`\`\`${clip(json, SECTION_LIMIT - 8)}\`\`\``;
 }
 
-const who = (actor: string) => (actor.startsWith("slack:") ? `<@${actor.slice(6)}>` : `\`${actor}\``);
+/** A Slack user id as Slack writes one (`U…`, `W…`); anything else is not mentioned. */
+const SLACK_USER = /^[UW][A-Z0-9]{1,40}$/;
+
+/** An actor: a mention for a Slack user id, else the actor's name as code, escaped. */
+const who = (actor: unknown) => {
+  const a = String(actor ?? "");
+  return a.startsWith("slack:") && SLACK_USER.test(a.slice(6)) ? `<@${a.slice(6)}>` : `\`${esc(a)}\``;
+};
 export const mention = who;
 
 export interface ApprovalView {
@@ -93,10 +105,10 @@ export function approvalRequest(a: ApprovalView): Message {
     element: { type: "plain_text_input", action_id: ACTIONS.rejectReason, max_length: 1000 },
   };
   return {
-    text: `${a.runbook} ${a.executionId} waits for approval (requested by ${a.requestedBy})`,
+    text: esc(`${a.runbook} ${a.executionId} waits for approval (requested by ${a.requestedBy})`),
     blocks: [
       section(
-        `:raised_hand: *${a.runbook}* \`${a.executionId}\` waits for approval\n*Requested by* ${who(a.requestedBy)} · *deadline* <!date^${deadline}^{date_short_pretty} {time}|${a.deadline}>${a.approvers.length ? ` · *approvers* ${a.approvers.join(", ")}` : ""}\n*Why:* ${a.reasons.join("; ") || "policy"}`,
+        `:raised_hand: *${esc(a.runbook)}* \`${esc(a.executionId)}\` waits for approval\n*Requested by* ${who(a.requestedBy)} · *deadline* ${Number.isFinite(deadline) ? `<!date^${deadline}^{date_short_pretty} {time}|${esc(a.deadline)}>` : esc(a.deadline)}${a.approvers.length ? ` · *approvers* ${esc(a.approvers.join(", "))}` : ""}\n*Why:* ${esc(a.reasons.join("; ")) || "policy"}`,
       ),
       ...(a.plan !== undefined ? [section(`*Plan*\n${code(a.plan)}`)] : []),
       reason,
@@ -111,9 +123,9 @@ export function approvalAnswered(
   answer: { by: string; answer: "approve" | "reject"; status: string; comment?: string; at: string },
 ): Message {
   const verb = answer.answer === "approve" ? "Approved" : "Rejected";
-  const text = `${answer.answer === "approve" ? ":white_check_mark:" : ":x:"} *${a.runbook}* \`${a.executionId}\`: ${verb} by ${who(answer.by)} at ${answer.at}${answer.comment ? ` — ${answer.comment}` : ""}${answer.status === "PENDING" ? " (more approvals needed)" : ""}`;
+  const text = `${answer.answer === "approve" ? ":white_check_mark:" : ":x:"} *${esc(a.runbook)}* \`${esc(a.executionId)}\`: ${verb} by ${who(answer.by)} at ${esc(answer.at)}${answer.comment ? ` — ${esc(answer.comment)}` : ""}${answer.status === "PENDING" ? " (more approvals needed)" : ""}`;
   return {
-    text: `${a.runbook} ${a.executionId}: ${verb.toLowerCase()} by ${answer.by}`,
+    text: esc(`${a.runbook} ${a.executionId}: ${verb.toLowerCase()} by ${answer.by}`),
     blocks: [section(text)],
   };
 }
@@ -126,9 +138,11 @@ export function dryRunPlan(d: {
   plan: unknown;
 }): Message {
   return {
-    text: `dry-run of ${d.runbook} ${d.executionId}: ${d.summary ?? "plan ready"}`,
+    text: esc(`dry-run of ${d.runbook} ${d.executionId}: ${d.summary ?? "plan ready"}`),
     blocks: [
-      section(`:mag: Dry-run of *${d.runbook}* \`${d.executionId}\`${d.summary ? `: ${d.summary}` : ""}`),
+      section(
+        `:mag: Dry-run of *${esc(d.runbook)}* \`${esc(d.executionId)}\`${d.summary ? `: ${esc(d.summary)}` : ""}`,
+      ),
       section(`*Plan*\n${code(d.plan)}`),
       {
         type: "actions",
@@ -141,7 +155,7 @@ export function dryRunPlan(d: {
             value: d.executionId,
             confirm: {
               title: { type: "plain_text", text: "Start the real run?" },
-              text: { type: "mrkdwn", text: `Runs *${d.runbook}* with the same params, for real.` },
+              text: { type: "mrkdwn", text: `Runs *${esc(d.runbook)}* with the same params, for real.` },
               confirm: { type: "plain_text", text: "Run it" },
               deny: { type: "plain_text", text: "Cancel" },
             },

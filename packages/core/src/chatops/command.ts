@@ -54,42 +54,132 @@ export const SUMMARY: Record<string, string> = {
 const ID = /^[A-Za-z0-9_-]{1,80}$/;
 const RUNBOOK = /^[a-z][a-z0-9-]{0,62}$/;
 
-/** Slack escapes &, < and > in command text; quotes may arrive as typographic quotes. */
-function unescapeSlack(text: string): string {
-  return text
-    .replace(/&lt;/g, "<")
-    .replace(/&gt;/g, ">")
-    .replace(/&amp;/g, "&")
-    .replace(/[\u201c\u201d]/g, '"');
+/**
+ * The longest command text read. Slack caps what a person can type into a message; a command
+ * longer than this is refused whole, never cut: cutting `… --dry-run` off the end would start
+ * a real run.
+ */
+export const MAX_TEXT = 4000;
+
+/**
+ * Slack escapes &, < and > in command text (api.slack.com/reference/surfaces/formatting#escaping);
+ * quotes typed on a phone or a Mac may arrive as typographic quotes (“ ” „ and ‘ ’).
+ */
+export function unescapeSlack(text: string): string {
+  return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
 }
 
-/** Words, with "double quoted" runs kept together (quotes removed; apostrophes are text). */
-export function tokenize(text: string): string[] {
-  const out: string[] = [];
-  const re = /"([^"]*)"?|([^\s"]+)/g;
-  let current: string | undefined;
-  let lastEnd = -1;
-  for (const m of unescapeSlack(text).matchAll(re)) {
-    const piece = m[1] ?? m[2] ?? "";
-    // `key="a b"` is one word: a quoted run glued to the word before it joins it.
-    if (current !== undefined && m.index === lastEnd) current += piece;
-    else {
-      if (current !== undefined) out.push(current);
-      current = piece;
-    }
-    lastEnd = m.index + m[0].length;
+/**
+ * Text for a Slack message: `&`, `<` and `>` as Slack's escaping rules ask
+ * (api.slack.com/reference/surfaces/formatting#escaping), so text a person or the world
+ * supplied (a param, a reason, an error, a tag) shows as typed and never becomes a mention
+ * (`<!channel>`), a link or a date. Only these three: other entities are shown as written.
+ *
+ * @example
+ * esc("<!channel> & co") // "&lt;!channel&gt; &amp; co"
+ */
+export function esc(text: unknown): string {
+  return String(text ?? "")
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;");
+}
+
+/** Typographic quotes as the straight ones they stand for. */
+function straighten(text: string): string {
+  return text.replace(/[\u201c\u201d\u201e\u201f]/g, '"').replace(/[\u2018\u2019\u201a\u201b]/g, "'");
+}
+
+/** The end (exclusive) of the JSON value starting at `start`: a balanced object, array or string. */
+function jsonEnd(text: string, start: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < text.length; i++) {
+    const ch = text[i];
+    if (inString) {
+      if (ch === "\\") i++;
+      else if (ch === '"') {
+        inString = false;
+        if (depth === 0) return i + 1;
+      }
+    } else if (ch === '"') inString = true;
+    else if (ch === "{" || ch === "[") depth++;
+    else if (ch === "}" || ch === "]") {
+      depth--;
+      if (depth <= 0) return i + 1;
+    } else if (depth === 0 && /\s/.test(ch)) return i;
   }
-  if (current !== undefined) out.push(current);
+  return text.length;
+}
+
+/**
+ * Words as a shell reads them (the CLI's `--param` values come through one): whitespace
+ * separates; "double" and 'single' quotes keep a run together and are removed; a quote with no
+ * closing one is text (an apostrophe). A `key:=` word takes a JSON value as written, its
+ * quotes and spaces kept — `selector:={"tag": {"Backup": "daily"}}` — unless the value is
+ * itself quoted (`selector:='{…}'`, as in the shell); so does `key=` followed by `{` or `[`
+ * (an object written whole, which the param parser reads as JSON).
+ */
+export function tokenize(text: string): string[] {
+  // Smart punctuation also turns `--dry-run` into `—dry-run` (an em or en dash): read it as the flag.
+  const s = straighten(unescapeSlack(text)).replace(/(^|\s)[\u2013\u2014](?=[a-z])/g, "$1--");
+  const out: string[] = [];
+  let word: string | undefined;
+  let i = 0;
+  while (i < s.length) {
+    const ch = s[i];
+    if (/\s/.test(ch)) {
+      if (word !== undefined) out.push(word);
+      word = undefined;
+      i++;
+      continue;
+    }
+    // `k:={…}`, `k:=[…]`, `k:="…"` and an object or list written whole (`k={…}`): JSON as written.
+    if (
+      word !== undefined &&
+      (/^[A-Za-z0-9_.-]+:=$/.test(word) ? /[{["]/ : /^[A-Za-z0-9_.-]+=$/.test(word) ? /[{[]/ : /$^/).test(ch)
+    ) {
+      const end = jsonEnd(s, i);
+      word += s.slice(i, end);
+      i = end;
+      continue;
+    }
+    if (ch === '"' || ch === "'") {
+      const close = s.indexOf(ch, i + 1);
+      if (close > i) {
+        word = (word ?? "") + s.slice(i + 1, close);
+        i = close + 1;
+        continue;
+      }
+    }
+    word = (word ?? "") + ch;
+    i++;
+  }
+  if (word !== undefined) out.push(word);
   return out;
 }
 
+/** Free text after the leading words (a reason, a comment) as typed; one pair of quotes around it all is removed. */
+function restOf(text: string, skipWords: number): string {
+  const s = unescapeSlack(text).trim();
+  let i = 0;
+  for (let w = 0; w < skipWords; w++) {
+    while (i < s.length && !/\s/.test(s[i])) i++;
+    while (i < s.length && /\s/.test(s[i])) i++;
+  }
+  const rest = s.slice(i).trim();
+  // Straightened only to see whether the whole is quoted; what is kept is as typed.
+  const quoted = straighten(rest).match(/^(["'])(.*)\1$/s);
+  return (quoted && !quoted[2].includes(quoted[1]) ? rest.slice(1, -1) : rest).trim();
+}
+
 function invalid(command: string, message: string): Command {
-  return { kind: "invalid", command, message: `${message}. Usage: \`${USAGE[command]}\`` };
+  return { kind: "invalid", command, message: `${message}. Usage: \`${esc(USAGE[command])}\`` };
 }
 
 function idArg(command: string, id: string | undefined): string | Command {
   if (!id) return invalid(command, "which run? give its execution id");
-  if (!ID.test(id)) return invalid(command, `'${id.slice(0, 80)}' is not an execution id`);
+  if (!ID.test(id)) return invalid(command, `'${esc(id.slice(0, 80))}' is not an execution id`);
   return id;
 }
 
@@ -101,18 +191,27 @@ function idArg(command: string, id: string | undefined): string | Command {
  * // { kind: "run", runbook: "scale", pairs: ["autoScalingGroup=web", "change=+2"], dryRun: true }
  */
 export function parse(text: string): Command {
-  const words = tokenize(String(text ?? "").slice(0, 4000));
+  const raw = String(text ?? "");
+  if (raw.length > MAX_TEXT) {
+    const first = (raw.trim().split(/\s/, 1)[0] ?? "").toLowerCase();
+    return invalid(
+      first in USAGE ? first : "help",
+      `that command is ${raw.length.toLocaleString("en")} characters, over ${MAX_TEXT.toLocaleString("en")} characters; nothing was run`,
+    );
+  }
+  const words = tokenize(raw);
   const [first, ...rest] = words;
   const verb = (first ?? "help").toLowerCase();
-  const restText = rest.join(" ").trim();
+  const restText = restOf(raw, 1);
   switch (verb) {
     case "run": {
       const [runbook, ...args] = rest;
       if (!runbook) return invalid("run", "which runbook? `/reflex runbooks` lists them");
-      if (!RUNBOOK.test(runbook)) return invalid("run", `'${runbook.slice(0, 80)}' is not a runbook name`);
+      if (!RUNBOOK.test(runbook))
+        return invalid("run", `'${esc(runbook.slice(0, 80))}' is not a runbook name`);
       const flags = args.filter((a) => a.startsWith("--"));
       const unknown = flags.find((f) => f !== "--dry-run" && f !== "--dryrun");
-      if (unknown) return invalid("run", `unknown option ${unknown.slice(0, 40)}`);
+      if (unknown) return invalid("run", `unknown option ${esc(unknown.slice(0, 40))}`);
       return {
         kind: "run",
         runbook,
@@ -135,14 +234,14 @@ export function parse(text: string): Command {
     case "approve": {
       const id = idArg("approve", rest[0]);
       if (typeof id !== "string") return id;
-      const comment = rest.slice(1).join(" ").trim();
+      const comment = restOf(raw, 2);
       return { kind: "approve", executionId: id, ...(comment ? { comment } : {}) };
     }
     case "reject":
     case "abort": {
       const id = idArg(verb, rest[0]);
       if (typeof id !== "string") return id;
-      const reason = rest.slice(1).join(" ").trim();
+      const reason = restOf(raw, 2);
       if (!reason) return invalid(verb, `a reason is required to ${verb} a run`);
       return { kind: verb, executionId: id, reason };
     }
@@ -163,8 +262,8 @@ export function parse(text: string): Command {
 
 /** The help text (mrkdwn). */
 export function helpText(unknown?: string): string {
-  const head = unknown ? `I don't know \`${unknown}\`. Here is what I can do:\n` : "Reflex commands:\n";
+  const head = unknown ? `I don't know \`${esc(unknown)}\`. Here is what I can do:\n` : "Reflex commands:\n";
   return `${head}${Object.keys(USAGE)
-    .map((k) => `• \`${USAGE[k]}\` — ${SUMMARY[k]}`)
+    .map((k) => `• \`${esc(USAGE[k])}\` — ${SUMMARY[k]}`)
     .join("\n")}`;
 }

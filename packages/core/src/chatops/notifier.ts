@@ -17,6 +17,7 @@ import {
   approvalRequest,
   context,
   dryRunPlan,
+  esc,
   type Message,
   mention,
   section,
@@ -81,13 +82,13 @@ type Detail = Record<string, any>;
 /** The run's root message (the thread starts here). */
 function rootMessage(d: Detail): Message {
   const by = d.trigger?.actor ? ` by ${mention(String(d.trigger.actor))}` : "";
-  const text = `:arrow_forward: *${d.runbook}*${d.dryRun ? " (dry-run)" : ""} \`${d.executionId}\` started${by}${d.trigger?.kind ? ` (${d.trigger.kind}${d.trigger.name ? ` ${d.trigger.name}` : ""})` : ""}`;
+  const text = `:arrow_forward: *${esc(d.runbook)}*${d.dryRun ? " (dry-run)" : ""} \`${esc(d.executionId)}\` started${by}${d.trigger?.kind ? ` (${esc(d.trigger.kind)}${d.trigger.name ? ` ${esc(d.trigger.name)}` : ""})` : ""}`;
   return {
-    text: `${d.runbook} ${d.executionId} started`,
+    text: esc(`${d.runbook} ${d.executionId} started`),
     blocks: [
       section(text),
       context(
-        `Next: follow this thread · \`/reflex status ${d.executionId}\` · \`/reflex abort ${d.executionId} <reason>\``,
+        `Next: follow this thread · \`/reflex status ${esc(d.executionId)}\` · \`/reflex abort ${esc(d.executionId)} &lt;reason&gt;\``,
       ),
     ],
   };
@@ -99,17 +100,17 @@ async function failure(d: Detail): Promise<Message> {
   const failed = steps.filter((s) => s.status === "FAILED").at(-1);
   const rolledBack = steps.filter((s) => /rollback|compensat|restore|revert/i.test(`${s.state} ${s.step}`));
   const lines = [
-    `:x: *${d.runbook}* \`${d.executionId}\` ${String(d.status ?? "FAILED").toLowerCase()}${failed ? ` at step *${failed.step}*${failed.target ? ` (${failed.target})` : ""}` : ""}: ${d.error ?? failed?.error ?? "unknown error"}${d.cause || failed?.cause ? ` — ${String(d.cause ?? failed?.cause).slice(0, 1500)}` : ""}`,
+    `:x: *${esc(d.runbook)}* \`${esc(d.executionId)}\` ${esc(String(d.status ?? "FAILED").toLowerCase())}${failed ? ` at step *${esc(failed.step)}*${failed.target ? ` (${esc(failed.target)})` : ""}` : ""}: ${esc(d.error ?? failed?.error ?? "unknown error")}${d.cause || failed?.cause ? ` — ${esc(String(d.cause ?? failed?.cause).slice(0, 1500))}` : ""}`,
     rolledBack.length
-      ? `Rolled back: ${rolledBack.map((s) => `${s.step} ${s.status}`).join(", ")}`
+      ? `Rolled back: ${esc(rolledBack.map((s) => `${s.step} ${s.status}`).join(", "))}`
       : "No rollback step ran (nothing had changed, or the runbook stopped before changing anything).",
   ];
   return {
-    text: `${d.runbook} ${d.executionId} failed: ${d.error ?? ""}`,
+    text: esc(`${d.runbook} ${d.executionId} failed: ${d.error ?? ""}`),
     blocks: [
       section(lines.join("\n")),
       context(
-        `Next: check the targets, \`/reflex status ${d.executionId}\` for every step; fix the cause, then run again`,
+        `Next: check the targets, \`/reflex status ${esc(d.executionId)}\` for every step; fix the cause, then run again`,
       ),
     ],
   };
@@ -117,7 +118,7 @@ async function failure(d: Detail): Promise<Message> {
 
 /** The message for one lifecycle event (in the run's thread), or undefined for none. */
 async function messageFor(type: string, d: Detail): Promise<Message | undefined> {
-  const id = `\`${d.executionId}\``;
+  const id = `\`${esc(d.executionId)}\``;
   switch (type) {
     case "Approval Requested":
       return approvalRequest({
@@ -131,10 +132,10 @@ async function messageFor(type: string, d: Detail): Promise<Message | undefined>
       });
     case "Approval Answered":
       return {
-        text: `${d.answer === "approve" ? "approved" : "rejected"} by ${d.by}`,
+        text: esc(`${d.answer === "approve" ? "approved" : "rejected"} by ${d.by}`),
         blocks: [
           section(
-            `${d.answer === "approve" ? ":white_check_mark: Approved" : ":x: Rejected"} by ${mention(d.by)}${d.comment ? `: ${d.comment}` : ""}${d.status === "PENDING" ? " — more approvals needed" : ""}`,
+            `${d.answer === "approve" ? ":white_check_mark: Approved" : ":x: Rejected"} by ${mention(d.by)}${d.comment ? `: ${esc(d.comment)}` : ""}${d.status === "PENDING" ? " — more approvals needed" : ""}`,
           ),
         ],
       };
@@ -148,10 +149,10 @@ async function messageFor(type: string, d: Detail): Promise<Message | undefined>
           plan: d.result?.plan ?? d.result ?? {},
         });
       return {
-        text: `${d.runbook} ${d.executionId} succeeded`,
+        text: esc(`${d.runbook} ${d.executionId} succeeded`),
         blocks: [
           section(
-            `:white_check_mark: *${d.runbook}* ${id} succeeded${d.result?.summary ? `: ${d.result.summary}` : ""}`,
+            `:white_check_mark: *${esc(d.runbook)}* ${id} succeeded${d.result?.summary ? `: ${esc(d.result.summary)}` : ""}`,
           ),
           context("Next: nothing — check the service is healthy."),
         ],
@@ -161,15 +162,17 @@ async function messageFor(type: string, d: Detail): Promise<Message | undefined>
       return failure(d);
     case "Execution Aborted":
       return {
-        text: `${d.runbook} ${d.executionId} aborted`,
-        blocks: [section(`:octagonal_sign: *${d.runbook}* ${id} aborted${d.cause ? `: ${d.cause}` : ""}`)],
+        text: esc(`${d.runbook} ${d.executionId} aborted`),
+        blocks: [
+          section(`:octagonal_sign: *${esc(d.runbook)}* ${id} aborted${d.cause ? `: ${esc(d.cause)}` : ""}`),
+        ],
       };
     case "Execution Lost":
       return {
-        text: `${d.runbook} ${d.executionId} lost`,
+        text: esc(`${d.runbook} ${d.executionId} lost`),
         blocks: [
           section(
-            `:warning: *${d.runbook}* ${id} was lost: ${d.attention?.reason ?? d.cause ?? ""}\nCompleted steps: ${(d.attention?.completedSteps ?? []).join(", ") || "none"}; in flight: ${(d.attention?.inFlightSteps ?? []).join(", ") || "none"}`,
+            `:warning: *${esc(d.runbook)}* ${id} was lost: ${esc(d.attention?.reason ?? d.cause ?? "")}\nCompleted steps: ${esc((d.attention?.completedSteps ?? []).join(", ")) || "none"}; in flight: ${esc((d.attention?.inFlightSteps ?? []).join(", ")) || "none"}`,
           ),
           context(
             "Next: check the targets by hand — a step may have half-finished; then run again if needed.",
@@ -178,10 +181,10 @@ async function messageFor(type: string, d: Detail): Promise<Message | undefined>
       };
     case "Abort Requested":
       return {
-        text: `abort requested by ${d.by}`,
+        text: esc(`abort requested by ${d.by}`),
         blocks: [
           section(
-            `:octagonal_sign: Abort (${d.mode}) requested by ${mention(d.by)}: ${d.reason}; rollback ${d.rollback}`,
+            `:octagonal_sign: Abort (${esc(d.mode)}) requested by ${mention(d.by)}: ${esc(d.reason)}; rollback ${esc(d.rollback)}`,
           ),
         ],
       };
@@ -206,10 +209,10 @@ export async function notify(type: string, detail: Detail, opts: NotifyOptions =
   if (kind === "Event Suppressed") {
     await t.postMessage({
       channel,
-      text: `${detail.runbook} suppressed by ${detail.check}: ${detail.reason}`,
+      text: esc(`${detail.runbook} suppressed by ${detail.check}: ${detail.reason}`),
       blocks: [
         section(
-          `:no_entry_sign: *${detail.runbook}* not started for ${detail.trigger?.kind ?? "?"} ${detail.trigger?.name ?? ""} — suppressed by *${detail.check}*: ${detail.reason}`,
+          `:no_entry_sign: *${esc(detail.runbook)}* not started for ${esc(detail.trigger?.kind ?? "?")} ${esc(detail.trigger?.name ?? "")} — suppressed by *${esc(detail.check)}*: ${esc(detail.reason)}`,
         ),
         context(
           "Next: nothing if this is the guardrail working; `/reflex resume` if automation should run again.",

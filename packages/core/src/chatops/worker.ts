@@ -17,9 +17,10 @@ import * as Runs from "../runs.ts";
 import * as Audit from "../state/audit.ts";
 import * as Executions from "../state/executions.ts";
 import type { Work } from "./ack.ts";
-import { ACTIONS, code, type Message, mention, REASON_BLOCK, reply } from "./blocks.ts";
+import { ACTIONS, code, esc, type Message, mention, REASON_BLOCK, reply } from "./blocks.ts";
 import type { Command } from "./command.ts";
 import { USAGE } from "./command.ts";
+import * as Payload from "./payload.ts";
 import { responder, type Transport, transport } from "./transport.ts";
 
 type Actor = Admission.Access.Actor;
@@ -34,19 +35,19 @@ export interface WorkOptions {
 export async function handle(work: Work, opts: WorkOptions = {}): Promise<Message | undefined> {
   const config = opts.config ?? currentConfig();
   const t = opts.transport ?? transport();
-  const respond = responder(
-    work.kind === "command" ? work.responseUrl : work.payload.response_url,
-    work.receivedAt,
-    t,
-  );
-  const userId = work.kind === "command" ? work.user.id : String(work.payload.user?.id ?? "");
-  if (!userId) return undefined;
+  // Every field is checked before use: a signed request still carries what a person typed.
+  const checked = Payload.check(work);
+  const respond = responder(checked.responseUrl, work.receivedAt, t);
+  if (!checked.ok) return refuse(work, checked, respond, opts.now);
+  const userId = checked.userId;
   const actor: Actor = {
     id: `slack:${userId}`,
     groups: await t.userGroups(userId).catch(() => []),
   };
-  const channel = work.kind === "command" ? work.channel : String(work.payload.channel?.id ?? "");
-  const text = work.kind === "command" ? `/reflex ${work.text}`.trim() : describeClick(work.payload);
+  const channel = checked.channel;
+  const clicked = checked.interaction;
+  const text =
+    work.kind === "command" ? `/reflex ${work.text}`.trim() : describeClick(clicked as Payload.Interaction);
   await Audit.record(
     {
       kind: "chatops.command",
@@ -61,7 +62,7 @@ export async function handle(work: Work, opts: WorkOptions = {}): Promise<Messag
     message =
       work.kind === "command"
         ? await runCommand(work.command, actor, config, opts.now)
-        : await click(work.payload, actor, config, opts.now);
+        : await click(clicked as Payload.Interaction, actor, config, opts.now);
   } catch (err) {
     message = reply(politeError(err, actor));
   }
@@ -70,19 +71,49 @@ export async function handle(work: Work, opts: WorkOptions = {}): Promise<Messag
   return message;
 }
 
-function describeClick(payload: Record<string, any>): string {
-  const action = payload.actions?.[0];
-  return `button ${String(action?.action_id ?? payload.type ?? "?")} ${String(action?.value ?? "")}`.trim();
+function describeClick(payload: Payload.Interaction): string {
+  const action = payload.actions[0];
+  return `button ${action.action_id} ${action.value ?? ""}`.trim();
+}
+
+/**
+ * Work with a field that does not fit (a button value of 5,000 characters, a user id that is an
+ * object): audited as `chatops.refused` with what was wrong, answered politely where the
+ * request says to answer, and nothing else done.
+ */
+async function refuse(
+  work: Work,
+  checked: Extract<Payload.Checked, { ok: false }>,
+  respond: ReturnType<typeof responder>,
+  now?: Date,
+): Promise<Message> {
+  const what = work.kind === "command" ? "command" : "button click";
+  const actor = checked.userId ? `slack:${checked.userId}` : "slack:unknown";
+  await Audit.record(
+    {
+      kind: "chatops.refused",
+      actor,
+      reason: `a Slack ${what} that does not fit: ${checked.problems.join("; ")}`,
+      guardrail: "input",
+      data: { channel: checked.channel ?? "", problems: checked.problems },
+    },
+    now,
+  );
+  const message = reply(
+    `:warning: Sorry${checked.userId ? ` ${mention(actor)}` : ""}, Reflex could not read that ${what}: ${esc(checked.problems.join("; "))}. Nothing was done.`,
+  );
+  await respond.send({ response_type: "ephemeral", replace_original: false, ...message });
+  return message;
 }
 
 /** Turns an error from core into a sentence for the person who asked. */
 export function politeError(err: unknown, actor: Actor): string {
   if (err instanceof AccessDeniedError)
-    return `:no_entry: Sorry ${mention(actor.id)}, you may not do that: ${err.message}. Ask someone with the right role, or an admin to add you to \`access\` in the config.`;
-  if (err instanceof NotFoundError) return `:grey_question: ${err.message}.`;
-  if (err instanceof ConflictError) return `:warning: ${err.message}.`;
-  if (err instanceof ValidationError) return `:warning: ${err.message}.`;
-  if (err instanceof ReflexError) return `:x: ${err.message}.`;
+    return `:no_entry: Sorry ${mention(actor.id)}, you may not do that: ${esc(err.message)}. Ask someone with the right role, or an admin to add you to \`access\` in the config.`;
+  if (err instanceof NotFoundError) return `:grey_question: ${esc(err.message)}.`;
+  if (err instanceof ConflictError) return `:warning: ${esc(err.message)}.`;
+  if (err instanceof ValidationError) return `:warning: ${esc(err.message)}.`;
+  if (err instanceof ReflexError) return `:x: ${esc(err.message)}.`;
   console.error("chatops: command failed", err);
   return ":x: Something went wrong on Reflex's side; the logs have the details.";
 }
@@ -105,15 +136,15 @@ const ACTIVE_STATUSES: readonly string[] = Executions.ACTIVE;
 function runLine(
   e: Pick<Executions.Execution, "id" | "runbook" | "status" | "dryRun" | "startedAt" | "trigger">,
 ) {
-  return `• \`${e.id}\` *${e.runbook}*${e.dryRun ? " (dry-run)" : ""} — ${e.status} · started ${e.startedAt} by ${mention(e.trigger.actor)}`;
+  return `• \`${esc(e.id)}\` *${esc(e.runbook)}*${e.dryRun ? " (dry-run)" : ""} — ${esc(e.status)} · started ${esc(e.startedAt)} by ${mention(e.trigger.actor)}`;
 }
 
 function nextSteps(e: Pick<Executions.Execution, "id" | "status">): string {
   switch (e.status) {
     case "WAITING_FOR_APPROVAL":
-      return `Next: \`/reflex approve ${e.id}\` or \`/reflex reject ${e.id} <reason>\``;
+      return `Next: \`/reflex approve ${esc(e.id)}\` or \`/reflex reject ${esc(e.id)} &lt;reason&gt;\``;
     case "RUNNING":
-      return `Next: watch the thread, or \`/reflex abort ${e.id} <reason>\``;
+      return `Next: watch the thread, or \`/reflex abort ${esc(e.id)} &lt;reason&gt;\``;
     case "FAILED":
     case "TIMED_OUT":
       return "Next: read the failing step's error below, check the targets, then fix and run again";
@@ -144,11 +175,13 @@ async function runCommand(cmd: Command, actor: Actor, config: Config, now?: Date
         [
           runLine(e),
           e.steps.length
-            ? `*Steps:* ${e.steps.map((s) => `${s.step}${s.target ? `(${s.target})` : ""} ${s.status}`).join(", ")}`
+            ? `*Steps:* ${esc(e.steps.map((s) => `${s.step}${s.target ? `(${s.target})` : ""} ${s.status}`).join(", "))}`
             : "",
-          failed ? `*Failed at* ${failed.step}: ${failed.error ?? ""} ${failed.cause ?? ""}` : "",
-          e.error ? `*Error:* ${e.error}${e.cause ? ` — ${e.cause}` : ""}` : "",
-          e.result?.summary ? `*Result:* ${String(e.result.summary)}` : "",
+          failed
+            ? `*Failed at* ${esc(failed.step)}: ${esc(failed.error ?? "")} ${esc(failed.cause ?? "")}`
+            : "",
+          e.error ? `*Error:* ${esc(e.error)}${e.cause ? ` — ${esc(e.cause)}` : ""}` : "",
+          e.result?.summary ? `*Result:* ${esc(e.result.summary)}` : "",
           nextSteps(e),
         ]
           .filter(Boolean)
@@ -171,13 +204,13 @@ async function runCommand(cmd: Command, actor: Actor, config: Config, now?: Date
       );
       if (!mine.length)
         return reply(
-          `You (${mention(actor.id)}) may not run any runbook in ${config.environment}. \`/reflex whoami\` says why.`,
+          `You (${mention(actor.id)}) may not run any runbook in ${esc(config.environment)}. \`/reflex whoami\` says why.`,
         );
       return reply(
         mine
           .map((r) => {
             const props = Object.keys((r.jsonSchema.properties as Record<string, unknown>) ?? {});
-            return `*${r.name}* (${r.risk} risk) — ${r.summary}\n  params: ${props.join(", ") || "none"}\n  example: \`${exampleCommand(r)}\``;
+            return `*${esc(r.name)}* (${r.risk} risk) — ${esc(r.summary)}\n  params: ${esc(props.join(", ")) || "none"}\n  example: \`${esc(exampleCommand(r))}\``;
           })
           .join("\n"),
       );
@@ -186,7 +219,7 @@ async function runCommand(cmd: Command, actor: Actor, config: Config, now?: Date
       const pending = await Approvals.pending({ actor, config });
       return reply(
         pending.length
-          ? `*Waiting for you*\n${pending.map((p) => `• \`${p.executionId}\` *${p.runbook}* by ${mention(p.requestedBy)} — deadline ${p.deadline} — \`/reflex approve ${p.executionId}\``).join("\n")}`
+          ? `*Waiting for you*\n${pending.map((p) => `• \`${esc(p.executionId)}\` *${esc(p.runbook)}* by ${mention(p.requestedBy)} — deadline ${esc(p.deadline)} — \`/reflex approve ${esc(p.executionId)}\``).join("\n")}`
           : "Nothing is waiting for your approval.",
       );
     }
@@ -201,7 +234,7 @@ async function runCommand(cmd: Command, actor: Actor, config: Config, now?: Date
         now,
       });
       return reply(
-        `${cmd.kind === "approve" ? ":white_check_mark: Approved" : ":x: Rejected"} \`${cmd.executionId}\` (${out.status}${out.status === "PENDING" ? `, ${out.approvals} of ${out.needed} approvals` : ""}).`,
+        `${cmd.kind === "approve" ? ":white_check_mark: Approved" : ":x: Rejected"} \`${esc(cmd.executionId)}\` (${esc(out.status)}${out.status === "PENDING" ? `, ${out.approvals} of ${out.needed} approvals` : ""}).`,
       );
     }
     case "abort": {
@@ -212,7 +245,7 @@ async function runCommand(cmd: Command, actor: Actor, config: Config, now?: Date
         at: now,
       });
       return reply(
-        `:octagonal_sign: Aborting \`${out.executionId}\` (${out.mode}); rollback ${out.rollback}.`,
+        `:octagonal_sign: Aborting \`${esc(out.executionId)}\` (${esc(out.mode)}); rollback ${esc(out.rollback)}.`,
       );
     }
     case "pause":
@@ -228,7 +261,7 @@ async function runCommand(cmd: Command, actor: Actor, config: Config, now?: Date
       if (cmd.kind === "pause") {
         await Guardrails.pause(actor.id, cmd.reason, now);
         return reply(
-          `:double_vertical_bar: Automatic runs are paused: ${cmd.reason}. \`/reflex resume\` resumes them.`,
+          `:double_vertical_bar: Automatic runs are paused: ${esc(cmd.reason)}. \`/reflex resume\` resumes them.`,
         );
       }
       await Guardrails.resume(actor.id, now);
@@ -242,9 +275,9 @@ async function runCommand(cmd: Command, actor: Actor, config: Config, now?: Date
       );
       const may = Object.entries(me.may)
         .filter(([, a]) => a.length)
-        .map(([r, a]) => `• *${r}*: ${a.join(", ")}`);
+        .map(([r, a]) => `• *${esc(r)}*: ${esc(a.join(", "))}`);
       return reply(
-        `You are ${mention(actor.id)} (\`${me.actor}\`) in *${me.environment}*; roles: ${me.roles.join(", ") || "none"}${actor.groups?.length ? `; groups: ${actor.groups.join(", ")}` : ""}\n${may.join("\n") || "You may not do anything with any runbook."}${me.note ? `\n_${me.note}_` : ""}`,
+        `You are ${mention(actor.id)} (\`${esc(me.actor)}\`) in *${esc(me.environment)}*; roles: ${esc(me.roles.join(", ")) || "none"}${actor.groups?.length ? `; groups: ${esc(actor.groups.join(", "))}` : ""}\n${may.join("\n") || "You may not do anything with any runbook."}${me.note ? `\n_${esc(me.note)}_` : ""}`,
       );
     }
   }
@@ -258,15 +291,15 @@ async function start(
 ): Promise<Message> {
   if (!Runbooks.has(cmd.runbook))
     return reply(
-      `:grey_question: There is no runbook \`${cmd.runbook}\`. \`/reflex runbooks\` lists the ones you may run.`,
+      `:grey_question: There is no runbook \`${esc(cmd.runbook)}\`. \`/reflex runbooks\` lists the ones you may run.`,
     );
   const runbook = Runbooks.get(cmd.runbook);
-  const example = `Example: \`${exampleCommand(runbook)}\``;
+  const example = `Example: \`${esc(exampleCommand(runbook))}\``;
   let params: Record<string, unknown>;
   try {
     params = parseParamPairs(cmd.pairs, runbook.jsonSchema as never);
   } catch (err) {
-    return reply(`:warning: ${(err as Error).message.replace(/^--param /, "param ")}\n${example}`);
+    return reply(`:warning: ${esc((err as Error).message.replace(/^--param /, "param "))}\n${example}`);
   }
   const a = await Admission.admit({
     runbook: runbook.name,
@@ -284,47 +317,47 @@ function admitted(a: Admission.Admission, actor: Actor, example: string): Messag
   if (a.admitted) {
     const e = a.execution;
     return reply(
-      `:rocket: Started *${e.runbook}*${e.dryRun ? " (dry-run)" : ""} \`${e.id}\`.${a.approval.required ? ` It waits for approval (${a.approval.reasons.join("; ")}).` : ""} Follow it in the run's thread, or \`/reflex status ${e.id}\`.`,
+      `:rocket: Started *${esc(e.runbook)}*${e.dryRun ? " (dry-run)" : ""} \`${esc(e.id)}\`.${a.approval.required ? ` It waits for approval (${esc(a.approval.reasons.join("; "))}).` : ""} Follow it in the run's thread, or \`/reflex status ${esc(e.id)}\`.`,
     );
   }
-  if (a.duplicate) return reply(`:information_source: ${a.reason}.`);
+  if (a.duplicate) return reply(`:information_source: ${esc(a.reason)}.`);
   if (a.status === 400) {
     const issues = (a.issues ?? [])
-      .map((i) => `• param \`${i.path.replace(/^params\./, "")}\`: ${i.message}`)
+      .map((i) => `• param \`${esc(i.path.replace(/^params\./, ""))}\`: ${esc(i.message)}`)
       .join("\n");
-    return reply(`:warning: Those params do not fit: ${issues ? `\n${issues}` : a.reason}\n${example}`);
+    return reply(`:warning: Those params do not fit: ${issues ? `\n${issues}` : esc(a.reason)}\n${example}`);
   }
   if (a.status === 403) return reply(politeError(new AccessDeniedError(a.reason), actor));
-  return reply(`:no_entry_sign: Not started — refused by *${a.check}*: ${a.reason}.`);
+  return reply(`:no_entry_sign: Not started — refused by *${esc(a.check)}*: ${esc(a.reason)}.`);
 }
 
 /** A button click. */
 async function click(
-  payload: Record<string, any>,
+  payload: Payload.Interaction,
   actor: Actor,
   config: Config,
   now?: Date,
 ): Promise<Message> {
-  const action = payload.actions?.[0];
-  const id = String(action?.value ?? "");
-  switch (action?.action_id) {
+  const action = payload.actions[0];
+  const id = action.value ?? "";
+  switch (action.action_id) {
     case ACTIONS.approve:
     case ACTIONS.reject: {
       const answer = action.action_id === ACTIONS.approve ? "approve" : "reject";
-      const reason = payload.state?.values?.[REASON_BLOCK]?.[ACTIONS.rejectReason]?.value;
+      const reason = payload.state?.values?.[REASON_BLOCK]?.[ACTIONS.rejectReason]?.value ?? undefined;
       if (answer === "reject" && !String(reason ?? "").trim())
         return reply(
-          `:warning: A rejection needs a reason: type it in the box above the buttons, then press Reject. (Or \`${USAGE.reject.replace("/reflex reject <execution-id>", `/reflex reject ${id}`)}\`.)`,
+          `:warning: A rejection needs a reason: type it in the box above the buttons, then press Reject. (Or \`${esc(USAGE.reject.replace("/reflex reject <execution-id>", `/reflex reject ${id}`))}\`.)`,
         );
       const out = await Approvals.answer({ executionId: id, actor, answer, comment: reason, config, now });
       return reply(
-        `${answer === "approve" ? "Approved" : "Rejected"} \`${id}\`${out.status === "PENDING" ? ` (${out.approvals} of ${out.needed} approvals)` : ""}.`,
+        `${answer === "approve" ? "Approved" : "Rejected"} \`${esc(id)}\`${out.status === "PENDING" ? ` (${out.approvals} of ${out.needed} approvals)` : ""}.`,
       );
     }
     case ACTIONS.runIt: {
       const dry = await Executions.find(id);
       if (!dry || dry.status === "STARTING") throw new NotFoundError("execution", id);
-      if (!dry.dryRun) return reply(`:information_source: \`${id}\` was a real run already.`);
+      if (!dry.dryRun) return reply(`:information_source: \`${esc(id)}\` was a real run already.`);
       const a = await Admission.admit({
         runbook: dry.runbook,
         params: dry.params,
@@ -341,7 +374,7 @@ async function click(
       return reply("Reason noted; press Reject to send it.");
     default:
       return reply(
-        `:grey_question: I don't know that button (${String(action?.action_id ?? "none").slice(0, 60)}).`,
+        `:grey_question: I don't know that button (${esc(String(action?.action_id ?? "none").slice(0, 60))}).`,
       );
   }
 }

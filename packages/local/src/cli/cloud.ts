@@ -41,9 +41,30 @@ interface Account {
     startTime: string;
     tags: Record<string, string>;
   }>;
+  targetGroups?: Array<{
+    name: string;
+    region: string;
+    port: number;
+    members: Array<{ instanceId: string; port: number; state: string }>;
+  }>;
+  addresses?: Array<{
+    allocationId: string;
+    publicIp: string;
+    region: string;
+    instanceId: string | null;
+    associationId: string | null;
+    tags: Record<string, string>;
+  }>;
+  records?: Array<{ zone: string; name: string; type: string; ttl: number; values: string[] }>;
 }
 
 export function formatAccount(a: Account): string {
+  const groups = a.targetGroups ?? [];
+  const addresses = a.addresses ?? [];
+  const records = a.records ?? [];
+  const names = new Map(a.instances.map((i) => [i.instanceId, i.name]));
+  /** An instance id with its Name tag, as people know it: `i-0abc (web-1)`. */
+  const named = (id: string) => (names.get(id) ? `${id} (${names.get(id)})` : id);
   const hidden = (k: string) => k === "Name" || k.startsWith("aws:");
   const tags = (t: Record<string, string>) =>
     Object.entries(t)
@@ -90,6 +111,35 @@ export function formatAccount(a: Account): string {
     table(
       ["ID", "REGION", "VOLUME", "STATE", "STARTED", "TAGS"],
       a.snapshots.map((s) => [s.snapshotId, s.region, s.volumeId, s.state, s.startTime, tags(s.tags)]),
+    ),
+    "",
+    `TARGET GROUPS (${groups.length})`,
+    table(
+      ["NAME", "REGION", "PORT", "MEMBERS"],
+      groups.map((g) => [
+        g.name,
+        g.region,
+        String(g.port),
+        g.members.map((m) => `${named(m.instanceId)} ${m.state}`).join(", ") || "none",
+      ]),
+    ),
+    "",
+    `ELASTIC IPS (${addresses.length})`,
+    table(
+      ["ALLOCATION", "PUBLIC IP", "REGION", "ASSOCIATED WITH", "TAGS"],
+      addresses.map((e) => [
+        e.allocationId,
+        e.publicIp,
+        e.region,
+        e.instanceId ? named(e.instanceId) : "not associated",
+        tags(e.tags),
+      ]),
+    ),
+    "",
+    `ROUTE 53 RECORDS (${records.length})`,
+    table(
+      ["ZONE", "NAME", "TYPE", "TTL", "VALUES"],
+      records.map((r) => [r.zone, r.name, r.type, String(r.ttl), r.values.join(", ")]),
     ),
   ].join("\n");
 }

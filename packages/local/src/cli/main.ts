@@ -297,7 +297,10 @@ Examples:
     chaos
       .command("add")
       .description("arm a fault on an operation")
-      .requiredOption("--op <service:Operation>", "e.g. ec2:CreateSnapshot, autoscaling:*, *")
+      .requiredOption(
+        "--op <service:Operation>",
+        "the service by its IAM prefix (ec2, autoscaling, ssm, elasticloadbalancing, route53, cloudwatch), e.g. ec2:CreateSnapshot, elasticloadbalancing:*, *",
+      )
       .option("--error <code>", "the AWS error code, e.g. RequestLimitExceeded, InternalError, AccessDenied")
       .option("--rate <p>", "probability per call, 0 < p <= 1 (default every call)")
       .option("--count <n>", "fire on this many calls, then disarm")
@@ -307,6 +310,7 @@ Examples:
     [
       "reflex chaos add --op ec2:CreateSnapshot --error RequestLimitExceeded --rate 0.3",
       "reflex chaos add --op autoscaling:* --latency 500ms --count 5",
+      "reflex chaos add --op elasticloadbalancing:RegisterTargets --error InternalError --burst 3",
     ],
     { json: true, server: true, as: false },
   );

@@ -4,6 +4,7 @@
  * (the port file in the default data dir, or the default port), else with `REFLEX_URL=…`.
  */
 import { resolve } from "node:path";
+import { faultView } from "../cloud/http.ts";
 import type { LocalMode } from "../local-mode.ts";
 import { formatFault } from "./cloud.ts";
 import { DEFAULT_DATA_DIR, defaultServerUrl } from "./transport.ts";
@@ -23,7 +24,7 @@ export async function readyBanner(local: LocalMode, opts: BannerOptions): Promis
       runbooks: Array<{ name: string }>;
     }
   ).runbooks.map((r) => r.name);
-  const faults = local.cloud.faults();
+  const faults = local.cloud.faults().map(faultView);
   const prefix = tryPrefix(local.url, opts);
   const reflex = `${prefix}npx reflex`;
   // The port file is found from this directory only; elsewhere the URL must be named.

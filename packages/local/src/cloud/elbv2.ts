@@ -30,7 +30,8 @@ function sweep(ctx: OpContext, g: TargetGroupRecord): void {
   );
 }
 
-function health(ctx: OpContext, t: TargetRecord | undefined) {
+/** A target's health as DescribeTargetHealth reports it (also shown by `reflex cloud`). */
+export function health(ctx: OpContext, t: TargetRecord | undefined) {
   if (!t)
     return {
       State: "unused",

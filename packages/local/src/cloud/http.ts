@@ -4,10 +4,10 @@
  *
  * | route | does |
  * |---|---|
- * | `GET /api/cloud` | instances (name, tags, state, type), groups, volumes, snapshots |
+ * | `GET /api/cloud` | instances (name, tags, state, type), groups, volumes, snapshots, target groups with their members, Elastic IPs with their associations, Route 53 records |
  * | `GET /api/cloud/calls[?mutating=true][&since=…][&limit=…]` | the call log, oldest first; `since` is an ISO time, a duration back from now (`10m`) or a call number (`seq`) |
  * | `GET /api/cloud/faults` | armed faults |
- * | `POST /api/cloud/faults` | `{ operation: "ec2:CreateSnapshot", error?, rate?, count?, burst?, latency? }` arms a fault |
+ * | `POST /api/cloud/faults` | `{ operation: "ec2:CreateSnapshot", error?, rate?, count?, burst?, latency? }` arms a fault; the service by its IAM prefix (`elasticloadbalancing:*`) |
  * | `DELETE /api/cloud/faults[/:id]` | disarms every fault, or one |
  *
  * Bad input is a 400 with `{ error: { code, message, path } }`.
@@ -15,16 +15,31 @@
 import { parseDuration, ValidationError } from "@reflex/core";
 import { Hono } from "hono";
 import { THROTTLE_CODES } from "./faults.ts";
-import { type CallRecord, type FaultSpec, SimulatedCloud } from "./index.ts";
+import {
+  type ArmedFault,
+  type CallRecord,
+  type FaultSpec,
+  IAM_PREFIX,
+  SIMULATED_SERVICES,
+  SimulatedCloud,
+  type SimulatedService,
+  serviceNamed,
+} from "./index.ts";
 
-const SERVICES = ["ec2", "autoscaling", "ssm"];
+/** A service as users name it: its IAM prefix (`elasticloadbalancing`, not the SDK's `elbv2`). */
+const prefixOf = (service: string) => IAM_PREFIX[service as SimulatedService] ?? service;
+
+/** A fault as the API lists it: the service by its IAM prefix. */
+export function faultView(f: ArmedFault) {
+  return f.service === undefined ? f : { ...f, service: prefixOf(f.service) };
+}
 
 /** A call as the API shows it: the params as a digest, the outcome, the time as ISO. */
 export function callView(c: CallRecord) {
   return {
     seq: c.seq,
     at: new Date(c.at).toISOString(),
-    service: c.service,
+    service: prefixOf(c.service),
     operation: c.operation,
     region: c.region,
     mutating: c.mutating,
@@ -72,6 +87,31 @@ export function accountView(cloud: SimulatedCloud) {
       startTime: s.StartTime?.toISOString(),
       tags: tags(s),
     })),
+    targetGroups: cloud.targetGroups().map((g) => ({
+      name: g.TargetGroupName,
+      region: g.Region,
+      port: g.Port,
+      arn: g.TargetGroupArn,
+      members: g.Targets.map((t) => ({ instanceId: t.Id, port: t.Port, state: t.State })),
+    })),
+    addresses: cloud.addresses().map((a) => ({
+      allocationId: a.AllocationId,
+      publicIp: a.PublicIp,
+      region: a.Region,
+      instanceId: a.InstanceId ?? null,
+      associationId: a.AssociationId ?? null,
+      tags: tags(a),
+    })),
+    records: cloud.hostedZones().flatMap((z) =>
+      z.Records.map((r) => ({
+        zoneId: z.Id,
+        zone: z.Name,
+        name: r.Name,
+        type: r.Type,
+        ttl: r.TTL,
+        values: r.Values,
+      })),
+    ),
   };
 }
 
@@ -105,9 +145,13 @@ export function faultFromRequest(body: unknown): FaultSpec {
   for (const k of Object.keys(b)) if (!known.includes(k)) bad(k, `unknown field; known: ${known.join(", ")}`);
   if (typeof b.operation !== "string" || !/^([a-z0-9-]+:)?([A-Z][A-Za-z0-9]{0,99}|\*)$/.test(b.operation))
     bad("operation", "must be like ec2:CreateSnapshot, autoscaling:*, CreateSnapshot or *");
-  const [service, operation] = b.operation.includes(":") ? b.operation.split(":") : [undefined, b.operation];
-  if (service !== undefined && !SERVICES.includes(service))
-    bad("operation", `service '${service}' is not simulated; use ${SERVICES.join(", ")}`);
+  const [named, operation] = b.operation.includes(":") ? b.operation.split(":") : [undefined, b.operation];
+  const service = named === undefined ? undefined : serviceNamed(named);
+  if (named !== undefined && !service)
+    bad(
+      "operation",
+      `service '${named}' is not simulated; use ${SIMULATED_SERVICES.map((s) => IAM_PREFIX[s]).join(", ")}`,
+    );
   const num = (k: string) => {
     if (b[k] === undefined) return undefined;
     if (typeof b[k] !== "number" || !Number.isFinite(b[k])) bad(k, "must be a number");
@@ -164,7 +208,7 @@ export function cloudApp(cloud: SimulatedCloud): Hono {
       kept: cloud.callLogSize,
     });
   });
-  app.get("/api/cloud/faults", (c) => c.json({ faults: cloud.faults() }));
+  app.get("/api/cloud/faults", (c) => c.json({ faults: cloud.faults().map(faultView) }));
   app.post("/api/cloud/faults", async (c) => {
     const type = c.req.header("content-type") ?? "";
     if (!type.startsWith("application/json")) bad("content-type", "must be application/json");
@@ -175,7 +219,8 @@ export function cloudApp(cloud: SimulatedCloud): Hono {
       bad("", "the body is not JSON");
     }
     const id = cloud.injectFault(faultFromRequest(body));
-    const fault = cloud.faults().find((f) => f.id === id);
+    const armed = cloud.faults().find((f) => f.id === id);
+    const fault = armed && faultView(armed);
     // The server's own output says when the cloud it simulates starts failing on purpose.
     console.error(`reflex: fault armed: ${JSON.stringify(fault)}`);
     return c.json({ fault }, 201);

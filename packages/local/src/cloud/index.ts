@@ -38,7 +38,7 @@ import { cloudWatchOperations } from "./cloudwatch.ts";
 import { ec2Operations, shapeInstance, shapeSnapshot, shapeVolume } from "./ec2.ts";
 import { ec2PatchingOperations } from "./ec2-patching.ts";
 import { eipOperations } from "./eip.ts";
-import { elbv2Operations } from "./elbv2.ts";
+import { elbv2Operations, health as targetHealth } from "./elbv2.ts";
 import { FailoverControls } from "./failover-controls.ts";
 import { type ArmedFault, FaultPlan, type FaultSpec, operationName } from "./faults.ts";
 import { type CloudSettings, launchInstance, type OpContext, opContext, settle } from "./fleet.ts";
@@ -208,6 +208,27 @@ export interface NewGroup {
 
 /** Services the cloud answers for. Clients of other services (DynamoDB, S3, ...) are left alone. */
 export const SIMULATED_SERVICES = ["ec2", "autoscaling", "ssm", "route53", "cloudwatch", "elbv2"] as const;
+export type SimulatedService = (typeof SIMULATED_SERVICES)[number];
+
+/**
+ * Each simulated service's IAM prefix — the name `reflex chaos` takes and the call log shows,
+ * as in an IAM policy (`elasticloadbalancing:RegisterTargets`). The SDK's own name for ELBv2
+ * (`elbv2`) is accepted too.
+ */
+export const IAM_PREFIX: Record<SimulatedService, string> = {
+  ec2: "ec2",
+  autoscaling: "autoscaling",
+  ssm: "ssm",
+  route53: "route53",
+  cloudwatch: "cloudwatch",
+  elbv2: "elasticloadbalancing",
+};
+
+/** The simulated service an IAM prefix (or the SDK's service name) names, or undefined. */
+export function serviceNamed(name: string): SimulatedService | undefined {
+  const lower = name.toLowerCase();
+  return SIMULATED_SERVICES.find((s) => s === lower || IAM_PREFIX[s] === lower);
+}
 
 const OPERATIONS: Record<string, Record<string, (ctx: OpContext, input: any) => object>> = {
   ec2: { ...ec2Operations, ...ec2PatchingOperations, ...eipOperations },
@@ -457,6 +478,46 @@ export class SimulatedCloud {
     return this.#viewContexts(region).flatMap((ctx) =>
       ctx.rs.groups.map((g) => ({ ...shapeGroup(ctx, g), Region: ctx.region })),
     );
+  }
+
+  /** Target groups with their registered (and still draining) targets and each one's health. */
+  targetGroups(region?: string) {
+    return this.#viewContexts(region).flatMap((ctx) =>
+      (ctx.rs.patching?.targetGroups ?? []).map((g) => ({
+        Region: ctx.region,
+        TargetGroupArn: g.arn,
+        TargetGroupName: g.name,
+        Port: g.port,
+        Targets: g.targets
+          .filter(
+            (t) => t.deregisteredAt === undefined || ctx.now < t.deregisteredAt + g.deregistrationDelayMs,
+          )
+          .map((t) => ({ Id: t.id, Port: t.port, State: targetHealth(ctx, t).State })),
+      })),
+    );
+  }
+
+  /** Elastic IPs, each with the instance it is associated with (if any). */
+  addresses(region?: string) {
+    return this.#viewContexts(region).flatMap((ctx) =>
+      (ctx.rs.addresses ?? []).map((a) => ({
+        Region: ctx.region,
+        AllocationId: a.allocationId,
+        PublicIp: a.publicIp,
+        AssociationId: a.associationId,
+        InstanceId: a.instanceId,
+        Tags: a.tags.map((t) => ({ ...t })),
+      })),
+    );
+  }
+
+  /** Route 53 hosted zones (global) with their record sets. */
+  hostedZones() {
+    return (this.#state.route53?.zones ?? []).map((z) => ({
+      Id: z.id,
+      Name: z.name,
+      Records: z.records.map((r) => ({ Name: r.name, Type: r.type, TTL: r.ttl, Values: [...r.values] })),
+    }));
   }
 
   // ---- helpers for tests and demos (saved like API mutations) --------------------------
