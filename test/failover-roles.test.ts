@@ -1,0 +1,114 @@
+/**
+ * Who is primary in a pair is decided from what serves traffic (the Elastic IP's association
+ * and the record's value, read back through the SDK), and a pair whose Elastic IP and record
+ * disagree needs a person until they agree. In-process local mode, the simulated cloud; the
+ * "person" fixes the pair with the same SDK calls an operator would make.
+ */
+import { AssociateAddressCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { ChangeResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";
+import { Aws, type ConfigInput, Pairs } from "@reflex/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO_PAIR as D, SimulatedCloud } from "../packages/local/src/cloud/index.ts";
+import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { api, startTestLocal } from "./support/local.ts";
+
+const A = D.primary.instance;
+const B = D.standby.instance;
+
+const config: ConfigInput = {
+  pairs: [
+    {
+      name: "app",
+      primary: { instance: A, recordValue: D.primary.privateIp },
+      standby: { instance: B, recordValue: D.standby.privateIp },
+      elasticIp: { allocationId: D.allocationId },
+      record: { hostedZoneId: D.hostedZoneId, zone: D.zone, name: D.record, type: "A", ttl: 60 },
+      verifyTimeout: "5s",
+    },
+  ],
+};
+
+let local: LocalMode;
+beforeAll(async () => {
+  const cloud = SimulatedCloud.seeded({ snapshotDurationMs: 150 });
+  cloud.failover.seedDemoPair();
+  local = await startTestLocal(config, { cloud });
+});
+afterAll(async () => local?.stop());
+
+/** An operator's hand: the same SDK calls, outside any run. */
+const moveAddress = (to: string) =>
+  Aws.client(EC2Client, "ec2").send(
+    new AssociateAddressCommand({ AllocationId: D.allocationId, InstanceId: to, AllowReassociation: true }),
+  );
+const setRecord = (value: string) =>
+  Aws.client(Route53Client, "route53", "us-east-1").send(
+    new ChangeResourceRecordSetsCommand({
+      HostedZoneId: D.hostedZoneId,
+      ChangeBatch: {
+        Changes: [
+          {
+            Action: "UPSERT",
+            ResourceRecordSet: {
+              Name: `${D.record}.`,
+              Type: "A",
+              TTL: 60,
+              ResourceRecords: [{ Value: value }],
+            },
+          },
+        ],
+      },
+    }),
+  );
+
+async function dryRun(): Promise<any> {
+  const started = await api(local, "POST", "/api/runbooks/failover/executions", {
+    params: { pair: "app" },
+    dryRun: true,
+  });
+  expect(started.status, JSON.stringify(started.body)).toBe(202);
+  await local.idle();
+  return (await api(local, "GET", `/api/executions/${started.body.executionId}`)).body;
+}
+
+const pairView = async () => (await api(local, "GET", "/api/pairs")).body.pairs[0];
+
+describe("the primary of a pair", () => {
+  it("is the side that serves traffic, even when no failover recorded it", async () => {
+    await moveAddress(B);
+    await setRecord(D.standby.privateIp);
+
+    const run = await dryRun();
+
+    expect(run.status).toBe("SUCCEEDED");
+    expect(run.result.plan).toMatchObject({ from: { instance: B }, to: { instance: A } });
+    expect(await pairView()).toMatchObject({ primary: B, standby: A });
+  });
+
+  it("is not decided while the Elastic IP and the record disagree: the pair needs attention, nothing moves", async () => {
+    await moveAddress(A); // the record still names B
+
+    const run = await dryRun();
+
+    expect(run).toMatchObject({ status: "FAILED", error: "PairNeedsAttention" });
+    expect(run.cause).toContain(`Elastic IP ${D.publicIp} is on ${A}`);
+    expect((await pairView()).attention).toMatchObject({
+      elasticIpOn: A,
+      recordValues: [D.standby.privateIp],
+    });
+    expect(local.cloud.failover.recordValues(D.hostedZoneId, D.record)).toEqual([D.standby.privateIp]);
+  });
+
+  it("is recorded again, and the attention cleared, once they agree", async () => {
+    await setRecord(D.primary.privateIp);
+
+    const run = await dryRun();
+
+    expect(run.status).toBe("SUCCEEDED");
+    expect(run.result.plan).toMatchObject({ from: { instance: A }, to: { instance: B } });
+    const view = await pairView();
+    expect(view).toMatchObject({ primary: A, standby: B });
+    expect(view.attention).toBeUndefined();
+    expect((await Pairs.get("app"))?.attention).toBeUndefined();
+  });
+});
