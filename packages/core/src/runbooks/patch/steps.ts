@@ -401,7 +401,7 @@ export async function checkCommand(
     detail = inv.StandardErrorContent || inv.StatusDetails || "";
   } catch (err) {
     // Right after SendCommand the invocation may not exist yet.
-    if (!isAwsError(err, "InvocationDoesNotExist")) throw err;
+    if ((err as Error).name !== "InvocationDoesNotExist") throw err;
   }
   if (status === "Success") return { ready: true, status };
   if (!WAITING.has(status))
