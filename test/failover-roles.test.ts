@@ -4,6 +4,9 @@
  * disagree needs a person until they agree. In-process local mode, the simulated cloud; the
  * "person" fixes the pair with the same SDK calls an operator would make.
  */
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { AssociateAddressCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { ChangeResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { Aws, type ConfigInput, Pairs } from "@reflex/core";
@@ -97,6 +100,9 @@ describe("the primary of a pair", () => {
       recordValues: [D.standby.privateIp],
     });
     expect(local.cloud.failover.recordValues(D.hostedZoneId, D.record)).toEqual([D.standby.privateIp]);
+    const bin = join(import.meta.dirname, "../packages/local/bin/reflex.mjs");
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, "pairs", "--url", local.url]);
+    expect(stdout).toMatch(/\n {2}needs attention since .*: what serves traffic does not name one side/);
   });
 
   it("is recorded again, and the attention cleared, once they agree", async () => {
