@@ -38,48 +38,58 @@ function registeredInWeb(dir: string): string[] {
   return web.targets.filter((t) => t.deregisteredAt === undefined).map((t) => t.id);
 }
 
+/** Where a patch is killed, and what its lost-run report must then say of the instance it was changing. */
+const PATCH_CRASHES = [
+  { point: "cloud:after:elbv2:DeregisterTargets", says: "out of target group(s) web" },
+  { point: "cloud:after:ssm:SendCommand", says: "patch command sent" },
+];
+
 describe("a crash mid-patch", () => {
-  it("is reported per instance, and the next patch of the instances puts them back in their target group", async () => {
-    const dir = dataDir();
-    const doomed = await startChild(dir, CRASH_CONFIG, "cloud:after:elbv2:DeregisterTargets");
-    const cloud = (await call(doomed.url, "GET", "/api/cloud")).body;
-    const web = (cloud.instances as Array<{ instanceId: string; name: string }>)
-      .filter((i) => i.name === "web-1" || i.name === "web-2")
-      .map((i) => i.instanceId)
-      .sort();
-    expect(web).toHaveLength(2);
-    expect(registeredInWeb(dir)).toEqual(expect.arrayContaining(web));
+  it.each(PATCH_CRASHES)(
+    "at $point is reported per instance, and the next patch of the instances puts them back in their target group",
+    async ({ point, says }) => {
+      const dir = dataDir();
+      const doomed = await startChild(dir, CRASH_CONFIG, point);
+      const cloud = (await call(doomed.url, "GET", "/api/cloud")).body;
+      const web = (cloud.instances as Array<{ instanceId: string; name: string }>)
+        .filter((i) => i.name === "web-1" || i.name === "web-2")
+        .map((i) => i.instanceId)
+        .sort();
+      expect(web).toHaveLength(2);
+      expect(registeredInWeb(dir)).toEqual(expect.arrayContaining(web));
 
-    const started = await call(doomed.url, "POST", "/api/runbooks/patch/executions", {
-      params: { selector: { instanceIds: web }, maxConcurrency: "2", ...QUICK },
-    });
-    expect(started.status).toBe(202);
-    // Killed by itself right after the first DeregisterTargets was applied and saved.
-    expect((await doomed.exited).signal).toBe("SIGKILL");
-    const out = web.filter((id) => !registeredInWeb(dir).includes(id));
-    expect(out.length).toBeGreaterThan(0);
+      const started = await call(doomed.url, "POST", "/api/runbooks/patch/executions", {
+        params: { selector: { instanceIds: web }, maxConcurrency: "2", ...QUICK },
+      });
+      expect(started.status).toBe(202);
+      // Killed by itself right after the first such call was applied and saved.
+      expect((await doomed.exited).signal).toBe("SIGKILL");
+      const out = web.filter((id) => !registeredInWeb(dir).includes(id));
+      expect(out.length).toBeGreaterThan(0);
 
-    const restarted = await startChild(dir, CRASH_CONFIG);
-    const lost = (await call(restarted.url, "GET", `/api/executions/${started.body.executionId}`)).body;
-    expect(lost).toMatchObject({ status: "ABORTED", error: "ExecutionLost" });
-    const report = lost.attention.report as { instances: Array<{ instanceId: string; undone: string[] }> };
-    for (const id of out) {
-      const entry = report.instances.find((i) => i.instanceId === id);
-      expect(entry, `the lost run's report names ${id}`).toBeDefined();
-      expect(entry!.undone.join("; ")).toContain("out of target group(s) web");
-    }
+      const restarted = await startChild(dir, CRASH_CONFIG);
+      const lost = (await call(restarted.url, "GET", `/api/executions/${started.body.executionId}`)).body;
+      expect(lost).toMatchObject({ status: "ABORTED", error: "ExecutionLost" });
+      const report = lost.attention.report as { instances: Array<{ instanceId: string; undone: string[] }> };
+      for (const id of out) {
+        const entry = report.instances.find((i) => i.instanceId === id);
+        expect(entry, `the lost run's report names ${id}`).toBeDefined();
+        expect(entry!.undone.join("; ")).toContain("out of target group(s) web");
+      }
+      expect(report.instances.flatMap((i) => i.undone).join("; ")).toContain(says);
 
-    const again = await call(restarted.url, "POST", "/api/runbooks/patch/executions", {
-      params: { selector: { instanceIds: web }, maxConcurrency: "2", ...QUICK },
-    });
-    expect(again.status, JSON.stringify(again.body)).toBe(202);
-    const second = await waitUntilEnded(restarted.url, again.body.executionId);
+      const again = await call(restarted.url, "POST", "/api/runbooks/patch/executions", {
+        params: { selector: { instanceIds: web }, maxConcurrency: "2", ...QUICK },
+      });
+      expect(again.status, JSON.stringify(again.body)).toBe(202);
+      const second = await waitUntilEnded(restarted.url, again.body.executionId);
 
-    expect(second.status, JSON.stringify(second.result)).toBe("SUCCEEDED");
-    expect(registeredInWeb(dir)).toEqual(expect.arrayContaining(web));
-    for (const t of second.result.targets)
-      expect(t.targetGroups.map((g: string) => g.split("/")[1])).toContain("web");
-  });
+      expect(second.status, JSON.stringify(second.result)).toBe("SUCCEEDED");
+      expect(registeredInWeb(dir)).toEqual(expect.arrayContaining(web));
+      for (const t of second.result.targets)
+        expect(t.targetGroups.map((g: string) => g.split("/")[1])).toContain("web");
+    },
+  );
 });
 
 const FAILOVER_CONFIG = "test/fixtures/crash-failover.config.ts";

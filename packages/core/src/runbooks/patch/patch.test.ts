@@ -170,3 +170,38 @@ describe("finishTarget", () => {
     expect((await Changes.unrestored(ID)).map((x) => x.executionId)).toContain(c.executionId);
   });
 });
+
+describe("a lost patch run's report", () => {
+  it("names each instance with what is still undone, and leaves out the ones put back and finished", async () => {
+    const c = ctx();
+    const at = (s: number) => new Date(NOW.getTime() + s * 1000);
+    const [out, rebooted, replacing, done] = [
+      "i-00000000000000001",
+      "i-00000000000000002",
+      "i-00000000000000003",
+      "i-00000000000000004",
+    ];
+    for (const id of [out, rebooted, replacing, done])
+      await Changes.recordOut(c.executionId, "us-east-1", id, [TG("web")], at(0));
+    await Changes.recordChange(c.executionId, out, "command", { at: at(1).toISOString() }, at(1));
+    await Changes.recordChange(c.executionId, rebooted, "reboot", { at: at(2).toISOString() }, at(2));
+    await Changes.recordChange(
+      c.executionId,
+      replacing,
+      "rootVolume",
+      { at: at(3).toISOString(), snapshotId: "snap-1" },
+      at(3),
+    );
+    await Changes.markRestored(c.executionId, done, at(4));
+    await Results.put(c.executionId, { instanceId: done, status: "patched", endedAt: at(4).toISOString() });
+
+    const report = await Changes.inspectLostPatch({ id: c.executionId });
+
+    expect(report.instances.map((i) => i.instanceId).sort()).toEqual([out, rebooted, replacing]);
+    const undone = Object.fromEntries(report.instances.map((i) => [i.instanceId, i.undone.join("; ")]));
+    for (const id of [out, rebooted, replacing]) expect(undone[id]).toContain("out of target group(s) web");
+    expect(undone[out]).toContain("patch command sent");
+    expect(undone[rebooted]).toContain("rebooted at");
+    expect(undone[replacing]).toContain("root-volume replacement from snap-1");
+  });
+});
