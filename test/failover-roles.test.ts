@@ -118,3 +118,45 @@ describe("the primary of a pair", () => {
     expect((await Pairs.get("app"))?.attention).toBeUndefined();
   });
 });
+
+describe("the intended switch", () => {
+  it("is cleared by a verified switch back, leaving the roles as they were", async () => {
+    // The first GetChange (in the switch) is refused: the run switches back.
+    const fault = local.cloud.injectFault({
+      service: "route53",
+      operation: "GetChange",
+      kind: "error",
+      code: "AccessDenied",
+      httpStatusCode: 403,
+      times: 1,
+    });
+    const started = await api(local, "POST", "/api/runbooks/failover/executions", {
+      params: { pair: "app" },
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const id = started.body.executionId;
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const e = (await api(local, "GET", `/api/executions/${id}`)).body;
+      if (e.status === "WAITING_FOR_APPROVAL") break;
+      expect(e.status, `${e.error}: ${e.cause}`).toBe("RUNNING");
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((r) => setTimeout(r, 20)); // poll the run's state
+    }
+    const res = await fetch(`${local.url}/api/executions/${id}/approve`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-reflex-actor": "cli:bob" },
+      body: "{}",
+    });
+    expect(res.status).toBe(200);
+    await local.idle();
+    local.cloud.removeFault(fault);
+
+    const run = (await api(local, "GET", `/api/executions/${id}`)).body;
+    expect(run).toMatchObject({ status: "FAILED", error: "AccessDenied" });
+    expect(run.result.switchBack.verified.every((c: { ok: boolean }) => c.ok)).toBe(true);
+    const recorded = await Pairs.get("app");
+    expect(recorded?.switching).toBeUndefined();
+    expect(recorded).toMatchObject({ primary: A });
+  });
+});
