@@ -94,3 +94,23 @@ export function classify(err: unknown): { kind: "transient" | "permanent"; name:
   if (!isTransient(err)) return { kind: "permanent", name: own };
   return { kind: "transient", name: KNOWN.has(own) ? own : TRANSIENT_ERROR };
 }
+
+/**
+ * True when `err` is the AWS error `code` — the code AWS puts on the wire (`InvalidTarget`,
+ * `InvalidInstanceID.NotFound`). Compare errors through this, never by `name` alone: for
+ * query-protocol services with modelled errors (ELBv2, Auto Scaling, CloudWatch) the SDK names
+ * the exception after its shape (`InvalidTargetException`) and keeps AWS's code in `Code`;
+ * for EC2 and unmodelled errors, `name` is the code itself. Both spellings are AWS's own, so
+ * both are accepted: the wire code (`Code`, `Error.Code`, or `name`), and the shape name the
+ * SDK derives from it (`<code>Exception`).
+ *
+ * @example
+ * try { await elbv2.send(new DeregisterTargetsCommand(...)) }
+ * catch (err) { if (!isAwsError(err, "InvalidTarget")) throw err; } // already out
+ */
+export function isAwsError(err: unknown, code: string): boolean {
+  if (!err || typeof err !== "object") return false;
+  const e = err as SdkLikeError & { Code?: unknown; Error?: { Code?: unknown } };
+  if (e.Code === code || e.Error?.Code === code) return true;
+  return e.name === code || e.name === `${code}Exception`;
+}

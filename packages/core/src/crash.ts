@@ -12,7 +12,14 @@ export const CRASH_POINTS = [
   "start:after-start-execution", // the execution exists, audit may not have landed
   "gate:after-claim", // the dedup claim is held, nothing decided
 ] as const;
-export type CrashPoint = (typeof CRASH_POINTS)[number];
+/**
+ * Local mode's simulated cloud also has one point after every mutating call it applied (and
+ * saved), before the caller hears the answer: `cloud:after:<service>:<Operation>`, e.g.
+ * `cloud:after:elbv2:DeregisterTargets` — the moment a runbook has changed the account and not
+ * yet recorded it.
+ */
+export type CloudCrashPoint = `cloud:after:${string}:${string}`;
+export type CrashPoint = (typeof CRASH_POINTS)[number] | CloudCrashPoint;
 
 const armed = process.env.REFLEX_CRASH_AT;
 

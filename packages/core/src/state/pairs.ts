@@ -3,10 +3,16 @@
  * starting roles; every completed failover records the new ones here, so the next failover of
  * the pair goes the other way and `reflex pairs` shows the truth. A pair with no record has
  * the roles its config gives it.
+ *
+ * Crash safety: a switch is recorded as intended (`switching`) before its first mutating call,
+ * and the intent is cleared by the write that records the new roles (or by a verified switch
+ * back). An intent left behind means a run died mid-switch: the pair's roles are then decided
+ * from what serves traffic (the Elastic IP's association and the record's value, read back from
+ * the cloud), and the pair is marked as needing attention (`attention`) while those disagree.
  */
-import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { ConflictError } from "../errors.ts";
-import { db, isConditionFailure } from "./db.ts";
+import { conditionalWrite, db, isConditionFailure } from "./db.ts";
 import { tableName } from "./table.ts";
 
 export interface PairRoles {
@@ -18,16 +24,97 @@ export interface PairRoles {
   executionId: string;
 }
 
+/** A switch a run is making: recorded before its first mutating call, cleared when it is recorded done. */
+export interface Switching {
+  executionId: string;
+  from: string;
+  towards: string;
+  since: string;
+}
+
+/** Why a pair needs a person: what serves traffic does not say who is primary. */
+export interface PairAttention {
+  reason: string;
+  since: string;
+  /** The instance the Elastic IP is associated with (null: none), when the pair has one. */
+  elasticIpOn?: string | null;
+  /** The record's values, when the pair has one. */
+  recordValues?: string[];
+}
+
+/** What is recorded about a pair: its roles once a failover (or a reconciliation) set them, a switch under way, attention. */
+export type PairRecord = { pair: string } & Partial<Omit<PairRoles, "pair">> & {
+    switching?: Switching;
+    attention?: PairAttention;
+  };
+
 const key = (pair: string) => ({ pk: `PAIR#${pair}`, sk: "ROLES" });
 
-/** The recorded roles of a pair, or undefined when no failover has run (the config's roles hold). */
-export async function get(pair: string): Promise<PairRoles | undefined> {
+/** What is recorded for a pair, or undefined when nothing is (the config's roles hold). */
+export async function get(pair: string): Promise<PairRecord | undefined> {
   const out = await db().send(
     new GetCommand({ TableName: tableName(), Key: key(pair), ConsistentRead: true }),
   );
   if (!out.Item) return undefined;
-  const { primary, standby, since, executionId } = out.Item as PairRoles;
-  return { pair, primary, standby, since, executionId };
+  const { primary, standby, since, executionId, switching, attention } = out.Item as PairRecord;
+  return {
+    pair,
+    ...(primary ? { primary, standby, since, executionId } : {}),
+    ...(switching ? { switching } : {}),
+    ...(attention ? { attention } : {}),
+  };
+}
+
+/**
+ * Records the switch a run is about to make, before its first mutating call (a run's switch
+ * back replaces its own intent). The pair lock means no other run writes it meanwhile.
+ */
+export async function recordIntent(pair: string, switching: Switching): Promise<void> {
+  await db().send(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: key(pair),
+      UpdateExpression: "SET switching = :s, #type = :t",
+      ExpressionAttributeNames: { "#type": "type" },
+      ExpressionAttributeValues: { ":s": switching, ":t": "pair" },
+    }),
+  );
+}
+
+/** Clears a run's own intent (its switch back was verified: the roles did not change). */
+export async function clearIntent(pair: string, executionId: string): Promise<boolean> {
+  return conditionalWrite(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: key(pair),
+      UpdateExpression: "REMOVE switching",
+      ConditionExpression: "switching.executionId = :run",
+      ExpressionAttributeValues: { ":run": executionId },
+    }),
+  );
+}
+
+/**
+ * Records the roles read back from the cloud (the Elastic IP and the record agree on who
+ * serves), clearing any intent and attention: what serves traffic is the truth.
+ */
+export async function settle(roles: PairRoles): Promise<void> {
+  await db().send(
+    new PutCommand({ TableName: tableName(), Item: { ...key(roles.pair), type: "pair", ...roles } }),
+  );
+}
+
+/** Marks the pair as needing a person (kept until a reconciliation finds the cloud agrees). */
+export async function markAttention(pair: string, attention: PairAttention): Promise<void> {
+  await db().send(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: key(pair),
+      UpdateExpression: "SET attention = :a, #type = :t",
+      ExpressionAttributeNames: { "#type": "type" },
+      ExpressionAttributeValues: { ":a": attention, ":t": "pair" },
+    }),
+  );
 }
 
 /**
@@ -44,7 +131,8 @@ export async function recordRoles(roles: PairRoles, was: string): Promise<void> 
       new PutCommand({
         TableName: tableName(),
         Item: { ...key(roles.pair), type: "pair", ...roles },
-        ConditionExpression: "attribute_not_exists(pk) OR #primary = :was OR executionId = :run",
+        // No roles yet (maybe only this run's intent), or still `was`, or this very run's retry.
+        ConditionExpression: "attribute_not_exists(#primary) OR #primary = :was OR executionId = :run",
         ExpressionAttributeNames: { "#primary": "primary" },
         ExpressionAttributeValues: { ":was": was, ":run": roles.executionId },
       }),
@@ -69,6 +157,10 @@ export interface PairView {
   executionId?: string;
   elasticIp?: string;
   record?: string;
+  /** A switch recorded as intended and never recorded done: a run died mid-switch (or is switching now). */
+  switching?: Switching;
+  /** Set while what serves traffic does not say who is primary: a person must look. */
+  attention?: PairAttention;
 }
 
 /**
@@ -93,7 +185,9 @@ export async function list(
         name: p.name,
         primary: roles?.primary ?? p.primary.instance,
         standby: roles?.standby ?? p.standby.instance,
-        ...(roles ? { since: roles.since, executionId: roles.executionId } : {}),
+        ...(roles?.primary ? { since: roles.since, executionId: roles.executionId } : {}),
+        ...(roles?.switching ? { switching: roles.switching } : {}),
+        ...(roles?.attention ? { attention: roles.attention } : {}),
         ...(p.elasticIp ? { elasticIp: p.elasticIp.allocationId } : {}),
         ...(p.record ? { record: `${p.record.type} ${p.record.name}` } : {}),
       };

@@ -300,7 +300,15 @@ export class ApiClient {
   /** Failover pairs with who is primary now (`reflex pairs`). */
   pairs() {
     return this.request<{
-      pairs: Array<{ name: string; primary: string; standby: string; since?: string; executionId?: string }>;
+      pairs: Array<{
+        name: string;
+        primary: string;
+        standby: string;
+        since?: string;
+        executionId?: string;
+        switching?: { executionId: string; towards: string; since: string };
+        attention?: { reason: string; since: string };
+      }>;
     }>("GET", "/api/pairs");
   }
 }

@@ -672,10 +672,17 @@ async function cmdPairs(io: Io, values: ServerOptions & { json?: boolean }): Pro
   const { pairs } = await (await clientFor(values)).pairs();
   if (values.json) io.out(JSON.stringify({ pairs }));
   else if (pairs.length === 0) io.out("no pairs in the config");
-  for (const p of values.json ? [] : pairs)
+  for (const p of values.json ? [] : pairs) {
     io.out(
       `${p.name}: primary ${p.primary}, standby ${p.standby}${p.executionId ? ` (since ${p.since}, ${p.executionId})` : " (as configured)"}`,
     );
+    // A switch left unrecorded, or an Elastic IP and a record that disagree: say so under the pair.
+    if (p.attention) io.out(`  needs attention since ${p.attention.since}: ${p.attention.reason}`);
+    else if (p.switching)
+      io.out(
+        `  switching to ${p.switching.towards} since ${p.switching.since} (run ${p.switching.executionId})`,
+      );
+  }
   return 0;
 }
 

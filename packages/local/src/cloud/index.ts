@@ -31,6 +31,7 @@ import type {
   Volume as Ec2Volume,
 } from "@aws-sdk/client-ec2";
 import type { SdkClient } from "@reflex/core/aws";
+import { crashPoint } from "@reflex/core/crash";
 import { ValidationError } from "@reflex/core/errors";
 import { CloudApiError } from "./api-error.ts";
 import { autoScalingOperations, reconcileGroup, shapeGroup } from "./autoscaling.ts";
@@ -350,7 +351,10 @@ export class SimulatedCloud {
     try {
       await this.#faults.apply(service, op, input);
       const output = this.#dispatch(service, region, op, args);
-      if (record.mutating) this.#autoSave();
+      if (record.mutating) {
+        this.#autoSave();
+        crashPoint(`cloud:after:${service}:${op}`); // tests only: dies here, the change made and saved
+      }
       return output;
     } catch (e) {
       const error =

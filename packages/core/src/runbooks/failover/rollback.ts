@@ -5,6 +5,7 @@
  * original error, and its result reports both outcomes: the failed verify and the switch back.
  */
 import * as Executions from "../../state/executions.ts";
+import * as Pairs from "../../state/pairs.ts";
 import type { StepContext } from "../define.ts";
 import {
   type FailoverInput,
@@ -19,6 +20,13 @@ import {
 /** Points everything back at the previous primary; a no-op for what never moved. Safe to repeat. */
 export async function switchBack(input: FailoverInput, ctx: StepContext): Promise<SwitchProgress> {
   const pair = pairOf(input.params.pair);
+  // The switch back is a switch too: its intent is recorded before its first mutating call.
+  await Pairs.recordIntent(pair.name, {
+    executionId: ctx.executionId,
+    from: input.plan!.to.instance,
+    towards: input.plan!.from.instance,
+    since: ctx.now().toISOString(),
+  });
   const progress = await pointAt(pair, input.plan!.from, ctx, input.switchBack);
   await Executions.setResult(ctx.executionId, {
     switchBack: { ...progress, failure: input.failure ?? null },
@@ -42,6 +50,8 @@ export async function verifySwitchBack(input: FailoverInput, ctx: StepContext): 
   );
   if (out.done) {
     const plan = input.plan!;
+    // Back where it was, verified: the roles never changed, and no switch is under way.
+    await Pairs.clearIntent(plan.pair, ctx.executionId);
     await Executions.setResult(ctx.executionId, {
       switchBack: { ...input.switchBack, verified: out.checks, failure: input.failure ?? null },
       summary: `failover of ${plan.pair} to ${plan.to.instance} failed (${input.failure?.Error ?? "error"}); switched back to ${plan.from.instance}, verified`,

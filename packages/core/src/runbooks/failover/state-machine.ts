@@ -4,6 +4,7 @@ import {
   type AslState,
   approvalStates,
   RETRY_LAMBDA,
+  RETRY_ROLLBACK,
   RETRY_THROTTLING,
   stepTask,
 } from "../asl.ts";
@@ -14,6 +15,9 @@ const onFailure = (next: string, resultPath = "$.failure"): AslCatcher[] => [
   { ErrorEquals: ["States.ALL"], ResultPath: resultPath, Next: next },
 ];
 const step = (name: string, rest: Partial<AslState>) => stepTask(R, name, { Retry: RETRY, ...rest });
+/** The switch back is compensation: it retries longest (RETRY_ROLLBACK, see define.ts). */
+const rollbackStep = (name: string, rest: Partial<AslState>) =>
+  stepTask(R, name, { Retry: RETRY_ROLLBACK, ...rest });
 /** How often a run polls Route 53's change status and re-verifies (AWS: INSYNC takes tens of seconds). */
 const POLL_SECONDS = 5;
 
@@ -89,7 +93,7 @@ export const failoverStateMachine: AslDefinition = {
     FailedOver: { Type: "Succeed" },
 
     // ---- switch back ----
-    SwitchBack: step("switchBack", {
+    SwitchBack: rollbackStep("switchBack", {
       ResultPath: "$.switchBack",
       Catch: onFailure("SwitchBackFailed", "$.rollbackFailure"),
       Next: "SwitchBackInSync",
@@ -100,12 +104,12 @@ export const failoverStateMachine: AslDefinition = {
       Default: "WaitForSwitchBack",
     },
     WaitForSwitchBack: { Type: "Wait", Seconds: POLL_SECONDS, Next: "AwaitSwitchBack" },
-    AwaitSwitchBack: step("awaitSwitchBack", {
+    AwaitSwitchBack: rollbackStep("awaitSwitchBack", {
       ResultPath: "$.switchBack",
       Catch: onFailure("SwitchBackFailed", "$.rollbackFailure"),
       Next: "SwitchBackInSync",
     }),
-    VerifySwitchBack: step("verifySwitchBack", {
+    VerifySwitchBack: rollbackStep("verifySwitchBack", {
       ResultPath: "$.switchBackVerify",
       Catch: onFailure("SwitchBackFailed", "$.rollbackFailure"),
       Next: "SwitchedBack",

@@ -117,17 +117,102 @@ const ec2 = (region: string) => client(EC2Client, "ec2", region);
 const fqdn = (name: string) => `${name.toLowerCase().replace(/\.$/, "")}.`;
 const zoneId = (id: string) => id.replace(/^\/hostedzone\//, "");
 
-/** Who is primary now: the roles a completed failover recorded, else the config's. */
-export async function currentRoles(pair: Pair): Promise<{ from: Side; to: Side }> {
+/** What serves the pair's traffic now, read back from the cloud. */
+export interface Serving {
+  /** The instance the Elastic IP is associated with (null: none), when the pair has one. */
+  elasticIpOn?: string | null;
+  /** The record's values, when the pair has one. */
+  recordValues?: string[];
+  /** The side everything points at; undefined when the pointers disagree or name neither side. */
+  primary?: string;
+  /** Why no side is primary. */
+  why?: string;
+}
+
+/** Reads the Elastic IP's association and the record's value, and says which side they point at. */
+export async function servingNow(pair: Pair): Promise<Serving> {
+  const region = regionOf(pair);
+  const out: Serving = {};
+  const pointers: Array<{ what: string; at?: string }> = [];
+  if (pair.elasticIp) {
+    const address = await describeAddress(region, pair.elasticIp.allocationId);
+    out.elasticIpOn = address.InstanceId ?? null;
+    pointers.push({
+      what: `Elastic IP ${address.PublicIp} is on ${address.InstanceId ?? "nothing"}`,
+      at: address.InstanceId,
+    });
+  }
+  if (pair.record) {
+    const { values } = await recordValues(pair);
+    out.recordValues = values;
+    const side = [pair.primary, pair.standby].find((s) => values.length === 1 && s.recordValue === values[0]);
+    pointers.push({
+      what: `${fqdn(pair.record.name)} is ${values.join(", ") || "(none)"}`,
+      at: side?.instance,
+    });
+  }
+  const members = [pair.primary.instance, pair.standby.instance];
+  const first = pointers[0]?.at;
+  if (first && members.includes(first) && pointers.every((p) => p.at === first))
+    return { ...out, primary: first };
+  return {
+    ...out,
+    why: `what serves traffic does not name one side of the pair (${members.join(", ")}): ${pointers.map((p) => p.what).join("; ")}`,
+  };
+}
+
+/**
+ * Who is primary now: the side that serves traffic (the Elastic IP's association and the
+ * record's value, read back from the cloud), not only what was recorded — a run that died
+ * mid-switch left the record behind the cloud. When the record disagrees, or a switch was left
+ * intended, the roles are recorded from the cloud; when the cloud itself disagrees (the Elastic
+ * IP on one side, the record on the other), the pair is marked as needing attention and nothing
+ * is decided (`PairNeedsAttention`).
+ */
+export async function currentRoles(
+  pair: Pair,
+  ctx: Pick<StepContext, "executionId" | "now">,
+): Promise<{ from: Side; to: Side }> {
   const recorded = await Pairs.get(pair.name);
-  const primary = recorded?.primary ?? pair.primary.instance;
-  if (primary !== pair.primary.instance && primary !== pair.standby.instance)
-    throw new StepExecutionError(
-      "PairChanged",
-      `pair ${pair.name}: the recorded primary ${primary} is neither of the config's instances (${pair.primary.instance}, ${pair.standby.instance}); fix the config or the record`,
-    );
+  const primary = await reconcileRoles(pair, recorded, ctx.executionId, ctx.now());
   const from = sideOf(pair, primary);
   return { from, to: from === pair.primary ? pair.standby : pair.primary };
+}
+
+/**
+ * Puts the pair's record right from what serves traffic; returns the primary. Used by every
+ * failover before it decides anything, and by the reconciler for a lost failover run.
+ */
+export async function reconcileRoles(
+  pair: Pair,
+  recorded: Pairs.PairRecord | undefined,
+  by: string,
+  now: Date,
+): Promise<string> {
+  const serving = await servingNow(pair);
+  if (!serving.primary) {
+    await Pairs.markAttention(pair.name, {
+      reason: serving.why!,
+      since: recorded?.attention?.since ?? now.toISOString(),
+      ...(serving.elasticIpOn !== undefined ? { elasticIpOn: serving.elasticIpOn } : {}),
+      ...(serving.recordValues ? { recordValues: serving.recordValues } : {}),
+    });
+    throw new StepExecutionError(
+      "PairNeedsAttention",
+      `pair ${pair.name} needs a person: ${serving.why}${recorded?.switching ? `; run ${recorded.switching.executionId} was switching it to ${recorded.switching.towards}` : ""}. Point the Elastic IP and the record at one side; the next run records it`,
+    );
+  }
+  const recordedPrimary = recorded?.primary ?? pair.primary.instance;
+  if (serving.primary !== recordedPrimary || recorded?.switching || recorded?.attention) {
+    await Pairs.settle({
+      pair: pair.name,
+      primary: serving.primary,
+      standby: serving.primary === pair.primary.instance ? pair.standby.instance : pair.primary.instance,
+      since: now.toISOString(),
+      executionId: recorded?.switching?.executionId ?? by,
+    });
+  }
+  return serving.primary;
 }
 
 async function instanceChecks(instance: string, region: string): Promise<Check[]> {
@@ -210,7 +295,7 @@ async function metricCheck(
 export async function checkReadiness(input: FailoverInput, ctx: StepContext): Promise<Readiness> {
   const pair = pairOf(input.params.pair);
   const region = regionOf(pair);
-  const { from, to } = await currentRoles(pair);
+  const { from, to } = await currentRoles(pair, ctx);
   const base = { pair: pair.name, region, from: view(from), to: view(to) };
   const about = input.params.ifPrimary;
   if (
@@ -386,6 +471,14 @@ function checkDeadline(pair: Pair, since: string, ctx: StepContext, error: strin
 /** The switch: the Elastic IP to the standby (AllowReassociation) and/or the record UPSERT. */
 export async function switchOver(input: FailoverInput, ctx: StepContext): Promise<SwitchProgress> {
   const pair = pairOf(input.params.pair);
+  // The intent first: a crash after AssociateAddress or the record change leaves it, and the
+  // next run (or the reconciler) settles the roles from what the cloud then says.
+  await Pairs.recordIntent(pair.name, {
+    executionId: ctx.executionId,
+    from: input.plan!.from.instance,
+    towards: input.plan!.to.instance,
+    since: ctx.now().toISOString(),
+  });
   const progress = await pointAt(pair, input.plan!.to, ctx);
   await Executions.setResult(ctx.executionId, { switched: { ...progress, at: ctx.now().toISOString() } });
   return progress;
@@ -484,4 +577,35 @@ export async function recordRoles(input: FailoverInput, ctx: StepContext): Promi
     summary: `failed over ${plan.pair}: ${plan.to.instance} is primary, ${plan.from.instance} standby`,
   });
   return roles;
+}
+
+/**
+ * For the reconciler: a lost failover run may have moved the Elastic IP or the record and died
+ * before it recorded the roles. Reads back what serves traffic and records the roles from it
+ * (DynamoDB only; no change to the cloud), or marks the pair as needing attention when the
+ * Elastic IP and the record disagree.
+ */
+export async function inspectLostFailover(e: {
+  id: string;
+  params: Record<string, unknown>;
+}): Promise<Record<string, unknown>> {
+  const pair = pairOf(String(e.params.pair));
+  const recorded = await Pairs.get(pair.name);
+  const intended = recorded?.switching?.executionId === e.id ? recorded.switching : undefined;
+  try {
+    const primary = await reconcileRoles(pair, recorded, e.id, new Date());
+    return {
+      pair: pair.name,
+      ...(intended
+        ? { intended: { from: intended.from, towards: intended.towards, since: intended.since } }
+        : {}),
+      primary,
+      note: intended
+        ? `the run was switching ${pair.name} to ${intended.towards}; what serves traffic says ${primary} is primary, and that is recorded`
+        : `the run was lost before it began a switch; ${primary} serves traffic`,
+    };
+  } catch (err) {
+    if (!(err instanceof StepExecutionError && err.code === "PairNeedsAttention")) throw err;
+    return { pair: pair.name, ...(intended ? { intended } : {}), attention: (err as Error).message };
+  }
 }

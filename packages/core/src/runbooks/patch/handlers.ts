@@ -1,5 +1,6 @@
 /** patch's step implementations (loaded by the step worker only). */
 import { implementSteps } from "../define.ts";
+import { inspectLostPatch } from "./changes.ts";
 import { patch } from "./index.ts";
 import { report } from "./report.ts";
 import { checkRollback, finishTarget, rollbackTarget } from "./rollback.ts";
@@ -16,19 +17,24 @@ import {
   verifyTarget,
 } from "./steps.ts";
 
-export const patchSteps = implementSteps(patch, {
-  plan,
-  beginTarget,
-  prepareTarget,
-  checkReady,
-  installPatches,
-  checkCommand,
-  rebootIfNeeded,
-  checkHealth,
-  reregister,
-  verifyTarget,
-  rollbackTarget,
-  checkRollback,
-  finishTarget,
-  report,
-});
+export const patchSteps = implementSteps(
+  patch,
+  {
+    plan,
+    beginTarget,
+    prepareTarget,
+    checkReady,
+    installPatches,
+    checkCommand,
+    rebootIfNeeded,
+    checkHealth,
+    reregister,
+    verifyTarget,
+    rollbackTarget,
+    checkRollback,
+    finishTarget,
+    report,
+  },
+  // A lost patch may have left instances out of their target groups, mid-patch or mid-reboot.
+  { inspectLost: inspectLostPatch },
+);

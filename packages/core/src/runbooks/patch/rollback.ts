@@ -16,8 +16,9 @@ import { StepExecutionError } from "../../errors.ts";
 import { RUN_ABORTED } from "../asl.ts";
 import type { StepContext } from "../define.ts";
 import { SNAPSHOT_TAGS, snapshotStates } from "../snapshots.ts";
+import * as Changes from "./changes.ts";
 import * as Results from "./results.ts";
-import { elbv2, type TargetInput } from "./steps.ts";
+import { elbv2, groupsToRestore, type TargetInput } from "./steps.ts";
 
 const ROLLBACK_TIMEOUT_S = 1800;
 
@@ -28,7 +29,11 @@ export async function rollbackTarget(
 ): Promise<NonNullable<TargetInput["rollback"]>> {
   const { region, instanceId } = input;
   if (input.error?.Error !== RUN_ABORTED) await Results.countFailure(ctx.executionId, instanceId);
-  if (!input.command) return { skipped: "the patch command was never sent; nothing on the instance changed" };
+  // Not "nothing changed": the instance may be out of its target groups, which finishTarget puts right.
+  if (!input.command)
+    return {
+      skipped: "the patch command was never sent; the instance's software and root volume are as they were",
+    };
   if (!input.params.rollbackOnFailure) return { skipped: "rollbackOnFailure is false" };
   const snapshotId = input.prep?.snapshotId;
   if (!snapshotId) return { skipped: "no pre-patch snapshot" };
@@ -46,6 +51,13 @@ export async function rollbackTarget(
       at: mine.StartTime ?? ctx.now().toISOString(),
       ready: false,
     };
+  await Changes.recordChange(
+    ctx.executionId,
+    instanceId,
+    "rootVolume",
+    { at: ctx.now().toISOString(), snapshotId },
+    ctx.now(),
+  );
   const made = await ec2(region).send(
     new CreateReplaceRootVolumeTaskCommand({
       InstanceId: instanceId,
@@ -104,38 +116,54 @@ function outcomeOf(input: TargetInput): { status: Results.TargetStatus; reason?:
 }
 
 /**
- * The last step of every target: back into the target groups it was taken out of (unless it
- * was patched, when `reregister` already did it), and its result recorded.
+ * The last step of every target: back into every target group it was taken out of — as
+ * recorded before it was taken out, so a step that failed part-way leaves none behind (unless
+ * it was patched, when `reregister` already did it) — and its result recorded. An instance that
+ * cannot be put back stays listed as out (the next patch of it puts it back) and its target is
+ * `failed`, saying so.
  */
 export async function finishTarget(
   input: TargetInput,
   ctx: StepContext,
 ): Promise<{ status: Results.TargetStatus }> {
   const outcome = outcomeOf(input);
+  let status = outcome.status;
   let reason = outcome.reason;
+  const groups = await groupsToRestore(input, ctx.executionId);
+  const stillOut: string[] = [];
   if (outcome.status !== "patched") {
-    for (const arn of input.prep?.deregistered ?? []) {
+    for (const arn of groups) {
       try {
         await elbv2(input.region).send(
           new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: [{ Id: input.instanceId }] }),
         );
       } catch (err) {
+        stillOut.push(arn);
         reason = `${reason ?? ""}; could not re-register in ${arn}: ${(err as Error).message}`;
       }
     }
   }
+  if (stillOut.length) {
+    status = "failed";
+    reason = `${reason}; still out of ${stillOut.length} target group(s) (recorded: the next patch of ${input.instanceId} puts it back)`;
+  } else if (groups.length) {
+    await Changes.markRestored(ctx.executionId, input.instanceId, ctx.now());
+    // Groups an earlier run left it out of were in this run's list, and are restored with them.
+    for (const earlier of input.target?.restores ?? [])
+      await Changes.markRestored(earlier.executionId, input.instanceId, ctx.now());
+  }
   await Results.put(ctx.executionId, {
     instanceId: input.instanceId,
     name: input.target?.name,
-    status: outcome.status,
+    status,
     reason,
     snapshotId: input.prep?.snapshotId,
     rebooted: input.reboot?.rebooted,
     installed: input.reboot?.installed,
-    targetGroups: input.prep?.deregistered,
+    targetGroups: groups.length ? groups : input.prep?.deregistered,
     rollbackTaskId: input.rollback?.taskId,
     startedAt: input.target?.startedAt,
     endedAt: ctx.now().toISOString(),
   });
-  return { status: outcome.status };
+  return { status };
 }

@@ -3,6 +3,7 @@ import {
   type AslState,
   approvalStates,
   RETRY_LAMBDA,
+  RETRY_ROLLBACK,
   RETRY_THROTTLING,
   RUN_ABORTED,
   stepTask,
@@ -10,6 +11,7 @@ import {
 
 const R = "patch";
 const RETRY = [RETRY_LAMBDA, RETRY_THROTTLING];
+// Compensation (and what must run after an abort: finish, report) retries longest: see define.ts.
 /** Anything that goes wrong once a target has started: put it back as it was. */
 const TO_ROLLBACK = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "RollbackTarget" }];
 
@@ -102,7 +104,7 @@ export const targetProcessor: AslDefinition = {
     },
     RollbackTarget: stepTask(R, "rollbackTarget", {
       ResultPath: "$.rollback",
-      Retry: RETRY,
+      Retry: RETRY_ROLLBACK,
       Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.rollbackError", Next: "FinishTarget" }],
       Next: "RollbackStarted",
     }),
@@ -114,7 +116,7 @@ export const targetProcessor: AslDefinition = {
     WaitRollback: { Type: "Wait", SecondsPath: "$.params.pollSeconds", Next: "CheckRollback" },
     CheckRollback: stepTask(R, "checkRollback", {
       ResultPath: "$.rollback",
-      Retry: RETRY,
+      Retry: RETRY_ROLLBACK,
       Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.rollbackError", Next: "FinishTarget" }],
       Next: "RollbackDone",
     }),
@@ -124,7 +126,7 @@ export const targetProcessor: AslDefinition = {
       Default: "WaitRollback",
     },
     FinishTarget: stepTask(R, "finishTarget", {
-      Retry: RETRY,
+      Retry: RETRY_ROLLBACK,
       // The child's output is dropped (ResultPath null on the Map): results live in DynamoDB.
       ResultSelector: { "status.$": "$.status" },
       End: true,
@@ -185,7 +187,7 @@ export const patchStateMachine: AslDefinition = {
     Report: stepTask(R, "report", {
       ResultPath: "$.report",
       TimeoutSeconds: 900,
-      Retry: RETRY,
+      Retry: RETRY_ROLLBACK,
       Next: "Outcome",
     }),
     Outcome: {

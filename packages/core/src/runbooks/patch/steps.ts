@@ -28,11 +28,13 @@ import {
 } from "@aws-sdk/client-ssm";
 import { ec2, findInstances, tagValue } from "../../adapters/ec2.ts";
 import { client } from "../../aws.ts";
+import { isAwsError } from "../../aws-errors.ts";
 import { region as defaultRegion } from "../../env.ts";
 import { StepExecutionError } from "../../errors.ts";
 import * as Executions from "../../state/executions.ts";
 import type { RunInput, StepContext } from "../define.ts";
 import { SNAPSHOT_TAGS, snapshotStates, snapshotVolumes } from "../snapshots.ts";
+import * as Changes from "./changes.ts";
 import { type PatchParams, resolveRate } from "./params.ts";
 import * as Results from "./results.ts";
 
@@ -61,7 +63,10 @@ export interface Begin {
   outcome?: { status: Results.TargetStatus; reason: string };
   name?: string;
   rootVolumeId?: string;
+  /** The target groups to take it out of and put it back in: its memberships now, and any an earlier run left it out of. */
   targetGroups?: string[];
+  /** Earlier runs that took the instance out of target groups and never put it back (this run does). */
+  restores?: Array<{ executionId: string; targetGroups: string[] }>;
   startedAt?: string;
 }
 
@@ -75,7 +80,7 @@ export interface TargetInput {
   prep?: { snapshotId: string; deregistered: string[]; at: string };
   command?: { commandId: string; sentAt: string };
   reboot?: { rebooted: boolean; installed: number; pendingReboot: number; at: string };
-  registered?: { at: string };
+  registered?: { at: string; targetGroups?: string[] };
   rollback?: { taskId?: string; at?: string; ready?: boolean; volumeId?: string; skipped?: string };
   error?: { Error?: string; Cause?: string };
   rollbackError?: { Error?: string; Cause?: string };
@@ -274,12 +279,20 @@ export async function beginTarget(input: TargetInput, ctx: StepContext): Promise
       start: false,
       outcome: { status: "skipped", reason: "no EBS root volume to snapshot" },
     };
+  // An earlier run that died (or was stopped) with the instance out of its target groups
+  // recorded them: this run puts them back with its own (a run of its own never lists here:
+  // its record is written later, by prepareTarget).
+  const restores = (await Changes.unrestored(instanceId))
+    .filter((c) => c.executionId !== ctx.executionId && c.targetGroups.length > 0)
+    .map((c) => ({ executionId: c.executionId, targetGroups: c.targetGroups }));
+  const current = await memberships(region, instanceId);
   return {
     instanceId,
     start: true,
     name: tagValue(instance.Tags, "Name"),
     rootVolumeId: root.Ebs.VolumeId,
-    targetGroups: await memberships(region, instanceId),
+    targetGroups: [...new Set([...current, ...restores.flatMap((r) => r.targetGroups)])],
+    ...(restores.length ? { restores } : {}),
     startedAt: ctx.now().toISOString(),
   };
 }
@@ -306,13 +319,18 @@ export async function prepareTarget(input: TargetInput, ctx: StepContext): Promi
       { Key: SNAPSHOT_TAGS.retainUntil, Value: retainUntil },
     ],
   });
-  for (const arn of target?.targetGroups ?? []) {
+  // What is about to change is recorded first: a crash after any DeregisterTargets leaves a
+  // record naming every group to put the instance back in.
+  const groups = target?.targetGroups ?? [];
+  await Changes.recordOut(ctx.executionId, region, instanceId, groups, ctx.now());
+  for (const arn of groups) {
     try {
       await elbv2(region).send(
         new DeregisterTargetsCommand({ TargetGroupArn: arn, Targets: [{ Id: instanceId }] }),
       );
     } catch (err) {
-      if ((err as Error).name !== "InvalidTarget") throw err; // already out: what we wanted
+      // Already out (a retried step, or a group an earlier run left it out of): what we wanted.
+      if (!isAwsError(err, "InvalidTarget")) throw err;
     }
   }
   return {
@@ -346,6 +364,13 @@ export async function checkReady(input: TargetInput, ctx: StepContext): Promise<
 
 /** SendCommand AWS-RunPatchBaseline, Operation=Install. Reboots are Reflex's (RebootOption=NoReboot), so it can wait for them. */
 export async function installPatches(input: TargetInput, ctx: StepContext): Promise<TargetInput["command"]> {
+  await Changes.recordChange(
+    ctx.executionId,
+    input.instanceId,
+    "command",
+    { at: ctx.now().toISOString() },
+    ctx.now(),
+  );
   const out = await ssm(input.region).send(
     new SendCommandCommand({
       DocumentName: "AWS-RunPatchBaseline",
@@ -405,7 +430,16 @@ export async function rebootIfNeeded(input: TargetInput, ctx: StepContext): Prom
   const pendingReboot = state?.InstalledPendingRebootCount ?? 0;
   const installed = (state?.InstalledCount ?? 0) + pendingReboot;
   const rebooted = pendingReboot > 0 && input.params.rebootOption === "RebootIfNeeded";
-  if (rebooted) await ec2(input.region).send(new RebootInstancesCommand({ InstanceIds: [input.instanceId] }));
+  if (rebooted) {
+    await Changes.recordChange(
+      ctx.executionId,
+      input.instanceId,
+      "reboot",
+      { at: ctx.now().toISOString() },
+      ctx.now(),
+    );
+    await ec2(input.region).send(new RebootInstancesCommand({ InstanceIds: [input.instanceId] }));
+  }
   return { rebooted, installed, pendingReboot, at: ctx.now().toISOString() };
 }
 
@@ -447,17 +481,30 @@ async function registerAll(region: string, instanceId: string, arns: string[]): 
     );
 }
 
+/**
+ * The target groups the instance must be back in: those recorded before it was taken out (all
+ * of them, even when the step that took it out failed part-way), and those its output names.
+ */
+export async function groupsToRestore(input: TargetInput, executionId: string): Promise<string[]> {
+  const recorded = await Changes.get(executionId, input.instanceId);
+  return [...new Set([...(recorded?.targetGroups ?? []), ...(input.prep?.deregistered ?? [])])].sort();
+}
+
 /** Puts the instance back into the target groups it was taken out of. */
-export async function reregister(input: TargetInput, ctx: StepContext): Promise<{ at: string }> {
-  await registerAll(input.region, input.instanceId, input.prep?.deregistered ?? []);
-  return { at: ctx.now().toISOString() };
+export async function reregister(
+  input: TargetInput,
+  ctx: StepContext,
+): Promise<NonNullable<TargetInput["registered"]>> {
+  const targetGroups = await groupsToRestore(input, ctx.executionId);
+  await registerAll(input.region, input.instanceId, targetGroups);
+  return { at: ctx.now().toISOString(), targetGroups };
 }
 
 /** Verified: status checks, SSM ping, and healthy in every target group it serves. */
 export async function verifyTarget(input: TargetInput, ctx: StepContext): Promise<{ ready: boolean }> {
   const h = await instanceHealth(input.region, input.instanceId);
   const unhealthy: string[] = [];
-  for (const arn of input.prep?.deregistered ?? []) {
+  for (const arn of input.registered?.targetGroups ?? input.prep?.deregistered ?? []) {
     const t = await elbv2(input.region).send(
       new DescribeTargetHealthCommand({ TargetGroupArn: arn, Targets: [{ Id: input.instanceId }] }),
     );

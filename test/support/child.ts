@@ -1,0 +1,116 @@
+/**
+ * A real `reflex start` in a child process, for crash tests: started on a data dir (optionally
+ * armed to SIGKILL itself at a crash point, `REFLEX_CRASH_AT`), killed, and started again on the
+ * same dir. Call `stopChildren()` in `afterEach`.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dirname, "../..");
+const BIN = join(ROOT, "packages/local/bin/reflex.mjs");
+
+export interface Child {
+  proc: ChildProcess;
+  url: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  output: () => string;
+}
+
+const children: Child[] = [];
+const dirs: string[] = [];
+
+export async function stopChildren(): Promise<void> {
+  for (const c of children.splice(0)) {
+    c.proc.kill("SIGKILL");
+    await c.exited;
+  }
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+export function dataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "reflex-crash-"));
+  dirs.push(dir);
+  return dir;
+}
+
+export async function startChild(dir: string, config: string, crashAt?: string): Promise<Child> {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1", POWERTOOLS_LOG_LEVEL: "SILENT" };
+  if (crashAt) env.REFLEX_CRASH_AT = crashAt;
+  else delete env.REFLEX_CRASH_AT;
+  const proc = spawn(
+    process.execPath,
+    [BIN, "start", "--port", "0", "--data", dir, "--config", join(ROOT, config)],
+    { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let text = "";
+  proc.stdout?.on("data", (b) => {
+    text += b;
+  });
+  proc.stderr?.on("data", (b) => {
+    text += b;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  const child: Child = { proc, url: "", exited, output: () => text };
+  children.push(child);
+  child.url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`reflex start did not get ready:\n${text}`)), 45_000);
+    const check = () => {
+      const m = text.match(/ready in \d+ ms — (http:\/\/127\.0\.0\.1:\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    proc.stdout?.on("data", check);
+    void exited.then(() => reject(new Error(`reflex start exited before it was ready:\n${text}`)));
+  });
+  return child;
+}
+
+/** Kills a child now (SIGKILL) and waits until it is gone. */
+export async function kill(child: Child): Promise<void> {
+  child.proc.kill("SIGKILL");
+  await child.exited;
+  children.splice(children.indexOf(child), 1);
+}
+
+/** JSON answers of the API, shaped per test. */
+type Json = any;
+
+export async function call(url: string, method: string, path: string, body?: unknown, actor?: string) {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { "content-type": "application/json", ...(actor ? { "x-reflex-actor": actor } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Json };
+}
+
+/** Polls until `probe` gives a value (state, never time, decides; the deadline only fails the test). */
+export async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const got = await probe();
+    if (got !== undefined) return got;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function waitUntilEnded(url: string, id: string): Promise<Json> {
+  return until(`run ${id} to end`, async () => {
+    const e = await call(url, "GET", `/api/executions/${id}`);
+    return e.status === 200 && !["RUNNING", "STARTING", "WAITING_FOR_APPROVAL"].includes(e.body.status)
+      ? e.body
+      : undefined;
+  });
+}
+
+/** The simulated account as the child last saved it (`<dir>/cloud.json`). */
+export function savedCloud(dir: string): Json {
+  return JSON.parse(readFileSync(join(dir, "cloud.json"), "utf8"));
+}
