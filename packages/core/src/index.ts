@@ -9,7 +9,6 @@ export * as Gate from "./gate/index.ts";
 export * as Lifecycle from "./lifecycle.ts";
 export * as Patterns from "./patterns/index.ts";
 export * from "./runbooks/asl.ts";
-export { registerSteps, stepsOf } from "./runbooks/implementations.ts";
 export * as Runbooks from "./runbooks/index.ts";
 export * as Runs from "./runs.ts";
 export * from "./state/index.ts";

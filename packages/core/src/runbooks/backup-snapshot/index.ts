@@ -58,5 +58,9 @@ export const backupSnapshot = defineRunbook({
   rollback: ["rollback"],
   dryRun:
     "Selects the instances and lists the snapshots it would create and the expired ones it would delete; no mutating call.",
+  implementation: () => import("./handlers.ts").then((m) => m.backupSteps),
+  services: ["ec2"],
+  // A lost run's inspector lists the snapshots it left behind: read only.
+  lostRun: { permissions: [{ actions: ["ec2:DescribeSnapshots"], mutating: false }] },
   stateMachine: backupStateMachine,
 });

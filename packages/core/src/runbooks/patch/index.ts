@@ -109,6 +109,8 @@ export const patch = defineRunbook({
   rollback: ["rollbackTarget", "checkRollback", "finishTarget", "report"],
   dryRun:
     "Selects the instances, checks each is running and SSM-managed, and lists the batches it would patch at maxConcurrency; no mutating call.",
+  implementation: () => import("./handlers.ts").then((m) => m.patchSteps),
+  services: ["ec2", "ssm", "autoscaling", "elbv2"],
   stateMachine: patchStateMachine,
   blastRadius: (p) => p.selector.instanceIds?.length,
 });

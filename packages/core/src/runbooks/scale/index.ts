@@ -101,6 +101,8 @@ export const scale = defineRunbook({
   rollback: ["restoreCapacity", "restoreInstanceType"],
   dryRun:
     "Reads the group (or the instance and instance types) and reports the plan: the capacity it would set and every limit that clamped it, or the resize it would do; no mutating call.",
+  implementation: () => import("./handlers.ts").then((m) => m.scaleSteps),
+  services: ["autoscaling", "ec2"],
   stateMachine: scaleStateMachine,
   locks: (p) => [p.mode === "vertical" ? `instance:${p.instanceId}` : `asg:${p.autoScalingGroup}`],
   blastRadius,
