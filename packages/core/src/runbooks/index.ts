@@ -5,11 +5,14 @@
  * its manifest (`implementation`) only when one runs. A built-in is listed here once; a team's
  * own runbook is listed in its `reflex.config.ts` (`runbooks: [...]`), never here.
  */
+
+import type { z } from "zod";
 import { NotFoundError, RunbookDefinitionError } from "../errors.ts";
 import { backupSnapshot } from "./backup-snapshot/index.ts";
-import type { Implementation, Runbook } from "./define.ts";
+import { defineRunbook, type Implementation, type Runbook, type RunbookSpec } from "./define.ts";
 import { failover } from "./failover/index.ts";
 import { patch } from "./patch/index.ts";
+import { type RunResult, resultOf } from "./result.ts";
 import { scale } from "./scale/index.ts";
 
 export type {
@@ -36,6 +39,23 @@ export {
 export type { Artifact, RunResult, RunSummary, TargetResult, TargetStatus } from "./result.ts";
 export { countByStatus, resultOf, runResultSchema, TARGET_STATUSES } from "./result.ts";
 
+/**
+ * A run's results in the one result shape, from what its steps recorded: what the API serves
+ * as `outcome`, and all the CLI, the console and Slack render. A run of a runbook no longer
+ * registered (taken out of the config) is read as if its record were the shape.
+ */
+export function outcomeOf(e: {
+  runbook: string;
+  dryRun: boolean;
+  status: string;
+  error?: string | null;
+  cause?: string | null;
+  result?: Record<string, unknown>;
+}): RunResult {
+  const runbook = registry.get(e.runbook) ?? { name: e.runbook };
+  return resultOf(runbook, e.result, { dryRun: e.dryRun, status: e.status, error: e.error, cause: e.cause });
+}
+
 const registry = new Map<string, Runbook>();
 const builtIns = new Set<string>();
 const loaded = new Map<string, Promise<Implementation>>();
@@ -55,11 +75,32 @@ export function register(runbook: Runbook<any>): void {
   registry.set(runbook.name, runbook as Runbook);
 }
 
+const fromConfig = new Map<string, unknown>();
+
+/**
+ * Registers a runbook a config lists (its manifest, checked by the config's validation), and
+ * returns it. The same manifest again is a no-op, so a config may be validated more than once.
+ */
+export function registerFromConfig(spec: RunbookSpec<z.ZodType> | Runbook): Runbook {
+  const known = fromConfig.get(spec.name);
+  if (known === spec) return get(spec.name);
+  const runbook = "jsonSchema" in spec && Array.isArray(spec.steps) ? spec : defineRunbook(spec);
+  register(runbook);
+  fromConfig.set(spec.name, spec);
+  return runbook;
+}
+
+/** True when `spec` is the manifest a config registered under `name`. */
+export function isConfigRunbook(name: string, spec: unknown): boolean {
+  return fromConfig.get(name) === spec;
+}
+
 /** Removes a runbook that is not built in (tests, and a config reloaded without it). */
 export function unregister(name: string): void {
   if (builtIns.has(name)) throw new RunbookDefinitionError(`runbook '${name}' is built in`);
   registry.delete(name);
   loaded.delete(name);
+  fromConfig.delete(name);
 }
 
 /** True for the runbooks Reflex ships. */

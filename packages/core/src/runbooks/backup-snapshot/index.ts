@@ -1,5 +1,6 @@
 import { defineRunbook } from "../define.ts";
 import { backupParams } from "./params.ts";
+import { backupResult } from "./result.ts";
 import { backupStateMachine } from "./state-machine.ts";
 
 /**
@@ -62,5 +63,6 @@ export const backupSnapshot = defineRunbook({
   services: ["ec2"],
   // A lost run's inspector lists the snapshots it left behind: read only.
   lostRun: { permissions: [{ actions: ["ec2:DescribeSnapshots"], mutating: false }] },
+  result: backupResult,
   stateMachine: backupStateMachine,
 });

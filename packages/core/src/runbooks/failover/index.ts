@@ -2,6 +2,7 @@ import { z } from "zod";
 import { pairSchema } from "../../config/schema.ts";
 import { defineRunbook } from "../define.ts";
 import { failoverParams } from "./params.ts";
+import { failoverResult } from "./result.ts";
 import { failoverStateMachine } from "./state-machine.ts";
 
 /**
@@ -57,6 +58,7 @@ export const failover = defineRunbook({
   services: ["ec2", "route53", "cloudwatch"],
   // The primary/standby pairs it fails over are the config's `pairs`.
   config: { pairs: z.array(pairSchema) },
+  result: failoverResult,
   stateMachine: failoverStateMachine,
   locks: (p) => [`pair:${p.pair}`],
   blastRadius: () => 1,
