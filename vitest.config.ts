@@ -2,7 +2,12 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["packages/*/src/**/*.test.ts", "test/**/*.test.ts", "stacks/**/*.test.ts"],
+    include: [
+      "packages/*/src/**/*.test.ts",
+      "test/**/*.test.ts",
+      "stacks/**/*.test.ts",
+      "examples/**/*.test.ts",
+    ],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Dummy credentials so no SDK client ever probes an instance metadata endpoint.

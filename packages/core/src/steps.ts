@@ -86,6 +86,7 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
     automationTag: config.automationTag,
     maxTargets: Math.min(runbook.cap.maxTargets, config.guardrails.maxTargetsPerRun),
     lockTargets: (targets) => lockTargets(execution.id, targets, config.guardrails.lockLease, now()),
+    record: (fields) => Executions.setResult(execution.id, fields),
   };
   const target = (event.input.target as { instanceId?: string } | undefined)?.instanceId;
   const step = { state: event.step, step: event.step, target };

@@ -144,6 +144,11 @@ export interface StepContext {
   lockTargets(
     targets: string[],
   ): Promise<{ held: string[]; locked: Array<{ target: string; holder?: string }> }>;
+  /**
+   * Merges fields into what the run records (`summary`, `targets`, …): what the manifest's
+   * `result` turns into the one result shape. Written at once, so a lost run still shows it.
+   */
+  record(fields: Record<string, unknown>): Promise<void>;
 }
 
 /** The input every Task receives: the execution, the validated params, and what earlier steps added. */
