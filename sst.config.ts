@@ -36,6 +36,9 @@ export default {
         // Bundle everything, the AWS SDK included: versions stay pinned by the lockfile and
         // tree-shaken clients load faster than the runtime's full SDK.
         esbuild: { external: [], plugins: [zodEnglishOnly] },
+        // A runbook's manifest loads its steps with a dynamic import: split, they are chunks
+        // that only the step worker ever loads, so the gate and the API never parse them.
+        splitting: true,
       },
       environment: {
         POWERTOOLS_SERVICE_NAME: "reflex",

@@ -2,7 +2,12 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["packages/*/src/**/*.test.ts", "test/**/*.test.ts", "stacks/**/*.test.ts"],
+    include: [
+      "packages/*/src/**/*.test.ts",
+      "test/**/*.test.ts",
+      "stacks/**/*.test.ts",
+      "examples/**/*.test.ts",
+    ],
     // A directory per run where the first stack test to need it synthesizes the app for all of them.
     globalSetup: ["stacks/support/global-setup.ts"],
     testTimeout: 60_000,

@@ -7,7 +7,9 @@
  *   `Runs.start` alone (the start path before admission existed: record, locks, start), in the
  *   same run, on the same store.
  */
-import { Admission, Runs, validateConfig } from "@reflex/core";
+import { Admission, validateConfig } from "@reflex/core";
+// The private start, measured against admit(): not exported by core (only admission may call it).
+import * as Runs from "../packages/core/src/runs.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { startLocal } from "../packages/local/src/local-mode.ts";
 

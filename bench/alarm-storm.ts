@@ -12,7 +12,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { Gate, Runbooks, registerSteps, stepTask, tableName, validateConfig } from "@reflex/core";
+import { Gate, Runbooks, stepTask, tableName, validateConfig } from "@reflex/core";
 import { z } from "zod";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { startLocal } from "../packages/local/src/local-mode.ts";
@@ -47,13 +47,11 @@ const noop = Runbooks.defineRunbook({
   },
   // Each transition its own target, so no run is suppressed by another's lock.
   locks: (p) => [`bench:${p.alarm}@${p.at}`],
+  implementation: async () => ({ steps: { record: async () => ({ ok: true }), undo: async () => ({}) } }),
 });
 
 export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {
   Runbooks.register(noop);
-  registerSteps(
-    Runbooks.implementSteps(noop, { record: async () => ({ ok: true }), undo: async () => ({}) }),
-  );
   const config = validateConfig({
     rules: [
       {

@@ -25,7 +25,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { Aws, Runbooks, registerSteps, stepTask, tableName, validateConfig } from "@reflex/core";
+import { Aws, Runbooks, stepTask, tableName, validateConfig } from "@reflex/core";
 import { z } from "zod";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { startLocal } from "../packages/local/src/local-mode.ts";
@@ -66,7 +66,20 @@ const probe = Runbooks.defineRunbook({
   },
   // Each transition its own target, so no run is suppressed by another's lock.
   locks: (p) => [`soak:${p.alarm}@${p.at}`],
+  implementation: async () => ({
+    steps: {
+      probe: async () => {
+        const out = await Aws.client(EC2Client, "ec2").send(new DescribeInstancesCommand({ MaxResults: 5 }));
+        probes++;
+        return { reservations: out.Reservations?.length ?? 0 };
+      },
+      undo: async () => ({}),
+    },
+  }),
 });
+
+/** Probes the soak's runs made (the probe step counts them). */
+let probes = 0;
 
 /**
  * Idle keep-alive sockets are dropped after 2 s, before the server's own 5 s keep-alive
@@ -119,18 +132,8 @@ function collectGarbage(): void {
 const mib = (bytes: number) => +(bytes / 2 ** 20).toFixed(1);
 
 export async function soak(): Promise<Array<Record<string, unknown>>> {
-  let probes = 0;
+  probes = 0;
   Runbooks.register(probe);
-  registerSteps(
-    Runbooks.implementSteps(probe, {
-      probe: async () => {
-        const out = await Aws.client(EC2Client, "ec2").send(new DescribeInstancesCommand({ MaxResults: 5 }));
-        probes++;
-        return { reservations: out.Reservations?.length ?? 0 };
-      },
-      undo: async () => ({}),
-    }),
-  );
   const config = validateConfig({
     rules: [
       {

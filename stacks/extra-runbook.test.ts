@@ -30,6 +30,7 @@ const restartGroup = Runbooks.defineRunbook({
   ],
   rollback: ["cancel"],
   dryRun: "Reports the group it would refresh; no mutating call.",
+  implementation: async () => ({ steps: { refresh: async () => ({}), cancel: async () => ({}) } }),
   stateMachine: {
     StartAt: "Refresh",
     States: {

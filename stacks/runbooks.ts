@@ -192,12 +192,24 @@ export function Runbooks({ stack }: StackContext) {
     description: "Reflex: closes runs whose Step Functions execution ended unheard or never started",
   });
   const executionArns = deployed.map((d) => `${executionArnPrefix(d.stateMachineArn)}*`);
+  // A lost run's inspector (core's Steps.inspectLost) reports what the run left behind, with
+  // the read-only permissions its runbook's manifest declares for it (`lostRun`).
+  const inspectors = Registry.list().flatMap((runbook) =>
+    runbook.lostRun?.permissions.length
+      ? runbookStatements(
+          { ...runbook, permissions: runbook.lostRun.permissions },
+          {
+            automationTag: config.automationTag,
+            substitutions: { Partition: partitionOf(stack), Account: stack.account, Region: stack.region },
+          },
+        )
+      : [],
+  );
   reconcile.attachPermissions([
     ...tableStatements(table.tableArn),
     putEventsStatement(bus.eventBusArn),
     describeExecutionStatement(executionArns),
-    // A lost run's inspector (core's Steps.inspectLost) lists the snapshots it left behind: read only.
-    new PolicyStatement({ actions: ["ec2:DescribeSnapshots"], resources: ["*"] }),
+    ...inspectors,
   ]);
   suppress(reconcile.role!, [
     {
@@ -208,8 +220,11 @@ export function Runbooks({ stack }: StackContext) {
     },
     {
       id: "AwsSolutions-IAM5",
-      reason:
-        "ec2:DescribeSnapshots, read only, for the lost-run report's orphaned snapshots: EC2 describe actions do not support resource-level permissions, so AWS requires Resource '*'.",
+      reason: `Read only, for the lost-run reports the runbooks' manifests declare (${Registry.list()
+        .flatMap((r) => r.lostRun?.permissions.flatMap((p) => p.actions) ?? [])
+        .join(
+          ", ",
+        )}): describe actions do not support resource-level permissions, so AWS requires Resource '*'.`,
       appliesTo: ["Resource::*"],
     },
   ]);

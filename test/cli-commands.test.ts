@@ -156,7 +156,7 @@ describe("against a running local mode", () => {
     expect(shown.stdout).toMatch(/\nAudit \(\d+\)\n.*execution\.started/);
   });
 
-  it("show prints a dry-run's plan with the reason for each clamp", async () => {
+  it("show prints a dry-run's planned targets with the reason for each clamp", async () => {
     await reflex([
       "run",
       "scale",
@@ -171,9 +171,9 @@ describe("against a running local mode", () => {
 
     const shown = await reflex(["show", "latest", ...url]);
 
-    expect(shown.stdout).toContain("web: desired capacity 6 → 12 (planned)");
-    expect(shown.stdout).toContain("Plan (dry-run: nothing was changed)");
-    expect(shown.stdout).toMatch(/Clamps and skips\n.*clamped to maxStep/);
+    expect(shown.stdout).toMatch(/\nTargets \(dry-run: nothing was changed\)\n {2}– web {2}not-started\n/);
+    expect(shown.stdout).toContain("      capacity: 6 → 12 (planned)");
+    expect(shown.stdout).toMatch(/\n {6}limits: .*clamped to maxStep/);
   });
 
   it("logs prints the run's steps and audit entries in time order", async () => {

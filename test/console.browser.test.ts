@@ -129,9 +129,10 @@ describe("the console", () => {
     // Colour is not the only signal: each state says its status in words.
     expect(await node("SetCapacity").textContent()).toContain("succeeded");
     expect(await node("PlanResize").textContent()).toContain("not run");
-    expect(await page.locator("[data-result=capacity]").textContent()).toBe(
-      "Capacity before → after: 6 → 8 (8 InService)",
-    );
+    const web = page.locator('#targets tr[data-target="web"]');
+    expect(await web.locator("[data-detail=capacity]").textContent()).toBe("capacity: 6 → 8");
+    expect(await web.locator("[data-detail=inService]").textContent()).toBe("inService: 8");
+    expect(await web.locator("[data-status]").textContent()).toContain("succeeded");
     expect(await page.locator("#params").textContent()).toContain('"+2"');
     // Why it started: the rule, the alarm and CloudWatch's reason, and a link to the event's runs.
     expect(await page.locator("dl.facts").textContent()).toContain("rule web-cpu-high");
@@ -203,7 +204,11 @@ describe("the console", () => {
       .toBe("PASSED");
     expect(await node("SnapshotTargets").getAttribute("data-status")).toBe("NOT_RUN");
     expect(await page.locator(".run-head").textContent()).toContain("dry-run");
-    expect(await page.locator(".plan").textContent()).toMatch(/\d+ target\(s\): web-1/);
+    // The planned targets, in the one result shape: not started, each with what it would do.
+    expect(await page.locator("#targets caption").textContent()).toBe(
+      "Targets (dry-run: nothing was changed)",
+    );
+    expect(await page.locator("#targets").textContent()).toMatch(/web-1.*not started.*would snapshot vol-/);
   });
 
   it("shows a failed scale's rollback: the catch path in the graph, and what it restored", async () => {
@@ -234,7 +239,9 @@ describe("the console", () => {
     expect(await node("RolledBack").getAttribute("data-status")).toBe("FAILED");
     expect(await node("Scaled").getAttribute("data-status")).toBe("NOT_RUN");
     expect(await page.locator("dl.facts").textContent()).toContain("AccessDenied");
-    expect(await page.locator("[data-result=rollback]").textContent()).toMatch(/found: 10\b.*desired: 8\b/);
+    expect(await page.locator('#targets tr[data-target="web"]').textContent()).toMatch(
+      /rolled back.*set the desired capacity back from 10 to 8/,
+    );
 
     await page.goto(`${local.url}/#/runs`);
     const row = page.locator(`#runs tr[data-execution="${run.id}"]`);

@@ -65,9 +65,15 @@ export class ConfigError extends ValidationError {
 
 /** A runbook whose definition is wrong (a programming error, caught at registration). */
 export class RunbookDefinitionError extends ReflexError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** The runbook it is about, when known. */
+  readonly runbook?: string;
+  /** Every problem, each with the manifest field it is in (`permissions[2]`, `rollback`). */
+  readonly issues: Issue[];
+  constructor(message: string, options?: { cause?: unknown; runbook?: string; issues?: Issue[] }) {
     super("invalid_runbook", message, options);
     this.name = "RunbookDefinitionError";
+    this.runbook = options?.runbook;
+    this.issues = options?.issues ?? [];
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * Running one step of a runbook: the step worker's (Lambda's) whole job. Apart from `runs.ts`
- * because it loads every runbook's step implementations and their cloud clients, which the
- * code that only starts runs must not carry.
+ * because it loads the runbook's step implementations (from its manifest, on first use) and
+ * their cloud clients, which the code that only starts runs must not carry.
  */
 
 import * as Approvals from "./approvals.ts";
@@ -9,7 +9,6 @@ import { classify, TRANSIENT_ERROR } from "./aws-errors.ts";
 import { currentConfig } from "./config/index.ts";
 import { StepExecutionError, ValidationError } from "./errors.ts";
 import { APPROVAL_STEP, RUN_ABORTED } from "./runbooks/asl.ts";
-import { inspectorOf, stepsOf } from "./runbooks/implementations.ts";
 import type { StepContext } from "./runbooks/index.ts";
 import * as Runbooks from "./runbooks/index.ts";
 import * as Audit from "./state/audit.ts";
@@ -74,7 +73,7 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
       throw e;
     }
   }
-  const fn = stepsOf(runbook.name)[event.step];
+  const fn = (await Runbooks.stepsOf(runbook.name))[event.step];
   if (!fn) throw new ValidationError("unknown_step", `runbook ${runbook.name} has no step '${event.step}'`);
   const execution = event.input.execution;
   const config = currentConfig();
@@ -87,6 +86,7 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
     automationTag: config.automationTag,
     maxTargets: Math.min(runbook.cap.maxTargets, config.guardrails.maxTargetsPerRun),
     lockTargets: (targets) => lockTargets(execution.id, targets, config.guardrails.lockLease, now()),
+    record: (fields) => Executions.setResult(execution.id, fields),
   };
   const target = (event.input.target as { instanceId?: string } | undefined)?.instanceId;
   const step = { state: event.step, step: event.step, target };
@@ -141,5 +141,6 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
  * here, with the step implementations, because answering needs their cloud clients.
  */
 export async function inspectLost(e: Executions.Execution): Promise<unknown> {
-  return inspectorOf(e.runbook)?.(e);
+  if (!Runbooks.has(e.runbook)) return undefined;
+  return (await Runbooks.implementationOf(e.runbook)).inspectLost?.(e);
 }

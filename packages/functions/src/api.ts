@@ -379,22 +379,28 @@ const routes: Array<[string, string, Handler]> = [
   [
     "GET",
     "/api/executions",
-    async (c) =>
-      ok(
-        c,
-        await Executions.list({
-          limit: limitOf(c),
-          cursor: executionsCursorOf(c),
-          runbook: textFilterOf(c, "runbook", 128),
-          status: statusFilterOf(c),
-          since: sinceOf(c),
-        }),
-      ),
+    async (c) => {
+      const page = await Executions.list({
+        limit: limitOf(c),
+        cursor: executionsCursorOf(c),
+        runbook: textFilterOf(c, "runbook", 128),
+        status: statusFilterOf(c),
+        since: sinceOf(c),
+      });
+      return ok(c, {
+        ...page,
+        executions: page.executions.map((e) => ({ ...e, outcome: Runbooks.outcomeOf(e) })),
+      });
+    },
   ],
   [
     "GET",
     "/api/executions/:id",
-    async (c) => ok(c, await Executions.describe(executionIdOf(rawSegment(c, 3)))),
+    async (c) => {
+      const e = await Executions.describe(executionIdOf(rawSegment(c, 3)));
+      // `outcome`: the run's results in the one result shape, which every view renders.
+      return ok(c, { ...e, outcome: Runbooks.outcomeOf(e) });
+    },
   ],
   ["GET", "/api/guardrails", async (c) => ok(c, await Gate.Guardrails.describe(currentConfig()))],
   [

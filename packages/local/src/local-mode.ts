@@ -4,6 +4,7 @@
  * Step Functions (running the same ASL and the same step handler), and the simulated AWS
  * account attached to the real EC2 / Auto Scaling clients as middleware.
  */
+
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { join, resolve } from "node:path";
@@ -32,6 +33,7 @@ import { LocalBus } from "./bus.ts";
 import { PORT_FILE, type PortFile, readPortFile, writerAlive } from "./cli/transport.ts";
 import { SIMULATED_SERVICES, SimulatedCloud, withExecution } from "./cloud/index.ts";
 import { LocalStepFunctions } from "./engine/local-sfn.ts";
+import { callSdk } from "./engine/sdk-task.ts";
 import { invoke } from "./lambda.ts";
 import { LOCAL_PREFIXES, localRoute } from "./local-api.ts";
 import { Outbox } from "./outbox.ts";
@@ -109,6 +111,18 @@ export function localGuard(realCloud: boolean): NonNullable<Aws.AwsOptions["guar
 const stoppedGuard: NonNullable<Aws.AwsOptions["guard"]> = () => "local mode has stopped";
 
 export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
+  // Every runbook must be one the simulated cloud can answer for (a real account answers all).
+  if (process.env.REFLEX_CLOUD !== "aws") {
+    for (const runbook of Runbooks.list()) {
+      const missing = (runbook.services ?? []).filter(
+        (s) => !(SIMULATED_SERVICES as readonly string[]).includes(s),
+      );
+      if (missing.length)
+        throw new Error(
+          `runbook '${runbook.name}' needs ${missing.join(", ")}, which the simulated cloud does not provide (it has ${SIMULATED_SERVICES.join(", ")}); run it against an account with REFLEX_CLOUD=aws`,
+        );
+    }
+  }
   // Dummy credentials: no SDK client may ever look for real ones or probe a metadata endpoint.
   defaultEnv("AWS_ACCESS_KEY_ID", "local");
   defaultEnv("AWS_SECRET_ACCESS_KEY", "local");
@@ -160,6 +174,9 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
         invoke(stepHandler, "reflex-local-step", payload as Steps.StepEvent),
       ),
     onStatusChange: (event) => invoke(statusHandler, "reflex-local-execution-status", event as never),
+    // A Task with no Lambda (`aws()` in a runbook): the SDK call, attributed to its run.
+    sdkHandler: (resource, input, executionName) =>
+      withExecution(executionName, () => callSdk(resource, input)),
   });
   for (const runbook of Runbooks.list()) engine.registerRunbook(runbook, STATE_MACHINE_PREFIX);
 

@@ -83,14 +83,66 @@ function checkParams(
  * const config = validateConfig(raw); // Config, durations in ms
  */
 export function validateConfig(raw: unknown): Config {
+  // The config's own runbooks first: rules, schedules and access name them.
+  const runbookIssues = registerConfigRunbooks(
+    raw && typeof raw === "object" ? (raw as { runbooks?: unknown }).runbooks : undefined,
+  );
   const parsed = configSchema.safeParse(raw);
   // When the structure is wrong somewhere, still check the meaning of every part that parses,
   // so one run of `reflex config check` lists every problem.
-  const issues: Issue[] = parsed.success ? [] : toIssues(parsed.error);
+  const issues: Issue[] = [...runbookIssues, ...(parsed.success ? [] : toIssues(parsed.error))];
   const config = parsed.success ? parsed.data : salvage(raw);
   // Params that name something the config defines (a pair) are checked against the config
   // being validated, not the one in force.
   return whileValidating(config, () => checkMeaning(config, issues));
+}
+
+/**
+ * Checks and registers the config's own runbooks (`runbooks: [...]`): each manifest is checked
+ * as the built-ins are (`checkSpec`), and one whose name is a built-in's, or another's in the
+ * list, is refused. Every problem is returned with its path (`runbooks[0].permissions[1]`) and
+ * the runbook's name; the valid ones are registered. A name alone (the deployed config, JSON)
+ * must name a runbook the bundle registered already.
+ */
+function registerConfigRunbooks(list: unknown): Issue[] {
+  if (list === undefined) return [];
+  if (!Array.isArray(list))
+    return [{ path: "runbooks", message: "must be a list of runbooks (defineRunbook)" }];
+  const issues: Issue[] = [];
+  const names = new Map<string, number>();
+  list.forEach((entry, i) => {
+    const at = `runbooks[${i}]`;
+    if (typeof entry === "string") {
+      if (!Runbooks.has(entry))
+        issues.push({ path: at, message: `runbook '${entry}' is not part of this build of Reflex` });
+      return;
+    }
+    if (!entry || typeof entry !== "object") {
+      issues.push({ path: at, message: "must be a runbook made with defineRunbook" });
+      return;
+    }
+    const spec = entry as Runbooks.RunbookSpec<z.ZodType>;
+    const label = typeof spec.name === "string" ? `runbook '${spec.name}'` : "runbook";
+    const { problems } = Runbooks.checkSpec(spec);
+    if (typeof spec.name === "string") {
+      if (Runbooks.isBuiltIn(spec.name))
+        problems.push({
+          path: "name",
+          message: `'${spec.name}' is a built-in runbook's name: give yours another`,
+        });
+      else if (names.has(spec.name))
+        problems.push({
+          path: "name",
+          message: `'${spec.name}' is also the name of runbooks[${names.get(spec.name)}]`,
+        });
+      else if (Runbooks.has(spec.name) && !Runbooks.isConfigRunbook(spec.name, entry))
+        problems.push({ path: "name", message: `'${spec.name}' is already registered` });
+      names.set(spec.name, i);
+    }
+    for (const p of problems) issues.push({ path: `${at}.${p.path}`, message: `${label}: ${p.message}` });
+    if (problems.length === 0) Runbooks.registerFromConfig(entry as Runbooks.RunbookSpec<z.ZodType>);
+  });
+  return issues;
 }
 
 /** The problems with a pair that its schema cannot see: standby vs primary, record vs zone. */

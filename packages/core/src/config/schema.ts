@@ -173,6 +173,16 @@ export const configSchema = z
     schedules: z.array(scheduleSchema).default([]),
     windows: z.array(windowSchema).default([]),
     freezes: z.array(freezeSchema).default([]),
+    /**
+     * The team's own runbooks (`defineRunbook` from `@reflex/sdk`, imported from its own files or
+     * an npm package); checked and registered at load. Validated, it is their names.
+     */
+    runbooks: z
+      .array(z.unknown())
+      .default([])
+      .transform((list) =>
+        list.map((r) => (typeof r === "string" ? r : String((r as { name?: unknown })?.name ?? ""))),
+      ),
     /** Primary/standby pairs the `failover` runbook switches (see docs/runbooks/failover.md). */
     pairs: z.array(pairSchema).default([]),
     guardrails: z

@@ -28,8 +28,9 @@
  * failed target. `aws-errors.test.ts` and `test/chaos.test.ts` pin this behaviour.
  */
 import { z } from "zod";
-import { RunbookDefinitionError } from "../errors.ts";
+import { type Issue, RunbookDefinitionError } from "../errors.ts";
 import { APPROVAL_RESOURCE, APPROVAL_STEP, type AslDefinition, type AslState, STEP_HANDLER } from "./asl.ts";
+import type { ResultOf } from "./result.ts";
 
 export type Risk = "low" | "medium" | "high";
 
@@ -143,6 +144,11 @@ export interface StepContext {
   lockTargets(
     targets: string[],
   ): Promise<{ held: string[]; locked: Array<{ target: string; holder?: string }> }>;
+  /**
+   * Merges fields into what the run records (`summary`, `targets`, …): what the manifest's
+   * `result` turns into the one result shape. Written at once, so a lost run still shows it.
+   */
+  record(fields: Record<string, unknown>): Promise<void>;
 }
 
 /** The input every Task receives: the execution, the validated params, and what earlier steps added. */
@@ -184,6 +190,38 @@ export interface RunbookSpec<S extends z.ZodType> {
    * starts anything; steps enforce the cap again once they have looked at the cloud.
    */
   blastRadius?: (params: z.output<S>) => number | undefined;
+  /**
+   * Loads its step implementations (and its lost-run inspector), only when a step runs: the
+   * event gate, the API and the schedule handler read the manifest but never load the steps'
+   * cloud clients. Required when its state machine calls steps.
+   *
+   * @example
+   * implementation: () => import("./handlers.ts").then((m) => m.backupSteps),
+   */
+  implementation?: () => Promise<Implementation>;
+  /**
+   * What the reconciler needs to inspect a lost run of this runbook (the implementation's
+   * `inspectLost`): read-only permissions, added to the reconciler's role.
+   */
+  lostRun?: { permissions: Permission[] };
+  /** The AWS services its steps call (`ec2`, `ssm`, …): local mode's simulated cloud must answer for each. */
+  services?: string[];
+  /**
+   * Config keys it reads (failover's `pairs`), with their schema: `reflex config check` checks
+   * them, and the docs list them.
+   */
+  config?: Record<string, z.ZodType>;
+  /**
+   * Its results in the one result shape (`result.ts`), from what its steps recorded on the run.
+   * Omitted: the record already is that shape (`summary`, `targets`, `artifacts`).
+   */
+  result?: ResultOf;
+}
+
+/** A runbook's step implementations and what else needs its cloud clients. */
+export interface Implementation {
+  steps: StepMap;
+  inspectLost?: InspectLost;
 }
 
 export type Runbook<S extends z.ZodType = z.ZodType> = RunbookSpec<S> & {
@@ -211,6 +249,105 @@ export function taskStates(def: AslDefinition): Array<[string, AslState]> {
 }
 
 /**
+ * Every problem with a runbook's manifest, each with the field it is in (`permissions[2]`,
+ * `stateMachine.States.Apply`), and the steps its state machine calls.
+ */
+export function checkSpec(spec: RunbookSpec<z.ZodType>): { problems: Issue[]; steps: string[] } {
+  const problems: Issue[] = [];
+  const add = (path: string, message: string) => problems.push({ path, message });
+  if (typeof spec.name !== "string" || !NAME.test(spec.name))
+    add("name", `'${String(spec.name)}' must be kebab-case (a-z, 0-9, -), 2 to 41 characters`);
+  if (typeof spec.summary !== "string" || !spec.summary.trim()) add("summary", "it has no summary");
+  if (!["low", "medium", "high"].includes(spec.risk)) add("risk", "must be low, medium or high");
+  if (!(spec.cap?.maxTargets > 0)) add("cap.maxTargets", "must be a positive number of targets");
+  if (!Array.isArray(spec.rollback) || spec.rollback.length === 0)
+    add("rollback", "it declares no rollback step");
+  if (typeof spec.dryRun !== "string" || !spec.dryRun.trim())
+    add("dryRun", "it does not say what its dry-run does");
+  (spec.permissions ?? []).forEach((p, i) => {
+    for (const m of permissionProblems(p)) add(`permissions[${i}]`, m);
+  });
+  (spec.lostRun?.permissions ?? []).forEach((p, i) => {
+    if (p.mutating)
+      add(`lostRun.permissions[${i}]`, "a lost-run inspector only reads: no mutating permission");
+    for (const m of permissionProblems(p)) add(`lostRun.permissions[${i}]`, m);
+  });
+  const steps: string[] = [];
+  if (!spec.stateMachine?.States || typeof spec.stateMachine.StartAt !== "string") {
+    add("stateMachine", "it has no state machine (StartAt and States)");
+    return { problems, steps };
+  }
+  for (const [state, task] of taskStates(spec.stateMachine)) {
+    const at = `stateMachine.States.${state}`;
+    // Three kinds of Task, and only these: the step worker, a human approval (the step
+    // worker's built-in `requestApproval`, through `lambda:invoke.waitForTaskToken`; see
+    // `approvalStates` in asl.ts), and an AWS SDK call (`aws()` in sdk-tasks.ts).
+    if (task.Resource === APPROVAL_RESOURCE) {
+      const p = task.Parameters as { FunctionName?: unknown; Payload?: Record<string, unknown> } | undefined;
+      if (
+        p?.FunctionName !== STEP_HANDLER ||
+        p.Payload?.step !== APPROVAL_STEP ||
+        p.Payload?.runbook !== spec.name
+      )
+        add(at, `approval Task must be built with approvalStates('${spec.name}', …)`);
+      if (!task.TimeoutSeconds && !task.TimeoutSecondsPath)
+        add(at, "approval Task needs a deadline (TimeoutSeconds or TimeoutSecondsPath)");
+      continue;
+    }
+    const sdk = sdkAction(task.Resource);
+    if (sdk) {
+      const covered = (spec.permissions ?? []).some((p) => p.actions.includes(sdk));
+      if (!covered) add(at, `calls ${sdk}, which its permissions do not declare`);
+      continue;
+    }
+    const params = task.Parameters as Record<string, unknown> | undefined;
+    const step = params?.step;
+    if (task.Resource !== "${StepHandlerArn}")
+      add(at, "a Task must call ${StepHandlerArn}, an approval, or an AWS SDK integration (aws())");
+    if (typeof step !== "string" || !/^[a-z][A-Za-z0-9]*$/.test(step)) {
+      add(at, `calls a step with a bad name '${String(step)}'`);
+    } else if (!steps.includes(step)) steps.push(step);
+    if (params?.runbook !== spec.name) add(at, `must pass runbook '${spec.name}'`);
+  }
+  for (const r of spec.rollback ?? []) {
+    if (!steps.includes(r) && !allStateNames(spec.stateMachine).includes(r))
+      add("rollback", `rollback step '${r}' is not called by its state machine`);
+  }
+  if (steps.length > 0 && typeof spec.implementation !== "function")
+    add("implementation", `its state machine calls steps (${steps.join(", ")}) but it has no implementation`);
+  if (spec.result !== undefined && typeof spec.result !== "function")
+    add("result", "must be a function from the run's record to the result shape");
+  if (spec.params && typeof (spec.params as z.ZodType).safeParse === "function") {
+    const example = spec.params.safeParse(spec.example);
+    if (!example.success)
+      add(
+        "example",
+        `does not validate against its params: ${example.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`,
+      );
+  } else add("params", "must be a zod schema");
+  return { problems, steps };
+}
+
+/** `ec2:rebootInstances` for `arn:aws:states:::aws-sdk:ec2:rebootInstances`, as IAM spells it (`ec2:RebootInstances`). */
+export function sdkAction(resource: string | undefined): string | undefined {
+  const m = /^arn:aws:states:::aws-sdk:([a-z0-9-]+):([A-Za-z0-9]+)$/.exec(resource ?? "");
+  if (!m) return undefined;
+  return `${m[1]}:${m[2][0].toUpperCase()}${m[2].slice(1)}`;
+}
+
+/** Every state name in a definition, Map and Parallel branches included. */
+function allStateNames(def: AslDefinition): string[] {
+  const out: string[] = [];
+  for (const [name, state] of Object.entries(def.States)) {
+    out.push(name);
+    const inner = state.ItemProcessor ?? state.Iterator;
+    if (inner) out.push(...allStateNames(inner));
+    for (const b of state.Branches ?? []) out.push(...allStateNames(b));
+  }
+  return out;
+}
+
+/**
  * Defines a runbook and checks it.
  *
  * @example
@@ -219,43 +356,12 @@ export function taskStates(def: AslDefinition): Array<[string, AslState]> {
  *   dryRun: "Reports the greeting.", stateMachine: { StartAt: "Greet", States: { Greet: { Type: "Task", Resource: "${StepHandlerArn}", Parameters: { runbook: "hello", step: "greet", "input.$": "$" }, End: true } } } });
  */
 export function defineRunbook<S extends z.ZodType>(spec: RunbookSpec<S>): Runbook<S> {
-  const problems: string[] = [];
-  if (!NAME.test(spec.name)) problems.push(`name '${spec.name}' must be kebab-case`);
-  if (spec.rollback.length === 0) problems.push("it declares no rollback step");
-  if (!spec.dryRun.trim()) problems.push("it does not say what its dry-run does");
-  for (const p of spec.permissions) problems.push(...permissionProblems(p));
-  const steps: string[] = [];
-  for (const [state, task] of taskStates(spec.stateMachine)) {
-    // Two kinds of Task, and only these: the step worker, and a human approval (the step
-    // worker's built-in `requestApproval`, through `lambda:invoke.waitForTaskToken`; see
-    // `approvalStates` in asl.ts).
-    if (task.Resource === APPROVAL_RESOURCE) {
-      const p = task.Parameters as { FunctionName?: unknown; Payload?: Record<string, unknown> } | undefined;
-      if (
-        p?.FunctionName !== STEP_HANDLER ||
-        p.Payload?.step !== APPROVAL_STEP ||
-        p.Payload?.runbook !== spec.name
-      )
-        problems.push(`approval Task '${state}' must be built with approvalStates('${spec.name}', …)`);
-      if (!task.TimeoutSeconds && !task.TimeoutSecondsPath)
-        problems.push(`approval Task '${state}' needs a deadline (TimeoutSeconds or TimeoutSecondsPath)`);
-      continue;
-    }
-    const params = task.Parameters as Record<string, unknown> | undefined;
-    const step = params?.step;
-    if (task.Resource !== "${StepHandlerArn}") problems.push(`Task '${state}' must call \${StepHandlerArn}`);
-    if (typeof step !== "string" || !/^[a-z][A-Za-z0-9]*$/.test(step)) {
-      problems.push(`Task '${state}' calls a step with a bad name '${String(step)}'`);
-    } else if (!steps.includes(step)) steps.push(step);
-    if (params?.runbook !== spec.name) problems.push(`Task '${state}' must pass runbook '${spec.name}'`);
-  }
-  for (const r of spec.rollback) {
-    if (!steps.includes(r)) problems.push(`rollback step '${r}' is not called by its state machine`);
-  }
-  const example = spec.params.safeParse(spec.example);
-  if (!example.success) problems.push(`its example does not validate: ${example.error.message}`);
+  const { problems, steps } = checkSpec(spec);
   if (problems.length > 0) {
-    throw new RunbookDefinitionError(`runbook '${spec.name}' is not valid: ${problems.join("; ")}`);
+    throw new RunbookDefinitionError(
+      `runbook '${spec.name}' is not valid: ${problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`,
+      { runbook: spec.name, issues: problems },
+    );
   }
   let jsonSchema: Record<string, unknown> | undefined;
   return {

@@ -3,7 +3,6 @@ import { z } from "zod";
 import { RunbookDefinitionError } from "../errors.ts";
 import { stepTask } from "./asl.ts";
 import { defineRunbook, implementSteps } from "./define.ts";
-import { stepsOf } from "./implementations.ts";
 import * as Runbooks from "./index.ts";
 
 const spec = {
@@ -16,6 +15,7 @@ const spec = {
   permissions: [],
   rollback: ["undo"],
   dryRun: "Nothing.",
+  implementation: async () => ({ steps: { doIt: async () => 1, undo: async () => 2 } }),
   stateMachine: {
     StartAt: "Do",
     States: {
@@ -28,8 +28,8 @@ const spec = {
 describe("the runbook registry", () => {
   it.each(Runbooks.list().map((r) => [r.name, r] as const))(
     "%s has exactly the steps its state machine calls",
-    (name, runbook) => {
-      expect(Object.keys(stepsOf(name)).sort()).toEqual([...runbook.steps].sort());
+    async (name, runbook) => {
+      expect(Object.keys(await Runbooks.stepsOf(name)).sort()).toEqual([...runbook.steps].sort());
     },
   );
 
@@ -56,5 +56,66 @@ describe("the runbook registry", () => {
     expect(() =>
       implementSteps(probe, { doIt: async () => 1, undo: async () => 2, extra: async () => 3 }),
     ).toThrow(/not called: extra/);
+  });
+
+  it("refuses a runbook whose state machine calls steps it has no implementation for, naming the field", () => {
+    const { implementation: _, ...noSteps } = spec;
+    let caught: RunbookDefinitionError | undefined;
+    try {
+      defineRunbook(noSteps);
+    } catch (e) {
+      caught = e as RunbookDefinitionError;
+    }
+    expect(caught?.runbook).toBe("probe");
+    expect(caught?.issues).toEqual([
+      {
+        path: "implementation",
+        message: expect.stringMatching(/calls steps \(doIt, undo\) but it has no implementation/),
+      },
+    ]);
+  });
+
+  it("refuses a second runbook with a built-in's name", () => {
+    expect(() =>
+      Runbooks.register(
+        defineRunbook({
+          ...spec,
+          name: "scale",
+          stateMachine: { StartAt: "Do", States: { Do: stepTask("scale", "doIt", { End: true }) } },
+          rollback: ["doIt"],
+          implementation: async () => ({ steps: { doIt: async () => 1 } }),
+        }),
+      ),
+    ).toThrow(/runbook 'scale' is a built-in runbook: give yours another name/);
+  });
+
+  it("loads a runbook's steps from its manifest only when asked, and checks them against its state machine", async () => {
+    let loads = 0;
+    const lazy = defineRunbook({
+      ...spec,
+      name: "lazy-probe",
+      stateMachine: {
+        StartAt: "Do",
+        States: {
+          Do: stepTask("lazy-probe", "doIt", {
+            Catch: [{ ErrorEquals: ["States.ALL"], Next: "Undo" }],
+            End: true,
+          }),
+          Undo: stepTask("lazy-probe", "undo", { End: true }),
+        },
+      },
+      implementation: async () => {
+        loads++;
+        return { steps: { doIt: async () => 1 } };
+      },
+    });
+    Runbooks.register(lazy);
+    try {
+      expect(loads).toBe(0);
+      await expect(Runbooks.stepsOf("lazy-probe")).rejects.toThrow(/no implementation for: undo/);
+      expect(loads).toBe(1);
+    } finally {
+      Runbooks.unregister("lazy-probe");
+    }
   });
 });

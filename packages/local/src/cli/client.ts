@@ -1,5 +1,5 @@
 import { userInfo } from "node:os";
-import { type Audit, Executions } from "@reflex/core";
+import { type Audit, Executions, type Runbooks } from "@reflex/core";
 import { terminalSafe } from "../activity.ts";
 import { openTransport, type Transport, TransportError } from "./transport.ts";
 
@@ -38,6 +38,8 @@ export interface ExecutionView {
     overridePause?: string;
   };
   result?: Record<string, any>;
+  /** The run's results in the one result shape (`GET /api/executions/:id`). */
+  outcome?: Runbooks.RunResult;
   approval?: { required: boolean; reasons: string[]; approvers: string[]; requestedBy: string };
   cancel?: { by: string; reason: string; at: string };
   window?: { name: string; endsAt: string; cutoffAt: string };

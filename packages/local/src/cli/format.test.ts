@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { Runbooks } from "@reflex/core";
 import { describe, expect, it } from "vitest";
 import type { ExecutionView } from "./client.ts";
 import { colours } from "./colour.ts";
@@ -18,10 +20,15 @@ const base: ExecutionView = {
   },
 };
 
+/** The view the API serves: the run with its results in the one result shape. */
+function served(e: ExecutionView): ExecutionView {
+  return { ...e, outcome: Runbooks.outcomeOf({ ...e, result: e.result ?? {} }) };
+}
+
 describe("formatExecution", () => {
   it("says what a scale's rollback undid, and why it ran", () => {
     const text = formatExecution(
-      {
+      served({
         ...base,
         error: "CapacityNotReached",
         result: {
@@ -35,68 +42,75 @@ describe("formatExecution", () => {
             failure: { Error: "CapacityNotReached", Cause: "2 of 8 InService after 10m" },
           },
         },
-      },
+      }),
       colours(false),
       { reruns: ["scale-20261128T110000Z-ffffff"] },
     );
 
-    expect(text).toContain("web: desired capacity 6 → 8");
+    expect(text).toContain("error     CapacityNotReached");
     expect(text).toMatch(
-      /\nRollback\n {2}because {2}CapacityNotReached: 2 of 8 InService after 10m\n {2}✓ set the desired capacity back from 8 to 6/,
+      /\nTargets\n {2}– web {2}rolled-back — set the desired capacity back from 8 to 6\n {6}capacity: 6 → 8$/,
     );
     expect(text).toContain("rerun of  scale-20261128T090000Z-000000");
     expect(text).toContain("re-runs   scale-20261128T110000Z-ffffff");
   });
 
   it("says which snapshots a backup's rollback deleted and which it kept", () => {
-    const text = formatExecution({
-      ...base,
-      runbook: "backup-snapshot",
-      result: { rollback: { deleted: ["snap-1"], kept: ["snap-2", "snap-3"], failed: [], reason: null } },
-    });
+    const text = formatExecution(
+      served({
+        ...base,
+        runbook: "backup-snapshot",
+        result: { rollback: { deleted: ["snap-1"], kept: ["snap-2", "snap-3"], failed: [], reason: null } },
+      }),
+    );
 
-    expect(text).toContain("deleted 1 unfinished snapshot(s): snap-1");
-    expect(text).toContain("kept 2 completed snapshot(s): snap-2, snap-3");
+    expect(text).toMatch(
+      /\nArtifacts\n {2}deleted by rollback {2}snap-1\n {2}kept by rollback {2}snap-2\n {2}kept by rollback {2}snap-3/,
+    );
   });
 
   it("shows a failover's primary before and after, and its switch back", () => {
-    const text = formatExecution({
-      ...base,
-      runbook: "failover",
-      result: {
-        plan: {
-          pair: "app",
-          from: { instance: "i-a" },
-          to: { instance: "i-b" },
-          actions: ["move Elastic IP"],
+    const text = formatExecution(
+      served({
+        ...base,
+        runbook: "failover",
+        result: {
+          plan: {
+            pair: "app",
+            from: { instance: "i-a" },
+            to: { instance: "i-b" },
+            actions: ["move Elastic IP"],
+          },
+          switchBack: { failure: { Error: "VerifyFailed" }, verified: [{ ok: true }] },
         },
-        switchBack: { failure: { Error: "VerifyFailed" }, verified: [{ ok: true }] },
-      },
-    });
+      }),
+    );
 
-    expect(text).toContain("pair app: primary i-a → i-b");
-    expect(text).toContain("switched back to the original primary after VerifyFailed");
+    expect(text).toContain("      primary: i-a → i-b");
+    expect(text).toContain("– app  rolled-back — switched back to i-a after VerifyFailed, verified");
   });
 
   it("shows a scale-in that was skipped, with the sentence that says why", () => {
-    const text = formatExecution({
-      ...base,
-      status: "SUCCEEDED",
-      result: {
-        plan: {
-          autoScalingGroup: "web",
-          change: "-2",
-          previous: { desired: 6 },
-          target: 6,
-          limits: [],
-          skipped: "scale-in skipped: web-cpu-high has not been OK for 15m",
+    const text = formatExecution(
+      served({
+        ...base,
+        status: "SUCCEEDED",
+        result: {
+          plan: {
+            autoScalingGroup: "web",
+            change: "-2",
+            previous: { desired: 6 },
+            target: 6,
+            limits: [],
+            skipped: "scale-in skipped: web-cpu-high has not been OK for 15m",
+          },
+          summary: "scale-in skipped: web-cpu-high has not been OK for 15m",
         },
-        summary: "scale-in skipped: web-cpu-high has not been OK for 15m",
-      },
-    });
+      }),
+    );
 
     expect(text).toContain("summary   scale-in skipped: web-cpu-high has not been OK for 15m");
-    expect(text).toMatch(/\nClamps and skips\n {2}– scale-in skipped: web-cpu-high/);
+    expect(text).toMatch(/\nTargets\n {2}– web {2}skipped — scale-in skipped: web-cpu-high/);
   });
 
   it("has no colour escapes when colour is off, and marks words either way", () => {
@@ -131,4 +145,20 @@ describe("runCommand", () => {
     ).toBe("reflex run patch --param selector.tag.PatchGroup=web --param maxConcurrency=50% --param ids=a,b");
     expect(runCommand("x", { note: "two words" })).toBe("reflex run x --param 'note=two words'");
   });
+});
+
+describe("the views of a run's results", () => {
+  // The CLI's and the console's: they render the one result shape, so they name no runbook.
+  it.each([["packages/local/src/cli/format.ts"], ["packages/local/src/console/console.js"]])(
+    "%s names no runbook and reads no runbook's own record",
+    (file) => {
+      const text = readFileSync(file, "utf8");
+      const names = Runbooks.list().map((r) => r.name);
+      const named = names.filter((n) => new RegExp(`(?<![A-Za-z-])${n}(?![A-Za-z-])`).test(text));
+      expect(named).toEqual([]);
+      // Nor do they guess from a runbook's own record (`result.plan`, `result.rollback`): they
+      // read `outcome`, and show the record only whole, as JSON.
+      expect(text.match(/\bresult\??\.\w+/g) ?? []).toEqual([]);
+    },
+  );
 });

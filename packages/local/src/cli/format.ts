@@ -9,14 +9,6 @@ import { type Colours, colours, mark, status } from "./colour.ts";
 
 const PLAIN = colours(false);
 
-/**
- * A result field as a list. Results are each runbook's own shapes (a scale plan's `skipped` is
- * a sentence, a patch plan's a list of targets), so the views never assume one.
- */
-function list(x: unknown): any[] {
-  return Array.isArray(x) ? x : [];
-}
-
 /** Visible width, ignoring colour escapes. */
 function width(s: string): number {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping SGR escapes is the point
@@ -99,7 +91,7 @@ export function formatStep(s: StepView, c: Colours = PLAIN): string {
 /**
  * The steps of a run. A state that polls (checkSnapshots) repeats: consecutive repeats of a
  * step on the same target with the same outcome fold into one line (×N, total time). Many
- * steps still (a patch run has hundreds) are summed up per state, failures listed one by one.
+ * steps still (a run over a fleet has hundreds) are summed up per state, failures listed one by one.
  */
 export function formatSteps(steps: StepView[], c: Colours = PLAIN, limit = 40): string[] {
   if (steps.length === 0) return ["  (no step has run yet)"];
@@ -190,120 +182,24 @@ function section(lines: string[], title: string, body: string[], c: Colours): vo
   lines.push("", c.bold(title), ...body);
 }
 
-/** Per-target results: instance → snapshots, capacity before → after, patch outcome, failover. */
+/**
+ * A run's results, in the one result shape every runbook reports (`outcome`): a line per
+ * target with its status and why, its details and artifacts under it. Knows no runbook.
+ */
 function targetLines(e: ExecutionView, c: Colours): string[] {
-  const r = e.result ?? {};
   const lines: string[] = [];
-  for (const t of list(r.targets)) {
-    const outcome = String(t.status ?? "");
-    const detail = [
-      t.reason,
-      t.snapshotId && `pre-patch snapshot ${t.snapshotId}`,
-      t.installed !== undefined && `${t.installed} update(s) installed`,
-      t.rebooted && "rebooted",
-      t.error && c.red(t.error),
-    ].filter(Boolean);
+  for (const t of e.outcome?.targets ?? []) {
     lines.push(
-      `  ${mark(c, outcome === "succeeded" ? "ok" : outcome)} ${t.instanceId}${t.name ? ` (${t.name})` : ""}  ${outcome}${detail.length ? ` — ${detail.join("; ")}` : ""}`,
+      `  ${mark(c, t.status)} ${t.id}${t.name ? ` (${t.name})` : ""}  ${t.status === "failed" ? c.red(t.status) : t.status}${t.reason ? ` — ${t.reason}` : ""}`,
     );
-    for (const s of list(t.snapshots)) lines.push(`      ${s.snapshotId}  ${s.volumeId}  ${s.state}`);
-    for (const cp of list(t.copies))
-      lines.push(
-        `      copy ${cp.snapshotId ?? "-"} in ${cp.region}${cp.error ? ` — ${c.red(cp.error)}` : ""}`,
-      );
+    for (const [k, v] of Object.entries(t.details ?? {})) lines.push(`      ${k}: ${v}`);
+    for (const a of t.artifacts ?? []) lines.push(`      ${a.id}  ${a.note ? `${a.note}  ` : ""}(${a.kind})`);
   }
-  const plan = r.plan ?? {};
-  if (plan.autoScalingGroup !== undefined) {
-    const before = r.applied?.from ?? plan.previous?.desired ?? r.previousCapacity;
-    const after = r.applied?.to ?? plan.target;
-    lines.push(
-      `  ${plan.autoScalingGroup}: desired capacity ${before} → ${after}${e.dryRun ? " (planned)" : ""}${r.verified ? `, ${r.verified.inService} InService` : ""}`,
-    );
-  } else if (plan.instanceId && plan.to) {
-    lines.push(
-      `  ${plan.instanceId}: ${plan.from?.instanceType ?? plan.from ?? "?"} → ${plan.to?.instanceType ?? plan.to}`,
-    );
-  }
-  if (plan.pair && plan.from?.instance && plan.to?.instance)
-    lines.push(
-      `  pair ${plan.pair}: primary ${plan.from.instance} → ${plan.to.instance}${r.roles ? ` (now primary ${r.roles.primary})` : e.dryRun ? " (planned)" : ""}`,
-    );
-  for (const p of list(r.pruned?.deleted))
-    lines.push(`  pruned ${p.snapshotId} (${p.region}, ${p.volumeId})`);
-  if (r.compliance)
-    lines.push(
-      `  compliance ${r.compliance.compliancePercent}%: ${r.compliance.patched} patched, ${r.compliance.failed} failed, ${r.compliance.rolledBack} rolled back, ${r.compliance.skipped} skipped`,
-    );
-  if (r.manifest) lines.push(`  manifest ${r.manifest}`);
-  if (r.report) lines.push(`  report   ${r.report}`);
   return lines;
 }
 
-/** The plan and the reasons for its clamps and skips. */
-function planLines(e: ExecutionView): string[] {
-  const plan = e.result?.plan;
-  if (!plan) return [];
-  const lines: string[] = [];
-  for (const x of list(plan.create)) lines.push(`  would snapshot ${x.volumeId} of ${x.instanceId}`);
-  if (Array.isArray(plan.create)) {
-    for (const d of list(plan.prune))
-      lines.push(
-        `  would delete   ${d.snapshotId} (${d.region}, ${d.volumeId}) — ${d.reason ?? `retained until ${d.retainUntil}`}`,
-      );
-    if (list(plan.prune).length === 0) lines.push("  would delete   nothing (no expired Reflex snapshots)");
-  }
-  for (const b of list(plan.batches)) lines.push(`  batch ${b.batch}: ${list(b.instanceIds).join(", ")}`);
-  if (plan.autoScalingGroup !== undefined)
-    lines.push(
-      `  ${plan.autoScalingGroup}: change ${plan.change} asks for ${plan.requested}, plan sets ${plan.target} (from ${plan.previous?.desired})`,
-    );
-  for (const a of list(plan.actions)) lines.push(`  ${a}`);
-  return lines;
-}
-
-function reasonLines(e: ExecutionView, c: Colours): string[] {
-  const plan = e.result?.plan ?? {};
-  return [
-    ...list(plan.limits).map((l: string) => `  ${mark(c, "skipped")} ${l}`),
-    ...(typeof plan.skipped === "string" ? [`  ${mark(c, "skipped")} ${plan.skipped}`] : []),
-    ...list(plan.skipped).map(
-      (s: { instanceId: string; name?: string; reason: string }) =>
-        `  ${mark(c, "skipped")} skipped ${s.instanceId}${s.name ? ` (${s.name})` : ""}: ${s.reason}`,
-    ),
-  ];
-}
-
-function rollbackLines(e: ExecutionView, c: Colours): string[] {
-  const r = e.result ?? {};
-  const lines: string[] = [];
-  const rb = r.rollback;
-  if (rb) {
-    const failure = rb.failure ?? rb.reason;
-    if (failure && typeof failure === "object" && (failure.Error || failure.Cause))
-      lines.push(`  because  ${failure.Error ?? ""}${failure.Cause ? `: ${failure.Cause}` : ""}`);
-    if (typeof rb.reason === "string") lines.push(`  ${rb.restored ? mark(c, "ok") : "·"} ${rb.reason}`);
-    if (Array.isArray(rb.deleted))
-      lines.push(
-        `  deleted ${rb.deleted.length} unfinished snapshot(s)${rb.deleted.length ? `: ${rb.deleted.join(", ")}` : ""}`,
-      );
-    if (Array.isArray(rb.kept))
-      lines.push(
-        `  kept ${rb.kept.length} completed snapshot(s)${rb.kept.length ? `: ${rb.kept.join(", ")}` : ""}`,
-      );
-    for (const f of list(rb.failed)) lines.push(`  ${mark(c, "failed")} ${f.snapshotId}: ${f.error}`);
-    for (const a of list(rb.actions)) lines.push(`  ${typeof a === "string" ? a : JSON.stringify(a)}`);
-  }
-  if (r.switchBack) {
-    const f = r.switchBack.failure;
-    lines.push(`  switched back to the original primary${f ? ` after ${f.Error ?? "an error"}` : ""}`);
-    if (r.switchBack.verified) lines.push(`  ${mark(c, "ok")} verified`);
-  }
-  for (const t of list(r.targets))
-    if (t.status === "rolled-back")
-      lines.push(
-        `  ${mark(c, "rolled-back")} ${t.instanceId}${t.name ? ` (${t.name})` : ""} put back on its pre-patch volume`,
-      );
-  return lines;
+function artifactLines(e: ExecutionView): string[] {
+  return (e.outcome?.artifacts ?? []).map((a) => `  ${a.kind}  ${a.id}${a.note ? `  ${a.note}` : ""}`);
 }
 
 /** The human view of `reflex show`: everything the API knows about one run. */
@@ -346,15 +242,13 @@ export function formatExecution(
     lines.push(`  ${c.yellow("abort")}     asked by ${e.cancel.by} at ${e.cancel.at}: ${e.cancel.reason}`);
   if (e.locks?.length) lines.push(`  locks     ${e.locks.join(", ")}`);
   if (e.error) lines.push(`  ${c.red("error")}     ${e.error}${e.cause ? `: ${e.cause}` : ""}`);
-  if (e.result?.summary) lines.push(`  summary   ${e.result.summary}`);
+  if (e.outcome?.summary) lines.push(`  summary   ${e.outcome.summary}`);
   if (e.trigger.rerunOf) lines.push(`  rerun of  ${e.trigger.rerunOf}`);
   if (links.reruns?.length) lines.push(`  re-runs   ${links.reruns.join(", ")}`);
 
   section(lines, `Steps (${(e.steps ?? []).length})`, formatSteps(e.steps ?? [], c), c);
-  section(lines, "Targets", targetLines(e, c), c);
-  section(lines, e.dryRun ? "Plan (dry-run: nothing was changed)" : "Plan", e.dryRun ? planLines(e) : [], c);
-  section(lines, "Clamps and skips", reasonLines(e, c), c);
-  section(lines, "Rollback", rollbackLines(e, c), c);
+  section(lines, e.dryRun ? "Targets (dry-run: nothing was changed)" : "Targets", targetLines(e, c), c);
+  section(lines, "Artifacts", artifactLines(e), c);
   section(
     lines,
     `Audit (${(e.audit ?? []).length})`,

@@ -590,7 +590,7 @@ function matches(run) {
       triggerText(run.trigger),
       triggerReason(run),
       run.trigger?.eventId,
-      run.result?.summary,
+      run.outcome?.summary,
       run.cause,
       run.error,
     ]
@@ -602,13 +602,11 @@ function matches(run) {
 }
 
 function runRow(run) {
-  const plan = run.result?.plan;
-  const planned = Array.isArray(plan?.targets) ? `plan: ${plan.targets.length} target(s)` : undefined;
   const failure =
     ["FAILED", "TIMED_OUT", "ABORTED"].includes(run.status) && (run.error || run.cause)
       ? [run.error, run.cause].filter(Boolean).join(": ")
       : undefined;
-  const summary = failure ?? run.result?.summary ?? run.result?.skipped ?? planned ?? "";
+  const summary = failure ?? run.outcome?.summary ?? "";
   return h(
     "tr",
     { "data-execution": run.id, "data-status": run.status },
@@ -760,9 +758,9 @@ function draw() {
 
 // ---------- one run ----------
 
-/** The plan of a run (or of an approval): the summary, the reasons for clamps and skips, the rest raw. */
-function planView(plan, run) {
-  if (!plan && !run?.result?.skipped) return h("p", { class: "muted" }, "No plan recorded.");
+/** The plan an approval shows: the summary, the reasons for clamps and skips, the rest raw. */
+function planView(plan) {
+  if (!plan) return h("p", { class: "muted" }, "No plan recorded.");
   if (typeof plan === "string") return h("div", { class: "plan" }, h("p", {}, plan));
   const reasons = [];
   const p = plan ?? {};
@@ -770,7 +768,6 @@ function planView(plan, run) {
   const skipped = (x) =>
     x.name || x.instanceId ? `${[x.name, x.instanceId].filter(Boolean).join(" ")}: ${textOf(x)}` : textOf(x);
   for (const x of [p.skipped ?? []].flat()) reasons.push(["Skipped", skipped(x)]);
-  if (run?.result?.skipped) reasons.push(["Skipped", textOf(run.result.skipped)]);
   if (p.scaleIn) reasons.push(["Scale-in", textOf(p.scaleIn)]);
   for (const x of p.skip ?? p.skippedTargets ?? []) reasons.push(["Skipped", skipped(x)]);
   for (const d of p.prune ?? []) reasons.push(["Would prune", `${d.snapshotId ?? ""}: ${textOf(d)}`]);
@@ -804,47 +801,30 @@ function planView(plan, run) {
   );
 }
 
-/** What was done to one target, one line per thing made or changed. */
+/**
+ * A target's outcome in the one result shape: why, its details (`label: value`) and its
+ * artifacts. Knows no runbook: every runbook reports this shape (`outcome`).
+ */
 function targetDetails(t) {
   const lines = [];
-  for (const s of t.snapshots ?? [])
+  if (t.reason) lines.push(t.status === "failed" ? h("strong", {}, t.reason) : t.reason);
+  for (const [k, v] of Object.entries(t.details ?? {}))
+    lines.push(h("span", { "data-detail": k }, h("span", { class: "muted" }, `${k}: `), String(v)));
+  for (const a of t.artifacts ?? [])
     lines.push([
-      h("code", {}, s.snapshotId),
-      h("span", { class: "muted" }, ` of ${s.volumeId}${s.state ? `, ${s.state}` : ""}`),
+      h("code", {}, a.id),
+      h("span", { class: "muted" }, ` ${a.kind}${a.note ? `, ${a.note}` : ""}`),
     ]);
-  for (const c of t.copies ?? [])
-    lines.push([
-      h("code", {}, c.snapshotId ?? textOf(c)),
-      h("span", { class: "muted" }, ` copy${c.region ? ` in ${c.region}` : ""}`),
-    ]);
-  if (t.before !== undefined || t.after !== undefined) lines.push(`${textOf(t.before)} → ${textOf(t.after)}`);
-  if (t.outcome) lines.push(textOf(t.outcome));
-  // Patch: what was installed, whether it rebooted, the snapshot taken first.
-  if (t.installed !== undefined)
-    lines.push(
-      `${t.installed} update(s) installed${t.rebooted !== undefined ? `, ${t.rebooted ? "rebooted" : "no reboot"}` : ""}`,
-    );
-  if (typeof t.snapshotId === "string")
-    lines.push([h("code", {}, t.snapshotId), h("span", { class: "muted" }, " snapshot taken first")]);
-  if (t.rollback) lines.push(["Rolled back: ", textOf(t.rollback)]);
-  if (t.reason && !t.error) lines.push(textOf(t.reason));
-  if (t.startedAt && t.endedAt)
-    lines.push(
-      h("span", { class: "muted" }, `took ${duration(Date.parse(t.endedAt) - Date.parse(t.startedAt))}`),
-    );
-  if (t.error) lines.push(h("strong", {}, `${t.error}${t.cause ? `: ${t.cause}` : ""}`));
-  if (!lines.length) lines.push(JSON.stringify(t));
   return lines.map((l) => h("div", {}, l));
 }
 
-/** A target's status as a badge: the runbooks' own words, each with an icon. */
+/** A target's status as a badge, with an icon and the word. */
 const TARGET_STATUS = {
   succeeded: "SUCCEEDED",
-  patched: "SUCCEEDED",
   failed: "FAILED",
   "rolled-back": "FAILED",
-  rolledBack: "FAILED",
   skipped: "NOT_RUN",
+  "not-started": "NOT_RUN",
 };
 function targetBadge(status) {
   if (!status) return "";
@@ -855,35 +835,25 @@ function targetBadge(status) {
     "span",
     { class: `status s-${as}`, "data-status": as },
     h("span", { "aria-hidden": "true" }, icon),
-    String(status)
-      .replace(/-|(?=[A-Z])/g, " ")
-      .toLowerCase(),
+    String(status).replace(/-/g, " "),
   );
 }
 
+/** A run's results: its summary, a row per target, its artifacts; the runbook's own record raw. */
 function resultsView(run) {
-  const r = run.result ?? {};
+  const o = run.outcome ?? { summary: "", targets: [] };
   const out = [];
-  if (r.summary) out.push(h("p", { class: "summary" }, h("strong", {}, r.summary)));
-  if (r.applied?.from !== undefined)
-    out.push(
-      h(
-        "p",
-        { "data-result": "capacity" },
-        `Capacity before → after: ${r.applied.from} → ${r.applied.to}`,
-        r.verified?.inService !== undefined ? ` (${r.verified.inService} InService)` : "",
-      ),
-    );
-  if (r.previous?.instanceType && r.verified?.instanceType)
-    out.push(
-      h("p", {}, `Instance type before → after: ${r.previous.instanceType} → ${r.verified.instanceType}`),
-    );
-  if (Array.isArray(r.targets) && r.targets.length) {
+  if (o.summary) out.push(h("p", { class: "summary" }, h("strong", {}, o.summary)));
+  if (o.targets.length) {
     out.push(
       h(
         "table",
         { id: "targets" },
-        h("caption", { class: "skip" }, "Per-target results"),
+        h(
+          "caption",
+          { class: "skip" },
+          run.dryRun ? "Targets (dry-run: nothing was changed)" : "Per-target results",
+        ),
         h(
           "thead",
           {},
@@ -896,16 +866,11 @@ function resultsView(run) {
         h(
           "tbody",
           {},
-          r.targets.map((t) =>
+          o.targets.map((t) =>
             h(
               "tr",
-              { "data-target": t.instanceId ?? t.id ?? t.name },
-              h(
-                "td",
-                {},
-                t.name ?? "",
-                h("div", { class: "small" }, h("code", {}, t.instanceId ?? t.id ?? "")),
-              ),
+              { "data-target": t.id, "data-kind": t.kind },
+              h("td", {}, t.name ?? "", h("div", { class: "small" }, h("code", {}, t.id))),
               h("td", {}, targetBadge(t.status)),
               h("td", { class: "small" }, targetDetails(t)),
             ),
@@ -914,20 +879,22 @@ function resultsView(run) {
       ),
     );
   }
-  if (Array.isArray(r.pruned?.deleted))
+  if (o.artifacts?.length)
     out.push(
       h(
-        "details",
-        { "data-key": "pruned" },
-        h("summary", {}, `${r.pruned.deleted.length} expired snapshot(s) pruned`),
-        h(
-          "ul",
-          {},
-          r.pruned.deleted.map((d) => h("li", {}, h("code", {}, d.snapshotId), ` — ${textOf(d)}`)),
+        "ul",
+        { class: "artifacts" },
+        o.artifacts.map((a) =>
+          h(
+            "li",
+            { "data-artifact": a.kind },
+            `${a.kind}: `,
+            h("code", {}, a.id),
+            a.note ? ` — ${a.note}` : "",
+          ),
         ),
       ),
     );
-  if (r.manifest) out.push(h("p", { class: "small" }, "Manifest: ", h("code", {}, r.manifest)));
   if (!out.length)
     out.push(
       h(
@@ -938,46 +905,15 @@ function resultsView(run) {
           : "This run reported no results.",
       ),
     );
-  out.push(h("details", { "data-key": "result-raw" }, h("summary", {}, "Whole result (JSON)"), json(r)));
+  out.push(
+    h(
+      "details",
+      { "data-key": "result-raw" },
+      h("summary", {}, "Whole result (JSON)"),
+      json(run.result ?? {}),
+    ),
+  );
   return out;
-}
-
-function rollbackView(run) {
-  const rb = run.result?.rollback;
-  if (!rb)
-    return run.status === "FAILED"
-      ? h("p", { class: "muted" }, "No rollback was recorded for this run.")
-      : null;
-  const facts = [];
-  if (rb.restored !== undefined)
-    facts.push(h("p", {}, rb.restored ? "✓ Restored" : "✗ Not restored", rb.reason ? ` — ${rb.reason}` : ""));
-  // What it found and set back (e.g. found 8, desired 6; instanceType r5.xlarge), as it reports it.
-  const scalars = Object.entries(rb).filter(
-    ([k, v]) => !["restored", "reason", "actions"].includes(k) && v !== null && typeof v !== "object",
-  );
-  if (scalars.length)
-    facts.push(
-      h(
-        "p",
-        { "data-result": "rollback" },
-        scalars.map(([k, v], i) => `${i ? ", " : ""}${k}: ${v}`),
-      ),
-    );
-  if (Array.isArray(rb.actions) && rb.actions.length)
-    facts.push(
-      h("p", {}, "It undid: "),
-      h(
-        "ul",
-        {},
-        rb.actions.map((a) => h("li", {}, textOf(a))),
-      ),
-    );
-  return h(
-    "div",
-    {},
-    facts,
-    h("details", { "data-key": "rollback-raw" }, h("summary", {}, "Rollback (JSON)"), json(rb)),
-  );
 }
 
 /** A table of step records: target, status, start, time taken, error or output. */
@@ -1095,9 +1031,7 @@ function iterationsView(node, st, run, names) {
 }
 
 function stepsTable(graph, statuses, run) {
-  const names = new Map(
-    (run.result?.targets ?? []).filter((t) => t?.instanceId && t.name).map((t) => [t.instanceId, t.name]),
-  );
+  const names = new Map((run.outcome?.targets ?? []).filter((t) => t.name).map((t) => [t.id, t.name]));
   const rows = [];
   for (const n of graph.nodes) {
     const st = statuses.get(n.name);
@@ -1419,9 +1353,6 @@ views.run = {
           ),
         ),
       ),
-      h("h3", {}, run.dryRun ? "Plan (dry-run: nothing was changed)" : "Plan"),
-      planView(run.result?.plan, run),
-      run.result?.rollback || run.status === "FAILED" ? [h("h3", {}, "Rollback"), rollbackView(run)] : "",
       h("h3", {}, "Steps"),
       graph ? stepsTable(graph, statuses, run) : json(run.steps),
       h("h3", {}, "Audit"),

@@ -17,11 +17,13 @@
  * event could not be delivered is kept whole, so the reconciler (which closes a run as lost
  * when Step Functions says ExecutionDoesNotExist) finds it ended, never lost.
  */
+
 import { randomUUID } from "node:crypto";
 import { APPROVAL_RESOURCE, type AslDefinition, type Runbooks, substitute } from "@reflex/core";
 import { StateMachine } from "aws-local-stepfunctions";
 import { DistributedMaps } from "./distributed-map.ts";
 import { type HistoryStats, historyStats } from "./history.ts";
+import { callSdk, isSdkResource } from "./sdk-task.ts";
 import { TaskTokens } from "./task-tokens.ts";
 
 /** One entry of the local engine's execution history (its own event shape). */
@@ -76,6 +78,11 @@ export interface EngineOptions {
   account: string;
   /** The step worker (the Lambda handler's code). */
   stepHandler: TaskHandler;
+  /**
+   * An AWS SDK integration Task (`arn:aws:states:::aws-sdk:…`) of an execution: `callSdk` by
+   * default; local mode attributes the call to the execution in the simulated cloud's log.
+   */
+  sdkHandler?: (resource: string, input: unknown, executionName: string) => Promise<unknown>;
   /** How long each Wait state really waits locally (ms); AWS waits the ASL's seconds. */
   waitMs?: number;
   /** How long a Retry waits locally (ms). */
@@ -109,6 +116,8 @@ interface Machine {
   waits: Record<string, number>;
   retries: Record<string, number>;
   tasks: Record<string, TaskHandler>;
+  /** AWS SDK integration Tasks by state name, with their Resource. */
+  sdkTasks: Record<string, string>;
 }
 
 function collect(
@@ -191,6 +200,17 @@ export class LocalStepFunctions {
     return `arn:aws:states:${this.options.region}:${this.options.account}:stateMachine:${name}`;
   }
 
+  /** The AWS SDK integration Tasks of one execution, each calling through the SDK client factory. */
+  private sdkHandlers(m: Machine, executionName: string): Record<string, TaskHandler> {
+    const call = this.options.sdkHandler ?? ((resource: string, input: unknown) => callSdk(resource, input));
+    return Object.fromEntries(
+      Object.entries(m.sdkTasks).map(([state, resource]) => [
+        state,
+        (input: unknown) => call(resource, input, executionName),
+      ]),
+    );
+  }
+
   /** Registers a runbook's state machine as `<prefix><runbook>`. */
   registerRunbook(runbook: Runbooks.Runbook, prefix: string): Machine {
     const definition = substitute(runbook.stateMachine, { StepHandlerArn: this.stepHandlerArn });
@@ -202,6 +222,7 @@ export class LocalStepFunctions {
     const waits: Record<string, number> = {};
     const retries: Record<string, number> = {};
     const tasks: Record<string, TaskHandler> = {};
+    const sdkTasks: Record<string, string> = {};
     collect(definition, (stateName, state) => {
       const child = this.distributed.handlers.get(stateName);
       if (child) {
@@ -218,6 +239,10 @@ export class LocalStepFunctions {
             `state ${stateName} waits on ${fn}, which local mode does not run`,
           );
         tasks[stateName] = this.waitForTaskToken(stateName);
+        return;
+      }
+      if (state.Type === "Task" && isSdkResource(state.Resource)) {
+        sdkTasks[stateName] = state.Resource as string;
         return;
       }
       if (state.Type === "Task") {
@@ -243,6 +268,7 @@ export class LocalStepFunctions {
       waits,
       retries,
       tasks,
+      sdkTasks,
     };
     this.machines.set(m.arn, m);
     return m;
@@ -329,7 +355,7 @@ export class LocalStepFunctions {
     const { executionArn, name, input, startDate } = ids;
     const run = machine.run(parsed as never, {
       overrides: {
-        taskResourceLocalHandlers: m.tasks as never,
+        taskResourceLocalHandlers: { ...m.tasks, ...this.sdkHandlers(m, name) } as never,
         waitTimeOverrides: m.waits,
         retryIntervalOverrides: m.retries,
       },

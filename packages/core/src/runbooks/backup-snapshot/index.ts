@@ -1,5 +1,6 @@
 import { defineRunbook } from "../define.ts";
 import { backupParams } from "./params.ts";
+import { backupResult } from "./result.ts";
 import { backupStateMachine } from "./state-machine.ts";
 
 /**
@@ -58,5 +59,10 @@ export const backupSnapshot = defineRunbook({
   rollback: ["rollback"],
   dryRun:
     "Selects the instances and lists the snapshots it would create and the expired ones it would delete; no mutating call.",
+  implementation: () => import("./handlers.ts").then((m) => m.backupSteps),
+  services: ["ec2"],
+  // A lost run's inspector lists the snapshots it left behind: read only.
+  lostRun: { permissions: [{ actions: ["ec2:DescribeSnapshots"], mutating: false }] },
+  result: backupResult,
   stateMachine: backupStateMachine,
 });

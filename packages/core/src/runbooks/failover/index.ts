@@ -1,5 +1,8 @@
+import { z } from "zod";
+import { pairSchema } from "../../config/schema.ts";
 import { defineRunbook } from "../define.ts";
 import { failoverParams } from "./params.ts";
+import { failoverResult } from "./result.ts";
 import { failoverStateMachine } from "./state-machine.ts";
 
 /**
@@ -51,6 +54,11 @@ export const failover = defineRunbook({
   rollback: ["switchBack", "awaitSwitchBack", "verifySwitchBack"],
   dryRun:
     "Checks the standby's readiness and reports the plan (the Elastic IP's association, the record's value and TTL, before and after); no mutating call.",
+  implementation: () => import("./handlers.ts").then((m) => m.failoverSteps),
+  services: ["ec2", "route53", "cloudwatch"],
+  // The primary/standby pairs it fails over are the config's `pairs`.
+  config: { pairs: z.array(pairSchema) },
+  result: failoverResult,
   stateMachine: failoverStateMachine,
   locks: (p) => [`pair:${p.pair}`],
   blastRadius: () => 1,

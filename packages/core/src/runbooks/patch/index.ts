@@ -1,5 +1,6 @@
 import { defineRunbook } from "../define.ts";
 import { patchParams } from "./params.ts";
+import { patchResult } from "./result.ts";
 import { patchStateMachine } from "./state-machine.ts";
 
 /**
@@ -109,6 +110,9 @@ export const patch = defineRunbook({
   rollback: ["rollbackTarget", "checkRollback", "finishTarget", "report"],
   dryRun:
     "Selects the instances, checks each is running and SSM-managed, and lists the batches it would patch at maxConcurrency; no mutating call.",
+  implementation: () => import("./handlers.ts").then((m) => m.patchSteps),
+  services: ["ec2", "ssm", "autoscaling", "elbv2"],
+  result: patchResult,
   stateMachine: patchStateMachine,
   blastRadius: (p) => p.selector.instanceIds?.length,
 });

@@ -1,5 +1,6 @@
 import { defineRunbook } from "../define.ts";
 import { parseChange, SCALE_CAP, type ScaleParams, scaleParams } from "./params.ts";
+import { scaleResult } from "./result.ts";
 import { scaleStateMachine } from "./state-machine.ts";
 
 /**
@@ -101,6 +102,9 @@ export const scale = defineRunbook({
   rollback: ["restoreCapacity", "restoreInstanceType"],
   dryRun:
     "Reads the group (or the instance and instance types) and reports the plan: the capacity it would set and every limit that clamped it, or the resize it would do; no mutating call.",
+  implementation: () => import("./handlers.ts").then((m) => m.scaleSteps),
+  services: ["autoscaling", "ec2"],
+  result: scaleResult,
   stateMachine: scaleStateMachine,
   locks: (p) => [p.mode === "vertical" ? `instance:${p.instanceId}` : `asg:${p.autoScalingGroup}`],
   blastRadius,

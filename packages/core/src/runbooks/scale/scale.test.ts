@@ -54,6 +54,7 @@ const ctx = (executionId: string, maxTargets = 20, now = NOW): ScaleContext => (
   automationTag: { key: "reflex:managed", value: "true" },
   lockTargets: async (targets: string[]) => ({ held: targets, locked: [] }),
   maxTargets,
+  record: (fields) => Executions.setResult(executionId, fields),
 });
 const execution = (id: string) => ({ id, runbook: "scale", dryRun: false, startedAt: NOW.toISOString() });
 const horizontal = (p: Record<string, unknown>) => scaleParams.parse(p) as HorizontalParams;

@@ -1,0 +1,133 @@
+/**
+ * The runbook test kit: `simulate(runbook, { params, seed, faults, as })` runs a runbook the
+ * way local mode does — admitted through `admit()`, on the local Step Functions engine, its
+ * steps' SDK calls answered by a seeded simulated AWS account — and returns the run, its
+ * results in the one result shape and every cloud call it made. Then assert with the helpers:
+ * `mutatingCalls` (none: a dry-run changed nothing), `unfinishedTargets` (none: every target
+ * ended succeeded or rolled back), `callsOutsidePermissions` (none: it called nothing it does
+ * not declare).
+ *
+ * @example
+ * const run = await simulate(restartService, { params: { unit: "nginx", selector: { tag: { Role: "web" } } }, dryRun: true });
+ * expect(mutatingCalls(run)).toEqual([]);
+ */
+import { type Runbooks, validateConfig } from "@reflex/core";
+import type { FaultSpec } from "@reflex/local/cloud/faults";
+import { type CallRecord, SimulatedCloud } from "@reflex/local/cloud/index";
+import { setPatchingSettings } from "@reflex/local/cloud/patching-helpers";
+import { startLocal } from "@reflex/local/local-mode";
+import type { RunbookSpec, RunResult } from "./index.ts";
+
+export interface SimulateOptions {
+  params: Record<string, unknown>;
+  dryRun?: boolean;
+  /** The simulated account's seed: the same seed, the same ids. Default 1. */
+  seed?: number;
+  /** Faults to arm before the run (`{ operation: "SendCommand", kind: "error", code: "InternalError", times: 1 }`). */
+  faults?: FaultSpec[];
+  /** Who starts it (the actor access is checked for). Default `cli:test`. */
+  as?: string;
+  /** More config (access, guardrails, pairs), as in `reflex.config.ts`. */
+  config?: Record<string, unknown>;
+  /** Prepare the simulated account before the run (tag instances, add a unit). */
+  setup?: (cloud: SimulatedCloud) => void | Promise<void>;
+}
+
+export interface Simulation {
+  /** The run as `GET /api/executions/:id` serves it (status, steps, audit, the raw record). */
+  run: {
+    id: string;
+    status: string;
+    dryRun: boolean;
+    error?: string | null;
+    cause?: string | null;
+    result?: Record<string, unknown>;
+    [k: string]: unknown;
+  };
+  /** Its results in the one result shape. */
+  outcome: RunResult;
+  /** Every call its steps (and its AWS SDK Tasks) made to the simulated account, in order. */
+  calls: CallRecord[];
+  /** The runbook as registered. */
+  runbook: RunbookSpec;
+  /** The simulated account after the run. */
+  cloud: SimulatedCloud;
+}
+
+/** Runs `runbook` once, start to end, and reports what it did. Refused (thrown) when the runbook or the start is not valid. */
+export async function simulate(runbook: RunbookSpec, opts: SimulateOptions): Promise<Simulation> {
+  const config = validateConfig({ ...opts.config, runbooks: [runbook] });
+  const cloud = SimulatedCloud.seeded({
+    seed: opts.seed ?? 1,
+    snapshotDurationMs: 50,
+    random: seeded(opts.seed ?? 1),
+  });
+  // Run Command finishes in 20 ms here (2 s by default), so polls see it end quickly.
+  setPatchingSettings(cloud, { commandDurationMs: 20 });
+  await opts.setup?.(cloud);
+  const local = await startLocal({
+    config,
+    port: 0,
+    quiet: true,
+    dataDir: null,
+    waitMs: 5,
+    scheduler: false,
+    cloud,
+  });
+  try {
+    for (const f of opts.faults ?? []) cloud.injectFault(f);
+    const mark = cloud.lastCallSeq;
+    const res = await fetch(`${local.url}/api/runbooks/${encodeURIComponent(runbook.name)}/executions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-reflex-actor": opts.as ?? "cli:test" },
+      body: JSON.stringify({ params: opts.params, dryRun: opts.dryRun ?? false }),
+    });
+    const started = (await res.json()) as { executionId?: string; error?: { code: string; message: string } };
+    if (res.status !== 202 || !started.executionId)
+      throw new Error(
+        `simulate: ${runbook.name} was not started: ${started.error?.code}: ${started.error?.message}`,
+      );
+    await local.idle();
+    const run = (await (
+      await fetch(`${local.url}/api/executions/${started.executionId}`)
+    ).json()) as Simulation["run"] & {
+      outcome: RunResult;
+    };
+    const calls = cloud.calls.filter((c) => c.seq > mark && c.executionId === started.executionId);
+    return { run, outcome: run.outcome, calls, runbook, cloud };
+  } finally {
+    await local.stop();
+  }
+}
+
+/** The mutating calls of a simulation (a dry-run must have none). */
+export function mutatingCalls(s: Pick<Simulation, "calls">): CallRecord[] {
+  return s.calls.filter((c) => c.mutating);
+}
+
+/** The targets that ended neither succeeded nor rolled back (empty when every one did). */
+export function unfinishedTargets(s: Pick<Simulation, "outcome">): Runbooks.TargetResult[] {
+  return s.outcome.targets.filter((t) => t.status !== "succeeded" && t.status !== "rolled-back");
+}
+
+/** IAM's service prefix for the simulated cloud's service names. */
+const IAM_PREFIX: Record<string, string> = { elbv2: "elasticloadbalancing" };
+
+/** Calls the runbook made that its declared permissions do not allow (`ssm:SendCommand`), each once. */
+export function callsOutsidePermissions(s: Pick<Simulation, "calls" | "runbook">): string[] {
+  const declared = new Set(s.runbook.permissions.flatMap((p) => p.actions));
+  const made = new Set(s.calls.map((c) => `${IAM_PREFIX[c.service] ?? c.service}:${c.operation}`));
+  return [...made].filter((a) => !declared.has(a)).sort();
+}
+
+/** A small seeded PRNG (mulberry32), so faults with a rate fire the same way on every run. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
