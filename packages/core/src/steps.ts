@@ -8,7 +8,7 @@ import * as Approvals from "./approvals.ts";
 import { classify, TRANSIENT_ERROR } from "./aws-errors.ts";
 import { currentConfig } from "./config/index.ts";
 import { StepExecutionError, ValidationError } from "./errors.ts";
-import { APPROVAL_STEP, RUN_ABORTED } from "./runbooks/asl.ts";
+import { APPROVAL_STEP, RUN_ABORTED, VERIFY_APPROVAL_STEP } from "./runbooks/asl.ts";
 import { inspectorOf, stepsOf } from "./runbooks/implementations.ts";
 import type { StepContext } from "./runbooks/index.ts";
 import * as Runbooks from "./runbooks/index.ts";
@@ -61,6 +61,10 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
     await Approvals.request(event as unknown as Approvals.ApprovalTaskEvent, now());
     return { requested: true };
   }
+  // After the wait: the approval record, not the token's answer, decides whether the run goes
+  // on. Before the abort check below: an abort after the approval is for the next step to see,
+  // so that the runbook's rollback (its Catch) runs as the abort's answer said it would.
+  if (event.step === VERIFY_APPROVAL_STEP) return Approvals.verify(event, now());
   // Graceful abort: a person asked the run to stop. No new step starts, except the runbook's
   // rollback steps, which undo what was done; steps in flight have finished by now.
   if (!runbook.rollback.includes(event.step)) {

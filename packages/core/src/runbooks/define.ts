@@ -29,7 +29,14 @@
  */
 import { z } from "zod";
 import { RunbookDefinitionError } from "../errors.ts";
-import { APPROVAL_RESOURCE, APPROVAL_STEP, type AslDefinition, type AslState, STEP_HANDLER } from "./asl.ts";
+import {
+  APPROVAL_RESOURCE,
+  APPROVAL_STEP,
+  type AslDefinition,
+  type AslState,
+  STEP_HANDLER,
+  VERIFY_APPROVAL_STEP,
+} from "./asl.ts";
 
 export type Risk = "low" | "medium" | "high";
 
@@ -225,7 +232,8 @@ export function defineRunbook<S extends z.ZodType>(spec: RunbookSpec<S>): Runboo
   if (!spec.dryRun.trim()) problems.push("it does not say what its dry-run does");
   for (const p of spec.permissions) problems.push(...permissionProblems(p));
   const steps: string[] = [];
-  for (const [state, task] of taskStates(spec.stateMachine)) {
+  const tasks = taskStates(spec.stateMachine);
+  for (const [state, task] of tasks) {
     // Two kinds of Task, and only these: the step worker, and a human approval (the step
     // worker's built-in `requestApproval`, through `lambda:invoke.waitForTaskToken`; see
     // `approvalStates` in asl.ts).
@@ -239,10 +247,23 @@ export function defineRunbook<S extends z.ZodType>(spec: RunbookSpec<S>): Runboo
         problems.push(`approval Task '${state}' must be built with approvalStates('${spec.name}', …)`);
       if (!task.TimeoutSeconds && !task.TimeoutSecondsPath)
         problems.push(`approval Task '${state}' needs a deadline (TimeoutSeconds or TimeoutSecondsPath)`);
+      // The token is a bearer credential: a wait that ended is no approval until the record says so.
+      const after = tasks.find(([name]) => name === task.Next)?.[1];
+      const verify = after?.Parameters as Record<string, unknown> | undefined;
+      if (verify?.step !== VERIFY_APPROVAL_STEP || verify.runbook !== spec.name || after?.Catch?.length)
+        problems.push(
+          `approval Task '${state}' must be followed by its '${VERIFY_APPROVAL_STEP}' step (build it with approvalStates('${spec.name}', …))`,
+        );
       continue;
     }
     const params = task.Parameters as Record<string, unknown> | undefined;
     const step = params?.step;
+    // The built-in verify step is the step worker's own, not the runbook's (checked above).
+    if (step === VERIFY_APPROVAL_STEP) {
+      if (params?.runbook !== spec.name) problems.push(`Task '${state}' must pass runbook '${spec.name}'`);
+      if (task.Resource !== STEP_HANDLER) problems.push(`Task '${state}' must call \${StepHandlerArn}`);
+      continue;
+    }
     if (task.Resource !== "${StepHandlerArn}") problems.push(`Task '${state}' must call \${StepHandlerArn}`);
     if (typeof step !== "string" || !/^[a-z][A-Za-z0-9]*$/.test(step)) {
       problems.push(`Task '${state}' calls a step with a bad name '${String(step)}'`);
