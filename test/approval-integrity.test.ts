@@ -9,12 +9,15 @@
  *   audit shows both attempts in order. Fired concurrently for many rounds per pairing.
  */
 
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SendTaskSuccessCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
-import type { ConfigInput } from "@reflex/core";
+import { type ConfigInput, validateConfig } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { type LocalMode, startLocal } from "../packages/local/src/local-mode.ts";
 import { startTestLocal } from "./support/local.ts";
 
 const CONFIG: ConfigInput = {
@@ -217,5 +220,32 @@ describe("two answers at once: exactly one wins", () => {
 
   it("reject (erin) and abort (bob) at once", { timeout: 240_000 }, async () => {
     await race({ actor: "cli:erin", act: "reject" }, { actor: "cli:bob", act: "abort" });
+  });
+});
+
+describe("answers given before a restart", () => {
+  it("still count after `reflex start` restarts under a waiting run (minApprovers 2)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "reflex-approval-"));
+    const config = validateConfig({ ...CONFIG, approvals: { deadline: "5m", minApprovers: 2 } });
+    const open = () =>
+      startLocal({ config, port: 0, dataDir: dir, quiet: true, waitMs: 20, scheduler: false });
+    let local = await open();
+    try {
+      const id = await startScale(local);
+      await waiting(local, id);
+      const first = await call(local, "cli:carol", "POST", `/api/executions/${id}/approve`, {});
+      expect(first.body).toMatchObject({ status: "PENDING", approvals: 1, needed: 2 });
+      await local.stop();
+
+      // The run is resumed at its wait, which asks for approval again with a new token.
+      local = await open();
+      await waiting(local, id);
+      const second = await call(local, "cli:erin", "POST", `/api/executions/${id}/approve`, {});
+      expect(second.body).toMatchObject({ status: "APPROVED", approvals: 2, needed: 2 });
+      expect((await ended(local, id)).body.status).toBe("SUCCEEDED");
+    } finally {
+      await local.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
