@@ -9,6 +9,7 @@ import * as Access from "./admission/access.ts";
 import { client } from "./aws.ts";
 import { currentConfig } from "./config/index.ts";
 import type { Config } from "./config/schema.ts";
+import { crashPoint } from "./crash.ts";
 import {
   AccessDeniedError,
   ConflictError,
@@ -72,17 +73,19 @@ export async function request(event: ApprovalTaskEvent, now = new Date()): Promi
       await Executions.setWaiting(id, true);
       return;
     }
-    // Already decided (the step was retried after an answer): give the new token that answer;
-    // the verify step after the wait still checks the record.
+    // Already decided (the step was retried after an answer, or the answering process died
+    // before it told the run): give the new token that answer; the verify step after the wait
+    // still checks the record.
     const sfn = client(SFNClient, "sfn");
-    if (earlier.status === "APPROVED")
+    if (earlier.status === "APPROVED") {
+      await Executions.setWaiting(id, false);
       await sfn.send(
         new SendTaskSuccessCommand({
           taskToken: event.taskToken,
           output: JSON.stringify({ approved: true }),
         }),
       );
-    else
+    } else
       await sfn.send(
         new SendTaskFailureCommand({
           taskToken: event.taskToken,
@@ -340,6 +343,7 @@ export async function answer(input: {
     );
   // Audited before the run is told, so the decision's entry precedes what the run does next.
   await audit();
+  crashPoint("approval:after-decide");
   if (status === "REJECTED") {
     await sendToTask(
       new SendTaskFailureCommand({

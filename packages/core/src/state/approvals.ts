@@ -179,8 +179,10 @@ export async function decide(
   }
   if (change.status !== "PENDING") {
     if (!change.decision) throw new Error("closing an approval request needs its decision");
+    // The waiting state's input stays: a process that dies before it tells the run can resume
+    // the wait, which is then answered from this decision (see Approvals.request).
     set.push("#status = :status", "decision = :decision", "closedAt = :at");
-    remove.push("gsi1pk", "gsi1sk", "stateInput");
+    remove.push("gsi1pk", "gsi1sk");
     Object.assign(values, {
       ":status": change.status,
       ":decision": change.decision,
