@@ -123,6 +123,9 @@ describe("the approval task token is not authority", () => {
     expect(run.body.error).toBe("ApprovalNotRecorded");
     expect(run.body.cause).toMatch(/approval not recorded/);
     expect(mutatingCallsOf(local, id)).toEqual([]);
+    expect(run.body.steps).toContainEqual(
+      expect.objectContaining({ step: "verifyApproval", status: "FAILED", error: "ApprovalNotRecorded" }),
+    );
     const why = (run.body.audit as Array<{ kind: string; reason: string }>).find(
       (a) => a.kind === "approval.unverified",
     );
@@ -179,6 +182,10 @@ describe("two answers at once: exactly one wins", () => {
       // The run does what the winner said.
       expect(run.body, label).toMatchObject(expected(winner));
       if (winner.act !== "approve") expect(mutatingCallsOf(local, id), label).toEqual([]);
+      else
+        expect(run.body.steps, label).toContainEqual(
+          expect.objectContaining({ step: "verifyApproval", status: "SUCCEEDED" }),
+        );
       if (winner.act === "abort")
         expect(ra.status < 300 ? ra.body : rb.body, label).toMatchObject({ rollback: "nothing to undo" });
       // The audit shows both attempts, the winner's first.
