@@ -5,10 +5,13 @@
  * decides a request: two writers who read the same version cannot both win.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { startTestDynamo } from "../../../test/support/dynamo.ts";
 import type { Storage } from "../../local/src/storage.ts";
 import * as Approvals from "./approvals.ts";
 import { useConfig, validateConfig } from "./config/load.ts";
+import { approvalStates, stepTask } from "./runbooks/asl.ts";
+import { defineRunbook } from "./runbooks/define.ts";
 import * as ApprovalRecords from "./state/approvals.ts";
 import * as Audit from "./state/audit.ts";
 import * as Executions from "./state/executions.ts";
@@ -180,5 +183,59 @@ describe("one conditional write decides a request", () => {
     await answerAll(id, ["cli:carol"]);
     expect(await ApprovalRecords.close(id, "TIMED_OUT")).toBe(false);
     expect((await ApprovalRecords.find(id))?.decision).toMatchObject({ outcome: "approve", by: "cli:carol" });
+  });
+});
+
+describe("a runbook's approval", () => {
+  const spec = (states: Record<string, unknown>) => ({
+    name: "probe",
+    summary: "A probe",
+    risk: "high" as const,
+    params: z.object({}),
+    example: {},
+    cap: { maxTargets: 1 },
+    permissions: [],
+    rollback: ["undo"],
+    dryRun: "Nothing.",
+    stateMachine: {
+      StartAt: "ApprovalNeeded",
+      States: {
+        ...states,
+        Do: stepTask("probe", "doIt", { Catch: [{ ErrorEquals: ["States.ALL"], Next: "Undo" }], End: true }),
+        Undo: stepTask("probe", "undo", { End: true }),
+      },
+    } as never,
+  });
+
+  it("is verified by a step the runbook does not implement itself", () => {
+    const runbook = defineRunbook(spec(approvalStates("probe", "Do")));
+    expect(runbook.steps).toEqual(["doIt", "undo"]);
+    expect(runbook.stateMachine.States.ApprovalWait.Next).toBe("ApprovalVerify");
+    expect(runbook.stateMachine.States.ApprovalVerify).toMatchObject({
+      Parameters: { runbook: "probe", step: "verifyApproval" },
+      Next: "Do",
+    });
+  });
+
+  it("is refused when its wait skips the verify step, or the verify step catches its failure", () => {
+    const states = approvalStates("probe", "Do");
+    const skipping = { ...states, ApprovalWait: { ...states.ApprovalWait, Next: "Do" } };
+    expect(() => defineRunbook(spec(skipping))).toThrow(/must be followed by its 'verifyApproval' step/);
+    const catching = {
+      ...states,
+      ApprovalVerify: { ...states.ApprovalVerify, Catch: [{ ErrorEquals: ["States.ALL"], Next: "Do" }] },
+    };
+    expect(() => defineRunbook(spec(catching))).toThrow(/must be followed by its 'verifyApproval' step/);
+    const passing = {
+      ...states,
+      ApprovalVerify: { ...states.ApprovalVerify, Type: "Pass", Resource: undefined },
+    };
+    expect(() => defineRunbook(spec(passing))).toThrow(/must be followed by its 'verifyApproval' step/);
+    // Nor may an error sent with the token lead anywhere but to the run's end.
+    const around = {
+      ...states,
+      ApprovalWait: { ...states.ApprovalWait, Catch: [{ ErrorEquals: ["States.ALL"], Next: "Do" }] },
+    };
+    expect(() => defineRunbook(spec(around))).toThrow(/may only catch into a Fail state, not 'Do'/);
   });
 });

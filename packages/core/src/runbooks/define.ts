@@ -205,6 +205,18 @@ export type StepMap = Record<string, StepFn>;
 
 const NAME = /^[a-z][a-z0-9-]{1,40}$/;
 
+/** Every state in a definition, Map iterators and Parallel branches included, by name. */
+function allStates(def: AslDefinition): Map<string, AslState> {
+  const out = new Map<string, AslState>();
+  for (const [name, state] of Object.entries(def.States)) {
+    out.set(name, state);
+    const inner = state.ItemProcessor ?? state.Iterator;
+    for (const d of [...(inner ? [inner] : []), ...(state.Branches ?? [])])
+      for (const [n, st] of allStates(d)) out.set(n, st);
+  }
+  return out;
+}
+
 /** Every Task state in a definition, Map iterators included, with its name. */
 export function taskStates(def: AslDefinition): Array<[string, AslState]> {
   const out: Array<[string, AslState]> = [];
@@ -232,8 +244,8 @@ export function defineRunbook<S extends z.ZodType>(spec: RunbookSpec<S>): Runboo
   if (!spec.dryRun.trim()) problems.push("it does not say what its dry-run does");
   for (const p of spec.permissions) problems.push(...permissionProblems(p));
   const steps: string[] = [];
-  const tasks = taskStates(spec.stateMachine);
-  for (const [state, task] of tasks) {
+  const states = allStates(spec.stateMachine);
+  for (const [state, task] of taskStates(spec.stateMachine)) {
     // Two kinds of Task, and only these: the step worker, and a human approval (the step
     // worker's built-in `requestApproval`, through `lambda:invoke.waitForTaskToken`; see
     // `approvalStates` in asl.ts).
@@ -248,12 +260,22 @@ export function defineRunbook<S extends z.ZodType>(spec: RunbookSpec<S>): Runboo
       if (!task.TimeoutSeconds && !task.TimeoutSecondsPath)
         problems.push(`approval Task '${state}' needs a deadline (TimeoutSeconds or TimeoutSecondsPath)`);
       // The token is a bearer credential: a wait that ended is no approval until the record says so.
-      const after = tasks.find(([name]) => name === task.Next)?.[1];
+      const after = task.Next ? states.get(task.Next) : undefined;
       const verify = after?.Parameters as Record<string, unknown> | undefined;
-      if (verify?.step !== VERIFY_APPROVAL_STEP || verify.runbook !== spec.name || after?.Catch?.length)
+      if (
+        after?.Type !== "Task" ||
+        after.Resource !== STEP_HANDLER ||
+        verify?.step !== VERIFY_APPROVAL_STEP ||
+        verify.runbook !== spec.name ||
+        after.Catch?.length
+      )
         problems.push(
           `approval Task '${state}' must be followed by its '${VERIFY_APPROVAL_STEP}' step (build it with approvalStates('${spec.name}', …))`,
         );
+      // Nor around it: an error sent with the token (SendTaskFailure) may only end the run.
+      for (const c of task.Catch ?? [])
+        if (states.get(c.Next)?.Type !== "Fail")
+          problems.push(`approval Task '${state}' may only catch into a Fail state, not '${c.Next}'`);
       continue;
     }
     const params = task.Parameters as Record<string, unknown> | undefined;
