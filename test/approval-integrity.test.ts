@@ -133,6 +133,58 @@ describe("the approval task token is not authority", () => {
   });
 });
 
+describe("abort and approval, one after the other", () => {
+  let local: LocalMode;
+  beforeAll(async () => {
+    local = await startTestLocal(CONFIG);
+  });
+  afterAll(async () => local?.stop());
+
+  it("abort --now of a waiting run says 'nothing to undo', ends it ABORTED, and a later approval is told who aborted", async () => {
+    const id = await startScale(local);
+    await waiting(local, id);
+    const abort = await call(local, "cli:bob", "POST", `/api/executions/${id}/abort`, {
+      reason: "wrong group",
+      now: true,
+    });
+    const run = await ended(local, id);
+    const late = await call(local, "cli:carol", "POST", `/api/executions/${id}/approve`, {});
+
+    expect(abort).toMatchObject({ status: 202, body: { mode: "now", rollback: "nothing to undo" } });
+    expect(run.body).toMatchObject({ status: "ABORTED", error: "RunAborted" });
+    expect(mutatingCallsOf(local, id)).toEqual([]);
+    expect(late.status).toBe(409);
+    expect(late.body.error.message).toContain("aborted by cli:bob");
+  });
+
+  it("an abort after the approval took effect is an ordinary graceful abort: 202, and the rollback runs", async () => {
+    // The change takes a while, so the run is still going when the abort arrives.
+    const slow = local.cloud.injectFault({
+      service: "autoscaling",
+      operation: "SetDesiredCapacity",
+      kind: "latency",
+      latencyMs: 3000,
+      times: 1,
+    });
+    try {
+      const id = await startScale(local);
+      await waiting(local, id);
+      const approve = await call(local, "cli:carol", "POST", `/api/executions/${id}/approve`, {});
+      expect(approve.body).toMatchObject({ status: "APPROVED" });
+      const abort = await call(local, "cli:bob", "POST", `/api/executions/${id}/abort`, {
+        reason: "changed my mind",
+      });
+      const run = await ended(local, id);
+
+      expect(abort).toMatchObject({ status: 202, body: { mode: "graceful", rollback: "will run" } });
+      expect(run.body).toMatchObject({ status: "ABORTED", error: "RunAborted" });
+      expect(run.body.steps).toContainEqual(expect.objectContaining({ step: "restoreCapacity" }));
+    } finally {
+      local.cloud.removeFault(slow);
+    }
+  });
+});
+
 type Who = { actor: string; act: "approve" | "reject" | "abort" };
 type Round = { winner: Who; loser: Who; run: string; error?: string };
 
