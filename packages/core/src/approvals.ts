@@ -96,7 +96,7 @@ export async function request(event: ApprovalTaskEvent, now = new Date()): Promi
     return;
   }
   const deadline = new Date(now.getTime() + plan.deadlineSeconds * 1000).toISOString();
-  await ApprovalRecords.put({
+  const made = await ApprovalRecords.put({
     executionId: id,
     runbook: event.runbook,
     state,
@@ -111,6 +111,9 @@ export async function request(event: ApprovalTaskEvent, now = new Date()): Promi
     plan: input.plan,
     stateInput: input,
   });
+  // Two invocations of this step at once (a retry overlapping the first): the other recorded
+  // the request; this one is a renewal of it.
+  if (!made) return request(event, now);
   await Executions.setWaiting(id, true);
   await Promise.all([
     Audit.record(
