@@ -10,9 +10,16 @@ import * as People from "./admission/people.ts";
 import { client } from "./aws.ts";
 import { currentConfig } from "./config/index.ts";
 import type { Config } from "./config/schema.ts";
-import { AccessDeniedError, ConflictError, NotFoundError, ValidationError } from "./errors.ts";
+import { crashPoint } from "./crash.ts";
+import {
+  AccessDeniedError,
+  ConflictError,
+  NotFoundError,
+  StepExecutionError,
+  ValidationError,
+} from "./errors.ts";
 import * as Lifecycle from "./lifecycle.ts";
-import { APPROVAL_ERRORS } from "./runbooks/asl.ts";
+import { APPROVAL_ERRORS, RUN_ABORTED } from "./runbooks/asl.ts";
 import * as ApprovalRecords from "./state/approvals.ts";
 import * as Audit from "./state/audit.ts";
 import * as Executions from "./state/executions.ts";
@@ -35,28 +42,68 @@ export interface ApprovalTaskEvent {
 /**
  * Records an approval request and marks the run WAITING_FOR_APPROVAL; the run then waits for
  * the token. Publishes `Approval Requested` (ChatOps posts it) and audits it.
+ *
+ * The policy (approvers, minApprovers, self-approval, who asked) is the one admission fixed on
+ * the run's record, written once and never updated — not what the step's payload says.
  */
 export async function request(event: ApprovalTaskEvent, now = new Date()): Promise<void> {
   const { input } = event;
-  const plan = input.approval;
   if (!event.taskToken)
     throw new ValidationError("missing_task_token", "the approval Task passed no task token");
-  if (!plan) throw new ValidationError("missing_approval_plan", "the run's input has no approval plan");
   const id = input.execution.id;
+  const execution = await Executions.find(id);
+  const plan = execution?.approval;
+  if (!execution || !plan?.required)
+    throw new ValidationError("missing_approval_plan", `run ${id} has no approval recorded at admission`);
+  // Aborted before it reached its approval: it does not wait for a person.
+  if (execution.cancel) {
+    const e = new StepExecutionError(
+      RUN_ABORTED,
+      `aborted by ${execution.cancel.by}: ${execution.cancel.reason}`,
+    );
+    e.name = RUN_ABORTED;
+    throw e;
+  }
+  const state = event.state ?? "ApprovalWait";
   // Asked again for the same wait (a retried request step, or local mode resuming a waiting
-  // run after a restart): the new token replaces the old; the request keeps its deadline.
+  // run after a restart): the new token replaces the old; answers, policy and deadline stay.
   const earlier = await ApprovalRecords.find(id);
-  const again = earlier?.status === "PENDING";
-  const deadline = again
-    ? earlier.deadline
-    : new Date(now.getTime() + plan.deadlineSeconds * 1000).toISOString();
-  await ApprovalRecords.put({
+  if (earlier) {
+    if (earlier.status === "PENDING") {
+      await ApprovalRecords.renew(id, { token: event.taskToken, state, stateInput: input });
+      await Executions.setWaiting(id, true);
+      return;
+    }
+    // Already decided (the step was retried after an answer, or the answering process died
+    // before it told the run): give the new token that answer; the verify step after the wait
+    // still checks the record.
+    const sfn = client(SFNClient, "sfn");
+    if (earlier.status === "APPROVED") {
+      await Executions.setWaiting(id, false);
+      await sfn.send(
+        new SendTaskSuccessCommand({
+          taskToken: event.taskToken,
+          output: JSON.stringify({ approved: true }),
+        }),
+      );
+    } else
+      await sfn.send(
+        new SendTaskFailureCommand({
+          taskToken: event.taskToken,
+          error: earlier.decision?.outcome === "abort" ? RUN_ABORTED : APPROVAL_ERRORS.rejected,
+          cause: `the approval request was already ${describeDecision(earlier)}`,
+        }),
+      );
+    return;
+  }
+  const deadline = new Date(now.getTime() + plan.deadlineSeconds * 1000).toISOString();
+  const made = await ApprovalRecords.put({
     executionId: id,
     runbook: event.runbook,
-    state: event.state ?? "ApprovalWait",
+    state,
     token: event.taskToken,
     requestedBy: plan.requestedBy,
-    requestedAt: again ? earlier.requestedAt : now.toISOString(),
+    requestedAt: now.toISOString(),
     deadline,
     reasons: plan.reasons,
     approvers: plan.approvers,
@@ -65,8 +112,10 @@ export async function request(event: ApprovalTaskEvent, now = new Date()): Promi
     plan: input.plan,
     stateInput: input,
   });
+  // Two invocations of this step at once (a retry overlapping the first): the other recorded
+  // the request; this one is a renewal of it.
+  if (!made) return request(event, now);
   await Executions.setWaiting(id, true);
-  if (again) return;
   await Promise.all([
     Audit.record(
       {
@@ -117,10 +166,111 @@ export function whyNot(
   return undefined;
 }
 
+/** The policy fixed at admission (the run's record), over the request's copy of it. */
+function policyOf(
+  req: ApprovalRecords.ApprovalRequest,
+  execution: Executions.Execution | undefined,
+): ApprovalRecords.ApprovalRequest {
+  const plan = execution?.approval;
+  if (!plan) return req;
+  return {
+    ...req,
+    runbook: execution.runbook,
+    approvers: plan.approvers,
+    minApprovers: plan.minApprovers,
+    selfApproval: plan.selfApproval,
+    requestedBy: plan.requestedBy,
+  };
+}
+
 /**
- * Answers a waiting run. 404 for an unknown run; 409 when it is not waiting or this person
- * already answered; 403 (audited) for someone who may not. The run goes on once
- * `minApprovers` people approved; one rejection ends it.
+ * The distinct people (`People.personOf(...).key`) whose approvals count under `policy`: two
+ * identities of one person (Slack and IAM, two sessions of one role) are one approver, judged
+ * by the identity they answered as.
+ */
+function validApprovers(
+  config: Config,
+  policy: ApprovalRecords.ApprovalRequest,
+  answers: ApprovalRecords.Answer[],
+): string[] {
+  const byPerson = new Map<string, string>();
+  for (const a of answers.filter((x) => x.answer === "approve")) {
+    const identity = a.identity ?? a.actor;
+    const key = People.personOf(config, identity).key;
+    if (!byPerson.has(key) && !whyNot(config, policy, { id: identity }, "approve"))
+      byPerson.set(key, identity);
+  }
+  return [...byPerson.keys()];
+}
+
+/** A person key (`person:<name>` or an identity) as people read it. */
+function nameOf(key: string): string {
+  return key.startsWith("person:") ? key.slice("person:".length) : key;
+}
+
+const PAST = { approve: "approved", reject: "rejected", abort: "aborted" } as const;
+
+/** "approved by cli:carol at …", from the write that closed the request. */
+export function describeDecision(req: ApprovalRecords.ApprovalRequest): string {
+  const d = req.decision;
+  if (!d) return `${req.status.toLowerCase().replace("_", " ")}`;
+  if (d.outcome === "ended") return `closed (${req.status}) when the run ended, at ${d.at}`;
+  return `${PAST[d.outcome]} by ${nameOf(d.by)} at ${d.at}`;
+}
+
+/**
+ * An answer (or an abort) that came after the request was decided: audited after the winner
+ * (its entry is later than the decision), then a 409 naming the winning answer and who gave it.
+ */
+async function lost(
+  req: ApprovalRecords.ApprovalRequest,
+  actor: string,
+  attempt: "approve" | "reject" | "abort",
+  now: Date,
+): Promise<never> {
+  const decided = describeDecision(req);
+  const decidedAt = Date.parse(req.decision?.at ?? "");
+  const at = new Date(Math.max(now.getTime(), Number.isNaN(decidedAt) ? 0 : decidedAt + 1, Date.now()));
+  await Audit.record(
+    {
+      kind: "approval.conflict",
+      actor,
+      reason: `${attempt} by ${actor} did not count: the request was already ${decided}`,
+      executionId: req.executionId,
+      runbook: req.runbook,
+    },
+    at,
+  );
+  throw new ConflictError(
+    "already_decided",
+    `execution ${req.executionId} was already ${decided}; your ${attempt} did not count`,
+  );
+}
+
+/** Sends the answer to the waiting Task; a wait that already ended (its deadline) is a 409. */
+async function sendToTask(command: SendTaskSuccessCommand | SendTaskFailureCommand, executionId: string) {
+  try {
+    await client(SFNClient, "sfn").send(command as never);
+  } catch (err) {
+    const name = (err as Error).name;
+    if (name === "TaskTimedOut" || name === "TaskDoesNotExist")
+      throw new ConflictError(
+        "wait_ended",
+        `execution ${executionId} had stopped waiting (${name}) before the answer reached it`,
+      );
+    throw err;
+  }
+}
+
+/** How often an answer re-reads and writes again because another answer landed first (each retry means someone else wrote). */
+const MAX_ANSWER_ATTEMPTS = 20;
+
+/**
+ * Answers a waiting run. 404 for an unknown run; 409 when it is not waiting, this person
+ * already answered, or another answer decided first (naming it and who gave it); 403
+ * (audited) for someone who may not. The run goes on once `minApprovers` people approved; one
+ * rejection ends it. Exactly one answer decides: the answer and the decision are one
+ * conditional write (see `state/approvals.ts`).
  *
  * @example
  * await Approvals.answer({ executionId, actor: { id: "cli:bob" }, answer: "approve", comment: "go" });
@@ -137,16 +287,17 @@ export async function answer(input: {
   const now = input.now ?? new Date();
   const execution = await Executions.find(input.executionId);
   if (!execution || execution.status === "STARTING") throw new NotFoundError("execution", input.executionId);
-  const req = await ApprovalRecords.find(input.executionId);
-  if (execution.status !== "WAITING_FOR_APPROVAL" || !req || req.status !== "PENDING") {
+  let req = await ApprovalRecords.find(input.executionId);
+  if (!req || (execution.status !== "WAITING_FOR_APPROVAL" && req.status === "PENDING")) {
     throw new ConflictError(
       "not_waiting",
-      `execution ${input.executionId} is ${execution.status}${req && req.status !== "PENDING" ? ` (its approval is ${req.status})` : ""}, not waiting for approval`,
+      `execution ${input.executionId} is ${execution.status}, not waiting for approval`,
     );
   }
+  const policy = policyOf(req, execution);
   const person = People.personOf(config, input.actor.id);
   const identity = person.linked ? { identity: input.actor.id } : {};
-  const denied = whyNot(config, req, input.actor, input.answer);
+  const denied = whyNot(config, policy, input.actor, input.answer);
   if (denied) {
     await Audit.record(
       {
@@ -161,86 +312,190 @@ export async function answer(input: {
     );
     throw new AccessDeniedError(denied);
   }
+  // Decided already (a moment ago by a racing answer, or long ago): told who won, audited.
+  if (req.status !== "PENDING") {
+    if (req.decision) await lost(req, person.name, input.answer, now);
+    throw new ConflictError(
+      "not_waiting",
+      `execution ${input.executionId} is ${execution.status} (its approval is ${req.status}), not waiting for approval`,
+    );
+  }
   if (input.answer === "reject" && !input.comment?.trim())
     throw new ValidationError("missing_reason", "a rejection needs a reason", [
       { path: "reason", message: "required" },
     ]);
-  // One answer per person: the answer is recorded under the person, so a second identity of
-  // theirs (Slack after IAM, another role session) is "already answered", not a second approver.
-  const updated = await ApprovalRecords.addAnswer(input.executionId, {
+  // One answer per person: recorded under the person, so a second identity of theirs (Slack
+  // after IAM, another session of one role) is "already answered", not a second approver.
+  const mine: ApprovalRecords.Answer = {
     actor: person.key,
     ...(person.key !== input.actor.id ? { identity: input.actor.id } : {}),
     answer: input.answer,
     comment: input.comment?.trim() || undefined,
     at: now.toISOString(),
-  });
-  if (!updated)
-    throw new ConflictError(
-      "already_answered",
-      `${person.name} already answered, or the request was just closed`,
-    );
-  const approvers = [
-    ...new Set(
-      updated.answers
-        .filter((a) => a.answer === "approve")
-        .map((a) => People.personOf(config, a.identity ?? a.actor).key),
-    ),
-  ];
-  const approvals = approvers.length;
-  const sfn = client(SFNClient, "sfn");
+  };
   let status: ApprovalRecords.ApprovalStatus = "PENDING";
-  if (input.answer === "reject") {
-    status = "REJECTED";
-    if (await ApprovalRecords.close(input.executionId, status)) {
-      await sfn.send(
-        new SendTaskFailureCommand({
-          taskToken: req.token,
-          error: APPROVAL_ERRORS.rejected,
-          cause: `rejected by ${person.name}: ${input.comment}`,
-        }),
-      );
-    }
-  } else if (approvals >= req.minApprovers) {
-    status = "APPROVED";
-    if (await ApprovalRecords.close(input.executionId, status)) {
-      await Executions.setWaiting(input.executionId, false);
-      await sfn.send(
-        new SendTaskSuccessCommand({
-          taskToken: req.token,
-          output: JSON.stringify({
-            approvedBy: approvers.map((key) => People.personOf(config, key).name),
-            at: now.toISOString(),
-          }),
-        }),
-      );
-    }
+  let approvals = 0;
+  for (let attempt = 0; ; attempt++) {
+    if (req.answers.some((a) => People.personOf(config, a.identity ?? a.actor).key === person.key))
+      throw new ConflictError("already_answered", `${person.name} already answered`);
+    const answers = [...req.answers, mine];
+    approvals = validApprovers(config, policy, answers).length;
+    status =
+      input.answer === "reject" ? "REJECTED" : approvals >= policy.minApprovers ? "APPROVED" : "PENDING";
+    const decision: ApprovalRecords.Decision | undefined =
+      status === "PENDING"
+        ? undefined
+        : { outcome: input.answer, by: person.key, at: now.toISOString(), comment: mine.comment };
+    if (await ApprovalRecords.decide(req, { answer: mine, status, decision })) break;
+    // Another write landed first: see what it did.
+    const fresh = await ApprovalRecords.find(input.executionId);
+    if (!fresh) throw new NotFoundError("execution", input.executionId);
+    if (fresh.status !== "PENDING") await lost(fresh, person.name, input.answer, now);
+    if (attempt >= MAX_ANSWER_ATTEMPTS)
+      throw new ConflictError("busy", `execution ${input.executionId}: too many answers at once; try again`);
+    req = fresh;
   }
-  await Promise.all([
+  // This answer decided: the token it sends is the request's latest (a retried request step
+  // may have replaced it since it was read).
+  const token = (await ApprovalRecords.find(input.executionId))?.token ?? req.token;
+  const audit = () =>
     Audit.record(
       {
         kind: input.answer === "approve" ? "approval.approved" : "approval.rejected",
         actor: person.name,
         ...identity,
-        reason: `${input.answer === "approve" ? "approved" : "rejected"} ${req.runbook} ${input.executionId}${input.comment ? `: ${input.comment}` : ""}${status === "PENDING" ? ` (${approvals} of ${req.minApprovers} approvals)` : ""}`,
+        reason: `${input.answer === "approve" ? "approved" : "rejected"} ${req.runbook} ${input.executionId}${input.comment ? `: ${input.comment}` : ""}${status === "PENDING" ? ` (${approvals} of ${policy.minApprovers} approvals)` : ""}`,
         executionId: input.executionId,
         runbook: req.runbook,
       },
       now,
-    ),
-    Lifecycle.publish(
-      "Approval Answered",
+    );
+  // Audited before the run is told, so the decision's entry precedes what the run does next.
+  await audit();
+  crashPoint("approval:after-decide");
+  if (status === "REJECTED") {
+    await sendToTask(
+      new SendTaskFailureCommand({
+        taskToken: token,
+        error: APPROVAL_ERRORS.rejected,
+        cause: `rejected by ${person.name}: ${input.comment}`,
+      }),
+      input.executionId,
+    );
+  } else if (status === "APPROVED") {
+    await Executions.setWaiting(input.executionId, false);
+    await sendToTask(
+      new SendTaskSuccessCommand({
+        taskToken: token,
+        // Informational only: the verify step after the wait reads the record, not this.
+        output: JSON.stringify({
+          approvedBy: validApprovers(config, policy, [...req.answers, mine]).map(nameOf),
+          at: now.toISOString(),
+        }),
+      }),
+      input.executionId,
+    );
+  }
+  await Lifecycle.publish(
+    "Approval Answered",
+    {
+      executionId: input.executionId,
+      runbook: req.runbook,
+      answer: input.answer,
+      by: person.linked ? person.name : input.actor.id,
+      comment: input.comment,
+      status,
+    },
+    now,
+  );
+  return { status, approvals, needed: policy.minApprovers };
+}
+
+/**
+ * An abort of a run whose approval request is still pending is an answer too, and races the
+ * others by the same rule: one conditional write closes the request (decision `abort`). True
+ * when the abort won (the caller ends the wait: nothing was changed); false when there is no
+ * pending request to contend for. Another answer that decided first: audited, 409 naming it.
+ */
+export async function closeForAbort(input: {
+  executionId: string;
+  actor: string;
+  reason: string;
+  now: Date;
+  /** The run was seen waiting: a request decided since was decided under this abort's feet. */
+  waiting: boolean;
+}): Promise<ApprovalRecords.ApprovalRequest | undefined> {
+  let req = await ApprovalRecords.find(input.executionId);
+  for (let attempt = 0; req; attempt++) {
+    if (req.status !== "PENDING") {
+      // Seen waiting, and an answer decided first: this abort lost the race. Otherwise the run
+      // is past its approval, and this is an abort of a running run.
+      if (input.waiting && req.decision) await lost(req, input.actor, "abort", input.now);
+      return undefined;
+    }
+    const decision: ApprovalRecords.Decision = {
+      outcome: "abort",
+      by: input.actor,
+      at: input.now.toISOString(),
+      comment: input.reason,
+    };
+    if (await ApprovalRecords.decide(req, { status: "CLOSED", decision }))
+      return (await ApprovalRecords.find(input.executionId)) ?? req;
+    if (attempt >= MAX_ANSWER_ATTEMPTS)
+      throw new ConflictError("busy", `execution ${input.executionId}: too many answers at once; try again`);
+    req = await ApprovalRecords.find(input.executionId);
+  }
+  return undefined;
+}
+
+/**
+ * The built-in step after an approval wait: the run goes on only if its approval record is
+ * APPROVED, with a decision by an approver, by at least `minApprovers` valid approvers under
+ * the policy admission fixed on the run's record. Anything else — a SendTaskSuccess with a
+ * token read from the table or from Step Functions' history, a record written by hand —
+ * fails the run with `ApprovalNotRecorded` ("approval not recorded: …"), audited, before any
+ * step that changes something.
+ */
+export async function verify(
+  event: { runbook: string; input: { execution: { id: string } } },
+  now = new Date(),
+): Promise<{ approvedBy: string[]; at: string }> {
+  const id = event.input.execution.id;
+  const [execution, req] = await Promise.all([Executions.find(id), ApprovalRecords.find(id)]);
+  const config = currentConfig();
+  let why: string | undefined;
+  let approvedBy: string[] = [];
+  if (!execution?.approval?.required) why = "the run's record asks for no approval";
+  else if (!req) why = "no approval request is recorded";
+  else if (req.status !== "APPROVED") why = `the request is ${req.status}`;
+  else if (req.decision?.outcome !== "approve") why = `the request was ${describeDecision(req)}`;
+  else if (req.answers.some((a) => a.answer !== "approve"))
+    why = "the request has an answer that is not an approval";
+  else {
+    const policy = policyOf(req, execution);
+    approvedBy = validApprovers(config, policy, req.answers);
+    if (!approvedBy.includes(req.decision.by))
+      why = `${nameOf(req.decision.by)}, who decided it, may not approve it`;
+    else if (approvedBy.length < policy.minApprovers)
+      why = `${approvedBy.length} of ${policy.minApprovers} required approvals are valid`;
+  }
+  if (why) {
+    const message = `approval not recorded: ${why}; the wait for approval ended without one (a task token used outside Reflex?), so nothing was changed`;
+    await Audit.record(
       {
-        executionId: input.executionId,
-        runbook: req.runbook,
-        answer: input.answer,
-        by: person.linked ? person.name : input.actor.id,
-        comment: input.comment,
-        status,
+        kind: "approval.unverified",
+        actor: `runbook:${event.runbook}`,
+        reason: message,
+        executionId: id,
+        runbook: event.runbook,
       },
       now,
-    ),
-  ]);
-  return { status, approvals, needed: req.minApprovers };
+    );
+    const e = new StepExecutionError(APPROVAL_ERRORS.notRecorded, message);
+    e.name = APPROVAL_ERRORS.notRecorded;
+    throw e;
+  }
+  return { approvedBy: approvedBy.map(nameOf), at: req?.decision?.at ?? now.toISOString() };
 }
 
 /** Requests waiting for a person; with `actor`, only those this actor may approve. */

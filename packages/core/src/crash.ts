@@ -11,6 +11,7 @@ export const CRASH_POINTS = [
   "start:after-promote", // record RUNNING and listed, StartExecution not yet called
   "start:after-start-execution", // the execution exists, audit may not have landed
   "gate:after-claim", // the dedup claim is held, nothing decided
+  "approval:after-decide", // an answer decided the request (and is audited); the waiting run not yet told
 ] as const;
 /**
  * Local mode's simulated cloud also has one point after every mutating call it applied (and

@@ -13,6 +13,7 @@ import {
 } from "@aws-sdk/client-sfn";
 import * as Access from "./admission/access.ts";
 import * as People from "./admission/people.ts";
+import * as ApprovalAnswers from "./approvals.ts";
 import { client } from "./aws.ts";
 import { currentConfig, toIssues } from "./config/index.ts";
 import { crashPoint } from "./crash.ts";
@@ -529,12 +530,39 @@ export async function abort(input: {
     );
     throw new AccessDeniedError(why);
   }
-  const flagged = await Executions.requestCancel(e.id, { by: input.actor.id, reason, at: at.toISOString() });
-  if (!flagged && !input.now)
-    throw new ConflictError("already_aborting", `execution ${e.id} is already being aborted`);
   const sfn = client(SFNClient, "sfn");
+  // A run whose approval request is still pending: the abort is one more answer to it, and
+  // races the others by the same rule — one conditional write decides (Approvals.closeForAbort;
+  // a 409 naming the answer that won first). Won: the wait ends here and nothing was changed.
+  // Lost to an approval: the run goes on as approved, and this abort is refused, not half-done.
+  const waiting = e.approval?.required
+    ? await ApprovalAnswers.closeForAbort({
+        executionId: e.id,
+        actor: input.actor.id,
+        reason,
+        now: at,
+        waiting: e.status === "WAITING_FOR_APPROVAL",
+      })
+    : undefined;
+  const flagged = await Executions.requestCancel(e.id, { by: input.actor.id, reason, at: at.toISOString() });
+  if (!flagged && !input.now && !waiting)
+    throw new ConflictError("already_aborting", `execution ${e.id} is already being aborted`);
   let rollback: "will run" | "skipped" | "nothing to undo" = "will run";
-  if (input.now) {
+  if (waiting) {
+    rollback = "nothing to undo";
+    try {
+      await sfn.send(
+        new SendTaskFailureCommand({
+          taskToken: waiting.token,
+          error: RUN_ABORTED,
+          cause: `aborted by ${input.actor.id}: ${reason}${input.now ? "" : " (while it waited for approval: nothing was changed)"}`,
+        }),
+      );
+    } catch (err) {
+      // The wait had just ended (its deadline): the run ends ABORTED without changing anything.
+      if (!["TaskTimedOut", "TaskDoesNotExist"].includes((err as Error).name)) throw err;
+    }
+  } else if (input.now) {
     rollback = "skipped";
     await sfn.send(
       new StopExecutionCommand({
@@ -543,19 +571,6 @@ export async function abort(input: {
         cause: `aborted now by ${input.actor.id}: ${reason} (rollback skipped)`,
       }),
     );
-  } else if (e.status === "WAITING_FOR_APPROVAL") {
-    // Nothing was changed yet: end the wait now.
-    rollback = "nothing to undo";
-    const req = await Approvals.find(e.id);
-    if (req && (await Approvals.close(e.id, "CLOSED"))) {
-      await sfn.send(
-        new SendTaskFailureCommand({
-          taskToken: req.token,
-          error: RUN_ABORTED,
-          cause: `aborted by ${input.actor.id}: ${reason}`,
-        }),
-      );
-    }
   }
   await Promise.all([
     Audit.record(

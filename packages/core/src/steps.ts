@@ -8,7 +8,7 @@ import * as Approvals from "./approvals.ts";
 import { classify, TRANSIENT_ERROR } from "./aws-errors.ts";
 import { currentConfig } from "./config/index.ts";
 import { StepExecutionError, ValidationError } from "./errors.ts";
-import { APPROVAL_STEP, RUN_ABORTED } from "./runbooks/asl.ts";
+import { APPROVAL_STEP, RUN_ABORTED, VERIFY_APPROVAL_STEP } from "./runbooks/asl.ts";
 import type { StepContext } from "./runbooks/index.ts";
 import * as Runbooks from "./runbooks/index.ts";
 import * as Audit from "./state/audit.ts";
@@ -60,9 +60,14 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
     await Approvals.request(event as unknown as Approvals.ApprovalTaskEvent, now());
     return { requested: true };
   }
+  // After the wait: the approval record, not the token's answer, decides whether the run goes
+  // on. Recorded like any step (the console and `reflex show` see it pass or fail). Exempt
+  // from the abort check below: an abort after the approval is for the next step to see, so
+  // that the runbook's rollback (its Catch) runs as the abort's answer said it would.
+  const verify = event.step === VERIFY_APPROVAL_STEP;
   // Graceful abort: a person asked the run to stop. No new step starts, except the runbook's
   // rollback steps, which undo what was done; steps in flight have finished by now.
-  if (!runbook.rollback.includes(event.step)) {
+  if (!verify && !runbook.rollback.includes(event.step)) {
     const record = await Executions.find(event.input.execution.id);
     if (record?.cancel) {
       const e = new StepExecutionError(
@@ -73,7 +78,9 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
       throw e;
     }
   }
-  const fn = (await Runbooks.stepsOf(runbook.name))[event.step];
+  const fn = verify
+    ? () => Approvals.verify(event, now())
+    : (await Runbooks.stepsOf(runbook.name))[event.step];
   if (!fn) throw new ValidationError("unknown_step", `runbook ${runbook.name} has no step '${event.step}'`);
   const execution = event.input.execution;
   const config = currentConfig();

@@ -334,7 +334,11 @@ async function resumeWaitingRuns(engine: LocalStepFunctions): Promise<void> {
       if (listed.status !== "WAITING_FOR_APPROVAL") continue;
       const e = await Executions.find(listed.id);
       const req = e ? await Approvals.find(e.id) : undefined;
-      if (e?.status !== "WAITING_FOR_APPROVAL" || req?.status !== "PENDING" || !req.stateInput) continue;
+      // Pending: it waits again. Decided by a person while the run was never told (the answering
+      // process died between the two): the wait resumes and is answered from the decision.
+      const decided = req?.decision && req.decision.outcome !== "ended";
+      if (e?.status !== "WAITING_FOR_APPROVAL" || !(req?.status === "PENDING" || decided) || !req.stateInput)
+        continue;
       const remaining = Math.max(1, Math.ceil((Date.parse(req.deadline) - Date.now()) / 1000));
       const stateInput = req.stateInput as { approval?: Record<string, unknown> };
       engine.resumeExecution({

@@ -144,8 +144,25 @@ export function substitute(def: AslDefinition, values: Record<string, string>): 
 export const APPROVAL_RESOURCE = "arn:aws:states:::lambda:invoke.waitForTaskToken";
 /** The built-in step an approval state calls: records the request, then the run waits. */
 export const APPROVAL_STEP = "requestApproval";
-/** Errors an approval ends with when it is not given; the run ends ABORTED, not FAILED. */
-export const APPROVAL_ERRORS = { rejected: "ApprovalRejected", timedOut: "ApprovalTimedOut" } as const;
+/**
+ * The built-in step after every approval wait: re-reads the approval record and lets the run go
+ * on only if it is APPROVED by enough valid approvers under the policy fixed at admission. The
+ * task token is a bearer credential (it sits in the table and in Step Functions' history), so
+ * the wait's ending successfully is never, by itself, an approval.
+ */
+export const VERIFY_APPROVAL_STEP = "verifyApproval";
+/** Built-in steps: implemented by the step worker itself, never by a runbook. */
+export const BUILTIN_STEPS: readonly string[] = [APPROVAL_STEP, VERIFY_APPROVAL_STEP];
+/**
+ * Errors an approval ends with when it is not given: rejected or timed out, the run ends
+ * ABORTED; `notRecorded` (the wait ended without a recorded approval: a forged SendTaskSuccess)
+ * ends it FAILED.
+ */
+export const APPROVAL_ERRORS = {
+  rejected: "ApprovalRejected",
+  timedOut: "ApprovalTimedOut",
+  notRecorded: "ApprovalNotRecorded",
+} as const;
 /** The error a step throws when a person aborted the run (graceful abort, between targets). */
 export const RUN_ABORTED = "RunAborted";
 
@@ -155,8 +172,11 @@ export const RUN_ABORTED = "RunAborted";
  * `lambda:invoke.waitForTaskToken` Task that calls the step worker's built-in
  * `requestApproval` with `$$.Task.Token` (it stores the request and publishes `Approval
  * Requested`; the run then waits until the token is answered or the deadline,
- * `$.approval.deadlineSeconds`, passes) → `next`. Rejected or timed out: the run fails with
- * `ApprovalRejected` / `ApprovalTimedOut` before any change, and is recorded ABORTED.
+ * `$.approval.deadlineSeconds`, passes) → a Task calling the built-in `verifyApproval`, which
+ * re-reads the approval record (see {@link VERIFY_APPROVAL_STEP}) → `next`. Rejected or timed
+ * out: the run fails with `ApprovalRejected` / `ApprovalTimedOut` before any change, and is
+ * recorded ABORTED. The wait answered without a recorded approval: it fails with
+ * `ApprovalNotRecorded` before any change, recorded FAILED.
  *
  * @example
  * States: { Plan: stepTask(R, "plan", { Next: "ApprovalNeeded" }), ...approvalStates(R, "Apply"), Apply: ... }
@@ -190,8 +210,16 @@ export function approvalStates(runbook: string, next: string, prefix = "Approval
         { ErrorEquals: [APPROVAL_ERRORS.rejected], ResultPath: "$.failure", Next: `${prefix}Rejected` },
         { ErrorEquals: ["States.Timeout"], ResultPath: "$.failure", Next: `${prefix}TimedOut` },
       ],
-      Next: next,
+      Next: `${prefix}Verify`,
     },
+    // What the token's answer says is not trusted: the record decides. An unverified approval
+    // fails the run here, with ApprovalNotRecorded, before any step that changes something.
+    [`${prefix}Verify`]: stepTask(runbook, VERIFY_APPROVAL_STEP, {
+      ResultPath: "$.approval.verified",
+      Retry: RETRY_STEP,
+      TimeoutSeconds: 60,
+      Next: next,
+    }),
     [`${prefix}Rejected`]: { Type: "Fail", Error: APPROVAL_ERRORS.rejected, CausePath: "$.failure.Cause" },
     [`${prefix}TimedOut`]: {
       Type: "Fail",

@@ -29,7 +29,14 @@
  */
 import { z } from "zod";
 import { type Issue, RunbookDefinitionError } from "../errors.ts";
-import { APPROVAL_RESOURCE, APPROVAL_STEP, type AslDefinition, type AslState, STEP_HANDLER } from "./asl.ts";
+import {
+  APPROVAL_RESOURCE,
+  APPROVAL_STEP,
+  type AslDefinition,
+  type AslState,
+  STEP_HANDLER,
+  VERIFY_APPROVAL_STEP,
+} from "./asl.ts";
 import type { ResultOf } from "./result.ts";
 
 export type Risk = "low" | "medium" | "high";
@@ -248,6 +255,18 @@ export function taskStates(def: AslDefinition): Array<[string, AslState]> {
   return out;
 }
 
+/** Every state of a definition by name, Map iterators and Parallel branches included. */
+function allStates(def: AslDefinition): Map<string, AslState> {
+  const out = new Map<string, AslState>();
+  for (const [name, state] of Object.entries(def.States)) {
+    out.set(name, state);
+    const inner = state.ItemProcessor ?? state.Iterator;
+    for (const d of [...(inner ? [inner] : []), ...(state.Branches ?? [])])
+      for (const [n, st] of allStates(d)) out.set(n, st);
+  }
+  return out;
+}
+
 /**
  * Every problem with a runbook's manifest, each with the field it is in (`permissions[2]`,
  * `stateMachine.States.Apply`), and the steps its state machine calls.
@@ -277,6 +296,7 @@ export function checkSpec(spec: RunbookSpec<z.ZodType>): { problems: Issue[]; st
     add("stateMachine", "it has no state machine (StartAt and States)");
     return { problems, steps };
   }
+  const states = allStates(spec.stateMachine);
   for (const [state, task] of taskStates(spec.stateMachine)) {
     const at = `stateMachine.States.${state}`;
     // Three kinds of Task, and only these: the step worker, a human approval (the step
@@ -292,6 +312,24 @@ export function checkSpec(spec: RunbookSpec<z.ZodType>): { problems: Issue[]; st
         add(at, `approval Task must be built with approvalStates('${spec.name}', …)`);
       if (!task.TimeoutSeconds && !task.TimeoutSecondsPath)
         add(at, "approval Task needs a deadline (TimeoutSeconds or TimeoutSecondsPath)");
+      // The token is a bearer credential: a wait that ended is no approval until the record says so.
+      const after = task.Next ? states.get(task.Next) : undefined;
+      const verify = after?.Parameters as Record<string, unknown> | undefined;
+      if (
+        after?.Type !== "Task" ||
+        after.Resource !== STEP_HANDLER ||
+        verify?.step !== VERIFY_APPROVAL_STEP ||
+        verify.runbook !== spec.name ||
+        after.Catch?.length
+      )
+        add(
+          at,
+          `approval Task must be followed by its '${VERIFY_APPROVAL_STEP}' step (build it with approvalStates('${spec.name}', …))`,
+        );
+      // Nor around it: an error sent with the token (SendTaskFailure) may only end the run.
+      for (const c of task.Catch ?? [])
+        if (states.get(c.Next)?.Type !== "Fail")
+          add(at, `approval Task may only catch into a Fail state, not '${c.Next}'`);
       continue;
     }
     const sdk = sdkAction(task.Resource);
@@ -302,6 +340,12 @@ export function checkSpec(spec: RunbookSpec<z.ZodType>): { problems: Issue[]; st
     }
     const params = task.Parameters as Record<string, unknown> | undefined;
     const step = params?.step;
+    // The built-in verify step is the step worker's own, not the runbook's (checked above).
+    if (step === VERIFY_APPROVAL_STEP) {
+      if (params?.runbook !== spec.name) add(at, `must pass runbook '${spec.name}'`);
+      if (task.Resource !== STEP_HANDLER) add(at, "must call ${StepHandlerArn}");
+      continue;
+    }
     if (task.Resource !== "${StepHandlerArn}")
       add(at, "a Task must call ${StepHandlerArn}, an approval, or an AWS SDK integration (aws())");
     if (typeof step !== "string" || !/^[a-z][A-Za-z0-9]*$/.test(step)) {

@@ -1,14 +1,28 @@
 /**
  * Approval requests: one item per waiting run (pk `APPROVAL#<execution id>`, sk `APPROVAL`),
- * listed through gsi1 (`APPROVALS#PENDING`, `<deadline>#<id>`) only while pending. Each answer
- * is one conditional update (still pending, and this person has not answered), so two people
- * clicking at once, or one clicking twice, cannot both count.
+ * listed through gsi1 (`APPROVALS#PENDING`, `<deadline>#<id>`) only while pending.
+ *
+ * Every answer (and an abort of the waiting run) is ONE conditional update that both adds the
+ * answer and, when it decides, closes the request with its `decision` — conditional on the
+ * request being still pending at the `version` the answerer read. Two people answering at
+ * once therefore cannot both win: the second write's condition fails, it re-reads, and finds
+ * the request decided (by whom, with what) or, when the first answer did not decide (one
+ * approval of two), answers again on top of it. There is no read-then-close gap.
  */
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { conditionalWrite, db, isConditionFailure } from "./db.ts";
+import { conditionalWrite, db } from "./db.ts";
 import { TABLE_KEYS, tableName } from "./table.ts";
 
 export type ApprovalStatus = "PENDING" | "APPROVED" | "REJECTED" | "TIMED_OUT" | "CLOSED";
+
+/** What closed a request, and who: the one write that won. */
+export interface Decision {
+  /** `abort`: a person aborted the waiting run; `ended`: the run ended (deadline, stopped). */
+  outcome: "approve" | "reject" | "abort" | "ended";
+  by: string;
+  at: string;
+  comment?: string;
+}
 
 export interface Answer {
   /** The person who answered (`People.personOf(...).key`): one answer per person. */
@@ -40,6 +54,10 @@ export interface ApprovalRequest {
   plan?: unknown;
   status: ApprovalStatus;
   answers: Answer[];
+  /** Set by the write that closed the request (absent on requests closed before it existed). */
+  decision?: Decision;
+  /** Bumped by every answer: the next answer's write is conditional on the version it read. */
+  version?: number;
   /** The waiting state's input, kept so local mode can resume the run after a restart. */
   stateInput?: unknown;
 }
@@ -53,11 +71,13 @@ function strip(item: Record<string, unknown>): ApprovalRequest {
 }
 
 /**
- * Records a request (or re-records it: a retried request step brings a new token, which
- * replaces the old one while the request is still pending).
+ * Records a new request. False when the run already has one (see {@link renew} for a retried
+ * request step).
  */
-export async function put(req: Omit<ApprovalRequest, "status" | "answers">): Promise<void> {
-  await conditionalWrite(
+export async function put(
+  req: Omit<ApprovalRequest, "status" | "answers" | "decision" | "version">,
+): Promise<boolean> {
+  return conditionalWrite(
     new PutCommand({
       TableName: tableName(),
       Item: {
@@ -68,11 +88,37 @@ export async function put(req: Omit<ApprovalRequest, "status" | "answers">): Pro
         ...req,
         status: "PENDING",
         answers: [],
+        version: 0,
         expiresAt: Math.floor(Date.parse(req.deadline) / 1000) + 90 * 86_400,
       },
-      ConditionExpression: "attribute_not_exists(pk) OR #status = :pending",
-      ExpressionAttributeNames: { "#status": "status" },
-      ExpressionAttributeValues: { ":pending": "PENDING" },
+      ConditionExpression: "attribute_not_exists(pk)",
+    }),
+  );
+}
+
+/**
+ * Asked again for the same wait (a retried request step, or local mode resuming a waiting run
+ * after a restart): the new token replaces the old while the request is still pending. The
+ * answers given so far, the policy and the deadline stay as they are. False when it is no
+ * longer pending.
+ */
+export async function renew(
+  executionId: string,
+  change: { token: string; state: string; stateInput: unknown },
+) {
+  return conditionalWrite(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: key(executionId),
+      UpdateExpression: "SET #token = :token, #state = :state, stateInput = :input",
+      ConditionExpression: "#status = :pending",
+      ExpressionAttributeNames: { "#status": "status", "#token": "token", "#state": "state" },
+      ExpressionAttributeValues: {
+        ":pending": "PENDING",
+        ":token": change.token,
+        ":state": change.state,
+        ":input": change.stateInput,
+      },
     }),
   );
 }
@@ -101,52 +147,85 @@ export async function listPending(limit = 100): Promise<ApprovalRequest[]> {
 }
 
 /**
- * Adds one person's answer. Returns the updated request, or undefined when it is no longer
- * pending or this person already answered.
+ * Writes one answer, or one decision, on top of the request as the writer read it (`read`):
+ * conditional on the request being still PENDING at that version, and (for an answer) on this
+ * person not having answered. `status` other than PENDING closes the request in the same
+ * write, with `decision`. True when this write was made; false when someone else wrote first
+ * (re-read, and see who decided, or answer again on top).
  */
-export async function addAnswer(executionId: string, answer: Answer): Promise<ApprovalRequest | undefined> {
-  try {
-    const out = await db().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: key(executionId),
-        UpdateExpression:
-          "SET answers = list_append(answers, :a), answeredBy = list_append(if_not_exists(answeredBy, :empty), :who)",
-        ConditionExpression: "#status = :pending AND NOT contains(answeredBy, :actor)",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: {
-          ":a": [answer],
-          ":who": [answer.actor],
-          ":empty": [],
-          ":actor": answer.actor,
-          ":pending": "PENDING",
-        },
-        ReturnValues: "ALL_NEW",
-      }),
+export async function decide(
+  read: Pick<ApprovalRequest, "executionId" | "version">,
+  change: { answer?: Answer; status: ApprovalStatus; decision?: Decision },
+): Promise<boolean> {
+  const version = read.version ?? 0;
+  const set = ["version = :next"];
+  const remove: string[] = [];
+  const values: Record<string, unknown> = { ":pending": "PENDING", ":next": version + 1 };
+  // A request written before versions existed has none: version 0.
+  const conditions = [
+    "#status = :pending",
+    version === 0 ? "(attribute_not_exists(version) OR version = :v)" : "version = :v",
+  ];
+  values[":v"] = version;
+  if (change.answer) {
+    set.push(
+      "answers = list_append(answers, :a)",
+      "answeredBy = list_append(if_not_exists(answeredBy, :empty), :who)",
     );
-    return strip(out.Attributes ?? {});
-  } catch (err) {
-    if (isConditionFailure(err)) return undefined;
-    throw err;
+    conditions.push("NOT contains(answeredBy, :actor)");
+    Object.assign(values, {
+      ":a": [change.answer],
+      ":who": [change.answer.actor],
+      ":empty": [],
+      ":actor": change.answer.actor,
+    });
   }
+  if (change.status !== "PENDING") {
+    if (!change.decision) throw new Error("closing an approval request needs its decision");
+    // The waiting state's input stays: a process that dies before it tells the run can resume
+    // the wait, which is then answered from this decision (see Approvals.request).
+    set.push("#status = :status", "decision = :decision", "closedAt = :at");
+    remove.push("gsi1pk", "gsi1sk");
+    Object.assign(values, {
+      ":status": change.status,
+      ":decision": change.decision,
+      ":at": change.decision.at,
+    });
+  }
+  return conditionalWrite(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: key(read.executionId),
+      UpdateExpression: `SET ${set.join(", ")}${remove.length ? ` REMOVE ${remove.join(", ")}` : ""}`,
+      ConditionExpression: conditions.join(" AND "),
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: values,
+    }),
+  );
 }
 
-/** Closes a pending request with its outcome and takes it off the pending list. */
+/**
+ * Closes a still-pending request because its run ended without an answer (the deadline passed,
+ * the run was stopped or lost). A request an answer already decided keeps that decision.
+ */
 export async function close(
   executionId: string,
   status: Exclude<ApprovalStatus, "PENDING">,
+  by = "reflex",
 ): Promise<boolean> {
   return conditionalWrite(
     new UpdateCommand({
       TableName: tableName(),
       Key: key(executionId),
-      UpdateExpression: "SET #status = :status, closedAt = :at REMOVE gsi1pk, gsi1sk, stateInput",
+      UpdateExpression:
+        "SET #status = :status, closedAt = :at, decision = if_not_exists(decision, :decision) REMOVE gsi1pk, gsi1sk, stateInput",
       ConditionExpression: "#status = :pending",
       ExpressionAttributeNames: { "#status": "status" },
       ExpressionAttributeValues: {
         ":status": status,
         ":pending": "PENDING",
         ":at": new Date().toISOString(),
+        ":decision": { outcome: "ended", by, at: new Date().toISOString() },
       },
     }),
   );

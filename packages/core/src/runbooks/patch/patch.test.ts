@@ -39,6 +39,7 @@ const ctx = (): StepContext => ({
   now: () => NOW,
   automationTag: { key: "reflex:managed", value: "true" },
   lockTargets: async (targets) => ({ held: targets, locked: [] }),
+  record: async () => {},
 });
 
 const input = (c: StepContext, extra: Partial<TargetInput> = {}): TargetInput => ({
