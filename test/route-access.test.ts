@@ -198,10 +198,8 @@ describe("the route table", () => {
       "POST /api/cloud/faults": "chaos: arm a fault in the simulated account (local only)",
       "DELETE /api/cloud/faults": "chaos: disarm all (local only)",
       "DELETE /api/cloud/faults/:id": "chaos: disarm one (local only)",
-      "ALL /api/lifecycle": "read-only: the local bus's events, whatever the method",
-      "ALL /api/outbox": "read-only: what would have been posted to Slack",
-      "ALL /slack/commands": "Slack's signature; the command's own access check (ChatOps worker)",
-      "ALL /slack/interactions": "Slack's signature; the answer's own access check (Approvals.answer)",
+      "POST /slack/commands": "Slack's signature; the command's own access check (ChatOps worker)",
+      "POST /slack/interactions": "Slack's signature; the answer's own access check (Approvals.answer)",
     };
 
     expect(routes.sort()).toEqual(Object.keys(LOCAL_ONLY).sort());

@@ -197,6 +197,7 @@ describe("a runbook's approval", () => {
     permissions: [],
     rollback: ["undo"],
     dryRun: "Nothing.",
+    implementation: async () => ({ steps: { doIt: async () => ({}), undo: async () => ({}) } }),
     stateMachine: {
       StartAt: "ApprovalNeeded",
       States: {
