@@ -80,6 +80,8 @@ export function runbookStatements(runbook: Runbooks.Runbook, ctx: RunbookPolicyC
         ...(Object.keys(conditions).length ? { conditions } : {}),
       });
     if (!p.mutating) return statement(resources ?? ["*"]);
+    // No resource type exists for these actions (permissionProblems checked the declaration).
+    if (p.wildcardOnly) return statement(["*"]);
 
     const condition = p.tagCondition ?? "resource";
     if (condition === "none") {
