@@ -16,7 +16,7 @@
  * - the declared service conditions (`ec2:Attribute/InstanceType`, `kms:GrantIsForAWSResource`,
  *   Route 53's record keys) are added to all of the above.
  */
-import { RunbookDefinitionError, Runbooks, TABLE_KEYS } from "@reflex/core";
+import { type Config, RunbookDefinitionError, Runbooks, TABLE_KEYS } from "@reflex/core";
 import { Effect, PolicyStatement } from "aws-cdk-lib/aws-iam";
 
 /**
@@ -43,6 +43,25 @@ export interface RunbookPolicyContext {
    * and e.g. `ReportsBucketArn`.
    */
   substitutions: Record<string, string>;
+  /** The deployed config: permissions with `forConfig` are narrowed to what it names. */
+  config?: Config;
+}
+
+/**
+ * A runbook's permissions as deployed for `config`: each one with `forConfig` replaced by the
+ * scopes it narrows to (none, when the config names nothing it could act on).
+ */
+export function effectivePermissions(runbook: Runbooks.Runbook, config?: Config): Runbooks.Permission[] {
+  return runbook.permissions.flatMap((p) =>
+    p.forConfig && config
+      ? p.forConfig(config).map((scope) => ({
+          ...p,
+          forConfig: undefined,
+          resources: scope.resources,
+          conditions: scope.conditions ?? p.conditions,
+        }))
+      : [p],
+  );
 }
 
 function substitute(resource: string, runbook: string, values: Record<string, string>): string {
@@ -59,7 +78,7 @@ function substitute(resource: string, runbook: string, values: Record<string, st
 
 /** The IAM statements for one runbook's declared permissions. Throws on a permission that cannot be scoped safely. */
 export function runbookStatements(runbook: Runbooks.Runbook, ctx: RunbookPolicyContext): PolicyStatement[] {
-  return runbook.permissions.map((p, i) => {
+  return effectivePermissions(runbook, ctx.config).map((p, i) => {
     const where = `runbook '${runbook.name}' permissions[${i}]`;
     // defineRunbook checks these too; the stacks check again for runbooks built by hand.
     const problems = Runbooks.permissionProblems(p);

@@ -11,5 +11,12 @@ export {
   useConfig,
   validateConfig,
 } from "./load.ts";
-export { type Config, type ConfigInput, configSchema, type Pair } from "./schema.ts";
+export {
+  type Config,
+  type ConfigInput,
+  configSchema,
+  MAX_APPROVAL_DEADLINE_MS,
+  type Pair,
+} from "./schema.ts";
 export { configForParams } from "./scope.ts";
+export { configNotes, timingIssues } from "./timing.ts";

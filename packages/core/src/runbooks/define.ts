@@ -27,7 +27,9 @@
  * on) must rethrow transient ones (`isTransient` from `aws-errors.ts`), or a blip becomes a
  * failed target. `aws-errors.test.ts` and `test/chaos.test.ts` pin this behaviour.
  */
+
 import { z } from "zod";
+import type { Config } from "../config/schema.ts";
 import { RunbookDefinitionError } from "../errors.ts";
 import { APPROVAL_RESOURCE, APPROVAL_STEP, type AslDefinition, type AslState, STEP_HANDLER } from "./asl.ts";
 
@@ -93,6 +95,19 @@ export interface Permission {
    * such action really is wildcard-only.
    */
   wildcardOnly?: true;
+  /**
+   * Narrows the permission to what the deployed config names: one statement per scope
+   * returned (its resources and conditions replace the declared ones), none when the config
+   * names nothing it could act on. The stacks apply it at synth, so a config change that
+   * would widen it takes a redeploy (`reflex config check` says so).
+   */
+  forConfig?: (config: Config) => PermissionScope[];
+}
+
+/** What {@link Permission.forConfig} narrows a permission to. */
+export interface PermissionScope {
+  resources: string[];
+  conditions?: Record<string, Record<string, string | string[]>>;
 }
 
 /** Services whose mutating actions must be fenced by the automation tag (or, for Route 53, by record conditions). */

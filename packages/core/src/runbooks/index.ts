@@ -10,7 +10,15 @@ import { failover } from "./failover/index.ts";
 import { patch } from "./patch/index.ts";
 import { scale } from "./scale/index.ts";
 
-export type { Permission, Risk, Runbook, RunInput, StepContext, StepMap } from "./define.ts";
+export type {
+  Permission,
+  PermissionScope,
+  Risk,
+  Runbook,
+  RunInput,
+  StepContext,
+  StepMap,
+} from "./define.ts";
 export {
   defineRunbook,
   implementSteps,

@@ -6,7 +6,14 @@
  */
 
 import { readFileSync } from "node:fs";
-import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, Patterns, ValidationError } from "@reflex/core";
+import {
+  ConfigError,
+  configNotes,
+  DEFAULT_CONFIG_FILE,
+  loadConfig,
+  Patterns,
+  ValidationError,
+} from "@reflex/core";
 import { Command, CommanderError, Option } from "commander";
 import { ApiError } from "./client.ts";
 import { clientFor, type Io, processIo, type ServerOptions, UsageError } from "./io.ts";
@@ -584,11 +591,14 @@ async function cmdConfigCheck(io: Io, values: { config: string; json?: boolean }
   const file = values.config;
   try {
     const config = await loadConfig(file);
-    if (values.json) io.out(JSON.stringify({ ok: true, file }));
-    else
+    const notes = configNotes(config);
+    if (values.json) io.out(JSON.stringify({ ok: true, file, notes }));
+    else {
       io.out(
         `${file}: ok — ${config.rules.length} rule(s), ${config.schedules.length} schedule(s), ${config.windows.length} window(s), ${config.freezes.length} freeze(s)`,
       );
+      for (const note of notes) io.out(`  ${note}`);
+    }
     return 0;
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
