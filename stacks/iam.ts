@@ -16,7 +16,7 @@
  * - the declared service conditions (`ec2:Attribute/InstanceType`, `kms:GrantIsForAWSResource`,
  *   Route 53's record keys) are added to all of the above.
  */
-import { RunbookDefinitionError, Runbooks, TABLE_KEYS } from "@reflex/core";
+import { type Config, RunbookDefinitionError, Runbooks, TABLE_KEYS } from "@reflex/core";
 import { Effect, PolicyStatement } from "aws-cdk-lib/aws-iam";
 
 /**
@@ -43,6 +43,25 @@ export interface RunbookPolicyContext {
    * and e.g. `ReportsBucketArn`.
    */
   substitutions: Record<string, string>;
+  /** The deployed config: permissions with `forConfig` are narrowed to what it names. */
+  config?: Config;
+}
+
+/**
+ * A runbook's permissions as deployed for `config`: each one with `forConfig` replaced by the
+ * scopes it narrows to (none, when the config names nothing it could act on).
+ */
+export function effectivePermissions(runbook: Runbooks.Runbook, config?: Config): Runbooks.Permission[] {
+  return runbook.permissions.flatMap((p) =>
+    p.forConfig && config
+      ? p.forConfig(config).map((scope) => ({
+          ...p,
+          forConfig: undefined,
+          resources: scope.resources,
+          conditions: scope.conditions ?? p.conditions,
+        }))
+      : [p],
+  );
 }
 
 function substitute(resource: string, runbook: string, values: Record<string, string>): string {
@@ -59,7 +78,7 @@ function substitute(resource: string, runbook: string, values: Record<string, st
 
 /** The IAM statements for one runbook's declared permissions. Throws on a permission that cannot be scoped safely. */
 export function runbookStatements(runbook: Runbooks.Runbook, ctx: RunbookPolicyContext): PolicyStatement[] {
-  return runbook.permissions.map((p, i) => {
+  return effectivePermissions(runbook, ctx.config).map((p, i) => {
     const where = `runbook '${runbook.name}' permissions[${i}]`;
     // defineRunbook checks these too; the stacks check again for runbooks built by hand.
     const problems = Runbooks.permissionProblems(p);
@@ -80,6 +99,8 @@ export function runbookStatements(runbook: Runbooks.Runbook, ctx: RunbookPolicyC
         ...(Object.keys(conditions).length ? { conditions } : {}),
       });
     if (!p.mutating) return statement(resources ?? ["*"]);
+    // No resource type exists for these actions (permissionProblems checked the declaration).
+    if (p.wildcardOnly) return statement(["*"]);
 
     const condition = p.tagCondition ?? "resource";
     if (condition === "none") {
@@ -106,29 +127,98 @@ export function runbookStatements(runbook: Runbooks.Runbook, ctx: RunbookPolicyC
 export const AUDIT_KEYS = "AUDIT#*";
 
 /**
- * Read/write on the state table and its index, nothing else (no Scan, no table management),
- * with the audit trail append-only: no function may delete or update an audit row (only the
- * TTL removes them), and BatchWriteItem, which core uses only for audit rows, reaches no other
- * row. IAM cannot tell a BatchWriteItem put from a delete (docs/security.md says what is left).
+ * The state table's partition-key prefixes (docs/state.md), by the core module that writes them.
+ * stacks/iam.test.ts checks this list against the key literals in core, so a new kind of row
+ * fails the tests, not the deployed function.
  */
-export function tableStatements(tableArn: string): PolicyStatement[] {
+export const KEY_PREFIXES = {
+  execution: "EXEC#", // state/executions.ts (steps and patch results too)
+  audit: "AUDIT#", // state/audit.ts
+  lock: "LOCK#", // state/locks.ts
+  approval: "APPROVAL#", // state/approvals.ts
+  pair: "PAIR#", // state/pairs.ts
+  alarm: "ALARM#", // state/alarms.ts
+  dedup: "DEDUP#", // gate/dedup.ts
+  guard: "GUARD#", // gate/guardrails.ts: pause and breaker
+  cooldown: "COOLDOWN#", // gate/guardrails.ts
+  rate: "RATE#", // gate/guardrails.ts
+  thread: "CHATOPS#", // chatops/notifier.ts
+  slackSignature: "SLACKSIG#", // chatops/replay.ts
+} as const;
+export type KeyKind = keyof typeof KEY_PREFIXES;
+
+/** Closing a run (Runs.finish): the record, its locks, its approval, the breaker, the audit. */
+const CLOSE: KeyKind[] = ["execution", "lock", "approval", "guard", "audit"];
+/** Starting one through admission (Runs.start, which closes it again when the start fails). */
+const ADMIT: KeyKind[] = [...CLOSE, "cooldown", "rate"];
+
+/**
+ * Which rows each role may put, update or delete, by partition-key prefix
+ * (`dynamodb:LeadingKeys`), from what its handler calls in core. Reading is not fenced (any
+ * role but the Slack acknowledgement reads the table: listings, guardrails, the approval
+ * record); docs/security.md says what that leaves.
+ */
+export const TABLE_WRITES = {
+  /** The JSON API and POST /events: admission, the gate, approvals, abort, pause/resume. */
+  api: [...ADMIT, "dedup", "alarm"],
+  /** ChatOps commands and buttons: admission, approvals, abort, pause/resume. */
+  chatopsWorker: ADMIT,
+  /** The Slack acknowledgement: its replay guard, nothing else. */
+  chatopsAck: ["slackSignature"],
+  /** Lifecycle notices to Slack: the thread of each run. */
+  chatopsNotifier: ["thread"],
+  /** The event gate: dedup claims, alarm states, admission. */
+  trigger: [...ADMIT, "dedup", "alarm"],
+  /** Schedules and windows: admission. */
+  schedule: ADMIT,
+  /** Status events: closing runs. */
+  executionStatus: CLOSE,
+  /** The reconciler: closing lost runs and releasing dead holders' locks. */
+  reconcile: CLOSE,
+  /** Step workers: step records and results, locks a step takes, the approval request, failover's pair roles. */
+  step: ["execution", "lock", "approval", "pair", "audit"],
+} satisfies Record<string, KeyKind[]>;
+
+/**
+ * The state table for one role: reads on the table and its index (no Scan), writes only on
+ * the rows whose partition key starts with one of `writes` (`dynamodb:LeadingKeys`), the audit
+ * trail append-only for everyone (no update or delete of an audit row; only the TTL removes
+ * them), and BatchWriteItem, which core uses only for audit rows, on no other row. IAM cannot
+ * see a ConditionExpression, so a role that appends audit rows could also overwrite one whose
+ * key it knows, and cannot tell a BatchWriteItem put from a delete (docs/security.md).
+ * `read: false` for a role that never reads (the Slack acknowledgement).
+ */
+export function tableStatements(
+  tableArn: string,
+  writes: readonly KeyKind[],
+  options: { read?: boolean } = {},
+): PolicyStatement[] {
   const resources = [tableArn, `${tableArn}/index/${TABLE_KEYS.gsi1.indexName}`];
+  const prefixes = [...new Set(writes)].map((k) => `${KEY_PREFIXES[k]}*`);
   return [
+    ...(options.read === false
+      ? []
+      : [new PolicyStatement({ actions: ["dynamodb:GetItem", "dynamodb:Query"], resources })]),
     new PolicyStatement({
-      actions: TABLE_ACTIONS.filter((a) => a !== "dynamodb:BatchWriteItem"),
-      resources,
-    }),
-    new PolicyStatement({
-      actions: ["dynamodb:BatchWriteItem"],
+      actions: ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
       resources: [tableArn],
-      conditions: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [AUDIT_KEYS] } },
+      conditions: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": prefixes } },
     }),
-    new PolicyStatement({
-      effect: Effect.DENY,
-      actions: ["dynamodb:DeleteItem", "dynamodb:UpdateItem"],
-      resources: [tableArn],
-      conditions: { "ForAnyValue:StringLike": { "dynamodb:LeadingKeys": [AUDIT_KEYS] } },
-    }),
+    ...(writes.includes("audit")
+      ? [
+          new PolicyStatement({
+            actions: ["dynamodb:BatchWriteItem"],
+            resources: [tableArn],
+            conditions: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [AUDIT_KEYS] } },
+          }),
+          new PolicyStatement({
+            effect: Effect.DENY,
+            actions: ["dynamodb:DeleteItem", "dynamodb:UpdateItem"],
+            resources: [tableArn],
+            conditions: { "ForAnyValue:StringLike": { "dynamodb:LeadingKeys": [AUDIT_KEYS] } },
+          }),
+        ]
+      : []),
   ];
 }
 

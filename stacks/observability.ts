@@ -1,7 +1,7 @@
 /**
  * Observability: alarms that page on what must never happen quietly (a run failed, timed out,
- * was aborted or was lost; a delivery ended up in a dead-letter queue), sent to an SNS topic
- * operators subscribe to, and one dashboard.
+ * was aborted or was lost; a delivery ended up in a dead-letter queue; the reconciler stopped
+ * running), sent to an SNS topic that the config's `alerts` subscribe to, and one dashboard.
  *
  * Lambda errors and throttles are on the dashboard but do not page: step workers throw on
  * purpose for every business failure (and are retried), so a failed run would page twice and a
@@ -24,14 +24,17 @@ import {
 } from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
-import { Topic } from "aws-cdk-lib/aws-sns";
+import { SubscriptionProtocol, Topic } from "aws-cdk-lib/aws-sns";
+import { EmailSubscription, UrlSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import { type StackContext, use } from "sst/constructs";
 import { Api } from "./api.ts";
-import { namePrefix, partitionOf, pascal, resourceName } from "./context.ts";
+import { namePrefix, partitionOf, pascal, reflexConfig, resourceName } from "./context.ts";
 import { Runbooks } from "./runbooks.ts";
 import { Triggers } from "./triggers.ts";
 
 const PERIOD = Duration.minutes(5);
+/** Two of the reconciler's 15-minute passes. */
+const RECONCILER_SILENCE = Duration.minutes(30);
 
 /** The EMF metric the reconciler writes for each run it had to close (one per stage, by its name prefix). */
 export const LOST_RUNS_METRIC = { namespace: "Reflex", name: "RunsLost", dimension: "Deployment" } as const;
@@ -41,24 +44,39 @@ export function Observability({ stack }: StackContext) {
   const triggers = use(Triggers).monitored;
   const api = use(Api).monitored;
   const functions = [...runbooks.functions, ...triggers.functions, ...api.functions];
-  const queues = [...runbooks.queues, ...triggers.queues];
+  const queues = [...runbooks.queues, ...triggers.queues, ...api.queues];
   const prefix = namePrefix(stack);
 
   const topic = new Topic(stack, "Alarms", { topicName: resourceName(stack, "alarms"), enforceSSL: true });
+  // Who is paged: `alerts` in the config. Each subscription must be confirmed by its endpoint
+  // (an email link, or the HTTPS endpoint answering SNS's SubscriptionConfirmation).
+  const { alerts } = reflexConfig().config;
+  for (const address of alerts.email) topic.addSubscription(new EmailSubscription(address));
+  for (const url of alerts.https)
+    topic.addSubscription(new UrlSubscription(url, { protocol: SubscriptionProtocol.HTTPS }));
   const action = new SnsAction(topic);
 
   const alarms: Alarm[] = [];
   const alarmNames: string[] = [];
-  const alarm = (id: string, name: string, description: string, metric: IMetric, threshold: number) => {
+  const alarm = (
+    id: string,
+    name: string,
+    description: string,
+    metric: IMetric,
+    threshold: number,
+    when: { below?: true; missing?: TreatMissingData } = {},
+  ) => {
     alarmNames.push(`${prefix}-${name}`);
     const created = new Alarm(stack, id, {
       alarmName: `${prefix}-${name}`,
       alarmDescription: description,
       metric,
       threshold,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      comparisonOperator: when.below
+        ? ComparisonOperator.LESS_THAN_THRESHOLD
+        : ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
+      treatMissingData: when.missing ?? TreatMissingData.NOT_BREACHING,
     });
     created.addAlarmAction(action);
     alarms.push(created);
@@ -124,6 +142,22 @@ export function Observability({ stack }: StackContext) {
       period: PERIOD,
     }),
     1,
+  );
+  // The reconciler writes RunsLost on every pass, zero included (reconcile.ts): a half hour
+  // with no datapoint (two missed passes) means it stopped running or fails before it ends.
+  alarm(
+    "ReconcilerSilent",
+    "reconciler-silent",
+    "The reconciler has not completed a pass in 30 minutes: lost runs would keep their locks; check its function, its schedule rule and its DLQ",
+    new Metric({
+      namespace: LOST_RUNS_METRIC.namespace,
+      metricName: LOST_RUNS_METRIC.name,
+      dimensionsMap: { [LOST_RUNS_METRIC.dimension]: prefix },
+      statistic: "SampleCount",
+      period: RECONCILER_SILENCE,
+    }),
+    1,
+    { below: true, missing: TreatMissingData.BREACHING },
   );
   for (const queue of queues) {
     alarm(

@@ -31,6 +31,15 @@ const ARN = {
   key: `arn:aws:kms:${region}:${account}:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
   alarm: `arn:aws:cloudwatch:${region}:${account}:alarm:web-cpu-high`,
   table: `arn:aws:dynamodb:${region}:${account}:table/state`,
+  /** The fixture config's pair `db`: record DB.example.internal. (A) in this zone. */
+  zone: "arn:aws:route53:::hostedzone/Z0FIXTUREZONE01",
+  foreignZone: "arn:aws:route53:::hostedzone/Z0SOMEONEELSE99",
+  // An AWS-owned document's ARN has no account (…::document/AWS-RunPatchBaseline), which the
+  // evaluator cannot parse: the document half is evaluated in stacks/iam.test.ts instead, and
+  // here with a document of the account's own.
+  ownDocument: `arn:aws:ssm:${region}:${account}:document/RunAnything`,
+  targetGroup: `arn:aws:elasticloadbalancing:${region}:${account}:targetgroup/web/0123456789abcdef`,
+  elasticIp: `arn:aws:ec2:${region}:${account}:elastic-ip/eipalloc-0e0e0e0e0e0e0e0e5`,
 };
 const ALL_ROLES = [
   "api",
@@ -45,6 +54,46 @@ const ALL_ROLES = [
   ...Runbooks.list().map((r) => `step-${r.name}`),
 ];
 const AUDIT_ROW = { "dynamodb:LeadingKeys": ["AUDIT#2026-03-01"] };
+const STEPS = Runbooks.list().map((r) => `step-${r.name}`);
+
+/** A change to one record, as Route 53 puts it into the request's condition keys. */
+const recordChange = (name: string, type: string, action = "UPSERT") => ({
+  "route53:ChangeResourceRecordSetsNormalizedRecordNames": [name],
+  "route53:ChangeResourceRecordSetsRecordTypes": [type],
+  "route53:ChangeResourceRecordSetsActions": [action],
+});
+
+/**
+ * Who may put, update or delete each kind of row (by partition-key prefix), as the security
+ * rules say — written out here, not read from the stacks: the Slack acknowledgement only its
+ * replay guard; the notifier only its threads; dedup claims and alarm states only the event
+ * gate (trigger, and the API's POST /events); pause and breaker only who admits or closes
+ * runs; cooldowns and rate windows only admission; a pair's roles only a step worker.
+ */
+const ADMITTERS = ["api", "chatops-worker", "trigger", "schedule"];
+const CLOSERS = [...ADMITTERS, "execution-status", "reconcile"];
+const ROW_WRITERS: Record<string, string[]> = {
+  "EXEC#run-1": [...CLOSERS, ...STEPS],
+  "LOCK#asg:web": [...CLOSERS, ...STEPS],
+  "APPROVAL#run-1": [...CLOSERS, ...STEPS],
+  "GUARD#automation": CLOSERS,
+  "COOLDOWN#web-cpu-high#asg:web": ADMITTERS,
+  "RATE#scale#123": ADMITTERS,
+  "DEDUP#event-1": ["api", "trigger"],
+  "ALARM#web-cpu-high": ["api", "trigger"],
+  "PAIR#db": STEPS,
+  "CHATOPS#run-1": ["chatops-notifier"],
+  "SLACKSIG#v0=abc": ["chatops"],
+};
+const ROWS: Case[] = Object.entries(ROW_WRITERS).flatMap(([key, writers]) =>
+  ["dynamodb:PutItem", "dynamodb:DeleteItem"].map((action) => ({
+    what: `${action} a ${key.split("#")[0]}# row`,
+    action,
+    resource: ARN.table,
+    context: { "dynamodb:LeadingKeys": [key] },
+    allowedFor: writers,
+  })),
+);
 
 interface Case extends SimRequest {
   what: string;
@@ -165,6 +214,86 @@ const ATTACKS: Case[] = [
     context: { "kms:GrantIsForAWSResource": "false" },
     allowedFor: [],
   },
+  {
+    what: "UPSERT the pair's record name in a zone that is not the pair's",
+    action: "route53:ChangeResourceRecordSets",
+    resource: ARN.foreignZone,
+    context: recordChange("db.example.internal", "A"),
+    allowedFor: [],
+  },
+  {
+    what: "UPSERT another name in the pair's zone (a CNAME that validates a certificate)",
+    action: "route53:ChangeResourceRecordSets",
+    resource: ARN.zone,
+    context: recordChange("_acme.example.internal", "CNAME"),
+    allowedFor: [],
+  },
+  {
+    what: "UPSERT the pair's name with another record type",
+    action: "route53:ChangeResourceRecordSets",
+    resource: ARN.zone,
+    context: recordChange("db.example.internal", "CNAME"),
+    allowedFor: [],
+  },
+  {
+    what: "DELETE the pair's record",
+    action: "route53:ChangeResourceRecordSets",
+    resource: ARN.zone,
+    context: recordChange("db.example.internal", "A", "DELETE"),
+    allowedFor: [],
+  },
+  {
+    what: "change a record without naming it (no record-name key in the request)",
+    action: "route53:ChangeResourceRecordSets",
+    resource: ARN.zone,
+    context: {
+      "route53:ChangeResourceRecordSetsRecordTypes": ["A"],
+      "route53:ChangeResourceRecordSetsActions": ["UPSERT"],
+    },
+    allowedFor: [],
+  },
+  {
+    what: "run a document of the account's own through SSM (any but AWS-RunPatchBaseline)",
+    action: "ssm:SendCommand",
+    resource: ARN.ownDocument,
+    allowedFor: [],
+  },
+  {
+    what: "send a command to an untagged instance",
+    action: "ssm:SendCommand",
+    resource: ARN.instance,
+    allowedFor: [],
+  },
+  ...["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"].map((action) => ({
+    what: `${action} on an untagged target group`,
+    action,
+    resource: ARN.targetGroup,
+    allowedFor: [],
+  })),
+  {
+    what: "move an untagged Elastic IP (AssociateAddress)",
+    action: "ec2:AssociateAddress",
+    resource: ARN.elasticIp,
+    allowedFor: [],
+  },
+  {
+    what: "move an Elastic IP onto an untagged instance (AssociateAddress)",
+    action: "ec2:AssociateAddress",
+    resource: ARN.instance,
+    allowedFor: [],
+  },
+  {
+    what: "replace the root volume of an untagged instance",
+    action: "ec2:CreateReplaceRootVolumeTask",
+    resource: ARN.instance,
+    allowedFor: [],
+  },
+  {
+    what: "replace a tagged instance's root volume from an untagged snapshot",
+    action: "ec2:CreateReplaceRootVolumeTask",
+    resource: ARN.snapshot,
+    allowedFor: [],
+  },
 ];
 
 /** The declared work: allowed exactly for the roles of the runbooks that declare it. */
@@ -261,21 +390,72 @@ const WORK: Case[] = [
     action: "dynamodb:PutItem",
     resource: ARN.table,
     context: AUDIT_ROW,
-    allowedFor: ALL_ROLES,
+    allowedFor: [...CLOSERS, ...STEPS],
   },
   {
     what: "append audit rows in a batch",
     action: "dynamodb:BatchWriteItem",
     resource: ARN.table,
     context: AUDIT_ROW,
-    allowedFor: ALL_ROLES,
+    allowedFor: [...CLOSERS, ...STEPS],
+  },
+  ...ROWS,
+  {
+    what: "the Slack acknowledgement reads an approval row (and its task token)",
+    action: "dynamodb:GetItem",
+    resource: ARN.table,
+    context: { "dynamodb:LeadingKeys": ["APPROVAL#run-1"] },
+    // Every other role reads the table; the acknowledgement, public, reads nothing.
+    allowedFor: ALL_ROLES.filter((r) => r !== "chatops"),
   },
   {
-    what: "release a lock",
-    action: "dynamodb:DeleteItem",
-    resource: ARN.table,
-    context: { "dynamodb:LeadingKeys": ["LOCK#asg:web"] },
-    allowedFor: ALL_ROLES,
+    what: "UPSERT the configured pair's record in its zone",
+    action: "route53:ChangeResourceRecordSets",
+    resource: ARN.zone,
+    context: recordChange("db.example.internal", "A"),
+    allowedFor: ["step-failover"],
+  },
+  {
+    what: "send a command to a tagged instance",
+    action: "ssm:SendCommand",
+    resource: ARN.instance,
+    context: tagged(),
+    allowedFor: ["step-patch"],
+  },
+  {
+    what: "cancel a command (ssm:CancelCommand has no resource type: '*')",
+    action: "ssm:CancelCommand",
+    resource: "*",
+    allowedFor: ["step-patch"],
+  },
+  ...["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"].map((action) => ({
+    what: `${action} on a tagged target group`,
+    action,
+    resource: ARN.targetGroup,
+    context: tagged(),
+    allowedFor: ["step-patch"],
+  })),
+  {
+    what: "move a tagged Elastic IP onto a tagged instance (both halves of AssociateAddress)",
+    action: "ec2:AssociateAddress",
+    resource: ARN.elasticIp,
+    context: tagged(),
+    allowedFor: ["step-failover"],
+  },
+  {
+    what: "replace a tagged instance's root volume (the instance half)",
+    action: "ec2:CreateReplaceRootVolumeTask",
+    resource: ARN.instance,
+    context: tagged(),
+    allowedFor: ["step-patch"],
+  },
+  {
+    what: "answer an approval with a task token (states:SendTaskSuccess has no resource type: '*')",
+    action: "states:SendTaskSuccess",
+    resource: "*",
+    // Who answers approvals: the API and the ChatOps worker. A token is not, by itself,
+    // authority: the run re-reads the approval record after the wait (docs/security.md).
+    allowedFor: ["api", "chatops-worker"],
   },
 ];
 
@@ -353,7 +533,9 @@ describe("the IAM fence, evaluated per role", () => {
         else rows[role].denied++;
       }
     }
-    console.log(`IAM matrix (${ATTACKS.length + WORK.length} requests per role):`);
+    console.log(
+      `IAM matrix (${ATTACKS.length + WORK.length} requests per role: ${ATTACKS.length} attacks, ${WORK.length} pieces of work):`,
+    );
     console.table(rows);
     expect(rows["step-backup-snapshot"].allowed).toBe(
       WORK.filter((c) => c.allowedFor.includes("step-backup-snapshot")).length,

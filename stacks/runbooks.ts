@@ -7,7 +7,7 @@
  * Also: the execution-status function, which closes runs when Step Functions reports that one
  * of Reflex's executions ended (an EventBridge rule on the default bus).
  */
-import { Runbooks as Registry } from "@reflex/core";
+import { type Config, Runbooks as Registry, STEP_HANDLER as STEP_HANDLER_ARN } from "@reflex/core";
 import { Duration } from "aws-cdk-lib";
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
@@ -27,7 +27,14 @@ import {
   stateMachineName,
 } from "./context.ts";
 import { deadLetterQueue, reflexFunction } from "./function.ts";
-import { describeExecutionStatement, putEventsStatement, runbookStatements, tableStatements } from "./iam.ts";
+import {
+  describeExecutionStatement,
+  effectivePermissions,
+  putEventsStatement,
+  runbookStatements,
+  TABLE_WRITES,
+  tableStatements,
+} from "./iam.ts";
 import { STATE_MACHINE_ROLE, suppress } from "./nag.ts";
 import { Storage } from "./storage.ts";
 
@@ -35,8 +42,24 @@ export const STEP_HANDLER = "packages/functions/src/step.handler";
 export const EXECUTION_STATUS_HANDLER = "packages/functions/src/execution-status.handler";
 export const RECONCILE_HANDLER = "packages/functions/src/reconcile.handler";
 
-/** Task states time out after 120 s (core's stepTask); the worker stops first, so its own error is what the run sees. */
-const STEP_TIMEOUT_SECONDS = 100;
+/** What a step worker may take when no Task of its runbook says (core's stepTask: 120 s). */
+const DEFAULT_STEP_TIMEOUT_SECONDS = 120;
+
+/**
+ * A runbook's step worker runs as long as the longest Task that calls it allows (Lambda's
+ * ceiling is 900 s): a worker stopped before its Task's timeout would cut a step short that
+ * the state machine gave longer (patch's Plan and Report, 900 s). The approval Task is not
+ * counted: its Lambda call only records the request; the wait is Step Functions'.
+ */
+export function stepWorkerTimeoutSeconds(runbook: Registry.Runbook): number {
+  const tasks = Registry.taskStates(runbook.stateMachine).filter(([, t]) => t.Resource === STEP_HANDLER_ARN);
+  const longest = Math.max(
+    DEFAULT_STEP_TIMEOUT_SECONDS,
+    ...tasks.map(([, t]) => t.TimeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS),
+  );
+  if (longest > 900) throw new Error(`runbook '${runbook.name}' has a Task longer than Lambda's 900 s`);
+  return longest;
+}
 
 export interface DeployedRunbook {
   runbook: string;
@@ -59,47 +82,23 @@ export function Runbooks({ stack }: StackContext) {
       handler: STEP_HANDLER,
       description: `Reflex step worker for runbook ${runbook.name}`,
       environment: { REFLEX_RUNBOOK: runbook.name },
-      timeoutSeconds: STEP_TIMEOUT_SECONDS,
+      timeoutSeconds: stepWorkerTimeoutSeconds(runbook),
     });
-    stepFunction.attachPermissions([...tableStatements(table.tableArn)]);
+    stepFunction.attachPermissions(tableStatements(table.tableArn, TABLE_WRITES.step));
 
     const literals = { Partition: partitionOf(stack), Account: stack.account, Region: stack.region };
     const statements = runbookStatements(runbook, {
       automationTag: config.automationTag,
       substitutions: { ...literals, ReportsBucketArn: reports.bucketArn },
+      config,
     });
     if (statements.length > 0) {
       const permissions = new Policy(stack, `Step${id}Permissions`, {
         statements,
         roles: [stepFunction.role!],
       });
-      const declared = runbook.permissions.flatMap((p) =>
-        (p.resources ?? ["*"]).map((r) =>
-          r.replace(/\$\{(Partition|Account|Region)\}/g, (_w, k: keyof typeof literals) => literals[k]),
-        ),
-      );
-      const whys = runbook.permissions.flatMap((p) => (p.why ? [`${p.actions.join("/")}: ${p.why}`] : []));
-      suppress(permissions, [
-        {
-          id: "AwsSolutions-IAM5",
-          reason: [
-            `The permissions runbook '${runbook.name}' declares in core, one statement per resource type.`,
-            "Read-only describes have no resource-level scoping (Resource '*').",
-            "Mutating actions on a resource type's '*' carry an aws:ResourceTag/aws:RequestTag condition on the automation tag.",
-            ...(runbook.permissions.some((p) => p.onCreate?.length)
-              ? ["Tagging is further limited to the creating call (ec2:CreateAction)."]
-              : []),
-            ...(runbook.permissions.some((p) => p.actions.includes("kms:CreateGrant"))
-              ? ["kms:CreateGrant only for grants EC2 makes for an AWS resource (kms:GrantIsForAWSResource)."]
-              : []),
-            ...(runbook.permissions.some((p) => p.resources?.some((r) => r.includes("${ReportsBucketArn}")))
-              ? ["The bucket wildcard is the object prefix it writes."]
-              : []),
-            ...whys,
-          ].join(" "),
-          appliesTo: [...new Set(declared)].map((r) => nagResource(r)),
-        },
-      ]);
+      const wildcards = wildcardSuppressions(runbook, config, config.automationTag.key, literals);
+      if (wildcards.length > 0) suppress(permissions, wildcards);
     }
 
     const name = stateMachineName(stack, runbook.name);
@@ -115,7 +114,9 @@ export function Runbooks({ stack }: StackContext) {
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: DefinitionBody.fromString(JSON.stringify(runbook.stateMachine)),
       definitionSubstitutions: { StepHandlerArn: stepFunction.functionArn },
-      logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
+      // Execution data stays out of the logs: an approval's input carries its task token
+      // (`$$.Task.Token`), which answers the approval for whoever holds it.
+      logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: false },
       tracingEnabled: true,
     });
     // The definition comes as a string, so CDK cannot see which function its Tasks call: grant that one, unqualified.
@@ -155,7 +156,11 @@ export function Runbooks({ stack }: StackContext) {
     };
   });
 
-  // Closing runs releases their locks, so status events are retried for a day and kept in a DLQ after that.
+  // Closing runs releases their locks, so a status event that cannot be handled is kept, not
+  // dropped. Two retry layers, each ending in the same DLQ (which pages when not empty):
+  // EventBridge retries *delivering* the event to Lambda (throttling, Lambda unavailable) for up
+  // to a day; once Lambda has accepted it, EventBridge is done, and a handler that throws is
+  // retried by Lambda's asynchronous invocation, twice within an hour (reflexFunction).
   const statusDlq = deadLetterQueue(stack, "ExecutionStatusDlq", "execution-status-dlq");
   const executionStatus = reflexFunction(stack, "ExecutionStatus", {
     name: "execution-status",
@@ -164,7 +169,7 @@ export function Runbooks({ stack }: StackContext) {
     deadLetterQueue: statusDlq,
   });
   executionStatus.attachPermissions([
-    ...tableStatements(table.tableArn),
+    ...tableStatements(table.tableArn, TABLE_WRITES.executionStatus),
     putEventsStatement(bus.eventBusArn),
   ]);
   const executionStatusRule = new Rule(stack, "ExecutionStatusRule", {
@@ -186,10 +191,14 @@ export function Runbooks({ stack }: StackContext) {
 
   // The reconciler closes runs whose end was never heard of (a lost status event, a start that
   // never reached Step Functions), so their locks do not wait out the lease.
+  // A failed pass is retried by Lambda (twice), then dead-lettered; the queue pages. A reconciler
+  // that stops running at all pages too (Observability: its metric goes missing).
+  const reconcileDlq = deadLetterQueue(stack, "ReconcileDlq", "reconcile-dlq");
   const reconcile = reflexFunction(stack, "Reconcile", {
     name: "reconcile",
     handler: RECONCILE_HANDLER,
     description: "Reflex: closes runs whose Step Functions execution ended unheard or never started",
+    deadLetterQueue: reconcileDlq,
   });
   const executionArns = deployed.map((d) => `${executionArnPrefix(d.stateMachineArn)}*`);
   // A lost run's inspector (core's Steps.inspectLost) reports what the run left behind, with
@@ -206,7 +215,7 @@ export function Runbooks({ stack }: StackContext) {
       : [],
   );
   reconcile.attachPermissions([
-    ...tableStatements(table.tableArn),
+    ...tableStatements(table.tableArn, TABLE_WRITES.reconcile),
     putEventsStatement(bus.eventBusArn),
     describeExecutionStatement(executionArns),
     ...inspectors,
@@ -231,7 +240,7 @@ export function Runbooks({ stack }: StackContext) {
   const reconcileRule = new Rule(stack, "ReconcileSchedule", {
     description: "Every 15 minutes: close Reflex runs that were lost track of",
     schedule: Schedule.rate(Duration.minutes(15)),
-    targets: [new LambdaFunction(reconcile, { retryAttempts: 2 })],
+    targets: [new LambdaFunction(reconcile, { deadLetterQueue: reconcileDlq, retryAttempts: 2 })],
   });
 
   return {
@@ -246,7 +255,7 @@ export function Runbooks({ stack }: StackContext) {
         resourceName(stack, "execution-status"),
         resourceName(stack, "reconcile"),
       ],
-      queues: [resourceName(stack, "execution-status-dlq", 80)],
+      queues: [resourceName(stack, "execution-status-dlq", 80), resourceName(stack, "reconcile-dlq", 80)],
       stateMachines: deployed.map((d) => ({
         runbook: d.runbook,
         name: d.stateMachineName,
@@ -254,6 +263,41 @@ export function Runbooks({ stack }: StackContext) {
       })),
     },
   };
+}
+
+/**
+ * One cdk-nag IAM5 suppression per declared permission whose deployed resources hold a
+ * wildcard: exactly those resources, and the reason that permission is safe with them.
+ */
+function wildcardSuppressions(
+  runbook: Registry.Runbook,
+  config: Config,
+  tagKey: string,
+  literals: Record<"Partition" | "Account" | "Region", string>,
+) {
+  return effectivePermissions(runbook, config).flatMap((p) => {
+    const resources = (p.wildcardOnly ? ["*"] : (p.resources ?? ["*"]))
+      .filter((r) => r.includes("*"))
+      .map((r) =>
+        r.replace(/\$\{(Partition|Account|Region)\}/g, (_w, k: keyof typeof literals) => literals[k]),
+      );
+    if (resources.length === 0) return [];
+    const actions = p.actions.join(", ");
+    const reason = !p.mutating
+      ? `${actions}: read only${p.resources ? "" : "; no resource-level permissions, so AWS requires Resource '*'"}.`
+      : p.wildcardOnly
+        ? `${actions}: ${p.why}`
+        : p.tagCondition === "none"
+          ? `${actions} on ${resources.join(", ")}: ${p.why ?? "the resource pattern is the only fence (a named bucket prefix)."}`
+          : `${actions} only on resources ${p.tagCondition === "request" ? "created carrying" : "carrying"} the automation tag (aws:${p.tagCondition === "request" ? "RequestTag" : "ResourceTag"}/${tagKey})${p.onCreate?.length ? `, and only inside ${p.onCreate.join("/")} (ec2:CreateAction)` : ""}${p.actions.includes("kms:CreateGrant") ? ", for grants EC2 makes for an AWS resource (kms:GrantIsForAWSResource)" : ""}.`;
+    return [
+      {
+        id: "AwsSolutions-IAM5",
+        reason: `Runbook '${runbook.name}' declares it in core: ${reason}`,
+        appliesTo: resources.map((r) => nagResource(r)),
+      },
+    ];
+  });
 }
 
 /**

@@ -10,9 +10,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { LOST_RUNS_METRIC as RECONCILER_METRIC } from "../packages/functions/src/reconcile.ts";
 import { Api } from "./api.ts";
 import { Bus } from "./bus.ts";
-import { isProdStage } from "./context.ts";
+import { isProdStage, reflexConfig } from "./context.ts";
+import { effectivePermissions } from "./iam.ts";
 import { LOST_RUNS_METRIC, Observability } from "./observability.ts";
-import { Runbooks as RunbooksStack } from "./runbooks.ts";
+import { Runbooks as RunbooksStack, stepWorkerTimeoutSeconds } from "./runbooks.ts";
 import { Storage } from "./storage.ts";
 import { SHARED_SYNTH_TIMEOUT, sharedSynth } from "./support/shared-synth.ts";
 import { FIXTURE_CONFIG, TEST_ENV } from "./support/synth.ts";
@@ -209,7 +210,7 @@ describe("Runbooks", () => {
     }
   });
 
-  it("deploys one STANDARD state machine per registered runbook, logging ALL and traced", () => {
+  it("deploys one STANDARD state machine per registered runbook, logging ALL without execution data (task tokens), and traced", () => {
     const machines = Object.values(resources(templates.Runbooks, "AWS::StepFunctions::StateMachine"));
     expect(machines.map((m) => m.Properties.StateMachineName).sort()).toEqual(
       Runbooks.list().map((r) => `${PREFIX}-${r.name}`),
@@ -218,7 +219,8 @@ describe("Runbooks", () => {
       expect(m.Properties).toMatchObject({
         StateMachineType: "STANDARD",
         TracingConfiguration: { Enabled: true },
-        LoggingConfiguration: { Level: "ALL", IncludeExecutionData: true },
+        // An approval's input carries its task token: logged, anyone who reads the logs could answer it.
+        LoggingConfiguration: { Level: "ALL", IncludeExecutionData: false },
       });
     }
   });
@@ -274,7 +276,7 @@ describe("Runbooks", () => {
   it("conditions every mutating EC2, Auto Scaling, SSM and Route 53 action on the automation tag, or names why not", () => {
     for (const runbook of Runbooks.list()) {
       const statements = roleStatements(stepFunctionId(runbook.name));
-      runbook.permissions.forEach((p, i) => {
+      effectivePermissions(runbook, reflexConfig().config).forEach((p, i) => {
         const fenced = p.mutating && p.actions.some((a) => /^(ec2|autoscaling|ssm|route53):/.test(a));
         if (!fenced) return;
         const resources = (p.resources ?? ["*"]).map((r) =>
@@ -290,7 +292,8 @@ describe("Runbooks", () => {
         const keys = Object.keys(s!.Condition?.StringEquals ?? {});
         if (p.tagCondition === "none") {
           expect(p.why, `${runbook.name}: ${p.actions.join(", ")}`).toBeTruthy();
-          expect(s!.Resource).not.toBe("*");
+          // Only an action with no resource type at all (ssm:CancelCommand) is granted on '*'.
+          if (!p.wildcardOnly) expect(s!.Resource).not.toBe("*");
         } else {
           expect(keys, `${runbook.name}: ${actionsOf(s!).join(", ")}`).toContainEqual(
             expect.stringMatching(/^aws:(Resource|Request)Tag\/reflex:managed$/),
@@ -328,6 +331,41 @@ describe("Runbooks", () => {
     ]);
   });
 
+  it("gives each step worker at least the time of the longest Task that calls it (patch: 900 s)", () => {
+    for (const runbook of Runbooks.list()) {
+      const fn = resources(templates.Runbooks, "AWS::Lambda::Function")[stepFunctionId(runbook.name)];
+      expect(fn.Properties.Timeout, runbook.name).toBe(stepWorkerTimeoutSeconds(runbook));
+    }
+    expect(
+      resources(templates.Runbooks, "AWS::Lambda::Function")[stepFunctionId("patch")].Properties.Timeout,
+    ).toBe(900);
+  });
+
+  it("lets failover change DNS only in the configured pairs' zones, for their record names and types, UPSERT only", () => {
+    const changes = roleStatements(stepFunctionId("failover")).filter((s) =>
+      actionsOf(s).includes("route53:ChangeResourceRecordSets"),
+    );
+    expect(changes).toEqual([
+      {
+        Effect: "Allow",
+        Action: "route53:ChangeResourceRecordSets",
+        Resource: "arn:aws:route53:::hostedzone/Z0FIXTUREZONE01",
+        Condition: {
+          "ForAllValues:StringEquals": {
+            "route53:ChangeResourceRecordSetsActions": ["UPSERT"],
+            "route53:ChangeResourceRecordSetsRecordTypes": ["A"],
+            "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["db.example.internal"],
+          },
+          Null: { "route53:ChangeResourceRecordSetsNormalizedRecordNames": "false" },
+        },
+      },
+    ]);
+    const lists = roleStatements(stepFunctionId("failover")).filter((s) =>
+      actionsOf(s).includes("route53:ListResourceRecordSets"),
+    );
+    expect(lists.map((s) => s.Resource)).toEqual(["arn:aws:route53:::hostedzone/Z0FIXTUREZONE01"]);
+  });
+
   it("closes runs from the status events of Reflex's own state machines, with retries and a DLQ", () => {
     templates.Runbooks.hasResourceProperties("AWS::Events::Rule", {
       EventPattern: {
@@ -350,6 +388,23 @@ describe("Runbooks", () => {
     )![0];
     const ec2 = roleStatements(fnId).filter((s) => actionsOf(s).some((a) => a.startsWith("ec2:")));
     expect(ec2).toEqual([{ Effect: "Allow", Action: "ec2:DescribeSnapshots", Resource: "*" }]);
+  });
+
+  it("dead-letters a reconciler pass that still fails after Lambda's retries", () => {
+    const [, fn] = Object.entries(resources(templates.Runbooks, "AWS::Lambda::Function")).find(([, f]) =>
+      String(f.Properties.FunctionName).endsWith("-reconcile"),
+    )!;
+    expect(fn.Properties.DeadLetterConfig.TargetArn).toEqual({
+      "Fn::GetAtt": [expect.stringMatching(/^ReconcileDlq/), "Arn"],
+    });
+    templates.Runbooks.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "rate(15 minutes)",
+      Targets: [
+        Match.objectLike({
+          DeadLetterConfig: { Arn: { "Fn::GetAtt": [Match.stringLikeRegexp("ReconcileDlq"), "Arn"] } },
+        }),
+      ],
+    });
   });
 
   it("runs the reconciler every 15 minutes, allowed to describe only the executions of this stage's machines", () => {
@@ -528,6 +583,60 @@ describe("Api", () => {
     }
   });
 
+  it("lets each Slack function read its own stage's secret only: one exact parameter, no app-wide fallback", () => {
+    const fns = resources(templates.Api, "AWS::Lambda::Function");
+    const policies = Object.values(resources(templates.Api, "AWS::IAM::Policy"));
+    const ssmOf = (suffix: string) => {
+      const [, fn] = Object.entries(fns).find(([, f]) => String(f.Properties.FunctionName).endsWith(suffix))!;
+      const role = fn.Properties.Role["Fn::GetAtt"][0];
+      const statements = policies
+        .filter((p) => p.Properties.Roles.some((r: any) => r.Ref === role))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
+        .filter((s) => actionsOf(s).some((a) => a.startsWith("ssm:")) && s.Resource !== undefined);
+      return { env: fn.Properties.Environment.Variables, statements };
+    };
+    const param = (name: string) =>
+      `arn:aws:ssm:${TEST_ENV.region}:${TEST_ENV.account}:parameter/sst/reflex/${TEST_ENV.stage}/Secret/${name}/value`;
+    const config = `arn:aws:ssm:${TEST_ENV.region}:${TEST_ENV.account}:parameter/reflex/${TEST_ENV.stage}/config`;
+    for (const [suffix, secret] of [
+      ["-chatops", "SLACK_SIGNING_SECRET"],
+      ["-chatops-worker", "SLACK_BOT_TOKEN"],
+      ["-chatops-notifier", "SLACK_BOT_TOKEN"],
+    ]) {
+      const { env, statements } = ssmOf(suffix);
+      expect(env[`REFLEX_${secret}_PARAMETER`], suffix).toBe(
+        `/sst/reflex/${TEST_ENV.stage}/Secret/${secret}/value`,
+      );
+      expect(Object.values(env), suffix).not.toContain("__FETCH_FROM_SSM__");
+      expect(statements, suffix).toEqual(
+        expect.arrayContaining([{ Effect: "Allow", Action: "ssm:GetParameter", Resource: param(secret) }]),
+      );
+      for (const st of statements) expect([param(secret), config], suffix).toContain(st.Resource);
+    }
+    expect(JSON.stringify(templates.Api.toJSON())).not.toContain(".fallback");
+  });
+
+  it("dead-letters ChatOps work and notices that still fail after Lambda's retries", () => {
+    const fns = Object.values(resources(templates.Api, "AWS::Lambda::Function"));
+    for (const [suffix, queue] of [
+      ["-chatops-worker", "ChatOpsWorkerDlq"],
+      ["-chatops-notifier", "ChatOpsNotifierDlq"],
+    ]) {
+      const fn = fns.find((f) => String(f.Properties.FunctionName).endsWith(suffix))!;
+      expect(fn.Properties.DeadLetterConfig.TargetArn, suffix).toEqual({
+        "Fn::GetAtt": [expect.stringMatching(new RegExp(`^${queue}`)), "Arn"],
+      });
+    }
+    templates.Api.hasResourceProperties("AWS::Events::Rule", {
+      EventPattern: { source: ["reflex"] },
+      Targets: [
+        Match.objectLike({
+          DeadLetterConfig: { Arn: { "Fn::GetAtt": [Match.stringLikeRegexp("ChatOpsNotifierDlq"), "Arn"] } },
+        }),
+      ],
+    });
+  });
+
   it("writes access logs and throttles the stage", () => {
     templates.Api.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
       AccessLogSettings: {
@@ -557,17 +666,29 @@ describe("Observability", () => {
       named("ApproximateNumberOfMessagesVisible")
         .map((a) => a.Dimensions[0].Value)
         .sort(),
-    ).toEqual(["execution-status-dlq", "schedule-dlq", "trigger-dlq"].map((q) => `${PREFIX}-${q}`));
-    expect(named(LOST_RUNS_METRIC.name)).toEqual([
+    ).toEqual(
+      [
+        "chatops-notifier-dlq",
+        "chatops-worker-dlq",
+        "execution-status-dlq",
+        "reconcile-dlq",
+        "schedule-dlq",
+        "trigger-dlq",
+      ].map((q) => `${PREFIX}-${q}`),
+    );
+    const lost = named(LOST_RUNS_METRIC.name);
+    expect(lost).toEqual([
       expect.objectContaining({
         Namespace: LOST_RUNS_METRIC.namespace,
         Dimensions: [{ Name: LOST_RUNS_METRIC.dimension, Value: PREFIX }],
+        Statistic: "Sum",
       }),
+      expect.objectContaining({ AlarmName: `${PREFIX}-reconciler-silent` }),
     ]);
     expect(LOST_RUNS_METRIC).toEqual(RECONCILER_METRIC);
     expect(named("Errors")).toEqual([]);
     expect(named("Throttles")).toEqual([]);
-    for (const a of alarms) {
+    for (const a of alarms.filter((x) => x.AlarmName !== `${PREFIX}-reconciler-silent`)) {
       expect(a).toMatchObject({
         Threshold: 1,
         ComparisonOperator: "GreaterThanOrEqualToThreshold",
@@ -575,6 +696,33 @@ describe("Observability", () => {
       });
       expect(a.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^Alarms/) }]);
     }
+  });
+
+  it("pages when the reconciler stops completing passes: no datapoint in 30 minutes is an alarm", () => {
+    const silent = Object.values(resources(templates.Observability, "AWS::CloudWatch::Alarm"))
+      .map((a) => a.Properties)
+      .find((a) => a.AlarmName === `${PREFIX}-reconciler-silent`);
+    expect(silent).toMatchObject({
+      Namespace: LOST_RUNS_METRIC.namespace,
+      MetricName: LOST_RUNS_METRIC.name,
+      Dimensions: [{ Name: LOST_RUNS_METRIC.dimension, Value: PREFIX }],
+      Statistic: "SampleCount",
+      Period: 1800,
+      Threshold: 1,
+      ComparisonOperator: "LessThanThreshold",
+      TreatMissingData: "breaching",
+      AlarmActions: [{ Ref: expect.stringMatching(/^Alarms/) }],
+    });
+  });
+
+  it("subscribes the config's alerts to the alarm topic: email and https", () => {
+    const subscriptions = Object.values(resources(templates.Observability, "AWS::SNS::Subscription"))
+      .map((r) => [r.Properties.Protocol, r.Properties.Endpoint])
+      .sort();
+    expect(subscriptions).toEqual([
+      ["email", "oncall@example.com"],
+      ["https", "https://alerts.example.com/sns"],
+    ]);
   });
 
   it("lets CloudWatch publish to the alarm topic only for this stage's alarms, by exact ARN, in this account", () => {
@@ -679,6 +827,37 @@ describe("every stack", () => {
     expect(reports.join("\n")).toContain('"Suppressed"');
   });
 
+  it("suppresses IAM wildcards only by the exact wildcard, and only wildcards that are in the policies it names", () => {
+    const wrong: string[] = [];
+    let checked = 0;
+    for (const t of allTemplates()) {
+      for (const [id, r] of Object.entries(t.Resources)) {
+        const rules = (r.Metadata?.cdk_nag?.rules_to_suppress ?? []) as Array<{
+          id: string;
+          applies_to?: Array<string | { regex: string }>;
+        }>;
+        for (const rule of rules.filter((x) => x.id === "AwsSolutions-IAM5")) {
+          if (!rule.applies_to?.length) {
+            wrong.push(`${id}: an IAM5 suppression without appliesTo`);
+            continue;
+          }
+          const granted = nagResourcesOf(t, id);
+          for (const subject of rule.applies_to) {
+            checked++;
+            const match =
+              typeof subject === "string"
+                ? (g: string) => g === subject
+                : (g: string) => new RegExp(subject.regex.replace(/^\/|\/g?$/g, "")).test(g);
+            if (!granted.some(match))
+              wrong.push(`${id}: ${JSON.stringify(subject)} is in none of [${granted.join(", ")}]`);
+          }
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
+    expect(wrong).toEqual([]);
+  });
+
   it("gives every cdk-nag suppression a written reason", () => {
     const suppressions = allTemplates().flatMap((t) =>
       Object.values(t.Resources).flatMap((r) => r.Metadata?.cdk_nag?.rules_to_suppress ?? []),
@@ -687,3 +866,33 @@ describe("every stack", () => {
     for (const s of suppressions) expect(s.reason.length, s.id).toBeGreaterThanOrEqual(40);
   });
 });
+
+/** A policy value as cdk-nag names it in a finding: `<Logical.Arn>` for GetAtt, `<Logical>` for Ref, joins joined. */
+function nagName(value: unknown): string {
+  if (typeof value === "string") return value;
+  const o = value as Record<string, any>;
+  if (o.Ref) return `<${o.Ref}>`;
+  if (o["Fn::GetAtt"]) return `<${o["Fn::GetAtt"].join(".")}>`;
+  if (o["Fn::Join"]) return (o["Fn::Join"][1] as unknown[]).map(nagName).join(o["Fn::Join"][0]);
+  if (o["Fn::ImportValue"]) return `<${JSON.stringify(o["Fn::ImportValue"])}>`;
+  return JSON.stringify(value);
+}
+
+/** `Resource::…` for every resource of every Allow statement in the policies resource `id` is, or its role holds. */
+function nagResourcesOf(template: { Resources: Resources }, id: string): string[] {
+  const r = template.Resources[id];
+  const docs =
+    r.Type === "AWS::IAM::Role"
+      ? [
+          ...(r.Properties?.Policies ?? []).map((p: any) => p.PolicyDocument),
+          ...Object.values(template.Resources)
+            .filter((p) => p.Type === "AWS::IAM::Policy" && p.Properties.Roles.some((x: any) => x.Ref === id))
+            .map((p) => p.Properties.PolicyDocument),
+        ]
+      : [r.Properties?.PolicyDocument];
+  return docs
+    .flatMap((d) => (d?.Statement ?? []) as Statement[])
+    .filter((st) => st.Effect === "Allow" && st.Resource !== undefined)
+    .flatMap((st) => (Array.isArray(st.Resource) ? st.Resource : [st.Resource]))
+    .map((res) => `Resource::${nagName(res)}`);
+}

@@ -19,7 +19,7 @@ import { type StackContext, use } from "sst/constructs";
 import { Bus } from "./bus.ts";
 import { boundedName, namePrefix, pascal, reflexConfig, resourceName } from "./context.ts";
 import { deadLetterQueue, reflexFunction } from "./function.ts";
-import { putEventsStatement, startExecutionStatement, tableStatements } from "./iam.ts";
+import { putEventsStatement, startExecutionStatement, TABLE_WRITES, tableStatements } from "./iam.ts";
 import { Runbooks } from "./runbooks.ts";
 import { Storage } from "./storage.ts";
 
@@ -40,7 +40,6 @@ export function Triggers({ stack }: StackContext) {
   const { runbooks } = use(Runbooks);
   const { config } = reflexConfig();
   const startRuns = [
-    ...tableStatements(table.tableArn),
     startExecutionStatement(runbooks.map((r) => r.stateMachineArn)),
     putEventsStatement(bus.eventBusArn),
   ];
@@ -53,7 +52,7 @@ export function Triggers({ stack }: StackContext) {
     description: "Reflex event gate: dedupe, route, guardrails, start the run",
     deadLetterQueue: triggerDlq,
   });
-  trigger.attachPermissions(startRuns);
+  trigger.attachPermissions([...tableStatements(table.tableArn, TABLE_WRITES.trigger), ...startRuns]);
   const rules = config.rules.map(
     (rule) =>
       new Rule(stack, `Rule${pascal(rule.name)}`, {
@@ -92,7 +91,10 @@ export function Triggers({ stack }: StackContext) {
     description: "Reflex schedules and maintenance windows: starts the scheduled run",
     deadLetterQueue: scheduleDlq,
   });
-  scheduleFunction.attachPermissions(startRuns);
+  scheduleFunction.attachPermissions([
+    ...tableStatements(table.tableArn, TABLE_WRITES.schedule),
+    ...startRuns,
+  ]);
 
   const group = new CfnScheduleGroup(stack, "ScheduleGroup", { name: namePrefix(stack) });
   const schedulerRole = new Role(stack, "SchedulerRole", {

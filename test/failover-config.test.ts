@@ -2,7 +2,7 @@
  * Pairs in the config: what `reflex config check` (validateConfig) refuses, with paths, and a
  * failover rule whose pair the config does not define.
  */
-import { ConfigError, type ConfigInput, validateConfig } from "@reflex/core";
+import { ConfigError, type ConfigInput, configNotes, validateConfig } from "@reflex/core";
 import { describe, expect, it } from "vitest";
 
 const A = "i-0a0a0a0a0a0a0a0a1";
@@ -79,5 +79,35 @@ describe("pairs in the config", () => {
     expect(problems({ pairs: [pair(), pair()] })).toEqual([
       { path: "pairs[1].name", message: "pair name 'app' is also used at pairs[0].name" },
     ]);
+  });
+});
+
+describe("time budgets and what needs a redeploy", () => {
+  it("refuses an approval deadline over 12 hours", () => {
+    expect(problems({ approvals: { deadline: "13h" } })).toEqual([
+      { path: "approvals.deadline", message: "must be at most 12h" },
+    ]);
+  });
+
+  it("refuses a pair whose switch and switch back, after the approval deadline, could outlive the failover machine", () => {
+    const found = problems({ approvals: { deadline: "12h" }, pairs: [pair({ verifyTimeout: "1h" })] });
+
+    expect(found).toHaveLength(1);
+    expect(found[0].path).toBe("pairs[0].verifyTimeout");
+    expect(found[0].message).toMatch(
+      /^failover for pair app could run .* longer than its state machine's 16h timeout/,
+    );
+    // The same pair passes under the default 30-minute deadline.
+    expect(problems({ pairs: [pair({ verifyTimeout: "1h" })] })).toEqual([]);
+  });
+
+  it("says what it proved for each pair, and that a pair added or changed needs a redeploy", () => {
+    const notes = configNotes(validateConfig({ pairs: [pair()] }));
+
+    expect(notes[0]).toMatch(
+      /^failover \(pair app\): approval deadline \+ worst-case steps \+ rollback = .* ≤ state machine timeout 16h$/,
+    );
+    expect(notes[1]).toContain("app.example.internal (A) in Z0REFLEXDEMO01");
+    expect(notes[1]).toContain("needs a redeploy");
   });
 });

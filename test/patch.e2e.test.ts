@@ -23,6 +23,8 @@ let local: LocalMode;
 let cloud: SimulatedCloud;
 let fleet: string[];
 let single: string;
+/** The instance whose patch outlives its cancel (its own, so its installed patches count nowhere else). */
+let stubborn: string;
 
 const FAST = {
   commandDurationMs: 60,
@@ -39,6 +41,7 @@ beforeAll(async () => {
   fleet = seedPatchFleet(cloud, { count: 20, patchGroup: "twenty" });
   [single] = seedPatchFleet(cloud, { count: 1, patchGroup: "single", targetGroups: false });
   addTargetGroup(cloud, { name: "single-tg", instanceIds: [single], deregistrationDelayMs: 30 });
+  [stubborn] = seedPatchFleet(cloud, { count: 1, patchGroup: "stubborn", targetGroups: false });
   local = await startTestLocal({}, { cloud });
 });
 afterAll(async () => local?.stop());
@@ -172,6 +175,44 @@ describe("patch in local mode", () => {
     const members = targetGroupMembers(cloud, "single-tg");
     expect(members.find((m) => m.id === single && m.deregisteredAt === undefined)).toBeDefined();
     expect(local.cloud.calls.some((c) => c.operation === "RebootInstances")).toBe(true);
+  });
+
+  it("a timed-out patch whose cancel is refused is rolled back only after its command has ended", async () => {
+    // The command runs 3 s, past a 1 s commandTimeoutSeconds; every CancelCommand is AccessDenied
+    // (as it was when the role granted it on instance/* only, where it has no resource type).
+    setPatchOutcome(cloud, stubborn, { result: "success", durationMs: 3000 });
+    const fault = cloud.injectFault({
+      service: "ssm",
+      operation: "CancelCommand",
+      kind: "error",
+      code: "AccessDeniedException",
+      httpStatusCode: 400,
+    });
+    const before = local.cloud.lastCallSeq;
+    try {
+      const run = await runAndWait(local, "patch", {
+        selector: { instanceIds: [stubborn] },
+        ...QUICK,
+        commandTimeoutSeconds: 1,
+      });
+
+      const calls = local.cloud.callsSince(before);
+      const sent = calls.find((c) => c.operation === "SendCommand")!;
+      const cancels = calls.filter((c) => c.operation === "CancelCommand");
+      const replace = calls.find((c) => c.operation === "CreateReplaceRootVolumeTask")!;
+      expect(replace).toBeDefined();
+      expect(replace.at - sent.at).toBeGreaterThanOrEqual(3000);
+      expect(cancels.length).toBeGreaterThan(0);
+      expect(cancels.every((c) => c.error === "AccessDeniedException")).toBe(true);
+      expect(run.status).toBe("FAILED");
+      const [target] = run.result.targets;
+      expect(target).toMatchObject({ instanceId: stubborn, status: "rolled-back" });
+      expect(target.reason).toContain("PatchCommandTimedOut");
+      expect(target.reason).toContain("cancel failed (AccessDeniedException");
+    } finally {
+      cloud.removeFault(fault);
+      setPatchOutcome(cloud, stubborn, { result: "success" });
+    }
   });
 
   it("patches, reboots when patches are pending, writes the report, and keeps every history under the limit", async () => {

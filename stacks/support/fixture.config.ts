@@ -39,6 +39,22 @@ export default defineConfig({
       with: { selector: { tag: { Backup: "daily" } }, retainDays: 14 },
     },
   ],
+  // Failover's Route 53 grant is built from the pairs: one with a record, one with an Elastic IP only.
+  pairs: [
+    {
+      name: "db",
+      primary: { instance: "i-0a0a0a0a0a0a0a0a1", recordValue: "10.0.0.11" },
+      standby: { instance: "i-0b0b0b0b0b0b0b0b2", recordValue: "10.0.0.12" },
+      record: { hostedZoneId: "Z0FIXTUREZONE01", zone: "example.internal", name: "DB.example.internal." },
+    },
+    {
+      name: "edge",
+      primary: { instance: "i-0c0c0c0c0c0c0c0c3" },
+      standby: { instance: "i-0d0d0d0d0d0d0d0d4" },
+      elasticIp: { allocationId: "eipalloc-0e0e0e0e0e0e0e0e5" },
+    },
+  ],
+  alerts: { email: ["oncall@example.com"], https: ["https://alerts.example.com/sns"] },
   windows: [
     {
       name: "sunday-backup",

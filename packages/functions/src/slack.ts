@@ -12,7 +12,7 @@ import { acknowledge, type Work } from "@reflex/core/chatops/ack";
 import { dynamoReplayGuard } from "@reflex/core/chatops/replay";
 import { requireEnv } from "@reflex/core/env";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { secret } from "./slack/secrets.ts";
+import { SecretNotSetError, secret } from "./slack/secrets.ts";
 
 const WORKER = requireEnv("REFLEX_SLACK_WORKER");
 
@@ -20,6 +20,20 @@ async function dispatch(work: Work): Promise<void> {
   await client(LambdaClient, "lambda").send(
     new InvokeCommand({ FunctionName: WORKER, InvocationType: "Event", Payload: JSON.stringify(work) }),
   );
+}
+
+/**
+ * The stage's signing secret, or undefined when the stage has none: then every request is
+ * refused (503), with one error line saying which parameter is missing. Never another stage's.
+ */
+async function signingSecret(): Promise<string | undefined> {
+  try {
+    return await secret("SLACK_SIGNING_SECRET");
+  } catch (err) {
+    if (!(err instanceof SecretNotSetError)) throw err;
+    console.error(JSON.stringify({ level: "ERROR", message: err.message, parameter: err.parameter }));
+    return undefined;
+  }
 }
 
 export const handler = middy<APIGatewayProxyEventV2>().handler(async (event) => {
@@ -36,11 +50,20 @@ export const handler = middy<APIGatewayProxyEventV2>().handler(async (event) => 
         },
       }),
     };
+  const key = await signingSecret();
+  if (key === undefined)
+    return {
+      statusCode: 503,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        error: { code: "not_configured", message: "Slack is not configured for this stage" },
+      }),
+    };
   return acknowledge({
     route: event.rawPath.endsWith("/interactions") ? "interactions" : "commands",
     rawBody: Buffer.from(event.body ?? "", event.isBase64Encoded ? "base64" : "utf8").toString("utf8"),
     headers: event.headers ?? {},
-    secret: await secret("SLACK_SIGNING_SECRET"),
+    secret: key,
     replay: dynamoReplayGuard,
     dispatch,
   });

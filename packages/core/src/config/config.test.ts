@@ -106,3 +106,20 @@ describe("parseDuration", () => {
     expect(parseDuration("10 minutes")).toBeUndefined();
   });
 });
+
+describe("alerts", () => {
+  it("takes email addresses and https endpoints to page, and none by default", () => {
+    expect(validateConfig({}).alerts).toEqual({ email: [], https: [] });
+    expect(
+      validateConfig({ alerts: { email: ["oncall@example.com"], https: ["https://hooks.example.com/sns"] } })
+        .alerts,
+    ).toEqual({ email: ["oncall@example.com"], https: ["https://hooks.example.com/sns"] });
+  });
+
+  it("refuses an address that is not one and an endpoint that is not https, with their paths", () => {
+    expect(problems({ alerts: { email: ["oncall"], https: ["http://hooks.example.com/sns"] } })).toEqual([
+      { path: "alerts.email[0]", message: "must be an email address" },
+      { path: "alerts.https[0]", message: "must be an https:// URL" },
+    ]);
+  });
+});

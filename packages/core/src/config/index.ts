@@ -11,5 +11,13 @@ export {
   useConfig,
   validateConfig,
 } from "./load.ts";
-export { type Action, type Config, type ConfigInput, configSchema, type Pair } from "./schema.ts";
+export {
+  type Action,
+  type Config,
+  type ConfigInput,
+  configSchema,
+  MAX_APPROVAL_DEADLINE_MS,
+  type Pair,
+} from "./schema.ts";
 export { configForParams } from "./scope.ts";
+export { configNotes, timingIssues } from "./timing.ts";

@@ -18,6 +18,7 @@ import {
   windowSchema,
 } from "./schema.ts";
 import { setConfigInForce, whileValidating } from "./scope.ts";
+import { timingIssues } from "./timing.ts";
 
 /**
  * Declares the automation config with types. Validation happens when it is loaded, so that
@@ -266,6 +267,8 @@ function checkMeaning(config: Config, issues: Issue[]): Config {
         issues.push({ path: `approvals.policies[${i}].runbooks[${j}]`, message: `unknown runbook '${r}'` });
     });
   });
+  // Only for a config whose parts all parse: the budget reads every pair.
+  if (issues.length === 0) issues.push(...timingIssues(config));
   if (issues.length > 0) throw new ConfigError(`config has ${issues.length} problem(s)`, issues);
   return config;
 }

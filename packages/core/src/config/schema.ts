@@ -7,6 +7,9 @@ import { z } from "zod";
 import { isTimeZone, parseSchedule } from "./cron.ts";
 import { duration } from "./duration.ts";
 
+/** The longest approval deadline: each state machine's timeout leaves room for it (stacks/timeouts.test.ts). */
+export const MAX_APPROVAL_DEADLINE_MS = 12 * 3_600_000;
+
 /** What a person may do with a runbook, by role. */
 export const ACTIONS = ["run", "dry-run", "approve", "abort", "override-freeze", "override-pause"] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -303,10 +306,28 @@ export const configSchema = z
         /** Roles that may approve; default every role allowed the `approve` action on the runbook. */
         approvers: z.array(z.string()).optional(),
         minApprovers: z.number().int().min(1).max(5).default(1),
-        /** How long a request waits before its deadline. */
-        deadline: duration.prefault("30m"),
+        /**
+         * How long a request waits before its deadline; at most 12h. The wait is part of the
+         * run's state machine timeout (`reflex config check` proves it fits).
+         */
+        deadline: duration
+          .prefault("30m")
+          .refine((ms) => ms <= MAX_APPROVAL_DEADLINE_MS, { message: "must be at most 12h" }),
         /** What the deadline does: reject (nothing was changed yet, so nothing rolls back). */
         onTimeout: z.enum(["reject"]).default("reject"),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Who is paged when an alarm fires (a run failed, timed out, was aborted or lost; a
+     * dead-letter queue holds something; the reconciler stopped): subscriptions to the alarm
+     * topic. `https` also takes any SNS-compatible chat endpoint (one that confirms the SNS
+     * subscription). Deployed only: each endpoint must confirm its subscription.
+     */
+    alerts: z
+      .object({
+        email: z.array(z.email({ message: "must be an email address" })).default([]),
+        https: z.array(z.url({ protocol: /^https$/, message: "must be an https:// URL" })).default([]),
       })
       .strict()
       .prefault({}),

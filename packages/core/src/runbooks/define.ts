@@ -27,7 +27,9 @@
  * on) must rethrow transient ones (`isTransient` from `aws-errors.ts`), or a blip becomes a
  * failed target. `aws-errors.test.ts` and `test/chaos.test.ts` pin this behaviour.
  */
+
 import { z } from "zod";
+import type { Config } from "../config/schema.ts";
 import { type Issue, RunbookDefinitionError } from "../errors.ts";
 import {
   APPROVAL_RESOURCE,
@@ -94,6 +96,26 @@ export interface Permission {
   during?: string[];
   /** Why an unusual permission is safe; required for `tagCondition: "none"` on a tag-scoped service. Shown in the cdk-nag suppression. */
   why?: string;
+  /**
+   * The actions have no resource type in AWS's Service Authorization Reference
+   * (`ssm:CancelCommand`), so IAM can grant them only on `*`, in a statement of their own.
+   * Needs `tagCondition: "none"`, no `resources` and a `why`; stacks/iam.test.ts checks each
+   * such action really is wildcard-only.
+   */
+  wildcardOnly?: true;
+  /**
+   * Narrows the permission to what the deployed config names: one statement per scope
+   * returned (its resources and conditions replace the declared ones), none when the config
+   * names nothing it could act on. The stacks apply it at synth, so a config change that
+   * would widen it takes a redeploy (`reflex config check` says so).
+   */
+  forConfig?: (config: Config) => PermissionScope[];
+}
+
+/** What {@link Permission.forConfig} narrows a permission to. */
+export interface PermissionScope {
+  resources: string[];
+  conditions?: Record<string, Record<string, string | string[]>>;
 }
 
 /** Services whose mutating actions must be fenced by the automation tag (or, for Route 53, by record conditions). */
@@ -122,6 +144,13 @@ export function permissionProblems(p: Permission): string[] {
     }
   } else if (p.onCreate?.length) {
     problems.push(`onCreate is only for tagging actions, not ${p.actions.join(", ")}`);
+  }
+  if (p.wildcardOnly) {
+    if (p.tagCondition !== "none")
+      problems.push(`wildcard-only ${p.actions.join(", ")} cannot carry a tag condition`);
+    if (p.resources?.length) problems.push(`wildcard-only ${p.actions.join(", ")} must not name resources`);
+    if (!p.why?.trim()) problems.push(`wildcard-only ${p.actions.join(", ")} must say why (why)`);
+    return problems;
   }
   const fenced = p.actions.filter((a) => TAG_SCOPED_SERVICES.includes(a.split(":")[0]));
   if (p.mutating && p.tagCondition === "none" && fenced.length > 0) {

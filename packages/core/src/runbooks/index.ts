@@ -19,6 +19,7 @@ export type {
   Implementation,
   InspectLost,
   Permission,
+  PermissionScope,
   Risk,
   Runbook,
   RunbookSpec,

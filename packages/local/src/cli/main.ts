@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import {
   Admission,
   ConfigError,
+  configNotes,
   DEFAULT_CONFIG_FILE,
   loadConfig,
   Patterns,
@@ -597,11 +598,14 @@ async function cmdConfigCheck(io: Io, values: { config: string; json?: boolean }
     const config = await loadConfig(file);
     // Valid, but not what the author meant: role members no caller can ever match.
     const warnings = Admission.People.accessWarnings(config);
-    if (values.json) io.out(JSON.stringify({ ok: true, file, ...(warnings.length ? { warnings } : {}) }));
+    const notes = configNotes(config);
+    if (values.json)
+      io.out(JSON.stringify({ ok: true, file, notes, ...(warnings.length ? { warnings } : {}) }));
     else {
       io.out(
         `${file}: ok — ${config.rules.length} rule(s), ${config.schedules.length} schedule(s), ${config.windows.length} window(s), ${config.freezes.length} freeze(s)`,
       );
+      for (const note of notes) io.out(`  ${note}`);
       if (warnings.length) io.err(`${file}: ${warnings.length} warning(s)`);
       for (const w of warnings) io.err(`  warning ${w.path}: ${w.message}`);
     }

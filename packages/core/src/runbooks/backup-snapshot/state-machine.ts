@@ -11,7 +11,9 @@ const ON_FAILURE = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next
 export const backupStateMachine: AslDefinition = {
   Comment: "Reflex backup-snapshot: EBS snapshots of tagged instances, with retention and an S3 manifest",
   StartAt: "Plan",
-  TimeoutSeconds: 24 * 3600,
+  // The longest snapshot wait and an hour for the rest (timeouts.test.ts), after the longest
+  // approval deadline the config allows.
+  TimeoutSeconds: 36 * 3600,
   States: {
     Plan: stepTask(R, "plan", {
       ResultPath: "$.plan",

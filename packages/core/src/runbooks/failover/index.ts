@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { pairSchema } from "../../config/schema.ts";
+import { type Config, pairSchema } from "../../config/schema.ts";
 import { defineRunbook } from "../define.ts";
 import { failoverParams } from "./params.ts";
 import { failoverResult } from "./result.ts";
@@ -29,14 +29,19 @@ export const failover = defineRunbook({
     {
       actions: ["route53:ListResourceRecordSets"],
       mutating: false,
-      resources: ["arn:aws:route53:::hostedzone/*"],
+      resources: ["arn:${Partition}:route53:::hostedzone/*"],
+      forConfig: (config) => {
+        const zones = [...new Set(recordsOf(config).map((r) => hostedZoneArn(r.hostedZoneId)))];
+        return zones.length ? [{ resources: zones }] : [];
+      },
     },
     { actions: ["route53:GetChange"], mutating: false, resources: ["arn:aws:route53:::change/*"] },
     // The Elastic IP and both instances must carry the automation tag (aws:ResourceTag).
     { actions: ["ec2:AssociateAddress"], mutating: true, tagCondition: "resource" },
-    // Route 53 record sets carry no tags, and the pairs' record names live in the config, not
-    // here: the change is fenced by Route 53's own condition keys to UPSERTs of address and
-    // alias record types. (Fencing the names too needs the config's pairs at synth time.)
+    // Route 53 record sets carry no tags: the change is fenced by Route 53's own condition keys.
+    // Deployed, one statement per configured pair: its hosted zone, its record name and type,
+    // UPSERT only (a CNAME elsewhere could validate an ACM certificate for a name it is not).
+    // Without the config (declared form), UPSERTs of address records in any zone.
     {
       actions: ["route53:ChangeResourceRecordSets"],
       mutating: true,
@@ -48,7 +53,20 @@ export const failover = defineRunbook({
           "route53:ChangeResourceRecordSetsRecordTypes": ["A", "AAAA", "CNAME"],
         },
       },
-      why: "Route 53 record sets carry no tags; the record-set condition keys fence the change to UPSERTs of A/AAAA/CNAME records instead.",
+      forConfig: (config) =>
+        recordsOf(config).map((r) => ({
+          resources: [hostedZoneArn(r.hostedZoneId)],
+          conditions: {
+            "ForAllValues:StringEquals": {
+              "route53:ChangeResourceRecordSetsActions": ["UPSERT"],
+              "route53:ChangeResourceRecordSetsRecordTypes": [r.type],
+              "route53:ChangeResourceRecordSetsNormalizedRecordNames": [normalizedRecordName(r.name)],
+            },
+            // ForAllValues holds for a request without the key: require it.
+            Null: { "route53:ChangeResourceRecordSetsNormalizedRecordNames": "false" },
+          },
+        })),
+      why: "Route 53 record sets carry no tags; Route 53's condition keys fence each change to an UPSERT of one configured pair's record name and type, in that pair's hosted zone.",
     },
   ],
   rollback: ["switchBack", "awaitSwitchBack", "verifySwitchBack"],
@@ -63,3 +81,20 @@ export const failover = defineRunbook({
   locks: (p) => [`pair:${p.pair}`],
   blastRadius: () => 1,
 });
+
+/** The records the config's pairs move. */
+function recordsOf(config: Config): NonNullable<Config["pairs"][number]["record"]>[] {
+  return config.pairs.flatMap((p) => (p.record ? [p.record] : []));
+}
+
+function hostedZoneArn(id: string): string {
+  return `arn:\${Partition}:route53:::hostedzone/${id.replace(/^\/hostedzone\//, "")}`;
+}
+
+/**
+ * A record name as `route53:ChangeResourceRecordSetsNormalizedRecordNames` compares it:
+ * lowercase, without the trailing dot.
+ */
+export function normalizedRecordName(name: string): string {
+  return name.toLowerCase().replace(/\.$/, "");
+}

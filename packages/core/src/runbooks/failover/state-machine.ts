@@ -33,7 +33,10 @@ const POLL_SECONDS = 5;
 export const failoverStateMachine: AslDefinition = {
   Comment: "Reflex failover: move a pair's Elastic IP and/or DNS record from its primary to its standby",
   StartAt: "Readiness",
-  TimeoutSeconds: 3600,
+  // The approval deadline, every step and the whole switch back must fit, or a timed-out run
+  // skips its Catch and leaves the pair half-switched: `reflex config check` proves it for the
+  // config's deadline and each pair's verifyTimeout (config/timing.ts, time-budget.ts).
+  TimeoutSeconds: 16 * 3600,
   States: {
     Readiness: step("checkReadiness", {
       ResultPath: "$.readiness",

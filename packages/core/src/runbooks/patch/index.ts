@@ -88,10 +88,19 @@ export const patch = defineRunbook({
       why: "The document half of SendCommand: AWS-RunPatchBaseline, named exactly, is the only document it may run.",
     },
     {
-      actions: ["ssm:SendCommand", "ssm:CancelCommand"],
+      actions: ["ssm:SendCommand"],
       mutating: true,
       tagCondition: "resource",
       resources: ["arn:${Partition}:ec2:*:${Account}:instance/*"],
+    },
+    // CancelCommand has no resource type (Service Authorization Reference): granted on an
+    // instance ARN it is always AccessDenied, and a timed-out patch would keep running.
+    {
+      actions: ["ssm:CancelCommand"],
+      mutating: true,
+      tagCondition: "none",
+      wildcardOnly: true,
+      why: "ssm:CancelCommand has no resource type, so AWS requires Resource '*'; it can only stop a command, and only Reflex's own are cancelled (by the command id SendCommand returned).",
     },
     {
       actions: ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],

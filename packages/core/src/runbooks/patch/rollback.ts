@@ -18,23 +18,45 @@ import type { StepContext } from "../define.ts";
 import { SNAPSHOT_TAGS, snapshotStates } from "../snapshots.ts";
 import * as Changes from "./changes.ts";
 import * as Results from "./results.ts";
-import { elbv2, groupsToRestore, type TargetInput } from "./steps.ts";
+import { cancelCommand, commandStatus, elbv2, groupsToRestore, type TargetInput } from "./steps.ts";
 
 const ROLLBACK_TIMEOUT_S = 1800;
 
-/** Starts the root-volume replacement (once per execution and instance). */
+/**
+ * Starts the root-volume replacement (once per execution and instance). Never under a running
+ * patch command: when the command has not ended (its cancel failed, or SSM is still cancelling
+ * it), it asks again for a cancel and waits (`waitingForCommand`, polled by checkRollback).
+ */
 export async function rollbackTarget(
   input: TargetInput,
   ctx: StepContext,
 ): Promise<NonNullable<TargetInput["rollback"]>> {
+  if (input.error?.Error !== RUN_ABORTED) await Results.countFailure(ctx.executionId, input.instanceId);
+  return startReplacement(input, ctx, ctx.now().toISOString());
+}
+
+async function startReplacement(
+  input: TargetInput,
+  ctx: StepContext,
+  since: string,
+): Promise<NonNullable<TargetInput["rollback"]>> {
   const { region, instanceId } = input;
-  if (input.error?.Error !== RUN_ABORTED) await Results.countFailure(ctx.executionId, instanceId);
   // Not "nothing changed": the instance may be out of its target groups, which finishTarget puts right.
   if (!input.command)
     return {
       skipped: "the patch command was never sent; the instance's software and root volume are as they were",
     };
   if (!input.params.rollbackOnFailure) return { skipped: "rollbackOnFailure is false" };
+  const command = await commandStatus(region, input.command.commandId, instanceId);
+  if (command.running) {
+    if ((ctx.now().getTime() - Date.parse(since)) / 1000 > ROLLBACK_TIMEOUT_S)
+      throw new StepExecutionError(
+        "RollbackTimedOut",
+        `the patch command ${input.command.commandId} is still ${command.status} on ${instanceId}; the root volume was not replaced under it`,
+      );
+    const cancel = await cancelCommand(region, input.command.commandId, instanceId);
+    return { waitingForCommand: `${command.status}; ${cancel}`, at: since, ready: false };
+  }
   const snapshotId = input.prep?.snapshotId;
   if (!snapshotId) return { skipped: "no pre-patch snapshot" };
   const state = (await snapshotStates(region, [snapshotId]))[snapshotId];
@@ -88,6 +110,7 @@ export async function checkRollback(
   ctx: StepContext,
 ): Promise<NonNullable<TargetInput["rollback"]>> {
   const r = input.rollback!;
+  if (r.waitingForCommand !== undefined) return startReplacement(input, ctx, r.at!);
   const out = await ec2(input.region).send(
     new DescribeReplaceRootVolumeTasksCommand({ ReplaceRootVolumeTaskIds: [r.taskId!] }),
   );

@@ -110,7 +110,11 @@ export const targetProcessor: AslDefinition = {
     }),
     RollbackStarted: {
       Type: "Choice",
-      Choices: [{ Variable: "$.rollback.taskId", IsPresent: true, Next: "WaitRollback" }],
+      Choices: [
+        { Variable: "$.rollback.taskId", IsPresent: true, Next: "WaitRollback" },
+        // The patch command has not ended yet: the replacement starts once it has.
+        { Variable: "$.rollback.waitingForCommand", IsPresent: true, Next: "WaitRollback" },
+      ],
       Default: "FinishTarget",
     },
     WaitRollback: { Type: "Wait", SecondsPath: "$.params.pollSeconds", Next: "CheckRollback" },
@@ -122,7 +126,10 @@ export const targetProcessor: AslDefinition = {
     }),
     RollbackDone: {
       Type: "Choice",
-      Choices: [{ Variable: "$.rollback.ready", BooleanEquals: true, Next: "FinishTarget" }],
+      Choices: [
+        { Variable: "$.rollback.ready", BooleanEquals: true, Next: "FinishTarget" },
+        { Variable: "$.rollback.skipped", IsPresent: true, Next: "FinishTarget" },
+      ],
       Default: "WaitRollback",
     },
     FinishTarget: stepTask(R, "finishTarget", {

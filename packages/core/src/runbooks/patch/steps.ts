@@ -81,7 +81,15 @@ export interface TargetInput {
   command?: { commandId: string; sentAt: string };
   reboot?: { rebooted: boolean; installed: number; pendingReboot: number; at: string };
   registered?: { at: string; targetGroups?: string[] };
-  rollback?: { taskId?: string; at?: string; ready?: boolean; volumeId?: string; skipped?: string };
+  rollback?: {
+    taskId?: string;
+    at?: string;
+    ready?: boolean;
+    volumeId?: string;
+    skipped?: string;
+    /** The patch command was still running when the rollback began: it waits for it to end. */
+    waitingForCommand?: string;
+  };
   error?: { Error?: string; Cause?: string };
   rollbackError?: { Error?: string; Cause?: string };
   outcome?: { status: Results.TargetStatus; reason?: string };
@@ -383,39 +391,63 @@ export async function installPatches(input: TargetInput, ctx: StepContext): Prom
   return { commandId: out.Command!.CommandId!, sentAt: ctx.now().toISOString() };
 }
 
-const WAITING = new Set(["Pending", "InProgress", "Delayed"]);
+const WAITING = new Set(["Pending", "InProgress", "Delayed", "Cancelling"]);
 
-/** Polls the invocation; a failed, timed-out or cancelled command fails the target. */
+/** The patch command's status on one instance, and what it said (`Pending` before the invocation exists). */
+export async function commandStatus(
+  region: string,
+  commandId: string,
+  instanceId: string,
+): Promise<{ status: string; detail: string; running: boolean }> {
+  try {
+    const inv = await ssm(region).send(
+      new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }),
+    );
+    const status = inv.Status ?? "Pending";
+    return {
+      status,
+      detail: inv.StandardErrorContent || inv.StatusDetails || "",
+      running: WAITING.has(status),
+    };
+  } catch (err) {
+    // Right after SendCommand the invocation may not exist yet.
+    if ((err as Error).name !== "InvocationDoesNotExist") throw err;
+    return { status: "Pending", detail: "", running: true };
+  }
+}
+
+/** Asks SSM to cancel the command on the instance; says why when it could not (the caller must not assume it stopped). */
+export async function cancelCommand(region: string, commandId: string, instanceId: string): Promise<string> {
+  try {
+    await ssm(region).send(new CancelCommandCommand({ CommandId: commandId, InstanceIds: [instanceId] }));
+    return "cancel requested";
+  } catch (err) {
+    return `cancel failed (${(err as Error).name}: ${(err as Error).message})`;
+  }
+}
+
+/**
+ * Polls the invocation; a failed, timed-out or cancelled command fails the target. Past
+ * commandTimeoutSeconds it asks SSM to cancel and fails the target either way: the rollback
+ * (rollbackTarget) waits for the command to have ended before it touches the root volume.
+ */
 export async function checkCommand(
   input: TargetInput,
   ctx: StepContext,
 ): Promise<{ ready: boolean; status: string }> {
   const { region, instanceId, command } = input;
-  let status = "Pending";
-  let detail = "";
-  try {
-    const inv = await ssm(region).send(
-      new GetCommandInvocationCommand({ CommandId: command!.commandId, InstanceId: instanceId }),
-    );
-    status = inv.Status ?? "Pending";
-    detail = inv.StandardErrorContent || inv.StatusDetails || "";
-  } catch (err) {
-    // Right after SendCommand the invocation may not exist yet.
-    if ((err as Error).name !== "InvocationDoesNotExist") throw err;
-  }
+  const { status, detail, running } = await commandStatus(region, command!.commandId, instanceId);
   if (status === "Success") return { ready: true, status };
-  if (!WAITING.has(status))
+  if (!running)
     throw new StepExecutionError(
       "PatchCommandFailed",
       `AWS-RunPatchBaseline ${status} on ${instanceId}: ${detail}`,
     );
   if (elapsedSeconds(ctx, command!.sentAt) > input.params.commandTimeoutSeconds) {
-    await ssm(region).send(
-      new CancelCommandCommand({ CommandId: command!.commandId, InstanceIds: [instanceId] }),
-    );
+    const cancel = await cancelCommand(region, command!.commandId, instanceId);
     throw new StepExecutionError(
       "PatchCommandTimedOut",
-      `AWS-RunPatchBaseline still ${status} on ${instanceId} after ${input.params.commandTimeoutSeconds}s; cancelled`,
+      `AWS-RunPatchBaseline still ${status} on ${instanceId} after ${input.params.commandTimeoutSeconds}s; ${cancel}`,
     );
   }
   return { ready: false, status };

@@ -30,7 +30,9 @@ const rollbackStep = (name: string, rest: Partial<AslState>) =>
 export const scaleStateMachine: AslDefinition = {
   Comment: "Reflex scale: change an Auto Scaling group's desired capacity, or resize one instance",
   StartAt: "Mode",
-  TimeoutSeconds: 4 * 3600,
+  // A resize's longest waits and its rollback (timeouts.test.ts), after the longest approval
+  // deadline the config allows.
+  TimeoutSeconds: 16 * 3600,
   States: {
     Mode: {
       Type: "Choice",
