@@ -30,7 +30,7 @@ import { handler as triggerHandler } from "@reflex/functions/trigger";
 import { followActivity, type Writer } from "./activity.ts";
 import { LocalBus } from "./bus.ts";
 import { PORT_FILE, type PortFile, readPortFile, writerAlive } from "./cli/transport.ts";
-import { SimulatedCloud, withExecution } from "./cloud/index.ts";
+import { SIMULATED_SERVICES, SimulatedCloud, withExecution } from "./cloud/index.ts";
 import { LocalStepFunctions } from "./engine/local-sfn.ts";
 import { invoke } from "./lambda.ts";
 import { LOCAL_PREFIXES, localRoute } from "./local-api.ts";
@@ -73,13 +73,35 @@ export interface LocalMode {
   /** What ChatOps would have posted to Slack. */
   outbox: Outbox;
   config: Config;
+  /** The simulated account (unused, and not served, when {@link realCloud} is set). */
   cloud: SimulatedCloud;
+  /**
+   * Set with `REFLEX_CLOUD=aws`: runbooks reach the account the AWS credentials name (or the
+   * `REFLEX_ENDPOINT_<SERVICE>` endpoints, e.g. moto), not the simulated one.
+   */
+  realCloud?: RealCloud;
   engine: LocalStepFunctions;
   storage: Storage;
   jobs: ScheduledJob[];
   /** Waits until every run started so far has ended and been closed. */
   idle(): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface RealCloud {
+  /** The cloud services whose endpoint is overridden (`REFLEX_ENDPOINT_<SERVICE>`), by service. */
+  endpoints: Partial<Record<string, string>>;
+}
+
+/** `REFLEX_CLOUD=aws`: the cloud services' endpoints as the client factory will use them. */
+function realCloudFromEnv(): RealCloud | undefined {
+  if (process.env.REFLEX_CLOUD !== "aws") return undefined;
+  const endpoints: Partial<Record<string, string>> = {};
+  for (const service of SIMULATED_SERVICES) {
+    const endpoint = process.env[`REFLEX_ENDPOINT_${service.toUpperCase()}`];
+    if (endpoint) endpoints[service] = endpoint;
+  }
+  return { endpoints };
 }
 
 function defaultEnv(name: string, value: string): void {
@@ -151,7 +173,8 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   const life = { stopped: false };
   subscribeSlackNotifier(bus, opts.config, life);
   // The routes only local mode has (the simulated account, lifecycle, outbox, Slack), one Hono app.
-  const local = localRoute({ cloud, bus, outbox });
+  const realCloud = realCloudFromEnv();
+  const local = localRoute({ cloud, bus, outbox, realCloud });
   // Through the middy handler, as the Lambda runs it (middy, Hono's Lambda adapter, the app;
   // `POST /events` too, as API Gateway routes it to the same function): its logs name the API,
   // not the last function that happened to run in this process.
@@ -190,15 +213,14 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   }
   const { server, url } = started;
   const portFile = dataDir ? writePortFile(dataDir, url) : undefined;
-  const useRealCloud = process.env.REFLEX_CLOUD === "aws";
+  const useRealCloud = realCloud !== undefined;
   Aws.configure({
     endpoints: { dynamodb: storage.dynamoEndpoint, s3: storage.s3Endpoint, sfn: url, eventbridge: url },
     credentials: { s3: S3RVER_CREDENTIALS },
     decorate: useRealCloud
       ? undefined
       : (service, client, clientRegion) => {
-          if (["ec2", "autoscaling", "ssm", "route53", "cloudwatch", "elbv2"].includes(service))
-            cloud.attach(client, service, clientRegion);
+          cloud.attach(client, service, clientRegion); // it leaves the services it does not simulate alone
         },
   });
   // Health probes of failover pairs reach the simulated account's instances, not the network.
@@ -227,6 +249,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     outbox,
     config: opts.config,
     cloud,
+    ...(realCloud ? { realCloud } : {}),
     engine,
     storage,
     jobs,
