@@ -91,6 +91,18 @@ describe("Route 53", () => {
     expect(await status()).toBe("INSYNC");
   });
 
+  it("reports a change PENDING by default, as AWS does, and INSYNC a (compressed) second later", async () => {
+    const { ChangeInfo } = await r53.send(upsert(D.standby.privateIp));
+    const status = async () =>
+      (await r53.send(new GetChangeCommand({ Id: ChangeInfo!.Id }))).ChangeInfo?.Status;
+
+    expect(ChangeInfo?.Status).toBe("PENDING");
+    now += 999;
+    expect(await status()).toBe("PENDING");
+    now += 1;
+    expect(await status()).toBe("INSYNC");
+  });
+
   it("applies an UPSERT to the record set, and lists it with the trailing dot", async () => {
     await r53.send(upsert(D.standby.privateIp));
 

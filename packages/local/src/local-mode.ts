@@ -65,6 +65,11 @@ export interface LocalOptions {
   quiet?: boolean;
   /** Where those lines go (default stdout). */
   activity?: Writer;
+  /**
+   * Called on every AWS SDK client the process builds, after local mode's own decoration (the
+   * differential tests record every cloud call with it, against either cloud).
+   */
+  decorateClient?: (service: string, client: Aws.SdkClient, region: string) => void;
 }
 
 export interface LocalMode {
@@ -217,11 +222,11 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   Aws.configure({
     endpoints: { dynamodb: storage.dynamoEndpoint, s3: storage.s3Endpoint, sfn: url, eventbridge: url },
     credentials: { s3: S3RVER_CREDENTIALS },
-    decorate: useRealCloud
-      ? undefined
-      : (service, client, clientRegion) => {
-          cloud.attach(client, service, clientRegion); // it leaves the services it does not simulate alone
-        },
+    decorate: (service, client, clientRegion) => {
+      // The simulated cloud leaves the services it does not simulate alone.
+      if (!useRealCloud) cloud.attach(client, service, clientRegion);
+      opts.decorateClient?.(service, client, clientRegion);
+    },
   });
   // Health probes of failover pairs reach the simulated account's instances, not the network.
   if (!useRealCloud) useProbeTransport(cloud.failover.probe);

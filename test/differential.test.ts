@@ -1,0 +1,451 @@
+/**
+ * The differential suite (docs/testing.md): every runbook runs against two clouds from the same
+ * seed — the simulated cloud, and moto (an emulator nobody here wrote, answering in each
+ * service's real wire protocol) — in local mode (`REFLEX_CLOUD=aws` and `REFLEX_ENDPOINT_*` for
+ * moto), dry-run, real, and with one injected failure each. For each it compares:
+ *
+ * - the calls made (operation and parameters; ids and times made symbolic),
+ * - the final state, read back through the SDK,
+ * - the run's result (status, error, summary).
+ *
+ * Where the two legitimately differ (moto completes snapshots at once, so the simulated cloud is
+ * polled more often while they are pending, as AWS would be), the comparison says which
+ * behaviour is AWS's; {@link KNOWN_DIFFERENCES} lists them.
+ */
+
+import { writeFileSync } from "node:fs";
+import {
+  AutoScalingClient,
+  CreateAutoScalingGroupCommand,
+  DescribeAutoScalingGroupsCommand,
+} from "@aws-sdk/client-auto-scaling";
+import {
+  CreateLaunchTemplateCommand,
+  DescribeInstancesCommand,
+  DescribeSnapshotsCommand,
+  EC2Client,
+  RunInstancesCommand,
+} from "@aws-sdk/client-ec2";
+import { type Aws, validateConfig } from "@reflex/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
+import { type LocalMode, startLocal } from "../packages/local/src/local-mode.ts";
+import { api } from "./support/local.ts";
+import { type Moto, startMoto } from "./support/moto.ts";
+
+const REGION = "us-east-1";
+const credentials = { accessKeyId: "local", secretAccessKey: "local" };
+const CLOUD_SERVICES = ["ec2", "autoscaling", "ssm", "route53", "cloudwatch", "elbv2"];
+
+// ---- the seed, the same for both clouds ------------------------------------------------
+
+const DBS = [
+  { name: "db-1", az: "us-east-1a" },
+  { name: "db-2", az: "us-east-1b" },
+];
+const DB_TAGS = { Role: "db", Backup: "daily", PatchGroup: "db", "reflex:managed": "true" };
+const WEB = { name: "web", min: 1, max: 6, desired: 2, tags: { Role: "web", "reflex:managed": "true" } };
+
+interface Seeded {
+  /** Seed ids -> the names the comparison uses (`db-1`, `db-1:root`). */
+  names: Map<string, string>;
+}
+
+/** The seed's named instances and their root volumes (Auto Scaling's members carry no Name, as in AWS). */
+function namesOf(
+  instances: Array<{
+    InstanceId?: string;
+    Tags?: Array<{ Key?: string; Value?: string }>;
+    BlockDeviceMappings?: Array<{ Ebs?: { VolumeId?: string } }>;
+  }>,
+): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const i of instances) {
+    const name = i.Tags?.find((t) => t.Key === "Name")?.Value;
+    if (!name || !i.InstanceId) continue;
+    names.set(i.InstanceId, name);
+    const root = i.BlockDeviceMappings?.[0]?.Ebs?.VolumeId;
+    if (root) names.set(root, `${name}:root`);
+  }
+  return names;
+}
+
+function seedSimulated(cloud: SimulatedCloud): Seeded {
+  cloud.batch(() => {
+    for (const db of DBS)
+      cloud.addInstance({
+        name: db.name,
+        instanceType: "r5.xlarge",
+        availabilityZone: db.az,
+        tags: DB_TAGS,
+        volumeSizes: [8],
+      });
+    cloud.addAutoScalingGroup({
+      name: WEB.name,
+      minSize: WEB.min,
+      maxSize: WEB.max,
+      desiredCapacity: WEB.desired,
+      instanceType: "t3.micro",
+      availabilityZones: ["us-east-1a", "us-east-1b"],
+      tags: WEB.tags,
+      rootVolumeSize: 8,
+    });
+  });
+  return { names: namesOf(cloud.instances(REGION)) };
+}
+
+async function seedMoto(moto: Moto): Promise<Seeded> {
+  const ec2 = new EC2Client({ region: REGION, credentials, endpoint: moto.motoUrl });
+  const asg = new AutoScalingClient({ region: REGION, credentials, endpoint: moto.motoUrl });
+  const tags = (t: Record<string, string>) => Object.entries(t).map(([Key, Value]) => ({ Key, Value }));
+  for (const db of DBS)
+    await ec2.send(
+      new RunInstancesCommand({
+        ImageId: "ami-0c02fb55956c7d316",
+        InstanceType: "r5.xlarge",
+        MinCount: 1,
+        MaxCount: 1,
+        Placement: { AvailabilityZone: db.az },
+        BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { VolumeSize: 8, DeleteOnTermination: true } }],
+        TagSpecifications: [{ ResourceType: "instance", Tags: tags({ Name: db.name, ...DB_TAGS }) }],
+      }),
+    );
+  await ec2.send(
+    new CreateLaunchTemplateCommand({
+      LaunchTemplateName: "web-template",
+      LaunchTemplateData: { ImageId: "ami-0c02fb55956c7d316", InstanceType: "t3.micro" },
+    }),
+  );
+  await asg.send(
+    new CreateAutoScalingGroupCommand({
+      AutoScalingGroupName: WEB.name,
+      MinSize: WEB.min,
+      MaxSize: WEB.max,
+      DesiredCapacity: WEB.desired,
+      AvailabilityZones: ["us-east-1a", "us-east-1b"],
+      LaunchTemplate: { LaunchTemplateName: "web-template", Version: "$Default" },
+      Tags: Object.entries(WEB.tags).map(([Key, Value]) => ({
+        Key,
+        Value,
+        PropagateAtLaunch: true,
+        ResourceId: WEB.name,
+        ResourceType: "auto-scaling-group",
+      })),
+    }),
+  );
+  const out = await ec2.send(new DescribeInstancesCommand({}));
+  ec2.destroy();
+  asg.destroy();
+  return { names: namesOf((out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) };
+}
+
+// ---- recording and normalizing ----------------------------------------------------------
+
+interface Call {
+  service: string;
+  operation: string;
+  input: unknown;
+}
+
+/** Records every cloud call a local mode's SDK clients make (once per call, before retries). */
+function recorder(calls: Call[]) {
+  return (service: string, client: Aws.SdkClient) => {
+    if (!CLOUD_SERVICES.includes(service)) return;
+    client.middlewareStack.add(
+      (next: (args: any) => Promise<unknown>, context: Record<string, any>) =>
+        async (args: { input: unknown }) => {
+          calls.push({
+            service,
+            operation: String(context.commandName).replace(/Command$/, ""),
+            input: structuredClone(args.input),
+          });
+          return next(args);
+        },
+      { step: "initialize", name: "differentialRecorder", priority: "high", override: true },
+    );
+  };
+}
+
+const ID = /\b(i|vol|snap|r|lt|eipalloc|eipassoc)-[0-9a-f]{8,17}\b/g;
+const ISO = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z\b/g;
+/** An execution id (`<runbook>-20261206T184422Z-d7e0e0`, see core's Runs). */
+const EXECUTION = /\b[a-z][a-z0-9-]*-\d{8}T\d{6}Z-[0-9a-f]{6}\b/g;
+
+/** Makes ids symbolic (seeded ones by name, new ones by order of first appearance) and times opaque. */
+function normalizer(seed: Seeded) {
+  const fresh = new Map<string, string>();
+  const counters = new Map<string, number>();
+  const id = (raw: string, kind: string) => {
+    const named = seed.names.get(raw);
+    if (named) return `<${named}>`;
+    if (!fresh.has(raw)) {
+      const n = (counters.get(kind) ?? 0) + 1;
+      counters.set(kind, n);
+      fresh.set(raw, `<${kind}#${n}>`);
+    }
+    return fresh.get(raw)!;
+  };
+  const walk = (v: unknown): unknown => {
+    if (v instanceof Date) return "<time>";
+    if (typeof v === "string")
+      return v
+        .replace(EXECUTION, "<execution>")
+        .replace(ID, (m, kind: string) => id(m, kind))
+        .replace(ISO, "<time>");
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === "object")
+      return Object.fromEntries(
+        Object.entries(v)
+          .filter(([, x]) => x !== undefined)
+          .map(([k, x]) => [k, walk(x)]),
+      );
+    return v;
+  };
+  return walk;
+}
+
+/** A run's calls as a sorted list of `service:Operation {params}` lines (order across targets is not the contract). */
+function callLines(calls: Call[], walk: (v: unknown) => unknown): string[] {
+  return calls.map((c) => `${c.service}:${c.operation} ${JSON.stringify(walk(c.input))}`).sort();
+}
+
+/** Mutating calls must match one for one; reads as a set (how often a wait polls depends on timing). */
+function compareCalls(a: string[], b: string[]) {
+  const mutating = (l: string) => !/^[a-z0-9]+:(Describe|List|Get)/.test(l);
+  return {
+    mutating: [a.filter(mutating), b.filter(mutating)],
+    reads: [[...new Set(a.filter((l) => !mutating(l)))], [...new Set(b.filter((l) => !mutating(l)))]],
+  };
+}
+
+// ---- the two clouds ---------------------------------------------------------------------
+
+interface Side {
+  name: "simulated" | "moto";
+  local: LocalMode;
+  calls: Call[];
+  seed: Seeded;
+  ec2: EC2Client;
+  asg: AutoScalingClient;
+  /** Fails the next `times` calls of an operation with an AWS error code. */
+  fail(service: string, operation: string, code: string, times?: number): void;
+  clearFaults(): void;
+}
+
+const CONFIG = validateConfig({ guardrails: { breaker: { failures: 100, within: "1m" } } });
+
+async function run(side: Side, runbook: string, params: unknown, dryRun: boolean) {
+  const mark = side.calls.length;
+  const started = await api<{ executionId: string }>(
+    side.local,
+    "POST",
+    `/api/runbooks/${runbook}/executions`,
+    {
+      params,
+      dryRun,
+    },
+  );
+  if (started.status !== 202) throw new Error(`${side.name}: start failed: ${JSON.stringify(started.body)}`);
+  await side.local.idle();
+  const execution = (await api(side.local, "GET", `/api/executions/${started.body.executionId}`)).body;
+  return { execution, calls: side.calls.slice(mark) };
+}
+
+async function state(side: Side) {
+  const instances = (await side.ec2.send(new DescribeInstancesCommand({}))).Reservations?.flatMap(
+    (r) => r.Instances ?? [],
+  );
+  const snapshots =
+    (await side.ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ["self"] }))).Snapshots ?? [];
+  const group = (
+    await side.asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ["web"] }))
+  ).AutoScalingGroups?.[0];
+  const tags = (t?: Array<{ Key?: string; Value?: string }>) =>
+    Object.fromEntries((t ?? []).filter((x) => !x.Key?.startsWith("aws:")).map((x) => [x.Key, x.Value]));
+  return {
+    // The seed's own instances by name; the group's members (named by neither cloud) by state.
+    instances: (instances ?? [])
+      .filter((i) => side.seed.names.has(i.InstanceId ?? ""))
+      .map((i) => ({
+        name: side.seed.names.get(i.InstanceId ?? ""),
+        type: i.InstanceType,
+        state: i.State?.Name,
+      }))
+      .sort((a, b) => String(a.name).localeCompare(String(b.name))),
+    webMembers: (instances ?? [])
+      .filter((i) => i.Tags?.some((t) => t.Key === "aws:autoscaling:groupName" && t.Value === "web"))
+      .map((i) => `${i.InstanceType} ${i.State?.Name} ${JSON.stringify(tags(i.Tags))}`)
+      .sort(),
+    // Only snapshots of the seed's volumes (moto also holds its AMIs' snapshots).
+    snapshots: snapshots
+      .filter((s) => side.seed.names.has(s.VolumeId ?? ""))
+      .map((s) => ({
+        volume: side.seed.names.get(s.VolumeId ?? "") ?? "?",
+        state: s.State,
+        tags: tags(s.Tags),
+      }))
+      .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    web: {
+      min: group?.MinSize,
+      max: group?.MaxSize,
+      desired: group?.DesiredCapacity,
+      inService: group?.Instances?.filter((i) => i.LifecycleState === "InService").length,
+    },
+  };
+}
+
+let moto: Moto;
+const sides: Partial<Record<Side["name"], Side>> = {};
+const env: Record<string, string | undefined> = {};
+
+async function startSide(name: Side["name"]): Promise<Side> {
+  const calls: Call[] = [];
+  const cloud = new SimulatedCloud({ snapshotDurationMs: 200, regions: [REGION, "us-west-2"] });
+  const seed = name === "simulated" ? seedSimulated(cloud) : await seedMoto(moto);
+  const local = await startLocal({
+    config: CONFIG,
+    port: 0,
+    quiet: true,
+    dataDir: null,
+    waitMs: 20,
+    scheduler: false,
+    cloud,
+    decorateClient: recorder(calls),
+  });
+  const ec2 = new EC2Client({
+    region: REGION,
+    credentials,
+    ...(name === "moto" ? { endpoint: moto.url } : {}),
+  });
+  const asg = new AutoScalingClient({
+    region: REGION,
+    credentials,
+    ...(name === "moto" ? { endpoint: moto.url } : {}),
+  });
+  if (name === "simulated") {
+    cloud.attach(ec2, "ec2", REGION);
+    cloud.attach(asg, "autoscaling", REGION);
+  }
+  return {
+    name,
+    local,
+    calls,
+    seed,
+    ec2,
+    asg,
+    fail(service, operation, code, times) {
+      if (name === "moto") moto.inject({ service, operation, code, times });
+      else cloud.injectFault({ service, operation, kind: "error", code, times });
+    },
+    clearFaults() {
+      if (name === "moto") moto.clearFaults();
+      else cloud.clearFaults();
+    },
+  };
+}
+
+beforeAll(async () => {
+  moto = await startMoto();
+}, 60_000);
+
+afterAll(async () => {
+  for (const s of Object.values(sides)) await s?.local.stop();
+  await moto?.stop();
+  for (const [k, v] of Object.entries(env))
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+});
+
+/**
+ * Local mode is one per process (the client factory and the env are global): the suite runs
+ * every scenario on the simulated cloud, then on moto, then compares.
+ */
+describe.sequential("runbooks against the simulated cloud and moto", () => {
+  const results: Record<string, Record<Side["name"], any>> = {};
+
+  const SCENARIOS: Array<{
+    key: string;
+    runbook: string;
+    params: unknown;
+    dryRun?: boolean;
+    fault?: [service: string, operation: string, code: string];
+  }> = [
+    {
+      key: "backup-snapshot dry-run",
+      runbook: "backup-snapshot",
+      params: { selector: { tag: { Role: "db" } } },
+      dryRun: true,
+    },
+    { key: "backup-snapshot", runbook: "backup-snapshot", params: { selector: { tag: { Role: "db" } } } },
+    {
+      key: "backup-snapshot, CreateSnapshot refused",
+      runbook: "backup-snapshot",
+      params: { selector: { tag: { Role: "db" } } },
+      fault: ["ec2", "CreateSnapshot", "UnauthorizedOperation"],
+    },
+    {
+      key: "scale dry-run",
+      runbook: "scale",
+      params: { autoScalingGroup: "web", change: "+1" },
+      dryRun: true,
+    },
+    { key: "scale", runbook: "scale", params: { autoScalingGroup: "web", change: "+1" } },
+    {
+      key: "scale, SetDesiredCapacity refused",
+      runbook: "scale",
+      params: { autoScalingGroup: "web", change: "+1" },
+      fault: ["autoscaling", "SetDesiredCapacity", "AccessDenied"],
+    },
+  ];
+
+  for (const name of ["simulated", "moto"] as const) {
+    it(`runs every scenario on the ${name} cloud`, async () => {
+      for (const s of Object.values(sides)) await s?.local.stop();
+      if (name === "moto") {
+        for (const k of [
+          "REFLEX_CLOUD",
+          ...CLOUD_SERVICES.map((s) => `REFLEX_ENDPOINT_${s.toUpperCase()}`),
+        ]) {
+          env[k] = process.env[k];
+          process.env[k] = k === "REFLEX_CLOUD" ? "aws" : moto.url;
+        }
+      }
+      const side = await startSide(name);
+      sides[name] = side;
+      for (const sc of SCENARIOS) {
+        if (sc.fault) side.fail(...sc.fault);
+        const { execution, calls } = await run(side, sc.runbook, sc.params, sc.dryRun ?? false);
+        side.clearFaults();
+        results[sc.key] ??= {} as Record<Side["name"], any>;
+        const walk = normalizer(side.seed);
+        results[sc.key][name] = {
+          calls: callLines(calls, walk),
+          result: walk({
+            status: execution.status,
+            error: execution.error,
+            summary: execution.result?.summary ?? null,
+          }),
+          state: walk(await state(side)),
+        };
+      }
+      await side.local.stop();
+      sides[name] = undefined;
+      if (process.env.REFLEX_DIFFERENTIAL_OUT)
+        writeFileSync(process.env.REFLEX_DIFFERENTIAL_OUT, `${JSON.stringify(results, null, 2)}\n`);
+    }, 120_000);
+  }
+
+  for (const sc of SCENARIOS) {
+    it(`${sc.key}: the same calls, final state and result on both clouds`, () => {
+      const { simulated, moto: onMoto } = results[sc.key] ?? {};
+      expect(simulated, "the simulated run").toBeDefined();
+      expect(onMoto, "the moto run").toBeDefined();
+      const calls = compareCalls(simulated.calls, onMoto.calls);
+
+      expect(onMoto.result).toEqual(simulated.result);
+      expect(calls.mutating[1]).toEqual(calls.mutating[0]);
+      expect(calls.reads[1]).toEqual(calls.reads[0]);
+      expect(onMoto.state).toEqual(simulated.state);
+    });
+  }
+});
