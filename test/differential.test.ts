@@ -23,15 +23,28 @@ import {
   CreateLaunchTemplateCommand,
   DescribeInstancesCommand,
   DescribeSnapshotsCommand,
+  DescribeVpcsCommand,
   EC2Client,
   RunInstancesCommand,
 } from "@aws-sdk/client-ec2";
+import {
+  CreateTargetGroupCommand,
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+  RegisterTargetsCommand,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
 import { type Aws, validateConfig } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
+import {
+  addTargetGroup,
+  manageWithSsm,
+  setPatchingSettings,
+} from "../packages/local/src/cloud/patching-helpers.ts";
 import { type LocalMode, startLocal } from "../packages/local/src/local-mode.ts";
 import { api } from "./support/local.ts";
 import { type Moto, startMoto } from "./support/moto.ts";
+import { standIns } from "./support/moto-stand-ins.ts";
 
 const REGION = "us-east-1";
 const credentials = { accessKeyId: "local", secretAccessKey: "local" };
@@ -47,9 +60,16 @@ const DB_TAGS = { Role: "db", Backup: "daily", PatchGroup: "db", "reflex:managed
 const WEB = { name: "web", min: 1, max: 6, desired: 2, tags: { Role: "web", "reflex:managed": "true" } };
 
 interface Seeded {
-  /** Seed ids -> the names the comparison uses (`db-1`, `db-1:root`). */
+  /** Seed ids -> the names the comparison uses (`db-1`, `db-1:root`, `db-tg`). */
   names: Map<string, string>;
+  /** The databases' instance ids, db-1 first. */
+  dbs: string[];
+  /** The databases' target group. */
+  targetGroupArn: string;
 }
+
+const idsOf = (names: Map<string, string>) =>
+  DBS.map((db) => [...names].find(([, n]) => n === db.name)?.[0] ?? "");
 
 /** The seed's named instances and their root volumes (Auto Scaling's members carry no Name, as in AWS). */
 function namesOf(
@@ -91,7 +111,17 @@ function seedSimulated(cloud: SimulatedCloud): Seeded {
       rootVolumeSize: 8,
     });
   });
-  return { names: namesOf(cloud.instances(REGION)) };
+  const names = namesOf(cloud.instances(REGION));
+  const dbs = idsOf(names);
+  manageWithSsm(cloud, dbs, REGION);
+  setPatchingSettings(
+    cloud,
+    { commandDurationMs: 100, rebootMs: 100, healthCheckMs: 100, deregistrationDelayMs: 100 },
+    REGION,
+  );
+  const targetGroupArn = addTargetGroup(cloud, { name: "db-tg", instanceIds: dbs, region: REGION });
+  names.set(targetGroupArn, "db-tg");
+  return { names, dbs, targetGroupArn };
 }
 
 async function seedMoto(moto: Moto): Promise<Seeded> {
@@ -134,9 +164,36 @@ async function seedMoto(moto: Moto): Promise<Seeded> {
     }),
   );
   const out = await ec2.send(new DescribeInstancesCommand({}));
+  const names = namesOf((out.Reservations ?? []).flatMap((r) => r.Instances ?? []));
+  const dbs = idsOf(names);
+  const elb = new ElasticLoadBalancingV2Client({ region: REGION, credentials, endpoint: moto.motoUrl });
+  const vpc = (await ec2.send(new DescribeVpcsCommand({}))).Vpcs?.[0]?.VpcId;
+  const targetGroupArn = (
+    await elb.send(
+      new CreateTargetGroupCommand({
+        Name: "db-tg",
+        Protocol: "HTTP",
+        Port: 80,
+        VpcId: vpc,
+        TargetType: "instance",
+      }),
+    )
+  ).TargetGroups![0].TargetGroupArn!;
+  await elb.send(
+    new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: dbs.map((Id) => ({ Id })) }),
+  );
+  names.set(targetGroupArn, "db-tg");
+  for (const [key, standIn] of Object.entries(
+    standIns(
+      () => moto,
+      () => dbs,
+    ),
+  ))
+    moto.standIns.set(key, standIn);
   ec2.destroy();
   asg.destroy();
-  return { names: namesOf((out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) };
+  elb.destroy();
+  return { names, dbs, targetGroupArn };
 }
 
 // ---- recording and normalizing ----------------------------------------------------------
@@ -168,6 +225,7 @@ function recorder(calls: Call[]) {
 
 const ID = /\b(i|vol|snap|r|lt|eipalloc|eipassoc)-[0-9a-f]{8,17}\b/g;
 const ISO = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z\b/g;
+const UUID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/g;
 /** An execution id (`<runbook>-20261206T184422Z-d7e0e0`, see core's Runs). */
 const EXECUTION = /\b[a-z][a-z0-9-]*-\d{8}T\d{6}Z-[0-9a-f]{6}\b/g;
 
@@ -187,11 +245,15 @@ function normalizer(seed: Seeded) {
   };
   const walk = (v: unknown): unknown => {
     if (v instanceof Date) return "<time>";
-    if (typeof v === "string")
+    if (typeof v === "string") {
+      const whole = seed.names.get(v);
+      if (whole) return `<${whole}>`;
       return v
         .replace(EXECUTION, "<execution>")
         .replace(ID, (m, kind: string) => id(m, kind))
-        .replace(ISO, "<time>");
+        .replace(ISO, "<time>")
+        .replace(UUID, (m) => id(m, "uuid"));
+    }
     if (Array.isArray(v)) return v.map(walk);
     if (v && typeof v === "object")
       return Object.fromEntries(
@@ -227,10 +289,13 @@ interface Side {
   seed: Seeded;
   ec2: EC2Client;
   asg: AutoScalingClient;
+  elb: ElasticLoadBalancingV2Client;
   /** Fails the next `times` calls of an operation with an AWS error code. */
   fail(service: string, operation: string, code: string, times?: number): void;
   clearFaults(): void;
 }
+
+const PATCH = { selector: { tag: { PatchGroup: "db" } }, maxConcurrency: 1, pollSeconds: 5 };
 
 const CONFIG = validateConfig({ guardrails: { breaker: { failures: 100, within: "1m" } } });
 
@@ -260,6 +325,9 @@ async function state(side: Side) {
   const group = (
     await side.asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ["web"] }))
   ).AutoScalingGroups?.[0];
+  const health = (
+    await side.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: side.seed.targetGroupArn }))
+  ).TargetHealthDescriptions;
   const tags = (t?: Array<{ Key?: string; Value?: string }>) =>
     Object.fromEntries((t ?? []).filter((x) => !x.Key?.startsWith("aws:")).map((x) => [x.Key, x.Value]));
   return {
@@ -285,6 +353,11 @@ async function state(side: Side) {
         tags: tags(s.Tags),
       }))
       .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    // Registered targets; moto never drains (AWS does, for the deregistration delay), so a draining one reads as gone.
+    targetGroup: (health ?? [])
+      .filter((h) => h.TargetHealth?.State !== "draining" && h.TargetHealth?.State !== "unused")
+      .map((h) => side.seed.names.get(h.Target?.Id ?? "") ?? "?")
+      .sort(),
     web: {
       min: group?.MinSize,
       max: group?.MaxSize,
@@ -322,9 +395,15 @@ async function startSide(name: Side["name"]): Promise<Side> {
     credentials,
     ...(name === "moto" ? { endpoint: moto.url } : {}),
   });
+  const elb = new ElasticLoadBalancingV2Client({
+    region: REGION,
+    credentials,
+    ...(name === "moto" ? { endpoint: moto.url } : {}),
+  });
   if (name === "simulated") {
     cloud.attach(ec2, "ec2", REGION);
     cloud.attach(asg, "autoscaling", REGION);
+    cloud.attach(elb, "elbv2", REGION);
   }
   return {
     name,
@@ -333,6 +412,7 @@ async function startSide(name: Side["name"]): Promise<Side> {
     seed,
     ec2,
     asg,
+    elb,
     fail(service, operation, code, times) {
       if (name === "moto") moto.inject({ service, operation, code, times });
       else cloud.injectFault({ service, operation, kind: "error", code, times });
@@ -362,6 +442,7 @@ afterAll(async () => {
  */
 describe.sequential("runbooks against the simulated cloud and moto", () => {
   const results: Record<string, Record<Side["name"], any>> = {};
+  const timings: Record<string, number> = {};
 
   const SCENARIOS: Array<{
     key: string;
@@ -396,6 +477,14 @@ describe.sequential("runbooks against the simulated cloud and moto", () => {
       params: { autoScalingGroup: "web", change: "+1" },
       fault: ["autoscaling", "SetDesiredCapacity", "AccessDenied"],
     },
+    { key: "patch dry-run", runbook: "patch", params: PATCH, dryRun: true },
+    { key: "patch", runbook: "patch", params: PATCH },
+    {
+      key: "patch, SendCommand refused",
+      runbook: "patch",
+      params: PATCH,
+      fault: ["ssm", "SendCommand", "AccessDeniedException"],
+    },
   ];
 
   for (const name of ["simulated", "moto"] as const) {
@@ -414,7 +503,9 @@ describe.sequential("runbooks against the simulated cloud and moto", () => {
       sides[name] = side;
       for (const sc of SCENARIOS) {
         if (sc.fault) side.fail(...sc.fault);
+        const t0 = performance.now();
         const { execution, calls } = await run(side, sc.runbook, sc.params, sc.dryRun ?? false);
+        timings[`${name}: ${sc.key}`] = Math.round(performance.now() - t0);
         side.clearFaults();
         results[sc.key] ??= {} as Record<Side["name"], any>;
         const walk = normalizer(side.seed);
@@ -431,7 +522,10 @@ describe.sequential("runbooks against the simulated cloud and moto", () => {
       await side.local.stop();
       sides[name] = undefined;
       if (process.env.REFLEX_DIFFERENTIAL_OUT)
-        writeFileSync(process.env.REFLEX_DIFFERENTIAL_OUT, `${JSON.stringify(results, null, 2)}\n`);
+        writeFileSync(
+          process.env.REFLEX_DIFFERENTIAL_OUT,
+          `${JSON.stringify({ results, timings }, null, 2)}\n`,
+        );
     }, 120_000);
   }
 

@@ -160,7 +160,8 @@ export async function startMoto(standIns: Record<string, StandIn> = {}): Promise
   const motoUrl = `http://127.0.0.1:${port}`;
   const child = spawn("moto_server", ["-H", "127.0.0.1", "-p", String(port)], {
     stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, MOTO_CALL_RESET_API: "true" },
+    // No default AMIs: moto would otherwise hold (and list, to DescribeSnapshots) a thousand snapshots of them.
+    env: { ...process.env, MOTO_CALL_RESET_API: "true", MOTO_EC2_LOAD_DEFAULT_AMIS: "false" },
   });
   // Werkzeug logs every request to stderr: keep reading it, or the pipe fills and moto stalls.
   child.stderr?.resume();
