@@ -20,11 +20,22 @@ import {
   DescribeAutoScalingGroupsCommand,
 } from "@aws-sdk/client-auto-scaling";
 import {
+  CloudWatchClient,
+  PutMetricAlarmCommand,
+  PutMetricDataCommand,
+  SetAlarmStateCommand,
+} from "@aws-sdk/client-cloudwatch";
+import {
+  AllocateAddressCommand,
+  AssociateAddressCommand,
   CreateLaunchTemplateCommand,
+  DescribeAddressesCommand,
   DescribeInstancesCommand,
   DescribeSnapshotsCommand,
   DescribeVpcsCommand,
   EC2Client,
+  type Instance,
+  paginateDescribeInstances,
   RunInstancesCommand,
 } from "@aws-sdk/client-ec2";
 import {
@@ -33,14 +44,22 @@ import {
   ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
+import {
+  ChangeResourceRecordSetsCommand,
+  CreateHostedZoneCommand,
+  ListResourceRecordSetsCommand,
+  Route53Client,
+} from "@aws-sdk/client-route-53";
 import { type Aws, validateConfig } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { allocateAddress, associate } from "../packages/local/src/cloud/eip.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import {
   addTargetGroup,
   manageWithSsm,
   setPatchingSettings,
 } from "../packages/local/src/cloud/patching-helpers.ts";
+import { addZone } from "../packages/local/src/cloud/route53.ts";
 import { type LocalMode, startLocal } from "../packages/local/src/local-mode.ts";
 import { api } from "./support/local.ts";
 import { type Moto, startMoto } from "./support/moto.ts";
@@ -57,6 +76,13 @@ const DBS = [
   { name: "db-2", az: "us-east-1b" },
 ];
 const DB_TAGS = { Role: "db", Backup: "daily", PatchGroup: "db", "reflex:managed": "true" };
+const APPS = [
+  { name: "app-a", az: "us-east-1a" },
+  { name: "app-b", az: "us-east-1b" },
+];
+const APP_TAGS = { Role: "app", "reflex:managed": "true" };
+const ZONE = "example.internal";
+const RECORD = "app.example.internal";
 const WEB = { name: "web", min: 1, max: 6, desired: 2, tags: { Role: "web", "reflex:managed": "true" } };
 
 interface Seeded {
@@ -66,10 +92,14 @@ interface Seeded {
   dbs: string[];
   /** The databases' target group. */
   targetGroupArn: string;
+  /** The failover pair: app-a (primary) and app-b, by id, private address and health alarm. */
+  apps: Array<{ id: string; ip: string; alarm: string }>;
+  allocationId: string;
+  hostedZoneId: string;
 }
 
-const idsOf = (names: Map<string, string>) =>
-  DBS.map((db) => [...names].find(([, n]) => n === db.name)?.[0] ?? "");
+const idOf = (names: Map<string, string>, name: string) => [...names].find(([, n]) => n === name)?.[0] ?? "";
+const idsOf = (names: Map<string, string>) => DBS.map((db) => idOf(names, db.name));
 
 /** The seed's named instances and their root volumes (Auto Scaling's members carry no Name, as in AWS). */
 function namesOf(
@@ -111,8 +141,36 @@ function seedSimulated(cloud: SimulatedCloud): Seeded {
       rootVolumeSize: 8,
     });
   });
+  for (const app of APPS)
+    cloud.addInstance({
+      name: app.name,
+      instanceType: "m5.large",
+      availabilityZone: app.az,
+      tags: APP_TAGS,
+      volumeSizes: [8],
+    });
   const names = namesOf(cloud.instances(REGION));
   const dbs = idsOf(names);
+  const apps = APPS.map((a) => {
+    const i = cloud.instance(idOf(names, a.name), REGION)!;
+    return { id: i.InstanceId!, ip: i.PrivateIpAddress!, alarm: `${a.name}-health` };
+  });
+  const { allocationId, publicIp } = cloud.withRegion(REGION, (ctx) => {
+    const address = allocateAddress(ctx, "203.0.113.10");
+    associate(ctx, address, apps[0].id, false);
+    addZone(ctx, "Z0DIFFERENTIAL", ZONE, [{ name: RECORD, type: "A", ttl: 60, values: [apps[0].ip] }]);
+    return address;
+  });
+  for (const app of apps) {
+    cloud.failover.setAlarm(app.alarm, "OK", "seeded", REGION);
+    cloud.failover.putMetric({
+      namespace: "Reflex/Demo",
+      metricName: "ReplicationLagSeconds",
+      dimensions: { InstanceId: app.id },
+      value: 2,
+      region: REGION,
+    });
+  }
   manageWithSsm(cloud, dbs, REGION);
   setPatchingSettings(
     cloud,
@@ -121,7 +179,19 @@ function seedSimulated(cloud: SimulatedCloud): Seeded {
   );
   const targetGroupArn = addTargetGroup(cloud, { name: "db-tg", instanceIds: dbs, region: REGION });
   names.set(targetGroupArn, "db-tg");
-  return { names, dbs, targetGroupArn };
+  return withPairNames(
+    { names, dbs, targetGroupArn, apps, allocationId, hostedZoneId: "Z0DIFFERENTIAL" },
+    publicIp,
+  );
+}
+
+/** The pair's addresses and ids are named too: they differ between the clouds. */
+function withPairNames(seed: Seeded, publicIp: string): Seeded {
+  for (const [n, a] of seed.apps.entries()) seed.names.set(a.ip, `${APPS[n].name}:ip`);
+  seed.names.set(publicIp, "eip:ip");
+  seed.names.set(seed.allocationId, "eip");
+  seed.names.set(seed.hostedZoneId, "zone");
+  return seed;
 }
 
 async function seedMoto(moto: Moto): Promise<Seeded> {
@@ -138,6 +208,18 @@ async function seedMoto(moto: Moto): Promise<Seeded> {
         Placement: { AvailabilityZone: db.az },
         BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { VolumeSize: 8, DeleteOnTermination: true } }],
         TagSpecifications: [{ ResourceType: "instance", Tags: tags({ Name: db.name, ...DB_TAGS }) }],
+      }),
+    );
+  for (const app of APPS)
+    await ec2.send(
+      new RunInstancesCommand({
+        ImageId: "ami-0c02fb55956c7d316",
+        InstanceType: "m5.large",
+        MinCount: 1,
+        MaxCount: 1,
+        Placement: { AvailabilityZone: app.az },
+        BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { VolumeSize: 8, DeleteOnTermination: true } }],
+        TagSpecifications: [{ ResourceType: "instance", Tags: tags({ Name: app.name, ...APP_TAGS }) }],
       }),
     );
   await ec2.send(
@@ -164,8 +246,68 @@ async function seedMoto(moto: Moto): Promise<Seeded> {
     }),
   );
   const out = await ec2.send(new DescribeInstancesCommand({}));
-  const names = namesOf((out.Reservations ?? []).flatMap((r) => r.Instances ?? []));
+  const all = (out.Reservations ?? []).flatMap((r) => r.Instances ?? []);
+  const names = namesOf(all);
   const dbs = idsOf(names);
+  const apps = APPS.map((a) => {
+    const i = all.find((x) => x.InstanceId === idOf(names, a.name))!;
+    return { id: i.InstanceId!, ip: i.PrivateIpAddress!, alarm: `${a.name}-health` };
+  });
+  const address = await ec2.send(new AllocateAddressCommand({ Domain: "vpc" }));
+  await ec2.send(new AssociateAddressCommand({ AllocationId: address.AllocationId, InstanceId: apps[0].id }));
+  const r53 = new Route53Client({ region: REGION, credentials, endpoint: moto.motoUrl });
+  const zone = await r53.send(new CreateHostedZoneCommand({ Name: ZONE, CallerReference: "differential" }));
+  const motoZoneId = zone.HostedZone!.Id!.replace(/^\/hostedzone\//, "");
+  // moto's zone ids do not start with Z as AWS's do; the stand-in answers to the AWS-shaped one.
+  const hostedZoneId = `Z${motoZoneId}`;
+  moto.aliasZone(hostedZoneId, motoZoneId);
+  await r53.send(
+    new ChangeResourceRecordSetsCommand({
+      HostedZoneId: motoZoneId,
+      ChangeBatch: {
+        Changes: [
+          {
+            Action: "CREATE",
+            ResourceRecordSet: { Name: RECORD, Type: "A", TTL: 60, ResourceRecords: [{ Value: apps[0].ip }] },
+          },
+        ],
+      },
+    }),
+  );
+  const cw = new CloudWatchClient({ region: REGION, credentials, endpoint: moto.motoUrl });
+  for (const app of apps) {
+    await cw.send(
+      new PutMetricAlarmCommand({
+        AlarmName: app.alarm,
+        Namespace: "AWS/EC2",
+        MetricName: "StatusCheckFailed",
+        Dimensions: [{ Name: "InstanceId", Value: app.id }],
+        Statistic: "Maximum",
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 1,
+        ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      }),
+    );
+    await cw.send(
+      new SetAlarmStateCommand({ AlarmName: app.alarm, StateValue: "OK", StateReason: "seeded" }),
+    );
+    await cw.send(
+      new PutMetricDataCommand({
+        Namespace: "Reflex/Demo",
+        MetricData: [
+          {
+            MetricName: "ReplicationLagSeconds",
+            Dimensions: [{ Name: "InstanceId", Value: app.id }],
+            Value: 2,
+            Timestamp: new Date(),
+          },
+        ],
+      }),
+    );
+  }
+  r53.destroy();
+  cw.destroy();
   const elb = new ElasticLoadBalancingV2Client({ region: REGION, credentials, endpoint: moto.motoUrl });
   const vpc = (await ec2.send(new DescribeVpcsCommand({}))).Vpcs?.[0]?.VpcId;
   const targetGroupArn = (
@@ -193,7 +335,10 @@ async function seedMoto(moto: Moto): Promise<Seeded> {
   ec2.destroy();
   asg.destroy();
   elb.destroy();
-  return { names, dbs, targetGroupArn };
+  return withPairNames(
+    { names, dbs, targetGroupArn, apps, allocationId: address.AllocationId!, hostedZoneId },
+    address.PublicIp!,
+  );
 }
 
 // ---- recording and normalizing ----------------------------------------------------------
@@ -225,6 +370,8 @@ function recorder(calls: Call[]) {
 
 const ID = /\b(i|vol|snap|r|lt|eipalloc|eipassoc)-[0-9a-f]{8,17}\b/g;
 const ISO = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z\b/g;
+/** A Route 53 change id (`/change/C2682N5HXP0BZ4`). */
+const CHANGE = /\/change\/(C[A-Z0-9]+)\b/g;
 const UUID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/g;
 /** An execution id (`<runbook>-20261206T184422Z-d7e0e0`, see core's Runs). */
 const EXECUTION = /\b[a-z][a-z0-9-]*-\d{8}T\d{6}Z-[0-9a-f]{6}\b/g;
@@ -248,10 +395,15 @@ function normalizer(seed: Seeded) {
     if (typeof v === "string") {
       const whole = seed.names.get(v);
       if (whole) return `<${whole}>`;
-      return v
+      let text = v;
+      // Names that are not id-shaped (addresses, ARNs, zone ids) wherever they appear in a text.
+      for (const [raw, name] of seed.names)
+        if (!/^[a-z]+-[0-9a-f]{8,17}$/.test(raw)) text = text.split(raw).join(`<${name}>`);
+      return text
         .replace(EXECUTION, "<execution>")
         .replace(ID, (m, kind: string) => id(m, kind))
         .replace(ISO, "<time>")
+        .replace(CHANGE, (_m, change: string) => `/change/${id(change, "change")}`)
         .replace(UUID, (m) => id(m, "uuid"));
     }
     if (Array.isArray(v)) return v.map(walk);
@@ -290,6 +442,7 @@ interface Side {
   ec2: EC2Client;
   asg: AutoScalingClient;
   elb: ElasticLoadBalancingV2Client;
+  r53: Route53Client;
   /** Fails the next `times` calls of an operation with an AWS error code. */
   fail(service: string, operation: string, code: string, times?: number): void;
   clearFaults(): void;
@@ -297,7 +450,31 @@ interface Side {
 
 const PATCH = { selector: { tag: { PatchGroup: "db" } }, maxConcurrency: 1, pollSeconds: 5 };
 
-const CONFIG = validateConfig({ guardrails: { breaker: { failures: 100, within: "1m" } } });
+function configFor(seed: Seeded) {
+  const [a, b] = seed.apps;
+  return validateConfig({
+    guardrails: { breaker: { failures: 100, within: "1m" } },
+    approvals: { policies: [{ runbooks: ["failover"], require: false }] },
+    pairs: [
+      {
+        name: "app",
+        primary: { instance: a.id, recordValue: a.ip, health: { alarm: a.alarm } },
+        standby: { instance: b.id, recordValue: b.ip, health: { alarm: b.alarm } },
+        elasticIp: { allocationId: seed.allocationId },
+        record: { hostedZoneId: seed.hostedZoneId, zone: ZONE, name: RECORD, type: "A", ttl: 60 },
+        readiness: {
+          namespace: "Reflex/Demo",
+          metricName: "ReplicationLagSeconds",
+          dimensions: { InstanceId: "$instance" },
+          comparison: "<",
+          threshold: 30,
+          within: "1h",
+        },
+        verifyTimeout: "5s",
+      },
+    ],
+  });
+}
 
 async function run(side: Side, runbook: string, params: unknown, dryRun: boolean) {
   const mark = side.calls.length;
@@ -317,14 +494,20 @@ async function run(side: Side, runbook: string, params: unknown, dryRun: boolean
 }
 
 async function state(side: Side) {
-  const instances = (await side.ec2.send(new DescribeInstancesCommand({}))).Reservations?.flatMap(
-    (r) => r.Instances ?? [],
-  );
+  const instances: Instance[] = [];
+  for await (const page of paginateDescribeInstances({ client: side.ec2 }, {}))
+    for (const r of page.Reservations ?? []) instances.push(...(r.Instances ?? []));
   const snapshots =
     (await side.ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ["self"] }))).Snapshots ?? [];
   const group = (
     await side.asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ["web"] }))
   ).AutoScalingGroups?.[0];
+  const address = (
+    await side.ec2.send(new DescribeAddressesCommand({ AllocationIds: [side.seed.allocationId] }))
+  ).Addresses?.[0];
+  const record = (
+    await side.r53.send(new ListResourceRecordSetsCommand({ HostedZoneId: side.seed.hostedZoneId }))
+  ).ResourceRecordSets?.find((r) => r.Name === `${RECORD}.` && r.Type === "A");
   const health = (
     await side.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: side.seed.targetGroupArn }))
   ).TargetHealthDescriptions;
@@ -358,6 +541,8 @@ async function state(side: Side) {
       .filter((h) => h.TargetHealth?.State !== "draining" && h.TargetHealth?.State !== "unused")
       .map((h) => side.seed.names.get(h.Target?.Id ?? "") ?? "?")
       .sort(),
+    elasticIp: side.seed.names.get(address?.InstanceId ?? "") ?? address?.InstanceId ?? null,
+    record: record?.ResourceRecords?.map((r) => side.seed.names.get(r.Value ?? "") ?? r.Value),
     web: {
       min: group?.MinSize,
       max: group?.MaxSize,
@@ -376,7 +561,7 @@ async function startSide(name: Side["name"]): Promise<Side> {
   const cloud = new SimulatedCloud({ snapshotDurationMs: 200, regions: [REGION, "us-west-2"] });
   const seed = name === "simulated" ? seedSimulated(cloud) : await seedMoto(moto);
   const local = await startLocal({
-    config: CONFIG,
+    config: configFor(seed),
     port: 0,
     quiet: true,
     dataDir: null,
@@ -400,7 +585,13 @@ async function startSide(name: Side["name"]): Promise<Side> {
     credentials,
     ...(name === "moto" ? { endpoint: moto.url } : {}),
   });
+  const r53 = new Route53Client({
+    region: REGION,
+    credentials,
+    ...(name === "moto" ? { endpoint: moto.url } : {}),
+  });
   if (name === "simulated") {
+    cloud.attach(r53, "route53", REGION);
     cloud.attach(ec2, "ec2", REGION);
     cloud.attach(asg, "autoscaling", REGION);
     cloud.attach(elb, "elbv2", REGION);
@@ -413,6 +604,7 @@ async function startSide(name: Side["name"]): Promise<Side> {
     ec2,
     asg,
     elb,
+    r53,
     fail(service, operation, code, times) {
       if (name === "moto") moto.inject({ service, operation, code, times });
       else cloud.injectFault({ service, operation, kind: "error", code, times });
@@ -484,6 +676,14 @@ describe.sequential("runbooks against the simulated cloud and moto", () => {
       runbook: "patch",
       params: PATCH,
       fault: ["ssm", "SendCommand", "AccessDeniedException"],
+    },
+    { key: "failover dry-run", runbook: "failover", params: { pair: "app" }, dryRun: true },
+    { key: "failover", runbook: "failover", params: { pair: "app" } },
+    {
+      key: "failover back, Route 53 change refused",
+      runbook: "failover",
+      params: { pair: "app" },
+      fault: ["route53", "ChangeResourceRecordSets", "AccessDenied"],
     },
   ];
 

@@ -82,6 +82,11 @@ export interface Moto {
   clearFaults(): void;
   /** Adds (or replaces) stand-in operations, by `service:Operation`. */
   standIns: Map<string, StandIn>;
+  /**
+   * Gives a moto hosted zone the id AWS would (AWS's start with `Z`, moto's do not, and Reflex's
+   * config refuses an id that is not Z…): requests naming `alias` reach moto with its own id.
+   */
+  aliasZone(alias: string, motoId: string): void;
   /** Drops everything moto holds (`POST /moto-api/reset`). */
   reset(): Promise<void>;
   stop(): Promise<void>;
@@ -171,6 +176,7 @@ export async function startMoto(standIns: Record<string, StandIn> = {}): Promise
   const standInCalls: string[] = [];
   let faults: Array<MotoFault & { left: number }> = [];
   const handlers = new Map<string, StandIn>(Object.entries(standIns));
+  const zoneAliases = new Map<string, string>();
   const moto: MotoClient = { url: motoUrl };
 
   const server: Server = createServer(async (req, res) => {
@@ -208,8 +214,10 @@ export async function startMoto(standIns: Record<string, StandIn> = {}): Promise
         res.end(answer.body);
         return;
       }
+      let path = req.url ?? "/";
+      for (const [alias, id] of zoneAliases) path = path.replace(`/hostedzone/${alias}`, `/hostedzone/${id}`);
       const upstream = request(
-        `${motoUrl}${req.url}`,
+        `${motoUrl}${path}`,
         { method: req.method, headers: { ...req.headers, host: `127.0.0.1:${port}` } },
         (up) => {
           res.writeHead(up.statusCode ?? 502, up.headers);
@@ -241,6 +249,9 @@ export async function startMoto(standIns: Record<string, StandIn> = {}): Promise
     },
     clearFaults() {
       faults = [];
+    },
+    aliasZone(alias, motoId) {
+      zoneAliases.set(alias, motoId);
     },
     async reset() {
       await fetch(`${motoUrl}/moto-api/reset`, { method: "POST" });
