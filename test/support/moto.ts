@@ -168,6 +168,9 @@ export async function startMoto(standIns: Record<string, StandIn> = {}): Promise
     // No default AMIs: moto would otherwise hold (and list, to DescribeSnapshots) a thousand snapshots of them.
     env: { ...process.env, MOTO_CALL_RESET_API: "true", MOTO_EC2_LOAD_DEFAULT_AMIS: "false" },
   });
+  // Never outlive the test process, even when it dies before stop().
+  const killChild = () => child.kill("SIGTERM");
+  process.once("exit", killChild);
   // Werkzeug logs every request to stderr: keep reading it, or the pipe fills and moto stalls.
   child.stderr?.resume();
   await motoReady(child);
@@ -257,6 +260,7 @@ export async function startMoto(standIns: Record<string, StandIn> = {}): Promise
       await fetch(`${motoUrl}/moto-api/reset`, { method: "POST" });
     },
     async stop() {
+      process.off("exit", killChild);
       server.closeAllConnections();
       server.close();
       if (child.exitCode === null) {
