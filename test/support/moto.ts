@@ -165,15 +165,28 @@ export async function startMoto(standIns: Record<string, StandIn> = {}): Promise
   const motoUrl = `http://127.0.0.1:${port}`;
   const child = spawn("moto_server", ["-H", "127.0.0.1", "-p", String(port)], {
     stdio: ["ignore", "ignore", "pipe"],
+    // Its own process group, so stopping it stops whatever the launcher (a pyenv shim, say) started.
+    detached: true,
     // No default AMIs: moto would otherwise hold (and list, to DescribeSnapshots) a thousand snapshots of them.
     env: { ...process.env, MOTO_CALL_RESET_API: "true", MOTO_EC2_LOAD_DEFAULT_AMIS: "false" },
   });
   // Never outlive the test process, even when it dies before stop().
-  const killChild = () => child.kill("SIGTERM");
+  const killChild = () => {
+    try {
+      if (child.pid) process.kill(-child.pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
+  };
   process.once("exit", killChild);
   // Werkzeug logs every request to stderr: keep reading it, or the pipe fills and moto stalls.
   child.stderr?.resume();
-  await motoReady(child);
+  try {
+    await motoReady(child);
+  } catch (e) {
+    killChild();
+    throw e;
+  }
 
   const calls: WireCall[] = [];
   const standInCalls: string[] = [];
@@ -263,9 +276,10 @@ export async function startMoto(standIns: Record<string, StandIn> = {}): Promise
       process.off("exit", killChild);
       server.closeAllConnections();
       server.close();
-      if (child.exitCode === null) {
-        child.kill("SIGTERM");
-        await once(child, "exit");
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = once(child, "exit");
+        killChild();
+        await exited;
       }
     },
   };
