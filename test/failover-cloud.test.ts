@@ -17,6 +17,8 @@ import {
   Route53Client,
 } from "@aws-sdk/client-route-53";
 import { beforeEach, describe, expect, it } from "vitest";
+import * as Aws from "../packages/core/src/aws.ts";
+import { probeHealth } from "../packages/core/src/runbooks/failover/probe.ts";
 import { DEMO_PAIR as D, SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 
 const credentials = { accessKeyId: "local", secretAccessKey: "local" };
@@ -84,6 +86,18 @@ describe("Route 53", () => {
 
     expect(ChangeInfo?.Status).toBe("PENDING");
     now += 29_999;
+    expect(await status()).toBe("PENDING");
+    now += 1;
+    expect(await status()).toBe("INSYNC");
+  });
+
+  it("reports a change PENDING by default, as AWS does, and INSYNC a (compressed) second later", async () => {
+    const { ChangeInfo } = await r53.send(upsert(D.standby.privateIp));
+    const status = async () =>
+      (await r53.send(new GetChangeCommand({ Id: ChangeInfo!.Id }))).ChangeInfo?.Status;
+
+    expect(ChangeInfo?.Status).toBe("PENDING");
+    now += 999;
     expect(await status()).toBe("PENDING");
     now += 1;
     expect(await status()).toBe("INSYNC");
@@ -182,6 +196,34 @@ describe("status checks, alarms, metrics and probes", () => {
 
     expect(alarms.MetricAlarms?.[0]).toMatchObject({ AlarmName: "app-b-health", StateValue: "ALARM" });
     expect(data.MetricDataResults?.[0].Values).toEqual([45]);
+  });
+
+  it("lists composite alarms only when DescribeAlarms asks for them, as AWS does", async () => {
+    cloud.failover.setAlarm("app-composite", "OK", "all children OK", undefined, { composite: true });
+
+    const plain = await cw.send(new DescribeAlarmsCommand({ AlarmNames: ["app-composite"] }));
+    const both = await cw.send(
+      new DescribeAlarmsCommand({
+        AlarmNames: ["app-composite"],
+        AlarmTypes: ["MetricAlarm", "CompositeAlarm"],
+      }),
+    );
+
+    expect(plain.MetricAlarms).toEqual([]);
+    expect(plain.CompositeAlarms).toEqual([]);
+    expect(both.CompositeAlarms?.[0]).toMatchObject({ AlarmName: "app-composite", StateValue: "OK" });
+  });
+
+  it("passes a health probe on a composite alarm that is OK (defect 4: it read as missing)", async () => {
+    cloud.failover.setAlarm("app-composite", "OK", "all children OK", undefined, { composite: true });
+    Aws.configure({ decorate: (service, client, region) => cloud.attach(client, service, region) });
+    try {
+      const result = await probeHealth({ alarm: "app-composite" }, "us-east-1");
+
+      expect(result).toEqual({ ok: true, detail: "alarm app-composite is OK (all children OK)" });
+    } finally {
+      Aws.configure({});
+    }
   });
 
   it("fails a probe after the healthy answers a test allows, and refuses a stopped instance's", async () => {

@@ -318,6 +318,34 @@ describe("the ready banner's Try commands", () => {
     );
   });
 
+  it("describe the real account, not the unused simulated one, with REFLEX_CLOUD=aws (defect 5)", async () => {
+    const saved = { cloud: process.env.REFLEX_CLOUD, ec2: process.env.REFLEX_ENDPOINT_EC2 };
+    process.env.REFLEX_CLOUD = "aws";
+    process.env.REFLEX_ENDPOINT_EC2 = "http://127.0.0.1:9";
+    const local = await start({ quiet: true });
+    try {
+      const banner = await readyBanner(local, { readyMs: 5, dataDir: "/tmp/other", cwd: "/w", env: {} });
+      const cloud = await fetch(`${local.url}/api/cloud`);
+      const calls = await fetch(`${local.url}/api/cloud/calls`);
+
+      expect(banner).not.toContain("simulated account:");
+      expect(banner).toMatch(/cloud {7}the AWS account your credentials reach \(REFLEX_CLOUD=aws\)/);
+      expect(banner).toContain("ec2 at http://127.0.0.1:9");
+      expect(banner).toMatch(/faults {6}none: reflex chaos injects faults into the simulated account only/);
+      expect(cloud.status).toBe(409);
+      expect(((await cloud.json()) as { error: { code: string } }).error.code).toBe("not_simulated");
+      expect(calls.status).toBe(409);
+    } finally {
+      await local.stop();
+      for (const [k, v] of [
+        ["REFLEX_CLOUD", saved.cloud],
+        ["REFLEX_ENDPOINT_EC2", saved.ec2],
+      ] as const)
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+    }
+  });
+
   it("print the commands for the port in use", async () => {
     const local = await start({ quiet: true });
     try {

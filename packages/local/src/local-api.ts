@@ -29,6 +29,8 @@ export const LOCAL_PREFIXES = [
 
 export interface LocalApiDeps {
   cloud: SimulatedCloud;
+  /** `REFLEX_CLOUD=aws`: the simulated account is not in use, so `/api/cloud…` says so (409). */
+  realCloud?: { endpoints: Partial<Record<string, string>> };
   bus: LocalBus;
   outbox: Outbox;
   /** Where Slack's work runs after the acknowledgement (local-mode.ts drains it on stop). */
@@ -81,7 +83,14 @@ const METHODS: Record<string, string[]> = {
 export function localApp(deps: LocalApiDeps): Hono<LambdaBindings> {
   const app = new Hono<LambdaBindings>();
   const work = deps.slackWork ?? new SlackWork((w: ChatOps.Ack.Work) => ChatOps.Worker.handle(w));
-  app.route("/", cloudApp(deps.cloud));
+  if (deps.realCloud) {
+    const message =
+      "REFLEX_CLOUD=aws: runbooks use the AWS account your credentials reach" +
+      (Object.keys(deps.realCloud.endpoints).length ? " (through the REFLEX_ENDPOINT_* endpoints)" : "") +
+      ", not the simulated account; reflex cloud and reflex chaos act on the simulated account only";
+    app.all("/api/cloud", (c) => c.json({ error: { code: "not_simulated", message } }, 409));
+    app.all("/api/cloud/*", (c) => c.json({ error: { code: "not_simulated", message } }, 409));
+  } else app.route("/", cloudApp(deps.cloud));
   app.get("/api/lifecycle", (c) => c.json({ events: deps.bus.list(Number(c.req.query("limit") ?? 100)) }));
   app.get("/api/outbox", (c) =>
     c.json({

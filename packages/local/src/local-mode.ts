@@ -68,6 +68,11 @@ export interface LocalOptions {
   quiet?: boolean;
   /** Where those lines go (default stdout). */
   activity?: Writer;
+  /**
+   * Called on every AWS SDK client the process builds, after local mode's own decoration (the
+   * differential tests record every cloud call with it, against either cloud).
+   */
+  decorateClient?: (service: string, client: Aws.SdkClient, region: string) => void;
 }
 
 export interface LocalMode {
@@ -76,13 +81,35 @@ export interface LocalMode {
   /** What ChatOps would have posted to Slack. */
   outbox: Outbox;
   config: Config;
+  /** The simulated account (unused, and not served, when {@link realCloud} is set). */
   cloud: SimulatedCloud;
+  /**
+   * Set with `REFLEX_CLOUD=aws`: runbooks reach the account the AWS credentials name (or the
+   * `REFLEX_ENDPOINT_<SERVICE>` endpoints, e.g. moto), not the simulated one.
+   */
+  realCloud?: RealCloud;
   engine: LocalStepFunctions;
   storage: Storage;
   jobs: ScheduledJob[];
   /** Waits until every run started so far has ended and been closed. */
   idle(): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface RealCloud {
+  /** The cloud services whose endpoint is overridden (`REFLEX_ENDPOINT_<SERVICE>`), by service. */
+  endpoints: Partial<Record<string, string>>;
+}
+
+/** `REFLEX_CLOUD=aws`: the cloud services' endpoints as the client factory will use them. */
+function realCloudFromEnv(): RealCloud | undefined {
+  if (process.env.REFLEX_CLOUD !== "aws") return undefined;
+  const endpoints: Partial<Record<string, string>> = {};
+  for (const service of SIMULATED_SERVICES) {
+    const endpoint = process.env[`REFLEX_ENDPOINT_${service.toUpperCase()}`];
+    if (endpoint) endpoints[service] = endpoint;
+  }
+  return { endpoints };
 }
 
 function defaultEnv(name: string, value: string): void {
@@ -194,7 +221,8 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   const notifications = subscribeSlackNotifier(bus, opts.config, life);
   const slackWork = new SlackWork((work: ChatOps.Ack.Work) => ChatOps.Worker.handle(work));
   // The routes only local mode has (the simulated account, lifecycle, outbox, Slack), one Hono app.
-  const local = localRoute({ cloud, bus, outbox, slackWork });
+  const realCloud = realCloudFromEnv();
+  const local = localRoute({ cloud, bus, outbox, slackWork, realCloud });
   // Through the middy handler, as the Lambda runs it (middy, Hono's Lambda adapter, the app;
   // `POST /events` too, as API Gateway routes it to the same function): its logs name the API,
   // not the last function that happened to run in this process.
@@ -237,12 +265,11 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   Aws.configure({
     endpoints: { dynamodb: storage.dynamoEndpoint, s3: storage.s3Endpoint, sfn: url, eventbridge: url },
     credentials: { s3: S3RVER_CREDENTIALS },
-    decorate: useRealCloud
-      ? undefined
-      : (service, client, clientRegion) => {
-          if ((SIMULATED_SERVICES as readonly string[]).includes(service))
-            cloud.attach(client, service, clientRegion);
-        },
+    decorate: (service, client, clientRegion) => {
+      // The simulated cloud leaves the services it does not simulate alone.
+      if (!useRealCloud) cloud.attach(client, service, clientRegion);
+      opts.decorateClient?.(service, client, clientRegion);
+    },
     guard: localGuard(useRealCloud),
   });
   // Health probes of failover pairs reach the simulated account's instances, not the network.
@@ -271,6 +298,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     outbox,
     config: opts.config,
     cloud,
+    ...(realCloud ? { realCloud } : {}),
     engine,
     storage,
     jobs,

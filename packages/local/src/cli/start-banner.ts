@@ -24,7 +24,14 @@ export async function readyBanner(local: LocalMode, opts: BannerOptions): Promis
       runbooks: Array<{ name: string }>;
     }
   ).runbooks.map((r) => r.name);
-  const faults = local.cloud.faults().map(faultView);
+  const faults = local.realCloud ? [] : local.cloud.faults().map(faultView);
+  const endpoints = Object.entries(local.realCloud?.endpoints ?? {});
+  const cloud = local.realCloud
+    ? `the AWS account your credentials reach (REFLEX_CLOUD=aws)${endpoints.length ? `; ${endpoints.map(([s, e]) => `${s} at ${e}`).join(", ")}` : ""}`
+    : `simulated account: ${local.cloud.instances().length} instances, ${local.cloud.snapshots().length} snapshots`;
+  const noFaults = local.realCloud
+    ? "none: reflex chaos injects faults into the simulated account only"
+    : "none armed (reflex chaos add --op ec2:CreateSnapshot --error RequestLimitExceeded --rate 0.3)";
   const prefix = tryPrefix(local.url, opts);
   const reflex = `${prefix}npx reflex`;
   // The port file is found from this directory only; elsewhere the URL must be named.
@@ -37,9 +44,9 @@ export async function readyBanner(local: LocalMode, opts: BannerOptions): Promis
   API         ${local.url}/api/runbooks
   DynamoDB    ${local.storage.dynamoEndpoint} (dynalite, data in ${opts.dataDir}/)
   S3          ${local.storage.s3Endpoint} (s3rver, bucket reflex-local-reports)
-  cloud       simulated account: ${local.cloud.instances().length} instances, ${local.cloud.snapshots().length} snapshots${process.env.REFLEX_CLOUD === "aws" ? " (REFLEX_CLOUD=aws: using your real account!)" : ""}
+  cloud       ${cloud}
   runbooks    ${runbooks.join(", ")}
-  faults      ${faults.length ? faults.map(formatFault).join("; ") : "none armed (reflex chaos add --op ec2:CreateSnapshot --error RequestLimitExceeded --rate 0.3)"}
+  faults      ${faults.length ? faults.map(formatFault).join("; ") : noFaults}
   schedules   ${local.jobs.map((j) => `${j.name} (${j.expression} ${j.timezone}, next ${j.nextRun()?.toISOString() ?? "never"})`).join("; ") || "none"}
 
 Try, in another terminal:

@@ -1,13 +1,15 @@
 /**
  * Errors of the simulated AWS APIs. The model throws {@link CloudApiError} (an AWS error
- * code, a message, an HTTP status); the middleware turns it into the exception the SDK
- * would have built from AWS's response, so code under test sees what it would see in AWS:
- * an `EC2ServiceException` / `AutoScalingServiceException` (or a modelled subclass such as
- * Auto Scaling's `InvalidNextToken`) whose `name` is the AWS error code.
+ * code, a message, an HTTP status); the middleware turns it into the HTTP response AWS would
+ * have sent, in the client's own wire protocol ({@link wireErrorResponse}), and hands that to
+ * the client's real deserializer. So the exception code under test sees is the one the SDK
+ * builds from AWS's answer — the service's modelled class when the code has one (ELBv2's
+ * `InvalidTarget` is an `InvalidTargetException`, SSM's `InvalidInstanceId` an
+ * `InvalidInstanceId`, Route 53's `NoSuchHostedZone` a `NoSuchHostedZone`), else the service's
+ * base exception (`EC2ServiceException` named by the code, as for every EC2 error) — with the
+ * `name`, `$fault`, `$metadata.httpStatusCode`, `Code` and `$retryable` the SDK sets. No list of
+ * classes is kept here: the client's error registry decides, as it does against AWS.
  */
-import * as AutoScaling from "@aws-sdk/client-auto-scaling";
-import { EC2ServiceException } from "@aws-sdk/client-ec2";
-import { ServiceException } from "@smithy/core/client";
 import { HttpResponse } from "@smithy/core/protocols";
 
 /** An AWS API error raised by the simulated cloud (not a Reflex error: it is what AWS would answer). */
@@ -31,57 +33,62 @@ export class CloudApiError extends Error {
   }
 }
 
+/** Each simulated service's own throttling code, as AWS sends it (all HTTP 400). */
+const THROTTLING: Record<string, string> = {
+  ec2: "RequestLimitExceeded",
+  autoscaling: "Throttling",
+  elbv2: "Throttling",
+  cloudwatch: "Throttling",
+  route53: "Throttling",
+  ssm: "ThrottlingException",
+};
+
 /** Each simulated service's throttling error, as AWS sends it. */
 export function throttlingError(service: string): CloudApiError {
-  return service === "autoscaling"
-    ? new CloudApiError("Throttling", "Rate exceeded", 400, { throttling: true })
-    : new CloudApiError("RequestLimitExceeded", "Request limit exceeded.", 400, { throttling: true });
+  return new CloudApiError(THROTTLING[service] ?? "Throttling", "Rate exceeded", 400, { throttling: true });
 }
 
-type ExceptionCtor = new (opts: any) => ServiceException;
-
-/** A modelled exception class of the service's SDK package, when the code has one. */
-function modelledException(service: string, code: string): ExceptionCtor | undefined {
-  if (service !== "autoscaling") return undefined; // EC2 models no errors: every EC2 error is the base exception.
-  const candidate = (AutoScaling as Record<string, unknown>)[code];
-  return typeof candidate === "function" &&
-    candidate.prototype instanceof AutoScaling.AutoScalingServiceException
-    ? (candidate as ExceptionCtor)
-    : undefined;
+/** The wire protocol of a client, as its `config.protocol` names it (`aws.protocols#awsQuery`, …). */
+export interface WireProtocol {
+  shapeId: string;
+  /** awsJson services that also send the Query code (`x-amzn-query-error`), e.g. CloudWatch. */
+  queryCompatible: boolean;
 }
 
-function baseException(service: string): ExceptionCtor {
-  if (service === "ec2") return EC2ServiceException;
-  if (service === "autoscaling") return AutoScaling.AutoScalingServiceException;
-  return ServiceException;
+/** The protocol an SDK v3 client speaks, read from its resolved config. */
+export function protocolOf(client: unknown): WireProtocol {
+  const protocol = (client as { config?: { protocol?: any } }).config?.protocol;
+  const shapeId = typeof protocol?.getShapeId === "function" ? String(protocol.getShapeId()) : "";
+  return { shapeId, queryCompatible: protocol?.awsQueryCompatible === true };
 }
+
+const xml = (s: string) =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /**
- * Builds the SDK exception for a simulated error, with the fields the SDK's query-protocol
- * deserializer sets: `name`, `message`, `$fault`, `$metadata`, `Code`, `Error`, and the
- * raw `$response` (non-enumerable, as the SDK does).
+ * The HTTP response AWS sends for an error, in the given protocol: EC2's
+ * `<Response><Errors><Error>`, Query's and REST-XML's `<ErrorResponse><Error>`, JSON's
+ * `{ "__type" }` (with `x-amzn-query-error` for Query-compatible services).
  */
-export function toServiceException(
-  service: string,
+export function wireErrorResponse(
+  protocol: WireProtocol,
   error: CloudApiError,
   requestId: string,
-): ServiceException {
-  const $fault = error.httpStatusCode >= 500 ? "server" : "client";
-  const $metadata = { httpStatusCode: error.httpStatusCode, requestId, attempts: 1, totalRetryDelay: 0 };
-  const Modelled = modelledException(service, error.code);
-  const exception = Modelled
-    ? new Modelled({ message: error.message, $metadata })
-    : new (baseException(service))({ name: error.code, $fault, $metadata, message: error.message });
-  const Type = $fault === "client" ? "Sender" : "Receiver";
-  Object.assign(exception, { Code: error.code, Error: { Type, Code: error.code, Message: error.message } });
-  if (error.throttling) Object.assign(exception, { $retryable: { throttling: true } });
-  Object.defineProperty(exception, "$response", {
-    value: new HttpResponse({
-      statusCode: error.httpStatusCode,
-      headers: { "x-amzn-requestid": requestId, "content-type": "text/xml" },
-      body: "",
-    }),
-    enumerable: false,
-  });
-  return exception;
+): HttpResponse {
+  const type = error.httpStatusCode >= 500 ? "Receiver" : "Sender";
+  const headers: Record<string, string> = { "x-amzn-requestid": requestId };
+  let body: string;
+  if (protocol.shapeId.endsWith("#ec2Query")) {
+    headers["content-type"] = "text/xml;charset=UTF-8";
+    body = `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${xml(error.code)}</Code><Message>${xml(error.message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`;
+  } else if (protocol.shapeId.endsWith("#awsJson1_0") || protocol.shapeId.endsWith("#awsJson1_1")) {
+    headers["content-type"] = `application/x-amz-json-${protocol.shapeId.endsWith("1_0") ? "1.0" : "1.1"}`;
+    if (protocol.queryCompatible) headers["x-amzn-query-error"] = `${error.code};${type}`;
+    body = JSON.stringify({ __type: error.code, message: error.message });
+  } else {
+    // awsQuery and restXml answer errors alike.
+    headers["content-type"] = "text/xml";
+    body = `<?xml version="1.0"?>\n<ErrorResponse><Error><Type>${type}</Type><Code>${xml(error.code)}</Code><Message>${xml(error.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
+  }
+  return new HttpResponse({ statusCode: error.httpStatusCode, headers, body: Buffer.from(body) });
 }

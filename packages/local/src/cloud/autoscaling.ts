@@ -1,11 +1,13 @@
 /**
  * The simulated Auto Scaling API. Groups own EC2 instances in the same region: when the
- * desired capacity changes, instances are launched (tagged like Auto Scaling tags them) or
- * terminated at once, so DescribeInstances reflects the change on the next call.
+ * desired capacity changes, instances are launched (tagged as Auto Scaling tags them: the
+ * group's propagated tags and `aws:autoscaling:groupName`, no `Name`) or terminated at once.
+ * As in AWS, new capacity is `Pending` (EC2 `pending`) for a while — `capacityLaunchMs`,
+ * compressed from AWS's minute or more — before it is `InService` (`running`).
  *
- * Scale-in picks, like the Default termination policy's first rule, the Availability Zone
- * with the most instances, then (to stay deterministic) the most recently launched
- * instance there. Scale-out fills the zone with the fewest instances.
+ * Scale-in chooses the instances to terminate by the group's termination policies
+ * ({@link chooseVictim}), as Auto Scaling does: first the Availability Zone with the most
+ * instances, then the policies in order. Scale-out fills the zone with the fewest instances.
  */
 import type {
   Activity,
@@ -23,7 +25,7 @@ import type {
 } from "@aws-sdk/client-auto-scaling";
 import { CloudApiError } from "./api-error.ts";
 import { beginTransition, launchInstance, type OpContext } from "./fleet.ts";
-import { type GroupRecord, type InstanceRecord, newUuid, type TagRecord } from "./model.ts";
+import { type GroupRecord, HOUR_MS, type InstanceRecord, newUuid, type TagRecord } from "./model.ts";
 import { applyFilters, paginate } from "./query.ts";
 
 type Output<T> = Omit<T, "$metadata">;
@@ -92,7 +94,7 @@ export function shapeGroup(ctx: OpContext, g: GroupRecord): AutoScalingGroup {
       Value: t.Value,
       PropagateAtLaunch: t.PropagateAtLaunch,
     })),
-    TerminationPolicies: ["Default"],
+    TerminationPolicies: [...(g.terminationPolicies ?? ["Default"])],
     NewInstancesProtectedFromScaleIn: false,
     ServiceLinkedRoleARN: `arn:aws:iam::${ctx.state.accountId}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`,
   };
@@ -101,9 +103,9 @@ export function shapeGroup(ctx: OpContext, g: GroupRecord): AutoScalingGroup {
 // ---------------------------------------------------------------------------------------
 // Capacity
 
-/** The tags a new member gets: the group's propagated tags, Auto Scaling's own, and a Name. */
-function launchTags(g: GroupRecord, index: number): TagRecord[] {
-  const tags: TagRecord[] = [{ Key: "Name", Value: `${g.name}-${index}` }];
+/** The tags a new member gets: the group's propagated tags and Auto Scaling's own (no Name, as in AWS). */
+function launchTags(g: GroupRecord): TagRecord[] {
+  const tags: TagRecord[] = [];
   for (const t of g.tags) {
     if (!t.PropagateAtLaunch) continue;
     const existing = tags.find((x) => x.Key === t.Key);
@@ -143,22 +145,60 @@ export function reconcileGroup(
       instanceType: g.instanceType,
       imageId: g.imageId,
       az,
-      tags: launchTags(g, g.launched),
+      tags: launchTags(g),
       volumeSizes: [g.rootVolumeSize],
       state,
       group: g.name,
+      pendingMs: ctx.settings.capacityLaunchMs,
     });
     g.instanceIds.push(instance.id);
     live = members(ctx, g);
   }
   while (live.length > g.desiredCapacity) {
-    const byZone = countByZone(g, live);
-    let zone: InstanceRecord[] = [];
-    for (const list of byZone.values()) if (list.length > zone.length) zone = list;
-    const victim = zone.reduce((newest, i) => (i.launchTime >= newest.launchTime ? i : newest));
-    terminateMember(ctx, g, victim);
+    terminateMember(ctx, g, chooseVictim(ctx, g, live));
     live = members(ctx, g);
   }
+}
+
+/** The termination policies Auto Scaling knows; the simulation applies all but AllocationStrategy (no mixed instances). */
+export const TERMINATION_POLICIES = [
+  "Default",
+  "OldestInstance",
+  "NewestInstance",
+  "OldestLaunchConfiguration",
+  "OldestLaunchTemplate",
+  "ClosestToNextInstanceHour",
+  "AllocationStrategy",
+] as const;
+
+/**
+ * The member scale-in terminates, as Auto Scaling chooses it
+ * (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-termination-policies.html):
+ * the Availability Zone with the most instances first; there, each policy in order narrows the
+ * candidates, and `Default` (also what follows the last policy) is: oldest launch template
+ * (every member here has the group's one), then closest to the next billing hour, then a
+ * random one — the lowest instance id here, so runs repeat.
+ */
+export function chooseVictim(ctx: OpContext, g: GroupRecord, live: InstanceRecord[]): InstanceRecord {
+  const byZone = countByZone(g, live);
+  let candidates: InstanceRecord[] = [];
+  for (const list of byZone.values()) if (list.length > candidates.length) candidates = list;
+  const keep = (pick: (i: InstanceRecord) => number) => {
+    const best = Math.min(...candidates.map(pick));
+    candidates = candidates.filter((i) => pick(i) === best);
+  };
+  const toNextHour = (i: InstanceRecord) => HOUR_MS - ((ctx.now - i.launchTime) % HOUR_MS);
+  for (const policy of [...(g.terminationPolicies ?? ["Default"]), "Default"]) {
+    if (candidates.length === 1) break;
+    if (policy === "OldestInstance") keep((i) => i.launchTime);
+    else if (policy === "NewestInstance") keep((i) => -i.launchTime);
+    else if (policy === "ClosestToNextInstanceHour") keep(toNextHour);
+    else if (policy === "Default") {
+      keep(toNextHour);
+      break;
+    }
+  }
+  return candidates.reduce((a, b) => (a.id < b.id ? a : b));
 }
 
 function terminateMember(ctx: OpContext, g: GroupRecord, instance: InstanceRecord): void {
@@ -283,11 +323,19 @@ function updateAutoScalingGroup(ctx: OpContext, input: UpdateAutoScalingGroupCom
       `Desired capacity:${desired} must be between the specified min size:${min} and max size:${max}`,
     );
   }
+  if (input.TerminationPolicies) g.terminationPolicies = checkPolicies(input.TerminationPolicies);
   g.minSize = min;
   g.maxSize = max;
   g.desiredCapacity = desired;
   reconcileGroup(ctx, g);
   return {};
+}
+
+function checkPolicies(policies: string[]): string[] {
+  for (const p of policies)
+    if (!(TERMINATION_POLICIES as readonly string[]).includes(p) && !p.startsWith("arn:aws:lambda:"))
+      throw validation(`Termination policy ${p} is invalid.`);
+  return [...policies];
 }
 
 function terminateInstanceInAutoScalingGroup(

@@ -449,37 +449,95 @@ describe("Auto Scaling", () => {
       ],
     });
 
-  it("launches tagged instances when the desired capacity grows, and terminates them when it shrinks", async () => {
+  it("launches tagged instances when the desired capacity grows, Pending before InService, and terminates when it shrinks", async () => {
     const asg = autoScaling();
     const client = ec2();
+    const lifecycle = async () =>
+      (
+        await asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ["web"] }))
+      ).AutoScalingGroups?.[0].Instances?.map((i) => i.LifecycleState);
 
     await asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: "web", DesiredCapacity: 8 }));
     const grown = await webMembers(client);
+    const added = grown.filter((i) => name(i) === undefined);
+
     expect(grown).toHaveLength(8);
-    const added = grown.filter((i) => ["web-7", "web-8"].includes(name(i)!));
     expect(added).toHaveLength(2);
+    expect((await lifecycle())?.filter((l) => l === "Pending")).toHaveLength(2);
     for (const i of added) {
-      expect(i.State?.Name).toBe("running");
+      expect(i.State?.Name).toBe("pending");
+      // Auto Scaling tags what it launches with the group's propagated tags and its own, never a Name.
       expect(i.Tags).toEqual(
         expect.arrayContaining([
           { Key: "Role", Value: "web" },
           { Key: "Backup", Value: "daily" },
           { Key: "reflex:managed", Value: "true" },
+          { Key: "aws:autoscaling:groupName", Value: "web" },
         ]),
       );
     }
-    const { AutoScalingGroups } = await asg.send(
-      new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ["web"] }),
-    );
-    expect(AutoScalingGroups?.[0].Instances).toHaveLength(8);
+
+    now += 1000;
+    expect(await lifecycle()).toEqual(Array(8).fill("InService"));
 
     await asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: "web", DesiredCapacity: 3 }));
     expect(await webMembers(client)).toHaveLength(3);
     const terminated = await allInstances(client, {
       Filters: [{ Name: "instance-state-name", Values: ["terminated"] }],
     });
-    expect(terminated.map(name)).toEqual(expect.arrayContaining(["web-7", "web-8"]));
     expect(terminated).toHaveLength(5);
+  });
+
+  it("scales in from the zone with the most instances, by the group's termination policy", async () => {
+    const asg = autoScaling();
+    const members = () =>
+      cloud
+        .instances()
+        .filter(
+          (i) => SimulatedCloud.tag(i, "aws:autoscaling:groupName") === "web" && i.State?.Name === "running",
+        );
+    const zones = (list: ReturnType<typeof members>) => list.map((i) => i.Placement?.AvailabilityZone).sort();
+    // One new member: its zone now holds the most instances.
+    await asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: "web", DesiredCapacity: 7 }));
+    now += 1000;
+    const newest = members().find((i) => name(i) === undefined)!;
+    const crowded = newest.Placement?.AvailabilityZone;
+
+    await asg.send(
+      new UpdateAutoScalingGroupCommand({
+        AutoScalingGroupName: "web",
+        TerminationPolicies: ["NewestInstance"],
+      }),
+    );
+    await asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: "web", DesiredCapacity: 6 }));
+
+    expect(members().map((i) => i.InstanceId)).not.toContain(newest.InstanceId);
+    expect(zones(members()).filter((z) => z === crowded)).toHaveLength(2);
+
+    await asg.send(
+      new UpdateAutoScalingGroupCommand({
+        AutoScalingGroupName: "web",
+        TerminationPolicies: ["OldestInstance"],
+      }),
+    );
+    const oldest = [...members()].sort((a, b) => a.LaunchTime!.getTime() - b.LaunchTime!.getTime())[0];
+    await asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: "web", DesiredCapacity: 5 }));
+
+    expect(members().map((i) => i.InstanceId)).not.toContain(oldest.InstanceId);
+    expect(
+      (await asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ["web"] })))
+        .AutoScalingGroups?.[0].TerminationPolicies,
+    ).toEqual(["OldestInstance"]);
+  });
+
+  it("refuses a termination policy Auto Scaling does not know", async () => {
+    const error = await rejection(
+      autoScaling().send(
+        new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: "web", TerminationPolicies: ["Youngest"] }),
+      ),
+    );
+    expect(error).toMatchObject({ name: "ValidationError" });
+    expect(cloud.autoScalingGroups()[0].TerminationPolicies).toEqual(["Default"]);
   });
 
   it("rejects a desired capacity outside min and max with ValidationError, changing nothing", async () => {

@@ -3,12 +3,14 @@
  * (GetMetricData with MetricStat queries), both set by tests and `reflex chaos` through the
  * cloud's failover controls rather than by the code under test.
  */
-import type { MetricAlarm, MetricDataResult, StateValue } from "@aws-sdk/client-cloudwatch";
+import type { CompositeAlarm, MetricAlarm, MetricDataResult, StateValue } from "@aws-sdk/client-cloudwatch";
 import { CloudApiError } from "./api-error.ts";
 import type { OpContext } from "./fleet.ts";
 
 export interface AlarmRecord {
   name: string;
+  /** A composite alarm (a rule over other alarms) rather than a metric alarm; default metric. */
+  composite?: boolean;
   state: StateValue;
   reason: string;
   updatedAt: number;
@@ -41,24 +43,41 @@ export const dimensionKey = (dims: Array<{ Name?: string; Value?: string }> | Re
     .sort()
     .join(",");
 
+/**
+ * DescribeAlarms as AWS answers it: without `AlarmTypes` only metric alarms are returned
+ * (composite alarms must be asked for with `AlarmTypes: ["CompositeAlarm"]`).
+ */
 function describeAlarms(
   ctx: OpContext,
-  input: { AlarmNames?: string[]; AlarmNamePrefix?: string; StateValue?: string },
+  input: { AlarmNames?: string[]; AlarmNamePrefix?: string; StateValue?: string; AlarmTypes?: string[] },
 ) {
+  const types = input.AlarmTypes?.length ? input.AlarmTypes : ["MetricAlarm"];
+  for (const t of types)
+    if (t !== "MetricAlarm" && t !== "CompositeAlarm")
+      throw new CloudApiError(
+        "ValidationError",
+        `1 validation error detected: Value '${t}' at 'alarmTypes' failed to satisfy constraint: Member must satisfy enum value set: [CompositeAlarm, MetricAlarm]`,
+      );
   const alarms = cloudWatchState(ctx).alarms.filter(
     (a) =>
       (!input.AlarmNames?.length || input.AlarmNames.includes(a.name)) &&
       (!input.AlarmNamePrefix || a.name.startsWith(input.AlarmNamePrefix)) &&
       (!input.StateValue || a.state === input.StateValue),
   );
-  const shaped: MetricAlarm[] = alarms.map((a) => ({
+  const common = (a: AlarmRecord) => ({
     AlarmName: a.name,
     AlarmArn: `arn:aws:cloudwatch:${ctx.region}:${ctx.state.accountId}:alarm:${a.name}`,
     StateValue: a.state,
     StateReason: a.reason,
     StateUpdatedTimestamp: new Date(a.updatedAt),
-  }));
-  return { MetricAlarms: shaped, CompositeAlarms: [] };
+  });
+  const metric: MetricAlarm[] = types.includes("MetricAlarm")
+    ? alarms.filter((a) => !a.composite).map(common)
+    : [];
+  const composite: CompositeAlarm[] = types.includes("CompositeAlarm")
+    ? alarms.filter((a) => a.composite).map((a) => ({ ...common(a), AlarmRule: "TRUE" }))
+    : [];
+  return { MetricAlarms: metric, CompositeAlarms: composite };
 }
 
 const STATS: Record<string, (v: number[]) => number> = {

@@ -90,13 +90,26 @@ export class FailoverControls {
     this.#save();
   }
 
-  /** Creates or sets a CloudWatch alarm's state. */
-  setAlarm(name: string, state: StateValue, reason = `set by a test: ${state}`, region?: string): void {
+  /** Creates or sets a CloudWatch alarm's state (a new alarm is a metric alarm unless `composite`). */
+  setAlarm(
+    name: string,
+    state: StateValue,
+    reason = `set by a test: ${state}`,
+    region?: string,
+    opts: { composite?: boolean } = {},
+  ): void {
     const ctx = this.#context(region);
     const alarms = cloudWatchState(ctx).alarms;
     const existing = alarms.find((a) => a.name === name);
     if (existing) Object.assign(existing, { state, reason, updatedAt: ctx.now });
-    else alarms.push({ name, state, reason, updatedAt: ctx.now });
+    else
+      alarms.push({
+        name,
+        state,
+        reason,
+        updatedAt: ctx.now,
+        ...(opts.composite ? { composite: true } : {}),
+      });
     this.#save();
   }
 

@@ -25,6 +25,8 @@ export interface CloudSettings {
   stateTransitionMs: number;
   /** EC2 Describe* page size when the caller gives no MaxResults. */
   pageSize: number;
+  /** How long capacity an Auto Scaling group launches stays `pending` (Auto Scaling: `Pending`) before `running`/`InService`. */
+  capacityLaunchMs: number;
 }
 
 /** Everything one operation needs: the model, the calling client's region, one clock reading. */
@@ -60,6 +62,8 @@ export interface LaunchSpec {
   state: InstanceStateName;
   launchTime?: number;
   group?: string;
+  /** How long a `pending` launch lasts; default `stateTransitionMs`. */
+  pendingMs?: number;
 }
 
 /** Creates an instance with its volumes attached (root volume deleted on termination). */
@@ -87,7 +91,9 @@ export function launchInstance(ctx: OpContext, spec: LaunchSpec): InstanceRecord
     imageId: spec.imageId ?? "ami-0c02fb55956c7d316",
     state: spec.state === "pending" ? "pending" : spec.state,
     transition:
-      spec.state === "pending" ? { to: "running", at: ctx.now + ctx.settings.stateTransitionMs } : undefined,
+      spec.state === "pending"
+        ? { to: "running", at: ctx.now + (spec.pendingMs ?? ctx.settings.stateTransitionMs) }
+        : undefined,
     stateChangedAt: launchTime,
     stateReason: spec.state === "stopped" ? userInitiated(launchTime) : "",
     az: spec.az,

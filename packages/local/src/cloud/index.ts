@@ -55,7 +55,7 @@ import {
   tagValue,
 } from "./model.ts";
 import { loadState, saveState } from "./persist.ts";
-import { route53Operations } from "./route53.ts";
+import { route53Operations, route53State } from "./route53.ts";
 import { seedFleet } from "./seed.ts";
 import { ssmOperations } from "./ssm.ts";
 
@@ -146,6 +146,13 @@ export interface SimulatedCloudOptions {
   snapshotDurationMs?: number;
   /** How long instance transitions take. Default 0: settled by the next call. */
   stateTransitionMs?: number;
+  /**
+   * How long capacity an Auto Scaling group launches stays `Pending` before `InService`, as in
+   * AWS (there, a minute or more). Default 1 s: code that does not wait for InService is caught.
+   */
+  capacityLaunchMs?: number;
+  /** How long a Route 53 change stays `PENDING` before `INSYNC` (AWS: usually under 60 s). Default 1 s. */
+  route53InsyncMs?: number;
   /** EC2 Describe* page size when the caller sets no MaxResults (AWS would return all). Default 5, so paginators page. */
   pageSize?: number;
   /** PRNG seed for ids. Default 1: a fresh cloud's ids are the same on every run. */
@@ -205,6 +212,8 @@ export interface NewGroup {
   /** Propagated to the instances the group launches. */
   tags?: Record<string, string>;
   rootVolumeSize?: number;
+  /** Default `["Default"]`. */
+  terminationPolicies?: string[];
 }
 
 /** Services the cloud answers for. Clients of other services (DynamoDB, S3, ...) are left alone. */
@@ -283,6 +292,7 @@ export class SimulatedCloud {
       snapshotDurationMs: opts.snapshotDurationMs ?? 10_000,
       stateTransitionMs: opts.stateTransitionMs ?? 0,
       pageSize: opts.pageSize ?? 5,
+      capacityLaunchMs: opts.capacityLaunchMs ?? 1000,
     };
     const regions = opts.regions ?? ["us-east-1", "us-west-2"];
     this.#defaultRegion = regions[0] ?? "us-east-1";
@@ -291,6 +301,7 @@ export class SimulatedCloud {
     this.restored = loaded !== undefined;
     this.#state = loaded ?? emptyState(opts.accountId ?? "123456789012", opts.seed ?? 1, regions);
     for (const r of regions) opContext(this.#state, r, 0, this.#settings);
+    if (!loaded) route53State({ state: this.#state }).insyncDelayMs = opts.route53InsyncMs ?? 1000;
   }
 
   /**
@@ -593,6 +604,7 @@ export class SimulatedCloud {
       instanceIds: [],
       createdTime: ctx.now,
       launched: 0,
+      ...(spec.terminationPolicies ? { terminationPolicies: [...spec.terminationPolicies] } : {}),
     };
     ctx.rs.groups.push(group);
     reconcileGroup(ctx, group, "running");

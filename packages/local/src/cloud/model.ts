@@ -104,8 +104,10 @@ export interface GroupRecord {
   tags: GroupTagRecord[];
   instanceIds: string[];
   createdTime: number;
-  /** How many instances the group has launched so far; names new ones `<group>-<n>`. */
+  /** How many instances the group has launched so far. */
   launched: number;
+  /** The group's termination policies, in order (AWS's default: `["Default"]`). */
+  terminationPolicies?: string[];
 }
 
 export interface RegionState {

@@ -95,8 +95,12 @@ export function seedFleet(state: CloudState, now: number, settings: CloudSetting
   };
   launchedAt.rs.groups.push(web);
   reconcileGroup(launchedAt, web, "running");
-  for (const id of web.instanceIds)
-    nameVolumes(launchedAt, launchedAt.rs.instances.find((i) => i.id === id)!);
+  // Auto Scaling names no instance; this account's owner named them web-1..web-6 (as a launch hook might).
+  web.instanceIds.forEach((id, n) => {
+    const member = launchedAt.rs.instances.find((i) => i.id === id)!;
+    member.tags.unshift({ Key: "Name", Value: `web-${n + 1}` });
+    nameVolumes(launchedAt, member);
+  });
 
   // Databases: bigger instances with a root and a data volume each.
   const dbs = [1, 2, 3].map((n) => {

@@ -39,8 +39,9 @@ export async function probeHealth(health: Health | undefined, region: string): P
       return { ok: false, detail: `GET ${health.url} failed: ${(err as Error).message}` };
     }
   }
+  // Without AlarmTypes, AWS answers metric alarms only: a composite health alarm would read as missing.
   const out = await client(CloudWatchClient, "cloudwatch", region).send(
-    new DescribeAlarmsCommand({ AlarmNames: [health.alarm] }),
+    new DescribeAlarmsCommand({ AlarmNames: [health.alarm], AlarmTypes: ["MetricAlarm", "CompositeAlarm"] }),
   );
   const alarm = out.MetricAlarms?.[0] ?? out.CompositeAlarms?.[0];
   if (!alarm) return { ok: false, detail: `alarm ${health.alarm} does not exist` };
