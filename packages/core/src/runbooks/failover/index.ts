@@ -73,6 +73,18 @@ export const failover = defineRunbook({
   dryRun:
     "Checks the standby's readiness and reports the plan (the Elastic IP's association, the record's value and TTL, before and after); no mutating call.",
   implementation: () => import("./handlers.ts").then((m) => m.failoverSteps),
+  // The reconciler reads a lost run's pair back from the cloud: where the Elastic IP points and
+  // what the record says (inspectLostFailover).
+  lostRun: {
+    permissions: [
+      { actions: ["ec2:DescribeAddresses"], mutating: false },
+      {
+        actions: ["route53:ListResourceRecordSets"],
+        mutating: false,
+        resources: ["arn:${Partition}:route53:::hostedzone/*"],
+      },
+    ],
+  },
   services: ["ec2", "route53", "cloudwatch"],
   // The primary/standby pairs it fails over are the config's `pairs`.
   config: { pairs: z.array(pairSchema) },
