@@ -127,7 +127,11 @@ describe("a role session is not a person", () => {
     const run = await call(session("OnCall", "x"), "GET", `/api/executions/${id}`);
     expect(run.body.trigger?.actor ?? run.body.requestedBy).toBe(`arn:aws:iam::${ACCOUNT}:role/OnCall`);
     expect(run.body.audit).toContainEqual(
-      expect.objectContaining({ kind: "approval.refused", actor: `arn:aws:iam::${ACCOUNT}:role/OnCall` }),
+      expect.objectContaining({
+        kind: "approval.refused",
+        actor: `arn:aws:iam::${ACCOUNT}:role/OnCall`,
+        identity: session("OnCall", "not-alice-really"),
+      }),
     );
   });
 
