@@ -163,9 +163,12 @@ export function Runbooks({ stack }: StackContext) {
     description: "Reflex: closes a run when its Step Functions execution ends",
     deadLetterQueue: statusDlq,
   });
+  const executionArns = deployed.map((d) => `${executionArnPrefix(d.stateMachineArn)}*`);
   executionStatus.attachPermissions([
     ...tableStatements(table.tableArn),
     putEventsStatement(bus.eventBusArn),
+    // A status event is a claim: the function reads the execution back before it closes a run.
+    describeExecutionStatement(executionArns),
   ]);
   const executionStatusRule = new Rule(stack, "ExecutionStatusRule", {
     description: "Step Functions status changes of Reflex's state machines",
@@ -191,7 +194,6 @@ export function Runbooks({ stack }: StackContext) {
     handler: RECONCILE_HANDLER,
     description: "Reflex: closes runs whose Step Functions execution ended unheard or never started",
   });
-  const executionArns = deployed.map((d) => `${executionArnPrefix(d.stateMachineArn)}*`);
   reconcile.attachPermissions([
     ...tableStatements(table.tableArn),
     putEventsStatement(bus.eventBusArn),
