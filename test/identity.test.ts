@@ -252,6 +252,7 @@ describe("identities and members, without a server", () => {
               "sso:bob",
               "arn:aws:iam::*:role/OnCall*",
               `arn:aws:sts::${ACCOUNT}:federated-user/alice`,
+              `arn:aws:sts::${ACCOUNT}:assumed-role/OnCall/*`,
             ],
           },
         },
@@ -265,6 +266,7 @@ describe("identities and members, without a server", () => {
       "access.roles.a[3]",
       "access.roles.a[6]",
       "access.roles.a[7]",
+      "access.roles.a[8]",
     ]);
     expect(warnings[4].message).toMatch(/any account/);
     expect(warnings[5].message).toMatch(/GetFederationToken/);
