@@ -168,9 +168,12 @@ export function Runbooks({ stack }: StackContext) {
     description: "Reflex: closes a run when its Step Functions execution ends",
     deadLetterQueue: statusDlq,
   });
+  const executionArns = deployed.map((d) => `${executionArnPrefix(d.stateMachineArn)}*`);
   executionStatus.attachPermissions([
     ...tableStatements(table.tableArn, TABLE_WRITES.executionStatus),
     putEventsStatement(bus.eventBusArn),
+    // A status event is a claim: the function reads the execution back before it closes a run.
+    describeExecutionStatement(executionArns),
   ]);
   const executionStatusRule = new Rule(stack, "ExecutionStatusRule", {
     description: "Step Functions status changes of Reflex's state machines",
@@ -200,7 +203,6 @@ export function Runbooks({ stack }: StackContext) {
     description: "Reflex: closes runs whose Step Functions execution ended unheard or never started",
     deadLetterQueue: reconcileDlq,
   });
-  const executionArns = deployed.map((d) => `${executionArnPrefix(d.stateMachineArn)}*`);
   // A lost run's inspector (core's Steps.inspectLost) reports what the run left behind, with
   // the read-only permissions its runbook's manifest declares for it (`lostRun`).
   const inspectors = Registry.list().flatMap((runbook) =>

@@ -427,6 +427,22 @@ describe("Runbooks", () => {
   });
 });
 
+describe("ExecutionStatus", () => {
+  it("may describe the executions of this stage's machines, to confirm a status event before closing a run", () => {
+    const [fnId] = Object.entries(resources(templates.Runbooks, "AWS::Lambda::Function")).find(([, f]) =>
+      String(f.Properties.FunctionName).endsWith("-execution-status"),
+    )!;
+    expect(roleStatements(fnId)).toContainEqual(
+      expect.objectContaining({
+        Action: "states:DescribeExecution",
+        Resource: Runbooks.list().map(
+          (r) => `${SM_ARN_PREFIX.replace(":stateMachine:", ":execution:")}${r.name}:*`,
+        ),
+      }),
+    );
+  });
+});
+
 describe("Triggers", () => {
   it("deploys one rule per config rule on the default bus, with the rule's own pattern", () => {
     const rules = Object.values(resources(templates.Triggers, "AWS::Events::Rule"))

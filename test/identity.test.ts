@@ -127,7 +127,11 @@ describe("a role session is not a person", () => {
     const run = await call(session("OnCall", "x"), "GET", `/api/executions/${id}`);
     expect(run.body.trigger?.actor ?? run.body.requestedBy).toBe(`arn:aws:iam::${ACCOUNT}:role/OnCall`);
     expect(run.body.audit).toContainEqual(
-      expect.objectContaining({ kind: "approval.refused", actor: `arn:aws:iam::${ACCOUNT}:role/OnCall` }),
+      expect.objectContaining({
+        kind: "approval.refused",
+        actor: `arn:aws:iam::${ACCOUNT}:role/OnCall`,
+        identity: session("OnCall", "not-alice-really"),
+      }),
     );
   });
 
@@ -248,6 +252,7 @@ describe("identities and members, without a server", () => {
               "sso:bob",
               "arn:aws:iam::*:role/OnCall*",
               `arn:aws:sts::${ACCOUNT}:federated-user/alice`,
+              `arn:aws:sts::${ACCOUNT}:assumed-role/OnCall/*`,
             ],
           },
         },
@@ -261,6 +266,7 @@ describe("identities and members, without a server", () => {
       "access.roles.a[3]",
       "access.roles.a[6]",
       "access.roles.a[7]",
+      "access.roles.a[8]",
     ]);
     expect(warnings[4].message).toMatch(/any account/);
     expect(warnings[5].message).toMatch(/GetFederationToken/);

@@ -296,7 +296,9 @@ export async function answer(input: {
   }
   const policy = policyOf(req, execution);
   const person = People.personOf(config, input.actor.id);
-  const identity = person.linked ? { identity: input.actor.id } : {};
+  // The audit names the person, and keeps what they arrived as (a role session's full ARN too).
+  const arrived = input.actor.raw ?? input.actor.id;
+  const identity = arrived !== person.name ? { identity: arrived } : {};
   const denied = whyNot(config, policy, input.actor, input.answer);
   if (denied) {
     await Audit.record(

@@ -144,7 +144,7 @@ async function mayPause(c: C, what: "pause" | "resume"): Promise<Admission.Acces
   await Audit.record({
     kind: "guardrail.refused",
     actor: person.name,
-    ...(person.linked ? { identity: who.id } : {}),
+    ...((who.raw ?? who.id) !== person.name ? { identity: who.raw ?? who.id } : {}),
     reason: why,
     guardrail: "pause",
   });

@@ -127,12 +127,14 @@ export function identitiesOf(config: Config, identity: string): string[] {
 /** Why an `access.roles` member can never match a caller, or undefined when it can. */
 function neverMatches(config: Config, member: string): string | undefined {
   if (!member.startsWith("arn:")) return undefined;
-  const session = ASSUMED_ROLE.exec(member);
+  // Patterns too (`…:assumed-role/OnCall/*`): a session ARN is never what Reflex compares.
+  const session = /^arn:(aws[a-z-]*):sts::([^:]*):assumed-role\/([^/]+)\/(.+)$/.exec(member);
   if (session) {
-    const role = roleOfSession(member) as string;
+    const role = `arn:${session[1]}:iam::${session[2]}:role/${session[3]}`;
     if (SSO_ROLE.test(session[3]))
       return `an Identity Center session is the user sso:${session[4]}, not its session ARN: write 'sso:${session[4]}' (or the role ${role} for everyone with that permission set)`;
-    if (!namedSession(config, role))
+    const named = config.access.namedSessions.map(withoutPath);
+    if (!named.includes(role))
       return `a session name is chosen by whoever assumes the role, so Reflex knows this caller as the role ${role}: write that (every session of it), or list the role in access.namedSessions if its trust policy forces the session name`;
     return undefined;
   }

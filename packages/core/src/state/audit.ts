@@ -37,7 +37,7 @@ export interface AuditInput {
   kind: AuditKind;
   /** Who or what caused it: `schedule:nightly-backup`, `cli`, `rule:web-cpu-high`, `slack:U123`. */
   actor: string;
-  /** The identity a person acted as, when `actor` names the person (`people:` in the config). */
+  /** What the actor arrived as, when `actor` does not say it: the identity a person (`people:`) acted as, or a role session's full ARN. */
   identity?: string;
   /** Why, in words an on-call engineer can act on. */
   reason: string;
