@@ -308,3 +308,32 @@ describe("answers given before a restart", () => {
     }
   });
 });
+
+describe("two approvals at once with minApprovers 2", () => {
+  let local: LocalMode;
+  beforeAll(async () => {
+    local = await startTestLocal({ ...CONFIG, approvals: { deadline: "5m", minApprovers: 2 } });
+  });
+  afterAll(async () => local?.stop());
+
+  it("both count: the later write answers on top of the earlier, and the second approval decides", async () => {
+    for (let i = 0; i < 10; i++) {
+      const id = await startScale(local);
+      await waiting(local, id);
+      const answers = await Promise.all(
+        ["cli:carol", "cli:erin"].map((as) => call(local, as, "POST", `/api/executions/${id}/approve`, {})),
+      );
+      const run = await ended(local, id);
+      const label = `round ${i}: ${JSON.stringify(answers)}`;
+      expect(
+        answers.map((a) => a.status),
+        label,
+      ).toEqual([200, 200]);
+      expect(
+        answers.map((a) => `${a.body.status} ${a.body.approvals}/${a.body.needed}`).sort(),
+        label,
+      ).toEqual(["APPROVED 2/2", "PENDING 1/2"]);
+      expect(run.body.status, label).toBe("SUCCEEDED");
+    }
+  });
+});
