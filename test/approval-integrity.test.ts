@@ -13,9 +13,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { SendTaskSuccessCommand, SFNClient } from "@aws-sdk/client-sfn";
+import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
-import { type ConfigInput, validateConfig } from "@reflex/core";
+import { Approvals, type ConfigInput, validateConfig } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalMode, startLocal } from "../packages/local/src/local-mode.ts";
 import { startTestLocal } from "./support/local.ts";
@@ -182,6 +182,39 @@ describe("abort and approval, one after the other", () => {
     } finally {
       local.cloud.removeFault(slow);
     }
+  });
+});
+
+describe("a stolen token used to fail the wait", () => {
+  let local: LocalMode;
+  beforeAll(async () => {
+    local = await startTestLocal(CONFIG);
+  });
+  afterAll(async () => local?.stop());
+
+  it("a SendTaskFailure 'ApprovalRejected' nobody recorded ends the run FAILED 'approval not recorded', not as a person's rejection", async () => {
+    const id = await startScale(local);
+    await waiting(local, id);
+    const token = (await Approvals.find(id))?.token;
+    const sfn = new SFNClient({
+      endpoint: local.url,
+      region: "us-east-1",
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    });
+    await sfn.send(
+      new SendTaskFailureCommand({
+        taskToken: token,
+        error: "ApprovalRejected",
+        cause: "rejected by cli:carol: no",
+      }),
+    );
+    sfn.destroy();
+
+    const run = await ended(local, id);
+    expect(run.body).toMatchObject({ status: "FAILED", error: "ApprovalNotRecorded" });
+    expect(run.body.cause).toMatch(/approval not recorded: .*ApprovalRejected.*no rejection is recorded/);
+    expect(mutatingCallsOf(local, id)).toEqual([]);
+    expect((run.body.audit as Array<{ kind: string }>).map((a) => a.kind)).toContain("approval.unverified");
   });
 });
 
