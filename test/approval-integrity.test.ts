@@ -13,9 +13,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { SendTaskSuccessCommand, SFNClient } from "@aws-sdk/client-sfn";
+import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
-import { type ConfigInput, validateConfig } from "@reflex/core";
+import { Approvals, type ConfigInput, validateConfig } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalMode, startLocal } from "../packages/local/src/local-mode.ts";
 import { startTestLocal } from "./support/local.ts";
@@ -185,6 +185,39 @@ describe("abort and approval, one after the other", () => {
   });
 });
 
+describe("a stolen token used to fail the wait", () => {
+  let local: LocalMode;
+  beforeAll(async () => {
+    local = await startTestLocal(CONFIG);
+  });
+  afterAll(async () => local?.stop());
+
+  it("a SendTaskFailure 'ApprovalRejected' nobody recorded ends the run FAILED 'approval not recorded', not as a person's rejection", async () => {
+    const id = await startScale(local);
+    await waiting(local, id);
+    const token = (await Approvals.find(id))?.token;
+    const sfn = new SFNClient({
+      endpoint: local.url,
+      region: "us-east-1",
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    });
+    await sfn.send(
+      new SendTaskFailureCommand({
+        taskToken: token,
+        error: "ApprovalRejected",
+        cause: "rejected by cli:carol: no",
+      }),
+    );
+    sfn.destroy();
+
+    const run = await ended(local, id);
+    expect(run.body).toMatchObject({ status: "FAILED", error: "ApprovalNotRecorded" });
+    expect(run.body.cause).toMatch(/approval not recorded: .*ApprovalRejected.*no rejection is recorded/);
+    expect(mutatingCallsOf(local, id)).toEqual([]);
+    expect((run.body.audit as Array<{ kind: string }>).map((a) => a.kind)).toContain("approval.unverified");
+  });
+});
+
 type Who = { actor: string; act: "approve" | "reject" | "abort" };
 type Round = { winner: Who; loser: Who; run: string; error?: string };
 
@@ -305,6 +338,35 @@ describe("answers given before a restart", () => {
     } finally {
       await local.stop();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("two approvals at once with minApprovers 2", () => {
+  let local: LocalMode;
+  beforeAll(async () => {
+    local = await startTestLocal({ ...CONFIG, approvals: { deadline: "5m", minApprovers: 2 } });
+  });
+  afterAll(async () => local?.stop());
+
+  it("both count: the later write answers on top of the earlier, and the second approval decides", async () => {
+    for (let i = 0; i < 10; i++) {
+      const id = await startScale(local);
+      await waiting(local, id);
+      const answers = await Promise.all(
+        ["cli:carol", "cli:erin"].map((as) => call(local, as, "POST", `/api/executions/${id}/approve`, {})),
+      );
+      const run = await ended(local, id);
+      const label = `round ${i}: ${JSON.stringify(answers)}`;
+      expect(
+        answers.map((a) => a.status),
+        label,
+      ).toEqual([200, 200]);
+      expect(
+        answers.map((a) => `${a.body.status} ${a.body.approvals}/${a.body.needed}`).sort(),
+        label,
+      ).toEqual(["APPROVED 2/2", "PENDING 1/2"]);
+      expect(run.body.status, label).toBe("SUCCEEDED");
     }
   });
 });

@@ -269,6 +269,7 @@ export async function finish(
   },
   now = new Date(),
 ): Promise<Executions.Execution | undefined> {
+  outcome = await unrecordedStop(id, outcome, now);
   if (outcome.status === "FAILED" && outcome.error && STOPPED_BY_PEOPLE.has(outcome.error))
     outcome = { ...outcome, status: "ABORTED" };
   const closed = await Executions.complete(id, outcome, now);
@@ -328,6 +329,38 @@ export async function finish(
       : undefined,
   ]);
   return closed;
+}
+
+/**
+ * A wait for approval failed with a person's error (rejected, aborted) while its request is
+ * still pending: nobody answered through Reflex — the task token was used outside it (it is a
+ * bearer credential). The run ends FAILED `ApprovalNotRecorded`, audited, not as a person's
+ * rejection or abort with the sender's words as the cause. Nothing was changed either way.
+ */
+async function unrecordedStop<O extends { status: FinalStatus; error?: string; cause?: string }>(
+  id: string,
+  outcome: O,
+  now: Date,
+): Promise<O> {
+  if (
+    outcome.status !== "FAILED" ||
+    (outcome.error !== APPROVAL_ERRORS.rejected && outcome.error !== RUN_ABORTED)
+  )
+    return outcome;
+  const req = await Approvals.find(id);
+  if (req?.status !== "PENDING") return outcome;
+  const cause = `approval not recorded: the wait for approval was failed with ${outcome.error} ("${outcome.cause ?? ""}") but no rejection is recorded and nobody aborted the run through Reflex (a task token used outside it?); nothing was changed`;
+  await Audit.record(
+    {
+      kind: "approval.unverified",
+      actor: `runbook:${req.runbook}`,
+      reason: cause,
+      executionId: id,
+      runbook: req.runbook,
+    },
+    now,
+  );
+  return { ...outcome, error: APPROVAL_ERRORS.notRecorded, cause };
 }
 
 /** The ARN of a run's Step Functions execution (its name is the execution id). */
