@@ -17,6 +17,12 @@ describe("command text over the limit", () => {
     expect((c as { message: string }).message).toMatch(/nothing was run/);
   });
 
+  it("counts characters as typed, not as Slack escapes them", () => {
+    const text = `pause ${"&lt;".repeat(MAX_TEXT - 10)}`;
+    expect(parse(text)).toMatchObject({ kind: "pause" });
+    expect(parse(`${text}${"&lt;".repeat(20)}`)).toMatchObject({ kind: "invalid" });
+  });
+
   it("reads text of exactly the limit whole", () => {
     const head = "run backup-snapshot note=";
     const tail = " --dry-run";

@@ -192,11 +192,13 @@ function idArg(command: string, id: string | undefined): string | Command {
  */
 export function parse(text: string): Command {
   const raw = String(text ?? "");
-  if (raw.length > MAX_TEXT) {
+  // Counted as typed: Slack sends `<` as `&lt;`, which is one character to the person.
+  const typed = unescapeSlack(raw).length;
+  if (typed > MAX_TEXT) {
     const first = (raw.trim().split(/\s/, 1)[0] ?? "").toLowerCase();
     return invalid(
-      first in USAGE ? first : "help",
-      `that command is ${raw.length.toLocaleString("en")} characters, over ${MAX_TEXT.toLocaleString("en")} characters; nothing was run`,
+      Object.hasOwn(USAGE, first) ? first : "help",
+      `that command is ${typed.toLocaleString("en")} characters, over ${MAX_TEXT.toLocaleString("en")} characters; nothing was run`,
     );
   }
   const words = tokenize(raw);
