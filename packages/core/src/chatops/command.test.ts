@@ -80,6 +80,7 @@ describe("JSON params and quotes through Slack", () => {
     });
     expect(parse("run scale autoScalingGroup=web \u2013dry-run")).toMatchObject({ dryRun: true });
     expect(parse("reject scale-1 a \u2014 b")).toMatchObject({ reason: "a \u2014 b" });
+    expect(parse('run x note="a \u2014b"')).toMatchObject({ pairs: ["note=a \u2014b"], dryRun: false });
   });
 
   it("reads JSON Slack escaped (&amp; &lt; &gt;) as typed", () => {
