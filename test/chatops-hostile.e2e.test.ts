@@ -5,6 +5,7 @@
  * entry, never a DynamoDB error or a silent TypeError.
  */
 import { ChatOps } from "@reflex/core";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { api, startTestLocal } from "./support/local.ts";
@@ -340,6 +341,59 @@ describe("ChatOps with hostile text and payloads", () => {
       expect(entry.actor).toBe("slack:unknown");
       const guardrails = (await api(local, "GET", "/api/guardrails")).body;
       expect(JSON.stringify(guardrails)).toMatch(/"paused":false/);
+    });
+
+    it("answers any payload at all politely, never with an internal error, and never throws", async () => {
+      const replies: string[] = [];
+      const recording: ChatOps.Transport.Transport = {
+        postMessage: async (m) => ({ channel: m.channel, ts: "1.1" }),
+        updateMessage: async () => {},
+        respond: async (_url, m) => void replies.push(m.text),
+        userGroups: async () => [],
+      };
+      const action = fc.record(
+        {
+          action_id: fc.oneof(
+            fc.constantFrom("reflex.approve", "reflex.reject", "reflex.run-it", "reflex.reject-reason"),
+            fc.anything(),
+          ),
+          value: fc.oneof(
+            fc.string({ maxLength: 5000 }),
+            fc.stringMatching(/^[a-z]{1,10}-[0-9]{1,4}$/),
+            fc.anything(),
+          ),
+        },
+        { requiredKeys: [] },
+      );
+      const payload = fc.record(
+        {
+          type: fc.oneof(fc.constant("block_actions"), fc.anything()),
+          user: fc.oneof(fc.record({ id: fc.oneof(fc.constant("U123"), fc.anything()) }), fc.anything()),
+          channel: fc.oneof(
+            fc.record({ id: fc.oneof(fc.constant("C0NCALL"), fc.anything()) }),
+            fc.anything(),
+          ),
+          response_url: fc.oneof(fc.constant(`${RESPONSE_URL}/prop`), fc.anything()),
+          actions: fc.oneof(fc.array(action, { maxLength: 3 }), fc.anything()),
+          state: fc.anything(),
+        },
+        { requiredKeys: [] },
+      );
+      await fc.assert(
+        fc.asyncProperty(payload, async (p) => {
+          const before = replies.length;
+          const message = await ChatOps.Worker.handle(
+            { kind: "interaction", payload: p as Record<string, any>, receivedAt: Date.now() },
+            { transport: recording, config: local.config },
+          );
+          // Always an answer, and sent wherever the payload names a usable response_url.
+          expect(message?.text).toEqual(expect.any(String));
+          expect(message?.text).not.toMatch(/went wrong/);
+          if (p.response_url === `${RESPONSE_URL}/prop`) expect(replies.length).toBe(before + 1);
+        }),
+        { numRuns: 150 },
+      );
+      expect(replies.every((r) => !/went wrong/.test(r))).toBe(true);
     });
 
     it("still answers a well-formed click for an unknown run as not found", async () => {

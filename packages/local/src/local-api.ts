@@ -46,24 +46,26 @@ function slack(route: "commands" | "interactions", work: SlackWork<ChatOps.Ack.W
         json(503, { error: { code: "not_configured", message: "SLACK_SIGNING_SECRET is not set" } }),
       );
     // Stopping: acknowledging now would promise work that will not run.
-    if (work.stopped)
-      return toFetchResponse(
+    const stopping = () =>
+      toFetchResponse(
         json(503, {
           error: { code: "stopping", message: "local mode is stopping; send it again once it runs" },
         }),
       );
-    return toFetchResponse(
-      await ChatOps.Ack.acknowledge({
-        route,
-        rawBody: await c.req.text(),
-        headers: c.req.header(),
-        secret,
-        replay: ChatOps.Replay.dynamoReplayGuard,
-        dispatch: async (w) => {
-          work.add(w);
-        },
-      }),
-    );
+    if (work.stopped) return stopping();
+    let refused = false;
+    const res = await ChatOps.Ack.acknowledge({
+      route,
+      rawBody: await c.req.text(),
+      headers: c.req.header(),
+      secret,
+      replay: ChatOps.Replay.dynamoReplayGuard,
+      dispatch: async (w) => {
+        // Stopping began while the request was verified: no "on it" for work that will not run.
+        refused = !work.add(w);
+      },
+    });
+    return refused ? stopping() : toFetchResponse(res);
   };
 }
 

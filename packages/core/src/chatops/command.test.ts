@@ -17,6 +17,12 @@ describe("command text over the limit", () => {
     expect((c as { message: string }).message).toMatch(/nothing was run/);
   });
 
+  it("counts characters as typed, not as Slack escapes them", () => {
+    const text = `pause ${"&lt;".repeat(MAX_TEXT - 10)}`;
+    expect(parse(text)).toMatchObject({ kind: "pause" });
+    expect(parse(`${text}${"&lt;".repeat(20)}`)).toMatchObject({ kind: "invalid" });
+  });
+
   it("reads text of exactly the limit whole", () => {
     const head = "run backup-snapshot note=";
     const tail = " --dry-run";
@@ -74,6 +80,7 @@ describe("JSON params and quotes through Slack", () => {
     });
     expect(parse("run scale autoScalingGroup=web \u2013dry-run")).toMatchObject({ dryRun: true });
     expect(parse("reject scale-1 a \u2014 b")).toMatchObject({ reason: "a \u2014 b" });
+    expect(parse('run x note="a \u2014b"')).toMatchObject({ pairs: ["note=a \u2014b"], dryRun: false });
   });
 
   it("reads JSON Slack escaped (&amp; &lt; &gt;) as typed", () => {

@@ -61,10 +61,7 @@ const RUNBOOK = /^[a-z][a-z0-9-]{0,62}$/;
  */
 export const MAX_TEXT = 4000;
 
-/**
- * Slack escapes &, < and > in command text (api.slack.com/reference/surfaces/formatting#escaping);
- * quotes typed on a phone or a Mac may arrive as typographic quotes (“ ” „ and ‘ ’).
- */
+/** Slack escapes &, < and > in command text (api.slack.com/reference/surfaces/formatting#escaping). */
 export function unescapeSlack(text: string): string {
   return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
 }
@@ -85,7 +82,7 @@ export function esc(text: unknown): string {
     .replace(/>/g, "&gt;");
 }
 
-/** Typographic quotes as the straight ones they stand for. */
+/** Typographic quotes (typed on a phone or a Mac: “ ” „ and ‘ ’) as the straight ones they stand for. */
 function straighten(text: string): string {
   return text.replace(/[\u201c\u201d\u201e\u201f]/g, '"').replace(/[\u2018\u2019\u201a\u201b]/g, "'");
 }
@@ -121,8 +118,7 @@ function jsonEnd(text: string, start: number): number {
  * (an object written whole, which the param parser reads as JSON).
  */
 export function tokenize(text: string): string[] {
-  // Smart punctuation also turns `--dry-run` into `—dry-run` (an em or en dash): read it as the flag.
-  const s = straighten(unescapeSlack(text)).replace(/(^|\s)[\u2013\u2014](?=[a-z])/g, "$1--");
+  const s = straighten(unescapeSlack(text));
   const out: string[] = [];
   let word: string | undefined;
   let i = 0;
@@ -192,11 +188,13 @@ function idArg(command: string, id: string | undefined): string | Command {
  */
 export function parse(text: string): Command {
   const raw = String(text ?? "");
-  if (raw.length > MAX_TEXT) {
+  // Counted as typed: Slack sends `<` as `&lt;`, which is one character to the person.
+  const typed = unescapeSlack(raw).length;
+  if (typed > MAX_TEXT) {
     const first = (raw.trim().split(/\s/, 1)[0] ?? "").toLowerCase();
     return invalid(
-      first in USAGE ? first : "help",
-      `that command is ${raw.length.toLocaleString("en")} characters, over ${MAX_TEXT.toLocaleString("en")} characters; nothing was run`,
+      Object.hasOwn(USAGE, first) ? first : "help",
+      `that command is ${typed.toLocaleString("en")} characters, over ${MAX_TEXT.toLocaleString("en")} characters; nothing was run`,
     );
   }
   const words = tokenize(raw);
@@ -205,7 +203,9 @@ export function parse(text: string): Command {
   const restText = restOf(raw, 1);
   switch (verb) {
     case "run": {
-      const [runbook, ...args] = rest;
+      const [runbook, ...words] = rest;
+      // Smart punctuation turns `--dry-run` into `—dry-run` (an em or en dash): read it as the flag.
+      const args = words.map((w) => (/^[\u2013\u2014][a-z]/.test(w) ? `--${w.slice(1)}` : w));
       if (!runbook) return invalid("run", "which runbook? `/reflex runbooks` lists them");
       if (!RUNBOOK.test(runbook))
         return invalid("run", `'${esc(runbook.slice(0, 80))}' is not a runbook name`);
