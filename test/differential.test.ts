@@ -175,7 +175,7 @@ function seedSimulated(cloud: SimulatedCloud): Seeded {
   manageWithSsm(cloud, dbs, REGION);
   setPatchingSettings(
     cloud,
-    { commandDurationMs: 100, rebootMs: 100, healthCheckMs: 100, deregistrationDelayMs: 100 },
+    { commandDurationMs: 500, rebootMs: 100, healthCheckMs: 100, deregistrationDelayMs: 300 },
     REGION,
   );
   const targetGroupArn = addTargetGroup(cloud, { name: "db-tg", instanceIds: dbs, region: REGION });
@@ -582,7 +582,8 @@ const env: Record<string, string | undefined> = {};
 
 async function startSide(name: Side["name"]): Promise<Side> {
   const calls: Call[] = [];
-  const cloud = new SimulatedCloud({ snapshotDurationMs: 200, regions: [REGION, "us-west-2"] });
+  // AWS's waits, compressed, but long enough that the runbook meets them even on a loaded machine.
+  const cloud = new SimulatedCloud({ snapshotDurationMs: 1000, regions: [REGION, "us-west-2"] });
   const seed = name === "simulated" ? seedSimulated(cloud) : await seedMoto(moto);
   const local = await startLocal({
     config: configFor(seed),
