@@ -11,6 +11,7 @@ import { suppressSstInternals } from "./stacks/internals.ts";
 import { Observability } from "./stacks/observability.ts";
 import { Runbooks } from "./stacks/runbooks.ts";
 import { Storage } from "./stacks/storage.ts";
+import { lambdaEnvCredentials } from "./stacks/support/lambda-credentials.ts";
 import { zodEnglishOnly } from "./stacks/support/zod-english.ts";
 import { Triggers } from "./stacks/triggers.ts";
 
@@ -35,7 +36,8 @@ export default {
         sourcemap: true,
         // Bundle everything, the AWS SDK included: versions stay pinned by the lockfile and
         // tree-shaken clients load faster than the runtime's full SDK.
-        esbuild: { external: [], plugins: [zodEnglishOnly] },
+        // The execution role's credentials from the environment, not the SDK's whole provider chain.
+        esbuild: { external: [], plugins: [zodEnglishOnly, lambdaEnvCredentials] },
         // A runbook's manifest loads its steps with a dynamic import: split, they are chunks
         // that only the step worker ever loads, so the gate and the API never parse them.
         splitting: true,

@@ -7,9 +7,9 @@
  * - `{ figure: "chatops-cold" }`: fresh `node` processes, each paired with a hello-world one:
  *   `initMs` = spawn → bundle imported → exit; `firstAckMs` = spawn → bundle imported → one
  *   signed `/reflex help` acknowledged (signature, replay guard write to a local dynalite, the
- *   async Lambda Invoke answered by a local stub) → exit. The signing secret is read through SST's
- *   binding on the first request; deployed that is one SSM GetParameters call, here the value is
- *   in the environment (the binding's own shortcut), so the call itself is not in the figure.
+ *   async Lambda Invoke answered by a local stub) → exit. The signing secret is read through the
+ *   SST binding's contract on the first request; deployed that is one SSM GetParameters call, here
+ *   the value is in the environment (the binding's own shortcut), so the call itself is not in the figure.
  * - `{ figure: "chatops-ack" }`: warm handler time to acknowledge, p50/p99 over 1,000 signed
  *   requests, in-process against dynalite (`handler`), and through the local server over HTTP on
  *   127.0.0.1 with the worker doing the work behind each (`http`).
@@ -25,6 +25,8 @@ import { gzipSync } from "node:zlib";
 import { ChatOps, tableName } from "@reflex/core";
 import esbuild from "esbuild";
 import { ensureTable, startStorage } from "../packages/local/src/storage.ts";
+import { lambdaEnvCredentials } from "../stacks/support/lambda-credentials.ts";
+import { zodEnglishOnly } from "../stacks/support/zod-english.ts";
 import { startTestLocal } from "../test/support/local.ts";
 
 const SECRET = "bench-signing-secret";
@@ -55,6 +57,8 @@ async function bundle(
     metafile: true,
     outfile,
     logLevel: "silent",
+    // As the stacks bundle every function (sst.config.ts).
+    plugins: [zodEnglishOnly, lambdaEnvCredentials],
     // As SST does for esm bundles: CommonJS dependencies may still call require().
     banner: {
       js: `import { createRequire as topLevelCreateRequire } from 'module';const require = topLevelCreateRequire(import.meta.url);`,

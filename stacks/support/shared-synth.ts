@@ -54,7 +54,7 @@ export const SHARED_SYNTH_TIMEOUT = 300_000;
 export type StackFunction = (...args: never[]) => unknown;
 
 export interface SharedSynth {
-  /** The cloud assembly, as `app.synth()` returned it to the file that synthesized it. */
+  /** The cloud assembly, as `app.synth()` returned it in the process that synthesized it. */
   assembly: CloudAssembly;
   /** The stack's CloudFormation template (parsed once per test file). */
   template(stack: StackFunction): Template;
