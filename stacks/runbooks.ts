@@ -285,13 +285,17 @@ function wildcardSuppressions(
       );
     if (resources.length === 0) return [];
     const actions = p.actions.join(", ");
+    const when = Object.entries(p.conditions ?? {}).flatMap(([operator, keys]) =>
+      Object.entries(keys).map(([key, value]) => `${key} ${operator} ${JSON.stringify(value)}`),
+    );
+    const also = when.length ? `, and only when ${when.join(" and ")}` : "";
     const reason = !p.mutating
-      ? `${actions}: read only${p.resources ? "" : "; no resource-level permissions, so AWS requires Resource '*'"}.`
+      ? `${actions}: read only, changes nothing${also}.`
       : p.wildcardOnly
         ? `${actions}: ${p.why}`
         : p.tagCondition === "none"
-          ? `${actions} on ${resources.join(", ")}: ${p.why ?? "the resource pattern is the only fence (a named bucket prefix)."}`
-          : `${actions} only on resources ${p.tagCondition === "request" ? "created carrying" : "carrying"} the automation tag (aws:${p.tagCondition === "request" ? "RequestTag" : "ResourceTag"}/${tagKey})${p.onCreate?.length ? `, and only inside ${p.onCreate.join("/")} (ec2:CreateAction)` : ""}${p.actions.includes("kms:CreateGrant") ? ", for grants EC2 makes for an AWS resource (kms:GrantIsForAWSResource)" : ""}.`;
+          ? `${actions} on ${resources.join(", ")}${also}: ${p.why ?? (when.length ? "the condition is the fence." : "the resource pattern (a named prefix) is the fence.")}`
+          : `${actions} only on resources ${p.tagCondition === "request" ? "created carrying" : "carrying"} the automation tag (aws:${p.tagCondition === "request" ? "RequestTag" : "ResourceTag"}/${tagKey})${p.onCreate?.length ? `, only inside ${p.onCreate.join("/")} (ec2:CreateAction)` : ""}${also}.`;
     return [
       {
         id: "AwsSolutions-IAM5",

@@ -83,6 +83,18 @@ describe("reflex config check", () => {
     });
   });
 
+  it("proves each failover pair's time budget and says a pair added or changed needs a redeploy", async () => {
+    const out = await reflex("config", "check", "--json");
+    expect(out.code).toBe(0);
+    const { notes } = JSON.parse(out.stdout);
+    expect(notes).toEqual([
+      expect.stringMatching(
+        /^failover \(pair app\): approval deadline \+ worst-case steps \+ rollback = .* ≤ state machine timeout 16h$/,
+      ),
+      expect.stringContaining("needs a redeploy"),
+    ]);
+  });
+
   it("lists every problem with its path and exits 2", async () => {
     const out = await reflex("config", "check", "--config", "test/fixtures/bad.config.ts");
     expect(out.code).toBe(2);

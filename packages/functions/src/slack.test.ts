@@ -3,6 +3,7 @@
  * nothing else; without it every request is refused with a log line that names what is missing.
  */
 import { createHmac } from "node:crypto";
+import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { GetParameterCommand, GetParametersCommand, ParameterNotFound, SSMClient } from "@aws-sdk/client-ssm";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
@@ -12,6 +13,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 const PARAMETER = "/sst/reflex/test/Secret/SLACK_SIGNING_SECRET/value";
 const ssm = mockClient(SSMClient);
 const lambda = mockClient(LambdaClient);
+const dynamo = mockClient(DynamoDBClient);
 
 beforeAll(() => {
   process.env.REFLEX_SLACK_WORKER = "reflex-test-chatops-worker";
@@ -25,10 +27,12 @@ afterAll(() => {
     delete process.env[name];
   ssm.restore();
   lambda.restore();
+  dynamo.restore();
 });
 beforeEach(() => {
   ssm.reset();
   lambda.reset();
+  dynamo.reset();
 });
 afterEach(() => vi.restoreAllMocks());
 
@@ -71,5 +75,29 @@ describe("the Slack acknowledgement's signing secret", () => {
     const line = JSON.parse(String(errors.mock.calls[0][0]));
     expect(line).toMatchObject({ level: "ERROR", parameter: PARAMETER });
     expect(line.message).toContain("SLACK_SIGNING_SECRET is not set for this stage");
+  });
+
+  it("verifies with the stage's own secret, read once with decryption from its one parameter", async () => {
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Name: PARAMETER, Value: "this-stage-secret" } });
+    dynamo.on(PutItemCommand).resolves({});
+    lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
+    const { handler } = await import("./slack.ts");
+
+    const ok = (await handler(
+      signed("command=%2Freflex&text=help&user_id=U123&channel_id=C1", "this-stage-secret"),
+      {} as Context,
+    )) as {
+      statusCode: number;
+    };
+    const forged = (await handler(
+      signed("command=%2Freflex&text=help&user_id=U123&x=1", "another-stage-secret"),
+      {} as Context,
+    )) as { statusCode: number };
+
+    expect(ok.statusCode).toBe(200);
+    expect(forged.statusCode).toBe(401);
+    expect(ssm.commandCalls(GetParameterCommand).map((c) => c.args[0].input)).toEqual([
+      { Name: PARAMETER, WithDecryption: true },
+    ]);
   });
 });

@@ -100,7 +100,7 @@ export const patch = defineRunbook({
       mutating: true,
       tagCondition: "none",
       wildcardOnly: true,
-      why: "ssm:CancelCommand has no resource type, so AWS requires Resource '*'; it can only stop a command, and only Reflex's own are cancelled (by the command id SendCommand returned).",
+      why: "ssm:CancelCommand has no resource type in the Service Authorization Reference, so AWS requires Resource '*': the role can cancel any Run Command command in the account (it cannot start one); the step cancels only the command it sent.",
     },
     {
       actions: ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
