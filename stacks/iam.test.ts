@@ -205,7 +205,11 @@ function stepModules(runbook: string): string[] {
     if (seen.has(file)) return;
     seen.add(file);
     const text = readFileSync(file, "utf8");
-    for (const [, spec] of text.matchAll(/from\s+"(\.{1,2}\/[^"]+\.ts)"/g)) {
+    // Type-only imports load nothing at run time (a result shape naming its steps' types).
+    for (const [statement, spec] of text.matchAll(
+      /(?:import|export)\b[^;]*?from\s+"(\.{1,2}\/[^"]+\.ts)"/g,
+    )) {
+      if (/^import\s+type\b/.test(statement)) continue;
       visit(join(file, "..", spec));
     }
   };

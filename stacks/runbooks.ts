@@ -175,6 +175,14 @@ export function Runbooks({ stack }: StackContext) {
     // A status event is a claim: the function reads the execution back before it closes a run.
     describeExecutionStatement(executionArns),
   ]);
+  suppress(executionStatus.role!, [
+    {
+      id: "AwsSolutions-IAM5",
+      reason:
+        "Execution names are run ids chosen at start time, so execution-status's states:DescribeExecution names each of this stage's state machines exactly and leaves only the execution name open (`...:execution:<machine>:*`).",
+      appliesTo: executionArns.map((a) => `Resource::${a}`),
+    },
+  ]);
   const executionStatusRule = new Rule(stack, "ExecutionStatusRule", {
     description: "Step Functions status changes of Reflex's state machines",
     eventPattern: {
@@ -212,6 +220,7 @@ export function Runbooks({ stack }: StackContext) {
           {
             automationTag: config.automationTag,
             substitutions: { Partition: partitionOf(stack), Account: stack.account, Region: stack.region },
+            config,
           },
         )
       : [],

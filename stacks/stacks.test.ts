@@ -3,14 +3,14 @@
  * windows) and checked stack by stack, then against cdk-nag's AwsSolutions pack.
  */
 import { readFileSync } from "node:fs";
-import { createTableInput, Runbooks, substitute } from "@reflex/core";
+import { type Config, createTableInput, loadConfig, Runbooks, substitute } from "@reflex/core";
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import type { CloudAssembly } from "aws-cdk-lib/cx-api";
 import { beforeAll, describe, expect, it } from "vitest";
 import { LOST_RUNS_METRIC as RECONCILER_METRIC } from "../packages/functions/src/reconcile.ts";
 import { Api } from "./api.ts";
 import { Bus } from "./bus.ts";
-import { isProdStage, reflexConfig } from "./context.ts";
+import { isProdStage } from "./context.ts";
 import { effectivePermissions } from "./iam.ts";
 import { LOST_RUNS_METRIC, Observability } from "./observability.ts";
 import { Runbooks as RunbooksStack, stepWorkerTimeoutSeconds } from "./runbooks.ts";
@@ -35,12 +35,15 @@ let assembly: CloudAssembly;
 const templates = {} as Record<keyof typeof STACKS, Template>;
 let fixture: { rules: any[]; schedules: any[]; windows: any[] };
 
+let fixtureConfig: Config;
 beforeAll(async () => {
   const synth = await sharedSynth();
   assembly = synth.assembly;
   for (const [name, fn] of Object.entries(STACKS))
     templates[name as keyof typeof STACKS] = synth.template(fn);
   fixture = (await import(FIXTURE_CONFIG)).default;
+  // The app was synthesized in another process (the shared synth): its config, loaded here as it loaded it.
+  fixtureConfig = await loadConfig(FIXTURE_CONFIG);
 }, SHARED_SYNTH_TIMEOUT);
 
 const resources = (t: Template, type: string): Resources => t.findResources(type) as Resources;
@@ -276,7 +279,7 @@ describe("Runbooks", () => {
   it("conditions every mutating EC2, Auto Scaling, SSM and Route 53 action on the automation tag, or names why not", () => {
     for (const runbook of Runbooks.list()) {
       const statements = roleStatements(stepFunctionId(runbook.name));
-      effectivePermissions(runbook, reflexConfig().config).forEach((p, i) => {
+      effectivePermissions(runbook, fixtureConfig).forEach((p, i) => {
         const fenced = p.mutating && p.actions.some((a) => /^(ec2|autoscaling|ssm|route53):/.test(a));
         if (!fenced) return;
         const resources = (p.resources ?? ["*"]).map((r) =>
@@ -382,12 +385,17 @@ describe("Runbooks", () => {
     });
   });
 
-  it("lets the reconciler read snapshots for a lost run's report, and change nothing in EC2", () => {
+  it("lets the reconciler read what lost runs' inspectors declare (snapshots, Elastic IPs), and change nothing in EC2", () => {
     const fnId = Object.entries(resources(templates.Runbooks, "AWS::Lambda::Function")).find(([, f]) =>
       String(f.Properties.FunctionName).endsWith("-reconcile"),
     )![0];
     const ec2 = roleStatements(fnId).filter((s) => actionsOf(s).some((a) => a.startsWith("ec2:")));
-    expect(ec2).toEqual([{ Effect: "Allow", Action: "ec2:DescribeSnapshots", Resource: "*" }]);
+    // backup-snapshot's inspector lists the snapshots a lost run left; failover's reads where the
+    // pair's Elastic IP points (manifests' lostRun.permissions).
+    expect(ec2).toEqual([
+      { Effect: "Allow", Action: "ec2:DescribeSnapshots", Resource: "*" },
+      { Effect: "Allow", Action: "ec2:DescribeAddresses", Resource: "*" },
+    ]);
   });
 
   it("dead-letters a reconciler pass that still fails after Lambda's retries", () => {

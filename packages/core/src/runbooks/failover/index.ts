@@ -1,9 +1,20 @@
 import { z } from "zod";
 import { type Config, pairSchema } from "../../config/schema.ts";
-import { defineRunbook } from "../define.ts";
+import { defineRunbook, type Permission } from "../define.ts";
 import { failoverParams } from "./params.ts";
 import { failoverResult } from "./result.ts";
 import { failoverStateMachine } from "./state-machine.ts";
+
+/** Reading the pairs' records: deployed, only in the configured pairs' hosted zones. */
+const listRecords: Permission = {
+  actions: ["route53:ListResourceRecordSets"],
+  mutating: false,
+  resources: ["arn:${Partition}:route53:::hostedzone/*"],
+  forConfig: (config) => {
+    const zones = [...new Set(recordsOf(config).map((r) => hostedZoneArn(r.hostedZoneId)))];
+    return zones.length ? [{ resources: zones }] : [];
+  },
+};
 
 /**
  * failover: move a primary/standby pair's Elastic IP and/or Route 53 record from its current
@@ -26,15 +37,7 @@ export const failover = defineRunbook({
       mutating: false,
     },
     { actions: ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"], mutating: false },
-    {
-      actions: ["route53:ListResourceRecordSets"],
-      mutating: false,
-      resources: ["arn:${Partition}:route53:::hostedzone/*"],
-      forConfig: (config) => {
-        const zones = [...new Set(recordsOf(config).map((r) => hostedZoneArn(r.hostedZoneId)))];
-        return zones.length ? [{ resources: zones }] : [];
-      },
-    },
+    listRecords,
     { actions: ["route53:GetChange"], mutating: false, resources: ["arn:aws:route53:::change/*"] },
     // The Elastic IP and both instances must carry the automation tag (aws:ResourceTag).
     { actions: ["ec2:AssociateAddress"], mutating: true, tagCondition: "resource" },
@@ -76,14 +79,7 @@ export const failover = defineRunbook({
   // The reconciler reads a lost run's pair back from the cloud: where the Elastic IP points and
   // what the record says (inspectLostFailover).
   lostRun: {
-    permissions: [
-      { actions: ["ec2:DescribeAddresses"], mutating: false },
-      {
-        actions: ["route53:ListResourceRecordSets"],
-        mutating: false,
-        resources: ["arn:${Partition}:route53:::hostedzone/*"],
-      },
-    ],
+    permissions: [{ actions: ["ec2:DescribeAddresses"], mutating: false }, listRecords],
   },
   services: ["ec2", "route53", "cloudwatch"],
   // The primary/standby pairs it fails over are the config's `pairs`.
