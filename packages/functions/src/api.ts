@@ -97,9 +97,20 @@ const MAX_REASON_BYTES = 1024;
  * `x-reflex-actor` header (the CLI sends `cli:<user>`, or `--as`), else the local user.
  */
 function actor(c: C): Admission.Access.Actor {
-  const context = c.env?.event?.requestContext as { authorizer?: { iam?: { userArn?: string } } } | undefined;
-  const arn = context?.authorizer?.iam?.userArn;
-  if (arn) {
+  const context = c.env?.event?.requestContext as
+    | { authorizer?: { iam?: { userArn?: unknown } } }
+    | undefined;
+  const iam = context?.authorizer?.iam;
+  if (iam) {
+    // An IAM caller is an ARN, never a name of another kind (`person:…`, `slack:…`, `sso:…`) that
+    // would be read as that person; anything else is refused, not resolved.
+    const arn = iam.userArn;
+    if (typeof arn !== "string" || !/^arn:[a-z0-9-]+:(iam|sts)::\d{12}:\S+$/.test(arn))
+      throw new ValidationError(
+        "invalid_caller",
+        `the caller's IAM ARN ${JSON.stringify(arn)?.slice(0, 100) ?? "(none)"} is not an IAM user or role ARN`,
+        [{ path: "requestContext.authorizer.iam.userArn", message: "not an IAM ARN" }],
+      );
     Validate.checkLength(arn, MAX_ACTOR_BYTES, "x-reflex-actor", "the actor");
     const id = Admission.People.identityOf(arn, currentConfig());
     return id === arn ? { id } : { id, raw: arn };
