@@ -291,6 +291,21 @@ describe("the task token is not authority, also half-way", () => {
   });
 });
 
+describe("approvers by the Identity Center permission set they signed in with", () => {
+  it("counts an approval by a user whose approver role comes only from the permission set's role pattern", async () => {
+    const id = await waitingScale(session("OnCall", "req"));
+
+    const out = await call(session(SSO_SRE, "dora"), "POST", `/api/executions/${id}/approve`, {});
+
+    expect(out.body).toMatchObject({ status: "APPROVED", approvals: 1, needed: 1 });
+    const run = await ended(id);
+    expect(run.body.status).toBe("SUCCEEDED");
+    expect(run.body.steps).toContainEqual(
+      expect.objectContaining({ step: "verifyApproval", status: "SUCCEEDED" }),
+    );
+  });
+});
+
 describe("approvers by Slack user group", () => {
   it("counts an approval by a member of an approver group (group: member), and the run goes on", async () => {
     const id = await waitingScale(session("OnCall", "req"));

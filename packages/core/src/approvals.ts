@@ -197,7 +197,10 @@ function validApprovers(
   for (const a of answers.filter((x) => x.answer === "approve")) {
     const identity = a.identity ?? a.actor;
     const key = People.personOf(config, identity).key;
-    if (!byPerson.has(key) && !whyNot(config, policy, { id: identity, groups: a.groups }, "approve"))
+    if (
+      !byPerson.has(key) &&
+      !whyNot(config, policy, { id: identity, raw: a.raw, groups: a.groups }, "approve")
+    )
       byPerson.set(key, identity);
   }
   return [...byPerson.keys()];
@@ -344,6 +347,7 @@ export async function answer(input: {
   const mine: ApprovalRecords.Answer = {
     actor: person.key,
     ...(person.key !== input.actor.id ? { identity: input.actor.id } : {}),
+    ...(input.actor.raw && input.actor.raw !== input.actor.id ? { raw: input.actor.raw } : {}),
     ...(groups.length ? { groups } : {}),
     answer: input.answer,
     comment: input.comment?.trim() || undefined,
