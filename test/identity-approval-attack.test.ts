@@ -198,6 +198,17 @@ describe("one person through two identities, racing themselves", () => {
       const req = await Approvals.find(id);
       expect(req?.status, label).toBe("PENDING");
       expect(req?.answers.map((a) => a.actor)).toEqual(["person:alice"]);
+      // Both attempts are in the audit, the one that counted first.
+      const alice = (await Audit.list({ execution: id })).entries
+        .reverse()
+        .filter((a) => a.actor === "alice");
+      expect(
+        alice.map((a) => [a.kind, a.identity]),
+        label,
+      ).toEqual([
+        ["approval.approved", iam.status < 300 ? ALICE_IAM : "slack:UALICE1"],
+        ["approval.conflict", iam.status < 300 ? "slack:UALICE1" : ALICE_IAM],
+      ]);
       expect((await show(id)).body.status, label).toBe("WAITING_FOR_APPROVAL");
       const carol = await Approvals.answer({
         executionId: id,

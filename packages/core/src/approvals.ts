@@ -356,8 +356,26 @@ export async function answer(input: {
   let status: ApprovalRecords.ApprovalStatus = "PENDING";
   let approvals = 0;
   for (let attempt = 0; ; attempt++) {
-    if (req.answers.some((a) => People.personOf(config, a.identity ?? a.actor).key === person.key))
-      throw new ConflictError("already_answered", `${person.name} already answered`);
+    const earlier = req.answers.find(
+      (a) => People.personOf(config, a.identity ?? a.actor).key === person.key,
+    );
+    if (earlier) {
+      // A second identity of one person (or the same one twice, at once): the attempt is
+      // audited after the answer that counted, as a lost race is.
+      const why = `${person.name} already answered (${earlier.answer}${earlier.identity ? ` as ${earlier.identity}` : ""} at ${earlier.at}); this ${input.answer} did not count`;
+      await Audit.record(
+        {
+          kind: "approval.conflict",
+          actor: person.name,
+          ...identity,
+          reason: why,
+          executionId: input.executionId,
+          runbook: req.runbook,
+        },
+        new Date(Math.max(now.getTime(), (Date.parse(earlier.at) || 0) + 1, Date.now())),
+      );
+      throw new ConflictError("already_answered", why);
+    }
     const answers = [...req.answers, mine];
     approvals = validApprovers(config, policy, answers).length;
     status =
