@@ -450,6 +450,7 @@ describe("hostile caller ARNs", () => {
         ["POST", `/api/executions/${id}/approve`, {}],
         ["POST", `/api/executions/${id}/abort`, { reason: "x" }],
         ["POST", "/api/guardrails/resume", {}],
+        ["POST", "/events", { Entries: [{ Source: "custom.test", DetailType: "x", Detail: "{}" }] }],
       ] as const) {
         const res = await call(arn, method, path, body);
         expect(res.status, `${label} ${method} ${path}: ${JSON.stringify(res.body)}`).toBeLessThan(500);

@@ -29,6 +29,7 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { route as routeEvents } from "./events-api.ts";
+import { iamCaller } from "./lib/event-source.ts";
 import { type LambdaBindings, lambdaHandler } from "./lib/hono.ts";
 import { errorResponse, json, parseJsonBody, type Response, toFetchResponse } from "./lib/http.ts";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
@@ -102,18 +103,9 @@ function actor(c: C): Admission.Access.Actor {
     | undefined;
   const iam = context?.authorizer?.iam;
   if (iam) {
-    // An IAM caller is an ARN, never a name of another kind (`person:…`, `slack:…`, `sso:…`) that
-    // would be read as that person; anything else is refused, not resolved.
-    const arn = iam.userArn;
-    if (typeof arn !== "string" || !/^arn:[a-z0-9-]+:(iam|sts)::\d{12}:\S+$/.test(arn))
-      throw new ValidationError(
-        "invalid_caller",
-        `the caller's IAM ARN ${JSON.stringify(arn)?.slice(0, 100) ?? "(none)"} is not an IAM user or role ARN`,
-        [{ path: "requestContext.authorizer.iam.userArn", message: "not an IAM ARN" }],
-      );
-    Validate.checkLength(arn, MAX_ACTOR_BYTES, "x-reflex-actor", "the actor");
-    const id = Admission.People.identityOf(arn, currentConfig());
-    return id === arn ? { id } : { id, raw: arn };
+    if (typeof iam.userArn === "string")
+      Validate.checkLength(iam.userArn, MAX_ACTOR_BYTES, "x-reflex-actor", "the actor");
+    return iamCaller(iam.userArn, currentConfig());
   }
   const claimed = c.req.header("x-reflex-actor");
   const who = process.env.REFLEX_LOCAL_MODE === "1" ? (claimed ?? "cli:local") : "anonymous";
