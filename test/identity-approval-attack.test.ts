@@ -414,6 +414,53 @@ describe("abort with linked identities", () => {
   }, 120_000);
 });
 
+describe("one person withdrawing and aborting at once, through two doors", () => {
+  it("reject (alice via IAM, her own run) racing abort (alice via Slack): one wins, the loser's 409 names it", async () => {
+    const tally: Record<string, number> = {};
+    for (let i = 0; i < ROUNDS; i++) {
+      const id = await waitingScale(ALICE_IAM);
+      const reject = () =>
+        outcome(
+          Approvals.answer({
+            executionId: id,
+            actor: { id: ALICE_IAM },
+            answer: "reject",
+            comment: "not now",
+          }),
+        );
+      const abort = () =>
+        outcome(Runs.abort({ executionId: id, actor: { id: "slack:UALICE1" }, reason: "not now" }));
+      const [rj, ab] =
+        i % 2 === 0
+          ? await Promise.all([reject(), abort()])
+          : await Promise.all([abort(), reject()]).then(([b, r]) => [r, b]);
+      const run = await ended(id);
+      const label = `round ${i}: reject=${rj.status} ${JSON.stringify(rj.body)} abort=${ab.status} ${JSON.stringify(ab.body)} run=${run.body.status}/${run.body.error}`;
+
+      expect([rj.status, ab.status].sort(), label).toEqual([200, 409]);
+      expect(mutatingCallsOf(id), label).toEqual([]);
+      if (rj.status === 200) {
+        expect(ab.body.error.message, label).toContain("rejected by alice");
+        expect(run.body, label).toMatchObject({ status: "ABORTED", error: "ApprovalRejected" });
+      } else {
+        expect(rj.body.error.message, label).toContain("aborted by alice");
+        expect(ab.body, label).toMatchObject({ rollback: "nothing to undo" });
+        expect(run.body, label).toMatchObject({ status: "ABORTED", error: "RunAborted" });
+      }
+      const conflict = (await Audit.list({ execution: id })).entries.find(
+        (a) => a.kind === "approval.conflict",
+      );
+      expect(conflict, label).toMatchObject({
+        actor: "alice",
+        identity: rj.status === 200 ? "slack:UALICE1" : ALICE_IAM,
+      });
+      const key = rj.status === 200 ? "reject won" : "abort won";
+      tally[key] = (tally[key] ?? 0) + 1;
+    }
+    console.log(`reject (alice/IAM) + abort (alice/Slack), ${ROUNDS} rounds: ${JSON.stringify(tally)}`);
+  }, 120_000);
+});
+
 describe("hostile caller ARNs", () => {
   const hostile: unknown[] = [
     `arn:aws:sts::${ACCOUNT}:assumed-role/OnCall/${"x".repeat(300)}`,
