@@ -9,7 +9,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SendTaskSuccessCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
-import { Approvals, Audit, type ConfigInput, Runs, useConfig, validateConfig } from "@reflex/core";
+import { Admission, Approvals, Audit, type ConfigInput, Runs, useConfig, validateConfig } from "@reflex/core";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { handler } from "../packages/functions/src/api.ts";
@@ -240,6 +240,29 @@ describe("self-approval and role sessions", () => {
     );
     expect(refused).toContainEqual(expect.objectContaining({ actor: "bob", identity: "slack:UBOB1" }));
     expect((await Approvals.find(id))?.answers).toEqual([]);
+  });
+
+  it("refuses bob approving through an Identity Center session the run he asked for from Slack", async () => {
+    const web = local.cloud.autoScalingGroups("us-east-1").find((g) => g.AutoScalingGroupName === "web");
+    const change = (web?.DesiredCapacity ?? 0) < (web?.MaxSize ?? 0) ? "+1" : "-1";
+    const a = await Admission.admit({
+      runbook: "scale",
+      params: { autoScalingGroup: "web", change },
+      trigger: { kind: "chatops" },
+      actor: { id: "slack:UBOB1" },
+    });
+    if (!a.admitted) throw new Error(`not admitted: ${JSON.stringify(a)}`);
+    const id = a.execution.id;
+    started.push({ id, as: session(SSO_SRE, "bob") });
+    await until(
+      () => show(id),
+      (e) => e.body.status === "WAITING_FOR_APPROVAL",
+    );
+
+    const viaSso = await call(session(SSO_SRE, "bob"), "POST", `/api/executions/${id}/approve`, {});
+
+    expect(viaSso.status).toBe(403);
+    expect(viaSso.body.error.message).toMatch(/bob asked for this run/);
   });
 
   it("counts two sessions of one role (different session names) as one approver", async () => {
