@@ -197,10 +197,24 @@ function validApprovers(
   for (const a of answers.filter((x) => x.answer === "approve")) {
     const identity = a.identity ?? a.actor;
     const key = People.personOf(config, identity).key;
-    if (!byPerson.has(key) && !whyNot(config, policy, { id: identity }, "approve"))
+    if (
+      !byPerson.has(key) &&
+      !whyNot(config, policy, { id: identity, raw: a.raw, groups: a.groups }, "approve")
+    )
       byPerson.set(key, identity);
   }
   return [...byPerson.keys()];
+}
+
+/** Of an actor's (Slack user) groups, those a `group:` role member names: kept with the answer. */
+function groupsNamed(config: Config, groups: string[] | undefined): string[] {
+  const named = new Set(
+    Object.values(config.access.roles)
+      .flat()
+      .filter((m) => m.startsWith("group:"))
+      .map((m) => m.slice("group:".length)),
+  );
+  return [...new Set(groups ?? [])].filter((g) => named.has(g));
 }
 
 /** A person key (`person:<name>` or an identity) as people read it. */
@@ -227,6 +241,8 @@ async function lost(
   actor: string,
   attempt: "approve" | "reject" | "abort",
   now: Date,
+  /** The identity `actor` (a person's name) acted as, kept beside it in the audit. */
+  identity?: string,
 ): Promise<never> {
   const decided = describeDecision(req);
   const decidedAt = Date.parse(req.decision?.at ?? "");
@@ -235,6 +251,7 @@ async function lost(
     {
       kind: "approval.conflict",
       actor,
+      ...(identity && identity !== actor ? { identity } : {}),
       reason: `${attempt} by ${actor} did not count: the request was already ${decided}`,
       executionId: req.executionId,
       runbook: req.runbook,
@@ -316,7 +333,7 @@ export async function answer(input: {
   }
   // Decided already (a moment ago by a racing answer, or long ago): told who won, audited.
   if (req.status !== "PENDING") {
-    if (req.decision) await lost(req, person.name, input.answer, now);
+    if (req.decision) await lost(req, person.name, input.answer, now, input.actor.id);
     throw new ConflictError(
       "not_waiting",
       `execution ${input.executionId} is ${execution.status} (its approval is ${req.status}), not waiting for approval`,
@@ -328,9 +345,12 @@ export async function answer(input: {
     ]);
   // One answer per person: recorded under the person, so a second identity of theirs (Slack
   // after IAM, another session of one role) is "already answered", not a second approver.
+  const groups = groupsNamed(config, input.actor.groups);
   const mine: ApprovalRecords.Answer = {
     actor: person.key,
     ...(person.key !== input.actor.id ? { identity: input.actor.id } : {}),
+    ...(input.actor.raw && input.actor.raw !== input.actor.id ? { raw: input.actor.raw } : {}),
+    ...(groups.length ? { groups } : {}),
     answer: input.answer,
     comment: input.comment?.trim() || undefined,
     at: now.toISOString(),
@@ -338,8 +358,26 @@ export async function answer(input: {
   let status: ApprovalRecords.ApprovalStatus = "PENDING";
   let approvals = 0;
   for (let attempt = 0; ; attempt++) {
-    if (req.answers.some((a) => People.personOf(config, a.identity ?? a.actor).key === person.key))
-      throw new ConflictError("already_answered", `${person.name} already answered`);
+    const earlier = req.answers.find(
+      (a) => People.personOf(config, a.identity ?? a.actor).key === person.key,
+    );
+    if (earlier) {
+      // A second identity of one person (or the same one twice, at once): the attempt is
+      // audited after the answer that counted, as a lost race is.
+      const why = `${person.name} already answered (${earlier.answer}${earlier.identity ? ` as ${earlier.identity}` : ""} at ${earlier.at}); this ${input.answer} did not count`;
+      await Audit.record(
+        {
+          kind: "approval.conflict",
+          actor: person.name,
+          ...identity,
+          reason: why,
+          executionId: input.executionId,
+          runbook: req.runbook,
+        },
+        new Date(Math.max(now.getTime(), (Date.parse(earlier.at) || 0) + 1, Date.now())),
+      );
+      throw new ConflictError("already_answered", why);
+    }
     const answers = [...req.answers, mine];
     approvals = validApprovers(config, policy, answers).length;
     status =
@@ -352,7 +390,7 @@ export async function answer(input: {
     // Another write landed first: see what it did.
     const fresh = await ApprovalRecords.find(input.executionId);
     if (!fresh) throw new NotFoundError("execution", input.executionId);
-    if (fresh.status !== "PENDING") await lost(fresh, person.name, input.answer, now);
+    if (fresh.status !== "PENDING") await lost(fresh, person.name, input.answer, now, input.actor.id);
     if (attempt >= MAX_ANSWER_ATTEMPTS)
       throw new ConflictError("busy", `execution ${input.executionId}: too many answers at once; try again`);
     req = fresh;
@@ -421,23 +459,25 @@ export async function answer(input: {
  */
 export async function closeForAbort(input: {
   executionId: string;
+  /** The identity aborting: the decision names its person, the audit both. */
   actor: string;
   reason: string;
   now: Date;
   /** The run was seen waiting: a request decided since was decided under this abort's feet. */
   waiting: boolean;
 }): Promise<ApprovalRecords.ApprovalRequest | undefined> {
+  const person = People.personOf(currentConfig(), input.actor);
   let req = await ApprovalRecords.find(input.executionId);
   for (let attempt = 0; req; attempt++) {
     if (req.status !== "PENDING") {
       // Seen waiting, and an answer decided first: this abort lost the race. Otherwise the run
       // is past its approval, and this is an abort of a running run.
-      if (input.waiting && req.decision) await lost(req, input.actor, "abort", input.now);
+      if (input.waiting && req.decision) await lost(req, person.name, "abort", input.now, input.actor);
       return undefined;
     }
     const decision: ApprovalRecords.Decision = {
       outcome: "abort",
-      by: input.actor,
+      by: person.key,
       at: input.now.toISOString(),
       comment: input.reason,
     };

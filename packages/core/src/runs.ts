@@ -552,13 +552,16 @@ export async function abort(input: {
       `execution ${e.id} is ${e.status}; only a running run can be aborted`,
     );
   const config = currentConfig();
+  // The audit names the person (`people:`) and keeps the identity they acted as, as answers do.
+  const person = People.personOf(config, input.actor.id);
+  const who = { actor: person.name, ...(person.linked ? { identity: input.actor.id } : {}) };
   if (
     !Access.may(config, input.actor, "abort", e.runbook) &&
     !People.samePerson(config, input.actor.id, e.trigger.actor)
   ) {
-    const why = `${input.actor.id} may not abort ${e.runbook} runs`;
+    const why = `${person.name} may not abort ${e.runbook} runs`;
     await Audit.record(
-      { kind: "abort.refused", actor: input.actor.id, reason: why, executionId: e.id, runbook: e.runbook },
+      { kind: "abort.refused", ...who, reason: why, executionId: e.id, runbook: e.runbook },
       at,
     );
     throw new AccessDeniedError(why);
@@ -588,7 +591,7 @@ export async function abort(input: {
         new SendTaskFailureCommand({
           taskToken: waiting.token,
           error: RUN_ABORTED,
-          cause: `aborted by ${input.actor.id}: ${reason}${input.now ? "" : " (while it waited for approval: nothing was changed)"}`,
+          cause: `aborted by ${person.name}: ${reason}${input.now ? "" : " (while it waited for approval: nothing was changed)"}`,
         }),
       );
     } catch (err) {
@@ -601,7 +604,7 @@ export async function abort(input: {
       new StopExecutionCommand({
         executionArn: executionArn(e.runbook, e.id),
         error: RUN_ABORTED,
-        cause: `aborted now by ${input.actor.id}: ${reason} (rollback skipped)`,
+        cause: `aborted now by ${person.name}: ${reason} (rollback skipped)`,
       }),
     );
   }
@@ -609,7 +612,7 @@ export async function abort(input: {
     Audit.record(
       {
         kind: "execution.abort-requested",
-        actor: input.actor.id,
+        ...who,
         reason: `${input.now ? "abort now (no rollback)" : "graceful abort"} of ${e.runbook} ${e.id}: ${reason}`,
         executionId: e.id,
         runbook: e.runbook,
@@ -621,7 +624,7 @@ export async function abort(input: {
       {
         executionId: e.id,
         runbook: e.runbook,
-        by: input.actor.id,
+        by: person.name,
         reason,
         mode: input.now ? "now" : "graceful",
         rollback,

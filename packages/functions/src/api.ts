@@ -29,6 +29,7 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { route as routeEvents } from "./events-api.ts";
+import { iamCaller } from "./lib/event-source.ts";
 import { type LambdaBindings, lambdaHandler } from "./lib/hono.ts";
 import { errorResponse, json, parseJsonBody, type Response, toFetchResponse } from "./lib/http.ts";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
@@ -97,12 +98,14 @@ const MAX_REASON_BYTES = 1024;
  * `x-reflex-actor` header (the CLI sends `cli:<user>`, or `--as`), else the local user.
  */
 function actor(c: C): Admission.Access.Actor {
-  const context = c.env?.event?.requestContext as { authorizer?: { iam?: { userArn?: string } } } | undefined;
-  const arn = context?.authorizer?.iam?.userArn;
-  if (arn) {
-    Validate.checkLength(arn, MAX_ACTOR_BYTES, "x-reflex-actor", "the actor");
-    const id = Admission.People.identityOf(arn, currentConfig());
-    return id === arn ? { id } : { id, raw: arn };
+  const context = c.env?.event?.requestContext as
+    | { authorizer?: { iam?: { userArn?: unknown } } }
+    | undefined;
+  const iam = context?.authorizer?.iam;
+  if (iam) {
+    if (typeof iam.userArn === "string")
+      Validate.checkLength(iam.userArn, MAX_ACTOR_BYTES, "x-reflex-actor", "the actor");
+    return iamCaller(iam.userArn, currentConfig());
   }
   const claimed = c.req.header("x-reflex-actor");
   const who = process.env.REFLEX_LOCAL_MODE === "1" ? (claimed ?? "cli:local") : "anonymous";

@@ -50,7 +50,7 @@ const alarm = {
 };
 
 describe("POST /events in Lambda", () => {
-  it("rejects an aws.* event from an API caller and audits the caller's ARN", async () => {
+  it("rejects an aws.* event from an API caller and audits the caller", async () => {
     const res = await route(request(alarm));
 
     const body = JSON.parse(res.body);
@@ -59,8 +59,40 @@ describe("POST /events in Lambda", () => {
     ]);
     const trail = await Audit.list({ limit: 20 });
     expect(trail.entries).toContainEqual(
-      expect.objectContaining({ kind: "api.event", actor: CALLER, eventId: "forged-1" }),
+      expect.objectContaining({
+        kind: "api.event",
+        actor: "arn:aws:iam::123456789012:role/ops",
+        eventId: "forged-1",
+        reason: expect.stringContaining(CALLER),
+      }),
     );
+  });
+
+  it("names a role session by its role in the audit (the session name is the caller's choice), keeping the ARN in the reason", async () => {
+    const chosen = "arn:aws:sts::123456789012:assumed-role/ops/the-ceo-approved-this";
+    const res = await route({
+      ...request({ ...alarm, id: "named-1", source: "custom.app" }),
+      requestContext: { http: { method: "POST" }, authorizer: { iam: { userArn: chosen } } },
+    } as unknown as APIGatewayProxyEventV2);
+
+    expect(res.statusCode).toBeLessThan(300);
+    const entry = (await Audit.list({ limit: 50 })).entries.find(
+      (e) => e.eventId === "named-1" && e.kind === "api.event",
+    );
+    expect(entry).toMatchObject({ kind: "api.event", actor: "arn:aws:iam::123456789012:role/ops" });
+    expect(entry?.reason).toContain(chosen);
+  });
+
+  it("refuses a caller whose userArn is not an IAM ARN (400), auditing nothing as that caller", async () => {
+    for (const userArn of [42, { arn: CALLER }, "person:alice", ""]) {
+      const res = await route({
+        ...request({ ...alarm, id: "odd-1", source: "custom.app" }),
+        requestContext: { http: { method: "POST" }, authorizer: { iam: { userArn } } },
+      } as unknown as APIGatewayProxyEventV2);
+
+      expect(res.statusCode, JSON.stringify(userArn)).toBe(400);
+      expect(JSON.parse(res.body).error.code).toBe("invalid_caller");
+    }
   });
 
   it("accepts a source the config allows on the route", async () => {

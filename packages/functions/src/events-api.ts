@@ -76,16 +76,17 @@ export async function route(event: APIGatewayProxyEventV2): Promise<Response> {
       );
     }
     const config = currentConfig();
-    const caller = callerOf(event);
+    const caller = callerOf(event, config);
+    const from = caller.raw ? `${caller.id} (${caller.raw})` : caller.id;
     const results: Gate.Decision[] = [];
     for (const entry of entries) {
       const envelope = stampAccount(toEnvelope(entry)) as { id?: string; source?: unknown };
       const refused = refusedSource(envelope?.source, config);
       await Audit.record({
         kind: "api.event",
-        actor: caller,
+        actor: caller.id,
         eventId: envelope?.id === undefined ? undefined : String(envelope.id),
-        reason: refused ?? `received from ${caller}`,
+        reason: refused ? `${refused} (from ${from})` : `received from ${from}`,
       });
       if (refused)
         results.push({ eventId: String(envelope?.id ?? ""), decision: "rejected", reason: refused });

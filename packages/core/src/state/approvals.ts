@@ -29,6 +29,17 @@ export interface Answer {
   actor: string;
   /** The identity they answered as, when it differs from `actor` (a linked Slack id, IAM role…). */
   identity?: string;
+  /**
+   * The ARN they arrived with when it is not `identity` (an Identity Center or role session):
+   * a role pattern in `access.roles` (a permission set's `AWSReservedSSO_*` role) matches the
+   * session's role, which the identity (`sso:<user>`) does not show.
+   */
+  raw?: string;
+  /**
+   * The Slack user groups named by `group:` role members that they were in when they answered:
+   * the verify step after the wait cannot ask Slack, and a `group:` approver must still count.
+   */
+  groups?: string[];
   answer: "approve" | "reject";
   comment?: string;
   at: string;

@@ -4,13 +4,33 @@
  * accepted only if the config allows it on this route (default: not `aws.*`, which only
  * EventBridge itself may deliver). Local mode (not in Lambda) is the local bus: every source.
  */
-import type { Config } from "@reflex/core";
+import { Admission, type Config, ValidationError } from "@reflex/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 
-/** The IAM principal that signed the request, or `local` outside Lambda. */
-export function callerOf(event: APIGatewayProxyEventV2): string {
-  const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam;
-  return iam?.userArn ?? (inLambda() ? "iam:unknown" : "local");
+const IAM_ARN = /^arn:[a-z0-9-]+:(iam|sts)::\d{12}:\S+$/;
+
+/**
+ * The IAM authorizer's `userArn` as an actor: the identity the caller cannot choose
+ * (`People.identityOf`: a role session is its role), with the ARN as it arrived as `raw`. Only an
+ * IAM ARN is taken: anything else (not a string, `person:…`, `slack:…`) is a 400, never read as
+ * the person or Slack user it names.
+ */
+export function iamCaller(userArn: unknown, config: Config): { id: string; raw?: string } {
+  if (typeof userArn !== "string" || !IAM_ARN.test(userArn))
+    throw new ValidationError(
+      "invalid_caller",
+      `the caller's IAM ARN ${JSON.stringify(userArn)?.slice(0, 100) ?? "(none)"} is not an IAM user or role ARN`,
+      [{ path: "requestContext.authorizer.iam.userArn", message: "not an IAM ARN" }],
+    );
+  const id = Admission.People.identityOf(userArn, config);
+  return id === userArn ? { id } : { id, raw: userArn };
+}
+
+/** Who signed the request (see {@link iamCaller}), or `local` outside Lambda. */
+export function callerOf(event: APIGatewayProxyEventV2, config: Config): { id: string; raw?: string } {
+  const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: unknown } } }).authorizer?.iam;
+  if (iam) return iamCaller(iam.userArn, config);
+  return { id: inLambda() ? "iam:unknown" : "local" };
 }
 
 function inLambda(): boolean {
