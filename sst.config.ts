@@ -6,11 +6,12 @@
 import type { SSTConfig } from "sst";
 import { Api } from "./stacks/api.ts";
 import { Bus } from "./stacks/bus.ts";
-import { loadReflexConfig } from "./stacks/context.ts";
+import { loadReflexConfig, reflexConfig } from "./stacks/context.ts";
 import { suppressSstInternals } from "./stacks/internals.ts";
 import { Observability } from "./stacks/observability.ts";
 import { Runbooks } from "./stacks/runbooks.ts";
 import { Storage } from "./stacks/storage.ts";
+import { configRunbooks } from "./stacks/support/config-runbooks.ts";
 import { zodEnglishOnly } from "./stacks/support/zod-english.ts";
 import { Triggers } from "./stacks/triggers.ts";
 
@@ -35,7 +36,8 @@ export default {
         sourcemap: true,
         // Bundle everything, the AWS SDK included: versions stay pinned by the lockfile and
         // tree-shaken clients load faster than the runtime's full SDK.
-        esbuild: { external: [], plugins: [zodEnglishOnly] },
+        // The config's own runbooks are bundled from the config module (#config-runbooks).
+        esbuild: { external: [], plugins: [zodEnglishOnly, configRunbooks(() => reflexConfig().file)] },
         // A runbook's manifest loads its steps with a dynamic import: split, they are chunks
         // that only the step worker ever loads, so the gate and the API never parse them.
         splitting: true,

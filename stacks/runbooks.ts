@@ -64,16 +64,20 @@ export function Runbooks({ stack }: StackContext) {
     stepFunction.attachPermissions([...tableStatements(table.tableArn)]);
 
     const literals = { Partition: partitionOf(stack), Account: stack.account, Region: stack.region };
-    const statements = runbookStatements(runbook, {
+    // Actions its state machine calls itself (`aws()` Tasks: the AWS SDK integration) are the
+    // state machine role's; the rest are the step worker's.
+    const { worker, machine } = splitPermissions(runbook);
+    const policyContext = {
       automationTag: config.automationTag,
       substitutions: { ...literals, ReportsBucketArn: reports.bucketArn },
-    });
+    };
+    const statements = runbookStatements({ ...runbook, permissions: worker }, policyContext);
     if (statements.length > 0) {
       const permissions = new Policy(stack, `Step${id}Permissions`, {
         statements,
         roles: [stepFunction.role!],
       });
-      const declared = runbook.permissions.flatMap((p) =>
+      const declared = worker.flatMap((p) =>
         (p.resources ?? ["*"]).map((r) =>
           r.replace(/\$\{(Partition|Account|Region)\}/g, (_w, k: keyof typeof literals) => literals[k]),
         ),
@@ -118,6 +122,29 @@ export function Runbooks({ stack }: StackContext) {
       logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
       tracingEnabled: true,
     });
+    if (machine.length > 0) {
+      for (const statement of runbookStatements({ ...runbook, permissions: machine }, policyContext))
+        stateMachine.addToRolePolicy(statement);
+      suppress(stateMachine.role, [
+        {
+          id: "AwsSolutions-IAM5",
+          reason: [
+            `The AWS API calls runbook '${runbook.name}' makes from its state machine (AWS SDK integration Tasks), as it declares them, one statement per resource type.`,
+            "Read-only calls have no resource-level scoping (Resource '*'); mutating ones on a resource type's '*' carry the automation tag condition.",
+            ...machine.flatMap((p) => (p.why ? [`${p.actions.join("/")}: ${p.why}`] : [])),
+          ].join(" "),
+          appliesTo: [
+            ...new Set(
+              machine.flatMap((p) =>
+                (p.resources ?? ["*"]).map((r) =>
+                  r.replace(/\$\{(Partition|Account|Region)\}/g, (_w, k: keyof typeof literals) => literals[k]),
+                ),
+              ),
+            ),
+          ].map((r) => nagResource(r)),
+        },
+      ]);
+    }
     // The definition comes as a string, so CDK cannot see which function its Tasks call: grant that one, unqualified.
     stateMachine.addToRolePolicy(
       new PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: [stepFunction.functionArn] }),
@@ -254,6 +281,31 @@ export function Runbooks({ stack }: StackContext) {
       })),
     },
   };
+}
+
+/**
+ * A runbook's declared permissions, split by who makes the call: the actions its state machine's
+ * AWS SDK integration Tasks call go to the state machine's role, the others to its step worker.
+ */
+export function splitPermissions(runbook: Registry.Runbook): {
+  worker: Registry.Permission[];
+  machine: Registry.Permission[];
+} {
+  const called = new Set(
+    Registry.taskStates(runbook.stateMachine).flatMap(([, t]) => {
+      const a = Registry.sdkAction(t.Resource);
+      return a ? [a] : [];
+    }),
+  );
+  const worker: Registry.Permission[] = [];
+  const machine: Registry.Permission[] = [];
+  for (const p of runbook.permissions) {
+    const mine = p.actions.filter((a) => called.has(a));
+    const rest = p.actions.filter((a) => !called.has(a));
+    if (mine.length) machine.push({ ...p, actions: mine });
+    if (rest.length) worker.push({ ...p, actions: rest });
+  }
+  return { worker, machine };
 }
 
 /**

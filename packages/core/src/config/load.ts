@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { z } from "zod";
 import { ConfigError, type Issue } from "../errors.ts";
@@ -304,9 +304,12 @@ export async function loadConfig(file: string = DEFAULT_CONFIG_FILE): Promise<Co
   try {
     mod = await import(pathToFileURL(full).href);
   } catch (err) {
+    // A runbook the config imports that throws when it loads: name its file, not only the config.
+    const thrower = throwingFile(err, full);
+    const where = thrower ? `${thrower} threw while loading: ` : "";
     throw new ConfigError(
-      `config file ${file} could not be loaded: ${(err as Error).message}`,
-      [{ path: file, message: (err as Error).message }],
+      `config file ${file} could not be loaded: ${where}${(err as Error).message}`,
+      [{ path: thrower ?? file, message: (err as Error).message }],
       { cause: err },
     );
   }
@@ -316,6 +319,23 @@ export async function loadConfig(file: string = DEFAULT_CONFIG_FILE): Promise<Co
     ]);
   }
   return validateConfig(mod.default);
+}
+
+/**
+ * The user's file an import error came from (the first stack frame outside node_modules and
+ * Reflex's own packages), relative to the working directory; undefined when it is the config itself.
+ */
+function throwingFile(err: unknown, config: string): string | undefined {
+  const stack = String((err as Error)?.stack ?? "");
+  for (const m of stack.matchAll(/(?:file:\/\/)?(\/[^\s():]+\.[cm]?[jt]s):\d+/g)) {
+    const path = m[1];
+    if (/node_modules|\/packages\/(core|functions|local|sdk)\/|^node:/.test(path)) continue;
+    if (path === config) return undefined;
+    return relative(process.cwd(), path) || path;
+  }
+  // A syntax error names its file in the message, not the stack.
+  const named = /(\/[^\s():]+\.[cm]?[jt]s)/.exec(String((err as Error)?.message ?? ""))?.[1];
+  return named && named !== config && !/node_modules/.test(named) ? relative(process.cwd(), named) : undefined;
 }
 
 let current: Config | undefined;
