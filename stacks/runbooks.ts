@@ -137,7 +137,10 @@ export function Runbooks({ stack }: StackContext) {
             ...new Set(
               machine.flatMap((p) =>
                 (p.resources ?? ["*"]).map((r) =>
-                  r.replace(/\$\{(Partition|Account|Region)\}/g, (_w, k: keyof typeof literals) => literals[k]),
+                  r.replace(
+                    /\$\{(Partition|Account|Region)\}/g,
+                    (_w, k: keyof typeof literals) => literals[k],
+                  ),
                 ),
               ),
             ),

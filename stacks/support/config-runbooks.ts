@@ -17,7 +17,10 @@ export function configRunbooks(configFile: () => string) {
         cb: () => { contents: string; resolveDir: string; loader: "ts" },
       ) => void;
     }) {
-      build.onResolve({ filter: /^#config-runbooks$/ }, () => ({ path: "config-runbooks", namespace: "reflex" }));
+      build.onResolve({ filter: /^#config-runbooks$/ }, () => ({
+        path: "config-runbooks",
+        namespace: "reflex",
+      }));
       build.onLoad({ filter: /.*/, namespace: "reflex" }, () => {
         const file = configFile();
         return {

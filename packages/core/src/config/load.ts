@@ -335,7 +335,9 @@ function throwingFile(err: unknown, config: string): string | undefined {
   }
   // A syntax error names its file in the message, not the stack.
   const named = /(\/[^\s():]+\.[cm]?[jt]s)/.exec(String((err as Error)?.message ?? ""))?.[1];
-  return named && named !== config && !/node_modules/.test(named) ? relative(process.cwd(), named) : undefined;
+  return named && named !== config && !/node_modules/.test(named)
+    ? relative(process.cwd(), named)
+    : undefined;
 }
 
 let current: Config | undefined;

@@ -40,7 +40,8 @@ export function loadConfigFromEnv(): void {
   loaded = true;
   // Registered before the config is read: its rules, schedules and access name them.
   for (const r of (configModule as { runbooks?: unknown[] }).runbooks ?? [])
-    if (r && typeof r === "object") Runbooks.registerFromConfig(r as Parameters<typeof Runbooks.registerFromConfig>[0]);
+    if (r && typeof r === "object")
+      Runbooks.registerFromConfig(r as Parameters<typeof Runbooks.registerFromConfig>[0]);
   const raw = process.env.REFLEX_CONFIG || fromParameter;
   if (raw) useConfig(validateConfig(JSON.parse(raw)));
 }
