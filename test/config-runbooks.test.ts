@@ -150,4 +150,17 @@ export const implementation: Implementation = { steps: {
       before,
     );
   });
+
+  it("are refused by local mode when they need a service the simulated cloud does not provide", async () => {
+    const rds = {
+      ...restartService,
+      name: "needs-rds",
+      services: ["ec2", "rds"],
+      rollback: ["Undo"],
+      stateMachine: { StartAt: "Undo", States: { Undo: { Type: "Pass" as const, End: true as const } } },
+    };
+    await expect(startTestLocal({ runbooks: [rds] })).rejects.toThrow(
+      /runbook 'needs-rds' needs rds, which the simulated cloud does not provide/,
+    );
+  });
 });
