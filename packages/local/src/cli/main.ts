@@ -229,6 +229,7 @@ Examples:
     ["reflex new runbook restart-queue --dir runbooks"],
     { json: true },
   );
+  finish(scaffold, ["reflex new runbook restart-queue --dir runbooks"]);
 
   const config = program.command("config").description("the automation config");
   finish(
