@@ -46,6 +46,7 @@ describe("a config's own runbooks", () => {
             permissions: restartService.permissions.filter((p) => !p.actions.includes("ssm:SendCommand")),
           },
           { ...restartService, name: "no-params", params: z.object({}).strict(), example: { unit: "x" } },
+          { ...restartService, name: "odd-result", result: () => ({ summary: 1, targets: [{ id: "i-1" }] }) },
         ],
       }),
     );
@@ -64,6 +65,11 @@ describe("a config's own runbooks", () => {
     ]);
     expect(at("runbooks[4].example")).toEqual([
       expect.stringMatching(/^runbook 'no-params': does not validate/),
+    ]);
+    expect(at("runbooks[5].result")).toEqual([
+      expect.stringMatching(
+        /^runbook 'odd-result': does not return the result shape .*summary: .*targets\.0\.kind/,
+      ),
     ]);
   });
 

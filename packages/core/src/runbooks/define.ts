@@ -30,7 +30,7 @@
 import { z } from "zod";
 import { type Issue, RunbookDefinitionError } from "../errors.ts";
 import { APPROVAL_RESOURCE, APPROVAL_STEP, type AslDefinition, type AslState, STEP_HANDLER } from "./asl.ts";
-import type { ResultOf } from "./result.ts";
+import { type ResultOf, runResultSchema } from "./result.ts";
 
 export type Risk = "low" | "medium" | "high";
 
@@ -317,6 +317,19 @@ export function checkSpec(spec: RunbookSpec<z.ZodType>): { problems: Issue[]; st
     add("implementation", `its state machine calls steps (${steps.join(", ")}) but it has no implementation`);
   if (spec.result !== undefined && typeof spec.result !== "function")
     add("result", "must be a function from the run's record to the result shape");
+  else if (spec.result) {
+    // What it reports before any step recorded anything must already be the one result shape.
+    try {
+      const out = runResultSchema.safeParse(spec.result({}, { dryRun: true, status: "RUNNING" }));
+      if (!out.success)
+        add(
+          "result",
+          `does not return the result shape ({ summary, targets[] }): ${out.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`,
+        );
+    } catch (err) {
+      add("result", `throws on a run that has recorded nothing yet: ${(err as Error).message}`);
+    }
+  }
   if (spec.params && typeof (spec.params as z.ZodType).safeParse === "function") {
     const example = spec.params.safeParse(spec.example);
     if (!example.success)
