@@ -107,6 +107,7 @@ export const hello = defineRunbook({
   stateMachine: { StartAt: "Greet", States: {
     Greet: stepTask("team-hello", "greet", { Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Undo" }], End: true }),
     Undo: stepTask("team-hello", "undo", { End: true }) } },
+  config: { greeting: z.string().min(1) },
   implementation: () => import("./steps.ts").then((m) => m.implementation),
 });
 `,
@@ -116,7 +117,7 @@ export const hello = defineRunbook({
       `import type { Implementation, RunInput, StepContext } from "@reflex/sdk";
 export const implementation: Implementation = { steps: {
   greet: async (input: RunInput<{ who: string }>, ctx: StepContext) => {
-    await ctx.record({ summary: \`hello, \${input.params.who}\`, targets: [{ id: input.params.who, kind: "person", status: ctx.dryRun ? "not-started" : "succeeded" }] });
+    await ctx.record({ summary: \`\${ctx.config.greeting}, \${input.params.who}\`, targets: [{ id: input.params.who, kind: "person", status: ctx.dryRun ? "not-started" : "succeeded" }] });
     return {};
   },
   undo: async () => ({}),
@@ -125,11 +126,17 @@ export const implementation: Implementation = { steps: {
     );
     writeFileSync(
       join(dir, "hello.config.ts"),
-      'import { hello } from "./hello/index.ts";\nexport default { runbooks: [hello] };\n',
+      'import { hello } from "./hello/index.ts";\nexport default { runbooks: [hello], greeting: "hello" };\n',
     );
 
     const config = await loadConfig(join(dir, "hello.config.ts"));
-    const local = await startTestLocal({ runbooks: config.runbooks });
+    // The key the runbook adds to the config is checked by its schema, and reaches its steps.
+    expect(config.runbookConfig).toEqual({ greeting: "hello" });
+    expect(() => validateConfig({ runbooks: config.runbooks, greeting: "" })).toThrow(ConfigError);
+    expect(issuesOf(() => validateConfig({ runbooks: config.runbooks, greeting: "" }))).toEqual([
+      { path: "greeting", message: expect.stringMatching(/\(runbook 'team-hello'\)$/) },
+    ]);
+    const local = await startTestLocal({ runbooks: config.runbooks, greeting: "hello" });
     try {
       const listed = await api<{ runbooks: Array<{ name: string }> }>(local, "GET", "/api/runbooks");
       expect(listed.body.runbooks.map((r) => r.name)).toContain("team-hello");

@@ -86,14 +86,49 @@ export function validateConfig(raw: unknown): Config {
   const runbookIssues = registerConfigRunbooks(
     raw && typeof raw === "object" ? (raw as { runbooks?: unknown }).runbooks : undefined,
   );
-  const parsed = configSchema.safeParse(raw);
+  // Keys the registered runbooks add to the config (their manifest's `config`), checked by
+  // their own schemas and kept apart (`runbookConfig`); the rest is Reflex's strict schema's.
+  const { rest, added, addedIssues } = splitRunbookConfig(raw);
+  const parsed = configSchema.safeParse(rest);
   // When the structure is wrong somewhere, still check the meaning of every part that parses,
   // so one run of `reflex config check` lists every problem.
-  const issues: Issue[] = [...runbookIssues, ...(parsed.success ? [] : toIssues(parsed.error))];
-  const config = parsed.success ? parsed.data : salvage(raw);
+  const issues: Issue[] = [
+    ...runbookIssues,
+    ...addedIssues,
+    ...(parsed.success ? [] : toIssues(parsed.error)),
+  ];
+  const config = { ...(parsed.success ? parsed.data : salvage(rest)), runbookConfig: added };
   // Params that name something the config defines (a pair) are checked against the config
   // being validated, not the one in force.
   return whileValidating(config, () => checkMeaning(config, issues));
+}
+
+/** The config keys registered runbooks add (not Reflex's own), validated; the rest of the raw config. */
+function splitRunbookConfig(raw: unknown): {
+  rest: unknown;
+  added: Record<string, unknown>;
+  addedIssues: Issue[];
+} {
+  if (!raw || typeof raw !== "object") return { rest: raw, added: {}, addedIssues: [] };
+  const rest = { ...(raw as Record<string, unknown>) };
+  const added: Record<string, unknown> = {};
+  const addedIssues: Issue[] = [];
+  for (const runbook of Runbooks.list()) {
+    for (const [key, schema] of Object.entries(runbook.config ?? {})) {
+      if (key in configSchema.shape || !(key in rest)) continue;
+      const out = schema.safeParse(rest[key]);
+      if (out.success) added[key] = out.data;
+      else
+        addedIssues.push(
+          ...toIssues(out.error, [key]).map((i) => ({
+            ...i,
+            message: `${i.message} (runbook '${runbook.name}')`,
+          })),
+        );
+      delete rest[key];
+    }
+  }
+  return { rest, added, addedIssues };
 }
 
 /**

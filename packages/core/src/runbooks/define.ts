@@ -149,6 +149,8 @@ export interface StepContext {
    * `result` turns into the one result shape. Written at once, so a lost run still shows it.
    */
   record(fields: Record<string, unknown>): Promise<void>;
+  /** The config keys its manifest declares (`config`), as the config in force has them. */
+  config: Record<string, unknown>;
 }
 
 /** The input every Task receives: the execution, the validated params, and what earlier steps added. */
