@@ -6,11 +6,12 @@
 import type { SSTConfig } from "sst";
 import { Api } from "./stacks/api.ts";
 import { Bus } from "./stacks/bus.ts";
-import { loadReflexConfig } from "./stacks/context.ts";
+import { loadReflexConfig, reflexConfig } from "./stacks/context.ts";
 import { suppressSstInternals } from "./stacks/internals.ts";
 import { Observability } from "./stacks/observability.ts";
 import { Runbooks } from "./stacks/runbooks.ts";
 import { Storage } from "./stacks/storage.ts";
+import { configRunbooks } from "./stacks/support/config-runbooks.ts";
 import { lambdaEnvCredentials } from "./stacks/support/lambda-credentials.ts";
 import { zodEnglishOnly } from "./stacks/support/zod-english.ts";
 import { Triggers } from "./stacks/triggers.ts";
@@ -36,8 +37,12 @@ export default {
         sourcemap: true,
         // Bundle everything, the AWS SDK included: versions stay pinned by the lockfile and
         // tree-shaken clients load faster than the runtime's full SDK.
-        // The execution role's credentials from the environment, not the SDK's whole provider chain.
-        esbuild: { external: [], plugins: [zodEnglishOnly, lambdaEnvCredentials] },
+        // The execution role's credentials from the environment, not the SDK's whole provider chain;
+        // the config's own runbooks bundled from the config module (#config-runbooks).
+        esbuild: {
+          external: [],
+          plugins: [zodEnglishOnly, lambdaEnvCredentials, configRunbooks(() => reflexConfig().file)],
+        },
         // A runbook's manifest loads its steps with a dynamic import: split, they are chunks
         // that only the step worker ever loads, so the gate and the API never parse them.
         splitting: true,

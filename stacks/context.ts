@@ -44,7 +44,13 @@ export async function loadReflexConfig(
   const path = resolve(useProject().paths.root, file);
   const config = await loadConfig(path);
   const mod = (await import(pathToFileURL(path).href)) as { default: unknown };
-  const json = JSON.stringify(mod.default);
+  // The config's own runbooks are code, bundled into the functions: the parameter names them.
+  const raw = mod.default as { runbooks?: Array<{ name?: string } | string> };
+  const json = JSON.stringify(
+    Array.isArray(raw?.runbooks)
+      ? { ...raw, runbooks: raw.runbooks.map((r) => (typeof r === "string" ? r : r?.name)) }
+      : raw,
+  );
   const bytes = Buffer.byteLength(json);
   if (bytes > MAX_CONFIG_BYTES) {
     throw new Error(

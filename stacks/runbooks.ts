@@ -87,17 +87,26 @@ export function Runbooks({ stack }: StackContext) {
     stepFunction.attachPermissions(tableStatements(table.tableArn, TABLE_WRITES.step));
 
     const literals = { Partition: partitionOf(stack), Account: stack.account, Region: stack.region };
-    const statements = runbookStatements(runbook, {
+    // Actions its state machine calls itself (`aws()` Tasks: the AWS SDK integration) are the
+    // state machine role's; the rest are the step worker's.
+    const { worker, machine } = splitPermissions(runbook);
+    const policyContext = {
       automationTag: config.automationTag,
       substitutions: { ...literals, ReportsBucketArn: reports.bucketArn },
       config,
-    });
+    };
+    const statements = runbookStatements({ ...runbook, permissions: worker }, policyContext);
     if (statements.length > 0) {
       const permissions = new Policy(stack, `Step${id}Permissions`, {
         statements,
         roles: [stepFunction.role!],
       });
-      const wildcards = wildcardSuppressions(runbook, config, config.automationTag.key, literals);
+      const wildcards = wildcardSuppressions(
+        { ...runbook, permissions: worker },
+        config,
+        config.automationTag.key,
+        literals,
+      );
       if (wildcards.length > 0) suppress(permissions, wildcards);
     }
 
@@ -119,6 +128,17 @@ export function Runbooks({ stack }: StackContext) {
       logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: false },
       tracingEnabled: true,
     });
+    if (machine.length > 0) {
+      for (const statement of runbookStatements({ ...runbook, permissions: machine }, policyContext))
+        stateMachine.addToRolePolicy(statement);
+      const wildcards = wildcardSuppressions(
+        { ...runbook, permissions: machine },
+        config,
+        config.automationTag.key,
+        literals,
+      );
+      if (wildcards.length > 0) suppress(stateMachine.role, wildcards);
+    }
     // The definition comes as a string, so CDK cannot see which function its Tasks call: grant that one, unqualified.
     stateMachine.addToRolePolicy(
       new PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: [stepFunction.functionArn] }),
@@ -313,6 +333,31 @@ function wildcardSuppressions(
       },
     ];
   });
+}
+
+/**
+ * A runbook's declared permissions, split by who makes the call: the actions its state machine's
+ * AWS SDK integration Tasks call go to the state machine's role, the others to its step worker.
+ */
+export function splitPermissions(runbook: Registry.Runbook): {
+  worker: Registry.Permission[];
+  machine: Registry.Permission[];
+} {
+  const called = new Set(
+    Registry.taskStates(runbook.stateMachine).flatMap(([, t]) => {
+      const a = Registry.sdkAction(t.Resource);
+      return a ? [a] : [];
+    }),
+  );
+  const worker: Registry.Permission[] = [];
+  const machine: Registry.Permission[] = [];
+  for (const p of runbook.permissions) {
+    const mine = p.actions.filter((a) => called.has(a));
+    const rest = p.actions.filter((a) => !called.has(a));
+    if (mine.length) machine.push({ ...p, actions: mine });
+    if (rest.length) worker.push({ ...p, actions: rest });
+  }
+  return { worker, machine };
 }
 
 /**

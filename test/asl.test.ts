@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import { Runbooks, substitute } from "@reflex/core";
 import { describe, expect, it } from "vitest";
+import { restartService } from "../examples/runbooks/restart-service/index.ts";
 
 const require = createRequire(import.meta.url);
 const validate = require("asl-validator") as (def: unknown) => { isValid: boolean; errors: unknown[] };
@@ -33,4 +34,14 @@ describe("every runbook's state machine", () => {
       expect(new Set(placeholders)).toEqual(new Set(["${StepHandlerArn}"]));
     },
   );
+});
+
+describe("the SDK's ASL builders", () => {
+  it("build valid Amazon States Language: aws() and waitFor() Tasks, the example built on them", () => {
+    const result = validate(structuredClone(restartService.stateMachine));
+    expect(result.errors).toEqual([]);
+    expect(result.isValid).toBe(true);
+    const restart = restartService.stateMachine.States.RestartEach.ItemProcessor?.States.Restart;
+    expect(restart?.Resource).toBe("arn:aws:states:::aws-sdk:ssm:sendCommand");
+  });
 });

@@ -463,6 +463,8 @@ describe("against a running local mode", () => {
     const args: Record<string, string[]> = {
       run: ["backup-snapshot", "--param", "selector.tag.Role=web", "--dry-run", "--wait"],
       runbooks: ["scale"],
+      "runbooks check": ["examples/runbooks/restart-service/index.ts"],
+      "new runbook": ["json-probe", "--dir", data],
       executions: ["--limit", "5"],
       show: ["latest"],
       logs: ["latest"],

@@ -85,11 +85,20 @@ const ENV = {
   NO_COLOR: "1",
 };
 
-async function startServer(): Promise<{ url: string; child: ChildProcess; dir: string; log: string[] }> {
+/** A document's own server config: `<!-- docs-test: start --config <file> -->` (its commands need that config). */
+function configOf(markdown: string): string[] {
+  const m = /<!-- docs-test: start --config (\S+) -->/.exec(markdown);
+  return m ? ["--config", m[1]] : [];
+}
+
+async function startServer(
+  extra: string[] = [],
+): Promise<{ url: string; child: ChildProcess; dir: string; log: string[] }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "reflex-docs-"));
   const log: string[] = [];
-  const child = spawn(process.execPath, [BIN, "start", "--port", String(port), "--data", join(dir, "data")], {
+  const args = [BIN, "start", "--port", String(port), "--data", join(dir, "data"), ...extra];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: ENV,
     stdio: ["ignore", "pipe", "pipe"],
@@ -129,7 +138,10 @@ function sh(command: string, url: string): Promise<{ code: number; output: strin
 }
 
 const docs = ["README.md", ...markdownFiles(join(ROOT, "docs")).map((p) => relative(ROOT, p))]
-  .map((file) => ({ file, commands: docCommands(readFileSync(join(ROOT, file), "utf8")) }))
+  .map((file) => {
+    const text = readFileSync(join(ROOT, file), "utf8");
+    return { file, commands: docCommands(text), config: configOf(text) };
+  })
   .filter((d) => d.commands.length > 0);
 
 describe("docCommands", () => {
@@ -155,7 +167,7 @@ describe("docCommands", () => {
   });
 });
 
-describe.each(docs)("the commands in $file", ({ file, commands }) => {
+describe.each(docs)("the commands in $file", ({ file, commands, config }) => {
   const servers: Array<{ child: ChildProcess; dir: string }> = [];
   afterAll(() => {
     for (const s of servers) {
@@ -167,7 +179,7 @@ describe.each(docs)("the commands in $file", ({ file, commands }) => {
   it(
     "run as written against reflex start",
     async () => {
-      const server = await startServer();
+      const server = await startServer(config);
       servers.push(server);
       const failures: string[] = [];
       for (const c of commands) {

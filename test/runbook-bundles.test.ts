@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { configRunbooks } from "../stacks/support/config-runbooks.ts";
 
 interface Meta {
   outputs: Record<
@@ -15,9 +16,10 @@ interface Meta {
 }
 
 /** The source files a handler loads at cold start: its entry chunk and every chunk it imports statically. */
-async function loadedAtStart(entry: string): Promise<string[]> {
+async function loadedAtStart(entry: string, configFile?: string): Promise<string[]> {
   const { default: esbuild } = await import("esbuild");
   const result = await esbuild.build({
+    plugins: configFile ? [configRunbooks(() => configFile)] : [],
     entryPoints: [entry],
     bundle: true,
     platform: "node",
@@ -79,5 +81,15 @@ describe("the manifests' lazily loaded steps", () => {
     });
     const all = Object.values((result.metafile as Meta).outputs).flatMap((o) => Object.keys(o.inputs));
     expect(all).toContain("packages/core/src/runbooks/backup-snapshot/steps.ts");
+  }, 60_000);
+
+  it("bundle a config's own runbooks into the functions: their manifests at start, their steps not", async () => {
+    const inputs = await loadedAtStart(
+      "packages/functions/src/trigger.ts",
+      `${process.cwd()}/examples/runbooks/reflex.config.ts`,
+    );
+    expect(inputs).toContain("examples/runbooks/restart-service/index.ts");
+    expect(inputs).not.toContain("examples/runbooks/restart-service/steps.ts");
+    expect(inputs).not.toContain("packages/functions/src/lib/no-config-runbooks.ts");
   }, 60_000);
 });

@@ -94,6 +94,12 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
     maxTargets: Math.min(runbook.cap.maxTargets, config.guardrails.maxTargetsPerRun),
     lockTargets: (targets) => lockTargets(execution.id, targets, config.guardrails.lockLease, now()),
     record: (fields) => Executions.setResult(execution.id, fields),
+    config: Object.fromEntries(
+      Object.keys(runbook.config ?? {}).map((k) => [
+        k,
+        config.runbookConfig?.[k] ?? (config as unknown as Record<string, unknown>)[k],
+      ]),
+    ),
   };
   const target = (event.input.target as { instanceId?: string } | undefined)?.instanceId;
   const step = { state: event.step, step: event.step, target };

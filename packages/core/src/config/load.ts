@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { z } from "zod";
 import { peopleIssues } from "../admission/people.ts";
@@ -88,14 +88,49 @@ export function validateConfig(raw: unknown): Config {
   const runbookIssues = registerConfigRunbooks(
     raw && typeof raw === "object" ? (raw as { runbooks?: unknown }).runbooks : undefined,
   );
-  const parsed = configSchema.safeParse(raw);
+  // Keys the registered runbooks add to the config (their manifest's `config`), checked by
+  // their own schemas and kept apart (`runbookConfig`); the rest is Reflex's strict schema's.
+  const { rest, added, addedIssues } = splitRunbookConfig(raw);
+  const parsed = configSchema.safeParse(rest);
   // When the structure is wrong somewhere, still check the meaning of every part that parses,
   // so one run of `reflex config check` lists every problem.
-  const issues: Issue[] = [...runbookIssues, ...(parsed.success ? [] : toIssues(parsed.error))];
-  const config = parsed.success ? parsed.data : salvage(raw);
+  const issues: Issue[] = [
+    ...runbookIssues,
+    ...addedIssues,
+    ...(parsed.success ? [] : toIssues(parsed.error)),
+  ];
+  const config = { ...(parsed.success ? parsed.data : salvage(rest)), runbookConfig: added };
   // Params that name something the config defines (a pair) are checked against the config
   // being validated, not the one in force.
   return whileValidating(config, () => checkMeaning(config, issues));
+}
+
+/** The config keys registered runbooks add (not Reflex's own), validated; the rest of the raw config. */
+function splitRunbookConfig(raw: unknown): {
+  rest: unknown;
+  added: Record<string, unknown>;
+  addedIssues: Issue[];
+} {
+  if (!raw || typeof raw !== "object") return { rest: raw, added: {}, addedIssues: [] };
+  const rest = { ...(raw as Record<string, unknown>) };
+  const added: Record<string, unknown> = {};
+  const addedIssues: Issue[] = [];
+  for (const runbook of Runbooks.list()) {
+    for (const [key, schema] of Object.entries(runbook.config ?? {})) {
+      if (key in configSchema.shape || !(key in rest)) continue;
+      const out = schema.safeParse(rest[key]);
+      if (out.success) added[key] = out.data;
+      else
+        addedIssues.push(
+          ...toIssues(out.error, [key]).map((i) => ({
+            ...i,
+            message: `${i.message} (runbook '${runbook.name}')`,
+          })),
+        );
+      delete rest[key];
+    }
+  }
+  return { rest, added, addedIssues };
 }
 
 /**
@@ -311,9 +346,12 @@ export async function loadConfig(file: string = DEFAULT_CONFIG_FILE): Promise<Co
   try {
     mod = await import(pathToFileURL(full).href);
   } catch (err) {
+    // A runbook the config imports that throws when it loads: name its file, not only the config.
+    const thrower = throwingFile(err, full);
+    const where = thrower ? `${thrower} threw while loading: ` : "";
     throw new ConfigError(
-      `config file ${file} could not be loaded: ${(err as Error).message}`,
-      [{ path: file, message: (err as Error).message }],
+      `config file ${file} could not be loaded: ${where}${(err as Error).message}`,
+      [{ path: thrower ?? file, message: (err as Error).message }],
       { cause: err },
     );
   }
@@ -323,6 +361,25 @@ export async function loadConfig(file: string = DEFAULT_CONFIG_FILE): Promise<Co
     ]);
   }
   return validateConfig(mod.default);
+}
+
+/**
+ * The user's file an import error came from (the first stack frame outside node_modules and
+ * Reflex's own packages), relative to the working directory; undefined when it is the config itself.
+ */
+function throwingFile(err: unknown, config: string): string | undefined {
+  const stack = String((err as Error)?.stack ?? "");
+  for (const m of stack.matchAll(/(?:file:\/\/)?(\/[^\s():]+\.[cm]?[jt]s):\d+/g)) {
+    const path = m[1];
+    if (/node_modules|\/packages\/(core|functions|local|sdk)\/|^node:/.test(path)) continue;
+    if (path === config) return undefined;
+    return relative(process.cwd(), path) || path;
+  }
+  // A syntax error names its file in the message, not the stack.
+  const named = /(\/[^\s():]+\.[cm]?[jt]s)/.exec(String((err as Error)?.message ?? ""))?.[1];
+  return named && named !== config && !/node_modules/.test(named)
+    ? relative(process.cwd(), named)
+    : undefined;
 }
 
 let current: Config | undefined;

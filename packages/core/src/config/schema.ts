@@ -348,8 +348,15 @@ export const configSchema = z
   .strict();
 
 /** The config as written (durations as text, defaults optional). */
-export type ConfigInput = z.input<typeof configSchema>;
+/**
+ * The config as written. Keys beyond Reflex's own are allowed by the type because runbooks add
+ * keys of their own (their manifests' `config`); at load, a key no runbook declares is refused.
+ */
+export type ConfigInput = z.input<typeof configSchema> & { [runbookKey: string]: unknown };
 /** The config after validation (durations in ms, defaults filled). */
-export type Config = z.output<typeof configSchema>;
+export type Config = z.output<typeof configSchema> & {
+  /** Config keys the runbooks add (their manifests' `config`), validated by their schemas. */
+  runbookConfig?: Record<string, unknown>;
+};
 /** One pair after validation. */
 export type Pair = z.output<typeof pairSchema>;

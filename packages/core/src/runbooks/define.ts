@@ -39,7 +39,7 @@ import {
   STEP_HANDLER,
   VERIFY_APPROVAL_STEP,
 } from "./asl.ts";
-import type { ResultOf } from "./result.ts";
+import { type ResultOf, runResultSchema } from "./result.ts";
 
 export type Risk = "low" | "medium" | "high";
 
@@ -185,6 +185,8 @@ export interface StepContext {
    * `result` turns into the one result shape. Written at once, so a lost run still shows it.
    */
   record(fields: Record<string, unknown>): Promise<void>;
+  /** The config keys its manifest declares (`config`), as the config in force has them. */
+  config: Record<string, unknown>;
 }
 
 /** The input every Task receives: the execution, the validated params, and what earlier steps added. */
@@ -390,6 +392,19 @@ export function checkSpec(spec: RunbookSpec<z.ZodType>): { problems: Issue[]; st
     add("implementation", `its state machine calls steps (${steps.join(", ")}) but it has no implementation`);
   if (spec.result !== undefined && typeof spec.result !== "function")
     add("result", "must be a function from the run's record to the result shape");
+  else if (spec.result) {
+    // What it reports before any step recorded anything must already be the one result shape.
+    try {
+      const out = runResultSchema.safeParse(spec.result({}, { dryRun: true, status: "RUNNING" }));
+      if (!out.success)
+        add(
+          "result",
+          `does not return the result shape ({ summary, targets[] }): ${out.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`,
+        );
+    } catch (err) {
+      add("result", `throws on a run that has recorded nothing yet: ${(err as Error).message}`);
+    }
+  }
   if (spec.params && typeof (spec.params as z.ZodType).safeParse === "function") {
     const example = spec.params.safeParse(spec.example);
     if (!example.success)

@@ -4,6 +4,7 @@ import { RunbookDefinitionError } from "../errors.ts";
 import { stepTask } from "./asl.ts";
 import { defineRunbook, implementSteps } from "./define.ts";
 import * as Runbooks from "./index.ts";
+import { aws, pollLoop, sdkResource, waitFor } from "./sdk-tasks.ts";
 
 const spec = {
   name: "probe",
@@ -117,5 +118,78 @@ describe("the runbook registry", () => {
     } finally {
       Runbooks.unregister("lazy-probe");
     }
+  });
+});
+
+describe("steps without a Lambda", () => {
+  it("names the AWS SDK integration as Step Functions does, and refuses what is not service:action", () => {
+    expect(sdkResource("ec2:RebootInstances")).toBe("arn:aws:states:::aws-sdk:ec2:rebootInstances");
+    expect(() => sdkResource("RebootInstances")).toThrow(/not service:action/);
+  });
+
+  it("refuses an aws() Task whose action the permissions do not declare, naming the state", () => {
+    const sdkOnly = {
+      ...spec,
+      name: "sdk-only",
+      rollback: ["Undo"],
+      stateMachine: {
+        StartAt: "Reboot",
+        States: {
+          Reboot: aws(
+            "ec2:rebootInstances",
+            { InstanceIds: ["i-1"] },
+            { Catch: [{ ErrorEquals: ["States.ALL"], Next: "Undo" }], End: true },
+          ),
+          Undo: { Type: "Pass" as const, End: true as const },
+        },
+      },
+      implementation: undefined,
+    };
+    expect(() => defineRunbook(sdkOnly)).toThrow(
+      /stateMachine\.States\.Reboot: calls ec2:RebootInstances, which its permissions do not declare/,
+    );
+    const declared = defineRunbook({
+      ...sdkOnly,
+      permissions: [{ actions: ["ec2:RebootInstances"], mutating: true }],
+    });
+    expect(declared.steps).toEqual([]);
+  });
+
+  it("builds a poll loop: wait, check, and back to the wait until done", () => {
+    const loop = pollLoop({
+      wait: "W",
+      check: "C",
+      done: "D",
+      seconds: 5,
+      task: stepTask("probe", "check", { ResultPath: "$.p" }),
+      donePath: "$.p.done",
+      next: "Next",
+    });
+    expect(loop.W).toEqual({ Type: "Wait", Seconds: 5, Next: "C" });
+    expect(loop.C.Next).toBe("D");
+    expect(loop.D).toEqual({
+      Type: "Choice",
+      Choices: [{ Variable: "$.p.done", BooleanEquals: true, Next: "Next" }],
+      Default: "W",
+    });
+  });
+
+  it("sends a wait that fails or times out to the Catch's state when it has one", () => {
+    const states = waitFor("ssm:getCommandInvocation", "$.Status", "Success", {
+      name: "Await",
+      params: {},
+      timeout: 60,
+      interval: 10,
+      failOn: ["Failed"],
+      catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Rollback" }],
+      next: "Done",
+    });
+    expect(states.AwaitFailed).toMatchObject({ Type: "Pass", ResultPath: "$.error", Next: "Rollback" });
+    expect(states.AwaitTimedOut).toMatchObject({
+      Type: "Pass",
+      Result: { Error: "WaitTimedOut" },
+      Next: "Rollback",
+    });
+    expect(states.AwaitCheck.Choices?.[2]).toMatchObject({ Next: "AwaitTimedOut" });
   });
 });

@@ -8,7 +8,9 @@
 
 import { Logger } from "@aws-lambda-powertools/logger";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
-import { Aws, useConfig, validateConfig } from "@reflex/core";
+import { Aws, Runbooks, useConfig, validateConfig } from "@reflex/core";
+// The team's own runbooks: the deployed config module, bundled (see stacks/support/config-runbooks.ts).
+import configModule from "#config-runbooks";
 
 // In Lambda, INFO; in local mode and tests, only warnings (the CLI and API say what happened).
 export const logger = new Logger({
@@ -36,6 +38,10 @@ let loaded = false;
 export function loadConfigFromEnv(): void {
   if (loaded) return;
   loaded = true;
+  // Registered before the config is read: its rules, schedules and access name them.
+  for (const r of (configModule as { runbooks?: unknown[] }).runbooks ?? [])
+    if (r && typeof r === "object")
+      Runbooks.registerFromConfig(r as Parameters<typeof Runbooks.registerFromConfig>[0]);
   const raw = process.env.REFLEX_CONFIG || fromParameter;
   if (raw) useConfig(validateConfig(JSON.parse(raw)));
 }

@@ -19,6 +19,7 @@ import { Command, CommanderError, Option } from "commander";
 import { ApiError } from "./client.ts";
 import { clientFor, type Io, processIo, type ServerOptions, UsageError } from "./io.ts";
 import * as People from "./people.ts";
+import { cmdNewRunbook, cmdRunbooksCheck } from "./runbook-author.ts";
 import * as Runs from "./runs.ts";
 import { readyBanner } from "./start-banner.ts";
 
@@ -209,6 +210,34 @@ Examples:
     ["reflex status", "reflex status --json"],
     { json: true, server: true, as: true },
   );
+
+  // The runbook author's commands (runbook-author.ts).
+  const runbooks = program.commands.find((c) => c.name() === "runbooks") as Command;
+  finish(
+    runbooks
+      .command("check")
+      .description(
+        "lint the runbooks a module exports: manifest, dry-run and rollback, example, permissions vs SDK imports",
+      )
+      .argument("<file>", "the module, e.g. runbooks/restart-service/index.ts")
+      .action(act((file, o) => cmdRunbooksCheck(io, file, o))),
+    ["reflex runbooks check examples/runbooks/restart-service/index.ts"],
+    { json: true },
+  );
+  const scaffold = program.command("new").description("start something new from a template");
+  finish(
+    scaffold
+      .command("runbook")
+      .description(
+        "write a runbook folder: manifest, steps, rollback, dry-run, permissions, a test, a doc page",
+      )
+      .argument("<name>", "the runbook's name, kebab-case")
+      .option("--dir <dir>", "where its folder goes", "runbooks")
+      .action(act((name, o) => cmdNewRunbook(io, name, o))),
+    ["reflex new runbook restart-queue --dir runbooks"],
+    { json: true },
+  );
+  finish(scaffold, ["reflex new runbook restart-queue --dir runbooks"]);
 
   const config = program.command("config").description("the automation config");
   finish(

@@ -29,6 +29,7 @@ const ctx = (executionId: string, maxTargets = 50): StepContext & { maxTargets: 
   automationTag: { key: "reflex:managed", value: "true" },
   maxTargets,
   record: (fields) => Executions.setResult(executionId, fields),
+  config: {},
   lockTargets: async (targets) => ({ held: targets, locked: [] }),
 });
 const params = backupParams.parse({ selector: { tag: { Backup: "daily" } }, retainDays: 7, keepLast: 1 });

@@ -1,9 +1,35 @@
 /** backup-snapshot's results in the one result shape: one target per instance, its snapshots as artifacts. */
 import type { Artifact, ResultOf, TargetResult } from "../result.ts";
 import { countByStatus } from "../result.ts";
-import type { Plan, Report, SnapshotProgress } from "./steps.ts";
 
-type Copy = Report["targets"][number]["copies"][number];
+// The fields of what its steps record that the result reads (steps.ts's Plan and Report), here
+// so that the manifest does not reach the steps' module, even for types.
+interface Plan {
+  targets: Array<{ instanceId: string; name?: string; volumes: Array<{ volumeId: string }> }>;
+  skipped?: Array<{ instanceId: string; name?: string; reason: string }>;
+  create: unknown[];
+  prune: Array<{ snapshotId: string; region: string; volumeId: string; reason: string }>;
+}
+interface SnapshotProgress {
+  snapshotId: string;
+  volumeId: string;
+  state: string;
+}
+interface Copy {
+  snapshotId?: string;
+  region: string;
+  error?: string;
+}
+interface Report {
+  targets: Array<{
+    instanceId: string;
+    name?: string;
+    status: "succeeded" | "failed" | "skipped";
+    snapshots: SnapshotProgress[];
+    copies: Copy[];
+    error?: string;
+  }>;
+}
 
 export const backupResult: ResultOf = (r, run) => {
   const plan = r.plan as Plan | undefined;

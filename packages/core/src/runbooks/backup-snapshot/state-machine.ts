@@ -1,4 +1,5 @@
 import { type AslDefinition, RETRY_ROLLBACK, RETRY_STEP, RUN_ABORTED, stepTask } from "../asl.ts";
+import { pollLoop } from "../sdk-tasks.ts";
 
 const R = "backup-snapshot";
 const ON_FAILURE = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Rollback" }];
@@ -73,18 +74,15 @@ export const backupStateMachine: AslDefinition = {
       Catch: ON_FAILURE,
       Next: "WaitForSnapshots",
     },
-    WaitForSnapshots: { Type: "Wait", Seconds: 30, Next: "CheckSnapshots" },
-    CheckSnapshots: stepTask(R, "checkSnapshots", {
-      ResultPath: "$.progress",
-      Retry: RETRY_STEP,
-      Catch: ON_FAILURE,
-      Next: "SnapshotsDone",
+    ...pollLoop({
+      wait: "WaitForSnapshots",
+      check: "CheckSnapshots",
+      done: "SnapshotsDone",
+      seconds: 30,
+      task: stepTask(R, "checkSnapshots", { ResultPath: "$.progress", Retry: RETRY_STEP, Catch: ON_FAILURE }),
+      donePath: "$.progress.done",
+      next: "CopyRequested",
     }),
-    SnapshotsDone: {
-      Type: "Choice",
-      Choices: [{ Variable: "$.progress.done", BooleanEquals: true, Next: "CopyRequested" }],
-      Default: "WaitForSnapshots",
-    },
     CopyRequested: {
       Type: "Choice",
       Choices: [{ Variable: "$.params.copyToRegion", IsPresent: true, Next: "CopyToRegion" }],

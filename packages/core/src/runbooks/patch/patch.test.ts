@@ -40,6 +40,7 @@ const ctx = (): StepContext => ({
   automationTag: { key: "reflex:managed", value: "true" },
   lockTargets: async (targets) => ({ held: targets, locked: [] }),
   record: async () => {},
+  config: {},
 });
 
 const input = (c: StepContext, extra: Partial<TargetInput> = {}): TargetInput => ({

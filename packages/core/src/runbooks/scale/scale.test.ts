@@ -55,6 +55,7 @@ const ctx = (executionId: string, maxTargets = 20, now = NOW): ScaleContext => (
   lockTargets: async (targets: string[]) => ({ held: targets, locked: [] }),
   maxTargets,
   record: (fields) => Executions.setResult(executionId, fields),
+  config: {},
 });
 const execution = (id: string) => ({ id, runbook: "scale", dryRun: false, startedAt: NOW.toISOString() });
 const horizontal = (p: Record<string, unknown>) => scaleParams.parse(p) as HorizontalParams;

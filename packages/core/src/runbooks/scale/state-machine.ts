@@ -7,6 +7,7 @@ import {
   RETRY_STEP,
   stepTask,
 } from "../asl.ts";
+import { pollLoop } from "../sdk-tasks.ts";
 
 const R = "scale";
 const onFailure = (next: string): AslCatcher[] => [
@@ -67,17 +68,15 @@ export const scaleStateMachine: AslDefinition = {
       Catch: onFailure("RestoreCapacity"),
       Next: "WaitForCapacity",
     }),
-    WaitForCapacity: { Type: "Wait", Seconds: 15, Next: "CheckCapacity" },
-    CheckCapacity: step("checkCapacity", {
-      ResultPath: "$.progress",
-      Catch: onFailure("RestoreCapacity"),
-      Next: "CapacityReached",
+    ...pollLoop({
+      wait: "WaitForCapacity",
+      check: "CheckCapacity",
+      done: "CapacityReached",
+      seconds: 15,
+      task: step("checkCapacity", { ResultPath: "$.progress", Catch: onFailure("RestoreCapacity") }),
+      donePath: "$.progress.done",
+      next: "Scaled",
     }),
-    CapacityReached: {
-      Type: "Choice",
-      Choices: [{ Variable: "$.progress.done", BooleanEquals: true, Next: "Scaled" }],
-      Default: "WaitForCapacity",
-    },
     Scaled: { Type: "Succeed" },
     RestoreCapacity: rollbackStep("restoreCapacity", {
       ResultPath: "$.rollback",
@@ -107,50 +106,47 @@ export const scaleStateMachine: AslDefinition = {
       Catch: onFailure("RestoreInstanceType"),
       Next: "StopInstance",
     }),
-    StopInstance: step("stopInstance", {
-      ResultPath: "$.stop",
-      Catch: onFailure("RestoreInstanceType"),
-      Next: "Stopped",
+    ...pollLoop({
+      check: "StopInstance",
+      done: "Stopped",
+      wait: "WaitForStop",
+      seconds: 10,
+      task: step("stopInstance", { ResultPath: "$.stop", Catch: onFailure("RestoreInstanceType") }),
+      donePath: "$.stop.done",
+      next: "ModifyType",
     }),
-    Stopped: {
-      Type: "Choice",
-      Choices: [{ Variable: "$.stop.done", BooleanEquals: true, Next: "ModifyType" }],
-      Default: "WaitForStop",
-    },
-    WaitForStop: { Type: "Wait", Seconds: 10, Next: "StopInstance" },
     ModifyType: step("modifyType", {
       ResultPath: "$.modified",
       Catch: onFailure("RestoreInstanceType"),
       Next: "StartInstance",
     }),
-    StartInstance: step("startInstance", {
-      ResultPath: "$.start",
-      Catch: onFailure("RestoreInstanceType"),
-      Next: "Started",
+    ...pollLoop({
+      check: "StartInstance",
+      done: "Started",
+      wait: "WaitForStart",
+      seconds: 10,
+      task: step("startInstance", { ResultPath: "$.start", Catch: onFailure("RestoreInstanceType") }),
+      donePath: "$.start.done",
+      next: "VerifyResize",
     }),
-    Started: {
-      Type: "Choice",
-      Choices: [{ Variable: "$.start.done", BooleanEquals: true, Next: "VerifyResize" }],
-      Default: "WaitForStart",
-    },
-    WaitForStart: { Type: "Wait", Seconds: 10, Next: "StartInstance" },
     VerifyResize: step("verifyResize", {
       ResultPath: "$.verified",
       Catch: onFailure("RestoreInstanceType"),
       Next: "Resized",
     }),
     Resized: { Type: "Succeed" },
-    RestoreInstanceType: rollbackStep("restoreInstanceType", {
-      ResultPath: "$.rollback",
-      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.rollbackFailure", Next: "RolledBack" }],
-      Next: "InstanceRestored",
+    ...pollLoop({
+      check: "RestoreInstanceType",
+      done: "InstanceRestored",
+      wait: "WaitForRestore",
+      seconds: 10,
+      task: rollbackStep("restoreInstanceType", {
+        ResultPath: "$.rollback",
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.rollbackFailure", Next: "RolledBack" }],
+      }),
+      donePath: "$.rollback.done",
+      next: "RolledBack",
     }),
-    InstanceRestored: {
-      Type: "Choice",
-      Choices: [{ Variable: "$.rollback.done", BooleanEquals: true, Next: "RolledBack" }],
-      Default: "WaitForRestore",
-    },
-    WaitForRestore: { Type: "Wait", Seconds: 10, Next: "RestoreInstanceType" },
 
     RolledBack: { Type: "Fail", ErrorPath: "$.failure.Error", CausePath: "$.failure.Cause" },
   },

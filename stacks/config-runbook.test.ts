@@ -1,0 +1,89 @@
+/**
+ * A team's own runbook, listed in its config (`runbooks: [restartService]`) and living outside
+ * packages/, deployed as the built-ins are: its state machine, a step worker with the
+ * permissions its steps use, the AWS SDK calls its state machine makes on the state machine's
+ * role — each fenced by the automation tag, evaluated — and cdk-nag clean.
+ */
+import { Template } from "aws-cdk-lib/assertions";
+import { getStack } from "sst/constructs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { restartService } from "../examples/runbooks/restart-service/index.ts";
+import { Runbooks as RunbooksStack } from "./runbooks.ts";
+import { evaluate, type PolicyDocument, resolveTokens } from "./support/policy-sim.ts";
+import { ROOT, synthApp, TEST_ENV } from "./support/synth.ts";
+
+type Resources = Record<string, { Type: string; Properties?: any }>;
+const { region, account } = TEST_ENV;
+const NAME = `reflex-${TEST_ENV.stage}-restart-service`;
+const INSTANCE = `arn:aws:ec2:${region}:${account}:instance/i-0123456789abcdef0`;
+const TAGGED = { "aws:ResourceTag/reflex:managed": "true" };
+
+let resources: Resources;
+let findings: string[];
+let cleanup = () => {};
+const policiesOf = (roleId: string): PolicyDocument[] =>
+  Object.values(resources)
+    .filter((r) => r.Type === "AWS::IAM::Policy")
+    .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
+    .map((p) => resolveTokens(p.Properties.PolicyDocument, { region, account }) as PolicyDocument);
+
+beforeAll(async () => {
+  const synth = await synthApp({ configFile: `${ROOT}/examples/runbooks/reflex.config.ts`, nag: true });
+  cleanup = synth.cleanup;
+  const assembly = synth.app.synth();
+  findings = assembly.stacks.flatMap((s) =>
+    s.messages
+      .filter(
+        (m) => (m.level === "error" || m.level === "warning") && /AwsSolutions-/.test(String(m.entry.data)),
+      )
+      .map((m) => `${m.id}: ${String(m.entry.data).split("\n")[0]}`),
+  );
+  resources = (Template.fromStack(getStack(RunbooksStack)).toJSON() as { Resources: Resources }).Resources;
+}, 300_000);
+
+afterAll(() => cleanup());
+
+describe("a runbook from the config, outside packages/", () => {
+  it("gets its state machine, running its ASL", () => {
+    const machine = Object.values(resources).find(
+      (r) => r.Type === "AWS::StepFunctions::StateMachine" && r.Properties.StateMachineName === NAME,
+    );
+    expect(JSON.parse(machine?.Properties.DefinitionString)).toEqual(restartService.stateMachine);
+  });
+
+  it("lets its state machine send the restart only to instances carrying the automation tag", async () => {
+    const [roleId] = Object.entries(resources).find(
+      ([, r]) => r.Type === "AWS::StepFunctions::StateMachine" && r.Properties.StateMachineName === NAME,
+    )![1].Properties.RoleArn["Fn::GetAtt"];
+    const machine = policiesOf(roleId);
+    const send = (resource: string, context = {}) =>
+      evaluate({ action: "ssm:SendCommand", resource, context }, machine);
+    expect(await send(INSTANCE, TAGGED)).toBe("Allowed");
+    expect(await send(INSTANCE)).toBe("ImplicitlyDenied");
+    // The document half: AWS-RunShellScript only, named exactly. (The evaluator cannot take an
+    // AWS-owned document's ARN, which has no account, so the statement is checked as written.)
+    const documents = machine
+      .flatMap((d) => d.Statement as Array<{ Action: string | string[]; Resource: string | string[] }>)
+      .filter((st) => [st.Action].flat().includes("ssm:SendCommand"))
+      .flatMap((st) => [st.Resource].flat())
+      .filter((r) => r.includes(":document/"));
+    expect(documents).toEqual(["arn:aws:ssm:*::document/AWS-RunShellScript"]);
+  });
+
+  it("gives its step worker only what its steps call", async () => {
+    const fn = Object.values(resources).find(
+      (r) =>
+        r.Type === "AWS::Lambda::Function" &&
+        r.Properties.FunctionName === `reflex-${TEST_ENV.stage}-step-restart-service`,
+    );
+    const worker = policiesOf(fn?.Properties.Role["Fn::GetAtt"][0]);
+    expect(await evaluate({ action: "ec2:DescribeInstances", resource: "*" }, worker)).toBe("Allowed");
+    expect(await evaluate({ action: "ssm:SendCommand", resource: INSTANCE, context: TAGGED }, worker)).toBe(
+      "ImplicitlyDenied",
+    );
+  });
+
+  it("passes cdk-nag's AwsSolutions checks with no unsuppressed finding", () => {
+    expect(findings).toEqual([]);
+  });
+});

@@ -1,0 +1,179 @@
+/**
+ * A team's own runbooks, from its config: refused at load with the runbook, the field and why;
+ * a runbook file that throws when it loads is named; one added from a folder outside packages/
+ * runs in local mode, and adding it changed nothing under packages/.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError, type Issue, loadConfig, validateConfig } from "@reflex/core";
+import { afterAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { restartService } from "../examples/runbooks/restart-service/index.ts";
+import { ROOT } from "../stacks/support/synth.ts";
+import { api, startTestLocal } from "./support/local.ts";
+
+mkdirSync(join(ROOT, ".tmp"), { recursive: true });
+const dir = mkdtempSync(join(ROOT, ".tmp", "team-runbooks-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function issuesOf(fn: () => unknown): Issue[] {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConfigError) return e.issues;
+    throw e;
+  }
+  return [];
+}
+
+describe("a config's own runbooks", () => {
+  it("are refused at load with the runbook, the field and why, every problem listed", () => {
+    const { dryRun: _d, ...noDryRun } = restartService;
+    const issues = issuesOf(() =>
+      validateConfig({
+        runbooks: [
+          { ...restartService, name: "scale" },
+          { ...noDryRun, name: "no-dry-run", rollback: [] },
+          {
+            ...restartService,
+            name: "bad-example",
+            example: { unit: "nginx; rm -rf /", selector: { tag: {} } },
+          },
+          {
+            ...restartService,
+            name: "undeclared",
+            permissions: restartService.permissions.filter((p) => !p.actions.includes("ssm:SendCommand")),
+          },
+          { ...restartService, name: "no-params", params: z.object({}).strict(), example: { unit: "x" } },
+          { ...restartService, name: "odd-result", result: () => ({ summary: 1, targets: [{ id: "i-1" }] }) },
+        ],
+      }),
+    );
+    const at = (path: string) => issues.filter((i) => i.path === path).map((i) => i.message);
+
+    expect(at("runbooks[0].name")).toEqual([
+      "runbook 'scale': 'scale' is a built-in runbook's name: give yours another",
+    ]);
+    expect(at("runbooks[1].rollback")).toEqual(["runbook 'no-dry-run': it declares no rollback step"]);
+    expect(at("runbooks[1].dryRun")).toEqual(["runbook 'no-dry-run': it does not say what its dry-run does"]);
+    expect(at("runbooks[2].example")).toEqual([
+      expect.stringMatching(/^runbook 'bad-example': does not validate.*unit/),
+    ]);
+    expect(at("runbooks[3].stateMachine.States.Restart")).toEqual([
+      "runbook 'undeclared': calls ssm:SendCommand, which its permissions do not declare",
+    ]);
+    expect(at("runbooks[4].example")).toEqual([
+      expect.stringMatching(/^runbook 'no-params': does not validate/),
+    ]);
+    expect(at("runbooks[5].result")).toEqual([
+      expect.stringMatching(
+        /^runbook 'odd-result': does not return the result shape .*summary: .*targets\.0\.kind/,
+      ),
+    ]);
+  });
+
+  it("names the runbook file that throws when the config loads it", async () => {
+    writeFileSync(
+      join(dir, "broken.ts"),
+      'throw new Error("the team\'s runbook is broken");\nexport const broken = {};\n',
+    );
+    writeFileSync(
+      join(dir, "broken.config.ts"),
+      'import { broken } from "./broken.ts";\nexport default { runbooks: [broken] };\n',
+    );
+
+    await expect(loadConfig(join(dir, "broken.config.ts"))).rejects.toThrow(
+      new RegExp(
+        `${dir.slice(ROOT.length + 1)}/broken\\.ts threw while loading: the team's runbook is broken`,
+      ),
+    );
+  });
+
+  it("run in local mode from a folder outside packages/, and adding one changes nothing under packages/", async () => {
+    const before = execFileSync("git", ["status", "--porcelain", "packages/"], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
+    mkdirSync(join(dir, "hello"), { recursive: true });
+    writeFileSync(
+      join(dir, "hello", "index.ts"),
+      `import { defineRunbook, stepTask } from "@reflex/sdk";
+import { z } from "zod";
+export const hello = defineRunbook({
+  name: "team-hello", summary: "Says hello to a name", risk: "low",
+  params: z.object({ who: z.string() }).strict(), example: { who: "ops" },
+  cap: { maxTargets: 1 }, permissions: [], rollback: ["undo"], dryRun: "Says what it would say.",
+  stateMachine: { StartAt: "Greet", States: {
+    Greet: stepTask("team-hello", "greet", { Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Undo" }], End: true }),
+    Undo: stepTask("team-hello", "undo", { End: true }) } },
+  config: { greeting: z.string().min(1) },
+  implementation: () => import("./steps.ts").then((m) => m.implementation),
+});
+`,
+    );
+    writeFileSync(
+      join(dir, "hello", "steps.ts"),
+      `import type { Implementation, RunInput, StepContext } from "@reflex/sdk";
+export const implementation: Implementation = { steps: {
+  greet: async (input: RunInput<{ who: string }>, ctx: StepContext) => {
+    await ctx.record({ summary: \`\${ctx.config.greeting}, \${input.params.who}\`, targets: [{ id: input.params.who, kind: "person", status: ctx.dryRun ? "not-started" : "succeeded" }] });
+    return {};
+  },
+  undo: async () => ({}),
+} };
+`,
+    );
+    writeFileSync(
+      join(dir, "hello.config.ts"),
+      'import { hello } from "./hello/index.ts";\nexport default { runbooks: [hello], greeting: "hello" };\n',
+    );
+
+    const config = await loadConfig(join(dir, "hello.config.ts"));
+    // The key the runbook adds to the config is checked by its schema, and reaches its steps.
+    expect(config.runbookConfig).toEqual({ greeting: "hello" });
+    expect(() => validateConfig({ runbooks: config.runbooks, greeting: "" })).toThrow(ConfigError);
+    expect(issuesOf(() => validateConfig({ runbooks: config.runbooks, greeting: "" }))).toEqual([
+      { path: "greeting", message: expect.stringMatching(/\(runbook 'team-hello'\)$/) },
+    ]);
+    const local = await startTestLocal({ runbooks: config.runbooks, greeting: "hello" });
+    try {
+      const listed = await api<{ runbooks: Array<{ name: string }> }>(local, "GET", "/api/runbooks");
+      expect(listed.body.runbooks.map((r) => r.name)).toContain("team-hello");
+      const started = await api<{ executionId: string }>(
+        local,
+        "POST",
+        "/api/runbooks/team-hello/executions",
+        {
+          params: { who: "ops" },
+        },
+      );
+      expect(started.status).toBe(202);
+      await local.idle();
+      const run = await api(local, "GET", `/api/executions/${started.body.executionId}`);
+      expect(run.body.status).toBe("SUCCEEDED");
+      expect(run.body.outcome).toEqual({
+        summary: "hello, ops",
+        targets: [{ id: "ops", kind: "person", status: "succeeded" }],
+      });
+    } finally {
+      await local.stop();
+    }
+    expect(execFileSync("git", ["status", "--porcelain", "packages/"], { cwd: ROOT, encoding: "utf8" })).toBe(
+      before,
+    );
+  });
+
+  it("are refused by local mode when they need a service the simulated cloud does not provide", async () => {
+    const rds = {
+      ...restartService,
+      name: "needs-rds",
+      services: ["ec2", "rds"],
+      rollback: ["Undo"],
+      stateMachine: { StartAt: "Undo", States: { Undo: { Type: "Pass" as const, End: true as const } } },
+    };
+    await expect(startTestLocal({ runbooks: [rds] })).rejects.toThrow(
+      /runbook 'needs-rds' needs rds, which the simulated cloud does not provide/,
+    );
+  });
+});
