@@ -1782,8 +1782,12 @@ async function refresh(first) {
     document.title = `${views[route.view].title} · Reflex`;
   }
   try {
+    const view = views[route.view].render(main, isNew, route.arg, route.query);
+    // A new page is drawn before the banner and the count are asked for, so its request does
+    // not share the server with theirs; later refreshes ask for all three at once.
+    if (isNew) await view;
     await Promise.all([
-      views[route.view].render(main, isNew, route.arg, route.query),
+      view,
       refreshGuardrails(),
       route.view === "approvals" ? undefined : refreshApprovals(),
     ]);
