@@ -4,6 +4,7 @@
  * repeated it, so the console draws the page from it alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../packages/local/src/cli/main.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { api, runAndWait, startTestLocal } from "./support/local.ts";
 
@@ -32,10 +33,16 @@ describe("GET /api/executions/:id for a run page", () => {
     expect(run.status).toBe(200);
     expect(run.body.stateMachine).toEqual(runbook.body.stateMachine);
     expect(run.body.stateMachine.States).toBeTypeOf("object");
-    expect(run.body.reruns).toEqual([{ id: rerun.body.executionId, startedAt: expect.any(String) }]);
+    expect(run.body.reruns).toEqual([rerun.body.executionId]);
     expect(run.body.steps.length).toBeGreaterThan(0);
     expect(run.body.audit.map((a: { kind: string }) => a.kind)).toContain("execution.started");
     expect(run.body.outcome).toBeDefined();
+
+    // `reflex show` prints the re-runs the route gives (ids), without listing runs.
+    const out: string[] = [];
+    const io = { out: (t: string) => void out.push(t), err: () => {}, colour: false, tty: false };
+    expect(await main(["show", first.id, "--url", local.url], io)).toBe(0);
+    expect(out.join("\n")).toContain(`re-runs   ${rerun.body.executionId}`);
 
     // The re-run is linked from the run it repeats, not the other way round.
     const again = await api(local, "GET", `/api/executions/${rerun.body.executionId}`);

@@ -298,16 +298,10 @@ export async function get(id: string): Promise<Execution> {
   return found;
 }
 
-/** A run started again from another: its id and when it started. */
-export interface RerunLink {
-  id: string;
-  startedAt: string;
-}
-
-/** An execution with its steps (in order), its audit entries and the runs that repeated it. */
+/** An execution with its steps (in order), its audit entries and the ids of the runs that repeated it (oldest first). */
 export async function describe(
   id: string,
-): Promise<Execution & { steps: StepRecord[]; audit: Audit.AuditEntry[]; reruns: RerunLink[] }> {
+): Promise<Execution & { steps: StepRecord[]; audit: Audit.AuditEntry[]; reruns: string[] }> {
   const items = await queryAll({
     TableName: tableName(),
     KeyConditionExpression: "pk = :pk",
@@ -317,9 +311,7 @@ export async function describe(
   const meta = items.find((i) => i.sk === "META");
   if (!meta) throw new NotFoundError("execution", id);
   const steps = items.filter((i) => String(i.sk).startsWith("STEP#")).map((i) => strip<StepRecord>(i));
-  const reruns = items
-    .filter((i) => String(i.sk).startsWith("RERUN#"))
-    .map((i) => ({ id: String(i.id), startedAt: String(i.startedAt) }));
+  const reruns = items.filter((i) => String(i.sk).startsWith("RERUN#")).map((i) => String(i.id));
   return { ...strip<Execution>(meta), steps, audit: await Audit.forExecution(id), reruns };
 }
 

@@ -1288,7 +1288,7 @@ views.run = {
               h(
                 "dd",
                 {},
-                reruns.map((e) => [h("a", { href: `#/runs/${encodeURIComponent(e.id)}` }, e.id), " "]),
+                reruns.map((id) => [h("a", { href: `#/runs/${encodeURIComponent(id)}` }, id), " "]),
               ),
             ]
           : "",
