@@ -5,9 +5,9 @@
  * the same run, raw conditional PutItem ops/s at the same concurrency, for the ratio. The two
  * phases are interleaved in `SLICES` slices (a slice of the storm through the gate, its runs
  * finished, then as many raw writes), so load from elsewhere on the machine hits both alike.
- * `sliceRatios` are each slice's own ratio: they rise through the storm because the first
- * delivery of most transitions (claim, admission, a start) falls in the early slices and the
- * later ones are mostly duplicates; `ratio` is over the whole storm.
+ * `sliceRatios` and `sliceMs` are each slice's own: the slices differ in what they hold (the
+ * first delivery of most transitions, a claim, admission and a start, falls in the early ones;
+ * the later ones are mostly duplicates), so `ratio` is over the whole storm.
  *
  * The rule matches ALARM transitions and runs `bench-noop`, a one-Task runbook this bench
  * registers, so the figure is the gate's (plus the local engine running each started run
@@ -132,6 +132,7 @@ export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {
     let gateMs = 0;
     let putMs = 0;
     const sliceRatios: number[] = [];
+    const sliceMs: Array<{ gate: number; put: number }> = [];
     const size = Math.ceil(events.length / SLICES);
     for (let s = 0; s < SLICES; s++) {
       const slice = events.slice(s * size, (s + 1) * size);
@@ -145,6 +146,7 @@ export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {
       gateMs += g;
       putMs += p;
       sliceRatios.push(+(p / g).toFixed(3));
+      sliceMs.push({ gate: Math.round(g), put: Math.round(p) });
     }
     ddb.destroy();
     let executions = 0;
@@ -177,6 +179,7 @@ export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {
         ratio: +(eventsPerSecond / putsPerSecond).toFixed(3),
         slices: SLICES,
         sliceRatios,
+        sliceMs,
         target: 0.4,
       },
     ];
