@@ -9,7 +9,9 @@
  *   time), and the time from navigation to the graph and the per-target table being on screen
  *   is measured from the test driver (`medianMs`, new browser context included) and in the page's
  *   own clock from navigation start (`inPageMedianMs`); medians of `samples`, all samples printed.
- *   The same for the runs list.
+ *   The same for the runs list, and the `/api/…` requests each page made (`apiRequests`).
+ * - `{ figure: "console-vs-get" }`: those first renders over `GET /api/executions/:id` alone
+ *   (fetched from this process), all three interleaved sample by sample in one run (target ≤ 2).
  */
 import { gzipSync } from "node:zlib";
 import { Executions } from "@reflex/core";
@@ -62,39 +64,74 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
         new Date(base + i * 60_000 + 5_000),
       );
     }
-    const time = async (hash: string, ready: string[]) => {
-      const samples: number[] = [];
-      const inPage: number[] = [];
-      let resources: string[] = [];
-      for (let i = 0; i < SAMPLES; i++) {
-        const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-        const page = await context.newPage();
-        const started = performance.now();
-        await page.goto(`${local.url}/${hash}`, { waitUntil: "commit" });
-        for (const selector of ready) await page.waitForSelector(selector, { timeout: 30_000 });
-        samples.push(Math.round(performance.now() - started));
-        inPage.push(Math.round(await page.evaluate(() => performance.now())));
-        // Where the time went, in the page's own clock (ms since navigation start).
-        resources = await page.evaluate(() =>
-          performance
-            .getEntriesByType("resource")
-            .map((e) => `${new URL(e.name).pathname} ${Math.round(e.startTime)}+${Math.round(e.duration)}`),
-        );
-        await context.close();
-      }
-      return {
-        medianMs: median(samples),
-        samplesMs: samples,
-        inPageMedianMs: median(inPage),
-        lastSampleResources: resources,
-      };
+    // One sample of a page: a new browser context, navigation to the selectors being on screen.
+    const render = async (hash: string, ready: string[]) => {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const page = await context.newPage();
+      const api: string[] = [];
+      page.on("request", (r) => {
+        const url = new URL(r.url());
+        if (url.pathname.startsWith("/api/")) api.push(`${r.method()} ${url.pathname}${url.search}`);
+      });
+      const started = performance.now();
+      await page.goto(`${local.url}/${hash}`, { waitUntil: "commit" });
+      for (const selector of ready) await page.waitForSelector(selector, { timeout: 30_000 });
+      const ms = Math.round(performance.now() - started);
+      const inPage = Math.round(await page.evaluate(() => performance.now()));
+      // Where the time went, in the page's own clock (ms since navigation start).
+      const resources = await page.evaluate(() =>
+        performance
+          .getEntriesByType("resource")
+          .map((e) => `${new URL(e.name).pathname} ${Math.round(e.startTime)}+${Math.round(e.duration)}`),
+      );
+      await context.close();
+      return { ms, inPage, resources, api };
     };
-    const runPage = await time(`#/runs/${run.id}`, ["#graph svg [data-state=Report]", "#targets tbody tr"]);
-    const runsList = await time("#/runs", ["#runs tbody tr"]);
+    const getAlone = async () => {
+      const t0 = performance.now();
+      const res = await fetch(`${local.url}/api/executions/${run.id}`);
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`GET /api/executions/${run.id}: ${res.status}`);
+      return performance.now() - t0;
+    };
+    await getAlone(); // warm-up, not counted
+    const runSamples: Array<Awaited<ReturnType<typeof render>>> = [];
+    const listSamples: Array<Awaited<ReturnType<typeof render>>> = [];
+    const gets: number[] = [];
+    // Interleaved, so a change in the machine's load hits all three alike.
+    for (let i = 0; i < SAMPLES; i++) {
+      runSamples.push(
+        await render(`#/runs/${run.id}`, ["#graph svg [data-state=Report]", "#targets tbody tr"]),
+      );
+      gets.push(await getAlone());
+      listSamples.push(await render("#/runs", ["#runs tbody tr"]));
+      gets.push(await getAlone());
+    }
+    const summary = (xs: Array<Awaited<ReturnType<typeof render>>>) => ({
+      medianMs: median(xs.map((x) => x.ms)),
+      samplesMs: xs.map((x) => x.ms),
+      inPageMedianMs: median(xs.map((x) => x.inPage)),
+      lastSampleResources: xs.at(-1)?.resources,
+      apiRequests: xs.at(-1)?.api,
+    });
+    const runPage = summary(runSamples);
+    const runsList = summary(listSamples);
+    const getMedian = Number(median(gets).toFixed(1));
+    const ratio = (ms: number) => Number((ms / getMedian).toFixed(2));
     return [
       weight(),
       { figure: "console-first-render", page: "run", runsInStore: RUNS, samples: SAMPLES, ...runPage },
       { figure: "console-first-render", page: "runs", runsInStore: RUNS, samples: SAMPLES, ...runsList },
+      {
+        figure: "console-vs-get",
+        note: "first render (in the page's clock, from navigation start) over GET /api/executions/:id alone, interleaved in one run",
+        getExecutionMedianMs: getMedian,
+        runPageRatio: ratio(runPage.inPageMedianMs),
+        runsListRatio: ratio(runsList.inPageMedianMs),
+        runPageRatioWithNewContext: ratio(runPage.medianMs),
+        runsListRatioWithNewContext: ratio(runsList.medianMs),
+        target: 2,
+      },
     ];
   } finally {
     await browser.close();

@@ -6,6 +6,7 @@ import { admissionBench } from "./admission.ts";
 import { alarmStorm } from "./alarm-storm.ts";
 import { bundles } from "./bundles.ts";
 import { chatopsBench } from "./chatops.ts";
+import { chatopsStatusBench } from "./chatops-status.ts";
 import { consoleBench } from "./console.ts";
 import { failoverBench } from "./failover.ts";
 import { patchFleetBench } from "./patch-fleet.ts";
@@ -22,6 +23,7 @@ const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
   bundles: () => bundles(),
   "sfn-log-bytes": sfnLogBytes,
   chatops: chatopsBench,
+  "chatops-status": chatopsStatusBench,
   console: consoleBench,
   failover: failoverBench,
   "patch-fleet": patchFleetBench,

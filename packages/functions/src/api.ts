@@ -402,7 +402,10 @@ const routes: Array<[string, string, Handler]> = [
     async (c) => {
       const e = await Executions.describe(executionIdOf(rawSegment(c, 3)));
       // `outcome`: the run's results in the one result shape, which every view renders.
-      return ok(c, { ...e, outcome: Runbooks.outcomeOf(e) });
+      // `stateMachine`: its runbook's, so a run page needs this one request (absent when the
+      // runbook is no longer registered); `reruns` (from describe): the runs that repeated it.
+      const stateMachine = Runbooks.has(e.runbook) ? Runbooks.get(e.runbook).stateMachine : undefined;
+      return ok(c, { ...e, outcome: Runbooks.outcomeOf(e), ...(stateMachine ? { stateMachine } : {}) });
     },
   ],
   ["GET", "/api/guardrails", async (c) => ok(c, await Gate.Guardrails.describe(currentConfig()))],

@@ -162,9 +162,8 @@ async function runCommand(cmd: Command, actor: Actor, config: Config, now?: Date
       return start(cmd, actor, config, now);
     case "status": {
       if (!cmd.executionId) {
-        const running = (await Executions.list({ limit: 100 })).executions.filter((e) =>
-          ACTIVE_STATUSES.includes(e.status),
-        );
+        // From the running-run markers: the cost follows what runs, not the history.
+        const running = await Executions.active();
         return reply(
           running.length ? `*Running*\n${running.map(runLine).join("\n")}` : "Nothing is running.",
         );
@@ -189,8 +188,7 @@ async function runCommand(cmd: Command, actor: Actor, config: Config, now?: Date
       );
     }
     case "list": {
-      const page = await Executions.list({ limit: 50 });
-      const running = page.executions.filter((e) => ACTIVE_STATUSES.includes(e.status));
+      const [page, running] = await Promise.all([Executions.list({ limit: 50 }), Executions.active()]);
       const recent = page.executions.filter((e) => !ACTIVE_STATUSES.includes(e.status)).slice(0, 10);
       return reply(
         `*Running (${running.length})*\n${running.map(runLine).join("\n") || "none"}\n*Recent*\n${recent.map(runLine).join("\n") || "none"}`,

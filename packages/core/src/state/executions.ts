@@ -9,6 +9,14 @@
  * `RUNNING` and lists it, in one conditional update. So a lock's holder always has a record
  * (the reconciler frees locks whose holder is missing, STARTING for too long, or ended), and
  * a process that dies before the promotion leaves nothing listed.
+ *
+ * What is running now has a listing of its own whose cost does not grow with history: one small
+ * item per started run under pk {@link ACTIVE_PK} (sk `<startedAt>#<id>`), written before the
+ * promotion and deleted when the run closes. A crash between the two writes leaves a marker
+ * behind, never a running run without one; {@link active} reads each marked record back and
+ * tidies markers whose run has ended or is gone. A re-run is linked from the run it repeats
+ * (sk `RERUN#<startedAt>#<id>` in that run's partition), so {@link describe} reads it in the
+ * same query as the steps.
  */
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { ConflictError, NotFoundError } from "../errors.ts";
@@ -111,6 +119,25 @@ export interface StepRecord {
 const key = (id: string) => ({ pk: `EXEC#${id}`, sk: "META" });
 
 /**
+ * The partition of running-run markers. `~` is not in an execution id (`A-Za-z0-9_-`), so it
+ * cannot be a run's own partition; it keeps the `EXEC#` prefix the roles that start and close
+ * runs may already write.
+ */
+export const ACTIVE_PK = "EXEC#~ACTIVE";
+const activeKey = (id: string, startedAt: string) => ({ pk: ACTIVE_PK, sk: `${startedAt}#${id}` });
+
+/** Marks a run as started, before its record says RUNNING (see {@link active}). */
+async function markActive(id: string, startedAt: string): Promise<void> {
+  await db().send(
+    new PutCommand({ TableName: tableName(), Item: { ...activeKey(id, startedAt), type: "active", id } }),
+  );
+}
+
+async function unmarkActive(id: string, startedAt: string): Promise<void> {
+  await db().send(new DeleteCommand({ TableName: tableName(), Key: activeKey(id, startedAt) }));
+}
+
+/**
  * Writes the record of a run about to start, as STARTING and unlisted, naming the locks it
  * will take. ConflictError `execution_exists` when the id is taken.
  */
@@ -147,6 +174,9 @@ async function putNew(
     }),
   );
   if (!made) throw new ConflictError("execution_exists", `execution '${input.id}' already exists`);
+  // One write for callers without locks: a crash before the marker leaves this run out of
+  // `active()` (starts through admission go through promote(), which marks first).
+  if (status === "RUNNING") await markActive(input.id, execution.startedAt);
   return execution;
 }
 
@@ -155,6 +185,10 @@ async function putNew(
  * record, or undefined when it is no longer STARTING (another delivery promoted it first).
  */
 export async function promote(id: string, now = new Date()): Promise<Execution | undefined> {
+  // The marker first: a crash after it leaves a marker whose record is STARTING (skipped, and
+  // tidied once the record is gone), never a RUNNING record that `active()` cannot see.
+  await markActive(id, now.toISOString());
+  let promoted: Execution;
   try {
     const out = await db().send(
       new UpdateCommand({
@@ -174,11 +208,34 @@ export async function promote(id: string, now = new Date()): Promise<Execution |
         ReturnValues: "ALL_NEW",
       }),
     );
-    return strip<Execution>(out.Attributes ?? {});
+    promoted = strip<Execution>(out.Attributes ?? {});
   } catch (err) {
     if (isConditionFailure(err)) return undefined;
     throw err;
   }
+  const of = promoted.trigger?.rerunOf;
+  if (of) await linkRerun(of, promoted);
+  return promoted;
+}
+
+/**
+ * Links a re-run from the run it repeats, so that run's page lists it without reading the
+ * history. After the promotion: a crash before it loses only the link, never names a run that
+ * did not start.
+ */
+async function linkRerun(of: string, rerun: Pick<Execution, "id" | "startedAt">): Promise<void> {
+  await db().send(
+    new PutCommand({
+      TableName: tableName(),
+      Item: {
+        pk: `EXEC#${of}`,
+        sk: `RERUN#${rerun.startedAt}#${rerun.id}`,
+        type: "rerun",
+        id: rerun.id,
+        startedAt: rerun.startedAt,
+      },
+    }),
+  );
 }
 
 /** Deletes a record that never got past STARTING (its start was refused or abandoned). */
@@ -241,10 +298,10 @@ export async function get(id: string): Promise<Execution> {
   return found;
 }
 
-/** An execution with its steps (in order) and its audit entries. */
+/** An execution with its steps (in order), its audit entries and the ids of the runs that repeated it (oldest first). */
 export async function describe(
   id: string,
-): Promise<Execution & { steps: StepRecord[]; audit: Audit.AuditEntry[] }> {
+): Promise<Execution & { steps: StepRecord[]; audit: Audit.AuditEntry[]; reruns: string[] }> {
   const items = await queryAll({
     TableName: tableName(),
     KeyConditionExpression: "pk = :pk",
@@ -254,7 +311,8 @@ export async function describe(
   const meta = items.find((i) => i.sk === "META");
   if (!meta) throw new NotFoundError("execution", id);
   const steps = items.filter((i) => String(i.sk).startsWith("STEP#")).map((i) => strip<StepRecord>(i));
-  return { ...strip<Execution>(meta), steps, audit: await Audit.forExecution(id) };
+  const reruns = items.filter((i) => String(i.sk).startsWith("RERUN#")).map((i) => String(i.id));
+  return { ...strip<Execution>(meta), steps, audit: await Audit.forExecution(id), reruns };
 }
 
 /** Every status a listed execution can have (STARTING records are unlisted). */
@@ -502,11 +560,47 @@ export async function complete(
         ReturnValues: "ALL_NEW",
       }),
     );
-    return strip<Execution>(out.Attributes ?? {});
+    const closed = strip<Execution>(out.Attributes ?? {});
+    await unmarkActive(id, closed.startedAt);
+    return closed;
   } catch (err) {
     if (isConditionFailure(err)) return undefined;
     throw err;
   }
+}
+
+/**
+ * The runs that are running or waiting for approval, newest first, read from their markers
+ * (one query of the marker partition, then each marked record), so the cost follows what is
+ * running, not how many runs were ever stored. A marker whose run has ended, is gone or was
+ * started again under another start time is deleted on the way (best effort: another reader
+ * or the next call tidies what this one could not); one whose record is still STARTING is
+ * left, since its promotion may be under way.
+ */
+export async function active(): Promise<Execution[]> {
+  const markers = await queryAll({
+    TableName: tableName(),
+    KeyConditionExpression: "pk = :pk",
+    ExpressionAttributeValues: { ":pk": ACTIVE_PK },
+    ConsistentRead: true,
+  });
+  const records = await Promise.all(markers.map((m) => find(String(m.id))));
+  const runs = new Map<string, Execution>();
+  const stale: Array<Record<string, unknown>> = [];
+  markers.forEach((m, i) => {
+    const e = records[i];
+    if (e?.status === "STARTING") return;
+    if (!e || !ACTIVE.includes(e.status) || m.sk !== `${e.startedAt}#${e.id}`) stale.push(m);
+    else runs.set(e.id, e);
+  });
+  await Promise.all(
+    stale.map((m) =>
+      db()
+        .send(new DeleteCommand({ TableName: tableName(), Key: { pk: m.pk, sk: m.sk } }))
+        .catch(() => undefined),
+    ),
+  );
+  return [...runs.values()].sort((a, b) => `${b.startedAt}#${b.id}`.localeCompare(`${a.startedAt}#${a.id}`));
 }
 
 /**

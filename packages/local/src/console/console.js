@@ -1085,12 +1085,11 @@ views.run = {
       return;
     }
     const run = res.body;
-    const def = await runbookDef(run.runbook);
-    const list = main._list;
+    // One request: the run answers with its runbook's state machine and its re-runs.
+    const def = run.stateMachine ? { stateMachine: run.stateMachine } : await runbookDef(run.runbook);
     const key = JSON.stringify([
       run,
       def.missing,
-      list?.length,
       run.status === "RUNNING" ? Math.floor(Date.now() / 1000) : 0,
     ]);
     if (!first && main.dataset.key === key) return;
@@ -1111,7 +1110,7 @@ views.run = {
     };
     const startedAudit = (run.audit ?? []).find((a) => a.kind === "execution.started");
     const rerunOf = repeats(run);
-    const reruns = (list ?? []).filter((e) => repeats(e) === run.id);
+    const reruns = run.reruns ?? [];
     const live = !TERMINAL.includes(run.status);
 
     const actions = h("div", { class: "actions" });
@@ -1289,7 +1288,7 @@ views.run = {
               h(
                 "dd",
                 {},
-                reruns.map((e) => [h("a", { href: `#/runs/${encodeURIComponent(e.id)}` }, e.id), " "]),
+                reruns.map((id) => [h("a", { href: `#/runs/${encodeURIComponent(id)}` }, id), " "]),
               ),
             ]
           : "",
@@ -1390,8 +1389,6 @@ views.run = {
       const was = openState.get(`${id}:${d.dataset.key}`);
       if (was !== undefined) d.open = was;
     }
-    // Re-runs are found in the list of runs; fetched after the first paint, not before it.
-    if (first) api("GET", "/api/executions?limit=100").then((r) => (main._list = r.body?.executions ?? []));
   },
 };
 
@@ -1785,8 +1782,12 @@ async function refresh(first) {
     document.title = `${views[route.view].title} · Reflex`;
   }
   try {
+    const view = views[route.view].render(main, isNew, route.arg, route.query);
+    // A new page is drawn before the banner and the count are asked for, so its request does
+    // not share the server with theirs; later refreshes ask for all three at once.
+    if (isNew) await view;
     await Promise.all([
-      views[route.view].render(main, isNew, route.arg, route.query),
+      view,
       refreshGuardrails(),
       route.view === "approvals" ? undefined : refreshApprovals(),
     ]);

@@ -1,0 +1,68 @@
+/**
+ * The console's run page draws from one request: `GET /api/executions/:id` (the run, its steps,
+ * audit, result, its runbook's state machine and its re-runs); no `/api/runbooks/:name`, no list
+ * of runs. A new page is drawn before the banner's requests are sent.
+ */
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { launchChromium } from "./support/browser.ts";
+import { api, runAndWait, startTestLocal } from "./support/local.ts";
+
+let local: LocalMode;
+let browser: Browser;
+beforeAll(async () => {
+  local = await startTestLocal();
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+  await local?.stop();
+});
+
+describe("the console's run page", () => {
+  it("is drawn from GET /api/executions/:id alone, re-run links included", async () => {
+    const first = await runAndWait(
+      local,
+      "backup-snapshot",
+      { selector: { tag: { Backup: "daily" } } },
+      true,
+    );
+    const rerun = await api<{ executionId: string }>(local, "POST", `/api/executions/${first.id}/rerun`, {});
+    await local.idle();
+
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const log: string[] = [];
+    page.on("request", (r) => {
+      const url = new URL(r.url());
+      if (url.pathname.startsWith("/api/")) log.push(`start ${url.pathname}${url.search}`);
+    });
+    page.on("requestfinished", (r) => {
+      const url = new URL(r.url());
+      if (url.pathname.startsWith("/api/")) log.push(`end ${url.pathname}${url.search}`);
+    });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    try {
+      await page.goto(`${local.url}/#/runs/${first.id}`);
+      await page.locator("#graph svg [data-state=Report]").waitFor();
+      await page.locator(`dl.facts a[href="#/runs/${rerun.body.executionId}"]`).waitFor();
+      await page.locator("#guardrails").waitFor({ state: "attached" });
+      await expect.poll(() => log.some((l) => l.startsWith("end /api/guardrails"))).toBe(true);
+
+      // Only the run itself (the page refreshes it while open): no runbook, no list of runs.
+      const data = new Set(
+        log.filter((l) => l.startsWith("start") && /\/api\/(executions|runbooks)/.test(l)),
+      );
+      expect([...data]).toEqual([`start /api/executions/${first.id}`]);
+      // The banner's requests go out once the run's answer is in.
+      expect(log.indexOf(`end /api/executions/${first.id}`)).toBeLessThan(
+        log.indexOf("start /api/guardrails"),
+      );
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
