@@ -411,7 +411,7 @@ export async function commandStatus(
     };
   } catch (err) {
     // Right after SendCommand the invocation may not exist yet.
-    if ((err as Error).name !== "InvocationDoesNotExist") throw err;
+    if (!isAwsError(err, "InvocationDoesNotExist")) throw err;
     return { status: "Pending", detail: "", running: true };
   }
 }

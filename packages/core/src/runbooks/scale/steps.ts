@@ -26,6 +26,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import { ec2, findSnapshots, isNotFound, tagValue } from "../../adapters/ec2.ts";
 import { client } from "../../aws.ts";
+import { isAwsError } from "../../aws-errors.ts";
 import { parseDuration } from "../../config/duration.ts";
 import { region as defaultRegion } from "../../env.ts";
 import { StepExecutionError } from "../../errors.ts";
@@ -435,7 +436,7 @@ export async function planResize(input: VerticalInput, ctx: ScaleContext): Promi
     );
     types = out.InstanceTypes ?? [];
   } catch (err) {
-    if ((err as Error).name === "InvalidInstanceType") {
+    if (isAwsError(err, "InvalidInstanceType")) {
       throw new StepExecutionError("UnknownInstanceType", `${(err as Error).message} (in ${region})`, {
         cause: err,
       });
