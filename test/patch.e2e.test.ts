@@ -234,6 +234,44 @@ describe("patch in local mode", () => {
     expect(Math.min(...histories)).toBeGreaterThan(0);
   });
 
+  it("an abort before any patch command was sent leaves every target not started, back in its groups, none failed", async () => {
+    // Draining takes long, so both targets in flight are still waiting to leave their groups.
+    setPatchingSettings(cloud, { deregistrationDelayMs: 2_000 });
+    const before = local.cloud.lastCallSeq;
+    const started = await api<{ executionId: string }>(local, "POST", "/api/runbooks/patch/executions", {
+      params: { selector: { tag: { PatchGroup: "twenty" } }, maxConcurrency: "2", ...QUICK },
+    });
+    const deadline = Date.now() + 10_000;
+    while (
+      local.cloud.callsSince(before).filter((c) => c.operation === "DeregisterTargets").length < 2 &&
+      Date.now() < deadline
+    )
+      await new Promise((r) => setTimeout(r, 10));
+
+    const aborted = await api(local, "POST", `/api/executions/${started.body.executionId}/abort`, {
+      reason: "wrong maintenance window",
+    });
+    await local.idle();
+    setPatchingSettings(cloud, FAST);
+
+    expect(aborted.status).toBe(202);
+    const run = (await api(local, "GET", `/api/executions/${started.body.executionId}`)).body;
+    expect(run.status).toBe("ABORTED");
+    expect(local.cloud.callsSince(before).some((c) => c.operation === "SendCommand")).toBe(false);
+    const statuses = run.result.targets.map(
+      (t: { status: string; reason?: string }) => `${t.status} ${t.reason ?? ""}`,
+    );
+    expect(run.result.compliance.notStarted.aborted, statuses.join("; ")).toBe(20);
+    const touched = run.result.targets.filter((t: { targetGroups?: string[] }) => t.targetGroups?.length);
+    expect(touched.length).toBeGreaterThan(0);
+    for (const t of touched)
+      for (const arn of t.targetGroups) {
+        const member = targetGroupMembers(cloud, arn.split("/")[1]).find((m) => m.id === t.instanceId);
+        expect(member).toBeDefined();
+        expect(member?.deregisteredAt).toBeUndefined();
+      }
+  });
+
   it("a graceful abort starts no new target, rolls back the ones in flight, re-registers them and ends ABORTED", async () => {
     setPatchingSettings(cloud, { commandDurationMs: 400 });
     const before = local.cloud.lastCallSeq;
@@ -259,7 +297,10 @@ describe("patch in local mode", () => {
     const c = run.result.compliance;
     expect(c.notStarted.aborted).toBeGreaterThan(0);
     expect(c.rolledBack).toBeGreaterThan(0);
-    expect(c.patched + c.rolledBack + c.notStarted.aborted).toBe(20);
+    const statuses = run.result.targets.map(
+      (t: { status: string; reason?: string }) => `${t.status} ${t.reason ?? ""}`,
+    );
+    expect(c.patched + c.rolledBack + c.notStarted.aborted, statuses.join("; ")).toBe(20);
     for (const t of run.result.targets.filter((x: { status: string }) => x.status === "rolled-back")) {
       expect(rootVolume(t.instanceId).SnapshotId).toBe(t.snapshotId);
       const group = t.targetGroups[0].split("/")[1];

@@ -130,6 +130,10 @@ function outcomeOf(input: TargetInput): { status: Results.TargetStatus; reason?:
   const cause = input.error ? `${input.error.Error}: ${input.error.Cause ?? ""}`.trim() : "unknown error";
   if (!input.target) return { status: "failed", reason: cause };
   if (input.rollback?.ready) return { status: "rolled-back", reason: cause };
+  // Aborted before its patch command was sent: nothing was installed and the root volume is its
+  // own, so the patch never started on it (finishTarget puts it back in its groups, or fails it).
+  if (input.error?.Error === RUN_ABORTED && !input.command)
+    return { status: "not-started", reason: "aborted" };
   const why = input.rollbackError
     ? `rollback failed: ${input.rollbackError.Error}: ${input.rollbackError.Cause ?? ""}`
     : input.rollback?.skipped
