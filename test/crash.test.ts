@@ -5,87 +5,16 @@
  * be held by a run that does not exist or has ended, every listed execution must be readable,
  * and the target must be free for the next run.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { call, dataDir, kill, startChild as startOn, stopChildren, waitUntilEnded } from "./support/child.ts";
 
 const ROOT = join(import.meta.dirname, "..");
-const BIN = join(ROOT, "packages/local/bin/reflex.mjs");
-const CONFIG = join(ROOT, "test/fixtures/crash.config.ts");
 const ALARM = JSON.parse(readFileSync(join(ROOT, "examples/alarm-cpu-high.json"), "utf8"));
+const startChild = (dir: string, crashAt?: string) => startOn(dir, "test/fixtures/crash.config.ts", crashAt);
 
-interface Child {
-  proc: ChildProcess;
-  url: string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  output: () => string;
-}
-
-const children: Child[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  for (const c of children.splice(0)) {
-    c.proc.kill("SIGKILL");
-    await c.exited;
-  }
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-async function startChild(dataDir: string, crashAt?: string): Promise<Child> {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1", POWERTOOLS_LOG_LEVEL: "SILENT" };
-  if (crashAt) env.REFLEX_CRASH_AT = crashAt;
-  else delete env.REFLEX_CRASH_AT;
-  const proc = spawn(process.execPath, [BIN, "start", "--port", "0", "--data", dataDir, "--config", CONFIG], {
-    cwd: ROOT,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let text = "";
-  proc.stdout?.on("data", (b) => {
-    text += b;
-  });
-  proc.stderr?.on("data", (b) => {
-    text += b;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.once("exit", (code, signal) => resolve({ code, signal })),
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`reflex start did not get ready:\n${text}`)), 45_000);
-    const check = () => {
-      const m = text.match(/ready in \d+ ms — (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    proc.stdout?.on("data", check);
-    void exited.then(() => reject(new Error(`reflex start exited before it was ready:\n${text}`)));
-  });
-  const child = { proc, url, exited, output: () => text };
-  children.push(child);
-  return child;
-}
-
-async function call(url: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as any };
-}
-
-async function waitUntilEnded(url: string, id: string): Promise<any> {
-  for (let i = 0; i < 300; i++) {
-    const e = await call(url, "GET", `/api/executions/${id}`);
-    if (e.status === 200 && !["RUNNING", "STARTING"].includes(e.body.status)) return e.body;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`run ${id} did not end`);
-}
+afterEach(stopChildren);
 
 /** What must hold after any crash and restart. */
 async function assertConsistent(url: string): Promise<void> {
@@ -121,8 +50,7 @@ const START_POINTS = [
 describe("a crash in the start path", () => {
   for (const point of START_POINTS) {
     it(`leaves no orphaned lock and no half-written run when killed at ${point}`, async () => {
-      const dir = mkdtempSync(join(tmpdir(), "reflex-crash-"));
-      dirs.push(dir);
+      const dir = dataDir();
       const doomed = await startChild(dir, point);
       await call(doomed.url, "POST", "/api/runbooks/scale/executions", {
         params: { autoScalingGroup: "web", change: "+1" },
@@ -146,27 +74,23 @@ describe("a crash in the start path", () => {
   }
 
   it("leaves a consistent store when killed at timed offsets during a start", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "reflex-crash-"));
-    dirs.push(dir);
+    const dir = dataDir();
     for (const offset of [0, 15, 40]) {
       const doomed = await startChild(dir);
       const request = call(doomed.url, "POST", "/api/runbooks/scale/executions", {
         params: { autoScalingGroup: "web", change: "+1" },
       }).catch(() => undefined);
       await new Promise((r) => setTimeout(r, offset));
-      doomed.proc.kill("SIGKILL");
-      await Promise.all([request, doomed.exited]);
-      children.splice(children.indexOf(doomed), 1);
+      await Promise.all([request, kill(doomed)]);
     }
     const restarted = await startChild(dir);
     await assertConsistent(restarted.url);
-  });
+  }, 240_000); // four start-ups of a child in a row
 });
 
 describe("a crash while the gate handles an event", () => {
   it("answers the resend with 503 and Retry-After, never duplicate, while the dead claim's lease runs", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "reflex-crash-"));
-    dirs.push(dir);
+    const dir = dataDir();
     const event = {
       ...ALARM,
       detail: { ...ALARM.detail, state: { ...ALARM.detail.state, timestamp: new Date().toISOString() } },

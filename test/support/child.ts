@@ -57,7 +57,7 @@ export async function startChild(dir: string, config: string, crashAt?: string):
   const child: Child = { proc, url: "", exited, output: () => text };
   children.push(child);
   child.url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`reflex start did not get ready:\n${text}`)), 45_000);
+    const timer = setTimeout(() => reject(new Error(`reflex start did not get ready:\n${text}`)), 120_000);
     const check = () => {
       const m = text.match(/ready in \d+ ms — (http:\/\/127\.0\.0\.1:\d+)/);
       if (m) {
