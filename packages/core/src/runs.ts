@@ -11,8 +11,6 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from "@aws-sdk/client-sfn";
-import * as Access from "./admission/access.ts";
-import * as People from "./admission/people.ts";
 import * as ApprovalAnswers from "./approvals.ts";
 import { client } from "./aws.ts";
 import { currentConfig, toIssues } from "./config/index.ts";
@@ -21,6 +19,8 @@ import { optionalEnv, region } from "./env.ts";
 import { AccessDeniedError, ConflictError, NotFoundError, ValidationError } from "./errors.ts";
 import * as Guardrails from "./gate/guardrails.ts";
 import * as Lifecycle from "./lifecycle.ts";
+import * as Access from "./policy/access.ts";
+import * as People from "./policy/people.ts";
 import { APPROVAL_ERRORS, RUN_ABORTED } from "./runbooks/asl.ts";
 import * as Runbooks from "./runbooks/index.ts";
 import * as Approvals from "./state/approvals.ts";

@@ -24,14 +24,14 @@ import type { Config } from "../config/schema.ts";
 import { AccessDeniedError, ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import * as Guardrails from "../gate/guardrails.ts";
 import * as Lifecycle from "../lifecycle.ts";
+import * as Access from "../policy/access.ts";
 import * as Runbooks from "../runbooks/index.ts";
 import * as Runs from "../runs.ts";
 import * as Audit from "../state/audit.ts";
 import * as Executions from "../state/executions.ts";
-import * as Access from "./access.ts";
 
-export * as Access from "./access.ts";
-export * as People from "./people.ts";
+export * as Access from "../policy/access.ts";
+export * as People from "../policy/people.ts";
 
 export type TriggerKind = Executions.Trigger["kind"];
 export type Check =
