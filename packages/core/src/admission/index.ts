@@ -22,9 +22,9 @@
 import { currentConfig } from "../config/index.ts";
 import type { Config } from "../config/schema.ts";
 import { AccessDeniedError, ConflictError, NotFoundError, ValidationError } from "../errors.ts";
-import * as Guardrails from "../gate/guardrails.ts";
 import * as Lifecycle from "../lifecycle.ts";
 import * as Access from "../policy/access.ts";
+import * as Guardrails from "../policy/guardrails.ts";
 import * as Runbooks from "../runbooks/index.ts";
 import * as Runs from "../runs.ts";
 import * as Audit from "../state/audit.ts";
