@@ -142,7 +142,7 @@ export const KEY_PREFIXES = {
   guard: "GUARD#", // state/guardrails.ts: pause and breaker
   cooldown: "COOLDOWN#", // state/guardrails.ts
   rate: "RATE#", // state/guardrails.ts
-  thread: "CHATOPS#", // chatops/notifier.ts
+  thread: "CHATOPS#", // state/chatops-threads.ts
   slackSignature: "SLACKSIG#", // chatops/replay.ts
 } as const;
 export type KeyKind = keyof typeof KEY_PREFIXES;
