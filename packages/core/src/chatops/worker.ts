@@ -13,7 +13,7 @@ import { AccessDeniedError, ConflictError, NotFoundError, ReflexError, Validatio
 import { parseParamPairs } from "../param-pairs.ts";
 import * as Guardrails from "../policy/guardrails.ts";
 import * as Runbooks from "../runbooks/index.ts";
-import * as Runs from "../runs.ts";
+import * as Runs from "../runs-api.ts";
 import * as Audit from "../state/audit.ts";
 import * as Executions from "../state/executions.ts";
 import type { Work } from "./ack.ts";
