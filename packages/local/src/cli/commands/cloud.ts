@@ -3,8 +3,7 @@
  * Each loads its implementation when it runs, so the CLI starts without the cloud's code.
  */
 import type { Command } from "commander";
-import { UsageError } from "../io.ts";
-import { type CommandContext, finish } from "./context.ts";
+import { type CommandContext, finish, rangeIsUsage } from "./context.ts";
 
 /** `cloud`, `cloud calls`, `cloud seed`, `chaos add|list|clear`. */
 export function cloudCommands(program: Command, { io, act }: CommandContext): void {
@@ -38,15 +37,7 @@ export function cloudCommands(program: Command, { io, act }: CommandContext): vo
       .requiredOption("--instances <n>", "how many, 1 to 10000")
       .option("--patch-group <name>", "their PatchGroup tag", "fleet")
       .option("--data <dir>", "the local data folder", process.env.REFLEX_DATA_DIR ?? ".reflex")
-      .action(
-        act(async (o) => {
-          try {
-            return await (await import("../cloud-seed.ts")).cmdCloudSeed(o, io.out);
-          } catch (e) {
-            throw e instanceof RangeError ? new UsageError(e.message) : e;
-          }
-        }),
-      ),
+      .action(act(rangeIsUsage(async (o) => (await import("../cloud-seed.ts")).cmdCloudSeed(o, io.out)))),
     ["reflex cloud seed --instances 100 --patch-group fleet"],
     { json: true },
   );

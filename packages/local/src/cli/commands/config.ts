@@ -3,8 +3,8 @@
  */
 import { Admission, ConfigError, configNotes, DEFAULT_CONFIG_FILE, loadConfig } from "@reflex/core";
 import type { Command } from "commander";
-import { clientFor, type Io, type ServerOptions, UsageError } from "../io.ts";
-import { type CommandContext, finish } from "./context.ts";
+import { clientFor, type Io, type ServerOptions } from "../io.ts";
+import { type CommandContext, finish, rangeIsUsage } from "./context.ts";
 
 /** `config check`. */
 export function configCommands(program: Command, { io, act }: CommandContext): void {
@@ -42,15 +42,7 @@ export function windowsCommand(program: Command, { io, act }: CommandContext): v
       .option("--config <file>", "the config file", DEFAULT_CONFIG_FILE)
       .option("--from <time>", "list occurrences after this ISO time (default now)")
       .option("--count <n>", "occurrences per window, 1 to 100", "1")
-      .action(
-        act(async (o) => {
-          try {
-            return await (await import("../windows.ts")).cmdWindows(o, io.out);
-          } catch (e) {
-            throw e instanceof RangeError ? new UsageError(e.message) : e;
-          }
-        }),
-      ),
+      .action(act(rangeIsUsage(async (o) => (await import("../windows.ts")).cmdWindows(o, io.out)))),
     ["reflex windows", "reflex windows --count 3 --json"],
     { json: true },
   );

@@ -3,7 +3,7 @@
  * how its exit code is kept) and `finish`, which adds the shared options and the examples.
  */
 import type { Command } from "commander";
-import type { Io } from "../io.ts";
+import { type Io, UsageError } from "../io.ts";
 
 export type Action = (...args: any[]) => Promise<number | undefined>;
 
@@ -34,3 +34,14 @@ export function finish(
 }
 
 export const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** An action whose bad input its implementation throws as a RangeError: told as bad usage (exit 2). */
+export const rangeIsUsage =
+  (fn: Action): Action =>
+  async (...args) => {
+    try {
+      return await fn(...args);
+    } catch (e) {
+      throw e instanceof RangeError ? new UsageError(e.message) : e;
+    }
+  };
