@@ -121,6 +121,21 @@ describe("the private start", () => {
     }
   });
 
+  it("is out of reach of core's named entry points (all but the index), however deep they import", () => {
+    const reaches = (from: string, seen = new Set<string>()): boolean => {
+      if (from === RUNS) return true;
+      if (seen.has(from)) return false;
+      seen.add(from);
+      return (IMPORTS.get(from) ?? []).some((i) => !i.typeOnly && i.file && reaches(i.file, seen));
+    };
+    const entries = Object.entries(coreExports).filter(([path]) => path !== ".");
+    expect(entries.length).toBeGreaterThan(0);
+    for (const [path, target] of entries)
+      expect(reaches(join("packages/core", target)), `@reflex/core${path.slice(1)} reaches runs.ts`).toBe(
+        false,
+      );
+  });
+
   it("is called in admission alone, in admit", () => {
     const text = readFileSync(join(ROOT, CORE, "admission/index.ts"), "utf8");
     const calls = [...text.matchAll(/\bRuns\.start\(/g)];
