@@ -138,11 +138,11 @@ export const KEY_PREFIXES = {
   approval: "APPROVAL#", // state/approvals.ts
   pair: "PAIR#", // state/pairs.ts
   alarm: "ALARM#", // state/alarms.ts
-  dedup: "DEDUP#", // gate/dedup.ts
-  guard: "GUARD#", // gate/guardrails.ts: pause and breaker
-  cooldown: "COOLDOWN#", // gate/guardrails.ts
-  rate: "RATE#", // gate/guardrails.ts
-  thread: "CHATOPS#", // chatops/notifier.ts
+  dedup: "DEDUP#", // state/dedup.ts
+  guard: "GUARD#", // state/guardrails.ts: pause and breaker
+  cooldown: "COOLDOWN#", // state/guardrails.ts
+  rate: "RATE#", // state/guardrails.ts
+  thread: "CHATOPS#", // state/chatops-threads.ts
   slackSignature: "SLACKSIG#", // chatops/replay.ts
 } as const;
 export type KeyKind = keyof typeof KEY_PREFIXES;

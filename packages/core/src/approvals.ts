@@ -5,8 +5,6 @@
  * with the request's task token; locally, the local engine serves the same API.
  */
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from "@aws-sdk/client-sfn";
-import * as Access from "./admission/access.ts";
-import * as People from "./admission/people.ts";
 import { client } from "./aws.ts";
 import { currentConfig } from "./config/index.ts";
 import type { Config } from "./config/schema.ts";
@@ -19,6 +17,8 @@ import {
   ValidationError,
 } from "./errors.ts";
 import * as Lifecycle from "./lifecycle.ts";
+import * as Access from "./policy/access.ts";
+import * as People from "./policy/people.ts";
 import { APPROVAL_ERRORS, RUN_ABORTED } from "./runbooks/asl.ts";
 import * as ApprovalRecords from "./state/approvals.ts";
 import * as Audit from "./state/audit.ts";

@@ -8,6 +8,7 @@ export * from "./errors.ts";
 export * as Gate from "./gate/index.ts";
 export * as Lifecycle from "./lifecycle.ts";
 export * as Patterns from "./patterns/index.ts";
+export * as Policy from "./policy/index.ts";
 export * from "./runbooks/asl.ts";
 export * as Runbooks from "./runbooks/index.ts";
 export * from "./runbooks/sdk-tasks.ts";

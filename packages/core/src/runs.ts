@@ -11,16 +11,16 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from "@aws-sdk/client-sfn";
-import * as Access from "./admission/access.ts";
-import * as People from "./admission/people.ts";
 import * as ApprovalAnswers from "./approvals.ts";
 import { client } from "./aws.ts";
 import { currentConfig, toIssues } from "./config/index.ts";
 import { crashPoint } from "./crash.ts";
 import { optionalEnv, region } from "./env.ts";
 import { AccessDeniedError, ConflictError, NotFoundError, ValidationError } from "./errors.ts";
-import * as Guardrails from "./gate/guardrails.ts";
 import * as Lifecycle from "./lifecycle.ts";
+import * as Access from "./policy/access.ts";
+import * as Guardrails from "./policy/guardrails.ts";
+import * as People from "./policy/people.ts";
 import { APPROVAL_ERRORS, RUN_ABORTED } from "./runbooks/asl.ts";
 import * as Runbooks from "./runbooks/index.ts";
 import * as Approvals from "./state/approvals.ts";

@@ -15,10 +15,10 @@ import {
   currentConfig,
   decodeCursor,
   Executions,
-  Gate,
   indexPageKey,
   Locks,
   Pairs,
+  Policy,
   ReflexError,
   Runbooks,
   Runs,
@@ -408,7 +408,7 @@ const routes: Array<[string, string, Handler]> = [
       return ok(c, { ...e, outcome: Runbooks.outcomeOf(e), ...(stateMachine ? { stateMachine } : {}) });
     },
   ],
-  ["GET", "/api/guardrails", async (c) => ok(c, await Gate.Guardrails.describe(currentConfig()))],
+  ["GET", "/api/guardrails", async (c) => ok(c, await Policy.Guardrails.describe(currentConfig()))],
   [
     "POST",
     "/api/guardrails/pause",
@@ -418,7 +418,7 @@ const routes: Array<[string, string, Handler]> = [
       const reason =
         typeof body?.reason === "string" && body.reason.trim() ? body.reason.trim() : "paused by hand";
       Validate.checkLength(reason, MAX_REASON_BYTES, "reason", "the reason");
-      await Gate.Guardrails.pause(who.id, reason);
+      await Policy.Guardrails.pause(who.id, reason);
       return ok(c, { paused: true, reason });
     },
   ],
@@ -426,7 +426,7 @@ const routes: Array<[string, string, Handler]> = [
     "POST",
     "/api/guardrails/resume",
     async (c) => {
-      await Gate.Guardrails.resume((await mayPause(c, "resume")).id);
+      await Policy.Guardrails.resume((await mayPause(c, "resume")).id);
       return ok(c, { paused: false });
     },
   ],

@@ -137,110 +137,31 @@ export function localGuard(realCloud: boolean): NonNullable<Aws.AwsOptions["guar
 /** Once local mode has stopped, nothing may be sent anywhere: its endpoints are gone. */
 const stoppedGuard: NonNullable<Aws.AwsOptions["guard"]> = () => "local mode has stopped";
 
+/**
+ * Starts local mode. The phases, in order: refuse a runbook the simulated cloud cannot answer;
+ * the process's environment (dummy credentials, the guard); the data dir; the store; the cloud;
+ * the engine; the bus and ChatOps; the HTTP server; the endpoints every client uses from then on;
+ * the runs the last process left; the scheduler.
+ */
 export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
-  // Every runbook must be one the simulated cloud can answer for (a real account answers all).
-  if (process.env.REFLEX_CLOUD !== "aws") {
-    for (const runbook of Runbooks.list()) {
-      const missing = (runbook.services ?? []).filter(
-        (s) => !(SIMULATED_SERVICES as readonly string[]).includes(s),
-      );
-      if (missing.length)
-        throw new Error(
-          `runbook '${runbook.name}' needs ${missing.join(", ")}, which the simulated cloud does not provide (it has ${SIMULATED_SERVICES.join(", ")}); run it against an account with REFLEX_CLOUD=aws`,
-        );
-    }
-  }
-  // Dummy credentials: no SDK client may ever look for real ones or probe a metadata endpoint.
-  defaultEnv("AWS_ACCESS_KEY_ID", "local");
-  defaultEnv("AWS_SECRET_ACCESS_KEY", "local");
-  defaultEnv("AWS_REGION", "us-east-1");
-  defaultEnv("AWS_EC2_METADATA_DISABLED", "true");
-  defaultEnv("POWERTOOLS_LOG_LEVEL", "WARN");
-  const region = process.env.AWS_REGION!;
-  const useRealCloud = process.env.REFLEX_CLOUD === "aws";
-  // From here on, no client reaches AWS unless REFLEX_CLOUD=aws says so (endpoints come below).
-  Aws.configure({ guard: localGuard(useRealCloud) });
-  const dataDir = opts.dataDir === null ? undefined : resolve(opts.dataDir ?? ".reflex");
-  let releaseDataDir = () => {};
-  if (dataDir) {
-    refuseBusyDataDir(dataDir);
-    mkdirSync(dataDir, { recursive: true });
-    releaseDataDir = claimDataDir(dataDir);
-  }
-
-  const storage = await startStorage({ dataDir, region });
-  // Access with no `access` section: the local user may do everything (deployed: nobody).
-  process.env.REFLEX_LOCAL_MODE = "1";
-  process.env.REFLEX_TABLE = process.env.REFLEX_TABLE || "reflex-local-state";
-  process.env.REFLEX_BUCKET = LOCAL_BUCKET;
-  process.env.REFLEX_STATE_MACHINE_ARN_PREFIX = `arn:aws:states:${region}:${LOCAL_ACCOUNT}:stateMachine:${STATE_MACHINE_PREFIX}`;
-  await ensureTable(storage.dynamoEndpoint, region, tableName());
-  await ensureBucket(storage.s3Endpoint, region, LOCAL_BUCKET);
-
-  const cloud =
-    opts.cloud ??
-    SimulatedCloud.seeded({
-      snapshotDurationMs: opts.snapshotDurationMs ?? 3000,
-      persistPath: dataDir ? join(dataDir, "cloud.json") : undefined,
-    });
-  // The demo pair the shipped reflex.config.ts names (a cloud passed in brings its own).
-  if (!opts.cloud) cloud.failover.seedDemoPair();
+  refuseUnsimulatedRunbooks();
+  const { region, useRealCloud } = localEnvironment();
+  const { dataDir, releaseDataDir } = openDataDir(opts.dataDir);
+  const storage = await openStorage(dataDir, region);
+  const cloud = localCloud(opts, dataDir);
   useConfig(opts.config);
   // A fresh store: nothing this process remembers about dedup claims applies to it.
   Gate.Dedup.forgetLocal();
+  const engine = startEngine(opts, region);
 
-  const engine = new LocalStepFunctions({
-    region,
-    account: LOCAL_ACCOUNT,
-    waitMs: opts.waitMs ?? 1000,
-    retryMs: 100,
-    ...opts.retention,
-    // Calls a step makes are attributed to its execution in the simulated cloud's call log.
-    stepHandler: (payload) =>
-      withExecution((payload as Steps.StepEvent).input?.execution?.id, () =>
-        invoke(stepHandler, "reflex-local-step", payload as Steps.StepEvent),
-      ),
-    onStatusChange: (event) => invoke(statusHandler, "reflex-local-execution-status", event as never),
-    // A Task with no Lambda (`aws()` in a runbook): the SDK call, attributed to its run.
-    sdkHandler: (resource, input, executionName) =>
-      withExecution(executionName, () => callSdk(resource, input)),
-  });
-  for (const runbook of Runbooks.list()) engine.registerRunbook(runbook, STATE_MACHINE_PREFIX);
-
-  process.env.REFLEX_EVENT_BUS = process.env.REFLEX_EVENT_BUS || "reflex-local";
-  let activity: ReturnType<typeof followActivity> | undefined;
-  const bus = new LocalBus(process.env.REFLEX_EVENT_BUS, async (event) => {
-    const decisions = await invoke(triggerHandler, "reflex-local-trigger", event);
-    activity?.decided(event, decisions);
-  });
-  if (!opts.quiet)
-    activity = followActivity(bus, opts.activity ?? ((line) => process.stdout.write(`${line}\n`)));
+  const { bus, activity } = startBus(opts);
   const outbox = new Outbox();
   ChatOps.Transport.useTransport(outbox);
   const life = { stopped: false };
   const notifications = subscribeSlackNotifier(bus, opts.config, life);
   const slackWork = new SlackWork((work: ChatOps.Ack.Work) => ChatOps.Worker.handle(work));
-  // The routes only local mode has (the simulated account, lifecycle, outbox, Slack), one Hono app.
   const realCloud = realCloudFromEnv();
-  const local = localRoute({ cloud, bus, outbox, slackWork, realCloud });
-  // Through the middy handler, as the Lambda runs it (middy, Hono's Lambda adapter, the app;
-  // `POST /events` too, as API Gateway routes it to the same function): its logs name the API,
-  // not the last function that happened to run in this process.
-  const api: ServerDeps["api"] = (event) => invoke(apiHandler, "reflex-local-api", event);
-  const routes: NonNullable<ServerDeps["routes"]> = [
-    // `POST /events` is the API's (as API Gateway routes it); here it is also reported on the
-    // activity lines, one per decision.
-    {
-      prefix: "/events",
-      handle: async (event) => {
-        const res = await api(event);
-        if (activity) reportDecisions(activity, event, res);
-        return res;
-      },
-    },
-    ...LOCAL_PREFIXES.map((prefix) => ({ prefix, handle: local })),
-    ...(opts.routes ?? []),
-  ];
+  const { api, routes } = serverRoutes(opts, { cloud, bus, outbox, slackWork, realCloud, activity });
   let started: Awaited<ReturnType<typeof startServer>>;
   try {
     started = await startServer({ engine, bus, api, routes }, opts.port ?? 8787);
@@ -262,28 +183,8 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   }
   const { server, url } = started;
   const portFile = dataDir ? writePortFile(dataDir, url) : undefined;
-  Aws.configure({
-    endpoints: { dynamodb: storage.dynamoEndpoint, s3: storage.s3Endpoint, sfn: url, eventbridge: url },
-    credentials: { s3: S3RVER_CREDENTIALS },
-    decorate: (service, client, clientRegion) => {
-      // The simulated cloud leaves the services it does not simulate alone.
-      if (!useRealCloud) cloud.attach(client, service, clientRegion);
-      opts.decorateClient?.(service, client, clientRegion);
-    },
-    guard: localGuard(useRealCloud),
-  });
-  // Health probes of failover pairs reach the simulated account's instances, not the network.
-  if (!useRealCloud) useProbeTransport(cloud.failover.probe);
-
-  // Runs in flight when local mode last stopped cannot resume (the local engine keeps
-  // executions in memory): the reconciler closes them, as it closes lost runs in AWS.
-  // Runs that were waiting for a person when local mode stopped wait again, at the same state,
-  // with what is left of their deadline (AWS keeps waiting executions; the local engine keeps
-  // them in memory, so it resumes them from the request DynamoDB holds).
-  await resumeWaitingRuns(engine);
-  // No other process shares this data dir, so every start still STARTING died with the last one.
-  const reconciled = await Runs.reconcile({ olderThanMs: 0, inspectLost: Steps.inspectLost });
-  for (const r of reconciled) console.error(`reflex: reconciled ${r.executionId}: ${r.status} (${r.reason})`);
+  useLocalEndpoints(opts, { storage, url, cloud, useRealCloud });
+  await recoverRuns(engine);
 
   const jobs =
     opts.scheduler === false
@@ -321,6 +222,170 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
       ChatOps.Transport.useTransport(undefined);
     },
   };
+}
+
+/** Every runbook must be one the simulated cloud can answer for (a real account answers all). */
+function refuseUnsimulatedRunbooks(): void {
+  if (process.env.REFLEX_CLOUD === "aws") return;
+  for (const runbook of Runbooks.list()) {
+    const missing = (runbook.services ?? []).filter(
+      (s) => !(SIMULATED_SERVICES as readonly string[]).includes(s),
+    );
+    if (missing.length)
+      throw new Error(
+        `runbook '${runbook.name}' needs ${missing.join(", ")}, which the simulated cloud does not provide (it has ${SIMULATED_SERVICES.join(", ")}); run it against an account with REFLEX_CLOUD=aws`,
+      );
+  }
+}
+
+/** Dummy credentials and the guard: no SDK client may look for real ones, probe a metadata endpoint, or reach AWS unasked. */
+function localEnvironment(): { region: string; useRealCloud: boolean } {
+  defaultEnv("AWS_ACCESS_KEY_ID", "local");
+  defaultEnv("AWS_SECRET_ACCESS_KEY", "local");
+  defaultEnv("AWS_REGION", "us-east-1");
+  defaultEnv("AWS_EC2_METADATA_DISABLED", "true");
+  defaultEnv("POWERTOOLS_LOG_LEVEL", "WARN");
+  const region = process.env.AWS_REGION!;
+  const useRealCloud = process.env.REFLEX_CLOUD === "aws";
+  // From here on, no client reaches AWS unless REFLEX_CLOUD=aws says so (endpoints come later).
+  Aws.configure({ guard: localGuard(useRealCloud) });
+  return { region, useRealCloud };
+}
+
+/** The data dir, claimed for this process (none with `dataDir: null`: tests keep data in memory). */
+function openDataDir(option: LocalOptions["dataDir"]): { dataDir?: string; releaseDataDir: () => void } {
+  const dataDir = option === null ? undefined : resolve(option ?? ".reflex");
+  if (!dataDir) return { dataDir, releaseDataDir: () => {} };
+  refuseBusyDataDir(dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  return { dataDir, releaseDataDir: claimDataDir(dataDir) };
+}
+
+/** dynalite and s3rver, with the state table and the reports bucket, and the environment that names them. */
+async function openStorage(dataDir: string | undefined, region: string): Promise<Storage> {
+  const storage = await startStorage({ dataDir, region });
+  // Access with no `access` section: the local user may do everything (deployed: nobody).
+  process.env.REFLEX_LOCAL_MODE = "1";
+  process.env.REFLEX_TABLE = process.env.REFLEX_TABLE || "reflex-local-state";
+  process.env.REFLEX_BUCKET = LOCAL_BUCKET;
+  process.env.REFLEX_STATE_MACHINE_ARN_PREFIX = `arn:aws:states:${region}:${LOCAL_ACCOUNT}:stateMachine:${STATE_MACHINE_PREFIX}`;
+  await ensureTable(storage.dynamoEndpoint, region, tableName());
+  await ensureBucket(storage.s3Endpoint, region, LOCAL_BUCKET);
+  return storage;
+}
+
+/** The simulated account: the one passed in, or a seeded one kept under the data dir. */
+function localCloud(opts: LocalOptions, dataDir: string | undefined): SimulatedCloud {
+  if (opts.cloud) return opts.cloud;
+  const cloud = SimulatedCloud.seeded({
+    snapshotDurationMs: opts.snapshotDurationMs ?? 3000,
+    persistPath: dataDir ? join(dataDir, "cloud.json") : undefined,
+  });
+  // The demo pair the shipped reflex.config.ts names (a cloud passed in brings its own).
+  cloud.failover.seedDemoPair();
+  return cloud;
+}
+
+/** The local Step Functions engine, with every runbook's state machine registered. */
+function startEngine(opts: LocalOptions, region: string): LocalStepFunctions {
+  const engine = new LocalStepFunctions({
+    region,
+    account: LOCAL_ACCOUNT,
+    waitMs: opts.waitMs ?? 1000,
+    retryMs: 100,
+    ...opts.retention,
+    // Calls a step makes are attributed to its execution in the simulated cloud's call log.
+    stepHandler: (payload) =>
+      withExecution((payload as Steps.StepEvent).input?.execution?.id, () =>
+        invoke(stepHandler, "reflex-local-step", payload as Steps.StepEvent),
+      ),
+    onStatusChange: (event) => invoke(statusHandler, "reflex-local-execution-status", event as never),
+    // A Task with no Lambda (`aws()` in a runbook): the SDK call, attributed to its run.
+    sdkHandler: (resource, input, executionName) =>
+      withExecution(executionName, () => callSdk(resource, input)),
+  });
+  for (const runbook of Runbooks.list()) engine.registerRunbook(runbook, STATE_MACHINE_PREFIX);
+  return engine;
+}
+
+/** The event bus, each event through the trigger handler, and (unless quiet) a line per decision and run transition. */
+function startBus(opts: LocalOptions): { bus: LocalBus; activity?: ReturnType<typeof followActivity> } {
+  process.env.REFLEX_EVENT_BUS = process.env.REFLEX_EVENT_BUS || "reflex-local";
+  const lines: { activity?: ReturnType<typeof followActivity> } = {};
+  const bus = new LocalBus(process.env.REFLEX_EVENT_BUS, async (event) => {
+    const decisions = await invoke(triggerHandler, "reflex-local-trigger", event);
+    lines.activity?.decided(event, decisions);
+  });
+  if (!opts.quiet)
+    lines.activity = followActivity(bus, opts.activity ?? ((line) => process.stdout.write(`${line}\n`)));
+  return { bus, activity: lines.activity };
+}
+
+/** The API (through its middy handler) and the routes only local mode has, one Hono app. */
+function serverRoutes(
+  opts: LocalOptions,
+  deps: Parameters<typeof localRoute>[0] & { activity?: ReturnType<typeof followActivity> },
+): { api: ServerDeps["api"]; routes: NonNullable<ServerDeps["routes"]> } {
+  const { activity, ...localDeps } = deps;
+  // The routes only local mode has (the simulated account, lifecycle, outbox, Slack), one Hono app.
+  const local = localRoute(localDeps);
+  // Through the middy handler, as the Lambda runs it (middy, Hono's Lambda adapter, the app;
+  // `POST /events` too, as API Gateway routes it to the same function): its logs name the API,
+  // not the last function that happened to run in this process.
+  const api: ServerDeps["api"] = (event) => invoke(apiHandler, "reflex-local-api", event);
+  const routes: NonNullable<ServerDeps["routes"]> = [
+    // `POST /events` is the API's (as API Gateway routes it); here it is also reported on the
+    // activity lines, one per decision.
+    {
+      prefix: "/events",
+      handle: async (event) => {
+        const res = await api(event);
+        if (activity) reportDecisions(activity, event, res);
+        return res;
+      },
+    },
+    ...LOCAL_PREFIXES.map((prefix) => ({ prefix, handle: local })),
+    ...(opts.routes ?? []),
+  ];
+  return { api, routes };
+}
+
+/** Every client from now on: the local store and this server's endpoints, the simulated cloud attached. */
+function useLocalEndpoints(
+  opts: LocalOptions,
+  {
+    storage,
+    url,
+    cloud,
+    useRealCloud,
+  }: { storage: Storage; url: string; cloud: SimulatedCloud; useRealCloud: boolean },
+): void {
+  Aws.configure({
+    endpoints: { dynamodb: storage.dynamoEndpoint, s3: storage.s3Endpoint, sfn: url, eventbridge: url },
+    credentials: { s3: S3RVER_CREDENTIALS },
+    decorate: (service, client, clientRegion) => {
+      // The simulated cloud leaves the services it does not simulate alone.
+      if (!useRealCloud) cloud.attach(client, service, clientRegion);
+      opts.decorateClient?.(service, client, clientRegion);
+    },
+    guard: localGuard(useRealCloud),
+  });
+  // Health probes of failover pairs reach the simulated account's instances, not the network.
+  if (!useRealCloud) useProbeTransport(cloud.failover.probe);
+}
+
+/**
+ * Runs in flight when local mode last stopped cannot resume (the local engine keeps executions
+ * in memory): the reconciler closes them, as it closes lost runs in AWS. Runs that were waiting
+ * for a person when local mode stopped wait again, at the same state, with what is left of their
+ * deadline (AWS keeps waiting executions; the local engine keeps them in memory, so it resumes
+ * them from the request DynamoDB holds).
+ */
+async function recoverRuns(engine: LocalStepFunctions): Promise<void> {
+  await resumeWaitingRuns(engine);
+  // No other process shares this data dir, so every start still STARTING died with the last one.
+  const reconciled = await Runs.reconcile({ olderThanMs: 0, inspectLost: Steps.inspectLost });
+  for (const r of reconciled) console.error(`reflex: reconciled ${r.executionId}: ${r.status} (${r.reason})`);
 }
 
 /**

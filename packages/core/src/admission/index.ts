@@ -22,16 +22,16 @@
 import { currentConfig } from "../config/index.ts";
 import type { Config } from "../config/schema.ts";
 import { AccessDeniedError, ConflictError, NotFoundError, ValidationError } from "../errors.ts";
-import * as Guardrails from "../gate/guardrails.ts";
 import * as Lifecycle from "../lifecycle.ts";
+import * as Access from "../policy/access.ts";
+import * as Guardrails from "../policy/guardrails.ts";
 import * as Runbooks from "../runbooks/index.ts";
 import * as Runs from "../runs.ts";
 import * as Audit from "../state/audit.ts";
 import * as Executions from "../state/executions.ts";
-import * as Access from "./access.ts";
 
-export * as Access from "./access.ts";
-export * as People from "./people.ts";
+export * as Access from "../policy/access.ts";
+export * as People from "../policy/people.ts";
 
 export type TriggerKind = Executions.Trigger["kind"];
 export type Check =
@@ -114,6 +114,10 @@ const STATUS: Record<Check, 400 | 403 | 409> = {
  * Decides whether a run may start, and starts it. Never throws for a refusal (that is the
  * answer); throws NotFoundError for an unknown runbook and whatever the state store throws.
  *
+ * The phases, in order: the params; the {@link CHECKS} that take nothing (access, pause and
+ * breaker, freeze, blast radius); the cooldown, which is taken; then the start itself, which
+ * takes the rate slot and the locks with the record and gives back what it took when it fails.
+ *
  * @example
  * const a = await admit({ runbook: "scale", params: { autoScalingGroup: "web", change: "+1" },
  *   trigger: { kind: "manual" }, actor: { id: "cli:alice" } });
@@ -125,98 +129,197 @@ export async function admit(req: AdmitRequest): Promise<Admission> {
   const runbook = Runbooks.get(req.runbook);
   const dryRun = req.dryRun ?? false;
   const automatic = AUTOMATIC.includes(req.trigger.kind);
-  // A person's dry-run changes nothing, so pause and freeze let it through. A rule in shadow
-  // mode (dry-run) meets every guardrail a real run would, so its record shows what the rule
-  // would really have done — suppressed by a cooldown or a freeze included.
-  const guarded = automatic || !dryRun;
-  const refuse = (check: Check, reason: string, issues?: ValidationError["issues"]) =>
-    refused(req, runbook.name, check, reason, automatic, now, issues);
+  const refuse = (r: Refusal) => refused(req, runbook.name, r.check, r.reason, automatic, now, r.issues);
 
   // 1. params
-  let params: Record<string, unknown>;
-  try {
-    params = Runs.parseParams(runbook, req.params);
-  } catch (err) {
-    if (!(err instanceof ValidationError)) throw err;
-    return refuse("params", err.message, err.issues);
-  }
+  const parsed = parsedParams(runbook, req.params);
+  if ("check" in parsed) return refuse(parsed);
+  const a: Admitting = {
+    req,
+    config,
+    now,
+    runbook,
+    params: parsed.params,
+    dryRun,
+    automatic,
+    // A person's dry-run changes nothing, so pause and freeze let it through. A rule in shadow
+    // mode (dry-run) meets every guardrail a real run would, so its record shows what the rule
+    // would really have done — suppressed by a cooldown or a freeze included.
+    guarded: automatic || !dryRun,
+    reasonsForApproval: [],
+  };
 
-  // 2. access: the config's own automation is not a person; its authority is the config.
-  if (!automatic) {
-    const action = dryRun ? "dry-run" : "run";
-    if (!Access.may(config, req.actor, action, runbook.name))
-      return refuse(
-        "access",
-        `${req.actor.id} may not ${action === "run" ? "run" : "dry-run"} ${runbook.name} in ${config.environment}${Access.accessConfigured(config) ? "" : " (the config lists nobody under access)"}`,
-      );
+  // 2-6. the checks that take nothing
+  for (const check of CHECKS) {
+    const refusal = await check(a);
+    if (refusal) return refuse(refusal);
   }
-  const reasonsForApproval: string[] = [];
-
-  // 3-4. pause and breaker
-  if (guarded) {
-    const automation = await Guardrails.automationStateForGate(now.getTime());
-    const pausedByConfig = config.guardrails.paused;
-    const pausedBy = pausedByConfig ? "config" : automation.paused ? automation.pausedBy : undefined;
-    if (pausedBy) {
-      const why = pausedByConfig
-        ? "guardrails.paused is true in the config"
-        : `${automation.pausedBy}: ${automation.reason ?? ""}`;
-      if (automatic) {
-        return pausedBy === "breaker"
-          ? refuse("breaker", `circuit breaker is open: ${automation.reason ?? ""}`)
-          : refuse("pause", `automatic runs are paused (${why})`);
-      }
-      if (pausedBy !== "breaker") {
-        if (!req.overridePause?.trim())
-          return refuse(
-            "pause",
-            `Reflex is paused (${why}); start anyway with an explicit override and a reason`,
-          );
-        if (!Access.may(config, req.actor, "override-pause", runbook.name))
-          return refuse("access", `${req.actor.id} may not start runs while Reflex is paused`);
-      }
-    }
-  }
-
-  // 5. freeze
-  if (guarded) {
-    const freeze = Guardrails.activeFreeze(config, runbook.name, req.decisionTime ?? now);
-    if (freeze) {
-      const what = `change freeze '${freeze.name}' until ${freeze.to}${freeze.reason ? ` (${freeze.reason})` : ""}`;
-      if (automatic || !req.overrideFreeze?.trim()) return refuse("freeze", what);
-      if (!Access.may(config, req.actor, "override-freeze", runbook.name))
-        return refuse("access", `${req.actor.id} may not override ${what}`);
-      reasonsForApproval.push(`freeze override of '${freeze.name}': ${req.overrideFreeze.trim()}`);
-    }
-  }
-
-  // 6. blast radius, when the params alone tell
-  const cap = Math.min(runbook.cap.maxTargets, config.guardrails.maxTargetsPerRun);
-  const radius = runbook.blastRadius?.(params as never);
-  if (radius !== undefined && radius > cap)
-    return refuse("blast-radius", `the run would touch ${radius} targets; the cap is ${cap}`);
 
   const executionId = req.executionId ?? Runs.newExecutionId(runbook.name, now);
 
   // 7. cooldown (rules), taken now and given back if a later check refuses
+  const cooldown = await takeCooldown(a, executionId);
+  if (cooldown && "check" in cooldown) return refuse(cooldown);
+
+  // 8-10. rate limit, approval policy, lock with the record (Runs.start), and the run
+  return start(a, executionId, cooldown, refuse);
+}
+
+/** A refusal, before it is audited and answered. */
+interface Refusal {
+  check: Check;
+  reason: string;
+  issues?: ValidationError["issues"];
+}
+
+/** What the phases of one admission share. */
+interface Admitting {
+  req: AdmitRequest;
+  config: Config;
+  now: Date;
+  runbook: Runbooks.Runbook;
+  params: Record<string, unknown>;
+  dryRun: boolean;
+  automatic: boolean;
+  /** Whether pause and freeze apply: every automatic start, and a person's real run. */
+  guarded: boolean;
+  /** Why the run waits for a person besides the policy (a freeze override), filled by the checks. */
+  reasonsForApproval: string[];
+}
+
+/** The cooldown an admission took, to give back when the start does not happen. */
+interface TakenCooldown {
+  rule: string;
+  target: string;
+}
+
+function parsedParams(
+  runbook: Runbooks.Runbook,
+  raw: unknown,
+): { params: Record<string, unknown> } | Refusal {
+  try {
+    return { params: Runs.parseParams(runbook, raw) };
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    return { check: "params", reason: err.message, issues: err.issues };
+  }
+}
+
+/** 2. access: the config's own automation is not a person; its authority is the config. */
+function checkAccess({ automatic, dryRun, config, req, runbook }: Admitting): Refusal | undefined {
+  if (automatic) return undefined;
+  const action = dryRun ? "dry-run" : "run";
+  if (Access.may(config, req.actor, action, runbook.name)) return undefined;
+  return {
+    check: "access",
+    reason: `${req.actor.id} may not ${action === "run" ? "run" : "dry-run"} ${runbook.name} in ${config.environment}${Access.accessConfigured(config) ? "" : " (the config lists nobody under access)"}`,
+  };
+}
+
+/** 3-4. pause and breaker: automatic starts are held; a person may override a pause, never the breaker's. */
+async function checkPause({
+  guarded,
+  automatic,
+  config,
+  req,
+  runbook,
+  now,
+}: Admitting): Promise<Refusal | undefined> {
+  if (!guarded) return undefined;
+  const automation = await Guardrails.automationStateForGate(now.getTime());
+  const pausedByConfig = config.guardrails.paused;
+  const pausedBy = pausedByConfig ? "config" : automation.paused ? automation.pausedBy : undefined;
+  if (!pausedBy) return undefined;
+  const why = pausedByConfig
+    ? "guardrails.paused is true in the config"
+    : `${automation.pausedBy}: ${automation.reason ?? ""}`;
+  if (automatic) {
+    return pausedBy === "breaker"
+      ? { check: "breaker", reason: `circuit breaker is open: ${automation.reason ?? ""}` }
+      : { check: "pause", reason: `automatic runs are paused (${why})` };
+  }
+  if (pausedBy === "breaker") return undefined;
+  if (!req.overridePause?.trim())
+    return {
+      check: "pause",
+      reason: `Reflex is paused (${why}); start anyway with an explicit override and a reason`,
+    };
+  if (!Access.may(config, req.actor, "override-pause", runbook.name))
+    return { check: "access", reason: `${req.actor.id} may not start runs while Reflex is paused` };
+  return undefined;
+}
+
+/** 5. freeze: automatic starts are held; a person allowed to override starts with a reason, and waits for approval. */
+function checkFreeze(a: Admitting): Refusal | undefined {
+  const { guarded, automatic, config, req, runbook, now } = a;
+  if (!guarded) return undefined;
+  const freeze = Guardrails.activeFreeze(config, runbook.name, req.decisionTime ?? now);
+  if (!freeze) return undefined;
+  const what = `change freeze '${freeze.name}' until ${freeze.to}${freeze.reason ? ` (${freeze.reason})` : ""}`;
+  if (automatic || !req.overrideFreeze?.trim()) return { check: "freeze", reason: what };
+  if (!Access.may(config, req.actor, "override-freeze", runbook.name))
+    return { check: "access", reason: `${req.actor.id} may not override ${what}` };
+  a.reasonsForApproval.push(`freeze override of '${freeze.name}': ${req.overrideFreeze.trim()}`);
+  return undefined;
+}
+
+/** 6. blast radius, when the params alone tell. */
+function checkBlastRadius({ runbook, config, params }: Admitting): Refusal | undefined {
+  const cap = Math.min(runbook.cap.maxTargets, config.guardrails.maxTargetsPerRun);
+  const radius = runbook.blastRadius?.(params as never);
+  if (radius !== undefined && radius > cap)
+    return { check: "blast-radius", reason: `the run would touch ${radius} targets; the cap is ${cap}` };
+  return undefined;
+}
+
+/** The checks that take nothing, in the order they are asked (docs/guardrails.md has the matrix). */
+const CHECKS: ((a: Admitting) => Refusal | undefined | Promise<Refusal | undefined>)[] = [
+  checkAccess,
+  checkPause,
+  checkFreeze,
+  checkBlastRadius,
+];
+
+/** 7. cooldown (rules): taken now; the start gives it back if it does not happen. */
+async function takeCooldown(
+  { req, runbook, params, now }: Admitting,
+  executionId: string,
+): Promise<TakenCooldown | Refusal | undefined> {
   const cooldown = req.cooldown;
   const target = cooldown
     ? (cooldown.target ?? runbook.locks?.(params as never)[0] ?? runbook.name)
     : undefined;
-  if (cooldown && target) {
-    const until = await Guardrails.takeCooldown(
-      cooldown.rule,
-      target,
-      cooldown.ms,
-      executionId,
-      now.getTime(),
-      runbook.name,
-    );
-    if (until)
-      return refuse("cooldown", `rule ${cooldown.rule} acted on ${target} recently; cooldown until ${until}`);
-  }
+  if (!cooldown || !target) return undefined;
+  const until = await Guardrails.takeCooldown(
+    cooldown.rule,
+    target,
+    cooldown.ms,
+    executionId,
+    now.getTime(),
+    runbook.name,
+  );
+  if (until)
+    return {
+      check: "cooldown",
+      reason: `rule ${cooldown.rule} acted on ${target} recently; cooldown until ${until}`,
+    };
+  return { rule: cooldown.rule, target };
+}
+
+/**
+ * 8-10. The rate slot (automatic starts), taken alongside the lock; the approval policy; the
+ * record with its locks and the run (Runs.start). When the start fails, the cooldown and the
+ * rate slot are given back and the failure is told as the check it was.
+ */
+async function start(
+  a: Admitting,
+  executionId: string,
+  cooldown: TakenCooldown | undefined,
+  refuse: (r: Refusal) => Promise<Admission>,
+): Promise<Admission> {
+  const { req, config, runbook, params, dryRun, automatic, now } = a;
   const giveBack = async (rateTaken: boolean) => {
-    if (cooldown && target) await Guardrails.returnCooldown(cooldown.rule, target, executionId);
+    if (cooldown) await Guardrails.returnCooldown(cooldown.rule, cooldown.target, executionId);
     if (rateTaken)
       await Guardrails.returnRateSlot(runbook.name, config.guardrails.rateLimit.per, now.getTime());
   };
@@ -227,7 +330,7 @@ export async function admit(req: AdmitRequest): Promise<Admission> {
   const rateRefusal = `${runbook.name} already ran ${runs} times in this ${Math.round(per / 60_000)}-minute window`;
 
   // 9. approval policy
-  const approval = approvalPlan(config, runbook, req, dryRun, reasonsForApproval);
+  const approval = approvalPlan(config, runbook, req, dryRun, a.reasonsForApproval);
 
   // 10. lock, with the record (Runs.start), and the run
   try {
@@ -253,24 +356,7 @@ export async function admit(req: AdmitRequest): Promise<Admission> {
       },
       now,
     );
-    if (req.overrideFreeze || req.overridePause) {
-      await Audit.record(
-        {
-          kind: "guardrail.overridden",
-          actor: req.actor.id,
-          reason: [
-            req.overrideFreeze ? `freeze overridden: ${req.overrideFreeze}` : undefined,
-            req.overridePause ? `pause overridden: ${req.overridePause}` : undefined,
-          ]
-            .filter(Boolean)
-            .join("; "),
-          executionId,
-          runbook: runbook.name,
-          guardrail: req.overrideFreeze ? "freeze" : "pause",
-        },
-        now,
-      );
-    }
+    if (req.overrideFreeze || req.overridePause) await auditOverride(req, runbook.name, executionId, now);
     return { admitted: true, execution, approval };
   } catch (err) {
     if (err instanceof ConflictError && err.code === "execution_exists") {
@@ -284,10 +370,36 @@ export async function admit(req: AdmitRequest): Promise<Admission> {
     }
     await giveBack(Boolean(await rateSlot?.catch(() => false)));
     if (err instanceof ConflictError && err.code === "reservation_refused")
-      return refuse("rate-limit", rateRefusal);
-    if (err instanceof ConflictError && err.code === "target_locked") return refuse("lock", err.message);
+      return refuse({ check: "rate-limit", reason: rateRefusal });
+    if (err instanceof ConflictError && err.code === "target_locked")
+      return refuse({ check: "lock", reason: err.message });
     throw err;
   }
+}
+
+/** A started run that overrode a freeze or a pause: the override, with its reason, in the audit. */
+async function auditOverride(
+  req: AdmitRequest,
+  runbook: string,
+  executionId: string,
+  now: Date,
+): Promise<void> {
+  await Audit.record(
+    {
+      kind: "guardrail.overridden",
+      actor: req.actor.id,
+      reason: [
+        req.overrideFreeze ? `freeze overridden: ${req.overrideFreeze}` : undefined,
+        req.overridePause ? `pause overridden: ${req.overridePause}` : undefined,
+      ]
+        .filter(Boolean)
+        .join("; "),
+      executionId,
+      runbook,
+      guardrail: req.overrideFreeze ? "freeze" : "pause",
+    },
+    now,
+  );
 }
 
 /**

@@ -6,12 +6,10 @@
  * Suppressed starts go to the channel unthreaded. The thread's `ts` is kept in the state table
  * (pk `CHATOPS#<execution id>`), so any container can reply in it.
  */
-import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { currentConfig } from "../config/index.ts";
 import type { Config } from "../config/schema.ts";
-import { db } from "../state/db.ts";
+import * as Threads from "../state/chatops-threads.ts";
 import * as Executions from "../state/executions.ts";
-import { tableName } from "../state/table.ts";
 import {
   approvalAnswered,
   approvalRequest,
@@ -24,50 +22,10 @@ import {
 } from "./blocks.ts";
 import { type Transport, transport } from "./transport.ts";
 
-const THREAD_DAYS = 30;
-
-interface Thread {
-  channel: string;
-  ts: string;
-  approvalTs?: string;
-}
-
 /** The channel for a runbook's notifications, or undefined when none is configured. */
 export function channelFor(config: Config, runbook?: string): string | undefined {
   const c = config.chatops;
   return (runbook ? c.runbooks[runbook] : undefined) ?? c.environments[config.environment] ?? c.channel;
-}
-
-const key = (id: string) => ({ pk: `CHATOPS#${id}`, sk: "THREAD" });
-
-async function findThread(id: string): Promise<Thread | undefined> {
-  const out = await db().send(new GetCommand({ TableName: tableName(), Key: key(id), ConsistentRead: true }));
-  return out.Item as Thread | undefined;
-}
-
-async function saveThread(id: string, thread: Thread): Promise<void> {
-  await db().send(
-    new PutCommand({
-      TableName: tableName(),
-      Item: {
-        ...key(id),
-        type: "chatops-thread",
-        ...thread,
-        expiresAt: Math.floor(Date.now() / 1000) + THREAD_DAYS * 86_400,
-      },
-    }),
-  );
-}
-
-async function setApprovalTs(id: string, ts: string): Promise<void> {
-  await db().send(
-    new UpdateCommand({
-      TableName: tableName(),
-      Key: key(id),
-      UpdateExpression: "SET approvalTs = :ts",
-      ExpressionAttributeValues: { ":ts": ts },
-    }),
-  );
 }
 
 export interface NotifyOptions {
@@ -223,12 +181,12 @@ export async function notify(type: string, detail: Detail, opts: NotifyOptions =
   }
   if (!detail.executionId) return;
   const id = String(detail.executionId);
-  let thread = await findThread(id);
+  let thread = await Threads.find(id);
   if (kind === "Execution Started" || !thread) {
     if (thread) return; // a redelivered Started
     const root = await t.postMessage({ channel, ...rootMessage(detail) });
     thread = { channel: root.channel, ts: root.ts };
-    await saveThread(id, thread);
+    await Threads.save(id, thread);
     if (kind === "Execution Started") return;
   }
   const message = await messageFor(kind, detail);
@@ -250,5 +208,5 @@ export async function notify(type: string, detail: Detail, opts: NotifyOptions =
     });
   }
   const posted = await t.postMessage({ channel: thread.channel, thread_ts: thread.ts, ...message });
-  if (kind === "Approval Requested") await setApprovalTs(id, posted.ts);
+  if (kind === "Approval Requested") await Threads.setApprovalTs(id, posted.ts);
 }

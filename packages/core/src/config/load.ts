@@ -2,9 +2,9 @@ import { existsSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { z } from "zod";
-import { peopleIssues } from "../admission/people.ts";
 import { ConfigError, type Issue } from "../errors.ts";
 import { validatePattern } from "../patterns/index.ts";
+import { peopleIssues } from "../policy/people.ts";
 import * as Runbooks from "../runbooks/index.ts";
 import {
   type Config,

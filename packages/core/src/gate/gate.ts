@@ -23,8 +23,8 @@ import { ValidationError } from "../errors.ts";
 import { compilePattern } from "../patterns/index.ts";
 import * as Alarms from "../state/alarms.ts";
 import * as Audit from "../state/audit.ts";
+import * as Dedup from "../state/dedup.ts";
 import * as Executions from "../state/executions.ts";
-import * as Dedup from "./dedup.ts";
 import { type EventEnvelope, happeningKey, parseEvent, readPath } from "./events.ts";
 
 /**

@@ -1,7 +1,7 @@
 /** patch's step implementations (loaded by the step worker only). */
 import { implementSteps } from "../define.ts";
-import { inspectLostPatch } from "./changes.ts";
 import { patch } from "./index.ts";
+import { inspectLostPatch } from "./lost.ts";
 import { report } from "./report.ts";
 import { checkRollback, finishTarget, rollbackTarget } from "./rollback.ts";
 import {

@@ -15,10 +15,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startTestDynamo } from "../../../../../test/support/dynamo.ts";
 import type { Storage } from "../../../../local/src/storage.ts";
 import { isAwsError } from "../../aws-errors.ts";
+import * as Changes from "../../state/patch-changes.ts";
+import * as Results from "../../state/patch-results.ts";
 import type { StepContext } from "../define.ts";
-import * as Changes from "./changes.ts";
+import { inspectLostPatch } from "./lost.ts";
 import { patchParams } from "./params.ts";
-import * as Results from "./results.ts";
 import { finishTarget } from "./rollback.ts";
 import { prepareTarget, type TargetInput } from "./steps.ts";
 
@@ -197,7 +198,7 @@ describe("a lost patch run's report", () => {
     await Changes.markRestored(c.executionId, done, at(4));
     await Results.put(c.executionId, { instanceId: done, status: "patched", endedAt: at(4).toISOString() });
 
-    const report = await Changes.inspectLostPatch({ id: c.executionId });
+    const report = await inspectLostPatch({ id: c.executionId });
 
     expect(report.instances.map((i) => i.instanceId).sort()).toEqual([out, rebooted, replacing]);
     const undone = Object.fromEntries(report.instances.map((i) => [i.instanceId, i.undone.join("; ")]));

@@ -6,9 +6,9 @@ import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { client } from "../../aws.ts";
 import { requireEnv } from "../../env.ts";
 import * as Executions from "../../state/executions.ts";
+import * as Results from "../../state/patch-results.ts";
 import type { StepContext } from "../define.ts";
 import type { PatchParams } from "./params.ts";
-import * as Results from "./results.ts";
 import { type Plan, RUNBOOK } from "./steps.ts";
 
 const TABLE_IN_RECORD = 500;

@@ -1,6 +1,7 @@
 /** patch's results in the one result shape: one target per instance (a large run's are in its S3 report). */
+
+import type { TargetResult as PatchTarget } from "../../state/patch-results.ts";
 import type { Artifact, ResultOf, TargetResult } from "../result.ts";
-import type { TargetResult as PatchTarget } from "./results.ts";
 
 export const patchResult: ResultOf = (r, run) => {
   const plan = r.plan as

@@ -13,11 +13,11 @@ import {
 import { RegisterTargetsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { ec2 } from "../../adapters/ec2.ts";
 import { StepExecutionError } from "../../errors.ts";
+import * as Changes from "../../state/patch-changes.ts";
+import * as Results from "../../state/patch-results.ts";
 import { RUN_ABORTED } from "../asl.ts";
 import type { StepContext } from "../define.ts";
 import { SNAPSHOT_TAGS, snapshotStates } from "../snapshots.ts";
-import * as Changes from "./changes.ts";
-import * as Results from "./results.ts";
 import { cancelCommand, commandStatus, elbv2, groupsToRestore, type TargetInput } from "./steps.ts";
 
 const ROLLBACK_TIMEOUT_S = 1800;

@@ -32,11 +32,11 @@ import { isAwsError } from "../../aws-errors.ts";
 import { region as defaultRegion } from "../../env.ts";
 import { StepExecutionError } from "../../errors.ts";
 import * as Executions from "../../state/executions.ts";
+import * as Changes from "../../state/patch-changes.ts";
+import * as Results from "../../state/patch-results.ts";
 import type { RunInput, StepContext } from "../define.ts";
 import { SNAPSHOT_TAGS, snapshotStates, snapshotVolumes } from "../snapshots.ts";
-import * as Changes from "./changes.ts";
 import { type PatchParams, resolveRate } from "./params.ts";
-import * as Results from "./results.ts";
 
 export const RUNBOOK = "patch";
 /** Per-target tables go into the execution record up to this many targets; beyond, only the S3 report has them. */

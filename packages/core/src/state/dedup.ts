@@ -6,8 +6,8 @@
  * name is the dedup key), so a second pass cannot start a second run.
  */
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { db, isConditionFailure } from "../state/db.ts";
-import { tableName } from "../state/table.ts";
+import { db, isConditionFailure } from "./db.ts";
+import { tableName } from "./table.ts";
 
 /** How long dedup records are kept: EventBridge's retry horizon (24 h) plus margin. */
 const KEEP_SECONDS = 3 * 86_400;

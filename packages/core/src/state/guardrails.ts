@@ -1,17 +1,14 @@
 /**
- * Guardrails' state in DynamoDB: the pause switch and the circuit breaker (one item,
- * `GUARD#automation`), per-rule cooldowns and per-runbook rate windows. Each check that
- * consumes something (a cooldown, a slot in the rate window) is one conditional write, so two
- * concurrent events cannot both pass.
+ * The guardrails' items in the state table: the pause switch and the circuit breaker's failure
+ * list (one item, `GUARD#automation`), per-rule cooldowns (`COOLDOWN#<rule>#<target>`) and
+ * per-runbook rate windows (`RATE#<runbook>#<window>`). Each write that consumes something (a
+ * cooldown, a slot in the rate window) is one conditional write, so two concurrent events cannot
+ * both pass. What the guardrails decide from these items is in `policy/guardrails.ts`.
  */
 import { randomUUID } from "node:crypto";
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import type { Config } from "../config/schema.ts";
-import * as Audit from "../state/audit.ts";
-import { db, isConditionFailure, queryAll } from "../state/db.ts";
-import * as Executions from "../state/executions.ts";
-import * as Locks from "../state/locks.ts";
-import { TABLE_KEYS, tableName } from "../state/table.ts";
+import { db, isConditionFailure, queryAll } from "./db.ts";
+import { TABLE_KEYS, tableName } from "./table.ts";
 
 export interface AutomationState {
   /** Revision of the failure list, for optimistic concurrency. */
@@ -26,23 +23,6 @@ export interface AutomationState {
 }
 
 const AUTOMATION = { pk: "GUARD#automation", sk: "STATE" };
-
-/*
- * The gate reads the pause/breaker state for every run it would start. In a storm that is
- * thousands of reads of one item, so a process keeps it for up to a second; pause, resume and
- * breaker trips in this process drop the copy at once, and another process (another Lambda)
- * sees a change within a second.
- */
-const CACHE_MS = 1000;
-let cached: { at: number; state: AutomationState } | undefined;
-
-/** The pause switch and breaker state, as the gate sees it (cached up to a second). */
-export async function automationStateForGate(now = Date.now()): Promise<AutomationState> {
-  if (cached && now - cached.at >= 0 && now - cached.at < CACHE_MS) return cached.state;
-  const state = await automationState();
-  cached = { at: now, state };
-  return state;
-}
 
 /** The pause switch and breaker state (not paused, no failures, when never written). */
 export async function automationState(): Promise<AutomationState> {
@@ -60,9 +40,8 @@ export async function automationState(): Promise<AutomationState> {
   };
 }
 
-/** Pauses automatic runs (a person, or the breaker). */
-export async function pause(by: string, reason: string, now = new Date()): Promise<void> {
-  cached = undefined;
+/** Sets the pause switch, naming who paused and why. */
+export async function setPaused(by: string, reason: string, now: Date): Promise<void> {
   await db().send(
     new UpdateCommand({
       TableName: tableName(),
@@ -71,86 +50,42 @@ export async function pause(by: string, reason: string, now = new Date()): Promi
       ExpressionAttributeValues: { ":t": true, ":by": by, ":reason": reason, ":at": now.toISOString() },
     }),
   );
-  await Audit.record(
-    {
-      kind: "guardrail.changed",
-      actor: by,
-      reason: `automatic runs paused: ${reason}`,
-      guardrail: by === "breaker" ? "breaker" : "pause",
-    },
-    now,
-  );
 }
 
-/** Resumes automatic runs and resets the breaker's failure count. Only a person does this. */
-export async function resume(by: string, now = new Date()): Promise<void> {
-  cached = undefined;
+/** Clears the pause switch and the breaker's failure list. */
+export async function resetAutomation(): Promise<void> {
   await db().send(
     new PutCommand({
       TableName: tableName(),
       Item: { ...AUTOMATION, type: "guard", paused: false, failures: [], rev: randomUUID() },
     }),
   );
-  await Audit.record(
-    {
-      kind: "guardrail.changed",
-      actor: by,
-      reason: "automatic runs resumed; breaker reset",
-      guardrail: "pause",
-    },
-    now,
-  );
 }
 
 /**
- * Counts a failed automatic run; trips the breaker (pauses automation) when `failures` of them
- * fall within `within`. Read-modify-write guarded by the revision it read, so concurrent
- * failures are all counted.
+ * Writes the breaker's failure list if it is still at the revision `seen` (read with it).
+ * False when another writer got there first: read again and retry.
  */
-export async function recordFailure(config: Config, executionId: string, now = Date.now()): Promise<boolean> {
-  const { failures: limit, within } = config.guardrails.breaker;
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const state = await automationState();
-    const recent = [...state.failures.filter((t) => t > now - within), now].slice(-limit * 2);
-    const trips = !state.paused && recent.filter((t) => t > now - within).length >= limit;
-    try {
-      await db().send(
-        new UpdateCommand({
-          TableName: tableName(),
-          Key: AUTOMATION,
-          UpdateExpression: "SET failures = :recent, rev = :next",
-          ConditionExpression: state.rev ? "rev = :seen" : "attribute_not_exists(rev)",
-          ExpressionAttributeValues: {
-            ":recent": recent,
-            ":next": randomUUID(),
-            ...(state.rev ? { ":seen": state.rev } : {}),
-          },
-        }),
-      );
-    } catch (err) {
-      if (isConditionFailure(err)) continue;
-      throw err;
-    }
-    if (trips) {
-      await pause(
-        "breaker",
-        `${recent.length} automatic runs failed within ${Math.round(within / 60_000)} min (last: ${executionId}); resume with: reflex resume`,
-        new Date(now),
-      );
-    }
-    return trips;
+export async function saveFailures(failures: number[], seen: string | undefined): Promise<boolean> {
+  try {
+    await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: AUTOMATION,
+        UpdateExpression: "SET failures = :recent, rev = :next",
+        ConditionExpression: seen ? "rev = :seen" : "attribute_not_exists(rev)",
+        ExpressionAttributeValues: {
+          ":recent": failures,
+          ":next": randomUUID(),
+          ...(seen ? { ":seen": seen } : {}),
+        },
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
   }
-  return false;
-}
-
-/** The freeze in force for a runbook at `now`, if any. */
-export function activeFreeze(config: Config, runbook: string, now: Date) {
-  return config.freezes.find(
-    (f) =>
-      Date.parse(f.from) <= now.getTime() &&
-      now.getTime() < Date.parse(f.to) &&
-      (!f.runbooks || f.runbooks.includes(runbook)),
-  );
 }
 
 const cooldownKey = (rule: string, target: string) => ({ pk: `COOLDOWN#${rule}#${target}`, sk: "COOLDOWN" });
@@ -315,59 +250,4 @@ export async function returnRateSlot(runbook: string, per: number, now = Date.no
     .catch((err) => {
       if (!isConditionFailure(err)) throw err;
     });
-}
-
-/**
- * What Reflex holds back at `now`, as the API and the console's banner show it: the pause
- * switch (the config's or a person's, or the breaker's), the breaker's recent failures,
- * freezes (active or not), caps, the locks held (with the runbook of the run holding each) and
- * the cooldowns running.
- *
- * @example
- * const { paused, locks, cooldowns } = await Guardrails.describe(currentConfig());
- */
-export async function describe(config: Config, now = new Date()) {
-  const [automation, locks, cooldowns] = await Promise.all([
-    automationState(),
-    Locks.list(now.getTime()),
-    listCooldowns(now.getTime()),
-  ]);
-  // A lock's holder is an execution: its record says which runbook holds the target.
-  const holders = new Map(
-    await Promise.all(
-      [...new Set(locks.map((l) => l.owner))].map(async (id) => [id, await Executions.find(id)] as const),
-    ),
-  );
-  return {
-    paused: config.guardrails.paused || automation.paused,
-    pausedBy: config.guardrails.paused ? "config" : automation.pausedBy,
-    reason: config.guardrails.paused ? "guardrails.paused is true in the config" : automation.reason,
-    breaker: {
-      ...config.guardrails.breaker,
-      recentFailures: automation.failures.filter((t) => t > now.getTime() - config.guardrails.breaker.within)
-        .length,
-    },
-    freezes: config.freezes.map((f) => ({
-      ...f,
-      active: Date.parse(f.from) <= now.getTime() && now.getTime() < Date.parse(f.to),
-    })),
-    maxTargetsPerRun: config.guardrails.maxTargetsPerRun,
-    rateLimit: config.guardrails.rateLimit,
-    locks: locks.map((l) => ({
-      key: l.target,
-      target: l.target,
-      executionId: l.owner,
-      runbook: holders.get(l.owner)?.runbook,
-      since: l.acquiredAt,
-      expiresAt: new Date(l.leaseUntil).toISOString(),
-    })),
-    cooldowns: cooldowns.map((cd) => ({
-      key: cd.key,
-      rule: cd.rule,
-      target: cd.target,
-      runbook: cd.runbook ?? config.rules.find((r) => r.name === cd.rule)?.run,
-      executionId: cd.owner,
-      until: cd.until,
-    })),
-  };
 }

@@ -5,8 +5,8 @@
  * every target's begin step reads the error count with one consistent read.
  */
 import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { db, queryAll } from "../../state/db.ts";
-import { tableName } from "../../state/table.ts";
+import { db, queryAll } from "./db.ts";
+import { tableName } from "./table.ts";
 
 export type TargetStatus = "patched" | "rolled-back" | "failed" | "skipped" | "not-started";
 
