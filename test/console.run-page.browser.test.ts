@@ -1,7 +1,8 @@
 /**
  * The console's run page draws from one request: `GET /api/executions/:id` (the run, its steps,
  * audit, result, its runbook's state machine and its re-runs); no `/api/runbooks/:name`, no list
- * of runs. A new page is drawn before the banner's requests are sent.
+ * of runs. A new page is drawn before the banner's requests are sent. The first page's request
+ * goes out from index.html, while the console's scripts are still loading.
  */
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -61,6 +62,38 @@ describe("the console's run page", () => {
         log.indexOf("start /api/guardrails"),
       );
       expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it.each([
+    ["run page", "#/runs/:id", (id: string) => `/api/executions/${id}`, "#graph svg [data-state=Report]"],
+    ["runs list", "#/runs", () => "/api/executions?limit=100", "#runs tbody tr"],
+  ])("asks for the %s's data while its scripts are still loading", async (_page, route, path, drawn) => {
+    const run = await runAndWait(local, "backup-snapshot", { selector: { tag: { Backup: "daily" } } }, true);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    // The scripts are held until the page's data has been asked for: only a request sent
+    // before them (index.html's) lets the page draw at all.
+    let asked!: () => void;
+    const dataAsked = new Promise<void>((r) => {
+      asked = r;
+    });
+    page.on("request", (r) => {
+      const url = new URL(r.url());
+      if (`${url.pathname}${url.search}` === path(run.id)) asked();
+    });
+    const held: string[] = [];
+    await page.route(/\/console\/(console|graph|dagre\.min)\.js$/, async (r) => {
+      held.push(new URL(r.request().url()).pathname);
+      await dataAsked;
+      await r.continue();
+    });
+    try {
+      await page.goto(`${local.url}/${route.replace(":id", run.id)}`, { waitUntil: "commit" });
+      await page.locator(drawn).first().waitFor({ timeout: 20_000 });
+      expect(held).toContain("/console/console.js");
     } finally {
       await context.close();
     }

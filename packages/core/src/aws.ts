@@ -85,6 +85,17 @@ export function endpointFor(service: ServiceName): string | undefined {
   return options.endpoints?.[service] ?? process.env[`REFLEX_ENDPOINT_${service.toUpperCase()}`] ?? undefined;
 }
 
+/**
+ * The factory's credentials and guard for a service, for the one caller that signs its own
+ * requests instead of building a client (`aws-signed.ts`, the Slack acknowledgement's path).
+ */
+export function settingsFor(service: ServiceName): {
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  guard?: AwsOptions["guard"];
+} {
+  return { credentials: options.credentials?.[service], guard: options.guard };
+}
+
 /** Returns the cached client for a service and region, building it on first use. */
 export function client<C extends SdkClient>(
   Ctor: new (config: any) => C,

@@ -5,13 +5,11 @@
  * while the work it queued has not finished (here it is held until the answer is read).
  */
 import { createHmac } from "node:crypto";
-import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { type ChatOps, tableName } from "@reflex/core";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
-import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { type AwsStub, defaultAnswer, startAwsStub } from "../../../test/support/aws-stub.ts";
 import { startTestDynamo } from "../../../test/support/dynamo.ts";
 import { db } from "../../core/src/state/db.ts";
 import { SimulatedCloud } from "../../local/src/cloud/index.ts";
@@ -20,25 +18,35 @@ import { SlackWork } from "../../local/src/slack-work.ts";
 import type { Storage } from "../../local/src/storage.ts";
 
 const SECRET = "handoff-secret";
-const lambda = mockClient(LambdaClient);
-const ssm = mockClient(SSMClient);
 const PARAMETER = "/sst/reflex/test/Secret/SLACK_SIGNING_SECRET/value";
+const ENV = [
+  "REFLEX_SLACK_WORKER",
+  "REFLEX_SLACK_SIGNING_SECRET_PARAMETER",
+  "SLACK_SIGNING_SECRET",
+  "REFLEX_ENDPOINT_SSM",
+  "REFLEX_ENDPOINT_LAMBDA",
+];
 let storage: Storage;
+/** SSM and Lambda as the handler reaches them (signed requests, checked on arrival); DynamoDB is dynalite. */
+let aws: AwsStub;
 
 beforeAll(async () => {
   storage = await startTestDynamo();
+  aws = await startAwsStub({
+    answer: (call) =>
+      call.operation === "GetParameter" && call.input.Name === PARAMETER
+        ? { body: { Parameter: { Name: PARAMETER, Value: SECRET } } }
+        : defaultAnswer(call),
+  });
+  process.env.REFLEX_ENDPOINT_SSM = aws.url;
+  process.env.REFLEX_ENDPOINT_LAMBDA = aws.url;
   process.env.REFLEX_SLACK_WORKER = "reflex-test-chatops-worker";
   process.env.REFLEX_SLACK_SIGNING_SECRET_PARAMETER = PARAMETER;
-  ssm
-    .on(GetParameterCommand, { Name: PARAMETER })
-    .resolves({ Parameter: { Name: PARAMETER, Value: SECRET } });
   process.env.SLACK_SIGNING_SECRET = SECRET;
 });
 afterAll(async () => {
-  for (const name of ["REFLEX_SLACK_WORKER", "REFLEX_SLACK_SIGNING_SECRET_PARAMETER", "SLACK_SIGNING_SECRET"])
-    delete process.env[name];
-  lambda.restore();
-  ssm.restore();
+  for (const name of ENV) delete process.env[name];
+  await aws.close();
   await storage.close();
 });
 
@@ -64,7 +72,6 @@ function signedBody(text: string): { body: string; headers: Record<string, strin
 
 describe("the Slack acknowledgement hands the work off and does not wait for it", () => {
   it("deployed: one asynchronous invoke of the worker with the command, and only the replay guard written", async () => {
-    lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
     const { handler } = await import("./slack.ts");
     const { body, headers } = signedBody("status");
     const res = (await handler(
@@ -78,12 +85,11 @@ describe("the Slack acknowledgement hands the work off and does not wait for it"
     )) as { statusCode: number; body: string };
     expect(res.statusCode).toBe(200);
     expect(JSON.parse(res.body).text).toContain("on it");
-    const calls = lambda.commandCalls(InvokeCommand);
-    expect(calls).toHaveLength(1);
-    const input = calls[0].args[0].input;
-    expect(input.InvocationType).toBe("Event");
-    expect(input.FunctionName).toBe("reflex-test-chatops-worker");
-    expect(JSON.parse(String(input.Payload))).toMatchObject({
+    const invokes = aws.calls.filter((c) => c.service === "lambda");
+    expect(invokes).toHaveLength(1);
+    expect(invokes[0].headers["x-amz-invocation-type"]).toBe("Event");
+    expect(invokes[0].path).toBe("/2015-03-31/functions/reflex-test-chatops-worker/invocations");
+    expect(invokes[0].input).toMatchObject({
       kind: "command",
       command: { kind: "status" },
       user: { id: "UONCALL" },

@@ -3,36 +3,40 @@
  * nothing else; without it every request is refused with a log line that names what is missing.
  */
 import { createHmac } from "node:crypto";
-import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { GetParameterCommand, GetParametersCommand, ParameterNotFound, SSMClient } from "@aws-sdk/client-ssm";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
-import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { type AwsStub, awsError, defaultAnswer, startAwsStub } from "../../../test/support/aws-stub.ts";
 
 const PARAMETER = "/sst/reflex/test/Secret/SLACK_SIGNING_SECRET/value";
-const ssm = mockClient(SSMClient);
-const lambda = mockClient(LambdaClient);
-const dynamo = mockClient(DynamoDBClient);
+const ENV = [
+  "REFLEX_SLACK_WORKER",
+  "REFLEX_SLACK_SIGNING_SECRET_PARAMETER",
+  "SST_APP",
+  "SST_STAGE",
+  "REFLEX_ENDPOINT_SSM",
+  "REFLEX_ENDPOINT_LAMBDA",
+  "REFLEX_ENDPOINT_DYNAMODB",
+];
+/** SSM, Lambda and DynamoDB as the handler reaches them: signed requests, checked on arrival. */
+let aws: AwsStub;
+const calls = (operation: string) => aws.calls.filter((c) => c.operation === operation);
 
-beforeAll(() => {
+beforeAll(async () => {
+  aws = await startAwsStub();
   process.env.REFLEX_SLACK_WORKER = "reflex-test-chatops-worker";
   process.env.REFLEX_SLACK_SIGNING_SECRET_PARAMETER = PARAMETER;
   // What SST's binding would have used to find an app-wide fallback: present, and never read.
   process.env.SST_APP = "reflex";
   process.env.SST_STAGE = "test";
+  for (const service of ["SSM", "LAMBDA", "DYNAMODB"]) process.env[`REFLEX_ENDPOINT_${service}`] = aws.url;
 });
-afterAll(() => {
-  for (const name of ["REFLEX_SLACK_WORKER", "REFLEX_SLACK_SIGNING_SECRET_PARAMETER", "SST_APP", "SST_STAGE"])
-    delete process.env[name];
-  ssm.restore();
-  lambda.restore();
-  dynamo.restore();
+afterAll(async () => {
+  for (const name of ENV) delete process.env[name];
+  await aws.close();
 });
 beforeEach(() => {
-  ssm.reset();
-  lambda.reset();
-  dynamo.reset();
+  aws.calls.length = 0;
+  aws.answer = defaultAnswer;
 });
 afterEach(() => vi.restoreAllMocks());
 
@@ -53,8 +57,12 @@ function signed(body: string, secret: string): APIGatewayProxyEventV2 {
 
 describe("the Slack acknowledgement's signing secret", () => {
   it("refuses every request with 503 and one error line when the stage has no secret, reading no other stage's", async () => {
-    ssm.on(GetParameterCommand).rejects(new ParameterNotFound({ message: "not found", $metadata: {} }));
-    ssm.on(GetParametersCommand).resolves({ Parameters: [{ Name: "x", Value: "another-stage-secret" }] });
+    aws.answer = (call) =>
+      call.operation === "GetParameter"
+        ? awsError(400, "ParameterNotFound")
+        : call.operation === "GetParameters"
+          ? { body: { Parameters: [{ Name: "x", Value: "another-stage-secret" }] } }
+          : defaultAnswer(call);
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});
     const { handler } = await import("./slack.ts");
 
@@ -65,12 +73,10 @@ describe("the Slack acknowledgement's signing secret", () => {
 
     expect(res.statusCode).toBe(503);
     expect(JSON.parse(res.body).error.code).toBe("not_configured");
-    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
-    const names = [
-      ...ssm.commandCalls(GetParameterCommand).map((c) => c.args[0].input.Name),
-      ...ssm.commandCalls(GetParametersCommand).flatMap((c) => c.args[0].input.Names ?? []),
-    ];
-    expect(names).toEqual([PARAMETER]);
+    // Nothing handed on, nothing written, and no other parameter read than the stage's own.
+    expect(aws.calls.map((c) => [c.operation, c.input])).toEqual([
+      ["GetParameter", { Name: PARAMETER, WithDecryption: true }],
+    ]);
     expect(errors).toHaveBeenCalledTimes(1);
     const line = JSON.parse(String(errors.mock.calls[0][0]));
     expect(line).toMatchObject({ level: "ERROR", parameter: PARAMETER });
@@ -78,9 +84,10 @@ describe("the Slack acknowledgement's signing secret", () => {
   });
 
   it("verifies with the stage's own secret, read once with decryption from its one parameter", async () => {
-    ssm.on(GetParameterCommand).resolves({ Parameter: { Name: PARAMETER, Value: "this-stage-secret" } });
-    dynamo.on(PutItemCommand).resolves({});
-    lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
+    aws.answer = (call) =>
+      call.operation === "GetParameter"
+        ? { body: { Parameter: { Name: PARAMETER, Value: "this-stage-secret" } } }
+        : defaultAnswer(call);
     const { handler } = await import("./slack.ts");
 
     const ok = (await handler(
@@ -96,8 +103,9 @@ describe("the Slack acknowledgement's signing secret", () => {
 
     expect(ok.statusCode).toBe(200);
     expect(forged.statusCode).toBe(401);
-    expect(ssm.commandCalls(GetParameterCommand).map((c) => c.args[0].input)).toEqual([
-      { Name: PARAMETER, WithDecryption: true },
-    ]);
+    expect(calls("GetParameter").map((c) => c.input)).toEqual([{ Name: PARAMETER, WithDecryption: true }]);
+    // The signed request was guarded against replay, then handed on; the forged one neither.
+    expect(calls("PutItem")).toHaveLength(1);
+    expect(calls("Invoke")).toHaveLength(1);
   });
 });

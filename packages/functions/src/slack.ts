@@ -3,11 +3,11 @@
  * signature is the authentication). This is the acknowledgement path and only that: it
  * verifies, parses, hands the work to the ChatOps worker (an asynchronous invocation) and
  * answers within Slack's 3 seconds. It must not load runbooks, admission or cloud clients:
- * it imports core's chatops/ack, the replay guard (the state table) and the Lambda client.
+ * it imports core's chatops/ack, the replay guard (the state table) and one signed request
+ * (`@reflex/core/aws-signed`) for each of its three AWS calls, no SDK client (bench/chatops).
  */
-import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import middy from "@middy/core";
-import { client } from "@reflex/core/aws";
+import { signedRequest } from "@reflex/core/aws-signed";
 import { acknowledge, type Work } from "@reflex/core/chatops/ack";
 import { dynamoReplayGuard } from "@reflex/core/chatops/replay";
 import { requireEnv } from "@reflex/core/env";
@@ -16,10 +16,14 @@ import { SecretNotSetError, secret } from "./slack/secrets.ts";
 
 const WORKER = requireEnv("REFLEX_SLACK_WORKER");
 
+/** Lambda's Invoke, asynchronous (`X-Amz-Invocation-Type: Event`): answered 202 once queued. */
 async function dispatch(work: Work): Promise<void> {
-  await client(LambdaClient, "lambda").send(
-    new InvokeCommand({ FunctionName: WORKER, InvocationType: "Event", Payload: JSON.stringify(work) }),
-  );
+  await signedRequest("lambda", {
+    method: "POST",
+    path: `/2015-03-31/functions/${encodeURIComponent(WORKER)}/invocations`,
+    headers: { "content-type": "application/json", "x-amz-invocation-type": "Event" },
+    body: JSON.stringify(work),
+  });
 }
 
 /**

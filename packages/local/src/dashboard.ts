@@ -46,6 +46,7 @@ function load(): Map<string, ConsoleAsset> {
     ["/", index],
     ["/index.html", index],
     ["/console/console.css", file("console.css")],
+    ["/console/boot.js", file("boot.js")],
     ["/console/console.js", file("console.js")],
     ["/console/graph.js", file("graph.js")],
     ["/console/dagre.min.js", { body: dagreBundle(), contentType: TYPES.js }],

@@ -1,17 +1,26 @@
-import { GetParameterCommand, GetParametersCommand, ParameterNotFound, SSMClient } from "@aws-sdk/client-ssm";
-import { mockClient } from "aws-sdk-client-mock";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { Aws } from "@reflex/core";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { type AwsStub, awsError, defaultAnswer, startAwsStub } from "../../../../test/support/aws-stub.ts";
 
-const ssm = mockClient(SSMClient);
 const PARAMETER = "/sst/reflex/test/Secret/SLACK_SIGNING_SECRET/value";
+let ssm: AwsStub;
 
 async function freshSecrets() {
   vi.resetModules();
   return import("./secrets.ts");
 }
 
+beforeAll(async () => {
+  ssm = await startAwsStub();
+});
+afterAll(async () => {
+  Aws.configure({});
+  await ssm.close();
+});
 beforeEach(() => {
-  ssm.reset();
+  ssm.calls.length = 0;
+  ssm.answer = defaultAnswer;
+  vi.stubEnv("REFLEX_ENDPOINT_SSM", ssm.url);
   vi.stubEnv("REFLEX_SLACK_SIGNING_SECRET_PARAMETER", PARAMETER);
   // What SST's binding would have used to find an app-wide fallback: present, and never read.
   vi.stubEnv("SST_APP", "reflex");
@@ -21,38 +30,50 @@ afterEach(() => vi.unstubAllEnvs());
 
 describe("secret", () => {
   it("reads the stage's own SSM parameter, decrypted, once", async () => {
-    ssm.on(GetParameterCommand).resolves({ Parameter: { Name: PARAMETER, Value: "s3cret" } });
+    ssm.answer = () => ({ body: { Parameter: { Name: PARAMETER, Type: "SecureString", Value: "s3cret" } } });
     const { secret } = await freshSecrets();
 
     expect(await secret("SLACK_SIGNING_SECRET")).toBe("s3cret");
     expect(await secret("SLACK_SIGNING_SECRET")).toBe("s3cret");
 
-    expect(ssm.commandCalls(GetParameterCommand).map((c) => c.args[0].input)).toEqual([
-      { Name: PARAMETER, WithDecryption: true },
+    expect(ssm.calls.map((c) => [c.service, c.operation, c.input])).toEqual([
+      ["ssm", "GetParameter", { Name: PARAMETER, WithDecryption: true }],
     ]);
   });
 
   it("fails closed when the stage has no value, reading no app-wide fallback", async () => {
-    ssm.on(GetParameterCommand).rejects(new ParameterNotFound({ message: "not found", $metadata: {} }));
-    ssm.on(GetParametersCommand).resolves({ Parameters: [{ Name: "x", Value: "another-stage" }] });
+    ssm.answer = (call) =>
+      call.operation === "GetParameter"
+        ? awsError(400, "ParameterNotFound")
+        : { body: { Parameters: [{ Name: "x", Value: "another-stage" }] } };
     const { secret, SecretNotSetError } = await freshSecrets();
 
     await expect(secret("SLACK_SIGNING_SECRET")).rejects.toBeInstanceOf(SecretNotSetError);
     await expect(secret("SLACK_SIGNING_SECRET")).rejects.toThrow(
       /SLACK_SIGNING_SECRET is not set for this stage/,
     );
-    expect(ssm.commandCalls(GetParametersCommand)).toHaveLength(0);
-    expect(ssm.commandCalls(GetParameterCommand).every((c) => c.args[0].input.Name === PARAMETER)).toBe(true);
+    expect(ssm.calls.map((c) => [c.operation, c.input.Name])).toEqual([
+      ["GetParameter", PARAMETER],
+      ["GetParameter", PARAMETER],
+    ]);
+  });
+
+  it("fails closed when the parameter exists with an empty value", async () => {
+    ssm.answer = () => ({ body: { Parameter: { Name: PARAMETER, Type: "SecureString", Value: "" } } });
+    const { secret, SecretNotSetError } = await freshSecrets();
+
+    await expect(secret("SLACK_SIGNING_SECRET")).rejects.toBeInstanceOf(SecretNotSetError);
   });
 
   it("reads again on the next request after a failed read", async () => {
-    ssm
-      .on(GetParameterCommand)
-      .rejectsOnce(Object.assign(new Error("slow down"), { name: "ThrottlingException" }))
-      .resolves({ Parameter: { Name: PARAMETER, Value: "s3cret" } });
+    const answers = [
+      awsError(400, "AccessDeniedException", "not allowed yet"),
+      { body: { Parameter: { Name: PARAMETER, Value: "s3cret" } } },
+    ];
+    ssm.answer = () => answers.shift()!;
     const { secret } = await freshSecrets();
 
-    await expect(secret("SLACK_SIGNING_SECRET")).rejects.toThrow(/slow down/);
+    await expect(secret("SLACK_SIGNING_SECRET")).rejects.toThrow(/not allowed yet/);
     expect(await secret("SLACK_SIGNING_SECRET")).toBe("s3cret");
   });
 
@@ -62,5 +83,6 @@ describe("secret", () => {
     const { secret } = await freshSecrets();
 
     await expect(secret("SLACK_BOT_TOKEN")).rejects.toThrow(/REFLEX_SLACK_BOT_TOKEN_PARAMETER/);
+    expect(ssm.calls).toHaveLength(0);
   });
 });

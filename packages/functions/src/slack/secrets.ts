@@ -9,10 +9,11 @@
  * {@link SecretNotSetError}: the caller refuses the request and logs why.
  *
  * Read on the first request, not at init, so a module import (benchmarks, tests) makes no
- * network call; a failed read is retried on the next request.
+ * network call; a failed read is retried on the next request. One signed GetParameter
+ * (`@reflex/core/aws-signed`), not the SSM client: this is on the Slack acknowledgement's cold
+ * path, and the client with the SDK's core is most of that handler's bundle.
  */
-import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
-import { client } from "@reflex/core/aws";
+import { awsJson } from "@reflex/core/aws-signed";
 import { requireEnv } from "@reflex/core/env";
 
 export type SecretName = "SLACK_SIGNING_SECRET" | "SLACK_BOT_TOKEN";
@@ -48,9 +49,10 @@ export function secret(name: SecretName): Promise<string> {
 async function read(name: SecretName): Promise<string> {
   const parameter = requireEnv(secretParameterEnv(name));
   try {
-    const out = await client(SSMClient, "ssm").send(
-      new GetParameterCommand({ Name: parameter, WithDecryption: true }),
-    );
+    const out = await awsJson<{ Parameter?: { Value?: string } }>("ssm", "AmazonSSM.GetParameter", {
+      Name: parameter,
+      WithDecryption: true,
+    });
     const value = out.Parameter?.Value;
     if (!value) throw new SecretNotSetError(name, parameter);
     return value;

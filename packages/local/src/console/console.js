@@ -6,27 +6,9 @@
 import { aslGraph, duration, iterations, renderGraph, STATUS_TEXT, statusOf } from "./graph.js";
 
 const POLL_MS = 1500;
-/**
- * The API's base URL: the page's `<meta name="reflex-api">` (set by whoever hosts it), else
- * `?api=` in the address (only this origin or a loopback one: a link must not be able to send
- * the person's actions and typed params to another server), else the page's own origin.
- */
-function apiBase() {
-  const meta = document.querySelector('meta[name="reflex-api"]')?.content;
-  if (meta) return meta;
-  const asked = new URLSearchParams(location.search).get("api");
-  if (!asked) return "";
-  try {
-    const u = new URL(asked, location.href);
-    if (u.origin === location.origin || ["127.0.0.1", "localhost", "[::1]"].includes(u.hostname))
-      return u.href;
-  } catch {
-    // not a URL: ignored like a foreign one
-  }
-  console.warn(`reflex: ignoring ?api=${asked}: only this origin or a loopback address`);
-  return "";
-}
-const API = apiBase().replace(/\/$/, "");
+/** The API's base URL and the first page's request, already on its way (index.html's script). */
+const BOOT = globalThis.reflexBoot ?? { api: "" };
+const API = BOOT.api;
 const TERMINAL = ["SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"];
 const STATUSES = ["RUNNING", "WAITING_FOR_APPROVAL", ...TERMINAL];
 const TRIGGERS = ["rule", "schedule", "window", "manual", "chatops", "rerun"];
@@ -70,12 +52,18 @@ async function api(method, path, body) {
   if (body !== undefined) headers["content-type"] = "application/json";
   const actor = actorInput.value.trim();
   if (actor) headers["x-reflex-actor"] = actor;
+  // The first page's GET, sent by index.html before this script loaded: taken once, as it is.
+  const early = BOOT.first;
+  const reuse = early && method === "GET" && path === early.path && actor === early.actor;
+  if (early) BOOT.first = undefined;
   try {
-    const res = await fetch(`${API}${path}`, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    const res = reuse
+      ? await early.response
+      : await fetch(`${API}${path}`, {
+          method,
+          headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
     const text = await res.text();
     let parsed;
     try {
@@ -1098,6 +1086,8 @@ views.run = {
     for (const d of main.querySelectorAll("details[data-key]"))
       openState.set(`${id}:${d.dataset.key}`, d.open);
 
+    // Its layout needs dagre (loading since index.html ran; without it the states are listed).
+    if (def.stateMachine) await BOOT.dagre;
     const graph = def.stateMachine ? aslGraph(def.stateMachine) : undefined;
     const statuses = graph ? statusOf(graph, run) : undefined;
     const select = (name) => {

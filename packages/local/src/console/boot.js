@@ -1,0 +1,51 @@
+/**
+ * Runs first, from index.html's head, before the stylesheet and the console's modules have
+ * loaded: it asks for the first page's data (a run, or the newest runs) and starts loading
+ * dagre, so neither waits for console.js. console.js takes the answer for its first request to
+ * the same path (`api` there) and awaits dagre only where it lays out a graph.
+ *
+ * The API base: `<meta name="reflex-api">`, else `?api=` when it is this origin or a loopback
+ * address (a link must not send the person's actions and typed params elsewhere), else this origin.
+ */
+(() => {
+  const meta = document.querySelector('meta[name="reflex-api"]')?.content;
+  const asked = new URLSearchParams(location.search).get("api");
+  let api = meta || "";
+  if (!meta && asked) {
+    try {
+      const u = new URL(asked, location.href);
+      if (u.origin === location.origin || ["127.0.0.1", "localhost", "[::1]"].includes(u.hostname))
+        api = u.href;
+    } catch {}
+    if (!api) console.warn(`reflex: ignoring ?api=${asked}: only this origin or a loopback address`);
+  }
+  api = api.replace(/\/$/, "");
+  // The same route console.js will draw (its parseRoute); anything else is left to it.
+  let path;
+  try {
+    const [route] = location.hash.replace(/^#/, "").split("?");
+    const parts = route.split("/").filter(Boolean);
+    path =
+      parts[0] === "runs" && parts[1]
+        ? `/api/executions/${encodeURIComponent(decodeURIComponent(parts[1]))}`
+        : !parts[0] || parts[0] === "runs"
+          ? "/api/executions?limit=100"
+          : undefined;
+  } catch {
+    path = undefined; // a malformed address: console.js says what is wrong with it
+  }
+  const actor = (localStorage.getItem("reflex.actor") ?? "").trim();
+  const headers = { accept: "application/json", ...(actor ? { "x-reflex-actor": actor } : {}) };
+  window.reflexBoot = { api, first: path && { path, actor, response: fetch(`${api}${path}`, { headers }) } };
+  // dagre lays out a run's graph: loaded beside the rest, awaited only by the run page's graph.
+  window.reflexBoot.dagre = new Promise((loaded) => {
+    const script = Object.assign(document.createElement("script"), {
+      src: "console/dagre.min.js",
+      async: true,
+    });
+    script.onload = script.onerror = () => loaded();
+    document.head.append(script);
+  });
+  // An answer nobody takes (the person navigated away first) must not be an unhandled rejection.
+  window.reflexBoot.first?.response.catch(() => {});
+})();
