@@ -47,12 +47,20 @@ async function invoke(event: unknown): Promise<{ ok: boolean; error?: Error }> {
   }
 }
 
-function event(id: string, opts: { runbook?: string; dryRun?: boolean; params?: unknown } = {}) {
+function event(
+  id: string,
+  opts: { runbook?: string; dryRun?: boolean; params?: unknown; startedAt?: string } = {},
+) {
   return {
     runbook: opts.runbook ?? "scale",
     step: "setCapacity",
     input: {
-      execution: { id, runbook: "scale", dryRun: opts.dryRun ?? false, startedAt: new Date().toISOString() },
+      execution: {
+        id,
+        runbook: "scale",
+        dryRun: opts.dryRun ?? false,
+        startedAt: opts.startedAt ?? new Date().toISOString(),
+      },
       params: opts.params ?? { autoScalingGroup: "web", change: "+1" },
       plan: forgedPlan(),
     },
@@ -89,6 +97,7 @@ describe("the step worker invoked directly", () => {
 
   describe("naming a run that waits for approval", () => {
     let id: string;
+    let startedAt: string;
     beforeAll(async () => {
       const run = await api(local, "POST", "/api/runbooks/scale/executions", {
         params: { autoScalingGroup: "web", change: "+1" },
@@ -98,6 +107,7 @@ describe("the step worker invoked directly", () => {
       for (let i = 0; i < 400 && (await Executions.get(id)).status !== "WAITING_FOR_APPROVAL"; i++)
         await new Promise((r) => setTimeout(r, 25));
       expect((await Executions.get(id)).status).toBe("WAITING_FOR_APPROVAL");
+      startedAt = (await Executions.get(id)).startedAt;
     });
     afterAll(async () => {
       await api(local, "POST", `/api/executions/${id}/reject`, { reason: "test done" });
@@ -106,15 +116,16 @@ describe("the step worker invoked directly", () => {
 
     it("refuses it with params other than the run's", async () => {
       await expectRefusedAndUnchanged(
-        event(id, { params: { autoScalingGroup: "web", change: "+8" } }),
+        event(id, { params: { autoScalingGroup: "web", change: "+8" }, startedAt }),
         /params/,
       );
     });
 
     it("refuses a step past the approval with the run's own params: the approval is not skipped", async () => {
       const run = await Executions.get(id);
-      await expectRefusedAndUnchanged(event(id, { params: run.params }), /approv/);
+      await expectRefusedAndUnchanged(event(id, { params: run.params, startedAt }), /approv/);
       expect((await Executions.get(id)).status).toBe("WAITING_FOR_APPROVAL");
+      startedAt = (await Executions.get(id)).startedAt;
     });
   });
 
