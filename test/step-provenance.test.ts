@@ -6,7 +6,7 @@
  * has ended, another runbook's run, or the run with other params or with its dry-run flag off,
  * makes no cloud call and writes nothing.
  */
-import { Executions } from "@reflex/core";
+import { Audit, Executions } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handler as stepHandler } from "../packages/functions/src/step.ts";
 import { lambdaContext } from "../packages/local/src/lambda.ts";
@@ -125,6 +125,8 @@ describe("the step worker invoked directly", () => {
       const run = await Executions.get(id);
       await expectRefusedAndUnchanged(event(id, { params: run.params, startedAt }), /approv/);
       expect((await Executions.get(id)).status).toBe("WAITING_FOR_APPROVAL");
+      const audit = (await Audit.list({ execution: id, kind: "step.refused" })).entries;
+      expect(audit.map((a) => a.reason)).toContainEqual(expect.stringMatching(/setCapacity refused/));
       startedAt = (await Executions.get(id)).startedAt;
     });
   });
