@@ -73,7 +73,7 @@ function stepOf(state: AslState): string | undefined {
  * Next, Default, Choices and Catch, into Map and Parallel bodies) without passing an approval
  * wait or the Choice that leads to one.
  */
-export function stepsBeforeApproval(def: AslDefinition, out = new Set<string>()): Set<string> {
+function stepsBeforeApproval(def: AslDefinition, out = new Set<string>()): Set<string> {
   const waits = (name: string) => def.States[name]?.Resource === APPROVAL_RESOURCE;
   const seen = new Set<string>();
   const visit = (name: string | undefined) => {

@@ -331,7 +331,7 @@ function admitted(a: Admission.Admission, actor: Actor, example: string): Messag
 }
 
 /** The id of the one real run a dry-run's Run it button starts (an execution id: 1-80 of A-Z a-z 0-9 _ -). */
-export function realRunOf(dryRunId: string): string {
+function realRunOf(dryRunId: string): string {
   const id = `${dryRunId}-real`;
   if (id.length <= 80) return id;
   const digest = createHash("sha256").update(dryRunId).digest("hex").slice(0, 16);
