@@ -9,6 +9,7 @@
 import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { currentConfig } from "../config/index.ts";
 import type { Config } from "../config/schema.ts";
+import * as ApprovalRecords from "../state/approvals.ts";
 import { db } from "../state/db.ts";
 import * as Executions from "../state/executions.ts";
 import { tableName } from "../state/table.ts";
@@ -204,6 +205,22 @@ export async function notify(type: string, detail: Detail, opts: NotifyOptions =
   const config = opts.config ?? currentConfig();
   const t = opts.transport ?? transport();
   const kind = type.replace(/^Reflex /, "");
+  if (kind === "Approval Requested" && detail.executionId) {
+    // What an approver reads before pressing Approve comes from the approval record, never from
+    // the event: anyone allowed events:PutEvents on the bus can send `source: reflex`. No
+    // pending request, no message.
+    const req = await ApprovalRecords.find(String(detail.executionId));
+    if (req?.status !== "PENDING") return;
+    detail = {
+      executionId: req.executionId,
+      runbook: req.runbook,
+      requestedBy: req.requestedBy,
+      approvers: req.approvers,
+      deadline: req.deadline,
+      reasons: req.reasons,
+      plan: req.plan,
+    };
+  }
   const channel = channelFor(config, detail.runbook);
   if (!channel) return;
   if (kind === "Event Suppressed") {
@@ -231,6 +248,8 @@ export async function notify(type: string, detail: Detail, opts: NotifyOptions =
     await saveThread(id, thread);
     if (kind === "Execution Started") return;
   }
+  // One approval message per request: a redelivered (or repeated) event posts it once.
+  if (kind === "Approval Requested" && thread.approvalTs) return;
   const message = await messageFor(kind, detail);
   if (!message) return;
   if (kind === "Approval Answered" && thread.approvalTs) {
