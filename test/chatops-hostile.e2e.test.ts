@@ -7,6 +7,7 @@
 import { ChatOps } from "@reflex/core";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as ApprovalRecords from "../packages/core/src/state/approvals.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { api, startTestLocal } from "./support/local.ts";
 
@@ -180,6 +181,22 @@ describe("ChatOps with hostile text and payloads", () => {
         "Abort Requested",
         "Event Suppressed",
       ];
+      // An approval request's message comes from its record (not the event): a hostile one.
+      await ApprovalRecords.put({
+        executionId: detail.executionId,
+        runbook: HOSTILE,
+        state: "ApprovalWait",
+        token: "token",
+        requestedBy: HOSTILE,
+        requestedAt: new Date().toISOString(),
+        deadline: new Date(Date.now() + 3_600_000).toISOString(),
+        reasons: [HOSTILE],
+        approvers: [HOSTILE],
+        minApprovers: 1,
+        selfApproval: false,
+        plan: { selector: HOSTILE },
+        stateInput: {},
+      });
       for (const type of types)
         await ChatOps.Notifier.notify(type, detail, { config: local.config, transport: recording });
       expect(posted.length).toBeGreaterThanOrEqual(types.length);
