@@ -11,6 +11,7 @@ import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { api, startTestLocal } from "./support/local.ts";
 
 const FORGED = "routine read-only check, safe to approve";
+const FORGED_ANSWER = "approved in the incident call";
 
 let local: LocalMode;
 beforeAll(async () => {
@@ -36,7 +37,7 @@ const approvalMessages = (id: string) =>
     .list({ limit: 1000 })
     .filter((m) => m.kind === "message" && m.text.includes(id) && m.text.includes("waits for approval"));
 
-describe("a forged Approval Requested on the bus", () => {
+describe("a forged Approval Requested or Answered on the bus", () => {
   it("for a real waiting run: the one approval message is Reflex's, built from the record", async () => {
     const run = await api(local, "POST", "/api/runbooks/scale/executions", {
       params: { autoScalingGroup: "web", change: "+1" },
@@ -51,6 +52,20 @@ describe("a forged Approval Requested on the bus", () => {
 
     expect(JSON.stringify(local.outbox.list({ limit: 1000 }))).not.toContain(FORGED);
     expect(approvalMessages(id)).toHaveLength(1);
+
+    // Nor is an answer nobody gave shown as given: the buttons stay.
+    const ts = approvalMessages(id)[0].ts;
+    await ChatOps.Notifier.notify("Reflex Approval Answered", {
+      executionId: id,
+      runbook: "scale",
+      answer: "approve",
+      by: "U0BOSS",
+      status: "APPROVED",
+      comment: FORGED_ANSWER,
+    });
+    const message = local.outbox.list({ limit: 1000 }).find((m) => m.kind === "message" && m.ts === ts);
+    expect(message?.edits ?? []).toEqual([]);
+    expect(JSON.stringify(local.outbox.list({ limit: 1000 }))).not.toContain(FORGED_ANSWER);
     await api(local, "POST", `/api/executions/${id}/reject`, { reason: "test done" });
     await local.idle();
   });
