@@ -197,6 +197,13 @@ describe("ChatOps with hostile text and payloads", () => {
         plan: { selector: HOSTILE },
         stateInput: {},
       });
+      // And an answer's message from the answer the record holds: a hostile one.
+      const pending = await ApprovalRecords.find(detail.executionId);
+      if (!pending) throw new Error("the approval record was not written");
+      await ApprovalRecords.decide(pending, {
+        answer: { actor: HOSTILE, answer: "approve", comment: HOSTILE, at: new Date().toISOString() },
+        status: "PENDING",
+      });
       for (const type of types)
         await ChatOps.Notifier.notify(type, detail, { config: local.config, transport: recording });
       expect(posted.length).toBeGreaterThanOrEqual(types.length);

@@ -221,6 +221,24 @@ export async function notify(type: string, detail: Detail, opts: NotifyOptions =
       plan: req.plan,
     };
   }
+  if (kind === "Approval Answered" && detail.executionId) {
+    // Likewise an answer: shown only as the record has it (who, what, the comment).
+    const req = await ApprovalRecords.find(String(detail.executionId));
+    const by = String(detail.by ?? "");
+    const given = req?.answers.find(
+      (a) =>
+        a.answer === detail.answer && (a.actor === by || a.actor === `person:${by}` || a.identity === by),
+    );
+    if (!req || !given) return;
+    detail = {
+      executionId: req.executionId,
+      runbook: req.runbook,
+      answer: given.answer,
+      by,
+      comment: given.comment,
+      status: detail.status === "PENDING" && req.status === "PENDING" ? "PENDING" : req.status,
+    };
+  }
   const channel = channelFor(config, detail.runbook);
   if (!channel) return;
   if (kind === "Event Suppressed") {
