@@ -7,6 +7,7 @@
 import { ChatOps } from "@reflex/core";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as ApprovalRecords from "../packages/core/src/state/approvals.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { api, startTestLocal } from "./support/local.ts";
 
@@ -180,6 +181,29 @@ describe("ChatOps with hostile text and payloads", () => {
         "Abort Requested",
         "Event Suppressed",
       ];
+      // An approval request's message comes from its record (not the event): a hostile one.
+      await ApprovalRecords.put({
+        executionId: detail.executionId,
+        runbook: HOSTILE,
+        state: "ApprovalWait",
+        token: "token",
+        requestedBy: HOSTILE,
+        requestedAt: new Date().toISOString(),
+        deadline: new Date(Date.now() + 3_600_000).toISOString(),
+        reasons: [HOSTILE],
+        approvers: [HOSTILE],
+        minApprovers: 1,
+        selfApproval: false,
+        plan: { selector: HOSTILE },
+        stateInput: {},
+      });
+      // And an answer's message from the answer the record holds: a hostile one.
+      const pending = await ApprovalRecords.find(detail.executionId);
+      if (!pending) throw new Error("the approval record was not written");
+      await ApprovalRecords.decide(pending, {
+        answer: { actor: HOSTILE, answer: "approve", comment: HOSTILE, at: new Date().toISOString() },
+        status: "PENDING",
+      });
       for (const type of types)
         await ChatOps.Notifier.notify(type, detail, { config: local.config, transport: recording });
       expect(posted.length).toBeGreaterThanOrEqual(types.length);

@@ -8,9 +8,18 @@ import * as Approvals from "./approvals.ts";
 import { classify, TRANSIENT_ERROR } from "./aws-errors.ts";
 import { currentConfig } from "./config/index.ts";
 import { StepExecutionError, ValidationError } from "./errors.ts";
-import { APPROVAL_STEP, RUN_ABORTED, VERIFY_APPROVAL_STEP } from "./runbooks/asl.ts";
+import {
+  APPROVAL_RESOURCE,
+  APPROVAL_STEP,
+  type AslDefinition,
+  type AslState,
+  RUN_ABORTED,
+  VERIFY_APPROVAL_STEP,
+} from "./runbooks/asl.ts";
 import type { StepContext } from "./runbooks/index.ts";
 import * as Runbooks from "./runbooks/index.ts";
+import { canonicalJson } from "./runs.ts";
+import * as ApprovalRecords from "./state/approvals.ts";
 import * as Audit from "./state/audit.ts";
 import * as Executions from "./state/executions.ts";
 import * as Locks from "./state/locks.ts";
@@ -53,8 +62,95 @@ export interface StepEvent {
  * `runbooks/define.ts`): a transient AWS error by its code (or `Reflex.TransientError`), which
  * the retriers retry for minutes; a permanent one by its own code, which fails the step at once.
  */
+/** The step a Task state runs (`stepTask`'s Parameters, or an approval's Payload). */
+function stepOf(state: AslState): string | undefined {
+  const p = (state.Parameters?.Payload ?? state.Parameters) as { step?: unknown } | undefined;
+  return typeof p?.step === "string" ? p.step : undefined;
+}
+
+/**
+ * The steps a run may reach before its approval wait: the states reachable from StartAt (by
+ * Next, Default, Choices and Catch, into Map and Parallel bodies) without passing an approval
+ * wait or the Choice that leads to one.
+ */
+function stepsBeforeApproval(def: AslDefinition, out = new Set<string>()): Set<string> {
+  const waits = (name: string) => def.States[name]?.Resource === APPROVAL_RESOURCE;
+  const seen = new Set<string>();
+  const visit = (name: string | undefined) => {
+    const state = name === undefined ? undefined : def.States[name];
+    if (!state || seen.has(name as string) || waits(name as string)) return;
+    seen.add(name as string);
+    if (state.Type === "Choice" && state.Choices?.some((c) => waits(c.Next))) return;
+    const step = stepOf(state);
+    if (step) out.add(step);
+    for (const inner of [state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])])
+      if (inner) stepsBeforeApproval(inner, out);
+    for (const next of [state.Next, state.Default, ...(state.Choices ?? []).map((c) => c.Next)]) visit(next);
+    for (const c of state.Catch ?? []) visit(c.Next);
+  };
+  visit(def.StartAt);
+  return out;
+}
+
+const beforeApproval = new Map<string, Set<string>>();
+
+/**
+ * Whether this payload is a step of a run admission started, as admission started it: a Lambda
+ * payload is no authority by itself (anyone allowed `lambda:InvokeFunction` on the step worker
+ * could otherwise make any change its role may, skipping admission and approvals). The run's
+ * record must exist for this runbook and still run; the payload's execution (id, dry-run flag,
+ * window) and params must be the ones Step Functions was started with (`Runs.executionInput`,
+ * copied from the record); and a step the run reaches only after its approval needs the
+ * approval recorded (the verify step after the wait checks it in full). Undefined when it is;
+ * else why not.
+ */
+async function whyNotAdmitted(
+  event: StepEvent,
+  runbook: Runbooks.Runbook,
+  record: Executions.Execution | undefined,
+): Promise<string | undefined> {
+  const execution = event.input?.execution;
+  if (!record || record.runbook !== runbook.name || record.status === "STARTING")
+    return `no run ${String(execution?.id).slice(0, 100)} of ${runbook.name} was admitted`;
+  if (record.status !== "RUNNING" && record.status !== "WAITING_FOR_APPROVAL")
+    return `run ${record.id} has ended (${record.status})`;
+  if (Boolean(execution.dryRun) !== record.dryRun)
+    return `run ${record.id} is ${record.dryRun ? "a dry-run" : "not a dry-run"}; the payload says otherwise`;
+  if (
+    (execution.runbook !== undefined && execution.runbook !== record.runbook) ||
+    (execution.startedAt !== undefined && execution.startedAt !== record.startedAt) ||
+    canonicalJson((execution as { window?: unknown }).window) !== canonicalJson(record.window)
+  )
+    return `the payload's execution is not run ${record.id} as it was started`;
+  if ("params" in event.input && canonicalJson(event.input.params) !== canonicalJson(record.params))
+    return `the payload's params are not run ${record.id}'s`;
+  if (!record.approval?.required || event.step === APPROVAL_STEP || event.step === VERIFY_APPROVAL_STEP)
+    return undefined;
+  const before = beforeApproval.get(runbook.name) ?? stepsBeforeApproval(runbook.stateMachine);
+  beforeApproval.set(runbook.name, before);
+  if (before.has(event.step)) return undefined;
+  const approval = await ApprovalRecords.find(record.id);
+  if (approval?.status !== "APPROVED" || record.status !== "RUNNING")
+    return `run ${record.id} has not been approved (${approval ? `its approval is ${approval.status}` : "no approval is recorded"}); '${event.step}' comes after the approval`;
+  return undefined;
+}
+
 export async function runStep(event: StepEvent, now: () => Date = () => new Date()): Promise<unknown> {
   const runbook = Runbooks.get(event.runbook);
+  const id = event.input?.execution?.id;
+  const record = typeof id === "string" && id ? await Executions.find(id) : undefined;
+  const refused = await whyNotAdmitted(event, runbook, record);
+  if (refused) {
+    if (record)
+      await Audit.record({
+        kind: "step.refused",
+        actor: `runbook:${runbook.name}`,
+        reason: `step ${event.step} refused: ${refused}`,
+        executionId: record.id,
+        runbook: runbook.name,
+      });
+    throw new ValidationError("step_not_admitted", `step ${event.step} refused: ${refused}`);
+  }
   // The approval state's built-in step: record the request; the run then waits for its token.
   if (event.step === APPROVAL_STEP) {
     await Approvals.request(event as unknown as Approvals.ApprovalTaskEvent, now());
@@ -68,7 +164,6 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
   // Graceful abort: a person asked the run to stop. No new step starts, except the runbook's
   // rollback steps, which undo what was done; steps in flight have finished by now.
   if (!verify && !runbook.rollback.includes(event.step)) {
-    const record = await Executions.find(event.input.execution.id);
     if (record?.cancel) {
       const e = new StepExecutionError(
         RUN_ABORTED,

@@ -8,6 +8,7 @@
  */
 import { currentConfig } from "../config/index.ts";
 import type { Config } from "../config/schema.ts";
+import * as ApprovalRecords from "../state/approvals.ts";
 import * as Threads from "../state/chatops-threads.ts";
 import * as Executions from "../state/executions.ts";
 import {
@@ -162,6 +163,40 @@ export async function notify(type: string, detail: Detail, opts: NotifyOptions =
   const config = opts.config ?? currentConfig();
   const t = opts.transport ?? transport();
   const kind = type.replace(/^Reflex /, "");
+  if (kind === "Approval Requested" && detail.executionId) {
+    // What an approver reads before pressing Approve comes from the approval record, never from
+    // the event: anyone allowed events:PutEvents on the bus can send `source: reflex`. No
+    // pending request, no message.
+    const req = await ApprovalRecords.find(String(detail.executionId));
+    if (req?.status !== "PENDING") return;
+    detail = {
+      executionId: req.executionId,
+      runbook: req.runbook,
+      requestedBy: req.requestedBy,
+      approvers: req.approvers,
+      deadline: req.deadline,
+      reasons: req.reasons,
+      plan: req.plan,
+    };
+  }
+  if (kind === "Approval Answered" && detail.executionId) {
+    // Likewise an answer: shown only as the record has it (who, what, the comment).
+    const req = await ApprovalRecords.find(String(detail.executionId));
+    const by = String(detail.by ?? "");
+    const given = req?.answers.find(
+      (a) =>
+        a.answer === detail.answer && (a.actor === by || a.actor === `person:${by}` || a.identity === by),
+    );
+    if (!req || !given) return;
+    detail = {
+      executionId: req.executionId,
+      runbook: req.runbook,
+      answer: given.answer,
+      by,
+      comment: given.comment,
+      status: detail.status === "PENDING" && req.status === "PENDING" ? "PENDING" : req.status,
+    };
+  }
   const channel = channelFor(config, detail.runbook);
   if (!channel) return;
   if (kind === "Event Suppressed") {
@@ -189,6 +224,8 @@ export async function notify(type: string, detail: Detail, opts: NotifyOptions =
     await Threads.save(id, thread);
     if (kind === "Execution Started") return;
   }
+  // One approval message per request: a redelivered (or repeated) event posts it once.
+  if (kind === "Approval Requested" && thread.approvalTs) return;
   const message = await messageFor(kind, detail);
   if (!message) return;
   if (kind === "Approval Answered" && thread.approvalTs) {

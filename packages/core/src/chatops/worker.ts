@@ -5,6 +5,7 @@
  * answer goes back through the request's `response_url`. Refusals are answered politely; the
  * core functions audit them.
  */
+import { createHash } from "node:crypto";
 import * as Admission from "../admission/index.ts";
 import * as Approvals from "../approvals.ts";
 import { currentConfig } from "../config/index.ts";
@@ -329,6 +330,14 @@ function admitted(a: Admission.Admission, actor: Actor, example: string): Messag
   return reply(`:no_entry_sign: Not started — refused by *${esc(a.check)}*: ${esc(a.reason)}.`);
 }
 
+/** The id of the one real run a dry-run's Run it button starts (an execution id: 1-80 of A-Z a-z 0-9 _ -). */
+function realRunOf(dryRunId: string): string {
+  const id = `${dryRunId}-real`;
+  if (id.length <= 80) return id;
+  const digest = createHash("sha256").update(dryRunId).digest("hex").slice(0, 16);
+  return `${dryRunId.slice(0, 80 - 22)}-${digest}-real`;
+}
+
 /** A button click. */
 async function click(
   payload: Payload.Interaction,
@@ -356,6 +365,9 @@ async function click(
       const dry = await Executions.find(id);
       if (!dry || dry.status === "STARTING") throw new NotFoundError("execution", id);
       if (!dry.dryRun) return reply(`:information_source: \`${esc(id)}\` was a real run already.`);
+      // The button sits in a channel: one real run per dry-run, whoever presses it and however
+      // often. Its id comes from the dry-run's, so a second press is `execution_exists`.
+      const realId = realRunOf(dry.id);
       const a = await Admission.admit({
         runbook: dry.runbook,
         params: dry.params,
@@ -364,7 +376,14 @@ async function click(
         actor,
         config,
         now,
+        executionId: realId,
       });
+      if (!a.admitted && a.duplicate) {
+        const real = await Executions.find(realId);
+        return reply(
+          `:information_source: \`${esc(id)}\` was already run for real: \`${esc(realId)}\`${real ? ` (started by ${esc(real.trigger.actor ?? real.trigger.name ?? "someone")}, ${esc(real.status)})` : ""}.`,
+        );
+      }
       return admitted(a, actor, `\`${code(dry.params)}\``);
     }
     case ACTIONS.rejectReason:

@@ -201,6 +201,15 @@ export function peopleIssues(config: Config): Issue[] {
     if (names.has(p.name))
       out.push({ path: `people[${i}].name`, message: `person '${p.name}' is listed twice` });
     names.add(p.name);
+    // Linking compares whole identities: a pattern would link nobody, and the person would
+    // count twice (self-approval, minApprovers) through the identities it was meant to cover.
+    p.iam.forEach((m, j) => {
+      if (m.includes("*"))
+        out.push({
+          path: `people[${i}].iam[${j}]`,
+          message: `'${m}' is a pattern: people link exact identities (patterns belong in access.roles); list each ARN`,
+        });
+    });
     for (const id of new Set(identitiesOfEntry(config, p))) {
       const other = owner.get(id);
       if (other && other !== p.name)

@@ -42,7 +42,9 @@ export function refusedSource(source: unknown, config: Config): string | undefin
   if (!inLambda()) return undefined;
   const allowed = config.api.eventSources;
   if (typeof source !== "string") return "the event has no source";
-  if (allowed ? allowed.includes(source) : !source.startsWith("aws.")) return undefined;
+  // In any case: a rule may match AWS's source with `equals-ignore-case`, so `AWS.cloudwatch`
+  // is AWS's source to it, and must be EventBridge's alone as `aws.cloudwatch` is.
+  if (allowed ? allowed.includes(source) : !source.toLowerCase().startsWith("aws.")) return undefined;
   return allowed
     ? `source '${source}' is not in api.eventSources (${allowed.join(", ")})`
     : `source '${source}' is AWS's own: only EventBridge delivers it; POST /events accepts custom sources (set api.eventSources to change this)`;
