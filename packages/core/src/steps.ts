@@ -18,7 +18,7 @@ import {
 } from "./runbooks/asl.ts";
 import type { StepContext } from "./runbooks/index.ts";
 import * as Runbooks from "./runbooks/index.ts";
-import { canonicalJson } from "./runs.ts";
+import { canonicalJson } from "./runs-api.ts";
 import * as ApprovalRecords from "./state/approvals.ts";
 import * as Audit from "./state/audit.ts";
 import * as Executions from "./state/executions.ts";
