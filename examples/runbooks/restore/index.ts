@@ -60,7 +60,11 @@ export const drillSchema = z
       })
       .strict(),
   })
-  .strict();
+  .strict()
+  .refine((d) => !("instanceId" in d.source) || d.source.instanceId !== d.isolate.instanceId, {
+    path: ["isolate", "instanceId"],
+    message: "a drill restores into a scratch instance, never into its source instance",
+  });
 export type Drill = z.output<typeof drillSchema>;
 
 export const drillsSchema = z.array(drillSchema).superRefine((drills, ctx) => {
