@@ -1,6 +1,7 @@
 /** The simulated EC2 volume API a restore uses: states on the clock, EC2's errors, the data marker carried through snapshots. */
 import { describe, expect, it } from "vitest";
 import type { CloudApiError } from "./api-error.ts";
+import { fastRestoreCredits } from "./ec2-volumes.ts";
 import { SimulatedCloud } from "./index.ts";
 
 const T0 = Date.parse("2026-03-01T12:00:00.000Z");
@@ -127,5 +128,45 @@ describe("simulated EC2 volumes", () => {
     expect(await code(ec2("DetachVolume", { VolumeId: v.VolumeId }))).toBe("IncorrectState");
     expect(await code(ec2("DeleteVolume", { VolumeId: v.VolumeId }))).toBe("ok");
     expect(await code(ec2("DeleteVolume", { VolumeId: v.VolumeId }))).toBe("InvalidVolume.NotFound");
+  });
+});
+
+describe("simulated fast snapshot restore", () => {
+  it("gives credits by AWS's formula: 128 GiB fills 8 an hour into a bucket of 8; 4 TiB a bucket of 1", () => {
+    expect(fastRestoreCredits(128)).toEqual({ bucketSize: 8, perHour: 8 });
+    expect(fastRestoreCredits(4096)).toEqual({ bucketSize: 1, perHour: 0.25 });
+    expect(fastRestoreCredits(8)).toEqual({ bucketSize: 10, perHour: 10 });
+  });
+
+  it("goes enabling → optimizing (60 min per TiB) → enabled per snapshot and zone; names an unknown snapshot", async () => {
+    const { ec2, data, advance } = setup(); // a 100 GiB volume
+    const snap = await ec2("CreateSnapshot", { VolumeId: data });
+    const state = async () =>
+      (
+        await ec2("DescribeFastSnapshotRestores", {
+          Filters: [{ Name: "snapshot-id", Values: [snap.SnapshotId] }],
+        })
+      ).FastSnapshotRestores.map(
+        (r: { AvailabilityZone: string; State: string }) => `${r.AvailabilityZone}:${r.State}`,
+      );
+
+    const out = await ec2("EnableFastSnapshotRestores", {
+      AvailabilityZones: ["us-east-1a", "us-east-1b"],
+      SourceSnapshotIds: [snap.SnapshotId, "snap-0123456789abcdef0"],
+    });
+    expect(out.Successful).toHaveLength(2);
+    expect(out.Unsuccessful[0].SnapshotId).toBe("snap-0123456789abcdef0");
+    expect(await state()).toEqual(["us-east-1a:enabling", "us-east-1b:enabling"]);
+    advance(60_000);
+    expect(await state()).toEqual(["us-east-1a:optimizing", "us-east-1b:optimizing"]);
+    advance((100 / 1024) * 3_600_000);
+    expect(await state()).toEqual(["us-east-1a:enabled", "us-east-1b:enabled"]);
+    await ec2("DisableFastSnapshotRestores", {
+      AvailabilityZones: ["us-east-1b"],
+      SourceSnapshotIds: [snap.SnapshotId],
+    });
+    expect(await state()).toEqual(["us-east-1a:enabled", "us-east-1b:disabling"]);
+    advance(60_000);
+    expect(await state()).toEqual(["us-east-1a:enabled"]);
   });
 });

@@ -10,7 +10,13 @@
 import { CloudApiError } from "./api-error.ts";
 import { lookup, required, shapeVolume, tagsFromSpecifications } from "./ec2.ts";
 import { type OpContext, snapshotStatus } from "./fleet.ts";
-import { availabilityZones, newId, type VolumeRecord, volumeMarker } from "./model.ts";
+import {
+  availabilityZones,
+  type FastRestoreRecord,
+  newId,
+  type VolumeRecord,
+  volumeMarker,
+} from "./model.ts";
 
 type Op = (ctx: OpContext, input: any) => object;
 
@@ -144,7 +150,115 @@ const deleteVolume: Op = (ctx, input) => {
   return {};
 };
 
+/**
+ * Fast snapshot restore's volume-creation credits, per snapshot and zone, as AWS documents
+ * them: the bucket holds MAX(1, MIN(10, 1024 ÷ size GiB)) credits and fills at
+ * MIN(10, 1024 ÷ size GiB) per hour; each fully initialized volume takes one.
+ *
+ * @example
+ * fastRestoreCredits(128) // { bucketSize: 8, perHour: 8 }
+ */
+export function fastRestoreCredits(sizeGiB: number): { bucketSize: number; perHour: number } {
+  const ratio = 1024 / sizeGiB;
+  return { bucketSize: Math.floor(Math.max(1, Math.min(10, ratio))), perHour: Math.min(10, ratio) };
+}
+
+/** Enabling takes a minute here; optimizing 60 min per TiB (AWS's figure); then enabled. */
+const ENABLING_MS = 60_000;
+const OPTIMIZING_MS_PER_GIB = 3_600_000 / 1024;
+
+function fastRestoreState(ctx: OpContext, r: FastRestoreRecord): string {
+  if (r.disablingTime !== undefined)
+    return ctx.now - r.disablingTime < ENABLING_MS ? "disabling" : "disabled";
+  const elapsed = ctx.now - r.enablingTime;
+  if (elapsed < ENABLING_MS) return "enabling";
+  return elapsed < ENABLING_MS + OPTIMIZING_MS_PER_GIB * r.sizeGiB ? "optimizing" : "enabled";
+}
+
+function shapeFastRestore(ctx: OpContext, r: FastRestoreRecord) {
+  const state = fastRestoreState(ctx, r);
+  const optimizingAt = r.enablingTime + ENABLING_MS;
+  const enabledAt = optimizingAt + OPTIMIZING_MS_PER_GIB * r.sizeGiB;
+  return {
+    SnapshotId: r.snapshotId,
+    AvailabilityZone: r.az,
+    State: state,
+    OwnerId: ctx.state.accountId,
+    EnablingTime: new Date(r.enablingTime),
+    ...(ctx.now >= optimizingAt ? { OptimizingTime: new Date(optimizingAt) } : {}),
+    ...(ctx.now >= enabledAt ? { EnabledTime: new Date(enabledAt) } : {}),
+    ...(r.disablingTime !== undefined ? { DisablingTime: new Date(r.disablingTime) } : {}),
+  };
+}
+
+function fastRestorePairs(
+  ctx: OpContext,
+  input: { AvailabilityZones?: string[]; SourceSnapshotIds?: string[] },
+) {
+  const zones = required(input, "AvailabilityZones");
+  const ids = required(input, "SourceSnapshotIds");
+  const successful: FastRestoreRecord[] = [];
+  const unsuccessful: Array<{ SnapshotId: string; FastSnapshotRestoreStateErrors: object[] }> = [];
+  for (const id of ids) {
+    const snapshot = ctx.rs.snapshots.find((s) => s.id === id);
+    if (!snapshot) {
+      unsuccessful.push({
+        SnapshotId: id,
+        FastSnapshotRestoreStateErrors: zones.map((z) => ({
+          AvailabilityZone: z,
+          Error: { Code: "InvalidSnapshot.NotFound", Message: `The snapshot '${id}' does not exist.` },
+        })),
+      });
+      continue;
+    }
+    for (const az of zones) {
+      ctx.rs.fastRestores ??= [];
+      let r = ctx.rs.fastRestores.find((x) => x.snapshotId === id && x.az === az);
+      if (!r) {
+        r = { snapshotId: id, az, sizeGiB: snapshot.volumeSize, enablingTime: ctx.now };
+        ctx.rs.fastRestores.push(r);
+      }
+      successful.push(r);
+    }
+  }
+  return { successful, unsuccessful };
+}
+
+const enableFastSnapshotRestores: Op = (ctx, input) => {
+  const { successful, unsuccessful } = fastRestorePairs(ctx, input);
+  for (const r of successful)
+    if (r.disablingTime !== undefined) {
+      r.disablingTime = undefined;
+      r.enablingTime = ctx.now;
+    }
+  return { Successful: successful.map((r) => shapeFastRestore(ctx, r)), Unsuccessful: unsuccessful };
+};
+
+const disableFastSnapshotRestores: Op = (ctx, input) => {
+  const { successful, unsuccessful } = fastRestorePairs(ctx, input);
+  for (const r of successful) r.disablingTime ??= ctx.now;
+  return { Successful: successful.map((r) => shapeFastRestore(ctx, r)), Unsuccessful: unsuccessful };
+};
+
+const describeFastSnapshotRestores: Op = (ctx, input) => {
+  const filters: Array<{ Name?: string; Values?: string[] }> = input.Filters ?? [];
+  const match = (name: string, value: string) => {
+    const f = filters.find((x) => x.Name === name);
+    return !f || (f.Values ?? []).includes(value);
+  };
+  return {
+    FastSnapshotRestores: (ctx.rs.fastRestores ?? [])
+      .filter((r) => fastRestoreState(ctx, r) !== "disabled")
+      .filter((r) => match("snapshot-id", r.snapshotId) && match("availability-zone", r.az))
+      .map((r) => shapeFastRestore(ctx, r))
+      .filter((r) => match("state", r.State)),
+  };
+};
+
 export const ec2VolumeOperations: Record<string, Op> = {
+  EnableFastSnapshotRestores: enableFastSnapshotRestores,
+  DisableFastSnapshotRestores: disableFastSnapshotRestores,
+  DescribeFastSnapshotRestores: describeFastSnapshotRestores,
   CreateVolume: createVolume,
   AttachVolume: attachVolume,
   DetachVolume: detachVolume,

@@ -146,6 +146,17 @@ export interface RegionState {
   cloudwatch?: CloudWatchState;
   /** SSM-managed nodes and commands, target groups, root-volume replacements (see patching.ts). */
   patching?: PatchingState;
+  /** Fast snapshot restore, per snapshot and zone (see ec2-volumes.ts). */
+  fastRestores?: FastRestoreRecord[];
+}
+
+export interface FastRestoreRecord {
+  snapshotId: string;
+  az: string;
+  /** Size of the snapshot's volume, for the optimizing time (60 min per TiB) and the credits. */
+  sizeGiB: number;
+  enablingTime: number;
+  disablingTime?: number;
 }
 
 export const STATE_FORMAT = "reflex-simulated-cloud";
