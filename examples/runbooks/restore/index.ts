@@ -53,6 +53,9 @@ export const drillSchema = z
     source: sourceSchema,
     /** The scratch instance the restored volumes are attached to: in an isolated subnet, tagged for automation. */
     isolate: z.object({ instanceId }).strict(),
+    /** Which backup the drill restores: the newest (default), or one at random, as AWS Backup's restore testing picks, within `withinDays`. */
+    pick: z.enum(["latest", "random"]).default("latest"),
+    withinDays: z.number().int().min(1).max(365).default(30),
     targets: z
       .object({
         rtoMinutes: z.number().positive().max(10_080),

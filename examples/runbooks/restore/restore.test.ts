@@ -10,7 +10,7 @@ import {
 } from "@reflex/sdk/testing";
 import { describe, expect, it } from "vitest";
 import { restore } from "./index.ts";
-import type { Verification } from "./steps.ts";
+import { choose, type Verification } from "./steps.ts";
 
 const HOUR = 3_600_000;
 const DEVICES = ["/dev/xvda", "/dev/sdf", "/dev/sdg"];
@@ -237,5 +237,33 @@ describe("restore", () => {
     expect(s.run.error).toBe("DrillMissed");
     expect(verification(s).targets).toMatchObject({ rto: "met", rpo: "missed" });
     expect(leftovers(s)).toEqual([]);
+  });
+});
+
+describe("how a drill picks its backup", () => {
+  const DAY = 86_400_000;
+  const now = Date.parse("2026-12-06T00:00:00Z");
+  // Nightly backups, newest first: 0 to 39 days old.
+  const backups = Array.from({ length: 40 }, (_, i) => ({ id: `b${i}`, start: now - i * DAY }));
+  const start = (b: { start: number }) => b.start;
+
+  it("latest: the newest backup", () => {
+    expect(choose(backups, start, now, { pick: "latest", withinDays: 30 })?.id).toBe("b0");
+  });
+
+  it("random: over 200 runs every backup within the window is picked, none older", () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const picked = new Set(
+      Array.from(
+        { length: 200 },
+        () => choose(backups, start, now, { pick: "random", withinDays: 7 }, random)?.id,
+      ),
+    );
+
+    expect([...picked].sort()).toEqual(["b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"]);
   });
 });

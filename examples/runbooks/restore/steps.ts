@@ -149,8 +149,36 @@ function notAfter(s: Snapshot, at: number): boolean {
   return (s.StartTime?.getTime() ?? Number.POSITIVE_INFINITY) <= at;
 }
 
-/** The snapshots a source names: Reflex backups only, completed, the newest at or before `at`. */
-async function pick(region: string, source: RestoreSource, ctx: StepContext): Promise<Snapshot[]> {
+/** How a drill picks among the backups in its window; a restore always takes the newest. */
+export interface Choice {
+  pick: "latest" | "random";
+  withinDays: number;
+}
+
+/**
+ * One of the candidates (sorted newest first): the newest, or one at random among those no
+ * older than `withinDays` before `upTo` (the newest when none is that young).
+ */
+export function choose<T>(
+  candidates: T[],
+  startOf: (c: T) => number,
+  upTo: number,
+  choice: Choice | undefined,
+  random: () => number = Math.random,
+): T | undefined {
+  if (!choice || choice.pick === "latest") return candidates[0];
+  const window = candidates.filter((c) => startOf(c) >= upTo - choice.withinDays * 86_400_000);
+  if (window.length === 0) return candidates[0];
+  return window[Math.min(window.length - 1, Math.floor(random() * window.length))];
+}
+
+/** The snapshots a source names: Reflex backups only, completed, the newest at or before `at` (or as a drill picks). */
+async function pick(
+  region: string,
+  source: RestoreSource,
+  ctx: StepContext,
+  choice?: Choice,
+): Promise<Snapshot[]> {
   const reflex = [
     { Name: `tag:${ctx.automationTag.key}`, Values: [ctx.automationTag.value] },
     { Name: `tag:${TAGS.runbook}`, Values: [BACKUP_RUNBOOK] },
@@ -204,12 +232,13 @@ async function pick(region: string, source: RestoreSource, ctx: StepContext): Pr
     });
     const done = all.filter((s) => s.State === "completed" && notAfter(s, upTo));
     done.sort((a, b) => (b.StartTime?.getTime() ?? 0) - (a.StartTime?.getTime() ?? 0));
-    if (!done[0])
+    const chosen = choose(done, (s) => s.StartTime?.getTime() ?? 0, upTo, choice);
+    if (!chosen)
       throw new StepExecutionError(
         "NoBackup",
         `no completed Reflex backup of ${source.volumeId} at or before ${new Date(upTo).toISOString()}`,
       );
-    return [done[0]];
+    return [chosen];
   }
   // An instance: the newest backup run whose snapshots of it all completed (one set, never a mix of runs).
   const all = await describeSnapshots(region, {
@@ -225,12 +254,13 @@ async function pick(region: string, source: RestoreSource, ctx: StepContext): Pr
   );
   const started = (set: Snapshot[]) => Math.min(...set.map((s) => s.StartTime?.getTime() ?? 0));
   complete.sort((a, b) => started(b) - started(a));
-  if (!complete[0])
+  const chosen = choose(complete, started, upTo, choice);
+  if (!chosen)
     throw new StepExecutionError(
       "NoBackup",
       `no complete Reflex backup of ${source.instanceId} at or before ${new Date(upTo).toISOString()}`,
     );
-  return complete[0];
+  return chosen;
 }
 
 async function instanceOf(region: string, id: string) {
@@ -251,7 +281,7 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
   const source = (drill?.source ?? p.source) as RestoreSource;
   const attachTo = drill?.isolate ?? p.attachTo;
   const region = p.region ?? process.env.AWS_REGION ?? "us-east-1";
-  const snapshots = await pick(region, source, ctx);
+  const snapshots = await pick(region, source, ctx, drill);
   const cap = Math.min(ctx.maxTargets ?? 10, 10);
   if (snapshots.length > cap)
     throw new StepExecutionError(
