@@ -186,6 +186,31 @@ describe("restore", () => {
     expect(s.cloud.instance(fx.scratch)?.BlockDeviceMappings).toHaveLength(1);
   });
 
+  it("a volume that cannot be made (EC2's volume limit) fails the run, and the ones it made are deleted", async () => {
+    const s = await simulate(restore, {
+      setup,
+      params: () => ({ source: { instanceId: fx.source } }),
+      faults: [
+        {
+          service: "ec2",
+          operation: "CreateVolume",
+          kind: "error",
+          code: "VolumeLimitExceeded",
+          // The root volume's snapshot: made last (volumes go in device order, /dev/xvda after /dev/sd*).
+          match: (input: { SnapshotId?: string }) => input.SnapshotId === fx.newSet[0],
+        },
+      ],
+    });
+
+    expect(s.run.status).toBe("FAILED");
+    expect(leftovers(s)).toEqual([]);
+    const made = mutatingCalls(s).filter((c) => c.operation === "CreateVolume" && !c.error);
+    const deleted = mutatingCalls(s).filter((c) => c.operation === "DeleteVolume" && !c.error);
+    expect(made).toHaveLength(2);
+    expect(deleted).toHaveLength(2);
+    expect(s.outcome.summary).toMatch(/VolumeLimitExceeded.*the 2 volume\(s\) it created were deleted/);
+  });
+
   it("runs a drill from the config: restores into the scratch instance, verifies, meets its targets and leaves nothing", async () => {
     const s = await simulate(restore, {
       setup,

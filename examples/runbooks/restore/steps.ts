@@ -346,7 +346,15 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
   if (!ctx.dryRun) {
     // One restore per source at a time (a drill and a real restore of one instance never
     // race), and one per scratch instance (its devices are handed out above).
-    const sourceKey = Object.values(source).join(":");
+    // The source itself, whatever `at` says: two restores of one instance at different times still meet.
+    const sourceKey =
+      "snapshotId" in source
+        ? source.snapshotId
+        : "backupExecutionId" in source
+          ? `backup:${source.backupExecutionId}`
+          : "volumeId" in source
+            ? source.volumeId
+            : source.instanceId;
     const wanted = [`restore-source:${sourceKey}`, ...(attachTo ? [`instance:${attachTo.instanceId}`] : [])];
     const { locked } = await ctx.lockTargets(wanted);
     if (locked.length)
@@ -462,6 +470,8 @@ export async function checkVolumes(input: Input, ctx: StepContext): Promise<{ do
     );
   const done =
     found.length === ids.length && found.every((v) => v.State === "available" || v.State === "in-use");
+  if (!done)
+    overdue(input, ctx, "VolumeCreateTimedOut", "the volumes were not available", WAIT_LIMIT_MS.volumes);
   return done ? { done, at: ctx.now().toISOString() } : { done };
 }
 
@@ -483,6 +493,19 @@ export async function attach(input: Input, _ctx: StepContext): Promise<{ request
   return { requested };
 }
 
+/** How long a run waits for its volumes and its attachments, from its plan, before it fails (and rolls back). */
+const WAIT_LIMIT_MS = { volumes: 60 * 60_000, attach: 15 * 60_000 };
+
+/** Fails the wait once `limit` has passed since the plan: a poll loop never spins forever. */
+function overdue(input: Input, ctx: StepContext, code: string, what: string, limit: number): void {
+  const waited = ctx.now().getTime() - Date.parse(input.plan.plannedAt);
+  if (waited > limit)
+    throw new StepExecutionError(
+      code,
+      `${what} after ${Math.round(waited / 60_000)} min (the limit is ${limit / 60_000} min)`,
+    );
+}
+
 /** Done when every restored volume is attached to the scratch instance. */
 export async function checkAttached(input: Input, ctx: StepContext): Promise<{ done: boolean; at?: string }> {
   const ids = (input.created?.volumes ?? []).map((v) => v.volumeId);
@@ -491,6 +514,14 @@ export async function checkAttached(input: Input, ctx: StepContext): Promise<{ d
     found.length === ids.length &&
     found.every((v) =>
       v.Attachments?.some((a) => a.InstanceId === input.plan.attachTo?.instanceId && a.State === "attached"),
+    );
+  if (!done)
+    overdue(
+      input,
+      ctx,
+      "AttachTimedOut",
+      "the volumes were not attached",
+      WAIT_LIMIT_MS.volumes + WAIT_LIMIT_MS.attach,
     );
   return done ? { done, at: ctx.now().toISOString() } : { done };
 }
@@ -613,7 +644,9 @@ export async function teardown(input: Input, ctx: StepContext): Promise<Teardown
   for (const v of [...byTag, ...byId]) {
     const id = v.VolumeId as string;
     const attachment = v.Attachments?.[0];
-    if (attachment && attachment.State !== "detaching") {
+    if (v.State === "creating")
+      waiting.push(id); // EC2 deletes only an available volume
+    else if (attachment && attachment.State !== "detaching") {
       await ec2(region).send(new DetachVolumeCommand({ VolumeId: id }));
       waiting.push(id);
     } else if (attachment) waiting.push(id);

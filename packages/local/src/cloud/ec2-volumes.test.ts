@@ -104,6 +104,7 @@ describe("simulated EC2 volumes", () => {
       ec2("AttachVolume", { VolumeId: v.VolumeId, InstanceId, Device });
 
     expect(await code(attach(scratch, "/dev/sdf"))).toBe("IncorrectState"); // creating
+    expect(await code(ec2("DeleteVolume", { VolumeId: v.VolumeId }))).toBe("IncorrectState");
     advance(2000);
     expect(await code(attach(elsewhere, "/dev/sdf"))).toBe("InvalidVolume.ZoneMismatch");
     expect(await code(attach(scratch, "/dev/xvda"))).toBe("InvalidParameterValue"); // its root is there

@@ -141,6 +141,11 @@ const detachVolume: Op = (ctx, input) => {
 
 const deleteVolume: Op = (ctx, input) => {
   const [volume] = lookup("vol", ctx.rs.volumes, [required(input, "VolumeId")]);
+  if (volume.creating)
+    throw new CloudApiError(
+      "IncorrectState",
+      `The volume '${volume.id}' is 'creating'; only an available volume can be deleted.`,
+    );
   if (volume.attachment)
     throw new CloudApiError(
       "VolumeInUse",
