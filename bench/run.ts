@@ -10,6 +10,7 @@ import { chatopsStatusBench } from "./chatops-status.ts";
 import { consoleBench } from "./console.ts";
 import { failoverBench } from "./failover.ts";
 import { patchFleetBench } from "./patch-fleet.ts";
+import { restoreDrillBench } from "./restore-drill.ts";
 import { sfnLogBytes } from "./sfn-log-bytes.ts";
 import { soak } from "./soak.ts";
 
@@ -27,6 +28,7 @@ const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
   console: consoleBench,
   failover: failoverBench,
   "patch-fleet": patchFleetBench,
+  "restore-drill": restoreDrillBench,
   admission: admissionBench,
   soak,
 };

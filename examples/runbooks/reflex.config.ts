@@ -7,8 +7,9 @@
  */
 import { defineConfig } from "@reflex/core";
 import { restartService } from "./restart-service/index.ts";
+import { restore } from "./restore/index.ts";
 
 export default defineConfig({
   environment: "example",
-  runbooks: [restartService],
+  runbooks: [restartService, restore],
 });

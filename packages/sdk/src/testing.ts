@@ -19,7 +19,8 @@ import { startLocal } from "@reflex/local/local-mode";
 import type { RunbookSpec, RunResult } from "./index.ts";
 
 export interface SimulateOptions {
-  params: Record<string, unknown>;
+  /** The run's params; a function gets the prepared account (ids `setup` made). */
+  params: Record<string, unknown> | ((cloud: SimulatedCloud) => Record<string, unknown>);
   dryRun?: boolean;
   /** The simulated account's seed: the same seed, the same ids. Default 1. */
   seed?: number;
@@ -27,8 +28,8 @@ export interface SimulateOptions {
   faults?: FaultSpec[];
   /** Who starts it (the actor access is checked for). Default `cli:test`. */
   as?: string;
-  /** More config (access, guardrails, pairs), as in `reflex.config.ts`. */
-  config?: Record<string, unknown>;
+  /** More config (access, guardrails, pairs, a runbook's own keys), as in `reflex.config.ts`; a function gets the prepared account. */
+  config?: Record<string, unknown> | ((cloud: SimulatedCloud) => Record<string, unknown>);
   /** Prepare the simulated account before the run (tag instances, add a unit). */
   setup?: (cloud: SimulatedCloud) => void | Promise<void>;
 }
@@ -56,15 +57,21 @@ export interface Simulation {
 
 /** Runs `runbook` once, start to end, and reports what it did. Refused (thrown) when the runbook or the start is not valid. */
 export async function simulate(runbook: RunbookSpec, opts: SimulateOptions): Promise<Simulation> {
-  const config = validateConfig({ ...opts.config, runbooks: [runbook] });
   const cloud = SimulatedCloud.seeded({
     seed: opts.seed ?? 1,
     snapshotDurationMs: 50,
+    // Volumes from snapshots are ready in tens of milliseconds here (seconds by default).
+    volumeCreateMs: 30,
+    volumeCreatePerGiBMs: 0.1,
+    volumeAttachMs: 20,
     random: seeded(opts.seed ?? 1),
   });
   // Run Command finishes in 20 ms here (2 s by default), so polls see it end quickly.
   setPatchingSettings(cloud, { commandDurationMs: 20 });
   await opts.setup?.(cloud);
+  const extra = typeof opts.config === "function" ? opts.config(cloud) : opts.config;
+  const config = validateConfig({ ...extra, runbooks: [runbook] });
+  const params = typeof opts.params === "function" ? opts.params(cloud) : opts.params;
   const local = await startLocal({
     config,
     port: 0,
@@ -80,7 +87,7 @@ export async function simulate(runbook: RunbookSpec, opts: SimulateOptions): Pro
     const res = await fetch(`${local.url}/api/runbooks/${encodeURIComponent(runbook.name)}/executions`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-reflex-actor": opts.as ?? "cli:test" },
-      body: JSON.stringify({ params: opts.params, dryRun: opts.dryRun ?? false }),
+      body: JSON.stringify({ params, dryRun: opts.dryRun ?? false }),
     });
     const started = (await res.json()) as { executionId?: string; error?: { code: string; message: string } };
     if (res.status !== 202 || !started.executionId)
@@ -99,6 +106,9 @@ export async function simulate(runbook: RunbookSpec, opts: SimulateOptions): Pro
     await local.stop();
   }
 }
+
+/** Registers instances of the simulated account as SSM-managed nodes (Run Command reaches them). */
+export { manageWithSsm } from "@reflex/local/cloud/patching-helpers";
 
 /** The mutating calls of a simulation (a dry-run must have none). */
 export function mutatingCalls(s: Pick<Simulation, "calls">): CallRecord[] {

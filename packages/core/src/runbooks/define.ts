@@ -187,6 +187,8 @@ export interface StepContext {
   record(fields: Record<string, unknown>): Promise<void>;
   /** The config keys its manifest declares (`config`), as the config in force has them. */
   config: Record<string, unknown>;
+  /** The most targets this run may touch: the manifest's cap, lowered by `guardrails.maxTargetsPerRun`. */
+  maxTargets?: number;
 }
 
 /** The input every Task receives: the execution, the validated params, and what earlier steps added. */

@@ -14,6 +14,7 @@ export const SNAPSHOT_TAGS = {
   instance: "reflex:source-instance",
   volume: "reflex:source-volume",
   retainUntil: "reflex:retain-until",
+  device: "reflex:device",
 } as const;
 
 export interface SnapshotRequest {

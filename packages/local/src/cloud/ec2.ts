@@ -47,6 +47,7 @@ import {
   type TagRecord,
   upsertTags,
   type VolumeRecord,
+  volumeMarker,
 } from "./model.ts";
 import { applyFilters, paginate } from "./query.ts";
 
@@ -103,9 +104,9 @@ export function shapeVolume(v: VolumeRecord): Volume {
     VolumeId: v.id,
     Size: v.size,
     AvailabilityZone: v.az,
-    State: v.attachment ? "in-use" : "available",
+    State: v.creating ? "creating" : v.attachment ? "in-use" : "available",
     CreateTime: new Date(v.createTime),
-    VolumeType: "gp3",
+    VolumeType: (v.volumeType ?? "gp3") as Volume["VolumeType"],
     Iops: 3000,
     Throughput: 125,
     Encrypted: false,
@@ -117,7 +118,7 @@ export function shapeVolume(v: VolumeRecord): Volume {
             VolumeId: v.id,
             InstanceId: v.attachment.instanceId,
             Device: v.attachment.device,
-            State: "attached",
+            State: v.detaching ? "detaching" : v.attachment.readyAt !== undefined ? "attaching" : "attached",
             AttachTime: new Date(v.attachment.attachTime),
             DeleteOnTermination: v.attachment.deleteOnTermination,
           },
@@ -147,7 +148,7 @@ export function shapeSnapshot(s: SnapshotRecord, now: number, durationMs: number
 // ---------------------------------------------------------------------------------------
 // Validation helpers
 
-function required<I extends object, K extends keyof I & string>(input: I, name: K): NonNullable<I[K]> {
+export function required<I extends object, K extends keyof I & string>(input: I, name: K): NonNullable<I[K]> {
   const v = input[name];
   if (v === undefined || v === null || v === "" || (Array.isArray(v) && v.length === 0)) {
     throw new CloudApiError("MissingParameter", `The request must contain the parameter ${name}`);
@@ -168,7 +169,7 @@ const NOT_FOUND: Record<string, { code: string; noun: string; malformed: string 
 };
 
 /** Resolves ids to records, failing like EC2: malformed ids first, then every missing one named. */
-function lookup<T extends { id: string }>(kind: "i" | "vol" | "snap", items: T[], ids: string[]): T[] {
+export function lookup<T extends { id: string }>(kind: "i" | "vol" | "snap", items: T[], ids: string[]): T[] {
   const spec = NOT_FOUND[kind];
   for (const id of ids) {
     if (!ID_PATTERN[kind].test(id)) throw new CloudApiError(spec.malformed, `Invalid id: "${id}"`);
@@ -213,7 +214,10 @@ function validateTags(tags: Tag[] | undefined): TagRecord[] {
   });
 }
 
-function tagsFromSpecifications(specs: TagSpecification[] | undefined, resourceType: string): TagRecord[] {
+export function tagsFromSpecifications(
+  specs: TagSpecification[] | undefined,
+  resourceType: string,
+): TagRecord[] {
   const out: TagRecord[] = [];
   for (const spec of specs ?? []) {
     if (spec.ResourceType && spec.ResourceType !== resourceType) {
@@ -464,14 +468,23 @@ function describeVolumes(
       "volume-id": (v) => [v.id],
       "attachment.instance-id": (v) => [v.attachment?.instanceId],
       "attachment.device": (v) => [v.attachment?.device],
-      "attachment.status": (v) => [v.attachment ? "attached" : undefined],
+      "attachment.status": (v) => [
+        v.attachment
+          ? v.detaching
+            ? "detaching"
+            : v.attachment.readyAt !== undefined
+              ? "attaching"
+              : "attached"
+          : undefined,
+      ],
       "attachment.delete-on-termination": (v) => [
         v.attachment ? String(v.attachment.deleteOnTermination) : undefined,
       ],
-      status: (v) => [v.attachment ? "in-use" : "available"],
+      status: (v) => [v.creating ? "creating" : v.attachment ? "in-use" : "available"],
       "availability-zone": (v) => [v.az],
       size: (v) => [String(v.size)],
-      "volume-type": () => ["gp3"],
+      "volume-type": (v) => [v.volumeType ?? "gp3"],
+      "snapshot-id": (v) => [v.snapshotId],
     },
     (v) => v.tags,
   );
@@ -551,6 +564,7 @@ function createSnapshot(
     description: input.Description ?? "",
     ownerId: ctx.state.accountId,
     tags,
+    marker: volumeMarker(volume),
   };
   ctx.rs.snapshots.push(snapshot);
   return shapeSnapshot(snapshot, ctx.now, ctx.settings.snapshotDurationMs);
@@ -589,6 +603,7 @@ function copySnapshot(ctx: OpContext, input: CopySnapshotCommandInput): Output<C
     ownerId: ctx.state.accountId,
     tags,
     copiedFrom: { region: sourceRegion, snapshotId: sourceId },
+    ...(source.marker ? { marker: source.marker } : {}),
   };
   ctx.rs.snapshots.push(copy);
   return { SnapshotId: copy.id, Tags: sdkTags(copy.tags) };

@@ -27,6 +27,14 @@ export interface CloudSettings {
   pageSize: number;
   /** How long capacity an Auto Scaling group launches stays `pending` (Auto Scaling: `Pending`) before `running`/`InService`. */
   capacityLaunchMs: number;
+  /**
+   * CreateVolume from a snapshot: `creating` for `volumeCreateMs` plus `volumeCreatePerGiBMs`
+   * per GiB (the blocks AWS pulls from S3 on the way), then `available`.
+   */
+  volumeCreateMs: number;
+  volumeCreatePerGiBMs: number;
+  /** How long AttachVolume stays `attaching` and DetachVolume `detaching`. */
+  volumeAttachMs: number;
 }
 
 /** Everything one operation needs: the model, the calling client's region, one clock reading. */
@@ -156,6 +164,17 @@ export function settle(state: CloudState, now: number): void {
     rs.instances = rs.instances.filter(
       (i) => !(i.state === "terminated" && i.stateChangedAt + TERMINATED_VISIBLE_MS <= now),
     );
+    for (const v of rs.volumes) {
+      if (v.creating && v.creating.readyAt <= now) v.creating = undefined;
+      if (v.attachment?.readyAt !== undefined && v.attachment.readyAt <= now)
+        v.attachment.readyAt = undefined;
+      if (v.detaching && v.detaching.at <= now) {
+        const instance = rs.instances.find((i) => i.id === v.attachment?.instanceId);
+        if (instance) instance.devices = instance.devices.filter((d) => d.volumeId !== v.id);
+        v.attachment = undefined;
+        v.detaching = undefined;
+      }
+    }
   }
 }
 

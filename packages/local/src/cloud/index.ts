@@ -38,6 +38,7 @@ import { autoScalingOperations, reconcileGroup, shapeGroup } from "./autoscaling
 import { cloudWatchOperations } from "./cloudwatch.ts";
 import { ec2Operations, shapeInstance, shapeSnapshot, shapeVolume } from "./ec2.ts";
 import { ec2PatchingOperations } from "./ec2-patching.ts";
+import { ec2VolumeOperations } from "./ec2-volumes.ts";
 import { eipOperations } from "./eip.ts";
 import { elbv2Operations, health as targetHealth } from "./elbv2.ts";
 import { FailoverControls } from "./failover-controls.ts";
@@ -53,6 +54,7 @@ import {
   newUuid,
   tagsFromRecord,
   tagValue,
+  volumeMarker,
 } from "./model.ts";
 import { loadState, saveState } from "./persist.ts";
 import { route53Operations, route53State } from "./route53.ts";
@@ -151,6 +153,12 @@ export interface SimulatedCloudOptions {
    * AWS (there, a minute or more). Default 1 s: code that does not wait for InService is caught.
    */
   capacityLaunchMs?: number;
+  /** CreateVolume from a snapshot stays `creating` this long plus `volumeCreatePerGiBMs` per GiB. Default 2 s. */
+  volumeCreateMs?: number;
+  /** Default 20 ms per GiB (a 100 GiB volume: 4 s in all). */
+  volumeCreatePerGiBMs?: number;
+  /** How long AttachVolume stays `attaching` and DetachVolume `detaching`. Default 1 s. */
+  volumeAttachMs?: number;
   /** How long a Route 53 change stays `PENDING` before `INSYNC` (AWS: usually under 60 s). Default 1 s. */
   route53InsyncMs?: number;
   /** EC2 Describe* page size when the caller sets no MaxResults (AWS would return all). Default 5, so paginators page. */
@@ -241,7 +249,7 @@ export function serviceNamed(name: string): SimulatedService | undefined {
 }
 
 const OPERATIONS: Record<string, Record<string, (ctx: OpContext, input: any) => object>> = {
-  ec2: { ...ec2Operations, ...ec2PatchingOperations, ...eipOperations },
+  ec2: { ...ec2Operations, ...ec2PatchingOperations, ...ec2VolumeOperations, ...eipOperations },
   autoscaling: autoScalingOperations,
   ssm: ssmOperations,
   route53: route53Operations,
@@ -293,6 +301,9 @@ export class SimulatedCloud {
       stateTransitionMs: opts.stateTransitionMs ?? 0,
       pageSize: opts.pageSize ?? 5,
       capacityLaunchMs: opts.capacityLaunchMs ?? 1000,
+      volumeCreateMs: opts.volumeCreateMs ?? 2000,
+      volumeCreatePerGiBMs: opts.volumeCreatePerGiBMs ?? 20,
+      volumeAttachMs: opts.volumeAttachMs ?? 1000,
     };
     const regions = opts.regions ?? ["us-east-1", "us-west-2"];
     this.#defaultRegion = regions[0] ?? "us-east-1";
@@ -572,6 +583,8 @@ export class SimulatedCloud {
       description: spec.description ?? "",
       ownerId: spec.ownerId ?? ctx.state.accountId,
       tags: tagsFromRecord(spec.tags),
+      // A snapshot of a volume holds that volume's data (its marker); restores copy it on.
+      ...(volume ? { marker: volumeMarker(volume) } : {}),
     };
     ctx.rs.snapshots.push(record);
     this.#autoSave();
@@ -610,6 +623,25 @@ export class SimulatedCloud {
     reconcileGroup(ctx, group, "running");
     this.#autoSave();
     return { ...shapeGroup(ctx, group), Region: ctx.region };
+  }
+
+  /** The data marker a volume holds now (what `sha256sum <device>` answers on its instance), or undefined. */
+  volumeMarker(volumeId: string, region?: string): string | undefined {
+    const v = this.#context(region).rs.volumes.find((x) => x.id === volumeId);
+    return v ? volumeMarker(v) : undefined;
+  }
+
+  /** The data marker a snapshot holds (its volume's when it was taken), or undefined. */
+  snapshotMarker(snapshotId: string, region?: string): string | undefined {
+    return this.#context(region).rs.snapshots.find((x) => x.id === snapshotId)?.marker;
+  }
+
+  /** Writes to a volume: its data marker changes (later snapshots hold the new data, earlier ones the old). */
+  writeVolume(volumeId: string, marker: string, region?: string): void {
+    const v = this.#context(region).rs.volumes.find((x) => x.id === volumeId);
+    if (!v) throw new ValidationError("not_found", `no volume ${volumeId}`);
+    v.marker = marker;
+    this.#autoSave();
   }
 
   /** The value of a resource's tag, from its SDK-shaped `Tags` (a convenience for tests). */

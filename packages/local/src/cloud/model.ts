@@ -3,6 +3,7 @@
  * milliseconds), so the whole model can be saved and restored as one document. The SDK
  * shapes callers see are built from these records in `ec2.ts` and `autoscaling.ts`.
  */
+import { createHash } from "node:crypto";
 import type { CloudWatchState } from "./cloudwatch.ts";
 import type { AddressRecord, StatusCheckRecord } from "./eip.ts";
 import type { ProbeRule } from "./failover-controls.ts";
@@ -66,9 +67,29 @@ export interface VolumeRecord {
   az: string;
   createTime: number;
   tags: TagRecord[];
-  attachment?: { instanceId: string; device: string; attachTime: number; deleteOnTermination: boolean };
-  /** The snapshot the volume was created from (a replaced root volume). */
+  attachment?: {
+    instanceId: string;
+    device: string;
+    attachTime: number;
+    deleteOnTermination: boolean;
+    /** Attaching until then (AttachVolume), attached after. */
+    readyAt?: number;
+  };
+  /** The snapshot the volume was created from (a replaced root volume, a restore). */
   snapshotId?: string;
+  /** `creating` until `readyAt` (CreateVolume from a snapshot), then available or in use. */
+  creating?: { readyAt: number };
+  /** Detaching: the attachment ends at `at` (DetachVolume). */
+  detaching?: { at: number };
+  volumeType?: string;
+  /** CreateVolume's ClientToken: the same token answers this volume again. */
+  clientToken?: string;
+  /**
+   * What the volume holds, as a digest: each volume's own data marker, copied into its
+   * snapshots and from them into restored volumes, so a verify can prove the data came back
+   * (`sha256sum <device>` through SSM Run Command answers it). Absent: derived from the id.
+   */
+  marker?: string;
 }
 
 export type SnapshotStateName = "pending" | "completed" | "error";
@@ -84,6 +105,8 @@ export interface SnapshotRecord {
   ownerId: string;
   tags: TagRecord[];
   copiedFrom?: { region: string; snapshotId: string };
+  /** The data marker of the volume when the snapshot was taken (see VolumeRecord.marker). */
+  marker?: string;
 }
 
 export interface GroupTagRecord extends TagRecord {
@@ -123,6 +146,17 @@ export interface RegionState {
   cloudwatch?: CloudWatchState;
   /** SSM-managed nodes and commands, target groups, root-volume replacements (see patching.ts). */
   patching?: PatchingState;
+  /** Fast snapshot restore, per snapshot and zone (see ec2-volumes.ts). */
+  fastRestores?: FastRestoreRecord[];
+}
+
+export interface FastRestoreRecord {
+  snapshotId: string;
+  az: string;
+  /** Size of the snapshot's volume, for the optimizing time (60 min per TiB) and the credits. */
+  sizeGiB: number;
+  enablingTime: number;
+  disablingTime?: number;
 }
 
 export const STATE_FORMAT = "reflex-simulated-cloud";
@@ -214,4 +248,9 @@ export const DAY_MS = 24 * HOUR_MS;
 
 export function availabilityZones(region: string): string[] {
   return [`${region}a`, `${region}b`, `${region}c`];
+}
+
+/** What a volume holds, as a digest: its own marker, or one derived from its id (a seeded volume's data). */
+export function volumeMarker(v: { id: string; marker?: string }): string {
+  return v.marker ?? createHash("sha256").update(`data of ${v.id}`).digest("hex");
 }

@@ -11,7 +11,7 @@
  */
 import { CloudApiError } from "./api-error.ts";
 import type { OpContext } from "./fleet.ts";
-import { newUuid } from "./model.ts";
+import { newUuid, volumeMarker } from "./model.ts";
 import {
   type CommandRecord,
   healthy,
@@ -188,12 +188,37 @@ const getCommandInvocation: Op = (ctx, input) => {
     ExecutionStartDateTime: new Date(c.requestedAt).toISOString(),
     ...(s.endedAt !== undefined ? { ExecutionEndDateTime: new Date(s.endedAt).toISOString() } : {}),
     StandardOutputContent:
-      s.Status === "Success" && ps
-        ? `Install: ${ps.installed} installed, ${ps.pendingReboot} InstalledPendingReboot`
-        : "",
+      s.Status !== "Success"
+        ? ""
+        : c.documentName === "AWS-RunShellScript"
+          ? shellOutput(ctx, c, inv.instanceId)
+          : ps
+            ? `Install: ${ps.installed} installed, ${ps.pendingReboot} InstalledPendingReboot`
+            : "",
     StandardErrorContent: s.Status === "Failed" ? "failed to install patches (simulated)" : "",
   };
 };
+
+/**
+ * What a shell command prints, for the one command the simulated instances understand:
+ * `sha256sum <device>…` answers, per device, the data marker of the volume attached there
+ * (`<digest>  <device>`), as sha256sum does for a file; a device with no volume is an error
+ * line on standard output's behalf (`sha256sum: <device>: No such file or directory`).
+ */
+function shellOutput(ctx: OpContext, c: CommandRecord, instanceId: string): string {
+  const lines: string[] = [];
+  for (const command of c.parameters.commands ?? []) {
+    const m = /^sha256sum((?:\s+\/dev\/[a-z0-9]+)+)\s*$/.exec(command.trim());
+    if (!m) continue;
+    for (const device of m[1].trim().split(/\s+/)) {
+      const v = ctx.rs.volumes.find(
+        (x) => x.attachment?.instanceId === instanceId && x.attachment.device === device,
+      );
+      lines.push(v ? `${volumeMarker(v)}  ${device}` : `sha256sum: ${device}: No such file or directory`);
+    }
+  }
+  return lines.join("\n");
+}
 
 const cancelCommand: Op = (ctx, input) => {
   settleAll(ctx);

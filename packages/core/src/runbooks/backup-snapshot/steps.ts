@@ -201,6 +201,7 @@ function snapshotTags(
   instanceId: string,
   name: string | undefined,
   volumeId: string,
+  device?: string,
 ): Tag[] {
   const retainUntil = new Date(ctx.now().getTime() + params.retainDays * 86_400_000).toISOString();
   return [
@@ -211,6 +212,8 @@ function snapshotTags(
     { Key: TAGS.instance, Value: instanceId },
     { Key: TAGS.volume, Value: volumeId },
     { Key: TAGS.retainUntil, Value: retainUntil },
+    // What a restore needs to put the volume back where it was (restore's plan reads it).
+    ...(device ? [{ Key: TAGS.device, Value: device }] : []),
   ];
 }
 
@@ -227,7 +230,7 @@ export async function snapshotInstance(
     volumes: target.volumes,
     description: (v) =>
       `Reflex backup of ${target.instanceId} ${v.device ?? ""} (execution ${ctx.executionId})`.trim(),
-    tags: (v) => snapshotTags(ctx, params, target.instanceId, target.name, v.volumeId),
+    tags: (v) => snapshotTags(ctx, params, target.instanceId, target.name, v.volumeId, v.device),
   });
   return { instanceId: target.instanceId, status: "started", snapshots };
 }

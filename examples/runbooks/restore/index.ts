@@ -1,0 +1,331 @@
+/**
+ * restore: restores EBS volumes from a Reflex backup (the snapshots backup-snapshot made),
+ * verifies them, and measures RTO and RPO; in drill mode (a `drills:` entry of the config)
+ * it restores into isolation, verifies, measures against the drill's targets and deletes
+ * everything it made.
+ *
+ * Picks the snapshots (one snapshot; the newest of a volume, or the newest complete backup
+ * set of an instance, at or before a time; or a whole backup run), creates a volume of each
+ * in the right availability zone (tagged on create), optionally attaches them to a scratch
+ * instance and checksums each device through SSM Run Command, verifies state, size, zone and
+ * tags, and records RTO (start → verified, per phase) and RPO (snapshot time → incident or
+ * start). A failure after the first volume deletes what this run made (detached first).
+ *
+ * Written only against @reflex/sdk; listed in a config with `runbooks: [restore]`. See
+ * docs/runbooks/restore.md.
+ */
+import { aws, defineRunbook, pollLoop, RETRY_ROLLBACK, RETRY_STEP, stepTask, waitFor } from "@reflex/sdk";
+import { z } from "zod";
+
+const R = "restore";
+
+const instanceId = z.string().regex(/^i-[0-9a-f]{8,17}$/, "must be an instance id (i-…)");
+const at = z.iso
+  .datetime({ offset: true })
+  .describe("The newest backup at or before this instant (the incident); default now");
+
+/** Where the data comes from: Reflex-made snapshots only (automation tag and reflex:runbook=backup-snapshot). */
+export const sourceSchema = z.union([
+  z
+    .object({ snapshotId: z.string().regex(/^snap-[0-9a-f]{8,17}$/, "must be a snapshot id (snap-…)") })
+    .strict(),
+  z
+    .object({
+      volumeId: z.string().regex(/^vol-[0-9a-f]{8,17}$/, "must be a volume id (vol-…)"),
+      at: at.optional(),
+    })
+    .strict(),
+  z.object({ instanceId, at: at.optional() }).strict(),
+  z
+    .object({
+      backupExecutionId: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, "must be an execution id"),
+    })
+    .strict(),
+]);
+export type RestoreSource = z.output<typeof sourceSchema>;
+
+const drillName = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, "must be kebab-case (a-z, 0-9, -)");
+
+/** One drill (`drills:` in reflex.config.ts); run it with a schedule: `run: "restore", with: { drill: "<name>" }`. */
+export const drillSchema = z
+  .object({
+    name: drillName,
+    source: sourceSchema,
+    /** The scratch instance the restored volumes are attached to: in an isolated subnet, tagged for automation. */
+    isolate: z.object({ instanceId }).strict(),
+    /** Which backup the drill restores: the newest (default), or one at random, as AWS Backup's restore testing picks, within `withinDays`. */
+    pick: z.enum(["latest", "random"]).default("latest"),
+    withinDays: z.number().int().min(1).max(365).default(30),
+    targets: z
+      .object({
+        rtoMinutes: z.number().positive().max(10_080),
+        rpoMinutes: z.number().positive().max(525_600),
+      })
+      .strict(),
+  })
+  .strict()
+  .refine((d) => !("instanceId" in d.source) || d.source.instanceId !== d.isolate.instanceId, {
+    path: ["isolate", "instanceId"],
+    message: "a drill restores into a scratch instance, never into its source instance",
+  });
+export type Drill = z.output<typeof drillSchema>;
+
+export const drillsSchema = z.array(drillSchema).superRefine((drills, ctx) => {
+  const seen = new Set<string>();
+  drills.forEach((d, i) => {
+    if (seen.has(d.name))
+      ctx.addIssue({ code: "custom", path: [i, "name"], message: `drill '${d.name}' is named twice` });
+    seen.add(d.name);
+  });
+});
+
+export const params = z
+  .object({
+    source: sourceSchema.optional(),
+    /** Run the drill of this name from the config (its source, scratch instance and targets); teardown at the end. */
+    drill: drillName.optional(),
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region such as us-east-1")
+      .optional()
+      .describe("Where the snapshots are (their region, or its DR copy's); default Reflex's region"),
+    availabilityZone: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, "must be an availability zone such as us-east-1a")
+      .optional()
+      .describe("Default: the scratch instance's zone, else the source volume's, else the region's first"),
+    attachTo: z
+      .object({ instanceId })
+      .strict()
+      .optional()
+      .describe("A scratch instance to attach the restored volumes to (never the source instance)"),
+    checksum: z
+      .boolean()
+      .default(true)
+      .describe("With attachTo: sha256sum every restored device through SSM Run Command and record it"),
+  })
+  .strict()
+  .refine((p) => (p.source === undefined) !== (p.drill === undefined), {
+    message: "give source (snapshotId, volumeId, instanceId or backupExecutionId) or drill, not both",
+  });
+export type RestoreParams = z.output<typeof params>;
+
+const CLEANUP = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Cleanup" }];
+
+export const restore = defineRunbook({
+  name: R,
+  summary:
+    "Restore EBS volumes from a Reflex backup, verified, with RTO and RPO measured; drills restore into isolation and clean up",
+  risk: "medium",
+  params,
+  example: { source: { instanceId: "i-ef1006a91d63e7570" } },
+  // Volumes one run may create: a backup set is an instance's volumes.
+  cap: { maxTargets: 10 },
+  services: ["ec2", "ssm"],
+  config: { drills: drillsSchema },
+  permissions: [
+    {
+      actions: [
+        "ec2:DescribeSnapshots",
+        "ec2:DescribeVolumes",
+        "ec2:DescribeInstances",
+        "ssm:GetCommandInvocation",
+      ],
+      mutating: false,
+    },
+    // CreateVolume is authorized against the source snapshot (a Reflex backup carries the
+    // automation tag) and the new volume (created carrying it, tagged in the same call).
+    {
+      actions: ["ec2:CreateVolume"],
+      mutating: true,
+      tagCondition: "resource",
+      resources: ["arn:${Partition}:ec2:*::snapshot/*"],
+    },
+    {
+      actions: ["ec2:CreateVolume"],
+      mutating: true,
+      tagCondition: "request",
+      resources: ["arn:${Partition}:ec2:*:${Account}:volume/*"],
+    },
+    {
+      actions: ["ec2:CreateTags"],
+      mutating: true,
+      tagCondition: "request",
+      resources: ["arn:${Partition}:ec2:*:${Account}:volume/*"],
+      onCreate: ["CreateVolume"],
+    },
+    // Attach, detach and delete only what carries the automation tag: the volumes this runbook
+    // made, and a scratch instance tagged for automation.
+    {
+      actions: ["ec2:AttachVolume", "ec2:DetachVolume"],
+      mutating: true,
+      tagCondition: "resource",
+      resources: [
+        "arn:${Partition}:ec2:*:${Account}:volume/*",
+        "arn:${Partition}:ec2:*:${Account}:instance/*",
+      ],
+    },
+    {
+      actions: ["ec2:DeleteVolume"],
+      mutating: true,
+      tagCondition: "resource",
+      resources: ["arn:${Partition}:ec2:*:${Account}:volume/*"],
+    },
+    {
+      actions: ["ssm:SendCommand"],
+      mutating: true,
+      tagCondition: "resource",
+      resources: ["arn:${Partition}:ec2:*:${Account}:instance/*"],
+    },
+    {
+      actions: ["ssm:SendCommand"],
+      mutating: true,
+      tagCondition: "none",
+      resources: ["arn:${Partition}:ssm:*::document/AWS-RunShellScript"],
+      why: "An AWS-owned document carries no tags; only AWS-RunShellScript is allowed (to checksum the restored devices), and only on instances carrying the automation tag (the statement above).",
+    },
+  ],
+  rollback: ["teardown"],
+  dryRun:
+    "Picks the snapshots and reports the volumes it would create (zone, size, device), where it would attach them and the RPO they give; no mutating call.",
+  stateMachine: {
+    StartAt: "Plan",
+    States: {
+      Plan: stepTask(R, "plan", { ResultPath: "$.plan", Retry: RETRY_STEP, Next: "IsDryRun" }),
+      IsDryRun: {
+        Type: "Choice",
+        Choices: [{ Variable: "$.execution.dryRun", BooleanEquals: true, Next: "Planned" }],
+        Default: "CreateVolumes",
+      },
+      Planned: { Type: "Succeed" },
+      CreateVolumes: stepTask(R, "createVolumes", {
+        ResultPath: "$.created",
+        Retry: RETRY_STEP,
+        Catch: CLEANUP,
+        Next: "CheckVolumes",
+      }),
+      ...pollLoop({
+        wait: "WaitVolumes",
+        check: "CheckVolumes",
+        done: "VolumesReady",
+        seconds: 5,
+        task: stepTask(R, "checkVolumes", { ResultPath: "$.available", Retry: RETRY_STEP, Catch: CLEANUP }),
+        donePath: "$.available.done",
+        next: "HasScratch",
+      }),
+      HasScratch: {
+        Type: "Choice",
+        Choices: [{ Variable: "$.plan.attachTo", IsPresent: true, Next: "Attach" }],
+        Default: "Verify",
+      },
+      Attach: stepTask(R, "attach", {
+        ResultPath: "$.attaching",
+        Retry: RETRY_STEP,
+        Catch: CLEANUP,
+        Next: "CheckAttached",
+      }),
+      ...pollLoop({
+        wait: "WaitAttached",
+        check: "CheckAttached",
+        done: "Attached",
+        seconds: 2,
+        task: stepTask(R, "checkAttached", { ResultPath: "$.attached", Retry: RETRY_STEP, Catch: CLEANUP }),
+        donePath: "$.attached.done",
+        next: "HasChecksum",
+      }),
+      HasChecksum: {
+        Type: "Choice",
+        Choices: [{ Variable: "$.plan.checksumCommand", IsPresent: true, Next: "Checksum" }],
+        Default: "Verify",
+      },
+      // sha256sum of every restored device on the scratch instance: no Lambda, an SSM call.
+      Checksum: aws(
+        "ssm:sendCommand",
+        {
+          DocumentName: "AWS-RunShellScript",
+          "InstanceIds.$": "States.Array($.plan.attachTo.instanceId)",
+          Parameters: { "commands.$": "States.Array($.plan.checksumCommand)" },
+          Comment: "reflex restore: checksum the restored devices",
+        },
+        { ResultPath: "$.checksum", Catch: CLEANUP, Next: "AwaitChecksum" },
+      ),
+      ...waitFor("ssm:getCommandInvocation", "$.Status", "Success", {
+        name: "AwaitChecksum",
+        params: {
+          "CommandId.$": "$.checksum.Command.CommandId",
+          "InstanceId.$": "$.plan.attachTo.instanceId",
+        },
+        timeout: 600,
+        interval: 5,
+        failOn: ["Failed", "Cancelled", "TimedOut"],
+        catch: CLEANUP,
+        next: "Verify",
+      }),
+      Verify: stepTask(R, "verify", {
+        ResultPath: "$.verified",
+        Retry: RETRY_STEP,
+        Catch: CLEANUP,
+        Next: "KeepOrTearDown",
+      }),
+      // A drill, or a restore that did not verify, leaves nothing behind.
+      KeepOrTearDown: {
+        Type: "Choice",
+        Choices: [
+          {
+            Or: [
+              { Variable: "$.plan.drill", IsPresent: true },
+              { Variable: "$.verified.passed", BooleanEquals: false },
+            ],
+            Next: "TearDown",
+          },
+        ],
+        Default: "Report",
+      },
+      ...pollLoop({
+        wait: "WaitTearDown",
+        check: "TearDown",
+        done: "TornDown",
+        seconds: 2,
+        task: stepTask(R, "teardown", { ResultPath: "$.teardown", Retry: RETRY_ROLLBACK }),
+        donePath: "$.teardown.done",
+        next: "Report",
+      }),
+      Report: stepTask(R, "report", { ResultPath: "$.report", Retry: RETRY_STEP, Next: "Verdict" }),
+      Verdict: {
+        Type: "Choice",
+        Choices: [
+          { Variable: "$.report.verdict", StringEquals: "verify-failed", Next: "VerifyFailed" },
+          { Variable: "$.report.verdict", StringEquals: "missed", Next: "DrillMissed" },
+        ],
+        Default: "Done",
+      },
+      VerifyFailed: {
+        Type: "Fail",
+        Error: "VerifyFailed",
+        Cause: "The restored volumes did not verify; they were deleted.",
+      },
+      DrillMissed: {
+        Type: "Fail",
+        Error: "DrillMissed",
+        Cause: "The drill restored and verified, but missed its RTO or RPO target; its volumes were deleted.",
+      },
+      Done: { Type: "Succeed" },
+      // Rollback: a failure after the first volume deletes everything this run made.
+      ...pollLoop({
+        wait: "WaitCleanup",
+        check: "Cleanup",
+        done: "CleanedUp",
+        seconds: 2,
+        task: stepTask(R, "teardown", { ResultPath: "$.teardown", Retry: RETRY_ROLLBACK }),
+        donePath: "$.teardown.done",
+        next: "RestoreFailed",
+      }),
+      RestoreFailed: {
+        Type: "Fail",
+        Error: "RestoreFailed",
+        Cause: "The restore failed part-way; the volumes it created were deleted (see the run's result).",
+      },
+    },
+  },
+  implementation: () => import("./steps.ts").then((m) => m.implementation),
+});

@@ -1,0 +1,732 @@
+/**
+ * restore's steps. Every mutating step reads what this run already made first (by the
+ * `reflex:restore-execution` tag, and CreateVolume's ClientToken), so a retried step never
+ * makes a second volume; teardown finds what it deletes by tag *and* by the ids the run
+ * recorded, so a volume whose tag was removed is still found, and named.
+ */
+import { createHash } from "node:crypto";
+import {
+  AttachVolumeCommand,
+  CreateVolumeCommand,
+  DeleteVolumeCommand,
+  DescribeInstancesCommand,
+  DescribeSnapshotsCommand,
+  DescribeVolumesCommand,
+  DetachVolumeCommand,
+  EC2Client,
+  type Filter,
+  type Snapshot,
+  type Tag,
+  type Volume,
+} from "@aws-sdk/client-ec2";
+import { GetCommandInvocationCommand, SSMClient } from "@aws-sdk/client-ssm";
+import {
+  client,
+  type Implementation,
+  type RunInput,
+  type StepContext,
+  StepExecutionError,
+  type TargetResult,
+} from "@reflex/sdk";
+import type { Drill, RestoreParams, RestoreSource } from "./index.ts";
+
+/** Tags on what restore creates, and the ones it reads on backup snapshots. */
+export const TAGS = {
+  runbook: "reflex:runbook",
+  execution: "reflex:restore-execution",
+  restoredFrom: "reflex:restored-from",
+  device: "reflex:device",
+  drill: "reflex:drill",
+  backupExecution: "reflex:execution-id",
+  sourceInstance: "reflex:source-instance",
+  sourceVolume: "reflex:source-volume",
+} as const;
+const BACKUP_RUNBOOK = "backup-snapshot";
+/** Devices a scratch instance gets the restored volumes on, in order, skipping those in use. */
+const SCRATCH_DEVICES = [
+  "/dev/sdf",
+  "/dev/sdg",
+  "/dev/sdh",
+  "/dev/sdi",
+  "/dev/sdj",
+  "/dev/sdk",
+  "/dev/sdl",
+  "/dev/sdm",
+  "/dev/sdn",
+  "/dev/sdo",
+];
+
+export interface PlannedVolume {
+  snapshotId: string;
+  /** The volume the snapshot was taken of. */
+  sourceVolumeId?: string;
+  /** The device it had on its instance (`reflex:device`); absent on backups made before that tag. */
+  device?: string;
+  size: number;
+  startTime: string;
+  backupExecutionId?: string;
+  /** Where it goes on the scratch instance. */
+  attachDevice?: string;
+}
+
+export interface Plan {
+  region: string;
+  availabilityZone: string;
+  source: RestoreSource;
+  volumes: PlannedVolume[];
+  attachTo?: { instanceId: string };
+  checksumCommand?: string;
+  drill?: { name: string; targets: Drill["targets"] };
+  /** RPO is measured to this instant: the incident (`at`), else the run's start. */
+  rpoTo: string;
+  plannedAt: string;
+  /** What the backups lack to restore fully (an old manifest): named, not guessed. */
+  missing: string[];
+}
+
+export interface Created {
+  volumes: Array<PlannedVolume & { volumeId: string }>;
+}
+
+type Input = RunInput<RestoreParams> & {
+  plan: Plan;
+  created?: Created;
+  available?: { done: boolean; at?: string };
+  attached?: { done: boolean; at?: string };
+  checksum?: { Command?: { CommandId?: string } };
+  verified?: Verification;
+  teardown?: Teardown;
+  failure?: { Error?: string; Cause?: string };
+};
+
+const ec2 = (region: string) => client(EC2Client, "ec2", region);
+const tag = (tags: Tag[] | undefined, key: string) => tags?.find((t) => t.Key === key)?.Value;
+const minutes = (ms: number) => Math.round((ms / 60_000) * 100) / 100;
+
+async function describeSnapshots(region: string, input: { SnapshotIds?: string[]; Filters?: Filter[] }) {
+  const out: Snapshot[] = [];
+  let NextToken: string | undefined;
+  do {
+    const page = await ec2(region).send(
+      new DescribeSnapshotsCommand({
+        ...input,
+        OwnerIds: ["self"],
+        ...(input.SnapshotIds ? {} : { NextToken }),
+      }),
+    );
+    out.push(...(page.Snapshots ?? []));
+    NextToken = input.SnapshotIds ? undefined : page.NextToken;
+  } while (NextToken);
+  return out;
+}
+
+async function describeVolumes(region: string, filters: Filter[]) {
+  const out: Volume[] = [];
+  let NextToken: string | undefined;
+  do {
+    const page = await ec2(region).send(new DescribeVolumesCommand({ Filters: filters, NextToken }));
+    out.push(...(page.Volumes ?? []));
+    NextToken = page.NextToken;
+  } while (NextToken);
+  return out;
+}
+
+function drillOf(name: string, ctx: StepContext): Drill {
+  const drill = ((ctx.config.drills as Drill[] | undefined) ?? []).find((d) => d.name === name);
+  if (!drill) throw new StepExecutionError("UnknownDrill", `no drill '${name}' in the config's drills:`);
+  return drill;
+}
+
+/** A snapshot Reflex's backup made: the automation tag and reflex:runbook=backup-snapshot. */
+function isReflexBackup(s: Snapshot, ctx: StepContext): boolean {
+  return (
+    tag(s.Tags, ctx.automationTag.key) === ctx.automationTag.value &&
+    tag(s.Tags, TAGS.runbook) === BACKUP_RUNBOOK
+  );
+}
+
+function notAfter(s: Snapshot, at: number): boolean {
+  return (s.StartTime?.getTime() ?? Number.POSITIVE_INFINITY) <= at;
+}
+
+/** How a drill picks among the backups in its window; a restore always takes the newest. */
+export interface Choice {
+  pick: "latest" | "random";
+  withinDays: number;
+}
+
+/**
+ * One of the candidates (sorted newest first): the newest, or one at random among those no
+ * older than `withinDays` before `upTo` (the newest when none is that young).
+ */
+export function choose<T>(
+  candidates: T[],
+  startOf: (c: T) => number,
+  upTo: number,
+  choice: Choice | undefined,
+  random: () => number = Math.random,
+): T | undefined {
+  if (!choice || choice.pick === "latest") return candidates[0];
+  const window = candidates.filter((c) => startOf(c) >= upTo - choice.withinDays * 86_400_000);
+  if (window.length === 0) return candidates[0];
+  return window[Math.min(window.length - 1, Math.floor(random() * window.length))];
+}
+
+/** The snapshots a source names: Reflex backups only, completed, the newest at or before `at` (or as a drill picks). */
+async function pick(
+  region: string,
+  source: RestoreSource,
+  ctx: StepContext,
+  choice?: Choice,
+): Promise<Snapshot[]> {
+  const reflex = [
+    { Name: `tag:${ctx.automationTag.key}`, Values: [ctx.automationTag.value] },
+    { Name: `tag:${TAGS.runbook}`, Values: [BACKUP_RUNBOOK] },
+  ];
+  if ("snapshotId" in source) {
+    let found: Snapshot[];
+    try {
+      found = await describeSnapshots(region, { SnapshotIds: [source.snapshotId] });
+    } catch (err) {
+      if ((err as Error).name === "InvalidSnapshot.NotFound")
+        throw new StepExecutionError(
+          "SnapshotNotFound",
+          `snapshot ${source.snapshotId} does not exist in ${region}`,
+        );
+      throw err;
+    }
+    const s = found[0];
+    if (!s || !isReflexBackup(s, ctx))
+      throw new StepExecutionError(
+        "NotReflexBackup",
+        `snapshot ${source.snapshotId} was not made by Reflex's backup (it needs ${ctx.automationTag.key}=${ctx.automationTag.value} and ${TAGS.runbook}=${BACKUP_RUNBOOK}); restore only restores Reflex backups`,
+      );
+    if (s.State !== "completed")
+      throw new StepExecutionError(
+        "SnapshotNotReady",
+        `snapshot ${source.snapshotId} is ${s.State}, not completed`,
+      );
+    return [s];
+  }
+  if ("backupExecutionId" in source) {
+    const set = await describeSnapshots(region, {
+      Filters: [...reflex, { Name: `tag:${TAGS.backupExecution}`, Values: [source.backupExecutionId] }],
+    });
+    if (set.length === 0)
+      throw new StepExecutionError(
+        "NoBackup",
+        `backup run ${source.backupExecutionId} left no snapshot in ${region}`,
+      );
+    const notDone = set.filter((s) => s.State !== "completed");
+    if (notDone.length)
+      throw new StepExecutionError(
+        "SnapshotNotReady",
+        `backup run ${source.backupExecutionId} has snapshots not completed: ${notDone.map((s) => `${s.SnapshotId} (${s.State})`).join(", ")}`,
+      );
+    return set;
+  }
+  const upTo = source.at ? Date.parse(source.at) : ctx.now().getTime();
+  if ("volumeId" in source) {
+    const all = await describeSnapshots(region, {
+      Filters: [...reflex, { Name: `tag:${TAGS.sourceVolume}`, Values: [source.volumeId] }],
+    });
+    const done = all.filter((s) => s.State === "completed" && notAfter(s, upTo));
+    done.sort((a, b) => (b.StartTime?.getTime() ?? 0) - (a.StartTime?.getTime() ?? 0));
+    const chosen = choose(done, (s) => s.StartTime?.getTime() ?? 0, upTo, choice);
+    if (!chosen)
+      throw new StepExecutionError(
+        "NoBackup",
+        `no completed Reflex backup of ${source.volumeId} at or before ${new Date(upTo).toISOString()}`,
+      );
+    return [chosen];
+  }
+  // An instance: the newest backup run whose snapshots of it all completed (one set, never a mix of runs).
+  const all = await describeSnapshots(region, {
+    Filters: [...reflex, { Name: `tag:${TAGS.sourceInstance}`, Values: [source.instanceId] }],
+  });
+  const sets = new Map<string, Snapshot[]>();
+  for (const s of all) {
+    const run = tag(s.Tags, TAGS.backupExecution) ?? `snapshot:${s.SnapshotId}`;
+    sets.set(run, [...(sets.get(run) ?? []), s]);
+  }
+  const complete = [...sets.values()].filter(
+    (set) => set.every((s) => s.State === "completed") && set.every((s) => notAfter(s, upTo)),
+  );
+  const started = (set: Snapshot[]) => Math.min(...set.map((s) => s.StartTime?.getTime() ?? 0));
+  complete.sort((a, b) => started(b) - started(a));
+  const chosen = choose(complete, started, upTo, choice);
+  if (!chosen)
+    throw new StepExecutionError(
+      "NoBackup",
+      `no complete Reflex backup of ${source.instanceId} at or before ${new Date(upTo).toISOString()}`,
+    );
+  return chosen;
+}
+
+async function instanceOf(region: string, id: string) {
+  try {
+    const out = await ec2(region).send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+    return out.Reservations?.[0]?.Instances?.[0];
+  } catch (err) {
+    if ((err as Error).name === "InvalidInstanceID.NotFound")
+      throw new StepExecutionError("InstanceNotFound", `instance ${id} does not exist in ${region}`);
+    throw err;
+  }
+}
+
+/** Picks the snapshots, the zone and the devices; checks the cap; locks the source and the scratch instance. Read-only. */
+export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
+  const p = input.params;
+  const drill = p.drill ? drillOf(p.drill, ctx) : undefined;
+  const source = (drill?.source ?? p.source) as RestoreSource;
+  const attachTo = drill?.isolate ?? p.attachTo;
+  const region = p.region ?? process.env.AWS_REGION ?? "us-east-1";
+  const snapshots = await pick(region, source, ctx, drill);
+  const cap = Math.min(ctx.maxTargets ?? 10, 10);
+  if (snapshots.length > cap)
+    throw new StepExecutionError(
+      "BlastRadiusExceeded",
+      `the backup has ${snapshots.length} volumes, more than the cap of ${cap} a restore may create`,
+    );
+  const sourceVolumes = snapshots
+    .map((s) => tag(s.Tags, TAGS.sourceVolume) ?? s.VolumeId)
+    .filter((v): v is string => !!v);
+  let availabilityZone = p.availabilityZone;
+  let scratchDevices: string[] = [];
+  if (attachTo) {
+    const scratch = await instanceOf(region, attachTo.instanceId);
+    const zone = scratch?.Placement?.AvailabilityZone ?? "";
+    if (
+      sourceVolumes.length &&
+      (scratch?.BlockDeviceMappings ?? []).some((m) => sourceVolumes.includes(m.Ebs?.VolumeId ?? ""))
+    )
+      throw new StepExecutionError(
+        "ScratchIsSource",
+        `${attachTo.instanceId} holds a volume this backup was taken of: restore into a scratch instance, never the source`,
+      );
+    if (availabilityZone && availabilityZone !== zone)
+      throw new StepExecutionError(
+        "ZoneMismatch",
+        `availabilityZone ${availabilityZone} is not ${attachTo.instanceId}'s zone (${zone}); a volume attaches only in its own zone`,
+      );
+    availabilityZone = zone;
+    const used = new Set((scratch?.BlockDeviceMappings ?? []).map((m) => m.DeviceName));
+    scratchDevices = SCRATCH_DEVICES.filter((d) => !used.has(d));
+  }
+  if (!availabilityZone) {
+    const existing = sourceVolumes.length
+      ? await describeVolumes(region, [{ Name: "volume-id", Values: sourceVolumes }])
+      : [];
+    availabilityZone = existing[0]?.AvailabilityZone ?? `${region}a`;
+  }
+  const missing: string[] = [];
+  const volumes: PlannedVolume[] = snapshots
+    .sort((a, b) => (tag(a.Tags, TAGS.device) ?? "~").localeCompare(tag(b.Tags, TAGS.device) ?? "~"))
+    .map((s, i) => {
+      const device = tag(s.Tags, TAGS.device);
+      if (!device)
+        missing.push(
+          `${s.SnapshotId}: no ${TAGS.device} tag (a backup made before it); its device is not known`,
+        );
+      return {
+        snapshotId: s.SnapshotId as string,
+        sourceVolumeId: tag(s.Tags, TAGS.sourceVolume) ?? s.VolumeId,
+        ...(device ? { device } : {}),
+        size: s.VolumeSize ?? 0,
+        startTime: s.StartTime?.toISOString() ?? "",
+        backupExecutionId: tag(s.Tags, TAGS.backupExecution),
+        ...(attachTo ? { attachDevice: scratchDevices[i] } : {}),
+      };
+    });
+  if (attachTo && volumes.some((v) => !v.attachDevice))
+    throw new StepExecutionError(
+      "NoFreeDevice",
+      `${attachTo.instanceId} has no free device for ${volumes.length} volumes`,
+    );
+  if (!ctx.dryRun) {
+    // One restore per source at a time (a drill and a real restore of one instance never
+    // race), and one per scratch instance (its devices are handed out above).
+    // The source itself, whatever `at` says: two restores of one instance at different times still meet.
+    const sourceKey =
+      "snapshotId" in source
+        ? source.snapshotId
+        : "backupExecutionId" in source
+          ? `backup:${source.backupExecutionId}`
+          : "volumeId" in source
+            ? source.volumeId
+            : source.instanceId;
+    const wanted = [`restore-source:${sourceKey}`, ...(attachTo ? [`instance:${attachTo.instanceId}`] : [])];
+    const { locked } = await ctx.lockTargets(wanted);
+    if (locked.length)
+      throw new StepExecutionError(
+        "TargetsLocked",
+        `another run holds ${locked.map((l) => `${l.target} (run ${l.holder ?? "?"})`).join(", ")}`,
+      );
+  }
+  const checksum = attachTo && p.checksum !== false;
+  const rpoTo = "at" in source && source.at ? source.at : input.execution.startedAt;
+  const result: Plan = {
+    region,
+    availabilityZone,
+    source,
+    volumes,
+    ...(attachTo ? { attachTo } : {}),
+    ...(checksum ? { checksumCommand: `sha256sum ${volumes.map((v) => v.attachDevice).join(" ")}` } : {}),
+    ...(drill ? { drill: { name: drill.name, targets: drill.targets } } : {}),
+    rpoTo,
+    plannedAt: ctx.now().toISOString(),
+    missing,
+  };
+  const verb = ctx.dryRun ? "would create" : "will create";
+  await ctx.record({
+    plan: result,
+    summary: `${drill ? `drill ${drill.name}: ` : ""}${verb} ${volumes.length} volume(s) in ${availabilityZone} from ${describeSource(source)}${attachTo ? `, attached to ${attachTo.instanceId}` : ""}; RPO ${minutes(rpoMs(result))} min`,
+    targets: volumes.map(
+      (v): TargetResult => ({
+        id: v.snapshotId,
+        kind: "snapshot",
+        status: "not-started",
+        reason: `${verb} a ${v.size} GiB volume in ${availabilityZone}${v.attachDevice ? ` at ${attachTo?.instanceId}:${v.attachDevice}` : ""}`,
+        details: {
+          "source volume": v.sourceVolumeId ?? "unknown",
+          device: v.device ?? "unknown (old backup)",
+          "snapshot time": v.startTime,
+        },
+      }),
+    ),
+  });
+  return result;
+}
+
+function describeSource(s: RestoreSource): string {
+  if ("snapshotId" in s) return `snapshot ${s.snapshotId}`;
+  if ("backupExecutionId" in s) return `backup run ${s.backupExecutionId}`;
+  const what = "volumeId" in s ? s.volumeId : s.instanceId;
+  return `the newest backup of ${what}${s.at ? ` at or before ${s.at}` : ""}`;
+}
+
+/** RPO: from the oldest snapshot of the set to the incident (or the run's start). */
+function rpoMs(plan: Plan): number {
+  const oldest = Math.min(...plan.volumes.map((v) => Date.parse(v.startTime)));
+  return Math.max(0, Date.parse(plan.rpoTo) - oldest);
+}
+
+/** A ClientToken per run and snapshot (at most 64 ASCII characters): a retried CreateVolume makes nothing new. */
+const clientToken = (executionId: string, snapshotId: string) =>
+  createHash("sha256").update(`${executionId}/${snapshotId}`).digest("hex").slice(0, 64);
+
+/** Creates one volume per snapshot, tagged on create; safe to repeat. */
+export async function createVolumes(input: Input, ctx: StepContext): Promise<Created> {
+  const { plan } = input;
+  const existing = await describeVolumes(plan.region, [
+    { Name: `tag:${TAGS.execution}`, Values: [ctx.executionId] },
+  ]);
+  const out: Created["volumes"] = [];
+  for (const v of plan.volumes) {
+    const made = existing.find((e) => tag(e.Tags, TAGS.restoredFrom) === v.snapshotId);
+    const volumeId =
+      made?.VolumeId ??
+      (
+        await ec2(plan.region).send(
+          new CreateVolumeCommand({
+            SnapshotId: v.snapshotId,
+            AvailabilityZone: plan.availabilityZone,
+            VolumeType: "gp3",
+            ClientToken: clientToken(ctx.executionId, v.snapshotId),
+            TagSpecifications: [
+              {
+                ResourceType: "volume",
+                Tags: [
+                  { Key: "Name", Value: `reflex-restore-${v.snapshotId}` },
+                  { Key: ctx.automationTag.key, Value: ctx.automationTag.value },
+                  { Key: TAGS.runbook, Value: "restore" },
+                  { Key: TAGS.execution, Value: ctx.executionId },
+                  { Key: TAGS.restoredFrom, Value: v.snapshotId },
+                  ...(v.device ? [{ Key: TAGS.device, Value: v.device }] : []),
+                  ...(v.sourceVolumeId ? [{ Key: TAGS.sourceVolume, Value: v.sourceVolumeId }] : []),
+                  ...(plan.drill ? [{ Key: TAGS.drill, Value: plan.drill.name }] : []),
+                ],
+              },
+            ],
+          }),
+        )
+      ).VolumeId!;
+    out.push({ ...v, volumeId });
+    // Named on the run's record at once: a teardown finds it by id even if its tags are lost.
+    await ctx.record({ created: out.map((o) => o.volumeId) });
+  }
+  return { volumes: out };
+}
+
+/** Done when every restored volume is available; a volume in `error` fails the restore. */
+export async function checkVolumes(input: Input, ctx: StepContext): Promise<{ done: boolean; at?: string }> {
+  const ids = (input.created?.volumes ?? []).map((v) => v.volumeId);
+  const found = await describeVolumes(input.plan.region, [{ Name: "volume-id", Values: ids }]);
+  const bad = found.filter((v) => v.State === "error");
+  if (bad.length)
+    throw new StepExecutionError(
+      "VolumeCreateFailed",
+      `volume(s) ${bad.map((v) => v.VolumeId).join(", ")} ended in state error`,
+    );
+  const done =
+    found.length === ids.length && found.every((v) => v.State === "available" || v.State === "in-use");
+  if (!done)
+    overdue(input, ctx, "VolumeCreateTimedOut", "the volumes were not available", WAIT_LIMIT_MS.volumes);
+  return done ? { done, at: ctx.now().toISOString() } : { done };
+}
+
+/** Attaches each restored volume to the scratch instance at its planned device; safe to repeat. */
+export async function attach(input: Input, _ctx: StepContext): Promise<{ requested: number }> {
+  const { plan } = input;
+  const instanceId = plan.attachTo?.instanceId as string;
+  const ids = (input.created?.volumes ?? []).map((v) => v.volumeId);
+  const found = await describeVolumes(plan.region, [{ Name: "volume-id", Values: ids }]);
+  let requested = 0;
+  for (const v of input.created?.volumes ?? []) {
+    const now = found.find((f) => f.VolumeId === v.volumeId);
+    if (now?.Attachments?.some((a) => a.InstanceId === instanceId)) continue;
+    await ec2(plan.region).send(
+      new AttachVolumeCommand({ VolumeId: v.volumeId, InstanceId: instanceId, Device: v.attachDevice }),
+    );
+    requested++;
+  }
+  return { requested };
+}
+
+/** How long a run waits for its volumes and its attachments, from its plan, before it fails (and rolls back). */
+const WAIT_LIMIT_MS = { volumes: 60 * 60_000, attach: 15 * 60_000 };
+
+/** Fails the wait once `limit` has passed since the plan: a poll loop never spins forever. */
+function overdue(input: Input, ctx: StepContext, code: string, what: string, limit: number): void {
+  const waited = ctx.now().getTime() - Date.parse(input.plan.plannedAt);
+  if (waited > limit)
+    throw new StepExecutionError(
+      code,
+      `${what} after ${Math.round(waited / 60_000)} min (the limit is ${limit / 60_000} min)`,
+    );
+}
+
+/** Done when every restored volume is attached to the scratch instance. */
+export async function checkAttached(input: Input, ctx: StepContext): Promise<{ done: boolean; at?: string }> {
+  const ids = (input.created?.volumes ?? []).map((v) => v.volumeId);
+  const found = await describeVolumes(input.plan.region, [{ Name: "volume-id", Values: ids }]);
+  const done =
+    found.length === ids.length &&
+    found.every((v) =>
+      v.Attachments?.some((a) => a.InstanceId === input.plan.attachTo?.instanceId && a.State === "attached"),
+    );
+  if (!done)
+    overdue(
+      input,
+      ctx,
+      "AttachTimedOut",
+      "the volumes were not attached",
+      WAIT_LIMIT_MS.volumes + WAIT_LIMIT_MS.attach,
+    );
+  return done ? { done, at: ctx.now().toISOString() } : { done };
+}
+
+export interface Verification {
+  passed: boolean;
+  problems: string[];
+  volumes: Array<{ volumeId: string; snapshotId: string; device?: string; checksum?: string }>;
+  verifiedAt: string;
+  rtoMs: number;
+  rpoMs: number;
+  /** RTO by phase, in milliseconds. */
+  phases: { plan: number; volumes: number; attach: number; verify: number };
+  targets?: { rto: "met" | "missed"; rpo: "met" | "missed"; rtoMinutes: number; rpoMinutes: number };
+}
+
+/** Verifies state, zone, size, tags and (when attached) each device's checksum; measures RTO and RPO. */
+export async function verify(input: Input, ctx: StepContext): Promise<Verification> {
+  const { plan } = input;
+  const created = input.created?.volumes ?? [];
+  const found = await describeVolumes(plan.region, [
+    { Name: "volume-id", Values: created.map((v) => v.volumeId) },
+  ]);
+  const problems: string[] = [];
+  let sums = new Map<string, string>();
+  if (plan.checksumCommand && input.checksum?.Command?.CommandId && plan.attachTo) {
+    const out = await client(SSMClient, "ssm", plan.region).send(
+      new GetCommandInvocationCommand({
+        CommandId: input.checksum.Command.CommandId,
+        InstanceId: plan.attachTo.instanceId,
+      }),
+    );
+    sums = new Map(
+      (out.StandardOutputContent ?? "")
+        .split("\n")
+        .map((l) => /^([0-9a-f]{64})\s+(\S+)$/.exec(l.trim()))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => [m[2], m[1]]),
+    );
+  }
+  const volumes = created.map((c) => {
+    const v = found.find((f) => f.VolumeId === c.volumeId);
+    const checksum = c.attachDevice ? sums.get(c.attachDevice) : undefined;
+    if (!v) problems.push(`${c.volumeId} is gone`);
+    else {
+      const wantState = plan.attachTo ? "in-use" : "available";
+      if (v.State !== wantState) problems.push(`${c.volumeId} is ${v.State}, not ${wantState}`);
+      if (v.AvailabilityZone !== plan.availabilityZone)
+        problems.push(`${c.volumeId} is in ${v.AvailabilityZone}, not ${plan.availabilityZone}`);
+      if ((v.Size ?? 0) < c.size) problems.push(`${c.volumeId} has ${v.Size} GiB, its snapshot ${c.size}`);
+      if (v.SnapshotId !== c.snapshotId || tag(v.Tags, TAGS.restoredFrom) !== c.snapshotId)
+        problems.push(`${c.volumeId} is not from ${c.snapshotId}`);
+      if (tag(v.Tags, ctx.automationTag.key) !== ctx.automationTag.value)
+        problems.push(`${c.volumeId} lacks the automation tag`);
+    }
+    if (plan.checksumCommand && !checksum)
+      problems.push(`${c.volumeId}: no checksum of ${c.attachDevice} (device unreadable)`);
+    return {
+      volumeId: c.volumeId,
+      snapshotId: c.snapshotId,
+      ...(c.device ? { device: c.device } : {}),
+      ...(checksum ? { checksum } : {}),
+    };
+  });
+  const now = ctx.now();
+  const start = Date.parse(input.execution.startedAt);
+  const planned = Date.parse(plan.plannedAt);
+  const available = Date.parse(input.available?.at ?? plan.plannedAt);
+  const attached = Date.parse(input.attached?.at ?? input.available?.at ?? plan.plannedAt);
+  const rtoMs = now.getTime() - start;
+  const rpo = rpoMs(plan);
+  const targets = plan.drill
+    ? {
+        rto: (rtoMs <= plan.drill.targets.rtoMinutes * 60_000 ? "met" : "missed") as "met" | "missed",
+        rpo: (rpo <= plan.drill.targets.rpoMinutes * 60_000 ? "met" : "missed") as "met" | "missed",
+        rtoMinutes: plan.drill.targets.rtoMinutes,
+        rpoMinutes: plan.drill.targets.rpoMinutes,
+      }
+    : undefined;
+  const result: Verification = {
+    passed: problems.length === 0,
+    problems,
+    volumes,
+    verifiedAt: now.toISOString(),
+    rtoMs,
+    rpoMs: rpo,
+    phases: {
+      plan: planned - start,
+      volumes: available - planned,
+      attach: attached - available,
+      verify: now.getTime() - attached,
+    },
+    ...(targets ? { targets } : {}),
+  };
+  await ctx.record({ verification: result });
+  return result;
+}
+
+export interface Teardown {
+  done: boolean;
+  deleted: string[];
+  /** Found by the id the run recorded, without the run's tag (someone removed it): deleted, and reported. */
+  untagged: string[];
+  waiting: string[];
+}
+
+/** Detaches and deletes every volume this run made (by tag and by recorded id); done when none is left. Safe to repeat. */
+export async function teardown(input: Input, ctx: StepContext): Promise<Teardown> {
+  const region = input.plan.region;
+  const byTag = await describeVolumes(region, [{ Name: `tag:${TAGS.execution}`, Values: [ctx.executionId] }]);
+  const recorded = (input.created?.volumes ?? []).map((v) => v.volumeId);
+  const missingIds = recorded.filter((id) => !byTag.some((v) => v.VolumeId === id));
+  const byId = missingIds.length
+    ? await describeVolumes(region, [{ Name: "volume-id", Values: missingIds }])
+    : [];
+  const prior = input.teardown ?? { deleted: [], untagged: [] };
+  const deleted = [...prior.deleted];
+  const untagged = [...new Set([...prior.untagged, ...byId.map((v) => v.VolumeId as string)])];
+  const waiting: string[] = [];
+  for (const v of [...byTag, ...byId]) {
+    const id = v.VolumeId as string;
+    const attachment = v.Attachments?.[0];
+    if (v.State === "creating")
+      waiting.push(id); // EC2 deletes only an available volume
+    else if (attachment && attachment.State !== "detaching") {
+      await ec2(region).send(new DetachVolumeCommand({ VolumeId: id }));
+      waiting.push(id);
+    } else if (attachment) waiting.push(id);
+    else {
+      try {
+        await ec2(region).send(new DeleteVolumeCommand({ VolumeId: id }));
+      } catch (err) {
+        if ((err as Error).name !== "InvalidVolume.NotFound") throw err;
+      }
+      deleted.push(id);
+    }
+  }
+  const out: Teardown = { done: waiting.length === 0, deleted, untagged, waiting };
+  if (out.done) {
+    const failed = input.failure ? `${input.failure.Error}: ${input.failure.Cause}` : undefined;
+    await ctx.record({
+      teardown: out,
+      ...(failed
+        ? {
+            summary: `restore failed (${failed}); the ${deleted.length} volume(s) it created were deleted${untagged.length ? `; ${untagged.length} had lost the run's tag and were found by id: ${untagged.join(", ")}` : ""}`,
+            targets: (input.plan.volumes ?? []).map(
+              (v): TargetResult => ({
+                id: v.snapshotId,
+                kind: "snapshot",
+                status: "rolled-back",
+                reason: `${failed}; what was made of it was deleted`,
+              }),
+            ),
+          }
+        : {}),
+    });
+  }
+  return out;
+}
+
+/** Records the outcome in the one result shape; says whether the restore verified and the drill met its targets. */
+export async function report(
+  input: Input,
+  ctx: StepContext,
+): Promise<{ verdict: "passed" | "verify-failed" | "missed" }> {
+  const v = input.verified as Verification;
+  const { plan } = input;
+  const torn = input.teardown?.done === true;
+  const verdict = !v.passed
+    ? "verify-failed"
+    : v.targets && (v.targets.rto === "missed" || v.targets.rpo === "missed")
+      ? "missed"
+      : "passed";
+  const targets: TargetResult[] = (input.created?.volumes ?? []).map((c) => {
+    const got = v.volumes.find((x) => x.volumeId === c.volumeId);
+    return {
+      id: c.volumeId,
+      kind: "volume",
+      status: v.passed ? "succeeded" : "rolled-back",
+      reason: v.passed
+        ? `restored from ${c.snapshotId} and verified${torn ? "; deleted after the drill" : ""}`
+        : `did not verify: ${v.problems.filter((p) => p.startsWith(c.volumeId)).join("; ") || v.problems.join("; ")}; deleted`,
+      details: {
+        snapshot: c.snapshotId,
+        device: c.device ?? "unknown (old backup)",
+        ...(c.attachDevice ? { "attached at": `${plan.attachTo?.instanceId}:${c.attachDevice}` } : {}),
+        "size GiB": c.size,
+        ...(got?.checksum ? { sha256: got.checksum } : {}),
+      },
+    };
+  });
+  const rto = `RTO ${minutes(v.rtoMs)} min (plan ${minutes(v.phases.plan)}, volumes ${minutes(v.phases.volumes)}, attach ${minutes(v.phases.attach)}, verify ${minutes(v.phases.verify)})`;
+  const rpo = `RPO ${minutes(v.rpoMs)} min`;
+  const met = v.targets
+    ? `; targets: RTO ${v.targets.rto} (≤ ${v.targets.rtoMinutes} min), RPO ${v.targets.rpo} (≤ ${v.targets.rpoMinutes} min)`
+    : "";
+  const what = plan.drill ? `drill ${plan.drill.name}` : "restore";
+  await ctx.record({
+    verdict,
+    summary: `${what}: ${targets.length} volume(s) ${v.passed ? "restored and verified" : "did not verify"}; ${rto}; ${rpo}${met}${torn ? "; everything it created was deleted" : ""}`,
+    targets,
+  });
+  return { verdict };
+}
+
+export const implementation: Implementation = {
+  steps: { plan, createVolumes, checkVolumes, attach, checkAttached, verify, teardown, report },
+};

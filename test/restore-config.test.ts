@@ -1,0 +1,45 @@
+/** `drills:` in reflex.config.ts, checked by the restore runbook's own config schema at load: every problem with its path. */
+import { ConfigError, validateConfig } from "@reflex/core";
+import { describe, expect, it } from "vitest";
+import { restore } from "../examples/runbooks/restore/index.ts";
+
+const drill = {
+  name: "db-1",
+  source: { instanceId: "i-ef1006a91d63e7570" },
+  isolate: { instanceId: "i-0123456789abcdef0" },
+  targets: { rtoMinutes: 30, rpoMinutes: 1560 },
+};
+
+function problems(drills: unknown): Array<{ path: string; message: string }> {
+  try {
+    validateConfig({ runbooks: [restore], drills });
+    return [];
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return err.issues as Array<{ path: string; message: string }>;
+  }
+}
+
+describe("drills in the config", () => {
+  it("takes a sound drill", () => {
+    expect(problems([drill])).toEqual([]);
+  });
+
+  it("names each bad drill's field: no isolate, its own source as scratch, a target of zero", () => {
+    const found = problems([
+      { ...drill, isolate: undefined },
+      { ...drill, name: "self", isolate: { instanceId: drill.source.instanceId } },
+      { ...drill, name: "zero", targets: { rtoMinutes: 0, rpoMinutes: 60 } },
+    ]);
+
+    const paths = found.map((p) => p.path);
+    expect(paths).toContain("drills[0].isolate");
+    expect(paths).toContain("drills[1].isolate.instanceId");
+    expect(paths).toContain("drills[2].targets.rtoMinutes");
+    expect(found.every((p) => p.message.endsWith("(runbook 'restore')"))).toBe(true);
+  });
+
+  it("refuses two drills of one name", () => {
+    expect(problems([drill, drill]).map((p) => p.path)).toEqual(["drills[1].name"]);
+  });
+});
