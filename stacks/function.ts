@@ -10,6 +10,7 @@ import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { type IQueue, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Function as SstFunction, type Stack, use } from "sst/constructs";
 import {
+  auditQueueUrl,
   configParameterArn,
   configParameterName,
   deploymentUnique,
@@ -30,6 +31,8 @@ export function handlerEnvironment(stack: Stack): Record<string, string> {
     REFLEX_BUCKET: reports.bucketName,
     REFLEX_STATE_MACHINE_ARN_PREFIX: stateMachineArnPrefix(stack),
     REFLEX_EVENT_BUS: eventBusName(stack),
+    // Audit entries are handed to the one audit writer through this queue (stacks/audit.ts).
+    REFLEX_AUDIT_QUEUE_URL: auditQueueUrl(stack),
     // The config itself is in SSM (it would not fit Lambda's 4 KB of environment); read at cold start.
     REFLEX_CONFIG_PARAMETER: configParameterName(stack),
     // The account events from POST /events are stamped with (never the caller's word).
