@@ -49,6 +49,7 @@ export function Audit({ stack }: StackContext) {
     handler: AUDIT_WRITER_HANDLER,
     description: "Reflex audit writer: the only function that appends to the audit trail",
     timeoutSeconds: 30,
+    readsConfig: false,
   });
   writer.attachPermissions(auditWriterStatements(table.tableArn));
   writer.addEventSource(

@@ -56,6 +56,8 @@ export interface ReflexFunctionProps {
   memoryMb?: number;
   /** Where asynchronous invocations go when they still fail after Lambda's own retries. */
   deadLetterQueue?: IQueue;
+  /** False for a function that never reads the deployed config (the audit writer): no ssm:GetParameter. */
+  readsConfig?: boolean;
 }
 
 /** A Reflex Lambda function: app defaults (runtime, arm64, esbuild, tracing), a named log group, the handler environment. */
@@ -80,9 +82,10 @@ export function reflexFunction(stack: Stack, id: string, props: ReflexFunctionPr
       ? { deadLetterQueue: props.deadLetterQueue, retryAttempts: 2, maxEventAge: Duration.hours(1) }
       : {}),
   });
-  fn.attachPermissions([
-    new PolicyStatement({ actions: ["ssm:GetParameter"], resources: [configParameterArn(stack)] }),
-  ]);
+  if (props.readsConfig !== false)
+    fn.attachPermissions([
+      new PolicyStatement({ actions: ["ssm:GetParameter"], resources: [configParameterArn(stack)] }),
+    ]);
   suppress(fn.role!, LAMBDA_ROLE);
   return fn;
 }

@@ -203,8 +203,12 @@ const CLIENT_SERVICE: Record<string, string> = {
   "client-elastic-load-balancing-v2": "elasticloadbalancing",
   "client-kms": "kms",
 };
-/** Clients whose grants are not the runbook's to declare: the state table, and the control plane (checked above). */
-const NOT_DECLARED = ["client-dynamodb", "lib-dynamodb", "client-sfn", "client-eventbridge"];
+/**
+ * Clients whose grants are not the runbook's to declare: the state table, the control plane
+ * (checked above), and the audit queue every auditing role sends to (stacks/audit.ts; the
+ * evaluated matrix checks it).
+ */
+const NOT_DECLARED = ["client-dynamodb", "lib-dynamodb", "client-sfn", "client-eventbridge", "client-sqs"];
 
 /** Every core source file a runbook's steps load: its folder's step modules and what they import, transitively. */
 function stepModules(runbook: string): string[] {

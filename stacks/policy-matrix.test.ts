@@ -102,6 +102,8 @@ const ROWS: Case[] = Object.entries(ROW_WRITERS).flatMap(([key, writers]) =>
 
 interface Case extends SimRequest {
   what: string;
+  /** How every other role must be refused: implicitly (no grant) unless an explicit Deny is the rule. */
+  deniedAs?: "ExplicitlyDenied";
   /** The roles (by function name suffix) this request must be allowed for; every other role is denied. */
   allowedFor: string[];
 }
@@ -404,6 +406,8 @@ const WORK: Case[] = [
     resource: ARN.table,
     context: AUDIT_ROW,
     allowedFor: ["audit-writer"],
+    // Every other role carries an explicit Deny of writing an audit row (stacks/iam.ts).
+    deniedAs: "ExplicitlyDenied",
   },
   {
     what: "read an audit row (the writer: whether a redelivered entry is already stored)",
@@ -555,7 +559,7 @@ describe("the IAM fence, evaluated per role", () => {
     for (const [role, policies] of roles) {
       for (const c of WORK) {
         const decision = await evaluate(c, policies);
-        const expected = c.allowedFor.includes(role) ? "Allowed" : "ImplicitlyDenied";
+        const expected = c.allowedFor.includes(role) ? "Allowed" : (c.deniedAs ?? "ImplicitlyDenied");
         if (decision !== expected) wrong.push(`${role}: ${c.what}: ${decision}, expected ${expected}`);
       }
     }
