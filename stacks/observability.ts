@@ -28,6 +28,7 @@ import { SubscriptionProtocol, Topic } from "aws-cdk-lib/aws-sns";
 import { EmailSubscription, UrlSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import { type StackContext, use } from "sst/constructs";
 import { Api } from "./api.ts";
+import { Audit } from "./audit.ts";
 import { namePrefix, partitionOf, pascal, reflexConfig, resourceName } from "./context.ts";
 import { Runbooks } from "./runbooks.ts";
 import { Triggers } from "./triggers.ts";
@@ -43,8 +44,9 @@ export function Observability({ stack }: StackContext) {
   const runbooks = use(Runbooks).monitored;
   const triggers = use(Triggers).monitored;
   const api = use(Api).monitored;
-  const functions = [...runbooks.functions, ...triggers.functions, ...api.functions];
-  const queues = [...runbooks.queues, ...triggers.queues, ...api.queues];
+  const audit = use(Audit).monitored;
+  const functions = [...runbooks.functions, ...triggers.functions, ...api.functions, ...audit.functions];
+  const queues = [...runbooks.queues, ...triggers.queues, ...api.queues, ...audit.queues];
   const prefix = namePrefix(stack);
 
   const topic = new Topic(stack, "Alarms", { topicName: resourceName(stack, "alarms"), enforceSSL: true });
@@ -158,6 +160,20 @@ export function Observability({ stack }: StackContext) {
     }),
     1,
     { below: true, missing: TreatMissingData.BREACHING },
+  );
+  // Audit entries waiting: the writer is failing or not keeping up, and the trail lags behind.
+  alarm(
+    "AuditLagging",
+    "audit-lagging",
+    `Audit entries have waited over 5 minutes in ${audit.auditQueue}: the audit writer is failing or throttled, and the trail is behind`,
+    new Metric({
+      namespace: "AWS/SQS",
+      metricName: "ApproximateAgeOfOldestMessage",
+      dimensionsMap: { QueueName: audit.auditQueue },
+      statistic: "Maximum",
+      period: PERIOD,
+    }),
+    300,
   );
   for (const queue of queues) {
     alarm(

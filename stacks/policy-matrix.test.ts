@@ -10,6 +10,7 @@
 import { Runbooks } from "@reflex/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Api } from "./api.ts";
+import { Audit } from "./audit.ts";
 import { Observability } from "./observability.ts";
 import { Runbooks as RunbooksStack } from "./runbooks.ts";
 import { evaluate, type PolicyDocument, resolveTokens, type SimRequest } from "./support/policy-sim.ts";
@@ -52,8 +53,12 @@ const ALL_ROLES = [
   "schedule",
   "trigger",
   ...Runbooks.list().map((r) => `step-${r.name}`),
+  // The one writer of the audit trail (stacks/audit.ts): it alone puts AUDIT# rows.
+  "audit-writer",
 ];
 const AUDIT_ROW = { "dynamodb:LeadingKeys": ["AUDIT#2026-03-01"] };
+/** The audit writer's queue, by its deterministic name (stacks/audit.ts). */
+const AUDIT_QUEUE = `arn:aws:sqs:${region}:${account}:reflex-${TEST_ENV.stage}-audit`;
 const STEPS = Runbooks.list().map((r) => `step-${r.name}`);
 
 /** A change to one record, as Route 53 puts it into the request's condition keys. */
@@ -97,6 +102,8 @@ const ROWS: Case[] = Object.entries(ROW_WRITERS).flatMap(([key, writers]) =>
 
 interface Case extends SimRequest {
   what: string;
+  /** How every other role must be refused: implicitly (no grant) unless an explicit Deny is the rule. */
+  deniedAs?: "ExplicitlyDenied";
   /** The roles (by function name suffix) this request must be allowed for; every other role is denied. */
   allowedFor: string[];
 }
@@ -192,13 +199,21 @@ const ATTACKS: Case[] = [
     resource: ARN.group,
     allowedFor: [],
   },
-  ...["dynamodb:DeleteItem", "dynamodb:UpdateItem"].map((action) => ({
+  // Audit rows are appended by the audit writer alone, with PutItem only; nobody updates,
+  // deletes or batch-writes them (a batch could hold a DeleteRequest, which IAM cannot tell apart).
+  ...["dynamodb:DeleteItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"].map((action) => ({
     what: `${action} on an audit row`,
     action,
     resource: ARN.table,
     context: AUDIT_ROW,
     allowedFor: [],
   })),
+  {
+    what: "empty the audit queue before the writer reads it (sqs:PurgeQueue)",
+    action: "sqs:PurgeQueue",
+    resource: AUDIT_QUEUE,
+    allowedFor: [],
+  },
   {
     what: "BatchWriteItem on rows other than the audit trail's",
     action: "dynamodb:BatchWriteItem",
@@ -390,23 +405,38 @@ const WORK: Case[] = [
     action: "dynamodb:PutItem",
     resource: ARN.table,
     context: AUDIT_ROW,
-    allowedFor: [...CLOSERS, ...STEPS],
+    allowedFor: ["audit-writer"],
+    // Every other role carries an explicit Deny of writing an audit row (stacks/iam.ts).
+    deniedAs: "ExplicitlyDenied",
   },
   {
-    what: "append audit rows in a batch",
-    action: "dynamodb:BatchWriteItem",
+    what: "read an audit row (the writer: whether a redelivered entry is already stored)",
+    action: "dynamodb:GetItem",
     resource: ARN.table,
     context: AUDIT_ROW,
+    allowedFor: ALL_ROLES.filter((r) => r !== "chatops"),
+  },
+  {
+    what: "hand audit entries to the audit writer (SendMessage, SendMessageBatch's action too)",
+    action: "sqs:SendMessage",
+    resource: AUDIT_QUEUE,
     allowedFor: [...CLOSERS, ...STEPS],
   },
+  ...["sqs:ReceiveMessage", "sqs:DeleteMessage"].map((action) => ({
+    what: `${action} on the audit queue (take entries off it)`,
+    action,
+    resource: AUDIT_QUEUE,
+    allowedFor: ["audit-writer"],
+  })),
   ...ROWS,
   {
     what: "the Slack acknowledgement reads an approval row (and its task token)",
     action: "dynamodb:GetItem",
     resource: ARN.table,
     context: { "dynamodb:LeadingKeys": ["APPROVAL#run-1"] },
-    // Every other role reads the table; the acknowledgement, public, reads nothing.
-    allowedFor: ALL_ROLES.filter((r) => r !== "chatops"),
+    // Every other role reads the table; the acknowledgement, public, reads nothing, and the
+    // audit writer reads audit rows only.
+    allowedFor: ALL_ROLES.filter((r) => r !== "chatops" && r !== "audit-writer"),
   },
   {
     what: "UPSERT the configured pair's record in its zone",
@@ -467,8 +497,20 @@ let alarmNames: string[];
 beforeAll(async () => {
   const synth = await sharedSynth();
   const env = { region, account };
-  for (const stackFn of [RunbooksStack, Triggers, Api]) {
-    const template = synth.template(stackFn).toJSON() as { Resources: Resources };
+  for (const stackFn of [RunbooksStack, Triggers, Api, Audit]) {
+    const raw = synth.template(stackFn).toJSON() as { Resources: Resources };
+    // A queue of the same stack is named by its logical id (GetAtt): put its ARN in its place.
+    const queues = Object.entries(raw.Resources).filter(([, r]) => r.Type === "AWS::SQS::Queue");
+    const template = JSON.parse(
+      queues.reduce(
+        (text, [id, q]) =>
+          text.replaceAll(
+            JSON.stringify({ "Fn::GetAtt": [id, "Arn"] }),
+            JSON.stringify(`arn:aws:sqs:${region}:${account}:${q.Properties.QueueName}`),
+          ),
+        JSON.stringify(raw),
+      ),
+    ) as { Resources: Resources };
     const policies = Object.values(template.Resources).filter((r) => r.Type === "AWS::IAM::Policy");
     for (const [, fn] of Object.entries(template.Resources).filter(
       ([, r]) => r.Type === "AWS::Lambda::Function",
@@ -517,7 +559,7 @@ describe("the IAM fence, evaluated per role", () => {
     for (const [role, policies] of roles) {
       for (const c of WORK) {
         const decision = await evaluate(c, policies);
-        const expected = c.allowedFor.includes(role) ? "Allowed" : "ImplicitlyDenied";
+        const expected = c.allowedFor.includes(role) ? "Allowed" : (c.deniedAs ?? "ImplicitlyDenied");
         if (decision !== expected) wrong.push(`${role}: ${c.what}: ${decision}, expected ${expected}`);
       }
     }

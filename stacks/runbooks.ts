@@ -17,6 +17,7 @@ import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cd
 import { type Function as SstFunction, type StackContext, use } from "sst/constructs";
 import { Bus } from "./bus.ts";
 import {
+  auditQueueArn,
   deploymentUnique,
   partitionOf,
   pascal,
@@ -28,6 +29,7 @@ import {
 } from "./context.ts";
 import { deadLetterQueue, reflexFunction } from "./function.ts";
 import {
+  auditStatement,
   describeExecutionStatement,
   effectivePermissions,
   putEventsStatement,
@@ -84,7 +86,10 @@ export function Runbooks({ stack }: StackContext) {
       environment: { REFLEX_RUNBOOK: runbook.name },
       timeoutSeconds: stepWorkerTimeoutSeconds(runbook),
     });
-    stepFunction.attachPermissions(tableStatements(table.tableArn, TABLE_WRITES.step));
+    stepFunction.attachPermissions([
+      ...tableStatements(table.tableArn, TABLE_WRITES.step),
+      auditStatement(auditQueueArn(stack)),
+    ]);
 
     const literals = { Partition: partitionOf(stack), Account: stack.account, Region: stack.region };
     // Actions its state machine calls itself (`aws()` Tasks: the AWS SDK integration) are the
@@ -191,6 +196,7 @@ export function Runbooks({ stack }: StackContext) {
   const executionArns = deployed.map((d) => `${executionArnPrefix(d.stateMachineArn)}*`);
   executionStatus.attachPermissions([
     ...tableStatements(table.tableArn, TABLE_WRITES.executionStatus),
+    auditStatement(auditQueueArn(stack)),
     putEventsStatement(bus.eventBusArn),
     // A status event is a claim: the function reads the execution back before it closes a run.
     describeExecutionStatement(executionArns),
@@ -247,6 +253,7 @@ export function Runbooks({ stack }: StackContext) {
   );
   reconcile.attachPermissions([
     ...tableStatements(table.tableArn, TABLE_WRITES.reconcile),
+    auditStatement(auditQueueArn(stack)),
     putEventsStatement(bus.eventBusArn),
     describeExecutionStatement(executionArns),
     ...inspectors,

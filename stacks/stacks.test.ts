@@ -9,6 +9,7 @@ import type { CloudAssembly } from "aws-cdk-lib/cx-api";
 import { beforeAll, describe, expect, it } from "vitest";
 import { LOST_RUNS_METRIC as RECONCILER_METRIC } from "../packages/functions/src/reconcile.ts";
 import { Api } from "./api.ts";
+import { Audit } from "./audit.ts";
 import { Bus } from "./bus.ts";
 import { isProdStage } from "./context.ts";
 import { effectivePermissions } from "./iam.ts";
@@ -27,7 +28,7 @@ interface Statement {
   Condition?: Record<string, Record<string, string>>;
 }
 
-const STACKS = { Storage, Bus, Runbooks: RunbooksStack, Triggers, Api, Observability };
+const STACKS = { Storage, Audit, Bus, Runbooks: RunbooksStack, Triggers, Api, Observability };
 const PREFIX = `reflex-${TEST_ENV.stage}`;
 const SM_ARN_PREFIX = `arn:aws:states:${TEST_ENV.region}:${TEST_ENV.account}:stateMachine:${PREFIX}-`;
 
@@ -672,6 +673,69 @@ describe("Api", () => {
   });
 });
 
+describe("Audit", () => {
+  it("hands audit entries to one writer through an encrypted, TLS-only queue that dead-letters after five receives", () => {
+    const queues = resources(templates.Audit, "AWS::SQS::Queue");
+    const [dlqId] = Object.entries(queues).find(([, q]) => q.Properties.QueueName === `${PREFIX}-audit-dlq`)!;
+    templates.Audit.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: `${PREFIX}-audit`,
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 14 * 86_400,
+      VisibilityTimeout: 180,
+      RedrivePolicy: { deadLetterTargetArn: { "Fn::GetAtt": [dlqId, "Arn"] }, maxReceiveCount: 5 },
+    });
+    templates.Audit.hasResourceProperties("AWS::SQS::QueuePolicy", {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+        ]),
+      },
+      Queues: [{ Ref: Match.stringLikeRegexp("^AuditQueue") }],
+    });
+    templates.Audit.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      BatchSize: 10,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+    templates.Audit.hasResourceProperties("AWS::Lambda::Function", {
+      FunctionName: `${PREFIX}-audit-writer`,
+      Timeout: 30,
+    });
+  });
+
+  it("gives every function the audit queue's URL, the one way its entries reach the trail", () => {
+    const url = {
+      "Fn::Join": [
+        "",
+        ["https://sqs.us-east-1.", { Ref: "AWS::URLSuffix" }, `/${TEST_ENV.account}/${PREFIX}-audit`],
+      ],
+    };
+    const fns = allTemplates().flatMap((t) =>
+      Object.values(t.Resources).filter(
+        (r) =>
+          r.Type === "AWS::Lambda::Function" && String(r.Properties.FunctionName ?? "").startsWith(PREFIX),
+      ),
+    );
+    expect(fns.length).toBeGreaterThan(10);
+    for (const fn of fns)
+      expect(fn.Properties.Environment.Variables.REFLEX_AUDIT_QUEUE_URL, fn.Properties.FunctionName).toEqual(
+        url,
+      );
+  });
+
+  it("pages when audit entries wait over five minutes for the writer", () => {
+    const lagging = Object.values(resources(templates.Observability, "AWS::CloudWatch::Alarm"))
+      .map((a) => a.Properties)
+      .find((a) => a.AlarmName === `${PREFIX}-audit-lagging`);
+    expect(lagging).toMatchObject({
+      Namespace: "AWS/SQS",
+      MetricName: "ApproximateAgeOfOldestMessage",
+      Dimensions: [{ Name: "QueueName", Value: `${PREFIX}-audit` }],
+      Threshold: 300,
+      AlarmActions: [{ Ref: expect.stringMatching(/^Alarms/) }],
+    });
+  });
+});
+
 describe("Observability", () => {
   it("pages on failed, timed-out, aborted and lost runs and non-empty dead-letter queues, not on Lambda errors", () => {
     const alarms = Object.values(resources(templates.Observability, "AWS::CloudWatch::Alarm")).map(
@@ -692,6 +756,7 @@ describe("Observability", () => {
         .sort(),
     ).toEqual(
       [
+        "audit-dlq",
         "chatops-notifier-dlq",
         "chatops-worker-dlq",
         "execution-status-dlq",
@@ -712,7 +777,9 @@ describe("Observability", () => {
     expect(LOST_RUNS_METRIC).toEqual(RECONCILER_METRIC);
     expect(named("Errors")).toEqual([]);
     expect(named("Throttles")).toEqual([]);
-    for (const a of alarms.filter((x) => x.AlarmName !== `${PREFIX}-reconciler-silent`)) {
+    for (const a of alarms.filter(
+      (x) => x.AlarmName !== `${PREFIX}-reconciler-silent` && x.AlarmName !== `${PREFIX}-audit-lagging`,
+    )) {
       expect(a).toMatchObject({
         Threshold: 1,
         ComparisonOperator: "GreaterThanOrEqualToThreshold",
@@ -820,7 +887,8 @@ describe("every stack", () => {
         });
       }
     }
-    expect(count).toBe(Runbooks.list().length + 8);
+    // …and the audit writer, which alone does not read the config.
+    expect(count).toBe(Runbooks.list().length + 9);
   });
 
   it("grants no '*' action: no statement names '*', and no Allow uses a wildcard action", () => {

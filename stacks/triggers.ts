@@ -17,9 +17,15 @@ import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { CfnSchedule, CfnScheduleGroup } from "aws-cdk-lib/aws-scheduler";
 import { type StackContext, use } from "sst/constructs";
 import { Bus } from "./bus.ts";
-import { boundedName, namePrefix, pascal, reflexConfig, resourceName } from "./context.ts";
+import { auditQueueArn, boundedName, namePrefix, pascal, reflexConfig, resourceName } from "./context.ts";
 import { deadLetterQueue, reflexFunction } from "./function.ts";
-import { putEventsStatement, startExecutionStatement, TABLE_WRITES, tableStatements } from "./iam.ts";
+import {
+  auditStatement,
+  putEventsStatement,
+  startExecutionStatement,
+  TABLE_WRITES,
+  tableStatements,
+} from "./iam.ts";
 import { Runbooks } from "./runbooks.ts";
 import { Storage } from "./storage.ts";
 
@@ -42,6 +48,7 @@ export function Triggers({ stack }: StackContext) {
   const startRuns = [
     startExecutionStatement(runbooks.map((r) => r.stateMachineArn)),
     putEventsStatement(bus.eventBusArn),
+    auditStatement(auditQueueArn(stack)),
   ];
 
   // Event rules → the gate.

@@ -17,6 +17,7 @@ import { LambdaClient, ListFunctionsCommand } from "@aws-sdk/client-lambda";
 import { ListHostedZonesCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
 import { ListStateMachinesCommand, SFNClient } from "@aws-sdk/client-sfn";
+import { ListQueuesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DescribeInstanceInformationCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { Aws, ChatOps } from "@reflex/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -46,6 +47,8 @@ const PROBES: Record<Aws.ServiceName, Probe> = {
   route53: { Client: Route53Client, call: () => new ListHostedZonesCommand({}) },
   cloudwatch: { Client: CloudWatchClient, call: () => new DescribeAlarmsCommand({}) },
   lambda: { Client: LambdaClient, call: () => new ListFunctionsCommand({}) },
+  // Local mode hands audit entries to the writer in-process: its queue is never reached.
+  sqs: { Client: SQSClient, call: () => new ListQueuesCommand({}) },
   scheduler: { Client: EventBridgeClient, call: () => new ListRulesCommand({}) },
 };
 
@@ -108,6 +111,7 @@ describe("local mode's AWS endpoints", () => {
       route53: "simulated",
       cloudwatch: "simulated",
       lambda: "refused",
+      sqs: "refused",
       scheduler: "refused",
     });
   });
@@ -124,6 +128,7 @@ describe("local mode's AWS endpoints", () => {
       why: expect.stringMatching(/only for the cloud services/),
     });
     expect(where.scheduler.outcome).toBe("refused");
+    expect(where.sqs.outcome).toBe("refused");
   });
 
   it("sends nothing anywhere once local mode has stopped", async () => {

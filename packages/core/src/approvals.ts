@@ -46,6 +46,9 @@ export interface ApprovalTaskEvent {
  * The policy (approvers, minApprovers, self-approval, who asked) is the one admission fixed on
  * the run's record, written once and never updated — not what the step's payload says.
  */
+/** The error a retried approval-request step fails with when it may not answer its new wait (deployed). */
+export const APPROVAL_ALREADY_DECIDED = "ApprovalAlreadyDecided";
+
 export async function request(event: ApprovalTaskEvent, now = new Date()): Promise<void> {
   const { input } = event;
   if (!event.taskToken)
@@ -76,24 +79,39 @@ export async function request(event: ApprovalTaskEvent, now = new Date()): Promi
     }
     // Already decided (the step was retried after an answer, or the answering process died
     // before it told the run): give the new token that answer; the verify step after the wait
-    // still checks the record.
+    // still checks the record. The step worker may not send task answers (states:SendTask* is
+    // the API's and the ChatOps worker's only), so deployed that send is refused: the step then
+    // fails closed, ApprovalAlreadyDecided, naming the decision, rather than wait forever or
+    // fail with a bare AccessDenied. Locally the engine takes the answer (no IAM), which is how
+    // a restarted local mode resumes a run whose decision it never delivered.
     const sfn = client(SFNClient, "sfn");
-    if (earlier.status === "APPROVED") {
-      await Executions.setWaiting(id, false);
-      await sfn.send(
-        new SendTaskSuccessCommand({
-          taskToken: event.taskToken,
-          output: JSON.stringify({ approved: true }),
-        }),
+    try {
+      if (earlier.status === "APPROVED") {
+        await Executions.setWaiting(id, false);
+        await sfn.send(
+          new SendTaskSuccessCommand({
+            taskToken: event.taskToken,
+            output: JSON.stringify({ approved: true }),
+          }),
+        );
+      } else
+        await sfn.send(
+          new SendTaskFailureCommand({
+            taskToken: event.taskToken,
+            error: earlier.decision?.outcome === "abort" ? RUN_ABORTED : APPROVAL_ERRORS.rejected,
+            cause: `the approval request was already ${describeDecision(earlier)}`,
+          }),
+        );
+    } catch (err) {
+      if ((err as Error).name !== "AccessDeniedException") throw err;
+      const e = new StepExecutionError(
+        "approval_already_decided",
+        `the approval request of run ${id} was already ${describeDecision(earlier)}; this retried request step may not answer its new wait (the step worker has no states:SendTask* permission), so the run ends here: start it again`,
+        { cause: err },
       );
-    } else
-      await sfn.send(
-        new SendTaskFailureCommand({
-          taskToken: event.taskToken,
-          error: earlier.decision?.outcome === "abort" ? RUN_ABORTED : APPROVAL_ERRORS.rejected,
-          cause: `the approval request was already ${describeDecision(earlier)}`,
-        }),
-      );
+      e.name = APPROVAL_ALREADY_DECIDED;
+      throw e;
+    }
     return;
   }
   const deadline = new Date(now.getTime() + plan.deadlineSeconds * 1000).toISOString();

@@ -28,6 +28,7 @@ export const SERVICES = [
   "route53",
   "cloudwatch",
   "lambda",
+  "sqs",
 ] as const;
 
 export type ServiceName = (typeof SERVICES)[number];

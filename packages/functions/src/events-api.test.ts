@@ -2,6 +2,7 @@
  * `POST /events` deployed (in Lambda, behind IAM): a caller can send its own events, never
  * forge AWS's; the audit trail names the IAM caller; events carry the real account.
  */
+import { randomUUID } from "node:crypto";
 import { Audit, useConfig, validateConfig } from "@reflex/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -15,8 +16,23 @@ const CALLER = "arn:aws:sts::123456789012:assumed-role/ops/alice";
 let storage: Storage;
 beforeAll(async () => {
   storage = await startTestDynamo();
+  // In Lambda, entries go to the audit writer's queue: here its writer stores them at once,
+  // as the queue would hand them over from this function.
+  Audit.useTransport({
+    send: async (entry) => {
+      await Audit.store({
+        body: JSON.stringify(entry),
+        sender: "AROAEXAMPLEAPIROLE:reflex-test-api",
+        sentAt: Date.now(),
+        messageId: randomUUID(),
+      });
+    },
+  });
 });
-afterAll(async () => storage.close());
+afterAll(async () => {
+  Audit.useTransport(undefined);
+  await storage.close();
+});
 beforeEach(() => {
   process.env.AWS_LAMBDA_FUNCTION_NAME = "reflex-test-api";
   process.env.REFLEX_ACCOUNT = "123456789012";

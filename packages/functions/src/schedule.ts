@@ -4,8 +4,9 @@
  * schedule or window of that name — never the payload: anyone able to invoke this function
  * directly could otherwise start any runbook with any params as trusted automation. A `run` or
  * `with` in the payload (older deployments send them) is ignored; an unknown or disabled name is
- * rejected and audited. The fire time makes the execution name, so a redelivered invocation is
- * the same run.
+ * rejected and audited. The fire time, to the minute, makes the execution name, so a redelivered
+ * or replayed invocation is the same run however it writes the time (`…:00Z`, `…:00.000Z`, an
+ * offset, other seconds of the minute); one older than the Scheduler's last retry is refused.
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
@@ -29,6 +30,12 @@ type Outcome = { executionId?: string; decision: string; reason?: string };
 
 /** How far ahead of the clock a fire time may be (clock skew): a later one would move a window. */
 const MAX_FIRE_AHEAD_MS = 5 * 60_000;
+/**
+ * How old a fire time may be: the Scheduler retries a delivery for at most an hour
+ * (`SCHEDULE_RETRY.maximumEventAgeInSeconds` in stacks/triggers.ts), plus clock skew. An older
+ * one is a replay, not a delivery: refused, so a run whose record has gone cannot be started again.
+ */
+export const MAX_FIRE_AGE_MS = 3_600_000 + MAX_FIRE_AHEAD_MS;
 
 export const handler = middy<unknown, Outcome>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
@@ -53,14 +60,18 @@ export async function fire(raw: unknown, now = new Date()): Promise<Outcome> {
       ? `scheduledTime '${e.scheduledTime}' is not an instant: nothing started`
       : at > now.getTime() + MAX_FIRE_AHEAD_MS
         ? `scheduledTime ${e.scheduledTime} is ahead of the clock (${now.toISOString()}): a ${e.kind} fires when it is due, nothing started`
-        : undefined;
+        : at < now.getTime() - MAX_FIRE_AGE_MS
+          ? `scheduledTime ${e.scheduledTime} is older than the Scheduler's last retry (an hour before ${now.toISOString()}): a replayed firing, nothing started`
+          : undefined;
   if (refusal || !entry) {
     const reason = refusal ?? "";
     await Audit.record({ kind: "schedule.rejected", actor: `${e.kind}:${e.name.slice(0, 63)}`, reason }, now);
     logger.warn("schedule invocation rejected", { kind: e.kind, name: e.name, reason });
     return { decision: "rejected", reason };
   }
-  const stamp = e.scheduledTime.replace(/[^0-9TZ]/g, "").slice(0, 16);
+  // One run per fire time, to the minute (the Scheduler's granularity), however it is written.
+  const minute = new Date(Math.floor(at / 60_000) * 60_000).toISOString();
+  const stamp = minute.replace(/[^0-9TZ]/g, "").slice(0, 16);
   const executionId = `${e.name}-${stamp}`.slice(0, 80);
   // A window's run carries its bounds: no new target starts after the cutoff.
   const window = e.kind === "window" ? config.windows.find((w) => w.name === e.name) : undefined;

@@ -1,4 +1,5 @@
 /** Calls a Lambda handler in-process the way the Lambda runtime would (with a context). */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import type { Context } from "aws-lambda";
 
@@ -22,7 +23,23 @@ export function lambdaContext(functionName: string): Context {
   };
 }
 
+/**
+ * The function each piece of in-process work runs as, as a Lambda function has its own role:
+ * local mode's audit queue names it as the sender of what it audits (deployed, SQS's SenderId).
+ */
+const running = new AsyncLocalStorage<string>();
+
+/** The local function the caller runs as (undefined: local mode itself, or a test). */
+export function currentFunction(): string | undefined {
+  return running.getStore();
+}
+
+/** Runs `work` as the local function `functionName` (for work that is not a handler invocation). */
+export function asFunction<T>(functionName: string, work: () => Promise<T>): Promise<T> {
+  return running.run(functionName, work);
+}
+
 /** Invokes a handler with a fresh context, as one Lambda invocation. */
 export function invoke<E, R>(handler: LambdaHandler<E, R>, functionName: string, event: E): Promise<R> {
-  return handler(event, lambdaContext(functionName));
+  return running.run(functionName, () => handler(event, lambdaContext(functionName)));
 }

@@ -10,6 +10,7 @@ import type { Server } from "node:http";
 import { join, resolve } from "node:path";
 import {
   Approvals,
+  Audit,
   Aws,
   ChatOps,
   type Config,
@@ -23,18 +24,20 @@ import {
 } from "@reflex/core";
 import { useProbeTransport } from "@reflex/core/runbooks/failover/probe";
 import { handler as apiHandler } from "@reflex/functions/api";
+import { handler as auditWriterHandler, useReceiptCheck } from "@reflex/functions/audit-writer";
 import { toEnvelope } from "@reflex/functions/events-api";
 import { handler as statusHandler } from "@reflex/functions/execution-status";
 import { handler as scheduleHandler } from "@reflex/functions/schedule";
 import { handler as stepHandler } from "@reflex/functions/step";
 import { handler as triggerHandler } from "@reflex/functions/trigger";
 import { followActivity, type Writer } from "./activity.ts";
+import { LocalAuditQueue } from "./audit-queue.ts";
 import { LocalBus } from "./bus.ts";
 import { PORT_FILE, type PortFile, readPortFile, writerAlive } from "./cli/transport.ts";
 import { SIMULATED_SERVICES, SimulatedCloud, withExecution } from "./cloud/index.ts";
 import { LocalStepFunctions } from "./engine/local-sfn.ts";
 import { callSdk } from "./engine/sdk-task.ts";
-import { invoke } from "./lambda.ts";
+import { asFunction, invoke } from "./lambda.ts";
 import { LOCAL_PREFIXES, localRoute } from "./local-api.ts";
 import { Outbox } from "./outbox.ts";
 import { type ScheduledJob, startScheduler } from "./scheduler.ts";
@@ -159,7 +162,9 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   ChatOps.Transport.useTransport(outbox);
   const life = { stopped: false };
   const notifications = subscribeSlackNotifier(bus, opts.config, life);
-  const slackWork = new SlackWork((work: ChatOps.Ack.Work) => ChatOps.Worker.handle(work));
+  const slackWork = new SlackWork((work: ChatOps.Ack.Work) =>
+    asFunction("reflex-local-chatops-worker", () => ChatOps.Worker.handle(work)),
+  );
   const realCloud = realCloudFromEnv();
   const { api, routes } = serverRoutes(opts, { cloud, bus, outbox, slackWork, realCloud, activity });
   let started: Awaited<ReturnType<typeof startServer>>;
@@ -173,6 +178,8 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     await storage.close();
     releaseDataDir();
     ChatOps.Transport.useTransport(undefined);
+    Audit.useTransport(undefined);
+    useReceiptCheck(undefined);
     Aws.configure({ guard: stoppedGuard });
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "EADDRINUSE")
@@ -220,6 +227,8 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
       Aws.configure({ guard: stoppedGuard });
       useProbeTransport();
       ChatOps.Transport.useTransport(undefined);
+      Audit.useTransport(undefined);
+      useReceiptCheck(undefined);
     },
   };
 }
@@ -271,6 +280,12 @@ async function openStorage(dataDir: string | undefined, region: string): Promise
   process.env.REFLEX_STATE_MACHINE_ARN_PREFIX = `arn:aws:states:${region}:${LOCAL_ACCOUNT}:stateMachine:${STATE_MACHINE_PREFIX}`;
   await ensureTable(storage.dynamoEndpoint, region, tableName());
   await ensureBucket(storage.s3Endpoint, region, LOCAL_BUCKET);
+  // Audit entries go to the audit writer's handler, as the audit queue delivers them deployed.
+  const auditQueue = new LocalAuditQueue((event) =>
+    invoke(auditWriterHandler, "reflex-local-audit-writer", event),
+  );
+  Audit.useTransport(auditQueue);
+  useReceiptCheck(auditQueue.confirm);
   return storage;
 }
 
@@ -384,7 +399,9 @@ function useLocalEndpoints(
 async function recoverRuns(engine: LocalStepFunctions): Promise<void> {
   await resumeWaitingRuns(engine);
   // No other process shares this data dir, so every start still STARTING died with the last one.
-  const reconciled = await Runs.reconcile({ olderThanMs: 0, inspectLost: Steps.inspectLost });
+  const reconciled = await asFunction("reflex-local-reconcile", () =>
+    Runs.reconcile({ olderThanMs: 0, inspectLost: Steps.inspectLost }),
+  );
   for (const r of reconciled) console.error(`reflex: reconciled ${r.executionId}: ${r.status} (${r.reason})`);
 }
 

@@ -1,17 +1,27 @@
 /**
  * The append-only audit trail. Every decision (started, deduplicated, suppressed, denied)
- * and every step writes one entry with its reason. Entries are never updated or overwritten:
- * each key is new (time + UUID).
+ * and every step writes one entry with its reason. Entries are never updated or overwritten.
+ *
+ * One writer: a function records an entry ({@link record}) by handing it to the audit writer,
+ * which alone may put `AUDIT#` rows. Deployed, the hand-over is the audit queue (SQS,
+ * `REFLEX_AUDIT_QUEUE_URL`): the functions may only send to it, and the writer
+ * (packages/functions/src/audit-writer.ts) stores each message with {@link store}, stamped with
+ * who sent it as SQS reports it (`SenderId`: the sending role's id and session, which a sender
+ * cannot choose) and when. Local mode runs the same writer handler in-process
+ * ({@link useTransport}); elsewhere (core's own tests) {@link store} is called in-process.
  *
  * Layout: pk `AUDIT#<yyyy-mm-dd>` (a partition per day, so an event storm spreads over time
  * instead of heating one key forever), sk `<iso time>#<id>`. Entries about an execution are
  * also indexed on gsi1 under `EXEC#<id>`, so `reflex show` reads them in one query.
  */
 import { randomUUID } from "node:crypto";
-import { BatchWriteCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
+import { client } from "../aws.ts";
 import { batcher } from "../batch.ts";
-import { db, decodeCursor, encodeCursor, queryAll, TableKey } from "./db.ts";
+import { EnvironmentError } from "../errors.ts";
+import { conditionalWrite, db, decodeCursor, encodeCursor, queryAll, TableKey } from "./db.ts";
 import { TABLE_KEYS, tableName } from "./table.ts";
 
 export type AuditKind =
@@ -31,6 +41,7 @@ export type AuditKind =
   | "lock.released"
   | "guardrail.changed"
   | "schedule.fired"
+  | "audit.malformed"
   | (string & {});
 
 export interface AuditInput {
@@ -51,65 +62,258 @@ export interface AuditInput {
 
 export interface AuditEntry extends AuditInput {
   id: string;
+  /** When the decision was made, as its sender says. */
   at: string;
+  /**
+   * Who handed the entry to the audit writer, as the queue reports it, never as the entry says:
+   * deployed, SQS's `SenderId` (`<role id>:<session>`, for a Lambda function its role's id and
+   * the function's name); locally `LOCAL:<function name>`. Set by the writer.
+   */
+  sender?: string;
+  /** When the audit writer's queue received it (SQS's `SentTimestamp`). Set by the writer. */
+  receivedAt?: string;
 }
 
-/** How long audit entries are kept before TTL removes them (days). */
+/** How long audit entries are kept before TTL removes them (days), counted from when the writer received them. */
 const RETENTION_DAYS = 400;
 
 /**
- * Appends one entry to the audit trail.
+ * Appends one entry to the audit trail: hands it to the audit writer, and resolves once the
+ * writer's queue holds it (deployed; it is stored within seconds) or, locally, once it is stored.
  *
  * @example
  * await Audit.record({ kind: "event.suppressed", actor: "rule:web-cpu-high", reason: "cooldown until 10:42Z", guardrail: "cooldown" });
  */
 export async function record(input: AuditInput, now = new Date()): Promise<AuditEntry> {
-  const at = now.toISOString();
-  const id = randomUUID();
-  const entry: AuditEntry = { ...input, id, at };
-  const { partitionKey, sortKey, gsi1, ttlAttribute } = TABLE_KEYS;
-  await write({
-    [partitionKey]: `AUDIT#${at.slice(0, 10)}`,
-    [sortKey]: `${at}#${id}`,
-    ...(input.executionId
-      ? { [gsi1.partitionKey]: `EXEC#${input.executionId}`, [gsi1.sortKey]: `AUDIT#${at}#${id}` }
-      : {}),
-    [ttlAttribute]: Math.floor(now.getTime() / 1000) + RETENTION_DAYS * 86_400,
-    type: "audit",
-    ...entry,
-  });
+  const entry: AuditEntry = { ...input, id: randomUUID(), at: now.toISOString() };
+  await transport().send(entry);
   return entry;
 }
 
-/*
- * Writes are grouped: entries recorded in the same tick go out in one BatchWriteItem (up to 25),
- * and each caller's promise settles only when its entry is stored, so "audited" still means
- * "written" before anyone answers. In an event storm this turns thousands of audit writes into
- * a few hundred requests. Keys are new (time + UUID), so the batch (which takes no conditions)
- * can never overwrite an entry: the trail stays append-only.
- */
+/** How entries reach the audit writer. */
+export interface Transport {
+  /** Resolves once the entry is in the writer's hands for good; rejects when it could not be handed over. */
+  send(entry: AuditEntry): Promise<void>;
+}
+
+let chosen: Transport | undefined;
+let queued: { url: string; transport: Transport } | undefined;
+let inProcess: Transport | undefined;
+
+/** Sets how entries reach the writer (local mode's in-process queue); undefined goes back to the default. */
+export function useTransport(next?: Transport): void {
+  chosen = next;
+}
+
 /**
- * A batch waits this long for more entries: 10 ms more per audited decision, for about a third
- * of the requests in a storm (measured with bench/alarm-storm: ratio 0.38 → 0.45).
+ * The audit queue when `REFLEX_AUDIT_QUEUE_URL` names one (every deployed function's
+ * environment); in a Lambda function without it, an error (it could not write the trail: only
+ * the writer may); elsewhere the writer's code in this process.
+ */
+function transport(): Transport {
+  if (chosen) return chosen;
+  const url = process.env.REFLEX_AUDIT_QUEUE_URL;
+  if (url) {
+    if (queued?.url !== url) queued = { url, transport: sqsTransport(url) };
+    return queued.transport;
+  }
+  if (process.env.AWS_LAMBDA_FUNCTION_NAME && !process.env.REFLEX_LOCAL_MODE)
+    throw new EnvironmentError(
+      "environment variable REFLEX_AUDIT_QUEUE_URL is not set: a deployed function hands its audit entries to the audit writer's queue",
+    );
+  inProcess ??= {
+    send: async (entry) => {
+      const stored = await store({
+        body: JSON.stringify(entry),
+        sender: "LOCAL:in-process",
+        sentAt: Date.now(),
+        messageId: randomUUID(),
+      });
+      if (stored.status === "malformed") throw new Error(`audit: entry refused: ${stored.problem}`);
+    },
+  };
+  return inProcess;
+}
+
+/**
+ * How long a message the audit writer has received stays hidden from other receivers while it
+ * is stored: the audit queue's visibility timeout (stacks/audit.ts), six times the writer's
+ * 30 s Lambda timeout as AWS advises for an SQS event source.
+ */
+export const WRITER_VISIBILITY_SECONDS = 180;
+
+/** SQS takes at most 10 messages a batch, and 256 KiB in all. */
+const SQS_BATCH = 10;
+const SQS_BATCH_BYTES = 256 * 1024;
+/**
+ * A batch waits this long for more entries: 10 ms more per audited decision, for far fewer
+ * requests in a storm (measured with bench/alarm-storm when audit rows were batch-written).
  */
 const AUDIT_BATCH_WAIT_MS = 10;
-const write = batcher<Record<string, unknown>, void>(
-  25,
-  async (items) => {
-    let requests = items.map((Item) => ({ PutRequest: { Item } }));
-    for (let attempt = 0; requests.length > 0; attempt++) {
-      if (attempt > 8) throw new Error(`audit: ${requests.length} entries still unprocessed after retries`);
-      if (attempt > 0) await new Promise((r) => setTimeout(r, 2 ** attempt * 10));
-      const out = await db().send(new BatchWriteCommand({ RequestItems: { [tableName()]: requests } }));
-      requests = (out.UnprocessedItems?.[tableName()] ?? []) as typeof requests;
+
+/**
+ * Entries recorded in the same tick go out in one SendMessageBatch (up to 10), and each
+ * caller's promise settles only when SQS has its entry, so "audited" means held by the queue
+ * before anyone answers. Entries SQS did not take are sent again (a few times, then the
+ * caller's record() rejects with SQS's reason).
+ */
+function sqsTransport(url: string): Transport {
+  const sendBatch = async (entries: AuditEntry[]): Promise<Array<Error | undefined>> => {
+    const results: Array<Error | undefined> = entries.map(() => undefined);
+    // Split by size: a few large entries (big params) can pass SQS's 256 KiB per request.
+    const groups: number[][] = [[]];
+    let bytes = 0;
+    const bodies = entries.map((e) => JSON.stringify(e));
+    for (const [i, body] of bodies.entries()) {
+      const size = Buffer.byteLength(body);
+      if (groups.at(-1)!.length > 0 && bytes + size > SQS_BATCH_BYTES) {
+        groups.push([]);
+        bytes = 0;
+      }
+      groups.at(-1)!.push(i);
+      bytes += size;
     }
-    return items.map(() => undefined);
-  },
-  AUDIT_BATCH_WAIT_MS,
-);
+    await Promise.all(
+      groups.map(async (group) => {
+        let pending = group;
+        for (let attempt = 0; pending.length > 0; attempt++) {
+          if (attempt > 0) await new Promise((r) => setTimeout(r, 2 ** attempt * 20));
+          const out = await client(SQSClient, "sqs").send(
+            new SendMessageBatchCommand({
+              QueueUrl: url,
+              Entries: pending.map((i) => ({ Id: String(i), MessageBody: bodies[i] })),
+            }),
+          );
+          const failed = out.Failed ?? [];
+          pending = [];
+          for (const f of failed) {
+            const i = Number(f.Id);
+            if (f.SenderFault || attempt >= 4)
+              results[i] = new Error(`audit: the audit queue refused an entry: ${f.Code} ${f.Message ?? ""}`);
+            else pending.push(i);
+          }
+        }
+      }),
+    );
+    return results;
+  };
+  const send = batcher<AuditEntry, Error | undefined>(SQS_BATCH, sendBatch, AUDIT_BATCH_WAIT_MS);
+  return {
+    send: async (entry) => {
+      const failed = await send(entry);
+      if (failed) throw failed;
+    },
+  };
+}
+
+/** One message the audit writer received: its body (an entry), and what the queue says about it. */
+export interface Received {
+  body: string;
+  /** Who sent it, as the queue reports it (SQS `SenderId`). */
+  sender: string;
+  /** When the queue received it, ms since the epoch (SQS `SentTimestamp`). */
+  sentAt: number;
+  /** The queue's id for the message: the same when the queue delivers it again. */
+  messageId: string;
+}
+
+const Text = (max: number) => z.string().min(1).max(max);
+/** What an entry must look like to be stored as it says; anything else is stored as `audit.malformed`. */
+const Entry = z.object({
+  id: z.uuid(),
+  at: z.iso.datetime(),
+  kind: Text(200),
+  actor: Text(2048),
+  identity: Text(2048).optional(),
+  reason: z.string().max(16_384),
+  executionId: Text(256).optional(),
+  runbook: Text(256).optional(),
+  eventId: Text(512).optional(),
+  guardrail: Text(256).optional(),
+  data: z.record(z.string(), z.unknown()).optional(),
+});
+
+/**
+ * The audit writer's one job: stores one received entry as a new row, never over another.
+ * The writer makes every key itself — the day partition and sort key from the entry's time and
+ * id, the execution index from its execution, the expiry from when the queue received it — and
+ * adds who sent it and when ({@link AuditEntry.sender}, {@link AuditEntry.receivedAt}), which
+ * the entry cannot say. The put is conditional (`attribute_not_exists`): a message delivered
+ * again finds its own row and is done; an entry whose key another entry holds is stored under a
+ * new id. A body that is not an entry is stored as an `audit.malformed` entry naming its sender,
+ * so nothing handed to the writer is dropped.
+ */
+export async function store(
+  message: Received,
+): Promise<{ status: "stored" | "malformed"; id: string; problem?: string }> {
+  let parsed: z.infer<typeof Entry> | undefined;
+  let problem: string | undefined;
+  try {
+    const result = Entry.safeParse(JSON.parse(message.body));
+    if (result.success) parsed = result.data;
+    else
+      problem = result.error.issues
+        .slice(0, 5)
+        .map((i) => `${i.path.join(".") || "entry"}: ${i.message}`)
+        .join("; ");
+  } catch (e) {
+    problem = `not JSON: ${(e as Error).message}`;
+  }
+  const receivedAt = new Date(message.sentAt).toISOString();
+  const entry: AuditEntry = parsed ?? {
+    id: randomUUID(),
+    at: receivedAt,
+    kind: "audit.malformed",
+    actor: "audit-writer",
+    reason: `an entry handed to the audit writer by ${message.sender} is not an audit entry (${problem}); stored as received`,
+    data: { body: message.body.slice(0, 4096) },
+  };
+  const { partitionKey, sortKey, gsi1, ttlAttribute } = TABLE_KEYS;
+  const row = (id: string) => ({
+    [partitionKey]: `AUDIT#${entry.at.slice(0, 10)}`,
+    [sortKey]: `${entry.at}#${id}`,
+    ...(entry.executionId
+      ? { [gsi1.partitionKey]: `EXEC#${entry.executionId}`, [gsi1.sortKey]: `AUDIT#${entry.at}#${id}` }
+      : {}),
+    [ttlAttribute]: Math.floor(message.sentAt / 1000) + RETENTION_DAYS * 86_400,
+    type: "audit",
+    ...entry,
+    id,
+    sender: message.sender,
+    receivedAt,
+    messageId: message.messageId,
+  });
+  const put = (item: Record<string, unknown>) =>
+    conditionalWrite(
+      new PutCommand({
+        TableName: tableName(),
+        Item: item,
+        ConditionExpression: "attribute_not_exists(#pk)",
+        ExpressionAttributeNames: { "#pk": partitionKey },
+      }),
+    );
+  const first = row(entry.id);
+  if (!(await put(first))) {
+    const held = await db().send(
+      new GetCommand({
+        TableName: tableName(),
+        Key: { [partitionKey]: first[partitionKey], [sortKey]: first[sortKey] },
+        ConsistentRead: true,
+      }),
+    );
+    // The same message again (SQS delivers at least once): it is stored already.
+    if (held.Item?.messageId !== message.messageId) {
+      const id = randomUUID();
+      if (!(await put({ ...row(id), requestedId: entry.id })))
+        throw new Error(`audit: a new key was taken too (${id})`);
+      return { status: parsed ? "stored" : "malformed", id, problem };
+    }
+  }
+  return { status: parsed ? "stored" : "malformed", id: entry.id, problem };
+}
 
 function strip(item: Record<string, unknown>): AuditEntry {
-  const { pk, sk, gsi1pk, gsi1sk, expiresAt, type, ...entry } = item;
+  const { pk, sk, gsi1pk, gsi1sk, expiresAt, type, messageId, ...entry } = item;
   return entry as unknown as AuditEntry;
 }
 
