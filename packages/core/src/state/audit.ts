@@ -11,6 +11,7 @@ import { randomUUID } from "node:crypto";
 import { BatchWriteCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { batcher } from "../batch.ts";
+import { must } from "../errors.ts";
 import { db, decodeCursor, encodeCursor, queryAll, TableKey } from "./db.ts";
 import { TABLE_KEYS, tableName } from "./table.ts";
 
@@ -203,7 +204,7 @@ export async function list(opts: ListOptions = {}): Promise<{ entries: AuditEntr
   let day = start?.day ?? (opts.now ?? new Date()).toISOString().slice(0, 10);
   let key: Record<string, unknown> | undefined = start?.key;
   // A cursor from before `since` (a listing with other filters) is past the end.
-  if (since && (day < sinceDay! || (key && String(key.sk) < since))) return { entries: [] };
+  if (since && (day < must(sinceDay, "sinceDay") || (key && String(key.sk) < since))) return { entries: [] };
   const entries: AuditEntry[] = [];
   let emptyDays = 0;
   let read = 0;
