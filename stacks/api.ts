@@ -3,6 +3,8 @@
  * behind IAM auth (SigV4-signed requests from the CLI or an operator's role); access logs go to
  * CloudWatch. Slack's two routes are signed by Slack instead of IAM (see {@link slackChatOps}).
  */
+
+import { must } from "@reflex/core";
 import { type IEventBus, Rule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
@@ -110,7 +112,7 @@ function slackChatOps(
     targets: [new LambdaFunction(notifier, { deadLetterQueue: notifierDlq, retryAttempts: 2 })],
   });
   const executions = deps.executionArns.map((a) => `Resource::${a}`);
-  suppress(worker.role!, [
+  suppress(must(worker.role, "worker.role"), [
     {
       id: "AwsSolutions-IAM5",
       reason:
@@ -183,7 +185,7 @@ export function Api({ stack }: StackContext) {
     putEventsStatement(bus.eventBusArn),
     ...runControlStatements(executionArns),
   ]);
-  suppress(handler.role!, [
+  suppress(must(handler.role, "handler.role"), [
     {
       id: "AwsSolutions-IAM5",
       reason:

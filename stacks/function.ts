@@ -4,6 +4,7 @@
  * environment, and the same nag-reviewed role.
  */
 import { createHash } from "node:crypto";
+import { must } from "@reflex/core";
 import { Duration } from "aws-cdk-lib";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
@@ -86,7 +87,7 @@ export function reflexFunction(stack: Stack, id: string, props: ReflexFunctionPr
     fn.attachPermissions([
       new PolicyStatement({ actions: ["ssm:GetParameter"], resources: [configParameterArn(stack)] }),
     ]);
-  suppress(fn.role!, LAMBDA_ROLE);
+  suppress(must(fn.role, "fn.role"), LAMBDA_ROLE);
   return fn;
 }
 

@@ -7,7 +7,7 @@
  * Also: the execution-status function, which closes runs when Step Functions reports that one
  * of Reflex's executions ended (an EventBridge rule on the default bus).
  */
-import { type Config, Runbooks as Registry, STEP_HANDLER as STEP_HANDLER_ARN } from "@reflex/core";
+import { type Config, must, Runbooks as Registry, STEP_HANDLER as STEP_HANDLER_ARN } from "@reflex/core";
 import { Duration } from "aws-cdk-lib";
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
@@ -104,7 +104,7 @@ export function Runbooks({ stack }: StackContext) {
     if (statements.length > 0) {
       const permissions = new Policy(stack, `Step${id}Permissions`, {
         statements,
-        roles: [stepFunction.role!],
+        roles: [must(stepFunction.role, "stepFunction.role")],
       });
       const wildcards = wildcardSuppressions(
         { ...runbook, permissions: worker },
@@ -201,7 +201,7 @@ export function Runbooks({ stack }: StackContext) {
     // A status event is a claim: the function reads the execution back before it closes a run.
     describeExecutionStatement(executionArns),
   ]);
-  suppress(executionStatus.role!, [
+  suppress(must(executionStatus.role, "executionStatus.role"), [
     {
       id: "AwsSolutions-IAM5",
       reason:
@@ -258,7 +258,7 @@ export function Runbooks({ stack }: StackContext) {
     describeExecutionStatement(executionArns),
     ...inspectors,
   ]);
-  suppress(reconcile.role!, [
+  suppress(must(reconcile.role, "reconcile.role"), [
     {
       id: "AwsSolutions-IAM5",
       reason:

@@ -5,7 +5,7 @@
  * The table is built from core's `createTableInput()` / `TABLE_KEYS`, the same definition local
  * mode creates in dynalite, so the deployed table and the local one cannot drift.
  */
-import { createTableInput, TABLE_KEYS } from "@reflex/core";
+import { createTableInput, must, TABLE_KEYS } from "@reflex/core";
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import {
   type Attribute,
@@ -81,7 +81,7 @@ export function Storage({ stack }: StackContext) {
   }
   const table = new Table(stack, "State", {
     tableName,
-    partitionKey: key(input.KeySchema, "HASH")!,
+    partitionKey: must(key(input.KeySchema, "HASH"), 'key(input.KeySchema, "HASH")'),
     sortKey: key(input.KeySchema, "RANGE"),
     billingMode:
       input.BillingMode === "PAY_PER_REQUEST" ? BillingMode.PAY_PER_REQUEST : BillingMode.PROVISIONED,
@@ -94,7 +94,7 @@ export function Storage({ stack }: StackContext) {
   for (const gsi of input.GlobalSecondaryIndexes) {
     table.addGlobalSecondaryIndex({
       indexName: gsi.IndexName,
-      partitionKey: key(gsi.KeySchema, "HASH")!,
+      partitionKey: must(key(gsi.KeySchema, "HASH"), 'key(gsi.KeySchema, "HASH")'),
       sortKey: key(gsi.KeySchema, "RANGE"),
       projectionType: ProjectionType[gsi.Projection.ProjectionType],
     });

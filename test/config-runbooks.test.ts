@@ -3,9 +3,10 @@
  * a runbook file that throws when it loads is named; one added from a folder outside packages/
  * runs in local mode, and adding it changed nothing under packages/.
  */
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
+import { promisify } from "node:util";
 import { ConfigError, type Issue, loadConfig, validateConfig } from "@reflex/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -16,6 +17,21 @@ import { api, startTestLocal } from "./support/local.ts";
 mkdirSync(join(ROOT, ".tmp"), { recursive: true });
 const dir = mkdtempSync(join(ROOT, ".tmp", "team-runbooks-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The `reflex` CLI as a user runs it, from the repository root: its exit code and output. */
+async function reflex(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const bin = join(ROOT, "packages/local/bin/reflex.mjs");
+  try {
+    const out = await promisify(execFile)(process.execPath, [bin, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    return { code: 0, ...out };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
 
 function issuesOf(fn: () => unknown): Issue[] {
   try {
@@ -88,6 +104,46 @@ describe("a config's own runbooks", () => {
         `${dir.slice(ROOT.length + 1)}/broken\\.ts threw while loading: the team's runbook is broken`,
       ),
     );
+  });
+
+  it("are refused by the CLI as they are at load: config check lists every problem, start names the file that throws", async () => {
+    const example = relative(dir, join(ROOT, "examples/runbooks/restart-service/index.ts"));
+    writeFileSync(
+      join(dir, "refused.config.ts"),
+      `import { restartService } from "${example}";
+const { dryRun: _d, ...noDryRun } = restartService;
+export default { runbooks: [
+  { ...restartService, name: "scale" },
+  { ...noDryRun, name: "no-dry-run", rollback: [] },
+  { ...restartService, name: "undeclared", permissions: [] },
+] };
+`,
+    );
+    writeFileSync(
+      join(dir, "throws.ts"),
+      'throw new Error("no such unit list");\nexport const throws = {};\n',
+    );
+    writeFileSync(
+      join(dir, "throws.config.ts"),
+      'import { throws } from "./throws.ts";\nexport default { runbooks: [throws] };\n',
+    );
+    const here = dir.slice(ROOT.length + 1);
+
+    const [check, start] = await Promise.all([
+      reflex("config", "check", "--config", `${here}/refused.config.ts`),
+      reflex("start", "--config", `${here}/throws.config.ts`, "--port", "0"),
+    ]);
+
+    expect(check.code).toBe(2);
+    for (const line of [
+      "runbooks[0].name: runbook 'scale': 'scale' is a built-in runbook's name",
+      "runbooks[1].rollback: runbook 'no-dry-run': it declares no rollback step",
+      "runbooks[1].dryRun: runbook 'no-dry-run': it does not say what its dry-run does",
+      "runbooks[2].stateMachine.States.Restart: runbook 'undeclared': calls ssm:SendCommand, which its permissions do not declare",
+    ])
+      expect(check.stderr).toContain(line);
+    expect(start.code).toBe(2);
+    expect(start.stderr).toContain(`${here}/throws.ts threw while loading: no such unit list`);
   });
 
   it("run in local mode from a folder outside packages/, and adding one changes nothing under packages/", async () => {

@@ -3,7 +3,7 @@
  * (examples/runbooks/restart-service/), not in Reflex. One import and one line list it.
  *
  *   npx reflex start --config examples/runbooks/reflex.config.ts
- *   REFLEX_CONFIG_FILE=examples/runbooks/reflex.config.ts npm run synth -- --out .tmp/synth
+ *   npm run synth -- --out .tmp/synth --config examples/runbooks/reflex.config.ts
  */
 import { defineConfig } from "@reflex/core";
 import { restartService } from "./restart-service/index.ts";

@@ -29,6 +29,7 @@ const RESOURCE_TYPE_OF: Array<[RegExp, string]> = [
   [/^arn:[^:]+:ec2:[^:]*:[^:]*:instance\//, "instance"],
   [/^arn:[^:]+:ec2:[^:]*:[^:]*:volume\//, "volume"],
   [/^arn:[^:]+:ec2:[^:]*::snapshot\//, "snapshot"],
+  [/^arn:[^:]+:ec2:[^:]*:[^:]*:replace-root-volume-task\//, "replace-root-volume-task"],
   [/^arn:[^:]+:autoscaling:.*:autoScalingGroup:/, "autoScalingGroup"],
   [/^arn:[^:]+:kms:.*:key\//, "key"],
   [/^arn:[^:]+:cloudwatch:.*:alarm:/, "alarm"],

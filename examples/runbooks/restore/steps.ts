@@ -450,7 +450,12 @@ export async function createVolumes(input: Input, ctx: StepContext): Promise<Cre
             ],
           }),
         )
-      ).VolumeId!;
+      ).VolumeId;
+    if (!volumeId)
+      throw new StepExecutionError(
+        "VolumeNotCreated",
+        `CreateVolume from ${v.snapshotId} answered no volume id`,
+      );
     out.push({ ...v, volumeId });
     // Named on the run's record at once: a teardown finds it by id even if its tags are lost.
     await ctx.record({ created: out.map((o) => o.volumeId) });

@@ -38,7 +38,12 @@ export const GUARD_MIDDLEWARE = "reflexEndpointGuard";
 
 /** The slice of an SDK v3 client the factory relies on. */
 export interface SdkClient {
-  middlewareStack: { add: (...args: any[]) => void; addRelativeTo: (...args: any[]) => void };
+  // Methods, whose parameters TypeScript compares both ways: each client's stack is generic in
+  // its own input and output types, which no one signature here could name.
+  middlewareStack: {
+    add(middleware: unknown, options: unknown): void;
+    addRelativeTo(middleware: unknown, options: unknown): void;
+  };
   destroy(): void;
 }
 
@@ -99,7 +104,7 @@ export function settingsFor(service: ServiceName): {
 
 /** Returns the cached client for a service and region, building it on first use. */
 export function client<C extends SdkClient>(
-  Ctor: new (config: any) => C,
+  Ctor: new (config: Record<string, unknown>) => C,
   service: ServiceName,
   region: string = defaultRegion(),
 ): C {
@@ -122,7 +127,7 @@ export function client<C extends SdkClient>(
   if (guard)
     // Innermost (deserialize step, low priority): it sees the request exactly as it would be sent.
     built.middlewareStack.add(
-      (next: (args: any) => Promise<unknown>) => async (args: { request?: { hostname?: string } }) => {
+      (next: (args: unknown) => Promise<unknown>) => async (args: { request?: { hostname?: string } }) => {
         const hostname = String(args.request?.hostname ?? "");
         const refused = guard(service, hostname);
         if (refused) throw new EndpointRefusedError(service, hostname, refused);

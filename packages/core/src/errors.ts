@@ -124,3 +124,26 @@ export class EnvironmentError extends ReflexError {
     this.name = "EnvironmentError";
   }
 }
+
+/**
+ * A value the code relies on was not there: an AWS answer without a field its API reference
+ * always returns, a run's input without what an earlier state put there. A run-time error with
+ * the value named, where a `!` would have let `undefined` travel on to a TypeError far away.
+ */
+export class MissingValueError extends ReflexError {
+  constructor(what: string) {
+    super("missing_value", `expected ${what}, found none`);
+    this.name = "MissingValueError";
+  }
+}
+
+/**
+ * `value`, known not to be null or undefined; {@link MissingValueError} naming `what` otherwise.
+ *
+ * @example
+ * const id = must(instance.InstanceId, "InstanceId of a described instance");
+ */
+export function must<T>(value: T, what: string): NonNullable<T> {
+  if (value === null || value === undefined) throw new MissingValueError(what);
+  return value as NonNullable<T>;
+}

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { parseDuration } from "./config/duration.ts";
-import { ValidationError } from "./errors.ts";
+import { must, ValidationError } from "./errors.ts";
 
 /**
  * DynamoDB's limits: a partition key of at most 2048 bytes, a sort key of at most 1024 bytes,
@@ -82,7 +82,7 @@ export function parseJson(text: string, path = "body"): unknown {
   // Walked without recursion: a megabyte of `[` must not overflow the stack.
   const stack: Array<{ value: unknown; at: string[] }> = [{ value, at: [] }];
   while (stack.length > 0) {
-    const { value: node, at } = stack.pop()!;
+    const { value: node, at } = must(stack.pop(), "stack.pop()");
     if (node === null || typeof node !== "object") continue;
     if (at.length >= MAX_JSON_DEPTH) {
       throw new ValidationError(
@@ -161,7 +161,7 @@ export function checkSizes(
   }
   const stack: Array<{ value: unknown; at: string }> = [{ value, at: path }];
   while (stack.length > 0) {
-    const { value: node, at } = stack.pop()!;
+    const { value: node, at } = must(stack.pop(), "stack.pop()");
     if (typeof node === "string") checkLength(node, limits.maxStringBytes, at);
     else if (Array.isArray(node)) {
       node.forEach((v, i) => {

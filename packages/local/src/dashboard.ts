@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { must } from "@reflex/core";
 
 export interface ConsoleAsset {
   body: string;
@@ -39,7 +40,7 @@ function dagreBundle(): string {
 function load(): Map<string, ConsoleAsset> {
   const file = (name: string): ConsoleAsset => ({
     body: readFileSync(join(here, "console", name), "utf8"),
-    contentType: TYPES[name.split(".").pop()!],
+    contentType: TYPES[must(name.split(".").pop(), 'name.split(".").pop()')],
   });
   const index = file("index.html");
   return new Map([

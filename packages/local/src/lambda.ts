@@ -3,7 +3,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import type { Context } from "aws-lambda";
 
-export type LambdaHandler<E = any, R = any> = (event: E, context: Context) => Promise<R>;
+export type LambdaHandler<E = never, R = unknown> = (event: E, context: Context) => Promise<R>;
 
 export function lambdaContext(functionName: string): Context {
   const deadline = Date.now() + 900_000;

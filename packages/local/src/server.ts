@@ -14,7 +14,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Validate } from "@reflex/core";
+import { must, Validate } from "@reflex/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import type { LocalBus } from "./bus.ts";
 import { consoleAsset } from "./dashboard.ts";
@@ -190,12 +190,12 @@ export async function startServer(deps: ServerDeps, port: number): Promise<{ ser
           ? target.startsWith("AWSStepFunctions.")
             ? {
                 contentType: "application/x-amz-json-1.0",
-                answer: (input: any) => handleSfn(deps.engine, target, input),
+                answer: (input: Record<string, unknown>) => handleSfn(deps.engine, target, input),
               }
             : target === "AWSEvents.PutEvents" && deps.bus
               ? {
                   contentType: "application/x-amz-json-1.1",
-                  answer: (input: any) => deps.bus!.putEvents(input),
+                  answer: (input: Record<string, unknown>) => must(deps.bus, "deps.bus").putEvents(input),
                 }
               : undefined
           : undefined;
@@ -213,7 +213,7 @@ export async function startServer(deps: ServerDeps, port: number): Promise<{ ser
           const error = { __type: "ValidationException", message: fields };
           return send(res, 400, JSON.stringify(error), { "content-type": aws.contentType });
         }
-        const out = await aws.answer(input);
+        const out = await aws.answer(input as Record<string, unknown>);
         return send(res, out.status, JSON.stringify(out.body), { "content-type": aws.contentType });
       }
       const path = url.pathname;

@@ -6,8 +6,9 @@
  *   rollback, dry-run, lazily loaded steps, result). List it in `reflex.config.ts`
  *   (`runbooks: [myRunbook]`); Reflex checks it when it loads the config and refuses it, with
  *   the field and why, when it is not sound.
- * - the ASL builders: `stepTask` (a step of yours), `aws` (one AWS API call, no Lambda),
- *   `waitFor` and `pollLoop` (wait on the cloud), `approvalStates`, and the retriers.
+ * - the ASL builders: `stepTask` and `stepBuilders` (a step of yours), `aws` (one AWS API call,
+ *   no Lambda), `waitFor` and `pollLoop` (wait on the cloud), `approvalStates`, `catchAll`,
+ *   `failWith`, `dryRunChoice`, and the retriers.
  * - `client`: the AWS client factory your steps use, so local mode and tests answer them.
  * - the one result shape (`RunResult`) and `StepExecutionError`.
  *
@@ -22,17 +23,22 @@ export type {
   AslDefinition,
   AslRetrier,
   AslState,
+  ChoiceRule,
   PollLoopOptions,
   WaitForOptions,
 } from "@reflex/core";
 export {
   approvalStates,
   aws,
+  catchAll,
+  dryRunChoice,
+  failWith,
   pollLoop,
   RETRY_LAMBDA,
   RETRY_ROLLBACK,
   RETRY_STEP,
   StepExecutionError,
+  stepBuilders,
   stepTask,
   waitFor,
 } from "@reflex/core";

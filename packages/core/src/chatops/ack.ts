@@ -34,7 +34,7 @@ export type Work =
       /** The ack already answered (help): the worker only audits. */
       answered: boolean;
     }
-  | { kind: "interaction"; payload: Record<string, any>; receivedAt: number };
+  | { kind: "interaction"; payload: Record<string, unknown>; receivedAt: number };
 
 export interface AckRequest {
   route: "commands" | "interactions";
@@ -95,7 +95,7 @@ export async function acknowledge(req: AckRequest): Promise<AckResponse> {
     }
     if (!payload || typeof payload !== "object" || Array.isArray(payload))
       return error(400, "invalid_payload", "payload must be a JSON object");
-    await req.dispatch({ kind: "interaction", payload: payload as Record<string, any>, receivedAt: now });
+    await req.dispatch({ kind: "interaction", payload: payload as Record<string, unknown>, receivedAt: now });
     return json(200, "");
   }
   const user = form.get("user_id");

@@ -36,7 +36,34 @@ export interface NotifyOptions {
   time?: string;
 }
 
-type Detail = Record<string, any>;
+/**
+ * A lifecycle event's detail as the bus carries it (lifecycle.ts). Each kind fills its own
+ * fields; those typed as present are present on every kind that reads them (an approval's
+ * `requestedBy` and `deadline`, an answer's `by`), as lifecycle.ts publishes them.
+ */
+interface Detail {
+  executionId: string;
+  runbook: string;
+  dryRun?: boolean;
+  trigger?: { actor?: string; kind?: string; name?: string };
+  requestedBy: string;
+  deadline: string;
+  reasons?: string[];
+  approvers?: string[];
+  plan?: Record<string, unknown>;
+  answer: "approve" | "reject";
+  by: string;
+  comment?: string;
+  status: string;
+  result?: { summary?: string; plan?: Record<string, unknown> } & Record<string, unknown>;
+  error?: string;
+  cause?: string;
+  attention?: { reason?: string; completedSteps?: string[]; inFlightSteps?: string[] };
+  check?: string;
+  reason?: string;
+  mode?: string;
+  rollback?: string;
+}
 
 /** The run's root message (the thread starts here). */
 function rootMessage(d: Detail): Message {
@@ -159,7 +186,13 @@ async function messageFor(type: string, d: Detail): Promise<Message | undefined>
  * @example
  * await Notifier.notify("Execution Started", { executionId, runbook: "scale", trigger });
  */
-export async function notify(type: string, detail: Detail, opts: NotifyOptions = {}): Promise<void> {
+export async function notify(
+  type: string,
+  event: Record<string, unknown>,
+  opts: NotifyOptions = {},
+): Promise<void> {
+  // The bus's detail, as lifecycle.ts published it for this kind (see Detail).
+  let detail = event as unknown as Detail;
   const config = opts.config ?? currentConfig();
   const t = opts.transport ?? transport();
   const kind = type.replace(/^Reflex /, "");
@@ -177,7 +210,7 @@ export async function notify(type: string, detail: Detail, opts: NotifyOptions =
       deadline: req.deadline,
       reasons: req.reasons,
       plan: req.plan,
-    };
+    } as Detail;
   }
   if (kind === "Approval Answered" && detail.executionId) {
     // Likewise an answer: shown only as the record has it (who, what, the comment).
@@ -195,7 +228,7 @@ export async function notify(type: string, detail: Detail, opts: NotifyOptions =
       by,
       comment: given.comment,
       status: detail.status === "PENDING" && req.status === "PENDING" ? "PENDING" : req.status,
-    };
+    } as Detail;
   }
   const channel = channelFor(config, detail.runbook);
   if (!channel) return;

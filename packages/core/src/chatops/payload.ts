@@ -142,7 +142,12 @@ export function check(work: Work): Checked {
       ...salvage({ user: form.user_id, channel: form.channel_id, url: form.response_url }),
     };
   }
-  const p = (work.payload ?? {}) as Record<string, any>;
+  // What a refusal can still tell: who asked, where, and where to answer (read loosely, checked below).
+  const p = (work.payload ?? {}) as {
+    user?: { id?: string };
+    channel?: { id?: string };
+    response_url?: string;
+  };
   const out = interaction.safeParse(p);
   if (out.success)
     return {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { must } from "../errors.ts";
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -22,4 +23,4 @@ export function parseDuration(text: string): number | undefined {
 export const duration = z
   .string()
   .refine((s) => parseDuration(s) !== undefined, { message: "must be a duration such as 30s, 10m, 4h or 1d" })
-  .transform((s) => parseDuration(s)!);
+  .transform((s) => must(parseDuration(s), "parseDuration(s)"));

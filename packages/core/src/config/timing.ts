@@ -4,6 +4,7 @@
  * the stacks read from the config at deploy time (the failover pairs' zones and names in IAM).
  */
 import type { Issue } from "../errors.ts";
+import { must } from "../errors.ts";
 import { failoverLoops } from "../runbooks/failover/budget.ts";
 import * as Runbooks from "../runbooks/index.ts";
 import { worstCaseSeconds } from "../runbooks/time-budget.ts";
@@ -84,7 +85,7 @@ export function configNotes(config: Config): string[] {
   const zoned = config.pairs.filter((p) => p.record);
   if (zoned.length > 0)
     notes.push(
-      `pairs: the failover worker may change only ${zoned.map((p) => `${p.record!.name} (${p.record!.type}) in ${p.record!.hostedZoneId.replace(/^\/hostedzone\//, "")}`).join(", ")}; IAM is built from the config at deploy time, so a pair added or changed needs a redeploy (npx sst deploy) before failover can switch it`,
+      `pairs: the failover worker may change only ${zoned.map((p) => `${must(p.record, "p.record").name} (${must(p.record, "p.record").type}) in ${must(p.record, "p.record").hostedZoneId.replace(/^\/hostedzone\//, "")}`).join(", ")}; IAM is built from the config at deploy time, so a pair added or changed needs a redeploy (npx sst deploy) before failover can switch it`,
     );
   return notes;
 }

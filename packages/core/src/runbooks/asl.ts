@@ -76,6 +76,34 @@ export function stepTask(runbook: string, step: string, rest: Partial<AslState> 
   };
 }
 
+/** A rule of a Choice state (`{ Variable, BooleanEquals, Next }`, `{ And: [...], Next }`). */
+export type ChoiceRule = Record<string, unknown> & { Next: string };
+
+/** Catch every error, keep it at `resultPath` and go to `next` (a rollback, a Fail state). */
+export function catchAll(next: string, resultPath = "$.failure"): AslCatcher[] {
+  return [{ ErrorEquals: ["States.ALL"], ResultPath: resultPath, Next: next }];
+}
+
+/** A Fail state that ends the run with the error and cause a Catch kept at `from`. */
+export function failWith(from = "$.failure"): AslState {
+  return { Type: "Fail", ErrorPath: `${from}.Error`, CausePath: `${from}.Cause` };
+}
+
+/**
+ * The Choice after a plan: a dry run goes to `dryRun` (the plan is its result; nothing changes),
+ * then any `also` rules (e.g. nothing to change), else `next`.
+ *
+ * @example
+ * IsDryRun: dryRunChoice("ApprovalNeeded"), DryRunPlanned: { Type: "Succeed" }
+ */
+export function dryRunChoice(next: string, dryRun = "DryRunPlanned", also: ChoiceRule[] = []): AslState {
+  return {
+    Type: "Choice",
+    Choices: [{ Variable: "$.execution.dryRun", BooleanEquals: true, Next: dryRun }, ...also],
+    Default: next,
+  };
+}
+
 /**
  * Transient AWS errors, as the step runner names them (see `aws-errors.ts`): throttling, 5xx,
  * timeouts, and `Reflex.TransientError` for any other error it judged transient (a dropped
@@ -130,6 +158,25 @@ export const RETRY_LAMBDA: AslRetrier = {
 export const RETRY_STEP: AslRetrier[] = [RETRY_LAMBDA, RETRY_TRANSIENT];
 /** What a rollback step retries: the same, for longer. */
 export const RETRY_ROLLBACK: AslRetrier[] = [RETRY_LAMBDA, RETRY_TRANSIENT_ROLLBACK];
+
+/**
+ * A runbook's step Tasks with their retriers: `step` (a forward step) retries transient errors
+ * for minutes ({@link RETRY_STEP}); `rollbackStep` (compensation, and what must run after an
+ * abort) for longer ({@link RETRY_ROLLBACK}). `rest` adds the rest (ResultPath, Catch, Next).
+ *
+ * @example
+ * const { step, rollbackStep } = stepBuilders("scale");
+ * SetCapacity: step("setCapacity", { ResultPath: "$.applied", Catch: catchAll("Restore"), Next: "Wait" })
+ */
+export function stepBuilders(runbook: string): {
+  step: (name: string, rest?: Partial<AslState>) => AslState;
+  rollbackStep: (name: string, rest?: Partial<AslState>) => AslState;
+} {
+  return {
+    step: (name, rest = {}) => stepTask(runbook, name, { Retry: RETRY_STEP, ...rest }),
+    rollbackStep: (name, rest = {}) => stepTask(runbook, name, { Retry: RETRY_ROLLBACK, ...rest }),
+  };
+}
 
 /** Replaces `${Name}` placeholders, as Step Functions' definitionSubstitutions does. */
 export function substitute(def: AslDefinition, values: Record<string, string>): AslDefinition {

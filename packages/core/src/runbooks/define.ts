@@ -198,7 +198,12 @@ export interface RunInput<P = Record<string, unknown>> {
   [key: string]: unknown;
 }
 
-export type StepFn = (input: any, ctx: StepContext) => Promise<unknown>;
+/**
+ * One step: `(input, ctx) => output`. Written as a method's type, whose parameter TypeScript
+ * compares both ways, so each step declares the input its state passes it (`RunInput<P> & {...}`,
+ * a Map item's own shape) and still fits the one map of steps.
+ */
+export type StepFn = { step(input: object, ctx: StepContext): Promise<unknown> }["step"];
 
 export interface RunbookSpec<S extends z.ZodType> {
   name: string;

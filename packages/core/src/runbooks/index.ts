@@ -63,9 +63,9 @@ const loaded = new Map<string, Promise<Implementation>>();
 
 /**
  * Adds a runbook to the registry (the built-ins are registered on import; the config's own by
- * `registerAll`). Refuses a second runbook of a name already taken.
+ * `registerAll`) and returns its name. Refuses a second runbook of a name already taken.
  */
-export function register(runbook: Runbook<any>): void {
+export function register<S extends z.ZodType>(runbook: Runbook<S>): string {
   const existing = registry.get(runbook.name);
   if (existing && existing !== runbook) {
     throw new RunbookDefinitionError(
@@ -73,7 +73,9 @@ export function register(runbook: Runbook<any>): void {
       { runbook: runbook.name, issues: [{ path: "name", message: `'${runbook.name}' is taken` }] },
     );
   }
-  registry.set(runbook.name, runbook as Runbook);
+  // The registry holds runbooks of every params type; each is read back through its own schema.
+  registry.set(runbook.name, runbook as unknown as Runbook);
+  return runbook.name;
 }
 
 const fromConfig = new Map<string, unknown>();
@@ -161,7 +163,5 @@ export async function stepsOf(name: string): Promise<Implementation["steps"]> {
   return (await implementationOf(name)).steps;
 }
 
-for (const r of [backupSnapshot, scale, failover, patch]) {
-  register(r);
-  builtIns.add(r.name);
-}
+for (const r of [register(backupSnapshot), register(scale), register(failover), register(patch)])
+  builtIns.add(r);

@@ -1,3 +1,6 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { RunbookDefinitionError } from "../errors.ts";
@@ -172,6 +175,66 @@ describe("steps without a Lambda", () => {
       Choices: [{ Variable: "$.p.done", BooleanEquals: true, Next: "Next" }],
       Default: "W",
     });
+  });
+
+  it("leaves a poll loop by the first matching rule of several, waiting the seconds the input holds", () => {
+    const loop = pollLoop({
+      wait: "W",
+      check: "C",
+      done: "D",
+      secondsPath: "$.params.pollSeconds",
+      task: stepTask("probe", "check", { ResultPath: "$.p" }),
+      until: [
+        { Variable: "$.p.ready", BooleanEquals: true, Next: "Ready" },
+        { Variable: "$.p.skipped", IsPresent: true, Next: "Skipped" },
+      ],
+    });
+    expect(loop.W).toEqual({ Type: "Wait", SecondsPath: "$.params.pollSeconds", Next: "C" });
+    expect(loop.D.Choices?.map((c) => c.Next)).toEqual(["Ready", "Skipped"]);
+    expect(loop.D.Default).toBe("W");
+  });
+
+  it("refuses a poll loop that says neither or both of how long to wait and when it is done", () => {
+    const task = stepTask("probe", "check", { ResultPath: "$.p" });
+    const base = { wait: "W", check: "C", done: "D", task };
+    expect(() => pollLoop({ ...base, donePath: "$.p.done", next: "N" })).toThrow(/seconds or secondsPath/);
+    expect(() =>
+      pollLoop({ ...base, seconds: 5, secondsPath: "$.s", donePath: "$.p.done", next: "N" }),
+    ).toThrow(/seconds or secondsPath/);
+    expect(() => pollLoop({ ...base, seconds: 5 })).toThrow(/donePath and next, or until/);
+    expect(() =>
+      pollLoop({ ...base, seconds: 5, donePath: "$.p.done", next: "N", until: [{ Next: "N" }] }),
+    ).toThrow(/donePath and next, or until/);
+  });
+
+  it("compiles waitFor onto the poll loop: its Wait counts a round before calling the API again", () => {
+    const states = waitFor("ec2:describeInstances", "$.Reservations[0].Instances[0].State.Name", "running", {
+      name: "Up",
+      params: {},
+      timeout: 30,
+      interval: 10,
+      next: "Done",
+    });
+    // The loop's three states, as pollLoop builds them, with the round counter between Wait and call.
+    expect(states.UpWait).toEqual({ Type: "Wait", Seconds: 10, Next: "UpCount" });
+    expect(states.Up.Next).toBe("UpCheck");
+    expect(states.UpCheck.Default).toBe("UpWait");
+    expect(states.UpFirst.Next).toBe("Up");
+    expect(states.UpNext.Next).toBe("Up");
+    expect(states.UpCheck.Choices?.at(-1)).toMatchObject({ Next: "UpTimedOut" });
+  });
+
+  it("no state machine of a runbook writes a Wait state by hand: every poll is a pollLoop", () => {
+    const here = dirname(fileURLToPath(import.meta.url));
+    const files = [
+      ...readdirSync(here, { recursive: true, encoding: "utf8" })
+        .filter((f) => f.endsWith("state-machine.ts"))
+        .map((f) => join(here, f)),
+      join(here, "../../../../examples/runbooks/restart-service/index.ts"),
+    ];
+    expect(files.length).toBeGreaterThanOrEqual(5);
+    const handWritten = files.filter((f) => /Type:\s*"Wait"/.test(readFileSync(f, "utf8")));
+    expect(handWritten).toEqual([]);
   });
 
   it("sends a wait that fails or times out to the Catch's state when it has one", () => {

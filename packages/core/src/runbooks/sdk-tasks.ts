@@ -11,7 +11,7 @@
  * - `pollLoop(...)`: Wait → a Task → a Choice on "done", back to the Wait until it is — the loop
  *   of every step that waits on the cloud (snapshots completing, capacity reached).
  */
-import type { AslState } from "./asl.ts";
+import type { AslState, ChoiceRule } from "./asl.ts";
 
 /** The Resource of an AWS SDK integration Task: `arn:aws:states:::aws-sdk:<service>:<apiAction>`. */
 export function sdkResource(action: string): string {
@@ -75,38 +75,58 @@ export function aws(action: string, params: Record<string, unknown>, rest: Parti
 export interface PollLoopOptions {
   /** The Wait state's name. */
   wait: string;
-  /** The Task's name (it runs first after the Wait). */
+  /** The Task's name (it runs after the Wait). */
   check: string;
-  /** The Choice's name. */
+  /** The Choice's name: it leaves the loop, or goes back to the Wait. */
   done: string;
-  /** The Task that checks (a `stepTask` or an `aws`); its `ResultPath` must hold `donePath`. */
+  /** The Task that checks (a `stepTask` or an `aws`), with its own Retry and Catch; its `ResultPath` holds what `done` reads. */
   task: AslState;
-  /** Where the Task's answer says it is done: a boolean (`$.progress.done`). */
-  donePath: string;
+  /** Where the Task's answer says it is done: a boolean (`$.progress.done`); `true` goes to `next`. */
+  donePath?: string;
+  /** Where to go when `donePath` is true. */
+  next?: string;
+  /**
+   * Instead of `donePath` and `next`: the Choice's rules that leave the loop, in order, each
+   * with its own `Next` (done, failed for good, out of rounds). No rule matches: back to the Wait.
+   */
+  until?: ChoiceRule[];
   /** Seconds between checks. */
-  seconds: number;
-  /** Where to go when done. */
-  next: string;
-  /** Start with the check instead of the wait. */
-  checkFirst?: boolean;
+  seconds?: number;
+  /** Instead of `seconds`: where the run's input holds them (`$.params.pollSeconds`). */
+  secondsPath?: string;
+  /**
+   * The state the Wait goes to, when something runs between the wait and the check (`waitFor`
+   * counts its rounds there); the caller adds those states, and they must end at `check`.
+   */
+  afterWait?: string;
 }
 
 /**
- * Wait → check → done? → next, else back to Wait. The check's own Retry and Catch stay on it.
+ * The one poll loop: Wait → check → done? → out, else back to the Wait. The loop is entered
+ * wherever the state before it points: at the Wait (wait first), at the check (check first),
+ * or at the Choice (the step that started the work already answered with what `done` reads).
+ * The check's own Retry and Catch stay on it. `waitFor` is built on it.
  *
  * @example
  * ...pollLoop({ wait: "WaitForSnapshots", check: "CheckSnapshots", done: "SnapshotsDone", seconds: 30,
  *   task: stepTask(R, "checkSnapshots", { ResultPath: "$.progress", Retry: RETRY_STEP }), donePath: "$.progress.done", next: "Copy" })
  */
 export function pollLoop(o: PollLoopOptions): Record<string, AslState> {
+  if ((o.seconds === undefined) === (o.secondsPath === undefined)) {
+    throw new Error(`pollLoop '${o.wait}': give seconds or secondsPath, one of them`);
+  }
+  if ((o.until === undefined) === (o.donePath === undefined || o.next === undefined)) {
+    throw new Error(`pollLoop '${o.done}': give donePath and next, or until`);
+  }
+  const until = o.until ?? [{ Variable: o.donePath, BooleanEquals: true, Next: o.next as string }];
   return {
-    [o.wait]: { Type: "Wait", Seconds: o.seconds, Next: o.check },
-    [o.check]: { ...o.task, Next: o.done },
-    [o.done]: {
-      Type: "Choice",
-      Choices: [{ Variable: o.donePath, BooleanEquals: true, Next: o.next }],
-      Default: o.wait,
+    [o.wait]: {
+      Type: "Wait",
+      ...(o.secondsPath === undefined ? { Seconds: o.seconds } : { SecondsPath: o.secondsPath }),
+      Next: o.afterWait ?? o.check,
     },
+    [o.check]: { ...o.task, Next: o.done },
+    [o.done]: { Type: "Choice", Choices: until, Default: o.wait },
   };
 }
 
@@ -164,33 +184,36 @@ export function waitFor(
       : typeof v === "number"
         ? { NumericEquals: v }
         : { BooleanEquals: v };
-  return {
-    [o.name]: aws(api, o.params, {
+  const states = pollLoop({
+    check: o.name,
+    done: `${o.name}Check`,
+    wait: `${o.name}Wait`,
+    afterWait: `${o.name}Count`,
+    seconds: interval,
+    task: aws(api, o.params, {
       ResultSelector: { "value.$": path },
       ResultPath: `${at}.answer`,
       ...(o.catch ? { Catch: o.catch } : {}),
-      Next: `${o.name}Check`,
     }),
-    [`${o.name}Check`]: {
-      Type: "Choice",
-      Choices: [
-        { Variable: `${at}.answer.value`, ...test(expected), Next: o.next },
-        ...(o.failOn ?? []).map((v) => ({
-          Variable: `${at}.answer.value`,
-          ...test(v),
-          Next: `${o.name}Failed`,
-        })),
-        {
-          And: [
-            { Variable: `${at}.rounds`, IsPresent: true },
-            { Variable: `${at}.rounds`, NumericGreaterThanEquals: rounds },
-          ],
-          Next: `${o.name}TimedOut`,
-        },
-      ],
-      Default: `${o.name}Wait`,
-    },
-    [`${o.name}Wait`]: { Type: "Wait", Seconds: interval, Next: `${o.name}Count` },
+    until: [
+      { Variable: `${at}.answer.value`, ...test(expected), Next: o.next },
+      ...(o.failOn ?? []).map((v) => ({
+        Variable: `${at}.answer.value`,
+        ...test(v),
+        Next: `${o.name}Failed`,
+      })),
+      {
+        And: [
+          { Variable: `${at}.rounds`, IsPresent: true },
+          { Variable: `${at}.rounds`, NumericGreaterThanEquals: rounds },
+        ],
+        Next: `${o.name}TimedOut`,
+      },
+    ],
+  });
+  return {
+    ...states,
+    // Between the wait and the next call: count the round (the first sets it to 1).
     [`${o.name}Count`]: {
       Type: "Choice",
       Choices: [{ Variable: `${at}.rounds`, IsPresent: true, Next: `${o.name}Next` }],

@@ -6,6 +6,7 @@
  */
 import { CreateSnapshotCommand, type Tag } from "@aws-sdk/client-ec2";
 import { ec2, findSnapshots } from "../adapters/ec2.ts";
+import { must } from "../errors.ts";
 
 /** Tags Reflex puts on the snapshots it makes. */
 export const SNAPSHOT_TAGS = {
@@ -46,7 +47,7 @@ export async function snapshotVolumes(
   for (const v of req.volumes) {
     const already = existing.find((s) => s.VolumeId === v.volumeId);
     if (already) {
-      out.push({ snapshotId: already.SnapshotId!, volumeId: v.volumeId });
+      out.push({ snapshotId: must(already.SnapshotId, "already.SnapshotId"), volumeId: v.volumeId });
       continue;
     }
     const made = await ec2(req.region).send(
@@ -56,7 +57,7 @@ export async function snapshotVolumes(
         TagSpecifications: [{ ResourceType: "snapshot", Tags: req.tags(v) }],
       }),
     );
-    out.push({ snapshotId: made.SnapshotId!, volumeId: v.volumeId });
+    out.push({ snapshotId: must(made.SnapshotId, "made.SnapshotId"), volumeId: v.volumeId });
   }
   return out;
 }
@@ -66,6 +67,6 @@ export async function snapshotStates(region: string, snapshotIds: string[]): Pro
   if (snapshotIds.length === 0) return {};
   const found = await findSnapshots(region, [{ Name: "snapshot-id", Values: snapshotIds }]);
   const out: Record<string, string> = Object.fromEntries(snapshotIds.map((id) => [id, "missing"]));
-  for (const s of found) out[s.SnapshotId!] = s.State ?? "missing";
+  for (const s of found) out[must(s.SnapshotId, "s.SnapshotId")] = s.State ?? "missing";
   return out;
 }

@@ -15,6 +15,8 @@
  * Paths follow Next, Default, every Choice and every Catch, so the longest one is the forward
  * steps up to the last failure point and then the whole rollback.
  */
+
+import { must } from "../errors.ts";
 import type { AslDefinition, AslRetrier, AslState } from "./asl.ts";
 
 export interface TimeBudgetOptions {
@@ -89,14 +91,15 @@ function components(def: AslDefinition): string[][] {
     for (const w of successors(def.States[v])) {
       if (!index.has(w)) {
         visit(w);
-        low.set(v, Math.min(low.get(v)!, low.get(w)!));
-      } else if (on.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+        low.set(v, Math.min(must(low.get(v), "low.get(v)"), must(low.get(w), "low.get(w)")));
+      } else if (on.has(w))
+        low.set(v, Math.min(must(low.get(v), "low.get(v)"), must(index.get(w), "index.get(w)")));
     }
     if (low.get(v) === index.get(v)) {
       const scc: string[] = [];
       let w: string;
       do {
-        w = stack.pop()!;
+        w = must(stack.pop(), "stack.pop()");
         on.delete(w);
         scc.push(w);
       } while (w !== v);
@@ -121,7 +124,7 @@ export function worstCaseSeconds(def: AslDefinition, options: TimeBudgetOptions)
     const named = scc.find((s) => options.loops?.[s] !== undefined);
     if (named === undefined)
       throw new Error(`the loop through ${[...scc].sort().join(", ")} has no budget: it could spin forever`);
-    return pass + options.loops![named];
+    return pass + must(options.loops, "options.loops")[named];
   });
   const longest = new Map<number, number>();
   const from = (c: number): number => {
@@ -130,12 +133,12 @@ export function worstCaseSeconds(def: AslDefinition, options: TimeBudgetOptions)
     let best = 0;
     for (const s of sccs[c])
       for (const n of successors(def.States[s])) {
-        const d = of.get(n)!;
+        const d = must(of.get(n), "of.get(n)");
         if (d !== c) best = Math.max(best, from(d));
       }
     const total = cost[c] + best;
     longest.set(c, total);
     return total;
   };
-  return from(of.get(def.StartAt)!);
+  return from(must(of.get(def.StartAt), "of.get(def.StartAt)"));
 }

@@ -20,7 +20,7 @@ import { GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { client } from "../aws.ts";
 import { batcher } from "../batch.ts";
-import { EnvironmentError } from "../errors.ts";
+import { EnvironmentError, must } from "../errors.ts";
 import { conditionalWrite, db, decodeCursor, encodeCursor, queryAll, TableKey } from "./db.ts";
 import { TABLE_KEYS, tableName } from "./table.ts";
 
@@ -166,11 +166,13 @@ function sqsTransport(url: string): Transport {
     const bodies = entries.map((e) => JSON.stringify(e));
     for (const [i, body] of bodies.entries()) {
       const size = Buffer.byteLength(body);
-      if (groups.at(-1)!.length > 0 && bytes + size > SQS_BATCH_BYTES) {
-        groups.push([]);
+      let group = groups[groups.length - 1];
+      if (group.length > 0 && bytes + size > SQS_BATCH_BYTES) {
+        group = [];
+        groups.push(group);
         bytes = 0;
       }
-      groups.at(-1)!.push(i);
+      group.push(i);
       bytes += size;
     }
     await Promise.all(
@@ -407,7 +409,7 @@ export async function list(opts: ListOptions = {}): Promise<{ entries: AuditEntr
   let day = start?.day ?? (opts.now ?? new Date()).toISOString().slice(0, 10);
   let key: Record<string, unknown> | undefined = start?.key;
   // A cursor from before `since` (a listing with other filters) is past the end.
-  if (since && (day < sinceDay! || (key && String(key.sk) < since))) return { entries: [] };
+  if (since && (day < must(sinceDay, "sinceDay") || (key && String(key.sk) < since))) return { entries: [] };
   const entries: AuditEntry[] = [];
   let emptyDays = 0;
   let read = 0;

@@ -37,7 +37,7 @@ export interface ExecutionView {
     overrideFreeze?: string;
     overridePause?: string;
   };
-  result?: Record<string, any>;
+  result?: Record<string, unknown>;
   /** The run's results in the one result shape (`GET /api/executions/:id`). */
   outcome?: Runbooks.RunResult;
   approval?: { required: boolean; reasons: string[]; approvers: string[]; requestedBy: string };
@@ -192,7 +192,12 @@ export class ApiClient {
       );
     }
     const text = await res.text();
-    let json: any;
+    // Any JSON; an error answer is read as Reflex's `{ error }` or API Gateway's `{ message }`.
+    let json: {
+      results?: unknown;
+      error?: { code?: string; message?: string; path?: string };
+      message?: string;
+    };
     try {
       json = text ? JSON.parse(text) : {};
     } catch {
@@ -204,7 +209,7 @@ export class ApiClient {
     }
     // POST /events answers 503 when an entry is still being handled elsewhere; the body still
     // holds every entry's decision, which the caller reports.
-    if (this.options.forTerminal) json = safeStrings(json);
+    if (this.options.forTerminal) json = safeStrings(json) as typeof json;
     if (res.status === 503 && Array.isArray(json.results)) return json as T;
     if (!res.ok) {
       // API Gateway answers its own refusals (IAM auth, throttling) as `{ "message": … }`.
@@ -316,7 +321,7 @@ export class ApiClient {
 }
 
 /** Every string in a JSON value (keys too) through {@link terminalSafe}. */
-function safeStrings(v: unknown): any {
+function safeStrings(v: unknown): unknown {
   if (typeof v === "string") return terminalSafe(v);
   if (Array.isArray(v)) return v.map(safeStrings);
   if (v && typeof v === "object")

@@ -2,7 +2,7 @@
  * `reflex demo`: a scripted scenario, in-process and in memory, that shows each runbook, its
  * trigger and its guardrails — the same code paths as `reflex start`, narrated.
  */
-import { Gate, validateConfig } from "@reflex/core";
+import { Gate, must, validateConfig } from "@reflex/core";
 import { SimulatedCloud } from "../cloud/index.ts";
 import { type LocalMode, startLocal } from "../local-mode.ts";
 import { alarmEvent } from "../sample-events.ts";
@@ -71,7 +71,11 @@ export async function demo(): Promise<number> {
     cloud: SimulatedCloud.seeded({ snapshotDurationMs: 300 }),
   });
   try {
-    const web = () => local.cloud.autoScalingGroups().find((g) => g.AutoScalingGroupName === "web")!;
+    const web = () =>
+      must(
+        local.cloud.autoScalingGroups().find((g) => g.AutoScalingGroupName === "web"),
+        'local.cloud.autoScalingGroups().find((g) => g.AutoScalingGroupName === "web")',
+      );
     say(
       `Reflex demo — local mode at ${local.url}, a simulated account with ${local.cloud.instances().length} instances.\n`,
     );

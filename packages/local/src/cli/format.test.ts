@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Runbooks } from "@reflex/core";
 import { describe, expect, it } from "vitest";
+import { restartService } from "../../../../examples/runbooks/restart-service/index.ts";
 import type { ExecutionView } from "./client.ts";
 import { colours } from "./colour.ts";
 import { formatExecution, formatSteps, runCommand } from "./format.ts";
@@ -148,17 +149,20 @@ describe("runCommand", () => {
 });
 
 describe("the views of a run's results", () => {
-  // The CLI's and the console's: they render the one result shape, so they name no runbook.
-  it.each([["packages/local/src/cli/format.ts"], ["packages/local/src/console/console.js"]])(
-    "%s names no runbook and reads no runbook's own record",
-    (file) => {
-      const text = readFileSync(file, "utf8");
-      const names = Runbooks.list().map((r) => r.name);
-      const named = names.filter((n) => new RegExp(`(?<![A-Za-z-])${n}(?![A-Za-z-])`).test(text));
-      expect(named).toEqual([]);
-      // Nor do they guess from a runbook's own record (`result.plan`, `result.rollback`): they
-      // read `outcome`, and show the record only whole, as JSON.
-      expect(text.match(/\bresult\??\.\w+/g) ?? []).toEqual([]);
-    },
-  );
+  // The CLI's, the console's and Slack's: they render the one result shape, so they name no
+  // runbook — neither a built-in nor a team's own (the example's).
+  it.each([
+    ["packages/local/src/cli/format.ts"],
+    ["packages/local/src/console/console.js"],
+    ["packages/local/src/console/graph.js"],
+    ["packages/core/src/chatops/blocks.ts"],
+  ])("%s names no runbook and reads no runbook's own record", (file) => {
+    const text = readFileSync(file, "utf8");
+    const names = [...Runbooks.list().map((r) => r.name), restartService.name];
+    const named = names.filter((n) => new RegExp(`(?<![A-Za-z-])${n}(?![A-Za-z-])`).test(text));
+    expect(named).toEqual([]);
+    // Nor do they guess from a runbook's own record (`result.plan`, `result.rollback`): they
+    // read `outcome`, and show the record only whole, as JSON.
+    expect(text.match(/\bresult\??\.\w+/g) ?? []).toEqual([]);
+  });
 });

@@ -4,7 +4,7 @@
  * scheduler's own jobs (croner, with the window's IANA zone), so what is listed is what fires,
  * across DST changes included.
  */
-import { type Config, DEFAULT_CONFIG_FILE, loadConfig } from "@reflex/core";
+import { type Config, DEFAULT_CONFIG_FILE, loadConfig, must } from "@reflex/core";
 import { startScheduler } from "../scheduler.ts";
 
 export interface WindowOccurrence {
@@ -39,7 +39,10 @@ export function nextWindows(config: Config, from = new Date(), count = 1): Windo
   try {
     const out: WindowOccurrence[] = [];
     for (const job of jobs) {
-      const w = config.windows.find((x) => x.name === job.name)!;
+      const w = must(
+        config.windows.find((x) => x.name === job.name),
+        "config.windows.find((x) => x.name === job.name)",
+      );
       let after = from;
       for (let n = 0; n < count; n++) {
         const at = job.nextRun(after);

@@ -57,7 +57,9 @@ export interface WireProtocol {
 
 /** The protocol an SDK v3 client speaks, read from its resolved config. */
 export function protocolOf(client: unknown): WireProtocol {
-  const protocol = (client as { config?: { protocol?: any } }).config?.protocol;
+  const protocol = (
+    client as { config?: { protocol?: { getShapeId?: () => unknown; awsQueryCompatible?: unknown } } }
+  ).config?.protocol;
   const shapeId = typeof protocol?.getShapeId === "function" ? String(protocol.getShapeId()) : "";
   return { shapeId, queryCompatible: protocol?.awsQueryCompatible === true };
 }

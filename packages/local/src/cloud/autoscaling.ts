@@ -23,13 +23,14 @@ import type {
   TerminateInstanceInAutoScalingGroupCommandOutput,
   UpdateAutoScalingGroupCommandInput,
 } from "@aws-sdk/client-auto-scaling";
+import { must } from "@reflex/core";
 import { CloudApiError } from "./api-error.ts";
-import { beginTransition, launchInstance, type OpContext } from "./fleet.ts";
+import { beginTransition, launchInstance, type OpContext, type OpInput } from "./fleet.ts";
 import { type GroupRecord, HOUR_MS, type InstanceRecord, newUuid, type TagRecord } from "./model.ts";
 import { applyFilters, paginate } from "./query.ts";
 
 type Output<T> = Omit<T, "$metadata">;
-export type AutoScalingOperation = (ctx: OpContext, input: any) => object;
+export type AutoScalingOperation = (ctx: OpContext, input: OpInput) => object;
 
 // ---------------------------------------------------------------------------------------
 // Shapes
@@ -120,7 +121,7 @@ function countByZone(g: GroupRecord, live: InstanceRecord[]): Map<string, Instan
   const byZone = new Map<string, InstanceRecord[]>(g.availabilityZones.map((z) => [z, []]));
   for (const i of live) {
     if (!byZone.has(i.az)) byZone.set(i.az, []);
-    byZone.get(i.az)!.push(i);
+    must(byZone.get(i.az), "byZone.get(i.az)").push(i);
   }
   return byZone;
 }
@@ -238,7 +239,9 @@ function describeAutoScalingGroups(
 ): Output<DescribeAutoScalingGroupsCommandOutput> {
   // Unknown names are left out, not an error, as in AWS.
   let groups = input.AutoScalingGroupNames?.length
-    ? ctx.rs.groups.filter((g) => input.AutoScalingGroupNames!.includes(g.name))
+    ? ctx.rs.groups.filter((g) =>
+        must(input.AutoScalingGroupNames, "input.AutoScalingGroupNames").includes(g.name),
+      )
     : ctx.rs.groups;
   groups = applyFilters(groups, input.Filters, {}, (g) => g.tags, {
     wildcards: false,

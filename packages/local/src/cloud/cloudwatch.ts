@@ -4,8 +4,9 @@
  * cloud's failover controls rather than by the code under test.
  */
 import type { CompositeAlarm, MetricAlarm, MetricDataResult, StateValue } from "@aws-sdk/client-cloudwatch";
+import { must } from "@reflex/core";
 import { CloudApiError } from "./api-error.ts";
-import type { OpContext } from "./fleet.ts";
+import type { OpContext, OpInput } from "./fleet.ts";
 
 export interface AlarmRecord {
   name: string;
@@ -142,14 +143,14 @@ function getMetricData(
       Id: q.Id,
       Label: stat.Metric.MetricName,
       Timestamps: times.map((t) => new Date(t)),
-      Values: times.map((t) => STATS[stat.Stat!](buckets.get(t)!)),
+      Values: times.map((t) => STATS[must(stat.Stat, "stat.Stat")](must(buckets.get(t), "buckets.get(t)"))),
       StatusCode: "Complete",
     };
   });
   return { MetricDataResults: results, Messages: [] };
 }
 
-export const cloudWatchOperations: Record<string, (ctx: OpContext, input: any) => object> = {
+export const cloudWatchOperations: Record<string, (ctx: OpContext, input: OpInput) => object> = {
   DescribeAlarms: describeAlarms,
   GetMetricData: getMetricData,
 };

@@ -8,11 +8,11 @@
  * `replaceRootVolumeMs`, as AWS does while it builds and attaches the volume.
  */
 import { CloudApiError } from "./api-error.ts";
-import { type OpContext, snapshotStatus } from "./fleet.ts";
+import { type OpContext, type OpInput, snapshotStatus } from "./fleet.ts";
 import { INSTANCE_STATE_CODES, newId } from "./model.ts";
 import { healthy, instanceRecord, patching, type RootVolumeTaskRecord } from "./patching.ts";
 
-type Op = (ctx: OpContext, input: any) => object;
+type Op = (ctx: OpContext, input: OpInput) => object;
 
 const describeInstanceStatus: Op = (ctx, input) => {
   const ids: string[] | undefined = input.InstanceIds;

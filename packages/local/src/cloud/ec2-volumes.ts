@@ -9,7 +9,7 @@
  */
 import { CloudApiError } from "./api-error.ts";
 import { lookup, required, shapeVolume, tagsFromSpecifications } from "./ec2.ts";
-import { type OpContext, snapshotStatus } from "./fleet.ts";
+import { type OpContext, type OpInput, snapshotStatus } from "./fleet.ts";
 import {
   availabilityZones,
   type FastRestoreRecord,
@@ -18,7 +18,7 @@ import {
   volumeMarker,
 } from "./model.ts";
 
-type Op = (ctx: OpContext, input: any) => object;
+type Op = (ctx: OpContext, input: OpInput) => object;
 
 const VOLUME_TYPES = new Set(["gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"]);
 

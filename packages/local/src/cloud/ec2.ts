@@ -34,9 +34,10 @@ import type {
   TerminateInstancesCommandOutput,
   Volume,
 } from "@aws-sdk/client-ec2";
+import { must } from "@reflex/core";
 import { CloudApiError } from "./api-error.ts";
 import { reconcileGroup } from "./autoscaling.ts";
-import { beginTransition, type OpContext, snapshotStatus } from "./fleet.ts";
+import { beginTransition, type OpContext, type OpInput, snapshotStatus } from "./fleet.ts";
 import {
   INSTANCE_STATE_CODES,
   type InstanceRecord,
@@ -52,7 +53,7 @@ import {
 import { applyFilters, paginate } from "./query.ts";
 
 type Output<T> = Omit<T, "$metadata">;
-export type Ec2Operation = (ctx: OpContext, input: any) => object;
+export type Ec2Operation = (ctx: OpContext, input: OpInput) => object;
 
 // ---------------------------------------------------------------------------------------
 // Shapes
@@ -181,7 +182,12 @@ export function lookup<T extends { id: string }>(kind: "i" | "vol" | "snap", ite
   if (missing.length > 1) {
     throw new CloudApiError(spec.code, `The ${spec.noun}s '${missing.join(", ")}' do not exist`);
   }
-  return ids.map((id) => items.find((x) => x.id === id)!);
+  return ids.map((id) =>
+    must(
+      items.find((x) => x.id === id),
+      "items.find((x) => x.id === id)",
+    ),
+  );
 }
 
 const PAGE = {
@@ -653,7 +659,10 @@ function deleteTags(ctx: OpContext, input: DeleteTagsCommandInput): object {
       continue;
     }
     const kept = r.tags.filter(
-      (t) => !input.Tags!.some((d) => d.Key === t.Key && (d.Value === undefined || d.Value === t.Value)),
+      (t) =>
+        !must(input.Tags, "input.Tags").some(
+          (d) => d.Key === t.Key && (d.Value === undefined || d.Value === t.Value),
+        ),
     );
     r.tags.splice(0, r.tags.length, ...kept);
   }

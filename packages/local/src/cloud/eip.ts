@@ -6,7 +6,7 @@
  */
 import type { Address } from "@aws-sdk/client-ec2";
 import { CloudApiError } from "./api-error.ts";
-import type { OpContext } from "./fleet.ts";
+import type { OpContext, OpInput } from "./fleet.ts";
 import { type InstanceRecord, newId, type TagRecord } from "./model.ts";
 
 export interface AddressRecord {
@@ -149,7 +149,7 @@ function allocate(ctx: OpContext, input: { Domain?: string }) {
   return { AllocationId: a.allocationId, PublicIp: a.publicIp, Domain: input.Domain ?? "vpc" };
 }
 
-export const eipOperations: Record<string, (ctx: OpContext, input: any) => object> = {
+export const eipOperations: Record<string, (ctx: OpContext, input: OpInput) => object> = {
   DescribeAddresses: describeAddresses,
   AllocateAddress: allocate,
   AssociateAddress: associateAddress,

@@ -8,10 +8,10 @@
  * then gone (`unused`, Target.NotRegistered).
  */
 import { CloudApiError } from "./api-error.ts";
-import type { OpContext } from "./fleet.ts";
+import type { OpContext, OpInput } from "./fleet.ts";
 import { healthy, instanceRecord, patching, type TargetGroupRecord, type TargetRecord } from "./patching.ts";
 
-type Op = (ctx: OpContext, input: any) => object;
+type Op = (ctx: OpContext, input: OpInput) => object;
 
 export function targetGroupArn(ctx: OpContext, name: string, n: number): string {
   return `arn:aws:elasticloadbalancing:${ctx.region}:${ctx.state.accountId}:targetgroup/${name}/${n.toString(16).padStart(16, "0")}`;

@@ -10,6 +10,7 @@
  */
 import { ValidationError } from "@reflex/core/errors";
 import { CloudApiError, throttlingError } from "./api-error.ts";
+import type { OpInput } from "./fleet.ts";
 
 export interface FaultSpec {
   /** `ec2`, `autoscaling`, `ssm`; any service when omitted. */
@@ -31,7 +32,7 @@ export interface FaultSpec {
   /** For `error`: the HTTP status; default 500 for server codes (`InternalError`, `ServiceUnavailable`, …), else 400. */
   httpStatusCode?: number;
   /** Applies only to calls whose input matches (in-process use only). */
-  match?: (input: any) => boolean;
+  match?: (input: OpInput) => boolean;
 }
 
 /** A fault as listed: its spec, an id to remove it by, and what it has done so far. */

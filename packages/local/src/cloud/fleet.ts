@@ -38,6 +38,13 @@ export interface CloudSettings {
 }
 
 /** Everything one operation needs: the model, the calling client's region, one clock reading. */
+/**
+ * The input of one simulated operation: the SDK command's own input type (EC2's
+ * `RunInstancesRequest`, SSM's `SendCommandRequest`, …), as the real client sends it.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: an SDK type forces it: the operation tables are keyed by operation name, each operation takes its own SDK command's input, and no one type names them all.
+export type OpInput = any;
+
 export interface OpContext {
   state: CloudState;
   region: string;

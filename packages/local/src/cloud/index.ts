@@ -43,7 +43,14 @@ import { eipOperations } from "./eip.ts";
 import { elbv2Operations, health as targetHealth } from "./elbv2.ts";
 import { FailoverControls } from "./failover-controls.ts";
 import { type ArmedFault, FaultPlan, type FaultSpec, operationName } from "./faults.ts";
-import { type CloudSettings, launchInstance, type OpContext, opContext, settle } from "./fleet.ts";
+import {
+  type CloudSettings,
+  launchInstance,
+  type OpContext,
+  type OpInput,
+  opContext,
+  settle,
+} from "./fleet.ts";
 import { attachAnswerer } from "./middleware.ts";
 import {
   availabilityZones,
@@ -248,7 +255,7 @@ export function serviceNamed(name: string): SimulatedService | undefined {
   return SIMULATED_SERVICES.find((s) => s === lower || IAM_PREFIX[s] === lower);
 }
 
-const OPERATIONS: Record<string, Record<string, (ctx: OpContext, input: any) => object>> = {
+const OPERATIONS: Record<string, Record<string, (ctx: OpContext, input: OpInput) => object>> = {
   ec2: { ...ec2Operations, ...ec2PatchingOperations, ...ec2VolumeOperations, ...eipOperations },
   autoscaling: autoScalingOperations,
   ssm: ssmOperations,

@@ -43,6 +43,14 @@ export interface SimulatedCall {
 /** Answers one call: resolves to the output without `$metadata`, or throws a {@link CloudApiError}. */
 export type CallAnswerer = (call: SimulatedCall) => Promise<object>;
 
+/** The SDK's handler context, with what these middlewares stash in it between steps. */
+interface MiddlewareContext {
+  commandName?: string;
+  [STASH]?: { input: unknown; commandName?: string };
+  [ERROR_STASH]?: unknown;
+  [key: string]: unknown;
+}
+
 export function attachAnswerer(
   client: SdkClient,
   service: string,
@@ -50,7 +58,7 @@ export function attachAnswerer(
   answer: CallAnswerer,
 ): void {
   client.middlewareStack.add(
-    (next: (args: any) => Promise<unknown>, context: Record<string, any>) =>
+    (next: (args: unknown) => Promise<unknown>, context: MiddlewareContext) =>
       async (args: { input: unknown }) => {
         context[STASH] = { input: args.input, commandName: context.commandName };
         return next(args);
@@ -58,7 +66,7 @@ export function attachAnswerer(
     { step: "initialize", name: CAPTURE_MIDDLEWARE, priority: "high", override: true },
   );
   client.middlewareStack.addRelativeTo(
-    (next: (args: any) => Promise<unknown>, context: Record<string, any>) =>
+    (next: (args: unknown) => Promise<unknown>, context: MiddlewareContext) =>
       async (args: { input: unknown }) => {
         const stash = context[STASH] ?? { input: args.input, commandName: context.commandName };
         const operation = operationName(String(stash.commandName ?? "Unknown"));
@@ -95,7 +103,7 @@ export function attachAnswerer(
     { relation: "after", toMiddleware: RETRY_MIDDLEWARE, name: ANSWER_MIDDLEWARE, override: true },
   );
   client.middlewareStack.addRelativeTo(
-    (_next: unknown, context: Record<string, any>) => async () => {
+    (_next: unknown, context: MiddlewareContext) => async () => {
       const response = context[ERROR_STASH];
       context[ERROR_STASH] = undefined;
       // Only an error answer comes this far; anything else would be a request to the network.

@@ -7,6 +7,8 @@
  * manageWithSsm(cloud, [id]); setPatchOutcome(cloud, id, { result: "failure" });
  * addTargetGroup(cloud, { name: "web", instanceIds: [id] });
  */
+
+import { must } from "@reflex/core";
 import { targetGroupArn } from "./elbv2.ts";
 import type { SimulatedCloud } from "./index.ts";
 import { type PatchingSettings, type PatchOutcome, patching } from "./patching.ts";
@@ -116,7 +118,7 @@ function seedFleetNow(
       tags: { PatchGroup: group, "reflex:managed": "true" },
       volumeSizes: [8],
     });
-    ids.push(i.InstanceId!);
+    ids.push(must(i.InstanceId, "i.InstanceId"));
   }
   manageWithSsm(cloud, ids, opts.region);
   if (opts.targetGroups !== false) {

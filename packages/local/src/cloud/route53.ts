@@ -8,7 +8,7 @@
  */
 import type { ChangeInfo, ResourceRecordSet } from "@aws-sdk/client-route-53";
 import { CloudApiError } from "./api-error.ts";
-import type { OpContext } from "./fleet.ts";
+import type { OpContext, OpInput } from "./fleet.ts";
 
 export interface RecordSetRecord {
   /** Fully qualified, lower case, with the trailing dot (as Route 53 returns names). */
@@ -205,7 +205,7 @@ function listResourceRecordSets(
   };
 }
 
-export const route53Operations: Record<string, (ctx: OpContext, input: any) => object> = {
+export const route53Operations: Record<string, (ctx: OpContext, input: OpInput) => object> = {
   ChangeResourceRecordSets: changeResourceRecordSets,
   GetChange: getChange,
   ListResourceRecordSets: listResourceRecordSets,

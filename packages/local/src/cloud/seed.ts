@@ -6,6 +6,7 @@
  * Every id comes from the model's seeded PRNG, so a fresh seed is identical every time.
  */
 
+import { must } from "@reflex/core";
 import { reconcileGroup } from "./autoscaling.ts";
 import type { CloudSettings } from "./fleet.ts";
 import { launchInstance, type OpContext, opContext } from "./fleet.ts";
@@ -44,7 +45,10 @@ function reflexSnapshot(
   runbook: string,
 ): SnapshotRecord {
   const volumeId = instance.devices[deviceIndex].volumeId;
-  const volume = ctx.rs.volumes.find((v) => v.id === volumeId)!;
+  const volume = must(
+    ctx.rs.volumes.find((v) => v.id === volumeId),
+    "ctx.rs.volumes.find((v) => v.id === volumeId)",
+  );
   const startTime = ctx.now - daysAgo * DAY_MS;
   return {
     id: newId(ctx.state, "snap"),
@@ -97,7 +101,10 @@ export function seedFleet(state: CloudState, now: number, settings: CloudSetting
   reconcileGroup(launchedAt, web, "running");
   // Auto Scaling names no instance; this account's owner named them web-1..web-6 (as a launch hook might).
   web.instanceIds.forEach((id, n) => {
-    const member = launchedAt.rs.instances.find((i) => i.id === id)!;
+    const member = must(
+      launchedAt.rs.instances.find((i) => i.id === id),
+      "launchedAt.rs.instances.find((i) => i.id === id)",
+    );
     member.tags.unshift({ Key: "Name", Value: `web-${n + 1}` });
     nameVolumes(launchedAt, member);
   });
@@ -138,7 +145,10 @@ export function seedFleet(state: CloudState, now: number, settings: CloudSetting
 
   // Backup history: four expired Reflex snapshots, one still retained, one manual.
   const ctx = opContext(state, SEED_REGION, now, settings);
-  const webOne = ctx.rs.instances.find((i) => i.id === web.instanceIds[0])!;
+  const webOne = must(
+    ctx.rs.instances.find((i) => i.id === web.instanceIds[0]),
+    "ctx.rs.instances.find((i) => i.id === web.instanceIds[0])",
+  );
   ctx.rs.snapshots.push(
     reflexSnapshot(ctx, dbs[0], 1, 45, "backup-snapshot"),
     reflexSnapshot(ctx, dbs[1], 1, 40, "backup-snapshot"),

@@ -10,7 +10,7 @@
  * itself when the command ends.
  */
 import { CloudApiError } from "./api-error.ts";
-import type { OpContext } from "./fleet.ts";
+import type { OpContext, OpInput } from "./fleet.ts";
 import { newUuid, volumeMarker } from "./model.ts";
 import {
   type CommandRecord,
@@ -21,7 +21,7 @@ import {
   rebooting,
 } from "./patching.ts";
 
-type Op = (ctx: OpContext, input: any) => object;
+type Op = (ctx: OpContext, input: OpInput) => object;
 
 function pingStatus(ctx: OpContext, instanceId: string): "Online" | "ConnectionLost" | "Inactive" {
   const i = instanceRecord(ctx, instanceId);

@@ -1,8 +1,11 @@
-import { type AslDefinition, RETRY_ROLLBACK, RETRY_STEP, RUN_ABORTED, stepTask } from "../asl.ts";
+import type { AslDefinition } from "../asl.ts";
+import { catchAll, dryRunChoice, failWith, RUN_ABORTED, stepBuilders } from "../asl.ts";
 import { pollLoop } from "../sdk-tasks.ts";
 
 const R = "backup-snapshot";
-const ON_FAILURE = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Rollback" }];
+/** Forward steps retry transient errors for minutes, the rollback for longer (see asl.ts). */
+const { step, rollbackStep } = stepBuilders(R);
+const ON_FAILURE = catchAll("Rollback");
 
 /**
  * plan → (dry-run: done) → snapshot each instance (Map, 5 at a time, failures per target) →
@@ -16,18 +19,13 @@ export const backupStateMachine: AslDefinition = {
   // approval deadline the config allows.
   TimeoutSeconds: 36 * 3600,
   States: {
-    Plan: stepTask(R, "plan", {
+    Plan: step("plan", {
       ResultPath: "$.plan",
-      Retry: RETRY_STEP,
-      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "PlanFailed" }],
+      Catch: catchAll("PlanFailed"),
       Next: "IsDryRun",
     }),
-    PlanFailed: { Type: "Fail", ErrorPath: "$.failure.Error", CausePath: "$.failure.Cause" },
-    IsDryRun: {
-      Type: "Choice",
-      Choices: [{ Variable: "$.execution.dryRun", BooleanEquals: true, Next: "DryRunPlanned" }],
-      Default: "SnapshotTargets",
-    },
+    PlanFailed: failWith(),
+    IsDryRun: dryRunChoice("SnapshotTargets"),
     DryRunPlanned: { Type: "Succeed", Comment: "The plan is the result; nothing was changed." },
     SnapshotTargets: {
       Type: "Map",
@@ -43,8 +41,7 @@ export const backupStateMachine: AslDefinition = {
         ProcessorConfig: { Mode: "INLINE" },
         StartAt: "SnapshotInstance",
         States: {
-          SnapshotInstance: stepTask(R, "snapshotInstance", {
-            Retry: RETRY_STEP,
+          SnapshotInstance: step("snapshotInstance", {
             Catch: [
               // Aborted by a person: this target is not started; the Map lets the ones in
               // flight finish, and the next step sees the abort and rolls back.
@@ -79,7 +76,7 @@ export const backupStateMachine: AslDefinition = {
       check: "CheckSnapshots",
       done: "SnapshotsDone",
       seconds: 30,
-      task: stepTask(R, "checkSnapshots", { ResultPath: "$.progress", Retry: RETRY_STEP, Catch: ON_FAILURE }),
+      task: step("checkSnapshots", { ResultPath: "$.progress", Catch: ON_FAILURE }),
       donePath: "$.progress.done",
       next: "CopyRequested",
     }),
@@ -88,21 +85,18 @@ export const backupStateMachine: AslDefinition = {
       Choices: [{ Variable: "$.params.copyToRegion", IsPresent: true, Next: "CopyToRegion" }],
       Default: "Prune",
     },
-    CopyToRegion: stepTask(R, "copyToRegion", {
+    CopyToRegion: step("copyToRegion", {
       ResultPath: "$.copies",
-      Retry: RETRY_STEP,
       Catch: ON_FAILURE,
       Next: "Prune",
     }),
-    Prune: stepTask(R, "prune", {
+    Prune: step("prune", {
       ResultPath: "$.pruned",
-      Retry: RETRY_STEP,
       Catch: ON_FAILURE,
       Next: "Report",
     }),
-    Report: stepTask(R, "report", {
+    Report: step("report", {
       ResultPath: "$.report",
-      Retry: RETRY_STEP,
       Catch: ON_FAILURE,
       Next: "AnyTargetFailed",
     }),
@@ -117,12 +111,11 @@ export const backupStateMachine: AslDefinition = {
       Cause: "Some targets were not backed up; the execution's result lists each target with its error.",
     },
     Done: { Type: "Succeed" },
-    Rollback: stepTask(R, "rollback", {
+    Rollback: rollbackStep("rollback", {
       ResultPath: "$.rollback",
-      Retry: RETRY_ROLLBACK,
-      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.rollbackFailure", Next: "RolledBack" }],
+      Catch: catchAll("RolledBack", "$.rollbackFailure"),
       Next: "RolledBack",
     }),
-    RolledBack: { Type: "Fail", ErrorPath: "$.failure.Error", CausePath: "$.failure.Cause" },
+    RolledBack: failWith(),
   },
 };

@@ -8,7 +8,7 @@ import { ec2, findInstances, findSnapshots, isNotFound, tagMap, tagValue } from 
 import { client } from "../../aws.ts";
 import { isTransient } from "../../aws-errors.ts";
 import { region as defaultRegion, requireEnv } from "../../env.ts";
-import { StepExecutionError } from "../../errors.ts";
+import { must, StepExecutionError } from "../../errors.ts";
 import * as Executions from "../../state/executions.ts";
 import type { RunInput, StepContext } from "../define.ts";
 import { SNAPSHOT_TAGS, snapshotVolumes } from "../snapshots.ts";
@@ -99,12 +99,15 @@ export async function plan(input: Input, ctx: StepContext & { maxTargets?: numbe
     );
   }
   const selected: Target[] = instances.map((i) => ({
-    instanceId: i.InstanceId!,
+    instanceId: must(i.InstanceId, "i.InstanceId"),
     name: tagValue(i.Tags, "Name"),
     state: i.State?.Name,
     volumes: (i.BlockDeviceMappings ?? [])
       .filter((m) => m.Ebs?.VolumeId)
-      .map((m) => ({ volumeId: m.Ebs!.VolumeId!, device: m.DeviceName })),
+      .map((m) => ({
+        volumeId: must(must(m.Ebs, "m.Ebs").VolumeId, "m.Ebs.VolumeId"),
+        device: m.DeviceName,
+      })),
   }));
   // One lock per instance, whatever selector named it: two backups never snapshot one
   // instance at once. An instance another run holds is skipped and reported. A dry-run
@@ -183,7 +186,7 @@ export async function planPrune(
       const retainUntil = tagValue(s.Tags, TAGS.retainUntil);
       if (!retainUntil || Number.isNaN(Date.parse(retainUntil)) || Date.parse(retainUntil) > now) continue;
       out.push({
-        snapshotId: s.SnapshotId!,
+        snapshotId: must(s.SnapshotId, "s.SnapshotId"),
         volumeId,
         region,
         startTime: s.StartTime?.toISOString() ?? "",
@@ -432,5 +435,9 @@ function describeError(err: unknown): string {
 /** Used by rollback: this run's snapshots in a region, with their tags. */
 export async function snapshotsOfExecution(region: string, executionId: string) {
   const found = await findSnapshots(region, [{ Name: `tag:${TAGS.execution}`, Values: [executionId] }]);
-  return found.map((s) => ({ snapshotId: s.SnapshotId!, state: s.State, tags: tagMap(s.Tags) }));
+  return found.map((s) => ({
+    snapshotId: must(s.SnapshotId, "s.SnapshotId"),
+    state: s.State,
+    tags: tagMap(s.Tags),
+  }));
 }

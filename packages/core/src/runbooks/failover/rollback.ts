@@ -4,6 +4,8 @@
  * — wait for the change to be INSYNC, and verify the old layout. The run then fails with the
  * original error, and its result reports both outcomes: the failed verify and the switch back.
  */
+
+import { must } from "../../errors.ts";
 import * as Executions from "../../state/executions.ts";
 import * as Pairs from "../../state/pairs.ts";
 import type { StepContext } from "../define.ts";
@@ -23,11 +25,11 @@ export async function switchBack(input: FailoverInput, ctx: StepContext): Promis
   // The switch back is a switch too: its intent is recorded before its first mutating call.
   await Pairs.recordIntent(pair.name, {
     executionId: ctx.executionId,
-    from: input.plan!.to.instance,
-    towards: input.plan!.from.instance,
+    from: must(input.plan, "input.plan").to.instance,
+    towards: must(input.plan, "input.plan").from.instance,
     since: ctx.now().toISOString(),
   });
-  const progress = await pointAt(pair, input.plan!.from, ctx, input.switchBack);
+  const progress = await pointAt(pair, must(input.plan, "input.plan").from, ctx, input.switchBack);
   await Executions.setResult(ctx.executionId, {
     switchBack: { ...progress, failure: input.failure ?? null },
   });
@@ -36,20 +38,20 @@ export async function switchBack(input: FailoverInput, ctx: StepContext): Promis
 
 /** One poll of the switch back's record change, until INSYNC or the pair's verifyTimeout. */
 export async function awaitSwitchBack(input: FailoverInput, ctx: StepContext): Promise<SwitchProgress> {
-  return pollChange(input, input.switchBack!, ctx);
+  return pollChange(input, must(input.switchBack, "input.switchBack"), ctx);
 }
 
 /** One round of verifying the previous primary again: the address, the record, its health. */
 export async function verifySwitchBack(input: FailoverInput, ctx: StepContext): Promise<VerifyProgress> {
   const out = await verifyRound(
     input,
-    input.plan!.from,
+    must(input.plan, "input.plan").from,
     input.switchBackVerify,
     "SwitchBackNotVerified",
     ctx,
   );
   if (out.done) {
-    const plan = input.plan!;
+    const plan = must(input.plan, "input.plan");
     // Back where it was, verified: the roles never changed, and no switch is under way.
     await Pairs.clearIntent(plan.pair, ctx.executionId);
     await Executions.setResult(ctx.executionId, {

@@ -1,23 +1,10 @@
-import {
-  type AslCatcher,
-  type AslDefinition,
-  type AslState,
-  approvalStates,
-  RETRY_LAMBDA,
-  RETRY_ROLLBACK,
-  RETRY_THROTTLING,
-  stepTask,
-} from "../asl.ts";
+import type { AslDefinition } from "../asl.ts";
+import { approvalStates, catchAll, dryRunChoice, failWith, stepBuilders } from "../asl.ts";
+import { pollLoop } from "../sdk-tasks.ts";
 
 const R = "failover";
-const RETRY = [RETRY_LAMBDA, RETRY_THROTTLING];
-const onFailure = (next: string, resultPath = "$.failure"): AslCatcher[] => [
-  { ErrorEquals: ["States.ALL"], ResultPath: resultPath, Next: next },
-];
-const step = (name: string, rest: Partial<AslState>) => stepTask(R, name, { Retry: RETRY, ...rest });
 /** The switch back is compensation: it retries longest (RETRY_ROLLBACK, see define.ts). */
-const rollbackStep = (name: string, rest: Partial<AslState>) =>
-  stepTask(R, name, { Retry: RETRY_ROLLBACK, ...rest });
+const { step, rollbackStep } = stepBuilders(R);
 /** How often a run polls Route 53's change status and re-verifies (AWS: INSYNC takes tens of seconds). */
 const POLL_SECONDS = 5;
 
@@ -40,90 +27,86 @@ export const failoverStateMachine: AslDefinition = {
   States: {
     Readiness: step("checkReadiness", {
       ResultPath: "$.readiness",
-      Catch: onFailure("NotReady"),
+      Catch: catchAll("NotReady"),
       Next: "ReadinessDecision",
     }),
-    NotReady: { Type: "Fail", ErrorPath: "$.failure.Error", CausePath: "$.failure.Cause" },
+    NotReady: failWith(),
     ReadinessDecision: {
       Type: "Choice",
       Choices: [{ Variable: "$.readiness.skipped", IsPresent: true, Next: "Skipped" }],
       Default: "Plan",
     },
     Skipped: { Type: "Succeed", Comment: "The event was not about the pair's current primary." },
-    Plan: step("planSwitch", { ResultPath: "$.plan", Catch: onFailure("NotReady"), Next: "PlanDecision" }),
-    PlanDecision: {
-      Type: "Choice",
-      Choices: [{ Variable: "$.execution.dryRun", BooleanEquals: true, Next: "DryRunPlanned" }],
-      Default: "ApprovalNeeded",
-    },
+    Plan: step("planSwitch", { ResultPath: "$.plan", Catch: catchAll("NotReady"), Next: "PlanDecision" }),
+    PlanDecision: dryRunChoice("ApprovalNeeded"),
     DryRunPlanned: { Type: "Succeed", Comment: "The plan is the result; nothing was changed." },
     // The approver sees the plan: what moves where, the TTL.
     ...approvalStates(R, "Switch"),
     Switch: step("switchOver", {
       ResultPath: "$.switch",
-      Catch: onFailure("SwitchBack"),
+      Catch: catchAll("SwitchBack"),
       Next: "SwitchInSync",
     }),
-    SwitchInSync: {
-      Type: "Choice",
-      Choices: [{ Variable: "$.switch.inSync", BooleanEquals: true, Next: "Verify" }],
-      Default: "WaitForChange",
-    },
-    WaitForChange: { Type: "Wait", Seconds: POLL_SECONDS, Next: "AwaitChange" },
-    AwaitChange: step("awaitChange", {
-      ResultPath: "$.switch",
-      Catch: onFailure("SwitchBack"),
-      Next: "SwitchInSync",
+    // The switch answers whether the change is INSYNC already: the loop is entered at its Choice.
+    ...pollLoop({
+      wait: "WaitForChange",
+      check: "AwaitChange",
+      done: "SwitchInSync",
+      task: step("awaitChange", { ResultPath: "$.switch", Catch: catchAll("SwitchBack") }),
+      seconds: POLL_SECONDS,
+      donePath: "$.switch.inSync",
+      next: "Verify",
     }),
-    Verify: step("verifySwitch", {
-      ResultPath: "$.verify",
-      Catch: onFailure("SwitchBack"),
-      Next: "Verified",
+    // Verify first, then wait and verify again until it is done.
+    ...pollLoop({
+      wait: "WaitForVerify",
+      check: "Verify",
+      done: "Verified",
+      task: step("verifySwitch", { ResultPath: "$.verify", Catch: catchAll("SwitchBack") }),
+      seconds: POLL_SECONDS,
+      donePath: "$.verify.done",
+      next: "RecordRoles",
     }),
-    Verified: {
-      Type: "Choice",
-      Choices: [{ Variable: "$.verify.done", BooleanEquals: true, Next: "RecordRoles" }],
-      Default: "WaitForVerify",
-    },
-    WaitForVerify: { Type: "Wait", Seconds: POLL_SECONDS, Next: "Verify" },
     // The switch is verified: a failure to record it must not undo it.
     RecordRoles: step("recordRoles", {
       ResultPath: "$.roles",
-      Catch: onFailure("NotRecorded"),
+      Catch: catchAll("NotRecorded"),
       Next: "FailedOver",
     }),
-    NotRecorded: { Type: "Fail", ErrorPath: "$.failure.Error", CausePath: "$.failure.Cause" },
+    NotRecorded: failWith(),
     FailedOver: { Type: "Succeed" },
 
     // ---- switch back ----
     SwitchBack: rollbackStep("switchBack", {
       ResultPath: "$.switchBack",
-      Catch: onFailure("SwitchBackFailed", "$.rollbackFailure"),
+      Catch: catchAll("SwitchBackFailed", "$.rollbackFailure"),
       Next: "SwitchBackInSync",
     }),
-    SwitchBackInSync: {
-      Type: "Choice",
-      Choices: [{ Variable: "$.switchBack.inSync", BooleanEquals: true, Next: "VerifySwitchBack" }],
-      Default: "WaitForSwitchBack",
-    },
-    WaitForSwitchBack: { Type: "Wait", Seconds: POLL_SECONDS, Next: "AwaitSwitchBack" },
-    AwaitSwitchBack: rollbackStep("awaitSwitchBack", {
-      ResultPath: "$.switchBack",
-      Catch: onFailure("SwitchBackFailed", "$.rollbackFailure"),
-      Next: "SwitchBackInSync",
+    ...pollLoop({
+      wait: "WaitForSwitchBack",
+      check: "AwaitSwitchBack",
+      done: "SwitchBackInSync",
+      task: rollbackStep("awaitSwitchBack", {
+        ResultPath: "$.switchBack",
+        Catch: catchAll("SwitchBackFailed", "$.rollbackFailure"),
+      }),
+      seconds: POLL_SECONDS,
+      donePath: "$.switchBack.inSync",
+      next: "VerifySwitchBack",
     }),
-    VerifySwitchBack: rollbackStep("verifySwitchBack", {
-      ResultPath: "$.switchBackVerify",
-      Catch: onFailure("SwitchBackFailed", "$.rollbackFailure"),
-      Next: "SwitchedBack",
+    ...pollLoop({
+      wait: "WaitForVerifySwitchBack",
+      check: "VerifySwitchBack",
+      done: "SwitchedBack",
+      task: rollbackStep("verifySwitchBack", {
+        ResultPath: "$.switchBackVerify",
+        Catch: catchAll("SwitchBackFailed", "$.rollbackFailure"),
+      }),
+      seconds: POLL_SECONDS,
+      donePath: "$.switchBackVerify.done",
+      next: "RolledBack",
     }),
-    SwitchedBack: {
-      Type: "Choice",
-      Choices: [{ Variable: "$.switchBackVerify.done", BooleanEquals: true, Next: "RolledBack" }],
-      Default: "WaitForVerifySwitchBack",
-    },
-    WaitForVerifySwitchBack: { Type: "Wait", Seconds: POLL_SECONDS, Next: "VerifySwitchBack" },
-    RolledBack: { Type: "Fail", ErrorPath: "$.failure.Error", CausePath: "$.failure.Cause" },
+    RolledBack: failWith(),
     SwitchBackFailed: { Type: "Fail", Error: "SwitchBackFailed", CausePath: "$.rollbackFailure.Cause" },
   },
 };

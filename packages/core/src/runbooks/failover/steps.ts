@@ -22,7 +22,7 @@ import { client } from "../../aws.ts";
 import { currentConfig } from "../../config/index.ts";
 import type { Pair } from "../../config/schema.ts";
 import { region as defaultRegion } from "../../env.ts";
-import { StepExecutionError } from "../../errors.ts";
+import { must, StepExecutionError } from "../../errors.ts";
 import * as Executions from "../../state/executions.ts";
 import * as Pairs from "../../state/pairs.ts";
 import type { RunInput, StepContext } from "../define.ts";
@@ -192,7 +192,7 @@ export async function reconcileRoles(
   const serving = await servingNow(pair);
   if (!serving.primary) {
     await Pairs.markAttention(pair.name, {
-      reason: serving.why!,
+      reason: must(serving.why, "serving.why"),
       since: recorded?.attention?.since ?? now.toISOString(),
       ...(serving.elasticIpOn !== undefined ? { elasticIpOn: serving.elasticIpOn } : {}),
       ...(serving.recordValues ? { recordValues: serving.recordValues } : {}),
@@ -334,7 +334,7 @@ async function describeAddress(region: string, allocationId: string): Promise<Ad
 
 /** The values the pair's record has now (empty when it does not exist). */
 async function recordValues(pair: Pair): Promise<{ values: string[]; ttl?: number }> {
-  const r = pair.record!;
+  const r = must(pair.record, "pair.record");
   const out = await route53().send(
     new ListResourceRecordSetsCommand({
       HostedZoneId: zoneId(r.hostedZoneId),
@@ -349,7 +349,7 @@ async function recordValues(pair: Pair): Promise<{ values: string[]; ttl?: numbe
 
 /** What will move where: the Elastic IP's association, the record's value and TTL. Read-only. */
 export async function planSwitch(input: FailoverInput, ctx: StepContext): Promise<SwitchPlan> {
-  const readiness = input.readiness!;
+  const readiness = must(input.readiness, "input.readiness");
   const pair = pairOf(readiness.pair);
   const { region, from, to } = readiness;
   const actions: string[] = [];
@@ -376,7 +376,7 @@ export async function planSwitch(input: FailoverInput, ctx: StepContext): Promis
       type: pair.record.type,
       ttl: pair.record.ttl,
       from: now.values,
-      to: to.recordValue!,
+      to: must(to.recordValue, "to.recordValue"),
     };
     actions.push(
       `set ${pair.record.type} ${fqdn(pair.record.name)} from ${now.values.join(", ") || "(none)"} to ${to.recordValue} (UPSERT, TTL ${pair.record.ttl}s; clients may keep the old value up to ${now.ttl ?? pair.record.ttl}s) and wait for INSYNC`,
@@ -475,18 +475,18 @@ export async function switchOver(input: FailoverInput, ctx: StepContext): Promis
   // next run (or the reconciler) settles the roles from what the cloud then says.
   await Pairs.recordIntent(pair.name, {
     executionId: ctx.executionId,
-    from: input.plan!.from.instance,
-    towards: input.plan!.to.instance,
+    from: must(input.plan, "input.plan").from.instance,
+    towards: must(input.plan, "input.plan").to.instance,
     since: ctx.now().toISOString(),
   });
-  const progress = await pointAt(pair, input.plan!.to, ctx);
+  const progress = await pointAt(pair, must(input.plan, "input.plan").to, ctx);
   await Executions.setResult(ctx.executionId, { switched: { ...progress, at: ctx.now().toISOString() } });
   return progress;
 }
 
 /** One poll of the record change (GetChange), until INSYNC or the pair's verifyTimeout. */
 export async function awaitChange(input: FailoverInput, ctx: StepContext): Promise<SwitchProgress> {
-  return pollChange(input, input.switch!, ctx);
+  return pollChange(input, must(input.switch, "input.switch"), ctx);
 }
 
 export async function pollChange(
@@ -535,7 +535,7 @@ export async function checkPointsAt(pair: Pair, target: SideView): Promise<Check
 
 /** One round of verify: done when everything points at the standby and it is healthy. */
 export async function verifySwitch(input: FailoverInput, ctx: StepContext): Promise<VerifyProgress> {
-  return verifyRound(input, input.plan!.to, input.verify, "VerifyFailed", ctx);
+  return verifyRound(input, must(input.plan, "input.plan").to, input.verify, "VerifyFailed", ctx);
 }
 
 export async function verifyRound(
@@ -562,7 +562,7 @@ export async function verifyRound(
 
 /** Records the new roles, so the next failover of the pair goes the other way. */
 export async function recordRoles(input: FailoverInput, ctx: StepContext): Promise<Pairs.PairRoles> {
-  const plan = input.plan!;
+  const plan = must(input.plan, "input.plan");
   const roles: Pairs.PairRoles = {
     pair: plan.pair,
     primary: plan.to.instance,

@@ -12,7 +12,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import { RegisterTargetsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { ec2 } from "../../adapters/ec2.ts";
-import { StepExecutionError } from "../../errors.ts";
+import { must, StepExecutionError } from "../../errors.ts";
 import * as Changes from "../../state/patch-changes.ts";
 import * as Results from "../../state/patch-results.ts";
 import { RUN_ABORTED } from "../asl.ts";
@@ -69,7 +69,7 @@ async function startReplacement(
   );
   if (mine)
     return {
-      taskId: mine.ReplaceRootVolumeTaskId!,
+      taskId: must(mine.ReplaceRootVolumeTaskId, "mine.ReplaceRootVolumeTaskId"),
       at: mine.StartTime ?? ctx.now().toISOString(),
       ready: false,
     };
@@ -98,7 +98,10 @@ async function startReplacement(
     }),
   );
   return {
-    taskId: made.ReplaceRootVolumeTask!.ReplaceRootVolumeTaskId!,
+    taskId: must(
+      must(made.ReplaceRootVolumeTask, "made.ReplaceRootVolumeTask").ReplaceRootVolumeTaskId,
+      "made.ReplaceRootVolumeTask.ReplaceRootVolumeTaskId",
+    ),
     at: ctx.now().toISOString(),
     ready: false,
   };
@@ -109,16 +112,16 @@ export async function checkRollback(
   input: TargetInput,
   ctx: StepContext,
 ): Promise<NonNullable<TargetInput["rollback"]>> {
-  const r = input.rollback!;
-  if (r.waitingForCommand !== undefined) return startReplacement(input, ctx, r.at!);
+  const r = must(input.rollback, "input.rollback");
+  if (r.waitingForCommand !== undefined) return startReplacement(input, ctx, must(r.at, "r.at"));
   const out = await ec2(input.region).send(
-    new DescribeReplaceRootVolumeTasksCommand({ ReplaceRootVolumeTaskIds: [r.taskId!] }),
+    new DescribeReplaceRootVolumeTasksCommand({ ReplaceRootVolumeTaskIds: [must(r.taskId, "r.taskId")] }),
   );
   const state = out.ReplaceRootVolumeTasks?.[0]?.TaskState ?? "missing";
   if (state === "succeeded") return { ...r, ready: true };
   if (state.startsWith("fail") || state === "missing")
     throw new StepExecutionError("RollbackFailed", `replace-root-volume task ${r.taskId} is ${state}`);
-  if ((ctx.now().getTime() - Date.parse(r.at!)) / 1000 > ROLLBACK_TIMEOUT_S)
+  if ((ctx.now().getTime() - Date.parse(must(r.at, "r.at"))) / 1000 > ROLLBACK_TIMEOUT_S)
     throw new StepExecutionError("RollbackTimedOut", `replace-root-volume task ${r.taskId} still ${state}`);
   return { ...r, ready: false };
 }

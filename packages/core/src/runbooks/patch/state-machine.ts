@@ -1,36 +1,52 @@
-import {
-  type AslDefinition,
-  type AslState,
-  approvalStates,
-  RETRY_LAMBDA,
-  RETRY_ROLLBACK,
-  RETRY_THROTTLING,
-  RUN_ABORTED,
-  stepTask,
-} from "../asl.ts";
+import type { AslDefinition, AslState } from "../asl.ts";
+import { approvalStates, catchAll, dryRunChoice, failWith, RUN_ABORTED, stepBuilders } from "../asl.ts";
+import { pollLoop } from "../sdk-tasks.ts";
 
 const R = "patch";
-const RETRY = [RETRY_LAMBDA, RETRY_THROTTLING];
 // Compensation (and what must run after an abort: finish, report) retries longest: see define.ts.
+const { step, rollbackStep } = stepBuilders(R);
 /** Anything that goes wrong once a target has started: put it back as it was. */
-const TO_ROLLBACK = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "RollbackTarget" }];
+const TO_ROLLBACK = catchAll("RollbackTarget", "$.error");
+/** A rollback that cannot go on: the target is finished as it is (recorded failed). */
+const TO_FINISH = catchAll("FinishTarget", "$.rollbackError");
+/** A forward step of a started target: retried while transient, rolled back on any other failure. */
+const forward = (name: string, resultPath: string): AslState =>
+  step(name, { ResultPath: resultPath, Catch: TO_ROLLBACK });
 
-/** Wait `pollSeconds`, check, loop until the check says `ready` (checks throw on their timeout). */
-function pollLoop(name: string, step: string, resultPath: string, next: string): Record<string, AslState> {
-  return {
-    [`Wait${name}`]: { Type: "Wait", SecondsPath: "$.params.pollSeconds", Next: `Check${name}` },
-    [`Check${name}`]: stepTask(R, step, {
-      ResultPath: resultPath,
-      Retry: RETRY,
-      Catch: TO_ROLLBACK,
-      Next: `${name}Done`,
-    }),
-    [`${name}Done`]: {
-      Type: "Choice",
-      Choices: [{ Variable: `${resultPath}.ready`, BooleanEquals: true, Next: next }],
-      Default: `Wait${name}`,
-    },
-  };
+/**
+ * A target's forward phases, in order: a step that acts, then a poll of a check until its answer
+ * says `ready` (checks throw on their own timeout). Each phase goes on to the next one's step.
+ */
+const PHASES: Array<{
+  act: [state: string, step: string, resultPath: string];
+  poll: [name: string, step: string, resultPath: string];
+}> = [
+  { act: ["PrepareTarget", "prepareTarget", "$.prep"], poll: ["Ready", "checkReady", "$.ready"] },
+  {
+    act: ["InstallPatches", "installPatches", "$.command"],
+    poll: ["Command", "checkCommand", "$.commandStatus"],
+  },
+  { act: ["RebootIfNeeded", "rebootIfNeeded", "$.reboot"], poll: ["Health", "checkHealth", "$.health"] },
+  { act: ["Reregister", "reregister", "$.registered"], poll: ["Verified", "verifyTarget", "$.verified"] },
+];
+
+/** Each phase's states: its step (→ its Wait), its poll loop (→ the next phase's step, or `last`). */
+function phases(last: string): Record<string, AslState> {
+  return Object.assign(
+    {},
+    ...PHASES.map(({ act: [state, act, resultPath], poll: [name, check, checkPath] }, i) => ({
+      [state]: { ...forward(act, resultPath), Next: `Wait${name}` },
+      ...pollLoop({
+        wait: `Wait${name}`,
+        check: `Check${name}`,
+        done: `${name}Done`,
+        task: forward(check, checkPath),
+        secondsPath: "$.params.pollSeconds",
+        donePath: `${checkPath}.ready`,
+        next: PHASES[i + 1]?.act[0] ?? last,
+      }),
+    })),
+  );
 }
 
 /**
@@ -47,9 +63,8 @@ function pollLoop(name: string, step: string, resultPath: string, next: string):
 export const targetProcessor: AslDefinition = {
   StartAt: "BeginTarget",
   States: {
-    BeginTarget: stepTask(R, "beginTarget", {
+    BeginTarget: step("beginTarget", {
       ResultPath: "$.target",
-      Retry: RETRY,
       Catch: [
         // Aborted by a person before this target started: it is not started.
         { ErrorEquals: [RUN_ABORTED], ResultPath: "$.error", Next: "NotStartedAborted" },
@@ -68,44 +83,16 @@ export const targetProcessor: AslDefinition = {
       Choices: [{ Variable: "$.target.start", BooleanEquals: true, Next: "PrepareTarget" }],
       Default: "FinishTarget",
     },
-    PrepareTarget: stepTask(R, "prepareTarget", {
-      ResultPath: "$.prep",
-      Retry: RETRY,
-      Catch: TO_ROLLBACK,
-      Next: "WaitReady",
-    }),
-    ...pollLoop("Ready", "checkReady", "$.ready", "InstallPatches"),
-    InstallPatches: stepTask(R, "installPatches", {
-      ResultPath: "$.command",
-      Retry: RETRY,
-      Catch: TO_ROLLBACK,
-      Next: "WaitCommand",
-    }),
-    ...pollLoop("Command", "checkCommand", "$.commandStatus", "RebootIfNeeded"),
-    RebootIfNeeded: stepTask(R, "rebootIfNeeded", {
-      ResultPath: "$.reboot",
-      Retry: RETRY,
-      Catch: TO_ROLLBACK,
-      Next: "WaitHealth",
-    }),
-    ...pollLoop("Health", "checkHealth", "$.health", "Reregister"),
-    Reregister: stepTask(R, "reregister", {
-      ResultPath: "$.registered",
-      Retry: RETRY,
-      Catch: TO_ROLLBACK,
-      Next: "WaitVerified",
-    }),
-    ...pollLoop("Verified", "verifyTarget", "$.verified", "Patched"),
+    ...phases("Patched"),
     Patched: {
       Type: "Pass",
       Result: { status: "patched" },
       ResultPath: "$.outcome",
       Next: "FinishTarget",
     },
-    RollbackTarget: stepTask(R, "rollbackTarget", {
+    RollbackTarget: rollbackStep("rollbackTarget", {
       ResultPath: "$.rollback",
-      Retry: RETRY_ROLLBACK,
-      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.rollbackError", Next: "FinishTarget" }],
+      Catch: TO_FINISH,
       Next: "RollbackStarted",
     }),
     RollbackStarted: {
@@ -117,23 +104,21 @@ export const targetProcessor: AslDefinition = {
       ],
       Default: "FinishTarget",
     },
-    WaitRollback: { Type: "Wait", SecondsPath: "$.params.pollSeconds", Next: "CheckRollback" },
-    CheckRollback: stepTask(R, "checkRollback", {
-      ResultPath: "$.rollback",
-      Retry: RETRY_ROLLBACK,
-      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.rollbackError", Next: "FinishTarget" }],
-      Next: "RollbackDone",
-    }),
-    RollbackDone: {
-      Type: "Choice",
-      Choices: [
+    ...pollLoop({
+      wait: "WaitRollback",
+      check: "CheckRollback",
+      done: "RollbackDone",
+      task: rollbackStep("checkRollback", {
+        ResultPath: "$.rollback",
+        Catch: TO_FINISH,
+      }),
+      secondsPath: "$.params.pollSeconds",
+      until: [
         { Variable: "$.rollback.ready", BooleanEquals: true, Next: "FinishTarget" },
         { Variable: "$.rollback.skipped", IsPresent: true, Next: "FinishTarget" },
       ],
-      Default: "WaitRollback",
-    },
-    FinishTarget: stepTask(R, "finishTarget", {
-      Retry: RETRY_ROLLBACK,
+    }),
+    FinishTarget: rollbackStep("finishTarget", {
       // The child's output is dropped (ResultPath null on the Map): results live in DynamoDB.
       ResultSelector: { "status.$": "$.status" },
       End: true,
@@ -153,19 +138,14 @@ export const patchStateMachine: AslDefinition = {
   StartAt: "Plan",
   TimeoutSeconds: 7 * 24 * 3600,
   States: {
-    Plan: stepTask(R, "plan", {
+    Plan: step("plan", {
       ResultPath: "$.plan",
       TimeoutSeconds: 900,
-      Retry: RETRY,
-      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "PlanFailed" }],
+      Catch: catchAll("PlanFailed"),
       Next: "IsDryRun",
     }),
-    PlanFailed: { Type: "Fail", ErrorPath: "$.failure.Error", CausePath: "$.failure.Cause" },
-    IsDryRun: {
-      Type: "Choice",
-      Choices: [{ Variable: "$.execution.dryRun", BooleanEquals: true, Next: "DryRunPlanned" }],
-      Default: "ApprovalNeeded",
-    },
+    PlanFailed: failWith(),
+    IsDryRun: dryRunChoice("ApprovalNeeded"),
     DryRunPlanned: {
       Type: "Succeed",
       Comment: "The plan (targets and batches) is the result; nothing was changed.",
@@ -191,10 +171,9 @@ export const patchStateMachine: AslDefinition = {
       Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Report" }],
       Next: "Report",
     },
-    Report: stepTask(R, "report", {
+    Report: rollbackStep("report", {
       ResultPath: "$.report",
       TimeoutSeconds: 900,
-      Retry: RETRY_ROLLBACK,
       Next: "Outcome",
     }),
     Outcome: {

@@ -30,7 +30,7 @@ import { ec2, findInstances, tagValue } from "../../adapters/ec2.ts";
 import { client } from "../../aws.ts";
 import { isAwsError } from "../../aws-errors.ts";
 import { region as defaultRegion } from "../../env.ts";
-import { StepExecutionError } from "../../errors.ts";
+import { must, StepExecutionError } from "../../errors.ts";
 import * as Executions from "../../state/executions.ts";
 import * as Changes from "../../state/patch-changes.ts";
 import * as Results from "../../state/patch-results.ts";
@@ -116,7 +116,8 @@ async function pingStatuses(region: string, ids: string[]): Promise<Map<string, 
           NextToken,
         }),
       );
-      for (const i of page.InstanceInformationList ?? []) out.set(i.InstanceId!, i.PingStatus ?? "Unknown");
+      for (const i of page.InstanceInformationList ?? [])
+        out.set(must(i.InstanceId, "i.InstanceId"), i.PingStatus ?? "Unknown");
       NextToken = page.NextToken;
     } while (NextToken);
   }
@@ -128,7 +129,9 @@ async function selectInstances(region: string, selector: PatchParams["selector"]
     const groups = await client(AutoScalingClient, "autoscaling", region).send(
       new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [selector.autoScalingGroup] }),
     );
-    const ids = (groups.AutoScalingGroups?.[0]?.Instances ?? []).map((i) => i.InstanceId!);
+    const ids = (groups.AutoScalingGroups?.[0]?.Instances ?? []).map((i) =>
+      must(i.InstanceId, "i.InstanceId"),
+    );
     if (!groups.AutoScalingGroups?.length)
       throw new StepExecutionError(
         "NoTargets",
@@ -174,7 +177,7 @@ export async function plan(
   const running = instances.filter((i) => {
     if (i.State?.Name === "running") return true;
     skipped.push({
-      instanceId: i.InstanceId!,
+      instanceId: must(i.InstanceId, "i.InstanceId"),
       name: tagValue(i.Tags, "Name"),
       reason: `instance is ${i.State?.Name}`,
     });
@@ -182,13 +185,13 @@ export async function plan(
   });
   const pings = await pingStatuses(
     region,
-    running.map((i) => i.InstanceId!),
+    running.map((i) => must(i.InstanceId, "i.InstanceId")),
   );
   let candidates = running.filter((i) => {
-    const ping = pings.get(i.InstanceId!);
+    const ping = pings.get(must(i.InstanceId, "i.InstanceId"));
     if (ping === "Online") return true;
     skipped.push({
-      instanceId: i.InstanceId!,
+      instanceId: must(i.InstanceId, "i.InstanceId"),
       name: tagValue(i.Tags, "Name"),
       reason: ping ? `SSM agent ${ping}` : "not SSM-managed",
     });
@@ -197,15 +200,15 @@ export async function plan(
   if (!ctx.dryRun && candidates.length) {
     const { locked } = await ctx.lockTargets(candidates.map((i) => `instance:${i.InstanceId}`));
     const lockedBy = new Map(locked.map((l) => [l.target.slice("instance:".length), l.holder]));
-    for (const i of candidates.filter((c) => lockedBy.has(c.InstanceId!)))
+    for (const i of candidates.filter((c) => lockedBy.has(must(c.InstanceId, "c.InstanceId"))))
       skipped.push({
-        instanceId: i.InstanceId!,
+        instanceId: must(i.InstanceId, "i.InstanceId"),
         name: tagValue(i.Tags, "Name"),
-        reason: `locked by run ${lockedBy.get(i.InstanceId!) ?? "(another run)"}`,
+        reason: `locked by run ${lockedBy.get(must(i.InstanceId, "i.InstanceId")) ?? "(another run)"}`,
       });
-    candidates = candidates.filter((c) => !lockedBy.has(c.InstanceId!));
+    candidates = candidates.filter((c) => !lockedBy.has(must(c.InstanceId, "c.InstanceId")));
   }
-  const instanceIds = candidates.map((i) => i.InstanceId!);
+  const instanceIds = candidates.map((i) => must(i.InstanceId, "i.InstanceId"));
   const total = instanceIds.length;
   const maxConcurrency = Math.min(Math.max(total, 1), resolveRate(params.maxConcurrency, total, 1));
   const maxErrors = resolveRate(params.maxErrors, total, 0);
@@ -237,7 +240,7 @@ async function memberships(region: string, instanceId: string): Promise<string[]
   do {
     const page = await elbv2(region).send(new DescribeTargetGroupsCommand({ Marker, PageSize: 400 }));
     for (const g of page.TargetGroups ?? [])
-      if (g.TargetType === "instance" || !g.TargetType) arns.push(g.TargetGroupArn!);
+      if (g.TargetType === "instance" || !g.TargetType) arns.push(must(g.TargetGroupArn, "g.TargetGroupArn"));
     Marker = page.NextMarker;
   } while (Marker);
   const out: string[] = [];
@@ -315,7 +318,7 @@ export async function prepareTarget(input: TargetInput, ctx: StepContext): Promi
     region,
     executionId: ctx.executionId,
     instanceId,
-    volumes: [{ volumeId: target!.rootVolumeId! }],
+    volumes: [{ volumeId: must(must(target, "target").rootVolumeId, "target.rootVolumeId") }],
     description: () => `Reflex pre-patch root volume of ${instanceId} (execution ${ctx.executionId})`,
     tags: (v) => [
       { Key: "Name", Value: `reflex-prepatch-${target?.name ?? instanceId}` },
@@ -351,18 +354,23 @@ export async function prepareTarget(input: TargetInput, ctx: StepContext): Promi
 /** Ready when the snapshot is complete and no target group still drains the instance. */
 export async function checkReady(input: TargetInput, ctx: StepContext): Promise<{ ready: boolean }> {
   const { region, instanceId, prep } = input;
-  const state = (await snapshotStates(region, [prep!.snapshotId]))[prep!.snapshotId];
+  const state = (await snapshotStates(region, [must(prep, "prep").snapshotId]))[
+    must(prep, "prep").snapshotId
+  ];
   if (state === "error" || state === "missing")
-    throw new StepExecutionError("SnapshotFailed", `pre-patch snapshot ${prep!.snapshotId} is ${state}`);
+    throw new StepExecutionError(
+      "SnapshotFailed",
+      `pre-patch snapshot ${must(prep, "prep").snapshotId} is ${state}`,
+    );
   let draining = 0;
-  for (const arn of prep!.deregistered) {
+  for (const arn of must(prep, "prep").deregistered) {
     const h = await elbv2(region).send(
       new DescribeTargetHealthCommand({ TargetGroupArn: arn, Targets: [{ Id: instanceId }] }),
     );
     if (h.TargetHealthDescriptions?.[0]?.TargetHealth?.State === "draining") draining++;
   }
   const ready = state === "completed" && draining === 0;
-  if (!ready && elapsedSeconds(ctx, prep!.at) > input.params.drainTimeoutSeconds)
+  if (!ready && elapsedSeconds(ctx, must(prep, "prep").at) > input.params.drainTimeoutSeconds)
     throw new StepExecutionError(
       "NotReadyInTime",
       `after ${input.params.drainTimeoutSeconds}s: snapshot ${state}, still draining from ${draining} target group(s)`,
@@ -388,7 +396,10 @@ export async function installPatches(input: TargetInput, ctx: StepContext): Prom
       Comment: `reflex patch ${ctx.executionId}`.slice(0, 100),
     }),
   );
-  return { commandId: out.Command!.CommandId!, sentAt: ctx.now().toISOString() };
+  return {
+    commandId: must(must(out.Command, "out.Command").CommandId, "out.Command.CommandId"),
+    sentAt: ctx.now().toISOString(),
+  };
 }
 
 const WAITING = new Set(["Pending", "InProgress", "Delayed", "Cancelling"]);
@@ -436,15 +447,19 @@ export async function checkCommand(
   ctx: StepContext,
 ): Promise<{ ready: boolean; status: string }> {
   const { region, instanceId, command } = input;
-  const { status, detail, running } = await commandStatus(region, command!.commandId, instanceId);
+  const { status, detail, running } = await commandStatus(
+    region,
+    must(command, "command").commandId,
+    instanceId,
+  );
   if (status === "Success") return { ready: true, status };
   if (!running)
     throw new StepExecutionError(
       "PatchCommandFailed",
       `AWS-RunPatchBaseline ${status} on ${instanceId}: ${detail}`,
     );
-  if (elapsedSeconds(ctx, command!.sentAt) > input.params.commandTimeoutSeconds) {
-    const cancel = await cancelCommand(region, command!.commandId, instanceId);
+  if (elapsedSeconds(ctx, must(command, "command").sentAt) > input.params.commandTimeoutSeconds) {
+    const cancel = await cancelCommand(region, must(command, "command").commandId, instanceId);
     throw new StepExecutionError(
       "PatchCommandTimedOut",
       `AWS-RunPatchBaseline still ${status} on ${instanceId} after ${input.params.commandTimeoutSeconds}s; ${cancel}`,

@@ -8,9 +8,16 @@ interface Rollback {
 }
 
 export const scaleResult: ResultOf = (r, run) => {
-  const plan = (r.plan ?? {}) as Record<string, any>;
+  // The plan step's record, read loosely: a horizontal plan or a resize plan.
+  const plan = (r.plan ?? {}) as Record<string, unknown> & {
+    previous?: { desired?: number };
+    from?: string | { instanceType?: string };
+    to?: string | { instanceType?: string };
+  };
+  const typeOf = (v: string | { instanceType?: string } | undefined) =>
+    (typeof v === "object" ? v.instanceType : v) ?? "?";
   const rollback = r.rollback as Rollback | undefined;
-  const verified = r.verified as Record<string, any> | undefined;
+  const verified = r.verified as Record<string, unknown> | undefined;
   const failed = run.status === "FAILED" || run.status === "TIMED_OUT";
   const status = (done: boolean): TargetStatus =>
     rollback
@@ -51,7 +58,7 @@ export const scaleResult: ResultOf = (r, run) => {
       status: status(Boolean(verified)),
       ...(reason ? { reason } : {}),
       details: {
-        instanceType: `${plan.from?.instanceType ?? plan.from ?? "?"} → ${plan.to?.instanceType ?? plan.to ?? "?"}${run.dryRun ? " (planned)" : ""}`,
+        instanceType: `${typeOf(plan.from)} → ${typeOf(plan.to)}${run.dryRun ? " (planned)" : ""}`,
         ...(verified?.state ? { state: String(verified.state) } : {}),
       },
     });

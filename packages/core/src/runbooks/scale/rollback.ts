@@ -16,7 +16,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import { ec2 } from "../../adapters/ec2.ts";
 import { parseDuration } from "../../config/duration.ts";
-import { StepExecutionError } from "../../errors.ts";
+import { must, StepExecutionError } from "../../errors.ts";
 import * as Executions from "../../state/executions.ts";
 import type { RunInput } from "../define.ts";
 import type { ScaleParams } from "./params.ts";
@@ -45,7 +45,7 @@ export async function restoreCapacity(
   input: RunInput<ScaleParams> & { plan?: CapacityPlan; failure?: Failure },
   ctx: ScaleContext,
 ): Promise<CapacityRollback> {
-  const plan = input.plan!;
+  const plan = must(input.plan, "input.plan");
   const previous = plan.previous.desired;
   const found = (await describeGroup(plan.region, plan.autoScalingGroup)).DesiredCapacity ?? 0;
   let out: CapacityRollback;
@@ -102,7 +102,7 @@ export async function restoreInstanceType(
   input: RunInput<ScaleParams> & { plan?: ResizePlan; rollback?: TypeRollback; failure?: Failure },
   ctx: ScaleContext,
 ): Promise<TypeRollback> {
-  const plan = input.plan!;
+  const plan = must(input.plan, "input.plan");
   const since = input.rollback?.since ?? ctx.now().toISOString();
   const actions = [...(input.rollback?.actions ?? [])];
   const instance = await describeInstance(plan.region, plan.instanceId);
@@ -141,7 +141,7 @@ export async function restoreInstanceType(
   const out: TypeRollback = { done, instanceType: type, state, actions, since };
   if (!done) {
     const waited = ctx.now().getTime() - Date.parse(since);
-    if (waited > parseDuration(input.params.timeout)!) {
+    if (waited > must(parseDuration(input.params.timeout), "parseDuration(input.params.timeout)")) {
       throw new StepExecutionError(
         "RollbackTimeout",
         `instance ${plan.instanceId} is still ${type} and ${state} after ${formatDuration(waited)} of rollback (timeout ${input.params.timeout})`,

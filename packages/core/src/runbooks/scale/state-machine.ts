@@ -1,22 +1,10 @@
-import {
-  type AslCatcher,
-  type AslDefinition,
-  type AslState,
-  approvalStates,
-  RETRY_ROLLBACK,
-  RETRY_STEP,
-  stepTask,
-} from "../asl.ts";
+import type { AslDefinition } from "../asl.ts";
+import { approvalStates, catchAll, dryRunChoice, failWith, stepBuilders } from "../asl.ts";
 import { pollLoop } from "../sdk-tasks.ts";
 
 const R = "scale";
-const onFailure = (next: string): AslCatcher[] => [
-  { ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: next },
-];
 /** Every step retries transient AWS errors for minutes; rollback steps for longer (see asl.ts). */
-const step = (name: string, rest: Partial<AslState>) => stepTask(R, name, { Retry: RETRY_STEP, ...rest });
-const rollbackStep = (name: string, rest: Partial<AslState>) =>
-  stepTask(R, name, { Retry: RETRY_ROLLBACK, ...rest });
+const { step, rollbackStep } = stepBuilders(R);
 
 /**
  * Mode → plan → (dry-run, or nothing to change: done) → act → verify, in two branches.
@@ -40,7 +28,7 @@ export const scaleStateMachine: AslDefinition = {
       Choices: [{ Variable: "$.params.mode", StringEquals: "vertical", Next: "PlanResize" }],
       Default: "PlanCapacity",
     },
-    PlanFailed: { Type: "Fail", ErrorPath: "$.failure.Error", CausePath: "$.failure.Cause" },
+    PlanFailed: failWith(),
     DryRunPlanned: { Type: "Succeed", Comment: "The plan is the result; nothing was changed." },
     Skipped: {
       Type: "Succeed",
@@ -50,22 +38,17 @@ export const scaleStateMachine: AslDefinition = {
     // ---- horizontal ----
     PlanCapacity: step("planCapacity", {
       ResultPath: "$.plan",
-      Catch: onFailure("PlanFailed"),
+      Catch: catchAll("PlanFailed"),
       Next: "CapacityDecision",
     }),
-    CapacityDecision: {
-      Type: "Choice",
-      Choices: [
-        { Variable: "$.execution.dryRun", BooleanEquals: true, Next: "DryRunPlanned" },
-        { Variable: "$.plan.skipped", IsPresent: true, Next: "Skipped" },
-      ],
-      Default: "CapacityApprovalNeeded",
-    },
+    CapacityDecision: dryRunChoice("CapacityApprovalNeeded", "DryRunPlanned", [
+      { Variable: "$.plan.skipped", IsPresent: true, Next: "Skipped" },
+    ]),
     // A person approves the plan first when policy says so (risk, environment, the rule).
     ...approvalStates(R, "SetCapacity", "CapacityApproval"),
     SetCapacity: step("setCapacity", {
       ResultPath: "$.applied",
-      Catch: onFailure("RestoreCapacity"),
+      Catch: catchAll("RestoreCapacity"),
       Next: "WaitForCapacity",
     }),
     ...pollLoop({
@@ -73,7 +56,7 @@ export const scaleStateMachine: AslDefinition = {
       check: "CheckCapacity",
       done: "CapacityReached",
       seconds: 15,
-      task: step("checkCapacity", { ResultPath: "$.progress", Catch: onFailure("RestoreCapacity") }),
+      task: step("checkCapacity", { ResultPath: "$.progress", Catch: catchAll("RestoreCapacity") }),
       donePath: "$.progress.done",
       next: "Scaled",
     }),
@@ -87,14 +70,10 @@ export const scaleStateMachine: AslDefinition = {
     // ---- vertical ----
     PlanResize: step("planResize", {
       ResultPath: "$.plan",
-      Catch: onFailure("PlanFailed"),
+      Catch: catchAll("PlanFailed"),
       Next: "ResizeDecision",
     }),
-    ResizeDecision: {
-      Type: "Choice",
-      Choices: [{ Variable: "$.execution.dryRun", BooleanEquals: true, Next: "DryRunPlanned" }],
-      Default: "ResizeApprovalNeeded",
-    },
+    ResizeDecision: dryRunChoice("ResizeApprovalNeeded"),
     ...approvalStates(R, "SnapshotFirst", "ResizeApproval"),
     SnapshotFirst: {
       Type: "Choice",
@@ -103,7 +82,7 @@ export const scaleStateMachine: AslDefinition = {
     },
     SnapshotVolumes: step("snapshotVolumes", {
       ResultPath: "$.snapshots",
-      Catch: onFailure("RestoreInstanceType"),
+      Catch: catchAll("RestoreInstanceType"),
       Next: "StopInstance",
     }),
     ...pollLoop({
@@ -111,13 +90,13 @@ export const scaleStateMachine: AslDefinition = {
       done: "Stopped",
       wait: "WaitForStop",
       seconds: 10,
-      task: step("stopInstance", { ResultPath: "$.stop", Catch: onFailure("RestoreInstanceType") }),
+      task: step("stopInstance", { ResultPath: "$.stop", Catch: catchAll("RestoreInstanceType") }),
       donePath: "$.stop.done",
       next: "ModifyType",
     }),
     ModifyType: step("modifyType", {
       ResultPath: "$.modified",
-      Catch: onFailure("RestoreInstanceType"),
+      Catch: catchAll("RestoreInstanceType"),
       Next: "StartInstance",
     }),
     ...pollLoop({
@@ -125,13 +104,13 @@ export const scaleStateMachine: AslDefinition = {
       done: "Started",
       wait: "WaitForStart",
       seconds: 10,
-      task: step("startInstance", { ResultPath: "$.start", Catch: onFailure("RestoreInstanceType") }),
+      task: step("startInstance", { ResultPath: "$.start", Catch: catchAll("RestoreInstanceType") }),
       donePath: "$.start.done",
       next: "VerifyResize",
     }),
     VerifyResize: step("verifyResize", {
       ResultPath: "$.verified",
-      Catch: onFailure("RestoreInstanceType"),
+      Catch: catchAll("RestoreInstanceType"),
       Next: "Resized",
     }),
     Resized: { Type: "Succeed" },
@@ -148,6 +127,6 @@ export const scaleStateMachine: AslDefinition = {
       next: "RolledBack",
     }),
 
-    RolledBack: { Type: "Fail", ErrorPath: "$.failure.Error", CausePath: "$.failure.Cause" },
+    RolledBack: failWith(),
   },
 };

@@ -43,6 +43,7 @@ import {
 
 export const RUNBOOK = "scale";
 
+import { must } from "../../errors.ts";
 import { SCALE_CAP } from "./params.ts";
 
 export { SCALE_CAP };
@@ -221,7 +222,7 @@ export async function scaleInBlocked(
   now: Date,
 ): Promise<{ blocked?: string; note: string }> {
   if (!params.alarmName) return { note: "no alarmName given: scale-in is not gated by an alarm" };
-  const need = parseDuration(params.requireOkFor)!;
+  const need = must(parseDuration(params.requireOkFor), "parseDuration(params.requireOkFor)");
   const alarm = await Alarms.current(params.alarmName, now);
   const rule = `scale-in needs alarm '${params.alarmName}' OK for ${params.requireOkFor}`;
   if (!alarm) return { blocked: `${rule}, and Reflex has never seen that alarm change state`, note: rule };
@@ -263,7 +264,10 @@ export async function planCapacity(input: HorizontalInput, ctx: ScaleContext): P
   }
   const previous = capacityOf(group);
   const cap = ctx.maxTargets ?? SCALE_CAP;
-  const requested = requestedCapacity(previous.desired, parseChange(params.change)!);
+  const requested = requestedCapacity(
+    previous.desired,
+    must(parseChange(params.change), "parseChange(params.change)"),
+  );
   const { target, limits } = limitCapacity(previous, requested, { maxStep: params.maxStep, cap });
   const plan: CapacityPlan = {
     mode: "horizontal",
@@ -308,7 +312,7 @@ export interface CapacityChange {
 
 /** Sets the desired capacity, unless it is already the target. */
 export async function setCapacity(input: HorizontalInput, ctx: ScaleContext): Promise<CapacityChange> {
-  const plan = input.plan!;
+  const plan = must(input.plan, "input.plan");
   const group = await describeGroup(plan.region, plan.autoScalingGroup);
   const current = group.DesiredCapacity ?? 0;
   const at = ctx.now().toISOString();
@@ -345,11 +349,11 @@ export interface CapacityProgress extends Capacity {
  */
 export async function checkCapacity(input: HorizontalInput, ctx: ScaleContext): Promise<CapacityProgress> {
   const params = horizontal(input.params);
-  const plan = input.plan!;
+  const plan = must(input.plan, "input.plan");
   const capacity = capacityOf(await describeGroup(plan.region, plan.autoScalingGroup));
   const done = capacity.inService === plan.target && capacity.live === plan.target;
   const waitedMs = ctx.now().getTime() - Date.parse(input.applied?.at ?? input.execution.startedAt);
-  if (!done && waitedMs > parseDuration(params.timeout)!) {
+  if (!done && waitedMs > must(parseDuration(params.timeout), "parseDuration(params.timeout)")) {
     throw new StepExecutionError(
       "CapacityTimeout",
       `'${plan.autoScalingGroup}' has ${capacity.inService} of ${plan.target} instance(s) InService after ${formatDuration(waitedMs)} (timeout ${params.timeout})`,
@@ -458,7 +462,7 @@ export async function planResize(input: VerticalInput, ctx: ScaleContext): Promi
   }
   const volumes = (instance.BlockDeviceMappings ?? [])
     .filter((m) => m.Ebs?.VolumeId)
-    .map((m) => ({ volumeId: m.Ebs!.VolumeId!, device: m.DeviceName }));
+    .map((m) => ({ volumeId: must(must(m.Ebs, "m.Ebs").VolumeId, "m.Ebs.VolumeId"), device: m.DeviceName }));
   const actions = [
     ...(params.snapshotFirst ? [`snapshot ${volumes.length} EBS volume(s)`] : []),
     ...(state === "running" ? ["stop the instance"] : []),
@@ -496,7 +500,7 @@ export interface SnapshotResult {
 
 /** Snapshots each EBS volume of the instance, tagged like backup-snapshot's. Safe to repeat. */
 export async function snapshotVolumes(input: VerticalInput, ctx: ScaleContext): Promise<SnapshotResult> {
-  const plan = input.plan!;
+  const plan = must(input.plan, "input.plan");
   const existing = await findSnapshots(plan.region, [
     { Name: `tag:${TAGS.execution}`, Values: [ctx.executionId] },
     { Name: `tag:${TAGS.instance}`, Values: [plan.instanceId] },
@@ -505,7 +509,7 @@ export async function snapshotVolumes(input: VerticalInput, ctx: ScaleContext): 
   for (const v of plan.volumes) {
     const already = existing.find((s) => s.VolumeId === v.volumeId);
     if (already) {
-      snapshots.push({ snapshotId: already.SnapshotId!, volumeId: v.volumeId });
+      snapshots.push({ snapshotId: must(already.SnapshotId, "already.SnapshotId"), volumeId: v.volumeId });
       continue;
     }
     const tags: Tag[] = [
@@ -523,7 +527,7 @@ export async function snapshotVolumes(input: VerticalInput, ctx: ScaleContext): 
         TagSpecifications: [{ ResourceType: "snapshot", Tags: tags }],
       }),
     );
-    snapshots.push({ snapshotId: made.SnapshotId!, volumeId: v.volumeId });
+    snapshots.push({ snapshotId: must(made.SnapshotId, "made.SnapshotId"), volumeId: v.volumeId });
   }
   await Executions.setResult(ctx.executionId, { snapshots });
   return { snapshots };
@@ -548,7 +552,7 @@ function checkWait(
   ctx: ScaleContext,
 ) {
   const waited = ctx.now().getTime() - Date.parse(since);
-  if (waited > parseDuration(timeout)!) {
+  if (waited > must(parseDuration(timeout), "parseDuration(timeout)")) {
     throw new StepExecutionError(
       `${what}Timeout`,
       `instance ${plan.instanceId} is still ${state} after ${formatDuration(waited)} (timeout ${timeout})`,
@@ -562,7 +566,7 @@ function checkWait(
  */
 export async function stopInstance(input: VerticalInput, ctx: ScaleContext): Promise<InstanceWait> {
   const params = vertical(input.params);
-  const plan = input.plan!;
+  const plan = must(input.plan, "input.plan");
   const since = input.stop?.since ?? ctx.now().toISOString();
   let state = (await describeInstance(plan.region, plan.instanceId)).State?.Name ?? "unknown";
   let action: string | undefined;
@@ -587,7 +591,7 @@ export async function modifyType(
   input: VerticalInput,
   ctx: ScaleContext,
 ): Promise<{ changed: boolean; from: string; to: string }> {
-  const plan = input.plan!;
+  const plan = must(input.plan, "input.plan");
   const instance = await describeInstance(plan.region, plan.instanceId);
   const current = instance.InstanceType ?? "unknown";
   if (current === plan.to) return { changed: false, from: plan.from, to: plan.to };
@@ -614,7 +618,7 @@ export async function modifyType(
  */
 export async function startInstance(input: VerticalInput, ctx: ScaleContext): Promise<InstanceWait> {
   const params = vertical(input.params);
-  const plan = input.plan!;
+  const plan = must(input.plan, "input.plan");
   const since = input.start?.since ?? ctx.now().toISOString();
   let state = (await describeInstance(plan.region, plan.instanceId)).State?.Name ?? "unknown";
   if (plan.state === "stopped") return { done: true, state, since };
@@ -639,7 +643,7 @@ export async function verifyResize(
   input: VerticalInput,
   ctx: ScaleContext,
 ): Promise<{ instanceType: string; state: string }> {
-  const plan = input.plan!;
+  const plan = must(input.plan, "input.plan");
   const instance = await describeInstance(plan.region, plan.instanceId);
   const got = { instanceType: instance.InstanceType ?? "unknown", state: instance.State?.Name ?? "unknown" };
   if (got.instanceType !== plan.to || got.state !== plan.state) {

@@ -5,6 +5,7 @@
 import type { Command } from "commander";
 import { type Io, UsageError } from "../io.ts";
 
+// biome-ignore lint/suspicious/noExplicitAny: commander calls an action with its own positional arguments and options, typed by each command, so the shared type cannot name them.
 export type Action = (...args: any[]) => Promise<number | undefined>;
 
 /** Where a command writes, and `act`, which keeps the exit code its action returns. */
