@@ -210,3 +210,68 @@ describe("off-hours", () => {
     expect(group(session)).toMatchObject({ MinSize: 1, DesiredCapacity: 2, MaxSize: 4 });
   });
 });
+
+describe("off-hours overrides and savings", () => {
+  it("keeps a target up until the override's end, then the next tick stops it with no human step; the override names who set it", async () => {
+    // A UTC schedule whose running period ends an hour from now, so the override outlives it.
+    const now = Date.now();
+    const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+    const until = hhmm(now + 2 * 3_600_000);
+    const cfg = {
+      offHours: {
+        schedules: [
+          {
+            name: "office",
+            timezone: "UTC",
+            periods: [{ days: "daily", start: hhmm(now - 3_600_000), stop: hhmm(now + 3_600_000) }],
+          },
+        ],
+        prices: { asOf: "2026-12-01", perHour: { "t3.micro": 0.0104 } },
+      },
+    };
+    session = await openSimulation(offHours, { config: cfg, setup: seed });
+
+    const keep = await session.run(
+      { action: "keep", targets: [ids["web-a"]], until, reason: "release testing" },
+      { as: "cli:alice" },
+    );
+    expect(keep.run.status).toBe("SUCCEEDED");
+    const listed = (await (
+      await fetch(`${session.url}/api/runbooks/off-hours/items?prefix=override%23`)
+    ).json()) as {
+      items: Array<{ value: { setBy: string; reason: string; until: string } }>;
+    };
+    expect(listed.items).toHaveLength(1);
+    expect(listed.items[0].value).toMatchObject({ setBy: "cli:alice", reason: "release testing" });
+    const audit = (await (await fetch(`${session.url}/api/audit?actor=cli:alice`)).json()) as {
+      entries: Array<{ executionId?: string; actor: string }>;
+    };
+    expect(audit.entries.some((e) => e.executionId === keep.run.id)).toBe(true);
+
+    // After the schedule's stop, before the override's end: web-a stays up, web-b stops.
+    const during = await session.run({ at: new Date(now + 90 * 60_000).toISOString() });
+    expect(state(session, "web-a")).toBe("running");
+    expect(state(session, "web-b")).toBe("stopped");
+    expect(target(during.outcome, ids["web-a"])?.reason).toMatch(
+      /^kept running until .* by cli:alice: release testing$/,
+    );
+
+    // The first tick after the override's end stops it: nobody removed the override.
+    const after = await session.run({ at: new Date(now + 2 * 3_600_000 + 5 * 60_000).toISOString() });
+    expect(after.run.status).toBe("SUCCEEDED");
+    expect(state(session, "web-a")).toBe("stopped");
+  });
+
+  it("refuses an override beyond maxOverride and one on a target without the off-hours tag, naming the field", async () => {
+    session = await openSimulation(offHours, { config, setup: seed });
+    const untagged = session.cloud.addInstance({ name: "plain", tags: managed }).InstanceId as string;
+
+    const long = await session.run({ action: "keep", targets: [ids["web-a"]], for: "30h", reason: "x" });
+    expect(long.run.status).toBe("FAILED");
+    expect(long.run.cause).toMatch(/until: .* is more than maxOverride \(24h\) away/);
+
+    const other = await session.run({ action: "keep", targets: [untagged], for: "1h", reason: "x" });
+    expect(other.run.status).toBe("FAILED");
+    expect(other.run.cause).toMatch(/targets: i-[0-9a-f]+ carries no reflex:off-hours tag/);
+  });
+});

@@ -200,8 +200,12 @@ async function plan(input: Input, ctx: Ctx): Promise<Plan> {
   const stopped = new Map(
     (await items.list("stopped#")).map((i) => [i.key.slice(8), i.value as StoppedItem]),
   );
+  // Expiry is checked on read, at the instant the tick judges (the store hides what expired by the clock).
   const overrides = new Map(
-    (await items.list("override#")).map((i) => [i.key.slice(9), i.value as OverrideItem]),
+    (await items.list("override#"))
+      .map((i) => i.value as OverrideItem)
+      .filter((o) => Date.parse(o.until) > at.getTime())
+      .map((o) => [o.target, o]),
   );
   const respected = new Map((await items.list("respected#")).map((i) => [i.key.slice(10), i.value]));
   const schedules = new Map(cfg.schedules.map((s) => [s.name, s]));
