@@ -49,6 +49,8 @@ export const params = z
       .optional(),
     /** `keep`: start the targets now if they are stopped. */
     start: z.boolean().default(false),
+    /** Set by admission during a change freeze (`duringFreeze: start-only`): starts only, stops suppressed, this says why. */
+    startsOnly: z.string().max(300).optional(),
     /** Why (required for `keep`; audited with the override). */
     reason: z.string().trim().min(1).max(500).optional(),
   })
@@ -93,6 +95,12 @@ export const offHours = defineRunbook({
   cap: { maxTargets: 500 },
   services: ["ec2", "autoscaling"],
   config: { offHours: offHoursSchema },
+  // In a freeze a tick only starts (duringFreeze: start-only, the default), or is refused (nothing).
+  duringFreeze: (p, freeze, config) =>
+    p.action === "reconcile" &&
+    ((config.offHours as OffHours | undefined)?.duringFreeze ?? "start-only") === "start-only"
+      ? { ...p, startsOnly: `change freeze '${freeze.name}' until ${freeze.to}` }
+      : undefined,
   // One tick per schedule (`off-hours-<schedule>`), each a start through admit().
   schedules: (config) =>
     ((config.offHours as OffHours | undefined)?.schedules ?? []).map((s) => ({

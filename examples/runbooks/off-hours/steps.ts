@@ -274,6 +274,17 @@ async function plan(input: Input, ctx: Ctx): Promise<Plan> {
           : decision.reason,
     });
   }
+  // In a freeze only starts go ahead; each suppressed stop is listed with the freeze.
+  if (p.startsOnly)
+    for (const a of actions.filter((x) => x.op === "stop")) {
+      actions.splice(actions.indexOf(a), 1);
+      results.push({
+        id: a.id,
+        kind: a.kind,
+        status: "skipped",
+        reason: `stop suppressed by ${p.startsOnly} (duringFreeze: start-only): ${a.reason}`,
+      });
+    }
   // Starts first: a failing stop must never hold back a start.
   actions.sort((a, b) => (a.op === b.op ? a.id.localeCompare(b.id) : a.op === "start" ? -1 : 1));
   const cap = ctx.maxTargets ?? 50;

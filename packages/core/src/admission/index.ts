@@ -183,10 +183,28 @@ export async function admit(req: AdmitRequest): Promise<Admission> {
     const freeze = Guardrails.activeFreeze(config, runbook.name, req.decisionTime ?? now);
     if (freeze) {
       const what = `change freeze '${freeze.name}' until ${freeze.to}${freeze.reason ? ` (${freeze.reason})` : ""}`;
-      if (automatic || !req.overrideFreeze?.trim()) return refuse("freeze", what);
-      if (!Access.may(config, req.actor, "override-freeze", runbook.name))
-        return refuse("access", `${req.actor.id} may not override ${what}`);
-      reasonsForApproval.push(`freeze override of '${freeze.name}': ${req.overrideFreeze.trim()}`);
+      // A runbook may narrow an automatic run to what is safe in a freeze (off-hours: starts only).
+      const narrowed = automatic
+        ? runbook.duringFreeze?.(params as never, freeze, config.runbookConfig ?? {})
+        : undefined;
+      if (narrowed) {
+        params = narrowed as Record<string, unknown>;
+        await Audit.record(
+          {
+            kind: "guardrail.narrowed",
+            actor: req.actor.id,
+            reason: `${runbook.name} admitted narrowed during ${what}: ${JSON.stringify(params)}`,
+            runbook: runbook.name,
+            guardrail: "freeze",
+          },
+          now,
+        );
+      } else {
+        if (automatic || !req.overrideFreeze?.trim()) return refuse("freeze", what);
+        if (!Access.may(config, req.actor, "override-freeze", runbook.name))
+          return refuse("access", `${req.actor.id} may not override ${what}`);
+        reasonsForApproval.push(`freeze override of '${freeze.name}': ${req.overrideFreeze.trim()}`);
+      }
     }
   }
 

@@ -275,6 +275,16 @@ export interface RunbookSpec<S extends z.ZodType> {
    * schedules: (c) => (c.offHours as OffHours).schedules.map((s) => ({ name: `off-hours-${s.name}`,
    *   cron: "rate(5 minutes)", with: { schedule: s.name } })),
    */
+  /**
+   * What an automatic run (a rule, a schedule, a window) may still do during a change freeze:
+   * its params narrowed so the run is safe then (off-hours: starts only, stops suppressed), or
+   * undefined to be refused as any other run is. Admission audits the narrowing with the freeze.
+   */
+  duringFreeze?: (
+    params: z.output<S>,
+    freeze: { name: string; to: string },
+    config: Record<string, unknown>,
+  ) => z.output<S> | undefined;
   schedules?: (config: Record<string, unknown>) => Array<{
     name: string;
     cron: string;
