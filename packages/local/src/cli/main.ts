@@ -18,6 +18,7 @@ import {
 import { Command, CommanderError, Option } from "commander";
 import { ApiError } from "./client.ts";
 import { clientFor, type Io, processIo, type ServerOptions, UsageError } from "./io.ts";
+import { registerOffHours } from "./offhours-command.ts";
 import * as People from "./people.ts";
 import { cmdNewRunbook, cmdRunbooksCheck } from "./runbook-author.ts";
 import * as Runs from "./runs.ts";
@@ -379,6 +380,8 @@ Examples:
     ["reflex pairs", "reflex pairs --json"],
     { json: true, server: true, as: false },
   );
+
+  registerOffHours(program, io, act, finish);
 
   finish(
     program
