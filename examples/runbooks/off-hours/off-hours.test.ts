@@ -185,6 +185,26 @@ describe("off-hours", () => {
     expect(state(session, "web-a")).toBe("stopped");
   });
 
+  it("falls back to a plain stop, reported, when EC2 refuses to hibernate an instance enabled for it", async () => {
+    session = await openSimulation(offHours, { config, setup: seed });
+    session.cloud.injectFault({
+      service: "ec2",
+      operation: "StopInstances",
+      kind: "error",
+      code: "UnsupportedHibernationConfiguration",
+      times: 1,
+      match: (input: { Hibernate?: boolean }) => input.Hibernate === true,
+    });
+
+    const s = await session.run({ at: MON_AFTER_STOP });
+
+    expect(s.run.status).toBe("SUCCEEDED");
+    expect(state(session, "web-b")).toBe("stopped");
+    expect(target(s.outcome, ids["web-b"])?.reason).toMatch(
+      /^stopped: .*hibernation refused .*: a plain stop$/,
+    );
+  });
+
   it("starts again what it stopped when a stop fails part-way, and fails the run", async () => {
     session = await openSimulation(offHours, { config, setup: seed });
     // The group is scaled to zero first (asg:… sorts before i-…); then web-b's stop is refused.

@@ -17,6 +17,7 @@ import {
   EC2Client,
   StartInstancesCommand,
   StopInstancesCommand,
+  type StopInstancesCommandOutput,
 } from "@aws-sdk/client-ec2";
 import {
   client,
@@ -184,6 +185,15 @@ async function discover(cfg: OffHours, ctx: StepContext): Promise<{ targets: Tar
     token = out.NextToken;
   } while (token);
   return { targets: targets.sort((a, b) => a.id.localeCompare(b.id)), members: members.sort() };
+}
+
+/** Throttling, a 5xx, a dropped connection: what the step's retrier retries (the SDK marks them retryable). */
+function isTransient(e: Error & { $retryable?: unknown; $metadata?: { httpStatusCode?: number } }): boolean {
+  return (
+    e.$retryable !== undefined ||
+    (e.$metadata?.httpStatusCode ?? 0) >= 500 ||
+    /Throttl|RequestLimitExceeded|TooManyRequests|ECONNRESET|ETIMEDOUT|TimeoutError/.test(e.name)
+  );
 }
 
 const lockKey = (id: string) => (id.startsWith("asg:") ? id : `instance:${id}`);
@@ -443,6 +453,8 @@ async function apply(input: Input & { plan: Plan }, ctx: Ctx): Promise<{ done: n
       results.push({ id: a.id, kind: a.kind, status: "succeeded", reason: `${note}: ${a.reason}` });
     } catch (err) {
       const e = err as Error;
+      // A blip is the step's retrier's to handle (apply is safe to repeat), not a failed target.
+      if (isTransient(e)) throw e;
       results.push({ id: a.id, kind: a.kind, status: "failed", reason: `${e.name}: ${e.message}` });
       for (const rest of actions.slice(n + 1))
         results.push({
@@ -477,9 +489,18 @@ async function act(a: Action): Promise<string> {
         throw new Error(`it is ${state ?? "unknown"} after the start`);
       return "started";
     }
-    const out = await ec2.send(
-      new StopInstancesCommand({ InstanceIds: [a.id], Hibernate: a.hibernate === true }),
-    );
+    let out: StopInstancesCommandOutput;
+    try {
+      out = await ec2.send(
+        new StopInstancesCommand({ InstanceIds: [a.id], Hibernate: a.hibernate === true }),
+      );
+    } catch (err) {
+      // Enabled for hibernation but not able to now (not yet ready, too much memory): a plain stop, reported.
+      if (!a.hibernate || (err as Error).name !== "UnsupportedHibernationConfiguration") throw err;
+      a.hibernate = false;
+      a.reason = `${a.reason}; hibernation refused (${(err as Error).message}): a plain stop`;
+      out = await ec2.send(new StopInstancesCommand({ InstanceIds: [a.id], Hibernate: false }));
+    }
     const state = out.StoppingInstances?.[0]?.CurrentState?.Name;
     if (state !== "stopping" && state !== "stopped")
       throw new Error(`it is ${state ?? "unknown"} after the stop`);
