@@ -131,6 +131,7 @@ async function discover(cfg: OffHours, ctx: StepContext): Promise<{ targets: Tar
           { Name: "tag-key", Values: [cfg.tagKey] },
           { Name: "instance-state-name", Values: ["pending", "running", "stopping", "stopped"] },
         ],
+        MaxResults: 1000,
         NextToken: token,
       }),
     );
@@ -159,7 +160,7 @@ async function discover(cfg: OffHours, ctx: StepContext): Promise<{ targets: Tar
   token = undefined;
   do {
     const out: DescribeAutoScalingGroupsCommandOutput = await asg.send(
-      new DescribeAutoScalingGroupsCommand({ NextToken: token }),
+      new DescribeAutoScalingGroupsCommand({ MaxRecords: 100, NextToken: token }),
     );
     for (const g of out.AutoScalingGroups ?? []) {
       const tags = tagMap(g.Tags);
