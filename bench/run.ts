@@ -9,6 +9,7 @@ import { chatopsBench } from "./chatops.ts";
 import { chatopsStatusBench } from "./chatops-status.ts";
 import { consoleBench } from "./console.ts";
 import { failoverBench } from "./failover.ts";
+import { offHoursBench } from "./off-hours.ts";
 import { patchFleetBench } from "./patch-fleet.ts";
 import { restoreDrillBench } from "./restore-drill.ts";
 import { sfnLogBytes } from "./sfn-log-bytes.ts";
@@ -27,6 +28,7 @@ const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
   "chatops-status": chatopsStatusBench,
   console: consoleBench,
   failover: failoverBench,
+  "off-hours": offHoursBench,
   "patch-fleet": patchFleetBench,
   "restore-drill": restoreDrillBench,
   admission: admissionBench,

@@ -23,6 +23,7 @@ import * as ApprovalRecords from "./state/approvals.ts";
 import * as Audit from "./state/audit.ts";
 import * as Executions from "./state/executions.ts";
 import * as Locks from "./state/locks.ts";
+import * as RunbookItems from "./state/runbook-items.ts";
 
 /** After this long a step gets a RUNNING record of its own. */
 const SLOW_STEP_MS = 2000;
@@ -189,6 +190,12 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
     maxTargets: Math.min(runbook.cap.maxTargets, config.guardrails.maxTargetsPerRun),
     lockTargets: (targets) => lockTargets(execution.id, targets, config.guardrails.lockLease, now()),
     record: (fields) => Executions.setResult(execution.id, fields),
+    items: {
+      put: (key, value, opts) => RunbookItems.put(runbook.name, key, value, { ...opts, now: now() }),
+      list: (prefix) => RunbookItems.list(runbook.name, prefix, now()),
+      remove: (key) => RunbookItems.remove(runbook.name, key),
+    },
+    actor: async () => (await Executions.find(execution.id))?.trigger.actor ?? "unknown",
     config: Object.fromEntries(
       Object.keys(runbook.config ?? {}).map((k) => [
         k,

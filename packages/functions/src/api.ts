@@ -20,6 +20,7 @@ import {
   Pairs,
   Policy,
   ReflexError,
+  RunbookItems,
   Runbooks,
   Runs,
   Validate,
@@ -283,6 +284,15 @@ const routes: Array<[string, string, Handler]> = [
       const r = Runbooks.get(runbookNameOf(rawSegment(c, 3)));
       const { name, summary, risk, cap, dryRun, jsonSchema: params, example, stateMachine } = r;
       return ok(c, { name, summary, risk, cap, dryRun, params, example, stateMachine });
+    },
+  ],
+  [
+    // A runbook's own records (off-hours' overrides, what it stopped), expired ones left out.
+    "GET",
+    "/api/runbooks/:name/items",
+    async (c) => {
+      const r = Runbooks.get(runbookNameOf(rawSegment(c, 3)));
+      return ok(c, { items: await RunbookItems.list(r.name, textFilterOf(c, "prefix", 128) ?? "") });
     },
   ],
   [

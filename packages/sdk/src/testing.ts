@@ -57,6 +57,31 @@ export interface Simulation {
 
 /** Runs `runbook` once, start to end, and reports what it did. Refused (thrown) when the runbook or the start is not valid. */
 export async function simulate(runbook: RunbookSpec, opts: SimulateOptions): Promise<Simulation> {
+  const session = await openSimulation(runbook, opts);
+  try {
+    for (const f of opts.faults ?? []) session.cloud.injectFault(f);
+    const params = typeof opts.params === "function" ? opts.params(session.cloud) : opts.params;
+    return await session.run(params, { dryRun: opts.dryRun, as: opts.as });
+  } finally {
+    await session.close();
+  }
+}
+
+/**
+ * A simulated account and local mode kept between runs, for what one run cannot show: a second
+ * run that reads what the first left (a stop, then a start; an override, then its expiry).
+ * `run` starts one run and waits for it to end; `close` stops local mode.
+ *
+ * @example
+ * const s = await openSimulation(offHours, { params: {}, config });
+ * const stop = await s.run({ at: "2026-03-30T17:05:00Z" });
+ * const start = await s.run({ at: "2026-03-31T05:05:00Z" });
+ * await s.close();
+ */
+export async function openSimulation(
+  runbook: RunbookSpec,
+  opts: Omit<SimulateOptions, "params" | "dryRun" | "faults"> & { params?: SimulateOptions["params"] },
+): Promise<SimulationSession> {
   const cloud = SimulatedCloud.seeded({
     seed: opts.seed ?? 1,
     snapshotDurationMs: 50,
@@ -71,7 +96,6 @@ export async function simulate(runbook: RunbookSpec, opts: SimulateOptions): Pro
   await opts.setup?.(cloud);
   const extra = typeof opts.config === "function" ? opts.config(cloud) : opts.config;
   const config = validateConfig({ ...extra, runbooks: [runbook] });
-  const params = typeof opts.params === "function" ? opts.params(cloud) : opts.params;
   const local = await startLocal({
     config,
     port: 0,
@@ -81,13 +105,15 @@ export async function simulate(runbook: RunbookSpec, opts: SimulateOptions): Pro
     scheduler: false,
     cloud,
   });
-  try {
-    for (const f of opts.faults ?? []) cloud.injectFault(f);
+  const run = async (
+    params: Record<string, unknown>,
+    o: { dryRun?: boolean; as?: string } = {},
+  ): Promise<Simulation> => {
     const mark = cloud.lastCallSeq;
     const res = await fetch(`${local.url}/api/runbooks/${encodeURIComponent(runbook.name)}/executions`, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-reflex-actor": opts.as ?? "cli:test" },
-      body: JSON.stringify({ params, dryRun: opts.dryRun ?? false }),
+      headers: { "content-type": "application/json", "x-reflex-actor": o.as ?? opts.as ?? "cli:test" },
+      body: JSON.stringify({ params, dryRun: o.dryRun ?? false }),
     });
     const started = (await res.json()) as { executionId?: string; error?: { code: string; message: string } };
     if (res.status !== 202 || !started.executionId)
@@ -102,9 +128,19 @@ export async function simulate(runbook: RunbookSpec, opts: SimulateOptions): Pro
     };
     const calls = cloud.calls.filter((c) => c.seq > mark && c.executionId === started.executionId);
     return { run, outcome: run.outcome, calls, runbook, cloud };
-  } finally {
-    await local.stop();
-  }
+  };
+  return { run, cloud, url: local.url, local, close: () => local.stop() };
+}
+
+export interface SimulationSession {
+  /** Starts one run (through `POST /api/runbooks/:name/executions`, so through `admit()`) and waits for it to end. */
+  run(params: Record<string, unknown>, opts?: { dryRun?: boolean; as?: string }): Promise<Simulation>;
+  cloud: SimulatedCloud;
+  /** Local mode's URL (its API: `GET /api/audit`, `GET /api/runbooks/:name/items`…). */
+  url: string;
+  /** Local mode itself (its scheduler's jobs, `idle()`). */
+  local: Awaited<ReturnType<typeof startLocal>>;
+  close(): Promise<void>;
 }
 
 /** Registers instances of the simulated account as SSM-managed nodes (Run Command reaches them). */

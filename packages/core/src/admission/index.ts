@@ -249,13 +249,34 @@ async function checkPause({
   return undefined;
 }
 
-/** 5. freeze: automatic starts are held; a person allowed to override starts with a reason, and waits for approval. */
-function checkFreeze(a: Admitting): Refusal | undefined {
+/**
+ * 5. freeze: automatic starts are held, unless the runbook narrows them to what is safe in a
+ * freeze (off-hours: starts only; audited); a person allowed to override starts with a reason,
+ * and waits for approval.
+ */
+async function checkFreeze(a: Admitting): Promise<Refusal | undefined> {
   const { guarded, automatic, config, req, runbook, now } = a;
   if (!guarded) return undefined;
   const freeze = Guardrails.activeFreeze(config, runbook.name, req.decisionTime ?? now);
   if (!freeze) return undefined;
   const what = `change freeze '${freeze.name}' until ${freeze.to}${freeze.reason ? ` (${freeze.reason})` : ""}`;
+  const narrowed = automatic
+    ? runbook.duringFreeze?.(a.params as never, freeze, config.runbookConfig ?? {})
+    : undefined;
+  if (narrowed) {
+    a.params = narrowed as Record<string, unknown>;
+    await Audit.record(
+      {
+        kind: "guardrail.narrowed",
+        actor: req.actor.id,
+        reason: `${runbook.name} admitted narrowed during ${what}: ${JSON.stringify(a.params)}`,
+        runbook: runbook.name,
+        guardrail: "freeze",
+      },
+      now,
+    );
+    return undefined;
+  }
   if (automatic || !req.overrideFreeze?.trim()) return { check: "freeze", reason: what };
   if (!Access.may(config, req.actor, "override-freeze", runbook.name))
     return { check: "access", reason: `${req.actor.id} may not override ${what}` };

@@ -100,6 +100,7 @@ export function validateConfig(raw: unknown): Config {
     ...(parsed.success ? [] : toIssues(parsed.error)),
   ];
   const config = { ...(parsed.success ? parsed.data : salvage(rest)), runbookConfig: added };
+  config.schedules = [...config.schedules, ...runbookSchedules(added, issues)];
   // Params that name something the config defines (a pair) are checked against the config
   // being validated, not the one in force.
   return whileValidating(config, () => checkMeaning(config, issues));
@@ -131,6 +132,27 @@ function splitRunbookConfig(raw: unknown): {
     }
   }
   return { rest, added, addedIssues };
+}
+
+/** The schedules runbooks add from their config keys (their manifests' `schedules`), as config schedules. */
+function runbookSchedules(added: Record<string, unknown>, issues: Issue[]): Config["schedules"] {
+  const out: Config["schedules"] = [];
+  for (const runbook of Runbooks.list()) {
+    const keys = Object.keys(runbook.config ?? {});
+    if (!runbook.schedules || !keys.some((k) => k in added)) continue;
+    for (const s of runbook.schedules(added)) {
+      const parsed = scheduleSchema.safeParse({ ...s, run: runbook.name });
+      if (parsed.success) out.push(parsed.data);
+      else
+        issues.push(
+          ...toIssues(parsed.error, [keys[0]]).map((i) => ({
+            ...i,
+            message: `${i.message} (schedule '${s.name}' of runbook '${runbook.name}')`,
+          })),
+        );
+    }
+  }
+  return out;
 }
 
 /**

@@ -189,6 +189,22 @@ export interface StepContext {
   config: Record<string, unknown>;
   /** The most targets this run may touch: the manifest's cap, lowered by `guardrails.maxTargetsPerRun`. */
   maxTargets?: number;
+  /**
+   * The runbook's own small records, kept across runs (off-hours' overrides, what it stopped):
+   * `put(key, value, { expiresAt })`, `list(prefix)` (items expired at `now()` left out: expiry
+   * is checked on read), `remove(key)`. `GET /api/runbooks/:name/items` lists them. Always set
+   * by the step runner; optional only so a hand-built context in a unit test need not fake it.
+   */
+  items?: RunbookItemStore;
+  /** Who started the run, as its record names them (`cli:alice`, `schedule:office`). Set by the step runner. */
+  actor?: () => Promise<string>;
+}
+
+/** What {@link StepContext.items} offers: one runbook's records, nobody else's. */
+export interface RunbookItemStore {
+  put(key: string, value: Record<string, unknown>, opts?: { expiresAt?: Date }): Promise<void>;
+  list(prefix?: string): Promise<Array<{ key: string; value: Record<string, unknown>; expiresAt?: string }>>;
+  remove(key: string): Promise<void>;
 }
 
 /** The input every Task receives: the execution, the validated params, and what earlier steps added. */
@@ -256,6 +272,32 @@ export interface RunbookSpec<S extends z.ZodType> {
    * them, and the docs list them.
    */
   config?: Record<string, z.ZodType>;
+  /**
+   * Schedules it adds, from its own config keys (validated): off-hours ticks every 5 minutes per
+   * schedule it is given. Each becomes one of the config's `schedules` (run: this runbook), so it
+   * fires like any schedule — EventBridge Scheduler deployed, the local scheduler locally — and
+   * every tick is a start through `admit()` with the trigger `schedule` and its name.
+   *
+   * @example
+   * schedules: (c) => (c.offHours as OffHours).schedules.map((s) => ({ name: `off-hours-${s.name}`,
+   *   cron: "rate(5 minutes)", with: { schedule: s.name } })),
+   */
+  /**
+   * What an automatic run (a rule, a schedule, a window) may still do during a change freeze:
+   * its params narrowed so the run is safe then (off-hours: starts only, stops suppressed), or
+   * undefined to be refused as any other run is. Admission audits the narrowing with the freeze.
+   */
+  duringFreeze?: (
+    params: z.output<S>,
+    freeze: { name: string; to: string },
+    config: Record<string, unknown>,
+  ) => z.output<S> | undefined;
+  schedules?: (config: Record<string, unknown>) => Array<{
+    name: string;
+    cron: string;
+    timezone?: string;
+    with: Record<string, unknown>;
+  }>;
   /**
    * Its results in the one result shape (`result.ts`), from what its steps recorded on the run.
    * Omitted: the record already is that shape (`summary`, `targets`, `artifacts`).

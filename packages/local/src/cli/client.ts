@@ -261,6 +261,13 @@ export class ApiClient {
     }>("POST", `/api/runbooks/${encodeURIComponent(runbook)}/executions`, { params, dryRun, ...overrides });
   }
 
+  /** A runbook's own records (`GET /api/runbooks/:name/items`), expired ones left out. */
+  runbookItems(runbook: string, prefix = "") {
+    return this.request<{
+      items: Array<{ key: string; value: Record<string, unknown>; expiresAt?: string; updatedAt: string }>;
+    }>("GET", `/api/runbooks/${encodeURIComponent(runbook)}/items?prefix=${encodeURIComponent(prefix)}`);
+  }
+
   getExecution(id: string) {
     return this.request<ExecutionView>("GET", `/api/executions/${encodeURIComponent(id)}`);
   }

@@ -11,13 +11,14 @@ import { ApiError } from "./client.ts";
 import { authoringCommands } from "./commands/authoring.ts";
 import { cloudCommands } from "./commands/cloud.ts";
 import { configCommands, pairsCommand, windowsCommand } from "./commands/config.ts";
-import type { Action, CommandContext } from "./commands/context.ts";
+import { type Action, type CommandContext, finish } from "./commands/context.ts";
 import { eventsCommands } from "./commands/events.ts";
 import { guardrailsCommands } from "./commands/guardrails.ts";
 import { demoCommand, outboxCommand, startCommand } from "./commands/local.ts";
 import { peopleCommands } from "./commands/people.ts";
 import { runCommands } from "./commands/runs.ts";
 import { type Io, processIo, UsageError } from "./io.ts";
+import { registerOffHours } from "./offhours-command.ts";
 
 /**
  * The whole command tree. Actions store their exit code in `state`; nothing here exits the
@@ -70,6 +71,7 @@ Examples:
   windowsCommand(program, cx);
   guardrailsCommands(program, cx);
   peopleCommands(program, cx);
+  registerOffHours(program, io, cx.act, finish);
   outboxCommand(program, cx);
 
   // Subcommands created with .command() inherit the output and suggestion settings; exit

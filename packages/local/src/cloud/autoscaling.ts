@@ -13,6 +13,8 @@ import type {
   Activity,
   AutoScalingGroup,
   AutoScalingInstanceDetails,
+  CreateOrUpdateTagsCommandInput,
+  DeleteTagsCommandInput,
   DescribeAutoScalingGroupsCommandInput,
   DescribeAutoScalingGroupsCommandOutput,
   DescribeAutoScalingInstancesCommandInput,
@@ -334,6 +336,29 @@ function updateAutoScalingGroup(ctx: OpContext, input: UpdateAutoScalingGroupCom
   return {};
 }
 
+/** `CreateOrUpdateTags`: each tag is put on its group (`ResourceType` auto-scaling-group), replacing one of the same key. */
+function createOrUpdateTags(ctx: OpContext, input: CreateOrUpdateTagsCommandInput): object {
+  for (const t of required(input, "Tags")) {
+    if (t.ResourceType !== "auto-scaling-group") throw validation("ResourceType must be auto-scaling-group");
+    if (!t.Key) throw validation("Tag key must not be empty");
+    const g = findGroup(ctx, required(t, "ResourceId"));
+    const tag = { Key: t.Key, Value: t.Value ?? "", PropagateAtLaunch: t.PropagateAtLaunch ?? false };
+    const at = g.tags.findIndex((x) => x.Key === t.Key);
+    if (at >= 0) g.tags[at] = tag;
+    else g.tags.push(tag);
+  }
+  return {};
+}
+
+/** `DeleteTags`: removes each named tag from its group (a missing one is no error). */
+function deleteTags(ctx: OpContext, input: DeleteTagsCommandInput): object {
+  for (const t of required(input, "Tags")) {
+    const g = findGroup(ctx, required(t, "ResourceId"));
+    g.tags = g.tags.filter((x) => x.Key !== t.Key);
+  }
+  return {};
+}
+
 function checkPolicies(policies: string[]): string[] {
   for (const p of policies)
     if (!(TERMINATION_POLICIES as readonly string[]).includes(p) && !p.startsWith("arn:aws:lambda:"))
@@ -377,4 +402,6 @@ export const autoScalingOperations: Record<string, AutoScalingOperation> = {
   SetDesiredCapacity: setDesiredCapacity,
   UpdateAutoScalingGroup: updateAutoScalingGroup,
   TerminateInstanceInAutoScalingGroup: terminateInstanceInAutoScalingGroup,
+  CreateOrUpdateTags: createOrUpdateTags,
+  DeleteTags: deleteTags,
 };

@@ -87,6 +87,7 @@ export function shapeInstance(region: string, r: InstanceRecord): Instance {
     Hypervisor: "xen",
     EbsOptimized: false,
     Monitoring: { State: "disabled" },
+    HibernationOptions: { Configured: r.hibernation === true },
     BlockDeviceMappings: r.devices.map((d) => ({
       DeviceName: d.deviceName,
       Ebs: {
@@ -306,6 +307,12 @@ function stopInstances(ctx: OpContext, input: StopInstancesCommandInput): Output
   const instances = lookup("i", ctx.rs.instances, required(input, "InstanceIds"));
   for (const i of instances) {
     if (!["running", "stopping", "stopped"].includes(i.state)) throw incorrectState(i, "stopped");
+    // As EC2 answers: hibernation is enabled at launch only, and asked of an instance without it the call fails.
+    if (input.Hibernate && !i.hibernation)
+      throw new CloudApiError(
+        "UnsupportedHibernationConfiguration",
+        `The instance '${i.id}' is not enabled for hibernation.`,
+      );
   }
   return {
     StoppingInstances: instances.map((i) => {

@@ -198,6 +198,8 @@ export interface NewInstance {
   volumeSizes?: number[];
   launchTime?: Date | number;
   imageId?: string;
+  /** Launched with hibernation enabled (default false). */
+  hibernation?: boolean;
 }
 
 export interface NewSnapshot {
@@ -573,6 +575,7 @@ export class SimulatedCloud {
       state: spec.state ?? "running",
       launchTime: spec.launchTime === undefined ? undefined : toMillis(spec.launchTime, "launchTime"),
     });
+    if (spec.hibernation) record.hibernation = true;
     this.#autoSave();
     return { ...shapeInstance(ctx.region, record), Region: ctx.region };
   }

@@ -59,6 +59,8 @@ export interface InstanceRecord {
   group?: string;
   /** When the instance was last rebooted (status checks and the SSM agent come back after it). */
   rebootedAt?: number;
+  /** Launched with hibernation enabled (`HibernationOptions.Configured`): `StopInstances` may hibernate it. */
+  hibernation?: boolean;
 }
 
 export interface VolumeRecord {

@@ -1,0 +1,72 @@
+/**
+ * Savings, estimated: the instance-hours a stop avoided × the on-demand price per hour of the
+ * instance type, from the price table the user keeps in the config (`offHours.prices`, dated).
+ * A stop is counted in whole minutes; a group counts its recorded desired capacity. A type the
+ * table lacks is "unpriced" (never $0). EBS volumes of a stopped instance are still billed and
+ * are not in the figure.
+ */
+import type { OffHours } from "./schedule.ts";
+
+export interface Saving {
+  target: string;
+  kind: "instance" | "asg";
+  from: string;
+  to: string;
+  /** Whole minutes stopped × instances (a group's recorded desired capacity). */
+  instanceMinutes: number;
+  instanceType?: string;
+  /** USD, or "unpriced" when the price table has no price for the type. */
+  dollars: number | "unpriced";
+  priceAsOf?: string;
+  costCenter?: string;
+  estimate: true;
+  ebs: "still billed";
+}
+
+/** The saving of one stop that ended at `to`. */
+export function savingOf(
+  stop: {
+    target: string;
+    kind: "instance" | "asg";
+    stoppedAt: string;
+    instanceType?: string;
+    capacity?: { desired: number };
+    costCenter?: string;
+  },
+  to: Date,
+  prices: OffHours["prices"],
+): Saving {
+  const minutes = Math.max(0, Math.floor((to.getTime() - Date.parse(stop.stoppedAt)) / 60_000));
+  const count = stop.kind === "asg" ? (stop.capacity?.desired ?? 0) : 1;
+  const instanceMinutes = minutes * count;
+  const price = stop.instanceType ? prices?.perHour[stop.instanceType] : undefined;
+  return {
+    target: stop.target,
+    kind: stop.kind,
+    from: stop.stoppedAt,
+    to: to.toISOString(),
+    instanceMinutes,
+    ...(stop.instanceType ? { instanceType: stop.instanceType } : {}),
+    dollars: price === undefined ? "unpriced" : Math.round((instanceMinutes / 60) * price * 100) / 100,
+    ...(prices ? { priceAsOf: prices.asOf } : {}),
+    ...(stop.costCenter ? { costCenter: stop.costCenter } : {}),
+    estimate: true,
+    ebs: "still billed",
+  };
+}
+
+/** Totals of a list of savings: instance-hours, dollars (priced ones), and how many were unpriced, by a key. */
+export function totals(
+  savings: Saving[],
+  by: (s: Saving) => string = () => "all",
+): Record<string, { instanceHours: number; dollars: number; unpriced: number }> {
+  const out: Record<string, { instanceHours: number; dollars: number; unpriced: number }> = {};
+  for (const s of savings) {
+    const k = by(s);
+    out[k] ??= { instanceHours: 0, dollars: 0, unpriced: 0 };
+    out[k].instanceHours = Math.round((out[k].instanceHours + s.instanceMinutes / 60) * 100) / 100;
+    if (s.dollars === "unpriced") out[k].unpriced++;
+    else out[k].dollars = Math.round((out[k].dollars + s.dollars) * 100) / 100;
+  }
+  return out;
+}

@@ -1,0 +1,59 @@
+/** `reflex offhours …`: the command tree (the work is in offhours.ts, loaded when a command runs). */
+import { type Command, Option } from "commander";
+import type { Action } from "./commands/context.ts";
+import type { Io } from "./io.ts";
+
+type Act = (fn: Action) => (...args: unknown[]) => Promise<void>;
+type Finish = (
+  cmd: Command,
+  lines: string[],
+  shared?: { json?: boolean; server?: boolean; as?: boolean },
+) => Command;
+
+export function registerOffHours(program: Command, io: Io, act: Act, finish: Finish): void {
+  const offhours = program
+    .command("offhours")
+    .description("off-hours cost control: overrides that expire by themselves, and the savings");
+  const load = () => import("./offhours.ts");
+  finish(
+    offhours
+      .command("keep")
+      .description(
+        "keep targets running until a time (their schedule's zone) or for a while; the schedule resumes by itself",
+      )
+      .argument("<targets...>", "instance ids (i-…) or asg:<group>")
+      .option("--until <time>", "HH:MM in the target's schedule zone, or an ISO instant")
+      .option("--for <duration>", "e.g. 3h or 90m")
+      .option("--reason <text>", "why (audited with the override)")
+      .option("--start", "start them now if they are stopped")
+      .option("--dry-run", "say what it would set; set nothing"),
+    ['reflex offhours keep i-0abc1234 --until 22:00 --reason "release testing"'],
+    { json: true, server: true, as: true },
+  ).action(act(async (targets: string[], o) => (await load()).keep(io, targets, o)));
+  finish(
+    offhours
+      .command("release")
+      .description("cancel the overrides on targets")
+      .argument("<targets...>", "instance ids (i-…) or asg:<group>"),
+    ["reflex offhours release i-0abc1234"],
+    { json: true, server: true, as: true },
+  ).action(act(async (targets: string[], o) => (await load()).release(io, targets, o)));
+  finish(
+    offhours.command("overrides").description("the overrides in force (expired ones are gone)"),
+    ["reflex offhours overrides --json"],
+    { json: true, server: true },
+  ).action(act(async (o) => (await load()).overrides(io, o)));
+  finish(
+    offhours
+      .command("report")
+      .description("estimated savings of the stops that ended: instance-hours × your price table")
+      .option("--from <date>", "stops that ended at or after this ISO date")
+      .option("--to <date>", "stops that ended before this ISO date")
+      .addOption(
+        new Option("--by <key>", "group by the tag recorded with each stop").choices(["tag:CostCenter"]),
+      )
+      .option("--csv", "CSV instead of text"),
+    ["reflex offhours report --from 2026-12-01 --by tag:CostCenter --csv"],
+    { json: true, server: true },
+  ).action(act(async (o) => (await load()).report(io, o)));
+}

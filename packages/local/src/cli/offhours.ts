@@ -1,0 +1,111 @@
+/**
+ * `reflex offhours`: the off-hours runbook's overrides and savings from the command line.
+ * `keep` and `release` are runs of off-hours (action keep / release), so they go through
+ * admit() — access checked, audited with who asked — and wait for the run's answer; `overrides`
+ * and `report` read the runbook's own records (`GET /api/runbooks/off-hours/items`), expired
+ * overrides left out. See docs/runbooks/off-hours.md.
+ */
+import { follow } from "./follow.ts";
+import { formatExecution } from "./format.ts";
+import { clientFor, coloursFor, type Io, type ServerOptions, UsageError } from "./io.ts";
+
+const RUNBOOK = "off-hours";
+
+export interface KeepOptions extends ServerOptions {
+  until?: string;
+  for?: string;
+  reason?: string;
+  start?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+/** Starts an off-hours run with these params and waits for its answer; exit 0 when it succeeded. */
+async function runAndWait(io: Io, params: Record<string, unknown>, o: KeepOptions): Promise<number> {
+  const api = await clientFor(o);
+  const started = await api.startExecution(RUNBOOK, params, Boolean(o.dryRun));
+  const done = await follow(api, started.executionId, () => undefined);
+  if (!done) return 130;
+  io.out(o.json ? JSON.stringify(done) : formatExecution(done, coloursFor(io, o)));
+  return done.status === "SUCCEEDED" ? 0 : 1;
+}
+
+export async function keep(io: Io, targets: string[], o: KeepOptions): Promise<number> {
+  if ((o.until === undefined) === (o.for === undefined)) throw new UsageError("give one of --until or --for");
+  if (!o.reason?.trim()) throw new UsageError("--reason is required: it is audited with the override");
+  return runAndWait(
+    io,
+    {
+      action: "keep",
+      targets,
+      ...(o.until ? { until: o.until } : {}),
+      ...(o.for ? { for: o.for } : {}),
+      reason: o.reason,
+      start: Boolean(o.start),
+    },
+    o,
+  );
+}
+
+export async function release(io: Io, targets: string[], o: KeepOptions): Promise<number> {
+  return runAndWait(io, { action: "release", targets }, o);
+}
+
+export async function overrides(io: Io, o: ServerOptions & { json?: boolean }): Promise<number> {
+  const { items } = await (await clientFor(o)).runbookItems(RUNBOOK, "override#");
+  const rows = items.map((i) => i.value as { target: string; until: string; setBy: string; reason: string });
+  if (o.json) io.out(JSON.stringify({ overrides: rows }));
+  else if (rows.length === 0) io.out("no overrides in force");
+  else for (const r of rows) io.out(`${r.target}  until ${r.until}  by ${r.setBy}  ${r.reason}`);
+  return 0;
+}
+
+interface SavingRow {
+  target: string;
+  from: string;
+  to: string;
+  instanceMinutes: number;
+  dollars: number | "unpriced";
+  priceAsOf?: string;
+  costCenter?: string;
+}
+
+export async function report(
+  io: Io,
+  o: ServerOptions & { from?: string; to?: string; by?: string; json?: boolean; csv?: boolean },
+): Promise<number> {
+  const from = o.from ? Date.parse(o.from) : Number.NEGATIVE_INFINITY;
+  const to = o.to ? Date.parse(o.to) : Number.POSITIVE_INFINITY;
+  if (Number.isNaN(from) || Number.isNaN(to)) throw new UsageError("--from and --to must be ISO dates");
+  if (o.by !== undefined && o.by !== "tag:CostCenter")
+    throw new UsageError("--by takes tag:CostCenter (the tag recorded with each stop)");
+  const { items } = await (await clientFor(o)).runbookItems(RUNBOOK, "saving#");
+  const rows = items
+    .map((i) => i.value as unknown as SavingRow)
+    .filter((r) => Date.parse(r.to) >= from && Date.parse(r.to) < to);
+  const groups = new Map<string, { instanceHours: number; dollars: number; unpriced: number }>();
+  for (const r of rows) {
+    const key = o.by ? (r.costCenter ?? "(none)") : "all";
+    const g = groups.get(key) ?? { instanceHours: 0, dollars: 0, unpriced: 0 };
+    g.instanceHours = Math.round((g.instanceHours + r.instanceMinutes / 60) * 100) / 100;
+    if (r.dollars === "unpriced") g.unpriced++;
+    else g.dollars = Math.round((g.dollars + r.dollars) * 100) / 100;
+    groups.set(key, g);
+  }
+  const out = [...groups].map(([group, g]) => ({ group, ...g }));
+  if (o.json)
+    io.out(JSON.stringify({ estimate: true, ebs: "still billed", stops: rows.length, totals: out }));
+  else if (o.csv) {
+    io.out("group,instance_hours,usd_estimate,unpriced_stops");
+    for (const r of out) io.out(`${r.group},${r.instanceHours},${r.dollars},${r.unpriced}`);
+  } else {
+    io.out(
+      `${rows.length} stop(s) ended; estimated savings (on-demand prices from your table; EBS still billed):`,
+    );
+    for (const r of out)
+      io.out(
+        `  ${r.group}: ${r.instanceHours} instance-hours, $${r.dollars.toFixed(2)}${r.unpriced ? ` (+${r.unpriced} unpriced)` : ""}`,
+      );
+  }
+  return 0;
+}
