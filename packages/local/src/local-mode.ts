@@ -254,7 +254,7 @@ function localEnvironment(): { region: string; useRealCloud: boolean } {
   defaultEnv("AWS_REGION", "us-east-1");
   defaultEnv("AWS_EC2_METADATA_DISABLED", "true");
   defaultEnv("POWERTOOLS_LOG_LEVEL", "WARN");
-  const region = process.env.AWS_REGION!;
+  const region = process.env.AWS_REGION || "us-east-1";
   const useRealCloud = process.env.REFLEX_CLOUD === "aws";
   // From here on, no client reaches AWS unless REFLEX_CLOUD=aws says so (endpoints come later).
   Aws.configure({ guard: localGuard(useRealCloud) });
