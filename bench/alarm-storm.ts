@@ -206,6 +206,7 @@ export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {
         sliceRatios,
         sliceMs,
         target: 0.6,
+        withinTarget: eventsPerSecond / putsPerSecond >= 0.6,
         // Where the gate's store operations go: DynamoDB requests per event (by operation and
         // the kind of item: DEDUP claims, ALARM states, GUARD automation state, RATE slots, EXEC
         // records, ACTIVE markers, LOCK, AUDIT batches), and the items they touch; `runs` is what
