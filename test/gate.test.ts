@@ -64,7 +64,7 @@ async function executions(l: LocalMode) {
 }
 
 describe("dedup", () => {
-  it("turns 1,000 concurrent deliveries of one alarm event into exactly one run; the rest are told to retry, then are audited duplicates", async () => {
+  it("turns 1,000 concurrent deliveries of one alarm event into exactly one run; the rest wait for it in this process and are audited duplicates, none sent back", async () => {
     const { local: l, config } = await start({ rules: [backupRule("cpu-high", { dryRun: true })] });
     const event = alarmEvent("web-cpu-high", "ALARM", new Date());
 
@@ -72,17 +72,27 @@ describe("dedup", () => {
       await Promise.all(Array.from({ length: 1000 }, () => Gate.handleEvent(event, { config })))
     ).flat();
     await l.idle();
-    // Deliveries that met the claim while it was being worked on were not told "duplicate"
-    // (nothing was known to have happened yet): they retry, and are duplicates now.
-    const retried = decisions.filter((d) => d.decision === "in-progress");
-    const again = (await Promise.all(retried.map(() => Gate.handleEvent(event, { config })))).flat();
 
+    // The claim is held by this same process: a delivery that meets it waits for its outcome
+    // instead of being told to come back (in-progress is for a claim held elsewhere).
     expect(decisions.filter((d) => d.decision === "started")).toHaveLength(1);
-    expect(decisions.filter((d) => d.decision === "duplicate").length + retried.length).toBe(999);
-    expect(again.every((d) => d.decision === "duplicate")).toBe(true);
+    expect(decisions.filter((d) => d.decision === "duplicate")).toHaveLength(999);
     expect(await executions(l)).toHaveLength(1);
     const audit = await auditKinds(l);
     expect(audit.filter((a) => a.kind === "event.duplicate")).toHaveLength(999);
+  });
+
+  it("lets a delivery that waited on another in this process handle the event itself when that one failed", async () => {
+    const { local: l, config } = await start({ rules: [backupRule("cpu-high", { dryRun: true })] });
+    const event = alarmEvent("web-cpu-high", "ALARM", new Date());
+    // The first delivery fails (its time is no time: the store refuses its claim).
+    const failing = Gate.handleEvent(event, { config, now: new Date(Number.NaN) }).catch((e: Error) => e);
+    const waiting = Gate.handleEvent(event, { config });
+
+    expect(await failing).toBeInstanceOf(Error);
+    expect(await waiting).toMatchObject([{ decision: "started" }]);
+    await l.idle();
+    expect(await executions(l)).toHaveLength(1);
   });
 
   it("answers a delivery that meets another's unfinished claim with in-progress, never duplicate, and starts the run once that claim's lease runs out", async () => {

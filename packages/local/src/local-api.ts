@@ -54,17 +54,20 @@ function slack(route: "commands" | "interactions", work: SlackWork<ChatOps.Ack.W
       );
     if (work.stopped) return stopping();
     let refused = false;
-    const res = await ChatOps.Ack.acknowledge({
-      route,
-      rawBody: await c.req.text(),
-      headers: c.req.header(),
-      secret,
-      replay: ChatOps.Replay.dynamoReplayGuard,
-      dispatch: async (w) => {
-        // Stopping began while the request was verified: no "on it" for work that will not run.
-        refused = !work.add(w);
-      },
-    });
+    // Queued work waits while an acknowledgement is being answered (slack-work.ts).
+    const res = await work.acknowledging(async () =>
+      ChatOps.Ack.acknowledge({
+        route,
+        rawBody: await c.req.text(),
+        headers: c.req.header(),
+        secret,
+        replay: ChatOps.Replay.dynamoReplayGuard,
+        dispatch: async (w) => {
+          // Stopping began while the request was verified: no "on it" for work that will not run.
+          refused = !work.add(w);
+        },
+      }),
+    );
     return refused ? stopping() : toFetchResponse(res);
   };
 }

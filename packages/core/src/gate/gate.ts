@@ -119,13 +119,54 @@ export async function handleEvent(raw: unknown, opts: { config: Config; now?: Da
     ];
   }
   const event = parsed.event;
-  const source = `event:${event.source}`;
-  const owner = randomUUID();
   // One claim per happening: an alarm transition (whatever event id carries it — the same id
   // always carries the same transition), else the event id.
   const happening = happeningKey(parsed);
   const dedupKey = happening ?? `event:${event.id}`;
-  const claim = await Dedup.claim(dedupKey, owner, now.getTime());
+  return Dedup.oneAtATime(dedupKey, now.getTime(), () =>
+    decideEvent(parsed, event, happening, dedupKey, opts.config, now),
+  );
+}
+
+async function decideEvent(
+  parsed: Extract<ReturnType<typeof parseEvent>, { ok: true }>,
+  event: EventEnvelope,
+  happening: string | undefined,
+  dedupKey: string,
+  config: Config,
+  now: Date,
+): Promise<Decision[]> {
+  const source = `event:${event.source}`;
+  const owner = randomUUID();
+  const alarm = parsed.kind === "alarm" ? alarmOf(event) : undefined;
+  // The alarm's state is recorded beside the routing: nothing below reads it.
+  const recordAlarm = () =>
+    alarm
+      ? Alarms.record({
+          alarmName: alarm.name,
+          state: alarm.state,
+          since: (event.detail as { state: { timestamp: string } }).state.timestamp,
+          reason: (event.detail as { state: { reason?: string } }).state.reason,
+        })
+      : Promise.resolve(true);
+  // Matching is pure, so when no rule matches the decision is known before anything is done:
+  // the claim is written already closed (one write, not a claim and then its completion).
+  const matched = rulesOf(config).filter((r) => r.matches(event));
+  const noMatch: Decision | undefined =
+    matched.length === 0
+      ? {
+          eventId: event.id,
+          decision: "no-match",
+          reason: `no rule matches ${event.source} / ${event["detail-type"]}`,
+        }
+      : undefined;
+  // The alarm's state goes before a closed claim: if recording it fails, nothing is claimed and
+  // a redelivery records it (after the claim, a redelivery would be a duplicate and never
+  // would). Recording it again is harmless: only a newer state is applied.
+  if (noMatch && alarm && !Dedup.isKnownDone(dedupKey, now.getTime())) await recordAlarm();
+  const claim = noMatch
+    ? await Dedup.claimDone(dedupKey, owner, { decisions: [noMatch] }, now.getTime())
+    : await Dedup.claim(dedupKey, owner, now.getTime());
   if (claim.status === "claimed") crashPoint("gate:after-claim");
   if (claim.status === "done") {
     const reason = happening
@@ -146,35 +187,11 @@ export async function handleEvent(raw: unknown, opts: { config: Config; now?: Da
       },
     ];
   }
+  if (noMatch) return [await audited(noMatch, source, now)];
   try {
-    const alarm = parsed.kind === "alarm" ? alarmOf(event) : undefined;
-    // The alarm's state is recorded beside the routing, not before it: nothing below reads it.
-    const recording = alarm
-      ? Alarms.record({
-          alarmName: alarm.name,
-          state: alarm.state,
-          since: (event.detail as { state: { timestamp: string } }).state.timestamp,
-          reason: (event.detail as { state: { reason?: string } }).state.reason,
-        })
-      : Promise.resolve(true);
-    const matched = rulesOf(opts.config).filter((r) => r.matches(event));
-    if (matched.length === 0) {
-      // Matching is pure, so the decision is known now: audit it and close the claim together.
-      const d: Decision = {
-        eventId: event.id,
-        decision: "no-match",
-        reason: `no rule matches ${event.source} / ${event["detail-type"]}`,
-      };
-      await Promise.all([
-        recording,
-        audited(d, source, now),
-        Dedup.complete(dedupKey, owner, { decisions: [d] }),
-      ]);
-      return [d];
-    }
     const [, decisions] = await Promise.all([
-      recording,
-      Promise.all(matched.map(({ rule }) => decide(rule, event, alarm, dedupKey, opts.config, now))),
+      recordAlarm(),
+      Promise.all(matched.map(({ rule }) => decide(rule, event, alarm, dedupKey, config, now))),
     ]);
     await Dedup.complete(dedupKey, owner, { decisions });
     return decisions;

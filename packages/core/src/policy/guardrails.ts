@@ -30,25 +30,49 @@ export {
 
 /*
  * The gate reads the pause/breaker state for every run it would start. In a storm that is
- * thousands of reads of one item, so a process keeps it for up to a second; pause, resume and
- * breaker trips in this process drop the copy at once, and another process (another Lambda)
- * sees a change within a second.
+ * thousands of reads of one item, so a process keeps it for up to a second, and a burst of
+ * admissions that find no copy share one read instead of each sending its own.
+ *
+ * Why that is safe: the only decision it can get wrong is admitting an automatic run after a
+ * pause or a breaker trip made in ANOTHER process (another Lambda), for at most CACHE_MS after
+ * that process wrote it (the age is counted from when the read was sent, not when it came back).
+ * A pause, resume or breaker trip in this process drops the copy, and a read already in flight
+ * when it did cannot put its older answer back (the generation below). Freezes are config, not
+ * store state: they are read from the config on every admission, never cached here. People's
+ * starts (and their pause override) go through the same copy, bounded the same way.
  */
 const CACHE_MS = 1000;
-let cached: { at: number; state: AutomationState } | undefined;
+let cached: { at: number; state: Promise<AutomationState> } | undefined;
+let generation = 0;
 
-/** The pause switch and breaker state, as the gate sees it (cached up to a second). */
+/** Drops the gate's copy of the automation state (a pause, resume or breaker trip here). */
+function invalidate(): void {
+  cached = undefined;
+  generation++;
+}
+
+/** The pause switch and breaker state, as the gate sees it (cached up to a second, one read per burst). */
 export async function automationStateForGate(now = Date.now()): Promise<AutomationState> {
   if (cached && now - cached.at >= 0 && now - cached.at < CACHE_MS) return cached.state;
-  const state = await automationState();
-  cached = { at: now, state };
-  return state;
+  const seen = generation;
+  const state = automationState();
+  const entry = { at: now, state };
+  cached = entry;
+  // A failed read is not kept: the next admission asks again.
+  state.catch(() => {
+    if (cached === entry) cached = undefined;
+  });
+  const answer = await state;
+  if (seen !== generation && cached === entry) cached = undefined;
+  return answer;
 }
 
 /** Pauses automatic runs (a person, or the breaker). */
 export async function pause(by: string, reason: string, now = new Date()): Promise<void> {
-  cached = undefined;
+  invalidate();
   await setPaused(by, reason, now);
+  // And again once written: a read sent while the write was on its way may hold the old state.
+  invalidate();
   await Audit.record(
     {
       kind: "guardrail.changed",
@@ -62,8 +86,9 @@ export async function pause(by: string, reason: string, now = new Date()): Promi
 
 /** Resumes automatic runs and resets the breaker's failure count. Only a person does this. */
 export async function resume(by: string, now = new Date()): Promise<void> {
-  cached = undefined;
+  invalidate();
   await resetAutomation();
+  invalidate();
   await Audit.record(
     {
       kind: "guardrail.changed",

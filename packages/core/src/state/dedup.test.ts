@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestDynamo } from "../../../../test/support/dynamo.ts";
 import type { Storage } from "../../../local/src/storage.ts";
-import { claim, complete, forgetLocal, release } from "./dedup.ts";
+import { claim, claimDone, complete, forgetLocal, release } from "./dedup.ts";
 
 let storage: Storage;
 beforeAll(async () => {
@@ -50,5 +50,21 @@ describe("dedup claims", () => {
     await storage.close(); // the table is gone: only the local knowledge can answer
     expect(await claim("k-local", "b")).toEqual({ status: "done" });
     storage = await startTestDynamo();
+  });
+
+  it("claims and closes a decision known up front in one write: a later delivery, here or elsewhere, is a duplicate", async () => {
+    expect(await claimDone("k-closed", "a", { decisions: [] })).toEqual({ status: "claimed" });
+    expect(await claim("k-closed", "b")).toEqual({ status: "done" });
+    forgetLocal(); // another process
+    expect(await claim("k-closed", "c", 10 ** 13)).toEqual({ status: "done" });
+  });
+
+  it("does not close what another delivery holds open: it is told to come back", async () => {
+    expect(await claim("k-open", "a", 1_000)).toEqual({ status: "claimed" });
+    forgetLocal();
+    expect(await claimDone("k-open", "b", { decisions: [] }, 2_000)).toEqual({
+      status: "in-progress",
+      retryAfterMs: 59_000,
+    });
   });
 });

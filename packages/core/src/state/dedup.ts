@@ -38,6 +38,44 @@ export function forgetLocal(): void {
   known.clear();
 }
 
+/** Whether this process finished `k` itself (recently): a redelivery is a duplicate. */
+export function isKnownDone(k: string, now: number): boolean {
+  const until = known.get(k);
+  return until !== undefined && until > now;
+}
+
+/*
+ * Deliveries of one happening that this process is handling right now. A second delivery that
+ * arrives meanwhile (a storm's duplicates, many at once) waits here for the first one's outcome
+ * instead of claiming in the table, losing, reading the claim back and being sent away to come
+ * again (in-progress): once the first has finished, the second is a known duplicate without a
+ * request; if the first failed (and gave its claim back), the second handles the event itself.
+ * In-progress is left for claims held by another process, which this one cannot wait on. A
+ * Lambda container handles one event at a time, so there this only matters to local mode and
+ * `POST /events`, where one process takes many at once.
+ */
+const working = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs `handle` for one delivery of `k` once no other delivery of it is being handled in this
+ * process; deliveries of a happening this process has finished go straight through.
+ */
+export async function oneAtATime<T>(k: string, now: number, handle: () => Promise<T>): Promise<T> {
+  for (;;) {
+    if (isKnownDone(k, now)) return handle();
+    const held = working.get(k);
+    if (!held) break;
+    await held.catch(() => undefined);
+  }
+  const work = handle();
+  working.set(k, work);
+  try {
+    return await work;
+  } finally {
+    if (working.get(k) === work) working.delete(k);
+  }
+}
+
 /**
  * The answer to a claim:
  * - `claimed`: it is ours; do the work, then {@link complete} or {@link release} it.
@@ -53,8 +91,32 @@ export type ClaimResult =
 
 /** Claims `k` for `owner`. */
 export async function claim(k: string, owner: string, now = Date.now()): Promise<ClaimResult> {
-  const until = known.get(k);
-  if (until !== undefined && until > now) return { status: "done" };
+  return put(k, owner, now);
+}
+
+/**
+ * Claims `k` and closes it in the same write, with what was decided: for a decision known
+ * before anything is done (no rule matches), so it needs no second write to finish. `claimed`
+ * means the decision is ours to act on (audit it); `done` and `in-progress` as for {@link claim}.
+ */
+export async function claimDone(
+  k: string,
+  owner: string,
+  outcome: Record<string, unknown>,
+  now = Date.now(),
+): Promise<ClaimResult> {
+  const result = await put(k, owner, now, outcome);
+  if (result.status === "claimed") remember(k, Date.now() + LOCAL_MS);
+  return result;
+}
+
+async function put(
+  k: string,
+  owner: string,
+  now: number,
+  outcome?: Record<string, unknown>,
+): Promise<ClaimResult> {
+  if (isKnownDone(k, now)) return { status: "done" };
   try {
     await db().send(
       new PutCommand({
@@ -63,8 +125,9 @@ export async function claim(k: string, owner: string, now = Date.now()): Promise
           ...key(k),
           type: "dedup",
           owner,
-          status: "IN_PROGRESS",
-          leaseUntil: now + CLAIM_LEASE_MS,
+          ...(outcome
+            ? { status: "DONE", outcome, leaseUntil: Number.MAX_SAFE_INTEGER }
+            : { status: "IN_PROGRESS", leaseUntil: now + CLAIM_LEASE_MS }),
           expiresAt: Math.floor(now / 1000) + KEEP_SECONDS,
         },
         // A finished claim's lease never ends (complete sets it to the far future). Dedup keys
