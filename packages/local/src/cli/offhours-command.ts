@@ -11,9 +11,16 @@ type Finish = (
 ) => Command;
 
 export function registerOffHours(program: Command, io: Io, act: Act, finish: Finish): void {
-  const offhours = program
-    .command("offhours")
-    .description("off-hours cost control: overrides that expire by themselves, and the savings");
+  const offhours = finish(
+    program
+      .command("offhours")
+      .description("off-hours cost control: overrides that expire by themselves, and the savings"),
+    [
+      "reflex offhours keep i-0abc123 --until 22:00 --reason 'release night'",
+      "reflex offhours overrides",
+      "reflex offhours report --by tag:CostCenter --csv",
+    ],
+  );
   const load = () => import("./offhours.ts");
   finish(
     offhours

@@ -1,0 +1,81 @@
+/**
+ * `reflex offhours … --json` against a server that runs off-hours (a team's runbook from
+ * examples/runbooks/off-hours): JSON only, no colour, exit 0 — the rule test/cli-commands.test.ts
+ * holds every other --json command to, on a server of its own.
+ */
+import { describe, expect, it } from "vitest";
+import { offHours } from "../examples/runbooks/off-hours/index.ts";
+import type { Io } from "../packages/local/src/cli/io.ts";
+import { buildProgram, main, walk } from "../packages/local/src/cli/main.ts";
+import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
+import { startTestLocal } from "./support/local.ts";
+
+const ANSI = "\u001b[";
+
+async function reflex(argv: string[], opts: { colour?: boolean } = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: Io = {
+    out: (s) => out.push(`${s}\n`),
+    err: (s) => err.push(`${s}\n`),
+    colour: opts.colour ?? false,
+    tty: false,
+  };
+  const code = await main(argv, io);
+  return { code, stdout: out.join(""), stderr: err.join("") };
+}
+
+const tree = walk(buildProgram({ out: () => {}, err: () => {}, colour: false, tty: false }));
+const pathOf = (cmd: (typeof tree)[number]): string[] => {
+  const names: string[] = [];
+  for (let c: typeof cmd | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names;
+};
+
+describe("reflex offhours with --json, against a server running off-hours", () => {
+  it("prints JSON only, with no colour, for every off-hours command that takes --json", async () => {
+    const cloud = SimulatedCloud.seeded({ snapshotDurationMs: 150 });
+    const id = cloud.addInstance({
+      name: "web-a",
+      tags: { "reflex:managed": "true", "reflex:off-hours": "office" },
+    }).InstanceId as string;
+    const local = await startTestLocal(
+      {
+        runbooks: [offHours],
+        offHours: {
+          schedules: [
+            { name: "office", timezone: "UTC", periods: [{ days: "daily", start: "00:00", stop: "23:59" }] },
+          ],
+        },
+      },
+      { cloud },
+    );
+    try {
+      const args: Record<string, string[]> = {
+        "offhours keep": [id, "--for", "1h", "--reason", "a test"],
+        "offhours overrides": [],
+        "offhours release": [id],
+        "offhours report": [],
+      };
+      const withJson = tree
+        .filter((c) => c.options.some((o) => o.long === "--json"))
+        .map((c) => pathOf(c).join(" "))
+        .filter((name) => name.startsWith("offhours "));
+      expect(withJson.sort()).toEqual(Object.keys(args).sort()); // a new command needs its line above
+      for (const name of Object.keys(args)) {
+        const ran = await reflex([...name.split(" "), ...args[name], "--json", "--url", local.url], {
+          colour: true,
+        });
+        expect({ name, code: ran.code, stderr: ran.stderr }).toEqual({
+          name,
+          code: 0,
+          stderr: expect.any(String),
+        });
+        expect(() => JSON.parse(ran.stdout), name).not.toThrow();
+        expect(ran.stdout.includes(ANSI), name).toBe(false);
+      }
+    } finally {
+      await local.stop();
+    }
+  });
+});
