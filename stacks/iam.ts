@@ -143,6 +143,7 @@ export const KEY_PREFIXES = {
   rate: "RATE#", // state/guardrails.ts
   thread: "CHATOPS#", // state/chatops-threads.ts
   slackSignature: "SLACKSIG#", // chatops/replay.ts
+  items: "ITEMS#", // state/runbook-items.ts: a runbook's own records (ctx.items)
 } as const;
 export type KeyKind = keyof typeof KEY_PREFIXES;
 
@@ -177,8 +178,8 @@ export const TABLE_WRITES = {
   executionStatus: CLOSE,
   /** The reconciler: closing lost runs and releasing dead holders' locks. */
   reconcile: CLOSE,
-  /** Step workers: step records and results, locks a step takes, the approval request, failover's pair roles. */
-  step: ["execution", "lock", "approval", "pair"],
+  /** Step workers: step records and results, locks a step takes, the approval request, failover's pair roles, a runbook's own records (ctx.items). */
+  step: ["execution", "lock", "approval", "pair", "items"],
   /** The audit writer (stacks/audit.ts): audit rows, put only ({@link auditWriterStatements}). */
   auditWriter: ["audit"],
 } satisfies Record<string, KeyKind[]>;

@@ -108,6 +108,7 @@ const ROW_WRITERS: Record<string, string[]> = {
   "PAIR#db": STEPS,
   "CHATOPS#run-1": ["chatops-notifier"],
   "SLACKSIG#v0=abc": ["chatops"],
+  "ITEMS#off-hours": STEPS,
 };
 const ROWS: Case[] = Object.entries(ROW_WRITERS).flatMap(([key, writers]) =>
   ["dynamodb:PutItem", "dynamodb:DeleteItem"].map((action) => ({

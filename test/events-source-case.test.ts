@@ -10,15 +10,20 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { route } from "../packages/functions/src/events-api.ts";
 import type { Storage } from "../packages/local/src/storage.ts";
-import { startTestDynamo } from "./support/dynamo.ts";
+import { startTestDynamo, storeAuditAtOnce } from "./support/dynamo.ts";
 
 const CALLER = "arn:aws:sts::123456789012:assumed-role/ops/alice";
 
 let storage: Storage;
+let stopAudit: () => void;
 beforeAll(async () => {
   storage = await startTestDynamo();
+  stopAudit = storeAuditAtOnce("AROAEXAMPLEAPIROLE:reflex-test-api");
 });
-afterAll(async () => storage.close());
+afterAll(async () => {
+  stopAudit();
+  await storage.close();
+});
 beforeEach(() => {
   process.env.AWS_LAMBDA_FUNCTION_NAME = "reflex-test-api";
   process.env.REFLEX_ACCOUNT = "123456789012";

@@ -2,11 +2,10 @@
  * `POST /events` deployed (in Lambda, behind IAM): a caller can send its own events, never
  * forge AWS's; the audit trail names the IAM caller; events carry the real account.
  */
-import { randomUUID } from "node:crypto";
 import { Audit, useConfig, validateConfig } from "@reflex/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startTestDynamo } from "../../../test/support/dynamo.ts";
+import { startTestDynamo, storeAuditAtOnce } from "../../../test/support/dynamo.ts";
 import type { Storage } from "../../local/src/storage.ts";
 import { route } from "./events-api.ts";
 import { stampAccount } from "./lib/event-source.ts";
@@ -14,23 +13,13 @@ import { stampAccount } from "./lib/event-source.ts";
 const CALLER = "arn:aws:sts::123456789012:assumed-role/ops/alice";
 
 let storage: Storage;
+let stopAudit: () => void;
 beforeAll(async () => {
   storage = await startTestDynamo();
-  // In Lambda, entries go to the audit writer's queue: here its writer stores them at once,
-  // as the queue would hand them over from this function.
-  Audit.useTransport({
-    send: async (entry) => {
-      await Audit.store({
-        body: JSON.stringify(entry),
-        sender: "AROAEXAMPLEAPIROLE:reflex-test-api",
-        sentAt: Date.now(),
-        messageId: randomUUID(),
-      });
-    },
-  });
+  stopAudit = storeAuditAtOnce("AROAEXAMPLEAPIROLE:reflex-test-api");
 });
 afterAll(async () => {
-  Audit.useTransport(undefined);
+  stopAudit();
   await storage.close();
 });
 beforeEach(() => {
