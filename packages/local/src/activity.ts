@@ -86,15 +86,20 @@ function hms(d: Date): string {
 
 /** An event in a few words: its source and what happened, e.g. `aws.cloudwatch alarm web-cpu-high ALARM`. */
 export function describeEvent(raw: unknown): string {
-  const e = (raw ?? {}) as { source?: unknown; "detail-type"?: unknown; detail?: any };
+  const e = fields(raw);
   const source = typeof e.source === "string" ? e.source : "(no source)";
-  const d = e.detail && typeof e.detail === "object" ? e.detail : {};
+  const d = fields(e.detail);
   if (source === "aws.cloudwatch" && typeof d.alarmName === "string")
-    return `${source} alarm ${d.alarmName} ${d.state?.value ?? ""}`.trimEnd();
+    return `${source} alarm ${d.alarmName} ${fields(d.state).value ?? ""}`.trimEnd();
   if (source === "aws.ec2" && typeof d["instance-id"] === "string")
     return `${source} instance ${d["instance-id"]} ${d.state ?? ""}`.trimEnd();
   if (source === "aws.health" && typeof d.eventTypeCode === "string") return `${source} ${d.eventTypeCode}`;
   return typeof e["detail-type"] === "string" ? `${source} ${e["detail-type"]}` : source;
+}
+
+/** A JSON value's fields, read without trusting its shape: none when it is not an object. */
+function fields(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 
 function describeDecision(d: Gate.Decision): string {
@@ -116,7 +121,7 @@ function describeDecision(d: Gate.Decision): string {
 }
 
 function triggerOf(t: unknown): string {
-  const trigger = (t ?? {}) as { kind?: string; name?: string; actor?: string; rerunOf?: string };
+  const trigger = fields(t);
   const what = `${trigger.kind ?? "unknown"}${trigger.name ? ` ${trigger.name}` : ""}`;
   return `${what}${trigger.actor && trigger.actor !== trigger.name ? ` by ${trigger.actor}` : ""}${trigger.rerunOf ? `, re-run of ${trigger.rerunOf}` : ""}`;
 }
@@ -133,21 +138,23 @@ function describeLifecycle(
   runs: Map<string, Tracked>,
   track: (id: string, runbook: string, status: string, at?: number) => Tracked,
 ): { kind: string; text: string } | undefined {
-  const d = (e.detail ?? {}) as Record<string, any>;
-  const id = d.executionId as string | undefined;
+  const d = fields(e.detail);
+  const id = typeof d.executionId === "string" ? d.executionId : undefined;
+  const runbook = String(d.runbook);
+  const trigger = fields(d.trigger);
   const at = Date.parse(e.time);
-  const run = (text: string) => ({ kind: "run", text: `${d.runbook} ${id} ${text}` });
+  const run = (text: string) => ({ kind: "run", text: `${runbook} ${id} ${text}` });
   switch (e["detail-type"]) {
     case "Reflex Execution Started": {
       if (!id) return undefined;
-      track(id, d.runbook, "RUNNING", at);
+      track(id, runbook, "RUNNING", at);
       // A rule's start is already on its event's line.
-      if (d.trigger?.kind === "rule") return undefined;
+      if (trigger.kind === "rule") return undefined;
       return run(`→ RUNNING (${triggerOf(d.trigger)}${d.dryRun ? ", dry-run" : ""})`);
     }
     case "Reflex Approval Requested": {
       if (!id) return undefined;
-      const t = track(id, d.runbook, "RUNNING");
+      const t = track(id, runbook, "RUNNING");
       const from = t.status;
       t.status = "WAITING_FOR_APPROVAL";
       const who = Array.isArray(d.approvers) && d.approvers.length ? `needs ${d.approvers.join(" or ")}` : "";
@@ -157,7 +164,7 @@ function describeLifecycle(
     }
     case "Reflex Approval Answered": {
       if (!id) return undefined;
-      const t = track(id, d.runbook, "WAITING_FOR_APPROVAL");
+      const t = track(id, runbook, "WAITING_FOR_APPROVAL");
       if (d.status === "APPROVED") {
         t.status = "RUNNING";
         return run(`WAITING_FOR_APPROVAL → RUNNING (approved by ${d.by})`);
@@ -170,12 +177,11 @@ function describeLifecycle(
     case "Reflex Event Suppressed":
     case "Reflex Start Refused": {
       // A rule's refusal is already on its event's line.
-      if (d.trigger?.kind === "rule") return undefined;
+      if (trigger.kind === "rule") return undefined;
       const verb = e["detail-type"] === "Reflex Event Suppressed" ? "suppressed" : "refused";
-      const trigger = { ...d.trigger, actor: d.trigger?.actor ?? d.actor };
       return {
         kind: "start",
-        text: `${d.runbook} (${triggerOf(trigger)}) → ${verb}: ${d.check} — ${d.reason}`,
+        text: `${runbook} (${triggerOf({ ...trigger, actor: trigger.actor ?? d.actor })}) → ${verb}: ${d.check} — ${d.reason}`,
       };
     }
     default: {

@@ -15,6 +15,44 @@ export interface BusEvent {
   detail: unknown;
 }
 
+/**
+ * One PutEvents entry as it arrives: JSON from the caller, each field checked before it is used
+ * (the server has checked only that the entry is an object).
+ */
+export interface PutEventsEntry {
+  Source?: unknown;
+  DetailType?: unknown;
+  Detail?: unknown;
+  EventBusName?: unknown;
+  Time?: unknown;
+  Resources?: unknown;
+}
+
+/** The entry's fields as an event takes them, or why EventBridge would refuse it (`InvalidArgument`). */
+function readEntry(
+  entry: PutEventsEntry,
+): { source: string; detailType: string; bus?: string; resources: string[] } | string {
+  if (typeof entry.Source !== "string") return "Source must be a string";
+  if (typeof entry.DetailType !== "string") return "DetailType must be a string";
+  if (entry.EventBusName !== undefined && typeof entry.EventBusName !== "string")
+    return "EventBusName must be a string";
+  const resources = entry.Resources ?? [];
+  if (!Array.isArray(resources) || resources.some((r) => typeof r !== "string"))
+    return "Resources must be a list of strings";
+  return { source: entry.Source, detailType: entry.DetailType, bus: entry.EventBusName, resources };
+}
+
+/** An entry's Detail: JSON text (an empty object when absent); undefined when it is not JSON text. */
+function parseDetail(text: unknown): { value: unknown } | undefined {
+  if (text === undefined) return { value: {} };
+  if (typeof text !== "string") return undefined;
+  try {
+    return { value: JSON.parse(text) };
+  } catch {
+    return undefined;
+  }
+}
+
 export class LocalBus {
   private readonly events: BusEvent[] = [];
   private readonly subscribers: Array<(e: BusEvent) => void> = [];
@@ -55,9 +93,7 @@ export class LocalBus {
     return () => this.subscribers.splice(this.subscribers.indexOf(fn), 1);
   }
 
-  async putEvents(body: {
-    Entries?: Array<Record<string, any>>;
-  }): Promise<{ status: number; body: unknown }> {
+  async putEvents(body: { Entries?: unknown }): Promise<{ status: number; body: unknown }> {
     const entries = body.Entries ?? [];
     if (!Array.isArray(entries) || entries.length === 0 || entries.length > 10) {
       return {
@@ -66,21 +102,25 @@ export class LocalBus {
       };
     }
     const results: Array<Record<string, string>> = [];
-    for (const entry of entries) {
-      let detail: unknown;
-      try {
-        detail = JSON.parse(entry.Detail ?? "{}");
-      } catch {
+    for (const item of entries) {
+      const entry: PutEventsEntry = item !== null && typeof item === "object" ? item : {};
+      const fields = readEntry(entry);
+      if (typeof fields === "string") {
+        results.push({ ErrorCode: "InvalidArgument", ErrorMessage: fields });
+        continue;
+      }
+      const detail = parseDetail(entry.Detail);
+      if (!detail) {
         results.push({ ErrorCode: "MalformedDetail", ErrorMessage: "Detail is not valid JSON" });
         continue;
       }
       const event: BusEvent = {
         id: randomUUID(),
-        bus: entry.EventBusName ?? "default",
-        source: entry.Source,
-        "detail-type": entry.DetailType,
+        bus: fields.bus ?? "default",
+        source: fields.source,
+        "detail-type": fields.detailType,
         time: new Date(typeof entry.Time === "number" ? entry.Time * 1000 : Date.now()).toISOString(),
-        detail,
+        detail: detail.value,
       };
       if (event.bus === this.reflexBus) {
         this.events.push(event);
@@ -92,7 +132,7 @@ export class LocalBus {
           version: "0",
           account: "000000000000",
           region: process.env.AWS_REGION ?? "us-east-1",
-          resources: entry.Resources ?? [],
+          resources: fields.resources,
           ...rest,
           time: rest.time.replace(/\.\d{3}Z$/, "Z"),
         });

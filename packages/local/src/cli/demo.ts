@@ -12,8 +12,21 @@ const say = (s = "") => process.stdout.write(`${s}\n`);
 const alarm = (name: string, state: "ALARM" | "OK", at: Date) =>
   alarmEvent(name, state, at, { id: `${name}-${state}-${at.getTime()}` });
 
-async function get(local: LocalMode, path: string) {
-  return (await fetch(`${local.url}${path}`)).json() as Promise<any>;
+/** What the demo reads of a run (`GET /api/executions/:id`); `result` is the backup's when it ended. */
+interface RunView {
+  status: string;
+  error?: string | null;
+  result?: { summary?: string; manifest?: string; plan?: { create: unknown[]; prune: unknown[] } };
+}
+
+/** What the demo reads of the audit trail (`GET /api/audit`). */
+interface AuditPage {
+  entries: Array<{ kind: string }>;
+}
+
+/** A read of local mode's own API, whose answers the demo's scenario knows the shape of. */
+async function get<T>(local: LocalMode, path: string): Promise<T> {
+  return (await fetch(`${local.url}${path}`)).json() as Promise<T>;
 }
 
 async function run(local: LocalMode, runbook: string, params: unknown, dryRun = false) {
@@ -24,7 +37,7 @@ async function run(local: LocalMode, runbook: string, params: unknown, dryRun = 
   });
   const { executionId } = (await res.json()) as { executionId: string };
   await local.idle();
-  return get(local, `/api/executions/${executionId}`);
+  return get<RunView>(local, `/api/executions/${executionId}`);
 }
 
 export async function demo(): Promise<number> {
@@ -88,14 +101,16 @@ export async function demo(): Promise<number> {
       { selector: { tag: { Backup: "daily" } }, keepLast: 1 },
       true,
     );
+    const plan = must(dry.result?.plan, "the dry run's plan");
     say(
-      `   ${dry.status}: would snapshot ${dry.result.plan.create.length} volumes, delete ${dry.result.plan.prune.length} expired Reflex snapshots`,
+      `   ${dry.status}: would snapshot ${plan.create.length} volumes, delete ${plan.prune.length} expired Reflex snapshots`,
     );
     say(`   mutating calls made: ${local.cloud.calls.slice(before).filter((c) => c.mutating).length}\n`);
 
     say("2. backup-snapshot for real");
     const real = await run(local, "backup-snapshot", { selector: { tag: { Backup: "daily" } }, keepLast: 1 });
-    say(`   ${real.status}: ${real.result.summary}; manifest ${real.result.manifest}\n`);
+    const done = must(real.result, "the backup's result");
+    say(`   ${real.status}: ${done.summary}; manifest ${done.manifest}\n`);
 
     say("3. An alarm fires: web-cpu-high → scale web +2");
     const t0 = new Date();
@@ -125,7 +140,7 @@ export async function demo(): Promise<number> {
         config,
       });
       await local.idle();
-      const e = await get(local, `/api/executions/${d.executionId}`);
+      const e = await get<RunView>(local, `/api/executions/${d.executionId}`);
       say(`   automatic run ${i} against a broken account: ${e.status} (${e.error})`);
     }
     local.cloud.clearFaults();
@@ -143,7 +158,7 @@ export async function demo(): Promise<number> {
     await local.idle();
     say(`   after \`reflex resume\` by a person: ${r.decision}\n`);
 
-    const audit = await get(local, "/api/audit?limit=500");
+    const audit = await get<AuditPage>(local, "/api/audit?limit=500");
     const kinds = new Map<string, number>();
     for (const a of audit.entries) kinds.set(a.kind, (kinds.get(a.kind) ?? 0) + 1);
     say(

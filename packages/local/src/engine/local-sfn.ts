@@ -120,6 +120,11 @@ interface Machine {
   sdkTasks: Record<string, string>;
 }
 
+/** A JSON value's fields, read without trusting its shape: none when it is not an object. */
+function record(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === "object" ? (v as Record<string, unknown>) : {};
+}
+
 function collect(
   def: AslDefinition,
   visit: (name: string, state: AslDefinition["States"][string]) => void,
@@ -180,10 +185,11 @@ export class LocalStepFunctions {
    */
   private waitForTaskToken(stateName: string): TaskHandler {
     return async (effective) => {
-      const payload = (effective as { Payload?: Record<string, any> }).Payload ?? {};
-      const deadlineSeconds = Number(payload.input?.approval?.deadlineSeconds ?? 60);
+      const payload = record(record(effective).Payload);
+      const input = record(payload.input);
+      const deadlineSeconds = Number(record(input.approval).deadlineSeconds ?? 60);
       const { token, answer } = this.tokens.issue(
-        String(payload.input?.execution?.id ?? ""),
+        String(record(input.execution).id ?? ""),
         deadlineSeconds * 1000,
       );
       await this.options.stepHandler({ ...payload, taskToken: token, state: stateName });

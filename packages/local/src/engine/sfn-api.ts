@@ -21,47 +21,73 @@ function describe(e: LocalExecution) {
   };
 }
 
+/**
+ * A string field of the request body: undefined when absent, refused (as Step Functions refuses a
+ * request of the wrong shape) when it is something else.
+ */
+function optional(body: Record<string, unknown>, name: string): string | undefined {
+  const v = body[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string") throw new AwsError("ValidationException", `${name} must be a string`);
+  return v;
+}
+
+/** A string field the operation cannot do without. */
+function required(body: Record<string, unknown>, name: string): string {
+  const v = optional(body, name);
+  if (v === undefined) throw new AwsError("ValidationException", `${name} is required`);
+  return v;
+}
+
 /** Answers one Step Functions API call. Returns the HTTP status and JSON body. */
 export function handleSfn(
   engine: LocalStepFunctions,
   target: string,
-  body: Record<string, any>,
+  body: Record<string, unknown>,
 ): { status: number; body: unknown } {
   const op = target.replace(/^AWSStepFunctions\./, "");
   try {
     switch (op) {
       case "StartExecution": {
         const out = engine.startExecution({
-          stateMachineArn: body.stateMachineArn,
-          name: body.name,
-          input: body.input,
+          stateMachineArn: required(body, "stateMachineArn"),
+          name: optional(body, "name"),
+          input: optional(body, "input"),
         });
         return { status: 200, body: { executionArn: out.executionArn, startDate: seconds(out.startDate) } };
       }
       case "DescribeExecution":
-        return { status: 200, body: describe(engine.describeExecution(body.executionArn)) };
+        return { status: 200, body: describe(engine.describeExecution(required(body, "executionArn"))) };
       case "StopExecution":
         return {
           status: 200,
           body: {
-            stopDate: seconds(engine.stopExecution(body.executionArn, body.error, body.cause).stopDate),
+            stopDate: seconds(
+              engine.stopExecution(
+                required(body, "executionArn"),
+                optional(body, "error"),
+                optional(body, "cause"),
+              ).stopDate,
+            ),
           },
         };
-      case "ListExecutions":
+      case "ListExecutions": {
+        const statusFilter = optional(body, "statusFilter");
         return {
           status: 200,
           body: {
             executions: engine
-              .list(body.stateMachineArn)
-              .filter((e) => !body.statusFilter || e.status === body.statusFilter)
+              .list(optional(body, "stateMachineArn"))
+              .filter((e) => !statusFilter || e.status === statusFilter)
               .map((e) => {
                 const { input, output, error, cause, ...rest } = describe(e);
                 return rest;
               }),
           },
         };
+      }
       case "GetExecutionHistory": {
-        const e = engine.describeExecution(body.executionArn);
+        const e = engine.describeExecution(required(body, "executionArn"));
         return {
           status: 200,
           body: {
@@ -80,7 +106,7 @@ export function handleSfn(
         engine.tokens.succeed(body.taskToken, body.output);
         return { status: 200, body: {} };
       case "SendTaskFailure":
-        engine.tokens.fail(body.taskToken, body.error, body.cause);
+        engine.tokens.fail(body.taskToken, optional(body, "error"), optional(body, "cause"));
         return { status: 200, body: {} };
       case "SendTaskHeartbeat":
         engine.tokens.heartbeat(body.taskToken);
