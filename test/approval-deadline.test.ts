@@ -7,9 +7,10 @@
  * as one that did not count, the audit has `approval.expired` after the answer, and the
  * person is told so (409 `wait_ended`).
  */
-import { Approvals, type ConfigInput } from "@reflex/core";
+import { Approvals, ChatOps, type ConfigInput } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as ApprovalRecords from "../packages/core/src/state/approvals.ts";
+import { main } from "../packages/local/src/cli/main.ts";
 import type { StatusChangeEvent } from "../packages/local/src/engine/local-sfn.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { startTestLocal } from "./support/local.ts";
@@ -17,14 +18,52 @@ import { startTestLocal } from "./support/local.ts";
 const CONFIG: ConfigInput = {
   environment: "prod",
   access: {
-    roles: { oncall: ["cli:alice"], sre: ["cli:carol", "cli:erin"], viewer: ["cli:dave"] },
+    roles: { oncall: ["cli:alice"], sre: ["cli:carol", "cli:erin", "U789"], viewer: ["cli:dave"] },
     allow: [
       { role: "oncall", runbooks: ["*"], actions: ["run", "dry-run", "abort"] },
       { role: "sre", runbooks: ["*"], actions: ["run", "dry-run", "approve", "abort"] },
     ],
   },
   approvals: { deadline: "1s", minApprovers: 1 },
+  chatops: { channel: "C0NCALL" },
 };
+const SECRET = "deadline-signing-secret";
+
+/** A button click as Slack sends it, signed. */
+async function click(local: LocalMode, user: string, action: "approve" | "reject", executionId: string) {
+  const body = new URLSearchParams({
+    payload: JSON.stringify({
+      type: "block_actions",
+      user: { id: user },
+      channel: { id: "C0NCALL" },
+      response_url: `https://hooks.slack.com/actions/T1/${user}/${executionId}`,
+      actions: [{ action_id: `reflex.${action}`, value: executionId }],
+    }),
+  }).toString();
+  const ts = Math.floor(Date.now() / 1000);
+  const res = await fetch(`${local.url}/slack/interactions`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      "x-slack-request-timestamp": String(ts),
+      "x-slack-signature": ChatOps.Signature.sign(SECRET, ts, body),
+    },
+    body,
+  });
+  return res.status;
+}
+
+/** `reflex <args>` in-process against the local server: exit code and what it printed. */
+async function reflex(local: LocalMode, ...args: string[]) {
+  const lines: string[] = [];
+  const code = await main([...args, "--url", local.url], {
+    out: (s) => lines.push(s),
+    err: (s) => lines.push(s),
+    colour: false,
+    tty: false,
+  });
+  return { code, text: lines.join("\n") };
+}
 
 async function call(local: LocalMode, as: string, method: string, path: string, body?: unknown) {
   const res = await fetch(`${local.url}${path}`, {
@@ -95,6 +134,7 @@ describe("an answer that races the approval's deadline", () => {
   let local: LocalMode;
   let hold: ReturnType<typeof holdCloses>;
   beforeAll(async () => {
+    process.env.SLACK_SIGNING_SECRET = SECRET;
     local = await startTestLocal(CONFIG);
     hold = holdCloses(local);
   });
@@ -207,5 +247,38 @@ describe("an answer that races the approval's deadline", () => {
 
     expect(late.status).toBe(409);
     expect(record).toMatchObject({ status: "TIMED_OUT", answers: [] });
+  });
+
+  it("a Slack approval after the wait timed out is told it did not count; the run's thread and `reflex show` say the same", async () => {
+    const id = await startScale(local);
+    const timedOut = await hold.ended(id);
+    expect(await click(local, "U789", "approve", id)).toBe(200);
+    const reply = await until(
+      () =>
+        local.outbox
+          .list({ limit: 1000 })
+          .find((e) => e.kind === "response" && e.responseUrl?.endsWith(`/U789/${id}`)),
+      (r) => r !== undefined,
+    );
+    timedOut.release();
+    const aborted = await until(
+      () =>
+        local.outbox
+          .list({ limit: 1000 })
+          .find((e) => e.kind === "message" && e.text.includes(`${id} aborted`)),
+      (m) => m !== undefined,
+    );
+    const thread = local.outbox.list({ thread: aborted!.thread_ts, limit: 1000 });
+    const shown = await reflex(local, "show", id);
+    const cli = await reflex(local, "approve", id, "--as", "cli:carol");
+
+    expect(reply!.text).toMatch(/did not count/);
+    expect(JSON.stringify(aborted!.blocks)).toMatch(/approved by slack:U789 .*too late.*did not count/);
+    expect(thread.some((m) => /^approved by/.test(m.text))).toBe(false);
+    expect(shown.code).toBe(0);
+    expect(shown.text).toMatch(/approval\.expired/);
+    expect(shown.text).toMatch(/too late/);
+    expect(cli.code).toBe(1);
+    expect(cli.text).toMatch(/too late.*did not count/);
   });
 });
