@@ -86,6 +86,9 @@ async function until<T>(what: () => Promise<T> | T, ok: (v: T) => boolean, ms = 
 }
 
 const show = (local: LocalMode, id: string) => call(local, "cli:dave", "GET", `/api/executions/${id}`);
+/** Closed ABORTED, and its close audited (the audit lands through a queue, after the record). */
+const closedAndAudited = (e: { body: any }) =>
+  e.body.status === "ABORTED" && e.body.audit.some((a: { kind: string }) => a.kind === "execution.aborted");
 
 /**
  * Holds the engine's "execution ended" events: the run has ended in Step Functions (here, its
@@ -152,10 +155,7 @@ describe("an answer that races the approval's deadline", () => {
 
     const late = await call(local, "cli:carol", "POST", `/api/executions/${id}/approve`, { comment: "go" });
     timedOut.release();
-    const run = await until(
-      () => show(local, id),
-      (e) => e.body.status === "ABORTED",
-    );
+    const run = await until(() => show(local, id), closedAndAudited);
     const record = await Approvals.find(id);
     const again = await call(local, "cli:erin", "POST", `/api/executions/${id}/approve`, {});
 
@@ -199,10 +199,7 @@ describe("an answer that races the approval's deadline", () => {
     expect(decided).toBe(true);
 
     timedOut.release();
-    const run = await until(
-      () => show(local, id),
-      (e) => e.body.status === "ABORTED",
-    );
+    const run = await until(() => show(local, id), closedAndAudited);
     const record = await Approvals.find(id);
 
     expect(run.body).toMatchObject({ status: "ABORTED", error: "ApprovalTimedOut" });
@@ -214,6 +211,12 @@ describe("an answer that races the approval's deadline", () => {
         (a) => a.kind === "approval.expired",
       ),
     ).toEqual([expect.objectContaining({ reason: expect.stringMatching(/approved by cli:erin/) })]);
+    // In order: the request, the expiry, then the run's close.
+    expect(
+      (run.body.audit as Array<{ kind: string }>)
+        .map((a) => a.kind)
+        .filter((k) => ["approval.requested", "approval.expired", "execution.aborted"].includes(k)),
+    ).toEqual(["approval.requested", "approval.expired", "execution.aborted"]);
   });
 
   it("a rejection that comes after the wait timed out is refused the same way", async () => {
@@ -221,10 +224,7 @@ describe("an answer that races the approval's deadline", () => {
     const timedOut = await hold.ended(id);
     const late = await call(local, "cli:carol", "POST", `/api/executions/${id}/reject`, { reason: "no" });
     timedOut.release();
-    const run = await until(
-      () => show(local, id),
-      (e) => e.body.status === "ABORTED",
-    );
+    const run = await until(() => show(local, id), closedAndAudited);
     const record = await Approvals.find(id);
 
     expect(late.status).toBe(409);
@@ -238,10 +238,7 @@ describe("an answer that races the approval's deadline", () => {
     const id = await startScale(local);
     const timedOut = await hold.ended(id);
     timedOut.release();
-    await until(
-      () => show(local, id),
-      (e) => e.body.status === "ABORTED",
-    );
+    await until(() => show(local, id), closedAndAudited);
     const late = await call(local, "cli:carol", "POST", `/api/executions/${id}/approve`, {});
     const record = await Approvals.find(id);
 

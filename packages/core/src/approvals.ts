@@ -275,7 +275,8 @@ export async function expireLate(
   if (!req || !d || req.expired || (d.outcome !== "approve" && d.outcome !== "reject")) return req;
   const expired = { at: now.toISOString(), reason: `too late: the wait had ended at ${req.deadline}` };
   if (!(await ApprovalRecords.expire(executionId, expired))) return ApprovalRecords.find(executionId);
-  const at = new Date(Math.max(now.getTime(), (Date.parse(d.at) || 0) + 1, Date.now()));
+  // After the answer's own entry (the decision's time), whoever makes this write.
+  const at = new Date(Math.max(now.getTime(), (Date.parse(d.at) || 0) + 1));
   await Audit.record(
     {
       kind: "approval.expired",

@@ -378,7 +378,8 @@ async function lateAnswer<O extends { status: FinalStatus; error?: string; cause
 ): Promise<O> {
   if (outcome.error !== APPROVAL_ERRORS.timedOut) return outcome;
   if (await Approvals.close(id, "TIMED_OUT")) return outcome;
-  const req = await ApprovalAnswers.expireLate(id, now);
+  // A moment before `now`: the expiry is audited before the run's close (`execution.aborted`).
+  const req = await ApprovalAnswers.expireLate(id, new Date(now.getTime() - 1));
   if (!req?.expired) return outcome;
   return {
     ...outcome,
