@@ -98,7 +98,12 @@ export async function request(event: ApprovalTaskEvent, now = new Date()): Promi
         await sfn.send(
           new SendTaskFailureCommand({
             taskToken: event.taskToken,
-            error: earlier.decision?.outcome === "abort" ? RUN_ABORTED : APPROVAL_ERRORS.rejected,
+            error:
+              earlier.decision?.outcome === "abort"
+                ? RUN_ABORTED
+                : earlier.status === "TIMED_OUT"
+                  ? APPROVAL_ERRORS.timedOut
+                  : APPROVAL_ERRORS.rejected,
             cause: `the approval request was already ${describeDecision(earlier)}`,
           }),
         );
@@ -242,12 +247,47 @@ function nameOf(key: string): string {
 
 const PAST = { approve: "approved", reject: "rejected", abort: "aborted" } as const;
 
-/** "approved by cli:carol at …", from the write that closed the request. */
+/**
+ * "approved by cli:carol at …", from the write that closed the request; an answer that reached
+ * the run only after its wait had ended says so ("…, too late: the wait had ended at …").
+ */
 export function describeDecision(req: ApprovalRecords.ApprovalRequest): string {
   const d = req.decision;
   if (!d) return `${req.status.toLowerCase().replace("_", " ")}`;
   if (d.outcome === "ended") return `closed (${req.status}) when the run ended, at ${d.at}`;
-  return `${PAST[d.outcome]} by ${nameOf(d.by)} at ${d.at}`;
+  const given = `${PAST[d.outcome]} by ${nameOf(d.by)} at ${d.at}`;
+  return req.expired ? `${given}, ${req.expired.reason} (it did not count)` : given;
+}
+
+/**
+ * The run's wait for approval ended at its deadline (Step Functions timed the Task out) while
+ * an answer that decided the request had not reached it: that answer did not count. Marks the
+ * request TIMED_OUT beside its decision (one conditional write: of the answering process, told
+ * TaskTimedOut, and the run's close, only the first makes it) and audits `approval.expired`
+ * once, after the answer's own entry. Returns the request as it now stands.
+ */
+export async function expireLate(
+  executionId: string,
+  now = new Date(),
+): Promise<ApprovalRecords.ApprovalRequest | undefined> {
+  const req = await ApprovalRecords.find(executionId);
+  const d = req?.decision;
+  if (!req || !d || req.expired || (d.outcome !== "approve" && d.outcome !== "reject")) return req;
+  const expired = { at: now.toISOString(), reason: `too late: the wait had ended at ${req.deadline}` };
+  if (!(await ApprovalRecords.expire(executionId, expired))) return ApprovalRecords.find(executionId);
+  // After the answer's own entry (the decision's time), whoever makes this write.
+  const at = new Date(Math.max(now.getTime(), (Date.parse(d.at) || 0) + 1));
+  await Audit.record(
+    {
+      kind: "approval.expired",
+      actor: `runbook:${req.runbook}`,
+      reason: `${PAST[d.outcome]} by ${nameOf(d.by)} at ${d.at} did not count: the wait for approval had ended at its deadline (${req.deadline}) before the answer reached the run, which ends ${APPROVAL_ERRORS.timedOut}; nothing was changed`,
+      executionId,
+      runbook: req.runbook,
+    },
+    at,
+  );
+  return { ...req, status: "TIMED_OUT", expired };
 }
 
 /**
@@ -282,13 +322,28 @@ async function lost(
   );
 }
 
-/** Sends the answer to the waiting Task; a wait that already ended (its deadline) is a 409. */
-async function sendToTask(command: SendTaskSuccessCommand | SendTaskFailureCommand, executionId: string) {
+/**
+ * Sends the answer that decided the request to the waiting Task. A wait that already ended is
+ * a 409; one that ended at its deadline (TaskTimedOut) means this answer did not count, and the
+ * request is marked so before the 409 says it (see {@link expireLate}).
+ */
+async function sendToTask(
+  command: SendTaskSuccessCommand | SendTaskFailureCommand,
+  executionId: string,
+  what: "approve" | "reject",
+) {
   try {
     await client(SFNClient, "sfn").send(command as never);
   } catch (err) {
     const name = (err as Error).name;
-    if (name === "TaskTimedOut" || name === "TaskDoesNotExist")
+    if (name === "TaskTimedOut") {
+      const req = await expireLate(executionId);
+      throw new ConflictError(
+        "wait_ended",
+        `execution ${executionId} had stopped waiting: its deadline${req ? ` (${req.deadline})` : ""} passed before your ${what === "approve" ? "approval" : "rejection"} reached it, so it did not count; the run ends ${APPROVAL_ERRORS.timedOut} and nothing was changed`,
+      );
+    }
+    if (name === "TaskDoesNotExist")
       throw new ConflictError(
         "wait_ended",
         `execution ${executionId} had stopped waiting (${name}) before the answer reached it`,
@@ -439,6 +494,7 @@ export async function answer(input: {
         cause: `rejected by ${person.name}: ${input.comment}`,
       }),
       input.executionId,
+      input.answer,
     );
   } else if (status === "APPROVED") {
     await Executions.setWaiting(input.executionId, false);
@@ -452,6 +508,7 @@ export async function answer(input: {
         }),
       }),
       input.executionId,
+      input.answer,
     );
   }
   await Lifecycle.publish(

@@ -270,6 +270,7 @@ export async function finish(
   now = new Date(),
 ): Promise<Executions.Execution | undefined> {
   outcome = await unrecordedStop(id, outcome, now);
+  outcome = await lateAnswer(id, outcome, now);
   if (outcome.status === "FAILED" && outcome.error && STOPPED_BY_PEOPLE.has(outcome.error))
     outcome = { ...outcome, status: "ABORTED" };
   const closed = await Executions.complete(id, outcome, now);
@@ -361,6 +362,29 @@ async function unrecordedStop<O extends { status: FinalStatus; error?: string; c
     now,
   );
   return { ...outcome, error: APPROVAL_ERRORS.notRecorded, cause };
+}
+
+/**
+ * A wait for approval that timed out: its request is closed TIMED_OUT here, before the run is,
+ * so no answer can decide it afterwards. One that an answer decided all the same (it won its
+ * write after the Task had timed out, or its sender died before telling the run) did not count:
+ * the request is marked so and audited (`Approvals.expireLate`), and the run's cause names that
+ * answer, so the record, the audit and the run tell one story. Safe to repeat.
+ */
+async function lateAnswer<O extends { status: FinalStatus; error?: string; cause?: string }>(
+  id: string,
+  outcome: O,
+  now: Date,
+): Promise<O> {
+  if (outcome.error !== APPROVAL_ERRORS.timedOut) return outcome;
+  if (await Approvals.close(id, "TIMED_OUT")) return outcome;
+  // A moment before `now`: the expiry is audited before the run's close (`execution.aborted`).
+  const req = await ApprovalAnswers.expireLate(id, new Date(now.getTime() - 1));
+  if (!req?.expired) return outcome;
+  return {
+    ...outcome,
+    cause: `the wait for approval ended at its deadline before the answer reached the run: ${ApprovalAnswers.describeDecision(req)}; nothing was changed`,
+  };
 }
 
 /** The ARN of a run's Step Functions execution (its name is the execution id). */

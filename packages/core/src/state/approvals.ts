@@ -67,6 +67,12 @@ export interface ApprovalRequest {
   answers: Answer[];
   /** Set by the write that closed the request (absent on requests closed before it existed). */
   decision?: Decision;
+  /**
+   * Set when the answer that decided the request (`decision`) reached the run only after its
+   * wait had ended at the deadline: it did not count, and the request is TIMED_OUT (see
+   * {@link expire}). `decision` stays, so everyone can see whose answer came too late.
+   */
+  expired?: { at: string; reason: string };
   /** Bumped by every answer: the next answer's write is conditional on the version it read. */
   version?: number;
   /** The waiting state's input, kept so local mode can resume the run after a restart. */
@@ -237,6 +243,34 @@ export async function close(
         ":pending": "PENDING",
         ":at": new Date().toISOString(),
         ":decision": { outcome: "ended", by, at: new Date().toISOString() },
+      },
+    }),
+  );
+}
+
+/**
+ * Marks a request that an answer decided (APPROVED or REJECTED) as TIMED_OUT because that
+ * answer never reached the run: its wait had ended at the deadline first (Step Functions said
+ * TaskTimedOut, or the run closed with ApprovalTimedOut). One conditional write, so of the
+ * answering process and the run's close, only one makes it (and audits it). The decision is
+ * kept beside `expired`; the waiting state's input goes, so nothing resumes the ended wait.
+ */
+export async function expire(executionId: string, expired: { at: string; reason: string }): Promise<boolean> {
+  return conditionalWrite(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: key(executionId),
+      UpdateExpression: "SET #status = :timedOut, expired = :expired REMOVE stateInput",
+      ConditionExpression:
+        "#status IN (:approved, :rejected) AND decision.outcome IN (:approve, :reject) AND attribute_not_exists(expired)",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: {
+        ":timedOut": "TIMED_OUT",
+        ":approved": "APPROVED",
+        ":rejected": "REJECTED",
+        ":approve": "approve",
+        ":reject": "reject",
+        ":expired": expired,
       },
     }),
   );
