@@ -10,46 +10,17 @@ import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { colourWanted } from "../packages/local/src/cli/colour.ts";
 import type { Io } from "../packages/local/src/cli/io.ts";
-import { buildProgram, main, walk } from "../packages/local/src/cli/main.ts";
+import { main } from "../packages/local/src/cli/main.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { ANSI, commandTree, pathOf, reflex } from "./support/cli.ts";
 import { api, startTestLocal } from "./support/local.ts";
 
 const BIN = join(import.meta.dirname, "../packages/local/bin/reflex.mjs");
-const ANSI = "\u001b[";
-
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI in-process and captures what it prints. */
-async function reflex(argv: string[], opts: { colour?: boolean } = {}): Promise<Ran> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = {
-    out: (s) => out.push(`${s}\n`),
-    err: (s) => err.push(`${s}\n`),
-    colour: opts.colour ?? false,
-    tty: false,
-  };
-  const code = await main(argv, io);
-  return { code, stdout: out.join(""), stderr: err.join("") };
-}
-
-/** The words that name a command under `reflex`, e.g. ["chaos", "add"]. */
-function pathOf(cmd: Command): string[] {
-  const names: string[] = [];
-  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
-  return names;
-}
-
-const tree = walk(buildProgram({ out: () => {}, err: () => {}, colour: false, tty: false }));
+const tree = commandTree();
 
 describe("help and usage errors", () => {
   it.each(tree.map((c) => [pathOf(c).join(" ") || "(reflex)", pathOf(c)] as const))(

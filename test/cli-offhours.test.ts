@@ -5,32 +5,11 @@
  */
 import { describe, expect, it } from "vitest";
 import { offHours } from "../examples/runbooks/off-hours/index.ts";
-import type { Io } from "../packages/local/src/cli/io.ts";
-import { buildProgram, main, walk } from "../packages/local/src/cli/main.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
+import { ANSI, commandTree, pathOf, reflex } from "./support/cli.ts";
 import { startTestLocal } from "./support/local.ts";
 
-const ANSI = "\u001b[";
-
-async function reflex(argv: string[], opts: { colour?: boolean } = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = {
-    out: (s) => out.push(`${s}\n`),
-    err: (s) => err.push(`${s}\n`),
-    colour: opts.colour ?? false,
-    tty: false,
-  };
-  const code = await main(argv, io);
-  return { code, stdout: out.join(""), stderr: err.join("") };
-}
-
-const tree = walk(buildProgram({ out: () => {}, err: () => {}, colour: false, tty: false }));
-const pathOf = (cmd: (typeof tree)[number]): string[] => {
-  const names: string[] = [];
-  for (let c: typeof cmd | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
-  return names;
-};
+const tree = commandTree();
 
 describe("reflex offhours with --json, against a server running off-hours", () => {
   it("prints JSON only, with no colour, for every off-hours command that takes --json", async () => {

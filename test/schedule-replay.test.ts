@@ -32,7 +32,8 @@ describe("a schedule's firing replayed", () => {
       iso,
       iso.replace(".000Z", "Z"),
       new Date(minute.getTime() + 30_000).toISOString(), // the same minute, other seconds
-      `${iso.slice(0, 11)}${String((minute.getUTCHours() + 1) % 24).padStart(2, "0")}${iso.slice(13, 19)}+01:00`,
+      // The same instant as a wall time one hour ahead of UTC (the date turns with it after 23:00Z).
+      `${new Date(minute.getTime() + 3_600_000).toISOString().slice(0, 19)}+01:00`,
     ];
     expect(new Set(forms.map((f) => Math.floor(Date.parse(f) / 60_000))).size).toBe(1);
 
