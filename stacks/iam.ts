@@ -202,12 +202,18 @@ const ROW_WRITES = [
 export function tableStatements(
   tableArn: string,
   writes: readonly KeyKind[],
-  options: { read?: boolean } = {},
+  options: { read?: boolean; runbook?: string } = {},
 ): PolicyStatement[] {
   if (writes.includes("audit"))
     throw new Error("audit rows are the audit writer's alone: use auditWriterStatements for it");
+  if (writes.includes("items") && !options.runbook)
+    throw new Error("a runbook's own records are its step worker's alone: name the runbook");
   const resources = [tableArn, `${tableArn}/index/${TABLE_KEYS.gsi1.indexName}`];
-  const prefixes = [...new Set(writes)].map((k) => `${KEY_PREFIXES[k]}*`);
+  // A runbook's own records are one partition, `ITEMS#<runbook>`, named exactly (no wildcard:
+  // `ITEMS#off-hours*` would also reach a runbook called off-hours-eu).
+  const prefixes = [...new Set(writes)].map((k) =>
+    k === "items" ? `${KEY_PREFIXES.items}${options.runbook}` : `${KEY_PREFIXES[k]}*`,
+  );
   return [
     ...(options.read === false
       ? []

@@ -108,7 +108,9 @@ const ROW_WRITERS: Record<string, string[]> = {
   "PAIR#db": STEPS,
   "CHATOPS#run-1": ["chatops-notifier"],
   "SLACKSIG#v0=abc": ["chatops"],
-  "ITEMS#off-hours": STEPS,
+  // A runbook's own records: its step worker alone (restart-service's; no other step's).
+  "ITEMS#restart-service": ["step-restart-service"],
+  "ITEMS#off-hours": [],
 };
 const ROWS: Case[] = Object.entries(ROW_WRITERS).flatMap(([key, writers]) =>
   ["dynamodb:PutItem", "dynamodb:DeleteItem"].map((action) => ({

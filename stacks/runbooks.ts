@@ -87,7 +87,7 @@ export function Runbooks({ stack }: StackContext) {
       timeoutSeconds: stepWorkerTimeoutSeconds(runbook),
     });
     stepFunction.attachPermissions([
-      ...tableStatements(table.tableArn, TABLE_WRITES.step),
+      ...tableStatements(table.tableArn, TABLE_WRITES.step, { runbook: runbook.name }),
       auditStatement(auditQueueArn(stack)),
     ]);
 
