@@ -14,7 +14,17 @@ export async function startTestLocal(
     dataDir: null,
     waitMs: 20,
     scheduler: true,
-    cloud: opts.cloud ?? SimulatedCloud.seeded({ snapshotDurationMs: 150 }),
+    // Transitions short enough for many runs per file, long enough that code which does not
+    // wait for them (InService, available, attached) still fails: the step loops poll every 20 ms.
+    cloud:
+      opts.cloud ??
+      SimulatedCloud.seeded({
+        snapshotDurationMs: 150,
+        capacityLaunchMs: 150,
+        volumeCreateMs: 150,
+        volumeCreatePerGiBMs: 1,
+        volumeAttachMs: 100,
+      }),
   });
 }
 
