@@ -18,12 +18,27 @@
  * const out = await awsJson("ssm", "AmazonSSM.GetParameter", { Name, WithDecryption: true });
  */
 import { createHash, createHmac } from "node:crypto";
-import http from "node:http";
-import https from "node:https";
+import type * as Http from "node:http";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { EndpointRefusedError, endpointFor, type ServiceName, settingsFor } from "./aws.ts";
 import { isTransient } from "./aws-errors.ts";
 import { region as defaultRegion, requireEnv } from "./env.ts";
+
+/**
+ * `node:http` and `node:https` as their CommonJS exports, not through `import`: an ES import of a
+ * built-in builds its namespace from every export, and on Node 24 reading them loads undici
+ * (fetch's implementation, with http2 and zlib), most of this door's cold start (bench/chatops).
+ * `node:https` (and TLS with it) is loaded when a request first goes to an https endpoint:
+ * local mode and tests, on http, never load it. Nothing here uses fetch.
+ */
+function builtin<Id extends "node:http" | "node:https">(id: Id) {
+  const mod = process.getBuiltinModule?.(id);
+  if (!mod)
+    throw new Error(
+      `Reflex needs Node.js 22.3 or later (process.getBuiltinModule); this is ${process.version}`,
+    );
+  return mod;
+}
 
 /** The services this door signs for, with their JSON protocol (RPC-style ones) and SigV4 name. */
 const SERVICES = {
@@ -46,7 +61,7 @@ export interface SignedRequest {
 
 export interface SignedResponse {
   status: number;
-  headers: http.IncomingHttpHeaders;
+  headers: Http.IncomingHttpHeaders;
   body: string;
 }
 
@@ -85,10 +100,17 @@ class Sha256 {
 }
 
 // Keep-alive: a warm container reuses its connections to DynamoDB, SSM and Lambda.
-const agents = {
-  "http:": new http.Agent({ keepAlive: true }),
-  "https:": new https.Agent({ keepAlive: true }),
-};
+const transports: Partial<Record<"http:" | "https:", { request: typeof Http.request; agent: Http.Agent }>> =
+  {};
+function transportFor(protocol: "http:" | "https:") {
+  let t = transports[protocol];
+  if (!t) {
+    const mod = builtin(protocol === "http:" ? "node:http" : "node:https");
+    t = { request: mod.request, agent: new mod.Agent({ keepAlive: true }) };
+    transports[protocol] = t;
+  }
+  return t;
+}
 
 /** AWS's own endpoint for a service in a region (the `aws` and `aws-cn` partitions). */
 function awsEndpoint(service: SignedService, region: string): string {
@@ -188,7 +210,7 @@ async function sendOnce(
     },
     body,
   });
-  const transport = base.protocol === "http:" ? http : https;
+  const transport = transportFor(base.protocol === "http:" ? "http:" : "https:");
   return new Promise((resolve, reject) => {
     const out = transport.request(
       {
@@ -198,7 +220,7 @@ async function sendOnce(
         method: req.method,
         path: `${prefix}${req.path}`,
         headers: signed.headers,
-        agent: agents[base.protocol as keyof typeof agents],
+        agent: transport.agent,
       },
       (res) => {
         const chunks: Buffer[] = [];
