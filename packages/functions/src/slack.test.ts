@@ -109,3 +109,46 @@ describe("the Slack acknowledgement's signing secret", () => {
     expect(calls("Invoke")).toHaveLength(1);
   });
 });
+
+describe("in Lambda, the signing secret's read during init", () => {
+  beforeEach(() => {
+    vi.resetModules();
+    process.env.AWS_LAMBDA_FUNCTION_NAME = "reflex-test-slack";
+  });
+  afterEach(() => {
+    delete process.env.AWS_LAMBDA_FUNCTION_NAME;
+    vi.resetModules();
+  });
+
+  it("reads the parameter once while the module loads, so the first request goes straight to the replay guard", async () => {
+    aws.answer = (call) =>
+      call.operation === "GetParameter"
+        ? { body: { Parameter: { Name: PARAMETER, Value: "this-stage-secret" } } }
+        : defaultAnswer(call);
+    const { handler } = await import("./slack.ts");
+    expect(aws.calls.map((c) => c.operation)).toEqual(["GetParameter"]);
+
+    const ok = (await handler(
+      signed("command=%2Freflex&text=help&user_id=U123&channel_id=C1", "this-stage-secret"),
+      {} as Context,
+    )) as { statusCode: number };
+
+    expect(ok.statusCode).toBe(200);
+    expect(aws.calls.map((c) => c.operation)).toEqual(["GetParameter", "PutItem", "Invoke"]);
+  });
+
+  it("does not fail the init when the read fails: the request reads again and is refused while there is no secret", async () => {
+    aws.answer = (call) =>
+      call.operation === "GetParameter" ? awsError(400, "ParameterNotFound") : defaultAnswer(call);
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const { handler } = await import("./slack.ts");
+
+    const res = (await handler(signed("command=%2Freflex&text=status", "any-secret"), {} as Context)) as {
+      statusCode: number;
+    };
+
+    expect(res.statusCode).toBe(503);
+    expect(aws.calls.map((c) => c.operation)).toEqual(["GetParameter", "GetParameter"]);
+    expect(errors).toHaveBeenCalledTimes(1);
+  });
+});

@@ -40,6 +40,14 @@ async function signingSecret(): Promise<string | undefined> {
   }
 }
 
+/*
+ * In Lambda the secret's read starts during init: its round trip to SSM overlaps the rest of the
+ * cold start instead of coming first in the first request (bench/chatops: first ack over warm).
+ * Nothing is decided here: the first request awaits the same read, and if it failed, reads
+ * again and is refused while the secret cannot be read (a failed read is never cached).
+ */
+if (process.env.AWS_LAMBDA_FUNCTION_NAME) await secret("SLACK_SIGNING_SECRET").catch(() => undefined);
+
 export const handler = middy<APIGatewayProxyEventV2>().handler(async (event) => {
   // Slack only POSTs; another method is a 405, as on every other route (before any secret is read).
   const method = event.requestContext?.http?.method ?? "POST";

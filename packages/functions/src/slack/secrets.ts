@@ -8,8 +8,8 @@
  * signing secret would accept requests signed with another stage's. Here a missing secret is
  * {@link SecretNotSetError}: the caller refuses the request and logs why.
  *
- * Read on the first request, not at init, so a module import (benchmarks, tests) makes no
- * network call; a failed read is retried on the next request. One signed GetParameter
+ * Read once per container (the acknowledgement starts the read during init in Lambda; elsewhere
+ * a module import makes no network call); a failed read is retried on the next request. One signed GetParameter
  * (`@reflex/core/aws-signed`), not the SSM client: this is on the Slack acknowledgement's cold
  * path, and the client with the SDK's core is most of that handler's bundle.
  */
