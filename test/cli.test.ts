@@ -1,10 +1,16 @@
-/** The `reflex` CLI as a user runs it: a child process, its output and its exit code. */
+/**
+ * The `reflex` CLI as a user runs it: its output and its exit code. What only a process shows
+ * (the bin itself, `start` refusing a config, `demo`) runs as a child process; the rest runs
+ * `main()` in-process (test/support/cli.ts: the same code, output and exit code), sparing each
+ * command a Node start-up and tsx's compile of the CLI (about a second each on a loaded machine).
+ */
 import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { reflex as inProcess } from "./support/cli.ts";
 import { startTestLocal } from "./support/local.ts";
 
 const run = promisify(execFile);
@@ -12,7 +18,7 @@ const run = promisify(execFile);
 mkdirSync(join(import.meta.dirname, "../.tmp"), { recursive: true });
 const BIN = join(import.meta.dirname, "../packages/local/bin/reflex.mjs");
 
-async function reflex(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function reflexProcess(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
       env: { ...process.env, NO_COLOR: "1" },
@@ -24,10 +30,12 @@ async function reflex(...args: string[]): Promise<{ code: number; stdout: string
   }
 }
 
+const reflex = (...args: string[]) => inProcess(args);
+
 describe("reflex events test", () => {
   it("prints true or false and exits 0", async () => {
     expect(
-      await reflex(
+      await reflexProcess(
         "events",
         "test",
         "--pattern",
@@ -104,7 +112,7 @@ describe("reflex config check", () => {
   });
 
   it("refuses to start local mode with the same problems", async () => {
-    const out = await reflex("start", "--config", "test/fixtures/bad.config.ts", "--port", "0");
+    const out = await reflexProcess("start", "--config", "test/fixtures/bad.config.ts", "--port", "0");
     expect(out.code).toBe(2);
     expect(out.stderr).toContain("rules[0].run: unknown runbook 'no-such-runbook'");
   });
@@ -203,7 +211,7 @@ describe("against a running local mode", () => {
 
 describe("reflex demo", () => {
   it("walks through each runbook and guardrail and exits 0", async () => {
-    const out = await reflex("demo");
+    const out = await reflexProcess("demo");
     expect(out.code).toBe(0);
     expect(out.stdout).toContain("mutating calls made: 0");
     expect(out.stdout).toMatch(/suppressed by cooldown/);
