@@ -41,10 +41,11 @@ async function signingSecret(): Promise<string | undefined> {
 }
 
 /*
- * In Lambda the secret's read starts during init: its round trip to SSM overlaps the rest of the
- * cold start instead of coming first in the first request (bench/chatops: first ack over warm).
- * Nothing is decided here: the first request awaits the same read, and if it failed, reads
- * again and is refused while the secret cannot be read (a failed read is never cached).
+ * In Lambda the secret is read during init (awaited here, at the module's top level): Lambda
+ * finishes init before it hands the container its first event, so the first request goes
+ * straight to verification instead of first waiting on SSM (bench/chatops: first ack over warm).
+ * Nothing is decided here: a failed read is not kept, so each request reads again and is
+ * refused while the secret cannot be read.
  */
 if (process.env.AWS_LAMBDA_FUNCTION_NAME) await secret("SLACK_SIGNING_SECRET").catch(() => undefined);
 
