@@ -3,6 +3,12 @@
  * gets the same signature; sent where the factory says (endpoint, credentials, guard); AWS's
  * errors named as the SDK names them; retried as the SDK retries.
  */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { type AwsStub, awsError, defaultAnswer, startAwsStub } from "../../../test/support/aws-stub.ts";
 import { configure, EndpointRefusedError } from "./aws.ts";
@@ -147,5 +153,53 @@ describe("a signed AWS request", () => {
 
     await expect(awsJson("ssm", "AmazonSSM.GetParameter", {})).rejects.toThrow(/AWS_ACCESS_KEY_ID/);
     expect(stub.calls).toHaveLength(0);
+  });
+});
+
+describe("a signed request to an https endpoint", () => {
+  it("goes over TLS (node:https, loaded on first use) and reads the answer", async () => {
+    // A self-signed certificate for 127.0.0.1, made for this test; the client is told to accept it.
+    const dir = mkdtempSync(join(tmpdir(), "reflex-tls-"));
+    const made = spawnSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"].concat([
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+      ]),
+      { encoding: "utf8" },
+    );
+    expect(made.status, made.stderr).toBe(0);
+    const seen: Array<{ target?: string; authorization?: string }> = [];
+    const server = createServer(
+      { key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) },
+      (req, res) => {
+        seen.push({
+          target: String(req.headers["x-amz-target"]),
+          authorization: String(req.headers.authorization),
+        });
+        req.resume();
+        req.on("end", () => {
+          res.writeHead(200, { "content-type": "application/x-amz-json-1.1" });
+          res.end(JSON.stringify({ Parameter: { Value: "over-tls" } }));
+        });
+      },
+    );
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    try {
+      vi.stubEnv("NODE_TLS_REJECT_UNAUTHORIZED", "0");
+      configure({ endpoints: { ssm: `https://127.0.0.1:${(server.address() as AddressInfo).port}` } });
+
+      const out = await awsJson("ssm", "AmazonSSM.GetParameter", { Name: "/a/b" });
+
+      expect(out).toEqual({ Parameter: { Value: "over-tls" } });
+      expect(seen).toEqual([
+        { target: "AmazonSSM.GetParameter", authorization: expect.stringMatching(/^AWS4-HMAC-SHA256 /) },
+      ]);
+    } finally {
+      await new Promise((r) => server.close(r));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
