@@ -357,6 +357,7 @@ export function renderGraph(graph, statuses, onSelect) {
     const x = pos.x - pos.width / 2;
     const y = pos.y - pos.height / 2;
     const sub = subLine(n, st);
+    const title = `${n.name} (${n.type}): ${word}${st.timing ? `, ${st.timing}` : ""}${st.inferred ? " — inferred, this state writes no step record" : ""}`;
     const node = svg(
       "g",
       {
@@ -365,13 +366,10 @@ export function renderGraph(graph, statuses, onSelect) {
         "data-status": st.status,
         tabindex: 0,
         role: "button",
-        "aria-label": `${n.name}, ${n.type} state: ${word}${st.timing ? `, ${st.timing}` : ""}`,
+        // Its name is its <title> (name, type, status, timing): no aria-label that would differ
+        // from the words it shows (WCAG 2.5.3, label in name).
       },
-      svg(
-        "title",
-        {},
-        `${n.name} (${n.type}): ${word}${st.inferred ? " — inferred, this state writes no step record" : ""}`,
-      ),
+      svg("title", {}, title),
       svg("rect", { x, y, width: pos.width, height: pos.height }),
       svg("text", { x: x + 10, y: y + 18 }, n.name),
       svg(
