@@ -2,7 +2,9 @@
  * The console for everyone on call, in headless Chromium against local mode: axe-core (injected
  * into the page) finds no serious or critical violation on the runs list, a run page and the
  * approvals page; a run, an approval and a step have addresses of their own (deep links); an
- * approval is given with the keyboard alone.
+ * approval is given with the keyboard alone. And live without drawing the world again: a
+ * refresh builds only the rows and parts whose data changed, and a run whose Map has 1,000
+ * iterations shows them a page at a time.
  */
 import { createRequire } from "node:module";
 import type { ConfigInput } from "@reflex/core";
@@ -11,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { launchChromium } from "./support/browser.ts";
 import { api, startTestLocal } from "./support/local.ts";
+import { storeMapRun } from "./support/map-run.ts";
 
 const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 const CONFIG = {
@@ -124,5 +127,73 @@ describe("the console, for everyone on call", () => {
 
     await expect.poll(() => runStatus(waiting), { timeout: 20_000 }).toBe("SUCCEEDED");
     await card.waitFor({ state: "detached", timeout: 10_000 });
+  });
+});
+
+describe("the console, live without drawing the world again", () => {
+  it("draws only the rows whose run changed: an ended run's row keeps its element while a new run comes and ends", async () => {
+    await page.goto(`${local.url}/#/runs`);
+    const kept = page.locator(`#runs tr[data-execution="${backup}"]`);
+    await kept.waitFor();
+    await kept.evaluate((el) => Object.assign(el, { reflexMarked: true }));
+
+    const dry = await startAs("U789", "backup-snapshot", { selector: { tag: { Backup: "daily" } } }, true);
+    const row = page.locator(`#runs tr[data-execution="${dry}"]`);
+    await expect.poll(() => row.getAttribute("data-status"), { timeout: 20_000 }).toBe("SUCCEEDED");
+
+    expect(await kept.evaluate((el) => (el as unknown as { reflexMarked?: boolean }).reflexMarked)).toBe(
+      true,
+    );
+  });
+
+  it("draws only the parts of a run page whose data changed: the params stay as they were while the run is approved and ends", async () => {
+    const id = await startAs("U123", "scale", { autoScalingGroup: "web", change: "+1" });
+    await expect.poll(() => runStatus(id), { timeout: 10_000 }).toBe("WAITING_FOR_APPROVAL");
+    await page.goto(`${local.url}/#/runs/${id}`);
+    const params = page.locator("#params");
+    await params.waitFor();
+    await params.evaluate((el) => Object.assign(el, { reflexMarked: true }));
+
+    const approved = await fetch(`${local.url}/api/executions/${id}/approve`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-reflex-actor": "U789" },
+      body: "{}",
+    });
+    expect(approved.status).toBe(200);
+    await expect
+      .poll(() => page.locator("#run-status [data-status]").getAttribute("data-status"), { timeout: 20_000 })
+      .toBe("SUCCEEDED");
+
+    expect(await params.evaluate((el) => (el as unknown as { reflexMarked?: boolean }).reflexMarked)).toBe(
+      true,
+    );
+  });
+
+  it("shows a Map of 1,000 iterations 50 at a time, and a deep link opens the 700th", async () => {
+    const from = (await api(local, "GET", `/api/executions/${backup}`)).body;
+    await storeMapRun(from, "map-1000", 1000);
+    const target = (i: number) => `i-${String(i).padStart(17, "0")}`;
+
+    await page.goto(`${local.url}/#/runs/map-1000/SnapshotTargets`);
+    const map = page.locator("#state-SnapshotTargets");
+    await expect.poll(() => map.getAttribute("open")).toBe("");
+    expect(await map.locator("summary").first().textContent()).toContain("Map: 1000 iteration(s)");
+    expect(await map.locator("[data-iteration]").count()).toBe(50);
+    await map.locator("button[data-more]").press("Enter");
+    await expect.poll(() => map.locator("[data-iteration]").count()).toBe(100);
+    // The keyboard carries on at the first newly shown iteration.
+    expect(
+      await page.evaluate("document.activeElement?.closest('[data-iteration]')?.dataset.iteration"),
+    ).toBe(target(50));
+
+    await page.goto(`${local.url}/#/runs/map-1000/SnapshotTargets/${target(700)}`);
+    const it700 = page.locator(`[data-iteration="${target(700)}"]`);
+    await expect.poll(() => it700.getAttribute("open")).toBe("");
+    await expect
+      .poll(() =>
+        page.evaluate("document.activeElement?.closest('[data-iteration]')?.dataset.iteration ?? null"),
+      )
+      .toBe(target(700));
+    await it700.locator("[data-iteration-graph] svg").waitFor();
   });
 });

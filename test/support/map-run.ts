@@ -46,8 +46,12 @@ export async function storeMapRun(
   let n = 0;
   for (const s of once) await write(s, undefined, at(n++));
   const kinds = [...new Map(perTarget.map((s) => [s.state, s])).values()];
+  // Written 25 at a time: a store of 1,000 iterations in a few seconds.
+  const writes = [];
   for (let i = 0; i < count; i++)
-    for (const s of kinds) await write(s, `i-${String(i).padStart(17, "0")}`, at(n++));
+    for (const s of kinds) writes.push([s, `i-${String(i).padStart(17, "0")}`, at(n++)] as const);
+  for (let i = 0; i < writes.length; i += 25)
+    await Promise.all(writes.slice(i, i + 25).map(([s, target, when]) => write(s, target, when)));
   if (from.result) await Executions.setResult(id, from.result);
   await Executions.complete(id, { status: "SUCCEEDED" }, at(n + 200));
 }
