@@ -5,8 +5,12 @@
  * approval is given with the keyboard alone. And live without drawing the world again: a
  * refresh builds only the rows and parts whose data changed, and a run whose Map has 1,000
  * iterations shows them a page at a time.
+ *
+ * `REFLEX_SCREENSHOTS=docs/img npx vitest run test/console.a11y.browser.test.ts` also writes
+ * docs/img/console-approval.png.
  */
 import { createRequire } from "node:module";
+import { join } from "node:path";
 import type { ConfigInput } from "@reflex/core";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -15,6 +19,7 @@ import { launchChromium } from "./support/browser.ts";
 import { api, startTestLocal } from "./support/local.ts";
 import { storeMapRun } from "./support/map-run.ts";
 
+const SCREENSHOTS = process.env.REFLEX_SCREENSHOTS;
 const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 const CONFIG = {
   environment: "prod",
@@ -98,6 +103,7 @@ describe("the console, for everyone on call", () => {
   it("has no serious or critical axe-core violation on the approvals page", async () => {
     await page.goto(`${local.url}/#/approvals`);
     await page.locator(`main:not([aria-busy]) .approval[data-execution="${waiting}"]`).waitFor();
+    if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, "console-approval.png") });
 
     expect(await seriousViolations()).toEqual([]);
   });
