@@ -136,6 +136,7 @@ function draw() {
   const target = document.getElementById("runs-body");
   const res = listing;
   if (!res || !target) return;
+  if (res.status !== 200 || !res.body.executions?.length) target.dataset.shape = "";
   if (res.status !== 200) return fill(target, empty(`Could not load runs: ${errorText(res)}`));
   /** @type {Run[]} */
   const all = res.body.executions ?? [];
@@ -144,17 +145,20 @@ function draw() {
   const count = `${shown.length} of the newest ${all.length} run(s)${res.body.next ? " (older runs exist)" : ""} · refreshed every ${POLL_MS / 1000} s`;
   let status = target.querySelector(":scope > p.count");
   let list = target.querySelector(":scope > #runs");
-  if (!status || shown.length > 0 !== Boolean(list)) {
+  const wantMore = Boolean(res.body.next && filters.limit < 500);
+  // The frame around the rows is built again only when its shape changes.
+  const shape = JSON.stringify([shown.length > 0, wantMore]);
+  if (!status || target.dataset.shape !== shape) {
+    target.dataset.shape = shape;
     status = h("p", { class: "count muted small", "aria-live": "polite" });
     list = shown.length ? table() : null;
-    const more =
-      res.body.next && filters.limit < 500
-        ? h(
-            "button",
-            { type: "button", onclick: () => setFilter("limit", Math.min(500, filters.limit + 100)) },
-            "Show 100 more",
-          )
-        : "";
+    const more = wantMore
+      ? h(
+          "button",
+          { type: "button", onclick: () => setFilter("limit", Math.min(500, filters.limit + 100)) },
+          "Show 100 more",
+        )
+      : "";
     fill(target, status, list ?? empty("No run matches these filters. Clear a filter to see more."), more);
   }
   if (status.textContent !== count) status.textContent = count;
