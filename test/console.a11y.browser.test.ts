@@ -108,6 +108,14 @@ describe("the console, for everyone on call", () => {
     expect(await seriousViolations()).toEqual([]);
   });
 
+  it("gives a step chosen in the graph with the keyboard its own address", async () => {
+    await page.goto(`${local.url}/#/runs/${backup}`);
+    await page.locator('main:not([aria-busy]) #graph [data-state="Plan"]').press("Enter");
+
+    await expect.poll(() => page.url()).toBe(`${local.url}/#/runs/${backup}/Plan`);
+    await expect.poll(() => page.locator("#state-Plan").getAttribute("open")).toBe("");
+  });
+
   it("opens a step from its own address, its records open and focused", async () => {
     await page.goto(`${local.url}/#/runs/${backup}/SnapshotTargets`);
     const step = page.locator("#state-SnapshotTargets");
