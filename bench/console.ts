@@ -1,48 +1,117 @@
 /**
- * bench/console: what the console costs a browser. `npx tsx bench/run.ts console`
+ * bench/console: what the console costs a browser, this tree's console ("after") next to an
+ * earlier one ("before", read from git: `REFLEX_CONSOLE_BEFORE=<commit>`, by default the
+ * monolithic console.js this branch split), both measured in the same run.
+ * `npm run bench -- console`
  *
- * - `{ figure: "console-weight", bytes, gzipBytes, files }`: HTML + JS + CSS the page loads, as
- *   served (dagre's bundle included), raw and gzipped.
- * - `{ figure: "console-first-render", ... }`: local mode in-process with 1,000 runs in the store
- *   (one real backup run on the local engine, 999 execution records written through core), then
- *   Debian's headless chromium opens the backup's run page, cold (a new browser context each
- *   time), and the time from navigation to the graph and the per-target table being on screen
- *   is measured from the test driver (`medianMs`, new browser context included) and in the page's
- *   own clock from navigation start (`inPageMedianMs`); medians of `samples`, all samples printed.
- *   The same for the runs list, and the `/api/…` requests each page made (`apiRequests`).
- * - `{ figure: "console-vs-get" }`: those first renders over `GET /api/executions/:id` alone
- *   (fetched from this process), all three interleaved sample by sample in one run (target ≤ 2).
+ * - `{ figure: "console-weight", version, bytes, gzipBytes, files }`: HTML + JS + CSS the page
+ *   loads, as served (dagre's bundle included), raw and gzipped.
+ * - `{ figure: "console-first-render", version, page, ... }`: local mode in-process with 1,000
+ *   runs in the store (one real backup run on the local engine, 999 execution records written
+ *   through core) and one run whose Map has 1,000 iterations; Debian's headless chromium opens
+ *   a page cold (a new browser context each time), and the time from navigation to its content
+ *   being on screen is taken in the page's own clock from navigation start (`inPageMedianMs`)
+ *   and from the driver (`medianMs`); medians of `samples`. Pages: the backup's run page
+ *   (`run`), the runs list (`runs`), the 1,000-iteration run (`map`).
+ * - `{ figure: "console-vs-get" }`: each first render over `GET /api/executions/:id` alone
+ *   (fetched from this process), before and after, all interleaved sample by sample (target ≤ 2).
+ *
+ * The "before" console is served by a small proxy on 127.0.0.1 (its files; `/api/` forwarded to
+ * the same local mode), so both talk to the same data.
  */
+import { execFileSync } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { gzipSync } from "node:zlib";
 import { Executions } from "@reflex/core";
 import { consoleAssets } from "../packages/local/src/dashboard.ts";
 import { launchChromium } from "../test/support/browser.ts";
 import { runAndWait, startTestLocal } from "../test/support/local.ts";
+import { storeMapRun } from "../test/support/map-run.ts";
 
 const RUNS = 1000;
-const SAMPLES = 7;
+const ITERATIONS = 1000;
+const SAMPLES = Number(process.env.REFLEX_BENCH_SAMPLES ?? 7);
+/** The last commit with the single-file console (before one module per view). */
+const BEFORE = process.env.REFLEX_CONSOLE_BEFORE ?? "6768010";
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-function weight(): Record<string, unknown> {
+/** The console files of commit `ref`, by the path they are served at. */
+function assetsAt(ref: string): Map<string, { body: string; contentType: string }> {
+  const dir = "packages/local/src/console/";
+  const git = (...args: string[]) => execFileSync("git", args, { encoding: "utf8", maxBuffer: 1 << 26 });
+  const out = new Map<string, { body: string; contentType: string }>();
+  for (const path of git("ls-tree", "-r", "--name-only", ref, dir).split("\n")) {
+    const name = path.slice(dir.length);
+    if (!/\.(js|css|html)$/.test(name) || name.endsWith(".test.ts")) continue;
+    const type = name.endsWith(".css")
+      ? "text/css"
+      : name.endsWith(".html")
+        ? "text/html"
+        : "text/javascript";
+    const file = { body: git("show", `${ref}:${path}`), contentType: `${type}; charset=utf-8` };
+    out.set(name === "index.html" ? "/index.html" : `/console/${name}`, file);
+  }
+  const dagre = consoleAssets().get("/console/dagre.min.js");
+  if (dagre) out.set("/console/dagre.min.js", dagre);
+  return out;
+}
+
+function weight(version: string, assets: ReadonlyMap<string, { body: string }>): Record<string, unknown> {
   const files: Record<string, number> = {};
   let raw = "";
-  for (const [path, asset] of consoleAssets()) {
+  for (const [path, asset] of assets) {
     if (path === "/") continue; // the same file as /index.html
     files[path] = Buffer.byteLength(asset.body);
     raw += asset.body;
   }
   return {
     figure: "console-weight",
+    version,
     bytes: Buffer.byteLength(raw),
     gzipBytes: gzipSync(raw).length,
     files,
   };
 }
 
+/** Serves `assets` and forwards everything else (the API) to `upstream`. */
+async function serveConsole(
+  assets: Map<string, { body: string; contentType: string }>,
+  upstream: string,
+): Promise<Server> {
+  const server = createServer(async (req, res) => {
+    const path = new URL(req.url ?? "/", "http://x").pathname;
+    const asset = assets.get(path === "/" ? "/index.html" : path);
+    if (asset) {
+      res.writeHead(200, { "content-type": asset.contentType });
+      return res.end(asset.body);
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const answer = await fetch(`${upstream}${req.url}`, {
+      method: req.method,
+      headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== "host")) as Record<
+        string,
+        string
+      >,
+      body: chunks.length ? Buffer.concat(chunks) : undefined,
+    });
+    res.writeHead(answer.status, {
+      "content-type": answer.headers.get("content-type") ?? "application/json",
+    });
+    res.end(Buffer.from(await answer.arrayBuffer()));
+  });
+  await new Promise<void>((ready) => server.listen(0, "127.0.0.1", ready));
+  return server;
+}
+
 export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
   const local = await startTestLocal();
   const browser = await launchChromium();
+  const beforeAssets = assetsAt(BEFORE);
+  const before = await serveConsole(beforeAssets, local.url);
+  const beforeUrl = `http://127.0.0.1:${(before.address() as AddressInfo).port}`;
   try {
     const run = await runAndWait(local, "backup-snapshot", { selector: { tag: { Backup: "daily" } } });
     const base = Date.now() - 86_400_000;
@@ -64,28 +133,25 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
         new Date(base + i * 60_000 + 5_000),
       );
     }
+    const mapRun = "bench-map-1000";
+    await storeMapRun(run, mapRun, ITERATIONS);
+
     // One sample of a page: a new browser context, navigation to the selectors being on screen.
-    const render = async (hash: string, ready: string[]) => {
+    const render = async (url: string, hash: string, ready: string[]) => {
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
       const page = await context.newPage();
       const api: string[] = [];
       page.on("request", (r) => {
-        const url = new URL(r.url());
-        if (url.pathname.startsWith("/api/")) api.push(`${r.method()} ${url.pathname}${url.search}`);
+        const u = new URL(r.url());
+        if (u.pathname.startsWith("/api/")) api.push(`${r.method()} ${u.pathname}${u.search}`);
       });
       const started = performance.now();
-      await page.goto(`${local.url}/${hash}`, { waitUntil: "commit" });
-      for (const selector of ready) await page.waitForSelector(selector, { timeout: 30_000 });
+      await page.goto(`${url}/${hash}`, { waitUntil: "commit" });
+      for (const selector of ready) await page.waitForSelector(selector, { timeout: 60_000 });
       const ms = Math.round(performance.now() - started);
       const inPage = Math.round(await page.evaluate(() => performance.now()));
-      // Where the time went, in the page's own clock (ms since navigation start).
-      const resources = await page.evaluate(() =>
-        performance
-          .getEntriesByType("resource")
-          .map((e) => `${new URL(e.name).pathname} ${Math.round(e.startTime)}+${Math.round(e.duration)}`),
-      );
       await context.close();
-      return { ms, inPage, resources, api };
+      return { ms, inPage, api };
     };
     const getAlone = async () => {
       const t0 = performance.now();
@@ -95,47 +161,63 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
       return performance.now() - t0;
     };
     await getAlone(); // warm-up, not counted
-    const runSamples: Array<Awaited<ReturnType<typeof render>>> = [];
-    const listSamples: Array<Awaited<ReturnType<typeof render>>> = [];
+    const pages = {
+      run: [`#/runs/${run.id}`, ["#graph svg [data-state=Report]", "#targets tbody tr"]],
+      runs: ["#/runs", ["#runs tbody tr"]],
+      map: [
+        `#/runs/${mapRun}`,
+        ["#graph svg [data-state=Report]", "#state-SnapshotTargets > summary"],
+      ],
+    } as const;
+    const versions = { before: beforeUrl, after: local.url } as const;
+    type Sample = Awaited<ReturnType<typeof render>>;
+    const samples = new Map<string, Sample[]>();
     const gets: number[] = [];
-    // Interleaved, so a change in the machine's load hits all three alike.
-    for (let i = 0; i < SAMPLES; i++) {
-      runSamples.push(
-        await render(`#/runs/${run.id}`, ["#graph svg [data-state=Report]", "#targets tbody tr"]),
-      );
-      gets.push(await getAlone());
-      listSamples.push(await render("#/runs", ["#runs tbody tr"]));
-      gets.push(await getAlone());
-    }
-    const summary = (xs: Array<Awaited<ReturnType<typeof render>>>) => ({
-      medianMs: median(xs.map((x) => x.ms)),
-      samplesMs: xs.map((x) => x.ms),
-      inPageMedianMs: median(xs.map((x) => x.inPage)),
-      lastSampleResources: xs.at(-1)?.resources,
-      apiRequests: xs.at(-1)?.api,
-    });
-    const runPage = summary(runSamples);
-    const runsList = summary(listSamples);
+    // Interleaved, so a change in the machine's load hits all of them alike.
+    for (let i = 0; i < SAMPLES; i++)
+      for (const [name, [hash, ready]] of Object.entries(pages))
+        for (const [version, url] of Object.entries(versions)) {
+          const key = `${version} ${name}`;
+          samples.set(key, [...(samples.get(key) ?? []), await render(url, hash, [...ready])]);
+          gets.push(await getAlone());
+        }
     const getMedian = Number(median(gets).toFixed(1));
     const ratio = (ms: number) => Number((ms / getMedian).toFixed(2));
-    return [
-      weight(),
-      { figure: "console-first-render", page: "run", runsInStore: RUNS, samples: SAMPLES, ...runPage },
-      { figure: "console-first-render", page: "runs", runsInStore: RUNS, samples: SAMPLES, ...runsList },
-      {
-        figure: "console-vs-get",
-        note: "first render (in the page's clock, from navigation start) over GET /api/executions/:id alone, interleaved in one run",
-        getExecutionMedianMs: getMedian,
-        runPageRatio: ratio(runPage.inPageMedianMs),
-        runsListRatio: ratio(runsList.inPageMedianMs),
-        runPageRatioWithNewContext: ratio(runPage.medianMs),
-        runsListRatioWithNewContext: ratio(runsList.medianMs),
-        target: 2,
-        withinTarget: ratio(runPage.inPageMedianMs) <= 2 && ratio(runsList.inPageMedianMs) <= 2,
-      },
+    const figures: Array<Record<string, unknown>> = [
+      weight("before", beforeAssets),
+      weight("after", consoleAssets()),
     ];
+    const ratios: Record<string, number> = {};
+    for (const [key, xs] of samples) {
+      const [version, page] = key.split(" ");
+      const inPageMedianMs = median(xs.map((x) => x.inPage));
+      ratios[`${page}Page${version === "before" ? "Before" : "After"}`] = ratio(inPageMedianMs);
+      figures.push({
+        figure: "console-first-render",
+        version,
+        page,
+        runsInStore: RUNS + 1,
+        mapIterations: page === "map" ? ITERATIONS : undefined,
+        samples: SAMPLES,
+        inPageMedianMs,
+        medianMs: median(xs.map((x) => x.ms)),
+        samplesInPageMs: xs.map((x) => x.inPage),
+        apiRequests: xs.at(-1)?.api,
+      });
+    }
+    figures.push({
+      figure: "console-vs-get",
+      note: "first render (in the page's clock, from navigation start) over GET /api/executions/:id alone, interleaved in one run",
+      before: BEFORE,
+      getExecutionMedianMs: getMedian,
+      ...ratios,
+      target: 2,
+      withinTarget: ratios.runPageAfter <= 2 && ratios.runsPageAfter <= 2 && ratios.mapPageAfter <= 2,
+    });
+    return figures;
   } finally {
     await browser.close();
+    before.close();
     await local.stop();
   }
 }

@@ -291,6 +291,8 @@ describe("the console", () => {
 
   it("shows the cooldown the alarm's scale started in the banner, with the time left", async () => {
     await page.goto(`${local.url}/#/runs`);
+    // The page is drawn first (it takes the focus once drawn), then the list is opened.
+    await page.locator("main:not([aria-busy]) #runs-body").waitFor();
 
     const cooldowns = page.locator("#guardrails #cooldowns");
     await expect
@@ -301,6 +303,11 @@ describe("the console", () => {
     const item = cooldowns.locator("li").first();
     expect(await item.textContent()).toContain("web-cpu-high");
     expect(await item.textContent()).toMatch(/\d+ min( \d+ s)? left$/);
+    // Escape goes to what has the focus: wait until that is the open list (a banner drawn
+    // again in between gives the focus back to the list, but not at once).
+    await expect
+      .poll(() => page.evaluate("document.activeElement?.closest('#cooldowns[open]') !== null"))
+      .toBe(true);
     await page.keyboard.press("Escape");
     await expect.poll(() => cooldowns.getAttribute("open")).toBeNull();
     // Focus is back on the list's summary, where the person was.

@@ -7,9 +7,9 @@
  * The run graph is laid out by dagre's prebuilt browser bundle, served from node_modules. It is
  * a dev dependency: when it is absent the console still works and shows the states as a list.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { must } from "@reflex/core";
 
@@ -43,15 +43,19 @@ function load(): Map<string, ConsoleAsset> {
     contentType: TYPES[must(name.split(".").pop(), 'name.split(".").pop()')],
   });
   const index = file("index.html");
-  return new Map([
+  const assets = new Map<string, ConsoleAsset>([
     ["/", index],
     ["/index.html", index],
-    ["/console/console.css", file("console.css")],
-    ["/console/boot.js", file("boot.js")],
-    ["/console/console.js", file("console.js")],
-    ["/console/graph.js", file("graph.js")],
-    ["/console/dagre.min.js", { body: dagreBundle(), contentType: TYPES.js }],
   ]);
+  // The stylesheet and every browser module (one a view, under views/ and lib/); not the
+  // modules' types, tests or tsconfig.
+  const served = readdirSync(join(here, "console"), { recursive: true, encoding: "utf8" })
+    .map((name) => name.split(sep).join("/"))
+    .filter((name) => /\.(js|css)$/.test(name))
+    .sort();
+  for (const name of served) assets.set(`/console/${name}`, file(name));
+  assets.set("/console/dagre.min.js", { body: dagreBundle(), contentType: TYPES.js });
+  return assets;
 }
 
 let assets: Map<string, ConsoleAsset> | undefined;

@@ -282,13 +282,8 @@ function subLine(node, st) {
   return `${icon} ${word}${st.timing ? ` · ${st.timing}` : ""}`;
 }
 
-/**
- * Draws the graph. `onSelect(name)` is called when a state is clicked or chosen with Enter.
- * @returns {Element}
- */
-export function renderGraph(graph, statuses, onSelect) {
-  const dagre = globalThis.dagre;
-  if (!dagre?.layout) return renderList(graph, statuses, onSelect);
+/** dagre's layout of the graph: each state's box sized to its words, the edges routed. */
+function layout(dagre, graph, statuses) {
   const g = new dagre.graphlib.Graph({ multigraph: true });
   g.setGraph({ rankdir: "TB", nodesep: 26, ranksep: 34, edgesep: 12, marginx: 14, marginy: 14 });
   g.setDefaultEdgeLabel(() => ({}));
@@ -301,6 +296,11 @@ export function renderGraph(graph, statuses, onSelect) {
   for (const e of graph.edges)
     if (g.hasNode(e.to)) g.setEdge(e.from, e.to, { kind: e.kind }, `${e.kind}:${e.label ?? ""}`);
   dagre.layout(g);
+  return g;
+}
+
+/** The `<svg>` with its arrow marker, sized to the drawing. */
+function canvas(g) {
   // The drawing's bounds: dagre's size does not always include edges routed around nodes.
   let width = g.graph().width;
   let height = g.graph().height;
@@ -317,79 +317,85 @@ export function renderGraph(graph, statuses, onSelect) {
     role: "group",
     "aria-label": "State machine of this run; each state shows its status",
   });
+  const marker = {
+    id: "arrow",
+    viewBox: "0 0 10 10",
+    refX: 9,
+    refY: 5,
+    markerWidth: 9,
+    markerHeight: 9,
+    markerUnits: "userSpaceOnUse",
+    orient: "auto",
+  };
   root.append(
-    svg(
-      "defs",
-      {},
-      svg(
-        "marker",
-        {
-          id: "arrow",
-          viewBox: "0 0 10 10",
-          refX: 9,
-          refY: 5,
-          markerWidth: 9,
-          markerHeight: 9,
-          markerUnits: "userSpaceOnUse",
-          orient: "auto",
-        },
-        svg("path", { d: "M0,0 L10,5 L0,10 z", fill: "#8c959f" }),
-      ),
-    ),
+    svg("defs", {}, svg("marker", marker, svg("path", { d: "M0,0 L10,5 L0,10 z", fill: "#8c959f" }))),
   );
+  return root;
+}
+
+/** The edges, the path the run took drawn thick. */
+function edges(g, statuses) {
   const lit = (name) =>
     ["SUCCEEDED", "PASSED", "FAILED", "RUNNING", "WAITING_FOR_APPROVAL"].includes(statuses.get(name)?.status);
-  for (const key of g.edges()) {
+  return g.edges().map((key) => {
     const e = g.edge(key);
     const pts = e.points;
     let d = `M${pts[0].x},${pts[0].y}`;
     for (let i = 1; i < pts.length; i++) d += ` L${pts[i].x},${pts[i].y}`;
     const fromStatus = statuses.get(key.v)?.status;
     const taken = lit(key.v) && lit(key.w) && (e.kind !== "catch" || fromStatus === "FAILED");
-    root.append(
-      svg("path", { d, class: `edge ${e.kind}${taken ? " taken" : ""}`, "marker-end": "url(#arrow)" }),
-    );
-  }
-  for (const n of graph.nodes) {
-    const pos = g.node(n.name);
-    const st = statuses.get(n.name);
-    const [, word] = STATUS_TEXT[st.status] ?? ["", st.status];
-    const x = pos.x - pos.width / 2;
-    const y = pos.y - pos.height / 2;
-    const sub = subLine(n, st);
-    const node = svg(
-      "g",
-      {
-        class: `node n-${st.status}`,
-        "data-state": n.name,
-        "data-status": st.status,
-        tabindex: 0,
-        role: "button",
-        "aria-label": `${n.name}, ${n.type} state: ${word}${st.timing ? `, ${st.timing}` : ""}`,
-      },
-      svg(
-        "title",
-        {},
-        `${n.name} (${n.type}): ${word}${st.inferred ? " — inferred, this state writes no step record" : ""}`,
-      ),
-      svg("rect", { x, y, width: pos.width, height: pos.height }),
-      svg("text", { x: x + 10, y: y + 18 }, n.name),
-      svg(
-        "text",
-        { class: "type", x: x + pos.width - 8, y: y + 13, "text-anchor": "end" },
-        n.iterates ? "map" : n.type,
-      ),
-      svg("text", { class: "sub", x: x + 10, y: y + 38 }, sub),
-    );
-    node.addEventListener("click", () => onSelect?.(n.name));
-    node.addEventListener("keydown", (ev) => {
-      if (ev.key === "Enter" || ev.key === " ") {
-        ev.preventDefault();
-        onSelect?.(n.name);
-      }
-    });
-    root.append(node);
-  }
+    return svg("path", { d, class: `edge ${e.kind}${taken ? " taken" : ""}`, "marker-end": "url(#arrow)" });
+  });
+}
+
+/** One state: a focusable box with its name, type, status line; click or Enter selects it. */
+function stateNode(n, st, pos, onSelect) {
+  const [, word] = STATUS_TEXT[st.status] ?? ["", st.status];
+  const x = pos.x - pos.width / 2;
+  const y = pos.y - pos.height / 2;
+  const title = `${n.name} (${n.type}): ${word}${st.timing ? `, ${st.timing}` : ""}${st.inferred ? " — inferred, this state writes no step record" : ""}`;
+  const node = svg(
+    "g",
+    {
+      class: `node n-${st.status}`,
+      "data-state": n.name,
+      "data-status": st.status,
+      tabindex: 0,
+      role: "button",
+      // Its name is its <title> (name, type, status, timing): no aria-label that would differ
+      // from the words it shows (WCAG 2.5.3, label in name).
+    },
+    svg("title", {}, title),
+    svg("rect", { x, y, width: pos.width, height: pos.height }),
+    svg("text", { x: x + 10, y: y + 18 }, n.name),
+    svg(
+      "text",
+      { class: "type", x: x + pos.width - 8, y: y + 13, "text-anchor": "end" },
+      n.iterates ? "map" : n.type,
+    ),
+    svg("text", { class: "sub", x: x + 10, y: y + 38 }, subLine(n, st)),
+  );
+  node.addEventListener("click", () => onSelect?.(n.name));
+  node.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" || ev.key === " ") {
+      ev.preventDefault();
+      onSelect?.(n.name);
+    }
+  });
+  return node;
+}
+
+/**
+ * Draws the graph. `onSelect(name)` is called when a state is clicked or chosen with Enter.
+ * @returns {Element}
+ */
+export function renderGraph(graph, statuses, onSelect) {
+  const dagre = globalThis.dagre;
+  if (!dagre?.layout) return renderList(graph, statuses, onSelect);
+  const g = layout(dagre, graph, statuses);
+  const root = canvas(g);
+  root.append(...edges(g, statuses));
+  for (const n of graph.nodes) root.append(stateNode(n, statuses.get(n.name), g.node(n.name), onSelect));
   return root;
 }
 

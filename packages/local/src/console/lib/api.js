@@ -1,0 +1,108 @@
+// @ts-check
+/**
+ * The JSON API: its base URL (from boot.js: `<meta name="reflex-api">`, or `?api=` when it is
+ * this origin or a loopback address), the one place request headers are built
+ * (`requestHeaders()`), and `api()`, which every view calls.
+ */
+
+/**
+ * @typedef {{ code: string, message: string, path?: string }} ApiErrorBody
+ * @typedef {{ status: number, body: any }} ApiResult
+ * @typedef {{ api: string, first?: { path: string, actor: string, response: Promise<Response> }, dagre?: Promise<void> }} Boot
+ */
+
+/** The API's base URL and the first page's request, already on its way (boot.js). */
+export const BOOT = /** @type {Boot} */ (/** @type {any} */ (globalThis).reflexBoot ?? { api: "" });
+export const API = BOOT.api;
+
+const actorInput = /** @type {HTMLInputElement} */ (document.getElementById("actor"));
+actorInput.value = localStorage.getItem("reflex.actor") ?? "";
+actorInput.addEventListener("change", () => localStorage.setItem("reflex.actor", actorInput.value.trim()));
+
+/** The person acting, as the "Acting as" field names them (local mode's `x-reflex-actor`). */
+export const actor = () => actorInput.value.trim();
+
+/**
+ * Every request's headers, built here and nowhere else (a sign-in adds its own here).
+ * @param {boolean} withBody
+ * @returns {Record<string, string>}
+ */
+export function requestHeaders(withBody) {
+  /** @type {Record<string, string>} */
+  const headers = { accept: "application/json" };
+  if (withBody) headers["content-type"] = "application/json";
+  const who = actor();
+  if (who) headers["x-reflex-actor"] = who;
+  return headers;
+}
+
+/** @param {Response} res @returns {Promise<ApiResult>} */
+async function parse(res) {
+  const text = await res.text();
+  let parsed;
+  try {
+    parsed = text ? JSON.parse(text) : {};
+  } catch {
+    parsed = { error: { code: "not_json", message: text.slice(0, 200) } };
+  }
+  return { status: res.status, body: parsed };
+}
+
+/**
+ * One API call: `{ status, body }`; a network failure is status 0 with the message.
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body]
+ * @returns {Promise<ApiResult>}
+ */
+export async function api(method, path, body) {
+  // The first page's GET, sent by boot.js before this module loaded: taken once, as it is.
+  const early = BOOT.first;
+  const reuse = early && method === "GET" && path === early.path && actor() === early.actor;
+  if (early) BOOT.first = undefined;
+  try {
+    const res = reuse
+      ? await early.response
+      : await fetch(`${API}${path}`, {
+          method,
+          headers: requestHeaders(body !== undefined),
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+    return await parse(res);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return { status: 0, body: { error: { code: "network", message: `cannot reach the API: ${message}` } } };
+  }
+}
+
+/** What went wrong, in a line. @param {ApiResult} res */
+export const errorText = (res) =>
+  `${res.body?.error?.message ?? `HTTP ${res.status}`}${res.body?.error?.path ? ` (at ${res.body.error.path})` : ""}`;
+
+/** @type {Array<{ name: string, risk: string, summary: string, dryRun: string, params?: any, example?: any }> | undefined} */
+let runbookList;
+/** The runbooks this server offers (asked once). */
+export async function runbooks() {
+  if (!runbookList) {
+    const res = await api("GET", "/api/runbooks");
+    if (res.status !== 200) throw new Error(`GET /api/runbooks: ${errorText(res)}`);
+    runbookList = res.body.runbooks;
+  }
+  return runbookList ?? [];
+}
+
+/** @type {Map<string, { stateMachine?: unknown, missing?: string }>} */
+const runbookDefs = new Map();
+/** A runbook with its state machine, or `{ missing: reason }`. @param {string} name */
+export async function runbookDef(name) {
+  if (!runbookDefs.has(name)) {
+    const res = await api("GET", `/api/runbooks/${encodeURIComponent(name)}`);
+    runbookDefs.set(
+      name,
+      res.status === 200 && res.body.stateMachine
+        ? res.body
+        : { missing: res.status === 200 ? "the API returns no stateMachine" : errorText(res) },
+    );
+  }
+  return /** @type {{ stateMachine?: unknown, missing?: string }} */ (runbookDefs.get(name));
+}

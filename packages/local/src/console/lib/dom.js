@@ -1,0 +1,110 @@
+// @ts-check
+/**
+ * The console's DOM helpers: `h()` builds elements from nodes and text (text is never parsed
+ * as HTML, so API data cannot inject markup), `fill()` replaces children, and the small
+ * pieces every view shows (a time, a status badge, JSON, an empty state, the flash line).
+ */
+import { STATUS_TEXT } from "../graph.js";
+
+/** A child of `h()`: a node, text, nothing, or a list of those (nested lists allowed). @typedef {Node | string | number | false | null | undefined | readonly unknown[]} Child */
+
+/** @param {Child[]} children @returns {Array<Node | string>} */
+const flat = (children) =>
+  /** @type {any[]} */ (children)
+    .flat(Number.POSITIVE_INFINITY)
+    .filter((c) => c !== undefined && c !== null && c !== false && c !== "")
+    .map((c) => (c instanceof Node ? c : String(c)));
+
+/**
+ * Replaces an element's children with nodes or text, arrays flattened, empty values dropped.
+ * @param {Element} el
+ * @param {...Child} children
+ */
+export function fill(el, ...children) {
+  el.replaceChildren(...flat(children));
+}
+
+/**
+ * Builds an element; children are nodes or text (never parsed as HTML). `on*` attributes are
+ * listeners; a non-string value of a known property (`checked`, `open`, …) is set as the property.
+ * @param {string} tag
+ * @param {Record<string, unknown> | null} [attrs]
+ * @param {...Child} children
+ * @returns {HTMLElement & Record<string, any>}
+ */
+export function h(tag, attrs = {}, ...children) {
+  /** @type {any} */
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs ?? {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), /** @type {EventListener} */ (v));
+    else if (k === "class") el.className = String(v);
+    else if (k in el && typeof v !== "string") el[k] = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  el.append(...flat(children));
+  return el;
+}
+
+/**
+ * A time in the viewer's zone, UTC on hover (and in `datetime`).
+ * @param {string | undefined} iso
+ */
+export function time(iso) {
+  if (!iso) return h("span", { class: "muted" }, "—");
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return h("span", {}, iso);
+  const utc = `${d
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d+Z$/, "")} UTC`;
+  return h("time", { datetime: d.toISOString(), title: utc }, d.toLocaleString());
+}
+
+/** A status as an icon and a word (never colour alone). @param {string} status */
+export function badge(status) {
+  const [icon, word] = STATUS_TEXT[status] ?? ["•", String(status).toLowerCase()];
+  return h(
+    "span",
+    { class: `status s-${status}`, "data-status": status },
+    h("span", { "aria-hidden": "true" }, icon),
+    word,
+  );
+}
+
+/** @param {unknown} value */
+export const json = (value) => h("pre", {}, JSON.stringify(value, null, 2));
+
+/** @param {...Child} children */
+export const empty = (...children) => h("div", { class: "empty" }, ...children);
+
+/** @param {string | undefined} id */
+export const short = (id) => (id && id.length > 14 ? `${id.slice(0, 8)}…` : id);
+
+/** A reason, message or description out of whatever a runbook reported. @param {any} x @returns {string} */
+export const textOf = (x) =>
+  typeof x === "string" ? x : (x?.reason ?? x?.message ?? x?.description ?? JSON.stringify(x));
+
+/** A link to a run's page. @param {string} id @param {Child} [text] */
+export const runLink = (id, text = id) => h("a", { href: `#/runs/${encodeURIComponent(id)}` }, text);
+
+const flashEl = /** @type {HTMLElement} */ (document.getElementById("flash"));
+/** The page's one status line (announced politely). @param {Child} message @param {boolean} [isError] */
+export function flash(message, isError = false) {
+  flashEl.className = isError ? "error" : "";
+  fill(flashEl, message);
+}
+
+/**
+ * Redraws `el` only when `key` differs from the key it was last drawn with: a part of a page
+ * whose data did not change keeps its nodes (and the reader's focus, selection and scroll).
+ * @param {HTMLElement} el
+ * @param {string} key
+ * @param {() => Child} build
+ */
+export function patch(el, key, build) {
+  if (el.dataset.drawn === key) return false;
+  el.dataset.drawn = key;
+  fill(el, build());
+  return true;
+}
