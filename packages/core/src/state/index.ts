@@ -1,5 +1,8 @@
 export * as Alarms from "./alarms.ts";
 export * as Audit from "./audit.ts";
+export * as AuditKeys from "./audit-keys.ts";
+export * as AuditSeal from "./audit-seal.ts";
+export * as AuditVerify from "./audit-verify.ts";
 export { decodeCursor, encodeCursor, indexPageKey } from "./db.ts";
 export * as Executions from "./executions.ts";
 export * as Locks from "./locks.ts";
