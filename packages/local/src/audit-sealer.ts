@@ -17,6 +17,8 @@ export interface LocalSealer {
 }
 
 export function startLocalSealer(config: Config, schedule = true): LocalSealer {
+  // A trail never sealed starts with the period local mode started in (not an hour before it).
+  const startedAt = new Date();
   let running: Promise<unknown> = Promise.resolve();
   const run: LocalSealer["run"] = (now, since) => {
     const next = running.then(() =>
@@ -31,7 +33,7 @@ export function startLocalSealer(config: Config, schedule = true): LocalSealer {
             mode: config.audit.lockMode,
           },
           now,
-          since,
+          since: since ?? startedAt,
         }),
       ),
     );

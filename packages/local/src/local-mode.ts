@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import {
   Approvals,
   Audit,
+  AuditTrail,
   Aws,
   ChatOps,
   type Config,
@@ -309,6 +310,8 @@ async function openAuditExport(storage: Storage, dataDir: string | undefined, re
   process.env.REFLEX_AUDIT_KEYS_DIR = dataDir
     ? join(dataDir, "keys")
     : mkdtempSync(join(process.env.TMPDIR ?? "/tmp", "reflex-keys-"));
+  // The key exists from the start (made on first use), so `reflex audit keys` lists it.
+  AuditTrail.signer();
   process.env.REFLEX_AUDIT_BUCKET = LOCAL_AUDIT_BUCKET;
   process.env.REFLEX_AUDIT_HUB = "local";
   return worm;

@@ -22,7 +22,7 @@ import {
 import { client } from "../aws.ts";
 import type { AuditEntry } from "./audit.ts";
 import type { Signer } from "./audit-keys.ts";
-import { type Digest, entriesBetween, markExported, seal, unexported } from "./audit-seal.ts";
+import { type Digest, digests, entriesBetween, markExported, seal, unexported } from "./audit-seal.ts";
 import { memorySource, parseEntries, type TrailSource } from "./audit-verify.ts";
 
 export interface ExportOptions {
@@ -113,12 +113,18 @@ export async function sealAndExport(opts: {
 }
 
 /**
- * How far the export lags: minutes since the oldest digest not yet exported was sealed (0 when
- * all are exported). The reconciler alarms when this passes two periods.
+ * How far the sealed, exported trail lags behind now, in minutes: since the end of the newest
+ * period whose digest is exported (0 while nothing was ever sealed). Normally a period plus the
+ * sealer's grace and schedule; the reconciler alarms past two periods and a quarter hour, which
+ * catches a sealer that stopped as well as an export that fails.
  */
 export async function exportLagMinutes(now = new Date()): Promise<number> {
-  const oldest = (await unexported())[0];
-  return oldest ? Math.max(0, Math.floor((now.getTime() - new Date(oldest.sealedAt).getTime()) / 60_000)) : 0;
+  const recent = await digests({ newest: 200 });
+  if (recent.length === 0) return 0;
+  const exported = new Set((await unexported()).map((d) => d.sequence));
+  const newest = recent.filter((d) => !exported.has(d.sequence)).at(-1);
+  const since = newest ? new Date(newest.end) : new Date(recent[0].hour);
+  return Math.max(0, Math.floor((now.getTime() - since.getTime()) / 60_000));
 }
 
 /** The export bucket as a trail source (for `reflex audit verify --source s3`). */
