@@ -35,7 +35,11 @@ export function lostRunsEmf(count: number, deployment: string, now = Date.now())
 }
 
 /** Must match stacks/observability.ts's audit alarm: minutes the sealed, exported audit trail lags behind now. */
-export const AUDIT_LAG_METRIC = { namespace: "Reflex", name: "AuditExportLagMinutes", dimension: "Deployment" } as const;
+export const AUDIT_LAG_METRIC = {
+  namespace: "Reflex",
+  name: "AuditExportLagMinutes",
+  dimension: "Deployment",
+} as const;
 
 /** The audit export's lag as one EMF line (core's AuditExport.exportLagMinutes). */
 export function auditLagEmf(minutes: number, deployment: string, now = Date.now()): string {
@@ -63,6 +67,8 @@ export const handler = middy<unknown, { closed: number }>()
     // Written even when zero, so the alarm sees data and a quiet stage reads as OK, not missing.
     process.stdout.write(`${lostRunsEmf(closed.length, requireEnv("REFLEX_EVENT_BUS"))}\n`);
     // The sealed audit trail's export, watched from here so a sealer that stopped still pages.
-    process.stdout.write(`${auditLagEmf(await AuditExport.exportLagMinutes(), requireEnv("REFLEX_EVENT_BUS"))}\n`);
+    process.stdout.write(
+      `${auditLagEmf(await AuditExport.exportLagMinutes(), requireEnv("REFLEX_EVENT_BUS"))}\n`,
+    );
     return { closed: closed.length };
   });
