@@ -197,6 +197,12 @@ export function Api({ stack }: StackContext) {
     {
       id: "AwsSolutions-IAM5",
       reason:
+        "GET /api/audit/verify --source s3 reads the locked audit export, whose objects are named per sealed period under audit/ (read only).",
+      appliesTo: [{ regex: "/^Resource::.*audit/\\*$/g" }],
+    },
+    {
+      id: "AwsSolutions-IAM5",
+      reason:
         "states:SendTaskSuccess/SendTaskFailure/SendTaskHeartbeat take a task token and have no resource type to scope them to (the token is the capability, readable only from the state table); states:StopExecution names each of this stage's state machines exactly and leaves only the execution name open (chosen at start time).",
       appliesTo: ["Resource::*", ...executionArns.map((a) => `Resource::${a}`)],
     },

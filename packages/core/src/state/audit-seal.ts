@@ -158,6 +158,40 @@ function digestOfRow(item: Record<string, unknown>): Digest {
 
 const seqKey = (sequence: number) => `DIGEST#${String(sequence).padStart(12, "0")}`;
 
+/**
+ * One signed digest over entries already in seal order, linked to `previous` (the chain's head).
+ * Pure: what the sealer writes, and what a benchmark or a test builds in memory.
+ */
+export async function makeDigest(p: {
+  hub: string;
+  hour: Date;
+  periodMs: number;
+  backfill: boolean;
+  entries: AuditEntry[];
+  previous: Digest | undefined;
+  signer: Signer;
+  sealedAt: Date;
+}): Promise<Digest> {
+  const body: DigestBody = {
+    version: 1,
+    hub: p.hub,
+    sequence: (p.previous?.sequence ?? 0) + 1,
+    hour: p.hour.toISOString(),
+    end: new Date(p.hour.getTime() + p.periodMs).toISOString(),
+    backfill: p.backfill,
+    count: p.entries.length,
+    first: p.entries[0]?.at ?? null,
+    last: p.entries.at(-1)?.at ?? null,
+    entries: p.entries.map((e) => ({ id: e.id, sha256: entryHash(e) })),
+    previousDigestHash: p.previous ? digestHash(p.previous) : null,
+    previousDigestSignature: p.previous?.signature ?? null,
+    keyId: p.signer.keyId,
+    algorithm: p.signer.algorithm,
+    sealedAt: p.sealedAt.toISOString(),
+  };
+  return { ...body, signature: await p.signer.sign(digestBytes(body)) };
+}
+
 export interface SealOptions {
   signer: Signer;
   hub: string;
@@ -201,24 +235,16 @@ export async function seal(opts: SealOptions): Promise<Digest[]> {
   let head = recent.at(-1);
   const written: Digest[] = [];
   const write = async (hour: Date, entries: AuditEntry[], backfill: boolean): Promise<boolean> => {
-    const body: DigestBody = {
-      version: 1,
+    const digest = await makeDigest({
       hub: opts.hub,
-      sequence: (head?.sequence ?? 0) + 1,
-      hour: hour.toISOString(),
-      end: new Date(hour.getTime() + periodMs).toISOString(),
+      hour,
+      periodMs,
       backfill,
-      count: entries.length,
-      first: entries[0]?.at ?? null,
-      last: entries.at(-1)?.at ?? null,
-      entries: entries.map((e) => ({ id: e.id, sha256: entryHash(e) })),
-      previousDigestHash: head ? digestHash(head) : null,
-      previousDigestSignature: head?.signature ?? null,
-      keyId: opts.signer.keyId,
-      algorithm: opts.signer.algorithm,
-      sealedAt: now.toISOString(),
-    };
-    const digest: Digest = { ...body, signature: await opts.signer.sign(digestBytes(body)) };
+      entries,
+      previous: head,
+      signer: opts.signer,
+      sealedAt: now,
+    });
     const put = await conditionalWrite(
       new PutCommand({
         TableName: tableName(),
