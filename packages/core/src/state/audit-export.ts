@@ -127,8 +127,16 @@ export async function exportLagMinutes(now = new Date()): Promise<number> {
   return Math.max(0, Math.floor((now.getTime() - since.getTime()) / 60_000));
 }
 
-/** The export bucket as a trail source (for `reflex audit verify --source s3`). */
-export async function s3Source(bucket: string, hub: string): Promise<TrailSource> {
+/**
+ * The export bucket as a trail source (for `reflex audit verify --source s3`): every digest, and
+ * the entries files of the digests whose period is in `range` only (an export of years is not
+ * read whole to check a day).
+ */
+export async function s3Source(
+  bucket: string,
+  hub: string,
+  range?: { from: Date; to: Date },
+): Promise<TrailSource> {
   const s3 = client(S3Client, "s3");
   const keys: string[] = [];
   let token: string | undefined;
@@ -144,12 +152,16 @@ export async function s3Source(bucket: string, hub: string): Promise<TrailSource
     return Buffer.from((await out.Body?.transformToByteArray()) ?? []);
   };
   const digests: Digest[] = [];
-  const entries: AuditEntry[] = [];
-  for (const key of keys.sort()) {
+  for (const key of keys.sort())
     if (key.endsWith(".json") && key.includes("/digests/"))
       digests.push(JSON.parse((await read(key)).toString("utf8")) as Digest);
-    else if (key.endsWith(".jsonl.gz") && key.includes("/entries/"))
-      entries.push(...parseEntries(await read(key)));
+  const from = range?.from.toISOString() ?? "";
+  const to = range?.to.toISOString() ?? "~";
+  const wanted = new Set(digests.filter((d) => d.hour >= from && d.hour < to).map((d) => seq(d.sequence)));
+  const entries: AuditEntry[] = [];
+  for (const key of keys) {
+    const m = /\/entries\/(\d{12})\.jsonl\.gz$/.exec(key);
+    if (m && wanted.has(m[1])) entries.push(...parseEntries(await read(key)));
   }
   return memorySource("s3", { digests, entries });
 }

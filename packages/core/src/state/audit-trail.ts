@@ -52,11 +52,11 @@ export function bucket(): string | undefined {
 }
 
 /** The trail as `source` holds it: the state table or the export bucket. */
-export async function source(name: "table" | "s3"): Promise<TrailSource> {
+export async function source(name: "table" | "s3", range?: { from: Date; to: Date }): Promise<TrailSource> {
   if (name === "table") return tableSource();
   const b = bucket();
   if (!b) throw new EnvironmentError("REFLEX_AUDIT_BUCKET is not set: there is no audit export to read");
-  return s3Source(b, hub());
+  return s3Source(b, hub(), range);
 }
 
 /** The longest range one `GET /api/audit/verify` checks (a longer one: verify a download offline). */
@@ -95,7 +95,7 @@ export function verifyRequest(
 /** Verifies this deployment's trail over a range, with its own trusted keys. */
 export async function verifyTrail(q: { source?: string; from?: string; to?: string }): Promise<VerifyReport> {
   const r = verifyRequest(q);
-  return verify({ source: await source(r.source), keys: await trustedKeys(), from: r.from, to: r.to });
+  return verify({ source: await source(r.source, r), keys: await trustedKeys(), from: r.from, to: r.to });
 }
 
 /** A trusted key, with the digests it signed (its validity as the trail shows it). */
