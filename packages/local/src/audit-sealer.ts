@@ -41,10 +41,20 @@ export function startLocalSealer(config: Config, schedule = true): LocalSealer {
     running = next.catch(() => undefined);
     return next;
   };
+  let stopped = false;
   const cron = schedule
     ? new Cron("* * * * *", { name: "reflex-audit-sealer", protect: true }, () => {
-        run().catch((err) => console.error("reflex: the audit sealer failed:", err));
+        run().catch((err) => {
+          // A pass cut short by local mode stopping (its store closed) is not a failure.
+          if (!stopped) console.error("reflex: the audit sealer failed:", err);
+        });
       })
     : undefined;
-  return { run, stop: () => cron?.stop() };
+  return {
+    run,
+    stop: () => {
+      stopped = true;
+      cron?.stop();
+    },
+  };
 }
