@@ -11,6 +11,7 @@ import { DeleteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startTestDynamo } from "../../../../test/support/dynamo.ts";
 import { ensureTable, type Storage } from "../../../local/src/storage.ts";
+import { validateConfig } from "../config/index.ts";
 import * as Audit from "./audit.ts";
 import * as Keys from "./audit-keys.ts";
 import * as Seal from "./audit-seal.ts";
@@ -125,6 +126,25 @@ describe("sealing", () => {
       expect.objectContaining({ sequence: 4, hour: hour(1).toISOString(), backfill: true, count: 1 }),
     ]);
     expect(await verify()).toMatchObject({ ok: true, entries: 5 });
+  });
+
+  it("refuses a seal period that does not divide a day, in the config and in the sealer", async () => {
+    let refused: unknown;
+    try {
+      validateConfig({ audit: { sealMinutes: 7 } });
+    } catch (e) {
+      refused = e;
+    }
+    expect(refused).toMatchObject({
+      issues: [
+        expect.objectContaining({
+          path: "audit.sealMinutes",
+          message: expect.stringMatching(/divide a day/),
+        }),
+      ],
+    });
+    expect(validateConfig({}).audit).toEqual({ sealMinutes: 60, retainDays: 400, lockMode: "COMPLIANCE" });
+    await expect(Seal.seal({ signer, hub: "test", periodMinutes: 7 })).rejects.toThrow(/divides a day/);
   });
 
   it("canonical JSON sorts keys at every depth and drops undefined members", () => {
