@@ -4,6 +4,7 @@
  */
 import { admissionBench } from "./admission.ts";
 import { alarmStorm } from "./alarm-storm.ts";
+import { auditSealBench } from "./audit-seal.ts";
 import { bundles } from "./bundles.ts";
 import { chatopsBench } from "./chatops.ts";
 import { chatopsStatusBench } from "./chatops-status.ts";
@@ -22,6 +23,7 @@ process.env.AWS_EC2_METADATA_DISABLED = "true";
 
 const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
   "alarm-storm": alarmStorm,
+  "audit-seal": auditSealBench,
   bundles: () => bundles(),
   "sfn-log-bytes": sfnLogBytes,
   chatops: chatopsBench,

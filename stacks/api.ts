@@ -17,11 +17,13 @@ import {
   use,
 } from "sst/constructs";
 import { useProject } from "sst/project.js";
+import { Audit } from "./audit.ts";
 import { Bus } from "./bus.ts";
 import { auditQueueArn, partitionOf, resourceName } from "./context.ts";
 import { deadLetterQueue, reflexFunction } from "./function.ts";
 import {
   auditStatement,
+  auditVerifyStatements,
   putEventsStatement,
   runControlStatements,
   startExecutionStatement,
@@ -161,6 +163,7 @@ function grantStageSecret(stack: StackContext["stack"], fn: SstFunction, name: s
 
 export function Api({ stack }: StackContext) {
   const { table } = use(Storage);
+  const { sealed } = use(Audit);
   const { bus } = use(Bus);
   const { runbooks } = use(Runbooks);
 
@@ -184,8 +187,19 @@ export function Api({ stack }: StackContext) {
     startExecutionStatement(runbooks.map((r) => r.stateMachineArn)),
     putEventsStatement(bus.eventBusArn),
     ...runControlStatements(executionArns),
+    // GET /api/audit/verify and /api/audit/keys: the public key and the locked export, read only.
+    ...auditVerifyStatements(sealed.key.keyArn, sealed.bucket.bucketArn),
   ]);
+  handler.addEnvironment("REFLEX_AUDIT_KEY_ARN", sealed.key.keyArn);
+  handler.addEnvironment("REFLEX_AUDIT_BUCKET", sealed.bucket.bucketName);
+  handler.addEnvironment("REFLEX_AUDIT_HUB", sealed.hub);
   suppress(must(handler.role, "handler.role"), [
+    {
+      id: "AwsSolutions-IAM5",
+      reason:
+        "GET /api/audit/verify --source s3 reads the locked audit export, whose objects are named per sealed period under audit/ (read only).",
+      appliesTo: [{ regex: "/^Resource::.*audit/\\*$/g" }],
+    },
     {
       id: "AwsSolutions-IAM5",
       reason:

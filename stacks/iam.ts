@@ -144,6 +144,7 @@ export const KEY_PREFIXES = {
   thread: "CHATOPS#", // state/chatops-threads.ts
   slackSignature: "SLACKSIG#", // chatops/replay.ts
   items: "ITEMS#", // state/runbook-items.ts: a runbook's own records (ctx.items)
+  seal: "SEAL#", // state/audit-seal.ts: the audit trail's signed digests
 } as const;
 export type KeyKind = keyof typeof KEY_PREFIXES;
 
@@ -182,6 +183,8 @@ export const TABLE_WRITES = {
   step: ["execution", "lock", "approval", "pair", "items"],
   /** The audit writer (stacks/audit.ts): audit rows, put only ({@link auditWriterStatements}). */
   auditWriter: ["audit"],
+  /** The audit sealer (stacks/audit.ts): the signed digests of the audit trail, and their export marks. */
+  auditSealer: ["seal"],
 } satisfies Record<string, KeyKind[]>;
 
 /** Every write a role could make to a row, batches included (a batch may hold a DeleteRequest). */
@@ -252,6 +255,37 @@ export function auditWriterStatements(tableArn: string): PolicyStatement[] {
       conditions: auditRows,
     }),
     denyAuditWrites(tableArn, ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]),
+  ];
+}
+
+/**
+ * The audit sealer's signing, and only its: `kms:Sign` on the audit key (the key's own policy
+ * also denies Sign to every other principal, stacks/audit.ts), and `kms:GetPublicKey`.
+ */
+export function auditSignStatement(keyArn: string): PolicyStatement {
+  return new PolicyStatement({ actions: ["kms:Sign", "kms:GetPublicKey"], resources: [keyArn] });
+}
+
+/**
+ * The sealer's export: put objects (with their Object Lock retention) under `audit/` and read
+ * back what it wrote (HeadObject, to resume an export cut short). No delete, no retention change,
+ * no governance bypass: in COMPLIANCE mode S3 refuses those to everyone anyway.
+ */
+export function auditExportStatements(bucketArn: string): PolicyStatement[] {
+  return [
+    new PolicyStatement({
+      actions: ["s3:PutObject", "s3:PutObjectRetention", "s3:GetObject"],
+      resources: [`${bucketArn}/audit/*`],
+    }),
+  ];
+}
+
+/** Verifying the trail (the API's GET /api/audit/verify): the public key, and reading the export. */
+export function auditVerifyStatements(keyArn: string, bucketArn: string): PolicyStatement[] {
+  return [
+    new PolicyStatement({ actions: ["kms:GetPublicKey"], resources: [keyArn] }),
+    new PolicyStatement({ actions: ["s3:GetObject"], resources: [`${bucketArn}/audit/*`] }),
+    new PolicyStatement({ actions: ["s3:ListBucket"], resources: [bucketArn] }),
   ];
 }
 

@@ -39,6 +39,12 @@ const RECONCILER_SILENCE = Duration.minutes(30);
 
 /** The EMF metric the reconciler writes for each run it had to close (one per stage, by its name prefix). */
 export const LOST_RUNS_METRIC = { namespace: "Reflex", name: "RunsLost", dimension: "Deployment" } as const;
+/** The reconciler's measure of how far the sealed, exported audit trail lags (minutes). */
+export const AUDIT_LAG_METRIC = {
+  namespace: "Reflex",
+  name: "AuditExportLagMinutes",
+  dimension: "Deployment",
+} as const;
 
 export function Observability({ stack }: StackContext) {
   const runbooks = use(Runbooks).monitored;
@@ -160,6 +166,22 @@ export function Observability({ stack }: StackContext) {
     }),
     1,
     { below: true, missing: TreatMissingData.BREACHING },
+  );
+  // The sealed audit trail's export lags: a period ended more than two periods (and the sealer's
+  // schedule) ago and is not in the locked bucket. The reconciler measures it (reconcile.ts).
+  const sealMinutes = reflexConfig().config.audit.sealMinutes;
+  alarm(
+    "AuditExportLag",
+    "audit-export-lag",
+    `The audit trail's locked export lags more than ${2 * sealMinutes + 15} minutes: check the audit sealer (its function, schedule rule and KMS key)`,
+    new Metric({
+      namespace: AUDIT_LAG_METRIC.namespace,
+      metricName: AUDIT_LAG_METRIC.name,
+      dimensionsMap: { [AUDIT_LAG_METRIC.dimension]: prefix },
+      statistic: "Maximum",
+      period: RECONCILER_SILENCE,
+    }),
+    2 * sealMinutes + 15,
   );
   // Audit entries waiting: the writer is failing or not keeping up, and the trail lags behind.
   alarm(

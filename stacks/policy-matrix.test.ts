@@ -70,6 +70,8 @@ const PLATFORM_ROLES = [
   "trigger",
   // The one writer of the audit trail (stacks/audit.ts): it alone puts AUDIT# rows.
   "audit-writer",
+  // The audit sealer (stacks/audit.ts): it alone writes digests (SEAL#) and signs them.
+  "audit-sealer",
 ];
 const RUNBOOKS = [...Runbooks.list().map((r) => r.name), EXAMPLE_RUNBOOK].sort();
 const STEPS = RUNBOOKS.map((name) => `step-${name}`);
@@ -111,6 +113,8 @@ const ROW_WRITERS: Record<string, string[]> = {
   // A runbook's own records: its step worker alone (restart-service's; no other step's).
   "ITEMS#restart-service": ["step-restart-service"],
   "ITEMS#off-hours": [],
+  // The audit trail's signed digests: the sealer alone.
+  "SEAL#audit": ["audit-sealer"],
 };
 const ROWS: Case[] = Object.entries(ROW_WRITERS).flatMap(([key, writers]) =>
   ["dynamodb:PutItem", "dynamodb:DeleteItem"].map((action) => ({
@@ -244,6 +248,12 @@ const ATTACKS: Case[] = [
     allowedFor: [],
   },
   { what: "scan the state table", action: "dynamodb:Scan", resource: ARN.table, allowedFor: [] },
+  {
+    what: "sign with any other KMS key",
+    action: "kms:Sign",
+    resource: ARN.key,
+    allowedFor: [],
+  },
   {
     what: "create a KMS grant for itself (not for an AWS resource)",
     action: "kms:CreateGrant",
@@ -452,6 +462,20 @@ const RUNBOOK_REQUESTS: Array<Omit<Case, "allowedFor">> = [
 
 /** The platform's own work, by the security rules (docs/security.md), not by any runbook. */
 const PLATFORM_WORK: Case[] = [
+  // What a table administrator cannot forge: a digest's signature. Only the audit sealer signs
+  // (the key's own policy also denies Sign to every other principal, stacks/audit.ts).
+  {
+    what: "sign with the audit key (a digest of the audit trail)",
+    action: "kms:Sign",
+    resource: `arn:aws:kms:${region}:${account}:key/audit-signing`,
+    allowedFor: ["audit-sealer"],
+  },
+  {
+    what: "read the audit key's public half (verify the trail)",
+    action: "kms:GetPublicKey",
+    resource: `arn:aws:kms:${region}:${account}:key/audit-signing`,
+    allowedFor: ["api", "audit-sealer"],
+  },
   {
     what: "append an audit row",
     action: "dynamodb:PutItem",

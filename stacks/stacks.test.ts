@@ -7,13 +7,16 @@ import { type Config, createTableInput, loadConfig, Runbooks, substitute } from 
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import type { CloudAssembly } from "aws-cdk-lib/cx-api";
 import { beforeAll, describe, expect, it } from "vitest";
-import { LOST_RUNS_METRIC as RECONCILER_METRIC } from "../packages/functions/src/reconcile.ts";
+import {
+  AUDIT_LAG_METRIC as RECONCILER_AUDIT_LAG_METRIC,
+  LOST_RUNS_METRIC as RECONCILER_METRIC,
+} from "../packages/functions/src/reconcile.ts";
 import { Api } from "./api.ts";
 import { Audit } from "./audit.ts";
 import { Bus } from "./bus.ts";
 import { isProdStage } from "./context.ts";
 import { effectivePermissions } from "./iam.ts";
-import { LOST_RUNS_METRIC, Observability } from "./observability.ts";
+import { AUDIT_LAG_METRIC, LOST_RUNS_METRIC, Observability } from "./observability.ts";
 import { Runbooks as RunbooksStack, stepWorkerTimeoutSeconds } from "./runbooks.ts";
 import { Storage } from "./storage.ts";
 import { SHARED_SYNTH_TIMEOUT, sharedSynth } from "./support/shared-synth.ts";
@@ -126,9 +129,9 @@ describe("Storage", () => {
       // Parameter reads (patch's step worker also runs commands: SendCommand, not parameters).
       .filter((s) => actionsOf(s).some((a) => a.startsWith("ssm:") && a.includes("Parameter")));
     // Every function reads the config (step workers, api, trigger, schedule, execution-status,
-    // reconcile, and the three ChatOps functions)…
+    // reconcile, the three ChatOps functions, and the audit sealer)…
     const config = reads.filter((s) => s.Resource === arn);
-    expect(config.length).toBe(Runbooks.list().length + 8);
+    expect(config.length).toBe(Runbooks.list().length + 9);
     for (const s of config) expect(s).toEqual({ Effect: "Allow", Action: "ssm:GetParameter", Resource: arn });
     // …and the only other SSM reads are SST's Secret bindings (the Slack secrets), nothing wider.
     for (const s of reads.filter((r) => r.Resource !== arn)) {
@@ -777,8 +780,22 @@ describe("Observability", () => {
     expect(LOST_RUNS_METRIC).toEqual(RECONCILER_METRIC);
     expect(named("Errors")).toEqual([]);
     expect(named("Throttles")).toEqual([]);
+    // The sealed audit trail's export lag, as the reconciler writes it: two hourly periods and a quarter hour.
+    expect(named(AUDIT_LAG_METRIC.name)).toEqual([
+      expect.objectContaining({
+        AlarmName: `${PREFIX}-audit-export-lag`,
+        Namespace: AUDIT_LAG_METRIC.namespace,
+        Dimensions: [{ Name: AUDIT_LAG_METRIC.dimension, Value: PREFIX }],
+        Statistic: "Maximum",
+        Threshold: 135,
+      }),
+    ]);
+    expect(AUDIT_LAG_METRIC).toEqual(RECONCILER_AUDIT_LAG_METRIC);
     for (const a of alarms.filter(
-      (x) => x.AlarmName !== `${PREFIX}-reconciler-silent` && x.AlarmName !== `${PREFIX}-audit-lagging`,
+      (x) =>
+        x.AlarmName !== `${PREFIX}-reconciler-silent` &&
+        x.AlarmName !== `${PREFIX}-audit-lagging` &&
+        x.AlarmName !== `${PREFIX}-audit-export-lag`,
     )) {
       expect(a).toMatchObject({
         Threshold: 1,
@@ -888,7 +905,7 @@ describe("every stack", () => {
       }
     }
     // …and the audit writer, which alone does not read the config.
-    expect(count).toBe(Runbooks.list().length + 9);
+    expect(count).toBe(Runbooks.list().length + 10);
   });
 
   it("grants no '*' action: no statement names '*', and no Allow uses a wildcard action", () => {

@@ -431,6 +431,9 @@ describe("against a running local mode", () => {
       const { approvals } = JSON.parse((await reflex(["approvals", "--all", "--json", ...url])).stdout);
       return waiting.every((id) => approvals.some((a: { executionId: string }) => a.executionId === id));
     });
+    // Two hours before this one sealed (nothing of this test's can land there), for audit verify.
+    const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+    await local.audit.sealer.run(new Date(), new Date(hour - 2 * 3_600_000));
     const args: Record<string, string[]> = {
       run: ["backup-snapshot", "--param", "selector.tag.Role=web", "--dry-run", "--wait"],
       runbooks: ["scale"],
@@ -440,6 +443,13 @@ describe("against a running local mode", () => {
       show: ["latest"],
       logs: ["latest"],
       audit: ["--limit", "5"],
+      "audit verify": [
+        "--from",
+        new Date(hour - 2 * 3_600_000).toISOString(),
+        "--to",
+        new Date(hour - 3_600_000).toISOString(),
+      ],
+      "audit keys": [],
       status: [],
       "config check": [],
       "events put": ["examples/alarm-cpu-high.json"],

@@ -13,6 +13,7 @@ import {
   ElasticLoadBalancingV2Client,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { EventBridgeClient, ListRulesCommand } from "@aws-sdk/client-eventbridge";
+import { KMSClient, ListKeysCommand } from "@aws-sdk/client-kms";
 import { LambdaClient, ListFunctionsCommand } from "@aws-sdk/client-lambda";
 import { ListHostedZonesCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
@@ -50,6 +51,8 @@ const PROBES: Record<Aws.ServiceName, Probe> = {
   // Local mode hands audit entries to the writer in-process: its queue is never reached.
   sqs: { Client: SQSClient, call: () => new ListQueuesCommand({}) },
   scheduler: { Client: EventBridgeClient, call: () => new ListRulesCommand({}) },
+  // Local mode seals the audit trail with a key under .reflex/keys: KMS is never reached.
+  kms: { Client: KMSClient, call: () => new ListKeysCommand({}) },
 };
 
 type Outcome = "simulated" | "loopback" | "refused";
@@ -113,6 +116,7 @@ describe("local mode's AWS endpoints", () => {
       lambda: "refused",
       sqs: "refused",
       scheduler: "refused",
+      kms: "refused",
     });
   });
 
@@ -129,6 +133,7 @@ describe("local mode's AWS endpoints", () => {
     });
     expect(where.scheduler.outcome).toBe("refused");
     expect(where.sqs.outcome).toBe("refused");
+    expect(where.kms.outcome).toBe("refused");
   });
 
   it("sends nothing anywhere once local mode has stopped", async () => {

@@ -149,10 +149,13 @@ export function resolveTokens(value: unknown, env: { region: string; account: st
     // Cross-stack exports in these templates are the reports bucket's ARN and the table's ARN.
     if (/Reports/.test(name)) return "arn:aws:s3:::reports-bucket";
     if (/State/.test(name)) return `arn:aws:dynamodb:${env.region}:${env.account}:table/state`;
+    if (/AuditSigningKey/.test(name)) return `arn:aws:kms:${env.region}:${env.account}:key/audit-signing`;
     return `arn:aws:unknown:${env.region}:${env.account}:${name}`;
   }
   if ("Fn::GetAtt" in o) {
     const [id] = o["Fn::GetAtt"] as [string, string];
+    // The audit signing key (stacks/audit.ts), the one KMS key Reflex's templates create.
+    if (id.startsWith("AuditSigningKey")) return `arn:aws:kms:${env.region}:${env.account}:key/audit-signing`;
     return `arn:aws:lambda:${env.region}:${env.account}:function:${id}`;
   }
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, resolveTokens(v, env)]));

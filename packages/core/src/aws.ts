@@ -29,6 +29,7 @@ export const SERVICES = [
   "cloudwatch",
   "lambda",
   "sqs",
+  "kms",
 ] as const;
 
 export type ServiceName = (typeof SERVICES)[number];

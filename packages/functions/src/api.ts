@@ -12,6 +12,7 @@ import {
   Admission,
   Approvals,
   Audit,
+  AuditTrail,
   currentConfig,
   decodeCursor,
   Executions,
@@ -459,6 +460,21 @@ const routes: Array<[string, string, Handler]> = [
       );
     },
   ],
+  // The sealed trail checked against its signed digests (docs/security.md): read only.
+  [
+    "GET",
+    "/api/audit/verify",
+    async (c) =>
+      ok(
+        c,
+        await AuditTrail.verifyTrail({
+          source: c.req.query("source"),
+          from: c.req.query("from"),
+          to: c.req.query("to"),
+        }),
+      ),
+  ],
+  ["GET", "/api/audit/keys", async (c) => ok(c, { keys: await AuditTrail.keys() })],
 ];
 
 /** The Lambda event behind this request (Hono's AWS Lambda adapter passes it as `c.env.event`). */

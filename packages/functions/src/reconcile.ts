@@ -8,7 +8,7 @@
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { Runs, requireEnv, Steps } from "@reflex/core";
+import { AuditExport, Runs, requireEnv, Steps } from "@reflex/core";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
 loadConfigFromEnv();
@@ -34,6 +34,31 @@ export function lostRunsEmf(count: number, deployment: string, now = Date.now())
   });
 }
 
+/** Must match stacks/observability.ts's audit alarm: minutes the sealed, exported audit trail lags behind now. */
+export const AUDIT_LAG_METRIC = {
+  namespace: "Reflex",
+  name: "AuditExportLagMinutes",
+  dimension: "Deployment",
+} as const;
+
+/** The audit export's lag as one EMF line (core's AuditExport.exportLagMinutes). */
+export function auditLagEmf(minutes: number, deployment: string, now = Date.now()): string {
+  return JSON.stringify({
+    _aws: {
+      Timestamp: now,
+      CloudWatchMetrics: [
+        {
+          Namespace: AUDIT_LAG_METRIC.namespace,
+          Dimensions: [[AUDIT_LAG_METRIC.dimension]],
+          Metrics: [{ Name: AUDIT_LAG_METRIC.name, Unit: "None" }],
+        },
+      ],
+    },
+    [AUDIT_LAG_METRIC.dimension]: deployment,
+    [AUDIT_LAG_METRIC.name]: minutes,
+  });
+}
+
 export const handler = middy<unknown, { closed: number }>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .handler(async () => {
@@ -41,5 +66,9 @@ export const handler = middy<unknown, { closed: number }>()
     for (const c of closed) logger.warn("closed a run Reflex had lost track of", { ...c });
     // Written even when zero, so the alarm sees data and a quiet stage reads as OK, not missing.
     process.stdout.write(`${lostRunsEmf(closed.length, requireEnv("REFLEX_EVENT_BUS"))}\n`);
+    // The sealed audit trail's export, watched from here so a sealer that stopped still pages.
+    process.stdout.write(
+      `${auditLagEmf(await AuditExport.exportLagMinutes(), requireEnv("REFLEX_EVENT_BUS"))}\n`,
+    );
     return { closed: closed.length };
   });

@@ -5,12 +5,13 @@
  * account attached to the real EC2 / Auto Scaling clients as middleware.
  */
 
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { join, resolve } from "node:path";
 import {
   Approvals,
   Audit,
+  AuditTrail,
   Aws,
   ChatOps,
   type Config,
@@ -32,6 +33,7 @@ import { handler as stepHandler } from "@reflex/functions/step";
 import { handler as triggerHandler } from "@reflex/functions/trigger";
 import { followActivity, type Writer } from "./activity.ts";
 import { LocalAuditQueue } from "./audit-queue.ts";
+import { LOCAL_AUDIT_BUCKET, type LocalSealer, startLocalSealer } from "./audit-sealer.ts";
 import { LocalBus } from "./bus.ts";
 import { PORT_FILE, type PortFile, readPortFile, writerAlive } from "./cli/transport.ts";
 import { SIMULATED_SERVICES, SimulatedCloud, withExecution } from "./cloud/index.ts";
@@ -44,6 +46,7 @@ import { type ScheduledJob, startScheduler } from "./scheduler.ts";
 import { type ServerDeps, startServer } from "./server.ts";
 import { SlackWork } from "./slack-work.ts";
 import { ensureBucket, ensureTable, S3RVER_CREDENTIALS, type Storage, startStorage } from "./storage.ts";
+import { startWorm, type Worm } from "./worm.ts";
 
 export const LOCAL_ACCOUNT = "000000000000";
 export const LOCAL_BUCKET = "reflex-local-reports";
@@ -94,6 +97,8 @@ export interface LocalMode {
   engine: LocalStepFunctions;
   storage: Storage;
   jobs: ScheduledJob[];
+  /** The audit sealer (runs every minute with the scheduler) and the WORM emulation in front of s3rver. */
+  audit: { sealer: LocalSealer; worm: Worm };
   /** Waits until every run started so far has ended and been closed. */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -190,7 +195,8 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   }
   const { server, url } = started;
   const portFile = dataDir ? writePortFile(dataDir, url) : undefined;
-  useLocalEndpoints(opts, { storage, url, cloud, useRealCloud });
+  const worm = await openAuditExport(storage, dataDir, region);
+  useLocalEndpoints(opts, { storage, s3Endpoint: worm.endpoint, url, cloud, useRealCloud });
   await recoverRuns(engine);
 
   const jobs =
@@ -199,6 +205,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
       : startScheduler(opts.config, async (payload) => {
           await invoke(scheduleHandler, "reflex-local-schedule", payload);
         });
+  const sealer = startLocalSealer(opts.config, opts.scheduler !== false);
 
   return {
     url,
@@ -210,6 +217,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     engine,
     storage,
     jobs,
+    audit: { sealer, worm },
     idle: () => engine.idle(),
     async stop() {
       life.stopped = true;
@@ -221,8 +229,10 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
       if (portFile) removePortFile(portFile);
       releaseDataDir();
       for (const j of jobs) j.stop();
+      sealer.stop();
       await engine.close();
       await closeServer(server);
+      await worm.close();
       await storage.close();
       Aws.configure({ guard: stoppedGuard });
       useProbeTransport();
@@ -287,6 +297,24 @@ async function openStorage(dataDir: string | undefined, region: string): Promise
   Audit.useTransport(auditQueue);
   useReceiptCheck(auditQueue.confirm);
   return storage;
+}
+
+/**
+ * The sealed audit trail's local half: the WORM emulation in front of s3rver (every S3 request
+ * goes through it), the export bucket, the signing key under `<dataDir>/keys` (a temporary dir
+ * without a data dir), and the environment that names them (core's AuditTrail reads it).
+ */
+async function openAuditExport(storage: Storage, dataDir: string | undefined, region: string): Promise<Worm> {
+  const worm = await startWorm(storage.s3Endpoint, dataDir ? join(dataDir, "worm.json") : undefined);
+  await ensureBucket(storage.s3Endpoint, region, LOCAL_AUDIT_BUCKET);
+  process.env.REFLEX_AUDIT_KEYS_DIR = dataDir
+    ? join(dataDir, "keys")
+    : mkdtempSync(join(process.env.TMPDIR ?? "/tmp", "reflex-keys-"));
+  // The key exists from the start (made on first use), so `reflex audit keys` lists it.
+  AuditTrail.signer();
+  process.env.REFLEX_AUDIT_BUCKET = LOCAL_AUDIT_BUCKET;
+  process.env.REFLEX_AUDIT_HUB = "local";
+  return worm;
 }
 
 /** The simulated account: the one passed in, or a seeded one kept under the data dir. */
@@ -373,10 +401,11 @@ function useLocalEndpoints(
     url,
     cloud,
     useRealCloud,
-  }: { storage: Storage; url: string; cloud: SimulatedCloud; useRealCloud: boolean },
+    s3Endpoint,
+  }: { storage: Storage; s3Endpoint: string; url: string; cloud: SimulatedCloud; useRealCloud: boolean },
 ): void {
   Aws.configure({
-    endpoints: { dynamodb: storage.dynamoEndpoint, s3: storage.s3Endpoint, sfn: url, eventbridge: url },
+    endpoints: { dynamodb: storage.dynamoEndpoint, s3: s3Endpoint, sfn: url, eventbridge: url },
     credentials: { s3: S3RVER_CREDENTIALS },
     decorate: (service, client, clientRegion) => {
       // The simulated cloud leaves the services it does not simulate alone.

@@ -344,6 +344,27 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The tamper-evident audit trail: sealed digests and their locked export (docs/security.md). */
+    audit: z
+      .object({
+        /**
+         * Minutes per sealed period (a divisor of a day): each period's entries are sealed in a
+         * signed digest after it ends. An edit made before its period is sealed is not detected.
+         */
+        sealMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(1440)
+          .refine((m) => 1440 % m === 0, { message: "must divide a day (e.g. 5, 15, 60, 1440)" })
+          .default(60),
+        /** Days each exported period is kept under Object Lock (no one can delete it sooner). */
+        retainDays: z.number().int().min(1).max(36_500).default(400),
+        /** Object Lock mode of the export: COMPLIANCE (no one, root included, may delete early) or GOVERNANCE. */
+        lockMode: z.enum(["COMPLIANCE", "GOVERNANCE"]).default("COMPLIANCE"),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

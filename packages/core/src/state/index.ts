@@ -1,5 +1,10 @@
 export * as Alarms from "./alarms.ts";
 export * as Audit from "./audit.ts";
+export * as AuditExport from "./audit-export.ts";
+export * as AuditKeys from "./audit-keys.ts";
+export * as AuditSeal from "./audit-seal.ts";
+export * as AuditTrail from "./audit-trail.ts";
+export * as AuditVerify from "./audit-verify.ts";
 export { decodeCursor, encodeCursor, indexPageKey } from "./db.ts";
 export * as Executions from "./executions.ts";
 export * as Locks from "./locks.ts";

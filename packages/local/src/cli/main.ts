@@ -8,6 +8,7 @@
 import { ConfigError } from "@reflex/core";
 import { Command, CommanderError } from "commander";
 import { ApiError } from "./client.ts";
+import { auditCommands } from "./commands/audit.ts";
 import { authoringCommands } from "./commands/authoring.ts";
 import { cloudCommands } from "./commands/cloud.ts";
 import { configCommands, pairsCommand, windowsCommand } from "./commands/config.ts";
@@ -71,6 +72,7 @@ Examples:
   windowsCommand(program, cx);
   guardrailsCommands(program, cx);
   peopleCommands(program, cx);
+  auditCommands(program, cx);
   registerOffHours(program, io, cx.act, finish);
   outboxCommand(program, cx);
 

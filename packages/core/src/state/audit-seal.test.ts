@@ -1,0 +1,285 @@
+/**
+ * The sealed audit trail: hourly digests over the entries, signed and chained, and a verifier
+ * that names what was changed after sealing — each kind of tampering a table administrator could
+ * do, done here with plain table writes, and reported as such.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DeleteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { startTestDynamo } from "../../../../test/support/dynamo.ts";
+import { ensureTable, type Storage } from "../../../local/src/storage.ts";
+import { validateConfig } from "../config/index.ts";
+import * as Audit from "./audit.ts";
+import * as Keys from "./audit-keys.ts";
+import * as Seal from "./audit-seal.ts";
+import * as Verify from "./audit-verify.ts";
+import { db } from "./db.ts";
+import { tableName } from "./table.ts";
+
+let storage: Storage;
+const keysDir = mkdtempSync(join(tmpdir(), "reflex-audit-keys-"));
+const signer = Keys.localSigner(keysDir);
+const trusted = () => Keys.localPublicKeys(keysDir);
+
+beforeAll(async () => {
+  storage = await startTestDynamo();
+});
+afterAll(async () => {
+  delete process.env.REFLEX_TABLE;
+  await storage.close();
+});
+// Each test its own table: the digest chain is one per table.
+beforeEach(async () => {
+  process.env.REFLEX_TABLE = `audit-seal-${randomUUID().slice(0, 8)}`;
+  await ensureTable(storage.dynamoEndpoint, "us-east-1", tableName());
+});
+
+const H0 = new Date("2026-03-01T10:00:00.000Z");
+const hour = (n: number) => new Date(H0.getTime() + n * 3_600_000);
+const FROM = hour(0);
+const TO = hour(3);
+
+async function store(at: Date, reason: string): Promise<Audit.AuditEntry> {
+  const entry = { id: randomUUID(), at: at.toISOString(), kind: "test.entry", actor: "cli:alice", reason };
+  await Audit.store({
+    body: JSON.stringify(entry),
+    sender: "LOCAL:test",
+    sentAt: at.getTime(),
+    messageId: randomUUID(),
+  });
+  return entry;
+}
+
+/** Hours 0 and 2 hold entries, hour 1 none; sealed as at 13:05. */
+async function sealedTrail() {
+  const entries = [
+    await store(new Date(hour(0).getTime() + 60_000), "first"),
+    await store(new Date(hour(0).getTime() + 120_000), "second"),
+    await store(new Date(hour(0).getTime() + 180_000), "third"),
+    await store(new Date(hour(2).getTime() + 60_000), "fourth"),
+  ];
+  const digests = await Seal.seal({
+    signer,
+    hub: "test",
+    now: new Date(hour(3).getTime() + 5 * 60_000),
+    since: FROM,
+  });
+  return { entries, digests };
+}
+
+const verify = (source = Verify.tableSource()) =>
+  Verify.verify({ source, keys: trusted(), from: FROM, to: TO });
+const rowKey = (e: { at: string; id: string }) => ({
+  pk: `AUDIT#${e.at.slice(0, 10)}`,
+  sk: `${e.at}#${e.id}`,
+});
+const digestKey = (sequence: number) => ({
+  pk: Seal.DIGEST_PK,
+  sk: `DIGEST#${String(sequence).padStart(12, "0")}`,
+});
+
+describe("sealing", () => {
+  it("writes one signed digest per hour, an empty hour with count 0, each linked to the one before", async () => {
+    const { entries, digests } = await sealedTrail();
+
+    expect(digests.map((d) => [d.sequence, d.hour, d.count])).toEqual([
+      [1, hour(0).toISOString(), 3],
+      [2, hour(1).toISOString(), 0],
+      [3, hour(2).toISOString(), 1],
+    ]);
+    expect(digests[0].entries.map((e) => e.id)).toEqual(entries.slice(0, 3).map((e) => e.id));
+    expect(digests[0].entries[0].sha256).toBe(
+      Seal.entryHash((await Seal.entriesBetween(hour(0), hour(1)))[0]),
+    );
+    expect(digests[1]).toMatchObject({
+      previousDigestHash: Seal.digestHash(digests[0]),
+      previousDigestSignature: digests[0].signature,
+    });
+    expect(digests[0]).toMatchObject({
+      previousDigestHash: null,
+      keyId: signer.keyId,
+      algorithm: "ECDSA_SHA_256",
+    });
+    expect(await verify()).toMatchObject({ ok: true, problems: [], digests: 3, entries: 4, periods: 3 });
+  });
+
+  it("seals nothing twice: a second run in the same hour writes no digest", async () => {
+    await sealedTrail();
+
+    const again = await Seal.seal({ signer, hub: "test", now: new Date(hour(3).getTime() + 10 * 60_000) });
+
+    expect(again).toEqual([]);
+  });
+
+  it("puts an entry that arrives after its hour was sealed into a backfill digest, and the trail verifies", async () => {
+    await sealedTrail();
+    const late = await store(new Date(hour(1).getTime() + 30_000), "late");
+
+    const before = await verify();
+    const written = await Seal.seal({ signer, hub: "test", now: new Date(hour(3).getTime() + 20 * 60_000) });
+
+    expect(before.problems).toEqual([expect.objectContaining({ kind: "unsealed-entry", id: late.id })]);
+    expect(written).toEqual([
+      expect.objectContaining({ sequence: 4, hour: hour(1).toISOString(), backfill: true, count: 1 }),
+    ]);
+    expect(await verify()).toMatchObject({ ok: true, entries: 5 });
+  });
+
+  it("refuses a seal period that does not divide a day, in the config and in the sealer", async () => {
+    let refused: unknown;
+    try {
+      validateConfig({ audit: { sealMinutes: 7 } });
+    } catch (e) {
+      refused = e;
+    }
+    expect(refused).toMatchObject({
+      issues: [
+        expect.objectContaining({
+          path: "audit.sealMinutes",
+          message: expect.stringMatching(/divide a day/),
+        }),
+      ],
+    });
+    expect(validateConfig({}).audit).toEqual({ sealMinutes: 60, retainDays: 400, lockMode: "COMPLIANCE" });
+    await expect(Seal.seal({ signer, hub: "test", periodMinutes: 7 })).rejects.toThrow(/divides a day/);
+  });
+
+  it("canonical JSON sorts keys at every depth and drops undefined members", () => {
+    expect(Seal.canonical({ b: 1, a: { d: [1, "x"], c: null, u: undefined } })).toBe(
+      '{"a":{"c":null,"d":[1,"x"]},"b":1}',
+    );
+  });
+});
+
+describe("verify names each kind of tampering", () => {
+  it("an entry whose reason was edited: modified, by id, and nothing else", async () => {
+    const { entries } = await sealedTrail();
+    await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: rowKey(entries[1]),
+        UpdateExpression: "SET reason = :r",
+        ExpressionAttributeValues: { ":r": "nothing happened" },
+      }),
+    );
+
+    const report = await verify();
+
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([
+      expect.objectContaining({
+        kind: "modified-entry",
+        id: entries[1].id,
+        sequence: 1,
+        hour: hour(0).toISOString(),
+      }),
+    ]);
+  });
+
+  it("a deleted entry: missing, by id", async () => {
+    const { entries } = await sealedTrail();
+    await db().send(new DeleteCommand({ TableName: tableName(), Key: rowKey(entries[3]) }));
+
+    expect((await verify()).problems).toEqual([
+      expect.objectContaining({ kind: "missing-entry", id: entries[3].id, sequence: 3 }),
+    ]);
+  });
+
+  it("two entries swapped in time (their order changed): both modified, by id", async () => {
+    const { entries } = await sealedTrail();
+    const [a, b] = [entries[0], entries[2]];
+    for (const [e, other] of [
+      [a, b],
+      [b, a],
+    ])
+      await db().send(
+        new UpdateCommand({
+          TableName: tableName(),
+          Key: rowKey(e),
+          UpdateExpression: "SET #at = :at",
+          ExpressionAttributeNames: { "#at": "at" },
+          ExpressionAttributeValues: { ":at": other.at },
+        }),
+      );
+
+    const problems = (await verify()).problems;
+
+    expect(problems.map((p) => [p.kind, p.id]).sort()).toEqual(
+      [
+        ["modified-entry", a.id],
+        ["modified-entry", b.id],
+      ].sort(),
+    );
+  });
+
+  it("a deleted digest (the empty hour's): missing, by hour and sequence", async () => {
+    await sealedTrail();
+    await db().send(new DeleteCommand({ TableName: tableName(), Key: digestKey(2) }));
+
+    const problems = (await verify()).problems;
+
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: "missing-digest", sequence: 2 }),
+        expect.objectContaining({ kind: "missing-digest", hour: hour(1).toISOString() }),
+      ]),
+    );
+    expect(problems.every((p) => p.kind === "missing-digest")).toBe(true);
+  });
+
+  it("a digest rewritten to hide an entry and signed with another key: bad signature", async () => {
+    const { entries } = await sealedTrail();
+    const forger = Keys.localSigner(mkdtempSync(join(tmpdir(), "reflex-forger-")));
+    const stored = (await Seal.digests()).find((d) => d.sequence === 1);
+    if (!stored) throw new Error("no digest #1");
+    const { signature: _old, ...body } = stored;
+    const forged = { ...body, count: 2, entries: body.entries.filter((e) => e.id !== entries[1].id) };
+    await db().send(new DeleteCommand({ TableName: tableName(), Key: rowKey(entries[1]) }));
+    await db().send(
+      new PutCommand({
+        TableName: tableName(),
+        Item: {
+          ...digestKey(1),
+          type: "audit-digest",
+          ...forged,
+          signature: await forger.sign(Seal.digestBytes(forged)),
+        },
+      }),
+    );
+
+    const problems = (await verify()).problems;
+
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: "bad-signature", sequence: 1 }),
+        expect.objectContaining({ kind: "broken-chain", sequence: 2 }),
+      ]),
+    );
+  });
+
+  it("a digest naming a key that is not trusted: bad signature", async () => {
+    await sealedTrail();
+    const forger = Keys.localSigner(mkdtempSync(join(tmpdir(), "reflex-forger-")));
+    const report = await Verify.verify({ source: Verify.tableSource(), keys: [], from: FROM, to: TO });
+
+    expect(report.problems.filter((p) => p.kind === "bad-signature")).toHaveLength(3);
+    expect(report.problems[0].message).toMatch(/not a trusted key/);
+    expect(forger.keyId).not.toBe(signer.keyId);
+  });
+
+  it("a range with no digests says so, and is not ok", async () => {
+    await sealedTrail();
+
+    const report = await Verify.verify({
+      source: Verify.tableSource(),
+      keys: trusted(),
+      from: new Date("2025-01-01T00:00:00Z"),
+      to: new Date("2025-01-02T00:00:00Z"),
+    });
+
+    expect(report).toMatchObject({ ok: false, noDigests: expect.stringMatching(/no audit digest covers/) });
+  });
+});
