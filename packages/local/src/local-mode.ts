@@ -43,6 +43,8 @@ import { Outbox } from "./outbox.ts";
 import { type ScheduledJob, startScheduler } from "./scheduler.ts";
 import { type ServerDeps, startServer } from "./server.ts";
 import { SlackWork } from "./slack-work.ts";
+import { type LocalIdp, startLocalIdp } from "./sso.ts";
+import { ConsoleAuth } from "./sso-authorizer.ts";
 import { ensureBucket, ensureTable, S3RVER_CREDENTIALS, type Storage, startStorage } from "./storage.ts";
 
 export const LOCAL_ACCOUNT = "000000000000";
@@ -69,6 +71,11 @@ export interface LocalOptions {
   routes?: ServerDeps["routes"];
   /** No line per event decision and run transition (`reflex start --quiet`). */
   quiet?: boolean;
+  /**
+   * `reflex start --sso`: an OIDC provider on loopback (sso.ts) and the console signed in
+   * through it; the JSON API checks its tokens as API Gateway's JWT authorizer does.
+   */
+  sso?: boolean;
   /** Where those lines go (default stdout). */
   activity?: Writer;
   /**
@@ -94,6 +101,8 @@ export interface LocalMode {
   engine: LocalStepFunctions;
   storage: Storage;
   jobs: ScheduledJob[];
+  /** With `sso`: the loopback identity provider the console signs in through. */
+  idp?: LocalIdp;
   /** Waits until every run started so far has ended and been closed. */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -167,9 +176,10 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   );
   const realCloud = realCloudFromEnv();
   const { api, routes } = serverRoutes(opts, { cloud, bus, outbox, slackWork, realCloud, activity });
+  const consoleAuth = new ConsoleAuth();
   let started: Awaited<ReturnType<typeof startServer>>;
   try {
-    started = await startServer({ engine, bus, api, routes }, opts.port ?? 8787);
+    started = await startServer({ engine, bus, api, routes, consoleAuth }, opts.port ?? 8787);
   } catch (e) {
     // Close what is open (the store, the engine, the data dir's claim): left open, they keep
     // `reflex start` alive after it has said it failed, and hold the data dir.
@@ -189,6 +199,8 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     throw e;
   }
   const { server, url } = started;
+  // The IdP after the server: its one client redirects to the console's page, on this port.
+  const idp = opts.sso ? await startSso(opts.config, url, consoleAuth) : undefined;
   const portFile = dataDir ? writePortFile(dataDir, url) : undefined;
   useLocalEndpoints(opts, { storage, url, cloud, useRealCloud });
   await recoverRuns(engine);
@@ -210,6 +222,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     engine,
     storage,
     jobs,
+    ...(idp ? { idp } : {}),
     idle: () => engine.idle(),
     async stop() {
       life.stopped = true;
@@ -223,6 +236,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
       for (const j of jobs) j.stop();
       await engine.close();
       await closeServer(server);
+      await idp?.stop();
       await storage.close();
       Aws.configure({ guard: stoppedGuard });
       useProbeTransport();
@@ -231,6 +245,18 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
       useReceiptCheck(undefined);
     },
   };
+}
+
+/** The loopback IdP, and the API's token checks against it (issuer, the console's client id). */
+async function startSso(config: Config, consoleUrl: string, auth: ConsoleAuth): Promise<LocalIdp> {
+  const idp = await startLocalIdp({ config, consoleUrl });
+  const oidc = config.console.oidc;
+  await auth.configure({
+    issuer: idp.issuer,
+    clientId: idp.clientId,
+    scopes: oidc?.scopes ?? ["openid", "profile", "email"],
+  });
+  return idp;
 }
 
 /** Every runbook must be one the simulated cloud can answer for (a real account answers all). */
