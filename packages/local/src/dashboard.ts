@@ -37,6 +37,12 @@ function dagreBundle(): string {
   }
 }
 
+/** oauth4webapi's browser build (one ES module, no imports), for auth.js's sign-in. */
+function oauthBundle(): string {
+  const entry = createRequire(import.meta.url).resolve("oauth4webapi");
+  return readFileSync(entry, "utf8").replace(/\n\/\/# sourceMappingURL=.*$/m, "");
+}
+
 function load(): Map<string, ConsoleAsset> {
   const file = (name: string): ConsoleAsset => ({
     body: readFileSync(join(here, "console", name), "utf8"),
@@ -50,6 +56,8 @@ function load(): Map<string, ConsoleAsset> {
     ["/console/boot.js", file("boot.js")],
     ["/console/console.js", file("console.js")],
     ["/console/graph.js", file("graph.js")],
+    ["/console/auth.js", file("auth.js")],
+    ["/console/oauth4webapi.js", { body: oauthBundle(), contentType: TYPES.js }],
     ["/console/dagre.min.js", { body: dagreBundle(), contentType: TYPES.js }],
   ]);
 }

@@ -8,10 +8,10 @@ import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from "jose";
 
-type Key = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
-
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConsoleAuth } from "./sso-authorizer.ts";
+
+type Key = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
 
 let server: Server;
 let issuer: string;
@@ -109,9 +109,9 @@ describe("local mode's JWT authorizer", () => {
   });
 
   it("refuses a browser's request without a token once sign-in is on, and lets the CLI's through", async () => {
-    expect(await auth.authorize(event(undefined, { "sec-fetch-mode": "cors" }))).toMatchObject({
+    expect(await auth.authorize(event(undefined, { "sec-fetch-site": "same-origin" }))).toMatchObject({
       status: 401,
     });
-    expect(await auth.authorize(event(undefined))).toBeUndefined();
+    expect(await auth.authorize(event(undefined, { "sec-fetch-mode": "cors" }))).toBeUndefined();
   });
 });

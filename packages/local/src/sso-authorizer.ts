@@ -69,7 +69,8 @@ export class ConsoleAuth {
     const header = event.headers.authorization;
     const bearer = header && /^Bearer\s+(\S+)$/i.exec(header)?.[1];
     if (!header || !/^Bearer\b/i.test(header)) {
-      if (this.#oidc && event.headers["sec-fetch-mode"] !== undefined)
+      // Browsers send `sec-fetch-site` (Node's fetch, which the CLI uses, sends only sec-fetch-mode).
+      if (this.#oidc && (event.headers["sec-fetch-site"] !== undefined || event.headers.origin !== undefined))
         return {
           status: 401,
           code: "unauthorized",

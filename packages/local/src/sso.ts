@@ -3,7 +3,7 @@
  * implementation) on 127.0.0.1, so the console's sign-in (authorization code with PKCE), the
  * token checks and the `people` mapping run locally exactly as against an organisation's IdP.
  *
- * Its users come from the config: `console.oidc.localUsers`, else every `oidc:` subject of
+ * Its users come from the config: `console.localUsers`, else every `oidc:` subject of
  * `people`. The login page lists them (there are no passwords: anyone on this machine may be
  * anyone, as with local mode's "acting as"); a user the IdP knows but `people` does not link
  * signs in and then meets the API's 403, which is what a test of that needs.
@@ -36,9 +36,9 @@ export interface LocalIdp {
 /** The console's client id when the config names none. */
 export const LOCAL_CLIENT_ID = "reflex-console";
 
-/** The users the loopback IdP knows: `console.oidc.localUsers`, else people's `oidc:` subjects. */
+/** The users the loopback IdP knows: `console.localUsers`, else people's `oidc:` subjects. */
 export function localUsersOf(config: Config): LocalUser[] {
-  const listed = config.console.oidc?.localUsers;
+  const listed = config.console.localUsers;
   if (listed) return listed;
   return config.people.flatMap((p) => p.oidc.map((sub) => ({ sub, name: p.name })));
 }
@@ -49,10 +49,11 @@ const esc = (s: string) =>
     (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch] as string,
   );
 
-function page(res: ServerResponse, status: number, body: string): void {
+function page(res: ServerResponse, status: number, body: string, consoleOrigin = ""): void {
   res.writeHead(status, {
     "content-type": "text/html; charset=utf-8",
-    "content-security-policy": "default-src 'none'; form-action 'self'; style-src 'unsafe-inline'",
+    // form-action covers the redirects after the post too: back to the console with the code.
+    "content-security-policy": `default-src 'none'; form-action 'self' ${consoleOrigin}; style-src 'unsafe-inline'`,
     "cache-control": "no-store",
   });
   res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Reflex local sign-in</title>
@@ -156,6 +157,7 @@ export async function startLocalIdp(opts: {
     },
   });
   const callback = provider.callback();
+  const consoleOrigin = new URL(opts.consoleUrl).origin;
 
   handle = async (req, res) => {
     try {
@@ -163,11 +165,16 @@ export async function startLocalIdp(opts: {
       if (!m) return callback(req, res);
       const details = await provider.interactionDetails(req, res);
       if (details.uid !== m[1]) return page(res, 400, "<p>This sign-in has expired: start again.</p>");
-      if (req.method === "GET") return page(res, 200, loginForm(details.uid, users));
+      if (req.method === "GET") return page(res, 200, loginForm(details.uid, users), consoleOrigin);
       if (req.method !== "POST" || !m[2]) return page(res, 405, "<p>Method not allowed.</p>");
       const login = (await formBody(req)).get("login") ?? "";
       if (!byId.has(login))
-        return page(res, 400, loginForm(details.uid, users, `'${login}' is not a user of this IdP`));
+        return page(
+          res,
+          400,
+          loginForm(details.uid, users, `'${login}' is not a user of this IdP`),
+          consoleOrigin,
+        );
       await provider.interactionFinished(
         req,
         res,

@@ -247,23 +247,23 @@ export const configSchema = z
             scopes: z
               .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, "not a scope"))
               .default(["openid", "profile", "email"]),
-            /**
-             * `reflex start --sso` only: the users its loopback IdP knows (`sub`, shown `name`).
-             * Default: every `oidc:` subject of `people`.
-             */
-            localUsers: z
-              .array(
-                z
-                  .object({
-                    sub: z.string().min(1).max(255),
-                    name: z.string().min(1).max(255).optional(),
-                    email: z.string().email().optional(),
-                  })
-                  .strict(),
-              )
-              .optional(),
           })
           .strict()
+          .optional(),
+        /**
+         * `reflex start --sso` only: the users its loopback IdP knows (`sub`, shown `name`).
+         * Default: every `oidc:` subject of `people`.
+         */
+        localUsers: z
+          .array(
+            z
+              .object({
+                sub: z.string().min(1).max(255),
+                name: z.string().min(1).max(255).optional(),
+                email: z.string().email().optional(),
+              })
+              .strict(),
+          )
           .optional(),
       })
       .strict()

@@ -3,6 +3,7 @@
  * you, the guardrails banner, and the actions (start, approve, reject, abort, re-run, pause).
  * Plain browser JavaScript over the JSON API; no framework, no build step.
  */
+import { authExpired, authHeaders } from "./auth.js";
 import { aslGraph, duration, iterations, renderGraph, STATUS_TEXT, statusOf } from "./graph.js";
 
 const POLL_MS = 1500;
@@ -52,9 +53,11 @@ async function api(method, path, body) {
   if (body !== undefined) headers["content-type"] = "application/json";
   const actor = actorInput.value.trim();
   if (actor) headers["x-reflex-actor"] = actor;
+  Object.assign(headers, authHeaders());
   // The first page's GET, sent by index.html before this script loaded: taken once, as it is.
   const early = BOOT.first;
-  const reuse = early && method === "GET" && path === early.path && actor === early.actor;
+  const reuse =
+    early && method === "GET" && path === early.path && actor === early.actor && !headers.authorization;
   if (early) BOOT.first = undefined;
   try {
     const res = reuse
@@ -64,6 +67,7 @@ async function api(method, path, body) {
           headers,
           body: body === undefined ? undefined : JSON.stringify(body),
         });
+    if (res.status === 401) authExpired();
     const text = await res.text();
     let parsed;
     try {
