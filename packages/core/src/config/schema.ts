@@ -243,6 +243,12 @@ export const configSchema = z
              * audience). With an audience the console sends the access token, which must be a JWT.
              */
             audience: z.string().min(1).max(255).optional(),
+            /**
+             * Other origins the console's page must reach for sign-in, when the IdP's token
+             * endpoint is not on the issuer's origin (a Cognito user pool: its domain,
+             * `https://<prefix>.auth.<region>.amazoncognito.com`). They go into the CSP's connect-src.
+             */
+            connectSources: z.array(z.string().url().startsWith("https://")).default([]),
             /** Scopes asked for at sign-in; `openid` is always among them. */
             scopes: z
               .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, "not a scope"))
