@@ -34,7 +34,6 @@ const CONFIG = {
 
 let local: LocalMode;
 let browser: Browser;
-const contexts: BrowserContext[] = [];
 
 /** A waiting scale, asked for by alice from Slack's identity (another channel than the console). */
 async function waitingRun(): Promise<string> {
@@ -62,16 +61,26 @@ async function withdraw(id: string): Promise<void> {
 
 const runStatus = async (id: string) => (await api(local, "GET", `/api/executions/${id}`)).body.status;
 
-/** Opens the console at `route` as `sub`: through the IdP's login page and back. */
+const contexts = new Map<string, BrowserContext>();
+
+/**
+ * Opens the console at `route` as `sub`: through the IdP's login page the first time, and
+ * straight back (the IdP's session) after that. The token is in the page's memory only, so
+ * every page signs in.
+ */
 async function signedIn(sub: string, route = "#/approvals"): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  contexts.push(context);
+  let context = contexts.get(sub);
+  const first = !context;
+  context ??= await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  contexts.set(sub, context);
   const page = await context.newPage();
   page.on("dialog", (d) => d.accept(d.defaultValue() || "from the test"));
   await page.goto(`${local.url}/${route}`);
-  await page.waitForURL((u) => u.origin === local.idp?.issuer);
-  await page.selectOption('select[name="login"]', sub);
-  await page.click('button[type="submit"]');
+  if (first) {
+    await page.waitForURL((u) => u.origin === local.idp?.issuer);
+    await page.selectOption('select[name="login"]', sub);
+    await page.click('button[type="submit"]');
+  }
   await page.waitForURL((u) => u.origin === local.url && u.hash === route && !u.search);
   return page;
 }
@@ -89,7 +98,7 @@ beforeAll(async () => {
   browser = await launchChromium();
 });
 afterAll(async () => {
-  for (const c of contexts) await c.close();
+  for (const c of contexts.values()) await c.close();
   await browser?.close();
   await local?.stop();
 });
