@@ -134,13 +134,10 @@ function jwtClaims(c: C): JwtClaims | undefined {
  * says who they are, `people` says whether they are one of us. Refused with a 403 that names
  * them (the console's no-access page shows it) and an audit entry.
  */
-async function refuseStrangers(c: C, next: () => Promise<void>): Promise<globalThis.Response | undefined> {
+async function refuseStrangers(c: C): Promise<globalThis.Response | undefined> {
   const claims = jwtClaims(c);
   const who = claims && oidcCaller(claims);
-  if (!claims || !who || Admission.People.personOf(currentConfig(), who.id).linked) {
-    await next();
-    return undefined;
-  }
+  if (!claims || !who || Admission.People.personOf(currentConfig(), who.id).linked) return undefined;
   const shown = [claims.name, claims.email].filter((v): v is string => typeof v === "string").join(", ");
   const named = `${who.id}${shown ? ` (${shown.slice(0, 200)})` : ""}`;
   const why = `you are signed in as ${named}, who is not among this Reflex's people: ask an admin to add your subject to people (oidc:) in the config`;
@@ -508,10 +505,11 @@ function eventOf(c: C): APIGatewayProxyEventV2 {
 }
 
 export const app = new Hono<LambdaBindings>();
-app.use("/api/*", refuseStrangers);
 // The event gate over HTTP answers every method itself (405 with how to call it).
 app.all("/events", async (c) => toFetchResponse(await routeEvents(eventOf(c))));
-for (const [method, path, fn] of routes) app.on(method, path, fn);
+// Each route behind the stranger check (one handler per route, so app.routes lists the routes alone).
+for (const [method, path, fn] of routes)
+  app.on(method, path, async (c) => (await refuseStrangers(c)) ?? fn(c));
 // A known path asked with another method: 405 (Hono runs routes in the order they were added).
 for (const path of new Set(routes.map(([, p]) => p)))
   app.all(path, (c) =>
