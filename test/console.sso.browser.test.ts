@@ -166,8 +166,30 @@ describe("the console signed in through the IdP (reflex start --sso)", () => {
     await page.locator(`.approval[data-execution="${id}"] button.primary`).click();
 
     expect((await answered).status()).toBe(401);
-    await page.locator("#signin-banner").getByRole("button", { name: "Sign in again" }).waitFor();
+    const again = page.locator("#signin-banner").getByRole("button", { name: "Sign in again" });
+    await again.waitFor();
     expect(await runStatus(id)).toBe("WAITING_FOR_APPROVAL");
     await withdraw(id);
+
+    // Signing in again comes back to the page the person was on (moved to in the page), signed in.
+    await page.unrouteAll();
+    await page.click('nav a[href="#/runs"]');
+    await page.waitForURL((u) => u.hash === "#/runs");
+    await again.click();
+    await page.waitForURL((u) => u.origin === local.url && u.hash === "#/runs" && !u.search);
+    await page.locator("#signed-in").waitFor();
+    expect(await page.locator("#signin-banner").count()).toBe(0);
+  });
+
+  it("says the IdP cannot be reached when it is down, and does nothing", async () => {
+    await local.idp?.stop();
+    const context = await browser.newContext();
+    contexts.set("nobody", context);
+    const page = await context.newPage();
+
+    await page.goto(`${local.url}/#/runs`);
+
+    await page.getByRole("heading", { name: "Cannot sign in" }).waitFor();
+    expect(await page.locator("#main").textContent()).toContain(`(${local.idp?.issuer}) cannot be reached`);
   });
 });

@@ -43,7 +43,7 @@ import { Outbox } from "./outbox.ts";
 import { type ScheduledJob, startScheduler } from "./scheduler.ts";
 import { type ServerDeps, startServer } from "./server.ts";
 import { SlackWork } from "./slack-work.ts";
-import { type LocalIdp, startLocalIdp } from "./sso.ts";
+import type { LocalIdp } from "./sso.ts";
 import { ConsoleAuth } from "./sso-authorizer.ts";
 import { ensureBucket, ensureTable, S3RVER_CREDENTIALS, type Storage, startStorage } from "./storage.ts";
 
@@ -249,6 +249,8 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
 
 /** The loopback IdP, and the API's token checks against it (issuer, the console's client id). */
 async function startSso(config: Config, consoleUrl: string, auth: ConsoleAuth): Promise<LocalIdp> {
+  // Loaded only with --sso: oidc-provider (and Koa under it) is no part of a plain start.
+  const { startLocalIdp } = await import("./sso.ts");
   const idp = await startLocalIdp({ config, consoleUrl });
   const oidc = config.console.oidc;
   await auth.configure({

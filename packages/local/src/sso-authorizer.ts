@@ -12,7 +12,7 @@
  * is in the future, `nbf` and `iat` not. Any failure is a 401 and the request goes no further.
  */
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { createRemoteJWKSet, errors, jwtVerify } from "jose";
+import type { createRemoteJWKSet } from "jose";
 
 export interface ConsoleOidc {
   issuer: string;
@@ -36,6 +36,7 @@ export type Refusal = { status: 401; code: string; message: string };
 export class ConsoleAuth {
   #oidc?: ConsoleOidc;
   #jwks?: ReturnType<typeof createRemoteJWKSet>;
+  #jose?: typeof import("jose");
 
   /** Turns the checks on for tokens of this issuer (the JWKS is found through its discovery document). */
   async configure(oidc: ConsoleOidc): Promise<void> {
@@ -46,7 +47,9 @@ export class ConsoleAuth {
       throw new Error(
         `${oidc.issuer} is not an OIDC issuer (its discovery document names another or no JWKS)`,
       );
-    this.#jwks = createRemoteJWKSet(new URL(discovery.jwks_uri));
+    // jose is loaded only when sign-in is on (`reflex start --sso`).
+    this.#jose = await import("jose");
+    this.#jwks = this.#jose.createRemoteJWKSet(new URL(discovery.jwks_uri));
     this.#oidc = oidc;
   }
 
@@ -78,7 +81,7 @@ export class ConsoleAuth {
         };
       return undefined;
     }
-    if (!this.#oidc || !this.#jwks)
+    if (!this.#oidc || !this.#jwks || !this.#jose)
       return {
         status: 401,
         code: "unauthorized",
@@ -87,6 +90,7 @@ export class ConsoleAuth {
     if (!bearer)
       return { status: 401, code: "invalid_token", message: "the Authorization header has no token" };
     const oidc = this.#oidc;
+    const { errors, jwtVerify } = this.#jose;
     const audience = oidc.audience ?? oidc.clientId;
     try {
       const { payload } = await jwtVerify(bearer, this.#jwks, {
