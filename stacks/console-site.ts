@@ -132,9 +132,9 @@ export function ConsoleSite({ stack }: StackContext) {
     enforceSSL: true,
     serverAccessLogsBucket: logs,
     serverAccessLogsPrefix: "site/",
-    // The files are rebuilt from the sources at every deploy: nothing here is evidence.
-    removalPolicy: RemovalPolicy.DESTROY,
-    autoDeleteObjects: false,
+    // Kept like every bucket of the app: CloudFormation cannot delete a non-empty bucket, and
+    // emptying it would need one more custom resource with delete rights.
+    removalPolicy: RemovalPolicy.RETAIN,
   });
 
   const consoleApi = new HttpApi(stack, "ConsoleApi", {
