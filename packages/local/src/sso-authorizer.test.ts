@@ -87,6 +87,16 @@ describe("local mode's JWT authorizer", () => {
       /algorithm|not a valid/,
     ],
     [
+      "signed with HMAC (alg confusion: a shared secret where the issuer signs with RSA)",
+      () =>
+        new SignJWT({ sub: "00u-alice", aud: "console", iss: issuer })
+          .setProtectedHeader({ alg: "HS256", kid: "k1" })
+          .setIssuedAt()
+          .setExpirationTime("10m")
+          .sign(new TextEncoder().encode("a-secret-anyone-could-pick-0123456789")),
+      /algorithm/,
+    ],
+    [
       "tampered (its subject changed after signing)",
       async () => {
         const [h, p, s] = (await sign({})).split(".");
