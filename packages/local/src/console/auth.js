@@ -16,7 +16,8 @@
  *   and the page keeps what it showed.
  * - A person the API does not know (403 from `GET /api/whoami`): the no-access page, naming them.
  */
-import * as oauth from "./oauth4webapi.js";
+/** oauth4webapi, loaded only when sign-in is on (100 KB a console without sign-in never needs). */
+let oauth;
 
 const PENDING = "reflex.signin";
 /** Sign in again this long before the token's expiry, so a click does not meet a 401. */
@@ -222,6 +223,7 @@ async function gate() {
   settings = await loadSettings();
   if (!settings?.oidc) return;
   const issuer = new URL(settings.oidc.issuer);
+  oauth = await import("./oauth4webapi.js");
   const params = new URLSearchParams(location.search);
   try {
     if (!params.has("code") && !params.has("error")) return await signIn(issuer);
