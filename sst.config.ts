@@ -7,6 +7,7 @@ import type { SSTConfig } from "sst";
 import { Api } from "./stacks/api.ts";
 import { Audit } from "./stacks/audit.ts";
 import { Bus } from "./stacks/bus.ts";
+import { ConsoleSite } from "./stacks/console-site.ts";
 import { loadReflexConfig, reflexConfig } from "./stacks/context.ts";
 import { suppressSstInternals } from "./stacks/internals.ts";
 import { Observability } from "./stacks/observability.ts";
@@ -60,6 +61,7 @@ export default {
       .stack(Runbooks)
       .stack(Triggers)
       .stack(Api)
+      .stack(ConsoleSite)
       .stack(Observability);
     suppressSstInternals(app);
   },

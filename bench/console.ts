@@ -164,10 +164,7 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
     const pages = {
       run: [`#/runs/${run.id}`, ["#graph svg [data-state=Report]", "#targets tbody tr"]],
       runs: ["#/runs", ["#runs tbody tr"]],
-      map: [
-        `#/runs/${mapRun}`,
-        ["#graph svg [data-state=Report]", "#state-SnapshotTargets > summary"],
-      ],
+      map: [`#/runs/${mapRun}`, ["#graph svg [data-state=Report]", "#state-SnapshotTargets > summary"]],
     } as const;
     const versions = { before: beforeUrl, after: local.url } as const;
     type Sample = Awaited<ReturnType<typeof render>>;

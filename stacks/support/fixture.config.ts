@@ -55,6 +55,14 @@ export default defineConfig({
     },
   ],
   alerts: { email: ["oncall@example.com"], https: ["https://alerts.example.com/sns"] },
+  // The console as a static site behind the IdP (stacks/console-site.ts).
+  console: {
+    oidc: {
+      issuer: "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_Fixture01",
+      clientId: "fixtureconsoleclient",
+      connectSources: ["https://reflex-fixture.auth.eu-central-1.amazoncognito.com"],
+    },
+  },
   windows: [
     {
       name: "sunday-backup",

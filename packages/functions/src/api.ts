@@ -31,7 +31,7 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { route as routeEvents } from "./events-api.ts";
-import { iamCaller } from "./lib/event-source.ts";
+import { iamCaller, type JwtClaims, oidcCaller } from "./lib/event-source.ts";
 import { type LambdaBindings, lambdaHandler } from "./lib/hono.ts";
 import { errorResponse, json, parseJsonBody, type Response, toFetchResponse } from "./lib/http.ts";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
@@ -100,6 +100,8 @@ const MAX_REASON_BYTES = 1024;
  * `x-reflex-actor` header (the CLI sends `cli:<user>`, or `--as`), else the local user.
  */
 function actor(c: C): Admission.Access.Actor {
+  const claims = jwtClaims(c);
+  if (claims) return oidcCaller(claims);
   const context = c.env?.event?.requestContext as
     | { authorizer?: { iam?: { userArn?: unknown } } }
     | undefined;
@@ -113,6 +115,40 @@ function actor(c: C): Admission.Access.Actor {
   const who = process.env.REFLEX_LOCAL_MODE === "1" ? (claimed ?? "cli:local") : "anonymous";
   Validate.checkLength(who, MAX_ACTOR_BYTES, "x-reflex-actor", "the actor");
   return { id: who };
+}
+
+/**
+ * The claims of the console's token, when the request came through the JWT authorizer (the
+ * console's API in AWS; `reflex start --sso` locally): the person is the token's `sub`
+ * through `people` (`oidc:` entries), and `x-reflex-actor` is never read.
+ */
+function jwtClaims(c: C): JwtClaims | undefined {
+  const context = c.env?.event?.requestContext as
+    | { authorizer?: { jwt?: { claims?: JwtClaims } } }
+    | undefined;
+  const jwt = context?.authorizer?.jwt;
+  return jwt ? (jwt.claims ?? {}) : undefined;
+}
+
+/**
+ * A signed-in person the config does not know may do nothing, reads included: a valid token
+ * says who they are, `people` says whether they are one of us. Refused with a 403 that names
+ * them (the console's no-access page shows it) and an audit entry.
+ */
+async function refuseStrangers(c: C): Promise<globalThis.Response | undefined> {
+  const claims = jwtClaims(c);
+  const who = claims && oidcCaller(claims);
+  if (!claims || !who || Admission.People.personOf(currentConfig(), who.id).linked) return undefined;
+  const shown = [claims.name, claims.email].filter((v): v is string => typeof v === "string").join(", ");
+  const named = `${who.id}${shown ? ` (${shown.slice(0, 200)})` : ""}`;
+  const why = `you are signed in as ${named}, who is not among this Reflex's people: ask an admin to add your subject to people (oidc:) in the config`;
+  await Audit.record({
+    kind: "access.refused",
+    actor: who.id,
+    reason: `${named} is signed in but not in people: ${c.req.method} ${rawPath(c)} refused`,
+    ...(typeof claims.iss === "string" ? { data: { issuer: claims.iss } } : {}),
+  });
+  return toFetchResponse(json(403, { error: { code: "not_a_member", message: why } }));
 }
 
 /**
@@ -487,7 +523,9 @@ function eventOf(c: C): APIGatewayProxyEventV2 {
 export const app = new Hono<LambdaBindings>();
 // The event gate over HTTP answers every method itself (405 with how to call it).
 app.all("/events", async (c) => toFetchResponse(await routeEvents(eventOf(c))));
-for (const [method, path, fn] of routes) app.on(method, path, fn);
+// Each route behind the stranger check (one handler per route, so app.routes lists the routes alone).
+for (const [method, path, fn] of routes)
+  app.on(method, path, async (c) => (await refuseStrangers(c)) ?? fn(c));
 // A known path asked with another method: 405 (Hono runs routes in the order they were added).
 for (const path of new Set(routes.map(([, p]) => p)))
   app.all(path, (c) =>

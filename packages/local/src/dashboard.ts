@@ -37,6 +37,12 @@ function dagreBundle(): string {
   }
 }
 
+/** oauth4webapi's browser build (one ES module, no imports), for auth.js's sign-in. */
+function oauthBundle(): string {
+  const entry = createRequire(import.meta.url).resolve("oauth4webapi");
+  return readFileSync(entry, "utf8").replace(/\n\/\/# sourceMappingURL=.*$/m, "");
+}
+
 function load(): Map<string, ConsoleAsset> {
   const file = (name: string): ConsoleAsset => ({
     body: readFileSync(join(here, "console", name), "utf8"),
@@ -55,6 +61,7 @@ function load(): Map<string, ConsoleAsset> {
     .sort();
   for (const name of served) assets.set(`/console/${name}`, file(name));
   assets.set("/console/dagre.min.js", { body: dagreBundle(), contentType: TYPES.js });
+  assets.set("/console/oauth4webapi.js", { body: oauthBundle(), contentType: TYPES.js });
   return assets;
 }
 

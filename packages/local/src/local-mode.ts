@@ -45,6 +45,8 @@ import { Outbox } from "./outbox.ts";
 import { type ScheduledJob, startScheduler } from "./scheduler.ts";
 import { type ServerDeps, startServer } from "./server.ts";
 import { SlackWork } from "./slack-work.ts";
+import type { LocalIdp } from "./sso.ts";
+import { ConsoleAuth } from "./sso-authorizer.ts";
 import { ensureBucket, ensureTable, S3RVER_CREDENTIALS, type Storage, startStorage } from "./storage.ts";
 import { startWorm, type Worm } from "./worm.ts";
 
@@ -72,6 +74,11 @@ export interface LocalOptions {
   routes?: ServerDeps["routes"];
   /** No line per event decision and run transition (`reflex start --quiet`). */
   quiet?: boolean;
+  /**
+   * `reflex start --sso`: an OIDC provider on loopback (sso.ts) and the console signed in
+   * through it; the JSON API checks its tokens as API Gateway's JWT authorizer does.
+   */
+  sso?: boolean;
   /** Where those lines go (default stdout). */
   activity?: Writer;
   /**
@@ -99,6 +106,8 @@ export interface LocalMode {
   jobs: ScheduledJob[];
   /** The audit sealer (runs every minute with the scheduler) and the WORM emulation in front of s3rver. */
   audit: { sealer: LocalSealer; worm: Worm };
+  /** With `sso`: the loopback identity provider the console signs in through. */
+  idp?: LocalIdp;
   /** Waits until every run started so far has ended and been closed. */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -172,9 +181,10 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   );
   const realCloud = realCloudFromEnv();
   const { api, routes } = serverRoutes(opts, { cloud, bus, outbox, slackWork, realCloud, activity });
+  const consoleAuth = new ConsoleAuth();
   let started: Awaited<ReturnType<typeof startServer>>;
   try {
-    started = await startServer({ engine, bus, api, routes }, opts.port ?? 8787);
+    started = await startServer({ engine, bus, api, routes, consoleAuth }, opts.port ?? 8787);
   } catch (e) {
     // Close what is open (the store, the engine, the data dir's claim): left open, they keep
     // `reflex start` alive after it has said it failed, and hold the data dir.
@@ -194,6 +204,8 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     throw e;
   }
   const { server, url } = started;
+  // The IdP after the server: its one client redirects to the console's page, on this port.
+  const idp = opts.sso ? await startSso(opts.config, url, consoleAuth) : undefined;
   const portFile = dataDir ? writePortFile(dataDir, url) : undefined;
   const worm = await openAuditExport(storage, dataDir, region);
   useLocalEndpoints(opts, { storage, s3Endpoint: worm.endpoint, url, cloud, useRealCloud });
@@ -218,6 +230,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     storage,
     jobs,
     audit: { sealer, worm },
+    ...(idp ? { idp } : {}),
     idle: () => engine.idle(),
     async stop() {
       life.stopped = true;
@@ -233,6 +246,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
       await engine.close();
       await closeServer(server);
       await worm.close();
+      await idp?.stop();
       await storage.close();
       Aws.configure({ guard: stoppedGuard });
       useProbeTransport();
@@ -241,6 +255,20 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
       useReceiptCheck(undefined);
     },
   };
+}
+
+/** The loopback IdP, and the API's token checks against it (issuer, the console's client id). */
+async function startSso(config: Config, consoleUrl: string, auth: ConsoleAuth): Promise<LocalIdp> {
+  // Loaded only with --sso: oidc-provider (and Koa under it) is no part of a plain start.
+  const { startLocalIdp } = await import("./sso.ts");
+  const idp = await startLocalIdp({ config, consoleUrl });
+  const oidc = config.console.oidc;
+  await auth.configure({
+    issuer: idp.issuer,
+    clientId: idp.clientId,
+    scopes: oidc?.scopes ?? ["openid", "profile", "email"],
+  });
+  return idp;
 }
 
 /** Every runbook must be one the simulated cloud can answer for (a real account answers all). */

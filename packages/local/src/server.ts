@@ -20,6 +20,7 @@ import type { LocalBus } from "./bus.ts";
 import { consoleAsset } from "./dashboard.ts";
 import type { LocalStepFunctions } from "./engine/local-sfn.ts";
 import { handleSfn } from "./engine/sfn-api.ts";
+import type { ConsoleAuth } from "./sso-authorizer.ts";
 
 /**
  * How much of an over-long body is read (and dropped) before the answer: reading it lets the
@@ -39,6 +40,8 @@ export interface ServerDeps {
   api: ApiRoute;
   /** Routes only local mode has, by path prefix (`/api/cloud`, `/slack/commands`…; local-api.ts). */
   routes?: Array<{ prefix: string; handle: ApiRoute }>;
+  /** `reflex start --sso`: the JWT authorizer in front of the JSON API, and `console-config.json`. */
+  consoleAuth?: ConsoleAuth;
 }
 
 /** The whole body, or `tooLarge` once it passes the limit (the rest is read and dropped). */
@@ -220,6 +223,16 @@ export async function startServer(deps: ServerDeps, port: number): Promise<{ ser
       // The console's own files (scripts, styles), served as they are.
       const asset = req.method === "GET" ? consoleAsset(path) : undefined;
       if (asset) return send(res, 200, asset.body, { "content-type": asset.contentType });
+      // The console's settings (API base, sign-in): only with --sso; without, it signs nobody in.
+      if (path === "/console-config.json" && req.method === "GET") {
+        const settings = deps.consoleAuth?.consoleConfig();
+        if (settings) return send(res, 200, JSON.stringify(settings), { "cache-control": "no-store" });
+        return send(
+          res,
+          404,
+          errorBody("not_found", "no console-config.json: local mode signs in only with --sso"),
+        );
+      }
       if (path === "/" || path === "/index.html") {
         if (req.method === "GET" || req.method === "HEAD")
           return send(res, 200, consoleAsset("/")?.body ?? "", {
@@ -240,7 +253,14 @@ export async function startServer(deps: ServerDeps, port: number): Promise<{ ser
         isBase64Encoded = true;
       }
       const extra = deps.routes?.find((r) => underPrefix(path, r.prefix));
-      const out = await (extra ? extra.handle : deps.api)(toApiEvent(req, body, { isBase64Encoded, url }));
+      const event = toApiEvent(req, body, { isBase64Encoded, url });
+      // As API Gateway's JWT authorizer: a bad token never reaches the handler.
+      const refused = extra ? undefined : await deps.consoleAuth?.authorize(event);
+      if (refused)
+        return send(res, refused.status, errorBody(refused.code, refused.message), {
+          "www-authenticate": `Bearer error="${refused.code === "invalid_token" ? "invalid_token" : "invalid_request"}"`,
+        });
+      const out = await (extra ? extra.handle : deps.api)(event);
       return send(res, out.statusCode, out.body, out.headers ?? {});
     } catch (err) {
       // Only a defect gets here: bad input is answered above or by the handlers with a 4xx.

@@ -123,3 +123,29 @@ describe("alerts", () => {
     ]);
   });
 });
+
+describe("console sign-in", () => {
+  it("takes an OIDC issuer, a client id and default scopes", () => {
+    const c = validateConfig({
+      environment: "test",
+      console: { oidc: { issuer: "https://login.example.com/", clientId: "console" } },
+    });
+    expect(c.console.oidc).toMatchObject({ clientId: "console", scopes: ["openid", "profile", "email"] });
+  });
+
+  it("refuses a plain-HTTP issuer that is not loopback, and a local user listed twice, naming where", () => {
+    const bad = problems({
+      environment: "test",
+      console: {
+        oidc: { issuer: "http://login.example.com", clientId: "console" },
+        localUsers: [{ sub: "alice" }, { sub: "alice" }],
+      },
+    });
+    expect(bad.map((i) => i.path)).toEqual(expect.arrayContaining(["console.oidc.issuer"]));
+    const twice = problems({
+      environment: "test",
+      console: { localUsers: [{ sub: "alice" }, { sub: "alice" }] },
+    });
+    expect(twice).toEqual([{ path: "console.localUsers[1].sub", message: "'alice' is listed twice" }]);
+  });
+});

@@ -311,6 +311,13 @@ function checkMeaning(config: Config, issues: Issue[]): Config {
     });
   }
   issues.push(...peopleIssues(config));
+  // The loopback IdP's users are its directory: one sub, one user.
+  const localSubs = new Set<string>();
+  config.console.localUsers?.forEach((u, i) => {
+    if (localSubs.has(u.sub))
+      issues.push({ path: `console.localUsers[${i}].sub`, message: `'${u.sub}' is listed twice` });
+    localSubs.add(u.sub);
+  });
   config.approvals.approvers?.forEach((r, i) => {
     if (!config.access.roles[r])
       issues.push({

@@ -219,6 +219,62 @@ export const configSchema = z
       .strict()
       .prefault({}),
     /**
+     * The web console's sign-in: any OIDC issuer (a Cognito user pool, Okta, Entra ID, Google…).
+     * Deployed, the console's API routes sit behind API Gateway's JWT authorizer (issuer, audience,
+     * expiry); locally `reflex start --sso` runs an OIDC provider on loopback and checks the same.
+     * The person is the token's `sub` through `people` (`oidc:` entries). See docs/console.md.
+     */
+    console: z
+      .object({
+        oidc: z
+          .object({
+            /** The issuer URL exactly as tokens carry it in `iss` (https, or http on loopback). */
+            issuer: z
+              .string()
+              .url()
+              .refine(
+                (u) => /^https:\/\//.test(u) || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/.test(u),
+                "must be an https URL (http only on a loopback address)",
+              ),
+            /** The console's client id at the IdP (a public client: no secret, PKCE). */
+            clientId: z.string().min(1).max(255),
+            /**
+             * What `aud` (or `client_id`) the API requires; default the client id (the ID token's
+             * audience). With an audience the console sends the access token, which must be a JWT.
+             */
+            audience: z.string().min(1).max(255).optional(),
+            /**
+             * Other origins the console's page must reach for sign-in, when the IdP's token
+             * endpoint is not on the issuer's origin (a Cognito user pool: its domain,
+             * `https://<prefix>.auth.<region>.amazoncognito.com`). They go into the CSP's connect-src.
+             */
+            connectSources: z.array(z.string().url().startsWith("https://")).default([]),
+            /** Scopes asked for at sign-in; `openid` is always among them. */
+            scopes: z
+              .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, "not a scope"))
+              .default(["openid", "profile", "email"]),
+          })
+          .strict()
+          .optional(),
+        /**
+         * `reflex start --sso` only: the users its loopback IdP knows (`sub`, shown `name`).
+         * Default: every `oidc:` subject of `people`.
+         */
+        localUsers: z
+          .array(
+            z
+              .object({
+                sub: z.string().min(1).max(255),
+                name: z.string().min(1).max(255).optional(),
+                email: z.string().email().optional(),
+              })
+              .strict(),
+          )
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
+    /**
      * People: one person's identities across channels, so that self-approval, `minApprovers`
      * and the audit count and name people, not strings. `iam`: IAM user ARNs, role ARNs (every
      * session of such a role is this one person), `sso:<Identity Center user name>`, or the

@@ -26,6 +26,23 @@ export function iamCaller(userArn: unknown, config: Config): { id: string; raw?:
   return id === userArn ? { id } : { id, raw: userArn };
 }
 
+/** The claims of a console request's token, as API Gateway's JWT authorizer passes them (and local mode's, sso-authorizer.ts). */
+export type JwtClaims = Record<string, unknown>;
+
+/**
+ * A signed-in console user as an actor: `oidc:<sub>`, the token's subject, which `people`
+ * (`oidc:` entries) links to a person. The authorizer has checked the token; a claim set
+ * without a usable `sub` is refused (400), never read as someone.
+ */
+export function oidcCaller(claims: JwtClaims | undefined): { id: string; raw?: string } {
+  const sub = claims?.sub;
+  if (typeof sub !== "string" || sub.length === 0 || sub.length > 255)
+    throw new ValidationError("invalid_caller", "the token has no usable subject (sub)", [
+      { path: "requestContext.authorizer.jwt.claims.sub", message: "not a subject" },
+    ]);
+  return { id: `oidc:${sub}` };
+}
+
 /** Who signed the request (see {@link iamCaller}), or `local` outside Lambda. */
 export function callerOf(event: APIGatewayProxyEventV2, config: Config): { id: string; raw?: string } {
   const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: unknown } } }).authorizer?.iam;

@@ -40,7 +40,7 @@ export async function readyBanner(local: LocalMode, opts: BannerOptions): Promis
       ? `\n  (from another directory: REFLEX_URL=${local.url} npx reflex …)`
       : "";
   return `Reflex local mode is ready in ${opts.readyMs} ms — ${local.url}
-  dashboard   ${local.url}/
+  dashboard   ${local.url}/${local.idp ? `\n  sign-in     ${local.idp.issuer} (OIDC, --sso): ${local.idp.users.map((u) => u.sub).join(", ") || "no users: add people with oidc: subjects or console.localUsers"}` : ""}
   API         ${local.url}/api/runbooks
   DynamoDB    ${local.storage.dynamoEndpoint} (dynalite, data in ${opts.dataDir}/)
   S3          ${local.storage.s3Endpoint} (s3rver, bucket reflex-local-reports)

@@ -18,8 +18,9 @@ export function startCommand(program: Command, { io, act }: CommandContext): voi
       .option("--config <file>", "the automation config", DEFAULT_CONFIG_FILE)
       .option("--data <dir>", "where local data is kept", process.env.REFLEX_DATA_DIR ?? ".reflex")
       .option("--quiet", "do not print a line per event decision and run transition")
+      .option("--sso", "the console signs in through an OIDC provider on loopback (users from the config)")
       .action(act((o) => cmdStart(io, o))),
-    ["reflex start", "reflex start --port 8788 --data .reflex-2 --quiet"],
+    ["reflex start", "reflex start --port 8788 --data .reflex-2 --quiet", "reflex start --sso"],
   );
 }
 
@@ -51,7 +52,7 @@ export function outboxCommand(program: Command, { io, act }: CommandContext): vo
 
 async function cmdStart(
   io: Io,
-  values: { port: string; config: string; data: string; quiet?: boolean },
+  values: { port: string; config: string; data: string; quiet?: boolean; sso?: boolean },
 ): Promise<number> {
   const began = performance.now();
   const port = Number(values.port);
@@ -60,7 +61,13 @@ async function cmdStart(
   const config = await loadConfig(values.config);
   const { startLocal } = await import("../../local-mode.ts");
   const dataDir = values.data;
-  const local = await startLocal({ config, port, dataDir, quiet: Boolean(values.quiet) });
+  const local = await startLocal({
+    config,
+    port,
+    dataDir,
+    quiet: Boolean(values.quiet),
+    sso: Boolean(values.sso),
+  });
   const readyMs = Math.round(performance.now() - began);
   io.out(await readyBanner(local, { readyMs, dataDir }));
   await new Promise<void>((resolve) => {

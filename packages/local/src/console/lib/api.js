@@ -4,6 +4,9 @@
  * this origin or a loopback address), the one place request headers are built
  * (`requestHeaders()`), and `api()`, which every view calls.
  */
+// First: its top-level await is the sign-in gate (with sign-in on, the page waits here until
+// the person is signed in) and it sets `reflexBoot.api` from console-config.json.
+import { authExpired, authHeaders } from "../auth.js";
 
 /**
  * @typedef {{ code: string, message: string, path?: string }} ApiErrorBody
@@ -33,6 +36,7 @@ export function requestHeaders(withBody) {
   if (withBody) headers["content-type"] = "application/json";
   const who = actor();
   if (who) headers["x-reflex-actor"] = who;
+  Object.assign(headers, authHeaders());
   return headers;
 }
 
@@ -58,7 +62,13 @@ async function parse(res) {
 export async function api(method, path, body) {
   // The first page's GET, sent by boot.js before this module loaded: taken once, as it is.
   const early = BOOT.first;
-  const reuse = early && method === "GET" && path === early.path && actor() === early.actor;
+  // Signed in, the early request (sent without the token) is never reused.
+  const reuse =
+    early &&
+    method === "GET" &&
+    path === early.path &&
+    actor() === early.actor &&
+    !authHeaders().authorization;
   if (early) BOOT.first = undefined;
   try {
     const res = reuse
@@ -68,6 +78,7 @@ export async function api(method, path, body) {
           headers: requestHeaders(body !== undefined),
           body: body === undefined ? undefined : JSON.stringify(body),
         });
+    if (res.status === 401) authExpired();
     return await parse(res);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
