@@ -327,5 +327,10 @@ export const restore = defineRunbook({
       },
     },
   },
+  // Before anything is written: the backup exists, is Reflex's and is completed, the drill is
+  // in the config, no other run restores the source (400/409 with a named code).
+  precheck: () => import("./precheck.ts").then((m) => m.precheck),
+  // One run of a drill at a time, taken with the record: a second start is refused (409).
+  locks: (p) => (p.drill ? [`drill:${p.drill}`] : []),
   implementation: () => import("./steps.ts").then((m) => m.implementation),
 });

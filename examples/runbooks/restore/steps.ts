@@ -99,6 +99,9 @@ type Input = RunInput<RestoreParams> & {
   failure?: { Error?: string; Cause?: string };
 };
 
+/** What picking a backup reads of a step's context: a precheck (no run yet) has the same. */
+type Lookup = Pick<StepContext, "config" | "automationTag" | "now">;
+
 const ec2 = (region: string) => client(EC2Client, "ec2", region);
 const tag = (tags: Tag[] | undefined, key: string) => tags?.find((t) => t.Key === key)?.Value;
 const minutes = (ms: number) => Math.round((ms / 60_000) * 100) / 100;
@@ -131,14 +134,14 @@ async function describeVolumes(region: string, filters: Filter[]) {
   return out;
 }
 
-function drillOf(name: string, ctx: StepContext): Drill {
+export function drillOf(name: string, ctx: Lookup): Drill {
   const drill = ((ctx.config.drills as Drill[] | undefined) ?? []).find((d) => d.name === name);
   if (!drill) throw new StepExecutionError("UnknownDrill", `no drill '${name}' in the config's drills:`);
   return drill;
 }
 
 /** A snapshot Reflex's backup made: the automation tag and reflex:runbook=backup-snapshot. */
-function isReflexBackup(s: Snapshot, ctx: StepContext): boolean {
+function isReflexBackup(s: Snapshot, ctx: Lookup): boolean {
   return (
     tag(s.Tags, ctx.automationTag.key) === ctx.automationTag.value &&
     tag(s.Tags, TAGS.runbook) === BACKUP_RUNBOOK
@@ -173,10 +176,10 @@ export function choose<T>(
 }
 
 /** The snapshots a source names: Reflex backups only, completed, the newest at or before `at` (or as a drill picks). */
-async function pick(
+export async function pick(
   region: string,
   source: RestoreSource,
-  ctx: StepContext,
+  ctx: Lookup,
   choice?: Choice,
 ): Promise<Snapshot[]> {
   const reflex = [
@@ -263,7 +266,7 @@ async function pick(
   return chosen;
 }
 
-async function instanceOf(region: string, id: string) {
+export async function instanceOf(region: string, id: string) {
   try {
     const out = await ec2(region).send(new DescribeInstancesCommand({ InstanceIds: [id] }));
     return out.Reservations?.[0]?.Instances?.[0];
@@ -272,6 +275,22 @@ async function instanceOf(region: string, id: string) {
       throw new StepExecutionError("InstanceNotFound", `instance ${id} does not exist in ${region}`);
     throw err;
   }
+}
+
+/**
+ * The locks a restore takes in its plan: its source, whatever `at` says (two restores of one
+ * instance at different times still meet), and its scratch instance (its devices are handed out).
+ */
+export function restoreLocks(source: RestoreSource, attachTo?: { instanceId: string }): string[] {
+  const sourceKey =
+    "snapshotId" in source
+      ? source.snapshotId
+      : "backupExecutionId" in source
+        ? `backup:${source.backupExecutionId}`
+        : "volumeId" in source
+          ? source.volumeId
+          : source.instanceId;
+  return [`restore-source:${sourceKey}`, ...(attachTo ? [`instance:${attachTo.instanceId}`] : [])];
 }
 
 /** Picks the snapshots, the zone and the devices; checks the cap; locks the source and the scratch instance. Read-only. */
@@ -346,16 +365,7 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
   if (!ctx.dryRun) {
     // One restore per source at a time (a drill and a real restore of one instance never
     // race), and one per scratch instance (its devices are handed out above).
-    // The source itself, whatever `at` says: two restores of one instance at different times still meet.
-    const sourceKey =
-      "snapshotId" in source
-        ? source.snapshotId
-        : "backupExecutionId" in source
-          ? `backup:${source.backupExecutionId}`
-          : "volumeId" in source
-            ? source.volumeId
-            : source.instanceId;
-    const wanted = [`restore-source:${sourceKey}`, ...(attachTo ? [`instance:${attachTo.instanceId}`] : [])];
+    const wanted = restoreLocks(source, attachTo);
     const { locked } = await ctx.lockTargets(wanted);
     if (locked.length)
       throw new StepExecutionError(

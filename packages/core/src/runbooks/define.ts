@@ -252,6 +252,17 @@ export interface RunbookSpec<S extends z.ZodType> {
    */
   blastRadius?: (params: z.output<S>) => number | undefined;
   /**
+   * Checks a start needs the cloud for — the snapshot it names exists and is ready, the drill
+   * is in the config — asked by admission after access, pause, freeze and blast radius and
+   * before anything is written, so bad input is a 400 or 409 with a named code instead of a
+   * run whose first step fails. Loaded only when asked (like `implementation`), so the manifest
+   * never loads cloud clients; read-only: it may describe, never change.
+   *
+   * @example
+   * precheck: () => import("./precheck.ts").then((m) => m.precheck),
+   */
+  precheck?: () => Promise<Precheck>;
+  /**
    * Loads its step implementations (and its lost-run inspector), only when a step runs: the
    * event gate, the API and the schedule handler read the manifest but never load the steps'
    * cloud clients. Required when its state machine calls steps.
@@ -304,6 +315,33 @@ export interface RunbookSpec<S extends z.ZodType> {
    */
   result?: ResultOf;
 }
+
+/** What a {@link RunbookSpec.precheck} gets besides the params: no run exists yet. */
+export interface PrecheckContext {
+  now(): Date;
+  automationTag: { key: string; value: string };
+  /** The config keys its manifest declares (`config`), as the config in force has them. */
+  config: Record<string, unknown>;
+  dryRun: boolean;
+  /** Which of these targets another run holds now (`restore-source:…`), and which run. */
+  heldBy(targets: string[]): Promise<Array<{ target: string; holder: string }>>;
+}
+
+/** Why a start is refused before it is written: a 400 (bad input) or a 409 (the world is not ready), with a named code. */
+export interface PrecheckRefusal {
+  status: 400 | 409;
+  /** Named, e.g. `SnapshotNotFound`: what the caller's `error.code` says. */
+  code: string;
+  message: string;
+  /** The param at fault (`source.snapshotId`), when one is. */
+  path?: string;
+}
+
+/** A runbook's pre-start check: undefined to let the start go on. */
+export type Precheck = (
+  params: Record<string, unknown>,
+  ctx: PrecheckContext,
+) => Promise<PrecheckRefusal | undefined>;
 
 /** A runbook's step implementations and what else needs its cloud clients. */
 export interface Implementation {
