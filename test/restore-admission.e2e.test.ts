@@ -9,6 +9,7 @@ import { restore } from "../examples/runbooks/restore/index.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { manageWithSsm, setPatchingSettings } from "../packages/local/src/cloud/patching-helpers.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { reflex } from "./support/cli.ts";
 import { api, startTestLocal } from "./support/local.ts";
 
 const HOUR = 3_600_000;
@@ -22,7 +23,13 @@ let foreign: string;
 let pending: string;
 
 beforeAll(async () => {
-  cloud = SimulatedCloud.seeded({ volumeCreateMs: 20, volumeCreatePerGiBMs: 0.1, volumeAttachMs: 20 });
+  // A pending snapshot stays pending for the file (an hour to complete).
+  cloud = SimulatedCloud.seeded({
+    snapshotDurationMs: 3_600_000,
+    volumeCreateMs: 20,
+    volumeCreatePerGiBMs: 0.1,
+    volumeAttachMs: 20,
+  });
   const app = cloud.addInstance({ name: "app-1", tags: MANAGED, availabilityZone: "us-east-1b" });
   source = app.InstanceId as string;
   scratch = cloud.addInstance({ name: "scratch-1", tags: MANAGED, availabilityZone: "us-east-1b" })
@@ -121,5 +128,68 @@ describe("restore: bad input is refused before the run starts", () => {
     await local.idle();
     const run = (await api(local, "GET", `/api/executions/${first.body.executionId}`)).body;
     expect(run.status).toBe("SUCCEEDED");
+  });
+});
+
+describe("drill history: GET /api/drills and GET /api/drills/:name/history", () => {
+  it("lists every drill of the config with its last run's RTO/RPO against the targets, the checksum result and the cleanup", async () => {
+    const run = await start({ drill: "app-1" });
+    expect(run.status).toBe(202);
+    await local.idle();
+
+    const res = await api(local, "GET", "/api/drills");
+    expect(res.status).toBe(200);
+    const byName = Object.fromEntries(res.body.drills.map((d: { name: string }) => [d.name, d]));
+    expect(Object.keys(byName).sort()).toEqual(["app-1", "gone"]);
+    expect(byName.gone).toMatchObject({ runs: 0, trend: [] });
+    const app = byName["app-1"];
+    expect(app.runs).toBeGreaterThanOrEqual(1);
+    expect(app.met).toBe(app.runs);
+    expect(app.trend[0]).toBe("met");
+    expect(app.last).toMatchObject({
+      executionId: run.body.executionId,
+      status: "SUCCEEDED",
+      verdict: "met",
+      rto: "met",
+      rpo: "met",
+      targets: { rtoMinutes: 30, rpoMinutes: 600 },
+      checksum: "passed (1 of 1 device(s) checksummed)",
+      cleanup: "torn down: 1 volume(s) deleted",
+    });
+    // RPO: the backup is 2 h older than the drill's start.
+    expect(app.last.rpoMinutes).toBeGreaterThanOrEqual(120);
+    expect(app.last.rpoMinutes).toBeLessThan(130);
+    expect(app.last.rtoMinutes).toBeTypeOf("number");
+    expect(Object.keys(app.last.phasesMinutes)).toEqual(["plan", "volumes", "attach", "verify"]);
+
+    const history = await api(local, "GET", "/api/drills/app-1/history");
+    expect(history.status).toBe(200);
+    expect(history.body.runs[0].executionId).toBe(run.body.executionId);
+    expect(history.body.runs).toHaveLength(app.runs);
+  });
+
+  it("reflex drills prints each drill's last result and trend; reflex drills <name> its runs; --json is the API's answer", async () => {
+    const text = await reflex(["drills", "--url", local.url]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^app-1: \d+ run\(s\), \d+ met, 0 missed, 0 failed; trend met/m);
+    expect(text.stdout).toMatch(
+      /last: .* MET {2}RTO [\d.]+ min {2}RPO 12\d(\.\d+)? min \(RTO met ≤ 30 min, RPO met ≤ 600 min\) {2}checksum passed/,
+    );
+    expect(text.stdout).toContain("gone: 0 run(s)");
+    const json = await reflex(["drills", "app-1", "--json", "--url", local.url]);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout).runs[0]).toMatchObject({
+      verdict: "met",
+      cleanup: "torn down: 1 volume(s) deleted",
+    });
+    const unknown = await reflex(["drills", "nope", "--url", local.url]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("'nope' does not exist");
+  });
+
+  it("a drill the config does not have: 404", async () => {
+    const res = await api(local, "GET", "/api/drills/nope/history");
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe("not_found");
   });
 });

@@ -6,6 +6,7 @@ export * from "./config/index.ts";
 export { optionalEnv, requireEnv } from "./env.ts";
 export * from "./errors.ts";
 export * as Gate from "./gate/index.ts";
+export * as History from "./history.ts";
 export * as Lifecycle from "./lifecycle.ts";
 export * as Patterns from "./patterns/index.ts";
 export * as Policy from "./policy/index.ts";

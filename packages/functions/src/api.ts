@@ -15,6 +15,7 @@ import {
   currentConfig,
   decodeCursor,
   Executions,
+  History,
   indexPageKey,
   Locks,
   Pairs,
@@ -260,6 +261,17 @@ const ok = (c: C, body: unknown, status: 200 | 202 = 200) => c.json(body as obje
 const routes: Array<[string, string, Handler]> = [
   // Failover pairs, with who is primary now (the roles the last failover recorded).
   ["GET", "/api/pairs", async (c) => ok(c, { pairs: await Pairs.list(currentConfig().pairs) })],
+  // Recovery drills (restore's `drills:`): each drill's last run, trend and met/missed counts.
+  ["GET", "/api/drills", async (c) => ok(c, { drills: (await History.list("drills")).entries })],
+  [
+    "GET",
+    "/api/drills/:name/history",
+    async (c) => {
+      const name = Validate.decodePathSegment(rawSegment(c, 3), "drill name");
+      Validate.checkLength(name, 128, "path", "the drill name");
+      return ok(c, await History.of("drills", name));
+    },
+  ],
   [
     "GET",
     "/api/runbooks",

@@ -252,6 +252,13 @@ export interface RunbookSpec<S extends z.ZodType> {
    */
   blastRadius?: (params: z.output<S>) => number | undefined;
   /**
+   * A history of its runs grouped by one param, named by a config key's entries (restore: the
+   * `drills:` entries, run with `drill: <name>`): `GET /api/<route>` lists each entry's last run,
+   * its trend and a met/missed count; `GET /api/<route>/:name/history` every run. `row` reads one
+   * run's record (RTO/RPO, checksum, cleanup), so the API knows no runbook's record shape.
+   */
+  history?: RunHistory;
+  /**
    * Checks a start needs the cloud for — the snapshot it names exists and is ready, the drill
    * is in the config — asked by admission after access, pause, freeze and blast radius and
    * before anything is written, so bad input is a 400 or 409 with a named code instead of a
@@ -314,6 +321,25 @@ export interface RunbookSpec<S extends z.ZodType> {
    * Omitted: the record already is that shape (`summary`, `targets`, `artifacts`).
    */
   result?: ResultOf;
+}
+
+/** How a runbook's runs group into a history (see {@link RunbookSpec.history}). */
+export interface RunHistory {
+  /** The API route's name: `drills` → `GET /api/drills`. */
+  route: string;
+  /** The config key whose entries (each with a `name`) the history is of. */
+  configKey: string;
+  /** The param a run names its entry by. */
+  param: string;
+  /** One ended or running run as a row: `verdict` (`met`, `missed`, `failed`, …) and what else a person reads. */
+  row(run: {
+    id: string;
+    status: string;
+    result?: Record<string, unknown>;
+    error?: string;
+    cause?: string;
+    attention?: { reason: string; report?: unknown };
+  }): { verdict: string } & Record<string, unknown>;
 }
 
 /** What a {@link RunbookSpec.precheck} gets besides the params: no run exists yet. */

@@ -26,6 +26,7 @@ export type {
   Risk,
   Runbook,
   RunbookSpec,
+  RunHistory,
   RunInput,
   StepContext,
   StepMap,

@@ -261,6 +261,19 @@ export class ApiClient {
     }>("POST", `/api/runbooks/${encodeURIComponent(runbook)}/executions`, { params, dryRun, ...overrides });
   }
 
+  /** Recovery drills (`GET /api/drills`): each with its last run, trend and counts. */
+  drills() {
+    return this.request<{ drills: DrillEntry[] }>("GET", "/api/drills");
+  }
+
+  /** One drill's every run, newest first (`GET /api/drills/:name/history`). */
+  drillHistory(name: string) {
+    return this.request<{ name: string; runbook: string; runs: DrillRow[] }>(
+      "GET",
+      `/api/drills/${encodeURIComponent(name)}/history`,
+    );
+  }
+
   /** A runbook's own records (`GET /api/runbooks/:name/items`), expired ones left out. */
   runbookItems(runbook: string, prefix = "") {
     return this.request<{
@@ -353,4 +366,35 @@ function localUser(): string {
   } catch {
     return "unknown";
   }
+}
+
+/** One drill run as `GET /api/drills` shows it (restore's row: RTO/RPO, checksum, cleanup). */
+export interface DrillRow {
+  executionId: string;
+  status: string;
+  startedAt: string;
+  endedAt?: string;
+  trigger: string;
+  verdict: string;
+  rtoMinutes?: number;
+  rpoMinutes?: number;
+  rto?: string;
+  rpo?: string;
+  targets?: { rtoMinutes: number; rpoMinutes: number };
+  phasesMinutes?: Record<string, number>;
+  checksum?: string;
+  cleanup?: string;
+  error?: string;
+  cause?: string;
+}
+
+export interface DrillEntry {
+  name: string;
+  runbook: string;
+  last?: DrillRow;
+  trend: string[];
+  runs: number;
+  met: number;
+  missed: number;
+  failed: number;
 }

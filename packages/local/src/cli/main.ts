@@ -12,6 +12,7 @@ import { authoringCommands } from "./commands/authoring.ts";
 import { cloudCommands } from "./commands/cloud.ts";
 import { configCommands, pairsCommand, windowsCommand } from "./commands/config.ts";
 import { type Action, type CommandContext, finish } from "./commands/context.ts";
+import { drillsCommands } from "./commands/drills.ts";
 import { eventsCommands } from "./commands/events.ts";
 import { guardrailsCommands } from "./commands/guardrails.ts";
 import { demoCommand, outboxCommand, startCommand } from "./commands/local.ts";
@@ -70,6 +71,7 @@ Examples:
   pairsCommand(program, cx);
   windowsCommand(program, cx);
   guardrailsCommands(program, cx);
+  drillsCommands(program, cx);
   peopleCommands(program, cx);
   registerOffHours(program, io, cx.act, finish);
   outboxCommand(program, cx);
