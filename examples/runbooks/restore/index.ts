@@ -259,6 +259,22 @@ export const restore = defineRunbook({
       why: "An AWS-owned document carries no tags; only AWS-RunShellScript is allowed (to checksum the restored devices), and only on instances carrying the automation tag (the statement above).",
     },
   ],
+  // The reconciler sweeps a lost drill (sweepLost): it finds the run's volumes and detaches and
+  // deletes them, only those carrying the automation tag.
+  lostRun: {
+    permissions: [
+      { actions: ["ec2:DescribeVolumes"], mutating: false },
+      {
+        actions: ["ec2:DetachVolume", "ec2:DeleteVolume"],
+        mutating: true,
+        tagCondition: "resource",
+        resources: [
+          "arn:${Partition}:ec2:*:${Account}:volume/*",
+          "arn:${Partition}:ec2:*:${Account}:instance/*",
+        ],
+      },
+    ],
+  },
   rollback: ["teardown"],
   dryRun:
     "Picks the snapshots and reports the volumes it would create (zone, size, device), where it would attach them and the RPO they give; no mutating call.",

@@ -742,6 +742,86 @@ export async function report(
   return { verdict };
 }
 
+/** What a sweep of a lost run did: deleted, found only by id (its tag removed), and still there when it gave up. */
+export interface Swept {
+  deleted: string[];
+  untagged: string[];
+  left: string[];
+  note: string;
+}
+
+/** How long a sweep waits for its volumes to detach before it reports them left (the reconciler runs again). */
+const SWEEP_LIMIT_MS = 120_000;
+
+/**
+ * The reconciler's sweep of a lost drill (the process died mid-drill; no teardown ran): the
+ * volumes the run made — by its tag and by the ids it recorded, so one whose tag was removed is
+ * still found and named — are detached, waited for and deleted. A lost plain restore is not
+ * swept (what it verified is the user's): its volumes are listed for a person. Safe to repeat.
+ */
+export async function sweepLost(e: {
+  id: string;
+  params: Record<string, unknown>;
+  result?: Record<string, unknown>;
+}): Promise<Swept> {
+  const plan = e.result?.plan as Plan | undefined;
+  const region =
+    plan?.region ?? (e.params.region as string | undefined) ?? process.env.AWS_REGION ?? "us-east-1";
+  const byTag = await describeVolumes(region, [{ Name: `tag:${TAGS.execution}`, Values: [e.id] }]);
+  const recorded = Array.isArray(e.result?.created) ? (e.result.created as string[]) : [];
+  const missing = recorded.filter((id) => !byTag.some((v) => v.VolumeId === id));
+  const byId = missing.length ? await describeVolumes(region, [{ Name: "volume-id", Values: missing }]) : [];
+  const untagged = byId.map((v) => v.VolumeId as string);
+  const found = [...byTag, ...byId];
+  if (typeof e.params.drill !== "string")
+    return {
+      deleted: [],
+      untagged,
+      left: found.map((v) => v.VolumeId as string),
+      note: "a lost restore (not a drill) is not swept: check whether its volumes are wanted, and delete them if not",
+    };
+  const deleted: string[] = [];
+  let pending = found;
+  const deadline = Date.now() + SWEEP_LIMIT_MS;
+  for (let wait = 100; pending.length; wait = Math.min(wait * 2, 2000)) {
+    const next: Volume[] = [];
+    for (const v of pending) {
+      const id = v.VolumeId as string;
+      const attachment = v.Attachments?.[0];
+      if (v.State === "creating" || attachment?.State === "detaching") next.push(v);
+      else if (attachment) {
+        await ec2(region).send(new DetachVolumeCommand({ VolumeId: id }));
+        next.push(v);
+      } else {
+        try {
+          await ec2(region).send(new DeleteVolumeCommand({ VolumeId: id }));
+        } catch (err) {
+          if ((err as Error).name !== "InvalidVolume.NotFound") throw err;
+        }
+        deleted.push(id);
+      }
+    }
+    if (!next.length || Date.now() > deadline) {
+      pending = next;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, wait));
+    pending = await describeVolumes(region, [
+      { Name: "volume-id", Values: next.map((v) => v.VolumeId as string) },
+    ]);
+  }
+  const left = pending.map((v) => v.VolumeId as string);
+  return {
+    deleted,
+    untagged,
+    left,
+    note: left.length
+      ? `the drill was lost; ${deleted.length} volume(s) deleted, still there (the next reconcile tries again): ${left.join(", ")}`
+      : `the drill was lost; every volume it made was deleted (${deleted.length})`,
+  };
+}
+
 export const implementation: Implementation = {
   steps: { plan, createVolumes, checkVolumes, attach, checkAttached, verify, teardown, report },
+  sweepLost,
 };

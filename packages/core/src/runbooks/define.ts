@@ -280,7 +280,8 @@ export interface RunbookSpec<S extends z.ZodType> {
   implementation?: () => Promise<Implementation>;
   /**
    * What the reconciler needs to inspect a lost run of this runbook (the implementation's
-   * `inspectLost`): read-only permissions, added to the reconciler's role.
+   * `inspectLost`, read-only) and to sweep what it made (`sweepLost`: mutating permissions
+   * fenced by the automation tag), added to the reconciler's role.
    */
   lostRun?: { permissions: Permission[] };
   /** The AWS services its steps call (`ec2`, `ssm`, …): local mode's simulated cloud must answer for each. */
@@ -373,6 +374,14 @@ export type Precheck = (
 export interface Implementation {
   steps: StepMap;
   inspectLost?: InspectLost;
+  /**
+   * Puts right what a lost run of its own made and would have deleted itself (a drill's
+   * scratch volumes): asked by the reconciler after `inspectLost`, its answer reported as
+   * `attention.report.swept`. Only what the run made, found by its tag and by the ids it
+   * recorded; its permissions are `lostRun.permissions`, each mutating one fenced by the
+   * automation tag. Must be safe to repeat.
+   */
+  sweepLost?: InspectLost;
 }
 
 export type Runbook<S extends z.ZodType = z.ZodType> = RunbookSpec<S> & {
@@ -431,8 +440,12 @@ export function checkSpec(spec: RunbookSpec<z.ZodType>): { problems: Issue[]; st
     for (const m of permissionProblems(p)) add(`permissions[${i}]`, m);
   });
   (spec.lostRun?.permissions ?? []).forEach((p, i) => {
-    if (p.mutating)
-      add(`lostRun.permissions[${i}]`, "a lost-run inspector only reads: no mutating permission");
+    // A sweep (sweepLost) deletes what the lost run made: only on resources carrying the automation tag.
+    if (p.mutating && p.tagCondition !== "resource")
+      add(
+        `lostRun.permissions[${i}]`,
+        "a lost-run inspector only reads; a sweep may change only what carries the automation tag (tagCondition: resource)",
+      );
     for (const m of permissionProblems(p)) add(`lostRun.permissions[${i}]`, m);
   });
   const steps: string[] = [];
