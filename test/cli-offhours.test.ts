@@ -35,6 +35,7 @@ describe("reflex offhours with --json, against a server running off-hours", () =
         "offhours overrides": [],
         "offhours release": [id],
         "offhours report": [],
+        "offhours preview": ["office", "--transitions", "2"],
       };
       const withJson = tree
         .filter((c) => c.options.some((o) => o.long === "--json"))
@@ -53,6 +54,24 @@ describe("reflex offhours with --json, against a server running off-hours", () =
         expect(() => JSON.parse(ran.stdout), name).not.toThrow();
         expect(ran.stdout.includes(ANSI), name).toBe(false);
       }
+      // preview's text: the next transitions on the schedule's clock and in UTC, and the hours a week.
+      const text = await reflex([
+        "offhours",
+        "preview",
+        "office",
+        "--at",
+        "2026-12-07T10:00:00Z",
+        "--url",
+        local.url,
+      ]);
+      expect(text.code).toBe(0);
+      expect(text.stdout.split("\n").slice(0, 3)).toEqual([
+        "office (UTC): running 167.88 h a week",
+        `  2026-12-07 23:59 UTC  (2026-12-07T23:59:00.000Z)  → stopped: stops 1  ${id}`,
+        `  2026-12-08 00:00 UTC  (2026-12-08T00:00:00.000Z)  → running: starts 1  ${id}`,
+      ]);
+      const bad = await reflex(["offhours", "preview", "office", "--transitions", "0", "--url", local.url]);
+      expect(bad.code).toBe(2);
     } finally {
       await local.stop();
     }

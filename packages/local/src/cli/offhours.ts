@@ -47,6 +47,59 @@ export async function keep(io: Io, targets: string[], o: KeepOptions): Promise<n
   );
 }
 
+interface PreviewView {
+  schedule: string;
+  timezone: string;
+  hoursPerWeek: number;
+  transitions: Array<{
+    utc: string;
+    local: string;
+    to: string;
+    stops: string[];
+    starts: string[];
+    kept: string[];
+  }>;
+}
+
+/** A dry-run of off-hours with `action: preview`: admitted (dry-run access), no mutating call. */
+export async function preview(
+  io: Io,
+  schedule: string,
+  o: ServerOptions & { transitions?: string; at?: string; json?: boolean },
+): Promise<number> {
+  const n = o.transitions === undefined ? undefined : Number(o.transitions);
+  if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= 28))
+    throw new UsageError("--transitions takes a whole number from 1 to 28");
+  const api = await clientFor(o);
+  const started = await api.startExecution(
+    RUNBOOK,
+    { action: "preview", schedule, ...(n ? { transitions: n } : {}), ...(o.at ? { at: o.at } : {}) },
+    true,
+  );
+  const done = await follow(api, started.executionId, () => undefined);
+  if (!done) return 130;
+  const view = (done.result as { preview?: PreviewView } | undefined)?.preview;
+  if (done.status !== "SUCCEEDED" || !view) {
+    io.out(o.json ? JSON.stringify(done) : formatExecution(done, coloursFor(io, o)));
+    return 1;
+  }
+  if (o.json) io.out(JSON.stringify(view));
+  else {
+    io.out(`${view.schedule} (${view.timezone}): running ${view.hoursPerWeek} h a week`);
+    for (const t of view.transitions) {
+      const acts = t.to === "stopped" ? `stops ${t.stops.length}` : `starts ${t.starts.length}`;
+      io.out(
+        `  ${t.local}  (${t.utc})  → ${t.to}: ${acts}${t.kept.length ? `, ${t.kept.length} kept by an override` : ""}${
+          (t.to === "stopped" ? t.stops : t.starts).length
+            ? `  ${(t.to === "stopped" ? t.stops : t.starts).join(" ")}`
+            : ""
+        }`,
+      );
+    }
+  }
+  return 0;
+}
+
 export async function release(io: Io, targets: string[], o: KeepOptions): Promise<number> {
   return runAndWait(io, { action: "release", targets }, o);
 }
