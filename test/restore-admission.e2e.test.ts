@@ -9,7 +9,7 @@ import { restore } from "../examples/runbooks/restore/index.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { manageWithSsm, setPatchingSettings } from "../packages/local/src/cloud/patching-helpers.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
-import { reflex } from "./support/cli.ts";
+import { ANSI, reflex } from "./support/cli.ts";
 import { api, startTestLocal } from "./support/local.ts";
 
 const HOUR = 3_600_000;
@@ -182,6 +182,13 @@ describe("drill history: GET /api/drills and GET /api/drills/:name/history", () 
       verdict: "met",
       cleanup: "torn down: 1 volume(s) deleted",
     });
+    // The JSON-only rule every --json command keeps (test/cli-commands.test.ts): no colour, JSON alone.
+    for (const argv of [["drills"], ["drill", "run", "app-1"]]) {
+      const ran = await reflex([...argv, "--json", "--url", local.url], { colour: true });
+      expect({ argv, code: ran.code }).toEqual({ argv, code: 0 });
+      expect(() => JSON.parse(ran.stdout)).not.toThrow();
+      expect(ran.stdout.includes(ANSI)).toBe(false);
+    }
     const unknown = await reflex(["drills", "nope", "--url", local.url]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("'nope' does not exist");

@@ -17,6 +17,7 @@ import { eventsCommands } from "./commands/events.ts";
 import { guardrailsCommands } from "./commands/guardrails.ts";
 import { demoCommand, outboxCommand, startCommand } from "./commands/local.ts";
 import { peopleCommands } from "./commands/people.ts";
+import { pricesCommands } from "./commands/prices.ts";
 import { runCommands } from "./commands/runs.ts";
 import { type Io, processIo, UsageError } from "./io.ts";
 import { registerOffHours } from "./offhours-command.ts";
@@ -74,6 +75,7 @@ Examples:
   drillsCommands(program, cx);
   peopleCommands(program, cx);
   registerOffHours(program, io, cx.act, finish);
+  pricesCommands(program, cx);
   outboxCommand(program, cx);
 
   // Subcommands created with .command() inherit the output and suggestion settings; exit

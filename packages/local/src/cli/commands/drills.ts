@@ -21,7 +21,9 @@ export function drillsCommands(program: Command, { io, act }: CommandContext): v
     ["reflex drills", "reflex drills db-1", "reflex drills --json"],
     { json: true, server: true, as: false },
   );
-  const drill = program.command("drill").description("run a recovery drill now");
+  const drill = finish(program.command("drill").description("run a recovery drill now"), [
+    "reflex drill run db-1",
+  ]);
   finish(
     drill
       .command("run")
