@@ -3,11 +3,12 @@
  * examples/runbooks/off-hours): JSON only, no colour, exit 0 — the rule test/cli-commands.test.ts
  * holds every other --json command to, on a server of its own.
  */
+import { RunbookItems } from "@reflex/core";
 import { describe, expect, it } from "vitest";
 import { offHours } from "../examples/runbooks/off-hours/index.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { ANSI, commandTree, pathOf, reflex } from "./support/cli.ts";
-import { startTestLocal } from "./support/local.ts";
+import { api, startTestLocal } from "./support/local.ts";
 
 const tree = commandTree();
 
@@ -72,6 +73,47 @@ describe("reflex offhours with --json, against a server running off-hours", () =
       ]);
       const bad = await reflex(["offhours", "preview", "office", "--transitions", "0", "--url", local.url]);
       expect(bad.code).toBe(2);
+      // Savings come from the server: GET /api/offhours/savings totals the stops that ended in [from, to).
+      const saving = (
+        target: string,
+        to: string,
+        instanceMinutes: number,
+        dollars: number | "unpriced",
+        costCenter?: string,
+      ) =>
+        RunbookItems.put("off-hours", `saving#${target}#${to}`, {
+          target,
+          kind: "instance",
+          from: "2026-12-01T18:00:00.000Z",
+          to,
+          instanceMinutes,
+          dollars,
+          ...(costCenter ? { costCenter } : {}),
+          estimate: true,
+          ebs: "still billed",
+        });
+      await saving("i-0000000000000000a", "2026-12-02T06:00:00.000Z", 720, 0.12, "web");
+      await saving("i-0000000000000000b", "2026-12-02T06:00:00.000Z", 720, 1.15, "web");
+      await saving("i-0000000000000000c", "2026-12-02T06:00:00.000Z", 720, "unpriced");
+      await saving("i-0000000000000000a", "2026-12-09T06:00:00.000Z", 720, 0.12, "web");
+      const savings = await api(
+        local,
+        "GET",
+        "/api/offhours/savings?from=2026-12-01&to=2026-12-03&by=tag:CostCenter",
+      );
+      expect(savings.status).toBe(200);
+      expect(savings.body).toMatchObject({ estimate: true, ebs: "still billed", stops: 3 });
+      expect(savings.body.totals).toEqual([
+        { group: "web", instanceHours: 24, dollars: 1.27, unpriced: 0 },
+        { group: "(none)", instanceHours: 12, dollars: 0, unpriced: 1 },
+      ]);
+      const badQuery = await api(local, "GET", "/api/offhours/savings?from=yesterday");
+      expect(badQuery.status).toBe(400);
+      expect(badQuery.body.error).toMatchObject({ code: "invalid_query", path: "from" });
+      const report = await reflex(["offhours", "report", "--from", "2026-12-01", "--url", local.url]);
+      expect(report.stdout).toBe(
+        "4 stop(s) ended; estimated savings (on-demand prices from your table; EBS still billed):\n  all: 48 instance-hours, $1.39 (+1 unpriced)\n",
+      );
     } finally {
       await local.stop();
     }

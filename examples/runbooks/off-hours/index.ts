@@ -11,6 +11,7 @@
  */
 import { defineRunbook, RETRY_ROLLBACK, RETRY_STEP, stepTask } from "@reflex/sdk";
 import { z } from "zod";
+import { savingsReport } from "./savings.ts";
 import { type OffHours, offHoursSchema } from "./schedule.ts";
 
 const R = "off-hours";
@@ -102,6 +103,8 @@ export const offHours = defineRunbook({
   cap: { maxTargets: 500 },
   services: ["ec2", "autoscaling"],
   config: { offHours: offHoursSchema },
+  // GET /api/offhours/savings (and /api/runbooks/off-hours/reports/savings): what the stops saved.
+  reports: { savings: savingsReport },
   // In a freeze a tick only starts (duringFreeze: start-only, the default), or is refused (nothing).
   duringFreeze: (p, freeze, config) =>
     p.action === "reconcile" &&

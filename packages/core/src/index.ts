@@ -10,6 +10,7 @@ export * as History from "./history.ts";
 export * as Lifecycle from "./lifecycle.ts";
 export * as Patterns from "./patterns/index.ts";
 export * as Policy from "./policy/index.ts";
+export * as Reports from "./reports.ts";
 export * from "./runbooks/asl.ts";
 export * as Runbooks from "./runbooks/index.ts";
 export * from "./runbooks/sdk-tasks.ts";

@@ -21,6 +21,7 @@ import {
   Pairs,
   Policy,
   ReflexError,
+  Reports,
   RunbookItems,
   Runbooks,
   Runs,
@@ -228,6 +229,16 @@ function textFilterOf(c: C, name: string, maxBytes = 256): string | undefined {
   return value;
 }
 
+/** A report's query: each parameter once, each at most 256 bytes. */
+function reportQueryOf(c: C): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(c.req.query())) {
+    Validate.checkLength(v, 256, k, `the ${k} parameter`);
+    out[k] = v;
+  }
+  return out;
+}
+
 /** `status=RUNNING,FAILED`: execution statuses, any case; an unknown one is a 400 naming `status`. */
 function statusFilterOf(c: C): Executions.ExecutionStatus[] | undefined {
   const raw = c.req.query("status");
@@ -306,6 +317,22 @@ const routes: Array<[string, string, Handler]> = [
       const r = Runbooks.get(runbookNameOf(rawSegment(c, 3)));
       return ok(c, { items: await RunbookItems.list(r.name, textFilterOf(c, "prefix", 128) ?? "") });
     },
+  ],
+  [
+    // A runbook's read-only report over its own records (off-hours' savings), query as strings.
+    "GET",
+    "/api/runbooks/:name/reports/:report",
+    async (c) => {
+      const name = runbookNameOf(rawSegment(c, 3));
+      const report = Validate.decodePathSegment(rawSegment(c, 5), "report name");
+      return ok(c, await Reports.run(name, report, reportQueryOf(c)));
+    },
+  ],
+  [
+    // Off-hours' savings (estimated, from the price table), as `reflex offhours report` shows them.
+    "GET",
+    "/api/offhours/savings",
+    async (c) => ok(c, await Reports.run("off-hours", "savings", reportQueryOf(c))),
   ],
   [
     "POST",

@@ -252,6 +252,12 @@ export interface RunbookSpec<S extends z.ZodType> {
    */
   blastRadius?: (params: z.output<S>) => number | undefined;
   /**
+   * Read-only reports over its own records (off-hours' `savings`), served at
+   * `GET /api/runbooks/:name/reports/:report?…` with the query as strings. A report answers
+   * `{ invalid: { path, message } }` for a bad query (a 400 naming it), else its body.
+   */
+  reports?: Record<string, RunbookReport>;
+  /**
    * A history of its runs grouped by one param, named by a config key's entries (restore: the
    * `drills:` entries, run with `drill: <name>`): `GET /api/<route>` lists each entry's last run,
    * its trend and a met/missed count; `GET /api/<route>/:name/history` every run. `row` reads one
@@ -323,6 +329,16 @@ export interface RunbookSpec<S extends z.ZodType> {
    */
   result?: ResultOf;
 }
+
+/** One report over a runbook's own records (see {@link RunbookSpec.reports}). */
+export type RunbookReport = (
+  query: Record<string, string>,
+  ctx: {
+    /** The runbook's records under a prefix, expired ones left out. */
+    items(prefix: string): Promise<Array<{ key: string; value: Record<string, unknown> }>>;
+    config: Record<string, unknown>;
+  },
+) => Promise<{ invalid: { path: string; message: string } } | Record<string, unknown>>;
 
 /** How a runbook's runs group into a history (see {@link RunbookSpec.history}). */
 export interface RunHistory {

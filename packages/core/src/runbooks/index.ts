@@ -25,6 +25,7 @@ export type {
   PrecheckRefusal,
   Risk,
   Runbook,
+  RunbookReport,
   RunbookSpec,
   RunHistory,
   RunInput,

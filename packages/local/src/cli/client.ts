@@ -261,6 +261,19 @@ export class ApiClient {
     }>("POST", `/api/runbooks/${encodeURIComponent(runbook)}/executions`, { params, dryRun, ...overrides });
   }
 
+  /** Off-hours' estimated savings (`GET /api/offhours/savings`): the stops that ended in [from, to), totalled. */
+  offHoursSavings(query: { from?: string; to?: string; by?: string }) {
+    const q = new URLSearchParams(
+      Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined),
+    );
+    return this.request<{
+      estimate: true;
+      ebs: string;
+      stops: number;
+      totals: Array<{ group: string; instanceHours: number; dollars: number; unpriced: number }>;
+    }>("GET", `/api/offhours/savings${q.size ? `?${q}` : ""}`);
+  }
+
   /** Recovery drills (`GET /api/drills`): each with its last run, trend and counts. */
   drills() {
     return this.request<{ drills: DrillEntry[] }>("GET", "/api/drills");
