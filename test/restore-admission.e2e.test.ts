@@ -110,6 +110,21 @@ describe("restore: bad input is refused before the run starts", () => {
     expect(await restoreRuns()).toHaveLength(before);
   });
 
+  it("a caller whose role may not describe EC2 is not refused for it: the plan checks instead and fails the run naming the snapshot", async () => {
+    cloud.injectFault({
+      service: "ec2",
+      operation: "DescribeSnapshots",
+      kind: "error",
+      code: "UnauthorizedOperation",
+      times: 1,
+    });
+    const res = await start({ source: { snapshotId: "snap-0123456789abcdef1" } });
+    expect(res.status).toBe(202);
+    await local.idle();
+    const run = (await api(local, "GET", `/api/executions/${res.body.executionId}`)).body;
+    expect(run).toMatchObject({ status: "FAILED", error: "SnapshotNotFound" });
+  });
+
   it("a snapshot not completed yet: 409 SnapshotNotReady naming its state", async () => {
     const res = await start({ source: { snapshotId: pending } });
     expect(res.status).toBe(409);

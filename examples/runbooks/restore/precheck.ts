@@ -20,6 +20,8 @@ const REFUSALS: Record<string, { status: 400 | 409; path: (p: RestoreParams) => 
   InstanceNotFound: { status: 400, path: (p) => (p.drill ? "drill" : "attachTo.instanceId") },
 };
 
+const NOT_ALLOWED = new Set(["UnauthorizedOperation", "AccessDenied", "AccessDeniedException"]);
+
 export const precheck: Precheck = async (params, ctx) => {
   const p = params as RestoreParams;
   const region = p.region ?? process.env.AWS_REGION ?? "us-east-1";
@@ -43,6 +45,9 @@ export const precheck: Precheck = async (params, ctx) => {
       };
     return undefined;
   } catch (err) {
+    // A caller whose role may not describe EC2 (an admitter deployed without these reads) cannot
+    // check here: the plan step, which may, checks the same and fails the run naming it.
+    if (NOT_ALLOWED.has((err as Error).name)) return undefined;
     const known = err instanceof StepExecutionError ? REFUSALS[err.code] : undefined;
     if (!known) throw err;
     return {
