@@ -471,14 +471,18 @@ describe("against a running local mode", () => {
       rerun: [waiting[1], "--dry-run", "--as", "cli:bob"],
       whoami: ["--as", "cli:bob"],
       outbox: [],
+      "prices import": ["examples/runbooks/off-hours/prices.csv", "--as-of", "2026-12-01"],
     };
     const withJson = tree
       .filter((c) => c.options.some((o) => o.long === "--json"))
       .map((c) => pathOf(c).join(" "));
 
     // A new command needs its line above; off-hours' commands need a server with that runbook
-    // (test/cli-offhours.test.ts).
-    const own = withJson.filter((name) => !name.startsWith("offhours "));
+    // (test/cli-offhours.test.ts), and the drill commands one with restore and its drills
+    // (test/restore-admission.e2e.test.ts).
+    const own = withJson.filter(
+      (name) => !name.startsWith("offhours ") && !["drills", "drill run"].includes(name),
+    );
     expect(own.filter((name) => !(name in args))).toEqual([]);
     for (const name of own) {
       const takesUrl = tree

@@ -1,5 +1,6 @@
 /** `drills:` in reflex.config.ts, checked by the restore runbook's own config schema at load: every problem with its path. */
 import { ConfigError, validateConfig } from "@reflex/core";
+import { checkRunbook } from "@reflex/sdk";
 import { describe, expect, it } from "vitest";
 import { restore } from "../examples/runbooks/restore/index.ts";
 
@@ -41,5 +42,22 @@ describe("drills in the config", () => {
 
   it("refuses two drills of one name", () => {
     expect(problems([drill, drill]).map((p) => p.path)).toEqual(["drills[1].name"]);
+  });
+});
+
+describe("the reconciler's sweep permissions (lostRun)", () => {
+  it("restore's sweep may detach and delete only what carries the automation tag; one that may change anything is refused", () => {
+    expect(checkRunbook(restore as never)).toEqual([]);
+    const loose = {
+      ...restore,
+      lostRun: {
+        permissions: [{ actions: ["ec2:DeleteVolume"], mutating: true, tagCondition: "none" as const }],
+      },
+    };
+    expect(checkRunbook(loose as never)).toContainEqual({
+      path: "lostRun.permissions[0]",
+      message:
+        "a lost-run inspector only reads; a sweep may change only what carries the automation tag (tagCondition: resource)",
+    });
   });
 });

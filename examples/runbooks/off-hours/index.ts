@@ -11,6 +11,7 @@
  */
 import { defineRunbook, RETRY_ROLLBACK, RETRY_STEP, stepTask } from "@reflex/sdk";
 import { z } from "zod";
+import { savingsReport } from "./savings.ts";
 import { type OffHours, offHoursSchema } from "./schedule.ts";
 
 const R = "off-hours";
@@ -28,9 +29,10 @@ export const params = z
     /**
      * `reconcile` (a tick: every target to what its schedule wants now), `stop` / `start` (the
      * named targets now, whatever the schedule says), `keep` (an override: keep them running
-     * until a time), `release` (cancel an override).
+     * until a time), `release` (cancel an override), `preview` (a schedule's next transitions
+     * and what each tick would do; changes nothing).
      */
-    action: z.enum(["reconcile", "stop", "start", "keep", "release"]).default("reconcile"),
+    action: z.enum(["reconcile", "stop", "start", "keep", "release", "preview"]).default("reconcile"),
     /** Only this schedule's targets (a tick names its own). */
     schedule: z
       .string()
@@ -47,6 +49,8 @@ export const params = z
       .string()
       .regex(/^\d{1,5}(m|h|d)$/, "must be a duration such as 3h or 90m")
       .optional(),
+    /** `preview`: how many upcoming transitions to show (default 4). */
+    transitions: z.number().int().min(1).max(28).optional(),
     /** `keep`: start the targets now if they are stopped. */
     start: z.boolean().default(false),
     /** Set by admission during a change freeze (`duringFreeze: start-only`): starts only, stops suppressed, this says why. */
@@ -57,6 +61,10 @@ export const params = z
   .strict()
   .superRefine((p, ctx) => {
     const needsTargets = ["stop", "start", "keep", "release"].includes(p.action);
+    if (p.action === "preview" && !p.schedule)
+      ctx.addIssue({ code: "custom", path: ["schedule"], message: "preview needs a schedule" });
+    if (p.transitions !== undefined && p.action !== "preview")
+      ctx.addIssue({ code: "custom", path: ["transitions"], message: "transitions is for preview only" });
     if (needsTargets && !p.targets)
       ctx.addIssue({ code: "custom", path: ["targets"], message: `${p.action} needs targets` });
     if (p.action === "keep") {
@@ -95,6 +103,8 @@ export const offHours = defineRunbook({
   cap: { maxTargets: 500 },
   services: ["ec2", "autoscaling"],
   config: { offHours: offHoursSchema },
+  // GET /api/offhours/savings (and /api/runbooks/off-hours/reports/savings): what the stops saved.
+  reports: { savings: savingsReport },
   // In a freeze a tick only starts (duringFreeze: start-only, the default), or is refused (nothing).
   duringFreeze: (p, freeze, config) =>
     p.action === "reconcile" &&

@@ -75,6 +75,57 @@ afterEach(async () => {
   session = undefined;
 });
 
+describe("off-hours preview", () => {
+  it("shows a schedule's next transitions in its zone and UTC (DST included), what each tick would stop or start, the hours a week, and changes nothing", async () => {
+    session = await openSimulation(offHours, { config, setup: seed });
+    const office = [ids["web-a"], ids["web-b"], "asg:batch"].sort();
+
+    const spring = await session.run(
+      { action: "preview", schedule: "office", at: MON_BEFORE_STOP },
+      { dryRun: true },
+    );
+    expect(spring.run.status).toBe("SUCCEEDED");
+    const preview = spring.run.result?.preview as {
+      hoursPerWeek: number;
+      transitions: Array<{ utc: string; local: string; to: string; stops: string[]; starts: string[] }>;
+    };
+    expect(preview.hoursPerWeek).toBe(60);
+    expect(preview.transitions.map((t) => [t.utc, t.local, t.to])).toEqual([
+      ["2026-03-30T17:00:00.000Z", "2026-03-30 19:00 Europe/Berlin", "stopped"],
+      ["2026-03-31T05:00:00.000Z", "2026-03-31 07:00 Europe/Berlin", "running"],
+      ["2026-03-31T17:00:00.000Z", "2026-03-31 19:00 Europe/Berlin", "stopped"],
+      ["2026-04-01T05:00:00.000Z", "2026-04-01 07:00 Europe/Berlin", "running"],
+    ]);
+    expect(preview.transitions[0]).toMatchObject({ stops: office, starts: [] });
+    expect(preview.transitions[1]).toMatchObject({ stops: [], starts: office });
+    expect(spring.outcome.summary).toMatch(
+      /^preview of office \(Europe\/Berlin\): 3 target\(s\), running 60 h a week; next: stop at 2026-03-30 19:00 Europe\/Berlin/,
+    );
+
+    // The week before the change to summer time, 19:00 Berlin is 18:00Z; and a real (not dry) run of preview changes nothing either.
+    const winter = await session.run({
+      action: "preview",
+      schedule: "office",
+      at: "2026-03-23T16:55:00Z",
+      transitions: 1,
+    });
+    expect(winter.run.status).toBe("SUCCEEDED");
+    expect((winter.run.result as { preview: typeof preview }).preview.transitions).toEqual([
+      {
+        utc: "2026-03-23T18:00:00.000Z",
+        local: "2026-03-23 19:00 Europe/Berlin",
+        to: "stopped",
+        stops: office,
+        starts: [],
+        kept: [],
+      },
+    ]);
+    expect(mutatingCalls(spring)).toEqual([]);
+    expect(mutatingCalls(winter)).toEqual([]);
+    expect(state(session, "web-a")).toBe("running");
+  });
+});
+
 describe("off-hours", () => {
   it("dry-run lists what the tick would do and why, and makes no mutating call", async () => {
     const s = await simulate(offHours, {

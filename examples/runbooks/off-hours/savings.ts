@@ -70,3 +70,38 @@ export function totals(
   }
   return out;
 }
+
+/**
+ * The `savings` report (`GET /api/offhours/savings?from&to&by`, `reflex offhours report`): the
+ * stops that ended in [from, to), totalled — instance-hours, estimated dollars, unpriced stops —
+ * overall or by the CostCenter tag recorded with each stop.
+ */
+export async function savingsReport(
+  query: Record<string, string>,
+  ctx: { items(prefix: string): Promise<Array<{ key: string; value: Record<string, unknown> }>> },
+): Promise<{ invalid: { path: string; message: string } } | Record<string, unknown>> {
+  const bound = (name: "from" | "to", none: number) => {
+    const raw = query[name];
+    if (raw === undefined) return none;
+    const t = /^\d{4}-\d{2}-\d{2}/.test(raw) ? Date.parse(raw) : Number.NaN;
+    return Number.isNaN(t) ? undefined : t;
+  };
+  const from = bound("from", Number.NEGATIVE_INFINITY);
+  const to = bound("to", Number.POSITIVE_INFINITY);
+  if (from === undefined) return { invalid: { path: "from", message: "must be an ISO date or instant" } };
+  if (to === undefined) return { invalid: { path: "to", message: "must be an ISO date or instant" } };
+  if (query.by !== undefined && query.by !== "tag:CostCenter")
+    return { invalid: { path: "by", message: "takes tag:CostCenter (the tag recorded with each stop)" } };
+  const rows = (await ctx.items("saving#"))
+    .map((i) => i.value as unknown as Saving)
+    .filter((r) => Date.parse(r.to) >= from && Date.parse(r.to) < to);
+  const byKey = totals(rows, query.by ? (s) => s.costCenter ?? "(none)" : undefined);
+  return {
+    estimate: true,
+    ebs: "still billed",
+    ...(query.from ? { from: query.from } : {}),
+    ...(query.to ? { to: query.to } : {}),
+    stops: rows.length,
+    totals: Object.entries(byKey).map(([group, g]) => ({ group, ...g })),
+  };
+}

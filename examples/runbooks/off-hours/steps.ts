@@ -33,8 +33,10 @@ import {
   desiredAt,
   lastTransition,
   localDate,
+  nextTransitions,
   type OffHours,
   parseDuration,
+  runningHoursPerWeek,
   type Schedule,
   zonedInstant,
 } from "./schedule.ts";
@@ -207,6 +209,7 @@ async function plan(input: Input, ctx: Ctx): Promise<Plan> {
   const items = itemsOf(ctx);
   const p = input.params;
   const at = new Date(p.at ?? input.execution.startedAt);
+  if (p.action === "preview") return preview(input, ctx, cfg, at);
   const { targets, members } = await discover(cfg, ctx);
   const stopped = new Map(
     (await items.list("stopped#")).map((i) => [i.key.slice(8), i.value as StoppedItem]),
@@ -336,6 +339,117 @@ async function plan(input: Input, ctx: Ctx): Promise<Plan> {
     at: at.toISOString(),
   });
   return { actions: acting, left: results.filter((r) => r.status === "skipped") };
+}
+
+/** One upcoming change of a schedule's desired state, and what its tick would do then. */
+export interface PreviewTransition {
+  utc: string;
+  /** The same instant on the schedule's clock: `2026-03-30 19:00 Europe/Berlin`. */
+  local: string;
+  to: "running" | "stopped";
+  stops: string[];
+  starts: string[];
+  /** Kept running by an override in force then. */
+  kept: string[];
+}
+
+/** `YYYY-MM-DD HH:MM` on the zone's clock. */
+function onClock(t: Date, zone: string): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-CA", {
+      timeZone: zone,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+    })
+      .formatToParts(t)
+      .map((x) => [x.type, x.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${zone}`;
+}
+
+/**
+ * `action: preview` — a schedule's next transitions (its zone and UTC), what the tick after
+ * each would stop or start, and its running hours a week, from what the targets are now and
+ * the overrides in force (assuming nobody changes a target by hand in between). Read-only
+ * whatever the run's mode: it hands apply nothing.
+ */
+async function preview(input: Input, ctx: Ctx, cfg: OffHours, at: Date): Promise<Plan> {
+  const p = input.params;
+  const s = cfg.schedules.find((x) => x.name === p.schedule);
+  if (!s)
+    throw new StepExecutionError(
+      "UnknownSchedule",
+      `no schedule '${p.schedule}' in offHours.schedules (${cfg.schedules.map((x) => x.name).join(", ") || "none"})`,
+    );
+  const items = itemsOf(ctx);
+  const { targets } = await discover(cfg, ctx);
+  const mine = targets.filter((t) => t.schedule === s.name && t.automationTagged);
+  const stoppedByReflex = new Set((await items.list("stopped#")).map((i) => i.key.slice(8)));
+  const overrides = (await items.list("override#")).map((i) => i.value as OverrideItem);
+  const running = new Set(mine.filter((t) => t.state === "running").map((t) => t.id));
+  const ours = new Set(mine.filter((t) => stoppedByReflex.has(t.id)).map((t) => t.id));
+  const transitions: PreviewTransition[] = [];
+  for (const tr of nextTransitions(s, at, p.transitions ?? 4)) {
+    const when = tr.at.getTime();
+    const kept = mine
+      .filter((t) => overrides.some((o) => o.target === t.id && Date.parse(o.until) > when))
+      .map((t) => t.id);
+    const stops: string[] = [];
+    const starts: string[] = [];
+    if (tr.to === "stopped")
+      for (const id of [...running].filter((x) => !kept.includes(x)).sort()) {
+        stops.push(id);
+        running.delete(id);
+        ours.add(id);
+      }
+    else
+      for (const t of mine.filter((x) => !running.has(x.id) && (ours.has(x.id) || s.enforce))) {
+        starts.push(t.id);
+        running.add(t.id);
+        ours.delete(t.id);
+      }
+    transitions.push({
+      utc: tr.at.toISOString(),
+      local: onClock(tr.at, s.timezone),
+      to: tr.to,
+      stops,
+      starts,
+      kept,
+    });
+  }
+  const hoursPerWeek = Math.round(runningHoursPerWeek(s, at) * 100) / 100;
+  const next = transitions[0];
+  await ctx.record({
+    preview: { schedule: s.name, timezone: s.timezone, from: at.toISOString(), hoursPerWeek, transitions },
+    summary: `preview of ${s.name} (${s.timezone}): ${mine.length} target(s), running ${hoursPerWeek} h a week${next ? `; next: ${next.to === "stopped" ? "stop" : "start"} at ${next.local} (${next.utc}), ${next.to === "stopped" ? `stops ${next.stops.length}` : `starts ${next.starts.length}`}` : "; no transition in the next 31 days"}`,
+    targets: mine.map(
+      (t): TargetResult => ({
+        id: t.id,
+        kind: t.kind,
+        ...(t.name ? { name: t.name } : {}),
+        status: "skipped",
+        reason: `preview (nothing changed): ${
+          transitions
+            .flatMap((x) =>
+              x.stops.includes(t.id)
+                ? [`stopped at ${x.local}`]
+                : x.starts.includes(t.id)
+                  ? [`started at ${x.local}`]
+                  : x.kept.includes(t.id)
+                    ? [`kept running at ${x.local} (override)`]
+                    : [],
+            )
+            .join(", ") || "left as it is"
+        }`,
+      }),
+    ),
+    at: at.toISOString(),
+  });
+  return { actions: [], left: [] };
 }
 
 /** What plan hands to apply: the changes, and the targets it left alone (kept in the final result). */

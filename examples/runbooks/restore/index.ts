@@ -112,6 +112,80 @@ export type RestoreParams = z.output<typeof params>;
 
 const CLEANUP = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Cleanup" }];
 
+const minutesOf = (ms: unknown) =>
+  typeof ms === "number" ? Math.round((ms / 60_000) * 100) / 100 : undefined;
+
+/**
+ * One drill run as a row of `GET /api/drills` and `reflex drills`: the verdict, RTO and RPO
+ * against the targets, the checksum result and what became of what it made (torn down by the
+ * run, swept by the reconciler after the run was lost, or still pending).
+ */
+export function drillRow(run: {
+  status: string;
+  result?: Record<string, unknown>;
+  error?: string;
+  cause?: string;
+  attention?: { reason: string; report?: unknown };
+}): { verdict: string } & Record<string, unknown> {
+  const v = run.result?.verification as
+    | {
+        passed: boolean;
+        problems: string[];
+        volumes: Array<{ checksum?: string }>;
+        rtoMs: number;
+        rpoMs: number;
+        phases: Record<string, number>;
+        targets?: { rto: string; rpo: string; rtoMinutes: number; rpoMinutes: number };
+      }
+    | undefined;
+  const torn = run.result?.teardown as { done: boolean; deleted: string[]; untagged: string[] } | undefined;
+  const swept = (
+    run.attention?.report as { swept?: { deleted: string[]; untagged: string[]; left: string[] } }
+  )?.swept;
+  const verdict =
+    run.status === "RUNNING" || run.status === "WAITING_APPROVAL"
+      ? "running"
+      : run.status === "SUCCEEDED"
+        ? "met"
+        : run.error === "DrillMissed"
+          ? "missed"
+          : run.error === "ExecutionLost"
+            ? "lost"
+            : "failed";
+  const checksums = v ? v.volumes.filter((x) => x.checksum).length : 0;
+  const cleanup = swept
+    ? swept.left.length
+      ? `swept by the reconciler after the run was lost; still there: ${swept.left.join(", ")}`
+      : `swept by the reconciler after the run was lost: ${swept.deleted.length} volume(s) deleted${swept.untagged.length ? ` (${swept.untagged.length} had lost their tag: ${swept.untagged.join(", ")})` : ""}`
+    : torn?.done
+      ? `torn down: ${torn.deleted.length} volume(s) deleted${torn.untagged.length ? ` (${torn.untagged.length} had lost their tag)` : ""}`
+      : verdict === "running"
+        ? "pending (the run is in progress)"
+        : "not confirmed: look for volumes tagged reflex:drill";
+  return {
+    verdict,
+    ...(v
+      ? {
+          rtoMinutes: minutesOf(v.rtoMs),
+          rpoMinutes: minutesOf(v.rpoMs),
+          phasesMinutes: Object.fromEntries(Object.entries(v.phases).map(([k, ms]) => [k, minutesOf(ms)])),
+          ...(v.targets
+            ? {
+                rto: v.targets.rto,
+                rpo: v.targets.rpo,
+                targets: { rtoMinutes: v.targets.rtoMinutes, rpoMinutes: v.targets.rpoMinutes },
+              }
+            : {}),
+          checksum: v.passed
+            ? `passed (${checksums} of ${v.volumes.length} device(s) checksummed)`
+            : `failed: ${v.problems.join("; ")}`,
+        }
+      : { checksum: "not run" }),
+    cleanup,
+    ...(verdict === "failed" || verdict === "lost" ? { error: run.error, cause: run.cause } : {}),
+  };
+}
+
 export const restore = defineRunbook({
   name: R,
   summary:
@@ -185,6 +259,22 @@ export const restore = defineRunbook({
       why: "An AWS-owned document carries no tags; only AWS-RunShellScript is allowed (to checksum the restored devices), and only on instances carrying the automation tag (the statement above).",
     },
   ],
+  // The reconciler sweeps a lost drill (sweepLost): it finds the run's volumes and detaches and
+  // deletes them, only those carrying the automation tag.
+  lostRun: {
+    permissions: [
+      { actions: ["ec2:DescribeVolumes"], mutating: false },
+      {
+        actions: ["ec2:DetachVolume", "ec2:DeleteVolume"],
+        mutating: true,
+        tagCondition: "resource",
+        resources: [
+          "arn:${Partition}:ec2:*:${Account}:volume/*",
+          "arn:${Partition}:ec2:*:${Account}:instance/*",
+        ],
+      },
+    ],
+  },
   rollback: ["teardown"],
   dryRun:
     "Picks the snapshots and reports the volumes it would create (zone, size, device), where it would attach them and the RPO they give; no mutating call.",
@@ -327,5 +417,12 @@ export const restore = defineRunbook({
       },
     },
   },
+  // Before anything is written: the backup exists, is Reflex's and is completed, the drill is
+  // in the config, no other run restores the source (400/409 with a named code).
+  precheck: () => import("./precheck.ts").then((m) => m.precheck),
+  // `GET /api/drills` and `reflex drills`: each drill's runs, read by drillRow.
+  history: { route: "drills", configKey: "drills", param: "drill", row: drillRow },
+  // One run of a drill at a time, taken with the record: a second start is refused (409).
+  locks: (p) => (p.drill ? [`drill:${p.drill}`] : []),
   implementation: () => import("./steps.ts").then((m) => m.implementation),
 });

@@ -137,9 +137,11 @@ describe("restore", () => {
     );
   });
 
-  it("refuses a snapshot Reflex's backup did not make, before any change", async () => {
-    const s = await simulate(restore, {
+  it("refuses a snapshot Reflex's backup did not make before the run starts (admission's precheck, 400 NotReflexBackup)", async () => {
+    let cloudOf: SimulatedCloud | undefined;
+    const started = simulate(restore, {
       setup: (cloud) => {
+        cloudOf = cloud;
         setup(cloud);
         cloud.addSnapshot({ volumeId: fx.volumes[0], state: "completed", tags: { Name: "manual" } });
       },
@@ -148,9 +150,10 @@ describe("restore", () => {
       }),
     });
 
-    expect(s.run.status).toBe("FAILED");
-    expect(s.run.error).toBe("NotReflexBackup");
-    expect(mutatingCalls(s)).toEqual([]);
+    await expect(started).rejects.toThrow(
+      /not started: NotReflexBackup: snapshot snap-\w+ was not made by Reflex's backup/,
+    );
+    expect(cloudOf?.mutatingCalls()).toEqual([]);
   });
 
   it("deletes every volume it made when it fails part-way (the second attach refused), and fails", async () => {

@@ -99,6 +99,9 @@ type Input = RunInput<RestoreParams> & {
   failure?: { Error?: string; Cause?: string };
 };
 
+/** What picking a backup reads of a step's context: a precheck (no run yet) has the same. */
+type Lookup = Pick<StepContext, "config" | "automationTag" | "now">;
+
 const ec2 = (region: string) => client(EC2Client, "ec2", region);
 const tag = (tags: Tag[] | undefined, key: string) => tags?.find((t) => t.Key === key)?.Value;
 const minutes = (ms: number) => Math.round((ms / 60_000) * 100) / 100;
@@ -131,14 +134,14 @@ async function describeVolumes(region: string, filters: Filter[]) {
   return out;
 }
 
-function drillOf(name: string, ctx: StepContext): Drill {
+export function drillOf(name: string, ctx: Lookup): Drill {
   const drill = ((ctx.config.drills as Drill[] | undefined) ?? []).find((d) => d.name === name);
   if (!drill) throw new StepExecutionError("UnknownDrill", `no drill '${name}' in the config's drills:`);
   return drill;
 }
 
 /** A snapshot Reflex's backup made: the automation tag and reflex:runbook=backup-snapshot. */
-function isReflexBackup(s: Snapshot, ctx: StepContext): boolean {
+function isReflexBackup(s: Snapshot, ctx: Lookup): boolean {
   return (
     tag(s.Tags, ctx.automationTag.key) === ctx.automationTag.value &&
     tag(s.Tags, TAGS.runbook) === BACKUP_RUNBOOK
@@ -173,10 +176,10 @@ export function choose<T>(
 }
 
 /** The snapshots a source names: Reflex backups only, completed, the newest at or before `at` (or as a drill picks). */
-async function pick(
+export async function pick(
   region: string,
   source: RestoreSource,
-  ctx: StepContext,
+  ctx: Lookup,
   choice?: Choice,
 ): Promise<Snapshot[]> {
   const reflex = [
@@ -263,7 +266,7 @@ async function pick(
   return chosen;
 }
 
-async function instanceOf(region: string, id: string) {
+export async function instanceOf(region: string, id: string) {
   try {
     const out = await ec2(region).send(new DescribeInstancesCommand({ InstanceIds: [id] }));
     return out.Reservations?.[0]?.Instances?.[0];
@@ -272,6 +275,22 @@ async function instanceOf(region: string, id: string) {
       throw new StepExecutionError("InstanceNotFound", `instance ${id} does not exist in ${region}`);
     throw err;
   }
+}
+
+/**
+ * The locks a restore takes in its plan: its source, whatever `at` says (two restores of one
+ * instance at different times still meet), and its scratch instance (its devices are handed out).
+ */
+export function restoreLocks(source: RestoreSource, attachTo?: { instanceId: string }): string[] {
+  const sourceKey =
+    "snapshotId" in source
+      ? source.snapshotId
+      : "backupExecutionId" in source
+        ? `backup:${source.backupExecutionId}`
+        : "volumeId" in source
+          ? source.volumeId
+          : source.instanceId;
+  return [`restore-source:${sourceKey}`, ...(attachTo ? [`instance:${attachTo.instanceId}`] : [])];
 }
 
 /** Picks the snapshots, the zone and the devices; checks the cap; locks the source and the scratch instance. Read-only. */
@@ -346,16 +365,7 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
   if (!ctx.dryRun) {
     // One restore per source at a time (a drill and a real restore of one instance never
     // race), and one per scratch instance (its devices are handed out above).
-    // The source itself, whatever `at` says: two restores of one instance at different times still meet.
-    const sourceKey =
-      "snapshotId" in source
-        ? source.snapshotId
-        : "backupExecutionId" in source
-          ? `backup:${source.backupExecutionId}`
-          : "volumeId" in source
-            ? source.volumeId
-            : source.instanceId;
-    const wanted = [`restore-source:${sourceKey}`, ...(attachTo ? [`instance:${attachTo.instanceId}`] : [])];
+    const wanted = restoreLocks(source, attachTo);
     const { locked } = await ctx.lockTargets(wanted);
     if (locked.length)
       throw new StepExecutionError(
@@ -732,6 +742,86 @@ export async function report(
   return { verdict };
 }
 
+/** What a sweep of a lost run did: deleted, found only by id (its tag removed), and still there when it gave up. */
+export interface Swept {
+  deleted: string[];
+  untagged: string[];
+  left: string[];
+  note: string;
+}
+
+/** How long a sweep waits for its volumes to detach before it reports them left (the reconciler runs again). */
+const SWEEP_LIMIT_MS = 120_000;
+
+/**
+ * The reconciler's sweep of a lost drill (the process died mid-drill; no teardown ran): the
+ * volumes the run made — by its tag and by the ids it recorded, so one whose tag was removed is
+ * still found and named — are detached, waited for and deleted. A lost plain restore is not
+ * swept (what it verified is the user's): its volumes are listed for a person. Safe to repeat.
+ */
+export async function sweepLost(e: {
+  id: string;
+  params: Record<string, unknown>;
+  result?: Record<string, unknown>;
+}): Promise<Swept> {
+  const plan = e.result?.plan as Plan | undefined;
+  const region =
+    plan?.region ?? (e.params.region as string | undefined) ?? process.env.AWS_REGION ?? "us-east-1";
+  const byTag = await describeVolumes(region, [{ Name: `tag:${TAGS.execution}`, Values: [e.id] }]);
+  const recorded = Array.isArray(e.result?.created) ? (e.result.created as string[]) : [];
+  const missing = recorded.filter((id) => !byTag.some((v) => v.VolumeId === id));
+  const byId = missing.length ? await describeVolumes(region, [{ Name: "volume-id", Values: missing }]) : [];
+  const untagged = byId.map((v) => v.VolumeId as string);
+  const found = [...byTag, ...byId];
+  if (typeof e.params.drill !== "string")
+    return {
+      deleted: [],
+      untagged,
+      left: found.map((v) => v.VolumeId as string),
+      note: "a lost restore (not a drill) is not swept: check whether its volumes are wanted, and delete them if not",
+    };
+  const deleted: string[] = [];
+  let pending = found;
+  const deadline = Date.now() + SWEEP_LIMIT_MS;
+  for (let wait = 100; pending.length; wait = Math.min(wait * 2, 2000)) {
+    const next: Volume[] = [];
+    for (const v of pending) {
+      const id = v.VolumeId as string;
+      const attachment = v.Attachments?.[0];
+      if (v.State === "creating" || attachment?.State === "detaching") next.push(v);
+      else if (attachment) {
+        await ec2(region).send(new DetachVolumeCommand({ VolumeId: id }));
+        next.push(v);
+      } else {
+        try {
+          await ec2(region).send(new DeleteVolumeCommand({ VolumeId: id }));
+        } catch (err) {
+          if ((err as Error).name !== "InvalidVolume.NotFound") throw err;
+        }
+        deleted.push(id);
+      }
+    }
+    if (!next.length || Date.now() > deadline) {
+      pending = next;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, wait));
+    pending = await describeVolumes(region, [
+      { Name: "volume-id", Values: next.map((v) => v.VolumeId as string) },
+    ]);
+  }
+  const left = pending.map((v) => v.VolumeId as string);
+  return {
+    deleted,
+    untagged,
+    left,
+    note: left.length
+      ? `the drill was lost; ${deleted.length} volume(s) deleted, still there (the next reconcile tries again): ${left.join(", ")}`
+      : `the drill was lost; every volume it made was deleted (${deleted.length})`,
+  };
+}
+
 export const implementation: Implementation = {
   steps: { plan, createVolumes, checkVolumes, attach, checkAttached, verify, teardown, report },
+  sweepLost,
 };

@@ -252,10 +252,15 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
 }
 
 /**
- * The reconciler's hook for lost runs: asks the run's runbook what the run left behind. Lives
+ * The reconciler's hook for lost runs: asks the run's runbook what the run left behind, then
+ * has it sweep what the run made when it says how (`sweepLost`: a drill's volumes). Lives
  * here, with the step implementations, because answering needs their cloud clients.
  */
 export async function inspectLost(e: Executions.Execution): Promise<unknown> {
   if (!Runbooks.has(e.runbook)) return undefined;
-  return (await Runbooks.implementationOf(e.runbook)).inspectLost?.(e);
+  const impl = await Runbooks.implementationOf(e.runbook);
+  const inspected = await impl.inspectLost?.(e);
+  if (!impl.sweepLost) return inspected;
+  const swept = await impl.sweepLost(e);
+  return { ...(inspected && typeof inspected === "object" ? inspected : {}), swept };
 }

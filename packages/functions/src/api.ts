@@ -16,11 +16,13 @@ import {
   currentConfig,
   decodeCursor,
   Executions,
+  History,
   indexPageKey,
   Locks,
   Pairs,
   Policy,
   ReflexError,
+  Reports,
   RunbookItems,
   Runbooks,
   Runs,
@@ -264,6 +266,16 @@ function textFilterOf(c: C, name: string, maxBytes = 256): string | undefined {
   return value;
 }
 
+/** A report's query: each parameter once, each at most 256 bytes. */
+function reportQueryOf(c: C): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(c.req.query())) {
+    Validate.checkLength(v, 256, k, `the ${k} parameter`);
+    out[k] = v;
+  }
+  return out;
+}
+
 /** `status=RUNNING,FAILED`: execution statuses, any case; an unknown one is a 400 naming `status`. */
 function statusFilterOf(c: C): Executions.ExecutionStatus[] | undefined {
   const raw = c.req.query("status");
@@ -297,6 +309,17 @@ const ok = (c: C, body: unknown, status: 200 | 202 = 200) => c.json(body as obje
 const routes: Array<[string, string, Handler]> = [
   // Failover pairs, with who is primary now (the roles the last failover recorded).
   ["GET", "/api/pairs", async (c) => ok(c, { pairs: await Pairs.list(currentConfig().pairs) })],
+  // Recovery drills (restore's `drills:`): each drill's last run, trend and met/missed counts.
+  ["GET", "/api/drills", async (c) => ok(c, { drills: (await History.list("drills")).entries })],
+  [
+    "GET",
+    "/api/drills/:name/history",
+    async (c) => {
+      const name = Validate.decodePathSegment(rawSegment(c, 3), "drill name");
+      Validate.checkLength(name, 128, "path", "the drill name");
+      return ok(c, await History.of("drills", name));
+    },
+  ],
   [
     "GET",
     "/api/runbooks",
@@ -331,6 +354,22 @@ const routes: Array<[string, string, Handler]> = [
       const r = Runbooks.get(runbookNameOf(rawSegment(c, 3)));
       return ok(c, { items: await RunbookItems.list(r.name, textFilterOf(c, "prefix", 128) ?? "") });
     },
+  ],
+  [
+    // A runbook's read-only report over its own records (off-hours' savings), query as strings.
+    "GET",
+    "/api/runbooks/:name/reports/:report",
+    async (c) => {
+      const name = runbookNameOf(rawSegment(c, 3));
+      const report = Validate.decodePathSegment(rawSegment(c, 5), "report name");
+      return ok(c, await Reports.run(name, report, reportQueryOf(c)));
+    },
+  ],
+  [
+    // Off-hours' savings (estimated, from the price table), as `reflex offhours report` shows them.
+    "GET",
+    "/api/offhours/savings",
+    async (c) => ok(c, await Reports.run("off-hours", "savings", reportQueryOf(c))),
   ],
   [
     "POST",

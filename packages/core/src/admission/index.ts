@@ -11,6 +11,8 @@
  *   4. breaker       — automatic only: N failed automatic runs paused them     (409)
  *   5. freeze        — every non-dry-run; people may override with a reason    (409)
  *   6. blast-radius  — the params name more targets than the cap               (409)
+ *   6b. precheck     — the runbook's own look at the cloud (the snapshot named
+ *                      exists and is ready): a named 400 or 409                (400/409)
  *   7. cooldown      — rules: this rule acted on this target too recently      (409)
  *   8. rate-limit    — automatic: the runbook's runs per window are spent      (409)
  *   9. approval      — not a refusal: decides whether the run waits for a person
@@ -29,6 +31,7 @@ import * as Runbooks from "../runbooks/index.ts";
 import * as Runs from "../runs.ts";
 import * as Audit from "../state/audit.ts";
 import * as Executions from "../state/executions.ts";
+import * as Locks from "../state/locks.ts";
 
 export * as Access from "../policy/access.ts";
 export * as People from "../policy/people.ts";
@@ -41,6 +44,7 @@ export type Check =
   | "breaker"
   | "freeze"
   | "blast-radius"
+  | "precheck"
   | "cooldown"
   | "rate-limit"
   | "lock";
@@ -95,6 +99,8 @@ export type Admission =
       status: 400 | 403 | 409;
       executionId?: string;
       issues?: ValidationError["issues"];
+      /** A runbook's precheck names its refusal (`SnapshotNotFound`): the caller's `error.code`. */
+      code?: string;
     };
 
 /** The HTTP status of each refusal. */
@@ -105,6 +111,7 @@ const STATUS: Record<Check, 400 | 403 | 409> = {
   breaker: 409,
   freeze: 409,
   "blast-radius": 409,
+  precheck: 400,
   cooldown: 409,
   "rate-limit": 409,
   lock: 409,
@@ -129,7 +136,7 @@ export async function admit(req: AdmitRequest): Promise<Admission> {
   const runbook = Runbooks.get(req.runbook);
   const dryRun = req.dryRun ?? false;
   const automatic = AUTOMATIC.includes(req.trigger.kind);
-  const refuse = (r: Refusal) => refused(req, runbook.name, r.check, r.reason, automatic, now, r.issues);
+  const refuse = (r: Refusal) => refused(req, runbook.name, r, automatic, now);
 
   // 1. params
   const parsed = parsedParams(runbook, req.params);
@@ -170,6 +177,9 @@ interface Refusal {
   check: Check;
   reason: string;
   issues?: ValidationError["issues"];
+  /** When not the check's own (a precheck says 400 or 409). */
+  status?: 400 | 409;
+  code?: string;
 }
 
 /** What the phases of one admission share. */
@@ -293,12 +303,52 @@ function checkBlastRadius({ runbook, config, params }: Admitting): Refusal | und
   return undefined;
 }
 
+/**
+ * 6b. The runbook's own pre-start check (restore: the snapshot exists, is Reflex's and is
+ * completed; the drill is in the config; no other run restores that source). Asked after the
+ * guardrails, so a caller refused access learns nothing of the cloud; read-only.
+ */
+async function checkPrecheck({
+  runbook,
+  config,
+  params,
+  dryRun,
+  now,
+}: Admitting): Promise<Refusal | undefined> {
+  if (!runbook.precheck) return undefined;
+  const check = await runbook.precheck();
+  const refusal = await check(params, {
+    now: () => now,
+    automationTag: config.automationTag,
+    dryRun,
+    config: Object.fromEntries(
+      Object.keys(runbook.config ?? {}).map((k) => [
+        k,
+        config.runbookConfig?.[k] ?? (config as unknown as Record<string, unknown>)[k],
+      ]),
+    ),
+    heldBy: async (targets) => {
+      const held = await Promise.all(targets.map((t) => Locks.holder(t, now.getTime())));
+      return held.flatMap((l, i) => (l ? [{ target: targets[i] as string, holder: l.owner }] : []));
+    },
+  });
+  if (!refusal) return undefined;
+  return {
+    check: "precheck",
+    reason: refusal.message,
+    status: refusal.status,
+    code: refusal.code,
+    ...(refusal.path ? { issues: [{ path: refusal.path, message: refusal.message }] } : {}),
+  };
+}
+
 /** The checks that take nothing, in the order they are asked (docs/guardrails.md has the matrix). */
 const CHECKS: ((a: Admitting) => Refusal | undefined | Promise<Refusal | undefined>)[] = [
   checkAccess,
   checkPause,
   checkFreeze,
   checkBlastRadius,
+  checkPrecheck,
 ];
 
 /** 7. cooldown (rules): taken now; the start gives it back if it does not happen. */
@@ -463,11 +513,9 @@ export function approvalPlan(
 async function refused(
   req: AdmitRequest,
   runbook: string,
-  check: Check,
-  reason: string,
+  { check, reason, issues, status, code }: Refusal,
   automatic: boolean,
   now: Date,
-  issues?: ValidationError["issues"],
 ): Promise<Admission> {
   const trigger = `${req.trigger.kind}${req.trigger.name ? ` '${req.trigger.name}'` : ""}`;
   await Promise.all([
@@ -489,14 +537,23 @@ async function refused(
       now,
     ),
   ]);
-  return { admitted: false, check, reason, status: STATUS[check], issues };
+  return {
+    admitted: false,
+    check,
+    reason,
+    status: status ?? STATUS[check],
+    issues,
+    ...(code ? { code } : {}),
+  };
 }
 
 /** Turns a refusal into the error an HTTP caller gets (403 access, 409 guardrails, 400 params). */
 export function refusalError(a: Extract<Admission, { admitted: false }>): Error {
-  if (a.status === 400) return new ValidationError("invalid_params", a.reason, a.issues ?? []);
+  if (a.status === 400) return new ValidationError(a.code ?? "invalid_params", a.reason, a.issues ?? []);
   if (a.status === 403) return new AccessDeniedError(a.reason);
-  const code = a.duplicate ? "execution_exists" : a.check === "lock" ? "target_locked" : `refused_${a.check}`;
+  const code =
+    a.code ??
+    (a.duplicate ? "execution_exists" : a.check === "lock" ? "target_locked" : `refused_${a.check}`);
   return new ConflictError(code, a.reason);
 }
 

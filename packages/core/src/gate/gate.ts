@@ -43,7 +43,15 @@ export interface Decision {
   executionId?: string;
   /** For `in-progress`: when to send it again. */
   retryAfterSeconds?: number;
-  guardrail?: "pause" | "breaker" | "freeze" | "blast-radius" | "cooldown" | "rate-limit" | "lock";
+  guardrail?:
+    | "pause"
+    | "breaker"
+    | "freeze"
+    | "blast-radius"
+    | "precheck"
+    | "cooldown"
+    | "rate-limit"
+    | "lock";
   reason: string;
 }
 

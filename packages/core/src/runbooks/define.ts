@@ -252,6 +252,30 @@ export interface RunbookSpec<S extends z.ZodType> {
    */
   blastRadius?: (params: z.output<S>) => number | undefined;
   /**
+   * Read-only reports over its own records (off-hours' `savings`), served at
+   * `GET /api/runbooks/:name/reports/:report?…` with the query as strings. A report answers
+   * `{ invalid: { path, message } }` for a bad query (a 400 naming it), else its body.
+   */
+  reports?: Record<string, RunbookReport>;
+  /**
+   * A history of its runs grouped by one param, named by a config key's entries (restore: the
+   * `drills:` entries, run with `drill: <name>`): `GET /api/<route>` lists each entry's last run,
+   * its trend and a met/missed count; `GET /api/<route>/:name/history` every run. `row` reads one
+   * run's record (RTO/RPO, checksum, cleanup), so the API knows no runbook's record shape.
+   */
+  history?: RunHistory;
+  /**
+   * Checks a start needs the cloud for — the snapshot it names exists and is ready, the drill
+   * is in the config — asked by admission after access, pause, freeze and blast radius and
+   * before anything is written, so bad input is a 400 or 409 with a named code instead of a
+   * run whose first step fails. Loaded only when asked (like `implementation`), so the manifest
+   * never loads cloud clients; read-only: it may describe, never change.
+   *
+   * @example
+   * precheck: () => import("./precheck.ts").then((m) => m.precheck),
+   */
+  precheck?: () => Promise<Precheck>;
+  /**
    * Loads its step implementations (and its lost-run inspector), only when a step runs: the
    * event gate, the API and the schedule handler read the manifest but never load the steps'
    * cloud clients. Required when its state machine calls steps.
@@ -262,7 +286,8 @@ export interface RunbookSpec<S extends z.ZodType> {
   implementation?: () => Promise<Implementation>;
   /**
    * What the reconciler needs to inspect a lost run of this runbook (the implementation's
-   * `inspectLost`): read-only permissions, added to the reconciler's role.
+   * `inspectLost`, read-only) and to sweep what it made (`sweepLost`: mutating permissions
+   * fenced by the automation tag), added to the reconciler's role.
    */
   lostRun?: { permissions: Permission[] };
   /** The AWS services its steps call (`ec2`, `ssm`, …): local mode's simulated cloud must answer for each. */
@@ -305,10 +330,74 @@ export interface RunbookSpec<S extends z.ZodType> {
   result?: ResultOf;
 }
 
+/** One report over a runbook's own records (see {@link RunbookSpec.reports}). */
+export type RunbookReport = (
+  query: Record<string, string>,
+  ctx: {
+    /** The runbook's records under a prefix, expired ones left out. */
+    items(prefix: string): Promise<Array<{ key: string; value: Record<string, unknown> }>>;
+    config: Record<string, unknown>;
+  },
+) => Promise<{ invalid: { path: string; message: string } } | Record<string, unknown>>;
+
+/** How a runbook's runs group into a history (see {@link RunbookSpec.history}). */
+export interface RunHistory {
+  /** The API route's name: `drills` → `GET /api/drills`. */
+  route: string;
+  /** The config key whose entries (each with a `name`) the history is of. */
+  configKey: string;
+  /** The param a run names its entry by. */
+  param: string;
+  /** One ended or running run as a row: `verdict` (`met`, `missed`, `failed`, …) and what else a person reads. */
+  row(run: {
+    id: string;
+    status: string;
+    result?: Record<string, unknown>;
+    error?: string;
+    cause?: string;
+    attention?: { reason: string; report?: unknown };
+  }): { verdict: string } & Record<string, unknown>;
+}
+
+/** What a {@link RunbookSpec.precheck} gets besides the params: no run exists yet. */
+export interface PrecheckContext {
+  now(): Date;
+  automationTag: { key: string; value: string };
+  /** The config keys its manifest declares (`config`), as the config in force has them. */
+  config: Record<string, unknown>;
+  dryRun: boolean;
+  /** Which of these targets another run holds now (`restore-source:…`), and which run. */
+  heldBy(targets: string[]): Promise<Array<{ target: string; holder: string }>>;
+}
+
+/** Why a start is refused before it is written: a 400 (bad input) or a 409 (the world is not ready), with a named code. */
+export interface PrecheckRefusal {
+  status: 400 | 409;
+  /** Named, e.g. `SnapshotNotFound`: what the caller's `error.code` says. */
+  code: string;
+  message: string;
+  /** The param at fault (`source.snapshotId`), when one is. */
+  path?: string;
+}
+
+/** A runbook's pre-start check: undefined to let the start go on. */
+export type Precheck = (
+  params: Record<string, unknown>,
+  ctx: PrecheckContext,
+) => Promise<PrecheckRefusal | undefined>;
+
 /** A runbook's step implementations and what else needs its cloud clients. */
 export interface Implementation {
   steps: StepMap;
   inspectLost?: InspectLost;
+  /**
+   * Puts right what a lost run of its own made and would have deleted itself (a drill's
+   * scratch volumes): asked by the reconciler after `inspectLost`, its answer reported as
+   * `attention.report.swept`. Only what the run made, found by its tag and by the ids it
+   * recorded; its permissions are `lostRun.permissions`, each mutating one fenced by the
+   * automation tag. Must be safe to repeat.
+   */
+  sweepLost?: InspectLost;
 }
 
 export type Runbook<S extends z.ZodType = z.ZodType> = RunbookSpec<S> & {
@@ -367,8 +456,12 @@ export function checkSpec(spec: RunbookSpec<z.ZodType>): { problems: Issue[]; st
     for (const m of permissionProblems(p)) add(`permissions[${i}]`, m);
   });
   (spec.lostRun?.permissions ?? []).forEach((p, i) => {
-    if (p.mutating)
-      add(`lostRun.permissions[${i}]`, "a lost-run inspector only reads: no mutating permission");
+    // A sweep (sweepLost) deletes what the lost run made: only on resources carrying the automation tag.
+    if (p.mutating && p.tagCondition !== "resource")
+      add(
+        `lostRun.permissions[${i}]`,
+        "a lost-run inspector only reads; a sweep may change only what carries the automation tag (tagCondition: resource)",
+      );
     for (const m of permissionProblems(p)) add(`lostRun.permissions[${i}]`, m);
   });
   const steps: string[] = [];

@@ -261,6 +261,32 @@ export class ApiClient {
     }>("POST", `/api/runbooks/${encodeURIComponent(runbook)}/executions`, { params, dryRun, ...overrides });
   }
 
+  /** Off-hours' estimated savings (`GET /api/offhours/savings`): the stops that ended in [from, to), totalled. */
+  offHoursSavings(query: { from?: string; to?: string; by?: string }) {
+    const q = new URLSearchParams(
+      Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined),
+    );
+    return this.request<{
+      estimate: true;
+      ebs: string;
+      stops: number;
+      totals: Array<{ group: string; instanceHours: number; dollars: number; unpriced: number }>;
+    }>("GET", `/api/offhours/savings${q.size ? `?${q}` : ""}`);
+  }
+
+  /** Recovery drills (`GET /api/drills`): each with its last run, trend and counts. */
+  drills() {
+    return this.request<{ drills: DrillEntry[] }>("GET", "/api/drills");
+  }
+
+  /** One drill's every run, newest first (`GET /api/drills/:name/history`). */
+  drillHistory(name: string) {
+    return this.request<{ name: string; runbook: string; runs: DrillRow[] }>(
+      "GET",
+      `/api/drills/${encodeURIComponent(name)}/history`,
+    );
+  }
+
   /** A runbook's own records (`GET /api/runbooks/:name/items`), expired ones left out. */
   runbookItems(runbook: string, prefix = "") {
     return this.request<{
@@ -353,4 +379,35 @@ function localUser(): string {
   } catch {
     return "unknown";
   }
+}
+
+/** One drill run as `GET /api/drills` shows it (restore's row: RTO/RPO, checksum, cleanup). */
+export interface DrillRow {
+  executionId: string;
+  status: string;
+  startedAt: string;
+  endedAt?: string;
+  trigger: string;
+  verdict: string;
+  rtoMinutes?: number;
+  rpoMinutes?: number;
+  rto?: string;
+  rpo?: string;
+  targets?: { rtoMinutes: number; rpoMinutes: number };
+  phasesMinutes?: Record<string, number>;
+  checksum?: string;
+  cleanup?: string;
+  error?: string;
+  cause?: string;
+}
+
+export interface DrillEntry {
+  name: string;
+  runbook: string;
+  last?: DrillRow;
+  trend: string[];
+  runs: number;
+  met: number;
+  missed: number;
+  failed: number;
 }

@@ -13,10 +13,12 @@ import { authoringCommands } from "./commands/authoring.ts";
 import { cloudCommands } from "./commands/cloud.ts";
 import { configCommands, pairsCommand, windowsCommand } from "./commands/config.ts";
 import { type Action, type CommandContext, finish } from "./commands/context.ts";
+import { drillsCommands } from "./commands/drills.ts";
 import { eventsCommands } from "./commands/events.ts";
 import { guardrailsCommands } from "./commands/guardrails.ts";
 import { demoCommand, outboxCommand, startCommand } from "./commands/local.ts";
 import { peopleCommands } from "./commands/people.ts";
+import { pricesCommands } from "./commands/prices.ts";
 import { runCommands } from "./commands/runs.ts";
 import { type Io, processIo, UsageError } from "./io.ts";
 import { registerOffHours } from "./offhours-command.ts";
@@ -71,9 +73,11 @@ Examples:
   pairsCommand(program, cx);
   windowsCommand(program, cx);
   guardrailsCommands(program, cx);
+  drillsCommands(program, cx);
   peopleCommands(program, cx);
   auditCommands(program, cx);
   registerOffHours(program, io, cx.act, finish);
+  pricesCommands(program, cx);
   outboxCommand(program, cx);
 
   // Subcommands created with .command() inherit the output and suggestion settings; exit

@@ -18,6 +18,7 @@ export function registerOffHours(program: Command, io: Io, act: Act, finish: Fin
     [
       "reflex offhours keep i-0abc123 --until 22:00 --reason 'release night'",
       "reflex offhours overrides",
+      "reflex offhours preview office",
       "reflex offhours report --by tag:CostCenter --csv",
     ],
   );
@@ -50,6 +51,18 @@ export function registerOffHours(program: Command, io: Io, act: Act, finish: Fin
     ["reflex offhours overrides --json"],
     { json: true, server: true },
   ).action(act(async (o) => (await load()).overrides(io, o)));
+  finish(
+    offhours
+      .command("preview")
+      .description(
+        "a schedule's next transitions (its zone and UTC), what each tick would stop or start, and its hours a week; changes nothing",
+      )
+      .argument("<schedule>", "a schedule of offHours.schedules")
+      .option("--transitions <n>", "how many upcoming transitions (1-28, default 4)")
+      .option("--at <instant>", "preview from this ISO instant instead of now"),
+    ["reflex offhours preview office", "reflex offhours preview office --transitions 10 --json"],
+    { json: true, server: true, as: true },
+  ).action(act(async (schedule: string, o) => (await load()).preview(io, schedule, o)));
   finish(
     offhours
       .command("report")

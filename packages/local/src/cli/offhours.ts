@@ -2,8 +2,9 @@
  * `reflex offhours`: the off-hours runbook's overrides and savings from the command line.
  * `keep` and `release` are runs of off-hours (action keep / release), so they go through
  * admit() — access checked, audited with who asked — and wait for the run's answer; `overrides`
- * and `report` read the runbook's own records (`GET /api/runbooks/off-hours/items`), expired
- * overrides left out. See docs/runbooks/off-hours.md.
+ * reads the runbook's own records (`GET /api/runbooks/off-hours/items`), expired overrides left
+ * out; `report` asks the server for the savings (`GET /api/offhours/savings`). See
+ * docs/runbooks/off-hours.md.
  */
 import { follow } from "./follow.ts";
 import { formatExecution } from "./format.ts";
@@ -47,6 +48,59 @@ export async function keep(io: Io, targets: string[], o: KeepOptions): Promise<n
   );
 }
 
+interface PreviewView {
+  schedule: string;
+  timezone: string;
+  hoursPerWeek: number;
+  transitions: Array<{
+    utc: string;
+    local: string;
+    to: string;
+    stops: string[];
+    starts: string[];
+    kept: string[];
+  }>;
+}
+
+/** A dry-run of off-hours with `action: preview`: admitted (dry-run access), no mutating call. */
+export async function preview(
+  io: Io,
+  schedule: string,
+  o: ServerOptions & { transitions?: string; at?: string; json?: boolean },
+): Promise<number> {
+  const n = o.transitions === undefined ? undefined : Number(o.transitions);
+  if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= 28))
+    throw new UsageError("--transitions takes a whole number from 1 to 28");
+  const api = await clientFor(o);
+  const started = await api.startExecution(
+    RUNBOOK,
+    { action: "preview", schedule, ...(n ? { transitions: n } : {}), ...(o.at ? { at: o.at } : {}) },
+    true,
+  );
+  const done = await follow(api, started.executionId, () => undefined);
+  if (!done) return 130;
+  const view = (done.result as { preview?: PreviewView } | undefined)?.preview;
+  if (done.status !== "SUCCEEDED" || !view) {
+    io.out(o.json ? JSON.stringify(done) : formatExecution(done, coloursFor(io, o)));
+    return 1;
+  }
+  if (o.json) io.out(JSON.stringify(view));
+  else {
+    io.out(`${view.schedule} (${view.timezone}): running ${view.hoursPerWeek} h a week`);
+    for (const t of view.transitions) {
+      const acts = t.to === "stopped" ? `stops ${t.stops.length}` : `starts ${t.starts.length}`;
+      io.out(
+        `  ${t.local}  (${t.utc})  → ${t.to}: ${acts}${t.kept.length ? `, ${t.kept.length} kept by an override` : ""}${
+          (t.to === "stopped" ? t.stops : t.starts).length
+            ? `  ${(t.to === "stopped" ? t.stops : t.starts).join(" ")}`
+            : ""
+        }`,
+      );
+    }
+  }
+  return 0;
+}
+
 export async function release(io: Io, targets: string[], o: KeepOptions): Promise<number> {
   return runAndWait(io, { action: "release", targets }, o);
 }
@@ -60,49 +114,26 @@ export async function overrides(io: Io, o: ServerOptions & { json?: boolean }): 
   return 0;
 }
 
-interface SavingRow {
-  target: string;
-  from: string;
-  to: string;
-  instanceMinutes: number;
-  dollars: number | "unpriced";
-  priceAsOf?: string;
-  costCenter?: string;
-}
-
+/** The savings the server totals (`GET /api/offhours/savings`), as text, CSV or its JSON. */
 export async function report(
   io: Io,
   o: ServerOptions & { from?: string; to?: string; by?: string; json?: boolean; csv?: boolean },
 ): Promise<number> {
-  const from = o.from ? Date.parse(o.from) : Number.NEGATIVE_INFINITY;
-  const to = o.to ? Date.parse(o.to) : Number.POSITIVE_INFINITY;
-  if (Number.isNaN(from) || Number.isNaN(to)) throw new UsageError("--from and --to must be ISO dates");
-  if (o.by !== undefined && o.by !== "tag:CostCenter")
-    throw new UsageError("--by takes tag:CostCenter (the tag recorded with each stop)");
-  const { items } = await (await clientFor(o)).runbookItems(RUNBOOK, "saving#");
-  const rows = items
-    .map((i) => i.value as unknown as SavingRow)
-    .filter((r) => Date.parse(r.to) >= from && Date.parse(r.to) < to);
-  const groups = new Map<string, { instanceHours: number; dollars: number; unpriced: number }>();
-  for (const r of rows) {
-    const key = o.by ? (r.costCenter ?? "(none)") : "all";
-    const g = groups.get(key) ?? { instanceHours: 0, dollars: 0, unpriced: 0 };
-    g.instanceHours = Math.round((g.instanceHours + r.instanceMinutes / 60) * 100) / 100;
-    if (r.dollars === "unpriced") g.unpriced++;
-    else g.dollars = Math.round((g.dollars + r.dollars) * 100) / 100;
-    groups.set(key, g);
-  }
-  const out = [...groups].map(([group, g]) => ({ group, ...g }));
-  if (o.json)
-    io.out(JSON.stringify({ estimate: true, ebs: "still billed", stops: rows.length, totals: out }));
+  for (const [flag, v] of [
+    ["--from", o.from],
+    ["--to", o.to],
+  ] as const)
+    if (v !== undefined && Number.isNaN(Date.parse(v))) throw new UsageError(`${flag} must be an ISO date`);
+  const got = await (await clientFor(o)).offHoursSavings({ from: o.from, to: o.to, by: o.by });
+  if (o.json) io.out(JSON.stringify(got));
   else if (o.csv) {
     io.out("group,instance_hours,usd_estimate,unpriced_stops");
-    for (const r of out) io.out(`${r.group},${r.instanceHours},${r.dollars},${r.unpriced}`);
+    for (const r of got.totals) io.out(`${r.group},${r.instanceHours},${r.dollars},${r.unpriced}`);
   } else {
     io.out(
-      `${rows.length} stop(s) ended; estimated savings (on-demand prices from your table; EBS still billed):`,
+      `${got.stops} stop(s) ended; estimated savings (on-demand prices from your table; EBS still billed):`,
     );
-    for (const r of out)
+    for (const r of got.totals)
       io.out(
         `  ${r.group}: ${r.instanceHours} instance-hours, $${r.dollars.toFixed(2)}${r.unpriced ? ` (+${r.unpriced} unpriced)` : ""}`,
       );

@@ -1,0 +1,60 @@
+/**
+ * restore's pre-start check, asked by admission before anything is written: the source names
+ * a Reflex backup that exists and is completed, the drill is in the config, the scratch
+ * instance exists, and no other run restores that source or uses that scratch instance. Bad
+ * input is a 400 naming it; a world not ready (a snapshot still pending, a restore of that
+ * source running) a 409. The plan step checks all of it again (the world may change between).
+ * Read-only: the same describes the plan makes.
+ */
+import { type Precheck, type PrecheckRefusal, StepExecutionError } from "@reflex/sdk";
+import type { RestoreParams, RestoreSource } from "./index.ts";
+import { drillOf, instanceOf, pick, restoreLocks } from "./steps.ts";
+
+/** A refusal's status and the param it is about, by the plan's error code. */
+const REFUSALS: Record<string, { status: 400 | 409; path: (p: RestoreParams) => string }> = {
+  UnknownDrill: { status: 400, path: () => "drill" },
+  SnapshotNotFound: { status: 400, path: (p) => (p.drill ? "drill" : "source.snapshotId") },
+  NotReflexBackup: { status: 400, path: (p) => (p.drill ? "drill" : "source.snapshotId") },
+  NoBackup: { status: 400, path: (p) => (p.drill ? "drill" : "source") },
+  SnapshotNotReady: { status: 409, path: (p) => (p.drill ? "drill" : "source") },
+  InstanceNotFound: { status: 400, path: (p) => (p.drill ? "drill" : "attachTo.instanceId") },
+};
+
+const NOT_ALLOWED = new Set(["UnauthorizedOperation", "AccessDenied", "AccessDeniedException"]);
+
+export const precheck: Precheck = async (params, ctx) => {
+  const p = params as RestoreParams;
+  const region = p.region ?? process.env.AWS_REGION ?? "us-east-1";
+  try {
+    const drill = p.drill ? drillOf(p.drill, ctx) : undefined;
+    const source = (drill?.source ?? p.source) as RestoreSource;
+    const attachTo = drill?.isolate ?? p.attachTo;
+    await pick(region, source, ctx, drill);
+    if (attachTo && !(await instanceOf(region, attachTo.instanceId)))
+      throw new StepExecutionError(
+        "InstanceNotFound",
+        `instance ${attachTo.instanceId} does not exist in ${region}`,
+      );
+    if (ctx.dryRun) return undefined;
+    const held = await ctx.heldBy(restoreLocks(source, attachTo));
+    if (held.length)
+      return {
+        status: 409,
+        code: "target_locked",
+        message: `another run holds ${held.map((h) => `${h.target} (run ${h.holder})`).join(", ")}${drill ? `: drill ${drill.name} waits for it` : ""}`,
+      };
+    return undefined;
+  } catch (err) {
+    // A caller whose role may not describe EC2 (an admitter deployed without these reads) cannot
+    // check here: the plan step, which may, checks the same and fails the run naming it.
+    if (NOT_ALLOWED.has((err as Error).name)) return undefined;
+    const known = err instanceof StepExecutionError ? REFUSALS[err.code] : undefined;
+    if (!known) throw err;
+    return {
+      status: known.status,
+      code: (err as StepExecutionError).code,
+      message: (err as Error).message,
+      path: known.path(p),
+    } satisfies PrecheckRefusal;
+  }
+};

@@ -1,0 +1,81 @@
+/** `reflex prices import`: a dated table from a CSV, every bad line named, nothing written when one is bad. */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { reflex } from "../../../../test/support/cli.ts";
+import { PriceFileError, parsePriceTable } from "./prices.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "reflex-prices-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const opts = { asOf: "2026-12-01", region: "us-east-1" };
+
+describe("reflex prices import", () => {
+  it("reads the shipped example into a dated table off-hours takes as offHours.prices", () => {
+    const table = parsePriceTable(
+      readFileSync("examples/runbooks/off-hours/prices.csv", "utf8"),
+      "prices.csv",
+      opts,
+    );
+    expect(table).toEqual({
+      asOf: "2026-12-01",
+      region: "us-east-1",
+      perHour: { "t3.micro": 0.0104, "t3.large": 0.0832, "m5.large": 0.096 },
+    });
+  });
+
+  it("refuses the whole file, naming each bad line: a price that is not a number, a type priced twice, a bad type", () => {
+    const csv = "usdPerHour,instanceType\n0.0104,t3.micro\nabc,m5.large\n0.2,t3.micro\n0.1,T3 Micro\n";
+    let err: unknown;
+    try {
+      parsePriceTable(csv, "p.csv", opts);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(PriceFileError);
+    expect((err as PriceFileError).problems).toEqual([
+      "p.csv:3: usdPerHour 'abc' is not a number of dollars (e.g. 0.0104)",
+      "p.csv:4: t3.micro is priced twice (first on line 2)",
+      "p.csv:5: instanceType 'T3 Micro' is not an instance type such as t3.micro",
+    ]);
+  });
+
+  it("needs its header and a real date", () => {
+    expect(() => parsePriceTable("t3.micro,0.01\n", "p.csv", opts)).toThrow(
+      "p.csv:1: the header must name the columns instanceType and usdPerHour",
+    );
+    expect(() =>
+      parsePriceTable("instanceType,usdPerHour\nt3.micro,0.01\n", "p.csv", { ...opts, asOf: "2026-02-30" }),
+    ).toThrow("--as-of '2026-02-30' is not a date YYYY-MM-DD that exists");
+  });
+
+  it("writes the JSON with --out and exits 0; a bad file exits 2 with the line and writes nothing", async () => {
+    const out = join(dir, "prices.json");
+    const ok = await reflex([
+      "prices",
+      "import",
+      "examples/runbooks/off-hours/prices.csv",
+      "--as-of",
+      "2026-12-01",
+      "--out",
+      out,
+    ]);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(readFileSync(out, "utf8")).perHour["m5.large"]).toBe(0.096);
+
+    const bad = join(dir, "bad.csv");
+    writeFileSync(bad, "instanceType,usdPerHour\nt3.micro,cheap\n");
+    const refused = await reflex([
+      "prices",
+      "import",
+      bad,
+      "--as-of",
+      "2026-12-01",
+      "--out",
+      join(dir, "bad.json"),
+    ]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`${bad}:2: usdPerHour 'cheap' is not a number`);
+    expect(existsSync(join(dir, "bad.json"))).toBe(false);
+  });
+});
