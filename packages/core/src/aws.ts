@@ -29,6 +29,8 @@ export const SERVICES = [
   "cloudwatch",
   "lambda",
   "sqs",
+  "ecs",
+  "application-autoscaling",
 ] as const;
 
 export type ServiceName = (typeof SERVICES)[number];
