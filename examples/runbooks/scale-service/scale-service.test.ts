@@ -129,6 +129,22 @@ describe("scale-service: an ECS service", () => {
     expect(mutatingCalls(run).map((c) => (c.input as { desiredCount: number }).desiredCount)).toEqual([5, 2]);
     expect(service("prod", "worker")).toMatchObject({ desired: 2, running: 2, rolloutState: "COMPLETED" });
   });
+
+  it("fails the run when the set is refused, and finds nothing to undo", async () => {
+    s.cloud.injectFault({
+      service: "ecs",
+      operation: "UpdateService",
+      kind: "error",
+      code: "AccessDeniedException",
+      times: 1,
+    });
+    const run = await s.run(ecs("clamp", "+1"));
+    expect(run.run.status).toBe("FAILED");
+    expect(run.run.error).toMatch(/AccessDenied/);
+    expect(unfinishedTargets(run)).toEqual([]);
+    expect(run.outcome.targets[0].reason).toMatch(/still 3: nothing to undo$/);
+    expect(service("prod", "clamp")).toMatchObject({ desired: 3, running: 3 });
+  });
 });
 
 describe("scale-service: an Application Auto Scaling scalable target", () => {
