@@ -114,7 +114,7 @@ export function lockOf(t: Target, region = ""): string {
 }
 
 const SERVICE_ARN = "arn:${Partition}:ecs:*:${Account}:service/*/*";
-const FUNCTION_ARN = "arn:${Partition}:lambda:*:${Account}:function:*";
+const FUNCTION_ARN = "arn:${Partition}:lambda:*:${Account}:function:*:*"; // an alias or a version: provisioned concurrency needs a qualifier
 const TARGET_ARN = "arn:${Partition}:application-autoscaling:*:${Account}:scalable-target/*";
 
 export const scaleService = defineRunbook({
