@@ -13,6 +13,7 @@ import { failoverBench } from "./failover.ts";
 import { offHoursBench } from "./off-hours.ts";
 import { patchFleetBench } from "./patch-fleet.ts";
 import { restoreDrillBench } from "./restore-drill.ts";
+import { scaleServiceBench } from "./scale-service.ts";
 import { sfnLogBytes } from "./sfn-log-bytes.ts";
 import { soak } from "./soak.ts";
 
@@ -33,6 +34,7 @@ const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
   "off-hours": offHoursBench,
   "patch-fleet": patchFleetBench,
   "restore-drill": restoreDrillBench,
+  "scale-service": scaleServiceBench,
   admission: admissionBench,
   soak,
 };

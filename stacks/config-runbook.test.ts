@@ -87,3 +87,67 @@ describe("a runbook from the config, outside packages/", () => {
     expect(findings).toEqual([]);
   });
 });
+
+describe("scale-service's step worker (containers and functions)", () => {
+  const SERVICE = `arn:aws:ecs:${region}:${account}:service/prod/api`;
+  const TARGET = `arn:aws:application-autoscaling:${region}:${account}:scalable-target/0123456789abcdef0123456789abcdef`;
+  const FUNCTION_ONLY = `arn:aws:lambda:${region}:${account}:function:checkout`;
+  const worker = () => {
+    const fn = Object.values(resources).find(
+      (r) =>
+        r.Type === "AWS::Lambda::Function" &&
+        r.Properties.FunctionName === `reflex-${TEST_ENV.stage}-step-scale-service`,
+    );
+    return policiesOf(fn?.Properties.Role["Fn::GetAtt"][0]);
+  };
+  const may = (action: string, resource: string, context = {}) =>
+    evaluate({ action, resource, context }, worker());
+
+  it("may change a service, a scalable target and provisioned concurrency only where the automation tag is", async () => {
+    for (const [action, resource] of [
+      ["ecs:UpdateService", SERVICE],
+      ["application-autoscaling:RegisterScalableTarget", TARGET],
+    ]) {
+      expect(await may(action, resource, TAGGED), `${action} tagged`).toBe("Allowed");
+      expect(await may(action, resource), `${action} untagged`).toBe("ImplicitlyDenied");
+      expect(
+        await may(action, resource, { "aws:ResourceTag/reflex:managed": "false" }),
+        `${action} tagged otherwise`,
+      ).toBe("ImplicitlyDenied");
+    }
+    expect(await may("ecs:DescribeServices", "*")).toBe("Allowed");
+    // Provisioned concurrency is put on an alias or a version, whose ARNs the evaluator cannot
+    // tell apart (function:<name>:<qualifier>): the statement is checked as written instead.
+    const lambda = worker()
+      .flatMap(
+        (d) => d.Statement as Array<{ Action: string | string[]; Resource: unknown; Condition?: unknown }>,
+      )
+      .filter((st) => [st.Action].flat().includes("lambda:PutProvisionedConcurrencyConfig"));
+    expect(lambda).toEqual([
+      {
+        Effect: "Allow",
+        Action: ["lambda:PutProvisionedConcurrencyConfig", "lambda:DeleteProvisionedConcurrencyConfig"],
+        Resource: `arn:aws:lambda:*:${account}:function:*:*`,
+        Condition: { StringEquals: { "aws:ResourceTag/reflex:managed": "true" } },
+      },
+    ]);
+  });
+
+  it("may do nothing else to them, tagged or not", async () => {
+    for (const [action, resource] of [
+      ["ecs:DeleteService", SERVICE],
+      ["ecs:CreateService", SERVICE],
+      ["ecs:TagResource", SERVICE],
+      ["application-autoscaling:DeregisterScalableTarget", TARGET],
+      ["application-autoscaling:PutScalingPolicy", TARGET],
+      ["application-autoscaling:TagResource", TARGET],
+      ["lambda:UpdateFunctionCode", FUNCTION_ONLY],
+      ["lambda:UpdateFunctionConfiguration", FUNCTION_ONLY],
+      ["lambda:PutFunctionConcurrency", FUNCTION_ONLY],
+      ["lambda:TagResource", FUNCTION_ONLY],
+      ["lambda:InvokeFunction", FUNCTION_ONLY],
+      ["iam:PassRole", `arn:aws:iam::${account}:role/admin`],
+    ])
+      expect(await may(action, resource, TAGGED), action).toBe("ImplicitlyDenied");
+  });
+});

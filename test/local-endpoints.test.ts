@@ -4,10 +4,15 @@
  * once local mode stops nothing is sent anywhere. Stopping drains Slack work first: what has
  * started finishes against the store, what has not is dropped, none of it reaches for AWS.
  */
+import {
+  ApplicationAutoScalingClient,
+  DescribeScalableTargetsCommand,
+} from "@aws-sdk/client-application-auto-scaling";
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
 import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { ECSClient, ListClustersCommand } from "@aws-sdk/client-ecs";
 import {
   DescribeTargetGroupsCommand,
   ElasticLoadBalancingV2Client,
@@ -48,6 +53,11 @@ const PROBES: Record<Aws.ServiceName, Probe> = {
   route53: { Client: Route53Client, call: () => new ListHostedZonesCommand({}) },
   cloudwatch: { Client: CloudWatchClient, call: () => new DescribeAlarmsCommand({}) },
   lambda: { Client: LambdaClient, call: () => new ListFunctionsCommand({}) },
+  ecs: { Client: ECSClient, call: () => new ListClustersCommand({}) },
+  "application-autoscaling": {
+    Client: ApplicationAutoScalingClient,
+    call: () => new DescribeScalableTargetsCommand({ ServiceNamespace: "ecs" }),
+  },
   // Local mode hands audit entries to the writer in-process: its queue is never reached.
   sqs: { Client: SQSClient, call: () => new ListQueuesCommand({}) },
   scheduler: { Client: EventBridgeClient, call: () => new ListRulesCommand({}) },
@@ -113,7 +123,9 @@ describe("local mode's AWS endpoints", () => {
       elbv2: "simulated",
       route53: "simulated",
       cloudwatch: "simulated",
-      lambda: "refused",
+      ecs: "simulated",
+      "application-autoscaling": "simulated",
+      lambda: "simulated",
       sqs: "refused",
       scheduler: "refused",
       kms: "refused",
@@ -124,10 +136,20 @@ describe("local mode's AWS endpoints", () => {
     process.env.REFLEX_CLOUD = "aws";
     local = await startTestLocal();
     const where = await whereEachGoes();
-    for (const s of ["ec2", "autoscaling", "ssm", "elbv2", "route53", "cloudwatch"])
+    for (const s of [
+      "ec2",
+      "autoscaling",
+      "ssm",
+      "elbv2",
+      "route53",
+      "cloudwatch",
+      "ecs",
+      "application-autoscaling",
+      "lambda",
+    ])
       expect(where[s].outcome, s).toMatch(/^sent to [a-z0-9.-]+\.amazonaws\.com$/);
     for (const s of ["dynamodb", "s3", "sfn", "eventbridge"]) expect(where[s].outcome, s).toBe("loopback");
-    expect(where.lambda).toMatchObject({
+    expect(where.sqs).toMatchObject({
       outcome: "refused",
       why: expect.stringMatching(/only for the cloud services/),
     });

@@ -78,4 +78,31 @@ export const loose = defineRunbook({ name: "loose", summary: "x", risk: "low", p
       ].join("\n"),
     );
   });
+
+  it("checks the commands a runbook imports from the ECS, Application Auto Scaling and Lambda clients too", async () => {
+    mkdirSync(join(dir, "containers"));
+    writeFileSync(
+      join(dir, "containers", "index.ts"),
+      `import { RegisterScalableTargetCommand } from "@aws-sdk/client-application-auto-scaling";
+import { UpdateServiceCommand } from "@aws-sdk/client-ecs";
+import { PutProvisionedConcurrencyConfigCommand } from "@aws-sdk/client-lambda";
+import { defineRunbook, stepTask } from "@reflex/sdk";
+import { z } from "zod";
+export const used = [RegisterScalableTargetCommand, UpdateServiceCommand, PutProvisionedConcurrencyConfigCommand];
+export const containers = defineRunbook({ name: "containers", summary: "x", risk: "low", params: z.object({}), example: {},
+  cap: { maxTargets: 1 }, rollback: ["go"], dryRun: "plans only",
+  permissions: [{ actions: ["ecs:UpdateService"], mutating: true, resources: ["arn:\${Partition}:ecs:*:\${Account}:service/*/*"] }],
+  stateMachine: { StartAt: "Go", States: { Go: stepTask("containers", "go", { End: true }) } },
+  implementation: async () => ({ steps: { go: async () => ({}) } }) });
+`,
+    );
+
+    const checked = await reflex(["runbooks", "check", join(dir, "containers", "index.ts")]);
+
+    expect(checked.code).toBe(2);
+    expect(checked.stderr.split("\n").slice(1).sort()).toEqual([
+      "  permissions: index.ts imports the command for application-autoscaling:RegisterScalableTarget, which it does not declare",
+      "  permissions: index.ts imports the command for lambda:PutProvisionedConcurrencyConfig, which it does not declare",
+    ]);
+  });
 });

@@ -40,6 +40,11 @@ const RESOURCE_TYPE_OF: Array<[RegExp, string]> = [
   [/^arn:[^:]+:elasticloadbalancing:[^:]*:[^:]*:targetgroup\//, "targetgroup"],
   [/^arn:[^:]+:ec2:[^:]*:[^:]*:elastic-ip\//, "elastic-ip"],
   [/^arn:[^:]+:dynamodb:[^:]*:[^:]*:table\/[^/]+$/, "table"],
+  [/^arn:[^:]+:ecs:[^:]*:[^:]*:service\//, "service"],
+  [/^arn:[^:]+:lambda:[^:]*:[^:]*:function:[^:]+:\d+$/, "function version"],
+  [/^arn:[^:]+:lambda:[^:]*:[^:]*:function:[^:]+:[^:]+$/, "function alias"],
+  [/^arn:[^:]+:lambda:[^:]*:[^:]*:function:[^:]+$/, "function"],
+  [/^arn:[^:]+:application-autoscaling:[^:]*:[^:]*:scalable-target\//, "ScalableTarget"],
 ];
 
 /** Which of `context`'s keys AWS would put into the check of `action` on `resource`. */

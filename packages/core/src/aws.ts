@@ -30,6 +30,8 @@ export const SERVICES = [
   "lambda",
   "sqs",
   "kms",
+  "ecs",
+  "application-autoscaling",
 ] as const;
 
 export type ServiceName = (typeof SERVICES)[number];

@@ -139,7 +139,7 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
  * Where local mode's clients may send a request: 127.0.0.1 (dynalite, s3rver, this server's
  * Step Functions and EventBridge), and AWS only for the cloud services when `REFLEX_CLOUD=aws`.
  * The simulated cloud answers its services in-process, before this check; a service with no
- * local endpoint (Lambda, Scheduler) is refused rather than sent to AWS.
+ * local endpoint (SQS, Scheduler) is refused rather than sent to AWS.
  */
 export function localGuard(realCloud: boolean): NonNullable<Aws.AwsOptions["guard"]> {
   return (service, hostname) => {

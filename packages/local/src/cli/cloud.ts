@@ -56,12 +56,42 @@ interface Account {
     tags: Record<string, string>;
   }>;
   records?: Array<{ zone: string; name: string; type: string; ttl: number; values: string[] }>;
+  ecsServices?: Array<{
+    cluster: string;
+    name: string;
+    region: string;
+    desired: number;
+    running: number;
+    rolloutState: string;
+    tags: Record<string, string>;
+  }>;
+  scalableTargets?: Array<{
+    namespace: string;
+    resourceId: string;
+    dimension: string;
+    region: string;
+    min: number;
+    max: number;
+    capacity: number | null;
+  }>;
+  lambdaAliases?: Array<{
+    function: string;
+    alias: string;
+    version: string;
+    region: string;
+    provisioned: number;
+    status: string | null;
+    tags: Record<string, string>;
+  }>;
 }
 
 export function formatAccount(a: Account): string {
   const groups = a.targetGroups ?? [];
   const addresses = a.addresses ?? [];
   const records = a.records ?? [];
+  const services = a.ecsServices ?? [];
+  const targets = a.scalableTargets ?? [];
+  const aliases = a.lambdaAliases ?? [];
   const names = new Map(a.instances.map((i) => [i.instanceId, i.name]));
   /** An instance id with its Name tag, as people know it: `i-0abc (web-1)`. */
   const named = (id: string) => (names.get(id) ? `${id} (${names.get(id)})` : id);
@@ -140,6 +170,48 @@ export function formatAccount(a: Account): string {
     table(
       ["ZONE", "NAME", "TYPE", "TTL", "VALUES"],
       records.map((r) => [r.zone, r.name, r.type, String(r.ttl), r.values.join(", ")]),
+    ),
+    "",
+    `ECS SERVICES (${services.length})`,
+    table(
+      ["CLUSTER", "SERVICE", "REGION", "DESIRED", "RUNNING", "ROLLOUT", "TAGS"],
+      services.map((s) => [
+        s.cluster,
+        s.name,
+        s.region,
+        String(s.desired),
+        String(s.running),
+        s.rolloutState,
+        tags(s.tags),
+      ]),
+    ),
+    "",
+    `SCALABLE TARGETS (${targets.length})`,
+    table(
+      ["NAMESPACE", "RESOURCE", "DIMENSION", "REGION", "MIN", "MAX", "NOW"],
+      targets.map((t) => [
+        t.namespace,
+        t.resourceId,
+        t.dimension,
+        t.region,
+        String(t.min),
+        String(t.max),
+        t.capacity === null ? "" : String(t.capacity),
+      ]),
+    ),
+    "",
+    `LAMBDA ALIASES (${aliases.length})`,
+    table(
+      ["FUNCTION", "ALIAS", "VERSION", "REGION", "PROVISIONED", "STATUS", "TAGS"],
+      aliases.map((l) => [
+        l.function,
+        l.alias,
+        l.version,
+        l.region,
+        String(l.provisioned),
+        l.status ?? "",
+        tags(l.tags),
+      ]),
     ),
   ].join("\n");
 }

@@ -24,6 +24,8 @@ const CLIENT_SERVICE: Record<string, string> = {
   "client-kms": "kms",
   "client-rds": "rds",
   "client-lambda": "lambda",
+  "client-ecs": "ecs",
+  "client-application-auto-scaling": "application-autoscaling",
 };
 
 /** The IAM actions the SDK commands (and paginators) imported by the `.ts` files of `dir` need, with the file that imports each. */

@@ -33,7 +33,7 @@ export class CloudApiError extends Error {
   }
 }
 
-/** Each simulated service's own throttling code, as AWS sends it (all HTTP 400). */
+/** Each simulated service's own throttling code, as AWS sends it (HTTP 400; Lambda's 429). */
 const THROTTLING: Record<string, string> = {
   ec2: "RequestLimitExceeded",
   autoscaling: "Throttling",
@@ -41,11 +41,17 @@ const THROTTLING: Record<string, string> = {
   cloudwatch: "Throttling",
   route53: "Throttling",
   ssm: "ThrottlingException",
+  ecs: "ThrottlingException",
+  "application-autoscaling": "ThrottlingException",
+  lambda: "TooManyRequestsException",
 };
 
 /** Each simulated service's throttling error, as AWS sends it. */
 export function throttlingError(service: string): CloudApiError {
-  return new CloudApiError(THROTTLING[service] ?? "Throttling", "Rate exceeded", 400, { throttling: true });
+  const status = service === "lambda" ? 429 : 400;
+  return new CloudApiError(THROTTLING[service] ?? "Throttling", "Rate exceeded", status, {
+    throttling: true,
+  });
 }
 
 /** The wire protocol of a client, as its `config.protocol` names it (`aws.protocols#awsQuery`, …). */
@@ -87,6 +93,11 @@ export function wireErrorResponse(
     headers["content-type"] = `application/x-amz-json-${protocol.shapeId.endsWith("1_0") ? "1.0" : "1.1"}`;
     if (protocol.queryCompatible) headers["x-amzn-query-error"] = `${error.code};${type}`;
     body = JSON.stringify({ __type: error.code, message: error.message });
+  } else if (protocol.shapeId.endsWith("#restJson1")) {
+    // Lambda and the other REST-JSON services: the code in a header, the message in the body.
+    headers["content-type"] = "application/json";
+    headers["x-amzn-errortype"] = error.code;
+    body = JSON.stringify({ Type: type === "Sender" ? "User" : "Service", message: error.message });
   } else {
     // awsQuery and restXml answer errors alike.
     headers["content-type"] = "text/xml";

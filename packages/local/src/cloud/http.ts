@@ -4,7 +4,7 @@
  *
  * | route | does |
  * |---|---|
- * | `GET /api/cloud` | instances (name, tags, state, type), groups, volumes, snapshots, target groups with their members, Elastic IPs with their associations, Route 53 records |
+ * | `GET /api/cloud` | instances (name, tags, state, type), groups, volumes, snapshots, target groups with their members, Elastic IPs with their associations, Route 53 records, ECS services, scalable targets, Lambda aliases |
  * | `GET /api/cloud/calls[?mutating=true][&since=…][&limit=…]` | the call log, oldest first; `since` is an ISO time, a duration back from now (`10m`) or a call number (`seq`) |
  * | `GET /api/cloud/faults` | armed faults |
  * | `POST /api/cloud/faults` | `{ operation: "ec2:CreateSnapshot", error?, rate?, count?, burst?, latency? }` arms a fault; the service by its IAM prefix (`elasticloadbalancing:*`) |
@@ -51,6 +51,7 @@ export function callView(c: CallRecord) {
 
 /** The account as `reflex cloud` lists it. */
 export function accountView(cloud: SimulatedCloud) {
+  const containers = cloud.containers();
   const tags = (r: { Tags?: Array<{ Key?: string; Value?: string }> }) =>
     Object.fromEntries((r.Tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
   return {
@@ -112,6 +113,9 @@ export function accountView(cloud: SimulatedCloud) {
         values: r.Values,
       })),
     ),
+    ecsServices: containers.services,
+    scalableTargets: containers.scalableTargets,
+    lambdaAliases: containers.aliases,
   };
 }
 

@@ -34,11 +34,14 @@ import type { SdkClient } from "@reflex/core/aws";
 import { crashPoint } from "@reflex/core/crash";
 import { ValidationError } from "@reflex/core/errors";
 import { CloudApiError } from "./api-error.ts";
+import { applicationAutoScalingOperations } from "./application-autoscaling.ts";
 import { autoScalingOperations, reconcileGroup, shapeGroup } from "./autoscaling.ts";
 import { cloudWatchOperations } from "./cloudwatch.ts";
+import { containerViews } from "./containers-helpers.ts";
 import { ec2Operations, shapeInstance, shapeSnapshot, shapeVolume } from "./ec2.ts";
 import { ec2PatchingOperations } from "./ec2-patching.ts";
 import { ec2VolumeOperations } from "./ec2-volumes.ts";
+import { ecsOperations } from "./ecs.ts";
 import { eipOperations } from "./eip.ts";
 import { elbv2Operations, health as targetHealth } from "./elbv2.ts";
 import { FailoverControls } from "./failover-controls.ts";
@@ -51,6 +54,7 @@ import {
   opContext,
   settle,
 } from "./fleet.ts";
+import { lambdaOperations } from "./lambda.ts";
 import { attachAnswerer } from "./middleware.ts";
 import {
   availabilityZones,
@@ -234,7 +238,17 @@ export interface NewGroup {
 }
 
 /** Services the cloud answers for. Clients of other services (DynamoDB, S3, ...) are left alone. */
-export const SIMULATED_SERVICES = ["ec2", "autoscaling", "ssm", "route53", "cloudwatch", "elbv2"] as const;
+export const SIMULATED_SERVICES = [
+  "ec2",
+  "autoscaling",
+  "ssm",
+  "route53",
+  "cloudwatch",
+  "elbv2",
+  "ecs",
+  "application-autoscaling",
+  "lambda",
+] as const;
 export type SimulatedService = (typeof SIMULATED_SERVICES)[number];
 
 /**
@@ -249,6 +263,9 @@ export const IAM_PREFIX: Record<SimulatedService, string> = {
   route53: "route53",
   cloudwatch: "cloudwatch",
   elbv2: "elasticloadbalancing",
+  ecs: "ecs",
+  "application-autoscaling": "application-autoscaling",
+  lambda: "lambda",
 };
 
 /** The simulated service an IAM prefix (or the SDK's service name) names, or undefined. */
@@ -264,6 +281,9 @@ const OPERATIONS: Record<string, Record<string, (ctx: OpContext, input: OpInput)
   route53: route53Operations,
   cloudwatch: cloudWatchOperations,
   elbv2: elbv2Operations,
+  ecs: ecsOperations,
+  "application-autoscaling": applicationAutoScalingOperations,
+  lambda: lambdaOperations,
 };
 
 const READ_ONLY = /^(Describe|List|Get)/;
@@ -544,6 +564,16 @@ export class SimulatedCloud {
         Tags: a.tags.map((t) => ({ ...t })),
       })),
     );
+  }
+
+  /** ECS services, Application Auto Scaling targets and Lambda aliases (containers-helpers.ts), every region's. */
+  containers() {
+    const views = this.#viewContexts().map(containerViews);
+    return {
+      services: views.flatMap((v) => v.services),
+      scalableTargets: views.flatMap((v) => v.scalableTargets),
+      aliases: views.flatMap((v) => v.aliases),
+    };
   }
 
   /** Route 53 hosted zones (global) with their record sets. */

@@ -4,9 +4,12 @@
  * shapes callers see are built from these records in `ec2.ts` and `autoscaling.ts`.
  */
 import { createHash } from "node:crypto";
+import type { ScalingState } from "./application-autoscaling.ts";
 import type { CloudWatchState } from "./cloudwatch.ts";
+import type { EcsState } from "./ecs.ts";
 import type { AddressRecord, StatusCheckRecord } from "./eip.ts";
 import type { ProbeRule } from "./failover-controls.ts";
+import type { LambdaState } from "./lambda.ts";
 import type { PatchingState } from "./patching.ts";
 import type { Route53State } from "./route53.ts";
 
@@ -150,6 +153,10 @@ export interface RegionState {
   patching?: PatchingState;
   /** Fast snapshot restore, per snapshot and zone (see ec2-volumes.ts). */
   fastRestores?: FastRestoreRecord[];
+  /** ECS clusters and services, Application Auto Scaling targets, Lambda functions (ecs.ts, application-autoscaling.ts, lambda.ts). */
+  ecs?: EcsState;
+  scaling?: ScalingState;
+  lambda?: LambdaState;
 }
 
 export interface FastRestoreRecord {

@@ -8,6 +8,7 @@
 
 import { must } from "@reflex/core";
 import { reconcileGroup } from "./autoscaling.ts";
+import { seedContainers } from "./containers-helpers.ts";
 import type { CloudSettings } from "./fleet.ts";
 import { launchInstance, type OpContext, opContext } from "./fleet.ts";
 import {
@@ -168,4 +169,5 @@ export function seedFleet(state: CloudState, now: number, settings: CloudSetting
     tags: tagsFromRecord({ Name: "db-3-pre-upgrade" }),
   });
   seedPatching(ctx);
+  seedContainers(ctx);
 }
