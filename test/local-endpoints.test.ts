@@ -14,6 +14,7 @@ import {
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { EventBridgeClient, ListRulesCommand } from "@aws-sdk/client-eventbridge";
 import { LambdaClient, ListFunctionsCommand } from "@aws-sdk/client-lambda";
+import { DescribeDBInstancesCommand, RDSClient } from "@aws-sdk/client-rds";
 import { ListHostedZonesCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
 import { ListStateMachinesCommand, SFNClient } from "@aws-sdk/client-sfn";
@@ -50,6 +51,9 @@ const PROBES: Record<Aws.ServiceName, Probe> = {
   // Local mode hands audit entries to the writer in-process: its queue is never reached.
   sqs: { Client: SQSClient, call: () => new ListQueuesCommand({}) },
   scheduler: { Client: EventBridgeClient, call: () => new ListRulesCommand({}) },
+  rds: { Client: RDSClient, call: () => new DescribeDBInstancesCommand({}) },
+  // The estate's tables: the simulated cloud answers them, never dynalite (Reflex's own state).
+  "dynamodb-tables": { Client: DynamoDBClient, call: () => new ListTablesCommand({}) },
 };
 
 type Outcome = "simulated" | "loopback" | "refused";
@@ -110,6 +114,8 @@ describe("local mode's AWS endpoints", () => {
       elbv2: "simulated",
       route53: "simulated",
       cloudwatch: "simulated",
+      rds: "simulated",
+      "dynamodb-tables": "simulated",
       lambda: "refused",
       sqs: "refused",
       scheduler: "refused",
@@ -120,7 +126,7 @@ describe("local mode's AWS endpoints", () => {
     process.env.REFLEX_CLOUD = "aws";
     local = await startTestLocal();
     const where = await whereEachGoes();
-    for (const s of ["ec2", "autoscaling", "ssm", "elbv2", "route53", "cloudwatch"])
+    for (const s of ["ec2", "autoscaling", "ssm", "elbv2", "route53", "cloudwatch", "rds", "dynamodb-tables"])
       expect(where[s].outcome, s).toMatch(/^sent to [a-z0-9.-]+\.amazonaws\.com$/);
     for (const s of ["dynamodb", "s3", "sfn", "eventbridge"]) expect(where[s].outcome, s).toBe("loopback");
     expect(where.lambda).toMatchObject({

@@ -41,6 +41,8 @@ const THROTTLING: Record<string, string> = {
   cloudwatch: "Throttling",
   route53: "Throttling",
   ssm: "ThrottlingException",
+  rds: "Throttling",
+  "dynamodb-tables": "ThrottlingException",
 };
 
 /** Each simulated service's throttling error, as AWS sends it. */

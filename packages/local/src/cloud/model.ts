@@ -5,9 +5,11 @@
  */
 import { createHash } from "node:crypto";
 import type { CloudWatchState } from "./cloudwatch.ts";
+import type { DynamoDbTablesState } from "./dynamodb-backups.ts";
 import type { AddressRecord, StatusCheckRecord } from "./eip.ts";
 import type { ProbeRule } from "./failover-controls.ts";
 import type { PatchingState } from "./patching.ts";
+import type { RdsState } from "./rds.ts";
 import type { Route53State } from "./route53.ts";
 
 export type InstanceStateName =
@@ -150,6 +152,10 @@ export interface RegionState {
   patching?: PatchingState;
   /** Fast snapshot restore, per snapshot and zone (see ec2-volumes.ts). */
   fastRestores?: FastRestoreRecord[];
+  /** RDS instances, Aurora clusters and their snapshots (see rds.ts); made on first use. */
+  rds?: RdsState;
+  /** The account's DynamoDB tables and their on-demand backups (see dynamodb-backups.ts). */
+  dynamodbTables?: DynamoDbTablesState;
 }
 
 export interface FastRestoreRecord {

@@ -1,13 +1,15 @@
 /**
  * The seeded fleet local mode starts with: a believable small production account in
  * us-east-1 (an Auto Scaling web tier, databases, batch workers, and a backup history with
- * expired Reflex snapshots and one manual snapshot), and an empty DR region, us-west-2.
+ * expired Reflex snapshots and one manual snapshot; RDS, Aurora and DynamoDB, see
+ * databases.ts), and an empty DR region, us-west-2.
  *
  * Every id comes from the model's seeded PRNG, so a fresh seed is identical every time.
  */
 
 import { must } from "@reflex/core";
 import { reconcileGroup } from "./autoscaling.ts";
+import { seedDatabases } from "./databases.ts";
 import type { CloudSettings } from "./fleet.ts";
 import { launchInstance, type OpContext, opContext } from "./fleet.ts";
 import {
@@ -168,4 +170,5 @@ export function seedFleet(state: CloudState, now: number, settings: CloudSetting
     tags: tagsFromRecord({ Name: "db-3-pre-upgrade" }),
   });
   seedPatching(ctx);
+  seedDatabases(ctx);
 }
