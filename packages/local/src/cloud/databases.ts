@@ -33,6 +33,54 @@ export function addDynamoDbTable(cloud: SimulatedCloud, spec: NewTable & { regio
   cloud.withRegion(spec.region, (ctx) => addTable(ctx, spec));
 }
 
+/** Adds a DB or cluster snapshot as if made earlier (an old Reflex backup past its retain-until): available. */
+export function addDbSnapshot(
+  cloud: SimulatedCloud,
+  spec: {
+    id: string;
+    source: string;
+    cluster?: boolean;
+    createdAt: number;
+    tags?: Record<string, string>;
+    region?: string;
+  },
+): void {
+  cloud.withRegion(spec.region, (ctx) => {
+    rds(ctx).snapshots.push({
+      id: spec.id,
+      sourceId: spec.source,
+      cluster: spec.cluster ?? false,
+      engine: rds(ctx).instances.find((i) => i.id === spec.source)?.engine ?? "aurora-postgresql",
+      createdAt: spec.createdAt,
+      readyAt: spec.createdAt,
+      tags: Object.entries(spec.tags ?? {}).map(([Key, Value]) => ({ Key, Value })),
+      type: "manual",
+    });
+  });
+}
+
+/** Adds an on-demand backup of a table as if made earlier: available. Returns its ARN. */
+export function addDynamoDbBackup(
+  cloud: SimulatedCloud,
+  spec: { table: string; name: string; createdAt: number; region?: string },
+): string {
+  return cloud.withRegion(spec.region, (ctx) => {
+    const state = dynamoTables(ctx);
+    const t = state.tables.find((x) => x.name === spec.table);
+    if (!t) throw new Error(`no table ${spec.table}`);
+    const arn = `arn:aws:dynamodb:${ctx.region}:${ctx.state.accountId}:table/${t.name}/backup/${spec.createdAt}${String(state.next++).padStart(6, "0")}-seeded`;
+    state.backups.push({
+      arn,
+      name: spec.name,
+      table: t.name,
+      createdAt: spec.createdAt,
+      readyAt: spec.createdAt,
+      sizeBytes: t.sizeBytes,
+    });
+    return arn;
+  });
+}
+
 /** How long RDS snapshots stay `creating`, failovers last, and DynamoDB backups stay `CREATING`. */
 export function setDatabaseTimings(
   cloud: SimulatedCloud,
