@@ -108,13 +108,16 @@ export const dbBackup = defineRunbook({
       resources: [`${ANY_REGION_ACCOUNT}:cluster:*`],
     },
     {
-      actions: ["rds:CreateDBSnapshot", "rds:CreateDBClusterSnapshot"],
+      actions: ["rds:CreateDBSnapshot"],
       mutating: true,
       tagCondition: "request",
-      resources: [
-        `${ANY_REGION_ACCOUNT}:snapshot:reflex-*`,
-        `${ANY_REGION_ACCOUNT}:cluster-snapshot:reflex-*`,
-      ],
+      resources: [`${ANY_REGION_ACCOUNT}:snapshot:reflex-*`],
+    },
+    {
+      actions: ["rds:CreateDBClusterSnapshot"],
+      mutating: true,
+      tagCondition: "request",
+      resources: [`${ANY_REGION_ACCOUNT}:cluster-snapshot:reflex-*`],
     },
     // RDS authorizes the Tags of a Create* call as rds:AddTagsToResource on the new snapshot.
     {
@@ -129,16 +132,19 @@ export const dbBackup = defineRunbook({
     },
     // Prune and rollback delete only Reflex's own snapshots (named reflex-…, carrying the tag).
     {
-      actions: ["rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot"],
+      actions: ["rds:DeleteDBSnapshot"],
       mutating: true,
       tagCondition: "resource",
-      resources: [
-        `${ANY_REGION_ACCOUNT}:snapshot:reflex-*`,
-        `${ANY_REGION_ACCOUNT}:cluster-snapshot:reflex-*`,
-      ],
+      resources: [`${ANY_REGION_ACCOUNT}:snapshot:reflex-*`],
     },
-    // DynamoDB authorizes CreateBackup on the table (carrying the tag) and DeleteBackup on the
-    // backup, whose ARN is the table's ARN and /backup/…: a backup of a tagged table only.
+    {
+      actions: ["rds:DeleteDBClusterSnapshot"],
+      mutating: true,
+      tagCondition: "resource",
+      resources: [`${ANY_REGION_ACCOUNT}:cluster-snapshot:reflex-*`],
+    },
+    // DynamoDB authorizes CreateBackup on the table (carrying the tag). A backup carries no tags
+    // and its ARN no name: DeleteBackup cannot be fenced by IAM (docs/runbooks/databases.md).
     { actions: ["dynamodb:CreateBackup"], mutating: true, tagCondition: "resource", resources: [TABLES] },
     {
       actions: ["dynamodb:DeleteBackup"],
