@@ -151,6 +151,7 @@ const ATTACKS: Case[] = [
     { action: "rds:CreateDBClusterSnapshot", resource: ARN.cluster },
     { action: "rds:RebootDBInstance", resource: ARN.db },
     { action: "rds:FailoverDBCluster", resource: ARN.cluster },
+    { action: "rds:FailoverDBCluster", resource: ARN.db },
     { action: "rds:DeleteDBSnapshot", resource: ARN.reflexDbSnapshot },
     { action: "dynamodb:CreateBackup", resource: ARN.userTable },
   ].map((c) => ({ what: `${c.action} on an untagged ${c.resource.split(":")[5]}`, ...c, allowedFor: [] })),

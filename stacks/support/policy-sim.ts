@@ -40,6 +40,10 @@ const RESOURCE_TYPE_OF: Array<[RegExp, string]> = [
   [/^arn:[^:]+:elasticloadbalancing:[^:]*:[^:]*:targetgroup\//, "targetgroup"],
   [/^arn:[^:]+:ec2:[^:]*:[^:]*:elastic-ip\//, "elastic-ip"],
   [/^arn:[^:]+:dynamodb:[^:]*:[^:]*:table\/[^/]+$/, "table"],
+  [/^arn:[^:]+:rds:[^:]*:[^:]*:db:/, "db"],
+  [/^arn:[^:]+:rds:[^:]*:[^:]*:cluster:/, "cluster"],
+  [/^arn:[^:]+:rds:[^:]*:[^:]*:snapshot:/, "snapshot"],
+  [/^arn:[^:]+:rds:[^:]*:[^:]*:cluster-snapshot:/, "cluster-snapshot"],
 ];
 
 /** Which of `context`'s keys AWS would put into the check of `action` on `resource`. */

@@ -83,13 +83,13 @@ export const dbFailover = defineRunbook({
   permissions: [
     { actions: ["rds:DescribeDBClusters", "rds:DescribeDBInstances"], mutating: false },
     { actions: ["cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"], mutating: false },
-    // FailoverDBCluster is authorized on the cluster; RebootDBInstance on the instance: each
-    // only carrying the automation tag.
+    // FailoverDBCluster is authorized on the cluster and on the instance it promotes (so the
+    // replica carries the automation tag too); RebootDBInstance on the instance.
     {
       actions: ["rds:FailoverDBCluster"],
       mutating: true,
       tagCondition: "resource",
-      resources: [`${DB}:cluster:*`],
+      resources: [`${DB}:cluster:*`, `${DB}:db:*`],
     },
     {
       actions: ["rds:RebootDBInstance"],
