@@ -5,6 +5,8 @@
  * One local mode for the file (starting one takes seconds): the runs go in order, each
  * reading the account the ones before it left (the failed runs leave nothing).
  */
+
+import { Locks } from "@reflex/core";
 import {
   addDbSnapshot,
   addDynamoDbBackup,
@@ -211,6 +213,19 @@ describe("db-backup", () => {
         ?.Backups.map((b) => b.BackupName),
     ).toContain("nightly-by-hand");
     expect(s.outcome.summary).toMatch(/3 expired Reflex backup\(s\) pruned/);
+  });
+
+  it("skips a database another run holds locked (db:reports-db), and backs up the rest", async () => {
+    expect(await Locks.acquire("db:reports-db", "another-run", 60_000)).toBe(true);
+    const s = await session.run({ selector: { names: ["reports-db", "sessions"] } });
+    await Locks.release("db:reports-db", "another-run");
+
+    expect(s.run.status).toBe("SUCCEEDED");
+    expect(ops(s.calls)).toEqual(["CreateBackup"]);
+    expect(s.outcome.targets.find((t) => t.id === "reports-db")).toMatchObject({
+      status: "skipped",
+      reason: "locked by run another-run",
+    });
   });
 
   it("refuses more databases than the cap (guardrails.maxTargetsPerRun) before any change", async () => {

@@ -74,6 +74,8 @@ export interface Plan {
   backups: PlannedBackup[];
   expired: Expired[];
   warnings: string[];
+  /** Databases another run holds locked: left alone, reported skipped. */
+  skipped: TargetResult[];
 }
 
 interface Made {
@@ -343,6 +345,14 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
         createdAt: new Date(e.createdAt).toISOString(),
       });
   const verb = ctx.dryRun ? "would back up" : "backing up";
+  const skipped = locked.map(
+    (l): TargetResult => ({
+      id: l.target.replace(/^(db|table):/, ""),
+      kind: "database",
+      status: "skipped",
+      reason: `locked by run ${l.holder ?? "(another run)"}`,
+    }),
+  );
   const targets: TargetResult[] = [
     ...backups.map(
       (b): TargetResult => ({
@@ -357,14 +367,7 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
         },
       }),
     ),
-    ...locked.map(
-      (l): TargetResult => ({
-        id: l.target.replace(/^(db|table):/, ""),
-        kind: "database",
-        status: "skipped",
-        reason: `locked by run ${l.holder ?? "(another run)"}`,
-      }),
-    ),
+    ...skipped,
   ];
   await ctx.record({
     summary: `${verb} ${backups.length} database(s) in ${region}, kept until ${retainUntil.toISOString().slice(0, 10)}; ${expired.length} expired Reflex backup(s) to prune${warnings.length ? `; warning: ${warnings.join("; ")}` : ""}`,
@@ -378,6 +381,7 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
     backups,
     expired,
     warnings,
+    skipped,
   };
 }
 
@@ -566,14 +570,16 @@ async function recordFailure(
   const why = `${failure?.Error ?? "error"}: ${failure?.Cause ?? ""}`.slice(0, 300);
   await ctx.record({
     summary: `backup failed (${why}); the backups this run made were deleted`,
-    targets: input.plan.backups.map(
-      (b): TargetResult => ({
-        id: b.source,
-        kind: targetKind[b.kind],
-        status: "rolled-back",
-        reason: `${b.name} deleted: the run failed (${failure?.Error ?? "error"})`,
-      }),
-    ),
+    targets: input.plan.backups
+      .map(
+        (b): TargetResult => ({
+          id: b.source,
+          kind: targetKind[b.kind],
+          status: "rolled-back",
+          reason: `${b.name} deleted: the run failed (${failure?.Error ?? "error"})`,
+        }),
+      )
+      .concat(input.plan.skipped ?? []),
   });
   return deleted;
 }
@@ -582,7 +588,7 @@ async function recordFailure(
 async function report(input: Input, ctx: StepContext): Promise<{ ok: true }> {
   const made = input.created?.made ?? [];
   const deleted = input.pruned?.deleted ?? [];
-  const targets: TargetResult[] = input.plan.backups.map((b) => {
+  const backedUp: TargetResult[] = input.plan.backups.map((b) => {
     const m = made.find((x) => x.name === b.name);
     const pruned = deleted.filter((d) => d.source === b.source);
     return {
@@ -600,11 +606,12 @@ async function report(input: Input, ctx: StepContext): Promise<{ ok: true }> {
       ],
     };
   });
+  const targets = [...backedUp, ...(input.plan.skipped ?? [])];
   const pruneNote = input.pruneFailure
     ? `; prune failed (${input.pruneFailure.Error}: ${input.pruneFailure.Cause}), the expired backups are still there`
     : `; ${deleted.length} expired Reflex backup(s) pruned`;
   await ctx.record({
-    summary: `${targets.length} database(s) backed up in ${input.plan.region}, kept until ${input.plan.retainUntil.slice(0, 10)}${pruneNote}${input.plan.warnings.length ? `; warning: ${input.plan.warnings.join("; ")}` : ""}`,
+    summary: `${backedUp.length} database(s) backed up in ${input.plan.region}, kept until ${input.plan.retainUntil.slice(0, 10)}${pruneNote}${input.plan.warnings.length ? `; warning: ${input.plan.warnings.join("; ")}` : ""}`,
     targets,
     warnings: input.plan.warnings,
     artifacts: made.map((m) => ({

@@ -4,6 +4,8 @@
  * `orders-db` (us-east-1a, standby us-east-1b), the single-AZ `reports-db`. One local mode
  * for the file: the runs go in order, each reading the account the ones before it left.
  */
+
+import { Locks } from "@reflex/core";
 import { setDatabaseTimings, setReplicaLag } from "@reflex/local/cloud/databases";
 import {
   callsOutsidePermissions,
@@ -74,6 +76,14 @@ describe("db-failover", () => {
       id: "reports-db",
       reason: "is not Multi-AZ: it has no standby to fail over to",
     });
+  });
+
+  it("is not started while another run holds the database's lock (db:payments)", async () => {
+    expect(await Locks.acquire("db:payments", "another-run", 60_000)).toBe(true);
+    const start = session.run({ cluster: "payments", promote: "payments-2" });
+    await expect(start).rejects.toThrow(/db-failover was not started: .*lock/i);
+    await Locks.release("db:payments", "another-run");
+    expect(writer()).toBe("payments-1");
   });
 
   it("fails an Aurora cluster over to the named replica and verifies the writer changed", async () => {
