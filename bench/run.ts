@@ -9,6 +9,7 @@ import { bundles } from "./bundles.ts";
 import { chatopsBench } from "./chatops.ts";
 import { chatopsStatusBench } from "./chatops-status.ts";
 import { consoleBench } from "./console.ts";
+import { dbRunbooksBench } from "./db-runbooks.ts";
 import { failoverBench } from "./failover.ts";
 import { offHoursBench } from "./off-hours.ts";
 import { patchFleetBench } from "./patch-fleet.ts";
@@ -30,6 +31,7 @@ const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
   chatops: chatopsBench,
   "chatops-status": chatopsStatusBench,
   console: consoleBench,
+  "db-runbooks": dbRunbooksBench,
   failover: failoverBench,
   "off-hours": offHoursBench,
   "patch-fleet": patchFleetBench,

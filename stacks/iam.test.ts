@@ -371,6 +371,27 @@ describe("Permission checks", () => {
     ]);
   });
 
+  it("put RDS's tag-on-create under the request tag and the named snapshots only: ec2:CreateAction is EC2's, never true of an RDS call", () => {
+    expect(
+      rendered([
+        {
+          actions: ["rds:AddTagsToResource"],
+          mutating: true,
+          tagCondition: "request",
+          resources: ["arn:${Partition}:rds:*:${Account}:snapshot:reflex-*"],
+          onCreate: ["CreateDBSnapshot"],
+        },
+      ]),
+    ).toEqual([
+      {
+        Effect: "Allow",
+        Action: "rds:AddTagsToResource",
+        Resource: "arn:aws:rds:*:123456789012:snapshot:reflex-*",
+        Condition: { StringEquals: { "aws:RequestTag/team:automation": "yes" } },
+      },
+    ]);
+  });
+
   it("add a permission's service conditions to its tag condition", () => {
     expect(
       rendered([

@@ -90,7 +90,10 @@ export function runbookStatements(runbook: Runbooks.Runbook, ctx: RunbookPolicyC
     for (const [operator, keys] of Object.entries(p.conditions ?? {})) {
       for (const [key, value] of Object.entries(keys)) add(operator, key, value);
     }
-    if (p.onCreate?.length) add("StringEquals", "ec2:CreateAction", p.onCreate);
+    // Only EC2 has a key for "inside this creating call"; other services' tagging is fenced by
+    // the named resources (required for tagging actions) and the request tag.
+    if (p.onCreate?.length && p.actions.every((a) => a.startsWith("ec2:")))
+      add("StringEquals", "ec2:CreateAction", p.onCreate);
     const statement = (resourceList: string[]) =>
       new PolicyStatement({
         actions: p.actions,

@@ -8,7 +8,8 @@
  * each step worker (and state machine, for its `aws()` Tasks) can do its declared work on tagged
  * resources, and nothing else can. Who may do a runbook's work is read from the manifests
  * (./support/declared-work.ts): every registered runbook's, and a team's own from its config
- * (examples/runbooks/reflex.config.ts: restart-service, synthesized beside the fixture app).
+ * (examples/runbooks/reflex.config.ts: restart-service, db-backup and db-failover, synthesized
+ * beside the fixture app).
  */
 import { type Config, loadConfig, Runbooks } from "@reflex/core";
 import { Template } from "aws-cdk-lib/assertions";
@@ -53,10 +54,18 @@ const ARN = {
   ownDocument: `arn:aws:ssm:${region}:${account}:document/RunAnything`,
   targetGroup: `arn:aws:elasticloadbalancing:${region}:${account}:targetgroup/web/0123456789abcdef`,
   elasticIp: `arn:aws:ec2:${region}:${account}:elastic-ip/eipalloc-0e0e0e0e0e0e0e0e5`,
+  db: `arn:aws:rds:${region}:${account}:db:orders-db`,
+  cluster: `arn:aws:rds:${region}:${account}:cluster:payments`,
+  reflexDbSnapshot: `arn:aws:rds:${region}:${account}:snapshot:reflex-202612210200-0123abcd-orders-db`,
+  userDbSnapshot: `arn:aws:rds:${region}:${account}:snapshot:before-upgrade`,
+  userClusterSnapshot: `arn:aws:rds:${region}:${account}:cluster-snapshot:before-upgrade`,
+  userTable: `arn:aws:dynamodb:${region}:${account}:table/orders`,
 };
-/** A team's config listing its own runbook (restart-service, outside packages/). */
+/** A team's config listing its own runbooks (outside packages/). */
 const EXAMPLE_CONFIG = `${ROOT}/examples/runbooks/reflex.config.ts`;
 const EXAMPLE_RUNBOOK = "restart-service";
+/** The example config's runbooks whose roles the matrix evaluates (restore's are stacks/config-runbook.test.ts's). */
+const EXAMPLE_RUNBOOKS = [EXAMPLE_RUNBOOK, "db-backup", "db-failover"];
 /** The platform's own functions' roles; each runbook adds its step worker's and its state machine's. */
 const PLATFORM_ROLES = [
   "api",
@@ -73,7 +82,7 @@ const PLATFORM_ROLES = [
   // The audit sealer (stacks/audit.ts): it alone writes digests (SEAL#) and signs them.
   "audit-sealer",
 ];
-const RUNBOOKS = [...Runbooks.list().map((r) => r.name), EXAMPLE_RUNBOOK].sort();
+const RUNBOOKS = [...Runbooks.list().map((r) => r.name), ...EXAMPLE_RUNBOOKS].sort();
 const STEPS = RUNBOOKS.map((name) => `step-${name}`);
 const MACHINES = RUNBOOKS.map((name) => `machine-${name}`);
 const FUNCTION_ROLES = [...PLATFORM_ROLES, ...STEPS];
@@ -121,6 +130,7 @@ const ROW_WRITERS: Record<string, string[]> = {
   "SLACKSIG#v0=abc": ["chatops"],
   // A runbook's own records: its step worker alone (restart-service's; no other step's).
   "ITEMS#restart-service": ["step-restart-service"],
+  "ITEMS#db-backup": ["step-db-backup"],
   "ITEMS#off-hours": [],
   // The audit trail's signed digests: the sealer alone.
   "SEAL#audit": ["audit-sealer"],
@@ -165,6 +175,31 @@ const ATTACKS: Case[] = [
     what: `${action} on an untagged resource`,
     action,
     resource,
+    allowedFor: [],
+  })),
+  // Databases (db-backup, db-failover): nothing untagged is snapshotted, failed over, rebooted,
+  // tagged into the fence or deleted; only Reflex's own snapshots (reflex-…) may be tagged or deleted.
+  ...[
+    { action: "rds:CreateDBSnapshot", resource: ARN.db },
+    { action: "rds:CreateDBClusterSnapshot", resource: ARN.cluster },
+    { action: "rds:RebootDBInstance", resource: ARN.db },
+    { action: "rds:FailoverDBCluster", resource: ARN.cluster },
+    { action: "rds:FailoverDBCluster", resource: ARN.db },
+    { action: "rds:DeleteDBSnapshot", resource: ARN.reflexDbSnapshot },
+    { action: "dynamodb:CreateBackup", resource: ARN.userTable },
+  ].map((c) => ({ what: `${c.action} on an untagged ${c.resource.split(":")[5]}`, ...c, allowedFor: [] })),
+  ...[ARN.db, ARN.cluster, ARN.userDbSnapshot].map((resource) => ({
+    what: `tag an existing ${resource.split(":")[5]} (${resource.split(":").pop()}) into the fence`,
+    action: "rds:AddTagsToResource",
+    resource,
+    context: { ...REQUEST_TAG },
+    allowedFor: [],
+  })),
+  ...[ARN.userDbSnapshot, ARN.userClusterSnapshot].map((resource) => ({
+    what: `delete a tagged snapshot Reflex did not make (${resource.split(":").slice(5).join(":")})`,
+    action: resource.includes("cluster-snapshot") ? "rds:DeleteDBClusterSnapshot" : "rds:DeleteDBSnapshot",
+    resource,
+    context: tagged(),
     allowedFor: [],
   })),
   ...(["instance", "volume", "snapshot"] as const).map((type) => ({
@@ -378,6 +413,30 @@ const ATTACKS: Case[] = [
  * requests generated from every declaration (`declaredWork`).
  */
 const RUNBOOK_REQUESTS: Array<Omit<Case, "allowedFor">> = [
+  {
+    what: "fail over a tagged Aurora cluster",
+    action: "rds:FailoverDBCluster",
+    resource: ARN.cluster,
+    context: tagged(),
+  },
+  {
+    what: "reboot a tagged DB instance with failover",
+    action: "rds:RebootDBInstance",
+    resource: ARN.db,
+    context: tagged(),
+  },
+  {
+    what: "snapshot a tagged DB instance (the DB half of CreateDBSnapshot)",
+    action: "rds:CreateDBSnapshot",
+    resource: ARN.db,
+    context: tagged(),
+  },
+  {
+    what: "back up a tagged DynamoDB table",
+    action: "dynamodb:CreateBackup",
+    resource: ARN.userTable,
+    context: tagged(),
+  },
   {
     what: "snapshot an untagged source volume (the volume half of CreateSnapshot, as AWS documents it)",
     action: "ec2:CreateSnapshot",
@@ -610,7 +669,7 @@ beforeAll(async () => {
   const example = await synthApp({ configFile: EXAMPLE_CONFIG, bundlesFrom: synth.bundles });
   try {
     rolesOf(Template.fromStack(getStack(RunbooksStack)).toJSON() as never, (role) =>
-      role.endsWith(`-${EXAMPLE_RUNBOOK}`),
+      EXAMPLE_RUNBOOKS.some((name) => role === `step-${name}` || role === `machine-${name}`),
     );
   } finally {
     example.cleanup();
@@ -621,10 +680,13 @@ beforeAll(async () => {
   const env = { region, account };
   declared = [
     ...declarations(
-      Runbooks.list().filter((r) => r.name !== EXAMPLE_RUNBOOK),
+      Runbooks.list().filter((r) => !EXAMPLE_RUNBOOKS.includes(r.name)),
       fixture,
     ),
-    ...declarations([Runbooks.get(EXAMPLE_RUNBOOK)], exampleConfig),
+    ...declarations(
+      EXAMPLE_RUNBOOKS.map((name) => Runbooks.get(name)),
+      exampleConfig,
+    ),
   ].map((d) => ({
     ...d,
     permissions: d.permissions.filter((p) => !p.actions.some((a) => QUALIFIED_LAMBDA.includes(a))),

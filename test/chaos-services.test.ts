@@ -7,11 +7,13 @@
  */
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
 import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
+import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import {
   DescribeTargetGroupsCommand,
   ElasticLoadBalancingV2Client,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { DescribeDBClustersCommand, RDSClient } from "@aws-sdk/client-rds";
 import { ListResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { DescribeInstanceInformationCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { Aws } from "@reflex/core";
@@ -67,6 +69,9 @@ const SERVICES: Array<[prefix: string, call: () => Promise<unknown>]> = [
       ),
   ],
   ["cloudwatch", () => Aws.client(CloudWatchClient, "cloudwatch").send(new DescribeAlarmsCommand({}))],
+  ["rds", () => Aws.client(RDSClient, "rds").send(new DescribeDBClustersCommand({}))],
+  // The estate's tables (the factory's dynamodb-tables), by IAM's prefix: Reflex's own state is not faulted.
+  ["dynamodb", () => Aws.client(DynamoDBClient, "dynamodb-tables").send(new ListTablesCommand({}))],
 ];
 
 describe("reflex chaos on every simulated service", () => {
@@ -99,10 +104,10 @@ describe("reflex chaos on every simulated service", () => {
   });
 
   it("refuses a service it does not simulate, naming the ones it does", async () => {
-    const refused = await reflex("chaos", "add", "--op", "rds:*", "--error", "InternalError");
+    const refused = await reflex("chaos", "add", "--op", "kinesis:*", "--error", "InternalError");
     expect(refused.code).toBe(2);
     expect(refused.err).toMatch(
-      /service 'rds' is not simulated; use ec2, autoscaling, ssm, route53, cloudwatch, elasticloadbalancing/,
+      /service 'kinesis' is not simulated; use ec2, autoscaling, ssm, route53, cloudwatch, elasticloadbalancing, rds, dynamodb/,
     );
   });
 });
@@ -144,6 +149,21 @@ describe("reflex cloud", () => {
     expect(json.records).toContainEqual(
       expect.objectContaining({ name: "app.example.internal.", type: "A", values: ["10.0.200.11"] }),
     );
+  });
+});
+
+describe("reflex cloud's databases", () => {
+  it("lists RDS instances (Multi-AZ with its standby's zone), Aurora clusters with writer and readers, and DynamoDB tables with PITR", async () => {
+    const listed = await reflex("cloud");
+    const section = (title: string) => listed.out.split(/\n\n/).find((s) => s.startsWith(title)) ?? "";
+
+    expect(section("RDS INSTANCES (6)")).toMatch(
+      /\norders-db\s+us-east-1\s+postgres\s+available\s+us-east-1a\s+yes \(standby us-east-1b\)/,
+    );
+    expect(section("AURORA CLUSTERS (1)")).toMatch(
+      /\npayments\s+us-east-1\s+aurora-postgresql\s+available\s+payments-1\s+payments-2, payments-3/,
+    );
+    expect(section("DYNAMODB TABLES (2)")).toMatch(/\nsessions\s+us-east-1\s+OFF\s+none/);
   });
 });
 

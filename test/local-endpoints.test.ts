@@ -20,6 +20,7 @@ import {
 import { EventBridgeClient, ListRulesCommand } from "@aws-sdk/client-eventbridge";
 import { KMSClient, ListKeysCommand } from "@aws-sdk/client-kms";
 import { LambdaClient, ListFunctionsCommand } from "@aws-sdk/client-lambda";
+import { DescribeDBInstancesCommand, RDSClient } from "@aws-sdk/client-rds";
 import { ListHostedZonesCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
 import { ListStateMachinesCommand, SFNClient } from "@aws-sdk/client-sfn";
@@ -63,6 +64,9 @@ const PROBES: Record<Aws.ServiceName, Probe> = {
   scheduler: { Client: EventBridgeClient, call: () => new ListRulesCommand({}) },
   // Local mode seals the audit trail with a key under .reflex/keys: KMS is never reached.
   kms: { Client: KMSClient, call: () => new ListKeysCommand({}) },
+  rds: { Client: RDSClient, call: () => new DescribeDBInstancesCommand({}) },
+  // The estate's tables: the simulated cloud answers them, never dynalite (Reflex's own state).
+  "dynamodb-tables": { Client: DynamoDBClient, call: () => new ListTablesCommand({}) },
 };
 
 type Outcome = "simulated" | "loopback" | "refused";
@@ -126,6 +130,8 @@ describe("local mode's AWS endpoints", () => {
       ecs: "simulated",
       "application-autoscaling": "simulated",
       lambda: "simulated",
+      rds: "simulated",
+      "dynamodb-tables": "simulated",
       sqs: "refused",
       scheduler: "refused",
       kms: "refused",
@@ -146,6 +152,8 @@ describe("local mode's AWS endpoints", () => {
       "ecs",
       "application-autoscaling",
       "lambda",
+      "rds",
+      "dynamodb-tables",
     ])
       expect(where[s].outcome, s).toMatch(/^sent to [a-z0-9.-]+\.amazonaws\.com$/);
     for (const s of ["dynamodb", "s3", "sfn", "eventbridge"]) expect(where[s].outcome, s).toBe("loopback");

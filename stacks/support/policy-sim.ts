@@ -45,6 +45,10 @@ const RESOURCE_TYPE_OF: Array<[RegExp, string]> = [
   [/^arn:[^:]+:lambda:[^:]*:[^:]*:function:[^:]+:[^:]+$/, "function alias"],
   [/^arn:[^:]+:lambda:[^:]*:[^:]*:function:[^:]+$/, "function"],
   [/^arn:[^:]+:application-autoscaling:[^:]*:[^:]*:scalable-target\//, "ScalableTarget"],
+  [/^arn:[^:]+:rds:[^:]*:[^:]*:db:/, "db"],
+  [/^arn:[^:]+:rds:[^:]*:[^:]*:cluster:/, "cluster"],
+  [/^arn:[^:]+:rds:[^:]*:[^:]*:snapshot:/, "snapshot"],
+  [/^arn:[^:]+:rds:[^:]*:[^:]*:cluster-snapshot:/, "cluster-snapshot"],
 ];
 
 /** Which of `context`'s keys AWS would put into the check of `action` on `resource`. */

@@ -32,6 +32,10 @@ export const SERVICES = [
   "kms",
   "ecs",
   "application-autoscaling",
+  "rds",
+  // The estate's DynamoDB tables (backups), apart from `dynamodb`, Reflex's own state: local
+  // mode keeps that in dynalite and answers this one from the simulated cloud.
+  "dynamodb-tables",
 ] as const;
 
 export type ServiceName = (typeof SERVICES)[number];
@@ -89,9 +93,12 @@ export function configure(next: AwsOptions): void {
   options = next;
 }
 
+/** `REFLEX_ENDPOINT_<SERVICE>`, a shell-safe name (`dynamodb-tables` → `REFLEX_ENDPOINT_DYNAMODB_TABLES`). */
+export const envName = (service: string) => `REFLEX_ENDPOINT_${service.toUpperCase().replace(/-/g, "_")}`;
+
 /** The endpoint for a service: configured, else `REFLEX_ENDPOINT_<SERVICE>`, else AWS's own. */
 export function endpointFor(service: ServiceName): string | undefined {
-  return options.endpoints?.[service] ?? process.env[`REFLEX_ENDPOINT_${service.toUpperCase()}`] ?? undefined;
+  return options.endpoints?.[service] ?? process.env[envName(service)] ?? undefined;
 }
 
 /**

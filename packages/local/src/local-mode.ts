@@ -123,7 +123,7 @@ function realCloudFromEnv(): RealCloud | undefined {
   if (process.env.REFLEX_CLOUD !== "aws") return undefined;
   const endpoints: Partial<Record<string, string>> = {};
   for (const service of SIMULATED_SERVICES) {
-    const endpoint = process.env[`REFLEX_ENDPOINT_${service.toUpperCase()}`];
+    const endpoint = process.env[Aws.envName(service)];
     if (endpoint) endpoints[service] = endpoint;
   }
   return { endpoints };

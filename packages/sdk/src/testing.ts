@@ -157,7 +157,7 @@ export function unfinishedTargets(s: Pick<Simulation, "outcome">): Runbooks.Targ
 }
 
 /** IAM's service prefix for the simulated cloud's service names. */
-const IAM_PREFIX: Record<string, string> = { elbv2: "elasticloadbalancing" };
+const IAM_PREFIX: Record<string, string> = { elbv2: "elasticloadbalancing", "dynamodb-tables": "dynamodb" };
 
 /** Calls the runbook made that its declared permissions do not allow (`ssm:SendCommand`), each once. */
 export function callsOutsidePermissions(s: Pick<Simulation, "calls" | "runbook">): string[] {

@@ -74,7 +74,20 @@ function checkParams(
   const concrete = Object.fromEntries(Object.entries(params).filter(([k]) => !templated.includes(k)));
   const result = schema.safeParse(concrete);
   if (result.success) return [];
-  return toIssues(result.error, at).filter((i) => !templated.some((k) => i.path === formatPath([...at, k])));
+  // Deeper event paths (`selector.names[0]`) stay in place: only the issue on that very value is dropped.
+  const nested = allowEventPaths ? eventPathsIn(concrete, at) : [];
+  return toIssues(result.error, at).filter(
+    (i) => !templated.some((k) => i.path === formatPath([...at, k])) && !nested.includes(i.path),
+  );
+}
+
+/** Where in `value` a param is taken from the event, as issue paths (`rules[0].with.selector.names[0]`). */
+function eventPathsIn(value: unknown, at: PropertyKey[]): string[] {
+  if (isEventPath(value)) return [formatPath(at)];
+  if (Array.isArray(value)) return value.flatMap((v, i) => eventPathsIn(v, [...at, i]));
+  if (value && typeof value === "object")
+    return Object.entries(value).flatMap(([k, v]) => eventPathsIn(v, [...at, k]));
+  return [];
 }
 
 /**

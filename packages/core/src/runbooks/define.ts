@@ -78,7 +78,9 @@ export interface Permission {
   /**
    * Tagging actions (`ec2:CreateTags`): allowed only as part of these creating calls
    * (`ec2:CreateAction`), so tags can never be put on something that already exists. Required
-   * for every tagging action.
+   * for every tagging action. Services without such a key (RDS authorizes a Create* call's
+   * `Tags` as `rds:AddTagsToResource`) are fenced by the named resources instead (e.g. only
+   * `snapshot:reflex-*`) and the request tag.
    */
   onCreate?: string[];
   /**
@@ -123,7 +125,7 @@ export const TAG_SCOPED_SERVICES = ["ec2", "autoscaling", "ssm", "route53"];
 
 /** Actions that put tags on a resource: never allowed except on what the same call creates. */
 export const TAGGING_ACTIONS =
-  /^(ec2:CreateTags|[a-z0-9-]+:TagResource|elasticloadbalancing:AddTags|ssm:AddTagsToResource)$/;
+  /^(ec2:CreateTags|[a-z0-9-]+:TagResource|elasticloadbalancing:AddTags|ssm:AddTagsToResource|rds:AddTagsToResource)$/;
 
 /** Problems with one declared permission (empty when it is sound). */
 export function permissionProblems(p: Permission): string[] {

@@ -83,6 +83,41 @@ interface Account {
     status: string | null;
     tags: Record<string, string>;
   }>;
+  dbInstances?: Array<{
+    id: string;
+    region: string;
+    engine: string;
+    status: string;
+    zone: string;
+    multiAz: boolean;
+    standbyZone: string | null;
+    cluster: string | null;
+    tags: Record<string, string>;
+  }>;
+  dbClusters?: Array<{
+    id: string;
+    region: string;
+    engine: string;
+    status: string;
+    writer: string | null;
+    readers: string[];
+  }>;
+  dbSnapshots?: Array<{
+    id: string;
+    kind: string;
+    region: string;
+    source: string;
+    status: string;
+    created: string;
+    tags: Record<string, string>;
+  }>;
+  tables?: Array<{
+    name: string;
+    region: string;
+    pointInTimeRecovery: boolean;
+    backups: Array<{ name: string; status: string }>;
+    tags: Record<string, string>;
+  }>;
 }
 
 export function formatAccount(a: Account): string {
@@ -211,6 +246,52 @@ export function formatAccount(a: Account): string {
         String(l.provisioned),
         l.status ?? "",
         tags(l.tags),
+      ]),
+    ),
+    "",
+    `RDS INSTANCES (${(a.dbInstances ?? []).length})`,
+    table(
+      ["ID", "REGION", "ENGINE", "STATUS", "ZONE", "MULTI-AZ", "CLUSTER", "TAGS"],
+      (a.dbInstances ?? []).map((i) => [
+        i.id,
+        i.region,
+        i.engine,
+        i.status,
+        i.zone,
+        i.multiAz ? `yes (standby ${i.standbyZone})` : "no",
+        i.cluster ?? "",
+        tags(i.tags),
+      ]),
+    ),
+    "",
+    `AURORA CLUSTERS (${(a.dbClusters ?? []).length})`,
+    table(
+      ["ID", "REGION", "ENGINE", "STATUS", "WRITER", "READERS"],
+      (a.dbClusters ?? []).map((c) => [
+        c.id,
+        c.region,
+        c.engine,
+        c.status,
+        c.writer ?? "",
+        c.readers.join(", "),
+      ]),
+    ),
+    "",
+    `DB SNAPSHOTS (${(a.dbSnapshots ?? []).length})`,
+    table(
+      ["ID", "KIND", "REGION", "SOURCE", "STATUS", "CREATED", "TAGS"],
+      (a.dbSnapshots ?? []).map((s) => [s.id, s.kind, s.region, s.source, s.status, s.created, tags(s.tags)]),
+    ),
+    "",
+    `DYNAMODB TABLES (${(a.tables ?? []).length})`,
+    table(
+      ["NAME", "REGION", "PITR", "BACKUPS", "TAGS"],
+      (a.tables ?? []).map((t) => [
+        t.name,
+        t.region,
+        t.pointInTimeRecovery ? "on" : "OFF",
+        t.backups.length ? t.backups.map((b) => `${b.name} ${b.status}`).join(", ") : "none",
+        tags(t.tags),
       ]),
     ),
   ].join("\n");

@@ -44,6 +44,8 @@ const THROTTLING: Record<string, string> = {
   ecs: "ThrottlingException",
   "application-autoscaling": "ThrottlingException",
   lambda: "TooManyRequestsException",
+  rds: "Throttling",
+  "dynamodb-tables": "ThrottlingException",
 };
 
 /** Each simulated service's throttling error, as AWS sends it. */

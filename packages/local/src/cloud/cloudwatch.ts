@@ -7,6 +7,7 @@ import type { CompositeAlarm, MetricAlarm, MetricDataResult, StateValue } from "
 import { must } from "@reflex/core";
 import { CloudApiError } from "./api-error.ts";
 import type { OpContext, OpInput } from "./fleet.ts";
+import { rdsMetricPoints } from "./rds.ts";
 
 export interface AlarmRecord {
   name: string;
@@ -127,7 +128,8 @@ function getMetricData(
     const key = dimensionKey(stat.Metric.Dimensions);
     const periodMs = stat.Period * 1000;
     const buckets = new Map<number, number[]>();
-    for (const p of cloudWatchState(ctx).metrics) {
+    // Aurora readers report their replica lag themselves (rds.ts), beside the points tests put.
+    for (const p of [...cloudWatchState(ctx).metrics, ...rdsMetricPoints(ctx)]) {
       if (
         p.namespace !== stat.Metric.Namespace ||
         p.metricName !== stat.Metric.MetricName ||

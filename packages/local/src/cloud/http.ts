@@ -4,7 +4,7 @@
  *
  * | route | does |
  * |---|---|
- * | `GET /api/cloud` | instances (name, tags, state, type), groups, volumes, snapshots, target groups with their members, Elastic IPs with their associations, Route 53 records, ECS services, scalable targets, Lambda aliases |
+ * | `GET /api/cloud` | instances (name, tags, state, type), groups, volumes, snapshots, target groups with their members, Elastic IPs with their associations, Route 53 records, ECS services, scalable targets and Lambda aliases, RDS instances and Aurora clusters (writer, readers), DB snapshots, DynamoDB tables with their backups |
  * | `GET /api/cloud/calls[?mutating=true][&since=…][&limit=…]` | the call log, oldest first; `since` is an ISO time, a duration back from now (`10m`) or a call number (`seq`) |
  * | `GET /api/cloud/faults` | armed faults |
  * | `POST /api/cloud/faults` | `{ operation: "ec2:CreateSnapshot", error?, rate?, count?, burst?, latency? }` arms a fault; the service by its IAM prefix (`elasticloadbalancing:*`) |
@@ -116,6 +116,54 @@ export function accountView(cloud: SimulatedCloud) {
     ecsServices: containers.services,
     scalableTargets: containers.scalableTargets,
     lambdaAliases: containers.aliases,
+    ...databasesView(cloud),
+  };
+}
+
+/** RDS instances and Aurora clusters, their snapshots, DynamoDB tables and their backups. */
+function databasesView(cloud: SimulatedCloud) {
+  const tags = (t: Array<{ Key?: string; Value?: string }> | undefined) =>
+    Object.fromEntries((t ?? []).map((x) => [x.Key ?? "", x.Value ?? ""]));
+  return {
+    dbInstances: cloud.dbInstances().map((i) => ({
+      id: i.DBInstanceIdentifier,
+      region: i.Region,
+      engine: i.Engine,
+      status: i.DBInstanceStatus,
+      zone: i.AvailabilityZone,
+      multiAz: i.MultiAZ === true,
+      standbyZone: i.SecondaryAvailabilityZone ?? null,
+      cluster: i.DBClusterIdentifier ?? null,
+      tags: tags(i.TagList),
+    })),
+    dbClusters: cloud.dbClusters().map((c) => ({
+      id: c.DBClusterIdentifier,
+      region: c.Region,
+      engine: c.Engine,
+      status: c.Status,
+      writer: c.DBClusterMembers?.find((m) => m.IsClusterWriter)?.DBInstanceIdentifier ?? null,
+      readers: (c.DBClusterMembers ?? [])
+        .filter((m) => !m.IsClusterWriter)
+        .map((m) => m.DBInstanceIdentifier),
+      tags: tags(c.TagList),
+    })),
+    dbSnapshots: cloud.dbSnapshots().map((s) => ({
+      id: s.kind === "snapshot" ? s.DBSnapshotIdentifier : s.DBClusterSnapshotIdentifier,
+      kind: s.kind,
+      region: s.Region,
+      source: s.kind === "snapshot" ? s.DBInstanceIdentifier : s.DBClusterIdentifier,
+      status: s.Status,
+      created: s.SnapshotCreateTime?.toISOString(),
+      tags: tags(s.TagList),
+    })),
+    tables: cloud.dynamoDbTables().map((t) => ({
+      name: t.TableName,
+      region: t.Region,
+      billingMode: t.BillingMode,
+      pointInTimeRecovery: t.PointInTimeRecovery,
+      backups: t.Backups.map((b) => ({ name: b.BackupName, arn: b.BackupArn, status: b.BackupStatus })),
+      tags: tags(t.Tags),
+    })),
   };
 }
 

@@ -38,6 +38,7 @@ import { applicationAutoScalingOperations } from "./application-autoscaling.ts";
 import { autoScalingOperations, reconcileGroup, shapeGroup } from "./autoscaling.ts";
 import { cloudWatchOperations } from "./cloudwatch.ts";
 import { containerViews } from "./containers-helpers.ts";
+import { dynamoDbTableOperations, dynamoTables } from "./dynamodb-backups.ts";
 import { ec2Operations, shapeInstance, shapeSnapshot, shapeVolume } from "./ec2.ts";
 import { ec2PatchingOperations } from "./ec2-patching.ts";
 import { ec2VolumeOperations } from "./ec2-volumes.ts";
@@ -68,6 +69,15 @@ import {
   volumeMarker,
 } from "./model.ts";
 import { loadState, saveState } from "./persist.ts";
+import {
+  rds,
+  rdsOperations,
+  settleRds,
+  shapeClusterSnapshot,
+  shapeDbCluster,
+  shapeDbInstance,
+  shapeDbSnapshot,
+} from "./rds.ts";
 import { route53Operations, route53State } from "./route53.ts";
 import { seedFleet } from "./seed.ts";
 import { ssmOperations } from "./ssm.ts";
@@ -248,6 +258,9 @@ export const SIMULATED_SERVICES = [
   "ecs",
   "application-autoscaling",
   "lambda",
+  "rds",
+  // The estate's DynamoDB tables (backups), apart from `dynamodb`, Reflex's own state in dynalite.
+  "dynamodb-tables",
 ] as const;
 export type SimulatedService = (typeof SIMULATED_SERVICES)[number];
 
@@ -266,6 +279,8 @@ export const IAM_PREFIX: Record<SimulatedService, string> = {
   ecs: "ecs",
   "application-autoscaling": "application-autoscaling",
   lambda: "lambda",
+  rds: "rds",
+  "dynamodb-tables": "dynamodb",
 };
 
 /** The simulated service an IAM prefix (or the SDK's service name) names, or undefined. */
@@ -284,6 +299,8 @@ const OPERATIONS: Record<string, Record<string, (ctx: OpContext, input: OpInput)
   ecs: ecsOperations,
   "application-autoscaling": applicationAutoScalingOperations,
   lambda: lambdaOperations,
+  rds: rdsOperations,
+  "dynamodb-tables": dynamoDbTableOperations,
 };
 
 const READ_ONLY = /^(Describe|List|Get)/;
@@ -574,6 +591,55 @@ export class SimulatedCloud {
       scalableTargets: views.flatMap((v) => v.scalableTargets),
       aliases: views.flatMap((v) => v.aliases),
     };
+  }
+
+  /** RDS DB instances (Aurora members too), as DescribeDBInstances answers. */
+  dbInstances(region?: string) {
+    return this.#viewContexts(region).flatMap((ctx) => {
+      settleRds(ctx);
+      return rds(ctx).instances.map((i) => ({ ...shapeDbInstance(ctx, i), Region: ctx.region }));
+    });
+  }
+
+  /** Aurora clusters with their members and writer, as DescribeDBClusters answers. */
+  dbClusters(region?: string) {
+    return this.#viewContexts(region).flatMap((ctx) => {
+      settleRds(ctx);
+      return rds(ctx).clusters.map((c) => ({ ...shapeDbCluster(ctx, c), Region: ctx.region }));
+    });
+  }
+
+  /** DB snapshots and cluster snapshots. */
+  dbSnapshots(region?: string) {
+    return this.#viewContexts(region).flatMap((ctx) =>
+      rds(ctx).snapshots.map((s) =>
+        s.cluster
+          ? { kind: "cluster-snapshot" as const, ...shapeClusterSnapshot(ctx, s), Region: ctx.region }
+          : { kind: "snapshot" as const, ...shapeDbSnapshot(ctx, s), Region: ctx.region },
+      ),
+    );
+  }
+
+  /** The account's DynamoDB tables (point-in-time recovery on or off) and their on-demand backups. */
+  dynamoDbTables(region?: string) {
+    return this.#viewContexts(region).flatMap((ctx) => {
+      const state = dynamoTables(ctx);
+      return state.tables.map((t) => ({
+        Region: ctx.region,
+        TableName: t.name,
+        BillingMode: t.billingMode,
+        PointInTimeRecovery: t.pitr,
+        Tags: t.tags.map((x) => ({ ...x })),
+        Backups: state.backups
+          .filter((b) => b.table === t.name)
+          .map((b) => ({
+            BackupArn: b.arn,
+            BackupName: b.name,
+            BackupStatus: ctx.now >= b.readyAt ? "AVAILABLE" : "CREATING",
+            BackupCreationDateTime: new Date(b.createdAt),
+          })),
+      }));
+    });
   }
 
   /** Route 53 hosted zones (global) with their record sets. */

@@ -7,10 +7,12 @@ import { createHash } from "node:crypto";
 import type { ScalingState } from "./application-autoscaling.ts";
 import type { CloudWatchState } from "./cloudwatch.ts";
 import type { EcsState } from "./ecs.ts";
+import type { DynamoDbTablesState } from "./dynamodb-backups.ts";
 import type { AddressRecord, StatusCheckRecord } from "./eip.ts";
 import type { ProbeRule } from "./failover-controls.ts";
 import type { LambdaState } from "./lambda.ts";
 import type { PatchingState } from "./patching.ts";
+import type { RdsState } from "./rds.ts";
 import type { Route53State } from "./route53.ts";
 
 export type InstanceStateName =
@@ -157,6 +159,10 @@ export interface RegionState {
   ecs?: EcsState;
   scaling?: ScalingState;
   lambda?: LambdaState;
+  /** RDS instances, Aurora clusters and their snapshots (see rds.ts); made on first use. */
+  rds?: RdsState;
+  /** The account's DynamoDB tables and their on-demand backups (see dynamodb-backups.ts). */
+  dynamodbTables?: DynamoDbTablesState;
 }
 
 export interface FastRestoreRecord {

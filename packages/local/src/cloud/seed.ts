@@ -1,7 +1,8 @@
 /**
  * The seeded fleet local mode starts with: a believable small production account in
  * us-east-1 (an Auto Scaling web tier, databases, batch workers, and a backup history with
- * expired Reflex snapshots and one manual snapshot), and an empty DR region, us-west-2.
+ * expired Reflex snapshots and one manual snapshot; RDS, Aurora and DynamoDB, see
+ * databases.ts), and an empty DR region, us-west-2.
  *
  * Every id comes from the model's seeded PRNG, so a fresh seed is identical every time.
  */
@@ -9,6 +10,7 @@
 import { must } from "@reflex/core";
 import { reconcileGroup } from "./autoscaling.ts";
 import { seedContainers } from "./containers-helpers.ts";
+import { seedDatabases } from "./databases.ts";
 import type { CloudSettings } from "./fleet.ts";
 import { launchInstance, type OpContext, opContext } from "./fleet.ts";
 import {
@@ -170,4 +172,5 @@ export function seedFleet(state: CloudState, now: number, settings: CloudSetting
   });
   seedPatching(ctx);
   seedContainers(ctx);
+  seedDatabases(ctx);
 }

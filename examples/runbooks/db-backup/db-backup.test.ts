@@ -1,0 +1,240 @@
+/**
+ * db-backup through the test kit: the local engine and the seeded simulated account's databases
+ * (orders-db Multi-AZ, reports-db, Aurora `payments`, tables `orders` with point-in-time
+ * recovery and `sessions` without; legacy-db not tagged for Reflex), all `Backup=daily`.
+ * One local mode for the file (starting one takes seconds): the runs go in order, each
+ * reading the account the ones before it left (the failed runs leave nothing).
+ */
+
+import { Locks } from "@reflex/core";
+import {
+  addDbSnapshot,
+  addDynamoDbBackup,
+  addDynamoDbTable,
+  setDatabaseTimings,
+} from "@reflex/local/cloud/databases";
+import type { SimulatedCloud } from "@reflex/local/cloud/index";
+import {
+  callsOutsidePermissions,
+  mutatingCalls,
+  openSimulation,
+  type SimulationSession,
+  unfinishedTargets,
+} from "@reflex/sdk/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dbBackup } from "./index.ts";
+
+const DAY = 86_400_000;
+const fast = (cloud: SimulatedCloud) =>
+  setDatabaseTimings(cloud, { snapshotMs: 30, backupMs: 30, failoverMs: 30 });
+const daily = { selector: { tag: { Backup: "daily" } }, retainDays: 7 };
+const ops = (calls: Array<{ operation: string; error?: string; mutating: boolean }>) =>
+  calls.filter((c) => c.mutating && !c.error).map((c) => c.operation);
+
+let session: SimulationSession;
+beforeAll(async () => {
+  // The cap: five databases carry Backup=daily and reflex:managed=true; the last test adds a sixth.
+  session = await openSimulation(dbBackup, { setup: fast, config: { guardrails: { maxTargetsPerRun: 5 } } });
+});
+afterAll(() => session?.close());
+
+describe("db-backup", () => {
+  it("plans in a dry-run: the tagged instances, cluster and tables, the PITR warning, and no mutating call", async () => {
+    const s = await session.run(daily, { dryRun: true });
+
+    expect(s.run.status).toBe("SUCCEEDED");
+    expect(mutatingCalls(s)).toEqual([]);
+    expect(s.outcome.targets.map((t) => `${t.kind}:${t.id}`).sort()).toEqual([
+      "aurora-cluster:payments",
+      "dynamodb-table:orders",
+      "dynamodb-table:sessions",
+      "rds-instance:orders-db",
+      "rds-instance:reports-db",
+    ]);
+    // Aurora members go with their cluster; legacy-db is not tagged for Reflex.
+    expect(s.outcome.summary).toMatch(/^would back up 5 database\(s\) in us-east-1/);
+    expect(s.outcome.summary).toMatch(/warning: table sessions has point-in-time recovery off/);
+    expect(s.outcome.targets.find((t) => t.id === "sessions")?.details?.["point-in-time recovery"]).toBe(
+      "OFF",
+    );
+  });
+
+  it("refuses in the plan, naming each target and why, a DB that does not exist and one not tagged for Reflex; nothing changes", async () => {
+    const s = await session.run({ selector: { names: ["orders-db", "no-such-db", "legacy-db"] } });
+
+    expect(s.run.status).toBe("FAILED");
+    expect(s.run.error).toBe("DatabaseNotFound");
+    expect(mutatingCalls(s)).toEqual([]);
+    expect(s.outcome.targets).toEqual([
+      expect.objectContaining({
+        id: "no-such-db",
+        status: "failed",
+        reason: expect.stringMatching(/^not found: .*no-such-db in us-east-1/),
+      }),
+      expect.objectContaining({
+        id: "legacy-db",
+        status: "failed",
+        reason: expect.stringMatching(/automation tag reflex:managed=true/),
+      }),
+    ]);
+  });
+
+  it("refuses an Aurora member named on its own: the cluster is what is backed up", async () => {
+    const s = await session.run({ selector: { names: ["payments-2"] } });
+
+    expect(s.run.error).toBe("DatabaseRefused");
+    expect(s.outcome.targets[0]?.reason).toMatch(/member of Aurora cluster payments/);
+    expect(mutatingCalls(s)).toEqual([]);
+  });
+
+  it("deletes every backup it made when one fails part-way (a DynamoDB CreateBackup refused), and fails", async () => {
+    const fault = session.cloud.injectFault({
+      service: "dynamodb-tables",
+      operation: "CreateBackup",
+      kind: "error",
+      code: "LimitExceededException",
+      match: (input: { TableName?: string }) => input.TableName === "sessions",
+    });
+    const s = await session.run(daily);
+    session.cloud.removeFault(fault);
+
+    expect(s.run.status).toBe("FAILED");
+    expect(s.run.error).toBe("LimitExceededException");
+    expect(s.cloud.dbSnapshots()).toEqual([]);
+    expect(s.cloud.dynamoDbTables().flatMap((t) => t.Backups)).toEqual([]);
+    const made = ops(s.calls).filter((o) => o.startsWith("Create")).length;
+    expect(made).toBeGreaterThan(0);
+    expect(ops(s.calls).filter((o) => o.startsWith("Delete"))).toHaveLength(made);
+    expect(unfinishedTargets(s)).toEqual([]);
+    expect(s.outcome.summary).toMatch(
+      /backup failed \(LimitExceededException.*the backups this run made were deleted/,
+    );
+  });
+
+  it("snapshots RDS and Aurora (tagged on create), backs up DynamoDB, waits until available, and records the manifest", async () => {
+    const s = await session.run(daily);
+
+    expect(s.run.status).toBe("SUCCEEDED");
+    expect(unfinishedTargets(s)).toEqual([]);
+    expect(callsOutsidePermissions(s)).toEqual([]);
+    expect(ops(s.calls).sort()).toEqual([
+      "CreateBackup",
+      "CreateBackup",
+      "CreateDBClusterSnapshot",
+      "CreateDBSnapshot",
+      "CreateDBSnapshot",
+    ]);
+    const snaps = s.cloud.dbSnapshots();
+    expect(
+      snaps
+        .map((x) => `${x.kind}:${x.kind === "snapshot" ? x.DBInstanceIdentifier : x.DBClusterIdentifier}`)
+        .sort(),
+    ).toEqual(["cluster-snapshot:payments", "snapshot:orders-db", "snapshot:reports-db"]);
+    for (const x of snaps) {
+      expect(x.Status).toBe("available");
+      const tags = Object.fromEntries((x.TagList ?? []).map((t) => [t.Key, t.Value]));
+      expect(tags).toMatchObject({
+        "reflex:managed": "true",
+        "reflex:runbook": "db-backup",
+        "reflex:execution-id": s.run.id,
+      });
+      expect(Date.parse(tags["reflex:retain-until"] ?? "") - Date.now()).toBeGreaterThan(6.9 * DAY);
+    }
+    const tables = s.cloud.dynamoDbTables();
+    expect(tables.every((t) => t.Backups.length === 1 && t.Backups[0].BackupStatus === "AVAILABLE")).toBe(
+      true,
+    );
+    expect(s.outcome.targets.every((t) => t.status === "succeeded")).toBe(true);
+    expect(s.outcome.artifacts).toHaveLength(5);
+    expect(s.outcome.summary).toMatch(/5 database\(s\) backed up .*warning: table sessions/);
+    // It waited: a check saw a snapshot still creating before it saw it available.
+    expect(s.calls.filter((c) => c.operation === "DescribeDBSnapshots").length).toBeGreaterThan(2);
+    // The manifest: one entry per backup, the runbook's own records.
+    const items = (await (await fetch(`${session.url}/api/runbooks/db-backup/items`)).json()) as {
+      items: Array<{ key: string; value: { executionId: string } }>;
+    };
+    expect(
+      items.items
+        .filter((i) => i.value.executionId === s.run.id)
+        .map((i) => i.key.split("/")[1])
+        .sort(),
+    ).toEqual(["aurora-cluster", "dynamodb-table", "dynamodb-table", "rds-instance", "rds-instance"]);
+  });
+
+  it("prunes only expired Reflex backups, keeping a manual snapshot and one of another runbook", async () => {
+    const cloud = session.cloud;
+    const expired = { "reflex:managed": "true", "reflex:runbook": "db-backup" };
+    const past = new Date(Date.now() - DAY).toISOString();
+    const old = Date.now() - 9 * DAY;
+    addDbSnapshot(cloud, {
+      id: "reflex-old-orders",
+      source: "orders-db",
+      createdAt: old,
+      tags: { ...expired, "reflex:retain-until": past },
+    });
+    addDbSnapshot(cloud, { id: "manual-orders", source: "orders-db", createdAt: old });
+    addDbSnapshot(cloud, {
+      id: "other-orders",
+      source: "orders-db",
+      createdAt: old,
+      tags: { "reflex:managed": "true", "reflex:runbook": "backup-snapshot", "reflex:retain-until": past },
+    });
+    addDbSnapshot(cloud, {
+      id: "reflex-old-payments",
+      source: "payments",
+      cluster: true,
+      createdAt: old,
+      tags: { ...expired, "reflex:retain-until": past },
+    });
+    const oldBackup = addDynamoDbBackup(cloud, {
+      table: "orders",
+      name: "reflex-202601010000-0123abcd-orders",
+      createdAt: old,
+    });
+    addDynamoDbBackup(cloud, { table: "orders", name: "nightly-by-hand", createdAt: old });
+
+    const s = await session.run({ ...daily, selector: { names: ["orders-db", "payments", "orders"] } });
+
+    expect(s.run.status).toBe("SUCCEEDED");
+    const deleted = s.calls.filter((c) => c.operation.startsWith("Delete") && !c.error).map((c) => c.input);
+    expect(deleted).toEqual([
+      { DBSnapshotIdentifier: "reflex-old-orders" },
+      { DBClusterSnapshotIdentifier: "reflex-old-payments" },
+      { BackupArn: oldBackup },
+    ]);
+    const left = s.cloud
+      .dbSnapshots()
+      .map((x) => (x.kind === "snapshot" ? x.DBSnapshotIdentifier : x.DBClusterSnapshotIdentifier));
+    expect(left).toEqual(expect.arrayContaining(["manual-orders", "other-orders"]));
+    expect(
+      s.cloud
+        .dynamoDbTables()
+        .find((t) => t.TableName === "orders")
+        ?.Backups.map((b) => b.BackupName),
+    ).toContain("nightly-by-hand");
+    expect(s.outcome.summary).toMatch(/3 expired Reflex backup\(s\) pruned/);
+  });
+
+  it("skips a database another run holds locked (db:reports-db), and backs up the rest", async () => {
+    expect(await Locks.acquire("db:reports-db", "another-run", 60_000)).toBe(true);
+    const s = await session.run({ selector: { names: ["reports-db", "sessions"] } });
+    await Locks.release("db:reports-db", "another-run");
+
+    expect(s.run.status).toBe("SUCCEEDED");
+    expect(ops(s.calls)).toEqual(["CreateBackup"]);
+    expect(s.outcome.targets.find((t) => t.id === "reports-db")).toMatchObject({
+      status: "skipped",
+      reason: "locked by run another-run",
+    });
+  });
+
+  it("refuses more databases than the cap (guardrails.maxTargetsPerRun) before any change", async () => {
+    addDynamoDbTable(session.cloud, { name: "carts", tags: { Backup: "daily", "reflex:managed": "true" } });
+
+    const s = await session.run(daily);
+
+    expect(s.run.error).toBe("BlastRadiusExceeded");
+    expect(s.run.cause).toMatch(/matched 6 databases, more than the cap of 5/);
+    expect(mutatingCalls(s)).toEqual([]);
+  });
+});

@@ -1,0 +1,628 @@
+/**
+ * db-backup's steps. Every backup's name is fixed by the plan (`reflex-<retain-until>-<run>-<db>`),
+ * so a retried step finds what it made instead of making a second one, and the rollback finds
+ * what to delete even when the step that made it failed half-way.
+ */
+import { createHash } from "node:crypto";
+import {
+  CreateBackupCommand,
+  DeleteBackupCommand,
+  DescribeBackupCommand,
+  DescribeContinuousBackupsCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ListBackupsCommand,
+  ListTablesCommand,
+  ListTagsOfResourceCommand,
+} from "@aws-sdk/client-dynamodb";
+import {
+  CreateDBClusterSnapshotCommand,
+  CreateDBSnapshotCommand,
+  type DBClusterSnapshot,
+  type DBSnapshot,
+  DeleteDBClusterSnapshotCommand,
+  DeleteDBSnapshotCommand,
+  DescribeDBClusterSnapshotsCommand,
+  DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
+  DescribeDBSnapshotsCommand,
+  RDSClient,
+  type Tag,
+} from "@aws-sdk/client-rds";
+import {
+  client,
+  type Implementation,
+  type RunInput,
+  type StepContext,
+  StepExecutionError,
+  type TargetResult,
+} from "@reflex/sdk";
+import type { DbBackupParams, DbKind } from "./index.ts";
+
+export const TAGS = {
+  runbook: "reflex:runbook",
+  execution: "reflex:execution-id",
+  source: "reflex:source",
+  retainUntil: "reflex:retain-until",
+} as const;
+const RUNBOOK = "db-backup";
+const DAY_MS = 86_400_000;
+
+export interface PlannedBackup {
+  kind: DbKind;
+  /** The DB instance id, cluster id or table name. */
+  source: string;
+  engine: string;
+  /** The snapshot identifier or backup name this run uses: fixed here, so a retry finds it. */
+  name: string;
+  /** DynamoDB: point-in-time recovery on. */
+  pitr?: boolean;
+}
+
+export interface Expired {
+  kind: DbKind;
+  source: string;
+  /** The snapshot identifier, or the backup's ARN. */
+  id: string;
+  createdAt: string;
+}
+
+export interface Plan {
+  region: string;
+  retainUntil: string;
+  deadline: string;
+  backups: PlannedBackup[];
+  expired: Expired[];
+  warnings: string[];
+  /** Databases another run holds locked: left alone, reported skipped. */
+  skipped: TargetResult[];
+}
+
+interface Made {
+  kind: DbKind;
+  source: string;
+  name: string;
+  /** The snapshot's ARN, or the DynamoDB backup's. */
+  arn: string;
+}
+
+type Input = RunInput<DbBackupParams> & {
+  plan: Plan;
+  created?: { made: Made[] };
+  available?: { done: boolean };
+  pruned?: { deleted: Expired[]; kept: number };
+  pruneFailure?: { Error?: string; Cause?: string };
+};
+
+const rds = (region: string) => client(RDSClient, "rds", region);
+const ddb = (region: string) => client(DynamoDBClient, "dynamodb-tables", region);
+const tag = (tags: Tag[] | undefined, key: string) => tags?.find((t) => t.Key === key)?.Value;
+const targetKind: Record<DbKind, string> = {
+  "rds-instance": "rds-instance",
+  "aurora-cluster": "aurora-cluster",
+  "dynamodb-table": "dynamodb-table",
+};
+
+/** `reflex-<retain-until yyyymmddhhmm>-<run digest>-<db>`: a valid RDS identifier and DynamoDB backup name. */
+export function backupName(executionId: string, retainUntil: Date, source: string): string {
+  const until = retainUntil.toISOString().replace(/[-:T]/g, "").slice(0, 12);
+  const run = createHash("sha256").update(executionId).digest("hex").slice(0, 8);
+  const db = source
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, "-")
+    .replace(/-+/g, "-")
+    .replace(/-$/, "");
+  return `reflex-${until}-${run}-${db}`.slice(0, 255).replace(/-$/, "");
+}
+
+function matches(tags: Array<{ Key?: string; Value?: string }> | undefined, want: Record<string, string>) {
+  return Object.entries(want).every(([k, v]) => tags?.some((t) => t.Key === k && t.Value === v));
+}
+
+interface Found {
+  kind: DbKind;
+  source: string;
+  engine: string;
+  tags: Array<{ Key?: string; Value?: string }>;
+  pitr?: boolean;
+  /** Why it cannot be backed up as asked (an Aurora member named on its own). */
+  refused?: string;
+}
+
+/** Every database of the asked kinds in the region, with its tags. */
+async function inventory(region: string, kinds: DbKind[]): Promise<Found[]> {
+  const found: Found[] = [];
+  if (kinds.includes("rds-instance")) {
+    let Marker: string | undefined;
+    do {
+      const page = await rds(region).send(new DescribeDBInstancesCommand({ Marker }));
+      for (const i of page.DBInstances ?? [])
+        found.push({
+          kind: "rds-instance",
+          source: i.DBInstanceIdentifier ?? "",
+          engine: i.Engine ?? "",
+          tags: i.TagList ?? [],
+          ...(i.DBClusterIdentifier
+            ? {
+                refused: `is a member of Aurora cluster ${i.DBClusterIdentifier}: back up the cluster (aurora-cluster)`,
+              }
+            : {}),
+        });
+      Marker = page.Marker;
+    } while (Marker);
+  }
+  if (kinds.includes("aurora-cluster")) {
+    let Marker: string | undefined;
+    do {
+      const page = await rds(region).send(new DescribeDBClustersCommand({ Marker }));
+      for (const c of page.DBClusters ?? [])
+        found.push({
+          kind: "aurora-cluster",
+          source: c.DBClusterIdentifier ?? "",
+          engine: c.Engine ?? "",
+          tags: c.TagList ?? [],
+        });
+      Marker = page.Marker;
+    } while (Marker);
+  }
+  if (kinds.includes("dynamodb-table")) {
+    let ExclusiveStartTableName: string | undefined;
+    do {
+      const page = await ddb(region).send(new ListTablesCommand({ ExclusiveStartTableName }));
+      for (const name of page.TableNames ?? []) {
+        const table = await ddb(region).send(new DescribeTableCommand({ TableName: name }));
+        const tags = await ddb(region).send(
+          new ListTagsOfResourceCommand({ ResourceArn: table.Table?.TableArn }),
+        );
+        found.push({ kind: "dynamodb-table", source: name, engine: "dynamodb", tags: tags.Tags ?? [] });
+      }
+      ExclusiveStartTableName = page.LastEvaluatedTableName;
+    } while (ExclusiveStartTableName);
+  }
+  return found;
+}
+
+/** Reflex's own backups of one database, newest first: tagged (RDS) or named (DynamoDB) by db-backup. */
+async function reflexBackups(
+  region: string,
+  f: Pick<PlannedBackup, "kind" | "source">,
+  automation: { key: string; value: string },
+): Promise<Array<{ id: string; createdAt: number; retainUntil: number; available: boolean }>> {
+  const ours = (s: DBSnapshot | DBClusterSnapshot) =>
+    s.SnapshotType === "manual" &&
+    tag(s.TagList, TAGS.runbook) === RUNBOOK &&
+    tag(s.TagList, automation.key) === automation.value;
+  const shape = (id: string | undefined, s: DBSnapshot | DBClusterSnapshot) => ({
+    id: id ?? "",
+    createdAt: s.SnapshotCreateTime?.getTime() ?? 0,
+    retainUntil: Date.parse(tag(s.TagList, TAGS.retainUntil) ?? "") || Number.POSITIVE_INFINITY,
+    available: s.Status === "available",
+  });
+  let out: Array<{ id: string; createdAt: number; retainUntil: number; available: boolean }>;
+  if (f.kind === "rds-instance") {
+    const r = await rds(region).send(
+      new DescribeDBSnapshotsCommand({ DBInstanceIdentifier: f.source, SnapshotType: "manual" }),
+    );
+    out = (r.DBSnapshots ?? []).filter(ours).map((s) => shape(s.DBSnapshotIdentifier, s));
+  } else if (f.kind === "aurora-cluster") {
+    const r = await rds(region).send(
+      new DescribeDBClusterSnapshotsCommand({ DBClusterIdentifier: f.source, SnapshotType: "manual" }),
+    );
+    out = (r.DBClusterSnapshots ?? []).filter(ours).map((s) => shape(s.DBClusterSnapshotIdentifier, s));
+  } else {
+    // DynamoDB backups carry no tags: the name says it is Reflex's and until when it is kept.
+    const r = await ddb(region).send(new ListBackupsCommand({ TableName: f.source, BackupType: "USER" }));
+    out = (r.BackupSummaries ?? []).flatMap((b) => {
+      const m = /^reflex-(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})-[0-9a-f]{8}-/.exec(b.BackupName ?? "");
+      if (!m) return [];
+      return [
+        {
+          id: b.BackupArn ?? "",
+          createdAt: b.BackupCreationDateTime?.getTime() ?? 0,
+          retainUntil: Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:00Z`),
+          available: b.BackupStatus === "AVAILABLE",
+        },
+      ];
+    });
+  }
+  return out.sort((a, b) => b.createdAt - a.createdAt);
+}
+
+/** What to prune of one database: expired, available, and not among the `keepLast` newest available (counting the one this run adds). */
+function expiredOf(
+  backups: Awaited<ReturnType<typeof reflexBackups>>,
+  keepLast: number,
+  now: number,
+  adding: boolean,
+) {
+  const available = backups.filter((b) => b.available);
+  const keep = new Set(available.slice(0, Math.max(0, keepLast - (adding ? 1 : 0))).map((b) => b.id));
+  return available.filter((b) => b.retainUntil < now && !keep.has(b.id));
+}
+
+/** Finds the databases, refuses what cannot be backed up, checks the cap, locks them, names the backups. Read-only. */
+export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
+  const p = input.params;
+  const region = p.region ?? process.env.AWS_REGION ?? "us-east-1";
+  const now = ctx.now();
+  const all = await inventory(region, p.kinds);
+  const refusals: TargetResult[] = [];
+  let chosen: Found[];
+  if (p.selector.names) {
+    chosen = [];
+    for (const name of p.selector.names) {
+      const hits = all.filter((f) => f.source === name);
+      if (hits.length === 0) {
+        refusals.push({
+          id: name,
+          kind: "database",
+          status: "failed",
+          reason: `not found: no ${p.kinds.join(", ")} named ${name} in ${region}`,
+        });
+        continue;
+      }
+      chosen.push(...hits);
+    }
+  } else chosen = all;
+  if (p.selector.tag) {
+    const want = p.selector.tag;
+    chosen = chosen.filter((f) => matches(f.tags, want) || p.selector.names?.includes(f.source));
+    if (p.selector.names)
+      for (const f of chosen.filter((x) => !matches(x.tags, want)))
+        refusals.push({
+          id: f.source,
+          kind: targetKind[f.kind],
+          status: "failed",
+          reason: `does not carry the selector's tags ${JSON.stringify(want)}`,
+        });
+  }
+  for (const f of chosen) {
+    if (f.refused && p.selector.names?.includes(f.source))
+      refusals.push({ id: f.source, kind: targetKind[f.kind], status: "failed", reason: f.refused });
+    else if (!matches(f.tags, { [ctx.automationTag.key]: ctx.automationTag.value }) && p.selector.names)
+      refusals.push({
+        id: f.source,
+        kind: targetKind[f.kind],
+        status: "failed",
+        reason: `does not carry the automation tag ${ctx.automationTag.key}=${ctx.automationTag.value}`,
+      });
+  }
+  if (refusals.length) {
+    await ctx.record({
+      summary: `refused: ${refusals.map((r) => `${r.id} ${r.reason}`).join("; ")}; nothing was changed`,
+      targets: refusals,
+    });
+    const notFound = refusals.some((r) => r.reason?.startsWith("not found"));
+    throw new StepExecutionError(
+      notFound ? "DatabaseNotFound" : "DatabaseRefused",
+      refusals.map((r) => `${r.id}: ${r.reason}`).join("; "),
+    );
+  }
+  // Selected by tag: Aurora members go with their cluster, and only what Reflex may act on.
+  const eligible = chosen.filter(
+    (f) => !f.refused && matches(f.tags, { [ctx.automationTag.key]: ctx.automationTag.value }),
+  );
+  const cap = ctx.maxTargets ?? 20;
+  if (eligible.length > cap)
+    throw new StepExecutionError(
+      "BlastRadiusExceeded",
+      `the selector matched ${eligible.length} databases, more than the cap of ${cap}; narrow it or raise guardrails.maxTargetsPerRun`,
+    );
+  const warnings: string[] = [];
+  for (const f of eligible.filter((x) => x.kind === "dynamodb-table")) {
+    const c = await ddb(region).send(new DescribeContinuousBackupsCommand({ TableName: f.source }));
+    f.pitr =
+      c.ContinuousBackupsDescription?.PointInTimeRecoveryDescription?.PointInTimeRecoveryStatus === "ENABLED";
+    if (!f.pitr)
+      warnings.push(
+        `table ${f.source} has point-in-time recovery off: between backups, its changes are not recoverable`,
+      );
+  }
+  const lockOf = (f: Found) => `${f.kind === "dynamodb-table" ? "table" : "db"}:${f.source}`;
+  const ids = eligible.map(lockOf).sort();
+  const { held, locked } = ctx.dryRun ? { held: ids, locked: [] } : await ctx.lockTargets(ids);
+  const mine = eligible.filter((f) => held.includes(lockOf(f)));
+  const retainUntil = new Date(now.getTime() + p.retainDays * DAY_MS);
+  const backups: PlannedBackup[] = mine.map((f) => ({
+    kind: f.kind,
+    source: f.source,
+    engine: f.engine,
+    name: backupName(ctx.executionId, retainUntil, f.source),
+    ...(f.pitr === undefined ? {} : { pitr: f.pitr }),
+  }));
+  const expired: Expired[] = [];
+  for (const b of backups)
+    for (const e of expiredOf(
+      await reflexBackups(region, b, ctx.automationTag),
+      p.keepLast,
+      now.getTime(),
+      true,
+    ))
+      expired.push({
+        kind: b.kind,
+        source: b.source,
+        id: e.id,
+        createdAt: new Date(e.createdAt).toISOString(),
+      });
+  const verb = ctx.dryRun ? "would back up" : "backing up";
+  const skipped = locked.map(
+    (l): TargetResult => ({
+      id: l.target.replace(/^(db|table):/, ""),
+      kind: "database",
+      status: "skipped",
+      reason: `locked by run ${l.holder ?? "(another run)"}`,
+    }),
+  );
+  const targets: TargetResult[] = [
+    ...backups.map(
+      (b): TargetResult => ({
+        id: b.source,
+        kind: targetKind[b.kind],
+        status: "not-started",
+        reason: `${ctx.dryRun ? "would create" : "will create"} ${b.name}`,
+        details: {
+          engine: b.engine,
+          ...(b.pitr === undefined ? {} : { "point-in-time recovery": b.pitr ? "on" : "OFF" }),
+          prune: expired.filter((e) => e.source === b.source).length,
+        },
+      }),
+    ),
+    ...skipped,
+  ];
+  await ctx.record({
+    summary: `${verb} ${backups.length} database(s) in ${region}, kept until ${retainUntil.toISOString().slice(0, 10)}; ${expired.length} expired Reflex backup(s) to prune${warnings.length ? `; warning: ${warnings.join("; ")}` : ""}`,
+    targets,
+    warnings,
+  });
+  return {
+    region,
+    retainUntil: retainUntil.toISOString(),
+    deadline: new Date(now.getTime() + p.timeoutMinutes * 60_000).toISOString(),
+    backups,
+    expired,
+    warnings,
+    skipped,
+  };
+}
+
+function reflexTags(input: Input, ctx: StepContext, b: PlannedBackup): Tag[] {
+  return [
+    { Key: ctx.automationTag.key, Value: ctx.automationTag.value },
+    { Key: TAGS.runbook, Value: RUNBOOK },
+    { Key: TAGS.execution, Value: ctx.executionId },
+    { Key: TAGS.source, Value: b.source },
+    { Key: TAGS.retainUntil, Value: input.plan.retainUntil },
+  ];
+}
+
+/** Looks up a planned backup: its ARN and whether it is available, or undefined when it does not exist. */
+async function lookUp(
+  region: string,
+  b: PlannedBackup,
+): Promise<{ arn: string; status: string } | undefined> {
+  try {
+    if (b.kind === "rds-instance") {
+      const s = (await rds(region).send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: b.name })))
+        .DBSnapshots?.[0];
+      return s ? { arn: s.DBSnapshotArn ?? "", status: s.Status ?? "" } : undefined;
+    }
+    if (b.kind === "aurora-cluster") {
+      const s = (
+        await rds(region).send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: b.name }))
+      ).DBClusterSnapshots?.[0];
+      return s ? { arn: s.DBClusterSnapshotArn ?? "", status: s.Status ?? "" } : undefined;
+    }
+  } catch (err) {
+    if (
+      (err as Error).name === "DBSnapshotNotFoundFault" ||
+      (err as Error).name === "DBClusterSnapshotNotFoundFault"
+    )
+      return undefined;
+    throw err;
+  }
+  const r = await ddb(region).send(new ListBackupsCommand({ TableName: b.source, BackupType: "USER" }));
+  const hit = r.BackupSummaries?.find((x) => x.BackupName === b.name);
+  return hit ? { arn: hit.BackupArn ?? "", status: (hit.BackupStatus ?? "").toLowerCase() } : undefined;
+}
+
+/** Creates each planned backup that does not exist yet (tagged on create, for RDS). */
+async function create(input: Input, ctx: StepContext): Promise<{ made: Made[] }> {
+  const { region } = input.plan;
+  const made: Made[] = [];
+  for (const b of input.plan.backups) {
+    const existing = await lookUp(region, b);
+    if (existing) {
+      made.push({ kind: b.kind, source: b.source, name: b.name, arn: existing.arn });
+      continue;
+    }
+    let arn: string;
+    if (b.kind === "rds-instance") {
+      const out = await rds(region).send(
+        new CreateDBSnapshotCommand({
+          DBInstanceIdentifier: b.source,
+          DBSnapshotIdentifier: b.name,
+          Tags: reflexTags(input, ctx, b),
+        }),
+      );
+      arn = out.DBSnapshot?.DBSnapshotArn ?? "";
+    } else if (b.kind === "aurora-cluster") {
+      const out = await rds(region).send(
+        new CreateDBClusterSnapshotCommand({
+          DBClusterIdentifier: b.source,
+          DBClusterSnapshotIdentifier: b.name,
+          Tags: reflexTags(input, ctx, b),
+        }),
+      );
+      arn = out.DBClusterSnapshot?.DBClusterSnapshotArn ?? "";
+    } else {
+      const out = await ddb(region).send(
+        new CreateBackupCommand({ TableName: b.source, BackupName: b.name }),
+      );
+      arn = out.BackupDetails?.BackupArn ?? "";
+    }
+    made.push({ kind: b.kind, source: b.source, name: b.name, arn });
+  }
+  return { made };
+}
+
+/** Done when every backup is available; fails on one that failed, or past the deadline. Then writes the manifest entries. */
+async function checkAvailable(input: Input, ctx: StepContext): Promise<{ done: boolean }> {
+  const { region } = input.plan;
+  const pending: string[] = [];
+  for (const b of input.plan.backups) {
+    const s = await lookUp(region, b);
+    if (!s) throw new StepExecutionError("BackupLost", `${b.name} of ${b.source} no longer exists`);
+    if (s.status === "failed" || s.status === "deleted" || s.status === "deleting")
+      throw new StepExecutionError("BackupFailed", `${b.name} of ${b.source} is ${s.status}`);
+    if (s.status !== "available") pending.push(b.name);
+  }
+  if (pending.length && ctx.now().getTime() > Date.parse(input.plan.deadline))
+    throw new StepExecutionError(
+      "BackupTimedOut",
+      `${pending.join(", ")} not available by ${input.plan.deadline} (timeoutMinutes)`,
+    );
+  if (pending.length) return { done: false };
+  // The manifest: one entry per backup, kept (and listed by GET /api/runbooks/db-backup/items) until it expires.
+  for (const m of input.created?.made ?? [])
+    await ctx.items?.put(
+      `backup/${m.kind}/${m.source}/${m.name}`,
+      {
+        kind: m.kind,
+        source: m.source,
+        name: m.name,
+        arn: m.arn,
+        region,
+        executionId: ctx.executionId,
+        createdAt: ctx.now().toISOString(),
+        retainUntil: input.plan.retainUntil,
+      },
+      { expiresAt: new Date(input.plan.retainUntil) },
+    );
+  return { done: true };
+}
+
+async function remove(region: string, kind: DbKind, id: string): Promise<void> {
+  if (kind === "rds-instance")
+    await rds(region).send(new DeleteDBSnapshotCommand({ DBSnapshotIdentifier: id }));
+  else if (kind === "aurora-cluster")
+    await rds(region).send(new DeleteDBClusterSnapshotCommand({ DBClusterSnapshotIdentifier: id }));
+  else await ddb(region).send(new DeleteBackupCommand({ BackupArn: id }));
+}
+
+/** Deletes the expired Reflex backups the plan found (re-checked: still Reflex's, still expired). */
+async function prune(input: Input, ctx: StepContext): Promise<{ deleted: Expired[]; kept: number }> {
+  const { region } = input.plan;
+  const deleted: Expired[] = [];
+  let kept = 0;
+  for (const b of input.plan.backups) {
+    const still = new Set(
+      expiredOf(
+        await reflexBackups(region, b, ctx.automationTag),
+        input.params.keepLast,
+        ctx.now().getTime(),
+        false,
+      ).map((e) => e.id),
+    );
+    for (const e of input.plan.expired.filter((x) => x.source === b.source && x.kind === b.kind)) {
+      if (!still.has(e.id)) {
+        kept++;
+        continue;
+      }
+      if (e.kind === "dynamodb-table") {
+        // Re-read: a backup of this table, and one db-backup named.
+        const d = await ddb(region).send(new DescribeBackupCommand({ BackupArn: e.id }));
+        if (d.BackupDescription?.SourceTableDetails?.TableName !== b.source) continue;
+      }
+      await remove(region, e.kind, e.id);
+      deleted.push(e);
+    }
+  }
+  return { deleted, kept };
+}
+
+/** Rollback: deletes every backup this run made; not done while one is still being created. */
+async function discard(input: Input, _ctx: StepContext): Promise<{ done: boolean; deleted: string[] }> {
+  const region = input.plan.region;
+  const deleted: string[] = [];
+  let done = true;
+  for (const b of input.plan.backups) {
+    const s = await lookUp(region, b);
+    if (!s) continue;
+    if (s.status !== "available") {
+      done = false;
+      continue;
+    }
+    await remove(region, b.kind, b.kind === "dynamodb-table" ? s.arn : b.name);
+    deleted.push(b.name);
+  }
+  const record = await recordFailure(input, _ctx, deleted, done);
+  return { done, deleted: record };
+}
+
+async function recordFailure(
+  input: Input,
+  ctx: StepContext,
+  deleted: string[],
+  done: boolean,
+): Promise<string[]> {
+  if (!done) return deleted;
+  const failure = (input as { failure?: { Error?: string; Cause?: string } }).failure;
+  const why = `${failure?.Error ?? "error"}: ${failure?.Cause ?? ""}`.slice(0, 300);
+  await ctx.record({
+    summary: `backup failed (${why}); the backups this run made were deleted`,
+    targets: input.plan.backups
+      .map(
+        (b): TargetResult => ({
+          id: b.source,
+          kind: targetKind[b.kind],
+          status: "rolled-back",
+          reason: `${b.name} deleted: the run failed (${failure?.Error ?? "error"})`,
+        }),
+      )
+      .concat(input.plan.skipped ?? []),
+  });
+  return deleted;
+}
+
+/** Records each database's backup, what was pruned, and the warnings. */
+async function report(input: Input, ctx: StepContext): Promise<{ ok: true }> {
+  const made = input.created?.made ?? [];
+  const deleted = input.pruned?.deleted ?? [];
+  const backedUp: TargetResult[] = input.plan.backups.map((b) => {
+    const m = made.find((x) => x.name === b.name);
+    const pruned = deleted.filter((d) => d.source === b.source);
+    return {
+      id: b.source,
+      kind: targetKind[b.kind],
+      status: "succeeded",
+      reason: `${b.name} available`,
+      details: {
+        engine: b.engine,
+        ...(b.pitr === undefined ? {} : { "point-in-time recovery": b.pitr ? "on" : "OFF" }),
+        pruned: pruned.length,
+      },
+      artifacts: [
+        { kind: b.kind === "dynamodb-table" ? "backup" : "snapshot", id: m?.arn ?? b.name, note: b.name },
+      ],
+    };
+  });
+  const targets = [...backedUp, ...(input.plan.skipped ?? [])];
+  const pruneNote = input.pruneFailure
+    ? `; prune failed (${input.pruneFailure.Error}: ${input.pruneFailure.Cause}), the expired backups are still there`
+    : `; ${deleted.length} expired Reflex backup(s) pruned`;
+  await ctx.record({
+    summary: `${backedUp.length} database(s) backed up in ${input.plan.region}, kept until ${input.plan.retainUntil.slice(0, 10)}${pruneNote}${input.plan.warnings.length ? `; warning: ${input.plan.warnings.join("; ")}` : ""}`,
+    targets,
+    warnings: input.plan.warnings,
+    artifacts: made.map((m) => ({
+      kind: m.kind === "dynamodb-table" ? "backup" : "snapshot",
+      id: m.arn,
+      note: m.source,
+    })),
+  });
+  return { ok: true };
+}
+
+export const implementation: Implementation = {
+  steps: { plan, create, checkAvailable, prune, discard, report },
+};
