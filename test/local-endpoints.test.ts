@@ -19,6 +19,7 @@ import { ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
 import { ListStateMachinesCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { ListQueuesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DescribeInstanceInformationCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { Aws, ChatOps } from "@reflex/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
@@ -50,6 +51,8 @@ const PROBES: Record<Aws.ServiceName, Probe> = {
   // Local mode hands audit entries to the writer in-process: its queue is never reached.
   sqs: { Client: SQSClient, call: () => new ListQueuesCommand({}) },
   scheduler: { Client: EventBridgeClient, call: () => new ListRulesCommand({}) },
+  // Simulated: the hub's STS assumes the member accounts' roles (--accounts).
+  sts: { Client: STSClient, call: () => new GetCallerIdentityCommand({}) },
 };
 
 type Outcome = "simulated" | "loopback" | "refused";
@@ -113,6 +116,7 @@ describe("local mode's AWS endpoints", () => {
       lambda: "refused",
       sqs: "refused",
       scheduler: "refused",
+      sts: "simulated",
     });
   });
 
@@ -120,7 +124,7 @@ describe("local mode's AWS endpoints", () => {
     process.env.REFLEX_CLOUD = "aws";
     local = await startTestLocal();
     const where = await whereEachGoes();
-    for (const s of ["ec2", "autoscaling", "ssm", "elbv2", "route53", "cloudwatch"])
+    for (const s of ["ec2", "autoscaling", "ssm", "elbv2", "route53", "cloudwatch", "sts"])
       expect(where[s].outcome, s).toMatch(/^sent to [a-z0-9.-]+\.amazonaws\.com$/);
     for (const s of ["dynamodb", "s3", "sfn", "eventbridge"]) expect(where[s].outcome, s).toBe("loopback");
     expect(where.lambda).toMatchObject({

@@ -74,6 +74,8 @@ export interface AdmitRequest {
   approval?: "required" | "policy";
   /** Maintenance windows: when the window ends and when new work must stop. */
   window?: Executions.Execution["window"];
+  /** A member account (id or name in config `accounts`) and one of its Regions: the run acts there. */
+  location?: { account: string; region: string };
   config?: Config;
   now?: Date;
   /**
@@ -131,9 +133,11 @@ export async function admit(req: AdmitRequest): Promise<Admission> {
   const automatic = AUTOMATIC.includes(req.trigger.kind);
   const refuse = (r: Refusal) => refused(req, runbook.name, r.check, r.reason, automatic, now, r.issues);
 
-  // 1. params
+  // 1. params (and the location, which is part of what the run is asked to do)
   const parsed = parsedParams(runbook, req.params);
   if ("check" in parsed) return refuse(parsed);
+  const location = req.location ? knownLocation(config, req.location) : undefined;
+  if (location && "check" in location) return refuse(location);
   const a: Admitting = {
     req,
     config,
@@ -147,6 +151,7 @@ export async function admit(req: AdmitRequest): Promise<Admission> {
     // would really have done — suppressed by a cooldown or a freeze included.
     guarded: automatic || !dryRun,
     reasonsForApproval: [],
+    ...(location ? { location } : {}),
   };
 
   // 2-6. the checks that take nothing
@@ -185,6 +190,29 @@ interface Admitting {
   guarded: boolean;
   /** Why the run waits for a person besides the policy (a freeze override), filled by the checks. */
   reasonsForApproval: string[];
+  /** The member account (by id) and Region the run acts in. */
+  location?: { account: string; region: string };
+}
+
+/** The location as the config knows it (the account by id), or a refusal naming what is unknown. */
+function knownLocation(
+  config: Config,
+  asked: { account: string; region: string },
+): { account: string; region: string } | Refusal {
+  const account = config.accounts.find((a) => a.id === asked.account || a.name === asked.account);
+  if (!account)
+    return {
+      check: "params",
+      reason: `account '${String(asked.account).slice(0, 64)}' is not in config accounts`,
+      issues: [{ path: "location.account", message: "not in config accounts" }],
+    };
+  if (!account.regions.includes(asked.region))
+    return {
+      check: "params",
+      reason: `Region '${String(asked.region).slice(0, 32)}' is not one of account ${account.name}'s (${account.regions.join(", ")})`,
+      issues: [{ path: "location.region", message: `not one of ${account.name}'s Regions` }],
+    };
+  return { account: account.id, region: asked.region };
 }
 
 /** The cooldown an admission took, to give back when the start does not happen. */
@@ -374,6 +402,7 @@ async function start(
         reservation: rateSlot?.then((ok) => (ok ? undefined : rateRefusal)),
         approval,
         window: req.window,
+        ...(a.location ? { location: a.location } : {}),
       },
       now,
     );
