@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { locationKey, resolveLocations, roleArnOf } from "./accounts.ts";
 import { validateConfig } from "./config/load.ts";
 import { ConfigError } from "./errors.ts";
+import { eachLocation, limitOf } from "./locations.ts";
 
 function problems(raw: unknown): Record<string, string> {
   try {
@@ -78,5 +79,47 @@ describe("resolveLocations", () => {
     expect(locationKey({ account: "111111111111", region: "us-east-1" }, "instance:i-0abc")).toBe(
       "111111111111/us-east-1/instance:i-0abc",
     );
+  });
+});
+
+describe("location limits", () => {
+  it("reads a count or a percentage of the locations, as SSM does", () => {
+    expect(limitOf(2, 6, "locationConcurrency", 1)).toBe(2);
+    expect(limitOf("50%", 6, "locationConcurrency", 1)).toBe(3);
+    expect(limitOf("10%", 6, "locationConcurrency", 1)).toBe(1);
+    expect(limitOf("0%", 6, "locationMaxErrors", 0)).toBe(0);
+    expect(() => limitOf("lots", 6, "locationMaxErrors", 0)).toThrow(/number or a percentage/);
+    expect(() => limitOf("150%", 6, "locationMaxErrors", 0)).toThrow(/at most 100%/);
+  });
+
+  it("never runs more than the concurrency at once, and starts none once more than maxErrors failed (running ones finish)", async () => {
+    let running = 0;
+    let peak = 0;
+    const gates: Array<() => void> = [];
+    const done = eachLocation([1, 2, 3, 4, 5, 6], 2, 1, async (n) => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise<void>((resolve) => gates.push(resolve));
+      running--;
+      return { status: n === 2 || n === 3 ? "FAILED" : "SUCCEEDED" };
+    });
+    // Let each started location finish in turn (each waits on its own gate: state, not time).
+    while (gates.length || running) {
+      await Promise.resolve();
+      gates.shift()?.();
+      await new Promise((r) => setImmediate(r));
+    }
+    const out = await done;
+    expect(peak).toBe(2);
+    // 1 and 2 start; 1 ends, 3 starts; 2 fails (1 error, not more than 1), 4 starts; 3 fails:
+    // 2 errors, more than 1, so 5 and 6 never start; 4, already running, finishes.
+    expect(out.map((o) => o.status)).toEqual([
+      "SUCCEEDED",
+      "FAILED",
+      "FAILED",
+      "SUCCEEDED",
+      "SKIPPED",
+      "SKIPPED",
+    ]);
   });
 });
