@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as Executions from "../packages/core/src/state/executions.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { type LocalMode, startLocal } from "../packages/local/src/local-mode.ts";
+import { reflex } from "./support/cli.ts";
 
 let local: LocalMode;
 const REGIONS = ["us-east-1", "eu-west-1"];
@@ -124,6 +125,12 @@ describe("target locations", () => {
       expect(locations.find((l) => l.account === "222222222222")?.reason).toMatch(
         /cannot assume arn:aws:iam::222222222222:role\/ReflexExecutionRole.*AccessDenied/,
       );
+      // `reflex accounts check` says the same, location by location, and exits 1.
+      const check = await reflex(["accounts", "check", "--url", local.url]);
+      expect(check.code).toBe(1);
+      expect(check.stdout).toMatch(/FAIL {2}222222222222 \(member-2\) us-east-1: .*AccessDenied/);
+      expect(check.stdout).toMatch(/ok {4}111111111111 \(member-1\) eu-west-1/);
+      expect(check.stdout).toMatch(/4 of 6 location\(s\) ok/);
     } finally {
       local.organization.sts.putRole({ arn: role, trust: [local.organization.sts.hubPrincipal] });
     }
@@ -147,5 +154,20 @@ describe("target locations", () => {
       location: { account: "member-1", region: "ap-south-1" },
     });
     expect(wrongRegion).toMatchObject({ admitted: false, status: 400 });
+  });
+});
+
+describe("reflex start --accounts --regions", () => {
+  it("takes a count of Regions or a list, and refuses what it cannot simulate (exit 2)", async () => {
+    const { memberAccounts } = await import("../packages/local/src/cli/commands/local.ts");
+    expect(memberAccounts("3", "2")).toEqual({ count: 3, regions: ["us-east-1", "us-west-2"] });
+    expect(memberAccounts("1", "eu-west-1,ap-south-1")).toEqual({
+      count: 1,
+      regions: ["eu-west-1", "ap-south-1"],
+    });
+    expect(memberAccounts(undefined, "2")).toBeUndefined();
+    expect(() => memberAccounts("12", "2")).toThrow(/0 to 9/);
+    expect(() => memberAccounts("2", "eu-west-9")).toThrow(/unknown Region 'eu-west-9'/);
+    expect((await reflex(["start", "--accounts", "x"])).code).toBe(2);
   });
 });

@@ -226,3 +226,38 @@ export function resolveLocations(accounts: Account[], selector: LocationSelector
 export function locationKey(location: Pick<Location, "account" | "region">, resource: string): string {
   return `${location.account}/${location.region}/${resource}`;
 }
+
+/** What `reflex accounts check` found in one location. */
+export interface LocationCheck extends Location {
+  ok: boolean;
+  /** Why not: the role could not be assumed, or the read call failed. */
+  error?: string;
+}
+
+/**
+ * Assumes each account's role and makes one read call per Region (`read`, given the location's
+ * clients), in parallel: says which locations work and, for each that does not, why.
+ */
+export async function checkAccounts(
+  accounts: Account[],
+  read: (clients: import("./aws.ts").AccountClients) => Promise<unknown>,
+): Promise<LocationCheck[]> {
+  const { clientsFor } = await import("./aws.ts");
+  const checks = accounts.flatMap((a) =>
+    a.regions.map(async (region): Promise<LocationCheck> => {
+      const location = { account: a.id, accountName: a.name, region };
+      try {
+        const clients = clientsFor(
+          { id: a.id, roleArn: roleArnOf(a), ...(a.externalId ? { externalId: a.externalId } : {}) },
+          region,
+        );
+        await read(clients);
+        return { ...location, ok: true };
+      } catch (err) {
+        const e = err as Error;
+        return { ...location, ok: false, error: `${e.name}: ${e.message}`.slice(0, 1000) };
+      }
+    }),
+  );
+  return Promise.all(checks);
+}

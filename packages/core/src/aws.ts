@@ -13,7 +13,6 @@
  * const ec2 = Aws.client(EC2Client, "ec2", "eu-west-1");
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { MAX_SESSION_SECONDS } from "./accounts.ts";
 import { region as defaultRegion } from "./env.ts";
 import { StepExecutionError } from "./errors.ts";
@@ -261,7 +260,9 @@ function assumeRoleProvider(account: MemberAccount, session: string): Credential
   let current: SessionCredentials | undefined;
   let pending: Promise<SessionCredentials> | undefined;
   const assume = async (): Promise<SessionCredentials> => {
-    // STS is the hub's: the hub's own credentials ask for the member's.
+    // STS is the hub's: the hub's own credentials ask for the member's. Loaded on first use:
+    // what never acts in a member account (the event gate, the Slack ack) never loads it.
+    const { AssumeRoleCommand, STSClient } = await import("@aws-sdk/client-sts");
     const sts = client(STSClient, "sts", defaultRegion());
     try {
       const out = await sts.send(

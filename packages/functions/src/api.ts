@@ -8,6 +8,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import {
   AccessDeniedError,
+  Accounts,
   type Action,
   Admission,
   Approvals,
@@ -260,6 +261,21 @@ const ok = (c: C, body: unknown, status: 200 | 202 = 200) => c.json(body as obje
 const routes: Array<[string, string, Handler]> = [
   // Failover pairs, with who is primary now (the roles the last failover recorded).
   ["GET", "/api/pairs", async (c) => ok(c, { pairs: await Pairs.list(currentConfig().pairs) })],
+  // Member accounts; `?check=true` assumes each role and makes one read call per Region.
+  [
+    "GET",
+    "/api/accounts",
+    async (c) => {
+      const accounts = currentConfig().accounts;
+      if (c.req.query("check") !== "true") return ok(c, { accounts });
+      // A call every runbook's member role allows (the member template grants it).
+      const { EC2Client, DescribeInstancesCommand } = await import("@aws-sdk/client-ec2");
+      const checks = await Accounts.checkAccounts(accounts, (clients) =>
+        clients.client(EC2Client, "ec2").send(new DescribeInstancesCommand({ MaxResults: 5 })),
+      );
+      return ok(c, { accounts, checks });
+    },
+  ],
   [
     "GET",
     "/api/runbooks",
