@@ -196,11 +196,11 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
       kind: "execution.started",
       actor: req.trigger.actor,
       // A named trigger (rule, schedule, window, the run repeated) by its name; a person by who.
-      reason: `${dryRun ? "dry-run of " : ""}${runbook.name} started by ${req.trigger.name ? `${req.trigger.kind} '${req.trigger.name}'` : `${req.trigger.actor} (${req.trigger.kind})`}`,
+      reason: `${dryRun ? "dry-run of " : ""}${runbook.name}${location ? ` in account ${location.account} ${location.region}` : ""} started by ${req.trigger.name ? `${req.trigger.kind} '${req.trigger.name}'` : `${req.trigger.actor} (${req.trigger.kind})`}`,
       executionId: id,
       runbook: runbook.name,
       eventId: req.trigger.eventId,
-      data: { params, dryRun, locks },
+      data: { params, dryRun, locks, ...(location ? { location } : {}) },
     },
     now,
   );
