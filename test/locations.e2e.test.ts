@@ -136,7 +136,7 @@ describe("target locations", () => {
     }
   });
 
-  it("refuses a location the config does not name (400, nothing started)", async () => {
+  it("refuses a location the config does not name, or a runbook whose state machine calls AWS itself (400, nothing started)", async () => {
     const { Admission: A } = await import("@reflex/core");
     const refused: Admission.Admission = await A.admit({
       runbook: "backup-snapshot",
@@ -154,6 +154,22 @@ describe("target locations", () => {
       location: { account: "member-1", region: "ap-south-1" },
     });
     expect(wrongRegion).toMatchObject({ admitted: false, status: 400 });
+    // A runbook that calls AWS from its state machine (aws() Tasks) would act in the hub.
+    const { restartService } = await import("../examples/runbooks/restart-service/index.ts");
+    const config = validateConfig({ runbooks: [restartService], accounts: local.config.accounts });
+    const sdkTasks = await A.admit({
+      runbook: "restart-service",
+      params: restartService.example,
+      trigger: { kind: "manual" },
+      actor: { id: "cli:alice" },
+      location: { account: "member-1", region: "us-east-1" },
+      config,
+    });
+    expect(sdkTasks).toMatchObject({
+      admitted: false,
+      status: 400,
+      reason: expect.stringMatching(/hub's account only/),
+    });
   });
 });
 

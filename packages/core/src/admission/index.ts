@@ -136,7 +136,7 @@ export async function admit(req: AdmitRequest): Promise<Admission> {
   // 1. params (and the location, which is part of what the run is asked to do)
   const parsed = parsedParams(runbook, req.params);
   if ("check" in parsed) return refuse(parsed);
-  const location = req.location ? knownLocation(config, req.location) : undefined;
+  const location = req.location ? knownLocation(config, req.location, runbook) : undefined;
   if (location && "check" in location) return refuse(location);
   const a: Admitting = {
     req,
@@ -198,7 +198,16 @@ interface Admitting {
 function knownLocation(
   config: Config,
   asked: { account: string; region: string },
+  runbook: Runbooks.Runbook,
 ): { account: string; region: string } | Refusal {
+  // An AWS SDK Task runs with the state machine's own role, in the hub: in a member account it
+  // would act on the wrong account, so such a runbook takes no location (yet).
+  if (JSON.stringify(runbook.stateMachine).includes('"arn:aws:states:::aws-sdk:'))
+    return {
+      check: "params",
+      reason: `${runbook.name} calls AWS from its state machine (aws() Tasks), which acts in the hub's account only; it cannot run in a member account`,
+      issues: [{ path: "location", message: "this runbook cannot run in a member account" }],
+    };
   const account = config.accounts.find((a) => a.id === asked.account || a.name === asked.account);
   if (!account)
     return {
