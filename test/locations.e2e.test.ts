@@ -173,6 +173,29 @@ describe("target locations", () => {
   });
 });
 
+describe("a lost run in a member account", () => {
+  it("is inspected in that account, with a session named for the run", async () => {
+    const { Steps } = await import("@reflex/core");
+    const mark = local.organization.calls().at(-1)?.seq ?? 0;
+    const lost = {
+      id: "backup-snapshot-20261207T000000Z-lost01",
+      runbook: "backup-snapshot",
+      status: "RUNNING",
+      dryRun: false,
+      params: { selector: { tag: { Backup: "daily" } }, region: "eu-west-1" },
+      trigger: { kind: "manual", actor: "cli:alice" },
+      startedAt: "2026-12-07T00:00:00.000Z",
+      location: { account: "333333333333", region: "eu-west-1" },
+    } as const;
+    await Steps.inspectLost(lost as never);
+    const calls = local.organization.calls().filter((c) => c.seq > mark);
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.map((c) => [c.account, c.session])).toEqual(
+      calls.map(() => ["333333333333", `reflex-${lost.id}`]),
+    );
+  });
+});
+
 describe("reflex start --accounts --regions", () => {
   it("takes a count of Regions or a list, and refuses what it cannot simulate (exit 2)", async () => {
     const { memberAccounts } = await import("../packages/local/src/cli/commands/local.ts");

@@ -285,5 +285,12 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
  */
 export async function inspectLost(e: Executions.Execution): Promise<unknown> {
   if (!Runbooks.has(e.runbook)) return undefined;
-  return (await Runbooks.implementationOf(e.runbook)).inspectLost?.(e);
+  const implementation = await Runbooks.implementationOf(e.runbook);
+  // A run in a member account left its changes there: look there, with a session of its own.
+  const location = e.location;
+  return Aws.withStep(
+    e.id,
+    location ? { account: memberAccount(location.account), region: location.region } : undefined,
+    async () => implementation.inspectLost?.(e),
+  );
 }
