@@ -140,12 +140,14 @@ export function settingsFor(service: ServiceName): {
 export function client<C extends SdkClient>(
   Ctor: new (config: Record<string, unknown>) => C,
   service: ServiceName,
-  region: string = defaultRegion(),
+  asked?: string,
 ): C {
-  // Inside a step that acts in a member account, the cloud it acts on is that account's.
+  // Inside a step that acts in a member account, the cloud it acts on is that account's, in
+  // the location's Region unless the caller names another (a DR copy's destination).
   const step = steps.getStore();
   if (step?.location && !HUB_SERVICES.includes(service))
-    return clientsFor(step.location.account, region).client(Ctor, service);
+    return clientsFor(step.location.account, asked ?? step.location.region).client(Ctor, service);
+  const region = asked ?? defaultRegion();
   const key = `${service}:${region}`;
   const hit = cache.get(key);
   if (hit) return hit as C;

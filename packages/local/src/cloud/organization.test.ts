@@ -107,6 +107,13 @@ describe("clientsFor", () => {
     await expect(run(member("111111111111", { externalId: "hub-secret" }))).resolves.toBeDefined();
   });
 
+  it("uses the location's Region when the caller names none", async () => {
+    await Aws.withStep("no-region", { account: member("111111111111"), region: "eu-west-1" }, () =>
+      Aws.client(EC2Client, "ec2").send(new DescribeInstancesCommand({})),
+    );
+    expect(org.calls().map((c) => [c.account, c.region])).toEqual([["111111111111", "eu-west-1"]]);
+  });
+
   it("keeps the hub's own services and calls outside a location in the hub", async () => {
     await Aws.withStep("hub-only", undefined, () => describeInstances());
     expect(org.hub.calls.map((c) => c.account)).toEqual([org.hub.accountId]);
