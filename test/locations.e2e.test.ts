@@ -173,6 +173,39 @@ describe("target locations", () => {
   });
 });
 
+describe("a run in one location, from the HTTP API", () => {
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${local.url}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  it("starts in the account and Region asked, and a rerun runs there again; an unknown account is a 400", async () => {
+    const params = { selector: { tag: { Backup: "daily" } }, region: "eu-west-1" };
+    const started = await post("/api/runbooks/backup-snapshot/executions", {
+      params,
+      location: { account: "member-3", region: "eu-west-1" },
+    });
+    expect(started.status).toBe(202);
+    expect(await waitForEnd(started.body.executionId)).toMatchObject({ status: "SUCCEEDED" });
+    const again = await post(`/api/executions/${started.body.executionId}/rerun`, {});
+    expect(again.status).toBe(202);
+    await waitForEnd(again.body.executionId);
+    for (const id of [started.body.executionId, again.body.executionId])
+      expect((await Executions.find(id))?.location).toEqual({ account: "333333333333", region: "eu-west-1" });
+
+    const bad = await post("/api/runbooks/backup-snapshot/executions", {
+      params,
+      location: { account: "444444444444", region: "eu-west-1" },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/account '444444444444' is not in config accounts/);
+  });
+});
+
 describe("a lost run in a member account", () => {
   it("is inspected in that account, with a session named for the run", async () => {
     const { Steps } = await import("@reflex/core");

@@ -47,6 +47,11 @@ const StartBody = z
     overrideFreeze: reasonText.optional(),
     /** Start while Reflex is paused: the reason (needs the override-pause action). */
     overridePause: reasonText.optional(),
+    /** Run in a member account (id or name in config `accounts`) and one of its Regions. */
+    location: z
+      .object({ account: z.string().min(1).max(64), region: z.string().min(1).max(32) })
+      .strict()
+      .optional(),
   })
   .strict();
 const AnswerBody = z
@@ -326,6 +331,7 @@ const routes: Array<[string, string, Handler]> = [
         actor: actor(c),
         overrideFreeze: body.overrideFreeze,
         overridePause: body.overridePause,
+        ...(body.location ? { location: body.location } : {}),
       });
       if (!admission.admitted) throw Admission.refusalError(admission);
       const e = admission.execution;

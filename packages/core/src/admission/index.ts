@@ -564,6 +564,8 @@ export async function rerun(input: {
     actor: input.actor,
     overrideFreeze: input.overrideFreeze,
     overridePause: input.overridePause,
+    // Where the original acted: a rerun of a member account's run runs there again.
+    ...(original.location ? { location: original.location } : {}),
     config: input.config,
     now: input.now,
   });
