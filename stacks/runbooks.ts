@@ -7,7 +7,13 @@
  * Also: the execution-status function, which closes runs when Step Functions reports that one
  * of Reflex's executions ended (an EventBridge rule on the default bus).
  */
-import { type Config, must, Runbooks as Registry, STEP_HANDLER as STEP_HANDLER_ARN } from "@reflex/core";
+import {
+  Accounts,
+  type Config,
+  must,
+  Runbooks as Registry,
+  STEP_HANDLER as STEP_HANDLER_ARN,
+} from "@reflex/core";
 import { Duration } from "aws-cdk-lib";
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
@@ -89,6 +95,16 @@ export function Runbooks({ stack }: StackContext) {
     stepFunction.attachPermissions([
       ...tableStatements(table.tableArn, TABLE_WRITES.step, { runbook: runbook.name }),
       auditStatement(auditQueueArn(stack)),
+      // A run in a member account assumes that account's role (Aws.clientsFor): exactly the
+      // roles config `accounts` names, nothing else (no grant at all without accounts).
+      ...(config.accounts.length
+        ? [
+            new PolicyStatement({
+              actions: ["sts:AssumeRole"],
+              resources: config.accounts.map((a) => Accounts.roleArnOf(a)),
+            }),
+          ]
+        : []),
     ]);
 
     const literals = { Partition: partitionOf(stack), Account: stack.account, Region: stack.region };

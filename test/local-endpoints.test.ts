@@ -26,6 +26,7 @@ import { ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
 import { ListStateMachinesCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { ListQueuesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DescribeInstanceInformationCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { Aws, ChatOps } from "@reflex/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
@@ -67,6 +68,8 @@ const PROBES: Record<Aws.ServiceName, Probe> = {
   rds: { Client: RDSClient, call: () => new DescribeDBInstancesCommand({}) },
   // The estate's tables: the simulated cloud answers them, never dynalite (Reflex's own state).
   "dynamodb-tables": { Client: DynamoDBClient, call: () => new ListTablesCommand({}) },
+  // Simulated: the hub's STS assumes the member accounts' roles (--accounts).
+  sts: { Client: STSClient, call: () => new GetCallerIdentityCommand({}) },
 };
 
 type Outcome = "simulated" | "loopback" | "refused";
@@ -135,6 +138,7 @@ describe("local mode's AWS endpoints", () => {
       sqs: "refused",
       scheduler: "refused",
       kms: "refused",
+      sts: "simulated",
     });
   });
 
@@ -154,6 +158,7 @@ describe("local mode's AWS endpoints", () => {
       "lambda",
       "rds",
       "dynamodb-tables",
+      "sts",
     ])
       expect(where[s].outcome, s).toMatch(/^sent to [a-z0-9.-]+\.amazonaws\.com$/);
     for (const s of ["dynamodb", "s3", "sfn", "eventbridge"]) expect(where[s].outcome, s).toBe("loopback");

@@ -12,7 +12,10 @@
  * import { EC2Client } from "@aws-sdk/client-ec2";
  * const ec2 = Aws.client(EC2Client, "ec2", "eu-west-1");
  */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { MAX_SESSION_SECONDS } from "./accounts.ts";
 import { region as defaultRegion } from "./env.ts";
+import { StepExecutionError } from "./errors.ts";
 
 /** Every service the factory builds clients for. */
 export const SERVICES = [
@@ -36,9 +39,26 @@ export const SERVICES = [
   // The estate's DynamoDB tables (backups), apart from `dynamodb`, Reflex's own state: local
   // mode keeps that in dynalite and answers this one from the simulated cloud.
   "dynamodb-tables",
+  "sts",
 ] as const;
 
 export type ServiceName = (typeof SERVICES)[number];
+
+/**
+ * Services that are Reflex's own, in the hub account (its tables, bus, queues, state machines,
+ * reports bucket, STS itself): a step acting in a member account still reaches these with the
+ * hub's credentials. Every other service is the cloud a runbook acts on, so inside a location
+ * (`withStep` with a location) it is reached with the member account's credentials.
+ */
+export const HUB_SERVICES: readonly ServiceName[] = [
+  "dynamodb",
+  "s3",
+  "sfn",
+  "eventbridge",
+  "scheduler",
+  "sqs",
+  "sts",
+];
 
 /** The middleware that checks where a request goes, right before it is sent. */
 export const GUARD_MIDDLEWARE = "reflexEndpointGuard";
@@ -60,7 +80,7 @@ export interface AwsOptions {
   /** Per-service credentials (local mode: s3rver only accepts its own fixed key). */
   credentials?: Partial<Record<ServiceName, { accessKeyId: string; secretAccessKey: string }>>;
   /** Called on every new client: local mode attaches the simulated cloud here. */
-  decorate?: (service: ServiceName, client: SdkClient, region: string) => void;
+  decorate?: (service: ServiceName, client: SdkClient, region: string, account?: string) => void;
   /**
    * Checked on every request a client is about to send (the last step before the wire, so a
    * call the simulated cloud answers in-process never reaches it): returns why the request may
@@ -68,6 +88,17 @@ export interface AwsOptions {
    * for the cloud services with `REFLEX_CLOUD=aws`), and once stopped, nothing.
    */
   guard?: (service: ServiceName, hostname: string) => string | undefined;
+  /** Member-account sessions: their length (≤ 3,600 s, STS's limit for role chaining), refresh margin, clock. */
+  sessions?: SessionSettings;
+}
+
+export interface SessionSettings {
+  /** `DurationSeconds` asked of AssumeRole. Default (and most) 3,600. */
+  seconds?: number;
+  /** A session this close to its expiry is renewed before the next call. Default 5 minutes. */
+  refreshBeforeMs?: number;
+  /** The clock expiry is judged by (tests move it). Default `Date.now`. */
+  now?: () => number;
 }
 
 /** The error a refused request fails with: not retryable, and says where it would have gone. */
@@ -90,6 +121,9 @@ const cache = new Map<string, SdkClient>();
 export function configure(next: AwsOptions): void {
   for (const c of cache.values()) c.destroy();
   cache.clear();
+  for (const c of hubScope.clients.values()) c.destroy();
+  hubScope.clients.clear();
+  hubScope.credentials.clear();
   options = next;
 }
 
@@ -116,15 +150,32 @@ export function settingsFor(service: ServiceName): {
 export function client<C extends SdkClient>(
   Ctor: new (config: Record<string, unknown>) => C,
   service: ServiceName,
-  region: string = defaultRegion(),
+  asked?: string,
 ): C {
+  // Inside a step that acts in a member account, the cloud it acts on is that account's, in
+  // the location's Region unless the caller names another (a DR copy's destination).
+  const step = steps.getStore();
+  if (step?.location && !HUB_SERVICES.includes(service))
+    return clientsFor(step.location.account, asked ?? step.location.region).client(Ctor, service);
+  const region = asked ?? defaultRegion();
   const key = `${service}:${region}`;
   const hit = cache.get(key);
   if (hit) return hit as C;
+  const built = build(Ctor, service, region, options.credentials?.[service]);
+  cache.set(key, built);
+  return built;
+}
+
+function build<C extends SdkClient>(
+  Ctor: new (config: Record<string, unknown>) => C,
+  service: ServiceName,
+  region: string,
+  credentials: unknown,
+  account?: string,
+): C {
   const endpoint = endpointFor(service);
   const config: Record<string, unknown> = { region, maxAttempts: 4 };
   if (endpoint) config.endpoint = endpoint;
-  const credentials = options.credentials?.[service];
   if (credentials) config.credentials = credentials;
   if (service === "s3") {
     // s3rver needs path-style URLs, and streamed bodies would otherwise be stored with chunk framing.
@@ -145,7 +196,166 @@ export function client<C extends SdkClient>(
       },
       { step: "deserialize", priority: "low", name: GUARD_MIDDLEWARE, override: true },
     );
-  options.decorate?.(service, built, region);
-  cache.set(key, built);
+  options.decorate?.(service, built, region, account);
   return built;
+}
+
+/** A member account as the client factory needs it: its id, the role to assume, the external id. */
+export interface MemberAccount {
+  id: string;
+  roleArn: string;
+  externalId?: string;
+}
+
+/** Credentials as the SDK takes them from a provider. */
+export interface SessionCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  expiration?: Date;
+}
+
+/** An SDK credential provider; `memoized` tells the SDK it caches itself (so ours decides when to renew). */
+type CredentialProvider = (() => Promise<SessionCredentials>) & { memoized?: boolean };
+
+/** One step's credentials and member clients: made on first use, dropped when the step ends. */
+interface StepScope {
+  executionId?: string;
+  location?: { account: MemberAccount; region: string };
+  credentials: Map<string, CredentialProvider>;
+  clients: Map<string, SdkClient>;
+}
+
+const steps = new AsyncLocalStorage<StepScope>();
+/** Calls made outside any step (`reflex accounts check`): sessions named `reflex-hub`, kept for the process. */
+const hubScope: StepScope = { credentials: new Map(), clients: new Map() };
+
+/** The session name a member account sees (and may log) for a step's calls: `reflex-<executionId>`. */
+export function sessionName(executionId: string | undefined): string {
+  const name = `reflex-${executionId ?? "hub"}`.replace(/[^\w+=,.@-]/g, "-");
+  return name.slice(0, 64);
+}
+
+/**
+ * Runs one step: member-account credentials it needs are assumed once (session
+ * `reflex-<executionId>`) and kept for the step, renewed before they expire, and dropped with
+ * the step's clients when it ends. With a location, the step's cloud calls (every service but
+ * {@link HUB_SERVICES}) go to that account, whatever module makes them.
+ *
+ * @example
+ * await Aws.withStep(execution.id, { account, region: "eu-west-1" }, () => steps.plan(input, ctx));
+ */
+export async function withStep<T>(
+  executionId: string,
+  location: { account: MemberAccount; region: string } | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const scope: StepScope = { executionId, location, credentials: new Map(), clients: new Map() };
+  try {
+    return await steps.run(scope, fn);
+  } finally {
+    for (const c of scope.clients.values()) c.destroy();
+  }
+}
+
+/** The location the current step acts in, if any. */
+export function currentLocation(): { account: string; region: string } | undefined {
+  const location = steps.getStore()?.location;
+  return location ? { account: location.account.id, region: location.region } : undefined;
+}
+
+function assumeRoleProvider(account: MemberAccount, session: string): CredentialProvider {
+  const settings = options.sessions ?? {};
+  const seconds = Math.min(settings.seconds ?? MAX_SESSION_SECONDS, MAX_SESSION_SECONDS);
+  const margin = settings.refreshBeforeMs ?? 300_000;
+  const now = settings.now ?? Date.now;
+  let current: SessionCredentials | undefined;
+  let pending: Promise<SessionCredentials> | undefined;
+  const assume = async (): Promise<SessionCredentials> => {
+    // STS is the hub's: the hub's own credentials ask for the member's. Loaded on first use:
+    // what never acts in a member account (the event gate, the Slack ack) never loads it.
+    const { AssumeRoleCommand, STSClient } = await import("@aws-sdk/client-sts");
+    const sts = client(STSClient, "sts", defaultRegion());
+    try {
+      const out = await sts.send(
+        new AssumeRoleCommand({
+          RoleArn: account.roleArn,
+          RoleSessionName: session,
+          DurationSeconds: seconds,
+          ...(account.externalId ? { ExternalId: account.externalId } : {}),
+        }),
+      );
+      const c = out.Credentials;
+      if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error("AssumeRole returned no credentials");
+      return {
+        accessKeyId: c.AccessKeyId,
+        secretAccessKey: c.SecretAccessKey,
+        sessionToken: c.SessionToken,
+        expiration: c.Expiration,
+      };
+    } catch (err) {
+      const e = err as Error & { name?: string };
+      throw new StepExecutionError(
+        "AssumeRoleFailed",
+        `cannot assume ${account.roleArn} in account ${account.id} (session ${session}): ${e.name}: ${e.message}`,
+        { cause: err },
+      );
+    }
+  };
+  const provider: CredentialProvider = async () => {
+    const expires = current?.expiration?.getTime();
+    if (current && (expires === undefined || expires - now() > margin)) return current;
+    pending ??= assume().finally(() => {
+      pending = undefined;
+    });
+    current = await pending;
+    return current;
+  };
+  provider.memoized = true;
+  return provider;
+}
+
+/** Clients for one member account and Region, with that account's credentials. */
+export interface AccountClients {
+  account: string;
+  region: string;
+  /** The session's credentials (assumed on first use, renewed before they expire). */
+  credentials(): Promise<SessionCredentials>;
+  client<C extends SdkClient>(Ctor: new (config: Record<string, unknown>) => C, service: ServiceName): C;
+}
+
+/**
+ * Clients for a member account and Region: STS `AssumeRole` of the account's role, with
+ * `RoleSessionName = reflex-<executionId>` (the step's), its `ExternalId`, at most 3,600 s (a
+ * Lambda's role assuming another role is role chaining, capped at one hour), cached for the
+ * step and renewed before expiry, so a run longer than an hour never calls with dead keys.
+ * Hub services ({@link HUB_SERVICES}) stay the hub's.
+ *
+ * @example
+ * const ec2 = Aws.clientsFor({ id: "111111111111", roleArn }, "eu-west-1").client(EC2Client, "ec2");
+ */
+export function clientsFor(account: MemberAccount, region: string): AccountClients {
+  const scope = steps.getStore() ?? hubScope;
+  const session = sessionName(scope.executionId);
+  const credKey = `${account.roleArn}|${account.externalId ?? ""}|${session}`;
+  let credentials = scope.credentials.get(credKey);
+  if (!credentials) {
+    credentials = assumeRoleProvider(account, session);
+    scope.credentials.set(credKey, credentials);
+  }
+  const provider = credentials;
+  return {
+    account: account.id,
+    region,
+    credentials: () => provider(),
+    client<C extends SdkClient>(Ctor: new (config: Record<string, unknown>) => C, service: ServiceName): C {
+      if (HUB_SERVICES.includes(service)) return client(Ctor, service, region);
+      const key = `${account.id}:${service}:${region}:${credKey}`;
+      const hit = scope.clients.get(key);
+      if (hit) return hit as C;
+      const built = build(Ctor, service, region, provider, account.id);
+      scope.clients.set(key, built);
+      return built;
+    },
+  };
 }

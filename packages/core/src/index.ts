@@ -1,3 +1,4 @@
+export * as Accounts from "./accounts.ts";
 export * as Admission from "./admission/index.ts";
 export * as Approvals from "./approvals.ts";
 export * as Aws from "./aws.ts";
@@ -8,6 +9,7 @@ export * from "./errors.ts";
 export * as Gate from "./gate/index.ts";
 export * as History from "./history.ts";
 export * as Lifecycle from "./lifecycle.ts";
+export * as Locations from "./locations.ts";
 export * as Patterns from "./patterns/index.ts";
 export * as Policy from "./policy/index.ts";
 export * as Reports from "./reports.ts";

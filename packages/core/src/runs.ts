@@ -11,6 +11,7 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from "@aws-sdk/client-sfn";
+import { locationKey } from "./accounts.ts";
 import * as ApprovalAnswers from "./approvals.ts";
 import { client } from "./aws.ts";
 import { currentConfig, toIssues } from "./config/index.ts";
@@ -45,6 +46,8 @@ export interface StartRequest {
   approval?: Executions.ApprovalPlan;
   /** The maintenance window a run was started in. */
   window?: Executions.Execution["window"];
+  /** The member account and Region the run acts in (admission checked the config names them). */
+  location?: Executions.Execution["location"];
 }
 
 /** The ARN of a runbook's state machine: `REFLEX_STATE_MACHINE_ARN_PREFIX` + name. */
@@ -133,7 +136,10 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
     throw new ValidationError("invalid_execution_id", `execution id '${id}' must be 1-80 of A-Z a-z 0-9 _ -`);
   }
   // A dry-run changes nothing, so it takes no lock and can run beside a real run.
-  const locks = dryRun ? [] : Locks.order(runbook.locks?.(params as never) ?? []);
+  const own = runbook.locks?.(params as never) ?? [];
+  const location = req.location;
+  // One resource id in two accounts (or Regions) is two resources: two locks.
+  const locks = dryRun ? [] : Locks.order(location ? own.map((l) => locationKey(location, l)) : own);
   const lease = currentConfig().guardrails.lockLease;
 
   let record: Executions.Execution;
@@ -148,6 +154,7 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
         locks,
         ...(req.approval ? { approval: req.approval } : {}),
         ...(req.window ? { window: req.window } : {}),
+        ...(location ? { location } : {}),
       },
       now,
     );
@@ -189,11 +196,11 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
       kind: "execution.started",
       actor: req.trigger.actor,
       // A named trigger (rule, schedule, window, the run repeated) by its name; a person by who.
-      reason: `${dryRun ? "dry-run of " : ""}${runbook.name} started by ${req.trigger.name ? `${req.trigger.kind} '${req.trigger.name}'` : `${req.trigger.actor} (${req.trigger.kind})`}`,
+      reason: `${dryRun ? "dry-run of " : ""}${runbook.name}${location ? ` in account ${location.account} ${location.region}` : ""} started by ${req.trigger.name ? `${req.trigger.kind} '${req.trigger.name}'` : `${req.trigger.actor} (${req.trigger.kind})`}`,
       executionId: id,
       runbook: runbook.name,
       eventId: req.trigger.eventId,
-      data: { params, dryRun, locks },
+      data: { params, dryRun, locks, ...(location ? { location } : {}) },
     },
     now,
   );

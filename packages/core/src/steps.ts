@@ -4,7 +4,9 @@
  * their cloud clients, which the code that only starts runs must not carry.
  */
 
+import { locationKey, roleArnOf } from "./accounts.ts";
 import * as Approvals from "./approvals.ts";
+import * as Aws from "./aws.ts";
 import { classify, TRANSIENT_ERROR } from "./aws-errors.ts";
 import { currentConfig } from "./config/index.ts";
 import { StepExecutionError, ValidationError } from "./errors.ts";
@@ -48,6 +50,18 @@ export async function lockTargets(
     else locked.push({ target, holder: (await Locks.holder(target, now.getTime()))?.owner });
   }
   return { held, locked };
+}
+
+/** The member account a run's location names, as the client factory assumes its role. */
+function memberAccount(id: string): Aws.MemberAccount {
+  const account = currentConfig().accounts.find((a) => a.id === id);
+  if (!account)
+    throw new StepExecutionError("UnknownAccount", `account ${id} is no longer in config accounts`);
+  return {
+    id: account.id,
+    roleArn: roleArnOf(account),
+    ...(account.externalId ? { externalId: account.externalId } : {}),
+  };
 }
 
 /** The Lambda payload of every Task state. */
@@ -180,6 +194,10 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
   if (!fn) throw new ValidationError("unknown_step", `runbook ${runbook.name} has no step '${event.step}'`);
   const execution = event.input.execution;
   const config = currentConfig();
+  // A run in a member account: its cloud calls carry that account's session, its locks its keys.
+  const location = record?.location;
+  const keyed = (target: string) => (location ? locationKey(location, target) : target);
+  const unkeyed = (key: string) => (location ? key.slice(locationKey(location, "").length) : key);
   const ctx: StepContext & { maxTargets: number } = {
     executionId: execution.id,
     runbook: runbook.name,
@@ -188,7 +206,13 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
     now,
     automationTag: config.automationTag,
     maxTargets: Math.min(runbook.cap.maxTargets, config.guardrails.maxTargetsPerRun),
-    lockTargets: (targets) => lockTargets(execution.id, targets, config.guardrails.lockLease, now()),
+    lockTargets: async (targets) => {
+      const got = await lockTargets(execution.id, targets.map(keyed), config.guardrails.lockLease, now());
+      return {
+        held: got.held.map(unkeyed),
+        locked: got.locked.map((l) => ({ ...l, target: unkeyed(l.target) })),
+      };
+    },
     record: (fields) => Executions.setResult(execution.id, fields),
     items: {
       put: (key, value, opts) => RunbookItems.put(runbook.name, key, value, { ...opts, now: now() }),
@@ -218,7 +242,11 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
     await started; // the RUNNING record must land before the outcome, never after it
   };
   try {
-    const output = await fn(event.input, ctx);
+    const output = await Aws.withStep(
+      execution.id,
+      location ? { account: memberAccount(location.account), region: location.region } : undefined,
+      () => Promise.resolve(fn(event.input, ctx)),
+    );
     await settle();
     await Executions.endStep(execution.id, sk, step, { status: "SUCCEEDED", output, startedAt }, now());
     return output;
@@ -259,8 +287,16 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
 export async function inspectLost(e: Executions.Execution): Promise<unknown> {
   if (!Runbooks.has(e.runbook)) return undefined;
   const impl = await Runbooks.implementationOf(e.runbook);
-  const inspected = await impl.inspectLost?.(e);
-  if (!impl.sweepLost) return inspected;
-  const swept = await impl.sweepLost(e);
-  return { ...(inspected && typeof inspected === "object" ? inspected : {}), swept };
+  // A run in a member account left its changes there: look (and sweep) there, with a session of its own.
+  const location = e.location;
+  return Aws.withStep(
+    e.id,
+    location ? { account: memberAccount(location.account), region: location.region } : undefined,
+    async () => {
+      const inspected = await impl.inspectLost?.(e);
+      if (!impl.sweepLost) return inspected;
+      const swept = await impl.sweepLost(e);
+      return { ...(inspected && typeof inspected === "object" ? inspected : {}), swept };
+    },
+  );
 }

@@ -8,6 +8,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import {
   AccessDeniedError,
+  Accounts,
   type Action,
   Admission,
   Approvals,
@@ -49,6 +50,11 @@ const StartBody = z
     overrideFreeze: reasonText.optional(),
     /** Start while Reflex is paused: the reason (needs the override-pause action). */
     overridePause: reasonText.optional(),
+    /** Run in a member account (id or name in config `accounts`) and one of its Regions. */
+    location: z
+      .object({ account: z.string().min(1).max(64), region: z.string().min(1).max(32) })
+      .strict()
+      .optional(),
   })
   .strict();
 const AnswerBody = z
@@ -320,6 +326,21 @@ const routes: Array<[string, string, Handler]> = [
       return ok(c, await History.of("drills", name));
     },
   ],
+  // Member accounts; `?check=true` assumes each role and makes one read call per Region.
+  [
+    "GET",
+    "/api/accounts",
+    async (c) => {
+      const accounts = currentConfig().accounts;
+      if (c.req.query("check") !== "true") return ok(c, { accounts });
+      // A call every runbook's member role allows (the member template grants it).
+      const { EC2Client, DescribeInstancesCommand } = await import("@aws-sdk/client-ec2");
+      const checks = await Accounts.checkAccounts(accounts, (clients) =>
+        clients.client(EC2Client, "ec2").send(new DescribeInstancesCommand({ MaxResults: 5 })),
+      );
+      return ok(c, { accounts, checks });
+    },
+  ],
   [
     "GET",
     "/api/runbooks",
@@ -386,6 +407,7 @@ const routes: Array<[string, string, Handler]> = [
         actor: actor(c),
         overrideFreeze: body.overrideFreeze,
         overridePause: body.overridePause,
+        ...(body.location ? { location: body.location } : {}),
       });
       if (!admission.admitted) throw Admission.refusalError(admission);
       const e = admission.execution;

@@ -37,6 +37,7 @@ import { LOCAL_AUDIT_BUCKET, type LocalSealer, startLocalSealer } from "./audit-
 import { LocalBus } from "./bus.ts";
 import { PORT_FILE, type PortFile, readPortFile, writerAlive } from "./cli/transport.ts";
 import { SIMULATED_SERVICES, SimulatedCloud, withExecution } from "./cloud/index.ts";
+import { SimulatedOrganization } from "./cloud/organization.ts";
 import { LocalStepFunctions } from "./engine/local-sfn.ts";
 import { callSdk } from "./engine/sdk-task.ts";
 import { asFunction, invoke } from "./lambda.ts";
@@ -62,6 +63,11 @@ export interface LocalOptions {
   dataDir?: string | null;
   /** A simulated cloud to use; default a seeded one (persisted under dataDir). */
   cloud?: SimulatedCloud;
+  /**
+   * Member accounts beside the hub's cloud (`reflex start --accounts 3 --regions 2`): a simulated
+   * cloud per account, simulated STS. When the config names no `accounts`, these become them.
+   */
+  accounts?: { count: number; regions?: string[] } | SimulatedOrganization;
   /** Real wait of each ASL Wait state, ms (default 1000). */
   waitMs?: number;
   /** How long simulated snapshots take to complete, ms (default 3000). */
@@ -96,6 +102,8 @@ export interface LocalMode {
   config: Config;
   /** The simulated account (unused, and not served, when {@link realCloud} is set). */
   cloud: SimulatedCloud;
+  /** The hub (`cloud`), the member accounts' clouds and STS between them. */
+  organization: SimulatedOrganization;
   /**
    * Set with `REFLEX_CLOUD=aws`: runbooks reach the account the AWS credentials name (or the
    * `REFLEX_ENDPOINT_<SERVICE>` endpoints, e.g. moto), not the simulated one.
@@ -144,7 +152,8 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 export function localGuard(realCloud: boolean): NonNullable<Aws.AwsOptions["guard"]> {
   return (service, hostname) => {
     if (LOOPBACK.has(hostname)) return undefined;
-    if (realCloud && (SIMULATED_SERVICES as readonly string[]).includes(service)) return undefined;
+    if (realCloud && ((SIMULATED_SERVICES as readonly string[]).includes(service) || service === "sts"))
+      return undefined;
     return realCloud
       ? "local mode reaches AWS only for the cloud services (REFLEX_CLOUD=aws)"
       : "local mode reaches nothing but 127.0.0.1 (set REFLEX_CLOUD=aws to use a real account's cloud services)";
@@ -166,6 +175,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   const { dataDir, releaseDataDir } = openDataDir(opts.dataDir);
   const storage = await openStorage(dataDir, region);
   const cloud = localCloud(opts, dataDir);
+  const organization = localOrganization(opts, cloud);
   useConfig(opts.config);
   // A fresh store: nothing this process remembers about dedup claims applies to it.
   Gate.Dedup.forgetLocal();
@@ -208,7 +218,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   const idp = opts.sso ? await startSso(opts.config, url, consoleAuth) : undefined;
   const portFile = dataDir ? writePortFile(dataDir, url) : undefined;
   const worm = await openAuditExport(storage, dataDir, region);
-  useLocalEndpoints(opts, { storage, s3Endpoint: worm.endpoint, url, cloud, useRealCloud });
+  useLocalEndpoints(opts, { storage, s3Endpoint: worm.endpoint, url, cloud, organization, useRealCloud });
   await recoverRuns(engine);
 
   const jobs =
@@ -225,6 +235,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     outbox,
     config: opts.config,
     cloud,
+    organization,
     ...(realCloud ? { realCloud } : {}),
     engine,
     storage,
@@ -357,6 +368,22 @@ function localCloud(opts: LocalOptions, dataDir: string | undefined): SimulatedC
   return cloud;
 }
 
+/**
+ * The member accounts `--accounts` asks for, with the hub's cloud, on the hub's clock. A config
+ * that names no accounts gets these (in memory: the file is not written).
+ */
+function localOrganization(opts: LocalOptions, cloud: SimulatedCloud): SimulatedOrganization {
+  if (opts.accounts instanceof SimulatedOrganization) return opts.accounts;
+  const org = SimulatedOrganization.create({
+    hub: cloud,
+    accounts: opts.accounts?.count ?? 0,
+    regions: opts.accounts?.regions,
+    cloud: { snapshotDurationMs: opts.snapshotDurationMs ?? 3000 },
+  });
+  if (opts.config.accounts.length === 0 && org.accounts.length > 0) opts.config.accounts = org.accounts;
+  return org;
+}
+
 /** The local Step Functions engine, with every runbook's state machine registered. */
 function startEngine(opts: LocalOptions, region: string): LocalStepFunctions {
   const engine = new LocalStepFunctions({
@@ -428,16 +455,25 @@ function useLocalEndpoints(
     storage,
     url,
     cloud,
+    organization,
     useRealCloud,
     s3Endpoint,
-  }: { storage: Storage; s3Endpoint: string; url: string; cloud: SimulatedCloud; useRealCloud: boolean },
+  }: {
+    storage: Storage;
+    s3Endpoint: string;
+    url: string;
+    cloud: SimulatedCloud;
+    organization: SimulatedOrganization;
+    useRealCloud: boolean;
+  },
 ): void {
   Aws.configure({
     endpoints: { dynamodb: storage.dynamoEndpoint, s3: s3Endpoint, sfn: url, eventbridge: url },
     credentials: { s3: S3RVER_CREDENTIALS },
-    decorate: (service, client, clientRegion) => {
-      // The simulated cloud leaves the services it does not simulate alone.
-      if (!useRealCloud) cloud.attach(client, service, clientRegion);
+    decorate: (service, client, clientRegion, account) => {
+      // The simulated cloud leaves the services it does not simulate alone; a member account's
+      // client is answered by the account its session belongs to (STS is simulated too).
+      if (!useRealCloud) organization.attach(client, service, clientRegion, account);
       opts.decorateClient?.(service, client, clientRegion);
     },
     guard: localGuard(useRealCloud),

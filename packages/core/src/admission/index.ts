@@ -78,6 +78,8 @@ export interface AdmitRequest {
   approval?: "required" | "policy";
   /** Maintenance windows: when the window ends and when new work must stop. */
   window?: Executions.Execution["window"];
+  /** A member account (id or name in config `accounts`) and one of its Regions: the run acts there. */
+  location?: { account: string; region: string };
   config?: Config;
   now?: Date;
   /**
@@ -138,9 +140,11 @@ export async function admit(req: AdmitRequest): Promise<Admission> {
   const automatic = AUTOMATIC.includes(req.trigger.kind);
   const refuse = (r: Refusal) => refused(req, runbook.name, r, automatic, now);
 
-  // 1. params
+  // 1. params (and the location, which is part of what the run is asked to do)
   const parsed = parsedParams(runbook, req.params);
   if ("check" in parsed) return refuse(parsed);
+  const location = req.location ? knownLocation(config, req.location, runbook) : undefined;
+  if (location && "check" in location) return refuse(location);
   const a: Admitting = {
     req,
     config,
@@ -154,6 +158,7 @@ export async function admit(req: AdmitRequest): Promise<Admission> {
     // would really have done — suppressed by a cooldown or a freeze included.
     guarded: automatic || !dryRun,
     reasonsForApproval: [],
+    ...(location ? { location } : {}),
   };
 
   // 2-6. the checks that take nothing
@@ -195,6 +200,38 @@ interface Admitting {
   guarded: boolean;
   /** Why the run waits for a person besides the policy (a freeze override), filled by the checks. */
   reasonsForApproval: string[];
+  /** The member account (by id) and Region the run acts in. */
+  location?: { account: string; region: string };
+}
+
+/** The location as the config knows it (the account by id), or a refusal naming what is unknown. */
+function knownLocation(
+  config: Config,
+  asked: { account: string; region: string },
+  runbook: Runbooks.Runbook,
+): { account: string; region: string } | Refusal {
+  // An AWS SDK Task runs with the state machine's own role, in the hub: in a member account it
+  // would act on the wrong account, so such a runbook takes no location (yet).
+  if (JSON.stringify(runbook.stateMachine).includes('"arn:aws:states:::aws-sdk:'))
+    return {
+      check: "params",
+      reason: `${runbook.name} calls AWS from its state machine (aws() Tasks), which acts in the hub's account only; it cannot run in a member account`,
+      issues: [{ path: "location", message: "this runbook cannot run in a member account" }],
+    };
+  const account = config.accounts.find((a) => a.id === asked.account || a.name === asked.account);
+  if (!account)
+    return {
+      check: "params",
+      reason: `account '${String(asked.account).slice(0, 64)}' is not in config accounts`,
+      issues: [{ path: "location.account", message: "not in config accounts" }],
+    };
+  if (!account.regions.includes(asked.region))
+    return {
+      check: "params",
+      reason: `Region '${String(asked.region).slice(0, 32)}' is not one of account ${account.name}'s (${account.regions.join(", ")})`,
+      issues: [{ path: "location.region", message: `not one of ${account.name}'s Regions` }],
+    };
+  return { account: account.id, region: asked.region };
 }
 
 /** The cooldown an admission took, to give back when the start does not happen. */
@@ -424,6 +461,7 @@ async function start(
         reservation: rateSlot?.then((ok) => (ok ? undefined : rateRefusal)),
         approval,
         window: req.window,
+        ...(a.location ? { location: a.location } : {}),
       },
       now,
     );
@@ -583,6 +621,8 @@ export async function rerun(input: {
     actor: input.actor,
     overrideFreeze: input.overrideFreeze,
     overridePause: input.overridePause,
+    // Where the original acted: a rerun of a member account's run runs there again.
+    ...(original.location ? { location: original.location } : {}),
     config: input.config,
     now: input.now,
   });

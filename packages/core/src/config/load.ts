@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { z } from "zod";
+import { accountIssues, accountSchema } from "../accounts.ts";
 import { ConfigError, type Issue } from "../errors.ts";
 import { validatePattern } from "../patterns/index.ts";
 import { peopleIssues } from "../policy/people.ts";
@@ -331,6 +332,7 @@ function checkMeaning(config: Config, issues: Issue[]): Config {
       issues.push({ path: `console.localUsers[${i}].sub`, message: `'${u.sub}' is listed twice` });
     localSubs.add(u.sub);
   });
+  issues.push(...accountIssues(config.accounts));
   config.approvals.approvers?.forEach((r, i) => {
     if (!config.access.roles[r])
       issues.push({
@@ -367,6 +369,7 @@ function salvage(raw: unknown): Config {
     windows: positional("windows", windowSchema),
     freezes: positional("freezes", freezeSchema),
     pairs: positional("pairs", pairSchema),
+    accounts: positional("accounts", accountSchema),
     access: access.success ? access.data : base.access,
     approvals: approvals.success ? approvals.data : base.approvals,
     people: people.success ? people.data : base.people,

@@ -4,6 +4,7 @@
  * in `load.ts`, so every problem is reported with its path.
  */
 import { z } from "zod";
+import { accountSchema } from "../accounts.ts";
 import { isTimeZone, parseSchedule } from "./cron.ts";
 import { duration } from "./duration.ts";
 
@@ -188,6 +189,11 @@ export const configSchema = z
       ),
     /** Primary/standby pairs the `failover` runbook switches (see docs/runbooks/failover.md). */
     pairs: z.array(pairSchema).default([]),
+    /**
+     * Member accounts a run may act in, each with its Regions and the role the hub assumes there
+     * (default `ReflexExecutionRole`); see docs/accounts.md. Empty: Reflex acts in its own account.
+     */
+    accounts: z.array(accountSchema).default([]),
     guardrails: z
       .object({
         /** The global pause switch: no automatic run starts while true. */

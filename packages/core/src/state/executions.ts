@@ -83,6 +83,11 @@ export interface Execution {
   cancel?: { by: string; reason: string; at: string };
   /** Window bounds, when a maintenance window started the run. */
   window?: { name: string; endsAt: string; cutoffAt: string };
+  /**
+   * The member account and Region the run acts in (one child run per location): its cloud
+   * calls use that account's role, and its locks are keyed `account/region/resource`.
+   */
+  location?: { account: string; region: string };
   /** Lock keys held for this run (or about to be taken), released when it ends. */
   locks?: string[];
   /**

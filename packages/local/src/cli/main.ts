@@ -8,6 +8,7 @@
 import { ConfigError } from "@reflex/core";
 import { Command, CommanderError } from "commander";
 import { ApiError } from "./client.ts";
+import { accountsCommands } from "./commands/accounts.ts";
 import { auditCommands } from "./commands/audit.ts";
 import { authoringCommands } from "./commands/authoring.ts";
 import { cloudCommands } from "./commands/cloud.ts";
@@ -67,6 +68,7 @@ Examples:
   runCommands(program, cx);
   authoringCommands(program, cx);
   configCommands(program, cx);
+  accountsCommands(program, cx);
   eventsCommands(program, cx);
   cloudCommands(program, cx);
   demoCommand(program, cx);

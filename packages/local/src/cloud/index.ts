@@ -105,6 +105,10 @@ export interface CallRecord {
   digest: string;
   /** The Reflex execution whose step made the call, when known. */
   executionId?: string;
+  /** The account that answered: this cloud's. */
+  account: string;
+  /** The STS session the call was signed with (`reflex-<executionId>`), when it came through one. */
+  session?: string;
 }
 
 const callContext = new AsyncLocalStorage<{ executionId?: string }>();
@@ -192,6 +196,11 @@ export interface SimulatedCloudOptions {
   callLogSize?: number;
   /** Decides faults with a `rate`; default `Math.random` (tests pass a seeded one). */
   random?: () => number;
+  /**
+   * Numbers the calls (default: this cloud's own count). Clouds of one simulated organization
+   * share one, so their call logs merge into the order the calls arrived in.
+   */
+  sequence?: () => number;
 }
 
 /** An EC2 instance as DescribeInstances returns it, plus its region. */
@@ -332,6 +341,7 @@ export class SimulatedCloud {
   readonly #defaultRegion: string;
   readonly #faults: FaultPlan;
   readonly #log: CallLog;
+  readonly #sequence?: () => number;
   /** Elastic IPs, Route 53, status checks, CloudWatch and HTTP probes, for failover (failover-controls.ts). */
   readonly failover = new FailoverControls(
     (region) => this.#context(region),
@@ -342,6 +352,7 @@ export class SimulatedCloud {
     this.#clock = opts.clock ?? Date.now;
     this.#faults = new FaultPlan(opts.random);
     this.#log = new CallLog(Math.max(1, opts.callLogSize ?? 5000));
+    this.#sequence = opts.sequence;
     this.#settings = {
       snapshotDurationMs: opts.snapshotDurationMs ?? 10_000,
       stateTransitionMs: opts.stateTransitionMs ?? 0,
@@ -400,11 +411,17 @@ export class SimulatedCloud {
    * Answers one call as the middleware does: records it, applies faults, runs it against
    * the model. Resolves to the output (without `$metadata`); rejects with a {@link CloudApiError}.
    */
-  async invoke(service: string, region: string, operation: string, input: unknown): Promise<object> {
+  async invoke(
+    service: string,
+    region: string,
+    operation: string,
+    input: unknown,
+    meta: { session?: string } = {},
+  ): Promise<object> {
     const op = operationName(operation);
     const args = (input ?? {}) as Record<string, unknown>;
     const record: CallRecord = {
-      seq: this.#log.total + 1,
+      seq: this.#sequence?.() ?? this.#log.total + 1,
       service,
       operation: op,
       region,
@@ -412,6 +429,8 @@ export class SimulatedCloud {
       at: this.#clock(),
       mutating: !READ_ONLY.test(op) && !(service === "ec2" && args.DryRun === true),
       digest: digestOf(input),
+      account: this.#state.accountId,
+      ...(meta.session ? { session: meta.session } : {}),
     };
     const executionId = callContext.getStore()?.executionId;
     if (executionId) record.executionId = executionId;

@@ -38,6 +38,8 @@ export interface SimulatedCall {
   region: string;
   operation: string;
   input: unknown;
+  /** The access key the call would have been signed with (only with `identify`). */
+  accessKeyId?: string;
 }
 
 /** Answers one call: resolves to the output without `$metadata`, or throws a {@link CloudApiError}. */
@@ -56,6 +58,7 @@ export function attachAnswerer(
   service: string,
   region: string,
   answer: CallAnswerer,
+  opts: { identify?: boolean } = {},
 ): void {
   client.middlewareStack.add(
     (next: (args: unknown) => Promise<unknown>, context: MiddlewareContext) =>
@@ -73,7 +76,9 @@ export function attachAnswerer(
         const requestId = randomUUID();
         let output: object;
         try {
-          output = await answer({ service, region, operation, input: stash.input });
+          // The credentials the SDK would sign with (a member account's session, for one).
+          const accessKeyId = opts.identify ? await accessKeyOf(client) : undefined;
+          output = await answer({ service, region, operation, input: stash.input, accessKeyId });
         } catch (e) {
           const error =
             e instanceof CloudApiError
@@ -112,4 +117,11 @@ export function attachAnswerer(
     },
     { relation: "after", toMiddleware: DESERIALIZER_MIDDLEWARE, name: WIRE_MIDDLEWARE, override: true },
   );
+}
+
+async function accessKeyOf(client: SdkClient): Promise<string | undefined> {
+  const provider = (client as { config?: { credentials?: unknown } }).config?.credentials;
+  if (typeof provider !== "function") return undefined;
+  const creds = (await provider()) as { accessKeyId?: string } | undefined;
+  return creds?.accessKeyId;
 }

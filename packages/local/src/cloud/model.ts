@@ -6,8 +6,8 @@
 import { createHash } from "node:crypto";
 import type { ScalingState } from "./application-autoscaling.ts";
 import type { CloudWatchState } from "./cloudwatch.ts";
-import type { EcsState } from "./ecs.ts";
 import type { DynamoDbTablesState } from "./dynamodb-backups.ts";
+import type { EcsState } from "./ecs.ts";
 import type { AddressRecord, StatusCheckRecord } from "./eip.ts";
 import type { ProbeRule } from "./failover-controls.ts";
 import type { LambdaState } from "./lambda.ts";

@@ -1,0 +1,125 @@
+import { describe, expect, it } from "vitest";
+import { locationKey, resolveLocations, roleArnOf } from "./accounts.ts";
+import { validateConfig } from "./config/load.ts";
+import { ConfigError } from "./errors.ts";
+import { eachLocation, limitOf } from "./locations.ts";
+
+function problems(raw: unknown): Record<string, string> {
+  try {
+    validateConfig(raw);
+  } catch (err) {
+    if (err instanceof ConfigError) return Object.fromEntries(err.issues.map((i) => [i.path, i.message]));
+    throw err;
+  }
+  return {};
+}
+
+const prodA = {
+  id: "111111111111",
+  name: "prod-a",
+  regions: ["us-east-1", "eu-west-1"],
+  tags: { env: "prod" },
+};
+const prodB = { id: "222222222222", name: "prod-b", regions: ["us-east-1"], tags: { env: "prod" } };
+const dev = { id: "333333333333", name: "dev", regions: ["us-west-2"], tags: { env: "dev" } };
+
+describe("config accounts", () => {
+  it("accepts accounts and fills tags, vars and the default role", () => {
+    const config = validateConfig({ accounts: [prodA, { ...dev, role: "Ops", externalId: "reflex-hub" }] });
+    expect(config.accounts[0]?.vars).toEqual({});
+    expect(roleArnOf(config.accounts[0] as never)).toBe("arn:aws:iam::111111111111:role/ReflexExecutionRole");
+    expect(roleArnOf(config.accounts[1] as never)).toBe("arn:aws:iam::333333333333:role/Ops");
+  });
+
+  it("names each bad account: id not 12 digits, unknown Region, duplicates, a role in another partition", () => {
+    const byPath = problems({
+      accounts: [
+        { ...prodA, id: "12345" },
+        { ...prodB, regions: ["us-east-9"] },
+        { ...dev, role: "arn:aws-cn:iam::333333333333:role/ReflexExecutionRole" },
+        { ...dev, name: "dev-2" },
+        { ...prodB, id: "444444444444", name: "dev", role: "arn:aws:iam::555555555555:role/R" },
+      ],
+    });
+    expect(byPath["accounts[0].id"]).toMatch(/12 digits/);
+    expect(byPath["accounts[1].regions[0]"]).toMatch(/unknown Region 'us-east-9'/);
+    expect(byPath["accounts[2].role"]).toMatch(/partition 'aws-cn'.*'aws'/);
+    expect(byPath["accounts[3].id"]).toMatch(/duplicate account 333333333333 \(also accounts\[2\]\)/);
+    expect(byPath["accounts[4].name"]).toMatch(/duplicate account name 'dev' \(also accounts\[2\]\)/);
+    expect(byPath["accounts[4].role"]).toMatch(/names account 555555555555, not 444444444444/);
+  });
+});
+
+describe("resolveLocations", () => {
+  const accounts = validateConfig({ accounts: [prodA, prodB, dev] }).accounts;
+
+  it("selects by tag: one location per account and Region", () => {
+    expect(resolveLocations(accounts, { accounts: ["tag:env=prod"] })).toEqual([
+      { account: "111111111111", accountName: "prod-a", region: "us-east-1" },
+      { account: "111111111111", accountName: "prod-a", region: "eu-west-1" },
+      { account: "222222222222", accountName: "prod-b", region: "us-east-1" },
+    ]);
+  });
+
+  it("selects by name or id, narrows Regions and excludes accounts", () => {
+    const got = resolveLocations(accounts, {
+      accounts: ["*"],
+      regions: ["us-east-1"],
+      excludeAccounts: ["prod-b"],
+    });
+    expect(got.map((l) => `${l.accountName}/${l.region}`)).toEqual(["prod-a/us-east-1"]);
+    expect(resolveLocations(accounts, { accounts: ["333333333333"] })).toHaveLength(1);
+  });
+
+  it("refuses a term that matches no account", () => {
+    expect(() => resolveLocations(accounts, { accounts: ["tag:env=stage"] })).toThrow(/matches no account/);
+  });
+
+  it("keys a lock by account, Region and resource", () => {
+    expect(locationKey({ account: "111111111111", region: "us-east-1" }, "instance:i-0abc")).toBe(
+      "111111111111/us-east-1/instance:i-0abc",
+    );
+  });
+});
+
+describe("location limits", () => {
+  it("reads a count or a percentage of the locations, as SSM does", () => {
+    expect(limitOf(2, 6, "locationConcurrency", 1)).toBe(2);
+    expect(limitOf("50%", 6, "locationConcurrency", 1)).toBe(3);
+    expect(limitOf("10%", 6, "locationConcurrency", 1)).toBe(1);
+    expect(limitOf("0%", 6, "locationMaxErrors", 0)).toBe(0);
+    expect(() => limitOf("lots", 6, "locationMaxErrors", 0)).toThrow(/number or a percentage/);
+    expect(() => limitOf("150%", 6, "locationMaxErrors", 0)).toThrow(/at most 100%/);
+  });
+
+  it("never runs more than the concurrency at once, and starts none once more than maxErrors failed (running ones finish)", async () => {
+    let running = 0;
+    let peak = 0;
+    const gates: Array<() => void> = [];
+    const done = eachLocation([1, 2, 3, 4, 5, 6], 2, 1, async (n) => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise<void>((resolve) => gates.push(resolve));
+      running--;
+      return { status: n === 2 || n === 3 ? "FAILED" : "SUCCEEDED" };
+    });
+    // Let each started location finish in turn (each waits on its own gate: state, not time).
+    while (gates.length || running) {
+      await Promise.resolve();
+      gates.shift()?.();
+      await new Promise((r) => setImmediate(r));
+    }
+    const out = await done;
+    expect(peak).toBe(2);
+    // 1 and 2 start; 1 ends, 3 starts; 2 fails (1 error, not more than 1), 4 starts; 3 fails:
+    // 2 errors, more than 1, so 5 and 6 never start; 4, already running, finishes.
+    expect(out.map((o) => o.status)).toEqual([
+      "SUCCEEDED",
+      "FAILED",
+      "FAILED",
+      "SUCCEEDED",
+      "SKIPPED",
+      "SKIPPED",
+    ]);
+  });
+});

@@ -1,0 +1,263 @@
+/**
+ * Many accounts and Regions from one hub: the member accounts Reflex may act in (config
+ * `accounts`, after c7n-org's `accounts.yml`), the role it assumes in each, and the selector
+ * that picks a run's locations (`tag:env=prod`, an account id or name, `*`).
+ *
+ * A location is one account and one Region. A run that names locations gets one child run per
+ * location (see `locations.ts`), each with credentials for its account from `Aws.clientsFor`.
+ *
+ * @example
+ * const locations = resolveLocations(config.accounts, { accounts: ["tag:env=prod"] });
+ * // [{ account: "111111111111", accountName: "prod-a", region: "us-east-1" }, ...]
+ */
+import { z } from "zod";
+import { type Issue, ValidationError } from "./errors.ts";
+
+/**
+ * The Regions AWS has (commercial, China, GovCloud), as the EC2 `DescribeRegions` of each
+ * partition lists them: a Region not in it is a typo in config, found at load, not at 2 a.m.
+ */
+export const KNOWN_REGIONS = [
+  "af-south-1",
+  "ap-east-1",
+  "ap-east-2",
+  "ap-northeast-1",
+  "ap-northeast-2",
+  "ap-northeast-3",
+  "ap-south-1",
+  "ap-south-2",
+  "ap-southeast-1",
+  "ap-southeast-2",
+  "ap-southeast-3",
+  "ap-southeast-4",
+  "ap-southeast-5",
+  "ap-southeast-6",
+  "ap-southeast-7",
+  "ca-central-1",
+  "ca-west-1",
+  "eu-central-1",
+  "eu-central-2",
+  "eu-north-1",
+  "eu-south-1",
+  "eu-south-2",
+  "eu-west-1",
+  "eu-west-2",
+  "eu-west-3",
+  "il-central-1",
+  "me-central-1",
+  "me-south-1",
+  "mx-central-1",
+  "sa-east-1",
+  "us-east-1",
+  "us-east-2",
+  "us-west-1",
+  "us-west-2",
+  "cn-north-1",
+  "cn-northwest-1",
+  "us-gov-east-1",
+  "us-gov-west-1",
+] as const;
+
+/** The role Reflex assumes in a member account when the config names none (the member template creates it). */
+export const DEFAULT_MEMBER_ROLE = "ReflexExecutionRole";
+
+/** STS's limit for a role-chained session (a Lambda's role assuming another role): one hour. */
+export const MAX_SESSION_SECONDS = 3600;
+
+/** The partition a Region belongs to (`aws`, `aws-cn`, `aws-us-gov`). */
+export function partitionOf(region: string): string {
+  if (region.startsWith("cn-")) return "aws-cn";
+  if (region.startsWith("us-gov-")) return "aws-us-gov";
+  return "aws";
+}
+
+const knownRegion = z.string().refine((r) => (KNOWN_REGIONS as readonly string[]).includes(r), {
+  error: (i) => `unknown Region '${String(i.input).slice(0, 40)}' (e.g. us-east-1)`,
+});
+
+const ROLE_ARN = /^arn:(aws[a-z-]*):iam::(\d{12}):role\/([\w+=,.@/-]{1,512})$/;
+
+export const accountSchema = z
+  .object({
+    id: z.string().regex(/^\d{12}$/, "account id must be 12 digits"),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be letters, digits, '.', '_' or '-', at most 64"),
+    regions: z.array(knownRegion).min(1, "give at least one Region"),
+    /** The role to assume: a name (in this account) or an ARN. Default `ReflexExecutionRole`. */
+    role: z
+      .string()
+      .regex(/^([\w+=,.@-]{1,64}|arn:.*)$/, "must be a role name or a role ARN")
+      .optional(),
+    /** STS `ExternalId` the member role's trust policy requires (2–1,224 characters). */
+    externalId: z
+      .string()
+      .regex(/^[\w+=,.@:/-]{2,1224}$/, "must be 2-1,224 characters of [A-Za-z0-9+=,.@:/-_]")
+      .optional(),
+    tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
+    /** Values a runbook's params may name (`$vars.<key>`), per account. */
+    vars: z.record(z.string(), z.unknown()).default({}),
+    /** What differs in this account from the hub's config. */
+    overrides: z
+      .object({
+        guardrails: z.record(z.string(), z.unknown()).optional(),
+        freezes: z.array(z.unknown()).optional(),
+        access: z.record(z.string(), z.unknown()).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type Account = z.output<typeof accountSchema>;
+
+/** One place a run acts: an account and a Region. */
+export interface Location {
+  account: string;
+  accountName?: string;
+  region: string;
+}
+
+/** The ARN of the role Reflex assumes in an account. */
+export function roleArnOf(account: Pick<Account, "id" | "role" | "regions">): string {
+  const role = account.role ?? DEFAULT_MEMBER_ROLE;
+  if (role.startsWith("arn:")) return role;
+  return `arn:${partitionOf(account.regions[0] ?? "us-east-1")}:iam::${account.id}:role/${role}`;
+}
+
+/**
+ * What a valid-shaped `accounts` list still gets wrong: the same id or name twice, a role ARN
+ * that is not an ARN, names another account, or sits in another partition than the account's
+ * Regions, and Regions of two partitions in one account (one role cannot span them).
+ */
+export function accountIssues(accounts: Array<Account | undefined>): Issue[] {
+  const issues: Issue[] = [];
+  const ids = new Map<string, number>();
+  const names = new Map<string, number>();
+  accounts.forEach((a, i) => {
+    if (!a) return; // it did not parse: its problems are reported already
+    const at = `accounts[${i}]`;
+    const sameId = ids.get(a.id);
+    if (sameId !== undefined)
+      issues.push({ path: `${at}.id`, message: `duplicate account ${a.id} (also accounts[${sameId}])` });
+    else ids.set(a.id, i);
+    const sameName = names.get(a.name);
+    if (sameName !== undefined)
+      issues.push({
+        path: `${at}.name`,
+        message: `duplicate account name '${a.name}' (also accounts[${sameName}])`,
+      });
+    else names.set(a.name, i);
+    const partitions = [...new Set(a.regions.map(partitionOf))];
+    if (partitions.length > 1)
+      issues.push({
+        path: `${at}.regions`,
+        message: `Regions of more than one partition (${partitions.join(", ")}); one role cannot span them`,
+      });
+    if (a.role?.startsWith("arn:")) {
+      const m = ROLE_ARN.exec(a.role);
+      if (!m)
+        issues.push({ path: `${at}.role`, message: "not a role ARN (arn:aws:iam::<account>:role/<name>)" });
+      else {
+        const [, partition, roleAccount] = m;
+        const want = partitions[0] ?? "aws";
+        if (partition !== want)
+          issues.push({
+            path: `${at}.role`,
+            message: `role ARN is in partition '${partition}', but the account's Regions are in '${want}'`,
+          });
+        if (roleAccount !== a.id)
+          issues.push({
+            path: `${at}.role`,
+            message: `role ARN names account ${roleAccount}, not ${a.id}`,
+          });
+      }
+    }
+  });
+  return issues;
+}
+
+/** Which locations a run acts in: accounts by id, name, `tag:key=value` or `*`; Regions default each account's. */
+export interface LocationSelector {
+  accounts?: string[];
+  regions?: string[];
+  excludeAccounts?: string[];
+}
+
+function matches(account: Account, term: string): boolean {
+  if (term === "*") return true;
+  if (term.startsWith("tag:")) {
+    const [key, ...rest] = term.slice(4).split("=");
+    const value = rest.join("=");
+    return (
+      key !== undefined &&
+      account.tags[key] !== undefined &&
+      (rest.length === 0 || account.tags[key] === value)
+    );
+  }
+  return account.id === term || account.name === term;
+}
+
+/**
+ * The locations a selector names, in config order, each account's Regions (or the selector's,
+ * where the account has them). A term that matches no account is bad input, not an empty run.
+ */
+export function resolveLocations(accounts: Account[], selector: LocationSelector): Location[] {
+  const terms = selector.accounts ?? ["*"];
+  const issues: Issue[] = [];
+  terms.forEach((t, i) => {
+    if (!accounts.some((a) => matches(a, t)))
+      issues.push({ path: `accounts[${i}]`, message: `'${t}' matches no account in config` });
+  });
+  if (issues.length)
+    throw new ValidationError("unknown_location", issues.map((i) => i.message).join("; "), issues);
+  const chosen = accounts.filter(
+    (a) => terms.some((t) => matches(a, t)) && !(selector.excludeAccounts ?? []).some((t) => matches(a, t)),
+  );
+  const out: Location[] = [];
+  for (const a of chosen)
+    for (const region of a.regions)
+      if (!selector.regions || selector.regions.includes(region))
+        out.push({ account: a.id, accountName: a.name, region });
+  return out;
+}
+
+/** The lock key of a resource in a location: `account/region/resource`, so one id in two accounts is two locks. */
+export function locationKey(location: Pick<Location, "account" | "region">, resource: string): string {
+  return `${location.account}/${location.region}/${resource}`;
+}
+
+/** What `reflex accounts check` found in one location. */
+export interface LocationCheck extends Location {
+  ok: boolean;
+  /** Why not: the role could not be assumed, or the read call failed. */
+  error?: string;
+}
+
+/**
+ * Assumes each account's role and makes one read call per Region (`read`, given the location's
+ * clients), in parallel: says which locations work and, for each that does not, why.
+ */
+export async function checkAccounts(
+  accounts: Account[],
+  read: (clients: import("./aws.ts").AccountClients) => Promise<unknown>,
+): Promise<LocationCheck[]> {
+  const { clientsFor } = await import("./aws.ts");
+  const checks = accounts.flatMap((a) =>
+    a.regions.map(async (region): Promise<LocationCheck> => {
+      const location = { account: a.id, accountName: a.name, region };
+      try {
+        const clients = clientsFor(
+          { id: a.id, roleArn: roleArnOf(a), ...(a.externalId ? { externalId: a.externalId } : {}) },
+          region,
+        );
+        await read(clients);
+        return { ...location, ok: true };
+      } catch (err) {
+        const e = err as Error;
+        return { ...location, ok: false, error: `${e.name}: ${e.message}`.slice(0, 1000) };
+      }
+    }),
+  );
+  return Promise.all(checks);
+}

@@ -1,0 +1,161 @@
+/**
+ * Target locations: one run of a runbook in many accounts and Regions, as SSM Automation's
+ * `TargetLocations` — one child run per location, at most `locationConcurrency` at once, and
+ * no new location started once more than `locationMaxErrors` have failed (both a number or a
+ * percentage of the locations, as SSM takes them). Every child goes through `admit()`; a
+ * location whose role cannot be assumed fails that child only, with the reason, and counts
+ * against `locationMaxErrors`.
+ *
+ * @example
+ * const outcome = await Locations.start(
+ *   { runbook: "backup-snapshot", params: { selector: { tag: { Backup: "daily" } } }, trigger: { kind: "manual" }, actor },
+ *   { accounts: ["tag:env=prod"] }, { locationConcurrency: 2, locationMaxErrors: "10%" }, waitForEnd);
+ */
+import { type LocationSelector, resolveLocations } from "./accounts.ts";
+import { type AdmitRequest, admit } from "./admission/index.ts";
+import { currentConfig } from "./config/index.ts";
+import { ValidationError } from "./errors.ts";
+import * as Runbooks from "./runbooks/index.ts";
+import { newExecutionId } from "./runs.ts";
+import * as Audit from "./state/audit.ts";
+
+/** A count, or a percentage of the locations (`"50%"`). */
+export type Limit = number | string;
+
+export interface LocationLimits {
+  /** How many locations run at once. Default 1 (one at a time, as the safest start). */
+  locationConcurrency?: Limit;
+  /** How many locations may fail before no new one starts. Default 0: stop after the first failure. */
+  locationMaxErrors?: Limit;
+}
+
+/** How one location ended. `SKIPPED`: not started, because too many had failed. */
+export interface LocationOutcome {
+  account: string;
+  accountName?: string;
+  region: string;
+  executionId?: string;
+  status: string;
+  reason?: string;
+}
+
+/** A limit as a count of `total` locations: `"50%"` of 6 is 3. Concurrency is at least 1. */
+export function limitOf(limit: Limit, total: number, what: string, min: number): number {
+  const text = String(limit);
+  const m = /^(\d{1,3})%$/.exec(text);
+  if (m) {
+    const pct = Number(m[1]);
+    if (pct > 100)
+      throw new ValidationError("invalid_limit", `${what} must be at most 100%`, [
+        { path: what, message: "over 100%" },
+      ]);
+    return Math.max(min, Math.ceil((total * pct) / 100));
+  }
+  if (!/^\d{1,6}$/.test(text))
+    throw new ValidationError("invalid_limit", `${what} must be a number or a percentage such as "10%"`, [
+      { path: what, message: "not a number or a percentage" },
+    ]);
+  return Math.max(min, Number(text));
+}
+
+/**
+ * Runs `each` over the locations, at most `concurrency` at once, in order; once more than
+ * `maxErrors` have failed, the ones not yet started are SKIPPED (those running finish).
+ */
+export async function eachLocation<L>(
+  locations: L[],
+  concurrency: number,
+  maxErrors: number,
+  each: (location: L, index: number) => Promise<{ status: string; executionId?: string; reason?: string }>,
+): Promise<Array<{ location: L; status: string; executionId?: string; reason?: string }>> {
+  const out: Array<{ location: L; status: string; executionId?: string; reason?: string }> = [];
+  let next = 0;
+  let errors = 0;
+  const worker = async () => {
+    while (next < locations.length) {
+      const index = next++;
+      const location = locations[index] as L;
+      if (errors > maxErrors) {
+        out[index] = { location, status: "SKIPPED", reason: `more than ${maxErrors} location(s) failed` };
+        continue;
+      }
+      let result: { status: string; executionId?: string; reason?: string };
+      try {
+        result = await each(location, index);
+      } catch (err) {
+        result = { status: "FAILED", reason: (err as Error).message };
+      }
+      if (result.status !== "SUCCEEDED") errors++;
+      out[index] = { location, ...result };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, locations.length) }, worker));
+  return out;
+}
+
+/**
+ * Starts a runbook in every location the selector names: child `<parent>-<n>` per location
+ * (its params' `region` set to the location's, when the runbook takes one), each admitted on
+ * its own, and waits for each with `waitForEnd` before starting the next. Resolves to each
+ * location's outcome; audited as `locations.started` and `locations.finished` under the parent id.
+ */
+export async function start(
+  req: Omit<AdmitRequest, "location" | "executionId">,
+  selector: LocationSelector,
+  limits: LocationLimits,
+  waitForEnd: (executionId: string) => Promise<{ status: string; error?: string; cause?: string }>,
+): Promise<{ parentId: string; locations: LocationOutcome[] }> {
+  const config = req.config ?? currentConfig();
+  const runbook = Runbooks.get(req.runbook);
+  const locations = resolveLocations(config.accounts, selector);
+  if (locations.length === 0)
+    throw new ValidationError("no_locations", "the selector names no account and Region", [
+      { path: "locations", message: "no location" },
+    ]);
+  const concurrency = limitOf(limits.locationConcurrency ?? 1, locations.length, "locationConcurrency", 1);
+  const maxErrors = limitOf(limits.locationMaxErrors ?? 0, locations.length, "locationMaxErrors", 0);
+  const parentId = newExecutionId(runbook.name, req.now);
+  const takesRegion = "region" in ((runbook.params as { shape?: object }).shape ?? {});
+  await Audit.record({
+    kind: "locations.started",
+    actor: req.actor.id,
+    reason: `${runbook.name} in ${locations.length} location(s) (${locations.map((l) => `${l.account}/${l.region}`).join(", ")}), ${concurrency} at a time, stop after ${maxErrors} error(s)`,
+    executionId: parentId,
+    runbook: runbook.name,
+  });
+  const results = await eachLocation(locations, concurrency, maxErrors, async (location, i) => {
+    const params = takesRegion ? { ...(req.params as object), region: location.region } : req.params;
+    const admitted = await admit({
+      ...req,
+      params,
+      executionId: `${parentId}-${i + 1}`,
+      location: { account: location.account, region: location.region },
+    });
+    if (!admitted.admitted) return { status: "REFUSED", reason: admitted.reason };
+    const end = await waitForEnd(admitted.execution.id);
+    return {
+      status: end.status,
+      executionId: admitted.execution.id,
+      ...(end.status !== "SUCCEEDED"
+        ? { reason: `${end.error ?? ""}: ${end.cause ?? ""}`.slice(0, 500) }
+        : {}),
+    };
+  });
+  const outcomes: LocationOutcome[] = results.map((r) => ({
+    account: r.location.account,
+    ...(r.location.accountName ? { accountName: r.location.accountName } : {}),
+    region: r.location.region,
+    status: r.status,
+    ...(r.executionId ? { executionId: r.executionId } : {}),
+    ...(r.reason ? { reason: r.reason } : {}),
+  }));
+  const failed = outcomes.filter((o) => o.status !== "SUCCEEDED");
+  await Audit.record({
+    kind: "locations.finished",
+    actor: req.actor.id,
+    reason: `${outcomes.length - failed.length} of ${outcomes.length} location(s) succeeded${failed.length ? `; ${failed.map((f) => `${f.account}/${f.region} ${f.status}${f.reason ? ` (${f.reason.slice(0, 200)})` : ""}`).join("; ")}` : ""}`,
+    executionId: parentId,
+    runbook: runbook.name,
+  });
+  return { parentId, locations: outcomes };
+}

@@ -1,0 +1,245 @@
+/**
+ * One runbook in many accounts and Regions from one hub (issue 26, part A): local mode with
+ * three simulated member accounts of two Regions each, backup-snapshot by tag in every
+ * location, a child run per location.
+ */
+import { type Admission, Locations, validateConfig } from "@reflex/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as Executions from "../packages/core/src/state/executions.ts";
+import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
+import { type LocalMode, startLocal } from "../packages/local/src/local-mode.ts";
+import { reflex } from "./support/cli.ts";
+
+let local: LocalMode;
+const REGIONS = ["us-east-1", "eu-west-1"];
+
+beforeAll(async () => {
+  local = await startLocal({
+    config: validateConfig({}),
+    port: 0,
+    quiet: true,
+    dataDir: null,
+    waitMs: 20,
+    snapshotDurationMs: 100,
+    scheduler: false,
+    cloud: SimulatedCloud.seeded({ snapshotDurationMs: 100 }),
+    accounts: { count: 3, regions: REGIONS },
+  });
+});
+afterAll(() => local?.stop());
+
+/** The run's end, as its record says once the run is closed. */
+async function waitForEnd(id: string) {
+  const execution = local.engine.list().find((e) => e.name === id);
+  await execution?.done;
+  const record = await Executions.find(id);
+  return { status: record?.status ?? "UNKNOWN", error: record?.error, cause: record?.cause };
+}
+
+const backup = (accounts: string[], limits: Locations.LocationLimits, regions?: string[]) =>
+  Locations.start(
+    {
+      runbook: "backup-snapshot",
+      params: { selector: { tag: { Backup: "daily" } } },
+      trigger: { kind: "manual" },
+      actor: { id: "cli:alice" },
+    },
+    { accounts, ...(regions ? { regions } : {}) },
+    limits,
+    waitForEnd,
+  );
+
+/** The most locations with a call in flight at once: each location's calls span [first, last] in the org's call order. */
+function peakConcurrency(calls: Array<{ seq: number; executionId?: string }>): number {
+  const spans = new Map<string, [number, number]>();
+  for (const c of calls) {
+    if (!c.executionId) continue;
+    const s = spans.get(c.executionId);
+    spans.set(c.executionId, s ? [s[0], c.seq] : [c.seq, c.seq]);
+  }
+  let peak = 0;
+  for (const c of calls) {
+    const open = [...spans.values()].filter(([a, b]) => a <= c.seq && c.seq <= b).length;
+    peak = Math.max(peak, open);
+  }
+  return peak;
+}
+
+describe("target locations", () => {
+  it("backs up by tag in 3 accounts x 2 Regions, never more than 2 locations at once, each call in its own account", async () => {
+    const mark = local.organization.calls().at(-1)?.seq ?? 0;
+    const { parentId, locations } = await backup(["tag:env=prod"], { locationConcurrency: 2 });
+
+    expect(locations).toHaveLength(6);
+    expect(locations.map((l) => l.status)).toEqual(Array(6).fill("SUCCEEDED"));
+    const calls = local.organization.calls().filter((c) => c.seq > mark);
+    expect(peakConcurrency(calls)).toBe(2);
+    const where = new Map(locations.map((l) => [l.executionId, l]));
+    for (const c of calls) {
+      const location = where.get(c.executionId);
+      expect(location, `call ${c.seq} belongs to a child run`).toBeDefined();
+      expect([c.account, c.region]).toEqual([location?.account, location?.region]);
+      // The member account sees (and may log) which run made the call.
+      expect(c.session).toBe(`reflex-${c.executionId}`);
+      expect(c.session).toContain(parentId);
+    }
+    // Each account got snapshots in each of its Regions, and only there.
+    for (const [id, cloud] of local.organization.members)
+      for (const region of REGIONS)
+        expect(cloud.snapshots(region).length, `${id}/${region}`).toBeGreaterThan(0);
+    const child = await Executions.find(locations[0]?.executionId ?? "");
+    expect(child?.location).toEqual({ account: locations[0]?.account, region: locations[0]?.region });
+
+    // The member clouds are seeded alike: one instance id in every account is as many locks.
+    const id = local.organization.member("111111111111").instances("us-east-1")[0]?.InstanceId ?? "";
+    expect(
+      local.organization
+        .member("222222222222")
+        .instances("us-east-1")
+        .map((i) => i.InstanceId),
+    ).toContain(id);
+    const locks = await Promise.all(
+      locations
+        .filter((l) => l.region === "us-east-1")
+        .map(async (l) => (await Executions.find(l.executionId ?? ""))?.locks ?? []),
+    );
+    expect(locks.map((l) => l.filter((k) => k.endsWith(`/instance:${id}`)))).toEqual([
+      [`111111111111/us-east-1/instance:${id}`],
+      [`222222222222/us-east-1/instance:${id}`],
+      [`333333333333/us-east-1/instance:${id}`],
+    ]);
+  });
+
+  it("one account whose role is missing: its locations fail with the reason, the others succeed", async () => {
+    const role = "arn:aws:iam::222222222222:role/ReflexExecutionRole";
+    local.organization.sts.deleteRole(role);
+    try {
+      const { locations } = await backup(["*"], { locationConcurrency: 3, locationMaxErrors: "50%" }, [
+        "us-east-1",
+      ]);
+      expect(locations.map((l) => [l.account, l.status])).toEqual([
+        ["111111111111", "SUCCEEDED"],
+        ["222222222222", "FAILED"],
+        ["333333333333", "SUCCEEDED"],
+      ]);
+      expect(locations.find((l) => l.account === "222222222222")?.reason).toMatch(
+        /cannot assume arn:aws:iam::222222222222:role\/ReflexExecutionRole.*AccessDenied/,
+      );
+      // `reflex accounts check` says the same, location by location, and exits 1.
+      const check = await reflex(["accounts", "check", "--url", local.url]);
+      expect(check.code).toBe(1);
+      expect(check.stdout).toMatch(/FAIL {2}222222222222 \(member-2\) us-east-1: .*AccessDenied/);
+      expect(check.stdout).toMatch(/ok {4}111111111111 \(member-1\) eu-west-1/);
+      expect(check.stdout).toMatch(/4 of 6 location\(s\) ok/);
+    } finally {
+      local.organization.sts.putRole({ arn: role, trust: [local.organization.sts.hubPrincipal] });
+    }
+  });
+
+  it("refuses a location the config does not name, or a runbook whose state machine calls AWS itself (400, nothing started)", async () => {
+    const { Admission: A } = await import("@reflex/core");
+    const refused: Admission.Admission = await A.admit({
+      runbook: "backup-snapshot",
+      params: { selector: { tag: { Backup: "daily" } } },
+      trigger: { kind: "manual" },
+      actor: { id: "cli:alice" },
+      location: { account: "999999999999", region: "us-east-1" },
+    });
+    expect(refused).toMatchObject({ admitted: false, status: 400, check: "params" });
+    const wrongRegion = await A.admit({
+      runbook: "backup-snapshot",
+      params: { selector: { tag: { Backup: "daily" } } },
+      trigger: { kind: "manual" },
+      actor: { id: "cli:alice" },
+      location: { account: "member-1", region: "ap-south-1" },
+    });
+    expect(wrongRegion).toMatchObject({ admitted: false, status: 400 });
+    // A runbook that calls AWS from its state machine (aws() Tasks) would act in the hub.
+    const { restartService } = await import("../examples/runbooks/restart-service/index.ts");
+    const config = validateConfig({ runbooks: [restartService], accounts: local.config.accounts });
+    const sdkTasks = await A.admit({
+      runbook: "restart-service",
+      params: restartService.example,
+      trigger: { kind: "manual" },
+      actor: { id: "cli:alice" },
+      location: { account: "member-1", region: "us-east-1" },
+      config,
+    });
+    expect(sdkTasks).toMatchObject({
+      admitted: false,
+      status: 400,
+      reason: expect.stringMatching(/hub's account only/),
+    });
+  });
+});
+
+describe("a run in one location, from the HTTP API", () => {
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${local.url}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  it("starts in the account and Region asked, and a rerun runs there again; an unknown account is a 400", async () => {
+    const params = { selector: { tag: { Backup: "daily" } }, region: "eu-west-1" };
+    const started = await post("/api/runbooks/backup-snapshot/executions", {
+      params,
+      location: { account: "member-3", region: "eu-west-1" },
+    });
+    expect(started.status).toBe(202);
+    expect(await waitForEnd(started.body.executionId)).toMatchObject({ status: "SUCCEEDED" });
+    const again = await post(`/api/executions/${started.body.executionId}/rerun`, {});
+    expect(again.status).toBe(202);
+    await waitForEnd(again.body.executionId);
+    for (const id of [started.body.executionId, again.body.executionId])
+      expect((await Executions.find(id))?.location).toEqual({ account: "333333333333", region: "eu-west-1" });
+
+    const bad = await post("/api/runbooks/backup-snapshot/executions", {
+      params,
+      location: { account: "444444444444", region: "eu-west-1" },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/account '444444444444' is not in config accounts/);
+  });
+});
+
+describe("a lost run in a member account", () => {
+  it("is inspected in that account, with a session named for the run", async () => {
+    const { Steps } = await import("@reflex/core");
+    const mark = local.organization.calls().at(-1)?.seq ?? 0;
+    const lost = {
+      id: "backup-snapshot-20261207T000000Z-lost01",
+      runbook: "backup-snapshot",
+      status: "RUNNING",
+      dryRun: false,
+      params: { selector: { tag: { Backup: "daily" } }, region: "eu-west-1" },
+      trigger: { kind: "manual", actor: "cli:alice" },
+      startedAt: "2026-12-07T00:00:00.000Z",
+      location: { account: "333333333333", region: "eu-west-1" },
+    } as const;
+    await Steps.inspectLost(lost as never);
+    const calls = local.organization.calls().filter((c) => c.seq > mark);
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.map((c) => [c.account, c.session])).toEqual(
+      calls.map(() => ["333333333333", `reflex-${lost.id}`]),
+    );
+  });
+});
+
+describe("reflex start --accounts --regions", () => {
+  it("takes a count of Regions or a list, and refuses what it cannot simulate (exit 2)", async () => {
+    const { memberAccounts } = await import("../packages/local/src/cli/commands/local.ts");
+    expect(memberAccounts("3", "2")).toEqual({ count: 3, regions: ["us-east-1", "us-west-2"] });
+    expect(memberAccounts("1", "eu-west-1,ap-south-1")).toEqual({
+      count: 1,
+      regions: ["eu-west-1", "ap-south-1"],
+    });
+    expect(memberAccounts(undefined, "2")).toBeUndefined();
+    expect(() => memberAccounts("12", "2")).toThrow(/0 to 9/);
+    expect(() => memberAccounts("2", "eu-west-9")).toThrow(/unknown Region 'eu-west-9'/);
+    expect((await reflex(["start", "--accounts", "x"])).code).toBe(2);
+  });
+});
