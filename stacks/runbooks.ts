@@ -290,6 +290,17 @@ export function Runbooks({ stack }: StackContext) {
         )}): describe actions do not support resource-level permissions, so AWS requires Resource '*'.`,
       appliesTo: ["Resource::*"],
     },
+    // What a lost run's sweep may change (restore's drill volumes), fenced as the runbook declares.
+    ...Registry.list().flatMap((runbook) =>
+      runbook.lostRun?.permissions.some((p) => p.mutating)
+        ? wildcardSuppressions(
+            { ...runbook, permissions: runbook.lostRun.permissions.filter((p) => p.mutating) },
+            config,
+            config.automationTag.key,
+            { Partition: partitionOf(stack), Account: stack.account, Region: stack.region },
+          )
+        : [],
+    ),
   ]);
   const reconcileRule = new Rule(stack, "ReconcileSchedule", {
     description: "Every 15 minutes: close Reflex runs that were lost track of",

@@ -107,7 +107,7 @@ describe("reflex chaos on every simulated service", () => {
     const refused = await reflex("chaos", "add", "--op", "kinesis:*", "--error", "InternalError");
     expect(refused.code).toBe(2);
     expect(refused.err).toMatch(
-      /service 'kinesis' is not simulated; use ec2, autoscaling, ssm, route53, cloudwatch, elasticloadbalancing, rds, dynamodb/,
+      /service 'kinesis' is not simulated; use ec2, autoscaling, ssm, route53, cloudwatch, elasticloadbalancing, ecs, application-autoscaling, lambda, rds, dynamodb/,
     );
   });
 });

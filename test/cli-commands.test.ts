@@ -472,6 +472,8 @@ describe("against a running local mode", () => {
       whoami: ["--as", "cli:bob"],
       outbox: [],
       "prices import": ["examples/runbooks/off-hours/prices.csv", "--as-of", "2026-12-01"],
+      "accounts list": [],
+      "accounts check": [],
     };
     const withJson = tree
       .filter((c) => c.options.some((o) => o.long === "--json"))

@@ -221,15 +221,15 @@ export const implementation: Implementation = { steps: {
   });
 
   it("are refused by local mode when they need a service the simulated cloud does not provide", async () => {
-    const rds = {
+    const kms = {
       ...restartService,
-      name: "needs-rds",
-      services: ["ec2", "rds"],
+      name: "needs-kms",
+      services: ["ec2", "kms"],
       rollback: ["Undo"],
       stateMachine: { StartAt: "Undo", States: { Undo: { Type: "Pass" as const, End: true as const } } },
     };
-    await expect(startTestLocal({ runbooks: [rds] })).rejects.toThrow(
-      /runbook 'needs-rds' needs rds, which the simulated cloud does not provide/,
+    await expect(startTestLocal({ runbooks: [kms] })).rejects.toThrow(
+      /runbook 'needs-kms' needs kms, which the simulated cloud does not provide/,
     );
   });
 });

@@ -264,14 +264,21 @@ export const restore = defineRunbook({
   lostRun: {
     permissions: [
       { actions: ["ec2:DescribeVolumes"], mutating: false },
+      // DetachVolume names the volume and the instance; DeleteVolume only the volume.
       {
-        actions: ["ec2:DetachVolume", "ec2:DeleteVolume"],
+        actions: ["ec2:DetachVolume"],
         mutating: true,
         tagCondition: "resource",
         resources: [
           "arn:${Partition}:ec2:*:${Account}:volume/*",
           "arn:${Partition}:ec2:*:${Account}:instance/*",
         ],
+      },
+      {
+        actions: ["ec2:DeleteVolume"],
+        mutating: true,
+        tagCondition: "resource",
+        resources: ["arn:${Partition}:ec2:*:${Account}:volume/*"],
       },
     ],
   },

@@ -61,8 +61,7 @@ export const KNOWN_REGIONS = [
 /** The role Reflex assumes in a member account when the config names none (the member template creates it). */
 export const DEFAULT_MEMBER_ROLE = "ReflexExecutionRole";
 
-/** STS's limit for a role-chained session (a Lambda's role assuming another role): one hour. */
-export const MAX_SESSION_SECONDS = 3600;
+export { MAX_SESSION_SECONDS } from "./aws.ts";
 
 /** The partition a Region belongs to (`aws`, `aws-cn`, `aws-us-gov`). */
 export function partitionOf(region: string): string {
@@ -243,6 +242,7 @@ export async function checkAccounts(
   read: (clients: import("./aws.ts").AccountClients) => Promise<unknown>,
 ): Promise<LocationCheck[]> {
   const { clientsFor } = await import("./aws.ts");
+  await import("./aws-sts.ts");
   const checks = accounts.flatMap((a) =>
     a.regions.map(async (region): Promise<LocationCheck> => {
       const location = { account: a.id, accountName: a.name, region };

@@ -13,9 +13,15 @@
  * const ec2 = Aws.client(EC2Client, "ec2", "eu-west-1");
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { MAX_SESSION_SECONDS } from "./accounts.ts";
 import { region as defaultRegion } from "./env.ts";
 import { StepExecutionError } from "./errors.ts";
+
+/**
+ * STS's limit for a role-chained session (a Lambda's role assuming another role): one hour.
+ * Here, not in accounts.ts, so the client factory (in the Slack ack's bundle) does not pull in
+ * the accounts schema.
+ */
+export const MAX_SESSION_SECONDS = 3600;
 
 /** Every service the factory builds clients for. */
 export const SERVICES = [
@@ -264,6 +270,18 @@ export function currentLocation(): { account: string; region: string } | undefin
   return location ? { account: location.account.id, region: location.region } : undefined;
 }
 
+type StsModule = typeof import("@aws-sdk/client-sts");
+let loadSts: (() => Promise<StsModule>) | undefined;
+
+/**
+ * How to load STS's client, set by aws-sts.ts, which what reaches member accounts imports (the
+ * step runner, `reflex accounts check`): the Slack ack imports this module for its table and
+ * would otherwise carry the STS client in its bundle (test/chatops.test.ts).
+ */
+export function useSts(load: () => Promise<StsModule>): void {
+  loadSts = load;
+}
+
 function assumeRoleProvider(account: MemberAccount, session: string): CredentialProvider {
   const settings = options.sessions ?? {};
   const seconds = Math.min(settings.seconds ?? MAX_SESSION_SECONDS, MAX_SESSION_SECONDS);
@@ -272,9 +290,13 @@ function assumeRoleProvider(account: MemberAccount, session: string): Credential
   let current: SessionCredentials | undefined;
   let pending: Promise<SessionCredentials> | undefined;
   const assume = async (): Promise<SessionCredentials> => {
-    // STS is the hub's: the hub's own credentials ask for the member's. Loaded on first use:
-    // what never acts in a member account (the event gate, the Slack ack) never loads it.
-    const { AssumeRoleCommand, STSClient } = await import("@aws-sdk/client-sts");
+    // STS is the hub's: the hub's own credentials ask for the member's. Its client comes from
+    // aws-sts.ts (see useSts), so a bundle that never acts in a member account holds none.
+    if (!loadSts)
+      throw new Error(
+        "STS is not loaded: import @reflex/core's aws-sts.ts where member accounts are reached",
+      );
+    const { AssumeRoleCommand, STSClient } = await loadSts();
     const sts = client(STSClient, "sts", defaultRegion());
     try {
       const out = await sts.send(

@@ -16,7 +16,7 @@ import { type AdmitRequest, admit } from "./admission/index.ts";
 import { currentConfig } from "./config/index.ts";
 import { ValidationError } from "./errors.ts";
 import * as Runbooks from "./runbooks/index.ts";
-import { newExecutionId } from "./runs.ts";
+import { newExecutionId } from "./runs-api.ts";
 import * as Audit from "./state/audit.ts";
 
 /** A count, or a percentage of the locations (`"50%"`). */

@@ -7,6 +7,7 @@
 import { locationKey, roleArnOf } from "./accounts.ts";
 import * as Approvals from "./approvals.ts";
 import * as Aws from "./aws.ts";
+import "./aws-sts.ts";
 import { classify, TRANSIENT_ERROR } from "./aws-errors.ts";
 import { currentConfig } from "./config/index.ts";
 import { StepExecutionError, ValidationError } from "./errors.ts";
