@@ -176,8 +176,11 @@ describe("the console signed in through the IdP (reflex start --sso)", () => {
     await page.click('nav a[href="#/runs"]');
     await page.waitForURL((u) => u.hash === "#/runs");
     await again.click();
-    await page.waitForURL((u) => u.origin === local.url && u.hash === "#/runs" && !u.search);
+    // The banner goes with the page it was on: the round trip through the IdP has ended (the URL
+    // alone cannot say so, as the page was on #/runs before the click too).
+    await page.locator("#signin-banner").waitFor({ state: "detached" });
     await page.locator("#signed-in").waitFor();
+    await page.waitForURL((u) => u.origin === local.url && u.hash === "#/runs" && !u.search);
     expect(await page.locator("#signin-banner").count()).toBe(0);
   });
 
