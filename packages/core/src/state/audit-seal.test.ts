@@ -270,6 +270,27 @@ describe("verify names each kind of tampering", () => {
     expect(forger.keyId).not.toBe(signer.keyId);
   });
 
+  it("an entry added to a sealed hour long after it was sealed stays named after the sealer backfills it", async () => {
+    await sealedTrail();
+    // Two hours after hour 0 was sealed (13:05), a forged entry in hour 0: the sealer's next run
+    // backfills it (it looks back 24 periods), signed by the real key, so only the timing tells.
+    const forged = await store(new Date(hour(0).getTime() + 90_000), "approved by alice");
+    const written = await Seal.seal({ signer, hub: "test", now: new Date(hour(5).getTime() + 5 * 60_000) });
+
+    expect(written[0]).toMatchObject({ hour: hour(0).toISOString(), backfill: true, count: 1 });
+    const report = await verify();
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([
+      expect.objectContaining({
+        kind: "late-entry",
+        id: forged.id,
+        hour: hour(0).toISOString(),
+        sequence: written[0].sequence,
+        message: expect.stringMatching(/sealed 120 min after its period was first sealed/),
+      }),
+    ]);
+  });
+
   it("a range with no digests says so, and is not ok", async () => {
     await sealedTrail();
 

@@ -37,6 +37,7 @@ export type ProblemKind =
   | "modified-entry"
   | "missing-entry"
   | "unsealed-entry"
+  | "late-entry"
   | "missing-digest"
   | "bad-signature"
   | "broken-chain";
@@ -71,11 +72,21 @@ export interface VerifyReport {
 
 export const MAX_PROBLEMS = 1000;
 
+/**
+ * How long after a period was first sealed a backfill of it is a late arrival (the audit queue's
+ * lag is seconds; the sealer runs every few minutes). The sealer backfills any entry it finds in
+ * the last 24 sealed periods, so an entry added to a sealed period is sealed too at its next run:
+ * what still tells it from a late arrival is how long after the first seal its backfill came.
+ */
+export const LATE_BACKFILL_MINUTES = 30;
+
 export interface VerifyOptions {
   source: TrailSource;
   keys: PublicKey[];
   from: Date;
   to: Date;
+  /** A backfill sealed more than this after its period's first digest names its entries `late-entry`; default {@link LATE_BACKFILL_MINUTES}. */
+  lateMinutes?: number;
 }
 
 /**
@@ -88,6 +99,7 @@ export interface VerifyOptions {
 export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
   const from = opts.from.toISOString();
   const to = opts.to.toISOString();
+  const lateMinutes = opts.lateMinutes ?? LATE_BACKFILL_MINUTES;
   const all = (await opts.source.digests()).sort((a, b) => a.sequence - b.sequence);
   const problems: Problem[] = [];
   let more = 0;
@@ -202,9 +214,13 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
         hour,
         message: `no digest seals the period from ${hour}: it was removed`,
       });
-    const expected = new Map<string, { sha256: string; sequence: number }>();
-    for (const d of sealed)
-      for (const e of d.entries) expected.set(e.id, { sha256: e.sha256, sequence: d.sequence });
+    const expected = new Map<string, { sha256: string; sequence: number; lateMinutes?: number }>();
+    const firstSeal = sealed.find((d) => !d.backfill)?.sealedAt;
+    for (const d of sealed) {
+      const after = firstSeal ? (Date.parse(d.sealedAt) - Date.parse(firstSeal)) / 60_000 : 0;
+      const late = d.backfill && after > lateMinutes ? { lateMinutes: Math.round(after) } : {};
+      for (const e of d.entries) expected.set(e.id, { sha256: e.sha256, sequence: d.sequence, ...late });
+    }
     const actual = await opts.source.entries(new Date(t), new Date(t + periodMs));
     entries += actual.length;
     const seen = new Set<string>();
@@ -227,6 +243,14 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
           id: e.id,
           sequence: want.sequence,
           message: `${what} was modified after digest #${want.sequence} sealed it`,
+        });
+      else if (want.lateMinutes !== undefined)
+        report({
+          kind: "late-entry",
+          hour,
+          id: e.id,
+          sequence: want.sequence,
+          message: `${what} is in backfill digest #${want.sequence}, sealed ${want.lateMinutes} min after its period was first sealed: added after sealing, or a very late arrival (a redriven queue)`,
         });
     }
     for (const [id, want] of expected)
