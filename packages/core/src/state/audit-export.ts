@@ -48,12 +48,19 @@ async function putLocked(key: string, body: Buffer, contentType: string, opts: E
   const s3 = client(S3Client, "s3");
   const md5 = createHash("md5").update(body).digest();
   // Written already (a run that stopped before marking the digest exported): the same bytes are
-  // there, and a locked object could not be overwritten anyway.
+  // there. Other bytes under the key are never written over: in a versioned (Object Lock) bucket
+  // a put adds a version, which GET and `verify --source s3` would then read, the locked one
+  // hidden behind it. Other bytes mean the table's digest (or its entries) changed after the
+  // export: the digest stays unexported, so the export-lag alarm pages.
   const held = await s3.send(new HeadObjectCommand({ Bucket: opts.bucket, Key: key })).catch((e: Error) => {
     if (e.name === "NotFound" || e.name === "NoSuchKey") return undefined;
     throw e;
   });
   if (held?.ETag?.replaceAll('"', "") === md5.toString("hex")) return;
+  if (held)
+    throw new Error(
+      `the audit export already holds other bytes at ${key}: the table's copy changed after it was exported (a digest deleted and sealed again, or its entries edited); the export is kept as it is, verify it with --source s3`,
+    );
   const now = opts.now ?? new Date();
   await s3.send(
     new PutObjectCommand({
@@ -62,6 +69,8 @@ async function putLocked(key: string, body: Buffer, contentType: string, opts: E
       Body: body,
       ContentType: contentType,
       ContentMD5: md5.toString("base64"),
+      // Written only if the key is new (S3 conditional writes): no race past the check above.
+      IfNoneMatch: "*",
       ObjectLockMode: opts.mode,
       ObjectLockRetainUntilDate: new Date(now.getTime() + opts.retainDays * 86_400_000),
     }),

@@ -10,9 +10,10 @@ import { join } from "node:path";
 import { DeleteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startTestDynamo } from "../../../../test/support/dynamo.ts";
-import { ensureTable, type Storage } from "../../../local/src/storage.ts";
+import { ensureBucket, ensureTable, type Storage } from "../../../local/src/storage.ts";
 import { validateConfig } from "../config/index.ts";
 import * as Audit from "./audit.ts";
+import * as Export from "./audit-export.ts";
 import * as Keys from "./audit-keys.ts";
 import * as Seal from "./audit-seal.ts";
 import * as Verify from "./audit-verify.ts";
@@ -302,5 +303,38 @@ describe("verify names each kind of tampering", () => {
     });
 
     expect(report).toMatchObject({ ok: false, noDigests: expect.stringMatching(/no audit digest covers/) });
+  });
+});
+
+describe("the export", () => {
+  it("never writes over an exported digest: a newest digest deleted from the table and re-sealed over edited entries is refused, and the export keeps the original", async () => {
+    const { entries } = await sealedTrail();
+    // Plain s3rver: a put over a key replaces what a GET returns, as a new version does in a
+    // versioned (Object Lock) bucket, where the locked version stays but is no longer current.
+    const bucket = `audit-${randomUUID().slice(0, 8)}`;
+    await ensureBucket(storage.s3Endpoint, "us-east-1", bucket);
+    const opts = { bucket, hub: "test", retainDays: 1, mode: "COMPLIANCE" as const };
+    expect(await Export.exportPending(opts)).toBe(3);
+    // The table administrator: edit the newest period's entry, delete its digest (nothing follows
+    // it in the table), and let the sealer seal the period again, with the real key.
+    await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: rowKey(entries[3]),
+        UpdateExpression: "SET reason = :r",
+        ExpressionAttributeValues: { ":r": "nothing happened" },
+      }),
+    );
+    await db().send(new DeleteCommand({ TableName: tableName(), Key: digestKey(3) }));
+    const resealed = await Seal.seal({ signer, hub: "test", now: new Date(hour(3).getTime() + 10 * 60_000) });
+    expect(resealed).toEqual([expect.objectContaining({ sequence: 3, hour: hour(2).toISOString() })]);
+
+    await expect(Export.exportPending(opts)).rejects.toThrow(/already holds other bytes/);
+
+    const exported = await Export.s3Source(bucket, "test");
+    const report = await verify(exported);
+    expect(report).toMatchObject({ ok: true, digests: 3 });
+    expect((await exported.entries(hour(2), hour(3))).map((e) => e.reason)).toEqual(["fourth"]);
+    expect(await Export.exportLagMinutes(new Date(hour(3).getTime() + 10 * 60_000))).toBeGreaterThan(60);
   });
 });
