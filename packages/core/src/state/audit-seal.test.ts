@@ -7,10 +7,12 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { DeleteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startTestDynamo } from "../../../../test/support/dynamo.ts";
 import { ensureBucket, ensureTable, type Storage } from "../../../local/src/storage.ts";
+import { client } from "../aws.ts";
 import { validateConfig } from "../config/index.ts";
 import * as Audit from "./audit.ts";
 import * as Export from "./audit-export.ts";
@@ -336,5 +338,28 @@ describe("the export", () => {
     expect(report).toMatchObject({ ok: true, digests: 3 });
     expect((await exported.entries(hour(2), hour(3))).map((e) => e.reason)).toEqual(["fourth"]);
     expect(await Export.exportLagMinutes(new Date(hour(3).getTime() + 10 * 60_000))).toBeGreaterThan(60);
+  });
+
+  it("goes on when a stopped run left the same digest in other bytes (its attributes in another order)", async () => {
+    await sealedTrail();
+    const bucket = `audit-${randomUUID().slice(0, 8)}`;
+    await ensureBucket(storage.s3Endpoint, "us-east-1", bucket);
+    const opts = { bucket, hub: "test", retainDays: 1, mode: "COMPLIANCE" as const };
+    await Export.exportPending(opts);
+    // As if the run had stopped before marking #3 exported, and DynamoDB had read it back with
+    // its attributes in another order than the file holds.
+    await db().send(
+      new UpdateCommand({ TableName: tableName(), Key: digestKey(3), UpdateExpression: "REMOVE exportedAt" }),
+    );
+    const Key = "audit/test/digests/000000000003.json";
+    const s3 = client(S3Client, "s3");
+    const held = JSON.parse(
+      (await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key }))).Body?.transformToString()) ?? "",
+    );
+    const reordered = Object.fromEntries(Object.entries(held).reverse());
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: JSON.stringify(reordered) }));
+
+    expect(await Export.exportPending(opts)).toBe(1);
+    expect(await verify(await Export.s3Source(bucket, "test"))).toMatchObject({ ok: true, digests: 3 });
   });
 });
