@@ -294,6 +294,49 @@ describe("verify names each kind of tampering", () => {
     ]);
   });
 
+  it("an edit stays named when a bogus digest outside the range claims the chain's head (or its start)", async () => {
+    const { entries, digests } = await sealedTrail();
+    await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: rowKey(entries[0]),
+        UpdateExpression: "SET reason = :r",
+        ExpressionAttributeValues: { ":r": "edited" },
+      }),
+    );
+    // Rows nobody signed, outside the verified range, so their signatures are never looked at:
+    // one claims the newest sequence for a period long ago (all later periods "unsealed"), one
+    // sequence 1 for a period far ahead (no period "sealed" yet), one a period of a year.
+    const bogus = (sequence: number, at: string, end: string) => ({
+      ...digests[0],
+      sequence,
+      hour: at,
+      end,
+      backfill: false,
+      signature: "AAAA",
+    });
+    const rows = [
+      bogus(1_000_000, "2000-01-01T00:00:00.000Z", "2000-01-01T01:00:00.000Z"),
+      bogus(1, "2099-01-01T00:00:00.000Z", "2099-01-01T01:00:00.000Z"),
+      bogus(0, "2000-01-01T00:00:00.000Z", "2001-01-01T00:00:00.000Z"),
+    ];
+    for (const [i, row] of rows.entries())
+      await db().send(
+        new PutCommand({
+          TableName: tableName(),
+          Item: { pk: Seal.DIGEST_PK, sk: `DIGEST#~bogus${i}`, type: "audit-digest", ...row },
+        }),
+      );
+
+    const report = await verify();
+
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual(
+      expect.arrayContaining([expect.objectContaining({ kind: "modified-entry", id: entries[0].id })]),
+    );
+    expect(report.periods).toBe(3);
+  });
+
   it("a range with no digests says so, and is not ok", async () => {
     await sealedTrail();
 

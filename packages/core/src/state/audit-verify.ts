@@ -188,10 +188,17 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
       });
   }
 
-  // Each period: a digest, and entries that match it.
-  const periodMs = periodOf(all);
-  const firstSealed = all.find((d) => d.sequence === 1)?.hour ?? all[0].hour;
-  const lastSealed = all.filter((d) => !d.backfill).at(-1)?.hour ?? all[0].hour;
+  // Each period: a digest, and entries that match it. Which periods are sealed, and how long a
+  // period is, come only from digests that verify: an unsigned row outside the range (whose
+  // signature the loop above never checks) must not move the chain's start or head, which would
+  // leave every period in the range "unsealed", its edits unchecked.
+  const authentic = all.filter((d) => {
+    const key = keys.get(d.keyId);
+    return key !== undefined && signatureHolds(d, key);
+  });
+  const periodMs = authentic.length > 0 ? periodOf(authentic) : 0;
+  const firstSealed = authentic.find((d) => d.sequence === 1)?.hour ?? authentic[0]?.hour ?? "";
+  const lastSealed = authentic.filter((d) => !d.backfill).at(-1)?.hour ?? "";
   const byHour = new Map<string, Digest[]>();
   for (const d of inRange) byHour.set(d.hour, [...(byHour.get(d.hour) ?? []), d]);
   const start = Math.max(alignUp(opts.from.getTime(), periodMs), new Date(firstSealed).getTime());
@@ -199,7 +206,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
   let periods = 0;
   let unsealedFrom: string | undefined;
   let unsealed = 0;
-  for (let t = start; t < opts.to.getTime(); t += periodMs) {
+  for (let t = start; periodMs > 0 && t < opts.to.getTime(); t += periodMs) {
     const hour = new Date(t).toISOString();
     if (hour > lastSealed) {
       unsealedFrom ??= hour;
