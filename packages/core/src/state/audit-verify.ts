@@ -110,6 +110,17 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
   const keys = new Map(opts.keys.map((k) => [k.keyId, k]));
   const bySequence = new Map<number, Digest[]>();
   for (const d of all) bySequence.set(d.sequence, [...(bySequence.get(d.sequence) ?? []), d]);
+  // Each digest's signature is checked once (a year of hourly digests is 8,760 of them).
+  const checked = new Map<Digest, boolean>();
+  const holds = (d: Digest): boolean => {
+    let ok = checked.get(d);
+    if (ok === undefined) {
+      const key = keys.get(d.keyId);
+      ok = key !== undefined && signatureHolds(d, key);
+      checked.set(d, ok);
+    }
+    return ok;
+  };
   const inRange = all.filter((d) => d.hour >= from && d.hour < to);
   const base: VerifyReport = {
     ok: true,
@@ -145,7 +156,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
         hour: d.hour,
         message: `${where} is signed with key ${d.keyId}, which is not a trusted key`,
       });
-    else if (!signatureHolds(d, key))
+    else if (!holds(d))
       report({
         kind: "bad-signature",
         sequence: d.sequence,
@@ -192,10 +203,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
   // period is, come only from digests that verify: an unsigned row outside the range (whose
   // signature the loop above never checks) must not move the chain's start or head, which would
   // leave every period in the range "unsealed", its edits unchecked.
-  const authentic = all.filter((d) => {
-    const key = keys.get(d.keyId);
-    return key !== undefined && signatureHolds(d, key);
-  });
+  const authentic = all.filter(holds);
   const periodMs = authentic.length > 0 ? periodOf(authentic) : 0;
   const firstSealed = authentic.find((d) => d.sequence === 1)?.hour ?? authentic[0]?.hour ?? "";
   const lastSealed = authentic.filter((d) => !d.backfill).at(-1)?.hour ?? "";
