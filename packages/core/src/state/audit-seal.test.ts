@@ -337,6 +337,38 @@ describe("verify names each kind of tampering", () => {
     expect(report.periods).toBe(3);
   });
 
+  it("an edit sealed again by a backfill (its period's first digest out of the sealer's window) stays modified", async () => {
+    const { entries } = await sealedTrail();
+    const late = await store(new Date(hour(0).getTime() + 240_000), "late");
+    await Seal.seal({ signer, hub: "test", now: new Date(hour(3).getTime() + 7 * 60_000) });
+    await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: rowKey(entries[0]),
+        UpdateExpression: "SET reason = :r",
+        ExpressionAttributeValues: { ":r": "edited" },
+      }),
+    );
+    // The sealer looks back at its newest digests only: hour 0's backfill is among them, its
+    // first digest is not, so hour 0's other entries look unsealed and are sealed again, edit included.
+    const again = await Seal.seal({
+      signer,
+      hub: "test",
+      now: new Date(hour(3).getTime() + 10 * 60_000),
+      backfillPeriods: 1,
+    });
+    expect(again).toEqual([
+      expect.objectContaining({ hour: hour(0).toISOString(), backfill: true, count: 3 }),
+    ]);
+
+    const problems = (await verify()).problems;
+
+    expect(problems).toEqual([
+      expect.objectContaining({ kind: "modified-entry", id: entries[0].id, sequence: 1 }),
+    ]);
+    expect(late.id).not.toBe(entries[0].id);
+  });
+
   it("a range with no digests says so, and is not ok", async () => {
     await sealedTrail();
 

@@ -234,7 +234,10 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
     for (const d of sealed) {
       const after = firstSeal ? (Date.parse(d.sealedAt) - Date.parse(firstSeal)) / 60_000 : 0;
       const late = d.backfill && after > lateMinutes ? { lateMinutes: Math.round(after) } : {};
-      for (const e of d.entries) expected.set(e.id, { sha256: e.sha256, sequence: d.sequence, ...late });
+      // The first digest to seal an entry is what it is held to: a later backfill that seals it
+      // again (the sealer looks back at its newest digests only) must not make an edit the truth.
+      for (const e of d.entries)
+        if (!expected.has(e.id)) expected.set(e.id, { sha256: e.sha256, sequence: d.sequence, ...late });
     }
     const actual = await opts.source.entries(new Date(t), new Date(t + periodMs));
     entries += actual.length;
