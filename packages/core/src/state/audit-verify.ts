@@ -1,7 +1,8 @@
 /**
  * Verifying the audit trail against its sealed digests (audit-seal.ts): recompute every entry's
  * hash, every digest's signature with a trusted public key, and every link of the chain, and say
- * what does not hold — a modified entry, a missing entry, an entry no digest seals, a missing
+ * what does not hold — a modified entry, a missing entry, an entry no digest seals (or only a
+ * backfill long after its period was sealed), a missing
  * digest, a bad signature, a broken chain — by entry id, digest sequence and period.
  *
  * The trail can be read from the table, from the export bucket, or from a downloaded copy of the
