@@ -2,8 +2,8 @@
  * Verifying the audit trail against its sealed digests (audit-seal.ts): recompute every entry's
  * hash, every digest's signature with a trusted public key, and every link of the chain, and say
  * what does not hold — a modified entry, a missing entry, an entry no digest seals (or only a
- * backfill long after its period was sealed), a missing
- * digest, a bad signature, a broken chain — by entry id, digest sequence and period.
+ * backfill long after its period was sealed), a missing digest, a bad signature, a broken
+ * chain — by entry id, digest sequence and period.
  *
  * The trail can be read from the table, from the export bucket, or from a downloaded copy of the
  * export (a directory: `digests/<sequence>.json`, `entries/<sequence>.jsonl.gz`), so it works
