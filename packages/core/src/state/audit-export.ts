@@ -22,7 +22,15 @@ import {
 import { client } from "../aws.ts";
 import type { AuditEntry } from "./audit.ts";
 import type { Signer } from "./audit-keys.ts";
-import { type Digest, digests, entriesBetween, markExported, seal, unexported } from "./audit-seal.ts";
+import {
+  canonical,
+  type Digest,
+  digests,
+  entriesBetween,
+  markExported,
+  seal,
+  unexported,
+} from "./audit-seal.ts";
 import { memorySource, parseEntries, type TrailSource } from "./audit-verify.ts";
 
 export interface ExportOptions {
@@ -44,16 +52,35 @@ async function entriesOf(digest: Digest): Promise<AuditEntry[]> {
   return digest.entries.flatMap((e) => byId.get(e.id) ?? []);
 }
 
-async function putLocked(key: string, body: Buffer, contentType: string, opts: ExportOptions): Promise<void> {
+/**
+ * Puts `body` at `key`, locked, unless the key is written already. `same` says whether bytes
+ * already there hold the same content in other bytes (a digest read back from DynamoDB with its
+ * attributes in another order): then nothing is written, and the export goes on.
+ */
+async function putLocked(
+  key: string,
+  body: Buffer,
+  contentType: string,
+  opts: ExportOptions,
+  same: (held: Buffer) => boolean,
+): Promise<void> {
   const s3 = client(S3Client, "s3");
   const md5 = createHash("md5").update(body).digest();
   // Written already (a run that stopped before marking the digest exported): the same bytes are
-  // there, and a locked object could not be overwritten anyway.
+  // there. Other bytes under the key are never written over: in a versioned (Object Lock) bucket
+  // a put adds a version, which GET and `verify --source s3` would then read, the locked one
+  // hidden behind it. Other bytes mean the table's digest (or its entries) changed after the
+  // export: the digest stays unexported, so the export-lag alarm pages.
   const held = await s3.send(new HeadObjectCommand({ Bucket: opts.bucket, Key: key })).catch((e: Error) => {
     if (e.name === "NotFound" || e.name === "NoSuchKey") return undefined;
     throw e;
   });
   if (held?.ETag?.replaceAll('"', "") === md5.toString("hex")) return;
+  if (held && sameContent(await read(opts.bucket, key), same)) return;
+  if (held)
+    throw new Error(
+      `the audit export already holds other bytes at ${key}: the table's copy changed after it was exported (a digest deleted and sealed again, or its entries edited); the export is kept as it is, verify it with --source s3`,
+    );
   const now = opts.now ?? new Date();
   await s3.send(
     new PutObjectCommand({
@@ -62,11 +89,28 @@ async function putLocked(key: string, body: Buffer, contentType: string, opts: E
       Body: body,
       ContentType: contentType,
       ContentMD5: md5.toString("base64"),
+      // Written only if the key is new (S3 conditional writes): no race past the check above.
+      IfNoneMatch: "*",
       ObjectLockMode: opts.mode,
       ObjectLockRetainUntilDate: new Date(now.getTime() + opts.retainDays * 86_400_000),
     }),
   );
 }
+
+async function read(bucket: string, key: string): Promise<Buffer> {
+  const out = await client(S3Client, "s3").send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from((await out.Body?.transformToByteArray()) ?? []);
+}
+
+function sameContent(held: Buffer, same: (held: Buffer) => boolean): boolean {
+  try {
+    return same(held);
+  } catch {
+    return false; // not even JSON (or gzip): not the same
+  }
+}
+
+const canonicalLines = (entries: AuditEntry[]) => entries.map((e) => canonical(e)).join("\n");
 
 /** Exports every digest not yet exported (oldest first), then marks each; returns how many. */
 export async function exportPending(opts: ExportOptions): Promise<number> {
@@ -80,12 +124,14 @@ export async function exportPending(opts: ExportOptions): Promise<number> {
       gzipSync(lines),
       "application/gzip",
       opts,
+      (held) => canonicalLines(parseEntries(held)) === canonicalLines(entries),
     );
     await putLocked(
       `${prefix}digests/${seq(digest.sequence)}.json`,
       Buffer.from(JSON.stringify(digest)),
       "application/json",
       opts,
+      (held) => canonical(JSON.parse(held.toString("utf8"))) === canonical(digest),
     );
     await markExported(digest.sequence, opts.now ?? new Date());
   }

@@ -7,12 +7,15 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { DeleteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startTestDynamo } from "../../../../test/support/dynamo.ts";
-import { ensureTable, type Storage } from "../../../local/src/storage.ts";
+import { ensureBucket, ensureTable, type Storage } from "../../../local/src/storage.ts";
+import { client } from "../aws.ts";
 import { validateConfig } from "../config/index.ts";
 import * as Audit from "./audit.ts";
+import * as Export from "./audit-export.ts";
 import * as Keys from "./audit-keys.ts";
 import * as Seal from "./audit-seal.ts";
 import * as Verify from "./audit-verify.ts";
@@ -270,6 +273,102 @@ describe("verify names each kind of tampering", () => {
     expect(forger.keyId).not.toBe(signer.keyId);
   });
 
+  it("an entry added to a sealed hour long after it was sealed stays named after the sealer backfills it", async () => {
+    await sealedTrail();
+    // Two hours after hour 0 was sealed (13:05), a forged entry in hour 0: the sealer's next run
+    // backfills it (it looks back 24 periods), signed by the real key, so only the timing tells.
+    const forged = await store(new Date(hour(0).getTime() + 90_000), "approved by alice");
+    const written = await Seal.seal({ signer, hub: "test", now: new Date(hour(5).getTime() + 5 * 60_000) });
+
+    expect(written[0]).toMatchObject({ hour: hour(0).toISOString(), backfill: true, count: 1 });
+    const report = await verify();
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([
+      expect.objectContaining({
+        kind: "late-entry",
+        id: forged.id,
+        hour: hour(0).toISOString(),
+        sequence: written[0].sequence,
+        message: expect.stringMatching(/sealed 120 min after its period was first sealed/),
+      }),
+    ]);
+  });
+
+  it("an edit stays named when a bogus digest outside the range claims the chain's head (or its start)", async () => {
+    const { entries, digests } = await sealedTrail();
+    await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: rowKey(entries[0]),
+        UpdateExpression: "SET reason = :r",
+        ExpressionAttributeValues: { ":r": "edited" },
+      }),
+    );
+    // Rows nobody signed, outside the verified range, so their signatures are never looked at:
+    // one claims the newest sequence for a period long ago (all later periods "unsealed"), one
+    // sequence 1 for a period far ahead (no period "sealed" yet), one a period of a year.
+    const bogus = (sequence: number, at: string, end: string) => ({
+      ...digests[0],
+      sequence,
+      hour: at,
+      end,
+      backfill: false,
+      signature: "AAAA",
+    });
+    const rows = [
+      bogus(1_000_000, "2000-01-01T00:00:00.000Z", "2000-01-01T01:00:00.000Z"),
+      bogus(1, "2099-01-01T00:00:00.000Z", "2099-01-01T01:00:00.000Z"),
+      bogus(0, "2000-01-01T00:00:00.000Z", "2001-01-01T00:00:00.000Z"),
+    ];
+    for (const [i, row] of rows.entries())
+      await db().send(
+        new PutCommand({
+          TableName: tableName(),
+          Item: { pk: Seal.DIGEST_PK, sk: `DIGEST#~bogus${i}`, type: "audit-digest", ...row },
+        }),
+      );
+
+    const report = await verify();
+
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual(
+      expect.arrayContaining([expect.objectContaining({ kind: "modified-entry", id: entries[0].id })]),
+    );
+    expect(report.periods).toBe(3);
+  });
+
+  it("an edit sealed again by a backfill (its period's first digest out of the sealer's window) stays modified", async () => {
+    const { entries } = await sealedTrail();
+    const late = await store(new Date(hour(0).getTime() + 240_000), "late");
+    await Seal.seal({ signer, hub: "test", now: new Date(hour(3).getTime() + 7 * 60_000) });
+    await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: rowKey(entries[0]),
+        UpdateExpression: "SET reason = :r",
+        ExpressionAttributeValues: { ":r": "edited" },
+      }),
+    );
+    // The sealer looks back at its newest digests only: hour 0's backfill is among them, its
+    // first digest is not, so hour 0's other entries look unsealed and are sealed again, edit included.
+    const again = await Seal.seal({
+      signer,
+      hub: "test",
+      now: new Date(hour(3).getTime() + 10 * 60_000),
+      backfillPeriods: 1,
+    });
+    expect(again).toEqual([
+      expect.objectContaining({ hour: hour(0).toISOString(), backfill: true, count: 3 }),
+    ]);
+
+    const problems = (await verify()).problems;
+
+    expect(problems).toEqual([
+      expect.objectContaining({ kind: "modified-entry", id: entries[0].id, sequence: 1 }),
+    ]);
+    expect(late.id).not.toBe(entries[0].id);
+  });
+
   it("a range with no digests says so, and is not ok", async () => {
     await sealedTrail();
 
@@ -281,5 +380,61 @@ describe("verify names each kind of tampering", () => {
     });
 
     expect(report).toMatchObject({ ok: false, noDigests: expect.stringMatching(/no audit digest covers/) });
+  });
+});
+
+describe("the export", () => {
+  it("never writes over an exported digest: a newest digest deleted from the table and re-sealed over edited entries is refused, and the export keeps the original", async () => {
+    const { entries } = await sealedTrail();
+    // Plain s3rver: a put over a key replaces what a GET returns, as a new version does in a
+    // versioned (Object Lock) bucket, where the locked version stays but is no longer current.
+    const bucket = `audit-${randomUUID().slice(0, 8)}`;
+    await ensureBucket(storage.s3Endpoint, "us-east-1", bucket);
+    const opts = { bucket, hub: "test", retainDays: 1, mode: "COMPLIANCE" as const };
+    expect(await Export.exportPending(opts)).toBe(3);
+    // The table administrator: edit the newest period's entry, delete its digest (nothing follows
+    // it in the table), and let the sealer seal the period again, with the real key.
+    await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: rowKey(entries[3]),
+        UpdateExpression: "SET reason = :r",
+        ExpressionAttributeValues: { ":r": "nothing happened" },
+      }),
+    );
+    await db().send(new DeleteCommand({ TableName: tableName(), Key: digestKey(3) }));
+    const resealed = await Seal.seal({ signer, hub: "test", now: new Date(hour(3).getTime() + 10 * 60_000) });
+    expect(resealed).toEqual([expect.objectContaining({ sequence: 3, hour: hour(2).toISOString() })]);
+
+    await expect(Export.exportPending(opts)).rejects.toThrow(/already holds other bytes/);
+
+    const exported = await Export.s3Source(bucket, "test");
+    const report = await verify(exported);
+    expect(report).toMatchObject({ ok: true, digests: 3 });
+    expect((await exported.entries(hour(2), hour(3))).map((e) => e.reason)).toEqual(["fourth"]);
+    expect(await Export.exportLagMinutes(new Date(hour(3).getTime() + 10 * 60_000))).toBeGreaterThan(60);
+  });
+
+  it("goes on when a stopped run left the same digest in other bytes (its attributes in another order)", async () => {
+    await sealedTrail();
+    const bucket = `audit-${randomUUID().slice(0, 8)}`;
+    await ensureBucket(storage.s3Endpoint, "us-east-1", bucket);
+    const opts = { bucket, hub: "test", retainDays: 1, mode: "COMPLIANCE" as const };
+    await Export.exportPending(opts);
+    // As if the run had stopped before marking #3 exported, and DynamoDB had read it back with
+    // its attributes in another order than the file holds.
+    await db().send(
+      new UpdateCommand({ TableName: tableName(), Key: digestKey(3), UpdateExpression: "REMOVE exportedAt" }),
+    );
+    const Key = "audit/test/digests/000000000003.json";
+    const s3 = client(S3Client, "s3");
+    const held = JSON.parse(
+      (await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key }))).Body?.transformToString()) ?? "",
+    );
+    const reordered = Object.fromEntries(Object.entries(held).reverse());
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: JSON.stringify(reordered) }));
+
+    expect(await Export.exportPending(opts)).toBe(1);
+    expect(await verify(await Export.s3Source(bucket, "test"))).toMatchObject({ ok: true, digests: 3 });
   });
 });

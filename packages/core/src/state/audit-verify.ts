@@ -1,8 +1,9 @@
 /**
  * Verifying the audit trail against its sealed digests (audit-seal.ts): recompute every entry's
  * hash, every digest's signature with a trusted public key, and every link of the chain, and say
- * what does not hold — a modified entry, a missing entry, an entry no digest seals, a missing
- * digest, a bad signature, a broken chain — by entry id, digest sequence and period.
+ * what does not hold — a modified entry, a missing entry, an entry no digest seals (or only a
+ * backfill long after its period was sealed), a missing digest, a bad signature, a broken
+ * chain — by entry id, digest sequence and period.
  *
  * The trail can be read from the table, from the export bucket, or from a downloaded copy of the
  * export (a directory: `digests/<sequence>.json`, `entries/<sequence>.jsonl.gz`), so it works
@@ -37,6 +38,7 @@ export type ProblemKind =
   | "modified-entry"
   | "missing-entry"
   | "unsealed-entry"
+  | "late-entry"
   | "missing-digest"
   | "bad-signature"
   | "broken-chain";
@@ -71,11 +73,21 @@ export interface VerifyReport {
 
 export const MAX_PROBLEMS = 1000;
 
+/**
+ * How long after a period was first sealed a backfill of it is a late arrival (the audit queue's
+ * lag is seconds; the sealer runs every few minutes). The sealer backfills any entry it finds in
+ * the last 24 sealed periods, so an entry added to a sealed period is sealed too at its next run:
+ * what still tells it from a late arrival is how long after the first seal its backfill came.
+ */
+export const LATE_BACKFILL_MINUTES = 30;
+
 export interface VerifyOptions {
   source: TrailSource;
   keys: PublicKey[];
   from: Date;
   to: Date;
+  /** A backfill sealed more than this after its period's first digest names its entries `late-entry`; default {@link LATE_BACKFILL_MINUTES}. */
+  lateMinutes?: number;
 }
 
 /**
@@ -88,6 +100,7 @@ export interface VerifyOptions {
 export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
   const from = opts.from.toISOString();
   const to = opts.to.toISOString();
+  const lateMinutes = opts.lateMinutes ?? LATE_BACKFILL_MINUTES;
   const all = (await opts.source.digests()).sort((a, b) => a.sequence - b.sequence);
   const problems: Problem[] = [];
   let more = 0;
@@ -98,6 +111,17 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
   const keys = new Map(opts.keys.map((k) => [k.keyId, k]));
   const bySequence = new Map<number, Digest[]>();
   for (const d of all) bySequence.set(d.sequence, [...(bySequence.get(d.sequence) ?? []), d]);
+  // Each digest's signature is checked once (a year of hourly digests is 8,760 of them).
+  const checked = new Map<Digest, boolean>();
+  const holds = (d: Digest): boolean => {
+    let ok = checked.get(d);
+    if (ok === undefined) {
+      const key = keys.get(d.keyId);
+      ok = key !== undefined && signatureHolds(d, key);
+      checked.set(d, ok);
+    }
+    return ok;
+  };
   const inRange = all.filter((d) => d.hour >= from && d.hour < to);
   const base: VerifyReport = {
     ok: true,
@@ -133,7 +157,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
         hour: d.hour,
         message: `${where} is signed with key ${d.keyId}, which is not a trusted key`,
       });
-    else if (!signatureHolds(d, key))
+    else if (!holds(d))
       report({
         kind: "bad-signature",
         sequence: d.sequence,
@@ -176,10 +200,14 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
       });
   }
 
-  // Each period: a digest, and entries that match it.
-  const periodMs = periodOf(all);
-  const firstSealed = all.find((d) => d.sequence === 1)?.hour ?? all[0].hour;
-  const lastSealed = all.filter((d) => !d.backfill).at(-1)?.hour ?? all[0].hour;
+  // Each period: a digest, and entries that match it. Which periods are sealed, and how long a
+  // period is, come only from digests that verify: an unsigned row outside the range (whose
+  // signature the loop above never checks) must not move the chain's start or head, which would
+  // leave every period in the range "unsealed", its edits unchecked.
+  const authentic = all.filter(holds);
+  const periodMs = authentic.length > 0 ? periodOf(authentic) : 0;
+  const firstSealed = authentic.find((d) => d.sequence === 1)?.hour ?? authentic[0]?.hour ?? "";
+  const lastSealed = authentic.filter((d) => !d.backfill).at(-1)?.hour ?? "";
   const byHour = new Map<string, Digest[]>();
   for (const d of inRange) byHour.set(d.hour, [...(byHour.get(d.hour) ?? []), d]);
   const start = Math.max(alignUp(opts.from.getTime(), periodMs), new Date(firstSealed).getTime());
@@ -187,7 +215,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
   let periods = 0;
   let unsealedFrom: string | undefined;
   let unsealed = 0;
-  for (let t = start; t < opts.to.getTime(); t += periodMs) {
+  for (let t = start; periodMs > 0 && t < opts.to.getTime(); t += periodMs) {
     const hour = new Date(t).toISOString();
     if (hour > lastSealed) {
       unsealedFrom ??= hour;
@@ -202,9 +230,16 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
         hour,
         message: `no digest seals the period from ${hour}: it was removed`,
       });
-    const expected = new Map<string, { sha256: string; sequence: number }>();
-    for (const d of sealed)
-      for (const e of d.entries) expected.set(e.id, { sha256: e.sha256, sequence: d.sequence });
+    const expected = new Map<string, { sha256: string; sequence: number; lateMinutes?: number }>();
+    const firstSeal = sealed.find((d) => !d.backfill)?.sealedAt;
+    for (const d of sealed) {
+      const after = firstSeal ? (Date.parse(d.sealedAt) - Date.parse(firstSeal)) / 60_000 : 0;
+      const late = d.backfill && after > lateMinutes ? { lateMinutes: Math.round(after) } : {};
+      // The first digest to seal an entry is what it is held to: a later backfill that seals it
+      // again (the sealer looks back at its newest digests only) must not make an edit the truth.
+      for (const e of d.entries)
+        if (!expected.has(e.id)) expected.set(e.id, { sha256: e.sha256, sequence: d.sequence, ...late });
+    }
     const actual = await opts.source.entries(new Date(t), new Date(t + periodMs));
     entries += actual.length;
     const seen = new Set<string>();
@@ -227,6 +262,14 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
           id: e.id,
           sequence: want.sequence,
           message: `${what} was modified after digest #${want.sequence} sealed it`,
+        });
+      else if (want.lateMinutes !== undefined)
+        report({
+          kind: "late-entry",
+          hour,
+          id: e.id,
+          sequence: want.sequence,
+          message: `${what} is in backfill digest #${want.sequence}, sealed ${want.lateMinutes} min after its period was first sealed: added after sealing, or a very late arrival (a redriven queue)`,
         });
     }
     for (const [id, want] of expected)
