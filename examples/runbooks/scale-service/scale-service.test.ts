@@ -20,7 +20,7 @@ import {
   unfinishedTargets,
 } from "@reflex/sdk/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { scaleService } from "./index.ts";
+import { params, scaleService } from "./index.ts";
 
 const MANAGED = { "reflex:managed": "true" };
 let s: SimulationSession;
@@ -311,5 +311,27 @@ describe("scale-service refuses bad input in the plan, naming the target and why
     await expect(
       s.run({ target: { kind: "lambda-alias", function: "checkout", alias: "live" }, min: 1 }),
     ).rejects.toThrow(/was not started: .*change/);
+  });
+});
+
+describe("scale-service: locks", () => {
+  const locksOf = (p: Record<string, unknown>) => scaleService.locks?.(params.parse(p));
+
+  it("one service named with its Region and without it (Reflex's Region) takes one lock", () => {
+    // Admission locks what `locks` returns: two keys for one service would let two runs scale it at once.
+    const region = process.env.AWS_REGION ?? "us-east-1";
+    expect(locksOf(ecs("api", "+1", { region }))).toEqual(locksOf(ecs("api", "+1")));
+    expect(
+      locksOf({
+        target: {
+          kind: "scalable-target",
+          namespace: "ecs",
+          resourceId: "service/prod/api",
+          dimension: "ecs:service:DesiredCount",
+        },
+        min: 2,
+        region,
+      }),
+    ).toEqual(locksOf(ecs("api", "+1")));
   });
 });
