@@ -154,6 +154,23 @@ describe("target locations", () => {
       location: { account: "member-1", region: "ap-south-1" },
     });
     expect(wrongRegion).toMatchObject({ admitted: false, status: 400 });
+    // The params' own Region, when it is not the location's: the run's clients would act there
+    // (a Region the account does not list), under locks keyed by the location's Region.
+    const before = (await Executions.list({ limit: 500 })).executions.length;
+    const elsewhere = await A.admit({
+      runbook: "backup-snapshot",
+      params: { selector: { tag: { Backup: "daily" } }, region: "ap-south-1" },
+      trigger: { kind: "manual" },
+      actor: { id: "cli:alice" },
+      location: { account: "member-1", region: "us-east-1" },
+    });
+    expect(elsewhere).toMatchObject({
+      admitted: false,
+      status: 400,
+      check: "params",
+      issues: [{ path: "params.region" }],
+    });
+    expect((await Executions.list({ limit: 500 })).executions).toHaveLength(before);
     // A runbook that calls AWS from its state machine (aws() Tasks) would act in the hub.
     const { restartService } = await import("../examples/runbooks/restart-service/index.ts");
     const config = validateConfig({ runbooks: [restartService], accounts: local.config.accounts });
