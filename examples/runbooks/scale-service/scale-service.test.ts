@@ -48,6 +48,15 @@ beforeAll(async () => {
         max: 8,
         tags: MANAGED,
       });
+      addEcsService(cloud, { cluster: "prod", name: "surge", desiredCount: 2, tags: MANAGED });
+      addScalableTarget(cloud, {
+        namespace: "ecs",
+        resourceId: "service/prod/surge",
+        dimension: "ecs:service:DesiredCount",
+        min: 1,
+        max: 4,
+        tags: MANAGED,
+      });
       addLambdaFunction(cloud, {
         name: "search",
         versions: 2,
@@ -333,5 +342,34 @@ describe("scale-service: locks", () => {
         region,
       }),
     ).toEqual(locksOf(ecs("api", "+1")));
+  });
+});
+
+describe("scale-service: the cap on a scalable target's bounds", () => {
+  const surge = {
+    kind: "scalable-target",
+    namespace: "ecs",
+    resourceId: "service/prod/surge",
+    dimension: "ecs:service:DesiredCount",
+  };
+
+  it("a new min above the service's count moves it by at most maxStep: the min is clamped, as a change would be", async () => {
+    // min 40 on a service of 2 would add 38 tasks (Application Auto Scaling raises it to its min).
+    const run = await s.run({ target: surge, min: 40, max: 60 });
+    expect(run.run.status).toBe("SUCCEEDED");
+    expect(run.outcome.targets[0].details).toMatchObject({
+      "limit 1": "min clamped to 12: the service runs 2; at most 10 added or removed per run (maxStep)",
+    });
+    expect(target("service/prod/surge")).toMatchObject({ min: 12, max: 60 });
+    expect(service("prod", "surge")).toMatchObject({ desired: 12, running: 12 });
+  });
+
+  it("a new max below the service's count is clamped the same way (dry-run)", async () => {
+    const run = await s.run({ target: surge, min: 0, max: 1, maxStep: 3 }, { dryRun: true });
+    expect(mutatingCalls(run)).toEqual([]);
+    expect(run.outcome.targets[0].details).toMatchObject({
+      bounds: "min 12, max 60 → min 0, max 9",
+      "limit 1": "max clamped to 9: the service runs 12; at most 3 added or removed per run (maxStep)",
+    });
   });
 });

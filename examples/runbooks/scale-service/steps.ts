@@ -322,6 +322,31 @@ function newCount(
   return { to, limits };
 }
 
+/**
+ * New bounds move an ECS service or a Lambda alias to them (Application Auto Scaling raises it to
+ * its min, lowers it to its max): a min or max the person moves is clamped so the resource moves
+ * by at most ±min(maxStep, cap), as a change is. `to` is clamped in place; the clamps are returned.
+ */
+function capBounds(input: Input, ctx: StepContext, from: Bounds, to: Bounds, resource: number): string[] {
+  const p = input.params;
+  const step = Math.min(p.maxStep, ctx.maxTargets ?? p.maxStep);
+  const why = `at most ${step} added or removed per run (${step === p.maxStep ? "maxStep" : "the blast-radius cap"})`;
+  const what =
+    p.target.kind === "scalable-target" && p.target.namespace === "lambda"
+      ? "the alias has"
+      : "the service runs";
+  const limits: string[] = [];
+  if (to.min > from.min && to.min > resource + step) {
+    to.min = Math.max(from.min, resource + step);
+    limits.push(`min clamped to ${to.min}: ${what} ${resource}; ${why}`);
+  }
+  if (to.max < from.max && to.max < resource - step) {
+    to.max = Math.min(from.max, resource - step);
+    limits.push(`max clamped to ${to.max}: ${what} ${resource}; ${why}`);
+  }
+  return limits;
+}
+
 async function plan(input: Input, ctx: StepContext): Promise<Plan> {
   const p = input.params;
   const t = p.target;
@@ -352,9 +377,10 @@ async function plan(input: Input, ctx: StepContext): Promise<Plan> {
     const from = { min: target.MinCapacity ?? 0, max: target.MaxCapacity ?? 0 };
     const to = { min: p.min ?? from.min, max: p.max ?? from.max };
     if (to.min > to.max) return refuse(ctx, t, "OutOfBounds", `min ${to.min} would be above max ${to.max}`);
-    const same = to.min === from.min && to.max === from.max;
-    out = { id, kind: t.kind, action: same ? "none" : "set", from, to, limits: [] };
     const resource = await resourceCount(p);
+    const limits = resource === undefined ? [] : capBounds(input, ctx, from, to, resource);
+    const same = to.min === from.min && to.max === from.max;
+    out = { id, kind: t.kind, action: same ? "none" : "set", from, to, limits };
     if (resource !== undefined) out.resource = resource;
   } else {
     const { current, bounds } = await readCount(input, ctx);
