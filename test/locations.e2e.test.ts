@@ -223,6 +223,26 @@ describe("a run in one location, from the HTTP API", () => {
   });
 });
 
+describe("a run in one location whose params name no Region", () => {
+  it("acts in the location's Region: admission sets the params' region to it, as the fan-out does", async () => {
+    // A runbook of the SDK reads `params.region ?? AWS_REGION` (db-backup, db-failover, restore):
+    // left unset, its clients would act in the hub's Region of the member account.
+    const { Admission: A } = await import("@reflex/core");
+    const admitted = await A.admit({
+      runbook: "backup-snapshot",
+      params: { selector: { tag: { Backup: "daily" } } },
+      dryRun: true,
+      trigger: { kind: "manual" },
+      actor: { id: "cli:alice" },
+      location: { account: "member-2", region: "eu-west-1" },
+    });
+    expect(admitted.admitted).toBe(true);
+    if (!admitted.admitted) return;
+    await waitForEnd(admitted.execution.id);
+    expect((await Executions.find(admitted.execution.id))?.params).toMatchObject({ region: "eu-west-1" });
+  });
+});
+
 describe("a lost run in a member account", () => {
   it("is inspected in that account, with a session named for the run", async () => {
     const { Steps } = await import("@reflex/core");

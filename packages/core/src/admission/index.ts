@@ -145,6 +145,10 @@ export async function admit(req: AdmitRequest): Promise<Admission> {
   if ("check" in parsed) return refuse(parsed);
   const location = req.location ? knownLocation(config, req.location, runbook, parsed.params) : undefined;
   if (location && "check" in location) return refuse(location);
+  // A runbook that takes `region` and is given none acts in Reflex's Region (its steps read it
+  // from the environment), not the location's: the location's is its region, as Locations.start sets.
+  if (location && parsed.params.region === undefined && takesRegion(runbook))
+    parsed.params = { ...parsed.params, region: location.region };
   const a: Admitting = {
     req,
     config,
@@ -202,6 +206,11 @@ interface Admitting {
   reasonsForApproval: string[];
   /** The member account (by id) and Region the run acts in. */
   location?: { account: string; region: string };
+}
+
+/** Whether the runbook's params have a `region` (where its resources are). */
+function takesRegion(runbook: Runbooks.Runbook): boolean {
+  return "region" in ((runbook.params as { shape?: object }).shape ?? {});
 }
 
 /** The location as the config knows it (the account by id), or a refusal naming what is unknown. */
