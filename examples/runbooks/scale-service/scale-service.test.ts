@@ -57,6 +57,16 @@ beforeAll(async () => {
         max: 4,
         tags: MANAGED,
       });
+      // A scalable target tagged for Reflex over a service that is not.
+      addEcsService(cloud, { cluster: "prod", name: "legacy", desiredCount: 2 });
+      addScalableTarget(cloud, {
+        namespace: "ecs",
+        resourceId: "service/prod/legacy",
+        dimension: "ecs:service:DesiredCount",
+        min: 1,
+        max: 4,
+        tags: MANAGED,
+      });
       addLambdaFunction(cloud, {
         name: "search",
         versions: 2,
@@ -371,5 +381,22 @@ describe("scale-service: the cap on a scalable target's bounds", () => {
       bounds: "min 12, max 60 → min 0, max 9",
       "limit 1": "max clamped to 9: the service runs 12; at most 3 added or removed per run (maxStep)",
     });
+  });
+});
+
+describe("scale-service: the service behind a scalable target", () => {
+  it("refuses new bounds when the service they move does not carry the automation tag; nothing changes", async () => {
+    const legacy = {
+      kind: "scalable-target",
+      namespace: "ecs",
+      resourceId: "service/prod/legacy",
+      dimension: "ecs:service:DesiredCount",
+    };
+    const run = await s.run({ target: legacy, min: 3 });
+    expect(run.run.status).toBe("FAILED");
+    expect(run.run.error).toBe("NotManaged");
+    expect(run.outcome.targets[0].reason).toMatch(/service prod\/legacy .*does not carry the automation tag/);
+    expect(mutatingCalls(run)).toEqual([]);
+    expect(service("prod", "legacy")).toMatchObject({ desired: 2 });
   });
 });

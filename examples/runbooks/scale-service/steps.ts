@@ -165,6 +165,25 @@ function resourceOf(t: Target): { service: [string, string] } | { alias: [string
   return undefined;
 }
 
+/** The ECS service or Lambda function behind a scalable target, named, when it lacks the automation tag. */
+async function untaggedResource(p: ScaleServiceParams, ctx: StepContext): Promise<string | undefined> {
+  const r = resourceOf(p.target);
+  if (!r) return undefined;
+  if ("service" in r) {
+    const svc = await describeService(p, ...r.service);
+    if (!svc) return undefined; // gone: the set finds nothing to move
+    const tags = Object.fromEntries((svc.tags ?? []).map((x) => [x.key ?? "", x.value]));
+    return hasTag(tags, ctx) ? undefined : `the service ${r.service.join("/")}`;
+  }
+  try {
+    const tags = (await lambda(p).send(new GetFunctionCommand({ FunctionName: r.alias[0] }))).Tags ?? {};
+    return hasTag(tags, ctx) ? undefined : `the function ${r.alias[0]}`;
+  } catch (e) {
+    if (errorName(e) === "ResourceNotFoundException") return undefined;
+    throw e;
+  }
+}
+
 /** That resource's count now (desired tasks, requested executions). */
 async function resourceCount(p: ScaleServiceParams): Promise<number | undefined> {
   const r = resourceOf(p.target);
@@ -373,6 +392,16 @@ async function plan(input: Input, ctx: StepContext): Promise<Plan> {
         t,
         "NotManaged",
         `it does not carry the automation tag (${ctx.automationTag.key}=${ctx.automationTag.value})`,
+      );
+    // New bounds move the service or alias behind the target (and a rollback sets it directly):
+    // it must be Reflex's too, as IAM's fence on UpdateService and Put… says.
+    const untagged = await untaggedResource(p, ctx);
+    if (untagged)
+      return refuse(
+        ctx,
+        t,
+        "NotManaged",
+        `${untagged} it scales does not carry the automation tag (${ctx.automationTag.key}=${ctx.automationTag.value})`,
       );
     const from = { min: target.MinCapacity ?? 0, max: target.MaxCapacity ?? 0 };
     const to = { min: p.min ?? from.min, max: p.max ?? from.max };
