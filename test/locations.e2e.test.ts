@@ -154,6 +154,23 @@ describe("target locations", () => {
       location: { account: "member-1", region: "ap-south-1" },
     });
     expect(wrongRegion).toMatchObject({ admitted: false, status: 400 });
+    // The params' own Region, when it is not the location's: the run's clients would act there
+    // (a Region the account does not list), under locks keyed by the location's Region.
+    const before = (await Executions.list({ limit: 500 })).executions.length;
+    const elsewhere = await A.admit({
+      runbook: "backup-snapshot",
+      params: { selector: { tag: { Backup: "daily" } }, region: "ap-south-1" },
+      trigger: { kind: "manual" },
+      actor: { id: "cli:alice" },
+      location: { account: "member-1", region: "us-east-1" },
+    });
+    expect(elsewhere).toMatchObject({
+      admitted: false,
+      status: 400,
+      check: "params",
+      issues: [{ path: "params.region" }],
+    });
+    expect((await Executions.list({ limit: 500 })).executions).toHaveLength(before);
     // A runbook that calls AWS from its state machine (aws() Tasks) would act in the hub.
     const { restartService } = await import("../examples/runbooks/restart-service/index.ts");
     const config = validateConfig({ runbooks: [restartService], accounts: local.config.accounts });
@@ -203,6 +220,26 @@ describe("a run in one location, from the HTTP API", () => {
     });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/account '444444444444' is not in config accounts/);
+  });
+});
+
+describe("a run in one location whose params name no Region", () => {
+  it("acts in the location's Region: admission sets the params' region to it, as the fan-out does", async () => {
+    // A runbook of the SDK reads `params.region ?? AWS_REGION` (db-backup, db-failover, restore):
+    // left unset, its clients would act in the hub's Region of the member account.
+    const { Admission: A } = await import("@reflex/core");
+    const admitted = await A.admit({
+      runbook: "backup-snapshot",
+      params: { selector: { tag: { Backup: "daily" } } },
+      dryRun: true,
+      trigger: { kind: "manual" },
+      actor: { id: "cli:alice" },
+      location: { account: "member-2", region: "eu-west-1" },
+    });
+    expect(admitted.admitted).toBe(true);
+    if (!admitted.admitted) return;
+    await waitForEnd(admitted.execution.id);
+    expect((await Executions.find(admitted.execution.id))?.params).toMatchObject({ region: "eu-west-1" });
   });
 });
 

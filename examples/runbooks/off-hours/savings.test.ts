@@ -1,6 +1,6 @@
 /** Savings from a fixed scenario, against a figure computed by hand. */
 import { describe, expect, it } from "vitest";
-import { savingOf, totals } from "./savings.ts";
+import { savingOf, savingsReport, totals } from "./savings.ts";
 
 const prices = {
   asOf: "2026-12-01",
@@ -55,5 +55,32 @@ describe("off-hours savings", () => {
       prices,
     );
     expect(s).toMatchObject({ instanceMinutes: 0, dollars: 0 });
+  });
+});
+
+describe("the savings report's query", () => {
+  const report = (query: Record<string, string>) => savingsReport(query, { items: async () => [] });
+
+  it("refuses, naming the parameter, what would otherwise answer a silent $0 or an all-time total", async () => {
+    // A range that ends before it starts holds no stop: a typo, not an answer of nothing saved.
+    expect(await report({ from: "2026-12-08", to: "2026-12-01" })).toEqual({
+      invalid: { path: "to", message: "must be after from (2026-12-08)" },
+    });
+    // A day the calendar does not have (Date.parse reads 2026-02-30 as 2 March).
+    expect(await report({ from: "2026-02-30" })).toMatchObject({ invalid: { path: "from" } });
+    expect(await report({ to: "2026-13-01" })).toMatchObject({ invalid: { path: "to" } });
+    // A parameter the report does not take (`since`, as /api/executions has) would be ignored.
+    expect(await report({ since: "7d" })).toEqual({
+      invalid: { path: "since", message: "not a parameter of this report (it takes from, to, by)" },
+    });
+  });
+
+  it("answers a well-formed range, an instant with an offset included", async () => {
+    expect(
+      await report({ from: "2026-12-01", to: "2026-12-01T12:00:00+05:00", by: "tag:CostCenter" }),
+    ).toMatchObject({
+      stops: 0,
+      totals: [],
+    });
   });
 });

@@ -71,6 +71,9 @@ export function totals(
   return out;
 }
 
+/** The query parameters the savings report takes. */
+const REPORT_PARAMS = ["from", "to", "by"];
+
 /**
  * The `savings` report (`GET /api/offhours/savings?from&to&by`, `reflex offhours report`): the
  * stops that ended in [from, to), totalled — instance-hours, estimated dollars, unpriced stops —
@@ -80,16 +83,34 @@ export async function savingsReport(
   query: Record<string, string>,
   ctx: { items(prefix: string): Promise<Array<{ key: string; value: Record<string, unknown> }>> },
 ): Promise<{ invalid: { path: string; message: string } } | Record<string, unknown>> {
+  // A parameter it does not take (`since`, as /api/executions has) would be ignored: an all-time total.
+  const unknown = Object.keys(query).find((k) => !REPORT_PARAMS.includes(k));
+  if (unknown !== undefined)
+    return {
+      invalid: {
+        path: unknown.slice(0, 64),
+        message: `not a parameter of this report (it takes ${REPORT_PARAMS.join(", ")})`,
+      },
+    };
   const bound = (name: "from" | "to", none: number) => {
     const raw = query[name];
     if (raw === undefined) return none;
-    const t = /^\d{4}-\d{2}-\d{2}/.test(raw) ? Date.parse(raw) : Number.NaN;
+    const day = /^(\d{4})-(\d{2})-(\d{2})/.exec(raw);
+    if (!day) return undefined;
+    // Date.parse rolls a day the calendar lacks over (2026-02-30 is 2 March): refuse it instead.
+    const [y, m, d] = [Number(day[1]), Number(day[2]), Number(day[3])];
+    const date = new Date(Date.UTC(y, m - 1, d));
+    if (date.getUTCFullYear() !== y || date.getUTCMonth() !== m - 1 || date.getUTCDate() !== d)
+      return undefined;
+    const t = Date.parse(raw);
     return Number.isNaN(t) ? undefined : t;
   };
   const from = bound("from", Number.NEGATIVE_INFINITY);
   const to = bound("to", Number.POSITIVE_INFINITY);
   if (from === undefined) return { invalid: { path: "from", message: "must be an ISO date or instant" } };
   if (to === undefined) return { invalid: { path: "to", message: "must be an ISO date or instant" } };
+  // [from, to) with to not after from holds no stop: a typo, not "nothing saved".
+  if (to <= from) return { invalid: { path: "to", message: `must be after from (${query.from})` } };
   if (query.by !== undefined && query.by !== "tag:CostCenter")
     return { invalid: { path: "by", message: "takes tag:CostCenter (the tag recorded with each stop)" } };
   const rows = (await ctx.items("saving#"))

@@ -100,17 +100,19 @@ export function seconds(d: string): number {
 /**
  * The lock a target takes: one per resource, however it is named — an ECS service scaled as
  * such and through its scalable target meet at `ecs:<cluster>/<service>`, a Lambda alias at
- * `lambda:<function>:<alias>`.
+ * `lambda:<function>:<alias>`. No Region in the key: `region` is optional (Reflex's Region, or the
+ * location's, when absent), so a key with it would give one service two locks, named with its
+ * Region and without. One lock across Regions is wider than the resource, never narrower; a run
+ * in a member account's location is keyed by its account and Region besides (Runs.start).
  */
-export function lockOf(t: Target, region = ""): string {
-  const at = region ? `${region}:` : "";
-  if (t.kind === "ecs-service") return `ecs:${at}${t.cluster}/${t.service}`;
-  if (t.kind === "lambda-alias") return `lambda:${at}${t.function}:${t.alias}`;
+export function lockOf(t: Target): string {
+  if (t.kind === "ecs-service") return `ecs:${t.cluster}/${t.service}`;
+  if (t.kind === "lambda-alias") return `lambda:${t.function}:${t.alias}`;
   const ecs = /^service\/([^/]+)\/([^/]+)$/.exec(t.resourceId);
-  if (t.namespace === "ecs" && ecs) return `ecs:${at}${ecs[1]}/${ecs[2]}`;
+  if (t.namespace === "ecs" && ecs) return `ecs:${ecs[1]}/${ecs[2]}`;
   const fn = /^function:([^:]+):(.+)$/.exec(t.resourceId);
-  if (t.namespace === "lambda" && fn) return `lambda:${at}${fn[1]}:${fn[2]}`;
-  return `scalable-target:${at}${t.namespace}/${t.resourceId}/${t.dimension}`;
+  if (t.namespace === "lambda" && fn) return `lambda:${fn[1]}:${fn[2]}`;
+  return `scalable-target:${t.namespace}/${t.resourceId}/${t.dimension}`;
 }
 
 const SERVICE_ARN = "arn:${Partition}:ecs:*:${Account}:service/*/*";
@@ -159,7 +161,7 @@ export const scaleService = defineRunbook({
       resources: [FUNCTION_ARN],
     },
   ],
-  locks: (p) => [lockOf(p.target, p.region)],
+  locks: (p) => [lockOf(p.target)],
   blastRadius: (p) => {
     const m = /^([+-])(\d+)$/.exec(p.change ?? "");
     return m ? Math.min(Number(m[2]), p.maxStep) : undefined;

@@ -20,7 +20,7 @@ import {
   unfinishedTargets,
 } from "@reflex/sdk/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { scaleService } from "./index.ts";
+import { params, scaleService } from "./index.ts";
 
 const MANAGED = { "reflex:managed": "true" };
 let s: SimulationSession;
@@ -46,6 +46,25 @@ beforeAll(async () => {
         dimension: "ecs:service:DesiredCount",
         min: 1,
         max: 8,
+        tags: MANAGED,
+      });
+      addEcsService(cloud, { cluster: "prod", name: "surge", desiredCount: 2, tags: MANAGED });
+      addScalableTarget(cloud, {
+        namespace: "ecs",
+        resourceId: "service/prod/surge",
+        dimension: "ecs:service:DesiredCount",
+        min: 1,
+        max: 4,
+        tags: MANAGED,
+      });
+      // A scalable target tagged for Reflex over a service that is not.
+      addEcsService(cloud, { cluster: "prod", name: "legacy", desiredCount: 2 });
+      addScalableTarget(cloud, {
+        namespace: "ecs",
+        resourceId: "service/prod/legacy",
+        dimension: "ecs:service:DesiredCount",
+        min: 1,
+        max: 4,
         tags: MANAGED,
       });
       addLambdaFunction(cloud, {
@@ -311,5 +330,73 @@ describe("scale-service refuses bad input in the plan, naming the target and why
     await expect(
       s.run({ target: { kind: "lambda-alias", function: "checkout", alias: "live" }, min: 1 }),
     ).rejects.toThrow(/was not started: .*change/);
+  });
+});
+
+describe("scale-service: locks", () => {
+  const locksOf = (p: Record<string, unknown>) => scaleService.locks?.(params.parse(p));
+
+  it("one service named with its Region and without it (Reflex's Region) takes one lock", () => {
+    // Admission locks what `locks` returns: two keys for one service would let two runs scale it at once.
+    const region = process.env.AWS_REGION ?? "us-east-1";
+    expect(locksOf(ecs("api", "+1", { region }))).toEqual(locksOf(ecs("api", "+1")));
+    expect(
+      locksOf({
+        target: {
+          kind: "scalable-target",
+          namespace: "ecs",
+          resourceId: "service/prod/api",
+          dimension: "ecs:service:DesiredCount",
+        },
+        min: 2,
+        region,
+      }),
+    ).toEqual(locksOf(ecs("api", "+1")));
+  });
+});
+
+describe("scale-service: the cap on a scalable target's bounds", () => {
+  const surge = {
+    kind: "scalable-target",
+    namespace: "ecs",
+    resourceId: "service/prod/surge",
+    dimension: "ecs:service:DesiredCount",
+  };
+
+  it("a new min above the service's count moves it by at most maxStep: the min is clamped, as a change would be", async () => {
+    // min 40 on a service of 2 would add 38 tasks (Application Auto Scaling raises it to its min).
+    const run = await s.run({ target: surge, min: 40, max: 60 });
+    expect(run.run.status).toBe("SUCCEEDED");
+    expect(run.outcome.targets[0].details).toMatchObject({
+      "limit 1": "min clamped to 12: the service runs 2; at most 10 added or removed per run (maxStep)",
+    });
+    expect(target("service/prod/surge")).toMatchObject({ min: 12, max: 60 });
+    expect(service("prod", "surge")).toMatchObject({ desired: 12, running: 12 });
+  });
+
+  it("a new max below the service's count is clamped the same way (dry-run)", async () => {
+    const run = await s.run({ target: surge, min: 0, max: 1, maxStep: 3 }, { dryRun: true });
+    expect(mutatingCalls(run)).toEqual([]);
+    expect(run.outcome.targets[0].details).toMatchObject({
+      bounds: "min 12, max 60 → min 0, max 9",
+      "limit 1": "max clamped to 9: the service runs 12; at most 3 added or removed per run (maxStep)",
+    });
+  });
+});
+
+describe("scale-service: the service behind a scalable target", () => {
+  it("refuses new bounds when the service they move does not carry the automation tag; nothing changes", async () => {
+    const legacy = {
+      kind: "scalable-target",
+      namespace: "ecs",
+      resourceId: "service/prod/legacy",
+      dimension: "ecs:service:DesiredCount",
+    };
+    const run = await s.run({ target: legacy, min: 3 });
+    expect(run.run.status).toBe("FAILED");
+    expect(run.run.error).toBe("NotManaged");
+    expect(run.outcome.targets[0].reason).toMatch(/service prod\/legacy .*does not carry the automation tag/);
+    expect(mutatingCalls(run)).toEqual([]);
+    expect(service("prod", "legacy")).toMatchObject({ desired: 2 });
   });
 });

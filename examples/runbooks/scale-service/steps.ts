@@ -165,6 +165,25 @@ function resourceOf(t: Target): { service: [string, string] } | { alias: [string
   return undefined;
 }
 
+/** The ECS service or Lambda function behind a scalable target, named, when it lacks the automation tag. */
+async function untaggedResource(p: ScaleServiceParams, ctx: StepContext): Promise<string | undefined> {
+  const r = resourceOf(p.target);
+  if (!r) return undefined;
+  if ("service" in r) {
+    const svc = await describeService(p, ...r.service);
+    if (!svc) return undefined; // gone: the set finds nothing to move
+    const tags = Object.fromEntries((svc.tags ?? []).map((x) => [x.key ?? "", x.value]));
+    return hasTag(tags, ctx) ? undefined : `the service ${r.service.join("/")}`;
+  }
+  try {
+    const tags = (await lambda(p).send(new GetFunctionCommand({ FunctionName: r.alias[0] }))).Tags ?? {};
+    return hasTag(tags, ctx) ? undefined : `the function ${r.alias[0]}`;
+  } catch (e) {
+    if (errorName(e) === "ResourceNotFoundException") return undefined;
+    throw e;
+  }
+}
+
 /** That resource's count now (desired tasks, requested executions). */
 async function resourceCount(p: ScaleServiceParams): Promise<number | undefined> {
   const r = resourceOf(p.target);
@@ -322,6 +341,31 @@ function newCount(
   return { to, limits };
 }
 
+/**
+ * New bounds move an ECS service or a Lambda alias to them (Application Auto Scaling raises it to
+ * its min, lowers it to its max): a min or max the person moves is clamped so the resource moves
+ * by at most ±min(maxStep, cap), as a change is. `to` is clamped in place; the clamps are returned.
+ */
+function capBounds(input: Input, ctx: StepContext, from: Bounds, to: Bounds, resource: number): string[] {
+  const p = input.params;
+  const step = Math.min(p.maxStep, ctx.maxTargets ?? p.maxStep);
+  const why = `at most ${step} added or removed per run (${step === p.maxStep ? "maxStep" : "the blast-radius cap"})`;
+  const what =
+    p.target.kind === "scalable-target" && p.target.namespace === "lambda"
+      ? "the alias has"
+      : "the service runs";
+  const limits: string[] = [];
+  if (to.min > from.min && to.min > resource + step) {
+    to.min = Math.max(from.min, resource + step);
+    limits.push(`min clamped to ${to.min}: ${what} ${resource}; ${why}`);
+  }
+  if (to.max < from.max && to.max < resource - step) {
+    to.max = Math.min(from.max, resource - step);
+    limits.push(`max clamped to ${to.max}: ${what} ${resource}; ${why}`);
+  }
+  return limits;
+}
+
 async function plan(input: Input, ctx: StepContext): Promise<Plan> {
   const p = input.params;
   const t = p.target;
@@ -349,12 +393,23 @@ async function plan(input: Input, ctx: StepContext): Promise<Plan> {
         "NotManaged",
         `it does not carry the automation tag (${ctx.automationTag.key}=${ctx.automationTag.value})`,
       );
+    // New bounds move the service or alias behind the target (and a rollback sets it directly):
+    // it must be Reflex's too, as IAM's fence on UpdateService and Put… says.
+    const untagged = await untaggedResource(p, ctx);
+    if (untagged)
+      return refuse(
+        ctx,
+        t,
+        "NotManaged",
+        `${untagged} it scales does not carry the automation tag (${ctx.automationTag.key}=${ctx.automationTag.value})`,
+      );
     const from = { min: target.MinCapacity ?? 0, max: target.MaxCapacity ?? 0 };
     const to = { min: p.min ?? from.min, max: p.max ?? from.max };
     if (to.min > to.max) return refuse(ctx, t, "OutOfBounds", `min ${to.min} would be above max ${to.max}`);
-    const same = to.min === from.min && to.max === from.max;
-    out = { id, kind: t.kind, action: same ? "none" : "set", from, to, limits: [] };
     const resource = await resourceCount(p);
+    const limits = resource === undefined ? [] : capBounds(input, ctx, from, to, resource);
+    const same = to.min === from.min && to.max === from.max;
+    out = { id, kind: t.kind, action: same ? "none" : "set", from, to, limits };
     if (resource !== undefined) out.resource = resource;
   } else {
     const { current, bounds } = await readCount(input, ctx);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { locationKey, resolveLocations, roleArnOf } from "./accounts.ts";
+import { sessionName } from "./aws.ts";
 import { validateConfig } from "./config/load.ts";
 import { ConfigError } from "./errors.ts";
 import { eachLocation, limitOf } from "./locations.ts";
@@ -121,5 +122,19 @@ describe("location limits", () => {
       "SKIPPED",
       "SKIPPED",
     ]);
+  });
+});
+
+describe("the member-account session name", () => {
+  it("keeps the run's unique tail when the id is longer than STS allows, so two runs' sessions differ in CloudTrail", () => {
+    // A runbook name of 40 characters: `reflex-<id>` is past STS's 64, and the id's stamp, random
+    // part and child index are at its end.
+    const runbook = "restart-service-with-a-long-descriptive-n";
+    const a = sessionName(`${runbook}-20261207T015000Z-a1b2c3-1`);
+    const b = sessionName(`${runbook}-20261207T015000Z-a1b2c3-2`);
+    const c = sessionName(`${runbook}-20261207T015000Z-d4e5f6-1`);
+    for (const s of [a, b, c]) expect(s).toMatch(/^reflex-[\w+=,.@-]{1,57}$/);
+    expect(new Set([a, b, c]).size).toBe(3);
+    expect(sessionName("scale-20261207T015000Z-a1b2c3")).toBe("reflex-scale-20261207T015000Z-a1b2c3");
   });
 });

@@ -238,8 +238,10 @@ const hubScope: StepScope = { credentials: new Map(), clients: new Map() };
 
 /** The session name a member account sees (and may log) for a step's calls: `reflex-<executionId>`. */
 export function sessionName(executionId: string | undefined): string {
-  const name = `reflex-${executionId ?? "hub"}`.replace(/[^\w+=,.@-]/g, "-");
-  return name.slice(0, 64);
+  const id = (executionId ?? "hub").replace(/[^\w+=,.@-]/g, "-");
+  // STS takes 64 characters; an id's unique part (stamp, random, child index) is its tail, so a
+  // long one keeps that and loses the runbook name's end, never two runs' sessions one name.
+  return `reflex-${id.length > 57 ? id.slice(-57) : id}`;
 }
 
 /**

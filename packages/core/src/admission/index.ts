@@ -143,8 +143,12 @@ export async function admit(req: AdmitRequest): Promise<Admission> {
   // 1. params (and the location, which is part of what the run is asked to do)
   const parsed = parsedParams(runbook, req.params);
   if ("check" in parsed) return refuse(parsed);
-  const location = req.location ? knownLocation(config, req.location, runbook) : undefined;
+  const location = req.location ? knownLocation(config, req.location, runbook, parsed.params) : undefined;
   if (location && "check" in location) return refuse(location);
+  // A runbook that takes `region` and is given none acts in Reflex's Region (its steps read it
+  // from the environment), not the location's: the location's is its region, as Locations.start sets.
+  if (location && parsed.params.region === undefined && takesRegion(runbook))
+    parsed.params = { ...parsed.params, region: location.region };
   const a: Admitting = {
     req,
     config,
@@ -204,11 +208,17 @@ interface Admitting {
   location?: { account: string; region: string };
 }
 
+/** Whether the runbook's params have a `region` (where its resources are). */
+function takesRegion(runbook: Runbooks.Runbook): boolean {
+  return "region" in ((runbook.params as { shape?: object }).shape ?? {});
+}
+
 /** The location as the config knows it (the account by id), or a refusal naming what is unknown. */
 function knownLocation(
   config: Config,
   asked: { account: string; region: string },
   runbook: Runbooks.Runbook,
+  params: Record<string, unknown>,
 ): { account: string; region: string } | Refusal {
   // An AWS SDK Task runs with the state machine's own role, in the hub: in a member account it
   // would act on the wrong account, so such a runbook takes no location (yet).
@@ -230,6 +240,15 @@ function knownLocation(
       check: "params",
       reason: `Region '${String(asked.region).slice(0, 32)}' is not one of account ${account.name}'s (${account.regions.join(", ")})`,
       issues: [{ path: "location.region", message: `not one of ${account.name}'s Regions` }],
+    };
+  // The params' `region` (where the resources are) names the Region the run's clients act in:
+  // another than the location's would act in a Region the account may not list, under locks
+  // keyed by the location's Region. Locations.start sets it to the location's; a caller may too.
+  if (typeof params.region === "string" && params.region !== asked.region)
+    return {
+      check: "params",
+      reason: `params.region '${params.region.slice(0, 32)}' is not the location's Region '${asked.region}': a run in a member account acts in its location's Region (leave region out, or name that one)`,
+      issues: [{ path: "params.region", message: `not the location's Region (${asked.region})` }],
     };
   return { account: account.id, region: asked.region };
 }
