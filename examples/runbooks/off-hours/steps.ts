@@ -731,7 +731,8 @@ async function override(input: Input, ctx: Ctx): Promise<{ overrides: number }> 
       "InvalidOverride",
       problems.map((x) => `${x.path}: ${x.message}`).join("; "),
     );
-  const actor = (await ctx.actor?.()) ?? "unknown";
+  // The person (a Slack id through `people`), so an override names who set it across channels.
+  const actor = (await (ctx.person ?? ctx.actor)?.()) ?? "unknown";
   const results: TargetResult[] = [];
   if (p.action === "release") {
     for (const id of targets) {
