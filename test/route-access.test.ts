@@ -7,6 +7,7 @@
  */
 import { Audit, type ConfigInput } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { offHours } from "../examples/runbooks/off-hours/index.ts";
 import { app, ROUTE_ACCESS } from "../packages/functions/src/api.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { localApp } from "../packages/local/src/local-api.ts";
@@ -29,11 +30,24 @@ const CONFIG: ConfigInput = {
     ],
   },
   approvals: { deadline: "1h" },
+  // Off-hours' overrides routes (a team's runbook): one schedule, one tagged instance.
+  runbooks: [offHours],
+  offHours: {
+    schedules: [
+      { name: "office", timezone: "UTC", periods: [{ days: "daily", start: "00:00", stop: "23:59" }] },
+    ],
+  },
 };
 
 let local: LocalMode;
+let kept: string;
 beforeAll(async () => {
-  local = await startTestLocal(CONFIG);
+  const cloud = SimulatedCloud.seeded({ snapshotDurationMs: 150, capacityLaunchMs: 150 });
+  kept = cloud.addInstance({
+    name: "office-a",
+    tags: { "reflex:managed": "true", "reflex:off-hours": "office" },
+  }).InstanceId as string;
+  local = await startTestLocal(CONFIG, { cloud });
 });
 afterAll(async () => local?.stop());
 
@@ -145,6 +159,24 @@ const SCENARIOS: Record<string, Scenario> = {
     },
     allowed: "cli:ops",
     denied: "cli:nobody",
+  },
+  "POST /api/offhours/overrides": {
+    setup: async () => ({
+      path: "/api/offhours/overrides",
+      body: { targets: [kept], for: "1h", reason: "release night" },
+      cleanup: async () => local.idle(),
+    }),
+    allowed: "cli:ops",
+    denied: "cli:nobody",
+  },
+  "DELETE /api/offhours/overrides": {
+    setup: async () => ({
+      path: "/api/offhours/overrides",
+      body: { targets: [kept], reason: "done" },
+      cleanup: async () => local.idle(),
+    }),
+    allowed: "cli:ops",
+    denied: "cli:approver",
   },
   "POST /api/guardrails/pause": {
     setup: async () => ({ path: "/api/guardrails/pause", body: { reason: "drill" } }),

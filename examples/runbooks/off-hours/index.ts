@@ -193,5 +193,8 @@ export const offHours = defineRunbook({
       Done: { Type: "Succeed" },
     },
   },
+  // keep / release: untagged targets, an unknown schedule, an end past or beyond maxOverride are
+  // a 400 naming the param before anything is written.
+  precheck: () => import("./precheck.ts").then((m) => m.precheck),
   implementation: () => import("./steps.ts").then((m) => m.implementation),
 });

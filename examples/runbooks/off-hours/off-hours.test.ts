@@ -333,16 +333,24 @@ describe("off-hours overrides and savings", () => {
     expect(state(session, "web-a")).toBe("stopped");
   });
 
-  it("refuses an override beyond maxOverride and one on a target without the off-hours tag, naming the field", async () => {
+  it("refuses an override beyond maxOverride and one on a target without the off-hours tag at admission, naming the field, nothing written", async () => {
     session = await openSimulation(offHours, { config, setup: seed });
     const untagged = session.cloud.addInstance({ name: "plain", tags: managed }).InstanceId as string;
 
-    const long = await session.run({ action: "keep", targets: [ids["web-a"]], for: "30h", reason: "x" });
-    expect(long.run.status).toBe("FAILED");
-    expect(long.run.cause).toMatch(/until: .* is more than maxOverride \(24h\) away/);
+    await expect(
+      session.run({ action: "keep", targets: [ids["web-a"]], for: "30h", reason: "x" }),
+    ).rejects.toThrow(/InvalidOverride: for: .* is more than maxOverride \(24h\) away/);
+    await expect(
+      session.run({ action: "keep", targets: [untagged], for: "1h", reason: "x" }),
+    ).rejects.toThrow(/InvalidOverride: targets: i-[0-9a-f]+ carries no reflex:off-hours tag/);
+    await expect(session.run({ action: "release", targets: [untagged] })).rejects.toThrow(
+      /InvalidOverride: targets: /,
+    );
 
-    const other = await session.run({ action: "keep", targets: [untagged], for: "1h", reason: "x" });
-    expect(other.run.status).toBe("FAILED");
-    expect(other.run.cause).toMatch(/targets: i-[0-9a-f]+ carries no reflex:off-hours tag/);
+    const items = (await (await fetch(`${session.url}/api/runbooks/off-hours/items`)).json()) as {
+      items: unknown[];
+    };
+    const runs = (await (await fetch(`${session.url}/api/executions`)).json()) as { executions: unknown[] };
+    expect({ items: items.items, runs: runs.executions }).toEqual({ items: [], runs: [] });
   });
 });

@@ -121,7 +121,10 @@ function parseCapacity(v: string | undefined): Target["capacity"] {
 }
 
 /** Every instance and group carrying the off-hours tag (instances in a group are its group's). */
-async function discover(cfg: OffHours, ctx: StepContext): Promise<{ targets: Target[]; members: string[] }> {
+export async function discover(
+  cfg: OffHours,
+  ctx: Pick<StepContext, "automationTag">,
+): Promise<{ targets: Target[]; members: string[] }> {
   const ec2 = client(EC2Client, "ec2");
   const targets: Target[] = [];
   const members: string[] = [];
@@ -722,15 +725,14 @@ async function override(input: Input, ctx: Ctx): Promise<{ overrides: number }> 
   const { targets: found } = await discover(cfg, ctx);
   const byId = new Map(found.map((t) => [t.id, t]));
   const schedules = new Map(cfg.schedules.map((s) => [s.name, s]));
-  const problems: string[] = [];
-  for (const id of targets) {
-    const t = byId.get(id);
-    if (!t) problems.push(`targets: ${id} carries no ${cfg.tagKey} tag`);
-    else if (!schedules.has(t.schedule ?? ""))
-      problems.push(`targets: ${id} has no known schedule ('${t.schedule}')`);
-  }
-  if (problems.length) throw new StepExecutionError("InvalidOverride", problems.join("; "));
-  const actor = (await ctx.actor?.()) ?? "unknown";
+  const problems = overrideProblems(p, cfg, found, now);
+  if (problems.length)
+    throw new StepExecutionError(
+      "InvalidOverride",
+      problems.map((x) => `${x.path}: ${x.message}`).join("; "),
+    );
+  // The person (a Slack id through `people`), so an override names who set it across channels.
+  const actor = (await (ctx.person ?? ctx.actor)?.()) ?? "unknown";
   const results: TargetResult[] = [];
   if (p.action === "release") {
     for (const id of targets) {
@@ -748,18 +750,10 @@ async function override(input: Input, ctx: Ctx): Promise<{ overrides: number }> 
     });
     return { overrides: 0 };
   }
-  const max = parseDuration(cfg.maxOverride) as number;
   for (const id of targets) {
     const t = byId.get(id) as Target;
     const s = schedules.get(t.schedule as string) as Schedule;
     const until = untilOf(p, s, now);
-    if (until.getTime() <= now.getTime())
-      throw new StepExecutionError("InvalidOverride", `until: ${until.toISOString()} is in the past`);
-    if (until.getTime() - now.getTime() > max)
-      throw new StepExecutionError(
-        "InvalidOverride",
-        `until: ${until.toISOString()} is more than maxOverride (${cfg.maxOverride}) away`,
-      );
     const item: OverrideItem = {
       target: id,
       until: until.toISOString(),
@@ -790,6 +784,41 @@ async function override(input: Input, ctx: Ctx): Promise<{ overrides: number }> 
     targets: results,
   });
   return { overrides: results.length };
+}
+
+/**
+ * What is wrong with a keep or release, each with the param at fault: a target without the
+ * off-hours tag or with an unknown schedule; a keep's end in the past or further than
+ * `maxOverride` (judged in each target's schedule zone). Asked by admission's precheck (a 400
+ * before anything is written) and again by the override step (the world may have changed).
+ */
+export function overrideProblems(
+  p: OffHoursParams,
+  cfg: OffHours,
+  found: Target[],
+  now: Date,
+): Array<{ path: string; message: string }> {
+  const byId = new Map(found.map((t) => [t.id, t]));
+  const schedules = new Map(cfg.schedules.map((s) => [s.name, s]));
+  const problems: Array<{ path: string; message: string }> = [];
+  const max = parseDuration(cfg.maxOverride) as number;
+  for (const id of p.targets ?? []) {
+    const t = byId.get(id);
+    const s = t && schedules.get(t.schedule ?? "");
+    if (!t) problems.push({ path: "targets", message: `${id} carries no ${cfg.tagKey} tag` });
+    else if (!s) problems.push({ path: "targets", message: `${id} has no known schedule ('${t.schedule}')` });
+    else if (p.action === "keep") {
+      const until = untilOf(p, s, now);
+      if (until.getTime() <= now.getTime())
+        problems.push({ path: "until", message: `${until.toISOString()} is in the past` });
+      else if (until.getTime() - now.getTime() > max)
+        problems.push({
+          path: p.for ? "for" : "until",
+          message: `${until.toISOString()} is more than maxOverride (${cfg.maxOverride}) away`,
+        });
+    }
+  }
+  return problems;
 }
 
 /** The instant a keep ends: `for` from now, an ISO instant, or the next `HH:MM` in the schedule's zone (today, else tomorrow). */

@@ -11,6 +11,7 @@ import "./aws-sts.ts";
 import { classify, TRANSIENT_ERROR } from "./aws-errors.ts";
 import { currentConfig } from "./config/index.ts";
 import { StepExecutionError, ValidationError } from "./errors.ts";
+import * as People from "./policy/people.ts";
 import {
   APPROVAL_RESOURCE,
   APPROVAL_STEP,
@@ -221,6 +222,9 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
       remove: (key) => RunbookItems.remove(runbook.name, key),
     },
     actor: async () => (await Executions.find(execution.id))?.trigger.actor ?? "unknown",
+    person: async () =>
+      People.personOf(currentConfig(), (await Executions.find(execution.id))?.trigger.actor ?? "unknown")
+        .name,
     config: Object.fromEntries(
       Object.keys(runbook.config ?? {}).map((k) => [
         k,

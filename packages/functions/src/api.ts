@@ -69,6 +69,26 @@ const RerunBody = z
   })
   .strict();
 
+/** Off-hours' targets: an instance id or `asg:<group>` (the runbook's params check the form). */
+const offHoursTargets = z.array(z.string().min(1).max(300)).min(1).max(50);
+/** `POST /api/offhours/overrides`: keep targets running until a time (or for a while), and why. */
+const KeepBody = z
+  .object({
+    targets: offHoursTargets,
+    /** HH:MM in the target's schedule zone, or an ISO instant. */
+    until: z.string().min(1).max(40).optional(),
+    /** `3h`, `90m`: from now. */
+    for: z.string().min(1).max(16).optional(),
+    reason: reasonText,
+    start: z.boolean().default(false),
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
+/** `DELETE /api/offhours/overrides`: cancel the overrides on targets, and why. */
+const ReleaseBody = z
+  .object({ targets: offHoursTargets, reason: reasonText.optional(), dryRun: z.boolean().default(false) })
+  .strict();
+
 type C = Context<LambdaBindings>;
 
 /** The request body as JSON, with every check of {@link parseJsonBody} (415, 413, 400). */
@@ -175,6 +195,14 @@ export const ROUTE_ACCESS: Record<string, { action: Action | "gate"; checkedBy: 
   "POST /api/executions/:id/reject": { action: "approve", checkedBy: "Approvals.answer (or the requester)" },
   "POST /api/executions/:id/abort": { action: "abort", checkedBy: "Runs.abort (or whoever started it)" },
   "POST /api/executions/:id/rerun": { action: "run", checkedBy: "Admission.rerun" },
+  "POST /api/offhours/overrides": {
+    action: "run",
+    checkedBy: "Admission.admit (an off-hours run, action keep)",
+  },
+  "DELETE /api/offhours/overrides": {
+    action: "run",
+    checkedBy: "Admission.admit (an off-hours run, action release)",
+  },
   "POST /api/guardrails/pause": { action: "override-pause", checkedBy: "mayPause, this file" },
   "POST /api/guardrails/resume": { action: "override-pause", checkedBy: "mayPause, this file" },
 };
@@ -309,6 +337,32 @@ function sinceOf(c: C): number | undefined {
 
 type Handler = (c: C) => Promise<globalThis.Response>;
 
+/** What a start answers (202): the run's id and status, and whether it waits for a person. */
+function startedBody(admission: Extract<Admission.Admission, { admitted: true }>) {
+  const e = admission.execution;
+  return {
+    executionId: e.id,
+    status: e.status,
+    dryRun: e.dryRun,
+    approval: admission.approval.required
+      ? { required: true, reasons: admission.approval.reasons, approvers: admission.approval.approvers }
+      : { required: false },
+  };
+}
+
+/** Admits an off-hours run as the caller (access checked and audited there); 202 with the run. */
+async function admitOffHours(c: C, params: Record<string, unknown>, dryRun: boolean) {
+  const admission = await Admission.admit({
+    runbook: "off-hours",
+    params,
+    dryRun,
+    trigger: { kind: "manual" },
+    actor: actor(c),
+  });
+  if (!admission.admitted) throw Admission.refusalError(admission);
+  return ok(c, startedBody(admission), 202);
+}
+
 const ok = (c: C, body: unknown, status: 200 | 202 = 200) => c.json(body as object, status);
 
 /** Every route of the JSON API: [method, Hono path, handler]. */
@@ -392,6 +446,38 @@ const routes: Array<[string, string, Handler]> = [
     "/api/offhours/savings",
     async (c) => ok(c, await Reports.run("off-hours", "savings", reportQueryOf(c))),
   ],
+  // Off-hours' overrides in force (expired ones are gone), each with who set it, why and its end.
+  [
+    "GET",
+    "/api/offhours/overrides",
+    async (c) => {
+      Runbooks.get("off-hours"); // 404 naming the known runbooks when the config does not list it
+      const items = await RunbookItems.list("off-hours", "override#");
+      return ok(c, { overrides: items.map((i) => i.value) });
+    },
+  ],
+  // Keep targets running until a time: an off-hours run (action keep) through admit(), so the
+  // caller's access is checked and the override is audited with who and why; it expires by itself.
+  [
+    "POST",
+    "/api/offhours/overrides",
+    async (c) => {
+      Runbooks.get("off-hours");
+      const body = await bodyOf(KeepBody, c);
+      const { dryRun, ...keep } = body;
+      return admitOffHours(c, { action: "keep", ...keep }, dryRun);
+    },
+  ],
+  // Cancel overrides (the schedule acts again at the next tick): an off-hours run, action release.
+  [
+    "DELETE",
+    "/api/offhours/overrides",
+    async (c) => {
+      Runbooks.get("off-hours");
+      const { dryRun, ...release } = await bodyOf(ReleaseBody, c);
+      return admitOffHours(c, { action: "release", ...release }, dryRun);
+    },
+  ],
   [
     "POST",
     "/api/runbooks/:name/executions",
@@ -410,19 +496,7 @@ const routes: Array<[string, string, Handler]> = [
         ...(body.location ? { location: body.location } : {}),
       });
       if (!admission.admitted) throw Admission.refusalError(admission);
-      const e = admission.execution;
-      return ok(
-        c,
-        {
-          executionId: e.id,
-          status: e.status,
-          dryRun: e.dryRun,
-          approval: admission.approval.required
-            ? { required: true, reasons: admission.approval.reasons, approvers: admission.approval.approvers }
-            : { required: false },
-        },
-        202,
-      );
+      return ok(c, startedBody(admission), 202);
     },
   ],
   [

@@ -132,3 +132,52 @@ describe("the examples in docs/chatops.md", () => {
     }
   });
 });
+
+describe("/reflex offhours keep and release", () => {
+  it("reads keep with targets, for or until, --start and the reason after because, as typed", () => {
+    expect(parse("offhours keep i-0abc12345678 asg:web for 4h because release “night” & co")).toEqual({
+      kind: "offhours",
+      action: "keep",
+      targets: ["i-0abc12345678", "asg:web"],
+      for: "4h",
+      reason: "release “night” & co",
+      start: false,
+    });
+    expect(parse("keep i-0abc12345678 until 22:00 --start because patching")).toEqual({
+      kind: "offhours",
+      action: "keep",
+      targets: ["i-0abc12345678"],
+      until: "22:00",
+      reason: "patching",
+      start: true,
+    });
+  });
+
+  it("reads release with an optional reason", () => {
+    expect(parse("offhours release i-0abc12345678")).toEqual({
+      kind: "offhours",
+      action: "release",
+      targets: ["i-0abc12345678"],
+      start: false,
+    });
+    expect(parse("offhours release i-0abc12345678 because done")).toMatchObject({ reason: "done" });
+  });
+
+  it.each([
+    ["offhours", /keep or release/],
+    ["offhours keep", /which targets/],
+    ["offhours keep i-0abc12345678 because x", /until when/],
+    ["offhours keep i-0abc12345678 for 4h", /a reason is required/],
+    ["offhours keep i-0abc12345678 for because x", /for what/],
+    ["offhours keep i-0abc12345678 for 4h until 22:00 because x", /not both/],
+    ["offhours keep i-0abc12345678 for 4h because", /because what/],
+    ["offhours keep i-0abc12345678 tonight because x", /until when/],
+    ["offhours release i-0abc12345678 for 4h", /not understood/],
+    [`offhours keep ${"i-0abc12345678 ".repeat(51)}for 1h because x`, /at most 50/],
+  ])("refuses `%s` with its usage", (text, why) => {
+    const c = parse(text);
+    expect(c.kind).toBe("invalid");
+    expect((c as { message: string }).message).toMatch(why);
+    expect((c as { message: string }).message).toMatch(/Usage: `\/reflex offhours (keep|release)/);
+  });
+});

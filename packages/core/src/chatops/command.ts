@@ -17,6 +17,16 @@ export type Command =
   | { kind: "pause"; reason: string }
   | { kind: "resume" }
   | { kind: "whoami" }
+  | {
+      /** Off-hours' overrides: a run of the off-hours runbook (action keep / release), admitted as the person. */
+      kind: "offhours";
+      action: "keep" | "release";
+      targets: string[];
+      until?: string;
+      for?: string;
+      reason?: string;
+      start: boolean;
+    }
   | { kind: "help"; unknown?: string }
   | { kind: "invalid"; command: string; message: string };
 
@@ -32,6 +42,8 @@ export const USAGE: Record<string, string> = {
   pause: "/reflex pause <reason>",
   resume: "/reflex resume",
   whoami: "/reflex whoami",
+  "offhours keep": "/reflex offhours keep <target>… for <3h> | until <22:00> [--start] because <reason>",
+  "offhours release": "/reflex offhours release <target>… [because <reason>]",
   help: "/reflex help",
 };
 
@@ -48,6 +60,9 @@ export const SUMMARY: Record<string, string> = {
   pause: "pause automatic runs (rules, schedules, windows)",
   resume: "resume automatic runs and reset the circuit breaker",
   whoami: "your Slack id, your roles and what they let you do",
+  "offhours keep":
+    "keep off-hours targets (i-… or asg:<group>) running for a while or until a time in their schedule's zone; it ends by itself",
+  "offhours release": "cancel off-hours overrides: the schedule acts again at the next tick",
   help: "this list",
 };
 
@@ -179,6 +194,61 @@ function idArg(command: string, id: string | undefined): string | Command {
   return id;
 }
 
+/** The most targets one override names (the off-hours runbook's own bound). */
+const MAX_OVERRIDE_TARGETS = 50;
+
+/**
+ * `offhours keep <target>… for 4h because <reason>` (or `until 22:00`; `--start` before
+ * `because`) and `offhours release <target>… [because <reason>]`. The reason is the rest of the
+ * text after `because`, as typed. Targets and times stay text: the off-hours runbook checks
+ * them when the command runs (a target without the off-hours tag, an end beyond maxOverride).
+ */
+function offHoursCommand(sub: string, args: string[], raw: string, skip: number): Command {
+  if (sub !== "keep" && sub !== "release") return invalid("offhours keep", "offhours takes keep or release");
+  const usage = `offhours ${sub}`;
+  const targets: string[] = [];
+  let i = 0;
+  const keyword = (w: string) => ["for", "until", "because"].includes(w.toLowerCase()) || w.startsWith("--");
+  while (i < args.length && !keyword(args[i])) targets.push(args[i++]);
+  if (targets.length === 0) return invalid(usage, "which targets? give instance ids (i-…) or asg:<group>");
+  if (targets.length > MAX_OVERRIDE_TARGETS)
+    return invalid(usage, `at most ${MAX_OVERRIDE_TARGETS} targets at once`);
+  const out: Extract<Command, { kind: "offhours" }> = {
+    kind: "offhours",
+    action: sub,
+    targets,
+    start: false,
+  };
+  while (i < args.length) {
+    const w = args[i].toLowerCase();
+    if (w === "because") {
+      const reason = restOf(raw, skip + i + 1);
+      if (!reason) return invalid(usage, "because what? the reason is audited with the override");
+      out.reason = reason;
+      break;
+    }
+    if (sub === "keep" && (w === "for" || w === "until")) {
+      const value = args[i + 1];
+      if (!value || keyword(value)) return invalid(usage, `${w} what? e.g. for 3h or until 22:00`);
+      if (out.for !== undefined || out.until !== undefined)
+        return invalid(usage, "give one of for or until, not both");
+      if (w === "for") out.for = value;
+      else out.until = value;
+      i += 2;
+    } else if (sub === "keep" && w === "--start") {
+      out.start = true;
+      i++;
+    } else return invalid(usage, `'${esc(args[i].slice(0, 40))}' is not understood there`);
+  }
+  if (sub === "keep") {
+    if (out.for === undefined && out.until === undefined)
+      return invalid(usage, "until when? give for <duration> or until <HH:MM>: an override must end");
+    if (!out.reason)
+      return invalid(usage, "a reason is required (because …): it is audited with the override");
+  }
+  return out;
+}
+
 /**
  * Reads `/reflex` text. Total: every string gives a command.
  *
@@ -252,6 +322,11 @@ export function parse(text: string): Command {
       return { kind: "resume" };
     case "whoami":
       return { kind: "whoami" };
+    case "offhours":
+      return offHoursCommand((rest[0] ?? "").toLowerCase(), rest.slice(1), raw, 2);
+    // `/reflex keep i-… until 22:00 because …`: the short form of `offhours keep`.
+    case "keep":
+      return offHoursCommand("keep", rest, raw, 1);
     case "help":
     case "?":
       return { kind: "help" };

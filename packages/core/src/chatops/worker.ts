@@ -161,6 +161,8 @@ async function runCommand(cmd: Command, actor: Actor, config: Config, now?: Date
       return reply(cmd.kind === "invalid" ? cmd.message : "help");
     case "run":
       return start(cmd, actor, config, now);
+    case "offhours":
+      return offHours(cmd, actor, config, now);
     case "status": {
       if (!cmd.executionId) {
         // From the running-run markers: the cost follows what runs, not the history.
@@ -310,6 +312,47 @@ async function start(
     now,
   });
   return admitted(a, actor, example);
+}
+
+/**
+ * `/reflex offhours keep|release …`: a run of the off-hours runbook (action keep / release),
+ * admitted as the person (their Slack id through `people` and `access`), as the CLI and
+ * `POST /api/offhours/overrides` do; bad targets or an end beyond maxOverride are named by the
+ * runbook's precheck before anything is written.
+ */
+async function offHours(
+  cmd: Extract<Command, { kind: "offhours" }>,
+  actor: Actor,
+  config: Config,
+  now?: Date,
+): Promise<Message> {
+  if (!Runbooks.has("off-hours"))
+    return reply(":grey_question: Off-hours is not set up here: the config lists no `off-hours` runbook.");
+  const example = `Usage: \`${esc(USAGE[`offhours ${cmd.action}`])}\``;
+  const a = await Admission.admit({
+    runbook: "off-hours",
+    params: {
+      action: cmd.action,
+      targets: cmd.targets,
+      ...(cmd.until !== undefined ? { until: cmd.until } : {}),
+      ...(cmd.for !== undefined ? { for: cmd.for } : {}),
+      ...(cmd.reason !== undefined ? { reason: cmd.reason } : {}),
+      ...(cmd.action === "keep" ? { start: cmd.start } : {}),
+    },
+    dryRun: false,
+    trigger: { kind: "chatops", name: actor.id },
+    actor,
+    config,
+    now,
+  });
+  if (!a.admitted) return admitted(a, actor, example);
+  const what =
+    cmd.action === "keep"
+      ? `Keeping ${cmd.targets.map((t) => `\`${esc(t)}\``).join(" ")} running ${cmd.for ? `for ${esc(cmd.for)}` : `until ${esc(cmd.until)}`}${cmd.start ? " (started if stopped)" : ""}: ${esc(cmd.reason)}`
+      : `Cancelling the override on ${cmd.targets.map((t) => `\`${esc(t)}\``).join(" ")}${cmd.reason ? `: ${esc(cmd.reason)}` : ""}; the schedule acts again at the next tick`;
+  return reply(
+    `:alarm_clock: ${what}. Run \`${esc(a.execution.id)}\` (off-hours); \`/reflex status ${esc(a.execution.id)}\` shows it.`,
+  );
 }
 
 function admitted(a: Admission.Admission, actor: Actor, example: string): Message {

@@ -200,6 +200,8 @@ export interface StepContext {
   items?: RunbookItemStore;
   /** Who started the run, as its record names them (`cli:alice`, `schedule:office`). Set by the step runner. */
   actor?: () => Promise<string>;
+  /** The person who started it: `actor` through the config's `people` (`slack:U123` → `alice`), else `actor`. Set by the step runner. */
+  person?: () => Promise<string>;
 }
 
 /** What {@link StepContext.items} offers: one runbook's records, nobody else's. */

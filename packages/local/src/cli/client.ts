@@ -274,6 +274,31 @@ export class ApiClient {
     }>("GET", `/api/offhours/savings${q.size ? `?${q}` : ""}`);
   }
 
+  /** Off-hours' overrides in force (`GET /api/offhours/overrides`), expired ones left out. */
+  offHoursOverrides() {
+    return this.request<{
+      overrides: Array<{ target: string; until: string; setBy: string; reason: string; setAt: string }>;
+    }>("GET", "/api/offhours/overrides");
+  }
+
+  /**
+   * Sets (`POST`) or cancels (`DELETE`) overrides on `/api/offhours/overrides`: an off-hours run
+   * admitted as the caller; the answer is the run started.
+   */
+  offHoursOverride(
+    method: "POST" | "DELETE",
+    body: {
+      targets: string[];
+      until?: string;
+      for?: string;
+      reason?: string;
+      start?: boolean;
+      dryRun?: boolean;
+    },
+  ) {
+    return this.request<{ executionId: string }>(method, "/api/offhours/overrides", body);
+  }
+
   /** Recovery drills (`GET /api/drills`): each with its last run, trend and counts. */
   drills() {
     return this.request<{ drills: DrillEntry[] }>("GET", "/api/drills");

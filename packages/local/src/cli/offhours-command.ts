@@ -41,9 +41,11 @@ export function registerOffHours(program: Command, io: Io, act: Act, finish: Fin
   finish(
     offhours
       .command("release")
-      .description("cancel the overrides on targets")
-      .argument("<targets...>", "instance ids (i-…) or asg:<group>"),
-    ["reflex offhours release i-0abc1234"],
+      .description("cancel the overrides on targets; the schedule acts again at the next tick")
+      .argument("<targets...>", "instance ids (i-…) or asg:<group>")
+      .option("--reason <text>", "why (audited)")
+      .option("--dry-run", "say what it would cancel; cancel nothing"),
+    ['reflex offhours release i-0abc1234 --reason "testing done"'],
     { json: true, server: true, as: true },
   ).action(act(async (targets: string[], o) => (await load()).release(io, targets, o)));
   finish(

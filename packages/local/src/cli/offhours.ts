@@ -1,9 +1,9 @@
 /**
  * `reflex offhours`: the off-hours runbook's overrides and savings from the command line.
- * `keep` and `release` are runs of off-hours (action keep / release), so they go through
- * admit() — access checked, audited with who asked — and wait for the run's answer; `overrides`
- * reads the runbook's own records (`GET /api/runbooks/off-hours/items`), expired overrides left
- * out; `report` asks the server for the savings (`GET /api/offhours/savings`). See
+ * `keep` and `release` set and cancel overrides (`POST` / `DELETE /api/offhours/overrides`):
+ * runs of off-hours (action keep / release) through admit() — access checked, audited with who
+ * asked — and wait for the run's answer; `overrides` lists them (`GET /api/offhours/overrides`),
+ * expired overrides left out; `report` asks the server for the savings (`GET /api/offhours/savings`). See
  * docs/runbooks/off-hours.md.
  */
 import { follow } from "./follow.ts";
@@ -21,10 +21,15 @@ export interface KeepOptions extends ServerOptions {
   json?: boolean;
 }
 
-/** Starts an off-hours run with these params and waits for its answer; exit 0 when it succeeded. */
-async function runAndWait(io: Io, params: Record<string, unknown>, o: KeepOptions): Promise<number> {
+/** Sets or cancels overrides through the API (an off-hours run) and waits for its answer; exit 0 when it succeeded. */
+async function overrideAndWait(
+  io: Io,
+  method: "POST" | "DELETE",
+  body: Parameters<Awaited<ReturnType<typeof clientFor>>["offHoursOverride"]>[1],
+  o: KeepOptions,
+): Promise<number> {
   const api = await clientFor(o);
-  const started = await api.startExecution(RUNBOOK, params, Boolean(o.dryRun));
+  const started = await api.offHoursOverride(method, { ...body, dryRun: Boolean(o.dryRun) });
   const done = await follow(api, started.executionId, () => undefined);
   if (!done) return 130;
   io.out(o.json ? JSON.stringify(done) : formatExecution(done, coloursFor(io, o)));
@@ -34,10 +39,10 @@ async function runAndWait(io: Io, params: Record<string, unknown>, o: KeepOption
 export async function keep(io: Io, targets: string[], o: KeepOptions): Promise<number> {
   if ((o.until === undefined) === (o.for === undefined)) throw new UsageError("give one of --until or --for");
   if (!o.reason?.trim()) throw new UsageError("--reason is required: it is audited with the override");
-  return runAndWait(
+  return overrideAndWait(
     io,
+    "POST",
     {
-      action: "keep",
       targets,
       ...(o.until ? { until: o.until } : {}),
       ...(o.for ? { for: o.for } : {}),
@@ -102,12 +107,11 @@ export async function preview(
 }
 
 export async function release(io: Io, targets: string[], o: KeepOptions): Promise<number> {
-  return runAndWait(io, { action: "release", targets }, o);
+  return overrideAndWait(io, "DELETE", { targets, ...(o.reason?.trim() ? { reason: o.reason } : {}) }, o);
 }
 
 export async function overrides(io: Io, o: ServerOptions & { json?: boolean }): Promise<number> {
-  const { items } = await (await clientFor(o)).runbookItems(RUNBOOK, "override#");
-  const rows = items.map((i) => i.value as { target: string; until: string; setBy: string; reason: string });
+  const { overrides: rows } = await (await clientFor(o)).offHoursOverrides();
   if (o.json) io.out(JSON.stringify({ overrides: rows }));
   else if (rows.length === 0) io.out("no overrides in force");
   else for (const r of rows) io.out(`${r.target}  until ${r.until}  by ${r.setBy}  ${r.reason}`);
