@@ -206,6 +206,60 @@ describe("a run in one location, from the HTTP API", () => {
   });
 });
 
+describe("many locations from the HTTP API", () => {
+  const post = async (body: unknown) => {
+    const res = await fetch(`${local.url}/api/runbooks/backup-snapshot/executions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const params = { selector: { tag: { Backup: "daily" } } };
+
+  it("starts one child per location the selector names: 202 with the parent id and the children", async () => {
+    const started = await post({
+      params,
+      locations: { accounts: ["tag:env=prod"], regions: ["eu-west-1"], excludeAccounts: ["member-2"] },
+      locationConcurrency: 2,
+    });
+    expect(started.status).toBe(202);
+    const { parentId, children } = started.body;
+    expect(children).toEqual([
+      { account: "111111111111", accountName: "member-1", region: "eu-west-1", executionId: `${parentId}-1` },
+      { account: "333333333333", accountName: "member-3", region: "eu-west-1", executionId: `${parentId}-2` },
+    ]);
+    for (const child of children) {
+      expect(await Locations.untilEnd(child.executionId)).toMatchObject({ status: "SUCCEEDED" });
+      const record = await Executions.find(child.executionId);
+      expect(record?.location).toEqual({ account: child.account, region: child.region });
+      expect(record?.params).toMatchObject({ region: "eu-west-1" });
+    }
+  });
+
+  it("refuses a bad selector or limit with a 400 naming the field, nothing started", async () => {
+    const before = (await Executions.list({ limit: 500 })).executions.length;
+    const cases: Array<[unknown, string]> = [
+      [{ params, locations: { accounts: ["tag:env=nope"] } }, "locations.accounts[0]"],
+      [{ params, locations: { accounts: ["member-1", "444444444444"] } }, "locations.accounts[1]"],
+      [{ params, locations: { accounts: ["*"], regions: ["ap-south-1"] } }, "locations"],
+      [{ params, locations: { accounts: [] } }, "locations.accounts"],
+      [{ params, locations: { accounts: ["*"] }, locationConcurrency: "150%" }, "locationConcurrency"],
+      [{ params, locations: { accounts: ["*"] }, locationMaxErrors: "some" }, "locationMaxErrors"],
+      [{ params, locationConcurrency: 2 }, "locationConcurrency"],
+      [
+        { params, locations: { accounts: ["*"] }, location: { account: "member-1", region: "us-east-1" } },
+        "locations",
+      ],
+    ];
+    for (const [body, path] of cases) {
+      const res = await post(body);
+      expect([res.status, res.body.error?.path], JSON.stringify(body)).toEqual([400, path]);
+    }
+    expect((await Executions.list({ limit: 500 })).executions.length).toBe(before);
+  });
+});
+
 describe("a lost run in a member account", () => {
   it("is inspected in that account, with a session named for the run", async () => {
     const { Steps } = await import("@reflex/core");
