@@ -260,6 +260,44 @@ describe("many locations from the HTTP API", () => {
   });
 });
 
+describe("reflex run --accounts", () => {
+  it("starts a child per location, waits for the fan-out's end and exits 1 when a location failed", async () => {
+    const role = "arn:aws:iam::333333333333:role/ReflexExecutionRole";
+    local.organization.sts.deleteRole(role);
+    try {
+      const ran = await reflex([
+        "run",
+        "backup-snapshot",
+        "--param",
+        "selector.tag.Backup=daily",
+        "--accounts",
+        "member-1,333333333333",
+        "--regions",
+        "us-east-1",
+        "--location-concurrency",
+        "2",
+        "--location-max-errors",
+        "50%",
+        "--wait",
+        "--url",
+        local.url,
+      ]);
+      expect(ran.stdout).toMatch(/in 2 location\(s\), 2 at a time, stop after 1 error\(s\)/);
+      expect(ran.stdout).toMatch(/^SUCCEEDED \S+-1 {2}111111111111 \(member-1\) us-east-1$/m);
+      expect(ran.stdout).toMatch(/^FAILED {3} \S+-2 {2}333333333333 \(member-3\) us-east-1$/m);
+      expect(ran.stdout).toMatch(/1 of 2 location\(s\) succeeded; 333333333333\/us-east-1 FAILED/);
+      expect(ran.code).toBe(1);
+    } finally {
+      local.organization.sts.putRole({ arn: role, trust: [local.organization.sts.hubPrincipal] });
+    }
+    const usage = await reflex(["run", "backup-snapshot", "--regions", "us-east-1", "--url", local.url]);
+    expect([usage.code, usage.stderr]).toEqual([2, expect.stringMatching(/need --accounts/)]);
+    const bad = await reflex(["run", "backup-snapshot", "--accounts", "tag:env=nope", "--url", local.url]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/'tag:env=nope' matches no account/);
+  });
+});
+
 describe("a lost run in a member account", () => {
   it("is inspected in that account, with a session named for the run", async () => {
     const { Steps } = await import("@reflex/core");
