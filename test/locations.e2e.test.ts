@@ -298,6 +298,60 @@ describe("reflex run --accounts", () => {
   });
 });
 
+describe("the location shown", () => {
+  it("in the approval (API and Slack message), reflex show and reflex executions", async () => {
+    const { Admission: A } = await import("@reflex/core");
+    const { approvalRequest } = await import("../packages/core/src/chatops/blocks.ts");
+    local.organization
+      .member("222222222222")
+      .addAutoScalingGroup({
+        region: "eu-west-1",
+        name: "web",
+        minSize: 1,
+        maxSize: 4,
+        desiredCapacity: 1,
+        tags: { "reflex:managed": "true" },
+      });
+    const admitted = await A.admit({
+      runbook: "scale",
+      params: { autoScalingGroup: "web", change: "+1", region: "eu-west-1" },
+      trigger: { kind: "manual" },
+      actor: { id: "cli:alice" },
+      approval: "required",
+      location: { account: "member-2", region: "eu-west-1" },
+    });
+    if (!admitted.admitted) throw new Error(admitted.reason);
+    const id = admitted.execution.id;
+    const get = async (path: string) => (await (await fetch(`${local.url}${path}`)).json()) as any;
+    let pending: any;
+    // The run waits for a person once its plan is made: the request is there when the API lists it.
+    while (!pending) {
+      pending = (await get("/api/approvals")).approvals.find((a: any) => a.executionId === id);
+      const run = await Executions.find(id);
+      if (!pending && run && (Executions.TERMINAL as readonly string[]).includes(run.status))
+        throw new Error(`${id} ended ${run.status} without waiting: ${run.error} ${run.cause}`);
+    }
+    const where = { account: "222222222222", accountName: "member-2", region: "eu-west-1" };
+    expect(pending.location).toEqual(where);
+    const message = approvalRequest(pending);
+    expect(message.text).toContain(`${id} in 222222222222 (member-2) eu-west-1 waits for approval`);
+    expect(JSON.stringify(message.blocks)).toContain("*In* account 222222222222 (member-2) eu-west-1");
+
+    const show = await reflex(["show", id, "--url", local.url]);
+    expect(show.stdout).toMatch(/^ {2}location {2}account 222222222222, Region eu-west-1$/m);
+    const list = await reflex(["executions", "--runbook", "scale", "--all", "--url", local.url]);
+    expect(list.stdout).toMatch(new RegExp(`${id} +scale @222222222222/eu-west-1 `));
+
+    const abort = await fetch(`${local.url}/api/executions/${id}/abort`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ reason: "only looking", now: true }),
+    });
+    expect(abort.status).toBe(202);
+    expect(await Locations.untilEnd(id)).toMatchObject({ status: "ABORTED" });
+  });
+});
+
 describe("a lost run in a member account", () => {
   it("is inspected in that account, with a session named for the run", async () => {
     const { Steps } = await import("@reflex/core");

@@ -44,6 +44,8 @@ export interface ExecutionView {
   cancel?: { by: string; reason: string; at: string };
   window?: { name: string; endsAt: string; cutoffAt: string };
   locks?: string[];
+  /** The member account and Region the run acts in (absent: the hub's). */
+  location?: { account: string; region: string };
   steps?: StepView[];
   audit?: AuditEntryView[];
 }
