@@ -302,16 +302,14 @@ describe("the location shown", () => {
   it("in the approval (API and Slack message), reflex show and reflex executions", async () => {
     const { Admission: A } = await import("@reflex/core");
     const { approvalRequest } = await import("../packages/core/src/chatops/blocks.ts");
-    local.organization
-      .member("222222222222")
-      .addAutoScalingGroup({
-        region: "eu-west-1",
-        name: "web",
-        minSize: 1,
-        maxSize: 4,
-        desiredCapacity: 1,
-        tags: { "reflex:managed": "true" },
-      });
+    local.organization.member("222222222222").addAutoScalingGroup({
+      region: "eu-west-1",
+      name: "web",
+      minSize: 1,
+      maxSize: 4,
+      desiredCapacity: 1,
+      tags: { "reflex:managed": "true" },
+    });
     const admitted = await A.admit({
       runbook: "scale",
       params: { autoScalingGroup: "web", change: "+1", region: "eu-west-1" },
