@@ -247,6 +247,7 @@ describe("many locations from the HTTP API", () => {
       [{ params, locations: { accounts: ["*"] }, locationConcurrency: "150%" }, "locationConcurrency"],
       [{ params, locations: { accounts: ["*"] }, locationMaxErrors: "some" }, "locationMaxErrors"],
       [{ params, locationConcurrency: 2 }, "locationConcurrency"],
+      [{ params: { ...params, retainDays: "x" }, locations: { accounts: ["*"] } }, "params.retainDays"],
       [
         { params, locations: { accounts: ["*"] }, location: { account: "member-1", region: "us-east-1" } },
         "locations",

@@ -16,6 +16,7 @@ import { type AdmitRequest, admit } from "./admission/index.ts";
 import { currentConfig } from "./config/index.ts";
 import { ValidationError } from "./errors.ts";
 import * as Runbooks from "./runbooks/index.ts";
+import { parseParams } from "./runs.ts";
 import { newExecutionId } from "./runs-api.ts";
 import * as Audit from "./state/audit.ts";
 import * as Executions from "./state/executions.ts";
@@ -117,7 +118,7 @@ function under(at: string, err: unknown): unknown {
  * the field (`locations.accounts[0]`, `locationConcurrency`), before anything starts.
  */
 export function plan(
-  req: Pick<AdmitRequest, "runbook" | "config" | "now">,
+  req: Pick<AdmitRequest, "runbook" | "config" | "now"> & { params?: unknown },
   selector: LocationSelector,
   limits: LocationLimits,
 ): LocationPlan {
@@ -135,6 +136,14 @@ export function plan(
     ]);
   const concurrency = limitOf(limits.locationConcurrency ?? 1, locations.length, "locationConcurrency", 1);
   const maxErrors = limitOf(limits.locationMaxErrors ?? 0, locations.length, "locationMaxErrors", 0);
+  // Params that no location could take are the caller's mistake, not N refused children.
+  if (req.params !== undefined) {
+    const takesRegion = "region" in ((runbook.params as { shape?: object }).shape ?? {});
+    parseParams(
+      runbook,
+      takesRegion ? { ...(req.params as object), region: locations[0]?.region } : req.params,
+    );
+  }
   const parentId = newExecutionId(runbook.name, req.now);
   return {
     parentId,

@@ -100,7 +100,7 @@ function startInLocations(c: C, runbook: string, body: z.infer<typeof StartBody>
     throw new AccessDeniedError(`${who.id} may not ${action} ${runbook}`);
   const selector = body.locations ?? { accounts: [] };
   const limits = { locationConcurrency: body.locationConcurrency, locationMaxErrors: body.locationMaxErrors };
-  const planned = Locations.plan({ runbook }, selector, limits);
+  const planned = Locations.plan({ runbook, params: body.params }, selector, limits);
   const req = {
     runbook,
     params: body.params,
