@@ -243,6 +243,151 @@ describe("a run in one location whose params name no Region", () => {
   });
 });
 
+describe("many locations from the HTTP API", () => {
+  const post = async (body: unknown) => {
+    const res = await fetch(`${local.url}/api/runbooks/backup-snapshot/executions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const params = { selector: { tag: { Backup: "daily" } } };
+
+  it("starts one child per location the selector names: 202 with the parent id and the children", async () => {
+    const started = await post({
+      params,
+      locations: { accounts: ["tag:env=prod"], regions: ["eu-west-1"], excludeAccounts: ["member-2"] },
+      locationConcurrency: 2,
+    });
+    expect(started.status).toBe(202);
+    const { parentId, children } = started.body;
+    expect(children).toEqual([
+      { account: "111111111111", accountName: "member-1", region: "eu-west-1", executionId: `${parentId}-1` },
+      { account: "333333333333", accountName: "member-3", region: "eu-west-1", executionId: `${parentId}-2` },
+    ]);
+    for (const child of children) {
+      expect(await Locations.untilEnd(child.executionId)).toMatchObject({ status: "SUCCEEDED" });
+      const record = await Executions.find(child.executionId);
+      expect(record?.location).toEqual({ account: child.account, region: child.region });
+      expect(record?.params).toMatchObject({ region: "eu-west-1" });
+    }
+  });
+
+  it("refuses a bad selector or limit with a 400 naming the field, nothing started", async () => {
+    const before = (await Executions.list({ limit: 500 })).executions.length;
+    const cases: Array<[unknown, string]> = [
+      [{ params, locations: { accounts: ["tag:env=nope"] } }, "locations.accounts[0]"],
+      [{ params, locations: { accounts: ["member-1", "444444444444"] } }, "locations.accounts[1]"],
+      [{ params, locations: { accounts: ["*"], regions: ["ap-south-1"] } }, "locations"],
+      [{ params, locations: { accounts: [] } }, "locations.accounts"],
+      [{ params, locations: { accounts: ["*"] }, locationConcurrency: "150%" }, "locationConcurrency"],
+      [{ params, locations: { accounts: ["*"] }, locationMaxErrors: "some" }, "locationMaxErrors"],
+      [{ params, locationConcurrency: 2 }, "locationConcurrency"],
+      [{ params: { ...params, retainDays: "x" }, locations: { accounts: ["*"] } }, "params.retainDays"],
+      [
+        { params, locations: { accounts: ["*"] }, location: { account: "member-1", region: "us-east-1" } },
+        "locations",
+      ],
+    ];
+    for (const [body, path] of cases) {
+      const res = await post(body);
+      expect([res.status, res.body.error?.path], JSON.stringify(body)).toEqual([400, path]);
+    }
+    expect((await Executions.list({ limit: 500 })).executions.length).toBe(before);
+  });
+});
+
+describe("reflex run --accounts", () => {
+  it("starts a child per location, waits for the fan-out's end and exits 1 when a location failed", async () => {
+    const role = "arn:aws:iam::333333333333:role/ReflexExecutionRole";
+    local.organization.sts.deleteRole(role);
+    try {
+      const ran = await reflex([
+        "run",
+        "backup-snapshot",
+        "--param",
+        "selector.tag.Backup=daily",
+        "--accounts",
+        "member-1,333333333333",
+        "--regions",
+        "us-east-1",
+        "--location-concurrency",
+        "2",
+        "--location-max-errors",
+        "50%",
+        "--wait",
+        "--url",
+        local.url,
+      ]);
+      expect(ran.stdout).toMatch(/in 2 location\(s\), 2 at a time, stop after 1 error\(s\)/);
+      expect(ran.stdout).toMatch(/^SUCCEEDED \S+-1 {2}111111111111 \(member-1\) us-east-1$/m);
+      expect(ran.stdout).toMatch(/^FAILED {3} \S+-2 {2}333333333333 \(member-3\) us-east-1$/m);
+      expect(ran.stdout).toMatch(/1 of 2 location\(s\) succeeded; 333333333333\/us-east-1 FAILED/);
+      expect(ran.code).toBe(1);
+    } finally {
+      local.organization.sts.putRole({ arn: role, trust: [local.organization.sts.hubPrincipal] });
+    }
+    const usage = await reflex(["run", "backup-snapshot", "--regions", "us-east-1", "--url", local.url]);
+    expect([usage.code, usage.stderr]).toEqual([2, expect.stringMatching(/need --accounts/)]);
+    const bad = await reflex(["run", "backup-snapshot", "--accounts", "tag:env=nope", "--url", local.url]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/'tag:env=nope' matches no account/);
+  });
+});
+
+describe("the location shown", () => {
+  it("in the approval (API and Slack message), reflex show and reflex executions", async () => {
+    const { Admission: A } = await import("@reflex/core");
+    const { approvalRequest } = await import("../packages/core/src/chatops/blocks.ts");
+    local.organization.member("222222222222").addAutoScalingGroup({
+      region: "eu-west-1",
+      name: "web",
+      minSize: 1,
+      maxSize: 4,
+      desiredCapacity: 1,
+      tags: { "reflex:managed": "true" },
+    });
+    const admitted = await A.admit({
+      runbook: "scale",
+      params: { autoScalingGroup: "web", change: "+1", region: "eu-west-1" },
+      trigger: { kind: "manual" },
+      actor: { id: "cli:alice" },
+      approval: "required",
+      location: { account: "member-2", region: "eu-west-1" },
+    });
+    if (!admitted.admitted) throw new Error(admitted.reason);
+    const id = admitted.execution.id;
+    const get = async (path: string) => (await (await fetch(`${local.url}${path}`)).json()) as any;
+    let pending: any;
+    // The run waits for a person once its plan is made: the request is there when the API lists it.
+    while (!pending) {
+      pending = (await get("/api/approvals")).approvals.find((a: any) => a.executionId === id);
+      const run = await Executions.find(id);
+      if (!pending && run && (Executions.TERMINAL as readonly string[]).includes(run.status))
+        throw new Error(`${id} ended ${run.status} without waiting: ${run.error} ${run.cause}`);
+    }
+    const where = { account: "222222222222", accountName: "member-2", region: "eu-west-1" };
+    expect(pending.location).toEqual(where);
+    const message = approvalRequest(pending);
+    expect(message.text).toContain(`${id} in 222222222222 (member-2) eu-west-1 waits for approval`);
+    expect(JSON.stringify(message.blocks)).toContain("*In* account 222222222222 (member-2) eu-west-1");
+
+    const show = await reflex(["show", id, "--url", local.url]);
+    expect(show.stdout).toMatch(/^ {2}location {2}account 222222222222, Region eu-west-1$/m);
+    const list = await reflex(["executions", "--runbook", "scale", "--all", "--url", local.url]);
+    expect(list.stdout).toMatch(new RegExp(`${id} +scale @222222222222/eu-west-1 `));
+
+    const abort = await fetch(`${local.url}/api/executions/${id}/abort`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ reason: "only looking", now: true }),
+    });
+    expect(abort.status).toBe(202);
+    expect(await Locations.untilEnd(id)).toMatchObject({ status: "ABORTED" });
+  });
+});
+
 describe("a lost run in a member account", () => {
   it("is inspected in that account, with a session named for the run", async () => {
     const { Steps } = await import("@reflex/core");

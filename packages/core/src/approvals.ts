@@ -120,6 +120,11 @@ export async function request(event: ApprovalTaskEvent, now = new Date()): Promi
     return;
   }
   const deadline = new Date(now.getTime() + plan.deadlineSeconds * 1000).toISOString();
+  // Where the run acts, so the approver sees which account before pressing Approve.
+  const accountName = execution.location
+    ? currentConfig().accounts.find((a) => a.id === execution.location?.account)?.name
+    : undefined;
+  const location = execution.location && { ...execution.location, ...(accountName ? { accountName } : {}) };
   const made = await ApprovalRecords.put({
     executionId: id,
     runbook: event.runbook,
@@ -133,6 +138,7 @@ export async function request(event: ApprovalTaskEvent, now = new Date()): Promi
     minApprovers: plan.minApprovers,
     selfApproval: plan.selfApproval,
     plan: input.plan,
+    ...(location ? { location } : {}),
     stateInput: input,
   });
   // Two invocations of this step at once (a retry overlapping the first): the other recorded

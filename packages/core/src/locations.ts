@@ -16,8 +16,10 @@ import { type AdmitRequest, admit } from "./admission/index.ts";
 import { currentConfig } from "./config/index.ts";
 import { ValidationError } from "./errors.ts";
 import * as Runbooks from "./runbooks/index.ts";
+import { parseParams } from "./runs.ts";
 import { newExecutionId } from "./runs-api.ts";
 import * as Audit from "./state/audit.ts";
+import * as Executions from "./state/executions.ts";
 
 /** A count, or a percentage of the locations (`"50%"`). */
 export type Limit = number | string;
@@ -93,6 +95,70 @@ export async function eachLocation<L>(
   return out;
 }
 
+/** What a fan-out will do, before any child starts: its parent id and one child per location. */
+export interface LocationPlan {
+  parentId: string;
+  runbook: string;
+  concurrency: number;
+  maxErrors: number;
+  /** In order; child `i` is `<parentId>-<i + 1>`. */
+  children: Array<{ account: string; accountName?: string; region: string; executionId: string }>;
+}
+
+/** Prefixes each issue's path with `at` (`accounts[0]` → `locations.accounts[0]`). */
+function under(at: string, err: unknown): unknown {
+  if (!(err instanceof ValidationError)) return err;
+  const issues = err.issues.map((i) => ({ ...i, path: i.path ? `${at}.${i.path}` : at }));
+  return new ValidationError(err.code, err.message, issues);
+}
+
+/**
+ * Resolves the selector and the limits, and names the parent and the children — bad input
+ * (a term matching no account, no location at all, a bad limit) throws a ValidationError naming
+ * the field (`locations.accounts[0]`, `locationConcurrency`), before anything starts.
+ */
+export function plan(
+  req: Pick<AdmitRequest, "runbook" | "config" | "now"> & { params?: unknown },
+  selector: LocationSelector,
+  limits: LocationLimits,
+): LocationPlan {
+  const config = req.config ?? currentConfig();
+  const runbook = Runbooks.get(req.runbook);
+  let locations: ReturnType<typeof resolveLocations>;
+  try {
+    locations = resolveLocations(config.accounts, selector);
+  } catch (err) {
+    throw under("locations", err);
+  }
+  if (locations.length === 0)
+    throw new ValidationError("no_locations", "the selector names no account and Region", [
+      { path: "locations", message: "no location" },
+    ]);
+  const concurrency = limitOf(limits.locationConcurrency ?? 1, locations.length, "locationConcurrency", 1);
+  const maxErrors = limitOf(limits.locationMaxErrors ?? 0, locations.length, "locationMaxErrors", 0);
+  // Params that no location could take are the caller's mistake, not N refused children.
+  if (req.params !== undefined) {
+    const takesRegion = "region" in ((runbook.params as { shape?: object }).shape ?? {});
+    parseParams(
+      runbook,
+      takesRegion ? { ...(req.params as object), region: locations[0]?.region } : req.params,
+    );
+  }
+  const parentId = newExecutionId(runbook.name, req.now);
+  return {
+    parentId,
+    runbook: runbook.name,
+    concurrency,
+    maxErrors,
+    children: locations.map((l, i) => ({
+      account: l.account,
+      ...(l.accountName ? { accountName: l.accountName } : {}),
+      region: l.region,
+      executionId: `${parentId}-${i + 1}`,
+    })),
+  };
+}
+
 /**
  * Starts a runbook in every location the selector names: child `<parent>-<n>` per location
  * (its params' `region` set to the location's, when the runbook takes one), each admitted on
@@ -105,16 +171,17 @@ export async function start(
   limits: LocationLimits,
   waitForEnd: (executionId: string) => Promise<{ status: string; error?: string; cause?: string }>,
 ): Promise<{ parentId: string; locations: LocationOutcome[] }> {
-  const config = req.config ?? currentConfig();
-  const runbook = Runbooks.get(req.runbook);
-  const locations = resolveLocations(config.accounts, selector);
-  if (locations.length === 0)
-    throw new ValidationError("no_locations", "the selector names no account and Region", [
-      { path: "locations", message: "no location" },
-    ]);
-  const concurrency = limitOf(limits.locationConcurrency ?? 1, locations.length, "locationConcurrency", 1);
-  const maxErrors = limitOf(limits.locationMaxErrors ?? 0, locations.length, "locationMaxErrors", 0);
-  const parentId = newExecutionId(runbook.name, req.now);
+  return run(req, plan(req, selector, limits), waitForEnd);
+}
+
+/** Runs a {@link plan}: what {@link start} does once the selector is resolved. */
+export async function run(
+  req: Omit<AdmitRequest, "location" | "executionId">,
+  planned: LocationPlan,
+  waitForEnd: (executionId: string) => Promise<{ status: string; error?: string; cause?: string }>,
+): Promise<{ parentId: string; locations: LocationOutcome[] }> {
+  const runbook = Runbooks.get(planned.runbook);
+  const { parentId, concurrency, maxErrors, children: locations } = planned;
   const takesRegion = "region" in ((runbook.params as { shape?: object }).shape ?? {});
   await Audit.record({
     kind: "locations.started",
@@ -123,12 +190,13 @@ export async function start(
     executionId: parentId,
     runbook: runbook.name,
   });
-  const results = await eachLocation(locations, concurrency, maxErrors, async (location, i) => {
+  const results = await eachLocation(locations, concurrency, maxErrors, async (location) => {
     const params = takesRegion ? { ...(req.params as object), region: location.region } : req.params;
     const admitted = await admit({
       ...req,
+      runbook: runbook.name,
       params,
-      executionId: `${parentId}-${i + 1}`,
+      executionId: location.executionId,
       location: { account: location.account, region: location.region },
     });
     if (!admitted.admitted) return { status: "REFUSED", reason: admitted.reason };
@@ -158,4 +226,20 @@ export async function start(
     runbook: runbook.name,
   });
   return { parentId, locations: outcomes };
+}
+
+/**
+ * A run's end, read from its record — first after 100 ms, then less and less often, at most
+ * every 2 s (a fan-out started from the API waits on state it does not own: the child runs in
+ * the engine, its record says when it ended).
+ */
+export async function untilEnd(
+  executionId: string,
+): Promise<{ status: string; error?: string; cause?: string }> {
+  for (let everyMs = 100; ; everyMs = Math.min(2000, everyMs * 2)) {
+    await new Promise((r) => setTimeout(r, everyMs));
+    const e = await Executions.find(executionId);
+    if (e && (Executions.TERMINAL as readonly string[]).includes(e.status))
+      return { status: e.status, error: e.error, cause: e.cause };
+  }
 }

@@ -19,6 +19,7 @@ import {
   Executions,
   History,
   indexPageKey,
+  Locations,
   Locks,
   Pairs,
   Policy,
@@ -55,6 +56,17 @@ const StartBody = z
       .object({ account: z.string().min(1).max(64), region: z.string().min(1).max(32) })
       .strict()
       .optional(),
+    /** Run in many locations: one child run per account and Region the selector names. */
+    locations: z
+      .object({
+        accounts: z.array(z.string().min(1).max(128)).min(1).max(50),
+        regions: z.array(z.string().min(1).max(32)).min(1).max(50).optional(),
+        excludeAccounts: z.array(z.string().min(1).max(128)).max(50).optional(),
+      })
+      .strict()
+      .optional(),
+    locationConcurrency: z.union([z.number().int().min(1).max(1000), z.string().max(8)]).optional(),
+    locationMaxErrors: z.union([z.number().int().min(0).max(1000), z.string().max(8)]).optional(),
   })
   .strict();
 const AnswerBody = z
@@ -90,6 +102,49 @@ const ReleaseBody = z
   .strict();
 
 type C = Context<LambdaBindings>;
+
+/**
+ * `POST /api/runbooks/:name/executions` with `locations`: the selector and limits checked (400
+ * naming the field, nothing started), then one child per location through `admit()`, in the
+ * background; 202 with the parent id and each child's id and location.
+ */
+function startInLocations(c: C, runbook: string, body: z.infer<typeof StartBody>) {
+  if (body.location)
+    throw new ValidationError("invalid_request", "give `location` or `locations`, not both", [
+      { path: "locations", message: "with location" },
+    ]);
+  // Who acts is checked before anything is planned; each child is admitted again on its own.
+  const who = actor(c);
+  const action = body.dryRun ? "dry-run" : "run";
+  if (!Admission.Access.may(currentConfig(), who, action, runbook))
+    throw new AccessDeniedError(`${who.id} may not ${action} ${runbook}`);
+  const selector = body.locations ?? { accounts: [] };
+  const limits = { locationConcurrency: body.locationConcurrency, locationMaxErrors: body.locationMaxErrors };
+  const planned = Locations.plan({ runbook, params: body.params }, selector, limits);
+  const req = {
+    runbook,
+    params: body.params,
+    dryRun: body.dryRun,
+    trigger: { kind: "manual" as const },
+    actor: who,
+    overrideFreeze: body.overrideFreeze,
+    overridePause: body.overridePause,
+  };
+  Locations.run(req, planned, Locations.untilEnd).catch((err) =>
+    logger.error("locations.failed", { parentId: planned.parentId, error: (err as Error).message }),
+  );
+  return ok(
+    c,
+    {
+      executionId: planned.parentId,
+      parentId: planned.parentId,
+      locationConcurrency: planned.concurrency,
+      locationMaxErrors: planned.maxErrors,
+      children: planned.children,
+    },
+    202,
+  );
+}
 
 /** The request body as JSON, with every check of {@link parseJsonBody} (415, 413, 400). */
 async function jsonBody(c: C): Promise<unknown> {
@@ -485,6 +540,14 @@ const routes: Array<[string, string, Handler]> = [
       const runbook = Runbooks.get(runbookNameOf(rawSegment(c, 3)));
       const body = await bodyOf(StartBody, c);
       Validate.checkSizes(body.params, "params", PARAMS_LIMITS);
+      if (body.locations) return startInLocations(c, runbook.name, body);
+      if (body.locationConcurrency !== undefined || body.locationMaxErrors !== undefined)
+        throw new ValidationError("invalid_request", "location limits need `locations`", [
+          {
+            path: body.locationConcurrency !== undefined ? "locationConcurrency" : "locationMaxErrors",
+            message: "without locations",
+          },
+        ]);
       const admission = await Admission.admit({
         runbook: runbook.name,
         params: body.params,

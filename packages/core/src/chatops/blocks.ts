@@ -72,7 +72,12 @@ export interface ApprovalView {
   reasons: string[];
   approvers: string[];
   plan?: unknown;
+  location?: { account: string; accountName?: string; region: string };
 }
+
+/** `111111111111 (prod-a) us-east-1`: where a run acts, when not in the hub. */
+export const whereText = (l: { account: string; accountName?: string; region: string }) =>
+  `${l.account}${l.accountName ? ` (${l.accountName})` : ""} ${l.region}`;
 
 /** An approval request: the plan, who asked, the deadline, a reason box and the two buttons. */
 export function approvalRequest(a: ApprovalView): Message {
@@ -105,10 +110,12 @@ export function approvalRequest(a: ApprovalView): Message {
     element: { type: "plain_text_input", action_id: ACTIONS.rejectReason, max_length: 1000 },
   };
   return {
-    text: esc(`${a.runbook} ${a.executionId} waits for approval (requested by ${a.requestedBy})`),
+    text: esc(
+      `${a.runbook} ${a.executionId}${a.location ? ` in ${whereText(a.location)}` : ""} waits for approval (requested by ${a.requestedBy})`,
+    ),
     blocks: [
       section(
-        `:raised_hand: *${esc(a.runbook)}* \`${esc(a.executionId)}\` waits for approval\n*Requested by* ${who(a.requestedBy)} · *deadline* ${Number.isFinite(deadline) ? `<!date^${deadline}^{date_short_pretty} {time}|${esc(a.deadline)}>` : esc(a.deadline)}${a.approvers.length ? ` · *approvers* ${esc(a.approvers.join(", "))}` : ""}\n*Why:* ${esc(a.reasons.join("; ")) || "policy"}`,
+        `:raised_hand: *${esc(a.runbook)}* \`${esc(a.executionId)}\` waits for approval${a.location ? `\n*In* account ${esc(whereText(a.location))}` : ""}\n*Requested by* ${who(a.requestedBy)} · *deadline* ${Number.isFinite(deadline) ? `<!date^${deadline}^{date_short_pretty} {time}|${esc(a.deadline)}>` : esc(a.deadline)}${a.approvers.length ? ` · *approvers* ${esc(a.approvers.join(", "))}` : ""}\n*Why:* ${esc(a.reasons.join("; ")) || "policy"}`,
       ),
       ...(a.plan !== undefined ? [section(`*Plan*\n${code(a.plan)}`)] : []),
       reason,

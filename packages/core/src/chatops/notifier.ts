@@ -51,6 +51,7 @@ interface Detail {
   reasons?: string[];
   approvers?: string[];
   plan?: Record<string, unknown>;
+  location?: { account: string; accountName?: string; region: string };
   answer: "approve" | "reject";
   by: string;
   comment?: string;
@@ -115,6 +116,7 @@ async function messageFor(type: string, d: Detail): Promise<Message | undefined>
         reasons: d.reasons ?? [],
         approvers: d.approvers ?? [],
         plan: d.plan,
+        ...(d.location ? { location: d.location } : {}),
       });
     case "Approval Answered":
       return {
@@ -210,6 +212,7 @@ export async function notify(
       deadline: req.deadline,
       reasons: req.reasons,
       plan: req.plan,
+      ...(req.location ? { location: req.location } : {}),
     } as Detail;
   }
   if (kind === "Approval Answered" && detail.executionId) {

@@ -63,6 +63,8 @@ export interface ApprovalRequest {
   selfApproval: boolean;
   /** What the approver is asked to allow: the plan step's output. */
   plan?: unknown;
+  /** The member account (and its name in config) and Region the run acts in, when not the hub. */
+  location?: { account: string; accountName?: string; region: string };
   status: ApprovalStatus;
   answers: Answer[];
   /** Set by the write that closed the request (absent on requests closed before it existed). */

@@ -44,6 +44,8 @@ export interface ExecutionView {
   cancel?: { by: string; reason: string; at: string };
   window?: { name: string; endsAt: string; cutoffAt: string };
   locks?: string[];
+  /** The member account and Region the run acts in (absent: the hub's). */
+  location?: { account: string; region: string };
   steps?: StepView[];
   audit?: AuditEntryView[];
 }
@@ -259,6 +261,31 @@ export class ApiClient {
       executionId: string;
       approval?: { required: boolean; reasons?: string[]; approvers?: string[] };
     }>("POST", `/api/runbooks/${encodeURIComponent(runbook)}/executions`, { params, dryRun, ...overrides });
+  }
+
+  /** One child run per location the selector names (`POST …/executions` with `locations`). */
+  startInLocations(
+    runbook: string,
+    params: Record<string, unknown>,
+    dryRun: boolean,
+    where: {
+      locations: { accounts: string[]; regions?: string[]; excludeAccounts?: string[] };
+      locationConcurrency?: number | string;
+      locationMaxErrors?: number | string;
+    },
+    overrides: { overrideFreeze?: string; overridePause?: string } = {},
+  ) {
+    return this.request<{
+      parentId: string;
+      locationConcurrency: number;
+      locationMaxErrors: number;
+      children: Array<{ account: string; accountName?: string; region: string; executionId: string }>;
+    }>("POST", `/api/runbooks/${encodeURIComponent(runbook)}/executions`, {
+      params,
+      dryRun,
+      ...where,
+      ...overrides,
+    });
   }
 
   /** Off-hours' estimated savings (`GET /api/offhours/savings`): the stops that ended in [from, to), totalled. */

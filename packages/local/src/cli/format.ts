@@ -63,7 +63,9 @@ export function formatExecutionList(list: ExecutionView[], c: Colours = PLAIN): 
   if (list.length === 0) return "no executions match";
   const rows = list.map((e) => [
     e.id,
-    e.runbook + (e.dryRun ? " (dry-run)" : ""),
+    e.runbook +
+      (e.dryRun ? " (dry-run)" : "") +
+      (e.location ? ` @${e.location.account}/${e.location.region}` : ""),
     // A lost run may have left a change half-done: say so where the eye lands.
     e.attention ? `${statusWord(c, e.status)} ${c.red("⚠ LOST — check targets")}` : statusWord(c, e.status),
     trigger(e),
@@ -223,6 +225,7 @@ export function formatExecution(
     `  trigger   ${trigger(e)} by ${e.trigger.actor}${e.trigger.eventId ? ` (event ${e.trigger.eventId})` : ""}`,
   );
   const alarm = e.trigger.alarm;
+  if (e.location) lines.push(`  location  account ${e.location.account}, Region ${e.location.region}`);
   if (alarm)
     lines.push(`  alarm     ${alarm.name} → ${alarm.state}${alarm.reason ? `: ${alarm.reason}` : ""}`);
   if (started) lines.push(`  why       ${started.reason}`);

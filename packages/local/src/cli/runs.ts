@@ -24,7 +24,24 @@ export interface RunOptions extends ServerOptions {
   json?: boolean;
   overrideFreeze?: string;
   overridePause?: string;
+  /** A location selector: account ids, names, `tag:key=value` or `*`, comma-separated. */
+  accounts?: string;
+  regions?: string;
+  excludeAccounts?: string;
+  locationConcurrency?: string;
+  locationMaxErrors?: string;
 }
+
+const list = (text: string | undefined) =>
+  text === undefined
+    ? undefined
+    : text
+        .split(",")
+        .map((t) => t.trim())
+        .filter(Boolean);
+/** `2` as a number, `50%` as is: the API takes both. */
+const limit = (text: string | undefined) =>
+  text === undefined ? undefined : /^\d+$/.test(text) ? Number(text) : text;
 
 /** Exit code of a run the CLI followed to its end. */
 const exitOf = (e: ExecutionView) => (e.status === "SUCCEEDED" ? 0 : 1);
@@ -70,6 +87,9 @@ export async function run(io: Io, runbook: string, o: RunOptions): Promise<numbe
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+  if (o.accounts !== undefined) return runInLocations(io, api, runbook, params, o);
+  if (o.regions ?? o.excludeAccounts ?? o.locationConcurrency ?? o.locationMaxErrors)
+    throw new UsageError("--regions, --exclude-accounts and the location limits need --accounts");
   const started = await api.startExecution(runbook, params, Boolean(o.dryRun), {
     overrideFreeze: o.overrideFreeze,
     overridePause: o.overridePause,
@@ -102,6 +122,69 @@ export async function run(io: Io, runbook: string, o: RunOptions): Promise<numbe
   if (!done) return detached(io, id);
   io.out(o.json ? JSON.stringify(done) : `\n${formatExecution(done, c)}`);
   return exitOf(done);
+}
+
+/**
+ * `reflex run <runbook> --accounts tag:env=prod [--regions …]`: one child run per location;
+ * with --wait, waits for the fan-out's end (its `locations.finished` audit entry) and prints
+ * each location's outcome; exit 1 unless every location succeeded.
+ */
+async function runInLocations(
+  io: Io,
+  api: ApiClient,
+  runbook: string,
+  params: Record<string, unknown>,
+  o: RunOptions,
+): Promise<number> {
+  const started = await api.startInLocations(
+    runbook,
+    params,
+    Boolean(o.dryRun),
+    {
+      locations: {
+        accounts: list(o.accounts) ?? [],
+        ...(o.regions !== undefined ? { regions: list(o.regions) } : {}),
+        ...(o.excludeAccounts !== undefined ? { excludeAccounts: list(o.excludeAccounts) } : {}),
+      },
+      ...(o.locationConcurrency !== undefined ? { locationConcurrency: limit(o.locationConcurrency) } : {}),
+      ...(o.locationMaxErrors !== undefined ? { locationMaxErrors: limit(o.locationMaxErrors) } : {}),
+    },
+    { overrideFreeze: o.overrideFreeze, overridePause: o.overridePause },
+  );
+  const where = (l: (typeof started.children)[number]) =>
+    `${l.account}${l.accountName ? ` (${l.accountName})` : ""} ${l.region}`;
+  if (!o.wait && o.json) io.out(JSON.stringify(started));
+  else if (!o.json) {
+    io.out(
+      `started ${started.parentId}${o.dryRun ? " (dry-run)" : ""} in ${started.children.length} location(s), ${started.locationConcurrency} at a time, stop after ${started.locationMaxErrors} error(s)`,
+    );
+    for (const l of started.children) io.out(`  ${l.executionId}  ${where(l)}`);
+  }
+  if (!o.wait) return 0;
+  const finished = await detachable(io, started.parentId, async (signal) => {
+    for (let everyMs = 200; !signal.aborted; everyMs = Math.min(2000, everyMs * 2)) {
+      const { entries } = await api.audit({
+        execution: started.parentId,
+        kind: "locations.finished",
+        limit: 1,
+      });
+      if (entries[0]) return entries[0];
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+    return undefined;
+  });
+  if (!finished) return detached(io, started.parentId);
+  const outcomes = [];
+  for (const l of started.children) {
+    const e = await api.getExecution(l.executionId).catch(() => undefined);
+    outcomes.push({ ...l, status: e?.status ?? "SKIPPED", ...(e?.error ? { error: e.error } : {}) });
+  }
+  if (o.json) io.out(JSON.stringify({ parentId: started.parentId, locations: outcomes }));
+  else {
+    for (const l of outcomes) io.out(`${l.status.padEnd(9)} ${l.executionId}  ${where(l)}`);
+    io.out(finished.reason ?? "");
+  }
+  return outcomes.every((l) => l.status === "SUCCEEDED") ? 0 : 1;
 }
 
 /** `latest`, a unique prefix of a recent run's id, or the id itself. */

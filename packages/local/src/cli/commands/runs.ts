@@ -23,8 +23,20 @@ export function runCommands(program: Command, { io, act }: CommandContext): void
       .option("--wait", "print each step as it happens and wait for the end (Ctrl-C detaches)")
       .option("--override-freeze <reason>", "start during a change freeze (audited; your role must allow it)")
       .option("--override-pause <reason>", "start while automation is paused (audited)")
+      .option(
+        "--accounts <sel[,sel]>",
+        "one child run per location: account ids, names, tag:key=value or * (config accounts)",
+      )
+      .option("--regions <r[,r]>", "with --accounts: only these Regions of the accounts chosen")
+      .option("--exclude-accounts <sel[,sel]>", "with --accounts: leave these accounts out")
+      .option("--location-concurrency <n|%>", "with --accounts: locations at once (default 1)")
+      .option(
+        "--location-max-errors <n|%>",
+        "with --accounts: failed locations before no new one starts (default 0)",
+      )
       .action(act((runbook, o) => Runs.run(io, runbook, o))),
     [
+      "reflex run backup-snapshot --param selector.tag.Backup=daily --accounts tag:env=prod --regions us-east-1 --location-concurrency 2 --wait",
       "reflex run backup-snapshot --param selector.tag.Backup=daily --dry-run --wait",
       "reflex run scale --param autoScalingGroup=web --param change=+2 --wait",
       "reflex run backup-snapshot --param selector.tag.Role=db --json",
