@@ -51,6 +51,19 @@ describe("the API handler in Lambda", () => {
     expect(JSON.parse(res.body).actor).toBe("arn:aws:iam::123456789012:role/oncall");
   });
 
+  it("refuses a fan-out over many locations (400 naming `locations`): a frozen Lambda could not drive its children", async () => {
+    const res = await call(
+      event("POST", "/api/runbooks/backup-snapshot/executions", {
+        iam: CALLER,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ params: {}, dryRun: true, locations: { accounts: ["*"] } }),
+      }),
+    );
+
+    expect(res.statusCode).toBe(400);
+    expect(JSON.parse(res.body).error.path).toBe("locations");
+  });
+
   it("treats an unsigned caller as anonymous outside local mode, whatever the header says", async () => {
     const res = await call(event("GET", "/api/whoami", { headers: { "x-reflex-actor": "cli:mallory" } }));
 

@@ -113,6 +113,15 @@ function startInLocations(c: C, runbook: string, body: z.infer<typeof StartBody>
     throw new ValidationError("invalid_request", "give `location` or `locations`, not both", [
       { path: "locations", message: "with location" },
     ]);
+  // The fan-out drives its children from this process: deployed, a Lambda is frozen once it has
+  // answered, so the children after the first few would never start. Until a durable driver (a
+  // state machine of its own) exists, a deployed API refuses it rather than half-do it.
+  if (process.env.REFLEX_LOCAL_MODE !== "1")
+    throw new ValidationError(
+      "invalid_request",
+      "locations: a fan-out over many locations runs in local mode only for now; start one location at a time with `location`",
+      [{ path: "locations", message: "not available deployed" }],
+    );
   // Who acts is checked before anything is planned; each child is admitted again on its own.
   const who = actor(c);
   const action = body.dryRun ? "dry-run" : "run";
