@@ -120,7 +120,10 @@ describe("the console signed in through the IdP (reflex start --sso)", () => {
     const id = await waitingRun();
     const page = await signedIn("bob");
     expect(await page.locator("#signed-in").textContent()).toBe("Signed in as bob");
-    if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, "console-signed-in.png") });
+    if (SCREENSHOTS) {
+      await page.locator("#guardrails button").waitFor();
+      await page.screenshot({ path: join(SCREENSHOTS, "console-signed-in.png") });
+    }
 
     const card = page.locator(`.approval[data-execution="${id}"]`);
     await card.locator("button.primary").click();
@@ -173,16 +176,18 @@ describe("the console signed in through the IdP (reflex start --sso)", () => {
     expect(await page.locator("#guardrails button[type=submit]").isDisabled()).toBe(true);
 
     // Moved in the page (the token lives in its memory).
-    await page.evaluate((hash) => (location.hash = hash), `#/runs/${encodeURIComponent(id)}`);
+    await page.evaluate(`location.hash = "#/runs/${encodeURIComponent(id)}"`);
     const head = page.locator("#main .actions").first();
     await head.locator("button.danger", { hasText: "Abort" }).waitFor();
-    expect(
-      await head.locator("button").evaluateAll((bs) => bs.map((b) => (b as HTMLButtonElement).disabled)),
-    ).toEqual([true, true, true]);
+    expect(await Promise.all((await head.locator("button").all()).map((b) => b.isDisabled()))).toEqual([
+      true,
+      true,
+      true,
+    ]);
     expect(await head.textContent()).toContain("carol may not abort scale runs");
 
     // A dry-run she may start; a real run she may not.
-    await page.evaluate(() => (location.hash = "#/start/scale"));
+    await page.evaluate(`location.hash = "#/start/scale"`);
     const start = page.getByRole("button", { name: "Start", exact: true });
     await start.waitFor();
     expect(await start.isDisabled()).toBe(false);

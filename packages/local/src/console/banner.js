@@ -142,6 +142,7 @@ function pauseForm(paused) {
     placeholder: "reason",
     size: 18,
   });
+  if (whyNotPause()) reason.setAttribute("disabled", "");
   return paused
     ? h(
         "form",
