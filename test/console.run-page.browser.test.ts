@@ -127,4 +127,26 @@ describe("the console's run page", () => {
       await context.close();
     }
   });
+
+  it("polls an unchanged run with If-None-Match and keeps the page on the 304", async () => {
+    const run = await runAndWait(local, "backup-snapshot", { selector: { tag: { Backup: "daily" } } }, true);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    try {
+      const path = `/api/executions/${run.id}`;
+      const notModified = page.waitForResponse(
+        (r) => new URL(r.url()).pathname === path && r.status() === 304,
+      );
+      await page.goto(`${local.url}/#/runs/${run.id}`);
+      await page.locator("#graph svg [data-state=Report]").waitFor();
+
+      const answer = await notModified;
+      expect(await answer.request().headerValue("if-none-match")).toMatch(/^"[^"]+"$/);
+      // The page still shows the run, drawn from the answer it holds.
+      await expect.poll(() => page.locator("#run-status").textContent()).toMatch(/succeeded/i);
+      expect(await page.locator("#graph svg [data-state=Report]").count()).toBe(1);
+    } finally {
+      await context.close();
+    }
+  });
 });
