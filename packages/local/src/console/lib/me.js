@@ -24,15 +24,24 @@ let meFor;
 export async function refreshMe() {
   const signed = /** @type {Me | undefined} */ (whoami());
   if (signed) {
-    me = signed;
+    me = usable(signed);
     return;
   }
   const who = actor();
   if (meFor === who) return;
   const res = await api("GET", "/api/whoami");
   meFor = who;
-  // A server without whoami (or an error): every action shows, and the server answers.
-  me = res.status === 200 && res.body?.may ? res.body : undefined;
+  me = res.status === 200 ? usable(res.body) : undefined;
+}
+
+/**
+ * Whoami's answer when it says what the person may do; else undefined (a server without whoami,
+ * or an error): every action shows, and the server answers.
+ * @param {any} body @returns {Me | undefined}
+ */
+function usable(body) {
+  if (!body || typeof body.may !== "object" || !body.may) return undefined;
+  return { ...body, roles: Array.isArray(body.roles) ? body.roles : [] };
 }
 
 /** Changes when who may do what changes: part of each view's redraw key. */
