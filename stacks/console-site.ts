@@ -150,7 +150,9 @@ export function ConsoleSite({ stack }: StackContext) {
     cors: {
       allowOrigins: ["https://*"],
       allowMethods: ["GET", "POST"],
-      allowHeaders: ["authorization", "content-type", "accept"],
+      // if-none-match / etag: the console's polls ask "changed since?" and read the answer's ETag.
+      allowHeaders: ["authorization", "content-type", "accept", "if-none-match"],
+      exposeHeaders: ["etag"],
       allowCredentials: false,
       maxAge: "10 minutes",
     },

@@ -49,4 +49,37 @@ describe("GET /api/executions/:id for a run page", () => {
     expect(again.body.reruns).toEqual([]);
     expect(again.body.trigger.rerunOf).toBe(first.id);
   });
+
+  it.each([
+    ["a run", (id: string) => `/api/executions/${id}`],
+    ["the runs list", () => "/api/executions?limit=100"],
+  ])(
+    "answers 304 for %s that has not changed since the ETag the poller holds, and 200 once it has",
+    async (_what, path) => {
+      const run = await runAndWait(
+        local,
+        "backup-snapshot",
+        { selector: { tag: { Backup: "daily" } } },
+        true,
+      );
+      const get = (etag?: string) =>
+        fetch(`${local.url}${path(run.id)}`, {
+          headers: { accept: "application/json", ...(etag ? { "if-none-match": etag } : {}) },
+        });
+
+      const first = await get();
+      const etag = first.headers.get("etag");
+      expect([first.status, etag]).toEqual([200, expect.stringMatching(/^"[^"]+"$/)]);
+      const same = await get(etag ?? "");
+      expect([same.status, await same.text(), same.headers.get("etag")]).toEqual([304, "", etag]);
+
+      // The run changes (a re-run is linked from it, and the list gains a row): a new answer.
+      await api(local, "POST", `/api/executions/${run.id}/rerun`, {});
+      await local.idle();
+      const changed = await get(etag ?? "");
+      expect(changed.status).toBe(200);
+      expect(changed.headers.get("etag")).not.toBe(etag);
+      expect((await changed.json()) as object).toBeTypeOf("object");
+    },
+  );
 });

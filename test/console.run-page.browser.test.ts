@@ -6,6 +6,8 @@
  */
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newExecutionId } from "../packages/core/src/runs.ts";
+import * as Executions from "../packages/core/src/state/executions.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { launchChromium } from "./support/browser.ts";
 import { api, runAndWait, startTestLocal } from "./support/local.ts";
@@ -94,6 +96,55 @@ describe("the console's run page", () => {
       await page.goto(`${local.url}/${route.replace(":id", run.id)}`, { waitUntil: "commit" });
       await page.locator(drawn).first().waitFor({ timeout: 20_000 });
       expect(held).toContain("/console/console.js");
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("shows the account and Region a run acts in, on its page and in the list", async () => {
+    // A child run of a multi-account start (issue 26) carries its location on its record.
+    const id = newExecutionId("backup-snapshot");
+    await Executions.create({
+      id,
+      runbook: "backup-snapshot",
+      dryRun: true,
+      params: { selector: { tag: { Backup: "daily" } } },
+      trigger: { kind: "manual", actor: "cli:alice" },
+      location: { account: "222222222222", region: "eu-west-1" },
+    });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    try {
+      await page.goto(`${local.url}/#/runs/${id}`);
+      expect(await page.locator("#run-location").textContent()).toBe("222222222222 / eu-west-1");
+
+      await page.click('nav a[href="#/runs"]');
+      const row = page.locator(`#runs tr[data-execution="${id}"]`);
+      expect(await row.locator(".location").textContent()).toBe("222222222222 / eu-west-1");
+      // A run with no location says nothing about one.
+      expect(await page.locator(`#runs tr:not([data-execution="${id}"]) .location`).count()).toBe(0);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("polls an unchanged run with If-None-Match and keeps the page on the 304", async () => {
+    const run = await runAndWait(local, "backup-snapshot", { selector: { tag: { Backup: "daily" } } }, true);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    try {
+      const path = `/api/executions/${run.id}`;
+      const notModified = page.waitForResponse(
+        (r) => new URL(r.url()).pathname === path && r.status() === 304,
+      );
+      await page.goto(`${local.url}/#/runs/${run.id}`);
+      await page.locator("#graph svg [data-state=Report]").waitFor();
+
+      const answer = await notModified;
+      expect(await answer.request().headerValue("if-none-match")).toMatch(/^"[^"]+"$/);
+      // The page still shows the run, drawn from the answer it holds.
+      await expect.poll(() => page.locator("#run-status").textContent()).toMatch(/succeeded/i);
+      expect(await page.locator("#graph svg [data-state=Report]").count()).toBe(1);
     } finally {
       await context.close();
     }

@@ -4,6 +4,8 @@
  * through `people`, never what the page claims. One browser and one local mode for the file;
  * each person signs in in a context of their own (the IdP's session is a cookie).
  */
+
+import { join } from "node:path";
 import { type ConfigInput, validateConfig } from "@reflex/core";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,20 +19,28 @@ const CONFIG = {
   people: [
     { name: "alice", oidc: ["alice"], slack: "UALICE" },
     { name: "bob", oidc: ["bob"] },
+    { name: "carol", oidc: ["carol"] },
   ],
   console: {
     localUsers: [
       { sub: "alice", name: "Alice" },
       { sub: "bob", name: "Bob" },
+      { sub: "carol", name: "Carol" },
       { sub: "mallory", name: "Mallory", email: "mallory@example.com" },
     ],
   },
   access: {
-    roles: { sre: ["person:alice", "person:bob"] },
-    allow: [{ role: "sre", runbooks: ["*"], actions: ["run", "dry-run", "approve", "abort"] }],
+    roles: { sre: ["person:alice", "person:bob"], viewer: ["person:carol"] },
+    allow: [
+      { role: "sre", runbooks: ["*"], actions: ["run", "dry-run", "approve", "abort"] },
+      { role: "viewer", runbooks: ["*"], actions: ["dry-run"] },
+    ],
   },
   approvals: { approvers: ["sre"] },
 };
+
+/** `REFLEX_SCREENSHOTS=docs/img` also writes docs/console.md's sign-in screenshots. */
+const SCREENSHOTS = process.env.REFLEX_SCREENSHOTS;
 
 let local: LocalMode;
 let browser: Browser;
@@ -78,6 +88,8 @@ async function signedIn(sub: string, route = "#/approvals"): Promise<Page> {
   await page.goto(`${local.url}/${route}`);
   if (first) {
     await page.waitForURL((u) => u.origin === local.idp?.issuer);
+    if (SCREENSHOTS && sub === "bob")
+      await page.screenshot({ path: join(SCREENSHOTS, "console-signin.png") });
     await page.selectOption('select[name="login"]', sub);
     await page.click('button[type="submit"]');
   }
@@ -108,6 +120,10 @@ describe("the console signed in through the IdP (reflex start --sso)", () => {
     const id = await waitingRun();
     const page = await signedIn("bob");
     expect(await page.locator("#signed-in").textContent()).toBe("Signed in as bob");
+    if (SCREENSHOTS) {
+      await page.locator("#guardrails button").waitFor();
+      await page.screenshot({ path: join(SCREENSHOTS, "console-signed-in.png") });
+    }
 
     const card = page.locator(`.approval[data-execution="${id}"]`);
     await card.locator("button.primary").click();
@@ -128,13 +144,62 @@ describe("the console signed in through the IdP (reflex start --sso)", () => {
   it("refuses the requester's own approval from the console, though they asked from Slack", async () => {
     const id = await waitingRun();
     const page = await signedIn("alice");
+    const approve = page.locator(`.approval[data-execution="${id}"] button.primary`);
 
-    await page.locator(`.approval[data-execution="${id}"] button.primary`).click();
+    // The page offers only what alice may do: her own run's Approve is off, with the reason; she may withdraw it.
+    expect(await approve.isDisabled()).toBe(true);
+    expect(await page.locator(`.approval[data-execution="${id}"] .why-not`).textContent()).toBe(
+      "alice asked for this run and may not approve it",
+    );
+    expect(await page.locator(`.approval[data-execution="${id}"] button.danger`).isDisabled()).toBe(false);
+    // And the server refuses it all the same when the page is bypassed.
+    await approve.evaluate((b) => b.removeAttribute("disabled"));
+    await approve.click();
 
     await expect
       .poll(() => page.locator("#flash").textContent())
       .toMatch(/asked for this run and may not approve it/);
     expect(await runStatus(id)).toBe("WAITING_FOR_APPROVAL");
+    await withdraw(id);
+  });
+
+  it("shows someone who may only dry-run no action they may not take, each with the reason", async () => {
+    const id = await waitingRun();
+    const page = await signedIn("carol");
+    const card = page.locator(`.approval[data-execution="${id}"]`);
+
+    expect(await card.locator("button.primary").isDisabled()).toBe(true);
+    expect(await card.locator("button.danger").isDisabled()).toBe(true);
+    expect(await card.locator(".why-not").first().textContent()).toBe(
+      "carol is not an approver of scale (roles: sre)",
+    );
+    expect(await page.locator("#guardrails button[type=submit]").isDisabled()).toBe(true);
+
+    // Moved in the page (the token lives in its memory).
+    await page.evaluate(`location.hash = "#/runs/${encodeURIComponent(id)}"`);
+    const head = page.locator("#main .actions").first();
+    await head.locator("button.danger", { hasText: "Abort" }).waitFor();
+    expect(await Promise.all((await head.locator("button").all()).map((b) => b.isDisabled()))).toEqual([
+      true,
+      true,
+      true,
+    ]);
+    expect(await head.textContent()).toContain("carol may not abort scale runs");
+
+    // A dry-run she may start; a real run she may not.
+    await page.evaluate(`location.hash = "#/start/scale"`);
+    const start = page.getByRole("button", { name: "Start", exact: true });
+    await start.waitFor();
+    expect(await start.isDisabled()).toBe(false);
+    await page.uncheck("#dry-run");
+    expect(await start.isDisabled()).toBe(true);
+    expect(await page.locator("#start-why-not").textContent()).toBe(" carol may not start scale runs");
+
+    // bob, an approver, gets them all.
+    const bobs = await signedIn("bob", `#/runs/${encodeURIComponent(id)}`);
+    const bobHead = bobs.locator("#main .actions").first();
+    await bobHead.locator("button.danger", { hasText: "Abort" }).waitFor();
+    expect(await bobHead.locator("button:disabled").count()).toBe(0);
     await withdraw(id);
   });
 

@@ -33,6 +33,7 @@ import {
 } from "@reflex/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { type Context, Hono } from "hono";
+import { etag } from "hono/etag";
 import { z } from "zod";
 import { route as routeEvents } from "./events-api.ts";
 import { iamCaller, type JwtClaims, oidcCaller } from "./lib/event-source.ts";
@@ -728,6 +729,9 @@ function eventOf(c: C): APIGatewayProxyEventV2 {
 }
 
 export const app = new Hono<LambdaBindings>();
+// The console polls a run and the runs list every 1.5 s: an answer that has not changed since
+// the ETag it holds is a 304 with no body (the digest of the answer, so nothing is stored).
+for (const path of ["/api/executions", "/api/executions/:id"]) app.use(path, etag());
 // The event gate over HTTP answers every method itself (405 with how to call it).
 app.all("/events", async (c) => toFetchResponse(await routeEvents(eventOf(c))));
 // Each route behind the stranger check (one handler per route, so app.routes lists the routes alone).

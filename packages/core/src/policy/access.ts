@@ -110,6 +110,8 @@ export function describeActor(
   arrivedAs?: string;
   /** The configured person this identity belongs to (`people:`). */
   person?: string;
+  /** Every identity of that person (a run's requester is compared with these, as the server does). */
+  identities: string[];
   roles: string[];
   environment: string;
   may: Record<string, Action[]>;
@@ -121,6 +123,7 @@ export function describeActor(
     actor: actor.id,
     ...(actor.raw && actor.raw !== actor.id ? { arrivedAs: actor.raw } : {}),
     ...(person.linked ? { person: person.name } : {}),
+    identities: People.identitiesOf(config, actor.id),
     roles: rolesOf(config, actor),
     environment: config.environment,
     may: Object.fromEntries(runbooks.map((r) => [r, actions.filter((a) => may(config, actor, a, r))])),

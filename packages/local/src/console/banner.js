@@ -8,6 +8,7 @@ import { duration } from "./graph.js";
 import { act } from "./lib/act.js";
 import { api, errorText } from "./lib/api.js";
 import { fill, h, runLink, time } from "./lib/dom.js";
+import { allowed, meKey, whyNotPause } from "./lib/me.js";
 
 const banner = /** @type {HTMLElement} */ (document.getElementById("guardrails"));
 let bannerKey = "";
@@ -141,6 +142,7 @@ function pauseForm(paused) {
     placeholder: "reason",
     size: 18,
   });
+  if (whyNotPause()) reason.setAttribute("disabled", "");
   return paused
     ? h(
         "form",
@@ -148,7 +150,7 @@ function pauseForm(paused) {
           onsubmit: (/** @type {Event} */ ev) =>
             act(ev, "POST", "/api/guardrails/resume", {}, "Automation resumed."),
         },
-        h("button", { type: "submit", class: "primary" }, "▶ Resume automation"),
+        ...allowed(h("button", { type: "submit", class: "primary" }, "▶ Resume automation"), whyNotPause()),
       )
     : h(
         "form",
@@ -163,13 +165,15 @@ function pauseForm(paused) {
             ),
         },
         reason,
-        h("button", { type: "submit", class: "danger" }, "❚❚ Pause automation"),
+        ...allowed(h("button", { type: "submit", class: "danger" }, "❚❚ Pause automation"), whyNotPause()),
       );
 }
 
 const bannerItems = h("div", { class: "items" });
 /** @type {boolean | undefined} */
 let bannerPaused;
+/** Who the Pause form was drawn for (another person may not be allowed it). */
+let bannerMe = "";
 
 /** @param {import("./lib/api.js").ApiResult} res */
 function drawBanner(res) {
@@ -192,8 +196,9 @@ function drawBanner(res) {
   );
   // The Pause form is built again only when the state flips, so a reason being typed survives
   // every other change of the banner.
-  if (bannerPaused !== Boolean(g.paused) || !banner.contains(bannerItems)) {
+  if (bannerPaused !== Boolean(g.paused) || bannerMe !== meKey() || !banner.contains(bannerItems)) {
     bannerPaused = Boolean(g.paused);
+    bannerMe = meKey();
     fill(banner, bannerItems, pauseForm(g.paused));
   }
 }

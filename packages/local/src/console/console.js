@@ -11,6 +11,7 @@
 import { forgetBanner, refreshGuardrails } from "./banner.js";
 import { onAction } from "./lib/act.js";
 import { flash } from "./lib/dom.js";
+import { refreshMe } from "./lib/me.js";
 import { POLL_MS } from "./lib/runs.js";
 import { approvalsView, refreshApprovals } from "./views/approvals.js";
 import { runView } from "./views/run.js";
@@ -77,6 +78,8 @@ async function refresh(first) {
   const isNew = first || current.key !== location.hash;
   if (isNew) enter(route);
   try {
+    // Who the person is comes first: the views show only what they may do.
+    await refreshMe();
     const view = views[route.view].render(main, isNew, route, context);
     // A new page is drawn before the banner and the count are asked for, so its request does
     // not share the server with theirs; later refreshes ask for all three at once.

@@ -10,7 +10,7 @@ import { authExpired, authHeaders } from "../auth.js";
 
 /**
  * @typedef {{ code: string, message: string, path?: string }} ApiErrorBody
- * @typedef {{ status: number, body: any }} ApiResult
+ * @typedef {{ status: number, body: any, notModified?: boolean }} ApiResult
  * @typedef {{ api: string, first?: { path: string, actor: string, response: Promise<Response> }, dagre?: Promise<void> }} Boot
  */
 
@@ -28,12 +28,14 @@ export const actor = () => actorInput.value.trim();
 /**
  * Every request's headers, built here and nowhere else (a sign-in adds its own here).
  * @param {boolean} withBody
+ * @param {string} [etag] the ETag of the answer held for this GET (a poll asks "changed since?")
  * @returns {Record<string, string>}
  */
-export function requestHeaders(withBody) {
+export function requestHeaders(withBody, etag) {
   /** @type {Record<string, string>} */
   const headers = { accept: "application/json" };
   if (withBody) headers["content-type"] = "application/json";
+  if (etag) headers["if-none-match"] = etag;
   const who = actor();
   if (who) headers["x-reflex-actor"] = who;
   Object.assign(headers, authHeaders());
@@ -53,7 +55,25 @@ async function parse(res) {
 }
 
 /**
- * One API call: `{ status, body }`; a network failure is status 0 with the message.
+ * The last answer that came with an ETag, per GET path (a run, the runs list): the next poll
+ * sends If-None-Match, and a 304 gives that answer again without its body crossing the wire.
+ * @type {Map<string, { etag: string, result: ApiResult }>}
+ */
+const held = new Map();
+const HELD_MAX = 20;
+
+/** Keeps an answer with its ETag (the most recent paths only). @param {string} path @param {Response} res @param {ApiResult} result */
+function hold(path, res, result) {
+  const etag = res.headers.get("etag");
+  if (!etag || result.status !== 200) return;
+  held.delete(path);
+  held.set(path, { etag, result });
+  if (held.size > HELD_MAX) held.delete(/** @type {string} */ (held.keys().next().value));
+}
+
+/**
+ * One API call: `{ status, body }`; a network failure is status 0 with the message. A GET whose
+ * answer has not changed since the one held (304) gives the held answer, `notModified` set.
  * @param {string} method
  * @param {string} path
  * @param {unknown} [body]
@@ -70,16 +90,20 @@ export async function api(method, path, body) {
     actor() === early.actor &&
     !authHeaders().authorization;
   if (early) BOOT.first = undefined;
+  const had = method === "GET" ? held.get(path) : undefined;
   try {
     const res = reuse
       ? await early.response
       : await fetch(`${API}${path}`, {
           method,
-          headers: requestHeaders(body !== undefined),
+          headers: requestHeaders(body !== undefined, had?.etag),
           body: body === undefined ? undefined : JSON.stringify(body),
         });
     if (res.status === 401) authExpired();
-    return await parse(res);
+    if (res.status === 304 && had) return { ...had.result, notModified: true };
+    const result = await parse(res);
+    if (method === "GET") hold(path, res, result);
+    return result;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     return { status: 0, body: { error: { code: "network", message: `cannot reach the API: ${message}` } } };

@@ -18,13 +18,19 @@ import { h, short } from "./dom.js";
  * @typedef {{ id: string, runbook: string, status: string, dryRun?: boolean, params?: Record<string, unknown>,
  *   trigger?: Trigger, startedAt: string, endedAt?: string, error?: string, cause?: string, locks?: string[],
  *   result?: unknown, outcome?: Outcome, steps?: StepRecord[], audit?: AuditEntry[], stateMachine?: unknown,
- *   reruns?: string[], rerunOf?: string }} Run
+ *   reruns?: string[], rerunOf?: string, location?: { account: string, region: string },
+ *   approval?: { approvers?: string[], selfApproval?: boolean, requestedBy?: string } }} Run
  */
 
 export const POLL_MS = 1500;
 export const TERMINAL = ["SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"];
 export const STATUSES = ["RUNNING", "WAITING_FOR_APPROVAL", ...TERMINAL];
 export const TRIGGERS = ["rule", "schedule", "window", "manual", "chatops", "rerun"];
+
+/** Where a run acts (issue 26: a member account and Region), or "" when it has no location. @param {Run} run */
+export function locationText(run) {
+  return run.location ? `${run.location.account} / ${run.location.region}` : "";
+}
 
 /** @param {Run} run */
 export function runDuration(run) {

@@ -7,11 +7,12 @@ import { duration } from "../graph.js";
 import { act } from "../lib/act.js";
 import { api, errorText } from "../lib/api.js";
 import { empty, fill, h, runLink, time } from "../lib/dom.js";
+import { allowed, meKey, whyNotAnswer } from "../lib/me.js";
 import { planView } from "./plan.js";
 
 /**
  * @typedef {{ executionId: string, runbook: string, requestedBy?: string, requestedAt?: string,
- *   deadline?: string, plan?: unknown }} Approval
+ *   deadline?: string, plan?: unknown, approvers?: string[], selfApproval?: boolean }} Approval
  */
 
 /** @type {import("../lib/api.js").ApiResult} */
@@ -46,12 +47,17 @@ function decideButtons(a) {
       { reason: reason.value.trim() || undefined },
       `Rejected ${a.executionId}.`,
     );
+  const mayReject = whyNotAnswer(a, a.runbook, "reject");
+  if (mayReject) reason.setAttribute("disabled", "");
   return h(
     "div",
     { class: "actions" },
-    h("button", { type: "button", class: "primary", onclick: approve }, "✓ Approve"),
+    ...allowed(
+      h("button", { type: "button", class: "primary", onclick: approve }, "✓ Approve"),
+      whyNotAnswer(a, a.runbook, "approve"),
+    ),
     reason,
-    h("button", { type: "button", class: "danger", onclick: reject }, "✗ Reject"),
+    ...allowed(h("button", { type: "button", class: "danger", onclick: reject }, "✗ Reject"), mayReject),
   );
 }
 
@@ -124,7 +130,7 @@ export const approvalsView = {
    */
   async render(main, first, { arg: id }) {
     await refreshApprovals();
-    const key = JSON.stringify(approvals);
+    const key = JSON.stringify(approvals) + meKey();
     if (main.dataset.key === key) return;
     main.dataset.key = key;
     fill(main, h("h2", {}, "Waiting on you"), approvalsBody(approvals));

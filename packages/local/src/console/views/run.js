@@ -9,7 +9,16 @@ import { aslGraph, renderGraph, statusOf } from "../graph.js";
 import { act } from "../lib/act.js";
 import { api, BOOT, errorText, runbookDef } from "../lib/api.js";
 import { badge, empty, fill, flash, h, json, patch, runLink, time } from "../lib/dom.js";
-import { alarmText, POLL_MS, repeats, runDuration, TERMINAL, triggerText } from "../lib/runs.js";
+import { allowed, meKey, whyNot, whyNotAbort, whyNotAnswer } from "../lib/me.js";
+import {
+  alarmText,
+  locationText,
+  POLL_MS,
+  repeats,
+  runDuration,
+  TERMINAL,
+  triggerText,
+} from "../lib/runs.js";
 import { resultsView } from "./run-results.js";
 import { stepsView } from "./run-steps.js";
 
@@ -57,7 +66,10 @@ function rerunButton(run) {
       );
   };
   return [
-    h("button", { type: "button", onclick: rerun }, "↻ Re-run"),
+    ...allowed(
+      h("button", { type: "button", onclick: rerun }, "↻ Re-run"),
+      whyNot(run.dryRun ? "dry-run" : "run", run.runbook),
+    ),
     h("a", { class: "button", href: again }, "Edit params and start…"),
   ];
 }
@@ -81,35 +93,45 @@ function abortButton(run) {
         "Abort requested: the run stops after the steps in flight and rolls back.",
       );
   };
-  return h("button", { type: "button", class: "danger", onclick: abort }, "■ Abort");
+  return allowed(
+    h("button", { type: "button", class: "danger", onclick: abort }, "■ Abort"),
+    whyNotAbort(run.runbook, run.trigger?.actor),
+  );
 }
 
 /** What a person may do with the run now. @param {Run} run */
 function actionsView(run) {
   const at = `/api/executions/${encodeURIComponent(run.id)}`;
   const actions = h("div", { class: "actions" });
+  const asked = { requestedBy: run.trigger?.actor, ...run.approval };
   if (run.status === "WAITING_FOR_APPROVAL")
     actions.append(
-      h(
-        "button",
-        {
-          type: "button",
-          class: "primary",
-          onclick: (/** @type {Event} */ ev) => act(ev, "POST", `${at}/approve`, {}, "Approved."),
-        },
-        "✓ Approve",
+      ...allowed(
+        h(
+          "button",
+          {
+            type: "button",
+            class: "primary",
+            onclick: (/** @type {Event} */ ev) => act(ev, "POST", `${at}/approve`, {}, "Approved."),
+          },
+          "✓ Approve",
+        ),
+        whyNotAnswer(asked, run.runbook, "approve"),
       ),
-      h(
-        "button",
-        {
-          type: "button",
-          class: "danger",
-          onclick: (/** @type {Event} */ ev) => act(ev, "POST", `${at}/reject`, {}, "Rejected."),
-        },
-        "✗ Reject",
+      ...allowed(
+        h(
+          "button",
+          {
+            type: "button",
+            class: "danger",
+            onclick: (/** @type {Event} */ ev) => act(ev, "POST", `${at}/reject`, {}, "Rejected."),
+          },
+          "✗ Reject",
+        ),
+        whyNotAnswer(asked, run.runbook, "reject"),
       ),
     );
-  if (!TERMINAL.includes(run.status)) actions.append(abortButton(run));
+  if (!TERMINAL.includes(run.status)) actions.append(...abortButton(run));
   else actions.append(...rerunButton(run));
   return [
     h("h2", {}, run.runbook, run.dryRun ? h("span", { class: "badge dry" }, "dry-run") : ""),
@@ -146,6 +168,7 @@ function factsView(run) {
   const reruns = run.reruns ?? [];
   return [
     fact("Execution", h("code", {}, run.id)),
+    fact("Location", locationText(run), { id: "run-location" }),
     fact("Trigger", triggerFact(run)),
     fact("Alarm", run.trigger?.alarm && alarmText(run.trigger.alarm), { id: "run-alarm" }),
     fact("Why", run.trigger?.alarm?.reason ?? run.trigger?.reason ?? startedAudit?.reason ?? "—", {
@@ -357,7 +380,7 @@ function drawRun({ id, el }, run, def, ctx, route) {
     showStep(name);
   };
   const steps = JSON.stringify([run.status, run.steps, run.outcome?.targets, tick]);
-  part(id, el.head, JSON.stringify([run.status, run.runbook, run.dryRun]), () => actionsView(run));
+  part(id, el.head, JSON.stringify([run.status, run.runbook, run.dryRun, meKey()]), () => actionsView(run));
   const facts = [
     run.status,
     run.trigger,
@@ -367,6 +390,7 @@ function drawRun({ id, el }, run, def, ctx, route) {
     run.cause,
     run.locks,
     run.reruns,
+    run.location,
   ];
   const started = (run.audit ?? []).find((a) => a.kind === "execution.started");
   part(id, el.facts, JSON.stringify([...facts, started, tick]), () => factsView(run));

@@ -9,6 +9,7 @@
 import { API, api, errorText, runbooks } from "../lib/api.js";
 import { badge, empty, fill, h, runLink, textOf, time } from "../lib/dom.js";
 import {
+  locationText,
   POLL_MS,
   runDuration,
   STATUSES,
@@ -52,6 +53,7 @@ function matches(run) {
     run.outcome?.summary,
     run.cause,
     run.error,
+    locationText(run),
   ]
     .join(" ")
     .toLowerCase();
@@ -75,6 +77,9 @@ function runRow(run) {
       runLink(run.id, run.runbook),
       run.dryRun ? h("span", { class: "badge dry" }, "dry-run") : "",
       h("div", { class: "small muted" }, h("code", {}, run.id)),
+      run.location
+        ? h("div", { class: "small location", title: "account / Region the run acts in" }, locationText(run))
+        : "",
     ),
     h("td", { class: "trigger" }, triggerCell(run)),
     h("td", {}, time(run.startedAt)),

@@ -6,6 +6,7 @@
  */
 import { api, errorText, runbooks } from "../lib/api.js";
 import { empty, fill, flash, h, runLink } from "../lib/dom.js";
+import { whyNot } from "../lib/me.js";
 import { field } from "./form.js";
 
 /** @typedef {Awaited<ReturnType<typeof runbooks>>[number]} Runbook */
@@ -75,6 +76,20 @@ function startForm(main, rb, from, initial) {
     form = field(rb.params ?? {}, "", [], true, rb.example);
     fill(holder, form.el);
   };
+  const start = h(
+    "button",
+    { type: "submit", class: "primary", "aria-describedby": "start-why-not" },
+    "Start",
+  );
+  const whyStart = h("span", { class: "why-not muted small", id: "start-why-not" });
+  // A person allowed dry-runs only may still start one: the button follows the checkbox.
+  const sync = () => {
+    const why = whyNot(dry.checked ? "dry-run" : "run", rb.name);
+    start.toggleAttribute("disabled", Boolean(why));
+    whyStart.textContent = why ? ` ${why}` : "";
+  };
+  dry.addEventListener("change", sync);
+  sync();
   return [
     h("p", { class: "small" }, h("a", { href: "#/start" }, "← All runbooks")),
     h("h2", {}, `Start ${rb.name}`, h("span", { class: "badge" }, `risk: ${rb.risk}`)),
@@ -97,7 +112,8 @@ function startForm(main, rb, from, initial) {
         h("div", { class: "small muted" }, rb.dryRun),
       ),
       problem,
-      h("button", { type: "submit", class: "primary" }, "Start"),
+      start,
+      whyStart,
     ),
   ];
 }
