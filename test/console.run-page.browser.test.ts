@@ -6,7 +6,7 @@
  */
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newExecutionId } from "../packages/core/src/runs.ts";
+import { newExecutionId } from "../packages/core/src/runs-api.ts";
 import * as Executions from "../packages/core/src/state/executions.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { launchChromium } from "./support/browser.ts";

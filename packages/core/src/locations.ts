@@ -16,8 +16,7 @@ import { type AdmitRequest, admit } from "./admission/index.ts";
 import { currentConfig } from "./config/index.ts";
 import { ValidationError } from "./errors.ts";
 import * as Runbooks from "./runbooks/index.ts";
-import { parseParams } from "./runs.ts";
-import { newExecutionId } from "./runs-api.ts";
+import { newExecutionId, parseParams } from "./runs-api.ts";
 import * as Audit from "./state/audit.ts";
 import * as Executions from "./state/executions.ts";
 
