@@ -16,7 +16,7 @@ beforeAll(async () => {
   local = await startTestLocal({
     runbooks: [restore, offHours],
     offHours: offHoursConfig.offHours,
-    accounts: [{ id: "111111111111", name: "prod-a", regions: ["us-east-1"] }],
+    accounts: [{ id: "111111111111", name: "prod-a", regions: ["us-east-1"], externalId: "ext-0f9c2a7e" }],
     drills: [
       {
         name: "db-1",
@@ -83,8 +83,11 @@ describe("new routes under hostile input", () => {
     expect((await get("/api/offhours/savings?from=2026-12-01&to=2026-12-08")).body).toMatchObject({
       stops: 0,
     });
-    expect((await get("/api/accounts")).body.accounts).toEqual([
-      expect.objectContaining({ id: "111111111111" }),
+    const accounts = await get("/api/accounts");
+    expect(accounts.body.accounts).toEqual([
+      expect.objectContaining({ id: "111111111111", externalId: "(set)" }),
     ]);
+    // The external id guards the member's trust policy: any reader of the API may list accounts.
+    expect(JSON.stringify(accounts.body)).not.toContain("ext-0f9c2a7e");
   });
 });

@@ -450,11 +450,14 @@ const routes: Array<[string, string, Handler]> = [
     "GET",
     "/api/accounts",
     async (c) => {
-      const accounts = currentConfig().accounts;
+      // The external id guards each member's trust policy: said to be set, never shown.
+      const accounts = currentConfig().accounts.map((a) =>
+        a.externalId ? { ...a, externalId: "(set)" } : a,
+      );
       if (c.req.query("check") !== "true") return ok(c, { accounts });
       // A call every runbook's member role allows (the member template grants it).
       const { EC2Client, DescribeInstancesCommand } = await import("@aws-sdk/client-ec2");
-      const checks = await Accounts.checkAccounts(accounts, (clients) =>
+      const checks = await Accounts.checkAccounts(currentConfig().accounts, (clients) =>
         clients.client(EC2Client, "ec2").send(new DescribeInstancesCommand({ MaxResults: 5 })),
       );
       return ok(c, { accounts, checks });
