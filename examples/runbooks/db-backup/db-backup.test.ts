@@ -8,6 +8,7 @@
 
 import { Locks } from "@reflex/core";
 import {
+  addDbInstance,
   addDbSnapshot,
   addDynamoDbBackup,
   addDynamoDbTable,
@@ -25,8 +26,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dbBackup } from "./index.ts";
 
 const DAY = 86_400_000;
-const fast = (cloud: SimulatedCloud) =>
+const DR = "us-west-2";
+const fast = (cloud: SimulatedCloud) => {
   setDatabaseTimings(cloud, { snapshotMs: 30, backupMs: 30, failoverMs: 30 });
+  setDatabaseTimings(cloud, { snapshotMs: 30 }, DR);
+};
 const daily = { selector: { tag: { Backup: "daily" } }, retainDays: 7 };
 const ops = (calls: Array<{ operation: string; error?: string; mutating: boolean }>) =>
   calls.filter((c) => c.mutating && !c.error).map((c) => c.operation);
@@ -236,5 +240,167 @@ describe("db-backup", () => {
     expect(s.run.error).toBe("BlastRadiusExceeded");
     expect(s.run.cause).toMatch(/matched 6 databases, more than the cap of 5/);
     expect(mutatingCalls(s)).toEqual([]);
+  });
+});
+
+describe("db-backup with a DR copy (copyToRegion, the key backup-snapshot's copy uses)", () => {
+  const named = (names: string[], extra: Record<string, unknown> = {}) => ({
+    selector: { names },
+    copyToRegion: DR,
+    ...extra,
+  });
+  const ofRun = (s: { run: { id: string }; cloud: SimulatedCloud }, region: string) =>
+    s.cloud
+      .dbSnapshots(region)
+      .filter((x) => x.TagList?.some((t) => t.Key === "reflex:execution-id" && t.Value === s.run.id));
+  const KEY = "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-22bb-33cc-44dd-555555eeeeee";
+  const DR_KEY = "arn:aws:kms:us-west-2:123456789012:key/9999ffff-88ee-77dd-66cc-555555bbbbbb";
+
+  beforeAll(() => {
+    // An encrypted instance, named only: its copy needs a key of the DR Region.
+    addDbInstance(session.cloud, { id: "ledger-db", kmsKeyId: KEY, tags: { "reflex:managed": "true" } });
+  });
+
+  it("plans the copies in a dry-run, warns that the table's backup cannot leave its Region, and makes no mutating call", async () => {
+    const s = await session.run(named(["orders-db", "payments", "sessions"]), { dryRun: true });
+
+    expect(s.run.status).toBe("SUCCEEDED");
+    expect(mutatingCalls(s)).toEqual([]);
+    expect(s.outcome.summary).toMatch(/copying the RDS and Aurora snapshots to us-west-2/);
+    expect(s.outcome.summary).toMatch(
+      /warning: .*table sessions: DynamoDB's API cannot copy an on-demand backup to another Region, so its backup stays in us-east-1 only/,
+    );
+    expect(s.outcome.targets.map((t) => [t.id, t.details?.["copy to"]])).toEqual([
+      ["orders-db", DR],
+      ["payments", DR],
+      ["sessions", "not possible (DynamoDB)"],
+    ]);
+  });
+
+  it("refuses in the plan an encrypted database without copyKmsKeyId, naming it and why; nothing changes", async () => {
+    const s = await session.run(named(["orders-db", "ledger-db"]));
+
+    expect(s.run.error).toBe("DatabaseRefused");
+    expect(mutatingCalls(s)).toEqual([]);
+    expect(s.outcome.targets).toEqual([
+      expect.objectContaining({
+        id: "ledger-db",
+        status: "failed",
+        reason: expect.stringMatching(/is encrypted .*needs copyKmsKeyId, a KMS key of us-west-2/),
+      }),
+    ]);
+  });
+
+  it("copies each snapshot into the DR Region (source ARN, the DR key when encrypted, tags), waits until available, and records the copies", async () => {
+    const s = await session.run(named(["orders-db", "payments", "ledger-db"], { copyKmsKeyId: DR_KEY }));
+
+    expect(s.run.status).toBe("SUCCEEDED");
+    expect(callsOutsidePermissions(s)).toEqual([]);
+    const copies = s.calls.filter((c) => c.operation.startsWith("Copy") && !c.error);
+    expect(
+      copies.map((c) => [c.region, c.operation, (c.input as { KmsKeyId?: string }).KmsKeyId]).sort(),
+    ).toEqual([
+      [DR, "CopyDBClusterSnapshot", undefined],
+      [DR, "CopyDBSnapshot", undefined],
+      [DR, "CopyDBSnapshot", DR_KEY],
+    ]);
+    for (const c of copies)
+      expect(Object.values(c.input as object)[0]).toMatch(
+        /^arn:aws:rds:us-east-1:\d{12}:(cluster-)?snapshot:reflex-/,
+      );
+    const source = ofRun(s, "us-east-1");
+    const copied = ofRun(s, DR);
+    expect(copied).toHaveLength(3);
+    for (const x of copied) {
+      expect(x.Status).toBe("available");
+      const tags = Object.fromEntries((x.TagList ?? []).map((t) => [t.Key, t.Value]));
+      const from = source.find(
+        (y) =>
+          y.kind === x.kind &&
+          y.TagList?.some((t) => t.Key === "reflex:source" && t.Value === tags["reflex:source"]),
+      );
+      expect(tags).toMatchObject({
+        "reflex:managed": "true",
+        "reflex:runbook": "db-backup",
+        "reflex:retain-until": Object.fromEntries((from?.TagList ?? []).map((t) => [t.Key, t.Value]))[
+          "reflex:retain-until"
+        ],
+        "reflex:copy-of": from?.kind === "snapshot" ? from.DBSnapshotArn : from?.DBClusterSnapshotArn,
+      });
+    }
+    expect(
+      copied.find((x) => x.kind === "snapshot" && x.DBInstanceIdentifier === "ledger-db")?.KmsKeyId,
+    ).toBe(DR_KEY);
+    expect(s.outcome.summary).toMatch(
+      /3 database\(s\) backed up in us-east-1, 3 snapshot\(s\) copied to us-west-2/,
+    );
+    const items = (await (await fetch(`${session.url}/api/runbooks/db-backup/items`)).json()) as {
+      items: Array<{
+        value: { executionId: string; source: string; copy?: { region: string; arn: string } };
+      }>;
+    };
+    const entries = items.items.filter((i) => i.value.executionId === s.run.id);
+    expect(entries.map((i) => [i.value.source, i.value.copy?.region]).sort()).toEqual([
+      ["ledger-db", DR],
+      ["orders-db", DR],
+      ["payments", DR],
+    ]);
+    expect(entries.every((i) => i.value.copy?.arn.startsWith("arn:aws:rds:us-west-2:"))).toBe(true);
+  });
+
+  it("deletes the copy it made and its snapshots when a copy fails mid-run (Aurora's refused), leaving no orphan copy", async () => {
+    const fault = session.cloud.injectFault({
+      service: "rds",
+      operation: "CopyDBClusterSnapshot",
+      kind: "error",
+      code: "SnapshotQuotaExceeded",
+    });
+    const s = await session.run(named(["orders-db", "payments"]));
+    session.cloud.removeFault(fault);
+
+    expect(s.run.status).toBe("FAILED");
+    expect(s.run.error).toMatch(/SnapshotQuotaExceeded/);
+    expect(ops(s.calls).filter((o) => o.startsWith("Copy"))).toEqual(["CopyDBSnapshot"]);
+    expect(ofRun(s, DR)).toEqual([]);
+    expect(ofRun(s, "us-east-1")).toEqual([]);
+    expect(
+      s.calls.filter((c) => c.region === DR && c.operation === "DeleteDBSnapshot" && !c.error),
+    ).toHaveLength(1);
+    expect(s.outcome.summary).toMatch(
+      /the backups this run made were deleted, and their copies in us-west-2/,
+    );
+    expect(unfinishedTargets(s)).toEqual([]);
+  });
+
+  it("prunes in the DR Region only Reflex's own expired copies, keeping a manual snapshot and another runbook's", async () => {
+    const past = new Date(Date.now() - DAY).toISOString();
+    const old = Date.now() - 9 * DAY;
+    const reflex = { "reflex:managed": "true", "reflex:runbook": "db-backup", "reflex:retain-until": past };
+    addDbSnapshot(session.cloud, {
+      id: "reflex-old-copy",
+      source: "reports-db",
+      createdAt: old,
+      tags: reflex,
+      region: DR,
+    });
+    addDbSnapshot(session.cloud, { id: "manual-copy", source: "reports-db", createdAt: old, region: DR });
+    addDbSnapshot(session.cloud, {
+      id: "other-copy",
+      source: "reports-db",
+      createdAt: old,
+      tags: { ...reflex, "reflex:runbook": "backup-snapshot" },
+      region: DR,
+    });
+
+    const s = await session.run(named(["reports-db"]));
+
+    expect(s.run.status).toBe("SUCCEEDED");
+    expect(
+      s.calls.filter((c) => c.operation.startsWith("Delete") && !c.error).map((c) => [c.region, c.input]),
+    ).toEqual([[DR, { DBSnapshotIdentifier: "reflex-old-copy" }]]);
+    expect(s.cloud.dbSnapshots(DR).map((x) => x.kind === "snapshot" && x.DBSnapshotIdentifier)).toEqual(
+      expect.arrayContaining(["manual-copy", "other-copy"]),
+    );
+    expect(s.outcome.summary).toMatch(/1 expired Reflex backup\(s\) pruned/);
   });
 });

@@ -6,6 +6,12 @@
  * recovery is named in the plan as a warning. A failure after the first backup deletes every
  * backup this run made (once it can be deleted: RDS refuses while one is `creating`).
  *
+ * With `copyToRegion` (the key backup-snapshot's DR copy uses), each RDS and Aurora snapshot is
+ * copied to that Region once available (`CopyDBSnapshot` / `CopyDBClusterSnapshot`, the SDK
+ * pre-signing the request from the source ARN's Region; `copyKmsKeyId` for encrypted databases), tagged
+ * like its source, waited until available, and pruned there by the same rules. DynamoDB's API
+ * cannot copy an on-demand backup to another Region: the plan warns, naming the table.
+ *
  * Written only against @reflex/sdk; listed in a config with `runbooks: [dbBackup]`. See
  * docs/runbooks/db-backup.md.
  */
@@ -46,6 +52,23 @@ export const params = z
       .optional()
       .describe("Where the databases are; default Reflex's region"),
     retainDays: z.number().int().min(1).max(3650).default(7).describe("Backups older than this are pruned"),
+    copyToRegion: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region such as us-west-2")
+      .optional()
+      .describe(
+        "Also copy each RDS and Aurora snapshot to this (DR) Region, kept and pruned there alike; DynamoDB backups cannot be copied by its API",
+      ),
+    copyKmsKeyId: z
+      .string()
+      .regex(
+        /^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[A-Za-z0-9/_-]+|alias\/[A-Za-z0-9/_-]+)$/,
+        "must be a KMS key ARN or alias of the DR Region",
+      )
+      .optional()
+      .describe(
+        "The KMS key in copyToRegion for copies of encrypted databases (KMS keys do not leave their Region)",
+      ),
     keepLast: z
       .number()
       .int()
@@ -61,7 +84,15 @@ export const params = z
       .default(120)
       .describe("Give up waiting for the backups after this (and delete them)"),
   })
-  .strict();
+  .strict()
+  .refine((p) => !p.copyKmsKeyId || p.copyToRegion, {
+    message: "copyKmsKeyId goes with copyToRegion",
+    path: ["copyKmsKeyId"],
+  })
+  .refine((p) => !p.copyToRegion || p.copyToRegion !== p.region, {
+    message: "copyToRegion must be another Region than the databases'",
+    path: ["copyToRegion"],
+  });
 export type DbBackupParams = z.output<typeof params>;
 
 const ANY_REGION_ACCOUNT = "arn:${Partition}:rds:*:${Account}";
@@ -128,7 +159,49 @@ export const dbBackup = defineRunbook({
         `${ANY_REGION_ACCOUNT}:snapshot:reflex-*`,
         `${ANY_REGION_ACCOUNT}:cluster-snapshot:reflex-*`,
       ],
-      onCreate: ["CreateDBSnapshot", "CreateDBClusterSnapshot"],
+      onCreate: ["CreateDBSnapshot", "CreateDBClusterSnapshot", "CopyDBSnapshot", "CopyDBClusterSnapshot"],
+    },
+    // The DR copy: authorized against the source snapshot (Reflex's, carrying the tag) and the
+    // copy it creates (named reflex-…, created carrying the tag, tagged in the same call).
+    {
+      actions: ["rds:CopyDBSnapshot"],
+      mutating: true,
+      tagCondition: "resource",
+      resources: [`${ANY_REGION_ACCOUNT}:snapshot:reflex-*`],
+    },
+    {
+      actions: ["rds:CopyDBClusterSnapshot"],
+      mutating: true,
+      tagCondition: "resource",
+      resources: [`${ANY_REGION_ACCOUNT}:cluster-snapshot:reflex-*`],
+    },
+    {
+      actions: ["rds:CopyDBSnapshot"],
+      mutating: true,
+      tagCondition: "request",
+      resources: [`${ANY_REGION_ACCOUNT}:snapshot:reflex-*`],
+    },
+    {
+      actions: ["rds:CopyDBClusterSnapshot"],
+      mutating: true,
+      tagCondition: "request",
+      resources: [`${ANY_REGION_ACCOUNT}:cluster-snapshot:reflex-*`],
+    },
+    // Copying an encrypted snapshot: RDS reads the DR Region's key and creates a grant on it on
+    // the caller's behalf, and only then (kms:GrantIsForAWSResource).
+    {
+      actions: ["kms:DescribeKey"],
+      mutating: false,
+      resources: ["arn:${Partition}:kms:*:${Account}:key/*"],
+      during: ["rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot"],
+    },
+    {
+      actions: ["kms:CreateGrant"],
+      mutating: true,
+      tagCondition: "none",
+      resources: ["arn:${Partition}:kms:*:${Account}:key/*"],
+      conditions: { Bool: { "kms:GrantIsForAWSResource": "true" } },
+      during: ["rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot"],
     },
     // Prune and rollback delete only Reflex's own snapshots (named reflex-…, carrying the tag).
     {
@@ -156,7 +229,7 @@ export const dbBackup = defineRunbook({
   ],
   rollback: ["discard"],
   dryRun:
-    "Lists the databases it would back up (kind, engine, point-in-time recovery) and the expired Reflex backups it would prune; no mutating call.",
+    "Lists the databases it would back up (kind, engine, point-in-time recovery), the DR copies it would make, and the expired Reflex backups it would prune in both Regions; no mutating call.",
   stateMachine: {
     StartAt: "Plan",
     States: {
@@ -184,6 +257,32 @@ export const dbBackup = defineRunbook({
           Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Discard" }],
         }),
         donePath: "$.available.done",
+        next: "CopyRequested",
+      }),
+      CopyRequested: {
+        Type: "Choice",
+        Choices: [{ Variable: "$.plan.copyTo", IsPresent: true, Next: "Copy" }],
+        Default: "Prune",
+      },
+      // A copy that fails undoes the run: the rollback deletes the copies made (a copy still
+      // copying is cancelled by deleting it) and the sources.
+      Copy: stepTask(R, "copy", {
+        ResultPath: "$.copied",
+        Retry: RETRY_STEP,
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Discard" }],
+        Next: "CheckCopies",
+      }),
+      ...pollLoop({
+        wait: "WaitCopies",
+        check: "CheckCopies",
+        done: "Copied",
+        seconds: 10,
+        task: stepTask(R, "checkCopies", {
+          ResultPath: "$.copiesAvailable",
+          Retry: RETRY_STEP,
+          Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Discard" }],
+        }),
+        donePath: "$.copiesAvailable.done",
         next: "Prune",
       }),
       // A prune that fails does not undo the backups: the report names what it could not delete.

@@ -1,7 +1,8 @@
 /**
  * db-backup's steps. Every backup's name is fixed by the plan (`reflex-<retain-until>-<run>-<db>`),
  * so a retried step finds what it made instead of making a second one, and the rollback finds
- * what to delete even when the step that made it failed half-way.
+ * what to delete even when the step that made it failed half-way. A DR copy (`copyToRegion`)
+ * has its source's name in the DR Region, so the same holds for copies.
  */
 import { createHash } from "node:crypto";
 import {
@@ -16,6 +17,8 @@ import {
   ListTagsOfResourceCommand,
 } from "@aws-sdk/client-dynamodb";
 import {
+  CopyDBClusterSnapshotCommand,
+  CopyDBSnapshotCommand,
   CreateDBClusterSnapshotCommand,
   CreateDBSnapshotCommand,
   type DBClusterSnapshot,
@@ -44,6 +47,8 @@ export const TAGS = {
   execution: "reflex:execution-id",
   source: "reflex:source",
   retainUntil: "reflex:retain-until",
+  /** A DR copy: the snapshot (ARN) it was copied from. */
+  copyOf: "reflex:copy-of",
 } as const;
 const RUNBOOK = "db-backup";
 const DAY_MS = 86_400_000;
@@ -57,6 +62,8 @@ export interface PlannedBackup {
   name: string;
   /** DynamoDB: point-in-time recovery on. */
   pitr?: boolean;
+  /** RDS, Aurora: encrypted with this KMS key (its copy needs a key of the DR Region). */
+  kmsKeyId?: string;
 }
 
 export interface Expired {
@@ -65,6 +72,8 @@ export interface Expired {
   /** The snapshot identifier, or the backup's ARN. */
   id: string;
   createdAt: string;
+  /** Where it is: the databases' Region unless a DR copy's. */
+  region?: string;
 }
 
 export interface Plan {
@@ -76,6 +85,9 @@ export interface Plan {
   warnings: string[];
   /** Databases another run holds locked: left alone, reported skipped. */
   skipped: TargetResult[];
+  /** The DR Region RDS and Aurora snapshots are copied to (`copyToRegion`), and the key for encrypted ones. */
+  copyTo?: string;
+  copyKmsKeyId?: string;
 }
 
 interface Made {
@@ -86,9 +98,20 @@ interface Made {
   arn: string;
 }
 
+/** A DR copy this run made: the copy's ARN in `region`, of the source snapshot `of`. */
+interface Copy {
+  kind: DbKind;
+  source: string;
+  name: string;
+  region: string;
+  arn: string;
+  of: string;
+}
+
 type Input = RunInput<DbBackupParams> & {
   plan: Plan;
   created?: { made: Made[] };
+  copied?: { copies: Copy[] };
   available?: { done: boolean };
   pruned?: { deleted: Expired[]; kept: number };
   pruneFailure?: { Error?: string; Cause?: string };
@@ -125,6 +148,7 @@ interface Found {
   engine: string;
   tags: Array<{ Key?: string; Value?: string }>;
   pitr?: boolean;
+  kmsKeyId?: string;
   /** Why it cannot be backed up as asked (an Aurora member named on its own). */
   refused?: string;
 }
@@ -142,6 +166,7 @@ async function inventory(region: string, kinds: DbKind[]): Promise<Found[]> {
           source: i.DBInstanceIdentifier ?? "",
           engine: i.Engine ?? "",
           tags: i.TagList ?? [],
+          ...(i.StorageEncrypted && i.KmsKeyId ? { kmsKeyId: i.KmsKeyId } : {}),
           ...(i.DBClusterIdentifier
             ? {
                 refused: `is a member of Aurora cluster ${i.DBClusterIdentifier}: back up the cluster (aurora-cluster)`,
@@ -161,6 +186,7 @@ async function inventory(region: string, kinds: DbKind[]): Promise<Found[]> {
           source: c.DBClusterIdentifier ?? "",
           engine: c.Engine ?? "",
           tags: c.TagList ?? [],
+          ...(c.StorageEncrypted && c.KmsKeyId ? { kmsKeyId: c.KmsKeyId } : {}),
         });
       Marker = page.Marker;
     } while (Marker);
@@ -308,7 +334,31 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
       "BlastRadiusExceeded",
       `the selector matched ${eligible.length} databases, more than the cap of ${cap}; narrow it or raise guardrails.maxTargetsPerRun`,
     );
+  const copyTo = p.copyToRegion;
+  if (copyTo && !p.copyKmsKeyId) {
+    const encrypted = eligible.filter((f) => f.kmsKeyId);
+    if (encrypted.length) {
+      const targets = encrypted.map(
+        (f): TargetResult => ({
+          id: f.source,
+          kind: targetKind[f.kind],
+          status: "failed",
+          reason: `is encrypted (${f.kmsKeyId}): a copy to ${copyTo} needs copyKmsKeyId, a KMS key of ${copyTo} (keys do not leave their Region)`,
+        }),
+      );
+      await ctx.record({
+        summary: `refused: ${targets.map((r) => `${r.id} ${r.reason}`).join("; ")}; nothing was changed`,
+        targets,
+      });
+      throw new StepExecutionError("DatabaseRefused", targets.map((r) => `${r.id}: ${r.reason}`).join("; "));
+    }
+  }
   const warnings: string[] = [];
+  if (copyTo)
+    for (const f of eligible.filter((x) => x.kind === "dynamodb-table"))
+      warnings.push(
+        `table ${f.source}: DynamoDB's API cannot copy an on-demand backup to another Region, so its backup stays in ${region} only (not copied to ${copyTo}; AWS Backup can copy it)`,
+      );
   for (const f of eligible.filter((x) => x.kind === "dynamodb-table")) {
     const c = await ddb(region).send(new DescribeContinuousBackupsCommand({ TableName: f.source }));
     f.pitr =
@@ -329,6 +379,7 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
     engine: f.engine,
     name: backupName(ctx.executionId, retainUntil, f.source),
     ...(f.pitr === undefined ? {} : { pitr: f.pitr }),
+    ...(f.kmsKeyId ? { kmsKeyId: f.kmsKeyId } : {}),
   }));
   const expired: Expired[] = [];
   for (const b of backups)
@@ -344,6 +395,22 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
         id: e.id,
         createdAt: new Date(e.createdAt).toISOString(),
       });
+  // Reflex's own copies in the DR Region are kept and pruned by the same rules.
+  if (copyTo)
+    for (const b of backups.filter((x) => x.kind !== "dynamodb-table"))
+      for (const e of expiredOf(
+        await reflexBackups(copyTo, b, ctx.automationTag),
+        p.keepLast,
+        now.getTime(),
+        true,
+      ))
+        expired.push({
+          kind: b.kind,
+          source: b.source,
+          id: e.id,
+          createdAt: new Date(e.createdAt).toISOString(),
+          region: copyTo,
+        });
   const verb = ctx.dryRun ? "would back up" : "backing up";
   const skipped = locked.map(
     (l): TargetResult => ({
@@ -359,18 +426,19 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
         id: b.source,
         kind: targetKind[b.kind],
         status: "not-started",
-        reason: `${ctx.dryRun ? "would create" : "will create"} ${b.name}`,
+        reason: `${ctx.dryRun ? "would create" : "will create"} ${b.name}${copyTo && b.kind !== "dynamodb-table" ? ` and copy it to ${copyTo}` : ""}`,
         details: {
           engine: b.engine,
           ...(b.pitr === undefined ? {} : { "point-in-time recovery": b.pitr ? "on" : "OFF" }),
           prune: expired.filter((e) => e.source === b.source).length,
+          ...(copyTo ? { "copy to": b.kind === "dynamodb-table" ? "not possible (DynamoDB)" : copyTo } : {}),
         },
       }),
     ),
     ...skipped,
   ];
   await ctx.record({
-    summary: `${verb} ${backups.length} database(s) in ${region}, kept until ${retainUntil.toISOString().slice(0, 10)}; ${expired.length} expired Reflex backup(s) to prune${warnings.length ? `; warning: ${warnings.join("; ")}` : ""}`,
+    summary: `${verb} ${backups.length} database(s) in ${region}${copyTo ? `, copying the RDS and Aurora snapshots to ${copyTo}` : ""}, kept until ${retainUntil.toISOString().slice(0, 10)}; ${expired.length} expired Reflex backup(s) to prune${warnings.length ? `; warning: ${warnings.join("; ")}` : ""}`,
     targets,
     warnings,
   });
@@ -382,6 +450,8 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
     expired,
     warnings,
     skipped,
+    ...(copyTo ? { copyTo } : {}),
+    ...(p.copyKmsKeyId ? { copyKmsKeyId: p.copyKmsKeyId } : {}),
   };
 }
 
@@ -482,8 +552,15 @@ async function checkAvailable(input: Input, ctx: StepContext): Promise<{ done: b
       `${pending.join(", ")} not available by ${input.plan.deadline} (timeoutMinutes)`,
     );
   if (pending.length) return { done: false };
-  // The manifest: one entry per backup, kept (and listed by GET /api/runbooks/db-backup/items) until it expires.
-  for (const m of input.created?.made ?? [])
+  // With a DR copy, the manifest is written once the copies are available too.
+  if (!input.plan.copyTo) await writeManifest(input, ctx, []);
+  return { done: true };
+}
+
+/** The manifest: one entry per backup (and its DR copy), kept (and listed by GET /api/runbooks/db-backup/items) until it expires. */
+async function writeManifest(input: Input, ctx: StepContext, copies: Copy[]): Promise<void> {
+  for (const m of input.created?.made ?? []) {
+    const copy = copies.find((c) => c.name === m.name);
     await ctx.items?.put(
       `backup/${m.kind}/${m.source}/${m.name}`,
       {
@@ -491,13 +568,84 @@ async function checkAvailable(input: Input, ctx: StepContext): Promise<{ done: b
         source: m.source,
         name: m.name,
         arn: m.arn,
-        region,
+        region: input.plan.region,
+        ...(copy ? { copy: { region: copy.region, arn: copy.arn } } : {}),
         executionId: ctx.executionId,
         createdAt: ctx.now().toISOString(),
         retainUntil: input.plan.retainUntil,
       },
       { expiresAt: new Date(input.plan.retainUntil) },
     );
+  }
+}
+
+/**
+ * Copies each available RDS and Aurora snapshot to the DR Region (called there, the source
+ * named by its ARN, from whose Region the SDK pre-signs the request: `PreSignedUrl`), tagged like its source
+ * plus what it is a copy of; a copy that exists already (a retried step) is not made twice.
+ */
+async function copy(input: Input, ctx: StepContext): Promise<{ copies: Copy[] }> {
+  const { region, copyTo, copyKmsKeyId } = input.plan;
+  if (!copyTo) return { copies: [] };
+  const copies: Copy[] = [];
+  for (const b of input.plan.backups.filter((x) => x.kind !== "dynamodb-table")) {
+    const source = await lookUp(region, b);
+    if (!source) throw new StepExecutionError("BackupLost", `${b.name} of ${b.source} no longer exists`);
+    const existing = await lookUp(copyTo, b);
+    const entry = { kind: b.kind, source: b.source, name: b.name, region: copyTo, of: source.arn };
+    if (existing) {
+      copies.push({ ...entry, arn: existing.arn });
+      continue;
+    }
+    const Tags = [...reflexTags(input, ctx, b), { Key: TAGS.copyOf, Value: source.arn }];
+    const KmsKeyId = b.kmsKeyId ? copyKmsKeyId : undefined;
+    const out =
+      b.kind === "rds-instance"
+        ? (
+            await rds(copyTo).send(
+              new CopyDBSnapshotCommand({
+                SourceDBSnapshotIdentifier: source.arn,
+                TargetDBSnapshotIdentifier: b.name,
+                KmsKeyId,
+                Tags,
+              }),
+            )
+          ).DBSnapshot?.DBSnapshotArn
+        : (
+            await rds(copyTo).send(
+              new CopyDBClusterSnapshotCommand({
+                SourceDBClusterSnapshotIdentifier: source.arn,
+                TargetDBClusterSnapshotIdentifier: b.name,
+                KmsKeyId,
+                Tags,
+              }),
+            )
+          ).DBClusterSnapshot?.DBClusterSnapshotArn;
+    copies.push({ ...entry, arn: out ?? "" });
+  }
+  return { copies };
+}
+
+/** Done when every DR copy is available (then writes the manifest); fails on one that failed, or past the deadline. */
+async function checkCopies(input: Input, ctx: StepContext): Promise<{ done: boolean }> {
+  const copyTo = input.plan.copyTo ?? "";
+  const copies = input.copied?.copies ?? [];
+  const pending: string[] = [];
+  for (const c of copies) {
+    const b = input.plan.backups.find((x) => x.name === c.name && x.kind === c.kind);
+    const s = b ? await lookUp(copyTo, b) : undefined;
+    if (!s) throw new StepExecutionError("CopyLost", `the copy ${c.name} in ${copyTo} no longer exists`);
+    if (s.status === "failed" || s.status === "deleted" || s.status === "deleting")
+      throw new StepExecutionError("CopyFailed", `the copy ${c.name} in ${copyTo} is ${s.status}`);
+    if (s.status !== "available") pending.push(c.name);
+  }
+  if (pending.length && ctx.now().getTime() > Date.parse(input.plan.deadline))
+    throw new StepExecutionError(
+      "CopyTimedOut",
+      `copies ${pending.join(", ")} in ${copyTo} not available by ${input.plan.deadline} (timeoutMinutes)`,
+    );
+  if (pending.length) return { done: false };
+  await writeManifest(input, ctx, copies);
   return { done: true };
 }
 
@@ -514,17 +662,19 @@ async function prune(input: Input, ctx: StepContext): Promise<{ deleted: Expired
   const { region } = input.plan;
   const deleted: Expired[] = [];
   let kept = 0;
+  const regions = [region, ...(input.plan.copyTo ? [input.plan.copyTo] : [])];
   for (const b of input.plan.backups) {
-    const still = new Set(
-      expiredOf(
-        await reflexBackups(region, b, ctx.automationTag),
+    const still = new Set<string>();
+    for (const r of regions.filter((x) => x === region || b.kind !== "dynamodb-table"))
+      for (const e of expiredOf(
+        await reflexBackups(r, b, ctx.automationTag),
         input.params.keepLast,
         ctx.now().getTime(),
         false,
-      ).map((e) => e.id),
-    );
+      ))
+        still.add(`${r} ${e.id}`);
     for (const e of input.plan.expired.filter((x) => x.source === b.source && x.kind === b.kind)) {
-      if (!still.has(e.id)) {
+      if (!still.has(`${e.region ?? region} ${e.id}`)) {
         kept++;
         continue;
       }
@@ -533,7 +683,7 @@ async function prune(input: Input, ctx: StepContext): Promise<{ deleted: Expired
         const d = await ddb(region).send(new DescribeBackupCommand({ BackupArn: e.id }));
         if (d.BackupDescription?.SourceTableDetails?.TableName !== b.source) continue;
       }
-      await remove(region, e.kind, e.id);
+      await remove(e.region ?? region, e.kind, e.id);
       deleted.push(e);
     }
   }
@@ -545,6 +695,21 @@ async function discard(input: Input, _ctx: StepContext): Promise<{ done: boolean
   const region = input.plan.region;
   const deleted: string[] = [];
   let done = true;
+  // DR copies first: one still copying is cancelled by deleting it (AWS's CopyDBSnapshot docs).
+  const copyTo = input.plan.copyTo;
+  if (copyTo)
+    for (const b of input.plan.backups.filter((x) => x.kind !== "dynamodb-table")) {
+      const s = await lookUp(copyTo, b);
+      if (!s || s.status === "deleting" || s.status === "deleted") continue;
+      try {
+        await remove(copyTo, b.kind, b.name);
+        deleted.push(`${b.name} (${copyTo})`);
+      } catch (err) {
+        // RDS refuses while the copy is not yet copying (pending): the poll loop comes back.
+        if (!/State/.test((err as Error).name)) throw err;
+        done = false;
+      }
+    }
   for (const b of input.plan.backups) {
     const s = await lookUp(region, b);
     if (!s) continue;
@@ -569,7 +734,7 @@ async function recordFailure(
   const failure = (input as { failure?: { Error?: string; Cause?: string } }).failure;
   const why = `${failure?.Error ?? "error"}: ${failure?.Cause ?? ""}`.slice(0, 300);
   await ctx.record({
-    summary: `backup failed (${why}); the backups this run made were deleted`,
+    summary: `backup failed (${why}); the backups this run made were deleted${input.plan.copyTo ? `, and their copies in ${input.plan.copyTo}` : ""}`,
     targets: input.plan.backups
       .map(
         (b): TargetResult => ({
@@ -587,22 +752,26 @@ async function recordFailure(
 /** Records each database's backup, what was pruned, and the warnings. */
 async function report(input: Input, ctx: StepContext): Promise<{ ok: true }> {
   const made = input.created?.made ?? [];
+  const copies = input.copied?.copies ?? [];
   const deleted = input.pruned?.deleted ?? [];
   const backedUp: TargetResult[] = input.plan.backups.map((b) => {
     const m = made.find((x) => x.name === b.name);
+    const c = copies.find((x) => x.name === b.name && x.kind === b.kind);
     const pruned = deleted.filter((d) => d.source === b.source);
     return {
       id: b.source,
       kind: targetKind[b.kind],
       status: "succeeded",
-      reason: `${b.name} available`,
+      reason: `${b.name} available${c ? `, copied to ${c.region}` : ""}`,
       details: {
         engine: b.engine,
         ...(b.pitr === undefined ? {} : { "point-in-time recovery": b.pitr ? "on" : "OFF" }),
         pruned: pruned.length,
+        ...(input.plan.copyTo ? { "copy to": c ? c.region : "not possible (DynamoDB)" } : {}),
       },
       artifacts: [
         { kind: b.kind === "dynamodb-table" ? "backup" : "snapshot", id: m?.arn ?? b.name, note: b.name },
+        ...(c ? [{ kind: "snapshot", id: c.arn, note: `DR copy in ${c.region}` }] : []),
       ],
     };
   });
@@ -611,18 +780,21 @@ async function report(input: Input, ctx: StepContext): Promise<{ ok: true }> {
     ? `; prune failed (${input.pruneFailure.Error}: ${input.pruneFailure.Cause}), the expired backups are still there`
     : `; ${deleted.length} expired Reflex backup(s) pruned`;
   await ctx.record({
-    summary: `${backedUp.length} database(s) backed up in ${input.plan.region}, kept until ${input.plan.retainUntil.slice(0, 10)}${pruneNote}${input.plan.warnings.length ? `; warning: ${input.plan.warnings.join("; ")}` : ""}`,
+    summary: `${backedUp.length} database(s) backed up in ${input.plan.region}${copies.length ? `, ${copies.length} snapshot(s) copied to ${input.plan.copyTo}` : ""}, kept until ${input.plan.retainUntil.slice(0, 10)}${pruneNote}${input.plan.warnings.length ? `; warning: ${input.plan.warnings.join("; ")}` : ""}`,
     targets,
     warnings: input.plan.warnings,
-    artifacts: made.map((m) => ({
-      kind: m.kind === "dynamodb-table" ? "backup" : "snapshot",
-      id: m.arn,
-      note: m.source,
-    })),
+    artifacts: [
+      ...made.map((m) => ({
+        kind: m.kind === "dynamodb-table" ? "backup" : "snapshot",
+        id: m.arn,
+        note: m.source,
+      })),
+      ...copies.map((c) => ({ kind: "snapshot", id: c.arn, note: `${c.source} (DR copy in ${c.region})` })),
+    ],
   });
   return { ok: true };
 }
 
 export const implementation: Implementation = {
-  steps: { plan, create, checkAvailable, prune, discard, report },
+  steps: { plan, create, checkAvailable, copy, checkCopies, prune, discard, report },
 };

@@ -5,6 +5,10 @@
  * with a writer and readers, DB and cluster snapshots (`creating` → `available` on the
  * clock), `FailoverDBCluster` (a named reader becomes the writer after `failoverMs`) and
  * `RebootDBInstance --force-failover` (a Multi-AZ instance moves to its standby's zone).
+ * `CopyDBSnapshot` / `CopyDBClusterSnapshot`, called in the destination Region with the source
+ * snapshot's ARN, put a copy there (`copying` → `available`; deleting it while copying cancels
+ * the copy, as in AWS); an encrypted snapshot's copy to another Region needs a `KmsKeyId` of
+ * that Region.
  *
  * Plain JSON in the region's state (`RegionState.rds`), so it is saved with the rest; times
  * are epoch milliseconds and states are derived from the clock when read. Aurora readers
@@ -14,7 +18,7 @@ import type { DBCluster, DBClusterSnapshot, DBInstance, DBSnapshot } from "@aws-
 import { CloudApiError } from "./api-error.ts";
 import type { MetricPointRecord } from "./cloudwatch.ts";
 import type { OpContext, OpInput } from "./fleet.ts";
-import { availabilityZones, type TagRecord, upsertTags } from "./model.ts";
+import { availabilityZones, regionState, type TagRecord, upsertTags } from "./model.ts";
 
 export interface RdsSettings {
   /** How long a DB or cluster snapshot stays `creating`. Default 10 s. */
@@ -40,6 +44,8 @@ export interface DbInstanceRecord {
   replicaLagMs?: number;
   /** Storage-full and similar: the status it shows instead of `available`. */
   stuckStatus?: string;
+  /** Encrypted storage: the KMS key's ARN. */
+  kmsKeyId?: string;
 }
 
 export interface DbClusterRecord {
@@ -52,6 +58,8 @@ export interface DbClusterRecord {
   tags: TagRecord[];
   /** `failing-over` until `until`, then `to` is the writer. */
   failover?: { until: number; to: string };
+  /** Encrypted storage: the KMS key's ARN. */
+  kmsKeyId?: string;
 }
 
 export interface RdsSnapshotRecord {
@@ -65,6 +73,10 @@ export interface RdsSnapshotRecord {
   /** `available` once the clock passes it. */
   readyAt: number;
   type: "manual" | "automated";
+  /** Encrypted: the KMS key's ARN (a copy: the key it was copied with). */
+  kmsKeyId?: string;
+  /** A copy: the snapshot it was copied from (`copying` until `readyAt`). */
+  copiedFrom?: { region: string; arn: string };
 }
 
 export interface RdsState {
@@ -131,6 +143,8 @@ export function shapeDbInstance(ctx: OpContext, i: DbInstanceRecord): DBInstance
     MultiAZ: i.multiAz,
     ...(i.multiAz && i.secondaryAz ? { SecondaryAvailabilityZone: i.secondaryAz } : {}),
     ...(i.clusterId ? { DBClusterIdentifier: i.clusterId } : {}),
+    StorageEncrypted: i.kmsKeyId !== undefined,
+    ...(i.kmsKeyId ? { KmsKeyId: i.kmsKeyId } : {}),
     Endpoint: { Address: host(ctx, i.id), Port: i.engine.includes("mysql") ? 3306 : 5432 },
     InstanceCreateTime: new Date(i.createdAt),
     ...(cluster ? { PromotionTier: cluster.members.indexOf(i.id) } : {}),
@@ -149,6 +163,8 @@ export function shapeDbCluster(ctx: OpContext, c: DbClusterRecord): DBCluster {
     MultiAZ: c.members.length > 1,
     AvailabilityZones: availabilityZones(ctx.region),
     ClusterCreateTime: new Date(c.createdAt),
+    StorageEncrypted: c.kmsKeyId !== undefined,
+    ...(c.kmsKeyId ? { KmsKeyId: c.kmsKeyId } : {}),
     DBClusterMembers: c.members.map((m, n) => ({
       DBInstanceIdentifier: m,
       IsClusterWriter: m === c.writer,
@@ -165,9 +181,11 @@ function shapeSnapshotCommon(ctx: OpContext, s: RdsSnapshotRecord) {
   return {
     Engine: s.engine,
     SnapshotType: s.type,
-    Status: ready ? "available" : "creating",
+    Status: ready ? "available" : s.copiedFrom ? "copying" : "creating",
     PercentProgress: ready ? 100 : Math.min(99, Math.floor(((ctx.now - s.createdAt) / total) * 100)),
     SnapshotCreateTime: new Date(s.createdAt),
+    ...(s.kmsKeyId ? { KmsKeyId: s.kmsKeyId } : {}),
+    ...(s.copiedFrom ? { SourceRegion: s.copiedFrom.region } : {}),
     TagList: tagList(s.tags),
   };
 }
@@ -177,6 +195,8 @@ export function shapeDbSnapshot(ctx: OpContext, s: RdsSnapshotRecord): DBSnapsho
     DBSnapshotIdentifier: s.id,
     DBSnapshotArn: arn(ctx, "snapshot", s.id),
     DBInstanceIdentifier: s.sourceId,
+    Encrypted: s.kmsKeyId !== undefined,
+    ...(s.copiedFrom ? { SourceDBSnapshotIdentifier: s.copiedFrom.arn } : {}),
     ...shapeSnapshotCommon(ctx, s),
   };
 }
@@ -186,6 +206,8 @@ export function shapeClusterSnapshot(ctx: OpContext, s: RdsSnapshotRecord): DBCl
     DBClusterSnapshotIdentifier: s.id,
     DBClusterSnapshotArn: arn(ctx, "cluster-snapshot", s.id),
     DBClusterIdentifier: s.sourceId,
+    StorageEncrypted: s.kmsKeyId !== undefined,
+    ...(s.copiedFrom ? { SourceDBClusterSnapshotArn: s.copiedFrom.arn } : {}),
     ...shapeSnapshotCommon(ctx, s),
   };
 }
@@ -222,7 +244,7 @@ function requestTags(tags: Array<{ Key?: string; Value?: string }> | undefined):
 function newSnapshot(
   ctx: OpContext,
   id: unknown,
-  source: { id: string; engine: string },
+  source: { id: string; engine: string; kmsKeyId?: string },
   cluster: boolean,
   tags: TagRecord[],
 ): RdsSnapshotRecord {
@@ -251,9 +273,78 @@ function newSnapshot(
     readyAt: ctx.now + state.settings.snapshotMs,
     tags,
     type: "manual",
+    ...(source.kmsKeyId ? { kmsKeyId: source.kmsKeyId } : {}),
   };
   state.snapshots.push(record);
   return record;
+}
+
+/**
+ * CopyDBSnapshot / CopyDBClusterSnapshot, called in the destination Region: the source is named
+ * by its ARN (another Region's) or its identifier (this Region's), and must be `available`; an
+ * encrypted source copied to another Region needs a KmsKeyId of the destination Region. The
+ * copy keeps the source's DB instance or cluster identifier, as in AWS; Tags are the request's
+ * (CopyTags adds the source's).
+ */
+function copySnapshot(
+  ctx: OpContext,
+  input: {
+    source?: string;
+    target?: string;
+    KmsKeyId?: string;
+    Tags?: Array<{ Key?: string; Value?: string }>;
+    CopyTags?: boolean;
+  },
+  cluster: boolean,
+): RdsSnapshotRecord {
+  settleRds(ctx);
+  const field = cluster ? "SourceDBClusterSnapshotIdentifier" : "SourceDBSnapshotIdentifier";
+  const name = String(input.source ?? "");
+  const parts = name.split(":");
+  const isArn = name.startsWith("arn:");
+  const sourceRegion = isArn ? parts[3] : ctx.region;
+  const sourceId = isArn ? parts.slice(6).join(":") : name;
+  if (isArn && (parts[5] !== (cluster ? "cluster-snapshot" : "snapshot") || parts[4] !== ctx.state.accountId))
+    throw new CloudApiError("InvalidParameterValue", `The parameter ${field} is not a valid ARN: ${name}`);
+  const from = rds({ rs: regionState(ctx.state, sourceRegion) });
+  const source = from.snapshots.find((x) => x.id === sourceId && x.cluster === cluster);
+  if (!source)
+    throw cluster
+      ? new CloudApiError("DBClusterSnapshotNotFoundFault", `DBClusterSnapshot ${sourceId} not found.`, 404)
+      : new CloudApiError("DBSnapshotNotFound", `DBSnapshot ${sourceId} not found.`, 404);
+  if (ctx.now < source.readyAt)
+    throw cluster
+      ? new CloudApiError(
+          "InvalidDBClusterSnapshotStateFault",
+          `Cluster snapshot ${sourceId} is not in available state.`,
+        )
+      : new CloudApiError("InvalidDBSnapshotState", `Snapshot ${sourceId} is not in available state.`);
+  const crossRegion = sourceRegion !== ctx.region;
+  if (crossRegion && source.kmsKeyId && !input.KmsKeyId)
+    throw new CloudApiError(
+      "InvalidParameterCombination",
+      `KmsKeyId must be specified to copy the encrypted snapshot ${sourceId} to another region.`,
+    );
+  const key = input.KmsKeyId ?? source.kmsKeyId;
+  if (input.KmsKeyId?.startsWith("arn:") && input.KmsKeyId.split(":")[3] !== ctx.region)
+    throw new CloudApiError(
+      "KMSKeyNotAccessibleFault",
+      `The KMS key ${input.KmsKeyId} is not in ${ctx.region}, where the copy is made.`,
+    );
+  const tags = [...(input.CopyTags ? source.tags.map((t) => ({ ...t })) : [])];
+  upsertTags(tags, requestTags(input.Tags));
+  const copy = newSnapshot(
+    ctx,
+    input.target,
+    { id: source.sourceId, engine: source.engine, ...(key ? { kmsKeyId: key } : {}) },
+    cluster,
+    tags,
+  );
+  copy.copiedFrom = {
+    region: sourceRegion,
+    arn: `arn:aws:rds:${sourceRegion}:${ctx.state.accountId}:${cluster ? "cluster-snapshot" : "snapshot"}:${sourceId}`,
+  };
+  return copy;
 }
 
 function findSnapshot(ctx: OpContext, id: unknown, cluster: boolean): RdsSnapshotRecord {
@@ -317,7 +408,8 @@ export const rdsOperations: Record<string, (ctx: OpContext, input: OpInput) => o
 
   DeleteDBSnapshot(ctx, input: { DBSnapshotIdentifier?: string }) {
     const s = findSnapshot(ctx, input.DBSnapshotIdentifier, false);
-    if (ctx.now < s.readyAt)
+    // Deleting a copy while it is copying cancels the copy (AWS's CopyDBSnapshot documentation).
+    if (ctx.now < s.readyAt && !s.copiedFrom)
       throw new CloudApiError(
         "InvalidDBSnapshotState",
         `Cannot delete the snapshot ${s.id}: it is being created.`,
@@ -356,7 +448,7 @@ export const rdsOperations: Record<string, (ctx: OpContext, input: OpInput) => o
 
   DeleteDBClusterSnapshot(ctx, input: { DBClusterSnapshotIdentifier?: string }) {
     const s = findSnapshot(ctx, input.DBClusterSnapshotIdentifier, true);
-    if (ctx.now < s.readyAt)
+    if (ctx.now < s.readyAt && !s.copiedFrom)
       throw new CloudApiError(
         "InvalidDBClusterSnapshotStateFault",
         `Cannot delete the cluster snapshot ${s.id}: it is being created.`,
@@ -364,6 +456,46 @@ export const rdsOperations: Record<string, (ctx: OpContext, input: OpInput) => o
     const state = rds(ctx);
     state.snapshots = state.snapshots.filter((x) => x !== s);
     return { DBClusterSnapshot: { ...shapeClusterSnapshot(ctx, s), Status: "deleted" } };
+  },
+
+  CopyDBSnapshot(
+    ctx,
+    input: {
+      SourceDBSnapshotIdentifier?: string;
+      TargetDBSnapshotIdentifier?: string;
+      KmsKeyId?: string;
+      Tags?: [];
+      CopyTags?: boolean;
+    },
+  ) {
+    const s = copySnapshot(
+      ctx,
+      { ...input, source: input.SourceDBSnapshotIdentifier, target: input.TargetDBSnapshotIdentifier },
+      false,
+    );
+    return { DBSnapshot: shapeDbSnapshot(ctx, s) };
+  },
+
+  CopyDBClusterSnapshot(
+    ctx,
+    input: {
+      SourceDBClusterSnapshotIdentifier?: string;
+      TargetDBClusterSnapshotIdentifier?: string;
+      KmsKeyId?: string;
+      Tags?: [];
+      CopyTags?: boolean;
+    },
+  ) {
+    const s = copySnapshot(
+      ctx,
+      {
+        ...input,
+        source: input.SourceDBClusterSnapshotIdentifier,
+        target: input.TargetDBClusterSnapshotIdentifier,
+      },
+      true,
+    );
+    return { DBClusterSnapshot: shapeClusterSnapshot(ctx, s) };
   },
 
   FailoverDBCluster(ctx, input: { DBClusterIdentifier?: string; TargetDBInstanceIdentifier?: string }) {
@@ -453,6 +585,8 @@ export interface NewDbInstance {
   /** Default the region's first zone (the standby, Multi-AZ: the second). */
   availabilityZone?: string;
   tags?: Record<string, string>;
+  /** Encrypted storage with this KMS key (an ARN of the instance's Region). */
+  kmsKeyId?: string;
 }
 
 export interface NewDbCluster {
@@ -461,6 +595,8 @@ export interface NewDbCluster {
   /** Member instance ids, writer first. */
   members: string[];
   tags?: Record<string, string>;
+  /** Encrypted storage with this KMS key (an ARN of the cluster's Region). */
+  kmsKeyId?: string;
 }
 
 const asTags = (t: Record<string, string> | undefined) =>
@@ -478,6 +614,7 @@ export function addDbInstance(ctx: OpContext, spec: NewDbInstance): DbInstanceRe
     ...(spec.multiAz ? { secondaryAz: zones.find((z) => z !== az) } : {}),
     createdAt: ctx.now,
     tags: asTags(spec.tags),
+    ...(spec.kmsKeyId ? { kmsKeyId: spec.kmsKeyId } : {}),
   };
   if (rds(ctx).instances.some((i) => i.id === spec.id))
     throw new CloudApiError("DBInstanceAlreadyExists", `DB instance ${spec.id} already exists.`);
@@ -495,6 +632,7 @@ export function addDbCluster(ctx: OpContext, spec: NewDbCluster): DbClusterRecor
       engine,
       availabilityZone: zones[n % zones.length],
       tags: spec.tags,
+      ...(spec.kmsKeyId ? { kmsKeyId: spec.kmsKeyId } : {}),
     });
     i.clusterId = spec.id;
   });
@@ -505,6 +643,7 @@ export function addDbCluster(ctx: OpContext, spec: NewDbCluster): DbClusterRecor
     writer: spec.members[0],
     createdAt: ctx.now,
     tags: asTags(spec.tags),
+    ...(spec.kmsKeyId ? { kmsKeyId: spec.kmsKeyId } : {}),
   };
   rds(ctx).clusters.push(record);
   return record;
