@@ -8,7 +8,7 @@
  * each step worker (and state machine, for its `aws()` Tasks) can do its declared work on tagged
  * resources, and nothing else can. Who may do a runbook's work is read from the manifests
  * (./support/declared-work.ts): every registered runbook's, and a team's own from its config
- * (examples/runbooks/reflex.config.ts: restart-service, db-backup and db-failover, synthesized
+ * (examples/runbooks/reflex.config.ts: restart-service, scale-service, db-backup and db-failover, synthesized
  * beside the fixture app).
  */
 import { type Config, loadConfig, Runbooks } from "@reflex/core";
@@ -57,6 +57,9 @@ const ARN = {
   db: `arn:aws:rds:${region}:${account}:db:orders-db`,
   cluster: `arn:aws:rds:${region}:${account}:cluster:payments`,
   reflexDbSnapshot: `arn:aws:rds:${region}:${account}:snapshot:reflex-202612210200-0123abcd-orders-db`,
+  /** db-backup's DR copy of it (copyToRegion). */
+  drDbSnapshot: `arn:aws:rds:eu-west-1:${account}:snapshot:reflex-202612210200-0123abcd-orders-db`,
+  drClusterSnapshot: `arn:aws:rds:eu-west-1:${account}:cluster-snapshot:reflex-202612210200-0123abcd-payments`,
   userDbSnapshot: `arn:aws:rds:${region}:${account}:snapshot:before-upgrade`,
   userClusterSnapshot: `arn:aws:rds:${region}:${account}:cluster-snapshot:before-upgrade`,
   userTable: `arn:aws:dynamodb:${region}:${account}:table/orders`,
@@ -65,7 +68,7 @@ const ARN = {
 const EXAMPLE_CONFIG = `${ROOT}/examples/runbooks/reflex.config.ts`;
 const EXAMPLE_RUNBOOK = "restart-service";
 /** The example config's runbooks whose roles the matrix evaluates (restore's are stacks/config-runbook.test.ts's). */
-const EXAMPLE_RUNBOOKS = [EXAMPLE_RUNBOOK, "db-backup", "db-failover"];
+const EXAMPLE_RUNBOOKS = [EXAMPLE_RUNBOOK, "scale-service", "db-backup", "db-failover"];
 /** The platform's own functions' roles; each runbook adds its step worker's and its state machine's. */
 const PLATFORM_ROLES = [
   "api",
@@ -188,6 +191,18 @@ const ATTACKS: Case[] = [
     { action: "rds:DeleteDBSnapshot", resource: ARN.reflexDbSnapshot },
     { action: "dynamodb:CreateBackup", resource: ARN.userTable },
   ].map((c) => ({ what: `${c.action} on an untagged ${c.resource.split(":")[5]}`, ...c, allowedFor: [] })),
+  // The DR copy (db-backup's copyToRegion): never of a snapshot Reflex did not make, never a copy
+  // that does not carry the automation tag.
+  ...[
+    { action: "rds:CopyDBSnapshot", resource: ARN.userDbSnapshot, context: { ...REQUEST_TAG } },
+    { action: "rds:CopyDBClusterSnapshot", resource: ARN.userClusterSnapshot, context: { ...REQUEST_TAG } },
+    { action: "rds:CopyDBSnapshot", resource: ARN.drDbSnapshot },
+    { action: "rds:CopyDBClusterSnapshot", resource: ARN.drClusterSnapshot },
+  ].map((c) => ({
+    what: `${c.action} ${c.context ? `of a snapshot Reflex did not make (${c.resource.split(":").pop()})` : "to a copy without the automation tag"}`,
+    ...c,
+    allowedFor: [],
+  })),
   ...[ARN.db, ARN.cluster, ARN.userDbSnapshot].map((resource) => ({
     what: `tag an existing ${resource.split(":")[5]} (${resource.split(":").pop()}) into the fence`,
     action: "rds:AddTagsToResource",
@@ -430,6 +445,18 @@ const RUNBOOK_REQUESTS: Array<Omit<Case, "allowedFor">> = [
     action: "rds:CreateDBSnapshot",
     resource: ARN.db,
     context: tagged(),
+  },
+  {
+    what: "copy Reflex's tagged snapshot to the DR Region (the source half of CopyDBSnapshot)",
+    action: "rds:CopyDBSnapshot",
+    resource: ARN.reflexDbSnapshot,
+    context: tagged(),
+  },
+  {
+    what: "create the DR copy carrying the automation tag (the copy half of CopyDBSnapshot)",
+    action: "rds:CopyDBSnapshot",
+    resource: ARN.drDbSnapshot,
+    context: { ...REQUEST_TAG },
   },
   {
     what: "back up a tagged DynamoDB table",

@@ -128,7 +128,7 @@ export const scaleService = defineRunbook({
   example: { target: { kind: "ecs-service", cluster: "prod", service: "api" }, change: "+2" },
   // Tasks or provisioned executions one run adds or removes (maxStep is lowered to it).
   cap: { maxTargets: 50 },
-  services: ["ecs", "application-autoscaling", "lambda"],
+  services: ["ecs", "application-autoscaling", "lambda", "dynamodb-tables"],
   permissions: [
     {
       actions: [
@@ -143,6 +143,8 @@ export const scaleService = defineRunbook({
         "lambda:GetAlias",
         "lambda:GetProvisionedConcurrencyConfig",
         "lambda:GetAccountSettings",
+        // A table in on-demand mode is refused by its billing mode.
+        "dynamodb:DescribeTable",
       ],
       mutating: false,
     },

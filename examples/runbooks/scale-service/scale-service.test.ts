@@ -285,19 +285,27 @@ describe("scale-service refuses bad input in the plan, naming the target and why
     });
   });
 
-  it("a DynamoDB table in on-demand mode (it has no scalable target)", async () => {
+  it("a DynamoDB table in on-demand mode, recognised by DescribeTable's BillingModeSummary (PAY_PER_REQUEST)", async () => {
     const sessions = {
       kind: "scalable-target",
       namespace: "dynamodb",
       resourceId: "table/sessions",
       dimension: "dynamodb:table:ReadCapacityUnits",
     };
-    expect(await refused({ target: sessions, min: 5, max: 50 })).toMatchObject({
-      error: "TargetNotFound",
-      reason: expect.stringMatching(
-        /no scalable target .*on-demand mode \(PAY_PER_REQUEST\) has no capacity to scale/,
-      ),
+    const before = s.cloud.lastCallSeq;
+    expect(await refused({ target: sessions, min: 5, max: 50 })).toEqual({
+      error: "OnDemandTable",
+      id: "dynamodb:table/sessions (dynamodb:table:ReadCapacityUnits)",
+      reason:
+        "table sessions is in on-demand mode (BillingMode PAY_PER_REQUEST): it has no provisioned capacity to scale; switch it to PROVISIONED and register a scalable target first",
     });
+    expect(
+      s.cloud.calls.filter((c) => c.seq > before && c.operation === "DescribeTable").map((c) => c.input),
+    ).toEqual([{ TableName: "sessions" }]);
+    // A table that does not exist is named as such, not as a missing scalable target.
+    expect(
+      await refused({ target: { ...sessions, resourceId: "table/no-such-table" }, min: 5, max: 50 }),
+    ).toMatchObject({ error: "TargetNotFound", reason: "table no-such-table does not exist" });
   });
 
   it("a desired count outside the service's min/max, and a minimum above the maximum", async () => {

@@ -11,6 +11,7 @@ import {
   RegisterScalableTargetCommand,
   type ScalableTarget,
 } from "@aws-sdk/client-application-auto-scaling";
+import { DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   DescribeServicesCommand,
   ECSClient,
@@ -65,6 +66,22 @@ const ecs = (p: ScaleServiceParams) => client(ECSClient, "ecs", p.region);
 const aas = (p: ScaleServiceParams) =>
   client(ApplicationAutoScalingClient, "application-autoscaling", p.region);
 const lambda = (p: ScaleServiceParams) => client(LambdaClient, "lambda", p.region);
+const dynamodb = (p: ScaleServiceParams) => client(DynamoDBClient, "dynamodb-tables", p.region);
+
+/**
+ * A DynamoDB table's (or index's) billing mode, from DescribeTable's BillingModeSummary (absent
+ * on tables made provisioned before it existed), or `missing`.
+ */
+async function billingMode(p: ScaleServiceParams, resourceId: string): Promise<string> {
+  const table = resourceId.split("/")[1] ?? "";
+  try {
+    const t = await dynamodb(p).send(new DescribeTableCommand({ TableName: table }));
+    return t.Table?.BillingModeSummary?.BillingMode ?? "PROVISIONED";
+  } catch (err) {
+    if (errorName(err) === "ResourceNotFoundException") return "missing";
+    throw err;
+  }
+}
 
 /** How the target is named in results and errors. */
 export function targetId(t: Target): string {
@@ -372,17 +389,21 @@ async function plan(input: Input, ctx: StepContext): Promise<Plan> {
   const id = targetId(t);
   let out: Plan;
   if (t.kind === "scalable-target") {
+    // A table in on-demand mode has no capacity to scale: said as such, from the table itself.
+    if (t.namespace === "dynamodb") {
+      const table = t.resourceId.split("/")[1];
+      const mode = await billingMode(p, t.resourceId);
+      if (mode === "missing") return refuse(ctx, t, "TargetNotFound", `table ${table} does not exist`);
+      if (mode === "PAY_PER_REQUEST")
+        return refuse(
+          ctx,
+          t,
+          "OnDemandTable",
+          `table ${table} is in on-demand mode (BillingMode PAY_PER_REQUEST): it has no provisioned capacity to scale; switch it to PROVISIONED and register a scalable target first`,
+        );
+    }
     const target = await scalableTarget(p, t.namespace, t.resourceId, t.dimension);
-    if (!target)
-      return refuse(
-        ctx,
-        t,
-        "TargetNotFound",
-        `no scalable target is registered for it` +
-          (t.namespace === "dynamodb"
-            ? "; a table in on-demand mode (PAY_PER_REQUEST) has no capacity to scale — switch it to provisioned and register a target first"
-            : ""),
-      );
+    if (!target) return refuse(ctx, t, "TargetNotFound", "no scalable target is registered for it");
     const tags =
       (await aas(p).send(new ListTagsForResourceCommand({ ResourceARN: target.ScalableTargetARN }))).Tags ??
       {};

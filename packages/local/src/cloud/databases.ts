@@ -122,7 +122,7 @@ export function setDbStatus(
  * The seed's databases (no ids from the PRNG, so the rest of the seed keeps its ids):
  * `orders-db` (PostgreSQL, Multi-AZ), `reports-db` (MySQL, single-AZ), the Aurora cluster
  * `payments` (writer payments-1, readers payments-2 and payments-3), all tagged for Reflex
- * and `Backup=daily`; the DynamoDB tables `orders` (point-in-time recovery on) and `sessions`
+ * and `Backup=daily`; the DynamoDB tables `orders` (provisioned, point-in-time recovery on) and `sessions`
  * (off), likewise; `legacy-db`, not tagged for Reflex.
  */
 export function seedDatabases(ctx: OpContext): void {
@@ -135,6 +135,14 @@ export function seedDatabases(ctx: OpContext): void {
     members: ["payments-1", "payments-2", "payments-3"],
     tags: { ...tags, Tier: "payments" },
   });
-  addTable(ctx, { name: "orders", pitr: true, sizeBytes: 52_428_800, itemCount: 120_000, tags });
+  // Provisioned: its read capacity has a scalable target (containers-helpers.ts's seed).
+  addTable(ctx, {
+    name: "orders",
+    pitr: true,
+    billingMode: "PROVISIONED",
+    sizeBytes: 52_428_800,
+    itemCount: 120_000,
+    tags,
+  });
   addTable(ctx, { name: "sessions", pitr: false, sizeBytes: 5_242_880, itemCount: 40_000, tags });
 }
