@@ -5,20 +5,28 @@
  * associations, Route 53 records); and the local-only routes, Slack's included, answer another
  * method with 405 like every other route.
  */
+
+import {
+  ApplicationAutoScalingClient,
+  DescribeScalableTargetsCommand,
+} from "@aws-sdk/client-application-auto-scaling";
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
 import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { DescribeServicesCommand, ECSClient } from "@aws-sdk/client-ecs";
 import {
   DescribeTargetGroupsCommand,
   ElasticLoadBalancingV2Client,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { GetAliasCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { DescribeDBClustersCommand, RDSClient } from "@aws-sdk/client-rds";
 import { ListResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { DescribeInstanceInformationCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { Aws } from "@reflex/core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../packages/local/src/cli/main.ts";
+import { addDbSnapshot } from "../packages/local/src/cloud/databases.ts";
 import { DEMO_PAIR } from "../packages/local/src/cloud/failover-controls.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { addTargetGroup } from "../packages/local/src/cloud/patching-helpers.ts";
@@ -70,6 +78,25 @@ const SERVICES: Array<[prefix: string, call: () => Promise<unknown>]> = [
   ],
   ["cloudwatch", () => Aws.client(CloudWatchClient, "cloudwatch").send(new DescribeAlarmsCommand({}))],
   ["rds", () => Aws.client(RDSClient, "rds").send(new DescribeDBClustersCommand({}))],
+  [
+    "ecs",
+    () =>
+      Aws.client(ECSClient, "ecs").send(new DescribeServicesCommand({ cluster: "prod", services: ["api"] })),
+  ],
+  [
+    "application-autoscaling",
+    () =>
+      Aws.client(ApplicationAutoScalingClient, "application-autoscaling").send(
+        new DescribeScalableTargetsCommand({ ServiceNamespace: "ecs" }),
+      ),
+  ],
+  [
+    "lambda",
+    () =>
+      Aws.client(LambdaClient, "lambda").send(
+        new GetAliasCommand({ FunctionName: "checkout", Name: "live" }),
+      ),
+  ],
   // The estate's tables (the factory's dynamodb-tables), by IAM's prefix: Reflex's own state is not faulted.
   ["dynamodb", () => Aws.client(DynamoDBClient, "dynamodb-tables").send(new ListTablesCommand({}))],
 ];
@@ -164,6 +191,29 @@ describe("reflex cloud's databases", () => {
       /\npayments\s+us-east-1\s+aurora-postgresql\s+available\s+payments-1\s+payments-2, payments-3/,
     );
     expect(section("DYNAMODB TABLES (2)")).toMatch(/\nsessions\s+us-east-1\s+OFF\s+none/);
+  });
+});
+
+describe("reflex cloud's containers, functions and database backups", () => {
+  it("lists ECS services with their rollout, scalable targets with their bounds, Lambda aliases with provisioned concurrency, and DB snapshots in every Region (a DR copy too)", async () => {
+    addDbSnapshot(cloud, {
+      id: "reflex-202612210200-0123abcd-orders-db",
+      source: "orders-db",
+      createdAt: Date.parse("2026-12-07T02:00:00Z"),
+      tags: { "reflex:runbook": "db-backup" },
+      region: "us-west-2",
+    });
+    const listed = await reflex("cloud");
+    const section = (title: string) => listed.out.split(/\n\n/).find((s) => s.startsWith(title)) ?? "";
+
+    expect(section("ECS SERVICES (3)")).toMatch(/\nprod\s+api\s+us-east-1\s+4\s+4\s+COMPLETED/);
+    expect(section("SCALABLE TARGETS (4)")).toMatch(
+      /\ndynamodb\s+table\/orders\s+dynamodb:table:ReadCapacityUnits\s+us-east-1\s+5\s+100\s+10/,
+    );
+    expect(section("LAMBDA ALIASES (2)")).toMatch(/\ncheckout\s+live\s+3\s+us-east-1\s+10\s+READY/);
+    expect(section("DB SNAPSHOTS (1)")).toMatch(
+      /\nreflex-202612210200-0123abcd-orders-db\s+snapshot\s+us-west-2\s+orders-db\s+available/,
+    );
   });
 });
 
