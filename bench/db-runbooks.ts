@@ -21,6 +21,14 @@ import { startLocal } from "../packages/local/src/local-mode.ts";
 
 const PRICE = { transition: 0.025 / 1000, lambdaRequest: 0.2 / 1_000_000, lambdaGbSecond: 0.0000166667 };
 const SSM_STEP = 0.002;
+/** Where the prices come from (AWS's pricing pages, us-east-1, checked 2026-12-07). */
+const PRICE_SOURCES = {
+  ssmAutomation:
+    "https://aws.amazon.com/systems-manager/pricing/ (Automation: $0.002 per step; no Automation free tier for accounts new to it since 2025-08-14, https://docs.aws.amazon.com/systems-manager/latest/userguide/systems-manager-automation.html)",
+  stepFunctions:
+    "https://aws.amazon.com/step-functions/pricing/ (Standard: $0.025 per 1,000 state transitions)",
+  lambda: "https://aws.amazon.com/lambda/pricing/ ($0.20 per 1M requests, $0.0000166667 per GB-s, x86)",
+};
 type Figure = Record<string, unknown>;
 
 interface Case {
@@ -138,6 +146,7 @@ export async function dbRunbooksBench(): Promise<Figure[]> {
           steps: c.ssm.steps,
           costPer1000RunsUsd: round(c.ssm.steps * SSM_STEP * 1000, 2),
         },
+        priceSources: PRICE_SOURCES,
       });
     }
   } finally {

@@ -26,6 +26,14 @@ const PRICE = {
   ssmStep: 0.002,
 };
 const round = (n: number, d = 3) => Math.round(n * 10 ** d) / 10 ** d;
+/** Where the prices come from (AWS's pricing pages, us-east-1, checked 2026-12-07). */
+const PRICE_SOURCES = {
+  ssmAutomation:
+    "https://aws.amazon.com/systems-manager/pricing/ (Automation: $0.002 per step; no Automation free tier for accounts new to it since 2025-08-14, https://docs.aws.amazon.com/systems-manager/latest/userguide/systems-manager-automation.html)",
+  stepFunctions:
+    "https://aws.amazon.com/step-functions/pricing/ (Standard: $0.025 per 1,000 state transitions)",
+  lambda: "https://aws.amazon.com/lambda/pricing/ ($0.20 per 1M requests, $0.0000166667 per GB-s, x86)",
+};
 
 const KINDS: Array<{ kind: string; params: Record<string, unknown>; nearestSsm: string; ssmSteps: number }> =
   [
@@ -107,6 +115,7 @@ export async function scaleServiceBench(): Promise<Array<Record<string, unknown>
         costUsdInAws: round(cost, 6),
         nearestSsmRunbook: k.nearestSsm,
         ssmAutomationCostUsd: round(k.ssmSteps * PRICE.ssmStep, 6),
+        priceSources: PRICE_SOURCES,
       });
     }
     return figures;
