@@ -291,6 +291,14 @@ describe("db-backup with a DR copy (copyToRegion, the key backup-snapshot's copy
     ]);
   });
 
+  it("refuses a copy to the databases' own Region (Reflex's, when region is not given) before any change", async () => {
+    const s = await session.run({ selector: { names: ["orders-db"] }, copyToRegion: "us-east-1" });
+
+    expect(s.run.error).toBe("CopyToSameRegion");
+    expect(s.run.cause).toMatch(/copyToRegion us-east-1 is the databases' own Region/);
+    expect(mutatingCalls(s)).toEqual([]);
+  });
+
   it("copies each snapshot into the DR Region (source ARN, the DR key when encrypted, tags), waits until available, and records the copies", async () => {
     const s = await session.run(named(["orders-db", "payments", "ledger-db"], { copyKmsKeyId: DR_KEY }));
 

@@ -335,6 +335,11 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
       `the selector matched ${eligible.length} databases, more than the cap of ${cap}; narrow it or raise guardrails.maxTargetsPerRun`,
     );
   const copyTo = p.copyToRegion;
+  if (copyTo === region) {
+    const why = `copyToRegion ${copyTo} is the databases' own Region: a DR copy goes to another`;
+    await ctx.record({ summary: `refused: ${why}; nothing was changed`, targets: [] });
+    throw new StepExecutionError("CopyToSameRegion", why);
+  }
   if (copyTo && !p.copyKmsKeyId) {
     const encrypted = eligible.filter((f) => f.kmsKeyId);
     if (encrypted.length) {
