@@ -36,7 +36,7 @@ async function call(as: string, method: string, path: string, body?: unknown) {
 
 /** Polls the run until `ok` holds (its state, not a clock, ends the wait). */
 async function until(id: string, ok: (run: Record<string, any>) => boolean) {
-  for (let n = 0; n < 600; n++) {
+  for (let n = 0; n < 2400; n++) {
     const { body } = await call("cli:dave", "GET", `/api/executions/${id}`);
     if (ok(body)) return body;
     await new Promise((r) => setTimeout(r, 25));
