@@ -38,6 +38,7 @@ import {
   auditStatement,
   describeExecutionStatement,
   effectivePermissions,
+  precheckStatements,
   putEventsStatement,
   runbookStatements,
   TABLE_WRITES,
@@ -331,6 +332,37 @@ export function Runbooks({ stack }: StackContext) {
 }
 
 /**
+ * Gives a function that calls admit() (the API, the Slack worker, the event gate, the schedule
+ * function) what the runbooks' prechecks read, from their manifests (`precheckPermissions`):
+ * read only, so a bad snapshot is refused at the door deployed as it is locally, and the role
+ * still may not change anything. Each wildcard carries its cdk-nag reason.
+ */
+export function grantPrechecks(stack: StackContext["stack"], fn: SstFunction): void {
+  const { config } = reflexConfig();
+  const literals = { Partition: partitionOf(stack), Account: stack.account, Region: stack.region };
+  const runbooks = Registry.list().filter((r) => r.precheckPermissions?.length);
+  const statements = precheckStatements(runbooks, {
+    automationTag: config.automationTag,
+    substitutions: literals,
+    config,
+  });
+  if (statements.length === 0) return;
+  fn.attachPermissions(statements);
+  suppress(
+    must(fn.role, "fn.role"),
+    runbooks.flatMap((r) =>
+      wildcardSuppressions(
+        { ...r, permissions: r.precheckPermissions ?? [] },
+        config,
+        config.automationTag.key,
+        literals,
+        "for its precheck, which runs where a start is admitted",
+      ),
+    ),
+  );
+}
+
+/**
  * One cdk-nag IAM5 suppression per declared permission whose deployed resources hold a
  * wildcard: exactly those resources, and the reason that permission is safe with them.
  */
@@ -339,6 +371,7 @@ function wildcardSuppressions(
   config: Config,
   tagKey: string,
   literals: Record<"Partition" | "Account" | "Region", string>,
+  purpose?: string,
 ) {
   return effectivePermissions(runbook, config).flatMap((p) => {
     const resources = (p.wildcardOnly ? ["*"] : (p.resources ?? ["*"]))
@@ -362,7 +395,7 @@ function wildcardSuppressions(
     return [
       {
         id: "AwsSolutions-IAM5",
-        reason: `Runbook '${runbook.name}' declares it in core: ${reason}`,
+        reason: `Runbook '${runbook.name}' declares it in core${purpose ? ` ${purpose}` : ""}: ${reason}`,
         appliesTo: resources.map((r) => nagResource(r)),
       },
     ];
