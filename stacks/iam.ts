@@ -145,6 +145,23 @@ export function precheckStatements(
   });
 }
 
+/**
+ * Writing the reports of runs that keep a history (restore's drills, `history.route`): put only,
+ * only under `reports/<route>/` of the reports bucket — a run's report and the month's summary.
+ * For the functions that write them once a run has ended: execution-status and the reconciler.
+ */
+export function historyReportStatements(bucketArn: string, runbooks: Runbooks.Runbook[]): PolicyStatement[] {
+  const routes = [...new Set(runbooks.flatMap((r) => (r.history ? [r.history.route] : [])))].sort();
+  return routes.length
+    ? [
+        new PolicyStatement({
+          actions: ["s3:PutObject"],
+          resources: routes.map((route) => `${bucketArn}/reports/${route}/*`),
+        }),
+      ]
+    : [];
+}
+
 /** Audit rows' partition keys (`AUDIT#<day>`, core's state/audit.ts). */
 export const AUDIT_KEYS = "AUDIT#*";
 

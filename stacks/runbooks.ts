@@ -38,6 +38,7 @@ import {
   auditStatement,
   describeExecutionStatement,
   effectivePermissions,
+  historyReportStatements,
   precheckStatements,
   putEventsStatement,
   runbookStatements,
@@ -217,8 +218,22 @@ export function Runbooks({ stack }: StackContext) {
     putEventsStatement(bus.eventBusArn),
     // A status event is a claim: the function reads the execution back before it closes a run.
     describeExecutionStatement(executionArns),
+    // Once a drill is closed, its report and the month's summary (reports/drills/ only).
+    ...historyReportStatements(reports.bucketArn, Registry.list()),
   ]);
+  // The history reports' prefixes (reports/drills/*): each object is named per drill and run.
+  const historyRoutes = [...new Set(Registry.list().flatMap((r) => (r.history ? [r.history.route] : [])))];
+  const reportWrites = historyRoutes.length
+    ? [
+        {
+          id: "AwsSolutions-IAM5",
+          reason: `Drill reports (${historyRoutes.join(", ")}): s3:PutObject only, only under reports/<route>/ of the reports bucket, where each run's report and each month's summary get their own key.`,
+          appliesTo: historyRoutes.map((route) => nagResource(`\${ReportsBucketArn}/reports/${route}/*`)),
+        },
+      ]
+    : [];
   suppress(must(executionStatus.role, "executionStatus.role"), [
+    ...reportWrites,
     {
       id: "AwsSolutions-IAM5",
       reason:
@@ -274,8 +289,11 @@ export function Runbooks({ stack }: StackContext) {
     putEventsStatement(bus.eventBusArn),
     describeExecutionStatement(executionArns),
     ...inspectors,
+    // Drill reports not written yet (a lost drill it closed, a write that failed): reports/drills/ only.
+    ...historyReportStatements(reports.bucketArn, Registry.list()),
   ]);
   suppress(must(reconcile.role, "reconcile.role"), [
+    ...reportWrites,
     {
       id: "AwsSolutions-IAM5",
       reason:

@@ -162,8 +162,17 @@ export function drillRow(run: {
       : verdict === "running"
         ? "pending (the run is in progress)"
         : "not confirmed: look for volumes tagged reflex:drill";
+  // What it made, what was deleted (by its teardown or the reconciler's sweep) and what is left.
+  const created = Array.isArray(run.result?.created) ? (run.result.created as string[]) : [];
+  const deleted = [...new Set([...(torn?.deleted ?? []), ...(swept?.deleted ?? [])])];
+  const resources = {
+    created,
+    deleted,
+    left: swept?.left ?? created.filter((id) => !deleted.includes(id)),
+  };
   return {
     verdict,
+    resources,
     ...(v
       ? {
           rtoMinutes: minutesOf(v.rtoMs),
