@@ -6,7 +6,7 @@
  * the summary; a report that cannot be written leaves the drill's verdict alone, says so, and
  * the reconciler's pass writes it. One local mode (in-process, s3rver) for the file.
  */
-import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Aws, HistoryReports } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restore } from "../examples/runbooks/restore/index.ts";
@@ -191,5 +191,18 @@ describe("drill reports in S3", () => {
     expect(summary.overall).toMatchObject({ runs: 3, met: 2, missed: 1 });
     // Nothing left to write: a second pass writes nothing.
     expect(await HistoryReports.catchUp()).toEqual([]);
+  });
+
+  it("a month's summary left stale (two drills ending at once, the older view landing last) is put right by the reconciler's pass", async () => {
+    const row = (await api(local, "GET", "/api/drills/app-1/history")).body.runs[0];
+    const key = row.report
+      .replace(/^s3:\/\/[^/]+\//, "")
+      .replace(/\/app-1\/.*$/, `/summary/${row.startedAt.slice(0, 7)}.json`);
+    const bucket = process.env.REFLEX_BUCKET;
+    await Aws.client(S3Client, "s3").send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify({ overall: { runs: 1 } }) }),
+    );
+    expect(await HistoryReports.catchUp(undefined, new Date(row.startedAt))).toEqual([]);
+    expect((await readS3(`s3://${bucket}/${key}`)).overall).toMatchObject({ runs: 3, met: 2, missed: 1 });
   });
 });

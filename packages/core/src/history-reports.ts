@@ -81,6 +81,8 @@ export async function write(
   config = currentConfig(),
   now = new Date(),
 ): Promise<Written | undefined> {
+  // Most runs are of runbooks that keep no history: no read of the record for them.
+  if (!Runbooks.list().some((r) => r.history)) return undefined;
   const e = await Executions.find(id);
   const of = e && historyOf(e);
   if (!e || !of) return undefined;
@@ -117,17 +119,32 @@ export async function write(
 
 /**
  * The reconciler's pass: writes every report not written yet among the newest runs of each
- * runbook keeping a history (one that failed before, or a run the reconciler itself closed).
+ * runbook keeping a history (one that failed before, or a run the reconciler itself closed),
+ * then this month's summary again — two drills ending at once each write the month's summary,
+ * and the one computed first may land last; this pass puts the whole month back.
  */
 export async function catchUp(config = currentConfig(), now = new Date()): Promise<Written[]> {
   const out: Written[] = [];
   for (const r of Runbooks.list().filter((x) => x.history)) {
+    const route = (r.history as Runbooks.RunHistory).route;
     const page = await Executions.list({ runbook: r.name, limit: CATCH_UP });
     for (const listed of page.executions) {
       const e = await Executions.find(listed.id);
       if (!e || !historyOf(e) || (e.result?.historyReport as { key?: string } | undefined)?.key) continue;
       const written = await write(e.id, config, now);
       if (written) out.push(written);
+    }
+    const period = monthOf(now.toISOString());
+    try {
+      await put(requireEnv("REFLEX_BUCKET"), `reports/${route}/summary/${period.month}.json`, {
+        ...(await History.summary(route, period, config)),
+        writtenAt: now.toISOString(),
+      });
+    } catch (err) {
+      out.push({
+        executionId: `summary:${route}/${period.month}`,
+        error: `${(err as Error).name}: ${(err as Error).message}`,
+      });
     }
   }
   return out;
