@@ -93,14 +93,19 @@ export async function write(
   const route = of.r.history.route;
   try {
     const bucket = requireEnv("REFLEX_BUCKET");
-    const report = await put(bucket, `reports/${route}/${of.name}/${stamp(e.startedAt)}.json`, {
-      [route === "drills" ? "drill" : "name"]: of.name,
-      runbook: of.r.name,
-      ...History.rowOf(of.r, e),
-      params: e.params,
-      result: e.result,
-      writtenAt: now.toISOString(),
-    });
+    // The entry's name as one key segment: a param with `/` or `..` stays under its own prefix.
+    const report = await put(
+      bucket,
+      `reports/${route}/${encodeURIComponent(of.name)}/${stamp(e.startedAt)}.json`,
+      {
+        [route === "drills" ? "drill" : "name"]: of.name,
+        runbook: of.r.name,
+        ...History.rowOf(of.r, e),
+        params: e.params,
+        result: e.result,
+        writtenAt: now.toISOString(),
+      },
+    );
     const period = monthOf(e.startedAt);
     const summary = await put(bucket, `reports/${route}/summary/${period.month}.json`, {
       ...(await History.summary(route, period, config)),
