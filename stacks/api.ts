@@ -31,7 +31,7 @@ import {
   tableStatements,
 } from "./iam.ts";
 import { suppress } from "./nag.ts";
-import { executionArnPrefix, Runbooks } from "./runbooks.ts";
+import { executionArnPrefix, grantPrechecks, Runbooks } from "./runbooks.ts";
 import { Storage } from "./storage.ts";
 
 export const API_HANDLER = "packages/functions/src/api.handler";
@@ -83,6 +83,7 @@ function slackChatOps(
     putEventsStatement(deps.eventBusArn),
     ...runControlStatements(deps.executionArns),
   ]);
+  grantPrechecks(stack, worker);
   const ack = reflexFunction(stack, "ChatOpsAck", {
     name: "chatops",
     handler: SLACK_ACK_HANDLER,
@@ -190,6 +191,7 @@ export function Api({ stack }: StackContext) {
     // GET /api/audit/verify and /api/audit/keys: the public key and the locked export, read only.
     ...auditVerifyStatements(sealed.key.keyArn, sealed.bucket.bucketArn),
   ]);
+  grantPrechecks(stack, handler);
   handler.addEnvironment("REFLEX_AUDIT_KEY_ARN", sealed.key.keyArn);
   handler.addEnvironment("REFLEX_AUDIT_BUCKET", sealed.bucket.bucketName);
   handler.addEnvironment("REFLEX_AUDIT_HUB", sealed.hub);

@@ -83,6 +83,30 @@ describe("a runbook from the config, outside packages/", () => {
     );
   });
 
+  it("lets execution-status and the reconciler put drill reports under reports/drills/ only (restore keeps a history)", async () => {
+    const roleOf = (name: string) =>
+      policiesOf(
+        Object.values(resources).find(
+          (r) =>
+            r.Type === "AWS::Lambda::Function" &&
+            r.Properties.FunctionName === `reflex-${TEST_ENV.stage}-${name}`,
+        )?.Properties.Role["Fn::GetAtt"][0],
+      );
+    const bucket = "arn:aws:s3:::reports-bucket";
+    for (const name of ["execution-status", "reconcile"]) {
+      const role = roleOf(name);
+      const may = (action: string, key: string) => evaluate({ action, resource: `${bucket}/${key}` }, role);
+      expect(await may("s3:PutObject", "reports/drills/db-1/2026-12-07T040000Z.json"), name).toBe("Allowed");
+      expect(await may("s3:PutObject", "reports/drills/summary/2026-12.json"), name).toBe("Allowed");
+      for (const key of ["manifests/backup-1.json", "reports/patch/2026-12-07/run.json", "audit/x.json"])
+        expect(await may("s3:PutObject", key), `${name} ${key}`).toBe("ImplicitlyDenied");
+      for (const action of ["s3:GetObject", "s3:DeleteObject"])
+        expect(await may(action, "reports/drills/db-1/2026-12-07T040000Z.json"), `${name} ${action}`).toBe(
+          "ImplicitlyDenied",
+        );
+    }
+  });
+
   it("passes cdk-nag's AwsSolutions checks with no unsuppressed finding", () => {
     expect(findings).toEqual([]);
   });

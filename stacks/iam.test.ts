@@ -14,6 +14,7 @@ import {
   auditStatement,
   auditWriterStatements,
   KEY_PREFIXES,
+  precheckStatements,
   runbookStatements,
   TABLE_ACTIONS,
   TABLE_WRITES,
@@ -136,6 +137,57 @@ function sources(dir: string): string[] {
     return e.name.endsWith(".ts") && !e.name.endsWith(".test.ts") ? [path] : [];
   });
 }
+
+describe("precheckStatements (the admitting roles' reads)", () => {
+  const withPrecheck = (precheckPermissions: Runbooks.Permission[]): Runbooks.Runbook => ({
+    ...withPermissions([]),
+    precheckPermissions,
+  });
+  const policy = (statements: PolicyStatement[]) => {
+    const stack = new Stack();
+    return [
+      {
+        Version: "2012-10-17",
+        Statement: statements.map((st) => stack.resolve(st.toStatementJson())),
+      },
+    ];
+  };
+
+  it("grants what a precheck declares, read only, and nothing a step of the runbook does", async () => {
+    const restore = await import("../examples/runbooks/restore/index.ts").then((m) => m.restore);
+    const statements = policy(precheckStatements([restore as unknown as Runbooks.Runbook], ctx));
+    const volume = "arn:aws:ec2:us-east-1:123456789012:volume/vol-0123456789abcdef0";
+    const tagged = { "aws:ResourceTag/team:automation": "yes" };
+    expect(await evaluate({ action: "ec2:DescribeSnapshots", resource: "*" }, statements)).toBe("Allowed");
+    expect(await evaluate({ action: "ec2:DescribeInstances", resource: "*" }, statements)).toBe("Allowed");
+    for (const action of ["ec2:CreateVolume", "ec2:DeleteVolume", "ec2:AttachVolume", "ec2:CreateTags"])
+      expect(await evaluate({ action, resource: volume, context: tagged }, statements), action).toBe(
+        "ImplicitlyDenied",
+      );
+  });
+
+  it("gives nothing to a runbook without a precheck, and refuses a mutating precheck permission", () => {
+    expect(precheckStatements([withPermissions([])], ctx)).toEqual([]);
+    expect(() =>
+      precheckStatements([withPrecheck([{ actions: ["ec2:StopInstances"], mutating: true }])], ctx),
+    ).toThrow(/precheckPermissions\[0\]: a precheck only reads/);
+  });
+
+  it("is required of a runbook with a precheck, and read only (defineRunbook's check)", () => {
+    const spec = { ...Runbooks.get("backup-snapshot"), precheck: async () => async () => undefined };
+    const paths = (extra: Partial<Runbooks.Runbook>) =>
+      Runbooks.checkSpec({ ...spec, ...extra })
+        .problems.map((p) => p.path)
+        .filter((p) => p.startsWith("precheck"));
+    expect(paths({})).toEqual(["precheckPermissions"]);
+    expect(paths({ precheckPermissions: [{ actions: ["ec2:StopInstances"], mutating: true }] })).toEqual([
+      "precheckPermissions[0]",
+    ]);
+    expect(paths({ precheckPermissions: [{ actions: ["ec2:DescribeInstances"], mutating: false }] })).toEqual(
+      [],
+    );
+  });
+});
 
 describe("TABLE_ACTIONS", () => {
   it("covers every DynamoDB command that core and the handlers import", () => {

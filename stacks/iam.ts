@@ -125,6 +125,43 @@ export function runbookStatements(runbook: Runbooks.Runbook, ctx: RunbookPolicyC
   });
 }
 
+/**
+ * What the runbooks' prechecks read (each manifest's `precheckPermissions`), for the roles of
+ * the functions that call admit(): a precheck runs in whichever of them admits the start. Read
+ * only: a mutating declaration is refused here too (defineRunbook refuses it first).
+ */
+export function precheckStatements(
+  runbooks: Runbooks.Runbook[],
+  ctx: RunbookPolicyContext,
+): PolicyStatement[] {
+  return runbooks.flatMap((r) => {
+    const reads = r.precheckPermissions ?? [];
+    const i = reads.findIndex((p) => p.mutating);
+    if (i >= 0)
+      throw new RunbookDefinitionError(
+        `runbook '${r.name}' precheckPermissions[${i}]: a precheck only reads (mutating must be false)`,
+      );
+    return reads.length ? runbookStatements({ ...r, permissions: reads }, ctx) : [];
+  });
+}
+
+/**
+ * Writing the reports of runs that keep a history (restore's drills, `history.route`): put only,
+ * only under `reports/<route>/` of the reports bucket — a run's report and the month's summary.
+ * For the functions that write them once a run has ended: execution-status and the reconciler.
+ */
+export function historyReportStatements(bucketArn: string, runbooks: Runbooks.Runbook[]): PolicyStatement[] {
+  const routes = [...new Set(runbooks.flatMap((r) => (r.history ? [r.history.route] : [])))].sort();
+  return routes.length
+    ? [
+        new PolicyStatement({
+          actions: ["s3:PutObject"],
+          resources: routes.map((route) => `${bucketArn}/reports/${route}/*`),
+        }),
+      ]
+    : [];
+}
+
 /** Audit rows' partition keys (`AUDIT#<day>`, core's state/audit.ts). */
 export const AUDIT_KEYS = "AUDIT#*";
 

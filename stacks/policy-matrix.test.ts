@@ -640,6 +640,8 @@ const PLATFORM_WORK: Case[] = [
 ];
 
 const roles = new Map<string, PolicyDocument[]>();
+/** The admitting functions' roles of the example app, whose config lists restore (a runbook with a precheck). */
+const exampleAdmitters = new Map<string, PolicyDocument[]>();
 /** The runbooks' work (read from the manifests) and the platform's: filled once the configs are loaded. */
 let WORK: Case[] = [];
 let declared: Declaration[] = [];
@@ -653,7 +655,11 @@ let alarmNames: string[];
  * Every Reflex function's role (by function name suffix) and every state machine's role
  * (`machine-<runbook>`) in a template, with their policies; `only` keeps the roles named.
  */
-function rolesOf(raw: { Resources: Resources }, only?: (role: string) => boolean): void {
+function rolesOf(
+  raw: { Resources: Resources },
+  only?: (role: string) => boolean,
+  into: Map<string, PolicyDocument[]> = roles,
+): void {
   const env = { region, account };
   // A queue of the same stack is named by its logical id (GetAtt): put its ARN in its place.
   const queues = Object.entries(raw.Resources).filter(([, r]) => r.Type === "AWS::SQS::Queue");
@@ -679,10 +685,10 @@ function rolesOf(raw: { Resources: Resources }, only?: (role: string) => boolean
       r.Type === "AWS::StepFunctions::StateMachine" ? String(r.Properties.StateMachineName) : "";
     if (fn.startsWith(prefix)) {
       const name = fn.slice(prefix.length);
-      if (!only || only(name)) roles.set(name, policiesOf(r.Properties.Role["Fn::GetAtt"][0]));
+      if (!only || only(name)) into.set(name, policiesOf(r.Properties.Role["Fn::GetAtt"][0]));
     } else if (machine.startsWith(prefix)) {
       const name = `machine-${machine.slice(prefix.length)}`;
-      if (!only || only(name)) roles.set(name, policiesOf(r.Properties.RoleArn["Fn::GetAtt"][0]));
+      if (!only || only(name)) into.set(name, policiesOf(r.Properties.RoleArn["Fn::GetAtt"][0]));
     } // else SST's own handler
   }
 }
@@ -698,6 +704,12 @@ beforeAll(async () => {
     rolesOf(Template.fromStack(getStack(RunbooksStack)).toJSON() as never, (role) =>
       EXAMPLE_RUNBOOKS.some((name) => role === `step-${name}` || role === `machine-${name}`),
     );
+    for (const stackFn of [Triggers, Api])
+      rolesOf(
+        Template.fromStack(getStack(stackFn)).toJSON() as never,
+        (role) => ADMITTERS.includes(role),
+        exampleAdmitters,
+      );
   } finally {
     example.cleanup();
   }
@@ -806,6 +818,35 @@ describe("the IAM fence, evaluated per role", () => {
     expect(rows["step-backup-snapshot"].allowed).toBe(
       WORK.filter((c) => c.allowedFor.includes("step-backup-snapshot")).length,
     );
+  });
+});
+
+describe("a runbook's precheck, deployed (restore, from the example config)", () => {
+  const restore = () => Runbooks.get("restore");
+  it("lets every admitting role read what restore's precheck reads, so a bad snapshot is refused before the run", async () => {
+    expect([...exampleAdmitters.keys()].sort()).toEqual([...ADMITTERS].sort());
+    const reads = (restore().precheckPermissions ?? []).flatMap((p) => p.actions);
+    expect(reads).toContain("ec2:DescribeSnapshots");
+    const denied: string[] = [];
+    for (const [role, policies] of exampleAdmitters)
+      for (const action of reads)
+        if ((await evaluate({ action, resource: "*" }, policies)) !== "Allowed")
+          denied.push(`${role}: ${action}`);
+    expect(denied).toEqual([]);
+  });
+
+  it("gives the admitting roles no change restore's steps make, tagged or not, nor any attack", async () => {
+    const changes = declaredWork(declarations([restore()]), { region, account }).filter(
+      (c) => !isAwsOwnedDocument(c.resource) && !c.action.includes(":Describe") && !c.action.includes(":Get"),
+    );
+    expect(changes.map((c) => c.action)).toEqual(
+      expect.arrayContaining(["ec2:CreateVolume", "ec2:DeleteVolume"]),
+    );
+    const allowed: string[] = [];
+    for (const [role, policies] of exampleAdmitters)
+      for (const c of [...changes, ...ATTACKS])
+        if ((await evaluate(c, policies)) === "Allowed") allowed.push(`${role}: ${c.what}`);
+    expect(allowed).toEqual([]);
   });
 });
 

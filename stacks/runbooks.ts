@@ -38,6 +38,8 @@ import {
   auditStatement,
   describeExecutionStatement,
   effectivePermissions,
+  historyReportStatements,
+  precheckStatements,
   putEventsStatement,
   runbookStatements,
   TABLE_WRITES,
@@ -216,8 +218,22 @@ export function Runbooks({ stack }: StackContext) {
     putEventsStatement(bus.eventBusArn),
     // A status event is a claim: the function reads the execution back before it closes a run.
     describeExecutionStatement(executionArns),
+    // Once a drill is closed, its report and the month's summary (reports/drills/ only).
+    ...historyReportStatements(reports.bucketArn, Registry.list()),
   ]);
+  // The history reports' prefixes (reports/drills/*): each object is named per drill and run.
+  const historyRoutes = [...new Set(Registry.list().flatMap((r) => (r.history ? [r.history.route] : [])))];
+  const reportWrites = historyRoutes.length
+    ? [
+        {
+          id: "AwsSolutions-IAM5",
+          reason: `Drill reports (${historyRoutes.join(", ")}): s3:PutObject only, only under reports/<route>/ of the reports bucket, where each run's report and each month's summary get their own key.`,
+          appliesTo: historyRoutes.map((route) => nagResource(`\${ReportsBucketArn}/reports/${route}/*`)),
+        },
+      ]
+    : [];
   suppress(must(executionStatus.role, "executionStatus.role"), [
+    ...reportWrites,
     {
       id: "AwsSolutions-IAM5",
       reason:
@@ -273,8 +289,11 @@ export function Runbooks({ stack }: StackContext) {
     putEventsStatement(bus.eventBusArn),
     describeExecutionStatement(executionArns),
     ...inspectors,
+    // Drill reports not written yet (a lost drill it closed, a write that failed): reports/drills/ only.
+    ...historyReportStatements(reports.bucketArn, Registry.list()),
   ]);
   suppress(must(reconcile.role, "reconcile.role"), [
+    ...reportWrites,
     {
       id: "AwsSolutions-IAM5",
       reason:
@@ -331,6 +350,37 @@ export function Runbooks({ stack }: StackContext) {
 }
 
 /**
+ * Gives a function that calls admit() (the API, the Slack worker, the event gate, the schedule
+ * function) what the runbooks' prechecks read, from their manifests (`precheckPermissions`):
+ * read only, so a bad snapshot is refused at the door deployed as it is locally, and the role
+ * still may not change anything. Each wildcard carries its cdk-nag reason.
+ */
+export function grantPrechecks(stack: StackContext["stack"], fn: SstFunction): void {
+  const { config } = reflexConfig();
+  const literals = { Partition: partitionOf(stack), Account: stack.account, Region: stack.region };
+  const runbooks = Registry.list().filter((r) => r.precheckPermissions?.length);
+  const statements = precheckStatements(runbooks, {
+    automationTag: config.automationTag,
+    substitutions: literals,
+    config,
+  });
+  if (statements.length === 0) return;
+  fn.attachPermissions(statements);
+  suppress(
+    must(fn.role, "fn.role"),
+    runbooks.flatMap((r) =>
+      wildcardSuppressions(
+        { ...r, permissions: r.precheckPermissions ?? [] },
+        config,
+        config.automationTag.key,
+        literals,
+        "for its precheck, which runs where a start is admitted",
+      ),
+    ),
+  );
+}
+
+/**
  * One cdk-nag IAM5 suppression per declared permission whose deployed resources hold a
  * wildcard: exactly those resources, and the reason that permission is safe with them.
  */
@@ -339,6 +389,7 @@ function wildcardSuppressions(
   config: Config,
   tagKey: string,
   literals: Record<"Partition" | "Account" | "Region", string>,
+  purpose?: string,
 ) {
   return effectivePermissions(runbook, config).flatMap((p) => {
     const resources = (p.wildcardOnly ? ["*"] : (p.resources ?? ["*"]))
@@ -362,7 +413,7 @@ function wildcardSuppressions(
     return [
       {
         id: "AwsSolutions-IAM5",
-        reason: `Runbook '${runbook.name}' declares it in core: ${reason}`,
+        reason: `Runbook '${runbook.name}' declares it in core${purpose ? ` ${purpose}` : ""}: ${reason}`,
         appliesTo: resources.map((r) => nagResource(r)),
       },
     ];

@@ -26,7 +26,7 @@ import {
   TABLE_WRITES,
   tableStatements,
 } from "./iam.ts";
-import { Runbooks } from "./runbooks.ts";
+import { grantPrechecks, Runbooks } from "./runbooks.ts";
 import { Storage } from "./storage.ts";
 
 export const TRIGGER_HANDLER = "packages/functions/src/trigger.handler";
@@ -60,6 +60,7 @@ export function Triggers({ stack }: StackContext) {
     deadLetterQueue: triggerDlq,
   });
   trigger.attachPermissions([...tableStatements(table.tableArn, TABLE_WRITES.trigger), ...startRuns]);
+  grantPrechecks(stack, trigger);
   const rules = config.rules.map(
     (rule) =>
       new Rule(stack, `Rule${pascal(rule.name)}`, {
@@ -102,6 +103,7 @@ export function Triggers({ stack }: StackContext) {
     ...tableStatements(table.tableArn, TABLE_WRITES.schedule),
     ...startRuns,
   ]);
+  grantPrechecks(stack, scheduleFunction);
 
   const group = new CfnScheduleGroup(stack, "ScheduleGroup", { name: namePrefix(stack) });
   const schedulerRole = new Role(stack, "SchedulerRole", {

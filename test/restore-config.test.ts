@@ -3,6 +3,7 @@ import { ConfigError, validateConfig } from "@reflex/core";
 import { checkRunbook } from "@reflex/sdk";
 import { describe, expect, it } from "vitest";
 import { restore } from "../examples/runbooks/restore/index.ts";
+import { reflex } from "./support/cli.ts";
 
 const drill = {
   name: "db-1",
@@ -38,6 +39,18 @@ describe("drills in the config", () => {
     expect(paths).toContain("drills[1].isolate.instanceId");
     expect(paths).toContain("drills[2].targets.rtoMinutes");
     expect(found.every((p) => p.message.endsWith("(runbook 'restore')"))).toBe(true);
+  });
+
+  it("reflex config check names each bad drill and its schedule's bad cron by path, and exits 2", async () => {
+    const out = await reflex(["config", "check", "--config", "test/fixtures/bad-drills.config.ts"]);
+    expect(out.code).toBe(2);
+    for (const path of [
+      "drills[0].isolate:",
+      "drills[1].isolate.instanceId: a drill restores into a scratch instance, never into its source instance",
+      'drills[2]: Unrecognized key: "keepFor"',
+      "schedules[0].cron: cron needs 6 fields",
+    ])
+      expect(out.stderr).toContain(path);
   });
 
   it("refuses two drills of one name", () => {

@@ -196,5 +196,9 @@ export const offHours = defineRunbook({
   // keep / release: untagged targets, an unknown schedule, an end past or beyond maxOverride are
   // a 400 naming the param before anything is written.
   precheck: () => import("./precheck.ts").then((m) => m.precheck),
+  // What the precheck reads (discover), granted to the admitting functions' roles.
+  precheckPermissions: [
+    { actions: ["ec2:DescribeInstances", "autoscaling:DescribeAutoScalingGroups"], mutating: false },
+  ],
   implementation: () => import("./steps.ts").then((m) => m.implementation),
 });

@@ -162,8 +162,17 @@ export function drillRow(run: {
       : verdict === "running"
         ? "pending (the run is in progress)"
         : "not confirmed: look for volumes tagged reflex:drill";
+  // What it made, what was deleted (by its teardown or the reconciler's sweep) and what is left.
+  const created = Array.isArray(run.result?.created) ? (run.result.created as string[]) : [];
+  const deleted = [...new Set([...(torn?.deleted ?? []), ...(swept?.deleted ?? [])])];
+  const resources = {
+    created,
+    deleted,
+    left: swept?.left ?? created.filter((id) => !deleted.includes(id)),
+  };
   return {
     verdict,
+    resources,
     ...(v
       ? {
           rtoMinutes: minutesOf(v.rtoMs),
@@ -427,6 +436,8 @@ export const restore = defineRunbook({
   // Before anything is written: the backup exists, is Reflex's and is completed, the drill is
   // in the config, no other run restores the source (400/409 with a named code).
   precheck: () => import("./precheck.ts").then((m) => m.precheck),
+  // What the precheck reads, granted to the admitting functions' roles (API, schedule, gate, Slack worker).
+  precheckPermissions: [{ actions: ["ec2:DescribeSnapshots", "ec2:DescribeInstances"], mutating: false }],
   // `GET /api/drills` and `reflex drills`: each drill's runs, read by drillRow.
   history: { route: "drills", configKey: "drills", param: "drill", row: drillRow },
   // One run of a drill at a time, taken with the record: a second start is refused (409).

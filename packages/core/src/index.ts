@@ -8,6 +8,7 @@ export { optionalEnv, requireEnv } from "./env.ts";
 export * from "./errors.ts";
 export * as Gate from "./gate/index.ts";
 export * as History from "./history.ts";
+export * as HistoryReports from "./history-reports.ts";
 export * as Lifecycle from "./lifecycle.ts";
 export * as Locations from "./locations.ts";
 export * as Patterns from "./patterns/index.ts";

@@ -400,6 +400,38 @@ function sinceOf(c: C): number | undefined {
   return raw === undefined ? undefined : Validate.parseSince(raw);
 }
 
+/**
+ * `from=` and `to=` (a date `2026-12-01` or an RFC 3339 instant): a period [from, to), the
+ * first of this month (UTC) and now by default when only one is given; undefined when neither
+ * is; a 400 naming the field for a bad one or an empty period.
+ */
+function periodOf(c: C): { from: string; to: string } | undefined {
+  const raw = { from: c.req.query("from"), to: c.req.query("to") };
+  if (raw.from === undefined && raw.to === undefined) return undefined;
+  const when = (name: "from" | "to") => {
+    const v = raw[name];
+    if (v === undefined) return undefined;
+    const t = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/.test(v)
+      ? Date.parse(v)
+      : NaN;
+    if (Number.isNaN(t))
+      throw new ValidationError(
+        "invalid_query",
+        `${name} must be a date (2026-12-01) or an RFC 3339 instant; got '${v.slice(0, 60)}'`,
+        [{ path: name, message: "not a date" }],
+      );
+    return t;
+  };
+  const now = new Date();
+  const from = when("from") ?? Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
+  const to = when("to") ?? now.getTime();
+  if (from >= to)
+    throw new ValidationError("invalid_query", "to must be after from", [
+      { path: "to", message: "the period is empty" },
+    ]);
+  return { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
+}
+
 type Handler = (c: C) => Promise<globalThis.Response>;
 
 /** What a start answers (202): the run's id and status, and whether it waits for a person. */
@@ -435,7 +467,16 @@ const routes: Array<[string, string, Handler]> = [
   // Failover pairs, with who is primary now (the roles the last failover recorded).
   ["GET", "/api/pairs", async (c) => ok(c, { pairs: await Pairs.list(currentConfig().pairs) })],
   // Recovery drills (restore's `drills:`): each drill's last run, trend and met/missed counts.
-  ["GET", "/api/drills", async (c) => ok(c, { drills: (await History.list("drills")).entries })],
+  // `?from=&to=` adds the compliance summary over that period (runs met, missed, failed; per drill and overall).
+  [
+    "GET",
+    "/api/drills",
+    async (c) => {
+      const period = periodOf(c);
+      const drills = (await History.list("drills")).entries;
+      return ok(c, period ? { drills, summary: await History.summary("drills", period) } : { drills });
+    },
+  ],
   [
     "GET",
     "/api/drills/:name/history",

@@ -14,7 +14,7 @@ import {
   SFNClient,
 } from "@aws-sdk/client-sfn";
 import middy from "@middy/core";
-import { Aws, Runbooks, Runs, requireEnv } from "@reflex/core";
+import { Aws, HistoryReports, Runbooks, Runs, requireEnv } from "@reflex/core";
 import type { EventBridgeEvent } from "aws-lambda";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
@@ -77,6 +77,11 @@ export const handler = middy<EventBridgeEvent<"Step Functions Execution Status C
       cause: truth.cause ?? undefined,
     });
     logger.info("execution closed", { executionId: name, status: truth.status, alreadyClosed: !closed });
+    // A drill's report to S3, once the run is closed: a failed write cannot change its verdict;
+    // it is recorded on the run and the reconciler writes it on its next pass.
+    const report = await HistoryReports.write(name);
+    if (report?.error)
+      logger.error("the run's report could not be written; the reconciler retries", { ...report });
   });
 
 let own: Set<string> | undefined;

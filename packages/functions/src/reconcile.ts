@@ -8,7 +8,7 @@
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { AuditExport, Runs, requireEnv, Steps } from "@reflex/core";
+import { AuditExport, HistoryReports, Runs, requireEnv, Steps } from "@reflex/core";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
 loadConfigFromEnv();
@@ -64,6 +64,9 @@ export const handler = middy<unknown, { closed: number }>()
   .handler(async () => {
     const closed = await Runs.reconcile({ olderThanMs: 10 * 60_000, inspectLost: Steps.inspectLost });
     for (const c of closed) logger.warn("closed a run Reflex had lost track of", { ...c });
+    // Drill reports not written yet: a lost drill closed now, or one whose write failed before.
+    for (const r of await HistoryReports.catchUp())
+      if (r.error) logger.error("a run's report could not be written; the next pass retries", { ...r });
     // Written even when zero, so the alarm sees data and a quiet stage reads as OK, not missing.
     process.stdout.write(`${lostRunsEmf(closed.length, requireEnv("REFLEX_EVENT_BUS"))}\n`);
     // The sealed audit trail's export, watched from here so a sealer that stopped still pages.

@@ -17,6 +17,7 @@ import {
   type Config,
   Executions,
   Gate,
+  HistoryReports,
   Runbooks,
   Runs,
   Steps,
@@ -496,6 +497,10 @@ async function recoverRuns(engine: LocalStepFunctions): Promise<void> {
     Runs.reconcile({ olderThanMs: 0, inspectLost: Steps.inspectLost }),
   );
   for (const r of reconciled) console.error(`reflex: reconciled ${r.executionId}: ${r.status} (${r.reason})`);
+  // Drill reports not written yet (a lost drill closed above, a write that failed): as the reconciler does deployed.
+  const reports = await asFunction("reflex-local-reconcile", () => HistoryReports.catchUp());
+  for (const r of reports.filter((x) => x.error))
+    console.error(`reflex: the report of ${r.executionId} could not be written: ${r.error}`);
 }
 
 /**

@@ -280,6 +280,16 @@ export interface RunbookSpec<S extends z.ZodType> {
    */
   precheck?: () => Promise<Precheck>;
   /**
+   * What its precheck reads, declared as steps' permissions are (read-only only): the precheck
+   * runs in whichever function admits the start (the API, the schedule and event-gate functions,
+   * the Slack worker), and the stacks give exactly those roles these grants. Required with
+   * `precheck` (an empty list when it reads nothing in the cloud).
+   *
+   * @example
+   * precheckPermissions: [{ actions: ["ec2:DescribeSnapshots", "ec2:DescribeInstances"], mutating: false }],
+   */
+  precheckPermissions?: Permission[];
+  /**
    * Loads its step implementations (and its lost-run inspector), only when a step runs: the
    * event gate, the API and the schedule handler read the manifest but never load the steps'
    * cloud clients. Required when its state machine calls steps.
@@ -467,6 +477,16 @@ export function checkSpec(spec: RunbookSpec<z.ZodType>): { problems: Issue[]; st
         "a lost-run inspector only reads; a sweep may change only what carries the automation tag (tagCondition: resource)",
       );
     for (const m of permissionProblems(p)) add(`lostRun.permissions[${i}]`, m);
+  });
+  if (spec.precheck && !Array.isArray(spec.precheckPermissions))
+    add(
+      "precheckPermissions",
+      "a precheck runs in the admitting functions: declare what it reads (an empty list when nothing)",
+    );
+  (spec.precheckPermissions ?? []).forEach((p, i) => {
+    // The admitting roles (API, schedule, gate, Slack worker) must never gain a mutation.
+    if (p.mutating) add(`precheckPermissions[${i}]`, "a precheck only reads: mutating must be false");
+    for (const m of permissionProblems(p)) add(`precheckPermissions[${i}]`, m);
   });
   const steps: string[] = [];
   if (!spec.stateMachine?.States || typeof spec.stateMachine.StartAt !== "string") {

@@ -327,8 +327,14 @@ export class ApiClient {
   }
 
   /** Recovery drills (`GET /api/drills`): each with its last run, trend and counts. */
-  drills() {
-    return this.request<{ drills: DrillEntry[] }>("GET", "/api/drills");
+  drills(period?: { from?: string; to?: string }) {
+    const q = new URLSearchParams(
+      Object.entries(period ?? {}).filter((kv): kv is [string, string] => kv[1] !== undefined),
+    ).toString();
+    return this.request<{ drills: DrillEntry[]; summary?: DrillSummary }>(
+      "GET",
+      `/api/drills${q ? `?${q}` : ""}`,
+    );
   }
 
   /** One drill's every run, newest first (`GET /api/drills/:name/history`). */
@@ -449,8 +455,28 @@ export interface DrillRow {
   phasesMinutes?: Record<string, number>;
   checksum?: string;
   cleanup?: string;
+  /** What it created, what was deleted, and what is left (volume ids). */
+  resources?: { created: string[]; deleted: string[]; left: string[] };
+  /** Its S3 report, or `pending: …` when the write failed (the reconciler retries). */
+  report?: string;
   error?: string;
   cause?: string;
+}
+
+/** Drills' compliance over a period (`GET /api/drills?from=&to=`'s `summary`). */
+export interface DrillCompliance {
+  runs: number;
+  met: number;
+  missed: number;
+  failed: number;
+  lost: number;
+  metPercent: number | null;
+}
+export interface DrillSummary {
+  from: string;
+  to: string;
+  overall: DrillCompliance & { entries: number; neverRun: string[] };
+  entries: Array<DrillCompliance & { name: string }>;
 }
 
 export interface DrillEntry {

@@ -4,10 +4,10 @@
  * now (a run of restore with `drill: <name>`, through admission like any start).
  */
 import type { Command } from "commander";
-import type { DrillRow } from "../client.ts";
+import type { DrillCompliance, DrillRow } from "../client.ts";
 import { follow } from "../follow.ts";
 import { formatExecution } from "../format.ts";
-import { clientFor, coloursFor, type Io, type ServerOptions } from "../io.ts";
+import { clientFor, coloursFor, type Io, type ServerOptions, UsageError } from "../io.ts";
 import { type CommandContext, finish } from "./context.ts";
 
 /** `drills [name]`, `drill run <name>`. */
@@ -17,8 +17,19 @@ export function drillsCommands(program: Command, { io, act }: CommandContext): v
       .command("drills")
       .description("recovery drills: last result (RTO/RPO against targets, checksum, cleanup) and trend")
       .argument("[name]", "one drill: its every run, newest first")
+      .option("--summary", "compliance over a period: drills run, met, missed, failed, per drill and overall")
+      .option(
+        "--from <date>",
+        "with --summary: from this date or instant (default: the first of this month, UTC)",
+      )
+      .option("--to <date>", "with --summary: up to (not including) this date or instant (default: now)")
       .action(act((name: string | undefined, o) => cmdDrills(io, name, o))),
-    ["reflex drills", "reflex drills db-1", "reflex drills --json"],
+    [
+      "reflex drills",
+      "reflex drills db-1",
+      "reflex drills --json",
+      "reflex drills --summary --from 2026-12-01 --to 2027-01-01",
+    ],
     { json: true, server: true, as: false },
   );
   const drill = finish(program.command("drill").description("run a recovery drill now"), [
@@ -47,9 +58,10 @@ function line(r: DrillRow): string {
 async function cmdDrills(
   io: Io,
   name: string | undefined,
-  o: ServerOptions & { json?: boolean },
+  o: ServerOptions & { json?: boolean; summary?: boolean; from?: string; to?: string },
 ): Promise<number> {
   const api = await clientFor(o);
+  if (o.summary) return cmdSummary(io, api, name, o);
   if (name) {
     const history = await api.drillHistory(name);
     if (o.json) io.out(JSON.stringify(history));
@@ -67,6 +79,40 @@ async function cmdDrills(
       );
       if (d.last) io.out(`  last: ${line(d.last)}`);
     }
+  return 0;
+}
+
+const pct = (c: DrillCompliance) => (c.metPercent === null ? "—" : `${c.metPercent}%`);
+
+async function cmdSummary(
+  io: Io,
+  api: Awaited<ReturnType<typeof clientFor>>,
+  name: string | undefined,
+  o: { json?: boolean; from?: string; to?: string },
+): Promise<number> {
+  const now = new Date();
+  const from = o.from ?? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString();
+  const { summary } = await api.drills({ from, to: o.to });
+  if (!summary)
+    throw new Error("the server answered GET /api/drills?from= without a summary (an older server)");
+  const entries = name ? summary.entries.filter((e) => e.name === name) : summary.entries;
+  if (name && entries.length === 0) throw new UsageError(`drill '${name}' does not exist`);
+  if (o.json) {
+    io.out(JSON.stringify(name ? { ...summary, entries } : summary));
+    return 0;
+  }
+  const all = summary.overall;
+  io.out(`drills from ${summary.from} to ${summary.to}`);
+  for (const e of entries)
+    io.out(
+      `${e.name}: ${e.runs} run(s), ${e.met} met, ${e.missed} missed, ${e.failed} failed, ${e.lost} lost; met ${pct(e)}`,
+    );
+  if (!name) {
+    io.out(
+      `overall: ${all.runs} run(s) of ${all.entries} drill(s), ${all.met} met, ${all.missed} missed, ${all.failed} failed, ${all.lost} lost; met ${pct(all)}`,
+    );
+    if (all.neverRun.length) io.out(`not drilled in the period: ${all.neverRun.join(", ")}`);
+  }
   return 0;
 }
 
