@@ -186,8 +186,8 @@ interface Refusal {
   check: Check;
   reason: string;
   issues?: ValidationError["issues"];
-  /** When not the check's own (a precheck says 400 or 409). */
-  status?: 400 | 409;
+  /** When not the check's own (a precheck says 400, 403 or 409). */
+  status?: 400 | 403 | 409;
   code?: string;
 }
 
@@ -370,6 +370,8 @@ async function checkPrecheck({
   params,
   dryRun,
   now,
+  req,
+  automatic,
 }: Admitting): Promise<Refusal | undefined> {
   if (!runbook.precheck) return undefined;
   const check = await runbook.precheck();
@@ -387,10 +389,13 @@ async function checkPrecheck({
       const held = await Promise.all(targets.map((t) => Locks.holder(t, now.getTime())));
       return held.flatMap((l, i) => (l ? [{ target: targets[i] as string, holder: l.owner }] : []));
     },
+    actor: req.actor.id,
+    may: (action) => !automatic && Access.may(config, req.actor, action, runbook.name),
   });
   if (!refusal) return undefined;
   return {
-    check: "precheck",
+    // A 403 is this person's access (`override-limits`), audited as such.
+    check: refusal.status === 403 ? "access" : "precheck",
     reason: refusal.message,
     status: refusal.status,
     code: refusal.code,
