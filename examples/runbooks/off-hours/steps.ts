@@ -28,6 +28,7 @@ import {
   type TargetResult,
 } from "@reflex/sdk";
 import { CAPACITY_TAG, type OffHoursParams } from "./index.ts";
+import { writeMonthlyReport } from "./monthly-report.ts";
 import { savingOf } from "./savings.ts";
 import {
   desiredAt,
@@ -589,9 +590,12 @@ async function apply(input: Input & { plan: Plan }, ctx: Ctx): Promise<{ done: n
     }
   }
   const stops = actions.filter((a) => a.op === "stop").length;
+  // A tick after a month closes writes its report (once; never fails the tick: the next one retries).
+  const monthly = input.params.action === "reconcile" ? await writeMonthlyReport(ctx, cfg, at) : undefined;
   await ctx.record({
     summary: `stopped ${stops} and started ${actions.length - stops} target(s) at ${at.toISOString()}`,
     targets: [...results, ...input.plan.left],
+    ...(monthly && (monthly.written || monthly.error) ? { monthlyReport: monthly } : {}),
   });
   return { done: actions.length };
 }
