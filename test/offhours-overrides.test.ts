@@ -118,6 +118,7 @@ describe("the off-hours overrides routes", () => {
       reason: "long test",
     });
     expect(res.status, JSON.stringify(res.body)).toBe(403);
+    expect(res.body.error).toMatchObject({ code: "access_denied", path: "for" });
     expect(res.body.error.message).toMatch(
       /^cli:ops may not set this override: for: .* more than maxOverride \(12h\) away: a longer override .* override-limits/,
     );

@@ -612,7 +612,7 @@ async function refused(
 /** Turns a refusal into the error an HTTP caller gets (403 access, 409 guardrails, 400 params). */
 export function refusalError(a: Extract<Admission, { admitted: false }>): Error {
   if (a.status === 400) return new ValidationError(a.code ?? "invalid_params", a.reason, a.issues ?? []);
-  if (a.status === 403) return new AccessDeniedError(a.reason);
+  if (a.status === 403) return new AccessDeniedError(a.reason, a.issues?.[0]?.path);
   const code =
     a.code ??
     (a.duplicate ? "execution_exists" : a.check === "lock" ? "target_locked" : `refused_${a.check}`);
