@@ -14,9 +14,11 @@ import { startTestLocal } from "./support/local.ts";
 let local: LocalMode;
 let tagged: string;
 let untagged: string;
+let simulated: SimulatedCloud;
 
 beforeAll(async () => {
   const cloud = SimulatedCloud.seeded({ snapshotDurationMs: 150 });
+  simulated = cloud;
   const managed = { "reflex:managed": "true" };
   tagged = cloud.addInstance({ name: "web-a", tags: { ...managed, "reflex:off-hours": "office" } })
     .InstanceId as string;
@@ -148,6 +150,31 @@ describe("the off-hours overrides routes", () => {
     expect(audit.body.entries).toContainEqual(expect.objectContaining({ actor: "cli:admin" }));
     await call("cli:admin", "DELETE", "/api/offhours/overrides", { targets: [tagged], reason: "done" });
     await local.idle();
+    expect((await call("cli:ops", "GET", "/api/offhours/overrides")).body.overrides).toEqual([]);
+  });
+
+  it("refuses the long override in the run when admission could not look (no describe grant): the step asks the starter's role again", async () => {
+    // Admission's precheck cannot describe EC2 (as a deployed API role cannot), and an end given
+    // as HH:MM needs the target's zone: the start goes through, and the override step refuses.
+    simulated.injectFault({
+      service: "ec2",
+      operation: "DescribeInstances",
+      kind: "error",
+      code: "UnauthorizedOperation",
+      httpStatusCode: 403,
+      times: 1,
+    });
+    const until = new Date(Date.now() + 13 * 3_600_000).toISOString().slice(11, 16);
+    const res = await call("cli:ops", "POST", "/api/offhours/overrides", {
+      targets: [tagged],
+      until,
+      reason: "long test",
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    await local.idle();
+    const run = await call("cli:ops", "GET", `/api/executions/${res.body.executionId}`);
+    expect(run.body.status).toBe("FAILED");
+    expect(`${run.body.error} ${run.body.cause}`).toMatch(/OverrideNotAllowed.*override-limits/s);
     expect((await call("cli:ops", "GET", "/api/offhours/overrides")).body.overrides).toEqual([]);
   });
 
