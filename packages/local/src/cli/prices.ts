@@ -169,6 +169,9 @@ export function filtersFor(instanceType: string, region: string) {
   }));
 }
 
+/** The most GetProducts pages one type may take. */
+const MAX_PAGES = 20;
+
 /** The hourly USD prices in one PriceList entry's on-demand terms (each entry is a JSON string). */
 function hourlyPrices(entry: string): number[] {
   const p = JSON.parse(entry) as {
@@ -199,7 +202,11 @@ export async function fetchPriceTable(
   for (const type of o.types) {
     const prices = new Set<number>();
     let token: string | undefined;
+    let pages = 0;
     do {
+      // A type is a handful of products: an answer that pages on and on is not the Price List's.
+      if (++pages > MAX_PAGES)
+        throw new Error(`GetProducts for ${type} gave more than ${MAX_PAGES} pages; nothing written`);
       const page = await getProducts({
         ServiceCode: "AmazonEC2",
         Filters: filtersFor(type, o.region),
