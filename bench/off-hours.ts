@@ -1,13 +1,22 @@
 /**
  * off-hours at fleet size, in local mode: 1,000 instances and 50 Auto Scaling groups (2
- * instances each) on one schedule, Europe/Berlin 07–19 on weekdays. One simulated weekday:
+ * instances each) on one schedule, Europe/Berlin 07–19 on weekdays. One simulated weeknight:
  * the evening tick that stops everything (as many ticks as the blast-radius cap needs), a quiet
- * tick in the night, the morning tick that starts everything again. Per tick: wall time and
- * cloud API calls; in-run comparison: the quiet tick against the acting ones. Then the week's
- * instance-hours avoided and dollars (the example price table), and Reflex's own monthly AWS
- * cost for the ticks (Step Functions Standard transitions and Lambda requests at list prices,
- * an estimate).
+ * tick in the night, the morning tick that starts everything again. Per tick, measured: wall
+ * time, cloud API calls, DynamoDB requests (counted on the state client), Lambda invocations and
+ * Step Functions state transitions (the run's task steps, plus the Choice and Succeed states on
+ * its path). In-run comparison: the quiet tick against the acting ones.
+ *
+ * The week: the night's instance-hours and dollars as `GET /api/offhours/savings` totals them
+ * (the example price table), scaled by the schedule's off hours per week over that night's
+ * (108 h / 12 h: four weeknights and the weekend). Reflex's own monthly AWS cost for the ticks:
+ * 12 ticks an hour, each a quiet tick's measured counts, plus the acting ticks of each
+ * transition, at us-east-1 list prices (an estimate):
+ *   Step Functions Standard $0.025 per 1,000 state transitions — aws.amazon.com/step-functions/pricing/
+ *   Lambda $0.20 per 1M requests, $0.0000166667 per GB-second — aws.amazon.com/lambda/pricing/
+ *   DynamoDB on-demand $0.625 per 1M write, $0.125 per 1M read request units — aws.amazon.com/dynamodb/pricing/on-demand/
  */
+import type { Aws } from "@reflex/core";
 import { validateConfig } from "@reflex/core";
 import { offHours } from "../examples/runbooks/off-hours/index.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
@@ -41,6 +50,20 @@ export async function offHoursBench(): Promise<Array<Record<string, unknown>>> {
       instanceType: "t3.micro",
       tags,
     });
+  // Every request to Reflex's own table, counted by kind on the state client.
+  const ddb = { reads: 0, writes: 0 };
+  const countRequests = (service: string, client: Aws.SdkClient) => {
+    if (service !== "dynamodb") return;
+    client.middlewareStack.add(
+      (next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) =>
+        async (args: unknown) => {
+          if (/^(Get|BatchGet|Query|Scan|Describe)/.test(context.commandName ?? "")) ddb.reads++;
+          else ddb.writes++;
+          return next(args);
+        },
+      { step: "initialize", name: "benchCountDynamoDb" },
+    );
+  };
   const local = await startLocal({
     config,
     port: 0,
@@ -49,9 +72,11 @@ export async function offHoursBench(): Promise<Array<Record<string, unknown>>> {
     waitMs: 5,
     scheduler: false,
     cloud,
+    decorateClient: countRequests,
   });
   const tick = async (at: string) => {
     const mark = cloud.lastCallSeq;
+    const ddbBefore = { ...ddb };
     const t0 = performance.now();
     const res = await fetch(`${local.url}/api/runbooks/off-hours/executions`, {
       method: "POST",
@@ -63,14 +88,22 @@ export async function offHoursBench(): Promise<Array<Record<string, unknown>>> {
     const ms = Math.round(performance.now() - t0);
     const run = (await (await fetch(`${local.url}/api/executions/${executionId}`)).json()) as {
       status: string;
+      steps: Array<{ state: string; durationMs?: number }>;
     };
     const calls = cloud.callsSince(mark);
+    // Each task step is one Lambda invocation; the path adds Route, IsDryRun (Choice) and Done (Succeed).
+    const lambdas = run.steps.length;
     return {
       at,
       status: run.status,
       ms,
       apiCalls: calls.length,
       mutating: calls.filter((c) => c.mutating).length,
+      lambdaInvocations: lambdas,
+      lambdaMs: run.steps.reduce((a, x) => a + (x.durationMs ?? 0), 0),
+      stateTransitions: lambdas + 3,
+      dynamoDbReads: ddb.reads - ddbBefore.reads,
+      dynamoDbWrites: ddb.writes - ddbBefore.writes,
     };
   };
   try {
@@ -98,22 +131,60 @@ export async function offHoursBench(): Promise<Array<Record<string, unknown>>> {
       ratio: Math.round((avg(acting.map((t) => t.ms)) / Math.max(1, quiet.ms)) * 100) / 100,
       quietTickApiCalls: quiet.apiCalls,
     });
-    // A week: running 5 × 12 h = 60 h of 168, so 108 h off.
-    const offHoursPerWeek = 168 - 60;
-    const instanceHours = (1000 + 50 * 2) * offHoursPerWeek;
-    const dollars = (500 * 0.0104 + 500 * 0.096 + 100 * 0.0104) * offHoursPerWeek;
-    // Ticks: 12 an hour; a quiet tick is ~5 state transitions and 1 Lambda request (plan), an
-    // acting one 6 and 2; list prices us-east-1: $0.025 / 1,000 transitions, $0.20 / 1M requests,
-    // plus ~1 s × 512 MB per step at $0.0000166667 / GB-s.
+    // The night, as the server totals the stops that ended in it; scaled to the week by the
+    // schedule's off hours (168 − 5 × 12 = 108) over the night's (12).
+    const night = (await (
+      await fetch(`${local.url}/api/offhours/savings?from=2026-03-31T00:00:00Z&to=2026-04-01T00:00:00Z`)
+    ).json()) as {
+      stops: number;
+      totals: Array<{ instanceHours: number; dollars: number; unpriced: number }>;
+    };
+    const nightTotals = night.totals[0] ?? { instanceHours: 0, dollars: 0, unpriced: 0 };
+    const perWeek = (168 - 5 * 12) / 12;
+    // Reflex's cost: 12 ticks an hour all month at the quiet tick's counts, plus, per transition
+    // (2 a weekday, ~43 a month), the acting ticks' counts over the quiet ones'.
+    const PRICE = {
+      transition: 0.025 / 1000,
+      lambdaRequest: 0.2 / 1_000_000,
+      lambdaGbSecond: 0.0000166667,
+      ddbWrite: 0.625 / 1_000_000,
+      ddbRead: 0.125 / 1_000_000,
+    };
+    const cost = (t: (typeof evening)[number]) =>
+      t.stateTransitions * PRICE.transition +
+      t.lambdaInvocations * PRICE.lambdaRequest +
+      // The steps' own durations here, at 512 MB (local mode on a shared machine: an upper bound).
+      (t.lambdaMs / 1000) * 0.5 * PRICE.lambdaGbSecond +
+      t.dynamoDbWrites * PRICE.ddbWrite +
+      t.dynamoDbReads * PRICE.ddbRead;
     const ticksPerMonth = 12 * 24 * 30;
-    const reflexMonthly = ticksPerMonth * (5 * 0.000025 + 0.0000002 + 0.5 * 0.0000166667);
+    const transitionsPerMonth = Math.round((2 * 5 * 30) / 7);
+    const quietCost = cost(quiet);
+    const actingExtra = (xs: typeof evening) => xs.reduce((a, t) => a + cost(t) - quietCost, 0);
+    const reflexMonthly =
+      ticksPerMonth * quietCost + (transitionsPerMonth / 2) * (actingExtra(evening) + actingExtra(morning));
+    const savedPerMonth = nightTotals.dollars * perWeek * (30 / 7);
     out.push({
       bench: "off-hours",
       figure: "week",
-      instanceHoursAvoided: instanceHours,
-      dollarsSavedPerWeek: Math.round(dollars * 100) / 100,
+      targets: { instances: 1000, autoScalingGroups: 50, groupInstances: 100 },
+      night: { stops: night.stops, ...nightTotals },
+      instanceHoursAvoidedPerWeek: Math.round(nightTotals.instanceHours * perWeek),
+      dollarsSavedPerWeek: Math.round(nightTotals.dollars * perWeek * 100) / 100,
+      dollarsSavedPerMonth: Math.round(savedPerMonth * 100) / 100,
       reflexTickCostPerMonthUsd: Math.round(reflexMonthly * 100) / 100,
-      estimate: "savings at the example price table; Reflex's cost at list prices; EBS still billed",
+      reflexCostShareOfSavings: Math.round((reflexMonthly / Math.max(savedPerMonth, 0.01)) * 10_000) / 10_000,
+      quietTick: {
+        stateTransitions: quiet.stateTransitions,
+        lambdaInvocations: quiet.lambdaInvocations,
+        lambdaMs: quiet.lambdaMs,
+        dynamoDbReads: quiet.dynamoDbReads,
+        dynamoDbWrites: quiet.dynamoDbWrites,
+      },
+      prices:
+        "us-east-1 list: aws.amazon.com/step-functions/pricing/, aws.amazon.com/lambda/pricing/, aws.amazon.com/dynamodb/pricing/on-demand/",
+      estimate:
+        "savings at the example price table; Reflex's cost at list prices (Lambda duration = the steps' durations measured here); EBS still billed",
     });
     return out;
   } finally {

@@ -474,6 +474,7 @@ describe("against a running local mode", () => {
       whoami: ["--as", "cli:bob"],
       outbox: [],
       "prices import": ["examples/runbooks/off-hours/prices.csv", "--as-of", "2026-12-01"],
+      "prices refresh": ["--types", "t3.micro"],
       "accounts list": [],
       "accounts check": [],
     };

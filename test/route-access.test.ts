@@ -230,6 +230,9 @@ describe("the route table", () => {
       "POST /api/cloud/faults": "chaos: arm a fault in the simulated account (local only)",
       "DELETE /api/cloud/faults": "chaos: disarm all (local only)",
       "DELETE /api/cloud/faults/:id": "chaos: disarm one (local only)",
+      // Read-only, though a POST as AWS's JSON protocol is: `reflex prices refresh` asks it.
+      "POST /api/cloud/aws/pricing": "the simulated Price List (GetProducts; changes nothing; local only)",
+      "POST /api/cloud/aws/pricing/": "the same, as the SDK sends it with a path in its endpoint",
       "POST /slack/commands": "Slack's signature; the command's own access check (ChatOps worker)",
       "POST /slack/interactions": "Slack's signature; the answer's own access check (Approvals.answer)",
     };

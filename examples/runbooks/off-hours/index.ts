@@ -150,6 +150,13 @@ export const offHours = defineRunbook({
       conditions: { Bool: { "kms:GrantIsForAWSResource": "true" } },
       during: ["ec2:StartInstances"],
     },
+    // The monthly savings report (monthly-report.ts), and nothing else in the bucket.
+    {
+      actions: ["s3:PutObject"],
+      mutating: true,
+      resources: ["${ReportsBucketArn}/reports/offhours/*"],
+      tagCondition: "none",
+    },
   ],
   rollback: ["rollback"],
   dryRun:

@@ -19,6 +19,8 @@ export interface Saving {
   dollars: number | "unpriced";
   priceAsOf?: string;
   costCenter?: string;
+  /** The schedule the target was stopped by (stops recorded before it was kept have none). */
+  schedule?: string;
   estimate: true;
   ebs: "still billed";
 }
@@ -32,6 +34,7 @@ export function savingOf(
     instanceType?: string;
     capacity?: { desired: number };
     costCenter?: string;
+    schedule?: string;
   },
   to: Date,
   prices: OffHours["prices"],
@@ -50,6 +53,7 @@ export function savingOf(
     dollars: price === undefined ? "unpriced" : Math.round((instanceMinutes / 60) * price * 100) / 100,
     ...(prices ? { priceAsOf: prices.asOf } : {}),
     ...(stop.costCenter ? { costCenter: stop.costCenter } : {}),
+    ...(stop.schedule ? { schedule: stop.schedule } : {}),
     estimate: true,
     ebs: "still billed",
   };

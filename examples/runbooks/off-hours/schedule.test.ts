@@ -108,4 +108,19 @@ describe("off-hours schedules", () => {
       ]),
     );
   });
+
+  it("refuses a maxLongOverride past the hard limit of 31d, and a maxOverride longer than it, with their paths", () => {
+    const schedules = [{ name: "office", periods: [{ days: "mon-fri", start: "07:00", stop: "19:00" }] }];
+    const issuesOf = (extra: object) =>
+      offHoursSchema
+        .safeParse({ schedules, ...extra })
+        .error?.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    expect(issuesOf({ maxLongOverride: "32d" })).toEqual([
+      "maxLongOverride: must be at most 31d: no override may outlive a month",
+    ]);
+    expect(issuesOf({ maxOverride: "8d" })).toEqual([
+      "maxOverride: must not be longer than maxLongOverride (7d)",
+    ]);
+    expect(issuesOf({ maxOverride: "48h", maxLongOverride: "31d" })).toBeUndefined();
+  });
 });

@@ -110,6 +110,9 @@ export const scheduleSchema = z
   })
   .strict();
 
+/** The hard limit on `maxLongOverride`: 31 days. */
+export const MAX_LONG_OVERRIDE_MS = 31 * 86_400_000;
+
 export const offHoursSchema = z
   .object({
     /** The tag whose value names a target's schedule. */
@@ -121,11 +124,23 @@ export const offHoursSchema = z
     schedules: z.array(scheduleSchema).min(1, "list at least one schedule"),
     /** During a change freeze: `start-only` (default) starts what the schedule wants up and suppresses stops (audited); `nothing` acts on nothing. */
     duringFreeze: z.enum(["start-only", "nothing"]).default("start-only"),
-    /** The longest override (`keep … --for`) anyone may set. */
+    /** The longest override (`keep … --for`) anyone allowed to run off-hours may set. */
     maxOverride: z
       .string()
       .default("24h")
       .refine((d) => parseDuration(d) !== undefined, { message: "must be a duration such as 24h or 90m" }),
+    /**
+     * The longest override a person whose role has the `override-limits` action on off-hours may
+     * set; nobody may set a longer one. At most 31 days: an override outliving a month would
+     * hide a target from every monthly report.
+     */
+    maxLongOverride: z
+      .string()
+      .default("7d")
+      .refine((d) => parseDuration(d) !== undefined, { message: "must be a duration such as 7d or 72h" })
+      .refine((d) => (parseDuration(d) ?? 0) <= MAX_LONG_OVERRIDE_MS, {
+        message: "must be at most 31d: no override may outlive a month",
+      }),
     /**
      * On-demand prices the savings are estimated with: USD per instance-hour by instance type,
      * dated. The user owns the table (AWS Price List `GetProducts` is the source to copy from);
@@ -142,6 +157,12 @@ export const offHoursSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if ((parseDuration(c.maxOverride) ?? 0) > (parseDuration(c.maxLongOverride) ?? Number.POSITIVE_INFINITY))
+      ctx.addIssue({
+        code: "custom",
+        path: ["maxOverride"],
+        message: `must not be longer than maxLongOverride (${c.maxLongOverride})`,
+      });
     const seen = new Set<string>();
     c.schedules.forEach((s, i) => {
       if (seen.has(s.name))

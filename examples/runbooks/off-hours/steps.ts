@@ -28,6 +28,7 @@ import {
   type TargetResult,
 } from "@reflex/sdk";
 import { CAPACITY_TAG, type OffHoursParams } from "./index.ts";
+import { writeMonthlyReport } from "./monthly-report.ts";
 import { savingOf } from "./savings.ts";
 import {
   desiredAt,
@@ -589,9 +590,12 @@ async function apply(input: Input & { plan: Plan }, ctx: Ctx): Promise<{ done: n
     }
   }
   const stops = actions.filter((a) => a.op === "stop").length;
+  // A tick after a month closes writes its report (once; never fails the tick: the next one retries).
+  const monthly = input.params.action === "reconcile" ? await writeMonthlyReport(ctx, cfg, at) : undefined;
   await ctx.record({
     summary: `stopped ${stops} and started ${actions.length - stops} target(s) at ${at.toISOString()}`,
     targets: [...results, ...input.plan.left],
+    ...(monthly && (monthly.written || monthly.error) ? { monthlyReport: monthly } : {}),
   });
   return { done: actions.length };
 }
@@ -725,14 +729,17 @@ async function override(input: Input, ctx: Ctx): Promise<{ overrides: number }> 
   const { targets: found } = await discover(cfg, ctx);
   const byId = new Map(found.map((t) => [t.id, t]));
   const schedules = new Map(cfg.schedules.map((s) => [s.name, s]));
-  const problems = overrideProblems(p, cfg, found, now);
+  // The same check as admission's: a longer override than maxOverride takes override-limits.
+  const mayLong = (await ctx.may?.("override-limits")) ?? false;
+  const problems = overrideProblems(p, cfg, found, now, mayLong);
   if (problems.length)
     throw new StepExecutionError(
-      "InvalidOverride",
+      problems.every((x) => x.forbidden) ? "OverrideNotAllowed" : "InvalidOverride",
       problems.map((x) => `${x.path}: ${x.message}`).join("; "),
     );
   // The person (a Slack id through `people`), so an override names who set it across channels.
   const actor = (await (ctx.person ?? ctx.actor)?.()) ?? "unknown";
+  const max = parseDuration(cfg.maxOverride) as number;
   const results: TargetResult[] = [];
   if (p.action === "release") {
     for (const id of targets) {
@@ -767,7 +774,7 @@ async function override(input: Input, ctx: Ctx): Promise<{ overrides: number }> 
       id,
       kind: t.kind,
       status: ctx.dryRun ? "not-started" : "succeeded",
-      reason: `${ctx.dryRun ? "would keep" : "kept"} running until ${fmt(until, s.timezone)} by ${actor}: ${item.reason}`,
+      reason: `${ctx.dryRun ? "would keep" : "kept"} running until ${fmt(until, s.timezone)} by ${actor}${until.getTime() - now.getTime() > max ? ` (longer than maxOverride ${cfg.maxOverride}: ${actor} has override-limits)` : ""}: ${item.reason}`,
     });
   }
   if (p.start && !ctx.dryRun) {
@@ -786,39 +793,70 @@ async function override(input: Input, ctx: Ctx): Promise<{ overrides: number }> 
   return { overrides: results.length };
 }
 
+/** Something wrong with a keep or release: the param at fault; `forbidden` when it is this person's access (a 403), not the input. */
+export interface OverrideProblem {
+  path: string;
+  message: string;
+  forbidden?: true;
+}
+
 /**
  * What is wrong with a keep or release, each with the param at fault: a target without the
- * off-hours tag or with an unknown schedule; a keep's end in the past or further than
- * `maxOverride` (judged in each target's schedule zone). Asked by admission's precheck (a 400
- * before anything is written) and again by the override step (the world may have changed).
+ * off-hours tag or with an unknown schedule; a keep's end in the past, further than
+ * `maxOverride` for a person without the `override-limits` action (forbidden: a 403), or further
+ * than `maxLongOverride` for anyone (judged in each target's schedule zone). Asked by
+ * admission's precheck (before anything is written) and again by the override step (the world
+ * may have changed).
  */
 export function overrideProblems(
   p: OffHoursParams,
   cfg: OffHours,
   found: Target[],
   now: Date,
-): Array<{ path: string; message: string }> {
+  mayLong: boolean,
+): OverrideProblem[] {
   const byId = new Map(found.map((t) => [t.id, t]));
   const schedules = new Map(cfg.schedules.map((s) => [s.name, s]));
-  const problems: Array<{ path: string; message: string }> = [];
-  const max = parseDuration(cfg.maxOverride) as number;
+  const problems: OverrideProblem[] = [];
   for (const id of p.targets ?? []) {
     const t = byId.get(id);
     const s = t && schedules.get(t.schedule ?? "");
     if (!t) problems.push({ path: "targets", message: `${id} carries no ${cfg.tagKey} tag` });
     else if (!s) problems.push({ path: "targets", message: `${id} has no known schedule ('${t.schedule}')` });
     else if (p.action === "keep") {
-      const until = untilOf(p, s, now);
-      if (until.getTime() <= now.getTime())
-        problems.push({ path: "until", message: `${until.toISOString()} is in the past` });
-      else if (until.getTime() - now.getTime() > max)
-        problems.push({
-          path: p.for ? "for" : "until",
-          message: `${until.toISOString()} is more than maxOverride (${cfg.maxOverride}) away`,
-        });
+      const problem = endProblem(p, cfg, untilOf(p, s, now), now, mayLong);
+      if (problem) problems.push(problem);
     }
   }
   return problems;
+}
+
+/**
+ * What is wrong with a keep's end, if anything: in the past; beyond `maxLongOverride` (nobody);
+ * beyond `maxOverride` without the `override-limits` action (forbidden).
+ */
+export function endProblem(
+  p: OffHoursParams,
+  cfg: OffHours,
+  until: Date,
+  now: Date,
+  mayLong: boolean,
+): OverrideProblem | undefined {
+  const path = p.for ? "for" : "until";
+  const ahead = until.getTime() - now.getTime();
+  if (ahead <= 0) return { path: "until", message: `${until.toISOString()} is in the past` };
+  if (ahead > (parseDuration(cfg.maxLongOverride) as number))
+    return {
+      path,
+      message: `${until.toISOString()} is more than maxLongOverride (${cfg.maxLongOverride}) away: nobody may set a longer override`,
+    };
+  if (ahead > (parseDuration(cfg.maxOverride) as number) && !mayLong)
+    return {
+      path,
+      forbidden: true,
+      message: `${until.toISOString()} is more than maxOverride (${cfg.maxOverride}) away: a longer override (up to maxLongOverride, ${cfg.maxLongOverride}) takes a role with the override-limits action on off-hours`,
+    };
+  return undefined;
 }
 
 /** The instant a keep ends: `for` from now, an ISO instant, or the next `HH:MM` in the schedule's zone (today, else tomorrow). */

@@ -95,9 +95,12 @@ export class NotFoundError extends ReflexError {
 
 /** A person may not do what they asked: their roles do not allow it. Maps to HTTP 403. */
 export class AccessDeniedError extends ReflexError {
-  constructor(message: string) {
+  /** The input this person may not give, when the refusal is about one (an override's `for`). */
+  readonly path?: string;
+  constructor(message: string, path?: string) {
     super("access_denied", message);
     this.name = "AccessDeniedError";
+    if (path) this.path = path;
   }
 }
 

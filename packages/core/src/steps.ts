@@ -11,6 +11,7 @@ import "./aws-sts.ts";
 import { classify, TRANSIENT_ERROR } from "./aws-errors.ts";
 import { currentConfig } from "./config/index.ts";
 import { StepExecutionError, ValidationError } from "./errors.ts";
+import * as Access from "./policy/access.ts";
 import * as People from "./policy/people.ts";
 import {
   APPROVAL_RESOURCE,
@@ -225,6 +226,12 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
     person: async () =>
       People.personOf(currentConfig(), (await Executions.find(execution.id))?.trigger.actor ?? "unknown")
         .name,
+    may: async (action) => {
+      const trigger = (await Executions.find(execution.id))?.trigger;
+      // Automation (rules, schedules, windows) has the config's authority, never a person's extras.
+      if (!trigger || ["rule", "schedule", "window"].includes(trigger.kind)) return false;
+      return Access.may(currentConfig(), { id: trigger.actor }, action, runbook.name);
+    },
     config: Object.fromEntries(
       Object.keys(runbook.config ?? {}).map((k) => [
         k,

@@ -186,8 +186,8 @@ interface Refusal {
   check: Check;
   reason: string;
   issues?: ValidationError["issues"];
-  /** When not the check's own (a precheck says 400 or 409). */
-  status?: 400 | 409;
+  /** When not the check's own (a precheck says 400, 403 or 409). */
+  status?: 400 | 403 | 409;
   code?: string;
 }
 
@@ -370,6 +370,8 @@ async function checkPrecheck({
   params,
   dryRun,
   now,
+  req,
+  automatic,
 }: Admitting): Promise<Refusal | undefined> {
   if (!runbook.precheck) return undefined;
   const check = await runbook.precheck();
@@ -387,10 +389,13 @@ async function checkPrecheck({
       const held = await Promise.all(targets.map((t) => Locks.holder(t, now.getTime())));
       return held.flatMap((l, i) => (l ? [{ target: targets[i] as string, holder: l.owner }] : []));
     },
+    actor: req.actor.id,
+    may: (action) => !automatic && Access.may(config, req.actor, action, runbook.name),
   });
   if (!refusal) return undefined;
   return {
-    check: "precheck",
+    // A 403 is this person's access (`override-limits`), audited as such.
+    check: refusal.status === 403 ? "access" : "precheck",
     reason: refusal.message,
     status: refusal.status,
     code: refusal.code,
@@ -607,7 +612,7 @@ async function refused(
 /** Turns a refusal into the error an HTTP caller gets (403 access, 409 guardrails, 400 params). */
 export function refusalError(a: Extract<Admission, { admitted: false }>): Error {
   if (a.status === 400) return new ValidationError(a.code ?? "invalid_params", a.reason, a.issues ?? []);
-  if (a.status === 403) return new AccessDeniedError(a.reason);
+  if (a.status === 403) return new AccessDeniedError(a.reason, a.issues?.[0]?.path);
   const code =
     a.code ??
     (a.duplicate ? "execution_exists" : a.check === "lock" ? "target_locked" : `refused_${a.check}`);

@@ -11,8 +11,20 @@ import { duration } from "./duration.ts";
 /** The longest approval deadline: each state machine's timeout leaves room for it (stacks/timeouts.test.ts). */
 export const MAX_APPROVAL_DEADLINE_MS = 12 * 3_600_000;
 
-/** What a person may do with a runbook, by role. */
-export const ACTIONS = ["run", "dry-run", "approve", "abort", "override-freeze", "override-pause"] as const;
+/**
+ * What a person may do with a runbook, by role. `override-limits`: start it with params past the
+ * runbook's own limit for everyone (off-hours: an override longer than `maxOverride`), up to the
+ * hard limit the runbook keeps for all (off-hours: `maxLongOverride`).
+ */
+export const ACTIONS = [
+  "run",
+  "dry-run",
+  "approve",
+  "abort",
+  "override-freeze",
+  "override-pause",
+  "override-limits",
+] as const;
 export type Action = (typeof ACTIONS)[number];
 
 const name = z

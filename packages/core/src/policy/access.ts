@@ -14,7 +14,7 @@
  * When the config has no `access` section: local mode lets the local user do everything; a
  * deployed Reflex lets nobody start anything by hand (fail closed) until the config lists who.
  */
-import type { Action, Config } from "../config/schema.ts";
+import { ACTIONS, type Action, type Config } from "../config/schema.ts";
 import * as People from "./people.ts";
 
 export interface Actor {
@@ -117,7 +117,7 @@ export function describeActor(
   may: Record<string, Action[]>;
   note?: string;
 } {
-  const actions: Action[] = ["run", "dry-run", "approve", "abort", "override-freeze", "override-pause"];
+  const actions: readonly Action[] = ACTIONS;
   const person = People.personOf(config, actor.id);
   return {
     actor: actor.id,

@@ -29,7 +29,7 @@
  */
 
 import { z } from "zod";
-import type { Config } from "../config/schema.ts";
+import type { Action, Config } from "../config/schema.ts";
 import { type Issue, RunbookDefinitionError } from "../errors.ts";
 import {
   APPROVAL_RESOURCE,
@@ -202,6 +202,8 @@ export interface StepContext {
   actor?: () => Promise<string>;
   /** The person who started it: `actor` through the config's `people` (`slack:U123` → `alice`), else `actor`. Set by the step runner. */
   person?: () => Promise<string>;
+  /** May the run's starter take `action` on this runbook (config `access`)? Set by the step runner. */
+  may?: (action: Action) => Promise<boolean>;
 }
 
 /** What {@link StepContext.items} offers: one runbook's records, nobody else's. */
@@ -382,11 +384,18 @@ export interface PrecheckContext {
   dryRun: boolean;
   /** Which of these targets another run holds now (`restore-source:…`), and which run. */
   heldBy(targets: string[]): Promise<Array<{ target: string; holder: string }>>;
+  /** The one asking, as admission names them (`cli:alice`, `schedule:office`). */
+  actor: string;
+  /** May the one asking take `action` on this runbook (config `access`; automation never has a person's extras)? */
+  may(action: Action): boolean;
 }
 
-/** Why a start is refused before it is written: a 400 (bad input) or a 409 (the world is not ready), with a named code. */
+/**
+ * Why a start is refused before it is written: a 400 (bad input), a 403 (this person may not:
+ * audited as an `access` refusal) or a 409 (the world is not ready), with a named code.
+ */
 export interface PrecheckRefusal {
-  status: 400 | 409;
+  status: 400 | 403 | 409;
   /** Named, e.g. `SnapshotNotFound`: what the caller's `error.code` says. */
   code: string;
   message: string;

@@ -39,7 +39,10 @@ export function errorResponse(err: unknown): Response {
     });
   }
   if (err instanceof NotFoundError) return json(404, { error: { code: err.code, message: err.message } });
-  if (err instanceof AccessDeniedError) return json(403, { error: { code: err.code, message: err.message } });
+  if (err instanceof AccessDeniedError)
+    return json(403, {
+      error: { code: err.code, message: err.message, ...(err.path ? { path: err.path } : {}) },
+    });
   if (err instanceof ConflictError) return json(409, { error: { code: err.code, message: err.message } });
   if (err instanceof ReflexError) return json(500, { error: { code: err.code, message: err.message } });
   return json(500, { error: { code: "internal", message: "internal error; see the logs" } });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { reflex } from "../../../../test/support/cli.ts";
-import { PriceFileError, parsePriceTable } from "./prices.ts";
+import { fetchPriceTable, type GetProducts, PriceFileError, parsePriceTable } from "./prices.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "reflex-prices-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -77,5 +77,48 @@ describe("reflex prices import", () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain(`${bad}:2: usdPerHour 'cheap' is not a number`);
     expect(existsSync(join(dir, "bad.json"))).toBe(false);
+  });
+});
+
+describe("the Price List's answer, read", () => {
+  const entry = (usd: string, unit = "Hrs") =>
+    JSON.stringify({
+      product: { attributes: { instanceType: "t3.micro" } },
+      terms: { OnDemand: { "A.B": { priceDimensions: { "A.B.C": { unit, pricePerUnit: { USD: usd } } } } } },
+    });
+
+  it("follows NextToken, and lists as unpriced a type with two prices, a price of 0 or no product, never $0", async () => {
+    const answers: Record<string, Array<{ PriceList: string[]; NextToken?: string }>> = {
+      "t3.micro": [
+        { PriceList: [], NextToken: "2" },
+        { PriceList: [entry("0.0104000000"), entry("9", "Quantity")] },
+      ],
+      "m5.large": [{ PriceList: [entry("0.096"), entry("0.1")] }],
+      "c5.large": [{ PriceList: [entry("0.0000000000")] }],
+      "x9.huge": [{ PriceList: [] }],
+    };
+    const asked: string[] = [];
+    const getProducts: GetProducts = async (input) => {
+      const type = input.Filters.find((f) => f.Field === "instanceType")?.Value as string;
+      asked.push(`${type}:${input.NextToken ?? ""}`);
+      return (
+        (answers[type] as Array<{ PriceList: string[]; NextToken?: string }>)[input.NextToken ? 1 : 0] ?? {}
+      );
+    };
+    const table = await fetchPriceTable(getProducts, {
+      types: Object.keys(answers),
+      region: "us-east-1",
+      asOf: "2026-12-07",
+    });
+    expect(table.perHour).toEqual({ "t3.micro": 0.0104 });
+    expect(table.unpriced.map((u) => u.instanceType)).toEqual(["m5.large", "c5.large", "x9.huge"]);
+    expect(asked).toEqual(["t3.micro:", "t3.micro:2", "m5.large:", "c5.large:", "x9.huge:"]);
+  });
+
+  it("gives up on an answer that pages forever, so nothing is written", async () => {
+    const endless: GetProducts = async () => ({ PriceList: [], NextToken: "again" });
+    await expect(
+      fetchPriceTable(endless, { types: ["t3.micro"], region: "us-east-1", asOf: "2026-12-07" }),
+    ).rejects.toThrow("GetProducts for t3.micro gave more than 20 pages; nothing written");
   });
 });

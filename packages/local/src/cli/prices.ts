@@ -6,7 +6,7 @@
  * The CSV: a header with `instanceType` and `usdPerHour` (any order; other columns ignored),
  * then one row per type. `#` lines and blank lines are skipped.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { type Io, UsageError } from "./io.ts";
 
 export interface PriceTable {
@@ -127,5 +127,209 @@ export async function importPrices(
       `${types} price(s) as of ${table.asOf} (${table.region}) written to ${o.out}: set offHours.prices to it`,
     );
   else io.out(json.trimEnd());
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// reflex prices refresh: the same table, from the AWS Price List
+
+/** The Price List Query API's answer to one `GetProducts` page, as `@aws-sdk/client-pricing` gives it. */
+export interface PriceListPage {
+  PriceList?: string[];
+  NextToken?: string;
+}
+
+/** One `GetProducts` call (the Pricing client's `send`, narrowed; tests and local mode pass the same client). */
+export type GetProducts = (input: {
+  ServiceCode: string;
+  Filters: Array<{ Type: "TERM_MATCH"; Field: string; Value: string }>;
+  FormatVersion: string;
+  MaxResults: number;
+  NextToken?: string;
+}) => Promise<PriceListPage>;
+
+/**
+ * The filters that pick a type's plain on-demand Linux price in a Region: shared tenancy, no
+ * pre-installed software, no licence, capacity `Used` (not an unused capacity reservation).
+ * Attribute names as the AmazonEC2 offer file spells them (DescribeServices lists them).
+ */
+export function filtersFor(instanceType: string, region: string) {
+  return [
+    ["instanceType", instanceType],
+    ["regionCode", region],
+    ["operatingSystem", "Linux"],
+    ["tenancy", "Shared"],
+    ["preInstalledSw", "NA"],
+    ["licenseModel", "No License required"],
+    ["capacitystatus", "Used"],
+  ].map(([Field, Value]) => ({
+    Type: "TERM_MATCH" as const,
+    Field: Field as string,
+    Value: Value as string,
+  }));
+}
+
+/** The most GetProducts pages one type may take. */
+const MAX_PAGES = 20;
+
+/** The hourly USD prices in one PriceList entry's on-demand terms (each entry is a JSON string). */
+function hourlyPrices(entry: string): number[] {
+  const p = JSON.parse(entry) as {
+    terms?: {
+      OnDemand?: Record<
+        string,
+        { priceDimensions?: Record<string, { unit?: string; pricePerUnit?: { USD?: string } }> }
+      >;
+    };
+  };
+  return Object.values(p.terms?.OnDemand ?? {})
+    .flatMap((t) => Object.values(t.priceDimensions ?? {}))
+    .filter((d) => d.unit === "Hrs" && d.pricePerUnit?.USD !== undefined)
+    .map((d) => Number(d.pricePerUnit?.USD));
+}
+
+/**
+ * Asks the Price List for each type's on-demand Linux price in `region`. A type with no product,
+ * a price of 0 or more than one price is `unpriced` (with why), never $0. Any call that fails
+ * throws: the caller writes nothing (never half a table).
+ */
+export async function fetchPriceTable(
+  getProducts: GetProducts,
+  o: { types: string[]; region: string; asOf: string },
+): Promise<PriceTable & { unpriced: Array<{ instanceType: string; why: string }> }> {
+  const perHour: Record<string, number> = {};
+  const unpriced: Array<{ instanceType: string; why: string }> = [];
+  for (const type of o.types) {
+    const prices = new Set<number>();
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      // A type is a handful of products: an answer that pages on and on is not the Price List's.
+      if (++pages > MAX_PAGES)
+        throw new Error(`GetProducts for ${type} gave more than ${MAX_PAGES} pages; nothing written`);
+      const page = await getProducts({
+        ServiceCode: "AmazonEC2",
+        Filters: filtersFor(type, o.region),
+        FormatVersion: "aws_v1",
+        MaxResults: 100,
+        NextToken: token,
+      });
+      for (const entry of page.PriceList ?? []) for (const usd of hourlyPrices(entry)) prices.add(usd);
+      token = page.NextToken;
+    } while (token);
+    const [only] = [...prices];
+    if (prices.size === 0)
+      unpriced.push({
+        instanceType: type,
+        why: `the Price List has no on-demand Linux product in ${o.region}`,
+      });
+    else if (prices.size > 1)
+      unpriced.push({
+        instanceType: type,
+        why: `the Price List has ${prices.size} prices: ${[...prices].join(", ")}`,
+      });
+    else if (!(Number.isFinite(only) && (only as number) > 0))
+      unpriced.push({ instanceType: type, why: `the Price List says ${only}: a free type is not a saving` });
+    else perHour[type] = only as number;
+  }
+  return { asOf: o.asOf, region: o.region, perHour, unpriced };
+}
+
+/** The types to refresh: `--types a,b` and those of the table `--from` names (and its Region). */
+function typesToRefresh(o: { types?: string; from?: string; region?: string }): {
+  types: string[];
+  region?: string;
+} {
+  const types = new Set<string>();
+  let region: string | undefined;
+  for (const t of (o.types ?? "")
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean)) {
+    if (!TYPE.test(t)) throw new UsageError(`--types: '${t}' is not an instance type such as t3.micro`);
+    types.add(t);
+  }
+  if (o.from) {
+    let table: Partial<PriceTable>;
+    try {
+      table = JSON.parse(readFileSync(o.from, "utf8"));
+    } catch (err) {
+      throw new UsageError(`--from ${o.from}: not a price table (${(err as Error).message})`);
+    }
+    for (const t of Object.keys(table.perHour ?? {})) types.add(t);
+    region = table.region;
+  }
+  if (types.size === 0)
+    throw new UsageError(
+      "name the types: --types t3.micro,m5.large, or --from prices.json (a table to refresh)",
+    );
+  return { types: [...types], region };
+}
+
+/**
+ * `reflex prices refresh --types a,b | --from prices.json [--region r] [--out prices.json]`: the
+ * table `prices import` writes, dated today, from the AWS Price List (`GetProducts`; deployed,
+ * with your AWS credentials) or, against local mode, from the simulated account's Price List
+ * endpoint — the same client and code. Written whole or not at all.
+ */
+export async function refreshPrices(
+  io: Io,
+  o: { types?: string; from?: string; region?: string; out?: string; json?: boolean; url?: string },
+  today: () => Date = () => new Date(),
+): Promise<number> {
+  const asked = typesToRefresh(o);
+  const region = o.region ?? asked.region ?? "us-east-1";
+  if (!REGION.test(region))
+    throw new UsageError(`--region '${region}' is not an AWS region such as us-east-1`);
+  const { openTransport } = await import("./transport.ts");
+  const { PricingClient, GetProductsCommand } = await import("@aws-sdk/client-pricing");
+  const server = await openTransport({ url: o.url });
+  // The Price List answers in us-east-1 (and ap-south-1, eu-central-1) whatever Region is priced.
+  // Local mode: the simulated account's endpoint on this server, dummy credentials (nothing
+  // leaves 127.0.0.1); deployed: AWS, with your credentials.
+  const pricing = server.remote
+    ? new PricingClient({ region: "us-east-1" })
+    : new PricingClient({
+        region: "us-east-1",
+        endpoint: `${server.baseUrl}/api/cloud/aws/pricing`,
+        credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      });
+  let table: Awaited<ReturnType<typeof fetchPriceTable>>;
+  try {
+    table = await fetchPriceTable((input) => pricing.send(new GetProductsCommand(input)), {
+      types: asked.types,
+      region,
+      asOf: today().toISOString().slice(0, 10),
+    });
+  } catch (err) {
+    throw new Error(
+      `the Price List could not be read (${(err as Error).name}: ${(err as Error).message}); nothing written`,
+    );
+  } finally {
+    pricing.destroy();
+  }
+  const { unpriced, ...priceTable } = table;
+  const types = Object.keys(priceTable.perHour).length;
+  if (types === 0)
+    throw new Error(
+      `no type has a price (${unpriced.map((u) => `${u.instanceType}: ${u.why}`).join("; ")}); nothing written`,
+    );
+  const json = `${JSON.stringify(priceTable, null, 2)}\n`;
+  if (o.out) {
+    // Whole or not at all: a reader of the file never sees half of it.
+    const tmp = `${o.out}.${process.pid}.tmp`;
+    writeFileSync(tmp, json);
+    renameSync(tmp, o.out);
+  }
+  if (o.json) io.out(JSON.stringify({ ...priceTable, unpriced, ...(o.out ? { writtenTo: o.out } : {}) }));
+  else {
+    if (o.out)
+      io.out(
+        `${types} price(s) as of ${priceTable.asOf} (${priceTable.region}) written to ${o.out}: set offHours.prices to it`,
+      );
+    else io.out(json.trimEnd());
+    for (const u of unpriced)
+      io.err(`unpriced: ${u.instanceType}: ${u.why} (savings for it are reported unpriced, never $0)`);
+  }
   return 0;
 }

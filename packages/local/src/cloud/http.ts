@@ -12,8 +12,11 @@
  *
  * Bad input is a 400 with `{ error: { code, message, path } }`.
  */
+
+import { randomUUID } from "node:crypto";
 import { parseDuration, ValidationError } from "@reflex/core";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
+import { CloudApiError } from "./api-error.ts";
 import { THROTTLE_CODES } from "./faults.ts";
 import {
   type ArmedFault,
@@ -288,6 +291,37 @@ export function cloudApp(cloud: SimulatedCloud): Hono {
       return c.json({ error: { code: "not_found", message: `fault '${id}' does not exist` } }, 404);
     return c.json({ removed: id });
   });
+  // The Price List Query API on the wire (awsJson1_1), for a client in another process (`reflex
+  // prices refresh` against local mode): the SDK's own serializer and parser run, answered by the
+  // simulated account (calls logged, faults applied) as `@aws-sdk/client-pricing` would be by AWS.
+  const pricing = async (c: Context) => {
+    const target = c.req.header("x-amz-target") ?? "";
+    const m = /^AWSPriceListService\.(\w+)$/.exec(target);
+    // AWS says application/x-amz-json-1.1; the SDK reads the body whatever the type, and the
+    // local server's Lambda adapter would base64 a type it does not know as text.
+    const headers = { "content-type": "application/json", "x-amzn-requestid": randomUUID() };
+    const fail = (e: CloudApiError) =>
+      new Response(JSON.stringify({ __type: e.code, message: e.message }), {
+        status: e.httpStatusCode,
+        headers,
+      });
+    if (!m) return fail(new CloudApiError("UnknownOperationException", `unknown target '${target}'`));
+    let input: unknown;
+    try {
+      input = JSON.parse((await c.req.text()) || "{}");
+    } catch {
+      return fail(new CloudApiError("SerializationException", "the body is not JSON"));
+    }
+    try {
+      const out = await cloud.invoke("pricing", "us-east-1", m[1] as string, input);
+      return new Response(JSON.stringify(out), { status: 200, headers });
+    } catch (e) {
+      if (e instanceof CloudApiError) return fail(e);
+      throw e;
+    }
+  };
+  app.post("/api/cloud/aws/pricing", pricing);
+  app.post("/api/cloud/aws/pricing/", pricing);
   app.onError((err, c) => {
     if (err instanceof ValidationError)
       return c.json({ error: { code: err.code, message: err.message, path: err.path ?? "" } }, 400);

@@ -69,6 +69,7 @@ import {
   volumeMarker,
 } from "./model.ts";
 import { loadState, saveState } from "./persist.ts";
+import { pricingOperations } from "./pricing.ts";
 import {
   rds,
   rdsOperations,
@@ -270,6 +271,8 @@ export const SIMULATED_SERVICES = [
   "rds",
   // The estate's DynamoDB tables (backups), apart from `dynamodb`, Reflex's own state in dynalite.
   "dynamodb-tables",
+  // The Price List Query API (read-only): `reflex prices refresh` asks it (pricing.ts).
+  "pricing",
 ] as const;
 export type SimulatedService = (typeof SIMULATED_SERVICES)[number];
 
@@ -290,6 +293,7 @@ export const IAM_PREFIX: Record<SimulatedService, string> = {
   lambda: "lambda",
   rds: "rds",
   "dynamodb-tables": "dynamodb",
+  pricing: "pricing",
 };
 
 /** The simulated service an IAM prefix (or the SDK's service name) names, or undefined. */
@@ -310,6 +314,7 @@ const OPERATIONS: Record<string, Record<string, (ctx: OpContext, input: OpInput)
   lambda: lambdaOperations,
   rds: rdsOperations,
   "dynamodb-tables": dynamoDbTableOperations,
+  pricing: pricingOperations,
 };
 
 const READ_ONLY = /^(Describe|List|Get)/;

@@ -6,25 +6,33 @@
  * by tsc through JSDoc types (`packages/local/src/console/tsconfig.json`).
  *
  * Addresses (deep links): `#/runs`, `#/runs?text=…`, `#/runs/<id>`, `#/runs/<id>/<state>`,
- * `#/runs/<id>/<state>/<target>`, `#/approvals`, `#/approvals/<id>`, `#/start`, `#/start/<runbook>`.
+ * `#/runs/<id>/<state>/<target>`, `#/approvals`, `#/approvals/<id>`, `#/start`, `#/start/<runbook>`,
+ * `#/offhours` (off-hours' overrides; its link shows when the server has the runbook).
  */
 import { forgetBanner, refreshGuardrails } from "./banner.js";
 import { onAction } from "./lib/act.js";
 import { flash } from "./lib/dom.js";
-import { refreshMe } from "./lib/me.js";
+import { hasRunbook, refreshMe } from "./lib/me.js";
 import { POLL_MS } from "./lib/runs.js";
 import { approvalsView, refreshApprovals } from "./views/approvals.js";
+import { offHoursView, showOffHoursNav } from "./views/offhours.js";
 import { runView } from "./views/run.js";
 import { runsView } from "./views/runs.js";
 import { startView } from "./views/start.js";
 
 /**
- * @typedef {{ view: "runs" | "run" | "approvals" | "start", nav: string, arg?: string,
+ * @typedef {{ view: "runs" | "run" | "approvals" | "start" | "offhours", nav: string, arg?: string,
  *   step?: string, target?: string, query: URLSearchParams }} Route
  * @typedef {{ again: () => unknown, linkTo: (hash: string) => void }} ViewContext
  */
 
-const views = { runs: runsView, run: runView, approvals: approvalsView, start: startView };
+const views = {
+  runs: runsView,
+  run: runView,
+  approvals: approvalsView,
+  start: startView,
+  offhours: offHoursView,
+};
 
 /** What the address asks for. @returns {Route} */
 function parseRoute() {
@@ -35,6 +43,7 @@ function parseRoute() {
     return { view: "run", arg: parts[1], step: parts[2], target: parts[3], query, nav: "runs" };
   if (parts[0] === "approvals") return { view: "approvals", arg: parts[1], query, nav: "approvals" };
   if (parts[0] === "start") return { view: "start", arg: parts[1], query, nav: "start" };
+  if (parts[0] === "offhours") return { view: "offhours", query, nav: "offhours" };
   return { view: "runs", query, nav: "runs" };
 }
 
@@ -80,6 +89,7 @@ async function refresh(first) {
   try {
     // Who the person is comes first: the views show only what they may do.
     await refreshMe();
+    showOffHoursNav(hasRunbook("off-hours") || route.view === "offhours");
     const view = views[route.view].render(main, isNew, route, context);
     // A new page is drawn before the banner and the count are asked for, so its request does
     // not share the server with theirs; later refreshes ask for all three at once.

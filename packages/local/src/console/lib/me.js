@@ -66,6 +66,9 @@ export function whyNot(action, runbook) {
   return `${name()} may not ${action === "run" ? "start" : action} ${runbook} runs`;
 }
 
+/** Whether whoami lists this runbook (the server has it); false when the console does not know. @param {string} runbook */
+export const hasRunbook = (runbook) => Boolean(me && Object.hasOwn(me.may, runbook));
+
 /** Pausing and resuming take `override-pause` on some runbook, as the server checks. */
 export function whyNotPause() {
   if (!me || Object.values(me.may).some((a) => a.includes("override-pause"))) return undefined;
