@@ -46,7 +46,6 @@ const backup = (accounts: string[], limits: Locations.LocationLimits, regions?: 
     },
     { accounts, ...(regions ? { regions } : {}) },
     limits,
-    waitForEnd,
   );
 
 /** The most locations with a call in flight at once: each location's calls span [first, last] in the org's call order. */

@@ -83,6 +83,8 @@ export interface EngineOptions {
    * default; local mode attributes the call to the execution in the simulated cloud's log.
    */
   sdkHandler?: (resource: string, input: unknown, executionName: string) => Promise<unknown>;
+  /** Other Lambda functions a state machine's Tasks may call, by ARN (the fan-out's). */
+  handlers?: Record<string, TaskHandler>;
   /** How long each Wait state really waits locally (ms); AWS waits the ASL's seconds. */
   waitMs?: number;
   /** How long a Retry waits locally (ms). */
@@ -249,6 +251,11 @@ export class LocalStepFunctions {
       }
       if (state.Type === "Task" && isSdkResource(state.Resource)) {
         sdkTasks[stateName] = state.Resource as string;
+        return;
+      }
+      const other = state.Type === "Task" ? this.options.handlers?.[state.Resource as string] : undefined;
+      if (other) {
+        tasks[stateName] = other;
         return;
       }
       if (state.Type === "Task") {
