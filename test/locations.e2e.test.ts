@@ -135,6 +135,26 @@ describe("target locations", () => {
     }
   });
 
+  it("starts no new location once more than locationMaxErrors have failed: the rest are SKIPPED, the parent lists each", async () => {
+    const role = "arn:aws:iam::111111111111:role/ReflexExecutionRole";
+    local.organization.sts.deleteRole(role);
+    try {
+      // One at a time, no error tolerated: member-1's first location fails, nothing else starts.
+      const { locations } = await backup(["*"], { locationConcurrency: 1, locationMaxErrors: 0 }, [
+        "us-east-1",
+      ]);
+      expect(locations.map((l) => [l.account, l.status])).toEqual([
+        ["111111111111", "FAILED"],
+        ["222222222222", "SKIPPED"],
+        ["333333333333", "SKIPPED"],
+      ]);
+      expect(locations[1]?.reason).toBe("more than 0 location(s) failed");
+      expect(locations[1]?.executionId).toBeUndefined();
+    } finally {
+      local.organization.sts.putRole({ arn: role, trust: [local.organization.sts.hubPrincipal] });
+    }
+  });
+
   it("refuses a location the config does not name, or a runbook whose state machine calls AWS itself (400, nothing started)", async () => {
     const { Admission: A } = await import("@reflex/core");
     const refused: Admission.Admission = await A.admit({

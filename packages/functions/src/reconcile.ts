@@ -8,7 +8,7 @@
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { AuditExport, Runs, requireEnv, Steps } from "@reflex/core";
+import { AuditExport, Locations, Runs, requireEnv, Steps } from "@reflex/core";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
 loadConfigFromEnv();
@@ -64,6 +64,9 @@ export const handler = middy<unknown, { closed: number }>()
   .handler(async () => {
     const closed = await Runs.reconcile({ olderThanMs: 10 * 60_000, inspectLost: Steps.inspectLost });
     for (const c of closed) logger.warn("closed a run Reflex had lost track of", { ...c });
+    // A fan-out whose start was cut short (its item written, its machine never started) starts;
+    // for one already running, StartExecution by the same name and input changes nothing.
+    for (const f of await Locations.running()) await Locations.resume(f.parentId);
     // Written even when zero, so the alarm sees data and a quiet stage reads as OK, not missing.
     process.stdout.write(`${lostRunsEmf(closed.length, requireEnv("REFLEX_EVENT_BUS"))}\n`);
     // The sealed audit trail's export, watched from here so a sealer that stopped still pages.

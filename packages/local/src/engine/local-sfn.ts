@@ -295,6 +295,9 @@ export class LocalStepFunctions {
     executionArn: string;
     startDate: number;
   } {
+    // Stopping: nothing new starts (a Distributed Map's iterations still in flight would start
+    // their child executions after their parent was stopped).
+    if (this.closing) throw new AwsError("ServiceUnavailable", "the local engine is stopping", 503);
     const m = this.machines.get(req.stateMachineArn);
     if (!m)
       throw new AwsError(
