@@ -3,7 +3,15 @@
  * three simulated member accounts of two Regions each, backup-snapshot by tag in every
  * location, a child run per location.
  */
-import { type Admission, Locations, validateConfig } from "@reflex/core";
+import {
+  type Admission,
+  type Config,
+  currentConfig,
+  Gate,
+  Locations,
+  useConfig,
+  validateConfig,
+} from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as Executions from "../packages/core/src/state/executions.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
@@ -442,5 +450,125 @@ describe("reflex start --accounts --regions", () => {
     expect(() => memberAccounts("12", "2")).toThrow(/0 to 9/);
     expect(() => memberAccounts("2", "eu-west-9")).toThrow(/unknown Region 'eu-west-9'/);
     expect((await reflex(["start", "--accounts", "x"])).code).toBe(2);
+  });
+});
+
+describe("locations on rules and schedules", () => {
+  const backup = { run: "backup-snapshot", with: { selector: { tag: { Backup: "daily" } } } };
+  const withConfig = async <T>(extra: Record<string, unknown>, fn: (config: Config) => Promise<T>) => {
+    const before = currentConfig();
+    const config = validateConfig({ accounts: local.config.accounts, ...extra });
+    useConfig(config);
+    try {
+      return await fn(config);
+    } finally {
+      useConfig(before);
+    }
+  };
+  const envelope = (detailType: string, account: string, region: string) => ({
+    version: "0",
+    id: `evt-${Math.random().toString(36).slice(2)}`,
+    "detail-type": detailType,
+    source: "custom.reflex-test",
+    account,
+    time: new Date().toISOString(),
+    region,
+    resources: [],
+    detail: {},
+  });
+  const until = async <T>(read: () => Promise<T | undefined>): Promise<T> => {
+    for (;;) {
+      const value = await read();
+      if (value !== undefined) return value;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  it("runs an event from a member account in that account and Region; the rule's selector decides which it takes; from the hub it fans out", async () => {
+    const on = (t: string) => ({ source: ["custom.reflex-test"], "detail-type": [t] });
+    await withConfig(
+      {
+        rules: [
+          // Dry-runs: no locks, so the runs here never wait on one another.
+          { name: "anywhere", on: on("Anywhere"), ...backup, dryRun: true, cooldown: "0s" },
+          {
+            name: "member-1-eu",
+            on: on("Member one"),
+            ...backup,
+            dryRun: true,
+            cooldown: "0s",
+            locations: { accounts: ["member-1"], regions: ["eu-west-1"] },
+          },
+        ],
+      },
+      async (config) => {
+        // No `locations` on the rule: an event from member-3 runs in member-3, where it happened.
+        const [plain] = await Gate.handleEvent(envelope("Anywhere", "333333333333", "us-east-1"), { config });
+        expect(plain?.decision).toBe("started");
+        expect((await Executions.find(plain?.executionId ?? ""))?.location).toEqual({
+          account: "333333333333",
+          region: "us-east-1",
+        });
+
+        const [inside] = await Gate.handleEvent(envelope("Member one", "111111111111", "eu-west-1"), {
+          config,
+        });
+        expect(inside?.decision).toBe("started");
+        expect((await Executions.find(inside?.executionId ?? ""))?.location).toEqual({
+          account: "111111111111",
+          region: "eu-west-1",
+        });
+        const [outside] = await Gate.handleEvent(envelope("Member one", "222222222222", "eu-west-1"), {
+          config,
+        });
+        expect(outside).toMatchObject({
+          decision: "no-match",
+          reason: expect.stringMatching(
+            /from 222222222222 \(member-2\) eu-west-1, which its locations do not name/,
+          ),
+        });
+
+        // From the hub (an account the config does not name as a member): every location it names.
+        const [hub] = await Gate.handleEvent(envelope("Member one", "000000000000", "us-east-1"), { config });
+        expect(hub?.decision).toBe("started");
+        const done = await until(() => Locations.outcome(hub?.executionId ?? ""));
+        expect(done.locations.map((l) => [l.account, l.region, l.status])).toEqual([
+          ["111111111111", "eu-west-1", "SUCCEEDED"],
+        ]);
+        const child = await Executions.find(done.locations[0]?.executionId ?? "");
+        expect(child?.trigger).toMatchObject({ kind: "rule", name: "member-1-eu" });
+      },
+    );
+  });
+
+  it("starts a schedule with locations as a fan-out, the same one when the firing is redelivered", async () => {
+    const { fire } = await import("../packages/functions/src/schedule.ts");
+    await withConfig(
+      {
+        schedules: [
+          {
+            name: "members-nightly",
+            cron: "cron(0 2 * * ? *)",
+            ...backup,
+            locations: { accounts: ["tag:env=prod"], regions: ["us-east-1"], locationConcurrency: 2 },
+          },
+        ],
+      },
+      async () => {
+        const scheduledTime = new Date().toISOString();
+        const first = await fire({ kind: "schedule", name: "members-nightly", scheduledTime });
+        expect(first.decision).toBe("started");
+        const again = await fire({ kind: "schedule", name: "members-nightly", scheduledTime });
+        expect(again).toEqual({ executionId: first.executionId, decision: "duplicate" });
+        const done = await until(() => Locations.outcome(first.executionId ?? ""));
+        expect(done.locations.map((l) => [l.account, l.status])).toEqual([
+          ["111111111111", "SUCCEEDED"],
+          ["222222222222", "SUCCEEDED"],
+          ["333333333333", "SUCCEEDED"],
+        ]);
+        const child = await Executions.find(done.locations[0]?.executionId ?? "");
+        expect(child?.trigger).toMatchObject({ kind: "schedule", name: "members-nightly" });
+      },
+    );
   });
 });

@@ -51,6 +51,69 @@ describe("config accounts", () => {
   });
 });
 
+describe("locations on rules, schedules and windows", () => {
+  const backup = { run: "backup-snapshot", with: { selector: { tag: { Backup: "daily" } } } };
+
+  it("takes a selector and limits on a rule, a schedule and a window", () => {
+    const config = validateConfig({
+      accounts: [prodA, prodB],
+      rules: [{ name: "r", on: { source: ["custom.x"] }, ...backup, locations: { accounts: ["prod-a"] } }],
+      schedules: [
+        {
+          name: "s",
+          cron: "cron(0 2 * * ? *)",
+          ...backup,
+          locations: { accounts: ["tag:env=prod"], locationConcurrency: "50%", locationMaxErrors: 1 },
+        },
+      ],
+      windows: [
+        { name: "w", cron: "cron(0 3 ? * SUN *)", duration: "4h", ...backup, locations: { accounts: ["*"] } },
+      ],
+    });
+    expect(config.schedules[0]?.locations).toMatchObject({
+      accounts: ["tag:env=prod"],
+      locationConcurrency: "50%",
+    });
+  });
+
+  it("names a bad selector or limit by its path (reflex config check)", () => {
+    const byPath = problems({
+      accounts: [prodA, prodB],
+      rules: [
+        {
+          name: "r",
+          on: { source: ["custom.x"] },
+          ...backup,
+          locations: { accounts: ["prod-a", "tag:env=nope"] },
+        },
+      ],
+      schedules: [
+        {
+          name: "s",
+          cron: "cron(0 2 * * ? *)",
+          ...backup,
+          locations: { accounts: ["*"], regions: ["ap-south-1"] },
+        },
+      ],
+      windows: [
+        {
+          name: "w",
+          cron: "cron(0 3 ? * SUN *)",
+          duration: "4h",
+          ...backup,
+          locations: { accounts: ["*"], locationConcurrency: "150%", locationMaxErrors: "some" },
+        },
+        { name: "w2", cron: "cron(0 3 ? * SUN *)", duration: "4h", ...backup, locations: { acounts: ["*"] } },
+      ],
+    });
+    expect(byPath["rules[0].locations.accounts[1]"]).toMatch(/'tag:env=nope' matches no account/);
+    expect(byPath["schedules[0].locations"]).toMatch(/names no account and Region/);
+    expect(byPath["windows[0].locations.locationConcurrency"]).toMatch(/at most 100%/);
+    expect(byPath["windows[0].locations.locationMaxErrors"]).toMatch(/number or a percentage/);
+    expect(Object.keys(byPath).some((p) => p.startsWith("windows[1].locations"))).toBe(true);
+  });
+});
+
 describe("resolveLocations", () => {
   const accounts = validateConfig({ accounts: [prodA, prodB, dev] }).accounts;
 

@@ -15,7 +15,7 @@
  * await Locations.launch(request, planned); // 202 { parentId: planned.parentId, children: planned.children }
  */
 import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
-import { type LocationSelector, resolveLocations } from "./accounts.ts";
+import { type Limit, type LocationSelector, limitOf, MAX_LOCATIONS, resolveLocations } from "./accounts.ts";
 import { type AdmitRequest, admit } from "./admission/index.ts";
 import { client } from "./aws.ts";
 import { currentConfig } from "./config/index.ts";
@@ -27,8 +27,7 @@ import * as Audit from "./state/audit.ts";
 import * as Executions from "./state/executions.ts";
 import * as FanOuts from "./state/fan-outs.ts";
 
-/** A count, or a percentage of the locations (`"50%"`). */
-export type Limit = number | string;
+export { type Limit, limitOf, MAX_LOCATIONS } from "./accounts.ts";
 
 export interface LocationLimits {
   /** How many locations run at once. Default 1 (one at a time, as the safest start). */
@@ -45,25 +44,6 @@ export interface LocationOutcome {
   executionId?: string;
   status: string;
   reason?: string;
-}
-
-/** A limit as a count of `total` locations: `"50%"` of 6 is 3. Concurrency is at least 1. */
-export function limitOf(limit: Limit, total: number, what: string, min: number): number {
-  const text = String(limit);
-  const m = /^(\d{1,3})%$/.exec(text);
-  if (m) {
-    const pct = Number(m[1]);
-    if (pct > 100)
-      throw new ValidationError("invalid_limit", `${what} must be at most 100%`, [
-        { path: what, message: "over 100%" },
-      ]);
-    return Math.max(min, Math.ceil((total * pct) / 100));
-  }
-  if (!/^\d{1,6}$/.test(text))
-    throw new ValidationError("invalid_limit", `${what} must be a number or a percentage such as "10%"`, [
-      { path: what, message: "not a number or a percentage" },
-    ]);
-  return Math.max(min, Number(text));
 }
 
 /** What a fan-out will do, before any child starts: its parent id and one child per location. */
@@ -89,7 +69,11 @@ function under(at: string, err: unknown): unknown {
  * the field (`locations.accounts[0]`, `locationConcurrency`), before anything starts.
  */
 export function plan(
-  req: Pick<AdmitRequest, "runbook" | "config" | "now"> & { params?: unknown },
+  req: Pick<AdmitRequest, "runbook" | "config" | "now"> & {
+    params?: unknown;
+    /** The parent's id when the caller names it (a rule's or a schedule's, so a redelivery is the same fan-out). */
+    parentId?: string;
+  },
   selector: LocationSelector,
   limits: LocationLimits,
 ): LocationPlan {
@@ -121,7 +105,7 @@ export function plan(
       takesRegion ? { ...(req.params as object), region: locations[0]?.region } : req.params,
     );
   }
-  const parentId = newExecutionId(runbook.name, req.now);
+  const parentId = req.parentId ?? newExecutionId(runbook.name, req.now);
   return {
     parentId,
     runbook: runbook.name,
@@ -140,8 +124,6 @@ export function plan(
 export const FAN_OUT_MACHINE = "fan_out";
 /** The placeholder for the fan-out function's ARN in {@link fanOutStateMachine}. */
 export const FAN_OUT_HANDLER = "${FanOutHandlerArn}";
-/** The most locations one fan-out takes: its item (plan and outcomes) must fit DynamoDB's 400 KB. */
-export const MAX_LOCATIONS = 1000;
 /** How long a child is waited for between looks: from the first to the longest (seconds). */
 export const CHECK_SECONDS = { first: 5, longest: 60 } as const;
 
