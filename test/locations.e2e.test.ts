@@ -79,6 +79,19 @@ describe("target locations", () => {
 
     expect(locations).toHaveLength(6);
     expect(locations.map((l) => l.status)).toEqual(Array(6).fill("SUCCEEDED"));
+    // The history budget (25,000 events per execution): the parent's holds the Map Run only,
+    // whatever the count of locations; each location's iteration, 11 events and 9 per look.
+    const fanOut = local.engine
+      .list()
+      .filter((e) => e.name.startsWith(parentId) && e.stateMachineArn.includes(Locations.FAN_OUT_MACHINE));
+    const parent = fanOut.find((e) => e.name === parentId);
+    expect(local.engine.historyEvents(parent?.executionArn ?? "")).toBe(11);
+    const iterations = fanOut.filter((e) => e !== parent);
+    expect(iterations).toHaveLength(6);
+    for (const it of iterations) {
+      const { events, tasks } = local.engine.historyStats(it.executionArn);
+      expect(events).toBe(11 + 9 * (tasks - 1));
+    }
     const calls = local.organization.calls().filter((c) => c.seq > mark);
     expect(peakConcurrency(calls)).toBe(2);
     const where = new Map(locations.map((l) => [l.executionId, l]));

@@ -152,10 +152,11 @@ const RETRY = [
  * that broke (its Lambda failing past the retries) from stopping the others; `Finish` reads
  * those locations' runs from their records.
  *
- * History: each iteration is a child workflow with its own 25,000-event history; starting
- * costs about 7 events and each look 9 (Wait 2, Lambda Task 5, Choice 2), so one location may
- * be waited for about 2,700 looks — some 45 hours at one a minute. The parent's own history
- * holds the Map Run's events only, whatever the count of locations.
+ * History: each iteration is a child workflow with its own 25,000-event history: 11 events to
+ * start and end, 9 per look (Wait 2, Lambda Task 5, Choice 2), so one location may be waited
+ * for (25,000 - 11) / 9 ≈ 2,776 looks — some 46 hours at one a minute. The parent's own history
+ * holds the Map Run's events only (11, whatever the count of locations; test/locations.e2e.test.ts
+ * counts both on the local engine).
  */
 export function fanOutStateMachine(): AslDefinition {
   const call = (action: string, extra: Record<string, unknown> = {}) => ({
