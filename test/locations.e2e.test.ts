@@ -554,6 +554,20 @@ describe("locations on rules and schedules", () => {
     );
   });
 
+  it("cools a rule down per location: the same alarm in two member accounts starts twice, again in one is suppressed", async () => {
+    const on = { source: ["custom.reflex-test"], "detail-type": ["Cool"] };
+    await withConfig(
+      { rules: [{ name: "cool", on, ...backup, dryRun: true, cooldown: "10m", target: "$.detail-type" }] },
+      async (config) => {
+        const decide = async (account: string) =>
+          (await Gate.handleEvent(envelope("Cool", account, "us-east-1"), { config }))[0];
+        expect((await decide("111111111111"))?.decision).toBe("started");
+        expect((await decide("222222222222"))?.decision).toBe("started");
+        expect(await decide("111111111111")).toMatchObject({ decision: "suppressed", guardrail: "cooldown" });
+      },
+    );
+  });
+
   it("starts a schedule with locations as a fan-out, the same one when the firing is redelivered", async () => {
     const { fire } = await import("../packages/functions/src/schedule.ts");
     await withConfig(

@@ -16,7 +16,7 @@
  * run. Every decision is audited with its reason and guardrail.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { type LocationsConfig, locationKey, resolveLocations } from "../accounts.ts";
+import { type LocationsConfig, resolveLocations } from "../accounts.ts";
 import * as Admission from "../admission/index.ts";
 import type { Config } from "../config/schema.ts";
 import { crashPoint } from "../crash.ts";
@@ -252,9 +252,9 @@ async function decide(
   const where = eventLocation(rule, event, config);
   if (where.outside) return audited({ ...base, decision: "no-match", reason: where.outside }, actor, now);
   const trigger = { kind: "rule" as const, name: rule.name, eventId: event.id, ...(alarm ? { alarm } : {}) };
-  if (where.fanOut)
-    return fanOut(rule, params, trigger, where.fanOut, executionName(rule.name, dedupKey), base, now);
   const target = targetValue !== undefined ? String(targetValue) : undefined;
+  if (where.fanOut)
+    return fanOut(rule, params, trigger, where.fanOut, executionName(rule.name, dedupKey), target, base, now);
   // Every check (pause, breaker, freeze, blast radius, cooldown, rate limit, approval, lock)
   // is admission's: the gate only turns its answer into a decision.
   const admission = await Admission.admit({
@@ -264,12 +264,7 @@ async function decide(
     executionId: executionName(rule.name, dedupKey),
     trigger,
     actor: { id: actor },
-    cooldown: {
-      rule: rule.name,
-      // One alarm name in two accounts is two targets: each cools down on its own.
-      target: where.location && target !== undefined ? locationKey(where.location, target) : target,
-      ms: rule.cooldown,
-    },
+    cooldown: { rule: rule.name, target, ms: rule.cooldown },
     approval: rule.approval,
     ...(where.location ? { location: where.location } : {}),
     config,
@@ -340,6 +335,7 @@ async function fanOut(
   trigger: Admission.AdmitRequest["trigger"],
   locations: LocationsConfig,
   id: string,
+  target: string | undefined,
   base: Pick<Decision, "eventId" | "rule" | "runbook">,
   now: Date,
 ): Promise<Decision> {
@@ -354,6 +350,8 @@ async function fanOut(
     trigger,
     actor: { id: actor },
     approval: rule.approval,
+    // Each child takes the cooldown of its own location (admission keys it so).
+    cooldown: { rule: rule.name, target, ms: rule.cooldown },
   };
   let planned: Locations.LocationPlan;
   try {
