@@ -166,7 +166,7 @@ export function Api({ stack }: StackContext) {
   const { table } = use(Storage);
   const { sealed } = use(Audit);
   const { bus } = use(Bus);
-  const { runbooks } = use(Runbooks);
+  const { runbooks, fanOut } = use(Runbooks);
 
   const handler = reflexFunction(stack, "ApiHandler", {
     name: "api",
@@ -185,7 +185,8 @@ export function Api({ stack }: StackContext) {
   handler.attachPermissions([
     ...tableStatements(table.tableArn, TABLE_WRITES.api),
     auditStatement(auditQueueArn(stack)),
-    startExecutionStatement(runbooks.map((r) => r.stateMachineArn)),
+    // Runbooks' machines, and the fan-out's (`locations`: one child per location).
+    startExecutionStatement([...runbooks.map((r) => r.stateMachineArn), fanOut.stateMachineArn]),
     putEventsStatement(bus.eventBusArn),
     ...runControlStatements(executionArns),
     // GET /api/audit/verify and /api/audit/keys: the public key and the locked export, read only.

@@ -185,6 +185,7 @@ export const KEY_PREFIXES = {
   slackSignature: "SLACKSIG#", // chatops/replay.ts
   items: "ITEMS#", // state/runbook-items.ts: a runbook's own records (ctx.items)
   seal: "SEAL#", // state/audit-seal.ts: the audit trail's signed digests
+  fanOut: "FANOUT#", // state/fan-outs.ts: a fan-out over many locations, its request and outcomes
 } as const;
 export type KeyKind = keyof typeof KEY_PREFIXES;
 
@@ -203,18 +204,20 @@ const ADMIT: KeyKind[] = [...CLOSE, "cooldown", "rate"];
  * record); docs/security.md says what that leaves.
  */
 export const TABLE_WRITES = {
-  /** The JSON API and POST /events: admission, the gate, approvals, abort, pause/resume. */
-  api: [...ADMIT, "dedup", "alarm"],
+  /** The JSON API and POST /events: admission, the gate, approvals, abort, pause/resume, fan-outs. */
+  api: [...ADMIT, "dedup", "alarm", "fanOut"],
   /** ChatOps commands and buttons: admission, approvals, abort, pause/resume. */
   chatopsWorker: ADMIT,
   /** The Slack acknowledgement: its replay guard, nothing else. */
   chatopsAck: ["slackSignature"],
   /** Lifecycle notices to Slack: the thread of each run. */
   chatopsNotifier: ["thread"],
-  /** The event gate: dedup claims, alarm states, admission. */
-  trigger: [...ADMIT, "dedup", "alarm"],
-  /** Schedules and windows: admission. */
-  schedule: ADMIT,
+  /** The event gate: dedup claims, alarm states, admission, fan-outs (rules with `locations`). */
+  trigger: [...ADMIT, "dedup", "alarm", "fanOut"],
+  /** Schedules and windows: admission, fan-outs (`locations`). */
+  schedule: [...ADMIT, "fanOut"],
+  /** The fan-out's Task states: admitting each location's child, recording its outcome. */
+  fanOut: [...ADMIT, "fanOut"],
   /** Status events: closing runs. */
   executionStatus: CLOSE,
   /** The reconciler: closing lost runs and releasing dead holders' locks. */

@@ -84,10 +84,12 @@ const PLATFORM_ROLES = [
   "audit-writer",
   // The audit sealer (stacks/audit.ts): it alone writes digests (SEAL#) and signs them.
   "audit-sealer",
+  // The fan-out over locations (its Task states): admits each location's run.
+  "fan-out",
 ];
 const RUNBOOKS = [...Runbooks.list().map((r) => r.name), ...EXAMPLE_RUNBOOKS].sort();
 const STEPS = RUNBOOKS.map((name) => `step-${name}`);
-const MACHINES = RUNBOOKS.map((name) => `machine-${name}`);
+const MACHINES = [...RUNBOOKS.map((name) => `machine-${name}`), "machine-fan_out"];
 const FUNCTION_ROLES = [...PLATFORM_ROLES, ...STEPS];
 const ALL_ROLES = [...FUNCTION_ROLES, ...MACHINES];
 const AUDIT_ROW = { "dynamodb:LeadingKeys": ["AUDIT#2026-03-01"] };
@@ -117,7 +119,7 @@ const recordChange = (name: string, type: string, action = "UPSERT") => ({
  * gate (trigger, and the API's POST /events); pause and breaker only who admits or closes
  * runs; cooldowns and rate windows only admission; a pair's roles only a step worker.
  */
-const ADMITTERS = ["api", "chatops-worker", "trigger", "schedule"];
+const ADMITTERS = ["api", "chatops-worker", "trigger", "schedule", "fan-out"];
 const CLOSERS = [...ADMITTERS, "execution-status", "reconcile"];
 const ROW_WRITERS: Record<string, string[]> = {
   "EXEC#run-1": [...CLOSERS, ...STEPS],
@@ -137,6 +139,8 @@ const ROW_WRITERS: Record<string, string[]> = {
   "ITEMS#off-hours": [],
   // The audit trail's signed digests: the sealer alone.
   "SEAL#audit": ["audit-sealer"],
+  // A fan-out over locations: who starts one (API, rules, schedules) and its own steps.
+  "FANOUT#run-1": ["api", "trigger", "schedule", "fan-out"],
 };
 const ROWS: Case[] = Object.entries(ROW_WRITERS).flatMap(([key, writers]) =>
   ["dynamodb:PutItem", "dynamodb:DeleteItem"].map((action) => ({

@@ -10,6 +10,7 @@
 import {
   Accounts,
   type Config,
+  Locations,
   must,
   Runbooks as Registry,
   STEP_HANDLER as STEP_HANDLER_ARN,
@@ -42,6 +43,7 @@ import {
   precheckStatements,
   putEventsStatement,
   runbookStatements,
+  startExecutionStatement,
   TABLE_WRITES,
   tableStatements,
 } from "./iam.ts";
@@ -51,6 +53,7 @@ import { Storage } from "./storage.ts";
 export const STEP_HANDLER = "packages/functions/src/step.handler";
 export const EXECUTION_STATUS_HANDLER = "packages/functions/src/execution-status.handler";
 export const RECONCILE_HANDLER = "packages/functions/src/reconcile.handler";
+export const FAN_OUT_HANDLER = "packages/functions/src/fan-out.handler";
 
 /** What a step worker may take when no Task of its runbook says (core's stepTask: 120 s). */
 const DEFAULT_STEP_TIMEOUT_SECONDS = 120;
@@ -199,6 +202,8 @@ export function Runbooks({ stack }: StackContext) {
     };
   });
 
+  const fanOut = fanOutMachine(stack, deployed, table.tableArn, bus.eventBusArn);
+
   // Closing runs releases their locks, so a status event that cannot be handled is kept, not
   // dropped. Two retry layers, each ending in the same DLQ (which pages when not empty):
   // EventBridge retries *delivering* the event to Lambda (throttling, Lambda unavailable) for up
@@ -288,6 +293,8 @@ export function Runbooks({ stack }: StackContext) {
     auditStatement(auditQueueArn(stack)),
     putEventsStatement(bus.eventBusArn),
     describeExecutionStatement(executionArns),
+    // A fan-out whose start was cut short (its item written, its machine not started) is started.
+    startExecutionStatement([fanOut.stateMachineArn]),
     ...inspectors,
     // Drill reports not written yet (a lost drill it closed, a write that failed): reports/drills/ only.
     ...historyReportStatements(reports.bucketArn, Registry.list()),
@@ -329,6 +336,7 @@ export function Runbooks({ stack }: StackContext) {
 
   return {
     runbooks: deployed,
+    fanOut,
     executionStatus,
     executionStatusRule,
     reconcile,
@@ -338,6 +346,7 @@ export function Runbooks({ stack }: StackContext) {
         ...deployed.map((d) => resourceName(stack, `step-${d.runbook}`)),
         resourceName(stack, "execution-status"),
         resourceName(stack, "reconcile"),
+        resourceName(stack, "fan-out"),
       ],
       queues: [resourceName(stack, "execution-status-dlq", 80), resourceName(stack, "reconcile-dlq", 80)],
       stateMachines: deployed.map((d) => ({
@@ -461,4 +470,67 @@ function nagResource(resource: string): string | { regex: string } {
 /** `arn:…:execution:<machine>:`, the prefix of every execution ARN of one state machine. */
 export function executionArnPrefix(stateMachineArn: string): string {
   return `${stateMachineArn.replace(":stateMachine:", ":execution:")}:`;
+}
+
+/**
+ * The fan-out over many locations (core's `Locations.fanOutStateMachine`): a Standard state
+ * machine whose Distributed Map starts each location's run through admission in the fan-out
+ * function and waits for it. The function may admit (start any runbook's machine, as the API
+ * does) and write fan-out items; the machine may call that function and run its own Map Run's
+ * child executions, nothing else.
+ */
+function fanOutMachine(
+  stack: StackContext["stack"],
+  deployed: DeployedRunbook[],
+  tableArn: string,
+  eventBusArn: string,
+) {
+  const fn = reflexFunction(stack, "FanOut", {
+    name: "fan-out",
+    handler: FAN_OUT_HANDLER,
+    description: "Reflex fan-out: admits each location's run and waits for its end",
+  });
+  fn.attachPermissions([
+    ...tableStatements(tableArn, TABLE_WRITES.fanOut),
+    auditStatement(auditQueueArn(stack)),
+    startExecutionStatement(deployed.map((d) => d.stateMachineArn)),
+    putEventsStatement(eventBusArn),
+  ]);
+  const name = stateMachineName(stack, Locations.FAN_OUT_MACHINE);
+  const arn = stateMachineArn(stack, Locations.FAN_OUT_MACHINE);
+  const logs = new LogGroup(stack, "MachineFanOutLogs", {
+    logGroupName: deploymentUnique(stack, `/aws/vendedlogs/states/${name}`),
+    retention: RetentionDays.ONE_MONTH,
+    removalPolicy: removalPolicyFor(stack),
+  });
+  const stateMachine = new StateMachine(stack, "MachineFanOut", {
+    stateMachineName: name,
+    stateMachineType: StateMachineType.STANDARD,
+    definitionBody: DefinitionBody.fromString(JSON.stringify(Locations.fanOutStateMachine())),
+    definitionSubstitutions: { FanOutHandlerArn: fn.functionArn },
+    logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: false },
+    tracingEnabled: true,
+  });
+  stateMachine.addToRolePolicy(
+    new PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: [fn.functionArn] }),
+  );
+  // Its Distributed Map runs each location as a child execution of this same machine.
+  const children = `${arn.replace(":stateMachine:", ":execution:")}/*`;
+  stateMachine.addToRolePolicy(new PolicyStatement({ actions: ["states:StartExecution"], resources: [arn] }));
+  stateMachine.addToRolePolicy(
+    new PolicyStatement({
+      actions: ["states:DescribeExecution", "states:StopExecution"],
+      resources: [children],
+    }),
+  );
+  suppress(stateMachine.role, [
+    {
+      id: "AwsSolutions-IAM5",
+      reason:
+        "A Distributed Map's child executions are named by Step Functions at run time (<machine>/<map run>:<item>); DescribeExecution/StopExecution are scoped to this one machine's child executions.",
+      appliesTo: [`Resource::${children}`],
+    },
+  ]);
+  suppress(stateMachine.role, STATE_MACHINE_ROLE);
+  return { function: fn, stateMachine, stateMachineName: name, stateMachineArn: arn };
 }

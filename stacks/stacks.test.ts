@@ -3,7 +3,7 @@
  * windows) and checked stack by stack, then against cdk-nag's AwsSolutions pack.
  */
 import { readFileSync } from "node:fs";
-import { type Config, createTableInput, loadConfig, Runbooks, substitute } from "@reflex/core";
+import { type Config, createTableInput, Locations, loadConfig, Runbooks, substitute } from "@reflex/core";
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import type { CloudAssembly } from "aws-cdk-lib/cx-api";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -129,9 +129,9 @@ describe("Storage", () => {
       // Parameter reads (patch's step worker also runs commands: SendCommand, not parameters).
       .filter((s) => actionsOf(s).some((a) => a.startsWith("ssm:") && a.includes("Parameter")));
     // Every function reads the config (step workers, api, trigger, schedule, execution-status,
-    // reconcile, the three ChatOps functions, and the audit sealer)…
+    // reconcile, the three ChatOps functions, the audit sealer, and the fan-out)…
     const config = reads.filter((s) => s.Resource === arn);
-    expect(config.length).toBe(Runbooks.list().length + 9);
+    expect(config.length).toBe(Runbooks.list().length + 10);
     for (const s of config) expect(s).toEqual({ Effect: "Allow", Action: "ssm:GetParameter", Resource: arn });
     // …and the only other SSM reads are SST's Secret bindings (the Slack secrets), nothing wider.
     for (const s of reads.filter((r) => r.Resource !== arn)) {
@@ -202,13 +202,48 @@ describe("Bus", () => {
 
 describe("Runbooks", () => {
   it("lets the patch machine start, read and stop only its own Distributed Map child executions", () => {
-    const all = statements(templates.Runbooks.toJSON() as { Resources: Resources }).map((s) => s.statement);
+    // (The fan-out's machine, its function and the reconciler that resumes it are checked below.)
+    const all = statements(templates.Runbooks.toJSON() as { Resources: Resources })
+      .filter((s) => !/FanOut|Reconcile/.test(s.resource))
+      .map((s) => s.statement);
     const starts = all.filter((s) => actionsOf(s).includes("states:StartExecution"));
     const children = all.filter((s) => actionsOf(s).includes("states:StopExecution"));
     expect(starts.map((s) => s.Resource)).toEqual([`${SM_ARN_PREFIX}patch`]);
     expect(children.map((s) => s.Resource)).toEqual([
       `${SM_ARN_PREFIX.replace(":stateMachine:", ":execution:")}patch/*`,
     ]);
+  });
+
+  it("deploys the fan-out over locations as a machine of its own: its ASL, its function, its own child executions only", () => {
+    const machines = Object.values(resources(templates.Runbooks, "AWS::StepFunctions::StateMachine"));
+    const machine = machines.find((m) => m.Properties.StateMachineName === `${PREFIX}-fan_out`)!.Properties;
+    const fns = resources(templates.Runbooks, "AWS::Lambda::Function");
+    const [fnId] = Object.entries(fns).find(([, f]) => f.Properties.FunctionName === `${PREFIX}-fan-out`)!;
+    expect(machine.DefinitionSubstitutions).toEqual({ FanOutHandlerArn: { "Fn::GetAtt": [fnId, "Arn"] } });
+    expect(JSON.parse(machine.DefinitionString)).toEqual(Locations.fanOutStateMachine());
+    const role = machine.RoleArn["Fn::GetAtt"][0];
+    const grants = Object.values(resources(templates.Runbooks, "AWS::IAM::Policy"))
+      .filter((p) => p.Properties.Roles.some((r: any) => r.Ref === role))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
+      .filter((s) => s.Effect === "Allow" && !actionsOf(s).some((a) => /^(logs|xray):/.test(a)));
+    expect(grants.map((s) => [actionsOf(s).sort(), s.Resource])).toEqual([
+      [["lambda:InvokeFunction"], { "Fn::GetAtt": [fnId, "Arn"] }],
+      [["states:StartExecution"], `${SM_ARN_PREFIX}fan_out`],
+      [
+        ["states:DescribeExecution", "states:StopExecution"],
+        `${SM_ARN_PREFIX.replace(":stateMachine:", ":execution:")}fan_out/*`,
+      ],
+    ]);
+    // The function admits each child: it may start the runbooks' machines and write fan-out rows.
+    const fnStatements = roleStatements(fnId);
+    const starts = fnStatements.filter((s) => actionsOf(s).includes("states:StartExecution"));
+    expect(starts.flatMap((s) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource])).sort()).toEqual(
+      Runbooks.list().map((r) => `${SM_ARN_PREFIX}${r.name}`),
+    );
+    const writes = fnStatements.find(
+      (s) => actionsOf(s).includes("dynamodb:PutItem") && s.Effect === "Allow",
+    );
+    expect(JSON.stringify(writes?.Condition)).toContain("FANOUT#*");
   });
 
   it("names the state machines' log groups per deployment of the stack, so a redeploy after removal works", () => {
@@ -220,7 +255,7 @@ describe("Runbooks", () => {
   it("deploys one STANDARD state machine per registered runbook, logging ALL without execution data (task tokens), and traced", () => {
     const machines = Object.values(resources(templates.Runbooks, "AWS::StepFunctions::StateMachine"));
     expect(machines.map((m) => m.Properties.StateMachineName).sort()).toEqual(
-      Runbooks.list().map((r) => `${PREFIX}-${r.name}`),
+      [...Runbooks.list().map((r) => `${PREFIX}-${r.name}`), `${PREFIX}-fan_out`].sort(),
     );
     for (const m of machines) {
       expect(m.Properties).toMatchObject({
@@ -573,7 +608,10 @@ describe("Triggers", () => {
     expect(starts.length).toBeGreaterThan(0);
     for (const s of starts) {
       const arns = Array.isArray(s.Resource) ? s.Resource : [s.Resource];
-      expect(arns.sort()).toEqual(Runbooks.list().map((r) => `${SM_ARN_PREFIX}${r.name}`));
+      // The runbooks' machines, and the fan-out's (rules and schedules with `locations`).
+      expect(arns.sort()).toEqual(
+        [...Runbooks.list().map((r) => `${SM_ARN_PREFIX}${r.name}`), `${SM_ARN_PREFIX}fan_out`].sort(),
+      );
     }
   });
 });
@@ -905,7 +943,7 @@ describe("every stack", () => {
       }
     }
     // …and the audit writer, which alone does not read the config.
-    expect(count).toBe(Runbooks.list().length + 10);
+    expect(count).toBe(Runbooks.list().length + 11);
   });
 
   it("grants no '*' action: no statement names '*', and no Allow uses a wildcard action", () => {

@@ -43,10 +43,11 @@ const SCHEDULED_TIME = "<aws.scheduler.scheduled-time>";
 export function Triggers({ stack }: StackContext) {
   const { table } = use(Storage);
   const { bus } = use(Bus);
-  const { runbooks } = use(Runbooks);
+  const { runbooks, fanOut } = use(Runbooks);
   const { config } = reflexConfig();
   const startRuns = [
-    startExecutionStatement(runbooks.map((r) => r.stateMachineArn)),
+    // Runbooks' machines, and the fan-out's (rules and schedules with `locations`).
+    startExecutionStatement([...runbooks.map((r) => r.stateMachineArn), fanOut.stateMachineArn]),
     putEventsStatement(bus.eventBusArn),
     auditStatement(auditQueueArn(stack)),
   ];

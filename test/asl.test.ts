@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { Runbooks, substitute } from "@reflex/core";
+import { Locations, Runbooks, substitute } from "@reflex/core";
 import { describe, expect, it } from "vitest";
 import { restartService } from "../examples/runbooks/restart-service/index.ts";
 
@@ -34,6 +34,17 @@ describe("every runbook's state machine", () => {
       expect(new Set(placeholders)).toEqual(new Set(["${StepHandlerArn}"]));
     },
   );
+});
+
+describe("the fan-out over locations", () => {
+  it("is valid Amazon States Language, with no placeholder but its function", () => {
+    const fanOut = Locations.fanOutStateMachine();
+    const placeholders = JSON.stringify(fanOut).match(/\$\{[A-Za-z0-9_]+\}/g) ?? [];
+    expect(new Set(placeholders)).toEqual(new Set(["${FanOutHandlerArn}"]));
+    const result = validate(structuredClone(substitute(fanOut, { FanOutHandlerArn: ARN })));
+    expect(result.errors).toEqual([]);
+    expect(result.isValid).toBe(true);
+  });
 });
 
 describe("the SDK's ASL builders", () => {

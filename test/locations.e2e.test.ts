@@ -3,7 +3,15 @@
  * three simulated member accounts of two Regions each, backup-snapshot by tag in every
  * location, a child run per location.
  */
-import { type Admission, Locations, validateConfig } from "@reflex/core";
+import {
+  type Admission,
+  type Config,
+  currentConfig,
+  Gate,
+  Locations,
+  useConfig,
+  validateConfig,
+} from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as Executions from "../packages/core/src/state/executions.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
@@ -46,7 +54,6 @@ const backup = (accounts: string[], limits: Locations.LocationLimits, regions?: 
     },
     { accounts, ...(regions ? { regions } : {}) },
     limits,
-    waitForEnd,
   );
 
 /** The most locations with a call in flight at once: each location's calls span [first, last] in the org's call order. */
@@ -72,6 +79,19 @@ describe("target locations", () => {
 
     expect(locations).toHaveLength(6);
     expect(locations.map((l) => l.status)).toEqual(Array(6).fill("SUCCEEDED"));
+    // The history budget (25,000 events per execution): the parent's holds the Map Run only,
+    // whatever the count of locations; each location's iteration, 11 events and 9 per look.
+    const fanOut = local.engine
+      .list()
+      .filter((e) => e.name.startsWith(parentId) && e.stateMachineArn.includes(Locations.FAN_OUT_MACHINE));
+    const parent = fanOut.find((e) => e.name === parentId);
+    expect(local.engine.historyEvents(parent?.executionArn ?? "")).toBe(11);
+    const iterations = fanOut.filter((e) => e !== parent);
+    expect(iterations).toHaveLength(6);
+    for (const it of iterations) {
+      const { events, tasks } = local.engine.historyStats(it.executionArn);
+      expect(events).toBe(11 + 9 * (tasks - 1));
+    }
     const calls = local.organization.calls().filter((c) => c.seq > mark);
     expect(peakConcurrency(calls)).toBe(2);
     const where = new Map(locations.map((l) => [l.executionId, l]));
@@ -131,6 +151,26 @@ describe("target locations", () => {
       expect(check.stdout).toMatch(/FAIL {2}222222222222 \(member-2\) us-east-1: .*AccessDenied/);
       expect(check.stdout).toMatch(/ok {4}111111111111 \(member-1\) eu-west-1/);
       expect(check.stdout).toMatch(/4 of 6 location\(s\) ok/);
+    } finally {
+      local.organization.sts.putRole({ arn: role, trust: [local.organization.sts.hubPrincipal] });
+    }
+  });
+
+  it("starts no new location once more than locationMaxErrors have failed: the rest are SKIPPED, the parent lists each", async () => {
+    const role = "arn:aws:iam::111111111111:role/ReflexExecutionRole";
+    local.organization.sts.deleteRole(role);
+    try {
+      // One at a time, no error tolerated: member-1's first location fails, nothing else starts.
+      const { locations } = await backup(["*"], { locationConcurrency: 1, locationMaxErrors: 0 }, [
+        "us-east-1",
+      ]);
+      expect(locations.map((l) => [l.account, l.status])).toEqual([
+        ["111111111111", "FAILED"],
+        ["222222222222", "SKIPPED"],
+        ["333333333333", "SKIPPED"],
+      ]);
+      expect(locations[1]?.reason).toBe("more than 0 location(s) failed");
+      expect(locations[1]?.executionId).toBeUndefined();
     } finally {
       local.organization.sts.putRole({ arn: role, trust: [local.organization.sts.hubPrincipal] });
     }
@@ -423,5 +463,139 @@ describe("reflex start --accounts --regions", () => {
     expect(() => memberAccounts("12", "2")).toThrow(/0 to 9/);
     expect(() => memberAccounts("2", "eu-west-9")).toThrow(/unknown Region 'eu-west-9'/);
     expect((await reflex(["start", "--accounts", "x"])).code).toBe(2);
+  });
+});
+
+describe("locations on rules and schedules", () => {
+  const backup = { run: "backup-snapshot", with: { selector: { tag: { Backup: "daily" } } } };
+  const withConfig = async <T>(extra: Record<string, unknown>, fn: (config: Config) => Promise<T>) => {
+    const before = currentConfig();
+    const config = validateConfig({ accounts: local.config.accounts, ...extra });
+    useConfig(config);
+    try {
+      return await fn(config);
+    } finally {
+      useConfig(before);
+    }
+  };
+  const envelope = (detailType: string, account: string, region: string) => ({
+    version: "0",
+    id: `evt-${Math.random().toString(36).slice(2)}`,
+    "detail-type": detailType,
+    source: "custom.reflex-test",
+    account,
+    time: new Date().toISOString(),
+    region,
+    resources: [],
+    detail: {},
+  });
+  const until = async <T>(read: () => Promise<T | undefined>): Promise<T> => {
+    for (;;) {
+      const value = await read();
+      if (value !== undefined) return value;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  it("runs an event from a member account in that account and Region; the rule's selector decides which it takes; from the hub it fans out", async () => {
+    const on = (t: string) => ({ source: ["custom.reflex-test"], "detail-type": [t] });
+    await withConfig(
+      {
+        rules: [
+          // Dry-runs: no locks, so the runs here never wait on one another.
+          { name: "anywhere", on: on("Anywhere"), ...backup, dryRun: true, cooldown: "0s" },
+          {
+            name: "member-1-eu",
+            on: on("Member one"),
+            ...backup,
+            dryRun: true,
+            cooldown: "0s",
+            locations: { accounts: ["member-1"], regions: ["eu-west-1"] },
+          },
+        ],
+      },
+      async (config) => {
+        // No `locations` on the rule: an event from member-3 runs in member-3, where it happened.
+        const [plain] = await Gate.handleEvent(envelope("Anywhere", "333333333333", "us-east-1"), { config });
+        expect(plain?.decision).toBe("started");
+        expect((await Executions.find(plain?.executionId ?? ""))?.location).toEqual({
+          account: "333333333333",
+          region: "us-east-1",
+        });
+
+        const [inside] = await Gate.handleEvent(envelope("Member one", "111111111111", "eu-west-1"), {
+          config,
+        });
+        expect(inside?.decision).toBe("started");
+        expect((await Executions.find(inside?.executionId ?? ""))?.location).toEqual({
+          account: "111111111111",
+          region: "eu-west-1",
+        });
+        const [outside] = await Gate.handleEvent(envelope("Member one", "222222222222", "eu-west-1"), {
+          config,
+        });
+        expect(outside).toMatchObject({
+          decision: "no-match",
+          reason: expect.stringMatching(
+            /from 222222222222 \(member-2\) eu-west-1, which its locations do not name/,
+          ),
+        });
+
+        // From the hub (an account the config does not name as a member): every location it names.
+        const [hub] = await Gate.handleEvent(envelope("Member one", "000000000000", "us-east-1"), { config });
+        expect(hub?.decision).toBe("started");
+        const done = await until(() => Locations.outcome(hub?.executionId ?? ""));
+        expect(done.locations.map((l) => [l.account, l.region, l.status])).toEqual([
+          ["111111111111", "eu-west-1", "SUCCEEDED"],
+        ]);
+        const child = await Executions.find(done.locations[0]?.executionId ?? "");
+        expect(child?.trigger).toMatchObject({ kind: "rule", name: "member-1-eu" });
+      },
+    );
+  });
+
+  it("cools a rule down per location: the same alarm in two member accounts starts twice, again in one is suppressed", async () => {
+    const on = { source: ["custom.reflex-test"], "detail-type": ["Cool"] };
+    await withConfig(
+      { rules: [{ name: "cool", on, ...backup, dryRun: true, cooldown: "10m", target: "$.detail-type" }] },
+      async (config) => {
+        const decide = async (account: string) =>
+          (await Gate.handleEvent(envelope("Cool", account, "us-east-1"), { config }))[0];
+        expect((await decide("111111111111"))?.decision).toBe("started");
+        expect((await decide("222222222222"))?.decision).toBe("started");
+        expect(await decide("111111111111")).toMatchObject({ decision: "suppressed", guardrail: "cooldown" });
+      },
+    );
+  });
+
+  it("starts a schedule with locations as a fan-out, the same one when the firing is redelivered", async () => {
+    const { fire } = await import("../packages/functions/src/schedule.ts");
+    await withConfig(
+      {
+        schedules: [
+          {
+            name: "members-nightly",
+            cron: "cron(0 2 * * ? *)",
+            ...backup,
+            locations: { accounts: ["tag:env=prod"], regions: ["us-east-1"], locationConcurrency: 2 },
+          },
+        ],
+      },
+      async () => {
+        const scheduledTime = new Date().toISOString();
+        const first = await fire({ kind: "schedule", name: "members-nightly", scheduledTime });
+        expect(first.decision).toBe("started");
+        const again = await fire({ kind: "schedule", name: "members-nightly", scheduledTime });
+        expect(again).toEqual({ executionId: first.executionId, decision: "duplicate" });
+        const done = await until(() => Locations.outcome(first.executionId ?? ""));
+        expect(done.locations.map((l) => [l.account, l.status])).toEqual([
+          ["111111111111", "SUCCEEDED"],
+          ["222222222222", "SUCCEEDED"],
+          ["333333333333", "SUCCEEDED"],
+        ]);
+        const child = await Executions.find(done.locations[0]?.executionId ?? "");
+        expect(child?.trigger).toMatchObject({ kind: "schedule", name: "members-nightly" });
+      },
+    );
   });
 });

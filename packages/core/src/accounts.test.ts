@@ -3,7 +3,7 @@ import { locationKey, resolveLocations, roleArnOf } from "./accounts.ts";
 import { sessionName } from "./aws.ts";
 import { validateConfig } from "./config/load.ts";
 import { ConfigError } from "./errors.ts";
-import { eachLocation, limitOf } from "./locations.ts";
+import { limitOf } from "./locations.ts";
 
 function problems(raw: unknown): Record<string, string> {
   try {
@@ -51,6 +51,69 @@ describe("config accounts", () => {
   });
 });
 
+describe("locations on rules, schedules and windows", () => {
+  const backup = { run: "backup-snapshot", with: { selector: { tag: { Backup: "daily" } } } };
+
+  it("takes a selector and limits on a rule, a schedule and a window", () => {
+    const config = validateConfig({
+      accounts: [prodA, prodB],
+      rules: [{ name: "r", on: { source: ["custom.x"] }, ...backup, locations: { accounts: ["prod-a"] } }],
+      schedules: [
+        {
+          name: "s",
+          cron: "cron(0 2 * * ? *)",
+          ...backup,
+          locations: { accounts: ["tag:env=prod"], locationConcurrency: "50%", locationMaxErrors: 1 },
+        },
+      ],
+      windows: [
+        { name: "w", cron: "cron(0 3 ? * SUN *)", duration: "4h", ...backup, locations: { accounts: ["*"] } },
+      ],
+    });
+    expect(config.schedules[0]?.locations).toMatchObject({
+      accounts: ["tag:env=prod"],
+      locationConcurrency: "50%",
+    });
+  });
+
+  it("names a bad selector or limit by its path (reflex config check)", () => {
+    const byPath = problems({
+      accounts: [prodA, prodB],
+      rules: [
+        {
+          name: "r",
+          on: { source: ["custom.x"] },
+          ...backup,
+          locations: { accounts: ["prod-a", "tag:env=nope"] },
+        },
+      ],
+      schedules: [
+        {
+          name: "s",
+          cron: "cron(0 2 * * ? *)",
+          ...backup,
+          locations: { accounts: ["*"], regions: ["ap-south-1"] },
+        },
+      ],
+      windows: [
+        {
+          name: "w",
+          cron: "cron(0 3 ? * SUN *)",
+          duration: "4h",
+          ...backup,
+          locations: { accounts: ["*"], locationConcurrency: "150%", locationMaxErrors: "some" },
+        },
+        { name: "w2", cron: "cron(0 3 ? * SUN *)", duration: "4h", ...backup, locations: { acounts: ["*"] } },
+      ],
+    });
+    expect(byPath["rules[0].locations.accounts[1]"]).toMatch(/'tag:env=nope' matches no account/);
+    expect(byPath["schedules[0].locations"]).toMatch(/names no account and Region/);
+    expect(byPath["windows[0].locations.locationConcurrency"]).toMatch(/at most 100%/);
+    expect(byPath["windows[0].locations.locationMaxErrors"]).toMatch(/number or a percentage/);
+    expect(Object.keys(byPath).some((p) => p.startsWith("windows[1].locations"))).toBe(true);
+  });
+});
+
 describe("resolveLocations", () => {
   const accounts = validateConfig({ accounts: [prodA, prodB, dev] }).accounts;
 
@@ -91,37 +154,6 @@ describe("location limits", () => {
     expect(limitOf("0%", 6, "locationMaxErrors", 0)).toBe(0);
     expect(() => limitOf("lots", 6, "locationMaxErrors", 0)).toThrow(/number or a percentage/);
     expect(() => limitOf("150%", 6, "locationMaxErrors", 0)).toThrow(/at most 100%/);
-  });
-
-  it("never runs more than the concurrency at once, and starts none once more than maxErrors failed (running ones finish)", async () => {
-    let running = 0;
-    let peak = 0;
-    const gates: Array<() => void> = [];
-    const done = eachLocation([1, 2, 3, 4, 5, 6], 2, 1, async (n) => {
-      running++;
-      peak = Math.max(peak, running);
-      await new Promise<void>((resolve) => gates.push(resolve));
-      running--;
-      return { status: n === 2 || n === 3 ? "FAILED" : "SUCCEEDED" };
-    });
-    // Let each started location finish in turn (each waits on its own gate: state, not time).
-    while (gates.length || running) {
-      await Promise.resolve();
-      gates.shift()?.();
-      await new Promise((r) => setImmediate(r));
-    }
-    const out = await done;
-    expect(peak).toBe(2);
-    // 1 and 2 start; 1 ends, 3 starts; 2 fails (1 error, not more than 1), 4 starts; 3 fails:
-    // 2 errors, more than 1, so 5 and 6 never start; 4, already running, finishes.
-    expect(out.map((o) => o.status)).toEqual([
-      "SUCCEEDED",
-      "FAILED",
-      "FAILED",
-      "SUCCEEDED",
-      "SKIPPED",
-      "SKIPPED",
-    ]);
   });
 });
 

@@ -221,6 +221,85 @@ export function resolveLocations(accounts: Account[], selector: LocationSelector
   return out;
 }
 
+/** A count, or a percentage of the locations (`"50%"`). */
+export type Limit = number | string;
+
+/** The most locations one fan-out takes: its item (plan and outcomes) must fit DynamoDB's 400 KB. */
+export const MAX_LOCATIONS = 1000;
+
+/** A limit as a count of `total` locations: `"50%"` of 6 is 3. Concurrency is at least 1. */
+export function limitOf(limit: Limit, total: number, what: string, min: number): number {
+  const text = String(limit);
+  const m = /^(\d{1,3})%$/.exec(text);
+  if (m) {
+    const pct = Number(m[1]);
+    if (pct > 100)
+      throw new ValidationError("invalid_limit", `${what} must be at most 100%`, [
+        { path: what, message: "must be at most 100%" },
+      ]);
+    return Math.max(min, Math.ceil((total * pct) / 100));
+  }
+  if (!/^\d{1,6}$/.test(text))
+    throw new ValidationError("invalid_limit", `${what} must be a number or a percentage such as "10%"`, [
+      { path: what, message: 'must be a number or a percentage such as "10%"' },
+    ]);
+  return Math.max(min, Number(text));
+}
+
+/**
+ * `locations:` on a rule, a schedule or a window: the selector and the fan-out's limits. A
+ * schedule or window runs in every location it names; a rule, on an event from a member
+ * account, in the event's own location when the selector names it (see docs/accounts.md).
+ */
+export const locationsSchema = z
+  .object({
+    accounts: z.array(z.string().min(1).max(128)).min(1).max(50),
+    regions: z.array(z.string().min(1).max(32)).min(1).max(50).optional(),
+    excludeAccounts: z.array(z.string().min(1).max(128)).max(50).optional(),
+    locationConcurrency: z.union([z.number().int().min(1), z.string().max(8)]).optional(),
+    locationMaxErrors: z.union([z.number().int().min(0), z.string().max(8)]).optional(),
+  })
+  .strict();
+export type LocationsConfig = z.output<typeof locationsSchema>;
+
+/**
+ * What a `locations:` entry at `at` gets wrong against the accounts: a term matching no account,
+ * no location left, too many, a limit that is not a number or a percentage up to 100%.
+ */
+export function locationsIssues(accounts: Account[], l: LocationsConfig, at: string): Issue[] {
+  const issues: Issue[] = [];
+  const collect = (err: unknown, base: string) => {
+    if (!(err instanceof ValidationError)) throw err;
+    for (const i of err.issues.length ? err.issues : [{ path: "", message: err.message }])
+      issues.push({ path: i.path ? `${base}.${i.path}` : base, message: i.message });
+  };
+  let found: Location[] = [];
+  try {
+    found = resolveLocations(accounts, l);
+    if (found.length === 0) issues.push({ path: at, message: "names no account and Region" });
+    if (found.length > MAX_LOCATIONS)
+      issues.push({
+        path: at,
+        message: `names ${found.length} locations; one fan-out takes at most ${MAX_LOCATIONS}`,
+      });
+  } catch (err) {
+    collect(err, at);
+  }
+  for (const [key, min] of [
+    ["locationConcurrency", 1],
+    ["locationMaxErrors", 0],
+  ] as const) {
+    const v = l[key];
+    if (v === undefined) continue;
+    try {
+      limitOf(v, Math.max(1, found.length), key, min);
+    } catch (err) {
+      collect(err, at);
+    }
+  }
+  return issues;
+}
+
 /** The lock key of a resource in a location: `account/region/resource`, so one id in two accounts is two locks. */
 export function locationKey(location: Pick<Location, "account" | "region">, resource: string): string {
   return `${location.account}/${location.region}/${resource}`;

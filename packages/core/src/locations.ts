@@ -6,22 +6,28 @@
  * location whose role cannot be assumed fails that child only, with the reason, and counts
  * against `locationMaxErrors`.
  *
+ * The fan-out is durable: a state machine of its own ({@link fanOutStateMachine}), the same in
+ * local mode and deployed, starts and waits for the children, so the process that answered the
+ * request may go away at once (a Lambda frozen after answering, a local mode stopped).
+ *
  * @example
- * const outcome = await Locations.start(
- *   { runbook: "backup-snapshot", params: { selector: { tag: { Backup: "daily" } } }, trigger: { kind: "manual" }, actor },
- *   { accounts: ["tag:env=prod"] }, { locationConcurrency: 2, locationMaxErrors: "10%" }, waitForEnd);
+ * const planned = Locations.plan(request, { accounts: ["tag:env=prod"] }, { locationConcurrency: 2, locationMaxErrors: "10%" });
+ * await Locations.launch(request, planned); // 202 { parentId: planned.parentId, children: planned.children }
  */
-import { type LocationSelector, resolveLocations } from "./accounts.ts";
+import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { type Limit, type LocationSelector, limitOf, MAX_LOCATIONS, resolveLocations } from "./accounts.ts";
 import { type AdmitRequest, admit } from "./admission/index.ts";
+import { client } from "./aws.ts";
 import { currentConfig } from "./config/index.ts";
-import { ValidationError } from "./errors.ts";
+import { ConflictError, NotFoundError, ValidationError } from "./errors.ts";
+import type { AslDefinition } from "./runbooks/asl.ts";
 import * as Runbooks from "./runbooks/index.ts";
-import { newExecutionId, parseParams } from "./runs-api.ts";
+import { canonicalJson, newExecutionId, parseParams, stateMachineArn } from "./runs-api.ts";
 import * as Audit from "./state/audit.ts";
 import * as Executions from "./state/executions.ts";
+import * as FanOuts from "./state/fan-outs.ts";
 
-/** A count, or a percentage of the locations (`"50%"`). */
-export type Limit = number | string;
+export { type Limit, limitOf, MAX_LOCATIONS } from "./accounts.ts";
 
 export interface LocationLimits {
   /** How many locations run at once. Default 1 (one at a time, as the safest start). */
@@ -38,60 +44,6 @@ export interface LocationOutcome {
   executionId?: string;
   status: string;
   reason?: string;
-}
-
-/** A limit as a count of `total` locations: `"50%"` of 6 is 3. Concurrency is at least 1. */
-export function limitOf(limit: Limit, total: number, what: string, min: number): number {
-  const text = String(limit);
-  const m = /^(\d{1,3})%$/.exec(text);
-  if (m) {
-    const pct = Number(m[1]);
-    if (pct > 100)
-      throw new ValidationError("invalid_limit", `${what} must be at most 100%`, [
-        { path: what, message: "over 100%" },
-      ]);
-    return Math.max(min, Math.ceil((total * pct) / 100));
-  }
-  if (!/^\d{1,6}$/.test(text))
-    throw new ValidationError("invalid_limit", `${what} must be a number or a percentage such as "10%"`, [
-      { path: what, message: "not a number or a percentage" },
-    ]);
-  return Math.max(min, Number(text));
-}
-
-/**
- * Runs `each` over the locations, at most `concurrency` at once, in order; once more than
- * `maxErrors` have failed, the ones not yet started are SKIPPED (those running finish).
- */
-export async function eachLocation<L>(
-  locations: L[],
-  concurrency: number,
-  maxErrors: number,
-  each: (location: L, index: number) => Promise<{ status: string; executionId?: string; reason?: string }>,
-): Promise<Array<{ location: L; status: string; executionId?: string; reason?: string }>> {
-  const out: Array<{ location: L; status: string; executionId?: string; reason?: string }> = [];
-  let next = 0;
-  let errors = 0;
-  const worker = async () => {
-    while (next < locations.length) {
-      const index = next++;
-      const location = locations[index] as L;
-      if (errors > maxErrors) {
-        out[index] = { location, status: "SKIPPED", reason: `more than ${maxErrors} location(s) failed` };
-        continue;
-      }
-      let result: { status: string; executionId?: string; reason?: string };
-      try {
-        result = await each(location, index);
-      } catch (err) {
-        result = { status: "FAILED", reason: (err as Error).message };
-      }
-      if (result.status !== "SUCCEEDED") errors++;
-      out[index] = { location, ...result };
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, locations.length) }, worker));
-  return out;
 }
 
 /** What a fan-out will do, before any child starts: its parent id and one child per location. */
@@ -117,7 +69,11 @@ function under(at: string, err: unknown): unknown {
  * the field (`locations.accounts[0]`, `locationConcurrency`), before anything starts.
  */
 export function plan(
-  req: Pick<AdmitRequest, "runbook" | "config" | "now"> & { params?: unknown },
+  req: Pick<AdmitRequest, "runbook" | "config" | "now"> & {
+    params?: unknown;
+    /** The parent's id when the caller names it (a rule's or a schedule's, so a redelivery is the same fan-out). */
+    parentId?: string;
+  },
   selector: LocationSelector,
   limits: LocationLimits,
 ): LocationPlan {
@@ -133,6 +89,12 @@ export function plan(
     throw new ValidationError("no_locations", "the selector names no account and Region", [
       { path: "locations", message: "no location" },
     ]);
+  if (locations.length > MAX_LOCATIONS)
+    throw new ValidationError(
+      "too_many_locations",
+      `the selector names ${locations.length} locations; one fan-out takes at most ${MAX_LOCATIONS}`,
+      [{ path: "locations", message: `more than ${MAX_LOCATIONS} locations` }],
+    );
   const concurrency = limitOf(limits.locationConcurrency ?? 1, locations.length, "locationConcurrency", 1);
   const maxErrors = limitOf(limits.locationMaxErrors ?? 0, locations.length, "locationMaxErrors", 0);
   // Params that no location could take are the caller's mistake, not N refused children.
@@ -143,7 +105,7 @@ export function plan(
       takesRegion ? { ...(req.params as object), region: locations[0]?.region } : req.params,
     );
   }
-  const parentId = newExecutionId(runbook.name, req.now);
+  const parentId = req.parentId ?? newExecutionId(runbook.name, req.now);
   return {
     parentId,
     runbook: runbook.name,
@@ -158,73 +120,313 @@ export function plan(
   };
 }
 
+/** The fan-out's state machine (not a runbook's: runbook names have no `_`). */
+export const FAN_OUT_MACHINE = "fan_out";
+/** The placeholder for the fan-out function's ARN in {@link fanOutStateMachine}. */
+export const FAN_OUT_HANDLER = "${FanOutHandlerArn}";
+/** How long a child is waited for between looks: from the first to the longest (seconds). */
+export const CHECK_SECONDS = { first: 5, longest: 60 } as const;
+
+const RETRY = [
+  {
+    ErrorEquals: ["States.ALL"],
+    IntervalSeconds: 2,
+    MaxAttempts: 6,
+    BackoffRate: 2,
+    MaxDelaySeconds: 60,
+    JitterStrategy: "FULL" as const,
+  },
+];
+
 /**
- * Starts a runbook in every location the selector names: child `<parent>-<n>` per location
- * (its params' `region` set to the location's, when the runbook takes one), each admitted on
- * its own, and waits for each with `waitForEnd` before starting the next. Resolves to each
- * location's outcome; audited as `locations.started` and `locations.finished` under the parent id.
+ * The parent of a fan-out, as a state machine: a Distributed Map over the children's indices,
+ * at most `concurrency` at once (`MaxConcurrencyPath`), each iteration a child workflow that
+ * starts its location's run through `admit()` and looks at the run's record until it ends (a
+ * Wait of 5 s, doubling to 60 s, between looks), then `Finish` lists every location's outcome.
+ *
+ * `locationMaxErrors` is not the Map's `ToleratedFailureCount`: past that threshold Step
+ * Functions fails the Map Run and stops the child workflows still running, so runs already
+ * started would be left unwatched, where SSM lets them finish. Each iteration records its
+ * location's outcome and never fails for a failed location; one that starts after more than
+ * `maxErrors` have failed is `SKIPPED`. `ToleratedFailurePercentage: 100` keeps an iteration
+ * that broke (its Lambda failing past the retries) from stopping the others; `Finish` reads
+ * those locations' runs from their records.
+ *
+ * History: each iteration is a child workflow with its own 25,000-event history: 11 events to
+ * start and end, 9 per look (Wait 2, Lambda Task 5, Choice 2), so one location may be waited
+ * for (25,000 - 11) / 9 ≈ 2,776 looks — some 46 hours at one a minute. The parent's own history
+ * holds the Map Run's events only (11, whatever the count of locations; test/locations.e2e.test.ts
+ * counts both on the local engine).
  */
-export async function start(
-  req: Omit<AdmitRequest, "location" | "executionId">,
-  selector: LocationSelector,
-  limits: LocationLimits,
-  waitForEnd: (executionId: string) => Promise<{ status: string; error?: string; cause?: string }>,
-): Promise<{ parentId: string; locations: LocationOutcome[] }> {
-  return run(req, plan(req, selector, limits), waitForEnd);
+export function fanOutStateMachine(): AslDefinition {
+  const call = (action: string, extra: Record<string, unknown> = {}) => ({
+    Type: "Task" as const,
+    Resource: FAN_OUT_HANDLER,
+    Parameters: { action, "parentId.$": "$.parentId", "index.$": "$.index", ...extra },
+    Retry: RETRY,
+  });
+  return {
+    Comment: "Reflex fan-out: one child run per location, admitted on its own, each waited for",
+    StartAt: "Locations",
+    States: {
+      Locations: {
+        Type: "Map",
+        ItemsPath: "$.children",
+        ItemSelector: { "parentId.$": "$.parentId", "index.$": "$$.Map.Item.Value" },
+        MaxConcurrencyPath: "$.concurrency",
+        ToleratedFailurePercentage: 100,
+        ItemProcessor: {
+          ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" },
+          StartAt: "StartChild",
+          States: {
+            StartChild: { ...call("start"), Next: "ChildEnded" },
+            ChildEnded: {
+              Type: "Choice",
+              Choices: [{ Variable: "$.ended", BooleanEquals: true, Next: "ChildDone" }],
+              Default: "WaitForChild",
+            },
+            WaitForChild: { Type: "Wait", SecondsPath: "$.waitSeconds", Next: "CheckChild" },
+            CheckChild: { ...call("check", { "waitSeconds.$": "$.waitSeconds" }), Next: "ChildEnded" },
+            ChildDone: { Type: "Succeed" },
+          },
+        },
+        ResultPath: null,
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Finish" }],
+        Next: "Finish",
+      },
+      Finish: {
+        Type: "Task",
+        Resource: FAN_OUT_HANDLER,
+        Parameters: { action: "finish", "parentId.$": "$.parentId" },
+        Retry: RETRY,
+        End: true,
+      },
+    },
+  };
 }
 
-/** Runs a {@link plan}: what {@link start} does once the selector is resolved. */
-export async function run(
-  req: Omit<AdmitRequest, "location" | "executionId">,
-  planned: LocationPlan,
-  waitForEnd: (executionId: string) => Promise<{ status: string; error?: string; cause?: string }>,
-): Promise<{ parentId: string; locations: LocationOutcome[] }> {
-  const runbook = Runbooks.get(planned.runbook);
-  const { parentId, concurrency, maxErrors, children: locations } = planned;
-  const takesRegion = "region" in ((runbook.params as { shape?: object }).shape ?? {});
+/** What starts a fan-out's children: an admission request without its location and id. */
+export type FanOutRequest = Omit<AdmitRequest, "location" | "executionId" | "config" | "now">;
+
+/** The fan-out's input: small whatever the count of locations (the plan is in its item). */
+function fanOutInput(planned: LocationPlan): string {
+  return canonicalJson({
+    parentId: planned.parentId,
+    concurrency: planned.concurrency,
+    children: planned.children.map((_c, i) => i),
+  });
+}
+
+async function startParent(planned: LocationPlan): Promise<void> {
+  try {
+    await client(SFNClient, "sfn").send(
+      new StartExecutionCommand({
+        stateMachineArn: stateMachineArn(FAN_OUT_MACHINE),
+        name: planned.parentId,
+        input: fanOutInput(planned),
+      }),
+    );
+  } catch (err) {
+    // Started before (a resume after it ran): it is running or has ended; its item says which.
+    if ((err as Error).name !== "ExecutionAlreadyExists") throw err;
+  }
+}
+
+/**
+ * Starts a {@link plan}: writes the fan-out's item (the request each child is admitted with),
+ * audits `locations.started`, and starts the fan-out's state machine, named by the parent id.
+ * The caller may go away at once: the children are started and waited for by the state machine,
+ * and a fan-out whose start was cut short is started again by {@link resume}.
+ */
+export async function launch(req: FanOutRequest, planned: LocationPlan, now = new Date()): Promise<void> {
+  const { decisionTime, ...rest } = req;
+  const created = await FanOuts.create({
+    parentId: planned.parentId,
+    runbook: planned.runbook,
+    request: JSON.parse(
+      JSON.stringify({ ...rest, ...(decisionTime ? { decisionTime: decisionTime.toISOString() } : {}) }),
+    ),
+    concurrency: planned.concurrency,
+    maxErrors: planned.maxErrors,
+    children: planned.children,
+    createdAt: now.toISOString(),
+  });
+  if (!created) throw new ConflictError("execution_exists", `fan-out '${planned.parentId}' already exists`);
+  const { children: locations, concurrency, maxErrors } = planned;
   await Audit.record({
     kind: "locations.started",
     actor: req.actor.id,
-    reason: `${runbook.name} in ${locations.length} location(s) (${locations.map((l) => `${l.account}/${l.region}`).join(", ")}), ${concurrency} at a time, stop after ${maxErrors} error(s)`,
-    executionId: parentId,
-    runbook: runbook.name,
+    reason: `${planned.runbook} in ${locations.length} location(s) (${locations.map((l) => `${l.account}/${l.region}`).join(", ")}), ${concurrency} at a time, stop after ${maxErrors} error(s)`,
+    executionId: planned.parentId,
+    runbook: planned.runbook,
   });
-  const results = await eachLocation(locations, concurrency, maxErrors, async (location) => {
-    const params = takesRegion ? { ...(req.params as object), region: location.region } : req.params;
+  await startParent(planned);
+}
+
+/**
+ * Starts a running fan-out's state machine again (StartExecution by its name and input is
+ * idempotent while it runs): local mode after a restart, whose engine lost it. Every step is
+ * safe to repeat: a child already started is not started again, an outcome is recorded once.
+ */
+export async function resume(parentId: string): Promise<boolean> {
+  const f = await FanOuts.find(parentId);
+  if (f?.status !== "RUNNING") return false;
+  await startParent({ ...f, runbook: f.runbook });
+  return true;
+}
+
+/** The fan-outs still running: what {@link resume} takes. */
+export const running = FanOuts.running;
+
+/** The event of the fan-out's Task states. */
+export interface FanOutStep {
+  action: "start" | "check" | "finish";
+  parentId: string;
+  index?: number;
+  waitSeconds?: number;
+}
+
+type StepOut = { parentId: string; index: number; ended: boolean; waitSeconds?: number };
+
+function requestOf(f: FanOuts.FanOut): FanOutRequest {
+  const r = f.request as unknown as FanOutRequest & { decisionTime?: string };
+  return { ...r, ...(r.decisionTime ? { decisionTime: new Date(r.decisionTime) } : {}) };
+}
+
+/** Records a child's end when it has ended; the next look's wait otherwise. */
+async function look(f: FanOuts.FanOut, index: number, waitSeconds: number): Promise<StepOut> {
+  const child = f.children[index] as FanOuts.FanOut["children"][number];
+  const e = await Executions.find(child.executionId);
+  const ended = e && (Executions.TERMINAL as readonly string[]).includes(e.status);
+  if (!ended) return { parentId: f.parentId, index, ended: false, waitSeconds };
+  const failed = e.status !== "SUCCEEDED";
+  await FanOuts.recordOutcome(
+    f.parentId,
+    index,
+    {
+      status: e.status,
+      executionId: e.id,
+      ...(failed ? { reason: `${e.error ?? ""}: ${e.cause ?? ""}`.slice(0, 500) } : {}),
+    },
+    failed,
+  );
+  return { parentId: f.parentId, index, ended: true };
+}
+
+/**
+ * One Task of the fan-out's state machine. `start`: the location's child through `admit()`
+ * (REFUSED with the reason, counted as a failure, when admission says no; SKIPPED when more
+ * than `maxErrors` locations have failed; a child started before is not started again).
+ * `check`: has the child ended? `finish`: every location's outcome, audited as
+ * `locations.finished`; the fan-out's item is marked FINISHED.
+ */
+export async function step(event: FanOutStep): Promise<unknown> {
+  const f = await FanOuts.find(event.parentId);
+  if (!f) throw new NotFoundError("not_found", `no fan-out '${event.parentId}'`);
+  if (event.action === "finish") return finishFanOut(f);
+  const index = Number(event.index);
+  const child = f.children[index];
+  if (!child) throw new ValidationError("invalid_step", `fan-out ${f.parentId} has no child ${index}`);
+  const done = { parentId: f.parentId, index, ended: true };
+  if (f.outcomes[String(index)]) return done;
+  if (event.action === "check") {
+    const wait = Math.min(CHECK_SECONDS.longest, Math.max(CHECK_SECONDS.first, (event.waitSeconds ?? 0) * 2));
+    return look(f, index, wait);
+  }
+  if (!(await Executions.find(child.executionId))) {
+    if (f.errors > f.maxErrors) {
+      await FanOuts.recordOutcome(
+        f.parentId,
+        index,
+        { status: "SKIPPED", reason: `more than ${f.maxErrors} location(s) failed` },
+        false,
+      );
+      return done;
+    }
+    const req = requestOf(f);
+    const runbook = Runbooks.get(f.runbook);
+    const takesRegion = "region" in ((runbook.params as { shape?: object }).shape ?? {});
     const admitted = await admit({
       ...req,
       runbook: runbook.name,
-      params,
-      executionId: location.executionId,
-      location: { account: location.account, region: location.region },
+      params: takesRegion ? { ...(req.params as object), region: child.region } : req.params,
+      executionId: child.executionId,
+      location: { account: child.account, region: child.region },
     });
-    if (!admitted.admitted) return { status: "REFUSED", reason: admitted.reason };
-    const end = await waitForEnd(admitted.execution.id);
-    return {
-      status: end.status,
-      executionId: admitted.execution.id,
-      ...(end.status !== "SUCCEEDED"
-        ? { reason: `${end.error ?? ""}: ${end.cause ?? ""}`.slice(0, 500) }
-        : {}),
-    };
-  });
-  const outcomes: LocationOutcome[] = results.map((r) => ({
-    account: r.location.account,
-    ...(r.location.accountName ? { accountName: r.location.accountName } : {}),
-    region: r.location.region,
-    status: r.status,
-    ...(r.executionId ? { executionId: r.executionId } : {}),
-    ...(r.reason ? { reason: r.reason } : {}),
-  }));
+    if (!admitted.admitted && !admitted.duplicate) {
+      await FanOuts.recordOutcome(f.parentId, index, { status: "REFUSED", reason: admitted.reason }, true);
+      return done;
+    }
+  }
+  return look(f, index, CHECK_SECONDS.first);
+}
+
+async function finishFanOut(f: FanOuts.FanOut): Promise<{ parentId: string; locations: LocationOutcome[] }> {
+  const outcomes: LocationOutcome[] = await Promise.all(
+    f.children.map(async (c, i) => {
+      let o = f.outcomes[String(i)];
+      if (!o) {
+        // An iteration that broke (its Lambda failed past the retries): what its run's record says.
+        const e = await Executions.find(c.executionId);
+        o = e
+          ? {
+              status: e.status,
+              executionId: e.id,
+              ...(e.error ? { reason: `${e.error}: ${e.cause ?? ""}` } : {}),
+            }
+          : { status: "SKIPPED", reason: "not started: the fan-out failed before it" };
+      }
+      return {
+        account: c.account,
+        ...(c.accountName ? { accountName: c.accountName } : {}),
+        region: c.region,
+        status: o.status,
+        ...(o.executionId ? { executionId: o.executionId } : {}),
+        ...(o.reason ? { reason: o.reason } : {}),
+      };
+    }),
+  );
   const failed = outcomes.filter((o) => o.status !== "SUCCEEDED");
-  await Audit.record({
-    kind: "locations.finished",
-    actor: req.actor.id,
-    reason: `${outcomes.length - failed.length} of ${outcomes.length} location(s) succeeded${failed.length ? `; ${failed.map((f) => `${f.account}/${f.region} ${f.status}${f.reason ? ` (${f.reason.slice(0, 200)})` : ""}`).join("; ")}` : ""}`,
-    executionId: parentId,
-    runbook: runbook.name,
-  });
-  return { parentId, locations: outcomes };
+  const actor = (f.request as { actor?: { id?: string } }).actor?.id ?? "reflex";
+  if (f.status === "RUNNING") {
+    await Audit.record({
+      kind: "locations.finished",
+      actor,
+      reason: `${outcomes.length - failed.length} of ${outcomes.length} location(s) succeeded${failed.length ? `; ${failed.map((o) => `${o.account}/${o.region} ${o.status}${o.reason ? ` (${o.reason.slice(0, 200)})` : ""}`).join("; ")}` : ""}`,
+      executionId: f.parentId,
+      runbook: f.runbook,
+    });
+    await FanOuts.finish(f.parentId);
+  }
+  return { parentId: f.parentId, locations: outcomes };
+}
+
+/** A fan-out's outcome per location, once it has finished; undefined while it runs. */
+export async function outcome(
+  parentId: string,
+): Promise<{ parentId: string; locations: LocationOutcome[] } | undefined> {
+  const f = await FanOuts.find(parentId);
+  if (f?.status !== "FINISHED") return undefined;
+  return finishFanOut(f);
+}
+
+/**
+ * Plans, launches and waits for a fan-out: the children are started by its state machine (as
+ * from the API), and this resolves with each location's outcome once it has finished.
+ */
+export async function start(
+  req: FanOutRequest & { config?: AdmitRequest["config"]; now?: Date },
+  selector: LocationSelector,
+  limits: LocationLimits,
+): Promise<{ parentId: string; locations: LocationOutcome[] }> {
+  const planned = plan(req, selector, limits);
+  const { config: _c, now: _n, ...request } = req;
+  await launch(request, planned);
+  for (let everyMs = 50; ; everyMs = Math.min(1000, everyMs * 2)) {
+    const done = await outcome(planned.parentId);
+    if (done) return done;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
 }
 
 /**

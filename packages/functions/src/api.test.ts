@@ -2,8 +2,11 @@
  * The API as Lambda runs it: middy, Hono's AWS Lambda adapter and the app, invoked with an API
  * Gateway v2 event. The caller is the IAM principal in the event, never a header.
  */
-import { useConfig, validateConfig } from "@reflex/core";
+import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { Audit, useConfig, validateConfig } from "@reflex/core";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { lambdaContext } from "../../local/src/lambda.ts";
 import { handler } from "./api.ts";
@@ -51,17 +54,60 @@ describe("the API handler in Lambda", () => {
     expect(JSON.parse(res.body).actor).toBe("arn:aws:iam::123456789012:role/oncall");
   });
 
-  it("refuses a fan-out over many locations (400 naming `locations`): a frozen Lambda could not drive its children", async () => {
-    const res = await call(
-      event("POST", "/api/runbooks/backup-snapshot/executions", {
-        iam: CALLER,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ params: {}, dryRun: true, locations: { accounts: ["*"] } }),
+  it("starts a fan-out over many locations deployed: its item written, then its state machine, named by the parent id (202)", async () => {
+    // Deployed, the fan-out is a state machine of its own (a frozen Lambda drives nothing): the
+    // API writes the fan-out's item and starts that machine, and answers.
+    process.env.REFLEX_STATE_MACHINE_ARN_PREFIX =
+      "arn:aws:states:us-east-1:123456789012:stateMachine:reflex-test-";
+    useConfig(
+      validateConfig({
+        environment: "test",
+        people: [{ name: "alice", iam: ["arn:aws:iam::123456789012:role/oncall"] }],
+        access: { roles: { oncall: ["person:alice"] }, allow: [{ role: "oncall", runbooks: ["*"] }] },
+        accounts: [
+          { id: "111111111111", name: "prod-a", regions: ["us-east-1", "eu-west-1"], tags: { env: "prod" } },
+        ],
       }),
     );
+    const dynamo = mockClient(DynamoDBDocumentClient);
+    const sfn = mockClient(SFNClient);
+    const audited: Audit.AuditEntry[] = [];
+    Audit.useTransport({ send: async (e) => void audited.push(e) });
+    dynamo.on(PutCommand).resolves({});
+    sfn.on(StartExecutionCommand).resolves({ executionArn: "arn", startDate: new Date() });
+    try {
+      const res = await call(
+        event("POST", "/api/runbooks/backup-snapshot/executions", {
+          iam: CALLER,
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            params: { selector: { tag: { Backup: "daily" } } },
+            locations: { accounts: ["tag:env=prod"] },
+            locationConcurrency: 2,
+          }),
+        }),
+      );
 
-    expect(res.statusCode).toBe(400);
-    expect(JSON.parse(res.body).error.path).toBe("locations");
+      expect(res.statusCode, res.body).toBe(202);
+      const body = JSON.parse(res.body);
+      expect(body.children.map((c: { region: string }) => c.region)).toEqual(["us-east-1", "eu-west-1"]);
+      const item = dynamo.commandCalls(PutCommand)[0]?.args[0].input.Item;
+      expect([item?.pk, item?.status, item?.concurrency]).toEqual([`FANOUT#${body.parentId}`, "RUNNING", 2]);
+      const started = sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input);
+      expect(started).toEqual([
+        {
+          stateMachineArn: "arn:aws:states:us-east-1:123456789012:stateMachine:reflex-test-fan_out",
+          name: body.parentId,
+          input: JSON.stringify({ children: [0, 1], concurrency: 2, parentId: body.parentId }),
+        },
+      ]);
+      expect(audited.map((e) => e.kind)).toEqual(["locations.started"]);
+    } finally {
+      dynamo.restore();
+      sfn.restore();
+      Audit.useTransport(undefined);
+      delete process.env.REFLEX_STATE_MACHINE_ARN_PREFIX;
+    }
   });
 
   it("treats an unsigned caller as anonymous outside local mode, whatever the header says", async () => {

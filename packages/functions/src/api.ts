@@ -106,23 +106,15 @@ type C = Context<LambdaBindings>;
 
 /**
  * `POST /api/runbooks/:name/executions` with `locations`: the selector and limits checked (400
- * naming the field, nothing started), then one child per location through `admit()`, in the
- * background; 202 with the parent id and each child's id and location.
+ * naming the field, nothing started), then the fan-out's state machine started, which admits one
+ * child per location through `admit()` and waits for each; 202 with the parent id and each
+ * child's id and location.
  */
-function startInLocations(c: C, runbook: string, body: z.infer<typeof StartBody>) {
+async function startInLocations(c: C, runbook: string, body: z.infer<typeof StartBody>) {
   if (body.location)
     throw new ValidationError("invalid_request", "give `location` or `locations`, not both", [
       { path: "locations", message: "with location" },
     ]);
-  // The fan-out drives its children from this process: deployed, a Lambda is frozen once it has
-  // answered, so the children after the first few would never start. Until a durable driver (a
-  // state machine of its own) exists, a deployed API refuses it rather than half-do it.
-  if (process.env.REFLEX_LOCAL_MODE !== "1")
-    throw new ValidationError(
-      "invalid_request",
-      "locations: a fan-out over many locations runs in local mode only for now; start one location at a time with `location`",
-      [{ path: "locations", message: "not available deployed" }],
-    );
   // Who acts is checked before anything is planned; each child is admitted again on its own.
   const who = actor(c);
   const action = body.dryRun ? "dry-run" : "run";
@@ -140,9 +132,9 @@ function startInLocations(c: C, runbook: string, body: z.infer<typeof StartBody>
     overrideFreeze: body.overrideFreeze,
     overridePause: body.overridePause,
   };
-  Locations.run(req, planned, Locations.untilEnd).catch((err) =>
-    logger.error("locations.failed", { parentId: planned.parentId, error: (err as Error).message }),
-  );
+  // The fan-out's own state machine starts and waits for the children: this function may be
+  // frozen (or this process stopped) as soon as it has answered.
+  await Locations.launch(req, planned);
   return ok(
     c,
     {

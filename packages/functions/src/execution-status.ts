@@ -14,7 +14,7 @@ import {
   SFNClient,
 } from "@aws-sdk/client-sfn";
 import middy from "@middy/core";
-import { Aws, HistoryReports, Runbooks, Runs, requireEnv } from "@reflex/core";
+import { Aws, HistoryReports, Locations, Runbooks, Runs, requireEnv } from "@reflex/core";
 import type { EventBridgeEvent } from "aws-lambda";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
@@ -47,6 +47,9 @@ export const handler = middy<EventBridgeEvent<"Step Functions Execution Status C
   .handler(async (event) => {
     const { executionArn, name, status, stateMachineArn } = event.detail ?? ({} as StatusDetail);
     if (status === "RUNNING" || status === "PENDING_REDRIVE") return;
+    // A fan-out over many locations is no run: its Finish step records its end (Locations.step).
+    if (stateMachineArn === `${requireEnv("REFLEX_STATE_MACHINE_ARN_PREFIX")}${Locations.FAN_OUT_MACHINE}`)
+      return;
     // Runs are closed by execution name, and names repeat across stages (schedule run ids are
     // deterministic): only this stage's own machines may close this stage's runs.
     if (!ownMachines().has(stateMachineArn) || typeof executionArn !== "string") {

@@ -8,7 +8,7 @@
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { AuditExport, HistoryReports, Runs, requireEnv, Steps } from "@reflex/core";
+import { AuditExport, HistoryReports, Locations, Runs, requireEnv, Steps } from "@reflex/core";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
 loadConfigFromEnv();
@@ -67,6 +67,9 @@ export const handler = middy<unknown, { closed: number }>()
     // Drill reports not written yet: a lost drill closed now, or one whose write failed before.
     for (const r of await HistoryReports.catchUp())
       if (r.error) logger.error("a run's report could not be written; the next pass retries", { ...r });
+    // A fan-out whose start was cut short (its item written, its machine never started) starts;
+    // for one already running, StartExecution by the same name and input changes nothing.
+    for (const f of await Locations.running()) await Locations.resume(f.parentId);
     // Written even when zero, so the alarm sees data and a quiet stage reads as OK, not missing.
     process.stdout.write(`${lostRunsEmf(closed.length, requireEnv("REFLEX_EVENT_BUS"))}\n`);
     // The sealed audit trail's export, watched from here so a sealer that stopped still pages.

@@ -10,7 +10,7 @@
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { Admission, Audit, currentConfig, ValidationError } from "@reflex/core";
+import { Admission, Audit, ConflictError, currentConfig, Locations, ValidationError } from "@reflex/core";
 import { z } from "zod";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
@@ -75,12 +75,11 @@ export async function fire(raw: unknown, now = new Date()): Promise<Outcome> {
   const executionId = `${e.name}-${stamp}`.slice(0, 80);
   // A window's run carries its bounds: no new target starts after the cutoff.
   const window = e.kind === "window" ? config.windows.find((w) => w.name === e.name) : undefined;
-  const admission = await Admission.admit({
+  const request = {
     runbook: entry.run,
     params: entry.with,
     trigger: { kind: e.kind, name: e.name },
     actor: { id: `${e.kind}:${e.name}` },
-    executionId,
     window:
       window && Number.isFinite(at)
         ? {
@@ -89,11 +88,12 @@ export async function fire(raw: unknown, now = new Date()): Promise<Outcome> {
             cutoffAt: new Date(at + window.duration - window.cutoff).toISOString(),
           }
         : undefined,
-    config,
     // Freezes are judged at the fire time: a redelivery decides the same (a freeze that
     // began since does not turn a started run into a refused one, nor the reverse).
     decisionTime: Number.isFinite(at) ? new Date(at) : undefined,
-  });
+  };
+  if (entry.locations) return fanOut(request, entry.locations, `${e.name.slice(0, 50)}-${stamp}`);
+  const admission = await Admission.admit({ ...request, executionId, config });
   if (admission.admitted) return { executionId, decision: "started" };
   if (admission.duplicate) {
     // The same fire time delivered again: that run exists already.
@@ -107,4 +107,36 @@ export async function fire(raw: unknown, now = new Date()): Promise<Outcome> {
     reason: admission.reason,
   });
   return { executionId, decision: "suppressed", reason: admission.reason };
+}
+
+/**
+ * A schedule or window with `locations`: one child run per location, started and waited for by
+ * the fan-out's state machine (each child admitted on its own, with this trigger). The parent's
+ * id comes from the fire time, so a redelivered invocation is the same fan-out, not a second.
+ */
+async function fanOut(
+  request: Locations.FanOutRequest,
+  locations: NonNullable<ReturnType<typeof currentConfig>["schedules"][number]["locations"]>,
+  parentId: string,
+): Promise<Outcome> {
+  const { locationConcurrency, locationMaxErrors, ...selector } = locations;
+  const planned = Locations.plan({ ...request, parentId }, selector, {
+    locationConcurrency,
+    locationMaxErrors,
+  });
+  try {
+    await Locations.launch(request, planned);
+  } catch (err) {
+    if (!(err instanceof ConflictError && err.code === "execution_exists")) throw err;
+    // Redelivered: the same fan-out. Started again in case the first delivery died between its
+    // item and its state machine (StartExecution by the same name and input changes nothing).
+    await Locations.resume(parentId);
+    logger.info("schedule redelivered; fan-out already started", { parentId });
+    return { executionId: parentId, decision: "duplicate" };
+  }
+  return {
+    executionId: parentId,
+    decision: "started",
+    reason: `${request.runbook} in ${planned.children.length} location(s)`,
+  };
 }

@@ -18,9 +18,11 @@ import {
   Executions,
   Gate,
   HistoryReports,
+  Locations,
   Runbooks,
   Runs,
   Steps,
+  substitute,
   tableName,
   useConfig,
 } from "@reflex/core";
@@ -29,6 +31,7 @@ import { handler as apiHandler } from "@reflex/functions/api";
 import { handler as auditWriterHandler, useReceiptCheck } from "@reflex/functions/audit-writer";
 import { toEnvelope } from "@reflex/functions/events-api";
 import { handler as statusHandler } from "@reflex/functions/execution-status";
+import { handler as fanOutHandler } from "@reflex/functions/fan-out";
 import { handler as scheduleHandler } from "@reflex/functions/schedule";
 import { handler as stepHandler } from "@reflex/functions/step";
 import { handler as triggerHandler } from "@reflex/functions/trigger";
@@ -387,7 +390,13 @@ function localOrganization(opts: LocalOptions, cloud: SimulatedCloud): Simulated
 
 /** The local Step Functions engine, with every runbook's state machine registered. */
 function startEngine(opts: LocalOptions, region: string): LocalStepFunctions {
+  // The fan-out over many locations: its own state machine and function, as deployed.
+  const fanOutArn = `arn:aws:lambda:${region}:${LOCAL_ACCOUNT}:function:reflex-local-fan-out`;
   const engine = new LocalStepFunctions({
+    handlers: {
+      [fanOutArn]: (payload) =>
+        invoke(fanOutHandler, "reflex-local-fan-out", payload as Locations.FanOutStep),
+    },
     region,
     account: LOCAL_ACCOUNT,
     waitMs: opts.waitMs ?? 1000,
@@ -404,6 +413,10 @@ function startEngine(opts: LocalOptions, region: string): LocalStepFunctions {
       withExecution(executionName, () => callSdk(resource, input)),
   });
   for (const runbook of Runbooks.list()) engine.registerRunbook(runbook, STATE_MACHINE_PREFIX);
+  engine.register(
+    `${STATE_MACHINE_PREFIX}${Locations.FAN_OUT_MACHINE}`,
+    substitute(Locations.fanOutStateMachine(), { FanOutHandlerArn: fanOutArn }),
+  );
   return engine;
 }
 
@@ -488,7 +501,8 @@ function useLocalEndpoints(
  * in memory): the reconciler closes them, as it closes lost runs in AWS. Runs that were waiting
  * for a person when local mode stopped wait again, at the same state, with what is left of their
  * deadline (AWS keeps waiting executions; the local engine keeps them in memory, so it resumes
- * them from the request DynamoDB holds).
+ * them from the request DynamoDB holds). Fan-outs over many locations still running are started
+ * again: every step of theirs is safe to repeat.
  */
 async function recoverRuns(engine: LocalStepFunctions): Promise<void> {
   await resumeWaitingRuns(engine);
@@ -501,6 +515,9 @@ async function recoverRuns(engine: LocalStepFunctions): Promise<void> {
   const reports = await asFunction("reflex-local-reconcile", () => HistoryReports.catchUp());
   for (const r of reports.filter((x) => x.error))
     console.error(`reflex: the report of ${r.executionId} could not be written: ${r.error}`);
+  // Fan-outs over many locations go on where they were (their item says what is left; a child
+  // the last process started is waited for, not started again), after lost children are closed.
+  for (const f of await Locations.running()) await Locations.resume(f.parentId);
 }
 
 /**

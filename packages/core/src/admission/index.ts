@@ -21,6 +21,7 @@
  * docs/guardrails.md has the matrix (which check applies to which trigger, and why).
  */
 
+import { locationKey } from "../accounts.ts";
 import { currentConfig } from "../config/index.ts";
 import type { Config } from "../config/schema.ts";
 import { AccessDeniedError, ConflictError, NotFoundError, ValidationError } from "../errors.ts";
@@ -414,13 +415,14 @@ const CHECKS: ((a: Admitting) => Refusal | undefined | Promise<Refusal | undefin
 
 /** 7. cooldown (rules): taken now; the start gives it back if it does not happen. */
 async function takeCooldown(
-  { req, runbook, params, now }: Admitting,
+  { req, runbook, params, now, location }: Admitting,
   executionId: string,
 ): Promise<TakenCooldown | Refusal | undefined> {
   const cooldown = req.cooldown;
-  const target = cooldown
-    ? (cooldown.target ?? runbook.locks?.(params as never)[0] ?? runbook.name)
-    : undefined;
+  const own = cooldown ? (cooldown.target ?? runbook.locks?.(params as never)[0] ?? runbook.name) : undefined;
+  // One target in two accounts (or Regions) is two targets, as it is two locks: each cools down
+  // on its own (an alarm name repeated in every member account, a fan-out's children).
+  const target = own && location ? locationKey(location, own) : own;
   if (!cooldown || !target) return undefined;
   const until = await Guardrails.takeCooldown(
     cooldown.rule,

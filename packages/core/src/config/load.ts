@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { z } from "zod";
-import { accountIssues, accountSchema } from "../accounts.ts";
+import { accountIssues, accountSchema, locationsIssues } from "../accounts.ts";
 import { ConfigError, type Issue } from "../errors.ts";
 import { validatePattern } from "../patterns/index.ts";
 import { peopleIssues } from "../policy/people.ts";
@@ -333,6 +333,19 @@ function checkMeaning(config: Config, issues: Issue[]): Config {
     localSubs.add(u.sub);
   });
   issues.push(...accountIssues(config.accounts));
+  // `locations:` selectors and limits, against the accounts as configured.
+  for (const [list, entries] of [
+    ["rules", config.rules],
+    ["schedules", config.schedules],
+    ["windows", config.windows],
+  ] as const)
+    entries.forEach((e, i) => {
+      // An entry or account that did not parse is reported already.
+      if (e?.locations)
+        issues.push(
+          ...locationsIssues(config.accounts.filter(Boolean), e.locations, `${list}[${i}].locations`),
+        );
+    });
   config.approvals.approvers?.forEach((r, i) => {
     if (!config.access.roles[r])
       issues.push({

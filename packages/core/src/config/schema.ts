@@ -4,7 +4,7 @@
  * in `load.ts`, so every problem is reported with its path.
  */
 import { z } from "zod";
-import { accountSchema } from "../accounts.ts";
+import { accountSchema, locationsSchema } from "../accounts.ts";
 import { isTimeZone, parseSchedule } from "./cron.ts";
 import { duration } from "./duration.ts";
 
@@ -64,6 +64,12 @@ export const ruleSchema = z
     dryRun: z.boolean().default(false),
     /** `required`: every run this rule starts waits for a person; `policy`: as `approvals` says. */
     approval: z.enum(["required", "policy"]).default("policy"),
+    /**
+     * Member locations: an event from a member account runs in its own account and Region when
+     * the selector names them (else the rule does not match it); an event from the hub fans out
+     * over every location the selector names.
+     */
+    locations: locationsSchema.optional(),
   })
   .strict();
 
@@ -75,6 +81,8 @@ export const scheduleSchema = z
     run: z.string(),
     with: params,
     enabled: z.boolean().default(true),
+    /** Run in every member location the selector names: one child run per location (a fan-out). */
+    locations: locationsSchema.optional(),
   })
   .strict();
 
@@ -89,6 +97,8 @@ export const windowSchema = z
     run: z.string(),
     with: params,
     enabled: z.boolean().default(true),
+    /** Run in every member location the selector names: one child run per location (a fan-out). */
+    locations: locationsSchema.optional(),
   })
   .strict();
 

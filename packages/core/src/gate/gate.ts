@@ -16,10 +16,12 @@
  * run. Every decision is audited with its reason and guardrail.
  */
 import { createHash, randomUUID } from "node:crypto";
+import { type LocationsConfig, resolveLocations } from "../accounts.ts";
 import * as Admission from "../admission/index.ts";
 import type { Config } from "../config/schema.ts";
 import { crashPoint } from "../crash.ts";
-import { ValidationError } from "../errors.ts";
+import { ConflictError, ValidationError } from "../errors.ts";
+import * as Locations from "../locations.ts";
 import { compilePattern } from "../patterns/index.ts";
 import * as Alarms from "../state/alarms.ts";
 import * as Audit from "../state/audit.ts";
@@ -247,6 +249,12 @@ async function decide(
     );
   }
   const targetValue = rule.target ? readPath(event, rule.target) : undefined;
+  const where = eventLocation(rule, event, config);
+  if (where.outside) return audited({ ...base, decision: "no-match", reason: where.outside }, actor, now);
+  const trigger = { kind: "rule" as const, name: rule.name, eventId: event.id, ...(alarm ? { alarm } : {}) };
+  const target = targetValue !== undefined ? String(targetValue) : undefined;
+  if (where.fanOut)
+    return fanOut(rule, params, trigger, where.fanOut, executionName(rule.name, dedupKey), target, base, now);
   // Every check (pause, breaker, freeze, blast radius, cooldown, rate limit, approval, lock)
   // is admission's: the gate only turns its answer into a decision.
   const admission = await Admission.admit({
@@ -254,14 +262,11 @@ async function decide(
     params,
     dryRun: rule.dryRun,
     executionId: executionName(rule.name, dedupKey),
-    trigger: { kind: "rule", name: rule.name, eventId: event.id, ...(alarm ? { alarm } : {}) },
+    trigger,
     actor: { id: actor },
-    cooldown: {
-      rule: rule.name,
-      target: targetValue !== undefined ? String(targetValue) : undefined,
-      ms: rule.cooldown,
-    },
+    cooldown: { rule: rule.name, target, ms: rule.cooldown },
     approval: rule.approval,
+    ...(where.location ? { location: where.location } : {}),
     config,
     now,
   });
@@ -293,5 +298,95 @@ async function decide(
     decision: "suppressed",
     guardrail: admission.check as Decision["guardrail"],
     reason: admission.reason,
+  };
+}
+
+/**
+ * Where a rule's run acts for this event. An event carries the `account` and `region` it
+ * happened in: from a member account (config `accounts`) the run acts there — with `locations`
+ * on the rule only when its selector names that account and Region (otherwise the rule does not
+ * match the event: `outside`, audited as no-match). From the hub (or any account the config does
+ * not name) the run acts in the hub, or, with `locations`, fans out over every location the
+ * selector names.
+ */
+function eventLocation(
+  rule: Rule,
+  event: EventEnvelope,
+  config: Config,
+): { location?: { account: string; region: string }; fanOut?: LocationsConfig; outside?: string } {
+  const member = config.accounts.find((a) => a.id === event.account);
+  if (!member) return rule.locations ? { fanOut: rule.locations } : {};
+  const location = { account: member.id, region: event.region };
+  if (!rule.locations) return { location };
+  const named = resolveLocations(config.accounts, rule.locations).some(
+    (l) => l.account === location.account && l.region === location.region,
+  );
+  return named
+    ? { location }
+    : {
+        outside: `rule ${rule.name}: the event is from ${member.id} (${member.name}) ${event.region}, which its locations do not name`,
+      };
+}
+
+/** A rule with `locations` on an event from the hub: one child run per location (the fan-out). */
+async function fanOut(
+  rule: Rule,
+  params: unknown,
+  trigger: Admission.AdmitRequest["trigger"],
+  locations: LocationsConfig,
+  id: string,
+  target: string | undefined,
+  base: Pick<Decision, "eventId" | "rule" | "runbook">,
+  now: Date,
+): Promise<Decision> {
+  const actor = `rule:${rule.name}`;
+  // Short enough for the children's ids (`<parent>-<n>`, 80 at most); the same for a redelivery.
+  const parentId = `${rule.name.slice(0, 50)}-${id.slice(-20)}`;
+  const { locationConcurrency, locationMaxErrors, ...selector } = locations;
+  const request = {
+    runbook: rule.run,
+    params,
+    dryRun: rule.dryRun,
+    trigger,
+    actor: { id: actor },
+    approval: rule.approval,
+    // Each child takes the cooldown of its own location (admission keys it so).
+    cooldown: { rule: rule.name, target, ms: rule.cooldown },
+  };
+  let planned: Locations.LocationPlan;
+  try {
+    planned = Locations.plan({ ...request, parentId, now }, selector, {
+      locationConcurrency,
+      locationMaxErrors,
+    });
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    return audited(
+      { ...base, decision: "rejected", reason: `rule ${rule.name}: ${err.message}` },
+      actor,
+      now,
+    );
+  }
+  try {
+    await Locations.launch(request, planned, now);
+  } catch (err) {
+    if (!(err instanceof ConflictError && err.code === "execution_exists")) throw err;
+    await Locations.resume(parentId);
+    return audited(
+      {
+        ...base,
+        decision: "duplicate",
+        executionId: parentId,
+        reason: `fan-out ${parentId} was already started for this event`,
+      },
+      actor,
+      now,
+    );
+  }
+  return {
+    ...base,
+    decision: "started",
+    executionId: parentId,
+    reason: `rule ${rule.name} started ${rule.run} in ${planned.children.length} location(s)`,
   };
 }

@@ -83,6 +83,8 @@ export interface EngineOptions {
    * default; local mode attributes the call to the execution in the simulated cloud's log.
    */
   sdkHandler?: (resource: string, input: unknown, executionName: string) => Promise<unknown>;
+  /** Other Lambda functions a state machine's Tasks may call, by ARN (the fan-out's). */
+  handlers?: Record<string, TaskHandler>;
   /** How long each Wait state really waits locally (ms); AWS waits the ASL's seconds. */
   waitMs?: number;
   /** How long a Retry waits locally (ms). */
@@ -251,6 +253,11 @@ export class LocalStepFunctions {
         sdkTasks[stateName] = state.Resource as string;
         return;
       }
+      const other = state.Type === "Task" ? this.options.handlers?.[state.Resource as string] : undefined;
+      if (other) {
+        tasks[stateName] = other;
+        return;
+      }
       if (state.Type === "Task") {
         if (state.Resource !== this.stepHandlerArn) {
           throw new AwsError(
@@ -288,6 +295,9 @@ export class LocalStepFunctions {
     executionArn: string;
     startDate: number;
   } {
+    // Stopping: nothing new starts (a Distributed Map's iterations still in flight would start
+    // their child executions after their parent was stopped).
+    if (this.closing) throw new AwsError("ServiceUnavailable", "the local engine is stopping", 503);
     const m = this.machines.get(req.stateMachineArn);
     if (!m)
       throw new AwsError(
