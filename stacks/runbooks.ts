@@ -496,6 +496,8 @@ function fanOutMachine(
     startExecutionStatement(deployed.map((d) => d.stateMachineArn)),
     putEventsStatement(eventBusArn),
   ]);
+  // It admits each location's child, so it runs their prechecks as the API does.
+  grantPrechecks(stack, fn);
   const name = stateMachineName(stack, Locations.FAN_OUT_MACHINE);
   const arn = stateMachineArn(stack, Locations.FAN_OUT_MACHINE);
   const logs = new LogGroup(stack, "MachineFanOutLogs", {
