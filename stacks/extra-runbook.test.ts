@@ -74,9 +74,9 @@ afterAll(() => cleanup());
 
 describe("a runbook registered in core", () => {
   it("is deployed from the same bundles: every function's bundle is a copy of the shared synthesis's", () => {
-    // A step worker per runbook, and the platform's ten functions (the audit writer the ninth,
-    // the audit sealer the tenth).
-    expect(bundling).toEqual({ built: 0, copied: Runbooks.list().length + 10 });
+    // A step worker per runbook, and the platform's eleven functions (the audit writer the ninth,
+    // the audit sealer the tenth, the fan-out over locations the eleventh).
+    expect(bundling).toEqual({ built: 0, copied: Runbooks.list().length + 11 });
   });
 
   it("gets its own STANDARD state machine running its ASL", () => {

@@ -708,7 +708,8 @@ beforeAll(async () => {
     rolesOf(Template.fromStack(getStack(RunbooksStack)).toJSON() as never, (role) =>
       EXAMPLE_RUNBOOKS.some((name) => role === `step-${name}` || role === `machine-${name}`),
     );
-    for (const stackFn of [Triggers, Api])
+    // The admitters: the API's, the gate's and the schedule function's, and the fan-out's (in Runbooks).
+    for (const stackFn of [Triggers, Api, RunbooksStack])
       rolesOf(
         Template.fromStack(getStack(stackFn)).toJSON() as never,
         (role) => ADMITTERS.includes(role),
