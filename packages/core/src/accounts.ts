@@ -96,15 +96,12 @@ export const accountSchema = z
     tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
     /** Values a runbook's params may name (`$vars.<key>`), per account. */
     vars: z.record(z.string(), z.unknown()).default({}),
-    /** What differs in this account from the hub's config. */
-    overrides: z
-      .object({
-        guardrails: z.record(z.string(), z.unknown()).optional(),
-        freezes: z.array(z.unknown()).optional(),
-        access: z.record(z.string(), z.unknown()).optional(),
-      })
-      .strict()
-      .optional(),
+    /**
+     * What is stricter in this account than in the hub's config (`guardrails`, `freezes`,
+     * `access`): the shape is `accountOverridesSchema` in config/schema.ts (it needs the freeze
+     * schema), applied by admission to a run in this account (policy/overrides.ts).
+     */
+    overrides: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 

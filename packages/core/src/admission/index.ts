@@ -27,6 +27,7 @@ import { AccessDeniedError, ConflictError, NotFoundError, ValidationError } from
 import * as Lifecycle from "../lifecycle.ts";
 import * as Access from "../policy/access.ts";
 import * as Guardrails from "../policy/guardrails.ts";
+import * as Overrides from "../policy/overrides.ts";
 import * as Runbooks from "../runbooks/index.ts";
 import * as Runs from "../runs.ts";
 import * as Audit from "../state/audit.ts";
@@ -151,7 +152,8 @@ export async function admit(req: AdmitRequest): Promise<Admission> {
     parsed.params = { ...parsed.params, region: location.region };
   const a: Admitting = {
     req,
-    config,
+    // A run in a member account is judged by that account's overrides too (only ever stricter).
+    config: location ? Overrides.configForAccount(config, location.account) : config,
     now,
     runbook,
     params: parsed.params,
