@@ -21,6 +21,7 @@ import {
   indexPageKey,
   Locations,
   Locks,
+  Organization,
   Pairs,
   Policy,
   ReflexError,
@@ -470,11 +471,16 @@ const routes: Array<[string, string, Handler]> = [
     "GET",
     "/api/accounts",
     async (c) => {
+      // Config `organization`: the OUs' accounts too, each saying where it came from.
+      await Organization.refresh(currentConfig());
       // The external id guards each member's trust policy: said to be set, never shown.
-      const accounts = currentConfig().accounts.map((a) =>
-        a.externalId ? { ...a, externalId: "(set)" } : a,
-      );
-      if (c.req.query("check") !== "true") return ok(c, { accounts });
+      const accounts = currentConfig().accounts.map((a) => ({
+        ...a,
+        ...(a.externalId ? { externalId: "(set)" } : {}),
+        source: Organization.sourceOf(a.id),
+      }));
+      const issues = Organization.issues();
+      if (c.req.query("check") !== "true") return ok(c, { accounts, ...(issues.length ? { issues } : {}) });
       await mayCheckAccounts(c);
       // A call every runbook's member role allows (the member template grants it).
       const { EC2Client, DescribeInstancesCommand } = await import("@aws-sdk/client-ec2");

@@ -25,6 +25,7 @@ import { currentConfig } from "../config/index.ts";
 import type { Config } from "../config/schema.ts";
 import { AccessDeniedError, ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import * as Lifecycle from "../lifecycle.ts";
+import * as Organization from "../organization.ts";
 import * as Access from "../policy/access.ts";
 import * as Guardrails from "../policy/guardrails.ts";
 import * as Overrides from "../policy/overrides.ts";
@@ -144,6 +145,8 @@ export async function admit(req: AdmitRequest): Promise<Admission> {
   // 1. params (and the location, which is part of what the run is asked to do)
   const parsed = parsedParams(runbook, req.params);
   if ("check" in parsed) return refuse(parsed);
+  // Config `organization`: the OUs' accounts, from the cache unless it is older than cacheMinutes.
+  if (req.location && config.organization) await Organization.refresh(config);
   const location = req.location ? knownLocation(config, req.location, runbook, parsed.params) : undefined;
   if (location && "check" in location) return refuse(location);
   // A runbook that takes `region` and is given none acts in Reflex's Region (its steps read it

@@ -4,7 +4,7 @@
  * in `load.ts`, so every problem is reported with its path.
  */
 import { z } from "zod";
-import { accountSchema } from "../accounts.ts";
+import { accountSchema, organizationSchema } from "../accounts.ts";
 import { isTimeZone, parseSchedule } from "./cron.ts";
 import { duration } from "./duration.ts";
 
@@ -242,6 +242,11 @@ export const configSchema = z
      * (default `ReflexExecutionRole`); see docs/accounts.md. Empty: Reflex acts in its own account.
      */
     accounts: z.array(memberAccountSchema).default([]),
+    /**
+     * Member accounts by OU, resolved through AWS Organizations (only ACTIVE accounts, less
+     * `exclude`) and merged with `accounts`; see docs/accounts.md.
+     */
+    organization: organizationSchema.optional(),
     guardrails: z
       .object({
         /** The global pause switch: no automatic run starts while true. */
