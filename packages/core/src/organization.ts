@@ -20,11 +20,7 @@
  * await Organization.refresh(config); // config.accounts now holds the OUs' accounts too
  * Organization.sourceOf("111111111111"); // "organization ou-ab12-cdef3456"
  */
-import {
-  ListAccountsForParentCommand,
-  ListOrganizationalUnitsForParentCommand,
-  type OrganizationsClient,
-} from "@aws-sdk/client-organizations";
+import type { OrganizationsClient } from "@aws-sdk/client-organizations";
 import type { Account, Organization } from "./accounts.ts";
 import * as Aws from "./aws.ts";
 import type { Config } from "./config/schema.ts";

@@ -51,9 +51,9 @@ export class SimulatedOrganizations {
   /** Places the member accounts: the first half in the workload OU, the rest in its child. */
   constructor(members: Array<{ id: string; name: string }>) {
     const half = Math.ceil(members.length / 2);
-    members.forEach((m, i) =>
-      this.accounts.push({ ...m, parent: i < half ? WORKLOAD_OU : CHILD_OU, state: "ACTIVE" }),
-    );
+    members.forEach((m, i) => {
+      this.accounts.push({ ...m, parent: i < half ? WORKLOAD_OU : CHILD_OU, state: "ACTIVE" });
+    });
     if (members.length)
       this.accounts.push({
         id: SUSPENDED_ACCOUNT,
