@@ -4,6 +4,9 @@
  * organization-moto.test.ts), only ACTIVE accounts, cached, narrowed by `exclude` at once, merged
  * with explicit `accounts`.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { OrganizationsClient } from "@aws-sdk/client-organizations";
 import { Admission, type Config, Organization, validateConfig } from "@reflex/core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -15,6 +18,7 @@ import {
   WORKLOAD_OU,
 } from "../packages/local/src/cloud/organizations.ts";
 import { type LocalMode, startLocal } from "../packages/local/src/local-mode.ts";
+import { reflex } from "./support/cli.ts";
 
 const REGION = "us-east-1";
 const MEMBERS = [1, 2, 3].map((i) => ({ id: String(i).repeat(12), name: `member-${i}` }));
@@ -154,5 +158,33 @@ describe("reflex start --accounts 3 with organization in config", () => {
       location: { account: MEMBERS[2]?.id ?? "", region: REGION },
     });
     expect(refused).toMatchObject({ admitted: false, check: "params" });
+  });
+
+  it("reflex accounts list says where each came from; config check --organization refuses an account listed twice", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "reflex-org-"));
+    const file = join(dir, "reflex.config.ts");
+    writeFileSync(
+      file,
+      `export default ${JSON.stringify({
+        organization: { ous: [WORKLOAD_OU], regions: [REGION] },
+        accounts: [{ id: MEMBERS[0]?.id, name: "payments", regions: [REGION] }],
+      })};\n`,
+    );
+    try {
+      const list = await reflex(["accounts", "list", "--config", file]);
+      expect(list.code).toBe(0);
+      expect(list.stdout).toMatch(/111111111111 {2}payments .* from accounts/);
+      expect(list.stdout).toMatch(/222222222222 {2}member-2 .* from organization ou-sim1-workload/);
+      expect(list.stdout).not.toContain(SUSPENDED_ACCOUNT);
+      const check = await reflex(["config", "check", "--config", file, "--organization", "--json"]);
+      expect(check.code).toBe(2);
+      expect(JSON.parse(check.stdout).issues).toEqual([
+        { path: "accounts[0].id", message: expect.stringMatching(/also in OU ou-sim1-workload/) },
+      ]);
+      // Without --organization, config check reaches no AWS API and passes.
+      expect((await reflex(["config", "check", "--config", file])).code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
