@@ -138,6 +138,11 @@ export const organizationSchema = z
       .optional(),
     /** Tags every resolved account gets (besides `ou:<the OU it was found in>`), for selectors. */
     tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
+    /**
+     * The hub runs in a delegated administrator for CloudFormation StackSets (not the management
+     * account): the member StackSet is created with `CallAs: DELEGATED_ADMIN`. Default false.
+     */
+    delegatedAdmin: z.boolean().default(false),
     /** How long a resolution is reused before Organizations is asked again. Default 15. */
     cacheMinutes: z.number().int().min(1).max(1440).default(15),
   })
