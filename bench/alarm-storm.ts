@@ -35,7 +35,8 @@ const IN_FLIGHT = 50;
 /** Gate and raw PutItem alternate in this many slices of the storm. */
 const SLICES = 10;
 
-const noop = Runbooks.defineRunbook({
+/** The storm's runbook (bench/audit-seal runs the same storm with the sealer on and off). */
+export const noop = Runbooks.defineRunbook({
   name: "bench-noop",
   summary: "Does nothing, for measuring the gate",
   risk: "low",

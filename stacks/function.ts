@@ -88,6 +88,24 @@ export function reflexFunction(stack: Stack, id: string, props: ReflexFunctionPr
       new PolicyStatement({ actions: ["ssm:GetParameter"], resources: [configParameterArn(stack)] }),
     ]);
   suppress(must(fn.role, "fn.role"), LAMBDA_ROLE);
+  // Config `organization`: whatever reads the config may admit a run in an OU's account, and
+  // admission lists the OUs' accounts (packages/core/src/organization.ts). Read-only.
+  if (props.readsConfig !== false && reflexConfig().config.organization) {
+    fn.attachPermissions([
+      new PolicyStatement({
+        actions: ["organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent"],
+        resources: ["*"],
+      }),
+    ]);
+    suppress(must(fn.role, "fn.role"), [
+      {
+        id: "AwsSolutions-IAM5",
+        reason:
+          "config organization: listing an OU's accounts and child OUs (read-only); the OUs' ARNs name the organization id and management account, which the hub's config does not know.",
+        appliesTo: ["Resource::*"],
+      },
+    ]);
+  }
   return fn;
 }
 

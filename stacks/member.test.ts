@@ -6,7 +6,7 @@
 import { App, Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
-import { hubBusPolicy, MemberStack } from "./member.ts";
+import { hubBusPolicy, MemberStack, memberStackSet, memberTemplate } from "./member.ts";
 import { evaluate, type PolicyDocument, resolveTokens } from "./support/policy-sim.ts";
 
 const account = "111111111111";
@@ -123,5 +123,60 @@ describe("the hub bus policy", () => {
     expect(() => hubBusPolicy(stack, "Bad", { eventBusName: "b", organizationId: "123" })).toThrow(
       /not an organization id/,
     );
+  });
+});
+
+describe("the member template delivered", () => {
+  const organization = {
+    ous: ["ou-ab12-cdef3456", "r-ab12"],
+    exclude: [],
+    includeChildren: true,
+    regions: ["eu-west-1", "us-east-1"],
+    tags: {},
+    cacheMinutes: 15,
+    delegatedAdmin: true,
+  };
+
+  it("exports a template whose trust and hub bus are parameters a StackSet fills in", () => {
+    const template = memberTemplate({ automationTag: { key: "reflex:managed", value: "true" } }) as any;
+    expect(template.Parameters.HubStepWorkerRoleArns.Type).toBe("CommaDelimitedList");
+    expect(template.Parameters.HubBusArn.Type).toBe("String");
+    const role = Object.values(template.Resources as Resources).find(
+      (r) => r.Properties?.RoleName === "ReflexExecutionRole",
+    );
+    expect(role?.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      { Action: "sts:AssumeRole", Effect: "Allow", Principal: { AWS: { Ref: "HubStepWorkerRoleArns" } } },
+    ]);
+    const rule = Object.values(template.Resources as Resources).find((r) => r.Type === "AWS::Events::Rule");
+    expect(rule?.Properties.Targets[0].Arn).toEqual({ Ref: "HubBusArn" });
+  });
+
+  it("is a service-managed StackSet in the hub, auto-deployed to the organization's OUs, called as delegated admin", () => {
+    const hub = new Stack(new App(), "Hub", { env: { account: "000000000000", region: "us-east-1" } });
+    memberStackSet(hub, "Members", {
+      organization,
+      automationTag: { key: "reflex:managed", value: "true" },
+      stepWorkerRoleArns: WORKERS,
+      hubBusArn: HUB_BUS,
+    });
+    const sets = Template.fromStack(hub).findResources("AWS::CloudFormation::StackSet");
+    const [set] = Object.values(sets) as Array<{ Properties: any }>;
+    expect(set?.Properties).toMatchObject({
+      PermissionModel: "SERVICE_MANAGED",
+      AutoDeployment: { Enabled: true, RetainStacksOnAccountRemoval: false },
+      CallAs: "DELEGATED_ADMIN",
+      Capabilities: ["CAPABILITY_NAMED_IAM"],
+      StackInstancesGroup: [
+        { DeploymentTargets: { OrganizationalUnitIds: organization.ous }, Regions: ["eu-west-1"] },
+      ],
+      Parameters: expect.arrayContaining([
+        { ParameterKey: "HubStepWorkerRoleArns", ParameterValue: WORKERS.join(",") },
+        { ParameterKey: "HubBusArn", ParameterValue: HUB_BUS },
+      ]),
+    });
+    const body = JSON.parse(set?.Properties.TemplateBody);
+    expect(Object.keys(body.Parameters)).toEqual(["HubStepWorkerRoleArns", "HubBusArn"]);
+    // StackSets take a template body of at most 51,200 bytes.
+    expect(set?.Properties.TemplateBody.length).toBeLessThan(51_200);
   });
 });

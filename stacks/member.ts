@@ -16,7 +16,8 @@
  * StackSet (AutoDeployment on) or export it (`cdk synth`); see docs/accounts.md.
  */
 import { Accounts, type Config, Runbooks } from "@reflex/core";
-import { Stack, type StackProps } from "aws-cdk-lib";
+import { App, BootstraplessSynthesizer, CfnParameter, Fn, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnStackSet } from "aws-cdk-lib/aws-cloudformation";
 import { CfnEventBusPolicy, CfnRule } from "aws-cdk-lib/aws-events";
 import {
   ArnPrincipal,
@@ -43,6 +44,11 @@ export interface MemberTemplateProps extends StackProps {
   /** The runbooks whose permissions the role gets; default every registered runbook. */
   runbooks?: Runbooks.Runbook[];
   config?: Config;
+  /**
+   * The template as a StackSet deploys it: the step-worker role ARNs and the hub's bus are
+   * parameters (`HubStepWorkerRoleArns`, `HubBusArn`) the hub fills in, not literals.
+   */
+  parameterized?: boolean;
 }
 
 /** A runbook's permissions that act on the member's cloud (not the hub's own services). */
@@ -59,12 +65,29 @@ export class MemberStack extends Stack {
 
   constructor(scope: Construct, id: string, props: MemberTemplateProps) {
     super(scope, id, props);
+    if (props.parameterized) {
+      const workers = new CfnParameter(this, "HubStepWorkerRoleArns", {
+        type: "CommaDelimitedList",
+        description: "The hub's step-worker role ARNs: the only principals ReflexExecutionRole trusts",
+      });
+      const bus = new CfnParameter(this, "HubBusArn", {
+        type: "String",
+        description: "The hub's Reflex event bus, where this account's alarm and EC2 events go",
+        allowedPattern: "^arn:aws[a-z-]*:events:[a-z0-9-]+:\\d{12}:event-bus/.+$",
+      });
+      props = { ...props, stepWorkerRoleArns: workers.valueAsList, hubBusArn: bus.valueAsString };
+    }
     if (props.stepWorkerRoleArns.length === 0)
       throw new Error("the member role must trust the hub's step-worker roles");
     this.role = new Role(this, "ExecutionRole", {
       roleName: Accounts.DEFAULT_MEMBER_ROLE,
       description: "Reflex: what the hub's runbooks may do in this account",
-      assumedBy: new ArnPrincipal(props.stepWorkerRoleArns[0] as string),
+      // Replaced below by the whole trust policy; a list parameter has no first element at synth.
+      assumedBy: new ArnPrincipal(
+        props.parameterized
+          ? Fn.select(0, props.stepWorkerRoleArns)
+          : (props.stepWorkerRoleArns[0] as string),
+      ),
     });
     // Written out whole: CDK's CompositePrincipal loses all but its first principal once given
     // conditions (member.test.ts caught it), and the trust is the one thing that must be exact.
@@ -132,5 +155,73 @@ export function hubBusPolicy(
       Resource: `arn:${Stack.of(scope).partition}:events:${Stack.of(scope).region}:${Stack.of(scope).account}:event-bus/${props.eventBusName}`,
       Condition: { StringEquals: { "aws:PrincipalOrgID": props.organizationId } },
     },
+  });
+}
+
+/** The stack name of the exported member template (`npm run synth` writes `<out>/ReflexMember.template.json`). */
+export const MEMBER_TEMPLATE_STACK = "ReflexMember";
+
+/**
+ * The member template as a StackSet deploys it (parameterized: the hub fills in its step-worker
+ * role ARNs and its bus), synthesized in an app of its own: the CloudFormation JSON.
+ */
+export function memberTemplate(props: {
+  automationTag: { key: string; value: string };
+  externalId?: string;
+  config?: Config;
+}): Record<string, unknown> {
+  // No CDK bootstrap in member accounts: no BootstrapVersion parameter or rule, no metadata.
+  const app = new App({ analyticsReporting: false });
+  const stack = new MemberStack(app, MEMBER_TEMPLATE_STACK, {
+    ...props,
+    synthesizer: new BootstraplessSynthesizer(),
+    stepWorkerRoleArns: ["parameter"],
+    hubBusArn: "parameter",
+    parameterized: true,
+  });
+  return app.synth().getStackByName(stack.stackName).template as Record<string, unknown>;
+}
+
+/**
+ * The hub's service-managed StackSet delivering the member template to every account of the
+ * config's `organization.ous` (and, with `AutoDeployment`, to accounts that join them later;
+ * removed with an account that leaves). One Region (the organization's first): the template
+ * holds a named IAM role, which a second Region's instance would collide with. From a
+ * delegated administrator (`organization.delegatedAdmin`), `CallAs: DELEGATED_ADMIN`.
+ */
+export function memberStackSet(
+  scope: Construct,
+  id: string,
+  props: {
+    organization: NonNullable<Config["organization"]>;
+    automationTag: { key: string; value: string };
+    stepWorkerRoleArns: string[];
+    hubBusArn: string;
+    config?: Config;
+  },
+): CfnStackSet {
+  const org = props.organization;
+  const template = memberTemplate({
+    automationTag: props.automationTag,
+    ...(org.externalId ? { externalId: org.externalId } : {}),
+    config: props.config,
+  });
+  return new CfnStackSet(scope, id, {
+    stackSetName: `${Stack.of(scope).stackName}-member`,
+    description: "Reflex member accounts: ReflexExecutionRole and the rule forwarding events to the hub",
+    permissionModel: "SERVICE_MANAGED",
+    autoDeployment: { enabled: true, retainStacksOnAccountRemoval: false },
+    callAs: org.delegatedAdmin ? "DELEGATED_ADMIN" : "SELF",
+    capabilities: ["CAPABILITY_NAMED_IAM"],
+    managedExecution: { Active: true },
+    operationPreferences: { failureTolerancePercentage: 10, maxConcurrentPercentage: 25 },
+    templateBody: JSON.stringify(template),
+    parameters: [
+      { parameterKey: "HubStepWorkerRoleArns", parameterValue: Fn.join(",", props.stepWorkerRoleArns) },
+      { parameterKey: "HubBusArn", parameterValue: props.hubBusArn },
+    ],
+    stackInstancesGroup: [
+      { deploymentTargets: { organizationalUnitIds: org.ous }, regions: [org.regions[0] as string] },
+    ],
   });
 }

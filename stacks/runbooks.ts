@@ -47,6 +47,7 @@ import {
   TABLE_WRITES,
   tableStatements,
 } from "./iam.ts";
+import { memberStackSet } from "./member.ts";
 import { STATE_MACHINE_ROLE, suppress } from "./nag.ts";
 import { Storage } from "./storage.ts";
 
@@ -110,7 +111,20 @@ export function Runbooks({ stack }: StackContext) {
             }),
           ]
         : []),
+      // Config `organization`: the role in the accounts of exactly those OUs (their accounts
+      // are not known at deploy time; aws:ResourceOrgPaths names the OUs, with or without children).
+      ...(config.organization ? [organizationAssumeRole(stack, config.organization)] : []),
     ]);
+
+    if (config.organization)
+      suppress(must(stepFunction.role, "stepFunction.role"), [
+        {
+          id: "AwsSolutions-IAM5",
+          reason:
+            "config organization: the member role in any account, because the OUs' accounts are resolved at run time; aws:ResourceOrgPaths fences it to exactly those OUs.",
+          appliesTo: [{ regex: "/^Resource::arn:.*:iam::\\*:role\\/.*$/g" }],
+        },
+      ]);
 
     const literals = { Partition: partitionOf(stack), Account: stack.account, Region: stack.region };
     // Actions its state machine calls itself (`aws()` Tasks: the AWS SDK integration) are the
@@ -203,6 +217,16 @@ export function Runbooks({ stack }: StackContext) {
   });
 
   const fanOut = fanOutMachine(stack, deployed, table.tableArn, bus.eventBusArn);
+  // Config `organization`: the member template, delivered to the OUs' accounts as a
+  // service-managed StackSet trusting these step workers (docs/accounts.md).
+  if (config.organization)
+    memberStackSet(stack, "MemberStackSet", {
+      organization: config.organization,
+      automationTag: config.automationTag,
+      stepWorkerRoleArns: deployed.map((d) => must(d.stepFunction.role, "stepFunction.role").roleArn),
+      hubBusArn: bus.eventBusArn,
+      config,
+    });
 
   // Closing runs releases their locks, so a status event that cannot be handled is kept, not
   // dropped. Two retry layers, each ending in the same DLQ (which pages when not empty):
@@ -535,4 +559,25 @@ function fanOutMachine(
   ]);
   suppress(stateMachine.role, STATE_MACHINE_ROLE);
   return { function: fn, stateMachine, stateMachineName: name, stateMachineArn: arn };
+}
+
+/**
+ * `sts:AssumeRole` on the organization's member role in the accounts of `organization.ous`:
+ * any account id (they are resolved at run time), fenced by `aws:ResourceOrgPaths` to those OUs
+ * (a path ending in the OU for the OU itself; anything under it too with `includeChildren`).
+ */
+function organizationAssumeRole(
+  stack: StackContext["stack"],
+  org: NonNullable<ReturnType<typeof reflexConfig>["config"]["organization"]>,
+): PolicyStatement {
+  const role = org.role ?? Accounts.DEFAULT_MEMBER_ROLE;
+  return new PolicyStatement({
+    actions: ["sts:AssumeRole"],
+    resources: [`arn:${partitionOf(stack)}:iam::*:role/${role}`],
+    conditions: {
+      "ForAnyValue:StringLike": {
+        "aws:ResourceOrgPaths": org.ous.map((ou) => `*/${ou}/${org.includeChildren ? "*" : ""}`),
+      },
+    },
+  });
 }

@@ -20,6 +20,7 @@ import {
 import { EventBridgeClient, ListRulesCommand } from "@aws-sdk/client-eventbridge";
 import { KMSClient, ListKeysCommand } from "@aws-sdk/client-kms";
 import { LambdaClient, ListFunctionsCommand } from "@aws-sdk/client-lambda";
+import { ListRootsCommand, OrganizationsClient } from "@aws-sdk/client-organizations";
 import { DescribeDBInstancesCommand, RDSClient } from "@aws-sdk/client-rds";
 import { ListHostedZonesCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
@@ -70,6 +71,7 @@ const PROBES: Record<Aws.ServiceName, Probe> = {
   "dynamodb-tables": { Client: DynamoDBClient, call: () => new ListTablesCommand({}) },
   // Simulated: the hub's STS assumes the member accounts' roles (--accounts).
   sts: { Client: STSClient, call: () => new GetCallerIdentityCommand({}) },
+  organizations: { Client: OrganizationsClient, call: () => new ListRootsCommand({}) },
 };
 
 type Outcome = "simulated" | "loopback" | "refused";
@@ -139,6 +141,7 @@ describe("local mode's AWS endpoints", () => {
       scheduler: "refused",
       kms: "refused",
       sts: "simulated",
+      organizations: "simulated",
     });
   });
 
@@ -159,6 +162,7 @@ describe("local mode's AWS endpoints", () => {
       "rds",
       "dynamodb-tables",
       "sts",
+      "organizations",
     ])
       expect(where[s].outcome, s).toMatch(/^sent to [a-z0-9.-]+\.amazonaws\.com$/);
     for (const s of ["dynamodb", "s3", "sfn", "eventbridge"]) expect(where[s].outcome, s).toBe("loopback");

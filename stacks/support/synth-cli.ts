@@ -1,12 +1,15 @@
 /**
  * `npm run synth -- --out <dir> [--config reflex.config.ts] [--stage s] [--region r] [--account n]`:
- * every stack's CloudFormation template as `<dir>/<StackName>.template.json`, synthesized
+ * every stack's CloudFormation template as `<dir>/<StackName>.template.json` (and the member
+ * accounts' template, `<dir>/ReflexMember.template.json`), synthesized
  * offline (no credentials, no network) exactly as `sst deploy` would build it, for review
  * before a deploy. cdk-nag's AwsSolutions findings are printed; unsuppressed ones exit 1.
  */
-import { copyFileSync, mkdirSync, readdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
+import { reflexConfig } from "../context.ts";
+import { MEMBER_TEMPLATE_STACK, memberTemplate } from "../member.ts";
 import { synthApp, TEST_ENV } from "./synth.ts";
 
 const program = new Command("synth")
@@ -34,6 +37,14 @@ try {
   for (const stack of assembly.stacks) {
     copyFileSync(join(assembly.directory, stack.templateFile), join(out, `${stack.stackName}.template.json`));
   }
+  // The member accounts' template (docs/accounts.md), as a StackSet deploys it: the hub's
+  // step-worker role ARNs and bus are its parameters. Deploy it yourself, or let the hub's
+  // StackSet (config organization) do it.
+  const { config } = reflexConfig();
+  writeFileSync(
+    join(out, `${MEMBER_TEMPLATE_STACK}.template.json`),
+    `${JSON.stringify(memberTemplate({ automationTag: config.automationTag, config }), null, 1)}\n`,
+  );
   const findings = assembly.stacks.flatMap((s) =>
     s.messages
       .filter(

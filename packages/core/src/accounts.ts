@@ -96,19 +96,59 @@ export const accountSchema = z
     tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
     /** Values a runbook's params may name (`$vars.<key>`), per account. */
     vars: z.record(z.string(), z.unknown()).default({}),
-    /** What differs in this account from the hub's config. */
-    overrides: z
-      .object({
-        guardrails: z.record(z.string(), z.unknown()).optional(),
-        freezes: z.array(z.unknown()).optional(),
-        access: z.record(z.string(), z.unknown()).optional(),
-      })
-      .strict()
-      .optional(),
+    /**
+     * What is stricter in this account than in the hub's config (`guardrails`, `freezes`,
+     * `access`): the shape is `accountOverridesSchema` in config/schema.ts (it needs the freeze
+     * schema), applied by admission to a run in this account (policy/overrides.ts).
+     */
+    overrides: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 
 export type Account = z.output<typeof accountSchema>;
+
+/** An organizational unit id (`ou-…`) or the organization's root (`r-…`), as Organizations writes them. */
+const PARENT_ID = /^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$/;
+
+/**
+ * Config `organization`: the member accounts of some OUs, resolved through AWS Organizations
+ * (`ListAccountsForParent`, and `ListOrganizationalUnitsForParent` for child OUs), only ACTIVE
+ * ones, less `exclude`; merged with the explicit `accounts` (see organization.ts).
+ */
+export const organizationSchema = z
+  .object({
+    /** OU ids (`ou-ab12-cdef3456`) or the root (`r-ab12`). */
+    ous: z
+      .array(z.string().regex(PARENT_ID, "must be an OU id (ou-xxxx-xxxxxxxx) or the root (r-xxxx)"))
+      .min(1, "give at least one OU"),
+    /** Account ids never acted in, whatever OU they are in. */
+    exclude: z.array(z.string().regex(/^\d{12}$/, "account id must be 12 digits")).default([]),
+    /** Also the accounts of the OUs under each OU, all the way down. Default false. */
+    includeChildren: z.boolean().default(false),
+    /** The Regions runs act in, in every account of the OUs. */
+    regions: z.array(knownRegion).min(1, "give at least one Region"),
+    /** The role to assume in each (a name). Default `ReflexExecutionRole`. */
+    role: z
+      .string()
+      .regex(/^[\w+=,.@-]{1,64}$/, "must be a role name (the same in every account)")
+      .optional(),
+    externalId: z
+      .string()
+      .regex(/^[\w+=,.@:/-]{2,1224}$/, "must be 2-1,224 characters of [A-Za-z0-9+=,.@:/-_]")
+      .optional(),
+    /** Tags every resolved account gets (besides `ou:<the OU it was found in>`), for selectors. */
+    tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
+    /**
+     * The hub runs in a delegated administrator for CloudFormation StackSets (not the management
+     * account): the member StackSet is created with `CallAs: DELEGATED_ADMIN`. Default false.
+     */
+    delegatedAdmin: z.boolean().default(false),
+    /** How long a resolution is reused before Organizations is asked again. Default 15. */
+    cacheMinutes: z.number().int().min(1).max(1440).default(15),
+  })
+  .strict();
+
+export type Organization = z.output<typeof organizationSchema>;
 
 /** One place a run acts: an account and a Region. */
 export interface Location {

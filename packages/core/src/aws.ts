@@ -46,6 +46,8 @@ export const SERVICES = [
   // mode keeps that in dynalite and answers this one from the simulated cloud.
   "dynamodb-tables",
   "sts",
+  // AWS Organizations (config `organization`): the hub lists an OU's accounts; never a member's.
+  "organizations",
 ] as const;
 
 export type ServiceName = (typeof SERVICES)[number];
@@ -64,6 +66,7 @@ export const HUB_SERVICES: readonly ServiceName[] = [
   "scheduler",
   "sqs",
   "sts",
+  "organizations",
 ];
 
 /** The middleware that checks where a request goes, right before it is sent. */

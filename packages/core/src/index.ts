@@ -11,6 +11,7 @@ export * as History from "./history.ts";
 export * as HistoryReports from "./history-reports.ts";
 export * as Lifecycle from "./lifecycle.ts";
 export * as Locations from "./locations.ts";
+export * as Organization from "./organization.ts";
 export * as Patterns from "./patterns/index.ts";
 export * as Policy from "./policy/index.ts";
 export * as Reports from "./reports.ts";

@@ -21,6 +21,7 @@ import {
   indexPageKey,
   Locations,
   Locks,
+  Organization,
   Pairs,
   Policy,
   ReflexError,
@@ -286,6 +287,26 @@ async function mayPause(c: C, what: "pause" | "resume"): Promise<Admission.Acces
 }
 
 /**
+ * `GET /api/accounts?check=true` makes the server assume every member role and read in every
+ * location: a reader may list the accounts, only an operator (one who may run some runbook, and
+ * so act in the members anyway) may set those calls off. A refusal is a 403, audited.
+ */
+async function mayCheckAccounts(c: C): Promise<void> {
+  const who = actor(c);
+  const config = currentConfig();
+  if (Runbooks.list().some((r) => Admission.Access.may(config, who, "run", r.name))) return;
+  const person = Admission.People.personOf(config, who.id);
+  const why = `${person.name} may not check the member accounts (it assumes a role in each; it takes the run action on some runbook)`;
+  await Audit.record({
+    kind: "access.refused",
+    actor: person.name,
+    ...((who.raw ?? who.id) !== person.name ? { identity: who.raw ?? who.id } : {}),
+    reason: why,
+  });
+  throw new AccessDeniedError(why);
+}
+
+/**
  * Segment `index` of the path as the client sent it (still percent-encoded). Hono matches on a
  * decoded path and decodes parameters leniently (a bad escape passes through as it is); ids
  * are decoded here exactly once, and a bad escape is a 400.
@@ -483,11 +504,17 @@ const routes: Array<[string, string, Handler]> = [
     "GET",
     "/api/accounts",
     async (c) => {
+      // Config `organization`: the OUs' accounts too, each saying where it came from.
+      await Organization.refresh(currentConfig());
       // The external id guards each member's trust policy: said to be set, never shown.
-      const accounts = currentConfig().accounts.map((a) =>
-        a.externalId ? { ...a, externalId: "(set)" } : a,
-      );
-      if (c.req.query("check") !== "true") return ok(c, { accounts });
+      const accounts = currentConfig().accounts.map((a) => ({
+        ...a,
+        ...(a.externalId ? { externalId: "(set)" } : {}),
+        source: Organization.sourceOf(a.id),
+      }));
+      const issues = Organization.issues();
+      if (c.req.query("check") !== "true") return ok(c, { accounts, ...(issues.length ? { issues } : {}) });
+      await mayCheckAccounts(c);
       // A call every runbook's member role allows (the member template grants it).
       const { EC2Client, DescribeInstancesCommand } = await import("@aws-sdk/client-ec2");
       const checks = await Accounts.checkAccounts(currentConfig().accounts, (clients) =>

@@ -19,6 +19,7 @@ import {
   Gate,
   HistoryReports,
   Locations,
+  Organization,
   Runbooks,
   Runs,
   Steps,
@@ -156,7 +157,12 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 export function localGuard(realCloud: boolean): NonNullable<Aws.AwsOptions["guard"]> {
   return (service, hostname) => {
     if (LOOPBACK.has(hostname)) return undefined;
-    if (realCloud && ((SIMULATED_SERVICES as readonly string[]).includes(service) || service === "sts"))
+    if (
+      realCloud &&
+      ((SIMULATED_SERVICES as readonly string[]).includes(service) ||
+        service === "sts" ||
+        service === "organizations")
+    )
       return undefined;
     return realCloud
       ? "local mode reaches AWS only for the cloud services (REFLEX_CLOUD=aws)"
@@ -223,6 +229,9 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   const portFile = dataDir ? writePortFile(dataDir, url) : undefined;
   const worm = await openAuditExport(storage, dataDir, region);
   useLocalEndpoints(opts, { storage, s3Endpoint: worm.endpoint, url, cloud, organization, useRealCloud });
+  // Config `organization`: the OUs' accounts, through the simulated organization (or AWS).
+  Organization.forget();
+  await Organization.refresh(opts.config);
   await recoverRuns(engine);
 
   const jobs =
@@ -384,7 +393,8 @@ function localOrganization(opts: LocalOptions, cloud: SimulatedCloud): Simulated
     regions: opts.accounts?.regions,
     cloud: { snapshotDurationMs: opts.snapshotDurationMs ?? 3000 },
   });
-  if (opts.config.accounts.length === 0 && org.accounts.length > 0) opts.config.accounts = org.accounts;
+  if (opts.config.accounts.length === 0 && !opts.config.organization && org.accounts.length > 0)
+    opts.config.accounts = org.accounts;
   return org;
 }
 

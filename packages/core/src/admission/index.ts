@@ -26,8 +26,10 @@ import { currentConfig } from "../config/index.ts";
 import type { Config } from "../config/schema.ts";
 import { AccessDeniedError, ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import * as Lifecycle from "../lifecycle.ts";
+import * as Organization from "../organization.ts";
 import * as Access from "../policy/access.ts";
 import * as Guardrails from "../policy/guardrails.ts";
+import * as Overrides from "../policy/overrides.ts";
 import * as Runbooks from "../runbooks/index.ts";
 import * as Runs from "../runs.ts";
 import * as Audit from "../state/audit.ts";
@@ -144,6 +146,8 @@ export async function admit(req: AdmitRequest): Promise<Admission> {
   // 1. params (and the location, which is part of what the run is asked to do)
   const parsed = parsedParams(runbook, req.params);
   if ("check" in parsed) return refuse(parsed);
+  // Config `organization`: the OUs' accounts, from the cache unless it is older than cacheMinutes.
+  if (req.location && config.organization) await Organization.refresh(config);
   const location = req.location ? knownLocation(config, req.location, runbook, parsed.params) : undefined;
   if (location && "check" in location) return refuse(location);
   // A runbook that takes `region` and is given none acts in Reflex's Region (its steps read it
@@ -152,7 +156,8 @@ export async function admit(req: AdmitRequest): Promise<Admission> {
     parsed.params = { ...parsed.params, region: location.region };
   const a: Admitting = {
     req,
-    config,
+    // A run in a member account is judged by that account's overrides too (only ever stricter).
+    config: location ? Overrides.configForAccount(config, location.account) : config,
     now,
     runbook,
     params: parsed.params,

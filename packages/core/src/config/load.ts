@@ -2,9 +2,10 @@ import { existsSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { z } from "zod";
-import { accountIssues, accountSchema, locationsIssues } from "../accounts.ts";
+import { accountIssues, locationsIssues } from "../accounts.ts";
 import { ConfigError, type Issue } from "../errors.ts";
 import { validatePattern } from "../patterns/index.ts";
+import { overrideIssues } from "../policy/overrides.ts";
 import { peopleIssues } from "../policy/people.ts";
 import * as Runbooks from "../runbooks/index.ts";
 import {
@@ -12,6 +13,7 @@ import {
   type ConfigInput,
   configSchema,
   freezeSchema,
+  memberAccountSchema,
   type Pair,
   pairSchema,
   ruleSchema,
@@ -332,7 +334,7 @@ function checkMeaning(config: Config, issues: Issue[]): Config {
       issues.push({ path: `console.localUsers[${i}].sub`, message: `'${u.sub}' is listed twice` });
     localSubs.add(u.sub);
   });
-  issues.push(...accountIssues(config.accounts));
+  issues.push(...accountIssues(config.accounts), ...overrideIssues(config));
   // `locations:` selectors and limits, against the accounts as configured.
   for (const [list, entries] of [
     ["rules", config.rules],
@@ -382,7 +384,7 @@ function salvage(raw: unknown): Config {
     windows: positional("windows", windowSchema),
     freezes: positional("freezes", freezeSchema),
     pairs: positional("pairs", pairSchema),
-    accounts: positional("accounts", accountSchema),
+    accounts: positional("accounts", memberAccountSchema),
     access: access.success ? access.data : base.access,
     approvals: approvals.success ? approvals.data : base.approvals,
     people: people.success ? people.data : base.people,

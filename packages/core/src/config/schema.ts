@@ -4,7 +4,7 @@
  * in `load.ts`, so every problem is reported with its path.
  */
 import { z } from "zod";
-import { accountSchema, locationsSchema } from "../accounts.ts";
+import { accountSchema, locationsSchema, organizationSchema } from "../accounts.ts";
 import { isTimeZone, parseSchedule } from "./cron.ts";
 import { duration } from "./duration.ts";
 
@@ -187,6 +187,54 @@ export const pairSchema = z
   })
   .strict();
 
+/**
+ * What one member account changes (config `accounts[].overrides`): only ever stricter than the
+ * hub's config — a lower cap, a pause, extra freezes, access narrowed to fewer people or actions.
+ * `reflex config check` refuses a value that would loosen the hub's (policy/overrides.ts).
+ */
+export const accountOverridesSchema = z
+  .object({
+    guardrails: z
+      .object({
+        /** Pauses automatic runs in this account (people may override, as with the hub's pause). */
+        paused: z.boolean().optional(),
+        /** At most the hub's `guardrails.maxTargetsPerRun`. */
+        maxTargetsPerRun: z.number().int().min(1).max(10_000).optional(),
+        /** At most the hub's `rateLimit.runs`, counted in the hub's window (every location's runs count). */
+        rateLimit: z
+          .object({ runs: z.number().int().min(1) })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
+    /** Freezes in this account besides the hub's. */
+    freezes: z.array(freezeSchema).optional(),
+    /**
+     * Who may do what in this account, on top of the hub's `access.allow`: a person needs both.
+     * Roles are the hub's `access.roles`.
+     */
+    access: z
+      .object({
+        allow: z.array(
+          z
+            .object({
+              role: z.string(),
+              runbooks: z.array(z.string()).min(1),
+              actions: z.array(z.enum(ACTIONS)).min(1).default(["run", "dry-run"]),
+              environments: z.array(z.string().min(1)).optional(),
+            })
+            .strict(),
+        ),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+/** A member account as the config takes it: `accountSchema` with its overrides' full shape. */
+export const memberAccountSchema = accountSchema.extend({ overrides: accountOverridesSchema.optional() });
+
 export const configSchema = z
   .object({
     environment: z.string().min(1).default("dev"),
@@ -215,7 +263,12 @@ export const configSchema = z
      * Member accounts a run may act in, each with its Regions and the role the hub assumes there
      * (default `ReflexExecutionRole`); see docs/accounts.md. Empty: Reflex acts in its own account.
      */
-    accounts: z.array(accountSchema).default([]),
+    accounts: z.array(memberAccountSchema).default([]),
+    /**
+     * Member accounts by OU, resolved through AWS Organizations (only ACTIVE accounts, less
+     * `exclude`) and merged with `accounts`; see docs/accounts.md.
+     */
+    organization: organizationSchema.optional(),
     guardrails: z
       .object({
         /** The global pause switch: no automatic run starts while true. */
@@ -462,6 +515,13 @@ export type ConfigInput = z.input<typeof configSchema> & { [runbookKey: string]:
 export type Config = z.output<typeof configSchema> & {
   /** Config keys the runbooks add (their manifests' `config`), validated by their schemas. */
   runbookConfig?: Record<string, unknown>;
+  /**
+   * Set only on the config admission judges a member account's run by (policy/overrides.ts):
+   * that account's `overrides.access.allow`, which a person must satisfy too.
+   */
+  locationAccess?: { account: string; allow: NonNullable<AccountOverrides["access"]>["allow"] };
 };
 /** One pair after validation. */
 export type Pair = z.output<typeof pairSchema>;
+/** One member account's overrides after validation. */
+export type AccountOverrides = z.output<typeof accountOverridesSchema>;

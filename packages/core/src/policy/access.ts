@@ -72,31 +72,36 @@ export function accessConfigured(config: Config): boolean {
 
 /** May `actor` do `action` with `runbook` in this config's environment? */
 export function may(config: Config, actor: Actor, action: Action, runbook: string): boolean {
-  if (!accessConfigured(config)) return isLocalMode();
+  // A member account's `overrides.access` (set by policy/overrides.ts on the config a run there
+  // is judged by) is a second rule list the person must satisfy too: it can only narrow.
+  const narrowed = config.locationAccess;
+  // Without roles in the hub's config, an account's rules name none anyone holds.
+  if (!accessConfigured(config)) return isLocalMode() && !narrowed;
   const roles = new Set(rolesOf(config, actor));
-  return config.access.allow.some(
-    (a) =>
-      roles.has(a.role) &&
-      a.actions.includes(action) &&
-      (a.runbooks.includes("*") || a.runbooks.includes(runbook)) &&
-      (!a.environments || a.environments.includes(config.environment)),
-  );
+  const allows = (allow: Config["access"]["allow"]) =>
+    allow.some(
+      (a) =>
+        roles.has(a.role) &&
+        a.actions.includes(action) &&
+        (a.runbooks.includes("*") || a.runbooks.includes(runbook)) &&
+        (!a.environments || a.environments.includes(config.environment)),
+    );
+  return allows(config.access.allow) && (!narrowed || allows(narrowed.allow));
 }
 
 /** Roles allowed `action` on `runbook` here (for "who can approve this?"). */
 export function rolesAllowed(config: Config, action: Action, runbook: string): string[] {
-  return [
-    ...new Set(
-      config.access.allow
-        .filter(
-          (a) =>
-            a.actions.includes(action) &&
-            (a.runbooks.includes("*") || a.runbooks.includes(runbook)) &&
-            (!a.environments || a.environments.includes(config.environment)),
-        )
-        .map((a) => a.role),
-    ),
-  ];
+  const roles = (allow: Config["access"]["allow"]) =>
+    allow
+      .filter(
+        (a) =>
+          a.actions.includes(action) &&
+          (a.runbooks.includes("*") || a.runbooks.includes(runbook)) &&
+          (!a.environments || a.environments.includes(config.environment)),
+      )
+      .map((a) => a.role);
+  const narrowed = config.locationAccess && new Set(roles(config.locationAccess.allow));
+  return [...new Set(roles(config.access.allow))].filter((r) => !narrowed || narrowed.has(r));
 }
 
 /** What an actor may do, per runbook (for `reflex whoami`). */

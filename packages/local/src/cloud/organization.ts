@@ -16,6 +16,7 @@ import type { SdkClient } from "@reflex/core/aws";
 import { CloudApiError } from "./api-error.ts";
 import { type CallRecord, SIMULATED_SERVICES, SimulatedCloud, type SimulatedCloudOptions } from "./index.ts";
 import { attachAnswerer } from "./middleware.ts";
+import { SimulatedOrganizations } from "./organizations.ts";
 import { SimulatedSts } from "./sts.ts";
 
 export interface OrganizationOptions {
@@ -41,6 +42,8 @@ export class SimulatedOrganization {
   readonly sts: SimulatedSts;
   /** The config `accounts` these members are (local mode uses it when the config names none). */
   readonly accounts: Account[] = [];
+  /** AWS Organizations over the members (OUs; config `organization` resolves through it). */
+  organizations = new SimulatedOrganizations([]);
   #seq = 0;
 
   private constructor(
@@ -73,6 +76,7 @@ export class SimulatedOrganization {
       org.sts.putRole({ arn: roleArn, trust: [org.sts.hubPrincipal] });
       org.accounts.push({ id, name, regions, tags: { env: "prod", member: String(i) }, vars: {} });
     }
+    org.organizations = new SimulatedOrganizations(org.accounts);
     return org;
   }
 
@@ -87,6 +91,10 @@ export class SimulatedOrganization {
    * its credentials belong to; any other client by the hub.
    */
   attach(client: SdkClient, service: string, region: string, account?: string): void {
+    if (service === "organizations") {
+      this.organizations.attach(client);
+      return;
+    }
     if (service === "sts") {
       attachAnswerer(client, service, region, async (call) =>
         this.sts.invoke(call.operation, (call.input ?? {}) as Record<string, unknown>),

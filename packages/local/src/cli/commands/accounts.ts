@@ -2,7 +2,7 @@
  * `reflex accounts list|check`: the member accounts in config, and whether the hub can act in
  * each (assume its role, one read call per Region), as the server sees it.
  */
-import { Accounts, DEFAULT_CONFIG_FILE, loadConfig } from "@reflex/core";
+import { Accounts, DEFAULT_CONFIG_FILE, loadConfig, Organization } from "@reflex/core";
 import type { Command } from "commander";
 import { clientFor, type Io, type ServerOptions } from "../io.ts";
 import { type CommandContext, finish } from "./context.ts";
@@ -12,7 +12,9 @@ export function accountsCommands(program: Command, { io, act }: CommandContext):
   finish(
     accounts
       .command("list")
-      .description("the config's accounts: id, name, Regions, the role assumed, tags")
+      .description(
+        "the config's accounts (and its organization's OUs', through AWS Organizations): id, name, Regions, role, where each came from",
+      )
       .option("--config <file>", "the config file", DEFAULT_CONFIG_FILE)
       .action(act((o) => cmdList(io, o))),
     ["reflex accounts list", "reflex accounts list --json"],
@@ -30,18 +32,40 @@ export function accountsCommands(program: Command, { io, act }: CommandContext):
 }
 
 async function cmdList(io: Io, values: { config: string; json?: boolean }): Promise<number> {
-  const { accounts } = await loadConfig(values.config);
+  const config = await loadConfig(values.config);
+  // Config `organization`: the OUs' accounts, asked of AWS Organizations with this CLI's credentials.
+  if (config.organization)
+    try {
+      await Organization.refresh(config, { strict: true });
+    } catch (e) {
+      const why = `organization: cannot list the OUs' accounts: ${(e as Error).name}: ${(e as Error).message}`;
+      if (values.json) io.out(JSON.stringify({ error: { code: "organization_unreachable", message: why } }));
+      else io.err(why);
+      return 1;
+    }
+  const { accounts } = config;
+  const issues = Organization.issues();
   if (values.json) {
-    io.out(JSON.stringify({ accounts: accounts.map((a) => ({ ...a, roleArn: Accounts.roleArnOf(a) })) }));
+    io.out(
+      JSON.stringify({
+        accounts: accounts.map((a) => ({
+          ...a,
+          roleArn: Accounts.roleArnOf(a),
+          source: Organization.sourceOf(a.id),
+        })),
+        ...(issues.length ? { issues } : {}),
+      }),
+    );
     return 0;
   }
   if (accounts.length === 0) io.out("no accounts in the config: runs act in the hub's own account");
   for (const a of accounts) {
     const tags = Object.entries(a.tags).map(([k, v]) => `${k}=${v}`);
     io.out(
-      `${a.id}  ${a.name}  ${a.regions.join(",")}  ${Accounts.roleArnOf(a)}${a.externalId ? " (external id)" : ""}${tags.length ? `  ${tags.join(" ")}` : ""}`,
+      `${a.id}  ${a.name}  ${a.regions.join(",")}  ${Accounts.roleArnOf(a)}${a.externalId ? " (external id)" : ""}${tags.length ? `  ${tags.join(" ")}` : ""}  from ${Organization.sourceOf(a.id)}`,
     );
   }
+  for (const i of issues) io.err(`  ${i.path}: ${i.message}`);
   return 0;
 }
 

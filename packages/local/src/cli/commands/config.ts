@@ -1,7 +1,14 @@
 /**
  * What the config sets up: `config check`, the maintenance `windows`, the failover `pairs`.
  */
-import { Admission, ConfigError, configNotes, DEFAULT_CONFIG_FILE, loadConfig } from "@reflex/core";
+import {
+  Admission,
+  ConfigError,
+  configNotes,
+  DEFAULT_CONFIG_FILE,
+  loadConfig,
+  Organization,
+} from "@reflex/core";
 import type { Command } from "commander";
 import { clientFor, type Io, type ServerOptions } from "../io.ts";
 import { type CommandContext, finish, rangeIsUsage } from "./context.ts";
@@ -14,6 +21,10 @@ export function configCommands(program: Command, { io, act }: CommandContext): v
       .command("check")
       .description("validate the config; print each problem with its path (exit 2 when there is one)")
       .option("--config <file>", "the config file", DEFAULT_CONFIG_FILE)
+      .option(
+        "--organization",
+        "also resolve `organization` through AWS Organizations (this CLI's credentials) and refuse an account listed in `accounts` too",
+      )
       .action(act((o) => cmdConfigCheck(io, o))),
     ["reflex config check", "reflex config check --config reflex.config.ts --json"],
     { json: true },
@@ -48,10 +59,18 @@ export function windowsCommand(program: Command, { io, act }: CommandContext): v
   );
 }
 
-async function cmdConfigCheck(io: Io, values: { config: string; json?: boolean }): Promise<number> {
+async function cmdConfigCheck(
+  io: Io,
+  values: { config: string; json?: boolean; organization?: boolean },
+): Promise<number> {
   const file = values.config;
   try {
     const config = await loadConfig(file);
+    if (values.organization && config.organization) {
+      await Organization.refresh(config, { strict: true });
+      const clashes = Organization.issues();
+      if (clashes.length) throw new ConfigError(`config has ${clashes.length} problem(s)`, clashes);
+    }
     // Valid, but not what the author meant: role members no caller can ever match.
     const warnings = Admission.People.accessWarnings(config);
     const notes = configNotes(config);
