@@ -11,6 +11,7 @@ import "./aws-sts.ts";
 import { classify, TRANSIENT_ERROR } from "./aws-errors.ts";
 import { currentConfig } from "./config/index.ts";
 import { StepExecutionError, ValidationError } from "./errors.ts";
+import * as Lifecycle from "./lifecycle.ts";
 import * as People from "./policy/people.ts";
 import {
   APPROVAL_RESOURCE,
@@ -216,6 +217,13 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
       };
     },
     record: (fields) => Executions.setResult(execution.id, fields),
+    page: async (reason) => {
+      await Lifecycle.publish(
+        "Attention Needed",
+        { executionId: execution.id, runbook: runbook.name, reason },
+        now(),
+      );
+    },
     items: {
       put: (key, value, opts) => RunbookItems.put(runbook.name, key, value, { ...opts, now: now() }),
       list: (prefix) => RunbookItems.list(runbook.name, prefix, now()),

@@ -167,6 +167,16 @@ async function messageFor(type: string, d: Detail): Promise<Message | undefined>
           ),
         ],
       };
+    case "Attention Needed":
+      return {
+        text: esc(`${d.runbook} ${d.executionId} needs a person now: ${d.reason ?? ""}`),
+        blocks: [
+          section(
+            `<!here> :rotating_light: *${esc(d.runbook)}* ${id} needs a person now: ${esc(d.reason ?? "")}`,
+          ),
+          context(`Next: \`/reflex status ${esc(d.executionId)}\` — the run is putting back what it can`),
+        ],
+      };
     case "Abort Requested":
       return {
         text: esc(`abort requested by ${d.by}`),
