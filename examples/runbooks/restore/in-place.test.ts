@@ -101,6 +101,33 @@ describe("restore in place (root volume)", () => {
     expect(s.outcome.targets).toEqual([expect.objectContaining({ id: fx.app, status: "succeeded" })]);
   });
 
+  it("is risk high in place: with the default policies it needs a person's approval", async () => {
+    const session = await openSimulation(restore, { setup });
+    try {
+      const res = await fetch(`${session.url}/api/runbooks/restore/executions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-reflex-actor": "cli:test" },
+        body: JSON.stringify({ params: { source: { instanceId: fx.app }, mode: "in-place" } }),
+      });
+      expect(res.status).toBe(202);
+      const { executionId } = (await res.json()) as { executionId: string };
+      const run = (await (await fetch(`${session.url}/api/executions/${executionId}`)).json()) as {
+        approval?: { required: boolean; reasons: string[] };
+      };
+      expect(run.approval).toMatchObject({ required: true, reasons: ["policy: high risk in dev"] });
+      expect(session.cloud.calls.filter((c) => c.mutating)).toEqual([]);
+      // Aborted, so local mode stops at once instead of waiting out the approval.
+      const aborted = await fetch(`${session.url}/api/executions/${executionId}/abort`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-reflex-actor": "cli:test" },
+        body: JSON.stringify({ reason: "test over", now: true }),
+      });
+      expect(aborted.status).toBeLessThan(300);
+    } finally {
+      await session.close();
+    }
+  });
+
   it("refuses a snapshot of another volume lineage at admission (400 ForeignLineage), with no mutating call", async () => {
     const session = await openSimulation(restore, { setup, config });
     try {
