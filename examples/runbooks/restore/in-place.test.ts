@@ -147,6 +147,15 @@ describe("restore in place (root volume)", () => {
       }
       expect(session.cloud.calls.filter((c) => c.mutating)).toEqual([]);
       expect(rootOf(session.cloud, fx.app)).toBe(fx.root);
+      // AWS replaces the root of a running instance only: a stopped one is a 409, not a run that fails.
+      await session.cloud.invoke("ec2", "us-east-1", "StopInstances", { InstanceIds: [fx.other] });
+      const stopped = await fetch(`${session.url}/api/runbooks/restore/executions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-reflex-actor": "cli:test" },
+        body: JSON.stringify({ params: { source: { instanceId: fx.other }, mode: "in-place" } }),
+      });
+      expect(stopped.status).toBe(409);
+      expect(((await stopped.json()) as { error: { code: string } }).error.code).toBe("InstanceNotRunning");
     } finally {
       await session.close();
     }

@@ -56,6 +56,12 @@ export function rootSnapshotFor(instance: Instance, snapshots: Snapshot[], named
       "NoRootVolume",
       `${instanceId} has no volume at its root device ${rootDevice}; nothing to replace`,
     );
+  // AWS replaces the root of a running instance only; the rollback starts it again after its stop.
+  if (instance.State?.Name !== "running")
+    throw new StepExecutionError(
+      "InstanceNotRunning",
+      `${instanceId} is ${instance.State?.Name ?? "in an unknown state"}: a root volume is replaced in place only on a running instance`,
+    );
   const lineage = (s: Snapshot) =>
     tagOf(s, "reflex:source-instance") === instanceId && tagOf(s, "reflex:device") === rootDevice;
   const root = snapshots.find(lineage);

@@ -33,6 +33,7 @@ const REFUSALS: Record<string, { status: 400 | 409; path: (p: RestoreParams) => 
     path: (p) => (p.source && "snapshotId" in p.source ? "source.snapshotId" : "source"),
   },
   NoRootVolume: { status: 409, path: () => "source" },
+  InstanceNotRunning: { status: 409, path: () => "source" },
 };
 
 const NOT_ALLOWED = new Set(["UnauthorizedOperation", "AccessDenied", "AccessDeniedException"]);
