@@ -174,7 +174,7 @@ describe("restore in place (root volume)", () => {
         setup(cloud);
         cloud.injectFault(fault);
       },
-      config,
+      config: { ...config, chatops: { channel: "C0NCALL" } },
     });
     try {
       const s = await session.run({ source: { instanceId: fx.app }, mode: "in-place" });
@@ -187,6 +187,10 @@ describe("restore in place (root volume)", () => {
       const page = events.find((e) => e["detail-type"] === "Reflex Attention Needed");
       expect(page?.detail).toMatchObject({ executionId: s.run.id });
       expect(page?.detail.reason).toContain("failed-detached");
+      expect(s.run.result?.page).toMatchObject({ reason: page?.detail.reason });
+      // Slack gets it, from the run's record.
+      const outbox = JSON.stringify(await (await fetch(`${session.url}/api/outbox`)).json());
+      expect(outbox).toContain(`needs a person now: the root volume replacement`);
       // The kept original is the root again, and the instance runs on it.
       expect(rootOf(s.cloud, fx.app)).toBe(fx.root);
       expect(s.cloud.volumeMarker(fx.root)).toBe("f".repeat(64));

@@ -218,6 +218,8 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
     },
     record: (fields) => Executions.setResult(execution.id, fields),
     page: async (reason) => {
+      // On the run's record first: the notifier posts the page from there, never from the event.
+      await Executions.setResult(execution.id, { page: { reason, at: now().toISOString() } });
       await Lifecycle.publish(
         "Attention Needed",
         { executionId: execution.id, runbook: runbook.name, reason },

@@ -201,7 +201,8 @@ export interface StepContext {
   /**
    * Pages a person now, before the run ends: a state no step can put right alone (restore's
    * root replacement ended `failed-detached`: the instance has no root volume). Published as
-   * the lifecycle event `Reflex Attention Needed` (Slack posts it to the channel with @here);
+   * the run's record (`result.page`) and the lifecycle event `Reflex Attention Needed` (Slack
+   * posts it to the run's channel, from the record);
    * the run then fails as usual, which the failed-executions alarm pages too. Set by the step
    * runner; optional only so a hand-built context in a unit test need not fake it.
    */
