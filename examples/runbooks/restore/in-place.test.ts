@@ -161,7 +161,7 @@ describe("restore in place (root volume)", () => {
     }
   });
 
-  it("pages a person when the replacement ends failed-detached, fails the run and puts the original root back", async () => {
+  it("pages a person when the replacement ends failed-detached, fails the run and puts the original root back; failed changes nothing", async () => {
     const fault: FaultSpec = {
       service: "ec2",
       operation: "CreateReplaceRootVolumeTask",
@@ -197,6 +197,16 @@ describe("restore in place (root volume)", () => {
       expect(s.cloud.instance(fx.app)?.State?.Name).toBe("running");
       expect(s.outcome.targets).toEqual([expect.objectContaining({ id: fx.app, status: "rolled-back" })]);
       expect(callsOutsidePermissions(s)).toEqual([]);
+
+      // `failed` changes nothing: the run fails, nobody is paged, the instance is never stopped.
+      session.cloud.injectFault({ ...fault, outcome: "failed" });
+      const again = await session.run({ source: { instanceId: fx.app }, mode: "in-place" });
+      expect(again.run.status).toBe("FAILED");
+      expect(again.run.result?.page).toBeUndefined();
+      expect(again.calls.filter((c) => c.mutating).map((c) => c.operation)).toEqual([
+        "CreateReplaceRootVolumeTask",
+      ]);
+      expect(rootOf(again.cloud, fx.app)).toBe(fx.root);
     } finally {
       await session.close();
     }
