@@ -111,11 +111,17 @@ describe("restore in place (root volume)", () => {
       });
       expect(res.status).toBe(202);
       const { executionId } = (await res.json()) as { executionId: string };
-      const run = (await (await fetch(`${session.url}/api/executions/${executionId}`)).json()) as {
-        approval?: { required: boolean; reasons: string[] };
-      };
-      expect(run.approval).toMatchObject({ required: true, reasons: ["policy: high risk in dev"] });
-      expect(session.cloud.calls.filter((c) => c.mutating)).toEqual([]);
+      type Run = { status: string; approval?: { required: boolean; reasons: string[] } };
+      // Wait for the state (the run waiting for a person), then look at what it changed: nothing.
+      let run: Run | undefined;
+      for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+        run = (await (await fetch(`${session.url}/api/executions/${executionId}`)).json()) as Run;
+        if (run.status !== "RUNNING") break;
+      }
+      expect(run?.status).toBe("WAITING_FOR_APPROVAL");
+      expect(run?.approval).toMatchObject({ required: true, reasons: ["policy: high risk in dev"] });
+      const changed = session.cloud.calls.filter((c) => c.mutating && c.executionId === executionId);
+      expect(changed.map((c) => c.operation)).toEqual([]);
       // Aborted, so local mode stops at once instead of waiting out the approval.
       const aborted = await fetch(`${session.url}/api/executions/${executionId}/abort`, {
         method: "POST",

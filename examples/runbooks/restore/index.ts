@@ -14,7 +14,16 @@
  * Written only against @reflex/sdk; listed in a config with `runbooks: [restore]`. See
  * docs/runbooks/restore.md.
  */
-import { aws, defineRunbook, pollLoop, RETRY_ROLLBACK, RETRY_STEP, stepTask, waitFor } from "@reflex/sdk";
+import {
+  approvalStates,
+  aws,
+  defineRunbook,
+  pollLoop,
+  RETRY_ROLLBACK,
+  RETRY_STEP,
+  stepTask,
+  waitFor,
+} from "@reflex/sdk";
 import { z } from "zod";
 
 const R = "restore";
@@ -175,7 +184,7 @@ export function drillRow(run: {
     run.attention?.report as { swept?: { deleted: string[]; untagged: string[]; left: string[] } }
   )?.swept;
   const verdict =
-    run.status === "RUNNING" || run.status === "WAITING_APPROVAL"
+    run.status === "RUNNING" || run.status === "WAITING_FOR_APPROVAL"
       ? "running"
       : run.status === "SUCCEEDED"
         ? "met"
@@ -224,7 +233,9 @@ export const restore = defineRunbook({
     "Restore EBS volumes from a Reflex backup, verified, with RTO and RPO measured; drills restore into isolation and clean up",
   risk: "medium",
   // In place replaces a running instance's root volume (it reboots): high, so it waits for approval.
-  riskFor: (p) => (p.mode === "in-place" ? "high" : "medium"),
+  // A drill makes volumes in isolation and deletes them all: low, so a scheduled drill never
+  // waits for a person (in prod, medium would).
+  riskFor: (p) => (p.mode === "in-place" ? "high" : p.drill ? "low" : "medium"),
   params,
   example: { source: { instanceId: "i-ef1006a91d63e7570" } },
   // Volumes one run may create: a backup set is an instance's volumes.
@@ -355,8 +366,11 @@ export const restore = defineRunbook({
       IsDryRun: {
         Type: "Choice",
         Choices: [{ Variable: "$.execution.dryRun", BooleanEquals: true, Next: "Planned" }],
-        Default: "Mode",
+        Default: "ApprovalNeeded",
       },
+      // A person approves the plan when the policy asks (in place is risk high): nothing before
+      // this changes anything, and the step runner refuses every later step until approved.
+      ...approvalStates(R, "Mode"),
       Mode: {
         Type: "Choice",
         Choices: [{ Variable: "$.plan.inPlace", IsPresent: true, Next: "ReplaceRoot" }],
