@@ -209,6 +209,14 @@ describe("ChatOps with hostile text and payloads", () => {
       expect(posted.length).toBeGreaterThanOrEqual(types.length);
       expectNoInjectedMarkup(posted);
       expect(JSON.stringify(posted)).toContain("&lt;!channel&gt;");
+      // A page comes only from the run's record (ctx.page writes it): a forged one posts nothing.
+      const before = posted.length;
+      await ChatOps.Notifier.notify(
+        "Attention Needed",
+        { ...detail, reason: HOSTILE },
+        { config: local.config, transport: recording },
+      );
+      expect(posted.length).toBe(before);
     });
 
     it("escapes the blocks a dry-run's plan and an approval request are built from", () => {

@@ -14,7 +14,16 @@
  * Written only against @reflex/sdk; listed in a config with `runbooks: [restore]`. See
  * docs/runbooks/restore.md.
  */
-import { aws, defineRunbook, pollLoop, RETRY_ROLLBACK, RETRY_STEP, stepTask, waitFor } from "@reflex/sdk";
+import {
+  approvalStates,
+  aws,
+  defineRunbook,
+  pollLoop,
+  RETRY_ROLLBACK,
+  RETRY_STEP,
+  stepTask,
+  waitFor,
+} from "@reflex/sdk";
 import { z } from "zod";
 
 const R = "restore";
@@ -103,14 +112,46 @@ export const params = z
       .boolean()
       .default(true)
       .describe("With attachTo: sha256sum every restored device through SSM Run Command and record it"),
+    mode: z
+      .enum(["side-by-side", "in-place"])
+      .default("side-by-side")
+      .describe(
+        "side-by-side: new volumes beside the source (default); in-place: the instance's root volume replaced from its own backup (CreateReplaceRootVolumeTask), risk high",
+      ),
+    instanceId: instanceId
+      .optional()
+      .describe(
+        "In place with source.snapshotId: the instance whose root is replaced (default: the snapshot's)",
+      ),
   })
   .strict()
   .refine((p) => (p.source === undefined) !== (p.drill === undefined), {
     message: "give source (snapshotId, volumeId, instanceId or backupExecutionId) or drill, not both",
-  });
+  })
+  .refine((p) => p.mode !== "in-place" || (p.drill === undefined && p.attachTo === undefined), {
+    path: ["mode"],
+    message: "in place replaces the source instance's root: not with drill or attachTo",
+  })
+  .refine(
+    (p) =>
+      p.mode !== "in-place" ||
+      (p.source !== undefined && ("instanceId" in p.source || "snapshotId" in p.source)),
+    {
+      path: ["source"],
+      message: "in place takes source.instanceId (its newest backup) or source.snapshotId",
+    },
+  )
+  .refine(
+    (p) => p.instanceId === undefined || (p.mode === "in-place" && p.source && "snapshotId" in p.source),
+    {
+      path: ["instanceId"],
+      message: "instanceId names the instance of an in-place restore from source.snapshotId",
+    },
+  );
 export type RestoreParams = z.output<typeof params>;
 
 const CLEANUP = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Cleanup" }];
+const PUT_BACK = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "PutBack" }];
 
 const minutesOf = (ms: unknown) =>
   typeof ms === "number" ? Math.round((ms / 60_000) * 100) / 100 : undefined;
@@ -143,7 +184,7 @@ export function drillRow(run: {
     run.attention?.report as { swept?: { deleted: string[]; untagged: string[]; left: string[] } }
   )?.swept;
   const verdict =
-    run.status === "RUNNING" || run.status === "WAITING_APPROVAL"
+    run.status === "RUNNING" || run.status === "WAITING_FOR_APPROVAL"
       ? "running"
       : run.status === "SUCCEEDED"
         ? "met"
@@ -200,6 +241,10 @@ export const restore = defineRunbook({
   summary:
     "Restore EBS volumes from a Reflex backup, verified, with RTO and RPO measured; drills restore into isolation and clean up",
   risk: "medium",
+  // In place replaces a running instance's root volume (it reboots): high, so it waits for approval.
+  // A drill makes volumes in isolation and deletes them all: low, so a scheduled drill never
+  // waits for a person (in prod, medium would).
+  riskFor: (p) => (p.mode === "in-place" ? "high" : p.drill ? "low" : "medium"),
   params,
   example: { source: { instanceId: "i-ef1006a91d63e7570" } },
   // Volumes one run may create: a backup set is an instance's volumes.
@@ -260,6 +305,35 @@ export const restore = defineRunbook({
       tagCondition: "resource",
       resources: ["arn:${Partition}:ec2:*:${Account}:instance/*"],
     },
+    // In place: the root replaced only on an instance carrying the automation tag, from a Reflex
+    // backup (which carries it), the task created tagged; the rollback stops and starts only
+    // such an instance.
+    { actions: ["ec2:DescribeReplaceRootVolumeTasks"], mutating: false },
+    {
+      actions: ["ec2:CreateReplaceRootVolumeTask", "ec2:StopInstances", "ec2:StartInstances"],
+      mutating: true,
+      tagCondition: "resource",
+      resources: ["arn:${Partition}:ec2:*:${Account}:instance/*"],
+    },
+    {
+      actions: ["ec2:CreateReplaceRootVolumeTask"],
+      mutating: true,
+      tagCondition: "resource",
+      resources: ["arn:${Partition}:ec2:*::snapshot/*"],
+    },
+    {
+      actions: ["ec2:CreateReplaceRootVolumeTask"],
+      mutating: true,
+      tagCondition: "request",
+      resources: ["arn:${Partition}:ec2:*:${Account}:replace-root-volume-task/*"],
+    },
+    {
+      actions: ["ec2:CreateTags"],
+      mutating: true,
+      tagCondition: "request",
+      resources: ["arn:${Partition}:ec2:*:${Account}:replace-root-volume-task/*"],
+      onCreate: ["CreateReplaceRootVolumeTask"],
+    },
     {
       actions: ["ssm:SendCommand"],
       mutating: true,
@@ -291,7 +365,7 @@ export const restore = defineRunbook({
       },
     ],
   },
-  rollback: ["teardown"],
+  rollback: ["teardown", "putBackRoot"],
   dryRun:
     "Picks the snapshots and reports the volumes it would create (zone, size, device), where it would attach them and the RPO they give; no mutating call.",
   stateMachine: {
@@ -301,7 +375,46 @@ export const restore = defineRunbook({
       IsDryRun: {
         Type: "Choice",
         Choices: [{ Variable: "$.execution.dryRun", BooleanEquals: true, Next: "Planned" }],
+        Default: "ApprovalNeeded",
+      },
+      // A person approves the plan when the policy asks (in place is risk high): nothing before
+      // this changes anything, and the step runner refuses every later step until approved.
+      ...approvalStates(R, "Mode"),
+      Mode: {
+        Type: "Choice",
+        Choices: [{ Variable: "$.plan.inPlace", IsPresent: true, Next: "ReplaceRoot" }],
         Default: "CreateVolumes",
+      },
+      // In place, root: one task swaps the root; a failure puts the kept original back.
+      ReplaceRoot: stepTask(R, "replaceRoot", {
+        ResultPath: "$.replacing",
+        Retry: RETRY_STEP,
+        Catch: PUT_BACK,
+        Next: "CheckReplaced",
+      }),
+      ...pollLoop({
+        wait: "WaitReplaced",
+        check: "CheckReplaced",
+        done: "Replaced",
+        seconds: 5,
+        task: stepTask(R, "checkReplaced", { ResultPath: "$.replaced", Retry: RETRY_STEP, Catch: PUT_BACK }),
+        donePath: "$.replaced.done",
+        next: "Done",
+      }),
+      ...pollLoop({
+        wait: "WaitPutBack",
+        check: "PutBack",
+        done: "PutBackDone",
+        seconds: 2,
+        task: stepTask(R, "putBackRoot", { ResultPath: "$.putBack", Retry: RETRY_ROLLBACK }),
+        donePath: "$.putBack.done",
+        next: "InPlaceFailed",
+      }),
+      InPlaceFailed: {
+        Type: "Fail",
+        Error: "RestoreFailed",
+        Cause:
+          "The in-place restore failed; the instance's original root volume was put back (see the run's result).",
       },
       Planned: { Type: "Succeed" },
       CreateVolumes: stepTask(R, "createVolumes", {

@@ -8,7 +8,7 @@
  */
 import { type Precheck, type PrecheckRefusal, StepExecutionError } from "@reflex/sdk";
 import type { RestoreParams, RestoreSource } from "./index.ts";
-import { drillOf, instanceOf, pick, restoreLocks } from "./steps.ts";
+import { drillOf, inPlacePlan, instanceOf, pick, restoreLocks } from "./steps.ts";
 
 /** A refusal's status and the param it is about, by the plan's error code. */
 const REFUSALS: Record<string, { status: 400 | 409; path: (p: RestoreParams) => string }> = {
@@ -17,7 +17,23 @@ const REFUSALS: Record<string, { status: 400 | 409; path: (p: RestoreParams) => 
   NotReflexBackup: { status: 400, path: (p) => (p.drill ? "drill" : "source.snapshotId") },
   NoBackup: { status: 400, path: (p) => (p.drill ? "drill" : "source") },
   SnapshotNotReady: { status: 409, path: (p) => (p.drill ? "drill" : "source") },
-  InstanceNotFound: { status: 400, path: (p) => (p.drill ? "drill" : "attachTo.instanceId") },
+  InstanceNotFound: {
+    status: 400,
+    path: (p) =>
+      p.drill
+        ? "drill"
+        : p.mode === "in-place"
+          ? p.instanceId
+            ? "instanceId"
+            : "source"
+          : "attachTo.instanceId",
+  },
+  ForeignLineage: {
+    status: 400,
+    path: (p) => (p.source && "snapshotId" in p.source ? "source.snapshotId" : "source"),
+  },
+  NoRootVolume: { status: 409, path: () => "source" },
+  InstanceNotRunning: { status: 409, path: () => "source" },
 };
 
 const NOT_ALLOWED = new Set(["UnauthorizedOperation", "AccessDenied", "AccessDeniedException"]);
@@ -29,14 +45,19 @@ export const precheck: Precheck = async (params, ctx) => {
     const drill = p.drill ? drillOf(p.drill, ctx) : undefined;
     const source = (drill?.source ?? p.source) as RestoreSource;
     const attachTo = drill?.isolate ?? p.attachTo;
-    await pick(region, source, ctx, drill);
+    const snapshots = await pick(region, source, ctx, drill);
+    // In place: a snapshot of another volume lineage is refused here, before anything is written.
+    const inPlace = p.mode === "in-place" ? await inPlacePlan(region, p, source, snapshots) : undefined;
     if (attachTo && !(await instanceOf(region, attachTo.instanceId)))
       throw new StepExecutionError(
         "InstanceNotFound",
         `instance ${attachTo.instanceId} does not exist in ${region}`,
       );
     if (ctx.dryRun) return undefined;
-    const held = await ctx.heldBy(restoreLocks(source, attachTo));
+    const held = await ctx.heldBy([
+      ...restoreLocks(source, attachTo),
+      ...(inPlace ? [`instance:${inPlace.instanceId}`] : []),
+    ]);
     if (held.length)
       return {
         status: 409,

@@ -28,6 +28,7 @@ import {
   StepExecutionError,
   type TargetResult,
 } from "@reflex/sdk";
+import { checkReplaced, type InPlace, putBackRoot, replaceRoot, rootSnapshotFor } from "./in-place.ts";
 import type { Drill, RestoreParams, RestoreSource } from "./index.ts";
 
 /** Tags on what restore creates, and the ones it reads on backup snapshots. */
@@ -82,6 +83,8 @@ export interface Plan {
   plannedAt: string;
   /** What the backups lack to restore fully (an old manifest): named, not guessed. */
   missing: string[];
+  /** In place: the instance whose root is replaced, the root it keeps, the snapshot. */
+  inPlace?: InPlace;
 }
 
 export interface Created {
@@ -301,6 +304,7 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
   const attachTo = drill?.isolate ?? p.attachTo;
   const region = p.region ?? process.env.AWS_REGION ?? "us-east-1";
   const snapshots = await pick(region, source, ctx, drill);
+  if (p.mode === "in-place") return planInPlace(input, ctx, region, source, snapshots);
   const cap = Math.min(ctx.maxTargets ?? 10, 10);
   if (snapshots.length > cap)
     throw new StepExecutionError(
@@ -404,6 +408,90 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
         },
       }),
     ),
+  });
+  return result;
+}
+
+/** The in-place target: the source instance, else `instanceId`, else the snapshot's own instance. */
+export function inPlaceTarget(p: RestoreParams, source: RestoreSource, snapshots: Snapshot[]): string {
+  if ("instanceId" in source) return source.instanceId;
+  return p.instanceId ?? tag(snapshots[0]?.Tags, TAGS.sourceInstance) ?? "";
+}
+
+/** In place, root: the snapshot of this instance's root lineage, the root it keeps; locks the instance. Read-only. */
+export async function inPlacePlan(
+  region: string,
+  p: RestoreParams,
+  source: RestoreSource,
+  snapshots: Snapshot[],
+): Promise<InPlace> {
+  const instanceId = inPlaceTarget(p, source, snapshots);
+  const instance = instanceId ? await instanceOf(region, instanceId) : undefined;
+  if (!instance)
+    throw new StepExecutionError(
+      "InstanceNotFound",
+      `instance ${instanceId || "(none named)"} does not exist in ${region}`,
+    );
+  return rootSnapshotFor(instance, snapshots, "snapshotId" in source);
+}
+
+async function planInPlace(
+  input: Input,
+  ctx: StepContext,
+  region: string,
+  source: RestoreSource,
+  snapshots: Snapshot[],
+): Promise<Plan> {
+  const inPlace = await inPlacePlan(region, input.params, source, snapshots);
+  const snap = snapshots.find((s) => s.SnapshotId === inPlace.snapshotId) as Snapshot;
+  if (!ctx.dryRun) {
+    const { locked } = await ctx.lockTargets([...restoreLocks(source), `instance:${inPlace.instanceId}`]);
+    if (locked.length)
+      throw new StepExecutionError(
+        "TargetsLocked",
+        `another run holds ${locked.map((l) => `${l.target} (run ${l.holder ?? "?"})`).join(", ")}`,
+      );
+  }
+  const others = snapshots.filter((s) => s.SnapshotId !== inPlace.snapshotId);
+  const result: Plan = {
+    region,
+    availabilityZone: "",
+    source,
+    volumes: [
+      {
+        snapshotId: inPlace.snapshotId,
+        sourceVolumeId: tag(snap.Tags, TAGS.sourceVolume) ?? snap.VolumeId,
+        device: inPlace.rootDevice,
+        size: snap.VolumeSize ?? 0,
+        startTime: snap.StartTime?.toISOString() ?? "",
+        backupExecutionId: tag(snap.Tags, TAGS.backupExecution),
+      },
+    ],
+    rpoTo: "at" in source && source.at ? source.at : input.execution.startedAt,
+    plannedAt: ctx.now().toISOString(),
+    missing: others.map(
+      (s) =>
+        `${s.SnapshotId} (${tag(s.Tags, TAGS.device) ?? "unknown device"}): in place restores the root volume only`,
+    ),
+    inPlace,
+  };
+  const verb = ctx.dryRun ? "would replace" : "will replace";
+  await ctx.record({
+    plan: result,
+    summary: `${verb} the root volume of ${inPlace.instanceId} (${inPlace.rootDevice}) with one restored from ${inPlace.snapshotId}, in place (CreateReplaceRootVolumeTask; the instance reboots); the original ${inPlace.keptVolumeId} is kept, detached; RPO ${minutes(rpoMs(result))} min`,
+    targets: [
+      {
+        id: inPlace.instanceId,
+        kind: "instance",
+        status: "not-started",
+        reason: `${verb} its root ${inPlace.keptVolumeId} from ${inPlace.snapshotId}`,
+        details: {
+          created: "a root volume from the snapshot",
+          replaced: inPlace.keptVolumeId,
+          kept: inPlace.keptVolumeId,
+        },
+      },
+    ],
   });
   return result;
 }
@@ -822,6 +910,18 @@ export async function sweepLost(e: {
 }
 
 export const implementation: Implementation = {
-  steps: { plan, createVolumes, checkVolumes, attach, checkAttached, verify, teardown, report },
+  steps: {
+    plan,
+    createVolumes,
+    checkVolumes,
+    attach,
+    checkAttached,
+    verify,
+    teardown,
+    report,
+    replaceRoot,
+    checkReplaced,
+    putBackRoot,
+  },
   sweepLost,
 };

@@ -17,6 +17,7 @@ export type LifecycleType =
   | "Execution Failed"
   | "Execution Aborted"
   | "Execution Lost"
+  | "Attention Needed"
   | "Event Suppressed"
   | "Start Refused"
   | "Approval Requested"

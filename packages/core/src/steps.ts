@@ -11,6 +11,7 @@ import "./aws-sts.ts";
 import { classify, TRANSIENT_ERROR } from "./aws-errors.ts";
 import { currentConfig } from "./config/index.ts";
 import { StepExecutionError, ValidationError } from "./errors.ts";
+import * as Lifecycle from "./lifecycle.ts";
 import * as Access from "./policy/access.ts";
 import * as People from "./policy/people.ts";
 import {
@@ -217,6 +218,15 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
       };
     },
     record: (fields) => Executions.setResult(execution.id, fields),
+    page: async (reason) => {
+      // On the run's record first: the notifier posts the page from there, never from the event.
+      await Executions.setResult(execution.id, { page: { reason, at: now().toISOString() } });
+      await Lifecycle.publish(
+        "Attention Needed",
+        { executionId: execution.id, runbook: runbook.name, reason },
+        now(),
+      );
+    },
     items: {
       put: (key, value, opts) => RunbookItems.put(runbook.name, key, value, { ...opts, now: now() }),
       list: (prefix) => RunbookItems.list(runbook.name, prefix, now()),

@@ -469,7 +469,9 @@ async function start(
   const rateRefusal = `${runbook.name} already ran ${runs} times in this ${Math.round(per / 60_000)}-minute window`;
 
   // 9. approval policy
-  const approval = approvalPlan(config, runbook, req, dryRun, a.reasonsForApproval);
+  // A run's params may raise its risk (restore in place is high): the policy reads the run's.
+  const risk = runbook.riskFor?.(params as never) ?? runbook.risk;
+  const approval = approvalPlan(config, { ...runbook, risk }, req, dryRun, a.reasonsForApproval);
 
   // 10. lock, with the record (Runs.start), and the run
   try {

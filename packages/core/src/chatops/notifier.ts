@@ -167,6 +167,14 @@ async function messageFor(type: string, d: Detail): Promise<Message | undefined>
           ),
         ],
       };
+    case "Attention Needed":
+      return {
+        text: esc(`${d.runbook} ${d.executionId} needs a person now: ${d.reason ?? ""}`),
+        blocks: [
+          section(`:rotating_light: *${esc(d.runbook)}* ${id} needs a person now: ${esc(d.reason ?? "")}`),
+          context(`Next: \`/reflex status ${esc(d.executionId)}\` — the run is putting back what it can`),
+        ],
+      };
     case "Abort Requested":
       return {
         text: esc(`abort requested by ${d.by}`),
@@ -232,6 +240,14 @@ export async function notify(
       comment: given.comment,
       status: detail.status === "PENDING" && req.status === "PENDING" ? "PENDING" : req.status,
     } as Detail;
+  }
+  if (kind === "Attention Needed") {
+    // A page is posted only as the run's record has it (ctx.page writes it first): a forged
+    // event on the bus posts nothing.
+    const run = await Executions.find(String(detail.executionId ?? ""));
+    const page = run?.result?.page as { reason?: string } | undefined;
+    if (!run || !page?.reason) return;
+    detail = { executionId: run.id, runbook: run.runbook, reason: page.reason } as Detail;
   }
   const channel = channelFor(config, detail.runbook);
   if (!channel) return;

@@ -198,6 +198,15 @@ export interface StepContext {
    * by the step runner; optional only so a hand-built context in a unit test need not fake it.
    */
   items?: RunbookItemStore;
+  /**
+   * Pages a person now, before the run ends: a state no step can put right alone (restore's
+   * root replacement ended `failed-detached`: the instance has no root volume). Published as
+   * the run's record (`result.page`) and the lifecycle event `Reflex Attention Needed` (Slack
+   * posts it to the run's channel, from the record);
+   * the run then fails as usual, which the failed-executions alarm pages too. Set by the step
+   * runner; optional only so a hand-built context in a unit test need not fake it.
+   */
+  page?(reason: string): Promise<void>;
   /** Who started the run, as its record names them (`cli:alice`, `schedule:office`). Set by the step runner. */
   actor?: () => Promise<string>;
   /** The person who started it: `actor` through the config's `people` (`slack:U123` → `alice`), else `actor`. Set by the step runner. */
@@ -231,6 +240,12 @@ export interface RunbookSpec<S extends z.ZodType> {
   name: string;
   summary: string;
   risk: Risk;
+  /**
+   * The risk of one run, when its params raise it above `risk` (restore in place replaces a
+   * root volume: `high`; side by side it makes new volumes: `medium`). The approval policy reads
+   * this one.
+   */
+  riskFor?: (params: z.output<S>) => Risk;
   params: S;
   /** A valid params object, shown by `GET /api/runbooks` and used in docs and tests. */
   example: z.input<S>;

@@ -315,6 +315,7 @@ interface Fault {
   operation: string;
   kind: string;
   code?: string;
+  outcome?: string;
   rate?: number;
   burst?: number;
   latencyMs?: number;
@@ -325,7 +326,11 @@ interface Fault {
 /** One line per armed fault, as `reflex chaos list` and `reflex start` print them. */
 export function formatFault(f: Fault): string {
   const what =
-    f.kind === "latency" ? "latency" : (f.code ?? (f.kind === "throttle" ? "throttling" : "InternalError"));
+    f.kind === "latency"
+      ? "latency"
+      : f.kind === "outcome"
+        ? `ends ${f.outcome}`
+        : (f.code ?? (f.kind === "throttle" ? "throttling" : "InternalError"));
   return [
     f.id,
     `${f.service ? `${f.service}:` : ""}${f.operation}`,
@@ -385,6 +390,7 @@ export async function calls(io: Io, o: CallsOptions): Promise<number> {
 export interface FaultOptions extends ServerOptions {
   op: string;
   error?: string;
+  outcome?: string;
   rate?: string;
   count?: string;
   burst?: string;
@@ -402,6 +408,7 @@ export async function addFault(io: Io, o: FaultOptions): Promise<number> {
   const body = {
     operation: o.op,
     error: o.error,
+    outcome: o.outcome,
     rate: number("rate", o.rate),
     count: number("count", o.count),
     burst: number("burst", o.burst),

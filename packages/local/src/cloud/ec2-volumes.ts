@@ -9,6 +9,7 @@
  */
 import { CloudApiError } from "./api-error.ts";
 import { lookup, required, shapeVolume, tagsFromSpecifications } from "./ec2.ts";
+import { ROOT_DEVICE } from "./ec2-patching.ts";
 import { type OpContext, type OpInput, snapshotStatus } from "./fleet.ts";
 import {
   availabilityZones,
@@ -110,6 +111,11 @@ const attachVolume: Op = (ctx, input) => {
       "InvalidParameterValue",
       `Invalid value '${device}' for unixDevice. Attachment point ${device} is already in use`,
     );
+  if (device === ROOT_DEVICE && instance.state !== "stopped")
+    throw new CloudApiError(
+      "IncorrectInstanceState",
+      `The instance '${instance.id}' must be stopped to attach a volume as its root device (${device}).`,
+    );
   volume.attachment = {
     instanceId: instance.id,
     device,
@@ -117,12 +123,15 @@ const attachVolume: Op = (ctx, input) => {
     deleteOnTermination: false,
     readyAt: ctx.now + ctx.settings.volumeAttachMs,
   };
-  instance.devices.push({
+  const mapping = {
     deviceName: device,
     volumeId: volume.id,
     attachTime: ctx.now,
     deleteOnTermination: false,
-  });
+  };
+  // A root volume put back (after a failed-detached replacement) is the instance's first device again.
+  if (device === ROOT_DEVICE) instance.devices.unshift(mapping);
+  else instance.devices.push(mapping);
   return attachmentOut(volume, "attaching");
 };
 

@@ -7,6 +7,11 @@
  * A fault fires on a matching call with probability `rate` (always when omitted); once it
  * fires it keeps firing for the next `burst - 1` matching calls (a 5xx burst). `times`
  * counts the calls it fired on; the fault is gone when they are used up.
+ *
+ * An `outcome` fault does not fail the call: the call succeeds and what it started ends as
+ * the outcome says, as AWS's own asynchronous failures do (a root-volume replacement that ends
+ * `failed`, or `failed-detached`: the original root detached and none attached). Only the
+ * operations in {@link OUTCOMES} take one.
  */
 import { ValidationError } from "@reflex/core/errors";
 import { CloudApiError, throttlingError } from "./api-error.ts";
@@ -17,7 +22,9 @@ export interface FaultSpec {
   service?: string;
   /** The operation (`DescribeInstances`; a trailing `Command` is ignored), or `*` for every operation. */
   operation: string;
-  kind: "throttle" | "error" | "latency";
+  kind: "throttle" | "error" | "latency" | "outcome";
+  /** For `outcome`: how what the call starts ends (one of {@link OUTCOMES} for its operation). */
+  outcome?: string;
   /** How many calls the fault fires on; forever when omitted. */
   times?: number;
   /** The probability (0 < rate <= 1) that the fault fires on a matching call; default 1. */
@@ -54,6 +61,11 @@ export const THROTTLE_CODES = new Set([
   "TooManyRequestsException",
 ]);
 
+/** The outcomes an `outcome` fault may give, by operation: the end states AWS documents for it. */
+export const OUTCOMES: Record<string, string[]> = {
+  CreateReplaceRootVolumeTask: ["failed", "failed-detached"],
+};
+
 /** Operations whose own name ends in "Command" (SSM's): their SDK class is `SendCommandCommand`. */
 const ENDS_IN_COMMAND = new Set(["SendCommand", "CancelCommand"]);
 
@@ -77,8 +89,18 @@ function checkSpec(f: FaultSpec): void {
   const issues: { path: string; message: string }[] = [];
   if (!f.operation || typeof f.operation !== "string")
     issues.push({ path: "operation", message: "an operation name or '*' is required" });
-  if (!["throttle", "error", "latency"].includes(f.kind)) {
-    issues.push({ path: "kind", message: "must be 'throttle', 'error' or 'latency'" });
+  if (!["throttle", "error", "latency", "outcome"].includes(f.kind)) {
+    issues.push({ path: "kind", message: "must be 'throttle', 'error', 'latency' or 'outcome'" });
+  }
+  if (f.kind === "outcome") {
+    const allowed = OUTCOMES[operationName(String(f.operation))];
+    if (!allowed)
+      issues.push({
+        path: "operation",
+        message: `an outcome fault applies to ${Object.keys(OUTCOMES).join(", ")}`,
+      });
+    else if (!allowed.includes(String(f.outcome)))
+      issues.push({ path: "outcome", message: `must be one of ${allowed.join(", ")}` });
   }
   if (f.times !== undefined && (!Number.isInteger(f.times) || f.times < 1)) {
     issues.push({ path: "times", message: "must be a positive integer" });
@@ -156,8 +178,12 @@ export class FaultPlan {
     });
   }
 
-  /** Applies the faults matching this call: waits for latency, throws the first throttle/error fault that fires. */
-  async apply(service: string, operation: string, input: unknown): Promise<void> {
+  /**
+   * Applies the faults matching this call: waits for latency, throws the first throttle/error
+   * fault that fires; answers the outcome an `outcome` fault gives it (the call goes on).
+   */
+  async apply(service: string, operation: string, input: unknown): Promise<string | undefined> {
+    let outcome: string | undefined;
     for (const fault of [...this.#faults]) {
       const { spec } = fault;
       if (fault.remaining <= 0) continue;
@@ -172,6 +198,10 @@ export class FaultPlan {
       if (fault.remaining <= 0) this.#faults = this.#faults.filter((f) => f !== fault);
       if (spec.latencyMs) await new Promise((resolve) => setTimeout(resolve, spec.latencyMs));
       if (spec.kind === "latency") continue;
+      if (spec.kind === "outcome") {
+        outcome ??= spec.outcome;
+        continue;
+      }
       if (spec.kind === "throttle") {
         const own = throttlingError(service);
         throw spec.code
@@ -186,5 +216,6 @@ export class FaultPlan {
         status,
       );
     }
+    return outcome;
   }
 }

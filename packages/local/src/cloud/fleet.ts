@@ -51,6 +51,8 @@ export interface OpContext {
   rs: RegionState;
   now: number;
   settings: CloudSettings;
+  /** How what this call starts ends, when an `outcome` fault fired on it (faults.ts). */
+  outcome?: string;
 }
 
 export function opContext(

@@ -7,7 +7,7 @@
  * | `GET /api/cloud` | instances (name, tags, state, type), groups, volumes, snapshots, target groups with their members, Elastic IPs with their associations, Route 53 records, ECS services, scalable targets and Lambda aliases, RDS instances and Aurora clusters (writer, readers), DB snapshots, DynamoDB tables with their backups |
  * | `GET /api/cloud/calls[?mutating=true][&since=…][&limit=…]` | the call log, oldest first; `since` is an ISO time, a duration back from now (`10m`) or a call number (`seq`) |
  * | `GET /api/cloud/faults` | armed faults |
- * | `POST /api/cloud/faults` | `{ operation: "ec2:CreateSnapshot", error?, rate?, count?, burst?, latency? }` arms a fault; the service by its IAM prefix (`elasticloadbalancing:*`) |
+ * | `POST /api/cloud/faults` | `{ operation: "ec2:CreateSnapshot", error?, outcome?, rate?, count?, burst?, latency? }` arms a fault; the service by its IAM prefix (`elasticloadbalancing:*`); `outcome` (`ec2:CreateReplaceRootVolumeTask`: `failed`, `failed-detached`) lets the call succeed and what it starts end so |
  * | `DELETE /api/cloud/faults[/:id]` | disarms every fault, or one |
  *
  * Bad input is a 400 with `{ error: { code, message, path } }`.
@@ -17,7 +17,7 @@ import { randomUUID } from "node:crypto";
 import { parseDuration, ValidationError } from "@reflex/core";
 import { type Context, Hono } from "hono";
 import { CloudApiError } from "./api-error.ts";
-import { THROTTLE_CODES } from "./faults.ts";
+import { OUTCOMES, THROTTLE_CODES } from "./faults.ts";
 import {
   type ArmedFault,
   type CallRecord,
@@ -196,7 +196,17 @@ function sinceFilter(since: string, now: number): (c: CallRecord) => boolean {
 export function faultFromRequest(body: unknown): FaultSpec {
   if (!body || typeof body !== "object" || Array.isArray(body)) bad("", "the body must be a JSON object");
   const b = body as Record<string, unknown>;
-  const known = ["operation", "error", "rate", "count", "burst", "latency", "latencyMs", "message"];
+  const known = [
+    "operation",
+    "error",
+    "outcome",
+    "rate",
+    "count",
+    "burst",
+    "latency",
+    "latencyMs",
+    "message",
+  ];
   for (const k of Object.keys(b)) if (!known.includes(k)) bad(k, `unknown field; known: ${known.join(", ")}`);
   if (typeof b.operation !== "string" || !/^([a-z0-9-]+:)?([A-Z][A-Za-z0-9]{0,99}|\*)$/.test(b.operation))
     bad("operation", "must be like ec2:CreateSnapshot, autoscaling:*, CreateSnapshot or *");
@@ -222,9 +232,25 @@ export function faultFromRequest(body: unknown): FaultSpec {
   if (b.message !== undefined && (typeof b.message !== "string" || b.message.length > 500))
     bad("message", "must be a string of at most 500 characters");
   const code = b.error as string | undefined;
-  const kind: FaultSpec["kind"] = code ? (THROTTLE_CODES.has(code) ? "throttle" : "error") : "latency";
-  if (kind === "latency" && latencyMs === undefined) bad("error", "give an error code, a latency, or both");
+  if (b.outcome !== undefined) {
+    if (typeof b.outcome !== "string") bad("outcome", "must be an end state such as failed-detached");
+    if (code !== undefined) bad("outcome", "give an error or an outcome, not both");
+    const allowed = OUTCOMES[operation];
+    if (!allowed) bad("outcome", `an outcome applies to ${Object.keys(OUTCOMES).join(", ")}`);
+    if (!allowed.includes(b.outcome)) bad("outcome", `must be one of ${allowed.join(", ")}`);
+  }
+  const kind: FaultSpec["kind"] =
+    b.outcome !== undefined
+      ? "outcome"
+      : code
+        ? THROTTLE_CODES.has(code)
+          ? "throttle"
+          : "error"
+        : "latency";
+  if (kind === "latency" && latencyMs === undefined)
+    bad("error", "give an error code, an outcome, a latency, or both");
   const spec: FaultSpec = { operation, kind };
+  if (kind === "outcome") spec.outcome = b.outcome as string;
   if (service) spec.service = service;
   if (code) spec.code = code;
   if (b.message !== undefined) spec.message = b.message as string;

@@ -441,8 +441,8 @@ export class SimulatedCloud {
     if (executionId) record.executionId = executionId;
     this.#log.push(record);
     try {
-      await this.#faults.apply(service, op, input);
-      const output = this.#dispatch(service, region, op, args);
+      const outcome = await this.#faults.apply(service, op, input);
+      const output = this.#dispatch(service, region, op, args, outcome);
       if (record.mutating) {
         this.#autoSave();
         crashPoint(`cloud:after:${service}:${op}`); // tests only: dies here, the change made and saved
@@ -460,7 +460,13 @@ export class SimulatedCloud {
     }
   }
 
-  #dispatch(service: string, region: string, operation: string, input: Record<string, unknown>): object {
+  #dispatch(
+    service: string,
+    region: string,
+    operation: string,
+    input: Record<string, unknown>,
+    outcome?: string,
+  ): object {
     const run = OPERATIONS[service]?.[operation];
     if (!run) {
       const supported = Object.keys(OPERATIONS[service] ?? {});
@@ -481,7 +487,8 @@ export class SimulatedCloud {
         412,
       );
     }
-    return run(opContext(this.#state, region, now, this.#settings), input);
+    const ctx = opContext(this.#state, region, now, this.#settings);
+    return run(outcome ? { ...ctx, outcome } : ctx, input);
   }
 
   /** The calls the log still holds (the last `callLogSize`), oldest first. A fresh array. */

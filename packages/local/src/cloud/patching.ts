@@ -105,6 +105,10 @@ export interface RootVolumeTaskRecord {
   replacedVolumeId: string;
   deleteReplacedRootVolume: boolean;
   tags: Array<{ Key: string; Value: string }>;
+  /** CreateReplaceRootVolumeTask's ClientToken: the same token answers this task again. */
+  clientToken?: string;
+  /** How it ends when an `outcome` fault fired on it; succeeded when absent. */
+  outcome?: "failed" | "failed-detached";
 }
 
 export interface PatchingState {

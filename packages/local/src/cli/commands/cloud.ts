@@ -54,6 +54,10 @@ export function cloudCommands(program: Command, { io, act }: CommandContext): vo
         "the service by its IAM prefix (ec2, autoscaling, ssm, elasticloadbalancing, route53, cloudwatch), e.g. ec2:CreateSnapshot, elasticloadbalancing:*, *",
       )
       .option("--error <code>", "the AWS error code, e.g. RequestLimitExceeded, InternalError, AccessDenied")
+      .option(
+        "--outcome <state>",
+        "let the call succeed and what it starts end so: ec2:CreateReplaceRootVolumeTask failed or failed-detached",
+      )
       .option("--rate <p>", "probability per call, 0 < p <= 1 (default every call)")
       .option("--count <n>", "fire on this many calls, then disarm")
       .option("--burst <n>", "once fired, also fail the next n-1 calls")
@@ -63,6 +67,7 @@ export function cloudCommands(program: Command, { io, act }: CommandContext): vo
       "reflex chaos add --op ec2:CreateSnapshot --error RequestLimitExceeded --rate 0.3",
       "reflex chaos add --op autoscaling:* --latency 500ms --count 5",
       "reflex chaos add --op elasticloadbalancing:RegisterTargets --error InternalError --burst 3",
+      "reflex chaos add --op ec2:CreateReplaceRootVolumeTask --outcome failed-detached --count 1",
     ],
     { json: true, server: true, as: false },
   );

@@ -1,0 +1,233 @@
+/**
+ * restore in place, root volume: the instance's root put back from its own backup with
+ * `CreateReplaceRootVolumeTask` (same instance id; the replaced root kept, detached). The plan
+ * refuses a snapshot of another volume lineage before anything changes; a task that ends
+ * `failed-detached` (no root volume attached) pages a person and the run fails, never "done";
+ * the rollback puts the kept original back at the root device (stop, attach, start).
+ */
+import {
+  AttachVolumeCommand,
+  CreateReplaceRootVolumeTaskCommand,
+  DescribeInstancesCommand,
+  DescribeReplaceRootVolumeTasksCommand,
+  DescribeVolumesCommand,
+  DetachVolumeCommand,
+  EC2Client,
+  type Instance,
+  type Snapshot,
+  StartInstancesCommand,
+  StopInstancesCommand,
+} from "@aws-sdk/client-ec2";
+import { client, type RunInput, type StepContext, StepExecutionError, type TargetResult } from "@reflex/sdk";
+import type { RestoreParams } from "./index.ts";
+import type { Plan } from "./steps.ts";
+
+const ec2 = (region: string) => client(EC2Client, "ec2", region);
+const tagOf = (s: Snapshot, key: string) => s.Tags?.find((t) => t.Key === key)?.Value;
+
+/** What an in-place root restore replaces and keeps, fixed by the plan. */
+export interface InPlace {
+  instanceId: string;
+  rootDevice: string;
+  /** The root volume now: kept (detached) by the replacement, put back by the rollback. */
+  keptVolumeId: string;
+  snapshotId: string;
+}
+
+type Input = RunInput<RestoreParams> & {
+  plan: Plan;
+  replacing?: { taskId: string };
+  replaced?: { done: boolean; state?: string; at?: string };
+  putBack?: { done: boolean; did: string };
+  failure?: { Error?: string; Cause?: string };
+};
+
+/**
+ * Picks the root snapshot for `instance` from what `pick` found, and refuses one of another
+ * lineage: a backup of this instance's root carries `reflex:source-instance` = the instance and
+ * `reflex:device` = its root device. Read-only.
+ */
+export function rootSnapshotFor(instance: Instance, snapshots: Snapshot[], named: boolean): InPlace {
+  const instanceId = instance.InstanceId as string;
+  const rootDevice = instance.RootDeviceName ?? "/dev/xvda";
+  const kept = instance.BlockDeviceMappings?.find((m) => m.DeviceName === rootDevice)?.Ebs?.VolumeId;
+  if (!kept)
+    throw new StepExecutionError(
+      "NoRootVolume",
+      `${instanceId} has no volume at its root device ${rootDevice}; nothing to replace`,
+    );
+  // AWS replaces the root of a running instance only; the rollback starts it again after its stop.
+  if (instance.State?.Name !== "running")
+    throw new StepExecutionError(
+      "InstanceNotRunning",
+      `${instanceId} is ${instance.State?.Name ?? "in an unknown state"}: a root volume is replaced in place only on a running instance`,
+    );
+  const lineage = (s: Snapshot) =>
+    tagOf(s, "reflex:source-instance") === instanceId && tagOf(s, "reflex:device") === rootDevice;
+  const root = snapshots.find(lineage);
+  if (!root) {
+    const s = snapshots[0];
+    throw new StepExecutionError(
+      "ForeignLineage",
+      named && s
+        ? `snapshot ${s.SnapshotId} is not a backup of ${instanceId}'s root volume (it is of ${tagOf(s, "reflex:source-instance") ?? "an unknown instance"}, device ${tagOf(s, "reflex:device") ?? "unknown"}); a root volume is replaced only from its own lineage`
+        : `the backup holds no snapshot of ${instanceId}'s root device ${rootDevice}`,
+    );
+  }
+  return { instanceId, rootDevice, keptVolumeId: kept, snapshotId: root.SnapshotId as string };
+}
+
+/** Starts the replacement; ClientToken = the execution id, so a retried step starts nothing new. */
+export async function replaceRoot(input: Input, ctx: StepContext): Promise<{ taskId: string }> {
+  const p = input.plan.inPlace as InPlace;
+  const out = await ec2(input.plan.region).send(
+    new CreateReplaceRootVolumeTaskCommand({
+      InstanceId: p.instanceId,
+      SnapshotId: p.snapshotId,
+      DeleteReplacedRootVolume: false,
+      ClientToken: ctx.executionId,
+      TagSpecifications: [
+        {
+          ResourceType: "replace-root-volume-task",
+          Tags: [
+            { Key: ctx.automationTag.key, Value: ctx.automationTag.value },
+            { Key: "reflex:runbook", Value: "restore" },
+            { Key: "reflex:restore-execution", Value: ctx.executionId },
+            // The volume it replaces, kept detached: named on the task as on the run's record.
+            { Key: "reflex:kept-volume", Value: p.keptVolumeId },
+          ],
+        },
+      ],
+    }),
+  );
+  const taskId = out.ReplaceRootVolumeTask?.ReplaceRootVolumeTaskId;
+  if (!taskId) throw new StepExecutionError("NoTask", "CreateReplaceRootVolumeTask answered no task id");
+  await ctx.record({ replaceRootTask: taskId, kept: p.keptVolumeId });
+  return { taskId };
+}
+
+/** How long a replacement may take before the run gives up on it (and puts the original back). */
+const REPLACE_LIMIT_MS = 60 * 60_000;
+
+/**
+ * Polls the task. `succeeded`: the root now comes from the snapshot (checked), recorded. `failed`:
+ * nothing changed, the run fails. `failed-detached`: the instance has no root volume — a person
+ * is paged now, and the run fails into the rollback, which puts the kept original back.
+ */
+export async function checkReplaced(
+  input: Input,
+  ctx: StepContext,
+): Promise<{ done: boolean; state: string; at?: string }> {
+  const p = input.plan.inPlace as InPlace;
+  const taskId = input.replacing?.taskId as string;
+  const out = await ec2(input.plan.region).send(
+    new DescribeReplaceRootVolumeTasksCommand({ ReplaceRootVolumeTaskIds: [taskId] }),
+  );
+  const state = out.ReplaceRootVolumeTasks?.[0]?.TaskState ?? "missing";
+  if (state === "failed-detached") {
+    const reason = `the root volume replacement ${taskId} on ${p.instanceId} ended failed-detached: the instance has no root volume attached; the run puts the original ${p.keptVolumeId} back at ${p.rootDevice}`;
+    await ctx.page?.(reason);
+    throw new StepExecutionError("RootVolumeDetached", reason);
+  }
+  if (state === "failed" || state === "missing")
+    throw new StepExecutionError(
+      "RootReplaceFailed",
+      `the root volume replacement ${taskId} on ${p.instanceId} is ${state}; the instance keeps ${p.keptVolumeId}`,
+    );
+  if (state !== "succeeded") {
+    if (ctx.now().getTime() - Date.parse(input.plan.plannedAt) > REPLACE_LIMIT_MS)
+      throw new StepExecutionError(
+        "RootReplaceTimedOut",
+        `the root volume replacement ${taskId} is still ${state}`,
+      );
+    return { done: false, state };
+  }
+  const { Reservations } = await ec2(input.plan.region).send(
+    new DescribeInstancesCommand({ InstanceIds: [p.instanceId] }),
+  );
+  const rootId = Reservations?.[0]?.Instances?.[0]?.BlockDeviceMappings?.find(
+    (m) => m.DeviceName === p.rootDevice,
+  )?.Ebs?.VolumeId;
+  const root = rootId
+    ? (await ec2(input.plan.region).send(new DescribeVolumesCommand({ VolumeIds: [rootId] }))).Volumes?.[0]
+    : undefined;
+  if (!root || root.SnapshotId !== p.snapshotId)
+    throw new StepExecutionError(
+      "VerifyFailed",
+      `${p.instanceId}'s root ${root?.VolumeId ?? "(none)"} is not from ${p.snapshotId} after the replacement`,
+    );
+  const at = ctx.now().toISOString();
+  await ctx.record({
+    verdict: "passed",
+    inPlace: { ...p, newVolumeId: root.VolumeId, taskId },
+    summary: `root volume of ${p.instanceId} replaced from ${p.snapshotId}: now ${root.VolumeId}; the original ${p.keptVolumeId} is kept, detached (delete it when no longer wanted)`,
+    targets: [
+      {
+        id: p.instanceId,
+        kind: "instance",
+        status: "succeeded",
+        reason: `root ${p.rootDevice} restored in place from ${p.snapshotId}`,
+        details: { "new root": root.VolumeId ?? "", "kept (detached)": p.keptVolumeId, task: taskId },
+      } satisfies TargetResult,
+    ],
+  });
+  return { done: true, state, at };
+}
+
+/**
+ * Rollback: the kept original back at the root device. One move per call, safe to repeat: stop
+ * the instance, detach whatever root is there (the restored one), attach the original, start.
+ * Done when the original is the root and the instance runs.
+ */
+export async function putBackRoot(input: Input, ctx: StepContext): Promise<{ done: boolean; did: string }> {
+  const p = input.plan.inPlace as InPlace;
+  const region = input.plan.region;
+  const { Reservations } = await ec2(region).send(
+    new DescribeInstancesCommand({ InstanceIds: [p.instanceId] }),
+  );
+  const i = Reservations?.[0]?.Instances?.[0];
+  const state = i?.State?.Name ?? "unknown";
+  const root = i?.BlockDeviceMappings?.find((m) => m.DeviceName === p.rootDevice)?.Ebs;
+  let did: string;
+  let done = false;
+  if (root?.VolumeId === p.keptVolumeId) {
+    if (state === "stopped") {
+      await ec2(region).send(new StartInstancesCommand({ InstanceIds: [p.instanceId] }));
+      did = "starting the instance on its original root";
+    } else {
+      done = state === "running";
+      did = done ? `the original ${p.keptVolumeId} is the root again` : `waiting: the instance is ${state}`;
+    }
+  } else if (state === "running" || state === "pending") {
+    await ec2(region).send(new StopInstancesCommand({ InstanceIds: [p.instanceId] }));
+    did = "stopping the instance to put its original root back";
+  } else if (state !== "stopped") did = `waiting: the instance is ${state}`;
+  else if (root?.VolumeId) {
+    await ec2(region).send(new DetachVolumeCommand({ VolumeId: root.VolumeId, InstanceId: p.instanceId }));
+    did = `detaching ${root.VolumeId} from the root device`;
+  } else {
+    const kept = (await ec2(region).send(new DescribeVolumesCommand({ VolumeIds: [p.keptVolumeId] })))
+      .Volumes?.[0];
+    if (kept?.State === "available") {
+      await ec2(region).send(
+        new AttachVolumeCommand({ VolumeId: p.keptVolumeId, InstanceId: p.instanceId, Device: p.rootDevice }),
+      );
+      did = `attaching the original ${p.keptVolumeId} at ${p.rootDevice}`;
+    } else did = `waiting: ${p.keptVolumeId} is ${kept?.State ?? "gone"}`;
+  }
+  if (done) {
+    const failed = input.failure ? `${input.failure.Error}: ${input.failure.Cause}` : "the restore failed";
+    await ctx.record({
+      summary: `restore in place failed (${failed}); ${p.instanceId} is back on its original root ${p.keptVolumeId}`,
+      targets: [
+        {
+          id: p.instanceId,
+          kind: "instance",
+          status: "rolled-back",
+          reason: `${failed}; the original root ${p.keptVolumeId} was put back at ${p.rootDevice}`,
+        } satisfies TargetResult,
+      ],
+    });
+  }
+  return { done, did };
+}
