@@ -180,6 +180,33 @@ describe("the audit writer's batches (Audit.storeAll)", () => {
     expect(await row(e)).toBeUndefined();
   });
 
+  it("loses nothing when the writer dies before its write, and doubles nothing when it dies after it: the queue's redelivery stores each entry once", async () => {
+    const runId = `run-${randomUUID()}`;
+    const before = Array.from({ length: 4 }, (_, i) =>
+      received(entry({ reason: `b${i}`, executionId: runId })),
+    );
+    const after = Array.from({ length: 4 }, (_, i) =>
+      received(entry({ reason: `a${i}`, executionId: runId })),
+    );
+    // Dies before the write: the store fails, every entry is an error (reported; delivered again).
+    const broken = client(DynamoDBClient, "dynamodb").middlewareStack;
+    broken.add(
+      (() => async () => {
+        throw new Error("the writer died");
+      }) as never,
+      { step: "initialize", name: "auditTestCrash" },
+    );
+    const died = await Audit.storeAll(before).finally(() => broken.remove("auditTestCrash"));
+    expect(died.every((o) => o instanceof Error)).toBe(true);
+    // Dies after the write (it never answered the queue): the batch is delivered again whole.
+    await Audit.storeAll(after);
+
+    await Audit.storeAll([...before, ...after]);
+
+    const reasons = (await Audit.forExecution(runId)).map((e) => e.reason).sort();
+    expect(reasons).toEqual([...before, ...after].map((m) => JSON.parse(m.body).reason).sort());
+  });
+
   it("never writes over a row: a redelivered batch is stored once, a taken key gets a new id", async () => {
     const first = entry({ reason: "the first" });
     const original = received(first);
