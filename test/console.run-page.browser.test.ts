@@ -72,6 +72,39 @@ describe("the console's run page", () => {
   it.each([
     ["run page", "#/runs/:id", (id: string) => `/api/executions/${id}`, "#graph svg [data-state=Report]"],
     ["runs list", "#/runs", () => "/api/executions?limit=100", "#runs tbody tr"],
+  ])(
+    "draws the %s from one request for its data, sent beside whoami from index.html, not again after it",
+    async (_page, route, path, drawn) => {
+      const run = await runAndWait(
+        local,
+        "backup-snapshot",
+        { selector: { tag: { Backup: "daily" } } },
+        true,
+      );
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const sent: string[] = [];
+      page.on("request", (r) => {
+        const url = new URL(r.url());
+        if (url.pathname.startsWith("/api/")) sent.push(`${url.pathname}${url.search}`);
+      });
+      try {
+        await page.goto(`${local.url}/${route.replace(":id", run.id)}`);
+        await page.locator(drawn).first().waitFor();
+        const firstDraw = [...sent];
+
+        expect(firstDraw.filter((p) => p === path(run.id))).toHaveLength(1);
+        expect(firstDraw.filter((p) => p === "/api/whoami")).toHaveLength(1);
+        expect(firstDraw.slice(0, 2).sort()).toEqual([path(run.id), "/api/whoami"].sort());
+      } finally {
+        await context.close();
+      }
+    },
+  );
+
+  it.each([
+    ["run page", "#/runs/:id", (id: string) => `/api/executions/${id}`, "#graph svg [data-state=Report]"],
+    ["runs list", "#/runs", () => "/api/executions?limit=100", "#runs tbody tr"],
   ])("asks for the %s's data while its scripts are still loading", async (_page, route, path, drawn) => {
     const run = await runAndWait(local, "backup-snapshot", { selector: { tag: { Backup: "daily" } } }, true);
     const context = await browser.newContext();
