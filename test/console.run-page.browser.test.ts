@@ -69,6 +69,23 @@ describe("the console's run page", () => {
     }
   });
 
+  it.each(["/", "/console/console.js", "/console/views/run.js"])(
+    "serves %s with an ETag, to be revalidated, and answers 304 without a body to a browser that holds it",
+    async (path) => {
+      const first = await fetch(`${local.url}${path}`);
+      await first.arrayBuffer();
+      const etag = first.headers.get("etag");
+
+      const again = await fetch(`${local.url}${path}`, { headers: { "if-none-match": etag ?? "" } });
+
+      expect(first.status).toBe(200);
+      expect(first.headers.get("cache-control")).toBe("no-cache");
+      expect(etag).toMatch(/^"[\w-]{22}"$/);
+      expect(again.status).toBe(304);
+      expect(await again.text()).toBe("");
+    },
+  );
+
   it.each([
     ["run page", "#/runs/:id", (id: string) => `/api/executions/${id}`, "#graph svg [data-state=Report]"],
     ["runs list", "#/runs", () => "/api/executions?limit=100", "#runs tbody tr"],

@@ -7,6 +7,7 @@
  * The run graph is laid out by dagre's prebuilt browser bundle, served from node_modules. It is
  * a dev dependency: when it is absent the console still works and shows the states as a list.
  */
+import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, sep } from "node:path";
@@ -16,6 +17,8 @@ import { must } from "@reflex/core";
 export interface ConsoleAsset {
   body: string;
   contentType: string;
+  /** A strong ETag of the body (set when served by local mode). */
+  etag?: string;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -63,6 +66,8 @@ function load(): Map<string, ConsoleAsset> {
   index.body = withModulePreloads(index.body, assets);
   assets.set("/console/dagre.min.js", { body: dagreBundle(), contentType: TYPES.js });
   assets.set("/console/oauth4webapi.js", { body: oauthBundle(), contentType: TYPES.js });
+  for (const asset of new Set(assets.values()))
+    asset.etag = `"${createHash("sha256").update(asset.body).digest("base64url").slice(0, 22)}"`;
   return assets;
 }
 
