@@ -151,6 +151,31 @@ describe("the console's run page", () => {
     }
   });
 
+  it("asks for the console's settings from index.html, so the sign-in gate does not wait for auth.js to load first", async () => {
+    const run = await runAndWait(local, "backup-snapshot", { selector: { tag: { Backup: "daily" } } }, true);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    let asked!: () => void;
+    const settingsAsked = new Promise<void>((r) => {
+      asked = r;
+    });
+    page.on("request", (r) => {
+      if (new URL(r.url()).pathname === "/console-config.json") asked();
+    });
+    // auth.js is held until the settings have been asked for: only a request sent before it
+    // (boot.js's) lets the page draw at all.
+    await page.route(/\/console\/auth\.js$/, async (r) => {
+      await settingsAsked;
+      await r.continue();
+    });
+    try {
+      await page.goto(`${local.url}/#/runs/${run.id}`, { waitUntil: "commit" });
+      await page.locator("#graph svg [data-state=Report]").waitFor({ timeout: 20_000 });
+    } finally {
+      await context.close();
+    }
+  });
+
   it("shows the account and Region a run acts in, on its page and in the list", async () => {
     // A child run of a multi-account start (issue 26) carries its location on its record.
     const id = newExecutionId("backup-snapshot");

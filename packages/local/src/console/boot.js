@@ -1,7 +1,8 @@
 /**
  * Runs first, from index.html's head, before the stylesheet and the console's modules have
- * loaded: it asks for the first page's data (a run, or the newest runs) and who the person is
- * (whoami), and starts loading dagre, so none waits for console.js. lib/api.js takes each answer
+ * loaded: it asks for the first page's data (a run, or the newest runs), who the person is
+ * (whoami) and the console's settings (console-config.json, which auth.js reads before any view
+ * draws), and starts loading dagre, so none waits for console.js. lib/api.js takes each answer
  * for the first page's request to the same path, and dagre is awaited only where a graph is laid out.
  *
  * The API base: `<meta name="reflex-api">`, else `?api=` when it is this origin or a loopback
@@ -41,7 +42,10 @@
   const early = {};
   for (const p of path ? ["/api/whoami", path] : [])
     early[p] = { actor, response: fetch(`${api}${p}`, { headers }) };
-  window.reflexBoot = { api, early };
+  // The console's settings (is sign-in on?): auth.js waits on them before any view draws.
+  const config = fetch(new URL("console-config.json", location.href), { cache: "no-store" });
+  config.catch(() => {});
+  window.reflexBoot = { api, early, config };
   // dagre lays out a run's graph: loaded beside the rest, awaited only by the run page's graph.
   window.reflexBoot.dagre = new Promise((loaded) => {
     const script = Object.assign(document.createElement("script"), {
