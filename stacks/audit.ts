@@ -1,8 +1,8 @@
 /**
  * Audit: the one writer of the audit trail. Every function that audits hands its entries to
  * the audit queue (SQS, encrypted, TLS only), and may do nothing else with it; the audit-writer
- * function is the queue's event source and the only role that may put `AUDIT#` rows (put only:
- * nobody updates, deletes or batch-writes them — stacks/iam.ts, proven in
+ * function is the queue's event source and the only role that may put `AUDIT#` rows (puts only,
+ * one or a batch: nobody updates or deletes them — stacks/iam.ts, proven in
  * stacks/policy-matrix.test.ts). Each stored entry carries who sent it as SQS reports it
  * (`SenderId`: the sending role's id and the function's name), so a role can no longer put an
  * entry in another's name, nor overwrite or delete one (docs/security.md).

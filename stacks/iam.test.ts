@@ -643,16 +643,16 @@ describe("the audit trail's one writer", () => {
     },
   );
 
-  it("lets the audit writer put an audit row and read one, and nothing else on the table", async () => {
+  it("lets the audit writer put audit rows (one or a batch) and read them, and nothing else on the table", async () => {
     const writer = policy(auditWriterStatements(TABLE));
     const decide = (r: SimRequest) => evaluate(r, [writer]);
 
-    expect(await decide(onAuditRow("dynamodb:PutItem"))).toBe("Allowed");
-    expect(await decide(onAuditRow("dynamodb:GetItem"))).toBe("Allowed");
-    for (const action of ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"])
+    for (const action of ["PutItem", "BatchWriteItem", "GetItem", "BatchGetItem"])
+      expect(await decide(onAuditRow(`dynamodb:${action}`)), action).toBe("Allowed");
+    for (const action of ["dynamodb:UpdateItem", "dynamodb:DeleteItem"])
       expect(await decide(onAuditRow(action)), action).toBe("ExplicitlyDenied");
     for (const prefix of Object.values(KEY_PREFIXES).filter((p) => p !== "AUDIT#"))
-      for (const action of ["dynamodb:PutItem", "dynamodb:GetItem"])
+      for (const action of ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:BatchWriteItem"])
         expect(
           await decide({ action, resource: TABLE, context: { "dynamodb:LeadingKeys": [`${prefix}x`] } }),
           `${action} ${prefix}`,

@@ -20,9 +20,11 @@ import { type Config, RunbookDefinitionError, Runbooks, TABLE_KEYS } from "@refl
 import { Effect, PolicyStatement } from "aws-cdk-lib/aws-iam";
 
 /**
- * What core calls on the table: single-item reads and writes, queries. No batch writes, no
- * Scan, no table management. stacks/iam.test.ts checks this against the DynamoDB commands
- * core imports, so a new call fails the tests, not the deployed function.
+ * What core calls on the table: single-item reads and writes, queries, and the audit writer's
+ * batches (BatchGetItem, BatchWriteItem: granted to it alone, on audit rows,
+ * {@link auditWriterStatements}). No Scan, no table management. stacks/iam.test.ts checks this
+ * against the DynamoDB commands core imports, so a new call fails the tests, not the deployed
+ * function.
  */
 export const TABLE_ACTIONS = [
   "dynamodb:GetItem",
@@ -30,6 +32,8 @@ export const TABLE_ACTIONS = [
   "dynamodb:UpdateItem",
   "dynamodb:DeleteItem",
   "dynamodb:Query",
+  "dynamodb:BatchGetItem",
+  "dynamodb:BatchWriteItem",
 ];
 
 /** Services whose mutating actions must always be scoped by the automation tag. */
@@ -284,20 +288,25 @@ function denyAuditWrites(tableArn: string, actions: string[]): PolicyStatement {
 }
 
 /**
- * The audit writer's table access, and all of it: PutItem on audit rows (each put conditional,
- * `attribute_not_exists`, in core's `Audit.store`), GetItem on audit rows (is a message
- * delivered again already stored?), and an explicit Deny of updating, deleting or batch-writing
- * them. No other row, no Query, no index.
+ * The audit writer's table access, and all of it: PutItem and BatchWriteItem on audit rows
+ * (core's `Audit.storeAll` writes a queue batch's new entries in one BatchWriteItem after one
+ * BatchGetItem found their keys free; a key already held takes `Audit.store`'s conditional put,
+ * `attribute_not_exists`), GetItem and BatchGetItem on audit rows (is a key held? is a message
+ * delivered again already stored?), and an explicit Deny of updating or deleting them. IAM
+ * cannot tell a batch's DeleteRequest from its PutRequest, so the writer's role could delete an
+ * unsealed row through a batch, as it could overwrite one with an unconditional PutItem: its code
+ * sends puts only, and the sealed trail (digests, the Object Lock export) shows any later change.
+ * No other row, no Query, no index; every other role keeps the Deny of all four writes.
  */
 export function auditWriterStatements(tableArn: string): PolicyStatement[] {
   const auditRows = { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [AUDIT_KEYS] } };
   return [
     new PolicyStatement({
-      actions: ["dynamodb:GetItem", "dynamodb:PutItem"],
+      actions: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"],
       resources: [tableArn],
       conditions: auditRows,
     }),
-    denyAuditWrites(tableArn, ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]),
+    denyAuditWrites(tableArn, ["dynamodb:UpdateItem", "dynamodb:DeleteItem"]),
   ];
 }
 

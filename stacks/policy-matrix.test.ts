@@ -308,9 +308,8 @@ const ATTACKS: Case[] = [
     resource: ARN.group,
     allowedFor: [],
   },
-  // Audit rows are appended by the audit writer alone, with PutItem only; nobody updates,
-  // deletes or batch-writes them (a batch could hold a DeleteRequest, which IAM cannot tell apart).
-  ...["dynamodb:DeleteItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"].map((action) => ({
+  // Audit rows are appended by the audit writer alone; nobody updates or deletes them.
+  ...["dynamodb:DeleteItem", "dynamodb:UpdateItem"].map((action) => ({
     what: `${action} on an audit row`,
     action,
     resource: ARN.table,
@@ -602,6 +601,16 @@ const PLATFORM_WORK: Case[] = [
     context: AUDIT_ROW,
     allowedFor: ["audit-writer"],
     // Every other role carries an explicit Deny of writing an audit row (stacks/iam.ts).
+    deniedAs: "ExplicitlyDenied",
+  },
+  {
+    // The writer stores a queue batch in one BatchWriteItem of puts (core's Audit.storeAll); IAM
+    // cannot tell a batch's DeleteRequest apart, so no other role may batch-write an audit row.
+    what: "batch-write audit rows (the writer's batches)",
+    action: "dynamodb:BatchWriteItem",
+    resource: ARN.table,
+    context: AUDIT_ROW,
+    allowedFor: ["audit-writer"],
     deniedAs: "ExplicitlyDenied",
   },
   {

@@ -69,6 +69,56 @@ describe("the console's run page", () => {
     }
   });
 
+  it.each(["/", "/console/console.js", "/console/views/run.js"])(
+    "serves %s with an ETag, to be revalidated, and answers 304 without a body to a browser that holds it",
+    async (path) => {
+      const first = await fetch(`${local.url}${path}`);
+      await first.arrayBuffer();
+      const etag = first.headers.get("etag");
+
+      const again = await fetch(`${local.url}${path}`, { headers: { "if-none-match": etag ?? "" } });
+
+      expect(first.status).toBe(200);
+      expect(first.headers.get("cache-control")).toBe("no-cache");
+      expect(etag).toMatch(/^"[\w-]{22}"$/);
+      expect(again.status).toBe(304);
+      expect(await again.text()).toBe("");
+    },
+  );
+
+  it.each([
+    ["run page", "#/runs/:id", (id: string) => `/api/executions/${id}`, "#graph svg [data-state=Report]"],
+    ["runs list", "#/runs", () => "/api/executions?limit=100", "#runs tbody tr"],
+  ])(
+    "draws the %s from one request for its data, sent beside whoami from index.html, not again after it",
+    async (_page, route, path, drawn) => {
+      const run = await runAndWait(
+        local,
+        "backup-snapshot",
+        { selector: { tag: { Backup: "daily" } } },
+        true,
+      );
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const sent: string[] = [];
+      page.on("request", (r) => {
+        const url = new URL(r.url());
+        if (url.pathname.startsWith("/api/")) sent.push(`${url.pathname}${url.search}`);
+      });
+      try {
+        await page.goto(`${local.url}/${route.replace(":id", run.id)}`);
+        await page.locator(drawn).first().waitFor();
+        const firstDraw = [...sent];
+
+        expect(firstDraw.filter((p) => p === path(run.id))).toHaveLength(1);
+        expect(firstDraw.filter((p) => p === "/api/whoami")).toHaveLength(1);
+        expect(firstDraw.slice(0, 2).sort()).toEqual([path(run.id), "/api/whoami"].sort());
+      } finally {
+        await context.close();
+      }
+    },
+  );
+
   it.each([
     ["run page", "#/runs/:id", (id: string) => `/api/executions/${id}`, "#graph svg [data-state=Report]"],
     ["runs list", "#/runs", () => "/api/executions?limit=100", "#runs tbody tr"],
@@ -96,6 +146,31 @@ describe("the console's run page", () => {
       await page.goto(`${local.url}/${route.replace(":id", run.id)}`, { waitUntil: "commit" });
       await page.locator(drawn).first().waitFor({ timeout: 20_000 });
       expect(held).toContain("/console/console.js");
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("asks for the console's settings from index.html, so the sign-in gate does not wait for auth.js to load first", async () => {
+    const run = await runAndWait(local, "backup-snapshot", { selector: { tag: { Backup: "daily" } } }, true);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    let asked!: () => void;
+    const settingsAsked = new Promise<void>((r) => {
+      asked = r;
+    });
+    page.on("request", (r) => {
+      if (new URL(r.url()).pathname === "/console-config.json") asked();
+    });
+    // auth.js is held until the settings have been asked for: only a request sent before it
+    // (boot.js's) lets the page draw at all.
+    await page.route(/\/console\/auth\.js$/, async (r) => {
+      await settingsAsked;
+      await r.continue();
+    });
+    try {
+      await page.goto(`${local.url}/#/runs/${run.id}`, { waitUntil: "commit" });
+      await page.locator("#graph svg [data-state=Report]").waitFor({ timeout: 20_000 });
     } finally {
       await context.close();
     }

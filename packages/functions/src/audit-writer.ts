@@ -1,7 +1,7 @@
 /**
  * The audit writer: the one function that may put `AUDIT#` rows. Every other function hands
  * its entries to the audit queue (core's `Audit.record`); this function is the queue's event
- * source (batches, `ReportBatchItemFailures`) and stores each entry with core's `Audit.store`,
+ * source (batches, `ReportBatchItemFailures`) and stores each batch with core's `Audit.storeAll`,
  * stamped with the queue's `SenderId` and `SentTimestamp` — who sent it and when, as SQS
  * reports it, which no sender can choose.
  *
@@ -16,7 +16,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { ChangeMessageVisibilityBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import middy from "@middy/core";
-import { store, WRITER_VISIBILITY_SECONDS } from "@reflex/core/audit";
+import { storeAll, WRITER_VISIBILITY_SECONDS } from "@reflex/core/audit";
 import { client } from "@reflex/core/aws";
 import { requireEnv } from "@reflex/core/env";
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
@@ -62,36 +62,38 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
     const records = event.Records ?? [];
     const confirmed = await receipts(records);
     const failures: SQSBatchItemFailure[] = [];
-    await Promise.all(
-      records.map(async (r) => {
-        if (!confirmed.has(r.messageId)) {
-          logger.error("refused a record the audit queue does not confirm (not delivered by the queue)", {
-            messageId: r.messageId,
-            claimedSender: r.attributes?.SenderId,
-          });
-          return;
-        }
-        try {
-          const out = await store({
-            body: r.body,
-            sender: r.attributes.SenderId,
-            sentAt: Number(r.attributes.SentTimestamp),
-            messageId: r.messageId,
-          });
-          if (out.status === "malformed")
-            logger.warn("stored a malformed audit entry as audit.malformed", {
-              messageId: r.messageId,
-              sender: r.attributes.SenderId,
-              problem: out.problem,
-            });
-        } catch (err) {
-          logger.error("could not store an audit entry; the queue delivers it again", {
-            messageId: r.messageId,
-            error: err as Error,
-          });
-          failures.push({ itemIdentifier: r.messageId });
-        }
-      }),
+    const accepted = records.filter((r) => {
+      if (confirmed.has(r.messageId)) return true;
+      logger.error("refused a record the audit queue does not confirm (not delivered by the queue)", {
+        messageId: r.messageId,
+        claimedSender: r.attributes?.SenderId,
+      });
+      return false;
+    });
+    // The whole batch in two requests (storeAll); stored before the handler returns, so a
+    // crash before then has the queue deliver the batch again, and a redelivery finds its rows.
+    const results = await storeAll(
+      accepted.map((r) => ({
+        body: r.body,
+        sender: r.attributes.SenderId,
+        sentAt: Number(r.attributes.SentTimestamp),
+        messageId: r.messageId,
+      })),
     );
+    for (const [i, out] of results.entries()) {
+      const r = accepted[i];
+      if (out instanceof Error) {
+        logger.error("could not store an audit entry; the queue delivers it again", {
+          messageId: r.messageId,
+          error: out,
+        });
+        failures.push({ itemIdentifier: r.messageId });
+      } else if (out.status === "malformed")
+        logger.warn("stored a malformed audit entry as audit.malformed", {
+          messageId: r.messageId,
+          sender: r.attributes.SenderId,
+          problem: out.problem,
+        });
+    }
     return { batchItemFailures: failures };
   });

@@ -7,6 +7,7 @@
  * The run graph is laid out by dagre's prebuilt browser bundle, served from node_modules. It is
  * a dev dependency: when it is absent the console still works and shows the states as a list.
  */
+import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, sep } from "node:path";
@@ -16,6 +17,8 @@ import { must } from "@reflex/core";
 export interface ConsoleAsset {
   body: string;
   contentType: string;
+  /** A strong ETag of the body (set when served by local mode). */
+  etag?: string;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -60,9 +63,38 @@ function load(): Map<string, ConsoleAsset> {
     .filter((name) => /\.(js|css)$/.test(name))
     .sort();
   for (const name of served) assets.set(`/console/${name}`, file(name));
+  index.body = withModulePreloads(index.body, assets);
   assets.set("/console/dagre.min.js", { body: dagreBundle(), contentType: TYPES.js });
   assets.set("/console/oauth4webapi.js", { body: oauthBundle(), contentType: TYPES.js });
+  for (const asset of new Set(assets.values()))
+    asset.etag = `"${createHash("sha256").update(asset.body).digest("base64url").slice(0, 22)}"`;
   return assets;
+}
+
+/** Where index.html takes its generated `<link rel="modulepreload">` lines. */
+const PRELOADS = "<!-- modulepreload -->";
+
+/**
+ * index.html with a `<link rel="modulepreload">` for every module the page's module script
+ * imports, directly or not (static `import … from "…"` lines, followed from the entry), so the
+ * browser asks for them all at once instead of learning of each import only when the module
+ * that makes it has arrived. Generated from the files, so a module split off a view is preloaded
+ * without anyone listing it.
+ */
+function withModulePreloads(html: string, files: ReadonlyMap<string, ConsoleAsset>): string {
+  const entry = html.match(/<script type="module" src="([^"]+)">/)?.[1];
+  if (!entry || !html.includes(PRELOADS)) return html;
+  const found: string[] = [];
+  const visit = (path: string) => {
+    if (found.includes(path) || !files.has(path)) return;
+    found.push(path);
+    const body = files.get(path)?.body ?? "";
+    for (const [, spec] of body.matchAll(/^import\s[^"']*["'](\.{1,2}\/[^"']+)["']/gm))
+      visit(new URL(spec, `http://console${path}`).pathname);
+  };
+  visit(`/${entry}`);
+  const links = found.map((path) => `<link rel="modulepreload" href="${path.slice(1)}">`).join("\n");
+  return html.replace(PRELOADS, links);
 }
 
 let assets: Map<string, ConsoleAsset> | undefined;

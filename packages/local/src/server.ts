@@ -17,7 +17,7 @@ import type { AddressInfo } from "node:net";
 import { must, Validate } from "@reflex/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import type { LocalBus } from "./bus.ts";
-import { consoleAsset } from "./dashboard.ts";
+import { type ConsoleAsset, consoleAsset } from "./dashboard.ts";
 import type { LocalStepFunctions } from "./engine/local-sfn.ts";
 import { handleSfn } from "./engine/sfn-api.ts";
 import type { ConsoleAuth } from "./sso-authorizer.ts";
@@ -131,6 +131,21 @@ function send(
   res.end(body);
 }
 
+/** A console file, or 304 when the browser holds this very version (If-None-Match). */
+function sendAsset(req: IncomingMessage, res: ServerResponse, asset: ConsoleAsset): void {
+  const headers = {
+    "content-type": asset.contentType,
+    "cache-control": "no-cache",
+    ...(asset.etag ? { etag: asset.etag } : {}),
+  };
+  if (asset.etag && req.headers["if-none-match"] === asset.etag) {
+    res.writeHead(304, headers);
+    res.end();
+    return;
+  }
+  send(res, 200, asset.body, headers);
+}
+
 function errorBody(code: string, message: string, path?: string): string {
   return JSON.stringify({ error: { code, message, path } });
 }
@@ -220,9 +235,12 @@ export async function startServer(deps: ServerDeps, port: number): Promise<{ ser
         return send(res, out.status, JSON.stringify(out.body), { "content-type": aws.contentType });
       }
       const path = url.pathname;
-      // The console's own files (scripts, styles), served as they are.
-      const asset = req.method === "GET" ? consoleAsset(path) : undefined;
-      if (asset) return send(res, 200, asset.body, { "content-type": asset.contentType });
+      // The console's own files (scripts, styles), served as they are. A browser that has them
+      // asks whether they changed (ETag, `no-cache`: they change only with a new Reflex, and a
+      // page must never mix an old module with a new one) and is answered 304, without a body.
+      const asset =
+        req.method === "GET" && path !== "/" && path !== "/index.html" ? consoleAsset(path) : undefined;
+      if (asset) return sendAsset(req, res, asset);
       // The console's settings (API base, sign-in): only with --sso; without, it signs nobody in.
       if (path === "/console-config.json" && req.method === "GET") {
         const settings = deps.consoleAuth?.consoleConfig();
@@ -235,9 +253,7 @@ export async function startServer(deps: ServerDeps, port: number): Promise<{ ser
       }
       if (path === "/" || path === "/index.html") {
         if (req.method === "GET" || req.method === "HEAD")
-          return send(res, 200, consoleAsset("/")?.body ?? "", {
-            "content-type": "text/html; charset=utf-8",
-          });
+          return sendAsset(req, res, must(consoleAsset("/"), "index.html"));
         return send(res, 405, errorBody("method_not_allowed", `${req.method} is not allowed on ${path}`), {
           allow: "GET, HEAD",
         });

@@ -3,12 +3,14 @@
  * them (never over another row, keys and provenance of its own making).
  */
 import { randomUUID } from "node:crypto";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestDynamo } from "../../../../test/support/dynamo.ts";
 import type { Storage } from "../../../local/src/storage.ts";
+import { client } from "../aws.ts";
 import { EnvironmentError } from "../errors.ts";
 import * as Audit from "./audit.ts";
 import { db } from "./db.ts";
@@ -112,6 +114,113 @@ describe("the audit writer (Audit.store)", () => {
       actor: "audit-writer",
       sender: "AROAEXAMPLEROLEID0001:reflex-test-trigger",
       reason: expect.stringMatching(/AROAEXAMPLEROLEID0001:reflex-test-trigger .*id/),
+    });
+  });
+});
+
+describe("the audit writer's batches (Audit.storeAll)", () => {
+  /**
+   * Counts the batch requests the table client sends, and makes the first `unprocessed` of
+   * them answer as DynamoDB does when it throttles: every put left in UnprocessedItems, none
+   * written.
+   */
+  function watchBatches(unprocessed: number) {
+    const sent = { get: 0, write: 0 };
+    let left = unprocessed;
+    const stack = client(DynamoDBClient, "dynamodb").middlewareStack;
+    stack.add(
+      ((next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) =>
+        async (args: { input: { RequestItems?: Record<string, unknown> } }) => {
+          if (context.commandName === "BatchGetItemCommand") sent.get++;
+          if (context.commandName !== "BatchWriteItemCommand") return next(args);
+          sent.write++;
+          if (left-- > 0)
+            return { output: { UnprocessedItems: args.input.RequestItems, $metadata: {} }, response: {} };
+          return next(args);
+        }) as never,
+      { step: "initialize", name: "auditTestBatches" },
+    );
+    return { sent, done: () => stack.remove("auditTestBatches") };
+  }
+
+  it("stores a batch in one read and one write, each entry as store() would", async () => {
+    const runId = `run-${randomUUID()}`;
+    const batch = Array.from({ length: 10 }, (_, i) =>
+      received(entry({ reason: `n${i}`, executionId: runId })),
+    );
+    const watch = watchBatches(0);
+
+    const out = await Audit.storeAll(batch).finally(watch.done);
+
+    expect(watch.sent).toEqual({ get: 1, write: 1 });
+    expect(out.map((o) => (o instanceof Error ? o.message : o.status))).toEqual(batch.map(() => "stored"));
+    const stored = await Audit.forExecution(runId);
+    expect(stored.map((e) => e.reason).sort()).toEqual(batch.map((_, i) => `n${i}`).sort());
+    expect(stored[0].sender).toBe("AROAEXAMPLEROLEID0001:reflex-test-trigger");
+  });
+
+  it("sends again the puts DynamoDB left unprocessed, until each is stored", async () => {
+    const batch = Array.from({ length: 3 }, () => received(entry()));
+    const watch = watchBatches(2);
+
+    const out = await Audit.storeAll(batch).finally(watch.done);
+
+    expect(watch.sent.write).toBe(3);
+    expect(out.every((o) => !(o instanceof Error) && o.status === "stored")).toBe(true);
+    for (const m of batch) expect(await row(JSON.parse(m.body))).toBeDefined();
+  });
+
+  it("answers an error for an entry left unprocessed every time, so the queue delivers it again", async () => {
+    const e = entry();
+    const watch = watchBatches(1_000);
+
+    const [out] = await Audit.storeAll([received(e)]).finally(watch.done);
+
+    expect(out).toBeInstanceOf(Error);
+    expect(await row(e)).toBeUndefined();
+  });
+
+  it("loses nothing when the writer dies before its write, and doubles nothing when it dies after it: the queue's redelivery stores each entry once", async () => {
+    const runId = `run-${randomUUID()}`;
+    const before = Array.from({ length: 4 }, (_, i) =>
+      received(entry({ reason: `b${i}`, executionId: runId })),
+    );
+    const after = Array.from({ length: 4 }, (_, i) =>
+      received(entry({ reason: `a${i}`, executionId: runId })),
+    );
+    // Dies before the write: the store fails, every entry is an error (reported; delivered again).
+    const broken = client(DynamoDBClient, "dynamodb").middlewareStack;
+    broken.add(
+      (() => async () => {
+        throw new Error("the writer died");
+      }) as never,
+      { step: "initialize", name: "auditTestCrash" },
+    );
+    const died = await Audit.storeAll(before).finally(() => broken.remove("auditTestCrash"));
+    expect(died.every((o) => o instanceof Error)).toBe(true);
+    // Dies after the write (it never answered the queue): the batch is delivered again whole.
+    await Audit.storeAll(after);
+
+    await Audit.storeAll([...before, ...after]);
+
+    const reasons = (await Audit.forExecution(runId)).map((e) => e.reason).sort();
+    expect(reasons).toEqual([...before, ...after].map((m) => JSON.parse(m.body).reason).sort());
+  });
+
+  it("never writes over a row: a redelivered batch is stored once, a taken key gets a new id", async () => {
+    const first = entry({ reason: "the first" });
+    const original = received(first);
+    await Audit.storeAll([original]);
+
+    const again = await Audit.storeAll([original, received({ ...first, reason: "the forgery" })]);
+
+    expect(again[0]).toMatchObject({ id: first.id });
+    expect((await row(first))?.reason).toBe("the first");
+    const forged = again[1] as Audit.Stored;
+    expect(forged.id).not.toBe(first.id);
+    expect(await row({ at: first.at, id: forged.id })).toMatchObject({
+      reason: "the forgery",
+      requestedId: first.id,
     });
   });
 });

@@ -16,7 +16,14 @@
  */
 import { randomUUID } from "node:crypto";
 import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  type BatchWriteCommandOutput,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { client } from "../aws.ts";
 import { batcher } from "../batch.ts";
@@ -235,19 +242,16 @@ const Entry = z.object({
   data: z.record(z.string(), z.unknown()).optional(),
 });
 
-/**
- * The audit writer's one job: stores one received entry as a new row, never over another.
- * The writer makes every key itself — the day partition and sort key from the entry's time and
- * id, the execution index from its execution, the expiry from when the queue received it — and
- * adds who sent it and when ({@link AuditEntry.sender}, {@link AuditEntry.receivedAt}), which
- * the entry cannot say. The put is conditional (`attribute_not_exists`): a message delivered
- * again finds its own row and is done; an entry whose key another entry holds is stored under a
- * new id. A body that is not an entry is stored as an `audit.malformed` entry naming its sender,
- * so nothing handed to the writer is dropped.
- */
-export async function store(
-  message: Received,
-): Promise<{ status: "stored" | "malformed"; id: string; problem?: string }> {
+/** A received message made ready to store: its entry (or the malformed one standing for it) and its row. */
+interface Prepared {
+  message: Received;
+  entry: AuditEntry;
+  parsed: boolean;
+  problem?: string;
+  row: (id: string) => Record<string, unknown>;
+}
+
+function prepare(message: Received): Prepared {
   let parsed: z.infer<typeof Entry> | undefined;
   let problem: string | undefined;
   try {
@@ -285,6 +289,31 @@ export async function store(
     receivedAt,
     messageId: message.messageId,
   });
+  return { message, entry, parsed: parsed !== undefined, problem, row };
+}
+
+export interface Stored {
+  status: "stored" | "malformed";
+  id: string;
+  problem?: string;
+}
+
+/**
+ * The audit writer's one job: stores one received entry as a new row, never over another.
+ * The writer makes every key itself — the day partition and sort key from the entry's time and
+ * id, the execution index from its execution, the expiry from when the queue received it — and
+ * adds who sent it and when ({@link AuditEntry.sender}, {@link AuditEntry.receivedAt}), which
+ * the entry cannot say. The put is conditional (`attribute_not_exists`): a message delivered
+ * again finds its own row and is done; an entry whose key another entry holds is stored under a
+ * new id. A body that is not an entry is stored as an `audit.malformed` entry naming its sender,
+ * so nothing handed to the writer is dropped.
+ */
+export async function store(message: Received): Promise<Stored> {
+  return storeOne(prepare(message));
+}
+
+async function storeOne(p: Prepared): Promise<Stored> {
+  const { partitionKey, sortKey } = TABLE_KEYS;
   const put = (item: Record<string, unknown>) =>
     conditionalWrite(
       new PutCommand({
@@ -294,7 +323,8 @@ export async function store(
         ExpressionAttributeNames: { "#pk": partitionKey },
       }),
     );
-  const first = row(entry.id);
+  const status = p.parsed ? "stored" : "malformed";
+  const first = p.row(p.entry.id);
   if (!(await put(first))) {
     const held = await db().send(
       new GetCommand({
@@ -304,14 +334,145 @@ export async function store(
       }),
     );
     // The same message again (SQS delivers at least once): it is stored already.
-    if (held.Item?.messageId !== message.messageId) {
+    if (held.Item?.messageId !== p.message.messageId) {
       const id = randomUUID();
-      if (!(await put({ ...row(id), requestedId: entry.id })))
+      if (!(await put({ ...p.row(id), requestedId: p.entry.id })))
         throw new Error(`audit: a new key was taken too (${id})`);
-      return { status: parsed ? "stored" : "malformed", id, problem };
+      return { status, id, problem: p.problem };
     }
   }
-  return { status: parsed ? "stored" : "malformed", id: entry.id, problem };
+  return { status, id: p.entry.id, problem: p.problem };
+}
+
+/** BatchWriteItem takes at most 25 puts a request; BatchGetItem 100 keys. */
+const WRITE_BATCH = 25;
+const GET_BATCH = 100;
+/** Sends of the items a BatchWriteItem left unprocessed (throttled) before those entries fail. */
+const UNPROCESSED_ATTEMPTS = 6;
+const UNPROCESSED_BASE_MS = 25;
+
+/**
+ * Stores a batch of received entries (the writer's SQS batch) as {@link store} stores each —
+ * the same rows, never one over another — in two requests for the whole batch instead of one
+ * or two per entry: one BatchGetItem for the keys the entries would take, then one
+ * BatchWriteItem (up to 25 puts) for the entries whose key is free. An entry whose key is held
+ * (by itself: a message delivered again, or by another entry), or that shares its key with
+ * another of the batch, goes through {@link store}'s conditional put instead. Puts DynamoDB
+ * leaves unprocessed (throttling) are sent again with backoff; what is still unprocessed after
+ * that is that entry's error, so the writer reports it and the queue delivers it again. Each
+ * result is the entry's, in order; an entry is stored before its result is given.
+ *
+ * Between the read and the write a row cannot appear except by another delivery of the same
+ * message (the same row, the same content: SQS stamps) or by a sender that reused an entry's
+ * id and time at that instant; the writer alone puts audit rows.
+ */
+export async function storeAll(messages: Received[]): Promise<Array<Stored | Error>> {
+  const prepared = messages.map(prepare);
+  const results: Array<Stored | Error | undefined> = prepared.map(() => undefined);
+  const { partitionKey, sortKey } = TABLE_KEYS;
+  const keyOf = (item: Record<string, unknown>) => `${item[partitionKey]}\n${item[sortKey]}`;
+  const rows = prepared.map((p) => p.row(p.entry.id));
+  const seen = new Set<string>();
+  const slow: number[] = [];
+  const candidates: number[] = [];
+  for (const [i, row] of rows.entries()) {
+    const k = keyOf(row);
+    if (seen.has(k)) slow.push(i);
+    else {
+      seen.add(k);
+      candidates.push(i);
+    }
+  }
+  const held = new Set<string>();
+  try {
+    for (let i = 0; i < candidates.length; i += GET_BATCH) {
+      let keys: Array<Record<string, unknown>> = candidates
+        .slice(i, i + GET_BATCH)
+        .map((j) => ({ [partitionKey]: rows[j][partitionKey], [sortKey]: rows[j][sortKey] }));
+      for (let attempt = 0; keys.length > 0; attempt++) {
+        if (attempt >= UNPROCESSED_ATTEMPTS) throw new Error("audit: the store did not answer for every key");
+        if (attempt > 0) await backoff(attempt);
+        const out = await db().send(
+          new BatchGetCommand({
+            RequestItems: {
+              [tableName()]: {
+                Keys: keys,
+                ConsistentRead: true,
+                ProjectionExpression: "#pk, #sk",
+                ExpressionAttributeNames: { "#pk": partitionKey, "#sk": sortKey },
+              },
+            },
+          }),
+        );
+        for (const item of out.Responses?.[tableName()] ?? []) held.add(keyOf(item));
+        keys = (out.UnprocessedKeys?.[tableName()]?.Keys ?? []) as Array<Record<string, unknown>>;
+      }
+    }
+  } catch {
+    // Not knowing which keys are free, each entry takes the conditional put.
+    slow.push(...candidates.splice(0));
+  }
+  const fresh = candidates.filter((i) => !held.has(keyOf(rows[i])));
+  slow.push(...candidates.filter((i) => held.has(keyOf(rows[i]))));
+  await Promise.all(
+    chunks(fresh, WRITE_BATCH).map(async (chunk) => {
+      let pending = chunk;
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt >= UNPROCESSED_ATTEMPTS) {
+          for (const i of pending)
+            results[i] = new Error(
+              `audit: the store left the entry unprocessed ${UNPROCESSED_ATTEMPTS} times (throttled)`,
+            );
+          return;
+        }
+        if (attempt > 0) await backoff(attempt);
+        let out: BatchWriteCommandOutput;
+        try {
+          out = await db().send(
+            new BatchWriteCommand({
+              RequestItems: { [tableName()]: pending.map((i) => ({ PutRequest: { Item: rows[i] } })) },
+            }),
+          );
+        } catch (err) {
+          for (const i of pending) results[i] = err as Error;
+          return;
+        }
+        const left = new Set(
+          (out.UnprocessedItems?.[tableName()] ?? []).map((r) => keyOf(r.PutRequest?.Item ?? {})),
+        );
+        for (const i of pending)
+          if (!left.has(keyOf(rows[i])))
+            results[i] = {
+              status: prepared[i].parsed ? "stored" : "malformed",
+              id: prepared[i].entry.id,
+              problem: prepared[i].problem,
+            };
+        pending = pending.filter((i) => left.has(keyOf(rows[i])));
+      }
+    }),
+  );
+  // After the batch (whose puts are unconditional) and one after another: entries that share a
+  // key must not race for it.
+  for (const i of slow) {
+    try {
+      results[i] = await storeOne(prepared[i]);
+    } catch (err) {
+      results[i] = err as Error;
+    }
+  }
+  return results.map((r) => r ?? new Error("audit: the entry was not stored"));
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Exponential backoff with full jitter, as AWS advises for unprocessed batch items. */
+function backoff(attempt: number): Promise<void> {
+  const ms = Math.random() * UNPROCESSED_BASE_MS * 2 ** attempt;
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 function strip(item: Record<string, unknown>): AuditEntry {

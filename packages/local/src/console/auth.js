@@ -65,7 +65,11 @@ function isLoopback(u) {
 
 async function loadSettings() {
   try {
-    const res = await fetch(new URL("console-config.json", location.href), { cache: "no-store" });
+    // Asked for by boot.js from the head (it gates every view), else here.
+    const boot = /** @type {any} */ (globalThis).reflexBoot;
+    const early = boot?.config;
+    if (boot) boot.config = undefined;
+    const res = await (early ?? fetch(new URL("console-config.json", location.href), { cache: "no-store" }));
     return res.ok ? await res.json() : undefined;
   } catch {
     return undefined;

@@ -1,8 +1,9 @@
 /**
  * Runs first, from index.html's head, before the stylesheet and the console's modules have
- * loaded: it asks for the first page's data (a run, or the newest runs) and starts loading
- * dagre, so neither waits for console.js. console.js takes the answer for its first request to
- * the same path (`api` there) and awaits dagre only where it lays out a graph.
+ * loaded: it asks for the first page's data (a run, or the newest runs), who the person is
+ * (whoami) and the console's settings (console-config.json, which auth.js reads before any view
+ * draws), and starts loading dagre, so none waits for console.js. lib/api.js takes each answer
+ * for the first page's request to the same path, and dagre is awaited only where a graph is laid out.
  *
  * The API base: `<meta name="reflex-api">`, else `?api=` when it is this origin or a loopback
  * address (a link must not send the person's actions and typed params elsewhere), else this origin.
@@ -36,7 +37,15 @@
   }
   const actor = (localStorage.getItem("reflex.actor") ?? "").trim();
   const headers = { accept: "application/json", ...(actor ? { "x-reflex-actor": actor } : {}) };
-  window.reflexBoot = { api, first: path && { path, actor, response: fetch(`${api}${path}`, { headers }) } };
+  // Who the person is (console.js asks it before drawing a page) goes out beside the page's
+  // data, so the page does not wait for one answer before asking for the other.
+  const early = {};
+  for (const p of path ? ["/api/whoami", path] : [])
+    early[p] = { actor, response: fetch(`${api}${p}`, { headers }) };
+  // The console's settings (is sign-in on?): auth.js waits on them before any view draws.
+  const config = fetch(new URL("console-config.json", location.href), { cache: "no-store" });
+  config.catch(() => {});
+  window.reflexBoot = { api, early, config };
   // dagre lays out a run's graph: loaded beside the rest, awaited only by the run page's graph.
   window.reflexBoot.dagre = new Promise((loaded) => {
     const script = Object.assign(document.createElement("script"), {
@@ -47,5 +56,5 @@
     document.head.append(script);
   });
   // An answer nobody takes (the person navigated away first) must not be an unhandled rejection.
-  window.reflexBoot.first?.response.catch(() => {});
+  for (const e of Object.values(early)) e.response.catch(() => {});
 })();

@@ -11,6 +11,7 @@
  */
 import { forgetBanner, refreshGuardrails } from "./banner.js";
 import { onAction } from "./lib/act.js";
+import { forgetEarly } from "./lib/api.js";
 import { flash } from "./lib/dom.js";
 import { hasRunbook, refreshMe } from "./lib/me.js";
 import { POLL_MS } from "./lib/runs.js";
@@ -101,6 +102,9 @@ async function refresh(first) {
     ]);
   } catch (err) {
     flash(`The console hit an error: ${/** @type {Error} */ (err).message}`, true);
+  } finally {
+    // What boot.js asked for and the first page did not take would be stale later.
+    if (first) forgetEarly();
   }
 }
 

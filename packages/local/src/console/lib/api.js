@@ -11,10 +11,10 @@ import { authExpired, authHeaders } from "../auth.js";
 /**
  * @typedef {{ code: string, message: string, path?: string }} ApiErrorBody
  * @typedef {{ status: number, body: any, notModified?: boolean }} ApiResult
- * @typedef {{ api: string, first?: { path: string, actor: string, response: Promise<Response> }, dagre?: Promise<void> }} Boot
+ * @typedef {{ api: string, early?: Record<string, { actor: string, response: Promise<Response> }>, dagre?: Promise<void> }} Boot
  */
 
-/** The API's base URL and the first page's request, already on its way (boot.js). */
+/** The API's base URL and the first page's requests (its data, whoami), already on their way (boot.js). */
 export const BOOT = /** @type {Boot} */ (/** @type {any} */ (globalThis).reflexBoot ?? { api: "" });
 export const API = BOOT.api;
 
@@ -80,16 +80,11 @@ function hold(path, res, result) {
  * @returns {Promise<ApiResult>}
  */
 export async function api(method, path, body) {
-  // The first page's GET, sent by boot.js before this module loaded: taken once, as it is.
-  const early = BOOT.first;
-  // Signed in, the early request (sent without the token) is never reused.
-  const reuse =
-    early &&
-    method === "GET" &&
-    path === early.path &&
-    actor() === early.actor &&
-    !authHeaders().authorization;
-  if (early) BOOT.first = undefined;
+  // The first page's GETs, sent by boot.js before this module loaded: each taken once, as it is.
+  const early = method === "GET" ? BOOT.early?.[path] : undefined;
+  if (early && BOOT.early) delete BOOT.early[path];
+  // Signed in, an early request (sent without the token) is never reused.
+  const reuse = early && actor() === early.actor && !authHeaders().authorization;
   const had = method === "GET" ? held.get(path) : undefined;
   try {
     const res = reuse
@@ -108,6 +103,11 @@ export async function api(method, path, body) {
     const message = err instanceof Error ? err.message : String(err);
     return { status: 0, body: { error: { code: "network", message: `cannot reach the API: ${message}` } } };
   }
+}
+
+/** Drops the early answers the first page did not take: a later request asks afresh. */
+export function forgetEarly() {
+  BOOT.early = undefined;
 }
 
 /** What went wrong, in a line. @param {ApiResult} res */
