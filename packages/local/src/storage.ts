@@ -57,10 +57,14 @@ export async function startStorage(opts: { dataDir?: string; region: string }): 
     s3Endpoint: `http://127.0.0.1:${s3Address.port}`,
     async close() {
       await s3.close();
-      // The SDK clients' keep-alive sockets would hold the close for seconds (6 s measured): everything
-      // that used them has stopped by now.
-      (dynamo as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      await new Promise<void>((resolve) => dynamo.close(() => resolve()));
+      // Stop taking connections, then drop the idle keep-alive ones, which would hold the close for
+      // seconds (6 s measured). A request still being answered is let finish: dropping its socket
+      // would not stop dynalite, which would then write to the closed database (an uncaught error).
+      const server = dynamo as unknown as { closeIdleConnections?: () => void };
+      await new Promise<void>((resolve) => {
+        dynamo.close(() => resolve());
+        server.closeIdleConnections?.();
+      });
     },
   };
 }
