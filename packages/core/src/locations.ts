@@ -318,12 +318,20 @@ async function look(f: FanOuts.FanOut, index: number, waitSeconds: number): Prom
  * (REFUSED with the reason, counted as a failure, when admission says no; SKIPPED when more
  * than `maxErrors` locations have failed; a child started before is not started again).
  * `check`: has the child ended? `finish`: every location's outcome, audited as
- * `locations.finished`; the fan-out's item is marked FINISHED.
+ * `locations.finished`; the fan-out's item is marked FINISHED, after which `start` and `check`
+ * are a ConflictError (nothing started or recorded).
  */
 export async function step(event: FanOutStep): Promise<unknown> {
   const f = await FanOuts.find(event.parentId);
   if (!f) throw new NotFoundError("not_found", `no fan-out '${event.parentId}'`);
   if (event.action === "finish") return finishFanOut(f);
+  // Finish has settled and audited every location's outcome: a late retry or a replayed
+  // invocation may not start (or record) a child after it.
+  if (f.status !== "RUNNING")
+    throw new ConflictError(
+      "fan_out_finished",
+      `fan-out ${f.parentId} has finished: no child is started after it`,
+    );
   const index = Number(event.index);
   const child = f.children[index];
   if (!child) throw new ValidationError("invalid_step", `fan-out ${f.parentId} has no child ${index}`);

@@ -424,9 +424,11 @@ function periodOf(c: C): { from: string; to: string } | undefined {
   const when = (name: "from" | "to") => {
     const v = raw[name];
     if (v === undefined) return undefined;
-    const t = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/.test(v)
-      ? Date.parse(v)
-      : NaN;
+    const m = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/.exec(v);
+    // Date.parse rolls a day the month lacks into the next (2026-02-31 is March 3): refused here.
+    const day = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : undefined;
+    const real = day && day.getUTCMonth() === Number(m?.[2]) - 1 && day.getUTCDate() === Number(m?.[3]);
+    const t = real ? Date.parse(v) : NaN;
     if (Number.isNaN(t))
       throw new ValidationError(
         "invalid_query",
