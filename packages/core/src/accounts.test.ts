@@ -155,6 +155,16 @@ describe("location limits", () => {
     expect(() => limitOf("lots", 6, "locationMaxErrors", 0)).toThrow(/number or a percentage/);
     expect(() => limitOf("150%", 6, "locationMaxErrors", 0)).toThrow(/at most 100%/);
   });
+
+  it('refuses a concurrency of none (0, "0", "0%", -1) naming the field, never reads it as 1', () => {
+    // The API's zod refuses the number 0; the same limit as a string must not slip through as 1.
+    for (const bad of [0, "0", "0%", -1, "-1", "00"])
+      expect(() => limitOf(bad as never, 6, "locationConcurrency", 1), String(bad)).toThrow(
+        expect.objectContaining({ issues: [expect.objectContaining({ path: "locationConcurrency" })] }),
+      );
+    expect(limitOf("1", 6, "locationConcurrency", 1)).toBe(1);
+    expect(limitOf("0", 6, "locationMaxErrors", 0)).toBe(0);
+  });
 });
 
 describe("the member-account session name", () => {
