@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { locationKey, resolveLocations, roleArnOf } from "./accounts.ts";
+import { KNOWN_REGIONS, locationKey, resolveLocations, roleArnOf } from "./accounts.ts";
 import { sessionName } from "./aws.ts";
 import { validateConfig } from "./config/load.ts";
 import { ConfigError } from "./errors.ts";
-import { limitOf } from "./locations.ts";
+import { limitOf, plan } from "./locations.ts";
 
 function problems(raw: unknown): Record<string, string> {
   try {
@@ -164,6 +164,33 @@ describe("location limits", () => {
       );
     expect(limitOf("1", 6, "locationConcurrency", 1)).toBe(1);
     expect(limitOf("0", 6, "locationMaxErrors", 0)).toBe(0);
+  });
+});
+
+describe("a fan-out's size", () => {
+  // 40 accounts of 25 Regions is 1,000 locations; a 41st account makes it 1,025.
+  const config = (count: number) =>
+    validateConfig({
+      accounts: Array.from({ length: count }, (_, i) => ({
+        id: String(100000000000 + i),
+        name: `member-${i}`,
+        regions: KNOWN_REGIONS.slice(0, 25),
+      })),
+    });
+  const request = (count: number) => ({
+    runbook: "backup-snapshot",
+    params: { selector: { tag: { Backup: "daily" } } },
+    config: config(count),
+  });
+
+  it("takes 1,000 locations and refuses more (400 naming locations), nothing planned", () => {
+    expect(plan(request(40), { accounts: ["*"] }, {}).children).toHaveLength(1000);
+    expect(() => plan(request(41), { accounts: ["*"] }, { locationConcurrency: "100%" })).toThrow(
+      expect.objectContaining({
+        code: "too_many_locations",
+        issues: [expect.objectContaining({ path: "locations" })],
+      }),
+    );
   });
 });
 
