@@ -440,10 +440,13 @@ function periodOf(c: C): { from: string; to: string } | undefined {
   const now = new Date();
   const from = when("from") ?? Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
   const to = when("to") ?? now.getTime();
+  // The field the caller gave is at fault: a from in the future with no to is an empty period to now.
   if (from >= to)
-    throw new ValidationError("invalid_query", "to must be after from", [
-      { path: "to", message: "the period is empty" },
-    ]);
+    throw new ValidationError(
+      "invalid_query",
+      raw.to === undefined ? "from must be before now (to defaults to now)" : "to must be after from",
+      [{ path: raw.to === undefined ? "from" : "to", message: "the period is empty" }],
+    );
   return { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
 }
 
