@@ -119,8 +119,19 @@ async function startInLocations(c: C, runbook: string, body: z.infer<typeof Star
   // Who acts is checked before anything is planned; each child is admitted again on its own.
   const who = actor(c);
   const action = body.dryRun ? "dry-run" : "run";
-  if (!Admission.Access.may(currentConfig(), who, action, runbook))
-    throw new AccessDeniedError(`${who.id} may not ${action} ${runbook}`);
+  if (!Admission.Access.may(currentConfig(), who, action, runbook)) {
+    // Audited as admit() audits a refused start: this refusal is made before any child's admission.
+    const why = `${who.id} may not ${action} ${runbook}`;
+    await Audit.record({
+      kind: "start.refused",
+      actor: who.id,
+      reason: `${runbook} refused (access) for manual in locations: ${why}`,
+      runbook,
+      guardrail: "access",
+      data: { trigger: { kind: "manual" }, dryRun: body.dryRun },
+    });
+    throw new AccessDeniedError(why);
+  }
   const selector = body.locations ?? { accounts: [] };
   const limits = { locationConcurrency: body.locationConcurrency, locationMaxErrors: body.locationMaxErrors };
   const planned = Locations.plan({ runbook, params: body.params }, selector, limits);
