@@ -8,8 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OrganizationsClient } from "@aws-sdk/client-organizations";
-import { Admission, type Config, Organization, validateConfig } from "@reflex/core";
+import { Admission, type Config, Gate, Organization, validateConfig } from "@reflex/core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import * as Executions from "../packages/core/src/state/executions.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import {
   CHILD_OU,
@@ -158,6 +159,40 @@ describe("reflex start --accounts 3 with organization in config", () => {
       location: { account: MEMBERS[2]?.id ?? "", region: REGION },
     });
     expect(refused).toMatchObject({ admitted: false, check: "params" });
+  });
+
+  it("routes an event from an OU's account to that account on a cold start (a config whose organization is not resolved yet)", async () => {
+    // A trigger Lambda starts with the config as loaded: only explicit accounts until the
+    // organization is resolved. Its first event from an OU's account must still run there,
+    // never in the hub as if it were the hub's own.
+    const cold = validateConfig({
+      organization: { ous: ["r-sim1"], includeChildren: true, regions: [REGION] },
+      rules: [
+        {
+          name: "member-backup",
+          on: { source: ["app.test"], "detail-type": ["Back Up"] },
+          run: "backup-snapshot",
+          with: { selector: { tag: { Backup: "daily" } } },
+        },
+      ],
+    } as never) as Config;
+    const [decision] = await Gate.handleEvent(
+      {
+        version: "0",
+        id: "cold-start-1",
+        "detail-type": "Back Up",
+        source: "app.test",
+        account: MEMBERS[0]?.id,
+        time: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
+        region: REGION,
+        resources: [],
+        detail: {},
+      },
+      { config: cold },
+    );
+    expect(decision?.decision, decision?.reason).toBe("started");
+    const record = await Executions.find(decision?.executionId as string);
+    expect(record?.location).toEqual({ account: MEMBERS[0]?.id, region: REGION });
   });
 
   it("reflex accounts list says where each came from; config check --organization refuses an account listed twice", async () => {
