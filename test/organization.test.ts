@@ -8,7 +8,15 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OrganizationsClient } from "@aws-sdk/client-organizations";
-import { Admission, type Config, Gate, Organization, validateConfig } from "@reflex/core";
+import {
+  Admission,
+  type Config,
+  Gate,
+  Locations,
+  Organization,
+  useConfig,
+  validateConfig,
+} from "@reflex/core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as Executions from "../packages/core/src/state/executions.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
@@ -193,6 +201,36 @@ describe("reflex start --accounts 3 with organization in config", () => {
     expect(decision?.decision, decision?.reason).toBe("started");
     const record = await Executions.find(decision?.executionId as string);
     expect(record?.location).toEqual({ account: MEMBERS[0]?.id, region: REGION });
+  });
+
+  it("fans out over an OU's accounts from the API on a cold start (the organization not resolved yet)", async () => {
+    const cold = validateConfig({
+      organization: { ous: ["r-sim1"], includeChildren: true, regions: [REGION] },
+    } as never) as Config;
+    useConfig(cold);
+    try {
+      const res = await fetch(`${local.url}/api/runbooks/backup-snapshot/executions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          params: { selector: { tag: { Backup: "daily" } } },
+          dryRun: true,
+          locations: { accounts: ["*"] },
+        }),
+      });
+      const body = (await res.json()) as { parentId: string; children?: Array<{ account: string }> };
+      expect(res.status, JSON.stringify(body)).toBe(202);
+      expect(body.children?.map((c) => c.account)).toEqual(MEMBERS.map((m) => m.id));
+      // Its end, before local mode stops under it (each location a dry-run).
+      let done = await Locations.outcome(body.parentId);
+      for (let i = 0; !done && i < 600; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        done = await Locations.outcome(body.parentId);
+      }
+      expect(done?.locations.map((l) => l.status)).toEqual(["SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]);
+    } finally {
+      useConfig(local.config);
+    }
   });
 
   it("reflex accounts list says where each came from; config check --organization refuses an account listed twice", async () => {

@@ -132,6 +132,8 @@ async function startInLocations(c: C, runbook: string, body: z.infer<typeof Star
     });
     throw new AccessDeniedError(why);
   }
+  // The OUs' accounts are in the selector's reach only once resolved (a cold start has none yet).
+  await Organization.refresh(currentConfig());
   const selector = body.locations ?? { accounts: [] };
   const limits = { locationConcurrency: body.locationConcurrency, locationMaxErrors: body.locationMaxErrors };
   const planned = Locations.plan({ runbook, params: body.params }, selector, limits);
