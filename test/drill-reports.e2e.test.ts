@@ -153,6 +153,23 @@ describe("drill reports in S3", () => {
     }
   });
 
+  it("refuses a period with a day its month does not have, or empty, with a 400 naming the field given", async () => {
+    for (const [query, path] of [
+      ["from=2026-02-31", "from"],
+      ["from=2026-02-29", "from"],
+      ["from=2026-01-01&to=2026-04-31T00:00Z", "to"],
+      ["to=2026-06-31T10:00:00+02:00", "to"],
+      // Only from, in the future: the period to now is empty, and from is the field at fault.
+      ["from=2999-01-01", "from"],
+      ["to=2000-01-01", "to"],
+    ]) {
+      const bad = await api(local, "GET", `/api/drills?${query}`);
+      expect({ query, status: bad.status, path: bad.body.error?.path }).toEqual({ query, status: 400, path });
+    }
+    // A leap day in a leap year is a date.
+    expect((await api(local, "GET", "/api/drills?from=2028-02-29&to=2028-03-01")).status).toBe(200);
+  });
+
   it("reflex drills --summary prints it, per drill and overall; --json is the API's summary", async () => {
     const text = await reflex(["drills", "--summary", "--from", "2020-01-01", "--url", local.url]);
     expect(text.code).toBe(0);

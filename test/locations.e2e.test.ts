@@ -14,6 +14,7 @@ import {
 } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as Executions from "../packages/core/src/state/executions.ts";
+import * as FanOuts from "../packages/core/src/state/fan-outs.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { type LocalMode, startLocal } from "../packages/local/src/local-mode.ts";
 import { reflex } from "./support/cli.ts";
@@ -174,6 +175,39 @@ describe("target locations", () => {
     } finally {
       local.organization.sts.putRole({ arn: role, trust: [local.organization.sts.hubPrincipal] });
     }
+  });
+
+  it("starts no child for a fan-out that has finished: a replayed or late 'start' is a conflict, nothing admitted or recorded", async () => {
+    // A Lambda invoked again after Finish (a retry landing late, a replayed event): the
+    // fan-out's outcome is settled and audited, so a child it never started must stay unstarted.
+    const planned = Locations.plan(
+      { runbook: "backup-snapshot", params: { selector: { tag: { Backup: "daily" } } } },
+      { accounts: ["member-1"], regions: ["us-east-1"] },
+      {},
+    );
+    await FanOuts.create({
+      parentId: planned.parentId,
+      runbook: planned.runbook,
+      request: {
+        runbook: "backup-snapshot",
+        params: { selector: { tag: { Backup: "daily" } } },
+        trigger: { kind: "manual" },
+        actor: { id: "cli:alice" },
+      },
+      concurrency: 1,
+      maxErrors: 0,
+      children: planned.children,
+      createdAt: new Date().toISOString(),
+    });
+    await FanOuts.finish(planned.parentId);
+    const before = await FanOuts.find(planned.parentId);
+    await expect(
+      Locations.step({ action: "start", parentId: planned.parentId, index: 0 }),
+    ).rejects.toMatchObject({
+      name: "ConflictError",
+    });
+    expect(await Executions.find(`${planned.parentId}-1`)).toBeUndefined();
+    expect(await FanOuts.find(planned.parentId)).toEqual(before);
   });
 
   it("refuses a location the config does not name, or a runbook whose state machine calls AWS itself (400, nothing started)", async () => {

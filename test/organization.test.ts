@@ -8,8 +8,17 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OrganizationsClient } from "@aws-sdk/client-organizations";
-import { Admission, type Config, Organization, validateConfig } from "@reflex/core";
+import {
+  Admission,
+  type Config,
+  Gate,
+  Locations,
+  Organization,
+  useConfig,
+  validateConfig,
+} from "@reflex/core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import * as Executions from "../packages/core/src/state/executions.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import {
   CHILD_OU,
@@ -158,6 +167,70 @@ describe("reflex start --accounts 3 with organization in config", () => {
       location: { account: MEMBERS[2]?.id ?? "", region: REGION },
     });
     expect(refused).toMatchObject({ admitted: false, check: "params" });
+  });
+
+  it("routes an event from an OU's account to that account on a cold start (a config whose organization is not resolved yet)", async () => {
+    // A trigger Lambda starts with the config as loaded: only explicit accounts until the
+    // organization is resolved. Its first event from an OU's account must still run there,
+    // never in the hub as if it were the hub's own.
+    const cold = validateConfig({
+      organization: { ous: ["r-sim1"], includeChildren: true, regions: [REGION] },
+      rules: [
+        {
+          name: "member-backup",
+          on: { source: ["app.test"], "detail-type": ["Back Up"] },
+          run: "backup-snapshot",
+          with: { selector: { tag: { Backup: "daily" } } },
+        },
+      ],
+    } as never) as Config;
+    const [decision] = await Gate.handleEvent(
+      {
+        version: "0",
+        id: "cold-start-1",
+        "detail-type": "Back Up",
+        source: "app.test",
+        account: MEMBERS[0]?.id,
+        time: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
+        region: REGION,
+        resources: [],
+        detail: {},
+      },
+      { config: cold },
+    );
+    expect(decision?.decision, decision?.reason).toBe("started");
+    const record = await Executions.find(decision?.executionId as string);
+    expect(record?.location).toEqual({ account: MEMBERS[0]?.id, region: REGION });
+  });
+
+  it("fans out over an OU's accounts from the API on a cold start (the organization not resolved yet)", async () => {
+    const cold = validateConfig({
+      organization: { ous: ["r-sim1"], includeChildren: true, regions: [REGION] },
+    } as never) as Config;
+    useConfig(cold);
+    try {
+      const res = await fetch(`${local.url}/api/runbooks/backup-snapshot/executions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          params: { selector: { tag: { Backup: "daily" } } },
+          dryRun: true,
+          locations: { accounts: ["*"] },
+        }),
+      });
+      const body = (await res.json()) as { parentId: string; children?: Array<{ account: string }> };
+      expect(res.status, JSON.stringify(body)).toBe(202);
+      expect(body.children?.map((c) => c.account)).toEqual(MEMBERS.map((m) => m.id));
+      // Its end, before local mode stops under it (each location a dry-run).
+      let done = await Locations.outcome(body.parentId);
+      for (let i = 0; !done && i < 600; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        done = await Locations.outcome(body.parentId);
+      }
+      expect(done?.locations.map((l) => l.status)).toEqual(["SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]);
+    } finally {
+      useConfig(local.config);
+    }
   });
 
   it("reflex accounts list says where each came from; config check --organization refuses an account listed twice", async () => {

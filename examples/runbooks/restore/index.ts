@@ -128,6 +128,12 @@ export const params = z
   .refine((p) => (p.source === undefined) !== (p.drill === undefined), {
     message: "give source (snapshotId, volumeId, instanceId or backupExecutionId) or drill, not both",
   })
+  // A drill restores into its own isolate (the config's); a caller's attachTo would be ignored,
+  // and a drill is low risk only because it stays isolated.
+  .refine((p) => p.drill === undefined || p.attachTo === undefined, {
+    path: ["attachTo"],
+    message: "a drill restores into its isolate instance from the config: not with attachTo",
+  })
   .refine((p) => p.mode !== "in-place" || (p.drill === undefined && p.attachTo === undefined), {
     path: ["mode"],
     message: "in place replaces the source instance's root: not with drill or attachTo",

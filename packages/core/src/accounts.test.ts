@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { locationKey, resolveLocations, roleArnOf } from "./accounts.ts";
+import { KNOWN_REGIONS, locationKey, resolveLocations, roleArnOf } from "./accounts.ts";
 import { sessionName } from "./aws.ts";
 import { validateConfig } from "./config/load.ts";
 import { ConfigError } from "./errors.ts";
-import { limitOf } from "./locations.ts";
+import { limitOf, plan } from "./locations.ts";
 
 function problems(raw: unknown): Record<string, string> {
   try {
@@ -154,6 +154,43 @@ describe("location limits", () => {
     expect(limitOf("0%", 6, "locationMaxErrors", 0)).toBe(0);
     expect(() => limitOf("lots", 6, "locationMaxErrors", 0)).toThrow(/number or a percentage/);
     expect(() => limitOf("150%", 6, "locationMaxErrors", 0)).toThrow(/at most 100%/);
+  });
+
+  it('refuses a concurrency of none (0, "0", "0%", -1) naming the field, never reads it as 1', () => {
+    // The API's zod refuses the number 0; the same limit as a string must not slip through as 1.
+    for (const bad of [0, "0", "0%", -1, "-1", "00"])
+      expect(() => limitOf(bad as never, 6, "locationConcurrency", 1), String(bad)).toThrow(
+        expect.objectContaining({ issues: [expect.objectContaining({ path: "locationConcurrency" })] }),
+      );
+    expect(limitOf("1", 6, "locationConcurrency", 1)).toBe(1);
+    expect(limitOf("0", 6, "locationMaxErrors", 0)).toBe(0);
+  });
+});
+
+describe("a fan-out's size", () => {
+  // 40 accounts of 25 Regions is 1,000 locations; a 41st account makes it 1,025.
+  const config = (count: number) =>
+    validateConfig({
+      accounts: Array.from({ length: count }, (_, i) => ({
+        id: String(100000000000 + i),
+        name: `member-${i}`,
+        regions: KNOWN_REGIONS.slice(0, 25),
+      })),
+    });
+  const request = (count: number) => ({
+    runbook: "backup-snapshot",
+    params: { selector: { tag: { Backup: "daily" } } },
+    config: config(count),
+  });
+
+  it("takes 1,000 locations and refuses more (400 naming locations), nothing planned", () => {
+    expect(plan(request(40), { accounts: ["*"] }, {}).children).toHaveLength(1000);
+    expect(() => plan(request(41), { accounts: ["*"] }, { locationConcurrency: "100%" })).toThrow(
+      expect.objectContaining({
+        code: "too_many_locations",
+        issues: [expect.objectContaining({ path: "locations" })],
+      }),
+    );
   });
 });
 

@@ -267,7 +267,10 @@ export type Limit = number | string;
 /** The most locations one fan-out takes: its item (plan and outcomes) must fit DynamoDB's 400 KB. */
 export const MAX_LOCATIONS = 1000;
 
-/** A limit as a count of `total` locations: `"50%"` of 6 is 3. Concurrency is at least 1. */
+/**
+ * A limit as a count of `total` locations: `"50%"` of 6 is 3. Below `min` (a concurrency of 0 or
+ * `"0%"`) is refused naming the field, never read as `min`: the caller asked for something else.
+ */
 export function limitOf(limit: Limit, total: number, what: string, min: number): number {
   const text = String(limit);
   const m = /^(\d{1,3})%$/.exec(text);
@@ -277,13 +280,21 @@ export function limitOf(limit: Limit, total: number, what: string, min: number):
       throw new ValidationError("invalid_limit", `${what} must be at most 100%`, [
         { path: what, message: "must be at most 100%" },
       ]);
-    return Math.max(min, Math.ceil((total * pct) / 100));
+    return atLeast(Math.ceil((total * pct) / 100), min, what);
   }
   if (!/^\d{1,6}$/.test(text))
     throw new ValidationError("invalid_limit", `${what} must be a number or a percentage such as "10%"`, [
       { path: what, message: 'must be a number or a percentage such as "10%"' },
     ]);
-  return Math.max(min, Number(text));
+  return atLeast(Number(text), min, what);
+}
+
+function atLeast(n: number, min: number, what: string): number {
+  if (n < min)
+    throw new ValidationError("invalid_limit", `${what} must be at least ${min}`, [
+      { path: what, message: `must be at least ${min}` },
+    ]);
+  return n;
 }
 
 /**

@@ -54,6 +54,11 @@ export interface LocationPlan {
   maxErrors: number;
   /** In order; child `i` is `<parentId>-<i + 1>`. */
   children: Array<{ account: string; accountName?: string; region: string; executionId: string }>;
+  /**
+   * The caller named the parent id (a rule's or a schedule's): its redelivery is this fan-out, so
+   * a failed start is left RUNNING for the redelivery or the reconciler to start again.
+   */
+  parentNamed?: true;
 }
 
 /** Prefixes each issue's path with `at` (`accounts[0]` → `locations.accounts[0]`). */
@@ -108,6 +113,7 @@ export function plan(
   const parentId = req.parentId ?? newExecutionId(runbook.name, req.now);
   return {
     parentId,
+    ...(req.parentId ? { parentNamed: true as const } : {}),
     runbook: runbook.name,
     concurrency,
     maxErrors,
@@ -236,7 +242,10 @@ async function startParent(planned: LocationPlan): Promise<void> {
  * Starts a {@link plan}: writes the fan-out's item (the request each child is admitted with),
  * audits `locations.started`, and starts the fan-out's state machine, named by the parent id.
  * The caller may go away at once: the children are started and waited for by the state machine,
- * and a fan-out whose start was cut short is started again by {@link resume}.
+ * and a fan-out whose start was cut short (the process died) is started again by {@link resume};
+ * one whose StartExecution failed is marked finished, audited, and the error thrown (nothing
+ * starts later behind the caller's back) — unless the caller named its id (a rule's or a
+ * schedule's), whose redelivery starts it again.
  */
 export async function launch(req: FanOutRequest, planned: LocationPlan, now = new Date()): Promise<void> {
   const { decisionTime, ...rest } = req;
@@ -260,7 +269,24 @@ export async function launch(req: FanOutRequest, planned: LocationPlan, now = ne
     executionId: planned.parentId,
     runbook: planned.runbook,
   });
-  await startParent(planned);
+  try {
+    await startParent(planned);
+  } catch (err) {
+    // A rule's or schedule's fan-out is started again by its redelivery (the same id) or the
+    // reconciler. Any other caller is told it failed: the item may not stay RUNNING, or the
+    // reconciler would start it later anyway (and a caller that retries, with a new id, would
+    // get every location run twice).
+    if (planned.parentNamed) throw err;
+    await Audit.record({
+      kind: "locations.finished",
+      actor: req.actor.id,
+      reason: `not started: the fan-out's state machine could not be started (${(err as Error).name}: ${(err as Error).message.slice(0, 200)}); no location was run`,
+      executionId: planned.parentId,
+      runbook: planned.runbook,
+    });
+    await FanOuts.finish(planned.parentId);
+    throw err;
+  }
 }
 
 /**
@@ -318,12 +344,20 @@ async function look(f: FanOuts.FanOut, index: number, waitSeconds: number): Prom
  * (REFUSED with the reason, counted as a failure, when admission says no; SKIPPED when more
  * than `maxErrors` locations have failed; a child started before is not started again).
  * `check`: has the child ended? `finish`: every location's outcome, audited as
- * `locations.finished`; the fan-out's item is marked FINISHED.
+ * `locations.finished`; the fan-out's item is marked FINISHED, after which `start` and `check`
+ * are a ConflictError (nothing started or recorded).
  */
 export async function step(event: FanOutStep): Promise<unknown> {
   const f = await FanOuts.find(event.parentId);
   if (!f) throw new NotFoundError("not_found", `no fan-out '${event.parentId}'`);
   if (event.action === "finish") return finishFanOut(f);
+  // Finish has settled and audited every location's outcome: a late retry or a replayed
+  // invocation may not start (or record) a child after it.
+  if (f.status !== "RUNNING")
+    throw new ConflictError(
+      "fan_out_finished",
+      `fan-out ${f.parentId} has finished: no child is started after it`,
+    );
   const index = Number(event.index);
   const child = f.children[index];
   if (!child) throw new ValidationError("invalid_step", `fan-out ${f.parentId} has no child ${index}`);

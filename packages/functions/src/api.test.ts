@@ -110,6 +110,45 @@ describe("the API handler in Lambda", () => {
     }
   });
 
+  it("refuses a fan-out to a caller who may not run the runbook: 403, audited with the person, nothing written or started", async () => {
+    useConfig(
+      validateConfig({
+        environment: "test",
+        people: [{ name: "bob", iam: ["arn:aws:iam::123456789012:role/viewer"] }],
+        access: { roles: { oncall: ["person:alice"] }, allow: [{ role: "oncall", runbooks: ["*"] }] },
+        accounts: [{ id: "111111111111", name: "prod-a", regions: ["us-east-1"], tags: { env: "prod" } }],
+      }),
+    );
+    const dynamo = mockClient(DynamoDBDocumentClient);
+    const sfn = mockClient(SFNClient);
+    const audited: Audit.AuditEntry[] = [];
+    Audit.useTransport({ send: async (e) => void audited.push(e) });
+    try {
+      const res = await call(
+        event("POST", "/api/runbooks/backup-snapshot/executions", {
+          iam: "arn:aws:sts::123456789012:assumed-role/viewer/bob",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            params: { selector: { tag: { Backup: "daily" } } },
+            locations: { accounts: ["*"] },
+          }),
+        }),
+      );
+
+      expect(res.statusCode, res.body).toBe(403);
+      expect(dynamo.commandCalls(PutCommand)).toHaveLength(0);
+      expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+      // As admit() audits a refused single run: the decision, with the person and the reason.
+      expect(audited.map((e) => [e.kind, e.guardrail, e.actor])).toEqual([
+        ["start.refused", "access", "arn:aws:iam::123456789012:role/viewer"],
+      ]);
+    } finally {
+      dynamo.restore();
+      sfn.restore();
+      Audit.useTransport(undefined);
+    }
+  });
+
   it("treats an unsigned caller as anonymous outside local mode, whatever the header says", async () => {
     const res = await call(event("GET", "/api/whoami", { headers: { "x-reflex-actor": "cli:mallory" } }));
 

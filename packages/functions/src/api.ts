@@ -119,8 +119,21 @@ async function startInLocations(c: C, runbook: string, body: z.infer<typeof Star
   // Who acts is checked before anything is planned; each child is admitted again on its own.
   const who = actor(c);
   const action = body.dryRun ? "dry-run" : "run";
-  if (!Admission.Access.may(currentConfig(), who, action, runbook))
-    throw new AccessDeniedError(`${who.id} may not ${action} ${runbook}`);
+  if (!Admission.Access.may(currentConfig(), who, action, runbook)) {
+    // Audited as admit() audits a refused start: this refusal is made before any child's admission.
+    const why = `${who.id} may not ${action} ${runbook}`;
+    await Audit.record({
+      kind: "start.refused",
+      actor: who.id,
+      reason: `${runbook} refused (access) for manual in locations: ${why}`,
+      runbook,
+      guardrail: "access",
+      data: { trigger: { kind: "manual" }, dryRun: body.dryRun },
+    });
+    throw new AccessDeniedError(why);
+  }
+  // The OUs' accounts are in the selector's reach only once resolved (a cold start has none yet).
+  await Organization.refresh(currentConfig());
   const selector = body.locations ?? { accounts: [] };
   const limits = { locationConcurrency: body.locationConcurrency, locationMaxErrors: body.locationMaxErrors };
   const planned = Locations.plan({ runbook, params: body.params }, selector, limits);
@@ -424,9 +437,11 @@ function periodOf(c: C): { from: string; to: string } | undefined {
   const when = (name: "from" | "to") => {
     const v = raw[name];
     if (v === undefined) return undefined;
-    const t = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/.test(v)
-      ? Date.parse(v)
-      : NaN;
+    const m = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/.exec(v);
+    // Date.parse rolls a day the month lacks into the next (2026-02-31 is March 3): refused here.
+    const day = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : undefined;
+    const real = day && day.getUTCMonth() === Number(m?.[2]) - 1 && day.getUTCDate() === Number(m?.[3]);
+    const t = real ? Date.parse(v) : NaN;
     if (Number.isNaN(t))
       throw new ValidationError(
         "invalid_query",
@@ -438,10 +453,13 @@ function periodOf(c: C): { from: string; to: string } | undefined {
   const now = new Date();
   const from = when("from") ?? Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
   const to = when("to") ?? now.getTime();
+  // The field the caller gave is at fault: a from in the future with no to is an empty period to now.
   if (from >= to)
-    throw new ValidationError("invalid_query", "to must be after from", [
-      { path: "to", message: "the period is empty" },
-    ]);
+    throw new ValidationError(
+      "invalid_query",
+      raw.to === undefined ? "from must be before now (to defaults to now)" : "to must be after from",
+      [{ path: raw.to === undefined ? "from" : "to", message: "the period is empty" }],
+    );
   return { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
 }
 

@@ -10,7 +10,15 @@
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { Admission, Audit, ConflictError, currentConfig, Locations, ValidationError } from "@reflex/core";
+import {
+  Admission,
+  Audit,
+  ConflictError,
+  currentConfig,
+  Locations,
+  Organization,
+  ValidationError,
+} from "@reflex/core";
 import { z } from "zod";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
 
@@ -119,6 +127,8 @@ async function fanOut(
   locations: NonNullable<ReturnType<typeof currentConfig>["schedules"][number]["locations"]>,
   parentId: string,
 ): Promise<Outcome> {
+  // The OUs' accounts are in the selector's reach only once resolved (a cold start has none yet).
+  await Organization.refresh(currentConfig());
   const { locationConcurrency, locationMaxErrors, ...selector } = locations;
   const planned = Locations.plan({ ...request, parentId }, selector, {
     locationConcurrency,

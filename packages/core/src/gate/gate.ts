@@ -22,6 +22,7 @@ import type { Config } from "../config/schema.ts";
 import { crashPoint } from "../crash.ts";
 import { ConflictError, ValidationError } from "../errors.ts";
 import * as Locations from "../locations.ts";
+import * as Organization from "../organization.ts";
 import { compilePattern } from "../patterns/index.ts";
 import * as Alarms from "../state/alarms.ts";
 import * as Audit from "../state/audit.ts";
@@ -249,6 +250,9 @@ async function decide(
     );
   }
   const targetValue = rule.target ? readPath(event, rule.target) : undefined;
+  // The OUs' accounts are members too: resolved (or read from the cache) before the event's
+  // account is looked up, or a cold start would run an OU account's event in the hub.
+  if (config.organization) await Organization.refresh(config);
   const where = eventLocation(rule, event, config);
   if (where.outside) return audited({ ...base, decision: "no-match", reason: where.outside }, actor, now);
   const trigger = { kind: "rule" as const, name: rule.name, eventId: event.id, ...(alarm ? { alarm } : {}) };

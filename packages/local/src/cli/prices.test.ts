@@ -115,6 +115,32 @@ describe("the Price List's answer, read", () => {
     expect(asked).toEqual(["t3.micro:", "t3.micro:2", "m5.large:", "c5.large:", "x9.huge:"]);
   });
 
+  it("lists as unpriced a price that is not a plain number of dollars (hex, exponent, NaN, negative, spaced, empty)", async () => {
+    // Number() reads "0x10" as 16 and "1e3" as 1000; prices import refuses both, and so must this.
+    const answers: Record<string, string> = {
+      "t3.nano": "0.0052",
+      "t3.micro": "0x10",
+      "t3.small": "1e3",
+      "t3.medium": "NaN",
+      "t3.large": "-0.5",
+      "t3.xlarge": " 0.1 ",
+      "t3.2xlarge": "",
+      "m5.large": "Infinity",
+    };
+    const getProducts: GetProducts = async (input) => {
+      const type = input.Filters.find((f) => f.Field === "instanceType")?.Value as string;
+      return { PriceList: [entry(answers[type] as string)] };
+    };
+    const table = await fetchPriceTable(getProducts, {
+      types: Object.keys(answers),
+      region: "us-east-1",
+      asOf: "2026-12-07",
+    });
+    expect(table.perHour).toEqual({ "t3.nano": 0.0052 });
+    expect(table.unpriced.map((u) => u.instanceType)).toEqual(Object.keys(answers).slice(1));
+    expect(table.unpriced.find((u) => u.instanceType === "t3.micro")?.why).toMatch(/not a number of dollars/);
+  });
+
   it("gives up on an answer that pages forever, so nothing is written", async () => {
     const endless: GetProducts = async () => ({ PriceList: [], NextToken: "again" });
     await expect(

@@ -182,10 +182,13 @@ function hourlyPrices(entry: string): number[] {
       >;
     };
   };
-  return Object.values(p.terms?.OnDemand ?? {})
-    .flatMap((t) => Object.values(t.priceDimensions ?? {}))
-    .filter((d) => d.unit === "Hrs" && d.pricePerUnit?.USD !== undefined)
-    .map((d) => Number(d.pricePerUnit?.USD));
+  return (
+    Object.values(p.terms?.OnDemand ?? {})
+      .flatMap((t) => Object.values(t.priceDimensions ?? {}))
+      .filter((d) => d.unit === "Hrs" && d.pricePerUnit?.USD !== undefined)
+      // The Price List writes "0.0104000000"; Number() would also take "0x10" (16) or "1e3": not a price.
+      .map((d) => (PRICE.test(String(d.pricePerUnit?.USD)) ? Number(d.pricePerUnit?.USD) : Number.NaN))
+  );
 }
 
 /**
@@ -228,6 +231,8 @@ export async function fetchPriceTable(
         instanceType: type,
         why: `the Price List has ${prices.size} prices: ${[...prices].join(", ")}`,
       });
+    else if (Number.isNaN(only))
+      unpriced.push({ instanceType: type, why: "the Price List's price is not a number of dollars" });
     else if (!(Number.isFinite(only) && (only as number) > 0))
       unpriced.push({ instanceType: type, why: `the Price List says ${only}: a free type is not a saving` });
     else perHour[type] = only as number;
