@@ -116,7 +116,14 @@ export const params = z
       .enum(["side-by-side", "in-place"])
       .default("side-by-side")
       .describe(
-        "side-by-side: new volumes beside the source (default); in-place: the instance's root volume replaced from its own backup (CreateReplaceRootVolumeTask), risk high",
+        "side-by-side: new volumes beside the source (default); in-place: the instance's root volume replaced from its own backup (CreateReplaceRootVolumeTask), or with `device` a data volume swapped for a restored one; risk high",
+      ),
+    device: z
+      .string()
+      .regex(/^\/dev\/[a-z0-9]{2,12}$/, "must be a device name such as /dev/sdf")
+      .optional()
+      .describe(
+        "In place: the device restored; a data volume (not the root) is swapped for one restored from its own backup (stop, detach, attach, start); default the root",
       ),
     instanceId: instanceId
       .optional()
@@ -141,6 +148,10 @@ export const params = z
       message: "in place takes source.instanceId (its newest backup) or source.snapshotId",
     },
   )
+  .refine((p) => p.device === undefined || p.mode === "in-place", {
+    path: ["device"],
+    message: "device names the volume an in-place restore replaces (mode: in-place)",
+  })
   .refine(
     (p) => p.instanceId === undefined || (p.mode === "in-place" && p.source && "snapshotId" in p.source),
     {
@@ -151,6 +162,7 @@ export const params = z
 export type RestoreParams = z.output<typeof params>;
 
 const CLEANUP = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Cleanup" }];
+const PUT_BACK_DATA = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "PutBackData" }];
 const PUT_BACK = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "PutBack" }];
 
 const minutesOf = (ms: unknown) =>
@@ -365,7 +377,7 @@ export const restore = defineRunbook({
       },
     ],
   },
-  rollback: ["teardown", "putBackRoot"],
+  rollback: ["teardown", "putBackRoot", "putBackData"],
   dryRun:
     "Picks the snapshots and reports the volumes it would create (zone, size, device), where it would attach them and the RPO they give; no mutating call.",
   stateMachine: {
@@ -382,7 +394,11 @@ export const restore = defineRunbook({
       ...approvalStates(R, "Mode"),
       Mode: {
         Type: "Choice",
-        Choices: [{ Variable: "$.plan.inPlace", IsPresent: true, Next: "ReplaceRoot" }],
+        Choices: [
+          // In place, data volume: a volume restored beside it, then swapped in at the same device.
+          { Variable: "$.plan.inPlace.data", IsPresent: true, Next: "CreateVolumes" },
+          { Variable: "$.plan.inPlace", IsPresent: true, Next: "ReplaceRoot" },
+        ],
         Default: "CreateVolumes",
       },
       // In place, root: one task swaps the root; a failure puts the kept original back.
@@ -410,11 +426,37 @@ export const restore = defineRunbook({
         donePath: "$.putBack.done",
         next: "InPlaceFailed",
       }),
+      // In place, data volume: stop, detach the original, attach the restored one at its device,
+      // start (one move per call); from here a failure puts the original back.
+      ...pollLoop({
+        wait: "WaitSwap",
+        check: "Swap",
+        done: "Swapped",
+        seconds: 2,
+        task: stepTask(R, "swapData", { ResultPath: "$.swap", Retry: RETRY_STEP, Catch: PUT_BACK_DATA }),
+        donePath: "$.swap.done",
+        next: "CheckSwapped",
+      }),
+      CheckSwapped: stepTask(R, "checkSwapped", {
+        ResultPath: "$.swapped",
+        Retry: RETRY_STEP,
+        Catch: PUT_BACK_DATA,
+        Next: "Done",
+      }),
+      ...pollLoop({
+        wait: "WaitPutBackData",
+        check: "PutBackData",
+        done: "PutBackDataDone",
+        seconds: 2,
+        task: stepTask(R, "putBackData", { ResultPath: "$.putBack", Retry: RETRY_ROLLBACK }),
+        donePath: "$.putBack.done",
+        next: "InPlaceFailed",
+      }),
       InPlaceFailed: {
         Type: "Fail",
         Error: "RestoreFailed",
         Cause:
-          "The in-place restore failed; the instance's original root volume was put back (see the run's result).",
+          "The in-place restore failed; the instance's original volume was put back (see the run's result).",
       },
       Planned: { Type: "Succeed" },
       CreateVolumes: stepTask(R, "createVolumes", {
@@ -434,7 +476,10 @@ export const restore = defineRunbook({
       }),
       HasScratch: {
         Type: "Choice",
-        Choices: [{ Variable: "$.plan.attachTo", IsPresent: true, Next: "Attach" }],
+        Choices: [
+          { Variable: "$.plan.inPlace.data", IsPresent: true, Next: "Swap" },
+          { Variable: "$.plan.attachTo", IsPresent: true, Next: "Attach" },
+        ],
         Default: "Verify",
       },
       Attach: stepTask(R, "attach", {

@@ -33,6 +33,8 @@ const REFUSALS: Record<string, { status: 400 | 409; path: (p: RestoreParams) => 
     path: (p) => (p.source && "snapshotId" in p.source ? "source.snapshotId" : "source"),
   },
   NoRootVolume: { status: 409, path: () => "source" },
+  NoVolumeAtDevice: { status: 409, path: () => "device" },
+  ZoneMismatch: { status: 400, path: () => "availabilityZone" },
   InstanceNotRunning: { status: 409, path: () => "source" },
 };
 

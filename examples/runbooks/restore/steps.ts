@@ -28,7 +28,17 @@ import {
   StepExecutionError,
   type TargetResult,
 } from "@reflex/sdk";
-import { checkReplaced, type InPlace, putBackRoot, replaceRoot, rootSnapshotFor } from "./in-place.ts";
+import {
+  checkReplaced,
+  checkSwapped,
+  dataSnapshotFor,
+  type InPlace,
+  putBackData,
+  putBackRoot,
+  replaceRoot,
+  rootSnapshotFor,
+  swapData,
+} from "./in-place.ts";
 import type { Drill, RestoreParams, RestoreSource } from "./index.ts";
 
 /** Tags on what restore creates, and the ones it reads on backup snapshots. */
@@ -430,9 +440,11 @@ export async function inPlacePlan(
   if (!instance)
     throw new StepExecutionError(
       "InstanceNotFound",
-      `instance ${instanceId || "(none named)"} does not exist in ${region}`,
+      `instance ${instanceId || "(none named)"} does not exist in ${region}${p.region ? " (the backup's region: a volume is restored in place only in its instance's region)" : ""}`,
     );
-  return rootSnapshotFor(instance, snapshots, "snapshotId" in source);
+  return p.device
+    ? dataSnapshotFor(instance, snapshots, "snapshotId" in source, p.device, p.availabilityZone)
+    : rootSnapshotFor(instance, snapshots, "snapshotId" in source);
 }
 
 async function planInPlace(
@@ -453,15 +465,17 @@ async function planInPlace(
       );
   }
   const others = snapshots.filter((s) => s.SnapshotId !== inPlace.snapshotId);
+  const data = inPlace.data;
+  const device = data?.device ?? inPlace.rootDevice;
   const result: Plan = {
     region,
-    availabilityZone: "",
+    availabilityZone: data?.availabilityZone ?? "",
     source,
     volumes: [
       {
         snapshotId: inPlace.snapshotId,
         sourceVolumeId: tag(snap.Tags, TAGS.sourceVolume) ?? snap.VolumeId,
-        device: inPlace.rootDevice,
+        device,
         size: snap.VolumeSize ?? 0,
         startTime: snap.StartTime?.toISOString() ?? "",
         backupExecutionId: tag(snap.Tags, TAGS.backupExecution),
@@ -471,14 +485,16 @@ async function planInPlace(
     plannedAt: ctx.now().toISOString(),
     missing: others.map(
       (s) =>
-        `${s.SnapshotId} (${tag(s.Tags, TAGS.device) ?? "unknown device"}): in place restores the root volume only`,
+        `${s.SnapshotId} (${tag(s.Tags, TAGS.device) ?? "unknown device"}): in place restores ${device} only`,
     ),
     inPlace,
   };
   const verb = ctx.dryRun ? "would replace" : "will replace";
   await ctx.record({
     plan: result,
-    summary: `${verb} the root volume of ${inPlace.instanceId} (${inPlace.rootDevice}) with one restored from ${inPlace.snapshotId}, in place (CreateReplaceRootVolumeTask; the instance reboots); the original ${inPlace.keptVolumeId} is kept, detached; RPO ${minutes(rpoMs(result))} min`,
+    summary: data
+      ? `${verb} the data volume ${inPlace.keptVolumeId} at ${inPlace.instanceId}:${device} with one restored from ${inPlace.snapshotId} in ${data.availabilityZone}, in place (${data.wasRunning ? "stop, " : ""}detach, attach at ${device}${data.wasRunning ? ", start" : ""}); the original ${inPlace.keptVolumeId} is kept, detached; RPO ${minutes(rpoMs(result))} min`
+      : `${verb} the root volume of ${inPlace.instanceId} (${inPlace.rootDevice}) with one restored from ${inPlace.snapshotId}, in place (CreateReplaceRootVolumeTask; the instance reboots); the original ${inPlace.keptVolumeId} is kept, detached; RPO ${minutes(rpoMs(result))} min`,
     targets: [
       {
         id: inPlace.instanceId,
@@ -486,7 +502,9 @@ async function planInPlace(
         status: "not-started",
         reason: `${verb} its root ${inPlace.keptVolumeId} from ${inPlace.snapshotId}`,
         details: {
-          created: "a root volume from the snapshot",
+          created: data
+            ? `a ${snap.VolumeSize ?? "?"} GiB volume in ${data.availabilityZone}`
+            : "a root volume from the snapshot",
           replaced: inPlace.keptVolumeId,
           kept: inPlace.keptVolumeId,
         },
@@ -543,6 +561,8 @@ export async function createVolumes(input: Input, ctx: StepContext): Promise<Cre
                   ...(v.device ? [{ Key: TAGS.device, Value: v.device }] : []),
                   ...(v.sourceVolumeId ? [{ Key: TAGS.sourceVolume, Value: v.sourceVolumeId }] : []),
                   ...(plan.drill ? [{ Key: TAGS.drill, Value: plan.drill.name }] : []),
+                  // In place: the volume it replaces (which Reflex did not create, so is not tagged).
+                  ...(plan.inPlace ? [{ Key: "reflex:replaces", Value: plan.inPlace.keptVolumeId }] : []),
                 ],
               },
             ],
@@ -922,6 +942,9 @@ export const implementation: Implementation = {
     replaceRoot,
     checkReplaced,
     putBackRoot,
+    swapData,
+    checkSwapped,
+    putBackData,
   },
   sweepLost,
 };
