@@ -53,6 +53,21 @@ export const sourceSchema = z.union([
 ]);
 export type RestoreSource = z.output<typeof sourceSchema>;
 
+/**
+ * A verify hook (AWS Backup's restore-validation Lambda, but a step of the run): a function name
+ * or ARN, invoked with the restored resources, answering `{ verdict: passed|failed|timed-out, reason? }`.
+ */
+export const verifySchema = z
+  .object({
+    lambda: z
+      .string()
+      .regex(
+        /^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?$/,
+        "must be a Lambda function name or ARN",
+      ),
+  })
+  .strict();
+
 const drillName = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, "must be kebab-case (a-z, 0-9, -)");
 
 /** One drill (`drills:` in reflex.config.ts); run it with a schedule: `run: "restore", with: { drill: "<name>" }`. */
@@ -65,6 +80,8 @@ export const drillSchema = z
     /** Which backup the drill restores: the newest (default), or one at random, as AWS Backup's restore testing picks, within `withinDays`. */
     pick: z.enum(["latest", "random"]).default("latest"),
     withinDays: z.number().int().min(1).max(365).default(30),
+    /** A verify hook: `failed` or `timed-out` makes the drill missed (its resources are deleted all the same). */
+    verify: verifySchema.optional(),
     targets: z
       .object({
         rtoMinutes: z.number().positive().max(10_080),
@@ -112,6 +129,11 @@ export const params = z
       .boolean()
       .default(true)
       .describe("With attachTo: sha256sum every restored device through SSM Run Command and record it"),
+    verify: verifySchema
+      .optional()
+      .describe(
+        "A Lambda invoked with the restored volumes, answering passed|failed|timed-out; not passed = the restore did not verify (deleted)",
+      ),
     mode: z
       .enum(["side-by-side", "in-place"])
       .default("side-by-side")
@@ -261,7 +283,7 @@ export const restore = defineRunbook({
   example: { source: { instanceId: "i-ef1006a91d63e7570" } },
   // Volumes one run may create: a backup set is an instance's volumes.
   cap: { maxTargets: 10 },
-  services: ["ec2", "ssm"],
+  services: ["ec2", "ssm", "lambda"],
   config: { drills: drillsSchema },
   permissions: [
     {
@@ -345,6 +367,13 @@ export const restore = defineRunbook({
       tagCondition: "request",
       resources: ["arn:${Partition}:ec2:*:${Account}:replace-root-volume-task/*"],
       onCreate: ["CreateReplaceRootVolumeTask"],
+    },
+    // The verify hook: only a function carrying the automation tag.
+    {
+      actions: ["lambda:InvokeFunction"],
+      mutating: true,
+      tagCondition: "resource",
+      resources: ["arn:${Partition}:lambda:*:${Account}:function:*"],
     },
     {
       actions: ["ssm:SendCommand"],
@@ -529,6 +558,18 @@ export const restore = defineRunbook({
         ResultPath: "$.verified",
         Retry: RETRY_STEP,
         Catch: CLEANUP,
+        Next: "HasHook",
+      }),
+      HasHook: {
+        Type: "Choice",
+        Choices: [{ Variable: "$.plan.verifyLambda", IsPresent: true, Next: "VerifyHook" }],
+        Default: "KeepOrTearDown",
+      },
+      // The verify hook: the user's Lambda, given the restored volumes, answers passed|failed|timed-out.
+      VerifyHook: stepTask(R, "verifyHook", {
+        ResultPath: "$.hook",
+        Retry: RETRY_STEP,
+        Catch: CLEANUP,
         Next: "KeepOrTearDown",
       }),
       // A drill, or a restore that did not verify, leaves nothing behind.
@@ -539,6 +580,12 @@ export const restore = defineRunbook({
             Or: [
               { Variable: "$.plan.drill", IsPresent: true },
               { Variable: "$.verified.passed", BooleanEquals: false },
+              {
+                And: [
+                  { Variable: "$.hook", IsPresent: true },
+                  { Not: { Variable: "$.hook.verdict", StringEquals: "passed" } },
+                ],
+              },
             ],
             Next: "TearDown",
           },

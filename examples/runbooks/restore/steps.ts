@@ -19,6 +19,7 @@ import {
   type Tag,
   type Volume,
 } from "@aws-sdk/client-ec2";
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { GetCommandInvocationCommand, SSMClient } from "@aws-sdk/client-ssm";
 import {
   client,
@@ -93,6 +94,8 @@ export interface Plan {
   plannedAt: string;
   /** What the backups lack to restore fully (an old manifest): named, not guessed. */
   missing: string[];
+  /** The verify hook's function (params `verify.lambda`, or the drill's). */
+  verifyLambda?: string;
   /** In place: the instance whose root is replaced, the root it keeps, the snapshot. */
   inPlace?: InPlace;
 }
@@ -108,6 +111,7 @@ type Input = RunInput<RestoreParams> & {
   attached?: { done: boolean; at?: string };
   checksum?: { Command?: { CommandId?: string } };
   verified?: Verification;
+  hook?: Hook;
   teardown?: Teardown;
   failure?: { Error?: string; Cause?: string };
 };
@@ -397,6 +401,7 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
     ...(attachTo ? { attachTo } : {}),
     ...(checksum ? { checksumCommand: `sha256sum ${volumes.map((v) => v.attachDevice).join(" ")}` } : {}),
     ...(drill ? { drill: { name: drill.name, targets: drill.targets } } : {}),
+    ...((drill?.verify ?? p.verify) ? { verifyLambda: (drill?.verify ?? p.verify)?.lambda } : {}),
     rpoTo,
     plannedAt: ctx.now().toISOString(),
     missing,
@@ -743,6 +748,70 @@ export async function verify(input: Input, ctx: StepContext): Promise<Verificati
   return result;
 }
 
+/** The verify hook's answer. */
+export interface Hook {
+  function: string;
+  verdict: "passed" | "failed" | "timed-out";
+  reason?: string;
+}
+
+const VERDICTS = new Set(["passed", "failed", "timed-out"]);
+
+/**
+ * Invokes the verify hook with the restored volumes (and the instance they are on) and reads its
+ * verdict. A function that throws is `failed`, one Lambda timed out is `timed-out` (its reason
+ * recorded); an answer that is not one of the three is `failed`, saying so.
+ */
+export async function verifyHook(input: Input, ctx: StepContext): Promise<Hook> {
+  const { plan } = input;
+  const fn = plan.verifyLambda as string;
+  const payload = {
+    executionId: ctx.executionId,
+    ...(plan.drill ? { drill: plan.drill.name } : {}),
+    region: plan.region,
+    availabilityZone: plan.availabilityZone,
+    ...(plan.attachTo ? { instanceId: plan.attachTo.instanceId } : {}),
+    volumes: (input.created?.volumes ?? []).map((v) => ({
+      volumeId: v.volumeId,
+      snapshotId: v.snapshotId,
+      ...(v.device ? { device: v.device } : {}),
+      ...(v.attachDevice ? { attachedAt: v.attachDevice } : {}),
+    })),
+  };
+  const out = await client(LambdaClient, "lambda", plan.region).send(
+    new InvokeCommand({ FunctionName: fn, Payload: new TextEncoder().encode(JSON.stringify(payload)) }),
+  );
+  const text = out.Payload ? new TextDecoder().decode(out.Payload) : "";
+  let answer: { verdict?: unknown; reason?: unknown; errorMessage?: unknown } = {};
+  try {
+    answer = text ? JSON.parse(text) : {};
+  } catch {
+    answer = {};
+  }
+  let hook: Hook;
+  if (out.FunctionError) {
+    const message = String(answer.errorMessage ?? text).slice(0, 500);
+    hook = {
+      function: fn,
+      verdict: /timed out/i.test(message) ? "timed-out" : "failed",
+      reason: `the function failed (${out.FunctionError}): ${message}`,
+    };
+  } else if (typeof answer.verdict === "string" && VERDICTS.has(answer.verdict))
+    hook = {
+      function: fn,
+      verdict: answer.verdict as Hook["verdict"],
+      ...(answer.reason !== undefined ? { reason: String(answer.reason).slice(0, 500) } : {}),
+    };
+  else
+    hook = {
+      function: fn,
+      verdict: "failed",
+      reason: `answered ${text.slice(0, 200) || "nothing"}, not { verdict: passed|failed|timed-out }`,
+    };
+  await ctx.record({ verifyHook: hook });
+  return hook;
+}
+
 export interface Teardown {
   done: boolean;
   deleted: string[];
@@ -813,20 +882,31 @@ export async function report(
   const v = input.verified as Verification;
   const { plan } = input;
   const torn = input.teardown?.done === true;
+  const hook = input.hook;
+  const hookFailed = hook !== undefined && hook.verdict !== "passed";
   const verdict = !v.passed
     ? "verify-failed"
-    : v.targets && (v.targets.rto === "missed" || v.targets.rpo === "missed")
-      ? "missed"
-      : "passed";
+    : hookFailed
+      ? plan.drill
+        ? "missed"
+        : "verify-failed"
+      : v.targets && (v.targets.rto === "missed" || v.targets.rpo === "missed")
+        ? "missed"
+        : "passed";
+  const hookNote = hook
+    ? `; verify hook ${hook.function}: ${hook.verdict}${hook.reason ? ` (${hook.reason})` : ""}`
+    : "";
   const targets: TargetResult[] = (input.created?.volumes ?? []).map((c) => {
     const got = v.volumes.find((x) => x.volumeId === c.volumeId);
     return {
       id: c.volumeId,
       kind: "volume",
-      status: v.passed ? "succeeded" : "rolled-back",
-      reason: v.passed
-        ? `restored from ${c.snapshotId} and verified${torn ? "; deleted after the drill" : ""}`
-        : `did not verify: ${v.problems.filter((p) => p.startsWith(c.volumeId)).join("; ") || v.problems.join("; ")}; deleted`,
+      status: v.passed && !hookFailed ? "succeeded" : "rolled-back",
+      reason: hookFailed
+        ? `restored from ${c.snapshotId}; the verify hook answered ${hook?.verdict}${hook?.reason ? ` (${hook.reason})` : ""}; deleted`
+        : v.passed
+          ? `restored from ${c.snapshotId} and verified${torn ? "; deleted after the drill" : ""}`
+          : `did not verify: ${v.problems.filter((p) => p.startsWith(c.volumeId)).join("; ") || v.problems.join("; ")}; deleted`,
       details: {
         snapshot: c.snapshotId,
         device: c.device ?? "unknown (old backup)",
@@ -844,7 +924,7 @@ export async function report(
   const what = plan.drill ? `drill ${plan.drill.name}` : "restore";
   await ctx.record({
     verdict,
-    summary: `${what}: ${targets.length} volume(s) ${v.passed ? "restored and verified" : "did not verify"}; ${rto}; ${rpo}${met}${torn ? "; everything it created was deleted" : ""}`,
+    summary: `${what}: ${targets.length} volume(s) ${v.passed && !hookFailed ? "restored and verified" : "did not verify"}; ${rto}; ${rpo}${met}${hookNote}${torn ? "; everything it created was deleted" : ""}`,
     targets,
   });
   return { verdict };
@@ -939,6 +1019,7 @@ export const implementation: Implementation = {
     verify,
     teardown,
     report,
+    verifyHook,
     replaceRoot,
     checkReplaced,
     putBackRoot,
