@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restore } from "./index.ts";
 
 const HOUR = 3_600_000;
-const DEVICES = ["/dev/xvda", "/dev/sdf"];
+const DEVICES = ["/dev/xvda", "/dev/sdf", "/dev/sdg"];
 const MANAGED = { "reflex:managed": "true" };
 // In place is risk high: approval required by default; these runs are approved by policy.
 const config = { approvals: { policies: [{ runbooks: ["restore"], require: false }] } };
@@ -29,7 +29,7 @@ const volumeAt = (cloud: SimulatedCloud, device: string) =>
   cloud.instance(app)?.BlockDeviceMappings?.find((m) => m.DeviceName === device)?.Ebs?.VolumeId;
 
 function setup(cloud: SimulatedCloud) {
-  app = cloud.addInstance({ name: "db-1", volumeSizes: [8, 20], tags: MANAGED }).InstanceId as string;
+  app = cloud.addInstance({ name: "db-1", volumeSizes: [8, 20, 30], tags: MANAGED }).InstanceId as string;
   const snaps = (cloud.instance(app)?.BlockDeviceMappings ?? []).map((m, n) => {
     const volumeId = m.Ebs?.VolumeId as string;
     cloud.writeVolume(volumeId, `a${n}`.padEnd(64, "0"));
@@ -62,6 +62,11 @@ const start = (extra: Record<string, unknown> = {}) =>
 
 beforeAll(async () => {
   session = await openSimulation(restore, { setup, config });
+  // The data volume is tagged for automation (IAM lets Reflex detach only such); /dev/sdg is not.
+  await session.cloud.invoke("ec2", "us-east-1", "CreateTags", {
+    Resources: [data],
+    Tags: Object.entries(MANAGED).map(([Key, Value]) => ({ Key, Value })),
+  });
 });
 afterAll(() => session?.close());
 
@@ -90,6 +95,11 @@ describe("restore in place (data volume)", () => {
     const empty = await start({ device: "/dev/sdz" });
     expect(empty.status).toBe(409);
     expect(((await empty.json()) as { error: { code: string } }).error.code).toBe("NoVolumeAtDevice");
+    const untagged = await start({ device: "/dev/sdg" });
+    expect(untagged.status).toBe(409);
+    const why = ((await untagged.json()) as { error: { code: string; message: string } }).error;
+    expect(why.code).toBe("VolumeNotManaged");
+    expect(why.message).toContain("reflex:managed=true");
     const region = await start({ region: "eu-west-1" });
     expect(region.status).toBe(400);
     expect(session.cloud.calls.slice(before).filter((c) => c.mutating)).toEqual([]);

@@ -439,6 +439,7 @@ export async function inPlacePlan(
   p: RestoreParams,
   source: RestoreSource,
   snapshots: Snapshot[],
+  automationTag: StepContext["automationTag"],
 ): Promise<InPlace> {
   const instanceId = inPlaceTarget(p, source, snapshots);
   const instance = instanceId ? await instanceOf(region, instanceId) : undefined;
@@ -447,9 +448,18 @@ export async function inPlacePlan(
       "InstanceNotFound",
       `instance ${instanceId || "(none named)"} does not exist in ${region}${p.region ? " (the backup's region: a volume is restored in place only in its instance's region)" : ""}`,
     );
-  return p.device
-    ? dataSnapshotFor(instance, snapshots, "snapshotId" in source, p.device, p.availabilityZone)
-    : rootSnapshotFor(instance, snapshots, "snapshotId" in source);
+  if (!p.device) return rootSnapshotFor(instance, snapshots, "snapshotId" in source);
+  const planned = dataSnapshotFor(instance, snapshots, "snapshotId" in source, p.device, p.availabilityZone);
+  if (!planned.data) return planned;
+  // The swap detaches the original and the rollback attaches it again: IAM allows both only on a
+  // volume carrying the automation tag, so one without it is refused here, before the instance stops.
+  const [kept] = await describeVolumes(region, [{ Name: "volume-id", Values: [planned.keptVolumeId] }]);
+  if (tag(kept?.Tags, automationTag.key) !== automationTag.value)
+    throw new StepExecutionError(
+      "VolumeNotManaged",
+      `${planned.keptVolumeId} at ${instanceId}:${p.device} does not carry the automation tag ${automationTag.key}=${automationTag.value}: Reflex detaches and attaches only volumes tagged for automation (tag it, or restore side by side)`,
+    );
+  return planned;
 }
 
 async function planInPlace(
@@ -459,7 +469,7 @@ async function planInPlace(
   source: RestoreSource,
   snapshots: Snapshot[],
 ): Promise<Plan> {
-  const inPlace = await inPlacePlan(region, input.params, source, snapshots);
+  const inPlace = await inPlacePlan(region, input.params, source, snapshots, ctx.automationTag);
   const snap = snapshots.find((s) => s.SnapshotId === inPlace.snapshotId) as Snapshot;
   if (!ctx.dryRun) {
     const { locked } = await ctx.lockTargets([...restoreLocks(source), `instance:${inPlace.instanceId}`]);
