@@ -170,6 +170,10 @@ export const params = z
       message: "in place takes source.instanceId (its newest backup) or source.snapshotId",
     },
   )
+  .refine((p) => p.verify === undefined || p.mode !== "in-place", {
+    path: ["verify"],
+    message: "a verify hook checks volumes restored side by side (or a drill's), not an in-place restore",
+  })
   .refine((p) => p.device === undefined || p.mode === "in-place", {
     path: ["device"],
     message: "device names the volume an in-place restore replaces (mode: in-place)",

@@ -134,4 +134,16 @@ describe("restore's verify hook", () => {
     expect(failed.run.error).toBe("VerifyFailed");
     expect(leftovers(failed)).toEqual([]);
   });
+
+  it("is refused with an in-place restore (it would never run there): 400 naming verify", async () => {
+    const res = await fetch(`${session.url}/api/runbooks/restore/executions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-reflex-actor": "cli:test" },
+      body: JSON.stringify({
+        params: { source: { instanceId: source }, mode: "in-place", verify: { lambda: "check-passes" } },
+      }),
+    });
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(await res.json())).toContain("verify");
+  });
 });
