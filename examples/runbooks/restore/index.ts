@@ -412,7 +412,7 @@ export const restore = defineRunbook({
   },
   rollback: ["teardown", "putBackRoot", "putBackData"],
   dryRun:
-    "Picks the snapshots and reports the volumes it would create (zone, size, device), where it would attach them and the RPO they give; no mutating call.",
+    "Picks the snapshots and reports the volumes it would create (zone, size, device), where it would attach them and the RPO they give; in place, the volume it would replace and keep; no mutating call.",
   stateMachine: {
     StartAt: "Plan",
     States: {
