@@ -112,6 +112,26 @@ describe("a runbook from the config, outside packages/", () => {
   });
 });
 
+describe("restore's step worker (the verify hook)", () => {
+  it("may invoke a verify hook only when the function carries the automation tag", async () => {
+    const fn = Object.values(resources).find(
+      (r) =>
+        r.Type === "AWS::Lambda::Function" &&
+        r.Properties.FunctionName === `reflex-${TEST_ENV.stage}-step-restore`,
+    );
+    const worker = policiesOf(fn?.Properties.Role["Fn::GetAtt"][0]);
+    const hook = `arn:aws:lambda:${region}:${account}:function:orders-check`;
+    const may = (context = {}) =>
+      evaluate({ action: "lambda:InvokeFunction", resource: hook, context }, worker);
+    expect(await may(TAGGED)).toBe("Allowed");
+    expect(await may()).toBe("ImplicitlyDenied");
+    expect(await may({ "aws:ResourceTag/reflex:managed": "false" })).toBe("ImplicitlyDenied");
+    expect(
+      await evaluate({ action: "lambda:UpdateFunctionCode", resource: hook, context: TAGGED }, worker),
+    ).toBe("ImplicitlyDenied");
+  });
+});
+
 describe("scale-service's step worker (containers and functions)", () => {
   const SERVICE = `arn:aws:ecs:${region}:${account}:service/prod/api`;
   const TARGET = `arn:aws:application-autoscaling:${region}:${account}:scalable-target/0123456789abcdef0123456789abcdef`;

@@ -8,6 +8,7 @@
 import {
   AttachVolumeCommand,
   CreateReplaceRootVolumeTaskCommand,
+  DeleteVolumeCommand,
   DescribeInstancesCommand,
   DescribeReplaceRootVolumeTasksCommand,
   DescribeVolumesCommand,
@@ -32,6 +33,11 @@ export interface InPlace {
   /** The root volume now: kept (detached) by the replacement, put back by the rollback. */
   keptVolumeId: string;
   snapshotId: string;
+  /**
+   * In place, data volume: the device swapped (not the root), the instance's zone (the restored
+   * volume is made there) and whether it ran (the swap starts it again only then).
+   */
+  data?: { device: string; availabilityZone: string; wasRunning: boolean };
 }
 
 type Input = RunInput<RestoreParams> & {
@@ -75,6 +81,214 @@ export function rootSnapshotFor(instance: Instance, snapshots: Snapshot[], named
     );
   }
   return { instanceId, rootDevice, keptVolumeId: kept, snapshotId: root.SnapshotId as string };
+}
+
+/**
+ * In place, data volume: picks the snapshot of `device` on `instance` (its own lineage), refuses
+ * the root device (that is CreateReplaceRootVolumeTask's), a device with no volume, and a zone
+ * other than the instance's (a volume attaches only in its own zone). Read-only.
+ */
+export function dataSnapshotFor(
+  instance: Instance,
+  snapshots: Snapshot[],
+  named: boolean,
+  device: string,
+  zone?: string,
+): InPlace {
+  const instanceId = instance.InstanceId as string;
+  const rootDevice = instance.RootDeviceName ?? "/dev/xvda";
+  if (device === rootDevice) return rootSnapshotFor(instance, snapshots, named);
+  const kept = instance.BlockDeviceMappings?.find((m) => m.DeviceName === device)?.Ebs?.VolumeId;
+  if (!kept)
+    throw new StepExecutionError(
+      "NoVolumeAtDevice",
+      `${instanceId} has no volume at ${device}; in place swaps a volume that is there (restore side by side instead)`,
+    );
+  const availabilityZone = instance.Placement?.AvailabilityZone ?? "";
+  if (zone && zone !== availabilityZone)
+    throw new StepExecutionError(
+      "ZoneMismatch",
+      `availabilityZone ${zone} is not ${instanceId}'s zone (${availabilityZone}); a volume restored in place must be made in its instance's zone`,
+    );
+  const state = instance.State?.Name;
+  if (state !== "running" && state !== "stopped")
+    throw new StepExecutionError(
+      "InstanceNotRunning",
+      `${instanceId} is ${state ?? "in an unknown state"}: a data volume is swapped in place only on a running or stopped instance`,
+    );
+  const lineage = (s: Snapshot) =>
+    tagOf(s, "reflex:source-instance") === instanceId && tagOf(s, "reflex:device") === device;
+  const snap = snapshots.find(lineage);
+  if (!snap) {
+    const s = snapshots[0];
+    throw new StepExecutionError(
+      "ForeignLineage",
+      named && s
+        ? `snapshot ${s.SnapshotId} is not a backup of ${instanceId}'s ${device} (it is of ${tagOf(s, "reflex:source-instance") ?? "an unknown instance"}, device ${tagOf(s, "reflex:device") ?? "unknown"}); a volume is replaced in place only from its own lineage`
+        : `the backup holds no snapshot of ${instanceId}'s ${device}`,
+    );
+  }
+  return {
+    instanceId,
+    rootDevice,
+    keptVolumeId: kept,
+    snapshotId: snap.SnapshotId as string,
+    data: { device, availabilityZone, wasRunning: state === "running" },
+  };
+}
+
+type DataInput = Input & {
+  created?: { volumes: Array<{ volumeId: string }> };
+  swap?: { done: boolean; did: string };
+};
+
+/** Where the swap stands: the instance's state and the volume at the device. */
+async function swapState(region: string, p: InPlace) {
+  const { Reservations } = await ec2(region).send(
+    new DescribeInstancesCommand({ InstanceIds: [p.instanceId] }),
+  );
+  const i = Reservations?.[0]?.Instances?.[0];
+  const device = p.data?.device as string;
+  const at = i?.BlockDeviceMappings?.find((m) => m.DeviceName === device)?.Ebs?.VolumeId;
+  // The attachment's own state (attaching, attached, detaching) is read on the volume.
+  const volume = at
+    ? (await ec2(region).send(new DescribeVolumesCommand({ Filters: [{ Name: "volume-id", Values: [at] }] })))
+        .Volumes?.[0]
+    : undefined;
+  const status = volume?.Attachments?.find((a) => a.InstanceId === p.instanceId)?.State;
+  return { state: i?.State?.Name ?? "unknown", at, status, device };
+}
+
+/**
+ * Moves `want` to the instance's device, one move per call, safe to repeat: stop the instance,
+ * detach whatever else is at the device, attach `want`, start it again if it ran. Done when
+ * `want` is at the device and the instance is as it was.
+ */
+async function moveTo(
+  region: string,
+  p: InPlace,
+  want: string,
+  /** Since when the move may take SWAP_LIMIT_MS (the swap); none for the rollback, which never gives up. */
+  limit?: { from: string; now: Date },
+): Promise<{ done: boolean; did: string }> {
+  const { state, at, status, device } = await swapState(region, p);
+  const wasRunning = p.data?.wasRunning !== false;
+  if (at === want && status === "attaching") return { done: false, did: `waiting: ${want} is attaching` };
+  if (at === want) {
+    if (state === "stopped" && wasRunning) {
+      await ec2(region).send(new StartInstancesCommand({ InstanceIds: [p.instanceId] }));
+      return { done: false, did: `starting ${p.instanceId} with ${want} at ${device}` };
+    }
+    const done = state === (wasRunning ? "running" : "stopped");
+    return { done, did: done ? `${want} is at ${device}` : `waiting: the instance is ${state}` };
+  }
+  if (limit && limit.now.getTime() - Date.parse(limit.from) > SWAP_LIMIT_MS)
+    throw new StepExecutionError("SwapTimedOut", `${want} is still not at ${p.instanceId}:${device}`);
+  if (state === "running" || state === "pending") {
+    await ec2(region).send(new StopInstancesCommand({ InstanceIds: [p.instanceId] }));
+    return { done: false, did: `stopping ${p.instanceId} to swap ${device}` };
+  }
+  if (state !== "stopped") return { done: false, did: `waiting: the instance is ${state}` };
+  if (at && status !== "attached") return { done: false, did: `waiting: ${at} is ${status} at ${device}` };
+  if (at) {
+    await ec2(region).send(new DetachVolumeCommand({ VolumeId: at, InstanceId: p.instanceId }));
+    return { done: false, did: `detaching ${at} from ${device}` };
+  }
+  const v = (await ec2(region).send(new DescribeVolumesCommand({ VolumeIds: [want] }))).Volumes?.[0];
+  if (v?.State !== "available") return { done: false, did: `waiting: ${want} is ${v?.State ?? "gone"}` };
+  await ec2(region).send(
+    new AttachVolumeCommand({ VolumeId: want, InstanceId: p.instanceId, Device: device }),
+  );
+  return { done: false, did: `attaching ${want} at ${device}` };
+}
+
+/** How long a swap (or putting the original back) may take before the run gives up on it. */
+const SWAP_LIMIT_MS = 60 * 60_000;
+
+const restoredOf = (input: DataInput) => input.created?.volumes?.[0]?.volumeId as string;
+
+/** In place, data volume: swaps the restored volume in at the device (stop, detach, attach, start). */
+export async function swapData(input: DataInput, ctx: StepContext): Promise<{ done: boolean; did: string }> {
+  const p = input.plan.inPlace as InPlace;
+  return moveTo(input.plan.region, p, restoredOf(input), { from: input.plan.plannedAt, now: ctx.now() });
+}
+
+/**
+ * After the swap: the volume at the device is the restored one, made from the snapshot, in use.
+ * The original is kept (available). Tagging it `reflex:replaced-by` would tag a volume Reflex did
+ * not create, which the project's tag rules refuse: the link is recorded on the run
+ * (`replacedBy`) and on the restored volume (`reflex:replaces`, tagged on create) instead.
+ */
+export async function checkSwapped(input: DataInput, ctx: StepContext): Promise<{ at: string }> {
+  const p = input.plan.inPlace as InPlace;
+  const restored = restoredOf(input);
+  const { state, at, device } = await swapState(input.plan.region, p);
+  const v = (await ec2(input.plan.region).send(new DescribeVolumesCommand({ VolumeIds: [restored] })))
+    .Volumes?.[0];
+  if (at !== restored || v?.SnapshotId !== p.snapshotId || v?.State !== "in-use")
+    throw new StepExecutionError(
+      "VerifyFailed",
+      `${p.instanceId}:${device} is ${at ?? "(empty)"} (${v?.State ?? "gone"}), not ${restored} from ${p.snapshotId}, after the swap`,
+    );
+  const now = ctx.now().toISOString();
+  await ctx.record({
+    verdict: "passed",
+    inPlace: { ...p, newVolumeId: restored },
+    replacedBy: { [p.keptVolumeId]: restored },
+    summary: `data volume ${device} of ${p.instanceId} restored in place from ${p.snapshotId}: now ${restored}; the original ${p.keptVolumeId} is kept, detached (replaced by ${restored}, which carries reflex:replaces); the instance is ${state}`,
+    targets: [
+      {
+        id: p.instanceId,
+        kind: "instance",
+        status: "succeeded",
+        reason: `${device} restored in place from ${p.snapshotId}`,
+        details: { [device]: restored, "kept (detached)": p.keptVolumeId },
+      } satisfies TargetResult,
+    ],
+  });
+  return { at: now };
+}
+
+/**
+ * Rollback of a data swap: the original back at the device (stop, detach the restored one,
+ * attach the original, start), then the restored volume deleted. One move per call, safe to repeat.
+ */
+export async function putBackData(
+  input: DataInput,
+  ctx: StepContext,
+): Promise<{ done: boolean; did: string }> {
+  const p = input.plan.inPlace as InPlace;
+  const region = input.plan.region;
+  const back = await moveTo(region, p, p.keptVolumeId);
+  if (!back.done) return back;
+  const restored = restoredOf(input);
+  if (restored) {
+    const v = (
+      await ec2(region).send(
+        new DescribeVolumesCommand({ Filters: [{ Name: "volume-id", Values: [restored] }] }),
+      )
+    ).Volumes?.[0];
+    if (v && v.State !== "deleting" && v.State !== "deleted") {
+      if (v.State !== "available") return { done: false, did: `waiting: ${restored} is ${v.State}` };
+      await ec2(region).send(new DeleteVolumeCommand({ VolumeId: restored }));
+    }
+  }
+  const failed = input.failure ? `${input.failure.Error}: ${input.failure.Cause}` : "the restore failed";
+  await ctx.record({
+    summary: `restore in place failed (${failed}); ${p.instanceId} has its original ${p.keptVolumeId} at ${p.data?.device} again${restored ? `; the restored ${restored} was deleted` : ""}`,
+    targets: [
+      {
+        id: p.instanceId,
+        kind: "instance",
+        status: "rolled-back",
+        reason: `${failed}; the original ${p.keptVolumeId} was put back at ${p.data?.device}`,
+      } satisfies TargetResult,
+    ],
+  });
+  return {
+    done: true,
+    did: `the original ${p.keptVolumeId} is back${restored ? `; ${restored} deleted` : ""}`,
+  };
 }
 
 /** Starts the replacement; ClientToken = the execution id, so a retried step starts nothing new. */

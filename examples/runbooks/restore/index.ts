@@ -53,6 +53,21 @@ export const sourceSchema = z.union([
 ]);
 export type RestoreSource = z.output<typeof sourceSchema>;
 
+/**
+ * A verify hook (AWS Backup's restore-validation Lambda, but a step of the run): a function name
+ * or ARN, invoked with the restored resources, answering `{ verdict: passed|failed|timed-out, reason? }`.
+ */
+export const verifySchema = z
+  .object({
+    lambda: z
+      .string()
+      .regex(
+        /^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?$/,
+        "must be a Lambda function name or ARN",
+      ),
+  })
+  .strict();
+
 const drillName = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, "must be kebab-case (a-z, 0-9, -)");
 
 /** One drill (`drills:` in reflex.config.ts); run it with a schedule: `run: "restore", with: { drill: "<name>" }`. */
@@ -65,6 +80,8 @@ export const drillSchema = z
     /** Which backup the drill restores: the newest (default), or one at random, as AWS Backup's restore testing picks, within `withinDays`. */
     pick: z.enum(["latest", "random"]).default("latest"),
     withinDays: z.number().int().min(1).max(365).default(30),
+    /** A verify hook: `failed` or `timed-out` makes the drill missed (its resources are deleted all the same). */
+    verify: verifySchema.optional(),
     targets: z
       .object({
         rtoMinutes: z.number().positive().max(10_080),
@@ -112,11 +129,23 @@ export const params = z
       .boolean()
       .default(true)
       .describe("With attachTo: sha256sum every restored device through SSM Run Command and record it"),
+    verify: verifySchema
+      .optional()
+      .describe(
+        "A Lambda invoked with the restored volumes, answering passed|failed|timed-out; not passed = the restore did not verify (deleted)",
+      ),
     mode: z
       .enum(["side-by-side", "in-place"])
       .default("side-by-side")
       .describe(
-        "side-by-side: new volumes beside the source (default); in-place: the instance's root volume replaced from its own backup (CreateReplaceRootVolumeTask), risk high",
+        "side-by-side: new volumes beside the source (default); in-place: the instance's root volume replaced from its own backup (CreateReplaceRootVolumeTask), or with `device` a data volume swapped for a restored one; risk high",
+      ),
+    device: z
+      .string()
+      .regex(/^\/dev\/[a-z0-9]{2,12}$/, "must be a device name such as /dev/sdf")
+      .optional()
+      .describe(
+        "In place: the device restored; a data volume (not the root) is swapped for one restored from its own backup (stop, detach, attach, start); default the root",
       ),
     instanceId: instanceId
       .optional()
@@ -147,6 +176,14 @@ export const params = z
       message: "in place takes source.instanceId (its newest backup) or source.snapshotId",
     },
   )
+  .refine((p) => p.verify === undefined || p.mode !== "in-place", {
+    path: ["verify"],
+    message: "a verify hook checks volumes restored side by side (or a drill's), not an in-place restore",
+  })
+  .refine((p) => p.device === undefined || p.mode === "in-place", {
+    path: ["device"],
+    message: "device names the volume an in-place restore replaces (mode: in-place)",
+  })
   .refine(
     (p) => p.instanceId === undefined || (p.mode === "in-place" && p.source && "snapshotId" in p.source),
     {
@@ -157,6 +194,7 @@ export const params = z
 export type RestoreParams = z.output<typeof params>;
 
 const CLEANUP = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Cleanup" }];
+const PUT_BACK_DATA = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "PutBackData" }];
 const PUT_BACK = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "PutBack" }];
 
 const minutesOf = (ms: unknown) =>
@@ -255,7 +293,7 @@ export const restore = defineRunbook({
   example: { source: { instanceId: "i-ef1006a91d63e7570" } },
   // Volumes one run may create: a backup set is an instance's volumes.
   cap: { maxTargets: 10 },
-  services: ["ec2", "ssm"],
+  services: ["ec2", "ssm", "lambda"],
   config: { drills: drillsSchema },
   permissions: [
     {
@@ -340,6 +378,13 @@ export const restore = defineRunbook({
       resources: ["arn:${Partition}:ec2:*:${Account}:replace-root-volume-task/*"],
       onCreate: ["CreateReplaceRootVolumeTask"],
     },
+    // The verify hook: only a function carrying the automation tag.
+    {
+      actions: ["lambda:InvokeFunction"],
+      mutating: true,
+      tagCondition: "resource",
+      resources: ["arn:${Partition}:lambda:*:${Account}:function:*"],
+    },
     {
       actions: ["ssm:SendCommand"],
       mutating: true,
@@ -371,9 +416,9 @@ export const restore = defineRunbook({
       },
     ],
   },
-  rollback: ["teardown", "putBackRoot"],
+  rollback: ["teardown", "putBackRoot", "putBackData"],
   dryRun:
-    "Picks the snapshots and reports the volumes it would create (zone, size, device), where it would attach them and the RPO they give; no mutating call.",
+    "Picks the snapshots and reports the volumes it would create (zone, size, device), where it would attach them and the RPO they give; in place, the volume it would replace and keep; no mutating call.",
   stateMachine: {
     StartAt: "Plan",
     States: {
@@ -388,7 +433,11 @@ export const restore = defineRunbook({
       ...approvalStates(R, "Mode"),
       Mode: {
         Type: "Choice",
-        Choices: [{ Variable: "$.plan.inPlace", IsPresent: true, Next: "ReplaceRoot" }],
+        Choices: [
+          // In place, data volume: a volume restored beside it, then swapped in at the same device.
+          { Variable: "$.plan.inPlace.data", IsPresent: true, Next: "CreateVolumes" },
+          { Variable: "$.plan.inPlace", IsPresent: true, Next: "ReplaceRoot" },
+        ],
         Default: "CreateVolumes",
       },
       // In place, root: one task swaps the root; a failure puts the kept original back.
@@ -416,11 +465,37 @@ export const restore = defineRunbook({
         donePath: "$.putBack.done",
         next: "InPlaceFailed",
       }),
+      // In place, data volume: stop, detach the original, attach the restored one at its device,
+      // start (one move per call); from here a failure puts the original back.
+      ...pollLoop({
+        wait: "WaitSwap",
+        check: "Swap",
+        done: "Swapped",
+        seconds: 2,
+        task: stepTask(R, "swapData", { ResultPath: "$.swap", Retry: RETRY_STEP, Catch: PUT_BACK_DATA }),
+        donePath: "$.swap.done",
+        next: "CheckSwapped",
+      }),
+      CheckSwapped: stepTask(R, "checkSwapped", {
+        ResultPath: "$.swapped",
+        Retry: RETRY_STEP,
+        Catch: PUT_BACK_DATA,
+        Next: "Done",
+      }),
+      ...pollLoop({
+        wait: "WaitPutBackData",
+        check: "PutBackData",
+        done: "PutBackDataDone",
+        seconds: 2,
+        task: stepTask(R, "putBackData", { ResultPath: "$.putBack", Retry: RETRY_ROLLBACK }),
+        donePath: "$.putBack.done",
+        next: "InPlaceFailed",
+      }),
       InPlaceFailed: {
         Type: "Fail",
         Error: "RestoreFailed",
         Cause:
-          "The in-place restore failed; the instance's original root volume was put back (see the run's result).",
+          "The in-place restore failed; the instance's original volume was put back (see the run's result).",
       },
       Planned: { Type: "Succeed" },
       CreateVolumes: stepTask(R, "createVolumes", {
@@ -440,7 +515,10 @@ export const restore = defineRunbook({
       }),
       HasScratch: {
         Type: "Choice",
-        Choices: [{ Variable: "$.plan.attachTo", IsPresent: true, Next: "Attach" }],
+        Choices: [
+          { Variable: "$.plan.inPlace.data", IsPresent: true, Next: "Swap" },
+          { Variable: "$.plan.attachTo", IsPresent: true, Next: "Attach" },
+        ],
         Default: "Verify",
       },
       Attach: stepTask(R, "attach", {
@@ -490,6 +568,18 @@ export const restore = defineRunbook({
         ResultPath: "$.verified",
         Retry: RETRY_STEP,
         Catch: CLEANUP,
+        Next: "HasHook",
+      }),
+      HasHook: {
+        Type: "Choice",
+        Choices: [{ Variable: "$.plan.verifyLambda", IsPresent: true, Next: "VerifyHook" }],
+        Default: "KeepOrTearDown",
+      },
+      // The verify hook: the user's Lambda, given the restored volumes, answers passed|failed|timed-out.
+      VerifyHook: stepTask(R, "verifyHook", {
+        ResultPath: "$.hook",
+        Retry: RETRY_STEP,
+        Catch: CLEANUP,
         Next: "KeepOrTearDown",
       }),
       // A drill, or a restore that did not verify, leaves nothing behind.
@@ -500,6 +590,12 @@ export const restore = defineRunbook({
             Or: [
               { Variable: "$.plan.drill", IsPresent: true },
               { Variable: "$.verified.passed", BooleanEquals: false },
+              {
+                And: [
+                  { Variable: "$.hook", IsPresent: true },
+                  { Not: { Variable: "$.hook.verdict", StringEquals: "passed" } },
+                ],
+              },
             ],
             Next: "TearDown",
           },

@@ -33,6 +33,9 @@ const REFUSALS: Record<string, { status: 400 | 409; path: (p: RestoreParams) => 
     path: (p) => (p.source && "snapshotId" in p.source ? "source.snapshotId" : "source"),
   },
   NoRootVolume: { status: 409, path: () => "source" },
+  NoVolumeAtDevice: { status: 409, path: () => "device" },
+  VolumeNotManaged: { status: 409, path: () => "device" },
+  ZoneMismatch: { status: 400, path: () => "availabilityZone" },
   InstanceNotRunning: { status: 409, path: () => "source" },
 };
 
@@ -47,7 +50,8 @@ export const precheck: Precheck = async (params, ctx) => {
     const attachTo = drill?.isolate ?? p.attachTo;
     const snapshots = await pick(region, source, ctx, drill);
     // In place: a snapshot of another volume lineage is refused here, before anything is written.
-    const inPlace = p.mode === "in-place" ? await inPlacePlan(region, p, source, snapshots) : undefined;
+    const inPlace =
+      p.mode === "in-place" ? await inPlacePlan(region, p, source, snapshots, ctx.automationTag) : undefined;
     if (attachTo && !(await instanceOf(region, attachTo.instanceId)))
       throw new StepExecutionError(
         "InstanceNotFound",

@@ -19,6 +19,7 @@ import {
   type Tag,
   type Volume,
 } from "@aws-sdk/client-ec2";
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { GetCommandInvocationCommand, SSMClient } from "@aws-sdk/client-ssm";
 import {
   client,
@@ -28,7 +29,17 @@ import {
   StepExecutionError,
   type TargetResult,
 } from "@reflex/sdk";
-import { checkReplaced, type InPlace, putBackRoot, replaceRoot, rootSnapshotFor } from "./in-place.ts";
+import {
+  checkReplaced,
+  checkSwapped,
+  dataSnapshotFor,
+  type InPlace,
+  putBackData,
+  putBackRoot,
+  replaceRoot,
+  rootSnapshotFor,
+  swapData,
+} from "./in-place.ts";
 import type { Drill, RestoreParams, RestoreSource } from "./index.ts";
 
 /** Tags on what restore creates, and the ones it reads on backup snapshots. */
@@ -83,6 +94,8 @@ export interface Plan {
   plannedAt: string;
   /** What the backups lack to restore fully (an old manifest): named, not guessed. */
   missing: string[];
+  /** The verify hook's function (params `verify.lambda`, or the drill's). */
+  verifyLambda?: string;
   /** In place: the instance whose root is replaced, the root it keeps, the snapshot. */
   inPlace?: InPlace;
 }
@@ -98,6 +111,7 @@ type Input = RunInput<RestoreParams> & {
   attached?: { done: boolean; at?: string };
   checksum?: { Command?: { CommandId?: string } };
   verified?: Verification;
+  hook?: Hook;
   teardown?: Teardown;
   failure?: { Error?: string; Cause?: string };
 };
@@ -387,6 +401,7 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
     ...(attachTo ? { attachTo } : {}),
     ...(checksum ? { checksumCommand: `sha256sum ${volumes.map((v) => v.attachDevice).join(" ")}` } : {}),
     ...(drill ? { drill: { name: drill.name, targets: drill.targets } } : {}),
+    ...((drill?.verify ?? p.verify) ? { verifyLambda: (drill?.verify ?? p.verify)?.lambda } : {}),
     rpoTo,
     plannedAt: ctx.now().toISOString(),
     missing,
@@ -424,15 +439,27 @@ export async function inPlacePlan(
   p: RestoreParams,
   source: RestoreSource,
   snapshots: Snapshot[],
+  automationTag: StepContext["automationTag"],
 ): Promise<InPlace> {
   const instanceId = inPlaceTarget(p, source, snapshots);
   const instance = instanceId ? await instanceOf(region, instanceId) : undefined;
   if (!instance)
     throw new StepExecutionError(
       "InstanceNotFound",
-      `instance ${instanceId || "(none named)"} does not exist in ${region}`,
+      `instance ${instanceId || "(none named)"} does not exist in ${region}${p.region ? " (the backup's region: a volume is restored in place only in its instance's region)" : ""}`,
     );
-  return rootSnapshotFor(instance, snapshots, "snapshotId" in source);
+  if (!p.device) return rootSnapshotFor(instance, snapshots, "snapshotId" in source);
+  const planned = dataSnapshotFor(instance, snapshots, "snapshotId" in source, p.device, p.availabilityZone);
+  if (!planned.data) return planned;
+  // The swap detaches the original and the rollback attaches it again: IAM allows both only on a
+  // volume carrying the automation tag, so one without it is refused here, before the instance stops.
+  const [kept] = await describeVolumes(region, [{ Name: "volume-id", Values: [planned.keptVolumeId] }]);
+  if (tag(kept?.Tags, automationTag.key) !== automationTag.value)
+    throw new StepExecutionError(
+      "VolumeNotManaged",
+      `${planned.keptVolumeId} at ${instanceId}:${p.device} does not carry the automation tag ${automationTag.key}=${automationTag.value}: Reflex detaches and attaches only volumes tagged for automation (tag it, or restore side by side)`,
+    );
+  return planned;
 }
 
 async function planInPlace(
@@ -442,7 +469,7 @@ async function planInPlace(
   source: RestoreSource,
   snapshots: Snapshot[],
 ): Promise<Plan> {
-  const inPlace = await inPlacePlan(region, input.params, source, snapshots);
+  const inPlace = await inPlacePlan(region, input.params, source, snapshots, ctx.automationTag);
   const snap = snapshots.find((s) => s.SnapshotId === inPlace.snapshotId) as Snapshot;
   if (!ctx.dryRun) {
     const { locked } = await ctx.lockTargets([...restoreLocks(source), `instance:${inPlace.instanceId}`]);
@@ -453,15 +480,17 @@ async function planInPlace(
       );
   }
   const others = snapshots.filter((s) => s.SnapshotId !== inPlace.snapshotId);
+  const data = inPlace.data;
+  const device = data?.device ?? inPlace.rootDevice;
   const result: Plan = {
     region,
-    availabilityZone: "",
+    availabilityZone: data?.availabilityZone ?? "",
     source,
     volumes: [
       {
         snapshotId: inPlace.snapshotId,
         sourceVolumeId: tag(snap.Tags, TAGS.sourceVolume) ?? snap.VolumeId,
-        device: inPlace.rootDevice,
+        device,
         size: snap.VolumeSize ?? 0,
         startTime: snap.StartTime?.toISOString() ?? "",
         backupExecutionId: tag(snap.Tags, TAGS.backupExecution),
@@ -471,14 +500,16 @@ async function planInPlace(
     plannedAt: ctx.now().toISOString(),
     missing: others.map(
       (s) =>
-        `${s.SnapshotId} (${tag(s.Tags, TAGS.device) ?? "unknown device"}): in place restores the root volume only`,
+        `${s.SnapshotId} (${tag(s.Tags, TAGS.device) ?? "unknown device"}): in place restores ${device} only`,
     ),
     inPlace,
   };
   const verb = ctx.dryRun ? "would replace" : "will replace";
   await ctx.record({
     plan: result,
-    summary: `${verb} the root volume of ${inPlace.instanceId} (${inPlace.rootDevice}) with one restored from ${inPlace.snapshotId}, in place (CreateReplaceRootVolumeTask; the instance reboots); the original ${inPlace.keptVolumeId} is kept, detached; RPO ${minutes(rpoMs(result))} min`,
+    summary: data
+      ? `${verb} the data volume ${inPlace.keptVolumeId} at ${inPlace.instanceId}:${device} with one restored from ${inPlace.snapshotId} in ${data.availabilityZone}, in place (${data.wasRunning ? "stop, " : ""}detach, attach at ${device}${data.wasRunning ? ", start" : ""}); the original ${inPlace.keptVolumeId} is kept, detached; RPO ${minutes(rpoMs(result))} min`
+      : `${verb} the root volume of ${inPlace.instanceId} (${inPlace.rootDevice}) with one restored from ${inPlace.snapshotId}, in place (CreateReplaceRootVolumeTask; the instance reboots); the original ${inPlace.keptVolumeId} is kept, detached; RPO ${minutes(rpoMs(result))} min`,
     targets: [
       {
         id: inPlace.instanceId,
@@ -486,7 +517,9 @@ async function planInPlace(
         status: "not-started",
         reason: `${verb} its root ${inPlace.keptVolumeId} from ${inPlace.snapshotId}`,
         details: {
-          created: "a root volume from the snapshot",
+          created: data
+            ? `a ${snap.VolumeSize ?? "?"} GiB volume in ${data.availabilityZone}`
+            : "a root volume from the snapshot",
           replaced: inPlace.keptVolumeId,
           kept: inPlace.keptVolumeId,
         },
@@ -543,6 +576,8 @@ export async function createVolumes(input: Input, ctx: StepContext): Promise<Cre
                   ...(v.device ? [{ Key: TAGS.device, Value: v.device }] : []),
                   ...(v.sourceVolumeId ? [{ Key: TAGS.sourceVolume, Value: v.sourceVolumeId }] : []),
                   ...(plan.drill ? [{ Key: TAGS.drill, Value: plan.drill.name }] : []),
+                  // In place: the volume it replaces (which Reflex did not create, so is not tagged).
+                  ...(plan.inPlace ? [{ Key: "reflex:replaces", Value: plan.inPlace.keptVolumeId }] : []),
                 ],
               },
             ],
@@ -723,6 +758,70 @@ export async function verify(input: Input, ctx: StepContext): Promise<Verificati
   return result;
 }
 
+/** The verify hook's answer. */
+export interface Hook {
+  function: string;
+  verdict: "passed" | "failed" | "timed-out";
+  reason?: string;
+}
+
+const VERDICTS = new Set(["passed", "failed", "timed-out"]);
+
+/**
+ * Invokes the verify hook with the restored volumes (and the instance they are on) and reads its
+ * verdict. A function that throws is `failed`, one Lambda timed out is `timed-out` (its reason
+ * recorded); an answer that is not one of the three is `failed`, saying so.
+ */
+export async function verifyHook(input: Input, ctx: StepContext): Promise<Hook> {
+  const { plan } = input;
+  const fn = plan.verifyLambda as string;
+  const payload = {
+    executionId: ctx.executionId,
+    ...(plan.drill ? { drill: plan.drill.name } : {}),
+    region: plan.region,
+    availabilityZone: plan.availabilityZone,
+    ...(plan.attachTo ? { instanceId: plan.attachTo.instanceId } : {}),
+    volumes: (input.created?.volumes ?? []).map((v) => ({
+      volumeId: v.volumeId,
+      snapshotId: v.snapshotId,
+      ...(v.device ? { device: v.device } : {}),
+      ...(v.attachDevice ? { attachedAt: v.attachDevice } : {}),
+    })),
+  };
+  const out = await client(LambdaClient, "lambda", plan.region).send(
+    new InvokeCommand({ FunctionName: fn, Payload: new TextEncoder().encode(JSON.stringify(payload)) }),
+  );
+  const text = out.Payload ? new TextDecoder().decode(out.Payload) : "";
+  let answer: { verdict?: unknown; reason?: unknown; errorMessage?: unknown } = {};
+  try {
+    answer = text ? JSON.parse(text) : {};
+  } catch {
+    answer = {};
+  }
+  let hook: Hook;
+  if (out.FunctionError) {
+    const message = String(answer.errorMessage ?? text).slice(0, 500);
+    hook = {
+      function: fn,
+      verdict: /timed out/i.test(message) ? "timed-out" : "failed",
+      reason: `the function failed (${out.FunctionError}): ${message}`,
+    };
+  } else if (typeof answer.verdict === "string" && VERDICTS.has(answer.verdict))
+    hook = {
+      function: fn,
+      verdict: answer.verdict as Hook["verdict"],
+      ...(answer.reason !== undefined ? { reason: String(answer.reason).slice(0, 500) } : {}),
+    };
+  else
+    hook = {
+      function: fn,
+      verdict: "failed",
+      reason: `answered ${text.slice(0, 200) || "nothing"}, not { verdict: passed|failed|timed-out }`,
+    };
+  await ctx.record({ verifyHook: hook });
+  return hook;
+}
+
 export interface Teardown {
   done: boolean;
   deleted: string[];
@@ -793,20 +892,31 @@ export async function report(
   const v = input.verified as Verification;
   const { plan } = input;
   const torn = input.teardown?.done === true;
+  const hook = input.hook;
+  const hookFailed = hook !== undefined && hook.verdict !== "passed";
   const verdict = !v.passed
     ? "verify-failed"
-    : v.targets && (v.targets.rto === "missed" || v.targets.rpo === "missed")
-      ? "missed"
-      : "passed";
+    : hookFailed
+      ? plan.drill
+        ? "missed"
+        : "verify-failed"
+      : v.targets && (v.targets.rto === "missed" || v.targets.rpo === "missed")
+        ? "missed"
+        : "passed";
+  const hookNote = hook
+    ? `; verify hook ${hook.function}: ${hook.verdict}${hook.reason ? ` (${hook.reason})` : ""}`
+    : "";
   const targets: TargetResult[] = (input.created?.volumes ?? []).map((c) => {
     const got = v.volumes.find((x) => x.volumeId === c.volumeId);
     return {
       id: c.volumeId,
       kind: "volume",
-      status: v.passed ? "succeeded" : "rolled-back",
-      reason: v.passed
-        ? `restored from ${c.snapshotId} and verified${torn ? "; deleted after the drill" : ""}`
-        : `did not verify: ${v.problems.filter((p) => p.startsWith(c.volumeId)).join("; ") || v.problems.join("; ")}; deleted`,
+      status: v.passed && !hookFailed ? "succeeded" : "rolled-back",
+      reason: hookFailed
+        ? `restored from ${c.snapshotId}; the verify hook answered ${hook?.verdict}${hook?.reason ? ` (${hook.reason})` : ""}; deleted`
+        : v.passed
+          ? `restored from ${c.snapshotId} and verified${torn ? "; deleted after the drill" : ""}`
+          : `did not verify: ${v.problems.filter((p) => p.startsWith(c.volumeId)).join("; ") || v.problems.join("; ")}; deleted`,
       details: {
         snapshot: c.snapshotId,
         device: c.device ?? "unknown (old backup)",
@@ -824,7 +934,7 @@ export async function report(
   const what = plan.drill ? `drill ${plan.drill.name}` : "restore";
   await ctx.record({
     verdict,
-    summary: `${what}: ${targets.length} volume(s) ${v.passed ? "restored and verified" : "did not verify"}; ${rto}; ${rpo}${met}${torn ? "; everything it created was deleted" : ""}`,
+    summary: `${what}: ${targets.length} volume(s) ${v.passed && !hookFailed ? "restored and verified" : "did not verify"}; ${rto}; ${rpo}${met}${hookNote}${torn ? "; everything it created was deleted" : ""}`,
     targets,
   });
   return { verdict };
@@ -919,9 +1029,13 @@ export const implementation: Implementation = {
     verify,
     teardown,
     report,
+    verifyHook,
     replaceRoot,
     checkReplaced,
     putBackRoot,
+    swapData,
+    checkSwapped,
+    putBackData,
   },
   sweepLost,
 };

@@ -158,11 +158,18 @@ export function unfinishedTargets(s: Pick<Simulation, "outcome">): Runbooks.Targ
 
 /** IAM's service prefix for the simulated cloud's service names. */
 const IAM_PREFIX: Record<string, string> = { elbv2: "elasticloadbalancing", "dynamodb-tables": "dynamodb" };
+/** API operations whose IAM action has another name. */
+const IAM_ACTION: Record<string, string> = { "lambda:Invoke": "lambda:InvokeFunction" };
 
 /** Calls the runbook made that its declared permissions do not allow (`ssm:SendCommand`), each once. */
 export function callsOutsidePermissions(s: Pick<Simulation, "calls" | "runbook">): string[] {
   const declared = new Set(s.runbook.permissions.flatMap((p) => p.actions));
-  const made = new Set(s.calls.map((c) => `${IAM_PREFIX[c.service] ?? c.service}:${c.operation}`));
+  const made = new Set(
+    s.calls.map((c) => {
+      const action = `${IAM_PREFIX[c.service] ?? c.service}:${c.operation}`;
+      return IAM_ACTION[action] ?? action;
+    }),
+  );
   return [...made].filter((a) => !declared.has(a)).sort();
 }
 

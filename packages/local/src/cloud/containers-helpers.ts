@@ -104,6 +104,8 @@ export interface NewLambdaFunction {
   provisioned?: Record<string, number>;
   tags?: Record<string, string>;
   region?: string;
+  /** What Invoke answers, in order (see FunctionRecord.answers). */
+  answers?: unknown[];
 }
 
 function addFunction(ctx: OpContext, spec: NewLambdaFunction): void {
@@ -115,6 +117,7 @@ function addFunction(ctx: OpContext, spec: NewLambdaFunction): void {
     name: spec.name,
     tags: tagsFromRecord(spec.tags),
     versions: spec.versions ?? 1,
+    ...(spec.answers ? { answers: [...spec.answers] } : {}),
     aliases: Object.entries(spec.aliases ?? {}).map(([name, version]) => ({ name, version })),
     provisioned: Object.entries(spec.provisioned ?? {}).map(([qualifier, requested]) => ({
       qualifier,

@@ -30,6 +30,12 @@ export interface FunctionRecord {
   provisioned: ProvisionedRecord[];
   /** How many of the next configs put on this function fail. */
   failConfigs?: number;
+  /**
+   * What `Invoke` answers: the payload the function returns (JSON), or `{ functionError }` for a
+   * function that threw (Lambda's `FunctionError: Unhandled`, the error as the payload). The
+   * last one is answered again once the list is used up; `{}` when none is set.
+   */
+  answers?: unknown[];
 }
 
 export interface LambdaState {
@@ -216,6 +222,29 @@ function deleteConfig(ctx: OpContext, input: { FunctionName?: string; Qualifier?
   return {};
 }
 
+/**
+ * Invoke (RequestResponse): the function's configured answer, as Lambda gives it — StatusCode
+ * 200, the payload as bytes, `FunctionError: "Unhandled"` when the function threw. No code runs.
+ */
+function invoke(ctx: OpContext, input: { FunctionName?: string; InvocationType?: string }) {
+  const fn = functionOf(ctx, input.FunctionName);
+  if (input.InvocationType === "Event") return { StatusCode: 202 };
+  if (input.InvocationType === "DryRun") return { StatusCode: 204 };
+  const answers = fn.answers ?? [];
+  const answer = answers.length > 1 ? answers.shift() : answers[0];
+  const thrown =
+    answer && typeof answer === "object" && "functionError" in answer
+      ? (answer as { functionError: unknown }).functionError
+      : undefined;
+  const body = thrown !== undefined ? thrown : (answer ?? {});
+  return {
+    StatusCode: 200,
+    ExecutedVersion: "$LATEST",
+    ...(thrown !== undefined ? { FunctionError: "Unhandled" } : {}),
+    Payload: new TextEncoder().encode(JSON.stringify(body)),
+  };
+}
+
 export const lambdaOperations: Record<string, (ctx: OpContext, input: OpInput) => object> = {
   GetFunction: getFunction,
   GetAlias: getAlias,
@@ -225,4 +254,5 @@ export const lambdaOperations: Record<string, (ctx: OpContext, input: OpInput) =
   GetProvisionedConcurrencyConfig: getConfig,
   PutProvisionedConcurrencyConfig: putConfig,
   DeleteProvisionedConcurrencyConfig: deleteConfig,
+  Invoke: invoke,
 };
