@@ -346,9 +346,13 @@ async function gateStorm(): Promise<Record<string, unknown>> {
 }
 
 export async function auditSealBench(): Promise<Array<Record<string, unknown>>> {
-  const out: Array<Record<string, unknown>> = [await gateStorm(), await stormThroughput()];
+  // BENCH_AUDIT_PARTS=verify measures only the verify and export sizes (e.g. at 1 M, alone).
+  const parts = (process.env.BENCH_AUDIT_PARTS ?? "gate,storm,verify").split(",");
+  const out: Array<Record<string, unknown>> = [];
+  if (parts.includes("gate")) out.push(await gateStorm());
+  if (parts.includes("storm")) out.push(await stormThroughput());
   const verify: Array<Record<string, unknown>> = [];
-  for (const size of VERIFY_SIZES) verify.push(...(await verifyAndBytes(size)));
+  if (parts.includes("verify")) for (const size of VERIFY_SIZES) verify.push(...(await verifyAndBytes(size)));
   const times = verify.filter((v) => v.figure === "verify");
   // Linear? The per-entry time at the largest size against the smallest's.
   const first = times[0];
