@@ -6,17 +6,14 @@
  * runner counted every step as "before the approval", so the run acted while "waiting".
  */
 
-import { EC2Client, RebootInstancesCommand } from "@aws-sdk/client-ec2";
 import { validateConfig } from "@reflex/core";
 import { setContainerSettings } from "@reflex/local/cloud/containers-helpers";
 import { setDatabaseTimings } from "@reflex/local/cloud/databases";
 import { SimulatedCloud } from "@reflex/local/cloud/index";
 import { setPatchingSettings } from "@reflex/local/cloud/patching-helpers";
 import { type LocalMode, startLocal } from "@reflex/local/local-mode";
-import { client, defineRunbook, stepTask } from "@reflex/sdk";
 import { manageWithSsm } from "@reflex/sdk/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { z } from "zod";
 import { dbBackup } from "../examples/runbooks/db-backup/index.ts";
 import { offHours } from "../examples/runbooks/off-hours/index.ts";
 import { restartService } from "../examples/runbooks/restart-service/index.ts";
@@ -57,35 +54,6 @@ async function settled(
   }
   return run;
 }
-
-/**
- * A team's low-risk runbook written with no approval states: a run of it that needs approval
- * (here every run does) can never wait, so the step runner must refuse its every step.
- */
-const noWait = defineRunbook({
-  name: "no-wait",
-  summary: "Reboots one instance, with no approval states",
-  risk: "low",
-  params: z.object({ instanceId: z.string() }).strict(),
-  example: { instanceId: "i-0" },
-  cap: { maxTargets: 1 },
-  permissions: [
-    {
-      actions: ["ec2:RebootInstances"],
-      mutating: true,
-      resources: ["arn:${Partition}:ec2:*:${Account}:instance/*"],
-    },
-  ],
-  rollback: ["reboot"],
-  dryRun: "Says which instance it would reboot.",
-  stateMachine: { StartAt: "Reboot", States: { Reboot: stepTask("no-wait", "reboot", { End: true }) } },
-  implementation: async () => ({
-    steps: {
-      reboot: async (input: { params: { instanceId: string } }) =>
-        client(EC2Client, "ec2").send(new RebootInstancesCommand({ InstanceIds: [input.params.instanceId] })),
-    },
-  }),
-});
 
 const cases: Array<{
   name: string;
@@ -155,7 +123,7 @@ describe("no runbook acts while its run waits for approval", () => {
       config: validateConfig({
         ...config,
         ...extra,
-        runbooks: [dbBackup, offHours, restartService, scaleService, noWait],
+        runbooks: [dbBackup, offHours, restartService, scaleService],
       }),
       port: 0,
       quiet: true,
@@ -202,20 +170,4 @@ describe("no runbook acts while its run waits for approval", () => {
       expect(mutating(rejected)).toEqual([]);
     });
   }
-
-  it("a runbook with no approval states takes no step of a run that needs approval: refused, audited, nothing changed", async () => {
-    const instanceId = local.cloud.instances()[0].InstanceId as string;
-    const res = await call(local.url, "cli:alice", "POST", "/api/runbooks/no-wait/executions", {
-      params: { instanceId },
-    });
-    expect(res.status, JSON.stringify(res.body)).toBe(202);
-    const id = res.body.executionId as string;
-    expect(await settled(local.url, id, ["RUNNING", "WAITING_FOR_APPROVAL"])).toMatchObject({
-      status: "FAILED",
-    });
-    expect(local.cloud.calls.filter((x) => x.mutating && x.executionId === id)).toEqual([]);
-    const audit = (await call(local.url, "cli:carol", "GET", `/api/audit?execution=${id}&kind=step.refused`))
-      .body;
-    expect(JSON.stringify(audit)).toMatch(/has no approval states/);
-  });
 });

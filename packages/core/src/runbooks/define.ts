@@ -640,14 +640,6 @@ export function checkSpec(spec: RunbookSpec<z.ZodType>): { problems: Issue[]; st
     } else if (!steps.includes(step)) steps.push(step);
     if (params?.runbook !== spec.name) add(at, `must pass runbook '${spec.name}'`);
   }
-  // The default policy sends medium risk (in prod) and high risk to a person, and riskFor may
-  // raise any run's: such a runbook must be able to wait. Without approval states the step
-  // runner would refuse every step of a run that needs approval (stepsBeforeApproval).
-  if ((spec.risk === "medium" || spec.risk === "high" || spec.riskFor) && !hasApprovalWait(spec.stateMachine))
-    add(
-      "stateMachine",
-      `risk ${spec.risk}${spec.riskFor ? " (or more, by riskFor)" : ""} can need a person's approval, but its state machine has no approval states: put approvalStates('${spec.name}', …) after its plan`,
-    );
   for (const r of spec.rollback ?? []) {
     if (!steps.includes(r) && !allStateNames(spec.stateMachine).includes(r))
       add("rollback", `rollback step '${r}' is not called by its state machine`);
