@@ -7,7 +7,7 @@
  * Written only against @reflex/sdk, outside Reflex's packages; listed in a config with
  * `runbooks: [restartService]`. See docs/runbooks/writing.md.
  */
-import { approvalStates, aws, defineRunbook, RETRY_STEP, stepTask, waitFor } from "@reflex/sdk";
+import { aws, defineRunbook, RETRY_STEP, stepTask, waitFor } from "@reflex/sdk";
 import { z } from "zod";
 
 const R = "restart-service";
@@ -71,11 +71,9 @@ export const restartService = defineRunbook({
       IsDryRun: {
         Type: "Choice",
         Choices: [{ Variable: "$.execution.dryRun", BooleanEquals: true, Next: "Planned" }],
-        Default: "ApprovalNeeded",
+        Default: "RestartEach",
       },
       Planned: { Type: "Succeed" },
-      // A person approves the plan when the policy asks: nothing before this changes anything.
-      ...approvalStates(R, "RestartEach"),
       RestartEach: {
         Type: "Map",
         ItemsPath: "$.plan.instanceIds",

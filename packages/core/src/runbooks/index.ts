@@ -35,11 +35,9 @@ export type {
 export {
   checkSpec,
   defineRunbook,
-  hasApprovalWait,
   implementSteps,
   permissionProblems,
   sdkAction,
-  stepsBeforeApproval,
   TAG_SCOPED_SERVICES,
   TAGGING_ACTIONS,
   taskStates,
