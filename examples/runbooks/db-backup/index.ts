@@ -15,7 +15,7 @@
  * Written only against @reflex/sdk; listed in a config with `runbooks: [dbBackup]`. See
  * docs/runbooks/db-backup.md.
  */
-import { defineRunbook, pollLoop, RETRY_ROLLBACK, RETRY_STEP, stepTask } from "@reflex/sdk";
+import { approvalStates, defineRunbook, pollLoop, RETRY_ROLLBACK, RETRY_STEP, stepTask } from "@reflex/sdk";
 import { z } from "zod";
 
 const R = "db-backup";
@@ -237,9 +237,11 @@ export const dbBackup = defineRunbook({
       IsDryRun: {
         Type: "Choice",
         Choices: [{ Variable: "$.execution.dryRun", BooleanEquals: true, Next: "Planned" }],
-        Default: "Create",
+        Default: "ApprovalNeeded",
       },
       Planned: { Type: "Succeed" },
+      // A person approves the plan when the policy asks: nothing before this changes anything.
+      ...approvalStates(R, "Create"),
       Create: stepTask(R, "create", {
         ResultPath: "$.created",
         Retry: RETRY_STEP,

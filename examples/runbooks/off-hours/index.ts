@@ -9,7 +9,7 @@
  * Written only against @reflex/sdk; listed in a config with `runbooks: [offHours]` and an
  * `offHours:` key (see ./reflex.config.ts and docs/runbooks/off-hours.md).
  */
-import { defineRunbook, RETRY_ROLLBACK, RETRY_STEP, stepTask } from "@reflex/sdk";
+import { approvalStates, defineRunbook, RETRY_ROLLBACK, RETRY_STEP, stepTask } from "@reflex/sdk";
 import { z } from "zod";
 import { savingsReport } from "./savings.ts";
 import { type OffHours, offHoursSchema } from "./schedule.ts";
@@ -172,18 +172,22 @@ export const offHours = defineRunbook({
               { Variable: "$.params.action", StringEquals: "keep" },
               { Variable: "$.params.action", StringEquals: "release" },
             ],
-            Next: "Override",
+            Next: "OverrideApprovalNeeded",
           },
         ],
         Default: "Plan",
       },
+      // An override changes what later ticks do: it waits for a person when the policy asks.
+      ...approvalStates(R, "Override", "OverrideApproval"),
       Override: stepTask(R, "override", { ResultPath: "$.override", Retry: RETRY_STEP, Next: "Done" }),
       Plan: stepTask(R, "plan", { ResultPath: "$.plan", Retry: RETRY_STEP, Next: "IsDryRun" }),
       IsDryRun: {
         Type: "Choice",
         Choices: [{ Variable: "$.execution.dryRun", BooleanEquals: true, Next: "Done" }],
-        Default: "Apply",
+        Default: "ApprovalNeeded",
       },
+      // A person approves the plan when the policy asks: nothing before this changes anything.
+      ...approvalStates(R, "Apply"),
       Apply: stepTask(R, "apply", {
         ResultPath: "$.applied",
         Retry: RETRY_STEP,

@@ -7,7 +7,7 @@
  * Written only against @reflex/sdk, outside Reflex's packages; listed in a config with
  * `runbooks: [restartService]`. See docs/runbooks/writing.md.
  */
-import { aws, defineRunbook, RETRY_STEP, stepTask, waitFor } from "@reflex/sdk";
+import { approvalStates, aws, defineRunbook, RETRY_STEP, stepTask, waitFor } from "@reflex/sdk";
 import { z } from "zod";
 
 const R = "restart-service";
@@ -71,9 +71,11 @@ export const restartService = defineRunbook({
       IsDryRun: {
         Type: "Choice",
         Choices: [{ Variable: "$.execution.dryRun", BooleanEquals: true, Next: "Planned" }],
-        Default: "RestartEach",
+        Default: "ApprovalNeeded",
       },
       Planned: { Type: "Succeed" },
+      // A person approves the plan when the policy asks: nothing before this changes anything.
+      ...approvalStates(R, "RestartEach"),
       RestartEach: {
         Type: "Map",
         ItemsPath: "$.plan.instanceIds",

@@ -9,7 +9,15 @@
  * Written only against @reflex/sdk, outside Reflex's packages, like restart-service; listed in a
  * config with `runbooks: [scaleService]`. See docs/runbooks/scale-service.md.
  */
-import { catchAll, defineRunbook, dryRunChoice, failWith, pollLoop, stepBuilders } from "@reflex/sdk";
+import {
+  approvalStates,
+  catchAll,
+  defineRunbook,
+  dryRunChoice,
+  failWith,
+  pollLoop,
+  stepBuilders,
+} from "@reflex/sdk";
 import { z } from "zod";
 
 const R = "scale-service";
@@ -175,11 +183,13 @@ export const scaleService = defineRunbook({
     StartAt: "Plan",
     States: {
       Plan: step("plan", { ResultPath: "$.plan", Next: "IsDryRun" }),
-      IsDryRun: dryRunChoice("Apply", "Planned", [
+      IsDryRun: dryRunChoice("ApprovalNeeded", "Planned", [
         { Variable: "$.plan.action", StringEquals: "none", Next: "NothingToDo" },
       ]),
       Planned: { Type: "Succeed" },
       NothingToDo: { Type: "Succeed" },
+      // A person approves the plan when the policy asks: nothing before this changes anything.
+      ...approvalStates(R, "Apply"),
       Apply: step("apply", { ResultPath: "$.applied", Catch: catchAll("Rollback"), Next: "WaitSettled" }),
       ...pollLoop({
         wait: "WaitSettled",

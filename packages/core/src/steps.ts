@@ -14,14 +14,7 @@ import { StepExecutionError, ValidationError } from "./errors.ts";
 import * as Lifecycle from "./lifecycle.ts";
 import * as Access from "./policy/access.ts";
 import * as People from "./policy/people.ts";
-import {
-  APPROVAL_RESOURCE,
-  APPROVAL_STEP,
-  type AslDefinition,
-  type AslState,
-  RUN_ABORTED,
-  VERIFY_APPROVAL_STEP,
-} from "./runbooks/asl.ts";
+import { APPROVAL_STEP, RUN_ABORTED, VERIFY_APPROVAL_STEP } from "./runbooks/asl.ts";
 import type { StepContext } from "./runbooks/index.ts";
 import * as Runbooks from "./runbooks/index.ts";
 import { canonicalJson } from "./runs-api.ts";
@@ -81,36 +74,6 @@ export interface StepEvent {
  * `runbooks/define.ts`): a transient AWS error by its code (or `Reflex.TransientError`), which
  * the retriers retry for minutes; a permanent one by its own code, which fails the step at once.
  */
-/** The step a Task state runs (`stepTask`'s Parameters, or an approval's Payload). */
-function stepOf(state: AslState): string | undefined {
-  const p = (state.Parameters?.Payload ?? state.Parameters) as { step?: unknown } | undefined;
-  return typeof p?.step === "string" ? p.step : undefined;
-}
-
-/**
- * The steps a run may reach before its approval wait: the states reachable from StartAt (by
- * Next, Default, Choices and Catch, into Map and Parallel bodies) without passing an approval
- * wait or the Choice that leads to one.
- */
-function stepsBeforeApproval(def: AslDefinition, out = new Set<string>()): Set<string> {
-  const waits = (name: string) => def.States[name]?.Resource === APPROVAL_RESOURCE;
-  const seen = new Set<string>();
-  const visit = (name: string | undefined) => {
-    const state = name === undefined ? undefined : def.States[name];
-    if (!state || seen.has(name as string) || waits(name as string)) return;
-    seen.add(name as string);
-    if (state.Type === "Choice" && state.Choices?.some((c) => waits(c.Next))) return;
-    const step = stepOf(state);
-    if (step) out.add(step);
-    for (const inner of [state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])])
-      if (inner) stepsBeforeApproval(inner, out);
-    for (const next of [state.Next, state.Default, ...(state.Choices ?? []).map((c) => c.Next)]) visit(next);
-    for (const c of state.Catch ?? []) visit(c.Next);
-  };
-  visit(def.StartAt);
-  return out;
-}
-
 const beforeApproval = new Map<string, Set<string>>();
 
 /**
@@ -145,9 +108,12 @@ async function whyNotAdmitted(
     return `the payload's params are not run ${record.id}'s`;
   if (!record.approval?.required || event.step === APPROVAL_STEP || event.step === VERIFY_APPROVAL_STEP)
     return undefined;
-  const before = beforeApproval.get(runbook.name) ?? stepsBeforeApproval(runbook.stateMachine);
+  const before = beforeApproval.get(runbook.name) ?? Runbooks.stepsBeforeApproval(runbook.stateMachine);
   beforeApproval.set(runbook.name, before);
   if (before.has(event.step)) return undefined;
+  // Fails closed: a runbook with no approval states cannot wait, so nothing of it runs unapproved.
+  if (before.size === 0 && !Runbooks.hasApprovalWait(runbook.stateMachine))
+    return `run ${record.id} needs approval (${record.approval.reasons.join("; ") || "required"}) and runbook ${runbook.name} has no approval states to wait in; '${event.step}' may not run unapproved`;
   const approval = await ApprovalRecords.find(record.id);
   if (approval?.status !== "APPROVED" || record.status !== "RUNNING")
     return `run ${record.id} has not been approved (${approval ? `its approval is ${approval.status}` : "no approval is recorded"}); '${event.step}' comes after the approval`;

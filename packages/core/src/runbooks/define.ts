@@ -474,6 +474,72 @@ function allStates(def: AslDefinition): Map<string, AslState> {
   return out;
 }
 
+/** The step a Task state runs (`stepTask`'s Parameters, or an approval's Payload). */
+export function stepOf(state: AslState): string | undefined {
+  const p = (state.Parameters?.Payload ?? state.Parameters) as { step?: unknown } | undefined;
+  return typeof p?.step === "string" ? p.step : undefined;
+}
+
+/**
+ * The steps a run may take while its approval is pending: those of the states on the way to an
+ * approval wait — reachable from StartAt (by Next, Default, Choices and Catch) without passing a
+ * wait or the Choice that leads to one, and from which a wait can still be reached — with the
+ * bodies of the Maps and Parallels among them. The plan and its prechecks, read-only by the
+ * runbook contract. A step on no way to a wait is not "before the approval", it is a step the
+ * approval never guards: with no approval states at all, none is (fails closed: a run that needs
+ * approval takes no step of a runbook that cannot wait for one).
+ */
+export function stepsBeforeApproval(def: AslDefinition): Set<string> {
+  const waits = (name: string) => def.States[name]?.Resource === APPROVAL_RESOURCE;
+  const edges = (state: AslState) => [
+    ...[state.Next, state.Default, ...(state.Choices ?? []).map((c) => c.Next)],
+    ...(state.Catch ?? []).map((c) => c.Next),
+  ];
+  // The states from which a wait can be reached.
+  const leads = new Map<string, boolean>();
+  const leadsToWait = (name: string | undefined, path = new Set<string>()): boolean => {
+    if (name === undefined || !def.States[name] || path.has(name)) return false;
+    if (waits(name)) return true;
+    const known = leads.get(name);
+    if (known !== undefined) return known;
+    path.add(name);
+    const yes = edges(def.States[name]).some((n) => leadsToWait(n, path));
+    path.delete(name);
+    leads.set(name, yes);
+    return yes;
+  };
+  const out = new Set<string>();
+  const bodySteps = (d: AslDefinition) => {
+    for (const state of Object.values(d.States)) {
+      const step = stepOf(state);
+      if (step && state.Resource !== APPROVAL_RESOURCE) out.add(step);
+      for (const inner of [state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])])
+        if (inner) bodySteps(inner);
+    }
+  };
+  const seen = new Set<string>();
+  const visit = (name: string | undefined) => {
+    const state = name === undefined ? undefined : def.States[name];
+    if (!state || seen.has(name as string) || waits(name as string)) return;
+    seen.add(name as string);
+    if (state.Type === "Choice" && state.Choices?.some((c) => waits(c.Next))) return;
+    if (leadsToWait(name)) {
+      const step = stepOf(state);
+      if (step) out.add(step);
+      for (const inner of [state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])])
+        if (inner) bodySteps(inner);
+    }
+    for (const next of edges(state)) visit(next);
+  };
+  visit(def.StartAt);
+  return out;
+}
+
+/** Whether a definition has an approval wait (`approvalStates`), Map and Parallel bodies included. */
+export function hasApprovalWait(def: AslDefinition): boolean {
+  return taskStates(def).some(([, t]) => t.Resource === APPROVAL_RESOURCE);
+}
+
 /**
  * Every problem with a runbook's manifest, each with the field it is in (`permissions[2]`,
  * `stateMachine.States.Apply`), and the steps its state machine calls.
@@ -574,6 +640,14 @@ export function checkSpec(spec: RunbookSpec<z.ZodType>): { problems: Issue[]; st
     } else if (!steps.includes(step)) steps.push(step);
     if (params?.runbook !== spec.name) add(at, `must pass runbook '${spec.name}'`);
   }
+  // The default policy sends medium risk (in prod) and high risk to a person, and riskFor may
+  // raise any run's: such a runbook must be able to wait. Without approval states the step
+  // runner would refuse every step of a run that needs approval (stepsBeforeApproval).
+  if ((spec.risk === "medium" || spec.risk === "high" || spec.riskFor) && !hasApprovalWait(spec.stateMachine))
+    add(
+      "stateMachine",
+      `risk ${spec.risk}${spec.riskFor ? " (or more, by riskFor)" : ""} can need a person's approval, but its state machine has no approval states: put approvalStates('${spec.name}', …) after its plan`,
+    );
   for (const r of spec.rollback ?? []) {
     if (!steps.includes(r) && !allStateNames(spec.stateMachine).includes(r))
       add("rollback", `rollback step '${r}' is not called by its state machine`);

@@ -35,9 +35,11 @@ export type {
 export {
   checkSpec,
   defineRunbook,
+  hasApprovalWait,
   implementSteps,
   permissionProblems,
   sdkAction,
+  stepsBeforeApproval,
   TAG_SCOPED_SERVICES,
   TAGGING_ACTIONS,
   taskStates,

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { RunbookDefinitionError } from "../errors.ts";
-import { stepTask } from "./asl.ts";
+import { approvalStates, stepTask } from "./asl.ts";
 import { defineRunbook, implementSteps } from "./define.ts";
 import * as Runbooks from "./index.ts";
 import { aws, pollLoop, sdkResource, waitFor } from "./sdk-tasks.ts";
@@ -255,4 +255,67 @@ describe("steps without a Lambda", () => {
     });
     expect(states.AwaitCheck.Choices?.[2]).toMatchObject({ Next: "AwaitTimedOut" });
   });
+});
+
+describe("runbooks that may need a person's approval", () => {
+  // Plan → (a bypass to Act that skips the approval) → approval → Act.
+  const plan = stepTask("probe", "plan", { Next: "Route" });
+  const act = stepTask("probe", "doIt", {
+    Catch: [{ ErrorEquals: ["States.ALL"], Next: "Undo" }],
+    End: true,
+  });
+  const undo = stepTask("probe", "undo", { End: true });
+
+  it("refuses a medium, high or riskFor runbook with no approval states, naming it", () => {
+    for (const risky of [
+      { risk: "medium" as const },
+      { risk: "high" as const },
+      { riskFor: () => "high" as const },
+    ])
+      expect(() => defineRunbook({ ...spec, ...risky })).toThrow(
+        /stateMachine: risk .* can need a person's approval, but its state machine has no approval states: put approvalStates\('probe', …\)/,
+      );
+    const waits = {
+      StartAt: "Plan",
+      States: {
+        Plan: stepTask("probe", "plan", { Next: "ApprovalNeeded" }),
+        ...approvalStates("probe", "Do"),
+        Do: act,
+        Undo: undo,
+      },
+    };
+    expect(defineRunbook({ ...spec, risk: "medium", stateMachine: waits }).steps).toEqual([
+      "plan",
+      "doIt",
+      "undo",
+    ]);
+  });
+
+  it("lets a pending run take only the steps on the way to an approval wait: none without approval states, none on a bypass", () => {
+    expect([...Runbooks.stepsBeforeApproval(spec.stateMachine)]).toEqual([]);
+    const bypass = {
+      StartAt: "Plan",
+      States: {
+        Plan: plan,
+        Route: {
+          Type: "Choice" as const,
+          Choices: [{ Variable: "$.skip", BooleanEquals: true, Next: "Do" }],
+          Default: "ApprovalNeeded",
+        },
+        ...approvalStates("probe", "Do"),
+        Do: act,
+        Undo: undo,
+      },
+    };
+    expect([...Runbooks.stepsBeforeApproval(bypass)]).toEqual(["plan"]);
+  });
+
+  it.each(Runbooks.list().map((r) => [r.name, r] as const))(
+    "%s has approval states and lets a pending run take only its read-only planning steps",
+    (_name, runbook) => {
+      expect(Runbooks.hasApprovalWait(runbook.stateMachine)).toBe(true);
+      for (const step of Runbooks.stepsBeforeApproval(runbook.stateMachine))
+        expect(step).toMatch(/^(plan|check|readiness)/i);
+    },
+  );
 });

@@ -110,7 +110,7 @@ export async function cmdNewRunbook(
     "index.ts": `/**
  * ${name}: TODO say what it does, to what, and how it undoes it. See docs/runbooks/writing.md.
  */
-import { defineRunbook, RETRY_ROLLBACK, RETRY_STEP, stepTask } from "@reflex/sdk";
+import { approvalStates, defineRunbook, RETRY_ROLLBACK, RETRY_STEP, stepTask } from "@reflex/sdk";
 import { z } from "zod";
 
 const R = "${name}";
@@ -139,9 +139,12 @@ export const ${id} = defineRunbook({
       IsDryRun: {
         Type: "Choice",
         Choices: [{ Variable: "$.execution.dryRun", BooleanEquals: true, Next: "Planned" }],
-        Default: "Apply",
+        Default: "ApprovalNeeded",
       },
       Planned: { Type: "Succeed" },
+      // A person approves the plan when the policy asks (medium risk: in prod): nothing before
+      // this may change anything, and the step runner refuses every later step until approved.
+      ...approvalStates(R, "Apply"),
       Apply: stepTask(R, "apply", {
         ResultPath: "$.applied",
         Retry: RETRY_STEP,

@@ -1,5 +1,5 @@
 import type { AslDefinition } from "../asl.ts";
-import { catchAll, dryRunChoice, failWith, RUN_ABORTED, stepBuilders } from "../asl.ts";
+import { approvalStates, catchAll, dryRunChoice, failWith, RUN_ABORTED, stepBuilders } from "../asl.ts";
 import { pollLoop } from "../sdk-tasks.ts";
 
 const R = "backup-snapshot";
@@ -8,7 +8,7 @@ const { step, rollbackStep } = stepBuilders(R);
 const ON_FAILURE = catchAll("Rollback");
 
 /**
- * plan → (dry-run: done) → snapshot each instance (Map, 5 at a time, failures per target) →
+ * plan → (dry-run: done) → approval, when the policy asks → snapshot each instance (Map, 5 at a time, failures per target) →
  * poll until complete or timed out → copy to DR region (optional) → prune expired → report →
  * fail the run if any target failed. Any unexpected error rolls back and fails.
  */
@@ -25,7 +25,10 @@ export const backupStateMachine: AslDefinition = {
       Next: "IsDryRun",
     }),
     PlanFailed: failWith(),
-    IsDryRun: dryRunChoice("SnapshotTargets"),
+    IsDryRun: dryRunChoice("ApprovalNeeded"),
+    // A person approves the plan when the policy asks (a freeze override, a rule, a policy):
+    // nothing before this changes anything.
+    ...approvalStates(R, "SnapshotTargets"),
     DryRunPlanned: { Type: "Succeed", Comment: "The plan is the result; nothing was changed." },
     SnapshotTargets: {
       Type: "Map",
