@@ -66,9 +66,9 @@ export const noop = Runbooks.defineRunbook({
   implementation: async () => ({ steps: { record: async () => ({ ok: true }), undo: async () => ({}) } }),
 });
 
-export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {
-  Runbooks.register(noop);
-  const config = validateConfig({
+/** The storm's rule (ALARM transitions run `bench-noop`, no cooldown) and a rate limit it never reaches. */
+export function stormConfig() {
+  return validateConfig({
     rules: [
       {
         name: "storm",
@@ -84,6 +84,11 @@ export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {
     ],
     guardrails: { rateLimit: { runs: 1_000_000, per: "1h" } },
   });
+}
+
+export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {
+  Runbooks.register(noop);
+  const config = stormConfig();
   // Every DynamoDB request counted by who sent it: the gate (an event's handling), the raw
   // writes, or anything else (the local engine running and closing the started runs).
   const calls = new DdbCalls();

@@ -21,22 +21,12 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import {
-  Audit,
-  AuditKeys,
-  AuditSeal,
-  AuditVerify,
-  Aws,
-  Gate,
-  Runbooks,
-  tableName,
-  validateConfig,
-} from "@reflex/core";
+import { Audit, AuditKeys, AuditSeal, AuditVerify, Aws, Gate, Runbooks, tableName } from "@reflex/core";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { startLocal } from "../packages/local/src/local-mode.ts";
 import { ensureTable, S3RVER_CREDENTIALS, startStorage } from "../packages/local/src/storage.ts";
 import { alarmEvent } from "../test/support/events.ts";
-import { noop } from "./alarm-storm.ts";
+import { noop, stormConfig } from "./alarm-storm.ts";
 import { pool, shuffle } from "./support/pool.ts";
 
 const STORM = Number(process.env.BENCH_AUDIT_STORM ?? 6000);
@@ -67,6 +57,32 @@ function entry(at: Date, i: number): Audit.AuditEntry {
   };
 }
 
+/** Hands entries to the audit writer's store, IN_FLIGHT at a time, as the queue's deliveries would. */
+function storeAll(entries: Audit.AuditEntry[]) {
+  return pool(entries, IN_FLIGHT, (e) =>
+    Audit.store({
+      body: JSON.stringify(e),
+      sender: "LOCAL:bench",
+      sentAt: Date.now(),
+      messageId: randomUUID(),
+    }),
+  );
+}
+
+/** The sealer running back to back (1-minute periods since `since`) until `stopped()`: how many digests it wrote. */
+async function sealUntil(
+  signer: ReturnType<typeof AuditKeys.localSigner>,
+  since: Date,
+  stopped: () => boolean,
+): Promise<number> {
+  let sealed = 0;
+  while (!stopped())
+    sealed += (
+      await AuditSeal.seal({ signer, hub: "bench", periodMinutes: 1, graceMs: 0, since, maxPeriods: 3 })
+    ).length;
+  return sealed;
+}
+
 async function stormThroughput(): Promise<Record<string, unknown>> {
   const storage = await startStorage({ region: "us-east-1" });
   process.env.REFLEX_TABLE = `bench-audit-${randomUUID().slice(0, 8)}`;
@@ -79,14 +95,7 @@ async function stormThroughput(): Promise<Record<string, unknown>> {
   // Earlier entries for the sealer to seal: spread over the last hour, in 1-minute periods.
   const start = Date.now();
   const past = Array.from({ length: 3000 }, (_, i) => entry(new Date(start - 3_600_000 + i * 1_200), i));
-  await pool(past, IN_FLIGHT, (e) =>
-    Audit.store({
-      body: JSON.stringify(e),
-      sender: "LOCAL:bench",
-      sentAt: Date.now(),
-      messageId: randomUUID(),
-    }),
-  );
+  await storeAll(past);
   const perSlice = Math.floor(STORM / SLICES);
   const ms = { off: 0, on: 0 };
   let sealed = 0;
@@ -95,34 +104,12 @@ async function stormThroughput(): Promise<Record<string, unknown>> {
     const on = slice % 2 === 1;
     const batch = Array.from({ length: perSlice }, () => entry(new Date(), n++));
     let stop = false;
-    const sealer = on
-      ? (async () => {
-          while (!stop) {
-            sealed += (
-              await AuditSeal.seal({
-                signer,
-                hub: "bench",
-                periodMinutes: 1,
-                graceMs: 0,
-                since: new Date(start - 3_600_000),
-                maxPeriods: 3,
-              })
-            ).length;
-          }
-        })()
-      : Promise.resolve();
+    const sealer = on ? sealUntil(signer, new Date(start - 3_600_000), () => stop) : Promise.resolve(0);
     const t0 = performance.now();
-    await pool(batch, IN_FLIGHT, (e) =>
-      Audit.store({
-        body: JSON.stringify(e),
-        sender: "LOCAL:bench",
-        sentAt: Date.now(),
-        messageId: randomUUID(),
-      }),
-    );
+    await storeAll(batch);
     ms[on ? "on" : "off"] += performance.now() - t0;
     stop = true;
-    await sealer;
+    sealed += await sealer;
   }
   await storage.close();
   const half = perSlice * (SLICES / 2);
@@ -223,22 +210,7 @@ async function verifyAndBytes(size: number): Promise<Array<Record<string, unknow
  */
 async function gateStorm(): Promise<Record<string, unknown>> {
   Runbooks.register(noop);
-  const config = validateConfig({
-    rules: [
-      {
-        name: "storm",
-        on: {
-          source: ["aws.cloudwatch"],
-          "detail-type": ["CloudWatch Alarm State Change"],
-          detail: { state: { value: ["ALARM"] } },
-        },
-        run: "bench-noop",
-        with: { alarm: "$.detail.alarmName", at: "$.detail.state.timestamp" },
-        cooldown: "0s",
-      },
-    ],
-    guardrails: { rateLimit: { runs: 1_000_000, per: "1h" } },
-  });
+  const config = stormConfig();
   const local = await startLocal({
     config,
     port: 0,
@@ -253,14 +225,7 @@ async function gateStorm(): Promise<Record<string, unknown>> {
     const start = Date.now();
     // An hour of earlier entries for the sealer to seal, in 1-minute periods.
     const past = Array.from({ length: 3000 }, (_, i) => entry(new Date(start - 3_600_000 + i * 1_200), i));
-    await pool(past, IN_FLIGHT, (e) =>
-      Audit.store({
-        body: JSON.stringify(e),
-        sender: "LOCAL:bench",
-        sentAt: Date.now(),
-        messageId: randomUUID(),
-      }),
-    );
+    await storeAll(past);
     const t0 = Date.parse("2026-11-28T00:00:00Z");
     const events: Array<ReturnType<typeof alarmEvent>> = [];
     for (let a = 0; a < STORM_ALARMS; a++)
@@ -301,24 +266,10 @@ async function gateStorm(): Promise<Record<string, unknown>> {
       const on = slice % 2 === 1;
       const part = events.slice(slice * size, (slice + 1) * size);
       let stop = false;
-      const sealer = on
-        ? (async () => {
-            while (!stop)
-              sealed += (
-                await AuditSeal.seal({
-                  signer,
-                  hub: "bench",
-                  periodMinutes: 1,
-                  graceMs: 0,
-                  since: new Date(start - 3_600_000),
-                  maxPeriods: 3,
-                })
-              ).length;
-          })()
-        : Promise.resolve();
+      const sealer = on ? sealUntil(signer, new Date(start - 3_600_000), () => stop) : Promise.resolve(0);
       const took = await pool(part, IN_FLIGHT, handle);
       stop = true;
-      await sealer;
+      sealed += await sealer;
       ms[on ? "on" : "off"] += took;
       count[on ? "on" : "off"] += part.length;
       const launches = deferred;
