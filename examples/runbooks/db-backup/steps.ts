@@ -387,24 +387,16 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
     ...(f.kmsKeyId ? { kmsKeyId: f.kmsKeyId } : {}),
   }));
   const expired: Expired[] = [];
-  for (const b of backups)
-    for (const e of expiredOf(
-      await reflexBackups(region, b, ctx.automationTag),
-      p.keepLast,
-      now.getTime(),
-      true,
-    ))
-      expired.push({
-        kind: b.kind,
-        source: b.source,
-        id: e.id,
-        createdAt: new Date(e.createdAt).toISOString(),
-      });
-  // Reflex's own copies in the DR Region are kept and pruned by the same rules.
-  if (copyTo)
-    for (const b of backups.filter((x) => x.kind !== "dynamodb-table"))
+  // Here, and Reflex's own copies in the DR Region (DynamoDB backups are not copied), kept and
+  // pruned by the same rules.
+  const places = [
+    { at: region, of: backups, dr: false },
+    ...(copyTo ? [{ at: copyTo, of: backups.filter((x) => x.kind !== "dynamodb-table"), dr: true }] : []),
+  ];
+  for (const { at, of, dr } of places)
+    for (const b of of)
       for (const e of expiredOf(
-        await reflexBackups(copyTo, b, ctx.automationTag),
+        await reflexBackups(at, b, ctx.automationTag),
         p.keepLast,
         now.getTime(),
         true,
@@ -414,7 +406,7 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
           source: b.source,
           id: e.id,
           createdAt: new Date(e.createdAt).toISOString(),
-          region: copyTo,
+          ...(dr ? { region: at } : {}),
         });
   const verb = ctx.dryRun ? "would back up" : "backing up";
   const skipped = locked.map(
