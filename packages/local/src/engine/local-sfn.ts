@@ -25,6 +25,7 @@ import { DistributedMaps } from "./distributed-map.ts";
 import { type HistoryStats, historyStats } from "./history.ts";
 import { callSdk, isSdkResource } from "./sdk-task.ts";
 import { TaskTokens } from "./task-tokens.ts";
+import { sharedValidator } from "./validate-definition.ts";
 
 /** One entry of the local engine's execution history (its own event shape). */
 export type EventLog = { type: string; timestamp: number } & Record<string, unknown>;
@@ -269,9 +270,9 @@ export class LocalStepFunctions {
       }
     });
     const runnable = localRunnable(definition);
-    const machine = new StateMachine(runnable as never, {
-      validationOptions: { checkPaths: true, checkArn: true },
-    });
+    // Checked as the engine would check it (same validator, same options), once per distinct definition.
+    sharedValidator().validate(runnable);
+    const machine = new StateMachine(runnable as never, { validationOptions: { noValidate: true } });
     const m: Machine = {
       arn: this.stateMachineArn(name),
       name,
