@@ -1,7 +1,14 @@
 /**
  * Every `npx reflex …` command in the README and docs/ runs as written against a real
  * `reflex start` (the shipped config, the seeded simulated account): each document gets a
- * fresh server and its commands run in order, through a shell, as a reader would paste them.
+ * fresh server and its commands run in order, each through a shell, as a reader would paste them.
+ *
+ * The shell makes the command's words (quotes, `$(mktemp -d)`); the CLI then runs them in a
+ * runner that loads it once (test/support/cli-runner.ts), sparing each of the ~90 commands the
+ * second of CPU a new process spends loading the CLI. A test below runs commands through `npx`
+ * and the shipped bin as well and expects the same exit code and output from both. A command
+ * the shell would do more with than run reflex once (a pipe, a redirect, a list) runs through
+ * the bin as written.
  *
  * A command exits 0 unless its comment says otherwise (`# exits 2`). Lines that are not
  * `npx reflex …` (npm, curl with a computed signature) are not run; `npx reflex start` is
@@ -13,6 +20,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { CliRunner } from "./support/cli-runner.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const BIN = join(ROOT, "packages/local/bin/reflex.mjs");
@@ -21,6 +29,8 @@ interface DocCommand {
   line: number;
   command: string;
   exit: number;
+  /** The comment says the run it starts `waits for approval`: the next command comes once it does. */
+  waitsForApproval?: true;
 }
 
 function markdownFiles(dir: string): string[] {
@@ -60,7 +70,12 @@ export function docCommands(markdown: string): DocCommand[] {
     }
     if (/^npx reflex start\b/.test(command)) return;
     const exit = Number(/\bexits (\d+)/.exec(comment)?.[1] ?? 0);
-    out.push({ line: i + 1, command: command.replaceAll("<execution-id>", "latest"), exit });
+    out.push({
+      line: i + 1,
+      command: command.replaceAll("<execution-id>", "latest"),
+      exit,
+      ...(/\bwaits for approval\b/.test(comment) ? { waitsForApproval: true as const } : {}),
+    });
   });
   return out;
 }
@@ -103,22 +118,40 @@ async function startServer(
     env: ENV,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  child.stdout?.on("data", (b) => log.push(String(b)));
   child.stderr?.on("data", (b) => log.push(String(b)));
   const url = `http://127.0.0.1:${port}`;
-  // A deadline, not a count of tries: under load a start-up takes longer, and each try longer still.
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`${url}/api/runbooks`)).ok) return { url, child, dir, log };
-    } catch {
-      // not listening yet
-    }
-    if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  // Ready when it says so, as a reader waits for it: it listens a little before (the store's
+  // endpoints and the runs the last process left come after), and a request then may fail.
+  const ready = await new Promise<boolean>((resolve) => {
+    // A deadline only fails the test: under load a start-up takes longer.
+    const timer = setTimeout(() => resolve(false), 120_000);
+    child.stdout?.on("data", (b) => {
+      log.push(String(b));
+      if (/ready in \d+ ms/.test(log.join(""))) {
+        clearTimeout(timer);
+        resolve(true);
+      }
+    });
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
+  if (ready) return { url, child, dir, log };
   child.kill("SIGKILL");
   throw new Error(`reflex start did not come up:\n${log.join("")}`);
+}
+
+/** Waits until the newest run waits for approval (state, not time; the deadline only fails the test). */
+async function untilLatestWaits(url: string): Promise<string | undefined> {
+  let status = "none";
+  for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+    const [latest] = ((await (await fetch(`${url}/api/executions?limit=1`)).json()) as any).executions;
+    status = latest?.status ?? "none";
+    if (status === "WAITING_FOR_APPROVAL") return undefined;
+    if (status !== "RUNNING" && status !== "STARTING") break;
+  }
+  return `the run it started did not wait for approval (${status})`;
 }
 
 /**
@@ -128,8 +161,12 @@ async function startServer(
  */
 const REFLEX = `"${process.execPath}" "${BIN}"`;
 
-function sh(command: string, url: string): Promise<{ code: number; output: string }> {
-  const direct = command.replace(/^npx reflex\b/, REFLEX);
+function sh(
+  command: string,
+  url: string,
+  opts: { npx?: boolean } = {},
+): Promise<{ code: number; output: string }> {
+  const direct = opts.npx ? command : command.replace(/^npx reflex\b/, REFLEX);
   return new Promise((resolve) => {
     const child = spawn("sh", ["-c", direct], { cwd: ROOT, env: { ...ENV, REFLEX_URL: url } });
     let output = "";
@@ -143,6 +180,57 @@ function sh(command: string, url: string): Promise<{ code: number; output: strin
     child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code: code ?? -1, output });
+    });
+  });
+}
+
+/**
+ * Whether a shell would do more with the command than run one program: a pipe, a redirect, a
+ * list or a background job (an unquoted `|;&<>` or a backquote outside `$(…)`).
+ */
+export function onlyOneProgram(command: string): boolean {
+  let quote: string | undefined;
+  let depth = 0;
+  for (let i = 0; i < command.length; i++) {
+    const ch = command[i];
+    if (quote) {
+      if (ch === quote) quote = undefined;
+      else if (ch === "\\" && quote === '"') i++;
+    } else if (ch === "\\") i++;
+    else if (ch === "'" || ch === '"') quote = ch;
+    else if (ch === "$" && command[i + 1] === "(") {
+      depth++;
+      i++;
+    } else if (ch === ")" && depth > 0) depth--;
+    else if (depth === 0 && /[|;&<>`]/.test(ch)) return false;
+  }
+  return true;
+}
+
+/**
+ * The words `sh` makes of an `npx reflex …` command, with `npx reflex` a shell function that
+ * prints its arguments: the shell itself splits, unquotes and expands them, as it would before
+ * running the bin. Undefined when the command is more than one program (see onlyOneProgram).
+ */
+export async function shellWords(
+  command: string,
+  env: NodeJS.ProcessEnv = ENV,
+): Promise<string[] | undefined> {
+  if (!onlyOneProgram(command)) return undefined;
+  const script = `reflex() { printf '%s\\0' "$@"; }\n${command.replace(/^npx reflex\b/, "reflex")}`;
+  return new Promise((resolve, reject) => {
+    const child = spawn("sh", ["-c", script], { cwd: ROOT, env });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (b) => {
+      out += b;
+    });
+    child.stderr.on("data", (b) => {
+      err += b;
+    });
+    child.on("close", (code) => {
+      if (code !== 0) reject(new Error(`sh could not read \`${command}\` (exit ${code}): ${err}`));
+      else resolve(out.split("\0").slice(0, -1));
     });
   });
 }
@@ -162,12 +250,14 @@ describe("docCommands", () => {
       "$ npx reflex run x --param 'a=#1' --wait   # the # inside quotes stays",
       "npx reflex start &",
       "npx reflex show <execution-id>  # exits 3",
+      "npx reflex run y   # waits for approval",
       "npm test",
       "```",
     ].join("\n");
     expect(docCommands(md)).toEqual([
       { line: 3, command: "npx reflex run x --param 'a=#1' --wait", exit: 0 },
       { line: 5, command: "npx reflex show latest", exit: 3 },
+      { line: 6, command: "npx reflex run y", exit: 0, waitsForApproval: true },
     ]);
   });
 
@@ -199,17 +289,69 @@ function limiter(limit: number) {
 }
 
 // Each document has its own server, so the documents run side by side, three at a time (their
-// commands mostly wait on runs; more servers at once would crowd a 2-core machine).
+// commands mostly wait on runs; more servers at once would crowd a 2-core machine), each with a
+// CLI runner of its own while it runs.
 const inTurn = limiter(3);
+const idle: CliRunner[] = [];
+const runners: CliRunner[] = [];
+function runner(): CliRunner {
+  const r = idle.pop() ?? new CliRunner(ENV);
+  if (!runners.includes(r)) runners.push(r);
+  return r;
+}
+
+/** A document's command as a reader's shell would run it: the shell's words, run by the CLI. */
+async function runAsWritten(
+  runner: CliRunner,
+  command: string,
+  url: string,
+): Promise<{ code: number; output: string }> {
+  const env = { ...ENV, REFLEX_URL: url };
+  const argv = await shellWords(command, env);
+  return argv ? runner.run(argv, { REFLEX_URL: url }) : sh(command, url);
+}
+
+describe("onlyOneProgram and shellWords", () => {
+  it("leave a pipe, a redirect or a list to the shell, and take quotes and $(…) as the shell does", async () => {
+    expect(onlyOneProgram(`npx reflex run x --param 'a=|;' --dir "$(mktemp -d)"`)).toBe(true);
+    expect(onlyOneProgram("npx reflex executions | head -3")).toBe(false);
+    expect(onlyOneProgram("npx reflex executions > out.txt")).toBe(false);
+    expect(onlyOneProgram("npx reflex status && npx reflex cloud")).toBe(false);
+    expect(await shellWords("npx reflex executions | head")).toBeUndefined();
+    const words = await shellWords(
+      `npx reflex run x --param 'selector={"tag":{"A":"b c"}}' --dir "$(echo /tmp/a b)"`,
+    );
+    expect(words).toEqual(["run", "x", "--param", 'selector={"tag":{"A":"b c"}}', "--dir", "/tmp/a b"]);
+  });
+});
 
 describe("the commands in each document", () => {
   const servers: Array<{ child: ChildProcess; dir: string }> = [];
+  const stop = (s: { child: ChildProcess; dir: string }) => {
+    s.child.kill("SIGKILL");
+    rmSync(s.dir, { recursive: true, force: true });
+  };
   afterAll(() => {
-    for (const s of servers) {
-      s.child.kill("SIGKILL");
-      rmSync(s.dir, { recursive: true, force: true });
-    }
+    for (const s of servers) stop(s);
+    for (const r of runners) r.close();
   });
+
+  it("npx reflex, through a shell, answers as the runner does (exit code and output)", async () => {
+    const r = runner();
+    try {
+      // Commands that need no server: a runbook of one's own loaded (TypeScript) and checked; a typo.
+      for (const command of [
+        "npx reflex runbooks check examples/runbooks/restart-service/index.ts",
+        "npx reflex exections",
+      ]) {
+        const shipped = await sh(command, "http://127.0.0.1:9", { npx: true });
+        const ran = await runAsWritten(r, command, "http://127.0.0.1:9");
+        expect(ran, command).toEqual(shipped);
+      }
+    } finally {
+      idle.push(r);
+    }
+  }, 150_000);
 
   for (const { file, commands, config } of docs)
     it.concurrent(
@@ -218,13 +360,23 @@ describe("the commands in each document", () => {
         inTurn(async () => {
           const server = await startServer(config);
           servers.push(server);
+          const r = runner();
           const failures: string[] = [];
-          for (const c of commands) {
-            const { code, output } = await sh(c.command, server.url);
-            if (code !== c.exit)
-              failures.push(
-                `${file}:${c.line}: ${c.command}\n  exit ${code}, expected ${c.exit}\n  ${output.trim().split("\n").slice(-8).join("\n  ")}`,
-              );
+          try {
+            for (const c of commands) {
+              const { code, output } = await runAsWritten(r, c.command, server.url);
+              if (code !== c.exit)
+                failures.push(
+                  `${file}:${c.line}: ${c.command}\n  exit ${code}, expected ${c.exit}\n  ${output.trim().split("\n").slice(-8).join("\n  ")}`,
+                );
+              const notWaiting = c.waitsForApproval && code === 0 && (await untilLatestWaits(server.url));
+              if (notWaiting) failures.push(`${file}:${c.line}: ${c.command}\n  ${notWaiting}`);
+            }
+          } finally {
+            idle.push(r);
+            // Done with: an idle server still runs its scheduler and sealer beside the next ones.
+            stop(server);
+            servers.splice(servers.indexOf(server), 1);
           }
           expect(failures).toEqual([]);
         }),
