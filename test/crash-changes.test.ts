@@ -2,7 +2,8 @@
  * Crashes in the middle of a change to the account: a real `reflex start` (child process) is
  * killed with SIGKILL right after the simulated cloud applied a chosen mutating call
  * (`REFLEX_CRASH_AT=cloud:after:<service>:<Operation>`), or right after an HTTP answer, and
- * started again on the same data dir. After the restart every run ends where the world is:
+ * started again on the same data dir (in the test's own process, as `reflex start` starts it:
+ * see restartHere). After the restart every run ends where the world is:
  * the lost run's report names what is still undone, and Reflex's own records are put right from
  * what the cloud says.
  */
@@ -11,6 +12,7 @@ import {
   call,
   dataDir,
   kill,
+  restartHere,
   savedCloud,
   startChild,
   stopChildren,
@@ -67,7 +69,7 @@ describe("a crash mid-patch", () => {
       const out = web.filter((id) => !registeredInWeb(dir).includes(id));
       expect(out.length).toBeGreaterThan(0);
 
-      const restarted = await startChild(dir, CRASH_CONFIG);
+      const restarted = await restartHere(dir, CRASH_CONFIG);
       const lost = (await call(restarted.url, "GET", `/api/executions/${started.body.executionId}`)).body;
       expect(lost).toMatchObject({ status: "ABORTED", error: "ExecutionLost" });
       const report = lost.attention.report as { instances: Array<{ instanceId: string; undone: string[] }> };
@@ -164,7 +166,7 @@ describe("a crash mid-failover", () => {
     expect((await doomed.exited).signal).toBe("SIGKILL");
     expect(layout(dir)).toEqual({ eip: B, record: [VALUE[B]] });
 
-    const restarted = await startChild(dir, FAILOVER_CONFIG);
+    const restarted = await restartHere(dir, FAILOVER_CONFIG);
     const lost = (await call(restarted.url, "GET", `/api/executions/${id}`)).body;
     expect(lost).toMatchObject({ status: "ABORTED", error: "ExecutionLost" });
     expect(lost.attention.report).toMatchObject({
@@ -195,7 +197,7 @@ describe("a crash mid-failover", () => {
     expect((await doomed.exited).signal).toBe("SIGKILL");
     expect(layout(dir)).toEqual({ eip: B, record: [VALUE[A]] });
 
-    const restarted = await startChild(dir, FAILOVER_CONFIG);
+    const restarted = await restartHere(dir, FAILOVER_CONFIG);
     const [pair] = (await call(restarted.url, "GET", "/api/pairs")).body.pairs;
     expect(pair.attention).toMatchObject({ elasticIpOn: B, recordValues: [VALUE[A]] });
     expect(pair.attention.reason).toContain("does not name one side");
@@ -225,7 +227,7 @@ describe("a crash mid-failover", () => {
       if (offset) await new Promise((r) => setTimeout(r, offset)); // the kill's offset after the answer
       await kill(doomed);
 
-      const restarted = await startChild(dir, FAILOVER_CONFIG);
+      const restarted = await restartHere(dir, FAILOVER_CONFIG);
       const run = (await call(restarted.url, "GET", `/api/executions/${id}`)).body;
       expect(["SUCCEEDED", "ABORTED"]).toContain(run.status);
       const { eip, record } = layout(dir);
@@ -236,7 +238,7 @@ describe("a crash mid-failover", () => {
         const [pair] = (await call(restarted.url, "GET", "/api/pairs")).body.pairs;
         expect(pair.attention).toMatchObject({ elasticIpOn: eip, recordValues: record });
       }
-      await kill(restarted);
+      await restarted.stop();
     }
   }, 240_000);
 });

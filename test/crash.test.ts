@@ -3,16 +3,28 @@
  * write boundary of the start path (named crash points, `REFLEX_CRASH_AT`) and at timed
  * offsets after a request, then restarted on the same data dir. After the restart, no lock may
  * be held by a run that does not exist or has ended, every listed execution must be readable,
- * and the target must be free for the next run.
+ * and the target must be free for the next run. (The restart is local mode started on that dir
+ * in the test's own process, as `reflex start` starts it: see restartHere.)
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { call, dataDir, kill, startChild as startOn, stopChildren, waitUntilEnded } from "./support/child.ts";
+import {
+  call,
+  dataDir,
+  kill,
+  restartHere,
+  startChild as startOn,
+  stopChildren,
+  waitUntilEnded,
+} from "./support/child.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const ALARM = JSON.parse(readFileSync(join(ROOT, "examples/alarm-cpu-high.json"), "utf8"));
-const startChild = (dir: string, crashAt?: string) => startOn(dir, "test/fixtures/crash.config.ts", crashAt);
+const CONFIG = "test/fixtures/crash.config.ts";
+const startChild = (dir: string, crashAt?: string) => startOn(dir, CONFIG, crashAt);
+// The doomed process is a real child, killed; its successor reads the dir it left, started in this process.
+const restart = (dir: string) => restartHere(dir, CONFIG);
 
 afterEach(stopChildren);
 
@@ -57,7 +69,7 @@ describe("a crash in the start path", () => {
       }).catch(() => undefined); // the connection dies with the process
       expect((await doomed.exited).signal).toBe("SIGKILL");
 
-      const restarted = await startChild(dir);
+      const restarted = await restart(dir);
       await assertConsistent(restarted.url);
       if (point === "start:after-start-execution") {
         // The run had begun: it is closed as lost and flagged for a person, not silently aborted.
@@ -83,7 +95,7 @@ describe("a crash in the start path", () => {
       await new Promise((r) => setTimeout(r, offset));
       await Promise.all([request, kill(doomed)]);
     }
-    const restarted = await startChild(dir);
+    const restarted = await restart(dir);
     await assertConsistent(restarted.url);
   }, 240_000); // four start-ups of a child in a row
 });
@@ -99,7 +111,7 @@ describe("a crash while the gate handles an event", () => {
     await call(doomed.url, "POST", "/events", event).catch(() => undefined);
     expect((await doomed.exited).signal).toBe("SIGKILL");
 
-    const restarted = await startChild(dir);
+    const restarted = await restart(dir);
     const resent = await call(restarted.url, "POST", "/events", event);
 
     expect(resent.status).toBe(503);

@@ -1,12 +1,14 @@
 /**
  * A real `reflex start` in a child process, for crash tests: started on a data dir (optionally
  * armed to SIGKILL itself at a crash point, `REFLEX_CRASH_AT`), killed, and started again on the
- * same dir. Call `stopChildren()` in `afterEach`.
+ * same dir — by `restartHere`, in this process, or by `startChild` again. Call `stopChildren()`
+ * in `afterEach`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { LocalMode } from "../../packages/local/src/local-mode.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const BIN = join(ROOT, "packages/local/bin/reflex.mjs");
@@ -18,7 +20,17 @@ export interface Child {
   output: () => string;
 }
 
+/** Local mode started again on a dead child's data dir, in this process. */
+export interface Restarted {
+  url: string;
+  local: LocalMode;
+  /** The lines `reflex start` would have printed: one per event decision and run transition. */
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
 const children: Child[] = [];
+const here: Restarted[] = [];
 const dirs: string[] = [];
 
 export async function stopChildren(): Promise<void> {
@@ -26,6 +38,7 @@ export async function stopChildren(): Promise<void> {
     c.proc.kill("SIGKILL");
     await c.exited;
   }
+  for (const r of here.splice(0)) await r.local.stop();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
@@ -69,6 +82,42 @@ export async function startChild(dir: string, config: string, crashAt?: string):
     void exited.then(() => reject(new Error(`reflex start exited before it was ready:\n${text}`)));
   });
   return child;
+}
+
+/**
+ * Starts local mode on `dir` in this process, as `reflex start --port 0 --data <dir> --config
+ * <config>` does (`loadConfig`, then `startLocal` with the same options): the restart after a
+ * crash, where what is under test is what the dead child left in the dir. A child spends ~3 s of
+ * CPU loading its modules before it listens (CPU profile of `reflex start`); this process has
+ * them loaded after its first start. Local mode is one per process: stop it (or let
+ * `stopChildren` do so) before the next.
+ */
+export async function restartHere(dir: string, config: string): Promise<Restarted> {
+  // Loaded here, not at the top: a file that only starts children need not load local mode.
+  const { loadConfig } = await import("@reflex/core");
+  const { startLocal } = await import("../../packages/local/src/local-mode.ts");
+  let text = "";
+  const local = await startLocal({
+    config: await loadConfig(join(ROOT, config)),
+    port: 0,
+    dataDir: dir,
+    quiet: false,
+    sso: false,
+    activity: (line) => {
+      text += `${line}\n`;
+    },
+  });
+  const restarted: Restarted = {
+    url: local.url,
+    local,
+    output: () => text,
+    stop: async () => {
+      here.splice(here.indexOf(restarted), 1);
+      await local.stop();
+    },
+  };
+  here.push(restarted);
+  return restarted;
 }
 
 /** Kills a child now (SIGKILL) and waits until it is gone. */
