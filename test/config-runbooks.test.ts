@@ -234,4 +234,17 @@ export const implementation: Implementation = { steps: {
       /runbook 'needs-kms' needs kms, which the simulated cloud does not provide/,
     );
   });
+
+  it("are refused by local mode at start when their state machine is not valid ASL", async () => {
+    const nowhere = {
+      ...restartService,
+      name: "goes-nowhere",
+      risk: "low" as const,
+      rollback: ["Undo"],
+      stateMachine: { StartAt: "Undo", States: { Undo: { Type: "Pass" as const, Next: "Nowhere" } } },
+    };
+    await expect(startTestLocal({ runbooks: [nowhere] })).rejects.toThrow(
+      /state machine reflex-local-goes-nowhere: .*Nowhere/s,
+    );
+  });
 });
