@@ -26,7 +26,13 @@ import {
   declaredWork,
   isAwsOwnedDocument,
 } from "./support/declared-work.ts";
-import { evaluate, type PolicyDocument, resolveTokens, type SimRequest } from "./support/policy-sim.ts";
+import {
+  type Decision,
+  evaluate,
+  type PolicyDocument,
+  resolveTokens,
+  type SimRequest,
+} from "./support/policy-sim.ts";
 import { SHARED_SYNTH_TIMEOUT, sharedSynth } from "./support/shared-synth.ts";
 import { FIXTURE_CONFIG, ROOT, synthApp, TEST_ENV } from "./support/synth.ts";
 import { Triggers } from "./triggers.ts";
@@ -665,6 +671,25 @@ let topicArn: string;
 let alarmNames: string[];
 
 /**
+ * A role's decision on a request, evaluated once per file: the attack and work tests and the
+ * printed matrix read the same ~20,000 decisions (3 ms each), which were evaluated twice.
+ * Computed on first use, so each test gets the same answer whether or not another ran first.
+ */
+/**
+ * The two tests that evaluate the whole matrix take 15-20 s on a quiet 2-core machine and went
+ * past the default 60 s at a load of 20 (80 s): a timeout for a loaded machine, not a limit.
+ */
+const EVALUATION_TIMEOUT = 300_000;
+const decisions = new WeakMap<PolicyDocument[], Map<Case, Promise<Decision>>>();
+function decide(c: Case, policies: PolicyDocument[]): Promise<Decision> {
+  const byCase = decisions.get(policies) ?? new Map<Case, Promise<Decision>>();
+  decisions.set(policies, byCase);
+  const decision = byCase.get(c) ?? evaluate(c, policies);
+  byCase.set(c, decision);
+  return decision;
+}
+
+/**
  * Every Reflex function's role (by function name suffix) and every state machine's role
  * (`machine-<runbook>`) in a template, with their policies; `only` keeps the roles named.
  */
@@ -792,36 +817,44 @@ describe("the IAM fence, evaluated per role", () => {
     ]);
   });
 
-  it("lets no role tag, stop, modify or delete what it did not create or the automation tag does not mark", async () => {
-    const allowed: string[] = [];
-    for (const [role, policies] of roles) {
-      for (const c of ATTACKS) {
-        if ((await evaluate(c, policies)) === "Allowed") allowed.push(`${role}: ${c.what}`);
+  it(
+    "lets no role tag, stop, modify or delete what it did not create or the automation tag does not mark",
+    async () => {
+      const allowed: string[] = [];
+      for (const [role, policies] of roles) {
+        for (const c of ATTACKS) {
+          if ((await decide(c, policies)) === "Allowed") allowed.push(`${role}: ${c.what}`);
+        }
       }
-    }
-    expect(allowed).toEqual([]);
-  });
+      expect(allowed).toEqual([]);
+    },
+    EVALUATION_TIMEOUT,
+  );
 
-  it("lets each runbook's roles do their declared work on tagged resources, and no other role do it", async () => {
-    const wrong: string[] = [];
-    for (const [role, policies] of roles) {
-      for (const c of WORK) {
-        const decision = await evaluate(c, policies);
-        // The explicit Deny is on every function's role; a state machine's role has no table grant at all.
-        const denied = c.deniedAs && FUNCTION_ROLES.includes(role) ? c.deniedAs : "ImplicitlyDenied";
-        const expected = c.allowedFor.includes(role) ? "Allowed" : denied;
-        if (decision !== expected) wrong.push(`${role}: ${c.what}: ${decision}, expected ${expected}`);
+  it(
+    "lets each runbook's roles do their declared work on tagged resources, and no other role do it",
+    async () => {
+      const wrong: string[] = [];
+      for (const [role, policies] of roles) {
+        for (const c of WORK) {
+          const decision = await decide(c, policies);
+          // The explicit Deny is on every function's role; a state machine's role has no table grant at all.
+          const denied = c.deniedAs && FUNCTION_ROLES.includes(role) ? c.deniedAs : "ImplicitlyDenied";
+          const expected = c.allowedFor.includes(role) ? "Allowed" : denied;
+          if (decision !== expected) wrong.push(`${role}: ${c.what}: ${decision}, expected ${expected}`);
+        }
       }
-    }
-    expect(wrong).toEqual([]);
-  });
+      expect(wrong).toEqual([]);
+    },
+    EVALUATION_TIMEOUT,
+  );
 
   it("prints the allowed/denied matrix per role", async () => {
     const rows: Record<string, { allowed: number; denied: number }> = {};
     for (const [role, policies] of roles) {
       rows[role] = { allowed: 0, denied: 0 };
       for (const c of [...ATTACKS, ...WORK]) {
-        if ((await evaluate(c, policies)) === "Allowed") rows[role].allowed++;
+        if ((await decide(c, policies)) === "Allowed") rows[role].allowed++;
         else rows[role].denied++;
       }
     }
@@ -859,7 +892,7 @@ describe("a runbook's precheck, deployed (restore, from the example config)", ()
     const allowed: string[] = [];
     for (const [role, policies] of exampleAdmitters)
       for (const c of [...changes, ...ATTACKS])
-        if ((await evaluate(c, policies)) === "Allowed") allowed.push(`${role}: ${c.what}`);
+        if ((await decide(c, policies)) === "Allowed") allowed.push(`${role}: ${c.what}`);
     expect(allowed).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
-import { ConfigError, type Issue, loadConfig, validateConfig } from "@reflex/core";
+import { ConfigError, type Issue, loadConfig, Runbooks, validateConfig } from "@reflex/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { restartService } from "../examples/runbooks/restart-service/index.ts";
@@ -230,8 +230,30 @@ export const implementation: Implementation = { steps: {
       rollback: ["Undo"],
       stateMachine: { StartAt: "Undo", States: { Undo: { Type: "Pass" as const, End: true as const } } },
     };
-    await expect(startTestLocal({ runbooks: [kms] })).rejects.toThrow(
-      /runbook 'needs-kms' needs kms, which the simulated cloud does not provide/,
-    );
+    try {
+      await expect(startTestLocal({ runbooks: [kms] })).rejects.toThrow(
+        /runbook 'needs-kms' needs kms, which the simulated cloud does not provide/,
+      );
+    } finally {
+      // Registered by the config's validation; left, it would refuse every later start here.
+      Runbooks.unregister(kms.name);
+    }
+  });
+
+  it("are refused by local mode at start when their state machine is not valid ASL", async () => {
+    const nowhere = {
+      ...restartService,
+      name: "goes-nowhere",
+      risk: "low" as const,
+      rollback: ["Undo"],
+      stateMachine: { StartAt: "Undo", States: { Undo: { Type: "Pass" as const, Next: "Nowhere" } } },
+    };
+    try {
+      await expect(startTestLocal({ runbooks: [nowhere] })).rejects.toThrow(
+        /state machine reflex-local-goes-nowhere: .*Nowhere/s,
+      );
+    } finally {
+      Runbooks.unregister(nowhere.name);
+    }
   });
 });

@@ -422,7 +422,12 @@ function startEngine(opts: LocalOptions, region: string): LocalStepFunctions {
     sdkHandler: (resource, input, executionName) =>
       withExecution(executionName, () => callSdk(resource, input)),
   });
-  for (const runbook of Runbooks.list()) engine.registerRunbook(runbook, STATE_MACHINE_PREFIX);
+  for (const runbook of Runbooks.list()) {
+    const machine = engine.registerRunbook(runbook, STATE_MACHINE_PREFIX);
+    // A team's own runbook is refused here, at start, when its ASL is bad; the built-ins' (and
+    // the fan-out's) are checked in CI (test/asl.test.ts), and again before their first run.
+    if (!Runbooks.isBuiltIn(runbook.name)) engine.validate(machine.arn);
+  }
   engine.register(
     `${STATE_MACHINE_PREFIX}${Locations.FAN_OUT_MACHINE}`,
     substitute(Locations.fanOutStateMachine(), { FanOutHandlerArn: fanOutArn }),

@@ -141,3 +141,38 @@ describe("the local Step Functions engine, through the real SFN client", () => {
     ).rejects.toMatchObject({ name: "StateMachineDoesNotExist" });
   });
 });
+
+describe("the check of a definition (asl-validator, as CreateStateMachine checks it)", () => {
+  const nowhere: AslDefinition = { StartAt: "Go", States: { Go: task("double", { Next: "Nowhere" }) } };
+  const badChild: AslDefinition = {
+    StartAt: "Each",
+    States: {
+      Each: {
+        Type: "Map",
+        ItemsPath: "$.items",
+        ItemProcessor: {
+          ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" },
+          StartAt: "Go",
+          States: { Go: task("double", { Next: "Nowhere" }) },
+        },
+        End: true,
+      },
+    },
+  };
+
+  it("refuses to start a machine whose transition points nowhere, and runs none of it", async () => {
+    const before = calls.length;
+    const arn = engine.register("nowhere", nowhere).arn;
+    await expect(
+      sfn.send(new StartExecutionCommand({ stateMachineArn: arn, name: "n1", input: "{}" })),
+    ).rejects.toMatchObject({ name: "InvalidDefinition" });
+    expect(() => engine.validate(arn)).toThrow(/Nowhere/);
+    expect(calls.length).toBe(before);
+  });
+
+  it("checks a Distributed Map's child machine with its parent, so a caller can refuse both at once", () => {
+    const arn = engine.register("bad-child", badChild).arn;
+    expect(() => engine.validate(arn)).toThrow(/state machine bad-child-Each: .*Nowhere/s);
+    expect(() => engine.validate(engine.stateMachineArn("map"))).not.toThrow();
+  });
+});

@@ -101,12 +101,13 @@ describe("definitionValidator", () => {
 });
 
 describe("the local engine", () => {
-  it("still refuses to register an invalid definition", () => {
+  it("still refuses an invalid definition before it runs (checked through the shared validator)", () => {
     const engine = new LocalStepFunctions({
       region: "us-east-1",
       account: "000000000000",
       stepHandler: async () => ({}),
     });
-    expect(() => engine.register("bad", invalid() as never)).toThrow(/State machine definition is invalid/);
+    const { arn } = engine.register("bad", invalid() as never);
+    expect(() => engine.validate(arn)).toThrow(/state machine bad: State machine definition is invalid/);
   });
 });
