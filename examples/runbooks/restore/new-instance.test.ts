@@ -14,7 +14,7 @@ import {
 } from "@reflex/sdk/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { drillRow, restore } from "./index.ts";
-import type { Verification } from "./steps.ts";
+import { sweepLost, type Verification } from "./steps.ts";
 
 const HOUR = 3_600_000;
 const DEVICES = ["/dev/xvda", "/dev/sdf", "/dev/sdg"];
@@ -228,6 +228,44 @@ describe("restore side by side as a new instance", () => {
       /drills\.beside-source\.isolate\.subnetId subnet-\w+ is the subnet of/,
     );
     expect(s.cloud.calls.filter((c) => c.seq > mark && c.mutating)).toEqual([]);
+  });
+
+  it("the reconciler's sweep of a lost drill terminates its instances, one that lost its tag found by the recorded id and named loudly", async () => {
+    const ec2 = (op: string, input: object) => s.cloud.invoke("ec2", "us-east-1", op, input) as Promise<any>;
+    const launchOne = async () =>
+      (
+        await ec2("RunInstances", {
+          ImageId: "ami-0c02fb55956c7d316",
+          MinCount: 1,
+          MaxCount: 1,
+          NetworkInterfaces: [{ DeviceIndex: 0, SubnetId: fx.isolated, AssociatePublicIpAddress: false }],
+          TagSpecifications: [
+            {
+              ResourceType: "instance",
+              Tags: [
+                { Key: "reflex:managed", Value: "true" },
+                { Key: "reflex:drill", Value: "app-1-new" },
+                { Key: "reflex:restore-execution", Value: "lost-drill-1" },
+              ],
+            },
+          ],
+        })
+      ).Instances[0].InstanceId as string;
+    const tagged = await launchOne();
+    const recorded = await launchOne();
+    await ec2("DeleteTags", { Resources: [recorded], Tags: [{ Key: "reflex:restore-execution" }] });
+
+    const swept = await sweepLost({
+      id: "lost-drill-1",
+      params: { drill: "app-1-new" },
+      result: { launched: recorded, plan: { region: "us-east-1" } },
+    });
+
+    expect(swept.instances).toMatchObject({ done: true, untagged: [recorded] });
+    expect(swept.instances?.terminated.sort()).toEqual([tagged, recorded].sort());
+    for (const id of [tagged, recorded]) expect(s.cloud.instance(id)?.State?.Name).toBe("terminated");
+    expect(swept.left).toEqual([]);
+    expect(swept.note).toMatch(new RegExp(`LOUD: instance ${recorded} had lost the run's tag`));
   });
 
   it("refuses a drill when maxDrillInstances (5) drill instances exist, counted from the cloud by tag (409)", async () => {

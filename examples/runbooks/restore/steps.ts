@@ -1041,6 +1041,8 @@ export interface Swept {
   untagged: string[];
   left: string[];
   note: string;
+  /** The instance the run launched (side by side as a new instance): terminated before its volumes. */
+  instances?: InstancesGone;
 }
 
 /** How long a sweep waits for its volumes to detach before it reports them left (the reconciler runs again). */
@@ -1060,17 +1062,30 @@ export async function sweepLost(e: {
   const plan = e.result?.plan as Plan | undefined;
   const region =
     plan?.region ?? (e.params.region as string | undefined) ?? process.env.AWS_REGION ?? "us-east-1";
+  const launched = typeof e.result?.launched === "string" ? e.result.launched : undefined;
+  const isDrill = typeof e.params.drill === "string";
+  // A drill's instance first (by its tag and by the id the run recorded): its volumes come off with
+  // it. One found only by id lost its tag: terminated all the same, and named.
+  let instances: InstancesGone | undefined;
+  if (isDrill && (launched || plan?.launch)) {
+    const deadline = Date.now() + SWEEP_LIMIT_MS;
+    for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
+      instances = await terminateLaunched(region, e.id, launched);
+      if (instances.done || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
   const byTag = await describeVolumes(region, [{ Name: `tag:${TAGS.execution}`, Values: [e.id] }]);
   const recorded = Array.isArray(e.result?.created) ? (e.result.created as string[]) : [];
   const missing = recorded.filter((id) => !byTag.some((v) => v.VolumeId === id));
   const byId = missing.length ? await describeVolumes(region, [{ Name: "volume-id", Values: missing }]) : [];
   const untagged = byId.map((v) => v.VolumeId as string);
   const found = [...byTag, ...byId];
-  if (typeof e.params.drill !== "string")
+  if (!isDrill)
     return {
       deleted: [],
       untagged,
-      left: found.map((v) => v.VolumeId as string),
+      left: [...(launched ? [launched] : []), ...found.map((v) => v.VolumeId as string)],
       note: "a lost restore (not a drill) is not swept: check whether its volumes are wanted, and delete them if not",
     };
   const deleted: string[] = [];
@@ -1103,14 +1118,20 @@ export async function sweepLost(e: {
       { Name: "volume-id", Values: next.map((v) => v.VolumeId as string) },
     ]);
   }
-  const left = pending.map((v) => v.VolumeId as string);
+  const stillUp = instances && !instances.done ? instances.terminated : [];
+  const left = [...stillUp, ...pending.map((v) => v.VolumeId as string)];
+  const lostTag = instances?.untagged.length
+    ? `; LOUD: instance ${instances.untagged.join(", ")} had lost the run's tag (found by the id the run recorded) and was terminated`
+    : "";
+  const ended = instances?.terminated.length ? `${instances.terminated.length} instance(s) terminated, ` : "";
   return {
     deleted,
     untagged,
     left,
+    ...(instances ? { instances } : {}),
     note: left.length
-      ? `the drill was lost; ${deleted.length} volume(s) deleted, still there (the next reconcile tries again): ${left.join(", ")}`
-      : `the drill was lost; every volume it made was deleted (${deleted.length})`,
+      ? `the drill was lost; ${ended}${deleted.length} volume(s) deleted, still there (the next reconcile tries again): ${left.join(", ")}${lostTag}`
+      : `the drill was lost; ${ended}every volume it made was deleted (${deleted.length})${lostTag}`,
   };
 }
 
