@@ -258,7 +258,8 @@ export async function snapshotInstance(
     volumes: target.volumes,
     description: (v) =>
       `Reflex backup of ${target.instanceId} ${v.device ?? ""} (execution ${ctx.executionId})`.trim(),
-    tags: (v) => snapshotTags(ctx, params, target.instanceId, target.name, v.volumeId, v.device, target.launch),
+    tags: (v) =>
+      snapshotTags(ctx, params, target.instanceId, target.name, v.volumeId, v.device, target.launch),
   });
   return { instanceId: target.instanceId, status: "started", snapshots };
 }
