@@ -672,3 +672,63 @@ describe("the audit trail's one writer", () => {
     expect(() => tableStatements(TABLE, ["execution", "audit"])).toThrow(/audit writer/);
   });
 });
+
+describe("restore side by side as a new instance (its step worker's and the reconciler's statements)", () => {
+  const arn = (type: string, id: string) => `arn:aws:ec2:us-east-1:123456789012:${type}/${id}`;
+  const INSTANCE = arn("instance", "i-0123456789abcdef0");
+  const TAGGED = { "aws:ResourceTag/team:automation": "yes" };
+  const REQUEST_TAGGED = { "aws:RequestTag/team:automation": "yes" };
+  const policyOf = (runbook: Runbooks.Runbook) => {
+    const stack = new Stack();
+    return [
+      {
+        Version: "2012-10-17",
+        Statement: runbookStatements(runbook, ctx).map((st) => stack.resolve(st.toStatementJson())),
+      },
+    ];
+  };
+  const restore = () =>
+    import("../examples/runbooks/restore/index.ts").then((m) => m.restore as unknown as Runbooks.Runbook);
+
+  it("lets the step worker launch only an instance and a root volume carrying the automation tag in the request, and terminate only a tagged instance", async () => {
+    const worker = policyOf(await restore());
+    const may = (action: string, resource: string, context = {}) =>
+      evaluate({ action, resource, context }, worker);
+    for (const resource of [arn("instance", "*"), arn("volume", "*")]) {
+      expect(await may("ec2:RunInstances", resource, REQUEST_TAGGED), resource).toBe("Allowed");
+      expect(await may("ec2:RunInstances", resource), `${resource} untagged`).toBe("ImplicitlyDenied");
+      expect(
+        await may("ec2:RunInstances", resource, { "aws:RequestTag/team:automation": "no" }),
+        `${resource} tagged otherwise`,
+      ).toBe("ImplicitlyDenied");
+      expect(
+        await may("ec2:CreateTags", resource, { ...REQUEST_TAGGED, "ec2:CreateAction": "RunInstances" }),
+      ).toBe("Allowed");
+    }
+    // The subnet, security groups and AMI it launches with are the user's (or AWS's): no Reflex tag.
+    for (const resource of [
+      arn("subnet", "subnet-0123456789abcdef0"),
+      arn("security-group", "sg-0123456789abcdef0"),
+      "arn:aws:ec2:us-east-1::image/ami-0c02fb55956c7d316",
+    ])
+      expect(await may("ec2:RunInstances", resource), resource).toBe("Allowed");
+    // Attacks: tag an existing instance into the fence, terminate an untagged one, pass a role, make an image.
+    expect(await may("ec2:CreateTags", INSTANCE, REQUEST_TAGGED)).toBe("ImplicitlyDenied");
+    expect(await may("ec2:TerminateInstances", INSTANCE, TAGGED)).toBe("Allowed");
+    expect(await may("ec2:TerminateInstances", INSTANCE)).toBe("ImplicitlyDenied");
+    expect(await may("iam:PassRole", "arn:aws:iam::123456789012:role/admin")).toBe("ImplicitlyDenied");
+    expect(await may("ec2:RegisterImage", "*")).toBe("ImplicitlyDenied");
+    expect(await may("ec2:ModifyInstanceAttribute", INSTANCE, TAGGED)).toBe("ImplicitlyDenied");
+  });
+
+  it("lets the reconciler's sweep terminate a lost drill's instance only when it carries the automation tag, and launch nothing", async () => {
+    const r = await restore();
+    const reconciler = policyOf({ ...r, permissions: r.lostRun?.permissions ?? [] });
+    const may = (action: string, resource: string, context = {}) =>
+      evaluate({ action, resource, context }, reconciler);
+    expect(await may("ec2:TerminateInstances", INSTANCE, TAGGED)).toBe("Allowed");
+    expect(await may("ec2:TerminateInstances", INSTANCE)).toBe("ImplicitlyDenied");
+    expect(await may("ec2:DescribeInstances", "*")).toBe("Allowed");
+    expect(await may("ec2:RunInstances", arn("instance", "*"), REQUEST_TAGGED)).toBe("ImplicitlyDenied");
+  });
+});

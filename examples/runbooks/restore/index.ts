@@ -68,6 +68,17 @@ export const verifySchema = z
   })
   .strict();
 
+/** Where a restore side by side launches a new instance: a subnet (not the source's) and its security groups. */
+export const targetSchema = z
+  .object({
+    subnetId: z.string().regex(/^subnet-[0-9a-f]{8,17}$/, "must be a subnet id (subnet-…)"),
+    securityGroupIds: z
+      .array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, "must be a security group id (sg-…)"))
+      .min(1)
+      .max(5),
+  })
+  .strict();
+
 const drillName = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, "must be kebab-case (a-z, 0-9, -)");
 
 /** One drill (`drills:` in reflex.config.ts); run it with a schedule: `run: "restore", with: { drill: "<name>" }`. */
@@ -75,8 +86,12 @@ export const drillSchema = z
   .object({
     name: drillName,
     source: sourceSchema,
-    /** The scratch instance the restored volumes are attached to: in an isolated subnet, tagged for automation. */
-    isolate: z.object({ instanceId }).strict(),
+    /**
+     * `{ subnetId, securityGroupIds }`: a new instance per drill, launched from the backup's AMI in
+     * that (isolated) subnet and terminated at the end; or `{ instanceId }`: a standing scratch
+     * instance (in an isolated subnet, tagged for automation) the restored volumes are attached to.
+     */
+    isolate: z.union([z.object({ instanceId }).strict(), targetSchema]),
     /** Which backup the drill restores: the newest (default), or one at random, as AWS Backup's restore testing picks, within `withinDays`. */
     pick: z.enum(["latest", "random"]).default("latest"),
     withinDays: z.number().int().min(1).max(365).default(30),
@@ -90,10 +105,16 @@ export const drillSchema = z
       .strict(),
   })
   .strict()
-  .refine((d) => !("instanceId" in d.source) || d.source.instanceId !== d.isolate.instanceId, {
-    path: ["isolate", "instanceId"],
-    message: "a drill restores into a scratch instance, never into its source instance",
-  });
+  .refine(
+    (d) =>
+      !("instanceId" in d.source) ||
+      !("instanceId" in d.isolate) ||
+      d.source.instanceId !== d.isolate.instanceId,
+    {
+      path: ["isolate", "instanceId"],
+      message: "a drill restores into a scratch instance, never into its source instance",
+    },
+  );
 export type Drill = z.output<typeof drillSchema>;
 
 export const drillsSchema = z.array(drillSchema).superRefine((drills, ctx) => {
@@ -125,6 +146,11 @@ export const params = z
       .strict()
       .optional()
       .describe("A scratch instance to attach the restored volumes to (never the source instance)"),
+    target: targetSchema
+      .optional()
+      .describe(
+        "Side by side as a new instance: launched from the backup's AMI into this subnet (never the source's), no public address, stopped, its volumes swapped for the restored ones, started",
+      ),
     checksum: z
       .boolean()
       .default(true)
@@ -163,10 +189,19 @@ export const params = z
     path: ["attachTo"],
     message: "a drill restores into its isolate instance from the config: not with attachTo",
   })
-  .refine((p) => p.mode !== "in-place" || (p.drill === undefined && p.attachTo === undefined), {
-    path: ["mode"],
-    message: "in place replaces the source instance's root: not with drill or attachTo",
+  .refine((p) => p.target === undefined || (p.drill === undefined && p.attachTo === undefined), {
+    path: ["target"],
+    message:
+      "target launches a new instance: not with attachTo (a scratch instance), nor with drill (its isolate)",
   })
+  .refine(
+    (p) =>
+      p.mode !== "in-place" || (p.drill === undefined && p.attachTo === undefined && p.target === undefined),
+    {
+      path: ["mode"],
+      message: "in place replaces the source instance's root: not with drill or attachTo",
+    },
+  )
   .refine(
     (p) =>
       p.mode !== "in-place" ||
@@ -223,10 +258,20 @@ export function drillRow(run: {
         targets?: { rto: string; rpo: string; rtoMinutes: number; rpoMinutes: number };
       }
     | undefined;
-  const torn = run.result?.teardown as { done: boolean; deleted: string[]; untagged: string[] } | undefined;
+  type Instances = { terminated: string[]; untagged: string[] };
+  const torn = run.result?.teardown as
+    | { done: boolean; deleted: string[]; untagged: string[]; instances?: Instances }
+    | undefined;
   const swept = (
-    run.attention?.report as { swept?: { deleted: string[]; untagged: string[]; left: string[] } }
+    run.attention?.report as {
+      swept?: { deleted: string[]; untagged: string[]; left: string[]; instances?: Instances };
+    }
   )?.swept;
+  // The instance a drill launched (side by side as a new instance), terminated before its volumes.
+  const gone = torn?.instances ?? swept?.instances;
+  const instances = gone
+    ? `${gone.terminated.length} instance(s) terminated${gone.untagged.length ? ` (found by id, its tag removed: ${gone.untagged.join(", ")})` : ""}, `
+    : "";
   const verdict =
     run.status === "RUNNING" || run.status === "WAITING_FOR_APPROVAL"
       ? "running"
@@ -241,15 +286,21 @@ export function drillRow(run: {
   const cleanup = swept
     ? swept.left.length
       ? `swept by the reconciler after the run was lost; still there: ${swept.left.join(", ")}`
-      : `swept by the reconciler after the run was lost: ${swept.deleted.length} volume(s) deleted${swept.untagged.length ? ` (${swept.untagged.length} had lost their tag: ${swept.untagged.join(", ")})` : ""}`
+      : `swept by the reconciler after the run was lost: ${instances}${swept.deleted.length} volume(s) deleted${swept.untagged.length ? ` (${swept.untagged.length} had lost their tag: ${swept.untagged.join(", ")})` : ""}`
     : torn?.done
-      ? `torn down: ${torn.deleted.length} volume(s) deleted${torn.untagged.length ? ` (${torn.untagged.length} had lost their tag)` : ""}`
+      ? `torn down: ${instances}${torn.deleted.length} volume(s) deleted${torn.untagged.length ? ` (${torn.untagged.length} had lost their tag)` : ""}`
       : verdict === "running"
         ? "pending (the run is in progress)"
         : "not confirmed: look for volumes tagged reflex:drill";
   // What it made, what was deleted (by its teardown or the reconciler's sweep) and what is left.
-  const created = Array.isArray(run.result?.created) ? (run.result.created as string[]) : [];
-  const deleted = [...new Set([...(torn?.deleted ?? []), ...(swept?.deleted ?? [])])];
+  const launched = typeof run.result?.launched === "string" ? [run.result.launched] : [];
+  const created = [
+    ...launched,
+    ...(Array.isArray(run.result?.created) ? (run.result.created as string[]) : []),
+  ];
+  const deleted = [
+    ...new Set([...(gone?.terminated ?? []), ...(torn?.deleted ?? []), ...(swept?.deleted ?? [])]),
+  ];
   const resources = {
     created,
     deleted,
@@ -294,16 +345,63 @@ export const restore = defineRunbook({
   // Volumes one run may create: a backup set is an instance's volumes.
   cap: { maxTargets: 10 },
   services: ["ec2", "ssm", "lambda"],
-  config: { drills: drillsSchema },
+  config: {
+    drills: drillsSchema,
+    /** How many drill instances (tag reflex:drill) may exist at once; admission refuses a drill beyond it. Default 5. */
+    maxDrillInstances: z.number().int().min(1).max(100),
+  },
   permissions: [
     {
       actions: [
         "ec2:DescribeSnapshots",
         "ec2:DescribeVolumes",
         "ec2:DescribeInstances",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeInstanceStatus",
         "ssm:GetCommandInvocation",
       ],
       mutating: false,
+    },
+    // Side by side as a new instance: RunInstances only creating an instance and a root volume
+    // that carry the automation tag (tagged in the same call); the subnet, security groups,
+    // network interface and AMI it uses carry none of Reflex's tags (statement below).
+    {
+      actions: ["ec2:RunInstances"],
+      mutating: true,
+      tagCondition: "request",
+      resources: [
+        "arn:${Partition}:ec2:*:${Account}:instance/*",
+        "arn:${Partition}:ec2:*:${Account}:volume/*",
+      ],
+    },
+    {
+      actions: ["ec2:RunInstances"],
+      mutating: true,
+      tagCondition: "none",
+      resources: [
+        "arn:${Partition}:ec2:*:${Account}:subnet/*",
+        "arn:${Partition}:ec2:*:${Account}:security-group/*",
+        "arn:${Partition}:ec2:*:${Account}:network-interface/*",
+        "arn:${Partition}:ec2:*::image/*",
+      ],
+      why: "RunInstances is authorized against every resource it touches: the subnet, security groups and AMI are the user's (or AWS's) and carry no automation tag, and the interface it creates is not taggable in the call. The instance and volume halves (the statement above) still need the automation tag in the request, so nothing launches untagged; no iam:PassRole is granted, so no instance profile can be given.",
+    },
+    {
+      actions: ["ec2:CreateTags"],
+      mutating: true,
+      tagCondition: "request",
+      resources: [
+        "arn:${Partition}:ec2:*:${Account}:instance/*",
+        "arn:${Partition}:ec2:*:${Account}:volume/*",
+      ],
+      onCreate: ["RunInstances"],
+    },
+    // Teardown terminates only an instance carrying the automation tag (what it launched).
+    {
+      actions: ["ec2:TerminateInstances"],
+      mutating: true,
+      tagCondition: "resource",
+      resources: ["arn:${Partition}:ec2:*:${Account}:instance/*"],
     },
     // CreateVolume is authorized against the source snapshot (a Reflex backup carries the
     // automation tag) and the new volume (created carrying it, tagged in the same call).
@@ -393,11 +491,18 @@ export const restore = defineRunbook({
       why: "An AWS-owned document carries no tags; only AWS-RunShellScript is allowed (to checksum the restored devices), and only on instances carrying the automation tag (the statement above).",
     },
   ],
-  // The reconciler sweeps a lost drill (sweepLost): it finds the run's volumes and detaches and
-  // deletes them, only those carrying the automation tag.
+  // The reconciler sweeps a lost drill (sweepLost): it terminates the instance the run launched and
+  // finds the run's volumes and detaches and deletes them, only those carrying the automation tag.
   lostRun: {
     permissions: [
-      { actions: ["ec2:DescribeVolumes"], mutating: false },
+      { actions: ["ec2:DescribeVolumes", "ec2:DescribeInstances"], mutating: false },
+      // The instance a lost drill launched: terminated only when it carries the automation tag.
+      {
+        actions: ["ec2:TerminateInstances"],
+        mutating: true,
+        tagCondition: "resource",
+        resources: ["arn:${Partition}:ec2:*:${Account}:instance/*"],
+      },
       // DetachVolume names the volume and the instance; DeleteVolume only the volume.
       {
         actions: ["ec2:DetachVolume"],
@@ -518,9 +623,55 @@ export const restore = defineRunbook({
         Choices: [
           { Variable: "$.plan.inPlace.data", IsPresent: true, Next: "Swap" },
           { Variable: "$.plan.attachTo", IsPresent: true, Next: "Attach" },
+          { Variable: "$.plan.launch", IsPresent: true, Next: "Launch" },
         ],
         Default: "Verify",
       },
+      // Side by side as a new instance: launched from the backup's AMI, stopped, its volumes
+      // swapped for the restored ones, started, status checks ok (one move per poll).
+      Launch: stepTask(R, "launch", {
+        ResultPath: "$.launched",
+        Retry: RETRY_STEP,
+        Catch: CLEANUP,
+        Next: "BringUp",
+      }),
+      ...pollLoop({
+        wait: "WaitBringUp",
+        check: "BringUp",
+        done: "BroughtUp",
+        seconds: 5,
+        task: stepTask(R, "bringUp", { ResultPath: "$.bringUp", Retry: RETRY_STEP, Catch: CLEANUP }),
+        donePath: "$.bringUp.done",
+        next: "HasInstanceChecksum",
+      }),
+      HasInstanceChecksum: {
+        Type: "Choice",
+        Choices: [{ Variable: "$.plan.checksumCommand", IsPresent: true, Next: "ChecksumInstance" }],
+        Default: "Verify",
+      },
+      // sha256sum of every restored device on the new instance, at the devices it had.
+      ChecksumInstance: aws(
+        "ssm:sendCommand",
+        {
+          DocumentName: "AWS-RunShellScript",
+          "InstanceIds.$": "States.Array($.launched.instanceId)",
+          Parameters: { "commands.$": "States.Array($.plan.checksumCommand)" },
+          Comment: "reflex restore: checksum the restored devices on the new instance",
+        },
+        { ResultPath: "$.checksum", Catch: CLEANUP, Next: "AwaitChecksumInstance" },
+      ),
+      ...waitFor("ssm:getCommandInvocation", "$.Status", "Success", {
+        name: "AwaitChecksumInstance",
+        params: {
+          "CommandId.$": "$.checksum.Command.CommandId",
+          "InstanceId.$": "$.launched.instanceId",
+        },
+        timeout: 600,
+        interval: 5,
+        failOn: ["Failed", "Cancelled", "TimedOut"],
+        catch: CLEANUP,
+        next: "Verify",
+      }),
       Attach: stepTask(R, "attach", {
         ResultPath: "$.attaching",
         Retry: RETRY_STEP,
@@ -652,7 +803,9 @@ export const restore = defineRunbook({
   // in the config, no other run restores the source (400/409 with a named code).
   precheck: () => import("./precheck.ts").then((m) => m.precheck),
   // What the precheck reads, granted to the admitting functions' roles (API, schedule, gate, Slack worker).
-  precheckPermissions: [{ actions: ["ec2:DescribeSnapshots", "ec2:DescribeInstances"], mutating: false }],
+  precheckPermissions: [
+    { actions: ["ec2:DescribeSnapshots", "ec2:DescribeInstances", "ec2:DescribeSubnets"], mutating: false },
+  ],
   // `GET /api/drills` and `reflex drills`: each drill's runs, read by drillRow.
   history: { route: "drills", configKey: "drills", param: "drill", row: drillRow },
   // One run of a drill at a time, taken with the record: a second start is refused (409).

@@ -8,7 +8,8 @@
  */
 import { type Precheck, type PrecheckRefusal, StepExecutionError } from "@reflex/sdk";
 import type { RestoreParams, RestoreSource } from "./index.ts";
-import { drillOf, inPlacePlan, instanceOf, pick, restoreLocks } from "./steps.ts";
+import { checkDrillCap, planLaunch } from "./new-instance.ts";
+import { drillOf, inPlacePlan, instanceOf, isolationOf, pick, restoreLocks } from "./steps.ts";
 
 /** A refusal's status and the param it is about, by the plan's error code. */
 const REFUSALS: Record<string, { status: 400 | 409; path: (p: RestoreParams) => string }> = {
@@ -37,6 +38,12 @@ const REFUSALS: Record<string, { status: 400 | 409; path: (p: RestoreParams) => 
   VolumeNotManaged: { status: 409, path: () => "device" },
   ZoneMismatch: { status: 400, path: () => "availabilityZone" },
   InstanceNotRunning: { status: 409, path: () => "source" },
+  // Side by side as a new instance (new-instance.ts).
+  SourceSubnet: { status: 400, path: (p) => (p.drill ? "drill" : "target.subnetId") },
+  SubnetNotFound: { status: 400, path: (p) => (p.drill ? "drill" : "target.subnetId") },
+  ManifestIncomplete: { status: 400, path: (p) => (p.drill ? "drill" : "source") },
+  NoRootSnapshot: { status: 400, path: (p) => (p.drill ? "drill" : "source") },
+  DrillInstanceCap: { status: 409, path: () => "drill" },
 };
 
 const NOT_ALLOWED = new Set(["UnauthorizedOperation", "AccessDenied", "AccessDeniedException"]);
@@ -47,8 +54,12 @@ export const precheck: Precheck = async (params, ctx) => {
   try {
     const drill = p.drill ? drillOf(p.drill, ctx) : undefined;
     const source = (drill?.source ?? p.source) as RestoreSource;
-    const attachTo = drill?.isolate ?? p.attachTo;
+    const { attachTo, target } = isolationOf(drill, p);
     const snapshots = await pick(region, source, ctx, drill);
+    // A new instance: the manifest launches, the subnet exists and is not the source's; a drill under the cap.
+    if (target)
+      await planLaunch(region, snapshots, target, drill ? `drills.${drill.name}.isolate` : "target");
+    if (target && drill && !ctx.dryRun) await checkDrillCap(region, ctx.config);
     // In place: a snapshot of another volume lineage is refused here, before anything is written.
     const inPlace =
       p.mode === "in-place" ? await inPlacePlan(region, p, source, snapshots, ctx.automationTag) : undefined;

@@ -41,6 +41,18 @@ import {
   swapData,
 } from "./in-place.ts";
 import type { Drill, RestoreParams, RestoreSource } from "./index.ts";
+import {
+  type BringUp,
+  bringUp,
+  checkDrillCap,
+  type InstancesGone,
+  type Launch,
+  type Launched,
+  type LaunchTarget,
+  launch,
+  planLaunch,
+  terminateLaunched,
+} from "./new-instance.ts";
 
 /** Tags on what restore creates, and the ones it reads on backup snapshots. */
 export const TAGS = {
@@ -98,6 +110,8 @@ export interface Plan {
   verifyLambda?: string;
   /** In place: the instance whose root is replaced, the root it keeps, the snapshot. */
   inPlace?: InPlace;
+  /** Side by side as a new instance: what it launches, where (new-instance.ts). */
+  launch?: Launch;
 }
 
 export interface Created {
@@ -109,6 +123,8 @@ type Input = RunInput<RestoreParams> & {
   created?: Created;
   available?: { done: boolean; at?: string };
   attached?: { done: boolean; at?: string };
+  launched?: Launched;
+  bringUp?: BringUp;
   checksum?: { Command?: { CommandId?: string } };
   verified?: Verification;
   hook?: Hook;
@@ -155,6 +171,17 @@ export function drillOf(name: string, ctx: Lookup): Drill {
   const drill = ((ctx.config.drills as Drill[] | undefined) ?? []).find((d) => d.name === name);
   if (!drill) throw new StepExecutionError("UnknownDrill", `no drill '${name}' in the config's drills:`);
   return drill;
+}
+
+/** Where a restore goes: a scratch instance (attachTo, a drill's isolate.instanceId) or a new instance in a subnet (target, isolate.subnetId). */
+export function isolationOf(
+  drill: Drill | undefined,
+  p: RestoreParams,
+): { attachTo?: { instanceId: string }; target?: LaunchTarget } {
+  const isolate = drill?.isolate;
+  if (isolate && "subnetId" in isolate) return { target: isolate };
+  if (isolate) return { attachTo: isolate };
+  return { ...(p.attachTo ? { attachTo: p.attachTo } : {}), ...(p.target ? { target: p.target } : {}) };
 }
 
 /** A snapshot Reflex's backup made: the automation tag and reflex:runbook=backup-snapshot. */
@@ -315,10 +342,19 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
   const p = input.params;
   const drill = p.drill ? drillOf(p.drill, ctx) : undefined;
   const source = (drill?.source ?? p.source) as RestoreSource;
-  const attachTo = drill?.isolate ?? p.attachTo;
+  const { attachTo, target } = isolationOf(drill, p);
   const region = p.region ?? process.env.AWS_REGION ?? "us-east-1";
   const snapshots = await pick(region, source, ctx, drill);
   if (p.mode === "in-place") return planInPlace(input, ctx, region, source, snapshots);
+  const launch = target
+    ? await planLaunch(region, snapshots, target, drill ? `drills.${drill.name}.isolate` : "target")
+    : undefined;
+  if (launch && p.availabilityZone && p.availabilityZone !== launch.availabilityZone)
+    throw new StepExecutionError(
+      "ZoneMismatch",
+      `availabilityZone ${p.availabilityZone} is not the zone of subnet ${launch.subnetId} (${launch.availabilityZone}); the volumes are made where the instance is launched`,
+    );
+  if (launch && drill && !ctx.dryRun) await checkDrillCap(region, ctx.config);
   const cap = Math.min(ctx.maxTargets ?? 10, 10);
   if (snapshots.length > cap)
     throw new StepExecutionError(
@@ -328,7 +364,7 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
   const sourceVolumes = snapshots
     .map((s) => tag(s.Tags, TAGS.sourceVolume) ?? s.VolumeId)
     .filter((v): v is string => !!v);
-  let availabilityZone = p.availabilityZone;
+  let availabilityZone = launch?.availabilityZone ?? p.availabilityZone;
   let scratchDevices: string[] = [];
   if (attachTo) {
     const scratch = await instanceOf(region, attachTo.instanceId);
@@ -373,8 +409,15 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
         startTime: s.StartTime?.toISOString() ?? "",
         backupExecutionId: tag(s.Tags, TAGS.backupExecution),
         ...(attachTo ? { attachDevice: scratchDevices[i] } : {}),
+        // A new instance gets each volume at the device it had.
+        ...(launch && device ? { attachDevice: device } : {}),
       };
     });
+  if (launch && volumes.some((v) => !v.device))
+    throw new StepExecutionError(
+      "ManifestIncomplete",
+      `${missing.join("; ")}: a new instance needs each volume's device`,
+    );
   if (attachTo && volumes.some((v) => !v.attachDevice))
     throw new StepExecutionError(
       "NoFreeDevice",
@@ -391,7 +434,7 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
         `another run holds ${locked.map((l) => `${l.target} (run ${l.holder ?? "?"})`).join(", ")}`,
       );
   }
-  const checksum = attachTo && p.checksum !== false;
+  const checksum = (attachTo || launch) && p.checksum !== false;
   const rpoTo = "at" in source && source.at ? source.at : input.execution.startedAt;
   const result: Plan = {
     region,
@@ -399,6 +442,7 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
     source,
     volumes,
     ...(attachTo ? { attachTo } : {}),
+    ...(launch ? { launch } : {}),
     ...(checksum ? { checksumCommand: `sha256sum ${volumes.map((v) => v.attachDevice).join(" ")}` } : {}),
     ...(drill ? { drill: { name: drill.name, targets: drill.targets } } : {}),
     ...((drill?.verify ?? p.verify) ? { verifyLambda: (drill?.verify ?? p.verify)?.lambda } : {}),
@@ -409,13 +453,13 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
   const verb = ctx.dryRun ? "would create" : "will create";
   await ctx.record({
     plan: result,
-    summary: `${drill ? `drill ${drill.name}: ` : ""}${verb} ${volumes.length} volume(s) in ${availabilityZone} from ${describeSource(source)}${attachTo ? `, attached to ${attachTo.instanceId}` : ""}; RPO ${minutes(rpoMs(result))} min`,
+    summary: `${drill ? `drill ${drill.name}: ` : ""}${verb} ${volumes.length} volume(s) in ${availabilityZone} from ${describeSource(source)}${attachTo ? `, attached to ${attachTo.instanceId}` : ""}${launch ? `, and launch a new ${launch.instanceType} from ${launch.imageId} in ${launch.subnetId} (no public address, no instance profile, tagged reflex:restore-of=${launch.sourceInstanceId}); stopped, its root swapped for the restored one and the volumes attached at ${volumes.map((v) => v.device).join(", ")}, then started` : ""}; RPO ${minutes(rpoMs(result))} min`,
     targets: volumes.map(
       (v): TargetResult => ({
         id: v.snapshotId,
         kind: "snapshot",
         status: "not-started",
-        reason: `${verb} a ${v.size} GiB volume in ${availabilityZone}${v.attachDevice ? ` at ${attachTo?.instanceId}:${v.attachDevice}` : ""}`,
+        reason: `${verb} a ${v.size} GiB volume in ${availabilityZone}${v.attachDevice ? ` at ${attachTo?.instanceId ?? "the new instance"}:${v.attachDevice}` : ""}`,
         details: {
           "source volume": v.sourceVolumeId ?? "unknown",
           device: v.device ?? "unknown (old backup)",
@@ -671,8 +715,14 @@ export interface Verification {
   verifiedAt: string;
   rtoMs: number;
   rpoMs: number;
-  /** RTO by phase, in milliseconds. */
-  phases: { plan: number; volumes: number; attach: number; verify: number };
+  /**
+   * RTO by phase, in milliseconds: plan, volumes, attach, verify onto a scratch instance (or none);
+   * plan, volumes, launch (launched and stopped), swap (the restored volumes in its place, started),
+   * running, statusChecks, verify onto a new instance. They add up to the RTO.
+   */
+  phases: Record<string, number>;
+  /** The new instance the volumes were restored into (side by side as a new instance). */
+  instanceId?: string;
   targets?: { rto: "met" | "missed"; rpo: "met" | "missed"; rtoMinutes: number; rpoMinutes: number };
 }
 
@@ -685,11 +735,12 @@ export async function verify(input: Input, ctx: StepContext): Promise<Verificati
   ]);
   const problems: string[] = [];
   let sums = new Map<string, string>();
-  if (plan.checksumCommand && input.checksum?.Command?.CommandId && plan.attachTo) {
+  const onInstance = plan.attachTo?.instanceId ?? input.launched?.instanceId;
+  if (plan.checksumCommand && input.checksum?.Command?.CommandId && onInstance) {
     const out = await client(SSMClient, "ssm", plan.region).send(
       new GetCommandInvocationCommand({
         CommandId: input.checksum.Command.CommandId,
-        InstanceId: plan.attachTo.instanceId,
+        InstanceId: onInstance,
       }),
     );
     sums = new Map(
@@ -705,8 +756,13 @@ export async function verify(input: Input, ctx: StepContext): Promise<Verificati
     const checksum = c.attachDevice ? sums.get(c.attachDevice) : undefined;
     if (!v) problems.push(`${c.volumeId} is gone`);
     else {
-      const wantState = plan.attachTo ? "in-use" : "available";
+      const wantState = plan.attachTo || plan.launch ? "in-use" : "available";
       if (v.State !== wantState) problems.push(`${c.volumeId} is ${v.State}, not ${wantState}`);
+      const a = v.Attachments?.[0];
+      if (plan.launch && (a?.InstanceId !== onInstance || a?.Device !== c.device))
+        problems.push(
+          `${c.volumeId} is at ${a?.InstanceId ?? "nothing"}:${a?.Device ?? "-"}, not ${onInstance}:${c.device}`,
+        );
       if (v.AvailabilityZone !== plan.availabilityZone)
         problems.push(`${c.volumeId} is in ${v.AvailabilityZone}, not ${plan.availabilityZone}`);
       if ((v.Size ?? 0) < c.size) problems.push(`${c.volumeId} has ${v.Size} GiB, its snapshot ${c.size}`);
@@ -724,11 +780,19 @@ export async function verify(input: Input, ctx: StepContext): Promise<Verificati
       ...(checksum ? { checksum } : {}),
     };
   });
+  if (plan.launch && !input.bringUp?.done)
+    problems.push(`${onInstance} did not come up with its status checks ok`);
   const now = ctx.now();
   const start = Date.parse(input.execution.startedAt);
   const planned = Date.parse(plan.plannedAt);
   const available = Date.parse(input.available?.at ?? plan.plannedAt);
   const attached = Date.parse(input.attached?.at ?? input.available?.at ?? plan.plannedAt);
+  const up = input.bringUp;
+  const t = (at: string | undefined, fallback: number) => (at ? Date.parse(at) : fallback);
+  const stopped = t(up?.stoppedAt, available);
+  const started = t(up?.startedAt, stopped);
+  const running = t(up?.runningAt, started);
+  const statusOk = t(up?.statusOkAt, running);
   const rtoMs = now.getTime() - start;
   const rpo = rpoMs(plan);
   const targets = plan.drill
@@ -746,12 +810,23 @@ export async function verify(input: Input, ctx: StepContext): Promise<Verificati
     verifiedAt: now.toISOString(),
     rtoMs,
     rpoMs: rpo,
-    phases: {
-      plan: planned - start,
-      volumes: available - planned,
-      attach: attached - available,
-      verify: now.getTime() - attached,
-    },
+    phases: plan.launch
+      ? {
+          plan: planned - start,
+          volumes: available - planned,
+          launch: stopped - available,
+          swap: started - stopped,
+          running: running - started,
+          statusChecks: statusOk - running,
+          verify: now.getTime() - statusOk,
+        }
+      : {
+          plan: planned - start,
+          volumes: available - planned,
+          attach: attached - available,
+          verify: now.getTime() - attached,
+        },
+    ...(onInstance && plan.launch ? { instanceId: onInstance } : {}),
     ...(targets ? { targets } : {}),
   };
   await ctx.record({ verification: result });
@@ -828,11 +903,25 @@ export interface Teardown {
   /** Found by the id the run recorded, without the run's tag (someone removed it): deleted, and reported. */
   untagged: string[];
   waiting: string[];
+  /** The instance it launched (side by side as a new instance): terminated first. */
+  instances?: InstancesGone;
 }
 
 /** Detaches and deletes every volume this run made (by tag and by recorded id); done when none is left. Safe to repeat. */
 export async function teardown(input: Input, ctx: StepContext): Promise<Teardown> {
   const region = input.plan.region;
+  // The instance it launched first: its volumes come off with it (EC2 deletes only an available volume).
+  const gone = input.plan.launch
+    ? await terminateLaunched(region, ctx.executionId, input.launched?.instanceId)
+    : undefined;
+  if (gone && !gone.done)
+    return {
+      done: false,
+      deleted: input.teardown?.deleted ?? [],
+      untagged: input.teardown?.untagged ?? [],
+      waiting: gone.terminated,
+      instances: gone,
+    };
   const byTag = await describeVolumes(region, [{ Name: `tag:${TAGS.execution}`, Values: [ctx.executionId] }]);
   const recorded = (input.created?.volumes ?? []).map((v) => v.volumeId);
   const missingIds = recorded.filter((id) => !byTag.some((v) => v.VolumeId === id));
@@ -861,14 +950,20 @@ export async function teardown(input: Input, ctx: StepContext): Promise<Teardown
       deleted.push(id);
     }
   }
-  const out: Teardown = { done: waiting.length === 0, deleted, untagged, waiting };
+  const out: Teardown = {
+    done: waiting.length === 0,
+    deleted,
+    untagged,
+    waiting,
+    ...(gone ? { instances: gone } : {}),
+  };
   if (out.done) {
     const failed = input.failure ? `${input.failure.Error}: ${input.failure.Cause}` : undefined;
     await ctx.record({
       teardown: out,
       ...(failed
         ? {
-            summary: `restore failed (${failed}); the ${deleted.length} volume(s) it created were deleted${untagged.length ? `; ${untagged.length} had lost the run's tag and were found by id: ${untagged.join(", ")}` : ""}`,
+            summary: `restore failed (${failed}); ${gone?.terminated.length ? `the instance it launched (${gone.terminated.join(", ")}) was terminated and ` : ""}the ${deleted.length} volume(s) it created were deleted${untagged.length ? `; ${untagged.length} had lost the run's tag and were found by id: ${untagged.join(", ")}` : ""}${gone?.untagged.length ? `; the instance ${gone.untagged.join(", ")} had lost the run's tag and was found by id` : ""}`,
             targets: (input.plan.volumes ?? []).map(
               (v): TargetResult => ({
                 id: v.snapshotId,
@@ -946,6 +1041,8 @@ export interface Swept {
   untagged: string[];
   left: string[];
   note: string;
+  /** The instance the run launched (side by side as a new instance): terminated before its volumes. */
+  instances?: InstancesGone;
 }
 
 /** How long a sweep waits for its volumes to detach before it reports them left (the reconciler runs again). */
@@ -965,17 +1062,30 @@ export async function sweepLost(e: {
   const plan = e.result?.plan as Plan | undefined;
   const region =
     plan?.region ?? (e.params.region as string | undefined) ?? process.env.AWS_REGION ?? "us-east-1";
+  const launched = typeof e.result?.launched === "string" ? e.result.launched : undefined;
+  const isDrill = typeof e.params.drill === "string";
+  // A drill's instance first (by its tag and by the id the run recorded): its volumes come off with
+  // it. One found only by id lost its tag: terminated all the same, and named.
+  let instances: InstancesGone | undefined;
+  if (isDrill && (launched || plan?.launch)) {
+    const deadline = Date.now() + SWEEP_LIMIT_MS;
+    for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
+      instances = await terminateLaunched(region, e.id, launched);
+      if (instances.done || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
   const byTag = await describeVolumes(region, [{ Name: `tag:${TAGS.execution}`, Values: [e.id] }]);
   const recorded = Array.isArray(e.result?.created) ? (e.result.created as string[]) : [];
   const missing = recorded.filter((id) => !byTag.some((v) => v.VolumeId === id));
   const byId = missing.length ? await describeVolumes(region, [{ Name: "volume-id", Values: missing }]) : [];
   const untagged = byId.map((v) => v.VolumeId as string);
   const found = [...byTag, ...byId];
-  if (typeof e.params.drill !== "string")
+  if (!isDrill)
     return {
       deleted: [],
       untagged,
-      left: found.map((v) => v.VolumeId as string),
+      left: [...(launched ? [launched] : []), ...found.map((v) => v.VolumeId as string)],
       note: "a lost restore (not a drill) is not swept: check whether its volumes are wanted, and delete them if not",
     };
   const deleted: string[] = [];
@@ -1008,14 +1118,20 @@ export async function sweepLost(e: {
       { Name: "volume-id", Values: next.map((v) => v.VolumeId as string) },
     ]);
   }
-  const left = pending.map((v) => v.VolumeId as string);
+  const stillUp = instances && !instances.done ? instances.terminated : [];
+  const left = [...stillUp, ...pending.map((v) => v.VolumeId as string)];
+  const lostTag = instances?.untagged.length
+    ? `; LOUD: instance ${instances.untagged.join(", ")} had lost the run's tag (found by the id the run recorded) and was terminated`
+    : "";
+  const ended = instances?.terminated.length ? `${instances.terminated.length} instance(s) terminated, ` : "";
   return {
     deleted,
     untagged,
     left,
+    ...(instances ? { instances } : {}),
     note: left.length
-      ? `the drill was lost; ${deleted.length} volume(s) deleted, still there (the next reconcile tries again): ${left.join(", ")}`
-      : `the drill was lost; every volume it made was deleted (${deleted.length})`,
+      ? `the drill was lost; ${ended}${deleted.length} volume(s) deleted, still there (the next reconcile tries again): ${left.join(", ")}${lostTag}`
+      : `the drill was lost; ${ended}every volume it made was deleted (${deleted.length})${lostTag}`,
   };
 }
 
@@ -1030,6 +1146,8 @@ export const implementation: Implementation = {
     teardown,
     report,
     verifyHook,
+    launch,
+    bringUp,
     replaceRoot,
     checkReplaced,
     putBackRoot,

@@ -11,6 +11,7 @@ import {
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   CopySnapshotCommand,
+  CreateSecurityGroupCommand,
   CreateSnapshotCommand,
   CreateTagsCommand,
   DeleteSnapshotCommand,
@@ -23,7 +24,6 @@ import {
   ModifyInstanceAttributeCommand,
   paginateDescribeInstances,
   paginateDescribeSnapshots,
-  RunInstancesCommand,
   StartInstancesCommand,
   StopInstancesCommand,
 } from "@aws-sdk/client-ec2";
@@ -319,10 +319,10 @@ describe("call log", () => {
 
   it("refuses operations the simulation does not implement, naming them", async () => {
     const error = await rejection(
-      ec2().send(new RunInstancesCommand({ MinCount: 1, MaxCount: 1, ImageId: "ami-1" })),
+      ec2().send(new CreateSecurityGroupCommand({ GroupName: "web", Description: "web" })),
     );
     expect(error.name).toBe("UnsupportedOperation");
-    expect(error.message).toContain("ec2:RunInstances");
+    expect(error.message).toContain("ec2:CreateSecurityGroup");
   });
 
   it("answers clients built by the core client factory when attached through decorate", async () => {

@@ -39,6 +39,7 @@ import { CloudApiError } from "./api-error.ts";
 import { reconcileGroup } from "./autoscaling.ts";
 import { beginTransition, type OpContext, type OpInput, snapshotStatus } from "./fleet.ts";
 import {
+  defaultSubnet,
   INSTANCE_STATE_CODES,
   type InstanceRecord,
   type InstanceStateName,
@@ -70,6 +71,8 @@ function privateDnsName(region: string, ip: string): string {
 
 export function shapeInstance(region: string, r: InstanceRecord): Instance {
   const terminated = r.state === "terminated";
+  const subnet = r.subnetId ?? defaultSubnet(region, r.az).id;
+  const vpc = defaultSubnet(region, r.az).vpcId;
   return {
     InstanceId: r.id,
     ImageId: r.imageId,
@@ -78,6 +81,12 @@ export function shapeInstance(region: string, r: InstanceRecord): Instance {
     Placement: { AvailabilityZone: r.az, Tenancy: "default" },
     PrivateIpAddress: terminated ? undefined : r.privateIp,
     PrivateDnsName: terminated ? "" : privateDnsName(region, r.privateIp),
+    ...(terminated ? {} : { SubnetId: subnet, VpcId: vpc }),
+    ...(r.publicIp && r.state === "running" ? { PublicIpAddress: r.publicIp } : {}),
+    SecurityGroups: (r.securityGroupIds ?? []).map((GroupId) => ({ GroupId, GroupName: GroupId })),
+    ...(r.iamInstanceProfile
+      ? { IamInstanceProfile: { Arn: r.iamInstanceProfile, Id: r.iamInstanceProfile } }
+      : {}),
     State: { Code: INSTANCE_STATE_CODES[r.state], Name: r.state },
     StateTransitionReason: r.stateReason,
     Architecture: "x86_64",
@@ -262,6 +271,8 @@ function describeInstances(
       "private-ip-address": (i) => [i.privateIp],
       "reservation-id": (i) => [i.reservationId],
       "block-device-mapping.volume-id": (i) => i.devices.map((d) => d.volumeId),
+      "subnet-id": (i) => [i.subnetId ?? defaultSubnet(ctx.region, i.az).id],
+      "client-token": (i) => [i.clientToken],
     },
     (i) => i.tags,
   );

@@ -150,6 +150,8 @@ function completeTransition(rs: RegionState, instance: InstanceRecord, at: numbe
   instance.transition = undefined;
   if (to === "running") {
     instance.launchTime = at; // EC2 resets LaunchTime on every start.
+    // A launched instance boots: its status checks initialize first (patching.ts `rebooting`).
+    if (instance.bootChecks) instance.rebootedAt = at;
   }
   if (to === "terminated") {
     // Volumes marked DeleteOnTermination go with the instance; the others are detached.

@@ -40,6 +40,7 @@ import { cloudWatchOperations } from "./cloudwatch.ts";
 import { containerViews } from "./containers-helpers.ts";
 import { dynamoDbTableOperations, dynamoTables } from "./dynamodb-backups.ts";
 import { ec2Operations, shapeInstance, shapeSnapshot, shapeVolume } from "./ec2.ts";
+import { addSubnet, ec2LaunchOperations } from "./ec2-launch.ts";
 import { ec2PatchingOperations } from "./ec2-patching.ts";
 import { ec2VolumeOperations } from "./ec2-volumes.ts";
 import { ecsOperations } from "./ecs.ts";
@@ -303,7 +304,13 @@ export function serviceNamed(name: string): SimulatedService | undefined {
 }
 
 const OPERATIONS: Record<string, Record<string, (ctx: OpContext, input: OpInput) => object>> = {
-  ec2: { ...ec2Operations, ...ec2PatchingOperations, ...ec2VolumeOperations, ...eipOperations },
+  ec2: {
+    ...ec2Operations,
+    ...ec2PatchingOperations,
+    ...ec2VolumeOperations,
+    ...ec2LaunchOperations,
+    ...eipOperations,
+  },
   autoscaling: autoScalingOperations,
   ssm: ssmOperations,
   route53: route53Operations,
@@ -705,6 +712,20 @@ export class SimulatedCloud {
     if (spec.hibernation) record.hibernation = true;
     this.#autoSave();
     return { ...shapeInstance(ctx.region, record), Region: ctx.region };
+  }
+
+  /** Adds a subnet in a zone (default: the region's first), mapping no public address on launch: an isolated subnet for a drill. */
+  addSubnet(spec: { region?: string; availabilityZone?: string; name?: string } = {}): {
+    SubnetId: string;
+    AvailabilityZone: string;
+  } {
+    const ctx = this.#context(spec.region);
+    const s = addSubnet(ctx, {
+      az: spec.availabilityZone ?? availabilityZones(ctx.region)[0],
+      tags: spec.name ? [{ Key: "Name", Value: spec.name }] : [],
+    });
+    this.#autoSave();
+    return { SubnetId: s.id, AvailabilityZone: s.az };
   }
 
   /** Adds a snapshot as if made earlier, e.g. an old Reflex backup past its retain-until. */

@@ -66,6 +66,25 @@ export interface InstanceRecord {
   rebootedAt?: number;
   /** Launched with hibernation enabled (`HibernationOptions.Configured`): `StopInstances` may hibernate it. */
   hibernation?: boolean;
+  /** Its subnet (ec2-launch.ts); absent: the default subnet of its zone. */
+  subnetId?: string;
+  securityGroupIds?: string[];
+  /** A public address (a launch into a subnet that maps one, or AssociatePublicIpAddress). */
+  publicIp?: string;
+  iamInstanceProfile?: string;
+  /** RunInstances' ClientToken: the same token answers this instance again. */
+  clientToken?: string;
+  /** Launched by RunInstances: its status checks are `initializing` for a while after each start, as a boot. */
+  bootChecks?: boolean;
+}
+
+/** A subnet added with `addSubnet` (a zone's default subnet needs no record: ec2-launch.ts). */
+export interface SubnetRecord {
+  id: string;
+  az: string;
+  vpcId: string;
+  mapPublicIpOnLaunch: boolean;
+  tags: TagRecord[];
 }
 
 export interface VolumeRecord {
@@ -155,6 +174,8 @@ export interface RegionState {
   patching?: PatchingState;
   /** Fast snapshot restore, per snapshot and zone (see ec2-volumes.ts). */
   fastRestores?: FastRestoreRecord[];
+  /** Subnets beyond each zone's default one (see ec2-launch.ts); made on first use. */
+  subnets?: SubnetRecord[];
   /** ECS clusters and services, Application Auto Scaling targets, Lambda functions (ecs.ts, application-autoscaling.ts, lambda.ts). */
   ecs?: EcsState;
   scaling?: ScalingState;
@@ -263,6 +284,12 @@ export const DAY_MS = 24 * HOUR_MS;
 
 export function availabilityZones(region: string): string[] {
   return [`${region}a`, `${region}b`, `${region}c`];
+}
+
+/** A zone's default subnet (and its VPC): derived from the zone, so the seed's ids never move. */
+export function defaultSubnet(region: string, az: string): { id: string; vpcId: string } {
+  const h = (what: string) => createHash("sha256").update(what).digest("hex").slice(0, 17);
+  return { id: `subnet-${h(`default subnet of ${az}`)}`, vpcId: `vpc-${h(`default vpc of ${region}`)}` };
 }
 
 /** What a volume holds, as a digest: its own marker, or one derived from its id (a seeded volume's data). */

@@ -205,6 +205,34 @@ describe("snapshotInstance", () => {
     ]);
   });
 
+  it("tags each snapshot with the manifest a restore launches the instance again from (AMI, type, zone, subnet, root device)", async () => {
+    ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [] });
+    ec2.on(CreateSnapshotCommand).resolves({ SnapshotId: "snap-1" });
+    const launch = {
+      imageId: "ami-0c02fb55956c7d316",
+      instanceType: "m5.large",
+      zone: "us-east-1b",
+      subnetId: "subnet-0123456789abcdef0",
+      rootDevice: "/dev/xvda",
+    };
+
+    await snapshotInstance(
+      { execution: execution("manifest-run"), params, target: { ...target, launch }, region: "us-east-1" },
+      ctx("manifest-run"),
+    );
+
+    const tags = ec2.commandCalls(CreateSnapshotCommand)[0].args[0].input.TagSpecifications?.[0]?.Tags;
+    expect(tags).toEqual(
+      expect.arrayContaining([
+        { Key: "reflex:image-id", Value: launch.imageId },
+        { Key: "reflex:instance-type", Value: "m5.large" },
+        { Key: "reflex:availability-zone", Value: "us-east-1b" },
+        { Key: "reflex:subnet-id", Value: launch.subnetId },
+        { Key: "reflex:root-device", Value: "/dev/xvda" },
+      ]),
+    );
+  });
+
   it("makes no second snapshot when retried after a partial success", async () => {
     ec2
       .on(DescribeSnapshotsCommand)

@@ -19,6 +19,12 @@ export const TAGS = {
   ...SNAPSHOT_TAGS,
   sourceSnapshot: "reflex:source-snapshot",
   sourceRegion: "reflex:source-region",
+  // The instance a restore side by side launches again (restore's plan reads them).
+  image: "reflex:image-id",
+  instanceType: "reflex:instance-type",
+  zone: "reflex:availability-zone",
+  subnet: "reflex:subnet-id",
+  rootDevice: "reflex:root-device",
 } as const;
 
 export interface Target {
@@ -26,6 +32,8 @@ export interface Target {
   name?: string;
   state?: string;
   volumes: Array<{ volumeId: string; device?: string }>;
+  /** What a restore needs to launch the instance again beside it (AMI, type, zone, subnet, root device). */
+  launch?: { imageId?: string; instanceType?: string; zone?: string; subnetId?: string; rootDevice?: string };
 }
 export interface PruneCandidate {
   snapshotId: string;
@@ -108,6 +116,13 @@ export async function plan(input: Input, ctx: StepContext & { maxTargets?: numbe
         volumeId: must(must(m.Ebs, "m.Ebs").VolumeId, "m.Ebs.VolumeId"),
         device: m.DeviceName,
       })),
+    launch: {
+      imageId: i.ImageId,
+      instanceType: i.InstanceType,
+      zone: i.Placement?.AvailabilityZone,
+      subnetId: i.SubnetId,
+      rootDevice: i.RootDeviceName,
+    },
   }));
   // One lock per instance, whatever selector named it: two backups never snapshot one
   // instance at once. An instance another run holds is skipped and reported. A dry-run
@@ -205,6 +220,7 @@ function snapshotTags(
   name: string | undefined,
   volumeId: string,
   device?: string,
+  launch?: Target["launch"],
 ): Tag[] {
   const retainUntil = new Date(ctx.now().getTime() + params.retainDays * 86_400_000).toISOString();
   return [
@@ -217,6 +233,15 @@ function snapshotTags(
     { Key: TAGS.retainUntil, Value: retainUntil },
     // What a restore needs to put the volume back where it was (restore's plan reads it).
     ...(device ? [{ Key: TAGS.device, Value: device }] : []),
+    ...(
+      [
+        [TAGS.image, launch?.imageId],
+        [TAGS.instanceType, launch?.instanceType],
+        [TAGS.zone, launch?.zone],
+        [TAGS.subnet, launch?.subnetId],
+        [TAGS.rootDevice, launch?.rootDevice],
+      ] as const
+    ).flatMap(([Key, Value]) => (Value ? [{ Key, Value }] : [])),
   ];
 }
 
@@ -233,7 +258,8 @@ export async function snapshotInstance(
     volumes: target.volumes,
     description: (v) =>
       `Reflex backup of ${target.instanceId} ${v.device ?? ""} (execution ${ctx.executionId})`.trim(),
-    tags: (v) => snapshotTags(ctx, params, target.instanceId, target.name, v.volumeId, v.device),
+    tags: (v) =>
+      snapshotTags(ctx, params, target.instanceId, target.name, v.volumeId, v.device, target.launch),
   });
   return { instanceId: target.instanceId, status: "started", snapshots };
 }

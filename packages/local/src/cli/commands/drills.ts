@@ -78,6 +78,9 @@ async function cmdDrills(
         `${d.name}: ${d.runs} run(s), ${d.met} met, ${d.missed} missed, ${d.failed} failed${d.trend.length ? `; trend ${d.trend.join(" ")}` : ""}`,
       );
       if (d.last) io.out(`  last: ${line(d.last)}`);
+      // Where the time went: plan, volumes, attach (or launch, swap, running, status checks), verify.
+      const phases = Object.entries(d.last?.phasesMinutes ?? {});
+      if (phases.length) io.out(`  RTO by phase: ${phases.map(([k, m]) => `${k} ${m} min`).join(", ")}`);
     }
   return 0;
 }
