@@ -26,6 +26,7 @@ import { z } from "zod";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { startLocal } from "../packages/local/src/local-mode.ts";
 import { alarmEvent } from "../test/support/events.ts";
+import { PhaseProfiler } from "./support/cpu-profile.ts";
 import { DdbCalls } from "./support/ddb-calls.ts";
 import { pool, shuffle } from "./support/pool.ts";
 
@@ -174,6 +175,15 @@ export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {
     calls.items.clear();
     // The two phases interleaved slice by slice (gate, its runs, then as many raw writes), so a
     // change in the machine's load hits all alike.
+    const profiler = new PhaseProfiler(process.env.BENCH_STORM_PROFILE);
+    // CPU time this process spent in each phase (the store is in-process: its work included), a
+    // figure the machine's load does not move as it moves elapsed time.
+    const cpuMs = (from: NodeJS.CpuUsage) => {
+      const used = process.cpuUsage(from);
+      return (used.user + used.system) / 1000;
+    };
+    let gateCpuMs = 0;
+    let putCpuMs = 0;
     let gateMs = 0;
     let runsMs = 0;
     let putMs = 0;
@@ -182,18 +192,24 @@ export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {
     const size = Math.ceil(events.length / SLICES);
     for (let s = 0; s < SLICES; s++) {
       const slice = events.slice(s * size, (s + 1) * size);
+      await profiler.start();
+      const gc0 = process.cpuUsage();
       const g = await pool(slice, IN_FLIGHT, handle);
+      gateCpuMs += cpuMs(gc0);
+      await profiler.stop();
       const r0 = performance.now();
       const launches = deferred;
       deferred = [];
       for (const args of launches) launch(...args);
       await local.idle();
       const r = performance.now() - r0;
+      const pc0 = process.cpuUsage();
       const p = await pool(
         slice.map((_, i) => s * size + i),
         IN_FLIGHT,
         put,
       );
+      putCpuMs += cpuMs(pc0);
       gateMs += g;
       runsMs += r;
       putMs += p;
@@ -231,6 +247,9 @@ export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {
         eventsPerSecond: Math.round(eventsPerSecond),
         rawConditionalPutItemPerSecond: Math.round(putsPerSecond),
         ratio: +(eventsPerSecond / putsPerSecond).toFixed(3),
+        gateCpuMsPerEvent: +(gateCpuMs / events.length).toFixed(3),
+        rawPutCpuMsPerPut: +(putCpuMs / writes.length).toFixed(3),
+        cpuRatio: +(putCpuMs / writes.length / (gateCpuMs / events.length)).toFixed(3),
         runsSeconds: +(runsMs / 1000).toFixed(2),
         ratioWithRuns: +(putMs / (gateMs + runsMs)).toFixed(3),
         slices: SLICES,
@@ -246,6 +265,7 @@ export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {
         ddbRequestsByKindPerEvent: DdbCalls.per(calls.requests.get("gate") ?? {}, events.length),
         ddbItemsByKindPerEvent: DdbCalls.per(calls.items.get("gate") ?? {}, events.length),
         ddbRequestsPerStartedRunOutsideGate: DdbCalls.per(calls.requests.get("other") ?? {}, executions || 1),
+        ...(profiler.enabled ? { gateCpu: profiler.summary(events.length) } : {}),
       },
     ];
   } finally {

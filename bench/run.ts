@@ -11,6 +11,7 @@ import { chatopsStatusBench } from "./chatops-status.ts";
 import { consoleBench } from "./console.ts";
 import { dbRunbooksBench } from "./db-runbooks.ts";
 import { failoverBench } from "./failover.ts";
+import { gateCostBench } from "./gate-cost.ts";
 import { offHoursBench } from "./off-hours.ts";
 import { patchFleetBench } from "./patch-fleet.ts";
 import { restoreDrillBench } from "./restore-drill.ts";
@@ -25,6 +26,7 @@ process.env.AWS_EC2_METADATA_DISABLED = "true";
 
 const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
   "alarm-storm": alarmStorm,
+  "gate-cost": gateCostBench,
   "audit-seal": auditSealBench,
   bundles: () => bundles(),
   "sfn-log-bytes": sfnLogBytes,

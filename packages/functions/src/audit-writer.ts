@@ -70,7 +70,7 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
       });
       return false;
     });
-    // The whole batch in two requests (storeAll); stored before the handler returns, so a
+    // The whole batch in two requests (storeAll; one conditional put each for one or two); stored before the handler returns, so a
     // crash before then has the queue deliver the batch again, and a redelivery finds its rows.
     const results = await storeAll(
       accepted.map((r) => ({

@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync
 import type { Server } from "node:http";
 import { join, resolve } from "node:path";
 import {
+  Alarms,
   Approvals,
   Audit,
   AuditTrail,
@@ -187,8 +188,9 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   const cloud = localCloud(opts, dataDir);
   const organization = localOrganization(opts, cloud);
   useConfig(opts.config);
-  // A fresh store: nothing this process remembers about dedup claims applies to it.
+  // A fresh store: nothing this process remembers about dedup claims or alarm states applies to it.
   Gate.Dedup.forgetLocal();
+  Alarms.forgetLocal();
   const engine = startEngine(opts, region);
 
   const { bus, activity } = startBus(opts);

@@ -12,7 +12,7 @@
  */
 import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { client } from "../aws.ts";
+import { client, endpointFor } from "../aws.ts";
 import { optionalEnv } from "../env.ts";
 import { ValidationError } from "../errors.ts";
 import { parseInstant } from "../validate.ts";
@@ -29,6 +29,33 @@ export interface AlarmState {
 
 const key = (alarmName: string) => ({ pk: `ALARM#${alarmName}`, sk: "STATE" });
 
+/*
+ * What this process knows the store holds: per alarm (in this table, at this endpoint), an
+ * instant the stored state is at least as new as — from its own write, or from a write the store
+ * refused as not newer. The stored state only ever moves forward, so a state no newer than that
+ * would be refused: in a storm (each transition delivered several times, out of order) it is not
+ * sent. Kept a while and bounded, as Dedup's local cache; a newer state is always written.
+ */
+const LOCAL_MS = 10 * 60_000;
+const LOCAL_MAX = 50_000;
+const known = new Map<string, { sinceMs: number; until: number }>();
+
+function knownKey(alarmName: string): string {
+  return `${endpointFor("dynamodb") ?? "aws"}\n${tableName()}\n${alarmName}`;
+}
+
+function learn(k: string, sinceMs: number): void {
+  const had = known.get(k);
+  known.delete(k);
+  known.set(k, { sinceMs: Math.max(sinceMs, had?.sinceMs ?? sinceMs), until: Date.now() + LOCAL_MS });
+  if (known.size > LOCAL_MAX) known.delete(known.keys().next().value as string);
+}
+
+/** Forgets what this process learned about stored alarm states (a new store: local mode start, tests). */
+export function forgetLocal(): void {
+  known.clear();
+}
+
 /** Records an alarm's state if it is newer than what is stored. Returns true when applied. */
 export async function record(s: AlarmState): Promise<boolean> {
   // Newer means a later instant, not later text: `since` comes in more than one format
@@ -41,6 +68,9 @@ export async function record(s: AlarmState): Promise<boolean> {
       `alarm ${s.alarmName}: since '${s.since}' is not a timestamp`,
       [{ path: "since", message: "not an RFC 3339 timestamp" }],
     );
+  const k = knownKey(s.alarmName);
+  const seen = known.get(k);
+  if (seen && seen.until > Date.now() && seen.sinceMs >= sinceMs) return false;
   try {
     await db().send(
       new PutCommand({
@@ -51,10 +81,13 @@ export async function record(s: AlarmState): Promise<boolean> {
         ExpressionAttributeValues: { ":sinceMs": sinceMs },
       }),
     );
+    learn(k, sinceMs);
     return true;
   } catch (err) {
-    if (isConditionFailure(err)) return false;
-    throw err;
+    if (!isConditionFailure(err)) throw err;
+    // Refused: the stored state is at least this new.
+    learn(k, sinceMs);
+    return false;
   }
 }
 

@@ -125,13 +125,14 @@ describe("the audit writer's batches (Audit.storeAll)", () => {
    * written.
    */
   function watchBatches(unprocessed: number) {
-    const sent = { get: 0, write: 0 };
+    const sent = { get: 0, write: 0, put: 0 };
     let left = unprocessed;
     const stack = client(DynamoDBClient, "dynamodb").middlewareStack;
     stack.add(
       ((next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) =>
         async (args: { input: { RequestItems?: Record<string, unknown> } }) => {
           if (context.commandName === "BatchGetItemCommand") sent.get++;
+          if (context.commandName === "PutItemCommand") sent.put++;
           if (context.commandName !== "BatchWriteItemCommand") return next(args);
           sent.write++;
           if (left-- > 0)
@@ -152,7 +153,7 @@ describe("the audit writer's batches (Audit.storeAll)", () => {
 
     const out = await Audit.storeAll(batch).finally(watch.done);
 
-    expect(watch.sent).toEqual({ get: 1, write: 1 });
+    expect(watch.sent).toEqual({ get: 1, write: 1, put: 0 });
     expect(out.map((o) => (o instanceof Error ? o.message : o.status))).toEqual(batch.map(() => "stored"));
     const stored = await Audit.forExecution(runId);
     expect(stored.map((e) => e.reason).sort()).toEqual(batch.map((_, i) => `n${i}`).sort());
@@ -171,13 +172,33 @@ describe("the audit writer's batches (Audit.storeAll)", () => {
   });
 
   it("answers an error for an entry left unprocessed every time, so the queue delivers it again", async () => {
-    const e = entry();
+    const entries = [entry(), entry(), entry()];
     const watch = watchBatches(1_000);
 
-    const [out] = await Audit.storeAll([received(e)]).finally(watch.done);
+    const out = await Audit.storeAll(entries.map((e) => received(e))).finally(watch.done);
 
-    expect(out).toBeInstanceOf(Error);
-    expect(await row(e)).toBeUndefined();
+    for (const [i, e] of entries.entries()) {
+      expect(out[i]).toBeInstanceOf(Error);
+      expect(await row(e)).toBeUndefined();
+    }
+  });
+
+  it("stores a batch of one or two with a conditional put each, not a read and a write: fewer requests, the same rows", async () => {
+    for (const size of [1, 2]) {
+      const runId = `run-${randomUUID()}`;
+      const batch = Array.from({ length: size }, (_, i) =>
+        received(entry({ reason: `s${i}`, executionId: runId })),
+      );
+      const watch = watchBatches(0);
+
+      const out = await Audit.storeAll(batch).finally(watch.done);
+
+      expect(watch.sent).toEqual({ get: 0, write: 0, put: size });
+      expect(out.map((o) => (o instanceof Error ? o.message : o.status))).toEqual(batch.map(() => "stored"));
+      expect((await Audit.forExecution(runId)).map((e) => e.reason).sort()).toEqual(
+        batch.map((_, i) => `s${i}`),
+      );
+    }
   });
 
   it("loses nothing when the writer dies before its write, and doubles nothing when it dies after it: the queue's redelivery stores each entry once", async () => {
