@@ -165,27 +165,31 @@ export async function firstPaintHtml(
 ): Promise<string> {
   const main = await mainHtml(page, answers, origin);
   const inline = Object.keys(answers);
-  let html = index
-    .replace(/(src|href)="console\//g, '$1="/console/')
-    .replace(
-      "<title>Reflex console</title>",
-      `<title>${page.view === "run" ? "Run" : "Runs"} · Reflex</title>`,
-    )
-    .replace('data-nav="runs">', 'data-nav="runs" aria-current="page">');
+  // Replaced by functions, never by replacement strings: the data may hold "$&", "$$"…
+  const put = (html: string, at: string | RegExp, text: (found: string) => string) =>
+    html.replace(at, (found) => text(found));
+  const paths = inline.join(" ").replace(/&/g, "&amp;").replace(/"/g, "&quot;");
+  let html = index.replace(/(src|href)="console\//g, (_, attr) => `${attr}="/console/`);
+  html = put(
+    html,
+    "<title>Reflex console</title>",
+    () => `<title>${page.view === "run" ? "Run" : "Runs"} · Reflex</title>`,
+  );
+  html = put(html, 'data-nav="runs">', () => 'data-nav="runs" aria-current="page">');
   if (inline.length)
-    html = html.replace(
+    html = put(
+      html,
       '<script src="/console/boot.js">',
-      `<meta name="reflex-inline" content="${inline.join(" ").replace(/&/g, "&amp;").replace(/"/g, "&quot;")}">\n<script src="/console/boot.js">`,
+      (boot) => `<meta name="reflex-inline" content="${paths}">\n${boot}`,
     );
   if (main)
-    html = html.replace(
-      /(<main id="main"[^>]*>)[\s\S]*?(<\/main>)/,
-      (_, open, close) => `${open}${main}${close}`,
-    );
+    html = html.replace(/(<main id="main"[^>]*>)[\s\S]*?<\/main>/, (_, open) => `${open}${main}</main>`);
   if (inline.length)
-    html = html.replace(
+    html = put(
+      html,
       '<script type="module"',
-      `<script type="application/json" id="reflex-inline">${scriptJson(answers)}</script>\n<script type="module"`,
+      (module) =>
+        `<script type="application/json" id="reflex-inline">${scriptJson(answers)}</script>\n${module}`,
     );
   return html;
 }
