@@ -72,6 +72,19 @@ describe("the console's first paint (local mode)", () => {
     expect(html).toContain("<title>Run · Reflex</title>");
   });
 
+  it("writes a run's text as text: markup in a param is neither markup in the page nor the end of its data", async () => {
+    const markup = '</script><img src=x onerror="alert(1)">';
+    const dry = await runAndWait(local, "backup-snapshot", { selector: { tag: { Backup: markup } } }, true);
+    const html = await (await fetch(`${local.url}/runs/${dry.id}`)).text();
+    expect(html).not.toContain("<img");
+    expect(html).toContain("&lt;/script&gt;&lt;img src=x onerror=");
+    const data = inlined(html)[`/api/executions/${dry.id}`].body as {
+      params: { selector: { tag: { Backup: string } } };
+    };
+    expect(data.params).toEqual(dry.params);
+    expect(data.params.selector.tag.Backup).toBe(markup);
+  });
+
   it("shows a run page and the runs list with no module loaded, and no axe-core violation there", async () => {
     const page = await withoutModules(`/runs/${run.id}`);
     try {
