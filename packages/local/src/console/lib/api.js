@@ -7,6 +7,7 @@
 // First: its top-level await is the sign-in gate (with sign-in on, the page waits here until
 // the person is signed in) and it sets `reflexBoot.api` from console-config.json.
 import { authExpired, authHeaders } from "../auth.js";
+import { errorText } from "./dom.js";
 
 /**
  * @typedef {{ code: string, message: string, path?: string }} ApiErrorBody
@@ -62,13 +63,34 @@ async function parse(res) {
 const held = new Map();
 const HELD_MAX = 20;
 
-/** Keeps an answer with its ETag (the most recent paths only). @param {string} path @param {Response} res @param {ApiResult} result */
-function hold(path, res, result) {
-  const etag = res.headers.get("etag");
+/** Keeps an answer with its ETag (the most recent paths only). @param {string} path @param {string | null} etag @param {ApiResult} result */
+function hold(path, etag, result) {
   if (!etag || result.status !== 200) return;
   held.delete(path);
   held.set(path, { etag, result });
   if (held.size > HELD_MAX) held.delete(/** @type {string} */ (held.keys().next().value));
+}
+
+/**
+ * The API answers local mode's server drew the page from (first-paint.ts), by path: read once
+ * from the page, each taken once by the first page's request for it.
+ * @type {Record<string, { status: number, etag?: string, body: unknown }> | undefined}
+ */
+let inlined;
+/** @param {string} path */
+function takeInline(path) {
+  if (!inlined) {
+    const el = document.getElementById("reflex-inline");
+    try {
+      inlined = el?.textContent ? JSON.parse(el.textContent) : {};
+    } catch {
+      inlined = {};
+    }
+    el?.remove(); // the page's data is not kept in the page after the first draw
+  }
+  const answer = inlined?.[path];
+  if (answer && inlined) delete inlined[path];
+  return answer;
 }
 
 /**
@@ -85,6 +107,14 @@ export async function api(method, path, body) {
   if (early && BOOT.early) delete BOOT.early[path];
   // Signed in, an early request (sent without the token) is never reused.
   const reuse = early && actor() === early.actor && !authHeaders().authorization;
+  // An answer the page came with: what the API answered this caller's navigation. Reads are the
+  // same for whoever the API lets in; signed in, the server inlines nothing.
+  const given = !early && method === "GET" && !authHeaders().authorization ? takeInline(path) : undefined;
+  if (given) {
+    const result = { status: given.status, body: given.body };
+    if (given.etag) hold(path, given.etag, result);
+    return result;
+  }
   const had = method === "GET" ? held.get(path) : undefined;
   try {
     const res = reuse
@@ -97,7 +127,7 @@ export async function api(method, path, body) {
     if (res.status === 401) authExpired();
     if (res.status === 304 && had) return { ...had.result, notModified: true };
     const result = await parse(res);
-    if (method === "GET") hold(path, res, result);
+    if (method === "GET") hold(path, res.headers.get("etag"), result);
     return result;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
@@ -108,11 +138,11 @@ export async function api(method, path, body) {
 /** Drops the early answers the first page did not take: a later request asks afresh. */
 export function forgetEarly() {
   BOOT.early = undefined;
+  inlined = {};
 }
 
-/** What went wrong, in a line. @param {ApiResult} res */
-export const errorText = (res) =>
-  `${res.body?.error?.message ?? `HTTP ${res.status}`}${res.body?.error?.path ? ` (at ${res.body.error.path})` : ""}`;
+// What went wrong, in a line: in dom.js, which the views local mode's server draws can import.
+export { errorText };
 
 /** @type {Array<{ name: string, risk: string, summary: string, dryRun: string, params?: any, example?: any }> | undefined} */
 let runbookList;

@@ -85,12 +85,18 @@ export const short = (id) => (id && id.length > 14 ? `${id.slice(0, 8)}…` : id
 export const textOf = (x) =>
   typeof x === "string" ? x : (x?.reason ?? x?.message ?? x?.description ?? JSON.stringify(x));
 
+/** What an API answer says went wrong, in a line. @param {{ status: number, body: any }} res */
+export const errorText = (res) =>
+  `${res.body?.error?.message ?? `HTTP ${res.status}`}${res.body?.error?.path ? ` (at ${res.body.error.path})` : ""}`;
+
 /** A link to a run's page. @param {string} id @param {Child} [text] */
 export const runLink = (id, text = id) => h("a", { href: `#/runs/${encodeURIComponent(id)}` }, text);
 
-const flashEl = /** @type {HTMLElement} */ (document.getElementById("flash"));
 /** The page's one status line (announced politely). @param {Child} message @param {boolean} [isError] */
 export function flash(message, isError = false) {
+  // Looked up when used, not when this module loads: local mode's server builds pages with
+  // these helpers too (first-paint.ts), where no page exists at load.
+  const flashEl = /** @type {HTMLElement} */ (document.getElementById("flash"));
   flashEl.className = isError ? "error" : "";
   fill(flashEl, message);
 }

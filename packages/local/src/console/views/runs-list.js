@@ -1,0 +1,168 @@
+// @ts-check
+/**
+ * The runs list's parts: its frame (heading, filters), a run's row, and the list drawn from an
+ * answer of `GET /api/executions`. runs.js keeps the list live; nothing here asks the API or
+ * reads the page at load, so local mode's server draws the same list for the page's first
+ * paint (first-paint.ts).
+ */
+import { badge, empty, errorText, fill, h, runLink, textOf, time } from "../lib/dom.js";
+import { locationText, POLL_MS, runDuration, STATUSES, TRIGGERS, triggerCell } from "../lib/runs.js";
+
+/**
+ * @typedef {import("../lib/runs.js").Run} Run
+ * @typedef {{ status: string, runbook: string, trigger: string, text: string, limit: number } & Record<string, any>} Filters
+ */
+
+/** @param {Run} run */
+export function runRow(run) {
+  const failure =
+    ["FAILED", "TIMED_OUT", "ABORTED"].includes(run.status) && (run.error || run.cause)
+      ? [run.error, run.cause].filter(Boolean).join(": ")
+      : undefined;
+  const summary = failure ?? run.outcome?.summary ?? "";
+  return h(
+    "tr",
+    { "data-execution": run.id, "data-status": run.status },
+    h("td", {}, badge(run.status)),
+    h(
+      "td",
+      {},
+      runLink(run.id, run.runbook),
+      run.dryRun ? h("span", { class: "badge dry" }, "dry-run") : "",
+      h("div", { class: "small muted" }, h("code", {}, run.id)),
+      run.location
+        ? h("div", { class: "small location", title: "account / Region the run acts in" }, locationText(run))
+        : "",
+    ),
+    h("td", { class: "trigger" }, triggerCell(run)),
+    h("td", {}, time(run.startedAt)),
+    h("td", {}, runDuration(run), run.endedAt ? "" : h("span", { class: "muted" }, " so far")),
+    h("td", { class: "small" }, textOf(summary)),
+  );
+}
+
+function table() {
+  return h(
+    "table",
+    { id: "runs" },
+    h("caption", { class: "skip" }, "Runs, newest first"),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        ["Status", "Runbook", "Trigger", "Started", "Duration", "Summary"].map((c) =>
+          h("th", { scope: "col" }, c),
+        ),
+      ),
+    ),
+    h("tbody", {}),
+  );
+}
+
+/** @param {string} origin where the API is (the command sends the event there) */
+const noRuns = (origin) =>
+  empty(
+    "No runs yet. Start one from ",
+    h("a", { href: "#/start" }, "Start a runbook"),
+    " (dry-run first), or send an alarm event: ",
+    h("code", {}, `npx reflex events put examples/alarm-cpu-high.json --url ${origin}`),
+    ".",
+  );
+
+/** Puts `wanted` into `tbody` in order, moving only what is out of place. @param {HTMLElement} tbody @param {HTMLElement[]} wanted */
+function reconcile(tbody, wanted) {
+  wanted.forEach((tr, i) => {
+    if (tbody.children[i] !== tr) tbody.insertBefore(tr, tbody.children[i] ?? null);
+  });
+  while (tbody.children.length > wanted.length) tbody.lastElementChild?.remove();
+}
+
+/**
+ * Draws the list into `target` (`#runs-body`) from an answer of `GET /api/executions` and the
+ * filters; `rowOf` gives a run's row (the one drawn before when the run has not changed), `more`
+ * asks for more runs.
+ * @param {HTMLElement} target @param {import("../lib/api.js").ApiResult} res
+ * @param {{ filters: Filters, rowOf: (run: Run) => HTMLElement, matches: (run: Run) => boolean,
+ *   more: () => unknown, origin: string }} opts
+ */
+export function drawList(target, res, { filters, rowOf, matches, more: askMore, origin }) {
+  if (res.status !== 200 || !res.body.executions?.length) target.dataset.shape = "";
+  if (res.status !== 200) return fill(target, empty(`Could not load runs: ${errorText(res)}`));
+  /** @type {Run[]} */
+  const all = res.body.executions ?? [];
+  if (!all.length) return fill(target, noRuns(origin));
+  const shown = all.filter(matches);
+  const count = `${shown.length} of the newest ${all.length} run(s)${res.body.next ? " (older runs exist)" : ""} · refreshed every ${POLL_MS / 1000} s`;
+  let status = target.querySelector(":scope > p.count");
+  let list = target.querySelector(":scope > #runs");
+  const wantMore = Boolean(res.body.next && filters.limit < 500);
+  // The frame around the rows is built again only when its shape changes.
+  const shape = JSON.stringify([shown.length > 0, wantMore]);
+  if (!status || target.dataset.shape !== shape) {
+    target.dataset.shape = shape;
+    status = h("p", { class: "count muted small", "aria-live": "polite" });
+    list = shown.length ? table() : null;
+    const more = wantMore ? h("button", { type: "button", onclick: askMore }, "Show 100 more") : "";
+    fill(target, status, list ?? empty("No run matches these filters. Clear a filter to see more."), more);
+  }
+  if (status.textContent !== count) status.textContent = count;
+  if (list) reconcile(/** @type {HTMLElement} */ (list.querySelector("tbody")), shown.map(rowOf));
+}
+
+/** @param {string} name @param {string} label @param {string[]} options @param {Filters} filters @param {(name: string, value: string) => void} setFilter */
+const select = (name, label, options, filters, setFilter) =>
+  h(
+    "label",
+    {},
+    label,
+    h(
+      "select",
+      {
+        name,
+        onchange: (/** @type {Event} */ ev) =>
+          setFilter(name, /** @type {HTMLSelectElement} */ (ev.target).value),
+      },
+      h("option", { value: "" }, "any"),
+      options.map((o) =>
+        h("option", { value: o, selected: filters[name] === o }, o.toLowerCase().replaceAll("_", " ")),
+      ),
+    ),
+  );
+
+/**
+ * The page's frame: the heading, the filters (set as `filters` says) and the list's place (`#runs-body`).
+ * @param {string[]} runbookNames @param {Filters} filters @param {(name: string, value: string) => void} setFilter
+ */
+export function frame(runbookNames, filters, setFilter) {
+  return [
+    h("h2", {}, "Runs"),
+    h(
+      "form",
+      {
+        class: "filters",
+        role: "search",
+        "aria-label": "Filter runs",
+        onsubmit: (/** @type {Event} */ ev) => ev.preventDefault(),
+      },
+      select("status", "Status", STATUSES, filters, setFilter),
+      select("runbook", "Runbook", runbookNames, filters, setFilter),
+      select("trigger", "Trigger", TRIGGERS, filters, setFilter),
+      h(
+        "label",
+        {},
+        "Text",
+        h("input", {
+          name: "text",
+          type: "search",
+          value: filters.text,
+          placeholder: "id, rule, person, summary…",
+          oninput: (/** @type {Event} */ ev) =>
+            setFilter("text", /** @type {HTMLInputElement} */ (ev.target).value),
+        }),
+      ),
+    ),
+    h("div", { id: "runs-body" }),
+  ];
+}

@@ -1,0 +1,144 @@
+/**
+ * The console's first paint from local mode's server (first-paint.ts): `/runs/<id>` and `/runs`
+ * answer with the page drawn in the HTML by the console's own view builders and the API answers
+ * it was drawn from inlined, so the content is on screen before any module loads; the modules
+ * then take over the page (buttons, polling) without asking for those answers again. One local
+ * mode and one browser for the file.
+ */
+import { createRequire } from "node:module";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { launchChromium } from "./support/browser.ts";
+import { runAndWait, startTestLocal } from "./support/local.ts";
+
+let local: LocalMode;
+let browser: Browser;
+let run: { id: string; status: string };
+beforeAll(async () => {
+  local = await startTestLocal();
+  browser = await launchChromium();
+  run = await runAndWait(local, "backup-snapshot", { selector: { tag: { Backup: "daily" } } });
+});
+afterAll(async () => {
+  await browser?.close();
+  await local?.stop();
+});
+
+/** The JSON inlined in a page, by API path. */
+const inlined = (html: string) =>
+  JSON.parse(
+    /<script type="application\/json" id="reflex-inline">([\s\S]*?)<\/script>/.exec(html)?.[1] ?? "{}",
+  ) as Record<string, { status: number; etag?: string; body: unknown }>;
+
+const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+
+/** axe-core's serious and critical violations on the page as it is (as console.a11y's). */
+async function seriousViolations(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: AXE });
+  const found = (await page.evaluate(
+    "window.axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')) })))",
+  )) as Array<{ id: string; impact: string; nodes: string[] }>;
+  return found
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 5).join(", ")}`);
+}
+
+/** A page with every console module refused: what it shows is the server's HTML alone. */
+async function withoutModules(path: string): Promise<Page> {
+  const page = await browser.newPage();
+  await page.route(/\/console\/.*\.js$/, (route) => route.abort());
+  await page.goto(`${local.url}${path}`);
+  return page;
+}
+
+describe("the console's first paint (local mode)", () => {
+  it("a run page's HTML carries the run as the API answers it, drawn: graph, targets, steps", async () => {
+    const res = await fetch(`${local.url}/runs/${run.id}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    const html = await res.text();
+    const answer = await fetch(`${local.url}/api/executions/${run.id}`);
+    const data = inlined(html)[`/api/executions/${run.id}`];
+    expect(data.status).toBe(200);
+    expect(data.body).toEqual(await answer.json());
+    expect(data.etag).toBe(answer.headers.get("etag"));
+    // Data, never run: no "<" in it, so no "</script>" ends it early.
+    expect(/id="reflex-inline">([\s\S]*?)<\/script>/.exec(html)?.[1]).not.toContain("<");
+    expect(html).toContain('data-state="Report"');
+    expect(html).toContain('<table id="targets">');
+    expect(html).toContain('id="state-SnapshotTargets"');
+    expect(html).toContain("<title>Run · Reflex</title>");
+  });
+
+  it("writes a run's text as text: markup in a param is neither markup in the page nor the end of its data", async () => {
+    const markup = '</script><img src=x onerror="alert(1)">';
+    const dry = await runAndWait(local, "backup-snapshot", { selector: { tag: { Backup: markup } } }, true);
+    const html = await (await fetch(`${local.url}/runs/${dry.id}`)).text();
+    expect(html).not.toContain("<img");
+    expect(html).toContain("&lt;/script&gt;&lt;img src=x onerror=");
+    const data = inlined(html)[`/api/executions/${dry.id}`].body as {
+      params: { selector: { tag: { Backup: string } } };
+    };
+    expect(data.params).toEqual(dry.params);
+    expect(data.params.selector.tag.Backup).toBe(markup);
+  });
+
+  it("shows a run page and the runs list with no module loaded, and no axe-core violation there", async () => {
+    const page = await withoutModules(`/runs/${run.id}`);
+    try {
+      await page.locator("#graph svg [data-state=Report]").waitFor();
+      await expect.poll(() => page.locator("#targets tbody tr").count()).toBeGreaterThan(0);
+      expect(await page.locator("#run-status").textContent()).toContain("succeeded");
+      expect(await seriousViolations(page)).toEqual([]);
+      await page.goto(`${local.url}/runs`);
+      await page.locator(`#runs tbody tr[data-execution="${run.id}"]`).waitFor();
+      expect(await page.title()).toBe("Runs · Reflex");
+      expect(await seriousViolations(page)).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("is taken over by the modules: the console's address, the buttons, no second request for the run", async () => {
+    const page = await browser.newPage();
+    const answered: string[] = [];
+    page.on("response", (r) => {
+      const url = new URL(r.url());
+      if (url.pathname.startsWith("/api/executions")) answered.push(`${url.pathname} ${r.status()}`);
+    });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    try {
+      await page.goto(`${local.url}/runs/${run.id}`);
+      expect(new URL(page.url()).pathname).toBe("/");
+      expect(new URL(page.url()).hash).toBe(`#/runs/${run.id}`);
+      // The button is the modules' (the server draws none): the page is live.
+      await page.getByRole("button", { name: "↻ Re-run" }).waitFor();
+      await expect.poll(() => page.locator("#reflex-inline").count()).toBe(0);
+      // The run's first poll asks "changed since?" with the inlined answer's ETag: not modified.
+      await expect.poll(() => answered.length, { timeout: 10_000 }).toBeGreaterThan(0);
+      expect(answered[0]).toBe(`/api/executions/${encodeURIComponent(run.id)} 304`);
+      // A link on the drawn page goes where the console's own would.
+      await page.getByRole("link", { name: "← All runs" }).click();
+      await page.locator(`#runs tbody tr[data-execution="${run.id}"]`).waitFor();
+      expect(new URL(page.url()).hash).toBe("#/runs");
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("a run that does not exist is the console's own 'No such run', from the inlined 404", async () => {
+    const html = await (await fetch(`${local.url}/runs/no-such-run`)).text();
+    expect(inlined(html)["/api/executions/no-such-run"].status).toBe(404);
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${local.url}/runs/no-such-run`);
+      await page.getByText("No such run.").waitFor();
+    } finally {
+      await page.close();
+    }
+  });
+});
