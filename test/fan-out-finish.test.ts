@@ -7,8 +7,11 @@
  *   Functions and settles it from the stored outcomes and the children's records.
  * Step Functions is answered in-process (DescribeExecution, StartExecution), DynamoDB embedded.
  */
-import { Audit, Aws, Locations, validateConfig } from "@reflex/core";
+
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
+import { Audit, Aws, Locations, tableName, validateConfig } from "@reflex/core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { db } from "../packages/core/src/state/db.ts";
 import * as Executions from "../packages/core/src/state/executions.ts";
 import * as FanOuts from "../packages/core/src/state/fan-outs.ts";
 import { handler as fanOutHandler } from "../packages/functions/src/fan-out.ts";
@@ -17,6 +20,8 @@ import { startTestDynamo } from "./support/dynamo.ts";
 
 /** What Step Functions says of each parent execution, by name: absent = never started. */
 const parents = new Map<string, { status: string; input: string }>();
+/** A role without states:DescribeExecution (the gate's, the schedule's). */
+let denyDescribe = false;
 
 let storage: Storage;
 beforeAll(async () => {
@@ -42,6 +47,8 @@ beforeAll(async () => {
             const name = input.executionArn.split(":").pop() ?? "";
             const p = parents.get(name);
             if (!p) fail("ExecutionDoesNotExist", `no execution ${name}`);
+            if (denyDescribe)
+              fail("AccessDeniedException", "not authorized to perform: states:DescribeExecution");
             return { output: { executionArn: input.executionArn, name, status: p?.status }, response: {} };
           }
           const name = input.name ?? "";
@@ -184,6 +191,18 @@ describe("a fan-out whose state machine ended without its Finish", () => {
     expect(await finishedAudits(planned.parentId)).toHaveLength(1);
   });
 
+  it("is left RUNNING for the reconciler by a resume whose role may not DescribeExecution (a gate's or schedule's redelivery)", async () => {
+    const planned = await running();
+    parents.set(planned.parentId, { status: "FAILED", input: parents.get(planned.parentId)?.input ?? "" });
+    denyDescribe = true;
+    try {
+      expect(await Locations.resume(planned.parentId)).toBe(true);
+    } finally {
+      denyDescribe = false;
+    }
+    expect((await FanOuts.find(planned.parentId))?.status).toBe("RUNNING");
+  });
+
   it("waits for a child still running before it settles: RUNNING until the child's run has ended", async () => {
     const planned = await running();
     await childRun(planned, 0);
@@ -254,5 +273,60 @@ describe("the fan-out function invoked with a malformed event", () => {
       });
     expect(await FanOuts.find(planned.parentId)).toEqual(before);
     expect(await Executions.find(`${planned.parentId}-1`)).toBeUndefined();
+  });
+});
+
+describe("a fan-out of 1,000 locations", () => {
+  it("fits every outcome in its item when every location failed with a long reason (names and ids at their longest)", async () => {
+    const parentId = `${"r".repeat(60)}-20261207T060000Z-abcdef`.slice(0, 74);
+    const children = Array.from({ length: 1000 }, (_, i) => ({
+      account: String(100000000000 + i),
+      accountName: `${"a".repeat(60)}${String(i).padStart(4, "0")}`,
+      region: "ap-southeast-4",
+      executionId: `${parentId}-${i + 1}`,
+    }));
+    const outcomes = Object.fromEntries(
+      children.map((c, i) => [
+        String(i),
+        Locations.storedOutcome({ children }, i, {
+          status: "FAILED",
+          executionId: c.executionId,
+          reason: `Boom: ${"x".repeat(2000)}`.slice(0, 500),
+        }),
+      ]),
+    );
+    // The item as it stands once every outcome is recorded, in one write: DynamoDB refuses over 400 KB.
+    await db().send(
+      new PutCommand({
+        TableName: tableName(),
+        Item: {
+          pk: `FANOUT#${parentId}`,
+          sk: "FANOUT",
+          type: "fan-out",
+          parentId,
+          runbook: "backup-snapshot",
+          status: "RUNNING",
+          request: { runbook: "backup-snapshot", trigger: { kind: "manual" }, actor: { id: "cli:alice" } },
+          concurrency: 50,
+          maxErrors: 1000,
+          children,
+          errors: 1000,
+          outcomes,
+          createdAt: new Date().toISOString(),
+          gsi1pk: "FANOUTS#RUNNING",
+          gsi1sk: `${new Date().toISOString()}#${parentId}`,
+        },
+      }),
+    );
+    // Settled from the stored item: each location's run is the child's own, read back.
+    parents.set(parentId, { status: "FAILED", input: "{}" });
+    expect(await Locations.resume(parentId)).toBe(false);
+    const out = await Locations.outcome(parentId);
+    expect(out?.locations).toHaveLength(1000);
+    expect(out?.locations[999]).toMatchObject({ status: "FAILED", executionId: `${parentId}-1000` });
+    // The audit entry names the first failures and counts the rest.
+    const [entry] = await finishedAudits(parentId);
+    expect(entry?.reason).toContain("and 980 more");
+    expect(entry?.reason.length).toBeLessThan(10_000);
   });
 });

@@ -345,7 +345,10 @@ async function parentStatus(parentId: string): Promise<string | undefined> {
     );
     return out.status;
   } catch (err) {
-    if ((err as Error).name === "ExecutionDoesNotExist") return undefined;
+    // The gate's and the schedule's redeliveries resume too, without DescribeExecution: the
+    // reconciler, which may, settles it.
+    if (["ExecutionDoesNotExist", "AccessDeniedException", "AccessDenied"].includes((err as Error).name))
+      return undefined;
     throw err;
   }
 }
@@ -398,6 +401,31 @@ function requestOf(f: FanOuts.FanOut): FanOutRequest {
   return { ...r, ...(r.decisionTime ? { decisionTime: new Date(r.decisionTime) } : {}) };
 }
 
+/**
+ * Records one location's outcome in the fan-out's item, sized so that 1,000 locations each
+ * failing with a long reason still fit DynamoDB's 400 KB item (the item holds the children too):
+ * the reason is cut to what the count of locations leaves (500 characters for a few, 60 for
+ * 1,000), and the run's id is not repeated when it is the child's own (read back from the child).
+ */
+async function record(f: FanOuts.FanOut, index: number, o: FanOuts.Outcome, failed: boolean) {
+  return FanOuts.recordOutcome(f.parentId, index, storedOutcome(f, index, o), failed);
+}
+
+/** An outcome as the fan-out's item stores it (see {@link record}). */
+export function storedOutcome(
+  f: Pick<FanOuts.FanOut, "children">,
+  index: number,
+  o: FanOuts.Outcome,
+): FanOuts.Outcome {
+  const cap = Math.max(40, Math.min(500, Math.floor(60_000 / Math.max(1, f.children.length))));
+  const { executionId, reason, ...rest } = o;
+  return {
+    ...rest,
+    ...(executionId && executionId !== f.children[index]?.executionId ? { executionId } : {}),
+    ...(reason ? { reason: reason.length > cap ? `${reason.slice(0, cap - 1)}…` : reason } : {}),
+  };
+}
+
 /** Records a child's end when it has ended; the next look's wait otherwise. */
 async function look(f: FanOuts.FanOut, index: number, waitSeconds: number): Promise<StepOut> {
   const child = f.children[index] as FanOuts.FanOut["children"][number];
@@ -405,8 +433,8 @@ async function look(f: FanOuts.FanOut, index: number, waitSeconds: number): Prom
   const ended = e && (Executions.TERMINAL as readonly string[]).includes(e.status);
   if (!ended) return { parentId: f.parentId, index, ended: false, waitSeconds };
   const failed = e.status !== "SUCCEEDED";
-  await FanOuts.recordOutcome(
-    f.parentId,
+  await record(
+    f,
     index,
     {
       status: e.status,
@@ -449,8 +477,8 @@ export async function step(raw: FanOutStep): Promise<unknown> {
   }
   if (!(await Executions.find(child.executionId))) {
     if (f.errors > f.maxErrors) {
-      await FanOuts.recordOutcome(
-        f.parentId,
+      await record(
+        f,
         index,
         { status: "SKIPPED", reason: `more than ${f.maxErrors} location(s) failed` },
         false,
@@ -468,7 +496,7 @@ export async function step(raw: FanOutStep): Promise<unknown> {
       location: { account: child.account, region: child.region },
     });
     if (!admitted.admitted && !admitted.duplicate) {
-      await FanOuts.recordOutcome(f.parentId, index, { status: "REFUSED", reason: admitted.reason }, true);
+      await record(f, index, { status: "REFUSED", reason: admitted.reason }, true);
       return done;
     }
   }
@@ -482,10 +510,17 @@ function located(c: FanOuts.FanOut["children"][number], o: FanOuts.Outcome): Loc
     ...(c.accountName ? { accountName: c.accountName } : {}),
     region: c.region,
     status: o.status,
-    ...(o.executionId ? { executionId: o.executionId } : {}),
+    // A location that ran: its run is the child's (stored only when it is another).
+    ...(o.executionId || !NO_RUN.has(o.status) ? { executionId: o.executionId ?? c.executionId } : {}),
     ...(o.reason ? { reason: o.reason } : {}),
   };
 }
+
+/** Outcomes of a location whose run never started. */
+const NO_RUN = new Set(["SKIPPED", "REFUSED"]);
+
+/** The failures the `locations.finished` audit entry names one by one; the rest are counted (an entry stays small). */
+const AUDIT_FAILURES = 20;
 
 /**
  * Settles a fan-out from what is stored, never from who asks: each location's recorded outcome;
@@ -546,8 +581,7 @@ async function finishFanOut(
       );
     // Outcomes read from the runs' records are stored, once, so the item alone tells the end.
     for (const [i, s] of settled.entries())
-      if (s.failed !== undefined && s.outcome)
-        await FanOuts.recordOutcome(f.parentId, i, s.outcome, s.failed);
+      if (s.failed !== undefined && s.outcome) await record(f, i, s.outcome, s.failed);
   }
   const outcomes = f.children.map((c, i) =>
     located(c, settled[i]?.outcome ?? { status: "RUNNING", reason: "has not ended" }),
@@ -558,7 +592,19 @@ async function finishFanOut(
     await Audit.record({
       kind: "locations.finished",
       actor,
-      reason: `${outcomes.length - failed.length} of ${outcomes.length} location(s) succeeded${failed.length ? `; ${failed.map((o) => `${o.account}/${o.region} ${o.status}${o.reason ? ` (${o.reason.slice(0, 200)})` : ""}`).join("; ")}` : ""}${parentEnded ? ` (settled after the fan-out's state machine ended ${parentEnded})` : ""}`,
+      reason: `${outcomes.length - failed.length} of ${outcomes.length} location(s) succeeded${
+        failed.length
+          ? `; ${failed
+              .slice(0, AUDIT_FAILURES)
+              .map(
+                (o) =>
+                  `${o.account}/${o.region} ${o.status}${o.reason ? ` (${o.reason.slice(0, 200)})` : ""}`,
+              )
+              .join(
+                "; ",
+              )}${failed.length > AUDIT_FAILURES ? `; and ${failed.length - AUDIT_FAILURES} more` : ""}`
+          : ""
+      }${parentEnded ? ` (settled after the fan-out's state machine ended ${parentEnded})` : ""}`,
       executionId: f.parentId,
       runbook: f.runbook,
     });
