@@ -224,8 +224,8 @@ export const TABLE_WRITES = {
   fanOut: [...ADMIT, "fanOut"],
   /** Status events: closing runs. */
   executionStatus: CLOSE,
-  /** The reconciler: closing lost runs and releasing dead holders' locks. */
-  reconcile: CLOSE,
+  /** The reconciler: closing lost runs and releasing dead holders' locks; settling a fan-out whose machine ended without its Finish. */
+  reconcile: [...CLOSE, "fanOut"],
   /** Step workers: step records and results, locks a step takes, the approval request, failover's pair roles, a runbook's own records (ctx.items). */
   step: ["execution", "lock", "approval", "pair", "items"],
   /** The audit writer (stacks/audit.ts): audit rows, put only ({@link auditWriterStatements}). */

@@ -145,8 +145,9 @@ const ROW_WRITERS: Record<string, string[]> = {
   "ITEMS#off-hours": [],
   // The audit trail's signed digests: the sealer alone.
   "SEAL#audit": ["audit-sealer"],
-  // A fan-out over locations: who starts one (API, rules, schedules) and its own steps.
-  "FANOUT#run-1": ["api", "trigger", "schedule", "fan-out"],
+  // A fan-out over locations: who starts one (API, rules, schedules), its own steps, and the
+  // reconciler (settling one whose machine ended without its Finish).
+  "FANOUT#run-1": ["api", "trigger", "schedule", "fan-out", "reconcile"],
 };
 const ROWS: Case[] = Object.entries(ROW_WRITERS).flatMap(([key, writers]) =>
   ["dynamodb:PutItem", "dynamodb:DeleteItem"].map((action) => ({

@@ -317,8 +317,10 @@ export function Runbooks({ stack }: StackContext) {
     auditStatement(auditQueueArn(stack)),
     putEventsStatement(bus.eventBusArn),
     describeExecutionStatement(executionArns),
-    // A fan-out whose start was cut short (its item written, its machine not started) is started.
+    // A fan-out whose start was cut short (its item written, its machine not started) is started;
+    // one whose machine ended without its Finish is settled, once Step Functions says it ended.
     startExecutionStatement([fanOut.stateMachineArn]),
+    describeExecutionStatement([`${executionArnPrefix(fanOut.stateMachineArn)}*`]),
     ...inspectors,
     // Drill reports not written yet (a lost drill it closed, a write that failed): reports/drills/ only.
     ...historyReportStatements(reports.bucketArn, Registry.list()),
@@ -329,7 +331,9 @@ export function Runbooks({ stack }: StackContext) {
       id: "AwsSolutions-IAM5",
       reason:
         "Execution names are run ids chosen at start time, so the reconciler's states:DescribeExecution names each of this stage's state machines exactly and leaves only the execution name open (`...:execution:<machine>:*`).",
-      appliesTo: executionArns.map((a) => `Resource::${a}`),
+      appliesTo: [...executionArns, `${executionArnPrefix(fanOut.stateMachineArn)}*`].map(
+        (a) => `Resource::${a}`,
+      ),
     },
     {
       id: "AwsSolutions-IAM5",

@@ -844,7 +844,11 @@ export function endProblem(
 ): OverrideProblem | undefined {
   const path = p.for ? "for" : "until";
   const ahead = until.getTime() - now.getTime();
-  if (ahead <= 0) return { path: "until", message: `${until.toISOString()} is in the past` };
+  // The field the caller gave: `for: 0m` is no override, named at `for`, not at an `until` never sent.
+  if (ahead <= 0)
+    return p.for
+      ? { path, message: `${p.for} ends at once: an override must last longer than 0` }
+      : { path, message: `${until.toISOString()} is in the past` };
   if (ahead > (parseDuration(cfg.maxLongOverride) as number))
     return {
       path,

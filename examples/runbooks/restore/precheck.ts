@@ -9,7 +9,16 @@
 import { type Precheck, type PrecheckRefusal, StepExecutionError } from "@reflex/sdk";
 import type { RestoreParams, RestoreSource } from "./index.ts";
 import { checkDrillCap, planLaunch } from "./new-instance.ts";
-import { drillOf, inPlacePlan, instanceOf, isolationOf, pick, restoreLocks } from "./steps.ts";
+import {
+  checkScratch,
+  checkVerifyRegion,
+  drillOf,
+  inPlacePlan,
+  instanceOf,
+  isolationOf,
+  pick,
+  restoreLocks,
+} from "./steps.ts";
 
 /** A refusal's status and the param it is about, by the plan's error code. */
 const REFUSALS: Record<string, { status: 400 | 409; path: (p: RestoreParams) => string }> = {
@@ -44,6 +53,8 @@ const REFUSALS: Record<string, { status: 400 | 409; path: (p: RestoreParams) => 
   ManifestIncomplete: { status: 400, path: (p) => (p.drill ? "drill" : "source") },
   NoRootSnapshot: { status: 400, path: (p) => (p.drill ? "drill" : "source") },
   DrillInstanceCap: { status: 409, path: () => "drill" },
+  ScratchIsSource: { status: 400, path: (p) => (p.drill ? "drill" : "attachTo.instanceId") },
+  VerifyElsewhere: { status: 400, path: (p) => (p.drill ? "drill" : "verify.lambda") },
 };
 
 const NOT_ALLOWED = new Set(["UnauthorizedOperation", "AccessDenied", "AccessDeniedException"]);
@@ -63,11 +74,16 @@ export const precheck: Precheck = async (params, ctx) => {
     // In place: a snapshot of another volume lineage is refused here, before anything is written.
     const inPlace =
       p.mode === "in-place" ? await inPlacePlan(region, p, source, snapshots, ctx.automationTag) : undefined;
-    if (attachTo && !(await instanceOf(region, attachTo.instanceId)))
-      throw new StepExecutionError(
-        "InstanceNotFound",
-        `instance ${attachTo.instanceId} does not exist in ${region}`,
-      );
+    checkVerifyRegion(drill?.verify ?? p.verify, region);
+    if (attachTo) {
+      const scratch = await instanceOf(region, attachTo.instanceId);
+      if (!scratch)
+        throw new StepExecutionError(
+          "InstanceNotFound",
+          `instance ${attachTo.instanceId} does not exist in ${region}`,
+        );
+      checkScratch(attachTo.instanceId, scratch, snapshots);
+    }
     if (ctx.dryRun) return undefined;
     const held = await ctx.heldBy([
       ...restoreLocks(source, attachTo),

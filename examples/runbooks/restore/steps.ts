@@ -322,6 +322,45 @@ export async function instanceOf(region: string, id: string) {
 }
 
 /**
+ * A scratch instance is never the backup's source: not the instance the backup was taken of
+ * (its `reflex:source-instance` tag), nor one holding a volume it was taken of. Checked by the
+ * precheck (a 400 before the run is written) and again by the plan.
+ */
+export function checkScratch(
+  instanceId: string,
+  scratch: { BlockDeviceMappings?: Array<{ Ebs?: { VolumeId?: string } }> } | undefined,
+  snapshots: Snapshot[],
+): void {
+  const sourceVolumes = snapshots
+    .map((s) => tag(s.Tags, TAGS.sourceVolume) ?? s.VolumeId)
+    .filter((v): v is string => !!v);
+  const fromIt = snapshots.some((s) => tag(s.Tags, TAGS.sourceInstance) === instanceId);
+  if (
+    fromIt ||
+    (sourceVolumes.length &&
+      (scratch?.BlockDeviceMappings ?? []).some((m) => sourceVolumes.includes(m.Ebs?.VolumeId ?? "")))
+  )
+    throw new StepExecutionError(
+      "ScratchIsSource",
+      `${instanceId} is this backup's source instance or holds a volume it was taken of: restore into a scratch instance, never the source`,
+    );
+}
+
+/**
+ * A verify hook named by ARN runs in the restore's Region: the step invokes it through that
+ * Region's Lambda endpoint, which cannot reach a function elsewhere. (Another account's function
+ * is denied by IAM: the step worker may invoke only this account's tagged functions.)
+ */
+export function checkVerifyRegion(verify: { lambda: string } | undefined, region: string): void {
+  const arnRegion = verify?.lambda.startsWith("arn:") ? verify.lambda.split(":")[3] : undefined;
+  if (arnRegion && arnRegion !== region)
+    throw new StepExecutionError(
+      "VerifyElsewhere",
+      `the verify hook ${verify?.lambda} is in ${arnRegion}, not the restore's Region ${region}`,
+    );
+}
+
+/**
  * The locks a restore takes in its plan: its source, whatever `at` says (two restores of one
  * instance at different times still meet), and its scratch instance (its devices are handed out).
  */
@@ -366,17 +405,11 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
     .filter((v): v is string => !!v);
   let availabilityZone = launch?.availabilityZone ?? p.availabilityZone;
   let scratchDevices: string[] = [];
+  checkVerifyRegion(drill?.verify ?? p.verify, region);
   if (attachTo) {
     const scratch = await instanceOf(region, attachTo.instanceId);
     const zone = scratch?.Placement?.AvailabilityZone ?? "";
-    if (
-      sourceVolumes.length &&
-      (scratch?.BlockDeviceMappings ?? []).some((m) => sourceVolumes.includes(m.Ebs?.VolumeId ?? ""))
-    )
-      throw new StepExecutionError(
-        "ScratchIsSource",
-        `${attachTo.instanceId} holds a volume this backup was taken of: restore into a scratch instance, never the source`,
-      );
+    checkScratch(attachTo.instanceId, scratch, snapshots);
     if (availabilityZone && availabilityZone !== zone)
       throw new StepExecutionError(
         "ZoneMismatch",

@@ -14,7 +14,8 @@
  * const planned = Locations.plan(request, { accounts: ["tag:env=prod"] }, { locationConcurrency: 2, locationMaxErrors: "10%" });
  * await Locations.launch(request, planned); // 202 { parentId: planned.parentId, children: planned.children }
  */
-import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { z } from "zod";
 import { type Limit, type LocationSelector, limitOf, MAX_LOCATIONS, resolveLocations } from "./accounts.ts";
 import { type AdmitRequest, admit } from "./admission/index.ts";
 import { client } from "./aws.ts";
@@ -90,6 +91,16 @@ export function plan(
   } catch (err) {
     throw under("locations", err);
   }
+  // A Region none of the chosen accounts has (a typo, a Region not enabled) is the caller's
+  // mistake, named, never silently dropped from the fan-out.
+  const chosenRegions = new Set(locations.map((l) => l.region));
+  const unknown = (selector.regions ?? []).flatMap((r, i) =>
+    chosenRegions.has(r)
+      ? []
+      : [{ path: `locations.regions[${i}]`, message: `'${r}' is a Region of no account the selector names` }],
+  );
+  if (locations.length > 0 && unknown.length)
+    throw new ValidationError("unknown_location", unknown.map((u) => u.message).join("; "), unknown);
   if (locations.length === 0)
     throw new ValidationError("no_locations", "the selector names no account and Region", [
       { path: "locations", message: "no location" },
@@ -205,7 +216,16 @@ export function fanOutStateMachine(): AslDefinition {
         Resource: FAN_OUT_HANDLER,
         Parameters: { action: "finish", "parentId.$": "$.parentId" },
         Retry: RETRY,
+        // Past the retries (a location still running after a broken iteration, the table
+        // unreachable): the execution ends FAILED, named, and the reconciler settles the
+        // fan-out from its item once Step Functions says the parent has ended (resume).
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.finishError", Next: "FinishFailed" }],
         End: true,
+      },
+      FinishFailed: {
+        Type: "Fail",
+        Error: "FanOutFinishFailed",
+        Cause: "the fan-out's Finish failed past its retries; the reconciler settles it from its item",
       },
     },
   };
@@ -223,7 +243,8 @@ function fanOutInput(planned: LocationPlan): string {
   });
 }
 
-async function startParent(planned: LocationPlan): Promise<void> {
+/** Starts the fan-out's execution; false when one of that name exists already (and is not this one running). */
+async function startParent(planned: LocationPlan): Promise<boolean> {
   try {
     await client(SFNClient, "sfn").send(
       new StartExecutionCommand({
@@ -233,9 +254,11 @@ async function startParent(planned: LocationPlan): Promise<void> {
       }),
     );
   } catch (err) {
-    // Started before (a resume after it ran): it is running or has ended; its item says which.
+    // Started before (a resume after it ran) and ended, or named by another fan-out.
     if ((err as Error).name !== "ExecutionAlreadyExists") throw err;
+    return false;
   }
+  return true;
 }
 
 /**
@@ -297,8 +320,37 @@ export async function launch(req: FanOutRequest, planned: LocationPlan, now = ne
 export async function resume(parentId: string): Promise<boolean> {
   const f = await FanOuts.find(parentId);
   if (f?.status !== "RUNNING") return false;
-  await startParent({ ...f, runbook: f.runbook });
-  return true;
+  const started = await startParent({ ...f, runbook: f.runbook });
+  if (started) return true;
+  // Its execution exists and has another input or has ended: an ended parent never ran (or
+  // failed in) its Finish, so the fan-out is settled here from its item once every location
+  // it started has ended; until then the next pass looks again.
+  const parent = await parentStatus(parentId);
+  if (!parent || parent === "RUNNING") return true;
+  try {
+    await finishFanOut(f, parent);
+    return false;
+  } catch (err) {
+    if (err instanceof ConflictError) return true;
+    throw err;
+  }
+}
+
+/** What Step Functions says of a fan-out's execution: its status, or undefined when it has none. */
+async function parentStatus(parentId: string): Promise<string | undefined> {
+  const arn = stateMachineArn(FAN_OUT_MACHINE).replace(":stateMachine:", ":execution:");
+  try {
+    const out = await client(SFNClient, "sfn").send(
+      new DescribeExecutionCommand({ executionArn: `${arn}:${parentId}` }),
+    );
+    return out.status;
+  } catch (err) {
+    // The gate's and the schedule's redeliveries resume too, without DescribeExecution: the
+    // reconciler, which may, settles it.
+    if (["ExecutionDoesNotExist", "AccessDeniedException", "AccessDenied"].includes((err as Error).name))
+      return undefined;
+    throw err;
+  }
 }
 
 /** The fan-outs still running: what {@link resume} takes. */
@@ -312,11 +364,66 @@ export interface FanOutStep {
   waitSeconds?: number;
 }
 
+const STEP_EVENT = z
+  .object({
+    action: z.enum(["start", "check", "finish"]),
+    parentId: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, "must be a fan-out id"),
+    index: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_LOCATIONS - 1)
+      .optional(),
+    waitSeconds: z.number().min(0).max(3600).optional(),
+  })
+  // Anything else in the event is dropped, never read: outcomes come from the stored items.
+  .refine((e) => e.action === "finish" || e.index !== undefined, {
+    path: ["index"],
+    message: "start and check name a location's index",
+  });
+
+/** The Task's event, checked: a malformed one (a direct invoke) is bad input, nothing read or written. */
+function stepEvent(raw: unknown): FanOutStep {
+  const parsed = STEP_EVENT.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => ({ path: i.path.join(".") || "event", message: i.message }));
+  throw new ValidationError(
+    "invalid_step",
+    `not a fan-out step: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
+    issues,
+  );
+}
+
 type StepOut = { parentId: string; index: number; ended: boolean; waitSeconds?: number };
 
 function requestOf(f: FanOuts.FanOut): FanOutRequest {
   const r = f.request as unknown as FanOutRequest & { decisionTime?: string };
   return { ...r, ...(r.decisionTime ? { decisionTime: new Date(r.decisionTime) } : {}) };
+}
+
+/**
+ * Records one location's outcome in the fan-out's item, sized so that 1,000 locations each
+ * failing with a long reason still fit DynamoDB's 400 KB item (the item holds the children too):
+ * the reason is cut to what the count of locations leaves (500 characters for a few, 60 for
+ * 1,000), and the run's id is not repeated when it is the child's own (read back from the child).
+ */
+async function record(f: FanOuts.FanOut, index: number, o: FanOuts.Outcome, failed: boolean) {
+  return FanOuts.recordOutcome(f.parentId, index, storedOutcome(f, index, o), failed);
+}
+
+/** An outcome as the fan-out's item stores it (see {@link record}). */
+export function storedOutcome(
+  f: Pick<FanOuts.FanOut, "children">,
+  index: number,
+  o: FanOuts.Outcome,
+): FanOuts.Outcome {
+  const cap = Math.max(40, Math.min(500, Math.floor(60_000 / Math.max(1, f.children.length))));
+  const { executionId, reason, ...rest } = o;
+  return {
+    ...rest,
+    ...(executionId && executionId !== f.children[index]?.executionId ? { executionId } : {}),
+    ...(reason ? { reason: reason.length > cap ? `${reason.slice(0, cap - 1)}…` : reason } : {}),
+  };
 }
 
 /** Records a child's end when it has ended; the next look's wait otherwise. */
@@ -326,8 +433,8 @@ async function look(f: FanOuts.FanOut, index: number, waitSeconds: number): Prom
   const ended = e && (Executions.TERMINAL as readonly string[]).includes(e.status);
   if (!ended) return { parentId: f.parentId, index, ended: false, waitSeconds };
   const failed = e.status !== "SUCCEEDED";
-  await FanOuts.recordOutcome(
-    f.parentId,
+  await record(
+    f,
     index,
     {
       status: e.status,
@@ -347,7 +454,8 @@ async function look(f: FanOuts.FanOut, index: number, waitSeconds: number): Prom
  * `locations.finished`; the fan-out's item is marked FINISHED, after which `start` and `check`
  * are a ConflictError (nothing started or recorded).
  */
-export async function step(event: FanOutStep): Promise<unknown> {
+export async function step(raw: FanOutStep): Promise<unknown> {
+  const event = stepEvent(raw);
   const f = await FanOuts.find(event.parentId);
   if (!f) throw new NotFoundError("not_found", `no fan-out '${event.parentId}'`);
   if (event.action === "finish") return finishFanOut(f);
@@ -369,8 +477,8 @@ export async function step(event: FanOutStep): Promise<unknown> {
   }
   if (!(await Executions.find(child.executionId))) {
     if (f.errors > f.maxErrors) {
-      await FanOuts.recordOutcome(
-        f.parentId,
+      await record(
+        f,
         index,
         { status: "SKIPPED", reason: `more than ${f.maxErrors} location(s) failed` },
         false,
@@ -388,37 +496,95 @@ export async function step(event: FanOutStep): Promise<unknown> {
       location: { account: child.account, region: child.region },
     });
     if (!admitted.admitted && !admitted.duplicate) {
-      await FanOuts.recordOutcome(f.parentId, index, { status: "REFUSED", reason: admitted.reason }, true);
+      await record(f, index, { status: "REFUSED", reason: admitted.reason }, true);
       return done;
     }
   }
   return look(f, index, CHECK_SECONDS.first);
 }
 
-async function finishFanOut(f: FanOuts.FanOut): Promise<{ parentId: string; locations: LocationOutcome[] }> {
-  const outcomes: LocationOutcome[] = await Promise.all(
-    f.children.map(async (c, i) => {
-      let o = f.outcomes[String(i)];
-      if (!o) {
-        // An iteration that broke (its Lambda failed past the retries): what its run's record says.
-        const e = await Executions.find(c.executionId);
-        o = e
-          ? {
-              status: e.status,
-              executionId: e.id,
-              ...(e.error ? { reason: `${e.error}: ${e.cause ?? ""}` } : {}),
-            }
-          : { status: "SKIPPED", reason: "not started: the fan-out failed before it" };
-      }
-      return {
-        account: c.account,
-        ...(c.accountName ? { accountName: c.accountName } : {}),
-        region: c.region,
-        status: o.status,
-        ...(o.executionId ? { executionId: o.executionId } : {}),
-        ...(o.reason ? { reason: o.reason } : {}),
-      };
+/** One location's outcome as stored, the location named. */
+function located(c: FanOuts.FanOut["children"][number], o: FanOuts.Outcome): LocationOutcome {
+  return {
+    account: c.account,
+    ...(c.accountName ? { accountName: c.accountName } : {}),
+    region: c.region,
+    status: o.status,
+    // A location that ran: its run is the child's (stored only when it is another).
+    ...(o.executionId || !NO_RUN.has(o.status) ? { executionId: o.executionId ?? c.executionId } : {}),
+    ...(o.reason ? { reason: o.reason } : {}),
+  };
+}
+
+/** Outcomes of a location whose run never started. */
+const NO_RUN = new Set(["SKIPPED", "REFUSED"]);
+
+/** The failures the `locations.finished` audit entry names one by one; the rest are counted (an entry stays small). */
+const AUDIT_FAILURES = 20;
+
+/**
+ * Settles a fan-out from what is stored, never from who asks: each location's recorded outcome;
+ * for one whose iteration broke before recording, its run's record once that run has ended
+ * (recorded now); one never started is SKIPPED only when `parentEnded` (Step Functions says the
+ * parent's execution has ended, so nothing will start it). A location that has not ended — a
+ * run still going, or one not started while the parent still runs — refuses the finish with a
+ * ConflictError and nothing written: a `finish` sent straight to the function (whoever IAM lets
+ * invoke it) cannot end a fan-out early. Audits `locations.finished` and marks it FINISHED once.
+ */
+async function finishFanOut(
+  f: FanOuts.FanOut,
+  parentEnded?: string,
+): Promise<{ parentId: string; locations: LocationOutcome[] }> {
+  const settled = await Promise.all(
+    f.children.map(async (c, i): Promise<{ outcome?: FanOuts.Outcome; failed?: boolean }> => {
+      const recorded = f.outcomes[String(i)];
+      if (recorded) return { outcome: recorded };
+      const e = await Executions.find(c.executionId);
+      // Finished before every outcome was stored (a launch that failed, an item from before
+      // outcomes were stored at finish): what the run's record says, read only.
+      if (f.status !== "RUNNING")
+        return {
+          outcome: e
+            ? {
+                status: e.status,
+                executionId: e.id,
+                ...(e.error ? { reason: `${e.error}: ${e.cause ?? ""}` } : {}),
+              }
+            : { status: "SKIPPED", reason: "not started: the fan-out failed before it" },
+        };
+      if (e && (Executions.TERMINAL as readonly string[]).includes(e.status))
+        return {
+          outcome: {
+            status: e.status,
+            executionId: e.id,
+            ...(e.error ? { reason: `${e.error}: ${e.cause ?? ""}`.slice(0, 500) } : {}),
+          },
+          failed: e.status !== "SUCCEEDED",
+        };
+      if (!e && parentEnded)
+        return {
+          outcome: {
+            status: "SKIPPED",
+            reason: `not started: the fan-out's state machine ended (${parentEnded}) before it`,
+          },
+          failed: false,
+        };
+      return {};
     }),
+  );
+  const pending = settled.flatMap((s, i) => (s.outcome ? [] : [i]));
+  if (f.status === "RUNNING") {
+    if (pending.length)
+      throw new ConflictError(
+        "fan_out_running",
+        `fan-out ${f.parentId} has not finished: location(s) ${pending.map((i) => `${f.children[i]?.account}/${f.children[i]?.region}`).join(", ")} have not ended`,
+      );
+    // Outcomes read from the runs' records are stored, once, so the item alone tells the end.
+    for (const [i, s] of settled.entries())
+      if (s.failed !== undefined && s.outcome) await record(f, i, s.outcome, s.failed);
+  }
+  const outcomes = f.children.map((c, i) =>
+    located(c, settled[i]?.outcome ?? { status: "RUNNING", reason: "has not ended" }),
   );
   const failed = outcomes.filter((o) => o.status !== "SUCCEEDED");
   const actor = (f.request as { actor?: { id?: string } }).actor?.id ?? "reflex";
@@ -426,7 +592,19 @@ async function finishFanOut(f: FanOuts.FanOut): Promise<{ parentId: string; loca
     await Audit.record({
       kind: "locations.finished",
       actor,
-      reason: `${outcomes.length - failed.length} of ${outcomes.length} location(s) succeeded${failed.length ? `; ${failed.map((o) => `${o.account}/${o.region} ${o.status}${o.reason ? ` (${o.reason.slice(0, 200)})` : ""}`).join("; ")}` : ""}`,
+      reason: `${outcomes.length - failed.length} of ${outcomes.length} location(s) succeeded${
+        failed.length
+          ? `; ${failed
+              .slice(0, AUDIT_FAILURES)
+              .map(
+                (o) =>
+                  `${o.account}/${o.region} ${o.status}${o.reason ? ` (${o.reason.slice(0, 200)})` : ""}`,
+              )
+              .join(
+                "; ",
+              )}${failed.length > AUDIT_FAILURES ? `; and ${failed.length - AUDIT_FAILURES} more` : ""}`
+          : ""
+      }${parentEnded ? ` (settled after the fan-out's state machine ended ${parentEnded})` : ""}`,
       executionId: f.parentId,
       runbook: f.runbook,
     });
