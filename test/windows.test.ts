@@ -4,13 +4,14 @@
  * config validation with paths.
  */
 import { Admission, ConfigError, useConfig, validateConfig } from "@reflex/core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { main } from "../packages/local/src/cli/main.ts";
 import { nextWindows } from "../packages/local/src/cli/windows.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { seedPatchFleet, setPatchingSettings } from "../packages/local/src/cloud/patching-helpers.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { startScheduler } from "../packages/local/src/scheduler.ts";
+import { until } from "./support/child.ts";
 import { api, startTestLocal } from "./support/local.ts";
 
 const QUICK = { pollSeconds: 1, healthTimeoutSeconds: 5, drainTimeoutSeconds: 5, commandTimeoutSeconds: 5 };
@@ -146,12 +147,29 @@ describe("windows in local mode", () => {
   const execution = async (id: string) => (await api(local, "GET", `/api/executions/${id}`)).body;
 
   it("a run crossing the cutoff starts no target after it; targets in flight finish", async () => {
-    const cutoffAt = new Date(Date.now() + 2500);
+    // The cutoff passes when the test moves the clock, once a target is in flight, not when the
+    // machine's load happens to let it (a real 2.5 s cutoff failed whenever planning took longer).
+    vi.useFakeTimers({ toFake: ["Date"], shouldAdvanceTime: true });
+    try {
+      await crossTheCutoff();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  async function crossTheCutoff() {
+    const cutoffAt = new Date(Date.now() + 60_000);
     const before = local.cloud.lastCallSeq;
 
     const admission = await Admission.admit({
       runbook: "patch",
-      params: sundayPatch().with,
+      // Timeouts longer than the clock's jump, so a target in flight finishes rather than times out.
+      params: {
+        ...sundayPatch().with,
+        commandTimeoutSeconds: 300,
+        healthTimeoutSeconds: 300,
+        drainTimeoutSeconds: 300,
+      },
       trigger: { kind: "window", name: "sunday-patch" },
       actor: { id: "window:sunday-patch" },
       window: {
@@ -161,6 +179,11 @@ describe("windows in local mode", () => {
       },
     });
     expect(admission.admitted).toBe(true);
+    // A target is in flight (its patch command sent, 3 s long): now the cutoff passes.
+    await until("a target's patch command", async () =>
+      local.cloud.callsSince(before).some((c) => c.operation === "SendCommand") ? true : undefined,
+    );
+    vi.setSystemTime(cutoffAt.getTime() + 1000);
     await local.idle();
 
     const run = await execution(admission.admitted ? admission.execution.id : "");
@@ -187,7 +210,7 @@ describe("windows in local mode", () => {
         .every((t: { reason: string }) => t.reason === "cutoff"),
     ).toBe(true);
     expect(run.status).toBe("SUCCEEDED");
-  });
+  }
 
   it("a window fired after its cutoff reports every target not-started (cutoff) and changes nothing", async () => {
     const job = local.jobs.find((j) => j.name === "late-window")!;
