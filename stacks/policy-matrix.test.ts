@@ -671,6 +671,11 @@ let topicArn: string;
 let alarmNames: string[];
 
 /**
+ * The two tests that evaluate the whole matrix take 15-20 s on a quiet 2-core machine and went
+ * past the default 60 s at a load of 20 (80 s): a timeout for a loaded machine, not a limit.
+ */
+const EVALUATION_TIMEOUT = 300_000;
+/**
  * A role's decision on a request, evaluated once per file: the attack and work tests and the
  * printed matrix read the same ~20,000 decisions (3 ms each), which were evaluated twice.
  * Computed on first use, so each test gets the same answer whether or not another ran first.
@@ -812,29 +817,37 @@ describe("the IAM fence, evaluated per role", () => {
     ]);
   });
 
-  it("lets no role tag, stop, modify or delete what it did not create or the automation tag does not mark", async () => {
-    const allowed: string[] = [];
-    for (const [role, policies] of roles) {
-      for (const c of ATTACKS) {
-        if ((await decide(c, policies)) === "Allowed") allowed.push(`${role}: ${c.what}`);
+  it(
+    "lets no role tag, stop, modify or delete what it did not create or the automation tag does not mark",
+    async () => {
+      const allowed: string[] = [];
+      for (const [role, policies] of roles) {
+        for (const c of ATTACKS) {
+          if ((await decide(c, policies)) === "Allowed") allowed.push(`${role}: ${c.what}`);
+        }
       }
-    }
-    expect(allowed).toEqual([]);
-  });
+      expect(allowed).toEqual([]);
+    },
+    EVALUATION_TIMEOUT,
+  );
 
-  it("lets each runbook's roles do their declared work on tagged resources, and no other role do it", async () => {
-    const wrong: string[] = [];
-    for (const [role, policies] of roles) {
-      for (const c of WORK) {
-        const decision = await decide(c, policies);
-        // The explicit Deny is on every function's role; a state machine's role has no table grant at all.
-        const denied = c.deniedAs && FUNCTION_ROLES.includes(role) ? c.deniedAs : "ImplicitlyDenied";
-        const expected = c.allowedFor.includes(role) ? "Allowed" : denied;
-        if (decision !== expected) wrong.push(`${role}: ${c.what}: ${decision}, expected ${expected}`);
+  it(
+    "lets each runbook's roles do their declared work on tagged resources, and no other role do it",
+    async () => {
+      const wrong: string[] = [];
+      for (const [role, policies] of roles) {
+        for (const c of WORK) {
+          const decision = await decide(c, policies);
+          // The explicit Deny is on every function's role; a state machine's role has no table grant at all.
+          const denied = c.deniedAs && FUNCTION_ROLES.includes(role) ? c.deniedAs : "ImplicitlyDenied";
+          const expected = c.allowedFor.includes(role) ? "Allowed" : denied;
+          if (decision !== expected) wrong.push(`${role}: ${c.what}: ${decision}, expected ${expected}`);
+        }
       }
-    }
-    expect(wrong).toEqual([]);
-  });
+      expect(wrong).toEqual([]);
+    },
+    EVALUATION_TIMEOUT,
+  );
 
   it("prints the allowed/denied matrix per role", async () => {
     const rows: Record<string, { allowed: number; denied: number }> = {};
