@@ -108,8 +108,10 @@ export async function api(method, path, body) {
   // Signed in, an early request (sent without the token) is never reused.
   const reuse = early && actor() === early.actor && !authHeaders().authorization;
   // An answer the page came with: what the API answered this caller's navigation. Reads are the
-  // same for whoever the API lets in; signed in, the server inlines nothing.
-  const given = !early && method === "GET" && !authHeaders().authorization ? takeInline(path) : undefined;
+  // same for whoever the API lets in; signed in, the server inlines nothing. Only when the API is
+  // the page's own server (not another one named by `?api=`).
+  const given =
+    !early && !API && method === "GET" && !authHeaders().authorization ? takeInline(path) : undefined;
   if (given) {
     const result = { status: given.status, body: given.body };
     if (given.etag) hold(path, given.etag, result);
