@@ -106,6 +106,32 @@ describe("restore in place (data volume)", () => {
     expect(volumeAt(session.cloud, "/dev/sdf")).toBe(data);
   });
 
+  it("refuses a snapshot tagged as this device's backup that EC2 records as another volume's (forged tags): 400 ForeignLineage, no mutating call", async () => {
+    const before = session.cloud.calls.length;
+    const other = volumeAt(session.cloud, "/dev/sdg") as string;
+    const forged = session.cloud.addSnapshot({
+      volumeId: other,
+      state: "completed",
+      // Older than backup-1, so the later tests' newest set is still backup-1.
+      startTime: Date.now() - 3 * HOUR,
+      tags: {
+        ...MANAGED,
+        "reflex:runbook": "backup-snapshot",
+        "reflex:execution-id": "backup-forged",
+        "reflex:source-instance": app,
+        "reflex:source-volume": data,
+        "reflex:device": "/dev/sdf",
+      },
+    }).SnapshotId as string;
+    const res = await start({ source: { snapshotId: forged }, instanceId: app });
+    const body = (await res.json()) as { error: { code: string; message: string; path: string } };
+    expect(res.status, JSON.stringify(body)).toBe(400);
+    expect(body.error).toMatchObject({ code: "ForeignLineage", path: "source.snapshotId" });
+    expect(body.error.message).toContain(other);
+    expect(session.cloud.calls.slice(before).filter((c) => c.mutating)).toEqual([]);
+    expect(volumeAt(session.cloud, "/dev/sdf")).toBe(data);
+  });
+
   it("swaps a volume restored from the snapshot in at the same device: its marker is the snapshot's, the original kept", async () => {
     const s = await session.run({ ...params, source: { instanceId: app } });
     expect(s.run.status, JSON.stringify(s.run.result)).toBe("SUCCEEDED");

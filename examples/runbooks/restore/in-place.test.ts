@@ -5,8 +5,14 @@
  * putting the kept original back.
  */
 import type { FaultSpec, SimulatedCloud } from "@reflex/local/cloud/index";
-import { callsOutsidePermissions, mutatingCalls, openSimulation, simulate } from "@reflex/sdk/testing";
-import { describe, expect, it } from "vitest";
+import {
+  callsOutsidePermissions,
+  mutatingCalls,
+  openSimulation,
+  type SimulationSession,
+  simulate,
+} from "@reflex/sdk/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restore } from "./index.ts";
 
 const HOUR = 3_600_000;
@@ -165,6 +171,67 @@ describe("restore in place (root volume)", () => {
     } finally {
       await session.close();
     }
+  });
+
+  describe("lineage from EC2's records, not from tags (one local mode)", () => {
+    let forged = "";
+    let session: SimulationSession;
+    beforeAll(async () => {
+      session = await openSimulation(restore, {
+        setup: (cloud) => {
+          setup(cloud);
+          // A snapshot of app-2's root, tagged (by anyone with ec2:CreateTags) as app-1's newest root backup.
+          forged = cloud.addSnapshot({
+            volumeId: rootOf(cloud, fx.other) as string,
+            state: "completed",
+            startTime: Date.now() - HOUR,
+            tags: {
+              ...MANAGED,
+              "reflex:runbook": "backup-snapshot",
+              "reflex:execution-id": "backup-3",
+              "reflex:source-instance": fx.app,
+              "reflex:source-volume": fx.root,
+              "reflex:device": "/dev/xvda",
+            },
+          }).SnapshotId as string;
+        },
+        config,
+      });
+    });
+    afterAll(() => session?.close());
+
+    it("refuses a snapshot whose tags claim the instance's root but which EC2 records as another volume's (forged tags): 400 ForeignLineage, no mutating call", async () => {
+      for (const [params, path] of [
+        [{ source: { snapshotId: forged }, instanceId: fx.app, mode: "in-place" }, "source.snapshotId"],
+        // The newest set by its tags is the forged one: refused, never swapped in.
+        [{ source: { instanceId: fx.app }, mode: "in-place" }, "source"],
+      ] as const) {
+        const res = await fetch(`${session.url}/api/runbooks/restore/executions`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-reflex-actor": "cli:test" },
+          body: JSON.stringify({ params }),
+        });
+        const body = (await res.json()) as { error: { code: string; message: string; path: string } };
+        expect(res.status, JSON.stringify(body)).toBe(400);
+        expect(body.error).toMatchObject({ code: "ForeignLineage", path });
+      }
+      expect(session.cloud.calls.filter((c) => c.mutating)).toEqual([]);
+      expect(rootOf(session.cloud, fx.app)).toBe(fx.root);
+    });
+
+    it("takes a backup of a root it replaced earlier (EC2's chain: the root's snapshot, that snapshot's volume)", async () => {
+      const params = { source: { snapshotId: fx.rootSnap }, instanceId: fx.app, mode: "in-place" };
+      const first = await session.run(params);
+      expect(first.run.status, `${first.run.error}: ${first.run.cause}`).toBe("SUCCEEDED");
+      const replaced = rootOf(session.cloud, fx.app) as string;
+      expect(replaced).not.toBe(fx.root);
+      // fx.rootSnap is of fx.root, no longer the root: a root the instance had before, so still its lineage.
+      const again = await session.run(params);
+      expect(again.run.status, `${again.run.error}: ${again.run.cause}`).toBe("SUCCEEDED");
+      const now = rootOf(session.cloud, fx.app) as string;
+      expect(now).not.toBe(replaced);
+      expect(session.cloud.volumeMarker(now)).toBe(session.cloud.snapshotMarker(fx.rootSnap));
+    });
   });
 
   it("pages a person when the replacement ends failed-detached, fails the run and puts the original root back; failed changes nothing", async () => {

@@ -11,6 +11,7 @@ import {
   DeleteVolumeCommand,
   DescribeInstancesCommand,
   DescribeReplaceRootVolumeTasksCommand,
+  DescribeSnapshotsCommand,
   DescribeVolumesCommand,
   DetachVolumeCommand,
   EC2Client,
@@ -18,6 +19,7 @@ import {
   type Snapshot,
   StartInstancesCommand,
   StopInstancesCommand,
+  type Volume,
 } from "@aws-sdk/client-ec2";
 import { client, type RunInput, type StepContext, StepExecutionError, type TargetResult } from "@reflex/sdk";
 import type { RestoreParams } from "./index.ts";
@@ -48,15 +50,74 @@ type Input = RunInput<RestoreParams> & {
   failure?: { Error?: string; Cause?: string };
 };
 
+/** How far back the lineage walk goes (each step a DescribeVolumes and a DescribeSnapshots). */
+const LINEAGE_DEPTH = 10;
+
+/**
+ * The volumes of `volumeId`'s lineage, as EC2 itself records it (never from tags, which anyone
+ * with ec2:CreateTags can write): the volume, the volume its snapshot was taken of (a volume's
+ * `SnapshotId` and a snapshot's `VolumeId` are set by EC2), and so on back. For a root, also the
+ * roots Reflex's replace-root tasks on that instance kept (`reflex:kept-volume`, tagged in the
+ * task's CreateReplaceRootVolumeTask call; the task's instance is EC2's), with their own lineage,
+ * so a backup of a root replaced earlier still restores after its snapshot chain was pruned.
+ * Read-only.
+ */
+export async function lineageOf(region: string, volumeId: string, rootOf?: string): Promise<Set<string>> {
+  const out = new Set<string>();
+  const walk = async (from: string) => {
+    let at: string | undefined = from;
+    for (let depth = 0; at && !out.has(at) && depth < LINEAGE_DEPTH; depth++) {
+      out.add(at);
+      const volume: Volume | undefined = (
+        await ec2(region).send(new DescribeVolumesCommand({ Filters: [{ Name: "volume-id", Values: [at] }] }))
+      ).Volumes?.[0];
+      const snapshotId: string | undefined = volume?.SnapshotId;
+      if (!snapshotId) return;
+      let snapshot: Snapshot | undefined;
+      try {
+        snapshot = (await ec2(region).send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })))
+          .Snapshots?.[0];
+      } catch (err) {
+        if ((err as Error).name === "InvalidSnapshot.NotFound") return; // pruned: the chain ends here
+        throw err;
+      }
+      // An AMI's public snapshot names no volume of this account (vol-ffffffff).
+      at = snapshot?.VolumeId && snapshot.VolumeId !== "vol-ffffffff" ? snapshot.VolumeId : undefined;
+    }
+  };
+  await walk(volumeId);
+  if (rootOf) {
+    const { ReplaceRootVolumeTasks } = await ec2(region).send(
+      new DescribeReplaceRootVolumeTasksCommand({ Filters: [{ Name: "instance-id", Values: [rootOf] }] }),
+    );
+    for (const t of ReplaceRootVolumeTasks ?? []) {
+      if (t.InstanceId !== rootOf) continue;
+      const kept = t.Tags?.find((x) => x.Key === "reflex:kept-volume")?.Value;
+      if (kept) await walk(kept);
+    }
+  }
+  return out;
+}
+
+/** Why a snapshot is not of this lineage: what EC2 records it was taken of, and what its tags claim. */
+function foreign(s: Snapshot, what: string, lineage: Set<string>): string {
+  return `snapshot ${s.SnapshotId} was taken of ${s.VolumeId ?? "an unknown volume"} (as EC2 records it; its tags say ${tagOf(s, "reflex:source-instance") ?? "an unknown instance"}, device ${tagOf(s, "reflex:device") ?? "unknown"}), which is not ${what} nor a volume it was restored from or replaced (${[...lineage].join(", ")}); a volume is replaced in place only from its own lineage`;
+}
+
 /**
  * Picks the root snapshot for `instance` from what `pick` found, and refuses one of another
- * lineage: a backup of this instance's root carries `reflex:source-instance` = the instance and
- * `reflex:device` = its root device. Read-only.
+ * lineage: the snapshot's `VolumeId` (EC2's record) must be in the root's `lineage`
+ * ({@link lineageOf}). Read-only.
  */
-export function rootSnapshotFor(instance: Instance, snapshots: Snapshot[], named: boolean): InPlace {
+export function rootSnapshotFor(
+  instance: Instance,
+  snapshots: Snapshot[],
+  named: boolean,
+  lineage: Set<string>,
+): InPlace {
   const instanceId = instance.InstanceId as string;
   const rootDevice = instance.RootDeviceName ?? "/dev/xvda";
-  const kept = instance.BlockDeviceMappings?.find((m) => m.DeviceName === rootDevice)?.Ebs?.VolumeId;
+  const kept = rootVolumeOf(instance);
   if (!kept)
     throw new StepExecutionError(
       "NoRootVolume",
@@ -68,19 +129,23 @@ export function rootSnapshotFor(instance: Instance, snapshots: Snapshot[], named
       "InstanceNotRunning",
       `${instanceId} is ${instance.State?.Name ?? "in an unknown state"}: a root volume is replaced in place only on a running instance`,
     );
-  const lineage = (s: Snapshot) =>
-    tagOf(s, "reflex:source-instance") === instanceId && tagOf(s, "reflex:device") === rootDevice;
-  const root = snapshots.find(lineage);
+  const root = snapshots.find((s) => s.VolumeId !== undefined && lineage.has(s.VolumeId));
   if (!root) {
     const s = snapshots[0];
     throw new StepExecutionError(
       "ForeignLineage",
       named && s
-        ? `snapshot ${s.SnapshotId} is not a backup of ${instanceId}'s root volume (it is of ${tagOf(s, "reflex:source-instance") ?? "an unknown instance"}, device ${tagOf(s, "reflex:device") ?? "unknown"}); a root volume is replaced only from its own lineage`
-        : `the backup holds no snapshot of ${instanceId}'s root device ${rootDevice}`,
+        ? foreign(s, `${instanceId}'s root volume ${kept} (${rootDevice})`, lineage)
+        : `the backup holds no snapshot of ${instanceId}'s root volume ${kept} (${rootDevice}) or a root it replaced, as EC2 records the snapshots' volumes (their tags are not trusted)`,
     );
   }
   return { instanceId, rootDevice, keptVolumeId: kept, snapshotId: root.SnapshotId as string };
+}
+
+/** The volume at `instance`'s root device (or at `device`). */
+export function rootVolumeOf(instance: Instance, device?: string): string | undefined {
+  const at = device ?? instance.RootDeviceName ?? "/dev/xvda";
+  return instance.BlockDeviceMappings?.find((m) => m.DeviceName === at)?.Ebs?.VolumeId;
 }
 
 /**
@@ -93,12 +158,13 @@ export function dataSnapshotFor(
   snapshots: Snapshot[],
   named: boolean,
   device: string,
-  zone?: string,
+  zone: string | undefined,
+  lineage: Set<string>,
 ): InPlace {
   const instanceId = instance.InstanceId as string;
   const rootDevice = instance.RootDeviceName ?? "/dev/xvda";
-  if (device === rootDevice) return rootSnapshotFor(instance, snapshots, named);
-  const kept = instance.BlockDeviceMappings?.find((m) => m.DeviceName === device)?.Ebs?.VolumeId;
+  if (device === rootDevice) return rootSnapshotFor(instance, snapshots, named, lineage);
+  const kept = rootVolumeOf(instance, device);
   if (!kept)
     throw new StepExecutionError(
       "NoVolumeAtDevice",
@@ -116,16 +182,14 @@ export function dataSnapshotFor(
       "InstanceNotRunning",
       `${instanceId} is ${state ?? "in an unknown state"}: a data volume is swapped in place only on a running or stopped instance`,
     );
-  const lineage = (s: Snapshot) =>
-    tagOf(s, "reflex:source-instance") === instanceId && tagOf(s, "reflex:device") === device;
-  const snap = snapshots.find(lineage);
+  const snap = snapshots.find((s) => s.VolumeId !== undefined && lineage.has(s.VolumeId));
   if (!snap) {
     const s = snapshots[0];
     throw new StepExecutionError(
       "ForeignLineage",
       named && s
-        ? `snapshot ${s.SnapshotId} is not a backup of ${instanceId}'s ${device} (it is of ${tagOf(s, "reflex:source-instance") ?? "an unknown instance"}, device ${tagOf(s, "reflex:device") ?? "unknown"}); a volume is replaced in place only from its own lineage`
-        : `the backup holds no snapshot of ${instanceId}'s ${device}`,
+        ? foreign(s, `${instanceId}'s ${device} (${kept})`, lineage)
+        : `the backup holds no snapshot of ${instanceId}'s ${device} (${kept}) or a volume it was restored from, as EC2 records the snapshots' volumes (their tags are not trusted)`,
     );
   }
   return {

@@ -652,7 +652,18 @@ export const restore = defineRunbook({
   // in the config, no other run restores the source (400/409 with a named code).
   precheck: () => import("./precheck.ts").then((m) => m.precheck),
   // What the precheck reads, granted to the admitting functions' roles (API, schedule, gate, Slack worker).
-  precheckPermissions: [{ actions: ["ec2:DescribeSnapshots", "ec2:DescribeInstances"], mutating: false }],
+  // In place, the lineage is read from EC2's records: volumes, snapshots and the instance's replace-root tasks.
+  precheckPermissions: [
+    {
+      actions: [
+        "ec2:DescribeSnapshots",
+        "ec2:DescribeInstances",
+        "ec2:DescribeVolumes",
+        "ec2:DescribeReplaceRootVolumeTasks",
+      ],
+      mutating: false,
+    },
+  ],
   // `GET /api/drills` and `reflex drills`: each drill's runs, read by drillRow.
   history: { route: "drills", configKey: "drills", param: "drill", row: drillRow },
   // One run of a drill at a time, taken with the record: a second start is refused (409).

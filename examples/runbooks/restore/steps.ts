@@ -34,10 +34,12 @@ import {
   checkSwapped,
   dataSnapshotFor,
   type InPlace,
+  lineageOf,
   putBackData,
   putBackRoot,
   replaceRoot,
   rootSnapshotFor,
+  rootVolumeOf,
   swapData,
 } from "./in-place.ts";
 import type { Drill, RestoreParams, RestoreSource } from "./index.ts";
@@ -448,8 +450,22 @@ export async function inPlacePlan(
       "InstanceNotFound",
       `instance ${instanceId || "(none named)"} does not exist in ${region}${p.region ? " (the backup's region: a volume is restored in place only in its instance's region)" : ""}`,
     );
-  if (!p.device) return rootSnapshotFor(instance, snapshots, "snapshotId" in source);
-  const planned = dataSnapshotFor(instance, snapshots, "snapshotId" in source, p.device, p.availabilityZone);
+  // Lineage from what EC2 records (the snapshot's VolumeId), never from the snapshot's tags.
+  const device = p.device ?? instance.RootDeviceName ?? "/dev/xvda";
+  const isRoot = device === (instance.RootDeviceName ?? "/dev/xvda");
+  const current = rootVolumeOf(instance, device);
+  const lineage = current
+    ? await lineageOf(region, current, isRoot ? instanceId : undefined)
+    : new Set<string>();
+  if (!p.device) return rootSnapshotFor(instance, snapshots, "snapshotId" in source, lineage);
+  const planned = dataSnapshotFor(
+    instance,
+    snapshots,
+    "snapshotId" in source,
+    p.device,
+    p.availabilityZone,
+    lineage,
+  );
   if (!planned.data) return planned;
   // The swap detaches the original and the rollback attaches it again: IAM allows both only on a
   // volume carrying the automation tag, so one without it is refused here, before the instance stops.
