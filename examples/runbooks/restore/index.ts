@@ -17,11 +17,14 @@
 import {
   approvalStates,
   aws,
+  cronSchema,
   defineRunbook,
   pollLoop,
   RETRY_ROLLBACK,
   RETRY_STEP,
+  replaceRootPermissions,
   stepTask,
+  timeZoneSchema,
   waitFor,
 } from "@reflex/sdk";
 import { z } from "zod";
@@ -88,8 +91,27 @@ export const drillSchema = z
         rpoMinutes: z.number().positive().max(525_600),
       })
       .strict(),
+    /**
+     * Hours the drill keeps what it restored after verifying, for your own checks (AWS Backup's
+     * ValidationWindowHours, 0–168); the reconciler deletes it once they passed. 0 (default):
+     * the drill deletes it at once.
+     */
+    keepFor: z
+      .number()
+      .int("must be a whole number of hours")
+      .min(0, "must be 0 or more hours")
+      .max(168, "must be at most 168 hours (7 days), as AWS Backup's validation window")
+      .default(0),
+    /** When the drill runs: an EventBridge Scheduler expression (`cron(0 4 ? * SUN *)`), as a schedule's; checked as one. */
+    cron: cronSchema.optional(),
+    /** The cron's IANA time zone (default UTC), as a schedule's. */
+    timezone: timeZoneSchema.optional(),
   })
   .strict()
+  .refine((d) => d.timezone === undefined || d.cron !== undefined, {
+    path: ["timezone"],
+    message: "a timezone is the cron's: give cron too",
+  })
   .refine((d) => !("instanceId" in d.source) || d.source.instanceId !== d.isolate.instanceId, {
     path: ["isolate", "instanceId"],
     message: "a drill restores into a scratch instance, never into its source instance",
@@ -224,6 +246,9 @@ export function drillRow(run: {
       }
     | undefined;
   const torn = run.result?.teardown as { done: boolean; deleted: string[]; untagged: string[] } | undefined;
+  const kept = run.result?.kept as
+    | { until: string; hours: number; swept?: { deleted: string[]; untagged: string[]; left: string[] } }
+    | undefined;
   const swept = (
     run.attention?.report as { swept?: { deleted: string[]; untagged: string[]; left: string[] } }
   )?.swept;
@@ -238,22 +263,28 @@ export function drillRow(run: {
             ? "lost"
             : "failed";
   const checksums = v ? v.volumes.filter((x) => x.checksum).length : 0;
-  const cleanup = swept
-    ? swept.left.length
-      ? `swept by the reconciler after the run was lost; still there: ${swept.left.join(", ")}`
-      : `swept by the reconciler after the run was lost: ${swept.deleted.length} volume(s) deleted${swept.untagged.length ? ` (${swept.untagged.length} had lost their tag: ${swept.untagged.join(", ")})` : ""}`
-    : torn?.done
-      ? `torn down: ${torn.deleted.length} volume(s) deleted${torn.untagged.length ? ` (${torn.untagged.length} had lost their tag)` : ""}`
-      : verdict === "running"
-        ? "pending (the run is in progress)"
-        : "not confirmed: look for volumes tagged reflex:drill";
+  const cleanup = kept?.swept
+    ? `kept ${kept.hours} h for your checks, then deleted by the reconciler: ${kept.swept.deleted.length} volume(s)${kept.swept.left.length ? `; still there: ${kept.swept.left.join(", ")}` : ""}`
+    : kept
+      ? `kept for your checks until ${kept.until} (keepFor ${kept.hours} h); the reconciler deletes it after`
+      : swept
+        ? swept.left.length
+          ? `swept by the reconciler after the run was lost; still there: ${swept.left.join(", ")}`
+          : `swept by the reconciler after the run was lost: ${swept.deleted.length} volume(s) deleted${swept.untagged.length ? ` (${swept.untagged.length} had lost their tag: ${swept.untagged.join(", ")})` : ""}`
+        : torn?.done
+          ? `torn down: ${torn.deleted.length} volume(s) deleted${torn.untagged.length ? ` (${torn.untagged.length} had lost their tag)` : ""}`
+          : verdict === "running"
+            ? "pending (the run is in progress)"
+            : "not confirmed: look for volumes tagged reflex:drill";
   // What it made, what was deleted (by its teardown or the reconciler's sweep) and what is left.
   const created = Array.isArray(run.result?.created) ? (run.result.created as string[]) : [];
-  const deleted = [...new Set([...(torn?.deleted ?? []), ...(swept?.deleted ?? [])])];
+  const deleted = [
+    ...new Set([...(torn?.deleted ?? []), ...(swept?.deleted ?? []), ...(kept?.swept?.deleted ?? [])]),
+  ];
   const resources = {
     created,
     deleted,
-    left: swept?.left ?? created.filter((id) => !deleted.includes(id)),
+    left: kept?.swept?.left ?? swept?.left ?? created.filter((id) => !deleted.includes(id)),
   };
   return {
     verdict,
@@ -295,6 +326,22 @@ export const restore = defineRunbook({
   cap: { maxTargets: 10 },
   services: ["ec2", "ssm", "lambda"],
   config: { drills: drillsSchema },
+  // A drill with a cron runs on its own schedule (`drill-<name>`), checked as the config's
+  // schedules are (a bad cron or zone is named at drills[i].cron / .timezone).
+  schedules: (config) =>
+    ((config.drills as Drill[] | undefined) ?? []).flatMap((d, i) =>
+      d.cron
+        ? [
+            {
+              name: `drill-${d.name}`,
+              cron: d.cron,
+              ...(d.timezone ? { timezone: d.timezone } : {}),
+              with: { drill: d.name },
+              at: ["drills", i],
+            },
+          ]
+        : [],
+    ),
   permissions: [
     {
       actions: [
@@ -354,23 +401,12 @@ export const restore = defineRunbook({
     // such an instance.
     { actions: ["ec2:DescribeReplaceRootVolumeTasks"], mutating: false },
     {
-      actions: ["ec2:CreateReplaceRootVolumeTask", "ec2:StopInstances", "ec2:StartInstances"],
+      actions: ["ec2:StopInstances", "ec2:StartInstances"],
       mutating: true,
       tagCondition: "resource",
       resources: ["arn:${Partition}:ec2:*:${Account}:instance/*"],
     },
-    {
-      actions: ["ec2:CreateReplaceRootVolumeTask"],
-      mutating: true,
-      tagCondition: "resource",
-      resources: ["arn:${Partition}:ec2:*::snapshot/*"],
-    },
-    {
-      actions: ["ec2:CreateReplaceRootVolumeTask"],
-      mutating: true,
-      tagCondition: "request",
-      resources: ["arn:${Partition}:ec2:*:${Account}:replace-root-volume-task/*"],
-    },
+    ...replaceRootPermissions(),
     {
       actions: ["ec2:CreateTags"],
       mutating: true,
@@ -582,10 +618,18 @@ export const restore = defineRunbook({
         Catch: CLEANUP,
         Next: "KeepOrTearDown",
       }),
-      // A drill, or a restore that did not verify, leaves nothing behind.
+      // A drill, or a restore that did not verify, leaves nothing behind — except a drill with
+      // keepFor, which keeps what it restored for your checks; the reconciler deletes it after.
       KeepOrTearDown: {
         Type: "Choice",
         Choices: [
+          {
+            And: [
+              { Variable: "$.plan.drill.keepFor", IsPresent: true },
+              { Variable: "$.plan.drill.keepFor", NumericGreaterThan: 0 },
+            ],
+            Next: "Report",
+          },
           {
             Or: [
               { Variable: "$.plan.drill", IsPresent: true },

@@ -90,7 +90,8 @@ export interface Plan {
   volumes: PlannedVolume[];
   attachTo?: { instanceId: string };
   checksumCommand?: string;
-  drill?: { name: string; targets: Drill["targets"] };
+  /** A drill: its name, targets and the hours it keeps what it restored (absent or 0: deleted at once). */
+  drill?: { name: string; targets: Drill["targets"]; keepFor?: number };
   /** RPO is measured to this instant: the incident (`at`), else the run's start. */
   rpoTo: string;
   plannedAt: string;
@@ -402,7 +403,15 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
     volumes,
     ...(attachTo ? { attachTo } : {}),
     ...(checksum ? { checksumCommand: `sha256sum ${volumes.map((v) => v.attachDevice).join(" ")}` } : {}),
-    ...(drill ? { drill: { name: drill.name, targets: drill.targets } } : {}),
+    ...(drill
+      ? {
+          drill: {
+            name: drill.name,
+            targets: drill.targets,
+            ...(drill.keepFor ? { keepFor: drill.keepFor } : {}),
+          },
+        }
+      : {}),
     ...((drill?.verify ?? p.verify) ? { verifyLambda: (drill?.verify ?? p.verify)?.lambda } : {}),
     rpoTo,
     plannedAt: ctx.now().toISOString(),
@@ -948,10 +957,20 @@ export async function report(
     ? `; targets: RTO ${v.targets.rto} (≤ ${v.targets.rtoMinutes} min), RPO ${v.targets.rpo} (≤ ${v.targets.rpoMinutes} min)`
     : "";
   const what = plan.drill ? `drill ${plan.drill.name}` : "restore";
+  // A drill with keepFor leaves what it restored for your own checks; the reconciler deletes it after (sweepKept).
+  const kept =
+    plan.drill?.keepFor && !torn
+      ? {
+          until: new Date(ctx.now().getTime() + plan.drill.keepFor * 3_600_000).toISOString(),
+          hours: plan.drill.keepFor,
+          volumes: (input.created?.volumes ?? []).map((c) => c.volumeId),
+        }
+      : undefined;
   await ctx.record({
     verdict,
-    summary: `${what}: ${targets.length} volume(s) ${v.passed && !hookFailed ? "restored and verified" : "did not verify"}; ${rto}; ${rpo}${met}${hookNote}${torn ? "; everything it created was deleted" : ""}`,
+    summary: `${what}: ${targets.length} volume(s) ${v.passed && !hookFailed ? "restored and verified" : "did not verify"}; ${rto}; ${rpo}${met}${hookNote}${torn ? "; everything it created was deleted" : ""}${kept ? `; kept for ${kept.hours} h for your checks (until ${kept.until}), then the reconciler deletes it` : ""}`,
     targets,
+    ...(kept ? { kept } : {}),
   });
   return { verdict };
 }
@@ -967,33 +986,19 @@ export interface Swept {
 /** How long a sweep waits for its volumes to detach before it reports them left (the reconciler runs again). */
 const SWEEP_LIMIT_MS = 120_000;
 
-/**
- * The reconciler's sweep of a lost drill (the process died mid-drill; no teardown ran): the
- * volumes the run made — by its tag and by the ids it recorded, so one whose tag was removed is
- * still found and named — are detached, waited for and deleted. A lost plain restore is not
- * swept (what it verified is the user's): its volumes are listed for a person. Safe to repeat.
- */
-export async function sweepLost(e: {
-  id: string;
-  params: Record<string, unknown>;
-  result?: Record<string, unknown>;
-}): Promise<Swept> {
-  const plan = e.result?.plan as Plan | undefined;
-  const region =
-    plan?.region ?? (e.params.region as string | undefined) ?? process.env.AWS_REGION ?? "us-east-1";
-  const byTag = await describeVolumes(region, [{ Name: `tag:${TAGS.execution}`, Values: [e.id] }]);
-  const recorded = Array.isArray(e.result?.created) ? (e.result.created as string[]) : [];
+/** What a run made and still there: by its tag, and by the ids it recorded (one whose tag was removed is found too). */
+async function volumesOf(region: string, executionId: string, recorded: string[]) {
+  const byTag = await describeVolumes(region, [{ Name: `tag:${TAGS.execution}`, Values: [executionId] }]);
   const missing = recorded.filter((id) => !byTag.some((v) => v.VolumeId === id));
   const byId = missing.length ? await describeVolumes(region, [{ Name: "volume-id", Values: missing }]) : [];
-  const untagged = byId.map((v) => v.VolumeId as string);
-  const found = [...byTag, ...byId];
-  if (typeof e.params.drill !== "string")
-    return {
-      deleted: [],
-      untagged,
-      left: found.map((v) => v.VolumeId as string),
-      note: "a lost restore (not a drill) is not swept: check whether its volumes are wanted, and delete them if not",
-    };
+  return { found: [...byTag, ...byId], untagged: byId.map((v) => v.VolumeId as string) };
+}
+
+/** Detaches, waits for and deletes `found` (up to SWEEP_LIMIT_MS); what is still there is `left`. Safe to repeat. */
+async function deleteVolumes(
+  region: string,
+  found: Volume[],
+): Promise<{ deleted: string[]; left: string[] }> {
   const deleted: string[] = [];
   let pending = found;
   const deadline = Date.now() + SWEEP_LIMIT_MS;
@@ -1024,7 +1029,33 @@ export async function sweepLost(e: {
       { Name: "volume-id", Values: next.map((v) => v.VolumeId as string) },
     ]);
   }
-  const left = pending.map((v) => v.VolumeId as string);
+  return { deleted, left: pending.map((v) => v.VolumeId as string) };
+}
+
+/**
+ * The reconciler's sweep of a lost drill (the process died mid-drill; no teardown ran): the
+ * volumes the run made — by its tag and by the ids it recorded, so one whose tag was removed is
+ * still found and named — are detached, waited for and deleted. A lost plain restore is not
+ * swept (what it verified is the user's): its volumes are listed for a person. Safe to repeat.
+ */
+export async function sweepLost(e: {
+  id: string;
+  params: Record<string, unknown>;
+  result?: Record<string, unknown>;
+}): Promise<Swept> {
+  const plan = e.result?.plan as Plan | undefined;
+  const region =
+    plan?.region ?? (e.params.region as string | undefined) ?? process.env.AWS_REGION ?? "us-east-1";
+  const recorded = Array.isArray(e.result?.created) ? (e.result.created as string[]) : [];
+  const { found, untagged } = await volumesOf(region, e.id, recorded);
+  if (typeof e.params.drill !== "string")
+    return {
+      deleted: [],
+      untagged,
+      left: found.map((v) => v.VolumeId as string),
+      note: "a lost restore (not a drill) is not swept: check whether its volumes are wanted, and delete them if not",
+    };
+  const { deleted, left } = await deleteVolumes(region, found);
   return {
     deleted,
     untagged,
@@ -1032,6 +1063,39 @@ export async function sweepLost(e: {
     note: left.length
       ? `the drill was lost; ${deleted.length} volume(s) deleted, still there (the next reconcile tries again): ${left.join(", ")}`
       : `the drill was lost; every volume it made was deleted (${deleted.length})`,
+  };
+}
+
+/** What a drill kept for `keepFor` hours (recorded by its report). */
+export interface Kept {
+  until: string;
+  hours: number;
+  volumes: string[];
+  swept?: Swept;
+}
+
+/**
+ * The reconciler's sweep of what a drill kept (`keepFor`): once `until` has passed — and not
+ * before — the volumes it made (by its tag and by the ids it recorded) are detached and deleted.
+ * Undefined when there is nothing to do yet. Safe to repeat.
+ */
+export async function sweepKept(
+  e: { id: string; params: Record<string, unknown>; result?: Record<string, unknown> },
+  now: Date,
+): Promise<Swept | undefined> {
+  const kept = e.result?.kept as Kept | undefined;
+  if (!kept || kept.swept || Date.parse(kept.until) > now.getTime()) return undefined;
+  const plan = e.result?.plan as Plan | undefined;
+  const region = plan?.region ?? process.env.AWS_REGION ?? "us-east-1";
+  const { found, untagged } = await volumesOf(region, e.id, kept.volumes);
+  const { deleted, left } = await deleteVolumes(region, found);
+  return {
+    deleted,
+    untagged,
+    left,
+    note: left.length
+      ? `kept ${kept.hours} h until ${kept.until}; ${deleted.length} volume(s) deleted, still there (the next reconcile tries again): ${left.join(", ")}`
+      : `kept ${kept.hours} h until ${kept.until}; every volume it made was deleted (${deleted.length})`,
   };
 }
 
@@ -1054,4 +1118,5 @@ export const implementation: Implementation = {
     putBackData,
   },
   sweepLost,
+  sweepKept,
 };
