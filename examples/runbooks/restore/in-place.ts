@@ -509,3 +509,83 @@ export async function putBackRoot(input: Input, ctx: StepContext): Promise<{ don
   }
   return { done, did };
 }
+
+/** How long the sweep of a lost swap waits for the instance and volumes to move before it reports it undecided. */
+const SWEEP_SWAP_LIMIT_MS = 120_000;
+
+/** What the sweep of a lost in-place swap did: the volume at the device now, what it deleted, and whether a person must decide. */
+export interface SweptSwap {
+  deleted: string[];
+  untagged: string[];
+  left: string[];
+  note: string;
+  /** Set when the sweep could not decide: what a person must look at (the lost run pages already). */
+  undecided?: string;
+}
+
+/**
+ * The reconciler's sweep of an in-place data swap lost mid-way (the process died between the
+ * original's detach and the restored volume's attach, or anywhere else in the swap): the
+ * instance gets a volume at the device again — the restored one when it is already there (the
+ * swap was done), else the kept original — and is started again if it ran; the restored volume,
+ * when not at the device, is deleted (it is the run's own, tagged). Anything else at the device
+ * (a volume neither the original nor the restored one) is left for a person. Safe to repeat.
+ */
+export async function sweepLostSwap(
+  region: string,
+  p: InPlace,
+  restored: string | undefined,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+): Promise<SweptSwap> {
+  const first = await swapState(region, p);
+  if (first.at && first.at !== p.keptVolumeId && first.at !== restored)
+    return {
+      deleted: [],
+      untagged: [],
+      left: restored ? [restored] : [],
+      note: `${p.instanceId}:${first.device} holds ${first.at}, neither the original ${p.keptVolumeId} nor the restored ${restored ?? "(none made)"}: left for a person`,
+      undecided: `the lost in-place restore of ${p.instanceId}:${first.device} found ${first.at} there; decide which volume belongs at ${first.device}`,
+    };
+  // The swap done: keep it (the restore was approved); otherwise the original goes back.
+  const want = restored && first.at === restored ? restored : p.keptVolumeId;
+  const deadline = Date.now() + SWEEP_SWAP_LIMIT_MS;
+  let moved = await moveTo(region, p, want);
+  for (let wait = 50; !moved.done && Date.now() < deadline; wait = Math.min(wait * 2, 2000)) {
+    await sleep(wait);
+    moved = await moveTo(region, p, want);
+  }
+  if (!moved.done)
+    return {
+      deleted: [],
+      untagged: [],
+      left: restored ? [restored] : [],
+      note: `could not put ${want} at ${p.instanceId}:${first.device} in time (${moved.did}); the next reconcile tries again`,
+      undecided: `the lost in-place restore of ${p.instanceId}:${first.device} is not put right yet: ${moved.did}`,
+    };
+  const deleted: string[] = [];
+  if (restored && want !== restored) {
+    for (let wait = 50; Date.now() < deadline; wait = Math.min(wait * 2, 2000)) {
+      const v = (
+        await ec2(region).send(
+          new DescribeVolumesCommand({ Filters: [{ Name: "volume-id", Values: [restored] }] }),
+        )
+      ).Volumes?.[0];
+      if (!v || v.State === "deleting" || v.State === "deleted") break;
+      if (v.State === "available") {
+        await ec2(region).send(new DeleteVolumeCommand({ VolumeId: restored }));
+        deleted.push(restored);
+        break;
+      }
+      await sleep(wait);
+    }
+  }
+  return {
+    deleted,
+    untagged: [],
+    left: restored && want !== restored && !deleted.length ? [restored] : [],
+    note:
+      want === restored
+        ? `the swap was done before the run was lost: ${p.instanceId}:${first.device} keeps the restored ${restored}; the original ${p.keptVolumeId} is kept, detached`
+        : `the run was lost mid-swap: ${p.instanceId}:${first.device} has its original ${p.keptVolumeId} again${deleted.length ? `; the restored ${restored} was deleted` : ""}`,
+  };
+}

@@ -431,9 +431,26 @@ export const restore = defineRunbook({
   ],
   // The reconciler sweeps a lost drill (sweepLost): it finds the run's volumes and detaches and
   // deletes them, only those carrying the automation tag.
+  // A lost in-place data swap: the original put back at its device (stop, attach, start) and the
+  // restored volume deleted — only on instances and volumes carrying the automation tag.
   lostRun: {
     permissions: [
-      { actions: ["ec2:DescribeVolumes"], mutating: false },
+      { actions: ["ec2:DescribeVolumes", "ec2:DescribeInstances"], mutating: false },
+      {
+        actions: ["ec2:AttachVolume"],
+        mutating: true,
+        tagCondition: "resource",
+        resources: [
+          "arn:${Partition}:ec2:*:${Account}:volume/*",
+          "arn:${Partition}:ec2:*:${Account}:instance/*",
+        ],
+      },
+      {
+        actions: ["ec2:StopInstances", "ec2:StartInstances"],
+        mutating: true,
+        tagCondition: "resource",
+        resources: ["arn:${Partition}:ec2:*:${Account}:instance/*"],
+      },
       // DetachVolume names the volume and the instance; DeleteVolume only the volume.
       {
         actions: ["ec2:DetachVolume"],

@@ -41,6 +41,7 @@ import {
   rootSnapshotFor,
   rootVolumeOf,
   swapData,
+  sweepLostSwap,
 } from "./in-place.ts";
 import type { Drill, RestoreParams, RestoreSource } from "./index.ts";
 
@@ -1047,6 +1048,13 @@ export async function sweepLost(e: {
   const region =
     plan?.region ?? (e.params.region as string | undefined) ?? process.env.AWS_REGION ?? "us-east-1";
   const recorded = Array.isArray(e.result?.created) ? (e.result.created as string[]) : [];
+  // In place, data volume: the instance must have a volume at the device again, never none.
+  if (plan?.inPlace?.data) {
+    const restored =
+      recorded[0] ??
+      (await describeVolumes(region, [{ Name: `tag:${TAGS.execution}`, Values: [e.id] }]))[0]?.VolumeId;
+    return sweepLostSwap(region, plan.inPlace, restored);
+  }
   const { found, untagged } = await volumesOf(region, e.id, recorded);
   if (typeof e.params.drill !== "string")
     return {
