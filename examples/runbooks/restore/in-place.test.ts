@@ -14,6 +14,7 @@ import {
 } from "@reflex/sdk/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restore } from "./index.ts";
+import { implementation } from "./steps.ts";
 
 const HOUR = 3_600_000;
 const DEVICES = ["/dev/xvda", "/dev/sdf"];
@@ -231,6 +232,73 @@ describe("restore in place (root volume)", () => {
       const now = rootOf(session.cloud, fx.app) as string;
       expect(now).not.toBe(replaced);
       expect(session.cloud.volumeMarker(now)).toBe(session.cloud.snapshotMarker(fx.rootSnap));
+    });
+
+    it("a run killed between the replacement's start and its end (failed-detached, no root): the reconciler's sweep puts the kept root back and starts the instance", async () => {
+      const kept = rootOf(session.cloud, fx.app) as string;
+      session.cloud.injectFault({
+        service: "ec2",
+        operation: "CreateReplaceRootVolumeTask",
+        kind: "outcome",
+        outcome: "failed-detached",
+        times: 1,
+      });
+      // What the lost run's ReplaceRoot step did before the process died: the task, and nothing after.
+      const { ReplaceRootVolumeTask: task } = (await session.cloud.invoke(
+        "ec2",
+        "us-east-1",
+        "CreateReplaceRootVolumeTask",
+        {
+          InstanceId: fx.app,
+          SnapshotId: fx.rootSnap,
+          DeleteReplacedRootVolume: false,
+          ClientToken: "restore-lost-1",
+          TagSpecifications: [
+            {
+              ResourceType: "replace-root-volume-task",
+              Tags: [{ Key: "reflex:restore-execution", Value: "restore-lost-1" }],
+            },
+          ],
+        },
+      )) as { ReplaceRootVolumeTask: { ReplaceRootVolumeTaskId: string } };
+      expect(rootOf(session.cloud, fx.app)).toBeUndefined();
+      const lost = {
+        id: "restore-lost-1",
+        params: { source: { snapshotId: fx.rootSnap }, instanceId: fx.app, mode: "in-place" },
+        startedAt: "",
+        result: {
+          plan: {
+            region: "us-east-1",
+            inPlace: {
+              instanceId: fx.app,
+              rootDevice: "/dev/xvda",
+              keptVolumeId: kept,
+              snapshotId: fx.rootSnap,
+            },
+          },
+          replaceRootTask: task.ReplaceRootVolumeTaskId,
+        },
+      };
+      const state = async () =>
+        (
+          (await session.cloud.invoke("ec2", "us-east-1", "DescribeReplaceRootVolumeTasks", {
+            ReplaceRootVolumeTaskIds: [task.ReplaceRootVolumeTaskId],
+          })) as { ReplaceRootVolumeTasks: Array<{ TaskState: string }> }
+        ).ReplaceRootVolumeTasks[0]?.TaskState;
+      // Still under way: the sweep cannot decide, and changes nothing.
+      if ((await state()) !== "failed-detached") {
+        const early = (await implementation.sweepLost?.(lost as never)) as { undecided?: string };
+        expect(early.undecided).toContain("is still");
+        for (const end = Date.now() + 30_000; Date.now() < end && (await state()) !== "failed-detached"; )
+          await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(await state()).toBe("failed-detached");
+
+      const swept = (await implementation.sweepLost?.(lost as never)) as { undecided?: string; note: string };
+
+      expect(swept.undecided, swept.note).toBeUndefined();
+      expect(rootOf(session.cloud, fx.app)).toBe(kept);
+      expect(session.cloud.instance(fx.app)?.State?.Name).toBe("running");
     });
   });
 

@@ -589,3 +589,52 @@ export async function sweepLostSwap(
         : `the run was lost mid-swap: ${p.instanceId}:${first.device} has its original ${p.keptVolumeId} again${deleted.length ? `; the restored ${restored} was deleted` : ""}`,
   };
 }
+
+/**
+ * The reconciler's sweep of an in-place root restore lost between the replacement's start and
+ * its end: `succeeded` or `failed` leave the instance with a root (nothing to do);
+ * `failed-detached` left it with none, so the kept original goes back at the root device (as the
+ * run's rollback would); a task still under way cannot be decided now and is left for a person.
+ */
+export async function sweepLostRoot(
+  region: string,
+  p: InPlace,
+  executionId: string,
+  taskId: string | undefined,
+): Promise<SweptSwap> {
+  const { ReplaceRootVolumeTasks } = await ec2(region).send(
+    new DescribeReplaceRootVolumeTasksCommand({ Filters: [{ Name: "instance-id", Values: [p.instanceId] }] }),
+  );
+  const task = (ReplaceRootVolumeTasks ?? []).find(
+    (t) =>
+      t.ReplaceRootVolumeTaskId === taskId ||
+      t.Tags?.some((x) => x.Key === "reflex:restore-execution" && x.Value === executionId),
+  );
+  const state = task?.TaskState;
+  if (!task || state === "succeeded" || state === "failed")
+    return {
+      deleted: [],
+      untagged: [],
+      left: [],
+      note: task
+        ? `the root replacement ${task.ReplaceRootVolumeTaskId} ended ${state}: ${p.instanceId} has a root; nothing to put right`
+        : `no root replacement was started for ${p.instanceId}; nothing to put right`,
+    };
+  if (state !== "failed-detached")
+    return {
+      deleted: [],
+      untagged: [],
+      left: [],
+      note: `the root replacement ${task.ReplaceRootVolumeTaskId} is still ${state}`,
+      undecided: `the lost in-place restore's root replacement ${task.ReplaceRootVolumeTaskId} on ${p.instanceId} is still ${state}: check that it ends with a root attached (else attach ${p.keptVolumeId} at ${p.rootDevice})`,
+    };
+  const back = await sweepLostSwap(
+    region,
+    { ...p, data: { device: p.rootDevice, availabilityZone: "", wasRunning: true } },
+    undefined,
+  );
+  return {
+    ...back,
+    note: `the root replacement ${task.ReplaceRootVolumeTaskId} ended failed-detached: ${back.note}`,
+  };
+}

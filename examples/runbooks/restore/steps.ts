@@ -41,6 +41,7 @@ import {
   rootSnapshotFor,
   rootVolumeOf,
   swapData,
+  sweepLostRoot,
   sweepLostSwap,
 } from "./in-place.ts";
 import type { Drill, RestoreParams, RestoreSource } from "./index.ts";
@@ -1055,6 +1056,9 @@ export async function sweepLost(e: {
       (await describeVolumes(region, [{ Name: `tag:${TAGS.execution}`, Values: [e.id] }]))[0]?.VolumeId;
     return sweepLostSwap(region, plan.inPlace, restored);
   }
+  // In place, root: a replacement lost between its start and its end.
+  if (plan?.inPlace)
+    return sweepLostRoot(region, plan.inPlace, e.id, e.result?.replaceRootTask as string | undefined);
   const { found, untagged } = await volumesOf(region, e.id, recorded);
   if (typeof e.params.drill !== "string")
     return {
