@@ -106,6 +106,8 @@ const idsOf = (names: Map<string, string>) => DBS.map((db) => idOf(names, db.nam
 function namesOf(
   instances: Array<{
     InstanceId?: string;
+    SubnetId?: string;
+    Placement?: { AvailabilityZone?: string };
     Tags?: Array<{ Key?: string; Value?: string }>;
     BlockDeviceMappings?: Array<{ Ebs?: { VolumeId?: string } }>;
   }>,
@@ -117,6 +119,8 @@ function namesOf(
     names.set(i.InstanceId, name);
     const root = i.BlockDeviceMappings?.[0]?.Ebs?.VolumeId;
     if (root) names.set(root, `${name}:root`);
+    // Each cloud makes its own subnet ids: named by zone (one subnet per zone in both seeds).
+    if (i.SubnetId) names.set(i.SubnetId, `subnet:${i.Placement?.AvailabilityZone}`);
   }
   return names;
 }
@@ -391,8 +395,12 @@ function normalizer(seed: Seeded) {
     }
     return fresh.get(raw)!;
   };
-  const walk = (v: unknown): unknown => {
+  const walk = (v: unknown, key?: string): unknown => {
     if (v instanceof Date) return "<time>";
+    // moto answers its catalogue AMI's RootDeviceName (/dev/sda1) whatever device the seed maps
+    // the root volume at (/dev/xvda, as the simulated cloud reports it): a seed artifact, not a
+    // difference in the runbook. The simulated cloud's own tests check the value.
+    if (key === "reflex:root-device") return "<root-device>";
     if (typeof v === "string") {
       const whole = seed.names.get(v);
       if (whole) return `<${whole}>`;
@@ -407,12 +415,14 @@ function normalizer(seed: Seeded) {
         .replace(CHANGE, (_m, change: string) => `/change/${id(change, "change")}`)
         .replace(UUID, (m) => id(m, "uuid"));
     }
-    if (Array.isArray(v)) return v.map(walk);
+    if (Array.isArray(v)) return v.map((x) => walk(x));
+    if (v && typeof v === "object" && (v as { Key?: unknown }).Key === "reflex:root-device")
+      return { ...v, Value: "<root-device>" };
     if (v && typeof v === "object")
       return Object.fromEntries(
         Object.entries(v)
           .filter(([, x]) => x !== undefined)
-          .map(([k, x]) => [k, walk(x)]),
+          .map(([k, x]) => [k, walk(x, k)]),
       );
     return v;
   };
