@@ -19,7 +19,7 @@
  * another Lambda, fed by the bus; locally it runs after PutEvents is answered.
  */
 import { randomUUID } from "node:crypto";
-import { Executions, Gate, Runbooks } from "@reflex/core";
+import { Executions, Gate, Lifecycle, Runbooks } from "@reflex/core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { noop, stormConfig } from "../bench/alarm-storm.ts";
 import { DdbCalls } from "../bench/support/ddb-calls.ts";
@@ -92,4 +92,30 @@ it("one alarm that starts a run sends its 8 writes, its audit entry, the pause r
     "UpdateItem DEDUP": 1,
   });
   expect(Object.values(gate).reduce((a, b) => a + b, 0)).toBe(12);
+
+  // The notifier's requests are not the gate's.
+  expect(calls.requests.get("gate")?.["GetItem CHATOPS"]).toBeUndefined();
+  expect(calls.requests.get("other")?.["PutItem CHATOPS"]).toBeGreaterThan(0);
+});
+
+it("notified() waits until the local Slack notifier has handled what the bus was given (it works after PutEvents is answered)", async () => {
+  const executionId = `bench-noop-notified-${randomUUID().slice(0, 8)}`;
+  await local.bus.putEvents({
+    Entries: [
+      {
+        EventBusName: Lifecycle.busName(),
+        Source: "reflex",
+        DetailType: "Reflex Execution Started",
+        Detail: JSON.stringify({
+          executionId,
+          runbook: "bench-noop",
+          dryRun: false,
+          trigger: { kind: "manual", actor: "cli:t" },
+          params: {},
+        }),
+      },
+    ],
+  });
+  await local.notified();
+  expect(local.outbox.list().filter((m) => m.text?.includes(executionId))).toHaveLength(1);
 });
