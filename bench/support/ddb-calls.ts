@@ -48,6 +48,11 @@ export class DdbCalls {
     return this.#scope.run(scope, fn);
   }
 
+  /** The scope the caller is in (what {@link DdbCalls.within} named), if any. */
+  scope(): string | undefined {
+    return this.#scope.getStore();
+  }
+
   /** Local mode's `decorateClient`: counts the DynamoDB client's requests. */
   readonly decorate = (service: string, client: { middlewareStack: { add: (...a: any[]) => void } }) => {
     if (service !== "dynamodb") return;

@@ -124,6 +124,8 @@ export interface LocalMode {
   idp?: LocalIdp;
   /** Waits until every run started so far has ended and been closed. */
   idle(): Promise<void>;
+  /** Waits until the local Slack notifier has handled every lifecycle event put on the bus so far. */
+  notified(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -258,6 +260,14 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     audit: { sealer, worm },
     ...(idp ? { idp } : {}),
     idle: () => engine.idle(),
+    async notified() {
+      for (let at = notifications.drain(); ; ) {
+        await at;
+        const next = notifications.drain();
+        if (next === at) return;
+        at = next;
+      }
+    },
     async stop() {
       life.stopped = true;
       // Slack work first, while the store and the engine are still up: what has not started is
