@@ -260,6 +260,17 @@ describe("a fan-out settled by two at once", () => {
     expect(again.locations.map((l) => l.status)).toEqual(["SUCCEEDED", "SUCCEEDED"]);
     expect(await finishedAudits(planned.parentId)).toHaveLength(1);
   });
+
+  it("a claim whose holder died midway is taken over once it has run out; a FINISHED fan-out is never claimed", async () => {
+    const planned = await running();
+    const t = Date.now();
+    expect(await FanOuts.claimFinish(planned.parentId, t)).toBe(true);
+    expect(await FanOuts.claimFinish(planned.parentId, t + FanOuts.FINISH_CLAIM_MS - 1)).toBe(false);
+    expect(await FanOuts.claimFinish(planned.parentId, t + FanOuts.FINISH_CLAIM_MS + 1)).toBe(true);
+    await FanOuts.finish(planned.parentId);
+    expect(await FanOuts.claimFinish(planned.parentId, t + 10 * FanOuts.FINISH_CLAIM_MS)).toBe(false);
+    expect(await FanOuts.find(planned.parentId)).not.toHaveProperty("finishingUntil");
+  });
 });
 
 describe("a fan-out's selector, attacked", () => {
