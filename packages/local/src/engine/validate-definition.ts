@@ -101,7 +101,9 @@ function ownDirectory(dir: string): boolean {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const st = lstatSync(dir);
     const uid = process.getuid?.();
-    return st.isDirectory() && (uid === undefined || st.uid === uid) && (st.mode & 0o022) === 0;
+    // Windows has no uid or POSIX modes here; its temp dir is the user's own (%LOCALAPPDATA%).
+    if (uid === undefined) return st.isDirectory();
+    return st.isDirectory() && st.uid === uid && (st.mode & 0o022) === 0;
   } catch {
     return false;
   }
