@@ -48,6 +48,21 @@ describe("the console's first paint under attack", () => {
     expect(res.body).not.toContain("reflex-inline");
   });
 
+  it("draws exactly when the API answers the same headers: a refused token (forged, any without --sso) draws nothing", async () => {
+    expect((await get("/runs")).body).toContain('id="reflex-inline"');
+    for (const authorization of ["Bearer forged.token.here", "Bearer ", "Basic YWxpY2U6eA=="]) {
+      const answered = (await get("/api/executions?limit=100", { authorization })).status === 200;
+      const res = await get("/runs", { authorization });
+      expect(res.status, authorization).toBe(200);
+      expect(res.body.includes("reflex-inline"), authorization).toBe(answered);
+      if (!answered) expect(mainOf(res.body), authorization).toContain("Loading…");
+    }
+    // A token in the query string is not a token: the page asks its API without the query.
+    const res = await get("/runs?access_token=forged&limit=1");
+    expect(res.status).toBe(200);
+    expect(res.body).toContain('"/api/executions?limit=100"');
+  });
+
   it.each([
     ["markup", "/runs/%3Cscript%3Ealert(1)%3C%2Fscript%3E"],
     ["a path", "/runs/..%2F..%2Fapi%2Frunbooks"],
