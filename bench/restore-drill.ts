@@ -215,6 +215,15 @@ export async function restoreDrillBench(): Promise<Figure[]> {
         url: AWS_BACKUP_PRICING,
         pricePerRestoreTest: null,
         note: "not found: the stored copies of the pricing page and of the restore-testing guide searched here carry no restore-testing figure (the page's price tables are not in them); look it up at the URL, no number is assumed",
+        // Searched again (2026-12-07, stored docs and pages): aws.amazon.com/backup/pricing, aws.eu/backup/pricing and
+        // docs.aws.amazon.com/aws-backup/latest/devguide/metering-and-billing.html answered, none with a restore-testing price.
+        searched: [
+          "pages: AWS Backup pricing restore testing price per restore job",
+          "docs: AWS Backup restore testing pricing",
+          'pages: restore testing price per job "restore testing" pricing AWS Backup $ per restore test',
+          'pages: AWS Backup pricing "Restore testing" charged per restore test job US East',
+          "docs: restore testing cost charges per restore test AWS Backup what does restore testing cost",
+        ],
       },
       wallMs: Math.round(single.wallMs),
     },

@@ -102,24 +102,22 @@ describe("the console's run page", () => {
       // The page notes, in its own clock, when the content is first in the document; the requests
       // of the first draw are those it started before then. (Counting what the driver had seen
       // when it noticed the content also counted the page's refresh 1.5 s later under load.)
-      // (Script text, not a function: this file is compiled without the DOM's types.)
-      await context.addInitScript(`{
-        const seen = () => {
+      await context.addInitScript({
+        content: `new MutationObserver(() => {
           if (window.drawnAt === undefined && document.querySelector(${JSON.stringify(drawn)}))
             window.drawnAt = performance.now();
-        };
-        new MutationObserver(seen).observe(document, { childList: true, subtree: true });
-      }`);
+        }).observe(document, { childList: true, subtree: true });`,
+      });
       const page = await context.newPage();
       try {
         await page.goto(`${local.url}/${route.replace(":id", run.id)}`);
         await page.locator(drawn).first().waitFor();
-        const firstDraw = (await page.evaluate(`performance
+        const firstDraw: string[] = await page.evaluate(`performance
           .getEntriesByType("resource")
           .filter((e) => e.startTime <= window.drawnAt)
           .map((e) => new URL(e.name))
           .filter((u) => u.pathname.startsWith("/api/"))
-          .map((u) => u.pathname + u.search)`)) as string[];
+          .map((u) => u.pathname + u.search)`);
 
         expect(firstDraw.filter((p) => p === path(run.id))).toHaveLength(1);
         expect(firstDraw.filter((p) => p === "/api/whoami")).toHaveLength(1);

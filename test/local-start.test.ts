@@ -243,11 +243,16 @@ describe("a second reflex start on the same data dir", () => {
     });
     const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
     try {
-      let url: string | undefined;
-      for (let i = 0; i < 300 && !url; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        url = /ready in \d+ ms — (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
-      }
+      // Ready when it says so (state, not a count of tries: under load a start-up takes longer).
+      const url = await new Promise<string | undefined>((resolve) => {
+        const check = () => {
+          const m = /ready in \d+ ms — (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+          if (m) resolve(m[1]);
+        };
+        child.stdout?.on("data", check);
+        void exited.then(() => resolve(undefined));
+        check();
+      });
       expect(url, output).toBeDefined();
       const started = await fetch(`${url}/api/runbooks/failover/executions`, {
         method: "POST",

@@ -41,16 +41,41 @@ describe("drills in the config", () => {
     expect(found.every((p) => p.message.endsWith("(runbook 'restore')"))).toBe(true);
   });
 
-  it("reflex config check names each bad drill and its schedule's bad cron by path, and exits 2", async () => {
+  it("reflex config check names each bad drill (no isolate, its source as scratch, keepFor over 168 h, its own bad cron or zone) and its schedule's bad cron by path, and exits 2", async () => {
     const out = await reflex(["config", "check", "--config", "test/fixtures/bad-drills.config.ts"]);
     expect(out.code).toBe(2);
     for (const path of [
       "drills[0].isolate:",
       "drills[1].isolate.instanceId: a drill restores into a scratch instance, never into its source instance",
-      'drills[2]: Unrecognized key: "keepFor"',
+      "drills[2].keepFor: must be at most 168 hours (7 days), as AWS Backup's validation window",
+      "drills[3].cron: cron needs 6 fields",
+      "drills[4].timezone: must be an IANA time zone such as Europe/Berlin",
+      "drills[5].timezone: a timezone is the cron's: give cron too",
       "schedules[0].cron: cron needs 6 fields",
     ])
       expect(out.stderr).toContain(path);
+  });
+
+  it("makes a drill's cron its schedule (drill-<name>, its zone, run restore with the drill), and keepFor 0 by default", () => {
+    const config = validateConfig({
+      runbooks: [restore],
+      drills: [
+        { ...drill, cron: "cron(0 4 ? * SUN *)", timezone: "Europe/Berlin" },
+        { ...drill, name: "db-2" },
+      ],
+    });
+    expect(config.schedules).toEqual([
+      expect.objectContaining({
+        name: "drill-db-1",
+        cron: "cron(0 4 ? * SUN *)",
+        timezone: "Europe/Berlin",
+        run: "restore",
+        with: { drill: "db-1" },
+      }),
+    ]);
+    expect(
+      ((config.runbookConfig?.drills ?? []) as Array<{ keepFor: number }>).map((d) => d.keepFor),
+    ).toEqual([0, 0]);
   });
 
   it("refuses two drills of one name", () => {

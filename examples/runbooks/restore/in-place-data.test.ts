@@ -13,6 +13,7 @@ import {
 } from "@reflex/sdk/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restore } from "./index.ts";
+import { implementation } from "./steps.ts";
 
 const HOUR = 3_600_000;
 const DEVICES = ["/dev/xvda", "/dev/sdf", "/dev/sdg"];
@@ -104,6 +105,88 @@ describe("restore in place (data volume)", () => {
     expect(region.status).toBe(400);
     expect(session.cloud.calls.slice(before).filter((c) => c.mutating)).toEqual([]);
     expect(volumeAt(session.cloud, "/dev/sdf")).toBe(data);
+  });
+
+  it("refuses a snapshot tagged as this device's backup that EC2 records as another volume's (forged tags): 400 ForeignLineage, no mutating call", async () => {
+    const before = session.cloud.calls.length;
+    const other = volumeAt(session.cloud, "/dev/sdg") as string;
+    const forged = session.cloud.addSnapshot({
+      volumeId: other,
+      state: "completed",
+      // Older than backup-1, so the later tests' newest set is still backup-1.
+      startTime: Date.now() - 3 * HOUR,
+      tags: {
+        ...MANAGED,
+        "reflex:runbook": "backup-snapshot",
+        "reflex:execution-id": "backup-forged",
+        "reflex:source-instance": app,
+        "reflex:source-volume": data,
+        "reflex:device": "/dev/sdf",
+      },
+    }).SnapshotId as string;
+    const res = await start({ source: { snapshotId: forged }, instanceId: app });
+    const body = (await res.json()) as { error: { code: string; message: string; path: string } };
+    expect(res.status, JSON.stringify(body)).toBe(400);
+    expect(body.error).toMatchObject({ code: "ForeignLineage", path: "source.snapshotId" });
+    expect(body.error.message).toContain(other);
+    expect(session.cloud.calls.slice(before).filter((c) => c.mutating)).toEqual([]);
+    expect(volumeAt(session.cloud, "/dev/sdf")).toBe(data);
+  });
+
+  it("a run killed between the original's detach and the restored volume's attach: the reconciler's sweep puts the original back, starts the instance and deletes the orphaned restored volume", async () => {
+    // Attaching the restored volume is throttled for as long as it takes: the run is caught with
+    // the original detached and nothing at the device; then it is stopped with no rollback (a kill).
+    const fault = session.cloud.injectFault({
+      service: "ec2",
+      operation: "AttachVolume",
+      kind: "error",
+      code: "RequestLimitExceeded",
+      httpStatusCode: 503,
+      match: (input) => (input as { VolumeId?: string }).VolumeId !== data,
+    });
+    const res = await start();
+    expect(res.status).toBe(202);
+    const { executionId } = (await res.json()) as { executionId: string };
+    let restored = "";
+    for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) {
+      restored =
+        session.cloud.volumes().find((v) => v.Tags?.some((t) => t.Value === executionId))?.VolumeId ?? "";
+      const tried = session.cloud.calls.some(
+        (c) => c.operation === "AttachVolume" && (c.input as { VolumeId?: string }).VolumeId === restored,
+      );
+      if (restored && tried && volumeAt(session.cloud, "/dev/sdf") === undefined) break;
+    }
+    expect(volumeAt(session.cloud, "/dev/sdf")).toBeUndefined();
+    const killed = await fetch(`${session.url}/api/executions/${executionId}/abort`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-reflex-actor": "cli:test" },
+      body: JSON.stringify({ reason: "the process died", now: true }),
+    });
+    expect(killed.status).toBeLessThan(300);
+    type Run = { status: string; params: Record<string, unknown>; result?: Record<string, unknown> };
+    let run: Run | undefined;
+    for (const end = Date.now() + 30_000; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) {
+      run = (await (await fetch(`${session.url}/api/executions/${executionId}`)).json()) as Run;
+      if (run.status !== "RUNNING") break;
+    }
+    expect(run?.status).toBe("ABORTED");
+    session.cloud.removeFault(fault);
+    expect(volumeAt(session.cloud, "/dev/sdf")).toBeUndefined();
+
+    // What the reconciler asks of a lost run (Steps.inspectLost → sweepLost).
+    const swept = (await implementation.sweepLost?.({
+      id: executionId,
+      params: run?.params ?? {},
+      startedAt: "",
+      ...(run?.result ? { result: run.result } : {}),
+    } as never)) as { deleted: string[]; undecided?: string; note: string };
+
+    expect(swept.undecided, swept.note).toBeUndefined();
+    expect(volumeAt(session.cloud, "/dev/sdf")).toBe(data);
+    expect(session.cloud.volumeMarker(data)).toBe("f".repeat(64));
+    expect(session.cloud.instance(app)?.State?.Name).toBe("running");
+    expect(swept.deleted).toEqual([restored]);
+    expect(session.cloud.volumes().some((v) => v.VolumeId === restored)).toBe(false);
   });
 
   it("swaps a volume restored from the snapshot in at the same device: its marker is the snapshot's, the original kept", async () => {

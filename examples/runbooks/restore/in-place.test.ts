@@ -5,9 +5,16 @@
  * putting the kept original back.
  */
 import type { FaultSpec, SimulatedCloud } from "@reflex/local/cloud/index";
-import { callsOutsidePermissions, mutatingCalls, openSimulation, simulate } from "@reflex/sdk/testing";
-import { describe, expect, it } from "vitest";
+import {
+  callsOutsidePermissions,
+  mutatingCalls,
+  openSimulation,
+  type SimulationSession,
+  simulate,
+} from "@reflex/sdk/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restore } from "./index.ts";
+import { implementation } from "./steps.ts";
 
 const HOUR = 3_600_000;
 const DEVICES = ["/dev/xvda", "/dev/sdf"];
@@ -165,6 +172,134 @@ describe("restore in place (root volume)", () => {
     } finally {
       await session.close();
     }
+  });
+
+  describe("lineage from EC2's records, not from tags (one local mode)", () => {
+    let forged = "";
+    let session: SimulationSession;
+    beforeAll(async () => {
+      session = await openSimulation(restore, {
+        setup: (cloud) => {
+          setup(cloud);
+          // A snapshot of app-2's root, tagged (by anyone with ec2:CreateTags) as app-1's newest root backup.
+          forged = cloud.addSnapshot({
+            volumeId: rootOf(cloud, fx.other) as string,
+            state: "completed",
+            startTime: Date.now() - HOUR,
+            tags: {
+              ...MANAGED,
+              "reflex:runbook": "backup-snapshot",
+              "reflex:execution-id": "backup-3",
+              "reflex:source-instance": fx.app,
+              "reflex:source-volume": fx.root,
+              "reflex:device": "/dev/xvda",
+            },
+          }).SnapshotId as string;
+        },
+        config,
+      });
+    });
+    afterAll(() => session?.close());
+
+    it("refuses a snapshot whose tags claim the instance's root but which EC2 records as another volume's (forged tags): 400 ForeignLineage, no mutating call", async () => {
+      for (const [params, path] of [
+        [{ source: { snapshotId: forged }, instanceId: fx.app, mode: "in-place" }, "source.snapshotId"],
+        // The newest set by its tags is the forged one: refused, never swapped in.
+        [{ source: { instanceId: fx.app }, mode: "in-place" }, "source"],
+      ] as const) {
+        const res = await fetch(`${session.url}/api/runbooks/restore/executions`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-reflex-actor": "cli:test" },
+          body: JSON.stringify({ params }),
+        });
+        const body = (await res.json()) as { error: { code: string; message: string; path: string } };
+        expect(res.status, JSON.stringify(body)).toBe(400);
+        expect(body.error).toMatchObject({ code: "ForeignLineage", path });
+      }
+      expect(session.cloud.calls.filter((c) => c.mutating)).toEqual([]);
+      expect(rootOf(session.cloud, fx.app)).toBe(fx.root);
+    });
+
+    it("takes a backup of a root it replaced earlier (EC2's chain: the root's snapshot, that snapshot's volume)", async () => {
+      const params = { source: { snapshotId: fx.rootSnap }, instanceId: fx.app, mode: "in-place" };
+      const first = await session.run(params);
+      expect(first.run.status, `${first.run.error}: ${first.run.cause}`).toBe("SUCCEEDED");
+      const replaced = rootOf(session.cloud, fx.app) as string;
+      expect(replaced).not.toBe(fx.root);
+      // fx.rootSnap is of fx.root, no longer the root: a root the instance had before, so still its lineage.
+      const again = await session.run(params);
+      expect(again.run.status, `${again.run.error}: ${again.run.cause}`).toBe("SUCCEEDED");
+      const now = rootOf(session.cloud, fx.app) as string;
+      expect(now).not.toBe(replaced);
+      expect(session.cloud.volumeMarker(now)).toBe(session.cloud.snapshotMarker(fx.rootSnap));
+    });
+
+    it("a run killed between the replacement's start and its end (failed-detached, no root): the reconciler's sweep puts the kept root back and starts the instance", async () => {
+      const kept = rootOf(session.cloud, fx.app) as string;
+      session.cloud.injectFault({
+        service: "ec2",
+        operation: "CreateReplaceRootVolumeTask",
+        kind: "outcome",
+        outcome: "failed-detached",
+        times: 1,
+      });
+      // What the lost run's ReplaceRoot step did before the process died: the task, and nothing after.
+      const { ReplaceRootVolumeTask: task } = (await session.cloud.invoke(
+        "ec2",
+        "us-east-1",
+        "CreateReplaceRootVolumeTask",
+        {
+          InstanceId: fx.app,
+          SnapshotId: fx.rootSnap,
+          DeleteReplacedRootVolume: false,
+          ClientToken: "restore-lost-1",
+          TagSpecifications: [
+            {
+              ResourceType: "replace-root-volume-task",
+              Tags: [{ Key: "reflex:restore-execution", Value: "restore-lost-1" }],
+            },
+          ],
+        },
+      )) as { ReplaceRootVolumeTask: { ReplaceRootVolumeTaskId: string } };
+      expect(rootOf(session.cloud, fx.app)).toBeUndefined();
+      const lost = {
+        id: "restore-lost-1",
+        params: { source: { snapshotId: fx.rootSnap }, instanceId: fx.app, mode: "in-place" },
+        startedAt: "",
+        result: {
+          plan: {
+            region: "us-east-1",
+            inPlace: {
+              instanceId: fx.app,
+              rootDevice: "/dev/xvda",
+              keptVolumeId: kept,
+              snapshotId: fx.rootSnap,
+            },
+          },
+          replaceRootTask: task.ReplaceRootVolumeTaskId,
+        },
+      };
+      const state = async () =>
+        (
+          (await session.cloud.invoke("ec2", "us-east-1", "DescribeReplaceRootVolumeTasks", {
+            ReplaceRootVolumeTaskIds: [task.ReplaceRootVolumeTaskId],
+          })) as { ReplaceRootVolumeTasks: Array<{ TaskState: string }> }
+        ).ReplaceRootVolumeTasks[0]?.TaskState;
+      // Still under way: the sweep cannot decide, and changes nothing.
+      if ((await state()) !== "failed-detached") {
+        const early = (await implementation.sweepLost?.(lost as never)) as { undecided?: string };
+        expect(early.undecided).toContain("is still");
+        for (const end = Date.now() + 30_000; Date.now() < end && (await state()) !== "failed-detached"; )
+          await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(await state()).toBe("failed-detached");
+
+      const swept = (await implementation.sweepLost?.(lost as never)) as { undecided?: string; note: string };
+
+      expect(swept.undecided, swept.note).toBeUndefined();
+      expect(rootOf(session.cloud, fx.app)).toBe(kept);
+      expect(session.cloud.instance(fx.app)?.State?.Name).toBe("running");
+    });
   });
 
   it("pages a person when the replacement ends failed-detached, fails the run and puts the original root back; failed changes nothing", async () => {

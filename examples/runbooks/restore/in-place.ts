@@ -11,6 +11,7 @@ import {
   DeleteVolumeCommand,
   DescribeInstancesCommand,
   DescribeReplaceRootVolumeTasksCommand,
+  DescribeSnapshotsCommand,
   DescribeVolumesCommand,
   DetachVolumeCommand,
   EC2Client,
@@ -18,6 +19,7 @@ import {
   type Snapshot,
   StartInstancesCommand,
   StopInstancesCommand,
+  type Volume,
 } from "@aws-sdk/client-ec2";
 import { client, type RunInput, type StepContext, StepExecutionError, type TargetResult } from "@reflex/sdk";
 import type { RestoreParams } from "./index.ts";
@@ -48,15 +50,74 @@ type Input = RunInput<RestoreParams> & {
   failure?: { Error?: string; Cause?: string };
 };
 
+/** How far back the lineage walk goes (each step a DescribeVolumes and a DescribeSnapshots). */
+const LINEAGE_DEPTH = 10;
+
+/**
+ * The volumes of `volumeId`'s lineage, as EC2 itself records it (never from tags, which anyone
+ * with ec2:CreateTags can write): the volume, the volume its snapshot was taken of (a volume's
+ * `SnapshotId` and a snapshot's `VolumeId` are set by EC2), and so on back. For a root, also the
+ * roots Reflex's replace-root tasks on that instance kept (`reflex:kept-volume`, tagged in the
+ * task's CreateReplaceRootVolumeTask call; the task's instance is EC2's), with their own lineage,
+ * so a backup of a root replaced earlier still restores after its snapshot chain was pruned.
+ * Read-only.
+ */
+export async function lineageOf(region: string, volumeId: string, rootOf?: string): Promise<Set<string>> {
+  const out = new Set<string>();
+  const walk = async (from: string) => {
+    let at: string | undefined = from;
+    for (let depth = 0; at && !out.has(at) && depth < LINEAGE_DEPTH; depth++) {
+      out.add(at);
+      const volume: Volume | undefined = (
+        await ec2(region).send(new DescribeVolumesCommand({ Filters: [{ Name: "volume-id", Values: [at] }] }))
+      ).Volumes?.[0];
+      const snapshotId: string | undefined = volume?.SnapshotId;
+      if (!snapshotId) return;
+      let snapshot: Snapshot | undefined;
+      try {
+        snapshot = (await ec2(region).send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })))
+          .Snapshots?.[0];
+      } catch (err) {
+        if ((err as Error).name === "InvalidSnapshot.NotFound") return; // pruned: the chain ends here
+        throw err;
+      }
+      // An AMI's public snapshot names no volume of this account (vol-ffffffff).
+      at = snapshot?.VolumeId && snapshot.VolumeId !== "vol-ffffffff" ? snapshot.VolumeId : undefined;
+    }
+  };
+  await walk(volumeId);
+  if (rootOf) {
+    const { ReplaceRootVolumeTasks } = await ec2(region).send(
+      new DescribeReplaceRootVolumeTasksCommand({ Filters: [{ Name: "instance-id", Values: [rootOf] }] }),
+    );
+    for (const t of ReplaceRootVolumeTasks ?? []) {
+      if (t.InstanceId !== rootOf) continue;
+      const kept = t.Tags?.find((x) => x.Key === "reflex:kept-volume")?.Value;
+      if (kept) await walk(kept);
+    }
+  }
+  return out;
+}
+
+/** Why a snapshot is not of this lineage: what EC2 records it was taken of, and what its tags claim. */
+function foreign(s: Snapshot, what: string, lineage: Set<string>): string {
+  return `snapshot ${s.SnapshotId} was taken of ${s.VolumeId ?? "an unknown volume"} (as EC2 records it; its tags say ${tagOf(s, "reflex:source-instance") ?? "an unknown instance"}, device ${tagOf(s, "reflex:device") ?? "unknown"}), which is not ${what} nor a volume it was restored from or replaced (${[...lineage].join(", ")}); a volume is replaced in place only from its own lineage`;
+}
+
 /**
  * Picks the root snapshot for `instance` from what `pick` found, and refuses one of another
- * lineage: a backup of this instance's root carries `reflex:source-instance` = the instance and
- * `reflex:device` = its root device. Read-only.
+ * lineage: the snapshot's `VolumeId` (EC2's record) must be in the root's `lineage`
+ * ({@link lineageOf}). Read-only.
  */
-export function rootSnapshotFor(instance: Instance, snapshots: Snapshot[], named: boolean): InPlace {
+export function rootSnapshotFor(
+  instance: Instance,
+  snapshots: Snapshot[],
+  named: boolean,
+  lineage: Set<string>,
+): InPlace {
   const instanceId = instance.InstanceId as string;
   const rootDevice = instance.RootDeviceName ?? "/dev/xvda";
-  const kept = instance.BlockDeviceMappings?.find((m) => m.DeviceName === rootDevice)?.Ebs?.VolumeId;
+  const kept = rootVolumeOf(instance);
   if (!kept)
     throw new StepExecutionError(
       "NoRootVolume",
@@ -68,19 +129,23 @@ export function rootSnapshotFor(instance: Instance, snapshots: Snapshot[], named
       "InstanceNotRunning",
       `${instanceId} is ${instance.State?.Name ?? "in an unknown state"}: a root volume is replaced in place only on a running instance`,
     );
-  const lineage = (s: Snapshot) =>
-    tagOf(s, "reflex:source-instance") === instanceId && tagOf(s, "reflex:device") === rootDevice;
-  const root = snapshots.find(lineage);
+  const root = snapshots.find((s) => s.VolumeId !== undefined && lineage.has(s.VolumeId));
   if (!root) {
     const s = snapshots[0];
     throw new StepExecutionError(
       "ForeignLineage",
       named && s
-        ? `snapshot ${s.SnapshotId} is not a backup of ${instanceId}'s root volume (it is of ${tagOf(s, "reflex:source-instance") ?? "an unknown instance"}, device ${tagOf(s, "reflex:device") ?? "unknown"}); a root volume is replaced only from its own lineage`
-        : `the backup holds no snapshot of ${instanceId}'s root device ${rootDevice}`,
+        ? foreign(s, `${instanceId}'s root volume ${kept} (${rootDevice})`, lineage)
+        : `the backup holds no snapshot of ${instanceId}'s root volume ${kept} (${rootDevice}) or a root it replaced, as EC2 records the snapshots' volumes (their tags are not trusted)`,
     );
   }
   return { instanceId, rootDevice, keptVolumeId: kept, snapshotId: root.SnapshotId as string };
+}
+
+/** The volume at `instance`'s root device (or at `device`). */
+export function rootVolumeOf(instance: Instance, device?: string): string | undefined {
+  const at = device ?? instance.RootDeviceName ?? "/dev/xvda";
+  return instance.BlockDeviceMappings?.find((m) => m.DeviceName === at)?.Ebs?.VolumeId;
 }
 
 /**
@@ -93,12 +158,13 @@ export function dataSnapshotFor(
   snapshots: Snapshot[],
   named: boolean,
   device: string,
-  zone?: string,
+  zone: string | undefined,
+  lineage: Set<string>,
 ): InPlace {
   const instanceId = instance.InstanceId as string;
   const rootDevice = instance.RootDeviceName ?? "/dev/xvda";
-  if (device === rootDevice) return rootSnapshotFor(instance, snapshots, named);
-  const kept = instance.BlockDeviceMappings?.find((m) => m.DeviceName === device)?.Ebs?.VolumeId;
+  if (device === rootDevice) return rootSnapshotFor(instance, snapshots, named, lineage);
+  const kept = rootVolumeOf(instance, device);
   if (!kept)
     throw new StepExecutionError(
       "NoVolumeAtDevice",
@@ -116,16 +182,14 @@ export function dataSnapshotFor(
       "InstanceNotRunning",
       `${instanceId} is ${state ?? "in an unknown state"}: a data volume is swapped in place only on a running or stopped instance`,
     );
-  const lineage = (s: Snapshot) =>
-    tagOf(s, "reflex:source-instance") === instanceId && tagOf(s, "reflex:device") === device;
-  const snap = snapshots.find(lineage);
+  const snap = snapshots.find((s) => s.VolumeId !== undefined && lineage.has(s.VolumeId));
   if (!snap) {
     const s = snapshots[0];
     throw new StepExecutionError(
       "ForeignLineage",
       named && s
-        ? `snapshot ${s.SnapshotId} is not a backup of ${instanceId}'s ${device} (it is of ${tagOf(s, "reflex:source-instance") ?? "an unknown instance"}, device ${tagOf(s, "reflex:device") ?? "unknown"}); a volume is replaced in place only from its own lineage`
-        : `the backup holds no snapshot of ${instanceId}'s ${device}`,
+        ? foreign(s, `${instanceId}'s ${device} (${kept})`, lineage)
+        : `the backup holds no snapshot of ${instanceId}'s ${device} (${kept}) or a volume it was restored from, as EC2 records the snapshots' volumes (their tags are not trusted)`,
     );
   }
   return {
@@ -444,4 +508,133 @@ export async function putBackRoot(input: Input, ctx: StepContext): Promise<{ don
     });
   }
   return { done, did };
+}
+
+/** How long the sweep of a lost swap waits for the instance and volumes to move before it reports it undecided. */
+const SWEEP_SWAP_LIMIT_MS = 120_000;
+
+/** What the sweep of a lost in-place swap did: the volume at the device now, what it deleted, and whether a person must decide. */
+export interface SweptSwap {
+  deleted: string[];
+  untagged: string[];
+  left: string[];
+  note: string;
+  /** Set when the sweep could not decide: what a person must look at (the lost run pages already). */
+  undecided?: string;
+}
+
+/**
+ * The reconciler's sweep of an in-place data swap lost mid-way (the process died between the
+ * original's detach and the restored volume's attach, or anywhere else in the swap): the
+ * instance gets a volume at the device again — the restored one when it is already there (the
+ * swap was done), else the kept original — and is started again if it ran; the restored volume,
+ * when not at the device, is deleted (it is the run's own, tagged). Anything else at the device
+ * (a volume neither the original nor the restored one) is left for a person. Safe to repeat.
+ */
+export async function sweepLostSwap(
+  region: string,
+  p: InPlace,
+  restored: string | undefined,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+): Promise<SweptSwap> {
+  const first = await swapState(region, p);
+  if (first.at && first.at !== p.keptVolumeId && first.at !== restored)
+    return {
+      deleted: [],
+      untagged: [],
+      left: restored ? [restored] : [],
+      note: `${p.instanceId}:${first.device} holds ${first.at}, neither the original ${p.keptVolumeId} nor the restored ${restored ?? "(none made)"}: left for a person`,
+      undecided: `the lost in-place restore of ${p.instanceId}:${first.device} found ${first.at} there; decide which volume belongs at ${first.device}`,
+    };
+  // The swap done: keep it (the restore was approved); otherwise the original goes back.
+  const want = restored && first.at === restored ? restored : p.keptVolumeId;
+  const deadline = Date.now() + SWEEP_SWAP_LIMIT_MS;
+  let moved = await moveTo(region, p, want);
+  for (let wait = 50; !moved.done && Date.now() < deadline; wait = Math.min(wait * 2, 2000)) {
+    await sleep(wait);
+    moved = await moveTo(region, p, want);
+  }
+  if (!moved.done)
+    return {
+      deleted: [],
+      untagged: [],
+      left: restored ? [restored] : [],
+      note: `could not put ${want} at ${p.instanceId}:${first.device} in time (${moved.did}); the next reconcile tries again`,
+      undecided: `the lost in-place restore of ${p.instanceId}:${first.device} is not put right yet: ${moved.did}`,
+    };
+  const deleted: string[] = [];
+  if (restored && want !== restored) {
+    for (let wait = 50; Date.now() < deadline; wait = Math.min(wait * 2, 2000)) {
+      const v = (
+        await ec2(region).send(
+          new DescribeVolumesCommand({ Filters: [{ Name: "volume-id", Values: [restored] }] }),
+        )
+      ).Volumes?.[0];
+      if (!v || v.State === "deleting" || v.State === "deleted") break;
+      if (v.State === "available") {
+        await ec2(region).send(new DeleteVolumeCommand({ VolumeId: restored }));
+        deleted.push(restored);
+        break;
+      }
+      await sleep(wait);
+    }
+  }
+  return {
+    deleted,
+    untagged: [],
+    left: restored && want !== restored && !deleted.length ? [restored] : [],
+    note:
+      want === restored
+        ? `the swap was done before the run was lost: ${p.instanceId}:${first.device} keeps the restored ${restored}; the original ${p.keptVolumeId} is kept, detached`
+        : `the run was lost mid-swap: ${p.instanceId}:${first.device} has its original ${p.keptVolumeId} again${deleted.length ? `; the restored ${restored} was deleted` : ""}`,
+  };
+}
+
+/**
+ * The reconciler's sweep of an in-place root restore lost between the replacement's start and
+ * its end: `succeeded` or `failed` leave the instance with a root (nothing to do);
+ * `failed-detached` left it with none, so the kept original goes back at the root device (as the
+ * run's rollback would); a task still under way cannot be decided now and is left for a person.
+ */
+export async function sweepLostRoot(
+  region: string,
+  p: InPlace,
+  executionId: string,
+  taskId: string | undefined,
+): Promise<SweptSwap> {
+  const { ReplaceRootVolumeTasks } = await ec2(region).send(
+    new DescribeReplaceRootVolumeTasksCommand({ Filters: [{ Name: "instance-id", Values: [p.instanceId] }] }),
+  );
+  const task = (ReplaceRootVolumeTasks ?? []).find(
+    (t) =>
+      t.ReplaceRootVolumeTaskId === taskId ||
+      t.Tags?.some((x) => x.Key === "reflex:restore-execution" && x.Value === executionId),
+  );
+  const state = task?.TaskState;
+  if (!task || state === "succeeded" || state === "failed")
+    return {
+      deleted: [],
+      untagged: [],
+      left: [],
+      note: task
+        ? `the root replacement ${task.ReplaceRootVolumeTaskId} ended ${state}: ${p.instanceId} has a root; nothing to put right`
+        : `no root replacement was started for ${p.instanceId}; nothing to put right`,
+    };
+  if (state !== "failed-detached")
+    return {
+      deleted: [],
+      untagged: [],
+      left: [],
+      note: `the root replacement ${task.ReplaceRootVolumeTaskId} is still ${state}`,
+      undecided: `the lost in-place restore's root replacement ${task.ReplaceRootVolumeTaskId} on ${p.instanceId} is still ${state}: check that it ends with a root attached (else attach ${p.keptVolumeId} at ${p.rootDevice})`,
+    };
+  const back = await sweepLostSwap(
+    region,
+    { ...p, data: { device: p.rootDevice, availabilityZone: "", wasRunning: true } },
+    undefined,
+  );
+  return {
+    ...back,
+    note: `the root replacement ${task.ReplaceRootVolumeTaskId} ended failed-detached: ${back.note}`,
+  };
 }

@@ -17,11 +17,14 @@
 import {
   approvalStates,
   aws,
+  cronSchema,
   defineRunbook,
   pollLoop,
   RETRY_ROLLBACK,
   RETRY_STEP,
+  replaceRootPermissions,
   stepTask,
+  timeZoneSchema,
   waitFor,
 } from "@reflex/sdk";
 import { z } from "zod";
@@ -103,8 +106,27 @@ export const drillSchema = z
         rpoMinutes: z.number().positive().max(525_600),
       })
       .strict(),
+    /**
+     * Hours the drill keeps what it restored after verifying, for your own checks (AWS Backup's
+     * ValidationWindowHours, 0–168); the reconciler deletes it once they passed. 0 (default):
+     * the drill deletes it at once.
+     */
+    keepFor: z
+      .number()
+      .int("must be a whole number of hours")
+      .min(0, "must be 0 or more hours")
+      .max(168, "must be at most 168 hours (7 days), as AWS Backup's validation window")
+      .default(0),
+    /** When the drill runs: an EventBridge Scheduler expression (`cron(0 4 ? * SUN *)`), as a schedule's; checked as one. */
+    cron: cronSchema.optional(),
+    /** The cron's IANA time zone (default UTC), as a schedule's. */
+    timezone: timeZoneSchema.optional(),
   })
   .strict()
+  .refine((d) => d.timezone === undefined || d.cron !== undefined, {
+    path: ["timezone"],
+    message: "a timezone is the cron's: give cron too",
+  })
   .refine(
     (d) =>
       !("instanceId" in d.source) ||
@@ -262,6 +284,13 @@ export function drillRow(run: {
   const torn = run.result?.teardown as
     | { done: boolean; deleted: string[]; untagged: string[]; instances?: Instances }
     | undefined;
+  const kept = run.result?.kept as
+    | {
+        until: string;
+        hours: number;
+        swept?: { deleted: string[]; untagged: string[]; left: string[]; instances?: Instances };
+      }
+    | undefined;
   const swept = (
     run.attention?.report as {
       swept?: { deleted: string[]; untagged: string[]; left: string[]; instances?: Instances };
@@ -271,6 +300,10 @@ export function drillRow(run: {
   const gone = torn?.instances ?? swept?.instances;
   const instances = gone
     ? `${gone.terminated.length} instance(s) terminated${gone.untagged.length ? ` (found by id, its tag removed: ${gone.untagged.join(", ")})` : ""}, `
+    : "";
+  const keptGone = kept?.swept?.instances;
+  const keptInstances = keptGone?.terminated.length
+    ? `${keptGone.terminated.length} instance(s) terminated, `
     : "";
   const verdict =
     run.status === "RUNNING" || run.status === "WAITING_FOR_APPROVAL"
@@ -283,15 +316,19 @@ export function drillRow(run: {
             ? "lost"
             : "failed";
   const checksums = v ? v.volumes.filter((x) => x.checksum).length : 0;
-  const cleanup = swept
-    ? swept.left.length
-      ? `swept by the reconciler after the run was lost; still there: ${swept.left.join(", ")}`
-      : `swept by the reconciler after the run was lost: ${instances}${swept.deleted.length} volume(s) deleted${swept.untagged.length ? ` (${swept.untagged.length} had lost their tag: ${swept.untagged.join(", ")})` : ""}`
-    : torn?.done
-      ? `torn down: ${instances}${torn.deleted.length} volume(s) deleted${torn.untagged.length ? ` (${torn.untagged.length} had lost their tag)` : ""}`
-      : verdict === "running"
-        ? "pending (the run is in progress)"
-        : "not confirmed: look for volumes tagged reflex:drill";
+  const cleanup = kept?.swept
+    ? `kept ${kept.hours} h for your checks, then deleted by the reconciler: ${keptInstances}${kept.swept.deleted.length} volume(s)${kept.swept.left.length ? `; still there: ${kept.swept.left.join(", ")}` : ""}`
+    : kept
+      ? `kept for your checks until ${kept.until} (keepFor ${kept.hours} h); the reconciler deletes it after`
+      : swept
+        ? swept.left.length
+          ? `swept by the reconciler after the run was lost; still there: ${swept.left.join(", ")}`
+          : `swept by the reconciler after the run was lost: ${instances}${swept.deleted.length} volume(s) deleted${swept.untagged.length ? ` (${swept.untagged.length} had lost their tag: ${swept.untagged.join(", ")})` : ""}`
+        : torn?.done
+          ? `torn down: ${instances}${torn.deleted.length} volume(s) deleted${torn.untagged.length ? ` (${torn.untagged.length} had lost their tag)` : ""}`
+          : verdict === "running"
+            ? "pending (the run is in progress)"
+            : "not confirmed: look for volumes tagged reflex:drill";
   // What it made, what was deleted (by its teardown or the reconciler's sweep) and what is left.
   const launched = typeof run.result?.launched === "string" ? [run.result.launched] : [];
   const created = [
@@ -299,12 +336,18 @@ export function drillRow(run: {
     ...(Array.isArray(run.result?.created) ? (run.result.created as string[]) : []),
   ];
   const deleted = [
-    ...new Set([...(gone?.terminated ?? []), ...(torn?.deleted ?? []), ...(swept?.deleted ?? [])]),
+    ...new Set([
+      ...(gone?.terminated ?? []),
+      ...(kept?.swept?.instances?.terminated ?? []),
+      ...(torn?.deleted ?? []),
+      ...(swept?.deleted ?? []),
+      ...(kept?.swept?.deleted ?? []),
+    ]),
   ];
   const resources = {
     created,
     deleted,
-    left: swept?.left ?? created.filter((id) => !deleted.includes(id)),
+    left: kept?.swept?.left ?? swept?.left ?? created.filter((id) => !deleted.includes(id)),
   };
   return {
     verdict,
@@ -350,6 +393,22 @@ export const restore = defineRunbook({
     /** How many drill instances (tag reflex:drill) may exist at once; admission refuses a drill beyond it. Default 5. */
     maxDrillInstances: z.number().int().min(1).max(100),
   },
+  // A drill with a cron runs on its own schedule (`drill-<name>`), checked as the config's
+  // schedules are (a bad cron or zone is named at drills[i].cron / .timezone).
+  schedules: (config) =>
+    ((config.drills as Drill[] | undefined) ?? []).flatMap((d, i) =>
+      d.cron
+        ? [
+            {
+              name: `drill-${d.name}`,
+              cron: d.cron,
+              ...(d.timezone ? { timezone: d.timezone } : {}),
+              with: { drill: d.name },
+              at: ["drills", i],
+            },
+          ]
+        : [],
+    ),
   permissions: [
     {
       actions: [
@@ -452,23 +511,12 @@ export const restore = defineRunbook({
     // such an instance.
     { actions: ["ec2:DescribeReplaceRootVolumeTasks"], mutating: false },
     {
-      actions: ["ec2:CreateReplaceRootVolumeTask", "ec2:StopInstances", "ec2:StartInstances"],
+      actions: ["ec2:StopInstances", "ec2:StartInstances"],
       mutating: true,
       tagCondition: "resource",
       resources: ["arn:${Partition}:ec2:*:${Account}:instance/*"],
     },
-    {
-      actions: ["ec2:CreateReplaceRootVolumeTask"],
-      mutating: true,
-      tagCondition: "resource",
-      resources: ["arn:${Partition}:ec2:*::snapshot/*"],
-    },
-    {
-      actions: ["ec2:CreateReplaceRootVolumeTask"],
-      mutating: true,
-      tagCondition: "request",
-      resources: ["arn:${Partition}:ec2:*:${Account}:replace-root-volume-task/*"],
-    },
+    ...replaceRootPermissions(),
     {
       actions: ["ec2:CreateTags"],
       mutating: true,
@@ -493,12 +541,29 @@ export const restore = defineRunbook({
   ],
   // The reconciler sweeps a lost drill (sweepLost): it terminates the instance the run launched and
   // finds the run's volumes and detaches and deletes them, only those carrying the automation tag.
+  // A lost in-place data swap: the original put back at its device (stop, attach, start) and the
+  // restored volume deleted — only on instances and volumes carrying the automation tag.
   lostRun: {
     permissions: [
       { actions: ["ec2:DescribeVolumes", "ec2:DescribeInstances"], mutating: false },
       // The instance a lost drill launched: terminated only when it carries the automation tag.
       {
         actions: ["ec2:TerminateInstances"],
+        mutating: true,
+        tagCondition: "resource",
+        resources: ["arn:${Partition}:ec2:*:${Account}:instance/*"],
+      },
+      {
+        actions: ["ec2:AttachVolume"],
+        mutating: true,
+        tagCondition: "resource",
+        resources: [
+          "arn:${Partition}:ec2:*:${Account}:volume/*",
+          "arn:${Partition}:ec2:*:${Account}:instance/*",
+        ],
+      },
+      {
+        actions: ["ec2:StopInstances", "ec2:StartInstances"],
         mutating: true,
         tagCondition: "resource",
         resources: ["arn:${Partition}:ec2:*:${Account}:instance/*"],
@@ -733,10 +798,18 @@ export const restore = defineRunbook({
         Catch: CLEANUP,
         Next: "KeepOrTearDown",
       }),
-      // A drill, or a restore that did not verify, leaves nothing behind.
+      // A drill, or a restore that did not verify, leaves nothing behind — except a drill with
+      // keepFor, which keeps what it restored for your checks; the reconciler deletes it after.
       KeepOrTearDown: {
         Type: "Choice",
         Choices: [
+          {
+            And: [
+              { Variable: "$.plan.drill.keepFor", IsPresent: true },
+              { Variable: "$.plan.drill.keepFor", NumericGreaterThan: 0 },
+            ],
+            Next: "Report",
+          },
           {
             Or: [
               { Variable: "$.plan.drill", IsPresent: true },
@@ -803,8 +876,19 @@ export const restore = defineRunbook({
   // in the config, no other run restores the source (400/409 with a named code).
   precheck: () => import("./precheck.ts").then((m) => m.precheck),
   // What the precheck reads, granted to the admitting functions' roles (API, schedule, gate, Slack worker).
+  // In place, the lineage is read from EC2's records: volumes, snapshots and the instance's
+  // replace-root tasks; a new instance's subnet is checked before anything is written.
   precheckPermissions: [
-    { actions: ["ec2:DescribeSnapshots", "ec2:DescribeInstances", "ec2:DescribeSubnets"], mutating: false },
+    {
+      actions: [
+        "ec2:DescribeSnapshots",
+        "ec2:DescribeInstances",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeVolumes",
+        "ec2:DescribeReplaceRootVolumeTasks",
+      ],
+      mutating: false,
+    },
   ],
   // `GET /api/drills` and `reflex drills`: each drill's runs, read by drillRow.
   history: { route: "drills", configKey: "drills", param: "drill", row: drillRow },

@@ -326,17 +326,18 @@ export async function bringUp(input: Input, ctx: StepContext): Promise<BringUp> 
       return step(`detaching the launched root ${launchedRootId}`, { stoppedAt });
     }
     if (root) return step(`waiting: ${launchedRootId} is detaching`, { stoppedAt });
-    for (const r of restored) {
-      const a = at(vol(r.volumeId));
-      if (a?.State === "attaching") return step(`waiting: ${r.volumeId} is attaching`, { stoppedAt });
-      if (!a) {
+    // Every missing volume asked at once (EC2 attaches them side by side), then waited for.
+    const asked: string[] = [];
+    for (const r of restored)
+      if (!at(vol(r.volumeId))) {
         await ec2(region).send(
           new AttachVolumeCommand({ VolumeId: r.volumeId, InstanceId: instanceId, Device: r.device }),
         );
-        return step(`attaching ${r.volumeId} at ${r.device}`, { stoppedAt });
+        asked.push(`${r.volumeId} at ${r.device}`);
       }
-    }
-    return step("waiting for the attachments", { stoppedAt });
+    return step(asked.length ? `attaching ${asked.join(", ")}` : "waiting for the attachments", {
+      stoppedAt,
+    });
   }
   const leftover = vol(launchedRootId);
   if (leftover && !leftover.Attachments?.length) {

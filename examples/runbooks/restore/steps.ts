@@ -34,11 +34,15 @@ import {
   checkSwapped,
   dataSnapshotFor,
   type InPlace,
+  lineageOf,
   putBackData,
   putBackRoot,
   replaceRoot,
   rootSnapshotFor,
+  rootVolumeOf,
   swapData,
+  sweepLostRoot,
+  sweepLostSwap,
 } from "./in-place.ts";
 import type { Drill, RestoreParams, RestoreSource } from "./index.ts";
 import {
@@ -100,7 +104,8 @@ export interface Plan {
   volumes: PlannedVolume[];
   attachTo?: { instanceId: string };
   checksumCommand?: string;
-  drill?: { name: string; targets: Drill["targets"] };
+  /** A drill: its name, targets and the hours it keeps what it restored (absent or 0: deleted at once). */
+  drill?: { name: string; targets: Drill["targets"]; keepFor?: number };
   /** RPO is measured to this instant: the incident (`at`), else the run's start. */
   rpoTo: string;
   plannedAt: string;
@@ -477,7 +482,15 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
     ...(attachTo ? { attachTo } : {}),
     ...(launch ? { launch } : {}),
     ...(checksum ? { checksumCommand: `sha256sum ${volumes.map((v) => v.attachDevice).join(" ")}` } : {}),
-    ...(drill ? { drill: { name: drill.name, targets: drill.targets } } : {}),
+    ...(drill
+      ? {
+          drill: {
+            name: drill.name,
+            targets: drill.targets,
+            ...(drill.keepFor ? { keepFor: drill.keepFor } : {}),
+          },
+        }
+      : {}),
     ...((drill?.verify ?? p.verify) ? { verifyLambda: (drill?.verify ?? p.verify)?.lambda } : {}),
     rpoTo,
     plannedAt: ctx.now().toISOString(),
@@ -525,8 +538,22 @@ export async function inPlacePlan(
       "InstanceNotFound",
       `instance ${instanceId || "(none named)"} does not exist in ${region}${p.region ? " (the backup's region: a volume is restored in place only in its instance's region)" : ""}`,
     );
-  if (!p.device) return rootSnapshotFor(instance, snapshots, "snapshotId" in source);
-  const planned = dataSnapshotFor(instance, snapshots, "snapshotId" in source, p.device, p.availabilityZone);
+  // Lineage from what EC2 records (the snapshot's VolumeId), never from the snapshot's tags.
+  const device = p.device ?? instance.RootDeviceName ?? "/dev/xvda";
+  const isRoot = device === (instance.RootDeviceName ?? "/dev/xvda");
+  const current = rootVolumeOf(instance, device);
+  const lineage = current
+    ? await lineageOf(region, current, isRoot ? instanceId : undefined)
+    : new Set<string>();
+  if (!p.device) return rootSnapshotFor(instance, snapshots, "snapshotId" in source, lineage);
+  const planned = dataSnapshotFor(
+    instance,
+    snapshots,
+    "snapshotId" in source,
+    p.device,
+    p.availabilityZone,
+    lineage,
+  );
   if (!planned.data) return planned;
   // The swap detaches the original and the rollback attaches it again: IAM allows both only on a
   // volume carrying the automation tag, so one without it is refused here, before the instance stops.
@@ -1060,10 +1087,20 @@ export async function report(
     ? `; targets: RTO ${v.targets.rto} (≤ ${v.targets.rtoMinutes} min), RPO ${v.targets.rpo} (≤ ${v.targets.rpoMinutes} min)`
     : "";
   const what = plan.drill ? `drill ${plan.drill.name}` : "restore";
+  // A drill with keepFor leaves what it restored for your own checks; the reconciler deletes it after (sweepKept).
+  const kept =
+    plan.drill?.keepFor && !torn
+      ? {
+          until: new Date(ctx.now().getTime() + plan.drill.keepFor * 3_600_000).toISOString(),
+          hours: plan.drill.keepFor,
+          volumes: (input.created?.volumes ?? []).map((c) => c.volumeId),
+        }
+      : undefined;
   await ctx.record({
     verdict,
-    summary: `${what}: ${targets.length} volume(s) ${v.passed && !hookFailed ? "restored and verified" : "did not verify"}; ${rto}; ${rpo}${met}${hookNote}${torn ? "; everything it created was deleted" : ""}`,
+    summary: `${what}: ${targets.length} volume(s) ${v.passed && !hookFailed ? "restored and verified" : "did not verify"}; ${rto}; ${rpo}${met}${hookNote}${torn ? "; everything it created was deleted" : ""}${kept ? `; kept for ${kept.hours} h for your checks (until ${kept.until}), then the reconciler deletes it` : ""}`,
     targets,
+    ...(kept ? { kept } : {}),
   });
   return { verdict };
 }
@@ -1081,46 +1118,19 @@ export interface Swept {
 /** How long a sweep waits for its volumes to detach before it reports them left (the reconciler runs again). */
 const SWEEP_LIMIT_MS = 120_000;
 
-/**
- * The reconciler's sweep of a lost drill (the process died mid-drill; no teardown ran): the
- * volumes the run made — by its tag and by the ids it recorded, so one whose tag was removed is
- * still found and named — are detached, waited for and deleted. A lost plain restore is not
- * swept (what it verified is the user's): its volumes are listed for a person. Safe to repeat.
- */
-export async function sweepLost(e: {
-  id: string;
-  params: Record<string, unknown>;
-  result?: Record<string, unknown>;
-}): Promise<Swept> {
-  const plan = e.result?.plan as Plan | undefined;
-  const region =
-    plan?.region ?? (e.params.region as string | undefined) ?? process.env.AWS_REGION ?? "us-east-1";
-  const launched = typeof e.result?.launched === "string" ? e.result.launched : undefined;
-  const isDrill = typeof e.params.drill === "string";
-  // A drill's instance first (by its tag and by the id the run recorded): its volumes come off with
-  // it. One found only by id lost its tag: terminated all the same, and named.
-  let instances: InstancesGone | undefined;
-  if (isDrill && (launched || plan?.launch)) {
-    const deadline = Date.now() + SWEEP_LIMIT_MS;
-    for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
-      instances = await terminateLaunched(region, e.id, launched);
-      if (instances.done || Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, wait));
-    }
-  }
-  const byTag = await describeVolumes(region, [{ Name: `tag:${TAGS.execution}`, Values: [e.id] }]);
-  const recorded = Array.isArray(e.result?.created) ? (e.result.created as string[]) : [];
+/** What a run made and still there: by its tag, and by the ids it recorded (one whose tag was removed is found too). */
+async function volumesOf(region: string, executionId: string, recorded: string[]) {
+  const byTag = await describeVolumes(region, [{ Name: `tag:${TAGS.execution}`, Values: [executionId] }]);
   const missing = recorded.filter((id) => !byTag.some((v) => v.VolumeId === id));
   const byId = missing.length ? await describeVolumes(region, [{ Name: "volume-id", Values: missing }]) : [];
-  const untagged = byId.map((v) => v.VolumeId as string);
-  const found = [...byTag, ...byId];
-  if (!isDrill)
-    return {
-      deleted: [],
-      untagged,
-      left: [...(launched ? [launched] : []), ...found.map((v) => v.VolumeId as string)],
-      note: "a lost restore (not a drill) is not swept: check whether its volumes are wanted, and delete them if not",
-    };
+  return { found: [...byTag, ...byId], untagged: byId.map((v) => v.VolumeId as string) };
+}
+
+/** Detaches, waits for and deletes `found` (up to SWEEP_LIMIT_MS); what is still there is `left`. Safe to repeat. */
+async function deleteVolumes(
+  region: string,
+  found: Volume[],
+): Promise<{ deleted: string[]; left: string[] }> {
   const deleted: string[] = [];
   let pending = found;
   const deadline = Date.now() + SWEEP_LIMIT_MS;
@@ -1151,12 +1161,76 @@ export async function sweepLost(e: {
       { Name: "volume-id", Values: next.map((v) => v.VolumeId as string) },
     ]);
   }
-  const stillUp = instances && !instances.done ? instances.terminated : [];
-  const left = [...stillUp, ...pending.map((v) => v.VolumeId as string)];
-  const lostTag = instances?.untagged.length
-    ? `; LOUD: instance ${instances.untagged.join(", ")} had lost the run's tag (found by the id the run recorded) and was terminated`
-    : "";
-  const ended = instances?.terminated.length ? `${instances.terminated.length} instance(s) terminated, ` : "";
+  return { deleted, left: pending.map((v) => v.VolumeId as string) };
+}
+
+/**
+ * The instance a drill launched (side by side as a new instance), terminated by its tag and by
+ * the id the run recorded (one found only by id lost its tag: terminated all the same, and
+ * named), waited for up to SWEEP_LIMIT_MS: its volumes come off with it.
+ */
+async function terminateAll(region: string, executionId: string, launched: string | undefined) {
+  const deadline = Date.now() + SWEEP_LIMIT_MS;
+  for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
+    const instances = await terminateLaunched(region, executionId, launched);
+    if (instances.done || Date.now() > deadline) return instances;
+    await new Promise((r) => setTimeout(r, wait));
+  }
+}
+
+/** How a sweep's note names the instances it terminated, and one that had lost its tag. */
+function instancesNote(instances: InstancesGone | undefined) {
+  return {
+    ended: instances?.terminated.length ? `${instances.terminated.length} instance(s) terminated, ` : "",
+    lostTag: instances?.untagged.length
+      ? `; LOUD: instance ${instances.untagged.join(", ")} had lost the run's tag (found by the id the run recorded) and was terminated`
+      : "",
+    stillUp: instances && !instances.done ? instances.terminated : [],
+  };
+}
+
+/**
+ * The reconciler's sweep of a lost drill (the process died mid-drill; no teardown ran): the
+ * instance it launched is terminated, and the volumes the run made — by its tag and by the ids
+ * it recorded, so one whose tag was removed is still found and named — are detached, waited for
+ * and deleted. A lost plain restore is not swept (what it verified is the user's): its instance
+ * and volumes are listed for a person. A lost in-place swap gets its device back. Safe to repeat.
+ */
+export async function sweepLost(e: {
+  id: string;
+  params: Record<string, unknown>;
+  result?: Record<string, unknown>;
+}): Promise<Swept> {
+  const plan = e.result?.plan as Plan | undefined;
+  const region =
+    plan?.region ?? (e.params.region as string | undefined) ?? process.env.AWS_REGION ?? "us-east-1";
+  const recorded = Array.isArray(e.result?.created) ? (e.result.created as string[]) : [];
+  // In place, data volume: the instance must have a volume at the device again, never none.
+  if (plan?.inPlace?.data) {
+    const restored =
+      recorded[0] ??
+      (await describeVolumes(region, [{ Name: `tag:${TAGS.execution}`, Values: [e.id] }]))[0]?.VolumeId;
+    return sweepLostSwap(region, plan.inPlace, restored);
+  }
+  // In place, root: a replacement lost between its start and its end.
+  if (plan?.inPlace)
+    return sweepLostRoot(region, plan.inPlace, e.id, e.result?.replaceRootTask as string | undefined);
+  const launched = typeof e.result?.launched === "string" ? e.result.launched : undefined;
+  const isDrill = typeof e.params.drill === "string";
+  const instances =
+    isDrill && (launched || plan?.launch) ? await terminateAll(region, e.id, launched) : undefined;
+  const { found, untagged } = await volumesOf(region, e.id, recorded);
+  if (!isDrill)
+    return {
+      deleted: [],
+      untagged,
+      left: [...(launched ? [launched] : []), ...found.map((v) => v.VolumeId as string)],
+      note: "a lost restore (not a drill) is not swept: check whether its volumes are wanted, and delete them if not",
+    };
+  const gone = await deleteVolumes(region, found);
+  const { ended, lostTag, stillUp } = instancesNote(instances);
+  const { deleted } = gone;
+  const left = [...stillUp, ...gone.left];
   return {
     deleted,
     untagged,
@@ -1165,6 +1239,46 @@ export async function sweepLost(e: {
     note: left.length
       ? `the drill was lost; ${ended}${deleted.length} volume(s) deleted, still there (the next reconcile tries again): ${left.join(", ")}${lostTag}`
       : `the drill was lost; ${ended}every volume it made was deleted (${deleted.length})${lostTag}`,
+  };
+}
+
+/** What a drill kept for `keepFor` hours (recorded by its report). */
+export interface Kept {
+  until: string;
+  hours: number;
+  volumes: string[];
+  swept?: Swept;
+}
+
+/**
+ * The reconciler's sweep of what a drill kept (`keepFor`): once `until` has passed — and not
+ * before — the volumes it made (by its tag and by the ids it recorded) are detached and deleted.
+ * Undefined when there is nothing to do yet. Safe to repeat.
+ */
+export async function sweepKept(
+  e: { id: string; params: Record<string, unknown>; result?: Record<string, unknown> },
+  now: Date,
+): Promise<Swept | undefined> {
+  const kept = e.result?.kept as Kept | undefined;
+  if (!kept || kept.swept || Date.parse(kept.until) > now.getTime()) return undefined;
+  const plan = e.result?.plan as Plan | undefined;
+  const region = plan?.region ?? process.env.AWS_REGION ?? "us-east-1";
+  // A drill side by side as a new instance kept its instance too: terminated first.
+  const launched = typeof e.result?.launched === "string" ? e.result.launched : undefined;
+  const instances = launched || plan?.launch ? await terminateAll(region, e.id, launched) : undefined;
+  const { found, untagged } = await volumesOf(region, e.id, kept.volumes);
+  const gone = await deleteVolumes(region, found);
+  const { ended, lostTag, stillUp } = instancesNote(instances);
+  const { deleted } = gone;
+  const left = [...stillUp, ...gone.left];
+  return {
+    deleted,
+    untagged,
+    left,
+    ...(instances ? { instances } : {}),
+    note: left.length
+      ? `kept ${kept.hours} h until ${kept.until}; ${ended}${deleted.length} volume(s) deleted, still there (the next reconcile tries again): ${left.join(", ")}${lostTag}`
+      : `kept ${kept.hours} h until ${kept.until}; ${ended}every volume it made was deleted (${deleted.length})${lostTag}`,
   };
 }
 
@@ -1189,4 +1303,5 @@ export const implementation: Implementation = {
     putBackData,
   },
   sweepLost,
+  sweepKept,
 };

@@ -4,6 +4,8 @@
  * as configured; `failed` makes a drill missed and `timed-out` the same with its reason, and
  * either way every volume the drill made is deleted; `passed` keeps the drill met.
  */
+
+import { Steps } from "@reflex/core";
 import { addLambdaFunction } from "@reflex/local/cloud/containers-helpers";
 import type { SimulatedCloud } from "@reflex/local/cloud/index";
 import {
@@ -72,6 +74,8 @@ beforeAll(async () => {
         drill("hook-passes", "check-passes"),
         drill("hook-fails", "check-fails"),
         drill("hook-hangs", `arn:aws:lambda:us-east-1:123456789012:function:check-hangs`),
+        // Keeps what it restored a day for a person's checks; the reconciler deletes it after.
+        { ...drill("kept-a-day", "check-passes"), keepFor: 24 },
       ],
     }),
   });
@@ -145,5 +149,33 @@ describe("restore's verify hook", () => {
     });
     expect(res.status).toBe(400);
     expect(JSON.stringify(await res.json())).toContain("verify");
+  });
+
+  it("keepFor: the drill keeps its volumes for its checks; the reconciler deletes them once the hours passed, not before", async () => {
+    const s = await session.run({ drill: "kept-a-day" });
+    expect(s.run.status, `${s.run.error}: ${s.run.cause}`).toBe("SUCCEEDED");
+    const made = leftovers(s).filter((v) => v.Tags?.some((t) => t.Value === s.run.id));
+    expect(made).toHaveLength(2);
+    const kept = s.run.result?.kept as { until: string; hours: number; volumes: string[] };
+    expect(kept.hours).toBe(24);
+    expect([...kept.volumes].sort()).toEqual(made.map((v) => v.VolumeId).sort());
+    const until = Date.parse(kept.until);
+
+    // An hour before its time: nothing is deleted.
+    expect(await Steps.sweepKept(new Date(until - HOUR))).toEqual([]);
+    expect(s.cloud.volumes().filter((v) => kept.volumes.includes(v.VolumeId as string))).toHaveLength(2);
+
+    const swept = await Steps.sweepKept(new Date(until + 1));
+    expect(swept.map((x) => x.executionId)).toEqual([s.run.id]);
+    expect(s.cloud.volumes().filter((v) => kept.volumes.includes(v.VolumeId as string))).toEqual([]);
+    expect(s.cloud.instance(scratch)?.BlockDeviceMappings).toHaveLength(1);
+    // Swept once: the next pass finds nothing left to do.
+    expect(await Steps.sweepKept(new Date(until + 2 * HOUR))).toEqual([]);
+    const { drills } = (await (await fetch(`${session.url}/api/drills`)).json()) as {
+      drills: Array<{ name: string; last?: { cleanup: string; resources: { left: string[] } } }>;
+    };
+    const last = drills.find((d) => d.name === "kept-a-day")?.last;
+    expect(last?.cleanup).toBe("kept 24 h for your checks, then deleted by the reconciler: 2 volume(s)");
+    expect(last?.resources.left).toEqual([]);
   });
 });

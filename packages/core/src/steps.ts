@@ -267,6 +267,49 @@ export async function runStep(event: StepEvent, now: () => Date = () => new Date
   }
 }
 
+/** How many of a runbook's latest runs the reconciler looks at for kept resources (a week of daily drills, and more). */
+const KEPT_SCAN = 100;
+const KEPT_WINDOW_MS = 14 * 86_400_000;
+
+/**
+ * The reconciler's sweep of what ended runs kept on purpose (a drill's `keepFor`): for each
+ * runbook with a history whose implementation can (`sweepKept`), its recent ended runs whose `result.kept` is
+ * not swept yet are asked; what it deleted is recorded as `result.kept.swept`. Runs in the run's
+ * own location, as `inspectLost` does.
+ */
+export async function sweepKept(now = new Date()): Promise<Array<{ executionId: string; swept: unknown }>> {
+  const out: Array<{ executionId: string; swept: unknown }> = [];
+  // Only runbooks whose runs form a history (restore's drills) keep things on purpose; a drill
+  // keeps at most 168 h, so runs that started two weeks ago are long swept.
+  for (const r of Runbooks.list().filter((x) => x.history)) {
+    const page = await Executions.list({
+      runbook: r.name,
+      status: [...Executions.TERMINAL],
+      since: now.getTime() - KEPT_WINDOW_MS,
+      limit: KEPT_SCAN,
+    });
+    let impl: Runbooks.Implementation | undefined;
+    for (const listed of page.executions) {
+      const e = await Executions.find(listed.id);
+      const kept = e?.result?.kept as { until?: string; swept?: unknown } | undefined;
+      if (!e || !kept?.until || kept.swept || Date.parse(kept.until) > now.getTime()) continue;
+      impl ??= await Runbooks.implementationOf(r.name);
+      const sweep = impl.sweepKept;
+      if (!sweep) break;
+      const location = e.location;
+      const swept = await Aws.withStep(
+        e.id,
+        location ? { account: memberAccount(location.account), region: location.region } : undefined,
+        () => sweep(e, now),
+      );
+      if (swept === undefined) continue;
+      await Executions.setResult(e.id, { kept: { ...kept, swept } });
+      out.push({ executionId: e.id, swept });
+    }
+  }
+  return out;
+}
+
 /**
  * The reconciler's hook for lost runs: asks the run's runbook what the run left behind, then
  * has it sweep what the run made when it says how (`sweepLost`: a drill's volumes). Lives

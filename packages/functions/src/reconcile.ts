@@ -67,6 +67,8 @@ export const handler = middy<unknown, { closed: number }>()
     // Drill reports not written yet: a lost drill closed now, or one whose write failed before.
     for (const r of await HistoryReports.catchUp())
       if (r.error) logger.error("a run's report could not be written; the next pass retries", { ...r });
+    // What ended drills kept for their keepFor hours, once those passed (and not before).
+    for (const k of await Steps.sweepKept()) logger.info("deleted what a run kept, its time up", { ...k });
     // A fan-out whose start was cut short (its item written, its machine never started) starts;
     // for one already running, StartExecution by the same name and input changes nothing.
     for (const f of await Locations.running()) await Locations.resume(f.parentId);

@@ -532,6 +532,8 @@ async function recoverRuns(engine: LocalStepFunctions): Promise<void> {
   const reports = await asFunction("reflex-local-reconcile", () => HistoryReports.catchUp());
   for (const r of reports.filter((x) => x.error))
     console.error(`reflex: the report of ${r.executionId} could not be written: ${r.error}`);
+  // What ended drills kept (keepFor) and whose time is up: deleted, as the reconciler does deployed.
+  await asFunction("reflex-local-reconcile", () => Steps.sweepKept());
   // Fan-outs over many locations go on where they were (their item says what is left; a child
   // the last process started is waited for, not started again), after lost children are closed.
   for (const f of await Locations.running()) await Locations.resume(f.parentId);

@@ -31,6 +31,8 @@ export {
   approvalStates,
   aws,
   catchAll,
+  /** A schedule expression for a config key of yours (a drill's `cron`), checked as the config's schedules are. */
+  cronSchema,
   dryRunChoice,
   failWith,
   pollLoop,
@@ -40,6 +42,8 @@ export {
   StepExecutionError,
   stepBuilders,
   stepTask,
+  /** An IANA time zone for a config key of yours, checked as the config's schedules' are. */
+  timeZoneSchema,
   waitFor,
 } from "@reflex/core";
 /** The AWS client factory: `client(EC2Client, "ec2", region)`. Local mode and the test kit answer its clients. */
@@ -58,6 +62,8 @@ export type RunResult = Runbooks.RunResult;
 export type TargetResult = Runbooks.TargetResult;
 export type TargetStatus = Runbooks.TargetStatus;
 export const countByStatus = Runbooks.countByStatus;
+/** The three statements `CreateReplaceRootVolumeTask` needs (instance, snapshot, task), fenced by the automation tag. */
+export const replaceRootPermissions = Runbooks.replaceRootPermissions;
 
 /**
  * Declares a runbook. It is checked where it is used — when `reflex.config.ts` loads it, by

@@ -16,8 +16,10 @@ export {
   type Config,
   type ConfigInput,
   configSchema,
+  cronSchema,
   MAX_APPROVAL_DEADLINE_MS,
   type Pair,
+  timeZoneSchema,
 } from "./schema.ts";
 export { configForParams } from "./scope.ts";
 export { configNotes, timingIssues } from "./timing.ts";

@@ -156,12 +156,13 @@ function runbookSchedules(added: Record<string, unknown>, issues: Issue[]): Conf
   for (const runbook of Runbooks.list()) {
     const keys = Object.keys(runbook.config ?? {});
     if (!runbook.schedules || !keys.some((k) => k in added)) continue;
-    for (const s of runbook.schedules(added)) {
+    for (const { at, ...s } of runbook.schedules(added)) {
       const parsed = scheduleSchema.safeParse({ ...s, run: runbook.name });
       if (parsed.success) out.push(parsed.data);
       else
         issues.push(
-          ...toIssues(parsed.error, [keys[0]]).map((i) => ({
+          // At the entry the schedule comes from (`drills[2].cron`) when the runbook says which.
+          ...toIssues(parsed.error, at ?? [keys[0]]).map((i) => ({
             ...i,
             message: `${i.message} (schedule '${s.name}' of runbook '${runbook.name}')`,
           })),

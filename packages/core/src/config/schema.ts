@@ -31,13 +31,19 @@ const name = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be kebab-case (a-z, 0-9, -), at most 63 characters");
 const params = z.record(z.string(), z.unknown()).default({});
-const schedule = z.string().superRefine((s, ctx) => {
+/** An EventBridge Scheduler expression (`cron(…)` with 6 fields, `rate(…)`, `at(…)`), checked as schedules' are. */
+export const cronSchema = z.string().superRefine((s, ctx) => {
   try {
     parseSchedule(s);
   } catch (err) {
     ctx.addIssue({ code: "custom", message: (err as Error).message });
   }
 });
+/** An IANA time zone such as Europe/Berlin. */
+export const timeZoneSchema = z
+  .string()
+  .refine(isTimeZone, { message: "must be an IANA time zone such as Europe/Berlin" });
+const schedule = cronSchema;
 const timezone = z
   .string()
   .default("UTC")

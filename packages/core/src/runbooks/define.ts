@@ -353,6 +353,8 @@ export interface RunbookSpec<S extends z.ZodType> {
     cron: string;
     timezone?: string;
     with: Record<string, unknown>;
+    /** Where in the config it comes from (`["drills", 2]`): its problems are reported there (`drills[2].cron`). */
+    at?: PropertyKey[];
   }>;
   /**
    * Its results in the one result shape (`result.ts`), from what its steps recorded on the run.
@@ -436,6 +438,18 @@ export interface Implementation {
    * automation tag. Must be safe to repeat.
    */
   sweepLost?: InspectLost;
+  /**
+   * Deletes what an ended run kept on purpose for a while (a drill's `keepFor`: `result.kept`
+   * with `until`), once `until` has passed and not before; undefined while there is nothing to
+   * do. Asked by the reconciler on every pass for the ended runs (started in the last 14 days)
+   * of a runbook with a `history`, with `result.kept`
+   * not yet swept; its answer is recorded as `result.kept.swept`. Same permissions and care as
+   * `sweepLost`.
+   */
+  sweepKept?: (
+    execution: { id: string; params: Record<string, unknown>; result?: Record<string, unknown> },
+    now: Date,
+  ) => Promise<unknown | undefined>;
 }
 
 export type Runbook<S extends z.ZodType = z.ZodType> = RunbookSpec<S> & {

@@ -44,6 +44,7 @@ export {
   TAGGING_ACTIONS,
   taskStates,
 } from "./define.ts";
+export { replaceRootPermissions } from "./permissions.ts";
 export type { Artifact, RunResult, RunSummary, TargetResult, TargetStatus } from "./result.ts";
 export { countByStatus, resultOf, runResultSchema, TARGET_STATUSES } from "./result.ts";
 

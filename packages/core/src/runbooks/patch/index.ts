@@ -1,4 +1,5 @@
 import { defineRunbook } from "../define.ts";
+import { replaceRootPermissions } from "../permissions.ts";
 import { patchParams } from "./params.ts";
 import { patchResult } from "./result.ts";
 import { patchStateMachine } from "./state-machine.ts";
@@ -61,23 +62,12 @@ export const patch = defineRunbook({
     // Reboots and root-volume replacements only on instances carrying the automation tag, from
     // snapshots carrying it (Reflex's pre-patch snapshots); the task is created tagged.
     {
-      actions: ["ec2:RebootInstances", "ec2:CreateReplaceRootVolumeTask"],
+      actions: ["ec2:RebootInstances"],
       mutating: true,
       tagCondition: "resource",
       resources: ["arn:${Partition}:ec2:*:${Account}:instance/*"],
     },
-    {
-      actions: ["ec2:CreateReplaceRootVolumeTask"],
-      mutating: true,
-      tagCondition: "resource",
-      resources: ["arn:${Partition}:ec2:*::snapshot/*"],
-    },
-    {
-      actions: ["ec2:CreateReplaceRootVolumeTask"],
-      mutating: true,
-      tagCondition: "request",
-      resources: ["arn:${Partition}:ec2:*:${Account}:replace-root-volume-task/*"],
-    },
+    ...replaceRootPermissions(),
     // SendCommand is authorized against the document and each instance: the document is AWS's
     // own (untagged) patch baseline document, named exactly; instances must carry the tag.
     {
