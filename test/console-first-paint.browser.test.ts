@@ -46,7 +46,8 @@ async function seriousViolations(page: Page): Promise<string[]> {
 
 /** A page with every console module refused: what it shows is the server's HTML alone. */
 async function withoutModules(path: string): Promise<Page> {
-  const page = await browser.newPage();
+  // bypassCSP: axe-core goes in as an inline script, which the page's CSP (script-src 'self') refuses.
+  const page = await browser.newPage({ bypassCSP: true });
   await page.route(/\/console\/.*\.js$/, (route) => route.abort());
   await page.goto(`${local.url}${path}`);
   return page;

@@ -227,6 +227,52 @@ describe("a fan-out whose state machine ended without its Finish", () => {
   });
 });
 
+describe("a fan-out settled by two at once", () => {
+  // Each reads the item while it is RUNNING, before the other has marked it FINISHED.
+  it("two reconcilers' resumes at once audit locations.finished once", async () => {
+    const planned = await running();
+    await childRun(planned, 0, "SUCCEEDED");
+    await childRun(planned, 1, "FAILED");
+    parents.set(planned.parentId, { status: "FAILED", input: parents.get(planned.parentId)?.input ?? "" });
+    await Promise.all([Locations.resume(planned.parentId), Locations.resume(planned.parentId)]);
+    const f = await FanOuts.find(planned.parentId);
+    expect(f?.status).toBe("FINISHED");
+    expect(f?.errors).toBe(1);
+    expect(await finishedAudits(planned.parentId)).toHaveLength(1);
+  });
+
+  it("a resume racing the state machine's own Finish: audited once, the Finish answered or told to retry", async () => {
+    const planned = await running();
+    await childRun(planned, 0, "SUCCEEDED");
+    await childRun(planned, 1, "SUCCEEDED");
+    parents.set(planned.parentId, { status: "FAILED", input: parents.get(planned.parentId)?.input ?? "" });
+    const [finish] = await Promise.allSettled([
+      Locations.step({ action: "finish", parentId: planned.parentId }),
+      Locations.resume(planned.parentId),
+    ]);
+    if (finish.status === "rejected") expect(finish.reason).toMatchObject({ name: "ConflictError" });
+    expect((await FanOuts.find(planned.parentId))?.status).toBe("FINISHED");
+    expect(await finishedAudits(planned.parentId)).toHaveLength(1);
+    // Its retry, once the other has finished: the outcomes, nothing audited again.
+    const again = (await Locations.step({ action: "finish", parentId: planned.parentId })) as {
+      locations: Locations.LocationOutcome[];
+    };
+    expect(again.locations.map((l) => l.status)).toEqual(["SUCCEEDED", "SUCCEEDED"]);
+    expect(await finishedAudits(planned.parentId)).toHaveLength(1);
+  });
+
+  it("a claim whose holder died midway is taken over once it has run out; a FINISHED fan-out is never claimed", async () => {
+    const planned = await running();
+    const t = Date.now();
+    expect(await FanOuts.claimFinish(planned.parentId, t)).toBe(true);
+    expect(await FanOuts.claimFinish(planned.parentId, t + FanOuts.FINISH_CLAIM_MS - 1)).toBe(false);
+    expect(await FanOuts.claimFinish(planned.parentId, t + FanOuts.FINISH_CLAIM_MS + 1)).toBe(true);
+    await FanOuts.finish(planned.parentId);
+    expect(await FanOuts.claimFinish(planned.parentId, t + 10 * FanOuts.FINISH_CLAIM_MS)).toBe(false);
+    expect(await FanOuts.find(planned.parentId)).not.toHaveProperty("finishingUntil");
+  });
+});
+
 describe("a fan-out's selector, attacked", () => {
   const plan = (selector: Record<string, unknown>) =>
     Locations.plan(

@@ -582,6 +582,13 @@ async function finishFanOut(
     // Outcomes read from the runs' records are stored, once, so the item alone tells the end.
     for (const [i, s] of settled.entries())
       if (s.failed !== undefined && s.outcome) await record(f, i, s.outcome, s.failed);
+    // One settles it (audits, marks FINISHED); another at the same time is told to look again,
+    // and then finds it FINISHED. A holder that died midway is outlived by its claim's end.
+    if (!(await FanOuts.claimFinish(f.parentId)))
+      throw new ConflictError(
+        "fan_out_finishing",
+        `fan-out ${f.parentId} is being finished by another caller (or has finished); ask again`,
+      );
   }
   const outcomes = f.children.map((c, i) =>
     located(c, settled[i]?.outcome ?? { status: "RUNNING", reason: "has not ended" }),

@@ -155,6 +155,20 @@ function sendAsset(req: IncomingMessage, res: ServerResponse, asset: ConsoleAsse
 }
 
 /**
+ * A drawn page holds a run's data (params, targets, outputs: anyone's text) in its HTML, so it is
+ * sent as the deployed console is (console-site.ts), within what local mode's console needs:
+ * scripts only from this server (the inlined answers are data, which CSP does not run), no
+ * plugins, no `<base>`, never in a frame, no type sniffing, no referrer. Connections and styles
+ * are left open: `?api=` may name another API and the IdP is another origin.
+ */
+const FIRST_PAINT_HEADERS = {
+  "content-security-policy": "script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+};
+
+/**
  * index.html with `page` drawn in it from the API's answers to this caller: each request goes
  * through the authorizer and the API handler as the page's own request would, with the
  * navigation's headers (less If-None-Match: the page needs the answer itself). A refusal, of any
@@ -186,7 +200,11 @@ async function sendFirstPaint(
   const index = must(consoleAsset("/"), "index.html").body;
   const origin = `http://${req.headers.host ?? "127.0.0.1"}`;
   const html = await firstPaintHtml(index, page, answers, origin);
-  res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+  res.writeHead(200, {
+    "content-type": "text/html; charset=utf-8",
+    "cache-control": "no-store",
+    ...FIRST_PAINT_HEADERS,
+  });
   res.end(req.method === "HEAD" ? undefined : html);
 }
 

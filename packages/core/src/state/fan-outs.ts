@@ -94,13 +94,36 @@ export async function recordOutcome(
   );
 }
 
+/** How long one settling of a fan-out holds it before another may try (one that died midway). */
+export const FINISH_CLAIM_MS = 60_000;
+
+/**
+ * Takes the settling of a RUNNING fan-out for `FINISH_CLAIM_MS`: true for the one caller that
+ * audits and marks it FINISHED; false when it is FINISHED, or another (the state machine's
+ * Finish, a reconciler) holds it. Two finishing at once audited `locations.finished` twice.
+ */
+export async function claimFinish(parentId: string, now = Date.now()): Promise<boolean> {
+  return conditionalWrite(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: key(parentId),
+      UpdateExpression: "SET finishingUntil = :until",
+      ConditionExpression:
+        "attribute_exists(pk) AND #status = :running AND (attribute_not_exists(finishingUntil) OR finishingUntil < :now)",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: { ":running": "RUNNING", ":now": now, ":until": now + FINISH_CLAIM_MS },
+    }),
+  );
+}
+
 /** Marks a fan-out FINISHED (it leaves the running list; TTL removes it later). */
 export async function finish(parentId: string, now = new Date()): Promise<void> {
   await db().send(
     new UpdateCommand({
       TableName: tableName(),
       Key: key(parentId),
-      UpdateExpression: "SET #status = :done, finishedAt = :at, expiresAt = :ttl REMOVE gsi1pk, gsi1sk",
+      UpdateExpression:
+        "SET #status = :done, finishedAt = :at, expiresAt = :ttl REMOVE gsi1pk, gsi1sk, finishingUntil",
       ConditionExpression: "attribute_exists(pk)",
       ExpressionAttributeNames: { "#status": "status" },
       ExpressionAttributeValues: {

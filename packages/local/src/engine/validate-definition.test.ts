@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StateMachine } from "aws-local-stepfunctions";
 import { afterAll, describe, expect, it } from "vitest";
 import { LocalStepFunctions } from "./local-sfn.ts";
-import { type AslCheck, definitionValidator, enginesValidator } from "./validate-definition.ts";
+import { type AslCheck, cacheKey, definitionValidator, enginesValidator } from "./validate-definition.ts";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -97,6 +97,63 @@ describe("definitionValidator", () => {
     definitionValidator({ ...check, cacheDir: dir }).validate(def);
     definitionValidator({ ...check, version: "0.0.0-other", cacheDir: dir }).validate(def);
     expect(check.calls()).toBe(2);
+  });
+});
+
+describe("definitionValidator's cache directory (a shared temp dir)", () => {
+  // Anyone may create a directory in /tmp: one that another user could write to (or a symlink
+  // to one) must not vouch for a definition, else a file planted there runs an invalid one.
+  // A stand-in check (the real one costs 0.3-1 s a call): it refuses, or accepts, and counts.
+  const VERSION = "stand-in";
+  const standIn = (isValid: boolean) => {
+    let n = 0;
+    const check: AslCheck = () => {
+      n++;
+      return { isValid, errorsText: () => "refused by the stand-in" };
+    };
+    return { check, version: VERSION, calls: () => n };
+  };
+  const planted = (dir: string, def: unknown) => writeFileSync(join(dir, cacheKey(VERSION, def)), "");
+
+  it("trusts a directory only this user can write: a file planted in a world-writable one is ignored", () => {
+    const dir = cacheDir();
+    chmodSync(dir, 0o777);
+    const def = invalid();
+    planted(dir, def);
+    const refuse = standIn(false);
+    expect(() => definitionValidator({ ...refuse, cacheDir: dir }).validate(def)).toThrow(
+      /State machine definition is invalid/,
+    );
+    expect(refuse.calls()).toBe(1);
+    // Nor does it write there: the next valid definition is remembered in this process only.
+    const accept = standIn(true);
+    const v = definitionValidator({ ...accept, cacheDir: dir });
+    const ok = valid();
+    v.validate(ok);
+    v.validate(ok);
+    expect(accept.calls()).toBe(1);
+    expect(readdirSync(dir)).toHaveLength(1);
+  });
+
+  it("does not follow a symlink for its directory", () => {
+    const real = cacheDir();
+    const link = join(cacheDir(), "link");
+    symlinkSync(real, link);
+    const def = invalid();
+    planted(real, def);
+    expect(() => definitionValidator({ ...standIn(false), cacheDir: link }).validate(def)).toThrow(
+      /State machine definition is invalid/,
+    );
+  });
+
+  it("still vouches from its own directory (mode 0700): a file there is taken as passed", () => {
+    const dir = cacheDir();
+    chmodSync(dir, 0o700);
+    const def = valid();
+    planted(dir, def);
+    const accept = standIn(true);
+    definitionValidator({ ...accept, cacheDir: dir }).validate(def);
+    expect(accept.calls()).toBe(0);
   });
 });
 

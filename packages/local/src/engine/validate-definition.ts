@@ -7,11 +7,12 @@
  * compiler was ~40 % of a `reflex start`'s CPU before it was ready. A definition that passed is
  * remembered by the hash of the validator's version, its options and the definition: in this
  * process, and across processes as an empty file named by that hash in a per-user directory of
- * the system's temp dir (as tsx caches its transforms). A definition that failed is never
+ * the system's temp dir (as tsx caches its transforms), used only when that directory is this
+ * user's own and no one else can write it. A definition that failed is never
  * remembered, so it is refused, with the library's own message, every time.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -35,6 +36,13 @@ export function enginesValidator(): { check: AslCheck; version: string } {
   return { check: fromEngine("asl-validator") as AslCheck, version };
 }
 
+/** The name a definition that passed is remembered by: the validator's version, its options, the definition. */
+export function cacheKey(version: string, definition: unknown): string {
+  return createHash("sha256")
+    .update(`asl-validator@${version}\n${JSON.stringify(OPTIONS)}\n${JSON.stringify(definition)}`)
+    .digest("hex");
+}
+
 export interface DefinitionValidator {
   /** Throws, as the engine would, when the definition is invalid. */
   validate(definition: unknown): void;
@@ -51,14 +59,15 @@ export function definitionValidator(
   const check = opts.check ?? (found as { check: AslCheck }).check;
   const version = opts.version ?? found?.version ?? "injected";
   const uid = process.getuid?.() ?? "user";
-  const cacheDir = opts.cacheDir === undefined ? join(tmpdir(), `reflex-asl-${uid}`) : opts.cacheDir;
+  const asked = opts.cacheDir === undefined ? join(tmpdir(), `reflex-asl-${uid}`) : opts.cacheDir;
+  let trusted: boolean | undefined;
   const passed = new Set<string>();
   return {
     validate(definition) {
-      const key = createHash("sha256")
-        .update(`asl-validator@${version}\n${JSON.stringify(OPTIONS)}\n${JSON.stringify(definition)}`)
-        .digest("hex");
+      const key = cacheKey(version, definition);
       if (passed.has(key)) return;
+      trusted ??= asked !== null && ownDirectory(asked);
+      const cacheDir = trusted ? asked : null;
       const file = cacheDir ? join(cacheDir, key) : undefined;
       if (file && existsSync(file)) {
         passed.add(key);
@@ -70,9 +79,8 @@ export function definitionValidator(
       if (!isValid)
         throw new Error(`State machine definition is invalid, see error(s) below:\n ${errorsText("\n")}`);
       passed.add(key);
-      if (cacheDir && file) {
+      if (file) {
         try {
-          mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
           writeFileSync(file, "");
         } catch {
           // A cache that cannot be written only costs the next start the same check again.
@@ -80,6 +88,25 @@ export function definitionValidator(
       }
     },
   };
+}
+
+/**
+ * Whether `dir` may vouch for a definition: a directory (not a symlink) of this user that no one
+ * else can write, made 0700 when missing. The temp dir is shared: another user could create the
+ * directory first, or a symlink to one of theirs, and plant a file named by an invalid
+ * definition's hash; then the disk cache is not used (this process still remembers).
+ */
+function ownDirectory(dir: string): boolean {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = lstatSync(dir);
+    const uid = process.getuid?.();
+    // Windows has no uid or POSIX modes here; its temp dir is the user's own (%LOCALAPPDATA%).
+    if (uid === undefined) return st.isDirectory();
+    return st.isDirectory() && st.uid === uid && (st.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
 }
 
 let shared: DefinitionValidator | undefined;
