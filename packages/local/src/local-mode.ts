@@ -98,7 +98,16 @@ export interface LocalOptions {
    * differential tests record every cloud call with it, against either cloud).
    */
   decorateClient?: (service: string, client: Aws.SdkClient, region: string) => void;
+  /**
+   * Called as the start enters a phase after the server listens, and awaited: tests hold the
+   * start there to see what a request meets in that window (`listening`: the store's endpoints
+   * not set yet; `recovering`: the runs the last process left not recovered yet).
+   */
+  atPhase?: (phase: StartPhase, url: string) => Promise<void> | void;
 }
+
+/** The phases of a start between listening and ready (see {@link LocalOptions.atPhase}). */
+export type StartPhase = "listening" | "recovering";
 
 export interface LocalMode {
   url: string;
@@ -206,7 +215,9 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   const consoleAuth = new ConsoleAuth();
   let started: Awaited<ReturnType<typeof startServer>>;
   try {
-    started = await startServer({ engine, bus, api, routes, consoleAuth }, opts.port ?? 8787);
+    started = await startServer({ engine, bus, api, routes, consoleAuth }, opts.port ?? 8787, {
+      serving: "none",
+    });
   } catch (e) {
     // Close what is open (the store, the engine, the data dir's claim): left open, they keep
     // `reflex start` alive after it has said it failed, and hold the data dir.
@@ -226,14 +237,17 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     throw e;
   }
   const { server, url } = started;
+  await opts.atPhase?.("listening", url);
   // The IdP after the server: its one client redirects to the console's page, on this port.
   const idp = opts.sso ? await startSso(opts.config, url, consoleAuth) : undefined;
-  const portFile = dataDir ? writePortFile(dataDir, url) : undefined;
   const worm = await openAuditExport(storage, dataDir, region);
   useLocalEndpoints(opts, { storage, s3Endpoint: worm.endpoint, url, cloud, organization, useRealCloud });
+  // The start's own calls to this server's Step Functions and EventBridge may go out from here on.
+  started.serve("aws");
   // Config `organization`: the OUs' accounts, through the simulated organization (or AWS).
   Organization.forget();
   await Organization.refresh(opts.config);
+  await opts.atPhase?.("recovering", url);
   await recoverRuns(engine);
 
   const jobs =
@@ -243,6 +257,10 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
           await invoke(scheduleHandler, "reflex-local-schedule", payload);
         });
   const sealer = startLocalSealer(opts.config, opts.scheduler !== false);
+  // Ready: everything is served, and only then does the port file tell the CLI where (a request
+  // before this got 503 `starting`, not a 500 from a store not set up yet or a run not recovered).
+  started.serve("all");
+  const portFile = dataDir ? writePortFile(dataDir, url) : undefined;
 
   return {
     url,
@@ -639,7 +657,7 @@ function refuseBusyDataDir(dataDir: string): void {
 
 /**
  * Claims the data dir for this process before anything opens its store: `<dataDir>/reflex.pid`,
- * created exclusively. The port file is written only once the server listens, so without this
+ * created exclusively. The port file is written only once the server is ready, so without this
  * a second start during the first one's startup would reach the store's lock and die on it.
  * A claim whose process is gone is taken over. Returns the release.
  */
