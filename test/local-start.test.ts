@@ -150,7 +150,7 @@ describe("the port file", () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("is written once local mode listens, found by the CLI, and removed on stop", async () => {
+  it("is written once local mode is ready, found by the CLI, and removed on stop", async () => {
     const dataDir = join(dir, ".reflex");
     const local = await start({ dataDir, quiet: true });
     let found: Awaited<ReturnType<typeof openTransport>>;
