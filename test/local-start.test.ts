@@ -265,6 +265,27 @@ describe("reflex start before it is ready", () => {
     }
   });
 
+  it("closes what it opened when the start fails after listening: no server left answering `starting`, no port file, the data dir free", async () => {
+    const dataDir = join(dir, "failed");
+    const seen = deferred<string>();
+    const failed = await start({
+      dataDir,
+      quiet: true,
+      atPhase: (phase, url) => {
+        seen.resolve(url);
+        if (phase === "recovering") throw new Error("recovery failed");
+      },
+    }).catch((e: Error) => e);
+    expect(failed).toMatchObject({ message: "recovery failed" });
+    const url = await seen.promise;
+    await expect(fetch(`${url}/api/executions`)).rejects.toThrow();
+    expect(existsSync(join(dataDir, "server.json"))).toBe(false);
+    expect(existsSync(join(dataDir, "reflex.pid"))).toBe(false);
+    // The store is closed too: a new start on the same data dir opens it.
+    const again = await start({ dataDir, quiet: true });
+    await again.stop();
+  });
+
   it("gives the CLI a clear error when the server is still starting after the CLI's wait", async () => {
     const { reached, release, local } = heldStart({ dataDir: null, quiet: true });
     let started: LocalMode | undefined;

@@ -20,6 +20,7 @@ import {
   Gate,
   HistoryReports,
   Locations,
+  must,
   Organization,
   Runbooks,
   Runs,
@@ -213,22 +214,30 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   const realCloud = realCloudFromEnv();
   const { api, routes } = serverRoutes(opts, { cloud, bus, outbox, slackWork, realCloud, activity });
   const consoleAuth = new ConsoleAuth();
+  // What is open once the store is: closed again if the start fails (left open, they keep
+  // `reflex start` alive after it has said it failed, answering `starting`, and hold the data dir).
+  const opened: { server?: Server; worm?: Worm; idp?: LocalIdp } = {};
+  const abandon = async () => {
+    activity?.stop();
+    await engine.close();
+    if (opened.server) await closeServer(opened.server);
+    await opened.worm?.close();
+    await opened.idp?.stop();
+    await storage.close();
+    releaseDataDir();
+    useProbeTransport();
+    ChatOps.Transport.useTransport(undefined);
+    Audit.useTransport(undefined);
+    useReceiptCheck(undefined);
+    Aws.configure({ guard: stoppedGuard });
+  };
   let started: Awaited<ReturnType<typeof startServer>>;
   try {
     started = await startServer({ engine, bus, api, routes, consoleAuth }, opts.port ?? 8787, {
       serving: "none",
     });
   } catch (e) {
-    // Close what is open (the store, the engine, the data dir's claim): left open, they keep
-    // `reflex start` alive after it has said it failed, and hold the data dir.
-    activity?.stop();
-    await engine.close();
-    await storage.close();
-    releaseDataDir();
-    ChatOps.Transport.useTransport(undefined);
-    Audit.useTransport(undefined);
-    useReceiptCheck(undefined);
-    Aws.configure({ guard: stoppedGuard });
+    await abandon();
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "EADDRINUSE")
       throw new Error(`port ${opts.port} is in use; stop what listens there or pick another --port`, {
@@ -237,18 +246,27 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     throw e;
   }
   const { server, url } = started;
-  await opts.atPhase?.("listening", url);
-  // The IdP after the server: its one client redirects to the console's page, on this port.
-  const idp = opts.sso ? await startSso(opts.config, url, consoleAuth) : undefined;
-  const worm = await openAuditExport(storage, dataDir, region);
-  useLocalEndpoints(opts, { storage, s3Endpoint: worm.endpoint, url, cloud, organization, useRealCloud });
-  // The start's own calls to this server's Step Functions and EventBridge may go out from here on.
-  started.serve("aws");
-  // Config `organization`: the OUs' accounts, through the simulated organization (or AWS).
-  Organization.forget();
-  await Organization.refresh(opts.config);
-  await opts.atPhase?.("recovering", url);
-  await recoverRuns(engine);
+  opened.server = server;
+  try {
+    await opts.atPhase?.("listening", url);
+    // The IdP after the server: its one client redirects to the console's page, on this port.
+    if (opts.sso) opened.idp = await startSso(opts.config, url, consoleAuth);
+    opened.worm = await openAuditExport(storage, dataDir, region);
+    const s3Endpoint = opened.worm.endpoint;
+    useLocalEndpoints(opts, { storage, s3Endpoint, url, cloud, organization, useRealCloud });
+    // The start's own calls to this server's Step Functions and EventBridge may go out from here on.
+    started.serve("aws");
+    // Config `organization`: the OUs' accounts, through the simulated organization (or AWS).
+    Organization.forget();
+    await Organization.refresh(opts.config);
+    await opts.atPhase?.("recovering", url);
+    await recoverRuns(engine);
+  } catch (e) {
+    await abandon();
+    throw e;
+  }
+  const { idp } = opened;
+  const worm = must(opened.worm, "the audit export");
 
   const jobs =
     opts.scheduler === false
