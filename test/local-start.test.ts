@@ -10,7 +10,7 @@ import { validateConfig } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiClient, ApiError } from "../packages/local/src/cli/client.ts";
 import { readyBanner, tryPrefix } from "../packages/local/src/cli/start-banner.ts";
-import { openTransport } from "../packages/local/src/cli/transport.ts";
+import { openTransport, openTransportOnceStarted } from "../packages/local/src/cli/transport.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import {
   type LocalMode,
@@ -284,6 +284,30 @@ describe("reflex start before it is ready", () => {
     // The store is closed too: a new start on the same data dir opens it.
     const again = await start({ dataDir, quiet: true });
     await again.stop();
+  });
+
+  it("lets the CLI find a server still starting on another port: it waits for the port file, not the default port", async () => {
+    const cwd = join(dir, "other-port");
+    const { reached, release, local } = heldStart({ dataDir: join(cwd, ".reflex"), quiet: true });
+    let started: LocalMode | undefined;
+    try {
+      release.listening.resolve();
+      await reached.recovering.promise;
+      const waitingFor = deferred<number>();
+      // Found by the default port before the start is done, it would be told nothing listens there.
+      const found = openTransportOnceStarted({ cwd, env: {} }, (starting) =>
+        waitingFor.resolve(starting.pid),
+      );
+      expect(await Promise.race([waitingFor.promise, found.then((t) => t.source)])).toBe(process.pid);
+      release.recovering.resolve();
+      started = await local;
+      const transport = await found;
+      expect([transport.baseUrl, transport.source]).toEqual([started.url, "port-file"]);
+    } finally {
+      release.listening.resolve();
+      release.recovering.resolve();
+      await (started ?? (await local.catch(() => undefined)))?.stop();
+    }
   });
 
   it("gives the CLI a clear error when the server is still starting after the CLI's wait", async () => {

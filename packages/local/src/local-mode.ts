@@ -42,7 +42,7 @@ import { followActivity, type Writer } from "./activity.ts";
 import { LocalAuditQueue } from "./audit-queue.ts";
 import { LOCAL_AUDIT_BUCKET, type LocalSealer, startLocalSealer } from "./audit-sealer.ts";
 import { LocalBus } from "./bus.ts";
-import { PORT_FILE, type PortFile, readPortFile, writerAlive } from "./cli/transport.ts";
+import { CLAIM_FILE, PORT_FILE, type PortFile, readPortFile, writerAlive } from "./cli/transport.ts";
 import { SIMULATED_SERVICES, SimulatedCloud, withExecution } from "./cloud/index.ts";
 import { SimulatedOrganization } from "./cloud/organization.ts";
 import { LocalStepFunctions } from "./engine/local-sfn.ts";
@@ -680,7 +680,7 @@ function refuseBusyDataDir(dataDir: string): void {
  * A claim whose process is gone is taken over. Returns the release.
  */
 function claimDataDir(dataDir: string): () => void {
-  const path = join(dataDir, "reflex.pid");
+  const path = join(dataDir, CLAIM_FILE);
   const mine = JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString() });
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
