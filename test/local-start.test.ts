@@ -8,10 +8,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { validateConfig } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ApiClient, ApiError } from "../packages/local/src/cli/client.ts";
 import { readyBanner, tryPrefix } from "../packages/local/src/cli/start-banner.ts";
-import { openTransport } from "../packages/local/src/cli/transport.ts";
+import { openTransport, openTransportOnceStarted } from "../packages/local/src/cli/transport.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
-import { type LocalMode, type LocalOptions, startLocal } from "../packages/local/src/local-mode.ts";
+import {
+  type LocalMode,
+  type LocalOptions,
+  type StartPhase,
+  startLocal,
+} from "../packages/local/src/local-mode.ts";
 import { api, runAndWait } from "./support/local.ts";
 
 const CONFIG = validateConfig({
@@ -144,7 +150,7 @@ describe("the port file", () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("is written once local mode listens, found by the CLI, and removed on stop", async () => {
+  it("is written once local mode is ready, found by the CLI, and removed on stop", async () => {
     const dataDir = join(dir, ".reflex");
     const local = await start({ dataDir, quiet: true });
     let found: Awaited<ReturnType<typeof openTransport>>;
@@ -158,6 +164,173 @@ describe("the port file", () => {
       await local.stop();
     }
     expect(existsSync(join(dataDir, "server.json"))).toBe(false);
+  });
+});
+
+function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** A start held at each phase between listening and ready until the test lets it go on. */
+function heldStart(opts: Partial<LocalOptions>) {
+  const reached = { listening: deferred<string>(), recovering: deferred<string>() };
+  const release = { listening: deferred(), recovering: deferred() };
+  const local = start({
+    ...opts,
+    atPhase: (phase: StartPhase, url: string) => {
+      reached[phase].resolve(url);
+      return release[phase].promise;
+    },
+  });
+  return { reached, release, local };
+}
+
+/** What a caller meets while the start is held: the answer, or that nothing listens. */
+async function ask(url: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, retryAfter: res.headers.get("retry-after"), body: await res.json() };
+}
+
+describe("reflex start before it is ready", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "reflex-starting-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("answers 503 `starting` with Retry-After (never 500, nothing written) and writes the port file only once ready", async () => {
+    const dataDir = join(dir, "held");
+    const { reached, release, local } = heldStart({ dataDir, quiet: true });
+    const starting = {
+      status: 503,
+      retryAfter: expect.stringMatching(/^\d+$/),
+      body: { error: { code: "starting", message: expect.stringContaining("starting") } },
+    };
+    let started: LocalMode | undefined;
+    try {
+      for (const phase of ["listening", "recovering"] as const) {
+        const url = await reached[phase].promise;
+        expect(await ask(url, "GET", "/api/executions"), phase).toEqual(starting);
+        const run = { params: { selector: { tag: { Backup: "daily" } } }, dryRun: true };
+        expect(await ask(url, "POST", "/api/runbooks/backup-snapshot/executions", run), phase).toEqual(
+          starting,
+        );
+        expect(existsSync(join(dataDir, "server.json")), phase).toBe(false);
+        release[phase].resolve();
+      }
+      started = await local;
+      expect(JSON.parse(readFileSync(join(dataDir, "server.json"), "utf8")).url).toBe(started.url);
+      const after = await api(started, "GET", "/api/executions");
+      expect([after.status, after.body.executions]).toEqual([200, []]);
+    } finally {
+      release.listening.resolve();
+      release.recovering.resolve();
+      await (started ?? (await local.catch(() => undefined)))?.stop();
+    }
+  });
+
+  it("is waited out by the CLI, which retries a 503 `starting` until the server is ready", async () => {
+    const { reached, release, local } = heldStart({ dataDir: null, quiet: true });
+    let started: LocalMode | undefined;
+    try {
+      release.listening.resolve();
+      const url = await reached.recovering.promise;
+      const refused = deferred<boolean>();
+      const transport = await openTransport({
+        url,
+        fetch: async (input, init) => {
+          const res = await fetch(input, init);
+          if (res.status === 503) refused.resolve(true);
+          return res;
+        },
+      });
+      const asked = new ApiClient(transport).call<{ executions: unknown[] }>("GET", "/api/executions");
+      // Let the start go on only once the CLI has been told it is starting: its answer comes after.
+      expect(await Promise.race([refused.promise, asked.then(() => false)])).toBe(true);
+      release.recovering.resolve();
+      expect((await asked).executions).toEqual([]);
+      started = await local;
+    } finally {
+      release.listening.resolve();
+      release.recovering.resolve();
+      await (started ?? (await local.catch(() => undefined)))?.stop();
+    }
+  });
+
+  it("closes what it opened when the start fails after listening: no server left answering `starting`, no port file, the data dir free", async () => {
+    const dataDir = join(dir, "failed");
+    const seen = deferred<string>();
+    const failed = await start({
+      dataDir,
+      quiet: true,
+      atPhase: (phase, url) => {
+        seen.resolve(url);
+        if (phase === "recovering") throw new Error("recovery failed");
+      },
+    }).catch((e: Error) => e);
+    expect(failed).toMatchObject({ message: "recovery failed" });
+    const url = await seen.promise;
+    await expect(fetch(`${url}/api/executions`)).rejects.toThrow();
+    expect(existsSync(join(dataDir, "server.json"))).toBe(false);
+    expect(existsSync(join(dataDir, "reflex.pid"))).toBe(false);
+    // The store is closed too: a new start on the same data dir opens it.
+    const again = await start({ dataDir, quiet: true });
+    await again.stop();
+  });
+
+  it("lets the CLI find a server still starting on another port: it waits for the port file, not the default port", async () => {
+    const cwd = join(dir, "other-port");
+    const { reached, release, local } = heldStart({ dataDir: join(cwd, ".reflex"), quiet: true });
+    let started: LocalMode | undefined;
+    try {
+      release.listening.resolve();
+      await reached.recovering.promise;
+      const waitingFor = deferred<number>();
+      // Found by the default port before the start is done, it would be told nothing listens there.
+      const found = openTransportOnceStarted({ cwd, env: {} }, (starting) =>
+        waitingFor.resolve(starting.pid),
+      );
+      expect(await Promise.race([waitingFor.promise, found.then((t) => t.source)])).toBe(process.pid);
+      release.recovering.resolve();
+      started = await local;
+      const transport = await found;
+      expect([transport.baseUrl, transport.source]).toEqual([started.url, "port-file"]);
+    } finally {
+      release.listening.resolve();
+      release.recovering.resolve();
+      await (started ?? (await local.catch(() => undefined)))?.stop();
+    }
+  });
+
+  it("gives the CLI a clear error when the server is still starting after the CLI's wait", async () => {
+    const { reached, release, local } = heldStart({ dataDir: null, quiet: true });
+    let started: LocalMode | undefined;
+    try {
+      const url = await reached.listening.promise;
+      const client = new ApiClient(url, undefined, { startingWaitMs: 0 });
+      const error = await client.call("GET", "/api/executions").catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ApiError);
+      expect(error).toMatchObject({
+        status: 503,
+        code: "starting",
+        message: expect.stringMatching(/^Reflex at http:\/\/127\.0\.0\.1:\d+ is still starting/),
+      });
+      release.listening.resolve();
+      release.recovering.resolve();
+      started = await local;
+    } finally {
+      release.listening.resolve();
+      release.recovering.resolve();
+      await (started ?? (await local.catch(() => undefined)))?.stop();
+    }
   });
 });
 

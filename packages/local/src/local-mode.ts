@@ -20,6 +20,7 @@ import {
   Gate,
   HistoryReports,
   Locations,
+  must,
   Organization,
   Runbooks,
   Runs,
@@ -41,7 +42,7 @@ import { followActivity, type Writer } from "./activity.ts";
 import { LocalAuditQueue } from "./audit-queue.ts";
 import { LOCAL_AUDIT_BUCKET, type LocalSealer, startLocalSealer } from "./audit-sealer.ts";
 import { LocalBus } from "./bus.ts";
-import { PORT_FILE, type PortFile, readPortFile, writerAlive } from "./cli/transport.ts";
+import { CLAIM_FILE, PORT_FILE, type PortFile, readPortFile, writerAlive } from "./cli/transport.ts";
 import { SIMULATED_SERVICES, SimulatedCloud, withExecution } from "./cloud/index.ts";
 import { SimulatedOrganization } from "./cloud/organization.ts";
 import { LocalStepFunctions } from "./engine/local-sfn.ts";
@@ -98,7 +99,16 @@ export interface LocalOptions {
    * differential tests record every cloud call with it, against either cloud).
    */
   decorateClient?: (service: string, client: Aws.SdkClient, region: string) => void;
+  /**
+   * Called as the start enters a phase after the server listens, and awaited: tests hold the
+   * start there to see what a request meets in that window (`listening`: the store's endpoints
+   * not set yet; `recovering`: the runs the last process left not recovered yet).
+   */
+  atPhase?: (phase: StartPhase, url: string) => Promise<void> | void;
 }
+
+/** The phases of a start between listening and ready (see {@link LocalOptions.atPhase}). */
+export type StartPhase = "listening" | "recovering";
 
 export interface LocalMode {
   url: string;
@@ -206,20 +216,30 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   const realCloud = realCloudFromEnv();
   const { api, routes } = serverRoutes(opts, { cloud, bus, outbox, slackWork, realCloud, activity });
   const consoleAuth = new ConsoleAuth();
-  let started: Awaited<ReturnType<typeof startServer>>;
-  try {
-    started = await startServer({ engine, bus, api, routes, consoleAuth }, opts.port ?? 8787);
-  } catch (e) {
-    // Close what is open (the store, the engine, the data dir's claim): left open, they keep
-    // `reflex start` alive after it has said it failed, and hold the data dir.
+  // What is open once the store is: closed again if the start fails (left open, they keep
+  // `reflex start` alive after it has said it failed, answering `starting`, and hold the data dir).
+  const opened: { server?: Server; worm?: Worm; idp?: LocalIdp } = {};
+  const abandon = async () => {
     activity?.stop();
     await engine.close();
+    if (opened.server) await closeServer(opened.server);
+    await opened.worm?.close();
+    await opened.idp?.stop();
     await storage.close();
     releaseDataDir();
+    useProbeTransport();
     ChatOps.Transport.useTransport(undefined);
     Audit.useTransport(undefined);
     useReceiptCheck(undefined);
     Aws.configure({ guard: stoppedGuard });
+  };
+  let started: Awaited<ReturnType<typeof startServer>>;
+  try {
+    started = await startServer({ engine, bus, api, routes, consoleAuth }, opts.port ?? 8787, {
+      serving: "none",
+    });
+  } catch (e) {
+    await abandon();
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "EADDRINUSE")
       throw new Error(`port ${opts.port} is in use; stop what listens there or pick another --port`, {
@@ -228,15 +248,27 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     throw e;
   }
   const { server, url } = started;
-  // The IdP after the server: its one client redirects to the console's page, on this port.
-  const idp = opts.sso ? await startSso(opts.config, url, consoleAuth) : undefined;
-  const portFile = dataDir ? writePortFile(dataDir, url) : undefined;
-  const worm = await openAuditExport(storage, dataDir, region);
-  useLocalEndpoints(opts, { storage, s3Endpoint: worm.endpoint, url, cloud, organization, useRealCloud });
-  // Config `organization`: the OUs' accounts, through the simulated organization (or AWS).
-  Organization.forget();
-  await Organization.refresh(opts.config);
-  await recoverRuns(engine);
+  opened.server = server;
+  try {
+    await opts.atPhase?.("listening", url);
+    // The IdP after the server: its one client redirects to the console's page, on this port.
+    if (opts.sso) opened.idp = await startSso(opts.config, url, consoleAuth);
+    opened.worm = await openAuditExport(storage, dataDir, region);
+    const s3Endpoint = opened.worm.endpoint;
+    useLocalEndpoints(opts, { storage, s3Endpoint, url, cloud, organization, useRealCloud });
+    // The start's own calls to this server's Step Functions and EventBridge may go out from here on.
+    started.serve("aws");
+    // Config `organization`: the OUs' accounts, through the simulated organization (or AWS).
+    Organization.forget();
+    await Organization.refresh(opts.config);
+    await opts.atPhase?.("recovering", url);
+    await recoverRuns(engine);
+  } catch (e) {
+    await abandon();
+    throw e;
+  }
+  const { idp } = opened;
+  const worm = must(opened.worm, "the audit export");
 
   const jobs =
     opts.scheduler === false
@@ -245,6 +277,10 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
           await invoke(scheduleHandler, "reflex-local-schedule", payload);
         });
   const sealer = startLocalSealer(opts.config, opts.scheduler !== false);
+  // Ready: everything is served, and only then does the port file tell the CLI where (a request
+  // before this got 503 `starting`, not a 500 from a store not set up yet or a run not recovered).
+  started.serve("all");
+  const portFile = dataDir ? writePortFile(dataDir, url) : undefined;
 
   return {
     url,
@@ -649,12 +685,12 @@ function refuseBusyDataDir(dataDir: string): void {
 
 /**
  * Claims the data dir for this process before anything opens its store: `<dataDir>/reflex.pid`,
- * created exclusively. The port file is written only once the server listens, so without this
+ * created exclusively. The port file is written only once the server is ready, so without this
  * a second start during the first one's startup would reach the store's lock and die on it.
  * A claim whose process is gone is taken over. Returns the release.
  */
 function claimDataDir(dataDir: string): () => void {
-  const path = join(dataDir, "reflex.pid");
+  const path = join(dataDir, CLAIM_FILE);
   const mine = JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString() });
   for (let attempt = 0; attempt < 3; attempt++) {
     try {

@@ -238,13 +238,56 @@ export function refuseForeign(req: IncomingMessage, port: number): string | unde
   return undefined;
 }
 
-export async function startServer(deps: ServerDeps, port: number): Promise<{ server: Server; url: string }> {
+/**
+ * What the server answers while local mode is still starting: `none` until the store's endpoints
+ * are set, then `aws` (the local Step Functions and EventBridge, which the start itself calls
+ * while it recovers the runs the last process left), then `all` once the start is done.
+ */
+export type Serving = "none" | "aws" | "all";
+
+const STARTING_MESSAGE =
+  "Reflex local mode is still starting (its store, the runs the last process left); try again in a moment";
+
+/**
+ * The answer to a request that came before the server serves it: 503 with Retry-After, as
+ * `{ error: { code: "starting" } }` (the AWS JSON protocols: their own error shape, which the
+ * SDK retries), never the 500 of a store that is not there yet.
+ */
+function sendStarting(req: IncomingMessage, res: ServerResponse, target: string | undefined): void {
+  req.resume();
+  if (target === undefined) {
+    send(res, 503, errorBody("starting", STARTING_MESSAGE), { "retry-after": "1" });
+    return;
+  }
+  send(res, 503, JSON.stringify({ __type: "ServiceUnavailableException", message: STARTING_MESSAGE }), {
+    "content-type": target.startsWith("AWSStepFunctions.")
+      ? "application/x-amz-json-1.0"
+      : "application/x-amz-json-1.1",
+    "retry-after": "1",
+  });
+}
+
+/**
+ * Listens on 127.0.0.1. With `serving: "none"` (local mode) every request is answered 503
+ * `starting` until `serve()` says what may be served, as the start goes on (see {@link Serving}).
+ */
+export async function startServer(
+  deps: ServerDeps,
+  port: number,
+  opts: { serving?: Serving } = {},
+): Promise<{ server: Server; url: string; serve(what: Serving): void }> {
+  let serving: Serving = opts.serving ?? "all";
   const server = createServer(async (req, res) => {
     try {
       const foreign = refuseForeign(req, (server.address() as AddressInfo).port);
       if (foreign) {
         req.resume();
         return send(res, 403, errorBody("foreign_request", foreign), { connection: "close" });
+      }
+      if (serving !== "all") {
+        const awsTarget = req.method === "POST" ? req.headers["x-amz-target"] : undefined;
+        const target = typeof awsTarget === "string" ? awsTarget : undefined;
+        if (serving === "none" || target === undefined) return sendStarting(req, res, target);
       }
       const { bytes, tooLarge, drained } = await readBody(req);
       if (tooLarge) {
@@ -372,5 +415,11 @@ export async function startServer(deps: ServerDeps, port: number): Promise<{ ser
     server.listen(port, "127.0.0.1", () => resolve());
   });
   const addr = server.address() as AddressInfo;
-  return { server, url: `http://127.0.0.1:${addr.port}` };
+  return {
+    server,
+    url: `http://127.0.0.1:${addr.port}`,
+    serve: (what) => {
+      serving = what;
+    },
+  };
 }

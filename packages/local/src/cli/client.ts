@@ -134,6 +134,10 @@ function query(filter: object): string {
 
 const TERMINAL = new Set<string>(Executions.TERMINAL);
 
+/** How long the CLI waits out a local mode that answers 503 `starting`, and how often it asks again. */
+const STARTING_WAIT_MS = 30_000;
+const STARTING_POLL_MS = 250;
+
 /** The CLI's client for Reflex's JSON API; every request goes through the transport. */
 export class ApiClient {
   private opened?: Promise<Transport>;
@@ -151,7 +155,7 @@ export class ApiClient {
   constructor(
     private readonly server?: string | Transport,
     readonly actor = `cli:${localUser()}`,
-    private readonly options: { forTerminal?: boolean } = {},
+    private readonly options: { forTerminal?: boolean; startingWaitMs?: number } = {},
   ) {}
 
   /** The transport, opened on first use; a bad URL is bad input (400, exit 2). */
@@ -170,7 +174,34 @@ export class ApiClient {
     return this.request<T>(method, path, body);
   }
 
+  /**
+   * A request, sent again while local mode answers 503 `starting` (`reflex start` restarted a
+   * moment ago): every STARTING_POLL_MS, for up to `startingWaitMs` (default 30 s), then an
+   * ApiError that says it is still starting. Nothing was done with a request answered so.
+   */
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const waitMs = this.options.startingWaitMs ?? STARTING_WAIT_MS;
+    const began = Date.now();
+    for (;;) {
+      try {
+        return await this.requestOnce<T>(method, path, body);
+      } catch (e) {
+        if (!(e instanceof ApiError && e.status === 503 && e.code === "starting")) throw e;
+        const waited = Date.now() - began;
+        if (waited >= waitMs) {
+          const { baseUrl } = await this.transport();
+          throw new ApiError(
+            503,
+            "starting",
+            `Reflex at ${baseUrl} is still starting (waited ${Math.round(waited / 1000)} s); try again once \`reflex start\` has printed that it is ready`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(STARTING_POLL_MS, waitMs - waited)));
+      }
+    }
+  }
+
+  private async requestOnce<T>(method: string, path: string, body?: unknown): Promise<T> {
     const transport = await this.transport();
     let res: Response;
     try {

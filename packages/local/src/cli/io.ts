@@ -4,7 +4,7 @@
  */
 import { ApiClient } from "./client.ts";
 import { type Colours, colours, colourWanted } from "./colour.ts";
-import { openTransport, TransportError } from "./transport.ts";
+import { openTransportOnceStarted, TransportError } from "./transport.ts";
 
 export interface Io {
   out(s: string): void;
@@ -52,7 +52,9 @@ export interface ServerOptions {
  * command prints `--json`, every string it gets back is made safe to print on a terminal.
  */
 export async function clientFor(opts: ServerOptions): Promise<ApiClient> {
-  const transport = await openTransport({ url: opts.url }).catch((e) => {
+  const transport = await openTransportOnceStarted({ url: opts.url }, (starting) =>
+    process.stderr.write(`reflex: waiting for reflex start (pid ${starting.pid}) to be ready…\n`),
+  ).catch((e) => {
     throw e instanceof TransportError ? new UsageError(e.message) : e;
   });
   // An empty --as would otherwise act as the server's default actor, not as you.

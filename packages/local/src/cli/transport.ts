@@ -31,6 +31,9 @@ export interface Transport {
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }
 
+/** The file `reflex start` claims its data dir with before it opens the store (local-mode.ts). */
+export const CLAIM_FILE = "reflex.pid";
+
 /** What `reflex start` writes to `<dataDir>/server.json`. */
 export interface PortFile {
   url: string;
@@ -115,6 +118,49 @@ export async function openTransport(opts: TransportOptions = {}): Promise<Transp
       return send(wire.href, { ...init, headers });
     },
   };
+}
+
+/** How long the CLI waits for a `reflex start` still starting to write its port file, and how often it looks. */
+const STARTING_WAIT_MS = 30_000;
+const STARTING_POLL_MS = 250;
+
+/**
+ * {@link openTransport}, except that when the server would be the default port only because a
+ * `reflex start` that holds the data dir has not written its port file yet (it is still
+ * starting, perhaps on another port), it waits for that file, up to 30 s; `onWait` is told once.
+ * After that, the default port as before (a start there answers 503 `starting` meanwhile).
+ */
+export async function openTransportOnceStarted(
+  opts: TransportOptions = {},
+  onWait?: (starting: { pid: number; dataDir: string }) => void,
+): Promise<Transport> {
+  const began = Date.now();
+  let told = false;
+  for (;;) {
+    const transport = await openTransport(opts);
+    if (transport.source !== "default") return transport;
+    const starting = startingServer(opts.cwd, opts.env ?? process.env);
+    if (!starting || Date.now() - began >= STARTING_WAIT_MS) return transport;
+    if (!told) onWait?.(starting);
+    told = true;
+    await new Promise((resolve) => setTimeout(resolve, STARTING_POLL_MS));
+  }
+}
+
+/** A live `reflex start` that has claimed the data dir (it may not have written its port file yet). */
+export function startingServer(
+  cwd = process.cwd(),
+  env: NodeJS.ProcessEnv = process.env,
+): { pid: number; dataDir: string } | undefined {
+  const dataDir = resolve(cwd, env.REFLEX_DATA_DIR || DEFAULT_DATA_DIR);
+  let held: { pid?: unknown; startedAt?: unknown };
+  try {
+    held = JSON.parse(readFileSync(join(dataDir, CLAIM_FILE), "utf8"));
+  } catch {
+    return undefined;
+  }
+  const pid = Number(held?.pid);
+  return writerAlive(pid, Date.parse(String(held?.startedAt))) ? { pid, dataDir } : undefined;
 }
 
 /**
