@@ -1216,17 +1216,33 @@ export async function sweepLost(e: {
   if (plan?.inPlace)
     return sweepLostRoot(region, plan.inPlace, e.id, e.result?.replaceRootTask as string | undefined);
   const launched = typeof e.result?.launched === "string" ? e.result.launched : undefined;
-  const isDrill = typeof e.params.drill === "string";
-  const instances =
-    isDrill && (launched || plan?.launch) ? await terminateAll(region, e.id, launched) : undefined;
-  const { found, untagged } = await volumesOf(region, e.id, recorded);
-  if (!isDrill)
+  if (typeof e.params.drill !== "string") {
+    const { found, untagged } = await volumesOf(region, e.id, recorded);
     return {
       deleted: [],
       untagged,
       left: [...(launched ? [launched] : []), ...found.map((v) => v.VolumeId as string)],
       note: "a lost restore (not a drill) is not swept: check whether its volumes are wanted, and delete them if not",
     };
+  }
+  return removeAll(region, e.id, launched ?? (plan?.launch ? "" : undefined), recorded, "the drill was lost");
+}
+
+/**
+ * Terminates the instance a drill launched (`launched`: its recorded id, "" when it launched one
+ * but recorded no id, undefined when it launched none), then detaches and deletes the volumes it
+ * made (by its tag and by the ids recorded); `what` opens the note. Safe to repeat.
+ */
+async function removeAll(
+  region: string,
+  executionId: string,
+  launched: string | undefined,
+  recorded: string[],
+  what: string,
+): Promise<Swept> {
+  const instances =
+    launched !== undefined ? await terminateAll(region, executionId, launched || undefined) : undefined;
+  const { found, untagged } = await volumesOf(region, executionId, recorded);
   const gone = await deleteVolumes(region, found);
   const { ended, lostTag, stillUp } = instancesNote(instances);
   const { deleted } = gone;
@@ -1237,8 +1253,8 @@ export async function sweepLost(e: {
     left,
     ...(instances ? { instances } : {}),
     note: left.length
-      ? `the drill was lost; ${ended}${deleted.length} volume(s) deleted, still there (the next reconcile tries again): ${left.join(", ")}${lostTag}`
-      : `the drill was lost; ${ended}every volume it made was deleted (${deleted.length})${lostTag}`,
+      ? `${what}; ${ended}${deleted.length} volume(s) deleted, still there (the next reconcile tries again): ${left.join(", ")}${lostTag}`
+      : `${what}; ${ended}every volume it made was deleted (${deleted.length})${lostTag}`,
   };
 }
 
@@ -1265,21 +1281,13 @@ export async function sweepKept(
   const region = plan?.region ?? process.env.AWS_REGION ?? "us-east-1";
   // A drill side by side as a new instance kept its instance too: terminated first.
   const launched = typeof e.result?.launched === "string" ? e.result.launched : undefined;
-  const instances = launched || plan?.launch ? await terminateAll(region, e.id, launched) : undefined;
-  const { found, untagged } = await volumesOf(region, e.id, kept.volumes);
-  const gone = await deleteVolumes(region, found);
-  const { ended, lostTag, stillUp } = instancesNote(instances);
-  const { deleted } = gone;
-  const left = [...stillUp, ...gone.left];
-  return {
-    deleted,
-    untagged,
-    left,
-    ...(instances ? { instances } : {}),
-    note: left.length
-      ? `kept ${kept.hours} h until ${kept.until}; ${ended}${deleted.length} volume(s) deleted, still there (the next reconcile tries again): ${left.join(", ")}${lostTag}`
-      : `kept ${kept.hours} h until ${kept.until}; ${ended}every volume it made was deleted (${deleted.length})${lostTag}`,
-  };
+  return removeAll(
+    region,
+    e.id,
+    launched ?? (plan?.launch ? "" : undefined),
+    kept.volumes,
+    `kept ${kept.hours} h until ${kept.until}`,
+  );
 }
 
 export const implementation: Implementation = {
