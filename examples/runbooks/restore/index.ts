@@ -82,13 +82,33 @@ export const targetSchema = z
   })
   .strict();
 
+/** A drill's `selector`: the tags its candidate instances carry (all of them), as AWS's tag limits allow. */
+export const drillSelectorSchema = z
+  .object({
+    tag: z
+      .record(z.string().min(1).max(128), z.string().max(256))
+      .refine((t) => Object.keys(t).length >= 1 && Object.keys(t).length <= 50, {
+        message: "1 to 50 tags, e.g. { Tier: 'db' }",
+      }),
+  })
+  .strict();
+export type DrillSelector = z.output<typeof drillSelectorSchema>;
+
 const drillName = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, "must be kebab-case (a-z, 0-9, -)");
 
 /** One drill (`drills:` in reflex.config.ts); run it with a schedule: `run: "restore", with: { drill: "<name>" }`. */
 export const drillSchema = z
   .object({
     name: drillName,
-    source: sourceSchema,
+    /** What the drill restores: one source (give `source` or `selector`, exactly one). */
+    source: sourceSchema.optional(),
+    /**
+     * Instead of `source`: the instances carrying all these tags (`{ tag: { Tier: "db" } }`); each
+     * run drills one of those with a completed Reflex backup. `pick: latest` takes the one this
+     * drill picked longest ago (never first; then the one whose newest backup is oldest), so every
+     * instance gets drilled in turn; `pick: random` one at random.
+     */
+    selector: drillSelectorSchema.optional(),
     /**
      * `{ subnetId, securityGroupIds }`: a new instance per drill, launched from the backup's AMI in
      * that (isolated) subnet and terminated at the end; or `{ instanceId }`: a standing scratch
@@ -127,8 +147,13 @@ export const drillSchema = z
     path: ["timezone"],
     message: "a timezone is the cron's: give cron too",
   })
+  .refine((d) => (d.source === undefined) !== (d.selector === undefined), {
+    path: ["source"],
+    message: "give exactly one of source and selector",
+  })
   .refine(
     (d) =>
+      !d.source ||
       !("instanceId" in d.source) ||
       !("instanceId" in d.isolate) ||
       d.source.instanceId !== d.isolate.instanceId,

@@ -13,6 +13,7 @@ import {
   checkScratch,
   checkVerifyRegion,
   drillOf,
+  drillSource,
   inPlacePlan,
   instanceOf,
   isolationOf,
@@ -64,7 +65,7 @@ export const precheck: Precheck = async (params, ctx) => {
   const region = p.region ?? process.env.AWS_REGION ?? "us-east-1";
   try {
     const drill = p.drill ? drillOf(p.drill, ctx) : undefined;
-    const source = (drill?.source ?? p.source) as RestoreSource;
+    const source = drill ? await drillSource(region, drill, ctx) : (p.source as RestoreSource);
     const { attachTo, target } = isolationOf(drill, p);
     const snapshots = await pick(region, source, ctx, drill);
     // A new instance: the manifest launches, the subnet exists and is not the source's; a drill under the cap.
@@ -85,10 +86,11 @@ export const precheck: Precheck = async (params, ctx) => {
       checkScratch(attachTo.instanceId, scratch, snapshots);
     }
     if (ctx.dryRun) return undefined;
-    const held = await ctx.heldBy([
-      ...restoreLocks(source, attachTo),
-      ...(inPlace ? [`instance:${inPlace.instanceId}`] : []),
-    ]);
+    // A selector's pick here may not be the plan's (the picks so far are the run's to read): its source is not checked.
+    const locks = restoreLocks(source, attachTo).filter(
+      (l) => !drill?.selector || !l.startsWith("restore-source:"),
+    );
+    const held = await ctx.heldBy([...locks, ...(inPlace ? [`instance:${inPlace.instanceId}`] : [])]);
     if (held.length)
       return {
         status: 409,

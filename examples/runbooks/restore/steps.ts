@@ -315,6 +315,85 @@ export async function pick(
   return chosen;
 }
 
+/** Where a drill keeps when it last picked an instance of its selector (the runbook's own items). */
+const pickedKey = (drill: string, instanceId: string) => `drill-picked:${drill}:${instanceId}`;
+
+/**
+ * A drill's source: its `source`, or, with a `selector`, one instance carrying all its tags that
+ * has a completed Reflex backup. `pick: random` draws one at random; `latest` takes the one this
+ * drill picked longest ago (one never picked first), then the one whose newest backup is oldest,
+ * so every instance gets drilled in turn. Without `items` (admission's precheck) the picks so far
+ * are unknown: only the backups order them. Read-only; `rememberPick` records the choice.
+ */
+export async function drillSource(
+  region: string,
+  drill: Drill,
+  ctx: Lookup & { items?: StepContext["items"] },
+  random: () => number = Math.random,
+): Promise<RestoreSource> {
+  if (drill.source || !drill.selector) return drill.source as RestoreSource;
+  const tags = Object.entries(drill.selector.tag);
+  const ids: string[] = [];
+  let NextToken: string | undefined;
+  do {
+    const page = await ec2(region).send(
+      new DescribeInstancesCommand({
+        Filters: [
+          ...tags.map(([k, v]) => ({ Name: `tag:${k}`, Values: [v] })),
+          { Name: "instance-state-name", Values: ["pending", "running", "stopping", "stopped"] },
+        ],
+        NextToken,
+      }),
+    );
+    for (const r of page.Reservations ?? [])
+      for (const i of r.Instances ?? []) if (i.InstanceId) ids.push(i.InstanceId);
+    NextToken = page.NextToken;
+  } while (NextToken);
+  const candidates: Array<{ instanceId: string; newest: number }> = [];
+  for (const instanceId of [...new Set(ids)].sort()) {
+    try {
+      const set = await pick(region, { instanceId }, ctx);
+      candidates.push({ instanceId, newest: Math.min(...set.map((s) => s.StartTime?.getTime() ?? 0)) });
+    } catch (err) {
+      if (!(err instanceof StepExecutionError && err.code === "NoBackup")) throw err;
+    }
+  }
+  const what = tags.map(([k, v]) => `${k}=${v}`).join(", ");
+  if (candidates.length === 0)
+    throw new StepExecutionError(
+      "NoBackup",
+      `drill ${drill.name}: no instance tagged ${what} (${ids.length} found) has a complete Reflex backup in ${region}`,
+    );
+  if (drill.pick === "random")
+    return {
+      instanceId:
+        candidates[Math.min(candidates.length - 1, Math.floor(random() * candidates.length))].instanceId,
+    };
+  const picked = new Map(
+    ((await ctx.items?.list(`drill-picked:${drill.name}:`)) ?? []).map((i) => [
+      i.key.slice(`drill-picked:${drill.name}:`.length),
+      Date.parse(String(i.value.at)) || 0,
+    ]),
+  );
+  candidates.sort(
+    (a, b) =>
+      (picked.get(a.instanceId) ?? -1) - (picked.get(b.instanceId) ?? -1) ||
+      a.newest - b.newest ||
+      a.instanceId.localeCompare(b.instanceId),
+  );
+  return { instanceId: candidates[0].instanceId };
+}
+
+/** Records that a selector's drill picked this instance (what `pick: latest` rotates by); kept a year. */
+async function rememberPick(drill: Drill, source: RestoreSource, ctx: StepContext): Promise<void> {
+  if (!drill.selector || !("instanceId" in source) || ctx.dryRun) return;
+  await ctx.items?.put(
+    pickedKey(drill.name, source.instanceId),
+    { at: ctx.now().toISOString(), executionId: ctx.executionId },
+    { expiresAt: new Date(ctx.now().getTime() + 366 * 86_400_000) },
+  );
+}
+
 export async function instanceOf(region: string, id: string) {
   try {
     const out = await ec2(region).send(new DescribeInstancesCommand({ InstanceIds: [id] }));
@@ -385,9 +464,9 @@ export function restoreLocks(source: RestoreSource, attachTo?: { instanceId: str
 export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
   const p = input.params;
   const drill = p.drill ? drillOf(p.drill, ctx) : undefined;
-  const source = (drill?.source ?? p.source) as RestoreSource;
   const { attachTo, target } = isolationOf(drill, p);
   const region = p.region ?? process.env.AWS_REGION ?? "us-east-1";
+  const source = drill ? await drillSource(region, drill, ctx) : (p.source as RestoreSource);
   const snapshots = await pick(region, source, ctx, drill);
   if (p.mode === "in-place") return planInPlace(input, ctx, region, source, snapshots);
   const launch = target
@@ -471,6 +550,7 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
         "TargetsLocked",
         `another run holds ${locked.map((l) => `${l.target} (run ${l.holder ?? "?"})`).join(", ")}`,
       );
+    if (drill) await rememberPick(drill, source, ctx);
   }
   const checksum = (attachTo || launch) && p.checksum !== false;
   const rpoTo = "at" in source && source.at ? source.at : input.execution.startedAt;
