@@ -12,6 +12,7 @@ import {
 } from "@reflex/sdk/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { drillSchema, restore } from "./index.ts";
+import { chooseInstance } from "./steps.ts";
 
 const HOUR = 3_600_000;
 const managed = { "reflex:managed": "true" };
@@ -152,5 +153,42 @@ describe("a drill's source or selector (config check)", () => {
 
   it("accepts a selector alone", () => {
     expect(drillSchema.safeParse({ ...base, selector: { tag: { Tier: "db" } } }).success).toBe(true);
+  });
+});
+
+describe("which tagged instance a drill picks", () => {
+  const candidates = [
+    { instanceId: "i-a", newest: 3 },
+    { instanceId: "i-b", newest: 1 },
+    { instanceId: "i-c", newest: 2 },
+  ];
+
+  it("latest: one never picked before one picked, the one picked longest ago next, ties by the oldest newest backup", () => {
+    expect(chooseInstance(candidates, new Map(), "latest")).toBe("i-b");
+    expect(chooseInstance(candidates, new Map([["i-b", 10]]), "latest")).toBe("i-c");
+    expect(
+      chooseInstance(
+        candidates,
+        new Map([
+          ["i-a", 30],
+          ["i-b", 10],
+          ["i-c", 20],
+        ]),
+        "latest",
+      ),
+    ).toBe("i-b");
+  });
+
+  it("random: over 200 drills every candidate is picked, whatever was picked before", () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    const seen = new Set<string>();
+    for (let n = 0; n < 200; n++)
+      seen.add(chooseInstance(candidates, new Map([["i-b", 1]]), "random", random));
+
+    expect([...seen].sort()).toEqual(["i-a", "i-b", "i-c"]);
   });
 });

@@ -349,7 +349,7 @@ export async function drillSource(
       for (const i of r.Instances ?? []) if (i.InstanceId) ids.push(i.InstanceId);
     NextToken = page.NextToken;
   } while (NextToken);
-  const candidates: Array<{ instanceId: string; newest: number }> = [];
+  const candidates: Candidate[] = [];
   for (const instanceId of [...new Set(ids)].sort()) {
     try {
       const set = await pick(region, { instanceId }, ctx);
@@ -364,24 +364,45 @@ export async function drillSource(
       "NoBackup",
       `drill ${drill.name}: no instance tagged ${what} (${ids.length} found) has a complete Reflex backup in ${region}`,
     );
-  if (drill.pick === "random")
-    return {
-      instanceId:
-        candidates[Math.min(candidates.length - 1, Math.floor(random() * candidates.length))].instanceId,
-    };
-  const picked = new Map(
-    ((await ctx.items?.list(`drill-picked:${drill.name}:`)) ?? []).map((i) => [
-      i.key.slice(`drill-picked:${drill.name}:`.length),
-      Date.parse(String(i.value.at)) || 0,
-    ]),
-  );
-  candidates.sort(
+  const prefix = `drill-picked:${drill.name}:`;
+  const picked =
+    drill.pick === "latest"
+      ? new Map(
+          ((await ctx.items?.list(prefix)) ?? []).map((i) => [
+            i.key.slice(prefix.length),
+            Date.parse(String(i.value.at)) || 0,
+          ]),
+        )
+      : new Map<string, number>();
+  return { instanceId: chooseInstance(candidates, picked, drill.pick, random) };
+}
+
+/** A selector's candidate: an instance with a complete backup, and when its newest one started. */
+export interface Candidate {
+  instanceId: string;
+  newest: number;
+}
+
+/**
+ * Which candidate a selector's drill restores: `random` one at random; `latest` the one picked
+ * longest ago (`picked`: instance → when this drill last picked it; never picked first), ties
+ * broken by the oldest newest backup, then the id.
+ */
+export function chooseInstance(
+  candidates: Candidate[],
+  picked: Map<string, number>,
+  pick: "latest" | "random",
+  random: () => number = Math.random,
+): string {
+  if (pick === "random")
+    return candidates[Math.min(candidates.length - 1, Math.floor(random() * candidates.length))].instanceId;
+  const sorted = [...candidates].sort(
     (a, b) =>
       (picked.get(a.instanceId) ?? -1) - (picked.get(b.instanceId) ?? -1) ||
       a.newest - b.newest ||
       a.instanceId.localeCompare(b.instanceId),
   );
-  return { instanceId: candidates[0].instanceId };
+  return sorted[0].instanceId;
 }
 
 /** Records that a selector's drill picked this instance (what `pick: latest` rotates by); kept a year. */
