@@ -118,6 +118,8 @@ export const drillSchema = z
     /** Which backup the drill restores: the newest (default), or one at random, as AWS Backup's restore testing picks, within `withinDays`. */
     pick: z.enum(["latest", "random"]).default("latest"),
     withinDays: z.number().int().min(1).max(365).default(30),
+    /** Enable fast snapshot restore for the picked snapshots while the drill makes its volumes (RTO phase `fastRestore`); at most 5. */
+    fastRestore: z.boolean().optional(),
     /** A verify hook: `failed` or `timed-out` makes the drill missed (its resources are deleted all the same). */
     verify: verifySchema.optional(),
     targets: z
@@ -225,6 +227,12 @@ export const params = z
       .describe(
         "In place with source.snapshotId: the instance whose root is replaced (default: the snapshot's)",
       ),
+    fastRestore: z
+      .boolean()
+      .optional()
+      .describe(
+        "Side by side: enable fast snapshot restore for each snapshot in the zone, wait until enabled, create the (fully initialized) volumes, disable it again (it bills per snapshot-zone-hour); at most 5 snapshots",
+      ),
   })
   .strict()
   .refine((p) => (p.source === undefined) !== (p.drill === undefined), {
@@ -261,6 +269,10 @@ export const params = z
   .refine((p) => p.verify === undefined || p.mode !== "in-place", {
     path: ["verify"],
     message: "a verify hook checks volumes restored side by side (or a drill's), not an in-place restore",
+  })
+  .refine((p) => !p.fastRestore || p.mode !== "in-place", {
+    path: ["fastRestore"],
+    message: "fast snapshot restore initializes volumes restored side by side (or a drill's), not in place",
   })
   .refine((p) => p.device === undefined || p.mode === "in-place", {
     path: ["device"],
@@ -442,6 +454,7 @@ export const restore = defineRunbook({
         "ec2:DescribeInstances",
         "ec2:DescribeSubnets",
         "ec2:DescribeInstanceStatus",
+        "ec2:DescribeFastSnapshotRestores",
         "ssm:GetCommandInvocation",
       ],
       mutating: false,
@@ -491,6 +504,13 @@ export const restore = defineRunbook({
     // automation tag) and the new volume (created carrying it, tagged in the same call).
     {
       actions: ["ec2:CreateVolume"],
+      mutating: true,
+      tagCondition: "resource",
+      resources: ["arn:${Partition}:ec2:*::snapshot/*"],
+    },
+    // fastRestore: FSR on and off only for snapshots carrying the automation tag (Reflex backups).
+    {
+      actions: ["ec2:EnableFastSnapshotRestores", "ec2:DisableFastSnapshotRestores"],
       mutating: true,
       tagCondition: "resource",
       resources: ["arn:${Partition}:ec2:*::snapshot/*"],
@@ -609,6 +629,13 @@ export const restore = defineRunbook({
         tagCondition: "resource",
         resources: ["arn:${Partition}:ec2:*:${Account}:volume/*"],
       },
+      // A lost run's fast snapshot restore: off (it bills per snapshot-zone-hour).
+      {
+        actions: ["ec2:DisableFastSnapshotRestores"],
+        mutating: true,
+        tagCondition: "resource",
+        resources: ["arn:${Partition}:ec2:*::snapshot/*"],
+      },
     ],
   },
   rollback: ["teardown", "putBackRoot", "putBackData"],
@@ -632,8 +659,41 @@ export const restore = defineRunbook({
           // In place, data volume: a volume restored beside it, then swapped in at the same device.
           { Variable: "$.plan.inPlace.data", IsPresent: true, Next: "CreateVolumes" },
           { Variable: "$.plan.inPlace", IsPresent: true, Next: "ReplaceRoot" },
+          { Variable: "$.plan.fastRestore", IsPresent: true, Next: "EnableFastRestore" },
         ],
         Default: "CreateVolumes",
+      },
+      // fastRestore: FSR on for each snapshot in the zone, waited for until enabled (the volumes
+      // then made are fully initialized); off again once they exist, and in every teardown.
+      EnableFastRestore: stepTask(R, "enableFastRestore", {
+        ResultPath: "$.fastRestoreOn",
+        Retry: RETRY_STEP,
+        Catch: CLEANUP,
+        Next: "CheckFastRestore",
+      }),
+      ...pollLoop({
+        wait: "WaitFastRestore",
+        check: "CheckFastRestore",
+        done: "FastRestoreReady",
+        seconds: 30,
+        task: stepTask(R, "checkFastRestore", {
+          ResultPath: "$.fastRestoreReady",
+          Retry: RETRY_STEP,
+          Catch: CLEANUP,
+        }),
+        donePath: "$.fastRestoreReady.done",
+        next: "CreateVolumes",
+      }),
+      DisableFastRestore: stepTask(R, "disableFastRestore", {
+        ResultPath: "$.fastRestoreOff",
+        Retry: RETRY_STEP,
+        Catch: CLEANUP,
+        Next: "HasScratch",
+      }),
+      VolumesMade: {
+        Type: "Choice",
+        Choices: [{ Variable: "$.plan.fastRestore", IsPresent: true, Next: "DisableFastRestore" }],
+        Default: "HasScratch",
       },
       // In place, root: one task swaps the root; a failure puts the kept original back.
       ReplaceRoot: stepTask(R, "replaceRoot", {
@@ -706,7 +766,7 @@ export const restore = defineRunbook({
         seconds: 5,
         task: stepTask(R, "checkVolumes", { ResultPath: "$.available", Retry: RETRY_STEP, Catch: CLEANUP }),
         donePath: "$.available.done",
-        next: "HasScratch",
+        next: "VolumesMade",
       }),
       HasScratch: {
         Type: "Choice",

@@ -7,6 +7,7 @@
  * Read-only: the same describes the plan makes.
  */
 import { type Precheck, type PrecheckRefusal, StepExecutionError } from "@reflex/sdk";
+import { checkFastRestoreLimits } from "./fast-restore.ts";
 import type { RestoreParams, RestoreSource } from "./index.ts";
 import { checkDrillCap, planLaunch } from "./new-instance.ts";
 import {
@@ -55,6 +56,8 @@ const REFUSALS: Record<string, { status: 400 | 409; path: (p: RestoreParams) => 
   NoRootSnapshot: { status: 400, path: (p) => (p.drill ? "drill" : "source") },
   DrillInstanceCap: { status: 409, path: () => "drill" },
   ScratchIsSource: { status: 400, path: (p) => (p.drill ? "drill" : "attachTo.instanceId") },
+  FastRestoreLimit: { status: 400, path: (p) => (p.drill ? "drill" : "fastRestore") },
+  FastRestoreNoCredit: { status: 400, path: (p) => (p.drill ? "drill" : "fastRestore") },
   VerifyElsewhere: { status: 400, path: (p) => (p.drill ? "drill" : "verify.lambda") },
 };
 
@@ -68,6 +71,7 @@ export const precheck: Precheck = async (params, ctx) => {
     const source = drill ? await drillSource(region, drill, ctx) : (p.source as RestoreSource);
     const { attachTo, target } = isolationOf(drill, p);
     const snapshots = await pick(region, source, ctx, drill);
+    if (drill?.fastRestore ?? p.fastRestore) checkFastRestoreLimits(snapshots);
     // A new instance: the manifest launches, the subnet exists and is not the source's; a drill under the cap.
     if (target)
       await planLaunch(region, snapshots, target, drill ? `drills.${drill.name}.isolate` : "target");

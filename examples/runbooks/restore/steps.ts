@@ -30,6 +30,14 @@ import {
   type TargetResult,
 } from "@reflex/sdk";
 import {
+  checkFastRestore,
+  disableFastRestore,
+  disableFastRestoreOf,
+  enableFastRestore,
+  type FastRestore,
+  planFastRestore,
+} from "./fast-restore.ts";
+import {
   checkReplaced,
   checkSwapped,
   dataSnapshotFor,
@@ -117,6 +125,8 @@ export interface Plan {
   inPlace?: InPlace;
   /** Side by side as a new instance: what it launches, where (new-instance.ts). */
   launch?: Launch;
+  /** `fastRestore`: the snapshots FSR is enabled for in the zone before the volumes are made (fast-restore.ts). */
+  fastRestore?: FastRestore;
 }
 
 export interface Created {
@@ -126,6 +136,7 @@ export interface Created {
 type Input = RunInput<RestoreParams> & {
   plan: Plan;
   created?: Created;
+  fastRestoreReady?: { done: boolean; at?: string };
   available?: { done: boolean; at?: string };
   attached?: { done: boolean; at?: string };
   launched?: Launched;
@@ -561,6 +572,10 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
       "NoFreeDevice",
       `${attachTo.instanceId} has no free device for ${volumes.length} volumes`,
     );
+  const fastRestore =
+    (drill?.fastRestore ?? p.fastRestore)
+      ? await planFastRestore(region, snapshots, availabilityZone)
+      : undefined;
   if (!ctx.dryRun) {
     // One restore per source at a time (a drill and a real restore of one instance never
     // race), and one per scratch instance (its devices are handed out above).
@@ -582,6 +597,7 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
     volumes,
     ...(attachTo ? { attachTo } : {}),
     ...(launch ? { launch } : {}),
+    ...(fastRestore ? { fastRestore } : {}),
     ...(checksum ? { checksumCommand: `sha256sum ${volumes.map((v) => v.attachDevice).join(" ")}` } : {}),
     ...(drill
       ? {
@@ -600,7 +616,7 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
   const verb = ctx.dryRun ? "would create" : "will create";
   await ctx.record({
     plan: result,
-    summary: `${drill ? `drill ${drill.name}: ` : ""}${verb} ${volumes.length} volume(s) in ${availabilityZone} from ${describeSource(source)}${attachTo ? `, attached to ${attachTo.instanceId}` : ""}${launch ? `, and launch a new ${launch.instanceType} from ${launch.imageId} in ${launch.subnetId} (no public address, no instance profile, tagged reflex:restore-of=${launch.sourceInstanceId}); stopped, its root swapped for the restored one and the volumes attached at ${volumes.map((v) => v.device).join(", ")}, then started` : ""}; RPO ${minutes(rpoMs(result))} min`,
+    summary: `${drill ? `drill ${drill.name}: ` : ""}${verb} ${volumes.length} volume(s) in ${availabilityZone} from ${describeSource(source)}${attachTo ? `, attached to ${attachTo.instanceId}` : ""}${launch ? `, and launch a new ${launch.instanceType} from ${launch.imageId} in ${launch.subnetId} (no public address, no instance profile, tagged reflex:restore-of=${launch.sourceInstanceId}); stopped, its root swapped for the restored one and the volumes attached at ${volumes.map((v) => v.device).join(", ")}, then started` : ""}${fastRestore ? `; fast snapshot restore on for ${fastRestore.snapshotIds.length} snapshot(s) in ${availabilityZone} first (credit buckets ${Object.values(fastRestore.buckets).join(", ")}), off once the volumes exist` : ""}; RPO ${minutes(rpoMs(result))} min`,
     targets: volumes.map(
       (v): TargetResult => ({
         id: v.snapshotId,
@@ -947,6 +963,11 @@ export async function verify(input: Input, ctx: StepContext): Promise<Verificati
   const start = Date.parse(input.execution.startedAt);
   const planned = Date.parse(plan.plannedAt);
   const available = Date.parse(input.available?.at ?? plan.plannedAt);
+  // With fastRestore, the wait for `enabled` is a phase of its own, before the volumes.
+  const fsrReady = input.fastRestoreReady?.at ? Date.parse(input.fastRestoreReady.at) : undefined;
+  const beforeFsr =
+    fsrReady !== undefined ? { plan: planned - start, fastRestore: fsrReady - planned } : undefined;
+  const volumesFrom = fsrReady ?? planned;
   const attached = Date.parse(input.attached?.at ?? input.available?.at ?? plan.plannedAt);
   const up = input.bringUp;
   const t = (at: string | undefined, fallback: number) => (at ? Date.parse(at) : fallback);
@@ -974,7 +995,8 @@ export async function verify(input: Input, ctx: StepContext): Promise<Verificati
     phases: plan.launch
       ? {
           plan: planned - start,
-          volumes: available - planned,
+          ...beforeFsr,
+          volumes: available - volumesFrom,
           launch: stopped - available,
           swap: started - stopped,
           running: running - started,
@@ -983,7 +1005,8 @@ export async function verify(input: Input, ctx: StepContext): Promise<Verificati
         }
       : {
           plan: planned - start,
-          volumes: available - planned,
+          ...beforeFsr,
+          volumes: available - volumesFrom,
           attach: attached - available,
           verify: now.getTime() - attached,
         },
@@ -1066,11 +1089,17 @@ export interface Teardown {
   waiting: string[];
   /** The instance it launched (side by side as a new instance): terminated first. */
   instances?: InstancesGone;
+  /** The snapshots whose fast snapshot restore it disabled (`fastRestore`). */
+  fastRestoreDisabled?: string[];
 }
 
 /** Detaches and deletes every volume this run made (by tag and by recorded id); done when none is left. Safe to repeat. */
 export async function teardown(input: Input, ctx: StepContext): Promise<Teardown> {
   const region = input.plan.region;
+  // FSR bills by the hour: off first, whatever else is left (a no-op once the run disabled it).
+  const fastRestoreDisabled = input.plan.fastRestore
+    ? await disableFastRestoreOf(region, input.plan.fastRestore)
+    : undefined;
   // The instance it launched first: its volumes come off with it (EC2 deletes only an available volume).
   const gone = input.plan.launch
     ? await terminateLaunched(region, ctx.executionId, input.launched?.instanceId)
@@ -1117,6 +1146,7 @@ export async function teardown(input: Input, ctx: StepContext): Promise<Teardown
     untagged,
     waiting,
     ...(gone ? { instances: gone } : {}),
+    ...(fastRestoreDisabled ? { fastRestoreDisabled } : {}),
   };
   if (out.done) {
     const failed = input.failure ? `${input.failure.Error}: ${input.failure.Cause}` : undefined;
@@ -1182,7 +1212,7 @@ export async function report(
       },
     };
   });
-  const rto = `RTO ${minutes(v.rtoMs)} min (plan ${minutes(v.phases.plan)}, volumes ${minutes(v.phases.volumes)}, attach ${minutes(v.phases.attach)}, verify ${minutes(v.phases.verify)})`;
+  const rto = `RTO ${minutes(v.rtoMs)} min (plan ${minutes(v.phases.plan)}, ${v.phases.fastRestore !== undefined ? `fastRestore ${minutes(v.phases.fastRestore)}, ` : ""}volumes ${minutes(v.phases.volumes)}, attach ${minutes(v.phases.attach)}, verify ${minutes(v.phases.verify)})`;
   const rpo = `RPO ${minutes(v.rpoMs)} min`;
   const met = v.targets
     ? `; targets: RTO ${v.targets.rto} (≤ ${v.targets.rtoMinutes} min), RPO ${v.targets.rpo} (≤ ${v.targets.rpoMinutes} min)`
@@ -1212,6 +1242,8 @@ export interface Swept {
   untagged: string[];
   left: string[];
   note: string;
+  /** The snapshots whose fast snapshot restore the lost run had enabled, disabled by the sweep. */
+  fastRestoreDisabled?: string[];
   /** The instance the run launched (side by side as a new instance): terminated before its volumes. */
   instances?: InstancesGone;
 }
@@ -1316,6 +1348,11 @@ export async function sweepLost(e: {
   // In place, root: a replacement lost between its start and its end.
   if (plan?.inPlace)
     return sweepLostRoot(region, plan.inPlace, e.id, e.result?.replaceRootTask as string | undefined);
+  // FSR a lost run enabled bills by the hour: off, drill or not (it deletes no data).
+  const fastRestoreDisabled = plan?.fastRestore
+    ? await disableFastRestoreOf(region, plan.fastRestore)
+    : undefined;
+  const fsr = fastRestoreDisabled ? { fastRestoreDisabled } : {};
   const launched = typeof e.result?.launched === "string" ? e.result.launched : undefined;
   const isDrill = typeof e.params.drill === "string";
   const instances =
@@ -1327,6 +1364,7 @@ export async function sweepLost(e: {
       untagged,
       left: [...(launched ? [launched] : []), ...found.map((v) => v.VolumeId as string)],
       note: "a lost restore (not a drill) is not swept: check whether its volumes are wanted, and delete them if not",
+      ...fsr,
     };
   const gone = await deleteVolumes(region, found);
   const { ended, lostTag, stillUp } = instancesNote(instances);
@@ -1337,6 +1375,7 @@ export async function sweepLost(e: {
     untagged,
     left,
     ...(instances ? { instances } : {}),
+    ...fsr,
     note: left.length
       ? `the drill was lost; ${ended}${deleted.length} volume(s) deleted, still there (the next reconcile tries again): ${left.join(", ")}${lostTag}`
       : `the drill was lost; ${ended}every volume it made was deleted (${deleted.length})${lostTag}`,
@@ -1402,6 +1441,9 @@ export const implementation: Implementation = {
     swapData,
     checkSwapped,
     putBackData,
+    enableFastRestore,
+    checkFastRestore,
+    disableFastRestore,
   },
   sweepLost,
   sweepKept,
