@@ -181,7 +181,8 @@ export function fastRestoreCredits(sizeGiB: number): { bucketSize: number; perHo
 const ENABLING_MS = 60_000;
 const OPTIMIZING_MS_PER_GIB = 3_600_000 / 1024;
 const enablingMs = (ctx: OpContext) => ctx.settings.fastRestoreEnablingMs ?? ENABLING_MS;
-const optimizingMsPerGiB = (ctx: OpContext) => ctx.settings.fastRestoreOptimizingMsPerGiB ?? OPTIMIZING_MS_PER_GIB;
+const optimizingMsPerGiB = (ctx: OpContext) =>
+  ctx.settings.fastRestoreOptimizingMsPerGiB ?? OPTIMIZING_MS_PER_GIB;
 
 function fastRestoreState(ctx: OpContext, r: FastRestoreRecord): string {
   if (r.disablingTime !== undefined)

@@ -377,7 +377,9 @@ export class SimulatedCloud {
       volumeCreateMs: opts.volumeCreateMs ?? 2000,
       volumeCreatePerGiBMs: opts.volumeCreatePerGiBMs ?? 20,
       volumeAttachMs: opts.volumeAttachMs ?? 1000,
-      ...(opts.fastRestoreEnablingMs !== undefined ? { fastRestoreEnablingMs: opts.fastRestoreEnablingMs } : {}),
+      ...(opts.fastRestoreEnablingMs !== undefined
+        ? { fastRestoreEnablingMs: opts.fastRestoreEnablingMs }
+        : {}),
       ...(opts.fastRestoreOptimizingMsPerGiB !== undefined
         ? { fastRestoreOptimizingMsPerGiB: opts.fastRestoreOptimizingMsPerGiB }
         : {}),
