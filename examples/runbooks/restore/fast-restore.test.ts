@@ -157,6 +157,32 @@ describe("restore with fastRestore", () => {
     expect(body.error.message).toMatch(/6 snapshots: at most 5/);
   });
 
+  it("leaves on what was on before the run (someone else's FSR): enables and disables only the rest", async () => {
+    const [theirs, ours] = [...fx.snapshots].sort();
+    await ec2("EnableFastSnapshotRestores", {
+      AvailabilityZones: ["us-east-1b"],
+      SourceSnapshotIds: [theirs],
+    });
+
+    const sim = await s.run({ source: { instanceId: fx.source }, fastRestore: true });
+
+    expect(sim.run.status).toBe("SUCCEEDED");
+    const calls = mutatingCalls(sim).filter((c) => c.operation.endsWith("FastSnapshotRestores") && !c.error);
+    expect(
+      calls.map((c) => [c.operation, (c.input as { SourceSnapshotIds: string[] }).SourceSnapshotIds]),
+    ).toEqual([
+      ["EnableFastSnapshotRestores", [ours]],
+      ["DisableFastSnapshotRestores", [ours]],
+    ]);
+    const states = await fsrStates();
+    expect(states[theirs]).not.toMatch(/^disabl/);
+    expect(states[ours] ?? "disabled").toMatch(/^disabl/);
+    await ec2("DisableFastSnapshotRestores", {
+      AvailabilityZones: ["us-east-1b"],
+      SourceSnapshotIds: [theirs],
+    });
+  });
+
   it("the reconciler's sweep of a lost drill disables the FSR it had enabled", async () => {
     await ec2("EnableFastSnapshotRestores", {
       AvailabilityZones: ["us-east-1b"],

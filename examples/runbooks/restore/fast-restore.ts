@@ -26,7 +26,13 @@ export const FAST_RESTORE_WAIT_MS = 2 * 3_600_000;
 /** What the plan enables: the snapshots, the zone, each one's credit bucket. */
 export interface FastRestore {
   availabilityZone: string;
+  /** The snapshots waited for until `enabled`. */
   snapshotIds: string[];
+  /**
+   * Those this run turns on, and so off again: not one whose FSR was on in the zone before the
+   * run (someone else's, left as it was). Absent in a plan recorded before: all of `snapshotIds`.
+   */
+  enables?: string[];
   /** Credits per snapshot-zone bucket (MAX(1, MIN(10, 1024 ÷ size GiB))); a restore takes one each. */
   buckets: Record<string, number>;
 }
@@ -65,20 +71,30 @@ export async function planFastRestore(
 ): Promise<FastRestore> {
   const buckets = checkFastRestoreLimits(snapshots);
   const ids = snapshots.map((s) => s.SnapshotId as string);
-  const out = await ec2(region).send(new DescribeFastSnapshotRestoresCommand({}));
-  const others = new Set(
-    (out.FastSnapshotRestores ?? [])
-      .filter(
-        (r) => r.State !== "disabling" && r.State !== "disabled" && !ids.includes(r.SnapshotId as string),
-      )
-      .map((r) => r.SnapshotId as string),
+  const on: Array<{ SnapshotId?: string; AvailabilityZone?: string; State?: string }> = [];
+  let NextToken: string | undefined;
+  do {
+    const page = await ec2(region).send(new DescribeFastSnapshotRestoresCommand({ NextToken }));
+    on.push(
+      ...(page.FastSnapshotRestores ?? []).filter((r) => r.State !== "disabling" && r.State !== "disabled"),
+    );
+    NextToken = page.NextToken;
+  } while (NextToken);
+  const others = new Set(on.map((r) => r.SnapshotId as string).filter((id) => !ids.includes(id)));
+  const onHere = new Set(
+    on.filter((r) => r.AvailabilityZone === availabilityZone).map((r) => r.SnapshotId as string),
   );
   if (others.size + ids.length > FAST_RESTORE_LIMIT)
     throw new StepExecutionError(
       "FastRestoreLimit",
       `fast snapshot restore is enabled for ${others.size} other snapshot(s) in ${region}; ${ids.length} more would pass the limit of ${FAST_RESTORE_LIMIT}`,
     );
-  return { availabilityZone, snapshotIds: ids, buckets };
+  return { availabilityZone, snapshotIds: ids, enables: ids.filter((id) => !onHere.has(id)), buckets };
+}
+
+/** What a run turned on (and turns off). */
+export function enabledBy(fr: FastRestore): string[] {
+  return fr.enables ?? fr.snapshotIds;
 }
 
 type Input = { plan: { region: string; plannedAt: string; fastRestore?: FastRestore } };
@@ -86,12 +102,15 @@ type Input = { plan: { region: string; plannedAt: string; fastRestore?: FastRest
 /** Enables FSR for the plan's snapshots in its zone. Safe to repeat (enabling an enabled one changes nothing). */
 export async function enableFastRestore(input: Input, ctx: StepContext): Promise<{ at: string }> {
   const fr = input.plan.fastRestore as FastRestore;
-  const out = await ec2(input.plan.region).send(
-    new EnableFastSnapshotRestoresCommand({
-      AvailabilityZones: [fr.availabilityZone],
-      SourceSnapshotIds: fr.snapshotIds,
-    }),
-  );
+  const enables = enabledBy(fr);
+  const out = enables.length
+    ? await ec2(input.plan.region).send(
+        new EnableFastSnapshotRestoresCommand({
+          AvailabilityZones: [fr.availabilityZone],
+          SourceSnapshotIds: enables,
+        }),
+      )
+    : { Unsuccessful: [] };
   const failed = out.Unsuccessful ?? [];
   if (failed.length)
     throw new StepExecutionError(
@@ -103,7 +122,7 @@ export async function enableFastRestore(input: Input, ctx: StepContext): Promise
         )
         .join(", ")}`,
     );
-  await ctx.record({ fastRestore: { enabled: fr.snapshotIds, availabilityZone: fr.availabilityZone } });
+  await ctx.record({ fastRestore: { enabled: enables, availabilityZone: fr.availabilityZone } });
   return { at: ctx.now().toISOString() };
 }
 
@@ -143,10 +162,12 @@ export async function checkFastRestore(
 
 /** Disables FSR for these snapshots in the zone (what a run enabled). Safe to repeat. */
 export async function disableFastRestoreOf(region: string, fr: FastRestore): Promise<string[]> {
+  const ids = enabledBy(fr);
+  if (ids.length === 0) return [];
   const out = await ec2(region).send(
     new DisableFastSnapshotRestoresCommand({
       AvailabilityZones: [fr.availabilityZone],
-      SourceSnapshotIds: fr.snapshotIds,
+      SourceSnapshotIds: ids,
     }),
   );
   // A snapshot deleted since has FSR disabled with it (AWS): nothing left to bill.
@@ -161,7 +182,7 @@ export async function disableFastRestore(
   const disabled = await disableFastRestoreOf(input.plan.region, input.plan.fastRestore as FastRestore);
   await ctx.record({
     fastRestore: {
-      enabled: input.plan.fastRestore?.snapshotIds,
+      enabled: input.plan.fastRestore ? enabledBy(input.plan.fastRestore) : [],
       availabilityZone: input.plan.fastRestore?.availabilityZone,
       disabled,
     },
