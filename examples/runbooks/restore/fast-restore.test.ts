@@ -174,6 +174,14 @@ describe("restore with fastRestore", () => {
       ["EnableFastSnapshotRestores", [ours]],
       ["DisableFastSnapshotRestores", [ours]],
     ]);
+    // The volumes it made (kept: a plain restore) are fully initialized, as AWS says with FastRestored.
+    const made = s.cloud
+      .volumes()
+      .filter((v) => v.Tags?.some((t) => t.Key === "reflex:restore-execution" && t.Value === sim.run.id));
+    expect(made.map((v) => [v.SnapshotId, v.FastRestored]).sort()).toEqual([
+      [theirs, true],
+      [ours, true],
+    ]);
     const states = await fsrStates();
     expect(states[theirs]).not.toMatch(/^disabl/);
     expect(states[ours] ?? "disabled").toMatch(/^disabl/);
@@ -203,6 +211,13 @@ describe("restore with fastRestore", () => {
 
     expect(swept.fastRestoreDisabled?.sort()).toEqual([...fx.snapshots].sort());
     for (const state of Object.values(await fsrStates())) expect(state).toMatch(/^disabl/);
+  });
+
+  it("a volume made while FSR is off is not fast-restored (the simulated cloud's FastRestored)", async () => {
+    const v = await ec2("CreateVolume", { SnapshotId: fx.snapshots[0], AvailabilityZone: "us-east-1b" });
+    const [described] = (await ec2("DescribeVolumes", { VolumeIds: [v.VolumeId] })).Volumes;
+
+    expect(described.FastRestored).toBeUndefined();
   });
 
   it("credits: 128 GiB a bucket of 8, 2 TiB a bucket of 1 (enough: one volume per snapshot)", () => {

@@ -59,6 +59,7 @@ const createVolume: Op = (ctx, input) => {
     createTime: ctx.now,
     tags: tagsFromSpecifications(input.TagSpecifications, "volume"),
     ...(snapshot ? { snapshotId: snapshot.id } : {}),
+    ...(snapshot && fastRestoreEnabled(ctx, snapshot.id, az) ? { fastRestored: true } : {}),
     creating: {
       readyAt:
         ctx.now + ctx.settings.volumeCreateMs + (snapshot ? ctx.settings.volumeCreatePerGiBMs * size : 0),
@@ -190,6 +191,12 @@ function fastRestoreState(ctx: OpContext, r: FastRestoreRecord): string {
   const elapsed = ctx.now - r.enablingTime;
   if (elapsed < enablingMs(ctx)) return "enabling";
   return elapsed < enablingMs(ctx) + optimizingMsPerGiB(ctx) * r.sizeGiB ? "optimizing" : "enabled";
+}
+
+/** Whether a volume made now from this snapshot in this zone is fast-restored (FSR `enabled` there). */
+function fastRestoreEnabled(ctx: OpContext, snapshotId: string, az: string): boolean {
+  const r = (ctx.rs.fastRestores ?? []).find((x) => x.snapshotId === snapshotId && x.az === az);
+  return r !== undefined && fastRestoreState(ctx, r) === "enabled";
 }
 
 function shapeFastRestore(ctx: OpContext, r: FastRestoreRecord) {
