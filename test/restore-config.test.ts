@@ -41,6 +41,23 @@ describe("drills in the config", () => {
     expect(found.every((p) => p.message.endsWith("(runbook 'restore')"))).toBe(true);
   });
 
+  it("takes a selector instead of a source, and names a drill with both or neither at its source", () => {
+    const { source: _, ...noSource } = drill;
+    expect(problems([{ ...noSource, selector: { tag: { Tier: "db" } } }])).toEqual([]);
+    const found = problems([
+      { ...drill, selector: { tag: { Tier: "db" } } },
+      { ...noSource, name: "neither" },
+      { ...noSource, name: "fast", selector: { tag: { Tier: "db" } }, fastRestore: "yes" },
+    ]);
+
+    expect(found.map((p) => p.path)).toEqual([
+      "drills[0].source",
+      "drills[1].source",
+      "drills[2].fastRestore",
+    ]);
+    expect(found[0].message).toMatch(/^give exactly one of source and selector/);
+  });
+
   it("reflex config check names each bad drill (no isolate, its source as scratch, keepFor over 168 h, its own bad cron or zone) and its schedule's bad cron by path, and exits 2", async () => {
     const out = await reflex(["config", "check", "--config", "test/fixtures/bad-drills.config.ts"]);
     expect(out.code).toBe(2);

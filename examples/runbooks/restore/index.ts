@@ -82,13 +82,33 @@ export const targetSchema = z
   })
   .strict();
 
+/** A drill's `selector`: the tags its candidate instances carry (all of them), as AWS's tag limits allow. */
+export const drillSelectorSchema = z
+  .object({
+    tag: z
+      .record(z.string().min(1).max(128), z.string().max(256))
+      .refine((t) => Object.keys(t).length >= 1 && Object.keys(t).length <= 50, {
+        message: "1 to 50 tags, e.g. { Tier: 'db' }",
+      }),
+  })
+  .strict();
+export type DrillSelector = z.output<typeof drillSelectorSchema>;
+
 const drillName = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, "must be kebab-case (a-z, 0-9, -)");
 
 /** One drill (`drills:` in reflex.config.ts); run it with a schedule: `run: "restore", with: { drill: "<name>" }`. */
 export const drillSchema = z
   .object({
     name: drillName,
-    source: sourceSchema,
+    /** What the drill restores: one source (give `source` or `selector`, exactly one). */
+    source: sourceSchema.optional(),
+    /**
+     * Instead of `source`: the instances carrying all these tags (`{ tag: { Tier: "db" } }`); each
+     * run drills one of those with a completed Reflex backup. `pick: latest` takes the one this
+     * drill picked longest ago (never first; then the one whose newest backup is oldest), so every
+     * instance gets drilled in turn; `pick: random` one at random.
+     */
+    selector: drillSelectorSchema.optional(),
     /**
      * `{ subnetId, securityGroupIds }`: a new instance per drill, launched from the backup's AMI in
      * that (isolated) subnet and terminated at the end; or `{ instanceId }`: a standing scratch
@@ -98,6 +118,8 @@ export const drillSchema = z
     /** Which backup the drill restores: the newest (default), or one at random, as AWS Backup's restore testing picks, within `withinDays`. */
     pick: z.enum(["latest", "random"]).default("latest"),
     withinDays: z.number().int().min(1).max(365).default(30),
+    /** Enable fast snapshot restore for the picked snapshots while the drill makes its volumes (RTO phase `fastRestore`); at most 5. */
+    fastRestore: z.boolean().optional(),
     /** A verify hook: `failed` or `timed-out` makes the drill missed (its resources are deleted all the same). */
     verify: verifySchema.optional(),
     targets: z
@@ -127,8 +149,13 @@ export const drillSchema = z
     path: ["timezone"],
     message: "a timezone is the cron's: give cron too",
   })
+  .refine((d) => (d.source === undefined) !== (d.selector === undefined), {
+    path: ["source"],
+    message: "give exactly one of source and selector",
+  })
   .refine(
     (d) =>
+      !d.source ||
       !("instanceId" in d.source) ||
       !("instanceId" in d.isolate) ||
       d.source.instanceId !== d.isolate.instanceId,
@@ -200,6 +227,12 @@ export const params = z
       .describe(
         "In place with source.snapshotId: the instance whose root is replaced (default: the snapshot's)",
       ),
+    fastRestore: z
+      .boolean()
+      .optional()
+      .describe(
+        "Side by side: enable fast snapshot restore for each snapshot in the zone, wait until enabled, create the (fully initialized) volumes, disable it again (it bills per snapshot-zone-hour); at most 5 snapshots",
+      ),
   })
   .strict()
   .refine((p) => (p.source === undefined) !== (p.drill === undefined), {
@@ -236,6 +269,10 @@ export const params = z
   .refine((p) => p.verify === undefined || p.mode !== "in-place", {
     path: ["verify"],
     message: "a verify hook checks volumes restored side by side (or a drill's), not an in-place restore",
+  })
+  .refine((p) => !p.fastRestore || p.mode !== "in-place", {
+    path: ["fastRestore"],
+    message: "fast snapshot restore initializes volumes restored side by side (or a drill's), not in place",
   })
   .refine((p) => p.device === undefined || p.mode === "in-place", {
     path: ["device"],
@@ -417,6 +454,7 @@ export const restore = defineRunbook({
         "ec2:DescribeInstances",
         "ec2:DescribeSubnets",
         "ec2:DescribeInstanceStatus",
+        "ec2:DescribeFastSnapshotRestores",
         "ssm:GetCommandInvocation",
       ],
       mutating: false,
@@ -466,6 +504,13 @@ export const restore = defineRunbook({
     // automation tag) and the new volume (created carrying it, tagged in the same call).
     {
       actions: ["ec2:CreateVolume"],
+      mutating: true,
+      tagCondition: "resource",
+      resources: ["arn:${Partition}:ec2:*::snapshot/*"],
+    },
+    // fastRestore: FSR on and off only for snapshots carrying the automation tag (Reflex backups).
+    {
+      actions: ["ec2:EnableFastSnapshotRestores", "ec2:DisableFastSnapshotRestores"],
       mutating: true,
       tagCondition: "resource",
       resources: ["arn:${Partition}:ec2:*::snapshot/*"],
@@ -584,6 +629,13 @@ export const restore = defineRunbook({
         tagCondition: "resource",
         resources: ["arn:${Partition}:ec2:*:${Account}:volume/*"],
       },
+      // A lost run's fast snapshot restore: off (it bills per snapshot-zone-hour).
+      {
+        actions: ["ec2:DisableFastSnapshotRestores"],
+        mutating: true,
+        tagCondition: "resource",
+        resources: ["arn:${Partition}:ec2:*::snapshot/*"],
+      },
     ],
   },
   rollback: ["teardown", "putBackRoot", "putBackData"],
@@ -607,8 +659,41 @@ export const restore = defineRunbook({
           // In place, data volume: a volume restored beside it, then swapped in at the same device.
           { Variable: "$.plan.inPlace.data", IsPresent: true, Next: "CreateVolumes" },
           { Variable: "$.plan.inPlace", IsPresent: true, Next: "ReplaceRoot" },
+          { Variable: "$.plan.fastRestore", IsPresent: true, Next: "EnableFastRestore" },
         ],
         Default: "CreateVolumes",
+      },
+      // fastRestore: FSR on for each snapshot in the zone, waited for until enabled (the volumes
+      // then made are fully initialized); off again once they exist, and in every teardown.
+      EnableFastRestore: stepTask(R, "enableFastRestore", {
+        ResultPath: "$.fastRestoreOn",
+        Retry: RETRY_STEP,
+        Catch: CLEANUP,
+        Next: "CheckFastRestore",
+      }),
+      ...pollLoop({
+        wait: "WaitFastRestore",
+        check: "CheckFastRestore",
+        done: "FastRestoreReady",
+        seconds: 30,
+        task: stepTask(R, "checkFastRestore", {
+          ResultPath: "$.fastRestoreReady",
+          Retry: RETRY_STEP,
+          Catch: CLEANUP,
+        }),
+        donePath: "$.fastRestoreReady.done",
+        next: "CreateVolumes",
+      }),
+      DisableFastRestore: stepTask(R, "disableFastRestore", {
+        ResultPath: "$.fastRestoreOff",
+        Retry: RETRY_STEP,
+        Catch: CLEANUP,
+        Next: "HasScratch",
+      }),
+      VolumesMade: {
+        Type: "Choice",
+        Choices: [{ Variable: "$.plan.fastRestore", IsPresent: true, Next: "DisableFastRestore" }],
+        Default: "HasScratch",
       },
       // In place, root: one task swaps the root; a failure puts the kept original back.
       ReplaceRoot: stepTask(R, "replaceRoot", {
@@ -681,7 +766,7 @@ export const restore = defineRunbook({
         seconds: 5,
         task: stepTask(R, "checkVolumes", { ResultPath: "$.available", Retry: RETRY_STEP, Catch: CLEANUP }),
         donePath: "$.available.done",
-        next: "HasScratch",
+        next: "VolumesMade",
       }),
       HasScratch: {
         Type: "Choice",

@@ -7,12 +7,14 @@
  * Read-only: the same describes the plan makes.
  */
 import { type Precheck, type PrecheckRefusal, StepExecutionError } from "@reflex/sdk";
+import { checkFastRestoreLimits } from "./fast-restore.ts";
 import type { RestoreParams, RestoreSource } from "./index.ts";
 import { checkDrillCap, planLaunch } from "./new-instance.ts";
 import {
   checkScratch,
   checkVerifyRegion,
   drillOf,
+  drillSource,
   inPlacePlan,
   instanceOf,
   isolationOf,
@@ -54,6 +56,8 @@ const REFUSALS: Record<string, { status: 400 | 409; path: (p: RestoreParams) => 
   NoRootSnapshot: { status: 400, path: (p) => (p.drill ? "drill" : "source") },
   DrillInstanceCap: { status: 409, path: () => "drill" },
   ScratchIsSource: { status: 400, path: (p) => (p.drill ? "drill" : "attachTo.instanceId") },
+  FastRestoreLimit: { status: 400, path: (p) => (p.drill ? "drill" : "fastRestore") },
+  FastRestoreNoCredit: { status: 400, path: (p) => (p.drill ? "drill" : "fastRestore") },
   VerifyElsewhere: { status: 400, path: (p) => (p.drill ? "drill" : "verify.lambda") },
 };
 
@@ -64,9 +68,10 @@ export const precheck: Precheck = async (params, ctx) => {
   const region = p.region ?? process.env.AWS_REGION ?? "us-east-1";
   try {
     const drill = p.drill ? drillOf(p.drill, ctx) : undefined;
-    const source = (drill?.source ?? p.source) as RestoreSource;
+    const source = drill ? await drillSource(region, drill, ctx) : (p.source as RestoreSource);
     const { attachTo, target } = isolationOf(drill, p);
     const snapshots = await pick(region, source, ctx, drill);
+    if (drill?.fastRestore ?? p.fastRestore) checkFastRestoreLimits(snapshots);
     // A new instance: the manifest launches, the subnet exists and is not the source's; a drill under the cap.
     if (target)
       await planLaunch(region, snapshots, target, drill ? `drills.${drill.name}.isolate` : "target");
@@ -85,10 +90,11 @@ export const precheck: Precheck = async (params, ctx) => {
       checkScratch(attachTo.instanceId, scratch, snapshots);
     }
     if (ctx.dryRun) return undefined;
-    const held = await ctx.heldBy([
-      ...restoreLocks(source, attachTo),
-      ...(inPlace ? [`instance:${inPlace.instanceId}`] : []),
-    ]);
+    // A selector's pick here may not be the plan's (the picks so far are the run's to read): its source is not checked.
+    const locks = restoreLocks(source, attachTo).filter(
+      (l) => !drill?.selector || !l.startsWith("restore-source:"),
+    );
+    const held = await ctx.heldBy([...locks, ...(inPlace ? [`instance:${inPlace.instanceId}`] : [])]);
     if (held.length)
       return {
         status: 409,

@@ -30,6 +30,14 @@ import {
   type TargetResult,
 } from "@reflex/sdk";
 import {
+  checkFastRestore,
+  disableFastRestore,
+  disableFastRestoreOf,
+  enableFastRestore,
+  type FastRestore,
+  planFastRestore,
+} from "./fast-restore.ts";
+import {
   checkReplaced,
   checkSwapped,
   dataSnapshotFor,
@@ -117,6 +125,8 @@ export interface Plan {
   inPlace?: InPlace;
   /** Side by side as a new instance: what it launches, where (new-instance.ts). */
   launch?: Launch;
+  /** `fastRestore`: the snapshots FSR is enabled for in the zone before the volumes are made (fast-restore.ts). */
+  fastRestore?: FastRestore;
 }
 
 export interface Created {
@@ -126,6 +136,7 @@ export interface Created {
 type Input = RunInput<RestoreParams> & {
   plan: Plan;
   created?: Created;
+  fastRestoreReady?: { done: boolean; at?: string };
   available?: { done: boolean; at?: string };
   attached?: { done: boolean; at?: string };
   launched?: Launched;
@@ -315,6 +326,106 @@ export async function pick(
   return chosen;
 }
 
+/** Where a drill keeps when it last picked an instance of its selector (the runbook's own items). */
+const pickedKey = (drill: string, instanceId: string) => `drill-picked:${drill}:${instanceId}`;
+
+/**
+ * A drill's source: its `source`, or, with a `selector`, one instance carrying all its tags that
+ * has a completed Reflex backup. `pick: random` draws one at random; `latest` takes the one this
+ * drill picked longest ago (one never picked first), then the one whose newest backup is oldest,
+ * so every instance gets drilled in turn. Without `items` (admission's precheck) the picks so far
+ * are unknown: only the backups order them. Read-only; `rememberPick` records the choice.
+ */
+export async function drillSource(
+  region: string,
+  drill: Drill,
+  ctx: Lookup & { items?: StepContext["items"] },
+  random: () => number = Math.random,
+): Promise<RestoreSource> {
+  if (drill.source || !drill.selector) return drill.source as RestoreSource;
+  const tags = Object.entries(drill.selector.tag);
+  const ids: string[] = [];
+  let NextToken: string | undefined;
+  do {
+    const page = await ec2(region).send(
+      new DescribeInstancesCommand({
+        Filters: [
+          ...tags.map(([k, v]) => ({ Name: `tag:${k}`, Values: [v] })),
+          { Name: "instance-state-name", Values: ["pending", "running", "stopping", "stopped"] },
+        ],
+        NextToken,
+      }),
+    );
+    for (const r of page.Reservations ?? [])
+      for (const i of r.Instances ?? []) if (i.InstanceId) ids.push(i.InstanceId);
+    NextToken = page.NextToken;
+  } while (NextToken);
+  const candidates: Candidate[] = [];
+  for (const instanceId of [...new Set(ids)].sort()) {
+    try {
+      const set = await pick(region, { instanceId }, ctx);
+      candidates.push({ instanceId, newest: Math.min(...set.map((s) => s.StartTime?.getTime() ?? 0)) });
+    } catch (err) {
+      if (!(err instanceof StepExecutionError && err.code === "NoBackup")) throw err;
+    }
+  }
+  const what = tags.map(([k, v]) => `${k}=${v}`).join(", ");
+  if (candidates.length === 0)
+    throw new StepExecutionError(
+      "NoBackup",
+      `drill ${drill.name}: no instance tagged ${what} (${ids.length} found) has a complete Reflex backup in ${region}`,
+    );
+  const prefix = `drill-picked:${drill.name}:`;
+  const picked =
+    drill.pick === "latest"
+      ? new Map(
+          ((await ctx.items?.list(prefix)) ?? []).map((i) => [
+            i.key.slice(prefix.length),
+            Date.parse(String(i.value.at)) || 0,
+          ]),
+        )
+      : new Map<string, number>();
+  return { instanceId: chooseInstance(candidates, picked, drill.pick, random) };
+}
+
+/** A selector's candidate: an instance with a complete backup, and when its newest one started. */
+export interface Candidate {
+  instanceId: string;
+  newest: number;
+}
+
+/**
+ * Which candidate a selector's drill restores: `random` one at random; `latest` the one picked
+ * longest ago (`picked`: instance → when this drill last picked it; never picked first), ties
+ * broken by the oldest newest backup, then the id.
+ */
+export function chooseInstance(
+  candidates: Candidate[],
+  picked: Map<string, number>,
+  pick: "latest" | "random",
+  random: () => number = Math.random,
+): string {
+  if (pick === "random")
+    return candidates[Math.min(candidates.length - 1, Math.floor(random() * candidates.length))].instanceId;
+  const sorted = [...candidates].sort(
+    (a, b) =>
+      (picked.get(a.instanceId) ?? -1) - (picked.get(b.instanceId) ?? -1) ||
+      a.newest - b.newest ||
+      a.instanceId.localeCompare(b.instanceId),
+  );
+  return sorted[0].instanceId;
+}
+
+/** Records that a selector's drill picked this instance (what `pick: latest` rotates by); kept a year. */
+async function rememberPick(drill: Drill, source: RestoreSource, ctx: StepContext): Promise<void> {
+  if (!drill.selector || !("instanceId" in source) || ctx.dryRun) return;
+  await ctx.items?.put(
+    pickedKey(drill.name, source.instanceId),
+    { at: ctx.now().toISOString(), executionId: ctx.executionId },
+    { expiresAt: new Date(ctx.now().getTime() + 366 * 86_400_000) },
+  );
+}
+
 export async function instanceOf(region: string, id: string) {
   try {
     const out = await ec2(region).send(new DescribeInstancesCommand({ InstanceIds: [id] }));
@@ -385,9 +496,9 @@ export function restoreLocks(source: RestoreSource, attachTo?: { instanceId: str
 export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
   const p = input.params;
   const drill = p.drill ? drillOf(p.drill, ctx) : undefined;
-  const source = (drill?.source ?? p.source) as RestoreSource;
   const { attachTo, target } = isolationOf(drill, p);
   const region = p.region ?? process.env.AWS_REGION ?? "us-east-1";
+  const source = drill ? await drillSource(region, drill, ctx) : (p.source as RestoreSource);
   const snapshots = await pick(region, source, ctx, drill);
   if (p.mode === "in-place") return planInPlace(input, ctx, region, source, snapshots);
   const launch = target
@@ -461,6 +572,10 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
       "NoFreeDevice",
       `${attachTo.instanceId} has no free device for ${volumes.length} volumes`,
     );
+  const fastRestore =
+    (drill?.fastRestore ?? p.fastRestore)
+      ? await planFastRestore(region, snapshots, availabilityZone)
+      : undefined;
   if (!ctx.dryRun) {
     // One restore per source at a time (a drill and a real restore of one instance never
     // race), and one per scratch instance (its devices are handed out above).
@@ -471,6 +586,7 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
         "TargetsLocked",
         `another run holds ${locked.map((l) => `${l.target} (run ${l.holder ?? "?"})`).join(", ")}`,
       );
+    if (drill) await rememberPick(drill, source, ctx);
   }
   const checksum = (attachTo || launch) && p.checksum !== false;
   const rpoTo = "at" in source && source.at ? source.at : input.execution.startedAt;
@@ -481,6 +597,7 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
     volumes,
     ...(attachTo ? { attachTo } : {}),
     ...(launch ? { launch } : {}),
+    ...(fastRestore ? { fastRestore } : {}),
     ...(checksum ? { checksumCommand: `sha256sum ${volumes.map((v) => v.attachDevice).join(" ")}` } : {}),
     ...(drill
       ? {
@@ -499,7 +616,7 @@ export async function plan(input: Input, ctx: StepContext): Promise<Plan> {
   const verb = ctx.dryRun ? "would create" : "will create";
   await ctx.record({
     plan: result,
-    summary: `${drill ? `drill ${drill.name}: ` : ""}${verb} ${volumes.length} volume(s) in ${availabilityZone} from ${describeSource(source)}${attachTo ? `, attached to ${attachTo.instanceId}` : ""}${launch ? `, and launch a new ${launch.instanceType} from ${launch.imageId} in ${launch.subnetId} (no public address, no instance profile, tagged reflex:restore-of=${launch.sourceInstanceId}); stopped, its root swapped for the restored one and the volumes attached at ${volumes.map((v) => v.device).join(", ")}, then started` : ""}; RPO ${minutes(rpoMs(result))} min`,
+    summary: `${drill ? `drill ${drill.name}: ` : ""}${verb} ${volumes.length} volume(s) in ${availabilityZone} from ${describeSource(source)}${attachTo ? `, attached to ${attachTo.instanceId}` : ""}${launch ? `, and launch a new ${launch.instanceType} from ${launch.imageId} in ${launch.subnetId} (no public address, no instance profile, tagged reflex:restore-of=${launch.sourceInstanceId}); stopped, its root swapped for the restored one and the volumes attached at ${volumes.map((v) => v.device).join(", ")}, then started` : ""}${fastRestore ? `; fast snapshot restore on for ${fastRestore.snapshotIds.length} snapshot(s) in ${availabilityZone} first (credit buckets ${Object.values(fastRestore.buckets).join(", ")}), off once the volumes exist` : ""}; RPO ${minutes(rpoMs(result))} min`,
     targets: volumes.map(
       (v): TargetResult => ({
         id: v.snapshotId,
@@ -846,6 +963,11 @@ export async function verify(input: Input, ctx: StepContext): Promise<Verificati
   const start = Date.parse(input.execution.startedAt);
   const planned = Date.parse(plan.plannedAt);
   const available = Date.parse(input.available?.at ?? plan.plannedAt);
+  // With fastRestore, the wait for `enabled` is a phase of its own, before the volumes.
+  const fsrReady = input.fastRestoreReady?.at ? Date.parse(input.fastRestoreReady.at) : undefined;
+  const beforeFsr =
+    fsrReady !== undefined ? { plan: planned - start, fastRestore: fsrReady - planned } : undefined;
+  const volumesFrom = fsrReady ?? planned;
   const attached = Date.parse(input.attached?.at ?? input.available?.at ?? plan.plannedAt);
   const up = input.bringUp;
   const t = (at: string | undefined, fallback: number) => (at ? Date.parse(at) : fallback);
@@ -873,7 +995,8 @@ export async function verify(input: Input, ctx: StepContext): Promise<Verificati
     phases: plan.launch
       ? {
           plan: planned - start,
-          volumes: available - planned,
+          ...beforeFsr,
+          volumes: available - volumesFrom,
           launch: stopped - available,
           swap: started - stopped,
           running: running - started,
@@ -882,7 +1005,8 @@ export async function verify(input: Input, ctx: StepContext): Promise<Verificati
         }
       : {
           plan: planned - start,
-          volumes: available - planned,
+          ...beforeFsr,
+          volumes: available - volumesFrom,
           attach: attached - available,
           verify: now.getTime() - attached,
         },
@@ -965,11 +1089,17 @@ export interface Teardown {
   waiting: string[];
   /** The instance it launched (side by side as a new instance): terminated first. */
   instances?: InstancesGone;
+  /** The snapshots whose fast snapshot restore it disabled (`fastRestore`). */
+  fastRestoreDisabled?: string[];
 }
 
 /** Detaches and deletes every volume this run made (by tag and by recorded id); done when none is left. Safe to repeat. */
 export async function teardown(input: Input, ctx: StepContext): Promise<Teardown> {
   const region = input.plan.region;
+  // FSR bills by the hour: off first, whatever else is left (a no-op once the run disabled it).
+  const fastRestoreDisabled = input.plan.fastRestore
+    ? await disableFastRestoreOf(region, input.plan.fastRestore)
+    : undefined;
   // The instance it launched first: its volumes come off with it (EC2 deletes only an available volume).
   const gone = input.plan.launch
     ? await terminateLaunched(region, ctx.executionId, input.launched?.instanceId)
@@ -1016,6 +1146,7 @@ export async function teardown(input: Input, ctx: StepContext): Promise<Teardown
     untagged,
     waiting,
     ...(gone ? { instances: gone } : {}),
+    ...(fastRestoreDisabled ? { fastRestoreDisabled } : {}),
   };
   if (out.done) {
     const failed = input.failure ? `${input.failure.Error}: ${input.failure.Cause}` : undefined;
@@ -1081,7 +1212,7 @@ export async function report(
       },
     };
   });
-  const rto = `RTO ${minutes(v.rtoMs)} min (plan ${minutes(v.phases.plan)}, volumes ${minutes(v.phases.volumes)}, attach ${minutes(v.phases.attach)}, verify ${minutes(v.phases.verify)})`;
+  const rto = `RTO ${minutes(v.rtoMs)} min (plan ${minutes(v.phases.plan)}, ${v.phases.fastRestore !== undefined ? `fastRestore ${minutes(v.phases.fastRestore)}, ` : ""}volumes ${minutes(v.phases.volumes)}, attach ${minutes(v.phases.attach)}, verify ${minutes(v.phases.verify)})`;
   const rpo = `RPO ${minutes(v.rpoMs)} min`;
   const met = v.targets
     ? `; targets: RTO ${v.targets.rto} (≤ ${v.targets.rtoMinutes} min), RPO ${v.targets.rpo} (≤ ${v.targets.rpoMinutes} min)`
@@ -1111,6 +1242,8 @@ export interface Swept {
   untagged: string[];
   left: string[];
   note: string;
+  /** The snapshots whose fast snapshot restore the lost run had enabled, disabled by the sweep. */
+  fastRestoreDisabled?: string[];
   /** The instance the run launched (side by side as a new instance): terminated before its volumes. */
   instances?: InstancesGone;
 }
@@ -1215,6 +1348,11 @@ export async function sweepLost(e: {
   // In place, root: a replacement lost between its start and its end.
   if (plan?.inPlace)
     return sweepLostRoot(region, plan.inPlace, e.id, e.result?.replaceRootTask as string | undefined);
+  // FSR a lost run enabled bills by the hour: off, drill or not (it deletes no data).
+  const fastRestoreDisabled = plan?.fastRestore
+    ? await disableFastRestoreOf(region, plan.fastRestore)
+    : undefined;
+  const fsr = fastRestoreDisabled ? { fastRestoreDisabled } : {};
   const launched = typeof e.result?.launched === "string" ? e.result.launched : undefined;
   if (typeof e.params.drill !== "string") {
     const { found, untagged } = await volumesOf(region, e.id, recorded);
@@ -1223,6 +1361,7 @@ export async function sweepLost(e: {
       untagged,
       left: [...(launched ? [launched] : []), ...found.map((v) => v.VolumeId as string)],
       note: "a lost restore (not a drill) is not swept: check whether its volumes are wanted, and delete them if not",
+      ...fsr,
     };
   }
   return removeAll(region, e.id, launched ?? (plan?.launch ? "" : undefined), recorded, "the drill was lost");
@@ -1252,6 +1391,7 @@ async function removeAll(
     untagged,
     left,
     ...(instances ? { instances } : {}),
+    ...fsr,
     note: left.length
       ? `${what}; ${ended}${deleted.length} volume(s) deleted, still there (the next reconcile tries again): ${left.join(", ")}${lostTag}`
       : `${what}; ${ended}every volume it made was deleted (${deleted.length})${lostTag}`,
@@ -1309,6 +1449,9 @@ export const implementation: Implementation = {
     swapData,
     checkSwapped,
     putBackData,
+    enableFastRestore,
+    checkFastRestore,
+    disableFastRestore,
   },
   sweepLost,
   sweepKept,

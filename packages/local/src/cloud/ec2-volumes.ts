@@ -59,6 +59,7 @@ const createVolume: Op = (ctx, input) => {
     createTime: ctx.now,
     tags: tagsFromSpecifications(input.TagSpecifications, "volume"),
     ...(snapshot ? { snapshotId: snapshot.id } : {}),
+    ...(snapshot && fastRestoreEnabled(ctx, snapshot.id, az) ? { fastRestored: true } : {}),
     creating: {
       readyAt:
         ctx.now + ctx.settings.volumeCreateMs + (snapshot ? ctx.settings.volumeCreatePerGiBMs * size : 0),
@@ -177,22 +178,31 @@ export function fastRestoreCredits(sizeGiB: number): { bucketSize: number; perHo
   return { bucketSize: Math.floor(Math.max(1, Math.min(10, ratio))), perHour: Math.min(10, ratio) };
 }
 
-/** Enabling takes a minute here; optimizing 60 min per TiB (AWS's figure); then enabled. */
+/** Enabling takes a minute by default; optimizing 60 min per TiB (AWS's figure); then enabled (settings may shorten both). */
 const ENABLING_MS = 60_000;
 const OPTIMIZING_MS_PER_GIB = 3_600_000 / 1024;
+const enablingMs = (ctx: OpContext) => ctx.settings.fastRestoreEnablingMs ?? ENABLING_MS;
+const optimizingMsPerGiB = (ctx: OpContext) =>
+  ctx.settings.fastRestoreOptimizingMsPerGiB ?? OPTIMIZING_MS_PER_GIB;
 
 function fastRestoreState(ctx: OpContext, r: FastRestoreRecord): string {
   if (r.disablingTime !== undefined)
-    return ctx.now - r.disablingTime < ENABLING_MS ? "disabling" : "disabled";
+    return ctx.now - r.disablingTime < enablingMs(ctx) ? "disabling" : "disabled";
   const elapsed = ctx.now - r.enablingTime;
-  if (elapsed < ENABLING_MS) return "enabling";
-  return elapsed < ENABLING_MS + OPTIMIZING_MS_PER_GIB * r.sizeGiB ? "optimizing" : "enabled";
+  if (elapsed < enablingMs(ctx)) return "enabling";
+  return elapsed < enablingMs(ctx) + optimizingMsPerGiB(ctx) * r.sizeGiB ? "optimizing" : "enabled";
+}
+
+/** Whether a volume made now from this snapshot in this zone is fast-restored (FSR `enabled` there). */
+function fastRestoreEnabled(ctx: OpContext, snapshotId: string, az: string): boolean {
+  const r = (ctx.rs.fastRestores ?? []).find((x) => x.snapshotId === snapshotId && x.az === az);
+  return r !== undefined && fastRestoreState(ctx, r) === "enabled";
 }
 
 function shapeFastRestore(ctx: OpContext, r: FastRestoreRecord) {
   const state = fastRestoreState(ctx, r);
-  const optimizingAt = r.enablingTime + ENABLING_MS;
-  const enabledAt = optimizingAt + OPTIMIZING_MS_PER_GIB * r.sizeGiB;
+  const optimizingAt = r.enablingTime + enablingMs(ctx);
+  const enabledAt = optimizingAt + optimizingMsPerGiB(ctx) * r.sizeGiB;
   return {
     SnapshotId: r.snapshotId,
     AvailabilityZone: r.az,

@@ -123,6 +123,7 @@ export function shapeVolume(v: VolumeRecord): Volume {
     Encrypted: false,
     MultiAttachEnabled: false,
     SnapshotId: v.snapshotId ?? "",
+    ...(v.fastRestored ? { FastRestored: true } : {}),
     Attachments: v.attachment
       ? [
           {

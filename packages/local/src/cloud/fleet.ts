@@ -35,6 +35,9 @@ export interface CloudSettings {
   volumeCreatePerGiBMs: number;
   /** How long AttachVolume stays `attaching` and DetachVolume `detaching`. */
   volumeAttachMs: number;
+  /** Fast snapshot restore: `enabling` this long (default a minute), then `optimizing` for `fastRestoreOptimizingMsPerGiB` per GiB (AWS: 60 min per TiB). */
+  fastRestoreEnablingMs?: number;
+  fastRestoreOptimizingMsPerGiB?: number;
 }
 
 /** Everything one operation needs: the model, the calling client's region, one clock reading. */

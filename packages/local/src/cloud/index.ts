@@ -186,6 +186,10 @@ export interface SimulatedCloudOptions {
   volumeCreatePerGiBMs?: number;
   /** How long AttachVolume stays `attaching` and DetachVolume `detaching`. Default 1 s. */
   volumeAttachMs?: number;
+  /** Fast snapshot restore stays `enabling` this long. Default 60 s. */
+  fastRestoreEnablingMs?: number;
+  /** Then `optimizing` this long per GiB of the snapshot. Default AWS's 60 min per TiB. */
+  fastRestoreOptimizingMsPerGiB?: number;
   /** How long a Route 53 change stays `PENDING` before `INSYNC` (AWS: usually under 60 s). Default 1 s. */
   route53InsyncMs?: number;
   /** EC2 Describe* page size when the caller sets no MaxResults (AWS would return all). Default 5, so paginators page. */
@@ -373,6 +377,12 @@ export class SimulatedCloud {
       volumeCreateMs: opts.volumeCreateMs ?? 2000,
       volumeCreatePerGiBMs: opts.volumeCreatePerGiBMs ?? 20,
       volumeAttachMs: opts.volumeAttachMs ?? 1000,
+      ...(opts.fastRestoreEnablingMs !== undefined
+        ? { fastRestoreEnablingMs: opts.fastRestoreEnablingMs }
+        : {}),
+      ...(opts.fastRestoreOptimizingMsPerGiB !== undefined
+        ? { fastRestoreOptimizingMsPerGiB: opts.fastRestoreOptimizingMsPerGiB }
+        : {}),
     };
     const regions = opts.regions ?? ["us-east-1", "us-west-2"];
     this.#defaultRegion = regions[0] ?? "us-east-1";

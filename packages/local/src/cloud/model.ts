@@ -105,6 +105,8 @@ export interface VolumeRecord {
   snapshotId?: string;
   /** `creating` until `readyAt` (CreateVolume from a snapshot), then available or in use. */
   creating?: { readyAt: number };
+  /** Made from a snapshot whose fast snapshot restore was `enabled` in its zone: fully initialized (AWS's `FastRestored`). */
+  fastRestored?: boolean;
   /** Detaching: the attachment ends at `at` (DetachVolume). */
   detaching?: { at: number };
   volumeType?: string;
