@@ -1364,7 +1364,14 @@ export async function sweepLost(e: {
       ...fsr,
     };
   }
-  return removeAll(region, e.id, launched ?? (plan?.launch ? "" : undefined), recorded, "the drill was lost");
+  const swept = await removeAll(
+    region,
+    e.id,
+    launched ?? (plan?.launch ? "" : undefined),
+    recorded,
+    "the drill was lost",
+  );
+  return { ...swept, ...fsr };
 }
 
 /**
@@ -1391,7 +1398,6 @@ async function removeAll(
     untagged,
     left,
     ...(instances ? { instances } : {}),
-    ...fsr,
     note: left.length
       ? `${what}; ${ended}${deleted.length} volume(s) deleted, still there (the next reconcile tries again): ${left.join(", ")}${lostTag}`
       : `${what}; ${ended}every volume it made was deleted (${deleted.length})${lostTag}`,
