@@ -208,6 +208,28 @@ async function inventory(region: string, kinds: DbKind[]): Promise<Found[]> {
   return found;
 }
 
+/** The most a page of RDS's describes (MaxRecords) and DynamoDB's ListBackups (Limit) may hold. */
+const PAGE_SIZE = 100;
+
+/**
+ * Every item of a paged describe or list, following its token (RDS `Marker`, DynamoDB
+ * `LastEvaluatedBackupArn`) until none comes back: the first page alone left backups past it
+ * unpruned. One loop for the three calls; the DynamoDB client has no ListBackups paginator.
+ */
+async function allPages<T>(
+  page: (token: string | undefined) => Promise<{ items: T[] | undefined; next: string | undefined }>,
+): Promise<T[]> {
+  const out: T[] = [];
+  let token: string | undefined;
+  do {
+    const p = await page(token);
+    out.push(...(p.items ?? []));
+    // A token that does not move would loop for ever: stop, as the SDK's paginators can.
+    token = p.next === token ? undefined : p.next;
+  } while (token);
+  return out;
+}
+
 /** Reflex's own backups of one database, newest first: tagged (RDS) or named (DynamoDB) by db-backup. */
 async function reflexBackups(
   region: string,
@@ -226,19 +248,45 @@ async function reflexBackups(
   });
   let out: Array<{ id: string; createdAt: number; retainUntil: number; available: boolean }>;
   if (f.kind === "rds-instance") {
-    const r = await rds(region).send(
-      new DescribeDBSnapshotsCommand({ DBInstanceIdentifier: f.source, SnapshotType: "manual" }),
-    );
-    out = (r.DBSnapshots ?? []).filter(ours).map((s) => shape(s.DBSnapshotIdentifier, s));
+    const all = await allPages(async (Marker) => {
+      const r = await rds(region).send(
+        new DescribeDBSnapshotsCommand({
+          DBInstanceIdentifier: f.source,
+          SnapshotType: "manual",
+          MaxRecords: PAGE_SIZE,
+          Marker,
+        }),
+      );
+      return { items: r.DBSnapshots, next: r.Marker };
+    });
+    out = all.filter(ours).map((s) => shape(s.DBSnapshotIdentifier, s));
   } else if (f.kind === "aurora-cluster") {
-    const r = await rds(region).send(
-      new DescribeDBClusterSnapshotsCommand({ DBClusterIdentifier: f.source, SnapshotType: "manual" }),
-    );
-    out = (r.DBClusterSnapshots ?? []).filter(ours).map((s) => shape(s.DBClusterSnapshotIdentifier, s));
+    const all = await allPages(async (Marker) => {
+      const r = await rds(region).send(
+        new DescribeDBClusterSnapshotsCommand({
+          DBClusterIdentifier: f.source,
+          SnapshotType: "manual",
+          MaxRecords: PAGE_SIZE,
+          Marker,
+        }),
+      );
+      return { items: r.DBClusterSnapshots, next: r.Marker };
+    });
+    out = all.filter(ours).map((s) => shape(s.DBClusterSnapshotIdentifier, s));
   } else {
     // DynamoDB backups carry no tags: the name says it is Reflex's and until when it is kept.
-    const r = await ddb(region).send(new ListBackupsCommand({ TableName: f.source, BackupType: "USER" }));
-    out = (r.BackupSummaries ?? []).flatMap((b) => {
+    const all = await allPages(async (ExclusiveStartBackupArn) => {
+      const r = await ddb(region).send(
+        new ListBackupsCommand({
+          TableName: f.source,
+          BackupType: "USER",
+          Limit: PAGE_SIZE,
+          ExclusiveStartBackupArn,
+        }),
+      );
+      return { items: r.BackupSummaries, next: r.LastEvaluatedBackupArn };
+    });
+    out = all.flatMap((b) => {
       const m = /^reflex-(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})-[0-9a-f]{8}-/.exec(b.BackupName ?? "");
       if (!m) return [];
       return [
