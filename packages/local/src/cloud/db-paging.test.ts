@@ -1,6 +1,6 @@
 /**
  * Paging of the simulated account's database listings, as the API references describe it:
- * RDS DescribeDBSnapshots / DescribeDBClusterSnapshots take `MaxRecords` 20–100 (default 100)
+ * RDS DescribeDBInstances / DescribeDBClusters / DescribeDBSnapshots / DescribeDBClusterSnapshots take `MaxRecords` 20–100 (default 100)
  * and answer a `Marker` while more remain; DynamoDB ListBackups takes `Limit` 1–100 (without
  * one a page holds at most 1 MB) and answers `LastEvaluatedBackupArn`, which goes back in as
  * `ExclusiveStartBackupArn`. Without paging no test could see a caller that reads one page only.
@@ -8,13 +8,15 @@
 import { DynamoDBClient, ListBackupsCommand } from "@aws-sdk/client-dynamodb";
 import {
   DescribeDBClusterSnapshotsCommand,
+  DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
   DescribeDBSnapshotsCommand,
   paginateDescribeDBClusterSnapshots,
   paginateDescribeDBSnapshots,
   RDSClient,
 } from "@aws-sdk/client-rds";
 import { beforeAll, describe, expect, it } from "vitest";
-import { addDbSnapshot, addDynamoDbBackup } from "./databases.ts";
+import { addDbCluster, addDbInstance, addDbSnapshot, addDynamoDbBackup } from "./databases.ts";
 import { SimulatedCloud } from "./index.ts";
 
 const credentials = { accessKeyId: "local", secretAccessKey: "local" };
@@ -86,6 +88,26 @@ describe("RDS DescribeDBSnapshots and DescribeDBClusterSnapshots", () => {
       n += p.DBSnapshots?.length ?? 0;
     }
     expect(n).toBe(130);
+  });
+
+  it("DescribeDBInstances and DescribeDBClusters page alike (MaxRecords, Marker)", async () => {
+    const many = SimulatedCloud.seeded({ clock: () => T0 });
+    const client = new RDSClient({ region: REGION, credentials, maxAttempts: 1 });
+    many.attach(client, "rds", REGION);
+    for (let n = 0; n < 25; n++) {
+      addDbInstance(many, { id: `extra-${n}` });
+      addDbCluster(many, { id: `extra-c-${n}`, members: [`extra-c-${n}-1`] });
+    }
+    const instances = await client.send(new DescribeDBInstancesCommand({ MaxRecords: 20 }));
+    expect(instances.DBInstances).toHaveLength(20);
+    const rest = await client.send(
+      new DescribeDBInstancesCommand({ MaxRecords: 100, Marker: instances.Marker }),
+    );
+    expect(20 + (rest.DBInstances?.length ?? 0)).toBe(many.dbInstances().length);
+    expect(rest.Marker).toBeUndefined();
+    const clusters = await client.send(new DescribeDBClustersCommand({ MaxRecords: 20 }));
+    expect(clusters.DBClusters).toHaveLength(20);
+    expect(clusters.Marker).toBeTruthy();
   });
 
   it("refuse MaxRecords outside 20–100 and a Marker that is not theirs (InvalidParameterValue)", async () => {

@@ -350,7 +350,8 @@ function copySnapshot(
 
 /**
  * RDS's paging of describes: `MaxRecords` 20–100 (default 100), the `Marker` of the last page
- * in, the next page's out (RDS API reference, DescribeDBSnapshots / DescribeDBClusterSnapshots).
+ * in, the next page's out (RDS API reference: DescribeDBInstances, DescribeDBClusters,
+ * DescribeDBSnapshots, DescribeDBClusterSnapshots).
  */
 function rdsPage(operation: string, input: { MaxRecords?: number; Marker?: string }): PageOptions {
   return {
@@ -376,7 +377,10 @@ function findSnapshot(ctx: OpContext, id: unknown, cluster: boolean): RdsSnapsho
 }
 
 export const rdsOperations: Record<string, (ctx: OpContext, input: OpInput) => object> = {
-  DescribeDBInstances(ctx, input: { DBInstanceIdentifier?: string; Filters?: Filters }) {
+  DescribeDBInstances(
+    ctx,
+    input: { DBInstanceIdentifier?: string; Filters?: Filters; MaxRecords?: number; Marker?: string },
+  ) {
     settleRds(ctx);
     const all = input.DBInstanceIdentifier
       ? [findInstance(ctx, input.DBInstanceIdentifier)]
@@ -386,14 +390,19 @@ export const rdsOperations: Record<string, (ctx: OpContext, input: OpInput) => o
       "db-cluster-id": (i) => i.clusterId,
       engine: (i) => i.engine,
     });
-    return { DBInstances: items.map((i) => shapeDbInstance(ctx, i)) };
+    const { page, nextToken } = paginate(items, rdsPage("DescribeDBInstances", input));
+    return { DBInstances: page.map((i) => shapeDbInstance(ctx, i)), Marker: nextToken };
   },
 
-  DescribeDBClusters(ctx, input: { DBClusterIdentifier?: string; Filters?: Filters }) {
+  DescribeDBClusters(
+    ctx,
+    input: { DBClusterIdentifier?: string; Filters?: Filters; MaxRecords?: number; Marker?: string },
+  ) {
     settleRds(ctx);
     const all = input.DBClusterIdentifier ? [findCluster(ctx, input.DBClusterIdentifier)] : rds(ctx).clusters;
     const items = filtered(all, input.Filters, { "db-cluster-id": (c) => c.id, engine: (c) => c.engine });
-    return { DBClusters: items.map((c) => shapeDbCluster(ctx, c)) };
+    const { page, nextToken } = paginate(items, rdsPage("DescribeDBClusters", input));
+    return { DBClusters: page.map((c) => shapeDbCluster(ctx, c)), Marker: nextToken };
   },
 
   CreateDBSnapshot(ctx, input: { DBSnapshotIdentifier?: string; DBInstanceIdentifier?: string; Tags?: [] }) {
