@@ -8,6 +8,7 @@
 
 import { Locks } from "@reflex/core";
 import {
+  addDbCluster,
   addDbInstance,
   addDbSnapshot,
   addDynamoDbBackup,
@@ -217,6 +218,88 @@ describe("db-backup", () => {
         ?.Backups.map((b) => b.BackupName),
     ).toContain("nightly-by-hand");
     expect(s.outcome.summary).toMatch(/3 expired Reflex backup\(s\) pruned/);
+  });
+
+  it("prunes every expired Reflex backup of a database when they fill more than one page of the describe (RDS 100, DynamoDB Limit 100), and nothing else", async () => {
+    const cloud = session.cloud;
+    const ours = { "reflex:managed": "true", "reflex:runbook": "db-backup" };
+    const past = new Date(Date.now() - DAY).toISOString();
+    const later = new Date(Date.now() + 30 * DAY).toISOString();
+    const old = Date.now() - 9 * DAY;
+    // Databases of their own (named, not Backup=daily), so what this test leaves touches no other.
+    const managed = { "reflex:managed": "true" };
+    addDbInstance(cloud, { id: "paged-db", engine: "postgres", tags: managed });
+    addDbCluster(cloud, { id: "paged-cluster", members: ["paged-cluster-1"], tags: managed });
+    addDynamoDbTable(cloud, { name: "paged-table", tags: managed });
+    // 130 of each, a hand-made one every tenth and one Reflex backup still kept: past the first page.
+    const expired = { rds: [] as string[], cluster: [] as string[], table: [] as string[] };
+    for (let n = 0; n < 130; n++) {
+      const at = old + n * 60_000;
+      const stamp = String(n).padStart(4, "0");
+      if (n % 10 === 5) {
+        addDbSnapshot(cloud, { id: `by-hand-${stamp}`, source: "paged-db", createdAt: at });
+        addDbSnapshot(cloud, {
+          id: `by-hand-p-${stamp}`,
+          source: "paged-cluster",
+          cluster: true,
+          createdAt: at,
+        });
+        addDynamoDbBackup(cloud, { table: "paged-table", name: `by-hand-${stamp}`, createdAt: at });
+        continue;
+      }
+      const keptUntil = n === 7 ? later : past;
+      addDbSnapshot(cloud, {
+        id: `reflex-paged-${stamp}`,
+        source: "paged-db",
+        createdAt: at,
+        tags: { ...ours, "reflex:retain-until": keptUntil },
+      });
+      addDbSnapshot(cloud, {
+        id: `reflex-paged-p-${stamp}`,
+        source: "paged-cluster",
+        cluster: true,
+        createdAt: at,
+        tags: { ...ours, "reflex:retain-until": keptUntil },
+      });
+      const arn = addDynamoDbBackup(cloud, {
+        table: "paged-table",
+        // reflex-<retain-until yyyymmddhhmm>-<run>-<table>: the name is all DynamoDB keeps.
+        name: `reflex-${n === 7 ? "209901010000" : "202601010000"}-${stamp}abcd-paged-table`,
+        createdAt: at,
+      });
+      if (n === 7) continue;
+      expired.rds.push(`reflex-paged-${stamp}`);
+      expired.cluster.push(`reflex-paged-p-${stamp}`);
+      expired.table.push(arn);
+    }
+
+    const s = await session.run({
+      ...daily,
+      selector: { names: ["paged-db", "paged-cluster", "paged-table"] },
+    });
+
+    expect(s.run.status).toBe("SUCCEEDED");
+    const deleted = (key: string) =>
+      s.calls
+        .filter((c) => c.operation.startsWith("Delete") && !c.error)
+        .flatMap((c) => (c.input as Record<string, string>)[key] ?? [])
+        .sort();
+    expect(deleted("DBSnapshotIdentifier")).toEqual(expired.rds.sort());
+    expect(deleted("DBClusterSnapshotIdentifier")).toEqual(expired.cluster.sort());
+    expect(deleted("BackupArn")).toEqual(expired.table.sort());
+    const left = s.cloud
+      .dbSnapshots()
+      .map((x) => (x.kind === "snapshot" ? x.DBSnapshotIdentifier : x.DBClusterSnapshotIdentifier));
+    expect(left).toEqual(
+      expect.arrayContaining(["reflex-paged-0007", "reflex-paged-p-0007", "by-hand-0125"]),
+    );
+    expect(
+      s.cloud
+        .dynamoDbTables()
+        .find((t) => t.TableName === "paged-table")
+        ?.Backups.map((b) => b.BackupName)
+        .filter((n) => n?.includes("0007") || n?.startsWith("by-hand")),
+    ).toHaveLength(14);
   });
 
   it("skips a database another run holds locked (db:reports-db), and backs up the rest", async () => {

@@ -153,57 +153,77 @@ interface Found {
   refused?: string;
 }
 
+/** The most a page of RDS's describes (MaxRecords) and DynamoDB's ListBackups (Limit) may hold: fewer calls. */
+const PAGE_SIZE = 100;
+
+/**
+ * Every item of a paged describe or list, following its token (RDS `Marker`, DynamoDB
+ * `LastEvaluatedBackupArn`, `LastEvaluatedTableName`) until none comes back: the first page alone
+ * left backups past it unpruned. One loop for every listing here; the DynamoDB client has no
+ * ListBackups paginator.
+ */
+async function allPages<T>(
+  page: (token: string | undefined) => Promise<{ items: T[] | undefined; next: string | undefined }>,
+): Promise<T[]> {
+  const out: T[] = [];
+  let token: string | undefined;
+  do {
+    const p = await page(token);
+    out.push(...(p.items ?? []));
+    // A token that does not move would loop for ever: stop, as the SDK's paginators can.
+    token = p.next === token ? undefined : p.next;
+  } while (token);
+  return out;
+}
+
 /** Every database of the asked kinds in the region, with its tags. */
 async function inventory(region: string, kinds: DbKind[]): Promise<Found[]> {
   const found: Found[] = [];
   if (kinds.includes("rds-instance")) {
-    let Marker: string | undefined;
-    do {
-      const page = await rds(region).send(new DescribeDBInstancesCommand({ Marker }));
-      for (const i of page.DBInstances ?? [])
-        found.push({
-          kind: "rds-instance",
-          source: i.DBInstanceIdentifier ?? "",
-          engine: i.Engine ?? "",
-          tags: i.TagList ?? [],
-          ...(i.StorageEncrypted && i.KmsKeyId ? { kmsKeyId: i.KmsKeyId } : {}),
-          ...(i.DBClusterIdentifier
-            ? {
-                refused: `is a member of Aurora cluster ${i.DBClusterIdentifier}: back up the cluster (aurora-cluster)`,
-              }
-            : {}),
-        });
-      Marker = page.Marker;
-    } while (Marker);
+    const instances = await allPages(async (Marker) => {
+      const r = await rds(region).send(new DescribeDBInstancesCommand({ MaxRecords: PAGE_SIZE, Marker }));
+      return { items: r.DBInstances, next: r.Marker };
+    });
+    for (const i of instances)
+      found.push({
+        kind: "rds-instance",
+        source: i.DBInstanceIdentifier ?? "",
+        engine: i.Engine ?? "",
+        tags: i.TagList ?? [],
+        ...(i.StorageEncrypted && i.KmsKeyId ? { kmsKeyId: i.KmsKeyId } : {}),
+        ...(i.DBClusterIdentifier
+          ? {
+              refused: `is a member of Aurora cluster ${i.DBClusterIdentifier}: back up the cluster (aurora-cluster)`,
+            }
+          : {}),
+      });
   }
   if (kinds.includes("aurora-cluster")) {
-    let Marker: string | undefined;
-    do {
-      const page = await rds(region).send(new DescribeDBClustersCommand({ Marker }));
-      for (const c of page.DBClusters ?? [])
-        found.push({
-          kind: "aurora-cluster",
-          source: c.DBClusterIdentifier ?? "",
-          engine: c.Engine ?? "",
-          tags: c.TagList ?? [],
-          ...(c.StorageEncrypted && c.KmsKeyId ? { kmsKeyId: c.KmsKeyId } : {}),
-        });
-      Marker = page.Marker;
-    } while (Marker);
+    const clusters = await allPages(async (Marker) => {
+      const r = await rds(region).send(new DescribeDBClustersCommand({ MaxRecords: PAGE_SIZE, Marker }));
+      return { items: r.DBClusters, next: r.Marker };
+    });
+    for (const c of clusters)
+      found.push({
+        kind: "aurora-cluster",
+        source: c.DBClusterIdentifier ?? "",
+        engine: c.Engine ?? "",
+        tags: c.TagList ?? [],
+        ...(c.StorageEncrypted && c.KmsKeyId ? { kmsKeyId: c.KmsKeyId } : {}),
+      });
   }
   if (kinds.includes("dynamodb-table")) {
-    let ExclusiveStartTableName: string | undefined;
-    do {
-      const page = await ddb(region).send(new ListTablesCommand({ ExclusiveStartTableName }));
-      for (const name of page.TableNames ?? []) {
-        const table = await ddb(region).send(new DescribeTableCommand({ TableName: name }));
-        const tags = await ddb(region).send(
-          new ListTagsOfResourceCommand({ ResourceArn: table.Table?.TableArn }),
-        );
-        found.push({ kind: "dynamodb-table", source: name, engine: "dynamodb", tags: tags.Tags ?? [] });
-      }
-      ExclusiveStartTableName = page.LastEvaluatedTableName;
-    } while (ExclusiveStartTableName);
+    const names = await allPages(async (ExclusiveStartTableName) => {
+      const r = await ddb(region).send(new ListTablesCommand({ ExclusiveStartTableName }));
+      return { items: r.TableNames, next: r.LastEvaluatedTableName };
+    });
+    for (const name of names) {
+      const table = await ddb(region).send(new DescribeTableCommand({ TableName: name }));
+      const tags = await ddb(region).send(
+        new ListTagsOfResourceCommand({ ResourceArn: table.Table?.TableArn }),
+      );
+      found.push({ kind: "dynamodb-table", source: name, engine: "dynamodb", tags: tags.Tags ?? [] });
+    }
   }
   return found;
 }
@@ -226,19 +246,45 @@ async function reflexBackups(
   });
   let out: Array<{ id: string; createdAt: number; retainUntil: number; available: boolean }>;
   if (f.kind === "rds-instance") {
-    const r = await rds(region).send(
-      new DescribeDBSnapshotsCommand({ DBInstanceIdentifier: f.source, SnapshotType: "manual" }),
-    );
-    out = (r.DBSnapshots ?? []).filter(ours).map((s) => shape(s.DBSnapshotIdentifier, s));
+    const all = await allPages(async (Marker) => {
+      const r = await rds(region).send(
+        new DescribeDBSnapshotsCommand({
+          DBInstanceIdentifier: f.source,
+          SnapshotType: "manual",
+          MaxRecords: PAGE_SIZE,
+          Marker,
+        }),
+      );
+      return { items: r.DBSnapshots, next: r.Marker };
+    });
+    out = all.filter(ours).map((s) => shape(s.DBSnapshotIdentifier, s));
   } else if (f.kind === "aurora-cluster") {
-    const r = await rds(region).send(
-      new DescribeDBClusterSnapshotsCommand({ DBClusterIdentifier: f.source, SnapshotType: "manual" }),
-    );
-    out = (r.DBClusterSnapshots ?? []).filter(ours).map((s) => shape(s.DBClusterSnapshotIdentifier, s));
+    const all = await allPages(async (Marker) => {
+      const r = await rds(region).send(
+        new DescribeDBClusterSnapshotsCommand({
+          DBClusterIdentifier: f.source,
+          SnapshotType: "manual",
+          MaxRecords: PAGE_SIZE,
+          Marker,
+        }),
+      );
+      return { items: r.DBClusterSnapshots, next: r.Marker };
+    });
+    out = all.filter(ours).map((s) => shape(s.DBClusterSnapshotIdentifier, s));
   } else {
     // DynamoDB backups carry no tags: the name says it is Reflex's and until when it is kept.
-    const r = await ddb(region).send(new ListBackupsCommand({ TableName: f.source, BackupType: "USER" }));
-    out = (r.BackupSummaries ?? []).flatMap((b) => {
+    const all = await allPages(async (ExclusiveStartBackupArn) => {
+      const r = await ddb(region).send(
+        new ListBackupsCommand({
+          TableName: f.source,
+          BackupType: "USER",
+          Limit: PAGE_SIZE,
+          ExclusiveStartBackupArn,
+        }),
+      );
+      return { items: r.BackupSummaries, next: r.LastEvaluatedBackupArn };
+    });
+    out = all.flatMap((b) => {
       const m = /^reflex-(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})-[0-9a-f]{8}-/.exec(b.BackupName ?? "");
       if (!m) return [];
       return [

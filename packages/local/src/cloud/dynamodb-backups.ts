@@ -105,6 +105,8 @@ function summary(ctx: OpContext, b: BackupRecord): BackupSummary {
   };
 }
 
+/** A ListBackups page without `Limit` holds at most 1 MB of summaries (DynamoDB API reference). */
+const MAX_PAGE_BYTES = 1_048_576;
 const BACKUP_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
 
 export const dynamoDbTableOperations: Record<string, (ctx: OpContext, input: OpInput) => object> = {
@@ -190,13 +192,47 @@ export const dynamoDbTableOperations: Record<string, (ctx: OpContext, input: OpI
     };
   },
 
-  ListBackups(ctx, input: { TableName?: string; BackupType?: string }) {
-    const items = dynamoTables(ctx).backups.filter((b) => !input.TableName || b.table === input.TableName);
+  /**
+   * Pages as DynamoDB does: at most `Limit` (1–100) summaries, or 1 MB of them without one;
+   * `LastEvaluatedBackupArn` out while more remain, `ExclusiveStartBackupArn` in to go on after it.
+   */
+  ListBackups(
+    ctx,
+    input: { TableName?: string; BackupType?: string; Limit?: number; ExclusiveStartBackupArn?: string },
+  ) {
+    const limit = input.Limit === undefined ? undefined : Number(input.Limit);
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 100))
+      throw new CloudApiError(
+        "ValidationException",
+        `1 validation error detected: Value '${input.Limit}' at 'limit' failed to satisfy constraint: Member must have value ${limit !== undefined && limit < 1 ? "greater than or equal to 1" : "less than or equal to 100"}`,
+      );
+    const items =
+      input.BackupType === "SYSTEM" || input.BackupType === "AWS_BACKUP"
+        ? []
+        : dynamoTables(ctx).backups.filter((b) => !input.TableName || b.table === input.TableName);
+    let start = 0;
+    if (input.ExclusiveStartBackupArn) {
+      const at = items.findIndex((b) => b.arn === input.ExclusiveStartBackupArn);
+      if (at < 0)
+        throw new CloudApiError(
+          "ValidationException",
+          `Invalid ExclusiveStartBackupArn: ${input.ExclusiveStartBackupArn} is not a backup this listing returned.`,
+        );
+      start = at + 1;
+    }
+    const page: BackupSummary[] = [];
+    let bytes = 0;
+    for (const b of items.slice(start)) {
+      const s = summary(ctx, b);
+      bytes += JSON.stringify(s).length;
+      if (page.length === (limit ?? Number.POSITIVE_INFINITY) || (page.length > 0 && bytes > MAX_PAGE_BYTES))
+        break;
+      page.push(s);
+    }
+    const more = start + page.length < items.length;
     return {
-      BackupSummaries:
-        input.BackupType === "SYSTEM" || input.BackupType === "AWS_BACKUP"
-          ? []
-          : items.map((b) => summary(ctx, b)),
+      BackupSummaries: page,
+      ...(more ? { LastEvaluatedBackupArn: page[page.length - 1]?.BackupArn } : {}),
     };
   },
 

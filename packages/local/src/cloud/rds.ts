@@ -19,6 +19,7 @@ import { CloudApiError } from "./api-error.ts";
 import type { MetricPointRecord } from "./cloudwatch.ts";
 import type { OpContext, OpInput } from "./fleet.ts";
 import { availabilityZones, regionState, type TagRecord, upsertTags } from "./model.ts";
+import { type PageOptions, paginate } from "./query.ts";
 
 export interface RdsSettings {
   /** How long a DB or cluster snapshot stays `creating`. Default 10 s. */
@@ -347,6 +348,25 @@ function copySnapshot(
   return copy;
 }
 
+/**
+ * RDS's paging of describes: `MaxRecords` 20–100 (default 100), the `Marker` of the last page
+ * in, the next page's out (RDS API reference: DescribeDBInstances, DescribeDBClusters,
+ * DescribeDBSnapshots, DescribeDBClusterSnapshots).
+ */
+function rdsPage(operation: string, input: { MaxRecords?: number; Marker?: string }): PageOptions {
+  return {
+    operation,
+    maxResults: input.MaxRecords === undefined ? undefined : Number(input.MaxRecords),
+    nextToken: input.Marker,
+    defaultPageSize: 100,
+    min: 20,
+    max: 100,
+    parameter: "MaxRecords",
+    badTokenCode: "InvalidParameterValue",
+    badValueCode: "InvalidParameterValue",
+  };
+}
+
 function findSnapshot(ctx: OpContext, id: unknown, cluster: boolean): RdsSnapshotRecord {
   const s = rds(ctx).snapshots.find((x) => x.id === id && x.cluster === cluster);
   if (!s)
@@ -357,7 +377,10 @@ function findSnapshot(ctx: OpContext, id: unknown, cluster: boolean): RdsSnapsho
 }
 
 export const rdsOperations: Record<string, (ctx: OpContext, input: OpInput) => object> = {
-  DescribeDBInstances(ctx, input: { DBInstanceIdentifier?: string; Filters?: Filters }) {
+  DescribeDBInstances(
+    ctx,
+    input: { DBInstanceIdentifier?: string; Filters?: Filters; MaxRecords?: number; Marker?: string },
+  ) {
     settleRds(ctx);
     const all = input.DBInstanceIdentifier
       ? [findInstance(ctx, input.DBInstanceIdentifier)]
@@ -367,14 +390,19 @@ export const rdsOperations: Record<string, (ctx: OpContext, input: OpInput) => o
       "db-cluster-id": (i) => i.clusterId,
       engine: (i) => i.engine,
     });
-    return { DBInstances: items.map((i) => shapeDbInstance(ctx, i)) };
+    const { page, nextToken } = paginate(items, rdsPage("DescribeDBInstances", input));
+    return { DBInstances: page.map((i) => shapeDbInstance(ctx, i)), Marker: nextToken };
   },
 
-  DescribeDBClusters(ctx, input: { DBClusterIdentifier?: string; Filters?: Filters }) {
+  DescribeDBClusters(
+    ctx,
+    input: { DBClusterIdentifier?: string; Filters?: Filters; MaxRecords?: number; Marker?: string },
+  ) {
     settleRds(ctx);
     const all = input.DBClusterIdentifier ? [findCluster(ctx, input.DBClusterIdentifier)] : rds(ctx).clusters;
     const items = filtered(all, input.Filters, { "db-cluster-id": (c) => c.id, engine: (c) => c.engine });
-    return { DBClusters: items.map((c) => shapeDbCluster(ctx, c)) };
+    const { page, nextToken } = paginate(items, rdsPage("DescribeDBClusters", input));
+    return { DBClusters: page.map((c) => shapeDbCluster(ctx, c)), Marker: nextToken };
   },
 
   CreateDBSnapshot(ctx, input: { DBSnapshotIdentifier?: string; DBInstanceIdentifier?: string; Tags?: [] }) {
@@ -393,7 +421,13 @@ export const rdsOperations: Record<string, (ctx: OpContext, input: OpInput) => o
 
   DescribeDBSnapshots(
     ctx,
-    input: { DBSnapshotIdentifier?: string; DBInstanceIdentifier?: string; SnapshotType?: string },
+    input: {
+      DBSnapshotIdentifier?: string;
+      DBInstanceIdentifier?: string;
+      SnapshotType?: string;
+      MaxRecords?: number;
+      Marker?: string;
+    },
   ) {
     const all = input.DBSnapshotIdentifier
       ? [findSnapshot(ctx, input.DBSnapshotIdentifier, false)]
@@ -403,7 +437,8 @@ export const rdsOperations: Record<string, (ctx: OpContext, input: OpInput) => o
         (!input.DBInstanceIdentifier || s.sourceId === input.DBInstanceIdentifier) &&
         (!input.SnapshotType || s.type === input.SnapshotType),
     );
-    return { DBSnapshots: items.map((s) => shapeDbSnapshot(ctx, s)) };
+    const { page, nextToken } = paginate(items, rdsPage("DescribeDBSnapshots", input));
+    return { DBSnapshots: page.map((s) => shapeDbSnapshot(ctx, s)), Marker: nextToken };
   },
 
   DeleteDBSnapshot(ctx, input: { DBSnapshotIdentifier?: string }) {
@@ -433,7 +468,13 @@ export const rdsOperations: Record<string, (ctx: OpContext, input: OpInput) => o
 
   DescribeDBClusterSnapshots(
     ctx,
-    input: { DBClusterSnapshotIdentifier?: string; DBClusterIdentifier?: string; SnapshotType?: string },
+    input: {
+      DBClusterSnapshotIdentifier?: string;
+      DBClusterIdentifier?: string;
+      SnapshotType?: string;
+      MaxRecords?: number;
+      Marker?: string;
+    },
   ) {
     const all = input.DBClusterSnapshotIdentifier
       ? [findSnapshot(ctx, input.DBClusterSnapshotIdentifier, true)]
@@ -443,7 +484,8 @@ export const rdsOperations: Record<string, (ctx: OpContext, input: OpInput) => o
         (!input.DBClusterIdentifier || s.sourceId === input.DBClusterIdentifier) &&
         (!input.SnapshotType || s.type === input.SnapshotType),
     );
-    return { DBClusterSnapshots: items.map((s) => shapeClusterSnapshot(ctx, s)) };
+    const { page, nextToken } = paginate(items, rdsPage("DescribeDBClusterSnapshots", input));
+    return { DBClusterSnapshots: page.map((s) => shapeClusterSnapshot(ctx, s)), Marker: nextToken };
   },
 
   DeleteDBClusterSnapshot(ctx, input: { DBClusterSnapshotIdentifier?: string }) {
