@@ -291,6 +291,40 @@ const CLEANUP = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "
 const PUT_BACK_DATA = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "PutBackData" }];
 const PUT_BACK = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "PutBack" }];
 
+/**
+ * sha256sum of every restored device on the instance at `instancePath` (the scratch instance, or
+ * the new one), through SSM Run Command: no Lambda. States `has` (only when the plan has a
+ * checksum command), `name` and `Await<name>`, then Verify.
+ */
+function checksumStates(has: string, name: string, instancePath: string, comment: string) {
+  return {
+    [has]: {
+      Type: "Choice",
+      Choices: [{ Variable: "$.plan.checksumCommand", IsPresent: true, Next: name }],
+      Default: "Verify",
+    },
+    [name]: aws(
+      "ssm:sendCommand",
+      {
+        DocumentName: "AWS-RunShellScript",
+        "InstanceIds.$": `States.Array(${instancePath})`,
+        Parameters: { "commands.$": "States.Array($.plan.checksumCommand)" },
+        Comment: comment,
+      },
+      { ResultPath: "$.checksum", Catch: CLEANUP, Next: `Await${name}` },
+    ),
+    ...waitFor("ssm:getCommandInvocation", "$.Status", "Success", {
+      name: `Await${name}`,
+      params: { "CommandId.$": "$.checksum.Command.CommandId", "InstanceId.$": instancePath },
+      timeout: 600,
+      interval: 5,
+      failOn: ["Failed", "Cancelled", "TimedOut"],
+      catch: CLEANUP,
+      next: "Verify",
+    }),
+  };
+}
+
 const minutesOf = (ms: unknown) =>
   typeof ms === "number" ? Math.round((ms / 60_000) * 100) / 100 : undefined;
 
@@ -794,34 +828,13 @@ export const restore = defineRunbook({
         donePath: "$.bringUp.done",
         next: "HasInstanceChecksum",
       }),
-      HasInstanceChecksum: {
-        Type: "Choice",
-        Choices: [{ Variable: "$.plan.checksumCommand", IsPresent: true, Next: "ChecksumInstance" }],
-        Default: "Verify",
-      },
       // sha256sum of every restored device on the new instance, at the devices it had.
-      ChecksumInstance: aws(
-        "ssm:sendCommand",
-        {
-          DocumentName: "AWS-RunShellScript",
-          "InstanceIds.$": "States.Array($.launched.instanceId)",
-          Parameters: { "commands.$": "States.Array($.plan.checksumCommand)" },
-          Comment: "reflex restore: checksum the restored devices on the new instance",
-        },
-        { ResultPath: "$.checksum", Catch: CLEANUP, Next: "AwaitChecksumInstance" },
+      ...checksumStates(
+        "HasInstanceChecksum",
+        "ChecksumInstance",
+        "$.launched.instanceId",
+        "reflex restore: checksum the restored devices on the new instance",
       ),
-      ...waitFor("ssm:getCommandInvocation", "$.Status", "Success", {
-        name: "AwaitChecksumInstance",
-        params: {
-          "CommandId.$": "$.checksum.Command.CommandId",
-          "InstanceId.$": "$.launched.instanceId",
-        },
-        timeout: 600,
-        interval: 5,
-        failOn: ["Failed", "Cancelled", "TimedOut"],
-        catch: CLEANUP,
-        next: "Verify",
-      }),
       Attach: stepTask(R, "attach", {
         ResultPath: "$.attaching",
         Retry: RETRY_STEP,
@@ -837,34 +850,13 @@ export const restore = defineRunbook({
         donePath: "$.attached.done",
         next: "HasChecksum",
       }),
-      HasChecksum: {
-        Type: "Choice",
-        Choices: [{ Variable: "$.plan.checksumCommand", IsPresent: true, Next: "Checksum" }],
-        Default: "Verify",
-      },
-      // sha256sum of every restored device on the scratch instance: no Lambda, an SSM call.
-      Checksum: aws(
-        "ssm:sendCommand",
-        {
-          DocumentName: "AWS-RunShellScript",
-          "InstanceIds.$": "States.Array($.plan.attachTo.instanceId)",
-          Parameters: { "commands.$": "States.Array($.plan.checksumCommand)" },
-          Comment: "reflex restore: checksum the restored devices",
-        },
-        { ResultPath: "$.checksum", Catch: CLEANUP, Next: "AwaitChecksum" },
+      // sha256sum of every restored device on the scratch instance.
+      ...checksumStates(
+        "HasChecksum",
+        "Checksum",
+        "$.plan.attachTo.instanceId",
+        "reflex restore: checksum the restored devices",
       ),
-      ...waitFor("ssm:getCommandInvocation", "$.Status", "Success", {
-        name: "AwaitChecksum",
-        params: {
-          "CommandId.$": "$.checksum.Command.CommandId",
-          "InstanceId.$": "$.plan.attachTo.instanceId",
-        },
-        timeout: 600,
-        interval: 5,
-        failOn: ["Failed", "Cancelled", "TimedOut"],
-        catch: CLEANUP,
-        next: "Verify",
-      }),
       Verify: stepTask(R, "verify", {
         ResultPath: "$.verified",
         Retry: RETRY_STEP,
