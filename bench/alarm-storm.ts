@@ -28,6 +28,7 @@ import { startLocal } from "../packages/local/src/local-mode.ts";
 import { alarmEvent } from "../test/support/events.ts";
 import { PhaseProfiler } from "./support/cpu-profile.ts";
 import { DdbCalls } from "./support/ddb-calls.ts";
+import { holdBack } from "./support/hold-back.ts";
 import { pool, shuffle } from "./support/pool.ts";
 
 /** `BENCH_STORM_ALARMS` makes a smaller storm (a quick look, a profile); the figures are for 500. */
@@ -146,27 +147,18 @@ export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {
         }),
       );
     // The runs a gate slice starts are launched by the engine once the slice's gate phase is
-    // timed (`launch` is the engine's own, deferred): in AWS they run in Step Functions and the
+    // timed (holdBack defers them): in AWS they run in Step Functions and the
     // step Lambdas, not in the process that answers events, so `ratio` is the gate's alone.
     // Their work (the step, closing the run) is then timed on its own (`runsMs`), and
     // `ratioWithRuns` counts it too: the whole of local mode's work per event.
-    const engine = local.engine as unknown as { launch: (...args: unknown[]) => void };
-    const launch = engine.launch.bind(engine);
-    let deferred: unknown[][] = [];
-    engine.launch = (...args: unknown[]) => void deferred.push(args);
-    // The local Slack notifier (in AWS another Lambda, fed by the bus) is held back the same way:
-    // the lifecycle events a gate phase publishes reach it with the runs, and its work is theirs
-    // (timed in `runsMs`, finished before the raw writes).
-    const bus = local.bus as unknown as { subscribers: Array<(e: unknown) => void> };
-    const subscribers = bus.subscribers.splice(0);
-    const published: unknown[] = [];
-    const held = (e: unknown) => void published.push(e);
-    bus.subscribers.push(held);
+    // The local Slack notifier is held back the same way: the lifecycle events a gate phase
+    // publishes reach it with the runs, and its work is theirs (timed in `runsMs`, finished
+    // before the raw writes).
+    const held = holdBack(local);
     const notify = () => {
-      bus.subscribers.splice(0, bus.subscribers.length, ...subscribers);
-      for (const e of published.splice(0)) for (const sub of subscribers) sub(e);
+      held.release();
+      held.deliver();
     };
-    const holdNotifier = () => void bus.subscribers.splice(0, bus.subscribers.length, held);
     // Warm-up, not counted: a few transitions of alarms outside the storm through the gate, their
     // runs and as many raw writes, so loading modules on first use (admission, the runbook's
     // definition, the step handler) and the JIT's first passes are not charged to the first slice.
@@ -177,7 +169,7 @@ export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {
           alarmEvent(`warm-up-${a}`, state, new Date(t0 - 3_600_000 + a * 1000), { id: randomUUID() }),
         );
     await pool(warm, IN_FLIGHT, (e) => Gate.handleEvent(e, { config }));
-    for (const args of deferred.splice(0)) launch(...args);
+    held.launchAll();
     notify();
     await local.idle();
     await local.notified();
@@ -207,16 +199,14 @@ export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {
     const size = Math.ceil(events.length / SLICES);
     for (let s = 0; s < SLICES; s++) {
       const slice = events.slice(s * size, (s + 1) * size);
-      holdNotifier();
+      held.hold();
       await profiler.start();
       const gc0 = process.cpuUsage();
       const g = await pool(slice, IN_FLIGHT, handle);
       gateCpuMs += cpuMs(gc0);
       await profiler.stop();
       const r0 = performance.now();
-      const launches = deferred;
-      deferred = [];
-      for (const args of launches) launch(...args);
+      held.launchAll();
       notify();
       await local.idle();
       await local.notified();

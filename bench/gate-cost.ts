@@ -23,6 +23,7 @@ import { startLocal } from "../packages/local/src/local-mode.ts";
 import { alarmEvent } from "../test/support/events.ts";
 import { noop, stormConfig } from "./alarm-storm.ts";
 import { DdbCalls } from "./support/ddb-calls.ts";
+import { holdBack } from "./support/hold-back.ts";
 import { pool } from "./support/pool.ts";
 
 const EVENTS = Number(process.env.BENCH_GATE_EVENTS ?? 300);
@@ -55,18 +56,10 @@ export async function gateCostBench(): Promise<Array<Record<string, unknown>>> {
     waitMs: 10,
     cloud: SimulatedCloud.seeded({ snapshotDurationMs: 10 }),
   });
-  // The runs started are launched after the measurement, as alarm-storm does (in AWS they run
-  // in Step Functions, not where events are answered).
-  const engine = local.engine as unknown as { launch: (...args: unknown[]) => void };
-  const launch = engine.launch.bind(engine);
-  const deferred: unknown[][] = [];
-  engine.launch = (...args: unknown[]) => void deferred.push(args);
-  // The local Slack notifier (in AWS another Lambda, fed by the bus) is held back too while a
-  // phase is measured, and its work on what the phase published is measured on its own after.
-  const bus = local.bus as unknown as { subscribers: Array<(e: unknown) => void> };
-  const subscribers = bus.subscribers.splice(0);
-  const published: unknown[] = [];
-  bus.subscribers.push((e) => void published.push(e));
+  // The runs started are launched after the measurement, and the local Slack notifier is held
+  // back while a phase is measured, as alarm-storm does; its work on what the phase published is
+  // measured on its own after.
+  const held = holdBack(local);
   const raw = new DynamoDBClient({
     endpoint: local.storage.dynamoEndpoint,
     region: "us-east-1",
@@ -88,7 +81,7 @@ export async function gateCostBench(): Promise<Array<Record<string, unknown>>> {
     await settle();
     calls.requests.clear();
     for (const k of Object.keys(other)) delete other[k];
-    published.length = 0;
+    held.published.length = 0;
     const from = process.cpuUsage();
     await calls.within("gate", () => pool(items, IN_FLIGHT, work));
     const used = process.cpuUsage(from);
@@ -102,7 +95,7 @@ export async function gateCostBench(): Promise<Array<Record<string, unknown>>> {
     calls.requests.delete("notifier");
     const notifierFrom = process.cpuUsage();
     await calls.within("notifier", async () => {
-      for (const e of published.splice(0)) for (const s of subscribers) s(e);
+      held.deliver();
       await settle();
     });
     const notifierUsed = process.cpuUsage(notifierFrom);
@@ -148,7 +141,7 @@ export async function gateCostBench(): Promise<Array<Record<string, unknown>>> {
       const noMatch = await measure(oks, (e) => Gate.handleEvent(e, { config }));
       const duplicate = await measure([...alarms, ...oks], (e) => Gate.handleEvent(e, { config }));
       figures = { rawPut, start, noMatch, duplicate };
-      for (const args of deferred.splice(0)) launch(...args);
+      held.launchAll();
       await local.idle();
     }
     const mix = (figures.start.cpuMs + figures.noMatch.cpuMs + 8 * figures.duplicate.cpuMs) / 10;
@@ -166,7 +159,7 @@ export async function gateCostBench(): Promise<Array<Record<string, unknown>>> {
       },
     ];
   } finally {
-    bus.subscribers.splice(0, bus.subscribers.length, ...subscribers);
+    held.release();
     raw.destroy();
     await local.stop();
   }
