@@ -33,21 +33,9 @@ export async function gateCostBench(): Promise<Array<Record<string, unknown>>> {
   Runbooks.register(noop);
   const config = stormConfig();
   const calls = new DdbCalls();
-  const other: Record<string, number> = {};
   const local = await startLocal({
-    // DynamoDB counted by DdbCalls; every other service's calls by name.
-    decorateClient: (service, client) => {
-      calls.decorate(service, client as never);
-      if (service === "dynamodb") return;
-      client.middlewareStack.add(
-        ((next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => {
-          const label = `${service} ${(context.commandName ?? "?").replace(/Command$/, "")}`;
-          other[label] = (other[label] ?? 0) + 1;
-          return next(args);
-        }) as never,
-        { step: "initialize", name: "benchOtherCalls" },
-      );
-    },
+    // DynamoDB counted by operation and item kind; every other service's calls by name.
+    decorateClient: calls.decorateAll,
     config,
     port: 0,
     quiet: true,
@@ -70,7 +58,7 @@ export async function gateCostBench(): Promise<Array<Record<string, unknown>>> {
   // has been sent for a quarter of a second.
   const sent = () =>
     [...calls.requests.values()].reduce((n, c) => n + Object.values(c).reduce((a, b) => a + b, 0), 0) +
-    Object.values(other).reduce((a, b) => a + b, 0);
+    [...calls.services.values()].reduce((n, c) => n + Object.values(c).reduce((a, b) => a + b, 0), 0);
   const settle = async () => {
     for (let before = -1; before !== sent(); ) {
       before = sent();
@@ -80,7 +68,7 @@ export async function gateCostBench(): Promise<Array<Record<string, unknown>>> {
   const measure = async <T>(items: T[], work: (item: T) => Promise<unknown>) => {
     await settle();
     calls.requests.clear();
-    for (const k of Object.keys(other)) delete other[k];
+    calls.services.clear();
     held.published.length = 0;
     const from = process.cpuUsage();
     await calls.within("gate", () => pool(items, IN_FLIGHT, work));
@@ -88,7 +76,8 @@ export async function gateCostBench(): Promise<Array<Record<string, unknown>>> {
     const requests = {
       ...DdbCalls.per(calls.requests.get("gate") ?? {}, items.length),
       ...DdbCalls.per(calls.requests.get("other") ?? {}, items.length),
-      ...DdbCalls.per(other, items.length),
+      ...DdbCalls.per(calls.services.get("gate") ?? {}, items.length),
+      ...DdbCalls.per(calls.services.get("other") ?? {}, items.length),
     };
     // The notifier's share, per event of the phase: what it sends for the lifecycle events the
     // phase published (the CPU includes the quarter-second waits that tell it has finished).

@@ -28,8 +28,6 @@ import { type LocalMode, startLocal } from "../packages/local/src/local-mode.ts"
 import { alarmEvent } from "./support/events.ts";
 
 const calls = new DdbCalls();
-/** The other services' calls, by the scope they were sent in. */
-const other = new Map<string, Record<string, number>>();
 let local: LocalMode;
 let config: ReturnType<typeof stormConfig>;
 
@@ -37,21 +35,9 @@ beforeAll(async () => {
   Runbooks.register(noop);
   config = stormConfig();
   local = await startLocal({
-    decorateClient: (service, client) => {
-      calls.decorate(service, client as never);
-      if (service === "dynamodb") return;
-      client.middlewareStack.add(
-        ((next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => {
-          const scope = calls.scope() ?? "other";
-          const counts = other.get(scope) ?? {};
-          const label = `${service} ${(context.commandName ?? "?").replace(/Command$/, "")}`;
-          counts[label] = (counts[label] ?? 0) + 1;
-          other.set(scope, counts);
-          return next(args);
-        }) as never,
-        { step: "initialize", name: "testOtherCalls" },
-      );
-    },
+    // DynamoDB counted by operation and item kind; the other services' calls by name, each by
+    // the scope it was sent in.
+    decorateClient: calls.decorateAll,
     config,
     port: 0,
     quiet: true,
@@ -68,7 +54,7 @@ afterAll(async () => {
 it("one alarm that starts a run sends its 8 writes, its audit entry, the pause read, StartExecution and one lifecycle event from the gate; nothing else", async () => {
   const event = alarmEvent(`count-${randomUUID()}`, "ALARM", new Date(), { id: randomUUID() });
   calls.requests.clear();
-  other.clear();
+  calls.services.clear();
   // Decided a few seconds ahead, so the pause/breaker state is read (its copy is at most a second
   // old, and local mode's start may have read it): the count is the same however long that took.
   const now = new Date(Date.now() + 5_000);
@@ -79,7 +65,7 @@ it("one alarm that starts a run sends its 8 writes, its audit entry, the pause r
   await local.idle();
   expect((await Executions.find(id))?.status).toBe("SUCCEEDED");
 
-  const gate = { ...calls.requests.get("gate"), ...other.get("gate") };
+  const gate = { ...calls.requests.get("gate"), ...calls.services.get("gate") };
   expect(gate).toEqual({
     "PutItem DEDUP": 1,
     "GetItem GUARD": 1,

@@ -75,6 +75,26 @@ export class DdbCalls {
     );
   };
 
+  /** Every other service's calls by scope, then `<service> <operation>` (counted by {@link DdbCalls.decorateAll}). */
+  readonly services = new Map<string, Counts>();
+
+  /** Local mode's `decorateClient`: DynamoDB counted as {@link DdbCalls.decorate} does, every other service's calls by name. */
+  readonly decorateAll = (service: string, client: { middlewareStack: { add: (...a: any[]) => void } }) => {
+    this.decorate(service, client);
+    if (service === "dynamodb") return;
+    client.middlewareStack.add(
+      (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => {
+        const scope = this.#scope.getStore() ?? "other";
+        const counts = this.services.get(scope) ?? {};
+        const label = `${service} ${(context.commandName ?? "?").replace(/Command$/, "")}`;
+        counts[label] = (counts[label] ?? 0) + 1;
+        this.services.set(scope, counts);
+        return next(args);
+      },
+      { step: "initialize", name: "benchServiceCalls", override: true },
+    );
+  };
+
   /** Each count divided by `per` (e.g. per event), largest first, rounded. */
   static per(counts: Counts, per: number): Counts {
     return Object.fromEntries(
