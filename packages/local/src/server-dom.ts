@@ -27,6 +27,9 @@ const VOID = new Set([
 /** Properties the views set that the DOM reflects as attributes (boolean ones by presence). */
 const BOOLEAN = ["open", "checked", "selected", "disabled", "hidden"] as const;
 
+/** `dataset.fooBar` is the attribute `data-foo-bar`. */
+const dataName = (key: string) => `data-${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
 const escapeText = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 const escapeAttr = (s: string) => escapeText(s).replace(/"/g, "&quot;");
 
@@ -62,25 +65,26 @@ export class ServerElement extends ServerNode {
   readonly tagName: string;
   readonly attributes = new Map<string, string>();
   readonly childNodes: ServerNode[] = [];
-  readonly dataset: Record<string, string>;
+  #dataset: Record<string, string> | undefined;
 
+  // An element is made for every node of a page (a run page has thousands), so it carries no
+  // closures of its own: the boolean properties are on the prototype (below), and `dataset` is
+  // made when first read.
   constructor(tag: string) {
     super();
     this.tagName = tag;
+  }
+
+  get dataset(): Record<string, string> {
     const attrs = this.attributes;
-    const name = (key: string) => `data-${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-    this.dataset = new Proxy({} as Record<string, string>, {
-      get: (_, key) => (typeof key === "string" ? attrs.get(name(key)) : undefined),
+    this.#dataset ??= new Proxy({} as Record<string, string>, {
+      get: (_, key) => (typeof key === "string" ? attrs.get(dataName(key)) : undefined),
       set: (_, key, value) => {
-        attrs.set(name(String(key)), String(value));
+        attrs.set(dataName(String(key)), String(value));
         return true;
       },
     });
-    for (const prop of BOOLEAN)
-      Object.defineProperty(this, prop, {
-        get: () => attrs.has(prop),
-        set: (on: unknown) => (on ? attrs.set(prop, "") : attrs.delete(prop)),
-      });
+    return this.#dataset;
   }
 
   setAttribute(name: string, value: unknown): void {
@@ -191,6 +195,17 @@ export class ServerElement extends ServerNode {
     return `<${this.tagName}${attrs}>${this.childNodes.map((n) => n.toHtml()).join("")}</${this.tagName}>`;
   }
 }
+
+for (const prop of BOOLEAN)
+  Object.defineProperty(ServerElement.prototype, prop, {
+    get(this: ServerElement) {
+      return this.attributes.has(prop);
+    },
+    set(this: ServerElement, on: unknown) {
+      if (on) this.attributes.set(prop, "");
+      else this.attributes.delete(prop);
+    },
+  });
 
 export const serverDocument = {
   createElement: (tag: string) => new ServerElement(tag.toLowerCase()),

@@ -282,20 +282,43 @@ function subLine(node, st) {
   return `${icon} ${word}${st.timing ? ` · ${st.timing}` : ""}`;
 }
 
+/**
+ * Layouts already made, by what they were made from (the states, their boxes' widths, the
+ * edges): laying out is most of the cost of drawing a run page (on local mode's server, where
+ * every first paint of a runbook's runs has the same graph, and in the browser, where a poll
+ * that changed a run's results but no box's width draws the same graph again). The result is
+ * only read after it is made. The newest {@link LAYOUTS} are kept.
+ */
+const layouts = new Map();
+const LAYOUTS = 32;
+
 /** dagre's layout of the graph: each state's box sized to its words, the edges routed. */
 function layout(dagre, graph, statuses) {
-  const g = new dagre.graphlib.Graph({ multigraph: true });
-  g.setGraph({ rankdir: "TB", nodesep: 26, ranksep: 34, edgesep: 12, marginx: 14, marginy: 14 });
-  g.setDefaultEdgeLabel(() => ({}));
-  for (const n of graph.nodes) {
+  const widths = graph.nodes.map((n) => {
     const st = statuses.get(n.name);
     const typeLabel = (n.iterates ? "map" : n.type).length * 6.5;
     const text = Math.max(n.name.length * 7.6 + typeLabel + 16, subLine(n, st).length * 6.6, 80);
-    g.setNode(n.name, { width: Math.round(text + 22), height: 50 });
+    return Math.round(text + 22);
+  });
+  const key = JSON.stringify([
+    graph.nodes.map((n, i) => [n.name, widths[i]]),
+    graph.edges.map((e) => [e.from, e.to, e.kind, e.label ?? ""]),
+  ]);
+  const made = layouts.get(key);
+  if (made?.dagre === dagre) {
+    layouts.delete(key); // the newest again
+    layouts.set(key, made);
+    return made.g;
   }
+  const g = new dagre.graphlib.Graph({ multigraph: true });
+  g.setGraph({ rankdir: "TB", nodesep: 26, ranksep: 34, edgesep: 12, marginx: 14, marginy: 14 });
+  g.setDefaultEdgeLabel(() => ({}));
+  for (const [i, n] of graph.nodes.entries()) g.setNode(n.name, { width: widths[i], height: 50 });
   for (const e of graph.edges)
     if (g.hasNode(e.to)) g.setEdge(e.from, e.to, { kind: e.kind }, `${e.kind}:${e.label ?? ""}`);
   dagre.layout(g);
+  layouts.set(key, { dagre, g });
+  if (layouts.size > LAYOUTS) layouts.delete(layouts.keys().next().value);
   return g;
 }
 

@@ -2,9 +2,11 @@
  * The run graph's status inference (graph.js runs in the browser; its logic is plain functions
  * tested here against the real runbooks' ASL).
  */
+import { createRequire } from "node:module";
 import { Runbooks } from "@reflex/core";
 import { describe, expect, it } from "vitest";
-import { aslGraph, evaluateChoice, iterations, type RunForGraph, statusOf } from "./graph.js";
+import { toHtml, withServerDom } from "../server-dom.ts";
+import { aslGraph, evaluateChoice, iterations, type RunForGraph, renderGraph, statusOf } from "./graph.js";
 
 const scale = aslGraph(Runbooks.get("scale").stateMachine);
 const backup = aslGraph(Runbooks.get("backup-snapshot").stateMachine);
@@ -224,5 +226,33 @@ describe("iterations", () => {
       ["i-3", "RUNNING", 1],
     ]);
     expect(untargeted.map((r) => r.step)).toEqual(["beginTarget"]);
+  });
+});
+
+describe("renderGraph", () => {
+  // dagre, counting its layouts (the graph reads it from the page's globals).
+  const dagre = createRequire(import.meta.url)("@dagrejs/dagre");
+  let layouts = 0;
+  const counted = {
+    ...dagre,
+    layout(g: unknown) {
+      layouts++;
+      dagre.layout(g);
+    },
+  };
+  const draw = (run: RunForGraph) =>
+    withServerDom({ dagre: counted }, () => toHtml(renderGraph(backup, statusOf(backup, run, clock + 5000))));
+
+  it("lays a graph out once for the same states and box sizes, and again when a box's words change", () => {
+    const done = { status: "SUCCEEDED", steps: [step("plan")] };
+    const before = layouts;
+
+    const first = draw(done);
+    const again = draw({ ...done });
+    const running = draw({ status: "RUNNING", steps: [step("plan", "RUNNING")] });
+
+    expect(again).toBe(first);
+    expect(running).not.toBe(first);
+    expect(layouts - before).toBe(2);
   });
 });
