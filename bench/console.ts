@@ -39,6 +39,15 @@ const SAMPLES = Number(process.env.REFLEX_BENCH_SAMPLES ?? 7);
 /** The last commit with the single-file console (before one module per view). */
 const BEFORE = process.env.REFLEX_CONSOLE_BEFORE ?? "6768010";
 
+/**
+ * The floor: the smallest page a tab can show, static, with no file but itself, served from this
+ * process (beside local mode). What it costs is the browser's own (a new tab, its renderer, the
+ * first frame) and the loopback's, which no console can go under.
+ */
+const FLOOR_PATH = "/floor.html";
+const FLOOR_HTML =
+  '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>floor</title></head><body><p id="floor">A static page.</p></body></html>';
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** The console files of commit `ref`, by the path they are served at. */
@@ -86,6 +95,10 @@ async function serveConsole(
 ): Promise<Server> {
   const server = createServer(async (req, res) => {
     const path = new URL(req.url ?? "/", "http://x").pathname;
+    if (path === FLOOR_PATH) {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+      return res.end(FLOOR_HTML);
+    }
     const asset = assets.get(path === "/" ? "/index.html" : path);
     if (asset) {
       res.writeHead(200, { "content-type": asset.contentType });
@@ -156,9 +169,10 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
       }
       return context;
     };
-    const render = async (url: string, address: string, ready: string[], warm = false) => {
+    /** `warm`: in a new tab of the context where the console at `warm` (or `url` if `true`) was open. */
+    const render = async (url: string, address: string, ready: string[], warm: boolean | string = false) => {
       const context = warm
-        ? await warmContext(url)
+        ? await warmContext(typeof warm === "string" ? warm : url)
         : await browser.newContext({ viewport: { width: 1280, height: 900 } });
       const page = await context.newPage();
       const api: string[] = [];
@@ -200,11 +214,27 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
           responseEnd: number;
           domInteractive: number;
           domContentLoadedEventEnd: number;
+          serverTiming?: Array<{ name: string; duration: number }>;
+        }>;
+        // (No named functions in here: tsx wraps them in a helper the page does not have. Node's
+        // types know no "paint" entries; the page's performance has them.)
+        const serverTiming = nav?.serverTiming ?? [];
+        const paints = (performance.getEntriesByType as (type: string) => unknown[])("paint") as Array<{
+          name: string;
+          startTime: number;
         }>;
         return {
           // The page's timeline: HTML's first and last byte, parsed, modules run (DOMContentLoaded
           // waits for module scripts), the data's answer, the last script's.
           htmlFirstByteMs: Math.round(nav?.responseStart ?? 0),
+          // The server's own time for the HTML (first-paint pages: Server-Timing api, draw).
+          serverApiMs: serverTiming.find((t) => t.name === "api")?.duration,
+          serverDrawMs: serverTiming.find((t) => t.name === "draw")?.duration,
+          // The browser's first frame, and its first with text or graphics (Paint Timing).
+          firstPaintMs: Math.round(paints.find((p) => p.name === "first-paint")?.startTime ?? 0),
+          firstContentfulPaintMs: Math.round(
+            paints.find((p) => p.name === "first-contentful-paint")?.startTime ?? 0,
+          ),
           htmlMs: Math.round(nav?.responseEnd ?? 0),
           parsedMs: Math.round(nav?.domInteractive ?? 0),
           modulesRunMs: Math.round(nav?.domContentLoadedEventEnd ?? 0),
@@ -243,9 +273,10 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
     } as const;
     type Sample = Awaited<ReturnType<typeof render>>;
     const samples = new Map<string, Sample[]>();
+    const floors = new Map<string, Sample[]>();
     const gets: number[] = [];
     // Interleaved, so a change in the machine's load hits all of them alike.
-    for (let i = 0; i < SAMPLES; i++)
+    for (let i = 0; i < SAMPLES; i++) {
       for (const [name, [hash, ready]] of Object.entries(pages))
         for (const [version, [url, warm, form]] of Object.entries(versions)) {
           const key = `${version} ${name}`;
@@ -253,6 +284,14 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
           samples.set(key, [...(samples.get(key) ?? []), await render(url, address, [...ready], warm)]);
           gets.push(await getAlone());
         }
+      // The floor, in the same kinds of tab: cold, and a new tab beside local mode's open console.
+      for (const warm of [false, true]) {
+        const key = warm ? "warm" : "cold";
+        const sample = await render(beforeUrl, FLOOR_PATH, ["#floor"], warm ? local.url : false);
+        floors.set(key, [...(floors.get(key) ?? []), sample]);
+        gets.push(await getAlone());
+      }
+    }
     const getMedian = Number(median(gets).toFixed(1));
     const ratio = (ms: number) => Number((ms / getMedian).toFixed(2));
     const figures: Array<Record<string, unknown>> = [
@@ -273,6 +312,14 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
         cache: warm ? "warm (a new tab beside an open console)" : "cold (a new browser context)",
         page,
         htmlFirstByteMedianMs: median(xs.map((x) => x.htmlFirstByteMs)),
+        serverApiMedianMs: version.startsWith("firstPaint")
+          ? median(xs.map((x) => x.serverApiMs ?? 0))
+          : undefined,
+        serverDrawMedianMs: version.startsWith("firstPaint")
+          ? median(xs.map((x) => x.serverDrawMs ?? 0))
+          : undefined,
+        firstPaintMedianMs: median(xs.map((x) => x.firstPaintMs)),
+        firstContentfulPaintMedianMs: median(xs.map((x) => x.firstContentfulPaintMs)),
         htmlMedianMs: median(xs.map((x) => x.htmlMs)),
         parsedMedianMs: median(xs.map((x) => x.parsedMs)),
         modulesRunMedianMs: median(xs.map((x) => x.modulesRunMs)),
@@ -287,6 +334,20 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
         medianMs: median(xs.map((x) => x.ms)),
         samplesInPageMs: xs.map((x) => x.inPage),
         apiRequests: xs.at(-1)?.api,
+      });
+    }
+    for (const [cache, xs] of floors) {
+      const shownMedianMs = median(xs.map((x) => x.shownMs));
+      ratios[`floor${cache === "warm" ? "Warm" : ""}Shown`] = ratio(shownMedianMs);
+      figures.push({
+        figure: "console-floor",
+        note: "a static page of one paragraph, no other file, served from this process: the browser's own cost of a tab",
+        cache: cache === "warm" ? "warm (a new tab beside an open console)" : "cold (a new browser context)",
+        htmlFirstByteMedianMs: median(xs.map((x) => x.htmlFirstByteMs)),
+        firstPaintMedianMs: median(xs.map((x) => x.firstPaintMs)),
+        inPageMedianMs: median(xs.map((x) => x.inPage)),
+        shownMedianMs,
+        samplesShownMs: xs.map((x) => x.shownMs),
       });
     }
     figures.push({

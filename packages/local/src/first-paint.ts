@@ -14,6 +14,8 @@
  * console's shell, as at `/`. Deployed, the console is static files on S3 and has no such path.
  */
 import { createRequire } from "node:module";
+import { must } from "@reflex/core";
+import { consoleAsset } from "./dashboard.ts";
 
 /** What a path of the console's own asks the server to draw, or undefined. */
 export type ConsolePage = { view: "run"; id: string; hash: string } | { view: "runs"; hash: string };
@@ -145,6 +147,13 @@ async function mainHtml(page: ConsolePage, answers: Record<string, InlineAnswer>
   }
 }
 
+/** console.css, as it goes inside `<style>` (it holds no `</style>`: checked, not assumed). */
+function css(): string {
+  const sheet = must(consoleAsset("/console/console.css"), "console.css").body;
+  if (/<\/style/i.test(sheet)) throw new Error("console.css holds </style>: it cannot go inside <style>");
+  return sheet;
+}
+
 /** JSON inside `<script type="application/json">`: no `<` (so no `</script>`), the same value. */
 const scriptJson = (value: unknown) =>
   JSON.stringify(value)
@@ -170,6 +179,12 @@ export async function firstPaintHtml(
     html.replace(at, (found) => text(found));
   const paths = inline.join(" ").replace(/&/g, "&amp;").replace(/"/g, "&quot;");
   let html = index.replace(/(src|href)="console\//g, (_, attr) => `${attr}="/console/`);
+  // Nothing in <head> holds the first paint back: the stylesheet comes in the page (a fetch, or
+  // for a tab beside an open console a revalidation, before anything could be painted), and
+  // boot.js runs once the page is parsed (deferred; before console.js, in document order) instead
+  // of stopping the parser before <main>: this page's data is in it, so boot.js asks for none early.
+  html = put(html, '<link rel="stylesheet" href="/console/console.css">', () => `<style>${css()}</style>`);
+  html = put(html, '<script src="/console/boot.js">', () => '<script defer src="/console/boot.js">');
   html = put(
     html,
     "<title>Reflex console</title>",
@@ -179,17 +194,18 @@ export async function firstPaintHtml(
   if (inline.length)
     html = put(
       html,
-      '<script src="/console/boot.js">',
+      '<script defer src="/console/boot.js">',
       (boot) => `<meta name="reflex-inline" content="${paths}">\n${boot}`,
     );
   if (main)
     html = html.replace(/(<main id="main"[^>]*>)[\s\S]*?<\/main>/, (_, open) => `${open}${main}</main>`);
+  // The modules start once the page's first frame is out: boot.js adds their script then.
+  if (inline.length) html = put(html, '<script type="module" src="/console/console.js"></script>', () => "");
   if (inline.length)
     html = put(
       html,
-      '<script type="module"',
-      (module) =>
-        `<script type="application/json" id="reflex-inline">${scriptJson(answers)}</script>\n${module}`,
+      "</body>",
+      (end) => `<script type="application/json" id="reflex-inline">${scriptJson(answers)}</script>\n${end}`,
     );
   return html;
 }

@@ -42,26 +42,51 @@
   } catch {
     path = undefined; // a malformed address: console.js says what is wrong with it
   }
-  const actor = (localStorage.getItem("reflex.actor") ?? "").trim();
-  const headers = { accept: "application/json", ...(actor ? { "x-reflex-actor": actor } : {}) };
-  // Who the person is (console.js asks it before drawing a page) goes out beside the page's
-  // data, so the page does not wait for one answer before asking for the other.
   const early = {};
-  for (const p of path ? ["/api/whoami", path] : [])
-    if (!inline.includes(p)) early[p] = { actor, response: fetch(`${api}${p}`, { headers }) };
+  let loadDagre = () => {};
   // The console's settings (is sign-in on?): auth.js waits on them before any view draws.
   const config = fetch(new URL("console-config.json", location.href), { cache: "no-store" });
   config.catch(() => {});
   window.reflexBoot = { api, early, config };
   // dagre lays out a run's graph: loaded beside the rest, awaited only by the run page's graph.
   window.reflexBoot.dagre = new Promise((loaded) => {
-    const script = Object.assign(document.createElement("script"), {
-      src: "console/dagre.min.js",
-      async: true,
-    });
-    script.onload = script.onerror = () => loaded();
-    document.head.append(script);
+    loadDagre = () => {
+      const script = Object.assign(document.createElement("script"), {
+        src: "console/dagre.min.js",
+        async: true,
+      });
+      script.onload = script.onerror = () => loaded();
+      document.head.append(script);
+    };
   });
-  // An answer nobody takes (the person navigated away first) must not be an unhandled rejection.
-  for (const e of Object.values(early)) e.response.catch(() => {});
+  const askEarly = () => {
+    const actor = (localStorage.getItem("reflex.actor") ?? "").trim();
+    const headers = { accept: "application/json", ...(actor ? { "x-reflex-actor": actor } : {}) };
+    // Who the person is (console.js asks it before drawing a page) goes out beside the page's
+    // data, so the page does not wait for one answer before asking for the other.
+    for (const p of path ? ["/api/whoami", path] : [])
+      if (!inline.includes(p)) early[p] = { actor, response: fetch(`${api}${p}`, { headers }) };
+    // An answer nobody takes (the person navigated away first) must not be an unhandled rejection.
+    for (const e of Object.values(early)) e.response.catch(() => {});
+  };
+  if (!drawnAt || !document.querySelector('meta[name="reflex-inline"]')) {
+    askEarly();
+    loadDagre();
+    return;
+  }
+  // A page the server drew is whole once parsed, and this runs (deferred) once it is: its first
+  // frame goes out before anything else runs here. The first read of localStorage waits on the
+  // browser's own process (tens of ms in a new tab), dagre and the modules take the thread to
+  // compile and run, and the modules draw the page again: all of it after that frame. The
+  // modules are already fetched (modulepreload); the page's HTML has no module script of its own.
+  // A hidden tab makes no frames: it is not waited for.
+  const start = () => {
+    askEarly();
+    loadDagre();
+    document.body.append(
+      Object.assign(document.createElement("script"), { type: "module", src: "console/console.js" }),
+    );
+  };
+  if (document.hidden) start();
+  else requestAnimationFrame(() => setTimeout(start));
 })();
