@@ -102,6 +102,57 @@ describe("the console's first paint (local mode)", () => {
     }
   });
 
+  it("paints from its HTML alone: styled with every console file refused, nothing in <head> to wait for, the modules only after the first frame", async () => {
+    const html = await (await fetch(`${local.url}/runs/${run.id}`)).text();
+    const head = /<head>([\s\S]*?)<\/head>/.exec(html)?.[1] ?? "";
+    // No stylesheet to fetch, no script that stops the parser; the modules' script is not in the page.
+    expect(head).not.toMatch(/<link rel="stylesheet"/);
+    for (const script of head.match(/<script[^>]*>/g) ?? [])
+      expect(script).toMatch(/ defer|type="application\/json"/);
+    expect(html).not.toContain('<script type="module"');
+
+    const page = await browser.newPage();
+    // Frames counted from the start; the count when the content, then the modules' script, was in the page.
+    await page.addInitScript({
+      content: `(() => {
+        window.__frames = 0;
+        const count = () => { window.__frames++; requestAnimationFrame(count); };
+        requestAnimationFrame(count);
+        new MutationObserver(() => {
+          if (window.__framesAtContent === undefined && document.querySelector("#graph svg"))
+            window.__framesAtContent = window.__frames;
+          if (window.__framesAtModules === undefined && document.querySelector('script[type="module"]'))
+            window.__framesAtModules = window.__frames;
+        }).observe(document, { childList: true, subtree: true });
+      })();`,
+    });
+    try {
+      await page.goto(`${local.url}/runs/${run.id}`);
+      await page.getByRole("button", { name: "↻ Re-run" }).waitFor();
+      // A frame went out with the content before the modules' script was in the page.
+      const [content, modules] = (await page.evaluate(
+        "[window.__framesAtContent, window.__framesAtModules]",
+      )) as number[];
+      expect(modules).toBeGreaterThan(content);
+      await page.route(/\/console\//, (route) => route.abort());
+      await page.goto(`${local.url}/runs/${run.id}`);
+      await page.locator("#graph svg [data-state=Report]").waitFor();
+      // console.css's `.top` (the header bar) is a flex row: the styles came in the page.
+      expect(
+        await page
+          .locator("header.top")
+          .evaluate(
+            (e) =>
+              (
+                globalThis as unknown as { getComputedStyle(e: unknown): { display: string } }
+              ).getComputedStyle(e).display,
+          ),
+      ).toBe("flex");
+    } finally {
+      await page.close();
+    }
+  });
+
   it("is taken over by the modules: the console's address, the buttons, no second request for the run", async () => {
     const page = await browser.newPage();
     const answered: string[] = [];
