@@ -370,7 +370,8 @@ const UNPROCESSED_BASE_MS = 25;
  * {@link store}'s conditional put, which leaves that row as it is. (Were a message delivered
  * twice with a count of 1, as SQS's at-least-once delivery allows, its put would write the same
  * row again with the same content: every attribute comes from the message.) A message twice in
- * one batch is stored once. Puts DynamoDB leaves unprocessed (throttling) are sent again with
+ * one batch is stored once, and an entry alone takes the conditional put (one request either
+ * way). Puts DynamoDB leaves unprocessed (throttling) are sent again with
  * backoff; what is still unprocessed after that is that entry's error, so the writer reports it
  * and the queue delivers it again. Each result is the entry's, in order; an entry is stored
  * before its result is given.
@@ -391,6 +392,8 @@ export async function storeAll(messages: Received[]): Promise<Array<Stored | Err
     if ((p.message.receiveCount ?? 1) > 1) again.push(i);
     else fresh.push(i);
   }
+  // One alone takes the conditional put: as few requests, and no unconditional one.
+  if (fresh.length === 1) again.push(...fresh.splice(0));
   const writeFresh = chunks(fresh, WRITE_BATCH).map(async (chunk) => {
     let pending = chunk;
     for (let attempt = 0; pending.length > 0; attempt++) {
