@@ -28,9 +28,15 @@ export async function startTestDynamo(): Promise<Storage> {
  */
 export function storeAuditAtOnce(sender: string): () => void {
   Audit.useTransport({
-    send: async (entry) => {
-      await Audit.store({ body: JSON.stringify(entry), sender, sentAt: Date.now(), messageId: randomUUID() });
-    },
+    send: async (entry) =>
+      (
+        await Audit.store({
+          body: JSON.stringify(entry),
+          sender,
+          sentAt: Date.now(),
+          messageId: randomUUID(),
+        })
+      ).id,
   });
   return () => Audit.useTransport(undefined);
 }

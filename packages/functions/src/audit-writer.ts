@@ -70,14 +70,16 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
       });
       return false;
     });
-    // The whole batch in two requests (storeAll; one conditional put each for one or two); stored before the handler returns, so a
-    // crash before then has the queue deliver the batch again, and a redelivery finds its rows.
+    // The whole batch in one request (storeAll; a conditional put each for what the queue delivers
+    // again); stored before the handler returns, so a crash before then has the queue deliver the
+    // batch again, and a redelivery finds its rows.
     const results = await storeAll(
       accepted.map((r) => ({
         body: r.body,
         sender: r.attributes.SenderId,
         sentAt: Number(r.attributes.SentTimestamp),
         messageId: r.messageId,
+        receiveCount: Number(r.attributes.ApproximateReceiveCount) || undefined,
       })),
     );
     for (const [i, out] of results.entries()) {

@@ -8,7 +8,9 @@
  * rejects (deployed, the entry would go to the dead-letter queue and page).
  *
  * Unlike SQS, `Audit.record` resolves only once the writer has stored the entry, so what a run
- * audited is readable as soon as the run is (tests read the trail right after `local.idle()`).
+ * audited is readable as soon as the run is (tests read the trail right after `local.idle()`);
+ * it resolves with the message's id, as SendMessageBatch answers it, which is the entry's id in
+ * the trail.
  */
 import { randomUUID } from "node:crypto";
 import type { Audit } from "@reflex/core";
@@ -27,7 +29,8 @@ export const LOCAL_AUDIT_QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:reflex-
 interface Pending {
   body: string;
   sender: string;
-  resolve: () => void;
+  /** With the message's id: the entry's id in the trail. */
+  resolve: (id: string) => void;
   reject: (e: unknown) => void;
 }
 
@@ -38,7 +41,7 @@ export class LocalAuditQueue implements Audit.Transport {
   /** `deliver` runs the audit writer's handler on one event (as the event source mapping does). */
   constructor(private readonly deliver: (event: SQSEvent) => Promise<SQSBatchResponse | undefined>) {}
 
-  send(entry: Audit.AuditEntry): Promise<void> {
+  send(entry: Audit.AuditEntry): Promise<string> {
     // The sender is the function recording the entry, taken now (not when the batch goes out).
     const sender = `LOCAL:${currentFunction() ?? "reflex-local"}`;
     return new Promise((resolve, reject) => {
@@ -95,7 +98,7 @@ export class LocalAuditQueue implements Audit.Transport {
       } finally {
         for (const r of records) this.inFlight.delete(r.receiptHandle);
       }
-      for (const item of pending) if (!failed.has(item.messageId)) item.p.resolve();
+      for (const item of pending) if (!failed.has(item.messageId)) item.p.resolve(item.messageId);
       pending = pending.filter((item) => failed.has(item.messageId));
       if (pending.length > 0 && receive >= MAX_RECEIVES) {
         const error = new Error(

@@ -47,13 +47,14 @@ const TO = hour(3);
 
 async function store(at: Date, reason: string): Promise<Audit.AuditEntry> {
   const entry = { id: randomUUID(), at: at.toISOString(), kind: "test.entry", actor: "cli:alice", reason };
-  await Audit.store({
+  const stored = await Audit.store({
     body: JSON.stringify(entry),
     sender: "LOCAL:test",
     sentAt: at.getTime(),
     messageId: randomUUID(),
   });
-  return entry;
+  // The trail keeps it under the message's id.
+  return { ...entry, id: stored.id };
 }
 
 /** Hours 0 and 2 hold entries, hour 1 none; sealed as at 13:05. */

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestDynamo } from "../../../../test/support/dynamo.ts";
@@ -58,7 +58,7 @@ describe("the audit writer (Audit.store)", () => {
 
     await Audit.store(msg);
 
-    const stored = await row(forged);
+    const stored = await row({ at: forged.at, id: msg.messageId });
     expect(stored?.sender).toBe("AROAEXAMPLEROLEID0001:reflex-test-trigger");
     expect(stored?.receivedAt).toBe(new Date(msg.sentAt).toISOString());
   });
@@ -69,24 +69,24 @@ describe("the audit writer (Audit.store)", () => {
 
     await Audit.store(msg);
 
-    const stored = await row(e);
+    const stored = await row({ at: e.at, id: msg.messageId });
     expect(stored?.pk).toBe(`AUDIT#${e.at.slice(0, 10)}`);
     expect(stored?.gsi1pk).toBeUndefined();
     expect(stored?.expiresAt).toBeGreaterThan(Math.floor(msg.sentAt / 1000) + 399 * 86_400);
   });
 
-  it("never overwrites: an entry whose key another entry holds is stored under a new id, the first kept", async () => {
+  it("keys each entry by the queue's message id, not the id the sender chose: two messages claiming one id and time are both kept, neither over the other", async () => {
     const first = entry({ reason: "the first" });
-    await Audit.store(received(first));
+    const original = received(first);
+    await Audit.store(original);
 
-    const out = await Audit.store(received({ ...first, reason: "the forgery" }));
+    const forgery = received({ ...first, reason: "the forgery" });
+    const out = await Audit.store(forgery);
 
-    expect((await row(first))?.reason).toBe("the first");
-    expect(out.id).not.toBe(first.id);
-    expect(await row({ at: first.at, id: out.id })).toMatchObject({
-      reason: "the forgery",
-      requestedId: first.id,
-    });
+    expect(out.id).toBe(forgery.messageId);
+    expect((await row({ at: first.at, id: original.messageId }))?.reason).toBe("the first");
+    expect((await row({ at: first.at, id: forgery.messageId }))?.reason).toBe("the forgery");
+    expect(await row(first)).toBeUndefined();
   });
 
   it("stores a message delivered twice once", async () => {
@@ -96,7 +96,7 @@ describe("the audit writer (Audit.store)", () => {
     await Audit.store(msg);
     await Audit.store(msg);
 
-    expect((await Audit.forExecution(e.executionId!)).map((x) => x.id)).toEqual([e.id]);
+    expect((await Audit.forExecution(e.executionId!)).map((x) => x.id)).toEqual([msg.messageId]);
   });
 
   it("stores a body that is not an entry as audit.malformed, naming its sender", async () => {
@@ -144,7 +144,7 @@ describe("the audit writer's batches (Audit.storeAll)", () => {
     return { sent, done: () => stack.remove("auditTestBatches") };
   }
 
-  it("stores a batch in one read and one write, each entry as store() would", async () => {
+  it("stores a first delivery's batch in one write and no read: its keys are the queue's message ids, new to the table", async () => {
     const runId = `run-${randomUUID()}`;
     const batch = Array.from({ length: 10 }, (_, i) =>
       received(entry({ reason: `n${i}`, executionId: runId })),
@@ -153,7 +153,7 @@ describe("the audit writer's batches (Audit.storeAll)", () => {
 
     const out = await Audit.storeAll(batch).finally(watch.done);
 
-    expect(watch.sent).toEqual({ get: 1, write: 1, put: 0 });
+    expect(watch.sent).toEqual({ get: 0, write: 1, put: 0 });
     expect(out.map((o) => (o instanceof Error ? o.message : o.status))).toEqual(batch.map(() => "stored"));
     const stored = await Audit.forExecution(runId);
     expect(stored.map((e) => e.reason).sort()).toEqual(batch.map((_, i) => `n${i}`).sort());
@@ -168,22 +168,23 @@ describe("the audit writer's batches (Audit.storeAll)", () => {
 
     expect(watch.sent.write).toBe(3);
     expect(out.every((o) => !(o instanceof Error) && o.status === "stored")).toBe(true);
-    for (const m of batch) expect(await row(JSON.parse(m.body))).toBeDefined();
+    for (const m of batch) expect(await row({ at: JSON.parse(m.body).at, id: m.messageId })).toBeDefined();
   });
 
   it("answers an error for an entry left unprocessed every time, so the queue delivers it again", async () => {
     const entries = [entry(), entry(), entry()];
     const watch = watchBatches(1_000);
 
-    const out = await Audit.storeAll(entries.map((e) => received(e))).finally(watch.done);
+    const messages = entries.map((e) => received(e));
+    const out = await Audit.storeAll(messages).finally(watch.done);
 
     for (const [i, e] of entries.entries()) {
       expect(out[i]).toBeInstanceOf(Error);
-      expect(await row(e)).toBeUndefined();
+      expect(await row({ at: e.at, id: messages[i].messageId })).toBeUndefined();
     }
   });
 
-  it("stores a batch of one or two with a conditional put each, not a read and a write: fewer requests, the same rows", async () => {
+  it("stores a batch of two in one write too, and one alone with a conditional put: one request, no read", async () => {
     for (const size of [1, 2]) {
       const runId = `run-${randomUUID()}`;
       const batch = Array.from({ length: size }, (_, i) =>
@@ -193,12 +194,42 @@ describe("the audit writer's batches (Audit.storeAll)", () => {
 
       const out = await Audit.storeAll(batch).finally(watch.done);
 
-      expect(watch.sent).toEqual({ get: 0, write: 0, put: size });
+      expect(watch.sent).toEqual(size === 1 ? { get: 0, write: 0, put: 1 } : { get: 0, write: 1, put: 0 });
       expect(out.map((o) => (o instanceof Error ? o.message : o.status))).toEqual(batch.map(() => "stored"));
       expect((await Audit.forExecution(runId)).map((e) => e.reason).sort()).toEqual(
         batch.map((_, i) => `s${i}`),
       );
     }
+  });
+
+  it("stores a message the queue delivers again (receive count above 1) with a conditional put that leaves its row as it is", async () => {
+    const e = entry({ reason: "once" });
+    const first = received(e);
+    await Audit.storeAll([first]);
+    // What the row holds now stays: the redelivery must not write it again.
+    await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: { pk: `AUDIT#${e.at.slice(0, 10)}`, sk: `${e.at}#${first.messageId}` },
+        UpdateExpression: "SET marker = :m",
+        ExpressionAttributeValues: { ":m": "kept" },
+      }),
+    );
+    const watch = watchBatches(0);
+
+    const out = await Audit.storeAll([
+      { ...first, receiveCount: 2 },
+      received(entry()),
+      received(entry()),
+    ]).finally(watch.done);
+
+    expect(out.map((o) => (o instanceof Error ? o.message : o.id))).toEqual([
+      first.messageId,
+      expect.any(String),
+      expect.any(String),
+    ]);
+    expect(watch.sent).toEqual({ get: 0, write: 1, put: 1 });
+    expect(await row({ at: e.at, id: first.messageId })).toMatchObject({ reason: "once", marker: "kept" });
   });
 
   it("loses nothing when the writer dies before its write, and doubles nothing when it dies after it: the queue's redelivery stores each entry once", async () => {
@@ -228,21 +259,21 @@ describe("the audit writer's batches (Audit.storeAll)", () => {
     expect(reasons).toEqual([...before, ...after].map((m) => JSON.parse(m.body).reason).sort());
   });
 
-  it("never writes over a row: a redelivered batch is stored once, a taken key gets a new id", async () => {
+  it("never writes over another message's row: a redelivered batch is stored once, a reused id and time stored apart", async () => {
     const first = entry({ reason: "the first" });
     const original = received(first);
     await Audit.storeAll([original]);
 
-    const again = await Audit.storeAll([original, received({ ...first, reason: "the forgery" })]);
+    const forgery = received({ ...first, reason: "the forgery" });
+    const again = await Audit.storeAll([original, forgery, original]);
 
-    expect(again[0]).toMatchObject({ id: first.id });
-    expect((await row(first))?.reason).toBe("the first");
-    const forged = again[1] as Audit.Stored;
-    expect(forged.id).not.toBe(first.id);
-    expect(await row({ at: first.at, id: forged.id })).toMatchObject({
-      reason: "the forgery",
-      requestedId: first.id,
-    });
+    expect(again.map((o) => (o as Audit.Stored).id)).toEqual([
+      original.messageId,
+      forgery.messageId,
+      original.messageId,
+    ]);
+    expect((await row({ at: first.at, id: original.messageId }))?.reason).toBe("the first");
+    expect((await row({ at: first.at, id: forgery.messageId }))?.reason).toBe("the forgery");
   });
 });
 
@@ -256,10 +287,15 @@ describe("handing entries to the writer (Audit.record)", () => {
 
   it("deployed, sends the entries recorded at once in SendMessageBatch requests of at most 10", async () => {
     process.env.REFLEX_AUDIT_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/reflex-test-audit";
-    sqs.on(SendMessageBatchCommand).callsFake((input: { Entries: Array<{ Id: string }> }) => ({
-      Successful: input.Entries.map((e) => ({ Id: e.Id })),
-      Failed: [],
-    }));
+    sqs
+      .on(SendMessageBatchCommand)
+      .callsFake((input: { Entries: Array<{ Id: string; MessageBody: string }> }) => ({
+        Successful: input.Entries.map((e) => ({
+          Id: e.Id,
+          MessageId: `sqs-${JSON.parse(e.MessageBody).reason.slice(1)}`,
+        })),
+        Failed: [],
+      }));
 
     const entries = await Promise.all(
       Array.from({ length: 23 }, (_, i) => Audit.record({ kind: "test.sqs", actor: "t", reason: `n${i}` })),
@@ -268,8 +304,12 @@ describe("handing entries to the writer (Audit.record)", () => {
     const calls = sqs.commandCalls(SendMessageBatchCommand);
     expect(calls.map((c) => c.args[0].input.Entries?.length)).toEqual([10, 10, 3]);
     expect(calls[0].args[0].input.QueueUrl).toBe(process.env.REFLEX_AUDIT_QUEUE_URL);
-    const bodies = calls.flatMap((c) => c.args[0].input.Entries!.map((e) => JSON.parse(e.MessageBody!).id));
-    expect(bodies.sort()).toEqual(entries.map((e) => e.id).sort());
+    const bodies = calls.flatMap((c) =>
+      c.args[0].input.Entries!.map((e) => JSON.parse(e.MessageBody!).reason),
+    );
+    expect(bodies.sort()).toEqual(entries.map((e) => e.reason).sort());
+    // Each entry's id is the one the trail keeps: SQS's message id for it.
+    expect(entries.map((e) => e.id)).toEqual(entries.map((_, i) => `sqs-${i}`));
   });
 
   it("sends again what SQS did not take, and rejects the entry SQS refuses as the sender's fault", async () => {

@@ -11,16 +11,16 @@
  * ({@link useTransport}); elsewhere (core's own tests) {@link store} is called in-process.
  *
  * Layout: pk `AUDIT#<yyyy-mm-dd>` (a partition per day, so an event storm spreads over time
- * instead of heating one key forever), sk `<iso time>#<id>`. Entries about an execution are
- * also indexed on gsi1 under `EXEC#<id>`, so `reflex show` reads them in one query.
+ * instead of heating one key forever), sk `<iso time>#<id>`, where the id is the queue's message
+ * id (SQS's, locally a new UUID per message), never the sender's: no sender can name a key
+ * another entry holds. Entries about an execution are also indexed on gsi1 under `EXEC#<id>`, so
+ * `reflex show` reads them in one query.
  */
 import { randomUUID } from "node:crypto";
 import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import {
-  BatchGetCommand,
   BatchWriteCommand,
   type BatchWriteCommandOutput,
-  GetCommand,
   PutCommand,
   QueryCommand,
 } from "@aws-sdk/lib-dynamodb";
@@ -68,6 +68,11 @@ export interface AuditInput {
 }
 
 export interface AuditEntry extends AuditInput {
+  /**
+   * The entry's id in the trail: the id of the queue message that carried it to the writer (the
+   * writer keys the row by it). A sender puts an id of its own in the body, which the writer does
+   * not keep; {@link record} answers with the trail's id once the queue has given it.
+   */
   id: string;
   /** When the decision was made, as its sender says. */
   at: string;
@@ -93,14 +98,18 @@ const RETENTION_DAYS = 400;
  */
 export async function record(input: AuditInput, now = new Date()): Promise<AuditEntry> {
   const entry: AuditEntry = { ...input, id: randomUUID(), at: now.toISOString() };
-  await transport().send(entry);
-  return entry;
+  const id = await transport().send(entry);
+  return id ? { ...entry, id } : entry;
 }
 
 /** How entries reach the audit writer. */
 export interface Transport {
-  /** Resolves once the entry is in the writer's hands for good; rejects when it could not be handed over. */
-  send(entry: AuditEntry): Promise<void>;
+  /**
+   * Resolves once the entry is in the writer's hands for good, with the id of the message that
+   * carries it (the entry's id in the trail) when the transport knows it; rejects when it could
+   * not be handed over.
+   */
+  send(entry: AuditEntry): Promise<string | undefined>;
 }
 
 let chosen: Transport | undefined;
@@ -137,6 +146,7 @@ function transport(): Transport {
         messageId: randomUUID(),
       });
       if (stored.status === "malformed") throw new Error(`audit: entry refused: ${stored.problem}`);
+      return stored.id;
     },
   };
   return inProcess;
@@ -165,8 +175,10 @@ const AUDIT_BATCH_WAIT_MS = 10;
  * caller's record() rejects with SQS's reason).
  */
 function sqsTransport(url: string): Transport {
-  const sendBatch = async (entries: AuditEntry[]): Promise<Array<Error | undefined>> => {
-    const results: Array<Error | undefined> = entries.map(() => undefined);
+  const sendBatch = async (entries: AuditEntry[]): Promise<Array<Error | string>> => {
+    const results: Array<Error | string> = entries.map(
+      () => new Error("audit: SQS did not answer for the entry"),
+    );
     // Split by size: a few large entries (big params) can pass SQS's 256 KiB per request.
     const groups: number[][] = [[]];
     let bytes = 0;
@@ -193,6 +205,7 @@ function sqsTransport(url: string): Transport {
               Entries: pending.map((i) => ({ Id: String(i), MessageBody: bodies[i] })),
             }),
           );
+          for (const ok of out.Successful ?? []) results[Number(ok.Id)] = ok.MessageId ?? "";
           const failed = out.Failed ?? [];
           pending = [];
           for (const f of failed) {
@@ -206,11 +219,12 @@ function sqsTransport(url: string): Transport {
     );
     return results;
   };
-  const send = batcher<AuditEntry, Error | undefined>(SQS_BATCH, sendBatch, AUDIT_BATCH_WAIT_MS);
+  const send = batcher<AuditEntry, Error | string>(SQS_BATCH, sendBatch, AUDIT_BATCH_WAIT_MS);
   return {
     send: async (entry) => {
-      const failed = await send(entry);
-      if (failed) throw failed;
+      const out = await send(entry);
+      if (out instanceof Error) throw out;
+      return out || undefined;
     },
   };
 }
@@ -222,8 +236,18 @@ export interface Received {
   sender: string;
   /** When the queue received it, ms since the epoch (SQS `SentTimestamp`). */
   sentAt: number;
-  /** The queue's id for the message: the same when the queue delivers it again. */
+  /**
+   * The queue's id for the message: the same when the queue delivers it again, and never another
+   * message's. The writer keys the entry's row by it, so only the same message can find its key
+   * held.
+   */
   messageId: string;
+  /**
+   * How many times the queue has delivered it (SQS `ApproximateReceiveCount`). Above 1 it may be
+   * stored already (the writer died, or did not answer, after storing it): the writer then puts
+   * it with a condition instead of in the batch. Absent: a first delivery.
+   */
+  receiveCount?: number;
 }
 
 const Text = (max: number) => z.string().min(1).max(max);
@@ -248,7 +272,7 @@ interface Prepared {
   entry: AuditEntry;
   parsed: boolean;
   problem?: string;
-  row: (id: string) => Record<string, unknown>;
+  row: Record<string, unknown>;
 }
 
 function prepare(message: Received): Prepared {
@@ -267,7 +291,7 @@ function prepare(message: Received): Prepared {
   }
   const receivedAt = new Date(message.sentAt).toISOString();
   const entry: AuditEntry = parsed ?? {
-    id: randomUUID(),
+    id: message.messageId,
     at: receivedAt,
     kind: "audit.malformed",
     actor: "audit-writer",
@@ -275,7 +299,10 @@ function prepare(message: Received): Prepared {
     data: { body: message.body.slice(0, 4096) },
   };
   const { partitionKey, sortKey, gsi1, ttlAttribute } = TABLE_KEYS;
-  const row = (id: string) => ({
+  // The message's id is the entry's: the sender's own id is not kept, so a message delivered
+  // again makes the same row, and no two messages make the same key.
+  const id = message.messageId;
+  const row = {
     [partitionKey]: `AUDIT#${entry.at.slice(0, 10)}`,
     [sortKey]: `${entry.at}#${id}`,
     ...(entry.executionId
@@ -287,9 +314,8 @@ function prepare(message: Received): Prepared {
     id,
     sender: message.sender,
     receivedAt,
-    messageId: message.messageId,
-  });
-  return { message, entry, parsed: parsed !== undefined, problem, row };
+  };
+  return { message, entry: { ...entry, id }, parsed: parsed !== undefined, problem, row };
 }
 
 export interface Stored {
@@ -301,183 +327,113 @@ export interface Stored {
 /**
  * The audit writer's one job: stores one received entry as a new row, never over another.
  * The writer makes every key itself — the day partition and sort key from the entry's time and
- * id, the execution index from its execution, the expiry from when the queue received it — and
- * adds who sent it and when ({@link AuditEntry.sender}, {@link AuditEntry.receivedAt}), which
- * the entry cannot say. The put is conditional (`attribute_not_exists`): a message delivered
- * again finds its own row and is done; an entry whose key another entry holds is stored under a
- * new id. A body that is not an entry is stored as an `audit.malformed` entry naming its sender,
- * so nothing handed to the writer is dropped.
+ * the queue's message id, the execution index from its execution, the expiry from when the queue
+ * received it — and adds who sent it and when ({@link AuditEntry.sender},
+ * {@link AuditEntry.receivedAt}), which the entry cannot say. The put is conditional
+ * (`attribute_not_exists`): the key names the message, so a key already held is this message's
+ * own row (delivered again) and the entry is stored. A body that is not an entry is stored as an
+ * `audit.malformed` entry naming its sender, so nothing handed to the writer is dropped.
  */
 export async function store(message: Received): Promise<Stored> {
   return storeOne(prepare(message));
 }
 
-async function storeOne(p: Prepared): Promise<Stored> {
-  const { partitionKey, sortKey } = TABLE_KEYS;
-  const put = (item: Record<string, unknown>) =>
-    conditionalWrite(
-      new PutCommand({
-        TableName: tableName(),
-        Item: item,
-        ConditionExpression: "attribute_not_exists(#pk)",
-        ExpressionAttributeNames: { "#pk": partitionKey },
-      }),
-    );
-  const status = p.parsed ? "stored" : "malformed";
-  const first = p.row(p.entry.id);
-  if (!(await put(first))) {
-    const held = await db().send(
-      new GetCommand({
-        TableName: tableName(),
-        Key: { [partitionKey]: first[partitionKey], [sortKey]: first[sortKey] },
-        ConsistentRead: true,
-      }),
-    );
-    // The same message again (SQS delivers at least once): it is stored already.
-    if (held.Item?.messageId !== p.message.messageId) {
-      const id = randomUUID();
-      if (!(await put({ ...p.row(id), requestedId: p.entry.id })))
-        throw new Error(`audit: a new key was taken too (${id})`);
-      return { status, id, problem: p.problem };
-    }
-  }
-  return { status, id: p.entry.id, problem: p.problem };
+function storedAs(p: Prepared): Stored {
+  return { status: p.parsed ? "stored" : "malformed", id: p.entry.id, problem: p.problem };
 }
 
-/** BatchWriteItem takes at most 25 puts a request; BatchGetItem 100 keys. */
+async function storeOne(p: Prepared): Promise<Stored> {
+  // Refused: the message's own row is there (no other message makes its key), left as it is.
+  await conditionalWrite(
+    new PutCommand({
+      TableName: tableName(),
+      Item: p.row,
+      ConditionExpression: "attribute_not_exists(#pk)",
+      ExpressionAttributeNames: { "#pk": TABLE_KEYS.partitionKey },
+    }),
+  );
+  return storedAs(p);
+}
+
+/** BatchWriteItem takes at most 25 puts a request. */
 const WRITE_BATCH = 25;
-const GET_BATCH = 100;
-/** A batch of at most this many entries is stored with a conditional put each instead. */
-const SMALL_BATCH = 2;
 /** Sends of the items a BatchWriteItem left unprocessed (throttled) before those entries fail. */
 const UNPROCESSED_ATTEMPTS = 6;
 const UNPROCESSED_BASE_MS = 25;
 
 /**
  * Stores a batch of received entries (the writer's SQS batch) as {@link store} stores each —
- * the same rows, never one over another — in two requests for the whole batch instead of one
- * or two per entry: one BatchGetItem for the keys the entries would take, then one
- * BatchWriteItem (up to 25 puts) for the entries whose key is free. An entry whose key is held
- * (by itself: a message delivered again, or by another entry), or that shares its key with
- * another of the batch, goes through {@link store}'s conditional put instead, as does each entry
- * of a batch of at most {@link SMALL_BATCH} (no more requests than the read and the write). Puts DynamoDB
- * leaves unprocessed (throttling) are sent again with backoff; what is still unprocessed after
- * that is that entry's error, so the writer reports it and the queue delivers it again. Each
- * result is the entry's, in order; an entry is stored before its result is given.
- *
- * Between the read and the write a row cannot appear except by another delivery of the same
- * message (the same row, the same content: SQS stamps) or by a sender that reused an entry's
- * id and time at that instant; the writer alone puts audit rows.
+ * the same rows, never one over another's — in one BatchWriteItem (up to 25 puts) for the whole
+ * batch instead of a request per entry. No key needs reading first: a row's key holds its
+ * message's id, which no other message has, so a first delivery's key is free. A message the
+ * queue delivers again (`receiveCount` above 1) may have its row already; it takes
+ * {@link store}'s conditional put, which leaves that row as it is. (Were a message delivered
+ * twice with a count of 1, as SQS's at-least-once delivery allows, its put would write the same
+ * row again with the same content: every attribute comes from the message.) A message twice in
+ * one batch is stored once, and an entry alone takes the conditional put (one request either
+ * way). Puts DynamoDB leaves unprocessed (throttling) are sent again with
+ * backoff; what is still unprocessed after that is that entry's error, so the writer reports it
+ * and the queue delivers it again. Each result is the entry's, in order; an entry is stored
+ * before its result is given.
  */
 export async function storeAll(messages: Received[]): Promise<Array<Stored | Error>> {
   const prepared = messages.map(prepare);
   const results: Array<Stored | Error | undefined> = prepared.map(() => undefined);
   const { partitionKey, sortKey } = TABLE_KEYS;
   const keyOf = (item: Record<string, unknown>) => `${item[partitionKey]}\n${item[sortKey]}`;
-  const rows = prepared.map((p) => p.row(p.entry.id));
-  const seen = new Set<string>();
-  const slow: number[] = [];
-  const candidates: number[] = [];
-  for (const [i, row] of rows.entries()) {
-    const k = keyOf(row);
-    if (seen.has(k)) slow.push(i);
-    else {
-      seen.add(k);
-      candidates.push(i);
-    }
+  // The same message twice in a batch: stored once, both answered alike.
+  const firstOf = new Map<string, number>();
+  const again: number[] = [];
+  const fresh: number[] = [];
+  for (const [i, p] of prepared.entries()) {
+    const k = keyOf(p.row);
+    if (firstOf.has(k)) continue;
+    firstOf.set(k, i);
+    if ((p.message.receiveCount ?? 1) > 1) again.push(i);
+    else fresh.push(i);
   }
-  // One or two entries: a conditional put each is as few requests as the read and the write
-  // (fewer when one is alone, as in a storm's slow starts) and half the items, with no row
-  // written unconditionally. Their keys differ (shared ones are in `slow`), so they go at once.
-  if (candidates.length <= SMALL_BATCH) {
-    await Promise.all(
-      candidates.splice(0).map(async (i) => {
-        try {
-          results[i] = await storeOne(prepared[i]);
-        } catch (err) {
-          results[i] = err as Error;
-        }
-      }),
-    );
-  }
-  const held = new Set<string>();
-  try {
-    for (let i = 0; i < candidates.length; i += GET_BATCH) {
-      let keys: Array<Record<string, unknown>> = candidates
-        .slice(i, i + GET_BATCH)
-        .map((j) => ({ [partitionKey]: rows[j][partitionKey], [sortKey]: rows[j][sortKey] }));
-      for (let attempt = 0; keys.length > 0; attempt++) {
-        if (attempt >= UNPROCESSED_ATTEMPTS) throw new Error("audit: the store did not answer for every key");
-        if (attempt > 0) await backoff(attempt);
-        const out = await db().send(
-          new BatchGetCommand({
-            RequestItems: {
-              [tableName()]: {
-                Keys: keys,
-                ConsistentRead: true,
-                ProjectionExpression: "#pk, #sk",
-                ExpressionAttributeNames: { "#pk": partitionKey, "#sk": sortKey },
-              },
-            },
+  // One alone takes the conditional put: as few requests, and no unconditional one.
+  if (fresh.length === 1) again.push(...fresh.splice(0));
+  const writeFresh = chunks(fresh, WRITE_BATCH).map(async (chunk) => {
+    let pending = chunk;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= UNPROCESSED_ATTEMPTS) {
+        for (const i of pending)
+          results[i] = new Error(
+            `audit: the store left the entry unprocessed ${UNPROCESSED_ATTEMPTS} times (throttled)`,
+          );
+        return;
+      }
+      if (attempt > 0) await backoff(attempt);
+      let out: BatchWriteCommandOutput;
+      try {
+        out = await db().send(
+          new BatchWriteCommand({
+            RequestItems: { [tableName()]: pending.map((i) => ({ PutRequest: { Item: prepared[i].row } })) },
           }),
         );
-        for (const item of out.Responses?.[tableName()] ?? []) held.add(keyOf(item));
-        keys = (out.UnprocessedKeys?.[tableName()]?.Keys ?? []) as Array<Record<string, unknown>>;
+      } catch (err) {
+        for (const i of pending) results[i] = err as Error;
+        return;
       }
+      const left = new Set(
+        (out.UnprocessedItems?.[tableName()] ?? []).map((r) => keyOf(r.PutRequest?.Item ?? {})),
+      );
+      for (const i of pending) if (!left.has(keyOf(prepared[i].row))) results[i] = storedAs(prepared[i]);
+      pending = pending.filter((i) => left.has(keyOf(prepared[i].row)));
     }
-  } catch {
-    // Not knowing which keys are free, each entry takes the conditional put.
-    slow.push(...candidates.splice(0));
-  }
-  const fresh = candidates.filter((i) => !held.has(keyOf(rows[i])));
-  slow.push(...candidates.filter((i) => held.has(keyOf(rows[i]))));
-  await Promise.all(
-    chunks(fresh, WRITE_BATCH).map(async (chunk) => {
-      let pending = chunk;
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt >= UNPROCESSED_ATTEMPTS) {
-          for (const i of pending)
-            results[i] = new Error(
-              `audit: the store left the entry unprocessed ${UNPROCESSED_ATTEMPTS} times (throttled)`,
-            );
-          return;
-        }
-        if (attempt > 0) await backoff(attempt);
-        let out: BatchWriteCommandOutput;
-        try {
-          out = await db().send(
-            new BatchWriteCommand({
-              RequestItems: { [tableName()]: pending.map((i) => ({ PutRequest: { Item: rows[i] } })) },
-            }),
-          );
-        } catch (err) {
-          for (const i of pending) results[i] = err as Error;
-          return;
-        }
-        const left = new Set(
-          (out.UnprocessedItems?.[tableName()] ?? []).map((r) => keyOf(r.PutRequest?.Item ?? {})),
-        );
-        for (const i of pending)
-          if (!left.has(keyOf(rows[i])))
-            results[i] = {
-              status: prepared[i].parsed ? "stored" : "malformed",
-              id: prepared[i].entry.id,
-              problem: prepared[i].problem,
-            };
-        pending = pending.filter((i) => left.has(keyOf(rows[i])));
-      }
-    }),
-  );
-  // After the batch (whose puts are unconditional) and one after another: entries that share a
-  // key must not race for it.
-  for (const i of slow) {
+  });
+  const putAgain = again.map(async (i) => {
     try {
       results[i] = await storeOne(prepared[i]);
     } catch (err) {
       results[i] = err as Error;
     }
-  }
-  return results.map((r) => r ?? new Error("audit: the entry was not stored"));
+  });
+  await Promise.all([...writeFresh, ...putAgain]);
+  return prepared.map(
+    (p, i) => results[firstOf.get(keyOf(p.row)) ?? i] ?? new Error("audit: the entry was not stored"),
+  );
 }
 
 function chunks<T>(items: T[], size: number): T[][] {
