@@ -1,5 +1,5 @@
 /** The reconciler closes runs whose end Reflex never heard of, and leaves live runs alone. */
-import { Executions, Locks, Runs, Steps } from "@reflex/core";
+import { Admission, Executions, Locks, Runs, Steps } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { runAndWait, startTestLocal } from "./support/local.ts";
@@ -47,7 +47,9 @@ describe("Runs.reconcile", () => {
   });
 
   it("frees a lock whose holder never existed, and one whose holder ended", async () => {
-    await Locks.acquire("asg:ghost", "no-such-run", 3_600_000);
+    // A start takes its locks before it writes its record: a lock without one is a dead start's
+    // once it is older than the cutoff.
+    await Locks.acquire("asg:ghost", "no-such-run", 3_600_000, Date.now() - 30 * 60_000);
     await Executions.create({ id: "ended-run", runbook: "scale", dryRun: false, params: {}, trigger });
     await Executions.complete("ended-run", { status: "SUCCEEDED" });
     await Locks.acquire("asg:ended", "ended-run", 3_600_000);
@@ -59,6 +61,22 @@ describe("Runs.reconcile", () => {
     expect(out.map((o) => o.reason)).toEqual(
       expect.arrayContaining(["LockWithoutRun:asg:ghost", "LockOfEndedRun:asg:ended"]),
     );
+  });
+
+  it("leaves the locks of a start under way (taken, its record not written yet) and frees them once it is older than the cutoff", async () => {
+    await Locks.acquire("asg:starting", "start-under-way", 3_600_000);
+    expect(await Runs.reconcile({ olderThanMs: 10 * 60_000 })).not.toContainEqual(
+      expect.objectContaining({ executionId: "start-under-way" }),
+    );
+    expect((await Locks.holder("asg:starting"))?.owner).toBe("start-under-way");
+
+    const later = new Date(Date.now() + 11 * 60_000);
+    expect(await Runs.reconcile({ olderThanMs: 10 * 60_000, now: later })).toContainEqual({
+      executionId: "start-under-way",
+      status: "DISCARDED",
+      reason: "LockWithoutRun:asg:starting",
+    });
+    expect(await Locks.holder("asg:starting")).toBeUndefined();
   });
 
   it("removes a start that died holding its locks, but not one under way right now", async () => {
@@ -111,5 +129,54 @@ describe("Runs.reconcile", () => {
     );
     const lost = await Executions.get(run.id.replace(/.$/, "x"));
     expect(lost.attention?.report).toMatchObject({ orphanedSnapshots: [] });
+  });
+});
+
+describe("a start retried under the id of a run that exists (a start takes its locks before its record)", () => {
+  const params = (group: string) => ({ autoScalingGroup: group, change: "+1" });
+  const again = (executionId: string, group: string) =>
+    Admission.admit({
+      runbook: "scale",
+      params: params(group),
+      executionId,
+      trigger: { kind: "schedule", name: "s" },
+      actor: { id: "schedule:s" },
+    });
+
+  it("is a duplicate, and gives back the lock it took again when that run has ended", async () => {
+    const record = { runbook: "scale", dryRun: false, params: params("redo"), trigger, locks: ["asg:redo"] };
+    await Executions.create({ id: "redo-ended", ...record });
+    await Executions.complete("redo-ended", { status: "SUCCEEDED" });
+
+    expect(await again("redo-ended", "redo")).toMatchObject({ admitted: false, duplicate: true });
+    expect(await Locks.holder("asg:redo")).toBeUndefined();
+    expect((await Executions.get("redo-ended")).status).toBe("SUCCEEDED");
+  });
+
+  it("is a duplicate, and leaves the lock with that run while it has not ended", async () => {
+    const record = { runbook: "scale", dryRun: false, params: params("wait"), trigger, locks: ["asg:wait"] };
+    await Locks.acquire("asg:wait", "redo-waiting", 3_600_000);
+    await Executions.create({ id: "redo-waiting", ...record });
+    await Executions.setWaiting("redo-waiting", true);
+
+    expect(await again("redo-waiting", "wait")).toMatchObject({ admitted: false, duplicate: true });
+    expect((await Locks.holder("asg:wait"))?.owner).toBe("redo-waiting");
+    expect((await Executions.active()).map((e) => e.id)).toContain("redo-waiting");
+  });
+
+  it("is a duplicate, not refused by the lock, when another run holds its target now", async () => {
+    const record = {
+      runbook: "scale",
+      dryRun: false,
+      params: params("taken"),
+      trigger,
+      locks: ["asg:taken"],
+    };
+    await Executions.create({ id: "redo-over", ...record });
+    await Executions.complete("redo-over", { status: "SUCCEEDED" });
+    await Locks.acquire("asg:taken", "another-run", 3_600_000);
+
+    expect(await again("redo-over", "taken")).toMatchObject({ admitted: false, duplicate: true });
+    expect((await Locks.holder("asg:taken"))?.owner).toBe("another-run");
   });
 });
