@@ -1,6 +1,8 @@
 /** The reconciler closes runs whose end Reflex never heard of, and leaves live runs alone. */
-import { Admission, Executions, Locks, Runs, Steps } from "@reflex/core";
+import { QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { Admission, Executions, Locks, Runs, Steps, tableName } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { db } from "../packages/core/src/state/db.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { runAndWait, startTestLocal } from "./support/local.ts";
 
@@ -134,8 +136,9 @@ describe("Runs.reconcile", () => {
 
 describe("a start retried under the id of a run that exists (a start takes its locks before its record)", () => {
   const params = (group: string) => ({ autoScalingGroup: group, change: "+1" });
-  const again = (executionId: string, group: string) =>
+  const again = (executionId: string, group: string, now = new Date()) =>
     Admission.admit({
+      now,
       runbook: "scale",
       params: params(group),
       executionId,
@@ -162,6 +165,29 @@ describe("a start retried under the id of a run that exists (a start takes its l
     expect(await again("redo-waiting", "wait")).toMatchObject({ admitted: false, duplicate: true });
     expect((await Locks.holder("asg:wait"))?.owner).toBe("redo-waiting");
     expect((await Executions.active()).map((e) => e.id)).toContain("redo-waiting");
+  });
+
+  it("two starts of one id at once (a schedule fired twice): one run, its lock, no marker left once it ends", async () => {
+    const id = "twice-at-once";
+    // A millisecond apart: each start's marker is its own.
+    const at = Date.now();
+    const both = await Promise.all([again(id, "web", new Date(at)), again(id, "web", new Date(at + 1))]);
+    expect(both.filter((a) => a.admitted)).toHaveLength(1);
+    expect(both.filter((a) => !a.admitted && a.duplicate)).toHaveLength(1);
+    const run = await Executions.get(id);
+    expect(run.locks).toEqual(["asg:web"]);
+    await local.idle();
+    expect((await Executions.get(id)).status).not.toBe("RUNNING");
+    expect(await Locks.holder("asg:web")).toBeUndefined();
+    const markers = await db().send(
+      new QueryCommand({
+        TableName: tableName(),
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": Executions.ACTIVE_PK },
+        ConsistentRead: true,
+      }),
+    );
+    expect((markers.Items ?? []).map((m) => m.id)).not.toContain(id);
   });
 
   it("is a duplicate, not refused by the lock, when another run holds its target now", async () => {
