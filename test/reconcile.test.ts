@@ -1,6 +1,6 @@
 /** The reconciler closes runs whose end Reflex never heard of, and leaves live runs alone. */
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { Admission, Executions, Locks, Runs, Steps, tableName } from "@reflex/core";
+import { Admission, Executions, Locks, Runbooks, Runs, Steps, tableName } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { db } from "../packages/core/src/state/db.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
@@ -188,6 +188,28 @@ describe("a start retried under the id of a run that exists (a start takes its l
       }),
     );
     expect((markers.Items ?? []).map((m) => m.id)).not.toContain(id);
+  });
+
+  it("finishes the start of a STARTING record an earlier version left (record first, then locks)", async () => {
+    const id = "left-starting";
+    // As an earlier version wrote it: the params parsed, the record before the locks.
+    const parsed = Runs.parseParams(Runbooks.get("scale"), params("web"));
+    await Executions.createStarting({
+      id,
+      runbook: "scale",
+      dryRun: false,
+      params: parsed,
+      trigger,
+      locks: ["asg:web"],
+    });
+    await Locks.acquire("asg:web", id, 3_600_000);
+
+    expect(await again(id, "web")).toMatchObject({ admitted: true, execution: { id, status: "RUNNING" } });
+    await local.idle();
+    expect((await Executions.list({ limit: 500 })).executions.map((e) => e.id)).toContain(id);
+    const ended = await Executions.get(id);
+    expect(ended, JSON.stringify(ended)).toMatchObject({ status: "SUCCEEDED" });
+    expect(await Locks.holder("asg:web")).toBeUndefined();
   });
 
   it("is a duplicate, not refused by the lock, when another run holds its target now", async () => {
