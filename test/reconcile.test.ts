@@ -212,6 +212,24 @@ describe("a start retried under the id of a run that exists (a start takes its l
     expect(await Locks.holder("asg:web")).toBeUndefined();
   });
 
+  it("refuses by the lock, and removes, a STARTING record an earlier version left whose target another run holds", async () => {
+    const id = "left-starting-held";
+    const parsed = Runs.parseParams(Runbooks.get("scale"), params("held"));
+    await Executions.createStarting({
+      id,
+      runbook: "scale",
+      dryRun: false,
+      params: parsed,
+      trigger,
+      locks: ["asg:held"],
+    });
+    await Locks.acquire("asg:held", "holder-run", 3_600_000);
+
+    expect(await again(id, "held")).toMatchObject({ admitted: false, check: "lock" });
+    expect(await Executions.find(id)).toBeUndefined();
+    expect((await Locks.holder("asg:held"))?.owner).toBe("holder-run");
+  });
+
   it("is a duplicate, not refused by the lock, when another run holds its target now", async () => {
     const record = {
       runbook: "scale",

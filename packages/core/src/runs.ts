@@ -157,7 +157,9 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
     if (got.ok) await Promise.all(locks.map((l) => Locks.release(l, id)));
     // A run of this id that already exists is a redelivery, whatever holds the target now.
     const existing = await Executions.find(id);
-    if (existing) await alreadyStarted(existing);
+    // A STARTING record an earlier version's start left, refused now as it would have been then.
+    if (existing?.status === "STARTING") await Executions.discard(id);
+    else if (existing) await alreadyStarted(existing);
     if (refusal) throw new ConflictError("reservation_refused", refusal);
     if (!got.ok)
       throw new ConflictError(
