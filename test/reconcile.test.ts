@@ -1,7 +1,7 @@
 /** The reconciler closes runs whose end Reflex never heard of, and leaves live runs alone. */
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { Admission, Executions, Locks, Runbooks, Runs, Steps, tableName } from "@reflex/core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { db } from "../packages/core/src/state/db.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { runAndWait, startTestLocal } from "./support/local.ts";
@@ -228,6 +228,30 @@ describe("a start retried under the id of a run that exists (a start takes its l
     expect(await again(id, "held")).toMatchObject({ admitted: false, check: "lock" });
     expect(await Executions.find(id)).toBeUndefined();
     expect((await Locks.holder("asg:held"))?.owner).toBe("holder-run");
+  });
+
+  it("gives its locks back, writing no record, when over a minute passed after it took them", async () => {
+    const id = "slow-start";
+    const send = db().send.bind(db());
+    let lockedAt: number | undefined;
+    const sent = vi.spyOn(db(), "send").mockImplementation((async (command: {
+      input?: { Item?: { pk?: string } };
+    }) => {
+      const out = await send(command as never);
+      if (command.input?.Item?.pk === "LOCK#asg:slow") lockedAt = Date.now();
+      return out;
+    }) as never);
+    const real = performance.now.bind(performance);
+    const now = vi.spyOn(performance, "now").mockImplementation(() => real() + (lockedAt ? 61_000 : 0));
+    try {
+      await expect(again(id, "slow")).rejects.toThrow(/given up/);
+    } finally {
+      now.mockRestore();
+      sent.mockRestore();
+    }
+    expect(lockedAt).toBeDefined();
+    expect(await Executions.find(id)).toBeUndefined();
+    expect(await Locks.holder("asg:slow")).toBeUndefined();
   });
 
   it("is a duplicate, not refused by the lock, when another run holds its target now", async () => {

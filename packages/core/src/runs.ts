@@ -154,9 +154,11 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
     req.reservation,
   ]);
   if (refusal || !got.ok) {
-    if (got.ok) await Promise.all(locks.map((l) => Locks.release(l, id)));
-    // A run of this id that already exists is a redelivery, whatever holds the target now.
+    // A run of this id that already exists is a redelivery, whatever holds the target now; one
+    // still active holds these locks itself (they are re-entrant), so they stay with it.
     const existing = await Executions.find(id);
+    const running = existing && Executions.ACTIVE.includes(existing.status);
+    if (got.ok && !running) await Promise.all(locks.map((l) => Locks.release(l, id)));
     // A STARTING record an earlier version's start left, refused now as it would have been then.
     if (existing?.status === "STARTING") await Executions.discard(id);
     else if (existing) await alreadyStarted(existing);
@@ -169,9 +171,12 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
   }
   crashPoint("start:after-locks");
   // The reconciler frees a lock without a record once it is older than its cutoff (10 minutes):
-  // a start that took anywhere near that long between its locks and its record gives up instead.
+  // a start that took anywhere near that long between its locks and its record gives up instead
+  // (unless a start of the same id wrote the record meanwhile: then the locks are that run's).
   if (performance.now() - began > START_GIVE_UP_MS) {
-    await Promise.all(locks.map((l) => Locks.release(l, id)));
+    const existing = await Executions.find(id);
+    if (!existing) await Promise.all(locks.map((l) => Locks.release(l, id)));
+    else await alreadyStarted(existing);
     throw new Error(`the start of ${id} took over ${START_GIVE_UP_MS / 1000} s before its record; given up`);
   }
 
