@@ -146,6 +146,17 @@ describe("a start retried under the id of a run that exists (a start takes its l
       actor: { id: "schedule:s" },
     });
 
+  /** A STARTING record as an earlier version wrote it: the params parsed, the record before the locks. */
+  const leftStarting = (id: string, group: string) =>
+    Executions.createStarting({
+      id,
+      runbook: "scale",
+      dryRun: false,
+      params: Runs.parseParams(Runbooks.get("scale"), params(group)),
+      trigger,
+      locks: [`asg:${group}`],
+    });
+
   it("is a duplicate, and gives back the lock it took again when that run has ended", async () => {
     const record = { runbook: "scale", dryRun: false, params: params("redo"), trigger, locks: ["asg:redo"] };
     await Executions.create({ id: "redo-ended", ...record });
@@ -192,16 +203,7 @@ describe("a start retried under the id of a run that exists (a start takes its l
 
   it("finishes the start of a STARTING record an earlier version left (record first, then locks)", async () => {
     const id = "left-starting";
-    // As an earlier version wrote it: the params parsed, the record before the locks.
-    const parsed = Runs.parseParams(Runbooks.get("scale"), params("web"));
-    await Executions.createStarting({
-      id,
-      runbook: "scale",
-      dryRun: false,
-      params: parsed,
-      trigger,
-      locks: ["asg:web"],
-    });
+    await leftStarting(id, "web");
     await Locks.acquire("asg:web", id, 3_600_000);
 
     expect(await again(id, "web")).toMatchObject({ admitted: true, execution: { id, status: "RUNNING" } });
@@ -214,15 +216,7 @@ describe("a start retried under the id of a run that exists (a start takes its l
 
   it("refuses by the lock, and removes, a STARTING record an earlier version left whose target another run holds", async () => {
     const id = "left-starting-held";
-    const parsed = Runs.parseParams(Runbooks.get("scale"), params("held"));
-    await Executions.createStarting({
-      id,
-      runbook: "scale",
-      dryRun: false,
-      params: parsed,
-      trigger,
-      locks: ["asg:held"],
-    });
+    await leftStarting(id, "held");
     await Locks.acquire("asg:held", "holder-run", 3_600_000);
 
     expect(await again(id, "held")).toMatchObject({ admitted: false, check: "lock" });
