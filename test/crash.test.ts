@@ -8,11 +8,14 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { Executions, tableName } from "@reflex/core";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   call,
   dataDir,
   kill,
+  type Restarted,
   restartHere,
   startChild as startOn,
   stopChildren,
@@ -28,8 +31,36 @@ const restart = (dir: string) => restartHere(dir, CONFIG);
 
 afterEach(stopChildren);
 
+/** The running-run markers in the store (`Executions.active` reads them), as `<startedAt>#<id>`. */
+async function markers(restarted: Restarted): Promise<string[]> {
+  const ddb = new DynamoDBClient({
+    endpoint: restarted.local.storage.dynamoEndpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+  try {
+    const out = await ddb.send(
+      new QueryCommand({
+        TableName: tableName(),
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": { S: Executions.ACTIVE_PK } },
+        ConsistentRead: true,
+      }),
+    );
+    return (out.Items ?? []).map((i) => i.sk?.S as string);
+  } finally {
+    ddb.destroy();
+  }
+}
+
 /** What must hold after any crash and restart. */
-async function assertConsistent(url: string): Promise<void> {
+async function assertConsistent(restarted: Restarted): Promise<void> {
+  const url = restarted.url;
+  // Every running marker left is a running run's own (a dead start's marker without its record
+  // was tidied by the restart's reconciler), and every listed running run has one.
+  const running = (await call(url, "GET", "/api/executions?limit=500&status=RUNNING")).body
+    .executions as Array<{ id: string; startedAt: string }>;
+  expect((await markers(restarted)).sort()).toEqual(running.map((e) => `${e.startedAt}#${e.id}`).sort());
   const listed = (await call(url, "GET", "/api/executions?limit=500")).body.executions as Array<{
     id: string;
   }>;
@@ -53,9 +84,9 @@ async function assertConsistent(url: string): Promise<void> {
 }
 
 const START_POINTS = [
-  "start:after-record",
   "start:after-locks",
-  "start:after-promote",
+  "start:after-marker",
+  "start:after-record",
   "start:after-start-execution",
 ];
 
@@ -70,7 +101,7 @@ describe("a crash in the start path", () => {
       expect((await doomed.exited).signal).toBe("SIGKILL");
 
       const restarted = await restart(dir);
-      await assertConsistent(restarted.url);
+      await assertConsistent(restarted);
       if (point === "start:after-start-execution") {
         // The run had begun: it is closed as lost and flagged for a person, not silently aborted.
         const listed = (await call(restarted.url, "GET", "/api/executions")).body.executions;
@@ -96,7 +127,7 @@ describe("a crash in the start path", () => {
       await Promise.all([request, kill(doomed)]);
     }
     const restarted = await restart(dir);
-    await assertConsistent(restarted.url);
+    await assertConsistent(restarted);
   }, 240_000); // four start-ups of a child in a row
 });
 

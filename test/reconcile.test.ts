@@ -1,6 +1,8 @@
 /** The reconciler closes runs whose end Reflex never heard of, and leaves live runs alone. */
-import { Executions, Locks, Runs, Steps } from "@reflex/core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { Admission, Executions, Locks, Runbooks, Runs, Steps, tableName } from "@reflex/core";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { db } from "../packages/core/src/state/db.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { runAndWait, startTestLocal } from "./support/local.ts";
 
@@ -47,7 +49,9 @@ describe("Runs.reconcile", () => {
   });
 
   it("frees a lock whose holder never existed, and one whose holder ended", async () => {
-    await Locks.acquire("asg:ghost", "no-such-run", 3_600_000);
+    // A start takes its locks before it writes its record: a lock without one is a dead start's
+    // once it is older than the cutoff.
+    await Locks.acquire("asg:ghost", "no-such-run", 3_600_000, Date.now() - 30 * 60_000);
     await Executions.create({ id: "ended-run", runbook: "scale", dryRun: false, params: {}, trigger });
     await Executions.complete("ended-run", { status: "SUCCEEDED" });
     await Locks.acquire("asg:ended", "ended-run", 3_600_000);
@@ -59,6 +63,22 @@ describe("Runs.reconcile", () => {
     expect(out.map((o) => o.reason)).toEqual(
       expect.arrayContaining(["LockWithoutRun:asg:ghost", "LockOfEndedRun:asg:ended"]),
     );
+  });
+
+  it("leaves the locks of a start under way (taken, its record not written yet) and frees them once it is older than the cutoff", async () => {
+    await Locks.acquire("asg:starting", "start-under-way", 3_600_000);
+    expect(await Runs.reconcile({ olderThanMs: 10 * 60_000 })).not.toContainEqual(
+      expect.objectContaining({ executionId: "start-under-way" }),
+    );
+    expect((await Locks.holder("asg:starting"))?.owner).toBe("start-under-way");
+
+    const later = new Date(Date.now() + 11 * 60_000);
+    expect(await Runs.reconcile({ olderThanMs: 10 * 60_000, now: later })).toContainEqual({
+      executionId: "start-under-way",
+      status: "DISCARDED",
+      reason: "LockWithoutRun:asg:starting",
+    });
+    expect(await Locks.holder("asg:starting")).toBeUndefined();
   });
 
   it("removes a start that died holding its locks, but not one under way right now", async () => {
@@ -111,5 +131,136 @@ describe("Runs.reconcile", () => {
     );
     const lost = await Executions.get(run.id.replace(/.$/, "x"));
     expect(lost.attention?.report).toMatchObject({ orphanedSnapshots: [] });
+  });
+});
+
+describe("a start retried under the id of a run that exists (a start takes its locks before its record)", () => {
+  const params = (group: string) => ({ autoScalingGroup: group, change: "+1" });
+  const again = (executionId: string, group: string, now = new Date()) =>
+    Admission.admit({
+      now,
+      runbook: "scale",
+      params: params(group),
+      executionId,
+      trigger: { kind: "schedule", name: "s" },
+      actor: { id: "schedule:s" },
+    });
+
+  /** A STARTING record as an earlier version wrote it: the params parsed, the record before the locks. */
+  const leftStarting = (id: string, group: string) =>
+    Executions.createStarting({
+      id,
+      runbook: "scale",
+      dryRun: false,
+      params: Runs.parseParams(Runbooks.get("scale"), params(group)),
+      trigger,
+      locks: [`asg:${group}`],
+    });
+
+  it("is a duplicate, and gives back the lock it took again when that run has ended", async () => {
+    const record = { runbook: "scale", dryRun: false, params: params("redo"), trigger, locks: ["asg:redo"] };
+    await Executions.create({ id: "redo-ended", ...record });
+    await Executions.complete("redo-ended", { status: "SUCCEEDED" });
+
+    expect(await again("redo-ended", "redo")).toMatchObject({ admitted: false, duplicate: true });
+    expect(await Locks.holder("asg:redo")).toBeUndefined();
+    expect((await Executions.get("redo-ended")).status).toBe("SUCCEEDED");
+  });
+
+  it("is a duplicate, and leaves the lock with that run while it has not ended", async () => {
+    const record = { runbook: "scale", dryRun: false, params: params("wait"), trigger, locks: ["asg:wait"] };
+    await Locks.acquire("asg:wait", "redo-waiting", 3_600_000);
+    await Executions.create({ id: "redo-waiting", ...record });
+    await Executions.setWaiting("redo-waiting", true);
+
+    expect(await again("redo-waiting", "wait")).toMatchObject({ admitted: false, duplicate: true });
+    expect((await Locks.holder("asg:wait"))?.owner).toBe("redo-waiting");
+    expect((await Executions.active()).map((e) => e.id)).toContain("redo-waiting");
+  });
+
+  it("two starts of one id at once (a schedule fired twice): one run, its lock, no marker left once it ends", async () => {
+    const id = "twice-at-once";
+    // A millisecond apart: each start's marker is its own.
+    const at = Date.now();
+    const both = await Promise.all([again(id, "web", new Date(at)), again(id, "web", new Date(at + 1))]);
+    expect(both.filter((a) => a.admitted)).toHaveLength(1);
+    expect(both.filter((a) => !a.admitted && a.duplicate)).toHaveLength(1);
+    const run = await Executions.get(id);
+    expect(run.locks).toEqual(["asg:web"]);
+    await local.idle();
+    expect((await Executions.get(id)).status).not.toBe("RUNNING");
+    expect(await Locks.holder("asg:web")).toBeUndefined();
+    const markers = await db().send(
+      new QueryCommand({
+        TableName: tableName(),
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": Executions.ACTIVE_PK },
+        ConsistentRead: true,
+      }),
+    );
+    expect((markers.Items ?? []).map((m) => m.id)).not.toContain(id);
+  });
+
+  it("finishes the start of a STARTING record an earlier version left (record first, then locks)", async () => {
+    const id = "left-starting";
+    await leftStarting(id, "web");
+    await Locks.acquire("asg:web", id, 3_600_000);
+
+    expect(await again(id, "web")).toMatchObject({ admitted: true, execution: { id, status: "RUNNING" } });
+    await local.idle();
+    expect((await Executions.list({ limit: 500 })).executions.map((e) => e.id)).toContain(id);
+    const ended = await Executions.get(id);
+    expect(ended, JSON.stringify(ended)).toMatchObject({ status: "SUCCEEDED" });
+    expect(await Locks.holder("asg:web")).toBeUndefined();
+  });
+
+  it("refuses by the lock, and removes, a STARTING record an earlier version left whose target another run holds", async () => {
+    const id = "left-starting-held";
+    await leftStarting(id, "held");
+    await Locks.acquire("asg:held", "holder-run", 3_600_000);
+
+    expect(await again(id, "held")).toMatchObject({ admitted: false, check: "lock" });
+    expect(await Executions.find(id)).toBeUndefined();
+    expect((await Locks.holder("asg:held"))?.owner).toBe("holder-run");
+  });
+
+  it("gives its locks back, writing no record, when over a minute passed after it took them", async () => {
+    const id = "slow-start";
+    const send = db().send.bind(db());
+    let lockedAt: number | undefined;
+    const sent = vi.spyOn(db(), "send").mockImplementation((async (command: {
+      input?: { Item?: { pk?: string } };
+    }) => {
+      const out = await send(command as never);
+      if (command.input?.Item?.pk === "LOCK#asg:slow") lockedAt = Date.now();
+      return out;
+    }) as never);
+    const real = performance.now.bind(performance);
+    const now = vi.spyOn(performance, "now").mockImplementation(() => real() + (lockedAt ? 61_000 : 0));
+    try {
+      await expect(again(id, "slow")).rejects.toThrow(/given up/);
+    } finally {
+      now.mockRestore();
+      sent.mockRestore();
+    }
+    expect(lockedAt).toBeDefined();
+    expect(await Executions.find(id)).toBeUndefined();
+    expect(await Locks.holder("asg:slow")).toBeUndefined();
+  });
+
+  it("is a duplicate, not refused by the lock, when another run holds its target now", async () => {
+    const record = {
+      runbook: "scale",
+      dryRun: false,
+      params: params("taken"),
+      trigger,
+      locks: ["asg:taken"],
+    };
+    await Executions.create({ id: "redo-over", ...record });
+    await Executions.complete("redo-over", { status: "SUCCEEDED" });
+    await Locks.acquire("asg:taken", "another-run", 3_600_000);
+
+    expect(await again("redo-over", "taken")).toMatchObject({ admitted: false, duplicate: true });
+    expect((await Locks.holder("asg:taken"))?.owner).toBe("another-run");
   });
 });

@@ -6,9 +6,9 @@
  * see every boundary the start path has.
  */
 export const CRASH_POINTS = [
-  "start:after-record", // STARTING record written, no lock yet
-  "start:after-locks", // locks taken, record not yet promoted
-  "start:after-promote", // record RUNNING and listed, StartExecution not yet called
+  "start:after-locks", // locks taken, naming the run; no marker, no record yet
+  "start:after-marker", // locks and the running marker written, no record yet
+  "start:after-record", // record RUNNING and listed, StartExecution not yet called
   "start:after-start-execution", // the execution exists, audit may not have landed
   "gate:after-claim", // the dedup claim is held, nothing decided
   "approval:after-decide", // an answer decided the request (and is audited); the waiting run not yet told

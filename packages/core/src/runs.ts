@@ -113,15 +113,18 @@ export function executionInput(e: Executions.Execution): string {
 /**
  * Validates, records, locks and starts a run. Nothing is written for invalid input.
  *
- * Write order (crash-safe): the record first, STARTING and unlisted, naming the locks it will
- * take; then the locks (sorted, all or none), each naming the execution as its holder; then
- * the record is promoted to RUNNING and listed; then StartExecution. Dying anywhere leaves
- * either nothing listed and no lock, or locks whose holder record the reconciler finds. A start
- * retried with the same id (an event redelivered, a schedule fired twice) finishes what a dead
- * predecessor began; a run of that id that already got further is `execution_exists`.
+ * Write order (crash-safe): the locks (sorted, all or none), each naming the execution id as
+ * its holder, with the caller's reservation; then the running marker; then the record, RUNNING
+ * and listed, in one conditional write; then StartExecution. Dying anywhere leaves locks
+ * without a record (the reconciler frees them once older than its cutoff), a marker without a
+ * record (`Executions.active` tidies it after the same time), or a listed RUNNING record whose
+ * execution the reconciler finds or reports lost. A start retried with the same id (an event
+ * redelivered, a schedule fired twice) takes its locks again (they are re-entrant for their
+ * holder) and finishes what a dead predecessor began; a run of that id that already exists is
+ * `execution_exists`, and locks taken again for a run that has ended are given back.
  *
  * A lock held by another run is a ConflictError (`target_locked`); the caller's reservation
- * refused is `reservation_refused`. Either way the record is removed again.
+ * refused is `reservation_refused`. Either way nothing is left written.
  *
  * @example
  * const run = await Runs.start({ runbook: "scale", params: { autoScalingGroup: "web", change: "+1" },
@@ -142,9 +145,44 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
   const locks = dryRun ? [] : Locks.order(location ? own.map((l) => locationKey(location, l)) : own);
   const lease = currentConfig().guardrails.lockLease;
 
-  let record: Executions.Execution;
+  // The locks first (with the caller's reservation), each naming this execution id; then the
+  // running marker and the record, RUNNING and listed, in one write: no STARTING record and no
+  // promotion. Nothing is written before a lock is held, so a refusal leaves nothing behind.
+  const began = performance.now();
+  const [got, refusal] = await Promise.all([
+    Locks.acquireAll(locks, id, lease, now.getTime()),
+    req.reservation,
+  ]);
+  if (refusal || !got.ok) {
+    // A run of this id that already exists is a redelivery, whatever holds the target now; one
+    // still active holds these locks itself (they are re-entrant), so they stay with it.
+    const existing = await Executions.find(id);
+    const running = existing && Executions.ACTIVE.includes(existing.status);
+    if (got.ok && !running) await Promise.all(locks.map((l) => Locks.release(l, id)));
+    // A STARTING record an earlier version's start left, refused now as it would have been then.
+    if (existing?.status === "STARTING") await Executions.discard(id);
+    else if (existing) await alreadyStarted(existing);
+    if (refusal) throw new ConflictError("reservation_refused", refusal);
+    if (!got.ok)
+      throw new ConflictError(
+        "target_locked",
+        `target '${got.target}' is locked by execution ${got.holder ?? "(released just now)"}`,
+      );
+  }
+  crashPoint("start:after-locks");
+  // The reconciler frees a lock without a record once it is older than its cutoff (10 minutes):
+  // a start that took anywhere near that long between its locks and its record gives up instead
+  // (unless a start of the same id wrote the record meanwhile: then the locks are that run's).
+  if (performance.now() - began > START_GIVE_UP_MS) {
+    const existing = await Executions.find(id);
+    if (!existing) await Promise.all(locks.map((l) => Locks.release(l, id)));
+    else await alreadyStarted(existing);
+    throw new Error(`the start of ${id} took over ${START_GIVE_UP_MS / 1000} s before its record; given up`);
+  }
+
+  let execution: Executions.Execution;
   try {
-    record = await Executions.createStarting(
+    execution = await Executions.createRunning(
       {
         id,
         runbook: runbook.name,
@@ -157,37 +195,29 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
         ...(location ? { location } : {}),
       },
       now,
+      () => crashPoint("start:after-marker"),
     );
   } catch (err) {
     if (!(err instanceof ConflictError && err.code === "execution_exists")) throw err;
     const existing = await Executions.find(id);
-    if (existing?.status === "RUNNING") await ensureStarted(existing);
-    if (existing?.status !== "STARTING") throw err;
-    // A start of this very id died before it promoted its record: finish it. Locks are
-    // re-entrant for their holder, the promotion is conditional, StartExecution is idempotent.
-    record = existing;
+    if (existing?.status === "STARTING") {
+      // A STARTING record an earlier version's start left (it wrote the record before its
+      // locks): finish it. Its locks are this start's (same id, same params), taken above.
+      const promoted = await Executions.promote(id, now);
+      if (!promoted) throw err;
+      execution = promoted;
+    } else {
+      // Not this start's run: the marker just written is not that run's (its time differs).
+      if (existing?.startedAt !== now.toISOString())
+        await Executions.unmark(id, now.toISOString()).catch(() => undefined);
+      // A run that ended released its locks: the ones just taken again under its id are not its.
+      if (!existing || !Executions.ACTIVE.includes(existing.status))
+        await Promise.all(locks.map((l) => Locks.release(l, id)));
+      if (existing) await alreadyStarted(existing);
+      throw err;
+    }
   }
   crashPoint("start:after-record");
-
-  const [got, refusal] = await Promise.all([
-    Locks.acquireAll(record.locks ?? [], id, lease, now.getTime()),
-    req.reservation,
-  ]);
-  if (refusal || !got.ok) {
-    // Locks first, then the record: a lock must never outlive its holder's record.
-    if (got.ok) await Promise.all((record.locks ?? []).map((l) => Locks.release(l, id)));
-    await Executions.discard(id);
-    if (refusal) throw new ConflictError("reservation_refused", refusal);
-    if (!got.ok)
-      throw new ConflictError(
-        "target_locked",
-        `target '${got.target}' is locked by execution ${got.holder ?? "(released just now)"}`,
-      );
-  }
-  crashPoint("start:after-locks");
-  const execution = await Executions.promote(id, now);
-  if (!execution) throw new ConflictError("execution_exists", `execution '${id}' already exists`);
-  crashPoint("start:after-promote");
 
   // The audit entry, the lifecycle event and StartExecution go together: each only needs the
   // record to exist. If the start fails, the run is closed as FAILED (audited and published).
@@ -225,6 +255,19 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
   }
   await Promise.all([audit, published]);
   return execution;
+}
+
+/**
+ * How long a start may take from taking its locks to writing its record before it gives up
+ * (and gives them back): well under the reconciler's cutoff, after which a lock without a
+ * record is taken for a dead start's and freed.
+ */
+export const START_GIVE_UP_MS = 60_000;
+
+/** A start whose id is already a run's: completes a RUNNING one's start, then `execution_exists`. */
+async function alreadyStarted(existing: Executions.Execution): Promise<never> {
+  if (existing.status === "RUNNING") await ensureStarted(existing);
+  throw new ConflictError("execution_exists", `execution '${existing.id}' already exists`);
 }
 
 /**
@@ -463,6 +506,8 @@ export async function reconcile(
     cursor = page.next;
   } while (cursor && scanned < (opts.scanLimit ?? 2000));
   closed.push(...(await reconcileLocks(cutoff, now)));
+  // Running markers a dead start left without a record (and any whose run has ended): tidied.
+  await Executions.active({ now: now.getTime(), underWayMs: now.getTime() - cutoff });
   return closed;
 }
 
@@ -529,6 +574,8 @@ async function reconcileLocks(cutoff: number, now: Date): Promise<Reconciled[]> 
     }
     const holder = await Executions.find(lock.owner);
     if (holder && Executions.ACTIVE.includes(holder.status)) continue;
+    // A start takes its locks before it writes its record: one under way right now has none yet.
+    if (!holder && Date.parse(lock.acquiredAt) > cutoff) continue;
     if (holder?.status === "STARTING") {
       if (Date.parse(holder.startedAt) > cutoff) continue; // a start under way right now
       await discardStart(holder);

@@ -176,6 +176,25 @@ describe("/reflex status and the running-run markers", () => {
     await Executions.complete("promoting", { status: "SUCCEEDED" });
   });
 
+  it("leaves the marker of a start under way (written before its record) and tidies it once the start must have died", async () => {
+    const at = new Date();
+    await db().send(
+      new PutCommand({
+        TableName: tableName(),
+        Item: {
+          pk: Executions.ACTIVE_PK,
+          sk: `${at.toISOString()}#under-way`,
+          type: "active",
+          id: "under-way",
+        },
+      }),
+    );
+    expect(await Executions.active()).toEqual([]);
+    expect((await markers()).map((m) => m.id)).toContain("under-way");
+    await Executions.active({ now: at.getTime() + Executions.START_UNDER_WAY_MS + 1 });
+    expect((await markers()).map((m) => m.id)).not.toContain("under-way");
+  });
+
   it("links a re-run from the run it repeats, read with its steps in one query", async () => {
     const at = new Date(base + 40 * 86_400_000);
     await Executions.create({ id: "first", runbook: "scale", dryRun: true, params: {}, trigger }, at);

@@ -143,8 +143,43 @@ async function unmarkActive(id: string, startedAt: string): Promise<void> {
 }
 
 /**
+ * How long a running-run marker (or a lock) may stand without its run's record before it is
+ * taken for a start that died: a start writes its locks and its marker before the record (see
+ * {@link createRunning}), and gives up itself when that takes longer than a minute
+ * (`Runs.start`). The reconciler's own cutoff (10 minutes) is of the same kind.
+ */
+export const START_UNDER_WAY_MS = 10 * 60_000;
+
+/**
+ * Writes the record of a run that starts now, RUNNING and listed, in one conditional write,
+ * after its running marker. For a start that already holds its locks (`Runs.start` takes them
+ * first, naming the execution id): the record is the last of its writes before StartExecution,
+ * so no promotion is needed. A crash between the marker and the record leaves a marker without
+ * a record (skipped by {@link active} while the start may be under way, tidied after) and locks
+ * without a record (the reconciler frees them once older than its cutoff).
+ * ConflictError `execution_exists` when the id is taken (the marker is then left for
+ * {@link active} to tidy, or for the caller to remove).
+ */
+export async function createRunning(
+  input: Omit<Execution, "status" | "startedAt">,
+  now = new Date(),
+  beforeRecord?: () => void,
+): Promise<Execution> {
+  await markActive(input.id, now.toISOString());
+  beforeRecord?.();
+  return putNew(input, "RUNNING", now, { marked: true });
+}
+
+/** Removes a marker this start wrote for a record that turned out to be another start's. */
+export async function unmark(id: string, startedAt: string): Promise<void> {
+  await unmarkActive(id, startedAt);
+}
+
+/**
  * Writes the record of a run about to start, as STARTING and unlisted, naming the locks it
- * will take. ConflictError `execution_exists` when the id is taken.
+ * will take. ConflictError `execution_exists` when the id is taken. (Starts through admission
+ * write their record RUNNING at once, {@link createRunning}; STARTING records are what earlier
+ * versions left, which {@link promote} and the reconciler still finish or clean up.)
  */
 export async function createStarting(
   input: Omit<Execution, "status" | "startedAt">,
@@ -158,6 +193,7 @@ async function putNew(
   input: Omit<Execution, "status" | "startedAt">,
   status: "STARTING" | "RUNNING",
   now: Date,
+  opts: { marked?: boolean } = {},
 ): Promise<Execution> {
   const execution: Execution = { result: {}, ...input, status, startedAt: now.toISOString() };
   const made = await conditionalWrite(
@@ -179,9 +215,12 @@ async function putNew(
     }),
   );
   if (!made) throw new ConflictError("execution_exists", `execution '${input.id}' already exists`);
-  // One write for callers without locks: a crash before the marker leaves this run out of
-  // `active()` (starts through admission go through promote(), which marks first).
-  if (status === "RUNNING") await markActive(input.id, execution.startedAt);
+  // create(): one write for callers without locks, a crash before the marker leaves this run
+  // out of `active()`. Starts through admission go through createRunning(), which marks first.
+  // A re-run is linked once it is listed: a crash before the link loses only the link.
+  if (status === "RUNNING" && !opts.marked) await markActive(input.id, execution.startedAt);
+  if (status === "RUNNING" && opts.marked && input.trigger?.rerunOf)
+    await linkRerun(input.trigger.rerunOf, execution);
   return execution;
 }
 
@@ -580,9 +619,17 @@ export async function complete(
  * running, not how many runs were ever stored. A marker whose run has ended, is gone or was
  * started again under another start time is deleted on the way (best effort: another reader
  * or the next call tidies what this one could not); one whose record is still STARTING is
- * left, since its promotion may be under way.
+ * left, since its promotion may be under way, and so is one whose record is missing while its
+ * start may still be writing it ({@link START_UNDER_WAY_MS}: the marker comes before the record).
  */
-export async function active(): Promise<Execution[]> {
+export async function active(
+  opts: {
+    now?: number;
+    /** How long a marker without a record is taken for a start under way (the reconciler passes its cutoff). */
+    underWayMs?: number;
+  } = {},
+): Promise<Execution[]> {
+  const { now = Date.now(), underWayMs = START_UNDER_WAY_MS } = opts;
   const markers = await queryAll({
     TableName: tableName(),
     KeyConditionExpression: "pk = :pk",
@@ -595,6 +642,7 @@ export async function active(): Promise<Execution[]> {
   markers.forEach((m, i) => {
     const e = records[i];
     if (e?.status === "STARTING") return;
+    if (!e && Date.parse(String(m.sk).split("#")[0] as string) > now - underWayMs) return;
     if (!e || !ACTIVE.includes(e.status) || m.sk !== `${e.startedAt}#${e.id}`) stale.push(m);
     else runs.set(e.id, e);
   });

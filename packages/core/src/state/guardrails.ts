@@ -204,26 +204,81 @@ export async function returnCooldown(rule: string, target: string, owner: string
 /**
  * Takes one slot in the runbook's fixed rate window (`runs` per `per`). False when the window
  * is full.
+ *
+ * A burst shares its writes: while one take of a window is on its way, the takes that arrive
+ * wait, and go together in the next write, which takes as many slots as there are takers, only
+ * if they all fit (`count <= runs - n`, one conditional update). When they do not all fit, each
+ * is taken on its own as before, so the window never counts more than `runs` and a taker is
+ * refused only when the window is full. A lone take goes at once, as one slot.
  */
-export async function takeRateSlot(
-  runbook: string,
-  runs: number,
-  per: number,
-  now = Date.now(),
-): Promise<boolean> {
+export function takeRateSlot(runbook: string, runs: number, per: number, now = Date.now()): Promise<boolean> {
   const window = Math.floor(now / per);
+  const key = `${runbook}#${window}#${runs}#${per}`;
+  let takers = rateTakers.get(key);
+  if (!takers) {
+    takers = { waiting: [], sending: false };
+    rateTakers.set(key, takers);
+  }
+  const t = takers;
+  return new Promise<boolean>((resolve, reject) => {
+    t.waiting.push({ resolve, reject });
+    if (!t.sending) void sendRateTakes(key, t, { runbook, runs, per, window });
+  });
+}
+
+interface RateTakers {
+  waiting: Array<{ resolve: (ok: boolean) => void; reject: (err: unknown) => void }>;
+  sending: boolean;
+}
+/** The takes of each window waiting for the one on its way (see {@link takeRateSlot}). */
+const rateTakers = new Map<string, RateTakers>();
+
+async function sendRateTakes(
+  key: string,
+  takers: RateTakers,
+  w: { runbook: string; runs: number; per: number; window: number },
+): Promise<void> {
+  takers.sending = true;
+  try {
+    while (takers.waiting.length > 0) {
+      const batch = takers.waiting.splice(0);
+      const [one] = batch;
+      if (one && batch.length === 1) {
+        await takeSlots(w, 1).then(one.resolve, one.reject);
+        continue;
+      }
+      // A failed write may still have counted: the takes below then find less room, never more.
+      if (await takeSlots(w, batch.length).catch(() => false)) {
+        for (const b of batch) b.resolve(true);
+        continue;
+      }
+      // Not room for the whole burst: each on its own.
+      await Promise.all(batch.map((b) => takeSlots(w, 1).then(b.resolve, b.reject)));
+    }
+  } finally {
+    takers.sending = false;
+    if (rateTakers.get(key) === takers && takers.waiting.length === 0) rateTakers.delete(key);
+  }
+}
+
+/** Takes `n` slots of the window in one conditional update, only if all `n` fit. */
+async function takeSlots(
+  w: { runbook: string; runs: number; per: number; window: number },
+  n: number,
+): Promise<boolean> {
+  if (n > w.runs) return false;
   try {
     await db().send(
       new UpdateCommand({
         TableName: tableName(),
-        Key: { pk: `RATE#${runbook}#${window}`, sk: "RATE" },
-        UpdateExpression: "ADD #n :one SET expiresAt = :exp",
-        ConditionExpression: "attribute_not_exists(#n) OR #n < :limit",
+        Key: { pk: `RATE#${w.runbook}#${w.window}`, sk: "RATE" },
+        UpdateExpression: "ADD #n :n SET expiresAt = :exp",
+        ConditionExpression: "attribute_not_exists(#n) OR #n <= :room",
         ExpressionAttributeNames: { "#n": "count" },
         ExpressionAttributeValues: {
-          ":one": 1,
-          ":limit": runs,
-          ":exp": Math.ceil(((window + 1) * per) / 1000) + 3600,
+          ":n": n,
+          ":room": w.runs - n,
+          ":exp": Math.ceil(((w.window + 1) * w.per) / 1000) + 3600,
         },
       }),
     );

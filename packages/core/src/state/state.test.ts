@@ -1,10 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startTestDynamo } from "../../../../test/support/dynamo.ts";
 import type { Storage } from "../../../local/src/storage.ts";
 import { ConflictError } from "../errors.ts";
 import * as Audit from "./audit.ts";
+import { db } from "./db.ts";
 import * as Executions from "./executions.ts";
+import { takeRateSlot } from "./guardrails.ts";
 import * as Locks from "./locks.ts";
+import { tableName } from "./table.ts";
 
 let storage: Storage;
 beforeAll(async () => {
@@ -71,6 +75,52 @@ describe("executions", () => {
     );
     const { executions } = await Executions.list({ runbook: "x" });
     expect(executions.map((e) => e.id)).toEqual(["new", "old"]);
+  });
+});
+
+describe("rate slots", () => {
+  const per = 3_600_000;
+  const at = Date.parse("2026-12-07T10:00:00Z");
+  const counted = async (runbook: string) =>
+    (
+      await db().send(
+        new GetCommand({
+          TableName: tableName(),
+          Key: { pk: `RATE#${runbook}#${Math.floor(at / per)}`, sk: "RATE" },
+          ConsistentRead: true,
+        }),
+      )
+    ).Item?.count;
+  /** `n` takes at once, and the UpdateItem requests they sent. */
+  async function burst(runbook: string, runs: number, n: number) {
+    const send = vi.spyOn(db(), "send");
+    try {
+      const got = await Promise.all(Array.from({ length: n }, () => takeRateSlot(runbook, runs, per, at)));
+      const updates = send.mock.calls.filter(([c]) => c instanceof UpdateCommand).length;
+      return { granted: got.filter(Boolean).length, updates };
+    } finally {
+      send.mockRestore();
+    }
+  }
+
+  it("takes a burst's slots together: the first alone, the rest that waited in one write", async () => {
+    expect(await burst("burst", 100, 12)).toEqual({ granted: 12, updates: 2 });
+    expect(await counted("burst")).toBe(12);
+  });
+
+  it("never counts more than the limit: a burst that does not fit is taken one by one", async () => {
+    expect((await burst("full", 5, 12)).granted).toBe(5);
+    expect(await counted("full")).toBe(5);
+    expect((await burst("full", 5, 3)).granted).toBe(0);
+    expect(await counted("full")).toBe(5);
+  });
+
+  it("grants what is left of a window to a burst bigger than that", async () => {
+    expect((await burst("left", 5, 1)).granted).toBe(1);
+    expect((await burst("left", 5, 1)).granted).toBe(1);
+    expect((await burst("left", 5, 1)).granted).toBe(1);
+    expect((await burst("left", 5, 4)).granted).toBe(2);
+    expect(await counted("left")).toBe(5);
   });
 });
 
