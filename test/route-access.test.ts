@@ -291,6 +291,11 @@ describe("the read routes", () => {
         const audited = await Audit.list({ actor: who, kind: "access.refused", limit: 20 });
         expect(audited.entries.some((e) => e.reason.includes(path.split("?")[0] as string))).toBe(true);
       }
+      // A forged token is no identity, whoever the header names: refused before any route (401).
+      const forged = await fetch(`${local.url}${path}`, {
+        headers: { authorization: "Bearer forged.token.here", "x-reflex-actor": "cli:ops" },
+      });
+      expect(forged.status, path).toBe(401);
       // This config has no drill db-1: its history is a 404 to whoever may read the reports.
       const answered = path.includes("/history") ? 404 : 200;
       expect((await call("cli:ops", "GET", path)).status).toBe(answered);
