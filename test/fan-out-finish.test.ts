@@ -423,6 +423,48 @@ describe("a forged start of a fan-out's location", () => {
     expect(await runningChildren(planned)).toBe(1);
   });
 
+  it("a burst of starts for every location at once, twice over: never more children running than the concurrency", async () => {
+    const wide = validateConfig({
+      accounts: [
+        { id: "111111111111", name: "member-1", regions: ["us-east-1", "eu-west-1", "us-west-2"] },
+        { id: "222222222222", name: "member-2", regions: ["us-east-1", "eu-west-1", "us-west-2"] },
+      ],
+      access: {
+        roles: { oncall: ["cli:alice"] },
+        allow: [{ role: "oncall", runbooks: ["*"], actions: ["run", "dry-run"] }],
+      },
+    });
+    useConfig(wide);
+    const request = {
+      runbook: "backup-snapshot",
+      params: { selector: { tag: { Backup: "daily" } } },
+      trigger: { kind: "manual" as const },
+      actor: { id: "cli:alice" },
+    };
+    const planned = Locations.plan(
+      { ...request, config: wide },
+      { accounts: ["*"] },
+      { locationConcurrency: 2, locationMaxErrors: 6 },
+    );
+    await Locations.launch(request, planned);
+    expect(planned.children).toHaveLength(6);
+
+    const burst = () =>
+      Promise.allSettled(
+        planned.children.map((_c, index) =>
+          Locations.step({ action: "start", parentId: planned.parentId, index }),
+        ),
+      );
+    const first = await burst();
+    const second = await burst();
+
+    expect(first.filter((r) => r.status === "fulfilled")).toHaveLength(2);
+    // The two that hold the slots may be asked again (a retry): still the same two, no third.
+    expect(second.filter((r) => r.status === "fulfilled")).toHaveLength(2);
+    expect(await runningChildren(planned)).toBe(2);
+    expect([...((await FanOuts.find(planned.parentId))?.started ?? [])]).toHaveLength(2);
+  });
+
   it("two starts at once for the last slot: one location starts, the other is refused", async () => {
     const planned = await running(); // concurrency 1, nothing running yet
     const results = await Promise.allSettled(
