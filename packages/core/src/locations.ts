@@ -449,8 +449,9 @@ async function look(f: FanOuts.FanOut, index: number, waitSeconds: number): Prom
 /**
  * One Task of the fan-out's state machine. `start`: the location's child through `admit()`
  * (REFUSED with the reason, counted as a failure, when admission says no; SKIPPED when more
- * than `maxErrors` locations have failed; a child started before is not started again).
- * `check`: has the child ended? `finish`: every location's outcome, audited as
+ * than `maxErrors` locations have failed; a child started before is not started again), once
+ * the location holds one of the `concurrency` slots ({@link slotFor}; none free: a
+ * ConflictError, nothing written). `check`: has the child ended? `finish`: every location's outcome, audited as
  * `locations.finished`; the fan-out's item is marked FINISHED, after which `start` and `check`
  * are a ConflictError (nothing started or recorded).
  */
