@@ -9,6 +9,7 @@ import {
   DescribeTableCommand,
   DynamoDBClient,
   ListBackupsCommand,
+  ListTablesCommand,
   ListTagsOfResourceCommand,
 } from "@aws-sdk/client-dynamodb";
 import {
@@ -212,5 +213,36 @@ describe("DynamoDB ListTagsOfResource", () => {
       ddb.send(new ListTagsOfResourceCommand({ ResourceArn: arn, NextToken: "forged" })),
     );
     expect(e.name).toBe("ValidationException");
+  });
+});
+
+describe("DynamoDB ListTables", () => {
+  it("pages names in order, 100 by default (Limit 1–100), LastEvaluatedTableName while more remain", async () => {
+    const many = SimulatedCloud.seeded({ clock: () => T0 });
+    const client = new DynamoDBClient({ region: REGION, credentials, maxAttempts: 1 });
+    many.attach(client, "dynamodb-tables", REGION);
+    for (let n = 0; n < 130; n++) addDynamoDbTable(many, { name: `t-${String(n).padStart(3, "0")}` });
+    const all = many
+      .dynamoDbTables()
+      .map((t) => t.TableName as string)
+      .sort();
+    const sizes: number[] = [];
+    const seen: string[] = [];
+    let ExclusiveStartTableName: string | undefined;
+    do {
+      const r = await client.send(new ListTablesCommand({ ExclusiveStartTableName }));
+      sizes.push(r.TableNames?.length ?? 0);
+      seen.push(...(r.TableNames ?? []));
+      ExclusiveStartTableName = r.LastEvaluatedTableName;
+    } while (ExclusiveStartTableName);
+
+    expect(all.length).toBeGreaterThan(130); // the seed's tables too
+    expect(sizes[0]).toBe(100);
+    expect(seen).toEqual(all);
+    expect((await client.send(new ListTablesCommand({ Limit: 7 }))).TableNames).toEqual(all.slice(0, 7));
+    for (const Limit of [0, 101])
+      expect((await rejection(client.send(new ListTablesCommand({ Limit })))).name).toBe(
+        "ValidationException",
+      );
   });
 });

@@ -118,11 +118,22 @@ export const dynamoDbTableOperations: Record<string, (ctx: OpContext, input: OpI
     return { Table: shapeTable(ctx, findTable(ctx, input.TableName)) };
   },
 
-  ListTables(ctx) {
+  // As DynamoDB: names in order, `Limit` 1–100 (default 100), `LastEvaluatedTableName` while more remain.
+  ListTables(ctx, input: { Limit?: number; ExclusiveStartTableName?: string }) {
+    const limit = input.Limit === undefined ? 100 : Number(input.Limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+      throw new CloudApiError(
+        "ValidationException",
+        `1 validation error detected: Value '${input.Limit}' at 'limit' failed to satisfy constraint: Member must have value ${limit < 1 ? "greater than or equal to 1" : "less than or equal to 100"}`,
+      );
+    const names = dynamoTables(ctx)
+      .tables.map((t) => t.name)
+      .sort()
+      .filter((n) => input.ExclusiveStartTableName === undefined || n > input.ExclusiveStartTableName);
+    const page = names.slice(0, limit);
     return {
-      TableNames: dynamoTables(ctx)
-        .tables.map((t) => t.name)
-        .sort(),
+      TableNames: page,
+      ...(names.length > limit ? { LastEvaluatedTableName: page[page.length - 1] } : {}),
     };
   },
 
