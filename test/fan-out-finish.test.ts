@@ -9,7 +9,7 @@
  */
 
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
-import { Audit, Aws, Locations, tableName, validateConfig } from "@reflex/core";
+import { Audit, Aws, Locations, tableName, useConfig, validateConfig } from "@reflex/core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { db } from "../packages/core/src/state/db.ts";
 import * as Executions from "../packages/core/src/state/executions.ts";
@@ -374,5 +374,106 @@ describe("a fan-out of 1,000 locations", () => {
     const [entry] = await finishedAudits(parentId);
     expect(entry?.reason).toContain("and 980 more");
     expect(entry?.reason.length).toBeLessThan(10_000);
+  });
+});
+
+describe("a forged start of a fan-out's location", () => {
+  // The children are admitted for real (admit()): alice may run backup-snapshot.
+  beforeEach(() =>
+    useConfig(
+      validateConfig({
+        accounts: [{ id: "111111111111", name: "member-1", regions: ["us-east-1", "eu-west-1"] }],
+        access: {
+          roles: { oncall: ["cli:alice"] },
+          allow: [{ role: "oncall", runbooks: ["*"], actions: ["run", "dry-run"] }],
+        },
+      }),
+    ),
+  );
+  /** Children of the fan-out whose run exists and has not ended. */
+  const runningChildren = async (planned: Locations.LocationPlan) => {
+    const runs = await Promise.all(planned.children.map((c) => Executions.find(c.executionId)));
+    return runs.filter((e) => e && !(Executions.TERMINAL as readonly string[]).includes(e.status)).length;
+  };
+
+  it("is refused while the locations the concurrency allows are running: nothing written, no second child", async () => {
+    const planned = await running(); // concurrency 1
+    // The state machine's own first iteration starts location 0.
+    await Locations.step({ action: "start", parentId: planned.parentId, index: 0 });
+    expect(await runningChildren(planned)).toBe(1);
+    const before = await FanOuts.find(planned.parentId);
+
+    // A direct invoke names location 1 before its turn.
+    await expect(
+      fanOutHandler({ action: "start", parentId: planned.parentId, index: 1 }, {} as never),
+    ).rejects.toMatchObject({ name: "ConflictError" });
+
+    expect(await FanOuts.find(planned.parentId)).toEqual(before);
+    expect(await Executions.find(`${planned.parentId}-2`)).toBeUndefined();
+    expect(await runningChildren(planned)).toBe(1);
+  });
+
+  it("lets the next location start once the running one has ended (its outcome recorded)", async () => {
+    const planned = await running();
+    await Locations.step({ action: "start", parentId: planned.parentId, index: 0 });
+    await Executions.complete(`${planned.parentId}-1`, { status: "SUCCEEDED" });
+    await Locations.step({ action: "check", parentId: planned.parentId, index: 0, waitSeconds: 5 });
+    await Locations.step({ action: "start", parentId: planned.parentId, index: 1 });
+    expect(await Executions.find(`${planned.parentId}-2`)).toBeDefined();
+    expect(await runningChildren(planned)).toBe(1);
+  });
+
+  it("a burst of starts for every location at once, twice over: never more children running than the concurrency", async () => {
+    const wide = validateConfig({
+      accounts: [
+        { id: "111111111111", name: "member-1", regions: ["us-east-1", "eu-west-1", "us-west-2"] },
+        { id: "222222222222", name: "member-2", regions: ["us-east-1", "eu-west-1", "us-west-2"] },
+      ],
+      access: {
+        roles: { oncall: ["cli:alice"] },
+        allow: [{ role: "oncall", runbooks: ["*"], actions: ["run", "dry-run"] }],
+      },
+    });
+    useConfig(wide);
+    const request = {
+      runbook: "backup-snapshot",
+      params: { selector: { tag: { Backup: "daily" } } },
+      trigger: { kind: "manual" as const },
+      actor: { id: "cli:alice" },
+    };
+    const planned = Locations.plan(
+      { ...request, config: wide },
+      { accounts: ["*"] },
+      { locationConcurrency: 2, locationMaxErrors: 6 },
+    );
+    await Locations.launch(request, planned);
+    expect(planned.children).toHaveLength(6);
+
+    const burst = () =>
+      Promise.allSettled(
+        planned.children.map((_c, index) =>
+          Locations.step({ action: "start", parentId: planned.parentId, index }),
+        ),
+      );
+    const first = await burst();
+    const second = await burst();
+
+    expect(first.filter((r) => r.status === "fulfilled")).toHaveLength(2);
+    // The two that hold the slots may be asked again (a retry): still the same two, no third.
+    expect(second.filter((r) => r.status === "fulfilled")).toHaveLength(2);
+    expect(await runningChildren(planned)).toBe(2);
+    expect([...((await FanOuts.find(planned.parentId))?.started ?? [])]).toHaveLength(2);
+  });
+
+  it("two starts at once for the last slot: one location starts, the other is refused", async () => {
+    const planned = await running(); // concurrency 1, nothing running yet
+    const results = await Promise.allSettled(
+      [0, 1].map((index) => Locations.step({ action: "start", parentId: planned.parentId, index })),
+    );
+    expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    expect(results.find((r) => r.status === "rejected")).toMatchObject({
+      reason: { name: "ConflictError" },
+    });
+    expect(await runningChildren(planned)).toBe(1);
   });
 });

@@ -98,6 +98,15 @@ describe("drills in the config", () => {
   it("refuses two drills of one name", () => {
     expect(problems([drill, drill]).map((p) => p.path)).toEqual(["drills[1].name"]);
   });
+
+  it("refuses a drill named summary: its reports would share reports/drills/summary/ with the month's summaries", () => {
+    const found = problems([drill, { ...drill, name: "summary" }]);
+
+    expect(found.map((p) => p.path)).toEqual(["drills[1].name"]);
+    expect(found[0]?.message).toMatch(/reserved/);
+    // A near name is a drill like any other.
+    expect(problems([{ ...drill, name: "summary-db" }])).toEqual([]);
+  });
 });
 
 describe("the reconciler's sweep permissions (lostRun)", () => {

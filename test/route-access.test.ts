@@ -8,7 +8,8 @@
 import { Audit, type ConfigInput } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { offHours } from "../examples/runbooks/off-hours/index.ts";
-import { app, ROUTE_ACCESS } from "../packages/functions/src/api.ts";
+import { restore } from "../examples/runbooks/restore/index.ts";
+import { app, READ_ACCESS, ROUTE_ACCESS } from "../packages/functions/src/api.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { localApp } from "../packages/local/src/local-api.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
@@ -32,7 +33,7 @@ const CONFIG: ConfigInput = {
   // Off-hours is medium risk and waits for a person in prod; these routes' access is the point here.
   approvals: { deadline: "1h", policies: [{ runbooks: ["off-hours"], require: false }] },
   // Off-hours' overrides routes (a team's runbook): one schedule, one tagged instance.
-  runbooks: [offHours],
+  runbooks: [offHours, restore],
   offHours: {
     schedules: [
       { name: "office", timezone: "UTC", periods: [{ days: "daily", start: "00:00", stop: "23:59" }] },
@@ -265,4 +266,41 @@ describe("route × role", () => {
       }
     });
   }
+});
+
+describe("the read routes", () => {
+  it("gives every GET route of the API a read rule: a runbook whose access it takes, or why any signed-in person may read it", () => {
+    const reads = [...new Set(app.routes.filter((r) => r.method === "GET").map((r) => `GET ${r.path}`))];
+
+    expect(reads.length).toBeGreaterThanOrEqual(15);
+    for (const r of reads) {
+      expect(READ_ACCESS, `${r} has no read rule in api.ts READ_ACCESS`).toHaveProperty([r]);
+      const rule = READ_ACCESS[r];
+      expect("runbook" in rule ? rule.runbook : rule.open, r).toMatch(/\w/);
+    }
+  });
+
+  it.each([["/api/drills"], ["/api/drills?from=2026-12-01&to=2027-01-01"], ["/api/drills/db-1/history"]])(
+    "refuses %s (restore's drill reports) to a person with no role on restore: 403 naming why, audited",
+    async (path) => {
+      for (const who of ["cli:nobody", "cli:stranger"]) {
+        const refused = await call(who, "GET", path);
+        expect(refused.status, `${who} ${path}`).toBe(403);
+        expect(refused.body.error).toMatchObject({ code: "access_denied" });
+        expect(refused.body.error.message).toContain("restore");
+        const audited = await Audit.list({ actor: who, kind: "access.refused", limit: 20 });
+        expect(audited.entries.some((e) => e.reason.includes(path.split("?")[0] as string))).toBe(true);
+      }
+      // A forged token is no identity, whoever the header names: refused before any route (401).
+      const forged = await fetch(`${local.url}${path}`, {
+        headers: { authorization: "Bearer forged.token.here", "x-reflex-actor": "cli:ops" },
+      });
+      expect(forged.status, path).toBe(401);
+      // This config has no drill db-1: its history is a 404 to whoever may read the reports.
+      const answered = path.includes("/history") ? 404 : 200;
+      expect((await call("cli:ops", "GET", path)).status).toBe(answered);
+      // An approver holds actions on every runbook, restore among them: may read the reports.
+      expect((await call("cli:approver", "GET", path)).status).toBe(answered);
+    },
+  );
 });

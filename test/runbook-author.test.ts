@@ -39,6 +39,14 @@ describe("reflex new runbook", () => {
     expect(mutatingCalls(dry)).toEqual([]);
     const real = await simulate(queueRestart, { params: queueRestart.example });
     expect(real.outcome.targets.length).toBeGreaterThan(0);
+    // Its plan reads every page: each instance the example's selector names, past the simulated
+    // account's first page of DescribeInstances (5 without MaxResults).
+    const tags = Object.entries(queueRestart.example.selector.tag as Record<string, string>);
+    const named = real.cloud
+      .instances()
+      .filter((i) => tags.every(([k, v]) => i.Tags?.some((t) => t.Key === k && t.Value === v)));
+    expect(named.length).toBeGreaterThan(5);
+    expect(real.outcome.targets.map((t) => t.id).sort()).toEqual(named.map((i) => i.InstanceId).sort());
     expect(unfinishedTargets(real)).toEqual([]);
     expect(callsOutsidePermissions(real)).toEqual([]);
   });

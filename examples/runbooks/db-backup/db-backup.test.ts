@@ -302,6 +302,29 @@ describe("db-backup", () => {
     ).toHaveLength(14);
   });
 
+  it("finds the backup it made past ListBackups' first page (1 MB of summaries without Limit): a table with thousands of backups", async () => {
+    const cloud = session.cloud;
+    addDynamoDbTable(cloud, { name: "crowded", tags: { "reflex:managed": "true" } });
+    const old = Date.now() - 400 * DAY;
+    // Enough backups by hand that one page without Limit cannot hold them (the new one comes last).
+    let n = 0;
+    const onePage = async () =>
+      !(
+        (await cloud.invoke("dynamodb-tables", "us-east-1", "ListBackups", { TableName: "crowded" })) as {
+          LastEvaluatedBackupArn?: string;
+        }
+      ).LastEvaluatedBackupArn;
+    while (await onePage())
+      for (const end = n + 500; n < end; n++)
+        addDynamoDbBackup(cloud, { table: "crowded", name: `by-hand-${n}`, createdAt: old + n * 60_000 });
+
+    const s = await session.run({ selector: { names: ["crowded"] }, retainDays: 7 });
+
+    expect(s.run.status, `${s.run.error}: ${s.run.cause}`).toBe("SUCCEEDED");
+    expect(ops(s.calls).filter((o) => o === "CreateBackup")).toHaveLength(1);
+    expect(s.outcome.targets.find((t) => t.id === "crowded")?.status).toBe("succeeded");
+  });
+
   it("skips a database another run holds locked (db:reports-db), and backs up the rest", async () => {
     expect(await Locks.acquire("db:reports-db", "another-run", 60_000)).toBe(true);
     const s = await session.run({ selector: { names: ["reports-db", "sessions"] } });
@@ -323,6 +346,20 @@ describe("db-backup", () => {
     expect(s.run.error).toBe("BlastRadiusExceeded");
     expect(s.run.cause).toMatch(/matched 6 databases, more than the cap of 5/);
     expect(mutatingCalls(s)).toEqual([]);
+  });
+
+  it("chooses a table by a tag past ListTagsOfResource's first page (the simulated table answers 10 tags a page)", async () => {
+    // Eleven tags of the team's before the ones that select it: the selecting tags are on page 2.
+    const others = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`team-${i}`, `v${i}`]));
+    addDynamoDbTable(session.cloud, {
+      name: "ledger",
+      tags: { ...others, Tier: "gold", "reflex:managed": "true" },
+    });
+
+    const s = await session.run({ selector: { tag: { Tier: "gold" } }, retainDays: 7 }, { dryRun: true });
+
+    expect(s.run.status, `${s.run.error}: ${s.run.cause}`).toBe("SUCCEEDED");
+    expect(s.outcome.targets.map((t) => `${t.kind}:${t.id}`)).toEqual(["dynamodb-table:ledger"]);
   });
 });
 

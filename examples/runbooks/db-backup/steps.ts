@@ -219,10 +219,14 @@ async function inventory(region: string, kinds: DbKind[]): Promise<Found[]> {
     });
     for (const name of names) {
       const table = await ddb(region).send(new DescribeTableCommand({ TableName: name }));
-      const tags = await ddb(region).send(
-        new ListTagsOfResourceCommand({ ResourceArn: table.Table?.TableArn }),
-      );
-      found.push({ kind: "dynamodb-table", source: name, engine: "dynamodb", tags: tags.Tags ?? [] });
+      // Every page of its tags: a selecting tag on a later one would leave the table out.
+      const tags = await allPages(async (NextToken) => {
+        const r = await ddb(region).send(
+          new ListTagsOfResourceCommand({ ResourceArn: table.Table?.TableArn, NextToken }),
+        );
+        return { items: r.Tags, next: r.NextToken };
+      });
+      found.push({ kind: "dynamodb-table", source: name, engine: "dynamodb", tags });
     }
   }
   return found;
@@ -533,9 +537,24 @@ async function lookUp(
       return undefined;
     throw err;
   }
-  const r = await ddb(region).send(new ListBackupsCommand({ TableName: b.source, BackupType: "USER" }));
-  const hit = r.BackupSummaries?.find((x) => x.BackupName === b.name);
-  return hit ? { arn: hit.BackupArn ?? "", status: (hit.BackupStatus ?? "").toLowerCase() } : undefined;
+  // Page by page until it is found: a table's newest backup comes after all its others, past the
+  // first page (1 MB of summaries) of a table with thousands, and read as lost there.
+  let ExclusiveStartBackupArn: string | undefined;
+  do {
+    const r = await ddb(region).send(
+      new ListBackupsCommand({
+        TableName: b.source,
+        BackupType: "USER",
+        Limit: PAGE_SIZE,
+        ExclusiveStartBackupArn,
+      }),
+    );
+    const hit = r.BackupSummaries?.find((x) => x.BackupName === b.name);
+    if (hit) return { arn: hit.BackupArn ?? "", status: (hit.BackupStatus ?? "").toLowerCase() };
+    ExclusiveStartBackupArn =
+      r.LastEvaluatedBackupArn === ExclusiveStartBackupArn ? undefined : r.LastEvaluatedBackupArn;
+  } while (ExclusiveStartBackupArn);
+  return undefined;
 }
 
 /** Creates each planned backup that does not exist yet (tagged on create, for RDS). */

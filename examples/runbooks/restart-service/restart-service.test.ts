@@ -1,4 +1,6 @@
 /** restart-service through the test kit: the local engine, a seeded simulated account. */
+
+import { manageWithSsm } from "@reflex/local/cloud/patching-helpers";
 import { callsOutsidePermissions, mutatingCalls, simulate, unfinishedTargets } from "@reflex/sdk/testing";
 import { describe, expect, it } from "vitest";
 import { restartService } from "./index.ts";
@@ -53,5 +55,34 @@ describe("restart-service", () => {
       .filter((c) => c.operation === "SendCommand")
       .map((c) => (c.input as { Parameters: { commands: string[] } }).Parameters.commands[0]);
     expect(commands).toContain("systemctl start nginx");
+  });
+
+  it("restarts every selected instance past DescribeInstances' first page (the simulated account pages at 5)", async () => {
+    // Six web instances in the seed, four more: ten running, tagged and managed.
+    const s = await simulate(restartService, {
+      params,
+      setup: (cloud) => {
+        const added = [7, 8, 9, 10].map(
+          (n) =>
+            cloud.addInstance({ name: `web-${n}`, tags: { Role: "web", "reflex:managed": "true" } })
+              .InstanceId as string,
+        );
+        manageWithSsm(cloud, added);
+      },
+    });
+
+    const selected = s.cloud
+      .instances()
+      .filter(
+        (i) =>
+          i.State?.Name === "running" &&
+          i.Tags?.some((t) => t.Key === "Role" && t.Value === "web") &&
+          i.Tags?.some((t) => t.Key === "reflex:managed" && t.Value === "true"),
+      )
+      .map((i) => i.InstanceId)
+      .sort();
+    expect(selected.length).toBeGreaterThan(5);
+    expect(s.run.status, `${s.run.error}: ${s.run.cause}`).toBe("SUCCEEDED");
+    expect(s.outcome.targets.map((t) => t.id).sort()).toEqual(selected);
   });
 });

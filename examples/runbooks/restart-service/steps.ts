@@ -1,5 +1,5 @@
 /** restart-service's two steps (the restarts themselves are AWS SDK Tasks: no Lambda). */
-import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { EC2Client, type Instance, paginateDescribeInstances } from "@aws-sdk/client-ec2";
 import { client, type Implementation, type RunInput, type StepContext, type TargetResult } from "@reflex/sdk";
 import type { RestartParams } from "./index.ts";
 
@@ -14,8 +14,13 @@ async function plan(input: RunInput<RestartParams>, ctx: StepContext): Promise<P
     { Name: `tag:${ctx.automationTag.key}`, Values: [ctx.automationTag.value] },
     { Name: "instance-state-name", Values: ["running"] },
   ];
-  const out = await client(EC2Client, "ec2").send(new DescribeInstancesCommand({ Filters: filters }));
-  const found = (out.Reservations ?? []).flatMap((r) => r.Instances ?? []);
+  // Every page: an instance on a later one would be left out of the restart.
+  const found: Instance[] = [];
+  for await (const page of paginateDescribeInstances(
+    { client: client(EC2Client, "ec2") },
+    { Filters: filters },
+  ))
+    found.push(...(page.Reservations ?? []).flatMap((r) => r.Instances ?? []));
   const names = new Map(
     found.map((i) => [i.InstanceId as string, i.Tags?.find((t) => t.Key === "Name")?.Value]),
   );

@@ -13,6 +13,7 @@ import {
   simulate,
 } from "@reflex/sdk/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { lineageOf } from "./in-place.ts";
 import { restore } from "./index.ts";
 import { implementation } from "./steps.ts";
 
@@ -218,6 +219,28 @@ describe("restore in place (root volume)", () => {
       }
       expect(session.cloud.calls.filter((c) => c.mutating)).toEqual([]);
       expect(rootOf(session.cloud, fx.app)).toBe(fx.root);
+    });
+
+    it("reads the instance's root replacements past DescribeReplaceRootVolumeTasks' first page: a root kept by the sixth is of its lineage", async () => {
+      const region = "us-east-1";
+      const lone = session.cloud.addInstance({ name: "lone", tags: MANAGED }).InstanceId as string;
+      const replace = (tags: Array<{ Key: string; Value: string }>) =>
+        session.cloud.invoke("ec2", region, "CreateReplaceRootVolumeTask", {
+          InstanceId: lone,
+          DeleteReplacedRootVolume: false,
+          TagSpecifications: [{ ResourceType: "replace-root-volume-task", Tags: tags }],
+        });
+      // Five replacements by hand, then one by Reflex that kept the root it replaced (a volume of its own).
+      for (let n = 0; n < 5; n++) await replace([{ Key: "by", Value: "hand" }]);
+      const { VolumeId: kept } = (await session.cloud.invoke("ec2", region, "CreateVolume", {
+        AvailabilityZone: session.cloud.instance(lone)?.Placement?.AvailabilityZone,
+        Size: 8,
+      })) as { VolumeId: string };
+      await replace([{ Key: "reflex:kept-volume", Value: kept }]);
+
+      const lineage = await lineageOf(region, rootOf(session.cloud, lone) as string, lone);
+
+      expect(lineage.has(kept)).toBe(true);
     });
 
     it("takes a backup of a root it replaced earlier (EC2's chain: the root's snapshot, that snapshot's volume)", async () => {

@@ -16,6 +16,8 @@ import {
   DetachVolumeCommand,
   EC2Client,
   type Instance,
+  paginateDescribeReplaceRootVolumeTasks,
+  type ReplaceRootVolumeTask,
   type Snapshot,
   StartInstancesCommand,
   StopInstancesCommand,
@@ -87,15 +89,23 @@ export async function lineageOf(region: string, volumeId: string, rootOf?: strin
   };
   await walk(volumeId);
   if (rootOf) {
-    const { ReplaceRootVolumeTasks } = await ec2(region).send(
-      new DescribeReplaceRootVolumeTasksCommand({ Filters: [{ Name: "instance-id", Values: [rootOf] }] }),
-    );
-    for (const t of ReplaceRootVolumeTasks ?? []) {
+    for (const t of await replaceRootTasks(region, rootOf)) {
       if (t.InstanceId !== rootOf) continue;
       const kept = t.Tags?.find((x) => x.Key === "reflex:kept-volume")?.Value;
       if (kept) await walk(kept);
     }
   }
+  return out;
+}
+
+/** Every root replacement of an instance, every page (one on a later page is as much its own). */
+async function replaceRootTasks(region: string, instanceId: string): Promise<ReplaceRootVolumeTask[]> {
+  const out: ReplaceRootVolumeTask[] = [];
+  for await (const page of paginateDescribeReplaceRootVolumeTasks(
+    { client: ec2(region) },
+    { Filters: [{ Name: "instance-id", Values: [instanceId] }] },
+  ))
+    out.push(...(page.ReplaceRootVolumeTasks ?? []));
   return out;
 }
 
@@ -602,10 +612,7 @@ export async function sweepLostRoot(
   executionId: string,
   taskId: string | undefined,
 ): Promise<SweptSwap> {
-  const { ReplaceRootVolumeTasks } = await ec2(region).send(
-    new DescribeReplaceRootVolumeTasksCommand({ Filters: [{ Name: "instance-id", Values: [p.instanceId] }] }),
-  );
-  const task = (ReplaceRootVolumeTasks ?? []).find(
+  const task = (await replaceRootTasks(region, p.instanceId)).find(
     (t) =>
       t.ReplaceRootVolumeTaskId === taskId ||
       t.Tags?.some((x) => x.Key === "reflex:restore-execution" && x.Value === executionId),

@@ -170,6 +170,27 @@ describe("restore side by side as a new instance", () => {
       );
   });
 
+  it("finds every restored volume in place past DescribeVolumes' first page (the account answering 2 a page)", async () => {
+    // 3 restored volumes and the launched root: 4 ids, over 2 pages.
+    const pageSize = (n: number) =>
+      s.cloud.withRegion(undefined, (ctx) => {
+        ctx.settings.pageSize = n;
+      });
+    pageSize(2);
+    let sim: Simulation;
+    try {
+      sim = await s.run({ source: { instanceId: fx.source }, target: target() });
+    } finally {
+      pageSize(5);
+    }
+
+    expect(sim.run.status, `${sim.run.error}: ${sim.run.cause}`).toBe("SUCCEEDED");
+    const [launched] = instancesOf(sim);
+    const devices = (launched?.BlockDeviceMappings ?? []).map((m) => m.DeviceName).sort();
+    expect(devices).toEqual([...DEVICES].sort());
+    expect((sim.run.result?.verification as Verification | undefined)?.passed).toBe(true);
+  });
+
   it("terminates the instance and deletes every volume when it fails after the launch", async () => {
     s.cloud.injectFault({
       service: "ec2",

@@ -22,11 +22,11 @@ import {
   DescribeInstanceStatusCommand,
   DescribeInstancesCommand,
   DescribeSubnetsCommand,
-  DescribeVolumesCommand,
   DetachVolumeCommand,
   EC2Client,
   type Filter,
   type Instance,
+  paginateDescribeVolumes,
   RunInstancesCommand,
   type Snapshot,
   StartInstancesCommand,
@@ -303,9 +303,13 @@ export async function bringUp(input: Input, ctx: StepContext): Promise<BringUp> 
     throw new StepExecutionError("InstanceGone", `${instanceId} is ${state ?? "gone"}`);
   const restored = input.created?.volumes ?? [];
   const ids = [...restored.map((v) => v.volumeId), launchedRootId];
-  const vols = await ec2(region)
-    .send(new DescribeVolumesCommand({ Filters: [{ Name: "volume-id", Values: ids }] }))
-    .then((o) => o.Volumes ?? ([] as Volume[]));
+  // Every page: a restored volume on a later one would read as not in place.
+  const vols: Volume[] = [];
+  for await (const page of paginateDescribeVolumes(
+    { client: ec2(region) },
+    { Filters: [{ Name: "volume-id", Values: ids }] },
+  ))
+    vols.push(...(page.Volumes ?? []));
   const vol = (id: string) => vols.find((v) => v.VolumeId === id);
   const at = (v: Volume | undefined) => v?.Attachments?.find((a) => a.InstanceId === instanceId);
   const inPlace = restored.every((r) => {

@@ -104,6 +104,14 @@ export class AccessDeniedError extends ReflexError {
   }
 }
 
+/** The caller has no identity at all (no authorizer's claims, outside local mode). Maps to HTTP 401. */
+export class UnauthenticatedError extends ReflexError {
+  constructor(message: string) {
+    super("unauthenticated", message);
+    this.name = "UnauthenticatedError";
+  }
+}
+
 /** A conditional write lost: a lock held, a record already there. */
 export class ConflictError extends ReflexError {
   constructor(code: string, message: string, options?: { cause?: unknown }) {

@@ -107,7 +107,7 @@ export async function write(
       },
     );
     const period = monthOf(e.startedAt);
-    const summary = await put(bucket, `reports/${route}/summary/${period.month}.json`, {
+    const summary = await put(bucket, `reports/${route}/${Runbooks.HISTORY_SUMMARY}/${period.month}.json`, {
       ...(await History.summary(route, period, config)),
       writtenAt: now.toISOString(),
     });
@@ -141,10 +141,14 @@ export async function catchUp(config = currentConfig(), now = new Date()): Promi
     }
     const period = monthOf(now.toISOString());
     try {
-      await put(requireEnv("REFLEX_BUCKET"), `reports/${route}/summary/${period.month}.json`, {
-        ...(await History.summary(route, period, config)),
-        writtenAt: now.toISOString(),
-      });
+      await put(
+        requireEnv("REFLEX_BUCKET"),
+        `reports/${route}/${Runbooks.HISTORY_SUMMARY}/${period.month}.json`,
+        {
+          ...(await History.summary(route, period, config)),
+          writtenAt: now.toISOString(),
+        },
+      );
     } catch (err) {
       out.push({
         executionId: `summary:${route}/${period.month}`,

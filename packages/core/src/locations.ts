@@ -449,14 +449,15 @@ async function look(f: FanOuts.FanOut, index: number, waitSeconds: number): Prom
 /**
  * One Task of the fan-out's state machine. `start`: the location's child through `admit()`
  * (REFUSED with the reason, counted as a failure, when admission says no; SKIPPED when more
- * than `maxErrors` locations have failed; a child started before is not started again).
- * `check`: has the child ended? `finish`: every location's outcome, audited as
+ * than `maxErrors` locations have failed; a child started before is not started again), once
+ * the location holds one of the `concurrency` slots ({@link slotFor}; none free: a
+ * ConflictError, nothing written). `check`: has the child ended? `finish`: every location's outcome, audited as
  * `locations.finished`; the fan-out's item is marked FINISHED, after which `start` and `check`
  * are a ConflictError (nothing started or recorded).
  */
 export async function step(raw: FanOutStep): Promise<unknown> {
   const event = stepEvent(raw);
-  const f = await FanOuts.find(event.parentId);
+  let f = await FanOuts.find(event.parentId);
   if (!f) throw new NotFoundError("not_found", `no fan-out '${event.parentId}'`);
   if (event.action === "finish") return finishFanOut(f);
   // Finish has settled and audited every location's outcome: a late retry or a replayed
@@ -476,6 +477,8 @@ export async function step(raw: FanOutStep): Promise<unknown> {
     return look(f, index, wait);
   }
   if (!(await Executions.find(child.executionId))) {
+    f = await slotFor(f, index);
+    if (f.outcomes[String(index)]) return done;
     if (f.errors > f.maxErrors) {
       await record(
         f,
@@ -501,6 +504,43 @@ export async function step(raw: FanOutStep): Promise<unknown> {
     }
   }
   return look(f, index, CHECK_SECONDS.first);
+}
+
+/**
+ * A slot for location `index` before it is admitted (or skipped), decided from the fan-out's item
+ * alone: the location keeps the one it took before (a retry), or takes one while fewer locations
+ * are started and not ended than the concurrency (see `FanOuts.takeSlot`). None free: the
+ * locations holding one whose run has ended (an iteration that broke before recording it) are
+ * recorded, and the slot asked for once more; still none, a ConflictError and nothing written —
+ * a `start` sent straight to the function cannot start a location past the concurrency, and the
+ * state machine's own iteration is retried. Answers the item as it stands after the take.
+ */
+async function slotFor(f: FanOuts.FanOut, index: number): Promise<FanOuts.FanOut> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    if (f.started?.has(index) || f.outcomes[String(index)]) return f;
+    const cap = Object.keys(f.outcomes).length + f.concurrency;
+    if (await FanOuts.takeSlot(f.parentId, index, cap)) return (await FanOuts.find(f.parentId)) ?? f;
+    const now = await FanOuts.find(f.parentId);
+    if (now?.status !== "RUNNING")
+      throw new ConflictError(
+        "fan_out_finished",
+        `fan-out ${f.parentId} has finished: no child is started after it`,
+      );
+    // Taken by the same location's other call at the same time (a retry racing the first).
+    if (now.started?.has(index) || now.outcomes[String(index)]) return now;
+    if (attempt === 0) await settleEnded(now);
+    f = (await FanOuts.find(f.parentId)) ?? now;
+  }
+  throw new ConflictError(
+    "fan_out_no_slot",
+    `fan-out ${f.parentId} runs ${f.concurrency} location(s) at a time and none of them has ended: location ${index} (${f.children[index]?.account}/${f.children[index]?.region}) may not start yet`,
+  );
+}
+
+/** Records the end of each location holding a slot whose run has ended (its iteration did not). */
+async function settleEnded(f: FanOuts.FanOut): Promise<void> {
+  const holding = [...(f.started ?? [])].filter((i) => !f.outcomes[String(i)] && f.children[i]);
+  await Promise.all(holding.map((i) => look(f, i, CHECK_SECONDS.first)));
 }
 
 /** One location's outcome as stored, the location named. */

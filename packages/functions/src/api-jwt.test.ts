@@ -6,6 +6,7 @@
 import { Audit, useConfig, validateConfig } from "@reflex/core";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { restore } from "../../../examples/runbooks/restore/index.ts";
 import { lambdaContext } from "../../local/src/lambda.ts";
 import { handler } from "./api.ts";
 
@@ -35,7 +36,11 @@ beforeEach(() => {
   useConfig(
     validateConfig({
       environment: "test",
-      people: [{ name: "alice", oidc: ["00u-alice"], slack: "UALICE" }],
+      runbooks: [restore], // holds the drills' reports
+      people: [
+        { name: "alice", oidc: ["00u-alice"], slack: "UALICE" },
+        { name: "bob", oidc: ["00u-bob"] },
+      ],
       access: {
         roles: { oncall: ["person:alice"] },
         allow: [{ role: "oncall", runbooks: ["*"], actions: ["run", "dry-run", "approve"] }],
@@ -65,6 +70,30 @@ describe("the console's API behind the JWT authorizer", () => {
     expect(error.code).toBe("not_a_member");
     expect(error.message).toContain("oidc:00u-eve (Eve, eve@example.com)");
     expect(recorded).toMatchObject([{ kind: "access.refused", actor: "oidc:00u-eve" }]);
+  });
+
+  it("refuses a person with no role the drills' reports (restore's): 403 naming why, audited", async () => {
+    for (const path of ["/api/drills", "/api/drills/db-1/history"]) {
+      recorded.length = 0;
+      const res = await call(event("GET", path, { sub: "00u-bob" }));
+
+      expect(res.statusCode, path).toBe(403);
+      const error = JSON.parse(res.body).error;
+      expect(error.code).toBe("access_denied");
+      expect(error.message).toContain("bob may not read");
+      expect(recorded).toMatchObject([{ kind: "access.refused", actor: "bob" }]);
+    }
+  });
+
+  it("answers a caller with no identity at all (no authorizer's claims, outside local mode) 401 on the drills' reports", async () => {
+    for (const path of ["/api/drills", "/api/drills/db-1/history"]) {
+      const unsigned = event("GET", path, {});
+      delete (unsigned.requestContext as { authorizer?: unknown }).authorizer;
+      const res = await call(unsigned);
+
+      expect(res.statusCode, path).toBe(401);
+      expect(JSON.parse(res.body).error.code).toBe("unauthenticated");
+    }
   });
 
   it("refuses claims without a subject (400) instead of reading them as anyone", async () => {

@@ -7,6 +7,7 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import {
+  ACTIONS,
   AccessDeniedError,
   Accounts,
   type Action,
@@ -29,6 +30,7 @@ import {
   RunbookItems,
   Runbooks,
   Runs,
+  UnauthenticatedError,
   Validate,
   ValidationError,
 } from "@reflex/core";
@@ -320,6 +322,67 @@ async function mayCheckAccounts(c: C): Promise<void> {
 }
 
 /**
+ * Who may read what (every GET route): a runbook's reports that hold what its runs found in the
+ * accounts take the reader's access to that runbook here, as a start does; the rest are the
+ * team's shared view, open to anyone signed in (a person in `people` with the console's SSO, a
+ * principal IAM lets call the API, the local user) — the reason is given with each. A GET route
+ * missing here fails `test/route-access.test.ts`.
+ */
+export const READ_ACCESS: Record<string, { runbook: string } | { open: string }> = {
+  // Restore's drill reports: instance and snapshot ids, RTO/RPO, the verification's output.
+  // (Their runbook is the one holding the `drills` history: restore.)
+  "GET /api/drills": { runbook: "restore" },
+  "GET /api/drills/:name/history": { runbook: "restore" },
+  "GET /api/pairs": { open: "the config's failover pairs and which side is primary (no run's output)" },
+  "GET /api/accounts": {
+    open: "the config's member accounts (external ids hidden); ?check=true takes run on some runbook (mayCheckAccounts)",
+  },
+  "GET /api/runbooks": { open: "the registered runbooks' definitions (code, not data)" },
+  "GET /api/runbooks/:name": { open: "one runbook's definition and state machine (code, not data)" },
+  "GET /api/runbooks/:name/items": {
+    open: "a runbook's own records, as off-hours' overrides: shown to every member in the console and Slack (/reflex offhours)",
+  },
+  "GET /api/runbooks/:name/reports/:report": {
+    open: "a runbook's report over those records (off-hours' estimated savings), as `reflex offhours report`",
+  },
+  "GET /api/offhours/savings": { open: "off-hours' estimated savings, as above" },
+  "GET /api/offhours/overrides": { open: "off-hours' overrides in force, as above" },
+  "GET /api/approvals": { open: "runs waiting for a person: any member may be asked to approve" },
+  "GET /api/whoami": { open: "the caller's own identities and roles" },
+  "GET /api/executions": { open: "the runs list: the team's shared history, as posted to Slack" },
+  "GET /api/executions/:id": { open: "one run: the team's shared history, as posted to Slack" },
+  "GET /api/guardrails": { open: "pause, breaker, freezes, locks and cooldowns: what stops a start" },
+  "GET /api/locks": { open: "locks held: what stops a start" },
+  "GET /api/audit": { open: "the audit trail: every member may check who did what" },
+  "GET /api/audit/verify": { open: "the sealed trail's check (read only)" },
+  "GET /api/audit/keys": { open: "the trail's public keys" },
+};
+
+/**
+ * A read of one runbook's data takes some action on that runbook in this environment (the
+ * reader's access to it, as a start takes `run`): nobody at all (no authorizer's claims, outside
+ * local mode) is a 401; a person with no such role a 403 naming why, audited as `access.refused`.
+ */
+async function mayRead(c: C, runbookOf: () => string): Promise<void> {
+  const who = actor(c);
+  if (who.id === "anonymous")
+    throw new UnauthenticatedError(`${c.req.method} ${rawPath(c)} needs a signed-in caller (SSO or SigV4)`);
+  const runbook = runbookOf();
+  const config = currentConfig();
+  if (ACTIONS.some((a) => Admission.Access.may(config, who, a, runbook))) return;
+  const person = Admission.People.personOf(config, who.id);
+  const why = `${person.name} may not read ${rawPath(c)}: it takes a role with an action on ${runbook} in ${config.environment}`;
+  await Audit.record({
+    kind: "access.refused",
+    actor: person.name,
+    ...((who.raw ?? who.id) !== person.name ? { identity: who.raw ?? who.id } : {}),
+    reason: why,
+    runbook,
+  });
+  throw new AccessDeniedError(why);
+}
+
+/**
  * Segment `index` of the path as the client sent it (still percent-encoded). Hono matches on a
  * decoded path and decodes parameters leniently (a bad escape passes through as it is); ids
  * are decoded here exactly once, and a bad escape is a 400.
@@ -503,6 +566,7 @@ const routes: Array<[string, string, Handler]> = [
     "GET",
     "/api/drills",
     async (c) => {
+      await mayRead(c, () => History.holderOf("drills").name);
       const period = periodOf(c);
       const drills = (await History.list("drills")).entries;
       return ok(c, period ? { drills, summary: await History.summary("drills", period) } : { drills });
@@ -512,6 +576,7 @@ const routes: Array<[string, string, Handler]> = [
     "GET",
     "/api/drills/:name/history",
     async (c) => {
+      await mayRead(c, () => History.holderOf("drills").name);
       const name = Validate.decodePathSegment(rawSegment(c, 3), "drill name");
       Validate.checkLength(name, 128, "path", "the drill name");
       return ok(c, await History.of("drills", name));

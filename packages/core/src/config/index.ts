@@ -12,6 +12,7 @@ export {
   validateConfig,
 } from "./load.ts";
 export {
+  ACTIONS,
   type Action,
   type Config,
   type ConfigInput,

@@ -136,8 +136,10 @@ function splitRunbookConfig(raw: unknown): {
     for (const [key, schema] of Object.entries(runbook.config ?? {})) {
       if (key in configSchema.shape || !(key in rest)) continue;
       const out = schema.safeParse(rest[key]);
-      if (out.success) added[key] = out.data;
-      else
+      if (out.success) {
+        added[key] = out.data;
+        if (runbook.history?.configKey === key) addedIssues.push(...reservedEntries(runbook, key, out.data));
+      } else
         addedIssues.push(
           ...toIssues(out.error, [key]).map((i) => ({
             ...i,
@@ -148,6 +150,25 @@ function splitRunbookConfig(raw: unknown): {
     }
   }
   return { rest, added, addedIssues };
+}
+
+/**
+ * A history's entries (restore's `drills`) named as its monthly summaries' key segment: their
+ * reports would share `reports/<route>/summary/` with the summaries, so the name is refused
+ * (`drills[i].name`) — existing reports and summaries keep their keys.
+ */
+function reservedEntries(runbook: Runbooks.Runbook, key: string, entries: unknown): Issue[] {
+  if (!Array.isArray(entries)) return [];
+  return entries.flatMap((e, i) =>
+    (e as { name?: unknown })?.name === Runbooks.HISTORY_SUMMARY
+      ? [
+          {
+            path: formatPath([key, i, "name"]),
+            message: `'${Runbooks.HISTORY_SUMMARY}' is reserved: reports/${runbook.history?.route}/${Runbooks.HISTORY_SUMMARY}/ holds the monthly summaries; name it otherwise (runbook '${runbook.name}')`,
+          },
+        ]
+      : [],
+  );
 }
 
 /** The schedules runbooks add from their config keys (their manifests' `schedules`), as config schedules. */

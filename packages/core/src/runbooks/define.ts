@@ -374,6 +374,12 @@ export type RunbookReport = (
 ) => Promise<{ invalid: { path: string; message: string } } | Record<string, unknown>>;
 
 /** How a runbook's runs group into a history (see {@link RunbookSpec.history}). */
+/**
+ * The key segment of a history's monthly summaries (`reports/<route>/summary/<YYYY-MM>.json`),
+ * beside each entry's own reports (`reports/<route>/<name>/…`): no entry may be named so.
+ */
+export const HISTORY_SUMMARY = "summary";
+
 export interface RunHistory {
   /** The API route's name: `drills` → `GET /api/drills`. */
   route: string;

@@ -35,6 +35,7 @@ export type {
 export {
   checkSpec,
   defineRunbook,
+  HISTORY_SUMMARY,
   hasApprovalWait,
   implementSteps,
   permissionProblems,

@@ -32,6 +32,11 @@ export interface FanOut {
   errors: number;
   /** By child index (`"0"`, `"1"`…). */
   outcomes: Record<string, Outcome>;
+  /**
+   * The indices of the locations that have taken a slot ({@link takeSlot}): started, or
+   * refused or skipped at their turn. Absent until the first takes one.
+   */
+  started?: Set<number>;
   createdAt: string;
   finishedAt?: string;
 }
@@ -90,6 +95,29 @@ export async function recordOutcome(
       ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(outcomes.#i)",
       ExpressionAttributeNames: { "#i": String(index), "#errors": "errors" },
       ExpressionAttributeValues: { ":o": outcome, ":n": failed ? 1 : 0 },
+    }),
+  );
+}
+
+/**
+ * Takes a slot for location `index` of a RUNNING fan-out: true when taken, false when the
+ * fan-out is not running, the location has an outcome, or every slot is taken. The slots are
+ * `cap` = outcomes recorded + concurrency (the caller reads the outcomes; they only grow, so an
+ * older count is only stricter): every location that takes one is in `started`, and every
+ * outcome of a running fan-out is of a location in `started`, so the locations started and not
+ * ended are never more than the concurrency — whoever invokes the fan-out function, and however
+ * many at once (the set's size is checked and grown in one conditional write).
+ */
+export async function takeSlot(parentId: string, index: number, cap: number): Promise<boolean> {
+  return conditionalWrite(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: key(parentId),
+      UpdateExpression: "ADD #started :i",
+      ConditionExpression:
+        "#status = :running AND attribute_not_exists(outcomes.#index) AND (attribute_not_exists(#started) OR size(#started) < :cap)",
+      ExpressionAttributeNames: { "#status": "status", "#started": "started", "#index": String(index) },
+      ExpressionAttributeValues: { ":running": "RUNNING", ":i": new Set([index]), ":cap": cap },
     }),
   );
 }

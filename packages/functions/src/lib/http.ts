@@ -8,6 +8,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   ReflexError,
+  UnauthenticatedError,
   UnsupportedMediaTypeError,
   Validate,
   ValidationError,
@@ -43,6 +44,8 @@ export function errorResponse(err: unknown): Response {
     return json(403, {
       error: { code: err.code, message: err.message, ...(err.path ? { path: err.path } : {}) },
     });
+  if (err instanceof UnauthenticatedError)
+    return json(401, { error: { code: err.code, message: err.message } });
   if (err instanceof ConflictError) return json(409, { error: { code: err.code, message: err.message } });
   if (err instanceof ReflexError) return json(500, { error: { code: err.code, message: err.message } });
   return json(500, { error: { code: "internal", message: "internal error; see the logs" } });

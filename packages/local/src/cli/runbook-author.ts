@@ -160,7 +160,7 @@ export const ${id} = defineRunbook({
 });
 `,
     "steps.ts": `/** ${name}'s steps: one async function per step its state machine calls. */
-import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { EC2Client, paginateDescribeInstances } from "@aws-sdk/client-ec2";
 import { client, type Implementation, type RunInput, type StepContext } from "@reflex/sdk";
 import type { Params } from "./index.ts";
 
@@ -168,8 +168,10 @@ type Input = RunInput<Params> & { plan?: { instanceIds: string[] } };
 
 async function plan(input: Input, ctx: StepContext) {
   const filters = Object.entries(input.params.selector.tag).map(([k, v]) => ({ Name: \`tag:\${k}\`, Values: [v] }));
-  const out = await client(EC2Client, "ec2").send(new DescribeInstancesCommand({ Filters: filters }));
-  const instanceIds = (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => i.InstanceId as string);
+  // Every page: an instance on a later one would never be acted on.
+  const instanceIds: string[] = [];
+  for await (const page of paginateDescribeInstances({ client: client(EC2Client, "ec2") }, { Filters: filters }))
+    instanceIds.push(...(page.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => i.InstanceId as string));
   await ctx.record({
     summary: \`\${ctx.dryRun ? "would act on" : "acting on"} \${instanceIds.length} instance(s)\`,
     targets: instanceIds.map((id) => ({ id, kind: "instance", status: "not-started" })),

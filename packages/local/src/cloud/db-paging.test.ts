@@ -5,7 +5,13 @@
  * one a page holds at most 1 MB) and answers `LastEvaluatedBackupArn`, which goes back in as
  * `ExclusiveStartBackupArn`. Without paging no test could see a caller that reads one page only.
  */
-import { DynamoDBClient, ListBackupsCommand } from "@aws-sdk/client-dynamodb";
+import {
+  DescribeTableCommand,
+  DynamoDBClient,
+  ListBackupsCommand,
+  ListTablesCommand,
+  ListTagsOfResourceCommand,
+} from "@aws-sdk/client-dynamodb";
 import {
   DescribeDBClusterSnapshotsCommand,
   DescribeDBClustersCommand,
@@ -16,7 +22,13 @@ import {
   RDSClient,
 } from "@aws-sdk/client-rds";
 import { beforeAll, describe, expect, it } from "vitest";
-import { addDbCluster, addDbInstance, addDbSnapshot, addDynamoDbBackup } from "./databases.ts";
+import {
+  addDbCluster,
+  addDbInstance,
+  addDbSnapshot,
+  addDynamoDbBackup,
+  addDynamoDbTable,
+} from "./databases.ts";
 import { SimulatedCloud } from "./index.ts";
 
 const credentials = { accessKeyId: "local", secretAccessKey: "local" };
@@ -177,5 +189,60 @@ describe("DynamoDB ListBackups", () => {
       ddb.send(new ListBackupsCommand({ TableName: "orders", ExclusiveStartBackupArn: `${arns[0]}-gone` })),
     );
     expect(e.name).toBe("ValidationException");
+  });
+});
+
+describe("DynamoDB ListTagsOfResource", () => {
+  it("pages a table's tags 10 at a time: NextToken while more remain, every tag once; a token not its own is a ValidationException", async () => {
+    const tags = Object.fromEntries(Array.from({ length: 23 }, (_, i) => [`k${i}`, `v${i}`]));
+    addDynamoDbTable(cloud, { name: "tagged", tags });
+    const arn = (await ddb.send(new DescribeTableCommand({ TableName: "tagged" }))).Table?.TableArn;
+    const seen: string[] = [];
+    const sizes: number[] = [];
+    let NextToken: string | undefined;
+    do {
+      const r = await ddb.send(new ListTagsOfResourceCommand({ ResourceArn: arn, NextToken }));
+      sizes.push(r.Tags?.length ?? 0);
+      seen.push(...(r.Tags ?? []).map((t) => `${t.Key}=${t.Value}`));
+      NextToken = r.NextToken;
+    } while (NextToken);
+
+    expect(sizes).toEqual([10, 10, 3]);
+    expect(seen).toEqual(Object.entries(tags).map(([k, v]) => `${k}=${v}`));
+    const e = await rejection(
+      ddb.send(new ListTagsOfResourceCommand({ ResourceArn: arn, NextToken: "forged" })),
+    );
+    expect(e.name).toBe("ValidationException");
+  });
+});
+
+describe("DynamoDB ListTables", () => {
+  it("pages names in order, 100 by default (Limit 1–100), LastEvaluatedTableName while more remain", async () => {
+    const many = SimulatedCloud.seeded({ clock: () => T0 });
+    const client = new DynamoDBClient({ region: REGION, credentials, maxAttempts: 1 });
+    many.attach(client, "dynamodb-tables", REGION);
+    for (let n = 0; n < 130; n++) addDynamoDbTable(many, { name: `t-${String(n).padStart(3, "0")}` });
+    const all = many
+      .dynamoDbTables()
+      .map((t) => t.TableName as string)
+      .sort();
+    const sizes: number[] = [];
+    const seen: string[] = [];
+    let ExclusiveStartTableName: string | undefined;
+    do {
+      const r = await client.send(new ListTablesCommand({ ExclusiveStartTableName }));
+      sizes.push(r.TableNames?.length ?? 0);
+      seen.push(...(r.TableNames ?? []));
+      ExclusiveStartTableName = r.LastEvaluatedTableName;
+    } while (ExclusiveStartTableName);
+
+    expect(all.length).toBeGreaterThan(130); // the seed's tables too
+    expect(sizes[0]).toBe(100);
+    expect(seen).toEqual(all);
+    expect((await client.send(new ListTablesCommand({ Limit: 7 }))).TableNames).toEqual(all.slice(0, 7));
+    for (const Limit of [0, 101])
+      expect((await rejection(client.send(new ListTablesCommand({ Limit })))).name).toBe(
+        "ValidationException",
+      );
   });
 });

@@ -12,6 +12,7 @@ import type { BackupDetails, BackupSummary, TableDescription } from "@aws-sdk/cl
 import { CloudApiError } from "./api-error.ts";
 import type { OpContext, OpInput } from "./fleet.ts";
 import type { TagRecord } from "./model.ts";
+import { paginate } from "./query.ts";
 
 export interface TableRecord {
   name: string;
@@ -105,6 +106,9 @@ function summary(ctx: OpContext, b: BackupRecord): BackupSummary {
   };
 }
 
+/** ListTagsOfResource's page (see there). */
+const TAGS_PAGE = 10;
+
 /** A ListBackups page without `Limit` holds at most 1 MB of summaries (DynamoDB API reference). */
 const MAX_PAGE_BYTES = 1_048_576;
 const BACKUP_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
@@ -114,17 +118,43 @@ export const dynamoDbTableOperations: Record<string, (ctx: OpContext, input: OpI
     return { Table: shapeTable(ctx, findTable(ctx, input.TableName)) };
   },
 
-  ListTables(ctx) {
+  // As DynamoDB: names in order, `Limit` 1–100 (default 100), `LastEvaluatedTableName` while more remain.
+  ListTables(ctx, input: { Limit?: number; ExclusiveStartTableName?: string }) {
+    const limit = input.Limit === undefined ? 100 : Number(input.Limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+      throw new CloudApiError(
+        "ValidationException",
+        `1 validation error detected: Value '${input.Limit}' at 'limit' failed to satisfy constraint: Member must have value ${limit < 1 ? "greater than or equal to 1" : "less than or equal to 100"}`,
+      );
+    const names = dynamoTables(ctx)
+      .tables.map((t) => t.name)
+      .sort()
+      .filter((n) => input.ExclusiveStartTableName === undefined || n > input.ExclusiveStartTableName);
+    const page = names.slice(0, limit);
     return {
-      TableNames: dynamoTables(ctx)
-        .tables.map((t) => t.name)
-        .sort(),
+      TableNames: page,
+      ...(names.length > limit ? { LastEvaluatedTableName: page[page.length - 1] } : {}),
     };
   },
 
-  ListTagsOfResource(ctx, input: { ResourceArn?: string }) {
+  // A paginated operation whose page size AWS does not document (a table holds up to 50 tags):
+  // 10 a page here, so a caller that does not follow NextToken misses the rest.
+  ListTagsOfResource(ctx, input: { ResourceArn?: string; NextToken?: string }) {
     const t = findTable(ctx, input.ResourceArn);
-    return { Tags: t.tags.map((x) => ({ Key: x.Key, Value: x.Value })) };
+    const { page, nextToken } = paginate(
+      t.tags.map((x) => ({ Key: x.Key, Value: x.Value })),
+      {
+        operation: "ListTagsOfResource",
+        nextToken: input.NextToken,
+        defaultPageSize: TAGS_PAGE,
+        min: 1,
+        max: TAGS_PAGE,
+        parameter: "NextToken",
+        badTokenCode: "ValidationException",
+        badValueCode: "ValidationException",
+      },
+    );
+    return { Tags: page, ...(nextToken ? { NextToken: nextToken } : {}) };
   },
 
   DescribeContinuousBackups(ctx, input: { TableName?: string }) {

@@ -12,6 +12,7 @@ import { CloudApiError } from "./api-error.ts";
 import { type OpContext, type OpInput, snapshotStatus } from "./fleet.ts";
 import { INSTANCE_STATE_CODES, newId, type VolumeRecord, volumeMarker } from "./model.ts";
 import { healthy, instanceRecord, patching, type RootVolumeTaskRecord } from "./patching.ts";
+import { paginate } from "./query.ts";
 
 type Op = (ctx: OpContext, input: OpInput) => object;
 
@@ -187,17 +188,37 @@ const createReplaceRootVolumeTask: Op = (ctx, input) => {
   return { ReplaceRootVolumeTask: shapeTask(ctx, task) };
 };
 
+/**
+ * Pages as EC2 does (`MaxResults` 1–50, `NextToken`); without `MaxResults`, at the cloud's
+ * default page size, as the other Describe* here (AWS may return all: the caller follows the
+ * token either way). Task ids without `MaxResults` answer every named task.
+ */
 const describeReplaceRootVolumeTasks: Op = (ctx, input) => {
   const ids: string[] | undefined = input.ReplaceRootVolumeTaskIds;
   const byInstance = (input.Filters ?? []).find((f: { Name?: string }) => f.Name === "instance-id")?.Values as
     | string[]
     | undefined;
+  const tasks = patching(ctx).rootVolumeTasks.filter(
+    (t) => (!ids || ids.includes(t.id)) && (!byInstance || byInstance.includes(t.instanceId)),
+  );
+  const maxResults = input.MaxResults === undefined ? undefined : Number(input.MaxResults);
+  const { page, nextToken } =
+    ids?.length && maxResults === undefined
+      ? { page: tasks, nextToken: undefined }
+      : paginate(tasks, {
+          badTokenCode: "InvalidParameterValue",
+          badValueCode: "InvalidParameterValue",
+          parameter: "maxResults",
+          operation: "DescribeReplaceRootVolumeTasks",
+          maxResults,
+          nextToken: input.NextToken,
+          defaultPageSize: ctx.settings.pageSize,
+          min: 1,
+          max: 50,
+        });
   return {
-    ReplaceRootVolumeTasks: patching(ctx)
-      .rootVolumeTasks.filter(
-        (t) => (!ids || ids.includes(t.id)) && (!byInstance || byInstance.includes(t.instanceId)),
-      )
-      .map((t) => shapeTask(ctx, t)),
+    ReplaceRootVolumeTasks: page.map((t) => shapeTask(ctx, t)),
+    ...(nextToken ? { NextToken: nextToken } : {}),
   };
 };
 

@@ -207,4 +207,42 @@ describe("simulated root-volume replacement", () => {
       SnapshotId: snapshotId,
     });
   });
+
+  it("pages DescribeReplaceRootVolumeTasks as EC2 does: MaxResults 1–50 and NextToken, the cloud's page size without it; task ids answer them all", async () => {
+    const s = setup();
+    for (let n = 0; n < 7; n++) {
+      await s.ec2("CreateReplaceRootVolumeTask", { InstanceId: s.app });
+      s.advance(1000);
+    }
+    const byInstance = { Filters: [{ Name: "instance-id", Values: [s.app] }] };
+    const pages = async (input: object) => {
+      const sizes: number[] = [];
+      const ids: string[] = [];
+      let NextToken: string | undefined;
+      do {
+        const r = await s.ec2("DescribeReplaceRootVolumeTasks", { ...input, NextToken });
+        sizes.push(r.ReplaceRootVolumeTasks.length);
+        ids.push(
+          ...r.ReplaceRootVolumeTasks.map(
+            (t: { ReplaceRootVolumeTaskId: string }) => t.ReplaceRootVolumeTaskId,
+          ),
+        );
+        NextToken = r.NextToken;
+      } while (NextToken);
+      return { sizes, ids };
+    };
+
+    expect((await pages(byInstance)).sizes).toEqual([5, 2]);
+    const { sizes, ids } = await pages({ ...byInstance, MaxResults: 3 });
+    expect(sizes).toEqual([3, 3, 1]);
+    expect(new Set(ids).size).toBe(7);
+    expect((await pages({ ReplaceRootVolumeTaskIds: ids })).sizes).toEqual([7]);
+    for (const MaxResults of [0, 51])
+      expect(await code(s.ec2("DescribeReplaceRootVolumeTasks", { MaxResults }))).toBe(
+        "InvalidParameterValue",
+      );
+    expect(await code(s.ec2("DescribeReplaceRootVolumeTasks", { NextToken: "forged" }))).toBe(
+      "InvalidParameterValue",
+    );
+  });
 });

@@ -9,6 +9,8 @@
 import {
   CreateReplaceRootVolumeTaskCommand,
   DescribeReplaceRootVolumeTasksCommand,
+  paginateDescribeReplaceRootVolumeTasks,
+  type ReplaceRootVolumeTask,
 } from "@aws-sdk/client-ec2";
 import { RegisterTargetsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { ec2 } from "../../adapters/ec2.ts";
@@ -61,12 +63,17 @@ async function startReplacement(
   if (!snapshotId) return { skipped: "no pre-patch snapshot" };
   const state = (await snapshotStates(region, [snapshotId]))[snapshotId];
   if (state !== "completed") return { skipped: `pre-patch snapshot ${snapshotId} is ${state}` };
-  const existing = await ec2(region).send(
-    new DescribeReplaceRootVolumeTasksCommand({ Filters: [{ Name: "instance-id", Values: [instanceId] }] }),
-  );
-  const mine = existing.ReplaceRootVolumeTasks?.find((t) =>
-    t.Tags?.some((tag) => tag.Key === SNAPSHOT_TAGS.execution && tag.Value === ctx.executionId),
-  );
+  // Every page: this run's task on a later one (an instance replaced often) would be started twice.
+  let mine: ReplaceRootVolumeTask | undefined;
+  for await (const page of paginateDescribeReplaceRootVolumeTasks(
+    { client: ec2(region) },
+    { Filters: [{ Name: "instance-id", Values: [instanceId] }] },
+  )) {
+    mine = page.ReplaceRootVolumeTasks?.find((t) =>
+      t.Tags?.some((tag) => tag.Key === SNAPSHOT_TAGS.execution && tag.Value === ctx.executionId),
+    );
+    if (mine) break;
+  }
   if (mine)
     return {
       taskId: must(mine.ReplaceRootVolumeTaskId, "mine.ReplaceRootVolumeTaskId"),
