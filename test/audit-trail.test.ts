@@ -28,7 +28,11 @@ import { api, startTestLocal } from "./support/local.ts";
 
 let local: LocalMode;
 const HOUR = 3_600_000;
+// The three hours before the current one, sealed as the sealer would 3 min into this hour (past its
+// 2 min grace): the test sets the sealer's clock, so it gets 3 digests at any time of day (with the
+// wall clock at xx:00:59 the last hour was still in its grace, and only 2 were sealed).
 const H0 = new Date(Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR);
+const SEALED_AT = new Date(H0.getTime() + 3 * HOUR + 3 * 60_000);
 const range = ["--from", H0.toISOString(), "--to", new Date(H0.getTime() + 3 * HOUR).toISOString()];
 const entries: Audit.AuditEntry[] = [];
 const s3 = () => Aws.client(S3Client, "s3");
@@ -46,7 +50,7 @@ beforeAll(async () => {
         new Date(H0.getTime() + n * HOUR + minute * 60_000),
       ),
     );
-  await local.audit.sealer.run(new Date(), H0);
+  await local.audit.sealer.run(SEALED_AT, H0);
 });
 afterAll(async () => local.stop());
 

@@ -439,3 +439,115 @@ describe("the export", () => {
     expect(await verify(await Export.s3Source(bucket, "test"))).toMatchObject({ ok: true, digests: 3 });
   });
 });
+
+// The sealer reads only the `now` it is given: these run it at the instants around a period's end
+// where a wall-clock test would see a different trail at different times of day.
+describe("the sealer's clock at the boundaries", () => {
+  const at = (iso: string) => new Date(iso);
+  const sealAt = (iso: string, since?: string, periodMinutes?: number) =>
+    Seal.seal({ signer, hub: "test", now: at(iso), since: since ? at(since) : undefined, periodMinutes });
+  const hours = (ds: Seal.Digest[]) => ds.map((d) => [d.hour, d.count, d.backfill]);
+
+  it("at xx:00:30 and xx:01:59.999 the hour just ended is in its grace; at xx:02 it is sealed once, with what arrived in the grace; at xx:59:59 nothing more", async () => {
+    const first = await store(at("2026-03-01T12:00:00.000Z"), "first ms of the hour");
+    const last = await store(at("2026-03-01T12:59:59.999Z"), "last ms of the hour");
+
+    const early = await sealAt("2026-03-01T13:00:30.000Z", "2026-03-01T10:00:00.000Z");
+    const stillGrace = await sealAt("2026-03-01T13:01:59.999Z");
+    const next = await store(at("2026-03-01T13:00:00.000Z"), "first ms of the next hour");
+    const sealed = await sealAt("2026-03-01T13:02:00.000Z");
+    const lateInHour = await sealAt("2026-03-01T13:59:59.999Z");
+    const nextHour = await sealAt("2026-03-01T14:02:00.000Z");
+
+    expect(hours(early)).toEqual([
+      ["2026-03-01T10:00:00.000Z", 0, false],
+      ["2026-03-01T11:00:00.000Z", 0, false],
+    ]);
+    expect(stillGrace).toEqual([]);
+    expect(hours(sealed)).toEqual([["2026-03-01T12:00:00.000Z", 2, false]]);
+    expect(sealed[0].entries.map((e) => e.id)).toEqual([first.id, last.id]);
+    expect(lateInHour).toEqual([]);
+    expect(hours(nextHour)).toEqual([["2026-03-01T13:00:00.000Z", 1, false]]);
+    expect(nextHour[0].entries.map((e) => e.id)).toEqual([next.id]);
+    expect(
+      await Verify.verify({
+        source: Verify.tableSource(),
+        keys: trusted(),
+        from: at("2026-03-01T10:00:00.000Z"),
+        to: at("2026-03-01T14:00:00.000Z"),
+      }),
+    ).toMatchObject({ ok: true, problems: [], digests: 4, entries: 3, periods: 4 });
+  });
+
+  it.each([
+    ["midnight UTC", "2026-03-04", "2026-03-05"],
+    ["the last day of a 28-day February", "2026-02-28", "2026-03-01"],
+    ["the last day of a leap February", "2028-02-29", "2028-03-01"],
+    ["the last day of a year", "2026-12-31", "2027-01-01"],
+  ])(
+    "across %s: each side's entries are sealed in their own hour, read from their own day's partition",
+    async (_, day, nextDay) => {
+      const before = [
+        await store(at(`${day}T23:00:00.000Z`), "23:00"),
+        await store(at(`${day}T23:59:59.999Z`), "23:59:59.999"),
+      ];
+      const after = await store(at(`${nextDay}T00:00:00.000Z`), "00:00");
+
+      const atMidnight = await sealAt(`${nextDay}T00:00:30.000Z`, `${day}T22:00:00.000Z`);
+      const afterGrace = await sealAt(`${nextDay}T00:02:00.000Z`);
+      const nextHour = await sealAt(`${nextDay}T01:02:00.000Z`);
+
+      expect(hours(atMidnight)).toEqual([[`${day}T22:00:00.000Z`, 0, false]]);
+      expect(hours(afterGrace)).toEqual([[`${day}T23:00:00.000Z`, 2, false]]);
+      expect(afterGrace[0].entries.map((e) => e.id)).toEqual(before.map((e) => e.id));
+      expect(hours(nextHour)).toEqual([[`${nextDay}T00:00:00.000Z`, 1, false]]);
+      expect(nextHour[0].entries.map((e) => e.id)).toEqual([after.id]);
+      expect(rowKey(before[1]).pk).toBe(`AUDIT#${day}`);
+      expect(rowKey(after).pk).toBe(`AUDIT#${nextDay}`);
+      expect(
+        await Verify.verify({
+          source: Verify.tableSource(),
+          keys: trusted(),
+          from: at(`${day}T22:00:00.000Z`),
+          to: at(`${nextDay}T01:00:00.000Z`),
+        }),
+      ).toMatchObject({ ok: true, problems: [], digests: 3, entries: 3 });
+    },
+  );
+
+  it("a sealer down across the end of a month catches up hour by hour over both days, none lost or doubled", async () => {
+    const ids = [
+      (await store(at("2026-04-30T22:30:00.000Z"), "a")).id,
+      (await store(at("2026-04-30T23:59:59.999Z"), "b")).id,
+      (await store(at("2026-05-01T00:00:00.000Z"), "c")).id,
+      (await store(at("2026-05-01T01:59:59.999Z"), "d")).id,
+    ];
+
+    const written = await sealAt("2026-05-01T03:02:00.000Z", "2026-04-30T22:00:00.000Z");
+
+    expect(hours(written)).toEqual([
+      ["2026-04-30T22:00:00.000Z", 1, false],
+      ["2026-04-30T23:00:00.000Z", 1, false],
+      ["2026-05-01T00:00:00.000Z", 1, false],
+      ["2026-05-01T01:00:00.000Z", 1, false],
+      ["2026-05-01T02:00:00.000Z", 0, false],
+    ]);
+    expect(written.flatMap((d) => d.entries.map((e) => e.id))).toEqual(ids);
+  });
+
+  it("a day-long period (sealMinutes 1440) ending at the end of a month holds its first and last millisecond, and is sealed only after its grace", async () => {
+    const inDay = [
+      await store(at("2026-02-28T00:00:00.000Z"), "first ms of the day"),
+      await store(at("2026-02-28T23:59:59.999Z"), "last ms of the day"),
+    ];
+    await store(at("2026-03-01T00:00:00.000Z"), "first ms of the next day");
+
+    const inGrace = await sealAt("2026-03-01T00:01:59.999Z", "2026-02-28T00:00:00.000Z", 1440);
+    const sealed = await sealAt("2026-03-01T00:02:00.000Z", undefined, 1440);
+
+    expect(inGrace).toEqual([]);
+    expect(hours(sealed)).toEqual([["2026-02-28T00:00:00.000Z", 2, false]]);
+    expect(sealed[0]).toMatchObject({ end: "2026-03-01T00:00:00.000Z" });
+    expect(sealed[0].entries.map((e) => e.id)).toEqual(inDay.map((e) => e.id));
+  });
+});
