@@ -428,7 +428,12 @@ describe("the console", () => {
       // Opening one list closes the other, as a menu does; the open one stays open across the
       // banner's refreshes, and never covers Pause.
       expect(await locks.getAttribute("open")).toBeNull();
-      await page.waitForTimeout(2000);
+      // Each answer here is new (the lock's `since`), so the banner is drawn again: wait for that
+      // (the list drawn now is a new element), not for time.
+      await cooldowns.evaluate((el) => el.setAttribute("data-drawn-before", ""));
+      await expect
+        .poll(() => page.locator("#guardrails #cooldowns[data-drawn-before]").count(), { timeout: 10_000 })
+        .toBe(0);
       expect(await cooldowns.getAttribute("open")).toBe("");
       await page.locator("#guardrails button.danger").click({ trial: true, timeout: 2000 });
     } finally {
