@@ -314,6 +314,21 @@ describe("the console", () => {
     expect(await page.evaluate("document.activeElement?.closest('#cooldowns') !== null")).toBe(true);
   });
 
+  it("closes an open list on Escape even when the focus is no longer in it", async () => {
+    await page.goto(`${local.url}/#/runs`);
+    await page.locator("main:not([aria-busy])").waitFor();
+    const cooldowns = page.locator("#guardrails #cooldowns");
+    await cooldowns.locator("summary").press("Enter");
+    await expect.poll(() => cooldowns.getAttribute("open")).toBe("");
+    // The focus leaves the list without the person moving it (the page took it while drawn).
+    await page.locator("#main").focus();
+    await page.keyboard.press("Escape");
+
+    await expect.poll(() => cooldowns.getAttribute("open")).toBeNull();
+    // The page kept the focus where it was.
+    expect(await page.evaluate("document.activeElement?.id")).toBe("main");
+  });
+
   it("leaves the focus in a list opened while the page was still being drawn, so Escape closes it", async () => {
     await page.goto(`${local.url}/#/start/scale`);
     await page.locator("main:not([aria-busy]) input").first().waitFor();
