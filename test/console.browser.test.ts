@@ -273,8 +273,14 @@ describe("the console", () => {
     expect(
       await inner.evaluateAll((els) => els.some((e) => e.getAttribute("data-status") === "SUCCEEDED")),
     ).toBe(true);
-    for (const hash of ["#/runs", "#/start/scale", "#/start/backup-snapshot"]) {
+    for (const [hash, heading] of [
+      ["#/runs", "Runs"],
+      ["#/start/scale", "Start scale"],
+      ["#/start/backup-snapshot", "Start backup-snapshot"],
+    ]) {
       await page.goto(`${local.url}/${hash}`);
+      // This page, drawn: the last page's inputs would otherwise be checked while being replaced.
+      await page.locator("main:not([aria-busy]) h2", { hasText: heading }).waitFor();
       await page.locator("main input, main select").first().waitFor();
       const unlabelled = await page
         .locator("input, select, textarea, button")
