@@ -273,8 +273,14 @@ describe("the console", () => {
     expect(
       await inner.evaluateAll((els) => els.some((e) => e.getAttribute("data-status") === "SUCCEEDED")),
     ).toBe(true);
-    for (const hash of ["#/runs", "#/start/scale", "#/start/backup-snapshot"]) {
+    for (const [hash, heading] of [
+      ["#/runs", "Runs"],
+      ["#/start/scale", "Start scale"],
+      ["#/start/backup-snapshot", "Start backup-snapshot"],
+    ]) {
       await page.goto(`${local.url}/${hash}`);
+      // This page, drawn: the last page's inputs would otherwise be checked while being replaced.
+      await page.locator("main:not([aria-busy]) h2", { hasText: heading }).waitFor();
       await page.locator("main input, main select").first().waitFor();
       const unlabelled = await page
         .locator("input, select, textarea, button")
@@ -312,6 +318,21 @@ describe("the console", () => {
     await expect.poll(() => cooldowns.getAttribute("open")).toBeNull();
     // Focus is back on the list's summary, where the person was.
     expect(await page.evaluate("document.activeElement?.closest('#cooldowns') !== null")).toBe(true);
+  });
+
+  it("closes an open list on Escape even when the focus is no longer in it", async () => {
+    await page.goto(`${local.url}/#/runs`);
+    await page.locator("main:not([aria-busy])").waitFor();
+    const cooldowns = page.locator("#guardrails #cooldowns");
+    await cooldowns.locator("summary").press("Enter");
+    await expect.poll(() => cooldowns.getAttribute("open")).toBe("");
+    // The focus leaves the list without the person moving it (the page took it while drawn).
+    await page.locator("#main").focus();
+    await page.keyboard.press("Escape");
+
+    await expect.poll(() => cooldowns.getAttribute("open")).toBeNull();
+    // The page kept the focus where it was.
+    expect(await page.evaluate("document.activeElement?.id")).toBe("main");
   });
 
   it("leaves the focus in a list opened while the page was still being drawn, so Escape closes it", async () => {
@@ -428,7 +449,12 @@ describe("the console", () => {
       // Opening one list closes the other, as a menu does; the open one stays open across the
       // banner's refreshes, and never covers Pause.
       expect(await locks.getAttribute("open")).toBeNull();
-      await page.waitForTimeout(2000);
+      // Each answer here is new (the lock's `since`), so the banner is drawn again: wait for that
+      // (the list drawn now is a new element), not for time.
+      await cooldowns.evaluate((el) => el.setAttribute("data-drawn-before", ""));
+      await expect
+        .poll(() => page.locator("#guardrails #cooldowns[data-drawn-before]").count(), { timeout: 10_000 })
+        .toBe(0);
       expect(await cooldowns.getAttribute("open")).toBe("");
       await page.locator("#guardrails button.danger").click({ trial: true, timeout: 2000 });
     } finally {

@@ -245,15 +245,19 @@ document.addEventListener("click", (ev) => {
     if (!d.contains(/** @type {Node} */ (ev.target))) /** @type {HTMLDetailsElement} */ (d).open = false;
 });
 
-// Escape closes an open list of locks or cooldowns and gives focus back to its summary.
-banner.addEventListener("keydown", (ev) => {
-  const open =
-    ev.key === "Escape"
-      ? /** @type {HTMLDetailsElement | null} */ (
-          /** @type {Element} */ (ev.target).closest?.("details[open]")
-        )
-      : null;
-  if (!open) return;
-  open.open = false;
-  open.querySelector("summary")?.focus();
+// Escape closes an open list of locks or cooldowns, as a menu would: the one the focus is in gets
+// the focus back on its summary; one the focus has left (the page took it while drawn, or the
+// person moved on) is closed too, and the focus stays where it is, or the key would do nothing.
+document.addEventListener("keydown", (ev) => {
+  if (ev.key !== "Escape") return;
+  const target = /** @type {Element} */ (ev.target);
+  const within = banner.contains(target)
+    ? /** @type {HTMLDetailsElement | null} */ (target.closest?.("details[open]"))
+    : null;
+  const open = /** @type {NodeListOf<HTMLDetailsElement>} */ (banner.querySelectorAll("details.drop[open]"));
+  for (const d of open) d.open = false;
+  if (within) {
+    within.open = false;
+    within.querySelector("summary")?.focus();
+  }
 });
