@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restartService } from "../examples/runbooks/restart-service/index.ts";
 import { Runbooks as RunbooksStack } from "./runbooks.ts";
 import { evaluate, type PolicyDocument, resolveTokens } from "./support/policy-sim.ts";
+import { SHARED_SYNTH_TIMEOUT, sharedSynth } from "./support/shared-synth.ts";
 import { ROOT, synthApp, TEST_ENV } from "./support/synth.ts";
 
 type Resources = Record<string, { Type: string; Properties?: any }>;
@@ -28,7 +29,14 @@ const policiesOf = (roleId: string): PolicyDocument[] =>
     .map((p) => resolveTokens(p.Properties.PolicyDocument, { region, account }) as PolicyDocument);
 
 beforeAll(async () => {
-  const synth = await synthApp({ configFile: `${ROOT}/examples/runbooks/reflex.config.ts`, nag: true });
+  // Another app than the shared one, from the same sources: the functions it shares with the
+  // fixture get the shared synthesis's bundles (a copy, byte for byte), its own are built.
+  const shared = await sharedSynth();
+  const synth = await synthApp({
+    configFile: `${ROOT}/examples/runbooks/reflex.config.ts`,
+    nag: true,
+    bundlesFrom: shared.bundles,
+  });
   cleanup = synth.cleanup;
   const assembly = synth.app.synth();
   findings = assembly.stacks.flatMap((s) =>
@@ -39,7 +47,7 @@ beforeAll(async () => {
       .map((m) => `${m.id}: ${String(m.entry.data).split("\n")[0]}`),
   );
   resources = (Template.fromStack(getStack(RunbooksStack)).toJSON() as { Resources: Resources }).Resources;
-}, 300_000);
+}, SHARED_SYNTH_TIMEOUT + 300_000);
 
 afterAll(() => cleanup());
 
