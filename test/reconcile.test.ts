@@ -2,6 +2,7 @@
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { Admission, Executions, Locks, Runbooks, Runs, Steps, tableName } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { start as startRun } from "../packages/core/src/runs.ts";
 import { db } from "../packages/core/src/state/db.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { runAndWait, startTestLocal } from "./support/local.ts";
@@ -200,6 +201,70 @@ describe("a start retried under the id of a run that exists (a start takes its l
     );
     expect((markers.Items ?? []).map((m) => m.id)).not.toContain(id);
   });
+
+  it.each([
+    ["after the one that starts", "second"],
+    ["before the one that starts", "first"],
+  ])(
+    "two starts of one id at once, one refused by the rate limit (taking its lock %s): the run that starts keeps its lock",
+    async (_, refusedTakes) => {
+      const id = `twice-refused-${refusedTakes}`;
+      const group = `refused-${refusedTakes}`;
+      const req = (reservation: Promise<string | undefined>) => ({
+        runbook: "scale",
+        params: params(group),
+        executionId: id,
+        trigger: { kind: "schedule" as const, name: "s", actor: "schedule:s" },
+        reservation,
+      });
+      let grant!: (refusal: string | undefined) => void;
+      const granted = new Promise<string | undefined>((r) => {
+        grant = r;
+      });
+      let starting: Promise<Executions.Execution>;
+      if (refusedTakes === "second") {
+        starting = startRun(req(granted));
+        await vi.waitFor(async () => expect((await Locks.holder(`asg:${group}`))?.owner).toBe(id));
+        await expect(startRun(req(Promise.resolve("rate window full")))).rejects.toMatchObject({
+          code: "reservation_refused",
+        });
+      } else {
+        // The refused start takes the lock first; the other takes it again (re-entrant) before
+        // the refusal arrives.
+        let refuse!: (refusal: string | undefined) => void;
+        const refusing = new Promise<string | undefined>((r) => {
+          refuse = r;
+        });
+        const send = db().send.bind(db());
+        let lockWrites = 0;
+        const sent = vi.spyOn(db(), "send").mockImplementation((async (command: {
+          input?: { Item?: { pk?: string } };
+        }) => {
+          const out = await send(command as never);
+          if (command.input?.Item?.pk === `LOCK#asg:${group}`) lockWrites++;
+          return out;
+        }) as never);
+        try {
+          const refused = startRun(req(refusing));
+          refused.catch(() => undefined);
+          await vi.waitFor(() => expect(lockWrites).toBe(1));
+          starting = startRun(req(granted));
+          await vi.waitFor(() => expect(lockWrites).toBe(2));
+          refuse("rate window full");
+          await expect(refused).rejects.toMatchObject({ code: "reservation_refused" });
+        } finally {
+          sent.mockRestore();
+        }
+      }
+      grant(undefined);
+      const run = await starting;
+      expect(run.status).toBe("RUNNING");
+      // The run that started holds its target until it ends: no second run can take it meanwhile.
+      expect((await Locks.holder(`asg:${group}`))?.owner).toBe(id);
+      await local.idle();
+      expect(await Locks.holder(`asg:${group}`)).toBeUndefined();
+    },
+  );
 
   it("finishes the start of a STARTING record an earlier version left (record first, then locks)", async () => {
     const id = "left-starting";
