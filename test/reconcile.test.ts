@@ -4,6 +4,7 @@ import { Admission, Executions, Locks, Runbooks, Runs, Steps, tableName } from "
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { start as startRun } from "../packages/core/src/runs.ts";
 import { db } from "../packages/core/src/state/db.ts";
+import { takeRateSlot } from "../packages/core/src/state/guardrails.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { runAndWait, startTestLocal } from "./support/local.ts";
 
@@ -265,6 +266,50 @@ describe("a start retried under the id of a run that exists (a start takes its l
       expect(await Locks.holder(`asg:${group}`)).toBeUndefined();
     },
   );
+
+  /** Fails the store's requests on the keys `failing` picks, as a throttled write does. */
+  const throttle = (failing: (pk: string) => boolean) => {
+    const send = db().send.bind(db());
+    return vi.spyOn(db(), "send").mockImplementation((async (command: {
+      input?: { Key?: { pk?: string }; Item?: { pk?: string } };
+    }) => {
+      const pk = command.input?.Key?.pk ?? command.input?.Item?.pk ?? "";
+      if (failing(pk)) throw Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" });
+      return send(command as never);
+    }) as never);
+  };
+
+  it("leaves no lock behind when the store fails to take its rate slot (a throttled write)", async () => {
+    const id = "rate-store-fails";
+    const sent = throttle((pk) => pk.startsWith("RATE#"));
+    try {
+      await expect(
+        startRun({
+          runbook: "scale",
+          params: params("rate-store-fails"),
+          executionId: id,
+          trigger: { kind: "schedule", name: "s", actor: "schedule:s" },
+          reservation: takeRateSlot("scale", 1000, 60_000).then((ok) => (ok ? undefined : "full")),
+        }),
+      ).rejects.toThrow(/Rate exceeded/);
+    } finally {
+      sent.mockRestore();
+    }
+    expect(await Executions.find(id)).toBeUndefined();
+    expect(await Locks.holder("asg:rate-store-fails")).toBeUndefined();
+  });
+
+  it("Locks.acquireAll gives back what it took when the store fails to take a later lock", async () => {
+    const sent = throttle((pk) => pk === "LOCK#asg:fails-b");
+    try {
+      await expect(Locks.acquireAll(["asg:fails-a", "asg:fails-b"], "fails-run", 60_000)).rejects.toThrow(
+        /Rate exceeded/,
+      );
+    } finally {
+      sent.mockRestore();
+    }
+    expect(await Locks.holder("asg:fails-a")).toBeUndefined();
+  });
 
   it("finishes the start of a STARTING record an earlier version left (record first, then locks)", async () => {
     const id = "left-starting";

@@ -155,10 +155,17 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
   // again since (a dead start's locks it took again are left to the reconciler's cutoff).
   const attempt = randomBytes(8).toString("hex");
   const giveBackOwn = (fresh: string[]) => Promise.all(fresh.map((l) => Locks.release(l, id, attempt)));
-  const [got, refusal] = await Promise.all([
+  const [taking, reserving] = await Promise.allSettled([
     Locks.acquireAll(locks, id, lease, now.getTime(), attempt),
     req.reservation,
   ]);
+  // The store failed to take the reservation (or a lock): none is left held, then the error.
+  if (taking.status === "rejected" || reserving.status === "rejected") {
+    if (taking.status === "fulfilled" && taking.value.ok) await giveBackOwn(taking.value.fresh);
+    throw taking.status === "rejected" ? taking.reason : (reserving as PromiseRejectedResult).reason;
+  }
+  const got = taking.value;
+  const refusal = reserving.value;
   if (refusal || !got.ok) {
     // A run of this id that already exists is a redelivery, whatever holds the target now; one
     // still active holds these locks itself (they are re-entrant), so they stay with it.

@@ -106,15 +106,28 @@ export async function acquireAll(
 ): Promise<{ ok: true; fresh: string[] } | { ok: false; target: string; holder?: string }> {
   const taken: string[] = [];
   const fresh: string[] = [];
+  // Given an attempt, only what it took free goes back, and only if no other start of the same
+  // owner took it again since (that one may be under way with no record yet).
+  const giveBack = () =>
+    attempt
+      ? Promise.all(fresh.map((t) => release(t, owner, attempt)))
+      : Promise.all(taken.map((t) => release(t, owner)));
   for (const target of order(targets)) {
-    const got = await take(target, owner, leaseMs, now, attempt);
+    let got: Awaited<ReturnType<typeof take>>;
+    try {
+      got = await take(target, owner, leaseMs, now, attempt);
+    } catch (err) {
+      // The store failed (throttled): none is held, as on a refusal.
+      await giveBack().catch(() => undefined);
+      throw err;
+    }
     if (got) {
       taken.push(target);
       if (got.fresh) fresh.push(target);
       continue;
     }
     const held = await holder(target, now);
-    await Promise.all(taken.map((t) => release(t, owner)));
+    await giveBack();
     return { ok: false, target, holder: held?.owner };
   }
   return { ok: true, fresh };
