@@ -299,6 +299,18 @@ describe("a start retried under the id of a run that exists (a start takes its l
     expect(await Locks.holder("asg:rate-store-fails")).toBeUndefined();
   });
 
+  it("leaves no lock behind when the store fails to write its running marker (no record tried)", async () => {
+    const id = "marker-store-fails";
+    const sent = throttle((pk) => pk === Executions.ACTIVE_PK);
+    try {
+      await expect(again(id, "marker-store-fails")).rejects.toThrow(/Rate exceeded/);
+    } finally {
+      sent.mockRestore();
+    }
+    expect(await Executions.find(id)).toBeUndefined();
+    expect(await Locks.holder("asg:marker-store-fails")).toBeUndefined();
+  });
+
   it("Locks.acquireAll gives back what it took when the store fails to take a later lock", async () => {
     const sent = throttle((pk) => pk === "LOCK#asg:fails-b");
     try {

@@ -195,6 +195,7 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
   }
 
   let execution: Executions.Execution;
+  let marked = false;
   try {
     execution = await Executions.createRunning(
       {
@@ -209,9 +210,14 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
         ...(location ? { location } : {}),
       },
       now,
-      () => crashPoint("start:after-marker"),
+      () => {
+        marked = true;
+        crashPoint("start:after-marker");
+      },
     );
   } catch (err) {
+    // The store failed to write the marker: no record was tried, so this attempt's locks go back.
+    if (!marked) await giveBackOwn(got.fresh).catch(() => undefined);
     if (!(err instanceof ConflictError && err.code === "execution_exists")) throw err;
     const existing = await Executions.find(id);
     if (existing?.status === "STARTING") {
