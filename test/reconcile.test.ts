@@ -323,6 +323,31 @@ describe("a start retried under the id of a run that exists (a start takes its l
     expect(await Locks.holder("asg:fails-a")).toBeUndefined();
   });
 
+  it("a duplicate gives back the rate slot it took: the window keeps its room for another run", async () => {
+    // Its own window (2 h long), so the other tests' starts are not counted in it; dry runs
+    // that succeed, so the breaker is not moved.
+    const config = {
+      ...local.config,
+      guardrails: { ...local.config.guardrails, rateLimit: { runs: 2, per: 7_200_000 } },
+    };
+    const backup = (executionId: string) =>
+      Admission.admit({
+        config,
+        runbook: "backup-snapshot",
+        params: { selector: { tag: { Role: "db" } } },
+        dryRun: true,
+        executionId,
+        trigger: { kind: "schedule", name: "s" },
+        actor: { id: "schedule:s" },
+      });
+    expect(await backup("dup-rate-1")).toMatchObject({ admitted: true });
+    expect(await backup("dup-rate-1")).toMatchObject({ duplicate: true });
+    expect(await backup("dup-rate-2")).toMatchObject({ admitted: true });
+    expect(await backup("dup-rate-3")).toMatchObject({ admitted: false, check: "rate-limit" });
+    await local.idle();
+    expect((await Executions.get("dup-rate-1")).status).toBe("SUCCEEDED");
+  });
+
   it("finishes the start of a STARTING record an earlier version left (record first, then locks)", async () => {
     const id = "left-starting";
     await leftStarting(id, "web");
