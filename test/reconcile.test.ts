@@ -2,7 +2,9 @@
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { Admission, Executions, Locks, Runbooks, Runs, Steps, tableName } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { start as startRun } from "../packages/core/src/runs.ts";
 import { db } from "../packages/core/src/state/db.ts";
+import { takeRateSlot } from "../packages/core/src/state/guardrails.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { runAndWait, startTestLocal } from "./support/local.ts";
 
@@ -199,6 +201,151 @@ describe("a start retried under the id of a run that exists (a start takes its l
       }),
     );
     expect((markers.Items ?? []).map((m) => m.id)).not.toContain(id);
+  });
+
+  it.each([
+    ["after the one that starts", "second"],
+    ["before the one that starts", "first"],
+  ])(
+    "two starts of one id at once, one refused by the rate limit (taking its lock %s): the run that starts keeps its lock",
+    async (_, refusedTakes) => {
+      const id = `twice-refused-${refusedTakes}`;
+      const group = `refused-${refusedTakes}`;
+      const req = (reservation: Promise<string | undefined>) => ({
+        runbook: "scale",
+        params: params(group),
+        executionId: id,
+        trigger: { kind: "schedule" as const, name: "s", actor: "schedule:s" },
+        reservation,
+      });
+      let grant!: (refusal: string | undefined) => void;
+      const granted = new Promise<string | undefined>((r) => {
+        grant = r;
+      });
+      let starting: Promise<Executions.Execution>;
+      if (refusedTakes === "second") {
+        starting = startRun(req(granted));
+        await vi.waitFor(async () => expect((await Locks.holder(`asg:${group}`))?.owner).toBe(id));
+        await expect(startRun(req(Promise.resolve("rate window full")))).rejects.toMatchObject({
+          code: "reservation_refused",
+        });
+      } else {
+        // The refused start takes the lock first; the other takes it again (re-entrant) before
+        // the refusal arrives.
+        let refuse!: (refusal: string | undefined) => void;
+        const refusing = new Promise<string | undefined>((r) => {
+          refuse = r;
+        });
+        const send = db().send.bind(db());
+        let lockWrites = 0;
+        const sent = vi.spyOn(db(), "send").mockImplementation((async (command: {
+          input?: { Item?: { pk?: string } };
+        }) => {
+          const out = await send(command as never);
+          if (command.input?.Item?.pk === `LOCK#asg:${group}`) lockWrites++;
+          return out;
+        }) as never);
+        try {
+          const refused = startRun(req(refusing));
+          refused.catch(() => undefined);
+          await vi.waitFor(() => expect(lockWrites).toBe(1));
+          starting = startRun(req(granted));
+          await vi.waitFor(() => expect(lockWrites).toBe(2));
+          refuse("rate window full");
+          await expect(refused).rejects.toMatchObject({ code: "reservation_refused" });
+        } finally {
+          sent.mockRestore();
+        }
+      }
+      grant(undefined);
+      const run = await starting;
+      expect(run.status).toBe("RUNNING");
+      // The run that started holds its target until it ends: no second run can take it meanwhile.
+      expect((await Locks.holder(`asg:${group}`))?.owner).toBe(id);
+      await local.idle();
+      expect(await Locks.holder(`asg:${group}`)).toBeUndefined();
+    },
+  );
+
+  /** Fails the store's requests on the keys `failing` picks, as a throttled write does. */
+  const throttle = (failing: (pk: string) => boolean) => {
+    const send = db().send.bind(db());
+    return vi.spyOn(db(), "send").mockImplementation((async (command: {
+      input?: { Key?: { pk?: string }; Item?: { pk?: string } };
+    }) => {
+      const pk = command.input?.Key?.pk ?? command.input?.Item?.pk ?? "";
+      if (failing(pk)) throw Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" });
+      return send(command as never);
+    }) as never);
+  };
+
+  it("leaves no lock behind when the store fails to take its rate slot (a throttled write)", async () => {
+    const id = "rate-store-fails";
+    const sent = throttle((pk) => pk.startsWith("RATE#"));
+    try {
+      await expect(
+        startRun({
+          runbook: "scale",
+          params: params("rate-store-fails"),
+          executionId: id,
+          trigger: { kind: "schedule", name: "s", actor: "schedule:s" },
+          reservation: takeRateSlot("scale", 1000, 60_000).then((ok) => (ok ? undefined : "full")),
+        }),
+      ).rejects.toThrow(/Rate exceeded/);
+    } finally {
+      sent.mockRestore();
+    }
+    expect(await Executions.find(id)).toBeUndefined();
+    expect(await Locks.holder("asg:rate-store-fails")).toBeUndefined();
+  });
+
+  it("leaves no lock behind when the store fails to write its running marker (no record tried)", async () => {
+    const id = "marker-store-fails";
+    const sent = throttle((pk) => pk === Executions.ACTIVE_PK);
+    try {
+      await expect(again(id, "marker-store-fails")).rejects.toThrow(/Rate exceeded/);
+    } finally {
+      sent.mockRestore();
+    }
+    expect(await Executions.find(id)).toBeUndefined();
+    expect(await Locks.holder("asg:marker-store-fails")).toBeUndefined();
+  });
+
+  it("Locks.acquireAll gives back what it took when the store fails to take a later lock", async () => {
+    const sent = throttle((pk) => pk === "LOCK#asg:fails-b");
+    try {
+      await expect(Locks.acquireAll(["asg:fails-a", "asg:fails-b"], "fails-run", 60_000)).rejects.toThrow(
+        /Rate exceeded/,
+      );
+    } finally {
+      sent.mockRestore();
+    }
+    expect(await Locks.holder("asg:fails-a")).toBeUndefined();
+  });
+
+  it("a duplicate gives back the rate slot it took: the window keeps its room for another run", async () => {
+    // Its own window (2 h long), so the other tests' starts are not counted in it; dry runs
+    // that succeed, so the breaker is not moved.
+    const config = {
+      ...local.config,
+      guardrails: { ...local.config.guardrails, rateLimit: { runs: 2, per: 7_200_000 } },
+    };
+    const backup = (executionId: string) =>
+      Admission.admit({
+        config,
+        runbook: "backup-snapshot",
+        params: { selector: { tag: { Role: "db" } } },
+        dryRun: true,
+        executionId,
+        trigger: { kind: "schedule", name: "s" },
+        actor: { id: "schedule:s" },
+      });
+    expect(await backup("dup-rate-1")).toMatchObject({ admitted: true });
+    expect(await backup("dup-rate-1")).toMatchObject({ duplicate: true });
+    expect(await backup("dup-rate-2")).toMatchObject({ admitted: true });
+    expect(await backup("dup-rate-3")).toMatchObject({ admitted: false, check: "rate-limit" });
+    await local.idle();
+    expect((await Executions.get("dup-rate-1")).status).toBe("SUCCEEDED");
   });
 
   it("finishes the start of a STARTING record an earlier version left (record first, then locks)", async () => {

@@ -149,16 +149,30 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
   // running marker and the record, RUNNING and listed, in one write: no STARTING record and no
   // promotion. Nothing is written before a lock is held, so a refusal leaves nothing behind.
   const began = performance.now();
-  const [got, refusal] = await Promise.all([
-    Locks.acquireAll(locks, id, lease, now.getTime()),
+  // This attempt's mark on its locks: another start of the same id (a schedule fired twice) may
+  // be under way with no record yet, holding the same locks (re-entrant); a refusal or a give-up
+  // with no record to go by gives back only the locks this attempt took free and nobody took
+  // again since (a dead start's locks it took again are left to the reconciler's cutoff).
+  const attempt = randomBytes(8).toString("hex");
+  const giveBackOwn = (fresh: string[]) => Promise.all(fresh.map((l) => Locks.release(l, id, attempt)));
+  const [taking, reserving] = await Promise.allSettled([
+    Locks.acquireAll(locks, id, lease, now.getTime(), attempt),
     req.reservation,
   ]);
+  // The store failed to take the reservation (or a lock): none is left held, then the error.
+  if (taking.status === "rejected" || reserving.status === "rejected") {
+    if (taking.status === "fulfilled" && taking.value.ok) await giveBackOwn(taking.value.fresh);
+    throw taking.status === "rejected" ? taking.reason : (reserving as PromiseRejectedResult).reason;
+  }
+  const got = taking.value;
+  const refusal = reserving.value;
   if (refusal || !got.ok) {
     // A run of this id that already exists is a redelivery, whatever holds the target now; one
     // still active holds these locks itself (they are re-entrant), so they stay with it.
     const existing = await Executions.find(id);
     const running = existing && Executions.ACTIVE.includes(existing.status);
-    if (got.ok && !running) await Promise.all(locks.map((l) => Locks.release(l, id)));
+    if (got.ok && !existing) await giveBackOwn(got.fresh);
+    else if (got.ok && !running) await Promise.all(locks.map((l) => Locks.release(l, id)));
     // A STARTING record an earlier version's start left, refused now as it would have been then.
     if (existing?.status === "STARTING") await Executions.discard(id);
     else if (existing) await alreadyStarted(existing);
@@ -175,12 +189,13 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
   // (unless a start of the same id wrote the record meanwhile: then the locks are that run's).
   if (performance.now() - began > START_GIVE_UP_MS) {
     const existing = await Executions.find(id);
-    if (!existing) await Promise.all(locks.map((l) => Locks.release(l, id)));
+    if (!existing) await giveBackOwn(got.fresh);
     else await alreadyStarted(existing);
     throw new Error(`the start of ${id} took over ${START_GIVE_UP_MS / 1000} s before its record; given up`);
   }
 
   let execution: Executions.Execution;
+  let marked = false;
   try {
     execution = await Executions.createRunning(
       {
@@ -195,9 +210,14 @@ export async function start(req: StartRequest, now = new Date()): Promise<Execut
         ...(location ? { location } : {}),
       },
       now,
-      () => crashPoint("start:after-marker"),
+      () => {
+        marked = true;
+        crashPoint("start:after-marker");
+      },
     );
   } catch (err) {
+    // The store failed to write the marker: no record was tried, so this attempt's locks go back.
+    if (!marked) await giveBackOwn(got.fresh).catch(() => undefined);
     if (!(err instanceof ConflictError && err.code === "execution_exists")) throw err;
     const existing = await Executions.find(id);
     if (existing?.status === "STARTING") {

@@ -502,6 +502,10 @@ async function start(
     return { admitted: true, execution, approval };
   } catch (err) {
     if (err instanceof ConflictError && err.code === "execution_exists") {
+      // A redelivery starts nothing: the rate slot it took goes back (the cooldown, held under
+      // this same execution id, is the run's own and stays).
+      if (await rateSlot?.catch(() => false))
+        await Guardrails.returnRateSlot(runbook.name, config.guardrails.rateLimit.per, now.getTime());
       return {
         admitted: false,
         duplicate: true,

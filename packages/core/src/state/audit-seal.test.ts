@@ -132,6 +132,31 @@ describe("sealing", () => {
     expect(await verify()).toMatchObject({ ok: true, entries: 5 });
   });
 
+  it("a sealed batch the queue delivers again with a receive count of 1 (SQS's count is approximate) adds no entry and the trail verifies", async () => {
+    const at = (n: number) => new Date(hour(0).getTime() + n * 60_000);
+    const batch = [1, 2, 3].map((n) => ({
+      body: JSON.stringify({
+        id: randomUUID(),
+        at: at(n).toISOString(),
+        kind: "test.entry",
+        actor: "cli:a",
+        reason: `r${n}`,
+      }),
+      sender: "LOCAL:test",
+      sentAt: at(n).getTime(),
+      messageId: randomUUID(),
+    }));
+    // The second message is malformed: the row the writer makes for it must come out the same too.
+    batch[1].body = "{ not json";
+    const first = await Audit.storeAll(batch);
+    await Seal.seal({ signer, hub: "test", now: new Date(hour(3).getTime() + 5 * 60_000), since: FROM });
+
+    const again = await Audit.storeAll(batch.map((m) => ({ ...m, receiveCount: 1 })));
+
+    expect(again).toEqual(first);
+    expect(await verify()).toMatchObject({ ok: true, problems: [], entries: 3 });
+  });
+
   it("refuses a seal period that does not divide a day, in the config and in the sealer", async () => {
     let refused: unknown;
     try {

@@ -11,7 +11,7 @@
  * takes them in sorted order ({@link acquireAll}), so two runs cannot deadlock.
  */
 import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { conditionalWrite, db, queryAll } from "./db.ts";
+import { conditionalWrite, db, isConditionFailure, queryAll } from "./db.ts";
 import { TABLE_KEYS, tableName } from "./table.ts";
 
 export interface Lock {
@@ -34,22 +34,46 @@ export async function acquire(
   owner: string,
   leaseMs: number,
   now = Date.now(),
+  attempt?: string,
 ): Promise<boolean> {
-  return conditionalWrite(
-    new PutCommand({
-      TableName: tableName(),
-      Item: {
-        ...lockItem(target, owner),
-        acquiredAt: new Date(now).toISOString(),
-        leaseUntil: now + leaseMs,
-        // TTL only tidies up; correctness comes from the condition below.
-        expiresAt: Math.ceil((now + leaseMs) / 1000) + 86_400,
-      },
-      ConditionExpression: "attribute_not_exists(pk) OR leaseUntil < :now OR #owner = :owner",
-      ExpressionAttributeNames: { "#owner": "owner" },
-      ExpressionAttributeValues: { ":now": now, ":owner": owner },
-    }),
-  );
+  return (await take(target, owner, leaseMs, now, attempt)) !== false;
+}
+
+/**
+ * Takes the lock; false when refused, otherwise whether it was free (or its lease had run out)
+ * before, as opposed to held already by `owner` (taken again: locks are re-entrant).
+ */
+async function take(
+  target: string,
+  owner: string,
+  leaseMs: number,
+  now: number,
+  attempt?: string,
+): Promise<false | { fresh: boolean }> {
+  try {
+    const out = await db().send(
+      new PutCommand({
+        TableName: tableName(),
+        Item: {
+          ...lockItem(target, owner),
+          acquiredAt: new Date(now).toISOString(),
+          leaseUntil: now + leaseMs,
+          // TTL only tidies up; correctness comes from the condition below.
+          expiresAt: Math.ceil((now + leaseMs) / 1000) + 86_400,
+          ...(attempt ? { attempt } : {}),
+        },
+        ConditionExpression: "attribute_not_exists(pk) OR leaseUntil < :now OR #owner = :owner",
+        ExpressionAttributeNames: { "#owner": "owner" },
+        ExpressionAttributeValues: { ":now": now, ":owner": owner },
+        ...(attempt ? { ReturnValues: "ALL_OLD" as const } : {}),
+      }),
+    );
+    const old = out.Attributes as { owner?: string; leaseUntil?: number } | undefined;
+    return { fresh: !old || old.owner !== owner || (old.leaseUntil ?? 0) < now };
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
 }
 
 /** A lock item, listed under `LOCKS` so the reconciler can walk every lock. */
@@ -78,18 +102,35 @@ export async function acquireAll(
   owner: string,
   leaseMs: number,
   now = Date.now(),
-): Promise<{ ok: true } | { ok: false; target: string; holder?: string }> {
+  attempt?: string,
+): Promise<{ ok: true; fresh: string[] } | { ok: false; target: string; holder?: string }> {
   const taken: string[] = [];
+  const fresh: string[] = [];
+  // Given an attempt, only what it took free goes back, and only if no other start of the same
+  // owner took it again since (that one may be under way with no record yet).
+  const giveBack = () =>
+    attempt
+      ? Promise.all(fresh.map((t) => release(t, owner, attempt)))
+      : Promise.all(taken.map((t) => release(t, owner)));
   for (const target of order(targets)) {
-    if (await acquire(target, owner, leaseMs, now)) {
+    let got: Awaited<ReturnType<typeof take>>;
+    try {
+      got = await take(target, owner, leaseMs, now, attempt);
+    } catch (err) {
+      // The store failed (throttled): none is held, as on a refusal.
+      await giveBack().catch(() => undefined);
+      throw err;
+    }
+    if (got) {
       taken.push(target);
+      if (got.fresh) fresh.push(target);
       continue;
     }
     const held = await holder(target, now);
-    await Promise.all(taken.map((t) => release(t, owner)));
+    await giveBack();
     return { ok: false, target, holder: held?.owner };
   }
-  return { ok: true };
+  return { ok: true, fresh };
 }
 
 /** The deterministic order locks are taken in: sorted, without duplicates. */
@@ -97,15 +138,19 @@ export function order(targets: string[]): string[] {
   return [...new Set(targets)].sort();
 }
 
-/** Releases the lock if `owner` still holds it. Returns false when someone else does (or nobody). */
-export async function release(target: string, owner: string): Promise<boolean> {
+/**
+ * Releases the lock if `owner` still holds it (and, given `attempt`, if no other start of the
+ * same owner took it again since that attempt did). Returns false when someone else does (or
+ * nobody).
+ */
+export async function release(target: string, owner: string, attempt?: string): Promise<boolean> {
   return conditionalWrite(
     new DeleteCommand({
       TableName: tableName(),
       Key: key(target),
-      ConditionExpression: "#owner = :owner",
+      ConditionExpression: attempt ? "#owner = :owner AND attempt = :attempt" : "#owner = :owner",
       ExpressionAttributeNames: { "#owner": "owner" },
-      ExpressionAttributeValues: { ":owner": owner },
+      ExpressionAttributeValues: { ":owner": owner, ...(attempt ? { ":attempt": attempt } : {}) },
     }),
   );
 }
