@@ -199,7 +199,9 @@ function drawBanner(res) {
   if (bannerPaused !== Boolean(g.paused) || bannerMe !== meKey() || !banner.contains(bannerItems)) {
     bannerPaused = Boolean(g.paused);
     bannerMe = meKey();
-    keepTyped(banner, () => fill(banner, bannerItems, pauseForm(g.paused)));
+    const restore = keepTyped(banner);
+    fill(banner, bannerItems, pauseForm(g.paused));
+    restore();
   }
 }
 

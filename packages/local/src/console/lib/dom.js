@@ -120,17 +120,15 @@ const fieldKey = (el) =>
   [el.tagName, el.getAttribute("name"), el.getAttribute("aria-label"), el.id].join("|");
 
 /**
- * Runs `draw` (which may replace the fields inside `root`) and gives what the person typed back:
- * each text field or box they changed gets its value again in the field drawn in its place (the
- * same tag, name, label and id), and the focus and caret go back to the field they were in. A
- * background refresh (the person acting changed, the answer changed) must never discard a reason
- * being typed.
- * @template T
+ * Notes what the person typed in the fields inside `root`, before a redraw that may replace them,
+ * and returns what gives it back after: each text field or box they changed gets its value again
+ * in the field drawn in its place (the same tag, name, label and id), and the focus and caret go
+ * back to the field they were in. A background refresh (the person acting changed, the answer
+ * changed) must never discard a reason being typed.
  * @param {Element} root
- * @param {() => T} draw
- * @returns {T}
+ * @returns {() => void}
  */
-export function keepTyped(root, draw) {
+export function keepTyped(root) {
   /** @type {Map<string, { value?: string, checked?: boolean }>} */
   const typed = new Map();
   for (const el of root.querySelectorAll("input, textarea")) {
@@ -144,30 +142,27 @@ export function keepTyped(root, draw) {
     active && active !== root && root.contains(active) && active.matches("input, textarea")
       ? { key: fieldKey(active), el: active, start: active.selectionStart, end: active.selectionEnd }
       : undefined;
-  const out = draw();
-  if (!typed.size && !focused) return out;
-  for (const el of root.querySelectorAll("input, textarea")) {
-    const f = /** @type {HTMLInputElement} */ (el);
-    const was = typed.get(fieldKey(f));
-    if (!was) continue;
-    typed.delete(fieldKey(f)); // the first field of that key takes it
-    if (was.checked !== undefined) f.checked = was.checked;
-    else if (was.value !== undefined && f.value === f.defaultValue) f.value = was.value;
-  }
-  if (focused && !focused.el.isConnected) {
+  return () => {
+    for (const el of root.querySelectorAll("input, textarea")) {
+      const f = /** @type {HTMLInputElement} */ (el);
+      const was = typed.get(fieldKey(f));
+      if (!was) continue;
+      typed.delete(fieldKey(f)); // the first field of that key takes it
+      if (was.checked !== undefined) f.checked = was.checked;
+      else if (was.value !== undefined && f.value === f.defaultValue) f.value = was.value;
+    }
+    if (!focused || focused.el.isConnected) return;
     const now = document.activeElement;
     const lost = !now || now === document.body || !now.isConnected;
     const again = /** @type {HTMLInputElement | undefined} */ (
       [...root.querySelectorAll("input, textarea")].find((f) => fieldKey(f) === focused.key)
     );
-    if (lost && again) {
-      again.focus({ preventScroll: true });
-      try {
-        if (focused.start !== null) again.setSelectionRange(focused.start, focused.end);
-      } catch {
-        // A field kind without a caret (number, email): the focus is enough.
-      }
+    if (!lost || !again) return;
+    again.focus({ preventScroll: true });
+    try {
+      if (focused.start !== null) again.setSelectionRange(focused.start, focused.end);
+    } catch {
+      // A field kind without a caret (number, email): the focus is enough.
     }
-  }
-  return out;
+  };
 }
