@@ -523,6 +523,27 @@ describe("the console", () => {
     }
   });
 
+  it("keeps a Pause reason being typed through a refresh that could not read the guardrails", async () => {
+    await page.goto(`${local.url}/#/runs`);
+    const reason = page.locator('#guardrails input[name="reason"]');
+    await reason.fill("disk full on db-1");
+    await page.route("**/api/guardrails", (route) =>
+      route.fulfill({ status: 503, json: { error: { code: "unavailable", message: "try again" } } }),
+    );
+    try {
+      await expect
+        .poll(() => page.locator("#guardrails").textContent(), { timeout: 10_000 })
+        .toContain("Guardrails unavailable");
+    } finally {
+      await page.unroute("**/api/guardrails");
+    }
+    await expect
+      .poll(() => page.locator("#guardrails").textContent(), { timeout: 10_000 })
+      .toContain("Automation active");
+    expect(await reason.inputValue()).toBe("disk full on db-1");
+    await reason.fill("");
+  });
+
   it("lists what waits on you, or says why it cannot", async () => {
     const approvals = await api(local, "GET", "/api/approvals");
 

@@ -179,8 +179,10 @@ let bannerMe = "";
 function drawBanner(res) {
   if (res.status !== 200) {
     banner.className = "guardrails";
-    bannerPaused = undefined;
-    fill(banner, h("span", { class: "muted" }, `Guardrails unavailable: ${errorText(res)}`));
+    // The Pause form drawn from the last answer stays (the server decides anyway), so a reason
+    // being typed outlives a refresh that failed.
+    fill(bannerItems, h("span", { class: "muted" }, `Guardrails unavailable: ${errorText(res)}`));
+    if (!banner.contains(bannerItems)) fill(banner, bannerItems);
     return;
   }
   const g = res.body;
