@@ -1,8 +1,9 @@
 // @ts-check
 /**
  * The console's DOM helpers: `h()` builds elements from nodes and text (text is never parsed
- * as HTML, so API data cannot inject markup), `fill()` replaces children, and the small
- * pieces every view shows (a time, a status badge, JSON, an empty state, the flash line).
+ * as HTML, so API data cannot inject markup), `fill()` replaces children, `keepTyped()` gives
+ * what was typed (and the focus) back after a redraw, and the small pieces every view shows (a
+ * time, a status badge, JSON, an empty state, the flash line).
  */
 import { STATUS_TEXT } from "../graph.js";
 
