@@ -93,7 +93,26 @@ describe("the console's approval, abort and re-run buttons", () => {
     const card = page.locator(`.approval[data-execution="${id}"]`);
     await card.waitFor({ timeout: 10_000 });
 
-    await card.locator('input[name="reason"]').fill("not during the migration");
+    const reason = card.locator('input[name="reason"]');
+    await reason.fill("not during the migration");
+    // A refresh whose answer changed (another run came to wait) draws the list again: the reason
+    // being typed, and the focus in it, are kept.
+    await reason.evaluate((el) => el.setAttribute("data-typed-into", ""));
+    await page.route("**/api/approvals", async (route) => {
+      const res = await route.fetch();
+      await route.fulfill({ response: res, json: { ...(await res.json()), changed: true } });
+    });
+    try {
+      await page.waitForFunction(
+        `!document.querySelector('.approval[data-execution="${id}"] input[name="reason"]')?.hasAttribute("data-typed-into")`,
+        undefined,
+        { timeout: 10_000 },
+      );
+    } finally {
+      await page.unroute("**/api/approvals");
+    }
+    expect(await reason.inputValue()).toBe("not during the migration");
+    expect(await page.evaluate(`document.activeElement?.closest(".approval")?.dataset.execution`)).toBe(id);
     await card.locator("button.danger").click();
 
     await expect.poll(() => runStatus(id), { timeout: 20_000 }).not.toBe("WAITING_FOR_APPROVAL");

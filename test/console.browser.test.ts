@@ -9,7 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Page, Route } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
@@ -481,6 +481,67 @@ describe("the console", () => {
     await page.click("#guardrails button.primary");
     await banner.waitFor({ state: "detached", timeout: 10_000 });
     expect((await api(local, "GET", "/api/guardrails")).body.paused).toBe(false);
+  });
+
+  it("keeps a Pause reason being typed, and its focus, when a refresh draws the form again", async () => {
+    await page.goto(`${local.url}/#/runs`);
+    const reason = page.locator('#guardrails input[name="reason"]');
+    await reason.waitFor();
+    // The guardrails answer asked for after the person changes is held until the reason is typed,
+    // then answered with something new, as a refresh under load would.
+    const held: Route[] = [];
+    await page.route("**/api/guardrails", async (route) => {
+      if (route.request().headers()["x-reflex-actor"] !== "U790") return route.continue();
+      held.push(route);
+    });
+    try {
+      await page.fill("#actor", "U790");
+      await page.dispatchEvent("#actor", "change");
+      await expect.poll(() => held.length, { timeout: 10_000 }).toBeGreaterThan(0);
+      await reason.evaluate((el) => el.setAttribute("data-typed-into", ""));
+      await reason.fill("database migration");
+      await page.keyboard.press("ArrowLeft");
+      for (const route of held.splice(0)) {
+        const res = await route.fetch();
+        await route.fulfill({ response: res, json: { ...(await res.json()), changed: true } });
+      }
+      // Drawn again for U790: a new input, which must carry what was typed and the caret.
+      await page.waitForFunction(
+        `!document.querySelector('#guardrails input[name="reason"]')?.hasAttribute("data-typed-into")`,
+        undefined,
+        { timeout: 10_000 },
+      );
+      expect(await reason.inputValue()).toBe("database migration");
+      expect(
+        await page.evaluate(
+          `[document.activeElement === document.querySelector('#guardrails input[name="reason"]'), document.activeElement?.selectionStart]`,
+        ),
+      ).toEqual([true, "database migration".length - 1]);
+    } finally {
+      await page.unroute("**/api/guardrails");
+      await reason.fill("");
+    }
+  });
+
+  it("keeps a Pause reason being typed through a refresh that could not read the guardrails", async () => {
+    await page.goto(`${local.url}/#/runs`);
+    const reason = page.locator('#guardrails input[name="reason"]');
+    await reason.fill("disk full on db-1");
+    await page.route("**/api/guardrails", (route) =>
+      route.fulfill({ status: 503, json: { error: { code: "unavailable", message: "try again" } } }),
+    );
+    try {
+      await expect
+        .poll(() => page.locator("#guardrails").textContent(), { timeout: 10_000 })
+        .toContain("Guardrails unavailable");
+    } finally {
+      await page.unroute("**/api/guardrails");
+    }
+    await expect
+      .poll(() => page.locator("#guardrails").textContent(), { timeout: 10_000 })
+      .toContain("Automation active");
+    expect(await reason.inputValue()).toBe("disk full on db-1");
+    await reason.fill("");
   });
 
   it("lists what waits on you, or says why it cannot", async () => {

@@ -148,4 +148,17 @@ describe("the console's off-hours page", () => {
     expect(await row.getByRole("button").isDisabled()).toBe(true);
     expect(await seriousViolations()).toEqual([]);
   });
+
+  it("keeps what was typed in the form when a refresh draws it again for another person", async () => {
+    await actAs("cli:ops");
+    await page.fill("#override-targets", tagged);
+    await page.fill("#override-reason", "release night");
+    await page.fill("#actor", "cli:viewer");
+    await page.dispatchEvent("#actor", "change");
+
+    const submit = page.locator("#override-form button[type=submit]");
+    await expect.poll(() => submit.isDisabled(), { timeout: 10_000 }).toBe(true);
+    expect(await page.inputValue("#override-targets")).toBe(tagged);
+    expect(await page.inputValue("#override-reason")).toBe("release night");
+  });
 });

@@ -7,7 +7,7 @@
 import { duration } from "./graph.js";
 import { act } from "./lib/act.js";
 import { api, errorText } from "./lib/api.js";
-import { fill, h, runLink, time } from "./lib/dom.js";
+import { fill, h, keepTyped, runLink, time } from "./lib/dom.js";
 import { allowed, meKey, whyNotPause } from "./lib/me.js";
 
 const banner = /** @type {HTMLElement} */ (document.getElementById("guardrails"));
@@ -179,8 +179,10 @@ let bannerMe = "";
 function drawBanner(res) {
   if (res.status !== 200) {
     banner.className = "guardrails";
-    bannerPaused = undefined;
-    fill(banner, h("span", { class: "muted" }, `Guardrails unavailable: ${errorText(res)}`));
+    // The Pause form drawn from the last answer stays (the server decides anyway), so a reason
+    // being typed outlives a refresh that failed.
+    fill(bannerItems, h("span", { class: "muted" }, `Guardrails unavailable: ${errorText(res)}`));
+    if (!banner.contains(bannerItems)) fill(banner, bannerItems);
     return;
   }
   const g = res.body;
@@ -194,12 +196,14 @@ function drawBanner(res) {
     locksView(g.locks),
     cooldownsView(g.cooldowns, now),
   );
-  // The Pause form is built again only when the state flips, so a reason being typed survives
-  // every other change of the banner.
+  // The Pause form is built again only when the state flips or the person changes (what they may
+  // do changes with them); then a reason being typed, and the focus in it, are carried over.
   if (bannerPaused !== Boolean(g.paused) || bannerMe !== meKey() || !banner.contains(bannerItems)) {
     bannerPaused = Boolean(g.paused);
     bannerMe = meKey();
+    const restore = keepTyped(banner);
     fill(banner, bannerItems, pauseForm(g.paused));
+    restore();
   }
 }
 
@@ -228,7 +232,8 @@ function redraw(res) {
 
 export async function refreshGuardrails() {
   const res = await api("GET", "/api/guardrails");
-  const key = JSON.stringify(res);
+  // The person is part of the key: the Pause form is drawn for them (disabled when they may not).
+  const key = JSON.stringify(res) + meKey();
   if (key !== bannerKey) {
     bannerKey = key;
     redraw(res);

@@ -1,8 +1,9 @@
 // @ts-check
 /**
  * The console's DOM helpers: `h()` builds elements from nodes and text (text is never parsed
- * as HTML, so API data cannot inject markup), `fill()` replaces children, and the small
- * pieces every view shows (a time, a status badge, JSON, an empty state, the flash line).
+ * as HTML, so API data cannot inject markup), `fill()` replaces children, `keepTyped()` gives
+ * what was typed (and the focus) back after a redraw, and the small pieces every view shows (a
+ * time, a status badge, JSON, an empty state, the flash line).
  */
 import { STATUS_TEXT } from "../graph.js";
 
@@ -113,4 +114,56 @@ export function patch(el, key, build) {
   el.dataset.drawn = key;
   fill(el, build());
   return true;
+}
+
+/** What names a field across redraws: its tag, name, label and id. @param {Element} el */
+const fieldKey = (el) =>
+  [el.tagName, el.getAttribute("name"), el.getAttribute("aria-label"), el.id].join("|");
+
+/**
+ * Notes what the person typed in the fields inside `root`, before a redraw that may replace them,
+ * and returns what gives it back after: each text field or box they changed gets its value again
+ * in the field drawn in its place (the same tag, name, label and id), and the focus and caret go
+ * back to the field they were in. A background refresh (the person acting changed, the answer
+ * changed) must never discard a reason being typed.
+ * @param {Element} root
+ * @returns {() => void}
+ */
+export function keepTyped(root) {
+  /** @type {Map<string, { value?: string, checked?: boolean }>} */
+  const typed = new Map();
+  for (const el of root.querySelectorAll("input, textarea")) {
+    const f = /** @type {HTMLInputElement} */ (el);
+    if (f.type === "checkbox" || f.type === "radio") {
+      if (f.checked !== f.defaultChecked) typed.set(fieldKey(f), { checked: f.checked });
+    } else if (f.value !== f.defaultValue) typed.set(fieldKey(f), { value: f.value });
+  }
+  const active = /** @type {HTMLInputElement | null} */ (document.activeElement);
+  const focused =
+    active && active !== root && root.contains(active) && active.matches("input, textarea")
+      ? { key: fieldKey(active), el: active, start: active.selectionStart, end: active.selectionEnd }
+      : undefined;
+  return () => {
+    for (const el of root.querySelectorAll("input, textarea")) {
+      const f = /** @type {HTMLInputElement} */ (el);
+      const was = typed.get(fieldKey(f));
+      if (!was) continue;
+      typed.delete(fieldKey(f)); // the first field of that key takes it
+      if (was.checked !== undefined) f.checked = was.checked;
+      else if (was.value !== undefined && f.value === f.defaultValue) f.value = was.value;
+    }
+    if (!focused || focused.el.isConnected) return;
+    const now = document.activeElement;
+    const lost = !now || now === document.body || !now.isConnected;
+    const again = /** @type {HTMLInputElement | undefined} */ (
+      [...root.querySelectorAll("input, textarea")].find((f) => fieldKey(f) === focused.key)
+    );
+    if (!lost || !again) return;
+    again.focus({ preventScroll: true });
+    try {
+      if (focused.start !== null) again.setSelectionRange(focused.start, focused.end);
+    } catch {
+      // A field kind without a caret (number, email): the focus is enough.
+    }
+  };
 }

@@ -6,7 +6,7 @@
 import { duration } from "../graph.js";
 import { act } from "../lib/act.js";
 import { api, errorText } from "../lib/api.js";
-import { empty, fill, h, runLink, time } from "../lib/dom.js";
+import { empty, fill, h, keepTyped, runLink, time } from "../lib/dom.js";
 import { allowed, meKey, whyNotAnswer } from "../lib/me.js";
 import { planView } from "./plan.js";
 
@@ -133,7 +133,10 @@ export const approvalsView = {
     const key = JSON.stringify(approvals) + meKey();
     if (main.dataset.key === key) return;
     main.dataset.key = key;
+    // A reject reason being typed (and the focus in it) survives the list being drawn again.
+    const restore = first ? undefined : keepTyped(main);
     fill(main, h("h2", {}, "Waiting on you"), approvalsBody(approvals));
+    restore?.();
     const card = first && id ? document.getElementById(`approval-${id}`) : null;
     if (first && id && !card)
       fill(

@@ -9,7 +9,7 @@
  */
 import { act } from "../lib/act.js";
 import { api, errorText } from "../lib/api.js";
-import { empty, fill, flash, h, patch, runLink, time } from "../lib/dom.js";
+import { empty, fill, flash, h, keepTyped, patch, runLink, time } from "../lib/dom.js";
 import { allowed, meKey, whyNot } from "../lib/me.js";
 
 const RUNBOOK = "off-hours";
@@ -216,6 +216,8 @@ export const offHoursView = {
     if (first || !listEl || !main.contains(listEl) || drawnFor !== meKey()) {
       drawnFor = meKey();
       listEl = h("div", { id: "overrides" });
+      // Drawn again for another person: what they were typing into the form is kept.
+      const restore = first ? undefined : keepTyped(main);
       fill(
         main,
         h("h2", {}, "Off hours"),
@@ -229,6 +231,7 @@ export const offHoursView = {
         h("h3", {}, "Keep targets running"),
         keepForm(),
       );
+      restore?.();
     }
     await refreshList();
   },
