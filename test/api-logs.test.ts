@@ -8,7 +8,10 @@ let local: LocalMode;
 beforeAll(async () => {
   local = await startTestLocal();
 });
-afterAll(async () => local?.stop());
+afterAll(async () => {
+  vi.restoreAllMocks();
+  await local?.stop();
+});
 
 describe("API logs", () => {
   it("logs a 404 and a 409 at INFO with the route and no stack, never as an error", async () => {

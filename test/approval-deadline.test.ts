@@ -144,6 +144,7 @@ describe("an answer that races the approval's deadline", () => {
   afterAll(async () => {
     hold?.restore();
     await local?.stop();
+    delete process.env.SLACK_SIGNING_SECRET;
   });
 
   it("an approval that reaches the run after its wait timed out does not count, and the record, the audit and the run say so", async () => {
