@@ -97,6 +97,8 @@ describe("the private start", () => {
     [`${CORE}/admission/index.ts`]: "admission: the one caller of Runs.start",
     [`${CORE}/runs-api.ts`]: "re-exports everything of runs.ts but start, for the rest of the code",
     "bench/admission.ts": "measures admission against the bare start it wraps (a benchmark, not a door)",
+    "test/reconcile.test.ts":
+      "races two bare starts of one id (one refused by the rate limit) to check the locks each gives back (a test, not a door)",
   };
 
   it("is imported only by admission (and runs-api, which leaves start out)", () => {
