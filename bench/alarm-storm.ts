@@ -88,14 +88,18 @@ export function stormConfig() {
   });
 }
 
-export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {
+/**
+ * Local mode as the storm benches and the gate-requests test run it: `bench-noop` registered, the
+ * storm's config, no port, scheduler or data dir, a fast engine and a seeded simulated cloud;
+ * `decorateClient` counts the store's (and other services') requests where a caller wants them.
+ */
+export async function startStormLocal(
+  decorateClient?: Parameters<typeof startLocal>[0]["decorateClient"],
+): Promise<{ local: Awaited<ReturnType<typeof startLocal>>; config: ReturnType<typeof stormConfig> }> {
   Runbooks.register(noop);
   const config = stormConfig();
-  // Every DynamoDB request counted by who sent it: the gate (an event's handling), the raw
-  // writes, or anything else (the local engine running and closing the started runs).
-  const calls = new DdbCalls();
   const local = await startLocal({
-    decorateClient: calls.decorate,
+    ...(decorateClient ? { decorateClient } : {}),
     config,
     port: 0,
     quiet: true,
@@ -104,6 +108,14 @@ export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {
     waitMs: 10,
     cloud: SimulatedCloud.seeded({ snapshotDurationMs: 10 }),
   });
+  return { local, config };
+}
+
+export async function alarmStorm(): Promise<Array<Record<string, unknown>>> {
+  // Every DynamoDB request counted by who sent it: the gate (an event's handling), the raw
+  // writes, or anything else (the local engine running and closing the started runs).
+  const calls = new DdbCalls();
+  const { local, config } = await startStormLocal(calls.decorate);
   try {
     const t0 = Date.parse("2026-11-28T00:00:00Z");
     const events: Array<ReturnType<typeof alarmEvent>> = [];

@@ -21,12 +21,10 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { Audit, AuditKeys, AuditSeal, AuditVerify, Aws, Gate, Runbooks, tableName } from "@reflex/core";
-import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
-import { startLocal } from "../packages/local/src/local-mode.ts";
+import { Audit, AuditKeys, AuditSeal, AuditVerify, Aws, Gate, tableName } from "@reflex/core";
 import { ensureTable, S3RVER_CREDENTIALS, startStorage } from "../packages/local/src/storage.ts";
 import { alarmEvent } from "../test/support/events.ts";
-import { noop, stormConfig } from "./alarm-storm.ts";
+import { startStormLocal } from "./alarm-storm.ts";
 import { pool, shuffle } from "./support/pool.ts";
 
 const STORM = Number(process.env.BENCH_AUDIT_STORM ?? 6000);
@@ -209,17 +207,7 @@ async function verifyAndBytes(size: number): Promise<Array<Record<string, unknow
  * back to back on the same store (see the header).
  */
 async function gateStorm(): Promise<Record<string, unknown>> {
-  Runbooks.register(noop);
-  const config = stormConfig();
-  const local = await startLocal({
-    config,
-    port: 0,
-    quiet: true,
-    dataDir: null,
-    scheduler: false,
-    waitMs: 10,
-    cloud: SimulatedCloud.seeded({ snapshotDurationMs: 10 }),
-  });
+  const { local, config } = await startStormLocal();
   try {
     const signer = AuditKeys.localSigner(mkdtempSync(join(tmpdir(), "reflex-bench-keys-")));
     const start = Date.now();

@@ -17,11 +17,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { Gate, Runbooks, tableName } from "@reflex/core";
-import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
-import { startLocal } from "../packages/local/src/local-mode.ts";
+import { Gate, tableName } from "@reflex/core";
 import { alarmEvent } from "../test/support/events.ts";
-import { noop, stormConfig } from "./alarm-storm.ts";
+import { startStormLocal } from "./alarm-storm.ts";
 import { DdbCalls } from "./support/ddb-calls.ts";
 import { holdBack } from "./support/hold-back.ts";
 import { pool } from "./support/pool.ts";
@@ -30,20 +28,9 @@ const EVENTS = Number(process.env.BENCH_GATE_EVENTS ?? 300);
 const IN_FLIGHT = 50;
 
 export async function gateCostBench(): Promise<Array<Record<string, unknown>>> {
-  Runbooks.register(noop);
-  const config = stormConfig();
   const calls = new DdbCalls();
-  const local = await startLocal({
-    // DynamoDB counted by operation and item kind; every other service's calls by name.
-    decorateClient: calls.decorateAll,
-    config,
-    port: 0,
-    quiet: true,
-    dataDir: null,
-    scheduler: false,
-    waitMs: 10,
-    cloud: SimulatedCloud.seeded({ snapshotDurationMs: 10 }),
-  });
+  // DynamoDB counted by operation and item kind; every other service's calls by name.
+  const { local, config } = await startStormLocal(calls.decorateAll);
   // The runs started are launched after the measurement, and the local Slack notifier is held
   // back while a phase is measured, as alarm-storm does; its work on what the phase published is
   // measured on its own after.

@@ -20,12 +20,11 @@
  * another Lambda, fed by the bus; locally it runs after PutEvents is answered.
  */
 import { randomUUID } from "node:crypto";
-import { Executions, Gate, Lifecycle, Runbooks } from "@reflex/core";
+import { Executions, Gate, Lifecycle } from "@reflex/core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { noop, stormConfig } from "../bench/alarm-storm.ts";
+import { startStormLocal, type stormConfig } from "../bench/alarm-storm.ts";
 import { DdbCalls } from "../bench/support/ddb-calls.ts";
-import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
-import { type LocalMode, startLocal } from "../packages/local/src/local-mode.ts";
+import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { alarmEvent } from "./support/events.ts";
 
 const calls = new DdbCalls();
@@ -33,20 +32,9 @@ let local: LocalMode;
 let config: ReturnType<typeof stormConfig>;
 
 beforeAll(async () => {
-  Runbooks.register(noop);
-  config = stormConfig();
-  local = await startLocal({
-    // DynamoDB counted by operation and item kind; the other services' calls by name, each by
-    // the scope it was sent in.
-    decorateClient: calls.decorateAll,
-    config,
-    port: 0,
-    quiet: true,
-    dataDir: null,
-    scheduler: false,
-    waitMs: 10,
-    cloud: SimulatedCloud.seeded({ snapshotDurationMs: 10 }),
-  });
+  // DynamoDB counted by operation and item kind; the other services' calls by name, each by
+  // the scope it was sent in.
+  ({ local, config } = await startStormLocal(calls.decorateAll));
 });
 afterAll(async () => {
   await local?.stop();
