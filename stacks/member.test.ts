@@ -3,12 +3,17 @@
  * evaluator, as the hub's matrix does), its trust only the hub's step workers, its rule
  * forwarding to the hub's bus with a RoleArn; and the hub bus policy for the organization.
  */
-import { App, Stack } from "aws-cdk-lib";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { hubBusPolicy, MemberStack, memberStackSet, memberTemplate } from "./member.ts";
 import { evaluate, type PolicyDocument, resolveTokens } from "./support/policy-sim.ts";
+import { scratchApps } from "./support/scratch.ts";
 
+const scratch = scratchApps();
 const account = "111111111111";
 const region = "eu-west-1";
 const HUB_BUS = "arn:aws:events:us-east-1:000000000000:event-bus/reflex-prod";
@@ -31,7 +36,7 @@ let resources: Resources;
 let policies: PolicyDocument[];
 
 beforeAll(() => {
-  const stack = new MemberStack(new App(), "ReflexMember", {
+  const stack = new MemberStack(scratch.app(), "ReflexMember", {
     env: { account, region },
     stepWorkerRoleArns: WORKERS,
     hubBusArn: HUB_BUS,
@@ -110,7 +115,7 @@ describe("the member template", () => {
 
 describe("the hub bus policy", () => {
   it("lets the organization's accounts put events on the hub's bus, and only them", () => {
-    const stack = new Stack(new App(), "Hub", { env: { account: "000000000000", region: "us-east-1" } });
+    const stack = new Stack(scratch.app(), "Hub", { env: { account: "000000000000", region: "us-east-1" } });
     hubBusPolicy(stack, "Members", { eventBusName: "reflex-prod", organizationId: "o-a1b2c3d4e5" });
     const [policy] = Object.values(Template.fromStack(stack).toJSON().Resources as Resources);
     expect(
@@ -151,8 +156,22 @@ describe("the member template delivered", () => {
     expect(rule?.Properties.Targets[0].Arn).toEqual({ Ref: "HubBusArn" });
   });
 
+  it("is synthesized without leaving a cloud assembly dir in the system's temp dir", () => {
+    const saved = process.env.TMPDIR;
+    const tmp = mkdtempSync(join(tmpdir(), "reflex-member-"));
+    process.env.TMPDIR = tmp;
+    try {
+      memberTemplate({ automationTag: { key: "reflex:managed", value: "true" } });
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it("is a service-managed StackSet in the hub, auto-deployed to the organization's OUs, called as delegated admin", () => {
-    const hub = new Stack(new App(), "Hub", { env: { account: "000000000000", region: "us-east-1" } });
+    const hub = new Stack(scratch.app(), "Hub", { env: { account: "000000000000", region: "us-east-1" } });
     memberStackSet(hub, "Members", {
       organization,
       automationTag: { key: "reflex:managed", value: "true" },

@@ -15,6 +15,9 @@
  * events on the hub's bus. Deploy the member template to every account as a service-managed
  * StackSet (AutoDeployment on) or export it (`cdk synth`); see docs/accounts.md.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Accounts, type Config, Runbooks } from "@reflex/core";
 import { App, BootstraplessSynthesizer, CfnParameter, Fn, Stack, type StackProps } from "aws-cdk-lib";
 import { CfnStackSet } from "aws-cdk-lib/aws-cloudformation";
@@ -170,16 +173,23 @@ export function memberTemplate(props: {
   externalId?: string;
   config?: Config;
 }): Record<string, unknown> {
-  // No CDK bootstrap in member accounts: no BootstrapVersion parameter or rule, no metadata.
-  const app = new App({ analyticsReporting: false });
-  const stack = new MemberStack(app, MEMBER_TEMPLATE_STACK, {
-    ...props,
-    synthesizer: new BootstraplessSynthesizer(),
-    stepWorkerRoleArns: ["parameter"],
-    hubBusArn: "parameter",
-    parameterized: true,
-  });
-  return app.synth().getStackByName(stack.stackName).template as Record<string, unknown>;
+  // The cloud assembly goes to a dir of its own, removed once the template is read (an App with
+  // no outdir makes a cdk.out* dir in the system's temp dir that nothing removes).
+  const outdir = mkdtempSync(join(tmpdir(), "reflex-member-template-"));
+  try {
+    // No CDK bootstrap in member accounts: no BootstrapVersion parameter or rule, no metadata.
+    const app = new App({ analyticsReporting: false, outdir });
+    const stack = new MemberStack(app, MEMBER_TEMPLATE_STACK, {
+      ...props,
+      synthesizer: new BootstraplessSynthesizer(),
+      stepWorkerRoleArns: ["parameter"],
+      hubBusArn: "parameter",
+      parameterized: true,
+    });
+    return app.synth().getStackByName(stack.stackName).template as Record<string, unknown>;
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
 }
 
 /**

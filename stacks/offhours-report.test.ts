@@ -5,16 +5,17 @@
  * stacks/iam.ts as every runbook's is, and evaluated here (no synthesis needed).
  */
 import type { Runbooks } from "@reflex/core";
-import { Stack } from "aws-cdk-lib";
 import { describe, expect, it } from "vitest";
 import { offHours } from "../examples/runbooks/off-hours/index.ts";
 import { reportKey } from "../examples/runbooks/off-hours/monthly-report.ts";
 import { runbookStatements } from "./iam.ts";
 import { evaluate } from "./support/policy-sim.ts";
+import { scratchApps } from "./support/scratch.ts";
 
+const scratch = scratchApps();
 const BUCKET = "arn:aws:s3:::reflex-prod-reports";
 const statements = () => {
-  const stack = new Stack();
+  const stack = scratch.stack();
   return runbookStatements(offHours as unknown as Runbooks.Runbook, {
     automationTag: { key: "reflex:managed", value: "true" },
     substitutions: {

@@ -3,11 +3,19 @@
  * ready banner whose commands reach it, and one line per event decision and run transition.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { validateConfig } from "@reflex/core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ApiClient, ApiError } from "../packages/local/src/cli/client.ts";
 import { readyBanner, tryPrefix } from "../packages/local/src/cli/start-banner.ts";
 import { openTransport, openTransportOnceStarted } from "../packages/local/src/cli/transport.ts";
@@ -164,6 +172,49 @@ describe("the port file", () => {
       await local.stop();
     }
     expect(existsSync(join(dataDir, "server.json"))).toBe(false);
+  });
+});
+
+describe("a start without a data dir", () => {
+  // Its store and signing key live in temporary dirs: each stop (or failed start) removes them, or
+  // every test that starts local mode leaves a reflex-s3-* and a reflex-keys-* dir in /tmp.
+  let tmp: string;
+  let saved: string | undefined;
+  beforeEach(() => {
+    saved = process.env.TMPDIR;
+    tmp = mkdtempSync(join(tmpdir(), "reflex-tmp-"));
+    process.env.TMPDIR = tmp;
+  });
+  afterEach(() => {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+    rmSync(tmp, { recursive: true, force: true });
+  });
+  /** What is in TMPDIR, less the ASL validator's cache, which is meant to outlive a process. */
+  const left = () =>
+    readdirSync(tmp)
+      .filter((name) => !name.startsWith("reflex-asl-"))
+      .sort();
+
+  it("leaves no temporary dir behind once stopped: not the store's buckets, not the sealer's key", async () => {
+    const local = await start({ quiet: true });
+    try {
+      expect(left()).toEqual([expect.stringMatching(/^reflex-keys-/), expect.stringMatching(/^reflex-s3-/)]);
+    } finally {
+      await local.stop();
+    }
+    expect(left()).toEqual([]);
+  });
+
+  it("leaves no temporary dir behind when the start fails after listening", async () => {
+    const failed = await start({
+      quiet: true,
+      atPhase: (phase) => {
+        if (phase === "recovering") throw new Error("recovery failed");
+      },
+    }).catch((e: Error) => e);
+    expect(failed).toMatchObject({ message: "recovery failed" });
+    expect(left()).toEqual([]);
   });
 });
 

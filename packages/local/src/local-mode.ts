@@ -7,6 +7,7 @@
 
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import {
   Alarms,
@@ -219,6 +220,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   // What is open once the store is: closed again if the start fails (left open, they keep
   // `reflex start` alive after it has said it failed, answering `starting`, and hold the data dir).
   const opened: { server?: Server; worm?: Worm; idp?: LocalIdp } = {};
+  const keys = auditKeysDir(dataDir);
   const abandon = async () => {
     activity?.stop();
     await engine.close();
@@ -226,6 +228,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     await opened.worm?.close();
     await opened.idp?.stop();
     await storage.close();
+    keys.release();
     releaseDataDir();
     useProbeTransport();
     ChatOps.Transport.useTransport(undefined);
@@ -253,7 +256,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
     await opts.atPhase?.("listening", url);
     // The IdP after the server: its one client redirects to the console's page, on this port.
     if (opts.sso) opened.idp = await startSso(opts.config, url, consoleAuth);
-    opened.worm = await openAuditExport(storage, dataDir, region);
+    opened.worm = await openAuditExport(storage, dataDir, region, keys.dir);
     const s3Endpoint = opened.worm.endpoint;
     useLocalEndpoints(opts, { storage, s3Endpoint, url, cloud, organization, useRealCloud });
     // The start's own calls to this server's Step Functions and EventBridge may go out from here on.
@@ -320,6 +323,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
       await worm.close();
       await idp?.stop();
       await storage.close();
+      keys.release();
       Aws.configure({ guard: stoppedGuard });
       useProbeTransport();
       ChatOps.Transport.useTransport(undefined);
@@ -400,16 +404,35 @@ async function openStorage(dataDir: string | undefined, region: string): Promise
 }
 
 /**
- * The sealed audit trail's local half: the WORM emulation in front of s3rver (every S3 request
- * goes through it), the export bucket, the signing key under `<dataDir>/keys` (a temporary dir
- * without a data dir), and the environment that names them (core's AuditTrail reads it).
+ * Where the audit signing key is kept: `<dataDir>/keys`, or without a data dir a temporary dir
+ * that `release()` removes (with the environment naming it), so that no stop leaves a key behind.
  */
-async function openAuditExport(storage: Storage, dataDir: string | undefined, region: string): Promise<Worm> {
+function auditKeysDir(dataDir: string | undefined): { dir: string; release(): void } {
+  if (dataDir) return { dir: join(dataDir, "keys"), release() {} };
+  const dir = mkdtempSync(join(tmpdir(), "reflex-keys-"));
+  return {
+    dir,
+    release() {
+      rmSync(dir, { recursive: true, force: true });
+      if (process.env.REFLEX_AUDIT_KEYS_DIR === dir) delete process.env.REFLEX_AUDIT_KEYS_DIR;
+    },
+  };
+}
+
+/**
+ * The sealed audit trail's local half: the WORM emulation in front of s3rver (every S3 request
+ * goes through it), the export bucket, the signing key in `keysDir`, and the environment that
+ * names them (core's AuditTrail reads it).
+ */
+async function openAuditExport(
+  storage: Storage,
+  dataDir: string | undefined,
+  region: string,
+  keysDir: string,
+): Promise<Worm> {
   const worm = await startWorm(storage.s3Endpoint, dataDir ? join(dataDir, "worm.json") : undefined);
   await ensureBucket(storage.s3Endpoint, region, LOCAL_AUDIT_BUCKET);
-  process.env.REFLEX_AUDIT_KEYS_DIR = dataDir
-    ? join(dataDir, "keys")
-    : mkdtempSync(join(process.env.TMPDIR ?? "/tmp", "reflex-keys-"));
+  process.env.REFLEX_AUDIT_KEYS_DIR = keysDir;
   // The key exists from the start (made on first use), so `reflex audit keys` lists it.
   AuditTrail.signer();
   process.env.REFLEX_AUDIT_BUCKET = LOCAL_AUDIT_BUCKET;

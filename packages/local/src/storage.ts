@@ -2,8 +2,10 @@
  * Local storage services, in-process on 127.0.0.1: dynalite (DynamoDB, data under the data
  * dir so history survives a restart) and s3rver (S3, for reports and manifests).
  */
+import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
@@ -29,7 +31,10 @@ const credentials = { accessKeyId: "local", secretAccessKey: "local" };
 /** s3rver accepts only its own fixed key pair. */
 export const S3RVER_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 
-/** Starts dynalite and s3rver; `dataDir` undefined keeps DynamoDB in memory (tests). */
+/**
+ * Starts dynalite and s3rver; `dataDir` undefined keeps DynamoDB in memory (tests) and S3 in a
+ * temporary dir that `close()` removes.
+ */
 export async function startStorage(opts: { dataDir?: string; region: string }): Promise<Storage> {
   const dynamo = dynalite({
     ...(opts.dataDir ? { path: join(opts.dataDir, "dynamodb") } : {}),
@@ -42,14 +47,13 @@ export async function startStorage(opts: { dataDir?: string; region: string }): 
     dynamo.listen(0, "127.0.0.1", () => resolve());
   });
   const dynamoEndpoint = `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`;
+  // s3rver keeps objects only on disk: without a data dir, in a dir of this start's own.
+  const s3Home = opts.dataDir ?? mkdtempSync(join(tmpdir(), "reflex-s3-"));
   const s3 = new S3rver({
     address: "127.0.0.1",
     port: 0,
     silent: true,
-    directory: join(
-      opts.dataDir ?? join(process.env.TMPDIR ?? "/tmp", `reflex-s3-${process.pid}-${Date.now()}`),
-      "s3",
-    ),
+    directory: join(s3Home, "s3"),
   });
   const s3Address = await s3.run();
   return {
@@ -65,6 +69,7 @@ export async function startStorage(opts: { dataDir?: string; region: string }): 
         dynamo.close(() => resolve());
         server.closeIdleConnections?.();
       });
+      if (!opts.dataDir) rmSync(s3Home, { recursive: true, force: true });
     },
   };
 }
