@@ -6,7 +6,6 @@
  */
 import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import {
@@ -25,8 +24,11 @@ import { LOCAL_AUDIT_BUCKET } from "../packages/local/src/audit-sealer.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { reflex } from "./support/cli.ts";
 import { api, startTestLocal } from "./support/local.ts";
+import { testTempDir } from "./support/tmp.ts";
 
 let local: LocalMode;
+// Downloaded exports and key files.
+const tmp = testTempDir("reflex-audit-trail-");
 const HOUR = 3_600_000;
 // The three hours before the current one, sealed as the sealer would 3 min into this hour (past its
 // 2 min grace): the test sets the sealer's clock, so it gets 3 digests at any time of day (with the
@@ -55,7 +57,7 @@ beforeAll(async () => {
 afterAll(async () => local.stop());
 
 async function download(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), "reflex-audit-export-"));
+  const dir = mkdtempSync(join(tmp, "export-"));
   const listed = await s3().send(
     new ListObjectsV2Command({ Bucket: LOCAL_AUDIT_BUCKET, Prefix: "audit/local/" }),
   );
@@ -72,7 +74,7 @@ async function download(): Promise<string> {
 
 describe("reflex audit verify", () => {
   it("says the table, the locked export and a downloaded copy are intact (exit 0)", async () => {
-    const keys = join(mkdtempSync(join(tmpdir(), "reflex-keys-")), "keys.json");
+    const keys = join(mkdtempSync(join(tmp, "keys-")), "keys.json");
     const listed = await reflex(["audit", "keys", "--json", "--url", local.url]);
     writeFileSync(keys, listed.stdout);
     const dir = await download();
@@ -115,7 +117,7 @@ describe("reflex audit verify", () => {
   });
 
   it("names an entry edited in a downloaded export, and a digest deleted from it (exit 1)", async () => {
-    const keys = join(mkdtempSync(join(tmpdir(), "reflex-keys-")), "keys.json");
+    const keys = join(mkdtempSync(join(tmp, "keys-")), "keys.json");
     writeFileSync(keys, (await reflex(["audit", "keys", "--json", "--url", local.url])).stdout);
     const dir = await download();
     const file = join(dir, "entries", "000000000001.jsonl.gz");

@@ -138,8 +138,19 @@ async function startServer(
     });
   });
   if (ready) return { url, child, dir, log };
-  child.kill("SIGKILL");
+  await stopServer({ child, dir });
   throw new Error(`reflex start did not come up:\n${log.join("")}`);
+}
+
+/** Kills a server and removes its data dir once it has exited (a live one may still write there). */
+async function stopServer({ child, dir }: { child: ChildProcess; dir: string }): Promise<void> {
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once("exit", () => resolve());
+  });
+  child.kill("SIGKILL");
+  await exited;
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /** Waits until the newest run waits for approval (state, not time; the deadline only fails the test). */
@@ -327,13 +338,9 @@ describe("onlyOneProgram and shellWords", () => {
 
 describe("the commands in each document", () => {
   const servers: Array<{ child: ChildProcess; dir: string }> = [];
-  const stop = (s: { child: ChildProcess; dir: string }) => {
-    s.child.kill("SIGKILL");
-    rmSync(s.dir, { recursive: true, force: true });
-  };
-  afterAll(() => {
-    for (const s of servers) stop(s);
+  afterAll(async () => {
     for (const r of runners) r.close();
+    await Promise.all(servers.map(stopServer));
   });
 
   it("npx reflex, through a shell, answers as the runner does (exit code and output)", async () => {
@@ -375,8 +382,8 @@ describe("the commands in each document", () => {
           } finally {
             idle.push(r);
             // Done with: an idle server still runs its scheduler and sealer beside the next ones.
-            stop(server);
             servers.splice(servers.indexOf(server), 1);
+            await stopServer(server);
           }
           expect(failures).toEqual([]);
         }),

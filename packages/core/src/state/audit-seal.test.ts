@@ -5,12 +5,12 @@
  */
 import { randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { DeleteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startTestDynamo } from "../../../../test/support/dynamo.ts";
+import { testTempDir } from "../../../../test/support/tmp.ts";
 import { ensureBucket, ensureTable, type Storage } from "../../../local/src/storage.ts";
 import { client } from "../aws.ts";
 import { validateConfig } from "../config/index.ts";
@@ -23,7 +23,8 @@ import { db } from "./db.ts";
 import { tableName } from "./table.ts";
 
 let storage: Storage;
-const keysDir = mkdtempSync(join(tmpdir(), "reflex-audit-keys-"));
+const tmp = testTempDir("reflex-audit-seal-");
+const keysDir = join(tmp, "keys");
 const signer = Keys.localSigner(keysDir);
 const trusted = () => Keys.localPublicKeys(keysDir);
 
@@ -261,7 +262,7 @@ describe("verify names each kind of tampering", () => {
 
   it("a digest rewritten to hide an entry and signed with another key: bad signature", async () => {
     const { entries } = await sealedTrail();
-    const forger = Keys.localSigner(mkdtempSync(join(tmpdir(), "reflex-forger-")));
+    const forger = Keys.localSigner(mkdtempSync(join(tmp, "forger-")));
     const stored = (await Seal.digests()).find((d) => d.sequence === 1);
     if (!stored) throw new Error("no digest #1");
     const { signature: _old, ...body } = stored;
@@ -291,7 +292,7 @@ describe("verify names each kind of tampering", () => {
 
   it("a digest naming a key that is not trusted: bad signature", async () => {
     await sealedTrail();
-    const forger = Keys.localSigner(mkdtempSync(join(tmpdir(), "reflex-forger-")));
+    const forger = Keys.localSigner(mkdtempSync(join(tmp, "forger-")));
     const report = await Verify.verify({ source: Verify.tableSource(), keys: [], from: FROM, to: TO });
 
     expect(report.problems.filter((p) => p.kind === "bad-signature")).toHaveLength(3);
