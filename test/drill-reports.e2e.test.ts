@@ -8,12 +8,13 @@
  */
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Aws, HistoryReports } from "@reflex/core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { restore } from "../examples/runbooks/restore/index.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { manageWithSsm, setPatchingSettings } from "../packages/local/src/cloud/patching-helpers.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { reflex } from "./support/cli.ts";
+import { clearOfMonthEnd, holdOneMonth } from "./support/clock.ts";
 import { api, runAndWait, startTestLocal } from "./support/local.ts";
 
 const HOUR = 3_600_000;
@@ -33,6 +34,9 @@ const rowOf = async (drill: string, executionId: string) =>
   );
 
 beforeAll(async () => {
+  // The drills' summaries are a month's: run in a month's last seconds, the drills here fell on
+  // either side of midnight and the month's summary counted some of them.
+  holdOneMonth();
   cloud = SimulatedCloud.seeded({
     snapshotDurationMs: 20,
     volumeCreateMs: 20,
@@ -70,7 +74,26 @@ beforeAll(async () => {
     { cloud },
   );
 });
-afterAll(async () => local?.stop());
+afterAll(async () => {
+  await local?.stop();
+  vi.useRealTimers();
+});
+
+describe("the file's clock", () => {
+  it("starts 4 minutes before a month's end when the machine's clock is nearer to it, as in its last 100 ms", () => {
+    expect(new Date(clearOfMonthEnd(Date.parse("2026-11-30T23:59:59.900Z"))).toISOString()).toBe(
+      "2026-11-30T23:56:00.000Z",
+    );
+    expect(new Date(clearOfMonthEnd(Date.parse("2028-02-29T23:57:00.000Z"))).toISOString()).toBe(
+      "2028-02-29T23:56:00.000Z",
+    );
+  });
+
+  it("is the machine's clock otherwise, a month's first seconds included", () => {
+    for (const at of ["2026-11-30T23:55:59.999Z", "2026-12-01T00:00:00.000Z", "2026-12-15T12:00:00.000Z"])
+      expect(new Date(clearOfMonthEnd(Date.parse(at))).toISOString()).toBe(at);
+  });
+});
 
 describe("drill reports in S3", () => {
   let met: { id: string; row: any };
