@@ -487,6 +487,12 @@ type AuditCursor = z.infer<typeof AuditCursor>;
 
 /** Days with no entries that a page walks back over before it concludes the trail has ended. */
 const EMPTY_DAYS_BEFORE_END = 31;
+/**
+ * How far ahead of the reader's clock a sender's may be (the entry's `at` is the sender's): the
+ * walk starts at the day of that instant, so an entry stamped just past UTC midnight by a clock
+ * ahead of the reader's is listed (it costs one more read in a day's last 5 minutes).
+ */
+const CLOCK_AHEAD_MS = 5 * 60_000;
 
 export interface ListOptions {
   /** Most entries in a page, 1-500 (default 50). */
@@ -540,7 +546,8 @@ export async function list(opts: ListOptions = {}): Promise<{ entries: AuditEntr
     } else filters.push(`#${field} = :${field}`);
   }
   const filtered = filters.length > 0;
-  let day = start?.day ?? (opts.now ?? new Date()).toISOString().slice(0, 10);
+  let day =
+    start?.day ?? new Date((opts.now ?? new Date()).getTime() + CLOCK_AHEAD_MS).toISOString().slice(0, 10);
   let key: Record<string, unknown> | undefined = start?.key;
   // A cursor from before `since` (a listing with other filters) is past the end.
   if (since && (day < must(sinceDay, "sinceDay") || (key && String(key.sk) < since))) return { entries: [] };

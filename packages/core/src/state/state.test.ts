@@ -157,6 +157,40 @@ describe("audit", () => {
     expect(second.entries.map((e) => e.reason)).toEqual(["d1-1", "d1-0"]);
   });
 
+  describe("around UTC midnight", () => {
+    const at = (iso: string, reason: string) =>
+      Audit.record({ kind: "test.midnight", actor: "t", reason }, new Date(iso));
+    const reasons = async (now: string, since?: string) =>
+      (
+        await Audit.list({
+          kind: "test.midnight",
+          now: new Date(now),
+          ...(since ? { since: Date.parse(since) } : {}),
+        })
+      ).entries.map((e) => e.reason);
+
+    it("lists the entries of both days just after midnight, newest first", async () => {
+      await at("2026-03-06T23:59:59.999Z", "before");
+      await at("2026-03-07T00:00:00.001Z", "after");
+
+      expect(await reasons("2026-03-07T00:00:00.500Z")).toEqual(["after", "before"]);
+    });
+
+    it("lists an entry stamped just past midnight by a sender whose clock is ahead of the reader's", async () => {
+      await at("2026-03-04T23:59:59.000Z", "day 4");
+      await at("2026-03-05T00:00:00.200Z", "day 5, by a clock ahead");
+
+      expect((await reasons("2026-03-04T23:59:59.900Z")).slice(0, 2)).toEqual([
+        "day 5, by a clock ahead",
+        "day 4",
+      ]);
+      expect(await reasons("2026-03-04T23:59:59.900Z", "2026-03-04T23:59:30.000Z")).toEqual([
+        "day 5, by a clock ahead",
+        "day 4",
+      ]);
+    });
+  });
+
   it("indexes entries about an execution under it", async () => {
     await Audit.record({ kind: "execution.started", actor: "t", reason: "go", executionId: "run-9" });
     expect((await Audit.forExecution("run-9")).map((e) => e.reason)).toEqual(["go"]);
