@@ -163,13 +163,51 @@ async function drills(n: number, concurrency: number, mode: Mode = "scratch") {
 
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
-export async function restoreDrillBench(): Promise<Figure[]> {
-  const single = await drills(1, 1);
-  const v = single.runs[0].result.verification;
+type Drills = Awaited<ReturnType<typeof drills>>;
+
+/** The one drill's verification (RTO by phase, RPO), or an error saying how the drill ended. */
+function verifiedOne(single: Drills, what: string) {
+  const [run] = single.runs;
+  const v = run.result.verification;
   if (!v)
     throw new Error(
-      `drill did not verify: ${JSON.stringify({ status: single.runs[0].status, error: single.runs[0].error, cause: single.runs[0].cause, summary: single.runs[0].result?.summary })}`,
+      `${what} did not verify: ${JSON.stringify({ status: run.status, error: run.error, cause: run.cause, summary: run.result?.summary })}`,
     );
+  return v;
+}
+
+/** What the one drill's figure says in either mode: its status, RTO by phase and RPO. */
+function oneDrillTimes(single: Drills, v: ReturnType<typeof verifiedOne>) {
+  return {
+    status: single.runs[0].status,
+    rtoSeconds: round(v.rtoMs / 1000),
+    phasesSeconds: Object.fromEntries(
+      Object.entries(v.phases).map(([k, ms]) => [k, round((ms as number) / 1000)]),
+    ),
+    rpoMinutes: round(v.rpoMs / 60_000),
+  };
+}
+
+/** What the many drills' figure says in either mode: how they ended, their wall time, the slowest RTO. */
+function manyDrillsTimes(many: Drills) {
+  const statuses: Record<string, number> = {};
+  for (const r of many.runs) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+  return {
+    statuses,
+    wallMs: Math.round(many.wallMs),
+    slowestRtoSeconds: round(Math.max(...many.runs.map((r) => r.result.verification?.rtoMs ?? 0)) / 1000),
+  };
+}
+
+/** The in-run comparison: the many drills' wall time against the one's (ideal: n / concurrency). */
+const againstOne = (many: Drills, single: Drills) => ({
+  wallRatioToOneDrill: round(many.wallMs / single.wallMs),
+  idealRatio: 4,
+});
+
+export async function restoreDrillBench(): Promise<Figure[]> {
+  const single = await drills(1, 1);
+  const v = verifiedOne(single, "drill");
   const transitions = single.stats?.transitions ?? 0;
   const tasks = single.stats?.tasks ?? 0;
   const stepFunctionsUsd = transitions * PRICE.transition;
@@ -182,18 +220,11 @@ export async function restoreDrillBench(): Promise<Figure[]> {
     floorTransitions * PRICE.transition +
     floorTasks * (PRICE.lambdaRequest + STEP_GB_SECONDS * PRICE.lambdaGbSecond);
   const many = await drills(20, 5);
-  const statuses: Record<string, number> = {};
-  for (const r of many.runs) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
   return [
     {
       bench: "restore-drill",
       drill: "one instance, 3 volumes (8, 20, 30 GiB)",
-      status: single.runs[0].status,
-      rtoSeconds: round(v.rtoMs / 1000),
-      phasesSeconds: Object.fromEntries(
-        Object.entries(v.phases).map(([k, ms]) => [k, round((ms as number) / 1000)]),
-      ),
-      rpoMinutes: round(v.rpoMs / 60_000),
+      ...oneDrillTimes(single, v),
       targets: v.targets,
       rtoPhasesNotMeasured:
         "instance running and status checks: this drill attaches to a standing scratch instance (the new-instance figures below launch one)",
@@ -230,14 +261,11 @@ export async function restoreDrillBench(): Promise<Figure[]> {
     {
       bench: "restore-drill",
       drill: "20 instances of 3 volumes, 5 at a time",
-      statuses,
-      wallMs: Math.round(many.wallMs),
-      slowestRtoSeconds: round(Math.max(...many.runs.map((r) => r.result.verification?.rtoMs ?? 0)) / 1000),
+      ...manyDrillsTimes(many),
       volumesMade: many.made,
       leftovers: many.left,
       s3Reports: many.reports,
-      wallRatioToOneDrill: round(many.wallMs / single.wallMs),
-      idealRatio: 4,
+      ...againstOne(many, single),
     },
     ...(await newInstanceFigures()),
   ];
@@ -246,14 +274,8 @@ export async function restoreDrillBench(): Promise<Figure[]> {
 /** A new instance per drill: one, then 20 at concurrency 5 (in-run comparison: the one's wall time). */
 async function newInstanceFigures(): Promise<Figure[]> {
   const single = await drills(1, 1, "instance");
-  const v = single.runs[0].result.verification;
-  if (!v)
-    throw new Error(
-      `new-instance drill did not verify: ${JSON.stringify({ status: single.runs[0].status, error: single.runs[0].error, cause: single.runs[0].cause })}`,
-    );
+  const v = verifiedOne(single, "new-instance drill");
   const many = await drills(20, 5, "instance");
-  const statuses: Record<string, number> = {};
-  for (const r of many.runs) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
   const phases = (runs: typeof many.runs) =>
     Object.fromEntries(
       Object.keys(v.phases).map((k) => [
@@ -265,12 +287,7 @@ async function newInstanceFigures(): Promise<Figure[]> {
     {
       bench: "restore-drill",
       drill: "new instance per drill: one instance, 3 volumes, into an isolated subnet",
-      status: single.runs[0].status,
-      rtoSeconds: round(v.rtoMs / 1000),
-      phasesSeconds: Object.fromEntries(
-        Object.entries(v.phases).map(([k, ms]) => [k, round((ms as number) / 1000)]),
-      ),
-      rpoMinutes: round(v.rpoMs / 60_000),
+      ...oneDrillTimes(single, v),
       instancesLaunched: single.launched,
       volumesMade: single.made,
       leftovers: single.left,
@@ -279,15 +296,12 @@ async function newInstanceFigures(): Promise<Figure[]> {
     {
       bench: "restore-drill",
       drill: "new instance per drill: 20 instances of 3 volumes, 5 at a time (maxDrillInstances 5)",
-      statuses,
-      wallMs: Math.round(many.wallMs),
-      slowestRtoSeconds: round(Math.max(...many.runs.map((r) => r.result.verification?.rtoMs ?? 0)) / 1000),
+      ...manyDrillsTimes(many),
       slowestPhasesSeconds: phases(many.runs),
       instancesLaunched: many.launched,
       volumesMade: many.made,
       leftovers: many.left,
-      wallRatioToOneDrill: round(many.wallMs / single.wallMs),
-      idealRatio: 4,
+      ...againstOne(many, single),
     },
   ];
 }

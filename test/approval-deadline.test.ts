@@ -13,7 +13,8 @@ import * as ApprovalRecords from "../packages/core/src/state/approvals.ts";
 import { main } from "../packages/local/src/cli/main.ts";
 import type { StatusChangeEvent } from "../packages/local/src/engine/local-sfn.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
-import { startTestLocal } from "./support/local.ts";
+import { apiAs as call, startTestLocal } from "./support/local.ts";
+import { until } from "./support/wait.ts";
 
 const CONFIG: ConfigInput = {
   environment: "prod",
@@ -63,26 +64,6 @@ async function reflex(local: LocalMode, ...args: string[]) {
     tty: false,
   });
   return { code, text: lines.join("\n") };
-}
-
-async function call(local: LocalMode, as: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${local.url}${path}`, {
-    method,
-    headers: { "content-type": "application/json", "x-reflex-actor": as },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
-
-/** Polls for a state (never a fixed sleep as synchronization). */
-async function until<T>(what: () => Promise<T> | T, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await what();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting; last: ${JSON.stringify(v).slice(0, 400)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const show = (local: LocalMode, id: string) => call(local, "cli:dave", "GET", `/api/executions/${id}`);

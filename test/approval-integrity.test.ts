@@ -18,7 +18,8 @@ import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { Approvals, type ConfigInput, validateConfig } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalMode, startLocal } from "../packages/local/src/local-mode.ts";
-import { startTestLocal } from "./support/local.ts";
+import { apiAs as call, startTestLocal } from "./support/local.ts";
+import { until } from "./support/wait.ts";
 
 const CONFIG: ConfigInput = {
   environment: "prod",
@@ -34,26 +35,6 @@ const CONFIG: ConfigInput = {
 
 /** Rounds per race pairing (the issue saw both answers win in 5 of 8). */
 const ROUNDS = Number(process.env.REFLEX_RACE_ROUNDS ?? 20);
-
-async function call(local: LocalMode, as: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${local.url}${path}`, {
-    method,
-    headers: { "content-type": "application/json", "x-reflex-actor": as },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
-
-/** Polls for a state (never a fixed sleep as synchronization). */
-async function until<T>(what: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await what();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting; last: ${JSON.stringify(v).slice(0, 400)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const show = (local: LocalMode, id: string) => call(local, "cli:dave", "GET", `/api/executions/${id}`);
 const waiting = (local: LocalMode, id: string) =>

@@ -10,7 +10,8 @@ import { type ConfigInput, validateConfig } from "@reflex/core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { type LocalMode, startLocal } from "../packages/local/src/local-mode.ts";
-import { startTestLocal } from "./support/local.ts";
+import { apiAs as call, startTestLocal } from "./support/local.ts";
+import { until } from "./support/wait.ts";
 
 const CONFIG: ConfigInput = {
   environment: "prod",
@@ -23,25 +24,6 @@ const CONFIG: ConfigInput = {
   },
   approvals: { deadline: "4s" },
 };
-
-async function call(local: LocalMode, as: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${local.url}${path}`, {
-    method,
-    headers: { "content-type": "application/json", "x-reflex-actor": as },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
-
-async function until<T>(what: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await what();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting; last: ${JSON.stringify(v).slice(0, 400)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const show = (local: LocalMode, id: string) => call(local, "cli:dave", "GET", `/api/executions/${id}`);
 const waiting = (local: LocalMode, id: string) =>

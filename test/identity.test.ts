@@ -15,6 +15,7 @@ import { handler } from "../packages/functions/src/api.ts";
 import { lambdaContext } from "../packages/local/src/lambda.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { startTestLocal } from "./support/local.ts";
+import { until } from "./support/wait.ts";
 
 const ACCOUNT = "111122223333";
 const session = (role: string, name: string) => `arn:aws:sts::${ACCOUNT}:assumed-role/${role}/${name}`;
@@ -64,16 +65,6 @@ function event(method: string, path: string, userArn: string, body?: unknown): A
 async function call(userArn: string, method: string, path: string, body?: unknown) {
   const res = await handler(event(method, path, userArn, body), lambdaContext("reflex-test-api") as Context);
   return { status: res.statusCode, body: JSON.parse(res.body) };
-}
-
-async function until<T>(what: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await what();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting; last: ${JSON.stringify(v).slice(0, 400)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 let local: LocalMode;

@@ -11,6 +11,7 @@ import { handler as scheduleHandler } from "../packages/functions/src/schedule.t
 import { lambdaContext } from "../packages/local/src/lambda.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { startTestLocal } from "./support/local.ts";
+import { until } from "./support/wait.ts";
 
 const BACKUP = { selector: { tag: { Backup: "daily" } } };
 
@@ -44,16 +45,6 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => local?.stop());
-
-async function until<T>(what: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await what();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting; last: ${JSON.stringify(v).slice(0, 400)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("the schedule function", () => {
   it("runs the config's schedule of that name and ignores the payload's run and with", async () => {

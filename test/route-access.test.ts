@@ -14,6 +14,7 @@ import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { localApp } from "../packages/local/src/local-api.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { startTestLocal } from "./support/local.ts";
+import { until } from "./support/wait.ts";
 
 const CONFIG: ConfigInput = {
   environment: "prod", // scale waits for a person
@@ -60,16 +61,6 @@ async function call(as: string, method: string, path: string, body?: unknown) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as any };
-}
-
-async function until<T>(what: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await what();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting; last: ${JSON.stringify(v).slice(0, 400)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const status = (id: string) => call("cli:ops", "GET", `/api/executions/${id}`);

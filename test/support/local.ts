@@ -42,6 +42,22 @@ export async function api<T = any>(
   return { status: res.status, body: (await res.json()) as T };
 }
 
+/** A request to local mode's API as `as`: the caller local mode takes it from (`x-reflex-actor`). */
+export async function apiAs<T = any>(
+  local: LocalMode,
+  as: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${local.url}${path}`, {
+    method,
+    headers: { "content-type": "application/json", "x-reflex-actor": as },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
 /** Starts a run through the HTTP API and waits until it has ended and been closed. */
 export async function runAndWait(local: LocalMode, runbook: string, params: unknown, dryRun = false) {
   const started = await api<{ executionId: string }>(local, "POST", `/api/runbooks/${runbook}/executions`, {
