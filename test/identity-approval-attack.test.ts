@@ -10,11 +10,9 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SendTaskSuccessCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { Admission, Approvals, Audit, type ConfigInput, Runs, useConfig, validateConfig } from "@reflex/core";
-import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { handler } from "../packages/functions/src/api.ts";
-import { lambdaContext } from "../packages/local/src/lambda.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { iamApi } from "./support/iam-api.ts";
 import { startTestLocal } from "./support/local.ts";
 import { until } from "./support/wait.ts";
 
@@ -51,27 +49,7 @@ const CONFIG: ConfigInput = {
 /** Rounds per race (each side sent first in half of them). */
 const ROUNDS = Number(process.env.REFLEX_RACE_ROUNDS ?? 6);
 
-function event(method: string, path: string, userArn: unknown, body?: unknown): APIGatewayProxyEventV2 {
-  return {
-    version: "2.0",
-    routeKey: "$default",
-    rawPath: path,
-    rawQueryString: "",
-    headers: { host: "api.example.com", "content-type": "application/json" },
-    requestContext: {
-      domainName: "api.example.com",
-      http: { method, path, protocol: "HTTP/1.1", sourceIp: "10.0.0.1", userAgent: "test" },
-      authorizer: { iam: { userArn, accountId: ACCOUNT } },
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    isBase64Encoded: false,
-  } as unknown as APIGatewayProxyEventV2;
-}
-
-async function call(userArn: unknown, method: string, path: string, body?: unknown) {
-  const res = await handler(event(method, path, userArn, body), lambdaContext("reflex-test-api") as Context);
-  return { status: res.statusCode, body: JSON.parse(res.body) };
-}
+const call = iamApi(ACCOUNT);
 
 const VIEWER = session("OnCall", "viewer");
 const show = (id: string) => call(VIEWER, "GET", `/api/executions/${id}`);

@@ -9,11 +9,9 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Admission, Approvals, Audit, type ConfigInput, useConfig, validateConfig } from "@reflex/core";
-import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { handler } from "../packages/functions/src/api.ts";
-import { lambdaContext } from "../packages/local/src/lambda.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { iamApi } from "./support/iam-api.ts";
 import { startTestLocal } from "./support/local.ts";
 import { until } from "./support/wait.ts";
 
@@ -45,27 +43,7 @@ const CONFIG: ConfigInput = {
   approvals: { deadline: "1h" },
 };
 
-function event(method: string, path: string, userArn: string, body?: unknown): APIGatewayProxyEventV2 {
-  return {
-    version: "2.0",
-    routeKey: "$default",
-    rawPath: path,
-    rawQueryString: "",
-    headers: { host: "api.example.com", "content-type": "application/json" },
-    requestContext: {
-      domainName: "api.example.com",
-      http: { method, path, protocol: "HTTP/1.1", sourceIp: "10.0.0.1", userAgent: "test" },
-      authorizer: { iam: { userArn, accountId: ACCOUNT } },
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    isBase64Encoded: false,
-  } as unknown as APIGatewayProxyEventV2;
-}
-
-async function call(userArn: string, method: string, path: string, body?: unknown) {
-  const res = await handler(event(method, path, userArn, body), lambdaContext("reflex-test-api") as Context);
-  return { status: res.statusCode, body: JSON.parse(res.body) };
-}
+const call = iamApi(ACCOUNT);
 
 let local: LocalMode;
 beforeAll(async () => {
