@@ -7,12 +7,12 @@
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { runWaitingForApproval } from "../../../test/support/approvals.ts";
 import { startTestDynamo } from "../../../test/support/dynamo.ts";
 import type { Storage } from "../../local/src/storage.ts";
 import * as Approvals from "./approvals.ts";
 import { useConfig, validateConfig } from "./config/load.ts";
 import * as ApprovalRecords from "./state/approvals.ts";
-import * as Executions from "./state/executions.ts";
 
 let storage: Storage;
 beforeAll(async () => {
@@ -37,27 +37,7 @@ let n = 0;
 
 async function decidedRun(outcome: "approve" | "reject"): Promise<string> {
   const id = `retry-${++n}`;
-  await Executions.create({
-    id,
-    runbook: "scale",
-    dryRun: false,
-    params: {},
-    trigger: { kind: "manual", actor: "cli:alice" },
-    approval: PLAN,
-  });
-  await ApprovalRecords.put({
-    executionId: id,
-    runbook: "scale",
-    state: "CapacityApprovalWait",
-    token: "first-token",
-    requestedBy: PLAN.requestedBy,
-    requestedAt: new Date().toISOString(),
-    deadline: new Date(Date.now() + 300_000).toISOString(),
-    reasons: PLAN.reasons,
-    approvers: PLAN.approvers,
-    minApprovers: PLAN.minApprovers,
-    selfApproval: PLAN.selfApproval,
-  });
+  await runWaitingForApproval(id, PLAN, { token: "first-token" });
   const at = new Date().toISOString();
   expect(
     await ApprovalRecords.decide(

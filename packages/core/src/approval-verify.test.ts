@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { runWaitingForApproval } from "../../../test/support/approvals.ts";
 import { startTestDynamo } from "../../../test/support/dynamo.ts";
 import type { Storage } from "../../local/src/storage.ts";
 import * as Approvals from "./approvals.ts";
@@ -14,7 +15,6 @@ import { approvalStates, stepTask } from "./runbooks/asl.ts";
 import { defineRunbook } from "./runbooks/define.ts";
 import * as ApprovalRecords from "./state/approvals.ts";
 import * as Audit from "./state/audit.ts";
-import * as Executions from "./state/executions.ts";
 
 let storage: Storage;
 beforeAll(async () => {
@@ -48,28 +48,7 @@ let n = 0;
 /** A run admitted with PLAN, and its request as the record holds it (possibly tampered with). */
 async function waitingRun(request: Partial<ApprovalRecords.ApprovalRequest> = {}): Promise<string> {
   const id = `verify-${++n}`;
-  await Executions.create({
-    id,
-    runbook: "scale",
-    dryRun: false,
-    params: {},
-    trigger: { kind: "manual", actor: "cli:alice" },
-    approval: PLAN,
-  });
-  await ApprovalRecords.put({
-    executionId: id,
-    runbook: "scale",
-    state: "CapacityApprovalWait",
-    token: "lt1.token",
-    requestedBy: PLAN.requestedBy,
-    requestedAt: new Date().toISOString(),
-    deadline: new Date(Date.now() + 300_000).toISOString(),
-    reasons: PLAN.reasons,
-    approvers: PLAN.approvers,
-    minApprovers: PLAN.minApprovers,
-    selfApproval: PLAN.selfApproval,
-    ...request,
-  });
+  await runWaitingForApproval(id, PLAN, request);
   return id;
 }
 

@@ -1,0 +1,36 @@
+/**
+ * A run waiting for approval, as admission leaves one: its record (admitted with `plan`) and its
+ * approval request in the state table, for tests of what decides it.
+ */
+import * as ApprovalRecords from "../../packages/core/src/state/approvals.ts";
+import * as Executions from "../../packages/core/src/state/executions.ts";
+
+/** `request` overrides what the stored request holds (a tampered record, another token). */
+export async function runWaitingForApproval(
+  id: string,
+  plan: Executions.ApprovalPlan,
+  request: Partial<ApprovalRecords.ApprovalRequest> = {},
+): Promise<void> {
+  await Executions.create({
+    id,
+    runbook: "scale",
+    dryRun: false,
+    params: {},
+    trigger: { kind: "manual", actor: "cli:alice" },
+    approval: plan,
+  });
+  await ApprovalRecords.put({
+    executionId: id,
+    runbook: "scale",
+    state: "CapacityApprovalWait",
+    token: "lt1.token",
+    requestedBy: plan.requestedBy,
+    requestedAt: new Date().toISOString(),
+    deadline: new Date(Date.now() + 300_000).toISOString(),
+    reasons: plan.reasons,
+    approvers: plan.approvers,
+    minApprovers: plan.minApprovers,
+    selfApproval: plan.selfApproval,
+    ...request,
+  });
+}
