@@ -5,59 +5,28 @@
  * alarm (and, its source not being `aws.cloudwatch` to the byte, one that skips the alarm-ARN
  * check as well).
  */
-import { useConfig, validateConfig } from "@reflex/core";
-import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { route } from "../packages/functions/src/events-api.ts";
-import type { Storage } from "../packages/local/src/storage.ts";
-import { startTestDynamo, storeAuditAtOnce } from "./support/dynamo.ts";
+import { deployedEventsApi, iamPost } from "./support/events-api.ts";
 
 const CALLER = "arn:aws:sts::123456789012:assumed-role/ops/alice";
 
-let storage: Storage;
-let stopAudit: () => void;
-beforeAll(async () => {
-  storage = await startTestDynamo();
-  stopAudit = storeAuditAtOnce("AROAEXAMPLEAPIROLE:reflex-test-api");
+deployedEventsApi({
+  environment: "test",
+  rules: [
+    {
+      name: "any-case-alarm",
+      on: {
+        source: [{ "equals-ignore-case": "aws.cloudwatch" }],
+        "detail-type": ["CloudWatch Alarm State Change"],
+      },
+      run: "backup-snapshot",
+      with: { selector: { tag: { Backup: "daily" } } },
+      dryRun: true,
+    },
+  ],
 });
-afterAll(async () => {
-  stopAudit();
-  await storage.close();
-});
-beforeEach(() => {
-  process.env.AWS_LAMBDA_FUNCTION_NAME = "reflex-test-api";
-  process.env.REFLEX_ACCOUNT = "123456789012";
-  useConfig(
-    validateConfig({
-      environment: "test",
-      rules: [
-        {
-          name: "any-case-alarm",
-          on: {
-            source: [{ "equals-ignore-case": "aws.cloudwatch" }],
-            "detail-type": ["CloudWatch Alarm State Change"],
-          },
-          run: "backup-snapshot",
-          with: { selector: { tag: { Backup: "daily" } } },
-          dryRun: true,
-        },
-      ],
-    }),
-  );
-});
-afterEach(() => {
-  delete process.env.AWS_LAMBDA_FUNCTION_NAME;
-  delete process.env.REFLEX_ACCOUNT;
-});
-
-function request(body: unknown): APIGatewayProxyEventV2 {
-  return {
-    body: JSON.stringify(body),
-    isBase64Encoded: false,
-    headers: { "content-type": "application/json" },
-    requestContext: { http: { method: "POST" }, authorizer: { iam: { userArn: CALLER } } },
-  } as unknown as APIGatewayProxyEventV2;
-}
+const request = (body: unknown) => iamPost(CALLER, body);
 
 describe("POST /events in Lambda, AWS's sources in any case", () => {
   it.each(["AWS.cloudwatch", "Aws.CloudWatch", "aWs.cloudwatch"])(

@@ -4,42 +4,15 @@
  */
 import { Audit, useConfig, validateConfig } from "@reflex/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startTestDynamo, storeAuditAtOnce } from "../../../test/support/dynamo.ts";
-import type { Storage } from "../../local/src/storage.ts";
+import { describe, expect, it } from "vitest";
+import { deployedEventsApi, iamPost } from "../../../test/support/events-api.ts";
 import { route } from "./events-api.ts";
 import { stampAccount } from "./lib/event-source.ts";
 
 const CALLER = "arn:aws:sts::123456789012:assumed-role/ops/alice";
 
-let storage: Storage;
-let stopAudit: () => void;
-beforeAll(async () => {
-  storage = await startTestDynamo();
-  stopAudit = storeAuditAtOnce("AROAEXAMPLEAPIROLE:reflex-test-api");
-});
-afterAll(async () => {
-  stopAudit();
-  await storage.close();
-});
-beforeEach(() => {
-  process.env.AWS_LAMBDA_FUNCTION_NAME = "reflex-test-api";
-  process.env.REFLEX_ACCOUNT = "123456789012";
-  useConfig(validateConfig({ environment: "test" }));
-});
-afterEach(() => {
-  delete process.env.AWS_LAMBDA_FUNCTION_NAME;
-  delete process.env.REFLEX_ACCOUNT;
-});
-
-function request(body: unknown): APIGatewayProxyEventV2 {
-  return {
-    body: JSON.stringify(body),
-    isBase64Encoded: false,
-    headers: { "content-type": "application/json" },
-    requestContext: { http: { method: "POST" }, authorizer: { iam: { userArn: CALLER } } },
-  } as unknown as APIGatewayProxyEventV2;
-}
+deployedEventsApi({ environment: "test" });
+const request = (body: unknown) => iamPost(CALLER, body);
 
 const alarm = {
   version: "0",
