@@ -14,7 +14,7 @@ import { main } from "../packages/local/src/cli/main.ts";
 import type { StatusChangeEvent } from "../packages/local/src/engine/local-sfn.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { apiAs as call, startTestLocal } from "./support/local.ts";
-import { until } from "./support/wait.ts";
+import { waitFor } from "./support/wait.ts";
 
 const CONFIG: ConfigInput = {
   environment: "prod",
@@ -93,7 +93,7 @@ function holdCloses(local: LocalMode) {
   return {
     /** The held event of run `id`, once its execution has ended in the engine. */
     ended: (id: string) =>
-      until(
+      waitFor(
         () => held.get(id),
         (h) => h !== undefined,
       ).then((h) => h as { event: StatusChangeEvent; release: () => void }),
@@ -137,7 +137,7 @@ describe("an answer that races the approval's deadline", () => {
 
     const late = await call(local, "cli:carol", "POST", `/api/executions/${id}/approve`, { comment: "go" });
     timedOut.release();
-    const run = await until(() => show(local, id), closedAndAudited);
+    const run = await waitFor(() => show(local, id), closedAndAudited);
     const record = await Approvals.find(id);
     const again = await call(local, "cli:erin", "POST", `/api/executions/${id}/approve`, {});
 
@@ -181,7 +181,7 @@ describe("an answer that races the approval's deadline", () => {
     expect(decided).toBe(true);
 
     timedOut.release();
-    const run = await until(() => show(local, id), closedAndAudited);
+    const run = await waitFor(() => show(local, id), closedAndAudited);
     const record = await Approvals.find(id);
 
     expect(run.body).toMatchObject({ status: "ABORTED", error: "ApprovalTimedOut" });
@@ -206,7 +206,7 @@ describe("an answer that races the approval's deadline", () => {
     const timedOut = await hold.ended(id);
     const late = await call(local, "cli:carol", "POST", `/api/executions/${id}/reject`, { reason: "no" });
     timedOut.release();
-    const run = await until(() => show(local, id), closedAndAudited);
+    const run = await waitFor(() => show(local, id), closedAndAudited);
     const record = await Approvals.find(id);
 
     expect(late.status).toBe(409);
@@ -220,7 +220,7 @@ describe("an answer that races the approval's deadline", () => {
     const id = await startScale(local);
     const timedOut = await hold.ended(id);
     timedOut.release();
-    await until(() => show(local, id), closedAndAudited);
+    await waitFor(() => show(local, id), closedAndAudited);
     const late = await call(local, "cli:carol", "POST", `/api/executions/${id}/approve`, {});
     const record = await Approvals.find(id);
 
@@ -232,7 +232,7 @@ describe("an answer that races the approval's deadline", () => {
     const id = await startScale(local);
     const timedOut = await hold.ended(id);
     expect(await click(local, "U789", "approve", id)).toBe(200);
-    const reply = await until(
+    const reply = await waitFor(
       () =>
         local.outbox
           .list({ limit: 1000 })
@@ -240,7 +240,7 @@ describe("an answer that races the approval's deadline", () => {
       (r) => r !== undefined,
     );
     timedOut.release();
-    const aborted = await until(
+    const aborted = await waitFor(
       () =>
         local.outbox
           .list({ limit: 1000 })

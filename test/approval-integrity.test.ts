@@ -19,7 +19,7 @@ import { Approvals, type ConfigInput, validateConfig } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalMode, startLocal } from "../packages/local/src/local-mode.ts";
 import { apiAs as call, startTestLocal } from "./support/local.ts";
-import { until } from "./support/wait.ts";
+import { waitFor } from "./support/wait.ts";
 
 const CONFIG: ConfigInput = {
   environment: "prod",
@@ -38,12 +38,12 @@ const ROUNDS = Number(process.env.REFLEX_RACE_ROUNDS ?? 20);
 
 const show = (local: LocalMode, id: string) => call(local, "cli:dave", "GET", `/api/executions/${id}`);
 const waiting = (local: LocalMode, id: string) =>
-  until(
+  waitFor(
     () => show(local, id),
     (e) => e.body.status === "WAITING_FOR_APPROVAL",
   );
 const ended = (local: LocalMode, id: string) =>
-  until(
+  waitFor(
     () => show(local, id),
     (e) => !["RUNNING", "WAITING_FOR_APPROVAL"].includes(e.body.status),
   );

@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { type LocalMode, startLocal } from "../packages/local/src/local-mode.ts";
 import { apiAs as call, startTestLocal } from "./support/local.ts";
-import { until } from "./support/wait.ts";
+import { waitFor } from "./support/wait.ts";
 
 const CONFIG: ConfigInput = {
   environment: "prod",
@@ -27,12 +27,12 @@ const CONFIG: ConfigInput = {
 
 const show = (local: LocalMode, id: string) => call(local, "cli:dave", "GET", `/api/executions/${id}`);
 const waiting = (local: LocalMode, id: string) =>
-  until(
+  waitFor(
     () => show(local, id),
     (e) => e.body.status === "WAITING_FOR_APPROVAL",
   );
 const ended = (local: LocalMode, id: string) =>
-  until(
+  waitFor(
     () => show(local, id),
     (e) => !["RUNNING", "WAITING_FOR_APPROVAL"].includes(e.body.status),
   );
@@ -211,7 +211,7 @@ describe("abort", () => {
     expect(started.status, JSON.stringify(started.body)).toBe(202);
     const id = started.body.executionId;
     // Mid-way: some snapshots exist, the run is still going.
-    await until(
+    await waitFor(
       () =>
         Promise.resolve(local.cloud.snapshots().filter((s) => s.Tags?.some((t) => t.Value === id)).length),
       (n) => n > 0,

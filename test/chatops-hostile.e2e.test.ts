@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as ApprovalRecords from "../packages/core/src/state/approvals.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { api, startTestLocal } from "./support/local.ts";
+import { until } from "./support/wait.ts";
 
 const SECRET = "hostile-signing-secret";
 const RESPONSE_URL = "https://hooks.slack.com/commands/T1/1/hostile";
@@ -51,16 +52,6 @@ const command = (local: LocalMode, user: string, text: string) => {
 
 const click = (local: LocalMode, payload: unknown) =>
   slack(local, "interactions", { payload: JSON.stringify(payload) });
-
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 20_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const responseAt = (local: LocalMode, url: string) =>
   until(`the answer to ${url}`, () =>

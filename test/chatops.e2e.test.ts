@@ -9,6 +9,7 @@ import { main } from "../packages/local/src/cli/main.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import type { OutboxEntry } from "../packages/local/src/outbox.ts";
 import { api, startTestLocal } from "./support/local.ts";
+import { until } from "./support/wait.ts";
 
 const SECRET = "e2e-signing-secret";
 const RESPONSE_URL = "https://hooks.slack.com/commands/T1/1/abc";
@@ -44,20 +45,6 @@ const command = (local: LocalMode, user: string, text: string) =>
     team_id: "T1",
     response_url: `${RESPONSE_URL}/${user}/${Math.random()}`,
   });
-
-async function until<T>(
-  what: string,
-  fn: () => T | undefined | Promise<T | undefined>,
-  ms = 20_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const responsesTo = (local: LocalMode, user: string) =>
   local.outbox

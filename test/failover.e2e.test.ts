@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_PAIR as D, SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { startTestLocal } from "./support/local.ts";
+import { until } from "./support/wait.ts";
 
 const A = D.primary.instance;
 const B = D.standby.instance;
@@ -66,16 +67,6 @@ async function call(local: LocalMode, method: string, path: string, body?: unkno
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as Json };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const got = await probe();
-    if (got !== undefined) return got;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** Starts a failover (as cli:alice) and waits until it asks for approval. */

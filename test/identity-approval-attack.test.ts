@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { iamApi } from "./support/iam-api.ts";
 import { startTestLocal } from "./support/local.ts";
-import { until } from "./support/wait.ts";
+import { waitFor } from "./support/wait.ts";
 
 const ACCOUNT = "111122223333";
 const session = (role: string, name: string) => `arn:aws:sts::${ACCOUNT}:assumed-role/${role}/${name}`;
@@ -54,7 +54,7 @@ const call = iamApi(ACCOUNT);
 const VIEWER = session("OnCall", "viewer");
 const show = (id: string) => call(VIEWER, "GET", `/api/executions/${id}`);
 const ended = (id: string) =>
-  until(
+  waitFor(
     () => show(id),
     (e) => !["RUNNING", "WAITING_FOR_APPROVAL"].includes(e.body.status),
   );
@@ -88,7 +88,7 @@ async function waitingScale(as: string): Promise<string> {
   expect(res.status, JSON.stringify(res.body)).toBe(202);
   const id = res.body.executionId as string;
   started.push({ id, as });
-  await until(
+  await waitFor(
     () => show(id),
     (e) => e.body.status === "WAITING_FOR_APPROVAL",
   );
@@ -223,7 +223,7 @@ describe("self-approval and role sessions", () => {
     if (!a.admitted) throw new Error(`not admitted: ${JSON.stringify(a)}`);
     const id = a.execution.id;
     started.push({ id, as: session(SSO_SRE, "bob") });
-    await until(
+    await waitFor(
       () => show(id),
       (e) => e.body.status === "WAITING_FOR_APPROVAL",
     );

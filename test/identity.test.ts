@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { iamApi } from "./support/iam-api.ts";
 import { startTestLocal } from "./support/local.ts";
-import { until } from "./support/wait.ts";
+import { waitFor } from "./support/wait.ts";
 
 const ACCOUNT = "111122223333";
 const session = (role: string, name: string) => `arn:aws:sts::${ACCOUNT}:assumed-role/${role}/${name}`;
@@ -58,7 +58,7 @@ afterEach(async () => {
     const run = await call(as, "GET", `/api/executions/${id}`);
     if (run.body.status === "WAITING_FOR_APPROVAL")
       await call(as, "POST", `/api/executions/${id}/reject`, { reason: "test done" });
-    await until(
+    await waitFor(
       () => call(as, "GET", `/api/executions/${id}`),
       (e) => !["RUNNING", "WAITING_FOR_APPROVAL"].includes(e.body.status),
     );
@@ -73,7 +73,7 @@ async function waitingScale(as: string): Promise<string> {
   expect(res.status, JSON.stringify(res.body)).toBe(202);
   const id = res.body.executionId as string;
   started.push({ id, as });
-  await until(
+  await waitFor(
     () => call(as, "GET", `/api/executions/${id}`),
     (e) => e.body.status === "WAITING_FOR_APPROVAL",
   );

@@ -11,7 +11,7 @@ import { handler as scheduleHandler } from "../packages/functions/src/schedule.t
 import { lambdaContext } from "../packages/local/src/lambda.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { startTestLocal } from "./support/local.ts";
-import { until } from "./support/wait.ts";
+import { waitFor } from "./support/wait.ts";
 
 const BACKUP = { selector: { tag: { Backup: "daily" } } };
 
@@ -142,7 +142,7 @@ describe("the execution-status function", () => {
       body: JSON.stringify({ params: { autoScalingGroup: "web", change: "+1" } }),
     });
     const { executionId } = (await started.json()) as { executionId: string };
-    await until(
+    await waitFor(
       () => Executions.get(executionId),
       (e) => e.status === "WAITING_FOR_APPROVAL",
     );
@@ -156,7 +156,7 @@ describe("the execution-status function", () => {
       headers: { "content-type": "application/json", "x-reflex-actor": "cli:alice" },
       body: JSON.stringify({ reason: "test done" }),
     });
-    await until(
+    await waitFor(
       () => Executions.get(executionId),
       (e) => e.status === "ABORTED",
     );

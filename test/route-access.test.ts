@@ -14,7 +14,7 @@ import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { localApp } from "../packages/local/src/local-api.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { startTestLocal } from "./support/local.ts";
-import { until } from "./support/wait.ts";
+import { waitFor } from "./support/wait.ts";
 
 const CONFIG: ConfigInput = {
   environment: "prod", // scale waits for a person
@@ -71,7 +71,7 @@ async function waitingRun(): Promise<string> {
     params: { autoScalingGroup: "web", change: "+1" },
   });
   expect(res.status, JSON.stringify(res.body)).toBe(202);
-  await until(
+  await waitFor(
     () => status(res.body.executionId),
     (e) => e.body.status === "WAITING_FOR_APPROVAL",
   );
@@ -82,7 +82,7 @@ async function ended(id: string): Promise<void> {
   const now = await status(id);
   if (now.body.status === "WAITING_FOR_APPROVAL")
     await call("cli:ops", "POST", `/api/executions/${id}/reject`, { reason: "test done" });
-  await until(
+  await waitFor(
     () => status(id),
     (e) => !["RUNNING", "WAITING_FOR_APPROVAL"].includes(e.body.status),
   );

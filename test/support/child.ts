@@ -9,6 +9,10 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LocalMode } from "../../packages/local/src/local-mode.ts";
+import { until } from "./wait.ts";
+
+// Its importers (the crash tests) take `until` from here.
+export { until };
 
 const ROOT = join(import.meta.dirname, "../..");
 const BIN = join(ROOT, "packages/local/bin/reflex.mjs");
@@ -137,17 +141,6 @@ export async function call(url: string, method: string, path: string, body?: unk
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, headers: res.headers, body: (await res.json()) as Json };
-}
-
-/** Polls until `probe` gives a value (state, never time, decides; the deadline only fails the test). */
-export async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const got = await probe();
-    if (got !== undefined) return got;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 export async function waitUntilEnded(url: string, id: string): Promise<Json> {
