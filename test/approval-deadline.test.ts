@@ -7,13 +7,14 @@
  * as one that did not count, the audit has `approval.expired` after the answer, and the
  * person is told so (409 `wait_ended`).
  */
-import { Approvals, ChatOps, type ConfigInput } from "@reflex/core";
+import { Approvals, type ConfigInput } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as ApprovalRecords from "../packages/core/src/state/approvals.ts";
 import { main } from "../packages/local/src/cli/main.ts";
 import type { StatusChangeEvent } from "../packages/local/src/engine/local-sfn.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { apiAs as call, startTestLocal } from "./support/local.ts";
+import { postSlack } from "./support/slack.ts";
 import { waitFor } from "./support/wait.ts";
 
 const CONFIG: ConfigInput = {
@@ -41,16 +42,7 @@ async function click(local: LocalMode, user: string, action: "approve" | "reject
       actions: [{ action_id: `reflex.${action}`, value: executionId }],
     }),
   }).toString();
-  const ts = Math.floor(Date.now() / 1000);
-  const res = await fetch(`${local.url}/slack/interactions`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      "x-slack-request-timestamp": String(ts),
-      "x-slack-signature": ChatOps.Signature.sign(SECRET, ts, body),
-    },
-    body,
-  });
+  const res = await postSlack(local.url, "interactions", body, SECRET);
   return res.status;
 }
 

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as ApprovalRecords from "../packages/core/src/state/approvals.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { api, startTestLocal } from "./support/local.ts";
+import { postSlack } from "./support/slack.ts";
 import { until } from "./support/wait.ts";
 
 const SECRET = "hostile-signing-secret";
@@ -21,16 +22,7 @@ const INJECTED = ["<!channel>", "<!here>", "<@U0BAD>", "<https://evil"];
 
 async function slack(local: LocalMode, route: "commands" | "interactions", form: Record<string, string>) {
   const body = new URLSearchParams(form).toString();
-  const ts = Math.floor(Date.now() / 1000);
-  const res = await fetch(`${local.url}/slack/${route}`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      "x-slack-request-timestamp": String(ts),
-      "x-slack-signature": ChatOps.Signature.sign(SECRET, ts, body),
-    },
-    body,
-  });
+  const res = await postSlack(local.url, route, body, SECRET);
   return { status: res.status, text: await res.text() };
 }
 

@@ -5,12 +5,12 @@
  * and why, and refused — politely, audited, nothing written — for someone without the role or
  * for bad input.
  */
-import { ChatOps } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { offHours } from "../examples/runbooks/off-hours/index.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { api, startTestLocal } from "./support/local.ts";
+import { postSlack } from "./support/slack.ts";
 
 const SECRET = "offhours-signing-secret";
 
@@ -61,16 +61,7 @@ async function command(user: string, text: string, answeredInAck = false) {
     team_id: "T1",
     response_url: responseUrl,
   }).toString();
-  const ts = Math.floor(Date.now() / 1000);
-  const res = await fetch(`${local.url}/slack/commands`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      "x-slack-request-timestamp": String(ts),
-      "x-slack-signature": ChatOps.Signature.sign(SECRET, ts, body),
-    },
-    body,
-  });
+  const res = await postSlack(local.url, "commands", body, SECRET);
   expect(res.status).toBe(200);
   // A command Reflex cannot read is answered in the acknowledgement itself.
   if (answeredInAck) return (await res.json()) as { text: string };

@@ -3,10 +3,11 @@
  * one pressing twice) must start the real run once, and the second press is told which run it
  * was (DESIGN principle 6: at-least-once in, exactly-once effect).
  */
-import { ChatOps, Executions } from "@reflex/core";
+import { Executions } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { api, startTestLocal } from "./support/local.ts";
+import { postSlack } from "./support/slack.ts";
 
 const SECRET = "run-it-signing-secret";
 const RESPONSE_URL = "https://hooks.slack.com/actions/T1/1/run-it";
@@ -39,16 +40,7 @@ async function click(user: string, dryId: string, n: number) {
       actions: [{ action_id: "reflex.run-it", value: dryId }],
     }),
   }).toString();
-  const ts = Math.floor(Date.now() / 1000);
-  const res = await fetch(`${local.url}/slack/interactions`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      "x-slack-request-timestamp": String(ts),
-      "x-slack-signature": ChatOps.Signature.sign(SECRET, ts, body),
-    },
-    body,
-  });
+  const res = await postSlack(local.url, "interactions", body, SECRET);
   expect(res.status).toBe(200);
   return `${RESPONSE_URL}/${user}/${n}`;
 }
