@@ -6,21 +6,9 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import { ChatOps } from "@reflex/core";
 import { loadConfigFromEnv, logger } from "./lib/runtime.ts";
-import { secret } from "./slack/secrets.ts";
+import { useSlack } from "./slack/bot.ts";
 
 loadConfigFromEnv();
-
-let slack: Promise<void> | undefined;
-/** Slack through the Web API with the bound bot token, set up once per container (on the first event). */
-function useSlack(): Promise<void> {
-  slack ??= secret("SLACK_BOT_TOKEN").then((token) => {
-    ChatOps.Transport.useTransport(ChatOps.Transport.slackTransport(token));
-  });
-  slack.catch(() => {
-    slack = undefined;
-  });
-  return slack;
-}
 
 export const handler = middy<ChatOps.Ack.Work, void>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
