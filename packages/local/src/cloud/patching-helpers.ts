@@ -81,33 +81,24 @@ export function rootVolumeTasks(cloud: SimulatedCloud, region?: string) {
   return cloud.withRegion(region, (ctx) => structuredClone(patching(ctx).rootVolumeTasks));
 }
 
+/** What {@link seedPatchFleet} seeds. */
+export interface FleetOptions {
+  count: number;
+  patchGroup?: string;
+  region?: string;
+  targetGroups?: boolean;
+  targetGroupSize?: number;
+}
+
 /**
  * Adds `count` running, SSM-managed instances tagged `PatchGroup=<patchGroup>`, behind one
  * target group per `targetGroupSize` (default 100) instances (`<patchGroup>-tg-<n>`). Returns their ids.
  */
-export function seedPatchFleet(
-  cloud: SimulatedCloud,
-  opts: {
-    count: number;
-    patchGroup?: string;
-    region?: string;
-    targetGroups?: boolean;
-    targetGroupSize?: number;
-  },
-): string[] {
+export function seedPatchFleet(cloud: SimulatedCloud, opts: FleetOptions): string[] {
   return cloud.batch(() => seedFleetNow(cloud, opts));
 }
 
-function seedFleetNow(
-  cloud: SimulatedCloud,
-  opts: {
-    count: number;
-    patchGroup?: string;
-    region?: string;
-    targetGroups?: boolean;
-    targetGroupSize?: number;
-  },
-): string[] {
+function seedFleetNow(cloud: SimulatedCloud, opts: FleetOptions): string[] {
   const size = opts.targetGroupSize ?? 100;
   const group = opts.patchGroup ?? "fleet";
   const ids: string[] = [];
