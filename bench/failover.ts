@@ -13,7 +13,7 @@
  */
 import { validateConfig } from "@reflex/core";
 import { DEMO_PAIR as D, SimulatedCloud } from "../packages/local/src/cloud/index.ts";
-import { startLocal } from "../packages/local/src/local-mode.ts";
+import { startBenchLocal } from "./support/local.ts";
 
 const SAMPLES = 20;
 const WAIT_MS = 1000;
@@ -47,15 +47,7 @@ const median = (xs: number[]) => {
 export async function failoverBench(): Promise<Array<Record<string, unknown>>> {
   const cloud = SimulatedCloud.seeded({ snapshotDurationMs: 150 });
   cloud.failover.seedDemoPair();
-  const local = await startLocal({
-    config,
-    port: 0,
-    quiet: true,
-    dataDir: null,
-    waitMs: WAIT_MS,
-    scheduler: false,
-    cloud,
-  });
+  const local = await startBenchLocal({ config, cloud, waitMs: WAIT_MS });
   const call = async (method: string, path: string, body?: unknown, actor = "cli:alice") => {
     const res = await fetch(`${local.url}${path}`, {
       method,

@@ -20,7 +20,7 @@ import type { Aws } from "@reflex/core";
 import { validateConfig } from "@reflex/core";
 import { offHours } from "../examples/runbooks/off-hours/index.ts";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
-import { startLocal } from "../packages/local/src/local-mode.ts";
+import { startBenchLocal } from "./support/local.ts";
 
 export async function offHoursBench(): Promise<Array<Record<string, unknown>>> {
   const config = validateConfig({
@@ -64,16 +64,7 @@ export async function offHoursBench(): Promise<Array<Record<string, unknown>>> {
       { step: "initialize", name: "benchCountDynamoDb" },
     );
   };
-  const local = await startLocal({
-    config,
-    port: 0,
-    quiet: true,
-    dataDir: null,
-    waitMs: 5,
-    scheduler: false,
-    cloud,
-    decorateClient: countRequests,
-  });
+  const local = await startBenchLocal({ config, cloud, decorateClient: countRequests });
   const tick = async (at: string) => {
     const mark = cloud.lastCallSeq;
     const ddbBefore = { ...ddb };

@@ -15,7 +15,7 @@
 import { validateConfig } from "@reflex/core";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { seedPatchFleet, setPatchingSettings } from "../packages/local/src/cloud/patching-helpers.ts";
-import { startLocal } from "../packages/local/src/local-mode.ts";
+import { startBenchLocal } from "./support/local.ts";
 
 const SIZES = (process.env.PATCH_FLEET_SIZES ?? "100,1000,5000").split(",").map(Number);
 const CONCURRENCY = 50;
@@ -41,13 +41,8 @@ async function patchFleet(size: number): Promise<Figure> {
     replaceRootVolumeMs: 20,
   });
   seedPatchFleet(cloud, { count: size, patchGroup: "bench", targetGroupSize: 1000 });
-  const local = await startLocal({
+  const local = await startBenchLocal({
     config: validateConfig({ guardrails: { maxTargetsPerRun: 10_000 } }),
-    port: 0,
-    quiet: true,
-    dataDir: null,
-    waitMs: 5,
-    scheduler: false,
     cloud,
   });
   try {

@@ -26,7 +26,7 @@ import { validateConfig } from "@reflex/core";
 import { restore } from "../examples/runbooks/restore/index.ts";
 import { SimulatedCloud as Cloud, type SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { manageWithSsm, setPatchingSettings } from "../packages/local/src/cloud/patching-helpers.ts";
-import { startLocal } from "../packages/local/src/local-mode.ts";
+import { startBenchLocal } from "./support/local.ts";
 
 const PRICE = { transition: 0.025 / 1000, lambdaRequest: 0.2 / 1_000_000, lambdaGbSecond: 0.0000166667 };
 /** What one step invocation is assumed to take in Lambda: 512 MB for 150 ms (the step worker's size; a describe or two). */
@@ -83,13 +83,8 @@ type Mode = "scratch" | "instance";
 async function drills(n: number, concurrency: number, mode: Mode = "scratch") {
   const cloud = new Cloud({ snapshotDurationMs: 20, pageSize: 1000 });
   const config = fleet(cloud, n, mode);
-  const local = await startLocal({
+  const local = await startBenchLocal({
     config: validateConfig({ runbooks: [restore], drills: config, maxDrillInstances: concurrency }),
-    port: 0,
-    quiet: true,
-    dataDir: null,
-    waitMs: 5,
-    scheduler: false,
     cloud,
   });
   try {
