@@ -18,8 +18,7 @@ import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { Approvals, type ConfigInput, validateConfig } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalMode, startLocal } from "../packages/local/src/local-mode.ts";
-import { apiAs as call, startTestLocal } from "./support/local.ts";
-import { waitFor } from "./support/wait.ts";
+import { apiAs as call, runAs, startTestLocal } from "./support/local.ts";
 
 const CONFIG: ConfigInput = {
   environment: "prod",
@@ -36,17 +35,9 @@ const CONFIG: ConfigInput = {
 /** Rounds per race pairing (the issue saw both answers win in 5 of 8). */
 const ROUNDS = Number(process.env.REFLEX_RACE_ROUNDS ?? 20);
 
-const show = (local: LocalMode, id: string) => call(local, "cli:dave", "GET", `/api/executions/${id}`);
-const waiting = (local: LocalMode, id: string) =>
-  waitFor(
-    () => show(local, id),
-    (e) => e.body.status === "WAITING_FOR_APPROVAL",
-  );
-const ended = (local: LocalMode, id: string) =>
-  waitFor(
-    () => show(local, id),
-    (e) => !["RUNNING", "WAITING_FOR_APPROVAL"].includes(e.body.status),
-  );
+// The viewer reads the runs.
+const waiting = (local: LocalMode, id: string) => runAs(local, "cli:dave").waiting(id);
+const ended = (local: LocalMode, id: string) => runAs(local, "cli:dave").ended(id);
 const mutatingCallsOf = (local: LocalMode, id: string) =>
   local.cloud.mutatingCalls().filter((c) => c.executionId === id);
 

@@ -10,7 +10,7 @@ import { type ConfigInput, validateConfig } from "@reflex/core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { type LocalMode, startLocal } from "../packages/local/src/local-mode.ts";
-import { apiAs as call, startTestLocal } from "./support/local.ts";
+import { apiAs as call, runAs, startTestLocal } from "./support/local.ts";
 import { waitFor } from "./support/wait.ts";
 
 const CONFIG: ConfigInput = {
@@ -25,17 +25,10 @@ const CONFIG: ConfigInput = {
   approvals: { deadline: "4s" },
 };
 
-const show = (local: LocalMode, id: string) => call(local, "cli:dave", "GET", `/api/executions/${id}`);
-const waiting = (local: LocalMode, id: string) =>
-  waitFor(
-    () => show(local, id),
-    (e) => e.body.status === "WAITING_FOR_APPROVAL",
-  );
-const ended = (local: LocalMode, id: string) =>
-  waitFor(
-    () => show(local, id),
-    (e) => !["RUNNING", "WAITING_FOR_APPROVAL"].includes(e.body.status),
-  );
+// The viewer reads the runs.
+const show = (local: LocalMode, id: string) => runAs(local, "cli:dave").show(id);
+const waiting = (local: LocalMode, id: string) => runAs(local, "cli:dave").waiting(id);
+const ended = (local: LocalMode, id: string) => runAs(local, "cli:dave").ended(id);
 const desired = (local: LocalMode) =>
   local.cloud.autoScalingGroups("us-east-1").find((g) => g.AutoScalingGroupName === "web")!.DesiredCapacity;
 const setCapacityCalls = (local: LocalMode) =>

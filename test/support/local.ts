@@ -2,6 +2,7 @@
 import { type ConfigInput, validateConfig } from "@reflex/core";
 import { SimulatedCloud } from "../../packages/local/src/cloud/index.ts";
 import { type LocalMode, startLocal } from "../../packages/local/src/local-mode.ts";
+import { waitFor } from "./wait.ts";
 
 export async function startTestLocal(
   config: ConfigInput = {},
@@ -67,4 +68,25 @@ export async function runAndWait(local: LocalMode, runbook: string, params: unkn
   if (started.status !== 202) throw new Error(`start failed: ${JSON.stringify(started.body)}`);
   await local.idle();
   return (await api(local, "GET", `/api/executions/${started.body.executionId}`)).body;
+}
+
+/**
+ * A run's record as `as` reads it, and waits on it: until it waits for approval, until it has
+ * ended (neither running nor waiting). Each answers the API's last answer.
+ */
+export function runAs(local: LocalMode, as: string) {
+  const show = (id: string) => apiAs(local, as, "GET", `/api/executions/${id}`);
+  return {
+    show,
+    waiting: (id: string) =>
+      waitFor(
+        () => show(id),
+        (e) => e.body.status === "WAITING_FOR_APPROVAL",
+      ),
+    ended: (id: string) =>
+      waitFor(
+        () => show(id),
+        (e) => !["RUNNING", "WAITING_FOR_APPROVAL"].includes(e.body.status),
+      ),
+  };
 }
