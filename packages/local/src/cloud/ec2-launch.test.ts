@@ -1,30 +1,17 @@
 /** The simulated RunInstances a side-by-side restore uses: subnets, no public address, tags on create, boot status checks. */
 import { describe, expect, it } from "vitest";
-import type { CloudApiError } from "./api-error.ts";
+import { cloudOnAClock, code } from "../../../../test/support/cloud.ts";
 import { SimulatedCloud } from "./index.ts";
 import { setPatchingSettings } from "./patching-helpers.ts";
 
-const T0 = Date.parse("2026-03-01T12:00:00.000Z");
-
 function setup() {
-  let now = T0;
-  const cloud = new SimulatedCloud({ clock: () => now, stateTransitionMs: 100 });
+  const clocked = cloudOnAClock({ stateTransitionMs: 100 });
+  const { cloud } = clocked;
   setPatchingSettings(cloud, { rebootMs: 1000 });
-  const ec2 = (op: string, input: object) => cloud.invoke("ec2", "us-east-1", op, input) as Promise<any>;
   return {
-    cloud,
-    ec2,
-    advance: (ms: number) => {
-      now += ms;
-    },
+    ...clocked,
   };
 }
-
-const code = (p: Promise<unknown>) =>
-  p.then(
-    () => "ok",
-    (e: CloudApiError) => e.code,
-  );
 
 const launch = (subnetId: string, extra: object = {}) => ({
   ImageId: "ami-0c02fb55956c7d316",

@@ -1,42 +1,27 @@
 /** The simulated EC2 volume API a restore uses: states on the clock, EC2's errors, the data marker carried through snapshots. */
 import { describe, expect, it } from "vitest";
-import type { CloudApiError } from "./api-error.ts";
+import { cloudOnAClock, code } from "../../../../test/support/cloud.ts";
 import { fastRestoreCredits } from "./ec2-volumes.ts";
-import { SimulatedCloud } from "./index.ts";
-
-const T0 = Date.parse("2026-03-01T12:00:00.000Z");
 
 function setup() {
-  let now = T0;
-  const cloud = new SimulatedCloud({
-    clock: () => now,
+  const clocked = cloudOnAClock({
     volumeCreateMs: 1000,
     volumeCreatePerGiBMs: 10,
     volumeAttachMs: 500,
     snapshotDurationMs: 100,
   });
+  const { cloud } = clocked;
   const app = cloud.addInstance({ name: "app", volumeSizes: [8, 100], availabilityZone: "us-east-1a" });
   const scratch = cloud.addInstance({ name: "scratch", availabilityZone: "us-east-1a" });
   const elsewhere = cloud.addInstance({ name: "other-zone", availabilityZone: "us-east-1b" });
   const data = app.BlockDeviceMappings?.[1]?.Ebs?.VolumeId as string;
-  const ec2 = (op: string, input: object) => cloud.invoke("ec2", "us-east-1", op, input) as Promise<any>;
   return {
-    cloud,
-    ec2,
+    ...clocked,
     data,
     scratch: scratch.InstanceId as string,
     elsewhere: elsewhere.InstanceId as string,
-    advance: (ms: number) => {
-      now += ms;
-    },
   };
 }
-
-const code = (p: Promise<unknown>) =>
-  p.then(
-    () => "ok",
-    (e: CloudApiError) => e.code,
-  );
 
 describe("simulated EC2 volumes", () => {
   it("makes a volume from a completed snapshot: creating for its size, then available, holding the snapshot's data", async () => {

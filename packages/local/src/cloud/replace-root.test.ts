@@ -11,39 +11,25 @@ import {
 } from "@aws-sdk/client-ec2";
 import { HttpResponse } from "@smithy/core/protocols";
 import { describe, expect, it } from "vitest";
-import type { CloudApiError } from "./api-error.ts";
+import { cloudOnAClock, code } from "../../../../test/support/cloud.ts";
 import { faultFromRequest } from "./http.ts";
-import { SimulatedCloud } from "./index.ts";
 import { setPatchingSettings } from "./patching-helpers.ts";
 
-const T0 = Date.parse("2026-03-01T12:00:00.000Z");
-
 function setup() {
-  let now = T0;
-  const cloud = new SimulatedCloud({ clock: () => now, snapshotDurationMs: 100 });
+  const clocked = cloudOnAClock({ snapshotDurationMs: 100 });
+  const { cloud } = clocked;
   setPatchingSettings(cloud, { replaceRootVolumeMs: 900 });
   const app = cloud.addInstance({ name: "app", volumeSizes: [8, 20] });
   const other = cloud.addInstance({ name: "other" });
-  const ec2 = (op: string, input: object) => cloud.invoke("ec2", "us-east-1", op, input) as Promise<any>;
   const rootOf = (id: string) =>
     cloud.instance(id)?.BlockDeviceMappings?.find((m) => m.DeviceName === "/dev/xvda")?.Ebs?.VolumeId;
   return {
-    cloud,
-    ec2,
+    ...clocked,
     rootOf,
     app: app.InstanceId as string,
     other: other.InstanceId as string,
-    advance: (ms: number) => {
-      now += ms;
-    },
   };
 }
-
-const code = (p: Promise<unknown>) =>
-  p.then(
-    () => "ok",
-    (e: CloudApiError) => e.code,
-  );
 
 async function rootSnapshot(s: ReturnType<typeof setup>, instanceId: string, marker: string) {
   const root = s.rootOf(instanceId) as string;
