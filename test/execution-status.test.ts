@@ -9,6 +9,7 @@ import { Aws, Executions } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handler } from "../packages/functions/src/execution-status.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { executionFailedEvent } from "./support/events.ts";
 import { startTestLocal } from "./support/local.ts";
 
 let local: LocalMode;
@@ -18,27 +19,6 @@ beforeAll(async () => {
 afterAll(async () => local?.stop());
 
 const trigger = { kind: "schedule" as const, name: "nightly", actor: "schedule:nightly" };
-
-function statusEvent(stateMachineArn: string, name: string) {
-  return {
-    version: "0",
-    id: `evt-${name}`,
-    "detail-type": "Step Functions Execution Status Change" as const,
-    source: "aws.states",
-    account: "000000000000",
-    time: new Date().toISOString(),
-    region: "us-east-1",
-    resources: [],
-    detail: {
-      executionArn: `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`,
-      stateMachineArn,
-      name,
-      status: "FAILED" as const,
-      error: "Boom",
-      cause: "another stage's run failed",
-    },
-  };
-}
 
 describe("execution-status handler", () => {
   it("ignores the status of another stage's state machine even when the run id is the same", async () => {
@@ -52,7 +32,10 @@ describe("execution-status handler", () => {
     const prefix = process.env.REFLEX_STATE_MACHINE_ARN_PREFIX!;
     const otherStage = `${prefix}alice-backup-snapshot`;
 
-    await handler(statusEvent(otherStage, "nightly-2026-01-01") as never, {} as never);
+    await handler(
+      executionFailedEvent(otherStage, "nightly-2026-01-01", "Boom", "another stage's run failed") as never,
+      {} as never,
+    );
 
     expect((await Executions.get("nightly-2026-01-01")).status).toBe("RUNNING");
   });

@@ -10,6 +10,7 @@ import { handler as statusHandler } from "../packages/functions/src/execution-st
 import { handler as scheduleHandler } from "../packages/functions/src/schedule.ts";
 import { lambdaContext } from "../packages/local/src/lambda.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { executionFailedEvent } from "./support/events.ts";
 import { startTestLocal } from "./support/local.ts";
 import { waitFor } from "./support/wait.ts";
 
@@ -116,24 +117,7 @@ describe("the schedule function", () => {
 
 describe("the execution-status function", () => {
   const machine = () => `${process.env.REFLEX_STATE_MACHINE_ARN_PREFIX}scale`;
-  const forged = (name: string) => ({
-    version: "0",
-    id: `forged-${name}`,
-    "detail-type": "Step Functions Execution Status Change" as const,
-    source: "aws.states",
-    account: "000000000000",
-    time: new Date().toISOString(),
-    region: "us-east-1",
-    resources: [],
-    detail: {
-      executionArn: `${machine().replace(":stateMachine:", ":execution:")}:${name}`,
-      stateMachineArn: machine(),
-      name,
-      status: "FAILED" as const,
-      error: "Forged",
-      cause: "nobody ran this",
-    },
-  });
+  const forged = (name: string) => executionFailedEvent(machine(), name, "Forged", "nobody ran this");
 
   it("changes nothing on a forged FAILED for a run Step Functions still runs: the run waits, its lock is held", async () => {
     const started = await fetch(`${local.url}/api/runbooks/scale/executions`, {
