@@ -206,6 +206,24 @@ describe("a start without a data dir", () => {
     expect(left()).toEqual([]);
   });
 
+  it("closes what it opened when its store cannot be set up (a table name DynamoDB refuses): no temporary dir, the data dir free", async () => {
+    const table = process.env.REFLEX_TABLE;
+    process.env.REFLEX_TABLE = "x";
+    const dataDir = join(tmp, "data");
+    let failed: unknown;
+    try {
+      failed = await start({ quiet: true }).catch((e: Error) => e);
+      await start({ quiet: true, dataDir }).catch(() => undefined);
+    } finally {
+      if (table === undefined) delete process.env.REFLEX_TABLE;
+      else process.env.REFLEX_TABLE = table;
+    }
+    expect(failed).toMatchObject({ message: expect.stringMatching(/TableName/) });
+    // Left claimed, a new `reflex start` in another process would be refused as in use.
+    expect(readdirSync(dataDir)).not.toContain("reflex.pid");
+    expect(left()).toEqual(["data"]);
+  });
+
   it("leaves no temporary dir behind when the start fails after listening", async () => {
     const failed = await start({
       quiet: true,

@@ -197,7 +197,10 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   refuseUnsimulatedRunbooks();
   const { region, useRealCloud } = localEnvironment();
   const { dataDir, releaseDataDir } = openDataDir(opts.dataDir);
-  const storage = await openStorage(dataDir, region);
+  const storage = await openStorage(dataDir, region).catch((e) => {
+    releaseDataDir();
+    throw e;
+  });
   const cloud = localCloud(opts, dataDir);
   const organization = localOrganization(opts, cloud);
   useConfig(opts.config);
@@ -392,8 +395,14 @@ async function openStorage(dataDir: string | undefined, region: string): Promise
   process.env.REFLEX_TABLE = process.env.REFLEX_TABLE || "reflex-local-state";
   process.env.REFLEX_BUCKET = LOCAL_BUCKET;
   process.env.REFLEX_STATE_MACHINE_ARN_PREFIX = `arn:aws:states:${region}:${LOCAL_ACCOUNT}:stateMachine:${STATE_MACHINE_PREFIX}`;
-  await ensureTable(storage.dynamoEndpoint, region, tableName());
-  await ensureBucket(storage.s3Endpoint, region, LOCAL_BUCKET);
+  try {
+    await ensureTable(storage.dynamoEndpoint, region, tableName());
+    await ensureBucket(storage.s3Endpoint, region, LOCAL_BUCKET);
+  } catch (e) {
+    // Left open, dynalite and s3rver keep `reflex start` alive after it has said it failed.
+    await storage.close();
+    throw e;
+  }
   // Audit entries go to the audit writer's handler, as the audit queue delivers them deployed.
   const auditQueue = new LocalAuditQueue((event) =>
     invoke(auditWriterHandler, "reflex-local-audit-writer", event),
