@@ -17,7 +17,7 @@
  * 4. KMS Sign calls per month and their price (hourly digests; backfills at most as many).
  */
 import { randomUUID } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -81,6 +81,17 @@ async function sealUntil(
   return sealed;
 }
 
+let keysRoot: string | undefined;
+/** A new signer's key dir, under one temporary dir that is removed when the bench's process exits. */
+function keysDir(): string {
+  if (!keysRoot) {
+    const root = mkdtempSync(join(tmpdir(), "reflex-bench-keys-"));
+    process.once("exit", () => rmSync(root, { recursive: true, force: true }));
+    keysRoot = root;
+  }
+  return mkdtempSync(join(keysRoot, "signer-"));
+}
+
 async function stormThroughput(): Promise<Record<string, unknown>> {
   const storage = await startStorage({ region: "us-east-1" });
   process.env.REFLEX_TABLE = `bench-audit-${randomUUID().slice(0, 8)}`;
@@ -89,7 +100,7 @@ async function stormThroughput(): Promise<Record<string, unknown>> {
     endpoints: { dynamodb: storage.dynamoEndpoint, s3: storage.s3Endpoint },
     credentials: { s3: S3RVER_CREDENTIALS },
   });
-  const signer = AuditKeys.localSigner(mkdtempSync(join(tmpdir(), "reflex-bench-keys-")));
+  const signer = AuditKeys.localSigner(keysDir());
   // Earlier entries for the sealer to seal: spread over the last hour, in 1-minute periods.
   const start = Date.now();
   const past = Array.from({ length: 3000 }, (_, i) => entry(new Date(start - 3_600_000 + i * 1_200), i));
@@ -126,7 +137,7 @@ async function stormThroughput(): Promise<Record<string, unknown>> {
 }
 
 async function verifyAndBytes(size: number): Promise<Array<Record<string, unknown>>> {
-  const keyDir = mkdtempSync(join(tmpdir(), "reflex-bench-keys-"));
+  const keyDir = keysDir();
   const signer = AuditKeys.localSigner(keyDir);
   const hours = 100;
   const perHour = Math.ceil(size / hours);
@@ -209,7 +220,7 @@ async function verifyAndBytes(size: number): Promise<Array<Record<string, unknow
 async function gateStorm(): Promise<Record<string, unknown>> {
   const { local, config } = await startStormLocal();
   try {
-    const signer = AuditKeys.localSigner(mkdtempSync(join(tmpdir(), "reflex-bench-keys-")));
+    const signer = AuditKeys.localSigner(keysDir());
     const start = Date.now();
     // An hour of earlier entries for the sealer to seal, in 1-minute periods.
     const past = Array.from({ length: 3000 }, (_, i) => entry(new Date(start - 3_600_000 + i * 1_200), i));
