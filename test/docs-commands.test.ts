@@ -146,7 +146,11 @@ async function startServer(
 async function stopServer({ child, dir }: { child: ChildProcess; dir: string }): Promise<void> {
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once("exit", () => resolve());
+    else {
+      child.once("exit", () => resolve());
+      // A child that never started emits no exit.
+      child.once("error", () => resolve());
+    }
   });
   child.kill("SIGKILL");
   await exited;
