@@ -9,6 +9,7 @@ import { main } from "../packages/local/src/cli/main.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import type { OutboxEntry } from "../packages/local/src/outbox.ts";
 import { api, startTestLocal } from "./support/local.ts";
+import { postSlack } from "./support/slack.ts";
 import { until } from "./support/wait.ts";
 
 const SECRET = "e2e-signing-secret";
@@ -22,15 +23,7 @@ async function slack(
 ) {
   const body = new URLSearchParams(form).toString();
   const ts = Math.floor(Date.now() / 1000);
-  const res = await fetch(`${local.url}/slack/${route}`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      "x-slack-request-timestamp": String(ts),
-      "x-slack-signature": ChatOps.Signature.sign(secret, ts, body),
-    },
-    body,
-  });
+  const res = await postSlack(local.url, route, body, secret, ts);
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined, raw: { body, ts } };
 }
@@ -243,15 +236,7 @@ describe("ChatOps in local mode", () => {
     expect(forged.status).toBe(401);
 
     const first = await slack(local, "commands", { user_id: "U789", text: "whoami", channel_id: "C1" });
-    const replayed = await fetch(`${local.url}/slack/commands`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/x-www-form-urlencoded",
-        "x-slack-request-timestamp": String(first.raw.ts),
-        "x-slack-signature": ChatOps.Signature.sign(SECRET, first.raw.ts, first.raw.body),
-      },
-      body: first.raw.body,
-    });
+    const replayed = await postSlack(local.url, "commands", first.raw.body, SECRET, first.raw.ts);
     expect([first.status, replayed.status]).toEqual([200, 401]);
 
     const stale = Math.floor(Date.now() / 1000) - 301;

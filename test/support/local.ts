@@ -29,32 +29,37 @@ export async function startTestLocal(
   });
 }
 
-export async function api<T = any>(
+export function api<T = any>(
   local: LocalMode,
   method: string,
   path: string,
   body?: unknown,
 ): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${local.url}${path}`, {
-    method,
-    headers: { "content-type": "application/json" },
-    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as T };
+  return request<T>(local, method, path, body, {});
 }
 
 /** A request to local mode's API as `as`: the caller local mode takes it from (`x-reflex-actor`). */
-export async function apiAs<T = any>(
+export function apiAs<T = any>(
   local: LocalMode,
   as: string,
   method: string,
   path: string,
   body?: unknown,
 ): Promise<{ status: number; body: T }> {
+  return request<T>(local, method, path, body, { "x-reflex-actor": as });
+}
+
+async function request<T>(
+  local: LocalMode,
+  method: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: T }> {
   const res = await fetch(`${local.url}${path}`, {
     method,
-    headers: { "content-type": "application/json", "x-reflex-actor": as },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { "content-type": "application/json", ...headers },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as T };
 }

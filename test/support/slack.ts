@@ -1,15 +1,18 @@
 /** Requests to local mode's Slack routes, signed as Slack signs them. */
 import { ChatOps } from "@reflex/core";
 
-/** POSTs `form` (a form's fields, or the encoded form) to `<url>/slack/<route>`, signed with `secret` now. */
+/**
+ * POSTs `form` (a form's fields, or the encoded form) to `<url>/slack/<route>`, signed with
+ * `secret` as sent at `ts` (seconds; default now: a test replaying a request passes its time).
+ */
 export function postSlack(
   url: string,
   route: "commands" | "interactions",
   form: Record<string, string> | string,
   secret: string,
+  ts = Math.floor(Date.now() / 1000),
 ): Promise<Response> {
   const body = typeof form === "string" ? form : new URLSearchParams(form).toString();
-  const ts = Math.floor(Date.now() / 1000);
   return fetch(`${url}/slack/${route}`, {
     method: "POST",
     headers: {
