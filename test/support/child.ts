@@ -9,10 +9,12 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LocalMode } from "../../packages/local/src/local-mode.ts";
-import { until } from "./wait.ts";
+import { until as untilIn } from "./wait.ts";
 
-// Its importers (the crash tests) take `until` from here.
-export { until };
+/** {@link untilIn} with a child server's deadline: 60 s (a process started, killed, restarted). */
+export function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  return untilIn(what, probe, ms);
+}
 
 const ROOT = join(import.meta.dirname, "../..");
 const BIN = join(ROOT, "packages/local/bin/reflex.mjs");

@@ -9,7 +9,7 @@ const EVERY_MS = 25;
 export async function until<T>(
   what: string,
   probe: () => T | undefined | Promise<T | undefined>,
-  ms = 60_000,
+  ms = 20_000,
 ): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
