@@ -12,7 +12,7 @@ import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { Admission, Approvals, Audit, type ConfigInput, Runs, useConfig, validateConfig } from "@reflex/core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
-import { iamApi } from "./support/iam-api.ts";
+import { iamApi } from "./support/api-event.ts";
 import { startTestLocal } from "./support/local.ts";
 import { waitFor } from "./support/wait.ts";
 

@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { Admission, Approvals, Audit, type ConfigInput, useConfig, validateConfig } from "@reflex/core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
-import { iamApi } from "./support/iam-api.ts";
+import { iamApi } from "./support/api-event.ts";
 import { startTestLocal } from "./support/local.ts";
 import { waitFor } from "./support/wait.ts";
 

@@ -7,24 +7,16 @@ import { Audit, useConfig, validateConfig } from "@reflex/core";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { restore } from "../../../examples/runbooks/restore/index.ts";
+import { httpApiEvent } from "../../../test/support/api-event.ts";
 import { lambdaContext } from "../../local/src/lambda.ts";
 import { handler } from "./api.ts";
 
-function event(method: string, path: string, claims: Record<string, unknown>): APIGatewayProxyEventV2 {
-  return {
-    version: "2.0",
-    routeKey: "$default",
-    rawPath: path,
-    rawQueryString: "",
-    headers: { host: "console-api.example.com", "x-reflex-actor": "cli:mallory" },
-    requestContext: {
-      domainName: "console-api.example.com",
-      http: { method, path, protocol: "HTTP/1.1", sourceIp: "10.0.0.1", userAgent: "test" },
-      authorizer: { jwt: { claims, scopes: [] } },
-    },
-    isBase64Encoded: false,
-  } as unknown as APIGatewayProxyEventV2;
-}
+const event = (method: string, path: string, claims: Record<string, unknown>) =>
+  httpApiEvent(method, path, {
+    host: "console-api.example.com",
+    headers: { "x-reflex-actor": "cli:mallory" },
+    authorizer: { jwt: { claims, scopes: [] } },
+  });
 
 const call = (e: APIGatewayProxyEventV2) => handler(e, lambdaContext("reflex-test-api") as Context);
 const recorded: Audit.AuditEntry[] = [];

@@ -8,31 +8,22 @@ import { Audit, useConfig, validateConfig } from "@reflex/core";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { httpApiEvent } from "../../../test/support/api-event.ts";
 import { lambdaContext } from "../../local/src/lambda.ts";
 import { handler } from "./api.ts";
 
 const CALLER = "arn:aws:sts::123456789012:assumed-role/oncall/alice";
 
-function event(
+const event = (
   method: string,
   path: string,
   opts: { body?: string; headers?: Record<string, string>; iam?: string } = {},
-): APIGatewayProxyEventV2 {
-  return {
-    version: "2.0",
-    routeKey: "$default",
-    rawPath: path,
-    rawQueryString: "",
-    headers: { host: "api.example.com", ...opts.headers },
-    requestContext: {
-      domainName: "api.example.com",
-      http: { method, path, protocol: "HTTP/1.1", sourceIp: "10.0.0.1", userAgent: "test" },
-      ...(opts.iam ? { authorizer: { iam: { userArn: opts.iam } } } : {}),
-    },
+) =>
+  httpApiEvent(method, path, {
+    headers: opts.headers,
     body: opts.body,
-    isBase64Encoded: false,
-  } as unknown as APIGatewayProxyEventV2;
-}
+    authorizer: opts.iam ? { iam: { userArn: opts.iam } } : undefined,
+  });
 
 const call = (e: APIGatewayProxyEventV2) => handler(e, lambdaContext("reflex-test-api") as Context);
 

@@ -1,30 +1,30 @@
 /**
- * The deployed API's handler called in-process as an IAM caller: the event API Gateway's HTTP API
- * (IAM auth) hands the function, with the caller's ARN where its authorizer puts it.
+ * The deployed API's handler called in-process: the event API Gateway's HTTP API hands the
+ * function (with the caller where its authorizer puts it), and a caller signed by IAM.
  */
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { handler } from "../../packages/functions/src/api.ts";
 import { lambdaContext } from "../../packages/local/src/lambda.ts";
 
-function event(
+/** The HTTP API's event for `method path`; `authorizer` as API Gateway fills it (`iam`, `jwt`), if any. */
+export function httpApiEvent(
   method: string,
   path: string,
-  userArn: unknown,
-  account: string,
-  body?: unknown,
+  opts: { host?: string; headers?: Record<string, string>; authorizer?: unknown; body?: string } = {},
 ): APIGatewayProxyEventV2 {
+  const host = opts.host ?? "api.example.com";
   return {
     version: "2.0",
     routeKey: "$default",
     rawPath: path,
     rawQueryString: "",
-    headers: { host: "api.example.com", "content-type": "application/json" },
+    headers: { host, ...opts.headers },
     requestContext: {
-      domainName: "api.example.com",
+      domainName: host,
       http: { method, path, protocol: "HTTP/1.1", sourceIp: "10.0.0.1", userAgent: "test" },
-      authorizer: { iam: { userArn, accountId: account } },
+      ...(opts.authorizer ? { authorizer: opts.authorizer } : {}),
     },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: opts.body,
     isBase64Encoded: false,
   } as unknown as APIGatewayProxyEventV2;
 }
@@ -36,7 +36,11 @@ function event(
 export function iamApi(account: string) {
   return async (userArn: unknown, method: string, path: string, body?: unknown) => {
     const res = await handler(
-      event(method, path, userArn, account, body),
+      httpApiEvent(method, path, {
+        headers: { "content-type": "application/json" },
+        authorizer: { iam: { userArn, accountId: account } },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }),
       lambdaContext("reflex-test-api") as Context,
     );
     return { status: res.statusCode, body: JSON.parse(res.body) };
