@@ -53,6 +53,34 @@ async function withoutModules(path: string): Promise<Page> {
   return page;
 }
 
+/**
+ * Installed before the page: once the HTML is parsed (before the modules start, after the first
+ * frame), notes nodes the server drew and counts the elements removed from `<main>` from then on.
+ */
+const NOTE_DRAWN = `(() => {
+  window.__removed = 0;
+  document.addEventListener("DOMContentLoaded", () => {
+    const main = document.getElementById("main");
+    const found = {
+      heading: main.querySelector("h2"),
+      graph: main.querySelector("#graph svg"),
+      target: main.querySelector("#targets tbody tr"),
+      steps: main.querySelector("#state-SnapshotTargets"),
+      audit: main.querySelector("#audit"),
+      form: main.querySelector("form.filters"),
+      row: main.querySelector("#runs tbody tr"),
+    };
+    window.__drawn = Object.fromEntries(Object.entries(found).filter(([, el]) => el));
+    new MutationObserver((records) => {
+      for (const r of records)
+        for (const n of r.removedNodes) if (n.nodeType === 1) window.__removed += 1 + n.querySelectorAll("*").length;
+    }).observe(main, { childList: true, subtree: true });
+  });
+})();`;
+/** Whether each node NOTE_DRAWN noted is still in the page. */
+const DRAWN_STILL_THERE =
+  "Object.fromEntries(Object.entries(window.__drawn).map(([k, el]) => [k, el.isConnected]))";
+
 describe("the console's first paint (local mode)", () => {
   it("a run page's HTML carries the run as the API answers it, drawn: graph, targets, steps", async () => {
     const res = await fetch(`${local.url}/runs/${run.id}`);
@@ -177,6 +205,54 @@ describe("the console's first paint (local mode)", () => {
       await page.locator(`#runs tbody tr[data-execution="${run.id}"]`).waitFor();
       expect(new URL(page.url()).hash).toBe("#/runs");
       expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("is taken over as drawn: the server's nodes stay (none removed), the graph and the steps are live on them", async () => {
+    const page = await browser.newPage();
+    await page.addInitScript({ content: NOTE_DRAWN });
+    try {
+      await page.goto(`${local.url}/runs/${run.id}`);
+      await page.locator("body[data-live]").waitFor({ state: "attached" });
+      await page.getByRole("button", { name: "↻ Re-run" }).waitFor();
+      expect(await page.evaluate(DRAWN_STILL_THERE)).toEqual({
+        heading: true,
+        graph: true,
+        target: true,
+        steps: true,
+        audit: true,
+      });
+      expect(await page.evaluate("window.__removed")).toBe(0);
+      // The server's graph answers a click: the state's records open, the address names it.
+      await page.locator("#graph [data-state=SnapshotTargets]").click();
+      await expect.poll(() => page.locator("#state-SnapshotTargets").getAttribute("open")).toBe("");
+      expect(new URL(page.url()).hash).toBe(`#/runs/${run.id}/SnapshotTargets`);
+      // The server's iterations open into their own state machine.
+      await page.locator("#state-SnapshotTargets details[data-iteration] > summary").first().click();
+      await page.locator("#state-SnapshotTargets [data-iteration-graph] svg").first().waitFor();
+      expect(await page.evaluate("window.__removed")).toBe(0);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("the runs list is taken over as drawn: its rows stay, its filters work on the server's form", async () => {
+    const page = await browser.newPage();
+    await page.addInitScript({ content: NOTE_DRAWN });
+    try {
+      await page.goto(`${local.url}/runs`);
+      await page.locator("body[data-live]").waitFor({ state: "attached" });
+      expect(await page.evaluate(DRAWN_STILL_THERE)).toEqual({ heading: true, form: true, row: true });
+      expect(await page.evaluate("window.__removed")).toBe(0);
+      const row = page.locator(`#runs tbody tr[data-execution="${run.id}"]`);
+      await page.locator('select[name="status"]').selectOption("FAILED");
+      await row.waitFor({ state: "detached" });
+      await page.locator('select[name="status"]').selectOption("");
+      await page.locator('input[name="text"]').fill(run.id);
+      await row.waitFor();
+      expect(await page.locator("#runs tbody tr").count()).toBe(1);
     } finally {
       await page.close();
     }

@@ -53,8 +53,9 @@ interface RunPageModule {
   runParts(
     run: unknown,
     def: { stateMachine?: unknown; missing?: string },
-    opts: { actions: () => unknown },
+    opts: Record<string, never>,
   ): Record<string, [string, () => unknown]>;
+  drawParts(el: Record<string, unknown>, parts: Record<string, [string, () => unknown]>): void;
 }
 interface RunsListModule {
   frame(names: string[], filters: Record<string, unknown>, setFilter: () => void): unknown;
@@ -114,11 +115,9 @@ async function mainHtml(page: ConsolePage, answers: Record<string, InlineAnswer>
       const def = run.stateMachine
         ? { stateMachine: run.stateMachine }
         : { missing: "its runbook is not registered here" };
-      // The buttons depend on who the person is: the console's modules draw them.
-      const actions = () => Object.assign(dom.serverDocument.createElement("div"), { className: "actions" });
-      const parts = runPage.runParts(run, def, { actions });
-      for (const [name, [, build]] of Object.entries(parts))
-        (el[name] as InstanceType<typeof dom.ServerElement>).replaceChildren(...flatNodes(build()));
+      // Each part with the key of what it was drawn from (`data-drawn`): the modules keep a part
+      // whose key is theirs. The buttons depend on who the person is: the modules draw them.
+      runPage.drawParts(el, runPage.runParts(run, def, {}));
       return dom.toHtml(built);
     }
     const filters = { status: "", runbook: "", trigger: "", text: "", limit: 100 };
@@ -197,8 +196,12 @@ export async function firstPaintHtml(
       '<script defer src="/console/boot.js">',
       (boot) => `<meta name="reflex-inline" content="${paths}">\n${boot}`,
     );
+  // `data-first-paint`: the modules take this page over as it is (views/run.js, views/runs.js).
   if (main)
-    html = html.replace(/(<main id="main"[^>]*>)[\s\S]*?<\/main>/, (_, open) => `${open}${main}</main>`);
+    html = html.replace(
+      /<main id="main"([^>]*)>[\s\S]*?<\/main>/,
+      (_, attrs) => `<main id="main"${attrs} data-first-paint>${main}</main>`,
+    );
   // The modules start once the page's first frame is out: boot.js adds their script then.
   if (inline.length) html = put(html, '<script type="module" src="/console/console.js"></script>', () => "");
   if (inline.length)

@@ -135,4 +135,6 @@ window.addEventListener("hashchange", () => {
 setInterval(() => {
   if (!document.hidden) tick();
 }, POLL_MS);
-tick(true);
+// `data-live` on <body>: the modules have drawn (or taken over) the first page; tests and
+// bench/console wait for it before they act on the page.
+tick(true).then(() => document.body.setAttribute("data-live", ""));
