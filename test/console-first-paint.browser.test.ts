@@ -258,6 +258,49 @@ describe("the console's first paint (local mode)", () => {
     }
   });
 
+  it("moves inside the console by its links: one request per page, the list's rows kept coming back, back and forward still work", async () => {
+    const page = await browser.newPage();
+    // The console polls only a tab on screen: this one says it is hidden once it is live, so the
+    // requests counted are the moves' own.
+    await page.addInitScript({
+      content: `Object.defineProperty(Document.prototype, "hidden", { get: () => Boolean(window.__hidden) });`,
+    });
+    const asked: string[] = [];
+    page.on("request", (r) => {
+      const url = new URL(r.url());
+      if (url.pathname.startsWith("/api/executions") || url.pathname.startsWith("/api/runbooks"))
+        asked.push(`${url.pathname}${url.search}`);
+    });
+    try {
+      await page.goto(`${local.url}/runs`);
+      await page.locator("body[data-live]").waitFor({ state: "attached" });
+      await page.evaluate("window.__hidden = true");
+      const row = `#runs tbody tr[data-execution="${run.id}"]`;
+      await page.locator(row).evaluate((tr) => {
+        (tr as unknown as { dataset: Record<string, string> }).dataset.noted = "";
+      });
+      asked.length = 0;
+      await page.locator(`${row} a[href^="#/runs/"]`).click();
+      await page.locator("#graph svg [data-state=Report]").waitFor();
+      await page.locator("main:not([aria-busy])").waitFor({ state: "attached" });
+      expect(new URL(page.url()).hash).toBe(`#/runs/${run.id}`);
+      expect(asked).toEqual([`/api/executions/${run.id}`]);
+      asked.length = 0;
+      await page.getByRole("link", { name: "← All runs" }).click();
+      // The same row node, back in place: the list was not drawn again.
+      await page.locator(`${row}[data-noted]`).waitFor();
+      expect(asked).toEqual(["/api/executions?limit=100"]);
+      await page.goBack();
+      await page.locator("#graph svg [data-state=Report]").waitFor();
+      expect(new URL(page.url()).hash).toBe(`#/runs/${run.id}`);
+      await page.goForward();
+      await page.locator(`${row}[data-noted]`).waitFor();
+      expect(new URL(page.url()).hash).toBe("#/runs");
+    } finally {
+      await page.close();
+    }
+  });
+
   it("a run that does not exist is the console's own 'No such run', from the inlined 404", async () => {
     const html = await (await fetch(`${local.url}/runs/no-such-run`)).text();
     expect(inlined(html)["/api/executions/no-such-run"].status).toBe(404);
