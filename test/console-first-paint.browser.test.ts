@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { launchChromium } from "./support/browser.ts";
 import { runAndWait, startTestLocal } from "./support/local.ts";
+import { storeMapRun } from "./support/map-run.ts";
 
 let local: LocalMode;
 let browser: Browser;
@@ -253,6 +254,23 @@ describe("the console's first paint (local mode)", () => {
       await page.locator('input[name="text"]').fill(run.id);
       await row.waitFor();
       expect(await page.locator("#runs tbody tr").count()).toBe(1);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("a deep link to a Map iteration past the first 50 is drawn by the server as the console draws it, and opened when taken over", async () => {
+    const target = `i-${String(55).padStart(17, "0")}`;
+    await storeMapRun(run as unknown as Parameters<typeof storeMapRun>[0], "first-paint-map", 60);
+    const page = await browser.newPage();
+    await page.addInitScript({ content: NOTE_DRAWN });
+    try {
+      await page.goto(`${local.url}/runs/first-paint-map/SnapshotTargets/${target}`);
+      await page.locator("body[data-live]").waitFor({ state: "attached" });
+      const iteration = page.locator(`#state-SnapshotTargets details[data-iteration="${target}"]`);
+      await expect.poll(() => iteration.getAttribute("open")).toBe("");
+      await iteration.locator("[data-iteration-graph] svg").waitFor();
+      expect(await page.evaluate("window.__removed")).toBe(0);
     } finally {
       await page.close();
     }

@@ -18,20 +18,22 @@ import { must } from "@reflex/core";
 import { consoleAsset } from "./dashboard.ts";
 
 /** What a path of the console's own asks the server to draw, or undefined. */
-export type ConsolePage = { view: "run"; id: string; hash: string } | { view: "runs"; hash: string };
+export type ConsolePage =
+  | { view: "run"; id: string; hash: string; state?: string; target?: string }
+  | { view: "runs"; hash: string };
 
 /** `/runs` and `/runs/<id>…`: the pages the server draws. */
 export function consolePage(path: string): ConsolePage | undefined {
   if (path === "/runs" || path === "/runs/") return { view: "runs", hash: "#/runs" };
-  const m = /^\/runs\/([^/]+)(?:\/[^/]+){0,2}\/?$/.exec(path);
+  const m = /^\/runs\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?\/?$/.exec(path);
   if (!m) return undefined;
-  let id: string;
   try {
-    id = decodeURIComponent(m[1]);
+    // A step (and a Map iteration) deep link: drawn as the console draws it (that iteration shown).
+    const [id, state, target] = m.slice(1).map((p) => (p === undefined ? undefined : decodeURIComponent(p)));
+    return { view: "run", id: id as string, hash: `#${path}`, state, target };
   } catch {
     return undefined;
   }
-  return { view: "run", id, hash: `#${path}` };
 }
 
 /** The API requests a page is drawn from (the same paths the console's first request takes). */
@@ -53,7 +55,7 @@ interface RunPageModule {
   runParts(
     run: unknown,
     def: { stateMachine?: unknown; missing?: string },
-    opts: Record<string, never>,
+    opts: { link: { state?: string; target?: string } },
   ): Record<string, [string, () => unknown]>;
   drawParts(el: Record<string, unknown>, parts: Record<string, [string, () => unknown]>): void;
 }
@@ -117,7 +119,7 @@ async function mainHtml(page: ConsolePage, answers: Record<string, InlineAnswer>
         : { missing: "its runbook is not registered here" };
       // Each part with the key of what it was drawn from (`data-drawn`): the modules keep a part
       // whose key is theirs. The buttons depend on who the person is: the modules draw them.
-      runPage.drawParts(el, runPage.runParts(run, def, {}));
+      runPage.drawParts(el, runPage.runParts(run, def, { link: { state: page.state, target: page.target } }));
       return dom.toHtml(built);
     }
     const filters = { status: "", runbook: "", trigger: "", text: "", limit: 100 };

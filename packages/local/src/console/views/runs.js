@@ -100,9 +100,10 @@ export const runsView = {
     const asked = api("GET", `/api/executions?limit=${filters.limit}`);
     if (first && adopt(main)) {
       listing = await asked;
-      // The rows the server drew from this same answer are this list's rows.
+      // The rows the server drew from this same answer are this list's rows (an answer from
+      // another API, `?api=`, draws its own).
       const body = /** @type {HTMLElement} */ (document.getElementById("runs-body"));
-      for (const run of listing.body.executions ?? []) {
+      for (const run of listing.inlined ? (listing.body.executions ?? []) : []) {
         const tr = body.querySelector(`tr[data-execution="${CSS.escape(run.id)}"]`);
         if (tr instanceof HTMLElement) rows.set(run.id, { key: rowKey(run), tr });
       }
