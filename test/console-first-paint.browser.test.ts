@@ -139,6 +139,11 @@ describe("the console's first paint (local mode)", () => {
     for (const script of head.match(/<script[^>]*>/g) ?? [])
       expect(script).toMatch(/ defer|type="application\/json"/);
     expect(html).not.toContain('<script type="module"');
+    // The modules' preloads come inert (a <template>), added by boot.js after the first frame.
+    expect(head.replace(/<template id="reflex-preload">[\s\S]*?<\/template>/, "")).not.toContain(
+      "modulepreload",
+    );
+    expect(head).toMatch(/<template id="reflex-preload">\s*<link rel="modulepreload"/);
 
     const page = await browser.newPage();
     // Frames counted from the start; the count when the content, then the modules' script, was in the page.
@@ -193,7 +198,8 @@ describe("the console's first paint (local mode)", () => {
     page.on("pageerror", (e) => errors.push(e.message));
     try {
       await page.goto(`${local.url}/runs/${run.id}`);
-      expect(new URL(page.url()).pathname).toBe("/");
+      // The address becomes the console's own once the first frame is out (boot.js).
+      await expect.poll(() => new URL(page.url()).pathname).toBe("/");
       expect(new URL(page.url()).hash).toBe(`#/runs/${run.id}`);
       // The button is the modules' (the server draws none): the page is live.
       await page.getByRole("button", { name: "↻ Re-run" }).waitFor();
