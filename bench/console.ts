@@ -20,6 +20,9 @@
  * - `{ figure: "console-vs-get" }`: each first render over `GET /api/executions/:id` alone
  *   (fetched from this process), before and after, all interleaved sample by sample (target ≤ 2).
  *
+ * - In each first render of this tree's console, `takeover`: the elements removed from `<main>`
+ *   after the HTML was parsed (the page drawn again: 0 when the modules keep the server's nodes),
+ *   when `<body data-live>` came, and the long tasks until then.
  * - `{ figure: "console-in-app" }`: moving inside one open console by its links (list → run page →
  *   list → the Map run → list): click to the next page's content on screen, in the page's clock,
  *   with the /api/ requests sent; its ratios to the GET are `inApp` in console-vs-get, beside the
@@ -341,6 +344,29 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
             requestAnimationFrame(() => { window.__shown ??= performance.now(); });
           });
           observer.observe(document, { childList: true, subtree: true });
+          // The takeover (this tree's console): elements removed from <main> after the HTML was
+          // parsed, the main thread's long tasks, and when <body data-live> (the modules' first
+          // page drawn) came: counts, less moved by the machine's load than elapsed times.
+          window.__removed = 0;
+          window.__longTasks = [];
+          new PerformanceObserver((list) => {
+            for (const e of list.getEntries()) window.__longTasks.push(e.duration);
+          }).observe({ type: "longtask", buffered: true });
+          document.addEventListener("DOMContentLoaded", () => {
+            const main = document.getElementById("main");
+            if (!main) return;
+            new MutationObserver((records) => {
+              for (const r of records)
+                for (const n of r.removedNodes)
+                  if (n.nodeType === 1) window.__removed += 1 + n.querySelectorAll("*").length;
+            }).observe(main, { childList: true, subtree: true });
+          });
+          new MutationObserver(() => {
+            if (window.__live === undefined && document.body?.hasAttribute("data-live")) {
+              window.__live = performance.now();
+              window.__longTasksToLive = [...window.__longTasks];
+            }
+          }).observe(document, { attributes: true, subtree: true, attributeFilter: ["data-live"] });
         })();`,
       });
       const started = performance.now();
@@ -350,6 +376,19 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
       const inPage = Math.round(await page.evaluate(() => performance.now()));
       const shown = await page.waitForFunction("window.__shown");
       const shownMs = Math.round(Number(await shown.jsonValue()));
+      // This tree's console says when it is live; the "before" console does not.
+      const takeover =
+        url === local.url
+          ? await page
+              .locator("body[data-live]")
+              .waitFor({ state: "attached", timeout: 60_000 })
+              .then(
+                () =>
+                  page.evaluate(
+                    "({ removed: window.__removed, liveMs: Math.round(window.__live), longTasks: window.__longTasksToLive.length, longTaskMs: Math.round(window.__longTasksToLive.reduce((a, b) => a + b, 0)) })",
+                  ) as Promise<{ removed: number; liveMs: number; longTasks: number; longTaskMs: number }>,
+              )
+          : undefined;
       const timing = await page.evaluate(() => {
         const entries = performance.getEntriesByType("resource") as unknown as Array<{
           name: string;
@@ -394,7 +433,7 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
       });
       if (warm) await page.close();
       else await context.close();
-      return { ms, inPage, shownMs, api, ...timing };
+      return { ms, inPage, shownMs, api, takeover, ...timing };
     };
     const getAlone = async () => {
       const t0 = performance.now();
@@ -502,6 +541,16 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
         samples: SAMPLES,
         inPageMedianMs,
         shownMedianMs: median(xs.map((x) => x.shownMs)),
+        // The modules' takeover (this tree's console): elements removed from <main> once the HTML
+        // was parsed (a page drawn again), when the page was live, the long tasks until then.
+        takeover: xs[0].takeover
+          ? {
+              removedElements: median(xs.map((x) => x.takeover?.removed ?? 0)),
+              liveMedianMs: median(xs.map((x) => x.takeover?.liveMs ?? 0)),
+              longTasks: median(xs.map((x) => x.takeover?.longTasks ?? 0)),
+              longTaskMedianMs: median(xs.map((x) => x.takeover?.longTaskMs ?? 0)),
+            }
+          : undefined,
         medianMs: median(xs.map((x) => x.ms)),
         samplesInPageMs: xs.map((x) => x.inPage),
         apiRequests: xs.at(-1)?.api,
