@@ -265,6 +265,31 @@ describe("the console's first paint (local mode)", () => {
     }
   });
 
+  it("keeps a filter chosen on the drawn list before the modules came, and applies it", async () => {
+    const page = await browser.newPage();
+    // The modules' entry is held until the person has chosen a filter on the server's form.
+    let release = () => {};
+    const chosen = new Promise<void>((done) => {
+      release = done;
+    });
+    await page.route(/\/console\/console\.js$/, async (route) => {
+      await chosen;
+      await route.continue();
+    });
+    try {
+      await page.goto(`${local.url}/runs`);
+      const row = page.locator(`#runs tbody tr[data-execution="${run.id}"]`);
+      await row.waitFor();
+      await page.locator('select[name="status"]').selectOption("FAILED");
+      release();
+      await page.locator("body[data-live]").waitFor({ state: "attached" });
+      await row.waitFor({ state: "detached" });
+      expect(await page.locator('select[name="status"]').inputValue()).toBe("FAILED");
+    } finally {
+      await page.close();
+    }
+  });
+
   it("a deep link to a Map iteration past the first 50 is drawn by the server as the console draws it, and opened when taken over", async () => {
     const target = `i-${String(55).padStart(17, "0")}`;
     await storeMapRun(run as unknown as Parameters<typeof storeMapRun>[0], "first-paint-map", 60);
