@@ -184,9 +184,9 @@ async function move(
         observer.disconnect();
         requestAnimationFrame(() => {
           const shown = performance.now();
-          const api = performance.getEntriesByType("resource")
-            .filter((e) => e.startTime >= clicked && e.startTime <= shown && new URL(e.name).pathname.startsWith("/api/"))
-            .map((e) => new URL(e.name).pathname + new URL(e.name).search);
+          const api = window.__fetches
+            .filter(([at, url]) => at >= clicked && at <= shown && new URL(url, location.href).pathname.startsWith("/api/"))
+            .map(([, url]) => { const u = new URL(url, location.href); return u.pathname + u.search; });
           window.__move.resolve({ shownMs: shown - clicked, api });
         });
       });
@@ -484,6 +484,17 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
       // modules), list → run page → list → the Map run → list, by clicking the page's own links.
       const page = await (await warmContext(local.url)).newPage();
       try {
+        // Every fetch the page makes, with when (Resource Timing missed some in a busy page).
+        await page.addInitScript({
+          content: `(() => {
+            window.__fetches = [];
+            const fetch = window.fetch;
+            window.fetch = function (input, init) {
+              window.__fetches.push([performance.now(), String(input instanceof Request ? input.url : input)]);
+              return fetch.call(this, input, init);
+            };
+          })();`,
+        });
         await page.goto(`${local.url}/runs`);
         await page.locator("body[data-live]").waitFor({ state: "attached", timeout: 60_000 });
         const runLink = (id: string) => `#runs tbody tr[data-execution="${id}"] a[href^="#/runs/"]`;
