@@ -182,10 +182,12 @@ async function move(
       const observer = new MutationObserver(() => {
         if (!selectors.every((s) => document.querySelector(s))) return;
         observer.disconnect();
+        // The page's requests up to its content (the banner's and the count's follow it).
+        const drawn = performance.now();
         requestAnimationFrame(() => {
           const shown = performance.now();
           const api = window.__fetches
-            .filter(([at, url]) => at >= clicked && at <= shown && new URL(url, location.href).pathname.startsWith("/api/"))
+            .filter(([at, url]) => at >= clicked && at <= drawn && new URL(url, location.href).pathname.startsWith("/api/"))
             .map(([, url]) => { const u = new URL(url, location.href); return u.pathname + u.search; });
           window.__move.resolve({ shownMs: shown - clicked, api });
         });
