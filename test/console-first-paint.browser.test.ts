@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { launchChromium } from "./support/browser.ts";
 import { runAndWait, startTestLocal } from "./support/local.ts";
+import { storeMapRun } from "./support/map-run.ts";
 
 let local: LocalMode;
 let browser: Browser;
@@ -52,6 +53,34 @@ async function withoutModules(path: string): Promise<Page> {
   await page.goto(`${local.url}${path}`);
   return page;
 }
+
+/**
+ * Installed before the page: once the HTML is parsed (before the modules start, after the first
+ * frame), notes nodes the server drew and counts the elements removed from `<main>` from then on.
+ */
+const NOTE_DRAWN = `(() => {
+  window.__removed = 0;
+  document.addEventListener("DOMContentLoaded", () => {
+    const main = document.getElementById("main");
+    const found = {
+      heading: main.querySelector("h2"),
+      graph: main.querySelector("#graph svg"),
+      target: main.querySelector("#targets tbody tr"),
+      steps: main.querySelector("#state-SnapshotTargets"),
+      audit: main.querySelector("#audit"),
+      form: main.querySelector("form.filters"),
+      row: main.querySelector("#runs tbody tr"),
+    };
+    window.__drawn = Object.fromEntries(Object.entries(found).filter(([, el]) => el));
+    new MutationObserver((records) => {
+      for (const r of records)
+        for (const n of r.removedNodes) if (n.nodeType === 1) window.__removed += 1 + n.querySelectorAll("*").length;
+    }).observe(main, { childList: true, subtree: true });
+  });
+})();`;
+/** Whether each node NOTE_DRAWN noted is still in the page. */
+const DRAWN_STILL_THERE =
+  "Object.fromEntries(Object.entries(window.__drawn).map(([k, el]) => [k, el.isConnected]))";
 
 describe("the console's first paint (local mode)", () => {
   it("a run page's HTML carries the run as the API answers it, drawn: graph, targets, steps", async () => {
@@ -110,6 +139,11 @@ describe("the console's first paint (local mode)", () => {
     for (const script of head.match(/<script[^>]*>/g) ?? [])
       expect(script).toMatch(/ defer|type="application\/json"/);
     expect(html).not.toContain('<script type="module"');
+    // The modules' preloads come inert (a <template>), added by boot.js after the first frame.
+    expect(head.replace(/<template id="reflex-preload">[\s\S]*?<\/template>/, "")).not.toContain(
+      "modulepreload",
+    );
+    expect(head).toMatch(/<template id="reflex-preload">\s*<link rel="modulepreload"/);
 
     const page = await browser.newPage();
     // Frames counted from the start; the count when the content, then the modules' script, was in the page.
@@ -164,7 +198,8 @@ describe("the console's first paint (local mode)", () => {
     page.on("pageerror", (e) => errors.push(e.message));
     try {
       await page.goto(`${local.url}/runs/${run.id}`);
-      expect(new URL(page.url()).pathname).toBe("/");
+      // The address becomes the console's own once the first frame is out (boot.js).
+      await expect.poll(() => new URL(page.url()).pathname).toBe("/");
       expect(new URL(page.url()).hash).toBe(`#/runs/${run.id}`);
       // The button is the modules' (the server draws none): the page is live.
       await page.getByRole("button", { name: "↻ Re-run" }).waitFor();
@@ -177,6 +212,139 @@ describe("the console's first paint (local mode)", () => {
       await page.locator(`#runs tbody tr[data-execution="${run.id}"]`).waitFor();
       expect(new URL(page.url()).hash).toBe("#/runs");
       expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("is taken over as drawn: the server's nodes stay (none removed), the graph and the steps are live on them", async () => {
+    const page = await browser.newPage();
+    await page.addInitScript({ content: NOTE_DRAWN });
+    try {
+      await page.goto(`${local.url}/runs/${run.id}`);
+      await page.locator("body[data-live]").waitFor({ state: "attached" });
+      await page.getByRole("button", { name: "↻ Re-run" }).waitFor();
+      expect(await page.evaluate(DRAWN_STILL_THERE)).toEqual({
+        heading: true,
+        graph: true,
+        target: true,
+        steps: true,
+        audit: true,
+      });
+      expect(await page.evaluate("window.__removed")).toBe(0);
+      // The server's graph answers a click: the state's records open, the address names it.
+      await page.locator("#graph [data-state=SnapshotTargets]").click();
+      await expect.poll(() => page.locator("#state-SnapshotTargets").getAttribute("open")).toBe("");
+      expect(new URL(page.url()).hash).toBe(`#/runs/${run.id}/SnapshotTargets`);
+      // The server's iterations open into their own state machine.
+      await page.locator("#state-SnapshotTargets details[data-iteration] > summary").first().click();
+      await page.locator("#state-SnapshotTargets [data-iteration-graph] svg").first().waitFor();
+      expect(await page.evaluate("window.__removed")).toBe(0);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("the runs list is taken over as drawn: its rows stay, its filters work on the server's form", async () => {
+    const page = await browser.newPage();
+    await page.addInitScript({ content: NOTE_DRAWN });
+    try {
+      await page.goto(`${local.url}/runs`);
+      await page.locator("body[data-live]").waitFor({ state: "attached" });
+      expect(await page.evaluate(DRAWN_STILL_THERE)).toEqual({ heading: true, form: true, row: true });
+      expect(await page.evaluate("window.__removed")).toBe(0);
+      const row = page.locator(`#runs tbody tr[data-execution="${run.id}"]`);
+      await page.locator('select[name="status"]').selectOption("FAILED");
+      await row.waitFor({ state: "detached" });
+      await page.locator('select[name="status"]').selectOption("");
+      await page.locator('input[name="text"]').fill(run.id);
+      await row.waitFor();
+      expect(await page.locator("#runs tbody tr").count()).toBe(1);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("keeps a filter chosen on the drawn list before the modules came, and applies it", async () => {
+    const page = await browser.newPage();
+    // The modules' entry is held until the person has chosen a filter on the server's form.
+    let release = () => {};
+    const chosen = new Promise<void>((done) => {
+      release = done;
+    });
+    await page.route(/\/console\/console\.js$/, async (route) => {
+      await chosen;
+      await route.continue();
+    });
+    try {
+      await page.goto(`${local.url}/runs`);
+      const row = page.locator(`#runs tbody tr[data-execution="${run.id}"]`);
+      await row.waitFor();
+      await page.locator('select[name="status"]').selectOption("FAILED");
+      release();
+      await page.locator("body[data-live]").waitFor({ state: "attached" });
+      await row.waitFor({ state: "detached" });
+      expect(await page.locator('select[name="status"]').inputValue()).toBe("FAILED");
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("a deep link to a Map iteration past the first 50 is drawn by the server as the console draws it, and opened when taken over", async () => {
+    const target = `i-${String(55).padStart(17, "0")}`;
+    await storeMapRun(run as unknown as Parameters<typeof storeMapRun>[0], "first-paint-map", 60);
+    const page = await browser.newPage();
+    await page.addInitScript({ content: NOTE_DRAWN });
+    try {
+      await page.goto(`${local.url}/runs/first-paint-map/SnapshotTargets/${target}`);
+      await page.locator("body[data-live]").waitFor({ state: "attached" });
+      const iteration = page.locator(`#state-SnapshotTargets details[data-iteration="${target}"]`);
+      await expect.poll(() => iteration.getAttribute("open")).toBe("");
+      await iteration.locator("[data-iteration-graph] svg").waitFor();
+      expect(await page.evaluate("window.__removed")).toBe(0);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("moves inside the console by its links: one request per page, the list's rows kept coming back, back and forward still work", async () => {
+    const page = await browser.newPage();
+    // The console polls only a tab on screen: this one says it is hidden once it is live, so the
+    // requests counted are the moves' own.
+    await page.addInitScript({
+      content: `Object.defineProperty(Document.prototype, "hidden", { get: () => Boolean(window.__hidden) });`,
+    });
+    const asked: string[] = [];
+    page.on("request", (r) => {
+      const url = new URL(r.url());
+      if (url.pathname.startsWith("/api/executions") || url.pathname.startsWith("/api/runbooks"))
+        asked.push(`${url.pathname}${url.search}`);
+    });
+    try {
+      await page.goto(`${local.url}/runs`);
+      await page.locator("body[data-live]").waitFor({ state: "attached" });
+      await page.evaluate("window.__hidden = true");
+      const row = `#runs tbody tr[data-execution="${run.id}"]`;
+      await page.locator(row).evaluate((tr) => {
+        (tr as unknown as { dataset: Record<string, string> }).dataset.noted = "";
+      });
+      asked.length = 0;
+      await page.locator(`${row} a[href^="#/runs/"]`).click();
+      await page.locator("#graph svg [data-state=Report]").waitFor();
+      await page.locator("main:not([aria-busy])").waitFor({ state: "attached" });
+      expect(new URL(page.url()).hash).toBe(`#/runs/${run.id}`);
+      expect(asked).toEqual([`/api/executions/${run.id}`]);
+      asked.length = 0;
+      await page.getByRole("link", { name: "← All runs" }).click();
+      // The same row node, back in place: the list was not drawn again.
+      await page.locator(`${row}[data-noted]`).waitFor();
+      expect(asked).toEqual(["/api/executions?limit=100"]);
+      await page.goBack();
+      await page.locator("#graph svg [data-state=Report]").waitFor();
+      expect(new URL(page.url()).hash).toBe(`#/runs/${run.id}`);
+      await page.goForward();
+      await page.locator(`${row}[data-noted]`).waitFor();
+      expect(new URL(page.url()).hash).toBe("#/runs");
     } finally {
       await page.close();
     }

@@ -67,3 +67,4 @@ export function renderGraph(
   statuses: ReturnType<typeof statusOf>,
   onSelect?: (name: string) => void,
 ): Element;
+export function livenGraph(root: Element, onSelect?: (name: string) => void): Element;

@@ -372,7 +372,7 @@ function edges(g, statuses) {
 }
 
 /** One state: a focusable box with its name, type, status line; click or Enter selects it. */
-function stateNode(n, st, pos, onSelect) {
+function stateNode(n, st, pos) {
   const [, word] = STATUS_TEXT[st.status] ?? ["", st.status];
   const x = pos.x - pos.width / 2;
   const y = pos.y - pos.height / 2;
@@ -398,14 +398,29 @@ function stateNode(n, st, pos, onSelect) {
     ),
     svg("text", { class: "sub", x: x + 10, y: y + 38 }, subLine(n, st)),
   );
-  node.addEventListener("click", () => onSelect?.(n.name));
-  node.addEventListener("keydown", (ev) => {
-    if (ev.key === "Enter" || ev.key === " ") {
-      ev.preventDefault();
-      onSelect?.(n.name);
-    }
-  });
   return node;
+}
+
+/**
+ * Makes a drawn graph's states selectable: click, Enter or Space on a state calls
+ * `onSelect(name)`. One listener per kind on the graph's root, so a graph local mode's server
+ * drew (first-paint.ts) is made live as it is, without being drawn again.
+ * @param {Element} root the `<svg>` (or, without dagre, the `<ol>`) renderGraph returned
+ * @param {(name: string) => void} [onSelect]
+ */
+export function livenGraph(root, onSelect) {
+  const stateOf = (ev) => ev.target.closest?.("[data-state]")?.dataset.state;
+  root.addEventListener("click", (ev) => {
+    const name = stateOf(ev);
+    if (name) onSelect?.(name);
+  });
+  root.addEventListener("keydown", (ev) => {
+    const name = (ev.key === "Enter" || ev.key === " ") && root.tagName !== "OL" ? stateOf(ev) : undefined;
+    if (!name) return;
+    ev.preventDefault();
+    onSelect?.(name);
+  });
+  return root;
 }
 
 /**
@@ -418,8 +433,8 @@ export function renderGraph(graph, statuses, onSelect) {
   const g = layout(dagre, graph, statuses);
   const root = canvas(g);
   root.append(...edges(g, statuses));
-  for (const n of graph.nodes) root.append(stateNode(n, statuses.get(n.name), g.node(n.name), onSelect));
-  return root;
+  for (const n of graph.nodes) root.append(stateNode(n, statuses.get(n.name), g.node(n.name)));
+  return livenGraph(root, onSelect);
 }
 
 /** Without dagre: the states in definition order, each with its status. */
@@ -434,9 +449,8 @@ function renderList(graph, statuses, onSelect) {
     const b = document.createElement("button");
     b.type = "button";
     b.textContent = `${n.name} (${n.type}) — ${subLine(n, st)}`;
-    b.addEventListener("click", () => onSelect?.(n.name));
     li.append(b);
     ol.append(li);
   }
-  return ol;
+  return livenGraph(ol, onSelect);
 }

@@ -11,7 +11,7 @@ import { errorText } from "./dom.js";
 
 /**
  * @typedef {{ code: string, message: string, path?: string }} ApiErrorBody
- * @typedef {{ status: number, body: any, notModified?: boolean }} ApiResult
+ * @typedef {{ status: number, body: any, notModified?: boolean, inlined?: boolean }} ApiResult
  * @typedef {{ api: string, early?: Record<string, { actor: string, response: Promise<Response> }>, dagre?: Promise<void> }} Boot
  */
 
@@ -115,7 +115,8 @@ export async function api(method, path, body) {
   if (given) {
     const result = { status: given.status, body: given.body };
     if (given.etag) hold(path, given.etag, result);
-    return result;
+    // `inlined`: the very answer the page was drawn from (what the views may keep as drawn).
+    return { ...result, inlined: true };
   }
   const had = method === "GET" ? held.get(path) : undefined;
   try {

@@ -110,10 +110,42 @@ export function flash(message, isError = false) {
  * @param {() => Child} build
  */
 export function patch(el, key, build) {
-  if (el.dataset.drawn === key) return false;
-  el.dataset.drawn = key;
+  const drawn = keyOf(key);
+  if (el.dataset.drawn === drawn) return false;
+  el.dataset.drawn = drawn;
   fill(el, build());
   return true;
+}
+
+/**
+ * A part's key as it is kept in its `data-drawn`: a 53-bit hash (cyrb53), so a key made of a
+ * whole run's steps (a Map of 1,000 targets) is not held in the page, nor sent in local mode's
+ * drawn HTML, whose parts the modules keep when their keys match (views/run.js).
+ * @param {string} key
+ */
+export function keyOf(key) {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+}
+
+/**
+ * Writes each `<time>` inside `root` in this viewer's zone and locale: a page local mode's server
+ * drew has them in the server's, and the modules keep its nodes rather than draw them again.
+ * @param {ParentNode} root
+ */
+export function localTimes(root) {
+  for (const t of root.querySelectorAll("time[datetime]")) {
+    const text = new Date(/** @type {string} */ (t.getAttribute("datetime"))).toLocaleString();
+    if (t.textContent !== text) t.textContent = text;
+  }
 }
 
 /** What names a field across redraws: its tag, name, label and id. @param {Element} el */

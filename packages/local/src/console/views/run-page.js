@@ -5,8 +5,8 @@
  * is run.js's, which knows who they are. Nothing here asks the API or reads the page at load,
  * so local mode's server builds the same parts for the page's first paint (first-paint.ts).
  */
-import { aslGraph, renderGraph, statusOf } from "../graph.js";
-import { badge, empty, h, json, runLink, time } from "../lib/dom.js";
+import { aslGraph, livenGraph, renderGraph, statusOf } from "../graph.js";
+import { badge, empty, h, json, patch, runLink, time } from "../lib/dom.js";
 import {
   alarmText,
   locationText,
@@ -17,16 +17,20 @@ import {
   triggerText,
 } from "../lib/runs.js";
 import { resultsView } from "./run-results.js";
-import { stepsView } from "./run-steps.js";
+import { adoptSteps, stepsView } from "./run-steps.js";
 
 /** @typedef {import("../lib/runs.js").Run} Run */
 
-/** The run's name, dry-run mark and status, then `actions` (its buttons). @param {Run} run @param {import("../lib/dom.js").Child} actions */
-export function headView(run, actions) {
+/**
+ * The run's name, dry-run mark and status, then the place of its buttons (`.actions`): what a
+ * person may do depends on who they are, which run.js knows and draws there.
+ * @param {Run} run
+ */
+export function headView(run) {
   return [
     h("h2", {}, run.runbook, run.dryRun ? h("span", { class: "badge dry" }, "dry-run") : ""),
     h("span", { id: "run-status" }, badge(run.status)),
-    actions,
+    h("div", { class: "actions" }),
   ];
 }
 
@@ -160,16 +164,20 @@ function auditView(run) {
   );
 }
 
-/** The page's parts, empty, in order. @param {string} id */
+/**
+ * The page's parts, empty, in order; each names itself (`data-part`) and the head names the run
+ * (`data-run`), so the modules find the parts local mode's server drew (run.js's adopt).
+ * @param {string} id
+ */
 export function frame(id) {
   const el = {
-    head: h("div", { class: "run-head" }),
-    facts: h("dl", { class: "facts" }),
-    graph: h("section", { class: "run-graph", "aria-label": "State machine" }),
-    results: h("div", {}),
-    params: h("div", {}),
-    steps: h("div", { id: "steps" }),
-    audit: h("div", {}),
+    head: h("div", { class: "run-head", "data-part": "head", "data-run": id }),
+    facts: h("dl", { class: "facts", "data-part": "facts" }),
+    graph: h("section", { class: "run-graph", "aria-label": "State machine", "data-part": "graph" }),
+    results: h("div", { "data-part": "results" }),
+    params: h("div", { "data-part": "params" }),
+    steps: h("div", { id: "steps", "data-part": "steps" }),
+    audit: h("div", { "data-part": "audit" }),
   };
   const page = [
     h("p", { class: "small" }, h("a", { href: "#/runs" }, "← All runs")),
@@ -200,16 +208,21 @@ export function frame(id) {
 }
 
 /**
+ * @typedef {"head" | "facts" | "graph" | "results" | "params" | "steps" | "audit"} PartName
+ * @typedef {[key: string, build: () => import("../lib/dom.js").Child, adopt?: (el: HTMLElement) => void]} Part
+ */
+
+/**
  * Each part of the page (`frame().el`): the key of the data it is drawn from (drawn again only
- * when its key changes) and how to build it. run.js draws them as the run changes; local mode's
- * server draws them once, for the first paint.
+ * when its key changes), how to build it, and for a part with handlers how to make the same
+ * part live when local mode's server drew it (`adopt`: the modules keep the server's nodes).
+ * run.js draws them as the run changes; local mode's server draws them once, for the first paint.
  * @param {Run} run
  * @param {{ stateMachine?: unknown, missing?: string }} def the run's state machine, or why there is none
- * @param {{ actions: () => import("../lib/dom.js").Child, headKey?: string, select?: (name: string) => void,
- *   link?: { state?: string, target?: string } }} opts
- * @returns {Record<"head" | "facts" | "graph" | "results" | "params" | "steps" | "audit", [string, () => import("../lib/dom.js").Child]>}
+ * @param {{ select?: (name: string) => void, link?: { state?: string, target?: string } }} opts
+ * @returns {Record<PartName, Part>}
  */
-export function runParts(run, def, { actions, headKey = "", select = () => {}, link = {} }) {
+export function runParts(run, def, { select = () => {}, link = {} }) {
   const live = !TERMINAL.includes(run.status);
   // A live run's durations and timings count up: those parts are drawn again once a second.
   const tick = live ? Math.floor(Date.now() / 1000) : 0;
@@ -229,12 +242,35 @@ export function runParts(run, def, { actions, headKey = "", select = () => {}, l
   ];
   const started = (run.audit ?? []).find((a) => a.kind === "execution.started");
   return {
-    head: [JSON.stringify([run.status, run.runbook, run.dryRun, headKey]), () => headView(run, actions())],
+    head: [JSON.stringify([run.status, run.runbook, run.dryRun]), () => headView(run)],
     facts: [JSON.stringify([...facts, started, tick]), () => factsView(run)],
-    graph: [`${steps}${def.missing}`, () => graphView(graph, statuses, def.missing, live, select)],
+    graph: [
+      `${steps}${def.missing}`,
+      () => graphView(graph, statuses, def.missing, live, select),
+      (el) => {
+        const root = el.querySelector("#graph > svg, #graph > ol");
+        if (root) livenGraph(root, select);
+      },
+    ],
     results: [JSON.stringify([run.status, run.dryRun, run.outcome, run.result]), () => resultsView(run)],
     params: [JSON.stringify(run.params ?? {}), () => paramsView(run)],
-    steps: [steps, () => (graph && statuses ? stepsView(graph, statuses, run, link) : json(run.steps))],
+    steps: [
+      steps,
+      () => (graph && statuses ? stepsView(graph, statuses, run, link) : json(run.steps)),
+      (el) => {
+        if (graph && statuses) adoptSteps(el, graph, statuses, run);
+      },
+    ],
     audit: [JSON.stringify(run.audit ?? []), () => auditView(run)],
   };
+}
+
+/**
+ * Draws each part whose key changed (`patch`: its `data-drawn`). Local mode's server draws a page
+ * this way, so the modules, finding the parts drawn from the same answer, keep them.
+ * @param {Record<PartName, HTMLElement>} el @param {Record<PartName, Part>} parts
+ */
+export function drawParts(el, parts) {
+  for (const [name, [key, build]] of Object.entries(parts))
+    patch(el[/** @type {PartName} */ (name)], key, build);
 }

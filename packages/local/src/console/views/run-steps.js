@@ -65,18 +65,17 @@ export function recordsTable(records) {
 }
 
 /**
- * One iteration: opened, it draws the item's own state machine (the Map's ItemProcessor) with
- * each inner state's status, and its records. Drawn when opened.
+ * One iteration's `<details>`: its target, status and records; opened, it shows the item's own
+ * state machine and its records ({@link livenIteration}).
  * @param {GraphNode} node @param {{ target: string, records: StepRecord[], status: string }} it
- * @param {Run} run @param {Map<string, string>} names
+ * @param {Map<string, string>} names
  */
-function iterationItem(node, it, run, names) {
-  const inner = /** @type {any} */ (node.state).ItemProcessor ?? /** @type {any} */ (node.state).Iterator;
+function iterationItem(node, it, names) {
   const recs = it.records;
   const spent = duration(
     Date.parse(recs[recs.length - 1].endedAt ?? new Date().toISOString()) - Date.parse(recs[0].startedAt),
   );
-  const d = /** @type {HTMLDetailsElement} */ (
+  return /** @type {HTMLDetailsElement} */ (
     h(
       "details",
       { "data-key": `iter-${node.name}-${it.target}`, "data-iteration": it.target },
@@ -91,13 +90,24 @@ function iterationItem(node, it, run, names) {
       ),
     )
   );
+}
+
+/**
+ * Draws an iteration's state machine (the Map's ItemProcessor, each inner state with its status)
+ * and its records when it is opened, the first time: drawn or not, by the console or by local
+ * mode's server, the `<details>` is made live here.
+ * @param {HTMLDetailsElement} d @param {GraphNode} node
+ * @param {{ target: string, records: StepRecord[], status: string }} it @param {Run} run
+ */
+function livenIteration(d, node, it, run) {
+  const inner = /** @type {any} */ (node.state).ItemProcessor ?? /** @type {any} */ (node.state).Iterator;
   let drawn = false;
   const draw = () => {
     if (drawn || !d.open) return;
     drawn = true;
     if (inner?.States) {
       const g = aslGraph(inner);
-      const sts = statusOf(g, { ...run, status: it.status, steps: recs });
+      const sts = statusOf(g, { ...run, status: it.status, steps: it.records });
       d.append(
         h(
           "div",
@@ -106,12 +116,38 @@ function iterationItem(node, it, run, names) {
         ),
       );
     }
-    d.append(recordsTable(recs));
+    d.append(recordsTable(it.records));
   };
   d.addEventListener("toggle", draw);
   // Restored open across refreshes: draw once it is in the page.
   queueMicrotask(draw);
-  return h("li", {}, d);
+}
+
+/**
+ * Makes a Map state's iterations live (drawn by iterationsView, here or by local mode's server):
+ * each opens into its state machine, "Show more" draws the next page.
+ * @param {HTMLElement} wrap the `.iterations-wrap` @param {GraphNode} node @param {StepRecord[]} records
+ * @param {Run} run @param {Map<string, string>} names
+ * @param {{ details: HTMLDetailsElement[], more?: HTMLElement | null }} drawn its iterations' `<details>` and its "Show more"
+ */
+function livenIterations(wrap, node, records, run, names, { details, more }) {
+  const { items } = iterations(records);
+  const byTarget = new Map(items.map((it) => [it.target, it]));
+  for (const d of details) {
+    const it = byTarget.get(d.dataset.iteration ?? "");
+    if (it) livenIteration(d, node, it, run);
+  }
+  const shown = details.length;
+  more?.addEventListener("click", () => {
+    shownIterations.set(`${run.id}:${node.name}`, Math.min(items.length, shown + ITERATION_PAGE));
+    const fresh = iterationsView(node, records, run, names);
+    wrap.replaceWith(fresh);
+    // The first newly shown iteration takes the focus, so the keyboard carries on there.
+    /** @type {HTMLElement | null} */ (
+      fresh.querySelector(`.iterations > li:nth-child(${shown + 1}) summary`)
+    )?.focus();
+  });
+  return wrap;
 }
 
 /**
@@ -124,25 +160,17 @@ function iterationsView(node, records, run, names, wanted) {
   const key = `${run.id}:${node.name}`;
   const at = wanted ? items.findIndex((it) => it.target === wanted) : -1;
   const shown = Math.max(shownIterations.get(key) ?? ITERATION_PAGE, at + 1);
+  const details = items.slice(0, shown).map((it) => iterationItem(node, it, names));
   const list = h(
     "ol",
     { class: "iterations" },
-    items.slice(0, shown).map((it) => iterationItem(node, it, run, names)),
+    details.map((d) => h("li", {}, d)),
   );
-  const showMore = () => {
-    shownIterations.set(key, Math.min(items.length, shown + ITERATION_PAGE));
-    const fresh = iterationsView(node, records, run, names);
-    wrap.replaceWith(fresh);
-    // The first newly shown iteration takes the focus, so the keyboard carries on there.
-    /** @type {HTMLElement | null} */ (
-      fresh.querySelector(`.iterations > li:nth-child(${shown + 1}) summary`)
-    )?.focus();
-  };
   const more =
     items.length > shown
       ? h(
           "button",
-          { type: "button", "data-more": node.name, onclick: showMore },
+          { type: "button", "data-more": node.name },
           `Show ${Math.min(ITERATION_PAGE, items.length - shown)} more (${shown} of ${items.length} shown)`,
         )
       : "";
@@ -155,8 +183,12 @@ function iterationsView(node, records, run, names, wanted) {
       )
     : "";
   const wrap = h("div", { class: "iterations-wrap" }, list, more, rest);
-  return wrap;
+  return livenIterations(wrap, node, records, run, names, { details, more: more || null });
 }
+
+/** The targets' names the run reported, by id. @param {Run} run */
+const targetNames = (run) =>
+  new Map((run.outcome?.targets ?? []).filter((t) => t.name).map((t) => [t.id, String(t.name)]));
 
 /**
  * Every state that wrote records, a `<details>` each (`#state-<name>`).
@@ -166,9 +198,7 @@ function iterationsView(node, records, run, names, wanted) {
  * @param {{ state?: string, target?: string }} [link] a step (and iteration) to show (a deep link)
  */
 export function stepsView(graph, statuses, run, link = {}) {
-  const names = new Map(
-    (run.outcome?.targets ?? []).filter((t) => t.name).map((t) => [t.id, String(t.name)]),
-  );
+  const names = targetNames(run);
   const rows = [];
   for (const n of graph.nodes) {
     const st = /** @type {{ status: string, records: StepRecord[] }} */ (statuses.get(n.name));
@@ -197,4 +227,31 @@ export function stepsView(graph, statuses, run, link = {}) {
     );
   }
   return rows.length ? rows : [h("p", { class: "muted" }, "No step has started yet.")];
+}
+
+/**
+ * Makes step records local mode's server drew (stepsView's, as they are in the page) live: each
+ * Map state's iterations open into their state machine and page on, as if drawn here.
+ * @param {HTMLElement} el the part holding stepsView's `<details>`
+ * @param {import("../graph.js").Graph} graph
+ * @param {ReturnType<typeof statusOf>} statuses
+ * @param {Run} run
+ */
+export function adoptSteps(el, graph, statuses, run) {
+  const names = targetNames(run);
+  for (const n of graph.nodes) {
+    const wrap = n.iterates
+      ? /** @type {HTMLElement | null} */ (
+          el.querySelector(`#state-${CSS.escape(n.name)} > .iterations-wrap`)
+        )
+      : null;
+    if (!wrap) continue;
+    const st = /** @type {{ records: StepRecord[] }} */ (statuses.get(n.name));
+    livenIterations(wrap, n, st.records, run, names, {
+      details: /** @type {HTMLDetailsElement[]} */ ([
+        ...wrap.querySelectorAll(":scope > .iterations > li > details[data-iteration]"),
+      ]),
+      more: /** @type {HTMLElement | null} */ (wrap.querySelector(":scope > button[data-more]")),
+    });
+  }
 }

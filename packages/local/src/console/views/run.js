@@ -7,7 +7,7 @@
  */
 import { act } from "../lib/act.js";
 import { api, BOOT, errorText, runbookDef } from "../lib/api.js";
-import { empty, fill, flash, h, patch } from "../lib/dom.js";
+import { empty, fill, flash, h, localTimes, patch } from "../lib/dom.js";
 import { allowed, meKey, whyNot, whyNotAbort, whyNotAnswer } from "../lib/me.js";
 import { TERMINAL } from "../lib/runs.js";
 import { frame, runParts } from "./run-page.js";
@@ -17,18 +17,19 @@ import { frame, runParts } from "./run-page.js";
 /** Open or closed `<details>`, by `<run id>:<data-key>`, kept across redraws. */
 const openState = new Map();
 
-/** Redraws a part of the page when its key changed, keeping its `<details>` open or closed. @param {string} id @param {HTMLElement} el @param {string} key @param {() => import("../lib/dom.js").Child} build */
+/** Redraws a part of the page when its key changed, keeping its `<details>` open or closed; true when it did. @param {string} id @param {HTMLElement} el @param {string} key @param {() => import("../lib/dom.js").Child} build */
 function part(id, el, key, build) {
   for (const d of el.querySelectorAll("details[data-key]"))
     openState.set(
       `${id}:${/** @type {HTMLElement} */ (d).dataset.key}`,
       /** @type {HTMLDetailsElement} */ (d).open,
     );
-  if (!patch(el, key, build)) return;
+  if (!patch(el, key, build)) return false;
   for (const d of el.querySelectorAll("details[data-key]")) {
     const was = openState.get(`${id}:${/** @type {HTMLElement} */ (d).dataset.key}`);
     if (was !== undefined) /** @type {HTMLDetailsElement} */ (d).open = was;
   }
+  return true;
 }
 
 /** @param {Run} run */
@@ -89,13 +90,14 @@ function abortButton(run) {
   );
 }
 
-/** What a person may do with the run now. @param {Run} run */
+/** What a person may do with the run now: the buttons, for the head's `.actions`. @param {Run} run */
 function actionsView(run) {
   const at = `/api/executions/${encodeURIComponent(run.id)}`;
-  const actions = h("div", { class: "actions" });
+  /** @type {Node[]} */
+  const actions = [];
   const asked = { requestedBy: run.trigger?.actor, ...run.approval };
   if (run.status === "WAITING_FOR_APPROVAL")
-    actions.append(
+    actions.push(
       ...allowed(
         h(
           "button",
@@ -121,13 +123,40 @@ function actionsView(run) {
         whyNotAnswer(asked, run.runbook, "reject"),
       ),
     );
-  if (!TERMINAL.includes(run.status)) actions.append(...abortButton(run));
-  else actions.append(...rerunButton(run));
+  if (!TERMINAL.includes(run.status)) actions.push(...abortButton(run));
+  else actions.push(...rerunButton(run));
   return actions;
 }
 
 /** @type {ReturnType<typeof frame> | undefined} */
 let drawn;
+/** Parts of the page local mode's server drew that no handler is attached to yet (adopt). */
+const unlived = new WeakSet();
+
+/**
+ * The run page local mode's server drew into `<main>` (first-paint.ts, marked `data-first-paint`)
+ * for run `id`, taken as the page's parts as it is: its nodes stay, the parts whose data is
+ * unchanged are not drawn again (their `data-drawn` keys match), and the others are made live
+ * as drawRun meets them. Undefined when `<main>` holds no such page.
+ * @param {HTMLElement} main @param {string} id
+ * @returns {ReturnType<typeof frame> | undefined}
+ */
+function adopt(main, id) {
+  if (!main.hasAttribute("data-first-paint")) return undefined;
+  main.removeAttribute("data-first-paint");
+  const head = main.querySelector(':scope > [data-part="head"]');
+  if (!(head instanceof HTMLElement) || head.dataset.run !== id) return undefined;
+  const fresh = frame(id);
+  const el = /** @type {typeof fresh.el} */ ({});
+  for (const name of /** @type {Array<keyof typeof fresh.el>} */ (Object.keys(fresh.el))) {
+    const found = main.querySelector(`[data-part="${name}"]`);
+    if (!(found instanceof HTMLElement)) return undefined;
+    el[name] = found;
+    unlived.add(found);
+  }
+  localTimes(main);
+  return { id, el, page: /** @type {any[]} */ ([...main.childNodes]) };
+}
 
 /** Opens a state's records and gives it the focus. @param {string} name @param {string} [target] */
 function showStep(name, target) {
@@ -172,8 +201,8 @@ export const runView = {
     // Its layout needs dagre (loading since boot.js ran; without it the states are listed).
     if (def.stateMachine) await BOOT.dagre;
     if (first || drawn?.id !== id || !main.contains(drawn.el.head)) {
-      drawn = frame(id);
-      fill(main, drawn.page);
+      drawn = (first && adopt(main, id)) || frame(id);
+      if (!main.contains(drawn.el.head)) fill(main, drawn.page);
     }
     drawRun(drawn, run, def, ctx, route);
     if (first && route.step) showStep(route.step, route.target);
@@ -191,12 +220,15 @@ function drawRun({ id, el }, run, def, ctx, route) {
     ctx.linkTo(`#/runs/${encodeURIComponent(id)}/${encodeURIComponent(name)}`);
     showStep(name);
   };
-  const parts = runParts(run, def, {
-    actions: () => actionsView(run),
-    headKey: meKey(),
-    select,
-    link: { state: route.step, target: route.target },
-  });
-  for (const [name, [key, build]] of Object.entries(parts))
-    part(id, el[/** @type {keyof typeof el} */ (name)], key, build);
+  const parts = runParts(run, def, { select, link: { state: route.step, target: route.target } });
+  for (const [name, [key, build, adopted]] of Object.entries(parts)) {
+    const at = el[/** @type {keyof typeof el} */ (name)];
+    // A part the server drew: kept when its data is the same, then given its handlers.
+    if (!part(id, at, key, build) && unlived.has(at)) adopted?.(at);
+    unlived.delete(at);
+  }
+  // The buttons: who may do what is known here, not on the server.
+  const actions = /** @type {HTMLElement} */ (el.head.querySelector(":scope > .actions"));
+  const asked = [run.status, run.runbook, run.dryRun, run.trigger?.actor, run.approval, meKey()];
+  patch(actions, JSON.stringify(asked), () => actionsView(run));
 }

@@ -104,26 +104,24 @@ export function drawList(target, res, { filters, rowOf, matches, more: askMore, 
     target.dataset.shape = shape;
     status = h("p", { class: "count muted small", "aria-live": "polite" });
     list = shown.length ? table() : null;
-    const more = wantMore ? h("button", { type: "button", onclick: askMore }, "Show 100 more") : "";
+    const more = wantMore
+      ? h("button", { type: "button", "data-more-runs": "", onclick: askMore }, "Show 100 more")
+      : "";
     fill(target, status, list ?? empty("No run matches these filters. Clear a filter to see more."), more);
   }
   if (status.textContent !== count) status.textContent = count;
   if (list) reconcile(/** @type {HTMLElement} */ (list.querySelector("tbody")), shown.map(rowOf));
 }
 
-/** @param {string} name @param {string} label @param {string[]} options @param {Filters} filters @param {(name: string, value: string) => void} setFilter */
-const select = (name, label, options, filters, setFilter) =>
+/** @param {string} name @param {string} label @param {string[]} options @param {Filters} filters */
+const select = (name, label, options, filters) =>
   h(
     "label",
     {},
     label,
     h(
       "select",
-      {
-        name,
-        onchange: (/** @type {Event} */ ev) =>
-          setFilter(name, /** @type {HTMLSelectElement} */ (ev.target).value),
-      },
+      { name },
       h("option", { value: "" }, "any"),
       options.map((o) =>
         h("option", { value: o, selected: filters[name] === o }, o.toLowerCase().replaceAll("_", " ")),
@@ -138,31 +136,48 @@ const select = (name, label, options, filters, setFilter) =>
 export function frame(runbookNames, filters, setFilter) {
   return [
     h("h2", {}, "Runs"),
-    h(
-      "form",
-      {
-        class: "filters",
-        role: "search",
-        "aria-label": "Filter runs",
-        onsubmit: (/** @type {Event} */ ev) => ev.preventDefault(),
-      },
-      select("status", "Status", STATUSES, filters, setFilter),
-      select("runbook", "Runbook", runbookNames, filters, setFilter),
-      select("trigger", "Trigger", TRIGGERS, filters, setFilter),
+    livenFilters(
       h(
-        "label",
-        {},
-        "Text",
-        h("input", {
-          name: "text",
-          type: "search",
-          value: filters.text,
-          placeholder: "id, rule, person, summary…",
-          oninput: (/** @type {Event} */ ev) =>
-            setFilter("text", /** @type {HTMLInputElement} */ (ev.target).value),
-        }),
+        "form",
+        { class: "filters", role: "search", "aria-label": "Filter runs" },
+        select("status", "Status", STATUSES, filters),
+        select("runbook", "Runbook", runbookNames, filters),
+        select("trigger", "Trigger", TRIGGERS, filters),
+        h(
+          "label",
+          {},
+          "Text",
+          h("input", {
+            name: "text",
+            type: "search",
+            value: filters.text,
+            placeholder: "id, rule, person, summary…",
+          }),
+        ),
       ),
+      setFilter,
     ),
     h("div", { id: "runs-body" }),
   ];
+}
+
+/**
+ * Makes the filters' form live: a choice or a keystroke in it sets that filter. The form's own
+ * listeners, so a form local mode's server drew is made live as it is.
+ * @param {HTMLElement} form @param {(name: string, value: string) => void} setFilter
+ */
+export function livenFilters(form, setFilter) {
+  /** @param {Event} ev */
+  const set = (ev) => {
+    const field = /** @type {HTMLInputElement | HTMLSelectElement} */ (ev.target);
+    if (field.name) setFilter(field.name, field.value);
+  };
+  form.addEventListener("change", (ev) => {
+    if (/** @type {Element} */ (ev.target).tagName === "SELECT") set(ev);
+  });
+  form.addEventListener("input", (ev) => {
+    if (/** @type {Element} */ (ev.target).tagName === "INPUT") set(ev);
+  });
+  form.addEventListener("submit", (ev) => ev.preventDefault());
+  return form;
 }

@@ -7,9 +7,9 @@
  */
 
 import { API, api, runbooks } from "../lib/api.js";
-import { fill } from "../lib/dom.js";
+import { fill, localTimes } from "../lib/dom.js";
 import { locationText, TERMINAL, triggerReason, triggerText } from "../lib/runs.js";
-import { drawList, frame, runRow } from "./runs-list.js";
+import { drawList, frame, livenFilters, runRow } from "./runs-list.js";
 
 /** @typedef {import("../lib/runs.js").Run} Run */
 
@@ -21,6 +21,12 @@ let listing;
 const rows = new Map(/** @type {Array<[string, { key: string, tr: HTMLElement }]>} */ ([]));
 /** @type {() => unknown} */
 let refetch = () => undefined;
+/**
+ * The list's nodes (heading, filters, rows), kept while another page is shown: coming back, they
+ * go back in place and only the rows whose run changed are built again.
+ * @type {ChildNode[] | undefined}
+ */
+let kept;
 
 /** @param {string} name @param {string | number} value */
 function setFilter(name, value) {
@@ -51,10 +57,14 @@ function matches(run) {
   return hay.includes(filters.text.toLowerCase());
 }
 
+/** What a run's row is drawn from. @param {Run} run */
+const rowKey = (run) =>
+  // A running run's duration counts up: its row is drawn again once a second.
+  JSON.stringify(run) + (TERMINAL.includes(run.status) ? "" : Math.floor(Date.now() / 1000));
+
 /** The row of a run: the one drawn before when the run has not changed. @param {Run} run */
 function rowOf(run) {
-  // A running run's duration counts up: its row is drawn again once a second.
-  const key = JSON.stringify(run) + (TERMINAL.includes(run.status) ? "" : Math.floor(Date.now() / 1000));
+  const key = rowKey(run);
   const had = rows.get(run.id);
   if (had && had.key === key) return had.tr;
   const tr = runRow(run);
@@ -62,12 +72,13 @@ function rowOf(run) {
   return tr;
 }
 
+const askMore = () => setFilter("limit", Math.min(500, filters.limit + 100));
+
 /** Draws the list from the last answer and the filters; only changed rows are built. */
 function draw() {
   const target = document.getElementById("runs-body");
   if (!listing || !target) return;
-  const more = () => setFilter("limit", Math.min(500, filters.limit + 100));
-  drawList(target, listing, { filters, rowOf, matches, more, origin: API || location.origin });
+  drawList(target, listing, { filters, rowOf, matches, more: askMore, origin: API || location.origin });
   // Rows of runs no longer listed are forgotten.
   const ids = new Set((listing.body.executions ?? []).map((/** @type {Run} */ r) => r.id));
   for (const id of rows.keys()) if (!ids.has(id)) rows.delete(id);
@@ -87,7 +98,20 @@ export const runsView = {
     if (first && query?.has("text")) filters.text = query.get("text") ?? "";
     // The list and the runbook names (for the filter) are fetched together.
     const asked = api("GET", `/api/executions?limit=${filters.limit}`);
-    if (first) {
+    if (first && adopt(main)) {
+      listing = await asked;
+      // The rows the server drew from this same answer are this list's rows (an answer from
+      // another API, `?api=`, draws its own).
+      const body = /** @type {HTMLElement} */ (document.getElementById("runs-body"));
+      for (const run of listing.inlined ? (listing.body.executions ?? []) : []) {
+        const tr = body.querySelector(`tr[data-execution="${CSS.escape(run.id)}"]`);
+        if (tr instanceof HTMLElement) rows.set(run.id, { key: rowKey(run), tr });
+      }
+    } else if (first && kept && !query?.has("text")) {
+      // Back from another page: the list as it was, once the answer is in, its changed rows only.
+      listing = await asked;
+      fill(main, kept);
+    } else if (first) {
       const rbs = await runbooks().catch(() => []);
       rows.clear();
       fill(
@@ -98,8 +122,32 @@ export const runsView = {
           setFilter,
         ),
       );
-    }
-    listing = await asked;
+      kept = [...main.childNodes];
+      listing = await asked;
+    } else listing = await asked;
     draw();
   },
 };
+
+/**
+ * The list local mode's server drew into `<main>` (first-paint.ts, `data-first-paint`), taken
+ * as it is: the filters' form is made live (with anything already chosen or typed in it), "Show
+ * 100 more" too, and the times are written in this viewer's zone. False when there is none.
+ * @param {HTMLElement} main
+ */
+function adopt(main) {
+  if (!main.hasAttribute("data-first-paint")) return false;
+  main.removeAttribute("data-first-paint");
+  const form = main.querySelector(":scope > form.filters");
+  if (!(form instanceof HTMLFormElement) || !document.getElementById("runs-body")) return false;
+  livenFilters(form, setFilter);
+  for (const field of form.elements) {
+    const f = /** @type {HTMLInputElement | HTMLSelectElement} */ (field);
+    if (f.name && f.name !== "limit" && Object.hasOwn(filters, f.name)) filters[f.name] = f.value;
+  }
+  main.querySelector("#runs-body > button[data-more-runs]")?.addEventListener("click", askMore);
+  localTimes(main);
+  rows.clear();
+  kept = [...main.childNodes];
+  return true;
+}
