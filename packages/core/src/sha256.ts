@@ -4,7 +4,8 @@
  * keyed by the day's signing key, which the signer derives once a day and hands over as the same
  * `Uint8Array` each time; node:crypto turns a key given as bytes into a key object on every
  * HMAC, so the key object is made once per signing key here and kept as long as the signer keeps
- * that key (a WeakMap). In bench/alarm-storm this is most of what signing cost the gate per request.
+ * that key (a WeakMap); likewise for the secret access key the signer keys an HMAC with on every
+ * request. In bench/alarm-storm this was most of what signing cost the gate per request.
  */
 import { createHash, createHmac, createSecretKey, type KeyObject } from "node:crypto";
 
@@ -19,9 +20,23 @@ const bytes = (d: SourceData): string | Uint8Array =>
 
 /** Key objects by the key the signer holds (its cached signing key): made once, dropped with it. */
 const keys = new WeakMap<object, KeyObject>();
+/**
+ * And by a secret access key, which the signer also keys an HMAC with on every request (to find
+ * its cached signing key): a few credentials at a time, so a few kept.
+ */
+const secrets = new Map<string, KeyObject>();
+const SECRETS_KEPT = 16;
 
-function keyOf(secret: SourceData): string | Uint8Array | KeyObject {
-  if (typeof secret === "string") return secret;
+function keyOf(secret: SourceData): KeyObject {
+  if (typeof secret === "string") {
+    let key = secrets.get(secret);
+    if (!key) {
+      key = createSecretKey(Buffer.from(secret, "utf8"));
+      if (secrets.size >= SECRETS_KEPT) secrets.delete(secrets.keys().next().value as string);
+      secrets.set(secret, key);
+    }
+    return key;
+  }
   let key = keys.get(secret);
   if (!key) {
     key = createSecretKey(bytes(secret) as Uint8Array);
