@@ -34,7 +34,7 @@ export function db(): DynamoDBDocumentClient {
   const raw = client(DynamoDBClient, "dynamodb");
   let doc = docs.get(raw);
   if (!doc) {
-    const built = DynamoDBDocumentClient.from(raw, { marshallOptions: MARSHALL });
+    const built = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
     const send = (command: unknown, ...rest: unknown[]) => {
       const proto = DynamoDBDocumentClient.prototype.send as (...a: unknown[]) => Promise<unknown>;
       if (rest.length === 0 && proto === documentSend && isDocumentCommand(command))
@@ -48,11 +48,20 @@ export function db(): DynamoDBDocumentClient {
   return doc;
 }
 
-const MARSHALL = { removeUndefinedValues: true } as const;
-/** As the document client marshals and unmarshals each value it finds at a command's key paths. */
-const marshallValue = (v: unknown) => marshall(v, { ...MARSHALL, convertTopLevelContainer: true });
+/*
+ * As the document client marshals and unmarshals each value it finds at a command's key paths
+ * (its options: undefined values left out, a top-level map or list marshalled whole; answers
+ * unmarshalled without a map wrapper). Not the objects handed to the document client, which
+ * completes its options in place.
+ */
+const VALUE = { removeUndefinedValues: true, convertTopLevelContainer: true };
+const marshallValue = (v: unknown) => marshall(v, VALUE);
 const unmarshallValue = (v: unknown) =>
   unmarshall(v as Record<string, AttributeValue>, { convertWithoutMapWrapper: true });
+/** A plain object's members each as above, in one call (an item, a key, expression values). */
+const MEMBERS = { removeUndefinedValues: true };
+const marshallMembers = (v: object) => marshall(v as Record<string, unknown>, MEMBERS);
+const unmarshallMembers = (v: object) => unmarshall(v as Record<string, AttributeValue>);
 
 /**
  * Where a command's values sit (the document client's key paths): `null` the value itself, `{}`
@@ -74,22 +83,31 @@ function isDocumentCommand(c: unknown): c is DocumentCommand {
 
 async function sendMarshalled(raw: DynamoDBClient, command: DocumentCommand): Promise<unknown> {
   const Plain = command.clientCommand.constructor;
-  const input = atKeys(command.input, marshallValue, command.inputKeyNodes);
+  const input = atKeys(command.input, marshallValue, marshallMembers, command.inputKeyNodes);
   const output = await raw.send(new Plain(input) as Parameters<DynamoDBClient["send"]>[0]);
-  return atKeys(output, unmarshallValue, command.outputKeyNodes);
+  return atKeys(output, unmarshallValue, unmarshallMembers, command.outputKeyNodes);
 }
 
-/** `value` with `convert` applied at the key paths `nodes` names; everything else as it was. */
-function atKeys(value: unknown, convert: (v: unknown) => unknown, nodes: KeyNodes): unknown {
+/**
+ * `value` with `convert` applied at the key paths `nodes` names; everything else as it was.
+ * `members` converts every member of a plain object at once, as `convert` on each would.
+ */
+function atKeys(
+  value: unknown,
+  convert: (v: unknown) => unknown,
+  members: (v: object) => unknown,
+  nodes: KeyNodes,
+): unknown {
   if (value === undefined) return undefined;
   if (nodes === null) return convert(value);
   const keys = Object.keys(nodes);
   if (keys.length === 0) {
+    if (isPlainObject(value)) return members(value);
     // Every member: a list's items, a map's values (a member that converts to nothing is left out).
-    if (Array.isArray(value)) return value.map((v) => atKeys(v, convert, null));
+    if (Array.isArray(value)) return value.map((v) => atKeys(v, convert, members, null));
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as object)) {
-      const converted = atKeys(v, convert, null);
+      const converted = atKeys(v, convert, members, null);
       if (converted !== undefined) out[k] = converted;
     }
     return out;
@@ -98,12 +116,12 @@ function atKeys(value: unknown, convert: (v: unknown) => unknown, nodes: KeyNode
   if (keys.length === 1 && keys[0] === "*") {
     const out: Record<string, unknown> | unknown[] = Array.isArray(value) ? [] : {};
     for (const [k, v] of Object.entries(value as object))
-      (out as Record<string, unknown>)[k] = atKeys(v, convert, named["*"]);
+      (out as Record<string, unknown>)[k] = atKeys(v, convert, members, named["*"]);
     return out;
   }
   const out: Record<string, unknown> = { ...(value as object) };
   for (const k of keys) {
-    const converted = atKeys((value as Record<string, unknown>)[k], convert, named[k]);
+    const converted = atKeys((value as Record<string, unknown>)[k], convert, members, named[k]);
     if (converted !== undefined) out[k] = converted;
   }
   return out;
@@ -213,4 +231,10 @@ export function decodeCursor<T = z.output<typeof PageKey>>(
     throw invalid(`${issue.path.join(".") || "(root)"}: ${issue.message}`);
   }
   return parsed.data;
+}
+
+function isPlainObject(v: unknown): v is object {
+  if (v === null || typeof v !== "object") return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
 }
