@@ -74,6 +74,8 @@ it("hashes and keys HMACs by bytes, strings and buffers alike", async () => {
   expect(await hmac(key.buffer.slice(0), "data")).toBe(expected);
   expect(await hmac("k", "data")).toBe(createHmac("sha256", "k").update("data").digest("hex"));
   const plain = new Sha256();
+  plain.update("not this");
+  plain.reset();
   plain.update("abc");
   expect(Buffer.from(await plain.digest()).toString("hex")).toBe(
     createHash("sha256").update("abc").digest("hex"),

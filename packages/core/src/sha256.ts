@@ -47,9 +47,16 @@ function keyOf(secret: SourceData): KeyObject {
 
 /** SHA-256 (and HMAC-SHA256 with a key): `new Sha256()`, or `new Sha256(key)` for an HMAC. */
 export class Sha256 {
-  private readonly hash;
-  constructor(secret?: SourceData) {
-    this.hash = secret === undefined ? createHash("sha256") : createHmac("sha256", keyOf(secret));
+  private hash;
+  constructor(private readonly secret?: SourceData) {
+    this.hash = this.make();
+  }
+  private make() {
+    return this.secret === undefined ? createHash("sha256") : createHmac("sha256", keyOf(this.secret));
+  }
+  /** Starts over (the SDK's checksum interface has it; signing does not use it). */
+  reset(): void {
+    this.hash = this.make();
   }
   update(data: SourceData): void {
     this.hash.update(bytes(data));
