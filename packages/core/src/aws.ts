@@ -164,9 +164,12 @@ export function client<C extends SdkClient>(
 ): C {
   // Inside a step that acts in a member account, the cloud it acts on is that account's, in
   // the location's Region unless the caller names another (a DR copy's destination).
-  const step = steps.getStore();
-  if (step?.location && !HUB_SERVICES.includes(service))
-    return clientsFor(step.location.account, asked ?? step.location.region).client(Ctor, service);
+  // (Reflex's own services first: they are asked for on every state request, and never a member's.)
+  if (!HUB_SERVICES.includes(service)) {
+    const step = steps.getStore();
+    if (step?.location)
+      return clientsFor(step.location.account, asked ?? step.location.region).client(Ctor, service);
+  }
   const region = asked ?? defaultRegion();
   const key = `${service}:${region}`;
   const hit = cache.get(key);
