@@ -81,3 +81,15 @@ it("hashes and keys HMACs by bytes, strings and buffers alike", async () => {
     createHash("sha256").update("abc").digest("hex"),
   );
 });
+
+it("keys an HMAC by what a key array holds now, when the same array is filled anew and handed over again", async () => {
+  const key = new Uint8Array(32).fill(1);
+  const hmac = async () => {
+    const h = new Sha256(key);
+    h.update("data");
+    return Buffer.from(await h.digest()).toString("hex");
+  };
+  expect(await hmac()).toBe(createHmac("sha256", Buffer.from(key)).update("data").digest("hex"));
+  key.fill(2);
+  expect(await hmac()).toBe(createHmac("sha256", Buffer.from(key)).update("data").digest("hex"));
+});

@@ -18,8 +18,12 @@ const bytes = (d: SourceData): string | Uint8Array =>
       ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
       : new Uint8Array(d);
 
-/** Key objects by the key the signer holds (its cached signing key): made once, dropped with it. */
-const keys = new WeakMap<object, KeyObject>();
+/**
+ * Key objects by the key the signer holds (its cached signing key): made once, dropped with it.
+ * Each is kept with the bytes it was made from and used only while the array still holds them,
+ * so an array filled anew and handed over again gets a key object of what it holds now.
+ */
+const keys = new WeakMap<object, { bytes: Buffer; key: KeyObject }>();
 /**
  * And by a secret access key, which the signer also keys an HMAC with on every request (to find
  * its cached signing key): a few credentials at a time, so a few kept.
@@ -37,11 +41,12 @@ function keyOf(secret: SourceData): KeyObject {
     }
     return key;
   }
-  let key = keys.get(secret);
-  if (!key) {
-    key = createSecretKey(bytes(secret) as Uint8Array);
-    keys.set(secret, key);
-  }
+  const view = bytes(secret) as Uint8Array;
+  const kept = keys.get(secret);
+  if (kept?.bytes.equals(view)) return kept.key;
+  const copy = Buffer.from(view);
+  const key = createSecretKey(copy);
+  keys.set(secret, { bytes: copy, key });
   return key;
 }
 
