@@ -18,6 +18,7 @@ import { restoreDrillBench } from "./restore-drill.ts";
 import { scaleServiceBench } from "./scale-service.ts";
 import { sfnLogBytes } from "./sfn-log-bytes.ts";
 import { soak } from "./soak.ts";
+import { stateRequestBench } from "./state-request.ts";
 
 process.env.AWS_ACCESS_KEY_ID ??= "local";
 process.env.AWS_SECRET_ACCESS_KEY ??= "local";
@@ -40,6 +41,7 @@ const benches: Record<string, () => Promise<Array<Record<string, unknown>>>> = {
   "restore-drill": restoreDrillBench,
   "scale-service": scaleServiceBench,
   admission: admissionBench,
+  "state-request": stateRequestBench,
   soak,
 };
 

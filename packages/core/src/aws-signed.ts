@@ -17,12 +17,12 @@
  * @example
  * const out = await awsJson("ssm", "AmazonSSM.GetParameter", { Name, WithDecryption: true });
  */
-import { createHash, createHmac } from "node:crypto";
 import type * as Http from "node:http";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { EndpointRefusedError, endpointFor, type ServiceName, settingsFor } from "./aws.ts";
 import { isTransient } from "./aws-errors.ts";
 import { region as defaultRegion, requireEnv } from "./env.ts";
+import { Sha256 } from "./sha256.ts";
 
 /**
  * `node:http` and `node:https` as their CommonJS exports, not through `import`: an ES import of a
@@ -74,28 +74,6 @@ export class AwsServiceError extends Error {
     this.name = code;
     this.$fault = status >= 500 ? "server" : "client";
     this.$metadata = { httpStatusCode: status, requestId };
-  }
-}
-
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-const bytes = (d: SourceData): string | Uint8Array =>
-  typeof d === "string"
-    ? d
-    : ArrayBuffer.isView(d)
-      ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
-      : new Uint8Array(d);
-
-/** SHA-256 (and HMAC-SHA256 with a key) from node:crypto, in the shape the signer wants. */
-class Sha256 {
-  private readonly hash;
-  constructor(secret?: SourceData) {
-    this.hash = secret === undefined ? createHash("sha256") : createHmac("sha256", bytes(secret));
-  }
-  update(data: SourceData): void {
-    this.hash.update(bytes(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.hash.digest());
   }
 }
 

@@ -15,6 +15,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { region as defaultRegion } from "./env.ts";
 import { StepExecutionError } from "./errors.ts";
+import { Sha256 } from "./sha256.ts";
 
 /**
  * STS's limit for a role-chained session (a Lambda's role assuming another role): one hour.
@@ -163,9 +164,12 @@ export function client<C extends SdkClient>(
 ): C {
   // Inside a step that acts in a member account, the cloud it acts on is that account's, in
   // the location's Region unless the caller names another (a DR copy's destination).
-  const step = steps.getStore();
-  if (step?.location && !HUB_SERVICES.includes(service))
-    return clientsFor(step.location.account, asked ?? step.location.region).client(Ctor, service);
+  // (Reflex's own services first: they are asked for on every state request, and never a member's.)
+  if (!HUB_SERVICES.includes(service)) {
+    const step = steps.getStore();
+    if (step?.location)
+      return clientsFor(step.location.account, asked ?? step.location.region).client(Ctor, service);
+  }
   const region = asked ?? defaultRegion();
   const key = `${service}:${region}`;
   const hit = cache.get(key);
@@ -186,6 +190,9 @@ function build<C extends SdkClient>(
   const config: Record<string, unknown> = { region, maxAttempts: 4 };
   if (endpoint) config.endpoint = endpoint;
   if (credentials) config.credentials = credentials;
+  // The same signatures as the SDK's own hash, with the signing key's key object made once
+  // (sha256.ts). S3 keeps the SDK's: it hashes streamed bodies, which this one was not measured on.
+  if (service !== "s3") config.sha256 = Sha256;
   if (service === "s3") {
     // s3rver needs path-style URLs, and streamed bodies would otherwise be stored with chunk framing.
     config.forcePathStyle = Boolean(endpoint);

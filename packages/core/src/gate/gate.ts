@@ -148,6 +148,16 @@ async function decideEvent(
   now: Date,
 ): Promise<Decision[]> {
   const source = `event:${event.source}`;
+  const duplicate = (): Decision => ({
+    eventId: event.id,
+    decision: "duplicate",
+    reason: happening
+      ? `already handled this alarm transition (${happening})`
+      : `event ${event.id} was delivered before`,
+  });
+  // A redelivery of what this process finished (most of a storm): the claim would answer `done`
+  // without a request, so it is answered here, before the owner, the alarm and the rules are made.
+  if (Dedup.isKnownDone(dedupKey, now.getTime())) return [await audited(duplicate(), source, now)];
   const owner = randomUUID();
   const alarm = parsed.kind === "alarm" ? alarmOf(event) : undefined;
   // The alarm's state is recorded beside the routing: nothing below reads it.
@@ -179,12 +189,7 @@ async function decideEvent(
     ? await Dedup.claimDone(dedupKey, owner, { decisions: [noMatch] }, now.getTime())
     : await Dedup.claim(dedupKey, owner, now.getTime());
   if (claim.status === "claimed") crashPoint("gate:after-claim");
-  if (claim.status === "done") {
-    const reason = happening
-      ? `already handled this alarm transition (${happening})`
-      : `event ${event.id} was delivered before`;
-    return [await audited({ eventId: event.id, decision: "duplicate", reason }, source, now)];
-  }
+  if (claim.status === "done") return [await audited(duplicate(), source, now)];
   if (claim.status === "in-progress") {
     // Not audited: the delivery that holds the claim audits what it decides, and a retry
     // storm must not multiply audit writes. Nothing is known to have happened yet.
