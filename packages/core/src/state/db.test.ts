@@ -3,6 +3,7 @@ import {
   BatchWriteCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
+  ExecuteStatementCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -142,6 +143,16 @@ const commands: Array<[string, () => unknown]> = [
   [
     "delete",
     () => new DeleteCommand({ TableName, Key: { pk: "DBTEST#9", sk: "A" }, ReturnValues: "ALL_OLD" }),
+  ],
+  // A list of values with a function in it (a method passed by mistake): the document client
+  // leaves the function out, as it does a map's (the local store knows no PartiQL: both refused).
+  [
+    "statement with a function among its parameters",
+    () =>
+      new ExecuteStatementCommand({
+        Statement: `SELECT * FROM "${TableName}" WHERE pk = ?`,
+        Parameters: ["DBTEST#3", () => "not a value"],
+      }),
   ],
 ];
 

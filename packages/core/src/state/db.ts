@@ -90,7 +90,8 @@ async function sendMarshalled(raw: DynamoDBClient, command: DocumentCommand): Pr
 
 /**
  * `value` with `convert` applied at the key paths `nodes` names; everything else as it was.
- * `members` converts every member of a plain object at once, as `convert` on each would.
+ * `members` converts every member of a plain object at once, as `convert` on each would. As the
+ * document client does, a function found on the way (a list's item, a map's member) is left out.
  */
 function atKeys(
   value: unknown,
@@ -104,9 +105,11 @@ function atKeys(
   if (keys.length === 0) {
     if (isPlainObject(value)) return members(value);
     // Every member: a list's items, a map's values (a member that converts to nothing is left out).
-    if (Array.isArray(value)) return value.map((v) => atKeys(v, convert, members, null));
+    if (Array.isArray(value))
+      return value.filter((v) => !isFunction(v)).map((v) => atKeys(v, convert, members, null));
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as object)) {
+      if (isFunction(v)) continue;
       const converted = atKeys(v, convert, members, null);
       if (converted !== undefined) out[k] = converted;
     }
@@ -116,11 +119,16 @@ function atKeys(
   if (keys.length === 1 && keys[0] === "*") {
     const out: Record<string, unknown> | unknown[] = Array.isArray(value) ? [] : {};
     for (const [k, v] of Object.entries(value as object))
-      (out as Record<string, unknown>)[k] = atKeys(v, convert, members, named["*"]);
+      if (!isFunction(v)) (out as Record<string, unknown>)[k] = atKeys(v, convert, members, named["*"]);
     return out;
   }
-  const out: Record<string, unknown> = { ...(value as object) };
+  const out = (
+    Array.isArray(value)
+      ? value.filter((v) => !isFunction(v))
+      : Object.fromEntries(Object.entries(value as object).filter(([, v]) => !isFunction(v)))
+  ) as Record<string, unknown>;
   for (const k of keys) {
+    if (isFunction((value as Record<string, unknown>)[k])) continue;
     const converted = atKeys((value as Record<string, unknown>)[k], convert, members, named[k]);
     if (converted !== undefined) out[k] = converted;
   }
@@ -232,6 +240,8 @@ export function decodeCursor<T = z.output<typeof PageKey>>(
   }
   return parsed.data;
 }
+
+const isFunction = (v: unknown) => typeof v === "function";
 
 function isPlainObject(v: unknown): v is object {
   if (v === null || typeof v !== "object") return false;
