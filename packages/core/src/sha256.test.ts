@@ -93,3 +93,51 @@ it("keys an HMAC by what a key array holds now, when the same array is filled an
   key.fill(2);
   expect(await hmac()).toBe(createHmac("sha256", Buffer.from(key)).update("data").digest("hex"));
 });
+
+it("gives AWS's published SigV4 signature (the test suite's get-vanilla), the signing key derived and then kept", async () => {
+  const vanilla = new SignatureV4({
+    service: "service",
+    region: "us-east-1",
+    applyChecksum: false,
+    credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" },
+    sha256: Sha256,
+  });
+  const get = {
+    method: "GET",
+    protocol: "https:",
+    hostname: "example.amazonaws.com",
+    path: "/",
+    headers: { host: "example.amazonaws.com" },
+    query: {},
+  };
+  for (let i = 0; i < 2; i++) {
+    const signed = await vanilla.sign(get, { signingDate: new Date("2015-08-30T12:36:00Z") });
+    expect(signed.headers.authorization).toBe(
+      "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
+    );
+  }
+  // The same secret in another Region and service: its own signing key, as the plain hash derives it.
+  for (const [region, service] of [
+    ["eu-west-1", "service"],
+    ["us-east-1", "states"],
+  ]) {
+    const at = {
+      signingDate: new Date("2015-08-30T12:36:00Z"),
+      signingRegion: region,
+      signingService: service,
+    };
+    const ours = await vanilla.sign(get, at);
+    const plain = await new SignatureV4({
+      service: "service",
+      region: "us-east-1",
+      applyChecksum: false,
+      credentials: {
+        accessKeyId: "AKIDEXAMPLE",
+        secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+      },
+      sha256: PlainSha256,
+    }).sign(get, at);
+    expect(ours.headers.authorization).toBe(plain.headers.authorization);
+    expect(ours.headers.authorization).toContain(`/${region}/${service}/aws4_request`);
+  }
+});
