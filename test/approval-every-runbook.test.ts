@@ -7,7 +7,7 @@
  */
 
 import { EC2Client, RebootInstancesCommand } from "@aws-sdk/client-ec2";
-import { validateConfig } from "@reflex/core";
+import { Runbooks, validateConfig } from "@reflex/core";
 import { setContainerSettings } from "@reflex/local/cloud/containers-helpers";
 import { setDatabaseTimings } from "@reflex/local/cloud/databases";
 import { SimulatedCloud } from "@reflex/local/cloud/index";
@@ -165,7 +165,11 @@ describe("no runbook acts while its run waits for approval", () => {
       cloud,
     });
   });
-  afterAll(async () => local?.stop());
+  afterAll(async () => {
+    await local?.stop();
+    // A runbook made to be refused: left registered, the next file in the process would list it.
+    Runbooks.unregister(noWait.name);
+  });
 
   for (const c of cases) {
     it(`${c.name}: waits with no mutating call, acts only after a second person approves; rejected, changes nothing`, async () => {

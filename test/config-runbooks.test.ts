@@ -214,6 +214,8 @@ export const implementation: Implementation = { steps: {
       });
     } finally {
       await local.stop();
+      // Registered by the config's validation; left, the next file in the process would list it.
+      Runbooks.unregister("team-hello");
     }
     expect(execFileSync("git", ["status", "--porcelain", "packages/"], { cwd: ROOT, encoding: "utf8" })).toBe(
       before,

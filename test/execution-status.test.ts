@@ -5,10 +5,11 @@
  * DescribeExecution confirms its execution ended (test/provenance.test.ts has the forged ones).
  */
 import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
-import { Aws, Executions } from "@reflex/core";
+import { Aws, Executions, Runbooks, stepTask } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { handler } from "../packages/functions/src/execution-status.ts";
-import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { type LocalMode, STATE_MACHINE_PREFIX } from "../packages/local/src/local-mode.ts";
 import { executionFailedEvent } from "./support/events.ts";
 import { startTestLocal } from "./support/local.ts";
 
@@ -62,5 +63,51 @@ describe("execution-status handler", () => {
     await local.idle();
 
     expect((await Executions.get("nightly-2026-01-02")).status).toBe("FAILED");
+  });
+
+  it("closes a run of a runbook registered after it last looked (a config loaded again, another local mode in the process)", async () => {
+    const prefix = process.env.REFLEX_STATE_MACHINE_ARN_PREFIX!;
+    // The handler has answered before the runbook exists...
+    await handler(
+      executionFailedEvent(`${prefix}alice-backup-snapshot`, "late-0", "Boom", "the run failed") as never,
+      {} as never,
+    );
+    const late = Runbooks.defineRunbook({
+      name: "late-noop",
+      summary: "Registered after the handler first ran",
+      risk: "low",
+      params: z.object({}).strict(),
+      example: {},
+      cap: { maxTargets: 1 },
+      permissions: [],
+      rollback: ["undo"],
+      dryRun: "Does nothing.",
+      stateMachine: {
+        StartAt: "Record",
+        States: {
+          Record: stepTask("late-noop", "record", {
+            Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Undo" }],
+            End: true,
+          }),
+          Undo: stepTask("late-noop", "undo", { Next: "Failed" }),
+          Failed: { Type: "Fail", Error: "NoopFailed" },
+        },
+      },
+      implementation: async () => ({ steps: { record: async () => ({}), undo: async () => ({}) } }),
+    });
+    Runbooks.register(late);
+    try {
+      // ...then it is registered, and the engine runs it (as a new local mode's would).
+      local.engine.registerRunbook(Runbooks.get("late-noop"), STATE_MACHINE_PREFIX);
+      await Executions.create({ id: "late-1", runbook: "late-noop", dryRun: false, params: {}, trigger });
+      await Aws.client(SFNClient, "sfn").send(
+        new StartExecutionCommand({ stateMachineArn: `${prefix}late-noop`, name: "late-1", input: "{}" }),
+      );
+      await local.idle();
+
+      expect((await Executions.get("late-1")).status).not.toBe("RUNNING");
+    } finally {
+      Runbooks.unregister("late-noop");
+    }
   });
 });

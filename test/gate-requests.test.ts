@@ -20,7 +20,7 @@
  * another Lambda, fed by the bus; locally it runs after PutEvents is answered.
  */
 import { randomUUID } from "node:crypto";
-import { Executions, Gate, Lifecycle } from "@reflex/core";
+import { Executions, Gate, Lifecycle, Runbooks } from "@reflex/core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startStormLocal, type stormConfig } from "../bench/alarm-storm.ts";
 import { DdbCalls } from "../bench/support/ddb-calls.ts";
@@ -38,6 +38,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await local?.stop();
+  // The bench's runbook: left registered, the next file in the process would list it.
+  Runbooks.unregister("bench-noop");
 });
 
 it("one alarm that starts a run sends its 7 writes, its audit entry, the pause read, StartExecution and one lifecycle event from the gate; nothing else", async () => {

@@ -15,6 +15,12 @@
  * The list is a hint, never a gate: a file missing from it still runs, and a name here that no
  * longer exists is ignored. `isolate: false` files run after the isolated ones, together, so a
  * worker that finished one can take the next without starting again (see vitest.config.ts).
+ *
+ * `REFLEX_TEST_SEED=N` puts the files in an order made from N instead, each file's tests in their
+ * own order: how a file is shown to leave nothing behind for the next in a shared process,
+ * whatever comes before it. (vitest's `--sequence.shuffle` does not do that here: with a sequencer
+ * of our own it keeps this order of files and shuffles the tests in each, and many files' tests
+ * build on the ones before.)
  */
 import { BaseSequencer, type TestSpecification } from "vitest/node";
 
@@ -46,6 +52,13 @@ export const LONG_FIRST = [
 
 export default class LongFirstSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    // From the files' names, not vitest's timings: a seed gives the same order on every machine.
+    const seed = process.env.REFLEX_TEST_SEED;
+    if (seed)
+      return shuffled(
+        [...files].sort((a, b) => a.moduleId.localeCompare(b.moduleId)),
+        Number(seed),
+      );
     const root = this.ctx.config.root;
     const rank = (spec: TestSpecification) => {
       const at = LONG_FIRST.indexOf(spec.moduleId.slice(root.length + 1));
@@ -55,4 +68,22 @@ export default class LongFirstSequencer extends BaseSequencer {
     // Array.prototype.sort is stable: within a rank, vitest's own order stays.
     return (await super.sort(files)).sort((a, b) => isolated(a) - isolated(b) || rank(a) - rank(b));
   }
+}
+
+/** `files` in an order made from `seed` (Fisher–Yates over mulberry32): the same seed, the same order. */
+function shuffled<T>(files: T[], seed: number): T[] {
+  let a = seed >>> 0;
+  const random = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = [...files];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
 }

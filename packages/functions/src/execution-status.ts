@@ -87,9 +87,12 @@ export const handler = middy<EventBridgeEvent<"Step Functions Execution Status C
       logger.error("the run's report could not be written; the reconciler retries", { ...report });
   });
 
-let own: Set<string> | undefined;
-/** The exact ARNs of this stage's state machines: `REFLEX_STATE_MACHINE_ARN_PREFIX` + each runbook. */
+/**
+ * The exact ARNs of this stage's state machines: `REFLEX_STATE_MACHINE_ARN_PREFIX` + each runbook.
+ * Read from the registry each time, not kept: a runbook registered later (a config loaded again,
+ * a second local mode in the process) would otherwise have its runs left RUNNING.
+ */
 function ownMachines(): Set<string> {
-  own ??= new Set(Runbooks.list().map((r) => `${requireEnv("REFLEX_STATE_MACHINE_ARN_PREFIX")}${r.name}`));
-  return own;
+  const prefix = requireEnv("REFLEX_STATE_MACHINE_ARN_PREFIX");
+  return new Set(Runbooks.list().map((r) => `${prefix}${r.name}`));
 }

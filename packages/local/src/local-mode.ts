@@ -197,19 +197,49 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   refuseUnsimulatedRunbooks();
   const { region, useRealCloud } = localEnvironment();
   const { dataDir, releaseDataDir } = openDataDir(opts.dataDir);
-  const storage = await openStorage(dataDir, region).catch((e) => {
+  // What is open once the store is: closed again if the start fails (left open, they keep
+  // `reflex start` alive after it has said it failed, answering `starting`, and hold the data dir;
+  // in a process that goes on, the store's servers and the transports outlive the failed start).
+  const opened: {
+    storage?: Storage;
+    engine?: LocalStepFunctions;
+    activity?: ReturnType<typeof followActivity>;
+    server?: Server;
+    worm?: Worm;
+    idp?: LocalIdp;
+  } = {};
+  const keys = auditKeysDir(dataDir);
+  const abandon = async () => {
+    opened.activity?.stop();
+    await opened.engine?.close();
+    if (opened.server) await closeServer(opened.server);
+    await opened.worm?.close();
+    await opened.idp?.stop();
+    await opened.storage?.close();
+    keys.release();
     releaseDataDir();
-    throw e;
+    useProbeTransport();
+    ChatOps.Transport.useTransport(undefined);
+    Audit.useTransport(undefined);
+    useReceiptCheck(undefined);
+    Aws.configure({ guard: stoppedGuard });
+  };
+  const { storage, cloud, organization, engine } = await abandonOnFailure(abandon, async () => {
+    const storage = await openStorage(dataDir, region);
+    opened.storage = storage;
+    const cloud = localCloud(opts, dataDir);
+    const organization = localOrganization(opts, cloud);
+    useConfig(opts.config);
+    // A fresh store: nothing this process remembers about dedup claims or alarm states applies to it.
+    Gate.Dedup.forgetLocal();
+    Alarms.forgetLocal();
+    // Refuses a team's runbook whose ASL is not valid.
+    opened.engine = startEngine(opts, region);
+    return { storage, cloud, organization, engine: opened.engine };
   });
-  const cloud = localCloud(opts, dataDir);
-  const organization = localOrganization(opts, cloud);
-  useConfig(opts.config);
-  // A fresh store: nothing this process remembers about dedup claims or alarm states applies to it.
-  Gate.Dedup.forgetLocal();
-  Alarms.forgetLocal();
-  const engine = startEngine(opts, region);
 
   const { bus, activity } = startBus(opts);
+  opened.activity = activity;
   const outbox = new Outbox();
   ChatOps.Transport.useTransport(outbox);
   const life = { stopped: false };
@@ -220,25 +250,6 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
   const realCloud = realCloudFromEnv();
   const { api, routes } = serverRoutes(opts, { cloud, bus, outbox, slackWork, realCloud, activity });
   const consoleAuth = new ConsoleAuth();
-  // What is open once the store is: closed again if the start fails (left open, they keep
-  // `reflex start` alive after it has said it failed, answering `starting`, and hold the data dir).
-  const opened: { server?: Server; worm?: Worm; idp?: LocalIdp } = {};
-  const keys = auditKeysDir(dataDir);
-  const abandon = async () => {
-    activity?.stop();
-    await engine.close();
-    if (opened.server) await closeServer(opened.server);
-    await opened.worm?.close();
-    await opened.idp?.stop();
-    await storage.close();
-    keys.release();
-    releaseDataDir();
-    useProbeTransport();
-    ChatOps.Transport.useTransport(undefined);
-    Audit.useTransport(undefined);
-    useReceiptCheck(undefined);
-    Aws.configure({ guard: stoppedGuard });
-  };
   let started: Awaited<ReturnType<typeof startServer>>;
   try {
     started = await startServer({ engine, bus, api, routes, consoleAuth }, opts.port ?? 8787, {
@@ -334,6 +345,16 @@ export async function startLocal(opts: LocalOptions): Promise<LocalMode> {
       useReceiptCheck(undefined);
     },
   };
+}
+
+/** Runs `open`; if it throws, closes what the start has opened so far (`abandon`), then throws. */
+async function abandonOnFailure<T>(abandon: () => Promise<void>, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (e) {
+    await abandon();
+    throw e;
+  }
 }
 
 /** The loopback IdP, and the API's token checks against it (issuer, the console's client id). */
