@@ -277,6 +277,7 @@ describe("the acknowledgement path's weight", () => {
       "packages/core/src/chatops/signature.ts",
       "packages/core/src/env.ts",
       "packages/core/src/errors.ts",
+      "packages/core/src/sha256.ts",
       "packages/core/src/state/table.ts",
       "packages/functions/src/slack.ts",
       "packages/functions/src/slack/secrets.ts",
