@@ -130,11 +130,10 @@ export default defineConfig({
     pool: "forks",
     // Vitest's default is one worker fewer than the cores: on the 2-core CI machine, one file
     // at a time (11 minutes). Most time is spent waiting on child servers and simulated AWS,
-    // so two files at once take half the time (measured: 660 s → 342 s, 807 tests green). With
-    // two, the quiet machine still used 1.17 of its 2 cores (349 s CPU in 298 s): a third file
-    // fills the waits. Whole runs with 3 at load average 4–15 were green (docs/testing.md); the wall
-    // time gain is still to measure on a quiet machine.
-    maxWorkers: 3,
+    // so two files at once take half the time (measured: 660 s → 342 s, 807 tests green). A third
+    // gained nothing on a quiet machine (the same tree back to back: 3 workers 326 s wall / 507 s
+    // CPU, 2 workers 328 s / 512 s), so two: a file's own waits are shorter under less contention.
+    maxWorkers: 2,
     // The known-long files first, so none starts last (test/support/sequencer.ts).
     sequence: { sequencer: LongFirstSequencer },
     projects: [
