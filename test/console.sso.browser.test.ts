@@ -217,9 +217,20 @@ describe("the console signed in through the IdP (reflex start --sso)", () => {
   it("answers a token tampered in flight with 401: nothing happens, and the page asks to sign in again", async () => {
     const id = await waitingRun();
     const page = await signedIn("bob");
+    // The page has its token and its modules have drawn it: a click before then would send no
+    // token to tamper with.
+    await page.locator("#signed-in").waitFor();
+    await page.locator("body[data-live]").waitFor({ state: "attached" });
+    let sentWithoutToken = false;
     // The token's payload says alice now: its signature no longer matches.
     await page.route("**/api/executions/*/approve", (route) => {
-      const [h, p, s] = (route.request().headers().authorization ?? "").replace(/^Bearer /, "").split(".");
+      const authorization = route.request().headers().authorization;
+      if (!authorization) {
+        // Left to the API (which answers 401 too), and failed below by name, not by a timeout.
+        sentWithoutToken = true;
+        return route.continue();
+      }
+      const [h, p, s] = authorization.replace(/^Bearer /, "").split(".");
       const claims = JSON.parse(Buffer.from(p, "base64url").toString());
       const forged = Buffer.from(JSON.stringify({ ...claims, sub: "alice" })).toString("base64url");
       return route.continue({
@@ -231,6 +242,7 @@ describe("the console signed in through the IdP (reflex start --sso)", () => {
     await page.locator(`.approval[data-execution="${id}"] button.primary`).click();
 
     expect((await answered).status()).toBe(401);
+    expect(sentWithoutToken).toBe(false);
     const again = page.locator("#signin-banner").getByRole("button", { name: "Sign in again" });
     await again.waitFor();
     expect(await runStatus(id)).toBe("WAITING_FOR_APPROVAL");
