@@ -13,6 +13,7 @@ import { z } from "zod";
 import { restartService } from "../examples/runbooks/restart-service/index.ts";
 import { ROOT } from "../stacks/support/synth.ts";
 import { api, startTestLocal } from "./support/local.ts";
+import { goesNowhere } from "./support/runbooks.ts";
 
 mkdirSync(join(ROOT, ".tmp"), { recursive: true });
 const dir = mkdtempSync(join(ROOT, ".tmp", "team-runbooks-"));
@@ -243,19 +244,12 @@ export const implementation: Implementation = { steps: {
   });
 
   it("are refused by local mode at start when their state machine is not valid ASL", async () => {
-    const nowhere = {
-      ...restartService,
-      name: "goes-nowhere",
-      risk: "low" as const,
-      rollback: ["Undo"],
-      stateMachine: { StartAt: "Undo", States: { Undo: { Type: "Pass" as const, Next: "Nowhere" } } },
-    };
     try {
-      await expect(startTestLocal({ runbooks: [nowhere] })).rejects.toThrow(
+      await expect(startTestLocal({ runbooks: [goesNowhere] })).rejects.toThrow(
         /state machine reflex-local-goes-nowhere: .*Nowhere/s,
       );
     } finally {
-      Runbooks.unregister(nowhere.name);
+      Runbooks.unregister(goesNowhere.name);
     }
   });
 });

@@ -8,8 +8,8 @@
 import { Runbooks } from "@reflex/core";
 import { scheduledJobs } from "croner";
 import { describe, expect, it } from "vitest";
-import { restartService } from "../examples/runbooks/restart-service/index.ts";
 import { startTestLocal } from "./support/local.ts";
+import { goesNowhere } from "./support/runbooks.ts";
 
 /** What keeps the event loop alive, by kind (listening servers, sockets, timers). */
 function open(): Record<string, number> {
@@ -50,18 +50,11 @@ describe("local mode in a process that goes on", () => {
   });
 
   it("closes what it opened when a runbook's state machine is refused at start", async () => {
-    const nowhere = {
-      ...restartService,
-      name: "goes-nowhere",
-      risk: "low" as const,
-      rollback: ["Undo"],
-      stateMachine: { StartAt: "Undo", States: { Undo: { Type: "Pass" as const, Next: "Nowhere" } } },
-    };
     const before = open();
     try {
-      await expect(startTestLocal({ runbooks: [nowhere] })).rejects.toThrow(/reflex-local-goes-nowhere/);
+      await expect(startTestLocal({ runbooks: [goesNowhere] })).rejects.toThrow(/reflex-local-goes-nowhere/);
     } finally {
-      Runbooks.unregister(nowhere.name);
+      Runbooks.unregister(goesNowhere.name);
     }
 
     await expect.poll(() => grown(before), { timeout: 5_000 }).toEqual({});
