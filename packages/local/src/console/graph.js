@@ -270,6 +270,17 @@ export function iterations(records) {
   return { items, untargeted };
 }
 
+/** `text` in at most `chars` characters, cut short with "…". @param {string} text @param {number} chars */
+function cut(text, chars) {
+  const all = [...text];
+  return all.length <= chars
+    ? text
+    : `${all
+        .slice(0, chars - 1)
+        .join("")
+        .trimEnd()}…`;
+}
+
 /** A node's second line: status word and timing, or the Map's item counts. */
 function subLine(node, st) {
   const [icon, word] = STATUS_TEXT[st.status] ?? ["", st.status];
@@ -283,33 +294,112 @@ function subLine(node, st) {
 }
 
 /**
- * Layouts already made, by what they were made from (the states, their boxes' widths, the
- * edges): laying out is most of the cost of drawing a run page (on local mode's server, where
- * every first paint of a runbook's runs has the same graph, and in the browser, where a poll
- * that changed a run's results but no box's width draws the same graph again). The result is
- * only read after it is made. The newest {@link LAYOUTS} are kept.
+ * How many characters of a state's second line (status and timing, or a Map's counts) its box
+ * holds: every box is sized to its name and this, not to what its line says now, so the graph
+ * keeps its shape while a run's timings tick and its states change (no box grows and pushes the
+ * others aside between two polls), and a runbook's layout is one per state machine, the same for
+ * every run. A longer line is cut short with "…"; the state's `<title>` has the whole of it.
+ */
+const SUB_CHARS = 27;
+
+/**
+ * Layouts already made, by what they were made from (the states and their boxes' widths, the
+ * edges), as plain data: laying out is most of the cost of drawing a run page, in the browser and
+ * on local mode's server. Every run of a runbook has the same layout, so it is made once: kept
+ * here (the newest {@link LAYOUTS}) and, in a browser, in localStorage, so a new tab or the next
+ * visit draws a run of a runbook already seen without dagre. Only ever read after it is made here,
+ * and a stored one is checked against its key and its shape before it is used.
+ * @typedef {{ width: number, height: number, nodes: Record<string, { x: number, y: number, width: number, height: number }>,
+ *   edges: Array<{ from: string, to: string, kind: string, points: Array<{ x: number, y: number }> }> }} Layout
  */
 const layouts = new Map();
 const LAYOUTS = 32;
+const STORED = "reflex.layouts";
 
-/** dagre's layout of the graph: each state's box sized to its words, the edges routed. */
-function layout(dagre, graph, statuses) {
-  const widths = graph.nodes.map((n) => {
-    const st = statuses.get(n.name);
-    const typeLabel = (n.iterates ? "map" : n.type).length * 6.5;
-    const text = Math.max(n.name.length * 7.6 + typeLabel + 16, subLine(n, st).length * 6.6, 80);
-    return Math.round(text + 22);
-  });
+/** The browser's localStorage, or undefined (local mode's server; storage refused by the browser). */
+function storage() {
+  try {
+    return globalThis.window === globalThis ? (globalThis.localStorage ?? undefined) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The stored layouts, `[key, layout]` newest last; [] when there are none or they are unreadable. */
+function storedLayouts() {
+  try {
+    const list = JSON.parse(storage()?.getItem(STORED) ?? "[]");
+    return Array.isArray(list) ? list : [];
+  } catch {
+    return [];
+  }
+}
+
+/** A stored layout for `key` that has a box for each of `names`, or undefined. @param {string} key @param {string[]} names */
+function storedLayout(key, names) {
+  const found = storedLayouts().find((e) => Array.isArray(e) && e[0] === key)?.[1];
+  const box = (b) => b && [b.x, b.y, b.width, b.height].every(Number.isFinite);
+  const point = (p) => p && Number.isFinite(p.x) && Number.isFinite(p.y);
+  const ok =
+    found &&
+    Number.isFinite(found.width) &&
+    Number.isFinite(found.height) &&
+    names.every((n) => box(found.nodes?.[n])) &&
+    Array.isArray(found.edges) &&
+    found.edges.every(
+      (e) =>
+        typeof e?.from === "string" &&
+        typeof e.to === "string" &&
+        typeof e.kind === "string" &&
+        Array.isArray(e.points) &&
+        e.points.length > 0 &&
+        e.points.every(point),
+    );
+  return ok ? /** @type {Layout} */ (found) : undefined;
+}
+
+/** Keeps `layout` for `key` in localStorage too (the newest LAYOUTS; nothing when it cannot). @param {string} key @param {Layout} layout */
+function storeLayout(key, layout) {
+  const store = storage();
+  if (!store) return;
+  const list = storedLayouts().filter((e) => !(Array.isArray(e) && e[0] === key));
+  list.push([key, layout]);
+  try {
+    store.setItem(STORED, JSON.stringify(list.slice(-LAYOUTS)));
+  } catch {
+    // Full or refused: the layout is still kept in this page.
+  }
+}
+
+/** A box's width: its name and type, and {@link SUB_CHARS} of its second line. */
+function boxWidth(n) {
+  const typeLabel = (n.iterates ? "map" : n.type).length * 6.5;
+  return Math.round(Math.max(n.name.length * 7.6 + typeLabel + 16, SUB_CHARS * 6.6, 80) + 22);
+}
+
+/**
+ * The graph's layout: from this page's or the browser's store when this state machine was laid
+ * out before, else by dagre (undefined without it).
+ * @returns {Layout | undefined}
+ */
+function layout(dagre, graph) {
+  const widths = graph.nodes.map(boxWidth);
   const key = JSON.stringify([
     graph.nodes.map((n, i) => [n.name, widths[i]]),
     graph.edges.map((e) => [e.from, e.to, e.kind, e.label ?? ""]),
   ]);
-  const made = layouts.get(key);
-  if (made?.dagre === dagre) {
+  const made =
+    layouts.get(key) ??
+    storedLayout(
+      key,
+      graph.nodes.map((n) => n.name),
+    );
+  if (made) {
     layouts.delete(key); // the newest again
     layouts.set(key, made);
-    return made.g;
+    return made;
   }
+  if (!dagre?.layout) return undefined;
   const g = new dagre.graphlib.Graph({ multigraph: true });
   g.setGraph({ rankdir: "TB", nodesep: 26, ranksep: 34, edgesep: 12, marginx: 14, marginy: 14 });
   g.setDefaultEdgeLabel(() => ({}));
@@ -317,18 +407,30 @@ function layout(dagre, graph, statuses) {
   for (const e of graph.edges)
     if (g.hasNode(e.to)) g.setEdge(e.from, e.to, { kind: e.kind }, `${e.kind}:${e.label ?? ""}`);
   dagre.layout(g);
-  layouts.set(key, { dagre, g });
+  /** @type {Layout} */
+  const out = { width: g.graph().width, height: g.graph().height, nodes: {}, edges: [] };
+  for (const n of graph.nodes) {
+    const { x, y, width, height } = g.node(n.name);
+    out.nodes[n.name] = { x, y, width, height };
+  }
+  for (const k of g.edges()) {
+    const e = g.edge(k);
+    out.edges.push({ from: k.v, to: k.w, kind: e.kind, points: e.points.map(({ x, y }) => ({ x, y })) });
+  }
+  layouts.set(key, out);
   if (layouts.size > LAYOUTS) layouts.delete(layouts.keys().next().value);
-  return g;
+  storeLayout(key, out);
+  return out;
 }
 
 /** The `<svg>` with its arrow marker, sized to the drawing. */
+/** @param {Layout} g */
 function canvas(g) {
   // The drawing's bounds: dagre's size does not always include edges routed around nodes.
-  let width = g.graph().width;
-  let height = g.graph().height;
-  for (const key of g.edges())
-    for (const p of g.edge(key).points) {
+  let width = g.width;
+  let height = g.height;
+  for (const e of g.edges)
+    for (const p of e.points) {
       width = Math.max(width, p.x + 14);
       height = Math.max(height, p.y + 14);
     }
@@ -357,16 +459,16 @@ function canvas(g) {
 }
 
 /** The edges, the path the run took drawn thick. */
+/** @param {Layout} g */
 function edges(g, statuses) {
   const lit = (name) =>
     ["SUCCEEDED", "PASSED", "FAILED", "RUNNING", "WAITING_FOR_APPROVAL"].includes(statuses.get(name)?.status);
-  return g.edges().map((key) => {
-    const e = g.edge(key);
+  return g.edges.map((e) => {
     const pts = e.points;
     let d = `M${pts[0].x},${pts[0].y}`;
     for (let i = 1; i < pts.length; i++) d += ` L${pts[i].x},${pts[i].y}`;
-    const fromStatus = statuses.get(key.v)?.status;
-    const taken = lit(key.v) && lit(key.w) && (e.kind !== "catch" || fromStatus === "FAILED");
+    const fromStatus = statuses.get(e.from)?.status;
+    const taken = lit(e.from) && lit(e.to) && (e.kind !== "catch" || fromStatus === "FAILED");
     return svg("path", { d, class: `edge ${e.kind}${taken ? " taken" : ""}`, "marker-end": "url(#arrow)" });
   });
 }
@@ -396,7 +498,7 @@ function stateNode(n, st, pos) {
       { class: "type", x: x + pos.width - 8, y: y + 13, "text-anchor": "end" },
       n.iterates ? "map" : n.type,
     ),
-    svg("text", { class: "sub", x: x + 10, y: y + 38 }, subLine(n, st)),
+    svg("text", { class: "sub", x: x + 10, y: y + 38 }, cut(subLine(n, st), SUB_CHARS)),
   );
   return node;
 }
@@ -428,12 +530,11 @@ export function livenGraph(root, onSelect) {
  * @returns {Element}
  */
 export function renderGraph(graph, statuses, onSelect) {
-  const dagre = globalThis.dagre;
-  if (!dagre?.layout) return renderList(graph, statuses, onSelect);
-  const g = layout(dagre, graph, statuses);
+  const g = layout(globalThis.dagre, graph);
+  if (!g) return renderList(graph, statuses, onSelect);
   const root = canvas(g);
   root.append(...edges(g, statuses));
-  for (const n of graph.nodes) root.append(stateNode(n, statuses.get(n.name), g.node(n.name)));
+  for (const n of graph.nodes) root.append(stateNode(n, statuses.get(n.name), g.nodes[n.name]));
   return livenGraph(root, onSelect);
 }
 

@@ -4,7 +4,7 @@
  */
 import { createRequire } from "node:module";
 import { Runbooks } from "@reflex/core";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { toHtml, withServerDom } from "../server-dom.ts";
 import { aslGraph, evaluateChoice, iterations, type RunForGraph, renderGraph, statusOf } from "./graph.js";
 
@@ -243,16 +243,76 @@ describe("renderGraph", () => {
   const draw = (run: RunForGraph) =>
     withServerDom({ dagre: counted }, () => toHtml(renderGraph(backup, statusOf(backup, run, clock + 5000))));
 
-  it("lays a graph out once for the same states and box sizes, and again when a box's words change", () => {
+  /** Each box's size and place, as drawn: `[name, x, y, width]`. */
+  const boxes = (html: string) =>
+    [...html.matchAll(/data-state="([^"]+)"[\s\S]*?<rect x="([^"]+)" y="([^"]+)" width="([^"]+)"/g)].map(
+      (m) => m.slice(1),
+    );
+
+  it("lays a runbook's graph out once: every run of it, whatever its states' lines say, has the same boxes in the same places", () => {
     const done = { status: "SUCCEEDED", steps: [step("plan")] };
     const before = layouts;
 
     const first = draw(done);
     const again = draw({ ...done });
     const running = draw({ status: "RUNNING", steps: [step("plan", "RUNNING")] });
+    const failed = draw({
+      status: "FAILED",
+      steps: [step("plan"), { ...step("snapshot", "FAILED"), durationMs: 3_723_000 }],
+    });
 
     expect(again).toBe(first);
     expect(running).not.toBe(first);
+    expect(boxes(running)).toEqual(boxes(first));
+    expect(boxes(failed)).toEqual(boxes(first));
+    expect(boxes(first).length).toBe(backup.nodes.length);
+    expect(layouts - before).toBe(1);
+  });
+
+  it("cuts a state's line short to fit its box, and says the whole of it in the state's title", () => {
+    const steps = Array.from({ length: 12 }, () => ({ ...step("plan"), durationMs: 3_723_000 }));
+    const html = draw({ status: "SUCCEEDED", steps });
+    const plan = /data-state="Plan"[\s\S]*?<\/g>/.exec(html)?.[0] ?? "";
+
+    expect(plan).toContain("<title>Plan (Task): succeeded, ×12, 12 h 24 min total</title>");
+    expect(plan).toMatch(/<text class="sub"[^>]*>✓ succeeded · ×12, 12 h 24…<\/text>/);
+  });
+
+  it("keeps a layout in the browser's storage: a new page draws the runbook's graph from it without dagre, and lays out again what it cannot use", async () => {
+    const stored = new Map<string, string>();
+    const localStorage = {
+      getItem: (k: string) => stored.get(k) ?? null,
+      setItem: (k: string, v: string) => void stored.set(k, v),
+    };
+    const done = { status: "SUCCEEDED", steps: [step("plan")] };
+    /** A new page: graph.js loaded afresh (nothing laid out in it yet), in a browser with `localStorage`. */
+    const page = async () => {
+      vi.resetModules();
+      const fresh = (await import("./graph.js")) as typeof import("./graph.js");
+      return (run: RunForGraph, dagre: unknown = counted) =>
+        withServerDom({ dagre, window: globalThis, localStorage }, () =>
+          toHtml(fresh.renderGraph(backup, fresh.statusOf(backup, run, clock + 5000))),
+        );
+    };
+    const before = layouts;
+
+    const first = (await page())(done);
+    expect(layouts - before).toBe(1);
+    expect(JSON.parse(stored.get("reflex.layouts") ?? "[]")).toHaveLength(1);
+
+    // A new tab, dagre not loaded (yet): the graph, not the list, from the stored layout.
+    const second = (await page())(done, undefined);
+    expect(second).toBe(first);
+    expect(layouts - before).toBe(1);
+
+    // A stored layout that lacks a state's box (written by another version, or tampered with) is not used.
+    const [[key, kept]] = JSON.parse(stored.get("reflex.layouts") ?? "[]");
+    delete kept.nodes.Plan;
+    stored.set("reflex.layouts", JSON.stringify([[key, kept]]));
+    expect((await page())(done)).toBe(first);
     expect(layouts - before).toBe(2);
+    stored.set("reflex.layouts", "not json");
+    expect((await page())(done)).toBe(first);
+    expect(layouts - before).toBe(3);
   });
 });
