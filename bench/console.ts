@@ -26,7 +26,10 @@
  * - `{ figure: "console-in-app" }`: moving inside one open console by its links (list → run page →
  *   list → the Map run → list): click to the next page's content on screen, in the page's clock,
  *   with the /api/ requests sent; its ratios to the GET are `inApp` in console-vs-get, beside the
- *   issue's new-tab figures (which stay as they are, `withinTarget` included).
+ *   issue's new-tab figures (which stay as they are, `withinTarget` included). The first move to
+ *   the run page is made with graph.js's stored layouts cleared (`listToRunNewLayout`: a runbook
+ *   this browser has not drawn), the second with them (`listToRun`). `browserGetMedianMs`: the
+ *   same GET from that open page, fetch() to its body read, in the page's clock.
  * - `{ figure: "console-floor" }`: a static one-paragraph page in the same kinds of tab (cold and
  *   warm), interleaved with the rest: what a tab costs the browser itself, beside the ratios.
  * - `{ figure: "console-trace" }` (with `REFLEX_BENCH_TRACE=1`): one more warm first paint of each
@@ -466,6 +469,7 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
     const floors = new Map<string, Sample[]>();
     const moves = new Map<string, Move[]>();
     const gets: number[] = [];
+    const browserGets: number[] = [];
     // Interleaved, so a change in the machine's load hits all of them alike.
     for (let i = 0; i < SAMPLES; i++) {
       for (const [name, [hash, ready]] of Object.entries(pages))
@@ -499,11 +503,29 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
         });
         await page.goto(`${local.url}/runs`);
         await page.locator("body[data-live]").waitFor({ state: "attached", timeout: 60_000 });
+        // The same GET as getAlone, from this open console: fetch() to the whole body read, in
+        // the page's clock, with the headers the console sends. What any move that asks the API
+        // costs the browser before a page can be drawn.
+        for (let j = 0; j < 3; j++) {
+          browserGets.push(
+            Number(
+              await page.evaluate(
+                `(async () => { const t0 = performance.now(); const r = await fetch(${JSON.stringify(`/api/executions/${run.id}`)}, { headers: { accept: "application/json" } }); await r.text(); return performance.now() - t0; })()`,
+              ),
+            ),
+          );
+          gets.push(await getAlone());
+        }
+        // The first run page of a runbook this browser has not drawn before: its graph laid out
+        // by dagre (graph.js keeps layouts in the page and in localStorage; cleared here).
+        await page.evaluate('localStorage.removeItem("reflex.layouts")');
         const runLink = (id: string) => `#runs tbody tr[data-execution="${id}"] a[href^="#/runs/"]`;
         const back = 'main a[href="#/runs"]';
         const path: Array<[string, string, readonly string[]]> = [
-          ["listToRun", runLink(run.id), pages.run[1]],
+          ["listToRunNewLayout", runLink(run.id), pages.run[1]],
           ["runToList", back, pages.runs[1]],
+          ["listToRun", runLink(run.id), pages.run[1]],
+          ["runToListAgain", back, pages.runs[1]],
           ["listToMap", runLink(mapRun), pages.map[1]],
           ["mapToList", back, pages.runs[1]],
         ];
@@ -623,6 +645,10 @@ export async function consoleBench(): Promise<Array<Record<string, unknown>>> {
         ratios.runPageFirstPaintWarmShown <= 2 &&
         ratios.runsPageFirstPaintWarmShown <= 2 &&
         ratios.mapPageFirstPaintWarmShown <= 2,
+      // The same GET from an open console's page (fetch() to the body read): the browser's own
+      // cost of asking, which every in-app move that asks the API pays before it can draw.
+      browserGetMedianMs: Number(median(browserGets).toFixed(1)),
+      browserGetOverGet: ratio(median(browserGets)),
       // Beside the issue's figures, not instead of them: moving inside an open console.
       inApp,
       inAppWithin2x: Object.values(inApp).every((r) => r <= 2),

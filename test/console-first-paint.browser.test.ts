@@ -350,6 +350,100 @@ describe("the console's first paint (local mode)", () => {
     }
   });
 
+  it("asks for a run page's data when its link is pressed, and the page takes that answer; a press that ends in no click is not taken later", async () => {
+    const page = await browser.newPage();
+    await page.addInitScript({
+      content: `Object.defineProperty(Document.prototype, "hidden", { get: () => Boolean(window.__hidden) });`,
+    });
+    const asked: string[] = [];
+    page.on("request", (r) => {
+      const url = new URL(r.url());
+      if (url.pathname.startsWith("/api/executions")) asked.push(`${url.pathname}${url.search}`);
+    });
+    try {
+      await page.goto(`${local.url}/runs`);
+      await page.locator("body[data-live]").waitFor({ state: "attached" });
+      await page.evaluate("window.__hidden = true");
+      const link = page.locator(`#runs tbody tr[data-execution="${run.id}"] a[href^="#/runs/"]`);
+      const box = await link.boundingBox();
+      if (!box) throw new Error("the run's link is not on screen");
+      asked.length = 0;
+      // Pressed, not yet released: the request is already out, the page not yet moved.
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await page.mouse.down();
+      await expect.poll(() => asked).toEqual([`/api/executions/${run.id}`]);
+      expect(new URL(page.url()).hash).toBe("#/runs");
+      await page.mouse.up();
+      await page.locator("#graph svg [data-state=Report]").waitFor();
+      await page.locator("main:not([aria-busy])").waitFor({ state: "attached" });
+      // One request: the page took the answer its press asked for.
+      expect(asked).toEqual([`/api/executions/${run.id}`]);
+
+      // Back on the list, a press that is dragged off the link and released elsewhere: no page,
+      // and its answer, asked more than a second before the next click, is not the page's.
+      await page.getByRole("link", { name: "← All runs" }).click();
+      await page.locator("main:not([aria-busy])").waitFor({ state: "attached" });
+      const again = await link.boundingBox();
+      if (!again) throw new Error("the run's link is not on screen");
+      asked.length = 0;
+      await page.mouse.move(again.x + again.width / 2, again.y + again.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(5, 5);
+      await page.mouse.up();
+      await expect.poll(() => asked).toEqual([`/api/executions/${run.id}`]);
+      expect(new URL(page.url()).hash).toBe("#/runs");
+      // More than the prefetch's second, by the page's own clock (not a sleep of the test's).
+      await page.evaluate(
+        "new Promise((r) => { const t0 = performance.now(); const f = () => (performance.now() - t0 > 1100 ? r() : setTimeout(f, 50)); f(); })",
+      );
+      await link.click();
+      await page.locator("#graph svg [data-state=Report]").waitFor();
+      expect(asked).toEqual([`/api/executions/${run.id}`, `/api/executions/${run.id}`]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("draws a run page's step records and audit once its first frame is out, and is busy until they are there", async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${local.url}/runs`);
+      await page.locator("body[data-live]").waitFor({ state: "attached" });
+      // What <main> held in the first frame after the graph and the targets were there.
+      await page.evaluate(`(() => {
+        window.__frame = new Promise((done) => {
+          const seen = () => document.querySelector("#graph svg [data-state=Report]") && document.querySelector("#targets tbody tr");
+          const observer = new MutationObserver(() => {
+            if (!seen()) return;
+            observer.disconnect();
+            requestAnimationFrame(() => done({
+              steps: document.querySelectorAll("#steps details").length,
+              audit: document.querySelectorAll("#audit tbody tr").length,
+              busy: document.getElementById("main").hasAttribute("aria-busy"),
+            }));
+          });
+          observer.observe(document, { childList: true, subtree: true });
+        });
+      })()`);
+      await page.locator(`#runs tbody tr[data-execution="${run.id}"] a[href^="#/runs/"]`).click();
+      const first = (await page.evaluate("window.__frame")) as {
+        steps: number;
+        audit: number;
+        busy: boolean;
+      };
+      expect(first).toEqual({ steps: 0, audit: 0, busy: true });
+      await page.locator("main:not([aria-busy])").waitFor({ state: "attached" });
+      // Not busy: everything is there, read at once (no waiting).
+      const after = (await page.evaluate(
+        `({ steps: document.querySelectorAll("#steps details").length, audit: document.querySelectorAll("#audit tbody tr").length })`,
+      )) as { steps: number; audit: number };
+      expect(after.steps).toBeGreaterThan(0);
+      expect(after.audit).toBeGreaterThan(0);
+    } finally {
+      await page.close();
+    }
+  });
+
   it("a run that does not exist is the console's own 'No such run', from the inlined 404", async () => {
     const html = await (await fetch(`${local.url}/runs/no-such-run`)).text();
     expect(inlined(html)["/api/executions/no-such-run"].status).toBe(404);

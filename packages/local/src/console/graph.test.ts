@@ -249,7 +249,14 @@ describe("renderGraph", () => {
       (m) => m.slice(1),
     );
 
-  it("lays a runbook's graph out once: every run of it, whatever its states' lines say, has the same boxes in the same places", () => {
+  it("lays a runbook's graph out once: every run of it, whatever its states' lines say, has the same boxes in the same places", async () => {
+    // graph.js loaded afresh: nothing laid out in it yet (other files in this process draw graphs).
+    vi.resetModules();
+    const fresh = (await import("./graph.js")) as typeof import("./graph.js");
+    const draw = (run: RunForGraph) =>
+      withServerDom({ dagre: counted }, () =>
+        toHtml(fresh.renderGraph(backup, fresh.statusOf(backup, run, clock + 5000))),
+      );
     const done = { status: "SUCCEEDED", steps: [step("plan")] };
     const before = layouts;
 

@@ -119,14 +119,39 @@ export async function api(method, path, body) {
     return { ...result, inlined: true };
   }
   const had = method === "GET" ? held.get(path) : undefined;
+  const headers = requestHeaders(body !== undefined, had?.etag);
+  if (reuse) return request(method, path, body, headers, had, early.response);
+  if (method !== "GET") prefetched.clear();
+  const asked = method === "GET" ? prefetched.get(path) : undefined;
+  if (asked) prefetched.delete(path);
+  // Asked when the person pressed the link to this page: taken when it is fresh and was asked
+  // for the same person (their name, their token). Its answer is held by now: the held ETag
+  // this request would send does not make it another request.
+  if (
+    asked &&
+    performance.now() - asked.at < PREFETCH_MS &&
+    asked.as === JSON.stringify(requestHeaders(false))
+  )
+    return asked.result;
+  return request(method, path, body, headers, had);
+}
+
+/**
+ * One request as api() makes it: a 401 ends the sign-in, a 304 gives the held answer, a GET's
+ * answer with an ETag is held.
+ * @param {string} method @param {string} path @param {unknown} body @param {Record<string, string>} headers
+ * @param {{ etag: string, result: ApiResult } | undefined} had the answer held for this GET
+ * @param {Promise<Response>} [sent] the response of this request already sent (boot.js's early GETs)
+ * @returns {Promise<ApiResult>}
+ */
+async function request(method, path, body, headers, had, sent) {
   try {
-    const res = reuse
-      ? await early.response
-      : await fetch(`${API}${path}`, {
-          method,
-          headers: requestHeaders(body !== undefined, had?.etag),
-          body: body === undefined ? undefined : JSON.stringify(body),
-        });
+    const res = await (sent ??
+      fetch(`${API}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }));
     if (res.status === 401) authExpired();
     if (res.status === 304 && had) return { ...had.result, notModified: true };
     const result = await parse(res);
@@ -136,6 +161,30 @@ export async function api(method, path, body) {
     const message = err instanceof Error ? err.message : String(err);
     return { status: 0, body: { error: { code: "network", message: `cannot reach the API: ${message}` } } };
   }
+}
+
+/**
+ * GETs asked before their page asks (prefetch), by path: when, and for whom (the headers that
+ * say who is asking, as JSON).
+ * @type {Map<string, { at: number, as: string, result: Promise<ApiResult> }>}
+ */
+const prefetched = new Map();
+/** How long a prefetched answer is taken: a press on a link, then its click, is well within it. */
+const PREFETCH_MS = 1000;
+
+/**
+ * Asks for `path` now, for the page a person is opening: called on the press of a link (its
+ * pointerdown), so the answer is on its way while the button goes up and the click comes (a
+ * person's press lasts about 100 ms). The page's own GET of `path` within a second takes it; any
+ * other request drops what was asked.
+ * @param {string} path
+ */
+export function prefetch(path) {
+  const had = held.get(path);
+  const headers = requestHeaders(false, had?.etag);
+  const result = request("GET", path, undefined, headers, had);
+  prefetched.set(path, { at: performance.now(), as: JSON.stringify(requestHeaders(false)), result });
+  for (const [p, { at }] of prefetched) if (performance.now() - at >= PREFETCH_MS) prefetched.delete(p);
 }
 
 /** Drops the early answers the first page did not take: a later request asks afresh. */

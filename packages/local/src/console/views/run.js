@@ -200,35 +200,73 @@ export const runView = {
       : await runbookDef(run.runbook);
     // Its layout needs dagre (loading since boot.js ran; without it the states are listed).
     if (def.stateMachine) await BOOT.dagre;
+    let framed = false;
     if (first || drawn?.id !== id || !main.contains(drawn.el.head)) {
-      drawn = (first && adopt(main, id)) || frame(id);
+      const adopted = first ? adopt(main, id) : undefined;
+      drawn = adopted ?? frame(id);
+      framed = !adopted;
       if (!main.contains(drawn.el.head)) fill(main, drawn.page);
     }
-    drawRun(drawn, run, def, ctx, route);
+    const page = drawn;
+    // A page drawn here anew shows what is above the fold first (its head, facts, graph, results
+    // and params) and its step records and audit, below it, once that frame is out.
+    const later = drawRun(page, run, def, ctx, route, framed ? BELOW : []);
+    if (later) {
+      await nextFrame();
+      if (drawn !== page) return; // another page (or this run framed again) since
+      later();
+    }
     if (first && route.step) showStep(route.step, route.target);
   },
 };
 
+/** The parts below a run page's fold, drawn after its first frame when the page is drawn anew. */
+const BELOW = /** @type {const} */ (["steps", "audit"]);
+
+/** Once the next frame has gone out (at once in a hidden tab, which makes no frames; within a second in one hidden meanwhile). */
+function nextFrame() {
+  return new Promise((done) => {
+    if (document.hidden) return done(undefined);
+    const timer = setTimeout(done, 1000); // a tab hidden meanwhile makes no frame
+    requestAnimationFrame(() =>
+      setTimeout(() => {
+        clearTimeout(timer);
+        done(undefined);
+      }),
+    );
+  });
+}
+
 /**
+ * Draws the run's parts whose data changed, all but those named in `skip`; returns a function
+ * that draws those (undefined when there are none).
  * @param {ReturnType<typeof frame>} page @param {Run} run
  * @param {{ stateMachine?: unknown, missing?: string }} def @param {import("../console.js").ViewContext} ctx
  * @param {import("../console.js").Route} route
+ * @param {readonly string[]} [skip]
+ * @returns {(() => void) | undefined}
  */
-function drawRun({ id, el }, run, def, ctx, route) {
+function drawRun({ id, el }, run, def, ctx, route, skip = []) {
   /** @param {string} name */
   const select = (name) => {
     ctx.linkTo(`#/runs/${encodeURIComponent(id)}/${encodeURIComponent(name)}`);
     showStep(name);
   };
   const parts = runParts(run, def, { select, link: { state: route.step, target: route.target } });
-  for (const [name, [key, build, adopted]] of Object.entries(parts)) {
-    const at = el[/** @type {keyof typeof el} */ (name)];
-    // A part the server drew: kept when its data is the same, then given its handlers.
-    if (!part(id, at, key, build) && unlived.has(at)) adopted?.(at);
-    unlived.delete(at);
-  }
+  /** @param {(name: string) => boolean} which */
+  const draw = (which) => {
+    for (const [name, [key, build, adopted]] of Object.entries(parts)) {
+      if (!which(name)) continue;
+      const at = el[/** @type {keyof typeof el} */ (name)];
+      // A part the server drew: kept when its data is the same, then given its handlers.
+      if (!part(id, at, key, build) && unlived.has(at)) adopted?.(at);
+      unlived.delete(at);
+    }
+  };
+  draw((name) => !skip.includes(name));
   // The buttons: who may do what is known here, not on the server.
   const actions = /** @type {HTMLElement} */ (el.head.querySelector(":scope > .actions"));
   const asked = [run.status, run.runbook, run.dryRun, run.trigger?.actor, run.approval, meKey()];
   patch(actions, JSON.stringify(asked), () => actionsView(run));
+  return skip.length ? () => draw((name) => skip.includes(name)) : undefined;
 }
