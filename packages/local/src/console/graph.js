@@ -371,6 +371,16 @@ function storeLayout(key, layout) {
   }
 }
 
+/** dagre's settings for a run's graph. */
+const GRAPH = Object.freeze({
+  rankdir: "TB",
+  nodesep: 26,
+  ranksep: 34,
+  edgesep: 12,
+  marginx: 14,
+  marginy: 14,
+});
+
 /** A box's width: its name and type, and {@link SUB_CHARS} of its second line. */
 function boxWidth(n) {
   const typeLabel = (n.iterates ? "map" : n.type).length * 6.5;
@@ -384,7 +394,10 @@ function boxWidth(n) {
  */
 function layout(dagre, graph) {
   const widths = graph.nodes.map(boxWidth);
+  // What the layout is made from, dagre's settings included: a console that lays out otherwise
+  // does not take a layout another one stored.
   const key = JSON.stringify([
+    GRAPH,
     graph.nodes.map((n, i) => [n.name, widths[i]]),
     graph.edges.map((e) => [e.from, e.to, e.kind, e.label ?? ""]),
   ]);
@@ -401,7 +414,7 @@ function layout(dagre, graph) {
   }
   if (!dagre?.layout) return undefined;
   const g = new dagre.graphlib.Graph({ multigraph: true });
-  g.setGraph({ rankdir: "TB", nodesep: 26, ranksep: 34, edgesep: 12, marginx: 14, marginy: 14 });
+  g.setGraph({ ...GRAPH });
   g.setDefaultEdgeLabel(() => ({}));
   for (const [i, n] of graph.nodes.entries()) g.setNode(n.name, { width: widths[i], height: 50 });
   for (const e of graph.edges)
