@@ -350,7 +350,7 @@ describe("the console's first paint (local mode)", () => {
     }
   });
 
-  it("asks for a run page's data when its link is pressed, and the page takes that answer; a press that ends in no click is not taken later", async () => {
+  it("asks for a page's data when its link is pressed (a run page, the list), and the page takes that answer; a press that ends in no click is not taken later", async () => {
     const page = await browser.newPage();
     await page.addInitScript({
       content: `Object.defineProperty(Document.prototype, "hidden", { get: () => Boolean(window.__hidden) });`,
@@ -379,10 +379,20 @@ describe("the console's first paint (local mode)", () => {
       // One request: the page took the answer its press asked for.
       expect(asked).toEqual([`/api/executions/${run.id}`]);
 
+      // The list's link, pressed: the list's request goes out before the release, and is the one.
+      const back = await page.getByRole("link", { name: "← All runs" }).boundingBox();
+      if (!back) throw new Error("the link back to the runs is not on screen");
+      asked.length = 0;
+      await page.mouse.move(back.x + back.width / 2, back.y + back.height / 2);
+      await page.mouse.down();
+      await expect.poll(() => asked).toEqual(["/api/executions?limit=100"]);
+      await page.mouse.up();
+      await page.locator(`#runs tbody tr[data-execution="${run.id}"]`).waitFor();
+      await page.locator("main:not([aria-busy])").waitFor({ state: "attached" });
+      expect(asked).toEqual(["/api/executions?limit=100"]);
+
       // Back on the list, a press that is dragged off the link and released elsewhere: no page,
       // and its answer, asked more than a second before the next click, is not the page's.
-      await page.getByRole("link", { name: "← All runs" }).click();
-      await page.locator("main:not([aria-busy])").waitFor({ state: "attached" });
       const again = await link.boundingBox();
       if (!again) throw new Error("the run's link is not on screen");
       asked.length = 0;

@@ -35,9 +35,9 @@ const views = {
   offhours: offHoursView,
 };
 
-/** What the address asks for. @returns {Route} */
-function parseRoute() {
-  const [path, q] = location.hash.replace(/^#/, "").split("?");
+/** What the address (or `hash`) asks for. @param {string} [hash] @returns {Route} */
+function parseRoute(hash = location.hash) {
+  const [path, q] = hash.replace(/^#/, "").split("?");
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   const query = new URLSearchParams(q ?? "");
   if (parts[0] === "runs" && parts[1])
@@ -147,20 +147,23 @@ document.addEventListener("click", (ev) => {
   if (hash !== location.hash) history.pushState(null, "", hash);
   navigate();
 });
-// A run page's data is asked for when the person presses its link (pointerdown), not when the
-// click comes: a press lasts about 100 ms, which the answer no longer waits behind. The page's
-// own request takes it (lib/api.js prefetch); a press that does not end in a click costs one GET.
+// A page's data is asked for when the person presses its link (pointerdown), not when the click
+// comes: a press lasts about 100 ms, which the answer no longer waits behind. The page's own
+// request takes it (lib/api.js prefetch); a press that does not end in a click costs one GET.
 document.addEventListener(
   "pointerdown",
   (ev) => {
     if (ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
-    const link = ev.target instanceof Element ? ev.target.closest('a[href^="#/runs/"]') : null;
+    const link = ev.target instanceof Element ? ev.target.closest('a[href^="#/"]') : null;
     if (!(link instanceof HTMLAnchorElement) || link.target) return;
-    const [path] = (link.getAttribute("href") ?? "").replace(/^#/, "").split("?");
+    const hash = /** @type {string} */ (link.getAttribute("href"));
+    if (hash === location.hash) return;
     try {
-      const id = decodeURIComponent(path.split("/").filter(Boolean)[1] ?? "");
-      if (id && link.getAttribute("href") !== location.hash)
-        prefetch(`/api/executions/${encodeURIComponent(id)}`);
+      const route = parseRoute(hash);
+      const path = /** @type {{ asks?: (route: Route) => string | undefined }} */ (views[route.view]).asks?.(
+        route,
+      );
+      if (path) prefetch(path);
     } catch {
       // A malformed address: the click says what is wrong with it.
     }

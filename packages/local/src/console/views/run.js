@@ -174,6 +174,8 @@ function showStep(name, target) {
 
 export const runView = {
   title: "Run",
+  /** The GET the page starts with, for console.js to ask on a link's press. @param {import("../console.js").Route} route */
+  asks: (route) => `/api/executions/${encodeURIComponent(/** @type {string} */ (route.arg))}`,
   /**
    * @param {HTMLElement} main
    * @param {boolean} first
@@ -182,7 +184,7 @@ export const runView = {
    */
   async render(main, first, route, ctx) {
     const id = /** @type {string} */ (route.arg);
-    const res = await api("GET", `/api/executions/${encodeURIComponent(id)}`);
+    const res = await api("GET", runView.asks(route));
     if (res.status !== 200) {
       drawn = undefined;
       const why = res.status === 404 ? "No such run. " : `Could not load it: ${errorText(res)}. `;

@@ -86,6 +86,8 @@ function draw() {
 
 export const runsView = {
   title: "Runs",
+  /** The GET the page starts with, for console.js to ask on a link's press. */
+  asks: () => `/api/executions?limit=${filters.limit}`,
   /**
    * @param {HTMLElement} main
    * @param {boolean} first
@@ -97,7 +99,7 @@ export const runsView = {
     // `#/runs?text=…` (a run page's event link) opens the list filtered.
     if (first && query?.has("text")) filters.text = query.get("text") ?? "";
     // The list and the runbook names (for the filter) are fetched together.
-    const asked = api("GET", `/api/executions?limit=${filters.limit}`);
+    const asked = api("GET", runsView.asks());
     if (first && adopt(main)) {
       listing = await asked;
       // The rows the server drew from this same answer are this list's rows (an answer from
