@@ -162,15 +162,6 @@ export function drawList(target, res, { filters, rowOf, matches, more: askMore, 
  * @param {string} name @param {string} label @param {string[]} options @param {Filters} filters
  */
 const select = (name, label, options, filters) =>
-  selectOf(
-    name,
-    label,
-    filters[name] && !options.includes(filters[name]) ? [...options, filters[name]] : options,
-    filters,
-  );
-
-/** @param {string} name @param {string} label @param {string[]} options @param {Filters} filters */
-const selectOf = (name, label, options, filters) =>
   h(
     "label",
     {},
@@ -179,7 +170,7 @@ const selectOf = (name, label, options, filters) =>
       "select",
       { name },
       h("option", { value: "" }, "any"),
-      options.map((o) =>
+      [...options, ...(filters[name] && !options.includes(filters[name]) ? [filters[name]] : [])].map((o) =>
         h("option", { value: o, selected: filters[name] === o }, o.toLowerCase().replaceAll("_", " ")),
       ),
     ),
