@@ -65,6 +65,7 @@ const SHARED_TEST = [
   "test/console.approvals.browser.test.ts",
   "test/console.offhours.browser.test.ts",
   "test/console.xss.browser.test.ts",
+  "test/drill-reports.e2e.test.ts",
   "test/events-source-case.test.ts",
   "test/execution-status.test.ts",
   "test/failover-cloud.test.ts",

@@ -21,11 +21,12 @@
  */
 import { randomUUID } from "node:crypto";
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { Gate, Runbooks, stepTask, tableName, validateConfig } from "@reflex/core";
+import { Gate, Runbooks, tableName, validateConfig } from "@reflex/core";
 import { z } from "zod";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import { startLocal } from "../packages/local/src/local-mode.ts";
 import { alarmEvent } from "../test/support/events.ts";
+import { noopRunbook } from "../test/support/runbooks.ts";
 import { PhaseProfiler } from "./support/cpu-profile.ts";
 import { DdbCalls } from "./support/ddb-calls.ts";
 import { holdBack } from "./support/hold-back.ts";
@@ -42,30 +43,13 @@ const SLICES = 10;
 const WARM_UP_ALARMS = 50;
 
 /** The storm's runbook (bench/audit-seal runs the same storm with the sealer on and off). */
-export const noop = Runbooks.defineRunbook({
+export const noop = noopRunbook({
   name: "bench-noop",
   summary: "Does nothing, for measuring the gate",
-  risk: "low",
   params: z.object({ alarm: z.string(), at: z.string() }).strict(),
   example: { alarm: "x", at: "2026-11-28T00:00:00.000+0000" },
-  cap: { maxTargets: 1 },
-  permissions: [],
-  rollback: ["undo"],
-  dryRun: "Does nothing.",
-  stateMachine: {
-    StartAt: "Record",
-    States: {
-      Record: stepTask("bench-noop", "record", {
-        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Undo" }],
-        End: true,
-      }),
-      Undo: stepTask("bench-noop", "undo", { Next: "Failed" }),
-      Failed: { Type: "Fail", Error: "NoopFailed" },
-    },
-  },
   // Each transition its own target, so no run is suppressed by another's lock.
   locks: (p) => [`bench:${p.alarm}@${p.at}`],
-  implementation: async () => ({ steps: { record: async () => ({ ok: true }), undo: async () => ({}) } }),
 });
 
 /** The storm's rule (ALARM transitions run `bench-noop`, no cooldown) and a rate limit it never reaches. */

@@ -253,21 +253,19 @@ describe("people commands: approvals, approve, abort, rerun, whoami", () => {
   });
   afterAll(async () => local?.stop());
 
+  /** cli:alice runs scale +1 with the CLI (it waits for an sre's approval): its execution id. */
+  async function aliceScales(): Promise<string> {
+    const run = await reflex(
+      ...["run", "scale", "--param", "autoScalingGroup=web", "--param", "change=+1"],
+      ...["--json", "--as", "cli:alice", "--url", local.url],
+    );
+    expect(run.code, run.stderr).toBe(0);
+    return JSON.parse(run.stdout).executionId as string;
+  }
+
   it("starts a run that waits, lists it for the approver, approves it, and says who you are", async () => {
     const url = ["--url", local.url];
-    const run = await reflex(
-      "run",
-      "scale",
-      "--param",
-      "autoScalingGroup=web",
-      "--param",
-      "change=+1",
-      "--json",
-      "--as",
-      "cli:alice",
-      ...url,
-    );
-    const id = JSON.parse(run.stdout).executionId as string;
+    const id = await aliceScales();
     let listed: { approvals: Array<{ executionId: string }> } = { approvals: [] };
     for (let i = 0; i < 50 && !listed.approvals.some((a) => a.executionId === id); i++) {
       listed = JSON.parse((await reflex("approvals", "--json", "--as", "cli:carol", ...url)).stdout);
@@ -278,7 +276,6 @@ describe("people commands: approvals, approve, abort, rerun, whoami", () => {
     await local.idle();
     const again = await reflex("rerun", id, "--dry-run", "--json", "--as", "cli:alice", ...url);
 
-    expect(run.code).toBe(0);
     expect(listed.approvals.map((a) => a.executionId)).toContain(id);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/not an approver|may not/);
@@ -290,19 +287,7 @@ describe("people commands: approvals, approve, abort, rerun, whoami", () => {
 
   it("status shows what runs, waits, and holds; show latest prints the newest run's steps", async () => {
     const url = ["--url", local.url];
-    const run = await reflex(
-      "run",
-      "scale",
-      "--param",
-      "autoScalingGroup=web",
-      "--param",
-      "change=+1",
-      "--json",
-      "--as",
-      "cli:alice",
-      ...url,
-    );
-    const id = JSON.parse(run.stdout).executionId as string;
+    const id = await aliceScales();
     let status = {
       running: [] as Array<{ id: string; status: string }>,
       approvals: [] as Array<{ executionId: string }>,

@@ -76,6 +76,31 @@ describe("the console's first paint under attack", () => {
     expect(mainOf(res.body)).toContain("Loading…");
   });
 
+  it("filters in the list's address are drawn as values, never markup: text, a runbook, a status none has", async () => {
+    const markup = '"><img src=x onerror=alert(1)><script>alert(2)</script>';
+    const q = encodeURIComponent(markup);
+    const res = await get(`/runs?text=${q}&runbook=${q}&status=${q}&trigger=${q}`);
+    expect(res.status).toBe(200);
+    const main = mainOf(res.body);
+    expect(main).not.toContain("<img");
+    expect(main).not.toContain("<script");
+    // The text is the search field's value; the runbook, the status and the trigger an option each, chosen.
+    expect(main).toContain(
+      'value="&quot;&gt;&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;alert(2)&lt;/script&gt;"',
+    );
+    expect(main.match(/<option value="&quot;&gt;&lt;img[^>]*selected>/g)).toHaveLength(3);
+  });
+
+  it("filters that are not UTF-8, half escapes, repeated or very long draw a page, never a 5xx", async () => {
+    for (const query of ["text=%FF", "text=%", "status=a%2", "text=a&text=b", `text=${"a".repeat(6000)}`]) {
+      const res = await get(`/runs?${query}`);
+      expect(res.status, query).toBe(200);
+      expect(res.body, query).toContain('id="reflex-inline"');
+    }
+    // The first of a repeated filter, as the list reads its route.
+    expect(mainOf((await get("/runs?text=a&text=b")).body)).toContain('name="text" type="search" value="a"');
+  });
+
   it("a run id that is not UTF-8 (%FF) or a half escape (%) is not a page and not a 5xx", async () => {
     for (const path of ["/runs/%FF", "/runs/%", "/runs/a%2"]) {
       const res = await get(path);

@@ -290,6 +290,56 @@ describe("the console's first paint (local mode)", () => {
     }
   });
 
+  it("draws `/runs?status=…&text=…` filtered: the form set as the address says, only the runs that match", async () => {
+    const html = await (
+      await fetch(`${local.url}/runs?status=SUCCEEDED&text=${encodeURIComponent(run.id)}`)
+    ).text();
+    const main = /<main[^>]*>([\s\S]*?)<\/main>/.exec(html)?.[1] ?? "";
+    expect(main).toMatch(new RegExp(`<input[^>]* name="text"[^>]* value="${run.id}"`));
+    expect(main).toMatch(/<option value="SUCCEEDED" selected/);
+    expect(main.match(/<tr data-execution=/g)).toHaveLength(1);
+    expect(main).toContain(`data-execution="${run.id}"`);
+    const none = await (
+      await fetch(`${local.url}/runs?status=FAILED&text=${encodeURIComponent(run.id)}`)
+    ).text();
+    expect(none).not.toContain("<tr data-execution=");
+    expect(none).toContain("No run matches these filters.");
+    // A runbook the address names that is not registered is still what the form says it filters by.
+    const gone = await (await fetch(`${local.url}/runs?runbook=gone-runbook`)).text();
+    expect(gone).toContain('<option value="gone-runbook" selected>');
+    expect(gone).toContain("No run matches these filters.");
+  });
+
+  it("keeps a first-painted `/runs?…` filter when taken over and on reload: the address carries it in the console's route", async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(
+        `${local.url}/runs?status=FAILED&text=${encodeURIComponent(run.id)}&api=${encodeURIComponent(local.url)}`,
+      );
+      await page.locator("body[data-live]").waitFor({ state: "attached" });
+      // The filters go into the console's route; `?api=` stays where boot.js reads it.
+      await expect.poll(() => new URL(page.url()).pathname).toBe("/");
+      const url = new URL(page.url());
+      expect(url.search).toBe(`?api=${encodeURIComponent(local.url)}`);
+      expect(url.hash).toBe(`#/runs?status=FAILED&text=${encodeURIComponent(run.id)}`);
+      const row = page.locator(`#runs tbody tr[data-execution="${run.id}"]`);
+      await page.getByText("No run matches these filters.").waitFor();
+      expect(await page.locator('select[name="status"]').inputValue()).toBe("FAILED");
+      expect(await page.locator('input[name="text"]').inputValue()).toBe(run.id);
+      // Drawn by the modules from the address alone (no first paint at `/`): the same filters.
+      await page.reload();
+      await page.getByText("No run matches these filters.").waitFor();
+      expect(await page.locator('select[name="status"]').inputValue()).toBe("FAILED");
+      expect(await page.locator('input[name="text"]').inputValue()).toBe(run.id);
+      // And they are live: the status cleared, the text still applies.
+      await page.locator('select[name="status"]').selectOption("");
+      await row.waitFor();
+      expect(await page.locator("#runs tbody tr").count()).toBe(1);
+    } finally {
+      await page.close();
+    }
+  });
+
   it("a deep link to a Map iteration past the first 50 is drawn by the server as the console draws it, and opened when taken over", async () => {
     const target = `i-${String(55).padStart(17, "0")}`;
     await storeMapRun(run as unknown as Parameters<typeof storeMapRun>[0], "first-paint-map", 60);

@@ -11,45 +11,25 @@
  */
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import type { ConfigInput } from "@reflex/core";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { SRE_APPROVES } from "./support/approvals.ts";
 import { launchChromium } from "./support/browser.ts";
-import { api, startTestLocal } from "./support/local.ts";
+import { api, runStatus as runStatusOf, startAs as startRunAs, startTestLocal } from "./support/local.ts";
 import { storeMapRun } from "./support/map-run.ts";
 
 const SCREENSHOTS = process.env.REFLEX_SCREENSHOTS;
 const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
-const CONFIG = {
-  environment: "prod",
-  access: {
-    roles: { oncall: ["U123"], sre: ["U789"] },
-    allow: [
-      { role: "oncall", runbooks: ["scale", "backup-snapshot"], actions: ["run", "dry-run", "abort"] },
-      { role: "sre", runbooks: ["*"], actions: ["run", "dry-run", "approve", "abort"] },
-    ],
-  },
-  approvals: { approvers: ["sre"] },
-};
-
 let local: LocalMode;
 let browser: Browser;
 let page: Page;
 let backup: string;
 let waiting: string;
 
-async function startAs(actor: string, runbook: string, params: unknown, dryRun = false): Promise<string> {
-  const res = await fetch(`${local.url}/api/runbooks/${runbook}/executions`, {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-reflex-actor": actor },
-    body: JSON.stringify({ params, dryRun }),
-  });
-  const body = (await res.json()) as { executionId?: string };
-  if (!body.executionId) throw new Error(`start failed: ${res.status} ${JSON.stringify(body)}`);
-  return body.executionId;
-}
-const runStatus = async (id: string) => (await api(local, "GET", `/api/executions/${id}`)).body.status;
+const runStatus = (id: string) => runStatusOf(local, id);
+const startAs = (actor: string, runbook: string, params: unknown, dryRun = false) =>
+  startRunAs(local, actor, runbook, params, dryRun);
 
 /** axe-core's serious and critical violations on the page as it is: rule, impact, where. */
 async function seriousViolations(): Promise<string[]> {
@@ -63,7 +43,7 @@ async function seriousViolations(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  local = await startTestLocal(CONFIG as ConfigInput);
+  local = await startTestLocal(SRE_APPROVES);
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 }, timezoneId: "America/New_York" });
   backup = await startAs("U789", "backup-snapshot", { selector: { tag: { Backup: "daily" } } });

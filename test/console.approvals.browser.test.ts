@@ -2,47 +2,26 @@
  * The console's approval, abort and re-run buttons in headless Chromium, against local mode.
  * Scale (medium risk) in `prod` waits for one approval from the `sre` role.
  */
-import type { ConfigInput } from "@reflex/core";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { SRE_APPROVES } from "./support/approvals.ts";
 import { launchChromium } from "./support/browser.ts";
-import { api, startTestLocal } from "./support/local.ts";
-
-const APPROVAL_CONFIG = {
-  environment: "prod",
-  access: {
-    roles: { oncall: ["U123"], sre: ["U789"] },
-    allow: [
-      { role: "oncall", runbooks: ["scale", "backup-snapshot"], actions: ["run", "dry-run", "abort"] },
-      { role: "sre", runbooks: ["*"], actions: ["run", "dry-run", "approve", "abort"] },
-    ],
-  },
-  approvals: { approvers: ["sre"] },
-};
+import { api, runStatus as runStatusOf, startAs as startRunAs, startTestLocal } from "./support/local.ts";
 
 let local: LocalMode;
 let browser: Browser;
 let page: Page;
 
-async function startAs(actor: string, runbook: string, params: unknown, dryRun = false): Promise<string> {
-  const res = await fetch(`${local.url}/api/runbooks/${runbook}/executions`, {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-reflex-actor": actor },
-    body: JSON.stringify({ params, dryRun }),
-  });
-  const body = (await res.json()) as { executionId?: string };
-  if (!body.executionId) throw new Error(`start failed: ${res.status} ${JSON.stringify(body)}`);
-  return body.executionId;
-}
-
-const runStatus = async (id: string) => (await api(local, "GET", `/api/executions/${id}`)).body.status;
+const runStatus = (id: string) => runStatusOf(local, id);
+const startAs = (actor: string, runbook: string, params: unknown, dryRun = false) =>
+  startRunAs(local, actor, runbook, params, dryRun);
 const desired = () =>
   local.cloud.autoScalingGroups("us-east-1").find((g) => g.AutoScalingGroupName === "web")!.DesiredCapacity;
 
 beforeAll(async () => {
-  local = await startTestLocal(APPROVAL_CONFIG as ConfigInput, {
+  local = await startTestLocal(SRE_APPROVES, {
     cloud: SimulatedCloud.seeded({ snapshotDurationMs: 30_000 }),
   });
   browser = await launchChromium();

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { launchChromium } from "./support/browser.ts";
+import { refuseCheckAfterScaling } from "./support/cloud.ts";
 import { api, runAndWait, startTestLocal } from "./support/local.ts";
 
 const SCREENSHOTS = process.env.REFLEX_SCREENSHOTS;
@@ -212,17 +213,7 @@ describe("the console", () => {
   });
 
   it("shows a failed scale's rollback: the catch path in the graph, and what it restored", async () => {
-    const mark = local.cloud.calls.length;
-    const applied = () =>
-      local.cloud.calls.slice(mark).some((c) => c.operation === "SetDesiredCapacity" && !c.error);
-    local.cloud.injectFault({
-      operation: "DescribeAutoScalingGroups",
-      kind: "error",
-      code: "AccessDenied",
-      message: "not authorized to perform autoscaling:DescribeAutoScalingGroups",
-      times: 1,
-      match: applied,
-    });
+    refuseCheckAfterScaling(local.cloud);
     let run: { id: string; status: string };
     try {
       run = await runAndWait(local, "scale", { autoScalingGroup: "web", change: "+2" });

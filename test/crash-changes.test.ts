@@ -19,6 +19,7 @@ import {
   until,
   waitUntilEnded,
 } from "./support/child.ts";
+import { instanceStoppedEvent } from "./support/events.ts";
 
 afterEach(stopChildren);
 
@@ -134,18 +135,6 @@ async function failoverWaiting(url: string): Promise<string> {
   return id;
 }
 
-const stopped = (instance: string, id: string) => ({
-  id,
-  version: "0",
-  source: "aws.ec2",
-  account: "123456789012",
-  time: new Date().toISOString(),
-  region: "us-east-1",
-  resources: [`arn:aws:ec2:us-east-1:123456789012:instance/${instance}`],
-  "detail-type": "EC2 Instance State-change Notification",
-  detail: { "instance-id": instance, state: "stopped" },
-});
-
 /** After a restart: `pairs` names the side that serves traffic, with nothing left pending. */
 async function assertPairsTellTheTruth(url: string, dir: string): Promise<string> {
   const { eip, record } = layout(dir);
@@ -177,7 +166,7 @@ describe("a crash mid-failover", () => {
     expect(await assertPairsTellTheTruth(restarted.url, dir)).toBe(B);
 
     // The instance now serving traffic stops: that is the current primary, so it fails over.
-    const res = await call(restarted.url, "POST", "/events", stopped(B, "evt-b-stopped"));
+    const res = await call(restarted.url, "POST", "/events", instanceStoppedEvent(B, "evt-b-stopped"));
     const decision = res.body.results[0];
     expect(decision.decision, JSON.stringify(decision)).toBe("started");
     const waiting = await until("the approval request", async () => {

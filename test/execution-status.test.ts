@@ -5,13 +5,13 @@
  * DescribeExecution confirms its execution ended (test/provenance.test.ts has the forged ones).
  */
 import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
-import { Aws, Executions, Runbooks, stepTask } from "@reflex/core";
+import { Aws, Executions, Runbooks } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { z } from "zod";
 import { handler } from "../packages/functions/src/execution-status.ts";
 import { type LocalMode, STATE_MACHINE_PREFIX } from "../packages/local/src/local-mode.ts";
 import { executionFailedEvent } from "./support/events.ts";
 import { startTestLocal } from "./support/local.ts";
+import { noopRunbook } from "./support/runbooks.ts";
 
 let local: LocalMode;
 beforeAll(async () => {
@@ -72,29 +72,7 @@ describe("execution-status handler", () => {
       executionFailedEvent(`${prefix}alice-backup-snapshot`, "late-0", "Boom", "the run failed") as never,
       {} as never,
     );
-    const late = Runbooks.defineRunbook({
-      name: "late-noop",
-      summary: "Registered after the handler first ran",
-      risk: "low",
-      params: z.object({}).strict(),
-      example: {},
-      cap: { maxTargets: 1 },
-      permissions: [],
-      rollback: ["undo"],
-      dryRun: "Does nothing.",
-      stateMachine: {
-        StartAt: "Record",
-        States: {
-          Record: stepTask("late-noop", "record", {
-            Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Undo" }],
-            End: true,
-          }),
-          Undo: stepTask("late-noop", "undo", { Next: "Failed" }),
-          Failed: { Type: "Fail", Error: "NoopFailed" },
-        },
-      },
-      implementation: async () => ({ steps: { record: async () => ({}), undo: async () => ({}) } }),
-    });
+    const late = noopRunbook({ name: "late-noop", summary: "Registered after the handler first ran" });
     Runbooks.register(late);
     try {
       // ...then it is registered, and the engine runs it (as a new local mode's would).

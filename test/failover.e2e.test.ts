@@ -14,6 +14,7 @@ import { type ConfigInput, Pairs } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_PAIR as D, SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { instanceStoppedEvent } from "./support/events.ts";
 import { startTestLocal } from "./support/local.ts";
 import { until } from "./support/wait.ts";
 
@@ -285,19 +286,7 @@ describe("failover in local mode", () => {
   });
 
   it("starts a failover that waits for approval when the primary's EC2 state changes to stopped", async () => {
-    const event = (instance: string, id: string) => ({
-      id,
-      version: "0",
-      source: "aws.ec2",
-      account: "123456789012",
-      time: new Date().toISOString(),
-      region: "us-east-1",
-      resources: [`arn:aws:ec2:us-east-1:123456789012:instance/${instance}`],
-      "detail-type": "EC2 Instance State-change Notification",
-      detail: { "instance-id": instance, state: "stopped" },
-    });
-
-    const res = await call(local, "POST", "/events", event(A, "evt-primary-stopped"));
+    const res = await call(local, "POST", "/events", instanceStoppedEvent(A, "evt-primary-stopped"));
     const started = res.body.results[0];
     expect(started.decision).toBe("started");
     const waiting = await until("the approval request", async () => {

@@ -7,6 +7,7 @@ import { Alarms } from "@reflex/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Instance, SimulatedCloud } from "../packages/local/src/cloud/index.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { refuseCheckAfterScaling } from "./support/cloud.ts";
 import { api, runAndWait, startTestLocal } from "./support/local.ts";
 
 const tag = (r: { Tags?: Array<{ Key?: string; Value?: string }> }, key: string) =>
@@ -106,18 +107,8 @@ describe("scale in local mode", () => {
   });
 
   it("restores the previous capacity and fails when the check after SetDesiredCapacity fails", async () => {
-    const mark = local.cloud.calls.length;
-    const applied = () =>
-      local.cloud.calls.slice(mark).some((c) => c.operation === "SetDesiredCapacity" && !c.error);
     // The first describe after the capacity was set is refused (as if a policy changed mid-run).
-    local.cloud.injectFault({
-      operation: "DescribeAutoScalingGroups",
-      kind: "error",
-      code: "AccessDenied",
-      message: "not authorized to perform autoscaling:DescribeAutoScalingGroups",
-      times: 1,
-      match: applied,
-    });
+    const mark = refuseCheckAfterScaling(local.cloud);
     try {
       const run = await runAndWait(local, "scale", { autoScalingGroup: "web", change: "+2" });
 

@@ -1,4 +1,7 @@
-/** The simulated account for unit tests of its API: on a clock the test moves, called as EC2 is. */
+/**
+ * The simulated account for unit tests of its API: on a clock the test moves, called as EC2 is;
+ * and faults that tests of more than one runbook run inject.
+ */
 import type { CloudApiError } from "../../packages/local/src/cloud/api-error.ts";
 import { SimulatedCloud, type SimulatedCloudOptions } from "../../packages/local/src/cloud/index.ts";
 
@@ -25,3 +28,21 @@ export const code = (p: Promise<unknown>) =>
     () => "ok",
     (e: CloudApiError) => e.code,
   );
+
+/**
+ * The first DescribeAutoScalingGroups after a SetDesiredCapacity went through is refused
+ * (AccessDenied, once), as if a policy changed mid-run: scale's check after the change fails and
+ * it sets the capacity back. Returns where `cloud`'s call log stood; `cloud.clearFaults()` ends it.
+ */
+export function refuseCheckAfterScaling(cloud: SimulatedCloud): number {
+  const mark = cloud.calls.length;
+  cloud.injectFault({
+    operation: "DescribeAutoScalingGroups",
+    kind: "error",
+    code: "AccessDenied",
+    message: "not authorized to perform autoscaling:DescribeAutoScalingGroups",
+    times: 1,
+    match: () => cloud.calls.slice(mark).some((c) => c.operation === "SetDesiredCapacity" && !c.error),
+  });
+  return mark;
+}

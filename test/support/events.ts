@@ -24,3 +24,18 @@ export function executionFailedEvent(stateMachineArn: string, name: string, erro
     },
   };
 }
+
+/** The event EventBridge delivers when EC2 instance `instance` (in 123456789012, us-east-1) is stopped. */
+export function instanceStoppedEvent(instance: string, id: string) {
+  return {
+    id,
+    version: "0",
+    source: "aws.ec2",
+    account: "123456789012",
+    time: new Date().toISOString(),
+    region: "us-east-1",
+    resources: [`arn:aws:ec2:us-east-1:123456789012:instance/${instance}`],
+    "detail-type": "EC2 Instance State-change Notification",
+    detail: { "instance-id": instance, state: "stopped" },
+  };
+}

@@ -64,6 +64,32 @@ async function request<T>(
   return { status: res.status, body: (await res.json()) as T };
 }
 
+/** Starts a run through the HTTP API as `actor` (`x-reflex-actor`): its execution id, or throws. */
+export async function startAs(
+  local: LocalMode,
+  actor: string,
+  runbook: string,
+  params: unknown,
+  dryRun = false,
+): Promise<string> {
+  const res = await apiAs<{ executionId?: string }>(
+    local,
+    actor,
+    "POST",
+    `/api/runbooks/${runbook}/executions`,
+    {
+      params,
+      dryRun,
+    },
+  );
+  if (!res.body.executionId) throw new Error(`start failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.executionId;
+}
+
+/** A run's status as the API answers it. */
+export const runStatus = async (local: LocalMode, id: string): Promise<string> =>
+  (await api(local, "GET", `/api/executions/${id}`)).body.status;
+
 /** Starts a run through the HTTP API and waits until it has ended and been closed. */
 export async function runAndWait(local: LocalMode, runbook: string, params: unknown, dryRun = false) {
   const started = await api<{ executionId: string }>(local, "POST", `/api/runbooks/${runbook}/executions`, {

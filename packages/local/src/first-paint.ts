@@ -20,11 +20,20 @@ import { consoleAsset } from "./dashboard.ts";
 /** What a path of the console's own asks the server to draw, or undefined. */
 export type ConsolePage =
   | { view: "run"; id: string; hash: string; state?: string; target?: string }
-  | { view: "runs"; hash: string };
+  | { view: "runs"; hash: string; filters: Record<string, string> };
 
-/** `/runs` and `/runs/<id>…`: the pages the server draws. */
-export function consolePage(path: string): ConsolePage | undefined {
-  if (path === "/runs" || path === "/runs/") return { view: "runs", hash: "#/runs" };
+/**
+ * `/runs` and `/runs/<id>…`: the pages the server draws. The list's filters in the query
+ * (`/runs?status=…&text=…`, views/runs-list.js FILTERS) are drawn set, and boot.js moves them
+ * into the console's route (`/#/runs?text=…`), where the list reads them.
+ */
+export async function consolePage(path: string, query?: URLSearchParams): Promise<ConsolePage | undefined> {
+  if (path === "/runs" || path === "/runs/") {
+    const [, , runsList] = await loadViews();
+    const filters = runsList.filtersFrom(query);
+    const named = new URLSearchParams(filters).toString();
+    return { view: "runs", hash: `#/runs${named ? `?${named}` : ""}`, filters };
+  }
   const m = /^\/runs\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?\/?$/.exec(path);
   if (!m) return undefined;
   try {
@@ -60,6 +69,8 @@ interface RunPageModule {
   drawParts(el: Record<string, unknown>, parts: Record<string, [string, () => unknown]>): void;
 }
 interface RunsListModule {
+  filtersFrom(query: URLSearchParams | undefined): Record<string, string>;
+  runMatches(filters: Record<string, unknown>, run: unknown): boolean;
   frame(names: string[], filters: Record<string, unknown>, setFilter: () => void): unknown;
   drawList(
     target: unknown,
@@ -67,7 +78,7 @@ interface RunsListModule {
     opts: {
       filters: Record<string, unknown>;
       rowOf: (run: unknown) => unknown;
-      matches: () => boolean;
+      matches: (run: unknown) => boolean;
       more: () => void;
       origin: string;
     },
@@ -122,7 +133,8 @@ async function mainHtml(page: ConsolePage, answers: Record<string, InlineAnswer>
       runPage.drawParts(el, runPage.runParts(run, def, { link: { state: page.state, target: page.target } }));
       return dom.toHtml(built);
     }
-    const filters = { status: "", runbook: "", trigger: "", text: "", limit: 100 };
+    // The filters the address named, as the console's list sets them from its route (views/runs.js).
+    const filters = { status: "", runbook: "", trigger: "", text: "", limit: 100, ...page.filters };
     const names =
       second?.status === 200
         ? ((second.body as { runbooks?: Array<{ name: string }> }).runbooks ?? []).map((r) => r.name)
@@ -134,7 +146,7 @@ async function mainHtml(page: ConsolePage, answers: Record<string, InlineAnswer>
     runsList.drawList(target, first, {
       filters,
       rowOf: runsList.runRow,
-      matches: () => true,
+      matches: (run) => runsList.runMatches(filters, run),
       more: () => {},
       origin,
     });

@@ -363,7 +363,8 @@ export async function startServer(
         );
       }
       // A run page or the runs list, drawn here for its first paint (first-paint.ts).
-      const page = req.method === "GET" || req.method === "HEAD" ? consolePage(path) : undefined;
+      const page =
+        req.method === "GET" || req.method === "HEAD" ? await consolePage(path, url.searchParams) : undefined;
       if (page) return await sendFirstPaint(req, res, page, deps);
       if (path === "/" || path === "/index.html") {
         if (req.method === "GET" || req.method === "HEAD")

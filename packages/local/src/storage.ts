@@ -2,11 +2,14 @@
  * Local storage services, in-process on 127.0.0.1: dynalite (DynamoDB, data under the data
  * dir so history survives a restart) and s3rver (S3, for reports and manifests).
  */
+import { createHash, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { buffer } from "node:stream/consumers";
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { createTableInput } from "@reflex/core";
@@ -19,7 +22,46 @@ const S3rver = require("s3rver") as new (
 ) => {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
+  store: S3rverStore;
 };
+
+/** What of s3rver's file store (lib/stores/filesystem.js) {@link putWhole} uses and replaces. */
+interface S3rverStore {
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
+  putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
+}
+interface S3rverObject {
+  bucket: string;
+  key: string;
+  content: Buffer | NodeJS.ReadableStream;
+  metadata: unknown;
+}
+
+/**
+ * s3rver's putObject, made to answer only once the object is on disk. Its own resolves once the
+ * bytes are handed to a write stream, and a GET before they land reads the file's size so far:
+ * an empty object (a drill's report read back empty under load; storage.test.ts). Here the
+ * bytes are written to a file beside it and renamed over it, so a GET finds the old object or
+ * the new one whole, never a part of one.
+ */
+async function putWhole(store: S3rverStore, object: S3rverObject): Promise<{ size: number; md5: string }> {
+  const path = store.getResourcePath(object.bucket, object.key, "object");
+  const content = Buffer.isBuffer(object.content) ? object.content : await buffer(object.content);
+  const md5 = createHash("md5").update(content).digest("hex");
+  await mkdir(dirname(path), { recursive: true });
+  // Not named `…._S3rver_object`: s3rver's listings never show it.
+  const part = `${path}.${randomUUID()}.part`;
+  try {
+    await writeFile(part, content);
+    await rename(part, path);
+  } catch (err) {
+    await rm(part, { force: true });
+    throw err;
+  }
+  await store.putMetadata(object.bucket, object.key, object.metadata, md5);
+  return { size: content.length, md5 };
+}
 
 export interface Storage {
   dynamoEndpoint: string;
@@ -55,6 +97,7 @@ export async function startStorage(opts: { dataDir?: string; region: string }): 
     silent: true,
     directory: join(s3Home, "s3"),
   });
+  s3.store.putObject = (object) => putWhole(s3.store, object);
   const s3Address = await s3.run();
   return {
     dynamoEndpoint,

@@ -46,15 +46,11 @@ export interface Decision {
   executionId?: string;
   /** For `in-progress`: when to send it again. */
   retryAfterSeconds?: number;
-  guardrail?:
-    | "pause"
-    | "breaker"
-    | "freeze"
-    | "blast-radius"
-    | "precheck"
-    | "cooldown"
-    | "rate-limit"
-    | "lock";
+  /**
+   * For `suppressed`: the admission check that said no. Params that do not fit are `rejected`,
+   * and access is not checked for a rule's runs (the config is their authority).
+   */
+  guardrail?: Exclude<Admission.Check, "params" | "access">;
   reason: string;
 }
 

@@ -28,7 +28,16 @@ import { z } from "zod";
 import { client } from "../aws.ts";
 import { batcher } from "../batch.ts";
 import { EnvironmentError, must } from "../errors.ts";
-import { conditionalWrite, db, decodeCursor, encodeCursor, queryAll, TableKey } from "./db.ts";
+import {
+  conditionalWrite,
+  db,
+  decodeCursor,
+  encodeCursor,
+  LIST_READ_BUDGET,
+  pageLimit,
+  queryAll,
+  TableKey,
+} from "./db.ts";
 import { TABLE_KEYS, tableName } from "./table.ts";
 
 export type AuditKind =
@@ -510,8 +519,7 @@ export interface ListOptions {
   now?: Date;
 }
 
-/** Entries a filtered page reads at most before it answers with what it has. */
-export const LIST_READ_BUDGET = 2000;
+export { LIST_READ_BUDGET };
 
 /**
  * The audit trail newest first, a page at a time. `cursor` is the `next` of the previous page.
@@ -568,9 +576,7 @@ export async function list(opts: ListOptions = {}): Promise<{ entries: AuditEntr
         },
         ...(filtered ? { FilterExpression: filters.join(" AND "), ExpressionAttributeNames: names } : {}),
         ScanIndexForward: false,
-        Limit: filtered
-          ? Math.min(Math.max(limit - entries.length, 100), LIST_READ_BUDGET - read)
-          : limit - entries.length,
+        Limit: pageLimit(filtered, limit - entries.length, read),
         ExclusiveStartKey: key,
       }),
     );

@@ -13,7 +13,7 @@ import {
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startTestDynamo } from "../../../../test/support/dynamo.ts";
 import type { Storage } from "../../../local/src/storage.ts";
-import { db, isConditionFailure } from "./db.ts";
+import { db, isConditionFailure, LIST_READ_BUDGET, pageLimit } from "./db.ts";
 import { tableName } from "./table.ts";
 
 /** What a client put on the wire: the operation, the body, and whether the document client's own middleware ran. */
@@ -191,4 +191,12 @@ it("answers a write's returned values as the document client does", async () => 
   const slow = await reference.send(update());
   expect(fast.Attributes).toEqual(slow.Attributes);
   expect(fast.Attributes).toEqual({ ...key, v: { list: [1, "a"], set: new Set([1, 2]) } });
+});
+
+it("a listing's next query asks for what is left of its page unfiltered; filtered, at least 100, never past the read budget", () => {
+  expect(pageLimit(false, 7, 0)).toBe(7);
+  expect(pageLimit(false, 500, 1_999)).toBe(500);
+  expect(pageLimit(true, 7, 0)).toBe(100);
+  expect(pageLimit(true, 300, 0)).toBe(300);
+  expect(pageLimit(true, 300, LIST_READ_BUDGET - 40)).toBe(40);
 });

@@ -171,6 +171,21 @@ export async function conditionalWrite(
   }
 }
 
+/**
+ * Items a filtered page of a listing (executions, the audit trail) reads at most before it
+ * answers with what it has: a filter that matches little must not turn one request into a walk
+ * of the whole history.
+ */
+export const LIST_READ_BUDGET = 2000;
+
+/**
+ * The `Limit` of a listing's next query, `wanted` items short of a full page with `read` read so
+ * far: unfiltered, exactly what is left; filtered, more (some is dropped), within the budget.
+ */
+export function pageLimit(filtered: boolean, wanted: number, read: number): number {
+  return filtered ? Math.min(Math.max(wanted, 100), LIST_READ_BUDGET - read) : wanted;
+}
+
 /** Encodes a DynamoDB LastEvaluatedKey as an opaque cursor for HTTP paging. */
 export function encodeCursor(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString("base64url");

@@ -21,7 +21,16 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import * as Audit from "./audit.ts";
-import { conditionalWrite, db, decodeCursor, encodeCursor, isConditionFailure, queryAll } from "./db.ts";
+import {
+  conditionalWrite,
+  db,
+  decodeCursor,
+  encodeCursor,
+  isConditionFailure,
+  LIST_READ_BUDGET,
+  pageLimit,
+  queryAll,
+} from "./db.ts";
 import { TABLE_KEYS, tableName } from "./table.ts";
 
 export type ExecutionStatus =
@@ -380,11 +389,7 @@ export interface ListOptions {
   since?: number;
 }
 
-/**
- * Index items a filtered page reads at most before it answers with what it has: a filter that
- * matches little must not turn one request into a walk of the whole history.
- */
-export const LIST_READ_BUDGET = 2000;
+export { LIST_READ_BUDGET };
 
 /**
  * Executions newest first, a page at a time. Filters are applied in the query: `since` bounds
@@ -442,10 +447,7 @@ export async function list(opts: ListOptions = {}): Promise<{ executions: Execut
         ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
         ...(filtered ? { FilterExpression: filters.join(" AND ") } : {}),
         ScanIndexForward: false,
-        // Unfiltered, exactly what is left of the page; filtered, more, since some is dropped.
-        Limit: filtered
-          ? Math.min(Math.max(limit - executions.length, 100), LIST_READ_BUDGET - read)
-          : limit - executions.length,
+        Limit: pageLimit(filtered, limit - executions.length, read),
         ExclusiveStartKey: start,
       }),
     );

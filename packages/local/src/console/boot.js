@@ -13,9 +13,20 @@
   const boot = () => {
     // A page local mode's server drew (`/runs`, `/runs/<id>…`: first-paint.ts): its address in the
     // console's own form, at the root (`/#/runs/<id>`), so the console routes it as any other page
-    // and its links stay within this page. replaceState: no reload, no new history entry.
+    // and its links stay within this page. replaceState: no reload, no new history entry. The
+    // list's filters (`/runs?text=…`; views/runs-list.js FILTERS) go into the route, where the
+    // list reads them; the rest of the query (`?api=`) stays where it is read below.
     const drawnAt = /^(.*?\/)(runs(?:\/.*)?)$/.exec(location.pathname);
-    if (drawnAt) history.replaceState(null, "", `${drawnAt[1]}${location.search}#/${drawnAt[2]}`);
+    if (drawnAt) {
+      const search = new URLSearchParams(location.search);
+      const route = new URLSearchParams();
+      for (const name of /^runs\/?$/.test(drawnAt[2]) ? ["status", "runbook", "trigger", "text"] : [])
+        if (search.has(name)) route.set(name, search.get(name) ?? "");
+      for (const name of route.keys()) search.delete(name);
+      const [rest, filtered] = [search.toString(), route.toString()];
+      const kept = filtered ? (rest ? `?${rest}` : "") : location.search;
+      history.replaceState(null, "", `${drawnAt[1]}${kept}#/${drawnAt[2]}${filtered ? `?${filtered}` : ""}`);
+    }
     // The API answers that page was drawn from, inlined in it (lib/api.js takes them): not asked again.
     const inline = (document.querySelector('meta[name="reflex-inline"]')?.content ?? "").split(" ");
     const meta = document.querySelector('meta[name="reflex-api"]')?.content;

@@ -6,12 +6,55 @@
  * paint (first-paint.ts).
  */
 import { badge, empty, errorText, fill, h, runLink, textOf, time } from "../lib/dom.js";
-import { locationText, POLL_MS, runDuration, STATUSES, TRIGGERS, triggerCell } from "../lib/runs.js";
+import {
+  locationText,
+  POLL_MS,
+  runDuration,
+  STATUSES,
+  TRIGGERS,
+  triggerCell,
+  triggerReason,
+  triggerText,
+} from "../lib/runs.js";
 
 /**
  * @typedef {import("../lib/runs.js").Run} Run
  * @typedef {{ status: string, runbook: string, trigger: string, text: string, limit: number } & Record<string, any>} Filters
  */
+
+/** The filters an address may set (`#/runs?status=…&runbook=…&trigger=…&text=…`; boot.js lists them too). */
+export const FILTERS = ["status", "runbook", "trigger", "text"];
+
+/**
+ * The filters `query` sets (only those it names), from the console's route or the query of a
+ * `/runs` local mode's server draws. @param {URLSearchParams | undefined} query
+ * @returns {Partial<Filters>}
+ */
+export function filtersFrom(query) {
+  return Object.fromEntries(FILTERS.filter((f) => query?.has(f)).map((f) => [f, query?.get(f) ?? ""]));
+}
+
+/** Whether `run` is one the filters let through. @param {Filters} filters @param {Run} run */
+export function runMatches(filters, run) {
+  if (filters.status && run.status !== filters.status) return false;
+  if (filters.runbook && run.runbook !== filters.runbook) return false;
+  if (filters.trigger && (run.trigger?.kind ?? "manual") !== filters.trigger) return false;
+  if (!filters.text) return true;
+  const hay = [
+    run.id,
+    run.runbook,
+    triggerText(run.trigger),
+    triggerReason(run),
+    run.trigger?.eventId,
+    run.outcome?.summary,
+    run.cause,
+    run.error,
+    locationText(run),
+  ]
+    .join(" ")
+    .toLowerCase();
+  return hay.includes(filters.text.toLowerCase());
+}
 
 /** @param {Run} run */
 export function runRow(run) {
@@ -113,7 +156,11 @@ export function drawList(target, res, { filters, rowOf, matches, more: askMore, 
   if (list) reconcile(/** @type {HTMLElement} */ (list.querySelector("tbody")), shown.map(rowOf));
 }
 
-/** @param {string} name @param {string} label @param {string[]} options @param {Filters} filters */
+/**
+ * A filter's choice; a value set that is none of `options` (an address's runbook no longer
+ * registered) is one more, chosen, so the form says what the list is filtered by.
+ * @param {string} name @param {string} label @param {string[]} options @param {Filters} filters
+ */
 const select = (name, label, options, filters) =>
   h(
     "label",
@@ -123,7 +170,7 @@ const select = (name, label, options, filters) =>
       "select",
       { name },
       h("option", { value: "" }, "any"),
-      options.map((o) =>
+      [...options, ...(filters[name] && !options.includes(filters[name]) ? [filters[name]] : [])].map((o) =>
         h("option", { value: o, selected: filters[name] === o }, o.toLowerCase().replaceAll("_", " ")),
       ),
     ),

@@ -8,8 +8,8 @@
 
 import { API, api, runbooks } from "../lib/api.js";
 import { fill, localTimes } from "../lib/dom.js";
-import { locationText, TERMINAL, triggerReason, triggerText } from "../lib/runs.js";
-import { drawList, frame, livenFilters, runRow } from "./runs-list.js";
+import { TERMINAL } from "../lib/runs.js";
+import { drawList, filtersFrom, frame, livenFilters, runMatches, runRow } from "./runs-list.js";
 
 /** @typedef {import("../lib/runs.js").Run} Run */
 
@@ -36,26 +36,7 @@ function setFilter(name, value) {
 }
 
 /** @param {Run} run */
-function matches(run) {
-  if (filters.status && run.status !== filters.status) return false;
-  if (filters.runbook && run.runbook !== filters.runbook) return false;
-  if (filters.trigger && (run.trigger?.kind ?? "manual") !== filters.trigger) return false;
-  if (!filters.text) return true;
-  const hay = [
-    run.id,
-    run.runbook,
-    triggerText(run.trigger),
-    triggerReason(run),
-    run.trigger?.eventId,
-    run.outcome?.summary,
-    run.cause,
-    run.error,
-    locationText(run),
-  ]
-    .join(" ")
-    .toLowerCase();
-  return hay.includes(filters.text.toLowerCase());
-}
+const matches = (run) => runMatches(filters, run);
 
 /** What a run's row is drawn from. @param {Run} run */
 const rowKey = (run) =>
@@ -96,8 +77,10 @@ export const runsView = {
    */
   async render(main, first, { query }, ctx) {
     refetch = ctx.again;
-    // `#/runs?text=…` (a run page's event link) opens the list filtered.
-    if (first && query?.has("text")) filters.text = query.get("text") ?? "";
+    // `#/runs?text=…` (a run page's event link, a drawn `/runs?…` taken over) opens the list
+    // filtered by what the address names.
+    const named = first ? filtersFrom(query) : {};
+    Object.assign(filters, named);
     // The list and the runbook names (for the filter) are fetched together.
     const asked = api("GET", runsView.asks());
     if (first && adopt(main)) {
@@ -109,7 +92,7 @@ export const runsView = {
         const tr = body.querySelector(`tr[data-execution="${CSS.escape(run.id)}"]`);
         if (tr instanceof HTMLElement) rows.set(run.id, { key: rowKey(run), tr });
       }
-    } else if (first && kept && !query?.has("text")) {
+    } else if (first && kept && !Object.keys(named).length) {
       // Back from another page: the list as it was, once the answer is in, its changed rows only.
       listing = await asked;
       fill(main, kept);
