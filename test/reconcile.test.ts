@@ -8,6 +8,12 @@ import { takeRateSlot } from "../packages/core/src/state/guardrails.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
 import { runAndWait, startTestLocal } from "./support/local.ts";
 
+/**
+ * How long a `vi.waitFor` here waits for writes to the store (a start's lock): vitest's default,
+ * 1 s, is a few writes on a loaded machine. Only a failing test waits this long.
+ */
+const STORE = { timeout: 20_000 };
+
 let local: LocalMode;
 beforeAll(async () => {
   local = await startTestLocal();
@@ -225,7 +231,7 @@ describe("a start retried under the id of a run that exists (a start takes its l
       let starting: Promise<Executions.Execution>;
       if (refusedTakes === "second") {
         starting = startRun(req(granted));
-        await vi.waitFor(async () => expect((await Locks.holder(`asg:${group}`))?.owner).toBe(id));
+        await vi.waitFor(async () => expect((await Locks.holder(`asg:${group}`))?.owner).toBe(id), STORE);
         await expect(startRun(req(Promise.resolve("rate window full")))).rejects.toMatchObject({
           code: "reservation_refused",
         });
@@ -248,9 +254,9 @@ describe("a start retried under the id of a run that exists (a start takes its l
         try {
           const refused = startRun(req(refusing));
           refused.catch(() => undefined);
-          await vi.waitFor(() => expect(lockWrites).toBe(1));
+          await vi.waitFor(() => expect(lockWrites).toBe(1), STORE);
           starting = startRun(req(granted));
-          await vi.waitFor(() => expect(lockWrites).toBe(2));
+          await vi.waitFor(() => expect(lockWrites).toBe(2), STORE);
           refuse("rate window full");
           await expect(refused).rejects.toMatchObject({ code: "reservation_refused" });
         } finally {
