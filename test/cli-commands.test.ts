@@ -553,10 +553,12 @@ describe("the server going away during --follow", () => {
       ...url,
     ]);
     const id = JSON.parse(started.stdout).executionId as string;
+    const out: string[] = [];
     const err: string[] = [];
-    const io: Io = { out: () => {}, err: (s) => err.push(s), colour: false, tty: false };
+    const io: Io = { out: (s) => out.push(s), err: (s) => err.push(s), colour: false, tty: false };
     const following = main(["logs", id, "--follow", ...url], io);
-    await new Promise((r) => setTimeout(r, 500));
+    // Following: it has printed the run's log once (state, not a fixed 500 ms before the stop).
+    await waitFor(async () => out.length > 0);
 
     await local.stop();
     const code = await following;
