@@ -6,6 +6,7 @@ import { start as startRun } from "../packages/core/src/runs.ts";
 import { db } from "../packages/core/src/state/db.ts";
 import { takeRateSlot } from "../packages/core/src/state/guardrails.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { clearOfWindowEnd } from "./support/clock.ts";
 import { runAndWait, startTestLocal } from "./support/local.ts";
 
 /**
@@ -336,9 +337,12 @@ describe("a start retried under the id of a run that exists (a start takes its l
       ...local.config,
       guardrails: { ...local.config.guardrails, rateLimit: { runs: 2, per: 7_200_000 } },
     };
+    // All four in one 2 h window (the rate limit counts in fixed windows from the epoch).
+    const now = new Date(clearOfWindowEnd(Date.now(), 7_200_000));
     const backup = (executionId: string) =>
       Admission.admit({
         config,
+        now,
         runbook: "backup-snapshot",
         params: { selector: { tag: { Role: "db" } } },
         dryRun: true,
