@@ -119,6 +119,11 @@ export default defineConfig({
   test: {
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // An `expect.poll` without a timeout of its own waits for state up to 20 s, as waitFor in
+    // test/support/wait.ts does, not vitest's 1 s: a page redrawn after a server round trip can
+    // take longer than 1 s on a loaded CI machine. A poll that holds returns at once, so this costs
+    // a passing test nothing. (`vi.waitFor` has no such setting: give it a timeout where it is used.)
+    expect: { poll: { timeout: 20_000 } },
     // Dummy credentials so no SDK client ever probes an instance metadata endpoint.
     env: {
       AWS_ACCESS_KEY_ID: "local",

@@ -22,7 +22,10 @@ const CONFIG: ConfigInput = {
       { role: "sre", runbooks: ["*"], actions: ["run", "dry-run", "approve", "abort", "override-freeze"] },
     ],
   },
-  approvals: { deadline: "4s" },
+  // Longer than any test here takes to answer, however loaded the machine: a test that answers
+  // must never race the deadline (CI once got a 409 when a 4 s deadline ran out before the
+  // approval reached the run). The deadline's own test gets a short one, and nothing to race.
+  approvals: { deadline: "30m" },
 };
 
 // The viewer reads the runs.
@@ -91,17 +94,6 @@ describe("approvals", () => {
     expect(desired(local)).toBe(before);
   });
 
-  it("ends at the deadline as the policy says (reject), changing nothing", async () => {
-    const before = desired(local);
-    const id = await startScale(local);
-    await waiting(local, id);
-    const run = await ended(local, id);
-    expect(run.body).toMatchObject({ status: "ABORTED", error: "ApprovalTimedOut" });
-    expect(desired(local)).toBe(before);
-    const late = await call(local, "cli:carol", "POST", `/api/executions/${id}/approve`, {});
-    expect(late.status).toBe(409);
-  });
-
   it("refuses self-approval and non-approvers (403, audited), a second answer (409), unknown runs (404)", async () => {
     const id = await startScale(local, "cli:carol");
     await waiting(local, id);
@@ -142,6 +134,30 @@ describe("approvals", () => {
   });
 });
 
+describe("the approval deadline", () => {
+  let local: LocalMode;
+  beforeAll(async () => {
+    // The shortest deadline there is; the test does not answer, so nothing races it.
+    local = await startTestLocal({ ...CONFIG, approvals: { deadline: "1s" } });
+  });
+  afterAll(async () => local?.stop());
+
+  it("ends at the deadline as the policy says (reject), changing nothing", async () => {
+    const before = desired(local);
+    const id = await startScale(local);
+    const run = await ended(local, id);
+    const late = await call(local, "cli:carol", "POST", `/api/executions/${id}/approve`, {});
+
+    // It waited (its request is written before its wait can end), then the deadline ended it.
+    expect(run.body.audit).toEqual(
+      expect.arrayContaining([expect.objectContaining({ kind: "approval.requested" })]),
+    );
+    expect(run.body).toMatchObject({ status: "ABORTED", error: "ApprovalTimedOut" });
+    expect(desired(local)).toBe(before);
+    expect(late.status).toBe(409);
+  });
+});
+
 describe("a run waiting for approval across a restart", () => {
   const dirs: string[] = [];
   let local: LocalMode | undefined;
@@ -153,7 +169,7 @@ describe("a run waiting for approval across a restart", () => {
   it("survives `reflex start` being restarted and can then be approved", async () => {
     const dir = mkdtempSync(join(tmpdir(), "reflex-approval-"));
     dirs.push(dir);
-    const config = validateConfig({ ...CONFIG, approvals: { deadline: "5m" } });
+    const config = validateConfig(CONFIG);
     const open = () =>
       startLocal({
         config,

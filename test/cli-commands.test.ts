@@ -553,10 +553,12 @@ describe("the server going away during --follow", () => {
       ...url,
     ]);
     const id = JSON.parse(started.stdout).executionId as string;
+    const out: string[] = [];
     const err: string[] = [];
-    const io: Io = { out: () => {}, err: (s) => err.push(s), colour: false, tty: false };
+    const io: Io = { out: (s) => out.push(s), err: (s) => err.push(s), colour: false, tty: false };
     const following = main(["logs", id, "--follow", ...url], io);
-    await new Promise((r) => setTimeout(r, 500));
+    // Following: it has printed the run's log once (state, not a fixed 500 ms before the stop).
+    await waitFor(async () => out.length > 0);
 
     await local.stop();
     const code = await following;
@@ -625,9 +627,18 @@ describe("reflex start on a port in use", () => {
 
 describe("Ctrl-C during run --wait", () => {
   let local: LocalMode;
+  /** How far the cloud's clock is ahead of the machine's: the test moves it. */
+  let ahead = 0;
+  const SNAPSHOT_MS = 10 * 60_000;
   beforeAll(async () => {
-    // Snapshots that take a while: the run is still going when Ctrl-C comes.
-    local = await startTestLocal({}, { cloud: SimulatedCloud.seeded({ snapshotDurationMs: 2500 }) });
+    // Snapshots pending until the test moves the cloud's clock past them: the run is still going
+    // when Ctrl-C comes, however long the CLI takes to see it (a real 2.5 s snapshot raced that).
+    local = await startTestLocal(
+      {},
+      {
+        cloud: SimulatedCloud.seeded({ snapshotDurationMs: SNAPSHOT_MS, clock: () => Date.now() + ahead }),
+      },
+    );
   });
   afterAll(async () => local?.stop());
 
@@ -651,12 +662,15 @@ describe("Ctrl-C during run --wait", () => {
     child.kill("SIGINT");
     const code = await exited;
     const id = stderr.match(/started (backup-snapshot-\S+);/)?.[1];
+    const during = JSON.parse((await reflex(["show", id!, "--json", "--url", local.url])).stdout);
+    ahead = SNAPSHOT_MS; // the snapshots complete
     await local.idle();
     const after = JSON.parse((await reflex(["show", id!, "--json", "--url", local.url])).stdout);
 
     expect(code).toBe(130);
     expect(stderr).toContain(`reflex show ${id} --follow`);
     expect(stderr).toContain(`reflex logs ${id} --follow`);
+    expect(during.status).toBe("RUNNING");
     expect(after.status).toBe("SUCCEEDED");
   });
 });

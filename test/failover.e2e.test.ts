@@ -360,27 +360,38 @@ describe("failover with health alarms and a short approval deadline", () => {
     const res = await call(local, "POST", "/events", event);
     const started = res.body.results[0];
     expect(started.decision).toBe("started");
-    const waiting = await until("the approval request", async () => {
-      const e = await execution(local, started.executionId);
-      return e.status === "WAITING_FOR_APPROVAL" ? e : undefined;
-    });
+    // Read once the 1 s deadline has ended it: polling for WAITING_FOR_APPROVAL would race the
+    // deadline, which a loaded machine can lose. Its request is written before its wait can end.
+    await local.idle();
+    const run = await execution(local, started.executionId);
 
-    expect(waiting.result.plan).toMatchObject({ from: { instance: A }, to: { instance: B } });
-    expect(waiting.result.readiness.checks).toContainEqual(
+    expect(run.audit).toEqual(
+      expect.arrayContaining([expect.objectContaining({ kind: "approval.requested" })]),
+    );
+    expect(run.result.plan).toMatchObject({ from: { instance: A }, to: { instance: B } });
+    expect(run.result.readiness.checks).toContainEqual(
       expect.objectContaining({ check: "health", ok: true, detail: "alarm app-b-health is OK (seeded)" }),
     );
-    await call(local, "POST", `/api/executions/${started.executionId}/reject`, { reason: "test" }, "cli:bob");
-    await local.idle();
     local.cloud.failover.setAlarm("app-a-health", "OK");
   });
 
   it("switches nothing when nobody answers before the deadline", async () => {
-    const id = await startWaiting(local);
     const mark = local.cloud.calls.length;
-
+    const started = await call(
+      local,
+      "POST",
+      "/api/runbooks/failover/executions",
+      { params: { pair: "app" } },
+      "cli:alice",
+    );
+    expect(started.status).toBe(202);
+    // No wait for WAITING_FOR_APPROVAL here either: the 1 s deadline could end the wait first.
     await local.idle();
-    const run = await execution(local, id);
+    const run = await execution(local, started.body.executionId);
 
+    expect(run.audit).toEqual(
+      expect.arrayContaining([expect.objectContaining({ kind: "approval.requested" })]),
+    );
     expect(run.status).toBe("ABORTED");
     expect(run.error).toBe("ApprovalTimedOut");
     expect(local.cloud.calls.slice(mark).filter((c) => c.mutating)).toEqual([]);

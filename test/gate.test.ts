@@ -6,6 +6,7 @@ import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge
 import { type ConfigInput, Gate, Locks, validateConfig } from "@reflex/core";
 import { afterEach, describe, expect, it } from "vitest";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { clearOfWindowEnd } from "./support/clock.ts";
 import { alarmEvent } from "./support/events.ts";
 import { api, startTestLocal } from "./support/local.ts";
 
@@ -236,8 +237,11 @@ describe("guardrails", () => {
       rules: [backupRule("cpu-high", { dryRun: true, target: "$.detail.alarmName" })],
       guardrails: { rateLimit: { runs: 1, per: "1h" } },
     });
-    const first = await Gate.handleEvent(alarmEvent("alarm-a", "ALARM", new Date()), { config });
-    const second = await Gate.handleEvent(alarmEvent("alarm-b", "ALARM", new Date()), { config });
+    // Both in one hour's window: the rate limit counts in fixed windows, and two decisions on
+    // either side of an hour's end would each have one.
+    const now = new Date(clearOfWindowEnd(Date.now(), 3_600_000));
+    const first = await Gate.handleEvent(alarmEvent("alarm-a", "ALARM", now), { config, now });
+    const second = await Gate.handleEvent(alarmEvent("alarm-b", "ALARM", now), { config, now });
     await l.idle();
     expect(first).toMatchObject([{ decision: "started" }]);
     expect(second).toMatchObject([

@@ -6,7 +6,14 @@ import { start as startRun } from "../packages/core/src/runs.ts";
 import { db } from "../packages/core/src/state/db.ts";
 import { takeRateSlot } from "../packages/core/src/state/guardrails.ts";
 import type { LocalMode } from "../packages/local/src/local-mode.ts";
+import { clearOfWindowEnd } from "./support/clock.ts";
 import { runAndWait, startTestLocal } from "./support/local.ts";
+
+/**
+ * How long a `vi.waitFor` here waits for writes to the store (a start's lock): vitest's default,
+ * 1 s, is a few writes on a loaded machine. Only a failing test waits this long.
+ */
+const STORE = { timeout: 20_000 };
 
 let local: LocalMode;
 beforeAll(async () => {
@@ -225,7 +232,7 @@ describe("a start retried under the id of a run that exists (a start takes its l
       let starting: Promise<Executions.Execution>;
       if (refusedTakes === "second") {
         starting = startRun(req(granted));
-        await vi.waitFor(async () => expect((await Locks.holder(`asg:${group}`))?.owner).toBe(id));
+        await vi.waitFor(async () => expect((await Locks.holder(`asg:${group}`))?.owner).toBe(id), STORE);
         await expect(startRun(req(Promise.resolve("rate window full")))).rejects.toMatchObject({
           code: "reservation_refused",
         });
@@ -248,9 +255,9 @@ describe("a start retried under the id of a run that exists (a start takes its l
         try {
           const refused = startRun(req(refusing));
           refused.catch(() => undefined);
-          await vi.waitFor(() => expect(lockWrites).toBe(1));
+          await vi.waitFor(() => expect(lockWrites).toBe(1), STORE);
           starting = startRun(req(granted));
-          await vi.waitFor(() => expect(lockWrites).toBe(2));
+          await vi.waitFor(() => expect(lockWrites).toBe(2), STORE);
           refuse("rate window full");
           await expect(refused).rejects.toMatchObject({ code: "reservation_refused" });
         } finally {
@@ -330,9 +337,12 @@ describe("a start retried under the id of a run that exists (a start takes its l
       ...local.config,
       guardrails: { ...local.config.guardrails, rateLimit: { runs: 2, per: 7_200_000 } },
     };
+    // All four in one 2 h window (the rate limit counts in fixed windows from the epoch).
+    const now = new Date(clearOfWindowEnd(Date.now(), 7_200_000));
     const backup = (executionId: string) =>
       Admission.admit({
         config,
+        now,
         runbook: "backup-snapshot",
         params: { selector: { tag: { Role: "db" } } },
         dryRun: true,

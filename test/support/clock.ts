@@ -28,3 +28,13 @@ export function holdOneMonth(): void {
   vi.useFakeTimers({ toFake: ["Date"], shouldAdvanceTime: true });
   vi.setSystemTime(start);
 }
+
+/**
+ * `now`, or `margin` before the end of the fixed window it falls in when that is nearer: windows
+ * `windowMs` long counted from the epoch, as the rate limit counts them (`floor(now / per)`), so
+ * that what a test decides in its next `margin` falls in one window, however loaded the machine.
+ */
+export function clearOfWindowEnd(now: number, windowMs: number, margin = 60_000): number {
+  const end = (Math.floor(now / windowMs) + 1) * windowMs;
+  return end - now < margin ? end - margin : now;
+}
