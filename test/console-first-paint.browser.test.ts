@@ -504,6 +504,39 @@ describe("the console's first paint (local mode)", () => {
     }
   });
 
+  it("writes a filter chosen in the list's form into the address, so a reload shows the same list; back from a run page, the address says the filters again", async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${local.url}/runs`);
+      await page.locator("body[data-live]").waitFor({ state: "attached" });
+      const history = Number(await page.evaluate("history.length"));
+      await page.locator('select[name="status"]').selectOption("FAILED");
+      await page.locator('input[name="text"]').fill(run.id);
+      await expect
+        .poll(() => new URL(page.url()).hash)
+        .toBe(`#/runs?status=FAILED&text=${encodeURIComponent(run.id)}`);
+      // Replaced, not pushed: Back still leaves the list.
+      expect(Number(await page.evaluate("history.length"))).toBe(history);
+      await page.getByText("No run matches these filters.").waitFor();
+      await page.reload();
+      await page.getByText("No run matches these filters.").waitFor();
+      expect(await page.locator('select[name="status"]').inputValue()).toBe("FAILED");
+      expect(await page.locator('input[name="text"]').inputValue()).toBe(run.id);
+      // Cleared again: the address with them.
+      await page.locator('select[name="status"]').selectOption("");
+      await page.locator(`#runs tbody tr[data-execution="${run.id}"]`).waitFor();
+      await expect.poll(() => new URL(page.url()).hash).toBe(`#/runs?text=${encodeURIComponent(run.id)}`);
+      // To the run and back by "← All runs" (#/runs): the list as it was, and the address says its filter.
+      await page.locator(`#runs tbody tr[data-execution="${run.id}"] a[href^="#/runs/"]`).click();
+      await page.locator("#graph svg [data-state=Report]").waitFor();
+      await page.getByRole("link", { name: "← All runs" }).click();
+      await page.locator(`#runs tbody tr[data-execution="${run.id}"]`).waitFor();
+      await expect.poll(() => new URL(page.url()).hash).toBe(`#/runs?text=${encodeURIComponent(run.id)}`);
+    } finally {
+      await page.close();
+    }
+  });
+
   it("a run that does not exist is the console's own 'No such run', from the inlined 404", async () => {
     const html = await (await fetch(`${local.url}/runs/no-such-run`)).text();
     expect(inlined(html)["/api/executions/no-such-run"].status).toBe(404);

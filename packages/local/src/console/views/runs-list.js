@@ -34,6 +34,17 @@ export function filtersFrom(query) {
   return Object.fromEntries(FILTERS.filter((f) => query?.has(f)).map((f) => [f, query?.get(f) ?? ""]));
 }
 
+/**
+ * The list's address with the filters set in it (`#/runs?status=…&text=…`; `#/runs` with none):
+ * what filtersFrom reads back. @param {Partial<Filters>} filters
+ */
+export function addressOf(filters) {
+  const query = new URLSearchParams();
+  for (const f of FILTERS) if (filters[f]) query.set(f, String(filters[f]));
+  const q = query.toString();
+  return q ? `#/runs?${q}` : "#/runs";
+}
+
 /** Whether `run` is one the filters let through. @param {Filters} filters @param {Run} run */
 export function runMatches(filters, run) {
   if (filters.status && run.status !== filters.status) return false;

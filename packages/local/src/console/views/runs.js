@@ -9,7 +9,7 @@
 import { API, api, runbooks } from "../lib/api.js";
 import { fill, localTimes } from "../lib/dom.js";
 import { TERMINAL } from "../lib/runs.js";
-import { drawList, filtersFrom, frame, livenFilters, runMatches, runRow } from "./runs-list.js";
+import { addressOf, drawList, filtersFrom, frame, livenFilters, runMatches, runRow } from "./runs-list.js";
 
 /** @typedef {import("../lib/runs.js").Run} Run */
 
@@ -28,11 +28,19 @@ let refetch = () => undefined;
  */
 let kept;
 
-/** @param {string} name @param {string | number} value */
+/** Sets the address to the list's own, its filters in it (console.js `linkTo`: nothing drawn again). @type {(hash: string) => void} */
+let linkTo = () => undefined;
+
+/**
+ * A filter set in the form: the list drawn again, and the address says it (replaced, not a new
+ * history entry), so a reload, a bookmark or a link sent to someone shows the same list.
+ * @param {string} name @param {string | number} value
+ */
 function setFilter(name, value) {
   filters[name] = value;
-  if (name === "limit") refetch();
-  else draw();
+  if (name === "limit") return refetch();
+  if (location.hash !== addressOf(filters)) linkTo(addressOf(filters));
+  draw();
 }
 
 /** @param {Run} run */
@@ -77,6 +85,7 @@ export const runsView = {
    */
   async render(main, first, { query }, ctx) {
     refetch = ctx.again;
+    linkTo = ctx.linkTo;
     // `#/runs?text=…` (a run page's event link, a drawn `/runs?…` taken over) opens the list
     // filtered by what the address names.
     const named = first ? filtersFrom(query) : {};
@@ -92,10 +101,14 @@ export const runsView = {
         const tr = body.querySelector(`tr[data-execution="${CSS.escape(run.id)}"]`);
         if (tr instanceof HTMLElement) rows.set(run.id, { key: rowKey(run), tr });
       }
+      // A filter chosen on the drawn list before the modules came: the address says it too.
+      if (location.hash !== addressOf(filters)) linkTo(addressOf(filters));
     } else if (first && kept && !Object.keys(named).length) {
       // Back from another page: the list as it was, once the answer is in, its changed rows only.
       listing = await asked;
       fill(main, kept);
+      // The list comes back with the filters it had: the address says them again.
+      if (location.hash !== addressOf(filters)) linkTo(addressOf(filters));
     } else if (first) {
       const rbs = await runbooks().catch(() => []);
       rows.clear();
