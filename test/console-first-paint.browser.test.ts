@@ -464,6 +464,50 @@ describe("the console's first paint (local mode)", () => {
     }
   });
 
+  it("asks once for many presses on one link (a press dragged off, a touch that scrolls), and a crafted link asks only the API path its view would, or nothing", async () => {
+    const page = await browser.newPage();
+    // Every API request the page makes, counted as it is made (fetch called), not as it arrives.
+    await page.addInitScript({
+      content: `window.__asked = []; const f = window.fetch; window.fetch = (u, o) => (window.__asked.push(String(u)), f(u, o));`,
+    });
+    try {
+      await page.goto(`${local.url}/runs`);
+      await page.locator("body[data-live]").waitFor({ state: "attached" });
+      // Ten presses on the run's link in one task (well within the prefetch's second), none a click.
+      const asked = (await page.evaluate(`(() => {
+        window.__asked.length = 0;
+        const link = document.querySelector('#runs tbody tr[data-execution="${run.id}"] a[href^="#/runs/"]');
+        for (let i = 0; i < 10; i++)
+          link.dispatchEvent(new PointerEvent("pointerdown", { bubbles: true, button: 0, isPrimary: true }));
+        return window.__asked.map((u) => new URL(u, location.href).pathname);
+      })()`)) as string[];
+      expect(asked).toEqual([`/api/executions/${run.id}`]);
+
+      // Crafted links pressed: a bad escape asks nothing (and throws nothing); an escaped slash or
+      // a query stays inside the one run's path, escaped as the run page would ask it.
+      const crafted = (await page.evaluate(`(() => {
+        window.__asked.length = 0;
+        const errors = [];
+        window.addEventListener("error", (e) => errors.push(e.message));
+        for (const href of ["#/runs/%", "#/runs/..%2F..", "#/runs/x?y=1", "#/runs/" + "a".repeat(5000)]) {
+          const a = document.createElement("a");
+          a.href = href;
+          a.textContent = "crafted";
+          document.getElementById("main").append(a);
+          a.dispatchEvent(new PointerEvent("pointerdown", { bubbles: true, button: 0, isPrimary: true }));
+          a.remove();
+        }
+        return { errors, asked: window.__asked.map((u) => new URL(u, location.href).pathname) };
+      })()`)) as { errors: string[]; asked: string[] };
+      expect(crafted).toEqual({
+        errors: [],
+        asked: ["/api/executions/..%2F..", "/api/executions/x", `/api/executions/${"a".repeat(5000)}`],
+      });
+    } finally {
+      await page.close();
+    }
+  });
+
   it("draws a run page's step records and audit once its first frame is out, and is busy until they are there", async () => {
     const page = await browser.newPage();
     try {
