@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import fs, { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -148,6 +149,59 @@ describe("local mode's S3 store, one key asked at once", () => {
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("local mode's S3, keys", () => {
+  it("refuses a key whose `..` would reach outside its bucket (400, nothing written there); other odd keys are kept as they are", async () => {
+    const storage = await startStorage({ region: REGION });
+    const name = `reflex-s3-escape-${process.pid}-${Date.now()}`;
+    const outside = join(tmpdir(), `${name}._S3rver_object`);
+    const s3 = new S3Client({
+      endpoint: storage.s3Endpoint,
+      region: REGION,
+      credentials: S3RVER_CREDENTIALS,
+      forcePathStyle: true,
+    });
+    /** A PUT as a client that does not resolve `..` sends it (the key's slashes escaped). */
+    const rawPut = (key: string) =>
+      new Promise<number>((done, fail) => {
+        const url = new URL(storage.s3Endpoint);
+        const req = http.request(
+          {
+            host: url.hostname,
+            port: url.port,
+            method: "PUT",
+            path: `/${BUCKET}/${encodeURIComponent(key)}`,
+            headers: { "content-length": 2 },
+          },
+          (res) => {
+            res.resume();
+            res.on("end", () => done(res.statusCode ?? 0));
+          },
+        );
+        req.on("error", fail);
+        req.end("hi");
+      });
+    try {
+      await ensureBucket(storage.s3Endpoint, REGION, BUCKET);
+      // The bucket's dir is <tmp>/reflex-s3-…/s3/<bucket>: three levels up is the system's tmp dir.
+      expect(await rawPut(`../../../${name}`)).toBe(400);
+      expect(await rawPut(`a/../../../../${name}`)).toBe(400);
+      expect(fs.existsSync(outside)).toBe(false);
+      // Keys with dots, spaces and unicode that stay inside: written and read back as they are.
+      for (const key of ["a..b/c.json", "..hidden", "reports/ü n i/…/r.json"]) {
+        await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: key }));
+        const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+        expect(await got.Body?.transformToString()).toBe(key);
+      }
+    } finally {
+      fs.rmSync(outside, { force: true });
+      for (const suffix of ["._S3rver_object.md5", "._S3rver_metadata.json"])
+        fs.rmSync(join(tmpdir(), `${name}${suffix}`), { force: true });
+      s3.destroy();
+      await storage.close();
     }
   });
 });

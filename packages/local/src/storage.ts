@@ -26,6 +26,13 @@ const S3rver = require("s3rver") as new (
 };
 
 /** What of s3rver's file store (lib/stores/filesystem.js) {@link wholeObjects} uses and replaces. */
+/** s3rver's error, which it answers as S3 does (code, message, status). */
+const S3Error = require("s3rver/lib/models/error.js") as new (
+  code: string,
+  message: string,
+  detail?: Record<string, string>,
+) => Error;
+
 export interface S3rverStore {
   getResourcePath(bucket: string, key: string, resource: string): string;
   putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
@@ -74,7 +81,17 @@ async function putWhole(store: S3rverStore, object: S3rverObject): Promise<{ siz
  * (what it reads then is that file, whatever is renamed over it).
  */
 export function wholeObjects(store: S3rverStore): void {
-  const { getObject, deleteObject } = store;
+  const { getObject, deleteObject, getResourcePath } = store;
+  // A key's `..` (sent escaped, `..%2F`) is a step up on disk: `../../../x` wrote beside the
+  // store's dir, anywhere the process may write. Every file of a key is found here, so a key that
+  // would leave its bucket's dir is refused (400), for every request.
+  store.getResourcePath = (bucket, key, resource) => {
+    const path = getResourcePath.call(store, bucket, key, resource);
+    const inside = getResourcePath.call(store, bucket, "", "").replace(/[^/\\]*$/, "");
+    if (!path.startsWith(inside))
+      throw new S3Error("InvalidArgument", "A key's `..` may not reach outside its bucket.", { Key: key });
+    return path;
+  };
   const tails = new Map<string, Promise<unknown>>();
   const oneAtATime = <T>(bucket: string, key: string, op: () => Promise<T>): Promise<T> => {
     const path = store.getResourcePath(bucket, key, "object");
