@@ -464,11 +464,11 @@ describe("the console's first paint (local mode)", () => {
     }
   });
 
-  it("asks once for many presses on one link (a press dragged off, a touch that scrolls), and a crafted link asks only the API path its view would, or nothing", async () => {
+  it("asks once for many presses on one link (a press dragged off, a touch that scrolls), a crafted link asks only the API path its view would, or nothing, and a press as one person is not the page of another", async () => {
     const page = await browser.newPage();
     // Every API request the page makes, counted as it is made (fetch called), not as it arrives.
     await page.addInitScript({
-      content: `window.__asked = []; const f = window.fetch; window.fetch = (u, o) => (window.__asked.push(String(u)), f(u, o));`,
+      content: `window.__asked = []; const f = window.fetch; window.fetch = (u, o) => (window.__asked.push({ url: String(u), actor: o?.headers?.["x-reflex-actor"] ?? "" }), f(u, o));`,
     });
     try {
       await page.goto(`${local.url}/runs`);
@@ -479,7 +479,7 @@ describe("the console's first paint (local mode)", () => {
         const link = document.querySelector('#runs tbody tr[data-execution="${run.id}"] a[href^="#/runs/"]');
         for (let i = 0; i < 10; i++)
           link.dispatchEvent(new PointerEvent("pointerdown", { bubbles: true, button: 0, isPrimary: true }));
-        return window.__asked.map((u) => new URL(u, location.href).pathname);
+        return window.__asked.map((a) => new URL(a.url, location.href).pathname);
       })()`)) as string[];
       expect(asked).toEqual([`/api/executions/${run.id}`]);
 
@@ -497,12 +497,32 @@ describe("the console's first paint (local mode)", () => {
           a.dispatchEvent(new PointerEvent("pointerdown", { bubbles: true, button: 0, isPrimary: true }));
           a.remove();
         }
-        return { errors, asked: window.__asked.map((u) => new URL(u, location.href).pathname) };
+        return { errors, asked: window.__asked.map((a) => new URL(a.url, location.href).pathname) };
       })()`)) as { errors: string[]; asked: string[] };
       expect(crafted).toEqual({
         errors: [],
         asked: ["/api/executions/..%2F..", "/api/executions/x", `/api/executions/${"a".repeat(5000)}`],
       });
+
+      // Pressed as one person, clicked as another (the "Acting as" field changed in between): the
+      // page asks again, as the person now acting, and does not take the answer asked for the first.
+      await page.locator("#actor").fill("press-w4");
+      await page.locator("#actor").dispatchEvent("change");
+      await page.evaluate(`(() => {
+        window.__asked.length = 0;
+        const link = document.querySelector('#runs tbody tr[data-execution="${run.id}"] a[href^="#/runs/"]');
+        link.dispatchEvent(new PointerEvent("pointerdown", { bubbles: true, button: 0, isPrimary: true }));
+        const actor = document.getElementById("actor");
+        actor.value = "click-w4";
+        actor.dispatchEvent(new Event("change"));
+        link.click();
+      })()`);
+      await page.locator("#graph svg [data-state=Report]").waitFor();
+      await page.locator("main:not([aria-busy])").waitFor({ state: "attached" });
+      const people = (await page.evaluate(
+        `window.__asked.filter((a) => new URL(a.url, location.href).pathname.startsWith("/api/executions/")).map((a) => a.actor)`,
+      )) as string[];
+      expect(people).toEqual(["press-w4", "click-w4"]);
     } finally {
       await page.close();
     }
