@@ -579,4 +579,48 @@ describe("the console's first paint (local mode)", () => {
       await page.close();
     }
   });
+
+  it("a page's answer asked on a press while an action was on its way is not taken: the runs list, pressed while a start was being sent, shows the run it started", async () => {
+    const page = await browser.newPage();
+    await page.addInitScript({
+      content: `Object.defineProperty(Document.prototype, "hidden", { get: () => Boolean(window.__hidden) });`,
+    });
+    let release = () => {};
+    const held = new Promise<void>((done) => (release = done));
+    let posted = false;
+    try {
+      await page.goto(`${local.url}/#/start/backup-snapshot`);
+      await page.locator("body[data-live]").waitFor({ state: "attached" });
+      // No polls: the list drawn is the answer its page took, not a later one.
+      await page.evaluate("window.__hidden = true");
+      await page.fill('textarea[name="selector.tag"]', "Backup=daily");
+      // The start's POST held on its way (the server has not seen it).
+      await page.route("**/api/runbooks/*/executions", async (route) => {
+        posted = true;
+        await held;
+        await route.continue();
+      });
+      await page.click('form.start button[type="submit"]');
+      await expect.poll(() => posted).toBe(true);
+      // "Runs" pressed while the start is on its way: the list is asked for (without the new run).
+      await page.locator('a[data-nav="runs"]').scrollIntoViewIfNeeded();
+      const runs = await page.locator('a[data-nav="runs"]').boundingBox();
+      if (!runs) throw new Error("the Runs link is not on screen");
+      const listed = page.waitForResponse((r) => new URL(r.url()).pathname === "/api/executions");
+      await page.mouse.move(runs.x + runs.width / 2, runs.y + runs.height / 2);
+      await page.mouse.down();
+      await listed;
+      // The start goes through: the console shows the new run, then the press ends in a click.
+      release();
+      await page.waitForURL(/#\/runs\/backup-snapshot-/);
+      const started = decodeURIComponent(new URL(page.url()).hash.replace("#/runs/", ""));
+      await page.mouse.up();
+      await page.waitForURL(/#\/runs$/);
+      await page.locator("main:not([aria-busy])").waitFor({ state: "attached" });
+      expect(await page.locator(`#runs tbody tr[data-execution="${started}"]`).count()).toBe(1);
+    } finally {
+      release();
+      await page.close();
+    }
+  });
 });

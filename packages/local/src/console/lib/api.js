@@ -121,7 +121,12 @@ export async function api(method, path, body) {
   const had = method === "GET" ? held.get(path) : undefined;
   const headers = requestHeaders(body !== undefined, had?.etag);
   if (reuse) return request(method, path, body, headers, had, early.response);
-  if (method !== "GET") prefetched.clear();
+  if (method !== "GET") {
+    // An action changes what a page would show: what was asked before it, or while it was on its
+    // way (a link pressed meanwhile), is not taken after it.
+    prefetched.clear();
+    return request(method, path, body, headers, had).finally(() => prefetched.clear());
+  }
   const asked = method === "GET" ? prefetched.get(path) : undefined;
   if (asked) prefetched.delete(path);
   // Asked when the person pressed the link to this page: taken when it is fresh and was asked
