@@ -623,4 +623,21 @@ describe("the console's first paint (local mode)", () => {
       await page.close();
     }
   });
+
+  it("a drawn page at an address that starts with `//` (`//other.host/runs`) is taken over on its own origin, not broken by an address another origin's", async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    try {
+      // The server reads `//other.host/runs` as `/runs` and draws the list; the page's own path is `//other.host/runs`.
+      await page.goto(`${local.url}//other.example/runs?text=${encodeURIComponent(run.id)}`);
+      await page.locator("body[data-live]").waitFor({ state: "attached" });
+      expect(errors).toEqual([]);
+      expect(new URL(page.url()).origin).toBe(new URL(local.url).origin);
+      expect(new URL(page.url()).hash).toBe(`#/runs?text=${encodeURIComponent(run.id)}`);
+      await page.locator(`#runs tbody tr[data-execution="${run.id}"]`).waitFor();
+    } finally {
+      await page.close();
+    }
+  });
 });
