@@ -464,6 +464,70 @@ describe("the console's first paint (local mode)", () => {
     }
   });
 
+  it("asks once for many presses on one link (a press dragged off, a touch that scrolls), a crafted link asks only the API path its view would, or nothing, and a press as one person is not the page of another", async () => {
+    const page = await browser.newPage();
+    // Every API request the page makes, counted as it is made (fetch called), not as it arrives.
+    await page.addInitScript({
+      content: `window.__asked = []; const f = window.fetch; window.fetch = (u, o) => (window.__asked.push({ url: String(u), actor: o?.headers?.["x-reflex-actor"] ?? "" }), f(u, o));`,
+    });
+    try {
+      await page.goto(`${local.url}/runs`);
+      await page.locator("body[data-live]").waitFor({ state: "attached" });
+      // Ten presses on the run's link in one task (well within the prefetch's second), none a click.
+      const asked = (await page.evaluate(`(() => {
+        window.__asked.length = 0;
+        const link = document.querySelector('#runs tbody tr[data-execution="${run.id}"] a[href^="#/runs/"]');
+        for (let i = 0; i < 10; i++)
+          link.dispatchEvent(new PointerEvent("pointerdown", { bubbles: true, button: 0, isPrimary: true }));
+        return window.__asked.map((a) => new URL(a.url, location.href).pathname);
+      })()`)) as string[];
+      expect(asked).toEqual([`/api/executions/${run.id}`]);
+
+      // Crafted links pressed: a bad escape asks nothing (and throws nothing); an escaped slash or
+      // a query stays inside the one run's path, escaped as the run page would ask it.
+      const crafted = (await page.evaluate(`(() => {
+        window.__asked.length = 0;
+        const errors = [];
+        window.addEventListener("error", (e) => errors.push(e.message));
+        for (const href of ["#/runs/%", "#/runs/..%2F..", "#/runs/x?y=1", "#/runs/" + "a".repeat(5000)]) {
+          const a = document.createElement("a");
+          a.href = href;
+          a.textContent = "crafted";
+          document.getElementById("main").append(a);
+          a.dispatchEvent(new PointerEvent("pointerdown", { bubbles: true, button: 0, isPrimary: true }));
+          a.remove();
+        }
+        return { errors, asked: window.__asked.map((a) => new URL(a.url, location.href).pathname) };
+      })()`)) as { errors: string[]; asked: string[] };
+      expect(crafted).toEqual({
+        errors: [],
+        asked: ["/api/executions/..%2F..", "/api/executions/x", `/api/executions/${"a".repeat(5000)}`],
+      });
+
+      // Pressed as one person, clicked as another (the "Acting as" field changed in between): the
+      // page asks again, as the person now acting, and does not take the answer asked for the first.
+      await page.locator("#actor").fill("press-w4");
+      await page.locator("#actor").dispatchEvent("change");
+      await page.evaluate(`(() => {
+        window.__asked.length = 0;
+        const link = document.querySelector('#runs tbody tr[data-execution="${run.id}"] a[href^="#/runs/"]');
+        link.dispatchEvent(new PointerEvent("pointerdown", { bubbles: true, button: 0, isPrimary: true }));
+        const actor = document.getElementById("actor");
+        actor.value = "click-w4";
+        actor.dispatchEvent(new Event("change"));
+        link.click();
+      })()`);
+      await page.locator("#graph svg [data-state=Report]").waitFor();
+      await page.locator("main:not([aria-busy])").waitFor({ state: "attached" });
+      const people = (await page.evaluate(
+        `window.__asked.filter((a) => new URL(a.url, location.href).pathname.startsWith("/api/executions/")).map((a) => a.actor)`,
+      )) as string[];
+      expect(people).toEqual(["press-w4", "click-w4"]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it("draws a run page's step records and audit once its first frame is out, and is busy until they are there", async () => {
     const page = await browser.newPage();
     try {
@@ -544,6 +608,67 @@ describe("the console's first paint (local mode)", () => {
     try {
       await page.goto(`${local.url}/runs/no-such-run`);
       await page.getByText("No such run.").waitFor();
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("a page's answer asked on a press while an action was on its way is not taken: the runs list, pressed while a start was being sent, shows the run it started", async () => {
+    const page = await browser.newPage();
+    await page.addInitScript({
+      content: `Object.defineProperty(Document.prototype, "hidden", { get: () => Boolean(window.__hidden) });`,
+    });
+    let release = () => {};
+    const held = new Promise<void>((done) => (release = done));
+    let posted = false;
+    try {
+      await page.goto(`${local.url}/#/start/backup-snapshot`);
+      await page.locator("body[data-live]").waitFor({ state: "attached" });
+      // No polls: the list drawn is the answer its page took, not a later one.
+      await page.evaluate("window.__hidden = true");
+      await page.fill('textarea[name="selector.tag"]', "Backup=daily");
+      // The start's POST held on its way (the server has not seen it).
+      await page.route("**/api/runbooks/*/executions", async (route) => {
+        posted = true;
+        await held;
+        await route.continue();
+      });
+      await page.click('form.start button[type="submit"]');
+      await expect.poll(() => posted).toBe(true);
+      // "Runs" pressed while the start is on its way: the list is asked for (without the new run).
+      await page.locator('a[data-nav="runs"]').scrollIntoViewIfNeeded();
+      const runs = await page.locator('a[data-nav="runs"]').boundingBox();
+      if (!runs) throw new Error("the Runs link is not on screen");
+      const listed = page.waitForResponse((r) => new URL(r.url()).pathname === "/api/executions");
+      await page.mouse.move(runs.x + runs.width / 2, runs.y + runs.height / 2);
+      await page.mouse.down();
+      await listed;
+      // The start goes through: the console shows the new run, then the press ends in a click.
+      release();
+      await page.waitForURL(/#\/runs\/backup-snapshot-/);
+      const started = decodeURIComponent(new URL(page.url()).hash.replace("#/runs/", ""));
+      await page.mouse.up();
+      await page.waitForURL(/#\/runs$/);
+      await page.locator("main:not([aria-busy])").waitFor({ state: "attached" });
+      expect(await page.locator(`#runs tbody tr[data-execution="${started}"]`).count()).toBe(1);
+    } finally {
+      release();
+      await page.close();
+    }
+  });
+
+  it("a drawn page at an address that starts with `//` (`//other.host/runs`) is taken over on its own origin, not broken by an address another origin's", async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    try {
+      // The server reads `//other.host/runs` as `/runs` and draws the list; the page's own path is `//other.host/runs`.
+      await page.goto(`${local.url}//other.example/runs?text=${encodeURIComponent(run.id)}`);
+      await page.locator("body[data-live]").waitFor({ state: "attached" });
+      expect(errors).toEqual([]);
+      expect(new URL(page.url()).origin).toBe(new URL(local.url).origin);
+      expect(new URL(page.url()).hash).toBe(`#/runs?text=${encodeURIComponent(run.id)}`);
+      await page.locator(`#runs tbody tr[data-execution="${run.id}"]`).waitFor();
     } finally {
       await page.close();
     }

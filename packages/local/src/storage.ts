@@ -25,11 +25,20 @@ const S3rver = require("s3rver") as new (
   store: S3rverStore;
 };
 
-/** What of s3rver's file store (lib/stores/filesystem.js) {@link putWhole} uses and replaces. */
-interface S3rverStore {
+/** What of s3rver's file store (lib/stores/filesystem.js) {@link wholeObjects} uses and replaces. */
+/** s3rver's error, which it answers as S3 does (code, message, status). */
+const S3Error = require("s3rver/lib/models/error.js") as new (
+  code: string,
+  message: string,
+  detail?: Record<string, string>,
+) => Error;
+
+export interface S3rverStore {
   getResourcePath(bucket: string, key: string, resource: string): string;
   putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
   putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
+  getObject(bucket: string, key: string, options?: unknown): Promise<unknown>;
+  deleteObject(bucket: string, key: string): Promise<unknown>;
 }
 interface S3rverObject {
   bucket: string;
@@ -61,6 +70,41 @@ async function putWhole(store: S3rverStore, object: S3rverObject): Promise<{ siz
   }
   await store.putMetadata(object.bucket, object.key, object.metadata, md5);
   return { size: content.length, md5 };
+}
+
+/**
+ * Makes s3rver's file store answer a PUT once its object is whole on disk ({@link putWhole}), and
+ * take one PUT, GET (or HEAD) or DELETE of a key at a time: an object is three files (its bytes,
+ * their md5, its metadata), written one after another, so a GET between a PUT's bytes and its
+ * md5 answered the new bytes with the old ETag and metadata, and two PUTs of one key could leave
+ * the bytes of one with the metadata of the other. A GET holds its key until its file is open
+ * (what it reads then is that file, whatever is renamed over it).
+ */
+export function wholeObjects(store: S3rverStore): void {
+  const { getObject, deleteObject, getResourcePath } = store;
+  // A key's `..` (sent escaped, `..%2F`) is a step up on disk: `../../../x` wrote beside the
+  // store's dir, anywhere the process may write. Every file of a key is found here, so a key that
+  // would leave its bucket's dir is refused (400), for every request.
+  store.getResourcePath = (bucket, key, resource) => {
+    const path = getResourcePath.call(store, bucket, key, resource);
+    const inside = getResourcePath.call(store, bucket, "", "").replace(/[^/\\]*$/, "");
+    if (!path.startsWith(inside))
+      throw new S3Error("InvalidArgument", "A key's `..` may not reach outside its bucket.", { Key: key });
+    return path;
+  };
+  const tails = new Map<string, Promise<unknown>>();
+  const oneAtATime = <T>(bucket: string, key: string, op: () => Promise<T>): Promise<T> => {
+    const path = store.getResourcePath(bucket, key, "object");
+    const run = (tails.get(path) ?? Promise.resolve()).then(op);
+    const tail = run.catch(() => {});
+    tails.set(path, tail);
+    tail.then(() => tails.get(path) === tail && tails.delete(path));
+    return run;
+  };
+  store.putObject = (object) => oneAtATime(object.bucket, object.key, () => putWhole(store, object));
+  store.getObject = (bucket, key, options) =>
+    oneAtATime(bucket, key, () => getObject.call(store, bucket, key, options));
+  store.deleteObject = (bucket, key) => oneAtATime(bucket, key, () => deleteObject.call(store, bucket, key));
 }
 
 export interface Storage {
@@ -97,7 +141,7 @@ export async function startStorage(opts: { dataDir?: string; region: string }): 
     silent: true,
     directory: join(s3Home, "s3"),
   });
-  s3.store.putObject = (object) => putWhole(s3.store, object);
+  wholeObjects(s3.store);
   const s3Address = await s3.run();
   return {
     dynamoEndpoint,

@@ -15,8 +15,11 @@
     // console's own form, at the root (`/#/runs/<id>`), so the console routes it as any other page
     // and its links stay within this page. replaceState: no reload, no new history entry. The
     // list's filters (`/runs?text=…`; views/runs-list.js FILTERS) go into the route, where the
-    // list reads them; the rest of the query (`?api=`) stays where it is read below.
-    const drawnAt = /^(.*?\/)(runs(?:\/.*)?)$/.exec(location.pathname);
+    // list reads them; the rest of the query (`?api=`) stays where it is read below. The path as
+    // the server read it (server.ts: `new URL(req.url, base)`): `//other.host/runs` is `/runs`
+    // there, and as it is here, the address given would be another origin's, refused (the page
+    // never taken over).
+    const drawnAt = /^(.*?\/)(runs(?:\/.*)?)$/.exec(new URL(location.pathname, "http://127.0.0.1").pathname);
     if (drawnAt) {
       const search = new URLSearchParams(location.search);
       const route = new URLSearchParams();

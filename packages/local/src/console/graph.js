@@ -335,16 +335,32 @@ function storedLayouts() {
   }
 }
 
-/** A stored layout for `key` that has a box for each of `names`, or undefined. @param {string} key @param {string[]} names */
-function storedLayout(key, names) {
+/**
+ * A stored layout for `key` that is one of `graph`'s (a box of the width it is laid out with for
+ * each state, and exactly the edges dagre is given), or undefined: one written by another version
+ * or tampered with (an edge between states that do not exist, a kind that is more classes, a box
+ * resized) is laid out again, not drawn.
+ * @param {string} key @param {{ nodes: Array<{ name: string }>, edges: Array<{ from: string, to: string, kind: string, label?: string }> }} graph
+ * @param {number[]} widths
+ */
+function storedLayout(key, graph, widths) {
   const found = storedLayouts().find((e) => Array.isArray(e) && e[0] === key)?.[1];
-  const box = (b) => b && [b.x, b.y, b.width, b.height].every(Number.isFinite);
+  const own = (o, k) => o !== null && typeof o === "object" && Object.hasOwn(o, k);
+  const box = (b, width) =>
+    b && Number.isFinite(b.x) && Number.isFinite(b.y) && b.width === width && b.height === 50;
   const point = (p) => p && Number.isFinite(p.x) && Number.isFinite(p.y);
+  const names = new Set(graph.nodes.map((n) => n.name));
+  // The edges dagre is given (layout below): one per from, to, kind and label, to a state.
+  const given = new Map();
+  for (const e of graph.edges)
+    if (names.has(e.to))
+      given.set(JSON.stringify([e.from, e.to, e.kind, e.label ?? ""]), [e.from, e.to, e.kind]);
+  const wanted = [...given.values()].map((e) => JSON.stringify(e)).sort();
   const ok =
     found &&
     Number.isFinite(found.width) &&
     Number.isFinite(found.height) &&
-    names.every((n) => box(found.nodes?.[n])) &&
+    graph.nodes.every((n, i) => own(found.nodes, n.name) && box(found.nodes[n.name], widths[i])) &&
     Array.isArray(found.edges) &&
     found.edges.every(
       (e) =>
@@ -354,7 +370,9 @@ function storedLayout(key, names) {
         Array.isArray(e.points) &&
         e.points.length > 0 &&
         e.points.every(point),
-    );
+    ) &&
+    JSON.stringify(found.edges.map((e) => JSON.stringify([e.from, e.to, e.kind])).sort()) ===
+      JSON.stringify(wanted);
   return ok ? /** @type {Layout} */ (found) : undefined;
 }
 
@@ -401,12 +419,7 @@ function layout(dagre, graph) {
     graph.nodes.map((n, i) => [n.name, widths[i]]),
     graph.edges.map((e) => [e.from, e.to, e.kind, e.label ?? ""]),
   ]);
-  const made =
-    layouts.get(key) ??
-    storedLayout(
-      key,
-      graph.nodes.map((n) => n.name),
-    );
+  const made = layouts.get(key) ?? storedLayout(key, graph, widths);
   if (made) {
     layouts.delete(key); // the newest again
     layouts.set(key, made);

@@ -322,4 +322,50 @@ describe("renderGraph", () => {
     expect((await page())(done)).toBe(first);
     expect(layouts - before).toBe(3);
   });
+
+  it("takes a stored layout only when its boxes and edges are the graph's: one tampered with (an edge between states that do not exist, a kind that is more classes, a box resized, `__proto__` keys) is laid out again", async () => {
+    const stored = new Map<string, string>();
+    const localStorage = {
+      getItem: (k: string) => stored.get(k) ?? null,
+      setItem: (k: string, v: string) => void stored.set(k, v),
+    };
+    const done = { status: "SUCCEEDED", steps: [step("plan")] };
+    const page = async () => {
+      vi.resetModules();
+      const fresh = (await import("./graph.js")) as typeof import("./graph.js");
+      return withServerDom({ dagre: counted, window: globalThis, localStorage }, () =>
+        toHtml(fresh.renderGraph(backup, fresh.statusOf(backup, done, clock + 5000))),
+      );
+    };
+    const first = await page();
+    const [[key, good]] = JSON.parse(stored.get("reflex.layouts") ?? "[]");
+    const edge = good.edges[0];
+    const tampered: Array<(l: typeof good) => void> = [
+      (l) => l.edges.push({ ...edge, from: "Ghost", to: "Nowhere" }),
+      (l) => l.edges.splice(0, 1),
+      (l) => (l.edges[0].kind = `${edge.kind} taken`),
+      (l) => (l.edges[0].to = "Ghost"),
+      (l) => (l.nodes.Plan.width = 4000),
+    ];
+    for (const change of tampered) {
+      const l = structuredClone(good);
+      change(l);
+      stored.set("reflex.layouts", JSON.stringify([[key, l]]));
+      const before = layouts;
+      expect(await page()).toBe(first);
+      expect(layouts - before).toBe(1);
+    }
+    // `__proto__` keys, as JSON.parse makes them (own keys): nothing on Object's prototype.
+    stored.set(
+      "reflex.layouts",
+      JSON.stringify([[key, good]]).replace(
+        '"nodes":{',
+        '"nodes":{"__proto__":{"x":1,"y":1,"width":1,"height":1},',
+      ),
+    );
+    const before = layouts;
+    expect(await page()).toBe(first);
+    expect(layouts - before).toBe(0);
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
 });

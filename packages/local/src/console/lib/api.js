@@ -121,7 +121,12 @@ export async function api(method, path, body) {
   const had = method === "GET" ? held.get(path) : undefined;
   const headers = requestHeaders(body !== undefined, had?.etag);
   if (reuse) return request(method, path, body, headers, had, early.response);
-  if (method !== "GET") prefetched.clear();
+  if (method !== "GET") {
+    // An action changes what a page would show: what was asked before it, or while it was on its
+    // way (a link pressed meanwhile), is not taken after it.
+    prefetched.clear();
+    return request(method, path, body, headers, had).finally(() => prefetched.clear());
+  }
   const asked = method === "GET" ? prefetched.get(path) : undefined;
   if (asked) prefetched.delete(path);
   // Asked when the person pressed the link to this page: taken when it is fresh and was asked
@@ -176,15 +181,21 @@ const PREFETCH_MS = 1000;
  * Asks for `path` now, for the page a person is opening: called on the press of a link (its
  * pointerdown), so the answer is on its way while the button goes up and the click comes (a
  * person's press lasts about 100 ms). The page's own GET of `path` within a second takes it; any
- * other request drops what was asked.
+ * other request drops what was asked. Pressed again within that second, by the same person, it is
+ * not asked again.
  * @param {string} path
  */
 export function prefetch(path) {
+  const now = performance.now();
+  for (const [p, { at }] of prefetched) if (now - at >= PREFETCH_MS) prefetched.delete(p);
+  const as = JSON.stringify(requestHeaders(false));
+  // Asked already, for this person, within the second: presses again (one dragged off, a touch
+  // that scrolls the list) take that request, not one more each.
+  if (prefetched.get(path)?.as === as) return;
   const had = held.get(path);
   const headers = requestHeaders(false, had?.etag);
   const result = request("GET", path, undefined, headers, had);
-  prefetched.set(path, { at: performance.now(), as: JSON.stringify(requestHeaders(false)), result });
-  for (const [p, { at }] of prefetched) if (performance.now() - at >= PREFETCH_MS) prefetched.delete(p);
+  prefetched.set(path, { at: now, as, result });
 }
 
 /** Drops the early answers the first page did not take: a later request asks afresh. */
