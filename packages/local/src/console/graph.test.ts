@@ -285,22 +285,27 @@ describe("renderGraph", () => {
     expect(plan).toMatch(/<text class="sub"[^>]*>✓ succeeded · ×12, 12 h 24…<\/text>/);
   });
 
-  it("keeps a layout in the browser's storage: a new page draws the runbook's graph from it without dagre, and lays out again what it cannot use", async () => {
-    const stored = new Map<string, string>();
+  /**
+   * A new page: graph.js loaded afresh (nothing laid out in it yet), in a browser whose
+   * localStorage is `stored`; it draws the backup runbook's graph for a run.
+   */
+  const newPage = async (stored: Map<string, string>) => {
     const localStorage = {
       getItem: (k: string) => stored.get(k) ?? null,
       setItem: (k: string, v: string) => void stored.set(k, v),
     };
+    vi.resetModules();
+    const fresh = (await import("./graph.js")) as typeof import("./graph.js");
+    return (run: RunForGraph, dagre: unknown = counted) =>
+      withServerDom({ dagre, window: globalThis, localStorage }, () =>
+        toHtml(fresh.renderGraph(backup, fresh.statusOf(backup, run, clock + 5000))),
+      );
+  };
+
+  it("keeps a layout in the browser's storage: a new page draws the runbook's graph from it without dagre, and lays out again what it cannot use", async () => {
+    const stored = new Map<string, string>();
     const done = { status: "SUCCEEDED", steps: [step("plan")] };
-    /** A new page: graph.js loaded afresh (nothing laid out in it yet), in a browser with `localStorage`. */
-    const page = async () => {
-      vi.resetModules();
-      const fresh = (await import("./graph.js")) as typeof import("./graph.js");
-      return (run: RunForGraph, dagre: unknown = counted) =>
-        withServerDom({ dagre, window: globalThis, localStorage }, () =>
-          toHtml(fresh.renderGraph(backup, fresh.statusOf(backup, run, clock + 5000))),
-        );
-    };
+    const page = () => newPage(stored);
     const before = layouts;
 
     const first = (await page())(done);
@@ -325,18 +330,8 @@ describe("renderGraph", () => {
 
   it("takes a stored layout only when its boxes and edges are the graph's: one tampered with (an edge between states that do not exist, a kind that is more classes, a box resized, `__proto__` keys) is laid out again", async () => {
     const stored = new Map<string, string>();
-    const localStorage = {
-      getItem: (k: string) => stored.get(k) ?? null,
-      setItem: (k: string, v: string) => void stored.set(k, v),
-    };
     const done = { status: "SUCCEEDED", steps: [step("plan")] };
-    const page = async () => {
-      vi.resetModules();
-      const fresh = (await import("./graph.js")) as typeof import("./graph.js");
-      return withServerDom({ dagre: counted, window: globalThis, localStorage }, () =>
-        toHtml(fresh.renderGraph(backup, fresh.statusOf(backup, done, clock + 5000))),
-      );
-    };
+    const page = async () => (await newPage(stored))(done);
     const first = await page();
     const [[key, good]] = JSON.parse(stored.get("reflex.layouts") ?? "[]");
     const edge = good.edges[0];
