@@ -12,6 +12,7 @@ export const CRASH_POINTS = [
   "start:after-start-execution", // the execution exists, audit may not have landed
   "gate:after-claim", // the dedup claim is held, nothing decided
   "approval:after-decide", // an answer decided the request (and is audited); the waiting run not yet told
+  "s3:after-part", // local mode's S3: a PUT's bytes written beside its object, not yet renamed over it
 ] as const;
 /**
  * Local mode's simulated cloud also has one point after every mutating call it applied (and

@@ -4,6 +4,7 @@
  * a GET in between read the file's size so far, 0, and answered an empty object (a drill's
  * report read back empty, once, under load). The disk is made slow here, for the object's file.
  */
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs, { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
@@ -85,6 +86,81 @@ describe("local mode's S3", () => {
       disk.restore();
       s3.destroy();
       await storage.close();
+    }
+  });
+});
+
+describe("local mode's S3 on a data dir, killed in the middle of a PUT", () => {
+  it("keeps the object as it was before the PUT the kill cut short, and the next start removes the bytes that PUT left beside it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "reflex-s3-killed-"));
+    const client = (endpoint: string) =>
+      new S3Client({
+        endpoint,
+        region: REGION,
+        credentials: S3RVER_CREDENTIALS,
+        forcePathStyle: true,
+        maxAttempts: 1,
+      });
+    const key = "reports/drills/app-1/summary.json";
+    const read = async (endpoint: string) => {
+      const s3 = client(endpoint);
+      try {
+        const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+        return await got.Body?.transformToString();
+      } finally {
+        s3.destroy();
+      }
+    };
+    const parts = () =>
+      (fs.readdirSync(join(dir, "s3"), { recursive: true }) as string[]).filter((n) => n.endsWith(".part"));
+    try {
+      // The object as a first start wrote it.
+      const first = await startStorage({ dataDir: dir, region: REGION });
+      try {
+        await ensureBucket(first.s3Endpoint, REGION, BUCKET);
+        const s3 = client(first.s3Endpoint);
+        await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: "before" }));
+        s3.destroy();
+      } finally {
+        await first.close();
+      }
+
+      // A second, in a process of its own, armed to die (SIGKILL) between a PUT's bytes and its rename.
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", join(import.meta.dirname, "../../../test/support/storage-child.ts"), dir],
+        { env: { ...process.env, REFLEX_CRASH_AT: "s3:after-part" }, stdio: ["ignore", "pipe", "inherit"] },
+      );
+      const exited = new Promise<NodeJS.Signals | null>((done) =>
+        child.once("exit", (_, signal) => done(signal)),
+      );
+      const endpoint = await new Promise<string>((ready, failed) => {
+        let out = "";
+        child.stdout?.on("data", (b) => {
+          out += b;
+          const m = /ready (\S+)/.exec(out);
+          if (m) ready(m[1]);
+        });
+        void exited.then(() => failed(new Error(`the storage child exited before it was ready: ${out}`)));
+      });
+      const cut = client(endpoint);
+      await expect(
+        cut.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: "after, never answered" })),
+      ).rejects.toThrow();
+      cut.destroy();
+      expect(await exited).toBe("SIGKILL");
+      expect(parts()).toHaveLength(1);
+
+      // Started again on the dir: the object before the cut PUT, whole; the bytes it left, gone.
+      const again = await startStorage({ dataDir: dir, region: REGION });
+      try {
+        expect(parts()).toEqual([]);
+        expect(await read(again.s3Endpoint)).toBe("before");
+      } finally {
+        await again.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -4,7 +4,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -13,6 +13,7 @@ import { buffer } from "node:stream/consumers";
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { createTableInput } from "@reflex/core";
+import { crashPoint } from "@reflex/core/crash";
 
 const require = createRequire(import.meta.url);
 // Both are CommonJS without types.
@@ -63,6 +64,7 @@ async function putWhole(store: S3rverStore, object: S3rverObject): Promise<{ siz
   const part = `${path}.${randomUUID()}.part`;
   try {
     await writeFile(part, content);
+    crashPoint("s3:after-part");
     await rename(part, path);
   } catch (err) {
     await rm(part, { force: true });
@@ -107,6 +109,26 @@ export function wholeObjects(store: S3rverStore): void {
   store.deleteObject = (bucket, key) => oneAtATime(bucket, key, () => deleteObject.call(store, bucket, key));
 }
 
+/** A PUT's bytes written beside its object ({@link putWhole}): `<object file>.<uuid>.part`. */
+const PART = /\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.part$/;
+
+/**
+ * Removes the `.part` files under `dir` that a process killed in the middle of a PUT left there
+ * (its object is the one before that PUT, whole; the PUT was never answered). Run before the
+ * store serves: no PUT of its own is in flight then.
+ */
+export async function sweepParts(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir, { recursive: true });
+  } catch {
+    return []; // no store yet
+  }
+  const parts = names.filter((n) => PART.test(n)).map((n) => join(dir, n));
+  for (const p of parts) await rm(p, { force: true });
+  return parts;
+}
+
 export interface Storage {
   dynamoEndpoint: string;
   s3Endpoint: string;
@@ -142,6 +164,7 @@ export async function startStorage(opts: { dataDir?: string; region: string }): 
     directory: join(s3Home, "s3"),
   });
   wholeObjects(s3.store);
+  if (opts.dataDir) await sweepParts(join(s3Home, "s3"));
   const s3Address = await s3.run();
   return {
     dynamoEndpoint,
