@@ -79,6 +79,24 @@ const NOTE_DRAWN = `(() => {
   });
 })();`;
 /** Whether each node NOTE_DRAWN noted is still in the page. */
+/**
+ * A new page for counting a test's own requests: the console polls only a tab on screen, and
+ * this one says it is hidden once `quiet()` is called (after it is live). `asked`: the API
+ * requests it sends whose path starts with one of `prefixes`, as `path?query`.
+ */
+async function quietPage(prefixes: string[]) {
+  const page = await browser.newPage();
+  await page.addInitScript({
+    content: `Object.defineProperty(Document.prototype, "hidden", { get: () => Boolean(window.__hidden) });`,
+  });
+  const asked: string[] = [];
+  page.on("request", (r) => {
+    const url = new URL(r.url());
+    if (prefixes.some((p) => url.pathname.startsWith(p))) asked.push(`${url.pathname}${url.search}`);
+  });
+  return { page, asked, quiet: () => page.evaluate("window.__hidden = true") };
+}
+
 const DRAWN_STILL_THERE =
   "Object.fromEntries(Object.entries(window.__drawn).map(([k, el]) => [k, el.isConnected]))";
 
@@ -358,22 +376,11 @@ describe("the console's first paint (local mode)", () => {
   });
 
   it("moves inside the console by its links: one request per page, the list's rows kept coming back, back and forward still work", async () => {
-    const page = await browser.newPage();
-    // The console polls only a tab on screen: this one says it is hidden once it is live, so the
-    // requests counted are the moves' own.
-    await page.addInitScript({
-      content: `Object.defineProperty(Document.prototype, "hidden", { get: () => Boolean(window.__hidden) });`,
-    });
-    const asked: string[] = [];
-    page.on("request", (r) => {
-      const url = new URL(r.url());
-      if (url.pathname.startsWith("/api/executions") || url.pathname.startsWith("/api/runbooks"))
-        asked.push(`${url.pathname}${url.search}`);
-    });
+    const { page, asked, quiet } = await quietPage(["/api/executions", "/api/runbooks"]);
     try {
       await page.goto(`${local.url}/runs`);
       await page.locator("body[data-live]").waitFor({ state: "attached" });
-      await page.evaluate("window.__hidden = true");
+      await quiet();
       const row = `#runs tbody tr[data-execution="${run.id}"]`;
       await page.locator(row).evaluate((tr) => {
         (tr as unknown as { dataset: Record<string, string> }).dataset.noted = "";
@@ -401,19 +408,11 @@ describe("the console's first paint (local mode)", () => {
   });
 
   it("asks for a page's data when its link is pressed (a run page, the list), and the page takes that answer; a press that ends in no click is not taken later", async () => {
-    const page = await browser.newPage();
-    await page.addInitScript({
-      content: `Object.defineProperty(Document.prototype, "hidden", { get: () => Boolean(window.__hidden) });`,
-    });
-    const asked: string[] = [];
-    page.on("request", (r) => {
-      const url = new URL(r.url());
-      if (url.pathname.startsWith("/api/executions")) asked.push(`${url.pathname}${url.search}`);
-    });
+    const { page, asked, quiet } = await quietPage(["/api/executions"]);
     try {
       await page.goto(`${local.url}/runs`);
       await page.locator("body[data-live]").waitFor({ state: "attached" });
-      await page.evaluate("window.__hidden = true");
+      await quiet();
       const link = page.locator(`#runs tbody tr[data-execution="${run.id}"] a[href^="#/runs/"]`);
       const box = await link.boundingBox();
       if (!box) throw new Error("the run's link is not on screen");
@@ -614,10 +613,7 @@ describe("the console's first paint (local mode)", () => {
   });
 
   it("a page's answer asked on a press while an action was on its way is not taken: the runs list, pressed while a start was being sent, shows the run it started", async () => {
-    const page = await browser.newPage();
-    await page.addInitScript({
-      content: `Object.defineProperty(Document.prototype, "hidden", { get: () => Boolean(window.__hidden) });`,
-    });
+    const { page, quiet } = await quietPage([]);
     let release = () => {};
     const held = new Promise<void>((done) => (release = done));
     let posted = false;
@@ -625,7 +621,7 @@ describe("the console's first paint (local mode)", () => {
       await page.goto(`${local.url}/#/start/backup-snapshot`);
       await page.locator("body[data-live]").waitFor({ state: "attached" });
       // No polls: the list drawn is the answer its page took, not a later one.
-      await page.evaluate("window.__hidden = true");
+      await quiet();
       await page.fill('textarea[name="selector.tag"]', "Backup=daily");
       // The start's POST held on its way (the server has not seen it).
       await page.route("**/api/runbooks/*/executions", async (route) => {
