@@ -134,16 +134,25 @@ function navigate() {
   });
 }
 window.addEventListener("hashchange", navigate);
+/**
+ * The address of the console page a left press or click without modifier keys is on (a link
+ * `#/…` without a target), or undefined: a click meant for a new tab or window is the browser's.
+ * @param {MouseEvent} ev
+ */
+function consoleLink(ev) {
+  if (ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return undefined;
+  const link = ev.target instanceof Element ? ev.target.closest('a[href^="#/"]') : null;
+  if (!(link instanceof HTMLAnchorElement) || link.target) return undefined;
+  return /** @type {string} */ (link.getAttribute("href"));
+}
 // A link to another of the console's pages (`#/…`) is followed here, at once: the address is set
 // with pushState and the page drawn, where the browser's own fragment navigation first goes
 // through its browser process (15–30 ms between the click and hashchange in a trace). Back and
 // forward still arrive as hashchange. A click meant for a new tab or window is the browser's.
 document.addEventListener("click", (ev) => {
-  if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
-  const link = ev.target instanceof Element ? ev.target.closest('a[href^="#/"]') : null;
-  if (!(link instanceof HTMLAnchorElement) || link.target) return;
+  const hash = ev.defaultPrevented ? undefined : consoleLink(ev);
+  if (hash === undefined) return;
   ev.preventDefault();
-  const hash = /** @type {string} */ (link.getAttribute("href"));
   if (hash !== location.hash) history.pushState(null, "", hash);
   navigate();
 });
@@ -153,11 +162,8 @@ document.addEventListener("click", (ev) => {
 document.addEventListener(
   "pointerdown",
   (ev) => {
-    if (ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
-    const link = ev.target instanceof Element ? ev.target.closest('a[href^="#/"]') : null;
-    if (!(link instanceof HTMLAnchorElement) || link.target) return;
-    const hash = /** @type {string} */ (link.getAttribute("href"));
-    if (hash === location.hash) return;
+    const hash = consoleLink(ev);
+    if (hash === undefined || hash === location.hash) return;
     try {
       const route = parseRoute(hash);
       const path = /** @type {{ asks?: (route: Route) => string | undefined }} */ (views[route.view]).asks?.(

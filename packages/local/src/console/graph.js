@@ -347,7 +347,7 @@ function storedLayout(key, graph, widths) {
   const found = storedLayouts().find((e) => Array.isArray(e) && e[0] === key)?.[1];
   const own = (o, k) => o !== null && typeof o === "object" && Object.hasOwn(o, k);
   const box = (b, width) =>
-    b && Number.isFinite(b.x) && Number.isFinite(b.y) && b.width === width && b.height === 50;
+    b && Number.isFinite(b.x) && Number.isFinite(b.y) && b.width === width && b.height === BOX_HEIGHT;
   const point = (p) => p && Number.isFinite(p.x) && Number.isFinite(p.y);
   const names = new Set(graph.nodes.map((n) => n.name));
   // The edges dagre is given (layout below): one per from, to, kind and label, to a state.
@@ -399,6 +399,9 @@ const GRAPH = Object.freeze({
   marginy: 14,
 });
 
+/** A state's box's height: its name and its second line. */
+const BOX_HEIGHT = 50;
+
 /** A box's width: its name and type, and {@link SUB_CHARS} of its second line. */
 function boxWidth(n) {
   const typeLabel = (n.iterates ? "map" : n.type).length * 6.5;
@@ -429,7 +432,7 @@ function layout(dagre, graph) {
   const g = new dagre.graphlib.Graph({ multigraph: true });
   g.setGraph({ ...GRAPH });
   g.setDefaultEdgeLabel(() => ({}));
-  for (const [i, n] of graph.nodes.entries()) g.setNode(n.name, { width: widths[i], height: 50 });
+  for (const [i, n] of graph.nodes.entries()) g.setNode(n.name, { width: widths[i], height: BOX_HEIGHT });
   for (const e of graph.edges)
     if (g.hasNode(e.to)) g.setEdge(e.from, e.to, { kind: e.kind }, `${e.kind}:${e.label ?? ""}`);
   dagre.layout(g);

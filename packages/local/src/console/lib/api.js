@@ -127,7 +127,7 @@ export async function api(method, path, body) {
     prefetched.clear();
     return request(method, path, body, headers, had).finally(() => prefetched.clear());
   }
-  const asked = method === "GET" ? prefetched.get(path) : undefined;
+  const asked = prefetched.get(path);
   if (asked) prefetched.delete(path);
   // Asked when the person pressed the link to this page: taken when it is fresh and was asked
   // for the same person (their name, their token). Its answer is held by now: the held ETag
